@@ -1,0 +1,48 @@
+# privnn - the README's commands. `make` builds into build/ (CLI at build/privnn).
+#   make demo    install missing Debian packages, build, run the main job end to end
+#   make check   install missing Debian packages, build, run every test (+ ASan/UBSan unit tests)
+#   make bench   build and run the benchmarks in bench/
+#   make fuzz    build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+BUILD ?= build
+
+.PHONY: all deps build demo check check-asan bench fuzz clean install
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: deps build
+	@scripts/demo.sh $(BUILD)/privnn
+
+# The sanitizer run goes first so that the last ctest summary line is the full suite's count.
+check: deps build
+	@$(MAKE) --no-print-directory check-asan
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# Unit tests (not the long conformance/CLI runs) under AddressSanitizer + UBSan, in build-asan/.
+check-asan:
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPN_SANITIZE=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE 'slow|cli'
+
+bench: build
+	@bench/run-all.sh $(BUILD)
+
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPN_FUZZ=ON -DPN_SANITIZE=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+	@scripts/run-fuzz.sh build-fuzz/fuzz $(FUZZ_SECONDS)
+
+install: build
+	@cmake --install $(BUILD)
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,8 @@
+/* k_matmul.c - STUB, to be replaced by the real kernels. */
+#include "graph/kernels.h"
+#include "util/status.h"
+
+int pn_infer_gemm(const struct pn_op_args *a, const struct pn_shape *in, int n_in, struct pn_shape *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
+int pn_run_gemm(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in, struct pn_tensor *const *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
+int pn_infer_matmul(const struct pn_op_args *a, const struct pn_shape *in, int n_in, struct pn_shape *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
+int pn_run_matmul(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in, struct pn_tensor *const *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }

@@ -1,0 +1,31 @@
+/* onnx.h - ONNX ModelProto and TensorProto load/save (protobuf-c, code generated from onnx.proto). */
+#ifndef PN_ONNX_H
+#define PN_ONNX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph/ir.h"
+
+struct pn_ctx;
+
+/* Parse a ModelProto from buf[0..n). On success *out owns the graph (pn_graph_free). Malformed input
+** returns PN_ERR_CORRUPT with the field at fault ("graph.node[3] 'conv3': input[1] is empty");
+** subgraph attributes (If/Loop) are PN_ERR_UNSUPPORTED. External data is refused. Does not validate
+** the graph semantically (see pn_graph_validate). */
+int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_graph **out /* OUT */);
+/* pn_onnx_load on a file; messages start with the path. */
+int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **out /* OUT */);
+
+/* Serialise g to a ModelProto. *buf is malloc'd, the caller frees it. */
+int pn_onnx_save(struct pn_ctx *ctx, const struct pn_graph *g, uint8_t **buf /* OUT */,
+                 size_t *n /* OUT */);
+/* pn_onnx_save to a file, atomically (temp + rename). */
+int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path);
+
+/* TensorProto files, as in ONNX's test data (input_0.pb, output_0.pb). *out is a heap tensor. */
+int pn_tensor_load_pb(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_tensor **out);
+int pn_tensor_load_pb_file(struct pn_ctx *ctx, const char *path, struct pn_tensor **out /* OUT */);
+int pn_tensor_save_pb_file(struct pn_ctx *ctx, const struct pn_tensor *t, const char *path);
+
+#endif

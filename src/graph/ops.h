@@ -1,0 +1,83 @@
+/* ops.h - the operator registry: per op, shape inference and a float kernel, in one table.
+**
+** Every supported op has one entry in pn_op_defs (ops.c), indexed by enum pn_op. The same infer
+** function serves static shape inference (dims may be -1, input values may be unknown) and the
+** executor (all dims known, every input's value known), so shapes are computed in one place. */
+#ifndef PN_OPS_H
+#define PN_OPS_H
+
+#include "graph/ir.h"
+
+struct pn_ctx;
+
+#define PN_OPS(X) \
+  X(ABS, "Abs") X(ADD, "Add") X(AVERAGE_POOL, "AveragePool") X(BATCH_NORM, "BatchNormalization") \
+  X(CAST, "Cast") X(CLIP, "Clip") X(CONCAT, "Concat") X(CONSTANT, "Constant") X(CONV, "Conv") \
+  X(DIV, "Div") X(DROPOUT, "Dropout") X(ERF, "Erf") X(EXP, "Exp") X(EXPAND, "Expand") \
+  X(FLATTEN, "Flatten") X(GATHER, "Gather") X(GEMM, "Gemm") \
+  X(GLOBAL_AVERAGE_POOL, "GlobalAveragePool") X(GLOBAL_MAX_POOL, "GlobalMaxPool") \
+  X(IDENTITY, "Identity") X(LAYER_NORM, "LayerNormalization") X(LEAKY_RELU, "LeakyRelu") \
+  X(LOG, "Log") X(MATMUL, "MatMul") X(MAX_POOL, "MaxPool") X(MUL, "Mul") X(NEG, "Neg") \
+  X(POW, "Pow") X(RECIPROCAL, "Reciprocal") X(REDUCE_MEAN, "ReduceMean") \
+  X(REDUCE_SUM, "ReduceSum") X(RELU, "Relu") X(RESHAPE, "Reshape") X(SHAPE, "Shape") \
+  X(SIGMOID, "Sigmoid") X(SLICE, "Slice") X(SOFTMAX, "Softmax") X(SPLIT, "Split") \
+  X(SQRT, "Sqrt") X(SQUEEZE, "Squeeze") X(SUB, "Sub") X(TANH, "Tanh") \
+  X(TRANSPOSE, "Transpose") X(UNSQUEEZE, "Unsqueeze")
+
+enum pn_op {
+#define X(id, name) PN_OP_##id,
+  PN_OPS(X)
+#undef X
+  PN_OP_COUNT
+};
+
+/* What shape inference knows of one value. value, when set, holds the value's contents (an
+** initializer, a Constant, or in the executor every input) for ops whose output shape depends on
+** an input's data (Reshape, Slice, Expand, Split, Squeeze/Unsqueeze axes, ...). */
+struct pn_shape {
+  enum pn_dtype dtype;         /* PN_DT_UNDEFINED = unknown */
+  int ndim;                    /* -1 = rank unknown */
+  int64_t dims[PN_MAX_DIMS];   /* -1 = unknown */
+  const struct pn_tensor *value;
+};
+
+/* Arguments common to infer and run. in[i] / out[i] follow node->in / node->out; an omitted
+** optional input has dtype PN_DT_UNDEFINED and ndim -1 (infer) or a NULL tensor (run).
+** Omitted optional outputs get NULL tensors in run. */
+struct pn_op_args {
+  struct pn_ctx *ctx;
+  const struct pn_node *node;
+  int64_t opset;               /* version of the node's domain imported by the graph */
+};
+
+struct pn_op_def {
+  const char *op_type;
+  int min_in, max_in, min_out, max_out;
+  /* Fill out[0..n_out) from in[0..n_in). Errors name the node and field. */
+  int (*infer)(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+               struct pn_shape *out, int n_out);
+  /* Compute outputs; out tensors arrive allocated with the shapes infer gave (omitted optional
+  ** outputs are NULL). Kernels may use OpenMP and BLAS. */
+  int (*run)(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+             struct pn_tensor *const *out, int n_out);
+};
+
+extern const struct pn_op_def pn_op_defs[PN_OP_COUNT];
+
+/* The op for a (domain, op_type); -1 when unsupported. Domain "" or "ai.onnx" only, for now. */
+int pn_op_find(const char *domain, const char *op_type);
+const char *pn_op_name(enum pn_op op);
+
+/* Helpers for kernels and infer functions (ops.c). */
+/* Error with the standard prefix "node 'NAME' (OP): ...". */
+int pn_op_err(const struct pn_op_args *a, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Numpy-style broadcast of two shapes into out (unknown dims propagate). */
+int pn_broadcast_shape(const struct pn_op_args *a, int nd_a, const int64_t *da, int nd_b,
+                       const int64_t *db, int *nd_out, int64_t *d_out);
+/* Normalise an axis in [-rank, rank) to [0, rank); PN_ERR_INVALID naming the attribute otherwise. */
+int pn_op_axis(const struct pn_op_args *a, const char *what, int64_t axis, int rank, int *out);
+/* Copy a shape/dtype into an infer output. */
+void pn_shape_set(struct pn_shape *s, enum pn_dtype dt, int ndim, const int64_t *dims);
+
+#endif

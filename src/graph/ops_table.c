@@ -1,0 +1,53 @@
+/* ops_table.c - the operator registry: one row per enum pn_op, checked against the op list. */
+#include <assert.h>
+
+#include "graph/kernels.h"
+
+const struct pn_op_def pn_op_defs[PN_OP_COUNT] = {
+  [PN_OP_ABS] = {"Abs", 1, 1, 1, 1, pn_infer_abs, pn_run_abs},
+  [PN_OP_ADD] = {"Add", 2, 2, 1, 1, pn_infer_add, pn_run_add},
+  [PN_OP_AVERAGE_POOL] = {"AveragePool", 1, 1, 1, 1, pn_infer_average_pool, pn_run_average_pool},
+  [PN_OP_BATCH_NORM] = {"BatchNormalization", 5, 5, 1, 3, pn_infer_batch_norm, pn_run_batch_norm},
+  [PN_OP_CAST] = {"Cast", 1, 1, 1, 1, pn_infer_cast, pn_run_cast},
+  [PN_OP_CLIP] = {"Clip", 1, 3, 1, 1, pn_infer_clip, pn_run_clip},
+  [PN_OP_CONCAT] = {"Concat", 1, PN_MAX_INPUTS, 1, 1, pn_infer_concat, pn_run_concat},
+  [PN_OP_CONSTANT] = {"Constant", 0, 0, 1, 1, pn_infer_constant, pn_run_constant},
+  [PN_OP_CONV] = {"Conv", 2, 3, 1, 1, pn_infer_conv, pn_run_conv},
+  [PN_OP_DIV] = {"Div", 2, 2, 1, 1, pn_infer_div, pn_run_div},
+  [PN_OP_DROPOUT] = {"Dropout", 1, 3, 1, 2, pn_infer_dropout, pn_run_dropout},
+  [PN_OP_ERF] = {"Erf", 1, 1, 1, 1, pn_infer_erf, pn_run_erf},
+  [PN_OP_EXP] = {"Exp", 1, 1, 1, 1, pn_infer_exp, pn_run_exp},
+  [PN_OP_EXPAND] = {"Expand", 2, 2, 1, 1, pn_infer_expand, pn_run_expand},
+  [PN_OP_FLATTEN] = {"Flatten", 1, 1, 1, 1, pn_infer_flatten, pn_run_flatten},
+  [PN_OP_GATHER] = {"Gather", 2, 2, 1, 1, pn_infer_gather, pn_run_gather},
+  [PN_OP_GEMM] = {"Gemm", 2, 3, 1, 1, pn_infer_gemm, pn_run_gemm},
+  [PN_OP_GLOBAL_AVERAGE_POOL] = {"GlobalAveragePool", 1, 1, 1, 1, pn_infer_global_average_pool, pn_run_global_average_pool},
+  [PN_OP_GLOBAL_MAX_POOL] = {"GlobalMaxPool", 1, 1, 1, 1, pn_infer_global_max_pool, pn_run_global_max_pool},
+  [PN_OP_IDENTITY] = {"Identity", 1, 1, 1, 1, pn_infer_identity, pn_run_identity},
+  [PN_OP_LAYER_NORM] = {"LayerNormalization", 2, 3, 1, 3, pn_infer_layer_norm, pn_run_layer_norm},
+  [PN_OP_LEAKY_RELU] = {"LeakyRelu", 1, 1, 1, 1, pn_infer_leaky_relu, pn_run_leaky_relu},
+  [PN_OP_LOG] = {"Log", 1, 1, 1, 1, pn_infer_log, pn_run_log},
+  [PN_OP_MATMUL] = {"MatMul", 2, 2, 1, 1, pn_infer_matmul, pn_run_matmul},
+  [PN_OP_MAX_POOL] = {"MaxPool", 1, 1, 1, 2, pn_infer_max_pool, pn_run_max_pool},
+  [PN_OP_MUL] = {"Mul", 2, 2, 1, 1, pn_infer_mul, pn_run_mul},
+  [PN_OP_NEG] = {"Neg", 1, 1, 1, 1, pn_infer_neg, pn_run_neg},
+  [PN_OP_POW] = {"Pow", 2, 2, 1, 1, pn_infer_pow, pn_run_pow},
+  [PN_OP_RECIPROCAL] = {"Reciprocal", 1, 1, 1, 1, pn_infer_reciprocal, pn_run_reciprocal},
+  [PN_OP_REDUCE_MEAN] = {"ReduceMean", 1, 2, 1, 1, pn_infer_reduce_mean, pn_run_reduce_mean},
+  [PN_OP_REDUCE_SUM] = {"ReduceSum", 1, 2, 1, 1, pn_infer_reduce_sum, pn_run_reduce_sum},
+  [PN_OP_RELU] = {"Relu", 1, 1, 1, 1, pn_infer_relu, pn_run_relu},
+  [PN_OP_RESHAPE] = {"Reshape", 1, 2, 1, 1, pn_infer_reshape, pn_run_reshape},
+  [PN_OP_SHAPE] = {"Shape", 1, 1, 1, 1, pn_infer_shape, pn_run_shape},
+  [PN_OP_SIGMOID] = {"Sigmoid", 1, 1, 1, 1, pn_infer_sigmoid, pn_run_sigmoid},
+  [PN_OP_SLICE] = {"Slice", 1, 5, 1, 1, pn_infer_slice, pn_run_slice},
+  [PN_OP_SOFTMAX] = {"Softmax", 1, 1, 1, 1, pn_infer_softmax, pn_run_softmax},
+  [PN_OP_SPLIT] = {"Split", 1, 2, 1, PN_MAX_OUTPUTS, pn_infer_split, pn_run_split},
+  [PN_OP_SQRT] = {"Sqrt", 1, 1, 1, 1, pn_infer_sqrt, pn_run_sqrt},
+  [PN_OP_SQUEEZE] = {"Squeeze", 1, 2, 1, 1, pn_infer_squeeze, pn_run_squeeze},
+  [PN_OP_SUB] = {"Sub", 2, 2, 1, 1, pn_infer_sub, pn_run_sub},
+  [PN_OP_TANH] = {"Tanh", 1, 1, 1, 1, pn_infer_tanh, pn_run_tanh},
+  [PN_OP_TRANSPOSE] = {"Transpose", 1, 1, 1, 1, pn_infer_transpose, pn_run_transpose},
+  [PN_OP_UNSQUEEZE] = {"Unsqueeze", 1, 2, 1, 1, pn_infer_unsqueeze, pn_run_unsqueeze},
+};
+
+static_assert(sizeof pn_op_defs / sizeof *pn_op_defs == PN_OP_COUNT, "pn_op_defs out of date");

@@ -1,0 +1,64 @@
+/* tensor.h - dense tensors: ONNX data types, shapes of up to PN_MAX_DIMS dims, row-major data. */
+#ifndef PN_TENSOR_H
+#define PN_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pn_ctx;
+struct pn_arena;
+
+/* Values equal ONNX's TensorProto.DataType. */
+enum pn_dtype {
+  PN_DT_UNDEFINED = 0, PN_DT_FLOAT = 1, PN_DT_UINT8 = 2, PN_DT_INT8 = 3, PN_DT_UINT16 = 4,
+  PN_DT_INT16 = 5, PN_DT_INT32 = 6, PN_DT_INT64 = 7, PN_DT_STRING = 8, PN_DT_BOOL = 9,
+  PN_DT_FLOAT16 = 10, PN_DT_DOUBLE = 11, PN_DT_UINT32 = 12, PN_DT_UINT64 = 13,
+  PN_DT_COMPLEX64 = 14, PN_DT_COMPLEX128 = 15, PN_DT_BFLOAT16 = 16,
+  PN_DT_COUNT = 17
+};
+
+#define PN_MAX_DIMS 8
+
+/* Bytes per element (0 for UNDEFINED/STRING, which privnn does not store densely). */
+size_t pn_dtype_size(enum pn_dtype dt);
+/* "float32", "int64", ... ("?" for out-of-range values). */
+const char *pn_dtype_name(enum pn_dtype dt);
+/* true for the types privnn's kernels compute on (float, double, int32, int64, bool, uint8, int8). */
+bool pn_dtype_supported(enum pn_dtype dt);
+
+struct pn_tensor {
+  const char *name;            /* may be NULL; owned like the tensor */
+  enum pn_dtype dtype;
+  int ndim;                    /* 0 = scalar */
+  int64_t dims[PN_MAX_DIMS];
+  void *data;                  /* numel * pn_dtype_size(dtype) bytes, row-major */
+  bool heap;                   /* struct, name and data malloc'd: free with pn_tensor_free */
+};
+
+int64_t pn_tensor_numel(const struct pn_tensor *t);
+size_t pn_tensor_nbytes(const struct pn_tensor *t);
+/* Product of dims[0..ndim); -1 if any dim is negative (unknown); 0 if any is 0. */
+int64_t pn_shape_numel(int ndim, const int64_t *dims);
+
+/* A heap tensor with zeroed data. NULL when out of memory or ndim > PN_MAX_DIMS / negative dims. */
+struct pn_tensor *pn_tensor_new(enum pn_dtype dt, int ndim, const int64_t *dims);
+/* A heap deep copy (name included). */
+struct pn_tensor *pn_tensor_clone(const struct pn_tensor *t);
+/* Free a heap tensor; NULL and non-heap (arena) tensors are ignored. */
+void pn_tensor_free(struct pn_tensor *t);
+/* An arena tensor (struct, name and zeroed data in the arena). */
+struct pn_tensor *pn_tensor_new_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
+                                      int ndim, const int64_t *dims);
+
+/* Element i (flat index) converted to double / int64, for any supported dtype. */
+double pn_tensor_get_f64(const struct pn_tensor *t, int64_t i);
+int64_t pn_tensor_get_i64(const struct pn_tensor *t, int64_t i);
+
+/* "[1,3,224,224]" into buf; returns buf. */
+char *pn_shape_str(char *buf, size_t n, int ndim, const int64_t *dims);
+
+/* Do a and b have the same dtype and shape? */
+bool pn_tensor_same_shape(const struct pn_tensor *a, const struct pn_tensor *b);
+
+#endif

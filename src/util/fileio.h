@@ -1,0 +1,37 @@
+/* fileio.h - whole-file reads, atomic writes (temp file + fsync + rename), and a monotonic clock. */
+#ifndef PN_FILEIO_H
+#define PN_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct pn_ctx;
+
+/* Read a whole file. On success *buf (malloc'd, NUL-terminated past *n) is the caller's to free.
+** Missing/unreadable file: PN_ERR_IO, message "PATH: No such file or directory". Files above
+** max_bytes (0 = 4 GiB) are refused with PN_ERR_CORRUPT. */
+int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t **buf /* OUT */,
+                 size_t *n /* OUT */);
+
+/* Write buf[0..n) to path atomically: a temporary file in the same directory, fsync, rename.
+** mode is the permission of the final file (0644, or 0600 for secrets). On failure the old file,
+** if any, is left untouched and the temporary is removed. */
+int pn_write_file_atomic(struct pn_ctx *ctx, const char *path, const void *buf, size_t n,
+                         unsigned mode);
+
+/* Streamed atomic writes: open a temporary beside path, write to f, then commit (fsync + rename)
+** or abort (remove). */
+struct pn_atomic_file {
+  FILE *f;
+  char *path, *tmp;
+  unsigned mode;
+};
+int pn_atomic_open(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *path, unsigned mode);
+int pn_atomic_commit(struct pn_ctx *ctx, struct pn_atomic_file *af);
+void pn_atomic_abort(struct pn_atomic_file *af);
+
+/* Seconds from a monotonic clock. */
+double pn_now(void);
+
+#endif

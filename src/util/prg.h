@@ -1,0 +1,48 @@
+/* prg.h - AES-128-CTR pseudo-random generator (OpenSSL EVP, AES-NI), seeded by the OS or a seed. */
+#ifndef PN_PRG_H
+#define PN_PRG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PN_SEED_BYTES 32 /* 16-byte AES key || 16-byte initial counter block */
+#define PN_PRG_BUF 4096
+
+struct pn_ctx;
+
+/* Embed or allocate; everything inside is owned and wiped by pn_prg_free. */
+struct pn_prg {
+  void *evp;                       /* EVP_CIPHER_CTX */
+  uint8_t buf[PN_PRG_BUF];         /* keystream not yet handed out: buf[pos..PN_PRG_BUF) */
+  size_t pos;
+  int have_spare;                  /* Box-Muller keeps its second normal */
+  double spare;
+};
+
+/* Fill buf with n bytes from the OS (getrandom). PN_ERR_IO on failure (message in ctx). */
+int pn_getrandom(struct pn_ctx *ctx, void *buf, size_t n);
+
+/* Seed from seed[0..32). The same seed always gives the same stream. */
+int pn_prg_init(struct pn_ctx *ctx, struct pn_prg *prg, const uint8_t seed[PN_SEED_BYTES]);
+/* Seed from getrandom. */
+int pn_prg_init_os(struct pn_ctx *ctx, struct pn_prg *prg);
+/* Seed from a 64-bit user seed (`--seed S`): the seed is expanded with SHA-256 over a fixed label. */
+int pn_prg_init_u64(struct pn_ctx *ctx, struct pn_prg *prg, uint64_t seed);
+/* Wipe the key and buffered keystream and free the cipher. Safe on a zeroed or freed prg. */
+void pn_prg_free(struct pn_prg *prg);
+
+/* Derive an independent 32-byte seed: SHA-256(seed || label). For per-layer, per-party streams. */
+void pn_seed_derive(const uint8_t seed[PN_SEED_BYTES], const char *label, uint64_t index,
+                    uint8_t out[PN_SEED_BYTES]);
+
+void pn_prg_bytes(struct pn_prg *prg, void *out, size_t n);
+uint64_t pn_prg_u64(struct pn_prg *prg);
+uint32_t pn_prg_u32(struct pn_prg *prg);
+/* Uniform in [0, bound), unbiased (rejection). bound > 0. */
+uint64_t pn_prg_uniform(struct pn_prg *prg, uint64_t bound);
+/* Uniform double in [0, 1) with 53 random bits. */
+double pn_prg_double(struct pn_prg *prg);
+/* Standard normal (Box-Muller). */
+double pn_prg_normal(struct pn_prg *prg);
+
+#endif

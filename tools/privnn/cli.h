@@ -1,0 +1,23 @@
+/* cli.h - the subcommand table and helpers shared by the CLI's files. */
+#ifndef PN_CLI_H
+#define PN_CLI_H
+
+/* One line per subcommand: name, entry point (argc/argv start at the command name), summary.
+** Each entry point lives in cmd_<name>.c and returns the process exit code. */
+#define PN_CLI_COMMANDS(X) \
+  X("info", pn_cmd_info, "describe an ONNX model: opset, inputs/outputs, ops, parameters, MACs") \
+  X("run", pn_cmd_run, "run an ONNX model on TensorProto inputs (or random input)") \
+  X("zoo", pn_cmd_zoo, "write a reference architecture (resnet18, resnet50, vgg11, mobilenetv2, bert)") \
+  X("bench", pn_cmd_bench, "benchmarks: bench ckks ...")
+
+#define X(name, fn, summary) int fn(int argc, char **argv);
+PN_CLI_COMMANDS(X)
+#undef X
+
+struct pn_cli_cmd {
+  const char *name;
+  int (*fn)(int argc, char **argv);
+  const char *summary;
+};
+
+#endif
