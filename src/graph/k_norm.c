@@ -1,10 +1,356 @@
-/* k_norm.c - STUB, to be replaced by the real kernels. */
+/* k_norm.c - ONNX BatchNormalization (inference and training mode), LayerNormalization, Softmax.
+**
+** BatchNormalization folds scale/bias/mean/var into one multiply-add per channel (or, for the
+** spatial=0 form of opsets < 9, per activation). In training mode (opset 14+) it normalises with
+** the batch statistics and returns the updated running mean and (biased) variance. Statistics of
+** LayerNormalization and the sums of Softmax are accumulated in double; Softmax subtracts the
+** maximum first. Float32 only. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/k_dense.h"
 #include "graph/kernels.h"
 #include "util/status.h"
 
-int pn_infer_batch_norm(const struct pn_op_args *a, const struct pn_shape *in, int n_in, struct pn_shape *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_run_batch_norm(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in, struct pn_tensor *const *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_infer_layer_norm(const struct pn_op_args *a, const struct pn_shape *in, int n_in, struct pn_shape *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_run_layer_norm(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in, struct pn_tensor *const *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_infer_softmax(const struct pn_op_args *a, const struct pn_shape *in, int n_in, struct pn_shape *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_run_softmax(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in, struct pn_tensor *const *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
+static void shape_of(const struct pn_tensor *t, struct pn_shape *s) {
+  if (!t) pn_shape_set(s, PN_DT_UNDEFINED, -1, NULL);
+  else pn_shape_set(s, t->dtype, t->ndim, t->dims);
+}
+
+/* ---- BatchNormalization ---- */
+
+static const char *const bn_names[5] = {"X", "scale", "B", "input_mean", "input_var"};
+
+struct bn_geo {
+  int64_t training, per_act;   /* per_act: parameters per activation (spatial = 0) */
+  float eps, momentum;
+};
+
+static int bn_setup(const struct pn_op_args *a, const struct pn_shape *in, struct bn_geo *g) {
+  int rc;
+  int64_t spatial = 1;
+  g->training = 0;
+  if ((rc = pn_node_get_float(a->ctx, a->node, "epsilon", 1e-5f, &g->eps)) ||
+      (rc = pn_node_get_float(a->ctx, a->node, "momentum", 0.9f, &g->momentum)))
+    return rc;
+  if (a->opset < 9 && (rc = pn_node_get_int(a->ctx, a->node, "spatial", 1, &spatial))) return rc;
+  if (a->opset >= 14 && (rc = pn_node_get_int(a->ctx, a->node, "training_mode", 0, &g->training)))
+    return rc;
+  if (g->training != 0 && g->training != 1)
+    return pn_op_err(a, PN_ERR_INVALID, "attribute 'training_mode' = %lld must be 0 or 1",
+                     (long long)g->training);
+  if (!(g->eps >= 0)) return pn_op_err(a, PN_ERR_INVALID, "attribute 'epsilon' must be >= 0");
+  g->per_act = spatial == 0;
+  for (int i = 0; i < 5; i++)
+    if ((rc = pn_dense_check_dtype(a, bn_names[i], in[i].dtype))) return rc;
+  const struct pn_shape *xs = &in[0];
+  if (xs->ndim >= 0 && xs->ndim < 2)
+    return pn_op_err(a, PN_ERR_INVALID, "input X has rank %d, expected N x C x ... (>= 2)",
+                     xs->ndim);
+  int64_t c = xs->ndim >= 2 ? xs->dims[1] : -1;
+  for (int i = 1; i < 5; i++) {
+    const struct pn_shape *p = &in[i];
+    if (p->ndim < 0) continue;
+    if (g->per_act) {         /* C x D1 x ... : X's shape without N */
+      bool ok = xs->ndim < 0 || p->ndim == xs->ndim - 1;
+      for (int j = 0; ok && xs->ndim >= 0 && j < p->ndim; j++)
+        ok = p->dims[j] < 0 || xs->dims[j + 1] < 0 || p->dims[j] == xs->dims[j + 1];
+      if (!ok)
+        return pn_op_err(a, PN_ERR_INVALID, "input %s must have X's shape without N (spatial=0)",
+                         bn_names[i]);
+    } else if (p->ndim != 1 || (c >= 0 && p->dims[0] >= 0 && p->dims[0] != c)) {
+      return pn_op_err(a, PN_ERR_INVALID, "input %s must have shape [C] = [%lld]", bn_names[i],
+                       (long long)c);
+    }
+  }
+  return PN_OK;
+}
+
+int pn_infer_batch_norm(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                        struct pn_shape *out, int n_out) {
+  struct bn_geo g;
+  int rc = bn_setup(a, in, &g);
+  if (rc) return rc;
+  pn_shape_set(&out[0], in[0].dtype, in[0].ndim, in[0].dims);
+  for (int i = 1; i < n_out && i < 3; i++)   /* running mean / var: shaped like the inputs */
+    pn_shape_set(&out[i], in[2 + i].dtype, in[2 + i].ndim, in[2 + i].dims);
+  return PN_OK;
+}
+
+int pn_run_batch_norm(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                      struct pn_tensor *const *out, int n_out) {
+  struct pn_shape s[5];
+  for (int i = 0; i < 5; i++) {
+    if (!in[i]) return pn_op_err(a, PN_ERR_INVALID, "missing input %s", bn_names[i]);
+    if (in[i]->dtype != PN_DT_FLOAT)
+      return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s of %s not supported (float32 only)",
+                       pn_dtype_name(in[i]->dtype), bn_names[i]);
+    shape_of(in[i], &s[i]);
+  }
+  struct bn_geo g;
+  int rc = bn_setup(a, s, &g);
+  if (rc) return rc;
+  const struct pn_tensor *x = in[0];
+  struct pn_tensor *y = out[0];
+  if (!y || !pn_tensor_same_shape(x, y))
+    return pn_op_err(a, PN_ERR_INVALID, "output Y has the wrong shape");
+  int64_t n = x->dims[0], c = x->dims[1], sp = pn_shape_numel(x->ndim - 2, x->dims + 2);
+  int64_t np = g.per_act ? c * sp : c;   /* parameter count */
+  for (int i = 1; i < 5; i++)
+    if (pn_tensor_numel(in[i]) != np)
+      return pn_op_err(a, PN_ERR_INVALID, "input %s has %lld values, expected %lld", bn_names[i],
+                       (long long)pn_tensor_numel(in[i]), (long long)np);
+  const float *xp = x->data, *scale = in[1]->data, *bias = in[2]->data, *mean = in[3]->data,
+              *var = in[4]->data;
+  float *yp = y->data;
+  if (g.training) {
+    if (g.per_act)
+      return pn_op_err(a, PN_ERR_UNSUPPORTED, "training_mode with spatial=0");
+    for (int i = 1; i < n_out; i++)
+      if (out[i] && pn_tensor_numel(out[i]) != c)
+        return pn_op_err(a, PN_ERR_INVALID, "output %d must have C = %lld values", i,
+                         (long long)c);
+#pragma omp parallel for schedule(static) if (n * c * sp > 65536)
+    for (int64_t ch = 0; ch < c; ch++) {
+      double sum = 0, sq = 0, cnt = (double)(n * sp);
+      for (int64_t b = 0; b < n; b++) {
+        const float *xr = xp + (b * c + ch) * sp;
+        for (int64_t i = 0; i < sp; i++) sum += xr[i];
+      }
+      double mu = cnt > 0 ? sum / cnt : 0;
+      for (int64_t b = 0; b < n; b++) {
+        const float *xr = xp + (b * c + ch) * sp;
+        for (int64_t i = 0; i < sp; i++) sq += (xr[i] - mu) * (xr[i] - mu);
+      }
+      double v = cnt > 0 ? sq / cnt : 0, mul = scale[ch] / sqrt(v + g.eps);
+      for (int64_t b = 0; b < n; b++) {
+        const float *xr = xp + (b * c + ch) * sp;
+        float *yr = yp + (b * c + ch) * sp;
+        for (int64_t i = 0; i < sp; i++) yr[i] = (float)((xr[i] - mu) * mul + bias[ch]);
+      }
+      if (n_out > 1 && out[1])
+        ((float *)out[1]->data)[ch] = (float)(mean[ch] * g.momentum + mu * (1 - g.momentum));
+      if (n_out > 2 && out[2])
+        ((float *)out[2]->data)[ch] = (float)(var[ch] * g.momentum + v * (1 - g.momentum));
+    }
+    return PN_OK;
+  }
+  for (int i = 1; i < n_out; i++)
+    if (out[i])
+      return pn_op_err(a, PN_ERR_UNSUPPORTED,
+                       "training outputs (mean/var) requested outside training_mode");
+  float *mul = malloc((size_t)(np > 0 ? np : 1) * 2 * sizeof *mul);
+  if (!mul) return pn_op_err(a, PN_ERR_NOMEM, "out of memory");
+  float *add = mul + np;
+  for (int64_t i = 0; i < np; i++) {
+    mul[i] = (float)(scale[i] / sqrt((double)var[i] + g.eps));
+    add[i] = bias[i] - mean[i] * mul[i];
+  }
+  int64_t planes = n * c;
+#pragma omp parallel for schedule(static) if (planes * sp > 65536)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    int64_t ch = pl % c;
+    const float *xr = xp + pl * sp;
+    float *yr = yp + pl * sp;
+    if (g.per_act) {
+      const float *m = mul + ch * sp, *ad = add + ch * sp;
+      for (int64_t i = 0; i < sp; i++) yr[i] = xr[i] * m[i] + ad[i];
+    } else {
+      float m = mul[ch], ad = add[ch];
+      for (int64_t i = 0; i < sp; i++) yr[i] = xr[i] * m + ad;
+    }
+  }
+  free(mul);
+  return PN_OK;
+}
+
+/* ---- LayerNormalization ---- */
+
+/* Can p (Scale or B) broadcast unidirectionally to X's dims [axis, rank)? */
+static int ln_check_param(const struct pn_op_args *a, const char *what, const struct pn_shape *xs,
+                          int axis, const struct pn_shape *p) {
+  if (p->ndim < 0 || xs->ndim < 0) return PN_OK;
+  int nn = xs->ndim - axis;
+  if (p->ndim > nn)
+    return pn_op_err(a, PN_ERR_INVALID, "input %s has rank %d, more than the %d normalised dims",
+                     what, p->ndim, nn);
+  for (int j = 0; j < p->ndim; j++) {
+    int64_t pd = p->dims[j], xd = xs->dims[xs->ndim - p->ndim + j];
+    if (pd >= 0 && xd >= 0 && pd != 1 && pd != xd)
+      return pn_op_err(a, PN_ERR_INVALID, "input %s (dim %d = %lld) does not broadcast to X's "
+                       "normalised dims (%lld)", what, j, (long long)pd, (long long)xd);
+  }
+  return PN_OK;
+}
+
+static int ln_setup(const struct pn_op_args *a, const struct pn_shape *in, int n_in, int *axis,
+                    float *eps) {
+  int rc;
+  int64_t ax, stash;
+  if ((rc = pn_node_get_int(a->ctx, a->node, "axis", -1, &ax)) ||
+      (rc = pn_node_get_float(a->ctx, a->node, "epsilon", 1e-5f, eps)) ||
+      (rc = pn_node_get_int(a->ctx, a->node, "stash_type", 1, &stash)))
+    return rc;
+  if (stash != PN_DT_FLOAT && stash != PN_DT_DOUBLE)
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "attribute 'stash_type' = %lld not supported",
+                     (long long)stash);
+  bool has_b = pn_dense_has_input(a, n_in, 2);
+  if ((rc = pn_dense_check_dtype(a, "X", in[0].dtype)) ||
+      (rc = pn_dense_check_dtype(a, "Scale", in[1].dtype)) ||
+      (has_b && (rc = pn_dense_check_dtype(a, "B", in[2].dtype))))
+    return rc;
+  *axis = -1;
+  if (in[0].ndim < 0) return PN_OK;
+  if ((rc = pn_op_axis(a, "attribute 'axis'", ax, in[0].ndim, axis))) return rc;
+  if ((rc = ln_check_param(a, "Scale", &in[0], *axis, &in[1]))) return rc;
+  if (has_b && (rc = ln_check_param(a, "B", &in[0], *axis, &in[2]))) return rc;
+  return PN_OK;
+}
+
+int pn_infer_layer_norm(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                        struct pn_shape *out, int n_out) {
+  int axis;
+  float eps;
+  int rc = ln_setup(a, in, n_in, &axis, &eps);
+  if (rc) return rc;
+  enum pn_dtype dt = in[0].dtype;
+  pn_shape_set(&out[0], dt, in[0].ndim, in[0].dims);
+  int64_t dims[PN_MAX_DIMS];
+  for (int i = 0; i < in[0].ndim; i++) dims[i] = i < axis ? in[0].dims[i] : 1;
+  for (int i = 1; i < n_out && i < 3; i++)
+    pn_shape_set(&out[i], dt == PN_DT_UNDEFINED ? PN_DT_UNDEFINED : PN_DT_FLOAT, in[0].ndim, dims);
+  return PN_OK;
+}
+
+/* Expand p (broadcastable to dims[0..nn)) into dst[0..prod(dims)). */
+static void ln_expand(const struct pn_tensor *p, int nn, const int64_t *dims, float *dst) {
+  int64_t total = pn_shape_numel(nn, dims), idx[PN_MAX_DIMS] = {0}, st[PN_MAX_DIMS];
+  const float *src = p->data;
+  int64_t s = 1;
+  for (int j = nn - 1; j >= 0; j--) {
+    int pj = j - (nn - p->ndim);
+    st[j] = pj < 0 || p->dims[pj] == 1 ? 0 : s;
+    if (pj >= 0) s *= p->dims[pj];
+  }
+  for (int64_t i = 0; i < total; i++) {
+    int64_t off = 0;
+    for (int j = 0; j < nn; j++) off += idx[j] * st[j];
+    dst[i] = src[off];
+    for (int j = nn - 1; j >= 0; j--) {
+      if (++idx[j] < dims[j]) break;
+      idx[j] = 0;
+    }
+  }
+}
+
+int pn_run_layer_norm(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                      struct pn_tensor *const *out, int n_out) {
+  const struct pn_tensor *x = in[0], *sc = in[1], *b = n_in > 2 ? in[2] : NULL;
+  if (!x || !sc || !out[0]) return pn_op_err(a, PN_ERR_INVALID, "missing input X or Scale");
+  if (x->dtype != PN_DT_FLOAT || sc->dtype != PN_DT_FLOAT || (b && b->dtype != PN_DT_FLOAT))
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s not supported (float32 only)",
+                     pn_dtype_name(x->dtype != PN_DT_FLOAT ? x->dtype : sc->dtype));
+  struct pn_shape s[3];
+  shape_of(x, &s[0]);
+  shape_of(sc, &s[1]);
+  shape_of(b, &s[2]);
+  int axis;
+  float eps;
+  int rc = ln_setup(a, s, b ? 3 : 2, &axis, &eps);
+  if (rc) return rc;
+  struct pn_tensor *y = out[0], *om = n_out > 1 ? out[1] : NULL, *oi = n_out > 2 ? out[2] : NULL;
+  int64_t outer = pn_shape_numel(axis, x->dims), inner = pn_shape_numel(x->ndim - axis, x->dims + axis);
+  if (!pn_tensor_same_shape(x, y) || (om && pn_tensor_numel(om) != outer) ||
+      (oi && pn_tensor_numel(oi) != outer))
+    return pn_op_err(a, PN_ERR_INVALID, "outputs have the wrong shape");
+  float *par = malloc((size_t)(inner > 0 ? inner : 1) * 2 * sizeof *par);
+  if (!par) return pn_op_err(a, PN_ERR_NOMEM, "out of memory");
+  float *scale = par, *bias = par + inner;
+  ln_expand(sc, x->ndim - axis, x->dims + axis, scale);
+  if (b) ln_expand(b, x->ndim - axis, x->dims + axis, bias);
+  else memset(bias, 0, (size_t)inner * sizeof *bias);
+  const float *xp = x->data;
+  float *yp = y->data, *mp = om ? om->data : NULL, *ip = oi ? oi->data : NULL;
+#pragma omp parallel for schedule(static) if (outer * inner > 65536)
+  for (int64_t o = 0; o < outer; o++) {
+    const float *xr = xp + o * inner;
+    float *yr = yp + o * inner;
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < inner; i++) sum += xr[i];
+    double mu = inner > 0 ? sum / (double)inner : 0;
+    for (int64_t i = 0; i < inner; i++) sq += (xr[i] - mu) * (xr[i] - mu);
+    double var = inner > 0 ? sq / (double)inner : 0, inv = 1.0 / sqrt(var + eps);
+    for (int64_t i = 0; i < inner; i++) yr[i] = (float)((xr[i] - mu) * inv * scale[i] + bias[i]);
+    if (mp) mp[o] = (float)mu;
+    if (ip) ip[o] = (float)inv;
+  }
+  free(par);
+  return PN_OK;
+}
+
+/* ---- Softmax ---- */
+
+/* Softmax over `len` values spaced `inner` apart, for outer x inner independent rows. */
+static int sm_setup(const struct pn_op_args *a, const struct pn_shape *xs, int *axis) {
+  int rc;
+  int64_t ax;
+  if ((rc = pn_dense_check_dtype(a, "input", xs->dtype))) return rc;
+  if ((rc = pn_node_get_int(a->ctx, a->node, "axis", a->opset >= 13 ? -1 : 1, &ax))) return rc;
+  *axis = -1;
+  if (xs->ndim < 0) return PN_OK;
+  if (xs->ndim == 0) return pn_op_err(a, PN_ERR_INVALID, "input is a scalar; Softmax needs rank >= 1");
+  return pn_op_axis(a, "attribute 'axis'", ax, xs->ndim, axis);
+}
+
+int pn_infer_softmax(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                     struct pn_shape *out, int n_out) {
+  int axis;
+  int rc = sm_setup(a, &in[0], &axis);
+  if (rc) return rc;
+  pn_shape_set(&out[0], in[0].dtype, in[0].ndim, in[0].dims);
+  return PN_OK;
+}
+
+int pn_run_softmax(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                   struct pn_tensor *const *out, int n_out) {
+  const struct pn_tensor *x = in[0];
+  struct pn_tensor *y = out[0];
+  if (!x || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input or output");
+  if (x->dtype != PN_DT_FLOAT)
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s not supported (float32 only)",
+                     pn_dtype_name(x->dtype));
+  struct pn_shape xs;
+  shape_of(x, &xs);
+  int axis, rc = sm_setup(a, &xs, &axis);
+  if (rc) return rc;
+  if (!pn_tensor_same_shape(x, y)) return pn_op_err(a, PN_ERR_INVALID, "output has the wrong shape");
+  int64_t outer = pn_shape_numel(axis, x->dims), len, inner;
+  if (a->opset >= 13) {        /* along one axis */
+    len = x->dims[axis];
+    inner = pn_shape_numel(x->ndim - axis - 1, x->dims + axis + 1);
+  } else {                     /* coerced to 2-D: [outer, prod(dims[axis:])] */
+    len = pn_shape_numel(x->ndim - axis, x->dims + axis);
+    inner = 1;
+  }
+  const float *xp = x->data;
+  float *yp = y->data;
+  int64_t rows = outer * inner;
+#pragma omp parallel for schedule(static) if (rows * len > 65536)
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t o = r / inner, i = r % inner;
+    const float *xr = xp + o * len * inner + i;
+    float *yr = yp + o * len * inner + i;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < len; j++) mx = xr[j * inner] > mx ? xr[j * inner] : mx;
+    double sum = 0;
+    for (int64_t j = 0; j < len; j++) {
+      float e = expf(xr[j * inner] - mx);
+      yr[j * inner] = e;
+      sum += e;
+    }
+    float invs = (float)(1.0 / sum);
+    for (int64_t j = 0; j < len; j++) yr[j * inner] *= invs;
+  }
+  return PN_OK;
+}

@@ -1,12 +1,405 @@
-/* k_pool.c - STUB, to be replaced by the real kernels. */
+/* k_pool.c - ONNX MaxPool (with Indices), AveragePool, GlobalAveragePool, GlobalMaxPool, N-D.
+**
+** Pools run over (N*C) planes in parallel. For each output position the window is clipped to the
+** input once per spatial dim (the valid kernel-offset range [klo, khi)); padding is skipped by
+** MaxPool and counted by AveragePool only with count_include_pad (up to the end padding, as ONNX
+** Runtime does when ceil_mode extends the last window past it). MaxPool's Indices are flattened
+** over the whole input tensor, row-major (storage_order 0) or with the spatial dims column-major
+** (storage_order 1). MaxPool supports float, double, int8 and uint8; the others float and double. */
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/k_dense.h"
 #include "graph/kernels.h"
 #include "util/status.h"
 
-int pn_infer_average_pool(const struct pn_op_args *a, const struct pn_shape *in, int n_in, struct pn_shape *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_run_average_pool(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in, struct pn_tensor *const *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_infer_global_average_pool(const struct pn_op_args *a, const struct pn_shape *in, int n_in, struct pn_shape *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_run_global_average_pool(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in, struct pn_tensor *const *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_infer_global_max_pool(const struct pn_op_args *a, const struct pn_shape *in, int n_in, struct pn_shape *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_run_global_max_pool(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in, struct pn_tensor *const *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_infer_max_pool(const struct pn_op_args *a, const struct pn_shape *in, int n_in, struct pn_shape *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
-int pn_run_max_pool(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in, struct pn_tensor *const *out, int n_out) { return pn_op_err(a, PN_ERR_UNSUPPORTED, "not implemented"); }
+enum pool_kind { POOL_MAX, POOL_AVG };
+
+static bool pool_dtype_ok(enum pool_kind kind, enum pn_dtype dt) {
+  if (dt == PN_DT_FLOAT || dt == PN_DT_DOUBLE || dt == PN_DT_UNDEFINED) return true;
+  return kind == POOL_MAX && (dt == PN_DT_INT8 || dt == PN_DT_UINT8);
+}
+
+/* Window geometry from X's shape and the attributes; *rank = -1 when unknown. */
+static int pool_setup(const struct pn_op_args *a, enum pool_kind kind, const struct pn_shape *xs,
+                      struct pn_window *w, int *rank) {
+  int rc;
+  if (!pool_dtype_ok(kind, xs->dtype))
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s of X not supported", pn_dtype_name(xs->dtype));
+  if (xs->ndim >= 0 && xs->ndim < 3)
+    return pn_op_err(a, PN_ERR_INVALID, "input X has rank %d, expected N x C x spatial (>= 3)",
+                     xs->ndim);
+  int64_t cnt;
+  const int64_t *v;
+  if ((rc = pn_node_get_ints(a->ctx, a->node, "kernel_shape", &cnt, &v))) return rc;
+  if (cnt < 0) return pn_op_err(a, PN_ERR_INVALID, "attribute 'kernel_shape' is required");
+  if (cnt < 1 || cnt > PN_MAX_DIMS - 2)
+    return pn_op_err(a, PN_ERR_INVALID, "attribute 'kernel_shape' has %lld dims", (long long)cnt);
+  *rank = xs->ndim >= 0 ? xs->ndim : (int)cnt + 2;
+  w->nsp = *rank - 2;
+  for (int i = 0; i < w->nsp; i++) {
+    w->in[i] = xs->ndim >= 0 ? xs->dims[2 + i] : -1;
+    w->k[i] = -1;
+  }
+  if ((rc = pn_window_kernel(a, true, w))) return rc;
+  if (kind == POOL_MAX) {
+    int64_t so;
+    if ((rc = pn_node_get_int(a->ctx, a->node, "storage_order", 0, &so))) return rc;
+    if (so != 0 && so != 1)
+      return pn_op_err(a, PN_ERR_INVALID, "attribute 'storage_order' = %lld must be 0 or 1",
+                       (long long)so);
+  } else {
+    int64_t cip;
+    if ((rc = pn_node_get_int(a->ctx, a->node, "count_include_pad", 0, &cip))) return rc;
+    if (cip != 0 && cip != 1)
+      return pn_op_err(a, PN_ERR_INVALID, "attribute 'count_include_pad' = %lld must be 0 or 1",
+                       (long long)cip);
+  }
+  return pn_window_init(a, PN_WIN_POOL, true, w);
+}
+
+static int pool_infer(const struct pn_op_args *a, enum pool_kind kind, const struct pn_shape *in,
+                      struct pn_shape *out, int n_out) {
+  struct pn_window w;
+  int rank, rc = pool_setup(a, kind, &in[0], &w, &rank);
+  if (rc) return rc;
+  int64_t dims[PN_MAX_DIMS];
+  dims[0] = in[0].ndim >= 0 ? in[0].dims[0] : -1;
+  dims[1] = in[0].ndim >= 0 ? in[0].dims[1] : -1;
+  for (int i = 0; i < w.nsp; i++) dims[2 + i] = w.out[i];
+  pn_shape_set(&out[0], in[0].dtype, rank, dims);
+  if (n_out > 1) pn_shape_set(&out[1], PN_DT_INT64, rank, dims);
+  return PN_OK;
+}
+
+int pn_infer_max_pool(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                      struct pn_shape *out, int n_out) {
+  return pool_infer(a, POOL_MAX, in, out, n_out);
+}
+
+int pn_infer_average_pool(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                          struct pn_shape *out, int n_out) {
+  return pool_infer(a, POOL_AVG, in, out, n_out);
+}
+
+/* Per spatial dim and output index: window start, the valid kernel offsets [lo, hi) (inside the
+** input) and np, the offsets inside input plus end padding (count_include_pad). */
+struct pool_tab {
+  int64_t *st[PN_MAX_DIMS], *lo[PN_MAX_DIMS], *hi[PN_MAX_DIMS], *np[PN_MAX_DIMS];
+  int64_t *mem;
+};
+
+static int pool_tab_init(struct pool_tab *t, const struct pn_window *w) {
+  int64_t total = 0;
+  for (int i = 0; i < w->nsp; i++) total += w->out[i];
+  t->mem = malloc((size_t)(total > 0 ? total : 1) * 4 * sizeof(int64_t));
+  if (!t->mem) return PN_ERR_NOMEM;
+  int64_t *m = t->mem;
+  for (int i = 0; i < w->nsp; i++) {
+    int64_t d = w->d[i], k = w->k[i], n = w->out[i];
+    t->st[i] = m;
+    t->lo[i] = m + n;
+    t->hi[i] = m + 2 * n;
+    t->np[i] = m + 3 * n;
+    m += 4 * n;
+    for (int64_t o = 0; o < n; o++) {
+      int64_t st = o * w->s[i] - w->pb[i];
+      int64_t lo = st >= 0 ? 0 : (-st + d - 1) / d;
+      int64_t hi = w->in[i] - st <= 0 ? 0 : (w->in[i] - st + d - 1) / d;
+      int64_t hp = w->in[i] + w->pe[i] - st <= 0 ? 0 : (w->in[i] + w->pe[i] - st + d - 1) / d;
+      if (hi > k) hi = k;
+      if (hp > k) hp = k;
+      if (lo > hi) lo = hi;
+      t->st[i][o] = st;
+      t->lo[i][o] = lo;
+      t->hi[i][o] = hi;
+      t->np[i][o] = hp;
+    }
+  }
+  return PN_OK;
+}
+
+/* Row-major plane offset of kernel position kk of the window at output o. */
+static inline int64_t win_offset(const struct pn_window *w, const struct pool_tab *t,
+                                 const int64_t *o, const int64_t *kk) {
+  int64_t off = 0;
+  for (int i = 0; i < w->nsp; i++) off = off * w->in[i] + t->st[i][o[i]] + kk[i] * w->d[i];
+  return off;
+}
+
+/* Start kk at the first valid kernel position; false when the window is empty. */
+static inline bool win_first(const struct pn_window *w, const struct pool_tab *t,
+                             const int64_t *o, int64_t *kk) {
+  bool any = true;
+  for (int i = 0; i < w->nsp; i++) {
+    kk[i] = t->lo[i][o[i]];
+    if (kk[i] >= t->hi[i][o[i]]) any = false;
+  }
+  return any;
+}
+
+static inline bool win_next(const struct pn_window *w, const struct pool_tab *t,
+                            const int64_t *o, int64_t *kk) {
+  for (int i = w->nsp - 1; i >= 0; i--) {
+    if (++kk[i] < t->hi[i][o[i]]) return true;
+    kk[i] = t->lo[i][o[i]];
+  }
+  return false;
+}
+
+static inline void out_next(const struct pn_window *w, int64_t *o) {
+  for (int i = w->nsp - 1; i >= 0; i--) {
+    if (++o[i] < w->out[i]) return;
+    o[i] = 0;
+  }
+}
+
+/* The Indices value of row-major plane offset off (storage_order 1: spatial dims column-major). */
+static int64_t max_index(const struct pn_window *w, int64_t plane, int64_t in_sz, int64_t off,
+                         int64_t so) {
+  if (!so) return plane * in_sz + off;
+  int64_t idx[PN_MAX_DIMS], r = off, col = 0, st = 1;
+  for (int i = w->nsp - 1; i >= 0; i--) {
+    idx[i] = r % w->in[i];
+    r /= w->in[i];
+  }
+  for (int i = 0; i < w->nsp; i++) {
+    col += idx[i] * st;
+    st *= w->in[i];
+  }
+  return plane * in_sz + col;
+}
+
+/* Max pool of planes x in -> planes x out. 2-D windows (1-D ones are lifted to 2-D) take a direct
+** nested loop; other ranks walk the window with an odometer. */
+#define DEF_MAX_POOL(T, FN, LOWEST)                                                              \
+  static void FN(const T *x, T *y, int64_t *ind, int64_t planes, const struct pn_window *w,      \
+                 const struct pool_tab *t, int64_t so) {                                         \
+    int64_t in_sz = pn_shape_numel(w->nsp, w->in), out_sz = pn_shape_numel(w->nsp, w->out);    \
+    _Pragma("omp parallel for schedule(static) if (planes * out_sz > 16384)")                    \
+    for (int64_t pl = 0; pl < planes; pl++) {                                                    \
+      const T *xp = x + pl * in_sz;                                                              \
+      T *yp = y + pl * out_sz;                                                                   \
+      int64_t *ip = ind ? ind + pl * out_sz : NULL;                                              \
+      if (w->nsp == 2) {                                                                         \
+        int64_t wd = w->in[1], dy = w->d[0], dx = w->d[1], q = 0;                                \
+        for (int64_t oy = 0; oy < w->out[0]; oy++) {                                             \
+          int64_t sy = t->st[0][oy], ly = t->lo[0][oy], hy = t->hi[0][oy];                      \
+          for (int64_t ox = 0; ox < w->out[1]; ox++, q++) {                                      \
+            int64_t sx = t->st[1][ox], lx = t->lo[1][ox], hx = t->hi[1][ox], bo = -1;            \
+            T best = LOWEST;                                                                     \
+            for (int64_t ky = ly; ky < hy; ky++) {                                               \
+              int64_t rowo = (sy + ky * dy) * wd + sx;                                           \
+              for (int64_t kx = lx; kx < hx; kx++) {                                             \
+                T v = xp[rowo + kx * dx];                                                        \
+                if (bo < 0 || v > best) {                                                        \
+                  best = v;                                                                      \
+                  bo = rowo + kx * dx;                                                           \
+                }                                                                                \
+              }                                                                                  \
+            }                                                                                    \
+            yp[q] = best;                                                                        \
+            if (ip) ip[q] = bo < 0 ? -1 : max_index(w, pl, in_sz, bo, so);                       \
+          }                                                                                      \
+        }                                                                                        \
+        continue;                                                                                \
+      }                                                                                          \
+      int64_t o[PN_MAX_DIMS] = {0}, kk[PN_MAX_DIMS];                                             \
+      for (int64_t q = 0; q < out_sz; q++, out_next(w, o)) {                                     \
+        T best = LOWEST;                                                                         \
+        int64_t bo = -1;                                                                         \
+        if (win_first(w, t, o, kk)) {                                                            \
+          do {                                                                                   \
+            int64_t off = win_offset(w, t, o, kk);                                               \
+            if (bo < 0 || xp[off] > best) {                                                      \
+              best = xp[off];                                                                    \
+              bo = off;                                                                          \
+            }                                                                                    \
+          } while (win_next(w, t, o, kk));                                                       \
+        }                                                                                        \
+        yp[q] = best;                                                                            \
+        if (ip) ip[q] = bo < 0 ? -1 : max_index(w, pl, in_sz, bo, so);                           \
+      }                                                                                          \
+    }                                                                                            \
+  }
+
+DEF_MAX_POOL(float, max_pool_f32, -FLT_MAX)
+DEF_MAX_POOL(double, max_pool_f64, -DBL_MAX)
+DEF_MAX_POOL(int8_t, max_pool_i8, INT8_MIN)
+DEF_MAX_POOL(uint8_t, max_pool_u8, 0)
+
+#define DEF_AVG_POOL(T, FN)                                                                      \
+  static void FN(const T *x, T *y, int64_t planes, const struct pn_window *w,                    \
+                 const struct pool_tab *t, bool cip) {                                           \
+    int64_t in_sz = pn_shape_numel(w->nsp, w->in), out_sz = pn_shape_numel(w->nsp, w->out);    \
+    _Pragma("omp parallel for schedule(static) if (planes * out_sz > 16384)")                    \
+    for (int64_t pl = 0; pl < planes; pl++) {                                                    \
+      const T *xp = x + pl * in_sz;                                                              \
+      T *yp = y + pl * out_sz;                                                                   \
+      if (w->nsp == 2) {                                                                         \
+        int64_t wd = w->in[1], dy = w->d[0], dx = w->d[1], q = 0;                                \
+        for (int64_t oy = 0; oy < w->out[0]; oy++) {                                             \
+          int64_t sy = t->st[0][oy], ly = t->lo[0][oy], hy = t->hi[0][oy];                      \
+          for (int64_t ox = 0; ox < w->out[1]; ox++, q++) {                                      \
+            int64_t sx = t->st[1][ox], lx = t->lo[1][ox], hx = t->hi[1][ox];                     \
+            double sum = 0;                                                                      \
+            for (int64_t ky = ly; ky < hy; ky++) {                                               \
+              const T *row = xp + (sy + ky * dy) * wd + sx;                                      \
+              for (int64_t kx = lx; kx < hx; kx++) sum += row[kx * dx];                          \
+            }                                                                                    \
+            int64_t cnt = cip ? t->np[0][oy] * t->np[1][ox] : (hy - ly) * (hx - lx);             \
+            yp[q] = (T)(cnt > 0 ? sum / (double)cnt : 0.0);                                      \
+          }                                                                                      \
+        }                                                                                        \
+        continue;                                                                                \
+      }                                                                                          \
+      int64_t o[PN_MAX_DIMS] = {0}, kk[PN_MAX_DIMS];                                             \
+      for (int64_t q = 0; q < out_sz; q++, out_next(w, o)) {                                     \
+        double sum = 0;                                                                          \
+        int64_t cnt = 1;                                                                         \
+        for (int i = 0; i < w->nsp; i++)                                                         \
+          cnt *= cip ? t->np[i][o[i]] : t->hi[i][o[i]] - t->lo[i][o[i]];                         \
+        if (win_first(w, t, o, kk)) {                                                            \
+          do sum += xp[win_offset(w, t, o, kk)];                                                 \
+          while (win_next(w, t, o, kk));                                                         \
+        }                                                                                        \
+        yp[q] = (T)(cnt > 0 ? sum / (double)cnt : 0.0);                                          \
+      }                                                                                          \
+    }                                                                                            \
+  }
+
+DEF_AVG_POOL(float, avg_pool_f32)
+DEF_AVG_POOL(double, avg_pool_f64)
+
+static int pool_run(const struct pn_op_args *a, enum pool_kind kind,
+                    const struct pn_tensor *const *in, struct pn_tensor *const *out, int n_out) {
+  const struct pn_tensor *x = in[0];
+  struct pn_tensor *y = out[0], *ind = n_out > 1 ? out[1] : NULL;
+  if (!x || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input X or output Y");
+  struct pn_shape xs;
+  pn_shape_set(&xs, x->dtype, x->ndim, x->dims);
+  struct pn_window w;
+  int rank, rc = pool_setup(a, kind, &xs, &w, &rank);
+  if (rc) return rc;
+  bool ok = y->dtype == x->dtype && y->ndim == rank && y->dims[0] == x->dims[0] &&
+            y->dims[1] == x->dims[1];
+  for (int i = 0; ok && i < w.nsp; i++) ok = y->dims[2 + i] == w.out[i];
+  if (ind) ok = ok && ind->dtype == PN_DT_INT64 && pn_tensor_numel(ind) == pn_tensor_numel(y);
+  if (!ok) return pn_op_err(a, PN_ERR_INVALID, "output has the wrong shape or dtype");
+  int64_t planes = x->dims[0] * x->dims[1];
+  if (w.nsp == 1) {            /* lift 1-D to 2-D: a leading spatial dim of size 1 */
+    for (int j = PN_MAX_DIMS - 1; j > 0; j--) {
+      w.in[j] = w.in[j - 1], w.k[j] = w.k[j - 1], w.s[j] = w.s[j - 1], w.d[j] = w.d[j - 1];
+      w.pb[j] = w.pb[j - 1], w.pe[j] = w.pe[j - 1], w.out[j] = w.out[j - 1];
+    }
+    w.in[0] = w.k[0] = w.s[0] = w.d[0] = w.out[0] = 1;
+    w.pb[0] = w.pe[0] = 0;
+    w.nsp = 2;
+  }
+  struct pool_tab t;
+  if (pool_tab_init(&t, &w)) return pn_op_err(a, PN_ERR_NOMEM, "out of memory");
+  if (kind == POOL_MAX) {
+    int64_t so;
+    if ((rc = pn_node_get_int(a->ctx, a->node, "storage_order", 0, &so))) goto done;
+    int64_t *ip = ind ? ind->data : NULL;
+    switch (x->dtype) {
+    case PN_DT_FLOAT: max_pool_f32(x->data, y->data, ip, planes, &w, &t, so); break;
+    case PN_DT_DOUBLE: max_pool_f64(x->data, y->data, ip, planes, &w, &t, so); break;
+    case PN_DT_INT8: max_pool_i8(x->data, y->data, ip, planes, &w, &t, so); break;
+    default: max_pool_u8(x->data, y->data, ip, planes, &w, &t, so); break;
+    }
+  } else {
+    int64_t cip;
+    if ((rc = pn_node_get_int(a->ctx, a->node, "count_include_pad", 0, &cip))) goto done;
+    if (x->dtype == PN_DT_FLOAT) avg_pool_f32(x->data, y->data, planes, &w, &t, cip != 0);
+    else avg_pool_f64(x->data, y->data, planes, &w, &t, cip != 0);
+  }
+done:
+  free(t.mem);
+  return rc;
+}
+
+int pn_run_max_pool(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                    struct pn_tensor *const *out, int n_out) {
+  return pool_run(a, POOL_MAX, in, out, n_out);
+}
+
+int pn_run_average_pool(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                        struct pn_tensor *const *out, int n_out) {
+  return pool_run(a, POOL_AVG, in, out, n_out);
+}
+
+/* ---- global pools ---- */
+
+static int global_infer(const struct pn_op_args *a, const struct pn_shape *in,
+                        struct pn_shape *out) {
+  const struct pn_shape *xs = &in[0];
+  if (xs->dtype != PN_DT_UNDEFINED && xs->dtype != PN_DT_FLOAT && xs->dtype != PN_DT_DOUBLE)
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s of X not supported", pn_dtype_name(xs->dtype));
+  if (xs->ndim >= 0 && xs->ndim < 3)
+    return pn_op_err(a, PN_ERR_INVALID, "input X has rank %d, expected N x C x spatial (>= 3)",
+                     xs->ndim);
+  int64_t dims[PN_MAX_DIMS];
+  for (int i = 0; i < xs->ndim; i++) dims[i] = i < 2 ? xs->dims[i] : 1;
+  pn_shape_set(out, xs->dtype, xs->ndim, dims);
+  return PN_OK;
+}
+
+int pn_infer_global_average_pool(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                                 struct pn_shape *out, int n_out) {
+  return global_infer(a, in, out);
+}
+
+int pn_infer_global_max_pool(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                             struct pn_shape *out, int n_out) {
+  return global_infer(a, in, out);
+}
+
+static int global_run(const struct pn_op_args *a, bool is_max, const struct pn_tensor *const *in,
+                      struct pn_tensor *const *out) {
+  const struct pn_tensor *x = in[0];
+  struct pn_tensor *y = out[0];
+  if (!x || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input X or output Y");
+  struct pn_shape xs, ys;
+  pn_shape_set(&xs, x->dtype, x->ndim, x->dims);
+  int rc = global_infer(a, &xs, &ys);
+  if (rc) return rc;
+  if (y->dtype != x->dtype || y->ndim != x->ndim || pn_tensor_numel(y) != x->dims[0] * x->dims[1])
+    return pn_op_err(a, PN_ERR_INVALID, "output Y has the wrong shape or dtype");
+  int64_t planes = x->dims[0] * x->dims[1], sp = pn_shape_numel(x->ndim - 2, x->dims + 2);
+  bool dbl = x->dtype == PN_DT_DOUBLE;
+#pragma omp parallel for schedule(static) if (planes * sp > 65536)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    double acc = 0;
+    if (dbl) {
+      const double *xp = (const double *)x->data + pl * sp;
+      acc = sp > 0 && is_max ? xp[0] : 0;
+      for (int64_t i = 0; i < sp; i++) {
+        if (is_max) acc = xp[i] > acc ? xp[i] : acc;
+        else acc += xp[i];
+      }
+    } else {
+      const float *xp = (const float *)x->data + pl * sp;
+      acc = sp > 0 && is_max ? xp[0] : 0;
+      for (int64_t i = 0; i < sp; i++) {
+        if (is_max) acc = xp[i] > acc ? xp[i] : acc;
+        else acc += xp[i];
+      }
+    }
+    if (!is_max && sp > 0) acc /= (double)sp;
+    if (dbl) ((double *)y->data)[pl] = acc;
+    else ((float *)y->data)[pl] = (float)acc;
+  }
+  return PN_OK;
+}
+
+int pn_run_global_average_pool(const struct pn_op_args *a, const struct pn_tensor *const *in,
+                               int n_in, struct pn_tensor *const *out, int n_out) {
+  return global_run(a, false, in, out);
+}
+
+int pn_run_global_max_pool(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                           struct pn_tensor *const *out, int n_out) {
+  return global_run(a, true, in, out);
+}

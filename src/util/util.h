@@ -8,6 +8,7 @@
 #include "util/progress.h"
 #include "util/report.h"
 #include "util/status.h"
+#include "util/strmap.h"
 #include "util/wipe.h"
 
 #endif

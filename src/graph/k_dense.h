@@ -1,0 +1,57 @@
+/* k_dense.h - private helpers shared by the dense kernels (Conv, pooling): sliding windows, im2col.
+**
+** A window describes one Conv/pool node's spatial geometry: kernel, strides, dilations, pads and
+** the output size, computed once from the attributes (ONNX auto_pad / ceil_mode rules) and the
+** input's spatial dims. Unknown input dims (-1) give unknown output dims. */
+#ifndef PN_K_DENSE_H
+#define PN_K_DENSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "graph/ops.h"
+
+struct pn_window {
+  int nsp;                          /* number of spatial dims */
+  int64_t in[PN_MAX_DIMS];          /* input spatial dims (-1 unknown) */
+  int64_t k[PN_MAX_DIMS];           /* kernel (-1 unknown) */
+  int64_t s[PN_MAX_DIMS];           /* strides */
+  int64_t d[PN_MAX_DIMS];           /* dilations */
+  int64_t pb[PN_MAX_DIMS];          /* pads at the beginning (-1 unknown: SAME with unknown dims) */
+  int64_t pe[PN_MAX_DIMS];          /* pads at the end */
+  int64_t out[PN_MAX_DIMS];         /* output spatial dims (-1 unknown) */
+};
+
+enum pn_window_kind { PN_WIN_CONV, PN_WIN_POOL };
+
+/* Read strides/dilations/pads/auto_pad (and ceil_mode for pools) of a->node and compute the
+** output size. w->nsp, w->in and w->k must be set by the caller (k known for pools; a -1 kernel
+** dim leaves that output dim unknown). dilations are read only when has_dilations. Errors name
+** the attribute (PN_ERR_INVALID) or an unsupported value (PN_ERR_UNSUPPORTED). */
+int pn_window_init(const struct pn_op_args *a, enum pn_window_kind kind, bool has_dilations,
+                   struct pn_window *w);
+
+/* Read kernel_shape into w->k: required for pools, optional for Conv (then w->k is left as the
+** caller set it, from W). Checks the length against w->nsp and the values (> 0). */
+int pn_window_kernel(const struct pn_op_args *a, bool required, struct pn_window *w);
+
+/* im2col for one image of c channels, output positions [p0, p1): x is c x prod(w->in)
+** (row-major); row r of col (at col + r*ld) receives, at index p - p0, the input value that
+** output position p sees at kernel offset r (r over c * prod(w->k)), 0 in the padding. All
+** window dims must be known. Serial; call it per thread on disjoint blocks. */
+void pn_im2col(const float *x, int64_t c, const struct pn_window *w, float *col, int64_t ld,
+               int64_t p0, int64_t p1);
+
+/* Make OpenBLAS single-threaded around an OpenMP region whose threads each call sgemm (the
+** pthreads OpenBLAS has one global thread count): the first caller in saves the count, the last
+** one out restores it. Thread-safe; calls must pair. */
+void pn_blas_serial_begin(void);
+void pn_blas_serial_end(void);
+
+/* Check that a float input of a kernel is present with the expected dtype. */
+int pn_dense_check_dtype(const struct pn_op_args *a, const char *what, enum pn_dtype dt);
+
+/* Is optional input i of the node present (given and not "")? */
+bool pn_dense_has_input(const struct pn_op_args *a, int n_in, int i);
+
+#endif
