@@ -38,7 +38,8 @@ const struct pn_value *pn_exec_output(const struct pn_exec *ex, int i);
 int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *const *in,
                 struct pn_tensor **out /* OUT */);
 
-/* Per-op wall time of the last run, in seconds, indexed by enum pn_op (for `privnn run --profile`). */
+/* Per-op wall time in seconds, summed over every run since pn_exec_new, indexed by enum pn_op
+** (for `privnn run --profile`, which divides by the number of runs). */
 const double *pn_exec_op_seconds(const struct pn_exec *ex);
 
 #endif

@@ -11,18 +11,31 @@
 struct pn_ctx;
 
 #define PN_OPS(X) \
-  X(ABS, "Abs") X(ADD, "Add") X(AVERAGE_POOL, "AveragePool") X(BATCH_NORM, "BatchNormalization") \
-  X(CAST, "Cast") X(CLIP, "Clip") X(CONCAT, "Concat") X(CONSTANT, "Constant") X(CONV, "Conv") \
-  X(DIV, "Div") X(DROPOUT, "Dropout") X(ERF, "Erf") X(EXP, "Exp") X(EXPAND, "Expand") \
-  X(FLATTEN, "Flatten") X(GATHER, "Gather") X(GEMM, "Gemm") \
+  X(ABS, "Abs") X(ACOS, "Acos") X(ACOSH, "Acosh") X(ADD, "Add") X(AND, "And") X(ARG_MAX, "ArgMax") \
+  X(ARG_MIN, "ArgMin") X(ASIN, "Asin") X(ASINH, "Asinh") X(ATAN, "Atan") X(ATANH, "Atanh") \
+  X(AVERAGE_POOL, "AveragePool") X(BATCH_NORM, "BatchNormalization") X(CAST, "Cast") \
+  X(CEIL, "Ceil") X(CLIP, "Clip") X(CONCAT, "Concat") X(CONSTANT, "Constant") \
+  X(CONSTANT_OF_SHAPE, "ConstantOfShape") X(CONV, "Conv") X(COS, "Cos") X(COSH, "Cosh") \
+  X(CUMSUM, "CumSum") X(DIV, "Div") X(DROPOUT, "Dropout") X(ELU, "Elu") X(EQUAL, "Equal") \
+  X(ERF, "Erf") X(EXP, "Exp") X(EXPAND, "Expand") X(FLATTEN, "Flatten") X(FLOOR, "Floor") \
+  X(GATHER, "Gather") X(GATHER_ELEMENTS, "GatherElements") X(GEMM, "Gemm") \
   X(GLOBAL_AVERAGE_POOL, "GlobalAveragePool") X(GLOBAL_MAX_POOL, "GlobalMaxPool") \
-  X(IDENTITY, "Identity") X(LAYER_NORM, "LayerNormalization") X(LEAKY_RELU, "LeakyRelu") \
-  X(LOG, "Log") X(MATMUL, "MatMul") X(MAX_POOL, "MaxPool") X(MUL, "Mul") X(NEG, "Neg") \
-  X(POW, "Pow") X(RECIPROCAL, "Reciprocal") X(REDUCE_MEAN, "ReduceMean") \
-  X(REDUCE_SUM, "ReduceSum") X(RELU, "Relu") X(RESHAPE, "Reshape") X(SHAPE, "Shape") \
-  X(SIGMOID, "Sigmoid") X(SLICE, "Slice") X(SOFTMAX, "Softmax") X(SPLIT, "Split") \
-  X(SQRT, "Sqrt") X(SQUEEZE, "Squeeze") X(SUB, "Sub") X(TANH, "Tanh") \
-  X(TRANSPOSE, "Transpose") X(UNSQUEEZE, "Unsqueeze")
+  X(GREATER, "Greater") X(GREATER_OR_EQUAL, "GreaterOrEqual") X(HARDMAX, "Hardmax") \
+  X(HARD_SIGMOID, "HardSigmoid") X(HARD_SWISH, "HardSwish") X(IDENTITY, "Identity") \
+  X(LAYER_NORM, "LayerNormalization") X(LEAKY_RELU, "LeakyRelu") X(LESS, "Less") \
+  X(LESS_OR_EQUAL, "LessOrEqual") X(LOG, "Log") X(LOG_SOFTMAX, "LogSoftmax") X(MATMUL, "MatMul") \
+  X(MAX, "Max") X(MAX_POOL, "MaxPool") X(MEAN, "Mean") X(MIN, "Min") X(MOD, "Mod") X(MUL, "Mul") \
+  X(NEG, "Neg") X(NOT, "Not") X(OR, "Or") X(PAD, "Pad") X(POW, "Pow") X(PRELU, "PRelu") \
+  X(RANGE, "Range") X(RECIPROCAL, "Reciprocal") X(REDUCE_L1, "ReduceL1") X(REDUCE_L2, "ReduceL2") \
+  X(REDUCE_LOG_SUM, "ReduceLogSum") X(REDUCE_LOG_SUM_EXP, "ReduceLogSumExp") \
+  X(REDUCE_MAX, "ReduceMax") X(REDUCE_MEAN, "ReduceMean") X(REDUCE_MIN, "ReduceMin") \
+  X(REDUCE_PROD, "ReduceProd") X(REDUCE_SUM, "ReduceSum") X(REDUCE_SUM_SQUARE, "ReduceSumSquare") \
+  X(RELU, "Relu") X(RESHAPE, "Reshape") X(ROUND, "Round") X(SELU, "Selu") X(SHAPE, "Shape") \
+  X(SIGMOID, "Sigmoid") X(SIGN, "Sign") X(SIN, "Sin") X(SINH, "Sinh") X(SIZE, "Size") \
+  X(SLICE, "Slice") X(SOFTMAX, "Softmax") X(SOFTPLUS, "Softplus") X(SOFTSIGN, "Softsign") \
+  X(SPLIT, "Split") X(SQRT, "Sqrt") X(SQUEEZE, "Squeeze") X(SUB, "Sub") X(SUM, "Sum") X(TAN, "Tan") \
+  X(TANH, "Tanh") X(TILE, "Tile") X(TRANSPOSE, "Transpose") X(TRILU, "Trilu") \
+  X(UNSQUEEZE, "Unsqueeze") X(WHERE, "Where") X(XOR, "Xor")
 
 enum pn_op {
 #define X(id, name) PN_OP_##id,
