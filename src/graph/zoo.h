@@ -1,0 +1,39 @@
+/* zoo.h - reference architectures built in code: ResNet-18/50, VGG-11 (BN), MobileNetV2, BERT encoder.
+**
+** Each model is built with torchvision-/Hugging Face-like node and initializer names
+** ("layer1.0.conv1", "encoder.layer.0.attention.self.query.weight"), ONNX opset 17, and
+** deterministic weights drawn from the AES-CTR PRG seeded by opts->seed (He-normal convolution and
+** linear weights; BatchNorm/LayerNorm parameters near the identity with mild randomness). The
+** input/output value infos carry full shapes. Every model passes pn_graph_validate. */
+#ifndef PN_ZOO_H
+#define PN_ZOO_H
+
+#include <stdint.h>
+
+#include "graph/ir.h"
+
+struct pn_ctx;
+
+struct pn_zoo_opts {
+  /* Input shape; ndim 0 = the model's default (1x3x224x224 for the CNNs). CNNs take NxCxHxW;
+  ** bert takes [batch, seq] or [batch, seq, hidden] here as an alternative to the fields below. */
+  int ndim;
+  int64_t dims[PN_MAX_DIMS];
+  uint64_t seed;               /* weights are a deterministic function of the seed */
+  int64_t num_classes;         /* CNN classifier width; 0 = 1000 */
+  /* bert only; 0 = default (12 layers, hidden 768, 12 heads, seq 128, intermediate 4*hidden,
+  ** batch 1). */
+  int64_t layers, hidden, heads, seq, intermediate, batch;
+};
+
+/* Build model `name` (one of pn_zoo_names()). opts may be NULL (all defaults). On success *out is a
+** new graph (free with pn_graph_free). Unknown names, shapes too small for the architecture, or
+** inconsistent sizes (hidden not divisible by heads) are PN_ERR_INVALID with a message naming
+** the option; on failure *out is NULL. */
+int pn_zoo_build(struct pn_ctx *ctx, const char *name, const struct pn_zoo_opts *opts,
+                 struct pn_graph **out /* OUT */);
+
+/* NULL-terminated list of the model names pn_zoo_build accepts. */
+const char *const *pn_zoo_names(void);
+
+#endif
