@@ -268,7 +268,8 @@ int pn_infer_reshape(const struct pn_op_args *a, const struct pn_shape *in, int 
       }
     }
     if (d[i] < 0) unknown = true;
-    else known_prod *= d[i];
+    else if (__builtin_mul_overflow(known_prod, d[i], &known_prod))
+      return pn_op_err(a, PN_ERR_INVALID, "shape input multiplies past 2^63 elements");
   }
   if (allowzero && has_zero && neg >= 0)
     return pn_op_err(a, PN_ERR_INVALID, "shape has both 0 and -1 with allowzero");

@@ -38,12 +38,14 @@ bool pn_dtype_supported(enum pn_dtype dt) {
 int64_t pn_shape_numel(int ndim, const int64_t *dims) {
   int64_t n = 1;
   bool unknown = false;
+  bool overflow = false;
   for (int i = 0; i < ndim; i++) {
     if (dims[i] == 0) return 0;
     if (dims[i] < 0) unknown = true;
-    else n *= dims[i];
+    else if (!overflow && __builtin_mul_overflow(n, dims[i], &n)) overflow = true;
   }
-  return unknown ? -1 : n;
+  if (unknown) return -1;
+  return overflow ? INT64_MAX : n; /* saturates: no tensor that large can be allocated anyway */
 }
 
 int64_t pn_tensor_numel(const struct pn_tensor *t) { return pn_shape_numel(t->ndim, t->dims); }

@@ -38,7 +38,8 @@ struct pn_tensor {
 
 int64_t pn_tensor_numel(const struct pn_tensor *t);
 size_t pn_tensor_nbytes(const struct pn_tensor *t);
-/* Product of dims[0..ndim); -1 if any dim is negative (unknown); 0 if any is 0. */
+/* Product of dims[0..ndim); -1 if any dim is negative (unknown); 0 if any is 0; INT64_MAX when the
+** product overflows. */
 int64_t pn_shape_numel(int ndim, const int64_t *dims);
 
 /* A heap tensor with zeroed data. NULL when out of memory or ndim > PN_MAX_DIMS / negative dims. */

@@ -168,7 +168,7 @@ int pn_graph_topo_sort(struct pn_ctx *ctx, struct pn_graph *g) {
     goto out;
   }
   for (int i = 0; i < nn; i++) sorted[i] = g->nodes[order[i]];
-  memcpy(g->nodes, sorted, (size_t)nn * sizeof *sorted);
+  if (nn) memcpy(g->nodes, sorted, (size_t)nn * sizeof *sorted);
   free(sorted);
 out:
   pn_strmap_free(&prod);

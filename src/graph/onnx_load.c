@@ -1,0 +1,574 @@
+/* onnx_load.c - ONNX ModelProto / TensorProto bytes to privnn IR (protobuf-c from onnx.proto).
+**
+** The input is first walked once against the protobuf-c message descriptors to bound its nesting
+** depth (protobuf-c's unpacker recurses without a limit), then unpacked with protobuf-c and
+** converted field by field into a pn_graph whose strings, attributes and tensors live in the
+** graph's arena. The unpacked message is freed on every path. Nothing here trusts a count or a
+** size from the file before checking it against the bytes actually present, and every failure
+** names the field at fault: "graph.node[3] 'conv3' (Conv): attribute 'value': ...".
+**
+** What is refused: subgraph attributes (If/Loop/Scan), tensor lists, sparse tensors, type protos
+** (PN_ERR_UNSUPPORTED); non-tensor value types (sequence, map, optional); string tensors; external
+** data. Model-local functions and training info are not carried into the IR. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/onnx.h"
+#include "onnx.pb-c.h"
+#include "util/arena.h"
+#include "util/fileio.h"
+#include "util/status.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "onnx_load.c copies raw_data as little-endian: port the byte swaps first"
+#endif
+
+/* Deepest message nesting accepted. ONNX models nest Model > Graph > Node > Attribute > Graph ...
+** and Type > Sequence > Type ...; real models stay far below this. */
+#define ONNX_MAX_DEPTH 100
+/* Largest element count of one tensor (as in tensor.c): anything above is a corrupt shape. */
+#define ONNX_MAX_NUMEL ((int64_t)1 << 40)
+
+/* ---- nesting-depth guard ---- */
+
+static bool read_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *v) {
+  uint64_t r = 0;
+  for (unsigned s = 0; s < 64 && *pos < n; s += 7) {
+    uint8_t b = p[(*pos)++];
+    r |= (uint64_t)(b & 0x7f) << s;
+    if (!(b & 0x80)) {
+      *v = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Walk buf[0..n) as message d, descending only into fields the schema says are messages. A
+** malformed encoding ends the walk (protobuf-c reports it); false only when nesting exceeds
+** ONNX_MAX_DEPTH. Each byte is visited once, so this is linear in n. */
+static bool depth_ok(const uint8_t *buf, size_t n, const ProtobufCMessageDescriptor *d, int depth) {
+  if (depth > ONNX_MAX_DEPTH) return false;
+  size_t pos = 0;
+  while (pos < n) {
+    uint64_t key, len;
+    if (!read_varint(buf, n, &pos, &key)) return true;
+    switch (key & 7) {
+    case 0:
+      if (!read_varint(buf, n, &pos, &len)) return true;
+      break;
+    case 1:
+      if (n - pos < 8) return true;
+      pos += 8;
+      break;
+    case 5:
+      if (n - pos < 4) return true;
+      pos += 4;
+      break;
+    case 2: {
+      if (!read_varint(buf, n, &pos, &len) || len > n - pos) return true;
+      uint64_t num = key >> 3;
+      const ProtobufCFieldDescriptor *f =
+          num <= UINT_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)num) : NULL;
+      if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+          !depth_ok(buf + pos, (size_t)len, f->descriptor, depth + 1))
+        return false;
+      pos += (size_t)len;
+      break;
+    }
+    default:
+      return true;
+    }
+  }
+  return true;
+}
+
+/* ---- tensors ---- */
+
+/* The typed TensorProto field each dtype is stored in when raw_data is absent. */
+enum field { F_FLOAT, F_INT32, F_INT64, F_DOUBLE, F_UINT64, F_COUNT };
+static const char *const field_names[F_COUNT] = {"float_data", "int32_data", "int64_data",
+                                                 "double_data", "uint64_data"};
+
+static enum field dtype_field(enum pn_dtype dt, int *per_elem) {
+  *per_elem = 1;
+  switch (dt) {
+  case PN_DT_FLOAT: return F_FLOAT;
+  case PN_DT_COMPLEX64: *per_elem = 2; return F_FLOAT;
+  case PN_DT_INT64: return F_INT64;
+  case PN_DT_DOUBLE: return F_DOUBLE;
+  case PN_DT_COMPLEX128: *per_elem = 2; return F_DOUBLE;
+  case PN_DT_UINT32: case PN_DT_UINT64: return F_UINT64;
+  default: return F_INT32; /* int32, int16, int8, uint16, uint8, bool, float16, bfloat16 */
+  }
+}
+
+/* Convert tp into a tensor in arena, or on the heap when arena is NULL. where names the field
+** ("graph.initializer[2]") for messages; the tensor's own name is appended. */
+static int decode_tensor(struct pn_ctx *ctx, const Onnx__TensorProto *tp, struct pn_arena *arena,
+                         const char *where, struct pn_tensor **out) {
+  *out = NULL;
+  char at[384];
+  if (tp->name && *tp->name) snprintf(at, sizeof at, "%s '%s'", where, tp->name);
+  else snprintf(at, sizeof at, "%s", where);
+
+  if ((tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
+      tp->n_external_data > 0)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: external data is not supported", at);
+  if (tp->segment)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: segmented tensors are not supported", at);
+  if (tp->n_dims > PN_MAX_DIMS)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: %zu dims, more than privnn's maximum of %d", at,
+                  tp->n_dims, PN_MAX_DIMS);
+  int ndim = (int)tp->n_dims;
+  int64_t numel = 1;
+  for (int i = 0; i < ndim; i++)
+    if (tp->dims[i] < 0)
+      return pn_err(ctx, PN_ERR_CORRUPT, "%s: dims[%d] is negative (%lld)", at, i,
+                    (long long)tp->dims[i]);
+  /* the product of the non-zero dims is bounded too (as in tensor.c), even when a dim is 0 */
+  bool empty = false;
+  for (int i = 0; i < ndim; i++) {
+    if (tp->dims[i] == 0) empty = true;
+    else if (tp->dims[i] > ONNX_MAX_NUMEL / numel)
+      return pn_err(ctx, PN_ERR_CORRUPT, "%s: absurd size (dims overflow at dims[%d] = %lld)", at,
+                    i, (long long)tp->dims[i]);
+    else numel *= tp->dims[i];
+  }
+  if (empty) numel = 0;
+  if (!tp->has_data_type || tp->data_type == PN_DT_UNDEFINED)
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: data_type is missing", at);
+  if (tp->data_type < 0 || tp->data_type >= PN_DT_COUNT)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: data_type %d is not supported", at,
+                  (int)tp->data_type);
+  enum pn_dtype dt = (enum pn_dtype)tp->data_type;
+  size_t esize = pn_dtype_size(dt);
+  if (esize == 0)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: %s tensors are not supported", at,
+                  pn_dtype_name(dt));
+  if (tp->n_string_data > 0)
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: string_data in a %s tensor", at, pn_dtype_name(dt));
+
+  size_t counts[F_COUNT] = {tp->n_float_data, tp->n_int32_data, tp->n_int64_data,
+                            tp->n_double_data, tp->n_uint64_data};
+  int per_elem;
+  enum field want = dtype_field(dt, &per_elem);
+  for (int f = 0; f < F_COUNT; f++)
+    if (counts[f] && (tp->has_raw_data || f != (int)want))
+      return pn_err(ctx, PN_ERR_CORRUPT, "%s: %s present in a %s tensor%s", at, field_names[f],
+                    pn_dtype_name(dt), tp->has_raw_data ? " that has raw_data" : "");
+  size_t nbytes = (size_t)numel * esize;
+  if (tp->has_raw_data) {
+    if (tp->raw_data.len != nbytes)
+      return pn_err(ctx, PN_ERR_CORRUPT,
+                    "%s: dims need %lld elements (%zu bytes), raw_data has %zu bytes", at,
+                    (long long)numel, nbytes, tp->raw_data.len);
+  } else if (counts[want] != (size_t)numel * (size_t)per_elem) {
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: dims need %lld elements, %s has %zu values", at,
+                  (long long)numel, field_names[want], counts[want] / (size_t)per_elem);
+  }
+
+  struct pn_tensor *t;
+  if (arena) {
+    t = pn_tensor_new_arena(arena, tp->name, dt, ndim, tp->dims);
+  } else {
+    t = pn_tensor_new(dt, ndim, tp->dims);
+    if (t && tp->name && !(t->name = strdup(tp->name))) {
+      pn_tensor_free(t);
+      t = NULL;
+    }
+  }
+  if (!t) return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory for %zu bytes", at, nbytes);
+
+  if (tp->has_raw_data) {
+    if (nbytes) memcpy(t->data, tp->raw_data.data, nbytes);
+  } else if (numel > 0) {
+    size_t cnt = (size_t)numel;
+    switch (dt) {
+    case PN_DT_FLOAT: case PN_DT_COMPLEX64:
+      memcpy(t->data, tp->float_data, cnt * esize);
+      break;
+    case PN_DT_DOUBLE: case PN_DT_COMPLEX128:
+      memcpy(t->data, tp->double_data, cnt * esize);
+      break;
+    case PN_DT_INT64:
+      memcpy(t->data, tp->int64_data, cnt * esize);
+      break;
+    case PN_DT_INT32:
+      memcpy(t->data, tp->int32_data, cnt * esize);
+      break;
+    case PN_DT_UINT64:
+      memcpy(t->data, tp->uint64_data, cnt * esize);
+      break;
+    case PN_DT_UINT32:
+      for (size_t i = 0; i < cnt; i++) ((uint32_t *)t->data)[i] = (uint32_t)tp->uint64_data[i];
+      break;
+    case PN_DT_INT16:
+      for (size_t i = 0; i < cnt; i++) ((int16_t *)t->data)[i] = (int16_t)tp->int32_data[i];
+      break;
+    case PN_DT_UINT16: case PN_DT_FLOAT16: case PN_DT_BFLOAT16: /* float16 bits in the low half */
+      for (size_t i = 0; i < cnt; i++) ((uint16_t *)t->data)[i] = (uint16_t)tp->int32_data[i];
+      break;
+    case PN_DT_INT8:
+      for (size_t i = 0; i < cnt; i++) ((int8_t *)t->data)[i] = (int8_t)tp->int32_data[i];
+      break;
+    case PN_DT_UINT8:
+      for (size_t i = 0; i < cnt; i++) ((uint8_t *)t->data)[i] = (uint8_t)tp->int32_data[i];
+      break;
+    case PN_DT_BOOL:
+      for (size_t i = 0; i < cnt; i++) ((uint8_t *)t->data)[i] = tp->int32_data[i] != 0;
+      break;
+    default:
+      break; /* excluded above (size 0) */
+    }
+  }
+  *out = t;
+  return PN_OK;
+}
+
+/* ---- model ---- */
+
+struct loader {
+  struct pn_ctx *ctx;
+  struct pn_graph *g;
+};
+
+static int nomem(struct loader *l) { return pn_err(l->ctx, PN_ERR_NOMEM, "out of memory"); }
+
+/* Arena copy of s (NULL stays NULL). */
+static int dup_str(struct loader *l, const char *s, const char **out) {
+  *out = NULL;
+  if (!s) return PN_OK;
+  if (!(*out = pn_arena_strdup(l->g->arena, s))) return nomem(l);
+  return PN_OK;
+}
+
+static int load_value(struct loader *l, const Onnx__ValueInfoProto *vi, const char *where,
+                      struct pn_value *(*add)(struct pn_graph *, const char *, enum pn_dtype, int,
+                                              const int64_t *)) {
+  if (!vi->name || !*vi->name) return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: name is empty", where);
+  enum pn_dtype dt = PN_DT_UNDEFINED;
+  int ndim = -1;
+  int64_t dims[PN_MAX_DIMS];
+  const char *params[PN_MAX_DIMS] = {0};
+  const Onnx__TypeProto *ty = vi->type;
+  if (ty && ty->value_case != ONNX__TYPE_PROTO__VALUE__NOT_SET) {
+    if (ty->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+      const char *kind = ty->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ? "sequence"
+                         : ty->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE    ? "map"
+                         : ty->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE ? "optional"
+                         : ty->value_case == ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE
+                             ? "sparse tensor"
+                             : "non-tensor";
+      return pn_err(l->ctx, PN_ERR_UNSUPPORTED, "%s '%s': %s types are not supported", where,
+                    vi->name, kind);
+    }
+    const Onnx__TypeProto__Tensor *tt = ty->tensor_type;
+    if (tt && tt->has_elem_type) {
+      if (tt->elem_type < 0 || tt->elem_type >= PN_DT_COUNT)
+        return pn_err(l->ctx, PN_ERR_UNSUPPORTED, "%s '%s': elem_type %d is not supported", where,
+                      vi->name, (int)tt->elem_type);
+      dt = (enum pn_dtype)tt->elem_type;
+    }
+    if (tt && tt->shape) {
+      if (tt->shape->n_dim > PN_MAX_DIMS)
+        return pn_err(l->ctx, PN_ERR_UNSUPPORTED, "%s '%s': rank %zu above privnn's maximum of %d",
+                      where, vi->name, tt->shape->n_dim, PN_MAX_DIMS);
+      ndim = (int)tt->shape->n_dim;
+      for (int k = 0; k < ndim; k++) {
+        const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[k];
+        dims[k] = -1;
+        if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+          if (d->dim_value < 0)
+            return pn_err(l->ctx, PN_ERR_CORRUPT, "%s '%s': dim[%d] is negative (%lld)", where,
+                          vi->name, k, (long long)d->dim_value);
+          dims[k] = d->dim_value;
+        } else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM) {
+          params[k] = d->dim_param ? d->dim_param : "";
+        }
+      }
+    }
+  }
+  struct pn_value *v = add(l->g, vi->name, dt, ndim, ndim > 0 ? dims : NULL);
+  if (!v) return nomem(l);
+  for (int k = 0; k < ndim; k++)
+    if (dup_str(l, params[k], &v->dim_param[k])) return PN_ERR_NOMEM;
+  return dup_str(l, vi->doc_string, &v->doc);
+}
+
+static int cmp_str_ptr(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static const char *attr_type_name(int t) {
+  switch (t) {
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH: return "graph";
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPHS: return "graph list";
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSORS: return "tensor list";
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__SPARSE_TENSOR: return "sparse tensor";
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__SPARSE_TENSORS: return "sparse tensor list";
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TYPE_PROTO: return "type";
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TYPE_PROTOS: return "type list";
+  default: return "unknown";
+  }
+}
+
+/* The attribute's type; IR version 1 files carry none, so it is inferred from the set field. */
+static int attr_type(const Onnx__AttributeProto *ap) {
+  if (ap->has_type && ap->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__UNDEFINED)
+    return (int)ap->type;
+  if (ap->has_f) return PN_ATTR_FLOAT;
+  if (ap->has_i) return PN_ATTR_INT;
+  if (ap->has_s) return PN_ATTR_STRING;
+  if (ap->t) return PN_ATTR_TENSOR;
+  if (ap->g) return PN_ATTR_GRAPH;
+  if (ap->n_floats) return PN_ATTR_FLOATS;
+  if (ap->n_ints) return PN_ATTR_INTS;
+  if (ap->n_strings) return PN_ATTR_STRINGS;
+  if (ap->n_tensors) return PN_ATTR_TENSORS;
+  if (ap->n_graphs) return PN_ATTR_GRAPHS;
+  return PN_ATTR_UNDEFINED;
+}
+
+static int load_attr(struct loader *l, const Onnx__AttributeProto *ap, const char *where,
+                     struct pn_attr *a) {
+  struct pn_arena *ar = l->g->arena;
+  if (ap->ref_attr_name)
+    return pn_err(l->ctx, PN_ERR_UNSUPPORTED, "%s: references a function attribute", where);
+  int type = attr_type(ap);
+  a->type = (enum pn_attr_type)type;
+  switch (type) {
+  case PN_ATTR_FLOAT:
+    a->f = ap->f;
+    break;
+  case PN_ATTR_INT:
+    a->i = ap->i;
+    break;
+  case PN_ATTR_STRING:
+    a->s_len = (int64_t)ap->s.len;
+    if (!(a->s = pn_arena_memdup(ar, ap->s.len ? ap->s.data : (const uint8_t *)"", ap->s.len)))
+      return nomem(l);
+    break;
+  case PN_ATTR_TENSOR:
+    if (!ap->t)
+      return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: tensor attribute without a tensor", where);
+    return decode_tensor(l->ctx, ap->t, ar, where, &a->t);
+  case PN_ATTR_FLOATS:
+    a->n = (int64_t)ap->n_floats;
+    if (!(a->floats = pn_arena_memdup(ar, ap->floats, ap->n_floats * sizeof(float))))
+      return nomem(l);
+    break;
+  case PN_ATTR_INTS:
+    a->n = (int64_t)ap->n_ints;
+    if (!(a->ints = pn_arena_memdup(ar, ap->ints, ap->n_ints * sizeof(int64_t)))) return nomem(l);
+    break;
+  case PN_ATTR_STRINGS:
+    a->n = (int64_t)ap->n_strings;
+    if (!(a->strings = pn_arena_alloc(ar, (ap->n_strings ? ap->n_strings : 1) * sizeof(char *))))
+      return nomem(l);
+    for (size_t j = 0; j < ap->n_strings; j++) {
+      const ProtobufCBinaryData *b = &ap->strings[j];
+      /* NUL-terminated copy; an embedded NUL ends the string as privnn sees it */
+      if (!(a->strings[j] = pn_arena_memdup(ar, b->len ? b->data : (const uint8_t *)"", b->len)))
+        return nomem(l);
+    }
+    break;
+  case PN_ATTR_UNDEFINED:
+    return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: attribute has no type and no value", where);
+  case PN_ATTR_GRAPH: case PN_ATTR_GRAPHS:
+    return pn_err(l->ctx, PN_ERR_UNSUPPORTED, "%s: subgraph attributes are not supported", where);
+  default:
+    return pn_err(l->ctx, PN_ERR_UNSUPPORTED, "%s: %s attributes are not supported", where,
+                  attr_type_name(type));
+  }
+  return PN_OK;
+}
+
+static int load_node(struct loader *l, const Onnx__NodeProto *np, size_t idx) {
+  char where[512];
+  const char *label = np->name && *np->name ? np->name
+                      : np->n_output && np->output[0] && *np->output[0] ? np->output[0]
+                                                                         : "";
+  snprintf(where, sizeof where, "graph.node[%zu] '%s' (%s)", idx, label,
+           np->op_type ? np->op_type : "");
+  if (!np->op_type || !*np->op_type)
+    return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: op_type is empty", where);
+  if (np->n_input > INT_MAX || np->n_output > INT_MAX || np->n_attribute > INT_MAX)
+    return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: too many inputs, outputs or attributes", where);
+  struct pn_node *n = pn_graph_add_node(l->g, np->op_type, np->name, (int)np->n_input,
+                                        (const char *const *)np->input, (int)np->n_output,
+                                        (const char *const *)np->output);
+  if (!n) return nomem(l);
+  if (dup_str(l, np->domain ? np->domain : "", &n->domain) || dup_str(l, np->doc_string, &n->doc))
+    return PN_ERR_NOMEM;
+  if (!np->n_attribute) return PN_OK;
+
+  /* duplicate attribute names: sort a copy of the names (files may hold very many) */
+  const char **names = malloc(np->n_attribute * sizeof *names);
+  if (!names) return nomem(l);
+  for (size_t k = 0; k < np->n_attribute; k++) {
+    const char *nm = np->attribute[k]->name;
+    if (!nm || !*nm) {
+      free(names);
+      return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: attribute[%zu] has no name", where, k);
+    }
+    names[k] = nm;
+  }
+  qsort(names, np->n_attribute, sizeof *names, cmp_str_ptr);
+  for (size_t k = 1; k < np->n_attribute; k++)
+    if (!strcmp(names[k - 1], names[k])) {
+      int rc = pn_err(l->ctx, PN_ERR_CORRUPT, "%s: attribute '%s' appears twice", where, names[k]);
+      free(names);
+      return rc;
+    }
+  free(names);
+
+  n->attr = pn_arena_alloc(l->g->arena, np->n_attribute * sizeof *n->attr);
+  if (!n->attr) return nomem(l);
+  for (size_t k = 0; k < np->n_attribute; k++) {
+    const Onnx__AttributeProto *ap = np->attribute[k];
+    struct pn_attr *a = &n->attr[k];
+    if (dup_str(l, ap->name, &a->name)) return PN_ERR_NOMEM;
+    n->n_attr = (int)k + 1;
+    char aw[640];
+    snprintf(aw, sizeof aw, "%s: attribute '%s'", where, ap->name);
+    int rc = load_attr(l, ap, aw, a);
+    if (rc) return rc;
+  }
+  return PN_OK;
+}
+
+static int load_model(struct loader *l, const Onnx__ModelProto *m) {
+  struct pn_graph *g = l->g;
+  const Onnx__GraphProto *gp = m->graph;
+  if (!gp) return pn_err(l->ctx, PN_ERR_CORRUPT, "model has no graph");
+  g->ir_version = m->has_ir_version ? m->ir_version : 0;
+  g->model_version = m->has_model_version ? m->model_version : 0;
+  if (dup_str(l, m->producer_name, &g->producer_name) ||
+      dup_str(l, m->producer_version, &g->producer_version) || dup_str(l, m->domain, &g->domain) ||
+      dup_str(l, m->doc_string, &g->model_doc) || dup_str(l, gp->name ? gp->name : "", &g->name) ||
+      dup_str(l, gp->doc_string, &g->doc))
+    return PN_ERR_NOMEM;
+
+  g->n_opsets = 0;
+  g->opsets = NULL;
+  for (size_t i = 0; i < m->n_opset_import; i++) {
+    const Onnx__OperatorSetIdProto *o = m->opset_import[i];
+    if (!o->has_version)
+      return pn_err(l->ctx, PN_ERR_CORRUPT, "opset_import[%zu] '%s': version is missing", i,
+                    o->domain ? o->domain : "");
+    if (pn_graph_set_opset(g, o->domain ? o->domain : "", o->version)) return nomem(l);
+  }
+  if (m->n_metadata_props) {
+    if (m->n_metadata_props > INT_MAX)
+      return pn_err(l->ctx, PN_ERR_CORRUPT, "too many metadata_props");
+    g->meta_keys = pn_arena_alloc(g->arena, m->n_metadata_props * sizeof(char *));
+    g->meta_values = pn_arena_alloc(g->arena, m->n_metadata_props * sizeof(char *));
+    if (!g->meta_keys || !g->meta_values) return nomem(l);
+    for (size_t i = 0; i < m->n_metadata_props; i++) {
+      const Onnx__StringStringEntryProto *e = m->metadata_props[i];
+      if (dup_str(l, e->key ? e->key : "", &g->meta_keys[i]) ||
+          dup_str(l, e->value ? e->value : "", &g->meta_values[i]))
+        return PN_ERR_NOMEM;
+    }
+    g->n_meta = (int)m->n_metadata_props;
+  }
+  if (gp->n_sparse_initializer)
+    return pn_err(l->ctx, PN_ERR_UNSUPPORTED,
+                  "graph.sparse_initializer: sparse tensors are not supported");
+  if (gp->n_node > INT_MAX || gp->n_input > INT_MAX || gp->n_output > INT_MAX ||
+      gp->n_value_info > INT_MAX || gp->n_initializer > INT_MAX)
+    return pn_err(l->ctx, PN_ERR_CORRUPT, "graph: too many entries");
+
+  for (size_t i = 0; i < gp->n_node; i++) {
+    int rc = load_node(l, gp->node[i], i);
+    if (rc) return rc;
+  }
+  char where[64];
+  for (size_t i = 0; i < gp->n_input; i++) {
+    snprintf(where, sizeof where, "graph.input[%zu]", i);
+    int rc = load_value(l, gp->input[i], where, pn_graph_add_input);
+    if (rc) return rc;
+  }
+  for (size_t i = 0; i < gp->n_output; i++) {
+    snprintf(where, sizeof where, "graph.output[%zu]", i);
+    int rc = load_value(l, gp->output[i], where, pn_graph_add_output);
+    if (rc) return rc;
+  }
+  for (size_t i = 0; i < gp->n_value_info; i++) {
+    snprintf(where, sizeof where, "graph.value_info[%zu]", i);
+    int rc = load_value(l, gp->value_info[i], where, pn_graph_add_vinfo);
+    if (rc) return rc;
+  }
+  for (size_t i = 0; i < gp->n_initializer; i++) {
+    const Onnx__TensorProto *tp = gp->initializer[i];
+    snprintf(where, sizeof where, "graph.initializer[%zu]", i);
+    if (!tp->name || !*tp->name) return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: name is empty", where);
+    struct pn_tensor *t;
+    int rc = decode_tensor(l->ctx, tp, g->arena, where, &t);
+    if (rc) return rc;
+    /* register the decoded arena tensor without copying it again */
+    struct pn_tensor *slot = pn_graph_new_init(g, tp->name, t->dtype, 0, NULL);
+    if (!slot) return nomem(l);
+    g->inits[g->n_inits - 1] = t;
+  }
+  return PN_OK;
+}
+
+int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_graph **out) {
+  *out = NULL;
+  if (!buf && n) return pn_err(ctx, PN_ERR_INVALID, "pn_onnx_load: NULL buffer");
+  if (!depth_ok(buf, n, &onnx__model_proto__descriptor, 0))
+    return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: messages nested deeper than %d",
+                  ONNX_MAX_DEPTH);
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, buf);
+  if (!m) return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: protobuf decoding failed");
+  struct loader l = {ctx, pn_graph_new()};
+  int rc = l.g ? load_model(&l, m) : nomem(&l);
+  onnx__model_proto__free_unpacked(m, NULL);
+  if (rc) {
+    pn_graph_free(l.g);
+    return rc;
+  }
+  *out = l.g;
+  return PN_OK;
+}
+
+int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **out) {
+  *out = NULL;
+  uint8_t *buf;
+  size_t n;
+  int rc = pn_read_file(ctx, path, 0, &buf, &n); /* its messages name the path already */
+  if (rc) return rc;
+  rc = pn_onnx_load(ctx, buf, n, out);
+  free(buf);
+  if (rc) pn_err_prefix(ctx, "%s", path);
+  return rc;
+}
+
+int pn_tensor_load_pb(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_tensor **out) {
+  *out = NULL;
+  if (!buf && n) return pn_err(ctx, PN_ERR_INVALID, "pn_tensor_load_pb: NULL buffer");
+  if (!depth_ok(buf, n, &onnx__tensor_proto__descriptor, 0))
+    return pn_err(ctx, PN_ERR_CORRUPT, "not a TensorProto: messages nested deeper than %d",
+                  ONNX_MAX_DEPTH);
+  Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, n, buf);
+  if (!tp) return pn_err(ctx, PN_ERR_CORRUPT, "not a TensorProto: protobuf decoding failed");
+  int rc = decode_tensor(ctx, tp, NULL, "tensor", out);
+  onnx__tensor_proto__free_unpacked(tp, NULL);
+  return rc;
+}
+
+int pn_tensor_load_pb_file(struct pn_ctx *ctx, const char *path, struct pn_tensor **out) {
+  *out = NULL;
+  uint8_t *buf;
+  size_t n;
+  int rc = pn_read_file(ctx, path, 0, &buf, &n);
+  if (rc) return rc;
+  rc = pn_tensor_load_pb(ctx, buf, n, out);
+  free(buf);
+  if (rc) pn_err_prefix(ctx, "%s", path);
+  return rc;
+}
