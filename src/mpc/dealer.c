@@ -1,0 +1,642 @@
+/* dealer.c - correlated randomness: Beaver, matrix and AND triples and B2A bits, embedded or filed.
+**
+** A master seed gives each party a 32-byte seed (pn_seed_derive(master, "party", p)). Request i of
+** party p is expanded from pn_seed_derive(seed_p, "req", i): P0 draws all of its share (a0, b0, c0)
+** from its seed, P1 draws a1, b1 and receives the correction c1 = (a0+a1)(b0+b1) - c0 explicitly.
+** So P0's dealer file is a header with its seed, and P1's is its seed plus the corrections.
+**
+** File format (little-endian): a 128-byte header
+**   "PNMPCDL\0", u32 version (1), u32 party, u32 batch, u32 frac, u64 batches,
+**   u8 model_sha256[32], u8 plan_sha256[32], u8 seed[32]
+** then (P1 only) records: u32 kind, u32 0, u64 dims[3], dims-determined correction words,
+** and finally the SHA-256 of everything before it. The parties check magic, version, party,
+** binding and checksum before use, and every record's kind and dims against the request. */
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpc/mpc.h"
+#include "mpc/net.h"
+#include "util/fileio.h"
+#include "util/status.h"
+#include "util/wipe.h"
+
+#define HDR_BYTES 128
+#define DEALER_VERSION 1
+static const char magic[8] = "PNMPCDL";
+
+struct pn_mpc_dealer {
+  struct pn_ctx *ctx;
+  int have_master;
+  uint8_t seed[2][PN_SEED_BYTES];
+  int have_seed[2];
+  uint64_t idx[2];
+  uint64_t corr_bytes;
+  FILE *in;                      /* P1's file being read */
+  uint64_t in_left;              /* body bytes left before the checksum */
+  const char *in_path;
+  int recording;
+  struct pn_atomic_file rec[2];
+  EVP_MD_CTX *hash[2];
+  struct pn_dealer_binding bind;
+  struct pn_mpc_net *remote;     /* P1 served online: corrections requested over this link */
+};
+
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+  return v;
+}
+static uint64_t get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+static int dealer_alloc(struct pn_ctx *ctx, struct pn_mpc_dealer **out) {
+  *out = calloc(1, sizeof **out);
+  if (!*out) return pn_err(ctx, PN_ERR_NOMEM, "dealer: out of memory");
+  (*out)->ctx = ctx;
+  return PN_OK;
+}
+
+int pn_dealer_new_embedded(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
+                           struct pn_mpc_dealer **out) {
+  int rc = dealer_alloc(ctx, out);
+  if (rc) return rc;
+  (*out)->have_master = 1;
+  for (int p = 0; p < 2; p++) {
+    pn_seed_derive(master, "party", (uint64_t)p, (*out)->seed[p]);
+    (*out)->have_seed[p] = 1;
+  }
+  return PN_OK;
+}
+
+static void header(uint8_t h[HDR_BYTES], int party, const struct pn_dealer_binding *b,
+                   const uint8_t seed[PN_SEED_BYTES]) {
+  memset(h, 0, HDR_BYTES);
+  memcpy(h, magic, 8);
+  put32(h + 8, DEALER_VERSION);
+  put32(h + 12, (uint32_t)party);
+  put32(h + 16, b->batch);
+  put32(h + 20, b->frac);
+  put64(h + 24, b->batches);
+  memcpy(h + 32, b->model, 32);
+  memcpy(h + 64, b->plan, 32);
+  memcpy(h + 96, seed, 32);
+}
+
+int pn_dealer_new_recorder(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
+                           const struct pn_dealer_binding *bind, const char *path_p0,
+                           const char *path_p1, struct pn_mpc_dealer **out) {
+  int rc = pn_dealer_new_embedded(ctx, master, out);
+  if (rc) return rc;
+  struct pn_mpc_dealer *d = *out;
+  d->bind = *bind;
+  const char *paths[2] = {path_p0, path_p1};
+  for (int p = 0; p < 2; p++) {
+    uint8_t h[HDR_BYTES];
+    d->hash[p] = EVP_MD_CTX_new();
+    if (!d->hash[p] || !EVP_DigestInit_ex(d->hash[p], EVP_sha256(), NULL)) {
+      rc = pn_err(ctx, PN_ERR_NOMEM, "dealer: SHA-256 unavailable");
+      break;
+    }
+    if ((rc = pn_atomic_open(ctx, &d->rec[p], paths[p], 0600))) break;
+    header(h, p, bind, d->seed[p]);
+    EVP_DigestUpdate(d->hash[p], h, HDR_BYTES);
+    if (fwrite(h, 1, HDR_BYTES, d->rec[p].f) != HDR_BYTES)
+      rc = pn_err(ctx, PN_ERR_IO, "%s: write failed", paths[p]);
+    pn_wipe(h, sizeof h);
+    if (rc) break;
+  }
+  d->recording = 1;
+  if (rc) {
+    pn_dealer_free(d);
+    *out = NULL;
+  }
+  return rc;
+}
+
+int pn_dealer_finish(struct pn_ctx *ctx, struct pn_mpc_dealer *d) {
+  if (!d->recording) return PN_OK;
+  int rc = PN_OK;
+  for (int p = 0; p < 2 && rc == PN_OK; p++) {
+    uint8_t md[32];
+    unsigned mdlen = 0;
+    EVP_DigestFinal_ex(d->hash[p], md, &mdlen);
+    if (fwrite(md, 1, 32, d->rec[p].f) != 32) rc = pn_err(ctx, PN_ERR_IO, "dealer: write failed");
+    if (rc == PN_OK) rc = pn_atomic_commit(ctx, &d->rec[p]);
+  }
+  d->recording = 0;
+  return rc;
+}
+
+int pn_dealer_open_file(struct pn_ctx *ctx, const char *path, int party,
+                        const struct pn_dealer_binding *bind, struct pn_mpc_dealer **out) {
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) return pn_err(ctx, PN_ERR_IO, "%s: cannot open dealer file", path);
+  uint8_t h[HDR_BYTES], md[32], want[32], buf[65536];
+  int rc = PN_OK;
+  EVP_MD_CTX *hc = EVP_MD_CTX_new();
+  if (!hc || fseek(f, 0, SEEK_END) != 0) {
+    rc = pn_err(ctx, PN_ERR_IO, "%s: cannot read dealer file", path);
+    goto fail;
+  }
+  long size = ftell(f);
+  if (size < HDR_BYTES + 32) {
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: dealer file truncated (%ld bytes)", path, size);
+    goto fail;
+  }
+  rewind(f);
+  if (fread(h, 1, HDR_BYTES, f) != HDR_BYTES || memcmp(h, magic, 8) != 0) {
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: not a privnn dealer file (bad magic)", path);
+    goto fail;
+  }
+  if (get32(h + 8) != DEALER_VERSION) {
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: dealer file version %u, expected %d", path,
+                get32(h + 8), DEALER_VERSION);
+    goto fail;
+  }
+  /* checksum over header + body */
+  EVP_DigestInit_ex(hc, EVP_sha256(), NULL);
+  EVP_DigestUpdate(hc, h, HDR_BYTES);
+  uint64_t left = (uint64_t)size - HDR_BYTES - 32;
+  while (left) {
+    size_t c = left < sizeof buf ? (size_t)left : sizeof buf;
+    if (fread(buf, 1, c, f) != c) {
+      rc = pn_err(ctx, PN_ERR_IO, "%s: read failed", path);
+      goto fail;
+    }
+    EVP_DigestUpdate(hc, buf, c);
+    left -= c;
+  }
+  unsigned mdlen = 0;
+  EVP_DigestFinal_ex(hc, md, &mdlen);
+  if (fread(want, 1, 32, f) != 32 || memcmp(md, want, 32) != 0) {
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: dealer file checksum mismatch (corrupt file)", path);
+    goto fail;
+  }
+  if ((int)get32(h + 12) != party) {
+    rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: dealer file is for party %u, not party %d", path,
+                get32(h + 12), party);
+    goto fail;
+  }
+  if (memcmp(h + 32, bind->model, 32) != 0) {
+    rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: dealer file was made for another model", path);
+    goto fail;
+  }
+  if (memcmp(h + 64, bind->plan, 32) != 0) {
+    rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: dealer file was made for another plan", path);
+    goto fail;
+  }
+  if (get32(h + 16) != bind->batch || get32(h + 20) != bind->frac) {
+    rc = pn_err(ctx, PN_ERR_MISMATCH,
+                "%s: dealer file is for batch size %u with %u fractional bits, not %u/%u", path,
+                get32(h + 16), get32(h + 20), bind->batch, bind->frac);
+    goto fail;
+  }
+  if (get64(h + 24) < bind->batches) {
+    rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: dealer file holds %llu batches, %llu needed", path,
+                (unsigned long long)get64(h + 24), (unsigned long long)bind->batches);
+    goto fail;
+  }
+  if ((rc = dealer_alloc(ctx, out))) goto fail;
+  memcpy((*out)->seed[party], h + 96, 32);
+  (*out)->have_seed[party] = 1;
+  (*out)->bind = *bind;
+  (*out)->in_path = path;
+  if (party == 1) {
+    if (fseek(f, HDR_BYTES, SEEK_SET) != 0) {
+      rc = pn_err(ctx, PN_ERR_IO, "%s: seek failed", path);
+      goto fail;
+    }
+    (*out)->in = f;
+    (*out)->in_left = (uint64_t)size - HDR_BYTES - 32;
+    f = NULL;
+  }
+fail:
+  EVP_MD_CTX_free(hc);
+  pn_wipe(h, sizeof h);
+  if (f) fclose(f);
+  if (rc && *out) {
+    pn_dealer_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
+
+void pn_dealer_free(struct pn_mpc_dealer *d) {
+  if (!d) return;
+  if (d->remote) { /* tell the online dealer we are done (best effort) */
+    uint8_t bye[32] = {0};
+    struct pn_ctx quiet = {0};
+    pn_mpc_net_send(&quiet, d->remote, bye, sizeof bye);
+  }
+  for (int p = 0; p < 2; p++) {
+    if (d->recording && d->rec[p].f) pn_atomic_abort(&d->rec[p]);
+    EVP_MD_CTX_free(d->hash[p]);
+  }
+  if (d->in) fclose(d->in);
+  pn_wipe_free(d, sizeof *d);
+}
+
+uint64_t pn_dealer_bytes(const struct pn_mpc_dealer *d) { return d ? d->corr_bytes : 0; }
+
+/* ---- request streams ---- */
+
+static int req_prg(struct pn_mpc_dealer *d, int party, uint64_t idx, struct pn_prg *prg) {
+  if (party < 0 || party > 1 || !d->have_seed[party])
+    return pn_err(d->ctx, PN_ERR_INVALID, "dealer: no randomness for party %d here", party);
+  uint8_t s[PN_SEED_BYTES];
+  pn_seed_derive(d->seed[party], "req", idx, s);
+  int rc = pn_prg_init(d->ctx, prg, s);
+  pn_wipe(s, sizeof s);
+  return rc;
+}
+
+/* P1's correction words: from the file, or computed by fn from the master seed (and recorded). */
+typedef int (*corr_fn)(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3],
+                       const uint64_t *const mine[3], uint64_t *corr);
+
+static int correction(struct pn_mpc_dealer *d, int kind, uint64_t idx, const uint64_t dims[3],
+                      const uint64_t *const mine[3], uint64_t *corr, uint64_t nw, corr_fn fn) {
+  int rc;
+  uint8_t rh[32];
+  if (d->remote) {
+    memset(rh, 0, sizeof rh);
+    put32(rh, (uint32_t)kind);
+    put64(rh + 8, dims[0]);
+    put64(rh + 16, dims[1]);
+    put64(rh + 24, dims[2]);
+    if ((rc = pn_mpc_net_send(d->ctx, d->remote, rh, 32)) ||
+        (rc = pn_mpc_net_recv(d->ctx, d->remote, corr, nw * 8))) {
+      pn_err_prefix(d->ctx, "online dealer");
+      return rc;
+    }
+    d->corr_bytes += nw * 8;
+    return PN_OK;
+  }
+  if (d->in) {
+    if (d->in_left < 32 + nw * 8)
+      return pn_err(d->ctx, PN_ERR_MISMATCH, "%s: dealer file exhausted (more batches, another "
+                    "model or plan than it was made for)", d->in_path);
+    if (fread(rh, 1, 32, d->in) != 32) return pn_err(d->ctx, PN_ERR_IO, "%s: read failed",
+                                                     d->in_path);
+    if ((int)get32(rh) != kind || get64(rh + 8) != dims[0] || get64(rh + 16) != dims[1] ||
+        get64(rh + 24) != dims[2])
+      return pn_err(d->ctx, PN_ERR_MISMATCH, "%s: dealer record %llu is kind %u [%llu,%llu,%llu],"
+                    " the protocol asks for kind %d [%llu,%llu,%llu]", d->in_path,
+                    (unsigned long long)idx, get32(rh), (unsigned long long)get64(rh + 8),
+                    (unsigned long long)get64(rh + 16), (unsigned long long)get64(rh + 24), kind,
+                    (unsigned long long)dims[0], (unsigned long long)dims[1],
+                    (unsigned long long)dims[2]);
+    if (fread(corr, 8, nw, d->in) != nw) return pn_err(d->ctx, PN_ERR_IO, "%s: read failed",
+                                                       d->in_path);
+    d->in_left -= 32 + nw * 8;
+    return PN_OK;
+  }
+  if (!d->have_master)
+    return pn_err(d->ctx, PN_ERR_INVALID, "dealer: P1's corrections need a dealer file or the "
+                  "master seed");
+  if ((rc = fn(d, idx, dims, mine, corr))) return rc;
+  d->corr_bytes += nw * 8;
+  if (d->recording) {
+    memset(rh, 0, sizeof rh);
+    put32(rh, (uint32_t)kind);
+    put64(rh + 8, dims[0]);
+    put64(rh + 16, dims[1]);
+    put64(rh + 24, dims[2]);
+    EVP_DigestUpdate(d->hash[1], rh, 32);
+    EVP_DigestUpdate(d->hash[1], corr, nw * 8);
+    if (fwrite(rh, 1, 32, d->rec[1].f) != 32 || fwrite(corr, 8, nw, d->rec[1].f) != nw)
+      return pn_err(d->ctx, PN_ERR_IO, "dealer: write failed");
+  }
+  return PN_OK;
+}
+
+static int corr_triple(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3],
+                       const uint64_t *const mine[3], uint64_t *c1) {
+  uint64_t n = dims[0];
+  struct pn_prg prg;
+  int rc = req_prg(d, 0, idx, &prg);
+  if (rc) return rc;
+  uint64_t *t = malloc((size_t)(n ? n : 1) * 16);
+  if (!t) {
+    pn_prg_free(&prg);
+    return pn_err(d->ctx, PN_ERR_NOMEM, "dealer: out of memory");
+  }
+  pn_prg_bytes(&prg, t, (size_t)n * 16); /* a0 | b0 */
+  pn_prg_bytes(&prg, c1, (size_t)n * 8); /* c0 */
+  for (uint64_t i = 0; i < n; i++)
+    c1[i] = (t[i] + mine[0][i]) * (t[n + i] + mine[1][i]) - c1[i];
+  pn_wipe_free(t, (size_t)(n ? n : 1) * 16);
+  pn_prg_free(&prg);
+  return PN_OK;
+}
+
+int pn_dealer_triple(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *a, uint64_t *b,
+                     uint64_t *c) {
+  struct pn_prg prg;
+  uint64_t idx = d->idx[party & 1]++;
+  int rc = req_prg(d, party, idx, &prg);
+  if (rc) return rc;
+  pn_prg_bytes(&prg, a, (size_t)n * 8);
+  pn_prg_bytes(&prg, b, (size_t)n * 8);
+  if (party == 0) pn_prg_bytes(&prg, c, (size_t)n * 8);
+  pn_prg_free(&prg);
+  if (party == 0) return PN_OK;
+  uint64_t dims[3] = {(uint64_t)n, 0, 0};
+  const uint64_t *mine[3] = {a, b, NULL};
+  return correction(d, PN_DEALER_TRIPLE, idx, dims, mine, c, (uint64_t)n, corr_triple);
+}
+
+static int corr_matrix(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3],
+                       const uint64_t *const mine[3], uint64_t *C1) {
+  int64_t M = (int64_t)dims[0], K = (int64_t)dims[1], N = (int64_t)dims[2];
+  struct pn_prg prg;
+  int rc = req_prg(d, 0, idx, &prg);
+  if (rc) return rc;
+  size_t na = (size_t)(M * K), nb = (size_t)(K * N);
+  uint64_t *A = malloc((na + nb + 1) * 8);
+  if (!A) {
+    pn_prg_free(&prg);
+    return pn_err(d->ctx, PN_ERR_NOMEM, "dealer: out of memory");
+  }
+  uint64_t *B = A + na;
+  pn_prg_bytes(&prg, A, na * 8);
+  pn_prg_bytes(&prg, B, nb * 8);
+  uint64_t *C0 = C1; /* reuse: C1 = (A0+A1)(B0+B1) - C0 */
+  pn_prg_bytes(&prg, C0, (size_t)(M * N) * 8);
+  pn_prg_free(&prg);
+  for (size_t i = 0; i < (size_t)(M * N); i++) C1[i] = (uint64_t)0 - C0[i];
+  for (size_t i = 0; i < na; i++) A[i] += mine[0][i];
+  for (size_t i = 0; i < nb; i++) B[i] += mine[1][i];
+  pn_ring_matmul(M, K, N, A, B, C1, 1);
+  pn_wipe_free(A, (na + nb + 1) * 8);
+  return PN_OK;
+}
+
+int pn_dealer_matrix(struct pn_mpc_dealer *d, int party, int64_t M, int64_t K, int64_t N,
+                     uint64_t *A, uint64_t *B, uint64_t *C) {
+  struct pn_prg prg;
+  uint64_t idx = d->idx[party & 1]++;
+  int rc = req_prg(d, party, idx, &prg);
+  if (rc) return rc;
+  pn_prg_bytes(&prg, A, (size_t)(M * K) * 8);
+  pn_prg_bytes(&prg, B, (size_t)(K * N) * 8);
+  if (party == 0) pn_prg_bytes(&prg, C, (size_t)(M * N) * 8);
+  pn_prg_free(&prg);
+  if (party == 0) return PN_OK;
+  uint64_t dims[3] = {(uint64_t)M, (uint64_t)K, (uint64_t)N};
+  const uint64_t *mine[3] = {A, B, NULL};
+  return correction(d, PN_DEALER_MATRIX, idx, dims, mine, C, (uint64_t)(M * N), corr_matrix);
+}
+
+static int corr_and(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3],
+                    const uint64_t *const mine[3], uint64_t *w1) {
+  uint64_t n = dims[0];
+  struct pn_prg prg;
+  int rc = req_prg(d, 0, idx, &prg);
+  if (rc) return rc;
+  uint64_t *t = malloc((size_t)(n ? n : 1) * 16);
+  if (!t) {
+    pn_prg_free(&prg);
+    return pn_err(d->ctx, PN_ERR_NOMEM, "dealer: out of memory");
+  }
+  pn_prg_bytes(&prg, t, (size_t)n * 16);
+  pn_prg_bytes(&prg, w1, (size_t)n * 8);
+  for (uint64_t i = 0; i < n; i++) w1[i] ^= (t[i] ^ mine[0][i]) & (t[n + i] ^ mine[1][i]);
+  pn_wipe_free(t, (size_t)(n ? n : 1) * 16);
+  pn_prg_free(&prg);
+  return PN_OK;
+}
+
+int pn_dealer_and(struct pn_mpc_dealer *d, int party, int64_t nw, uint64_t *u, uint64_t *v,
+                  uint64_t *w) {
+  struct pn_prg prg;
+  uint64_t idx = d->idx[party & 1]++;
+  int rc = req_prg(d, party, idx, &prg);
+  if (rc) return rc;
+  pn_prg_bytes(&prg, u, (size_t)nw * 8);
+  pn_prg_bytes(&prg, v, (size_t)nw * 8);
+  if (party == 0) pn_prg_bytes(&prg, w, (size_t)nw * 8);
+  pn_prg_free(&prg);
+  if (party == 0) return PN_OK;
+  uint64_t dims[3] = {(uint64_t)nw, 0, 0};
+  const uint64_t *mine[3] = {u, v, NULL};
+  return correction(d, PN_DEALER_AND, idx, dims, mine, w, (uint64_t)nw, corr_and);
+}
+
+static int corr_bit(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3],
+                    const uint64_t *const mine[3], uint64_t *ra1) {
+  uint64_t n = dims[0], W = (n + 63) / 64;
+  struct pn_prg prg;
+  int rc = req_prg(d, 0, idx, &prg);
+  if (rc) return rc;
+  uint64_t *rb0 = malloc((size_t)(W ? W : 1) * 8);
+  if (!rb0) {
+    pn_prg_free(&prg);
+    return pn_err(d->ctx, PN_ERR_NOMEM, "dealer: out of memory");
+  }
+  pn_prg_bytes(&prg, rb0, (size_t)W * 8);
+  pn_prg_bytes(&prg, ra1, (size_t)n * 8); /* ra0 */
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t r = ((rb0[i >> 6] ^ mine[0][i >> 6]) >> (i & 63)) & 1;
+    ra1[i] = r - ra1[i];
+  }
+  pn_wipe_free(rb0, (size_t)(W ? W : 1) * 8);
+  pn_prg_free(&prg);
+  return PN_OK;
+}
+
+int pn_dealer_bit(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *rb, uint64_t *ra) {
+  struct pn_prg prg;
+  int64_t W = (n + 63) / 64;
+  uint64_t idx = d->idx[party & 1]++;
+  int rc = req_prg(d, party, idx, &prg);
+  if (rc) return rc;
+  pn_prg_bytes(&prg, rb, (size_t)W * 8);
+  if (party == 0) pn_prg_bytes(&prg, ra, (size_t)n * 8);
+  pn_prg_free(&prg);
+  if (party == 0) return PN_OK;
+  uint64_t dims[3] = {(uint64_t)n, 0, 0};
+  const uint64_t *mine[3] = {rb, NULL, NULL};
+  return correction(d, PN_DEALER_BIT, idx, dims, mine, ra, (uint64_t)n, corr_bit);
+}
+
+/* ReLU mask (kind RELU): a, a bit r (packed XOR shares rb, arithmetic shares ra) and a*r.
+** P0 draws a0, rb0, ra0, ar0; P1 draws a1, rb1 and gets ra1 = r - ra0, ar1 = a*r - ar0. */
+static int corr_relu(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3],
+                     const uint64_t *const mine[3], uint64_t *corr) {
+  uint64_t n = dims[0], W = (n + 63) / 64;
+  struct pn_prg prg;
+  int rc = req_prg(d, 0, idx, &prg);
+  if (rc) return rc;
+  size_t words = (size_t)(2 * n + W + 1);
+  uint64_t *t = malloc(words * 8);
+  if (!t) {
+    pn_prg_free(&prg);
+    return pn_err(d->ctx, PN_ERR_NOMEM, "dealer: out of memory");
+  }
+  uint64_t *a0 = t, *rb0 = t + n, *ra0 = corr, *ar0 = corr + n;
+  pn_prg_bytes(&prg, a0, (size_t)n * 8);
+  pn_prg_bytes(&prg, rb0, (size_t)W * 8);
+  pn_prg_bytes(&prg, ra0, (size_t)n * 8);
+  pn_prg_bytes(&prg, ar0, (size_t)n * 8);
+  pn_prg_free(&prg);
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t r = ((rb0[i >> 6] ^ mine[1][i >> 6]) >> (i & 63)) & 1, a = a0[i] + mine[0][i];
+    ra0[i] = r - ra0[i];
+    ar0[i] = a * r - ar0[i];
+  }
+  pn_wipe_free(t, words * 8);
+  return PN_OK;
+}
+
+int pn_dealer_relu(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *a, uint64_t *rb,
+                   uint64_t *ra, uint64_t *ar) {
+  struct pn_prg prg;
+  int64_t W = (n + 63) / 64;
+  uint64_t idx = d->idx[party & 1]++;
+  int rc = req_prg(d, party, idx, &prg);
+  if (rc) return rc;
+  pn_prg_bytes(&prg, a, (size_t)n * 8);
+  pn_prg_bytes(&prg, rb, (size_t)W * 8);
+  if (party == 0) {
+    pn_prg_bytes(&prg, ra, (size_t)n * 8);
+    pn_prg_bytes(&prg, ar, (size_t)n * 8);
+  }
+  pn_prg_free(&prg);
+  if (party == 0) return PN_OK;
+  uint64_t dims[3] = {(uint64_t)n, 0, 0};
+  const uint64_t *mine[3] = {a, rb, NULL};
+  uint64_t *corr = malloc((size_t)(2 * n + 1) * 8);
+  if (!corr) return pn_err(d->ctx, PN_ERR_NOMEM, "dealer: out of memory");
+  rc = correction(d, PN_DEALER_RELU, idx, dims, mine, corr, (uint64_t)(2 * n), corr_relu);
+  if (rc == PN_OK) {
+    memcpy(ra, corr, (size_t)n * 8);
+    memcpy(ar, corr + n, (size_t)n * 8);
+  }
+  pn_wipe_free(corr, (size_t)(2 * n + 1) * 8);
+  return rc;
+}
+
+/* ---- the online dealer (CrypTen's TTP mode over TLS) ----
+** Each party sends a hello (u32 "PNDH", u32 party, u32 batch, u32 frac, model[32], plan[32]); the
+** dealer answers (u32 status, seed[32]) with status 0 when the binding equals its own. P1 then
+** sends requests (u32 kind, u32 0, u64 dims[3]) and receives the correction words of each; kind 0
+** ends the session. */
+#define HELLO_MAGIC 0x48444e50u /* "PNDH" */
+#define HELLO_BYTES 80
+#define WELCOME_BYTES 36
+
+int pn_dealer_connect(struct pn_ctx *ctx, struct pn_mpc_net *net, int party,
+                      const struct pn_dealer_binding *bind, struct pn_mpc_dealer **out) {
+  *out = NULL;
+  uint8_t h[HELLO_BYTES] = {0}, w[WELCOME_BYTES];
+  put32(h, HELLO_MAGIC);
+  put32(h + 4, (uint32_t)party);
+  put32(h + 8, bind->batch);
+  put32(h + 12, bind->frac);
+  memcpy(h + 16, bind->model, 32);
+  memcpy(h + 48, bind->plan, 32);
+  int rc;
+  if ((rc = pn_mpc_net_send(ctx, net, h, sizeof h)) || (rc = pn_mpc_net_recv(ctx, net, w, sizeof w))) {
+    pn_err_prefix(ctx, "online dealer");
+    return rc;
+  }
+  if (get32(w) != 0) {
+    pn_wipe(w, sizeof w);
+    return pn_err(ctx, PN_ERR_MISMATCH, "online dealer: refused (it serves another model, plan, "
+                  "batch size or party)");
+  }
+  if ((rc = dealer_alloc(ctx, out))) return rc;
+  memcpy((*out)->seed[party], w + 4, 32);
+  (*out)->have_seed[party] = 1;
+  (*out)->bind = *bind;
+  if (party == 1) (*out)->remote = net;
+  pn_wipe(w, sizeof w);
+  return PN_OK;
+}
+
+/* Serve one P1 request: regenerate P1's share from its seed, send the correction words. */
+static int serve_request(struct pn_ctx *ctx, struct pn_mpc_dealer *e, struct pn_mpc_net *net,
+                         int kind, const uint64_t dims[3], uint64_t *bytes) {
+  uint64_t lim = (uint64_t)1 << 30, n0 = dims[0], n1 = dims[1], n2 = dims[2];
+  if (n0 > lim || n1 > lim || n2 > lim || (kind == PN_DEALER_MATRIX &&
+      (n0 * n1 > lim || n1 * n2 > lim || n0 * n2 > lim)))
+    return pn_err(ctx, PN_ERR_PROTOCOL, "online dealer: request of kind %d too large", kind);
+  uint64_t na = 0, nb = 0, nc = 0, off = 0, send = 0;
+  switch (kind) {
+  case PN_DEALER_TRIPLE: na = nb = nc = n0; off = 2 * n0; send = n0; break;
+  case PN_DEALER_MATRIX: na = n0 * n1; nb = n1 * n2; nc = n0 * n2; off = na + nb; send = nc; break;
+  case PN_DEALER_AND: na = nb = nc = n0; off = 2 * n0; send = n0; break;
+  case PN_DEALER_BIT: na = (n0 + 63) / 64; nb = n0; off = na; send = n0; break;
+  case PN_DEALER_RELU: na = n0; nb = (n0 + 63) / 64; nc = 2 * n0; off = na + nb; send = 2 * n0; break;
+  default: return pn_err(ctx, PN_ERR_PROTOCOL, "online dealer: unknown request kind %d", kind);
+  }
+  size_t words = (size_t)(na + nb + nc + 1);
+  uint64_t *buf = calloc(words, 8);
+  if (!buf) return pn_err(ctx, PN_ERR_NOMEM, "online dealer: out of memory");
+  uint64_t *a = buf, *b = buf + na, *c = buf + na + nb;
+  int rc;
+  switch (kind) {
+  case PN_DEALER_TRIPLE: rc = pn_dealer_triple(e, 1, (int64_t)n0, a, b, c); break;
+  case PN_DEALER_MATRIX:
+    rc = pn_dealer_matrix(e, 1, (int64_t)n0, (int64_t)n1, (int64_t)n2, a, b, c);
+    break;
+  case PN_DEALER_AND: rc = pn_dealer_and(e, 1, (int64_t)n0, a, b, c); break;
+  case PN_DEALER_BIT: rc = pn_dealer_bit(e, 1, (int64_t)n0, a, b); break;
+  default: rc = pn_dealer_relu(e, 1, (int64_t)n0, a, b, c, c + n0); break;
+  }
+  if (rc == PN_OK) rc = pn_mpc_net_send(ctx, net, buf + off, (size_t)send * 8);
+  if (rc == PN_OK) *bytes += send * 8;
+  pn_wipe_free(buf, words * 8);
+  return rc;
+}
+
+int pn_dealer_serve(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
+                    const struct pn_dealer_binding *bind, struct pn_mpc_net *a,
+                    struct pn_mpc_net *b, uint64_t *bytes) {
+  struct pn_mpc_net *net[2] = {a, b}, *by_party[2] = {NULL, NULL};
+  struct pn_mpc_dealer *e = NULL;
+  uint8_t h[HELLO_BYTES], w[WELCOME_BYTES];
+  int rc = pn_dealer_new_embedded(ctx, master, &e);
+  *bytes = 0;
+  for (int i = 0; i < 2 && rc == PN_OK; i++) {
+    if ((rc = pn_mpc_net_recv(ctx, net[i], h, sizeof h))) break;
+    uint32_t party = get32(h + 4);
+    int ok = get32(h) == HELLO_MAGIC && party <= 1 && !by_party[party] &&
+             get32(h + 8) == bind->batch && get32(h + 12) == bind->frac &&
+             !memcmp(h + 16, bind->model, 32) && !memcmp(h + 48, bind->plan, 32);
+    memset(w, 0, sizeof w);
+    put32(w, ok ? 0 : 1);
+    if (ok) {
+      by_party[party] = net[i];
+      memcpy(w + 4, e->seed[party], 32);
+    }
+    rc = pn_mpc_net_send(ctx, net[i], w, sizeof w);
+    pn_wipe(w, sizeof w);
+    if (rc == PN_OK && !ok)
+      rc = pn_err(ctx, PN_ERR_MISMATCH, "online dealer: a party asked for another model, plan, "
+                  "batch size or party");
+  }
+  while (rc == PN_OK) {
+    uint8_t rq[32];
+    if ((rc = pn_mpc_net_recv(ctx, by_party[1], rq, sizeof rq))) break;
+    int kind = (int)get32(rq);
+    if (kind == 0) break;
+    uint64_t dims[3] = {get64(rq + 8), get64(rq + 16), get64(rq + 24)};
+    rc = serve_request(ctx, e, by_party[1], kind, dims, bytes);
+  }
+  pn_dealer_free(e);
+  return rc;
+}

@@ -1,0 +1,61 @@
+/* net.h - the transport between the two parties: TCP or TLS 1.3, framed, timed out, counted. */
+#ifndef PN_MPC_NET_H
+#define PN_MPC_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pn_ctx;
+struct pn_mpc_net;
+
+/* Largest frame a party accepts (bigger headers are refused before anything is allocated). */
+#define PN_NET_MAX_FRAME ((uint64_t)1 << 32)
+
+enum pn_net_sec { PN_NET_PLAIN = 0, PN_NET_TLS_PSK = 1, PN_NET_TLS_CERT = 2 };
+
+struct pn_net_opts {
+  int timeout_ms;              /* every send/receive/accept/connect; 0 = 30000 */
+  enum pn_net_sec sec;
+  const uint8_t *psk;          /* PSK mode: the shared key (>= 16 bytes) */
+  size_t psk_len;
+  const char *cert, *key, *ca; /* CERT mode: own PEM certificate + key, CA to verify the peer */
+  double emu_bw;               /* link emulator: bits per second (0 = off) */
+  double emu_rtt;              /* link emulator: round-trip time in seconds */
+};
+
+/* Parse "lan" | "wan" | "BW,RTT" (BW in Mbit/s, RTT in ms) | "none" into opts. */
+int pn_net_parse_emu(struct pn_ctx *ctx, const char *spec, struct pn_net_opts *opts);
+
+/* Wrap a connected socket (takes ownership). server selects the TLS role. */
+int pn_mpc_net_from_fd(struct pn_ctx *ctx, int fd, int server, const struct pn_net_opts *opts,
+                       struct pn_mpc_net **out /* OUT */);
+/* Listen on host:port and accept one peer, within the timeout. */
+int pn_mpc_net_listen(struct pn_ctx *ctx, const char *hostport, const struct pn_net_opts *opts,
+                      struct pn_mpc_net **out /* OUT */);
+/* Bind a listening socket; *port gets the bound port. */
+int pn_mpc_net_bind(struct pn_ctx *ctx, const char *host, int port, int *fd_out, int *port_out);
+/* Accept one peer on a bound socket (closes the listening socket). */
+int pn_mpc_net_accept(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opts,
+                      struct pn_mpc_net **out /* OUT */);
+/* The same, leaving the listening socket open for more peers. */
+int pn_mpc_net_accept_keep(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opts,
+                           struct pn_mpc_net **out /* OUT */);
+/* Connect to host:port, retrying until the timeout. */
+int pn_mpc_net_connect(struct pn_ctx *ctx, const char *hostport, const struct pn_net_opts *opts,
+                       struct pn_mpc_net **out /* OUT */);
+void pn_mpc_net_free(struct pn_mpc_net *n);
+
+/* Send send[0..n) as one frame and receive the peer's frame of exactly n bytes. Party order is
+** fixed by the TLS role (the server sends first), so the exchange never deadlocks. A frame with
+** a bad header, a wrong sequence number or a length other than n is PN_ERR_PROTOCOL; a closed
+** peer PN_ERR_IO; a stalled peer PN_ERR_TIMEOUT. After an error the connection is unusable. */
+int pn_mpc_net_exchange(struct pn_ctx *ctx, struct pn_mpc_net *net, const void *send, void *recv,
+                        size_t n);
+/* Raw frame I/O (for the control messages of `mpc party`, and for tests). max bounds the size. */
+int pn_mpc_net_send(struct pn_ctx *ctx, struct pn_mpc_net *net, const void *buf, size_t n);
+int pn_mpc_net_recv(struct pn_ctx *ctx, struct pn_mpc_net *net, void *buf, size_t n);
+/* Bytes written to the socket (frames included) and emulated seconds spent waiting. */
+uint64_t pn_mpc_net_wire_bytes(const struct pn_mpc_net *net);
+double pn_mpc_net_emu_seconds(const struct pn_mpc_net *net);
+
+#endif

@@ -1,0 +1,336 @@
+/* test_mpc_proto.c - ring, sharing, Beaver products, truncation and the ReLU protocols vs plaintext.
+**
+** Run in the simulator (both parties in one process); test_mpc_net.c checks that the two-party
+** run over sockets gives bit-identical shares. Seed: PN_TEST_SEED=N to replay. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpc/mpc.h"
+#include "util/util.h"
+
+static uint64_t test_seed;
+static struct pn_prg rng;
+
+static int setup(void **state) {
+  const char *s = getenv("PN_TEST_SEED");
+  test_seed = s ? strtoull(s, NULL, 10) : 0x5eed0005;
+  printf("test seed %llu (PN_TEST_SEED to replay)\n", (unsigned long long)test_seed);
+  return pn_prg_init_u64(NULL, &rng, test_seed);
+}
+static int teardown(void **state) {
+  pn_prg_free(&rng);
+  return 0;
+}
+
+/* A simulator with an embedded dealer from a seed drawn from rng. */
+struct sim {
+  struct pn_ctx ctx;
+  struct pn_mpc m;
+  struct pn_mpc_dealer *d;
+};
+static void sim_init(struct sim *s) {
+  uint8_t master[32];
+  pn_prg_bytes(&rng, master, 32);
+  memset(s, 0, sizeof *s);
+  assert_int_equal(pn_dealer_new_embedded(&s->ctx, master, &s->d), PN_OK);
+  pn_mpc_init_sim(&s->m, &s->ctx, s->d, 16);
+}
+static void sim_free(struct sim *s) {
+  pn_mpc_release(&s->m);
+  pn_dealer_free(s->d);
+}
+
+static void share(struct sim *s, int64_t n, const uint64_t *x, pn_sh out) {
+  assert_int_equal(pn_sh_alloc(&s->m, n, out), PN_OK);
+  pn_mpc_split(&rng, n, x, out[0], out[1]);
+}
+static uint64_t rec(const pn_sh x, int64_t i) { return x[0][i] + x[1][i]; }
+
+static void test_fixed_point(void **state) {
+  double vals[] = {0, 1, -1, 0.5, -3.25, 1234.5678, -0.0000153, 1e6};
+  for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+    uint64_t v = pn_fx_encode(vals[i], 16);
+    assert_true(fabs(pn_fx_decode(v, 16) - vals[i]) <= ldexp(1, -17));
+  }
+  assert_int_equal(pn_fx_encode(-1, 16), (uint64_t)0 - 65536);
+  /* ring matmul against a naive triple loop with wrap-around */
+  enum { M = 5, K = 7, N = 3 };
+  uint64_t A[M * K], B[K * N], C[M * N];
+  pn_prg_bytes(&rng, A, sizeof A);
+  pn_prg_bytes(&rng, B, sizeof B);
+  pn_ring_matmul(M, K, N, A, B, C, 0);
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      uint64_t acc = 0;
+      for (int k = 0; k < K; k++) acc += A[i * K + k] * B[k * N + j];
+      assert_true(acc == C[i * N + j]);
+    }
+}
+
+static void test_open_mul_matmul(void **state) {
+  struct sim s;
+  sim_init(&s);
+  enum { n = 300 };
+  uint64_t x[n], y[n];
+  pn_prg_bytes(&rng, x, sizeof x);
+  pn_prg_bytes(&rng, y, sizeof y);
+  pn_sh X = {0}, Y = {0}, Z = {0}, O = {0};
+  share(&s, n, x, X);
+  share(&s, n, y, Y);
+  assert_int_equal(pn_sh_alloc(&s.m, n, Z), PN_OK);
+  assert_int_equal(pn_sh_alloc(&s.m, n, O), PN_OK);
+  assert_int_equal(pn_mpc_open(&s.m, n, X, O), PN_OK);
+  for (int i = 0; i < n; i++) assert_true(O[0][i] == x[i] && O[1][i] == x[i]);
+  assert_int_equal(pn_mpc_mul(&s.m, n, X, Y, Z), PN_OK);
+  for (int i = 0; i < n; i++) assert_true(rec(Z, i) == x[i] * y[i]);
+  /* one opening of n words + one of 2n words, two rounds */
+  assert_int_equal(s.m.st.rounds, 2);
+  assert_int_equal(s.m.st.bytes, n * 8 + n * 16);
+  pn_sh_free(&s.m, n, X);
+  pn_sh_free(&s.m, n, Y);
+  pn_sh_free(&s.m, n, Z);
+  pn_sh_free(&s.m, n, O);
+
+  enum { M = 6, K = 9, N = 11 };
+  uint64_t a[M * K], b[K * N], c[M * N];
+  pn_prg_bytes(&rng, a, sizeof a);
+  pn_prg_bytes(&rng, b, sizeof b);
+  pn_ring_matmul(M, K, N, a, b, c, 0);
+  pn_sh A = {0}, B = {0}, C = {0};
+  share(&s, M * K, a, A);
+  share(&s, K * N, b, B);
+  assert_int_equal(pn_sh_alloc(&s.m, M * N, C), PN_OK);
+  assert_int_equal(pn_mpc_matmul(&s.m, M, K, N, A, B, C), PN_OK);
+  for (int i = 0; i < M * N; i++) assert_true(rec(C, i) == c[i]);
+  pn_sh_free(&s.m, M * K, A);
+  pn_sh_free(&s.m, K * N, B);
+  pn_sh_free(&s.m, M * N, C);
+  sim_free(&s);
+}
+
+static void test_fixed_point_product_trunc(void **state) {
+  struct sim s;
+  sim_init(&s);
+  enum { n = 2000 };
+  double xd[n], yd[n];
+  uint64_t x[n], y[n];
+  for (int i = 0; i < n; i++) {
+    xd[i] = (pn_prg_double(&rng) - 0.5) * 200;
+    yd[i] = (pn_prg_double(&rng) - 0.5) * 20;
+    x[i] = pn_fx_encode(xd[i], 16);
+    y[i] = pn_fx_encode(yd[i], 16);
+  }
+  pn_sh X = {0}, Y = {0}, Z = {0};
+  share(&s, n, x, X);
+  share(&s, n, y, Y);
+  assert_int_equal(pn_sh_alloc(&s.m, n, Z), PN_OK);
+  assert_int_equal(pn_mpc_mul(&s.m, n, X, Y, Z), PN_OK);
+  pn_mpc_trunc(&s.m, n, Z, 16);
+  for (int i = 0; i < n; i++) {
+    /* exact product of the encodings, truncated: local truncation is off by at most one ulp
+    ** (and wraps with probability ~|x|/2^64, negligible here) */
+    int64_t exact = (int64_t)(x[i] * y[i]) >> 16, got = (int64_t)rec(Z, i);
+    assert_true(got - exact >= -1 && got - exact <= 1);
+    assert_true(fabs(pn_fx_decode(rec(Z, i), 16) - xd[i] * yd[i]) < 3e-3);
+  }
+  pn_sh_free(&s.m, n, X);
+  pn_sh_free(&s.m, n, Y);
+  pn_sh_free(&s.m, n, Z);
+  sim_free(&s);
+}
+
+/* ReLU on random ring values, values near 0 and the extremes: FULL and HB(0,64) are exact. */
+static void test_relu_full_and_hb64_exact(void **state) {
+  struct sim s;
+  sim_init(&s);
+  enum { n = 1000 };
+  uint64_t x[n];
+  pn_prg_bytes(&rng, x, sizeof x);
+  int64_t special[] = {0, 1, -1, 2, -2, INT64_MAX, INT64_MIN, INT64_MIN + 1, 65536, -65536};
+  for (size_t i = 0; i < sizeof special / sizeof *special; i++) x[i] = (uint64_t)special[i];
+  for (int i = 20; i < 200; i++) x[i] = (uint64_t)((int64_t)(x[i] % 2001) - 1000);
+  pn_sh X = {0}, Yf = {0}, Yh = {0};
+  share(&s, n, x, X);
+  assert_int_equal(pn_sh_alloc(&s.m, n, Yf), PN_OK);
+  assert_int_equal(pn_sh_alloc(&s.m, n, Yh), PN_OK);
+  assert_int_equal(pn_mpc_relu(&s.m, n, X, PN_RELU_FULL, 0, 64, Yf), PN_OK);
+  assert_int_equal(pn_mpc_relu(&s.m, n, X, PN_RELU_HB, 0, 64, Yh), PN_OK);
+  for (int i = 0; i < n; i++) {
+    uint64_t want = (int64_t)x[i] >= 0 ? x[i] : 0;
+    assert_true(rec(Yf, i) == want);
+    assert_true(rec(Yh, i) == want);
+  }
+  pn_sh_free(&s.m, n, X);
+  pn_sh_free(&s.m, n, Yf);
+  pn_sh_free(&s.m, n, Yh);
+  sim_free(&s);
+}
+
+/* HB sign equals bit n-1 of ((x0 >> k) mod 2^n + (x1 >> k) mod 2^n), for every (k, n). */
+static void test_hb_sign_matches_share_formula(void **state) {
+  struct sim s;
+  sim_init(&s);
+  enum { n = 130 };
+  uint64_t x[n];
+  int ranges[][2] = {{0, 1}, {0, 2}, {0, 3}, {3, 7}, {0, 8}, {5, 23}, {12, 30}, {0, 33},
+                     {16, 64}, {1, 64}, {63, 64}, {20, 38}};
+  for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++) {
+    int k = ranges[r][0], m = ranges[r][1], nb = m - k;
+    for (int i = 0; i < n; i++) x[i] = (uint64_t)((int64_t)pn_prg_u64(&rng) >> (pn_prg_u32(&rng) % 64));
+    pn_sh X = {0}, S = {0};
+    share(&s, n, x, X);
+    assert_int_equal(pn_sh_alloc(&s.m, n, S), PN_OK);
+    assert_int_equal(pn_mpc_ltz(&s.m, n, X, PN_RELU_HB, k, m, S), PN_OK);
+    uint64_t mask = nb == 64 ? ~(uint64_t)0 : ((uint64_t)1 << nb) - 1;
+    for (int i = 0; i < n; i++) {
+      uint64_t sum = ((X[0][i] >> k) & mask) + ((X[1][i] >> k) & mask);
+      uint64_t want = (sum >> (nb - 1)) & 1;
+      assert_true(rec(S, i) == want);
+    }
+    pn_sh_free(&s.m, n, X);
+    pn_sh_free(&s.m, n, S);
+  }
+  /* an empty or out-of-range bit range is refused, n = 0 ReLU is the identity */
+  pn_sh X = {0}, S = {0};
+  share(&s, 4, x, X);
+  assert_int_equal(pn_sh_alloc(&s.m, 4, S), PN_OK);
+  assert_int_equal(pn_mpc_ltz(&s.m, 4, X, PN_RELU_HB, 5, 5, S), PN_ERR_INVALID);
+  assert_int_equal(pn_mpc_ltz(&s.m, 4, X, PN_RELU_HB, 0, 65, S), PN_ERR_INVALID);
+  uint64_t r0 = s.m.st.rounds;
+  assert_int_equal(pn_mpc_relu(&s.m, 4, X, PN_RELU_HB, 7, 7, S), PN_OK);
+  assert_int_equal(s.m.st.rounds, r0);
+  for (int i = 0; i < 4; i++) assert_true(rec(S, i) == x[i]);
+  pn_sh_free(&s.m, 4, X);
+  pn_sh_free(&s.m, 4, S);
+  sim_free(&s);
+}
+
+/* The paper's error model: for |x| < 2^(m-1), ReLU is exact except for 0 <= x < 2^k, which is
+** read as negative with probability (2^k - 1 - x) / 2^k; negatives are never misread. */
+static void test_hb_error_theory(void **state) {
+  struct sim s;
+  sim_init(&s);
+  enum { n = 4096 };
+  const int k = 6, m = 30;
+  static uint64_t x[n];
+  /* exactness outside [0, 2^k) */
+  for (int i = 0; i < n; i++) {
+    int64_t v;
+    do v = (int64_t)pn_prg_uniform(&rng, (uint64_t)1 << 30) - ((int64_t)1 << 29);
+    while (v >= 0 && v < (1 << k));
+    x[i] = (uint64_t)v;
+  }
+  pn_sh X = {0}, Y = {0};
+  share(&s, n, x, X);
+  assert_int_equal(pn_sh_alloc(&s.m, n, Y), PN_OK);
+  assert_int_equal(pn_mpc_relu(&s.m, n, X, PN_RELU_HB, k, m, Y), PN_OK);
+  for (int i = 0; i < n; i++) assert_true(rec(Y, i) == ((int64_t)x[i] >= 0 ? x[i] : 0));
+  pn_sh_free(&s.m, n, X);
+  /* misclassification rate of each x in [0, 2^k) over fresh shares */
+  const int xs[] = {0, 1, 7, 20, 32, 50, 63};
+  for (size_t t = 0; t < sizeof xs / sizeof *xs; t++) {
+    for (int i = 0; i < n; i++) x[i] = (uint64_t)xs[t];
+    share(&s, n, x, X);
+    assert_int_equal(pn_mpc_relu(&s.m, n, X, PN_RELU_HB, k, m, Y), PN_OK);
+    int wrong = 0;
+    for (int i = 0; i < n; i++) {
+      uint64_t r = rec(Y, i);
+      assert_true(r == x[i] || r == 0);
+      wrong += r != x[i];
+    }
+    double p = (double)((1 << k) - 1 - xs[t]) / (1 << k), rate = (double)wrong / n;
+    double sd = sqrt(p * (1 - p) / n);
+    if (xs[t] == 0) assert_int_equal(wrong, 0); /* ReLU(0) = 0 either way */
+    else assert_true(fabs(rate - p) <= 4.5 * sd + 1e-12);
+    pn_sh_free(&s.m, n, X);
+  }
+  pn_sh_free(&s.m, n, Y);
+  sim_free(&s);
+}
+
+/* Bits and rounds per ReLU, as counted by the protocol, against the closed-form costs. */
+static void test_relu_costs(void **state) {
+  struct sim s;
+  sim_init(&s);
+  enum { n = 640 };
+  uint64_t x[n];
+  pn_prg_bytes(&rng, x, sizeof x);
+  pn_sh X = {0}, Y = {0};
+  share(&s, n, x, X);
+  assert_int_equal(pn_sh_alloc(&s.m, n, Y), PN_OK);
+  double bits;
+  int rounds;
+  s.m.st = (struct pn_mpc_stats){0};
+  assert_int_equal(pn_mpc_relu(&s.m, n, X, PN_RELU_FULL, 0, 64, Y), PN_OK);
+  pn_relu_cost(PN_RELU_FULL, 64, &bits, &rounds);
+  assert_true(bits == 1856 && rounds == 9);
+  assert_true((double)s.m.st.bytes * 8 / n == bits);
+  assert_int_equal(s.m.st.rounds, rounds);
+  const int ns[] = {64, 32, 18, 12, 8, 6, 2, 1};
+  /* independent count: leaf ANDs n-1, tree combines 2 ANDs except one per level */
+  for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+    s.m.st = (struct pn_mpc_stats){0};
+    assert_int_equal(pn_mpc_relu(&s.m, n, X, PN_RELU_HB, 0, ns[i], Y), PN_OK);
+    pn_relu_cost(PN_RELU_HB, ns[i], &bits, &rounds);
+    int L = ns[i] - 1, ands = L, cnt = L, levels = 0;
+    while (cnt > 1) {
+      ands += 2 * (cnt / 2) - 1;
+      cnt = (cnt + 1) / 2;
+      levels++;
+    }
+    /* + 64 bits for x - a and 1 for the masked sign bit (the folded multiply) */
+    assert_true(bits == 2.0 * ands + 64 + 1);
+    assert_int_equal(rounds, (L ? 1 + levels : 0) + 1);
+    assert_true((double)s.m.st.bytes * 8 / n == bits);
+    assert_int_equal((int)s.m.st.rounds, rounds);
+  }
+  pn_relu_cost(PN_RELU_HB, 18, &bits, &rounds);
+  assert_true(bits == 153 && rounds == 7); /* 44 ANDs, vs 525 bits for the paper's full adder */
+  pn_sh_free(&s.m, n, X);
+  pn_sh_free(&s.m, n, Y);
+  sim_free(&s);
+}
+
+static void test_max(void **state) {
+  struct sim s;
+  sim_init(&s);
+  enum { n = 257 };
+  uint64_t a[n], b[n];
+  for (int i = 0; i < n; i++) {
+    a[i] = pn_fx_encode((pn_prg_double(&rng) - 0.5) * 100, 16);
+    b[i] = pn_fx_encode((pn_prg_double(&rng) - 0.5) * 100, 16);
+  }
+  b[0] = a[0];
+  pn_sh A = {0}, B = {0}, Y = {0};
+  share(&s, n, a, A);
+  share(&s, n, b, B);
+  assert_int_equal(pn_sh_alloc(&s.m, n, Y), PN_OK);
+  assert_int_equal(pn_mpc_max(&s.m, n, A, B, PN_RELU_HB, 0, 40, Y), PN_OK);
+  for (int i = 0; i < n; i++)
+    assert_true(rec(Y, i) == ((int64_t)a[i] > (int64_t)b[i] ? a[i] : b[i]));
+  pn_sh_free(&s.m, n, A);
+  pn_sh_free(&s.m, n, B);
+  pn_sh_free(&s.m, n, Y);
+  sim_free(&s);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fixed_point),
+      cmocka_unit_test(test_open_mul_matmul),
+      cmocka_unit_test(test_fixed_point_product_trunc),
+      cmocka_unit_test(test_relu_full_and_hb64_exact),
+      cmocka_unit_test(test_hb_sign_matches_share_formula),
+      cmocka_unit_test(test_hb_error_theory),
+      cmocka_unit_test(test_relu_costs),
+      cmocka_unit_test(test_max),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

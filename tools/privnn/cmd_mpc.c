@@ -1,0 +1,969 @@
+/* cmd_mpc.c - `privnn mpc infer|profile|dealer`: two-party private inference with HummingBird. */
+#include <cJSON.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_util.h"
+#include "mpc_cli.h"
+#include "graph/exec.h"
+#include "graph/onnx.h"
+#include "mpc/mpc.h"
+#include "mpc/net.h"
+#include "mpc/runner.h"
+#include "nn/arch.h"
+#include "nn/dataset.h"
+#include "util/util.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: privnn mpc infer MODEL.onnx --data fashion-mnist|random --count N [options]\n"
+          "       privnn mpc profile MODEL.onnx --data fashion-mnist -o PLAN.json [options]\n"
+          "       privnn mpc dealer MODEL.onnx --batches N -o PREFIX [options]\n"
+          "       privnn mpc dealer MODEL.onnx --serve HOST:PORT --psk-file F [options]\n"
+          "       privnn mpc share MODEL.onnx --data D --count N --batch B -o PREFIX\n"
+          "       privnn mpc party --id 0|1 (--listen|--connect) HOST:PORT MODEL.onnx ...\n"
+          "                        (see privnn mpc party --help)\n"
+          "       privnn mpc reveal OUT.p0 OUT.p1 [--labels PREFIX.labels.json]\n"
+          "       privnn mpc weights MODEL.onnx -o PREFIX   (the model owner's weight shares)\n"
+          "       privnn mpc bench-relu [--count N] [--net NET] [--no-tls] [--json FILE]\n\n"
+          "infer: secret-share N inputs, start the dealer and both parties on this machine (two\n"
+          "threads over loopback TCP + TLS 1.3 PSK), evaluate the model on shares and report\n"
+          "accuracy, agreement with the plaintext model, bytes and rounds per layer and time.\n"
+          "profile: record max |x| at every ReLU/MaxPool on the validation split and write the\n"
+          "error-free plan (k = 0, m = bits of 2*max|x|*2^16 + margin).\n"
+          "dealer: write the correlated randomness of N batches: PREFIX.p0.dealer (P0's seed) and\n"
+          "PREFIX.p1.dealer (P1's seed and corrections), bound to model, plan and batch size\n"
+          "(weights public by default here: the files serve `mpc party`). With --serve the dealer\n"
+          "runs online instead (TLS 1.3 PSK): parties connect with `mpc party --dealer-connect`.\n"
+          "share/party/reveal: the client's input shares, one party per host, the client's reveal.\n"
+          "bench-relu: bits and rounds per ReLU for full-bit and HummingBird n = 64 .. 6, measured\n"
+          "over loopback against the formulas, and ReLU throughput (--count elements).\n\n"
+          "  --data D          fashion-mnist (28x28 models) or random (normal inputs, any shape)\n"
+          "  --split S         test (infer default) or val (profile default)\n"
+          "  --count N         images (default 100 for infer, 1000 for profile)\n"
+          "  --batch B         images per secure run (default 10)\n"
+          "  --plan P          HummingBird plan JSON (default: full-bit ReLU everywhere)\n"
+          "  --net NET         link emulator: none (default), lan, wan or BW,RTT (Mbit/s,ms)\n"
+          "  --weights W       secret (default: shared by the model owner) or public\n"
+          "  --sim             run the plaintext simulator of the protocol instead of two parties\n"
+          "  --no-tls          plain TCP between the parties (frames still HMAC'ed)\n"
+          "  --margin B        profile: extra bits above the observed range (default 1)\n"
+          "  --uniform N       profile: keep only the top N bits of each error-free range\n"
+          "                    (k = m - N; low bits dropped, so small positives may read as 0)\n"
+          "  --seed S          seed for the dealer, shares and random data (default: OS random)\n"
+          "  --json FILE       machine-readable report\n"
+          "  -o FILE|PREFIX    profile: plan output; dealer: file prefix\n");
+}
+
+static void model_norm(const struct pn_graph *g, struct pn_dataset *ds) {
+  const char *s = pn_graph_get_meta(g, "privnn.normalize");
+  float m, sd;
+  if (s && sscanf(s, "%f %f", &m, &sd) == 2 && isfinite(m) && isfinite(sd) && sd > 0) {
+    ds->mean = m;
+    ds->std = sd;
+  }
+}
+
+/* Images [first, first+cnt) into x (cnt * per_image floats), labels into y (-1 for random). */
+void pn_mpc_cli_images(const struct source *s, int64_t first, int64_t cnt, float *x, int32_t *y) {
+  if (s->have_ds) {
+    int64_t idx[cnt > 0 ? cnt : 1];
+    for (int64_t i = 0; i < cnt; i++) idx[i] = (first + i) % s->ds.n[s->split];
+    pn_dataset_batch(&s->ds, s->split, idx, cnt, 0, 0, NULL, x, y);
+    return;
+  }
+  for (int64_t i = 0; i < cnt; i++) {
+    uint8_t sd[32];
+    struct pn_prg prg;
+    pn_seed_derive(s->seed, "random-image", (uint64_t)(first + i), sd);
+    pn_prg_init(NULL, &prg, sd);
+    for (int64_t j = 0; j < s->per_image; j++) x[i * s->per_image + j] = (float)pn_prg_normal(&prg);
+    pn_prg_free(&prg);
+    y[i] = -1;
+  }
+}
+
+/* The graph with batch dim B (for the plaintext executor). */
+struct pn_graph *pn_mpc_cli_rebatch(const struct pn_graph *g0, int64_t B) {
+  struct pn_graph *g = pn_graph_clone(g0);
+  if (!g) return NULL;
+  for (int i = 0; i < g->n_inputs; i++)
+    if (pn_graph_is_runtime_input(g, i) && g->inputs[i].ndim > 0) g->inputs[i].dims[0] = B;
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i].ndim > 0) g->outputs[i].dims[0] = B;
+  g->n_vinfo = 0;
+  return g;
+}
+
+static int64_t argmax(const double *z, int64_t n) {
+  int64_t a = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (z[i] > z[a]) a = i;
+  return a;
+}
+
+int pn_mpc_cli_parse(int argc, char **argv, const char *cmd, struct opts *o) {
+  struct pn_cli_args a = {argc, argv, 2, cmd, 0};
+  const char *v;
+  for (; a.i < argc; a.i++) {
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      usage(stdout);
+      return -1;
+    }
+    if (pn_cli_flag(&a, "--sim", NULL)) {
+      o->sim = 1;
+      continue;
+    }
+    if (pn_cli_flag(&a, "--no-tls", NULL)) {
+      o->tls = 0;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--data", NULL, &v)) {
+      if (a.err) return a.err;
+      if (strcmp(v, "fashion-mnist") && strcmp(v, "random"))
+        return pn_cli_usage(cmd, "--data '%s': use fashion-mnist or random", v);
+      o->data = v;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--split", NULL, &v)) {
+      if (a.err) return a.err;
+      if ((o->split = pn_split_parse(v)) < 0) return pn_cli_usage(cmd, "--split '%s'", v);
+      continue;
+    }
+    if (pn_cli_opt(&a, "--count", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--count", v, 1, 1 << 24, &o->count)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--batch", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--batch", v, 1, 4096, &o->batch)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--batches", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--batches", v, 1, 1 << 20, &o->batches)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--margin", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--margin", v, 0, 32, &o->margin)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--uniform", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--uniform", v, 0, 64, &o->uniform)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--seed", NULL, &v)) {
+      if (a.err || pn_cli_u64(cmd, "--seed", v, &o->seed)) return PN_EXIT_USAGE;
+      o->have_seed = 1;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--weights", NULL, &v)) {
+      if (a.err) return a.err;
+      if (!strcmp(v, "secret")) o->secret = 1;
+      else if (!strcmp(v, "public")) o->secret = 0;
+      else return pn_cli_usage(cmd, "--weights '%s': use secret or public", v);
+      continue;
+    }
+    const char **dst = NULL;
+    if (pn_cli_opt(&a, "--plan", NULL, &v)) dst = &o->plan_path;
+    else if (pn_cli_opt(&a, "--net", NULL, &v)) dst = &o->net;
+    else if (pn_cli_opt(&a, "--json", NULL, &v)) dst = &o->json;
+    else if (pn_cli_opt(&a, "--output", "-o", &v)) dst = &o->out;
+    else if (pn_cli_opt(&a, "--serve", NULL, &v)) dst = &o->serve;
+    else if (pn_cli_opt(&a, "--psk-file", NULL, &v)) dst = &o->psk_file;
+    if (dst) {
+      if (a.err) return a.err;
+      *dst = v;
+      continue;
+    }
+    if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
+    if (o->model) return pn_cli_usage(cmd, "more than one model ('%s', '%s')", o->model, argv[a.i]);
+    o->model = argv[a.i];
+  }
+  if (!o->model) return pn_cli_usage(cmd, "no model given");
+  return 0;
+}
+
+int pn_mpc_cli_load(struct pn_ctx *ctx, const struct opts *o, struct source *s) {
+  memset(s, 0, sizeof *s);
+  int rc = pn_onnx_load_file(ctx, o->model, &s->g);
+  if (rc) return rc;
+  int in = -1;
+  for (int i = 0; i < s->g->n_inputs; i++)
+    if (pn_graph_is_runtime_input(s->g, i)) in = i;
+  if (in < 0 || s->g->inputs[in].ndim < 2)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: the model needs one input of known shape", o->model);
+  s->per_image = 1;
+  for (int d = 1; d < s->g->inputs[in].ndim; d++) s->per_image *= s->g->inputs[in].dims[d];
+  if (s->per_image <= 0)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: input dims must be known", o->model);
+  if (o->have_seed) {
+    struct pn_prg prg;
+    pn_prg_init_u64(NULL, &prg, o->seed);
+    pn_prg_bytes(&prg, s->seed, 32);
+    pn_prg_free(&prg);
+  } else if ((rc = pn_getrandom(ctx, s->seed, 32))) {
+    return rc;
+  }
+  s->split = (enum pn_split)o->split;
+  if (!strcmp(o->data, "fashion-mnist")) {
+    if (s->per_image != PN_FMNIST_PIXELS)
+      return pn_err(ctx, PN_ERR_INVALID, "%s: input has %lld elements per image, Fashion-MNIST "
+                    "needs 1x28x28 (use --data random)", o->model, (long long)s->per_image);
+    if ((rc = pn_dataset_load(ctx, NULL, &s->ds))) return rc;
+    s->have_ds = 1;
+    model_norm(s->g, &s->ds);
+  }
+  return PN_OK;
+}
+
+void pn_mpc_cli_free(struct source *s) {
+  if (s->have_ds) pn_dataset_free(&s->ds);
+  pn_graph_free(s->g);
+  pn_wipe(s->seed, sizeof s->seed);
+}
+
+/* Plaintext logits of images [0, count) with batch B into out (count * K), K = classes. */
+static int plain_logits(struct pn_ctx *ctx, const struct source *s, int64_t count, int64_t B,
+                        double **out, int64_t *K, int32_t **labels) {
+  struct pn_graph *g = pn_mpc_cli_rebatch(s->g, B);
+  struct pn_exec *ex = NULL;
+  int rc = g ? pn_exec_new(ctx, g, NULL, &ex) : pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  float *x = malloc(sizeof(float) * (size_t)(B * s->per_image));
+  *labels = calloc((size_t)count + (size_t)B, sizeof **labels);
+  *out = NULL;
+  if (!rc && (!x || !*labels)) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  for (int64_t first = 0; rc == PN_OK && first < count; first += B) {
+    pn_mpc_cli_images(s, first, B, x, *labels + first);
+    int64_t dims[PN_MAX_DIMS];
+    const struct pn_value *iv = pn_exec_input(ex, 0);
+    for (int d = 0; d < iv->ndim; d++) dims[d] = iv->dims[d];
+    dims[0] = B;
+    struct pn_tensor *in = pn_tensor_new(PN_DT_FLOAT, iv->ndim, dims), *o = NULL;
+    memcpy(in->data, x, sizeof(float) * (size_t)(B * s->per_image));
+    const struct pn_tensor *ins[1] = {in};
+    rc = pn_exec_run(ctx, ex, ins, &o);
+    pn_tensor_free(in);
+    if (rc) break;
+    int64_t n = pn_tensor_numel(o);
+    if (!*out) {
+      *K = n / B;
+      *out = calloc((size_t)(count + B) * (size_t)*K, sizeof **out);
+      if (!*out) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t i = 0; rc == PN_OK && i < n; i++) (*out)[first * *K + i] = pn_tensor_get_f64(o, i);
+    pn_tensor_free(o);
+  }
+  free(x);
+  pn_exec_free(ex);
+  pn_graph_free(g);
+  return rc;
+}
+
+/* ---- secure inference ---- */
+struct infer_job {
+  const struct opts *o;
+  struct source *src;
+  const struct pn_mpc_plan *plan;
+  uint8_t master[32], psk[32];
+  struct pn_net_opts net;
+  int lfd, port;
+  int64_t nb, B;
+  uint64_t *out[2];            /* per party output shares, nb * B * K words */
+  int64_t K;
+  /* per party results */
+  int rc[2];
+  struct pn_ctx ctx[2];
+  struct pn_mpc_model *mm[2];
+  struct pn_mpc_stats st[2];
+  uint64_t dealer_bytes;
+  double emu[2];
+  double run_seconds[2];       /* the batches, without connection and model setup */
+  uint64_t wire[2];
+  struct pn_progress *prog;
+};
+
+/* The client's shares of batch b: P0 gets x + r, P1 gets -r, r from the client's seed. */
+static int client_share(struct infer_job *j, int64_t b, int party, uint64_t *share) {
+  int64_t n = j->B * j->src->per_image;
+  uint8_t sd[32];
+  struct pn_prg prg;
+  pn_seed_derive(j->src->seed, "client-share", (uint64_t)b, sd);
+  int rc = pn_prg_init(NULL, &prg, sd);
+  pn_wipe(sd, sizeof sd);
+  if (rc) return rc;
+  pn_prg_bytes(&prg, share, (size_t)n * 8); /* r */
+  pn_prg_free(&prg);
+  if (party == 1) {
+    for (int64_t i = 0; i < n; i++) share[i] = (uint64_t)0 - share[i];
+    return PN_OK;
+  }
+  float *x = malloc(sizeof(float) * (size_t)n);
+  int32_t *y = malloc(sizeof(int32_t) * (size_t)j->B);
+  if (!x || !y) {
+    free(x);
+    free(y);
+    return PN_ERR_NOMEM;
+  }
+  pn_mpc_cli_images(j->src, b * j->B, j->B, x, y);
+  for (int64_t i = 0; i < n; i++) share[i] += pn_fx_encode(x[i], PN_MPC_FRAC_DEFAULT);
+  pn_wipe_free(x, sizeof(float) * (size_t)n);
+  free(y);
+  return PN_OK;
+}
+
+static int new_model(struct infer_job *j, struct pn_ctx *ctx, struct pn_mpc_model **mm) {
+  struct pn_mpc_model_opts mo = {.batch = (int)j->B, .secret_weights = j->o->secret,
+                                 .plan = j->plan};
+  pn_seed_derive(j->master, "model-owner", 0, mo.owner_seed);
+  int rc = pn_mpc_model_new(ctx, j->src->g, &mo, mm);
+  pn_wipe(mo.owner_seed, 32);
+  return rc;
+}
+
+/* Run all batches on m (one party, or the simulator with nv = 2). */
+static int run_batches(struct infer_job *j, struct pn_mpc *m, struct pn_mpc_model *mm) {
+  int64_t n = pn_mpc_model_in_numel(mm), K = pn_mpc_model_out_numel(mm) / j->B;
+  pn_sh x = {0};
+  int rc = pn_sh_alloc(m, n, x);
+  for (int64_t b = 0; rc == PN_OK && b < j->nb; b++) {
+    for (int v = 0; v < m->nv && rc == PN_OK; v++) rc = client_share(j, b, m->id[v], x[v]);
+    pn_sh y = {0};
+    if (rc == PN_OK && (rc = pn_mpc_model_run(mm, m, x, y)) == PN_OK) {
+      for (int v = 0; v < m->nv; v++)
+        memcpy(j->out[m->id[v]] + b * j->B * K, y[v], sizeof(uint64_t) * (size_t)(j->B * K));
+      pn_sh_free(m, j->B * K, y);
+    }
+    if (j->prog && m->id[0] == 0) pn_progress_update(j->prog, (uint64_t)(b + 1), NULL);
+  }
+  pn_sh_free(m, n, x);
+  return rc;
+}
+
+static void *party_thread(void *arg) {
+  struct infer_job *j = ((void **)arg)[0];
+  int p = (int)(intptr_t)((void **)arg)[1];
+  struct pn_ctx *ctx = &j->ctx[p];
+  struct pn_mpc_net *net = NULL;
+  struct pn_mpc_dealer *d = NULL;
+  int rc;
+  if (p == 0) rc = pn_mpc_net_accept(ctx, j->lfd, &j->net, &net);
+  else {
+    char hp[64];
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", j->port);
+    rc = pn_mpc_net_connect(ctx, hp, &j->net, &net);
+  }
+  if (rc == PN_OK) rc = pn_dealer_new_embedded(ctx, j->master, &d);
+  if (rc == PN_OK) rc = new_model(j, ctx, &j->mm[p]);
+  if (rc == PN_OK) {
+    struct pn_mpc m;
+    pn_mpc_init_party(&m, ctx, p, net, d, PN_MPC_FRAC_DEFAULT);
+    double t0 = pn_now();
+    rc = run_batches(j, &m, j->mm[p]);
+    j->run_seconds[p] = pn_now() - t0;
+    pn_mpc_release(&m);
+    j->st[p] = m.st;
+    j->emu[p] = pn_mpc_net_emu_seconds(net);
+    j->wire[p] = pn_mpc_net_wire_bytes(net);
+    if (p == 1) j->dealer_bytes = pn_dealer_bytes(d);
+  }
+  j->rc[p] = rc;
+  pn_dealer_free(d);
+  pn_mpc_net_free(net); /* closing makes a peer stuck on us fail fast */
+  return NULL;
+}
+
+static cJSON *layer_json(const struct pn_mpc_layer *l, int64_t count) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "name", l->name);
+  cJSON_AddStringToObject(o, "op", l->op);
+  cJSON_AddNumberToObject(o, "bytes_per_party", (double)l->bytes);
+  cJSON_AddNumberToObject(o, "bytes_per_party_per_image", (double)l->bytes / (double)count);
+  cJSON_AddNumberToObject(o, "rounds", (double)l->rounds);
+  cJSON_AddNumberToObject(o, "seconds", l->seconds);
+  if (l->relu_elems) {
+    cJSON_AddNumberToObject(o, "relu_bits", l->relu_bits);
+    cJSON_AddNumberToObject(o, "bits_discarded", 1 - l->relu_bits / 64.0);
+    cJSON_AddNumberToObject(o, "comparisons", (double)l->relu_elems);
+  }
+  return o;
+}
+
+static int cmd_infer(int argc, char **argv) {
+  const char *cmd = "mpc infer";
+  struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_TEST, .count = 100, .batch = 10,
+                   .secret = 1, .tls = 1, .net = "none"};
+  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  struct pn_ctx ctx = {0};
+  struct source src;
+  struct pn_mpc_plan plan = {0};
+  struct infer_job j;
+  memset(&j, 0, sizeof j);
+  j.lfd = -1;
+  double *plain = NULL, *sec = NULL;
+  int32_t *labels = NULL;
+  int ret = PN_EXIT_FAIL;
+  if (pn_net_parse_emu(&ctx, o.net, &j.net)) return pn_cli_usage(cmd, "%s", pn_errmsg(&ctx));
+  if (pn_mpc_cli_load(&ctx, &o, &src) || (o.plan_path && pn_mpc_plan_load(&ctx, o.plan_path, &plan)))
+    goto fail;
+  j.o = &o;
+  j.src = &src;
+  j.plan = o.plan_path ? &plan : NULL;
+  j.B = o.batch;
+  j.nb = (o.count + o.batch - 1) / o.batch;
+  pn_seed_derive(src.seed, "dealer-master", 0, j.master);
+  pn_seed_derive(src.seed, "psk", 0, j.psk);
+  j.net.timeout_ms = 60000;
+  j.net.psk = j.psk;
+  j.net.psk_len = 32;
+  j.net.sec = o.tls ? PN_NET_TLS_PSK : PN_NET_PLAIN;
+  int64_t K = 0;
+  if (plain_logits(&ctx, &src, o.count, o.batch, &plain, &K, &labels)) goto fail;
+  j.K = K;
+  for (int p = 0; p < 2; p++)
+    if (!(j.out[p] = calloc((size_t)(j.nb * j.B * K), 8))) {
+      pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+      goto fail;
+    }
+  struct pn_progress prog;
+  pn_progress_start(&prog, o.sim ? "mpc sim" : "mpc infer", (uint64_t)j.nb);
+  j.prog = &prog;
+  double t0 = pn_now();
+  struct pn_mpc_model *rep = NULL;
+  if (o.sim) {
+    struct pn_mpc_dealer *d = NULL;
+    int rc = pn_dealer_new_embedded(&ctx, j.master, &d);
+    if (rc == PN_OK) rc = new_model(&j, &ctx, &j.mm[0]);
+    if (rc == PN_OK) {
+      struct pn_mpc m;
+      pn_mpc_init_sim(&m, &ctx, d, PN_MPC_FRAC_DEFAULT);
+      double t1 = pn_now();
+      rc = run_batches(&j, &m, j.mm[0]);
+      j.run_seconds[0] = pn_now() - t1;
+      pn_mpc_release(&m);
+      j.st[0] = m.st;
+      j.dealer_bytes = pn_dealer_bytes(d);
+    }
+    pn_dealer_free(d);
+    pn_progress_end(&prog);
+    if (rc) goto fail;
+  } else {
+    if (pn_mpc_net_bind(&ctx, "127.0.0.1", 0, &j.lfd, &j.port)) {
+      pn_progress_end(&prog);
+      goto fail;
+    }
+    pthread_t t[2];
+    void *args[2][2] = {{&j, (void *)(intptr_t)0}, {&j, (void *)(intptr_t)1}};
+    for (int p = 0; p < 2; p++) pthread_create(&t[p], NULL, party_thread, args[p]);
+    for (int p = 0; p < 2; p++) pthread_join(t[p], NULL);
+    pn_progress_end(&prog);
+    for (int p = 0; p < 2; p++)
+      if (j.rc[p]) {
+        fprintf(stderr, "privnn %s: party %d: %s\n", cmd, p, pn_errmsg(&j.ctx[p]));
+        goto fail_quiet;
+      }
+  }
+  double total_seconds = pn_now() - t0;
+  double seconds = j.run_seconds[0] > j.run_seconds[1] ? j.run_seconds[0] : j.run_seconds[1];
+  rep = j.mm[0];
+  /* reveal to the client and compare */
+  sec = calloc((size_t)(j.nb * j.B * K), sizeof *sec);
+  if (!sec) goto fail;
+  int64_t agree = 0, correct = 0, pcorrect = 0, labelled = 0;
+  for (int64_t i = 0; i < o.count; i++) {
+    for (int64_t k = 0; k < K; k++)
+      sec[i * K + k] = pn_fx_decode(j.out[0][i * K + k] + j.out[1][i * K + k], PN_MPC_FRAC_DEFAULT);
+    int64_t a = argmax(sec + i * K, K), b = argmax(plain + i * K, K);
+    agree += a == b;
+    if (labels[i] >= 0) {
+      labelled++;
+      correct += a == labels[i];
+      pcorrect += b == labels[i];
+    }
+  }
+  double acc = labelled ? (double)correct / (double)labelled : -1;
+  double pacc = labelled ? (double)pcorrect / (double)labelled : -1;
+  double agreement = (double)agree / (double)o.count;
+  double bd = pn_mpc_model_bits_discarded(rep);
+  int nl = pn_mpc_model_n_layers(rep);
+  printf("privnn mpc %s: %s, %lld images (%s split), batch %lld, weights %s, plan %s, net %s%s\n",
+         o.sim ? "simulator" : "infer", o.model, (long long)o.count,
+         src.have_ds ? pn_split_name(src.split) : "random", (long long)o.batch,
+         o.secret ? "secret" : "public", o.plan_path ? o.plan_path : "full-bit", o.net,
+         o.sim ? "" : (o.tls ? ", TLS 1.3 PSK" : ", plain TCP"));
+  printf("%-28s %-18s %12s %8s %9s %6s\n", "layer", "op", "MB/party", "rounds", "seconds", "bits");
+  for (int i = 0; i < nl; i++) {
+    const struct pn_mpc_layer *l = pn_mpc_model_layer(rep, i);
+    if (!l->bytes && !l->relu_elems && l->seconds < 1e-3) continue;
+    char bits[16] = "";
+    if (l->relu_elems) snprintf(bits, sizeof bits, "%d", l->relu_bits);
+    printf("%-28.28s %-18.18s %12.3f %8llu %9.3f %6s\n", l->name, l->op, (double)l->bytes / 1e6,
+           (unsigned long long)l->rounds, l->seconds, bits);
+  }
+  printf("total: %.3f MB per party (%.3f MB per image), %llu rounds (%llu per batch), %.2f s "
+         "(%.3f s per image; setup %.2f s)\n", (double)j.st[0].bytes / 1e6,
+         (double)j.st[0].bytes / 1e6 / (double)o.count, (unsigned long long)j.st[0].rounds,
+         (unsigned long long)(j.st[0].rounds / (uint64_t)j.nb), seconds, seconds / (double)o.count,
+         total_seconds - seconds);
+  printf("agreement with plaintext: %.4f (%lld/%lld)", agreement, (long long)agree,
+         (long long)o.count);
+  if (labelled) printf(", accuracy %.4f (plaintext %.4f)", acc, pacc);
+  printf("\nReLU share bits discarded: %.1f%%; dealer data to P1: %.3f MB per image\n", bd * 100,
+         (double)j.dealer_bytes / 1e6 / (double)(j.nb * j.B));
+  if (o.json) {
+    cJSON *r = cJSON_CreateObject(), *ls = cJSON_CreateArray();
+    cJSON_AddStringToObject(r, "model", o.model);
+    cJSON_AddStringToObject(r, "mode", o.sim ? "simulator" : "two-party");
+    cJSON_AddStringToObject(r, "plan", o.plan_path ? o.plan_path : "full-bit");
+    cJSON_AddStringToObject(r, "weights", o.secret ? "secret" : "public");
+    cJSON_AddStringToObject(r, "net", o.net);
+    cJSON_AddNumberToObject(r, "count", (double)o.count);
+    cJSON_AddNumberToObject(r, "batch", (double)o.batch);
+    if (labelled) {
+      cJSON_AddNumberToObject(r, "accuracy", acc);
+      cJSON_AddNumberToObject(r, "plaintext_accuracy", pacc);
+    } else {
+      cJSON_AddNullToObject(r, "accuracy");
+    }
+    cJSON_AddNumberToObject(r, "agreement", agreement);
+    cJSON_AddNumberToObject(r, "bits_discarded", bd);
+    cJSON_AddNumberToObject(r, "bytes_per_party", (double)j.st[0].bytes);
+    cJSON_AddNumberToObject(r, "bytes_per_party_per_image", (double)j.st[0].bytes / (double)o.count);
+    cJSON_AddNumberToObject(r, "rounds", (double)j.st[0].rounds);
+    cJSON_AddNumberToObject(r, "rounds_per_batch", (double)j.st[0].rounds / (double)j.nb);
+    cJSON_AddNumberToObject(r, "seconds", seconds);
+    cJSON_AddNumberToObject(r, "seconds_per_image", seconds / (double)o.count);
+    cJSON_AddNumberToObject(r, "setup_seconds", total_seconds - seconds);
+    if (!o.sim) {
+      cJSON_AddNumberToObject(r, "wire_bytes_per_party", (double)j.wire[0]);
+      cJSON_AddNumberToObject(r, "emulated_link_seconds", j.emu[0]);
+    }
+    cJSON_AddNumberToObject(r, "dealer_bytes_per_image", (double)j.dealer_bytes / (double)(j.nb * j.B));
+    for (int i = 0; i < nl; i++) cJSON_AddItemToArray(ls, layer_json(pn_mpc_model_layer(rep, i), o.count));
+    cJSON_AddItemToObject(r, "layers", ls);
+    int rc = pn_json_write(&ctx, o.json, r, 0644);
+    cJSON_Delete(r);
+    if (rc) goto fail;
+  }
+  ret = PN_EXIT_OK;
+  goto out;
+fail:
+  ret = pn_cli_fail(cmd, &ctx);
+  goto out;
+fail_quiet:
+  ret = PN_EXIT_FAIL;
+out:
+  for (int p = 0; p < 2; p++) {
+    pn_mpc_model_free(j.mm[p]);
+    free(j.out[p]);
+  }
+  pn_wipe(j.master, 32);
+  pn_wipe(j.psk, 32);
+  free(plain);
+  free(sec);
+  free(labels);
+  pn_mpc_plan_free(&plan);
+  pn_mpc_cli_free(&src);
+  return ret;
+}
+
+/* ---- profile ---- */
+struct prof {
+  int n;
+  const char *name[4096];
+  int relu[4096];
+  double maxabs[4096];
+  int64_t elems[4096];
+  int64_t batch;
+};
+
+static void observe(void *user, const struct pn_node *node, const struct pn_tensor *const *in,
+                    int n_in, const struct pn_tensor *const *out, int n_out) {
+  struct prof *p = user;
+  int relu = !strcmp(node->op_type, "Relu");
+  if (!relu && strcmp(node->op_type, "MaxPool")) return;
+  if (n_in < 1 || !in[0] || in[0]->dtype != PN_DT_FLOAT) return;
+  const char *name = pn_node_label(node);
+  int i = 0;
+  while (i < p->n && strcmp(p->name[i], name)) i++;
+  if (i == p->n) {
+    if (p->n == 4096) return;
+    p->name[i] = name;
+    p->relu[i] = relu;
+    p->maxabs[i] = 0;
+    p->n++;
+  }
+  const float *f = in[0]->data;
+  int64_t n = pn_tensor_numel(in[0]);
+  double mx = p->maxabs[i];
+  for (int64_t k = 0; k < n; k++) {
+    double a = fabs((double)f[k]);
+    if (a > mx) mx = a;
+  }
+  p->maxabs[i] = mx;
+  /* comparisons per image: ReLU one per element; MaxPool (window-1) per output */
+  int64_t e = relu ? n : (n_out > 0 && out[0] ? pn_tensor_numel(out[0]) : 0);
+  if (!relu && out[0]) {
+    int64_t cnt;
+    const int64_t *ks;
+    int64_t kw = 1;
+    if (pn_node_get_ints(NULL, node, "kernel_shape", &cnt, &ks) == PN_OK)
+      for (int64_t d = 0; d < cnt; d++) kw *= ks[d];
+    e *= kw - 1;
+  }
+  p->elems[i] = e / p->batch;
+}
+
+static int bitlen(double v) {
+  int b = 0;
+  while (b < 64 && ldexp(1, b) <= v) b++;
+  return b;
+}
+
+static int cmd_profile(int argc, char **argv) {
+  const char *cmd = "mpc profile";
+  struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_VAL, .count = 1000, .batch = 100,
+                   .margin = 1, .tls = 1};
+  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  if (!o.out) return pn_cli_usage(cmd, "no output plan given (-o PLAN.json)");
+  struct pn_ctx ctx = {0};
+  struct source src;
+  static struct prof pr;
+  memset(&pr, 0, sizeof pr);
+  struct pn_mpc_plan plan = {0};
+  int ret = PN_EXIT_FAIL;
+  if (o.batch > o.count) o.batch = o.count;
+  pr.batch = o.batch;
+  if (pn_mpc_cli_load(&ctx, &o, &src)) goto fail;
+  struct pn_graph *g = pn_mpc_cli_rebatch(src.g, o.batch);
+  struct pn_exec *ex = NULL;
+  struct pn_exec_opts eo = {.observer = observe, .observer_user = &pr};
+  if (!g || pn_exec_new(&ctx, g, &eo, &ex)) {
+    pn_graph_free(g);
+    goto fail;
+  }
+  float *x = malloc(sizeof(float) * (size_t)(o.batch * src.per_image));
+  int32_t *y = malloc(sizeof(int32_t) * (size_t)o.batch);
+  int rc = x && y ? PN_OK : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+  for (int64_t first = 0; rc == PN_OK && first + o.batch <= o.count; first += o.batch) {
+    pn_mpc_cli_images(&src, first, o.batch, x, y);
+    const struct pn_value *iv = pn_exec_input(ex, 0);
+    struct pn_tensor *in = pn_tensor_new(PN_DT_FLOAT, iv->ndim, iv->dims), *out = NULL;
+    memcpy(in->data, x, sizeof(float) * (size_t)(o.batch * src.per_image));
+    const struct pn_tensor *ins[1] = {in};
+    rc = pn_exec_run(&ctx, ex, ins, &out);
+    pn_tensor_free(in);
+    pn_tensor_free(out);
+  }
+  free(x);
+  free(y);
+  double used = 0, all = 0;
+  cJSON *extra = cJSON_CreateObject(), *prof = cJSON_CreateArray();
+  for (int i = 0; rc == PN_OK && i < pr.n; i++) {
+    /* ReLU input x, or MaxPool differences a - b with |a - b| <= 2 max|x| */
+    double range = pr.maxabs[i] * (pr.relu[i] ? 1 : 2);
+    int m = bitlen(2 * range * 65536) + (int)o.margin;
+    if (m > 64) m = 64;
+    if (m < 2) m = 2;
+    int k = o.uniform > 0 && m > o.uniform ? m - (int)o.uniform : 0;
+    rc = pn_mpc_plan_add(&plan, pr.name[i], k, m);
+    used += (double)(m - k) * (double)pr.elems[i];
+    all += 64.0 * (double)pr.elems[i];
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "node", pr.name[i]);
+    cJSON_AddNumberToObject(e, "max_abs", pr.maxabs[i]);
+    cJSON_AddNumberToObject(e, "comparisons_per_image", (double)pr.elems[i]);
+    cJSON_AddNumberToObject(e, "m", m);
+    cJSON_AddItemToArray(prof, e);
+  }
+  double bd = all > 0 ? 1 - used / all : 0;
+  cJSON_AddStringToObject(extra, "model", o.model);
+  cJSON_AddStringToObject(extra, "kind", o.uniform > 0 ? "uniform" : "error-free");
+  cJSON_AddNumberToObject(extra, "images", (double)(o.count / o.batch * o.batch));
+  cJSON_AddNumberToObject(extra, "margin_bits", (double)o.margin);
+  cJSON_AddNumberToObject(extra, "bits_discarded", bd);
+  cJSON_AddItemToObject(extra, "profile", prof);
+  if (rc == PN_OK) rc = pn_mpc_plan_save(&ctx, o.out, &plan, extra);
+  if (rc == PN_OK && o.json) rc = pn_json_write(&ctx, o.json, extra, 0644);
+  cJSON_Delete(extra);
+  pn_exec_free(ex);
+  pn_graph_free(g);
+  if (rc) goto fail;
+  printf("%-28s %12s %8s %4s %4s\n", "node", "max|x|", "cmp/img", "k", "m");
+  for (int i = 0; i < plan.n; i++)
+    printf("%-28.28s %12.4f %8lld %4d %4d\n", plan.items[i].node, pr.maxabs[i],
+           (long long)pr.elems[i], plan.items[i].k, plan.items[i].m);
+  printf("%s: %s plan for %d ReLU/MaxPool nodes from %lld %s images, margin %lld bit(s); "
+         "%.1f%% of ReLU share bits discarded\n", o.out, o.uniform > 0 ? "uniform-width" : "error-free", plan.n,
+         (long long)(o.count / o.batch * o.batch), src.have_ds ? pn_split_name(src.split) : "random",
+         (long long)o.margin, bd * 100);
+  ret = PN_EXIT_OK;
+  goto out;
+fail:
+  ret = pn_cli_fail(cmd, &ctx);
+out:
+  pn_mpc_plan_free(&plan);
+  pn_mpc_cli_free(&src);
+  return ret;
+}
+
+/* ---- dealer ---- */
+int pn_mpc_cli_sha256(struct pn_ctx *ctx, const char *path, uint8_t out[32]) {
+  uint8_t *buf;
+  size_t n;
+  int rc = pn_read_file(ctx, path, 0, &buf, &n);
+  if (rc) return rc;
+  unsigned len = 0;
+  EVP_Digest(buf, n, out, &len, EVP_sha256(), NULL);
+  free(buf);
+  return PN_OK;
+}
+
+/* The online dealer: accept both parties on o->serve, serve them, exit when P1 is done. */
+static int serve_online(struct pn_ctx *ctx, const struct opts *o, const struct pn_dealer_binding *bind) {
+  char host[256];
+  const char *c = strrchr(o->serve, ':');
+  int64_t port;
+  if (!c || c == o->serve || (size_t)(c - o->serve) >= sizeof host ||
+      pn_cli_i64("mpc dealer", "--serve port", c + 1, 0, 65535, &port))
+    return pn_err(ctx, PN_ERR_INVALID, "--serve '%s': expected HOST:PORT", o->serve);
+  memcpy(host, o->serve, (size_t)(c - o->serve));
+  host[c - o->serve] = 0;
+  struct pn_net_opts no = {.timeout_ms = 300000, .sec = o->tls ? PN_NET_TLS_PSK : PN_NET_PLAIN};
+  uint8_t *psk = NULL, master[32];
+  size_t psk_len = 0;
+  struct pn_mpc_net *n[2] = {NULL, NULL};
+  int lfd = -1, rc;
+  if (o->psk_file && (rc = pn_read_file(ctx, o->psk_file, 4096, &psk, &psk_len))) return rc;
+  no.psk = psk;
+  no.psk_len = psk_len;
+  if ((rc = pn_getrandom(ctx, master, 32)) || (rc = pn_mpc_net_bind(ctx, host, (int)port, &lfd, NULL)))
+    goto done;
+  printf("online dealer on %s, waiting for both parties\n", o->serve);
+  fflush(stdout);
+  for (int i = 0; i < 2 && rc == PN_OK; i++) rc = pn_mpc_net_accept_keep(ctx, lfd, &no, &n[i]);
+  uint64_t bytes = 0;
+  double t0 = pn_now();
+  if (rc == PN_OK) rc = pn_dealer_serve(ctx, master, bind, n[0], n[1], &bytes);
+  if (rc == PN_OK)
+    printf("online dealer: served P0 its seed and P1 %.3f MB of corrections in %.2f s\n",
+           (double)bytes / 1e6, pn_now() - t0);
+done:
+  if (lfd >= 0) close(lfd);
+  pn_mpc_net_free(n[0]);
+  pn_mpc_net_free(n[1]);
+  pn_wipe(master, sizeof master);
+  if (psk) pn_wipe_free(psk, psk_len);
+  return rc;
+}
+
+static int cmd_dealer(int argc, char **argv) {
+  const char *cmd = "mpc dealer";
+  struct opts o = {.data = "random", .batch = 10, .batches = 1, .secret = 0, .tls = 1};
+  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  if (!o.out && !o.serve) return pn_cli_usage(cmd, "no output prefix (-o PREFIX) nor --serve HOST:PORT");
+  if (o.serve && o.tls && !o.psk_file) return pn_cli_usage(cmd, "--serve needs --psk-file F or --no-tls");
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g = NULL;
+  struct pn_mpc_plan plan = {0};
+  struct pn_mpc_model *mm = NULL;
+  struct pn_mpc_dealer *d = NULL;
+  uint8_t master[32];
+  int rc;
+  char p0[4096], p1[4096];
+  snprintf(p0, sizeof p0, "%s.p0.dealer", o.out);
+  snprintf(p1, sizeof p1, "%s.p1.dealer", o.out);
+  struct pn_dealer_binding bind = {.batch = (uint32_t)o.batch, .frac = PN_MPC_FRAC_DEFAULT,
+                                   .batches = (uint64_t)o.batches};
+  if ((rc = pn_onnx_load_file(&ctx, o.model, &g)) || (rc = pn_mpc_cli_sha256(&ctx, o.model, bind.model)) ||
+      (o.plan_path && (rc = pn_mpc_plan_load(&ctx, o.plan_path, &plan))))
+    goto out;
+  pn_mpc_plan_hash(o.plan_path ? &plan : NULL, bind.plan);
+  if (o.serve) {
+    rc = serve_online(&ctx, &o, &bind);
+    goto out;
+  }
+  struct pn_mpc_model_opts mo = {.batch = (int)o.batch, .secret_weights = o.secret,
+                                 .plan = o.plan_path ? &plan : NULL};
+  if ((rc = pn_mpc_model_new(&ctx, g, &mo, &mm)) || (rc = pn_getrandom(&ctx, master, 32)) ||
+      (rc = pn_dealer_new_recorder(&ctx, master, &bind, p0, p1, &d)))
+    goto out;
+  /* the protocol is data-oblivious: running it on zeros asks for exactly the randomness the
+  ** parties will ask for */
+  struct pn_mpc m;
+  pn_mpc_init_sim(&m, &ctx, d, PN_MPC_FRAC_DEFAULT);
+  int64_t n = pn_mpc_model_in_numel(mm);
+  pn_sh x = {0};
+  double t0 = pn_now();
+  if ((rc = pn_sh_alloc(&m, n, x))) goto out;
+  for (int64_t b = 0; rc == PN_OK && b < o.batches; b++) {
+    pn_sh y = {0};
+    if ((rc = pn_mpc_model_run(mm, &m, x, y)) == PN_OK)
+      pn_sh_free(&m, pn_mpc_model_out_numel(mm), y);
+  }
+  pn_sh_free(&m, n, x);
+  pn_mpc_release(&m);
+  if (rc == PN_OK) rc = pn_dealer_finish(&ctx, d);
+  if (rc == PN_OK)
+    printf("%s, %s: %lld batch(es) of %lld for %s; P1 receives %.3f MB per image (P0 only its "
+           "32-byte seed); %.2f s\n", p0, p1, (long long)o.batches, (long long)o.batch, o.model,
+           (double)pn_dealer_bytes(d) / 1e6 / (double)(o.batches * o.batch), pn_now() - t0);
+out:
+  pn_wipe(master, sizeof master);
+  pn_dealer_free(d);
+  pn_mpc_model_free(mm);
+  pn_mpc_plan_free(&plan);
+  pn_graph_free(g);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
+/* ---- ReLU micro-benchmark: measured bits/rounds per ReLU vs the formulas, loopback throughput ---- */
+struct relu_job {
+  int lfd, port, mode, k, m;
+  int64_t n;
+  uint8_t master[32];
+  struct pn_net_opts net;
+  struct pn_mpc_stats st;
+  double seconds;
+  int rc[2];
+  struct pn_ctx ctx[2];
+};
+
+static void *relu_party(void *arg) {
+  struct relu_job *j = ((void **)arg)[0];
+  int p = (int)(intptr_t)((void **)arg)[1];
+  struct pn_ctx *ctx = &j->ctx[p];
+  struct pn_mpc_net *net = NULL;
+  struct pn_mpc_dealer *d = NULL;
+  int rc;
+  if (p == 0) rc = pn_mpc_net_accept(ctx, j->lfd, &j->net, &net);
+  else {
+    char hp[64];
+    snprintf(hp, sizeof hp, "127.0.0.1:%d", j->port);
+    rc = pn_mpc_net_connect(ctx, hp, &j->net, &net);
+  }
+  if (rc == PN_OK) rc = pn_dealer_new_embedded(ctx, j->master, &d);
+  if (rc == PN_OK) {
+    struct pn_mpc m;
+    pn_mpc_init_party(&m, ctx, p, net, d, PN_MPC_FRAC_DEFAULT);
+    pn_sh x = {0}, y = {0};
+    if ((rc = pn_sh_alloc(&m, j->n, x)) == PN_OK && (rc = pn_sh_alloc(&m, j->n, y)) == PN_OK) {
+      struct pn_prg prg;
+      pn_prg_init(NULL, &prg, j->master);
+      pn_prg_bytes(&prg, x[0], (size_t)j->n * 8);
+      pn_prg_free(&prg);
+      double t0 = pn_now();
+      rc = pn_mpc_relu(&m, j->n, x, j->mode, j->k, j->m, y);
+      if (p == 0) {
+        j->seconds = pn_now() - t0;
+        j->st = m.st;
+      }
+    }
+    pn_sh_free(&m, j->n, x);
+    pn_sh_free(&m, j->n, y);
+    pn_mpc_release(&m);
+  }
+  j->rc[p] = rc;
+  pn_dealer_free(d);
+  pn_mpc_net_free(net);
+  return NULL;
+}
+
+static int cmd_bench_relu(int argc, char **argv) {
+  const char *cmd = "mpc bench-relu";
+  struct opts o = {.data = "random", .count = 1 << 16, .tls = 1, .net = "none"};
+  o.model = "-";
+  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  struct pn_ctx ctx = {0};
+  struct relu_job j;
+  memset(&j, 0, sizeof j);
+  if (pn_net_parse_emu(&ctx, o.net, &j.net)) return pn_cli_usage(cmd, "%s", pn_errmsg(&ctx));
+  uint8_t psk[32];
+  if (pn_getrandom(&ctx, j.master, 32) || pn_getrandom(&ctx, psk, 32)) return pn_cli_fail(cmd, &ctx);
+  j.net.timeout_ms = 60000;
+  j.net.sec = o.tls ? PN_NET_TLS_PSK : PN_NET_PLAIN;
+  j.net.psk = psk;
+  j.net.psk_len = 32;
+  j.n = o.count;
+  const int ns[] = {64, 64, 32, 18, 12, 8, 6};
+  cJSON *arr = cJSON_CreateArray();
+  printf("ReLU on %lld elements, two parties over loopback (%s, net %s)\n", (long long)j.n,
+         o.tls ? "TLS 1.3 PSK" : "plain TCP", o.net);
+  printf("%-10s %4s %12s %12s %8s %8s %14s %12s\n", "protocol", "n", "bits/ReLU", "formula",
+         "rounds", "formula", "paper HB bits", "ReLU/s");
+  int ret = PN_EXIT_OK;
+  for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+    j.mode = i == 0 ? PN_RELU_FULL : PN_RELU_HB;
+    j.k = 0;
+    j.m = ns[i];
+    if (pn_mpc_net_bind(&ctx, "127.0.0.1", 0, &j.lfd, &j.port)) {
+      ret = pn_cli_fail(cmd, &ctx);
+      break;
+    }
+    pthread_t t[2];
+    void *args[2][2] = {{&j, (void *)(intptr_t)0}, {&j, (void *)(intptr_t)1}};
+    for (int p = 0; p < 2; p++) pthread_create(&t[p], NULL, relu_party, args[p]);
+    for (int p = 0; p < 2; p++) pthread_join(t[p], NULL);
+    if (j.rc[0] || j.rc[1]) {
+      ret = pn_cli_fail(cmd, j.rc[0] ? &j.ctx[0] : &j.ctx[1]);
+      break;
+    }
+    double bits, meas = (double)j.st.bytes * 8 / (double)j.n;
+    int rounds;
+    pn_relu_cost(j.mode, ns[i], &bits, &rounds);
+    int lg = 0;
+    while ((1 << lg) < ns[i]) lg++;
+    double paper = j.mode == PN_RELU_FULL ? 1856 : 2.0 * ns[i] + 4.0 * ns[i] * lg + 1 + 128;
+    printf("%-10s %4d %12.2f %12.0f %8llu %8d %14.0f %12.0f\n",
+           j.mode == PN_RELU_FULL ? "full-bit" : "HB", ns[i], meas, bits,
+           (unsigned long long)j.st.rounds, rounds, paper, (double)j.n / j.seconds);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "protocol", j.mode == PN_RELU_FULL ? "full-bit" : "hummingbird");
+    cJSON_AddNumberToObject(e, "n", ns[i]);
+    cJSON_AddNumberToObject(e, "bits_per_relu", meas);
+    cJSON_AddNumberToObject(e, "bits_formula", bits);
+    cJSON_AddNumberToObject(e, "bits_paper_hb_formula", paper);
+    cJSON_AddNumberToObject(e, "rounds", (double)j.st.rounds);
+    cJSON_AddNumberToObject(e, "rounds_formula", rounds);
+    cJSON_AddNumberToObject(e, "relu_per_second", (double)j.n / j.seconds);
+    cJSON_AddItemToArray(arr, e);
+  }
+  pn_wipe(psk, sizeof psk);
+  pn_wipe(j.master, sizeof j.master);
+  if (ret == PN_EXIT_OK && o.json) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "elements", (double)j.n);
+    cJSON_AddStringToObject(r, "net", o.net);
+    cJSON_AddItemToObject(r, "relu", arr);
+    arr = NULL;
+    if (pn_json_write(&ctx, o.json, r, 0644)) ret = pn_cli_fail(cmd, &ctx);
+    cJSON_Delete(r);
+  }
+  cJSON_Delete(arr);
+  return ret;
+}
+
+int pn_cmd_mpc(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? PN_EXIT_USAGE : PN_EXIT_OK;
+  }
+  if (!strcmp(argv[1], "infer")) return cmd_infer(argc, argv);
+  if (!strcmp(argv[1], "profile")) return cmd_profile(argc, argv);
+  if (!strcmp(argv[1], "dealer")) return cmd_dealer(argc, argv);
+  if (!strcmp(argv[1], "bench-relu")) return cmd_bench_relu(argc, argv);
+  if (!strcmp(argv[1], "share")) return pn_mpc_cli_share(argc, argv);
+  if (!strcmp(argv[1], "party")) return pn_mpc_cli_party(argc, argv);
+  if (!strcmp(argv[1], "reveal")) return pn_mpc_cli_reveal(argc, argv);
+  if (!strcmp(argv[1], "weights")) return pn_mpc_cli_weights(argc, argv);
+  return pn_cli_usage("mpc", "unknown subcommand '%s' (infer, profile, dealer, share, party, "
+                      "reveal, weights, bench-relu)", argv[1]);
+}

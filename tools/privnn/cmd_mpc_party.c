@@ -1,0 +1,531 @@
+/* cmd_mpc_party.c - `privnn mpc share | party | reveal`: one party per host, with share files.
+**
+** The client runs `mpc share`: P0's file holds x + r for every batch, P1's only the 32-byte seed of
+** r (its share is -r), so neither file alone says anything about x. Each server runs `mpc party`
+** with its share file and its dealer file (`mpc dealer`), talks to the other over TCP + TLS 1.3, and
+** writes its share of the logits; the client runs `mpc reveal` on the two output files.
+**
+** Share file (little-endian): "PNMPCSH\0", u32 version 1, u32 party, u32 batch, u32 frac,
+** u64 batches, u64 words per batch, u32 kind (0 = words follow, 1 = a 32-byte seed follows),
+** u32 0, 16 zero bytes; then the body. */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_util.h"
+#include "graph/onnx.h"
+#include "mpc/mpc.h"
+#include "mpc/net.h"
+#include "mpc/runner.h"
+#include "mpc_cli.h"
+#include "util/util.h"
+
+#define SH_HDR 64
+static const char sh_magic[8] = "PNMPCSH";
+
+struct share_file {
+  uint32_t party, batch, frac, kind;
+  uint64_t batches, words;
+  uint8_t seed[32];
+  uint64_t *data;              /* kind 0: batches * words */
+};
+
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
+  return v;
+}
+static uint64_t get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
+  return v;
+}
+
+static int share_write(struct pn_ctx *ctx, const char *path, const struct share_file *f) {
+  size_t body = f->kind ? 32 : (size_t)(f->batches * f->words) * 8;
+  uint8_t *buf = calloc(1, SH_HDR + body);
+  if (!buf) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  memcpy(buf, sh_magic, 8);
+  put32(buf + 8, 1);
+  put32(buf + 12, f->party);
+  put32(buf + 16, f->batch);
+  put32(buf + 20, f->frac);
+  put64(buf + 24, f->batches);
+  put64(buf + 32, f->words);
+  put32(buf + 40, f->kind);
+  if (f->kind) memcpy(buf + SH_HDR, f->seed, 32);
+  else
+    for (size_t i = 0; i < (size_t)(f->batches * f->words); i++) put64(buf + SH_HDR + 8 * i, f->data[i]);
+  int rc = pn_write_file_atomic(ctx, path, buf, SH_HDR + body, 0600);
+  pn_wipe_free(buf, SH_HDR + body);
+  return rc;
+}
+
+static int share_read(struct pn_ctx *ctx, const char *path, struct share_file *f) {
+  memset(f, 0, sizeof *f);
+  uint8_t *buf;
+  size_t n;
+  int rc = pn_read_file(ctx, path, 0, &buf, &n);
+  if (rc) return rc;
+  if (n < SH_HDR || memcmp(buf, sh_magic, 8) != 0 || get32(buf + 8) != 1) {
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: not a privnn share file (magic/version)", path);
+    goto out;
+  }
+  f->party = get32(buf + 12);
+  f->batch = get32(buf + 16);
+  f->frac = get32(buf + 20);
+  f->batches = get64(buf + 24);
+  f->words = get64(buf + 32);
+  f->kind = get32(buf + 40);
+  if (f->party > 1 || f->kind > 1 || !f->batch || !f->batches || !f->words ||
+      f->batches > ((uint64_t)1 << 32) || f->words > ((uint64_t)1 << 32) ||
+      n != SH_HDR + (f->kind ? 32 : f->batches * f->words * 8)) {
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: share file header does not match its size", path);
+    goto out;
+  }
+  if (f->kind) {
+    memcpy(f->seed, buf + SH_HDR, 32);
+  } else {
+    f->data = malloc((size_t)(f->batches * f->words) * 8);
+    if (!f->data) {
+      rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+      goto out;
+    }
+    for (size_t i = 0; i < (size_t)(f->batches * f->words); i++) f->data[i] = get64(buf + SH_HDR + 8 * i);
+  }
+out:
+  pn_wipe_free(buf, n);
+  return rc;
+}
+
+static void share_free(struct share_file *f) {
+  if (f->data) pn_wipe_free(f->data, (size_t)(f->batches * f->words) * 8);
+  pn_wipe(f, sizeof *f);
+}
+
+/* r of batch b from the client's seed. */
+static int client_r(const uint8_t seed[32], uint64_t b, uint64_t *r, int64_t n) {
+  uint8_t sd[32];
+  struct pn_prg prg;
+  pn_seed_derive(seed, "client-share", b, sd);
+  int rc = pn_prg_init(NULL, &prg, sd);
+  pn_wipe(sd, sizeof sd);
+  if (rc) return rc;
+  pn_prg_bytes(&prg, r, (size_t)n * 8);
+  pn_prg_free(&prg);
+  return PN_OK;
+}
+
+int pn_mpc_cli_share(int argc, char **argv) {
+  const char *cmd = "mpc share";
+  struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_TEST, .count = 100, .batch = 10,
+                   .tls = 1};
+  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  if (!o.out) return pn_cli_usage(cmd, "no output prefix given (-o PREFIX)");
+  struct pn_ctx ctx = {0};
+  struct source src;
+  struct share_file f0 = {0}, f1 = {0};
+  float *x = NULL;
+  int32_t *y = NULL;
+  int rc = pn_mpc_cli_load(&ctx, &o, &src);
+  int64_t nb = (o.count + o.batch - 1) / o.batch, per = o.batch * (rc ? 0 : src.per_image);
+  char p0[4096], p1[4096], pl[4096];
+  snprintf(p0, sizeof p0, "%s.p0.share", o.out);
+  snprintf(p1, sizeof p1, "%s.p1.share", o.out);
+  snprintf(pl, sizeof pl, "%s.labels.json", o.out);
+  cJSON *labels = cJSON_CreateArray();
+  if (rc) goto out;
+  f0 = (struct share_file){.party = 0, .batch = (uint32_t)o.batch, .frac = PN_MPC_FRAC_DEFAULT,
+                           .batches = (uint64_t)nb, .words = (uint64_t)per, .kind = 0};
+  f1 = f0;
+  f1.party = 1;
+  f1.kind = 1;
+  pn_seed_derive(src.seed, "client", 0, f1.seed);
+  f0.data = malloc((size_t)(nb * per) * 8);
+  x = malloc(sizeof(float) * (size_t)per);
+  y = malloc(sizeof(int32_t) * (size_t)o.batch);
+  if (!f0.data || !x || !y) {
+    rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  for (int64_t b = 0; b < nb && rc == PN_OK; b++) {
+    uint64_t *w = f0.data + b * per;
+    pn_mpc_cli_images(&src, b * o.batch, o.batch, x, y);
+    rc = client_r(f1.seed, (uint64_t)b, w, per);
+    for (int64_t i = 0; i < per; i++) w[i] += pn_fx_encode(x[i], PN_MPC_FRAC_DEFAULT);
+    for (int64_t i = 0; i < o.batch && b * o.batch + i < o.count; i++)
+      cJSON_AddItemToArray(labels, cJSON_CreateNumber(y[i]));
+  }
+  if (rc == PN_OK) rc = share_write(&ctx, p0, &f0);
+  if (rc == PN_OK) rc = share_write(&ctx, p1, &f1);
+  if (rc == PN_OK) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "count", (double)o.count);
+    cJSON_AddItemToObject(r, "labels", labels);
+    labels = NULL;
+    rc = pn_json_write(&ctx, pl, r, 0644);
+    cJSON_Delete(r);
+  }
+  if (rc == PN_OK)
+    printf("%s (x + r, %.2f MB), %s (the 32-byte seed of r), %s: %lld images in %lld batches of "
+           "%lld\n", p0, (double)(nb * per * 8) / 1e6, p1, pl, (long long)o.count, (long long)nb,
+           (long long)o.batch);
+out:
+  cJSON_Delete(labels);
+  if (x) pn_wipe_free(x, sizeof(float) * (size_t)per);
+  free(y);
+  share_free(&f0);
+  share_free(&f1);
+  pn_mpc_cli_free(&src);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
+/* The model owner: split the weights. PREFIX.onnx is the optimised model with its float weights
+** zeroed (what the servers load), PREFIX.p0.weights P0's shares, PREFIX.p1.weights P1's seed. */
+int pn_mpc_cli_weights(int argc, char **argv) {
+  const char *cmd = "mpc weights";
+  struct opts o = {.data = "random", .batch = 1, .tls = 1, .secret = 1};
+  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  if (!o.out) return pn_cli_usage(cmd, "no output prefix given (-o PREFIX)");
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g = NULL, *gz = NULL;
+  struct pn_mpc_model *mm = NULL;
+  struct pn_mpc_dealer *d = NULL;
+  struct pn_mpc_wtable wt = {.recording = 1};
+  struct pn_mpc m;
+  memset(&m, 0, sizeof m);
+  uint8_t master[32], model[32];
+  char pm[4096], p0[4096], p1[4096];
+  snprintf(pm, sizeof pm, "%s.onnx", o.out);
+  snprintf(p0, sizeof p0, "%s.p0.weights", o.out);
+  snprintf(p1, sizeof p1, "%s.p1.weights", o.out);
+  struct pn_mpc_model_opts mo = {.batch = (int)o.batch, .secret_weights = 1, .wtab = &wt};
+  int rc;
+  if ((rc = pn_onnx_load_file(&ctx, o.model, &g)) || (rc = pn_getrandom(&ctx, mo.owner_seed, 32)) ||
+      (rc = pn_getrandom(&ctx, master, 32)) || (rc = pn_mpc_model_new(&ctx, g, &mo, &mm)) ||
+      (rc = pn_dealer_new_embedded(&ctx, master, &d)))
+    goto out;
+  /* a dry run on zeros visits every constant the runner shares */
+  pn_mpc_init_sim(&m, &ctx, d, PN_MPC_FRAC_DEFAULT);
+  pn_sh x = {0}, y = {0};
+  if ((rc = pn_sh_alloc(&m, pn_mpc_model_in_numel(mm), x))) goto out;
+  rc = pn_mpc_model_run(mm, &m, x, y);
+  pn_sh_free(&m, pn_mpc_model_in_numel(mm), x);
+  if (rc == PN_OK) pn_sh_free(&m, pn_mpc_model_out_numel(mm), y);
+  if (rc) goto out;
+  if (!(gz = pn_graph_clone(pn_mpc_model_graph(mm)))) {
+    rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  for (int i = 0; i < gz->n_inits; i++)
+    if (gz->inits[i]->dtype == PN_DT_FLOAT || gz->inits[i]->dtype == PN_DT_DOUBLE)
+      memset(gz->inits[i]->data, 0, pn_tensor_nbytes(gz->inits[i]));
+  if ((rc = pn_onnx_save_file(&ctx, gz, pm)) || (rc = pn_mpc_cli_sha256(&ctx, pm, model)) ||
+      (rc = pn_mpc_wfile_write(&ctx, p0, 0, &wt, model, mo.owner_seed, PN_MPC_FRAC_DEFAULT)) ||
+      (rc = pn_mpc_wfile_write(&ctx, p1, 1, &wt, model, mo.owner_seed, PN_MPC_FRAC_DEFAULT)))
+    goto out;
+  printf("%s (weights zeroed, for the servers and the dealer), %s (P0's shares of %d weight "
+         "tensors), %s (P1's 32-byte seed)\n", pm, p0, wt.n, p1);
+out:
+  pn_mpc_release(&m);
+  pn_wipe(master, sizeof master);
+  pn_wipe(mo.owner_seed, sizeof mo.owner_seed);
+  pn_mpc_wtable_free(&wt);
+  pn_dealer_free(d);
+  pn_mpc_model_free(mm);
+  pn_graph_free(gz);
+  pn_graph_free(g);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
+static void party_usage(FILE *f) {
+  fprintf(f,
+          "usage: privnn mpc party --id 0|1 (--listen|--connect) HOST:PORT MODEL.onnx\n"
+          "                        --input SHARE (--dealer FILE | --dealer-connect HOST:PORT)\n"
+          "                        -o OUT [options]\n\n"
+          "Run one party of a two-party inference with its input share (from `mpc share`) and\n"
+          "its dealer file (from `mpc dealer`, made for the same model, plan and batch size),\n"
+          "and write its share of the outputs for `mpc reveal`. Weights are public (each party\n"
+          "loads the model) unless --weights gives this party's weight shares (`mpc weights`;\n"
+          "MODEL is then the PREFIX.onnx it wrote, and the dealer must use --weights secret).\n\n"
+          "  --weights F     secret weights: PREFIX.p0.weights or PREFIX.p1.weights\n"
+          "  --plan P        the HummingBird plan the dealer file was made for\n"
+          "  --psk-file F    TLS 1.3 with a pre-shared key (16-64 bytes in F)\n"
+          "  --cert C --key K --ca CA   TLS 1.3 with mutual certificates (PEM)\n"
+          "  --no-tls        plain TCP (frames HMAC'ed if --psk-file is given)\n"
+          "  --net NET       link emulator (none, lan, wan, BW,RTT)\n"
+          "  --timeout MS    per-operation timeout (default 30000)\n"
+          "  --json FILE     bytes, rounds and time per layer\n");
+}
+
+int pn_mpc_cli_party(int argc, char **argv) {
+  const char *cmd = "mpc party";
+  const char *hostport = NULL, *model = NULL, *input = NULL, *dealer = NULL, *out = NULL,
+             *plan_path = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL,
+             *net_s = "none", *json = NULL, *dealer_hp = NULL, *wfile = NULL, *v;
+  int64_t id = -1, timeout = 30000;
+  int listen = -1, tls = 1;
+  struct pn_cli_args a = {argc, argv, 2, cmd, 0};
+  for (; a.i < argc; a.i++) {
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      party_usage(stdout);
+      return PN_EXIT_OK;
+    }
+    if (pn_cli_flag(&a, "--no-tls", NULL)) {
+      tls = 0;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--id", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--id", v, 0, 1, &id)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--timeout", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--timeout", v, 1, 3600000, &timeout)) return PN_EXIT_USAGE;
+      continue;
+    }
+    const char **dst = NULL;
+    int is_listen = -1;
+    if (pn_cli_opt(&a, "--listen", NULL, &v)) dst = &hostport, is_listen = 1;
+    else if (pn_cli_opt(&a, "--connect", NULL, &v)) dst = &hostport, is_listen = 0;
+    else if (pn_cli_opt(&a, "--input", NULL, &v)) dst = &input;
+    else if (pn_cli_opt(&a, "--dealer", NULL, &v)) dst = &dealer;
+    else if (pn_cli_opt(&a, "--dealer-connect", NULL, &v)) dst = &dealer_hp;
+    else if (pn_cli_opt(&a, "--weights", NULL, &v)) dst = &wfile;
+    else if (pn_cli_opt(&a, "--output", "-o", &v)) dst = &out;
+    else if (pn_cli_opt(&a, "--plan", NULL, &v)) dst = &plan_path;
+    else if (pn_cli_opt(&a, "--psk-file", NULL, &v)) dst = &psk_file;
+    else if (pn_cli_opt(&a, "--cert", NULL, &v)) dst = &cert;
+    else if (pn_cli_opt(&a, "--key", NULL, &v)) dst = &key;
+    else if (pn_cli_opt(&a, "--ca", NULL, &v)) dst = &ca;
+    else if (pn_cli_opt(&a, "--net", NULL, &v)) dst = &net_s;
+    else if (pn_cli_opt(&a, "--json", NULL, &v)) dst = &json;
+    if (dst) {
+      if (a.err) return a.err;
+      *dst = v;
+      if (is_listen >= 0) listen = is_listen;
+      continue;
+    }
+    if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
+    if (model) return pn_cli_usage(cmd, "more than one model ('%s', '%s')", model, argv[a.i]);
+    model = argv[a.i];
+  }
+  if (id < 0 || !hostport || !model || !input || !(dealer || dealer_hp) || !out)
+    return pn_cli_usage(cmd, "--id, --listen/--connect, MODEL, --input, --dealer (or "
+                        "--dealer-connect) and -o are required");
+  if (tls && !psk_file && !(cert && key && ca))
+    return pn_cli_usage(cmd, "give --psk-file, or --cert/--key/--ca, or --no-tls");
+  struct pn_ctx ctx = {0};
+  struct pn_net_opts no = {.timeout_ms = (int)timeout};
+  if (pn_net_parse_emu(&ctx, net_s, &no)) return pn_cli_usage(cmd, "%s", pn_errmsg(&ctx));
+  struct pn_graph *g = NULL;
+  struct pn_mpc_plan plan = {0};
+  struct share_file in = {0}, res = {0};
+  struct pn_mpc_wtable wt = {0};
+  struct pn_mpc_dealer *d = NULL;
+  struct pn_mpc_net *net = NULL, *dnet = NULL;
+  struct pn_mpc_model *mm = NULL;
+  uint8_t *psk = NULL;
+  size_t psk_len = 0;
+  struct pn_mpc m;
+  memset(&m, 0, sizeof m);
+  int rc;
+  struct pn_dealer_binding bind = {.frac = PN_MPC_FRAC_DEFAULT};
+  if ((rc = pn_onnx_load_file(&ctx, model, &g)) || (rc = pn_mpc_cli_sha256(&ctx, model, bind.model)) ||
+      (plan_path && (rc = pn_mpc_plan_load(&ctx, plan_path, &plan))) ||
+      (rc = share_read(&ctx, input, &in)))
+    goto out;
+  if (in.party != (uint32_t)id) {
+    rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s: share file is for party %u, this is party %lld", input,
+                in.party, (long long)id);
+    goto out;
+  }
+  pn_mpc_plan_hash(plan_path ? &plan : NULL, bind.plan);
+  bind.batch = in.batch;
+  bind.batches = in.batches;
+  struct pn_mpc_model_opts mo = {.batch = (int)in.batch, .plan = plan_path ? &plan : NULL};
+  if (wfile) {
+    if ((rc = pn_mpc_wfile_read(&ctx, wfile, (int)id, bind.model, &wt, mo.owner_seed))) goto out;
+    mo.secret_weights = 1;
+    if (id == 0) mo.wtab = &wt;
+  }
+  if ((rc = pn_mpc_model_new(&ctx, g, &mo, &mm))) goto out;
+  if (psk_file) {
+    if ((rc = pn_read_file(&ctx, psk_file, 4096, &psk, &psk_len))) goto out;
+    no.psk = psk;
+    no.psk_len = psk_len;
+  }
+  no.sec = !tls ? PN_NET_PLAIN : psk_file ? PN_NET_TLS_PSK : PN_NET_TLS_CERT;
+  no.cert = cert;
+  no.key = key;
+  no.ca = ca;
+  if (dealer_hp) {
+    struct pn_net_opts dno = no;
+    dno.emu_bw = 0;
+    dno.sec = !tls ? PN_NET_PLAIN : PN_NET_TLS_PSK;
+    if (tls && !psk_file) {
+      rc = pn_err(&ctx, PN_ERR_INVALID, "--dealer-connect needs --psk-file (or --no-tls)");
+      goto out;
+    }
+    if ((rc = pn_mpc_net_connect(&ctx, dealer_hp, &dno, &dnet)) ||
+        (rc = pn_dealer_connect(&ctx, dnet, (int)id, &bind, &d)))
+      goto out;
+  } else if ((rc = pn_dealer_open_file(&ctx, dealer, (int)id, &bind, &d))) {
+    goto out;
+  }
+  if ((uint64_t)pn_mpc_model_in_numel(mm) != in.words) {
+    rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s: %llu input words per batch, the model takes %lld", input,
+                (unsigned long long)in.words, (long long)pn_mpc_model_in_numel(mm));
+    goto out;
+  }
+  rc = listen ? pn_mpc_net_listen(&ctx, hostport, &no, &net) : pn_mpc_net_connect(&ctx, hostport, &no, &net);
+  if (rc) goto out;
+  pn_mpc_init_party(&m, &ctx, (int)id, net, d, PN_MPC_FRAC_DEFAULT);
+  int64_t nout = pn_mpc_model_out_numel(mm);
+  res = (struct share_file){.party = (uint32_t)id, .batch = in.batch, .frac = in.frac,
+                            .batches = in.batches, .words = (uint64_t)nout};
+  res.data = calloc((size_t)(in.batches * (uint64_t)nout), 8);
+  pn_sh x = {0};
+  if (!res.data) {
+    rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  if ((rc = pn_sh_alloc(&m, (int64_t)in.words, x))) goto out;
+  double t0 = pn_now();
+  for (uint64_t b = 0; b < in.batches && rc == PN_OK; b++) {
+    if (in.kind) {
+      rc = client_r(in.seed, b, x[0], (int64_t)in.words);
+      for (uint64_t i = 0; i < in.words; i++) x[0][i] = (uint64_t)0 - x[0][i];
+    } else {
+      memcpy(x[0], in.data + b * in.words, in.words * 8);
+    }
+    pn_sh y = {0};
+    if (rc == PN_OK && (rc = pn_mpc_model_run(mm, &m, x, y)) == PN_OK) {
+      memcpy(res.data + b * (uint64_t)nout, y[0], (size_t)nout * 8);
+      pn_sh_free(&m, nout, y);
+    }
+  }
+  pn_sh_free(&m, (int64_t)in.words, x);
+  double secs = pn_now() - t0;
+  if (rc == PN_OK) rc = share_write(&ctx, out, &res);
+  if (rc == PN_OK) {
+    printf("party %lld: %llu batch(es) of %u, %.3f MB sent, %llu rounds, %.2f s; wrote %s\n",
+           (long long)id, (unsigned long long)in.batches, in.batch, (double)m.st.bytes / 1e6,
+           (unsigned long long)m.st.rounds, secs, out);
+    if (json) {
+      cJSON *r = cJSON_CreateObject(), *ls = cJSON_CreateArray();
+      cJSON_AddNumberToObject(r, "party", (double)id);
+      cJSON_AddNumberToObject(r, "bytes_per_party", (double)m.st.bytes);
+      cJSON_AddNumberToObject(r, "rounds", (double)m.st.rounds);
+      cJSON_AddNumberToObject(r, "seconds", secs);
+      cJSON_AddNumberToObject(r, "bits_discarded", pn_mpc_model_bits_discarded(mm));
+      for (int i = 0; i < pn_mpc_model_n_layers(mm); i++) {
+        const struct pn_mpc_layer *l = pn_mpc_model_layer(mm, i);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", l->name);
+        cJSON_AddStringToObject(e, "op", l->op);
+        cJSON_AddNumberToObject(e, "bytes_per_party", (double)l->bytes);
+        cJSON_AddNumberToObject(e, "rounds", (double)l->rounds);
+        cJSON_AddNumberToObject(e, "seconds", l->seconds);
+        cJSON_AddItemToArray(ls, e);
+      }
+      cJSON_AddItemToObject(r, "layers", ls);
+      rc = pn_json_write(&ctx, json, r, 0644);
+      cJSON_Delete(r);
+    }
+  }
+out:
+  pn_mpc_release(&m);
+  if (psk) pn_wipe_free(psk, psk_len);
+  pn_mpc_net_free(net);
+  pn_dealer_free(d); /* before its link: ends an online dealer session */
+  pn_mpc_net_free(dnet);
+  pn_mpc_model_free(mm);
+  share_free(&in);
+  share_free(&res);
+  pn_mpc_wtable_free(&wt);
+  pn_mpc_plan_free(&plan);
+  pn_graph_free(g);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
+int pn_mpc_cli_reveal(int argc, char **argv) {
+  const char *cmd = "mpc reveal", *files[2] = {NULL, NULL}, *labels_path = NULL, *json = NULL, *v;
+  struct pn_cli_args a = {argc, argv, 2, cmd, 0};
+  int nf = 0;
+  for (; a.i < argc; a.i++) {
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      printf("usage: privnn mpc reveal OUT.p0 OUT.p1 [--labels PREFIX.labels.json] [--json FILE]\n"
+             "Add the parties' output shares, print each image's class (and accuracy).\n");
+      return PN_EXIT_OK;
+    }
+    if (pn_cli_opt(&a, "--labels", NULL, &v)) {
+      if (a.err) return a.err;
+      labels_path = v;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--json", NULL, &v)) {
+      if (a.err) return a.err;
+      json = v;
+      continue;
+    }
+    if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
+    if (nf == 2) return pn_cli_usage(cmd, "more than two share files");
+    files[nf++] = argv[a.i];
+  }
+  if (nf != 2) return pn_cli_usage(cmd, "give the two parties' output files");
+  struct pn_ctx ctx = {0};
+  struct share_file f[2] = {{0}, {0}};
+  cJSON *lj = NULL;
+  int rc = share_read(&ctx, files[0], &f[0]);
+  if (rc == PN_OK) rc = share_read(&ctx, files[1], &f[1]);
+  if (rc == PN_OK && (f[0].party == f[1].party || f[0].kind || f[1].kind ||
+                      f[0].words != f[1].words || f[0].batches != f[1].batches ||
+                      f[0].batch != f[1].batch))
+    rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s, %s: not the two output shares of one run", files[0],
+                files[1]);
+  if (rc == PN_OK && labels_path) rc = pn_json_read(&ctx, labels_path, 64u << 20, &lj);
+  if (rc) goto out;
+  const cJSON *larr = lj ? cJSON_GetObjectItemCaseSensitive(lj, "labels") : NULL;
+  int64_t K = (int64_t)(f[0].words / f[0].batch), n = (int64_t)(f[0].batches * f[0].batch);
+  if (larr && cJSON_GetArraySize(larr) < n) n = cJSON_GetArraySize(larr);
+  int64_t correct = 0;
+  cJSON *preds = cJSON_CreateArray();
+  for (int64_t i = 0; i < n; i++) {
+    int64_t best = 0;
+    double bv = -1e300;
+    for (int64_t k = 0; k < K; k++) {
+      double z = pn_fx_decode(f[0].data[i * K + k] + f[1].data[i * K + k], (int)f[0].frac);
+      if (z > bv) bv = z, best = k;
+    }
+    cJSON_AddItemToArray(preds, cJSON_CreateNumber((double)best));
+    if (larr) correct += best == cJSON_GetArrayItem(larr, (int)i)->valueint;
+    else printf("%lld: class %lld\n", (long long)i, (long long)best);
+  }
+  if (larr) printf("%lld images: accuracy %.4f (%lld correct)\n", (long long)n,
+                   (double)correct / (double)n, (long long)correct);
+  if (json) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "count", (double)n);
+    if (larr) cJSON_AddNumberToObject(r, "accuracy", (double)correct / (double)n);
+    cJSON_AddItemToObject(r, "predictions", preds);
+    preds = NULL;
+    rc = pn_json_write(&ctx, json, r, 0644);
+    cJSON_Delete(r);
+  }
+  cJSON_Delete(preds);
+out:
+  cJSON_Delete(lj);
+  share_free(&f[0]);
+  share_free(&f[1]);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}

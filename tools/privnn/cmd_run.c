@@ -1,0 +1,380 @@
+/* cmd_run.c - `privnn run MODEL.onnx`: run a model on TensorProto inputs (or random ones), print the
+** outputs' shapes and first values, time repeated runs, optionally profile per op and save outputs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_util.h"
+#include "graph/exec.h"
+#include "graph/onnx.h"
+#include "util/fileio.h"
+#include "util/prg.h"
+#include "util/progress.h"
+#include "util/report.h"
+#include "util/status.h"
+
+#define MAX_FILES 64
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: privnn run MODEL.onnx (--input X.pb ... | --random) [options]\n\n"
+          "Run a model with privnn's plaintext executor. Inputs are TensorProto files given in the\n"
+          "order of the model's runtime inputs, or random N(0,1) tensors with --random (unknown or\n"
+          "symbolic dims become 1).\n\n"
+          "options:\n"
+          "  -i, --input FILE    a TensorProto input (repeat for each input, in order)\n"
+          "  -o, --output FILE   save an output as TensorProto (repeat, in output order)\n"
+          "  --random            random inputs instead of files\n"
+          "  --seed S            seed of the random inputs (default 0)\n"
+          "  --repeat R          timed runs (default 1)\n"
+          "  --warmup W          untimed runs first (default 0)\n"
+          "  --threads T         OpenMP and OpenBLAS threads (default: library defaults)\n"
+          "  --profile           print time per op type\n"
+          "  --json FILE         write a JSON report (outputs, timing, profile)\n"
+          "  -h, --help          this text\n");
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* A random input for v: N(0,1) floats, small non-negative integers, random bools. */
+static int random_input(struct pn_ctx *ctx, struct pn_prg *prg, const struct pn_value *v,
+                        struct pn_tensor **out) {
+  int64_t dims[PN_MAX_DIMS];
+  int nd = v->ndim < 0 ? 1 : v->ndim;
+  for (int k = 0; k < nd; k++) dims[k] = (v->ndim < 0 || v->dims[k] < 0) ? 1 : v->dims[k];
+  enum pn_dtype dt = v->dtype;
+  if (dt != PN_DT_FLOAT && dt != PN_DT_DOUBLE && dt != PN_DT_INT64 && dt != PN_DT_INT32 &&
+      dt != PN_DT_BOOL && dt != PN_DT_UINT8 && dt != PN_DT_INT8)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "input '%s': --random cannot make %s tensors", v->name,
+                  pn_dtype_name(dt));
+  if (pn_shape_numel(nd, dims) > ((int64_t)1 << 31))
+    return pn_err(ctx, PN_ERR_INVALID, "input '%s': too large for --random", v->name);
+  struct pn_tensor *t = pn_tensor_new(dt, nd, dims);
+  if (!t) return pn_err(ctx, PN_ERR_NOMEM, "input '%s': out of memory", v->name);
+  int64_t n = pn_tensor_numel(t);
+  for (int64_t i = 0; i < n; i++) switch (dt) {
+    case PN_DT_FLOAT: ((float *)t->data)[i] = (float)pn_prg_normal(prg); break;
+    case PN_DT_DOUBLE: ((double *)t->data)[i] = pn_prg_normal(prg); break;
+    case PN_DT_INT64: ((int64_t *)t->data)[i] = (int64_t)pn_prg_uniform(prg, 10); break;
+    case PN_DT_INT32: ((int32_t *)t->data)[i] = (int32_t)pn_prg_uniform(prg, 10); break;
+    case PN_DT_INT8: ((int8_t *)t->data)[i] = (int8_t)pn_prg_uniform(prg, 10); break;
+    default: ((uint8_t *)t->data)[i] = (uint8_t)pn_prg_uniform(prg, dt == PN_DT_BOOL ? 2 : 10); break;
+    }
+  *out = t;
+  return PN_OK;
+}
+
+/* "[1,1000] first: 0.12 -0.5 ... argmax: 3" */
+static void print_output(const struct pn_value *v, const struct pn_tensor *t, cJSON *jo) {
+  char sh[128];
+  int64_t n = pn_tensor_numel(t);
+  printf("  %-20s %s %s", v->name, pn_dtype_name(t->dtype), pn_shape_str(sh, sizeof sh, t->ndim, t->dims));
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "name", v->name);
+  cJSON_AddStringToObject(o, "dtype", pn_dtype_name(t->dtype));
+  cJSON *js = cJSON_AddArrayToObject(o, "shape");
+  for (int k = 0; k < t->ndim; k++) cJSON_AddItemToArray(js, cJSON_CreateNumber((double)t->dims[k]));
+  bool numeric = pn_dtype_supported(t->dtype);
+  if (numeric && n > 0) {
+    printf("  first:");
+    cJSON *jf = cJSON_AddArrayToObject(o, "first");
+    for (int64_t i = 0; i < n && i < 6; i++) {
+      double x = pn_tensor_get_f64(t, i);
+      printf(" %.6g", x);
+      cJSON_AddItemToArray(jf, cJSON_CreateNumber(isfinite(x) ? x : 0));
+    }
+    if (n > 6) printf(" ...");
+    double s = 0;
+    int64_t nonfinite = 0;
+    for (int64_t i = 0; i < n; i++) {
+      double x = pn_tensor_get_f64(t, i);
+      if (isfinite(x)) s += x;
+      else nonfinite++;
+    }
+    cJSON_AddNumberToObject(o, "sum", s);
+    if (nonfinite) {
+      printf("  (%lld non-finite)", (long long)nonfinite);
+      cJSON_AddNumberToObject(o, "non_finite", (double)nonfinite);
+    }
+    if (t->ndim == 2 && t->dims[1] > 0) {
+      cJSON *ja = cJSON_AddArrayToObject(o, "argmax");
+      printf("  argmax:");
+      for (int64_t r = 0; r < t->dims[0]; r++) {
+        int64_t best = 0;
+        for (int64_t c = 1; c < t->dims[1]; c++)
+          if (pn_tensor_get_f64(t, r * t->dims[1] + c) > pn_tensor_get_f64(t, r * t->dims[1] + best))
+            best = c;
+        if (r < 8) printf(" %lld", (long long)best);
+        cJSON_AddItemToArray(ja, cJSON_CreateNumber((double)best));
+      }
+      if (t->dims[0] > 8) printf(" ...");
+    }
+  }
+  printf("\n");
+  if (jo) cJSON_AddItemToArray(jo, o);
+  else cJSON_Delete(o);
+}
+
+struct run_opts {
+  const char *model, *json;
+  const char *inputs[MAX_FILES], *outputs[MAX_FILES];
+  int n_inputs, n_outputs;
+  bool random, profile;
+  uint64_t seed;
+  int64_t repeat, warmup, threads;
+};
+
+static int parse(int argc, char **argv, struct run_opts *o) {
+  const char *cmd = "run", *v;
+  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
+  o->repeat = 1;
+  for (; a.i < argc; a.i++) {
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      usage(stdout);
+      return -1;
+    }
+    if (pn_cli_flag(&a, "--random", NULL)) { o->random = true; continue; }
+    if (pn_cli_flag(&a, "--profile", NULL)) { o->profile = true; continue; }
+    if (pn_cli_opt(&a, "--input", "-i", &v)) {
+      if (a.err) return a.err;
+      if (o->n_inputs == MAX_FILES) return pn_cli_usage(cmd, "more than %d --input files", MAX_FILES);
+      o->inputs[o->n_inputs++] = v;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--output", "-o", &v)) {
+      if (a.err) return a.err;
+      if (o->n_outputs == MAX_FILES) return pn_cli_usage(cmd, "more than %d --output files", MAX_FILES);
+      o->outputs[o->n_outputs++] = v;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--json", NULL, &v)) {
+      if (a.err) return a.err;
+      o->json = v;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--seed", NULL, &v)) {
+      if (a.err || pn_cli_u64(cmd, "--seed", v, &o->seed)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--repeat", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--repeat", v, 1, 1000000, &o->repeat)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--warmup", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--warmup", v, 0, 1000000, &o->warmup)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--threads", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--threads", v, 1, 1024, &o->threads)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (argv[a.i][0] == '-' && argv[a.i][1]) return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
+    if (o->model) return pn_cli_usage(cmd, "more than one model given ('%s', '%s')", o->model, argv[a.i]);
+    o->model = argv[a.i];
+  }
+  if (!o->model) return pn_cli_usage(cmd, "no model given");
+  if (o->random && o->n_inputs) return pn_cli_usage(cmd, "--random and --input exclude each other");
+  return PN_EXIT_OK;
+}
+
+struct run_state {
+  struct pn_graph *g;
+  struct pn_exec *ex;
+  struct pn_tensor **in, **out;
+  int n_in, n_out;
+  double *times;
+  cJSON *report;
+};
+
+static void free_outputs(struct run_state *st) {
+  for (int i = 0; i < st->n_out; i++) {
+    pn_tensor_free(st->out[i]);
+    st->out[i] = NULL;
+  }
+}
+
+static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *st) {
+  const char *cmd = "run";
+  int rc;
+  if ((rc = pn_onnx_load_file(ctx, o->model, &st->g)) != PN_OK) return pn_cli_fail(cmd, ctx);
+  pn_cli_set_threads((int)o->threads);
+  struct pn_exec_opts eo = {.threads = (int)o->threads};
+  if ((rc = pn_exec_new(ctx, st->g, &eo, &st->ex)) != PN_OK) {
+    pn_err_prefix(ctx, "%s", o->model);
+    return pn_cli_fail(cmd, ctx);
+  }
+  st->n_in = pn_exec_n_inputs(st->ex);
+  st->n_out = pn_exec_n_outputs(st->ex);
+  st->in = calloc((size_t)st->n_in + 1, sizeof *st->in);
+  st->out = calloc((size_t)st->n_out + 1, sizeof *st->out);
+  st->times = calloc((size_t)o->repeat, sizeof *st->times);
+  if (!st->in || !st->out || !st->times) return pn_cli_failf(cmd, "out of memory");
+  if (o->n_outputs > st->n_out)
+    return pn_cli_usage(cmd, "%d --output files given but %s has %d outputs", o->n_outputs, o->model,
+                        st->n_out);
+  if (o->random) {
+    struct pn_prg prg;
+    if (pn_prg_init_u64(ctx, &prg, o->seed) != PN_OK) return pn_cli_fail(cmd, ctx);
+    for (int i = 0; i < st->n_in && rc == PN_OK; i++)
+      rc = random_input(ctx, &prg, pn_exec_input(st->ex, i), &st->in[i]);
+    pn_prg_free(&prg);
+    if (rc != PN_OK) {
+      pn_err_prefix(ctx, "%s", o->model);
+      return pn_cli_fail(cmd, ctx);
+    }
+  } else {
+    if (o->n_inputs != st->n_in) {
+      char names[512] = "";
+      for (int i = 0; i < st->n_in; i++) {
+        strncat(names, i ? ", " : "", sizeof names - strlen(names) - 1);
+        strncat(names, pn_exec_input(st->ex, i)->name, sizeof names - strlen(names) - 1);
+      }
+      return pn_cli_usage(cmd, "%s needs %d input%s (%s), got %d --input (or use --random)", o->model,
+                          st->n_in, st->n_in == 1 ? "" : "s", names, o->n_inputs);
+    }
+    for (int i = 0; i < st->n_in; i++)
+      if (pn_tensor_load_pb_file(ctx, o->inputs[i], &st->in[i]) != PN_OK) return pn_cli_fail(cmd, ctx);
+  }
+
+  const struct pn_tensor *const *in = (const struct pn_tensor *const *)st->in;
+  for (int64_t w = 0; w < o->warmup; w++) {
+    if (pn_exec_run(ctx, st->ex, in, st->out) != PN_OK) goto run_failed;
+    free_outputs(st);
+  }
+  double *prof = calloc(PN_OP_COUNT, sizeof *prof);
+  if (!prof) return pn_cli_failf(cmd, "out of memory");
+  struct pn_progress bar;
+  bool bar_on = false;
+  double before[PN_OP_COUNT];
+  for (int64_t r = 0; r < o->repeat; r++) {
+    free_outputs(st);
+    const double *ops0 = pn_exec_op_seconds(st->ex);
+    for (int k = 0; k < PN_OP_COUNT; k++) before[k] = ops0 ? ops0[k] : 0;
+    double t0 = pn_now();
+    if (pn_exec_run(ctx, st->ex, in, st->out) != PN_OK) {
+      if (bar_on) pn_progress_end(&bar);
+      free(prof);
+      goto run_failed;
+    }
+    st->times[r] = pn_now() - t0;
+    /* the executor's per-op times accumulate over runs: take this run's share */
+    const double *ops = pn_exec_op_seconds(st->ex);
+    for (int k = 0; ops && k < PN_OP_COUNT; k++)
+      prof[k] += ops[k] >= before[k] ? ops[k] - before[k] : ops[k];
+    if (r == 0 && (double)(o->repeat - 1) * st->times[0] > 2.0) {
+      pn_progress_start(&bar, "run", (uint64_t)o->repeat - 1); /* the runs still to come */
+      bar_on = true;
+    } else if (bar_on) {
+      pn_progress_update(&bar, (uint64_t)r, NULL);
+    }
+  }
+  if (bar_on) pn_progress_end(&bar);
+
+  /* report */
+  cJSON *rep = st->report = cJSON_CreateObject();
+  cJSON_AddStringToObject(rep, "model", o->model);
+  char buf[256];
+  printf("%s: %d input%s, %d output%s\n", o->model, st->n_in, st->n_in == 1 ? "" : "s", st->n_out,
+         st->n_out == 1 ? "" : "s");
+  cJSON *ji = cJSON_AddArrayToObject(rep, "inputs");
+  for (int i = 0; i < st->n_in; i++) {
+    const struct pn_tensor *t = st->in[i];
+    printf("  in  %-16s %s %s%s\n", pn_exec_input(st->ex, i)->name, pn_dtype_name(t->dtype),
+           pn_shape_str(buf, sizeof buf, t->ndim, t->dims), o->random ? " (random)" : "");
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddStringToObject(x, "name", pn_exec_input(st->ex, i)->name);
+    cJSON_AddStringToObject(x, "source", o->random ? "random" : o->inputs[i]);
+    cJSON *sh = cJSON_AddArrayToObject(x, "shape");
+    for (int k = 0; k < t->ndim; k++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->dims[k]));
+    cJSON_AddItemToArray(ji, x);
+  }
+  cJSON *jo = cJSON_AddArrayToObject(rep, "outputs");
+  printf("outputs:\n");
+  for (int i = 0; i < st->n_out; i++) print_output(pn_exec_output(st->ex, i), st->out[i], jo);
+
+  double *sorted = malloc((size_t)o->repeat * sizeof *sorted);
+  if (!sorted) {
+    free(prof);
+    return pn_cli_failf(cmd, "out of memory");
+  }
+  memcpy(sorted, st->times, (size_t)o->repeat * sizeof *sorted);
+  qsort(sorted, (size_t)o->repeat, sizeof *sorted, cmp_double);
+  double sum = 0;
+  for (int64_t r = 0; r < o->repeat; r++) sum += st->times[r];
+  int64_t R = o->repeat;
+  double mean = sum / (double)R, median = R % 2 ? sorted[R / 2] : 0.5 * (sorted[R / 2 - 1] + sorted[R / 2]);
+  printf("time: mean %.3f ms, min %.3f ms, median %.3f ms over %lld run%s (%lld warmup, threads %s)\n",
+         mean * 1e3, sorted[0] * 1e3, median * 1e3, (long long)R, R == 1 ? "" : "s",
+         (long long)o->warmup, o->threads ? (snprintf(buf, sizeof buf, "%lld", (long long)o->threads), buf)
+                                          : "default");
+  cJSON *jt = cJSON_AddObjectToObject(rep, "timing");
+  cJSON_AddNumberToObject(jt, "runs", (double)R);
+  cJSON_AddNumberToObject(jt, "warmup", (double)o->warmup);
+  cJSON_AddNumberToObject(jt, "threads", (double)o->threads);
+  cJSON_AddNumberToObject(jt, "mean_ms", mean * 1e3);
+  cJSON_AddNumberToObject(jt, "min_ms", sorted[0] * 1e3);
+  cJSON_AddNumberToObject(jt, "median_ms", median * 1e3);
+  cJSON *all = cJSON_AddArrayToObject(jt, "all_ms");
+  for (int64_t r = 0; r < R; r++) cJSON_AddItemToArray(all, cJSON_CreateNumber(st->times[r] * 1e3));
+  free(sorted);
+
+  if (o->profile) {
+    double tot = 0;
+    int order[PN_OP_COUNT], n = 0;
+    for (int k = 0; k < PN_OP_COUNT; k++) {
+      tot += prof[k];
+      if (prof[k] > 0) order[n++] = k;
+    }
+    for (int x = 1; x < n; x++) /* insertion sort, slowest first */
+      for (int y = x; y > 0 && prof[order[y]] > prof[order[y - 1]]; y--) {
+        int tmp = order[y];
+        order[y] = order[y - 1];
+        order[y - 1] = tmp;
+      }
+    printf("profile (per run):\n");
+    cJSON *jp = cJSON_AddObjectToObject(rep, "profile_ms");
+    for (int x = 0; x < n; x++) {
+      int k = order[x];
+      printf("  %-20s %10.3f ms %5.1f%%\n", pn_op_name((enum pn_op)k), prof[k] * 1e3 / (double)R,
+             tot > 0 ? 100.0 * prof[k] / tot : 0.0);
+      cJSON_AddNumberToObject(jp, pn_op_name((enum pn_op)k), prof[k] * 1e3 / (double)R);
+    }
+  }
+  free(prof);
+
+  for (int i = 0; i < o->n_outputs; i++) {
+    if (pn_tensor_save_pb_file(ctx, st->out[i], o->outputs[i]) != PN_OK) return pn_cli_fail(cmd, ctx);
+    printf("wrote %s (%s)\n", o->outputs[i], pn_exec_output(st->ex, i)->name);
+  }
+  if (o->json && pn_json_write(ctx, o->json, rep, 0644) != PN_OK) return pn_cli_fail(cmd, ctx);
+  return PN_EXIT_OK;
+
+run_failed:
+  pn_err_prefix(ctx, "%s", o->model);
+  return pn_cli_fail(cmd, ctx);
+}
+
+int pn_cmd_run(int argc, char **argv) {
+  struct run_opts o = {0};
+  int rc = parse(argc, argv, &o);
+  if (rc < 0) return PN_EXIT_OK; /* --help */
+  if (rc) return rc;
+  struct pn_ctx ctx = {0};
+  struct run_state st = {0};
+  rc = run(&ctx, &o, &st);
+  if (st.in)
+    for (int i = 0; i < st.n_in; i++) pn_tensor_free(st.in[i]);
+  if (st.out) free_outputs(&st);
+  free(st.in);
+  free(st.out);
+  free(st.times);
+  cJSON_Delete(st.report);
+  pn_exec_free(st.ex);
+  pn_graph_free(st.g);
+  return rc;
+}

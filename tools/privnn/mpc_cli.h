@@ -1,0 +1,45 @@
+/* mpc_cli.h - helpers shared by the `privnn mpc` subcommands (cmd_mpc.c, cmd_mpc_party.c). */
+#ifndef PN_MPC_CLI_H
+#define PN_MPC_CLI_H
+
+#include <stdint.h>
+
+#include "graph/ir.h"
+#include "nn/dataset.h"
+
+struct pn_ctx;
+
+struct opts {
+  const char *model, *data, *plan_path, *net, *json, *out, *serve, *psk_file;
+  int split, secret, sim, tls, have_seed;
+  int64_t count, batch, margin, batches, uniform;
+  uint64_t seed;
+};
+
+/* The model and where its inputs come from (Fashion-MNIST or seeded random images). */
+struct source {
+  struct pn_graph *g;          /* the model as loaded */
+  struct pn_dataset ds;
+  int have_ds;
+  enum pn_split split;
+  int64_t per_image;           /* input elements per image */
+  int64_t out_per_image;
+  uint8_t seed[32];            /* random data and the client's share randomness */
+};
+
+/* Options common to the subcommands; returns 0, -1 after --help, or an exit code. */
+int pn_mpc_cli_parse(int argc, char **argv, const char *cmd, struct opts *o);
+int pn_mpc_cli_load(struct pn_ctx *ctx, const struct opts *o, struct source *s);
+void pn_mpc_cli_free(struct source *s);
+/* Images [first, first+cnt) into x, labels into y (-1 for random images). */
+void pn_mpc_cli_images(const struct source *s, int64_t first, int64_t cnt, float *x, int32_t *y);
+struct pn_graph *pn_mpc_cli_rebatch(const struct pn_graph *g0, int64_t B);
+int pn_mpc_cli_sha256(struct pn_ctx *ctx, const char *path, uint8_t out[32]);
+
+/* cmd_mpc_party.c */
+int pn_mpc_cli_share(int argc, char **argv);
+int pn_mpc_cli_party(int argc, char **argv);
+int pn_mpc_cli_reveal(int argc, char **argv);
+int pn_mpc_cli_weights(int argc, char **argv);
+
+#endif
