@@ -316,6 +316,18 @@ static int infer_all(struct pn_ctx *ctx, struct pn_graph *g, bool write) {
                   d->min_out, d->max_out);
       goto out;
     }
+    for (int j = 0; j < n->n_in && j < d->min_in; j++)
+      if (!*n->in[j]) {
+        rc = pn_err(ctx, PN_ERR_INVALID, "node '%s' (%s): input %d is required but empty",
+                    pn_node_label(n), n->op_type, j);
+        goto out;
+      }
+    for (int j = 0; j < n->n_out && j < d->min_out; j++)
+      if (!*n->out[j]) {
+        rc = pn_err(ctx, PN_ERR_INVALID, "node '%s' (%s): output %d is required but empty",
+                    pn_node_label(n), n->op_type, j);
+        goto out;
+      }
     struct pn_shape *in = calloc((size_t)n->n_in + 1, sizeof *in);
     struct pn_shape *outs = calloc((size_t)n->n_out + 1, sizeof *outs);
     int *in_idx = calloc((size_t)n->n_in + 1, sizeof *in_idx);
