@@ -11,34 +11,27 @@
 
 #define REDUCE_DTYPES (PN_DT_FLOATS | PN_DT_BIT(PN_DT_INT32) | PN_DT_BIT(PN_DT_INT64))
 
-struct reduce_plan {
-  bool noop;                   /* empty axes with noop_with_empty_axes: Y = X */
-  bool red[PN_MAX_DIMS];       /* reduced input dims */
-  int out_nd;
-  int64_t out_dims[PN_MAX_DIMS];
-};
-
-static int reduce_plan(const struct pn_op_args *a, const struct pn_shape *in, int n_in, bool mean,
-                       struct reduce_plan *p, bool *known) {
-  int64_t keep, noop, ax[PN_MAX_DIMS], n;
+/* Which dims a Reduce* node reduces, and its output shape (dims -1 when the axes or the rank are
+** unknown). Axes come from the 'axes' attribute before opset axes_input_from and from the optional
+** second input after; noop_with_empty_axes exists from that opset too. Shared by every Reduce op. */
+int pn_reduce_plan(const struct pn_op_args *a, const struct pn_shape *in, int n_in, unsigned dtypes,
+                   int64_t axes_input_from, struct pn_reduce_plan *p, bool *known) {
+  int64_t keep, noop = 0, ax[PN_MAX_DIMS], n = -1;
   int rc, r = in[0].ndim;
-  if ((rc = pn_check_dtype(a, "input", in[0].dtype, REDUCE_DTYPES)) ||
-      (rc = pn_node_get_int(a->ctx, a->node, "keepdims", 1, &keep)) ||
-      (rc = pn_node_get_int(a->ctx, a->node, "noop_with_empty_axes", 0, &noop)))
+  if ((rc = pn_check_dtype(a, "input", in[0].dtype, dtypes)) ||
+      (rc = pn_node_get_int(a->ctx, a->node, "keepdims", 1, &keep)))
     return rc;
-  int64_t from = mean ? 18 : 13;
   *known = true;
-  n = -1;
-  if (a->opset >= from) {
+  if (a->opset >= axes_input_from) {
+    if ((rc = pn_node_get_int(a->ctx, a->node, "noop_with_empty_axes", 0, &noop))) return rc;
     if (pn_has_in(a, n_in, 1)) {
-      if (!in[1].value) {
-        *known = false;
-      } else if ((rc = pn_read_ints(a, "input 'axes'", in[1].value, PN_MAX_DIMS, ax, &n))) {
-        return rc;
-      }
+      if (!in[1].value) *known = false;
+      else if ((rc = pn_read_ints(a, "input 'axes'", in[1].value, PN_MAX_DIMS, ax, &n))) return rc;
     }
   } else {
     const int64_t *v;
+    if (n_in > 1)
+      return pn_op_err(a, PN_ERR_INVALID, "takes 1 input before opset %lld", (long long)axes_input_from);
     if ((rc = pn_node_get_ints(a->ctx, a->node, "axes", &n, &v))) return rc;
     if (n > PN_MAX_DIMS)
       return pn_op_err(a, PN_ERR_INVALID, "attribute 'axes' has %lld values", (long long)n);
@@ -65,9 +58,14 @@ static int reduce_plan(const struct pn_op_args *a, const struct pn_shape *in, in
   return PN_OK;
 }
 
+static int reduce_plan(const struct pn_op_args *a, const struct pn_shape *in, int n_in, bool mean,
+                       struct pn_reduce_plan *p, bool *known) {
+  return pn_reduce_plan(a, in, n_in, REDUCE_DTYPES, mean ? 18 : 13, p, known);
+}
+
 static int infer_reduce(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
                         struct pn_shape *out, bool mean) {
-  struct reduce_plan p;
+  struct pn_reduce_plan p;
   bool known;
   int rc = reduce_plan(a, in, n_in, mean, &p, &known);
   if (rc) return rc;
@@ -96,7 +94,7 @@ static int run_reduce(const struct pn_op_args *a, const struct pn_tensor *const 
   const struct pn_tensor *X = in[0];
   struct pn_tensor *Y = out[0];
   struct pn_shape sh[2];
-  struct reduce_plan p;
+  struct pn_reduce_plan p;
   bool known;
   int nin = n_in < 2 ? n_in : 2, rc;
   pn_shapes_of(in, nin, sh);

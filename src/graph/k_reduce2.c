@@ -23,60 +23,15 @@ static unsigned red_dtypes(enum red_op op) {
                                                                 PN_DT_BIT(PN_DT_INT64);
 }
 
-struct red_plan {
-  bool noop;                   /* empty axes with noop_with_empty_axes: Y = X */
-  bool red[PN_MAX_DIMS];
-  int out_nd;
-  int64_t out_dims[PN_MAX_DIMS];
-};
-
-/* Which dims are reduced, and the output shape (dims -1 when axes or the rank are unknown). */
+/* Which dims are reduced, and the output shape: the plan shared with ReduceSum/ReduceMean. */
 static int red_plan(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
-                    enum red_op op, struct red_plan *p, bool *known) {
-  int64_t keep, noop = 0, ax[PN_MAX_DIMS], n = -1;
-  int rc, r = in[0].ndim;
-  if ((rc = pn_check_dtype(a, "input", in[0].dtype, red_dtypes(op))) ||
-      (rc = pn_node_get_int(a->ctx, a->node, "keepdims", 1, &keep)))
-    return rc;
-  *known = true;
-  if (a->opset >= 18) {
-    if ((rc = pn_node_get_int(a->ctx, a->node, "noop_with_empty_axes", 0, &noop))) return rc;
-    if (pn_has_in(a, n_in, 1)) {
-      if (!in[1].value) *known = false;
-      else if ((rc = pn_read_ints(a, "input 'axes'", in[1].value, PN_MAX_DIMS, ax, &n))) return rc;
-    }
-  } else {
-    const int64_t *v;
-    if (n_in > 1) return pn_op_err(a, PN_ERR_INVALID, "takes 1 input before opset 18");
-    if ((rc = pn_node_get_ints(a->ctx, a->node, "axes", &n, &v))) return rc;
-    if (n > PN_MAX_DIMS)
-      return pn_op_err(a, PN_ERR_INVALID, "attribute 'axes' has %lld values", (long long)n);
-    for (int64_t i = 0; i < n; i++) ax[i] = v[i];
-  }
-  if (r < 0 || !*known) {
-    *known = false;
-    p->out_nd = (keep && r >= 0) ? r : -1;
-    for (int i = 0; i < PN_MAX_DIMS; i++) p->out_dims[i] = -1;
-    return PN_OK;
-  }
-  p->noop = n <= 0 && noop;
-  for (int i = 0; i < r; i++) p->red[i] = !p->noop && n <= 0;
-  for (int64_t i = 0; i < n; i++) {
-    int j;
-    if ((rc = pn_op_axis(a, "'axes'", ax[i], r, &j))) return rc;
-    p->red[j] = true;
-  }
-  p->out_nd = 0;
-  for (int i = 0; i < r; i++) {
-    if (!p->red[i]) p->out_dims[p->out_nd++] = in[0].dims[i];
-    else if (keep) p->out_dims[p->out_nd++] = 1;
-  }
-  return PN_OK;
+                    enum red_op op, struct pn_reduce_plan *p, bool *known) {
+  return pn_reduce_plan(a, in, n_in, red_dtypes(op), 18, p, known);
 }
 
 static int infer_red(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
                      struct pn_shape *out, enum red_op op) {
-  struct red_plan p;
+  struct pn_reduce_plan p;
   bool known;
   int rc = red_plan(a, in, n_in, op, &p, &known);
   if (rc) return rc;
@@ -146,7 +101,7 @@ static int run_red(const struct pn_op_args *a, const struct pn_tensor *const *in
   const struct pn_tensor *X = in[0];
   struct pn_tensor *Y = out[0];
   struct pn_shape sh[2];
-  struct red_plan p;
+  struct pn_reduce_plan p;
   bool known;
   int nin = n_in < 2 ? n_in : 2, rc;
   pn_shapes_of(in, nin, sh);

@@ -141,4 +141,16 @@ static inline int pn_check_dtype(const struct pn_op_args *a, const char *what, e
   return PN_OK;
 }
 
+/* ---- reductions (k_reduce.c) ---- */
+
+struct pn_reduce_plan {
+  bool noop;                   /* empty axes with noop_with_empty_axes: Y = X */
+  bool red[PN_MAX_DIMS];       /* reduced input dims */
+  int out_nd;
+  int64_t out_dims[PN_MAX_DIMS];
+};
+
+int pn_reduce_plan(const struct pn_op_args *a, const struct pn_shape *in, int n_in, unsigned dtypes,
+                   int64_t axes_input_from, struct pn_reduce_plan *p, bool *known);
+
 #endif

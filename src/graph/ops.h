@@ -77,6 +77,11 @@ struct pn_op_def {
 
 extern const struct pn_op_def pn_op_defs[PN_OP_COUNT];
 
+/* The ai.onnx opsets whose semantics the kernels implement. A model importing a newer opset is
+** refused (PN_ERR_UNSUPPORTED) rather than run with rules that may have changed. */
+#define PN_OPSET_MIN 1
+#define PN_OPSET_MAX 18
+
 /* The op for a (domain, op_type); -1 when unsupported. Domain "" or "ai.onnx" only, for now. */
 int pn_op_find(const char *domain, const char *op_type);
 const char *pn_op_name(enum pn_op op);

@@ -306,7 +306,16 @@ static int infer_all(struct pn_ctx *ctx, struct pn_graph *g, bool write) {
     const struct pn_node *n = g->nodes[i];
     int op = pn_op_find(n->domain, n->op_type);
     if (op < 0) {
-      rc = node_err(ctx, PN_ERR_UNSUPPORTED, n, "unsupported op '%s'%s", n->op_type, "");
+      rc = node_err(ctx, PN_ERR_UNSUPPORTED, n, "unsupported op '%s' (domain '%s')", n->op_type,
+                    n->domain && *n->domain ? n->domain : "ai.onnx");
+      goto out;
+    }
+    int64_t opset = pn_graph_opset(g, n->domain);
+    if (opset < PN_OPSET_MIN || opset > PN_OPSET_MAX) {
+      rc = pn_err(ctx, opset ? PN_ERR_UNSUPPORTED : PN_ERR_INVALID,
+                  "node '%s' (%s): %s opset %lld (privnn implements ai.onnx opsets %d..%d)",
+                  pn_node_label(n), n->op_type, opset ? "model imports" : "no import of the ai.onnx",
+                  (long long)opset, PN_OPSET_MIN, PN_OPSET_MAX);
       goto out;
     }
     const struct pn_op_def *d = &pn_op_defs[op];
@@ -342,7 +351,7 @@ static int infer_all(struct pn_ctx *ctx, struct pn_graph *g, bool write) {
       else in[j].ndim = -1;
     }
     for (int j = 0; j < n->n_out; j++) outs[j].ndim = -1;
-    struct pn_op_args a = {ctx, n, pn_graph_opset(g, n->domain)};
+    struct pn_op_args a = {ctx, n, opset};
     rc = d->infer(&a, in, n->n_in, outs, n->n_out);
     if (rc == PN_OK) {
       for (int j = 0; j < n->n_out; j++) {

@@ -136,7 +136,7 @@ int pn_zoo_build(struct pn_ctx *ctx, const char *name, const struct pn_zoo_opts 
   *out = NULL;
   struct pn_zoo_opts defaults = {0};
   if (!opts) opts = &defaults;
-  if (!name) return pn_err(ctx, PN_ERR_INVALID, "zoo: no model name");
+  if (!name) return pn_err(ctx, PN_ERR_INVALID, "no model name");
   int which = -1;
   for (int i = 0; zoo_names[i]; i++)
     if (!strcmp(name, zoo_names[i])) which = i;
@@ -146,7 +146,7 @@ int pn_zoo_build(struct pn_ctx *ctx, const char *name, const struct pn_zoo_opts 
       strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
       strncat(list, zoo_names[i], sizeof list - strlen(list) - 1);
     }
-    return pn_err(ctx, PN_ERR_INVALID, "zoo: unknown model '%s' (known: %s)", name, list);
+    return pn_err(ctx, PN_ERR_INVALID, "unknown model '%s' (known: %s)", name, list);
   }
   if (opts->ndim < 0 || opts->ndim > PN_MAX_DIMS)
     return pn_err(ctx, PN_ERR_INVALID, "zoo %s: input shape has %d dims", name, opts->ndim);

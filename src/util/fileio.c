@@ -60,17 +60,45 @@ int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t
   return PN_OK;
 }
 
+/* Where the temporary file goes: beside the file the path finally names, so that a symlink stays a
+** symlink (its target is replaced) instead of being replaced by a regular file. */
+static char *resolve_target(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+    char *real = realpath(path, NULL);
+    if (real) return real;
+  }
+  return strdup(path);
+}
+
 int pn_atomic_open(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *path, unsigned mode) {
   memset(af, 0, sizeof *af);
-  size_t len = strlen(path);
-  af->path = strdup(path);
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) return pn_err(ctx, PN_ERR_IO, "%s: is a directory", path);
+    /* a device, FIFO or socket (/dev/null, /dev/stdout, a pipe): write to it directly, never
+    ** rename over it */
+    af->f = fopen(path, "wb");
+    if (!af->f) return pn_err(ctx, PN_ERR_IO, "%s: %s", path, strerror(errno));
+    af->path = strdup(path);
+    if (!af->path) {
+      fclose(af->f);
+      memset(af, 0, sizeof *af);
+      return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory", path);
+    }
+    return PN_OK;
+  }
+  char *target = resolve_target(path);
+  if (!target) return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory", path);
+  size_t len = strlen(target);
+  af->path = target;
   af->tmp = malloc(len + 16);
-  if (!af->path || !af->tmp) {
+  if (!af->tmp) {
     free(af->path);
-    free(af->tmp);
+    memset(af, 0, sizeof *af);
     return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory", path);
   }
-  snprintf(af->tmp, len + 16, "%s.tmpXXXXXX", path);
+  snprintf(af->tmp, len + 16, "%s.tmpXXXXXX", target);
   int fd = mkstemp(af->tmp);
   if (fd < 0) {
     int e = errno;
@@ -94,15 +122,25 @@ int pn_atomic_open(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *pa
 }
 
 void pn_atomic_abort(struct pn_atomic_file *af) {
-  if (!af || !af->tmp) return;
+  if (!af || !af->path) return;
   if (af->f) fclose(af->f);
-  unlink(af->tmp);
+  if (af->tmp) unlink(af->tmp);
   free(af->path);
   free(af->tmp);
   memset(af, 0, sizeof *af);
 }
 
 int pn_atomic_commit(struct pn_ctx *ctx, struct pn_atomic_file *af) {
+  if (!af->tmp) { /* a device or FIFO written directly: nothing to rename */
+    int ok = fflush(af->f) == 0 && !ferror(af->f);
+    int e = errno;
+    ok = (fclose(af->f) == 0) && ok;
+    af->f = NULL;
+    int rc = ok ? PN_OK : pn_err(ctx, PN_ERR_IO, "%s: write failed: %s", af->path, strerror(e));
+    free(af->path);
+    memset(af, 0, sizeof *af);
+    return rc;
+  }
   int ok = fflush(af->f) == 0 && !ferror(af->f) && fsync(fileno(af->f)) == 0;
   int e = errno;
   ok = (fclose(af->f) == 0) && ok;

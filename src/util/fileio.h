@@ -16,7 +16,8 @@ int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t
 
 /* Write buf[0..n) to path atomically: a temporary file in the same directory, fsync, rename.
 ** mode is the permission of the final file (0644, or 0600 for secrets). On failure the old file,
-** if any, is left untouched and the temporary is removed. */
+** if any, is left untouched and the temporary is removed. A symlink's target is replaced (the link
+** stays); a device or FIFO (/dev/null, a pipe) is written directly, as there is nothing to rename. */
 int pn_write_file_atomic(struct pn_ctx *ctx, const char *path, const void *buf, size_t n,
                          unsigned mode);
 

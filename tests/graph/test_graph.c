@@ -133,6 +133,17 @@ static void test_validate_errors(void **state) {
   assert_int_equal(pn_graph_validate(&ctx, g), PN_ERR_UNSUPPORTED);
   assert_non_null(strstr(pn_errmsg(&ctx), "FancyRelu"));
   pn_graph_free(g);
+  /* an op from another domain, and an opset newer than privnn implements */
+  g = small_graph();
+  g->nodes[1]->domain = "com.evil";
+  assert_int_equal(pn_graph_validate(&ctx, g), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "com.evil"));
+  pn_graph_free(g);
+  g = small_graph();
+  pn_graph_set_opset(g, "", PN_OPSET_MAX + 1);
+  assert_int_equal(pn_graph_validate(&ctx, g), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "opset"));
+  pn_graph_free(g);
   /* wrong arity */
   g = small_graph();
   g->nodes[1]->n_in = 0;

@@ -1529,6 +1529,8 @@ static void check_reduce(const char *op, int64_t opset, enum pn_dtype dt, int r,
   if (rc) printf("%s\n", pn_errmsg(&c.ctx));
   assert_int_equal(rc, PN_OK);
   bool red[8] = {false};
+  /* noop_with_empty_axes exists only from the opset where axes became an input */
+  if (!axes_input) noop = 0;
   bool identity = na <= 0 && noop;
   for (int i = 0; i < r; i++) red[i] = na <= 0 && !noop;
   for (int i = 0; i < na; i++) red[axes[i] < 0 ? axes[i] + r : axes[i]] = true;
@@ -1591,6 +1593,8 @@ static void test_reduce(void **state) {
   struct pn_shape s[2] = {{PN_DT_FLOAT, 2, {2, 3}, NULL}, {PN_DT_INT64, 1, {1}, NULL}};
   infer1("ReduceMean", 13, 1, s, "axes", 1, (int64_t[]){2}, PN_ERR_INVALID, 0, NULL);
   infer1("ReduceMean", 13, 1, s, "axes", 1, (int64_t[]){-1}, PN_OK, 2, (int64_t[]){2, 1});
+  /* before opset 18 ReduceMean's axes are an attribute: a second input is an error, not ignored */
+  infer1("ReduceMean", 13, 2, s, NULL, 0, NULL, PN_ERR_INVALID, 0, NULL);
   /* unknown axes input: keepdims keeps the rank, otherwise it is unknown */
   infer1("ReduceSum", 13, 2, s, NULL, 0, NULL, PN_OK, 2, (int64_t[]){-1, -1});
   s[0].dtype = PN_DT_BOOL;

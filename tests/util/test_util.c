@@ -154,6 +154,42 @@ static void test_atomic_write(void **state) {
   rmdir(dir);
 }
 
+static void test_atomic_special_targets(void **state) {
+  struct pn_ctx ctx = {0};
+  char dir[] = "/tmp/pn_test_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char real[256], link[256];
+  snprintf(real, sizeof real, "%s/real.bin", dir);
+  snprintf(link, sizeof link, "%s/link.bin", dir);
+  /* a symlink stays a symlink; its target gets the data */
+  assert_int_equal(pn_write_file_atomic(&ctx, real, "old", 3, 0644), PN_OK);
+  assert_int_equal(symlink(real, link), 0);
+  assert_int_equal(pn_write_file_atomic(&ctx, link, "new!", 4, 0644), PN_OK);
+  struct stat st;
+  assert_int_equal(lstat(link, &st), 0);
+  assert_true(S_ISLNK(st.st_mode));
+  uint8_t *buf;
+  size_t n;
+  assert_int_equal(pn_read_file(&ctx, real, 0, &buf, &n), PN_OK);
+  assert_int_equal(n, 4);
+  assert_memory_equal(buf, "new!", 4);
+  free(buf);
+  /* a character device is written in place, not replaced by a regular file */
+  assert_int_equal(pn_write_file_atomic(&ctx, "/dev/null", "x", 1, 0644), PN_OK);
+  assert_int_equal(stat("/dev/null", &st), 0);
+  assert_true(S_ISCHR(st.st_mode));
+  /* a directory is refused by name */
+  assert_int_equal(pn_write_file_atomic(&ctx, dir, "x", 1, 0644), PN_ERR_IO);
+  assert_non_null(strstr(pn_errmsg(&ctx), "directory"));
+  /* no temporary file is left anywhere */
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "ls %s | grep -c tmp >/dev/null", dir);
+  assert_int_not_equal(system(cmd), 0);
+  unlink(link);
+  unlink(real);
+  rmdir(dir);
+}
+
 static void test_wipe(void **state) {
   uint8_t buf[64];
   memset(buf, 0xaa, sizeof buf);
@@ -168,7 +204,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_errmsg),       cmocka_unit_test(test_arena),
     cmocka_unit_test(test_prg),          cmocka_unit_test(test_prg_known_answer),
-    cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_wipe),
+    cmocka_unit_test(test_atomic_write), cmocka_unit_test(test_atomic_special_targets),
+    cmocka_unit_test(test_wipe),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

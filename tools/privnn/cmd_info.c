@@ -112,7 +112,8 @@ int pn_cmd_info(int argc, char **argv) {
     printf("%s %s %lld", i ? "," : "",
            g->opsets[i].domain && *g->opsets[i].domain ? g->opsets[i].domain : "ai.onnx",
            (long long)g->opsets[i].version);
-  printf("\n  producer %s %s\n", g->producer_name && *g->producer_name ? g->producer_name : "?",
+  printf("\n  producer %s%s%s\n", g->producer_name && *g->producer_name ? g->producer_name : "?",
+         g->producer_version && *g->producer_version ? " " : "",
          g->producer_version ? g->producer_version : "");
   printf("  graph '%s': %d nodes, %d initializers\n", g->name ? g->name : "", g->n_nodes, g->n_inits);
   printf("  inputs:\n");
@@ -134,6 +135,17 @@ int pn_cmd_info(int argc, char **argv) {
   printf("\n");
   int rc = PN_EXIT_OK;
   if (json && write_json(&ctx, json, path, g, &s) != PN_OK) rc = pn_cli_fail(cmd, &ctx);
+  /* info describes any model it can parse; whether privnn can run it is said on stderr: an invalid
+  ** model (cycle, dangling input, bad attribute) is an error, an unsupported op only a note */
+  struct pn_ctx vctx = {0};
+  if (rc == PN_EXIT_OK && pn_graph_validate(&vctx, g) != PN_OK) {
+    if (vctx.status == PN_ERR_UNSUPPORTED) {
+      fprintf(stderr, "privnn info: note: %s: privnn cannot run this model: %s\n", path, pn_errmsg(&vctx));
+    } else {
+      pn_err_prefix(&vctx, "%s", path);
+      rc = pn_cli_fail(cmd, &vctx);
+    }
+  }
   pn_stats_free(&s);
   pn_graph_free(g);
   return rc;

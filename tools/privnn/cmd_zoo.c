@@ -76,6 +76,15 @@ int pn_cmd_zoo(int argc, char **argv) {
   }
   if (!name) return pn_cli_usage(cmd, "no model name given");
   if (!outp) return pn_cli_usage(cmd, "no output file given (-o FILE.onnx)");
+  /* the encoder's options mean nothing to the CNNs: refuse them instead of ignoring them */
+  bool bert = !strcmp(name, "bert");
+  for (size_t k = 1; k < sizeof ints / sizeof *ints; k++)
+    if (!bert && *ints[k].dst)
+      return pn_cli_usage(cmd, "%s applies to bert only", ints[k].opt);
+  if (bert && o.ndim == 3 && ((o.seq && o.seq != o.dims[1]) || (o.batch && o.batch != o.dims[0]) ||
+                              (o.hidden && o.hidden != o.dims[2])))
+    return pn_cli_usage(cmd, "--input-shape %lldx%lldx%lld disagrees with --batch/--seq/--hidden",
+                        (long long)o.dims[0], (long long)o.dims[1], (long long)o.dims[2]);
 
   struct pn_ctx ctx = {0};
   struct pn_graph *g = NULL;
