@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# ckks.sh - run `privnn bench ckks` (ms per CKKS operation, N = 8192, 16384, 32768) into bench/out/ckks.csv
+# and, if gnuplot is installed, render bench/out/ckks.png (one group of bars per operation, one bar per N).
+# usage: bench/ckks.sh [BUILD_DIR or path/to/privnn] [extra options for privnn bench ckks]
+#        (bench/run-all.sh passes the build directory; default: build)
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+bin="${1:-build}"
+shift || true
+[ -d "$bin" ] && bin="$bin/privnn"
+[ -x "$bin" ] || { echo "ckks.sh: $bin not found (build first)" >&2; exit 1; }
+out="$here/out"
+mkdir -p "$out"
+"$bin" bench ckks --csv "$out/ckks.csv" "$@" | tee "$out/ckks.txt"
+if command -v gnuplot >/dev/null 2>&1; then
+  # pivot n,op,ms into op,ms@8192,ms@16384,ms@32768 for a clustered histogram
+  ns=$(tail -n +2 "$out/ckks.csv" | cut -d, -f1 | sort -n | uniq | tr '\n' ' ')
+  awk -F, -v ns="$ns" 'BEGIN { k = split(ns, list, " ") }
+           NR > 1 { if (!($2 in seen)) { seen[$2] = 1; order[++m] = $2 } v[$2, $1] = $3 }
+           END { printf "op"; for (i = 1; i <= k; i++) printf ",N=%s", list[i]; printf "\n";
+                 for (j = 1; j <= m; j++) { o = order[j]; printf "%s", o;
+                   for (i = 1; i <= k; i++) { x = v[o, list[i]]; printf ",%s", (x == "" ? "NaN" : x) }
+                   printf "\n" } }' "$out/ckks.csv" > "$out/ckks_pivot.csv"
+  cols=$(head -1 "$out/ckks_pivot.csv" | awk -F, '{ print NF }')
+  gnuplot <<GP
+set terminal pngcairo size 1400,600 noenhanced
+set output "$out/ckks.png"
+set datafile separator ","
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set logscale y
+set ylabel "ms per operation (log scale)"
+set title "privnn CKKS, single thread (process CPU time)"
+set xtics rotate by -45
+set key top left autotitle columnhead
+plot for [i=2:$cols] "$out/ckks_pivot.csv" using i:xtic(1)
+GP
+  echo "wrote $out/ckks.png"
+else
+  echo "gnuplot not found: CSV only ($out/ckks.csv)"
+fi

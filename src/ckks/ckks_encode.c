@@ -1,0 +1,260 @@
+/* ckks_encode.c - CKKS encoding through the canonical embedding (special FFT), and pt/ct storage.
+**
+** Slots: z_j = m(zeta^(5^j)) / scale for j < N/2, zeta = exp(i pi / N). Encoding runs the inverse special
+** FFT of length N/2 (roots indexed by the rotation group 5^j mod 2N), giving u; the real polynomial is
+** m_j = round(scale Re u_j), m_(j + N/2) = round(scale Im u_j). Rotation by k slots is then the
+** automorphism X -> X^(5^k) and conjugation X -> X^(-1). Coefficients up to 2^100 are lifted exactly
+** into RNS (a double is mantissa 2^e); decoding reconstructs each coefficient exactly by CRT (GMP mpn),
+** centres it and divides by the scale. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckks/ckks_impl.h"
+
+struct pn_ckks_pt *pn_ckks_pt_new(const struct pn_ckks_context *c) {
+  struct pn_ckks_pt *pt = calloc(1, sizeof *pt);
+  if (!pt) return NULL;
+  pt->n = c->n;
+  pt->nq = c->nq;
+  pt->level = c->nq - 1;
+  pt->scale = c->scale;
+  pt->data = calloc((size_t)c->nq * c->n, sizeof *pt->data);
+  if (!pt->data) {
+    free(pt);
+    return NULL;
+  }
+  return pt;
+}
+
+void pn_ckks_pt_free(struct pn_ckks_pt *pt) {
+  if (!pt) return;
+  free(pt->data);
+  free(pt);
+}
+
+struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c) {
+  struct pn_ckks_ct *ct = calloc(1, sizeof *ct);
+  if (!ct) return NULL;
+  ct->n = c->n;
+  ct->nq = c->nq;
+  ct->size = 2;
+  ct->cap = 2;
+  ct->level = c->nq - 1;
+  ct->scale = c->scale;
+  ct->data = calloc(2 * (size_t)c->nq * c->n, sizeof *ct->data);
+  if (!ct->data) {
+    free(ct);
+    return NULL;
+  }
+  return ct;
+}
+
+void pn_ckks_ct_free(struct pn_ckks_ct *ct) {
+  if (!ct) return;
+  free(ct->data);
+  free(ct);
+}
+
+int pn_ckks_ct_reserve(struct pn_ctx *ctx, struct pn_ckks_ct *ct, int size) {
+  if (ct->cap >= size) return PN_OK;
+  uint64_t *d = realloc(ct->data, (size_t)size * (size_t)ct->nq * ct->n * sizeof *d);
+  if (!d) return pn_err(ctx, PN_ERR_NOMEM, "ckks: ciphertext of %d polynomials", size);
+  ct->data = d;
+  ct->cap = size;
+  return PN_OK;
+}
+
+int pn_ckks_ct_copy(struct pn_ctx *ctx, const struct pn_ckks_ct *src, struct pn_ckks_ct *dst) {
+  if (src == dst) return PN_OK;
+  if (src->n != dst->n || src->nq != dst->nq)
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks: copy between ciphertexts of different parameters");
+  int rc = pn_ckks_ct_reserve(ctx, dst, src->size);
+  if (rc) return rc;
+  for (int j = 0; j < src->size; j++)
+    memcpy(ct_limb(dst, j, 0), ct_limb(src, j, 0), (size_t)(src->level + 1) * src->n * sizeof *dst->data);
+  dst->size = src->size;
+  dst->level = src->level;
+  dst->scale = src->scale;
+  return PN_OK;
+}
+
+void pn_ckks_double_to_rns(const struct pn_ckks_context *c, double v, int level, uint64_t *res) {
+  if (fabs(v) < 9.2e18) {
+    int64_t x = (int64_t)v;
+    for (int i = 0; i <= level; i++) res[i] = pn_mod_from_i64(x, c->mod[i].q);
+    return;
+  }
+  int e;
+  double f = frexp(fabs(v), &e); /* |v| = f 2^e, f in [0.5, 1), e >= 64 here */
+  uint64_t mant = (uint64_t)ldexp(f, 53);
+  for (int i = 0; i <= level; i++) {
+    const struct pn_mod *m = &c->mod[i];
+    uint64_t r = pn_mod_mul(m, mant % m->q, pn_mod_pow(m, 2, (uint64_t)(e - 53)));
+    res[i] = v < 0 ? pn_mod_neg(r, m->q) : r;
+  }
+}
+
+static void bitrev_complex(double complex *a, size_t n) {
+  for (size_t i = 1, j = 0; i < n; i++) {
+    size_t bit = n >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j ^= bit;
+    if (i < j) {
+      double complex t = a[i];
+      a[i] = a[j];
+      a[j] = t;
+    }
+  }
+}
+
+/* u -> slot values: vals_j = sum_k u_k zeta^(5^j k) (coefficients -> evaluations) */
+static void fft_special(const struct pn_ckks_context *c, double complex *v, size_t size) {
+  const size_t m = 2 * c->n;
+  bitrev_complex(v, size);
+  for (size_t len = 2; len <= size; len <<= 1) {
+    size_t lenh = len >> 1, lenq = len << 2, gap = m / lenq;
+    for (size_t i = 0; i < size; i += len)
+      for (size_t j = 0; j < lenh; j++) {
+        size_t idx = (c->rotgroup[j] % lenq) * gap;
+        double complex u = v[i + j], w = v[i + j + lenh] * c->ksi[idx];
+        v[i + j] = u + w;
+        v[i + j + lenh] = u - w;
+      }
+  }
+}
+
+static void fft_special_inv(const struct pn_ckks_context *c, double complex *v, size_t size) {
+  const size_t m = 2 * c->n;
+  for (size_t len = size; len >= 2; len >>= 1) {
+    size_t lenh = len >> 1, lenq = len << 2, gap = m / lenq;
+    for (size_t i = 0; i < size; i += len)
+      for (size_t j = 0; j < lenh; j++) {
+        size_t idx = (lenq - (c->rotgroup[j] % lenq)) * gap;
+        double complex u = v[i + j] + v[i + j + lenh];
+        double complex w = (v[i + j] - v[i + j + lenh]) * c->ksi[idx];
+        v[i + j] = u;
+        v[i + j + lenh] = w;
+      }
+  }
+  bitrev_complex(v, size);
+  double inv = 1.0 / (double)size;
+  for (size_t i = 0; i < size; i++) v[i] *= inv;
+}
+
+#define PN_CKKS_MAX_COEFF 1.2676506002282294e30 /* 2^100 */
+
+int pn_ckks_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double complex *z, size_t nz,
+                   double scale, int level, struct pn_ckks_pt *pt) {
+  if (level < 0) level = c->nq - 1;
+  if (level >= c->nq) return pn_err(ctx, PN_ERR_INVALID, "ckks encode: level %d > top %d", level, c->nq - 1);
+  if (nz > c->slots) return pn_err(ctx, PN_ERR_INVALID, "ckks encode: %zu values > %zu slots", nz, c->slots);
+  if (!(scale >= 1.0) || !isfinite(scale))
+    return pn_err(ctx, PN_ERR_INVALID, "ckks encode: scale %g must be >= 1", scale);
+  if (pt->n != c->n || pt->nq != c->nq)
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks encode: plaintext of other parameters");
+  const size_t n = c->n, h = c->slots;
+  double complex *u = malloc(h * sizeof *u);
+  double *co = malloc(n * sizeof *co);
+  if (!u || !co) {
+    free(u);
+    free(co);
+    return pn_err(ctx, PN_ERR_NOMEM, "ckks encode");
+  }
+  for (size_t j = 0; j < h; j++) u[j] = j < nz ? z[j] : 0;
+  fft_special_inv(c, u, h);
+  int big = 0, bad = 0;
+  for (size_t j = 0; j < h; j++) {
+    co[j] = round(creal(u[j]) * scale);
+    co[j + h] = round(cimag(u[j]) * scale);
+  }
+  for (size_t j = 0; j < n; j++) {
+    if (!(fabs(co[j]) < PN_CKKS_MAX_COEFF)) bad = 1;
+    if (fabs(co[j]) >= 9.2e18) big = 1;
+  }
+  free(u);
+  if (bad) {
+    free(co);
+    return pn_err(ctx, PN_ERR_INVALID, "ckks encode: value times scale %g exceeds 2^100 (or is not finite)",
+                  scale);
+  }
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i <= level; i++) {
+    uint64_t *d = pt->data + (size_t)i * n, q = c->mod[i].q;
+    if (!big) {
+      for (size_t j = 0; j < n; j++) d[j] = pn_mod_from_i64((int64_t)co[j], q);
+    } else {
+      uint64_t res[PN_CKKS_MAX_PRIMES];
+      for (size_t j = 0; j < n; j++) {
+        pn_ckks_double_to_rns(c, co[j], i, res);
+        d[j] = res[i];
+      }
+    }
+    pn_ntt_fwd(&c->ntt[i], d);
+  }
+  free(co);
+  pt->level = level;
+  pt->scale = scale;
+  return PN_OK;
+}
+
+int pn_ckks_encode_real(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double *x, size_t nx,
+                        double scale, int level, struct pn_ckks_pt *pt) {
+  if (nx > c->slots) return pn_err(ctx, PN_ERR_INVALID, "ckks encode: %zu values > %zu slots", nx, c->slots);
+  double complex *z = malloc((nx ? nx : 1) * sizeof *z);
+  if (!z) return pn_err(ctx, PN_ERR_NOMEM, "ckks encode");
+  for (size_t i = 0; i < nx; i++) z[i] = x[i];
+  int rc = pn_ckks_encode(ctx, c, z, nx, scale, level, pt);
+  free(z);
+  return rc;
+}
+
+int pn_ckks_decode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt,
+                   double complex *out) {
+  if (pt->n != c->n || pt->nq != c->nq || pt->level < 0 || pt->level >= c->nq)
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks decode: plaintext of other parameters");
+  if (!(pt->scale > 0) || !isfinite(pt->scale))
+    return pn_err(ctx, PN_ERR_INVALID, "ckks decode: scale %g", pt->scale);
+  const size_t n = c->n, h = c->slots;
+  int nl = pt->level + 1;
+  uint64_t *tmp = pn_ckks_scratch_get(c, (size_t)nl * n * sizeof *tmp);
+  double *co = malloc(n * sizeof *co);
+  if (!tmp || !co) {
+    pn_ckks_scratch_put(c, tmp);
+    free(co);
+    return pn_err(ctx, PN_ERR_NOMEM, "ckks decode");
+  }
+  const uint64_t *res[PN_CKKS_MAX_PRIMES];
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < nl; i++) {
+    memcpy(tmp + (size_t)i * n, pt->data + (size_t)i * n, n * sizeof *tmp);
+    pn_ntt_inv(&c->ntt[i], tmp + (size_t)i * n);
+  }
+  for (int i = 0; i < nl; i++) res[i] = tmp + (size_t)i * n;
+  /* CRT in parallel chunks of coefficients */
+  const size_t chunk = 1024;
+  const int nchunks = (int)((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static)
+  for (int b = 0; b < nchunks; b++) {
+    const uint64_t *rb[PN_CKKS_MAX_PRIMES];
+    size_t off = (size_t)b * chunk, len = n - off < chunk ? n - off : chunk;
+    for (int i = 0; i < nl; i++) rb[i] = res[i] + off;
+    pn_crt_to_double(c->crt[pt->level], rb, len, 1.0 / pt->scale, co + off);
+  }
+  pn_ckks_scratch_put(c, tmp);
+  for (size_t j = 0; j < h; j++) out[j] = co[j] + I * co[j + h];
+  free(co);
+  fft_special(c, out, h);
+  return PN_OK;
+}
+
+int pn_ckks_decode_real(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt,
+                        double *out) {
+  double complex *z = malloc(c->slots * sizeof *z);
+  if (!z) return pn_err(ctx, PN_ERR_NOMEM, "ckks decode");
+  int rc = pn_ckks_decode(ctx, c, pt, z);
+  if (rc == PN_OK)
+    for (size_t i = 0; i < c->slots; i++) out[i] = creal(z[i]);
+  free(z);
+  return rc;
+}

@@ -1,0 +1,490 @@
+/* ckks_serial.c - serialization of CKKS parameters, plaintexts, ciphertexts and keys.
+**
+** Every object is: magic "PNCK" | u16 version (1) | u16 type | 32-byte parameter fingerprint (zero for
+** parameters) | u64 payload length | payload, little-endian. Loading checks the magic, version, type,
+** fingerprint, exact lengths, every field's range and every residue against its prime, and returns
+** PN_ERR_CORRUPT with a message naming the field for anything malformed or made for other parameters
+** (a fingerprint mismatch); it never crashes and never reads past the buffer. Secret keys are stored as
+** their ternary coefficients (one byte each) and re-expanded; temporary copies are wiped. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ckks/ckks_impl.h"
+#include "util/wipe.h"
+
+#define PN_CKKS_MAGIC "PNCK"
+#define PN_CKKS_VERSION 1
+#define HDR_BYTES (4 + 2 + 2 + 32 + 8)
+
+enum { T_PARAMS = 1, T_CT, T_PT, T_SK, T_PK, T_SWK, T_GK, T_COUNT };
+static const char *type_names[] = {"?", "parameters", "ciphertext", "plaintext", "secret key", "public key",
+                                   "switching key", "Galois keys"};
+_Static_assert(sizeof type_names / sizeof *type_names == T_COUNT, "type_names out of date");
+
+/* ---- writer ---- */
+struct wbuf {
+  uint8_t *p;
+  size_t len, cap;
+  int oom;
+};
+
+static void w_bytes(struct wbuf *w, const void *src, size_t n) {
+  if (w->oom) return;
+  if (w->len + n > w->cap) {
+    size_t cap = w->cap ? w->cap : 256;
+    while (cap < w->len + n) cap *= 2;
+    uint8_t *p = realloc(w->p, cap);
+    if (!p) {
+      w->oom = 1;
+      return;
+    }
+    w->p = p;
+    w->cap = cap;
+  }
+  memcpy(w->p + w->len, src, n);
+  w->len += n;
+}
+static void w_u8(struct wbuf *w, uint8_t v) { w_bytes(w, &v, 1); }
+static void w_u16(struct wbuf *w, uint16_t v) {
+  uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+  w_bytes(w, b, 2);
+}
+static void w_u64(struct wbuf *w, uint64_t v) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
+  w_bytes(w, b, 8);
+}
+static void w_f64(struct wbuf *w, double d) {
+  uint64_t v;
+  memcpy(&v, &d, 8);
+  w_u64(w, v);
+}
+static void w_words(struct wbuf *w, const uint64_t *a, size_t n) {
+  for (size_t i = 0; i < n; i++) w_u64(w, a[i]);
+}
+
+static void w_header(struct wbuf *w, int type, const uint8_t *fp) {
+  static const uint8_t zero[32];
+  w_bytes(w, PN_CKKS_MAGIC, 4);
+  w_u16(w, PN_CKKS_VERSION);
+  w_u16(w, (uint16_t)type);
+  w_bytes(w, fp ? fp : zero, 32);
+  w_u64(w, 0); /* payload length, patched by w_finish */
+}
+
+static int w_finish(struct pn_ctx *ctx, struct wbuf *w, uint8_t **buf, size_t *len) {
+  if (w->oom) {
+    free(w->p);
+    return pn_err(ctx, PN_ERR_NOMEM, "ckks save: out of memory");
+  }
+  uint64_t pl = w->len - HDR_BYTES;
+  for (int i = 0; i < 8; i++) w->p[HDR_BYTES - 8 + i] = (uint8_t)(pl >> (8 * i));
+  *buf = w->p;
+  *len = w->len;
+  return PN_OK;
+}
+
+/* ---- reader ---- */
+struct rbuf {
+  const uint8_t *p;
+  size_t len, pos;
+};
+
+static int r_bytes(struct rbuf *r, void *dst, size_t n) {
+  if (n > r->len - r->pos) return 0;
+  memcpy(dst, r->p + r->pos, n);
+  r->pos += n;
+  return 1;
+}
+static int r_u8(struct rbuf *r, uint8_t *v) { return r_bytes(r, v, 1); }
+static int r_u16(struct rbuf *r, uint16_t *v) {
+  uint8_t b[2];
+  if (!r_bytes(r, b, 2)) return 0;
+  *v = (uint16_t)(b[0] | b[1] << 8);
+  return 1;
+}
+static int r_u64(struct rbuf *r, uint64_t *v) {
+  uint8_t b[8];
+  if (!r_bytes(r, b, 8)) return 0;
+  *v = 0;
+  for (int i = 0; i < 8; i++) *v |= (uint64_t)b[i] << (8 * i);
+  return 1;
+}
+static int r_f64(struct rbuf *r, double *d) {
+  uint64_t v;
+  if (!r_u64(r, &v)) return 0;
+  memcpy(d, &v, 8);
+  return 1;
+}
+
+static int corrupt(struct pn_ctx *ctx, int type, const char *what) {
+  return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: %s", type_names[type], what);
+}
+
+/* Check the header; on success r is positioned at the payload, which is exactly the rest. */
+static int r_header(struct pn_ctx *ctx, struct rbuf *r, int type, const struct pn_ckks_context *c) {
+  char magic[4];
+  uint16_t ver, ty;
+  uint8_t fp[32];
+  uint64_t pl;
+  if (!r_bytes(r, magic, 4) || !r_u16(r, &ver) || !r_u16(r, &ty) || !r_bytes(r, fp, 32) || !r_u64(r, &pl))
+    return corrupt(ctx, type, "truncated header");
+  if (memcmp(magic, PN_CKKS_MAGIC, 4)) return corrupt(ctx, type, "bad magic (not a privnn CKKS object)");
+  if (ver != PN_CKKS_VERSION)
+    return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: unsupported version %u (expected %d)", type_names[type], ver,
+                  PN_CKKS_VERSION);
+  if (ty != type)
+    return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: object is a %s", type_names[type],
+                  ty > 0 && ty < T_COUNT ? type_names[ty] : "unknown type");
+  if (c && memcmp(fp, c->fp, 32))
+    return corrupt(ctx, type, "parameter fingerprint mismatch (made for other parameters)");
+  if (pl != r->len - r->pos)
+    return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: payload length %llu, but %zu bytes follow", type_names[type],
+                  (unsigned long long)pl, r->len - r->pos);
+  return PN_OK;
+}
+
+/* read nl limbs of N residues, each checked against its prime */
+static int r_limbs(struct pn_ctx *ctx, struct rbuf *r, const struct pn_ckks_context *c, const int *primes,
+                   int nl, uint64_t *dst, int type, const char *field) {
+  const size_t n = c->n;
+  if ((size_t)nl * n * 8 > r->len - r->pos)
+    return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: %s truncated", type_names[type], field);
+  for (int i = 0; i < nl; i++) {
+    const uint64_t q = c->mod[primes ? primes[i] : i].q;
+    uint64_t *d = dst + (size_t)i * n;
+    const uint8_t *s = r->p + r->pos;
+    for (size_t k = 0; k < n; k++) {
+      uint64_t v = 0;
+      for (int b = 0; b < 8; b++) v |= (uint64_t)s[8 * k + b] << (8 * b);
+      if (v >= q)
+        return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: %s limb %d coefficient %zu is not below its prime",
+                      type_names[type], field, i, k);
+      d[k] = v;
+    }
+    r->pos += n * 8;
+  }
+  return PN_OK;
+}
+
+static int r_end(struct pn_ctx *ctx, struct rbuf *r, int type) {
+  if (r->pos != r->len) return corrupt(ctx, type, "trailing bytes after the payload");
+  return PN_OK;
+}
+
+/* ---- parameters ---- */
+int pn_ckks_save_params(struct pn_ctx *ctx, const struct pn_ckks_params *p, uint8_t **buf, size_t *len) {
+  if (p->nq < 1 || p->nq > PN_CKKS_MAX_PRIMES || p->np < 1 || p->np > PN_CKKS_MAX_PRIMES)
+    return pn_err(ctx, PN_ERR_INVALID, "ckks save parameters: nq/np out of range");
+  struct wbuf w = {0};
+  w_header(&w, T_PARAMS, NULL);
+  w_u8(&w, (uint8_t)p->logn);
+  w_u8(&w, (uint8_t)p->nq);
+  w_u8(&w, (uint8_t)p->np);
+  w_u8(&w, (uint8_t)p->dnum);
+  w_u8(&w, (uint8_t)p->scale_bits);
+  w_u8(&w, (uint8_t)(p->allow_insecure ? 1 : 0));
+  for (int i = 0; i < p->nq; i++) w_u8(&w, (uint8_t)p->q_bits[i]);
+  for (int i = 0; i < p->np; i++) w_u8(&w, (uint8_t)p->p_bits[i]);
+  return w_finish(ctx, &w, buf, len);
+}
+
+int pn_ckks_load_params(struct pn_ctx *ctx, const uint8_t *buf, size_t len, struct pn_ckks_params *out) {
+  struct rbuf r = {buf, len, 0};
+  int rc = r_header(ctx, &r, T_PARAMS, NULL);
+  if (rc) return rc;
+  uint8_t v[6];
+  for (int i = 0; i < 6; i++)
+    if (!r_u8(&r, &v[i])) return corrupt(ctx, T_PARAMS, "truncated");
+  struct pn_ckks_params p;
+  memset(&p, 0, sizeof p);
+  p.logn = v[0];
+  p.nq = v[1];
+  p.np = v[2];
+  p.dnum = v[3];
+  p.scale_bits = v[4];
+  p.allow_insecure = v[5];
+  if (p.logn < 3 || p.logn > PN_CKKS_MAX_LOGN) return corrupt(ctx, T_PARAMS, "logN out of range");
+  if (p.nq < 1 || p.nq > PN_CKKS_MAX_PRIMES || p.np < 1 || p.np > PN_CKKS_MAX_PRIMES)
+    return corrupt(ctx, T_PARAMS, "prime count out of range");
+  if (p.dnum > p.nq || v[5] > 1 || p.scale_bits < 1 || p.scale_bits > 100)
+    return corrupt(ctx, T_PARAMS, "dnum, scale or flag out of range");
+  for (int i = 0; i < p.nq + p.np; i++) {
+    uint8_t b;
+    if (!r_u8(&r, &b)) return corrupt(ctx, T_PARAMS, "truncated prime sizes");
+    if (b < PN_RING_MIN_PRIME_BITS || b > PN_RING_MAX_PRIME_BITS) return corrupt(ctx, T_PARAMS, "prime size out of range");
+    if (i < p.nq)
+      p.q_bits[i] = b;
+    else
+      p.p_bits[i - p.nq] = b;
+  }
+  if ((rc = r_end(ctx, &r, T_PARAMS))) return rc;
+  *out = p;
+  return PN_OK;
+}
+
+/* ---- ciphertexts and plaintexts ---- */
+int pn_ckks_save_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *ct,
+                    uint8_t **buf, size_t *len) {
+  if (ct->n != c->n || ct->nq != c->nq || ct->level < 0 || ct->level >= c->nq || ct->size < 2 || ct->size > 3)
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks save ciphertext: other parameters");
+  struct wbuf w = {0};
+  w_header(&w, T_CT, c->fp);
+  w_u8(&w, (uint8_t)ct->size);
+  w_u8(&w, (uint8_t)ct->level);
+  w_f64(&w, ct->scale);
+  for (int j = 0; j < ct->size; j++) w_words(&w, ct_limb(ct, j, 0), (size_t)(ct->level + 1) * c->n);
+  return w_finish(ctx, &w, buf, len);
+}
+
+static int r_scale(struct pn_ctx *ctx, struct rbuf *r, double *scale, int type) {
+  if (!r_f64(r, scale)) return corrupt(ctx, type, "truncated");
+  if (!isfinite(*scale) || !(*scale >= 1.0) || *scale > 1e300) return corrupt(ctx, type, "scale out of range");
+  return PN_OK;
+}
+
+int pn_ckks_load_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
+                    struct pn_ckks_ct *out) {
+  struct rbuf r = {buf, len, 0};
+  int rc = r_header(ctx, &r, T_CT, c);
+  if (rc) return rc;
+  if (out->n != c->n || out->nq != c->nq)
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks load ciphertext: output of other parameters");
+  uint8_t size, level;
+  double scale;
+  if (!r_u8(&r, &size) || !r_u8(&r, &level)) return corrupt(ctx, T_CT, "truncated");
+  if (size < 2 || size > 3) return corrupt(ctx, T_CT, "size must be 2 or 3");
+  if (level >= c->nq) return corrupt(ctx, T_CT, "level above the top level");
+  if ((rc = r_scale(ctx, &r, &scale, T_CT))) return rc;
+  if ((size_t)size * (level + 1) * c->n * 8 != r.len - r.pos) return corrupt(ctx, T_CT, "payload length");
+  if ((rc = pn_ckks_ct_reserve(ctx, out, size))) return rc;
+  for (int j = 0; j < size; j++)
+    if ((rc = r_limbs(ctx, &r, c, NULL, level + 1, ct_limb(out, j, 0), T_CT, "polynomial"))) return rc;
+  out->size = size;
+  out->level = level;
+  out->scale = scale;
+  return r_end(ctx, &r, T_CT);
+}
+
+int pn_ckks_save_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt,
+                    uint8_t **buf, size_t *len) {
+  if (pt->n != c->n || pt->nq != c->nq || pt->level < 0 || pt->level >= c->nq)
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks save plaintext: other parameters");
+  struct wbuf w = {0};
+  w_header(&w, T_PT, c->fp);
+  w_u8(&w, (uint8_t)pt->level);
+  w_f64(&w, pt->scale);
+  w_words(&w, pt->data, (size_t)(pt->level + 1) * c->n);
+  return w_finish(ctx, &w, buf, len);
+}
+
+int pn_ckks_load_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
+                    struct pn_ckks_pt *out) {
+  struct rbuf r = {buf, len, 0};
+  int rc = r_header(ctx, &r, T_PT, c);
+  if (rc) return rc;
+  if (out->n != c->n || out->nq != c->nq)
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks load plaintext: output of other parameters");
+  uint8_t level;
+  double scale;
+  if (!r_u8(&r, &level)) return corrupt(ctx, T_PT, "truncated");
+  if (level >= c->nq) return corrupt(ctx, T_PT, "level above the top level");
+  if ((rc = r_scale(ctx, &r, &scale, T_PT))) return rc;
+  if ((size_t)(level + 1) * c->n * 8 != r.len - r.pos) return corrupt(ctx, T_PT, "payload length");
+  if ((rc = r_limbs(ctx, &r, c, NULL, level + 1, out->data, T_PT, "polynomial"))) return rc;
+  out->level = level;
+  out->scale = scale;
+  return r_end(ctx, &r, T_PT);
+}
+
+/* ---- keys ---- */
+int pn_ckks_save_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
+                    uint8_t **buf, size_t *len) {
+  if (sk->n != c->n || sk->nt != c->nt) return pn_err(ctx, PN_ERR_MISMATCH, "ckks save secret key: other parameters");
+  struct wbuf w = {0};
+  w_header(&w, T_SK, c->fp);
+  w_bytes(&w, sk->s, c->n);
+  if (w.oom) pn_wipe(w.p, w.cap);
+  return w_finish(ctx, &w, buf, len);
+}
+
+int pn_ckks_load_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
+                    struct pn_ckks_sk **out) {
+  *out = NULL;
+  struct rbuf r = {buf, len, 0};
+  int rc = r_header(ctx, &r, T_SK, c);
+  if (rc) return rc;
+  if (r.len - r.pos != c->n) return corrupt(ctx, T_SK, "payload length");
+  const int8_t *s = (const int8_t *)(r.p + r.pos);
+  for (size_t i = 0; i < c->n; i++)
+    if (s[i] < -1 || s[i] > 1) return corrupt(ctx, T_SK, "coefficient outside {-1, 0, 1}");
+  struct pn_ckks_sk *sk = calloc(1, sizeof *sk);
+  if (!sk) return pn_err(ctx, PN_ERR_NOMEM, "ckks load secret key");
+  sk->n = c->n;
+  sk->nt = c->nt;
+  sk->s = malloc(c->n);
+  sk->ntt = malloc((size_t)c->nt * c->n * sizeof *sk->ntt);
+  if (!sk->s || !sk->ntt) {
+    pn_ckks_sk_free(sk);
+    return pn_err(ctx, PN_ERR_NOMEM, "ckks load secret key");
+  }
+  memcpy(sk->s, s, c->n);
+  for (int i = 0; i < c->nt; i++) {
+    uint64_t *d = sk->ntt + (size_t)i * c->n;
+    pn_small_to_mod(sk->s, c->n, c->mod[i].q, d);
+    pn_ntt_fwd(&c->ntt[i], d);
+  }
+  *out = sk;
+  return PN_OK;
+}
+
+int pn_ckks_save_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pk *pk,
+                    uint8_t **buf, size_t *len) {
+  if (pk->nq != c->nq) return pn_err(ctx, PN_ERR_MISMATCH, "ckks save public key: other parameters");
+  struct wbuf w = {0};
+  w_header(&w, T_PK, c->fp);
+  w_words(&w, pk->b, (size_t)c->nq * c->n);
+  w_words(&w, pk->a, (size_t)c->nq * c->n);
+  return w_finish(ctx, &w, buf, len);
+}
+
+int pn_ckks_load_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
+                    struct pn_ckks_pk **out) {
+  *out = NULL;
+  struct rbuf r = {buf, len, 0};
+  int rc = r_header(ctx, &r, T_PK, c);
+  if (rc) return rc;
+  if (r.len - r.pos != 2 * (size_t)c->nq * c->n * 8) return corrupt(ctx, T_PK, "payload length");
+  struct pn_ckks_pk *pk = calloc(1, sizeof *pk);
+  if (!pk) return pn_err(ctx, PN_ERR_NOMEM, "ckks load public key");
+  pk->nq = c->nq;
+  pk->b = malloc((size_t)c->nq * c->n * sizeof *pk->b);
+  pk->a = malloc((size_t)c->nq * c->n * sizeof *pk->a);
+  if (!pk->a || !pk->b) rc = pn_err(ctx, PN_ERR_NOMEM, "ckks load public key");
+  if (!rc) rc = r_limbs(ctx, &r, c, NULL, c->nq, pk->b, T_PK, "b");
+  if (!rc) rc = r_limbs(ctx, &r, c, NULL, c->nq, pk->a, T_PK, "a");
+  if (!rc) rc = r_end(ctx, &r, T_PK);
+  if (rc) {
+    pn_ckks_pk_free(pk);
+    return rc;
+  }
+  *out = pk;
+  return PN_OK;
+}
+
+static void w_swk(struct wbuf *w, const struct pn_ckks_context *c, const struct pn_ckks_swk *k) {
+  w_u8(w, (uint8_t)k->dnum);
+  w_u8(w, (uint8_t)k->nt);
+  w_words(w, k->b, (size_t)k->dnum * k->nt * c->n);
+  w_words(w, k->a, (size_t)k->dnum * k->nt * c->n);
+}
+
+static int r_swk(struct pn_ctx *ctx, struct rbuf *r, const struct pn_ckks_context *c, int type,
+                 struct pn_ckks_swk **out) {
+  *out = NULL;
+  uint8_t dnum, nt;
+  if (!r_u8(r, &dnum) || !r_u8(r, &nt)) return corrupt(ctx, type, "truncated switching key");
+  if (dnum != c->dnum || nt != c->nt) return corrupt(ctx, type, "digit or prime count differs from the context");
+  size_t words = (size_t)c->dnum * c->nt * c->n;
+  if (2 * words * 8 > r->len - r->pos) return corrupt(ctx, type, "switching key truncated");
+  struct pn_ckks_swk *k = pn_ckks_swk_alloc(c);
+  if (!k) return pn_err(ctx, PN_ERR_NOMEM, "ckks load switching key");
+  int primes[2 * PN_CKKS_MAX_PRIMES];
+  int rc = PN_OK;
+  for (int half = 0; half < 2 && !rc; half++)
+    for (int j = 0; j < c->dnum && !rc; j++) {
+      for (int i = 0; i < c->nt; i++) primes[i] = i;
+      uint64_t *dst = (half ? k->a : k->b) + (size_t)j * c->nt * c->n;
+      rc = r_limbs(ctx, r, c, primes, c->nt, dst, type, half ? "a" : "b");
+    }
+  if (rc) {
+    pn_ckks_swk_free(k);
+    return rc;
+  }
+  *out = k;
+  return PN_OK;
+}
+
+int pn_ckks_save_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *k,
+                     uint8_t **buf, size_t *len) {
+  if (k->dnum != c->dnum || k->nt != c->nt || k->n != c->n)
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks save switching key: other parameters");
+  struct wbuf w = {0};
+  w_header(&w, T_SWK, c->fp);
+  w_swk(&w, c, k);
+  return w_finish(ctx, &w, buf, len);
+}
+
+int pn_ckks_load_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
+                     struct pn_ckks_swk **out) {
+  *out = NULL;
+  struct rbuf r = {buf, len, 0};
+  int rc = r_header(ctx, &r, T_SWK, c);
+  if (rc) return rc;
+  struct pn_ckks_swk *k;
+  if ((rc = r_swk(ctx, &r, c, T_SWK, &k))) return rc;
+  if ((rc = r_end(ctx, &r, T_SWK))) {
+    pn_ckks_swk_free(k);
+    return rc;
+  }
+  *out = k;
+  return PN_OK;
+}
+
+int pn_ckks_save_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
+                    uint8_t **buf, size_t *len) {
+  struct wbuf w = {0};
+  w_header(&w, T_GK, c->fp);
+  w_u64(&w, (uint64_t)gk->count);
+  for (int i = 0; i < gk->count; i++) {
+    if (gk->keys[i]->dnum != c->dnum || gk->keys[i]->nt != c->nt) {
+      free(w.p);
+      return pn_err(ctx, PN_ERR_MISMATCH, "ckks save Galois keys: other parameters");
+    }
+    w_u64(&w, gk->galois[i]);
+    w_swk(&w, c, gk->keys[i]);
+  }
+  return w_finish(ctx, &w, buf, len);
+}
+
+int pn_ckks_load_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
+                    struct pn_ckks_gk **out) {
+  *out = NULL;
+  struct rbuf r = {buf, len, 0};
+  int rc = r_header(ctx, &r, T_GK, c);
+  if (rc) return rc;
+  uint64_t count;
+  if (!r_u64(&r, &count)) return corrupt(ctx, T_GK, "truncated");
+  /* each key needs at least its element and a full switching key */
+  size_t per = 8 + 2 + 2 * (size_t)c->dnum * c->nt * c->n * 8;
+  if (count > c->slots + 1 || count > (r.len - r.pos) / per) return corrupt(ctx, T_GK, "key count larger than the data");
+  struct pn_ckks_gk *gk = calloc(1, sizeof *gk);
+  if (!gk) return pn_err(ctx, PN_ERR_NOMEM, "ckks load Galois keys");
+  gk->galois = calloc(count + 1, sizeof *gk->galois);
+  gk->keys = calloc(count + 1, sizeof *gk->keys);
+  if (!gk->galois || !gk->keys) rc = pn_err(ctx, PN_ERR_NOMEM, "ckks load Galois keys");
+  const uint64_t m = 2 * (uint64_t)c->n;
+  for (uint64_t i = 0; i < count && !rc; i++) {
+    uint64_t g;
+    if (!r_u64(&r, &g)) {
+      rc = corrupt(ctx, T_GK, "truncated");
+      break;
+    }
+    if (g >= m || !(g & 1) || g == 1) {
+      rc = corrupt(ctx, T_GK, "Galois element is not an odd unit mod 2N other than 1");
+      break;
+    }
+    for (int t = 0; t < gk->count; t++)
+      if (gk->galois[t] == g) rc = corrupt(ctx, T_GK, "duplicate Galois element");
+    if (!rc) rc = r_swk(ctx, &r, c, T_GK, &gk->keys[gk->count]);
+    if (!rc) gk->galois[gk->count++] = g;
+  }
+  if (!rc) rc = r_end(ctx, &r, T_GK);
+  if (rc) {
+    pn_ckks_gk_free(gk);
+    return rc;
+  }
+  *out = gk;
+  return PN_OK;
+}
