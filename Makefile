@@ -28,7 +28,7 @@ check: deps build
 
 # Unit tests (not the long conformance/CLI runs) under AddressSanitizer + UBSan, in build-asan/.
 check-asan:
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPN_SANITIZE=ON >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPN_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -LE 'slow|cli'

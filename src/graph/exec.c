@@ -3,14 +3,32 @@
 ** pn_exec_new resolves every value name to a slot once and records, per slot, the last node that
 ** reads it; pn_exec_run then walks the nodes, asks each op's infer function for output shapes (with
 ** every input's value known), allocates outputs, runs the kernel and frees intermediates as soon as
-** their last reader has run. */
+** their last reader has run.
+**
+** Fusion (unless pn_exec_opts.no_fuse or an observer is set): a BatchNormalization in inference
+** mode that is the only reader of a Conv's output is folded into private copies of the Conv's
+** weights and bias, and a Relu / Clip / LeakyRelu that is the only reader of a Conv, Gemm, MatMul,
+** Add or BatchNormalization output runs on that node's output in place (a Conv applies ReLU in
+** its own epilogue). Fused nodes are skipped, their time is counted under the producing op, and
+** the graph itself is not changed. The intermediate must not be a graph output.
+**
+** A Conv with constant weights keeps kernel state across runs (struct pn_conv_cache: filters
+** restricted to the taps that see the input on small images), freed with the executor.
+**
+** Threads: only Conv, Gemm and MatMul run multi-threaded (Conv through k_par.c's pool, which
+** never waits for a helper that has not started); the other (memory-bound) kernels run on one
+** thread unless their output has over 1M elements, so a run hands work to other threads a few
+** dozen times, not once per elementwise op: on a loaded machine every OpenMP region waits for
+** its slowest thread to be scheduled. */
 #include "graph/exec.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/k_dense.h"
 #include "util/fileio.h"
 #include "util/status.h"
 #include "util/strmap.h"
@@ -22,6 +40,11 @@ struct xnode {
   int op;
   int64_t opset;
   int *in, *out;               /* slot indices, -1 for omitted */
+  int n_in_run;                /* inputs given to run: n_in, or 3 for a Conv with a folded bias */
+  bool skip;                   /* fused into an earlier node */
+  bool conv_relu;              /* Conv with ReLU in its epilogue (act is that Relu node) */
+  int act;                     /* fused activation node run in place on out[0], or -1 */
+  struct pn_conv_cache *cc;    /* Conv with constant weights: the kernel's state across runs */
 };
 
 struct pn_exec {
@@ -32,6 +55,8 @@ struct pn_exec {
   int *last_use;                   /* per slot: index of the last node reading it, -1 if none */
   bool *keep;                      /* per slot: a graph output, never freed during the run */
   struct xnode *nodes;
+  struct pn_tensor **priv;         /* folded Conv weights / biases (SLOT_INIT slots we own) */
+  int n_priv;
   int n_in, n_out;
   int *in_slot, *out_slot;
   const struct pn_value **in_val, **out_val;
@@ -47,8 +72,11 @@ void pn_exec_free(struct pn_exec *ex) {
     for (int i = 0; i < ex->g->n_nodes; i++) {
       free(ex->nodes[i].in);
       free(ex->nodes[i].out);
+      pn_conv_cache_free(ex->nodes[i].cc);
     }
   free(ex->nodes);
+  for (int i = 0; i < ex->n_priv; i++) pn_tensor_free(ex->priv[i]);
+  free(ex->priv);
   free(ex->kind);
   free(ex->init);
   free(ex->last_use);
@@ -58,6 +86,141 @@ void pn_exec_free(struct pn_exec *ex) {
   free(ex->in_val);
   free(ex->out_val);
   free(ex);
+}
+
+/* ---- fusion planning (see the header comment) ---- */
+
+/* Attribute value if present with the right type, else def; *bad set when present but mistyped. */
+static float attr_f(const struct pn_node *n, const char *name, float def, bool *bad) {
+  const struct pn_attr *at = pn_node_attr(n, name);
+  if (!at) return def;
+  if (at->type != PN_ATTR_FLOAT) *bad = true;
+  return at->f;
+}
+static int64_t attr_i(const struct pn_node *n, const char *name, int64_t def, bool *bad) {
+  const struct pn_attr *at = pn_node_attr(n, name);
+  if (!at) return def;
+  if (at->type != PN_ATTR_INT) *bad = true;
+  return at->i;
+}
+
+static const struct pn_tensor *init_f32(const struct pn_exec *ex, int slot) {
+  if (slot < 0 || ex->kind[slot] != SLOT_INIT) return NULL;
+  const struct pn_tensor *t = ex->init[slot];
+  return t && t->dtype == PN_DT_FLOAT ? t : NULL;
+}
+
+/* The node reading slot s, when exactly one input of one node reads it and it is not a graph
+** output; -1 otherwise. */
+static int sole_reader(const struct pn_exec *ex, const int *readers, const int *reader, int s) {
+  if (s < 0 || ex->keep[s] || readers[s] != 1) return -1;
+  return reader[s];
+}
+
+static int add_priv(struct pn_exec *ex, struct pn_tensor *t) {
+  int s = ex->n_slots++;
+  ex->kind[s] = SLOT_INIT;
+  ex->init[s] = t;
+  ex->priv[ex->n_priv++] = t;
+  return s;
+}
+
+/* Fold BatchNormalization node b (inference mode, constant parameters) into Conv node c:
+** W'[m] = W[m] * k[m], B'[m] = (B[m] - mean[m]) * k[m] + beta[m], k = scale / sqrt(var + eps).
+** Returns PN_OK (folded or not applicable) or PN_ERR_NOMEM. */
+static int fold_bn(struct pn_exec *ex, struct xnode *c, struct xnode *b) {
+  const struct pn_node *bn = b->node;
+  if (bn->n_in != 5 || b->in[0] != c->out[0]) return PN_OK;
+  for (int j = 1; j < bn->n_out; j++)
+    if (b->out[j] >= 0) return PN_OK;
+  bool bad = false;
+  float eps = attr_f(bn, "epsilon", 1e-5f, &bad);
+  int64_t spatial = b->opset < 9 ? attr_i(bn, "spatial", 1, &bad) : 1;
+  int64_t training = b->opset >= 14 ? attr_i(bn, "training_mode", 0, &bad) : 0;
+  if (bad || spatial != 1 || training != 0 || !(eps >= 0)) return PN_OK;
+  const struct pn_tensor *w = init_f32(ex, c->in[1]);
+  const struct pn_tensor *bias = c->node->n_in > 2 ? init_f32(ex, c->in[2]) : NULL;
+  if (!w || w->ndim < 3 || (c->node->n_in > 2 && c->in[2] >= 0 && !bias)) return PN_OK;
+  int64_t m = w->dims[0], per = m > 0 ? pn_tensor_numel(w) / m : 0;
+  if (m <= 0 || (bias && (bias->ndim != 1 || bias->dims[0] != m))) return PN_OK;
+  const float *prm[4];
+  for (int k = 0; k < 4; k++) {
+    const struct pn_tensor *t = init_f32(ex, b->in[1 + k]);
+    if (!t || t->ndim != 1 || t->dims[0] != m) return PN_OK;
+    prm[k] = t->data;
+  }
+  struct pn_tensor *nw = pn_tensor_new(PN_DT_FLOAT, w->ndim, w->dims);
+  struct pn_tensor *nb = pn_tensor_new(PN_DT_FLOAT, 1, &m);
+  if (!nw || !nb) {
+    pn_tensor_free(nw);
+    pn_tensor_free(nb);
+    return PN_ERR_NOMEM;
+  }
+  const float *wp = w->data, *bp = bias ? bias->data : NULL;
+  float *nwp = nw->data, *nbp = nb->data;
+  for (int64_t i = 0; i < m; i++) {
+    /* the same arithmetic as the BatchNormalization kernel: y = x * mul + (beta - mean * mul) */
+    float mul = (float)(prm[0][i] / sqrt((double)prm[3][i] + eps));
+    for (int64_t k = 0; k < per; k++) nwp[i * per + k] = wp[i * per + k] * mul;
+    nbp[i] = (bp ? bp[i] * mul : 0.0f) + (prm[1][i] - prm[2][i] * mul);
+  }
+  c->in[1] = add_priv(ex, nw);
+  c->in[2] = add_priv(ex, nb);
+  c->n_in_run = 3;
+  c->out[0] = b->out[0];
+  b->skip = true;
+  return PN_OK;
+}
+
+/* Can activation node a run in place on its input, at the time its producer runs? */
+static bool act_fusable(const struct pn_exec *ex, const struct xnode *a) {
+  const struct pn_node *n = a->node;
+  if (n->n_out != 1 || a->out[0] < 0) return false;
+  if (a->op == PN_OP_RELU || a->op == PN_OP_LEAKY_RELU) return n->n_in == 1;
+  if (a->op != PN_OP_CLIP) return false;
+  for (int j = 1; j < n->n_in; j++)   /* bounds known before the producer runs */
+    if (a->in[j] >= 0 && ex->kind[a->in[j]] == SLOT_NODE) return false;
+  return true;
+}
+
+static int plan_fusion(struct pn_exec *ex) {
+  const struct pn_graph *g = ex->g;
+  int *readers = calloc((size_t)ex->n_slots + 1, sizeof *readers);
+  int *reader = calloc((size_t)ex->n_slots + 1, sizeof *reader);
+  int rc = PN_OK;
+  if (!readers || !reader) {
+    rc = PN_ERR_NOMEM;
+    goto out;
+  }
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int j = 0; j < ex->nodes[i].node->n_in; j++) {
+      int s = ex->nodes[i].in[j];
+      if (s < 0) continue;
+      readers[s]++;
+      reader[s] = i;
+    }
+  for (int i = 0; i < g->n_nodes && rc == PN_OK; i++) {
+    struct xnode *x = &ex->nodes[i];
+    if (x->skip || x->node->n_out != 1 || x->out[0] < 0) continue;
+    if (x->op == PN_OP_CONV && x->node->n_in >= 2) {
+      int r = sole_reader(ex, readers, reader, x->out[0]);
+      if (r >= 0 && ex->nodes[r].op == PN_OP_BATCH_NORM && (rc = fold_bn(ex, x, &ex->nodes[r])))
+        break;
+    }
+    if (x->op != PN_OP_CONV && x->op != PN_OP_GEMM && x->op != PN_OP_MATMUL &&
+        x->op != PN_OP_ADD && x->op != PN_OP_BATCH_NORM)
+      continue;
+    int r = sole_reader(ex, readers, reader, x->out[0]);
+    if (r < 0 || !act_fusable(ex, &ex->nodes[r]) || ex->nodes[r].in[0] != x->out[0]) continue;
+    x->act = r;
+    x->conv_relu = x->op == PN_OP_CONV && ex->nodes[r].op == PN_OP_RELU;
+    x->out[0] = ex->nodes[r].out[0];
+    ex->nodes[r].skip = true;
+  }
+out:
+  free(readers);
+  free(reader);
+  return rc;
 }
 
 int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opts *opts,
@@ -73,7 +236,8 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
     ex->observer = opts->observer;
     ex->observer_user = opts->observer_user;
   }
-  int cap = g->n_inputs + g->n_inits;
+  bool fuse = !(opts && (opts->no_fuse || opts->observer));
+  int cap = g->n_inputs + g->n_inits + 2 * g->n_nodes;   /* + folded Conv weights and biases */
   for (int i = 0; i < g->n_nodes; i++) cap += g->nodes[i]->n_out;
   struct pn_strmap map = {0};
   ex->kind = calloc((size_t)cap + 1, sizeof *ex->kind);
@@ -85,7 +249,8 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
   ex->in_val = calloc((size_t)g->n_inputs + 1, sizeof *ex->in_val);
   ex->out_slot = calloc((size_t)g->n_outputs + 1, sizeof *ex->out_slot);
   ex->out_val = calloc((size_t)g->n_outputs + 1, sizeof *ex->out_val);
-  if (!ex->kind || !ex->init || !ex->last_use || !ex->keep || !ex->nodes || !ex->in_slot ||
+  ex->priv = calloc(2 * (size_t)g->n_nodes + 1, sizeof *ex->priv);
+  if (!ex->priv || !ex->kind || !ex->init || !ex->last_use || !ex->keep || !ex->nodes || !ex->in_slot ||
       !ex->in_val || !ex->out_slot || !ex->out_val)
     goto nomem;
   for (int i = 0; i < cap; i++) ex->last_use[i] = -1;
@@ -109,13 +274,12 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
     x->node = n;
     x->op = pn_op_find(n->domain, n->op_type); /* validated: >= 0 */
     x->opset = pn_graph_opset(g, n->domain);
-    x->in = malloc(((size_t)n->n_in + 1) * sizeof *x->in);
+    x->n_in_run = n->n_in;
+    x->act = -1;
+    x->in = malloc(((size_t)n->n_in + 3) * sizeof *x->in);
     x->out = malloc(((size_t)n->n_out + 1) * sizeof *x->out);
     if (!x->in || !x->out) goto nomem;
-    for (int j = 0; j < n->n_in; j++) {
-      x->in[j] = *n->in[j] ? pn_strmap_get(&map, n->in[j], -1) : -1;
-      if (x->in[j] >= 0) ex->last_use[x->in[j]] = i;
-    }
+    for (int j = 0; j < n->n_in; j++) x->in[j] = *n->in[j] ? pn_strmap_get(&map, n->in[j], -1) : -1;
     for (int j = 0; j < n->n_out; j++) {
       x->out[j] = -1;
       if (!*n->out[j]) continue;
@@ -138,6 +302,21 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
   ex->n_out = g->n_outputs;
   ex->n_slots = ns;
   pn_strmap_free(&map);
+  if (fuse && (rc = plan_fusion(ex)) != PN_OK) {
+    pn_exec_free(ex);
+    return pn_err(ctx, rc, "out of memory");
+  }
+  for (int i = 0; i < g->n_nodes; i++) {
+    const struct xnode *x = &ex->nodes[i];
+    if (x->skip) continue;
+    for (int j = 0; j < x->n_in_run; j++)
+      if (x->in[j] >= 0) ex->last_use[x->in[j]] = i;
+    if (x->act >= 0) {   /* the activation's extra inputs (Clip bounds) are read here */
+      const struct xnode *y = &ex->nodes[x->act];
+      for (int j = 1; j < y->n_in_run; j++)
+        if (y->in[j] >= 0) ex->last_use[y->in[j]] = i;
+    }
+  }
   *out = ex;
   return PN_OK;
 nomem:
@@ -191,7 +370,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     if (ex->kind[s] == SLOT_INIT) val[s] = ex->init[s];
   for (int i = 0; i < ex->n_in; i++) val[ex->in_slot[i]] = in[i];
 
-  int max_io = 1;
+  int max_io = 3;
   for (int i = 0; i < g->n_nodes; i++) {
     if (ex->nodes[i].node->n_in > max_io) max_io = ex->nodes[i].node->n_in;
     if (ex->nodes[i].node->n_out > max_io) max_io = ex->nodes[i].node->n_out;
@@ -204,14 +383,16 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     goto done;
   }
+  int team = omp_get_max_threads(), cur_threads = team;
   for (int i = 0; i < g->n_nodes && rc == PN_OK; i++) {
-    const struct xnode *x = &ex->nodes[i];
+    struct xnode *x = &ex->nodes[i];
+    if (x->skip) continue;
     const struct pn_node *n = x->node;
     const struct pn_op_def *d = &pn_op_defs[x->op];
     struct pn_op_args a = {ctx, n, x->opset};
     double t0 = pn_now();
+    for (int j = 0; j < x->n_in_run; j++) tin[j] = x->in[j] >= 0 ? val[x->in[j]] : NULL;
     for (int j = 0; j < n->n_in; j++) {
-      tin[j] = x->in[j] >= 0 ? val[x->in[j]] : NULL;
       memset(&sin[j], 0, sizeof sin[j]);
       if (tin[j]) {
         pn_shape_set(&sin[j], tin[j]->dtype, tin[j]->ndim, tin[j]->dims);
@@ -226,6 +407,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
       tout[j] = NULL;
     }
     if ((rc = d->infer(&a, sin, n->n_in, sout, n->n_out))) break;
+    int64_t numel = 0;
     for (int j = 0; j < n->n_out; j++) {
       if (x->out[j] < 0) continue;
       const struct pn_shape *s = &sout[j];
@@ -243,8 +425,39 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
         rc = pn_op_err(&a, PN_ERR_NOMEM, "cannot allocate output '%s'", n->out[j]);
         break;
       }
+      numel += pn_tensor_numel(tout[j]);
     }
-    if (rc == PN_OK) rc = d->run(&a, tin, n->n_in, tout, n->n_out);
+    /* the team for compute-bound kernels; one thread for the rest unless they are large */
+    int want = x->op == PN_OP_CONV || x->op == PN_OP_GEMM || x->op == PN_OP_MATMUL ||
+                       numel > (1 << 20) ? team : 1;
+    if (want != cur_threads) omp_set_num_threads(cur_threads = want);
+    if (rc == PN_OK)
+      rc = x->op == PN_OP_CONV && x->in[1] >= 0 && ex->kind[x->in[1]] == SLOT_INIT
+               ? pn_conv_run_act(&a, tin, x->n_in_run, tout[0], x->conv_relu, &x->cc)
+               : d->run(&a, tin, x->n_in_run, tout, n->n_out);
+    if (rc == PN_OK && x->act >= 0 && !x->conv_relu) {
+      /* the fused activation, in place on the output (elementwise kernels allow it) */
+      const struct xnode *y = &ex->nodes[x->act];
+      struct pn_op_args ya = {ctx, y->node, y->opset};
+      const struct pn_tensor *yin[3] = {tout[0], NULL, NULL};
+      for (int j = 1; j < y->n_in_run && j < 3; j++) yin[j] = y->in[j] >= 0 ? val[y->in[j]] : NULL;
+      struct pn_shape ysin[3], ysout;
+      memset(ysin, 0, sizeof ysin);
+      memset(&ysout, 0, sizeof ysout);
+      for (int j = 0; j < y->n_in_run && j < 3; j++) {
+        ysin[j].ndim = -1;
+        if (yin[j]) {
+          pn_shape_set(&ysin[j], yin[j]->dtype, yin[j]->ndim, yin[j]->dims);
+          ysin[j].value = yin[j];
+        }
+      }
+      ysout.ndim = -1;
+      rc = pn_op_defs[y->op].infer(&ya, ysin, y->n_in_run, &ysout, 1);
+      if (rc == PN_OK && (ysout.dtype != tout[0]->dtype || ysout.ndim != tout[0]->ndim ||
+                          memcmp(ysout.dims, tout[0]->dims, (size_t)ysout.ndim * sizeof *ysout.dims)))
+        rc = pn_op_err(&ya, PN_ERR_INVALID, "fused activation changes the shape of its input");
+      if (rc == PN_OK) rc = pn_op_defs[y->op].run(&ya, yin, y->n_in_run, tout, 1);
+    }
     if (rc) {
       for (int j = 0; j < n->n_out; j++) pn_tensor_free(tout[j]);
       break;
@@ -266,8 +479,10 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
         owned[s] = false;
       }
     }
-    for (int j = 0; j < n->n_in; j++) {
-      int s = x->in[j];
+    const struct xnode *y = x->act >= 0 ? &ex->nodes[x->act] : NULL;
+    int n_read = x->n_in_run + (y ? y->n_in_run - 1 : 0);
+    for (int j = 0; j < n_read; j++) {
+      int s = j < x->n_in_run ? x->in[j] : y->in[j - x->n_in_run + 1];
       if (s >= 0 && ex->last_use[s] == i && owned[s] && !ex->keep[s]) {
         pn_tensor_free((struct pn_tensor *)val[s]);
         val[s] = NULL;
@@ -275,6 +490,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
       }
     }
   }
+  if (cur_threads != team) omp_set_num_threads(team);
   if (rc == PN_OK)
     for (int i = 0; i < ex->n_out; i++) {
       int s = ex->out_slot[i];

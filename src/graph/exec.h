@@ -17,6 +17,9 @@ struct pn_exec_opts {
   int threads;                 /* 0 = leave OpenMP/OpenBLAS defaults */
   pn_exec_observer observer;   /* may be NULL */
   void *observer_user;
+  bool no_fuse;                /* run every node as written: no BatchNormalization folding into
+                               ** Conv, no fused activations (implied when observer is set, so
+                               ** the observer sees every node with its own inputs/outputs) */
 };
 
 /* Prepare g for execution: validate, topologically sort, resolve ops and value slots, plan when
@@ -39,7 +42,8 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
                 struct pn_tensor **out /* OUT */);
 
 /* Per-op wall time in seconds, summed over every run since pn_exec_new, indexed by enum pn_op
-** (for `privnn run --profile`, which divides by the number of runs). */
+** (for `privnn run --profile`, which divides by the number of runs). A fused node's time is
+** counted under the node it was fused into (Conv for a folded BatchNormalization and its Relu). */
 const double *pn_exec_op_seconds(const struct pn_exec *ex);
 
 #endif

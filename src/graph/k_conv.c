@@ -2,16 +2,22 @@
 **
 ** Per (image, group) the input is unfolded by im2col and multiplied by the group's filters with
 ** one GEMM (M/group x C/group*prod(kernel) times that x prod(out)); 1x1 stride-1 unpadded
-** convolutions use the input directly; 2-D depthwise ones run as direct loops. Large
-** convolutions are cut into chunks shared among OpenMP threads (blocks of output positions, or
-** of filters when the output is narrow); each chunk unfolds its own block and multiplies it
-** with a single-threaded cblas_sgemm. OpenBLAS's own
-** threads are switched off meanwhile, so the two thread pools never oversubscribe the cores,
-** and the chunks share no buffer, so there is no barrier but the loop's end. */
+** convolutions use the input directly; 2-D depthwise ones run as direct loops. Outputs with at
+** most SKINNY_MAX_POUT positions (small images deep in a network) skip sgemm, whose per-call
+** packing of the filters costs more than the product there: each output is a dot product of a
+** filter row with a transposed column of the unfolded input, and with a per-node cache (the
+** executor's, for constant weights) the filters are restricted once to the kernel taps that ever
+** see the input (a padded 3x3 convolution on a 1x1 image reads only its centre tap).
+** Convolutions worth it are cut into chunks run by pn_par_for (k_par.c): blocks of output
+** positions, or of filters when the output is narrow; each chunk unfolds its own block and
+** multiplies it with a single-threaded cblas_sgemm (OpenBLAS's own threads are switched off, so
+** the two never oversubscribe the cores). Bias and a fused ReLU (the executor's Conv+Relu fusion)
+** are applied per block right after its GEMM, while it is in cache. */
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "graph/k_dense.h"
 #include "graph/kernels.h"
@@ -81,7 +87,8 @@ static int conv_setup(const struct pn_op_args *a, const struct pn_shape *xs,
 }
 
 struct conv_job {
-  const float *x, *w;
+  const float *x, *w, *bias;          /* bias: M values or NULL */
+  bool relu;                          /* epilogue: y = max(y, 0) after the bias */
   float *y, *col;                     /* col: nchunk private im2col buffers of col_sz floats */
   const struct pn_window *win;
   bool direct;                        /* 1x1 stride-1 unpadded: X is its own im2col */
@@ -89,11 +96,30 @@ struct conv_job {
   int64_t n, c, m, group, cg, mg, ck, pin, pout, nchunk, per, col_sz;
 };
 
+/* Bias and activation epilogue on rows [m0, m1) x columns [p0, p1) of one output image, applied
+** right after the GEMM that wrote the block, while it is still in cache. */
+static void conv_epilogue(float *y, int64_t ld, const float *bias, bool relu, int64_t m0,
+                          int64_t m1, int64_t p0, int64_t p1) {
+  if (!bias && !relu) return;
+  for (int64_t r = m0; r < m1; r++) {
+    float bv = bias ? bias[r] : 0.0f, *yr = y + r * ld;
+    if (relu) {
+      for (int64_t p = p0; p < p1; p++) {
+        float v = yr[p] + bv;
+        yr[p] = v > 0 ? v : 0;
+      }
+    } else {
+      for (int64_t p = p0; p < p1; p++) yr[p] += bv;
+    }
+  }
+}
+
 /* Chunk `ch` of the convolution, for every (image, group): Y_g (mg x pout) = W_g (mg x ck) *
 ** im2col (ck x pout). A column chunk unfolds and multiplies only its block of output positions;
 ** a filter chunk (outputs too narrow to split) unfolds the whole image into its own buffer and
 ** multiplies its block of filters. Chunks share nothing, so threads need no barrier. */
-static void conv_chunk(const struct conv_job *j, int64_t ch) {
+static void conv_chunk(void *arg, int64_t ch) {
+  const struct conv_job *j = arg;
   int64_t total = j->split_cols ? j->pout : j->mg;
   int64_t lo = ch * j->per, hi = lo + j->per > total ? total : lo + j->per;
   if (lo >= hi) return;
@@ -113,15 +139,23 @@ static void conv_chunk(const struct conv_job *j, int64_t ch) {
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->mg, (int)(hi - lo),
                     (int)j->ck, 1.0f, wg, (int)j->ck, src, ld, 0.0f, yg + lo, (int)j->pout);
+        conv_epilogue(yg, j->pout, j->bias ? j->bias + gi * j->mg : NULL, j->relu, 0, j->mg, lo,
+                      hi);
       } else {
         const float *src = xg;
         if (!j->direct) {
           pn_im2col(xg, j->cg, j->win, col, j->pout, 0, j->pout);
           src = col;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)j->pout,
-                    (int)j->ck, 1.0f, wg + lo * j->ck, (int)j->ck, src, (int)j->pout, 0.0f,
-                    yg + lo * j->pout, (int)j->pout);
+        if (j->pout == 1)   /* one output position: a matrix-vector product, W read once */
+          cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)(hi - lo), (int)j->ck, 1.0f,
+                      wg + lo * j->ck, (int)j->ck, src, 1, 0.0f, yg + lo, 1);
+        else
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)j->pout,
+                      (int)j->ck, 1.0f, wg + lo * j->ck, (int)j->ck, src, (int)j->pout, 0.0f,
+                      yg + lo * j->pout, (int)j->pout);
+        conv_epilogue(yg, j->pout, j->bias ? j->bias + gi * j->mg : NULL, j->relu, lo, hi, 0,
+                      j->pout);
       }
     }
   }
@@ -130,8 +164,22 @@ static void conv_chunk(const struct conv_job *j, int64_t ch) {
 /* Depthwise 2-D convolution (one input channel per group, any channel multiplier): direct loops,
 ** output rows accumulated kernel tap by tap so the inner loop runs over contiguous outputs.
 ** Planes (image, output channel) in parallel. Kernel widths above 64 use the GEMM path. */
-static void conv_depthwise2d(const float *x, const float *w, float *y, int64_t n, int64_t c,
-                             int64_t m, const struct pn_window *win) {
+struct dw_job {
+  const float *x, *w, *bias;
+  bool relu;
+  float *y;
+  int64_t n, c, m, per;
+  const struct pn_window *win;
+};
+
+static void dw_chunk(void *arg, int64_t ch) {
+  const struct dw_job *j = arg;
+  const struct pn_window *win = j->win;
+  const float *x = j->x, *w = j->w, *bias = j->bias;
+  float *y = j->y;
+  bool relu = j->relu;
+  int64_t c = j->c, m = j->m, planes = j->n * j->m;
+  int64_t p0 = ch * j->per, p1 = p0 + j->per < planes ? p0 + j->per : planes;
   int64_t mult = m / c, ih = win->in[0], iw = win->in[1], oh = win->out[0], ow = win->out[1];
   int64_t kh = win->k[0], kw = win->k[1], sy = win->s[0], sx = win->s[1];
   int64_t dy = win->d[0], dx = win->d[1], pt = win->pb[0], pl = win->pb[1];
@@ -143,9 +191,7 @@ static void conv_depthwise2d(const float *x, const float *w, float *y, int64_t n
     if (hi[kx] > ow) hi[kx] = ow;
     if (lo[kx] > hi[kx]) lo[kx] = hi[kx];
   }
-  int64_t planes = n * m;
-#pragma omp parallel for schedule(static) if (planes * oh * ow * kh * kw > 200000)
-  for (int64_t pl_i = 0; pl_i < planes; pl_i++) {
+  for (int64_t pl_i = p0; pl_i < p1; pl_i++) {
     int64_t b = pl_i / m, oc = pl_i % m;
     const float *xp = x + (b * c + oc / mult) * ih * iw, *wp = w + oc * kh * kw;
     float *yp = y + pl_i * oh * ow;
@@ -167,7 +213,212 @@ static void conv_depthwise2d(const float *x, const float *w, float *y, int64_t n
         }
       }
     }
+    conv_epilogue(yp, 0, bias ? bias + oc : NULL, relu, 0, 1, 0, oh * ow);
   }
+}
+
+/* Depthwise 2-D convolution in blocks of planes shared among threads. */
+static void conv_depthwise2d(const float *x, const float *w, const float *bias, bool relu,
+                             float *y, int64_t n, int64_t c, int64_t m,
+                             const struct pn_window *win, int threads) {
+  int64_t planes = n * m, nchunk = threads > 1 ? 4 * (int64_t)threads : 1;
+  if (nchunk > planes) nchunk = planes;
+  struct dw_job job = {x, w, bias, relu, y, n, c, m, (planes + nchunk - 1) / nchunk, win};
+  pn_par_for(threads, (planes + job.per - 1) / job.per, dw_chunk, &job);
+}
+
+/* Convolutions with few output positions (small images deep in a network): OpenBLAS's sgemm
+** packs the whole filter matrix for every call, which costs more than the product when the
+** output has a handful of columns. Here each output is a dot product of a filter row with a
+** column of the unfolded input, transposed once (colT: pout x ck) so both run contiguously;
+** the filters are read once, straight from the weights. Rows of filters are split among threads. */
+#define SKINNY_MAX_POUT 16
+
+struct skinny_job {
+  const float *w, *colT, *bias;
+  float *y;
+  bool relu;
+  int64_t mg, ck, pout, per;
+};
+
+static void skinny_chunk(void *arg, int64_t ch) {
+  const struct skinny_job *j = arg;
+  int64_t m0 = ch * j->per, m1 = m0 + j->per < j->mg ? m0 + j->per : j->mg, ck = j->ck;
+  for (int64_t m = m0; m < m1; m++) {
+    const float *wr = j->w + m * ck;
+    float *yr = j->y + m * j->pout;
+    int64_t p = 0;
+    for (; p + 4 <= j->pout; p += 4) {
+      const float *c0 = j->colT + p * ck, *c1 = c0 + ck, *c2 = c1 + ck, *c3 = c2 + ck;
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+      for (int64_t k = 0; k < ck; k++) {
+        s0 += wr[k] * c0[k];
+        s1 += wr[k] * c1[k];
+        s2 += wr[k] * c2[k];
+        s3 += wr[k] * c3[k];
+      }
+      yr[p] = s0;
+      yr[p + 1] = s1;
+      yr[p + 2] = s2;
+      yr[p + 3] = s3;
+    }
+    for (; p < j->pout; p++) {
+      const float *c0 = j->colT + p * ck;
+      float s0 = 0;
+#pragma omp simd reduction(+ : s0)
+      for (int64_t k = 0; k < ck; k++) s0 += wr[k] * c0[k];
+      yr[p] = s0;
+    }
+  }
+  conv_epilogue(j->y, j->pout, j->bias, j->relu, m0, m1, 0, j->pout);
+}
+
+/* Filters restricted to the kernel taps that see the input at least once (on a 1x1 image a
+** padded 3x3 convolution reads only its centre tap): rows[j] is the im2col row of column j of w. */
+struct pn_conv_cache {
+  const void *w_src;           /* the weights it was made from (a constant of the graph) */
+  struct pn_window win;        /* the geometry it was made for */
+  int64_t mg, ck, nv;          /* filters, full and kept row count */
+  int64_t *rows;
+  float *w;                    /* mg x nv */
+};
+
+void pn_conv_cache_free(struct pn_conv_cache *c) {
+  if (!c) return;
+  free(c->rows);
+  free(c->w);
+  free(c);
+}
+
+/* Rows of the im2col matrix that hold an input value for some output position, in order;
+** returns their count (ck when every tap is used), -1 when out of memory (*rows_out NULL). */
+static int64_t live_rows(const struct pn_window *w, int64_t cg, int64_t **rows_out) {
+  int64_t kp = 1;
+  for (int i = 0; i < w->nsp; i++) kp *= w->k[i];
+  int64_t *rows = malloc((size_t)(cg * kp + kp + 1) * sizeof *rows), nv = 0;
+  *rows_out = rows;
+  if (!rows) return -1;
+  int64_t *live = rows + cg * kp;   /* per tap: 1 if some output position sees the input */
+  for (int64_t kr = 0; kr < kp; kr++) {
+    live[kr] = 1;
+    int64_t div = 1;
+    for (int i = w->nsp - 1; i >= 0; div *= w->k[i], i--) {
+      int64_t ko = kr / div % w->k[i], off = ko * w->d[i] - w->pb[i];
+      /* some output o in [0, out) with 0 <= o * s + off < in */
+      int64_t lo = off >= 0 ? 0 : (-off + w->s[i] - 1) / w->s[i];
+      int64_t hi = w->in[i] - off <= 0 ? 0 : (w->in[i] - off + w->s[i] - 1) / w->s[i];
+      if (hi > w->out[i]) hi = w->out[i];
+      if (lo >= hi) live[kr] = 0;
+    }
+  }
+  for (int64_t c = 0; c < cg; c++)
+    for (int64_t kr = 0; kr < kp; kr++)
+      if (live[kr]) rows[nv++] = c * kp + kr;
+  return nv;
+}
+
+static bool same_window(const struct pn_window *a, const struct pn_window *b) {
+  if (a->nsp != b->nsp) return false;
+  for (int i = 0; i < a->nsp; i++)
+    if (a->in[i] != b->in[i] || a->k[i] != b->k[i] || a->s[i] != b->s[i] || a->d[i] != b->d[i] ||
+        a->pb[i] != b->pb[i] || a->out[i] != b->out[i])
+      return false;
+  return true;
+}
+
+/* The whole convolution on the skinny path; returns PN_ERR_NOMEM (unset message) on failure.
+** cache (may be NULL; only for constant weights and group 1) keeps the filters restricted to
+** the live taps between runs. */
+static int conv_skinny(const float *x, const float *w, const float *bias, bool relu, float *y,
+                       const struct conv_geo *g, int64_t cg, int64_t mg, int64_t ck, int64_t pin,
+                       int64_t pout, bool direct, int threads, struct pn_conv_cache **cache) {
+  const int64_t *rows = NULL;
+  int64_t nv = ck;
+  const float *wk = w;
+  if (cache && g->group == 1 && !direct) {
+    struct pn_conv_cache *c = *cache;
+    if (!c || c->w_src != w || c->mg != mg || c->ck != ck || !same_window(&c->win, &g->w)) {
+      pn_conv_cache_free(c);
+      *cache = c = calloc(1, sizeof *c);
+      if (!c) return PN_ERR_NOMEM;
+      c->w_src = w;
+      c->win = g->w;
+      c->mg = mg;
+      c->ck = ck;
+      if ((c->nv = live_rows(&g->w, cg, &c->rows)) < 0) {
+        pn_conv_cache_free(c);
+        *cache = NULL;
+        return PN_ERR_NOMEM;
+      }
+      if (c->nv < ck) {
+        if (!(c->w = malloc((size_t)(mg * (c->nv > 0 ? c->nv : 1)) * sizeof *c->w))) {
+          pn_conv_cache_free(c);
+          *cache = NULL;
+          return PN_ERR_NOMEM;
+        }
+        for (int64_t m = 0; m < mg; m++)
+          for (int64_t j = 0; j < c->nv; j++) c->w[m * c->nv + j] = w[m * ck + c->rows[j]];
+      }
+    }
+    if (c->w) {
+      rows = c->rows;
+      nv = c->nv;
+      wk = c->w;
+    }
+  }
+  int64_t kp = ck / (cg > 0 ? cg : 1);
+  float *buf = malloc((size_t)(nv * pout + 1) * sizeof *buf);
+  int64_t *tap = direct ? NULL : malloc((size_t)(kp * pout + 1) * sizeof *tap);
+  if (!buf || (!direct && !tap)) {
+    free(buf);
+    free(tap);
+    return PN_ERR_NOMEM;
+  }
+  float *colT = buf;
+  if (tap) {
+    /* tap[kr * pout + p]: offset in a channel plane of the input value that output position p
+    ** sees at kernel offset kr, -1 in the padding */
+    const struct pn_window *w_ = &g->w;
+    for (int64_t kr = 0; kr < kp; kr++)
+      for (int64_t p = 0; p < pout; p++) {
+        int64_t off = 0, rk = kr, rp = p, st = 1;
+        for (int i = w_->nsp - 1; i >= 0 && off >= 0; i--) {
+          int64_t ko = rk % w_->k[i], o = rp % w_->out[i];
+          rk /= w_->k[i];
+          rp /= w_->out[i];
+          int64_t ii = o * w_->s[i] - w_->pb[i] + ko * w_->d[i];
+          if (ii < 0 || ii >= w_->in[i]) off = -1;
+          else off += ii * st;
+          st *= w_->in[i];
+        }
+        tap[kr * pout + p] = off;
+      }
+  }
+  int64_t nchunk = threads > 1 ? 4 * (int64_t)threads : 1;
+  if (nchunk > mg / 8) nchunk = mg / 8 > 0 ? mg / 8 : 1;
+  struct skinny_job job = {NULL, colT, NULL, NULL, relu, mg, nv, pout, (mg + nchunk - 1) / nchunk};
+  for (int64_t n = 0; n < g->n; n++)
+    for (int64_t gi = 0; gi < g->group; gi++) {
+      const float *xg = x + (n * g->c + gi * cg) * pin;
+      for (int64_t k = 0; k < nv; k++) {   /* colT = the live rows of im2col, transposed */
+        int64_t r = rows ? rows[k] : k;
+        if (direct) {
+          for (int64_t p = 0; p < pout; p++) colT[p * nv + k] = xg[r * pin + p];
+        } else {
+          const float *xc = xg + r / kp * pin;
+          const int64_t *tp = tap + r % kp * pout;
+          for (int64_t p = 0; p < pout; p++) colT[p * nv + k] = tp[p] >= 0 ? xc[tp[p]] : 0.0f;
+        }
+      }
+      job.w = wk + gi * mg * nv;
+      job.bias = bias ? bias + gi * mg : NULL;
+      job.y = y + (n * g->m + gi * mg) * pout;
+      pn_par_for(threads, (mg + job.per - 1) / job.per, skinny_chunk, &job);
+    }
+  free(buf);
+  free(tap);
+  return PN_OK;
 }
 
 int pn_infer_conv(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
@@ -203,8 +454,12 @@ static void shape_of(const struct pn_tensor *t, struct pn_shape *s) {
 
 int pn_run_conv(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                 struct pn_tensor *const *out, int n_out) {
+  return pn_conv_run_act(a, in, n_in, out[0], false, NULL);
+}
+
+int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                    struct pn_tensor *y, bool relu, struct pn_conv_cache **cache) {
   const struct pn_tensor *x = in[0], *wt = in[1], *b = n_in > 2 ? in[2] : NULL;
-  struct pn_tensor *y = out[0];
   if (!x || !wt || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input X or W");
   if (x->dtype != PN_DT_FLOAT || wt->dtype != PN_DT_FLOAT || (b && b->dtype != PN_DT_FLOAT) ||
       y->dtype != PN_DT_FLOAT)
@@ -237,56 +492,56 @@ int pn_run_conv(const struct pn_op_args *a, const struct pn_tensor *const *in, i
   if (pout == 0 || ny == 0) return PN_OK;
   if (mg > INT_MAX || pout > INT_MAX || ck > INT_MAX)
     return pn_op_err(a, PN_ERR_UNSUPPORTED, "GEMM dimensions exceed the BLAS int range");
+  /* Threads (as many as OpenMP's current setting, which the executor and --threads control)
+  ** only from 1M multiply-adds (some 30 us of one core) up: below that a hand-off costs more than
+  ** it saves. Every sgemm is single-threaded, so OpenBLAS's own threads never compete with ours
+  ** (nor spin after a call while the next node runs). */
+  int threads = omp_get_max_threads();
+  double flops = (double)mg * (double)ck * (double)pout * (double)(g.n * g.group);
+  if (threads < 1 || flops < 1e6) threads = 1;
   if (ck == 0) {
-    for (int64_t i = 0; i < ny * pout; i++) yp[i] = 0;
-  } else if (cg == 1 && g.group > 1 && w->nsp == 2 && w->k[1] <= 64) {
-    conv_depthwise2d(xp, wp, yp, g.n, g.c, g.m, w);
-  } else {
-    /* Threads (OpenMP) for convolutions worth it, each chunk on a single-threaded sgemm;
-    ** small ones run as one chunk with OpenBLAS's default threading. */
-    int threads = omp_get_max_threads();
-    double flops = (double)mg * (double)ck * (double)pout * (double)(g.n * g.group);
-    if (threads < 1 || flops < 4e6) threads = 1;
-    struct conv_job job = {xp, wp, yp, NULL, w, direct, true, g.n, g.c, g.m, g.group,
-                           cg, mg, ck, pin, pout, 1, pout, 0};
-    if (threads > 1) {
-      /* Column blocks of >= 64 positions, up to 4 per thread so that a thread the OS preempts
-      ** holds back little; filter blocks (narrow outputs) one per thread, as each unfolds the
-      ** whole image. */
-      job.split_cols = pout >= 32 * threads || mg < threads;
-      int64_t nchunk = threads;
-      if (job.split_cols && pout / 64 > threads)
-        nchunk = pout / 64 < 4 * threads ? pout / 64 : 4 * threads;
-      int64_t total = job.split_cols ? pout : mg, align = job.split_cols ? 16 : 1;
-      job.per = ((total + nchunk - 1) / nchunk + align - 1) / align * align;
-      job.nchunk = (total + job.per - 1) / job.per;
-    }
-    if (!direct) {
-      job.col_sz = ck * (job.split_cols ? job.per : pout);
-      if ((uint64_t)job.col_sz * (uint64_t)job.nchunk > SIZE_MAX / sizeof(float) / 2)
-        return pn_op_err(a, PN_ERR_NOMEM, "im2col buffer too large");
-      job.col = malloc((size_t)job.col_sz * (size_t)job.nchunk * sizeof *job.col);
-      if (!job.col)
-        return pn_op_err(a, PN_ERR_NOMEM, "out of memory for the im2col buffer (%lld floats)",
-                         (long long)(job.col_sz * job.nchunk));
-    }
-    if (threads > 1) {
-      pn_blas_serial_begin();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-      for (int64_t ch = 0; ch < job.nchunk; ch++) conv_chunk(&job, ch);
-      pn_blas_serial_end();
-    } else {
-      conv_chunk(&job, 0);
-    }
-    float *col = job.col;
-    free(col);
-  }
-  if (bp) {
-#pragma omp parallel for schedule(static) if (ny * pout > 65536)
     for (int64_t r = 0; r < ny; r++) {
-      float bv = bp[r % g.m], *yr = yp + r * pout;
-      for (int64_t p = 0; p < pout; p++) yr[p] += bv;
+      float bv = bp ? bp[r % g.m] : 0.0f, *yr = yp + r * pout;
+      for (int64_t p = 0; p < pout; p++) yr[p] = relu && !(bv > 0) ? 0.0f : bv;
     }
+    return PN_OK;
   }
+  if (cg == 1 && g.group > 1 && w->nsp == 2 && w->k[1] <= 64) {
+    conv_depthwise2d(xp, wp, bp, relu, yp, g.n, g.c, g.m, w, threads);
+    return PN_OK;
+  }
+  if (pout <= SKINNY_MAX_POUT) {
+    if (conv_skinny(xp, wp, bp, relu, yp, &g, cg, mg, ck, pin, pout, direct, threads, cache))
+      return pn_op_err(a, PN_ERR_NOMEM, "out of memory for the unfolded input");
+    return PN_OK;
+  }
+  struct conv_job job = {xp, wp, bp, relu, yp, NULL, w, direct, true, g.n, g.c, g.m, g.group,
+                         cg, mg, ck, pin, pout, 1, pout, 0};
+  if (threads > 1) {
+    /* Column blocks of >= 64 positions, up to 4 per thread so that a thread the OS preempts
+    ** holds back little; filter blocks (narrow outputs) one per thread, as each unfolds the
+    ** whole image. */
+    job.split_cols = pout >= 32 * threads || mg < threads;
+    if (pout == 1) job.split_cols = false;
+    int64_t nchunk = threads;
+    if (job.split_cols && pout / 64 > threads)
+      nchunk = pout / 64 < 4 * threads ? pout / 64 : 4 * threads;
+    int64_t total = job.split_cols ? pout : mg, align = job.split_cols ? 16 : 1;
+    job.per = ((total + nchunk - 1) / nchunk + align - 1) / align * align;
+    job.nchunk = (total + job.per - 1) / job.per;
+  }
+  if (!direct) {
+    job.col_sz = ck * (job.split_cols ? job.per : pout);
+    if ((uint64_t)job.col_sz * (uint64_t)job.nchunk > SIZE_MAX / sizeof(float) / 2)
+      return pn_op_err(a, PN_ERR_NOMEM, "im2col buffer too large");
+    job.col = malloc((size_t)job.col_sz * (size_t)job.nchunk * sizeof *job.col);
+    if (!job.col)
+      return pn_op_err(a, PN_ERR_NOMEM, "out of memory for the im2col buffer (%lld floats)",
+                       (long long)(job.col_sz * job.nchunk));
+  }
+  pn_blas_serial_begin();
+  pn_par_for(threads, job.nchunk, conv_chunk, &job);
+  pn_blas_serial_end();
+  free(job.col);
   return PN_OK;
 }

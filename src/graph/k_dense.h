@@ -48,6 +48,24 @@ void pn_im2col(const float *x, int64_t c, const struct pn_window *w, float *col,
 void pn_blas_serial_begin(void);
 void pn_blas_serial_end(void);
 
+/* Run fn(arg, c) for every chunk c in [0, nchunk) on up to `threads` threads (the caller and
+** persistent helpers, k_par.c). Chunks are claimed dynamically; the call returns when all are
+** done and never waits for a helper that has not started, so a preempted helper costs at most
+** the chunk it holds. Chunks must not depend on one another. Concurrent or nested calls run
+** serially. */
+typedef void (*pn_par_fn)(void *arg, int64_t chunk);
+void pn_par_for(int threads, int64_t nchunk, pn_par_fn fn, void *arg);
+
+/* Conv with an optional fused ReLU epilogue (the executor's Conv+Relu fusion): in/n_in as for
+** pn_run_conv (X, W and an optional bias B), y the output tensor. relu = false is plain Conv.
+** cache (may be NULL) is per-node state the caller keeps across runs when W is a constant: on
+** images so small that some kernel taps only ever see padding, it holds the filters without
+** them (created on demand, rebuilt if W or the geometry changes; free with pn_conv_cache_free). */
+struct pn_conv_cache;
+int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                    struct pn_tensor *y, bool relu, struct pn_conv_cache **cache);
+void pn_conv_cache_free(struct pn_conv_cache *c);
+
 /* Check that a float input of a kernel is present with the expected dtype. */
 int pn_dense_check_dtype(const struct pn_op_args *a, const char *what, enum pn_dtype dt);
 

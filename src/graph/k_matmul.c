@@ -1,9 +1,11 @@
 /* k_matmul.c - ONNX Gemm (alpha, beta, transA/B, broadcast C) and MatMul (numpy semantics).
 **
-** Both end in cblas_sgemm. Gemm writes beta*C broadcast into Y, then accumulates alpha*A'B'.
-** MatMul promotes 1-D operands, broadcasts the batch dims and calls sgemm per batch (batches in
-** parallel under OpenMP, each on single-threaded BLAS), or once with the batches stacked when B
-** has a single batch and A's batches are all of the output's. */
+** Both end in cblas_sgemm (sgemv for a single row). Gemm writes beta*C broadcast into Y, then
+** accumulates alpha*A'B'. MatMul promotes 1-D operands, broadcasts the batch dims and calls sgemm
+** per batch (batches in parallel), or once with the batches stacked when B has a single batch and
+** A's batches are all of the output's. BLAS always runs single-threaded: one product is split
+** into blocks of rows or columns run by pn_par_for (k_par.c), so OpenBLAS's threads never compete
+** with ours, and a run on a loaded machine never waits for a helper that has not started. */
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>
@@ -12,6 +14,61 @@
 #include "graph/k_dense.h"
 #include "graph/kernels.h"
 #include "util/status.h"
+
+/* ---- one product, split among threads ---- */
+
+/* C (m x n, ldc) = alpha * op(A) op(B) + beta * C, row-major, as cblas_sgemm. */
+struct sg_job {
+  bool ta, tb, split_n;
+  int64_t m, n, k, lda, ldb, ldc, per;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+};
+
+static void sg_block(const struct sg_job *j, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const float *a = j->a + (j->ta ? m0 : m0 * j->lda), *b = j->b + (j->tb ? n0 * j->ldb : n0);
+  float *c = j->c + m0 * j->ldc + n0;
+  int m = (int)(m1 - m0), n = (int)(n1 - n0);
+  if (m == 1) {   /* a row vector times B: sgemv over B, read once and not packed */
+    int incx = j->ta ? (int)j->lda : 1;
+    if (j->tb)   /* B is n x k: c = B a */
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, n, (int)j->k, j->alpha, b, (int)j->ldb, a, incx,
+                  j->beta, c, 1);
+    else         /* B is k x n: c = B' a */
+      cblas_sgemv(CblasRowMajor, CblasTrans, (int)j->k, n, j->alpha, b, (int)j->ldb, a, incx,
+                  j->beta, c, 1);
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans,
+              m, n, (int)j->k, j->alpha, a, (int)j->lda, b, (int)j->ldb, j->beta, c, (int)j->ldc);
+}
+
+static void sg_chunk(void *arg, int64_t ch) {
+  const struct sg_job *j = arg;
+  int64_t total = j->split_n ? j->n : j->m, lo = ch * j->per;
+  int64_t hi = lo + j->per < total ? lo + j->per : total;
+  if (lo >= hi) return;
+  if (j->split_n) sg_block(j, 0, j->m, lo, hi);
+  else sg_block(j, lo, hi, 0, j->n);
+}
+
+/* The product on up to `threads` threads: blocks of columns (or rows, when there are more rows),
+** at least 16 wide, up to 4 per thread, for products of at least 1M multiply-adds. All dims must
+** fit an int (checked by the callers). */
+static void sgemm_par(int threads, struct sg_job *j) {
+  bool split_n = j->n >= j->m;
+  int64_t total = split_n ? j->n : j->m, nchunk = 1;
+  if (threads > 1 && (double)j->m * (double)j->n * (double)j->k >= 1e6) {
+    nchunk = total / 16 < 4 * (int64_t)threads ? total / 16 : 4 * (int64_t)threads;
+    if (nchunk < 1) nchunk = 1;
+  }
+  j->split_n = split_n;
+  j->per = ((total + nchunk - 1) / nchunk + 15) / 16 * 16;
+  pn_blas_serial_begin();
+  pn_par_for(threads, (total + j->per - 1) / j->per, sg_chunk, j);
+  pn_blas_serial_end();
+}
 
 /* ---- Gemm ---- */
 
@@ -114,9 +171,9 @@ int pn_run_gemm(const struct pn_op_args *a, const struct pn_tensor *const *in, i
     memset(yp, 0, (size_t)(m * n) * sizeof *yp);
   }
   if (g.k == 0) return PN_OK;
-  cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans,
-              g.trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)g.k, g.alpha, at->data,
-              (int)at->dims[1], bt->data, (int)bt->dims[1], ct ? 1.0f : 0.0f, yp, (int)n);
+  struct sg_job job = {g.trans_a != 0, g.trans_b != 0, false, m, n, g.k, at->dims[1], bt->dims[1],
+                       n, 0, g.alpha, ct ? 1.0f : 0.0f, at->data, bt->data, yp};
+  sgemm_par(omp_get_max_threads(), &job);
   return PN_OK;
 }
 
@@ -187,6 +244,28 @@ static void batch_strides(const struct pn_tensor *t, const struct matmul_geo *g,
   }
 }
 
+struct mm_job {
+  const struct matmul_geo *g;
+  const int64_t *sa, *sb;
+  const float *a, *b;
+  float *y;
+  int64_t m, n, k;
+};
+
+static void mm_batch(void *arg, int64_t bi) {
+  const struct mm_job *j = arg;
+  int64_t oa = 0, ob = 0, rem = bi;
+  for (int i = j->g->nb - 1; i >= 0; i--) {
+    int64_t ix = rem % j->g->batch[i];
+    rem /= j->g->batch[i];
+    oa += ix * j->sa[i];
+    ob += ix * j->sb[i];
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->m, (int)j->n, (int)j->k, 1.0f,
+              j->a + oa * j->g->m * j->k, (int)j->k, j->b + ob * j->k * j->n, (int)j->n, 0.0f,
+              j->y + bi * j->m * j->n, (int)j->n);
+}
+
 int pn_run_matmul(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                   struct pn_tensor *const *out, int n_out) {
   const struct pn_tensor *at = in[0], *bt = in[1];
@@ -226,23 +305,17 @@ int pn_run_matmul(const struct pn_op_args *a, const struct pn_tensor *const *in,
   }
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
     return pn_op_err(a, PN_ERR_UNSUPPORTED, "GEMM dimensions exceed the BLAS int range");
-  /* Many small products (attention heads): batches in parallel, each on single-threaded BLAS.
-  ** Otherwise one product at a time on OpenBLAS's own threads. */
   int threads = omp_get_max_threads();
-  bool par = threads > 1 && nbatch >= 2 && (double)nbatch * (double)m * (double)n * (double)k > 1e6;
-  if (par) pn_blas_serial_begin();
-#pragma omp parallel for schedule(dynamic) if (par)
-  for (int64_t bi = 0; bi < nbatch; bi++) {
-    int64_t oa = 0, ob = 0, rem = bi;
-    for (int i = g.nb - 1; i >= 0; i--) {
-      int64_t ix = rem % g.batch[i];
-      rem /= g.batch[i];
-      oa += ix * sa[i];
-      ob += ix * sb[i];
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.0f,
-                ap + oa * g.m * k, (int)k, bp + ob * k * n, (int)n, 0.0f, yp + bi * m * n, (int)n);
+  if (nbatch == 1) {   /* one product, split among the threads */
+    struct sg_job job = {false, false, false, m, n, k, k, n, n, 0, 1.0f, 0.0f, ap, bp, yp};
+    sgemm_par(threads, &job);
+    return PN_OK;
   }
-  if (par) pn_blas_serial_end();
+  /* Many products (attention heads): batches in parallel, each on single-threaded BLAS. */
+  struct mm_job job = {&g, sa, sb, ap, bp, yp, m, n, k};
+  if ((double)nbatch * (double)m * (double)n * (double)k < 1e6) threads = 1;
+  pn_blas_serial_begin();
+  pn_par_for(threads, nbatch, mm_batch, &job);
+  pn_blas_serial_end();
   return PN_OK;
 }

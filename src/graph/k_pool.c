@@ -226,6 +226,37 @@ static int64_t max_index(const struct pn_window *w, int64_t plane, int64_t in_sz
 
 DEF_MAX_POOL(float, max_pool_f32, -FLT_MAX)
 DEF_MAX_POOL(double, max_pool_f64, -DBL_MAX)
+
+/* 2-D float max pool without Indices: the same visiting order and comparison as max_pool_f32
+** (the first value of the window, then any greater one), without index bookkeeping; serial
+** (memory-bound, and the executor runs it on one thread). */
+static void max_pool2d_f32(const float *x, float *y, int64_t planes, const struct pn_window *w,
+                           const struct pool_tab *t) {
+  int64_t ih = w->in[0], iw = w->in[1], oh = w->out[0], ow = w->out[1], dy = w->d[0], dx = w->d[1];
+  for (int64_t pl = 0; pl < planes; pl++) {
+    const float *xp = x + pl * ih * iw;
+    float *yp = y + pl * oh * ow;
+    for (int64_t oy = 0; oy < oh; oy++) {
+      int64_t ly = t->lo[0][oy], hy = t->hi[0][oy];
+      int64_t ry = t->st[0][oy] * iw;   /* window origin (may lie in the padding) */
+      for (int64_t ox = 0; ox < ow; ox++) {
+        int64_t lx = t->lo[1][ox], hx = t->hi[1][ox], org = ry + t->st[1][ox];
+        float best = -FLT_MAX;
+        if (ly < hy && lx < hx) {
+          best = xp[org + ly * dy * iw + lx * dx];
+          for (int64_t ky = ly; ky < hy; ky++) {
+            const float *row = xp + org + ky * dy * iw + lx * dx;
+            for (int64_t kx = 0; kx < hx - lx; kx++) {
+              float v = row[kx * dx];
+              best = v > best ? v : best;
+            }
+          }
+        }
+        yp[oy * ow + ox] = best;
+      }
+    }
+  }
+}
 DEF_MAX_POOL(int8_t, max_pool_i8, INT8_MIN)
 DEF_MAX_POOL(uint8_t, max_pool_u8, 0)
 
@@ -304,7 +335,10 @@ static int pool_run(const struct pn_op_args *a, enum pool_kind kind,
     if ((rc = pn_node_get_int(a->ctx, a->node, "storage_order", 0, &so))) goto done;
     int64_t *ip = ind ? ind->data : NULL;
     switch (x->dtype) {
-    case PN_DT_FLOAT: max_pool_f32(x->data, y->data, ip, planes, &w, &t, so); break;
+    case PN_DT_FLOAT:
+      if (!ip && w.nsp == 2) max_pool2d_f32(x->data, y->data, planes, &w, &t);
+      else max_pool_f32(x->data, y->data, ip, planes, &w, &t, so);
+      break;
     case PN_DT_DOUBLE: max_pool_f64(x->data, y->data, ip, planes, &w, &t, so); break;
     case PN_DT_INT8: max_pool_i8(x->data, y->data, ip, planes, &w, &t, so); break;
     default: max_pool_u8(x->data, y->data, ip, planes, &w, &t, so); break;
