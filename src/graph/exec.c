@@ -347,6 +347,12 @@ static int check_input(struct pn_ctx *ctx, const struct pn_value *v, const struc
   return PN_OK;
 }
 
+int pn_exec_check_input(struct pn_ctx *ctx, const struct pn_exec *ex, int i,
+                        const struct pn_tensor *t) {
+  if (i < 0 || i >= ex->n_in) return pn_err(ctx, PN_ERR_INVALID, "input %d: the model has %d inputs", i, ex->n_in);
+  return check_input(ctx, ex->in_val[i], t);
+}
+
 int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *const *in,
                 struct pn_tensor **out) {
   const struct pn_graph *g = ex->g;

@@ -35,6 +35,11 @@ const struct pn_value *pn_exec_input(const struct pn_exec *ex, int i);
 int pn_exec_n_outputs(const struct pn_exec *ex);
 const struct pn_value *pn_exec_output(const struct pn_exec *ex, int i);
 
+/* Does t fit runtime input i (dtype and fixed dims)? PN_ERR_INVALID naming the input otherwise.
+** pn_exec_run checks every input this way; callers use it to name the file a tensor came from. */
+int pn_exec_check_input(struct pn_ctx *ctx, const struct pn_exec *ex, int i,
+                        const struct pn_tensor *t);
+
 /* Run once. in[0..pn_exec_n_inputs) must match the inputs' dtype and any fixed dims (a mismatch is
 ** PN_ERR_INVALID naming the input). On success out[0..pn_exec_n_outputs) are new heap tensors the
 ** caller frees with pn_tensor_free. */

@@ -56,7 +56,16 @@ static int pool_setup(const struct pn_op_args *a, enum pool_kind kind, const str
       return pn_op_err(a, PN_ERR_INVALID, "attribute 'count_include_pad' = %lld must be 0 or 1",
                        (long long)cip);
   }
-  return pn_window_init(a, PN_WIN_POOL, true, w);
+  if ((rc = pn_window_init(a, PN_WIN_POOL, true, w))) return rc;
+  /* a window lying wholly in the padding has nothing to pool over (ONNX Runtime refuses it too) */
+  for (int i = 0; i < w->nsp; i++) {
+    int64_t ek = w->k[i] >= 0 ? (w->k[i] - 1) * w->d[i] + 1 : -1;
+    if (ek > 0 && (w->pb[i] >= ek || w->pe[i] >= ek))
+      return pn_op_err(a, PN_ERR_INVALID, "attribute 'pads' = %lld/%lld on spatial axis %d is not "
+                       "smaller than the kernel extent %lld", (long long)w->pb[i], (long long)w->pe[i],
+                       i, (long long)ek);
+  }
+  return PN_OK;
 }
 
 static int pool_infer(const struct pn_op_args *a, enum pool_kind kind, const struct pn_shape *in,

@@ -27,5 +27,8 @@ int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *
 int pn_tensor_load_pb(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_tensor **out);
 int pn_tensor_load_pb_file(struct pn_ctx *ctx, const char *path, struct pn_tensor **out /* OUT */);
 int pn_tensor_save_pb_file(struct pn_ctx *ctx, const struct pn_tensor *t, const char *path);
+/* Serialise t as a TensorProto into a malloc'd buffer the caller frees. */
+int pn_tensor_save_pb(struct pn_ctx *ctx, const struct pn_tensor *t, uint8_t **buf /* OUT */,
+                      size_t *n /* OUT */);
 
 #endif

@@ -330,15 +330,22 @@ int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *
   return rc;
 }
 
-int pn_tensor_save_pb_file(struct pn_ctx *ctx, const struct pn_tensor *t, const char *path) {
+int pn_tensor_save_pb(struct pn_ctx *ctx, const struct pn_tensor *t, uint8_t **buf, size_t *n) {
+  *buf = NULL;
+  *n = 0;
   struct saver s = {ctx, pn_arena_new()};
   if (!s.a) return nomem(&s);
   Onnx__TensorProto *tp;
-  uint8_t *buf = NULL;
-  size_t n = 0;
   int rc = tensor_to_proto(&s, t, "tensor", &tp);
-  if (!rc) rc = pack(ctx, &tp->base, &buf, &n);
+  if (!rc) rc = pack(ctx, &tp->base, buf, n);
   pn_arena_free(s.a);
+  return rc;
+}
+
+int pn_tensor_save_pb_file(struct pn_ctx *ctx, const struct pn_tensor *t, const char *path) {
+  uint8_t *buf;
+  size_t n;
+  int rc = pn_tensor_save_pb(ctx, t, &buf, &n);
   if (rc) {
     pn_err_prefix(ctx, "%s", path);
     return rc;

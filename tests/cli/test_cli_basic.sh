@@ -203,6 +203,14 @@ sys.exit(1 if bad else 0)
 PYEOF
   ok
 fi
+# an input of the wrong shape names the .pb file it came from
+LN=/usr/share/libonnx-testdata/data/node/test_layer_normalization_3d_axis1_epsilon
+LD=$LN/test_data_set_0
+expect_err 1 "input_1.pb" "$PRIVNN" run "$LN/model.onnx" -i "$LD/input_1.pb" -i "$LD/input_0.pb" -i "$LD/input_2.pb"
+# several -o are all or nothing: one unwritable output leaves none of the others behind
+expect_err 1 "nodir" "$PRIVNN" run "$LN/model.onnx" -i "$LD/input_0.pb" -i "$LD/input_1.pb" \
+  -i "$LD/input_2.pb" -o "$W/o0.pb" -o "$W/nodir/o1.pb" -o "$W/o2.pb"
+if [ -e "$W/o0.pb" ] || ls "$W" | grep -q tmp; then fail "a failed multi-output run left files behind"; else ok; fi
 # too many -o for the outputs
 expect_err 2 "outputs" "$PRIVNN" run "$W/r18.onnx" --random -o "$W/a.pb" -o "$W/b.pb"
 

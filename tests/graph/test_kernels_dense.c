@@ -959,6 +959,9 @@ static void test_infer_errors(void **state) {
   set_ints(&c, "kernel_shape", 2, k2);
   set_int(&c, "ceil_mode", 3);
   expect_err(&c, PN_OP_AVERAGE_POOL, in, 1, PN_ERR_INVALID, "ceil_mode");
+  set_int(&c, "ceil_mode", 0);
+  set_ints(&c, "pads", 4, (const int64_t[]){3, 0, 0, 0}); /* a 3-wide window can't start 3 pads out */
+  expect_err(&c, PN_OP_AVERAGE_POOL, in, 1, PN_ERR_INVALID, "pads");
   case_free(&c);
 
   case_init(&c, "Gemm", 2, 1, 13);

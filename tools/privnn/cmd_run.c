@@ -200,6 +200,37 @@ static void free_outputs(struct run_state *st) {
   }
 }
 
+/* Write every -o file or none: all are serialised and written to temporaries first, and renamed
+** into place only when every write succeeded. */
+static int write_outputs(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *st) {
+  struct pn_atomic_file af[MAX_FILES];
+  int opened = 0, rc = PN_OK;
+  for (int i = 0; i < o->n_outputs && rc == PN_OK; i++) {
+    uint8_t *buf;
+    size_t n;
+    if ((rc = pn_tensor_save_pb(ctx, st->out[i], &buf, &n)) != PN_OK) {
+      pn_err_prefix(ctx, "%s", o->outputs[i]);
+      break;
+    }
+    if ((rc = pn_atomic_open(ctx, &af[i], o->outputs[i], 0644)) == PN_OK) { /* names the file */
+      opened++;
+      if (fwrite(buf, 1, n, af[i].f) != n) rc = pn_err(ctx, PN_ERR_IO, "%s: short write", o->outputs[i]);
+    }
+    free(buf);
+  }
+  for (int i = 0; i < opened; i++) {
+    if (rc != PN_OK) {
+      pn_atomic_abort(&af[i]);
+    } else if ((rc = pn_atomic_commit(ctx, &af[i])) == PN_OK) {
+      printf("wrote %s (%s)\n", o->outputs[i], pn_exec_output(st->ex, i)->name);
+    } else {
+      for (int k = i + 1; k < opened; k++) pn_atomic_abort(&af[k]);
+      break;
+    }
+  }
+  return rc;
+}
+
 static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *st) {
   const char *cmd = "run";
   int rc;
@@ -239,8 +270,13 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
       return pn_cli_usage(cmd, "%s needs %d input%s (%s), got %d --input (or use --random)", o->model,
                           st->n_in, st->n_in == 1 ? "" : "s", names, o->n_inputs);
     }
-    for (int i = 0; i < st->n_in; i++)
+    for (int i = 0; i < st->n_in; i++) {
       if (pn_tensor_load_pb_file(ctx, o->inputs[i], &st->in[i]) != PN_OK) return pn_cli_fail(cmd, ctx);
+      if (pn_exec_check_input(ctx, st->ex, i, st->in[i]) != PN_OK) {
+        pn_err_prefix(ctx, "%s (--input %d of %s)", o->inputs[i], i + 1, o->model);
+        return pn_cli_fail(cmd, ctx);
+      }
+    }
   }
 
   const struct pn_tensor *const *in = (const struct pn_tensor *const *)st->in;
@@ -349,10 +385,7 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
   }
   free(prof);
 
-  for (int i = 0; i < o->n_outputs; i++) {
-    if (pn_tensor_save_pb_file(ctx, st->out[i], o->outputs[i]) != PN_OK) return pn_cli_fail(cmd, ctx);
-    printf("wrote %s (%s)\n", o->outputs[i], pn_exec_output(st->ex, i)->name);
-  }
+  if (o->n_outputs && write_outputs(ctx, o, st) != PN_OK) return pn_cli_fail(cmd, ctx);
   if (o->json && pn_json_write(ctx, o->json, rep, 0644) != PN_OK) return pn_cli_fail(cmd, ctx);
   return PN_EXIT_OK;
 
