@@ -1,0 +1,407 @@
+/* attack.c - how well can an adversary tell real parts from sentinels in a Proteus bundle?
+**
+** For every model, the bundle is simulated exactly as split makes it (prepare, partition, k
+** sentinels per part, anonymization with decoy weights) and each anonymous file becomes a sample:
+** a skeleton (ops and the attributes tokens use) and a feature vector the adversary can compute
+** from the file alone: opcode histogram, size/degree/diameter, boundary shapes, shape-changing
+** nodes, Conv strides/groups/kernels and weight statistics (mean, spread, scale relative to
+** He-normal, sign). Two adversaries are trained leave-one-model-family-out: an n-gram likelihood
+** ranker over the real parts of the other families, and a class-balanced L2 logistic regression
+** over the features. Per model: AUC, specificity at 99% recall of real parts (share of sentinels
+** ranked below the threshold that keeps 99% of real parts) and log10 of the candidate count
+** (1 + (1 - s) k)^N with the stronger adversary's s. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/ir.h"
+#include "obf/obf.h"
+#include "obf/obf_ngram.h"
+#include "util/arena.h"
+#include "util/prg.h"
+#include "util/status.h"
+
+#define NF_MAX 64
+
+struct sample {
+  int model;                   /* index into the model list */
+  bool real;
+  struct pn_graph *skel;       /* nodes only */
+  double f[NF_MAX];
+};
+
+struct samples {
+  struct sample *s;
+  int n, cap, nf;
+};
+
+static void samples_free(struct samples *ss) {
+  for (int i = 0; i < ss->n; i++) pn_graph_free(ss->s[i].skel);
+  free(ss->s);
+  memset(ss, 0, sizeof *ss);
+}
+
+/* Nodes with op type, domain and the attributes tokens use; no initializers. */
+static struct pn_graph *skeleton(const struct pn_graph *g) {
+  struct pn_graph *d = pn_graph_new();
+  if (!d) return NULL;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const struct pn_node *s = g->nodes[i];
+    struct pn_node *n = pn_graph_add_node(d, s->op_type, "", s->n_in, s->in, s->n_out, s->out);
+    if (!n) goto fail;
+    const struct pn_attr *k = pn_node_attr(s, "kernel_shape"), *gr = pn_node_attr(s, "group");
+    if (k && k->type == PN_ATTR_INTS && pn_node_set_ints(d, n, "kernel_shape", k->n, k->ints)) goto fail;
+    if (gr && gr->type == PN_ATTR_INT && pn_node_set_int(d, n, "group", gr->i)) goto fail;
+  }
+  return d;
+fail:
+  pn_graph_free(d);
+  return NULL;
+}
+
+static const char *const vocab[] = {"Conv1", "Conv3", "Conv5", "Conv7", "Conv3g", "Relu", "Clip",
+                                    "Add", "Mul", "Sub", "Div", "MatMul", "Gemm", "Reshape",
+                                    "Transpose", "Softmax", "LayerNormalization", "Erf",
+                                    "MaxPool3", "MaxPool2", "AveragePool3", "GlobalAveragePool",
+                                    "Flatten", "Sigmoid", "Tanh", NULL};
+
+static double log10p(double x) { return log10(x > 0 ? x : 1e-30); }
+
+/* Feature vector of one anonymous part; returns the number of features. */
+static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
+  int nf = 0, nv = 0;
+  while (vocab[nv]) nv++;
+  int n = g->n_nodes;
+  char tok[64];
+  for (int v = 0; v < nv; v++) f[nf + v] = 0;
+  double other = 0;
+  for (int i = 0; i < n; i++) {
+    pn_obf_node_token(g->nodes[i], tok, sizeof tok);
+    int v = 0;
+    while (vocab[v] && strcmp(vocab[v], tok)) v++;
+    if (vocab[v]) f[nf + v] += 1.0 / n;
+    else other += 1.0 / n;
+  }
+  nf += nv;
+  f[nf++] = other;
+  double feat[3];
+  pn_obf_graph_features(g, feat);
+  f[nf++] = log10p(feat[0]);
+  f[nf++] = feat[1];
+  f[nf++] = feat[0] > 0 ? feat[2] / feat[0] : 0;
+  int rt = 0;
+  double in_sz = 0, out_sz = 0;
+  for (int i = 0; i < g->n_inputs; i++)
+    if (pn_graph_is_runtime_input(g, i)) {
+      rt++;
+      in_sz += log10p((double)pn_shape_numel(g->inputs[i].ndim, g->inputs[i].dims));
+    }
+  for (int i = 0; i < g->n_outputs; i++)
+    out_sz += log10p((double)pn_shape_numel(g->outputs[i].ndim, g->outputs[i].dims));
+  f[nf++] = rt;
+  f[nf++] = g->n_outputs;
+  f[nf++] = rt ? in_sz / rt : 0;
+  f[nf++] = g->n_outputs ? out_sz / g->n_outputs : 0;
+  f[nf++] = g->n_inputs > 0 ? g->inputs[0].ndim : 0;
+  /* shape-changing nodes (shapes inferred on the anonymous file, as an adversary would) */
+  struct pn_ctx quiet = {0};
+  double changes = 0;
+  if (pn_graph_infer_shapes(&quiet, g) == PN_OK) {
+    for (int i = 0; i < n; i++) {
+      const struct pn_node *nd = g->nodes[i];
+      if (nd->n_in < 1 || nd->n_out < 1) continue;
+      const struct pn_value *a = pn_graph_find_vinfo(g, nd->in[0]), *b = pn_graph_find_vinfo(g, nd->out[0]);
+      for (int k = 0; !a && k < g->n_inputs; k++)
+        if (!strcmp(g->inputs[k].name, nd->in[0])) a = &g->inputs[k];
+      for (int k = 0; !b && k < g->n_outputs; k++)
+        if (!strcmp(g->outputs[k].name, nd->out[0])) b = &g->outputs[k];
+      if (a && b && (a->ndim != b->ndim || memcmp(a->dims, b->dims, (size_t)(a->ndim > 0 ? a->ndim : 0) * sizeof(int64_t))))
+        changes += 1.0 / n;
+    }
+  }
+  (void)ctx;
+  f[nf++] = changes;
+  /* attributes */
+  double convs = 0, stride2 = 0, grouped = 0, ksum = 0;
+  for (int i = 0; i < n; i++) {
+    const struct pn_node *nd = g->nodes[i];
+    if (strcmp(nd->op_type, "Conv")) continue;
+    convs++;
+    const struct pn_attr *s = pn_node_attr(nd, "strides"), *gr = pn_node_attr(nd, "group"),
+                         *k = pn_node_attr(nd, "kernel_shape");
+    if (s && s->type == PN_ATTR_INTS && s->n > 0 && s->ints[0] > 1) stride2++;
+    if (gr && gr->type == PN_ATTR_INT && gr->i > 1) grouped++;
+    if (k && k->type == PN_ATTR_INTS && k->n > 0) ksum += (double)k->ints[0];
+  }
+  f[nf++] = convs ? stride2 / convs : 0;
+  f[nf++] = convs ? grouped / convs : 0;
+  f[nf++] = convs ? ksum / convs : 0;
+  /* weights */
+  double wn = 0, am = 0, sd = 0, he = 0, nonneg = 0, sz = 0;
+  for (int i = 0; i < g->n_inits; i++) {
+    const struct pn_tensor *t = g->inits[i];
+    int64_t m = pn_tensor_numel(t);
+    if (t->dtype != PN_DT_FLOAT || m < 2) continue;
+    const float *x = t->data;
+    double s = 0, q = 0;
+    bool nn = true;
+    for (int64_t j = 0; j < m; j++) {
+      s += x[j];
+      nn = nn && x[j] >= 0;
+    }
+    double mean = s / m;
+    for (int64_t j = 0; j < m; j++) q += (x[j] - mean) * (x[j] - mean);
+    double std = sqrt(q / (m - 1));
+    wn++;
+    am += fabs(mean);
+    sd += std;
+    nonneg += nn;
+    sz += log10p((double)m);
+    if (t->ndim >= 2) he += std * sqrt((double)(m / t->dims[0]));
+  }
+  f[nf++] = wn ? am / wn : 0;
+  f[nf++] = wn ? sd / wn : 0;
+  f[nf++] = wn ? he / wn : 0;
+  f[nf++] = wn ? nonneg / wn : 0;
+  f[nf++] = wn ? sz / wn : 0;
+  f[nf++] = n ? wn / n : 0;
+  return nf;
+}
+
+static int add_sample(struct pn_ctx *ctx, struct samples *ss, int model, bool real,
+                      struct pn_graph *anon) {
+  if (ss->n == ss->cap) {
+    int nc = ss->cap ? 2 * ss->cap : 256;
+    struct sample *s = realloc(ss->s, (size_t)nc * sizeof *s);
+    if (!s) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    ss->s = s;
+    ss->cap = nc;
+  }
+  struct sample *s = &ss->s[ss->n];
+  memset(s, 0, sizeof *s);
+  s->model = model;
+  s->real = real;
+  if (!(s->skel = skeleton(anon))) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  ss->nf = features(ctx, anon, s->f); /* f[nf] is left for the per-fold n-gram score */
+  ss->n++;
+  return PN_OK;
+}
+
+/* ---- metrics ---- */
+
+double pn_obf_auc(const double *score, const bool *real, int n) {
+  /* Mann-Whitney: P(score real > score sentinel) + half the ties */
+  double num = 0, np = 0, nn = 0;
+  for (int i = 0; i < n; i++) {
+    if (!real[i]) continue;
+    np++;
+    for (int j = 0; j < n; j++) {
+      if (real[j]) continue;
+      num += score[i] > score[j] ? 1 : score[i] == score[j] ? 0.5 : 0;
+    }
+  }
+  for (int j = 0; j < n; j++) nn += !real[j];
+  return np && nn ? num / (np * nn) : 0.5;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double pn_obf_specificity(const double *score, const bool *real, int n, double recall) {
+  int np = 0;
+  for (int i = 0; i < n; i++) np += real[i];
+  if (!np) return 0;
+  double *r = malloc((size_t)np * sizeof *r);
+  if (!r) return 0;
+  for (int i = 0, j = 0; i < n; i++)
+    if (real[i]) r[j++] = score[i];
+  qsort(r, (size_t)np, sizeof *r, cmp_d);
+  /* the largest threshold keeping >= recall of the real parts at or above it */
+  int drop = (int)floor((1 - recall) * np + 1e-9);
+  double thr = r[drop < np ? drop : np - 1];
+  free(r);
+  int neg = 0, below = 0;
+  for (int i = 0; i < n; i++)
+    if (!real[i]) {
+      neg++;
+      below += score[i] < thr;
+    }
+  return neg ? (double)below / neg : 0;
+}
+
+/* AUC and specificity of a ranker in its better orientation on the test model: a conservative
+** adversary who knows whether sentinels look too odd or too typical (Proteus is public). */
+static void oriented(double *score, const bool *real, int n, double *auc, double *spec) {
+  double a = pn_obf_auc(score, real, n), s = pn_obf_specificity(score, real, n, 0.99);
+  for (int i = 0; i < n; i++) score[i] = -score[i];
+  double b = pn_obf_auc(score, real, n), t = pn_obf_specificity(score, real, n, 0.99);
+  *auc = a > b ? a : b;
+  *spec = s > t ? s : t;
+}
+
+/* ---- logistic regression ---- */
+
+static void logreg(const struct samples *ss, const bool *train, double *w, double *mu, double *sdv) {
+  int nf = ss->nf;
+  double cnt = 0, pos = 0;
+  for (int j = 0; j < nf; j++) mu[j] = sdv[j] = 0;
+  for (int i = 0; i < ss->n; i++)
+    if (train[i]) {
+      cnt++;
+      pos += ss->s[i].real;
+      for (int j = 0; j < nf; j++) mu[j] += ss->s[i].f[j];
+    }
+  for (int j = 0; j < nf; j++) mu[j] /= cnt > 0 ? cnt : 1;
+  for (int i = 0; i < ss->n; i++)
+    if (train[i])
+      for (int j = 0; j < nf; j++) sdv[j] += (ss->s[i].f[j] - mu[j]) * (ss->s[i].f[j] - mu[j]);
+  for (int j = 0; j < nf; j++) sdv[j] = sqrt(sdv[j] / (cnt > 1 ? cnt - 1 : 1)) + 1e-9;
+  double wp = pos > 0 ? 0.5 / pos : 0, wn = cnt - pos > 0 ? 0.5 / (cnt - pos) : 0;
+  for (int j = 0; j <= nf; j++) w[j] = 0;
+  double grad[NF_MAX + 1];
+  for (int it = 0; it < 500; it++) {
+    for (int j = 0; j <= nf; j++) grad[j] = 0;
+    for (int i = 0; i < ss->n; i++) {
+      if (!train[i]) continue;
+      double z = w[nf];
+      for (int j = 0; j < nf; j++) z += w[j] * (ss->s[i].f[j] - mu[j]) / sdv[j];
+      double p = 1 / (1 + exp(-z)), y = ss->s[i].real, cw = y ? wp : wn;
+      for (int j = 0; j < nf; j++) grad[j] += cw * (p - y) * (ss->s[i].f[j] - mu[j]) / sdv[j];
+      grad[nf] += cw * (p - y);
+    }
+    for (int j = 0; j < nf; j++) w[j] -= 0.5 * (grad[j] + 1e-3 * w[j]);
+    w[nf] -= 0.5 * grad[nf];
+  }
+}
+
+static double logreg_score(const double *w, const double *mu, const double *sdv, int nf, const double *f) {
+  double z = w[nf];
+  for (int j = 0; j < nf; j++) z += w[j] * (f[j] - mu[j]) / sdv[j];
+  return z;
+}
+
+/* ---- the evaluation ---- */
+
+static int simulate(struct pn_ctx *ctx, const char *name, int model, const struct pn_obf_attack_opts *o,
+                    struct pn_prg *prg, struct samples *ss, int *n_parts) {
+  struct pn_graph *g = NULL, **items = calloc((size_t)o->k + 1, sizeof *items);
+  struct pn_obf_partition p = {0};
+  if (!items) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  struct pn_obf_ngram *gen = NULL;
+  int rc = pn_obf_zoo_model(ctx, name, true, &g);
+  if (!rc) rc = pn_obf_ngram_for_model(ctx, o->ngram, g, &gen);
+  if (!rc) rc = pn_obf_partition(ctx, g, o->part_size, 4, prg, &p);
+  int64_t opset = g ? pn_graph_opset(g, "") : 17;
+  for (int k = 0; k < p.n_parts && !rc; k++) {
+    if ((rc = pn_obf_extract(ctx, g, &p, k, &items[0]))) break;
+    if ((rc = pn_obf_sentinels(ctx, items[0], gen, o->k, prg, items + 1))) {
+      pn_err_prefix(ctx, "%s part %d", name, k);
+      break;
+    }
+    for (int i = 0; i <= o->k && !rc; i++) {
+      struct pn_graph *an = NULL;
+      struct pn_obf_names io, w;
+      if (!(rc = pn_obf_anonymize(ctx, items[i], opset, prg, &an, &io, &w)))
+        rc = add_sample(ctx, ss, model, i == 0, an);
+      pn_graph_free(an);
+    }
+    for (int i = 0; i <= o->k; i++) {
+      pn_graph_free(items[i]);
+      items[i] = NULL;
+    }
+  }
+  *n_parts = p.n_parts;
+  for (int i = 0; i <= o->k; i++) pn_graph_free(items[i]);
+  free(items);
+  pn_obf_ngram_free(gen);
+  pn_obf_partition_free(&p);
+  pn_graph_free(g);
+  return rc;
+}
+
+int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
+                  const struct pn_obf_attack_opts *opts, struct pn_prg *prg,
+                  struct pn_obf_attack_result *res) {
+  struct pn_obf_attack_opts o = *opts;
+  if (o.part_size <= 0) o.part_size = PN_OBF_DEFAULT_PART_SIZE;
+  if (o.k <= 0 || !o.ngram) return pn_err(ctx, PN_ERR_INVALID, "attack: needs k > 0 and an n-gram corpus");
+  struct samples ss = {0};
+  int rc = PN_OK;
+  bool *train = NULL, *lab = NULL;
+  double *sc1 = NULL, *sc2 = NULL;
+  for (int m = 0; m < n_models && !rc; m++) {
+    res[m].model = models[m];
+    res[m].k = o.k;
+    rc = simulate(ctx, models[m], m, &o, prg, &ss, &res[m].parts);
+    if (o.progress) o.progress(o.progress_user, m + 1, n_models);
+  }
+  if (rc) goto out;
+  train = calloc((size_t)ss.n + 1, sizeof *train);
+  lab = calloc((size_t)ss.n + 1, sizeof *lab);
+  sc1 = calloc((size_t)ss.n + 1, sizeof *sc1);
+  sc2 = calloc((size_t)ss.n + 1, sizeof *sc2);
+  if (!train || !lab || !sc1 || !sc2) {
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  for (int m = 0; m < n_models && !rc; m++) {
+    const char *fam = pn_obf_zoo_family(models[m]);
+    struct pn_obf_ngram *adv = pn_obf_ngram_new();
+    if (!adv) {
+      rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+      break;
+    }
+    int n_train = 0;
+    for (int i = 0; i < ss.n; i++) {
+      train[i] = strcmp(pn_obf_zoo_family(models[ss.s[i].model]), fam) != 0;
+      n_train += train[i];
+      if (train[i] && ss.s[i].real && (rc = pn_obf_ngram_add(ctx, adv, ss.s[i].skel))) break;
+    }
+    /* the n-gram score under the adversary's corpus, for every sample: a ranker by itself
+    ** (oriented on the training families: sentinels may look too typical rather than too
+    ** odd) and one more classifier feature */
+    int nf = ss.nf;
+    for (int i = 0; i < ss.n && !rc; i++) rc = pn_obf_ngram_score(ctx, adv, ss.s[i].skel, &ss.s[i].f[nf]);
+    pn_obf_ngram_free(adv);
+    if (rc) break;
+    int ntr = 0;
+    for (int i = 0; i < ss.n; i++)
+      if (train[i]) {
+        sc1[ntr] = ss.s[i].f[nf];
+        lab[ntr++] = ss.s[i].real;
+      }
+    double orient = 1; /* see oriented() */
+    (void)ntr;
+    double w[NF_MAX + 1], mu[NF_MAX], sdv[NF_MAX];
+    ss.nf = nf + 1;
+    if (n_train) logreg(&ss, train, w, mu, sdv);
+    int nt = 0;
+    for (int i = 0; i < ss.n; i++) {
+      if (ss.s[i].model != m) continue;
+      lab[nt] = ss.s[i].real;
+      sc1[nt] = orient * ss.s[i].f[nf];
+      sc2[nt] = n_train ? logreg_score(w, mu, sdv, ss.nf, ss.s[i].f) : 0;
+      nt++;
+    }
+    ss.nf = nf;
+    struct pn_obf_attack_result *r = &res[m];
+    oriented(sc1, lab, nt, &r->ngram_auc, &r->ngram_specificity);
+    oriented(sc2, lab, nt, &r->clf_auc, &r->clf_specificity);
+    r->trained_on = n_train;
+    /* the stronger adversary (higher specificity) decides the candidate count */
+    bool clf = r->clf_specificity >= r->ngram_specificity;
+    r->specificity = clf ? r->clf_specificity : r->ngram_specificity;
+    r->auc = clf ? r->clf_auc : r->ngram_auc;
+    r->log10_candidates = r->parts * log10(1 + (1 - r->specificity) * o.k);
+  }
+out:
+  free(train);
+  free(lab);
+  free(sc1);
+  free(sc2);
+  samples_free(&ss);
+  return rc;
+}

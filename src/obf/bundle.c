@@ -1,0 +1,418 @@
+/* bundle.c - Proteus bundle folder and secret manifest: split a model file, join an optimized bundle.
+**
+** split: load, prepare (BN folded, constants to initializers), partition, export and anonymize each
+** part, save each as <random 128-bit hex>.onnx in the bundle folder, and write the secret manifest
+** (JSON, mode 0600): a random split id, the model's path and SHA-256, and per file whether it is
+** real, its part number and the anonymous -> model name maps of its boundary and its weights.
+** join: check the model against the recorded SHA-256, prepare it again (deterministic, so the
+** folded real weights reappear under the recorded names), load only the real files, reassemble,
+** verify against the model on random inputs and save. */
+#include "obf/obf.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "graph/onnx.h"
+#include "obf/obf_ngram.h"
+#include "util/fileio.h"
+#include "util/prg.h"
+#include "util/report.h"
+#include "util/status.h"
+
+#define SECRET_FORMAT "privnn-proteus-secret"
+#define SECRET_VERSION 1
+#define MODEL_MAX_BYTES ((size_t)2 << 30)
+
+static int nomem(struct pn_ctx *ctx) { return pn_err(ctx, PN_ERR_NOMEM, "out of memory"); }
+
+static void hex(const uint8_t *b, size_t n, char *out) {
+  static const char d[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = d[b[i] >> 4];
+    out[2 * i + 1] = d[b[i] & 15];
+  }
+  out[2 * n] = 0;
+}
+
+static int sha256_hex(struct pn_ctx *ctx, const uint8_t *buf, size_t n, char out[65]) {
+  uint8_t md[32];
+  unsigned len = 0;
+  if (EVP_Digest(buf, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32)
+    return pn_err(ctx, PN_ERR_IO, "SHA-256 failed");
+  hex(md, 32, out);
+  return PN_OK;
+}
+
+/* Load a model file and its SHA-256. */
+static int load_model(struct pn_ctx *ctx, const char *path, struct pn_graph **g, char sha[65]) {
+  uint8_t *buf = NULL;
+  size_t n = 0;
+  int rc = pn_read_file(ctx, path, MODEL_MAX_BYTES, &buf, &n);
+  if (rc) return rc;
+  if (!(rc = sha256_hex(ctx, buf, n, sha)) && (rc = pn_onnx_load(ctx, buf, n, g)))
+    pn_err_prefix(ctx, "%s", path);
+  free(buf);
+  return rc;
+}
+
+static char *join_path(const char *dir, const char *file) {
+  size_t n = strlen(dir) + strlen(file) + 2;
+  char *p = malloc(n);
+  if (p) snprintf(p, n, "%s/%s", dir, file);
+  return p;
+}
+
+/* Create dir (0700) or accept an existing empty one. */
+static int make_bundle_dir(struct pn_ctx *ctx, const char *dir) {
+  if (mkdir(dir, 0700) == 0) return PN_OK;
+  if (errno != EEXIST) return pn_err(ctx, PN_ERR_IO, "%s: %s", dir, strerror(errno));
+  DIR *d = opendir(dir);
+  if (!d) return pn_err(ctx, PN_ERR_IO, "%s: %s", dir, strerror(errno));
+  struct dirent *e;
+  int rc = PN_OK;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+      rc = pn_err(ctx, PN_ERR_INVALID, "%s: bundle folder is not empty ('%s')", dir, e->d_name);
+      break;
+    }
+  closedir(d);
+  return rc;
+}
+
+static cJSON *names_json(const struct pn_obf_names *m, int from, int to) {
+  cJSON *a = cJSON_CreateArray();
+  for (int i = from; a && i < to; i++) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) break;
+    cJSON_AddStringToObject(o, "anon", m->from[i]);
+    cJSON_AddStringToObject(o, "name", m->to[i]);
+    cJSON_AddItemToArray(a, o);
+  }
+  return a;
+}
+
+int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_dir,
+                 const char *secret_path, const struct pn_obf_split_opts *opts, struct pn_prg *prg,
+                 struct pn_obf_split_stats *stats) {
+  double t0 = pn_now();
+  struct pn_obf_split_opts o = opts ? *opts : (struct pn_obf_split_opts){0};
+  if (o.part_size <= 0) o.part_size = PN_OBF_DEFAULT_PART_SIZE;
+  if (o.tries <= 0) o.tries = PN_OBF_DEFAULT_TRIES;
+  if (o.k < 0 || o.k > 1000) return pn_err(ctx, PN_ERR_INVALID, "split: k = %d out of [0, 1000]", o.k);
+  if (o.k > 0 && !o.ngram)
+    return pn_err(ctx, PN_ERR_INVALID, "split: sentinels (k = %d) need an n-gram corpus", o.k);
+  struct pn_graph *g = NULL;
+  struct pn_obf_partition p = {0};
+  struct pn_obf_ngram *gen = NULL;
+  cJSON *root = NULL;
+  char sha[65];
+  int rc = load_model(ctx, model_path, &g, sha);
+  if (rc) return rc;
+  if ((rc = pn_obf_prepare(ctx, g))) {
+    pn_err_prefix(ctx, "%s", model_path);
+    goto out;
+  }
+  if (!o.opset) o.opset = pn_graph_opset(g, "");
+  if ((rc = pn_obf_partition(ctx, g, o.part_size, o.tries, prg, &p)) ||
+      (rc = pn_obf_partition_check(ctx, g, &p)))
+    goto out;
+  if (o.k && (rc = pn_obf_ngram_for_model(ctx, o.ngram, g, &gen))) goto out;
+  if ((rc = make_bundle_dir(ctx, bundle_dir))) goto out;
+  uint8_t id[16];
+  char idhex[33];
+  pn_prg_bytes(prg, id, sizeof id);
+  hex(id, sizeof id, idhex);
+  char *abs = realpath(model_path, NULL);
+  root = cJSON_CreateObject();
+  if (!root) {
+    free(abs);
+    rc = nomem(ctx);
+    goto out;
+  }
+  cJSON_AddStringToObject(root, "format", SECRET_FORMAT);
+  cJSON_AddNumberToObject(root, "version", SECRET_VERSION);
+  cJSON_AddStringToObject(root, "split_id", idhex);
+  cJSON *jm = cJSON_AddObjectToObject(root, "model");
+  cJSON_AddStringToObject(jm, "path", abs ? abs : model_path);
+  cJSON_AddStringToObject(jm, "sha256", sha);
+  free(abs);
+  cJSON_AddNumberToObject(root, "part_size", o.part_size);
+  cJSON_AddNumberToObject(root, "k", o.k);
+  cJSON_AddNumberToObject(root, "opset", (double)o.opset);
+  cJSON_AddNumberToObject(root, "parts", p.n_parts);
+  cJSON *files = cJSON_AddArrayToObject(root, "files");
+  struct pn_graph **items = calloc((size_t)o.k + 1, sizeof *items);
+  int *perm = malloc(((size_t)o.k + 1) * sizeof *perm);
+  if (!items || !perm) rc = nomem(ctx);
+  for (int k = 0; k < p.n_parts && !rc; k++) {
+    if ((rc = pn_obf_extract(ctx, g, &p, k, &items[0]))) break;
+    if (o.k && (rc = pn_obf_sentinels(ctx, items[0], gen, o.k, prg, items + 1))) {
+      pn_err_prefix(ctx, "part %d", k);
+      break;
+    }
+    for (int i = 0; i <= o.k; i++) perm[i] = i;
+    for (int i = o.k; i > 0; i--) {
+      int j = (int)pn_prg_uniform(prg, (uint64_t)i + 1), t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
+    }
+    for (int q = 0; q <= o.k && !rc; q++) {
+      int it = perm[q];
+      struct pn_graph *an = NULL;
+      struct pn_obf_names io, w;
+      if ((rc = pn_obf_anonymize(ctx, items[it], o.opset, prg, &an, &io, &w))) break;
+      uint8_t fid[16];
+      char fname[64];
+      pn_prg_bytes(prg, fid, sizeof fid);
+      hex(fid, sizeof fid, fname);
+      strcat(fname, ".onnx");
+      char *path = join_path(bundle_dir, fname);
+      if (!path) rc = nomem(ctx);
+      else rc = pn_onnx_save_file(ctx, an, path);
+      free(path);
+      if (!rc) {
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "file", fname);
+        cJSON_AddBoolToObject(f, "real", it == 0);
+        cJSON_AddNumberToObject(f, "part", k);
+        if (it == 0) {
+          cJSON_AddNumberToObject(f, "nodes", p.size[k]);
+          cJSON_AddItemToObject(f, "inputs", names_json(&io, 0, an->n_inputs));
+          cJSON_AddItemToObject(f, "outputs", names_json(&io, an->n_inputs, io.n));
+          cJSON_AddItemToObject(f, "weights", names_json(&w, 0, w.n));
+        }
+        cJSON_AddItemToArray(files, f);
+      }
+      pn_graph_free(an);
+    }
+    for (int i = 0; i <= o.k; i++) {
+      pn_graph_free(items[i]);
+      items[i] = NULL;
+    }
+  }
+  if (items)
+    for (int i = 0; i <= o.k; i++) pn_graph_free(items[i]);
+  free(items);
+  free(perm);
+  /* one modification time for every file, so write order does not tell real from sentinel */
+  if (!rc) {
+    struct timespec ts[2];
+    clock_gettime(CLOCK_REALTIME, &ts[0]);
+    ts[1] = ts[0];
+    const cJSON *f;
+    cJSON_ArrayForEach(f, files) {
+      char *path = join_path(bundle_dir, cJSON_GetObjectItemCaseSensitive(f, "file")->valuestring);
+      if (path) utimensat(AT_FDCWD, path, ts, 0);
+      free(path);
+    }
+  }
+  if (!rc) rc = pn_json_write(ctx, secret_path, root, 0600);
+  if (!rc && stats) {
+    stats->n_nodes = g->n_nodes;
+    stats->n_parts = p.n_parts;
+    stats->n_files = p.n_parts * (o.k + 1);
+    stats->spread = p.spread;
+    stats->seconds = pn_now() - t0;
+  }
+out:
+  pn_obf_ngram_free(gen);
+  cJSON_Delete(root);
+  pn_obf_partition_free(&p);
+  pn_graph_free(g);
+  return rc;
+}
+
+/* ---- join ---- */
+
+static const char *jstr(const cJSON *o, const char *key) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* names array [{anon, name}] into m (strings borrowed from the JSON tree). */
+static int read_names(struct pn_ctx *ctx, const char *secret, const cJSON *arr, const char *what,
+                      struct pn_obf_names *m, int base) {
+  if (!cJSON_IsArray(arr))
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: files[].%s must be an array", secret, what);
+  const cJSON *e;
+  cJSON_ArrayForEach(e, arr) {
+    const char *a = jstr(e, "anon"), *n = jstr(e, "name");
+    if (!a || !n)
+      return pn_err(ctx, PN_ERR_CORRUPT, "%s: files[].%s[%d] needs string fields anon and name",
+                    secret, what, m->n - base);
+    m->from[m->n] = a;
+    m->to[m->n++] = n;
+  }
+  return PN_OK;
+}
+
+int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_dir,
+                const char *model_path, const char *out_path, double tol, struct pn_prg *prg,
+                struct pn_obf_join_stats *stats) {
+  double t0 = pn_now();
+  cJSON *root = NULL;
+  struct pn_graph *orig = NULL, *prep = NULL, *joined = NULL, *check = NULL;
+  struct pn_obf_join_part *jp = NULL;
+  int n_real = 0, rc = pn_json_read(ctx, secret_path, 64u << 20, &root);
+  if (rc) return rc;
+  const char *fmt = jstr(root, "format");
+  const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+  const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "model");
+  const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
+  if (!fmt || strcmp(fmt, SECRET_FORMAT) || !cJSON_IsNumber(ver)) {
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: not a privnn Proteus secret (format/version)", secret_path);
+    goto out;
+  }
+  if (ver->valueint != SECRET_VERSION) {
+    rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: secret version %d, this privnn reads %d", secret_path,
+                ver->valueint, SECRET_VERSION);
+    goto out;
+  }
+  const char *mpath = jstr(jm, "path"), *msha = jstr(jm, "sha256");
+  if (!mpath || !msha || !cJSON_IsArray(files)) {
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: model.path, model.sha256 and files are required", secret_path);
+    goto out;
+  }
+  if (model_path) mpath = model_path;
+  char sha[65];
+  if ((rc = load_model(ctx, mpath, &orig, sha))) goto out;
+  if (strcmp(sha, msha)) {
+    rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: SHA-256 %s differs from the secret's %s (another model?)",
+                mpath, sha, msha);
+    goto out;
+  }
+  if ((rc = pn_graph_validate(ctx, orig))) {
+    pn_err_prefix(ctx, "%s", mpath);
+    goto out;
+  }
+  if (!(prep = pn_graph_clone(orig))) {
+    rc = nomem(ctx);
+    goto out;
+  }
+  if ((rc = pn_obf_prepare(ctx, prep))) goto out;
+  int n_files = cJSON_GetArraySize(files);
+  jp = calloc((size_t)n_files + 1, sizeof *jp);
+  if (!jp) {
+    rc = nomem(ctx);
+    goto out;
+  }
+  const cJSON *f;
+  int idx = 0;
+  cJSON_ArrayForEach(f, files) {
+    const char *fname = jstr(f, "file");
+    const cJSON *real = cJSON_GetObjectItemCaseSensitive(f, "real");
+    const cJSON *part = cJSON_GetObjectItemCaseSensitive(f, "part");
+    if (!fname || !cJSON_IsBool(real) || strchr(fname, '/') || !strcmp(fname, "..")) {
+      rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: files[%d] needs a plain file name and a boolean real",
+                  secret_path, idx);
+      goto out;
+    }
+    idx++;
+    if (!cJSON_IsTrue(real)) continue;
+    if (!cJSON_IsNumber(part) || part->valueint != n_real) {
+      rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: files[%d].part must number real parts in order",
+                  secret_path, idx - 1);
+      goto out;
+    }
+    const cJSON *ji = cJSON_GetObjectItemCaseSensitive(f, "inputs");
+    const cJSON *jo = cJSON_GetObjectItemCaseSensitive(f, "outputs");
+    const cJSON *jw = cJSON_GetObjectItemCaseSensitive(f, "weights");
+    struct pn_obf_join_part *p = &jp[n_real++];
+    p->label = fname;
+    int nio = cJSON_GetArraySize(ji) + cJSON_GetArraySize(jo), nw = cJSON_GetArraySize(jw);
+    p->io.from = calloc((size_t)nio + 1, sizeof(char *));
+    p->io.to = calloc((size_t)nio + 1, sizeof(char *));
+    p->weights.from = calloc((size_t)nw + 1, sizeof(char *));
+    p->weights.to = calloc((size_t)nw + 1, sizeof(char *));
+    if (!p->io.from || !p->io.to || !p->weights.from || !p->weights.to) {
+      rc = nomem(ctx);
+      goto out;
+    }
+    if ((rc = read_names(ctx, secret_path, ji, "inputs", &p->io, 0))) goto out;
+    p->n_in = p->io.n;
+    if ((rc = read_names(ctx, secret_path, jo, "outputs", &p->io, p->n_in)) ||
+        (rc = read_names(ctx, secret_path, jw, "weights", &p->weights, 0)))
+      goto out;
+    char *path = join_path(bundle_dir, fname);
+    if (!path) {
+      rc = nomem(ctx);
+      goto out;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+      rc = pn_err(ctx, PN_ERR_MISMATCH,
+                  "%s: real part '%s' listed in the secret is missing (incomplete bundle, or a secret "
+                  "from another split)", bundle_dir, fname);
+      free(path);
+      goto out;
+    }
+    struct pn_graph *pg = NULL;
+    rc = pn_onnx_load_file(ctx, path, &pg);
+    free(path);
+    if (rc) goto out;
+    p->g = pg;
+  }
+  if (n_real == 0) {
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: the secret lists no real part", secret_path);
+    goto out;
+  }
+  if ((rc = pn_obf_join_parts(ctx, prep, jp, n_real, &joined))) goto out;
+  /* the saved model keeps the optimizer's contrib ops; the check runs a standard-op copy */
+  if (!(check = pn_graph_clone(joined))) {
+    rc = nomem(ctx);
+    goto out;
+  }
+  if ((rc = pn_obf_lower_contrib(ctx, check, NULL))) {
+    pn_err_prefix(ctx, "join: cannot verify the reassembled model");
+    goto out;
+  }
+  if ((rc = pn_graph_validate(ctx, check))) {
+    pn_err_prefix(ctx, "join: the reassembled model is invalid");
+    goto out;
+  }
+  double err = 0, ref = 0;
+  if ((rc = pn_obf_compare(ctx, orig, check, prg, 1, &err, &ref))) {
+    pn_err_prefix(ctx, "join: verification");
+    goto out;
+  }
+  if (!(err <= tol * (ref > 1 ? ref : 1))) {
+    rc = pn_err(ctx, PN_ERR_MISMATCH,
+                "join: the reassembled model differs from %s on random inputs (max abs error %.3g > "
+                "%.3g x %.3g): a part was altered", mpath, err, tol, ref > 1 ? ref : 1);
+    goto out;
+  }
+  if ((rc = pn_onnx_save_file(ctx, joined, out_path))) goto out;
+  if (stats) {
+    stats->n_parts = n_real;
+    stats->max_abs_err = err;
+    stats->max_abs_ref = ref;
+    stats->seconds = pn_now() - t0;
+  }
+out:
+  if (jp) {
+    for (int i = 0; i < n_real; i++) {
+      pn_graph_free((struct pn_graph *)jp[i].g);
+      free(jp[i].io.from);
+      free(jp[i].io.to);
+      free(jp[i].weights.from);
+      free(jp[i].weights.to);
+    }
+    free(jp);
+  }
+  pn_graph_free(check);
+  pn_graph_free(joined);
+  pn_graph_free(prep);
+  pn_graph_free(orig);
+  cJSON_Delete(root);
+  return rc;
+}

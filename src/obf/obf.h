@@ -1,0 +1,157 @@
+/* obf.h - Proteus: hide a model's architecture from an untrusted graph optimizer.
+**
+** The owner prepares the model (Constant nodes to initializers, BatchNormalization folded into
+** Conv, Identity/Dropout removed), cuts it into an acyclic DAG of parts of about P nodes
+** (partition.c), exports each part as a standalone ONNX model whose boundary values are its graph
+** inputs and outputs (part.c), anonymizes every part (random names, random weights of the same
+** shapes and distribution, random topological order, no metadata) and writes a bundle folder plus a
+** secret manifest (bundle.c). After the optimizer has rewritten the bundle, join takes only the
+** real parts, maps boundary tensors back by name, restores the real weights by name, sorts and
+** verifies the reassembled model against the original on random inputs. */
+#ifndef PN_OBF_H
+#define PN_OBF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "graph/ir.h"
+
+struct pn_ctx;
+struct pn_prg;
+
+#define PN_OBF_DEFAULT_PART_SIZE 16
+#define PN_OBF_DEFAULT_TRIES 16
+
+/* ---- preparation and partition (partition.c) ---- */
+
+/* Rewrite g in place into the form Proteus cuts: Constant nodes to initializers, BN folded into
+** Conv, Identity/Dropout removed, unused initializers pruned, shapes inferred, nodes sorted.
+** Deterministic: join re-runs it on the owner's model to find the real (folded) weights again. */
+int pn_obf_prepare(struct pn_ctx *ctx, struct pn_graph *g);
+
+/* An assignment of every node of a graph to a part. Parts are numbered in a topological order of
+** the part DAG: every edge between nodes goes from a part to the same or a higher-numbered part. */
+struct pn_obf_partition {
+  int n_nodes;
+  int n_parts;
+  int *part_of;                /* [n_nodes] */
+  int *size;                   /* [n_parts] nodes per part */
+  double spread;               /* standard deviation of the part sizes */
+};
+void pn_obf_partition_free(struct pn_obf_partition *p);
+
+/* Cut g (nodes topologically sorted, e.g. after pn_obf_prepare) into parts of about part_size
+** nodes by randomized contraction: fusible chains (Conv->BN->Relu, MatMul->Add, LayerNorm and
+** GELU chains, decomposed or not) are merged first, then random edges (weight 1/(|A|+|B|)) are
+** contracted whenever the merge keeps the part graph acyclic, until about n/part_size parts
+** remain. The best of `tries` runs by size spread is kept. */
+int pn_obf_partition(struct pn_ctx *ctx, const struct pn_graph *g, int part_size, int tries,
+                     struct pn_prg *prg, struct pn_obf_partition *out /* OUT */);
+
+/* Check p against g: every node in exactly one part, sizes consistent, no edge going to a
+** lower-numbered part (hence acyclic). PN_ERR_INVALID naming the offending node. */
+int pn_obf_partition_check(struct pn_ctx *ctx, const struct pn_graph *g,
+                           const struct pn_obf_partition *p);
+
+/* Node indices of g in topological order into order[0..n_nodes). With prg, ties are broken at
+** random (a random topological order); without, the order is stable. PN_ERR_INVALID on a cycle or
+** an input nothing produces. */
+int pn_obf_topo_order(struct pn_ctx *ctx, const struct pn_graph *g, struct pn_prg *prg, int *order);
+/* Reorder g->nodes by pn_obf_topo_order. */
+int pn_obf_topo_sort(struct pn_ctx *ctx, struct pn_graph *g, struct pn_prg *prg);
+
+/* ---- parts (part.c) ---- */
+
+/* Part `part` of p as a standalone model: its nodes, the initializers they read, graph inputs for
+** every value it reads that is produced elsewhere (or is a model input), graph outputs for every
+** value it produces that is read elsewhere (or is a model output). Names stay the model's. Shapes
+** come from g's value info (pn_obf_prepare infers them). *out is the caller's (pn_graph_free). */
+int pn_obf_extract(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p,
+                   int part, struct pn_graph **out /* OUT */);
+
+/* A name map from one namespace to another (both arrays of n arena or static strings). */
+struct pn_obf_names {
+  int n;
+  const char **from, **to;
+};
+
+/* Anonymize a part: random node/value/initializer names (hex, from prg), no doc strings, metadata,
+** graph or producer names, one opset (ai.onnx `opset`), a random topological order, and float
+** initializers with more than one element replaced by random values of the same shape, mean and
+** standard deviation (non-negative tensors stay non-negative). Integer initializers (shapes, axes)
+** and scalars (eps, GELU constants) keep their values: they are operator constants, not weights.
+** *out is the anonymous model; io (boundary inputs then outputs) and weights map anonymous names to
+** the part's names; both arrays live in (*out)->arena. */
+int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t opset,
+                     struct pn_prg *prg, struct pn_graph **out /* OUT */,
+                     struct pn_obf_names *io /* OUT */, struct pn_obf_names *weights /* OUT */);
+
+/* One real part as the optimizer returned it, with the owner's maps. */
+struct pn_obf_join_part {
+  const struct pn_graph *g;    /* optimized anonymous part */
+  const char *label;           /* for messages (file name) */
+  struct pn_obf_names io;      /* anonymous boundary name -> model value name */
+  int n_in;                    /* io entries [0, n_in) are the part's inputs, the rest outputs */
+  struct pn_obf_names weights; /* anonymous initializer name -> model initializer name */
+};
+
+/* Reassemble: boundary values renamed back, internal names made unique per part, initializers
+** named in `weights` replaced by the real ones of `real` (the prepared model; shapes must match),
+** opset imports merged, inputs/outputs as in `real`, nodes sorted. A boundary value a part lacks,
+** with another dtype or shape, or an initializer derived from decoy weights is PN_ERR_MISMATCH. */
+int pn_obf_join_parts(struct pn_ctx *ctx, const struct pn_graph *real,
+                      const struct pn_obf_join_part *parts, int n_parts,
+                      struct pn_graph **out /* OUT */);
+
+/* Run a and b on the same random inputs (seeded by prg) and report the largest absolute difference
+** of their outputs and the largest magnitude of a's outputs (max_abs_ref may be NULL). Inputs and
+** outputs are matched by name. */
+int pn_obf_compare(struct pn_ctx *ctx, struct pn_graph *a, struct pn_graph *b, struct pn_prg *prg,
+                   int runs, double *max_abs_err /* OUT */, double *max_abs_ref /* OUT */);
+
+/* ---- contrib ops (lower.c) ---- */
+
+/* Rewrite ONNX Runtime's com.microsoft FusedConv, FusedGemm, FusedMatMul, Gelu, BiasGelu, FastGelu
+** and SkipLayerNormalization nodes into standard ONNX ops (same output names) so privnn's executor
+** can check a model ONNX Runtime optimized. Other contrib ops are PN_ERR_UNSUPPORTED. *count (may
+** be NULL) receives the number of nodes lowered; the graph is left topologically sorted. */
+int pn_obf_lower_contrib(struct pn_ctx *ctx, struct pn_graph *g, int *count);
+
+/* ---- bundle and secret manifest (bundle.c) ---- */
+
+struct pn_obf_ngram;
+
+struct pn_obf_split_opts {
+  int part_size;               /* P; 0 = PN_OBF_DEFAULT_PART_SIZE */
+  int tries;                   /* 0 = PN_OBF_DEFAULT_TRIES */
+  int k;                       /* sentinels per real part (0 = none) */
+  int64_t opset;               /* opset of every part; 0 = the model's ai.onnx opset */
+  const struct pn_obf_ngram *ngram; /* operator statistics for sentinels; required when k > 0 */
+};
+
+struct pn_obf_split_stats {
+  int n_nodes, n_parts, n_files;
+  double spread, seconds;
+};
+
+/* Split the model at model_path into bundle_dir (created; must be empty or absent): per real part
+** the part and k sentinels, anonymized, in a random order, all files with one modification time.
+** Write the secret manifest to secret_path with mode 0600. */
+int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_dir,
+                 const char *secret_path, const struct pn_obf_split_opts *opts, struct pn_prg *prg,
+                 struct pn_obf_split_stats *stats /* OUT, may be NULL */);
+
+struct pn_obf_join_stats {
+  int n_parts;
+  double max_abs_err, max_abs_ref, seconds;
+};
+
+/* Read the secret, load the owner's model it names (model_path overrides the recorded path; its
+** SHA-256 must match), take the real parts from bundle_dir, reassemble, verify against the model
+** on random inputs (max abs error above tol * max(1, largest output magnitude) is PN_ERR_MISMATCH)
+** and save to out_path. */
+int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_dir,
+                const char *model_path, const char *out_path, double tol, struct pn_prg *prg,
+                struct pn_obf_join_stats *stats /* OUT, may be NULL */);
+
+#endif

@@ -1,0 +1,1020 @@
+/* sentinel.c - Proteus sentinels: generated decoy parts with a real part's boundary shapes.
+**
+** 1. Topology: the real part's node DAG (at most two inputs per node) is mutated by random vertex
+**    splits (v becomes v -> v') and contractions (a node with a single predecessor merges into it);
+**    of several mutants, the one closest to the real part in node count, average degree and
+**    diameter is kept.
+** 2. Wiring: sources read random boundary inputs, unread boundary inputs are attached to nodes
+**    with a free input slot; the last sinks produce the boundary outputs and the other sinks feed
+**    them, so nothing dangles.
+** 3. Shapes: a node with two inputs is elementwise, so its inputs and output share one shape
+**    (union-find groups); boundary values fix their groups' shapes; free groups take shapes seen
+**    in the real part. A single-input node realizes its shape change with one operator, chosen
+**    among the solver's options (Conv kernel {1,3,5,7}, stride {1,2}, pad (k-1)/2, channels from
+**    the shape; pools; MatMul/Gemm; Flatten; Reshape; Transpose; unary ops) with probability
+**    following the corpus bigram P(op | predecessor op).
+** 4. Weights: drawn from the mean/std of the real part's weights of the same operator and input
+**    slot (defaults otherwise), so weight statistics do not give sentinels away.
+** Candidates must pass pn_graph_validate; the k with the best n-gram score are kept. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/ir.h"
+#include "obf/obf.h"
+#include "obf/obf_ngram.h"
+#include "util/arena.h"
+#include "util/prg.h"
+#include "util/status.h"
+#include "util/strmap.h"
+
+#define MAXP 2                 /* inputs per generated node */
+
+struct topo {
+  int n, cap;
+  int *np;                     /* [cap] number of predecessors */
+  int (*pred)[MAXP];           /* [cap][MAXP] predecessor node indices (< own index) */
+  int *bin;                    /* [cap] boundary input the node read in the real part, or -1 */
+};
+
+static void topo_free(struct topo *t) {
+  free(t->np);
+  free(t->pred);
+  free(t->bin);
+  memset(t, 0, sizeof *t);
+}
+
+static int topo_init(struct topo *t, int cap) {
+  memset(t, 0, sizeof *t);
+  t->cap = cap;
+  t->np = calloc((size_t)cap, sizeof *t->np);
+  t->pred = calloc((size_t)cap, sizeof *t->pred);
+  t->bin = calloc((size_t)cap, sizeof *t->bin);
+  return t->np && t->pred && t->bin ? PN_OK : PN_ERR_NOMEM;
+}
+
+static void topo_copy(struct topo *d, const struct topo *s) {
+  d->n = s->n;
+  memcpy(d->np, s->np, (size_t)s->n * sizeof *s->np);
+  memcpy(d->pred, s->pred, (size_t)s->n * sizeof *s->pred);
+  memcpy(d->bin, s->bin, (size_t)s->n * sizeof *s->bin);
+}
+
+/* Split v: a new node right after v reads v; v's readers read the new node instead. */
+static void topo_split(struct topo *t, int v) {
+  if (t->n >= t->cap) return;
+  for (int i = t->n; i > v + 1; i--) {
+    t->np[i] = t->np[i - 1];
+    t->bin[i] = t->bin[i - 1];
+    memcpy(t->pred[i], t->pred[i - 1], sizeof t->pred[i]);
+  }
+  t->n++;
+  for (int i = v + 2; i < t->n; i++)
+    for (int k = 0; k < t->np[i]; k++) {
+      if (t->pred[i][k] > v) t->pred[i][k]++;
+      else if (t->pred[i][k] == v) t->pred[i][k] = v + 1;
+    }
+  t->np[v + 1] = 1;
+  t->pred[v + 1][0] = v;
+  t->bin[v + 1] = -1;
+}
+
+/* Contract v (exactly one predecessor u) into u; readers of v read u (duplicates dropped, so no
+** reader gets more than MAXP inputs). */
+static bool topo_contract(struct topo *t, int v) {
+  if (t->np[v] != 1 || t->n <= 2) return false;
+  int u = t->pred[v][0];
+  for (int i = v + 1; i < t->n; i++) {
+    int m = 0;
+    int np[MAXP];
+    for (int k = 0; k < t->np[i]; k++) {
+      int p = t->pred[i][k] == v ? u : t->pred[i][k];
+      if (p > v) p--;
+      bool dup = false;
+      for (int j = 0; j < m; j++) dup |= np[j] == p;
+      if (!dup) np[m++] = p;
+    }
+    t->np[i] = m;
+    memcpy(t->pred[i], np, (size_t)m * sizeof(int));
+  }
+  if (t->bin[u] < 0) t->bin[u] = t->bin[v];
+  for (int i = v; i < t->n - 1; i++) {
+    t->np[i] = t->np[i + 1];
+    t->bin[i] = t->bin[i + 1];
+    memcpy(t->pred[i], t->pred[i + 1], sizeof t->pred[i]);
+  }
+  t->n--;
+  return true;
+}
+
+static void topo_features(const struct topo *t, double f[3]) {
+  int e = 0, diam = 0;
+  int *depth = calloc((size_t)t->n + 1, sizeof *depth);
+  for (int i = 0; i < t->n; i++) {
+    e += t->np[i];
+    if (depth)
+      for (int k = 0; k < t->np[i]; k++)
+        if (depth[t->pred[i][k]] + 1 > depth[i]) depth[i] = depth[t->pred[i][k]] + 1;
+    if (depth && depth[i] > diam) diam = depth[i];
+  }
+  free(depth);
+  f[0] = t->n;
+  f[1] = t->n ? 2.0 * e / t->n : 0;
+  f[2] = diam;
+}
+
+void pn_obf_graph_features(const struct pn_graph *g, double feat[3]) {
+  struct pn_strmap prod = {0};
+  int n = g->n_nodes, e = 0, diam = 0;
+  int *depth = calloc((size_t)n + 1, sizeof *depth);
+  for (int i = 0; i < n && depth; i++) {
+    for (int k = 0; k < g->nodes[i]->n_in; k++) {
+      int u = g->nodes[i]->in[k][0] ? pn_strmap_get(&prod, g->nodes[i]->in[k], -1) : -1;
+      if (u < 0) continue;
+      e++;
+      if (depth[u] + 1 > depth[i]) depth[i] = depth[u] + 1;
+    }
+    if (depth[i] > diam) diam = depth[i];
+    for (int k = 0; k < g->nodes[i]->n_out; k++)
+      if (g->nodes[i]->out[k][0]) pn_strmap_put(&prod, g->nodes[i]->out[k], i);
+  }
+  free(depth);
+  pn_strmap_free(&prod);
+  feat[0] = n;
+  feat[1] = n ? 2.0 * e / n : 0;
+  feat[2] = diam;
+}
+
+/* ---- shapes ---- */
+
+struct shape {
+  int nd;
+  int64_t d[PN_MAX_DIMS];
+};
+
+static bool shape_eq(const struct shape *a, const struct shape *b) {
+  if (a->nd != b->nd) return false;
+  for (int i = 0; i < a->nd; i++)
+    if (a->d[i] != b->d[i]) return false;
+  return true;
+}
+
+static int64_t shape_numel(const struct shape *s) {
+  int64_t n = 1;
+  for (int i = 0; i < s->nd; i++) n *= s->d[i];
+  return n;
+}
+
+/* weight statistics of the real part per (op, input slot) */
+struct wstat {
+  char op[32];
+  int slot;
+  double mean, sd;
+  bool nonneg;
+};
+
+/* Deferred weight values: candidates are built with zeroed weights (validation and scoring need
+** shapes only); the kept ones get values drawn from these specs. */
+struct fill {
+  int n, cap;
+  int *init;                   /* initializer index */
+  float *mean, *sd;
+  unsigned char *mode;         /* 1 normal, 2 |normal|, 3 normal kept away from 0 (divisors) */
+};
+
+static void fill_free(struct fill *f) {
+  free(f->init);
+  free(f->mean);
+  free(f->sd);
+  free(f->mode);
+  memset(f, 0, sizeof *f);
+}
+
+static int fill_add(struct fill *f, int init, double mean, double sd, int mode) {
+  if (f->n == f->cap) {
+    int nc = f->cap ? 2 * f->cap : 32;
+    int *i = realloc(f->init, (size_t)nc * sizeof *i);
+    if (!i) return PN_ERR_NOMEM;
+    f->init = i;
+    float *m = realloc(f->mean, (size_t)nc * sizeof *m);
+    if (!m) return PN_ERR_NOMEM;
+    f->mean = m;
+    float *d = realloc(f->sd, (size_t)nc * sizeof *d);
+    if (!d) return PN_ERR_NOMEM;
+    f->sd = d;
+    unsigned char *o = realloc(f->mode, (size_t)nc);
+    if (!o) return PN_ERR_NOMEM;
+    f->mode = o;
+    f->cap = nc;
+  }
+  f->init[f->n] = init;
+  f->mean[f->n] = (float)mean;
+  f->sd[f->n] = (float)sd;
+  f->mode[f->n++] = (unsigned char)mode;
+  return PN_OK;
+}
+
+static void fill_apply(const struct fill *f, struct pn_graph *d, struct pn_prg *prg) {
+  for (int i = 0; i < f->n; i++) {
+    struct pn_tensor *t = d->inits[f->init[i]];
+    float *x = t->data;
+    for (int64_t j = 0; j < pn_tensor_numel(t); j++) {
+      double v = f->mean[i] + f->sd[i] * pn_prg_normal(prg);
+      if (f->mode[i] == 2) v = fabs(v);
+      if (f->mode[i] == 3 && fabs(v) < 0.5) v = v < 0 ? -0.5 + v : 0.5 + v;
+      x[j] = (float)v;
+    }
+  }
+}
+
+struct gen {
+  struct fill fill;            /* of the candidate being built */
+  struct pn_ctx *ctx;
+  const struct pn_graph *part;
+  const struct pn_obf_ngram *m;
+  struct pn_prg *prg;
+  struct shape *pool;          /* shapes of the real part's float values */
+  int n_pool;
+  struct wstat *ws;
+  int n_ws;
+  int n_in, n_out;             /* runtime inputs, outputs of the part */
+  char (*rtok)[40];            /* tokens of the real part's nodes with one data input */
+  int n_rtok;
+  char (*btok)[40];            /* ... and with two or more data inputs */
+  int n_btok;
+  const struct pn_value **in, **out;
+  int *dist;                   /* [n_pool * n_pool] fewest operators from pool[i] to pool[j] */
+};
+
+#define FAR 1000000
+
+static int pool_index(const struct gen *g, const struct shape *s) {
+  for (int i = 0; i < g->n_pool; i++)
+    if (shape_eq(&g->pool[i], s)) return i;
+  return -1;
+}
+
+/* One operator choice for a single-input node. */
+struct choice {
+  char tok[40];
+  const char *op;
+  int k, stride, group;        /* Conv/pool */
+  int kind;                    /* see build_node */
+  double w;
+};
+
+enum { K_UNARY, K_SOFTMAX, K_LAYERNORM, K_CONST_BIN, K_CONV, K_POOL, K_GPOOL, K_FLATTEN,
+       K_MATMUL, K_GEMM, K_RESHAPE, K_TRANSPOSE, K_CLIP, K_LEAKY };
+
+static int add_choice(struct choice *c, int n, const struct pn_obf_ngram *m, const char *prev,
+                      const char *op, int kind, int k, int stride, int group) {
+  if (n >= 64) return n;
+  struct choice *x = &c[n];
+  memset(x, 0, sizeof *x);
+  x->op = op;
+  x->kind = kind;
+  x->k = k;
+  x->stride = stride;
+  x->group = group;
+  if (kind == K_CONV || kind == K_POOL)
+    snprintf(x->tok, sizeof x->tok, "%s%d%s", op, k, group > 1 ? "g" : "");
+  else
+    snprintf(x->tok, sizeof x->tok, "%s", op);
+  x->w = exp(pn_obf_ngram_logp_next(m, prev, x->tok));
+  return n + 1;
+}
+
+/* The real part's operators in the same role (one data input, or several) keep their n-gram
+** weight, others get a small share (the artifact: the real part's opcodes plus ~20% random), so
+** sentinels resemble their own model's family rather than the corpus average. */
+static void favour_real(const struct gen *g, struct choice *c, int n, bool binary) {
+  int nt = binary ? g->n_btok : g->n_rtok;
+  char (*toks)[40] = binary ? g->btok : g->rtok;
+  for (int i = 0; i < n; i++) {
+    bool seen = false;
+    for (int j = 0; j < nt && !seen; j++) seen = !strcmp(c[i].tok, toks[j]);
+    if (!seen) c[i].w *= 0.02;
+  }
+}
+
+static int options_any(const struct gen *g, const char *prev, const struct shape *s,
+                       const struct shape *t, struct choice *c);
+
+/* Options turning shape s into t with one operator. */
+static int options(const struct gen *g, const char *prev, const struct shape *s,
+                   const struct shape *t, struct choice *c) {
+  int n = options_any(g, prev, s, t, c);
+  favour_real(g, c, n, false);
+  return n;
+}
+
+static int options_any(const struct gen *g, const char *prev, const struct shape *s,
+                       const struct shape *t, struct choice *c) {
+  int n = 0;
+  const struct pn_obf_ngram *m = g->m;
+  static const int ks[4] = {1, 3, 5, 7};
+  if (shape_eq(s, t)) {
+    static const char *un[] = {"Relu", "Sigmoid", "Tanh", "Erf"};
+    for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, un[i], K_UNARY, 0, 0, 0);
+    n = add_choice(c, n, m, prev, "Clip", K_CLIP, 0, 0, 0);
+    n = add_choice(c, n, m, prev, "LeakyRelu", K_LEAKY, 0, 0, 0);
+    static const char *bin[] = {"Add", "Mul", "Sub", "Div"};
+    for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, bin[i], K_CONST_BIN, 0, 0, 0);
+    if (s->nd >= 2) {
+      n = add_choice(c, n, m, prev, "Softmax", K_SOFTMAX, 0, 0, 0);
+      n = add_choice(c, n, m, prev, "LayerNormalization", K_LAYERNORM, 0, 0, 0);
+    }
+    if (s->nd == 4) {
+      for (int i = 0; i < 4; i++) {
+        n = add_choice(c, n, m, prev, "Conv", K_CONV, ks[i], 1, 1);
+        if (s->d[1] > 1) n = add_choice(c, n, m, prev, "Conv", K_CONV, ks[i], 1, (int)s->d[1]);
+      }
+      n = add_choice(c, n, m, prev, "MaxPool", K_POOL, 3, 1, 0);
+      n = add_choice(c, n, m, prev, "AveragePool", K_POOL, 3, 1, 0);
+    }
+    if (s->nd == 2) n = add_choice(c, n, m, prev, "Gemm", K_GEMM, 0, 0, 0);
+    if (s->nd >= 2) n = add_choice(c, n, m, prev, "MatMul", K_MATMUL, 0, 0, 0);
+    return n;
+  }
+  if (s->nd == 4 && t->nd == 4 && s->d[0] == t->d[0]) {
+    bool same_hw = s->d[2] == t->d[2] && s->d[3] == t->d[3];
+    bool half_hw = t->d[2] == (s->d[2] + 1) / 2 && t->d[3] == (s->d[3] + 1) / 2 && s->d[2] > 1;
+    if (same_hw)
+      for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, "Conv", K_CONV, ks[i], 1, 1);
+    if (half_hw) {
+      for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, "Conv", K_CONV, ks[i], 2, 1);
+      if (s->d[1] == t->d[1] && s->d[1] > 1)
+        n = add_choice(c, n, m, prev, "Conv", K_CONV, 3, 2, (int)s->d[1]);
+      if (s->d[1] == t->d[1]) {
+        n = add_choice(c, n, m, prev, "MaxPool", K_POOL, 3, 2, 0);
+        n = add_choice(c, n, m, prev, "AveragePool", K_POOL, 3, 2, 0);
+      }
+    }
+    if (t->d[2] == 1 && t->d[3] == 1 && s->d[1] == t->d[1]) {
+      n = add_choice(c, n, m, prev, "GlobalAveragePool", K_GPOOL, 0, 0, 0);
+      n = add_choice(c, n, m, prev, "GlobalMaxPool", K_GPOOL, 0, 0, 0);
+    }
+  }
+  if (s->nd == 4 && t->nd == 2 && t->d[0] == s->d[0] && t->d[1] == s->d[1] * s->d[2] * s->d[3])
+    n = add_choice(c, n, m, prev, "Flatten", K_FLATTEN, 0, 0, 0);
+  if (s->nd == t->nd && s->nd >= 2) {
+    bool lead = true;
+    for (int i = 0; i < s->nd - 1; i++) lead &= s->d[i] == t->d[i];
+    if (lead) {
+      n = add_choice(c, n, m, prev, "MatMul", K_MATMUL, 0, 0, 0);
+      if (s->nd == 2) n = add_choice(c, n, m, prev, "Gemm", K_GEMM, 0, 0, 0);
+    }
+  }
+  if (n == 0 && shape_numel(s) == shape_numel(t)) {
+    /* a permutation of the dims: Transpose; otherwise Reshape */
+    bool perm = s->nd == t->nd;
+    if (perm) {
+      bool used[PN_MAX_DIMS] = {0};
+      for (int i = 0; i < t->nd && perm; i++) {
+        int j = 0;
+        while (j < s->nd && (used[j] || s->d[j] != t->d[i])) j++;
+        if (j == s->nd) perm = false;
+        else used[j] = true;
+      }
+    }
+    n = add_choice(c, n, m, prev, perm ? "Transpose" : "Reshape", perm ? K_TRANSPOSE : K_RESHAPE, 0,
+                   0, 0);
+  }
+  return n;
+}
+
+static const struct wstat *find_ws(const struct gen *g, const char *op, int slot) {
+  int hits[64], nh = 0;
+  for (int i = 0; i < g->n_ws && nh < 64; i++)
+    if (g->ws[i].slot == slot && !strcmp(g->ws[i].op, op)) hits[nh++] = i;
+  return nh ? &g->ws[hits[pn_prg_uniform(g->prg, (uint64_t)nh)]] : NULL;
+}
+
+/* A float initializer for (op, slot) with the real part's statistics for that role if any
+** (values drawn later, see struct fill). */
+static const char *weight(struct gen *g, struct pn_graph *d, const char *op, int slot, int nd,
+                          const int64_t *dims, double mean, double sd, bool nonneg, bool divisor) {
+  const struct wstat *w = find_ws(g, op, slot);
+  if (w) {
+    mean = w->mean;
+    sd = w->sd;
+    nonneg = w->nonneg;
+  }
+  const char *nm = pn_arena_printf(d->arena, "w%d", d->n_inits);
+  struct pn_tensor *t = nm ? pn_graph_new_init(d, nm, PN_DT_FLOAT, nd, dims) : NULL;
+  if (!t || fill_add(&g->fill, d->n_inits - 1, mean, sd, divisor ? 3 : nonneg ? 2 : 1)) return NULL;
+  return nm;
+}
+
+static const char *ints_init(struct pn_graph *d, int n, const int64_t *v) {
+  const char *nm = pn_arena_printf(d->arena, "w%d", d->n_inits);
+  int64_t dims[1] = {n};
+  struct pn_tensor *t = nm ? pn_graph_new_init(d, nm, PN_DT_INT64, 1, dims) : NULL;
+  if (!t) return NULL;
+  memcpy(t->data, v, (size_t)n * sizeof *v);
+  return nm;
+}
+
+static const char *scalar_init(struct pn_graph *d, float v) {
+  const char *nm = pn_arena_printf(d->arena, "w%d", d->n_inits);
+  struct pn_tensor *t = nm ? pn_graph_new_init(d, nm, PN_DT_FLOAT, 0, NULL) : NULL;
+  if (!t) return NULL;
+  *(float *)t->data = v;
+  return nm;
+}
+
+/* Emit the chosen single-input operator x (shape s) -> y (shape t). */
+static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c, const char *x,
+                      const struct shape *s, const struct shape *t, const char *y) {
+  const char *in[3] = {x, NULL, NULL};
+  int nin = 1;
+  int64_t last = s->d[s->nd - 1];
+  switch (c->kind) {
+  case K_CONST_BIN: {
+    int64_t dims[4] = {1, s->nd == 4 ? s->d[1] : last, 1, 1};
+    bool mul = !strcmp(c->op, "Mul"), div = !strcmp(c->op, "Div");
+    if (s->nd == 4) in[1] = weight(g, d, c->op, 1, 4, dims, mul ? 1 : div ? 2 : 0, 0.1, false, div);
+    else in[1] = weight(g, d, c->op, 1, 1, &last, mul ? 1 : div ? 2 : 0, 0.1, false, div);
+    nin = 2;
+    break;
+  }
+  case K_LAYERNORM:
+    in[1] = weight(g, d, c->op, 1, 1, &last, 1, 0.1, false, false);
+    in[2] = weight(g, d, c->op, 2, 1, &last, 0, 0.1, false, false);
+    nin = 3;
+    break;
+  case K_CONV: {
+    int64_t cin = s->d[1], cout = t->d[1], grp = c->group > 1 ? c->group : 1;
+    int64_t wd[4] = {cout, cin / grp, c->k, c->k};
+    double he = sqrt(2.0 / (double)(cin / grp * c->k * c->k));
+    in[1] = weight(g, d, "Conv", 1, 4, wd, 0, he, false, false);
+    in[2] = weight(g, d, "Conv", 2, 1, &cout, 0, 0.05, false, false);
+    nin = 3;
+    break;
+  }
+  case K_MATMUL: {
+    int64_t wd[2] = {last, t->d[t->nd - 1]};
+    in[1] = weight(g, d, "MatMul", 1, 2, wd, 0, 1 / sqrt((double)last), false, false);
+    nin = 2;
+    break;
+  }
+  case K_GEMM: {
+    int64_t wd[2] = {t->d[1], last}, bd[1] = {t->d[1]};
+    in[1] = weight(g, d, "Gemm", 1, 2, wd, 0, 1 / sqrt((double)last), false, false);
+    in[2] = weight(g, d, "Gemm", 2, 1, bd, 0, 0.05, false, false);
+    nin = 3;
+    break;
+  }
+  case K_RESHAPE:
+    in[1] = ints_init(d, t->nd, t->d);
+    nin = 2;
+    break;
+  case K_CLIP:
+    in[1] = scalar_init(d, 0.0f);
+    in[2] = scalar_init(d, 6.0f);
+    nin = 3;
+    break;
+  default: break;
+  }
+  for (int i = 0; i < nin; i++)
+    if (!in[i]) return PN_ERR_NOMEM;
+  const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
+  struct pn_node *n = nm ? pn_graph_add_node(d, c->op, nm, nin, in, 1, &y) : NULL;
+  if (!n) return PN_ERR_NOMEM;
+  int rc = PN_OK;
+  if (c->kind == K_CONV || c->kind == K_POOL) {
+    int64_t k2[2] = {c->k, c->k}, s2[2] = {c->stride, c->stride};
+    int64_t p = (c->k - 1) / 2, p4[4] = {p, p, p, p};
+    rc = pn_node_set_ints(d, n, "kernel_shape", 2, k2);
+    if (!rc) rc = pn_node_set_ints(d, n, "strides", 2, s2);
+    if (!rc) rc = pn_node_set_ints(d, n, "pads", 4, p4);
+    if (!rc && c->kind == K_CONV && c->group > 1) rc = pn_node_set_int(d, n, "group", c->group);
+  } else if (c->kind == K_SOFTMAX || c->kind == K_LAYERNORM) {
+    rc = pn_node_set_int(d, n, "axis", -1);
+  } else if (c->kind == K_GEMM) {
+    rc = pn_node_set_int(d, n, "transB", 1);
+  } else if (c->kind == K_FLATTEN) {
+    rc = pn_node_set_int(d, n, "axis", 1);
+  } else if (c->kind == K_LEAKY) {
+    rc = pn_node_set_float(d, n, "alpha", 0.1f);
+  } else if (c->kind == K_TRANSPOSE) {
+    int64_t perm[PN_MAX_DIMS];
+    bool used[PN_MAX_DIMS] = {0};
+    for (int i = 0; i < t->nd; i++) {
+      int j = 0;
+      while (j < s->nd && (used[j] || s->d[j] != t->d[i])) j++;
+      used[j] = true;
+      perm[i] = j;
+    }
+    rc = pn_node_set_ints(d, n, "perm", t->nd, perm);
+  }
+  return rc;
+}
+
+static int pick(struct pn_prg *prg, const struct choice *c, int n) {
+  double tot = 0;
+  for (int i = 0; i < n; i++) tot += c[i].w;
+  double r = pn_prg_double(prg) * tot;
+  for (int i = 0; i < n; i++) {
+    if (r < c[i].w) return i;
+    r -= c[i].w;
+  }
+  return n - 1;
+}
+
+/* Shortest operator chains between the pool's shapes (Floyd-Warshall over one-op transitions). */
+static int pool_distances(struct gen *g) {
+  int n = g->n_pool;
+  g->dist = malloc(((size_t)n * n + 1) * sizeof *g->dist);
+  struct choice *c = malloc(64 * sizeof *c);
+  if (!g->dist || !c) {
+    free(c);
+    return PN_ERR_NOMEM;
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++)
+      g->dist[i * n + j] = i == j ? 0 : options_any(g, NULL, &g->pool[i], &g->pool[j], c) ? 1 : FAR;
+  for (int k = 0; k < n; k++)
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < n; j++)
+        if (g->dist[i * n + k] + g->dist[k * n + j] < g->dist[i * n + j])
+          g->dist[i * n + j] = g->dist[i * n + k] + g->dist[k * n + j];
+  free(c);
+  return PN_OK;
+}
+
+static int uf_find(int *p, int x) {
+  while (p[x] != x) x = p[x] = p[p[x]];
+  return x;
+}
+
+/* One candidate on topology t, or NULL (*d stays NULL) when the solver finds no realization. */
+static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out) {
+  *out = NULL;
+  int n = t->n, nin = g->n_in, nout = g->n_out, rc = PN_OK;
+  if (n < nout || n < 1) return PN_OK;
+  /* per node: predecessors (nodes) and boundary inputs read; slots: node j = j, input i = n+i */
+  int *np = malloc((size_t)n * sizeof *np), (*src)[MAXP] = malloc((size_t)n * sizeof *src);
+  int *prodout = malloc((size_t)n * sizeof *prodout), *uf = malloc((size_t)(n + nin) * sizeof *uf);
+  bool *has_succ = calloc((size_t)n, sizeof *has_succ);
+  struct shape *gs = malloc((size_t)(n + nin) * sizeof *gs);
+  bool *gfix = calloc((size_t)(n + nin), sizeof *gfix);
+  struct pn_graph *d = NULL;
+  struct choice *ch = malloc(64 * sizeof *ch);
+  int *tgt = malloc((size_t)n * sizeof *tgt), *dleft = malloc((size_t)n * sizeof *dleft);
+  if (!np || !src || !prodout || !uf || !has_succ || !gs || !gfix || !ch || !tgt || !dleft) goto oom;
+  for (int v = 0; v < n; v++) {
+    np[v] = t->np[v];
+    memcpy(src[v], t->pred[v], sizeof src[v]);
+    prodout[v] = -1;
+    for (int k = 0; k < np[v]; k++) has_succ[src[v][k]] = true;
+  }
+  /* boundary inputs: sources read one; unread inputs join nodes with a free slot */
+  bool *read = calloc((size_t)nin + 1, sizeof *read);
+  if (!read) goto oom;
+  for (int v = 0; v < n; v++)
+    if (np[v] == 0) {
+      /* the input the node read in the real part, else a random one */
+      int i = t->bin[v] >= 0 && t->bin[v] < nin ? t->bin[v] : (int)pn_prg_uniform(g->prg, (uint64_t)nin);
+      if (t->bin[v] < 0)
+        for (int tries = 0; tries < nin && read[i]; tries++) i = (i + 1) % nin; /* spread */
+      src[v][np[v]++] = n + i;
+      read[i] = true;
+    } else if (t->bin[v] >= 0 && t->bin[v] < nin && np[v] < MAXP && pn_prg_uniform(g->prg, 4)) {
+      /* keep most of the real part's reads of boundary inputs (residual connections) */
+      src[v][np[v]++] = n + t->bin[v];
+      read[t->bin[v]] = true;
+    }
+  for (int i = 0; i < nin; i++) {
+    if (read[i]) continue;
+    int v = -1;
+    for (int tries = 0; tries < 4 * n && v < 0; tries++) {
+      int c = (int)pn_prg_uniform(g->prg, (uint64_t)n);
+      if (np[c] < MAXP) v = c;
+    }
+    if (v < 0) {
+      free(read);
+      goto reject;
+    }
+    src[v][np[v]++] = n + i;
+    read[i] = true;
+  }
+  free(read);
+  /* outputs: the last sinks; other sinks feed a later producer */
+  int ns = 0;
+  for (int v = n - 1; v >= 0; v--)
+    if (!has_succ[v] && ns < nout) prodout[v] = ns++;
+  for (int v = n - 1; v >= 0 && ns < nout; v--)
+    if (prodout[v] < 0) prodout[v] = ns++;
+  for (int v = 0; v < n; v++) {
+    if (has_succ[v] || prodout[v] >= 0) continue;
+    int w = -1;
+    for (int u = n - 1; u > v && w < 0; u--)
+      if (prodout[u] >= 0 && np[u] < MAXP) w = u;
+    if (w < 0) goto reject;
+    src[w][np[w]++] = v;
+  }
+  /* shape groups */
+  for (int i = 0; i < n + nin; i++) uf[i] = i;
+  for (int v = 0; v < n; v++)
+    if (np[v] >= 2)
+      for (int k = 0; k < np[v]; k++) uf[uf_find(uf, src[v][k])] = uf_find(uf, v);
+  for (int i = 0; i < nin; i++) {
+    int r = uf_find(uf, n + i);
+    struct shape s = {.nd = g->in[i]->ndim};
+    memcpy(s.d, g->in[i]->dims, sizeof s.d);
+    if (gfix[r] && !shape_eq(&gs[r], &s)) goto reject;
+    gs[r] = s;
+    gfix[r] = true;
+  }
+  for (int v = 0; v < n; v++) {
+    if (prodout[v] < 0) continue;
+    int r = uf_find(uf, v);
+    const struct pn_value *o = g->out[prodout[v]];
+    struct shape s = {.nd = o->ndim};
+    memcpy(s.d, o->dims, sizeof s.d);
+    if (gfix[r] && !shape_eq(&gs[r], &s)) goto reject;
+    gs[r] = s;
+    gfix[r] = true;
+  }
+  /* the dtype of every generated value is float; integer boundaries are not generated */
+  for (int i = 0; i < nin; i++)
+    if (g->in[i]->dtype != PN_DT_FLOAT) goto reject;
+  for (int i = 0; i < nout; i++)
+    if (g->out[i]->dtype != PN_DT_FLOAT) goto reject;
+  /* nearest output producer downstream of every node, and the nodes left until it */
+  for (int v = n - 1; v >= 0; v--) {
+    tgt[v] = prodout[v] >= 0 ? v : -1;
+    dleft[v] = prodout[v] >= 0 ? 0 : FAR;
+    for (int w = v + 1; w < n && prodout[v] < 0; w++)
+      for (int k = 0; k < np[w]; k++)
+        if (src[w][k] == v && dleft[w] + 1 < dleft[v]) {
+          dleft[v] = dleft[w] + 1;
+          tgt[v] = tgt[w];
+        }
+  }
+  if (!(d = pn_graph_new())) goto oom;
+  d->n_opsets = 0;
+  for (int i = 0; i < g->part->n_opsets; i++)
+    if (pn_graph_set_opset(d, g->part->opsets[i].domain, g->part->opsets[i].version)) goto oom;
+  for (int i = 0; i < nin; i++)
+    if (!pn_graph_add_input(d, g->in[i]->name, g->in[i]->dtype, g->in[i]->ndim, g->in[i]->dims))
+      goto oom;
+  const char **names = calloc((size_t)n, sizeof *names);
+  char (*toks)[40] = calloc((size_t)n, sizeof *toks);
+  if (!names || !toks) {
+    free(names);
+    free(toks);
+    goto oom;
+  }
+  bool ok = true;
+  for (int v = 0; v < n && ok; v++) {
+    names[v] = prodout[v] >= 0 ? g->out[prodout[v]]->name : pn_arena_printf(d->arena, "s%d", v);
+    const char *xin[MAXP];
+    for (int k = 0; k < np[v]; k++) xin[k] = src[v][k] >= n ? g->in[src[v][k] - n]->name : names[src[v][k]];
+    const char *prev = np[v] && src[v][0] < n ? toks[src[v][0]] : NULL;
+    int r = uf_find(uf, v);
+    if (np[v] >= 2) {
+      /* elementwise over one shape group; the group is fixed by now or gets its first input's */
+      if (!gfix[r]) {
+        ok = false;
+        break;
+      }
+      static const char *bin[3] = {"Add", "Mul", "Sub"};
+      struct choice c3[3];
+      for (int i = 0; i < 3; i++) add_choice(c3, i, g->m, prev, bin[i], K_UNARY, 0, 0, 0);
+      favour_real(g, c3, 3, true);
+      int i = pick(g->prg, c3, 3);
+      const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
+      struct pn_node *nd = nm ? pn_graph_add_node(d, bin[i], nm, 2, xin, 1, &names[v]) : NULL;
+      if (!nd) ok = false;
+      snprintf(toks[v], sizeof toks[v], "%s", bin[i]);
+      continue;
+    }
+    /* single input: its shape is known (groups are decided in topological order) */
+    int rs = uf_find(uf, src[v][0]);
+    if (!gfix[rs]) {
+      ok = false;
+      break;
+    }
+    struct shape s = gs[rs], tt;
+    if (gfix[r]) {
+      tt = gs[r];
+    } else {
+      /* keep the shape (weight 3) or move to another shape of the real part (weight 1), among
+      ** shapes from which the nearest output's shape stays reachable in the nodes left */
+      int si = pool_index(g, &s), ti = tgt[v] >= 0 ? pool_index(g, &gs[uf_find(uf, tgt[v])]) : -1;
+      double wsum = 0, wt[64];
+      int np_ = g->n_pool < 64 ? g->n_pool : 64;
+      for (int j = 0; j < np_; j++) {
+        wt[j] = 0;
+        bool step = si >= 0 ? g->dist[si * g->n_pool + j] <= 1 : shape_eq(&s, &g->pool[j]);
+        bool reach = ti < 0 || g->dist[j * g->n_pool + ti] <= dleft[v];
+        if (step && reach) wt[j] = si == j ? 3 : 1;
+        wsum += wt[j];
+      }
+      if (wsum == 0) {
+        ok = false;
+        break;
+      }
+      double u = pn_prg_double(g->prg) * wsum;
+      int j = 0;
+      while (j < np_ - 1 && (u >= wt[j] || wt[j] == 0)) {
+        u -= wt[j];
+        j++;
+      }
+      tt = g->pool[j];
+    }
+    int nc = options(g, prev, &s, &tt, ch);
+    const char *x0 = xin[0];
+    if (nc == 0) {
+      /* a fixed shape one operator cannot reach: try two, through a shape of the pool */
+      int si = pool_index(g, &s), ti = pool_index(g, &tt), mid = -1;
+      for (int j = 0; si >= 0 && ti >= 0 && j < g->n_pool && mid < 0; j++)
+        if (g->dist[si * g->n_pool + j] == 1 && g->dist[j * g->n_pool + ti] == 1) mid = j;
+      if (mid < 0) {
+        ok = false;
+        break;
+      }
+      struct shape ms = g->pool[mid];
+      int n1 = options(g, prev, &s, &ms, ch);
+      int i1 = pick(g->prg, ch, n1);
+      const char *tmp = pn_arena_printf(d->arena, "s%d_pre", v);
+      if (!tmp || build_node(g, d, &ch[i1], x0, &s, &ms, tmp)) {
+        free(names);
+        free(toks);
+        goto oom;
+      }
+      x0 = tmp;
+      char ptok[40];
+      snprintf(ptok, sizeof ptok, "%s", ch[i1].tok);
+      s = ms;
+      nc = options(g, ptok, &s, &tt, ch);
+    }
+    gs[r] = tt;
+    gfix[r] = true;
+    int i = pick(g->prg, ch, nc);
+    if (build_node(g, d, &ch[i], x0, &s, &tt, names[v])) {
+      free(names);
+      free(toks);
+      goto oom;
+    }
+    snprintf(toks[v], sizeof toks[v], "%s", ch[i].tok);
+  }
+  if (ok)
+    for (int i = 0; i < nout; i++)
+      if (!pn_graph_add_output(d, g->out[i]->name, g->out[i]->dtype, g->out[i]->ndim, g->out[i]->dims))
+        ok = false;
+  free(names);
+  free(toks);
+  if (ok) {
+    struct pn_ctx quiet = {0};
+    ok = pn_graph_validate(&quiet, d) == PN_OK;
+  }
+  if (!ok) goto reject;
+  *out = d;
+  d = NULL;
+  goto done;
+oom:
+  rc = pn_err(g->ctx, PN_ERR_NOMEM, "out of memory");
+reject:
+done:
+  pn_graph_free(d);
+  free(np);
+  free(src);
+  free(prodout);
+  free(uf);
+  free(has_succ);
+  free(gs);
+  free(gfix);
+  free(ch);
+  free(tgt);
+  free(dleft);
+  return rc;
+}
+
+/* The real part's DAG as a topo (nodes in the part's order, at most MAXP predecessors kept). */
+static int part_topo(const struct pn_graph *p, struct topo *t) {
+  struct pn_strmap prod = {0};
+  for (int v = 0; v < p->n_nodes; v++) {
+    const struct pn_node *n = p->nodes[v];
+    t->np[v] = 0;
+    t->bin[v] = -1;
+    for (int k = 0; k < n->n_in && t->bin[v] < 0; k++)
+      for (int i = 0, r = 0; i < p->n_inputs; i++) {
+        if (!pn_graph_is_runtime_input(p, i)) continue;
+        if (!strcmp(p->inputs[i].name, n->in[k])) t->bin[v] = r;
+        r++;
+      }
+    for (int k = 0; k < n->n_in && t->np[v] < MAXP; k++) {
+      int u = n->in[k][0] ? pn_strmap_get(&prod, n->in[k], -1) : -1;
+      bool dup = false;
+      for (int j = 0; j < t->np[v]; j++) dup |= t->pred[v][j] == u;
+      if (u >= 0 && !dup) t->pred[v][t->np[v]++] = u;
+    }
+    for (int k = 0; k < n->n_out; k++)
+      if (n->out[k][0] && pn_strmap_put(&prod, n->out[k], v)) {
+        pn_strmap_free(&prod);
+        return PN_ERR_NOMEM;
+      }
+  }
+  t->n = p->n_nodes;
+  pn_strmap_free(&prod);
+  return PN_OK;
+}
+
+static int collect_stats(struct gen *g, const struct pn_graph *p) {
+  /* float shapes of the part's values */
+  int cap = p->n_inputs + p->n_outputs + p->n_vinfo + 1;
+  g->pool = malloc((size_t)cap * sizeof *g->pool);
+  g->ws = malloc(((size_t)p->n_nodes * 4 + 1) * sizeof *g->ws);
+  g->rtok = malloc(((size_t)p->n_nodes + 1) * sizeof *g->rtok);
+  g->btok = malloc(((size_t)p->n_nodes + 1) * sizeof *g->btok);
+  if (!g->pool || !g->ws || !g->rtok || !g->btok) return PN_ERR_NOMEM;
+  for (int v = 0; v < p->n_nodes; v++) {
+    char t[40];
+    const struct pn_node *nd = p->nodes[v];
+    pn_obf_node_token(nd, t, sizeof t);
+    int data = 0;
+    for (int k = 0; k < nd->n_in; k++) data += nd->in[k][0] && !pn_graph_find_init(p, nd->in[k]);
+    char (*toks)[40] = data >= 2 ? g->btok : g->rtok;
+    int *nt = data >= 2 ? &g->n_btok : &g->n_rtok;
+    bool dup = false;
+    for (int j = 0; j < *nt && !dup; j++) dup = !strcmp(toks[j], t);
+    if (!dup) memcpy(toks[(*nt)++], t, sizeof t);
+  }
+  const struct pn_value *lists[3] = {p->inputs, p->outputs, p->vinfo};
+  int counts[3] = {p->n_inputs, p->n_outputs, p->n_vinfo};
+  for (int l = 0; l < 3; l++)
+    for (int i = 0; i < counts[l]; i++) {
+      const struct pn_value *v = &lists[l][i];
+      if (v->dtype != PN_DT_FLOAT || v->ndim < 1 || pn_graph_find_init(p, v->name)) continue;
+      struct shape s = {.nd = v->ndim};
+      bool known = true;
+      for (int k = 0; k < v->ndim; k++) known &= (s.d[k] = v->dims[k]) > 0;
+      bool dup = false;
+      for (int j = 0; j < g->n_pool && !dup; j++) dup = shape_eq(&g->pool[j], &s);
+      if (known && !dup) g->pool[g->n_pool++] = s;
+    }
+  for (int v = 0; v < p->n_nodes; v++) {
+    const struct pn_node *n = p->nodes[v];
+    for (int k = 1; k < n->n_in && k < 4; k++) {
+      const struct pn_tensor *t = n->in[k][0] ? pn_graph_find_init(p, n->in[k]) : NULL;
+      if (!t || t->dtype != PN_DT_FLOAT || pn_tensor_numel(t) < 2) continue;
+      struct wstat *w = &g->ws[g->n_ws++];
+      snprintf(w->op, sizeof w->op, "%s", n->op_type);
+      w->slot = k;
+      int64_t m = pn_tensor_numel(t);
+      double s = 0, q = 0;
+      w->nonneg = true;
+      for (int64_t i = 0; i < m; i++) {
+        s += ((float *)t->data)[i];
+        w->nonneg &= ((float *)t->data)[i] >= 0;
+      }
+      w->mean = s / m;
+      for (int64_t i = 0; i < m; i++) q += (((float *)t->data)[i] - w->mean) * (((float *)t->data)[i] - w->mean);
+      w->sd = sqrt(q / (m - 1));
+    }
+  }
+  return PN_OK;
+}
+
+struct scored {
+  struct pn_graph *g;
+  struct fill fill;
+  double score;
+};
+
+static int cmp_scored(const void *a, const void *b) {
+  double x = ((const struct scored *)a)->score, y = ((const struct scored *)b)->score;
+  return (x < y) - (x > y);
+}
+
+int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
+                     int k, struct pn_prg *prg, struct pn_graph **out) {
+  for (int i = 0; i < k; i++) out[i] = NULL;
+  if (k <= 0) return PN_OK;
+  /* 3k valid candidates are generated; the k whose n-gram score is closest to the real part's
+  ** own score are kept as they come (the most "typical" candidates would stand out as such) */
+  int rc = PN_OK, n0 = part->n_nodes, want = 3 * k, valid = 0, have = 0;
+  struct gen g = {.ctx = ctx, .part = part, .m = m, .prg = prg};
+  struct pn_graph *shaped = pn_graph_clone(part);
+  struct scored *cands = calloc((size_t)k, sizeof *cands);
+  struct topo real = {0}, cur = {0}, best = {0};
+  int cap = 2 * n0 + 16;
+  if (!shaped || !cands || topo_init(&real, cap) || topo_init(&cur, cap) || topo_init(&best, cap)) {
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  if ((rc = pn_graph_infer_shapes(ctx, shaped))) {
+    pn_err_prefix(ctx, "sentinels");
+    goto out;
+  }
+  if (collect_stats(&g, shaped) || part_topo(shaped, &real) || pool_distances(&g)) {
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  for (int i = 0; i < shaped->n_inputs; i++) g.n_in += pn_graph_is_runtime_input(shaped, i);
+  g.n_out = shaped->n_outputs;
+  g.in = calloc((size_t)g.n_in + 1, sizeof *g.in);
+  g.out = calloc((size_t)g.n_out + 1, sizeof *g.out);
+  if (!g.in || !g.out) {
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  for (int i = 0, j = 0; i < shaped->n_inputs; i++)
+    if (pn_graph_is_runtime_input(shaped, i)) g.in[j++] = &shaped->inputs[i];
+  for (int i = 0; i < g.n_out; i++) g.out[i] = &shaped->outputs[i];
+  double f0[3], target = 0;
+  topo_features(&real, f0);
+  if ((rc = pn_obf_ngram_score(ctx, m, part, &target))) goto out;
+  int attempts = 0, max_attempts = 60 * k + 200;
+  while (valid < want && attempts++ < max_attempts) {
+    /* several mutants, keep the closest in features */
+    double bestd = INFINITY;
+    for (int mt = 0; mt < 6; mt++) {
+      topo_copy(&cur, &real);
+      /* every third round also tries the real topology itself (operators still re-chosen) */
+      int muts = attempts % 3 == 0 && mt == 0 ? 0 : 1 + (int)pn_prg_uniform(prg, (uint64_t)(n0 / 2 + 1));
+      for (int q = 0; q < muts; q++) {
+        int v = (int)pn_prg_uniform(prg, (uint64_t)cur.n);
+        if (pn_prg_uniform(prg, 2)) topo_split(&cur, v);
+        else topo_contract(&cur, v);
+      }
+      double f[3];
+      topo_features(&cur, f);
+      double dist = fabs(f[0] - f0[0]) / (f0[0] > 1 ? f0[0] : 1) +
+                    fabs(f[1] - f0[1]) / (f0[1] > 1 ? f0[1] : 1) +
+                    fabs(f[2] - f0[2]) / (f0[2] > 1 ? f0[2] : 1);
+      if (dist < bestd) {
+        bestd = dist;
+        topo_copy(&best, &cur);
+      }
+    }
+    struct pn_graph *c = NULL;
+    fill_free(&g.fill);
+    if ((rc = candidate(&g, &best, &c))) goto out;
+    if (!c) continue;
+    double sc;
+    if ((rc = pn_obf_ngram_score(ctx, m, c, &sc))) {
+      pn_graph_free(c);
+      goto out;
+    }
+    sc = -fabs(sc - target); /* closeness to the real part's realism */
+    valid++;
+    int slot = have < k ? have++ : -1;
+    if (slot < 0) {
+      slot = 0;
+      for (int i = 1; i < k; i++)
+        if (cands[i].score < cands[slot].score) slot = i;
+      if (sc <= cands[slot].score) {
+        pn_graph_free(c);
+        continue;
+      }
+      pn_graph_free(cands[slot].g);
+      fill_free(&cands[slot].fill);
+    }
+    cands[slot].g = c;
+    cands[slot].score = sc;
+    cands[slot].fill = g.fill;
+    memset(&g.fill, 0, sizeof g.fill);
+  }
+  if (have < k) {
+    rc = pn_err(ctx, PN_ERR_UNSUPPORTED,
+                "sentinels: only %d of %d valid sentinels found for a part of %d nodes after %d tries",
+                have, k, n0, max_attempts);
+    goto out;
+  }
+  qsort(cands, (size_t)have, sizeof *cands, cmp_scored);
+  for (int i = 0; i < k; i++) {
+    fill_apply(&cands[i].fill, cands[i].g, prg);
+    out[i] = cands[i].g;
+    cands[i].g = NULL;
+  }
+out:
+  if (cands)
+    for (int i = 0; i < have; i++) {
+      pn_graph_free(cands[i].g);
+      fill_free(&cands[i].fill);
+    }
+  free(cands);
+  fill_free(&g.fill);
+  free(g.pool);
+  free(g.ws);
+  free(g.rtok);
+  free(g.btok);
+  free(g.dist);
+  free(g.in);
+  free(g.out);
+  topo_free(&real);
+  topo_free(&cur);
+  topo_free(&best);
+  pn_graph_free(shaped);
+  if (rc)
+    for (int i = 0; i < k; i++) {
+      pn_graph_free(out[i]);
+      out[i] = NULL;
+    }
+  return rc;
+}

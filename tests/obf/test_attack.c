@@ -1,0 +1,188 @@
+/* test_attack.c - attack metrics on hand-computed cases, the attack evaluation's invariants, and the
+** lowering of ONNX Runtime contrib ops checked against independently built standard graphs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/exec.h"
+#include "obf/obf.h"
+#include "obf/obf_ngram.h"
+#include "util/util.h"
+
+static void test_metrics(void **state) {
+  /* reals {3, 5}, sentinels {1, 4, 5}: pairs won 3>1, 5>1, 5>4, tie 5=5 -> 3.5 / 6 */
+  double s[5] = {3, 5, 1, 4, 5};
+  bool r[5] = {true, true, false, false, false};
+  assert_true(fabs(pn_obf_auc(s, r, 5) - 3.5 / 6) < 1e-12);
+  /* 99% recall of 2 reals keeps both: threshold 3, sentinels below: {1} */
+  assert_true(fabs(pn_obf_specificity(s, r, 5, 0.99) - 1.0 / 3) < 1e-12);
+  /* 50% recall: threshold 5, sentinels below: {1, 4} */
+  assert_true(fabs(pn_obf_specificity(s, r, 5, 0.5) - 2.0 / 3) < 1e-12);
+  /* perfect separation */
+  double p[4] = {9, 8, 1, 2};
+  bool q[4] = {true, true, false, false};
+  assert_true(pn_obf_auc(p, q, 4) == 1.0);
+  assert_true(pn_obf_specificity(p, q, 4, 0.99) == 1.0);
+}
+
+static void test_attack_smoke(void **state) {
+  struct pn_ctx ctx = {0};
+  struct pn_prg prg;
+  assert_int_equal(pn_prg_init_u64(&ctx, &prg, 11), PN_OK);
+  struct pn_obf_ngram *m = NULL;
+  assert_int_equal(pn_obf_ngram_from_zoo(&ctx, NULL, &m), PN_OK);
+  const char *models[2] = {"resnet18", "bert"};
+  struct pn_obf_attack_result res[2];
+  struct pn_obf_attack_opts o = {.k = 2, .ngram = m};
+  int rc = pn_obf_attack(&ctx, models, 2, &o, &prg, res);
+  if (rc) fail_msg("attack: %s", pn_errmsg(&ctx));
+  for (int i = 0; i < 2; i++) {
+    printf("%s: parts %d spec %.3f auc %.3f log10 %.2f\n", res[i].model, res[i].parts,
+           res[i].specificity, res[i].auc, res[i].log10_candidates);
+    assert_true(res[i].parts > 1);
+    assert_int_equal(res[i].k, 2);
+    assert_true(res[i].trained_on > 0);
+    /* oriented rankers are at least as good as chance */
+    assert_true(res[i].auc >= 0.5 && res[i].auc <= 1.0);
+    assert_true(res[i].specificity >= 0 && res[i].specificity <= 1);
+    assert_true(res[i].specificity == fmax(res[i].ngram_specificity, res[i].clf_specificity));
+    double want = res[i].parts * log10(1 + (1 - res[i].specificity) * 2);
+    assert_true(fabs(res[i].log10_candidates - want) < 1e-9);
+  }
+  pn_obf_ngram_free(m);
+  pn_prg_free(&prg);
+}
+
+/* ---- lowering ---- */
+
+static void rnd(struct pn_prg *prg, struct pn_tensor *t, double sd) {
+  for (int64_t i = 0; i < pn_tensor_numel(t); i++) ((float *)t->data)[i] = (float)(sd * pn_prg_normal(prg));
+}
+
+static struct pn_node *op(struct pn_graph *g, const char *type, const char *dom, int n_in,
+                          const char *const *in, const char *out) {
+  struct pn_node *n = pn_graph_add_node(g, type, out, n_in, in, 1, &out);
+  assert_non_null(n);
+  if (dom) {
+    n->domain = dom;
+    if (!pn_graph_opset(g, dom)) pn_graph_set_opset(g, dom, 1);
+  }
+  return n;
+}
+
+/* Same inputs and weights in both graphs. */
+static void common(struct pn_graph *g, struct pn_prg *prg) {
+  int64_t xd[4] = {1, 3, 5, 5}, wd[4] = {4, 3, 3, 3}, bd[1] = {4}, md[2] = {4, 25};
+  int64_t pd[1] = {25};
+  assert_non_null(pn_graph_add_input(g, "x", PN_DT_FLOAT, 4, xd));
+  rnd(prg, pn_graph_new_init(g, "w", PN_DT_FLOAT, 4, wd), 0.3);
+  rnd(prg, pn_graph_new_init(g, "b", PN_DT_FLOAT, 1, bd), 0.3);
+  rnd(prg, pn_graph_new_init(g, "m", PN_DT_FLOAT, 2, md), 0.3);
+  rnd(prg, pn_graph_new_init(g, "gam", PN_DT_FLOAT, 1, pd), 0.3);
+  rnd(prg, pn_graph_new_init(g, "bet", PN_DT_FLOAT, 1, pd), 0.3);
+  int64_t sh[2] = {4, 25};
+  memcpy(pn_graph_new_init(g, "shape", PN_DT_INT64, 1, (int64_t[]){2})->data, sh, sizeof sh);
+}
+
+static void test_lower(void **state) {
+  struct pn_ctx ctx = {0};
+  struct pn_prg p1, p2, pin;
+  pn_prg_init_u64(&ctx, &p1, 5);
+  pn_prg_init_u64(&ctx, &p2, 5);
+  pn_prg_init_u64(&ctx, &pin, 6);
+  struct pn_graph *a = pn_graph_new(), *b = pn_graph_new();
+  common(a, &p1);
+  common(b, &p2);
+  int64_t pads[4] = {1, 1, 1, 1};
+  /* a: FusedConv(Relu) -> Reshape [4,25] -> FusedMatMul(m, r, transB=1, alpha=0.5) -> Gelu
+  **    -> SkipLayerNormalization(skip = reshaped, gamma, beta) */
+  const char *c_in[3] = {"x", "w", "b"};
+  struct pn_node *fc = op(a, "FusedConv", "com.microsoft", 3, c_in, "c");
+  pn_node_set_ints(a, fc, "pads", 4, pads);
+  pn_node_set_string(a, fc, "activation", "Relu");
+  const char *r_in[2] = {"c", "shape"};
+  op(a, "Reshape", NULL, 2, r_in, "r");
+  const char *m_in[2] = {"r", "m"};
+  struct pn_node *fm = op(a, "FusedMatMul", "com.microsoft", 2, m_in, "mm");
+  pn_node_set_int(a, fm, "transB", 1);
+  pn_node_set_float(a, fm, "alpha", 0.5f);
+  /* mm: [4,25] x [25,4] = [4,4] ... bring back to [4,25] with a second MatMul by m */
+  const char *m2_in[2] = {"mm", "m"};
+  op(a, "MatMul", NULL, 2, m2_in, "mm2");
+  const char *g_in[1] = {"mm2"};
+  op(a, "Gelu", "com.microsoft", 1, g_in, "ge");
+  const char *s_in[4] = {"ge", "r", "gam", "bet"};
+  struct pn_node *sl = op(a, "SkipLayerNormalization", "com.microsoft", 4, s_in, "y");
+  pn_node_set_float(a, sl, "epsilon", 1e-5f);
+  int64_t yd[2] = {4, 25};
+  pn_graph_add_output(a, "y", PN_DT_FLOAT, 2, yd);
+  /* b: the same with standard ops, written out by hand */
+  struct pn_node *cv = op(b, "Conv", NULL, 3, c_in, "c0");
+  pn_node_set_ints(b, cv, "pads", 4, pads);
+  const char *rl[1] = {"c0"};
+  op(b, "Relu", NULL, 1, rl, "c");
+  op(b, "Reshape", NULL, 2, r_in, "r");
+  const char *tm[1] = {"m"};
+  struct pn_node *tr = op(b, "Transpose", NULL, 1, tm, "mt");
+  pn_node_set_ints(b, tr, "perm", 2, (int64_t[]){1, 0});
+  const char *mm_in[2] = {"r", "mt"};
+  op(b, "MatMul", NULL, 2, mm_in, "mm0");
+  struct pn_tensor *half = pn_graph_new_init(b, "half", PN_DT_FLOAT, 0, NULL);
+  *(float *)half->data = 0.5f;
+  struct pn_tensor *one = pn_graph_new_init(b, "one", PN_DT_FLOAT, 0, NULL);
+  *(float *)one->data = 1.0f;
+  struct pn_tensor *s2 = pn_graph_new_init(b, "s2", PN_DT_FLOAT, 0, NULL);
+  *(float *)s2->data = sqrtf(2.0f);
+  const char *sc[2] = {"mm0", "half"};
+  op(b, "Mul", NULL, 2, sc, "mm");
+  op(b, "MatMul", NULL, 2, m2_in, "mm2");
+  op(b, "Div", NULL, 2, (const char *[]){"mm2", "s2"}, "g1");
+  op(b, "Erf", NULL, 1, (const char *[]){"g1"}, "g2");
+  op(b, "Add", NULL, 2, (const char *[]){"g2", "one"}, "g3");
+  op(b, "Mul", NULL, 2, (const char *[]){"mm2", "g3"}, "g4");
+  op(b, "Mul", NULL, 2, (const char *[]){"g4", "half"}, "ge");
+  op(b, "Add", NULL, 2, (const char *[]){"ge", "r"}, "sum");
+  struct pn_node *ln = op(b, "LayerNormalization", NULL, 3, (const char *[]){"sum", "gam", "bet"}, "y");
+  pn_node_set_int(b, ln, "axis", -1);
+  pn_node_set_float(b, ln, "epsilon", 1e-5f);
+  pn_graph_add_output(b, "y", PN_DT_FLOAT, 2, yd);
+  assert_int_equal(pn_graph_validate(&ctx, b), PN_OK);
+  int count = 0;
+  int rc = pn_obf_lower_contrib(&ctx, a, &count);
+  if (rc) fail_msg("lower: %s", pn_errmsg(&ctx));
+  assert_int_equal(count, 4);
+  for (int i = 0; i < a->n_nodes; i++) assert_true(!a->nodes[i]->domain || !*a->nodes[i]->domain);
+  rc = pn_graph_validate(&ctx, a);
+  if (rc) fail_msg("lowered invalid: %s", pn_errmsg(&ctx));
+  double err = INFINITY;
+  assert_int_equal(pn_obf_compare(&ctx, b, a, &pin, 2, &err, NULL), PN_OK);
+  printf("lowered contrib ops: max abs err %.3g\n", err);
+  assert_true(err < 1e-5);
+  /* an unknown contrib op is refused by name */
+  struct pn_graph *c = pn_graph_new();
+  common(c, &p1);
+  op(c, "Attention", "com.microsoft", 1, (const char *[]){"x"}, "y");
+  assert_int_equal(pn_obf_lower_contrib(&ctx, c, NULL), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "Attention"));
+  pn_graph_free(a);
+  pn_graph_free(b);
+  pn_graph_free(c);
+  pn_prg_free(&p1);
+  pn_prg_free(&p2);
+  pn_prg_free(&pin);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_metrics),
+      cmocka_unit_test(test_lower),
+      cmocka_unit_test(test_attack_smoke),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,189 @@
+/* test_sentinel.c - Proteus sentinels and n-gram statistics: every sentinel is a valid ONNX model
+** with the real part's boundary (names, dtypes, shapes), survives an ONNX round trip, runs in the
+** executor producing the declared shapes; n-gram counts match a hand count; the corpus file
+** round-trips. PN_TEST_SEED=S replays a run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "graph/exec.h"
+#include "graph/onnx.h"
+#include "obf/obf.h"
+#include "obf/obf_ngram.h"
+#include "util/util.h"
+
+static uint64_t g_seed;
+static struct pn_obf_ngram *g_ngram;
+
+static const struct pn_value *find_io(const struct pn_value *v, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(v[i].name, name)) return &v[i];
+  return NULL;
+}
+
+static void check_sentinel(const struct pn_graph *part, struct pn_graph *s, struct pn_prg *prg) {
+  struct pn_ctx ctx = {0};
+  /* same boundary */
+  int rt = 0;
+  for (int i = 0; i < part->n_inputs; i++) rt += pn_graph_is_runtime_input(part, i);
+  assert_int_equal(s->n_inputs, rt);
+  assert_int_equal(s->n_outputs, part->n_outputs);
+  for (int i = 0; i < part->n_outputs; i++) {
+    const struct pn_value *o = find_io(s->outputs, s->n_outputs, part->outputs[i].name);
+    assert_non_null(o);
+    assert_int_equal(o->ndim, part->outputs[i].ndim);
+    assert_memory_equal(o->dims, part->outputs[i].dims, (size_t)o->ndim * sizeof(int64_t));
+  }
+  /* ONNX round trip, validation */
+  uint8_t *buf = NULL;
+  size_t n = 0;
+  assert_int_equal(pn_onnx_save(&ctx, s, &buf, &n), PN_OK);
+  struct pn_graph *l = NULL;
+  assert_int_equal(pn_onnx_load(&ctx, buf, n, &l), PN_OK);
+  free(buf);
+  int rc = pn_graph_validate(&ctx, l);
+  if (rc) fail_msg("sentinel invalid: %s", pn_errmsg(&ctx));
+  assert_true(l->n_inits > 0 || l->n_nodes > 0);
+  /* runs; outputs have the declared shapes and finite values */
+  struct pn_exec *ex = NULL;
+  assert_int_equal(pn_exec_new(&ctx, l, NULL, &ex), PN_OK);
+  int ni = pn_exec_n_inputs(ex), no = pn_exec_n_outputs(ex);
+  struct pn_tensor *in[16] = {0}, *out[16] = {0};
+  assert_true(ni <= 16 && no <= 16);
+  for (int i = 0; i < ni; i++) {
+    const struct pn_value *v = pn_exec_input(ex, i);
+    in[i] = pn_tensor_new(v->dtype, v->ndim, v->dims);
+    assert_non_null(in[i]);
+    for (int64_t j = 0; j < pn_tensor_numel(in[i]); j++) ((float *)in[i]->data)[j] = (float)pn_prg_normal(prg);
+  }
+  rc = pn_exec_run(&ctx, ex, (const struct pn_tensor *const *)in, out);
+  if (rc) fail_msg("sentinel run: %s", pn_errmsg(&ctx));
+  for (int i = 0; i < no; i++) {
+    const struct pn_value *v = pn_exec_output(ex, i);
+    assert_int_equal(out[i]->ndim, v->ndim);
+    assert_memory_equal(out[i]->dims, v->dims, (size_t)v->ndim * sizeof(int64_t));
+    pn_tensor_free(out[i]);
+  }
+  for (int i = 0; i < ni; i++) pn_tensor_free(in[i]);
+  pn_exec_free(ex);
+  pn_graph_free(l);
+}
+
+static void sentinels_for(const char *model, int max_parts, int k) {
+  struct pn_ctx ctx = {0};
+  struct pn_prg prg;
+  assert_int_equal(pn_prg_init_u64(&ctx, &prg, g_seed), PN_OK);
+  struct pn_graph *g = NULL;
+  int rc = pn_obf_zoo_model(&ctx, model, true, &g);
+  if (rc) fail_msg("%s: %s", model, pn_errmsg(&ctx));
+  struct pn_obf_partition p;
+  assert_int_equal(pn_obf_partition(&ctx, g, 16, 2, &prg, &p), PN_OK);
+  int tested = 0, differs = 0;
+  for (int part = 0; part < p.n_parts && tested < max_parts; part++, tested++) {
+    struct pn_graph *pg = NULL, *s[8] = {0};
+    assert_int_equal(pn_obf_extract(&ctx, g, &p, part, &pg), PN_OK);
+    rc = pn_obf_sentinels(&ctx, pg, g_ngram, k, &prg, s);
+    if (rc) fail_msg("%s part %d: %s", model, part, pn_errmsg(&ctx));
+    double fr[3];
+    pn_obf_graph_features(pg, fr);
+    for (int i = 0; i < k; i++) {
+      check_sentinel(pg, s[i], &prg);
+      /* not a copy of the real part: the op sequence differs */
+      bool same = s[i]->n_nodes == pg->n_nodes;
+      for (int j = 0; same && j < pg->n_nodes; j++) same = !strcmp(s[i]->nodes[j]->op_type, pg->nodes[j]->op_type);
+      differs += !same;
+      double fs[3];
+      pn_obf_graph_features(s[i], fs);
+      if (i == 0)
+        printf("%s part %d: real n=%.0f deg=%.2f diam=%.0f | sentinel n=%.0f deg=%.2f diam=%.0f\n",
+               model, part, fr[0], fr[1], fr[2], fs[0], fs[1], fs[2]);
+      pn_graph_free(s[i]);
+    }
+    pn_graph_free(pg);
+  }
+  assert_true(differs > 0);
+  pn_obf_partition_free(&p);
+  pn_graph_free(g);
+  pn_prg_free(&prg);
+}
+
+static void test_sentinels_cnn(void **state) {
+  sentinels_for("resnet18", 3, 4);
+  sentinels_for("mobilenetv2", 3, 4);
+}
+
+static void test_sentinels_bert(void **state) { sentinels_for("bert", 3, 4); }
+
+/* n-gram counts of a 4-node graph by hand: Conv3 -> Relu -> Add <- Conv1 (x feeds both convs). */
+static void test_ngram_counts(void **state) {
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g = pn_graph_new();
+  int64_t xd[4] = {1, 2, 4, 4}, k3[2] = {3, 3}, k1[2] = {1, 1};
+  assert_non_null(pn_graph_add_input(g, "x", PN_DT_FLOAT, 4, xd));
+  const char *i1[2] = {"x", "w3"}, *o1[1] = {"a"}, *i2[1] = {"a"}, *o2[1] = {"b"};
+  const char *i3[2] = {"x", "w1"}, *o3[1] = {"c"}, *i4[2] = {"b", "c"}, *o4[1] = {"y"};
+  pn_node_set_ints(g, pn_graph_add_node(g, "Conv", "c3", 2, i1, 1, o1), "kernel_shape", 2, k3);
+  pn_graph_add_node(g, "Relu", "r", 1, i2, 1, o2);
+  pn_node_set_ints(g, pn_graph_add_node(g, "Conv", "c1", 2, i3, 1, o3), "kernel_shape", 2, k1);
+  pn_graph_add_node(g, "Add", "add", 2, i4, 1, o4);
+  struct pn_obf_ngram *m = pn_obf_ngram_new();
+  assert_int_equal(pn_obf_ngram_add(&ctx, m, g), PN_OK);
+  const char **tok;
+  const double *cnt;
+  int nv = pn_obf_ngram_vocab(m, &tok, &cnt);
+  assert_int_equal(nv, 4); /* Conv3, Relu, Conv1, Add */
+  for (int i = 0; i < nv; i++) assert_true(cnt[i] == 1);
+  /* P(Relu | Conv3): count 1 of context 1, add-0.5 smoothing over V+1 = 5 tokens */
+  double lp = pn_obf_ngram_logp_next(m, "Conv3", "Relu");
+  assert_true(fabs(lp - log(1.5 / (1 + 0.5 * 5))) < 1e-12);
+  double lq = pn_obf_ngram_logp_next(m, "Conv3", "Add");
+  assert_true(fabs(lq - log(0.5 / 3.5)) < 1e-12);
+  /* save / load keeps the score */
+  char path[128];
+  snprintf(path, sizeof path, "/tmp/pn_ngram_%d.json", (int)getpid());
+  assert_int_equal(pn_obf_ngram_save(&ctx, m, path, "test"), PN_OK);
+  struct pn_obf_ngram *l = NULL;
+  assert_int_equal(pn_obf_ngram_load(&ctx, path, &l), PN_OK);
+  double s1, s2;
+  assert_int_equal(pn_obf_ngram_score(&ctx, m, g, &s1), PN_OK);
+  assert_int_equal(pn_obf_ngram_score(&ctx, l, g, &s2), PN_OK);
+  assert_true(fabs(s1 - s2) < 1e-12);
+  pn_obf_ngram_free(l);
+  l = NULL;
+  /* a corrupt corpus is refused */
+  FILE *f = fopen(path, "w");
+  fputs("{\"format\":\"privnn-ngram\",\"unigram\":{\"Relu\":-1},\"bigram\":{},\"trigram\":{}}", f);
+  fclose(f);
+  assert_int_equal(pn_obf_ngram_load(&ctx, path, &l), PN_ERR_CORRUPT);
+  assert_null(l);
+  unlink(path);
+  pn_obf_ngram_free(m);
+  pn_obf_ngram_free(l);
+  pn_graph_free(g);
+}
+
+int main(void) {
+  const char *s = getenv("PN_TEST_SEED");
+  g_seed = s ? strtoull(s, NULL, 10) : 777;
+  printf("test_sentinel seed %llu (PN_TEST_SEED to replay)\n", (unsigned long long)g_seed);
+  struct pn_ctx ctx = {0};
+  if (pn_obf_ngram_from_zoo(&ctx, NULL, &g_ngram)) {
+    fprintf(stderr, "corpus: %s\n", pn_errmsg(&ctx));
+    return 1;
+  }
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_ngram_counts),
+      cmocka_unit_test(test_sentinels_cnn),
+      cmocka_unit_test(test_sentinels_bert),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  pn_obf_ngram_free(g_ngram);
+  return rc;
+}

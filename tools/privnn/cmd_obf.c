@@ -1,0 +1,358 @@
+/* cmd_obf.c - `privnn obf split|join|attack|ngram`: Proteus bundles for an untrusted optimizer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_util.h"
+#include "obf/obf.h"
+#include "graph/zoo.h"
+#include "obf/obf_ngram.h"
+#include "util/prg.h"
+#include "util/report.h"
+#include "util/status.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: privnn obf split MODEL.onnx --bundle DIR --secret FILE [options]\n"
+          "       privnn obf join --secret FILE --bundle DIR -o OUT.onnx [options]\n"
+          "       privnn obf attack [--models a,b,...] [-k K] [--json FILE]\n"
+          "       privnn obf ngram -o data/obf/ngram-corpus.json\n\n"
+          "Proteus: cut a model into an acyclic DAG of parts of about P nodes (fusible chains kept\n"
+          "whole), anonymize each part (random names and decoy weights, one opset, random order, no\n"
+          "metadata) and write them as a folder of ONNX files for an untrusted optimizer (e.g.\n"
+          "scripts/ort-optimize.sh). The secret manifest (mode 0600) stays with the owner; join\n"
+          "reassembles the optimized real parts with the real weights and verifies the result\n"
+          "against the model on random inputs.\n\n"
+          "split options:\n"
+          "  --bundle DIR        bundle folder to create (must be empty or absent)\n"
+          "  --secret FILE       secret manifest to write (JSON, 0600)\n"
+          "  -P, --part-size P   nodes per part (default %d)\n"
+          "  --tries T           contractions tried, best spread kept (default %d)\n"
+          "  -k K                sentinels per real part (default 20; 0 = none)\n"
+          "  --ngram FILE        operator n-gram corpus (default data/obf/ngram-corpus.json, else\n"
+          "                      built from the zoo on the fly)\n"
+          "  --opset V           ai.onnx opset of every part (default: the model's)\n"
+          "  --seed S            deterministic randomness (default: from the OS)\n"
+          "  --json FILE         report: nodes, parts, spread, seconds\n\n"
+          "join options:\n"
+          "  --secret FILE       the manifest split wrote\n"
+          "  --bundle DIR        the optimized bundle\n"
+          "  -o, --output FILE   reassembled model\n"
+          "  --model FILE        the owner's model (default: the path recorded in the secret)\n"
+          "  --tol T             relative tolerance of the check (default 1e-4)\n"
+          "  --seed S            seed of the random check inputs (default: from the OS)\n"
+          "  --json FILE         report: parts, max abs error, seconds\n\n"
+          "attack: simulate split on zoo models (reduced input size) and train two adversaries\n"
+          "leave-one-model-family-out (n-gram ranker; logistic regression on opcode, shape,\n"
+          "attribute and weight features); per model specificity at 99%% recall, AUC and\n"
+          "log10 candidates (1 + (1 - s) k)^N\n"
+          "  --models LIST       comma-separated zoo models (default: all)\n"
+          "  -k K, -P P, --ngram FILE, --seed S as for split; --json FILE the per-model table\n\n"
+          "ngram: rebuild the operator n-gram corpus from the zoo models (prepared: BN folded)\n"
+          "  -o, --output FILE   where to write it\n"
+          "  -h, --help          this text\n",
+          PN_OBF_DEFAULT_PART_SIZE, PN_OBF_DEFAULT_TRIES);
+}
+
+static int init_prg(struct pn_ctx *ctx, struct pn_prg *prg, bool have_seed, uint64_t seed) {
+  return have_seed ? pn_prg_init_u64(ctx, prg, seed) : pn_prg_init_os(ctx, prg);
+}
+
+static int cmd_split(int argc, char **argv) {
+  const char *cmd = "obf split", *model = NULL, *bundle = NULL, *secret = NULL, *json = NULL, *v;
+  struct pn_obf_split_opts o = {.k = 20};
+  const char *ngram = NULL;
+  uint64_t seed = 0;
+  bool have_seed = false;
+  int64_t x;
+  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
+  for (; a.i < argc; a.i++) {
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      usage(stdout);
+      return PN_EXIT_OK;
+    }
+    if (pn_cli_opt(&a, "--bundle", NULL, &v)) {
+      if (a.err) return a.err;
+      bundle = v;
+    } else if (pn_cli_opt(&a, "--secret", NULL, &v)) {
+      if (a.err) return a.err;
+      secret = v;
+    } else if (pn_cli_opt(&a, "--json", NULL, &v)) {
+      if (a.err) return a.err;
+      json = v;
+    } else if (pn_cli_opt(&a, "--part-size", "-P", &v)) {
+      if (a.err || pn_cli_i64(cmd, "--part-size", v, 2, 100000, &x)) return PN_EXIT_USAGE;
+      o.part_size = (int)x;
+    } else if (pn_cli_opt(&a, "--tries", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--tries", v, 1, 10000, &x)) return PN_EXIT_USAGE;
+      o.tries = (int)x;
+    } else if (pn_cli_opt(&a, "-k", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "-k", v, 0, 1000, &x)) return PN_EXIT_USAGE;
+      o.k = (int)x;
+    } else if (pn_cli_opt(&a, "--opset", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--opset", v, 7, 30, &o.opset)) return PN_EXIT_USAGE;
+    } else if (pn_cli_opt(&a, "--ngram", NULL, &v)) {
+      if (a.err) return a.err;
+      ngram = v;
+    } else if (pn_cli_opt(&a, "--seed", NULL, &v)) {
+      if (a.err || pn_cli_u64(cmd, "--seed", v, &seed)) return PN_EXIT_USAGE;
+      have_seed = true;
+    } else if (argv[a.i][0] == '-') {
+      return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
+    } else if (model) {
+      return pn_cli_usage(cmd, "more than one model ('%s', '%s')", model, argv[a.i]);
+    } else {
+      model = argv[a.i];
+    }
+  }
+  if (!model) return pn_cli_usage(cmd, "no model given");
+  if (!bundle) return pn_cli_usage(cmd, "no bundle folder given (--bundle DIR)");
+  if (!secret) return pn_cli_usage(cmd, "no secret manifest given (--secret FILE)");
+  struct pn_ctx ctx = {0};
+  struct pn_prg prg;
+  if (init_prg(&ctx, &prg, have_seed, seed)) return pn_cli_fail(cmd, &ctx);
+  struct pn_obf_ngram *m = NULL;
+  if (o.k > 0) {
+    const char *def = "data/obf/ngram-corpus.json";
+    int rc0 = PN_OK;
+    if (ngram || access(def, R_OK) == 0) {
+      rc0 = pn_obf_ngram_load(&ctx, ngram ? ngram : def, &m);
+    } else {
+      fprintf(stderr, "privnn %s: %s not found; building the n-gram corpus from the zoo\n", cmd, def);
+      rc0 = pn_obf_ngram_from_zoo(&ctx, NULL, &m);
+    }
+    if (rc0) {
+      pn_prg_free(&prg);
+      return pn_cli_fail(cmd, &ctx);
+    }
+    o.ngram = m;
+  }
+  struct pn_obf_split_stats st;
+  int rc = pn_obf_split(&ctx, model, bundle, secret, &o, &prg, &st);
+  pn_prg_free(&prg);
+  pn_obf_ngram_free(m);
+  if (rc) return pn_cli_fail(cmd, &ctx);
+  printf("%s: %d nodes (prepared) -> %d parts (size spread %.2f), %d files in %s, secret %s, %.2f s\n",
+         model, st.n_nodes, st.n_parts, st.spread, st.n_files, bundle, secret, st.seconds);
+  if (json) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "model", model);
+    cJSON_AddNumberToObject(r, "nodes", st.n_nodes);
+    cJSON_AddNumberToObject(r, "parts", st.n_parts);
+    cJSON_AddNumberToObject(r, "files", st.n_files);
+    cJSON_AddNumberToObject(r, "k", o.k);
+    cJSON_AddNumberToObject(r, "spread", st.spread);
+    cJSON_AddNumberToObject(r, "seconds", st.seconds);
+    rc = pn_json_write(&ctx, json, r, 0644);
+    cJSON_Delete(r);
+    if (rc) return pn_cli_fail(cmd, &ctx);
+  }
+  return PN_EXIT_OK;
+}
+
+static int cmd_join(int argc, char **argv) {
+  const char *cmd = "obf join", *bundle = NULL, *secret = NULL, *json = NULL, *out = NULL,
+             *model = NULL, *v;
+  uint64_t seed = 0;
+  bool have_seed = false;
+  double tol = 1e-4;
+  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
+  for (; a.i < argc; a.i++) {
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      usage(stdout);
+      return PN_EXIT_OK;
+    }
+    if (pn_cli_opt(&a, "--bundle", NULL, &v)) {
+      if (a.err) return a.err;
+      bundle = v;
+    } else if (pn_cli_opt(&a, "--secret", NULL, &v)) {
+      if (a.err) return a.err;
+      secret = v;
+    } else if (pn_cli_opt(&a, "--json", NULL, &v)) {
+      if (a.err) return a.err;
+      json = v;
+    } else if (pn_cli_opt(&a, "--output", "-o", &v)) {
+      if (a.err) return a.err;
+      out = v;
+    } else if (pn_cli_opt(&a, "--model", NULL, &v)) {
+      if (a.err) return a.err;
+      model = v;
+    } else if (pn_cli_opt(&a, "--tol", NULL, &v)) {
+      if (a.err) return a.err;
+      char *end;
+      tol = strtod(v, &end);
+      if (*end || !(tol > 0)) return pn_cli_usage(cmd, "--tol: '%s' is not a positive number", v);
+    } else if (pn_cli_opt(&a, "--seed", NULL, &v)) {
+      if (a.err || pn_cli_u64(cmd, "--seed", v, &seed)) return PN_EXIT_USAGE;
+      have_seed = true;
+    } else {
+      return pn_cli_usage(cmd, "unexpected argument '%s'", argv[a.i]);
+    }
+  }
+  if (!secret) return pn_cli_usage(cmd, "no secret manifest given (--secret FILE)");
+  if (!bundle) return pn_cli_usage(cmd, "no bundle folder given (--bundle DIR)");
+  if (!out) return pn_cli_usage(cmd, "no output given (-o OUT.onnx)");
+  struct pn_ctx ctx = {0};
+  struct pn_prg prg;
+  if (init_prg(&ctx, &prg, have_seed, seed)) return pn_cli_fail(cmd, &ctx);
+  struct pn_obf_join_stats st;
+  int rc = pn_obf_join(&ctx, secret, bundle, model, out, tol, &prg, &st);
+  pn_prg_free(&prg);
+  if (rc) return pn_cli_fail(cmd, &ctx);
+  printf("%s: %d real parts joined, verified on random inputs (max abs error %.3g, outputs up to "
+         "%.3g), %.2f s\n", out, st.n_parts, st.max_abs_err, st.max_abs_ref, st.seconds);
+  if (json) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "output", out);
+    cJSON_AddNumberToObject(r, "parts", st.n_parts);
+    cJSON_AddNumberToObject(r, "max_abs_err", st.max_abs_err);
+    cJSON_AddNumberToObject(r, "max_abs_output", st.max_abs_ref);
+    cJSON_AddNumberToObject(r, "seconds", st.seconds);
+    rc = pn_json_write(&ctx, json, r, 0644);
+    cJSON_Delete(r);
+    if (rc) return pn_cli_fail(cmd, &ctx);
+  }
+  return PN_EXIT_OK;
+}
+
+static int cmd_ngram(int argc, char **argv) {
+  const char *cmd = "obf ngram", *out = NULL, *v;
+  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
+  for (; a.i < argc; a.i++) {
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      usage(stdout);
+      return PN_EXIT_OK;
+    }
+    if (pn_cli_opt(&a, "--output", "-o", &v)) {
+      if (a.err) return a.err;
+      out = v;
+    } else {
+      return pn_cli_usage(cmd, "unexpected argument '%s'", argv[a.i]);
+    }
+  }
+  if (!out) return pn_cli_usage(cmd, "no output given (-o FILE)");
+  struct pn_ctx ctx = {0};
+  struct pn_obf_ngram *m = NULL;
+  if (pn_obf_ngram_from_zoo(&ctx, NULL, &m) ||
+      pn_obf_ngram_save(&ctx, m, out, "privnn obf ngram -o data/obf/ngram-corpus.json")) {
+    pn_obf_ngram_free(m);
+    return pn_cli_fail(cmd, &ctx);
+  }
+  const char **tok;
+  const double *cnt;
+  int nv = pn_obf_ngram_vocab(m, &tok, &cnt);
+  printf("%s: %d operator tokens from the zoo models\n", out, nv);
+  pn_obf_ngram_free(m);
+  return PN_EXIT_OK;
+}
+
+static void attack_progress(void *user, int done, int total) {
+  (void)user;
+  fprintf(stderr, "\rprivnn obf attack: simulated %d/%d models", done, total);
+  if (done == total) fputc('\n', stderr);
+}
+
+static int cmd_attack(int argc, char **argv) {
+  const char *cmd = "obf attack", *json = NULL, *ngram = NULL, *list = NULL, *v;
+  struct pn_obf_attack_opts o = {.k = 20};
+  uint64_t seed = 0;
+  bool have_seed = false;
+  int64_t x;
+  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
+  for (; a.i < argc; a.i++) {
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      usage(stdout);
+      return PN_EXIT_OK;
+    }
+    if (pn_cli_opt(&a, "--json", NULL, &v)) {
+      if (a.err) return a.err;
+      json = v;
+    } else if (pn_cli_opt(&a, "--models", NULL, &v)) {
+      if (a.err) return a.err;
+      list = v;
+    } else if (pn_cli_opt(&a, "--ngram", NULL, &v)) {
+      if (a.err) return a.err;
+      ngram = v;
+    } else if (pn_cli_opt(&a, "-k", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "-k", v, 1, 1000, &x)) return PN_EXIT_USAGE;
+      o.k = (int)x;
+    } else if (pn_cli_opt(&a, "--part-size", "-P", &v)) {
+      if (a.err || pn_cli_i64(cmd, "--part-size", v, 2, 100000, &x)) return PN_EXIT_USAGE;
+      o.part_size = (int)x;
+    } else if (pn_cli_opt(&a, "--seed", NULL, &v)) {
+      if (a.err || pn_cli_u64(cmd, "--seed", v, &seed)) return PN_EXIT_USAGE;
+      have_seed = true;
+    } else {
+      return pn_cli_usage(cmd, "unexpected argument '%s'", argv[a.i]);
+    }
+  }
+  const char *names[32];
+  char buf[512];
+  int n = 0;
+  if (list) {
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *t = strtok(buf, ","); t && n < 32; t = strtok(NULL, ",")) names[n++] = t;
+  } else {
+    for (const char *const *z = pn_zoo_names(); *z && n < 32; z++) names[n++] = *z;
+  }
+  for (int i = 0; i < n; i++) {
+    bool known = false;
+    for (const char *const *z = pn_zoo_names(); *z; z++) known |= !strcmp(*z, names[i]);
+    if (!known) return pn_cli_usage(cmd, "--models: '%s' is not a zoo model", names[i]);
+  }
+  struct pn_ctx ctx = {0};
+  struct pn_prg prg;
+  struct pn_obf_ngram *m = NULL;
+  if (init_prg(&ctx, &prg, have_seed, seed)) return pn_cli_fail(cmd, &ctx);
+  const char *def = "data/obf/ngram-corpus.json";
+  int rc = ngram || access(def, R_OK) == 0 ? pn_obf_ngram_load(&ctx, ngram ? ngram : def, &m)
+                                           : pn_obf_ngram_from_zoo(&ctx, NULL, &m);
+  struct pn_obf_attack_result res[32];
+  memset(res, 0, sizeof res);
+  o.ngram = m;
+  o.progress = attack_progress;
+  if (!rc) rc = pn_obf_attack(&ctx, names, n, &o, &prg, res);
+  pn_prg_free(&prg);
+  pn_obf_ngram_free(m);
+  if (rc) return pn_cli_fail(cmd, &ctx);
+  printf("%-12s %5s %4s | %-17s | %-17s | %11s %6s %9s\n", "model", "parts", "k", "n-gram spec  AUC",
+         "classif spec  AUC", "specificity", "AUC", "log10(C)");
+  cJSON *r = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(r, "models");
+  for (int i = 0; i < n; i++) {
+    printf("%-12s %5d %4d | %9.3f %6.3f | %9.3f %6.3f | %11.3f %6.3f %9.1f\n", res[i].model,
+           res[i].parts, res[i].k, res[i].ngram_specificity, res[i].ngram_auc, res[i].clf_specificity,
+           res[i].clf_auc, res[i].specificity, res[i].auc, res[i].log10_candidates);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "model", res[i].model);
+    cJSON_AddNumberToObject(e, "parts", res[i].parts);
+    cJSON_AddNumberToObject(e, "k", res[i].k);
+    cJSON_AddNumberToObject(e, "specificity", res[i].specificity);
+    cJSON_AddNumberToObject(e, "auc", res[i].auc);
+    cJSON_AddNumberToObject(e, "log10_candidates", res[i].log10_candidates);
+    cJSON *ng = cJSON_AddObjectToObject(e, "ngram");
+    cJSON_AddNumberToObject(ng, "specificity", res[i].ngram_specificity);
+    cJSON_AddNumberToObject(ng, "auc", res[i].ngram_auc);
+    cJSON *cl = cJSON_AddObjectToObject(e, "classifier");
+    cJSON_AddNumberToObject(cl, "specificity", res[i].clf_specificity);
+    cJSON_AddNumberToObject(cl, "auc", res[i].clf_auc);
+    cJSON_AddNumberToObject(cl, "trained_on", res[i].trained_on);
+    cJSON_AddItemToArray(arr, e);
+  }
+  rc = json ? pn_json_write(&ctx, json, r, 0644) : PN_OK;
+  cJSON_Delete(r);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
+int pn_cmd_obf(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? PN_EXIT_USAGE : PN_EXIT_OK;
+  }
+  if (!strcmp(argv[1], "split")) return cmd_split(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "join")) return cmd_join(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "ngram")) return cmd_ngram(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "attack")) return cmd_attack(argc - 1, argv + 1);
+  return pn_cli_usage("obf", "unknown subcommand '%s' (split, join, attack, ngram)", argv[1]);
+}
