@@ -529,6 +529,67 @@ int pn_dealer_relu(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *a, u
   return rc;
 }
 
+/* Set bits [lo, hi) of the table t. */
+static void set_bits(uint64_t *t, uint64_t lo, uint64_t hi) {
+  for (uint64_t j = lo; j < hi;) {
+    uint64_t w = j >> 6, b = j & 63, cnt = hi - j < 64 - b ? hi - j : 64 - b;
+    t[w] |= (cnt == 64 ? ~(uint64_t)0 : (((uint64_t)1 << cnt) - 1)) << b;
+    j += cnt;
+  }
+}
+
+/* Table mask (kind LUT): P0 draws r0 and T0, P1 draws r1 and gets T1 = T ^ T0 where T is the
+** sign table of r = r0 + r1 mod 2^nb: bit j set when (j - r) mod 2^nb has its top bit set, i.e.
+** j in the cyclic interval [r + 2^(nb-1), r + 2^nb). */
+static int corr_lut(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3],
+                    const uint64_t *const mine[3], uint64_t *corr) {
+  uint64_t n = dims[0];
+  int nb = (int)dims[1];
+  uint64_t N = (uint64_t)1 << nb, half = N / 2, mask = N - 1, tw = (uint64_t)pn_lut_words(nb);
+  struct pn_prg prg;
+  int rc = req_prg(d, 0, idx, &prg);
+  if (rc) return rc;
+  uint64_t *r0 = malloc((size_t)(n + 1) * 8);
+  if (!r0) {
+    pn_prg_free(&prg);
+    return pn_err(d->ctx, PN_ERR_NOMEM, "dealer: out of memory");
+  }
+  pn_prg_bytes(&prg, r0, (size_t)n * 8);
+  pn_prg_bytes(&prg, corr, (size_t)(n * tw) * 8); /* T0, turned into T1 below */
+  pn_prg_free(&prg);
+  uint64_t t[1024];
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t r = (r0[i] + mine[0][i]) & mask, s = (r + half) & mask;
+    memset(t, 0, (size_t)tw * 8);
+    if (s + half <= N) set_bits(t, s, s + half);
+    else {
+      set_bits(t, s, N);
+      set_bits(t, 0, s + half - N);
+    }
+    for (uint64_t w = 0; w < tw; w++) corr[i * tw + w] ^= t[w];
+  }
+  pn_wipe(t, sizeof t);
+  pn_wipe_free(r0, (size_t)(n + 1) * 8);
+  return PN_OK;
+}
+
+int pn_dealer_lut(struct pn_mpc_dealer *d, int party, int64_t n, int nb, uint64_t *r, uint64_t *T) {
+  if (nb < 1 || nb > 16)
+    return pn_err(d->ctx, PN_ERR_INVALID, "dealer: table of %d bits not supported", nb);
+  struct pn_prg prg;
+  int64_t tw = pn_lut_words(nb);
+  uint64_t idx = d->idx[party & 1]++;
+  int rc = req_prg(d, party, idx, &prg);
+  if (rc) return rc;
+  pn_prg_bytes(&prg, r, (size_t)n * 8);
+  if (party == 0) pn_prg_bytes(&prg, T, (size_t)(n * tw) * 8);
+  pn_prg_free(&prg);
+  if (party == 0) return PN_OK;
+  uint64_t dims[3] = {(uint64_t)n, (uint64_t)nb, 0};
+  const uint64_t *mine[3] = {r, NULL, NULL};
+  return correction(d, PN_DEALER_LUT, idx, dims, mine, T, (uint64_t)(n * tw), corr_lut);
+}
+
 /* ---- the online dealer (CrypTen's TTP mode over TLS) ----
 ** Each party sends a hello (u32 "PNDH", u32 party, u32 batch, u32 frac, model[32], plan[32]); the
 ** dealer answers (u32 status, seed[32]) with status 0 when the binding equals its own. P1 then
@@ -581,6 +642,11 @@ static int serve_request(struct pn_ctx *ctx, struct pn_mpc_dealer *e, struct pn_
   case PN_DEALER_AND: na = nb = nc = n0; off = 2 * n0; send = n0; break;
   case PN_DEALER_BIT: na = (n0 + 63) / 64; nb = n0; off = na; send = n0; break;
   case PN_DEALER_RELU: na = n0; nb = (n0 + 63) / 64; nc = 2 * n0; off = na + nb; send = 2 * n0; break;
+  case PN_DEALER_LUT:
+    if (n1 < 1 || n1 > 16 || n0 * (uint64_t)pn_lut_words((int)n1) > lim)
+      return pn_err(ctx, PN_ERR_PROTOCOL, "online dealer: bad table request");
+    na = n0; nb = n0 * (uint64_t)pn_lut_words((int)n1); off = na; send = nb;
+    break;
   default: return pn_err(ctx, PN_ERR_PROTOCOL, "online dealer: unknown request kind %d", kind);
   }
   size_t words = (size_t)(na + nb + nc + 1);
@@ -595,6 +661,7 @@ static int serve_request(struct pn_ctx *ctx, struct pn_mpc_dealer *e, struct pn_
     break;
   case PN_DEALER_AND: rc = pn_dealer_and(e, 1, (int64_t)n0, a, b, c); break;
   case PN_DEALER_BIT: rc = pn_dealer_bit(e, 1, (int64_t)n0, a, b); break;
+  case PN_DEALER_LUT: rc = pn_dealer_lut(e, 1, (int64_t)n0, (int)n1, a, b); break;
   default: rc = pn_dealer_relu(e, 1, (int64_t)n0, a, b, c, c + n0); break;
   }
   if (rc == PN_OK) rc = pn_mpc_net_send(ctx, net, buf + off, (size_t)send * 8);

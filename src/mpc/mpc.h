@@ -38,6 +38,8 @@ struct pn_mpc {
   struct pn_mpc_net *net;       /* the peer, when nv == 1 */
   struct pn_mpc_dealer *dealer; /* correlated randomness for the views held here */
   int frac;                     /* fractional bits */
+  int lut_max;                  /* HB widths PN_HB_LUT_MIN..lut_max take the dealer sign table
+                                ** (default PN_HB_LUT_MAX; 0 = the carry tree for every width) */
   struct pn_mpc_stats st;       /* running totals (one party's view) */
   struct {                      /* freed share arrays kept (wiped to zero) for reuse */
     uint64_t *p;
@@ -55,6 +57,11 @@ double pn_fx_decode(uint64_t v, int frac);
 /* C[M,N] = A[M,K] * B[K,N] mod 2^64 (acc != 0: C += ...). */
 void pn_ring_matmul(int64_t M, int64_t K, int64_t N, const uint64_t *A, const uint64_t *B,
                     uint64_t *C, int acc);
+/* C[M,N] = W[M,K] * X[K,N] mod 2^64 with W's words sign-extended from 32 (16) bits. */
+void pn_ring_matmul_w32(int64_t M, int64_t K, int64_t N, const int32_t *W, const uint64_t *X,
+                        uint64_t *C);
+void pn_ring_matmul_w16(int64_t M, int64_t K, int64_t N, const int16_t *W, const uint64_t *X,
+                        uint64_t *C);
 /* Split x[0..n) into x0 = x + r, x1 = -r with r from prg. */
 void pn_mpc_split(struct pn_prg *prg, int64_t n, const uint64_t *x, uint64_t *x0, uint64_t *x1);
 
@@ -93,7 +100,8 @@ int pn_mpc_ltz(struct pn_mpc *m, int64_t n, const pn_sh x, enum pn_relu_mode mod
                int mm, pn_sh out);
 /* y = ReLU(x). FULL: x * (1 - ltz(x)) with B2A and a Beaver multiply (CrypTen; 1856 bits, 9
 ** rounds). HB: the multiply is folded into the sign protocol (x - a opened in the carry tree's
-** first round, one masked sign bit at the end): 2*ANDs + 65 bits, carry-tree rounds + 1.
+** first round, one masked sign bit at the end): 2*ANDs + 65 bits, carry-tree rounds + 1; for
+** PN_HB_LUT_MIN <= n <= PN_HB_LUT_MAX the sign comes from a dealer table: n + 65 bits, 2 rounds.
 ** HB with k == mm is the identity (no communication). */
 int pn_mpc_relu(struct pn_mpc *m, int64_t n, const pn_sh x, enum pn_relu_mode mode, int k,
                 int mm, pn_sh y);
@@ -101,8 +109,10 @@ int pn_mpc_relu(struct pn_mpc *m, int64_t n, const pn_sh x, enum pn_relu_mode mo
 int pn_mpc_max(struct pn_mpc *m, int64_t n, const pn_sh a, const pn_sh b, enum pn_relu_mode mode,
                int k, int mm, pn_sh y);
 
-/* Costs per element per party from the formulas (bits, rounds) of one ReLU. */
+/* Costs per element per party from the formulas (bits, rounds) of one ReLU (default lut_max;
+** _ex: with the given lut_max, 0 for the carry tree everywhere). */
 void pn_relu_cost(enum pn_relu_mode mode, int n, double *bits, int *rounds);
+void pn_relu_cost_ex(enum pn_relu_mode mode, int n, int lut_max, double *bits, int *rounds);
 
 /* ---- dealer (dealer.c) ---- */
 enum pn_dealer_kind {
@@ -110,8 +120,14 @@ enum pn_dealer_kind {
   PN_DEALER_MATRIX = 2,   /* A[M,K], B[K,N], C = A*B */
   PN_DEALER_AND = 3,      /* u, v, w = u & v, XOR-shared words */
   PN_DEALER_BIT = 4,      /* r: packed XOR shares of bits + arithmetic shares of the same bits */
-  PN_DEALER_RELU = 5      /* a, bit r (packed XOR + arithmetic shares), a*r: the folded ReLU */
+  PN_DEALER_RELU = 5,     /* a, bit r (packed XOR + arithmetic shares), a*r: the folded ReLU */
+  PN_DEALER_LUT = 6       /* r mod 2^nb (arithmetic) and the XOR-shared table T[j] = msb(j - r) */
 };
+
+/* HummingBird widths 3 <= n <= PN_HB_LUT_MAX take their sign from a dealer table (one round for
+** the sign, 2^n table bits per element from the dealer) instead of the carry tree. */
+#define PN_HB_LUT_MIN 3
+#define PN_HB_LUT_MAX 8
 
 /* The embedded dealer: knows the 32-byte master seed, serves both parties (simulator) or one. */
 int pn_dealer_new_embedded(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
@@ -154,6 +170,11 @@ int pn_dealer_matrix(struct pn_mpc_dealer *d, int party, int64_t M, int64_t K, i
 int pn_dealer_and(struct pn_mpc_dealer *d, int party, int64_t nw, uint64_t *u, uint64_t *v,
                   uint64_t *w);
 int pn_dealer_bit(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *rb, uint64_t *ra);
+/* For LUT (nb bits, 1 <= nb <= 16): r gets n words (shares of r mod 2^nb), T n * lut_words(nb)
+** words: element i's table bits at T + i * lut_words(nb), bit j of the table = bit j % 64 of
+** word j / 64. T0 ^ T1 at index j is 1 exactly when (j - r) mod 2^nb >= 2^(nb-1). */
+int pn_dealer_lut(struct pn_mpc_dealer *d, int party, int64_t n, int nb, uint64_t *r, uint64_t *T);
+static inline int64_t pn_lut_words(int nb) { return ((int64_t)1 << nb) / 64 + (nb < 6); }
 /* For RELU: a and ra, ar n words each, rb ceil(n/64) words. */
 int pn_dealer_relu(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *a, uint64_t *rb,
                    uint64_t *ra, uint64_t *ar);

@@ -9,7 +9,9 @@
 **
 ** Exchanges are half-duplex in a fixed order (the server sends first), which cannot deadlock on
 ** full socket buffers. The link emulator makes each exchange last at least RTT/2 + 8·bytes/BW,
-** the time of the same exchange on a full-duplex link of that bandwidth and round-trip time. */
+** the time of the same exchange on a full-duplex link of that bandwidth and round-trip time, and
+** keeps a virtual clock: thread CPU time (compute) plus the link's delays along the critical path
+** of the two parties, a measure that does not depend on how loaded this machine is. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -49,8 +51,17 @@ struct pn_mpc_net {
   double bw, rtt;
   uint64_t wire;
   double emu;
+  double vt, cpu_mark;        /* virtual clock (link emulator): seconds, thread CPU time mark */
+  uint8_t *sbuf;              /* small frames are assembled here and written at once */
+  size_t scap;
   int broken;
 };
+
+static double thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 int pn_net_parse_emu(struct pn_ctx *ctx, const char *spec, struct pn_net_opts *o) {
   if (!spec || !strcmp(spec, "none") || !*spec) {
@@ -230,21 +241,66 @@ static void frame_tag(struct pn_mpc_net *n, const uint8_t *hdr, const void *buf,
   EVP_MAC_free(mac);
 }
 
-int pn_mpc_net_send(struct pn_ctx *ctx, struct pn_mpc_net *n, const void *buf, size_t len) {
-  if (n->broken) return pn_err(ctx, PN_ERR_IO, "mpc net: connection unusable after an error");
-  uint8_t hdr[HDR], tag[32];
+#define COALESCE_MAX ((size_t)1 << 18) /* frames up to this size go out in one write */
+
+/* Frame header (and HMAC tag) of payload buf[0..len) with the next sequence number. */
+static void frame_head(struct pn_mpc_net *n, uint8_t hdr[HDR], size_t len) {
   put32(hdr, FRAME_MAGIC);
   put32(hdr + 4, n->seq_out++);
   put64(hdr + 8, (uint64_t)len);
-  double deadline = pn_now() + n->timeout_ms / 1000.0 + (double)len / 50e6;
-  int rc = io_write(ctx, n, hdr, HDR, deadline);
-  if (rc == PN_OK && len) rc = io_write(ctx, n, buf, len, deadline);
-  if (rc == PN_OK && n->hmac) {
-    frame_tag(n, hdr, buf, len, tag);
-    rc = io_write(ctx, n, tag, 32, deadline);
+}
+
+/* Send frame a (when have_a) then frame b. Small frames are assembled in one buffer and written
+** with one call (one TLS record, one packet), larger ones piece by piece. */
+static int send_frames(struct pn_ctx *ctx, struct pn_mpc_net *n, int have_a, const void *a,
+                       size_t la, const void *b, size_t lb) {
+  if (n->broken) return pn_err(ctx, PN_ERR_IO, "mpc net: connection unusable after an error");
+  size_t tag = n->hmac ? 32 : 0;
+  size_t total = (have_a ? HDR + la + tag : 0) + HDR + lb + tag;
+  double deadline = pn_now() + n->timeout_ms / 1000.0 + (double)total / 50e6;
+  uint8_t hdr[HDR], t[32];
+  int rc = PN_OK;
+  if (total <= COALESCE_MAX) {
+    if (n->scap < total) {
+      uint8_t *nb = realloc(n->sbuf, COALESCE_MAX);
+      if (!nb) return pn_err(ctx, PN_ERR_NOMEM, "mpc net: out of memory");
+      n->sbuf = nb;
+      n->scap = COALESCE_MAX;
+    }
+    size_t off = 0;
+    for (int f = have_a ? 0 : 1; f < 2; f++) {
+      const void *p = f ? b : a;
+      size_t l = f ? lb : la;
+      frame_head(n, hdr, l);
+      memcpy(n->sbuf + off, hdr, HDR);
+      if (l) memcpy(n->sbuf + off + HDR, p, l);
+      off += HDR + l;
+      if (n->hmac) {
+        frame_tag(n, hdr, p, l, t);
+        memcpy(n->sbuf + off, t, 32);
+        off += 32;
+      }
+    }
+    rc = io_write(ctx, n, n->sbuf, off, deadline);
+  } else {
+    for (int f = have_a ? 0 : 1; f < 2 && rc == PN_OK; f++) {
+      const void *p = f ? b : a;
+      size_t l = f ? lb : la;
+      frame_head(n, hdr, l);
+      rc = io_write(ctx, n, hdr, HDR, deadline);
+      if (rc == PN_OK && l) rc = io_write(ctx, n, p, l, deadline);
+      if (rc == PN_OK && n->hmac) {
+        frame_tag(n, hdr, p, l, t);
+        rc = io_write(ctx, n, t, 32, deadline);
+      }
+    }
   }
-  if (rc == PN_OK) n->wire += HDR + len + (n->hmac ? 32 : 0);
+  if (rc == PN_OK) n->wire += total;
   return rc;
+}
+
+int pn_mpc_net_send(struct pn_ctx *ctx, struct pn_mpc_net *n, const void *buf, size_t len) {
+  return send_frames(ctx, n, 0, NULL, 0, buf, len);
 }
 
 int pn_mpc_net_recv(struct pn_ctx *ctx, struct pn_mpc_net *n, void *buf, size_t len) {
@@ -283,29 +339,56 @@ int pn_mpc_net_recv(struct pn_ctx *ctx, struct pn_mpc_net *n, void *buf, size_t 
   return PN_OK;
 }
 
+/* With the emulator on, each side first sends its virtual clock (8 bytes, a frame of its own)
+** and then the payload; the virtual clock advances by the thread's CPU time between exchanges
+** and, at an exchange, to the peer's send time plus the link's one-way delay. */
 int pn_mpc_net_exchange(struct pn_ctx *ctx, struct pn_mpc_net *n, const void *send, void *recv,
                         size_t len) {
   double t0 = pn_now();
   int rc;
+  uint8_t vme[8], vpeer[8];
+  int emu = n->bw > 0;
+  if (emu) {
+    double c = thread_cpu();
+    n->vt += c - n->cpu_mark;
+    n->cpu_mark = c;
+    uint64_t bits;
+    memcpy(&bits, &n->vt, 8);
+    put64(vme, bits);
+  }
   if (n->server) {
-    if ((rc = pn_mpc_net_send(ctx, n, send, len))) return rc;
+    if ((rc = send_frames(ctx, n, emu, vme, 8, send, len))) return rc;
+    if (emu && (rc = pn_mpc_net_recv(ctx, n, vpeer, 8))) return rc;
     rc = pn_mpc_net_recv(ctx, n, recv, len);
   } else {
+    if (emu && (rc = pn_mpc_net_recv(ctx, n, vpeer, 8))) return rc;
     if ((rc = pn_mpc_net_recv(ctx, n, recv, len))) return rc;
-    rc = pn_mpc_net_send(ctx, n, send, len);
+    rc = send_frames(ctx, n, emu, vme, 8, send, len);
   }
-  if (rc == PN_OK && n->bw > 0) {
+  if (rc == PN_OK && emu) {
     double want = n->rtt / 2 + 8.0 * (double)(len + HDR) / n->bw, el = pn_now() - t0;
+    uint64_t bits = get64(vpeer);
+    double peer;
+    memcpy(&peer, &bits, 8);
+    if (!(peer >= 0 && peer < 1e9)) return fail(ctx, n, PN_ERR_PROTOCOL, "bad virtual clock");
+    if (peer + want > n->vt) n->vt = peer + want;
     if (el < want) {
       double s = want - el;
       struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
       while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
       }
     }
-    n->emu += want > el ? want : el;
+    n->emu += want;
   }
   return rc;
 }
+
+void pn_mpc_net_vclock_reset(struct pn_mpc_net *n) {
+  n->vt = 0;
+  n->cpu_mark = thread_cpu();
+}
+
+double pn_mpc_net_vclock(struct pn_mpc_net *n) { return n->vt + (thread_cpu() - n->cpu_mark); }
 
 uint64_t pn_mpc_net_wire_bytes(const struct pn_mpc_net *n) { return n->wire; }
 double pn_mpc_net_emu_seconds(const struct pn_mpc_net *n) { return n->emu; }
@@ -385,6 +468,7 @@ int pn_mpc_net_from_fd(struct pn_ctx *ctx, int fd, int server, const struct pn_n
   n->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
   n->bw = o->emu_bw;
   n->rtt = o->emu_rtt;
+  n->cpu_mark = thread_cpu();
   set_timeouts(fd, n->timeout_ms);
   if (o->psk) {
     if (o->psk_len < 16 || o->psk_len > sizeof n->key) {
@@ -525,5 +609,6 @@ void pn_mpc_net_free(struct pn_mpc_net *n) {
   }
   SSL_CTX_free(n->sctx);
   if (n->fd >= 0) close(n->fd);
+  if (n->sbuf) pn_wipe_free(n->sbuf, n->scap);
   pn_wipe_free(n, sizeof *n);
 }

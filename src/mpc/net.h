@@ -57,5 +57,12 @@ int pn_mpc_net_recv(struct pn_ctx *ctx, struct pn_mpc_net *net, void *buf, size_
 /* Bytes written to the socket (frames included) and emulated seconds spent waiting. */
 uint64_t pn_mpc_net_wire_bytes(const struct pn_mpc_net *net);
 double pn_mpc_net_emu_seconds(const struct pn_mpc_net *net);
+/* The emulator's virtual clock (both parties must run the emulator with the same link): starts
+** at 0 at pn_mpc_net_vclock_reset, advances by this thread's CPU time, and at each exchange to at
+** least the peer's clock when it sent plus RTT/2 + 8 * (bytes + header) / BW. So it is the time
+** of the run with each party on its own core and the emulated link between them, whatever else
+** runs on this machine. Call both from the thread that does the exchanges. */
+void pn_mpc_net_vclock_reset(struct pn_mpc_net *net);
+double pn_mpc_net_vclock(struct pn_mpc_net *net);
 
 #endif

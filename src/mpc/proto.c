@@ -59,6 +59,42 @@ void pn_ring_matmul(int64_t M, int64_t K, int64_t N, const uint64_t *A, const ui
   }
 }
 
+/* C[M,N] = W[M,K] X[K,N] mod 2^64 with small signed weights (public weights stored in 32 or 16
+** bits: less memory traffic for the weights, which dominate at batch 1). */
+#define PN_MATMUL_SMALLW(NAME, WT)                                                               \
+  void NAME(int64_t M, int64_t K, int64_t N, const WT *W, const uint64_t *X, uint64_t *C) {      \
+    memset(C, 0, (size_t)(M * N) * sizeof *C);                                                   \
+    uint64_t *Xt = N < 16 ? malloc((size_t)(N * K + 1) * sizeof *Xt) : NULL;                     \
+    if (Xt) {                                                                                    \
+      for (int64_t k = 0; k < K; k++)                                                            \
+        for (int64_t j = 0; j < N; j++) Xt[j * K + k] = X[k * N + j];                            \
+      _Pragma("omp parallel for schedule(static) if (M * K * N > (1 << 22))")                    \
+      for (int64_t i = 0; i < M; i++) {                                                          \
+        const WT *w = W + i * K;                                                                 \
+        for (int64_t j = 0; j < N; j++) {                                                        \
+          const uint64_t *x = Xt + j * K;                                                        \
+          uint64_t s = 0;                                                                        \
+          for (int64_t k = 0; k < K; k++) s += (uint64_t)(int64_t)w[k] * x[k];                   \
+          C[i * N + j] = s;                                                                      \
+        }                                                                                        \
+      }                                                                                          \
+      free(Xt);                                                                                  \
+      return;                                                                                    \
+    }                                                                                            \
+    _Pragma("omp parallel for schedule(static) if (M * K * N > (1 << 22))")                      \
+    for (int64_t i = 0; i < M; i++) {                                                            \
+      uint64_t *c = C + i * N;                                                                   \
+      for (int64_t k = 0; k < K; k++) {                                                          \
+        uint64_t a = (uint64_t)(int64_t)W[i * K + k];                                            \
+        if (!a) continue;                                                                        \
+        const uint64_t *b = X + k * N;                                                           \
+        for (int64_t j = 0; j < N; j++) c[j] += a * b[j];                                        \
+      }                                                                                          \
+    }                                                                                            \
+  }
+PN_MATMUL_SMALLW(pn_ring_matmul_w32, int32_t)
+PN_MATMUL_SMALLW(pn_ring_matmul_w16, int16_t)
+
 void pn_mpc_split(struct pn_prg *prg, int64_t n, const uint64_t *x, uint64_t *x0, uint64_t *x1) {
   pn_prg_bytes(prg, x1, (size_t)n * sizeof *x1);
   for (int64_t i = 0; i < n; i++) {
@@ -76,6 +112,7 @@ void pn_mpc_init_sim(struct pn_mpc *m, struct pn_ctx *ctx, struct pn_mpc_dealer 
   m->id[1] = 1;
   m->dealer = d;
   m->frac = frac;
+  m->lut_max = PN_HB_LUT_MAX;
 }
 
 void pn_mpc_init_party(struct pn_mpc *m, struct pn_ctx *ctx, int id, struct pn_mpc_net *net,
@@ -88,6 +125,7 @@ void pn_mpc_init_party(struct pn_mpc *m, struct pn_ctx *ctx, int id, struct pn_m
   m->net = net;
   m->dealer = d;
   m->frac = frac;
+  m->lut_max = PN_HB_LUT_MAX;
 }
 
 /* The pool: a freed array is wiped (which leaves it zero) and kept; an allocation takes the

@@ -13,7 +13,11 @@
 ** ReLU folds the multiply in: x - a (a from the dealer) is opened in the tree's first round and
 ** the sign, masked by a dealer bit r, in one more; x * sign follows locally from the dealer's
 ** shares of r and a*r. Bits per element: 2 ANDs + 64 + 1; rounds: 1 + ceil(log2 L) + 1.
-** pn_mpc_ltz (the bare sign) ends with a 1-bit B2A instead. */
+** pn_mpc_ltz (the bare sign) ends with a 1-bit B2A instead.
+** For 3 <= n <= 8 the ReLU's sign comes from a dealer table instead (sign_lut): y + r mod 2^n is
+** opened (n bits, bit-packed, with x - a in the same round) and each party looks up its share of
+** T[y + r] = msb(y); then the masked sign bit as above. n + 64 + 1 bits, 2 rounds; the dealer
+** sends P1 2^n table bits per element. The sign is the same function of the shares. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +44,10 @@ static int ceil_log2(int64_t x) {
 }
 
 void pn_relu_cost(enum pn_relu_mode mode, int n, double *bits, int *rounds) {
+  pn_relu_cost_ex(mode, n, PN_HB_LUT_MAX, bits, rounds);
+}
+
+void pn_relu_cost_ex(enum pn_relu_mode mode, int n, int lut_max, double *bits, int *rounds) {
   if (mode == PN_RELU_FULL) {
     *bits = 128 + 6 * 256 + 64 + 128;
     *rounds = 1 + 6 + 1 + 1;
@@ -48,6 +56,11 @@ void pn_relu_cost(enum pn_relu_mode mode, int n, double *bits, int *rounds) {
   if (n <= 0) {
     *bits = 0;
     *rounds = 0;
+    return;
+  }
+  if (n >= PN_HB_LUT_MIN && n <= lut_max && n <= PN_HB_LUT_MAX) { /* table + folded multiply */
+    *bits = n + 64 + 1;
+    *rounds = 2;
     return;
   }
   int L = n - 1;
@@ -270,6 +283,57 @@ done:
   return rc;
 }
 
+/* The packed XOR-shared sign bits of bits [k, k+nb) of x from a dealer table (3 <= nb <= 8):
+** each party opens z_i = y_i + r_i mod 2^nb (nb bits per element, bit-packed), with xs in the same
+** round; then z = y + r and its share of T[z] = msb(z - r) = msb(y) is a local lookup. One round. */
+static int sign_lut(struct pn_mpc *m, int64_t n, const pn_sh x, int k, int nb, pn_sh sign,
+                    int64_t xw, const pn_sh xs, pn_sh xr) {
+  int64_t W = (n + 63) / 64, tw = pn_lut_words(nb), pw = (n * nb + 63) / 64, tot = pw + xw;
+  uint64_t mask = ((uint64_t)1 << nb) - 1;
+  pn_sh r = {0}, T = {0}, snd = {0}, rcv = {0};
+  int rc;
+  if ((rc = pn_sh_alloc(m, n, r)) || (rc = pn_sh_alloc(m, n * tw, T)) ||
+      (rc = pn_sh_alloc(m, tot, snd)) || (rc = pn_sh_alloc(m, tot, rcv)))
+    goto done;
+  for (int v = 0; v < m->nv; v++) {
+    if ((rc = pn_dealer_lut(m->dealer, m->id[v], n, nb, r[v], T[v]))) goto done;
+    uint64_t *p = snd[v]; /* zeroed by pn_sh_alloc */
+    for (int64_t i = 0; i < n; i++) {
+      uint64_t z = ((x[v][i] >> k) + r[v][i]) & mask;
+      int64_t bit = i * nb, w = bit >> 6, b = bit & 63;
+      p[w] |= z << b;
+      if (b + nb > 64) p[w + 1] |= z >> (64 - b);
+    }
+    if (xw) memcpy(snd[v] + pw, xs[v], (size_t)xw * 8);
+  }
+  {
+    void *s[2] = {snd[0], snd[1]}, *rv[2] = {rcv[0], rcv[1]};
+    if ((rc = pn_mpc_exchange(m, s, rv, (size_t)tot * 8))) goto done;
+  }
+  for (int v = 0; v < m->nv; v++) {
+    const uint64_t *p0 = snd[v], *p1 = rcv[v];
+    memset(sign[v], 0, (size_t)W * 8);
+    for (int64_t i = 0; i < n; i++) {
+      int64_t bit = i * nb, w = bit >> 6, b = bit & 63;
+      uint64_t z0 = p0[w] >> b, z1 = p1[w] >> b;
+      if (b + nb > 64) {
+        z0 |= p0[w + 1] << (64 - b);
+        z1 |= p1[w + 1] << (64 - b);
+      }
+      uint64_t z = (z0 + z1) & mask;
+      uint64_t t = (T[v][i * tw + (int64_t)(z >> 6)] >> (z & 63)) & 1;
+      sign[v][i >> 6] |= t << (i & 63);
+    }
+    if (xw) memcpy(xr[v], rcv[v] + pw, (size_t)xw * 8);
+  }
+done:
+  pn_sh_free(m, n, r);
+  pn_sh_free(m, n * tw, T);
+  pn_sh_free(m, tot, snd);
+  pn_sh_free(m, tot, rcv);
+  return rc;
+}
+
 static int ltz_hb(struct pn_mpc *m, int64_t n, const pn_sh x, int k, int nb, pn_sh out) {
   pn_sh sign = {0}, none = {0};
   int sent, rc = pn_sh_alloc(m, (n + 63) / 64, sign);
@@ -296,7 +360,12 @@ static int relu_hb(struct pn_mpc *m, int64_t n, const pn_sh x, int k, int nb, pn
     if ((rc = pn_dealer_relu(m->dealer, m->id[v], n, a[v], rb[v], ra[v], ar[v]))) goto done;
     for (int64_t i = 0; i < n; i++) e[v][i] = x[v][i] - a[v][i];
   }
-  if ((rc = sign_hb(m, n, x, k, nb, sign, n, e, ep, &sent))) goto done;
+  if (nb >= PN_HB_LUT_MIN && nb <= m->lut_max && nb <= PN_HB_LUT_MAX) {
+    if ((rc = sign_lut(m, n, x, k, nb, sign, n, e, ep))) goto done;
+    sent = 1;
+  } else if ((rc = sign_hb(m, n, x, k, nb, sign, n, e, ep, &sent))) {
+    goto done;
+  }
   int64_t ns = W + (sent ? 0 : n);
   for (int v = 0; v < m->nv; v++) {
     for (int64_t w = 0; w < W; w++) snd[v][w] = sign[v][w] ^ rb[v][w];

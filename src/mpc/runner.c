@@ -44,8 +44,13 @@ struct pn_mpc_model {
     double mul;
     int64_t n;
     uint64_t *enc;
+    int32_t *enc32;              /* the same words in 32 bits when they all fit, else NULL */
+    int16_t *enc16;              /* in 16 bits when they all fit (then enc32 is NULL) */
   } *cache;
 };
+
+static int const_enc(struct pn_mpc_model *mm, const struct pn_node *n, const char *name,
+                     double mul, int64_t want, uint64_t **out);
 
 static int find_val(const struct pn_mpc_model *mm, const char *name) {
   for (int i = 0; i < mm->nval; i++)
@@ -77,7 +82,11 @@ void pn_mpc_model_free(struct pn_mpc_model *mm) {
   free(mm->vals);
   free(mm->op);
   free(mm->layers);
-  for (int i = 0; i < mm->ncache; i++) free(mm->cache[i].enc);
+  for (int i = 0; i < mm->ncache; i++) {
+    free(mm->cache[i].enc);
+    free(mm->cache[i].enc32);
+    free(mm->cache[i].enc16);
+  }
   free(mm->cache);
   free(mm);
 }
@@ -189,6 +198,17 @@ int pn_mpc_model_new(struct pn_ctx *ctx, const struct pn_graph *g0,
     goto fail;
   }
   mm->vals[mm->out_val].last = g->n_nodes;
+  /* encode the weights now (model preparation), not during the first secure run */
+  for (int i = 0; i < g->n_nodes; i++) {
+    const struct pn_node *n = g->nodes[i];
+    uint64_t *e;
+    float alpha = 1;
+    if (mm->op[i] == PN_OP_GEMM && (rc = pn_node_get_float(ctx, n, "alpha", 1, &alpha))) goto fail;
+    if ((mm->op[i] == PN_OP_CONV || mm->op[i] == PN_OP_GEMM || mm->op[i] == PN_OP_MATMUL) &&
+        n->n_in > 1 && pn_graph_find_init(g, n->in[1]) &&
+        (rc = const_enc(mm, n, n->in[1], mm->op[i] == PN_OP_GEMM ? alpha : 1, -1, &e)))
+      goto fail;
+  }
   *out = mm;
   return PN_OK;
 fail:
@@ -244,10 +264,34 @@ static int const_enc(struct pn_mpc_model *mm, const struct pn_node *n, const cha
   mm->cache = c;
   uint64_t *e = malloc((size_t)(cnt ? cnt : 1) * 8);
   if (!e) return pn_err(mm->ctx, PN_ERR_NOMEM, "mpc: out of memory");
-  for (int64_t i = 0; i < cnt; i++) e[i] = pn_fx_encode(pn_tensor_get_f64(t, i) * mul, mm->o.frac);
-  c[mm->ncache++] = (struct enc_cache){name, mul, cnt, e};
+  int fits32 = 1, fits16 = 1;
+  for (int64_t i = 0; i < cnt; i++) {
+    e[i] = pn_fx_encode(pn_tensor_get_f64(t, i) * mul, mm->o.frac);
+    fits32 &= (int64_t)e[i] >= INT32_MIN && (int64_t)e[i] <= INT32_MAX;
+    fits16 &= (int64_t)e[i] >= INT16_MIN && (int64_t)e[i] <= INT16_MAX;
+  }
+  int16_t *e16 = fits16 && cnt ? malloc((size_t)cnt * 2) : NULL;
+  int32_t *e32 = fits32 && !e16 && cnt ? malloc((size_t)cnt * 4) : NULL;
+  for (int64_t i = 0; e16 && i < cnt; i++) e16[i] = (int16_t)(int64_t)e[i];
+  for (int64_t i = 0; e32 && i < cnt; i++) e32[i] = (int32_t)(int64_t)e[i];
+  c[mm->ncache++] = (struct enc_cache){name, mul, cnt, e, e32, e16};
   *out = e;
   return PN_OK;
+}
+
+/* The narrow copy of the cached encoding that contains p: *w32 or *w16 (or neither). */
+static void enc_narrow(const struct pn_mpc_model *mm, const uint64_t *p, const int32_t **w32,
+                       const int16_t **w16) {
+  *w32 = NULL;
+  *w16 = NULL;
+  for (int i = 0; i < mm->ncache; i++) {
+    const struct enc_cache *c = &mm->cache[i];
+    if (p >= c->enc && p < c->enc + c->n) {
+      if (c->enc32) *w32 = c->enc32 + (p - c->enc);
+      if (c->enc16) *w16 = c->enc16 + (p - c->enc);
+      return;
+    }
+  }
 }
 
 /* Additive shares of enc[0..cnt) for the views of m. Secret: P1 = PRG(owner, name), P0 = enc - P1.
@@ -311,8 +355,13 @@ static int weight_matmul(struct pn_mpc_model *mm, struct pn_mpc *m, const char *
                          pn_sh Y, int w_right) {
   int rc = PN_OK;
   if (!mm->o.secret_weights) {
+    const int32_t *w32 = NULL;
+    const int16_t *w16 = NULL;
+    if (!w_right) enc_narrow(mm, wenc, &w32, &w16);
     for (int v = 0; v < m->nv; v++) {
       if (w_right) pn_ring_matmul(M, K, N, X[v], wenc, Y[v], 0);
+      else if (w16) pn_ring_matmul_w16(M, K, N, w16, X[v], Y[v]);
+      else if (w32) pn_ring_matmul_w32(M, K, N, w32, X[v], Y[v]);
       else pn_ring_matmul(M, K, N, wenc, X[v], Y[v], 0);
     }
     return PN_OK;

@@ -23,20 +23,23 @@ enum { N = 300, MM = 4, MK = 5, MN = 6 };
 
 static uint8_t master[32];
 
-/* The workload: ReLU full and HB, a matrix product and an elementwise product. */
+/* The workload: ReLU full and HB (carry tree, and a dealer table for n = 7), a matrix product and
+** an elementwise product. */
 struct work {
   uint64_t x[2][N], A[2][MM * MK], B[2][MK * MN];     /* input shares per party */
   uint64_t yf[2][N], yh[2][N], C[2][MM * MN], z[2][N]; /* outputs */
+  uint64_t yl[2][N];
   struct pn_mpc_stats st[2];
 };
 
 static int run_workload(struct pn_mpc *m, struct work *w) {
-  pn_sh x, yf, yh, A, B, C, z;
+  pn_sh x, yf, yh, yl, A, B, C, z;
   for (int v = 0; v < m->nv; v++) {
     int p = m->id[v];
     x[v] = w->x[p];
     yf[v] = w->yf[p];
     yh[v] = w->yh[p];
+    yl[v] = w->yl[p];
     A[v] = w->A[p];
     B[v] = w->B[p];
     C[v] = w->C[p];
@@ -45,6 +48,7 @@ static int run_workload(struct pn_mpc *m, struct work *w) {
   int rc;
   if ((rc = pn_mpc_relu(m, N, x, PN_RELU_FULL, 0, 64, yf))) return rc;
   if ((rc = pn_mpc_relu(m, N, x, PN_RELU_HB, 3, 40, yh))) return rc;
+  if ((rc = pn_mpc_relu(m, N, x, PN_RELU_HB, 33, 40, yl))) return rc;
   if ((rc = pn_mpc_matmul(m, MM, MK, MN, A, B, C))) return rc;
   if ((rc = pn_mpc_mul(m, N, yf, yh, z))) return rc;
   for (int v = 0; v < m->nv; v++) w->st[m->id[v]] = m->st;
@@ -72,7 +76,7 @@ struct party_arg {
   struct pn_mpc_dealer *dealer; /* NULL = embedded from master */
   int rc;
   struct pn_ctx ctx;
-  double emu;
+  double emu, vclock;
 };
 
 static void *party_main(void *p) {
@@ -84,9 +88,11 @@ static void *party_main(void *p) {
   if (!d && (a->rc = pn_dealer_new_embedded(&a->ctx, master, &d))) goto out;
   struct pn_mpc m;
   pn_mpc_init_party(&m, &a->ctx, a->id, net, d, 16);
+  pn_mpc_net_vclock_reset(net);
   a->rc = run_workload(&m, a->w);
   pn_mpc_release(&m);
   a->emu = pn_mpc_net_emu_seconds(net);
+  a->vclock = pn_mpc_net_vclock(net);
 out:
   if (!a->dealer) pn_dealer_free(d);
   pn_mpc_net_free(net);
@@ -130,6 +136,7 @@ static void test_two_party_bit_identical_to_sim(void **state) {
   /* every output share of both parties equals the simulator's, bit for bit */
   assert_memory_equal(sim.yf, real.yf, sizeof sim.yf);
   assert_memory_equal(sim.yh, real.yh, sizeof sim.yh);
+  assert_memory_equal(sim.yl, real.yl, sizeof sim.yl);
   assert_memory_equal(sim.C, real.C, sizeof sim.C);
   assert_memory_equal(sim.z, real.z, sizeof sim.z);
   assert_true(sim.st[0].bytes == real.st[0].bytes && sim.st[0].rounds == real.st[0].rounds);
@@ -138,6 +145,8 @@ static void test_two_party_bit_identical_to_sim(void **state) {
   for (int i = 0; i < N; i++) {
     uint64_t x = real.x[0][i] + real.x[1][i], want = (int64_t)x >= 0 ? x : 0;
     assert_true(real.yf[0][i] + real.yf[1][i] == want);
+    uint64_t sum = ((real.x[0][i] >> 33) & 127) + ((real.x[1][i] >> 33) & 127);
+    assert_true(real.yl[0][i] + real.yl[1][i] == (((sum >> 6) & 1) ? 0 : x));
   }
 }
 
@@ -157,6 +166,7 @@ static void test_tls_psk_and_wrong_key(void **state) {
   struct pn_net_opts plain = {.timeout_ms = 10000};
   run_pair(&ref, &plain, &plain, b);
   assert_memory_equal(w.yh, ref.yh, sizeof w.yh); /* TLS changes nothing but the wire */
+  assert_memory_equal(w.yl, ref.yl, sizeof w.yl);
 
   struct pn_net_opts o2 = o;
   o2.psk = k2;
@@ -254,6 +264,7 @@ static void test_tls_certificates(void **state) {
   struct party_arg b[2] = {0};
   run_pair(&ref, &plain, &plain, b);
   assert_memory_equal(w.yh, ref.yh, sizeof w.yh);
+  assert_memory_equal(w.yl, ref.yl, sizeof w.yl);
   /* P1 presents a certificate from another CA: both sides fail */
   struct pn_net_opts bad = o1;
   bad.cert = path[5];
@@ -350,11 +361,28 @@ static void test_link_emulator(void **state) {
   make_inputs(&w);
   struct pn_net_opts e = {.timeout_ms = 10000, .emu_bw = 1e9, .emu_rtt = 2e-3};
   struct party_arg a[2] = {0};
+  struct timespec c0, c1;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
   run_pair(&w, &e, &e, a);
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
   assert_int_equal(a[0].rc, PN_OK);
+  assert_int_equal(a[1].rc, PN_OK);
   /* every exchange is charged at least RTT/2 + 8 bytes / BW of emulated time */
   double floor = w.st[0].rounds * 1e-3 + 8.0 * (double)w.st[0].bytes / 1e9;
   assert_true(a[0].emu >= floor && a[1].emu >= floor);
+  /* the virtual clock: the rounds are sequential, so it is at least the link's time, and the
+  ** rest is compute, at most the CPU time both parties used (the sleeps do not count) */
+  double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-9;
+  for (int p = 0; p < 2; p++) {
+    assert_true(a[p].vclock >= floor);
+    assert_true(a[p].vclock <= a[p].emu + cpu + 1e-6);
+  }
+  /* one side emulating and the other not: a clean protocol error, no hang */
+  struct pn_net_opts plain = {.timeout_ms = 3000};
+  struct party_arg b[2] = {0};
+  run_pair(&w, &e, &plain, b);
+  assert_true(b[0].rc != PN_OK && b[1].rc != PN_OK);
+  assert_true(b[0].rc == PN_ERR_PROTOCOL || b[1].rc == PN_ERR_PROTOCOL);
 }
 
 static void test_dealer_files(void **state) {
@@ -390,6 +418,7 @@ static void test_dealer_files(void **state) {
   assert_int_equal(a[0].rc, PN_OK);
   assert_int_equal(a[1].rc, PN_OK);
   assert_memory_equal(sim.yh, real.yh, sizeof sim.yh);
+  assert_memory_equal(sim.yl, real.yl, sizeof sim.yl);
   assert_memory_equal(sim.C, real.C, sizeof sim.C);
   assert_memory_equal(sim.z, real.z, sizeof sim.z);
   pn_dealer_free(d0);
@@ -534,6 +563,7 @@ static void test_online_dealer(void **state) {
   assert_int_equal(srv.rc, PN_OK);
   assert_memory_equal(sim.yf, real.yf, sizeof sim.yf);
   assert_memory_equal(sim.yh, real.yh, sizeof sim.yh);
+  assert_memory_equal(sim.yl, real.yl, sizeof sim.yl);
   assert_memory_equal(sim.C, real.C, sizeof sim.C);
   assert_memory_equal(sim.z, real.z, sizeof sim.z);
   /* P1 received exactly the corrections the embedded dealer computes; P0 nothing but its seed */

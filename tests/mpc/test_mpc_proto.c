@@ -115,6 +115,53 @@ static void test_open_mul_matmul(void **state) {
   sim_free(&s);
 }
 
+/* The narrow-weight ring products against a naive triple loop with 64-bit weights, on both the
+** small-N (dot product) and large-N (row update) paths, with negative weights and the extremes. */
+static void test_matmul_narrow_weights(void **state) {
+  (void)state;
+  const int64_t shapes[][3] = {{7, 33, 1}, {5, 20, 4}, {3, 17, 15}, {6, 9, 16}, {4, 40, 37}};
+  for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+    int64_t M = shapes[t][0], K = shapes[t][1], N = shapes[t][2];
+    int32_t *w32 = malloc((size_t)(M * K) * 4);
+    int16_t *w16 = malloc((size_t)(M * K) * 2);
+    uint64_t *w64a = malloc((size_t)(M * K) * 8), *w64b = malloc((size_t)(M * K) * 8);
+    uint64_t *X = malloc((size_t)(K * N) * 8), *C = malloc((size_t)(M * N) * 8);
+    uint64_t *ref = calloc((size_t)(M * N), 8);
+    assert_true(w32 && w16 && w64a && w64b && X && C && ref);
+    pn_prg_bytes(&rng, w32, (size_t)(M * K) * 4);
+    pn_prg_bytes(&rng, w16, (size_t)(M * K) * 2);
+    pn_prg_bytes(&rng, X, (size_t)(K * N) * 8);
+    w32[0] = INT32_MIN;
+    w32[M * K - 1] = INT32_MAX;
+    w16[0] = INT16_MIN;
+    w16[M * K - 1] = -1;
+    for (int64_t i = 0; i < M * K; i++) {
+      w64a[i] = (uint64_t)(int64_t)w32[i];
+      w64b[i] = (uint64_t)(int64_t)w16[i];
+    }
+    for (int pass = 0; pass < 2; pass++) {
+      const uint64_t *W = pass ? w64b : w64a;
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+          uint64_t acc = 0;
+          for (int64_t k = 0; k < K; k++) acc += W[i * K + k] * X[k * N + j];
+          ref[i * N + j] = acc;
+        }
+      memset(C, 0xa5, (size_t)(M * N) * 8); /* the kernel must overwrite, not accumulate */
+      if (pass) pn_ring_matmul_w16(M, K, N, w16, X, C);
+      else pn_ring_matmul_w32(M, K, N, w32, X, C);
+      assert_memory_equal(C, ref, (size_t)(M * N) * 8);
+    }
+    free(w32);
+    free(w16);
+    free(w64a);
+    free(w64b);
+    free(X);
+    free(C);
+    free(ref);
+  }
+}
+
 static void test_fixed_point_product_trunc(void **state) {
   struct sim s;
   sim_init(&s);
@@ -180,7 +227,8 @@ static void test_hb_sign_matches_share_formula(void **state) {
   enum { n = 130 };
   uint64_t x[n];
   int ranges[][2] = {{0, 1}, {0, 2}, {0, 3}, {3, 7}, {0, 8}, {5, 23}, {12, 30}, {0, 33},
-                     {16, 64}, {1, 64}, {63, 64}, {20, 38}};
+                     {16, 64}, {1, 64}, {63, 64}, {20, 38}, {0, 4}, {2, 7}, {9, 15}, {56, 64},
+                     {0, 9}};
   for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++) {
     int k = ranges[r][0], m = ranges[r][1], nb = m - k;
     for (int i = 0; i < n; i++) x[i] = (uint64_t)((int64_t)pn_prg_u64(&rng) >> (pn_prg_u32(&rng) % 64));
@@ -194,6 +242,17 @@ static void test_hb_sign_matches_share_formula(void **state) {
       uint64_t want = (sum >> (nb - 1)) & 1;
       assert_true(rec(S, i) == want);
     }
+    /* the ReLU (carry tree, or the dealer table for 3 <= n <= 8) uses the same sign */
+    for (int tree = 0; tree < 2; tree++) {
+      s.m.lut_max = tree ? 0 : PN_HB_LUT_MAX;
+      assert_int_equal(pn_mpc_relu(&s.m, n, X, PN_RELU_HB, k, m, S), PN_OK);
+      for (int i = 0; i < n; i++) {
+        uint64_t sum = ((X[0][i] >> k) & mask) + ((X[1][i] >> k) & mask);
+        uint64_t neg = (sum >> (nb - 1)) & 1;
+        assert_true(rec(S, i) == (neg ? 0 : x[i]));
+      }
+    }
+    s.m.lut_max = PN_HB_LUT_MAX;
     pn_sh_free(&s.m, n, X);
     pn_sh_free(&s.m, n, S);
   }
@@ -273,12 +332,16 @@ static void test_relu_costs(void **state) {
   assert_true(bits == 1856 && rounds == 9);
   assert_true((double)s.m.st.bytes * 8 / n == bits);
   assert_int_equal(s.m.st.rounds, rounds);
-  const int ns[] = {64, 32, 18, 12, 8, 6, 2, 1};
+  const int ns[] = {64, 32, 18, 12, 9, 8, 7, 6, 5, 4, 3, 2, 1};
   /* independent count: leaf ANDs n-1, tree combines 2 ANDs except one per level */
-  for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
+  for (size_t it = 0; it < 2 * sizeof ns / sizeof *ns; it++) {
+    size_t i = it % (sizeof ns / sizeof *ns);
+    int tree = it >= sizeof ns / sizeof *ns; /* second pass: the carry tree for every width */
+    s.m.lut_max = tree ? 0 : PN_HB_LUT_MAX;
     s.m.st = (struct pn_mpc_stats){0};
     assert_int_equal(pn_mpc_relu(&s.m, n, X, PN_RELU_HB, 0, ns[i], Y), PN_OK);
-    pn_relu_cost(PN_RELU_HB, ns[i], &bits, &rounds);
+    if (tree) pn_relu_cost_ex(PN_RELU_HB, ns[i], 0, &bits, &rounds);
+    else pn_relu_cost(PN_RELU_HB, ns[i], &bits, &rounds);
     int L = ns[i] - 1, ands = L, cnt = L, levels = 0;
     while (cnt > 1) {
       ands += 2 * (cnt / 2) - 1;
@@ -286,11 +349,17 @@ static void test_relu_costs(void **state) {
       levels++;
     }
     /* + 64 bits for x - a and 1 for the masked sign bit (the folded multiply) */
-    assert_true(bits == 2.0 * ands + 64 + 1);
-    assert_int_equal(rounds, (L ? 1 + levels : 0) + 1);
+    if (!tree && ns[i] >= 3 && ns[i] <= 8) { /* dealer table: y + r (n bits) with x - a, c */
+      assert_true(bits == ns[i] + 64 + 1);
+      assert_int_equal(rounds, 2);
+    } else {
+      assert_true(bits == 2.0 * ands + 64 + 1);
+      assert_int_equal(rounds, (L ? 1 + levels : 0) + 1);
+    }
     assert_true((double)s.m.st.bytes * 8 / n == bits);
     assert_int_equal((int)s.m.st.rounds, rounds);
   }
+  s.m.lut_max = PN_HB_LUT_MAX;
   pn_relu_cost(PN_RELU_HB, 18, &bits, &rounds);
   assert_true(bits == 153 && rounds == 7); /* 44 ANDs, vs 525 bits for the paper's full adder */
   pn_sh_free(&s.m, n, X);
@@ -325,6 +394,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixed_point),
       cmocka_unit_test(test_open_mul_matmul),
+      cmocka_unit_test(test_matmul_narrow_weights),
       cmocka_unit_test(test_fixed_point_product_trunc),
       cmocka_unit_test(test_relu_full_and_hb64_exact),
       cmocka_unit_test(test_hb_sign_matches_share_formula),

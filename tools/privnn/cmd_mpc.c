@@ -1,11 +1,16 @@
 /* cmd_mpc.c - `privnn mpc infer|profile|dealer`: two-party private inference with HummingBird. */
 #include <cJSON.h>
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+#include <omp.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -31,7 +36,9 @@ static void usage(FILE *f) {
           "                        (see privnn mpc party --help)\n"
           "       privnn mpc reveal OUT.p0 OUT.p1 [--labels PREFIX.labels.json]\n"
           "       privnn mpc weights MODEL.onnx -o PREFIX   (the model owner's weight shares)\n"
-          "       privnn mpc bench-relu [--count N] [--net NET] [--no-tls] [--json FILE]\n\n"
+          "       privnn mpc bench-relu [--count N] [--net NET] [--no-tls] [--json FILE]\n"
+          "       privnn mpc bench [--csv FILE] [--model M] [--net lan|wan] [--count N] ...\n"
+          "                        (= privnn bench mpc; see privnn mpc bench --help)\n\n"
           "infer: secret-share N inputs, start the dealer and both parties on this machine (two\n"
           "threads over loopback TCP + TLS 1.3 PSK), evaluate the model on shares and report\n"
           "accuracy, agreement with the plaintext model, bytes and rounds per layer and time.\n"
@@ -58,6 +65,9 @@ static void usage(FILE *f) {
           "                    (k = m - N; low bits dropped, so small positives may read as 0)\n"
           "  --seed S          seed for the dealer, shares and random data (default: OS random)\n"
           "  --json FILE       machine-readable report\n"
+          "  --quiet, -q       infer: no per-layer table\n"
+          "  --no-table        HummingBird widths 3..8 use the carry tree, not the dealer's sign\n"
+          "                    table (infer, dealer, bench-relu: parties and dealer must agree)\n"
           "  -o FILE|PREFIX    profile: plan output; dealer: file prefix\n");
 }
 
@@ -118,6 +128,14 @@ int pn_mpc_cli_parse(int argc, char **argv, const char *cmd, struct opts *o) {
     }
     if (pn_cli_flag(&a, "--sim", NULL)) {
       o->sim = 1;
+      continue;
+    }
+    if (pn_cli_flag(&a, "--no-table", NULL)) {
+      o->no_table = 1;
+      continue;
+    }
+    if (pn_cli_flag(&a, "--quiet", "-q")) {
+      o->quiet = 1;
       continue;
     }
     if (pn_cli_flag(&a, "--no-tls", NULL)) {
@@ -283,6 +301,8 @@ struct infer_job {
   uint64_t dealer_bytes;
   double emu[2];
   double run_seconds[2];       /* the batches, without connection and model setup */
+  double vclock[2];            /* the link emulator's virtual clock at the end of the batches */
+  double cpu[2];               /* thread CPU seconds of each party over the batches */
   uint64_t wire[2];
   struct pn_progress *prog;
 };
@@ -344,6 +364,21 @@ static int run_batches(struct infer_job *j, struct pn_mpc *m, struct pn_mpc_mode
   return rc;
 }
 
+/* Keep freed share arrays in the heap rather than returning them to the kernel after each layer
+** (fresh pages cost a page fault per 4 KiB on the next layer). */
+void pn_mpc_cli_heap_tune(void) {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
+}
+
+static double thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void *party_thread(void *arg) {
   struct infer_job *j = ((void **)arg)[0];
   int p = (int)(intptr_t)((void **)arg)[1];
@@ -361,10 +396,17 @@ static void *party_thread(void *arg) {
   if (rc == PN_OK) rc = new_model(j, ctx, &j->mm[p]);
   if (rc == PN_OK) {
     struct pn_mpc m;
+    /* one core per party: the two parties run concurrently, and the virtual clock (thread CPU
+    ** time) then counts all of a party's compute */
+    omp_set_num_threads(1);
     pn_mpc_init_party(&m, ctx, p, net, d, PN_MPC_FRAC_DEFAULT);
-    double t0 = pn_now();
+    if (j->o->no_table) m.lut_max = 0;
+    pn_mpc_net_vclock_reset(net);
+    double t0 = pn_now(), c0 = thread_cpu();
     rc = run_batches(j, &m, j->mm[p]);
     j->run_seconds[p] = pn_now() - t0;
+    j->cpu[p] = thread_cpu() - c0;
+    j->vclock[p] = pn_mpc_net_vclock(net);
     pn_mpc_release(&m);
     j->st[p] = m.st;
     j->emu[p] = pn_mpc_net_emu_seconds(net);
@@ -393,7 +435,7 @@ static cJSON *layer_json(const struct pn_mpc_layer *l, int64_t count) {
   return o;
 }
 
-static int cmd_infer(int argc, char **argv) {
+int pn_mpc_cli_infer(int argc, char **argv) {
   const char *cmd = "mpc infer";
   struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_TEST, .count = 100, .batch = 10,
                    .secret = 1, .tls = 1, .net = "none"};
@@ -409,6 +451,7 @@ static int cmd_infer(int argc, char **argv) {
   int32_t *labels = NULL;
   int ret = PN_EXIT_FAIL;
   if (pn_net_parse_emu(&ctx, o.net, &j.net)) return pn_cli_usage(cmd, "%s", pn_errmsg(&ctx));
+  pn_mpc_cli_heap_tune();
   if (pn_mpc_cli_load(&ctx, &o, &src) || (o.plan_path && pn_mpc_plan_load(&ctx, o.plan_path, &plan)))
     goto fail;
   j.o = &o;
@@ -442,6 +485,7 @@ static int cmd_infer(int argc, char **argv) {
     if (rc == PN_OK) {
       struct pn_mpc m;
       pn_mpc_init_sim(&m, &ctx, d, PN_MPC_FRAC_DEFAULT);
+      if (o.no_table) m.lut_max = 0;
       double t1 = pn_now();
       rc = run_batches(&j, &m, j.mm[0]);
       j.run_seconds[0] = pn_now() - t1;
@@ -496,8 +540,9 @@ static int cmd_infer(int argc, char **argv) {
          src.have_ds ? pn_split_name(src.split) : "random", (long long)o.batch,
          o.secret ? "secret" : "public", o.plan_path ? o.plan_path : "full-bit", o.net,
          o.sim ? "" : (o.tls ? ", TLS 1.3 PSK" : ", plain TCP"));
-  printf("%-28s %-18s %12s %8s %9s %6s\n", "layer", "op", "MB/party", "rounds", "seconds", "bits");
-  for (int i = 0; i < nl; i++) {
+  if (!o.quiet)
+    printf("%-28s %-18s %12s %8s %9s %6s\n", "layer", "op", "MB/party", "rounds", "seconds", "bits");
+  for (int i = 0; i < nl && !o.quiet; i++) {
     const struct pn_mpc_layer *l = pn_mpc_model_layer(rep, i);
     if (!l->bytes && !l->relu_elems && l->seconds < 1e-3) continue;
     char bits[16] = "";
@@ -510,6 +555,12 @@ static int cmd_infer(int argc, char **argv) {
          (double)j.st[0].bytes / 1e6 / (double)o.count, (unsigned long long)j.st[0].rounds,
          (unsigned long long)(j.st[0].rounds / (uint64_t)j.nb), seconds, seconds / (double)o.count,
          total_seconds - seconds);
+  double vclock = j.vclock[0] > j.vclock[1] ? j.vclock[0] : j.vclock[1];
+  int emu = !o.sim && j.net.emu_bw > 0;
+  if (emu)
+    printf("emulated link: compute (thread CPU time) + link delays on the critical path = %.2f s "
+           "(%.3f s per image); link delays alone %.2f s\n", vclock, vclock / (double)o.count,
+           j.emu[0]);
   printf("agreement with plaintext: %.4f (%lld/%lld)", agreement, (long long)agree,
          (long long)o.count);
   if (labelled) printf(", accuracy %.4f (plaintext %.4f)", acc, pacc);
@@ -521,6 +572,7 @@ static int cmd_infer(int argc, char **argv) {
     cJSON_AddStringToObject(r, "mode", o.sim ? "simulator" : "two-party");
     cJSON_AddStringToObject(r, "plan", o.plan_path ? o.plan_path : "full-bit");
     cJSON_AddStringToObject(r, "weights", o.secret ? "secret" : "public");
+    cJSON_AddBoolToObject(r, "sign_table", !o.no_table);
     cJSON_AddStringToObject(r, "net", o.net);
     cJSON_AddNumberToObject(r, "count", (double)o.count);
     cJSON_AddNumberToObject(r, "batch", (double)o.batch);
@@ -542,6 +594,12 @@ static int cmd_infer(int argc, char **argv) {
     if (!o.sim) {
       cJSON_AddNumberToObject(r, "wire_bytes_per_party", (double)j.wire[0]);
       cJSON_AddNumberToObject(r, "emulated_link_seconds", j.emu[0]);
+      if (emu) {
+        cJSON_AddNumberToObject(r, "modeled_seconds", vclock);
+        cJSON_AddNumberToObject(r, "modeled_seconds_per_image", vclock / (double)o.count);
+        cJSON_AddNumberToObject(r, "compute_seconds_p0", j.cpu[0]);
+        cJSON_AddNumberToObject(r, "compute_seconds_p1", j.cpu[1]);
+      }
     }
     cJSON_AddNumberToObject(r, "dealer_bytes_per_image", (double)j.dealer_bytes / (double)(j.nb * j.B));
     for (int i = 0; i < nl; i++) cJSON_AddItemToArray(ls, layer_json(pn_mpc_model_layer(rep, i), o.count));
@@ -625,7 +683,7 @@ static int bitlen(double v) {
   return b;
 }
 
-static int cmd_profile(int argc, char **argv) {
+int pn_mpc_cli_profile(int argc, char **argv) {
   const char *cmd = "mpc profile";
   struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_VAL, .count = 1000, .batch = 100,
                    .margin = 1, .tls = 1};
@@ -799,6 +857,7 @@ static int cmd_dealer(int argc, char **argv) {
   ** parties will ask for */
   struct pn_mpc m;
   pn_mpc_init_sim(&m, &ctx, d, PN_MPC_FRAC_DEFAULT);
+  if (o.no_table) m.lut_max = 0;
   int64_t n = pn_mpc_model_in_numel(mm);
   pn_sh x = {0};
   double t0 = pn_now();
@@ -826,7 +885,7 @@ out:
 
 /* ---- ReLU micro-benchmark: measured bits/rounds per ReLU vs the formulas, loopback throughput ---- */
 struct relu_job {
-  int lfd, port, mode, k, m;
+  int lfd, port, mode, k, m, tree;
   int64_t n;
   uint8_t master[32];
   struct pn_net_opts net;
@@ -853,6 +912,7 @@ static void *relu_party(void *arg) {
   if (rc == PN_OK) {
     struct pn_mpc m;
     pn_mpc_init_party(&m, ctx, p, net, d, PN_MPC_FRAC_DEFAULT);
+    if (j->tree) m.lut_max = 0;
     pn_sh x = {0}, y = {0};
     if ((rc = pn_sh_alloc(&m, j->n, x)) == PN_OK && (rc = pn_sh_alloc(&m, j->n, y)) == PN_OK) {
       struct pn_prg prg;
@@ -876,7 +936,7 @@ static void *relu_party(void *arg) {
   return NULL;
 }
 
-static int cmd_bench_relu(int argc, char **argv) {
+int pn_mpc_cli_bench_relu(int argc, char **argv) {
   const char *cmd = "mpc bench-relu";
   struct opts o = {.data = "random", .count = 1 << 16, .tls = 1, .net = "none"};
   o.model = "-";
@@ -893,7 +953,7 @@ static int cmd_bench_relu(int argc, char **argv) {
   j.net.psk = psk;
   j.net.psk_len = 32;
   j.n = o.count;
-  const int ns[] = {64, 64, 32, 18, 12, 8, 6};
+  const int ns[] = {64, 64, 32, 18, 12, 8, 6, 8, 6}; /* the last two: carry tree */
   cJSON *arr = cJSON_CreateArray();
   printf("ReLU on %lld elements, two parties over loopback (%s, net %s)\n", (long long)j.n,
          o.tls ? "TLS 1.3 PSK" : "plain TCP", o.net);
@@ -902,6 +962,7 @@ static int cmd_bench_relu(int argc, char **argv) {
   int ret = PN_EXIT_OK;
   for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
     j.mode = i == 0 ? PN_RELU_FULL : PN_RELU_HB;
+    j.tree = o.no_table || i >= 7;
     j.k = 0;
     j.m = ns[i];
     if (pn_mpc_net_bind(&ctx, "127.0.0.1", 0, &j.lfd, &j.port)) {
@@ -918,15 +979,20 @@ static int cmd_bench_relu(int argc, char **argv) {
     }
     double bits, meas = (double)j.st.bytes * 8 / (double)j.n;
     int rounds;
-    pn_relu_cost(j.mode, ns[i], &bits, &rounds);
+    pn_relu_cost_ex(j.mode, ns[i], j.tree ? 0 : PN_HB_LUT_MAX, &bits, &rounds);
     int lg = 0;
     while ((1 << lg) < ns[i]) lg++;
     double paper = j.mode == PN_RELU_FULL ? 1856 : 2.0 * ns[i] + 4.0 * ns[i] * lg + 1 + 128;
     printf("%-10s %4d %12.2f %12.0f %8llu %8d %14.0f %12.0f\n",
-           j.mode == PN_RELU_FULL ? "full-bit" : "HB", ns[i], meas, bits,
+           j.mode == PN_RELU_FULL ? "full-bit"
+           : (ns[i] >= PN_HB_LUT_MIN && ns[i] <= PN_HB_LUT_MAX) ? (j.tree ? "HB tree" : "HB table")
+                                                                : "HB",
+           ns[i], meas, bits,
            (unsigned long long)j.st.rounds, rounds, paper, (double)j.n / j.seconds);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "protocol", j.mode == PN_RELU_FULL ? "full-bit" : "hummingbird");
+    cJSON_AddBoolToObject(e, "sign_table", j.mode == PN_RELU_HB && !j.tree &&
+                          ns[i] >= PN_HB_LUT_MIN && ns[i] <= PN_HB_LUT_MAX);
     cJSON_AddNumberToObject(e, "n", ns[i]);
     cJSON_AddNumberToObject(e, "bits_per_relu", meas);
     cJSON_AddNumberToObject(e, "bits_formula", bits);
@@ -956,14 +1022,15 @@ int pn_cmd_mpc(int argc, char **argv) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? PN_EXIT_USAGE : PN_EXIT_OK;
   }
-  if (!strcmp(argv[1], "infer")) return cmd_infer(argc, argv);
-  if (!strcmp(argv[1], "profile")) return cmd_profile(argc, argv);
+  if (!strcmp(argv[1], "infer")) return pn_mpc_cli_infer(argc, argv);
+  if (!strcmp(argv[1], "profile")) return pn_mpc_cli_profile(argc, argv);
   if (!strcmp(argv[1], "dealer")) return cmd_dealer(argc, argv);
-  if (!strcmp(argv[1], "bench-relu")) return cmd_bench_relu(argc, argv);
+  if (!strcmp(argv[1], "bench-relu")) return pn_mpc_cli_bench_relu(argc, argv);
+  if (!strcmp(argv[1], "bench")) return pn_bench_mpc(argc - 1, argv + 1);
   if (!strcmp(argv[1], "share")) return pn_mpc_cli_share(argc, argv);
   if (!strcmp(argv[1], "party")) return pn_mpc_cli_party(argc, argv);
   if (!strcmp(argv[1], "reveal")) return pn_mpc_cli_reveal(argc, argv);
   if (!strcmp(argv[1], "weights")) return pn_mpc_cli_weights(argc, argv);
   return pn_cli_usage("mpc", "unknown subcommand '%s' (infer, profile, dealer, share, party, "
-                      "reveal, weights, bench-relu)", argv[1]);
+                      "reveal, weights, bench-relu, bench)", argv[1]);
 }

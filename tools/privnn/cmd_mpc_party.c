@@ -263,6 +263,7 @@ static void party_usage(FILE *f) {
           "  --psk-file F    TLS 1.3 with a pre-shared key (16-64 bytes in F)\n"
           "  --cert C --key K --ca CA   TLS 1.3 with mutual certificates (PEM)\n"
           "  --no-tls        plain TCP (frames HMAC'ed if --psk-file is given)\n"
+          "  --no-table      carry tree for HummingBird widths 3..8 (the dealer must agree)\n"
           "  --net NET       link emulator (none, lan, wan, BW,RTT)\n"
           "  --timeout MS    per-operation timeout (default 30000)\n"
           "  --json FILE     bytes, rounds and time per layer\n");
@@ -274,12 +275,16 @@ int pn_mpc_cli_party(int argc, char **argv) {
              *plan_path = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL,
              *net_s = "none", *json = NULL, *dealer_hp = NULL, *wfile = NULL, *v;
   int64_t id = -1, timeout = 30000;
-  int listen = -1, tls = 1;
+  int listen = -1, tls = 1, no_table = 0;
   struct pn_cli_args a = {argc, argv, 2, cmd, 0};
   for (; a.i < argc; a.i++) {
     if (pn_cli_flag(&a, "--help", "-h")) {
       party_usage(stdout);
       return PN_EXIT_OK;
+    }
+    if (pn_cli_flag(&a, "--no-table", NULL)) {
+      no_table = 1;
+      continue;
     }
     if (pn_cli_flag(&a, "--no-tls", NULL)) {
       tls = 0;
@@ -390,6 +395,7 @@ int pn_mpc_cli_party(int argc, char **argv) {
   rc = listen ? pn_mpc_net_listen(&ctx, hostport, &no, &net) : pn_mpc_net_connect(&ctx, hostport, &no, &net);
   if (rc) goto out;
   pn_mpc_init_party(&m, &ctx, (int)id, net, d, PN_MPC_FRAC_DEFAULT);
+  if (no_table) m.lut_max = 0;
   int64_t nout = pn_mpc_model_out_numel(mm);
   res = (struct share_file){.party = (uint32_t)id, .batch = in.batch, .frac = in.frac,
                             .batches = in.batches, .words = (uint64_t)nout};
@@ -400,6 +406,7 @@ int pn_mpc_cli_party(int argc, char **argv) {
     goto out;
   }
   if ((rc = pn_sh_alloc(&m, (int64_t)in.words, x))) goto out;
+  pn_mpc_net_vclock_reset(net);
   double t0 = pn_now();
   for (uint64_t b = 0; b < in.batches && rc == PN_OK; b++) {
     if (in.kind) {
@@ -415,18 +422,22 @@ int pn_mpc_cli_party(int argc, char **argv) {
     }
   }
   pn_sh_free(&m, (int64_t)in.words, x);
-  double secs = pn_now() - t0;
+  double secs = pn_now() - t0, vsecs = pn_mpc_net_vclock(net);
   if (rc == PN_OK) rc = share_write(&ctx, out, &res);
   if (rc == PN_OK) {
     printf("party %lld: %llu batch(es) of %u, %.3f MB sent, %llu rounds, %.2f s; wrote %s\n",
            (long long)id, (unsigned long long)in.batches, in.batch, (double)m.st.bytes / 1e6,
            (unsigned long long)m.st.rounds, secs, out);
+    if (no.emu_bw > 0)
+      printf("party %lld: emulated link: compute + link delays on this party's critical path "
+             "%.3f s\n", (long long)id, vsecs);
     if (json) {
       cJSON *r = cJSON_CreateObject(), *ls = cJSON_CreateArray();
       cJSON_AddNumberToObject(r, "party", (double)id);
       cJSON_AddNumberToObject(r, "bytes_per_party", (double)m.st.bytes);
       cJSON_AddNumberToObject(r, "rounds", (double)m.st.rounds);
       cJSON_AddNumberToObject(r, "seconds", secs);
+      if (no.emu_bw > 0) cJSON_AddNumberToObject(r, "modeled_seconds", vsecs);
       cJSON_AddNumberToObject(r, "bits_discarded", pn_mpc_model_bits_discarded(mm));
       for (int i = 0; i < pn_mpc_model_n_layers(mm); i++) {
         const struct pn_mpc_layer *l = pn_mpc_model_layer(mm, i);

@@ -11,7 +11,7 @@ struct pn_ctx;
 
 struct opts {
   const char *model, *data, *plan_path, *net, *json, *out, *serve, *psk_file;
-  int split, secret, sim, tls, have_seed;
+  int split, secret, sim, tls, have_seed, quiet, no_table;
   int64_t count, batch, margin, batches, uniform;
   uint64_t seed;
 };
@@ -35,6 +35,18 @@ void pn_mpc_cli_free(struct source *s);
 void pn_mpc_cli_images(const struct source *s, int64_t first, int64_t cnt, float *x, int32_t *y);
 struct pn_graph *pn_mpc_cli_rebatch(const struct pn_graph *g0, int64_t B);
 int pn_mpc_cli_sha256(struct pn_ctx *ctx, const char *path, uint8_t out[32]);
+
+/* cmd_mpc.c: glibc heap settings for the share arrays (no trimming, no mmap per array). */
+void pn_mpc_cli_heap_tune(void);
+
+/* cmd_mpc.c: the subcommands (argv[0] = "mpc", argv[1] = the subcommand), for cmd_mpc_bench.c */
+int pn_mpc_cli_infer(int argc, char **argv);
+int pn_mpc_cli_profile(int argc, char **argv);
+int pn_mpc_cli_bench_relu(int argc, char **argv);
+
+/* cmd_mpc_bench.c: `privnn bench mpc [--csv FILE] [--model M] [--net lan|wan] [--count N] ...`
+** (argv[0] = "mpc"; also reachable as `privnn mpc bench ...`). */
+int pn_bench_mpc(int argc, char **argv);
 
 /* cmd_mpc_party.c */
 int pn_mpc_cli_share(int argc, char **argv);

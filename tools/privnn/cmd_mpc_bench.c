@@ -1,0 +1,302 @@
+/* cmd_mpc_bench.c - `privnn bench mpc`: ReLU costs against the formulas, loopback throughput and
+** end-to-end private inference of resnet-s and the zoo resnet18 (full-bit, error-free, n = 8).
+**
+** It drives the `mpc` subcommands in process (bench-relu, profile, infer with --json into a
+** temporary directory) and gathers their reports into one table and an optional CSV. */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_util.h"
+#include "mpc_cli.h"
+#include "util/report.h"
+#include "util/status.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: privnn bench mpc [--csv FILE] [--model M] [--net lan|wan|both] [--count N]\n"
+          "                        [--count18 N] [--weights public|secret|both] [--relu-count N]\n"
+          "                        [--no-resnet18] [--keep DIR]\n\n"
+          "HummingBird MPC in one run: bits per party and rounds per ReLU for full-bit and\n"
+          "n = 64, 32, 18, 12, 8, 6 (measured over loopback TLS against the formulas) with the\n"
+          "ReLU throughput; then private inference of resnet-s on Fashion-MNIST test images and\n"
+          "of the zoo resnet18 at 1x3x32x32 (random weights and images, batch 1): full-bit vs the\n"
+          "error-free plan vs uniform n = 8 (dealer sign table; and n8-tree: the carry tree), on\n"
+          "the emulated link(s), weights public and secret.\n"
+          "Times: wall clock of the two party threads, and the emulator's model (each party's\n"
+          "thread CPU time plus the link's delays on the critical path; see docs/mpc.md).\n\n"
+          "  --model M        resnet-s model (default models/resnet-s.onnx; skipped if missing)\n"
+          "  --net NET        lan, wan or both (default both)\n"
+          "  --count N        resnet-s test images (default 20, batches of 10)\n"
+          "  --count18 N      resnet18 random images (default 4, batch 1)\n"
+          "  --weights W      public, secret or both (default both)\n"
+          "  --relu-count N   elements of the ReLU micro-benchmark (default 65536)\n"
+          "  --no-resnet18    skip the zoo resnet18\n"
+          "  --keep DIR       keep the plans and per-run JSON reports in DIR\n"
+          "  --csv FILE       also write every row as CSV\n");
+}
+
+/* Run an in-process subcommand with a NULL-terminated argument list; returns its exit code. */
+static int run_cmd(int (*fn)(int, char **), const char *const *args) {
+  char *argv[40];
+  int argc = 0;
+  while (args[argc] && argc < 39) {
+    argv[argc] = (char *)args[argc];
+    argc++;
+  }
+  argv[argc] = NULL;
+  fflush(stdout);
+  return fn(argc, argv);
+}
+
+static double jnum(const cJSON *o, const char *key, double dflt) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+struct e2e {
+  const char *model, *net, *weights, *plan;
+  double agreement, accuracy, discarded, mb, rounds, wall, modeled;
+};
+
+static void csv_e2e(FILE *csv, const struct e2e *r, double base_wall, double base_mod) {
+  if (!csv) return;
+  fprintf(csv, "e2e,%s,%s,%s,%s,,,,,,,%.4f,", r->model, r->net, r->weights, r->plan, r->agreement);
+  if (r->accuracy >= 0) fprintf(csv, "%.4f", r->accuracy);
+  fprintf(csv, ",%.4f,%.4f,%.1f,%.5f,%.5f,%.3f,%.3f\n", r->discarded, r->mb, r->rounds, r->wall,
+          r->modeled, base_wall / r->wall, base_mod / r->modeled);
+}
+
+int pn_bench_mpc(int argc, char **argv) {
+  const char *cmd = "bench mpc";
+  const char *csv_path = NULL, *model = NULL, *net = "both", *weights = "both", *keep = NULL;
+  int64_t count = 20, count18 = 4, relu_count = 65536;
+  int no18 = 0;
+  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
+  const char *v;
+  for (; a.i < argc; a.i++) {
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      usage(stdout);
+      return PN_EXIT_OK;
+    }
+    if (pn_cli_flag(&a, "--no-resnet18", NULL)) {
+      no18 = 1;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--count", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--count", v, 1, 10000, &count)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--count18", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--count18", v, 1, 1000, &count18)) return PN_EXIT_USAGE;
+      continue;
+    }
+    if (pn_cli_opt(&a, "--relu-count", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--relu-count", v, 64, 1 << 24, &relu_count))
+        return PN_EXIT_USAGE;
+      continue;
+    }
+    const char **dst = NULL;
+    if (pn_cli_opt(&a, "--csv", NULL, &v)) dst = &csv_path;
+    else if (pn_cli_opt(&a, "--model", NULL, &v)) dst = &model;
+    else if (pn_cli_opt(&a, "--net", NULL, &v)) dst = &net;
+    else if (pn_cli_opt(&a, "--weights", NULL, &v)) dst = &weights;
+    else if (pn_cli_opt(&a, "--keep", NULL, &v)) dst = &keep;
+    if (a.err) return PN_EXIT_USAGE;
+    if (!dst) return pn_cli_usage(cmd, "unknown argument '%s'", argv[a.i]);
+    *dst = v;
+  }
+  const char *nets[2] = {NULL, NULL}, *ws[2] = {NULL, NULL};
+  if (!strcmp(net, "both")) {
+    nets[0] = "lan";
+    nets[1] = "wan";
+  } else if (!strcmp(net, "lan") || !strcmp(net, "wan")) {
+    nets[0] = net;
+  } else {
+    return pn_cli_usage(cmd, "--net '%s': use lan, wan or both", net);
+  }
+  if (!strcmp(weights, "both")) {
+    ws[0] = "public";
+    ws[1] = "secret";
+  } else if (!strcmp(weights, "public") || !strcmp(weights, "secret")) {
+    ws[0] = weights;
+  } else {
+    return pn_cli_usage(cmd, "--weights '%s': use public, secret or both", weights);
+  }
+  int rs_given = model != NULL;
+  if (!model) model = "models/resnet-s.onnx";
+  struct stat sb;
+  int have_rs = stat(model, &sb) == 0;
+  if (!have_rs && rs_given) return pn_cli_failf(cmd, "%s: no such model", model);
+
+  char dir[512];
+  if (keep) {
+    snprintf(dir, sizeof dir, "%s", keep);
+    if (mkdir(dir, 0755) != 0 && stat(dir, &sb) != 0)
+      return pn_cli_failf(cmd, "cannot create %s", dir);
+  } else {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/privnn-bench-mpc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) return pn_cli_failf(cmd, "cannot create a temporary directory");
+  }
+  FILE *csv = NULL;
+  if (csv_path && !(csv = fopen(csv_path, "w"))) return pn_cli_failf(cmd, "cannot write %s", csv_path);
+  if (csv)
+    fprintf(csv, "section,model,net,weights,plan,n,bits_per_relu,bits_formula,rounds,"
+                 "rounds_formula,relu_per_second,agreement,accuracy,bits_discarded,"
+                 "mb_per_image_per_party,rounds_per_batch,wall_seconds_per_image,"
+                 "modeled_seconds_per_image,speedup_wall,speedup_modeled\n");
+  int ret = PN_EXIT_OK;
+  char path[700], cnt[32];
+  struct pn_ctx ctx = {0};
+
+  /* 1. ReLU protocols */
+  printf("== ReLU: bits per party and rounds per ReLU, measured over loopback vs the formulas ==\n");
+  snprintf(path, sizeof path, "%s/relu.json", dir);
+  snprintf(cnt, sizeof cnt, "%lld", (long long)relu_count);
+  {
+    const char *args[] = {"mpc", "bench-relu", "--count", cnt, "--json", path, NULL};
+    if ((ret = run_cmd(pn_mpc_cli_bench_relu, args))) goto out;
+  }
+  if (csv) {
+    cJSON *r = NULL;
+    if (pn_json_read(&ctx, path, 1 << 20, &r)) {
+      ret = pn_cli_fail(cmd, &ctx);
+      goto out;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r, "relu")) {
+      const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "protocol");
+      int nn = (int)jnum(e, "n", 0), small = nn >= 3 && nn <= 8;
+      int table = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "sign_table"));
+      fprintf(csv, "relu,,loopback,,%s%s,%d,%.2f,%.0f,%.0f,%.0f,%.0f,,,,,,,,,\n",
+              cJSON_IsString(p) ? p->valuestring : "?",
+              small ? (table ? "-table" : "-tree") : "", nn,
+              jnum(e, "bits_per_relu", 0), jnum(e, "bits_formula", 0), jnum(e, "rounds", 0),
+              jnum(e, "rounds_formula", 0), jnum(e, "relu_per_second", 0));
+    }
+    cJSON_Delete(r);
+  }
+
+  /* 2. models and plans */
+  const char *names[2] = {"resnet-s", "resnet18-32"};
+  char mpath[2][700];
+  snprintf(mpath[0], sizeof mpath[0], "%s", model);
+  snprintf(mpath[1], sizeof mpath[1], "%s/resnet18-32.onnx", dir);
+  int use[2] = {have_rs, !no18};
+  if (!have_rs)
+    printf("\nbench mpc: %s not found: resnet-s skipped (train it, or pass --model)\n", model);
+  if (use[1]) {
+    const char *args[] = {"zoo", "resnet18", "--input-shape", "1x3x32x32", "--classes", "10",
+                          "-o", mpath[1], NULL};
+    printf("\n== zoo resnet18 at 1x3x32x32 (random weights) ==\n");
+    if ((ret = run_cmd(pn_cmd_zoo, args))) goto out;
+  }
+  char plans[2][2][720];
+  for (int mi = 0; mi < 2; mi++) {
+    if (!use[mi]) continue;
+    printf("\n== %s: error-free plan and uniform n = 8 (mpc profile) ==\n", names[mi]);
+    for (int u = 0; u < 2; u++) {
+      snprintf(plans[mi][u], sizeof plans[mi][u], "%s/%s.%s.json", dir, names[mi],
+               u ? "n8" : "errfree");
+      const char *rsargs[] = {"mpc", "profile", mpath[mi], "--data", "fashion-mnist", "--count",
+                              "1000", "-o", plans[mi][u], u ? "--uniform" : NULL, "8", NULL};
+      const char *r18args[] = {"mpc", "profile", mpath[mi], "--data", "random", "--count", "20",
+                               "--batch", "10", "--seed", "7", "-o", plans[mi][u],
+                               u ? "--uniform" : NULL, "8", NULL};
+      if ((ret = run_cmd(pn_mpc_cli_profile, mi ? r18args : rsargs))) goto out;
+    }
+  }
+
+  /* 3. end to end */
+  printf("\n== end to end: two parties (threads) over loopback TLS 1.3 PSK, link emulator ==\n");
+  char cnt18[32], bat[32];
+  snprintf(cnt, sizeof cnt, "%lld", (long long)count);
+  snprintf(bat, sizeof bat, "%lld", (long long)(count < 10 ? count : 10));
+  snprintf(cnt18, sizeof cnt18, "%lld", (long long)count18);
+  /* n8: uniform n = 8 with the dealer's sign table; n8-tree: the same plan with the carry tree */
+  static const char *plan_names[4] = {"full-bit", "errfree", "n8", "n8-tree"};
+  struct e2e rows[2][2][2][4];
+  memset(rows, 0, sizeof rows);
+  for (int mi = 0; mi < 2; mi++) {
+    if (!use[mi]) continue;
+    for (int ni = 0; ni < 2 && nets[ni]; ni++)
+      for (int wi = 0; wi < 2 && ws[wi]; wi++)
+        for (int pi = 0; pi < 4; pi++) {
+          struct e2e *r = &rows[mi][ni][wi][pi];
+          snprintf(path, sizeof path, "%s/e2e.%s.%s.%s.%s.json", dir, names[mi], plan_names[pi],
+                   nets[ni], ws[wi]);
+          const char *args[24] = {"mpc", "infer", mpath[mi], "--data",
+                                  mi ? "random" : "fashion-mnist", "--count", mi ? cnt18 : cnt,
+                                  "--batch", mi ? "1" : bat, "--net", nets[ni], "--weights",
+                                  ws[wi], "--seed", "11", "-q", "--json", path, NULL};
+          if (pi) {
+            args[18] = "--plan";
+            args[19] = plans[mi][pi == 1 ? 0 : 1];
+            args[20] = pi == 3 ? "--no-table" : NULL;
+            args[21] = NULL;
+          }
+          printf("-- %s, %s, weights %s, %s\n", names[mi], nets[ni], ws[wi], plan_names[pi]);
+          if ((ret = run_cmd(pn_mpc_cli_infer, args))) goto out;
+          cJSON *j = NULL;
+          if (pn_json_read(&ctx, path, 1 << 24, &j)) {
+            ret = pn_cli_fail(cmd, &ctx);
+            goto out;
+          }
+          *r = (struct e2e){names[mi], nets[ni], ws[wi], plan_names[pi],
+                            jnum(j, "agreement", 0), jnum(j, "accuracy", -1),
+                            jnum(j, "bits_discarded", 0),
+                            jnum(j, "bytes_per_party_per_image", 0) / 1e6,
+                            jnum(j, "rounds_per_batch", 0), jnum(j, "seconds_per_image", 0),
+                            jnum(j, "modeled_seconds_per_image", 0)};
+          cJSON_Delete(j);
+        }
+  }
+  printf("\n== summary (s/img: wall clock; model: compute + emulated link, see docs/mpc.md) ==\n");
+  printf("%-11s %-4s %-7s %-9s %6s %6s %6s %9s %8s %9s %9s %8s %8s\n", "model", "net", "weights",
+         "plan", "agree", "acc", "disc%", "MB/img", "rnd/bat", "s/img", "model s", "speedup",
+         "(model)");
+  for (int mi = 0; mi < 2; mi++)
+    for (int ni = 0; ni < 2; ni++)
+      for (int wi = 0; wi < 2; wi++) {
+        const struct e2e *b = &rows[mi][ni][wi][0];
+        if (!b->model) continue;
+        for (int pi = 0; pi < 4; pi++) {
+          const struct e2e *r = &rows[mi][ni][wi][pi];
+          char acc[16] = "-";
+          if (r->accuracy >= 0) snprintf(acc, sizeof acc, "%.3f", r->accuracy);
+          printf("%-11s %-4s %-7s %-9s %6.3f %6s %6.1f %9.3f %8.0f %9.4f %9.4f %7.2fx %7.2fx\n",
+                 r->model, r->net, r->weights, r->plan, r->agreement, acc, r->discarded * 100,
+                 r->mb, r->rounds, r->wall, r->modeled, b->wall / r->wall,
+                 r->modeled > 0 ? b->modeled / r->modeled : 0);
+          csv_e2e(csv, r, b->wall, b->modeled);
+        }
+      }
+  printf("targets (LAN, weights public): error-free >= 2.7x, n = 8 >= 8x faster than full-bit\n");
+  if (keep) printf("plans and reports kept in %s\n", dir);
+out:
+  if (csv && fclose(csv) != 0 && ret == PN_EXIT_OK) ret = pn_cli_failf(cmd, "cannot write %s", csv_path);
+  if (!keep) { /* remove what this run wrote into its temporary directory */
+    static const char *const fixed[] = {"relu.json", "resnet18-32.onnx", "resnet-s.errfree.json",
+                                        "resnet-s.n8.json", "resnet18-32.errfree.json",
+                                        "resnet18-32.n8.json"};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+      snprintf(path, sizeof path, "%s/%s", dir, fixed[i]);
+      unlink(path);
+    }
+    for (int mi = 0; mi < 2; mi++)
+      for (int pi = 0; pi < 4; pi++)
+        for (int ni = 0; ni < 2; ni++)
+          for (int wi = 0; wi < 2; wi++) {
+            snprintf(path, sizeof path, "%s/e2e.%s.%s.%s.%s.json", dir, names[mi],
+                     plan_names[pi], ni ? "wan" : "lan", wi ? "secret" : "public");
+            unlink(path);
+          }
+    rmdir(dir);
+  }
+  return ret;
+}
