@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/bytes.h"
 #include "mpc/mpc.h"
 #include "mpc/net.h"
 #include "util/fileio.h"
@@ -43,22 +44,6 @@ struct pn_mpc_dealer {
   struct pn_mpc_net *remote;     /* P1 served online: corrections requested over this link */
 };
 
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-  return v;
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
 
 static int dealer_alloc(struct pn_ctx *ctx, struct pn_mpc_dealer **out) {
   *out = calloc(1, sizeof **out);
@@ -83,11 +68,11 @@ static void header(uint8_t h[HDR_BYTES], int party, const struct pn_dealer_bindi
                    const uint8_t seed[PN_SEED_BYTES]) {
   memset(h, 0, HDR_BYTES);
   memcpy(h, magic, 8);
-  put32(h + 8, DEALER_VERSION);
-  put32(h + 12, (uint32_t)party);
-  put32(h + 16, b->batch);
-  put32(h + 20, b->frac);
-  put64(h + 24, b->batches);
+  pn_put_le32(h + 8, DEALER_VERSION);
+  pn_put_le32(h + 12, (uint32_t)party);
+  pn_put_le32(h + 16, b->batch);
+  pn_put_le32(h + 20, b->frac);
+  pn_put_le64(h + 24, b->batches);
   memcpy(h + 32, b->model, 32);
   memcpy(h + 64, b->plan, 32);
   memcpy(h + 96, seed, 32);
@@ -160,9 +145,9 @@ int pn_dealer_open_file(struct pn_ctx *ctx, const char *path, int party,
     rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: not a privnn dealer file (bad magic)", path);
     goto fail;
   }
-  if (get32(h + 8) != DEALER_VERSION) {
+  if (pn_get_le32(h + 8) != DEALER_VERSION) {
     rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: dealer file version %u, expected %d", path,
-                get32(h + 8), DEALER_VERSION);
+                pn_get_le32(h + 8), DEALER_VERSION);
     goto fail;
   }
   /* checksum over header + body */
@@ -184,9 +169,9 @@ int pn_dealer_open_file(struct pn_ctx *ctx, const char *path, int party,
     rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: dealer file checksum mismatch (corrupt file)", path);
     goto fail;
   }
-  if ((int)get32(h + 12) != party) {
+  if ((int)pn_get_le32(h + 12) != party) {
     rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: dealer file is for party %u, not party %d", path,
-                get32(h + 12), party);
+                pn_get_le32(h + 12), party);
     goto fail;
   }
   if (memcmp(h + 32, bind->model, 32) != 0) {
@@ -197,15 +182,15 @@ int pn_dealer_open_file(struct pn_ctx *ctx, const char *path, int party,
     rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: dealer file was made for another plan", path);
     goto fail;
   }
-  if (get32(h + 16) != bind->batch || get32(h + 20) != bind->frac) {
+  if (pn_get_le32(h + 16) != bind->batch || pn_get_le32(h + 20) != bind->frac) {
     rc = pn_err(ctx, PN_ERR_MISMATCH,
                 "%s: dealer file is for batch size %u with %u fractional bits, not %u/%u", path,
-                get32(h + 16), get32(h + 20), bind->batch, bind->frac);
+                pn_get_le32(h + 16), pn_get_le32(h + 20), bind->batch, bind->frac);
     goto fail;
   }
-  if (get64(h + 24) < bind->batches) {
+  if (pn_get_le64(h + 24) < bind->batches) {
     rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: dealer file holds %llu batches, %llu needed", path,
-                (unsigned long long)get64(h + 24), (unsigned long long)bind->batches);
+                (unsigned long long)pn_get_le64(h + 24), (unsigned long long)bind->batches);
     goto fail;
   }
   if ((rc = dealer_alloc(ctx, out))) goto fail;
@@ -272,10 +257,10 @@ static int correction(struct pn_mpc_dealer *d, int kind, uint64_t idx, const uin
   uint8_t rh[32];
   if (d->remote) {
     memset(rh, 0, sizeof rh);
-    put32(rh, (uint32_t)kind);
-    put64(rh + 8, dims[0]);
-    put64(rh + 16, dims[1]);
-    put64(rh + 24, dims[2]);
+    pn_put_le32(rh, (uint32_t)kind);
+    pn_put_le64(rh + 8, dims[0]);
+    pn_put_le64(rh + 16, dims[1]);
+    pn_put_le64(rh + 24, dims[2]);
     if ((rc = pn_mpc_net_send(d->ctx, d->remote, rh, 32)) ||
         (rc = pn_mpc_net_recv(d->ctx, d->remote, corr, nw * 8))) {
       pn_err_prefix(d->ctx, "online dealer");
@@ -290,12 +275,12 @@ static int correction(struct pn_mpc_dealer *d, int kind, uint64_t idx, const uin
                     "model or plan than it was made for)", d->in_path);
     if (fread(rh, 1, 32, d->in) != 32) return pn_err(d->ctx, PN_ERR_IO, "%s: read failed",
                                                      d->in_path);
-    if ((int)get32(rh) != kind || get64(rh + 8) != dims[0] || get64(rh + 16) != dims[1] ||
-        get64(rh + 24) != dims[2])
+    if ((int)pn_get_le32(rh) != kind || pn_get_le64(rh + 8) != dims[0] || pn_get_le64(rh + 16) != dims[1] ||
+        pn_get_le64(rh + 24) != dims[2])
       return pn_err(d->ctx, PN_ERR_MISMATCH, "%s: dealer record %llu is kind %u [%llu,%llu,%llu],"
                     " the protocol asks for kind %d [%llu,%llu,%llu]", d->in_path,
-                    (unsigned long long)idx, get32(rh), (unsigned long long)get64(rh + 8),
-                    (unsigned long long)get64(rh + 16), (unsigned long long)get64(rh + 24), kind,
+                    (unsigned long long)idx, pn_get_le32(rh), (unsigned long long)pn_get_le64(rh + 8),
+                    (unsigned long long)pn_get_le64(rh + 16), (unsigned long long)pn_get_le64(rh + 24), kind,
                     (unsigned long long)dims[0], (unsigned long long)dims[1],
                     (unsigned long long)dims[2]);
     if (fread(corr, 8, nw, d->in) != nw) return pn_err(d->ctx, PN_ERR_IO, "%s: read failed",
@@ -310,10 +295,10 @@ static int correction(struct pn_mpc_dealer *d, int kind, uint64_t idx, const uin
   d->corr_bytes += nw * 8;
   if (d->recording) {
     memset(rh, 0, sizeof rh);
-    put32(rh, (uint32_t)kind);
-    put64(rh + 8, dims[0]);
-    put64(rh + 16, dims[1]);
-    put64(rh + 24, dims[2]);
+    pn_put_le32(rh, (uint32_t)kind);
+    pn_put_le64(rh + 8, dims[0]);
+    pn_put_le64(rh + 16, dims[1]);
+    pn_put_le64(rh + 24, dims[2]);
     EVP_DigestUpdate(d->hash[1], rh, 32);
     EVP_DigestUpdate(d->hash[1], corr, nw * 8);
     if (fwrite(rh, 1, 32, d->rec[1].f) != 32 || fwrite(corr, 8, nw, d->rec[1].f) != nw)
@@ -603,10 +588,10 @@ int pn_dealer_connect(struct pn_ctx *ctx, struct pn_mpc_net *net, int party,
                       const struct pn_dealer_binding *bind, struct pn_mpc_dealer **out) {
   *out = NULL;
   uint8_t h[HELLO_BYTES] = {0}, w[WELCOME_BYTES];
-  put32(h, HELLO_MAGIC);
-  put32(h + 4, (uint32_t)party);
-  put32(h + 8, bind->batch);
-  put32(h + 12, bind->frac);
+  pn_put_le32(h, HELLO_MAGIC);
+  pn_put_le32(h + 4, (uint32_t)party);
+  pn_put_le32(h + 8, bind->batch);
+  pn_put_le32(h + 12, bind->frac);
   memcpy(h + 16, bind->model, 32);
   memcpy(h + 48, bind->plan, 32);
   int rc;
@@ -614,7 +599,7 @@ int pn_dealer_connect(struct pn_ctx *ctx, struct pn_mpc_net *net, int party,
     pn_err_prefix(ctx, "online dealer");
     return rc;
   }
-  if (get32(w) != 0) {
+  if (pn_get_le32(w) != 0) {
     pn_wipe(w, sizeof w);
     return pn_err(ctx, PN_ERR_MISMATCH, "online dealer: refused (it serves another model, plan, "
                   "batch size or party)");
@@ -680,12 +665,12 @@ int pn_dealer_serve(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
   *bytes = 0;
   for (int i = 0; i < 2 && rc == PN_OK; i++) {
     if ((rc = pn_mpc_net_recv(ctx, net[i], h, sizeof h))) break;
-    uint32_t party = get32(h + 4);
-    int ok = get32(h) == HELLO_MAGIC && party <= 1 && !by_party[party] &&
-             get32(h + 8) == bind->batch && get32(h + 12) == bind->frac &&
+    uint32_t party = pn_get_le32(h + 4);
+    int ok = pn_get_le32(h) == HELLO_MAGIC && party <= 1 && !by_party[party] &&
+             pn_get_le32(h + 8) == bind->batch && pn_get_le32(h + 12) == bind->frac &&
              !memcmp(h + 16, bind->model, 32) && !memcmp(h + 48, bind->plan, 32);
     memset(w, 0, sizeof w);
-    put32(w, ok ? 0 : 1);
+    pn_put_le32(w, ok ? 0 : 1);
     if (ok) {
       by_party[party] = net[i];
       memcpy(w + 4, e->seed[party], 32);
@@ -699,9 +684,9 @@ int pn_dealer_serve(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
   while (rc == PN_OK) {
     uint8_t rq[32];
     if ((rc = pn_mpc_net_recv(ctx, by_party[1], rq, sizeof rq))) break;
-    int kind = (int)get32(rq);
+    int kind = (int)pn_get_le32(rq);
     if (kind == 0) break;
-    uint64_t dims[3] = {get64(rq + 8), get64(rq + 16), get64(rq + 24)};
+    uint64_t dims[3] = {pn_get_le64(rq + 8), pn_get_le64(rq + 16), pn_get_le64(rq + 24)};
     rc = serve_request(ctx, e, by_party[1], kind, dims, bytes);
   }
   pn_dealer_free(e);

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/bytes.h"
 #include "mpc/net.h"
 #include "util/fileio.h"
 #include "util/status.h"
@@ -85,22 +86,6 @@ int pn_net_parse_emu(struct pn_ctx *ctx, const char *spec, struct pn_net_opts *o
   return PN_OK;
 }
 
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-  return v;
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
 
 static void set_timeouts(int fd, int ms) {
   struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -245,9 +230,9 @@ static void frame_tag(struct pn_mpc_net *n, const uint8_t *hdr, const void *buf,
 
 /* Frame header (and HMAC tag) of payload buf[0..len) with the next sequence number. */
 static void frame_head(struct pn_mpc_net *n, uint8_t hdr[HDR], size_t len) {
-  put32(hdr, FRAME_MAGIC);
-  put32(hdr + 4, n->seq_out++);
-  put64(hdr + 8, (uint64_t)len);
+  pn_put_le32(hdr, FRAME_MAGIC);
+  pn_put_le32(hdr + 4, n->seq_out++);
+  pn_put_le64(hdr + 8, (uint64_t)len);
 }
 
 /* Send frame a (when have_a) then frame b. Small frames are assembled in one buffer and written
@@ -309,13 +294,13 @@ int pn_mpc_net_recv(struct pn_ctx *ctx, struct pn_mpc_net *n, void *buf, size_t 
   double deadline = pn_now() + n->timeout_ms / 1000.0 + (double)len / 50e6;
   int rc = io_read(ctx, n, hdr, HDR, deadline);
   if (rc) return rc;
-  if (get32(hdr) != FRAME_MAGIC) return fail(ctx, n, PN_ERR_PROTOCOL, "malformed frame (bad magic)");
-  if (get32(hdr + 4) != n->seq_in) {
+  if (pn_get_le32(hdr) != FRAME_MAGIC) return fail(ctx, n, PN_ERR_PROTOCOL, "malformed frame (bad magic)");
+  if (pn_get_le32(hdr + 4) != n->seq_in) {
     char b[96];
-    snprintf(b, sizeof b, "frame out of sequence (got %u, expected %u)", get32(hdr + 4), n->seq_in);
+    snprintf(b, sizeof b, "frame out of sequence (got %u, expected %u)", pn_get_le32(hdr + 4), n->seq_in);
     return fail(ctx, n, PN_ERR_PROTOCOL, b);
   }
-  uint64_t flen = get64(hdr + 8);
+  uint64_t flen = pn_get_le64(hdr + 8);
   if (flen > PN_NET_MAX_FRAME) {
     char b[96];
     snprintf(b, sizeof b, "oversized frame (%llu bytes, limit %llu)", (unsigned long long)flen,
@@ -354,7 +339,7 @@ int pn_mpc_net_exchange(struct pn_ctx *ctx, struct pn_mpc_net *n, const void *se
     n->cpu_mark = c;
     uint64_t bits;
     memcpy(&bits, &n->vt, 8);
-    put64(vme, bits);
+    pn_put_le64(vme, bits);
   }
   if (n->server) {
     if ((rc = send_frames(ctx, n, emu, vme, 8, send, len))) return rc;
@@ -367,7 +352,7 @@ int pn_mpc_net_exchange(struct pn_ctx *ctx, struct pn_mpc_net *n, const void *se
   }
   if (rc == PN_OK && emu) {
     double want = n->rtt / 2 + 8.0 * (double)(len + HDR) / n->bw, el = pn_now() - t0;
-    uint64_t bits = get64(vpeer);
+    uint64_t bits = pn_get_le64(vpeer);
     double peer;
     memcpy(&peer, &bits, 8);
     if (!(peer >= 0 && peer < 1e9)) return fail(ctx, n, PN_ERR_PROTOCOL, "bad virtual clock");

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/bytes.h"
 #include "mpc/runner.h"
 #include "util/fileio.h"
 #include "util/status.h"
@@ -17,22 +18,6 @@
 #define WHDR 88
 static const char wmagic[8] = "PNMPCWT";
 
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-  return v;
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
 
 int pn_mpc_wfile_write(struct pn_ctx *ctx, const char *path, int party,
                        const struct pn_mpc_wtable *t, const uint8_t model[32],
@@ -43,20 +28,20 @@ int pn_mpc_wfile_write(struct pn_ctx *ctx, const char *path, int party,
   uint8_t *b = calloc(1, n);
   if (!b) return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory", path);
   memcpy(b, wmagic, 8);
-  put32(b + 8, 1);
-  put32(b + 12, (uint32_t)party);
-  put32(b + 16, (uint32_t)frac);
-  put32(b + 20, party == 0 ? (uint32_t)t->n : 0);
+  pn_put_le32(b + 8, 1);
+  pn_put_le32(b + 12, (uint32_t)party);
+  pn_put_le32(b + 16, (uint32_t)frac);
+  pn_put_le32(b + 20, party == 0 ? (uint32_t)t->n : 0);
   memcpy(b + 24, model, 32);
   if (party == 1) memcpy(b + 56, seed, 32);
   size_t o = WHDR;
   for (int i = 0; party == 0 && i < t->n; i++) {
     size_t l = strlen(t->e[i].name);
-    put32(b + o, (uint32_t)l);
+    pn_put_le32(b + o, (uint32_t)l);
     memcpy(b + o + 4, t->e[i].name, l);
-    put64(b + o + 4 + l, (uint64_t)t->e[i].n);
+    pn_put_le64(b + o + 4 + l, (uint64_t)t->e[i].n);
     o += 12 + l;
-    for (int64_t k = 0; k < t->e[i].n; k++, o += 8) put64(b + o, t->e[i].w[k]);
+    for (int64_t k = 0; k < t->e[i].n; k++, o += 8) pn_put_le64(b + o, t->e[i].w[k]);
   }
   unsigned len = 0;
   EVP_Digest(b, o, b + o, &len, EVP_sha256(), NULL);
@@ -74,7 +59,7 @@ int pn_mpc_wfile_read(struct pn_ctx *ctx, const char *path, int party, const uin
   int rc = pn_read_file(ctx, path, 0, &b, &n);
   if (rc) return rc;
   unsigned len = 0;
-  if (n < WHDR + 32 || memcmp(b, wmagic, 8) != 0 || get32(b + 8) != 1) {
+  if (n < WHDR + 32 || memcmp(b, wmagic, 8) != 0 || pn_get_le32(b + 8) != 1) {
     rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: not a privnn weight share file (magic/version)", path);
     goto out;
   }
@@ -83,9 +68,9 @@ int pn_mpc_wfile_read(struct pn_ctx *ctx, const char *path, int party, const uin
     rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: weight share file checksum mismatch", path);
     goto out;
   }
-  if ((int)get32(b + 12) != party) {
+  if ((int)pn_get_le32(b + 12) != party) {
     rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: weight shares of party %u, this is party %d", path,
-                get32(b + 12), party);
+                pn_get_le32(b + 12), party);
     goto out;
   }
   if (memcmp(b + 24, model, 32) != 0) {
@@ -93,15 +78,15 @@ int pn_mpc_wfile_read(struct pn_ctx *ctx, const char *path, int party, const uin
     goto out;
   }
   memcpy(seed, b + 56, 32);
-  uint32_t cnt = get32(b + 20);
+  uint32_t cnt = pn_get_le32(b + 20);
   size_t o = WHDR, end = n - 32;
   for (uint32_t i = 0; i < cnt && rc == PN_OK; i++) {
-    if (end - o < 4 || get32(b + o) > 4096 || end - o - 4 < (size_t)get32(b + o) + 8) {
+    if (end - o < 4 || pn_get_le32(b + o) > 4096 || end - o - 4 < (size_t)pn_get_le32(b + o) + 8) {
       rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: entry %u truncated", path, i);
       break;
     }
-    size_t l = get32(b + o);
-    uint64_t words = get64(b + o + 4 + l);
+    size_t l = pn_get_le32(b + o);
+    uint64_t words = pn_get_le64(b + o + 4 + l);
     if (words > (end - o - 12 - l) / 8) {
       rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: entry %u truncated", path, i);
       break;
@@ -114,7 +99,7 @@ int pn_mpc_wfile_read(struct pn_ctx *ctx, const char *path, int party, const uin
       rc = pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory", path);
       break;
     }
-    for (uint64_t k = 0; k < words; k++) w[k] = get64(b + o + 12 + l + 8 * k);
+    for (uint64_t k = 0; k < words; k++) w[k] = pn_get_le64(b + o + 12 + l + 8 * k);
     if (pn_mpc_wtable_find(t, name)) rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: '%s' twice", path, name);
     else if (pn_mpc_wtable_add(t, name, (int64_t)words, w)) rc = pn_err(ctx, PN_ERR_NOMEM, "oom");
     pn_wipe_free(w, (size_t)(words ? words : 1) * 8);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/bytes.h"
 #include "cli.h"
 #include "cli_util.h"
 #include "graph/onnx.h"
@@ -32,38 +33,22 @@ struct share_file {
   uint64_t *data;              /* kind 0: batches * words */
 };
 
-static void put32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v |= (uint32_t)p[i] << (8 * i);
-  return v;
-}
-static uint64_t get64(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v |= (uint64_t)p[i] << (8 * i);
-  return v;
-}
 
 static int share_write(struct pn_ctx *ctx, const char *path, const struct share_file *f) {
   size_t body = f->kind ? 32 : (size_t)(f->batches * f->words) * 8;
   uint8_t *buf = calloc(1, SH_HDR + body);
   if (!buf) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   memcpy(buf, sh_magic, 8);
-  put32(buf + 8, 1);
-  put32(buf + 12, f->party);
-  put32(buf + 16, f->batch);
-  put32(buf + 20, f->frac);
-  put64(buf + 24, f->batches);
-  put64(buf + 32, f->words);
-  put32(buf + 40, f->kind);
+  pn_put_le32(buf + 8, 1);
+  pn_put_le32(buf + 12, f->party);
+  pn_put_le32(buf + 16, f->batch);
+  pn_put_le32(buf + 20, f->frac);
+  pn_put_le64(buf + 24, f->batches);
+  pn_put_le64(buf + 32, f->words);
+  pn_put_le32(buf + 40, f->kind);
   if (f->kind) memcpy(buf + SH_HDR, f->seed, 32);
   else
-    for (size_t i = 0; i < (size_t)(f->batches * f->words); i++) put64(buf + SH_HDR + 8 * i, f->data[i]);
+    for (size_t i = 0; i < (size_t)(f->batches * f->words); i++) pn_put_le64(buf + SH_HDR + 8 * i, f->data[i]);
   int rc = pn_write_file_atomic(ctx, path, buf, SH_HDR + body, 0600);
   pn_wipe_free(buf, SH_HDR + body);
   return rc;
@@ -75,16 +60,16 @@ static int share_read(struct pn_ctx *ctx, const char *path, struct share_file *f
   size_t n;
   int rc = pn_read_file(ctx, path, 0, &buf, &n);
   if (rc) return rc;
-  if (n < SH_HDR || memcmp(buf, sh_magic, 8) != 0 || get32(buf + 8) != 1) {
+  if (n < SH_HDR || memcmp(buf, sh_magic, 8) != 0 || pn_get_le32(buf + 8) != 1) {
     rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: not a privnn share file (magic/version)", path);
     goto out;
   }
-  f->party = get32(buf + 12);
-  f->batch = get32(buf + 16);
-  f->frac = get32(buf + 20);
-  f->batches = get64(buf + 24);
-  f->words = get64(buf + 32);
-  f->kind = get32(buf + 40);
+  f->party = pn_get_le32(buf + 12);
+  f->batch = pn_get_le32(buf + 16);
+  f->frac = pn_get_le32(buf + 20);
+  f->batches = pn_get_le64(buf + 24);
+  f->words = pn_get_le64(buf + 32);
+  f->kind = pn_get_le32(buf + 40);
   if (f->party > 1 || f->kind > 1 || !f->batch || !f->batches || !f->words ||
       f->batches > ((uint64_t)1 << 32) || f->words > ((uint64_t)1 << 32) ||
       n != SH_HDR + (f->kind ? 32 : f->batches * f->words * 8)) {
@@ -99,7 +84,7 @@ static int share_read(struct pn_ctx *ctx, const char *path, struct share_file *f
       rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
       goto out;
     }
-    for (size_t i = 0; i < (size_t)(f->batches * f->words); i++) f->data[i] = get64(buf + SH_HDR + 8 * i);
+    for (size_t i = 0; i < (size_t)(f->batches * f->words); i++) f->data[i] = pn_get_le64(buf + SH_HDR + 8 * i);
   }
 out:
   pn_wipe_free(buf, n);
