@@ -76,6 +76,7 @@ struct pn_ckks_pt {
   size_t n;
   int nq;
   uint64_t *data; /* nq * N words, limbs 0..level meaningful */
+  uint8_t fp[32]; /* fingerprint of the owning context: every call checks it (PN_ERR_MISMATCH) */
 };
 struct pn_ckks_ct {
   int size;       /* 2, or 3 after a multiplication without relinearisation */
@@ -85,6 +86,7 @@ struct pn_ckks_ct {
   size_t n;
   int nq;
   uint64_t *data; /* cap * nq * N words */
+  uint8_t fp[32]; /* fingerprint of the owning context */
 };
 
 struct pn_ckks_pt *pn_ckks_pt_new(const struct pn_ckks_context *c);
@@ -129,6 +131,7 @@ void pn_ckks_swk_free(struct pn_ckks_swk *k);
 void pn_ckks_gk_free(struct pn_ckks_gk *gk);
 /* 1 if gk holds the key for rotation by `step` slots (conjugation: step = PN_CKKS_CONJ). */
 #define PN_CKKS_CONJ 0x7fffffff
+/* 0 as well when gk belongs to another context. */
 int pn_ckks_gk_has(const struct pn_ckks_context *c, const struct pn_ckks_gk *gk, int step);
 
 /* ---- encryption ---- */
@@ -195,7 +198,10 @@ int pn_ckks_conjugate(struct pn_ctx *ctx, const struct pn_ckks_context *c, const
 ** save_* allocate *buf (free with free(); wipe a saved secret key first) and set *len. load_* check
 ** everything and return PN_ERR_CORRUPT with a message for anything malformed or made for other
 ** parameters (fingerprint mismatch); they never crash. PN_ERR_MISMATCH only when the caller's output
-** object belongs to another context. */
+** object belongs to another context.
+** Parameters: the file never carries allow_insecure (loaded parameters have it 0; only the caller may set
+** it), and a file whose prime sizes sum above the 128-bit bound for its N >= 2^12 is refused with
+** PN_ERR_INSECURE. */
 int pn_ckks_save_params(struct pn_ctx *ctx, const struct pn_ckks_params *p, uint8_t **buf, size_t *len);
 int pn_ckks_load_params(struct pn_ctx *ctx, const uint8_t *buf, size_t len, struct pn_ckks_params *out);
 int pn_ckks_save_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *ct,

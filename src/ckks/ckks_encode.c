@@ -19,6 +19,7 @@ struct pn_ckks_pt *pn_ckks_pt_new(const struct pn_ckks_context *c) {
   pt->nq = c->nq;
   pt->level = c->nq - 1;
   pt->scale = c->scale;
+  memcpy(pt->fp, c->fp, sizeof pt->fp);
   pt->data = calloc((size_t)c->nq * c->n, sizeof *pt->data);
   if (!pt->data) {
     free(pt);
@@ -42,6 +43,7 @@ struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c) {
   ct->cap = 2;
   ct->level = c->nq - 1;
   ct->scale = c->scale;
+  memcpy(ct->fp, c->fp, sizeof ct->fp);
   ct->data = calloc(2 * (size_t)c->nq * c->n, sizeof *ct->data);
   if (!ct->data) {
     free(ct);
@@ -67,7 +69,7 @@ int pn_ckks_ct_reserve(struct pn_ctx *ctx, struct pn_ckks_ct *ct, int size) {
 
 int pn_ckks_ct_copy(struct pn_ctx *ctx, const struct pn_ckks_ct *src, struct pn_ckks_ct *dst) {
   if (src == dst) return PN_OK;
-  if (src->n != dst->n || src->nq != dst->nq)
+  if (src->n != dst->n || src->nq != dst->nq || memcmp(src->fp, dst->fp, sizeof src->fp) != 0)
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks: copy between ciphertexts of different parameters");
   int rc = pn_ckks_ct_reserve(ctx, dst, src->size);
   if (rc) return rc;
@@ -151,7 +153,7 @@ int pn_ckks_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const do
   if (nz > c->slots) return pn_err(ctx, PN_ERR_INVALID, "ckks encode: %zu values > %zu slots", nz, c->slots);
   if (!(scale >= 1.0) || !isfinite(scale))
     return pn_err(ctx, PN_ERR_INVALID, "ckks encode: scale %g must be >= 1", scale);
-  if (pt->n != c->n || pt->nq != c->nq)
+  if (pt->n != c->n || pt->nq != c->nq || !pn_ckks_fp_ok(c, pt->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks encode: plaintext of other parameters");
   const size_t n = c->n, h = c->slots;
   double complex *u = malloc(h * sizeof *u);
@@ -211,7 +213,7 @@ int pn_ckks_encode_real(struct pn_ctx *ctx, const struct pn_ckks_context *c, con
 
 int pn_ckks_decode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt,
                    double complex *out) {
-  if (pt->n != c->n || pt->nq != c->nq || pt->level < 0 || pt->level >= c->nq)
+  if (pt->n != c->n || pt->nq != c->nq || pt->level < 0 || pt->level >= c->nq || !pn_ckks_fp_ok(c, pt->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks decode: plaintext of other parameters");
   if (!(pt->scale > 0) || !isfinite(pt->scale))
     return pn_err(ctx, PN_ERR_INVALID, "ckks decode: scale %g", pt->scale);

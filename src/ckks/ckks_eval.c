@@ -15,7 +15,7 @@
 static int check_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
                     const char *op) {
   if (a->n != c->n || a->nq != c->nq || a->level < 0 || a->level >= c->nq || a->size < 2 || a->size > 3 ||
-      a->size > a->cap)
+      a->size > a->cap || !pn_ckks_fp_ok(c, a->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks %s: ciphertext of other parameters", op);
   return PN_OK;
 }
@@ -91,7 +91,7 @@ int pn_ckks_negate(struct pn_ctx *ctx, const struct pn_ckks_context *c, const st
 
 static int check_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *p,
                     const char *op) {
-  if (p->n != c->n || p->nq != c->nq || p->level < 0 || p->level >= c->nq)
+  if (p->n != c->n || p->nq != c->nq || p->level < 0 || p->level >= c->nq || !pn_ckks_fp_ok(c, p->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks %s: plaintext of other parameters", op);
   return PN_OK;
 }
@@ -295,6 +295,8 @@ int pn_ckks_relin(struct pn_ctx *ctx, const struct pn_ckks_context *c, const str
                   const struct pn_ckks_ct *a, struct pn_ckks_ct *out) {
   int rc;
   if ((rc = check_ct(ctx, c, a, "relin")) || (rc = check_ct(ctx, c, out, "relin"))) return rc;
+  if (!rk || !pn_ckks_fp_ok(c, rk->fp))
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks relin: relinearisation key of other parameters");
   if (a->size == 2) return pn_ckks_ct_copy(ctx, a, out);
   const size_t n = c->n;
   const int nl = a->level + 1;
@@ -323,6 +325,8 @@ int pn_ckks_relin(struct pn_ctx *ctx, const struct pn_ckks_context *c, const str
 
 int pn_ckks_mul_relin(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
                       const struct pn_ckks_ct *a, const struct pn_ckks_ct *b, struct pn_ckks_ct *out) {
+  if (!rk || !pn_ckks_fp_ok(c, rk->fp))
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks mul_relin: relinearisation key of other parameters");
   int rc = pn_ckks_mul(ctx, c, a, b, out);
   return rc ? rc : pn_ckks_relin(ctx, c, rk, out, out);
 }
@@ -399,6 +403,7 @@ static int apply_galois(struct pn_ctx *ctx, const struct pn_ckks_context *c, con
   int rc;
   if ((rc = check_ct(ctx, c, a, op)) || (rc = check_ct(ctx, c, out, op))) return rc;
   if (a->size != 2) return pn_err(ctx, PN_ERR_INVALID, "ckks %s: relinearise first", op);
+  if (!gk || !pn_ckks_fp_ok(c, gk->fp)) return pn_err(ctx, PN_ERR_MISMATCH, "ckks %s: Galois keys of other parameters", op);
   if (g == 1) return pn_ckks_ct_copy(ctx, a, out);
   int idx = -1;
   for (int i = 0; i < gk->count; i++)

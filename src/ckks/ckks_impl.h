@@ -3,6 +3,7 @@
 #define PN_CKKS_IMPL_H
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include "ckks/ckks.h"
 #include "ckks/ring.h"
@@ -46,26 +47,36 @@ void pn_ckks_scratch_put(const struct pn_ckks_context *c, void *p);
 struct pn_ckks_sk {
   size_t n;
   int nt;
+  uint8_t fp[32];  /* fingerprint of the owning context (as in every key / ct / pt) */
   int8_t *s;       /* coefficients in {-1, 0, 1} */
   uint64_t *ntt;   /* nt limbs, NTT form */
 };
 
 struct pn_ckks_pk {
   int nq;
+  uint8_t fp[32];
   uint64_t *b, *a; /* nq limbs each, NTT form */
 };
 
 struct pn_ckks_swk {
   int dnum, nt;
   size_t n;
+  uint8_t fp[32];
   uint64_t *b, *a; /* dnum * nt limbs each: digit j prime i at (j * nt + i) * N */
 };
 
 struct pn_ckks_gk {
   int count;
+  uint8_t fp[32];
   uint64_t *galois;      /* Galois elements */
   struct pn_ckks_swk **keys;
 };
+
+/* 1 when an object carrying fingerprint fp was made for context c (same N alone is not enough: keys
+** of another prime chain would silently give wrong results). */
+static inline int pn_ckks_fp_ok(const struct pn_ckks_context *c, const uint8_t *fp) {
+  return memcmp(c->fp, fp, sizeof c->fp) == 0;
+}
 
 /* limb i of polynomial j of a ciphertext / plaintext */
 static inline uint64_t *ct_limb(const struct pn_ckks_ct *ct, int j, int i) {

@@ -44,6 +44,7 @@ int pn_ckks_keygen_secret(struct pn_ctx *ctx, const struct pn_ckks_context *c, s
   if (!sk) return pn_err(ctx, PN_ERR_NOMEM, "ckks keygen");
   sk->n = c->n;
   sk->nt = c->nt;
+  memcpy(sk->fp, c->fp, sizeof sk->fp);
   sk->s = malloc(c->n);
   sk->ntt = malloc((size_t)c->nt * c->n * sizeof *sk->ntt);
   if (!sk->s || !sk->ntt) {
@@ -66,6 +67,7 @@ int pn_ckks_keygen_public(struct pn_ctx *ctx, const struct pn_ckks_context *c, c
   int8_t *e = malloc(n);
   if (!pk || !e) goto nomem;
   pk->nq = c->nq;
+  memcpy(pk->fp, c->fp, sizeof pk->fp);
   pk->b = malloc((size_t)c->nq * n * sizeof *pk->b);
   pk->a = malloc((size_t)c->nq * n * sizeof *pk->a);
   if (!pk->b || !pk->a) goto nomem;
@@ -123,6 +125,7 @@ void pn_ckks_gk_free(struct pn_ckks_gk *gk) {
 }
 
 int pn_ckks_gk_has(const struct pn_ckks_context *c, const struct pn_ckks_gk *gk, int step) {
+  if (!gk || !pn_ckks_fp_ok(c, gk->fp)) return 0;
   uint64_t g = pn_ckks_galois_elt(c, step);
   for (int i = 0; i < gk->count; i++)
     if (gk->galois[i] == g) return 1;
@@ -142,6 +145,7 @@ int pn_ckks_keygen_galois(struct pn_ctx *ctx, const struct pn_ckks_context *c, c
   uint64_t *sp = malloc((size_t)c->nt * n * sizeof *sp);
   uint32_t *perm = malloc(n * sizeof *perm);
   if (gk) {
+    memcpy(gk->fp, c->fp, sizeof gk->fp);
     gk->galois = calloc((size_t)total + 1, sizeof *gk->galois);
     gk->keys = calloc((size_t)total + 1, sizeof *gk->keys);
   }
@@ -179,13 +183,13 @@ int pn_ckks_keygen_galois(struct pn_ctx *ctx, const struct pn_ckks_context *c, c
 }
 
 static int check_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk) {
-  if (!sk || sk->n != c->n || sk->nt != c->nt)
+  if (!sk || sk->n != c->n || sk->nt != c->nt || !pn_ckks_fp_ok(c, sk->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks: secret key of other parameters");
   return PN_OK;
 }
 
 static int check_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt) {
-  if (pt->n != c->n || pt->nq != c->nq || pt->level < 0 || pt->level >= c->nq)
+  if (pt->n != c->n || pt->nq != c->nq || pt->level < 0 || pt->level >= c->nq || !pn_ckks_fp_ok(c, pt->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks: plaintext of other parameters");
   return PN_OK;
 }
@@ -194,9 +198,9 @@ int pn_ckks_encrypt_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, cons
                        const struct pn_ckks_pt *pt, struct pn_prg *prg, struct pn_ckks_ct *out) {
   int rc = check_pt(ctx, c, pt);
   if (rc) return rc;
-  if (out->n != c->n || out->nq != c->nq)
+  if (out->n != c->n || out->nq != c->nq || !pn_ckks_fp_ok(c, out->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks encrypt: ciphertext of other parameters");
-  if (!pk || pk->nq != c->nq) return pn_err(ctx, PN_ERR_MISMATCH, "ckks encrypt: public key of other parameters");
+  if (!pk || pk->nq != c->nq || !pn_ckks_fp_ok(c, pk->fp)) return pn_err(ctx, PN_ERR_MISMATCH, "ckks encrypt: public key of other parameters");
   const size_t n = c->n;
   const int nl = pt->level + 1;
   int8_t *small = malloc(3 * n);
@@ -240,7 +244,7 @@ int pn_ckks_encrypt_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, cons
   int rc = check_pt(ctx, c, pt);
   if (!rc) rc = check_sk(ctx, c, sk);
   if (rc) return rc;
-  if (out->n != c->n || out->nq != c->nq)
+  if (out->n != c->n || out->nq != c->nq || !pn_ckks_fp_ok(c, out->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks encrypt: ciphertext of other parameters");
   const size_t n = c->n;
   const int nl = pt->level + 1;
@@ -276,9 +280,9 @@ int pn_ckks_encrypt_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, cons
 int pn_ckks_decrypt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
                     const struct pn_ckks_ct *ct, struct pn_ckks_pt *out) {
   if (ct->n != c->n || ct->nq != c->nq || ct->level < 0 || ct->level >= c->nq || ct->size < 2 ||
-      ct->size > 3)
+      ct->size > 3 || !pn_ckks_fp_ok(c, ct->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks decrypt: ciphertext of other parameters");
-  if (out->n != c->n || out->nq != c->nq)
+  if (out->n != c->n || out->nq != c->nq || !pn_ckks_fp_ok(c, out->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks decrypt: plaintext of other parameters");
   int rc = check_sk(ctx, c, sk);
   if (rc) return rc;

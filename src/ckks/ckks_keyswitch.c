@@ -26,6 +26,7 @@ struct pn_ckks_swk *pn_ckks_swk_alloc(const struct pn_ckks_context *c) {
   k->dnum = c->dnum;
   k->nt = c->nt;
   k->n = c->n;
+  memcpy(k->fp, c->fp, sizeof k->fp);
   size_t words = (size_t)c->dnum * (size_t)c->nt * c->n;
   k->b = malloc(words * sizeof *k->b);
   k->a = malloc(words * sizeof *k->a);
@@ -87,7 +88,7 @@ static inline int slot_prime(const struct pn_ckks_context *c, int nl, int t) {
 int pn_ckks_keyswitch(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *k,
                       const uint64_t *d, size_t d_stride_limbs, int level, uint64_t *out0, uint64_t *out1) {
   (void)d_stride_limbs;
-  if (k->nt != c->nt || k->dnum != c->dnum || k->n != c->n)
+  if (!k || k->nt != c->nt || k->dnum != c->dnum || k->n != c->n || !pn_ckks_fp_ok(c, k->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks: switching key of other parameters");
   const size_t n = c->n;
   const int nl = level + 1, K = c->np, ns = nl + K, alpha = c->alpha;

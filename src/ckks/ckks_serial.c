@@ -184,7 +184,7 @@ int pn_ckks_save_params(struct pn_ctx *ctx, const struct pn_ckks_params *p, uint
   w_u8(&w, (uint8_t)p->np);
   w_u8(&w, (uint8_t)p->dnum);
   w_u8(&w, (uint8_t)p->scale_bits);
-  w_u8(&w, (uint8_t)(p->allow_insecure ? 1 : 0));
+  w_u8(&w, 0); /* reserved (was allow_insecure): security is the loading caller's decision alone */
   for (int i = 0; i < p->nq; i++) w_u8(&w, (uint8_t)p->q_bits[i]);
   for (int i = 0; i < p->np; i++) w_u8(&w, (uint8_t)p->p_bits[i]);
   return w_finish(ctx, &w, buf, len);
@@ -204,7 +204,11 @@ int pn_ckks_load_params(struct pn_ctx *ctx, const uint8_t *buf, size_t len, stru
   p.np = v[2];
   p.dnum = v[3];
   p.scale_bits = v[4];
-  p.allow_insecure = v[5];
+  /* v[5] is the reserved byte older files used for allow_insecure. It is never honoured: like SEAL's and
+  ** OpenFHE's parameter files, a file cannot lower the security level. The loaded parameters always have
+  ** allow_insecure = 0, so pn_ckks_context_new applies the 128-bit table unless the caller itself sets the
+  ** flag after loading (tests with small N). */
+  p.allow_insecure = 0;
   if (p.logn < 3 || p.logn > PN_CKKS_MAX_LOGN) return corrupt(ctx, T_PARAMS, "logN out of range");
   if (p.nq < 1 || p.nq > PN_CKKS_MAX_PRIMES || p.np < 1 || p.np > PN_CKKS_MAX_PRIMES)
     return corrupt(ctx, T_PARAMS, "prime count out of range");
@@ -219,6 +223,20 @@ int pn_ckks_load_params(struct pn_ctx *ctx, const uint8_t *buf, size_t len, stru
     else
       p.p_bits[i - p.nq] = b;
   }
+  /* Bound the size by what the 128-bit table can ever allow at this N (each prime is below 2^bits, so
+  ** log QP < the sum of the sizes): at N >= 2^12 a larger sum can never pass the security check, and its
+  ** precomputation tables could be huge (80 primes at N = 2^16 is ~170 MB). N < 2^12 is never secure and
+  ** only usable with the caller's opt-in; there N and the prime count (<= 2 * PN_CKKS_MAX_PRIMES) keep the
+  ** tables small. */
+  if (p.logn >= PN_CKKS_MIN_LOGN) {
+    int sum = 0;
+    for (int i = 0; i < p.nq; i++) sum += p.q_bits[i];
+    for (int i = 0; i < p.np; i++) sum += p.p_bits[i];
+    int bound = pn_ckks_max_logqp(p.logn);
+    if (sum > bound)
+      return pn_err(ctx, PN_ERR_INSECURE, "ckks load parameters: primes of %d bits in total exceed the 128-bit "
+                    "bound of %d bits at N = 2^%d", sum, bound, p.logn);
+  }
   if ((rc = r_end(ctx, &r, T_PARAMS))) return rc;
   *out = p;
   return PN_OK;
@@ -227,7 +245,8 @@ int pn_ckks_load_params(struct pn_ctx *ctx, const uint8_t *buf, size_t len, stru
 /* ---- ciphertexts and plaintexts ---- */
 int pn_ckks_save_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *ct,
                     uint8_t **buf, size_t *len) {
-  if (ct->n != c->n || ct->nq != c->nq || ct->level < 0 || ct->level >= c->nq || ct->size < 2 || ct->size > 3)
+  if (ct->n != c->n || ct->nq != c->nq || ct->level < 0 || ct->level >= c->nq || ct->size < 2 || ct->size > 3 ||
+      !pn_ckks_fp_ok(c, ct->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks save ciphertext: other parameters");
   struct wbuf w = {0};
   w_header(&w, T_CT, c->fp);
@@ -249,7 +268,7 @@ int pn_ckks_load_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
   struct rbuf r = {buf, len, 0};
   int rc = r_header(ctx, &r, T_CT, c);
   if (rc) return rc;
-  if (out->n != c->n || out->nq != c->nq)
+  if (out->n != c->n || out->nq != c->nq || !pn_ckks_fp_ok(c, out->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks load ciphertext: output of other parameters");
   uint8_t size, level;
   double scale;
@@ -269,7 +288,7 @@ int pn_ckks_load_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
 
 int pn_ckks_save_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt,
                     uint8_t **buf, size_t *len) {
-  if (pt->n != c->n || pt->nq != c->nq || pt->level < 0 || pt->level >= c->nq)
+  if (pt->n != c->n || pt->nq != c->nq || pt->level < 0 || pt->level >= c->nq || !pn_ckks_fp_ok(c, pt->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks save plaintext: other parameters");
   struct wbuf w = {0};
   w_header(&w, T_PT, c->fp);
@@ -284,7 +303,7 @@ int pn_ckks_load_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
   struct rbuf r = {buf, len, 0};
   int rc = r_header(ctx, &r, T_PT, c);
   if (rc) return rc;
-  if (out->n != c->n || out->nq != c->nq)
+  if (out->n != c->n || out->nq != c->nq || !pn_ckks_fp_ok(c, out->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks load plaintext: output of other parameters");
   uint8_t level;
   double scale;
@@ -301,7 +320,7 @@ int pn_ckks_load_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
 /* ---- keys ---- */
 int pn_ckks_save_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
                     uint8_t **buf, size_t *len) {
-  if (sk->n != c->n || sk->nt != c->nt) return pn_err(ctx, PN_ERR_MISMATCH, "ckks save secret key: other parameters");
+  if (sk->n != c->n || sk->nt != c->nt || !pn_ckks_fp_ok(c, sk->fp)) return pn_err(ctx, PN_ERR_MISMATCH, "ckks save secret key: other parameters");
   struct wbuf w = {0};
   w_header(&w, T_SK, c->fp);
   w_bytes(&w, sk->s, c->n);
@@ -323,6 +342,7 @@ int pn_ckks_load_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
   if (!sk) return pn_err(ctx, PN_ERR_NOMEM, "ckks load secret key");
   sk->n = c->n;
   sk->nt = c->nt;
+  memcpy(sk->fp, c->fp, sizeof sk->fp);
   sk->s = malloc(c->n);
   sk->ntt = malloc((size_t)c->nt * c->n * sizeof *sk->ntt);
   if (!sk->s || !sk->ntt) {
@@ -341,7 +361,7 @@ int pn_ckks_load_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
 
 int pn_ckks_save_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pk *pk,
                     uint8_t **buf, size_t *len) {
-  if (pk->nq != c->nq) return pn_err(ctx, PN_ERR_MISMATCH, "ckks save public key: other parameters");
+  if (pk->nq != c->nq || !pn_ckks_fp_ok(c, pk->fp)) return pn_err(ctx, PN_ERR_MISMATCH, "ckks save public key: other parameters");
   struct wbuf w = {0};
   w_header(&w, T_PK, c->fp);
   w_words(&w, pk->b, (size_t)c->nq * c->n);
@@ -359,6 +379,7 @@ int pn_ckks_load_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
   struct pn_ckks_pk *pk = calloc(1, sizeof *pk);
   if (!pk) return pn_err(ctx, PN_ERR_NOMEM, "ckks load public key");
   pk->nq = c->nq;
+  memcpy(pk->fp, c->fp, sizeof pk->fp);
   pk->b = malloc((size_t)c->nq * c->n * sizeof *pk->b);
   pk->a = malloc((size_t)c->nq * c->n * sizeof *pk->a);
   if (!pk->a || !pk->b) rc = pn_err(ctx, PN_ERR_NOMEM, "ckks load public key");
@@ -408,7 +429,7 @@ static int r_swk(struct pn_ctx *ctx, struct rbuf *r, const struct pn_ckks_contex
 
 int pn_ckks_save_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *k,
                      uint8_t **buf, size_t *len) {
-  if (k->dnum != c->dnum || k->nt != c->nt || k->n != c->n)
+  if (k->dnum != c->dnum || k->nt != c->nt || k->n != c->n || !pn_ckks_fp_ok(c, k->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks save switching key: other parameters");
   struct wbuf w = {0};
   w_header(&w, T_SWK, c->fp);
@@ -438,7 +459,7 @@ int pn_ckks_save_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const s
   w_header(&w, T_GK, c->fp);
   w_u64(&w, (uint64_t)gk->count);
   for (int i = 0; i < gk->count; i++) {
-    if (gk->keys[i]->dnum != c->dnum || gk->keys[i]->nt != c->nt) {
+    if (gk->keys[i]->dnum != c->dnum || gk->keys[i]->nt != c->nt || !pn_ckks_fp_ok(c, gk->fp) || !pn_ckks_fp_ok(c, gk->keys[i]->fp)) {
       free(w.p);
       return pn_err(ctx, PN_ERR_MISMATCH, "ckks save Galois keys: other parameters");
     }
@@ -461,6 +482,7 @@ int pn_ckks_load_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
   if (count > c->slots + 1 || count > (r.len - r.pos) / per) return corrupt(ctx, T_GK, "key count larger than the data");
   struct pn_ckks_gk *gk = calloc(1, sizeof *gk);
   if (!gk) return pn_err(ctx, PN_ERR_NOMEM, "ckks load Galois keys");
+  memcpy(gk->fp, c->fp, sizeof gk->fp);
   gk->galois = calloc(count + 1, sizeof *gk->galois);
   gk->keys = calloc(count + 1, sizeof *gk->keys);
   if (!gk->galois || !gk->keys) rc = pn_err(ctx, PN_ERR_NOMEM, "ckks load Galois keys");

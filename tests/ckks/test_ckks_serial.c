@@ -271,9 +271,78 @@ static void test_corrupt(void **state) {
   objs_free(&o);
 }
 
+static int save_load_params(struct pn_ctx *ctx, const struct pn_ckks_params *p, struct pn_ckks_params *out) {
+  uint8_t *buf;
+  size_t len;
+  assert_int_equal(pn_ckks_save_params(ctx, p, &buf, &len), PN_OK);
+  memset(out, 0x55, sizeof *out);
+  int rc = pn_ckks_load_params(ctx, buf, len, out);
+  free(buf);
+  return rc;
+}
+
+/* A parameter file can neither switch off the 128-bit check nor ask for tables larger than the security
+** table could ever allow at its N: only the caller opts into insecure parameters. */
+static void test_params_security(void **state) {
+  struct pn_ctx ctx = {0};
+  struct pn_ckks_params p, back;
+  /* logN = 13 with 11 x 60-bit primes (log QP ~ 660 > 218), even though the saving caller allowed it */
+  memset(&p, 0, sizeof p);
+  p.logn = 13;
+  p.nq = 10;
+  p.np = 1;
+  for (int i = 0; i < 10; i++) p.q_bits[i] = 60;
+  p.p_bits[0] = 60;
+  p.scale_bits = 40;
+  p.allow_insecure = 1;
+  assert_int_equal(save_load_params(&ctx, &p, &back), PN_ERR_INSECURE);
+  assert_non_null(strstr(pn_errmsg(&ctx), "218"));
+  /* 80 primes at N = 2^16 */
+  p.logn = 16;
+  p.nq = p.np = PN_CKKS_MAX_PRIMES;
+  for (int i = 0; i < PN_CKKS_MAX_PRIMES; i++) p.q_bits[i] = p.p_bits[i] = 60;
+  assert_int_equal(save_load_params(&ctx, &p, &back), PN_ERR_INSECURE);
+  /* a file with the old allow_insecure byte set: the byte is ignored, the loaded flag is 0 */
+  struct pn_ckks_params ok;
+  assert_int_equal(pn_ckks_params_preset(&ctx, "hybrid", 13, &ok), PN_OK);
+  uint8_t *buf;
+  size_t len;
+  assert_int_equal(pn_ckks_save_params(&ctx, &ok, &buf, &len), PN_OK);
+  assert_int_equal(buf[48 + 5], 0); /* header (48 bytes), logn nq np dnum scale, then the reserved byte */
+  buf[48 + 5] = 1;
+  assert_int_equal(pn_ckks_load_params(&ctx, buf, len, &back), PN_OK);
+  assert_int_equal(back.allow_insecure, 0);
+  free(buf);
+  /* a small test parameter loads, but a context needs the caller's own opt-in */
+  struct objs o;
+  objs_init(&o, 5, 45);
+  assert_int_equal(save_load_params(&ctx, pn_ckks_params_of(o.c), &back), PN_OK);
+  assert_int_equal(back.allow_insecure, 0);
+  struct pn_ckks_context *c2 = NULL;
+  assert_int_equal(pn_ckks_context_new(&ctx, &back, &c2), PN_ERR_INSECURE);
+  assert_null(c2);
+  back.allow_insecure = 1;
+  assert_int_equal(pn_ckks_context_new(&ctx, &back, &c2), PN_OK);
+  assert_memory_equal(pn_ckks_fingerprint(c2), pn_ckks_fingerprint(o.c), 32);
+  pn_ckks_context_free(c2);
+  objs_free(&o);
+  /* every preset (all at the bound) round-trips */
+  const char *names[] = {"seal", "hybrid", "scale40"};
+  for (int logn = PN_CKKS_MIN_LOGN; logn <= PN_CKKS_MAX_LOGN; logn++)
+    for (int k = 0; k < 3; k++) {
+      assert_int_equal(pn_ckks_params_preset(&ctx, names[k], logn, &p), PN_OK);
+      assert_int_equal(save_load_params(&ctx, &p, &back), PN_OK);
+      assert_int_equal(back.logn, p.logn);
+      assert_int_equal(back.nq, p.nq);
+      assert_memory_equal(back.q_bits, p.q_bits, sizeof p.q_bits[0] * (size_t)p.nq);
+      assert_memory_equal(back.p_bits, p.p_bits, sizeof p.p_bits[0] * (size_t)p.np);
+    }
+}
+
 int main(int argc, char **argv) {
   if (argc > 1) g_seed = strtoull(argv[1], NULL, 10);
   printf("test_ckks_serial seed %llu\n", (unsigned long long)g_seed);
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_corrupt)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_corrupt),
+                                     cmocka_unit_test(test_params_security)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,11 +8,19 @@
   X("info", pn_cmd_info, "describe an ONNX model: opset, inputs/outputs, ops, parameters, MACs") \
   X("run", pn_cmd_run, "run an ONNX model on TensorProto inputs (or random input)") \
   X("zoo", pn_cmd_zoo, "write a reference architecture (resnet18, resnet50, vgg11, mobilenetv2, bert)") \
-  X("bench", pn_cmd_bench, "benchmarks: bench ckks ...")
+  X("bench", pn_cmd_bench, "benchmarks: bench ckks ...") \
+  X("train", pn_cmd_train, "train lenet5 / cnn-s / resnet-s / vgg-s on Fashion-MNIST, export ONNX") \
+  X("eval", pn_cmd_eval, "top-1 accuracy, loss, confusion matrix of a model on Fashion-MNIST") \
+  X("optimize", pn_cmd_optimize, "privnn's graph passes: fold constants and BN, Gemm, drop identities") \
+  X("mpc", pn_cmd_mpc, "HummingBird two-party inference: mpc infer | profile | dealer") \
+  X("obf", pn_cmd_obf, "Proteus: obf split | join | attack | ngram (hide the architecture from an optimizer)")
 
 #define X(name, fn, summary) int fn(int argc, char **argv);
 PN_CLI_COMMANDS(X)
 #undef X
+
+/* `privnn bench mpc` lives with the other MPC commands (cmd_mpc_bench.c); argv[0] is "mpc". */
+int pn_bench_mpc(int argc, char **argv);
 
 struct pn_cli_cmd {
   const char *name;
