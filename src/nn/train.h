@@ -1,0 +1,73 @@
+/* train.h - the training loop: epochs of shuffled augmented batches, validation, checkpoints.
+**
+** Training only ever reads the train split; each epoch ends with an evaluation on the validation
+** split. A checkpoint (every float initializer, optimiser state, step, per-epoch history) is written
+** atomically after every epoch, so an interrupted run (Ctrl-C sets *stop) leaves the last complete
+** checkpoint intact and --resume continues bit-for-bit: epoch e's shuffle and augmentation come
+** from a PRG derived from (seed, e). */
+#ifndef PN_NN_TRAIN_H
+#define PN_NN_TRAIN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nn/dataset.h"
+#include "nn/optim.h"
+
+struct pn_ctx;
+struct pn_graph;
+struct pn_ag;
+
+struct pn_epoch_stats {
+  int epoch;                 /* 1-based */
+  double train_loss, train_acc, val_loss, val_acc, lr, seconds, images_per_s;
+};
+
+struct pn_train_cfg {
+  const char *arch;          /* recorded in the checkpoint and checked on resume */
+  int epochs, batch;
+  uint64_t seed;
+  struct pn_optim_cfg opt;   /* total_steps/warmup are filled from epochs when 0 */
+  int pad;                   /* augmentation: random shift in [-pad, pad]; 0 = none */
+  bool flip;                 /* augmentation: horizontal flip */
+  int64_t max_train, max_val; /* use only the first images of a split (0 = all): tests */
+  const char *ckpt_path;     /* NULL = no checkpoints */
+  const char *resume_path;   /* NULL = start fresh */
+  volatile sig_atomic_t *stop; /* polled after every batch; may be NULL */
+  bool progress;             /* draw a progress bar on stderr */
+  /* Called after each epoch (e.g. to print a line); may be NULL. */
+  void (*on_epoch)(void *user, const struct pn_epoch_stats *st);
+  void *user;
+};
+
+struct pn_train_result {
+  int epochs_done;
+  struct pn_epoch_stats hist[1024];
+  double seconds;            /* training time of this run (excluding resumed epochs) */
+  double cpu_seconds;        /* process CPU time of this run's training steps (all threads) */
+  int64_t images;            /* training images processed by this run */
+  double conv_seconds, conv_cpu_seconds, conv_flops; /* Conv fwd+bwd: wall, CPU time, sgemm flops */
+};
+
+/* Train g (built by pn_arch_build or loaded) in place on ds. Returns PN_ERR_INTERRUPTED when *stop
+** was set (the checkpoint of the last complete epoch is intact). */
+int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const struct pn_dataset *ds,
+             struct pn_graph *g, struct pn_train_result *res /* OUT */);
+
+/* Evaluate a trained engine on a split in inference mode: mean loss, top-1 accuracy and the
+** confusion matrix conf[true][pred] (may be NULL). n_limit = 0 for the whole split. */
+int pn_evaluate(struct pn_ctx *ctx, struct pn_ag *ag, const struct pn_dataset *ds, enum pn_split s,
+                int64_t n_limit, int batch, double *loss, double *acc,
+                int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]);
+
+/* Checkpoints: the graph's float initializers + optimiser state + progress, CRC-protected. */
+int pn_ckpt_save(struct pn_ctx *ctx, const char *path, const struct pn_train_cfg *cfg,
+                 struct pn_graph *g, struct pn_ag *ag, struct pn_optim *opt,
+                 const struct pn_train_result *res);
+/* Restore into g/opt (which must be the same architecture); fills res->hist and epochs_done. */
+int pn_ckpt_load(struct pn_ctx *ctx, const char *path, const struct pn_train_cfg *cfg,
+                 struct pn_graph *g, struct pn_ag *ag, struct pn_optim *opt,
+                 struct pn_train_result *res);
+
+#endif

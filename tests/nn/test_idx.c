@@ -1,0 +1,289 @@
+/* test_idx.c - IDX/gzip parsing (valid and corrupt files), the fixed split, batches, augmentation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "nn/dataset.h"
+#include "util/util.h"
+
+static char g_dir[256];
+
+/* An IDX image of n x r x c bytes with pixel value f(i). */
+static uint8_t *make_idx(int n, int r, int c, int rank, size_t *len) {
+  size_t data = (size_t)n * (rank == 3 ? (size_t)r * c : 1);
+  size_t hdr = 4 + 4 * (size_t)rank;
+  uint8_t *b = malloc(hdr + data);
+  b[0] = b[1] = 0;
+  b[2] = 0x08;
+  b[3] = (uint8_t)rank;
+  uint32_t dims[3] = {(uint32_t)n, (uint32_t)r, (uint32_t)c};
+  for (int i = 0; i < rank; i++) {
+    b[4 + 4 * i] = (uint8_t)(dims[i] >> 24);
+    b[5 + 4 * i] = (uint8_t)(dims[i] >> 16);
+    b[6 + 4 * i] = (uint8_t)(dims[i] >> 8);
+    b[7 + 4 * i] = (uint8_t)dims[i];
+  }
+  for (size_t i = 0; i < data; i++) b[hdr + i] = (uint8_t)(rank == 1 ? i % 10 : (i * 7) % 251);
+  *len = hdr + data;
+  return b;
+}
+
+static void write_gz(const char *path, const uint8_t *b, size_t n) {
+  gzFile f = gzopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(gzwrite(f, b, (unsigned)n), (int)n);
+  assert_int_equal(gzclose(f), Z_OK);
+}
+
+static void test_parse_valid(void **state) {
+  struct pn_ctx ctx = {0};
+  size_t n;
+  uint8_t *b = make_idx(3, 4, 5, 3, &n);
+  struct pn_idx idx;
+  assert_int_equal(pn_idx_parse(&ctx, "mem", b, n, &idx), PN_OK);
+  assert_int_equal(idx.ndim, 3);
+  assert_int_equal(idx.dims[0], 3);
+  assert_int_equal(idx.dims[1], 4);
+  assert_int_equal(idx.dims[2], 5);
+  for (int i = 0; i < 60; i++) assert_int_equal(idx.data[i], (i * 7) % 251);
+  pn_idx_free(&idx);
+  /* the same through a gzip file */
+  char path[512];
+  snprintf(path, sizeof path, "%s/a.gz", g_dir);
+  write_gz(path, b, n);
+  assert_int_equal(pn_idx_read_gz(&ctx, path, &idx), PN_OK);
+  assert_int_equal(idx.dims[2], 5);
+  assert_int_equal(idx.data[59], (59 * 7) % 251);
+  pn_idx_free(&idx);
+  free(b);
+}
+
+static void test_parse_corrupt(void **state) {
+  struct pn_ctx ctx = {0};
+  size_t n;
+  uint8_t *b = make_idx(3, 4, 5, 3, &n);
+  struct pn_idx idx;
+  /* every truncation is refused, never read past the end */
+  for (size_t k = 0; k < n; k++) {
+    pn_err_clear(&ctx);
+    assert_int_equal(pn_idx_parse(&ctx, "cut.idx", b, k, &idx), PN_ERR_CORRUPT);
+    assert_non_null(strstr(pn_errmsg(&ctx), "cut.idx"));
+    assert_null(idx.data);
+  }
+  /* one byte too many */
+  uint8_t *big = malloc(n + 1);
+  memcpy(big, b, n);
+  big[n] = 0;
+  assert_int_equal(pn_idx_parse(&ctx, "x", big, n + 1, &idx), PN_ERR_CORRUPT);
+  free(big);
+  uint8_t save = b[0];
+  b[0] = 1;
+  assert_int_equal(pn_idx_parse(&ctx, "x", b, n, &idx), PN_ERR_CORRUPT);
+  b[0] = save;
+  b[2] = 0x0D; /* float data: valid IDX, not supported */
+  assert_int_equal(pn_idx_parse(&ctx, "x", b, n, &idx), PN_ERR_UNSUPPORTED);
+  b[2] = 0x08;
+  b[3] = 9; /* rank out of range */
+  assert_int_equal(pn_idx_parse(&ctx, "x", b, n, &idx), PN_ERR_CORRUPT);
+  b[3] = 3;
+  b[4] = 0xff; /* huge dimension */
+  assert_int_equal(pn_idx_parse(&ctx, "x", b, n, &idx), PN_ERR_CORRUPT);
+  b[4] = 0;
+
+  /* truncated gzip stream */
+  char path[512];
+  snprintf(path, sizeof path, "%s/t.gz", g_dir);
+  write_gz(path, b, n);
+  uint8_t *gz;
+  size_t gn;
+  assert_int_equal(pn_read_file(&ctx, path, 0, &gz, &gn), PN_OK);
+  FILE *f = fopen(path, "wb");
+  fwrite(gz, 1, gn / 2, f);
+  fclose(f);
+  pn_err_clear(&ctx);
+  assert_int_equal(pn_idx_read_gz(&ctx, path, &idx), PN_ERR_CORRUPT);
+  assert_non_null(strstr(pn_errmsg(&ctx), "t.gz"));
+  /* garbage after a gzip magic */
+  gz[gn / 2] ^= 0x55;
+  gz[gn / 2 + 1] ^= 0xaa;
+  f = fopen(path, "wb");
+  fwrite(gz, 1, gn, f);
+  fclose(f);
+  assert_int_not_equal(pn_idx_read_gz(&ctx, path, &idx), PN_OK);
+  free(gz);
+  /* missing file */
+  snprintf(path, sizeof path, "%s/missing.gz", g_dir);
+  assert_int_equal(pn_idx_read_gz(&ctx, path, &idx), PN_ERR_IO);
+  free(b);
+}
+
+static void test_dataset_missing_names_package(void **state) {
+  struct pn_ctx ctx = {0};
+  struct pn_dataset ds;
+  assert_int_not_equal(pn_dataset_load(&ctx, g_dir, &ds), PN_OK);
+  assert_non_null(strstr(pn_errmsg(&ctx), PN_FMNIST_PACKAGE));
+  assert_non_null(strstr(pn_errmsg(&ctx), "train-images-idx3-ubyte.gz"));
+  /* a wrong image count is refused, naming the file */
+  size_t n;
+  uint8_t *b = make_idx(10, 28, 28, 3, &n);
+  char path[512];
+  snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", g_dir);
+  write_gz(path, b, n);
+  pn_err_clear(&ctx);
+  assert_int_equal(pn_dataset_load(&ctx, g_dir, &ds), PN_ERR_CORRUPT);
+  assert_non_null(strstr(pn_errmsg(&ctx), "train-images-idx3-ubyte.gz"));
+  assert_non_null(strstr(pn_errmsg(&ctx), PN_FMNIST_PACKAGE));
+  unlink(path);
+  free(b);
+}
+
+static void test_split_perm(void **state) {
+  int64_t n = 60000;
+  int64_t *p = malloc(sizeof(int64_t) * (size_t)n), *q = malloc(sizeof(int64_t) * (size_t)n);
+  uint8_t *seen = calloc((size_t)n, 1);
+  pn_fmnist_split_perm(n, 5000, p);
+  pn_fmnist_split_perm(n, 5000, q);
+  assert_memory_equal(p, q, sizeof(int64_t) * (size_t)n); /* fixed */
+  int64_t fixed = 0;
+  for (int64_t i = 0; i < n; i++) {
+    assert_in_range(p[i], 0, n - 1);
+    assert_int_equal(seen[p[i]], 0); /* a permutation: train and val are disjoint */
+    seen[p[i]] = 1;
+    fixed += p[i] == i;
+  }
+  assert_true(fixed < 100); /* shuffled (a random permutation has ~1 fixed point) */
+  free(p);
+  free(q);
+  free(seen);
+}
+
+static void test_batch_norm_and_augment(void **state) {
+  struct pn_ctx ctx = {0};
+  /* 4 train images with known pixels, 2 val, 1 test */
+  uint8_t tr[4 * 784], va[2 * 784], te[784];
+  uint8_t ltr[4] = {0, 1, 2, 3}, lva[2] = {4, 5}, lte[1] = {9};
+  for (int i = 0; i < 4 * 784; i++) tr[i] = (uint8_t)((i * 13) % 256);
+  memset(va, 200, sizeof va);
+  memset(te, 0, sizeof te);
+  const int64_t n[3] = {4, 2, 1};
+  const uint8_t *imgs[3] = {tr, va, te}, *labs[3] = {ltr, lva, lte};
+  struct pn_dataset ds;
+  assert_int_equal(pn_dataset_from_arrays(&ctx, n, imgs, labs, &ds), PN_OK);
+  double s = 0, s2 = 0;
+  for (int i = 0; i < 4 * 784; i++) {
+    s += tr[i] / 255.0;
+    s2 += (tr[i] / 255.0) * (tr[i] / 255.0);
+  }
+  double mean = s / (4 * 784), sd = sqrt(s2 / (4 * 784) - mean * mean);
+  assert_float_equal(ds.mean, mean, 1e-5);
+  assert_float_equal(ds.std, sd, 1e-5);
+  float x[2 * 784];
+  int32_t y[2];
+  int64_t idx[2] = {3, 1};
+  pn_dataset_batch(&ds, PN_SPLIT_TRAIN, idx, 2, 0, 0, NULL, x, y);
+  assert_int_equal(y[0], 3);
+  assert_int_equal(y[1], 1);
+  for (int i = 0; i < 784; i++)
+    assert_float_equal(x[i], (tr[3 * 784 + i] / 255.0 - mean) / sd, 1e-4);
+  /* augmentation: flip only → every image equals the original or its mirror */
+  struct pn_prg prg;
+  assert_int_equal(pn_prg_init_u64(&ctx, &prg, 5), PN_OK);
+  int flips = 0, shifted = 0;
+  for (int t = 0; t < 40; t++) {
+    int64_t one = 2;
+    pn_dataset_batch(&ds, PN_SPLIT_TRAIN, &one, 1, 0, 1, &prg, x, y);
+    int same = 1, mirror = 1;
+    for (int r = 0; r < 28; r++)
+      for (int c = 0; c < 28; c++) {
+        float o = (float)((tr[2 * 784 + r * 28 + c] / 255.0 - mean) / sd);
+        same &= fabsf(x[r * 28 + c] - o) < 1e-4f;
+        mirror &= fabsf(x[r * 28 + 27 - c] - o) < 1e-4f;
+      }
+    assert_true(same || mirror);
+    flips += !same;
+    /* shift only (pad 2): the image is the original moved by at most 2 px, zero-filled */
+    pn_dataset_batch(&ds, PN_SPLIT_TRAIN, &one, 1, 2, 0, &prg, x, y);
+    int found = 0;
+    for (int dy = -2; dy <= 2 && !found; dy++)
+      for (int dx = -2; dx <= 2 && !found; dx++) {
+        int ok = 1;
+        for (int r = 0; r < 28 && ok; r++)
+          for (int c = 0; c < 28 && ok; c++) {
+            int sr = r + dy, sc = c + dx;
+            int v = (sr >= 0 && sr < 28 && sc >= 0 && sc < 28) ? tr[2 * 784 + sr * 28 + sc] : 0;
+            ok = fabsf(x[r * 28 + c] - (float)((v / 255.0 - mean) / sd)) < 1e-4f;
+          }
+        if (ok) {
+          found = 1;
+          shifted += dy != 0 || dx != 0;
+        }
+      }
+    assert_true(found);
+  }
+  assert_in_range(flips, 5, 35);
+  assert_true(shifted > 20);
+  pn_prg_free(&prg);
+  /* bad labels are refused */
+  uint8_t bad[4] = {0, 1, 10, 3};
+  const uint8_t *labs2[3] = {bad, lva, lte};
+  struct pn_dataset ds2;
+  assert_int_equal(pn_dataset_from_arrays(&ctx, n, imgs, labs2, &ds2), PN_ERR_CORRUPT);
+  pn_dataset_free(&ds);
+}
+
+/* The real dataset, when the Debian package is installed. */
+static void test_real_dataset(void **state) {
+  if (access(PN_FMNIST_DIR "/train-images-idx3-ubyte.gz", R_OK)) {
+    printf("skip: %s not installed\n", PN_FMNIST_PACKAGE);
+    skip();
+  }
+  struct pn_ctx ctx = {0};
+  struct pn_dataset ds;
+  int rc = pn_dataset_load(&ctx, NULL, &ds);
+  if (rc) print_error("%s\n", pn_errmsg(&ctx));
+  assert_int_equal(rc, PN_OK);
+  assert_int_equal(ds.n[PN_SPLIT_TRAIN], 55000);
+  assert_int_equal(ds.n[PN_SPLIT_VAL], 5000);
+  assert_int_equal(ds.n[PN_SPLIT_TEST], 10000);
+  /* Fashion-MNIST is balanced: 6,000 of each class in train+val, 1,000 in test */
+  int64_t cnt[10] = {0}, tcnt[10] = {0}, vcnt[10] = {0};
+  for (int s = 0; s < 2; s++)
+    for (int64_t i = 0; i < ds.n[s]; i++) cnt[ds.labels[s][i]]++;
+  for (int64_t i = 0; i < ds.n[PN_SPLIT_VAL]; i++) vcnt[ds.labels[PN_SPLIT_VAL][i]]++;
+  for (int64_t i = 0; i < ds.n[PN_SPLIT_TEST]; i++) tcnt[ds.labels[PN_SPLIT_TEST][i]]++;
+  for (int k = 0; k < 10; k++) {
+    assert_int_equal(cnt[k], 6000);
+    assert_int_equal(tcnt[k], 1000);
+    assert_in_range(vcnt[k], 400, 600); /* a random split stays roughly balanced */
+  }
+  assert_true(ds.mean > 0.2f && ds.mean < 0.4f);
+  assert_true(ds.std > 0.25f && ds.std < 0.45f);
+  pn_dataset_free(&ds);
+}
+
+int main(void) {
+  snprintf(g_dir, sizeof g_dir, "/tmp/pn_test_idx_%d", (int)getpid());
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "mkdir -p %s", g_dir);
+  if (system(cmd)) return 1;
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_parse_valid),
+    cmocka_unit_test(test_parse_corrupt),
+    cmocka_unit_test(test_dataset_missing_names_package),
+    cmocka_unit_test(test_split_perm),
+    cmocka_unit_test(test_batch_norm_and_augment),
+    cmocka_unit_test(test_real_dataset),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
+  if (system(cmd)) rc = 1;
+  return rc;
+}

@@ -1,0 +1,228 @@
+/* cmd_eval.c - `privnn eval`: top-1 accuracy, loss and confusion matrix of an ONNX classifier. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "graph/exec.h"
+#include "graph/ir.h"
+#include "graph/onnx.h"
+#include "nn/arch.h"
+#include "nn/autograd.h"
+#include "nn/dataset.h"
+#include "nn/train.h"
+#include "util/util.h"
+
+static const char *const class_names[PN_FMNIST_CLASSES] = {
+    "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: privnn eval MODEL.onnx --data fashion-mnist [--split val|test] [options]\n\n"
+          "Run MODEL (input [N,1,28,28], output [N,10] logits) over a split and report top-1\n"
+          "accuracy, mean cross-entropy loss, the confusion matrix and images/s.\n\n"
+          "  --data D        fashion-mnist (from %s) or a folder with the four .gz files\n"
+          "  --split S       val (default) or test; the test split is for final reporting only\n"
+          "  --batch B       batch size (default 250)\n"
+          "  --limit N       only the first N images of the split\n"
+          "  --engine E      exec (the plaintext executor, default) or nn (the training engine)\n"
+          "  --json FILE     write the report (accuracy is a fraction in [0, 1])\n",
+          PN_FMNIST_DIR);
+}
+
+/* Normalisation the model was trained with: its metadata, else the dataset's train split. */
+static void model_norm(const struct pn_graph *g, struct pn_dataset *ds) {
+  const char *s = pn_graph_get_meta(g, "privnn.normalize");
+  float m, sd;
+  if (s && sscanf(s, "%f %f", &m, &sd) == 2 && isfinite(m) && isfinite(sd) && sd > 0) {
+    ds->mean = m;
+    ds->std = sd;
+  }
+}
+
+static double xent(const float *z, int64_t K, int y, int64_t *arg) {
+  float mx = z[0];
+  *arg = 0;
+  for (int64_t k = 1; k < K; k++)
+    if (z[k] > mx) mx = z[k], *arg = k;
+  double s = 0;
+  for (int64_t k = 0; k < K; k++) s += exp((double)(z[k] - mx));
+  return log(s) - (double)(z[y] - mx);
+}
+
+/* Evaluate with the executor. */
+static int eval_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dataset *ds,
+                     enum pn_split s, int64_t n, int batch, double *loss, double *acc,
+                     int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]) {
+  struct pn_exec *ex = NULL;
+  struct pn_exec_opts eo = {0};
+  int rc = pn_exec_new(ctx, g, &eo, &ex);
+  if (rc) return rc;
+  if (pn_exec_n_inputs(ex) != 1 || pn_exec_n_outputs(ex) < 1) {
+    pn_exec_free(ex);
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "model must have one input [N,1,28,28] and a logits output");
+  }
+  int64_t *idx = malloc(sizeof(int64_t) * (size_t)batch);
+  int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
+  int n_out = pn_exec_n_outputs(ex);
+  struct pn_tensor **outs = calloc((size_t)n_out, sizeof *outs);
+  memset(conf, 0, sizeof(int64_t) * PN_FMNIST_CLASSES * PN_FMNIST_CLASSES);
+  double tl = 0;
+  int64_t ok = 0;
+  if (!idx || !y || !outs) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  for (int64_t b0 = 0; !rc && b0 < n; b0 += batch) {
+    int cnt = (int)(n - b0 < batch ? n - b0 : batch);
+    int64_t dims[4] = {cnt, 1, PN_FMNIST_SIDE, PN_FMNIST_SIDE};
+    struct pn_tensor *x = pn_tensor_new(PN_DT_FLOAT, 4, dims);
+    if (!x) {
+      rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+      break;
+    }
+    for (int i = 0; i < cnt; i++) idx[i] = b0 + i;
+    pn_dataset_batch(ds, s, idx, cnt, 0, 0, NULL, x->data, y);
+    memset(outs, 0, sizeof *outs * (size_t)n_out);
+    const struct pn_tensor *ins[1] = {x};
+    rc = pn_exec_run(ctx, ex, ins, outs);
+    pn_tensor_free(x);
+    if (rc) break;
+    struct pn_tensor *z = outs[0];
+    int64_t K = z->ndim >= 1 && z->dims[0] == cnt ? pn_tensor_numel(z) / cnt : 0;
+    if (z->dtype != PN_DT_FLOAT || K < PN_FMNIST_CLASSES) {
+      rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "output '%s' must be float [N,>=10] logits",
+                  pn_exec_output(ex, 0)->name);
+    } else {
+      for (int i = 0; i < cnt; i++) {
+        int64_t arg;
+        tl += xent((const float *)z->data + i * K, K, y[i], &arg);
+        ok += arg == y[i];
+        if (arg < PN_FMNIST_CLASSES) conf[y[i]][arg]++;
+      }
+    }
+    for (int j = 0; j < n_out; j++) pn_tensor_free(outs[j]);
+  }
+  free(idx);
+  free(y);
+  free(outs);
+  pn_exec_free(ex);
+  if (!rc) {
+    *loss = tl / (double)n;
+    *acc = (double)ok / (double)n;
+  }
+  return rc;
+}
+
+int pn_cmd_eval(int argc, char **argv) {
+  const char *model = NULL, *data = NULL, *split_s = "val", *json = NULL, *engine = "exec";
+  int batch = 250;
+  int64_t limit = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if (a[0] != '-') {
+      if (model) {
+        fprintf(stderr, "privnn eval: one model only ('%s' and '%s')\n", model, a);
+        return 2;
+      }
+      model = a;
+      continue;
+    }
+    if (!v) {
+      fprintf(stderr, "privnn eval: %s needs a value (see --help)\n", a);
+      return 2;
+    }
+    char *end = NULL;
+    if (!strcmp(a, "--data")) data = v;
+    else if (!strcmp(a, "--split")) split_s = v;
+    else if (!strcmp(a, "--json")) json = v;
+    else if (!strcmp(a, "--engine")) engine = v;
+    else if (!strcmp(a, "--batch")) batch = (int)strtol(v, &end, 10);
+    else if (!strcmp(a, "--limit")) limit = strtoll(v, &end, 10);
+    else {
+      fprintf(stderr, "privnn eval: unknown option '%s' (see --help)\n", a);
+      return 2;
+    }
+    if (end && (*end || end == v)) {
+      fprintf(stderr, "privnn eval: %s: '%s' is not a number\n", a, v);
+      return 2;
+    }
+    i++;
+  }
+  int split = pn_split_parse(split_s);
+  if (!model || split < 0 || split == PN_SPLIT_TRAIN || batch < 1 || batch > 65536 || limit < 0 ||
+      (strcmp(engine, "exec") && strcmp(engine, "nn"))) {
+    fprintf(stderr, "privnn eval: need MODEL.onnx, --split val|test, --batch >= 1, --engine exec|nn "
+                    "(see --help)\n");
+    return 2;
+  }
+  if (data && strcmp(data, "fashion-mnist") && access(data, F_OK)) {
+    fprintf(stderr, "privnn eval: --data '%s': not 'fashion-mnist' nor a folder\n", data);
+    return 2;
+  }
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g = NULL;
+  struct pn_dataset ds;
+  memset(&ds, 0, sizeof ds);
+  int rc = pn_onnx_load_file(&ctx, model, &g);
+  if (!rc) rc = pn_dataset_load(&ctx, (!data || !strcmp(data, "fashion-mnist")) ? NULL : data, &ds);
+  int64_t n = ds.n[split];
+  if (limit > 0 && limit < n) n = limit;
+  double loss = 0, acc = 0, t0 = pn_now();
+  int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES];
+  memset(conf, 0, sizeof conf);
+  if (!rc) {
+    model_norm(g, &ds);
+    if (!strcmp(engine, "exec")) {
+      rc = eval_exec(&ctx, g, &ds, (enum pn_split)split, n, batch, &loss, &acc, conf);
+    } else {
+      struct pn_ag *ag = NULL;
+      struct pn_ag_opts ao = {.max_batch = batch};
+      rc = pn_ag_new(&ctx, g, &ao, &ag);
+      if (!rc) rc = pn_evaluate(&ctx, ag, &ds, (enum pn_split)split, n, batch, &loss, &acc, conf);
+      pn_ag_free(ag);
+    }
+    if (rc) pn_err_prefix(&ctx, "%s", model);
+  }
+  double dt = pn_now() - t0;
+  if (!rc) {
+    printf("%s on fashion-mnist %s (%lld images): top-1 accuracy %.4f (%.2f%%), loss %.4f, %.0f images/s\n",
+           model, split_s, (long long)n, acc, 100 * acc, loss, dt > 0 ? (double)n / dt : 0.0);
+    printf("\nconfusion matrix (rows: true class, columns: predicted)\n%10s", "");
+    for (int j = 0; j < PN_FMNIST_CLASSES; j++) printf(" %5d", j);
+    printf("\n");
+    for (int i = 0; i < PN_FMNIST_CLASSES; i++) {
+      printf("%d %-8s", i, class_names[i]);
+      for (int j = 0; j < PN_FMNIST_CLASSES; j++) printf(" %5lld", (long long)conf[i][j]);
+      printf("\n");
+    }
+  }
+  if (!rc && json) {
+    cJSON *o = cJSON_CreateObject(), *cm = cJSON_CreateArray();
+    cJSON_AddStringToObject(o, "command", "eval");
+    cJSON_AddStringToObject(o, "model", model);
+    cJSON_AddStringToObject(o, "dataset", "fashion-mnist");
+    cJSON_AddStringToObject(o, "split", split_s);
+    cJSON_AddStringToObject(o, "engine", engine);
+    cJSON_AddNumberToObject(o, "images", (double)n);
+    cJSON_AddNumberToObject(o, "accuracy", acc);
+    cJSON_AddNumberToObject(o, "loss", loss);
+    cJSON_AddNumberToObject(o, "seconds", dt);
+    cJSON_AddNumberToObject(o, "images_per_s", dt > 0 ? (double)n / dt : 0.0);
+    for (int i = 0; i < PN_FMNIST_CLASSES; i++) {
+      cJSON *row = cJSON_CreateArray();
+      for (int j = 0; j < PN_FMNIST_CLASSES; j++) cJSON_AddItemToArray(row, cJSON_CreateNumber((double)conf[i][j]));
+      cJSON_AddItemToArray(cm, row);
+    }
+    cJSON_AddItemToObject(o, "confusion_matrix", cm);
+    rc = pn_json_write(&ctx, json, o, 0644);
+    cJSON_Delete(o);
+  }
+  if (rc) fprintf(stderr, "privnn eval: %s\n", pn_errmsg(&ctx));
+  pn_graph_free(g);
+  pn_dataset_free(&ds);
+  return rc ? 1 : 0;
+}
