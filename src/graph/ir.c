@@ -405,3 +405,31 @@ fail:
   pn_graph_free(d);
   return NULL;
 }
+
+int pn_graph_set_meta(struct pn_graph *g, const char *key, const char *value) {
+  for (int i = 0; i < g->n_meta; i++)
+    if (!strcmp(g->meta_keys[i], key)) {
+      g->meta_values[i] = pn_arena_strdup(g->arena, value);
+      return g->meta_values[i] ? PN_OK : PN_ERR_NOMEM;
+    }
+  const char **k = pn_arena_alloc(g->arena, sizeof *k * (size_t)(g->n_meta + 1));
+  const char **v = pn_arena_alloc(g->arena, sizeof *v * (size_t)(g->n_meta + 1));
+  if (!k || !v) return PN_ERR_NOMEM;
+  if (g->n_meta) {
+    memcpy(k, g->meta_keys, sizeof *k * (size_t)g->n_meta);
+    memcpy(v, g->meta_values, sizeof *v * (size_t)g->n_meta);
+  }
+  k[g->n_meta] = pn_arena_strdup(g->arena, key);
+  v[g->n_meta] = pn_arena_strdup(g->arena, value);
+  if (!k[g->n_meta] || !v[g->n_meta]) return PN_ERR_NOMEM;
+  g->meta_keys = k;
+  g->meta_values = v;
+  g->n_meta++;
+  return PN_OK;
+}
+
+const char *pn_graph_get_meta(const struct pn_graph *g, const char *key) {
+  for (int i = 0; i < g->n_meta; i++)
+    if (!strcmp(g->meta_keys[i], key)) return g->meta_values[i];
+  return NULL;
+}

@@ -159,6 +159,11 @@ int pn_graph_find_producer(const struct pn_graph *g, const char *value_name); /*
 /* True if graph input i is not also an initializer (i.e. must be supplied at run time). */
 bool pn_graph_is_runtime_input(const struct pn_graph *g, int i);
 
+/* Set (or add) a metadata_props entry (copied into the arena). PN_OK or PN_ERR_NOMEM. */
+int pn_graph_set_meta(struct pn_graph *g, const char *key, const char *value);
+/* A metadata value, or NULL. */
+const char *pn_graph_get_meta(const struct pn_graph *g, const char *key);
+
 /* A deep copy (new arena). NULL when out of memory. */
 struct pn_graph *pn_graph_clone(const struct pn_graph *g);
 

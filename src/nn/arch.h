@@ -15,9 +15,4 @@ extern const char *const pn_arch_names[];
 ** var 1). Unknown arch: PN_ERR_INVALID listing the names. *out is freed with pn_graph_free. */
 int pn_arch_build(struct pn_ctx *ctx, const char *arch, uint64_t seed, struct pn_graph **out /* OUT */);
 
-/* Set (or add) a metadata_props entry of g. */
-int pn_graph_set_meta(struct pn_graph *g, const char *key, const char *value);
-/* A metadata value, or NULL. */
-const char *pn_graph_get_meta(const struct pn_graph *g, const char *key);
-
 #endif
