@@ -17,7 +17,7 @@ step "plaintext engine: privnn zoo resnet18 -> info -> run"
 "$PRIVNN" run "$OUT/r18.onnx" --random --seed 1 --repeat 10 --warmup 2 | tail -3
 
 step "the reference model: privnn eval $MODEL --split test"
-"$PRIVNN" eval "$MODEL" --data fashion-mnist --split test | head -4
+"$PRIVNN" eval "$MODEL" --data fashion-mnist --split test
 
 step "error-free HummingBird plan from the validation split: privnn mpc profile"
 "$PRIVNN" mpc profile "$MODEL" --data fashion-mnist --count 1000 -o "$OUT/plan.json" | tail -1
