@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/k_dense.h"
+#include "graph/window.h"
 #include "graph/ops.h"
 #include "graph/passes.h"
 #include "mpc/runner.h"
