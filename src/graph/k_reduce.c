@@ -58,6 +58,26 @@ int pn_reduce_plan(const struct pn_op_args *a, const struct pn_shape *in, int n_
   return PN_OK;
 }
 
+int pn_reduce_run_plan(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                       struct pn_tensor *Y, unsigned dtypes, int64_t axes_input_from,
+                       struct pn_reduce_plan *p, bool *done) {
+  const struct pn_tensor *X = in[0];
+  struct pn_shape sh[2];
+  bool known;
+  int nin = n_in < 2 ? n_in : 2, rc;
+  *done = false;
+  pn_shapes_of(in, nin, sh);
+  if ((rc = pn_reduce_plan(a, sh, nin, dtypes, axes_input_from, p, &known))) return rc;
+  if (!known) return pn_op_err(a, PN_ERR_INVALID, "input 'axes' has no value");
+  if (Y->dtype != X->dtype || pn_shape_numel(p->out_nd, p->out_dims) != pn_tensor_numel(Y))
+    return pn_op_err(a, PN_ERR_INVALID, "output shape mismatch");
+  if (p->noop) {
+    memcpy(Y->data, X->data, pn_tensor_nbytes(X));
+    *done = true;
+  }
+  return PN_OK;
+}
+
 static int reduce_plan(const struct pn_op_args *a, const struct pn_shape *in, int n_in, bool mean,
                        struct pn_reduce_plan *p, bool *known) {
   return pn_reduce_plan(a, in, n_in, REDUCE_DTYPES, mean ? 18 : 13, p, known);
@@ -93,19 +113,10 @@ static int run_reduce(const struct pn_op_args *a, const struct pn_tensor *const 
                       struct pn_tensor *const *out, bool mean) {
   const struct pn_tensor *X = in[0];
   struct pn_tensor *Y = out[0];
-  struct pn_shape sh[2];
   struct pn_reduce_plan p;
-  bool known;
-  int nin = n_in < 2 ? n_in : 2, rc;
-  pn_shapes_of(in, nin, sh);
-  if ((rc = reduce_plan(a, sh, nin, mean, &p, &known))) return rc;
-  if (!known) return pn_op_err(a, PN_ERR_INVALID, "input 'axes' has no value");
-  if (Y->dtype != X->dtype || pn_shape_numel(p.out_nd, p.out_dims) != pn_tensor_numel(Y))
-    return pn_op_err(a, PN_ERR_INVALID, "output shape mismatch");
-  if (p.noop) {
-    memcpy(Y->data, X->data, pn_tensor_nbytes(X));
-    return PN_OK;
-  }
+  bool done;
+  int rc = pn_reduce_run_plan(a, in, n_in, Y, REDUCE_DTYPES, mean ? 18 : 13, &p, &done);
+  if (rc || done) return rc;
   int r = X->ndim;
   int64_t nout = pn_tensor_numel(Y), nx = pn_tensor_numel(X), count = 1;
   for (int i = 0; i < r; i++)

@@ -100,19 +100,10 @@ static int run_red(const struct pn_op_args *a, const struct pn_tensor *const *in
                    struct pn_tensor *const *out, enum red_op op) {
   const struct pn_tensor *X = in[0];
   struct pn_tensor *Y = out[0];
-  struct pn_shape sh[2];
   struct pn_reduce_plan p;
-  bool known;
-  int nin = n_in < 2 ? n_in : 2, rc;
-  pn_shapes_of(in, nin, sh);
-  if ((rc = red_plan(a, sh, nin, op, &p, &known))) return rc;
-  if (!known) return pn_op_err(a, PN_ERR_INVALID, "input 'axes' has no value");
-  if (Y->dtype != X->dtype || pn_shape_numel(p.out_nd, p.out_dims) != pn_tensor_numel(Y))
-    return pn_op_err(a, PN_ERR_INVALID, "output shape mismatch");
-  if (p.noop) {
-    memcpy(Y->data, X->data, pn_tensor_nbytes(X));
-    return PN_OK;
-  }
+  bool done;
+  int rc = pn_reduce_run_plan(a, in, n_in, Y, red_dtypes(op), 18, &p, &done);
+  if (rc || done) return rc;
   int r = X->ndim;
   int64_t nout = pn_tensor_numel(Y);
   bool isf = X->dtype == PN_DT_FLOAT || X->dtype == PN_DT_DOUBLE;

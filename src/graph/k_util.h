@@ -152,5 +152,10 @@ struct pn_reduce_plan {
 
 int pn_reduce_plan(const struct pn_op_args *a, const struct pn_shape *in, int n_in, unsigned dtypes,
                    int64_t axes_input_from, struct pn_reduce_plan *p, bool *known);
+/* The run-time prologue of a Reduce* kernel: the plan from the actual inputs, the output checked
+** against it, and the noop case (Y = X) written, with *done set. */
+int pn_reduce_run_plan(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                       struct pn_tensor *Y, unsigned dtypes, int64_t axes_input_from,
+                       struct pn_reduce_plan *p, bool *done);
 
 #endif
