@@ -22,7 +22,7 @@
 #include "util/prg.h"
 #include "util/status.h"
 
-#define NF_MAX 64
+#define NF_MAX PN_OBF_ATTACK_MAX_FEATURES
 
 struct sample {
   int model;                   /* index into the model list */
@@ -68,13 +68,24 @@ static const char *const vocab[] = {"Conv1", "Conv3", "Conv5", "Conv7", "Conv3g"
 
 static double log10p(double x) { return log10(x > 0 ? x : 1e-30); }
 
+/* Feature names, filled by features() (the same every call). */
+static const char *feat_names[NF_MAX + 1];
+#define PUT(name, value)                                                                        \
+  do {                                                                                          \
+    feat_names[nf] = (name);                                                                    \
+    f[nf++] = (value);                                                                          \
+  } while (0)
+
 /* Feature vector of one anonymous part; returns the number of features. */
 static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
   int nf = 0, nv = 0;
   while (vocab[nv]) nv++;
   int n = g->n_nodes;
   char tok[64];
-  for (int v = 0; v < nv; v++) f[nf + v] = 0;
+  for (int v = 0; v < nv; v++) {
+    f[nf + v] = 0;
+    feat_names[nf + v] = vocab[v];
+  }
   double other = 0;
   for (int i = 0; i < n; i++) {
     pn_obf_node_token(g->nodes[i], tok, sizeof tok);
@@ -84,12 +95,12 @@ static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
     else other += 1.0 / n;
   }
   nf += nv;
-  f[nf++] = other;
+  PUT("other ops", other);
   double feat[3];
   pn_obf_graph_features(g, feat);
-  f[nf++] = log10p(feat[0]);
-  f[nf++] = feat[1];
-  f[nf++] = feat[0] > 0 ? feat[2] / feat[0] : 0;
+  PUT("log10 nodes", log10p(feat[0]));
+  PUT("avg degree", feat[1]);
+  PUT("diameter/nodes", feat[0] > 0 ? feat[2] / feat[0] : 0);
   int rt = 0;
   double in_sz = 0, out_sz = 0;
   for (int i = 0; i < g->n_inputs; i++)
@@ -99,11 +110,11 @@ static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
     }
   for (int i = 0; i < g->n_outputs; i++)
     out_sz += log10p((double)pn_shape_numel(g->outputs[i].ndim, g->outputs[i].dims));
-  f[nf++] = rt;
-  f[nf++] = g->n_outputs;
-  f[nf++] = rt ? in_sz / rt : 0;
-  f[nf++] = g->n_outputs ? out_sz / g->n_outputs : 0;
-  f[nf++] = g->n_inputs > 0 ? g->inputs[0].ndim : 0;
+  PUT("runtime inputs", rt);
+  PUT("outputs", g->n_outputs);
+  PUT("log10 input size", rt ? in_sz / rt : 0);
+  PUT("log10 output size", g->n_outputs ? out_sz / g->n_outputs : 0);
+  PUT("input rank", g->n_inputs > 0 ? g->inputs[0].ndim : 0);
   /* shape-changing nodes (shapes inferred on the anonymous file, as an adversary would) */
   struct pn_ctx quiet = {0};
   double changes = 0;
@@ -121,7 +132,7 @@ static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
     }
   }
   (void)ctx;
-  f[nf++] = changes;
+  PUT("shape changes", changes);
   /* attributes */
   double convs = 0, stride2 = 0, grouped = 0, ksum = 0;
   for (int i = 0; i < n; i++) {
@@ -134,9 +145,9 @@ static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
     if (gr && gr->type == PN_ATTR_INT && gr->i > 1) grouped++;
     if (k && k->type == PN_ATTR_INTS && k->n > 0) ksum += (double)k->ints[0];
   }
-  f[nf++] = convs ? stride2 / convs : 0;
-  f[nf++] = convs ? grouped / convs : 0;
-  f[nf++] = convs ? ksum / convs : 0;
+  PUT("conv stride>1", convs ? stride2 / convs : 0);
+  PUT("conv grouped", convs ? grouped / convs : 0);
+  PUT("conv kernel", convs ? ksum / convs : 0);
   /* weights */
   double wn = 0, am = 0, sd = 0, he = 0, nonneg = 0, sz = 0;
   for (int i = 0; i < g->n_inits; i++) {
@@ -160,12 +171,12 @@ static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
     sz += log10p((double)m);
     if (t->ndim >= 2) he += std * sqrt((double)(m / t->dims[0]));
   }
-  f[nf++] = wn ? am / wn : 0;
-  f[nf++] = wn ? sd / wn : 0;
-  f[nf++] = wn ? he / wn : 0;
-  f[nf++] = wn ? nonneg / wn : 0;
-  f[nf++] = wn ? sz / wn : 0;
-  f[nf++] = n ? wn / n : 0;
+  PUT("|weight mean|", wn ? am / wn : 0);
+  PUT("weight sd", wn ? sd / wn : 0);
+  PUT("weight sd*sqrt(fan-in)", wn ? he / wn : 0);
+  PUT("nonneg weights", wn ? nonneg / wn : 0);
+  PUT("log10 weight size", wn ? sz / wn : 0);
+  PUT("weights/nodes", n ? wn / n : 0);
   return nf;
 }
 
@@ -342,7 +353,7 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
   train = calloc((size_t)ss.n + 1, sizeof *train);
   lab = calloc((size_t)ss.n + 1, sizeof *lab);
   sc1 = calloc((size_t)ss.n + 1, sizeof *sc1);
-  sc2 = calloc((size_t)ss.n + 1, sizeof *sc2);
+  sc2 = calloc(2 * (size_t)ss.n + 1, sizeof *sc2); /* scores, then one feature at a time */
   if (!train || !lab || !sc1 || !sc2) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     goto out;
@@ -386,8 +397,18 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
       sc2[nt] = n_train ? logreg_score(w, mu, sdv, ss.nf, ss.s[i].f) : 0;
       nt++;
     }
-    ss.nf = nf;
     struct pn_obf_attack_result *r = &res[m];
+    feat_names[nf] = "n-gram score";
+    r->n_features = ss.nf;
+    for (int j = 0; j < ss.nf; j++) {
+      int q = 0;
+      for (int i = 0; i < ss.n; i++)
+        if (ss.s[i].model == m) sc2[nt + q++] = ss.s[i].f[j];
+      double spec;
+      r->feature[j] = feat_names[j];
+      oriented(sc2 + nt, lab, q, &r->feature_auc[j], &spec);
+    }
+    ss.nf = nf;
     oriented(sc1, lab, nt, &r->ngram_auc, &r->ngram_specificity);
     oriented(sc2, lab, nt, &r->clf_auc, &r->clf_specificity);
     r->trained_on = n_train;

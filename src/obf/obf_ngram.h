@@ -39,7 +39,8 @@ int pn_obf_ngram_save(struct pn_ctx *ctx, const struct pn_obf_ngram *m, const ch
 int pn_obf_ngram_load(struct pn_ctx *ctx, const char *path, struct pn_obf_ngram **out /* OUT */);
 
 /* The zoo as a corpus: model family of a zoo name ("resnet", "vgg", "mobilenet", "bert"); a
-** prepared zoo model (small = reduced input/width with the same structure, for speed); the n-gram
+** prepared zoo model (small = reduced input size and width,
+** the same nodes and depth, for speed); the n-gram
 ** model of every zoo model outside exclude_family (NULL = all). */
 const char *pn_obf_zoo_family(const char *model);
 int pn_obf_zoo_model(struct pn_ctx *ctx, const char *name, bool small, struct pn_graph **out /* OUT */);
@@ -63,6 +64,8 @@ void pn_obf_graph_features(const struct pn_graph *g, double feat[3]);
 
 /* ---- attack evaluation (attack.c) ---- */
 
+#define PN_OBF_ATTACK_MAX_FEATURES 64
+
 struct pn_obf_attack_opts {
   int part_size;               /* 0 = PN_OBF_DEFAULT_PART_SIZE */
   int k;                       /* sentinels per part, > 0 */
@@ -78,6 +81,10 @@ struct pn_obf_attack_result {
   double clf_auc, clf_specificity;     /* logistic regression on opcode/shape/attr/weight features */
   double specificity, auc;     /* of the stronger adversary (higher specificity) */
   double log10_candidates;     /* parts * log10(1 + (1 - specificity) k) */
+  /* what gives sentinels away: the AUC of each feature alone (better orientation) on this model */
+  int n_features;
+  const char *feature[PN_OBF_ATTACK_MAX_FEATURES];
+  double feature_auc[PN_OBF_ATTACK_MAX_FEATURES];
 };
 
 /* Simulate split on each zoo model (reduced input size, same structure), then per model train

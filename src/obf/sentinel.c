@@ -30,18 +30,25 @@
 #include "util/strmap.h"
 
 #define MAXP 2                 /* inputs per generated node */
+/* How much more likely a node descending from a real node keeps that node's operator (and output
+** shape, when the solver can reach it) than a choice the n-gram model would make as often: the
+** mutated part keeps most of the real part's local patterns (Conv followed by Relu, a 1x1 conv
+** after a 3x3 one), which an adversary's statistics over real parts would otherwise expose. */
+#define KEEP_REAL 30.0
 
 struct topo {
   int n, cap;
   int *np;                     /* [cap] number of predecessors */
   int (*pred)[MAXP];           /* [cap][MAXP] predecessor node indices (< own index) */
   int *bin;                    /* [cap] boundary input the node read in the real part, or -1 */
+  int *orig;                   /* [cap] the real part's node this one descends from, or -1 (split) */
 };
 
 static void topo_free(struct topo *t) {
   free(t->np);
   free(t->pred);
   free(t->bin);
+  free(t->orig);
   memset(t, 0, sizeof *t);
 }
 
@@ -51,7 +58,8 @@ static int topo_init(struct topo *t, int cap) {
   t->np = calloc((size_t)cap, sizeof *t->np);
   t->pred = calloc((size_t)cap, sizeof *t->pred);
   t->bin = calloc((size_t)cap, sizeof *t->bin);
-  return t->np && t->pred && t->bin ? PN_OK : PN_ERR_NOMEM;
+  t->orig = calloc((size_t)cap, sizeof *t->orig);
+  return t->np && t->pred && t->bin && t->orig ? PN_OK : PN_ERR_NOMEM;
 }
 
 static void topo_copy(struct topo *d, const struct topo *s) {
@@ -59,6 +67,7 @@ static void topo_copy(struct topo *d, const struct topo *s) {
   memcpy(d->np, s->np, (size_t)s->n * sizeof *s->np);
   memcpy(d->pred, s->pred, (size_t)s->n * sizeof *s->pred);
   memcpy(d->bin, s->bin, (size_t)s->n * sizeof *s->bin);
+  memcpy(d->orig, s->orig, (size_t)s->n * sizeof *s->orig);
 }
 
 /* Split v: a new node right after v reads v; v's readers read the new node instead. */
@@ -67,6 +76,7 @@ static void topo_split(struct topo *t, int v) {
   for (int i = t->n; i > v + 1; i--) {
     t->np[i] = t->np[i - 1];
     t->bin[i] = t->bin[i - 1];
+    t->orig[i] = t->orig[i - 1];
     memcpy(t->pred[i], t->pred[i - 1], sizeof t->pred[i]);
   }
   t->n++;
@@ -78,6 +88,7 @@ static void topo_split(struct topo *t, int v) {
   t->np[v + 1] = 1;
   t->pred[v + 1][0] = v;
   t->bin[v + 1] = -1;
+  t->orig[v + 1] = -1;
 }
 
 /* Contract v (exactly one predecessor u) into u; readers of v read u (duplicates dropped, so no
@@ -102,6 +113,7 @@ static bool topo_contract(struct topo *t, int v) {
   for (int i = v; i < t->n - 1; i++) {
     t->np[i] = t->np[i + 1];
     t->bin[i] = t->bin[i + 1];
+    t->orig[i] = t->orig[i + 1];
     memcpy(t->pred[i], t->pred[i + 1], sizeof t->pred[i]);
   }
   t->n--;
@@ -171,8 +183,23 @@ struct wstat {
   char op[32];
   int slot;
   double mean, sd;
+  double fan_in;               /* 0 unless a matrix whose spread scales with 1/sqrt(fan-in) */
+  int64_t numel;
   bool nonneg;
 };
+
+/* Fan-in of the weight matrix of op at input slot (0 when there is none to scale by). */
+static double fan_in(const char *op, int slot, bool trans_b, int nd, const int64_t *dims) {
+  if (slot != 1 || nd < 2) return 0;
+  if (!strcmp(op, "Conv")) {
+    double f = 1;
+    for (int i = 1; i < nd; i++) f *= (double)dims[i];
+    return f;
+  }
+  if (!strcmp(op, "Gemm")) return (double)(trans_b ? dims[1] : dims[0]);
+  if (!strcmp(op, "MatMul")) return (double)dims[nd - 2];
+  return 0;
+}
 
 /* Deferred weight values: candidates are built with zeroed weights (validation and scoring need
 ** shapes only); the kept ones get values drawn from these specs. */
@@ -244,7 +271,12 @@ struct gen {
   char (*btok)[40];            /* ... and with two or more data inputs */
   int n_btok;
   const struct pn_value **in, **out;
+  const struct pn_graph *shaped; /* the real part, shapes inferred */
+  char (*ntok)[40];            /* [real node] its token */
+  struct shape *nshape;        /* [real node] its first output's shape (nd 0: unknown) */
+  int *oprod;                  /* [output] the real node producing it */
   int *dist;                   /* [n_pool * n_pool] fewest operators from pool[i] to pool[j] */
+  bool keep_shapes;            /* nodes descending from real ones prefer their output shapes */
 };
 
 #define FAR 1000000
@@ -384,22 +416,32 @@ static int options_any(const struct gen *g, const char *prev, const struct shape
   return n;
 }
 
-static const struct wstat *find_ws(const struct gen *g, const char *op, int slot) {
-  int hits[64], nh = 0;
+/* A real weight in the same role (op, slot), preferring one of the same size. */
+static const struct wstat *find_ws(const struct gen *g, const char *op, int slot, int64_t numel) {
+  int hits[64], nh = 0, same[64], ns = 0;
   for (int i = 0; i < g->n_ws && nh < 64; i++)
-    if (g->ws[i].slot == slot && !strcmp(g->ws[i].op, op)) hits[nh++] = i;
+    if (g->ws[i].slot == slot && !strcmp(g->ws[i].op, op)) {
+      hits[nh++] = i;
+      if (g->ws[i].numel == numel) same[ns++] = i;
+    }
+  if (ns) return &g->ws[same[pn_prg_uniform(g->prg, (uint64_t)ns)]];
   return nh ? &g->ws[hits[pn_prg_uniform(g->prg, (uint64_t)nh)]] : NULL;
 }
 
-/* A float initializer for (op, slot) with the real part's statistics for that role if any
-** (values drawn later, see struct fill). */
+/* A float initializer for (op, slot) with the real part's statistics for that role if any, its
+** spread rescaled by the fan-in (a trained 3x3x256 kernel is not as wide as a 1x1x64 one);
+** values drawn later, see struct fill. fin: the new tensor's fan-in (see fan_in). */
 static const char *weight(struct gen *g, struct pn_graph *d, const char *op, int slot, int nd,
-                          const int64_t *dims, double mean, double sd, bool nonneg, bool divisor) {
-  const struct wstat *w = find_ws(g, op, slot);
+                          const int64_t *dims, double fin, double mean, double sd, bool nonneg,
+                          bool divisor) {
+  int64_t numel = 1;
+  for (int i = 0; i < nd; i++) numel *= dims[i];
+  const struct wstat *w = find_ws(g, op, slot, numel);
   if (w) {
     mean = w->mean;
     sd = w->sd;
     nonneg = w->nonneg;
+    if (w->fan_in > 0 && fin > 0) sd *= sqrt(w->fan_in / fin);
   }
   const char *nm = pn_arena_printf(d->arena, "w%d", d->n_inits);
   struct pn_tensor *t = nm ? pn_graph_new_init(d, nm, PN_DT_FLOAT, nd, dims) : NULL;
@@ -424,9 +466,21 @@ static const char *scalar_init(struct pn_graph *d, float v) {
   return nm;
 }
 
-/* Emit the chosen single-input operator x (shape s) -> y (shape t). */
+/* The one-element float constant a real node of operator op reads, if it is such a node. */
+static const struct pn_tensor *real_const(const struct gen *g, const struct pn_node *rn, const char *op) {
+  if (!rn || strcmp(rn->op_type, op) || rn->n_in != 2) return NULL;
+  for (int k = 0; k < 2; k++) {
+    const struct pn_tensor *t = rn->in[k][0] ? pn_graph_find_init(g->shaped, rn->in[k]) : NULL;
+    if (t && t->dtype == PN_DT_FLOAT && pn_tensor_numel(t) == 1) return t;
+  }
+  return NULL;
+}
+
+/* Emit the chosen single-input operator x (shape s) -> y (shape t). rn: the real node this one
+** descends from when it has the same operator (its constants are reused), else NULL. */
 static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c, const char *x,
-                      const struct shape *s, const struct shape *t, const char *y) {
+                      const struct shape *s, const struct shape *t, const char *y,
+                      const struct pn_node *rn) {
   const char *in[3] = {x, NULL, NULL};
   int nin = 1;
   int64_t last = s->d[s->nd - 1];
@@ -434,35 +488,46 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
   case K_CONST_BIN: {
     int64_t dims[4] = {1, s->nd == 4 ? s->d[1] : last, 1, 1};
     bool mul = !strcmp(c->op, "Mul"), div = !strcmp(c->op, "Div");
-    if (s->nd == 4) in[1] = weight(g, d, c->op, 1, 4, dims, mul ? 1 : div ? 2 : 0, 0.1, false, div);
-    else in[1] = weight(g, d, c->op, 1, 1, &last, mul ? 1 : div ? 2 : 0, 0.1, false, div);
+    const struct pn_tensor *cst = real_const(g, rn, c->op);
+    if (cst) {
+      /* the real node's operator constant (a scale, GELU's 1 or 0.5): kept as it is */
+      in[1] = scalar_init(d, *(const float *)cst->data);
+      if (rn->in[0][0] && pn_graph_find_init(g->shaped, rn->in[0])) {
+        in[1] = x;
+        in[0] = scalar_init(d, *(const float *)cst->data);
+      }
+    } else if (s->nd == 4) {
+      in[1] = weight(g, d, c->op, 1, 4, dims, 0, mul ? 1 : div ? 2 : 0, 0.1, false, div);
+    } else {
+      in[1] = weight(g, d, c->op, 1, 1, &last, 0, mul ? 1 : div ? 2 : 0, 0.1, false, div);
+    }
     nin = 2;
     break;
   }
   case K_LAYERNORM:
-    in[1] = weight(g, d, c->op, 1, 1, &last, 1, 0.1, false, false);
-    in[2] = weight(g, d, c->op, 2, 1, &last, 0, 0.1, false, false);
+    in[1] = weight(g, d, c->op, 1, 1, &last, 0, 1, 0.1, false, false);
+    in[2] = weight(g, d, c->op, 2, 1, &last, 0, 0, 0.1, false, false);
     nin = 3;
     break;
   case K_CONV: {
     int64_t cin = s->d[1], cout = t->d[1], grp = c->group > 1 ? c->group : 1;
     int64_t wd[4] = {cout, cin / grp, c->k, c->k};
-    double he = sqrt(2.0 / (double)(cin / grp * c->k * c->k));
-    in[1] = weight(g, d, "Conv", 1, 4, wd, 0, he, false, false);
-    in[2] = weight(g, d, "Conv", 2, 1, &cout, 0, 0.05, false, false);
+    double fin = (double)(cin / grp * c->k * c->k);
+    in[1] = weight(g, d, "Conv", 1, 4, wd, fin, 0, sqrt(2.0 / fin), false, false);
+    in[2] = weight(g, d, "Conv", 2, 1, &cout, 0, 0, 0.05, false, false);
     nin = 3;
     break;
   }
   case K_MATMUL: {
     int64_t wd[2] = {last, t->d[t->nd - 1]};
-    in[1] = weight(g, d, "MatMul", 1, 2, wd, 0, 1 / sqrt((double)last), false, false);
+    in[1] = weight(g, d, "MatMul", 1, 2, wd, (double)last, 0, 1 / sqrt((double)last), false, false);
     nin = 2;
     break;
   }
   case K_GEMM: {
     int64_t wd[2] = {t->d[1], last}, bd[1] = {t->d[1]};
-    in[1] = weight(g, d, "Gemm", 1, 2, wd, 0, 1 / sqrt((double)last), false, false);
-    in[2] = weight(g, d, "Gemm", 2, 1, bd, 0, 0.05, false, false);
+    in[1] = weight(g, d, "Gemm", 1, 2, wd, (double)last, 0, 1 / sqrt((double)last), false, false);
+    in[2] = weight(g, d, "Gemm", 2, 1, bd, 0, 0, 0.05, false, false);
     nin = 3;
     break;
   }
@@ -470,11 +535,16 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
     in[1] = ints_init(d, t->nd, t->d);
     nin = 2;
     break;
-  case K_CLIP:
-    in[1] = scalar_init(d, 0.0f);
-    in[2] = scalar_init(d, 6.0f);
+  case K_CLIP: {
+    const struct pn_tensor *lo = rn && rn->n_in > 1 && rn->in[1][0] ? pn_graph_find_init(g->shaped, rn->in[1]) : NULL;
+    const struct pn_tensor *hi = rn && rn->n_in > 2 && rn->in[2][0] ? pn_graph_find_init(g->shaped, rn->in[2]) : NULL;
+    bool ok = lo && hi && lo->dtype == PN_DT_FLOAT && hi->dtype == PN_DT_FLOAT && pn_tensor_numel(lo) == 1 &&
+              pn_tensor_numel(hi) == 1;
+    in[1] = scalar_init(d, ok ? *(const float *)lo->data : 0.0f);
+    in[2] = scalar_init(d, ok ? *(const float *)hi->data : 6.0f);
     nin = 3;
     break;
+  }
   default: break;
   }
   for (int i = 0; i < nin; i++)
@@ -601,12 +671,33 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     read[i] = true;
   }
   free(read);
-  /* outputs: the last sinks; other sinks feed a later producer */
+  /* outputs: from the node descending from the real producer if it survived the mutations, else
+  ** the last sinks (then the last nodes); other sinks feed a later producer */
+  bool *oset = calloc((size_t)nout + 1, sizeof *oset);
+  if (!oset) goto oom;
   int ns = 0;
-  for (int v = n - 1; v >= 0; v--)
-    if (!has_succ[v] && ns < nout) prodout[v] = ns++;
+  for (int v = 0; v < n; v++)
+    for (int i = 0; i < nout && t->orig[v] >= 0 && prodout[v] < 0; i++)
+      if (!oset[i] && g->oprod[i] == t->orig[v]) {
+        prodout[v] = i;
+        oset[i] = true;
+        ns++;
+      }
   for (int v = n - 1; v >= 0 && ns < nout; v--)
-    if (prodout[v] < 0) prodout[v] = ns++;
+    for (int i = 0; i < nout && !has_succ[v] && prodout[v] < 0; i++)
+      if (!oset[i]) {
+        prodout[v] = i;
+        oset[i] = true;
+        ns++;
+      }
+  for (int v = n - 1; v >= 0 && ns < nout; v--)
+    for (int i = 0; i < nout && prodout[v] < 0; i++)
+      if (!oset[i]) {
+        prodout[v] = i;
+        oset[i] = true;
+        ns++;
+      }
+  free(oset);
   for (int v = 0; v < n; v++) {
     if (has_succ[v] || prodout[v] >= 0) continue;
     int w = -1;
@@ -685,6 +776,8 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       struct choice c3[3];
       for (int i = 0; i < 3; i++) add_choice(c3, i, g->m, prev, bin[i], K_UNARY, 0, 0, 0);
       favour_real(g, c3, 3, true);
+      for (int i = 0; i < 3 && t->orig[v] >= 0; i++)
+        if (!strcmp(g->ntok[t->orig[v]], bin[i])) c3[i].w *= KEEP_REAL;
       int i = pick(g->prg, c3, 3);
       const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
       struct pn_node *nd = nm ? pn_graph_add_node(d, bin[i], nm, 2, xin, 1, &names[v]) : NULL;
@@ -712,6 +805,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
         bool step = si >= 0 ? g->dist[si * g->n_pool + j] <= 1 : shape_eq(&s, &g->pool[j]);
         bool reach = ti < 0 || g->dist[j * g->n_pool + ti] <= dleft[v];
         if (step && reach) wt[j] = si == j ? 3 : 1;
+        if (step && reach && g->keep_shapes && t->orig[v] >= 0 && shape_eq(&g->pool[j], &g->nshape[t->orig[v]])) wt[j] = 3 * KEEP_REAL;
         wsum += wt[j];
       }
       if (wsum == 0) {
@@ -741,7 +835,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       int n1 = options(g, prev, &s, &ms, ch);
       int i1 = pick(g->prg, ch, n1);
       const char *tmp = pn_arena_printf(d->arena, "s%d_pre", v);
-      if (!tmp || build_node(g, d, &ch[i1], x0, &s, &ms, tmp)) {
+      if (!tmp || build_node(g, d, &ch[i1], x0, &s, &ms, tmp, NULL)) {
         free(names);
         free(toks);
         goto oom;
@@ -754,8 +848,12 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     }
     gs[r] = tt;
     gfix[r] = true;
+    const struct pn_node *rn = t->orig[v] >= 0 ? g->shaped->nodes[t->orig[v]] : NULL;
+    for (int q = 0; q < nc && rn; q++)
+      if (!strcmp(ch[q].tok, g->ntok[t->orig[v]])) ch[q].w *= KEEP_REAL;
     int i = pick(g->prg, ch, nc);
-    if (build_node(g, d, &ch[i], x0, &s, &tt, names[v])) {
+    if (rn && strcmp(ch[i].op, rn->op_type)) rn = NULL;
+    if (build_node(g, d, &ch[i], x0, &s, &tt, names[v], rn)) {
       free(names);
       free(toks);
       goto oom;
@@ -801,6 +899,7 @@ static int part_topo(const struct pn_graph *p, struct topo *t) {
     const struct pn_node *n = p->nodes[v];
     t->np[v] = 0;
     t->bin[v] = -1;
+    t->orig[v] = v;
     for (int k = 0; k < n->n_in && t->bin[v] < 0; k++)
       for (int i = 0, r = 0; i < p->n_inputs; i++) {
         if (!pn_graph_is_runtime_input(p, i)) continue;
@@ -831,11 +930,29 @@ static int collect_stats(struct gen *g, const struct pn_graph *p) {
   g->ws = malloc(((size_t)p->n_nodes * 4 + 1) * sizeof *g->ws);
   g->rtok = malloc(((size_t)p->n_nodes + 1) * sizeof *g->rtok);
   g->btok = malloc(((size_t)p->n_nodes + 1) * sizeof *g->btok);
-  if (!g->pool || !g->ws || !g->rtok || !g->btok) return PN_ERR_NOMEM;
+  g->ntok = malloc(((size_t)p->n_nodes + 1) * sizeof *g->ntok);
+  g->nshape = calloc((size_t)p->n_nodes + 1, sizeof *g->nshape);
+  g->oprod = malloc(((size_t)p->n_outputs + 1) * sizeof *g->oprod);
+  g->shaped = p;
+  if (!g->pool || !g->ws || !g->rtok || !g->btok || !g->ntok || !g->nshape || !g->oprod) return PN_ERR_NOMEM;
+  for (int i = 0; i < p->n_outputs; i++) {
+    g->oprod[i] = -1;
+    for (int v = 0; v < p->n_nodes && g->oprod[i] < 0; v++)
+      for (int k = 0; k < p->nodes[v]->n_out; k++)
+        if (!strcmp(p->nodes[v]->out[k], p->outputs[i].name)) g->oprod[i] = v;
+  }
   for (int v = 0; v < p->n_nodes; v++) {
     char t[40];
     const struct pn_node *nd = p->nodes[v];
     pn_obf_node_token(nd, t, sizeof t);
+    memcpy(g->ntok[v], t, sizeof t);
+    const struct pn_value *ov = nd->n_out > 0 ? pn_graph_find_vinfo(p, nd->out[0]) : NULL;
+    for (int i = 0; !ov && nd->n_out > 0 && i < p->n_outputs; i++)
+      if (!strcmp(p->outputs[i].name, nd->out[0])) ov = &p->outputs[i];
+    if (ov && ov->dtype == PN_DT_FLOAT && ov->ndim > 0 && ov->ndim <= PN_MAX_DIMS) {
+      g->nshape[v].nd = ov->ndim;
+      for (int k = 0; k < ov->ndim; k++) g->nshape[v].d[k] = ov->dims[k];
+    }
     int data = 0;
     for (int k = 0; k < nd->n_in; k++) data += nd->in[k][0] && !pn_graph_find_init(p, nd->in[k]);
     char (*toks)[40] = data >= 2 ? g->btok : g->rtok;
@@ -875,6 +992,9 @@ static int collect_stats(struct gen *g, const struct pn_graph *p) {
       w->mean = s / m;
       for (int64_t i = 0; i < m; i++) q += (((float *)t->data)[i] - w->mean) * (((float *)t->data)[i] - w->mean);
       w->sd = sqrt(q / (m - 1));
+      w->numel = m;
+      const struct pn_attr *tb = pn_node_attr(n, "transB");
+      w->fan_in = fan_in(n->op_type, k, tb && tb->type == PN_ATTR_INT && tb->i, t->ndim, t->dims);
     }
   }
   return PN_OK;
@@ -952,9 +1072,14 @@ int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
         topo_copy(&best, &cur);
       }
     }
+    /* real shapes first; on a mutated topology they may leave a later fixed shape out of reach,
+    ** and then the shapes are left to the solver */
     struct pn_graph *c = NULL;
-    fill_free(&g.fill);
-    if ((rc = candidate(&g, &best, &c))) goto out;
+    for (int ks = 1; ks >= 0 && !c; ks--) {
+      g.keep_shapes = ks;
+      fill_free(&g.fill);
+      if ((rc = candidate(&g, &best, &c))) goto out;
+    }
     if (!c) continue;
     double sc;
     if ((rc = pn_obf_ngram_score(ctx, m, c, &sc))) {
@@ -1004,6 +1129,9 @@ out:
   free(g.ws);
   free(g.rtok);
   free(g.btok);
+  free(g.ntok);
+  free(g.nshape);
+  free(g.oprod);
   free(g.dist);
   free(g.in);
   free(g.out);

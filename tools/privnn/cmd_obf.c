@@ -49,7 +49,8 @@ static void usage(FILE *f) {
           "attribute and weight features); per model specificity at 99%% recall, AUC and\n"
           "log10 candidates (1 + (1 - s) k)^N\n"
           "  --models LIST       comma-separated zoo models (default: all)\n"
-          "  -k K, -P P, --ngram FILE, --seed S as for split; --json FILE the per-model table\n\n"
+          "  -k K, -P P, --ngram FILE, --seed S as for split; --json FILE the per-model table\n"
+          "  --features          also print, per model, the features that tell sentinels apart best\n\n"
           "ngram: rebuild the operator n-gram corpus from the zoo models (prepared: BN folded)\n"
           "  -o, --output FILE   where to write it\n"
           "  -h, --help          this text\n",
@@ -254,11 +255,25 @@ static void attack_progress(void *user, int done, int total) {
   if (done == total) fputc('\n', stderr);
 }
 
+/* The features that tell this model's sentinels from its real parts best, one at a time. */
+static void print_features(const struct pn_obf_attack_result *r) {
+  int idx[PN_OBF_ATTACK_MAX_FEATURES], n = r->n_features;
+  for (int j = 0; j < n; j++) idx[j] = j;
+  for (int j = 1; j < n; j++)
+    for (int q = j; q > 0 && r->feature_auc[idx[q]] > r->feature_auc[idx[q - 1]]; q--) {
+      int t = idx[q];
+      idx[q] = idx[q - 1];
+      idx[q - 1] = t;
+    }
+  printf("%s: most telling features (AUC alone):", r->model);
+  for (int j = 0; j < n && j < 8; j++) printf(" %s %.2f%s", r->feature[idx[j]], r->feature_auc[idx[j]], j + 1 < n && j < 7 ? "," : "\n");
+}
+
 static int cmd_attack(int argc, char **argv) {
   const char *cmd = "obf attack", *json = NULL, *ngram = NULL, *list = NULL, *v;
   struct pn_obf_attack_opts o = {.k = 20};
   uint64_t seed = 0;
-  bool have_seed = false;
+  bool have_seed = false, show_features = false;
   int64_t x;
   struct pn_cli_args a = {argc, argv, 1, cmd, 0};
   for (; a.i < argc; a.i++) {
@@ -266,7 +281,9 @@ static int cmd_attack(int argc, char **argv) {
       usage(stdout);
       return PN_EXIT_OK;
     }
-    if (pn_cli_opt(&a, "--json", NULL, &v)) {
+    if (pn_cli_flag(&a, "--features", NULL)) {
+      show_features = true;
+    } else if (pn_cli_opt(&a, "--json", NULL, &v)) {
       if (a.err) return a.err;
       json = v;
     } else if (pn_cli_opt(&a, "--models", NULL, &v)) {
@@ -338,8 +355,11 @@ static int cmd_attack(int argc, char **argv) {
     cJSON_AddNumberToObject(cl, "specificity", res[i].clf_specificity);
     cJSON_AddNumberToObject(cl, "auc", res[i].clf_auc);
     cJSON_AddNumberToObject(cl, "trained_on", res[i].trained_on);
+    cJSON *fa = cJSON_AddObjectToObject(e, "feature_auc");
+    for (int j = 0; j < res[i].n_features; j++) cJSON_AddNumberToObject(fa, res[i].feature[j], res[i].feature_auc[j]);
     cJSON_AddItemToArray(arr, e);
   }
+  for (int i = 0; show_features && i < n; i++) print_features(&res[i]);
   rc = json ? pn_json_write(&ctx, json, r, 0644) : PN_OK;
   cJSON_Delete(r);
   return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
