@@ -26,6 +26,7 @@
 
 struct sample {
   int model;                   /* index into the model list */
+  int group;                   /* the real part and its sentinels share a group */
   bool real;
   struct pn_graph *skel;       /* nodes only */
   double f[NF_MAX];
@@ -33,7 +34,7 @@ struct sample {
 
 struct samples {
   struct sample *s;
-  int n, cap, nf;
+  int n, cap, nf, n_groups;
 };
 
 static void samples_free(struct samples *ss) {
@@ -180,7 +181,7 @@ static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
   return nf;
 }
 
-static int add_sample(struct pn_ctx *ctx, struct samples *ss, int model, bool real,
+static int add_sample(struct pn_ctx *ctx, struct samples *ss, int model, int group, bool real,
                       struct pn_graph *anon) {
   if (ss->n == ss->cap) {
     int nc = ss->cap ? 2 * ss->cap : 256;
@@ -192,6 +193,7 @@ static int add_sample(struct pn_ctx *ctx, struct samples *ss, int model, bool re
   struct sample *s = &ss->s[ss->n];
   memset(s, 0, sizeof *s);
   s->model = model;
+  s->group = group;
   s->real = real;
   if (!(s->skel = skeleton(anon))) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   ss->nf = features(ctx, anon, s->f); /* f[nf] is left for the per-fold n-gram score */
@@ -294,6 +296,44 @@ static double logreg_score(const double *w, const double *mu, const double *sdv,
   return z;
 }
 
+/* ---- the medoid adversary ---- */
+
+/* Sentinels are mutations of their real part, so within a group of files with the same boundary
+** the real part may sit in the middle. Score of a sample: minus its mean distance to the other
+** members of its group, over the model's features standardized on the model's own files (no
+** training: the adversary has only the bundle). Scores go to score[0..) in sample order. */
+static void medoid_scores(const struct samples *ss, int model, int nf, double *score) {
+  double mu[NF_MAX], sd[NF_MAX], cnt = 0;
+  for (int j = 0; j < nf; j++) mu[j] = sd[j] = 0;
+  for (int i = 0; i < ss->n; i++)
+    if (ss->s[i].model == model) {
+      cnt++;
+      for (int j = 0; j < nf; j++) mu[j] += ss->s[i].f[j];
+    }
+  for (int j = 0; j < nf; j++) mu[j] /= cnt > 0 ? cnt : 1;
+  for (int i = 0; i < ss->n; i++)
+    if (ss->s[i].model == model)
+      for (int j = 0; j < nf; j++) sd[j] += (ss->s[i].f[j] - mu[j]) * (ss->s[i].f[j] - mu[j]);
+  for (int j = 0; j < nf; j++) sd[j] = sqrt(sd[j] / (cnt > 1 ? cnt - 1 : 1)) + 1e-9;
+  int q = 0;
+  for (int i = 0; i < ss->n; i++) {
+    if (ss->s[i].model != model) continue;
+    double tot = 0;
+    int m = 0;
+    for (int o = 0; o < ss->n; o++) {
+      if (o == i || ss->s[o].group != ss->s[i].group) continue;
+      double d = 0;
+      for (int j = 0; j < nf; j++) {
+        double z = (ss->s[i].f[j] - ss->s[o].f[j]) / sd[j];
+        d += z * z;
+      }
+      tot += sqrt(d);
+      m++;
+    }
+    score[q++] = m ? -tot / m : 0;
+  }
+}
+
 /* ---- the evaluation ---- */
 
 static int simulate(struct pn_ctx *ctx, const char *name, int model, const struct pn_obf_attack_opts *o,
@@ -316,9 +356,10 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
       struct pn_graph *an = NULL;
       struct pn_obf_names io, w;
       if (!(rc = pn_obf_anonymize(ctx, items[i], opset, prg, &an, &io, &w)))
-        rc = add_sample(ctx, ss, model, i == 0, an);
+        rc = add_sample(ctx, ss, model, ss->n_groups, i == 0, an);
       pn_graph_free(an);
     }
+    ss->n_groups++;
     for (int i = 0; i <= o->k; i++) {
       pn_graph_free(items[i]);
       items[i] = NULL;
@@ -411,11 +452,20 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     ss.nf = nf;
     oriented(sc1, lab, nt, &r->ngram_auc, &r->ngram_specificity);
     oriented(sc2, lab, nt, &r->clf_auc, &r->clf_specificity);
+    medoid_scores(&ss, m, nf, sc1);
+    oriented(sc1, lab, nt, &r->medoid_auc, &r->medoid_specificity);
     r->trained_on = n_train;
-    /* the stronger adversary (higher specificity) decides the candidate count */
-    bool clf = r->clf_specificity >= r->ngram_specificity;
-    r->specificity = clf ? r->clf_specificity : r->ngram_specificity;
-    r->auc = clf ? r->clf_auc : r->ngram_auc;
+    /* the strongest adversary (highest specificity) decides the candidate count */
+    r->specificity = r->ngram_specificity;
+    r->auc = r->ngram_auc;
+    if (r->clf_specificity > r->specificity) {
+      r->specificity = r->clf_specificity;
+      r->auc = r->clf_auc;
+    }
+    if (r->medoid_specificity > r->specificity) {
+      r->specificity = r->medoid_specificity;
+      r->auc = r->medoid_auc;
+    }
     r->log10_candidates = r->parts * log10(1 + (1 - r->specificity) * o.k);
   }
 out:

@@ -79,6 +79,7 @@ struct pn_obf_attack_result {
   int parts, k, trained_on;    /* trained_on: samples of the other families */
   double ngram_auc, ngram_specificity; /* n-gram likelihood ranker */
   double clf_auc, clf_specificity;     /* logistic regression on opcode/shape/attr/weight features */
+  double medoid_auc, medoid_specificity; /* the file closest to the others of its boundary group */
   double specificity, auc;     /* of the stronger adversary (higher specificity) */
   double log10_candidates;     /* parts * log10(1 + (1 - specificity) k) */
   /* what gives sentinels away: the AUC of each feature alone (better orientation) on this model */

@@ -275,6 +275,7 @@ struct gen {
   char (*ntok)[40];            /* [real node] its token */
   struct shape *nshape;        /* [real node] its first output's shape (nd 0: unknown) */
   int *oprod;                  /* [output] the real node producing it */
+  bool *nmm;                   /* [real node] a MatMul of two values (no initializer) */
   int *dist;                   /* [n_pool * n_pool] fewest operators from pool[i] to pool[j] */
   bool keep_shapes;            /* nodes descending from real ones prefer their output shapes */
 };
@@ -381,6 +382,10 @@ static int options_any(const struct gen *g, const char *prev, const struct shape
       if (s->d[1] == t->d[1]) {
         n = add_choice(c, n, m, prev, "MaxPool", K_POOL, 3, 2, 0);
         n = add_choice(c, n, m, prev, "AveragePool", K_POOL, 3, 2, 0);
+        if (s->d[2] % 2 == 0 && s->d[3] % 2 == 0) { /* 2x2 windows, no padding (VGG) */
+          n = add_choice(c, n, m, prev, "MaxPool", K_POOL, 2, 2, 0);
+          n = add_choice(c, n, m, prev, "AveragePool", K_POOL, 2, 2, 0);
+        }
       }
     }
     if (t->d[2] == 1 && t->d[3] == 1 && s->d[1] == t->d[1]) {
@@ -614,6 +619,18 @@ static int pool_distances(struct gen *g) {
   return PN_OK;
 }
 
+/* Shape of A x B for MatMul of two values of the same rank (>= 2, equal leading dims); false if
+** they do not multiply. */
+static bool mm_shape(const struct shape *a, const struct shape *b, struct shape *o) {
+  int nd = a->nd;
+  if (nd < 2 || b->nd != nd || a->d[nd - 1] != b->d[nd - 2]) return false;
+  for (int i = 0; i < nd - 2; i++)
+    if (a->d[i] != b->d[i]) return false;
+  *o = *a;
+  o->d[nd - 1] = b->d[nd - 1];
+  return true;
+}
+
 static int uf_find(int *p, int x) {
   while (p[x] != x) x = p[x] = p[p[x]];
   return x;
@@ -629,7 +646,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
   int *prodout = malloc((size_t)n * sizeof *prodout), *uf = malloc((size_t)(n + nin) * sizeof *uf);
   bool *has_succ = calloc((size_t)n, sizeof *has_succ);
   struct shape *gs = malloc((size_t)(n + nin) * sizeof *gs);
-  bool *gfix = calloc((size_t)(n + nin), sizeof *gfix);
+  bool *gfix = calloc((size_t)(n + nin), sizeof *gfix), *mm = NULL;
   struct pn_graph *d = NULL;
   struct choice *ch = malloc(64 * sizeof *ch);
   int *tgt = malloc((size_t)n * sizeof *tgt), *dleft = malloc((size_t)n * sizeof *dleft);
@@ -708,8 +725,12 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
   }
   /* shape groups */
   for (int i = 0; i < n + nin; i++) uf[i] = i;
+  /* a two-input node descending from a real MatMul of two values (attention) stays a MatMul: its
+  ** output shape follows from its inputs' instead of joining their group */
+  if (!(mm = calloc((size_t)n + 1, sizeof *mm))) goto oom;
+  for (int v = 0; v < n; v++) mm[v] = np[v] == 2 && t->orig[v] >= 0 && g->nmm[t->orig[v]];
   for (int v = 0; v < n; v++)
-    if (np[v] >= 2)
+    if (np[v] >= 2 && !mm[v])
       for (int k = 0; k < np[v]; k++) uf[uf_find(uf, src[v][k])] = uf_find(uf, v);
   for (int i = 0; i < nin; i++) {
     int r = uf_find(uf, n + i);
@@ -766,6 +787,51 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     for (int k = 0; k < np[v]; k++) xin[k] = src[v][k] >= n ? g->in[src[v][k] - n]->name : names[src[v][k]];
     const char *prev = np[v] && src[v][0] < n ? toks[src[v][0]] : NULL;
     int r = uf_find(uf, v);
+    if (mm[v]) {
+      /* A[.., m, k] x B[.., k, n]; B transposed first when only B^T fits (as Q K^T) */
+      int ra = uf_find(uf, src[v][0]), rb = uf_find(uf, src[v][1]);
+      if (!gfix[ra] || !gfix[rb]) {
+        ok = false;
+        break;
+      }
+      struct shape o, bt = gs[rb];
+      bool tr = false;
+      if (!mm_shape(&gs[ra], &gs[rb], &o)) {
+        if (bt.nd >= 2) {
+          bt.d[bt.nd - 1] = gs[rb].d[bt.nd - 2];
+          bt.d[bt.nd - 2] = gs[rb].d[bt.nd - 1];
+        }
+        tr = mm_shape(&gs[ra], &bt, &o);
+        if (!tr) {
+          ok = false;
+          break;
+        }
+      }
+      if (gfix[r] && !shape_eq(&gs[r], &o)) {
+        ok = false;
+        break;
+      }
+      gs[r] = o;
+      gfix[r] = true;
+      const char *mi[2] = {xin[0], xin[1]};
+      if (tr) {
+        int64_t perm[PN_MAX_DIMS];
+        for (int q = 0; q < bt.nd; q++) perm[q] = q;
+        perm[bt.nd - 1] = bt.nd - 2;
+        perm[bt.nd - 2] = bt.nd - 1;
+        const char *tn = pn_arena_printf(d->arena, "s%d_t", v), *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
+        struct pn_node *tp = tn && nm ? pn_graph_add_node(d, "Transpose", nm, 1, &mi[1], 1, &tn) : NULL;
+        if (!tp || pn_node_set_ints(d, tp, "perm", bt.nd, perm)) {
+          ok = false;
+          break;
+        }
+        mi[1] = tn;
+      }
+      const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
+      if (!nm || !pn_graph_add_node(d, "MatMul", nm, 2, mi, 1, &names[v])) ok = false;
+      snprintf(toks[v], sizeof toks[v], "MatMul");
+      continue;
+    }
     if (np[v] >= 2) {
       /* elementwise over one shape group; the group is fixed by now or gets its first input's */
       if (!gfix[r]) {
@@ -879,6 +945,7 @@ oom:
 reject:
 done:
   pn_graph_free(d);
+  free(mm);
   free(np);
   free(src);
   free(prodout);
@@ -933,6 +1000,13 @@ static int collect_stats(struct gen *g, const struct pn_graph *p) {
   g->ntok = malloc(((size_t)p->n_nodes + 1) * sizeof *g->ntok);
   g->nshape = calloc((size_t)p->n_nodes + 1, sizeof *g->nshape);
   g->oprod = malloc(((size_t)p->n_outputs + 1) * sizeof *g->oprod);
+  g->nmm = calloc((size_t)p->n_nodes + 1, sizeof *g->nmm);
+  if (!g->nmm) return PN_ERR_NOMEM;
+  for (int v = 0; v < p->n_nodes; v++) {
+    const struct pn_node *nd = p->nodes[v];
+    g->nmm[v] = !strcmp(nd->op_type, "MatMul") && nd->n_in == 2 && !pn_graph_find_init(p, nd->in[0]) &&
+                !pn_graph_find_init(p, nd->in[1]);
+  }
   g->shaped = p;
   if (!g->pool || !g->ws || !g->rtok || !g->btok || !g->ntok || !g->nshape || !g->oprod) return PN_ERR_NOMEM;
   for (int i = 0; i < p->n_outputs; i++) {
@@ -1011,8 +1085,8 @@ static int cmp_scored(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
-                     int k, struct pn_prg *prg, struct pn_graph **out) {
+static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
+                          int k, int max_muts, struct pn_prg *prg, struct pn_graph **out) {
   for (int i = 0; i < k; i++) out[i] = NULL;
   if (k <= 0) return PN_OK;
   /* 3k valid candidates are generated; the k whose n-gram score is closest to the real part's
@@ -1056,7 +1130,7 @@ int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
     for (int mt = 0; mt < 6; mt++) {
       topo_copy(&cur, &real);
       /* every third round also tries the real topology itself (operators still re-chosen) */
-      int muts = attempts % 3 == 0 && mt == 0 ? 0 : 1 + (int)pn_prg_uniform(prg, (uint64_t)(n0 / 2 + 1));
+      int muts = attempts % 3 == 0 && mt == 0 ? 0 : 1 + (int)pn_prg_uniform(prg, (uint64_t)max_muts);
       for (int q = 0; q < muts; q++) {
         int v = (int)pn_prg_uniform(prg, (uint64_t)cur.n);
         if (pn_prg_uniform(prg, 2)) topo_split(&cur, v);
@@ -1132,6 +1206,7 @@ out:
   free(g.ntok);
   free(g.nshape);
   free(g.oprod);
+  free(g.nmm);
   free(g.dist);
   free(g.in);
   free(g.out);
@@ -1144,5 +1219,24 @@ out:
       pn_graph_free(out[i]);
       out[i] = NULL;
     }
+  return rc;
+}
+
+/* The sentinels are mutations of one hidden sibling of the real part rather than of the real part
+** itself: were they the real part's own mutants, it would sit in the middle of its group (each
+** sentinel = real + independent changes) and the file closest to the others would be the real one.
+** Mutants of a sibling put the real part among them at the same distance as any other. When the
+** sibling admits no k valid mutants, they come from the real part. */
+int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
+                     int k, struct pn_prg *prg, struct pn_graph **out) {
+  for (int i = 0; i < k; i++) out[i] = NULL;
+  if (k <= 0) return PN_OK;
+  struct pn_graph *sib = NULL;
+  int muts = part->n_nodes / 2 + 1;
+  int rc = sentinels_from(ctx, part, m, 1, muts, prg, &sib);
+  if (rc) return rc;
+  rc = sentinels_from(ctx, sib, m, k, muts, prg, out);
+  pn_graph_free(sib);
+  if (rc == PN_ERR_UNSUPPORTED) rc = sentinels_from(ctx, part, m, k, muts, prg, out);
   return rc;
 }

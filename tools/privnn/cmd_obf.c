@@ -334,13 +334,14 @@ static int cmd_attack(int argc, char **argv) {
   pn_prg_free(&prg);
   pn_obf_ngram_free(m);
   if (rc) return pn_cli_fail(cmd, &ctx);
-  printf("%-12s %5s %4s | %-17s | %-17s | %11s %6s %9s\n", "model", "parts", "k", "n-gram spec  AUC",
-         "classif spec  AUC", "specificity", "AUC", "log10(C)");
+  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %11s %6s %9s\n", "model", "parts", "k", "n-gram spec  AUC",
+         "classif spec  AUC", "medoid spec  AUC", "specificity", "AUC", "log10(C)");
   cJSON *r = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(r, "models");
   for (int i = 0; i < n; i++) {
-    printf("%-12s %5d %4d | %9.3f %6.3f | %9.3f %6.3f | %11.3f %6.3f %9.1f\n", res[i].model,
+    printf("%-12s %5d %4d | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %11.3f %6.3f %9.1f\n", res[i].model,
            res[i].parts, res[i].k, res[i].ngram_specificity, res[i].ngram_auc, res[i].clf_specificity,
-           res[i].clf_auc, res[i].specificity, res[i].auc, res[i].log10_candidates);
+           res[i].clf_auc, res[i].medoid_specificity, res[i].medoid_auc, res[i].specificity, res[i].auc,
+           res[i].log10_candidates);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "model", res[i].model);
     cJSON_AddNumberToObject(e, "parts", res[i].parts);
@@ -355,6 +356,9 @@ static int cmd_attack(int argc, char **argv) {
     cJSON_AddNumberToObject(cl, "specificity", res[i].clf_specificity);
     cJSON_AddNumberToObject(cl, "auc", res[i].clf_auc);
     cJSON_AddNumberToObject(cl, "trained_on", res[i].trained_on);
+    cJSON *md = cJSON_AddObjectToObject(e, "medoid");
+    cJSON_AddNumberToObject(md, "specificity", res[i].medoid_specificity);
+    cJSON_AddNumberToObject(md, "auc", res[i].medoid_auc);
     cJSON *fa = cJSON_AddObjectToObject(e, "feature_auc");
     for (int j = 0; j < res[i].n_features; j++) cJSON_AddNumberToObject(fa, res[i].feature[j], res[i].feature_auc[j]);
     cJSON_AddItemToArray(arr, e);
