@@ -217,7 +217,12 @@ int pn_obf_ngram_score(struct pn_ctx *ctx, const struct pn_obf_ngram *m, const s
 double pn_obf_ngram_logp_next(const struct pn_obf_ngram *m, const char *prev, const char *tok) {
   char key[200];
   if (!prev) return logp(m, 0, tok);
-  snprintf(key, sizeof key, "%s %s", prev, tok);
+  const char *sp = strrchr(prev, ' ');
+  if (sp && table_get(&m->t[1], prev) > 0) {
+    snprintf(key, sizeof key, "%s %s", prev, tok);
+    return logp(m, 2, key);
+  }
+  snprintf(key, sizeof key, "%s %s", sp ? sp + 1 : prev, tok);
   return logp(m, 1, key);
 }
 

@@ -29,7 +29,8 @@ int pn_obf_ngram_for_model(struct pn_ctx *ctx, const struct pn_obf_ngram *corpus
 /* Mean smoothed log-probability per n-gram of g (higher = more like the corpus). */
 int pn_obf_ngram_score(struct pn_ctx *ctx, const struct pn_obf_ngram *m, const struct pn_graph *g,
                        double *score /* OUT */);
-/* log P(tok | prev) (bigram), or log P(tok) when prev is NULL. */
+/* log P(tok | prev): prev is one token (bigram) or two, older first ("Conv1 Clip": trigram when
+** that pair was seen, else the bigram of the last); log P(tok) when prev is NULL. */
 double pn_obf_ngram_logp_next(const struct pn_obf_ngram *m, const char *prev, const char *tok);
 /* Unigram tokens and counts (borrowed); returns their number. */
 int pn_obf_ngram_vocab(const struct pn_obf_ngram *m, const char ***tokens, const double **counts);

@@ -481,6 +481,22 @@ static const struct pn_tensor *real_const(const struct gen *g, const struct pn_n
   return NULL;
 }
 
+/* For a new node of operator op with a constant operand: the constant of a random real node of
+** that operator if it is a one-element one (so GELU's Div by sqrt(2) is not answered by a
+** per-channel divisor), NULL when that node's constant is a tensor (a bias) or there is none. */
+static const struct pn_tensor *some_real_const(const struct gen *g, const char *op) {
+  int hits[64], nh = 0;
+  for (int v = 0; v < g->shaped->n_nodes && nh < 64; v++) {
+    const struct pn_node *n = g->shaped->nodes[v];
+    if (strcmp(n->op_type, op) || n->n_in != 2) continue;
+    bool c0 = n->in[0][0] && pn_graph_find_init(g->shaped, n->in[0]);
+    bool c1 = n->in[1][0] && pn_graph_find_init(g->shaped, n->in[1]);
+    if (c0 != c1) hits[nh++] = v;
+  }
+  if (!nh) return NULL;
+  return real_const(g, g->shaped->nodes[hits[pn_prg_uniform(g->prg, (uint64_t)nh)]], op);
+}
+
 /* Emit the chosen single-input operator x (shape s) -> y (shape t). rn: the real node this one
 ** descends from when it has the same operator (its constants are reused), else NULL. */
 static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c, const char *x,
@@ -493,11 +509,11 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
   case K_CONST_BIN: {
     int64_t dims[4] = {1, s->nd == 4 ? s->d[1] : last, 1, 1};
     bool mul = !strcmp(c->op, "Mul"), div = !strcmp(c->op, "Div");
-    const struct pn_tensor *cst = real_const(g, rn, c->op);
+    const struct pn_tensor *cst = rn ? real_const(g, rn, c->op) : some_real_const(g, c->op);
     if (cst) {
       /* the real node's operator constant (a scale, GELU's 1 or 0.5): kept as it is */
       in[1] = scalar_init(d, *(const float *)cst->data);
-      if (rn->in[0][0] && pn_graph_find_init(g->shaped, rn->in[0])) {
+      if (rn && rn->in[0][0] && pn_graph_find_init(g->shaped, rn->in[0])) {
         in[1] = x;
         in[0] = scalar_init(d, *(const float *)cst->data);
       }
@@ -785,7 +801,15 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     names[v] = prodout[v] >= 0 ? g->out[prodout[v]]->name : pn_arena_printf(d->arena, "s%d", v);
     const char *xin[MAXP];
     for (int k = 0; k < np[v]; k++) xin[k] = src[v][k] >= n ? g->in[src[v][k] - n]->name : names[src[v][k]];
-    const char *prev = np[v] && src[v][0] < n ? toks[src[v][0]] : NULL;
+    /* operator context: the first input's producer and its own (trigram), when generated */
+    char pctx[84];
+    const char *prev = NULL;
+    if (np[v] && src[v][0] < n) {
+      int u = src[v][0];
+      if (np[u] && src[u][0] < n) snprintf(pctx, sizeof pctx, "%s %s", toks[src[u][0]], toks[u]);
+      else snprintf(pctx, sizeof pctx, "%s", toks[u]);
+      prev = pctx;
+    }
     int r = uf_find(uf, v);
     if (mm[v]) {
       /* A[.., m, k] x B[.., k, n]; B transposed first when only B^T fits (as Q K^T) */
