@@ -941,6 +941,14 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     const struct pn_node *rn = t->orig[v] >= 0 ? g->shaped->nodes[t->orig[v]] : NULL;
     for (int q = 0; q < nc && rn; q++)
       if (!strcmp(ch[q].tok, g->ntok[t->orig[v]])) ch[q].w *= KEEP_REAL;
+    if (!rn) {
+      /* a node a split inserted sits before a node that keeps its real operator: its operator
+      ** must also lead to that one (Conv3 -> new -> Relu should not become Conv3 Relu Relu) */
+      int w = v + 1;
+      while (w < n && !(np[w] && src[w][0] == v)) w++;
+      if (w < n && t->orig[w] >= 0)
+        for (int q = 0; q < nc; q++) ch[q].w *= exp(pn_obf_ngram_logp_next(g->m, ch[q].tok, g->ntok[t->orig[w]]));
+    }
     int i = pick(g->prg, ch, nc);
     if (rn && strcmp(ch[i].op, rn->op_type)) rn = NULL;
     if (build_node(g, d, &ch[i], x0, &s, &tt, names[v], rn)) {
