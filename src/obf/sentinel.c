@@ -42,6 +42,7 @@ struct topo {
   int (*pred)[MAXP];           /* [cap][MAXP] predecessor node indices (< own index) */
   int *bin;                    /* [cap] boundary input the node read in the real part, or -1 */
   int *orig;                   /* [cap] the real part's node this one descends from, or -1 (split) */
+  unsigned char *reshape;      /* [cap] 1 if that real node changes its input's shape */
 };
 
 static void topo_free(struct topo *t) {
@@ -49,6 +50,7 @@ static void topo_free(struct topo *t) {
   free(t->pred);
   free(t->bin);
   free(t->orig);
+  free(t->reshape);
   memset(t, 0, sizeof *t);
 }
 
@@ -59,7 +61,8 @@ static int topo_init(struct topo *t, int cap) {
   t->pred = calloc((size_t)cap, sizeof *t->pred);
   t->bin = calloc((size_t)cap, sizeof *t->bin);
   t->orig = calloc((size_t)cap, sizeof *t->orig);
-  return t->np && t->pred && t->bin && t->orig ? PN_OK : PN_ERR_NOMEM;
+  t->reshape = calloc((size_t)cap, sizeof *t->reshape);
+  return t->np && t->pred && t->bin && t->orig && t->reshape ? PN_OK : PN_ERR_NOMEM;
 }
 
 static void topo_copy(struct topo *d, const struct topo *s) {
@@ -68,6 +71,7 @@ static void topo_copy(struct topo *d, const struct topo *s) {
   memcpy(d->pred, s->pred, (size_t)s->n * sizeof *s->pred);
   memcpy(d->bin, s->bin, (size_t)s->n * sizeof *s->bin);
   memcpy(d->orig, s->orig, (size_t)s->n * sizeof *s->orig);
+  memcpy(d->reshape, s->reshape, (size_t)s->n * sizeof *s->reshape);
 }
 
 /* Split v: a new node right after v reads v; v's readers read the new node instead. */
@@ -77,6 +81,7 @@ static void topo_split(struct topo *t, int v) {
     t->np[i] = t->np[i - 1];
     t->bin[i] = t->bin[i - 1];
     t->orig[i] = t->orig[i - 1];
+    t->reshape[i] = t->reshape[i - 1];
     memcpy(t->pred[i], t->pred[i - 1], sizeof t->pred[i]);
   }
   t->n++;
@@ -89,6 +94,7 @@ static void topo_split(struct topo *t, int v) {
   t->pred[v + 1][0] = v;
   t->bin[v + 1] = -1;
   t->orig[v + 1] = -1;
+  t->reshape[v + 1] = 0;
 }
 
 /* Contract v (exactly one predecessor u) into u; readers of v read u (duplicates dropped, so no
@@ -110,10 +116,17 @@ static bool topo_contract(struct topo *t, int v) {
     memcpy(t->pred[i], np, (size_t)m * sizeof(int));
   }
   if (t->bin[u] < 0) t->bin[u] = t->bin[v];
+  if (t->reshape[v] && !t->reshape[u]) {
+    /* Relu -> Conv contracted: the merged node is the Conv (else a weightless node would have to
+    ** become a Conv to reach the shape the Conv had, and sentinels would trade Relus for Convs) */
+    t->orig[u] = t->orig[v];
+    t->reshape[u] = 1;
+  }
   for (int i = v; i < t->n - 1; i++) {
     t->np[i] = t->np[i + 1];
     t->bin[i] = t->bin[i + 1];
     t->orig[i] = t->orig[i + 1];
+    t->reshape[i] = t->reshape[i + 1];
     memcpy(t->pred[i], t->pred[i + 1], sizeof t->pred[i]);
   }
   t->n--;
@@ -999,6 +1012,13 @@ static int part_topo(const struct pn_graph *p, struct topo *t) {
     t->np[v] = 0;
     t->bin[v] = -1;
     t->orig[v] = v;
+    /* does the node change its first input's shape? */
+    const struct pn_value *a = n->n_in ? pn_graph_find_vinfo(p, n->in[0]) : NULL, *b = n->n_out ? pn_graph_find_vinfo(p, n->out[0]) : NULL;
+    for (int i = 0; !a && n->n_in && i < p->n_inputs; i++)
+      if (!strcmp(p->inputs[i].name, n->in[0])) a = &p->inputs[i];
+    for (int i = 0; !b && n->n_out && i < p->n_outputs; i++)
+      if (!strcmp(p->outputs[i].name, n->out[0])) b = &p->outputs[i];
+    t->reshape[v] = a && b && (a->ndim != b->ndim || memcmp(a->dims, b->dims, (size_t)(a->ndim > 0 ? a->ndim : 0) * sizeof(int64_t)));
     for (int k = 0; k < n->n_in && t->bin[v] < 0; k++)
       for (int i = 0, r = 0; i < p->n_inputs; i++) {
         if (!pn_graph_is_runtime_input(p, i)) continue;
