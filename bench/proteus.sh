@@ -8,7 +8,9 @@
 # Targets (issue 6): Proteus within 5% of the whole-model optimum; split+join under 10 s.
 #
 #   bench/proteus.sh            env: PRIVNN (default build/privnn), K (20), LEVEL (extended),
-#                               MODELS ("resnet50 mobilenetv2 bert"), REPEAT (10), OUT (bench/out/proteus)
+#                               MODELS ("resnet50 mobilenetv2 bert"), REPEAT (10), OUT (bench/out/proteus),
+#                               SEED (split seed, default random), QUICK (1: split, ORT-optimize at
+#                               LEVEL and join only; no latency runs -> proteus-quick.csv)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PRIVNN:-$root/build/privnn}
@@ -30,6 +32,37 @@ jnum() { sed -n "s/.*\"$2\":[[:space:]]*\([0-9.e+-]*\).*/\1/p" "$1" | head -1; }
 now() { date +%s.%N; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a / b - 1) * 100 }'; }
 
+seed_opt=()
+[[ -n ${SEED:-} ]] && seed_opt=(--seed "$SEED")
+if [[ ${QUICK:-0} == 1 ]]; then
+  csv=$out/proteus-quick.csv
+  echo "model,k,parts,files,bundle_gb,split_s,join_s" > "$csv"
+  printf "%-12s %3s %5s %5s %9s %8s %7s\n" model k parts files bundle_GB split_s join_s
+  for m in $MODELS; do
+    w=$out/$m
+    rm -rf "$w"
+    mkdir -p "$w"
+    "$bin" zoo "$m" -o "$w/model.onnx" >/dev/null
+    t0=$(now)
+    "$bin" obf split "$w/model.onnx" --bundle "$w/bundle" --secret "$w/secret.json" -k "$K" "${seed_opt[@]}" \
+      --ngram "$root/data/obf/ngram-corpus.json" --json "$w/split.json" >/dev/null
+    t1=$(now)
+    gb=$(du -sb "$w/bundle" | awk '{ printf "%.2f", $1 / 1e9 }')
+    "$root/scripts/ort-optimize.sh" --level "$LEVEL" "$w/bundle" "$w/bundle_ort" 2>/dev/null
+    t2=$(now)
+    "$bin" obf join --secret "$w/secret.json" --bundle "$w/bundle_ort" -o "$w/proteus_ort.onnx" >/dev/null
+    t3=$(now)
+    split_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    join_s=$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.2f", b - a }')
+    printf "%-12s %3s %5s %5s %9s %8s %7s\n" "$m" "$K" "$(jnum "$w/split.json" parts)" \
+      "$(jnum "$w/split.json" files)" "$gb" "$split_s" "$join_s"
+    echo "$m,$K,$(jnum "$w/split.json" parts),$(jnum "$w/split.json" files),$gb,$split_s,$join_s" >> "$csv"
+    rm -rf "$w/bundle" "$w/bundle_ort"
+  done
+  echo "results: $csv"
+  exit 0
+fi
+
 csv=$out/proteus.csv
 echo "model,parts,files,split_s,join_s,ort_whole_ms,ort_proteus_ms,pn_basic_whole_ms,pn_basic_proteus_ms,pn_opt_whole_ms,pn_opt_proteus_ms" > "$csv"
 printf "%-12s %5s %5s %8s %7s | %-28s | %-28s | %-28s\n" model parts files split_s join_s \
@@ -41,7 +74,7 @@ for m in $MODELS; do
   "$bin" zoo "$m" -o "$w/model.onnx" >/dev/null
   if [[ $m == bert ]]; then shape=1x128x768; else shape=1x3x224x224; fi
   t0=$(now)
-  "$bin" obf split "$w/model.onnx" --bundle "$w/bundle" --secret "$w/secret.json" -k "$K" \
+  "$bin" obf split "$w/model.onnx" --bundle "$w/bundle" --secret "$w/secret.json" -k "$K" "${seed_opt[@]}" \
     --ngram "$root/data/obf/ngram-corpus.json" --json "$w/split.json" >/dev/null
   t1=$(now)
   parts=$(jnum "$w/split.json" parts)

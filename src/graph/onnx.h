@@ -20,8 +20,12 @@ int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **ou
 /* Serialise g to a ModelProto. *buf is malloc'd, the caller frees it. */
 int pn_onnx_save(struct pn_ctx *ctx, const struct pn_graph *g, uint8_t **buf /* OUT */,
                  size_t *n /* OUT */);
-/* pn_onnx_save to a file, atomically (temp + rename). */
+/* pn_onnx_save to a file, atomically (temp + fsync + rename). The message is streamed: tensor
+** data goes from the graph to the file without an intermediate buffer. */
 int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path);
+/* pn_onnx_save_file without the fsync (pn_atomic_commit_nosync): for many files made durable
+** together by the caller (pn_fsync_path on each, then on the folder). */
+int pn_onnx_save_file_nosync(struct pn_ctx *ctx, const struct pn_graph *g, const char *path);
 
 /* TensorProto files, as in ONNX's test data (input_0.pb, output_0.pb). *out is a heap tensor. */
 int pn_tensor_load_pb(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_tensor **out);

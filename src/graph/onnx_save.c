@@ -1,8 +1,11 @@
 /* onnx_save.c - privnn IR to ONNX ModelProto / TensorProto bytes (protobuf-c from onnx.proto).
 **
 ** The protobuf-c message structs are built in a temporary arena that points at the graph's own
-** strings and tensor data (nothing is copied), packed into one malloc'd buffer, and the arena is
-** freed. Tensors are written as little-endian raw_data; symbolic dims keep their dim_param. */
+** strings and tensor data (nothing is copied), packed into one malloc'd buffer (or, for files,
+** streamed to the file), and the arena is freed. Tensors are written as little-endian raw_data;
+** symbolic dims keep their dim_param. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,17 +320,59 @@ int pn_onnx_save(struct pn_ctx *ctx, const struct pn_graph *g, uint8_t **buf, si
   return rc;
 }
 
-int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path) {
-  uint8_t *buf;
-  size_t n;
-  int rc = pn_onnx_save(ctx, g, &buf, &n);
+/* protobuf-c output that goes straight to a stdio stream: small fields gather in the stream's
+** buffer, large ones (tensor raw_data, appended by protobuf-c from the tensor itself) are written
+** from the graph's memory by fwrite without a copy. */
+struct file_sink {
+  ProtobufCBuffer base;
+  FILE *f;
+  int err;
+};
+
+static void sink_append(ProtobufCBuffer *b, size_t len, const uint8_t *data) {
+  struct file_sink *s = (struct file_sink *)b;
+  if (!s->err && len && fwrite(data, 1, len, s->f) != len) s->err = errno ? errno : EIO;
+}
+
+#define SAVE_STREAM_BUF ((size_t)1 << 16)
+
+static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path, bool durable) {
+  struct saver s = {ctx, pn_arena_new()};
+  if (!s.a) return nomem(&s);
+  Onnx__ModelProto m;
+  struct pn_atomic_file af = {0};
+  struct file_sink sink = {.base = {.append = sink_append}};
+  int rc = build_model(&s, g, &m);
+  size_t size = rc ? 0 : protobuf_c_message_get_packed_size(&m.base);
+  if (!rc && size > ONNX_MAX_BYTES)
+    rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "%zu bytes: protobuf messages are limited to 2 GiB", size);
   if (rc) {
     pn_err_prefix(ctx, "%s", path);
-    return rc;
+    goto out;
   }
-  rc = pn_write_file_atomic(ctx, path, buf, n, 0644);
-  free(buf);
+  if ((rc = pn_atomic_open(ctx, &af, path, 0644))) goto out;
+  setvbuf(af.f, NULL, _IOFBF, SAVE_STREAM_BUF);
+  sink.f = af.f;
+  size_t got = protobuf_c_message_pack_to_buffer(&m.base, &sink.base);
+  if (sink.err || got != size) {
+    rc = sink.err ? pn_err(ctx, PN_ERR_IO, "%s: write failed: %s", path, strerror(sink.err))
+                  : pn_err(ctx, PN_ERR_INVALID, "%s: protobuf packing wrote %zu bytes, expected %zu",
+                           path, got, size);
+    pn_atomic_abort(&af);
+    goto out;
+  }
+  rc = durable ? pn_atomic_commit(ctx, &af) : pn_atomic_commit_nosync(ctx, &af);
+out:
+  pn_arena_free(s.a);
   return rc;
+}
+
+int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path) {
+  return save_file(ctx, g, path, true);
+}
+
+int pn_onnx_save_file_nosync(struct pn_ctx *ctx, const struct pn_graph *g, const char *path) {
+  return save_file(ctx, g, path, false);
 }
 
 int pn_tensor_save_pb(struct pn_ctx *ctx, const struct pn_tensor *t, uint8_t **buf, size_t *n) {

@@ -4,6 +4,10 @@
 ** part, save each as <random 128-bit hex>.onnx in the bundle folder, and write the secret manifest
 ** (JSON, mode 0600): a random split id, the model's path and SHA-256, and per file whether it is
 ** real, its part number and the anonymous -> model name maps of its boundary and its weights.
+** Each file gets its own PRG, seeded from the main stream in file order, so the files of a part
+** are made in parallel and the bundle is the same for a given seed whatever the thread count.
+** Files are written without fsync (temp + rename, writeback started), the bundle is synced once
+** at the end, and the secret is written only after that: a secret never names files not on disk.
 ** join: check the model against the recorded SHA-256, prepare it again (deterministic, so the
 ** folded real weights reappear under the recorded names), load only the real files, reassemble,
 ** verify against the model on random inputs and save. */
@@ -11,6 +15,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +33,7 @@
 #include "util/prg.h"
 #include "util/report.h"
 #include "util/status.h"
+#include "util/wipe.h"
 
 #define SECRET_FORMAT "privnn-proteus-secret"
 #define SECRET_VERSION 1
@@ -59,8 +65,23 @@ static int load_model(struct pn_ctx *ctx, const char *path, struct pn_graph **g,
   size_t n = 0;
   int rc = pn_read_file(ctx, path, MODEL_MAX_BYTES, &buf, &n);
   if (rc) return rc;
-  if (!(rc = sha256_hex(ctx, buf, n, sha)) && (rc = pn_onnx_load(ctx, buf, n, g)))
+  /* hash and parse side by side: each only reads buf, and each has its own context */
+  struct pn_ctx hctx = {0};
+  int rh = PN_OK;
+#pragma omp parallel sections num_threads(2)
+  {
+#pragma omp section
+    rh = sha256_hex(&hctx, buf, n, sha);
+#pragma omp section
+    rc = pn_onnx_load(ctx, buf, n, g);
+  }
+  if (rc) {
     pn_err_prefix(ctx, "%s", path);
+  } else if (rh) {
+    rc = pn_err(ctx, rh, "%s: %s", path, hctx.msg);
+    pn_graph_free(*g);
+    *g = NULL;
+  }
   free(buf);
   return rc;
 }
@@ -99,6 +120,44 @@ static cJSON *names_json(const struct pn_obf_names *m, int from, int to) {
     cJSON_AddItemToArray(a, o);
   }
   return a;
+}
+
+/* One bundle file to make: anonymize item with a PRG of its own, save it under a random name. */
+struct file_job {
+  uint8_t seed[PN_SEED_BYTES];  /* in: this file's PRG seed */
+  const struct pn_graph *item;  /* in: real part or sentinel */
+  bool real;
+  struct pn_graph *an;          /* out: the anonymous real part (its arena holds io and w) */
+  struct pn_obf_names io, w;
+  char fname[40];               /* 32 hex digits + ".onnx" */
+  int rc;
+  struct pn_ctx ctx;            /* the job's own message: threads never share a context */
+};
+
+static void make_file(const char *bundle_dir, int64_t opset, struct file_job *jb) {
+  struct pn_prg fprg;
+  if ((jb->rc = pn_prg_init(&jb->ctx, &fprg, jb->seed))) return;
+  uint8_t fid[16];
+  pn_prg_bytes(&fprg, fid, sizeof fid);
+  hex(fid, sizeof fid, jb->fname);
+  strcat(jb->fname, ".onnx");
+  jb->rc = pn_obf_anonymize(&jb->ctx, jb->item, opset, &fprg, &jb->an, &jb->io, &jb->w);
+  pn_prg_free(&fprg);
+  if (jb->rc) return;
+  char *path = join_path(bundle_dir, jb->fname);
+  jb->rc = path ? pn_onnx_save_file_nosync(&jb->ctx, jb->an, path) : nomem(&jb->ctx);
+  free(path);
+  if (!jb->real) { /* only the real part's name maps go into the secret: free decoys right away */
+    pn_graph_free(jb->an);
+    jb->an = NULL;
+  }
+}
+
+/* The files of one part, in parallel (each job is independent, so the result does not depend on
+** the number of threads). */
+static void make_files(const char *bundle_dir, int64_t opset, struct file_job *jobs, int n) {
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int q = 0; q < n; q++) make_file(bundle_dir, opset, &jobs[q]);
 }
 
 int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_dir,
@@ -153,7 +212,8 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
   cJSON *files = cJSON_AddArrayToObject(root, "files");
   struct pn_graph **items = calloc((size_t)o.k + 1, sizeof *items);
   int *perm = malloc(((size_t)o.k + 1) * sizeof *perm);
-  if (!items || !perm) rc = nomem(ctx);
+  struct file_job *jobs = calloc((size_t)o.k + 1, sizeof *jobs);
+  if (!items || !perm || !jobs) rc = nomem(ctx);
   for (int k = 0; k < p.n_parts && !rc; k++) {
     if ((rc = pn_obf_extract(ctx, g, &p, k, &items[0]))) break;
     if (o.k && (rc = pn_obf_sentinels(ctx, items[0], gen, o.k, prg, items + 1))) {
@@ -166,34 +226,35 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
       perm[i] = perm[j];
       perm[j] = t;
     }
-    for (int q = 0; q <= o.k && !rc; q++) {
-      int it = perm[q];
-      struct pn_graph *an = NULL;
-      struct pn_obf_names io, w;
-      if ((rc = pn_obf_anonymize(ctx, items[it], o.opset, prg, &an, &io, &w))) break;
-      uint8_t fid[16];
-      char fname[64];
-      pn_prg_bytes(prg, fid, sizeof fid);
-      hex(fid, sizeof fid, fname);
-      strcat(fname, ".onnx");
-      char *path = join_path(bundle_dir, fname);
-      if (!path) rc = nomem(ctx);
-      else rc = pn_onnx_save_file(ctx, an, path);
-      free(path);
+    /* one PRG per file, seeded from the main stream in file order: the files can then be made in
+    ** any order, on any number of threads, and come out the same for a given seed */
+    for (int q = 0; q <= o.k; q++) {
+      pn_prg_bytes(prg, jobs[q].seed, sizeof jobs[q].seed);
+      jobs[q].item = items[perm[q]];
+      jobs[q].real = perm[q] == 0;
+    }
+    make_files(bundle_dir, o.opset, jobs, o.k + 1);
+    for (int q = 0; q <= o.k; q++) {
+      struct file_job *jb = &jobs[q];
+      if (!rc && jb->rc) {
+        rc = jb->rc;
+        pn_err(ctx, jb->rc, "%s", jb->ctx.msg);
+      }
       if (!rc) {
         cJSON *f = cJSON_CreateObject();
-        cJSON_AddStringToObject(f, "file", fname);
-        cJSON_AddBoolToObject(f, "real", it == 0);
+        cJSON_AddStringToObject(f, "file", jb->fname);
+        cJSON_AddBoolToObject(f, "real", jb->real);
         cJSON_AddNumberToObject(f, "part", k);
-        if (it == 0) {
+        if (jb->real) {
           cJSON_AddNumberToObject(f, "nodes", p.size[k]);
-          cJSON_AddItemToObject(f, "inputs", names_json(&io, 0, an->n_inputs));
-          cJSON_AddItemToObject(f, "outputs", names_json(&io, an->n_inputs, io.n));
-          cJSON_AddItemToObject(f, "weights", names_json(&w, 0, w.n));
+          cJSON_AddItemToObject(f, "inputs", names_json(&jb->io, 0, jb->an->n_inputs));
+          cJSON_AddItemToObject(f, "outputs", names_json(&jb->io, jb->an->n_inputs, jb->io.n));
+          cJSON_AddItemToObject(f, "weights", names_json(&jb->w, 0, jb->w.n));
         }
         cJSON_AddItemToArray(files, f);
       }
-      pn_graph_free(an);
+      pn_graph_free(jb->an);
+      pn_wipe(jb, sizeof *jb);
     }
     for (int i = 0; i <= o.k; i++) {
       pn_graph_free(items[i]);
@@ -204,7 +265,10 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
     for (int i = 0; i <= o.k; i++) pn_graph_free(items[i]);
   free(items);
   free(perm);
-  /* one modification time for every file, so write order does not tell real from sentinel */
+  free(jobs);
+  /* one modification time for every file, so write order does not tell real from sentinel; then
+  ** the whole bundle is made durable at once (files were written without fsync, writeback started
+  ** behind them), and only then the secret naming it is written */
   if (!rc) {
     struct timespec ts[2];
     clock_gettime(CLOCK_REALTIME, &ts[0]);
@@ -215,6 +279,13 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
       if (path) utimensat(AT_FDCWD, path, ts, 0);
       free(path);
     }
+    cJSON_ArrayForEach(f, files) {
+      char *path = join_path(bundle_dir, cJSON_GetObjectItemCaseSensitive(f, "file")->valuestring);
+      rc = path ? pn_fsync_path(ctx, path) : nomem(ctx);
+      free(path);
+      if (rc) break;
+    }
+    if (!rc) rc = pn_fsync_path(ctx, bundle_dir);
   }
   if (!rc) rc = pn_json_write(ctx, secret_path, root, 0600);
   if (!rc && stats) {
@@ -263,6 +334,7 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
   cJSON *root = NULL;
   struct pn_graph *orig = NULL, *prep = NULL, *joined = NULL, *check = NULL;
   struct pn_obf_join_part *jp = NULL;
+  char **paths = NULL;         /* of the real files, in part order */
   int n_real = 0, rc = pn_json_read(ctx, secret_path, 64u << 20, &root);
   if (rc) return rc;
   const char *fmt = jstr(root, "format");
@@ -302,7 +374,8 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
   if ((rc = pn_obf_prepare(ctx, prep))) goto out;
   int n_files = cJSON_GetArraySize(files);
   jp = calloc((size_t)n_files + 1, sizeof *jp);
-  if (!jp) {
+  paths = calloc((size_t)n_files + 1, sizeof *paths);
+  if (!jp || !paths) {
     rc = nomem(ctx);
     goto out;
   }
@@ -356,16 +429,32 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
       free(path);
       goto out;
     }
-    struct pn_graph *pg = NULL;
-    rc = pn_onnx_load_file(ctx, path, &pg);
-    free(path);
-    if (rc) goto out;
-    p->g = pg;
+    paths[n_real - 1] = path;
   }
   if (n_real == 0) {
     rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: the secret lists no real part", secret_path);
     goto out;
   }
+  /* the real parts load independently: in parallel, each with its own context */
+  struct pn_ctx *lctx = calloc((size_t)n_real, sizeof *lctx);
+  int *lrc = calloc((size_t)n_real, sizeof *lrc);
+  if (!lctx || !lrc) {
+    free(lctx);
+    free(lrc);
+    rc = nomem(ctx);
+    goto out;
+  }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int i = 0; i < n_real; i++) {
+    struct pn_graph *pg = NULL;
+    lrc[i] = pn_onnx_load_file(&lctx[i], paths[i], &pg);
+    jp[i].g = pg;
+  }
+  for (int i = 0; i < n_real && !rc; i++)
+    if (lrc[i]) rc = pn_err(ctx, lrc[i], "%s", lctx[i].msg);
+  free(lctx);
+  free(lrc);
+  if (rc) goto out;
   if ((rc = pn_obf_join_parts(ctx, prep, jp, n_real, &joined))) goto out;
   /* the saved model keeps the optimizer's contrib ops; the check runs a standard-op copy */
   if (!(check = pn_graph_clone(joined))) {
@@ -409,6 +498,9 @@ out:
     }
     free(jp);
   }
+  if (paths)
+    for (int i = 0; i < n_real; i++) free(paths[i]);
+  free(paths);
   pn_graph_free(check);
   pn_graph_free(joined);
   pn_graph_free(prep);

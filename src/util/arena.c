@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,9 +39,13 @@ void *pn_arena_alloc(struct pn_arena *a, size_t n) {
   if (n > SIZE_MAX - ARENA_ALIGN - sizeof(struct block)) return NULL;
   n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
   struct block *b = a->head;
+  bool zeroed = false;
   if (!b || b->size - b->used < n) {
     size_t size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
-    struct block *nb = malloc(sizeof *nb + size);
+    /* big one-offs (tensors) come zeroed from calloc: fresh pages from the kernel are zero
+    ** already, so nothing is written (and faulted in) before the caller fills them */
+    zeroed = size == n;
+    struct block *nb = zeroed ? calloc(1, sizeof *nb + size) : malloc(sizeof *nb + size);
     if (!nb) return NULL;
     nb->size = size;
     nb->used = 0;
@@ -56,7 +61,7 @@ void *pn_arena_alloc(struct pn_arena *a, size_t n) {
   void *p = b->data + b->used;
   b->used += n;
   a->total += n;
-  memset(p, 0, n);
+  if (!zeroed) memset(p, 0, n);
   return p;
 }
 

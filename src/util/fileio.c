@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -130,7 +131,7 @@ void pn_atomic_abort(struct pn_atomic_file *af) {
   memset(af, 0, sizeof *af);
 }
 
-int pn_atomic_commit(struct pn_ctx *ctx, struct pn_atomic_file *af) {
+static int commit(struct pn_ctx *ctx, struct pn_atomic_file *af, bool durable) {
   if (!af->tmp) { /* a device or FIFO written directly: nothing to rename */
     int ok = fflush(af->f) == 0 && !ferror(af->f);
     int e = errno;
@@ -141,7 +142,13 @@ int pn_atomic_commit(struct pn_ctx *ctx, struct pn_atomic_file *af) {
     memset(af, 0, sizeof *af);
     return rc;
   }
-  int ok = fflush(af->f) == 0 && !ferror(af->f) && fsync(fileno(af->f)) == 0;
+  int ok = fflush(af->f) == 0 && !ferror(af->f);
+  if (ok && durable) ok = fsync(fileno(af->f)) == 0;
+#ifdef SYNC_FILE_RANGE_WRITE
+  /* start writeback now, so the disk works while the caller computes the next file; the caller's
+  ** later fsync finds most of the data already written */
+  if (ok && !durable) sync_file_range(fileno(af->f), 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
   int e = errno;
   ok = (fclose(af->f) == 0) && ok;
   af->f = NULL;
@@ -161,8 +168,14 @@ int pn_atomic_commit(struct pn_ctx *ctx, struct pn_atomic_file *af) {
   return PN_OK;
 }
 
-int pn_write_file_atomic(struct pn_ctx *ctx, const char *path, const void *buf, size_t n,
-                         unsigned mode) {
+int pn_atomic_commit(struct pn_ctx *ctx, struct pn_atomic_file *af) { return commit(ctx, af, true); }
+
+int pn_atomic_commit_nosync(struct pn_ctx *ctx, struct pn_atomic_file *af) {
+  return commit(ctx, af, false);
+}
+
+static int write_atomic(struct pn_ctx *ctx, const char *path, const void *buf, size_t n,
+                        unsigned mode, bool durable) {
   struct pn_atomic_file af;
   int rc = pn_atomic_open(ctx, &af, path, mode);
   if (rc) return rc;
@@ -171,5 +184,27 @@ int pn_write_file_atomic(struct pn_ctx *ctx, const char *path, const void *buf, 
     pn_atomic_abort(&af);
     return rc;
   }
-  return pn_atomic_commit(ctx, &af);
+  return commit(ctx, &af, durable);
+}
+
+int pn_write_file_atomic(struct pn_ctx *ctx, const char *path, const void *buf, size_t n,
+                         unsigned mode) {
+  return write_atomic(ctx, path, buf, n, mode, true);
+}
+
+int pn_write_file_atomic_nosync(struct pn_ctx *ctx, const char *path, const void *buf, size_t n,
+                                unsigned mode) {
+  return write_atomic(ctx, path, buf, n, mode, false);
+}
+
+int pn_fsync_path(struct pn_ctx *ctx, const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return pn_err(ctx, PN_ERR_IO, "%s: %s", path, strerror(errno));
+  int ok = fsync(fd) == 0;
+  int e = errno;
+  close(fd);
+  /* EINVAL: the target does not support sync (a pipe, some special files): nothing to make durable */
+  if (!ok && e != EINVAL && e != EROFS)
+    return pn_err(ctx, PN_ERR_IO, "%s: fsync failed: %s", path, strerror(e));
+  return PN_OK;
 }

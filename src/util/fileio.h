@@ -32,6 +32,18 @@ int pn_atomic_open(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *pa
 int pn_atomic_commit(struct pn_ctx *ctx, struct pn_atomic_file *af);
 void pn_atomic_abort(struct pn_atomic_file *af);
 
+/* Deferred durability, for many files that become durable together (a bundle folder):
+** pn_atomic_commit_nosync renames the temporary into place without waiting for the disk (it only
+** starts writeback, where the OS allows), so a crash may lose the file but never leaves a half
+** file under its final name. Afterwards pn_fsync_path each such file and then its directory
+** (pn_fsync_path on the folder makes the renames durable). */
+int pn_atomic_commit_nosync(struct pn_ctx *ctx, struct pn_atomic_file *af);
+/* pn_write_file_atomic without the fsync (see pn_atomic_commit_nosync). */
+int pn_write_file_atomic_nosync(struct pn_ctx *ctx, const char *path, const void *buf, size_t n,
+                                unsigned mode);
+/* Open path (a file or a directory) read-only and fsync it. PN_ERR_IO naming path on failure. */
+int pn_fsync_path(struct pn_ctx *ctx, const char *path);
+
 /* Seconds from a monotonic clock. */
 double pn_now(void);
 
