@@ -259,12 +259,13 @@ static void fill_apply(const struct fill *f, struct pn_graph *d, struct pn_prg *
   for (int i = 0; i < f->n; i++) {
     struct pn_tensor *t = d->inits[f->init[i]];
     float *x = t->data;
-    for (int64_t j = 0; j < pn_tensor_numel(t); j++) {
-      double v = f->mean[i] + f->sd[i] * pn_prg_normal(prg);
-      if (f->mode[i] == 2) v = fabs(v);
-      if (f->mode[i] == 3 && fabs(v) < 0.5) v = v < 0 ? -0.5 + v : 0.5 + v;
-      x[j] = (float)v;
-    }
+    int64_t m = pn_tensor_numel(t);
+    pn_prg_normal_f32(prg, x, (size_t)m, f->mean[i], f->sd[i]);
+    if (f->mode[i] == 2)
+      for (int64_t j = 0; j < m; j++) x[j] = fabsf(x[j]);
+    if (f->mode[i] == 3)
+      for (int64_t j = 0; j < m; j++)
+        if (fabsf(x[j]) < 0.5f) x[j] = x[j] < 0 ? -0.5f + x[j] : 0.5f + x[j];
   }
 }
 
