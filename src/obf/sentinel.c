@@ -1127,6 +1127,14 @@ static int collect_stats(struct gen *g, const struct pn_graph *p) {
   return PN_OK;
 }
 
+/* Float weight elements of g. */
+static double weight_volume(const struct pn_graph *g) {
+  double v = 0;
+  for (int i = 0; i < g->n_inits; i++)
+    if (g->inits[i]->dtype == PN_DT_FLOAT) v += (double)pn_tensor_numel(g->inits[i]);
+  return v;
+}
+
 struct scored {
   struct pn_graph *g;
   struct fill fill;
@@ -1173,7 +1181,7 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
   for (int i = 0, j = 0; i < shaped->n_inputs; i++)
     if (pn_graph_is_runtime_input(shaped, i)) g.in[j++] = &shaped->inputs[i];
   for (int i = 0; i < g.n_out; i++) g.out[i] = &shaped->outputs[i];
-  double f0[3], target = 0;
+  double f0[3], target = 0, vol0 = weight_volume(part);
   topo_features(&real, f0);
   if ((rc = pn_obf_ngram_score(ctx, m, part, &target))) goto out;
   int attempts = 0, max_attempts = 60 * k + 200;
@@ -1213,7 +1221,9 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
       pn_graph_free(c);
       goto out;
     }
-    sc = -fabs(sc - target); /* closeness to the real part's realism */
+    /* closeness to the real part's realism and to its weight volume (a sentinel four times the
+    ** size of its real part is both a give-away and four times the bytes to write) */
+    sc = -fabs(sc - target) - fabs(log((weight_volume(c) + 1) / (vol0 + 1)));
     valid++;
     int slot = have < k ? have++ : -1;
     if (slot < 0) {
