@@ -5,6 +5,7 @@ set -u
 PRIVNN=$(realpath "$1")
 cd "$2" || exit 1
 mkdir -p build
+rm -rf build/bundle # `obf split` refuses a non-empty bundle folder (by design): a second run starts clean
 export PN_NO_PROGRESS=1
 pass=0 fail=0
 while IFS= read -r line; do
