@@ -317,6 +317,16 @@ struct pn_value *pn_graph_find_vinfo(const struct pn_graph *g, const char *name)
   return NULL;
 }
 
+const struct pn_value *pn_graph_find_value(const struct pn_graph *g, const char *name) {
+  for (int i = 0; i < g->n_inputs; i++)
+    if (!strcmp(g->inputs[i].name, name)) return &g->inputs[i];
+  const struct pn_value *v = pn_graph_find_vinfo(g, name);
+  if (v) return v;
+  for (int i = 0; i < g->n_outputs; i++)
+    if (!strcmp(g->outputs[i].name, name)) return &g->outputs[i];
+  return NULL;
+}
+
 int pn_graph_find_producer(const struct pn_graph *g, const char *value_name) {
   if (!value_name || !*value_name) return -1;
   for (int i = 0; i < g->n_nodes; i++)

@@ -155,6 +155,9 @@ void pn_graph_remove_init(struct pn_graph *g, int i);
 /* Lookups by name (linear; callers that loop build their own maps). */
 struct pn_tensor *pn_graph_find_init(const struct pn_graph *g, const char *name);
 struct pn_value *pn_graph_find_vinfo(const struct pn_graph *g, const char *name);
+/* The declared type of a value: a graph input, value info or a graph output (searched in that
+** order); NULL when none names it. */
+const struct pn_value *pn_graph_find_value(const struct pn_graph *g, const char *name);
 int pn_graph_find_producer(const struct pn_graph *g, const char *value_name); /* node index or -1 */
 /* True if graph input i is not also an initializer (i.e. must be supplied at run time). */
 bool pn_graph_is_runtime_input(const struct pn_graph *g, int i);

@@ -176,16 +176,6 @@ int pn_pass_remove_identity(struct pn_ctx *ctx, struct pn_graph *g, int *count) 
   return PN_OK;
 }
 
-static const struct pn_value *value_info(const struct pn_graph *g, const char *name) {
-  for (int i = 0; i < g->n_inputs; i++)
-    if (!strcmp(g->inputs[i].name, name)) return &g->inputs[i];
-  const struct pn_value *v = pn_graph_find_vinfo(g, name);
-  if (v) return v;
-  for (int i = 0; i < g->n_outputs; i++)
-    if (!strcmp(g->outputs[i].name, name)) return &g->outputs[i];
-  return NULL;
-}
-
 int pn_pass_matmul_add_to_gemm(struct pn_ctx *ctx, struct pn_graph *g, int *count) {
   for (int i = 0; i < g->n_nodes; i++) {
     struct pn_node *add = g->nodes[i];
@@ -196,7 +186,7 @@ int pn_pass_matmul_add_to_gemm(struct pn_ctx *ctx, struct pn_graph *g, int *coun
       struct pn_node *mm = g->nodes[mi];
       if (!is_op(mm, "MatMul") || mm->n_in != 2) continue;
       if (n_readers(g, mm->out[0]) != 1 || is_graph_output(g, mm->out[0])) continue;
-      const struct pn_value *av = value_info(g, mm->in[0]);
+      const struct pn_value *av = pn_graph_find_value(g, mm->in[0]);
       const struct pn_tensor *bw = pn_graph_find_init(g, mm->in[1]);
       const struct pn_tensor *c = pn_graph_find_init(g, add->in[1 - side]);
       if (!av || av->ndim != 2 || !bw || bw->ndim != 2 || !c || c->dtype != bw->dtype) continue;

@@ -14,11 +14,7 @@
 /* The known shape of a value: value info, graph input/output, or initializer. false if none. */
 static bool value_shape(const struct pn_graph *g, const char *name, int *ndim, const int64_t **dims) {
   if (!name || !*name) return false;
-  const struct pn_value *v = pn_graph_find_vinfo(g, name);
-  for (int i = 0; !v && i < g->n_inputs; i++)
-    if (!strcmp(g->inputs[i].name, name)) v = &g->inputs[i];
-  for (int i = 0; !v && i < g->n_outputs; i++)
-    if (!strcmp(g->outputs[i].name, name)) v = &g->outputs[i];
+  const struct pn_value *v = pn_graph_find_value(g, name);
   if (v) {
     if (v->ndim < 0) return false;
     *ndim = v->ndim;

@@ -121,15 +121,7 @@ static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
   double changes = 0;
   if (pn_graph_infer_shapes(&quiet, g) == PN_OK) {
     for (int i = 0; i < n; i++) {
-      const struct pn_node *nd = g->nodes[i];
-      if (nd->n_in < 1 || nd->n_out < 1) continue;
-      const struct pn_value *a = pn_graph_find_vinfo(g, nd->in[0]), *b = pn_graph_find_vinfo(g, nd->out[0]);
-      for (int k = 0; !a && k < g->n_inputs; k++)
-        if (!strcmp(g->inputs[k].name, nd->in[0])) a = &g->inputs[k];
-      for (int k = 0; !b && k < g->n_outputs; k++)
-        if (!strcmp(g->outputs[k].name, nd->out[0])) b = &g->outputs[k];
-      if (a && b && (a->ndim != b->ndim || memcmp(a->dims, b->dims, (size_t)(a->ndim > 0 ? a->ndim : 0) * sizeof(int64_t))))
-        changes += 1.0 / n;
+      if (pn_obf_node_reshapes(g, g->nodes[i])) changes += 1.0 / n;
     }
   }
   (void)ctx;
@@ -257,21 +249,28 @@ static void oriented(double *score, const bool *real, int n, double *auc, double
 
 /* ---- logistic regression ---- */
 
-static void logreg(const struct samples *ss, const bool *train, double *w, double *mu, double *sdv) {
-  int nf = ss->nf;
-  double cnt = 0, pos = 0;
-  for (int j = 0; j < nf; j++) mu[j] = sdv[j] = 0;
+/* Mean and standard deviation (+1e-9) of the first nf features over the samples in use: those
+** with use[i] set, or, when use is NULL, those of `model`. Returns how many samples that is. */
+static double moments(const struct samples *ss, const bool *use, int model, int nf, double *mu, double *sd) {
+  double cnt = 0;
+  for (int j = 0; j < nf; j++) mu[j] = sd[j] = 0;
   for (int i = 0; i < ss->n; i++)
-    if (train[i]) {
+    if (use ? use[i] : ss->s[i].model == model) {
       cnt++;
-      pos += ss->s[i].real;
       for (int j = 0; j < nf; j++) mu[j] += ss->s[i].f[j];
     }
   for (int j = 0; j < nf; j++) mu[j] /= cnt > 0 ? cnt : 1;
   for (int i = 0; i < ss->n; i++)
-    if (train[i])
-      for (int j = 0; j < nf; j++) sdv[j] += (ss->s[i].f[j] - mu[j]) * (ss->s[i].f[j] - mu[j]);
-  for (int j = 0; j < nf; j++) sdv[j] = sqrt(sdv[j] / (cnt > 1 ? cnt - 1 : 1)) + 1e-9;
+    if (use ? use[i] : ss->s[i].model == model)
+      for (int j = 0; j < nf; j++) sd[j] += (ss->s[i].f[j] - mu[j]) * (ss->s[i].f[j] - mu[j]);
+  for (int j = 0; j < nf; j++) sd[j] = sqrt(sd[j] / (cnt > 1 ? cnt - 1 : 1)) + 1e-9;
+  return cnt;
+}
+
+static void logreg(const struct samples *ss, const bool *train, double *w, double *mu, double *sdv) {
+  int nf = ss->nf;
+  double cnt = moments(ss, train, -1, nf, mu, sdv), pos = 0;
+  for (int i = 0; i < ss->n; i++) pos += train[i] && ss->s[i].real;
   double wp = pos > 0 ? 0.5 / pos : 0, wn = cnt - pos > 0 ? 0.5 / (cnt - pos) : 0;
   for (int j = 0; j <= nf; j++) w[j] = 0;
   double grad[NF_MAX + 1];
@@ -303,18 +302,8 @@ static double logreg_score(const double *w, const double *mu, const double *sdv,
 ** members of its group, over the model's features standardized on the model's own files (no
 ** training: the adversary has only the bundle). Scores go to score[0..) in sample order. */
 static void medoid_scores(const struct samples *ss, int model, int nf, double *score) {
-  double mu[NF_MAX], sd[NF_MAX], cnt = 0;
-  for (int j = 0; j < nf; j++) mu[j] = sd[j] = 0;
-  for (int i = 0; i < ss->n; i++)
-    if (ss->s[i].model == model) {
-      cnt++;
-      for (int j = 0; j < nf; j++) mu[j] += ss->s[i].f[j];
-    }
-  for (int j = 0; j < nf; j++) mu[j] /= cnt > 0 ? cnt : 1;
-  for (int i = 0; i < ss->n; i++)
-    if (ss->s[i].model == model)
-      for (int j = 0; j < nf; j++) sd[j] += (ss->s[i].f[j] - mu[j]) * (ss->s[i].f[j] - mu[j]);
-  for (int j = 0; j < nf; j++) sd[j] = sqrt(sd[j] / (cnt > 1 ? cnt - 1 : 1)) + 1e-9;
+  double mu[NF_MAX], sd[NF_MAX];
+  moments(ss, NULL, model, nf, mu, sd);
   int q = 0;
   for (int i = 0; i < ss->n; i++) {
     if (ss->s[i].model != model) continue;

@@ -11,6 +11,10 @@ struct pn_ctx;
 struct pn_prg;
 struct pn_obf_ngram;
 
+/* Whether node n's first output has another shape than its first input (declared types of g,
+** e.g. after shape inference); false when either is unknown. */
+bool pn_obf_node_reshapes(const struct pn_graph *g, const struct pn_node *n);
+
 /* The n-gram token of a node: op type, kernel size for Conv/pools, "g" when grouped. */
 void pn_obf_node_token(const struct pn_node *n, char *buf, size_t len);
 

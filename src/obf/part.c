@@ -20,17 +20,6 @@
 
 static int nomem(struct pn_ctx *ctx) { return pn_err(ctx, PN_ERR_NOMEM, "out of memory"); }
 
-/* Type of a value from g's inputs, value info or outputs; NULL when unknown. */
-static const struct pn_value *find_value(const struct pn_graph *g, const char *name) {
-  for (int i = 0; i < g->n_inputs; i++)
-    if (!strcmp(g->inputs[i].name, name)) return &g->inputs[i];
-  const struct pn_value *v = pn_graph_find_vinfo(g, name);
-  if (v) return v;
-  for (int i = 0; i < g->n_outputs; i++)
-    if (!strcmp(g->outputs[i].name, name)) return &g->outputs[i];
-  return NULL;
-}
-
 static bool is_output(const struct pn_graph *g, const char *name) {
   for (int i = 0; i < g->n_outputs; i++)
     if (!strcmp(g->outputs[i].name, name)) return true;
@@ -126,7 +115,7 @@ int pn_obf_extract(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn
         if (!pn_graph_add_init(d, t, v)) goto oom;
         continue;
       }
-      const struct pn_value *vi = find_value(g, v);
+      const struct pn_value *vi = pn_graph_find_value(g, v);
       if (!vi || vi->ndim < 0 || vi->dtype == PN_DT_UNDEFINED) {
         rc = pn_err(ctx, PN_ERR_INVALID, "extract part %d: boundary value '%s' has no known type/shape",
                     part, v);
@@ -151,7 +140,7 @@ int pn_obf_extract(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn
         for (int q = 0; q < g->nodes[j]->n_in && !needed; q++) needed = !strcmp(g->nodes[j]->in[q], v);
       }
       if (!needed) continue;
-      const struct pn_value *vi = find_value(g, v);
+      const struct pn_value *vi = pn_graph_find_value(g, v);
       if (!vi || vi->ndim < 0 || vi->dtype == PN_DT_UNDEFINED) {
         rc = pn_err(ctx, PN_ERR_INVALID, "extract part %d: boundary value '%s' has no known type/shape",
                     part, v);
@@ -411,7 +400,7 @@ static int join_one(struct pn_ctx *ctx, struct pn_graph *d, const struct pn_grap
                   "belongs to another split)", label, input ? "input" : "output", jp->io.from[i]);
       goto out;
     }
-    const struct pn_value *want = find_value(real, jp->io.to[i]);
+    const struct pn_value *want = pn_graph_find_value(real, jp->io.to[i]);
     if (!want) {
       rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: boundary value '%s' is not a value of the model", label,
                   jp->io.to[i]);

@@ -149,6 +149,17 @@ static void topo_features(const struct topo *t, double f[3]) {
   f[2] = diam;
 }
 
+bool pn_obf_node_reshapes(const struct pn_graph *g, const struct pn_node *n) {
+  if (n->n_in < 1 || n->n_out < 1) return false;
+  const struct pn_value *a = pn_graph_find_vinfo(g, n->in[0]), *b = pn_graph_find_vinfo(g, n->out[0]);
+  for (int i = 0; !a && i < g->n_inputs; i++)
+    if (!strcmp(g->inputs[i].name, n->in[0])) a = &g->inputs[i];
+  for (int i = 0; !b && i < g->n_outputs; i++)
+    if (!strcmp(g->outputs[i].name, n->out[0])) b = &g->outputs[i];
+  return a && b && (a->ndim != b->ndim ||
+                    memcmp(a->dims, b->dims, (size_t)(a->ndim > 0 ? a->ndim : 0) * sizeof(int64_t)));
+}
+
 void pn_obf_graph_features(const struct pn_graph *g, double feat[3]) {
   struct pn_strmap prod = {0};
   int n = g->n_nodes, e = 0, diam = 0;
@@ -453,9 +464,7 @@ static const struct wstat *find_ws(const struct gen *g, const char *op, int slot
 static const char *weight(struct gen *g, struct pn_graph *d, const char *op, int slot, int nd,
                           const int64_t *dims, double fin, double mean, double sd, bool nonneg,
                           bool divisor) {
-  int64_t numel = 1;
-  for (int i = 0; i < nd; i++) numel *= dims[i];
-  const struct wstat *w = find_ws(g, op, slot, numel);
+  const struct wstat *w = find_ws(g, op, slot, pn_shape_numel(nd, dims));
   if (w) {
     mean = w->mean;
     sd = w->sd;
@@ -730,20 +739,14 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
         oset[i] = true;
         ns++;
       }
-  for (int v = n - 1; v >= 0 && ns < nout; v--)
-    for (int i = 0; i < nout && !has_succ[v] && prodout[v] < 0; i++)
-      if (!oset[i]) {
-        prodout[v] = i;
-        oset[i] = true;
-        ns++;
-      }
-  for (int v = n - 1; v >= 0 && ns < nout; v--)
-    for (int i = 0; i < nout && prodout[v] < 0; i++)
-      if (!oset[i]) {
-        prodout[v] = i;
-        oset[i] = true;
-        ns++;
-      }
+  for (int any = 0; any < 2; any++) /* sinks first, then any node */
+    for (int v = n - 1; v >= 0 && ns < nout; v--)
+      for (int i = 0; i < nout && (any || !has_succ[v]) && prodout[v] < 0; i++)
+        if (!oset[i]) {
+          prodout[v] = i;
+          oset[i] = true;
+          ns++;
+        }
   free(oset);
   for (int v = 0; v < n; v++) {
     if (has_succ[v] || prodout[v] >= 0) continue;
@@ -1013,13 +1016,7 @@ static int part_topo(const struct pn_graph *p, struct topo *t) {
     t->np[v] = 0;
     t->bin[v] = -1;
     t->orig[v] = v;
-    /* does the node change its first input's shape? */
-    const struct pn_value *a = n->n_in ? pn_graph_find_vinfo(p, n->in[0]) : NULL, *b = n->n_out ? pn_graph_find_vinfo(p, n->out[0]) : NULL;
-    for (int i = 0; !a && n->n_in && i < p->n_inputs; i++)
-      if (!strcmp(p->inputs[i].name, n->in[0])) a = &p->inputs[i];
-    for (int i = 0; !b && n->n_out && i < p->n_outputs; i++)
-      if (!strcmp(p->outputs[i].name, n->out[0])) b = &p->outputs[i];
-    t->reshape[v] = a && b && (a->ndim != b->ndim || memcmp(a->dims, b->dims, (size_t)(a->ndim > 0 ? a->ndim : 0) * sizeof(int64_t)));
+    t->reshape[v] = pn_obf_node_reshapes(p, n);
     for (int k = 0; k < n->n_in && t->bin[v] < 0; k++)
       for (int i = 0, r = 0; i < p->n_inputs; i++) {
         if (!pn_graph_is_runtime_input(p, i)) continue;
@@ -1062,20 +1059,13 @@ static int collect_stats(struct gen *g, const struct pn_graph *p) {
   }
   g->shaped = p;
   if (!g->pool || !g->ws || !g->rtok || !g->btok || !g->ntok || !g->nshape || !g->oprod) return PN_ERR_NOMEM;
-  for (int i = 0; i < p->n_outputs; i++) {
-    g->oprod[i] = -1;
-    for (int v = 0; v < p->n_nodes && g->oprod[i] < 0; v++)
-      for (int k = 0; k < p->nodes[v]->n_out; k++)
-        if (!strcmp(p->nodes[v]->out[k], p->outputs[i].name)) g->oprod[i] = v;
-  }
+  for (int i = 0; i < p->n_outputs; i++) g->oprod[i] = pn_graph_find_producer(p, p->outputs[i].name);
   for (int v = 0; v < p->n_nodes; v++) {
     char t[40];
     const struct pn_node *nd = p->nodes[v];
     pn_obf_node_token(nd, t, sizeof t);
     memcpy(g->ntok[v], t, sizeof t);
-    const struct pn_value *ov = nd->n_out > 0 ? pn_graph_find_vinfo(p, nd->out[0]) : NULL;
-    for (int i = 0; !ov && nd->n_out > 0 && i < p->n_outputs; i++)
-      if (!strcmp(p->outputs[i].name, nd->out[0])) ov = &p->outputs[i];
+    const struct pn_value *ov = nd->n_out > 0 ? pn_graph_find_value(p, nd->out[0]) : NULL;
     if (ov && ov->dtype == PN_DT_FLOAT && ov->ndim > 0 && ov->ndim <= PN_MAX_DIMS) {
       g->nshape[v].nd = ov->ndim;
       for (int k = 0; k < ov->ndim; k++) g->nshape[v].d[k] = ov->dims[k];
