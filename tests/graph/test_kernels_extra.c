@@ -529,8 +529,14 @@ static void test_pad(void **state) {
   const int64_t dims[] = {3, 4, 5};
   for (int m = 0; m < 3; m++)
     for (int trial = 0; trial < 6; trial++) {
+      /* negative pads crop, but never past the whole dim (over-cropping is an error, checked
+      ** below): redraw a dim's pair when it would */
       int64_t pads[6];
-      for (int i = 0; i < 6; i++) pads[i] = irand(m == 0 ? -2 : -1, m == 1 ? 9 : 4);
+      for (int i = 0; i < 3; i++)
+        do {
+          pads[i] = irand(m == 0 ? -2 : -1, m == 1 ? 9 : 4);
+          pads[3 + i] = irand(m == 0 ? -2 : -1, m == 1 ? 9 : 4);
+        } while (dims[i] + pads[i] + pads[3 + i] < 0);
       enum pn_dtype dt = trial % 2 ? PN_DT_INT32 : PN_DT_FLOAT;
       int64_t opset = trial < 4 ? 13 : 2;
       struct call c;
