@@ -151,11 +151,7 @@ static void topo_features(const struct topo *t, double f[3]) {
 
 bool pn_obf_node_reshapes(const struct pn_graph *g, const struct pn_node *n) {
   if (n->n_in < 1 || n->n_out < 1) return false;
-  const struct pn_value *a = pn_graph_find_vinfo(g, n->in[0]), *b = pn_graph_find_vinfo(g, n->out[0]);
-  for (int i = 0; !a && i < g->n_inputs; i++)
-    if (!strcmp(g->inputs[i].name, n->in[0])) a = &g->inputs[i];
-  for (int i = 0; !b && i < g->n_outputs; i++)
-    if (!strcmp(g->outputs[i].name, n->out[0])) b = &g->outputs[i];
+  const struct pn_value *a = pn_graph_find_value(g, n->in[0]), *b = pn_graph_find_value(g, n->out[0]);
   return a && b && (a->ndim != b->ndim ||
                     memcmp(a->dims, b->dims, (size_t)(a->ndim > 0 ? a->ndim : 0) * sizeof(int64_t)));
 }
