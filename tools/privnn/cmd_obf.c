@@ -61,6 +61,15 @@ static int init_prg(struct pn_ctx *ctx, struct pn_prg *prg, bool have_seed, uint
   return have_seed ? pn_prg_init_u64(ctx, prg, seed) : pn_prg_init_os(ctx, prg);
 }
 
+/* The operator corpus: path if given, else data/obf/ngram-corpus.json when readable, else built
+** from the zoo (said on stderr). */
+static int load_corpus(struct pn_ctx *ctx, const char *cmd, const char *path, struct pn_obf_ngram **m) {
+  const char *def = "data/obf/ngram-corpus.json";
+  if (path || access(def, R_OK) == 0) return pn_obf_ngram_load(ctx, path ? path : def, m);
+  fprintf(stderr, "privnn %s: %s not found; building the n-gram corpus from the zoo\n", cmd, def);
+  return pn_obf_ngram_from_zoo(ctx, NULL, m);
+}
+
 static int cmd_split(int argc, char **argv) {
   const char *cmd = "obf split", *model = NULL, *bundle = NULL, *secret = NULL, *json = NULL, *v;
   struct pn_obf_split_opts o = {.k = 20};
@@ -116,15 +125,7 @@ static int cmd_split(int argc, char **argv) {
   if (init_prg(&ctx, &prg, have_seed, seed)) return pn_cli_fail(cmd, &ctx);
   struct pn_obf_ngram *m = NULL;
   if (o.k > 0) {
-    const char *def = "data/obf/ngram-corpus.json";
-    int rc0 = PN_OK;
-    if (ngram || access(def, R_OK) == 0) {
-      rc0 = pn_obf_ngram_load(&ctx, ngram ? ngram : def, &m);
-    } else {
-      fprintf(stderr, "privnn %s: %s not found; building the n-gram corpus from the zoo\n", cmd, def);
-      rc0 = pn_obf_ngram_from_zoo(&ctx, NULL, &m);
-    }
-    if (rc0) {
+    if (load_corpus(&ctx, cmd, ngram, &m)) {
       pn_prg_free(&prg);
       return pn_cli_fail(cmd, &ctx);
     }
@@ -323,9 +324,7 @@ static int cmd_attack(int argc, char **argv) {
   struct pn_prg prg;
   struct pn_obf_ngram *m = NULL;
   if (init_prg(&ctx, &prg, have_seed, seed)) return pn_cli_fail(cmd, &ctx);
-  const char *def = "data/obf/ngram-corpus.json";
-  int rc = ngram || access(def, R_OK) == 0 ? pn_obf_ngram_load(&ctx, ngram ? ngram : def, &m)
-                                           : pn_obf_ngram_from_zoo(&ctx, NULL, &m);
+  int rc = load_corpus(&ctx, cmd, ngram, &m);
   struct pn_obf_attack_result res[32];
   memset(res, 0, sizeof res);
   o.ngram = m;
