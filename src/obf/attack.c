@@ -147,16 +147,9 @@ static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
     const struct pn_tensor *t = g->inits[i];
     int64_t m = pn_tensor_numel(t);
     if (t->dtype != PN_DT_FLOAT || m < 2) continue;
-    const float *x = t->data;
-    double s = 0, q = 0;
-    bool nn = true;
-    for (int64_t j = 0; j < m; j++) {
-      s += x[j];
-      nn = nn && x[j] >= 0;
-    }
-    double mean = s / m;
-    for (int64_t j = 0; j < m; j++) q += (x[j] - mean) * (x[j] - mean);
-    double std = sqrt(q / (m - 1));
+    double mean, std;
+    bool nn;
+    pn_obf_weight_stats(t, &mean, &std, &nn);
     wn++;
     am += fabs(mean);
     sd += std;

@@ -86,6 +86,11 @@ int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t op
                      struct pn_prg *prg, struct pn_graph **out /* OUT */,
                      struct pn_obf_names *io /* OUT */, struct pn_obf_names *weights /* OUT */);
 
+/* Mean, sample standard deviation (0 for fewer than two elements) and whether every element is
+** >= 0, of a float tensor: the statistics decoy weights copy, sentinels draw from and the attack's
+** adversary sees. */
+void pn_obf_weight_stats(const struct pn_tensor *t, double *mean, double *sd, bool *nonneg);
+
 /* One real part as the optimizer returned it, with the owner's maps. */
 struct pn_obf_join_part {
   const struct pn_graph *g;    /* optimized anonymous part */

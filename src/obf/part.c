@@ -208,11 +208,11 @@ static const char *anon_name(void *user, const char *name) {
   return s;
 }
 
-/* Decoy values for a float tensor: normal with the real mean and standard deviation. The sums run
-** in DECOY_LANES independent partial sums, so they vectorise without reassociating one chain. */
+/* The sums run in DECOY_LANES independent partial sums, so they vectorise without reassociating
+** one chain. */
 #define DECOY_LANES 16
 
-static void decoy_fill(struct pn_prg *prg, const struct pn_tensor *real, struct pn_tensor *t) {
+void pn_obf_weight_stats(const struct pn_tensor *real, double *mean_out, double *sd_out, bool *nonneg_out) {
   int64_t n = pn_tensor_numel(real), i = 0;
   const float *x = real->data;
   double sum[DECOY_LANES] = {0}, sq[DECOY_LANES] = {0};
@@ -229,11 +229,22 @@ static void decoy_fill(struct pn_prg *prg, const struct pn_tensor *real, struct 
   for (int l = 0; i < n; i++, l++) sq[l] += (x[i] - mean) * (x[i] - mean);
   double var = 0;
   for (int l = 0; l < DECOY_LANES; l++) var += sq[l];
-  double sd = n > 1 ? sqrt(var / (double)(n - 1)) : 0;
+  *mean_out = mean;
+  *sd_out = n > 1 ? sqrt(var / (double)(n - 1)) : 0;
+  *nonneg_out = nonneg;
+}
+
+/* Decoy values for a float tensor: normal with the real mean and standard deviation (absolute
+** values when the real tensor is non-negative). */
+static void decoy_fill(struct pn_prg *prg, const struct pn_tensor *real, struct pn_tensor *t) {
+  int64_t n = pn_tensor_numel(real);
+  double mean, sd;
+  bool nonneg;
+  pn_obf_weight_stats(real, &mean, &sd, &nonneg);
   float *y = t->data;
   pn_prg_normal_f32(prg, y, (size_t)n, (float)mean, (float)sd);
   if (nonneg)
-    for (i = 0; i < n; i++) y[i] = fabsf(y[i]);
+    for (int64_t i = 0; i < n; i++) y[i] = fabsf(y[i]);
 }
 
 static void shuffle(struct pn_prg *prg, int *a, int n) {

@@ -1095,17 +1095,8 @@ static int collect_stats(struct gen *g, const struct pn_graph *p) {
       struct wstat *w = &g->ws[g->n_ws++];
       snprintf(w->op, sizeof w->op, "%s", n->op_type);
       w->slot = k;
-      int64_t m = pn_tensor_numel(t);
-      double s = 0, q = 0;
-      w->nonneg = true;
-      for (int64_t i = 0; i < m; i++) {
-        s += ((float *)t->data)[i];
-        w->nonneg &= ((float *)t->data)[i] >= 0;
-      }
-      w->mean = s / m;
-      for (int64_t i = 0; i < m; i++) q += (((float *)t->data)[i] - w->mean) * (((float *)t->data)[i] - w->mean);
-      w->sd = sqrt(q / (m - 1));
-      w->numel = m;
+      pn_obf_weight_stats(t, &w->mean, &w->sd, &w->nonneg);
+      w->numel = pn_tensor_numel(t);
       const struct pn_attr *tb = pn_node_attr(n, "transB");
       w->fan_in = fan_in(n->op_type, k, tb && tb->type == PN_ATTR_INT && tb->i, t->ndim, t->dims);
     }
