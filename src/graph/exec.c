@@ -64,6 +64,8 @@ struct pn_exec {
   int threads;
   pn_exec_observer observer;
   void *observer_user;
+  pn_exec_hook hook;
+  void *hook_user;
 };
 
 void pn_exec_free(struct pn_exec *ex) {
@@ -235,8 +237,10 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
     ex->threads = opts->threads;
     ex->observer = opts->observer;
     ex->observer_user = opts->observer_user;
+    ex->hook = opts->hook;
+    ex->hook_user = opts->hook_user;
   }
-  bool fuse = !(opts && (opts->no_fuse || opts->observer));
+  bool fuse = !(opts && (opts->no_fuse || opts->observer || opts->hook));
   int cap = g->n_inputs + g->n_inits + 2 * g->n_nodes;   /* + folded Conv weights and biases */
   for (int i = 0; i < g->n_nodes; i++) cap += g->nodes[i]->n_out;
   struct pn_strmap map = {0};
@@ -325,6 +329,8 @@ nomem:
   return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
 }
 
+bool pn_exec_supports(enum pn_op op) { return (unsigned)op < PN_OP_COUNT && pn_op_defs[op].run; }
+
 int pn_exec_n_inputs(const struct pn_exec *ex) { return ex->n_in; }
 const struct pn_value *pn_exec_input(const struct pn_exec *ex, int i) { return ex->in_val[i]; }
 int pn_exec_n_outputs(const struct pn_exec *ex) { return ex->n_out; }
@@ -351,6 +357,34 @@ int pn_exec_check_input(struct pn_ctx *ctx, const struct pn_exec *ex, int i,
                         const struct pn_tensor *t) {
   if (i < 0 || i >= ex->n_in) return pn_err(ctx, PN_ERR_INVALID, "input %d: the model has %d inputs", i, ex->n_in);
   return check_input(ctx, ex->in_val[i], t);
+}
+
+/* The hook of node i (see pn_exec_hook): tout[j] may come back replaced; the replaced tensor is
+** freed here. A hook that hands back NULL for a given output, or a tensor for an omitted one, is
+** a programming error reported as PN_ERR_INVALID rather than a crash later. given: scratch of
+** n_out entries. */
+static int run_hook(struct pn_ctx *ctx, struct pn_exec *ex, int i, const struct pn_tensor **tin,
+                    struct pn_tensor **tout, struct pn_tensor **given) {
+  const struct xnode *x = &ex->nodes[i];
+  const struct pn_node *n = x->node;
+  memcpy(given, tout, (size_t)n->n_out * sizeof *given);
+  struct pn_exec_step st = {n, i, (enum pn_op)x->op, tin, n->n_in, tout, n->n_out};
+  int rc = ex->hook(ex->hook_user, ctx, &st);
+  if (rc && ctx && ctx->status != rc)
+    pn_err(ctx, rc, "node '%s' (%s): the executor hook failed", pn_node_label(n), n->op_type);
+  for (int j = 0; j < n->n_out; j++) {
+    if (tout[j] == given[j]) continue;
+    if (!given[j] || !tout[j]) {
+      if (rc == PN_OK)
+        rc = pn_err(ctx, PN_ERR_INVALID, "node '%s' (%s): the executor hook %s output %d",
+                    pn_node_label(n), n->op_type, given[j] ? "dropped" : "filled omitted", j);
+      if (!given[j]) pn_tensor_free(tout[j]);
+      tout[j] = given[j];
+      continue;
+    }
+    pn_tensor_free(given[j]);
+  }
+  return rc;
 }
 
 int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *const *in,
@@ -383,9 +417,10 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
   }
   const struct pn_tensor **tin = calloc((size_t)max_io, sizeof *tin);
   struct pn_tensor **tout = calloc((size_t)max_io, sizeof *tout);
+  struct pn_tensor **tgiven = calloc((size_t)max_io, sizeof *tgiven);
   struct pn_shape *sin = calloc((size_t)max_io, sizeof *sin);
   struct pn_shape *sout = calloc((size_t)max_io, sizeof *sout);
-  if (!tin || !tout || !sin || !sout) {
+  if (!tin || !tout || !tgiven || !sin || !sout) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     goto done;
   }
@@ -464,6 +499,8 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
         rc = pn_op_err(&ya, PN_ERR_INVALID, "fused activation changes the shape of its input");
       if (rc == PN_OK) rc = pn_op_defs[y->op].run(&ya, yin, y->n_in_run, tout, 1);
     }
+    if (rc == PN_OK) ex->op_seconds[x->op] += pn_now() - t0;
+    if (rc == PN_OK && ex->hook) rc = run_hook(ctx, ex, i, tin, tout, tgiven);
     if (rc) {
       for (int j = 0; j < n->n_out; j++) pn_tensor_free(tout[j]);
       break;
@@ -473,7 +510,6 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
         val[x->out[j]] = tout[j];
         owned[x->out[j]] = true;
       }
-    ex->op_seconds[x->op] += pn_now() - t0;
     if (ex->observer)
       ex->observer(ex->observer_user, n, tin, n->n_in, (const struct pn_tensor *const *)tout, n->n_out);
     /* outputs nobody reads (and that are not graph outputs) die at once; inputs after their last use */
@@ -530,6 +566,7 @@ done:
   free(owned);
   free(tin);
   free(tout);
+  free(tgiven);
   free(sin);
   free(sout);
   return rc;

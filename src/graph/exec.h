@@ -8,19 +8,54 @@
 struct pn_ctx;
 struct pn_exec;
 
-/* Called after each node runs (profiling, MPC range profiling, debugging). */
+/* Called after each node runs, read-only (timing, debugging). */
 typedef void (*pn_exec_observer)(void *user, const struct pn_node *node,
                                  const struct pn_tensor *const *in, int n_in,
                                  const struct pn_tensor *const *out, int n_out);
+
+/* One node of a run, as a hook sees it. New fields may be added at the end; hooks read the ones
+** they need by name. */
+struct pn_exec_step {
+  const struct pn_node *node;
+  int index;                           /* the node's index in g->nodes (pn_exec_new sorts them
+                                       ** topologically); the same node has the same index in
+                                       ** every run of one executor */
+  enum pn_op op;
+  const struct pn_tensor *const *in;   /* [n_in]; NULL for an omitted optional input */
+  int n_in;
+  struct pn_tensor **out;              /* [n_out]; NULL for an omitted optional output */
+  int n_out;
+};
+
+/* The executor hook: called after each node's kernel, before any later node reads its outputs,
+** with the right to change them (activation capture, HummingBird range profiling, simulated
+** reduced-ring ReLU, PAF experiments). What a hook may rely on:
+**   - it sees every node of the graph once per run, in execution order, with the node's own
+**     inputs and outputs: setting a hook turns fusion off (as no_fuse does);
+**   - it may overwrite out[j]->data in place, or store in out[j] a tensor it made (any dtype and
+**     shape; later nodes see it, shape inference runs again per node); the executor then frees the
+**     tensor it replaced and owns the new one. An omitted output (NULL) stays NULL;
+**   - in[] and the node are read-only; a tensor in[] may be freed once the hook returns;
+**   - a non-zero return ends the run with that status; the hook sets the message (pn_err on ctx),
+**     naming the node.
+** The hook runs before the observer, which then sees the replaced outputs. Per-op seconds
+** (pn_exec_op_seconds) do not include the hook's time. */
+typedef int (*pn_exec_hook)(void *user, struct pn_ctx *ctx, struct pn_exec_step *step);
 
 struct pn_exec_opts {
   int threads;                 /* 0 = leave OpenMP/OpenBLAS defaults */
   pn_exec_observer observer;   /* may be NULL */
   void *observer_user;
+  pn_exec_hook hook;           /* may be NULL; see pn_exec_hook */
+  void *hook_user;
   bool no_fuse;                /* run every node as written: no BatchNormalization folding into
-                               ** Conv, no fused activations (implied when observer is set, so
-                               ** the observer sees every node with its own inputs/outputs) */
+                               ** Conv, no fused activations (implied when an observer or a hook
+                               ** is set, so they see every node with its own inputs/outputs) */
 };
+
+/* Does the executor run op (has it a kernel in pn_op_defs)? Every op of enum pn_op today; the
+** op x backend matrix test (tests/lib/test_op_matrix.c) prints what each backend lacks. */
+bool pn_exec_supports(enum pn_op op);
 
 /* Prepare g for execution: validate, topologically sort, resolve ops and value slots, plan when
 ** each intermediate can be freed. g must outlive the executor and not change meanwhile.

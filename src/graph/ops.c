@@ -1,21 +1,51 @@
-/* ops.c - op lookup and the helpers shared by infer functions and kernels. */
+/* ops.c - op and domain lookup, and the helpers shared by infer functions and kernels. */
 #include "graph/ops.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "util/status.h"
 
+const struct pn_op_domain_def pn_op_domains[PN_DOMAIN_COUNT] = {
+  [PN_DOMAIN_ONNX] = {"ai.onnx", PN_OPSET_MIN, PN_OPSET_MAX},
+  [PN_DOMAIN_PRIVNN] = {PN_PRIVNN_DOMAIN, PN_PRIVNN_OPSET_MIN, PN_PRIVNN_OPSET_MAX},
+};
+static_assert(sizeof pn_op_domains / sizeof *pn_op_domains == PN_DOMAIN_COUNT, "pn_op_domains out of date");
+
+/* Each op's domain follows from the list that declares it (ops.h). */
+static const unsigned char op_domain[PN_OP_COUNT] = {
+#define X(id, name) [PN_OP_##id] = PN_DOMAIN_ONNX,
+  PN_OPS(X)
+#undef X
+#define X(id, name) [PN_OP_##id] = PN_DOMAIN_PRIVNN,
+  PN_OPS_PRIVNN(X)
+#undef X
+};
+static_assert(sizeof op_domain / sizeof *op_domain == PN_OP_COUNT, "op_domain out of date");
+
+int pn_op_domain_find(const char *domain) {
+  if (!domain || !*domain) return PN_DOMAIN_ONNX;
+  for (int d = 0; d < PN_DOMAIN_COUNT; d++)
+    if (!strcmp(domain, pn_op_domains[d].name)) return d;
+  return -1;
+}
+
 int pn_op_find(const char *domain, const char *op_type) {
-  if (domain && *domain && strcmp(domain, "ai.onnx") != 0) return -1;
+  int d = pn_op_domain_find(domain);
+  if (d < 0 || !op_type) return -1;
   for (int i = 0; i < PN_OP_COUNT; i++)
-    if (!strcmp(pn_op_defs[i].op_type, op_type)) return i;
+    if (op_domain[i] == d && !strcmp(pn_op_defs[i].op_type, op_type)) return i;
   return -1;
 }
 
 const char *pn_op_name(enum pn_op op) {
   return (unsigned)op < PN_OP_COUNT ? pn_op_defs[op].op_type : "?";
+}
+
+enum pn_op_domain pn_op_domain(enum pn_op op) {
+  return (unsigned)op < PN_OP_COUNT ? (enum pn_op_domain)op_domain[op] : PN_DOMAIN_ONNX;
 }
 
 int pn_op_err(const struct pn_op_args *a, int code, const char *fmt, ...) {

@@ -1,8 +1,13 @@
 /* ops.h - the operator registry: per op, shape inference and a float kernel, in one table.
 **
-** Every supported op has one entry in pn_op_defs (ops.c), indexed by enum pn_op. The same infer
-** function serves static shape inference (dims may be -1, input values may be unknown) and the
-** executor (all dims known, every input's value known), so shapes are computed in one place. */
+** Every supported op has one entry in pn_op_defs (ops_table.c), indexed by enum pn_op. The same
+** infer function serves static shape inference (dims may be -1, input values may be unknown) and
+** the executor (all dims known, every input's value known), so shapes are computed in one place.
+**
+** An op belongs to one domain: ai.onnx (written "" or "ai.onnx" in a model) or ai.privnn,
+** privnn's own ops (SmartPAF's polynomial activations). enum pn_op numbers the ops of both, so
+** every backend (executor, autograd, MPC runner, FHE compiler) keys its table by enum pn_op and
+** never compares domain strings itself. */
 #ifndef PN_OPS_H
 #define PN_OPS_H
 
@@ -37,12 +42,26 @@ struct pn_ctx;
   X(TANH, "Tanh") X(TILE, "Tile") X(TRANSPOSE, "Transpose") X(TRILU, "Trilu") \
   X(UNSQUEEZE, "Unsqueeze") X(WHERE, "Where") X(XOR, "Xor")
 
+/* The ai.privnn ops, numbered after the ai.onnx ones: X(ID, "OpType") as above. */
+#define PN_OPS_PRIVNN(X)
+
 enum pn_op {
 #define X(id, name) PN_OP_##id,
   PN_OPS(X)
+  PN_OPS_PRIVNN(X)
 #undef X
   PN_OP_COUNT
 };
+
+/* Operator-set domains privnn implements, and the opset versions of each it accepts. */
+enum pn_op_domain { PN_DOMAIN_ONNX, PN_DOMAIN_PRIVNN, PN_DOMAIN_COUNT };
+#define PN_PRIVNN_DOMAIN "ai.privnn"
+
+struct pn_op_domain_def {
+  const char *name;            /* canonical name: "ai.onnx", "ai.privnn" */
+  int64_t opset_min, opset_max;
+};
+extern const struct pn_op_domain_def pn_op_domains[PN_DOMAIN_COUNT];
 
 /* What shape inference knows of one value. value, when set, holds the value's contents (an
 ** initializer, a Constant, or in the executor every input) for ops whose output shape depends on
@@ -78,13 +97,21 @@ struct pn_op_def {
 extern const struct pn_op_def pn_op_defs[PN_OP_COUNT];
 
 /* The ai.onnx opsets whose semantics the kernels implement. A model importing a newer opset is
-** refused (PN_ERR_UNSUPPORTED) rather than run with rules that may have changed. */
+** refused (PN_ERR_UNSUPPORTED) rather than run with rules that may have changed. ai.privnn has
+** one version so far. */
 #define PN_OPSET_MIN 1
 #define PN_OPSET_MAX 18
+#define PN_PRIVNN_OPSET_MIN 1
+#define PN_PRIVNN_OPSET_MAX 1
 
-/* The op for a (domain, op_type); -1 when unsupported. Domain "" or "ai.onnx" only, for now. */
+/* The domain of a name ("" and NULL mean ai.onnx); -1 when privnn implements no op of it. */
+int pn_op_domain_find(const char *domain);
+/* The op for a (domain, op_type); -1 when unsupported. An ai.onnx op type under another domain
+** (ai.privnn's "Relu") is not that op. */
 int pn_op_find(const char *domain, const char *op_type);
 const char *pn_op_name(enum pn_op op);
+/* The domain an op belongs to. */
+enum pn_op_domain pn_op_domain(enum pn_op op);
 
 /* Helpers for kernels and infer functions (ops.c). */
 /* Error with the standard prefix "node 'NAME' (OP): ...". */

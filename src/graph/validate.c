@@ -311,11 +311,13 @@ static int infer_all(struct pn_ctx *ctx, struct pn_graph *g, bool write) {
       goto out;
     }
     int64_t opset = pn_graph_opset(g, n->domain);
-    if (opset < PN_OPSET_MIN || opset > PN_OPSET_MAX) {
+    const struct pn_op_domain_def *dom = &pn_op_domains[pn_op_domain(op)];
+    if (opset < dom->opset_min || opset > dom->opset_max) {
       rc = pn_err(ctx, opset ? PN_ERR_UNSUPPORTED : PN_ERR_INVALID,
-                  "node '%s' (%s): %s opset %lld (privnn implements ai.onnx opsets %d..%d)",
-                  pn_node_label(n), n->op_type, opset ? "model imports" : "no import of the ai.onnx",
-                  (long long)opset, PN_OPSET_MIN, PN_OPSET_MAX);
+                  "node '%s' (%s): %s%s opset %lld (privnn implements %s opsets %lld..%lld)",
+                  pn_node_label(n), n->op_type, opset ? "model imports " : "no import of the ",
+                  dom->name, (long long)opset, dom->name, (long long)dom->opset_min,
+                  (long long)dom->opset_max);
       goto out;
     }
     const struct pn_op_def *d = &pn_op_defs[op];

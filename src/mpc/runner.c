@@ -5,7 +5,9 @@
 ** value is then a pair of share arrays; linear ops are local (public weights) or one Beaver matrix
 ** product (secret weights), each followed by local truncation; ReLU reads its bit range from the
 ** plan; MaxPool is a tree of secure max over the window; average pools multiply by a public 1/count.
-** Shares of a value are freed after its last reader. */
+** Shares of a value are freed after its last reader. The ops it evaluates are the rows of mpc_ops
+** (indexed by enum pn_op, like the executor's and autograd's tables). */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,16 @@ struct pn_mpc_model {
 
 static int const_enc(struct pn_mpc_model *mm, const struct pn_node *n, const char *name,
                      double mul, int64_t want, uint64_t **out);
+
+/* One op's secure evaluation: y (allocated) from x, the node's first input (NULL when that is a
+** constant, allowed only with any_first); counters of ReLU-like work go to ly. */
+typedef int (*mpc_run_fn)(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_node *n,
+                          enum pn_op op, struct pn_mpc_layer *ly, const struct val *x, struct val *y);
+struct mpc_op {
+  mpc_run_fn run;
+  bool any_first;              /* the first input may be a constant (Add) */
+};
+static const struct mpc_op mpc_ops[PN_OP_COUNT];
 
 static int find_val(const struct pn_mpc_model *mm, const char *name) {
   for (int i = 0; i < mm->nval; i++)
@@ -153,13 +165,7 @@ int pn_mpc_model_new(struct pn_ctx *ctx, const struct pn_graph *g0,
     mm->op[i] = op;
     mm->layers[i].name = pn_node_label(n);
     mm->layers[i].op = n->op_type;
-    switch (op) {
-    case PN_OP_CONV: case PN_OP_GEMM: case PN_OP_MATMUL: case PN_OP_ADD:
-    case PN_OP_BATCH_NORM: case PN_OP_AVERAGE_POOL: case PN_OP_GLOBAL_AVERAGE_POOL:
-    case PN_OP_MAX_POOL: case PN_OP_RELU: case PN_OP_FLATTEN: case PN_OP_RESHAPE:
-    case PN_OP_IDENTITY: case PN_OP_DROPOUT:
-      break;
-    default:
+    if (op < 0 || !pn_mpc_supports((enum pn_op)op)) {
       rc = node_err(mm, n, PN_ERR_UNSUPPORTED, "operator not supported in MPC inference");
       goto fail;
     }
@@ -407,7 +413,7 @@ static int get_window(struct pn_mpc_model *mm, const struct pn_node *n, const st
 }
 
 static int run_conv(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_node *n,
-                    const struct val *x, struct val *y) {
+                    enum pn_op op, struct pn_mpc_layer *ly, const struct val *x, struct val *y) {
   const struct pn_tensor *W = pn_graph_find_init(mm->g, n->in[1]);
   if (!W || W->ndim != 4) return node_err(mm, n, PN_ERR_UNSUPPORTED, "W must be a 4-D initializer");
   int64_t group;
@@ -464,8 +470,9 @@ done:
 }
 
 /* Gemm (A activation [M,K], B initializer, optional bias C) and MatMul with a constant right side. */
-static int run_gemm(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_node *n, int is_gemm,
-                    const struct val *x, struct val *y) {
+static int run_gemm(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_node *n,
+                    enum pn_op op, struct pn_mpc_layer *ly, const struct val *x, struct val *y) {
+  int is_gemm = op == PN_OP_GEMM;
   int64_t ta = 0, tb = 0;
   float alpha = 1, beta = 1;
   int rc;
@@ -513,7 +520,7 @@ static int run_gemm(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_n
 
 /* Per-channel affine y = x * s + t (BatchNormalization not folded into a Conv). */
 static int run_bn(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_node *n,
-                  const struct val *x, struct val *y) {
+                  enum pn_op op, struct pn_mpc_layer *ly, const struct val *x, struct val *y) {
   float eps;
   int rc = pn_node_get_float(mm->ctx, n, "epsilon", 1e-5f, &eps);
   if (rc) return rc;
@@ -567,7 +574,7 @@ done:
 }
 
 static int run_add(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_node *n,
-                   struct val *y) {
+                   enum pn_op op, struct pn_mpc_layer *ly, const struct val *x, struct val *y) {
   int a = find_val(mm, n->in[0]), b = find_val(mm, n->in[1]);
   if (a >= 0 && b >= 0) {
     const struct val *va = &mm->vals[a], *vb = &mm->vals[b];
@@ -623,8 +630,8 @@ static void relu_range(struct pn_mpc_model *mm, const struct pn_node *n, enum pn
   }
 }
 
-static int run_pool(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_node *n, int op,
-                    struct pn_mpc_layer *ly, const struct val *x, struct val *y) {
+static int run_pool(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_node *n,
+                    enum pn_op op, struct pn_mpc_layer *ly, const struct val *x, struct val *y) {
   struct pn_window w;
   int rc;
   int64_t B = x->dims[0], C = x->dims[1];
@@ -714,6 +721,44 @@ done:
   return rc;
 }
 
+static int run_relu(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_node *n,
+                    enum pn_op op, struct pn_mpc_layer *ly, const struct val *x, struct val *y) {
+  enum pn_relu_mode mode;
+  int k, mb;
+  relu_range(mm, n, &mode, &k, &mb);
+  int rc = pn_mpc_relu(m, y->n, x->s, mode, k, mb, y->s);
+  ly->relu_elems += y->n;
+  ly->relu_bits = mode == PN_RELU_FULL ? 64 : mb - k;
+  return rc;
+}
+
+/* Flatten, Reshape, Identity, Dropout (inference): the same elements. */
+static int run_copy(struct pn_mpc_model *mm, struct pn_mpc *m, const struct pn_node *n,
+                    enum pn_op op, struct pn_mpc_layer *ly, const struct val *x, struct val *y) {
+  if (x->n != y->n) return node_err(mm, n, PN_ERR_INVALID, "element count changes");
+  for (int v = 0; v < m->nv; v++) memcpy(y->s[v], x->s[v], (size_t)y->n * 8);
+  return PN_OK;
+}
+
+static const struct mpc_op mpc_ops[PN_OP_COUNT] = {
+  [PN_OP_CONV] = {run_conv, false},
+  [PN_OP_GEMM] = {run_gemm, false},
+  [PN_OP_MATMUL] = {run_gemm, false},
+  [PN_OP_ADD] = {run_add, true},
+  [PN_OP_BATCH_NORM] = {run_bn, false},
+  [PN_OP_AVERAGE_POOL] = {run_pool, false},
+  [PN_OP_GLOBAL_AVERAGE_POOL] = {run_pool, false},
+  [PN_OP_MAX_POOL] = {run_pool, false},
+  [PN_OP_RELU] = {run_relu, false},
+  [PN_OP_FLATTEN] = {run_copy, false},
+  [PN_OP_RESHAPE] = {run_copy, false},
+  [PN_OP_IDENTITY] = {run_copy, false},
+  [PN_OP_DROPOUT] = {run_copy, false},
+};
+static_assert(sizeof mpc_ops / sizeof *mpc_ops == PN_OP_COUNT, "mpc_ops out of date");
+
+bool pn_mpc_supports(enum pn_op op) { return (unsigned)op < PN_OP_COUNT && mpc_ops[op].run; }
+
 int pn_mpc_model_run(struct pn_mpc_model *mm, struct pn_mpc *m, const pn_sh x, pn_sh yout) {
   struct pn_graph *g = mm->g;
   int rc = PN_OK;
@@ -730,34 +775,12 @@ int pn_mpc_model_run(struct pn_mpc_model *mm, struct pn_mpc *m, const pn_sh x, p
     struct pn_mpc_stats st0 = m->st;
     double t0 = pn_now();
     if ((rc = pn_sh_alloc(m, y->n, y->s))) break;
-    if (xi < 0 && mm->op[i] != PN_OP_ADD) {
+    const struct mpc_op *op = &mpc_ops[mm->op[i]];
+    if (xi < 0 && !op->any_first) {
       rc = node_err(mm, n, PN_ERR_UNSUPPORTED, "first input must be an activation");
       break;
     }
-    const struct val *vx = xi >= 0 ? &mm->vals[xi] : NULL;
-    switch (mm->op[i]) {
-    case PN_OP_CONV: rc = run_conv(mm, m, n, vx, y); break;
-    case PN_OP_GEMM: rc = run_gemm(mm, m, n, 1, vx, y); break;
-    case PN_OP_MATMUL: rc = run_gemm(mm, m, n, 0, vx, y); break;
-    case PN_OP_ADD: rc = run_add(mm, m, n, y); break;
-    case PN_OP_BATCH_NORM: rc = run_bn(mm, m, n, vx, y); break;
-    case PN_OP_AVERAGE_POOL: case PN_OP_GLOBAL_AVERAGE_POOL: case PN_OP_MAX_POOL:
-      rc = run_pool(mm, m, n, mm->op[i], ly, vx, y);
-      break;
-    case PN_OP_RELU: {
-      enum pn_relu_mode mode;
-      int k, mb;
-      relu_range(mm, n, &mode, &k, &mb);
-      rc = pn_mpc_relu(m, y->n, vx->s, mode, k, mb, y->s);
-      ly->relu_elems += y->n;
-      ly->relu_bits = mode == PN_RELU_FULL ? 64 : mb - k;
-      break;
-    }
-    default: /* Flatten, Reshape, Identity, Dropout: same elements */
-      if (vx->n != y->n) rc = node_err(mm, n, PN_ERR_INVALID, "element count changes");
-      else
-        for (int v = 0; v < m->nv; v++) memcpy(y->s[v], vx->s[v], (size_t)y->n * 8);
-    }
+    rc = op->run(mm, m, n, (enum pn_op)mm->op[i], ly, xi >= 0 ? &mm->vals[xi] : NULL, y);
     ly->bytes += m->st.bytes - st0.bytes;
     ly->rounds += m->st.rounds - st0.rounds;
     ly->seconds += pn_now() - t0;

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "graph/ir.h"
+#include "graph/ops.h"
 #include "mpc/mpc.h"
 
 struct pn_ctx;
@@ -78,10 +79,14 @@ struct pn_mpc_layer {
   int relu_bits;                /* bits of each share used (64 full-bit, n = m - k for HB) */
 };
 
+/* Does the runner evaluate op on shares (has it a row in the runner's op table)? Today: Conv, Gemm,
+** MatMul, Add, BatchNormalization, AveragePool, GlobalAveragePool, MaxPool, Relu, Flatten,
+** Reshape, Identity, Dropout. */
+bool pn_mpc_supports(enum pn_op op);
+
 /* Prepare g for secure inference: copies and optimises it (BatchNormalization folded into Conv,
 ** constants folded), fixes the batch dim, infers shapes, checks every op is supported
-** (Conv, Gemm, MatMul, Add, BatchNormalization, AveragePool, GlobalAveragePool, MaxPool, Relu,
-** Flatten, Reshape, Identity, Dropout); otherwise PN_ERR_UNSUPPORTED naming the node. */
+** (pn_mpc_supports); otherwise PN_ERR_UNSUPPORTED naming the node. */
 int pn_mpc_model_new(struct pn_ctx *ctx, const struct pn_graph *g,
                      const struct pn_mpc_model_opts *opts, struct pn_mpc_model **out /* OUT */);
 void pn_mpc_model_free(struct pn_mpc_model *mm);

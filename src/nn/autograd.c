@@ -4,7 +4,10 @@
 ** backward pass) and, when something upstream is trainable, a gradient buffer. Nodes run in graph
 ** order; backward walks them in reverse and accumulates (+=) into input gradients, so a value read
 ** by several nodes (residual connections) sums its gradients. Conv is im2col + cblas_sgemm over a
-** chunk of images at once. To make a new op differentiable, add one row to pn_ag_ops below. */
+** chunk of images at once. Conv and pool windows come from graph/window.h, the executor's own
+** geometry (auto_pad, asymmetric pads). To make a new op differentiable, add its row to ag_ops
+** below (indexed by enum pn_op, so ai.privnn ops are found the same way as ai.onnx ones). */
+#include <assert.h>
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "graph/window.h"
 #include "nn/autograd.h"
 #include "util/util.h"
 
@@ -30,7 +34,6 @@ struct ag_val {
 
 struct ag_node;
 struct pn_ag_op {
-  const char *op_type;
   int min_in;                /* inputs that must be present */
   /* Parse attributes into nd (called once). */
   int (*setup)(struct pn_ctx *ctx, struct pn_ag *ag, struct ag_node *nd);
@@ -44,10 +47,11 @@ struct pn_ag_op {
 struct ag_node {
   const struct pn_node *node;
   const struct pn_ag_op *op;
+  enum pn_op opk;
   int n_in, n_out;
   struct ag_val *in[5], *out[2];
   /* attributes */
-  int64_t k[2], s[2], p[4], d[2];
+  struct pn_window w;        /* Conv, pools: geometry for the input's spatial dims */
   int64_t i0, i1;            /* op-specific ints (transB, count_include_pad, axis) */
   float f0, f1;              /* op-specific floats (epsilon, momentum, ratio) */
   /* saved state */
@@ -126,29 +130,28 @@ static void add_to(float *dst, const float *src, int64_t n) {
 
 /* ---------------------------------------------------------------- Conv ---- */
 
+/* nd->w for the input's current spatial dims (2-D), by the executor's rules (graph/window.h).
+** A Conv's kernel comes from its weight, a pool's from kernel_shape. */
+static int window(struct pn_ctx *ctx, struct pn_ag *ag, struct ag_node *nd, enum pn_window_kind kind) {
+  const struct pn_op_args a = {ctx, nd->node, pn_graph_opset(ag->g, nd->node->domain)};
+  struct pn_window *w = &nd->w;
+  memset(w, 0, sizeof *w);
+  w->nsp = 2;
+  for (int i = 0; i < 2; i++) {
+    w->in[i] = nd->in[0]->dims[2 + i];
+    w->k[i] = kind == PN_WIN_CONV ? nd->in[1]->dims[2 + i] : -1;
+  }
+  int rc = pn_window_kernel(&a, kind == PN_WIN_POOL, w);
+  if (rc == PN_OK) rc = pn_window_init(&a, kind, true, w);
+  return rc;
+}
+
 static int conv_setup(struct pn_ctx *ctx, struct pn_ag *ag, struct ag_node *nd) {
   int64_t group;
   int rc = pn_node_get_int(ctx, nd->node, "group", 1, &group);
   if (rc) return rc;
   if (group != 1) return node_err(ctx, nd, PN_ERR_UNSUPPORTED, "only group = 1 is trainable");
-  const char *ap;
-  if ((rc = pn_node_get_string(ctx, nd->node, "auto_pad", "NOTSET", &ap))) return rc;
-  if (strcmp(ap, "NOTSET"))
-    return node_err(ctx, nd, PN_ERR_UNSUPPORTED, "auto_pad must be NOTSET (give explicit pads)");
   if (need_rank(ctx, nd, 1, 4)) return ctx->status;
-  nd->k[0] = nd->in[1]->dims[2];
-  nd->k[1] = nd->in[1]->dims[3];
-  if ((rc = get_ints(ctx, nd, "strides", 2, 1, nd->s)) || (rc = get_ints(ctx, nd, "pads", 4, 0, nd->p)) ||
-      (rc = get_ints(ctx, nd, "dilations", 2, 1, nd->d)))
-    return rc;
-  int64_t ks[2];
-  if ((rc = get_ints(ctx, nd, "kernel_shape", 2, -1, ks))) return rc;
-  if ((ks[0] >= 0 && ks[0] != nd->k[0]) || (ks[1] >= 0 && ks[1] != nd->k[1]))
-    return node_err(ctx, nd, PN_ERR_INVALID, "kernel_shape disagrees with the weight");
-  for (int i = 0; i < 2; i++)
-    if (nd->s[i] < 1 || nd->d[i] < 1) return node_err(ctx, nd, PN_ERR_INVALID, "strides/dilations must be >= 1");
-  for (int i = 0; i < 4; i++)
-    if (nd->p[i] < 0) return node_err(ctx, nd, PN_ERR_INVALID, "pads must be >= 0");
   if (nd->n_in > 2 && nd->in[2] && (nd->in[2]->ndim != 1 || nd->in[2]->dims[0] != nd->in[1]->dims[0]))
     return node_err(ctx, nd, PN_ERR_INVALID, "bias must have one entry per output channel");
   return PN_OK;
@@ -158,13 +161,9 @@ static int conv_shape(struct pn_ctx *ctx, struct pn_ag *ag, struct ag_node *nd) 
   const struct ag_val *x = nd->in[0], *w = nd->in[1];
   if (need_rank(ctx, nd, 0, 4)) return ctx->status;
   if (x->dims[1] != w->dims[1]) return node_err(ctx, nd, PN_ERR_INVALID, "input channels differ from the weight's");
-  int64_t od[4] = {x->dims[0], w->dims[0], 0, 0};
-  for (int i = 0; i < 2; i++) {
-    int64_t span = nd->d[i] * (nd->k[i] - 1) + 1;
-    int64_t padded = x->dims[2 + i] + nd->p[i] + nd->p[i + 2];
-    if (padded < span) return node_err(ctx, nd, PN_ERR_INVALID, "kernel larger than the padded input");
-    od[2 + i] = (padded - span) / nd->s[i] + 1;
-  }
+  int rc = window(ctx, ag, nd, PN_WIN_CONV);
+  if (rc) return rc;
+  int64_t od[4] = {x->dims[0], w->dims[0], nd->w.out[0], nd->w.out[1]};
   set_dims(nd->out[0], 4, od);
   return PN_OK;
 }
@@ -173,7 +172,8 @@ static int conv_shape(struct pn_ctx *ctx, struct pn_ag *ag, struct ag_node *nd) 
 static void im2col(const struct ag_node *nd, const float *x, int64_t nb, float *col) {
   const struct ag_val *xv = nd->in[0], *yv = nd->out[0];
   int64_t C = xv->dims[1], H = xv->dims[2], W = xv->dims[3];
-  int64_t OH = yv->dims[2], OW = yv->dims[3], P = OH * OW, kh = nd->k[0], kw = nd->k[1];
+  const struct pn_window *w = &nd->w;
+  int64_t OH = yv->dims[2], OW = yv->dims[3], P = OH * OW, kh = w->k[0], kw = w->k[1];
   int64_t cols = nb * P;
 #pragma omp parallel for schedule(static)
   for (int64_t k = 0; k < C * kh * kw; k++) {
@@ -182,7 +182,7 @@ static void im2col(const struct ag_node *nd, const float *x, int64_t nb, float *
     for (int64_t b = 0; b < nb; b++) {
       const float *xc = x + (b * C + c) * H * W;
       for (int64_t oh = 0; oh < OH; oh++) {
-        int64_t ih = oh * nd->s[0] - nd->p[0] + ki * nd->d[0];
+        int64_t ih = oh * w->s[0] - w->pb[0] + ki * w->d[0];
         float *r = row + b * P + oh * OW;
         if (ih < 0 || ih >= H) {
           memset(r, 0, sizeof *r * (size_t)OW);
@@ -190,7 +190,7 @@ static void im2col(const struct ag_node *nd, const float *x, int64_t nb, float *
         }
         const float *xr = xc + ih * W;
         for (int64_t ow = 0; ow < OW; ow++) {
-          int64_t iw = ow * nd->s[1] - nd->p[1] + kj * nd->d[1];
+          int64_t iw = ow * w->s[1] - w->pb[1] + kj * w->d[1];
           r[ow] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
         }
       }
@@ -201,7 +201,8 @@ static void im2col(const struct ag_node *nd, const float *x, int64_t nb, float *
 static void col2im(const struct ag_node *nd, const float *col, int64_t nb, float *dx) {
   const struct ag_val *xv = nd->in[0], *yv = nd->out[0];
   int64_t C = xv->dims[1], H = xv->dims[2], W = xv->dims[3];
-  int64_t OH = yv->dims[2], OW = yv->dims[3], P = OH * OW, kh = nd->k[0], kw = nd->k[1];
+  const struct pn_window *w = &nd->w;
+  int64_t OH = yv->dims[2], OW = yv->dims[3], P = OH * OW, kh = w->k[0], kw = w->k[1];
   int64_t cols = nb * P;
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < C; c++)
@@ -211,12 +212,12 @@ static void col2im(const struct ag_node *nd, const float *col, int64_t nb, float
         for (int64_t b = 0; b < nb; b++) {
           float *xc = dx + (b * C + c) * H * W;
           for (int64_t oh = 0; oh < OH; oh++) {
-            int64_t ih = oh * nd->s[0] - nd->p[0] + ki * nd->d[0];
+            int64_t ih = oh * w->s[0] - w->pb[0] + ki * w->d[0];
             if (ih < 0 || ih >= H) continue;
             const float *r = row + b * P + oh * OW;
             float *xr = xc + ih * W;
             for (int64_t ow = 0; ow < OW; ow++) {
-              int64_t iw = ow * nd->s[1] - nd->p[1] + kj * nd->d[1];
+              int64_t iw = ow * w->s[1] - w->pb[1] + kj * w->d[1];
               if (iw >= 0 && iw < W) xr[iw] += r[ow];
             }
           }
@@ -225,7 +226,7 @@ static void col2im(const struct ag_node *nd, const float *col, int64_t nb, float
 }
 
 static int64_t conv_chunk(const struct ag_node *nd) {
-  int64_t K = nd->in[1]->dims[1] * nd->k[0] * nd->k[1];
+  int64_t K = nd->in[1]->dims[1] * nd->w.k[0] * nd->w.k[1];
   int64_t P = nd->out[0]->dims[2] * nd->out[0]->dims[3];
   int64_t nb = WS_FLOATS / (K * P > 0 ? K * P : 1);
   if (nb < 1) nb = 1;
@@ -238,7 +239,7 @@ static int conv_forward(struct pn_ag *ag, struct ag_node *nd) {
   const struct ag_val *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL;
   struct ag_val *y = nd->out[0];
   int64_t N = x->dims[0], C = x->dims[1], M = w->dims[0];
-  int64_t K = C * nd->k[0] * nd->k[1], P = y->dims[2] * y->dims[3], nb = conv_chunk(nd);
+  int64_t K = C * nd->w.k[0] * nd->w.k[1], P = y->dims[2] * y->dims[3], nb = conv_chunk(nd);
   for (int64_t b0 = 0; b0 < N; b0 += nb) {
     int64_t cnt = N - b0 < nb ? N - b0 : nb;
     im2col(nd, x->data + b0 * C * x->dims[2] * x->dims[3], cnt, ag->ws);
@@ -265,7 +266,7 @@ static void conv_backward(struct pn_ag *ag, struct ag_node *nd) {
   const struct ag_val *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL;
   const struct ag_val *y = nd->out[0];
   int64_t N = x->dims[0], C = x->dims[1], M = w->dims[0], HW = x->dims[2] * x->dims[3];
-  int64_t K = C * nd->k[0] * nd->k[1], P = y->dims[2] * y->dims[3], nb = conv_chunk(nd);
+  int64_t K = C * nd->w.k[0] * nd->w.k[1], P = y->dims[2] * y->dims[3], nb = conv_chunk(nd);
   for (int64_t b0 = 0; b0 < N; b0 += nb) {
     int64_t cnt = N - b0 < nb ? N - b0 : nb, cols = cnt * P;
     /* dY chunk as [M, cnt*P] */
@@ -709,47 +710,37 @@ static int reshape_shape(struct pn_ctx *ctx, struct pn_ag *ag, struct ag_node *n
 
 static int pool_setup(struct pn_ctx *ctx, struct pn_ag *ag, struct ag_node *nd) {
   int rc;
-  int64_t ceil_mode, d[2];
-  const char *ap;
-  if ((rc = get_ints(ctx, nd, "kernel_shape", 2, -1, nd->k)) ||
-      (rc = get_ints(ctx, nd, "strides", 2, 1, nd->s)) || (rc = get_ints(ctx, nd, "pads", 4, 0, nd->p)) ||
-      (rc = get_ints(ctx, nd, "dilations", 2, 1, d)) ||
+  int64_t ceil_mode, d[2] = {1, 1};
+  if ((rc = get_ints(ctx, nd, "dilations", 2, 1, d)) ||
       (rc = pn_node_get_int(ctx, nd->node, "ceil_mode", 0, &ceil_mode)) ||
-      (rc = pn_node_get_int(ctx, nd->node, "count_include_pad", 0, &nd->i0)) ||
-      (rc = pn_node_get_string(ctx, nd->node, "auto_pad", "NOTSET", &ap)))
+      (rc = pn_node_get_int(ctx, nd->node, "count_include_pad", 0, &nd->i0)))
     return rc;
-  if (nd->k[0] < 1 || nd->k[1] < 1) return node_err(ctx, nd, PN_ERR_INVALID, "kernel_shape must be given (2-D)");
-  if (ceil_mode || d[0] != 1 || d[1] != 1 || strcmp(ap, "NOTSET"))
-    return node_err(ctx, nd, PN_ERR_UNSUPPORTED, "ceil_mode, dilations and auto_pad are not trainable");
+  if (ceil_mode || d[0] != 1 || d[1] != 1)
+    return node_err(ctx, nd, PN_ERR_UNSUPPORTED, "ceil_mode and dilations are not trainable");
   if (nd->n_out > 1) return node_err(ctx, nd, PN_ERR_UNSUPPORTED, "the Indices output is not supported");
-  for (int i = 0; i < 2; i++)
-    if (nd->s[i] < 1) return node_err(ctx, nd, PN_ERR_INVALID, "strides must be >= 1");
-  for (int i = 0; i < 4; i++)
-    if (nd->p[i] < 0 || nd->p[i] >= nd->k[i % 2]) return node_err(ctx, nd, PN_ERR_INVALID, "pads must be in [0, kernel)");
-  nd->d[0] = nd->d[1] = 1;
   return PN_OK;
 }
 
 static int pool_shape(struct pn_ctx *ctx, struct pn_ag *ag, struct ag_node *nd) {
   const struct ag_val *x = nd->in[0];
   if (need_rank(ctx, nd, 0, 4)) return ctx->status;
-  int64_t od[4] = {x->dims[0], x->dims[1], 0, 0};
-  for (int i = 0; i < 2; i++) {
-    int64_t padded = x->dims[2 + i] + nd->p[i] + nd->p[i + 2];
-    if (padded < nd->k[i]) return node_err(ctx, nd, PN_ERR_INVALID, "kernel larger than the padded input");
-    od[2 + i] = (padded - nd->k[i]) / nd->s[i] + 1;
-  }
+  int rc = window(ctx, ag, nd, PN_WIN_POOL);
+  if (rc) return rc;
+  for (int i = 0; i < 2; i++)
+    if (nd->w.pb[i] >= nd->w.k[i] || nd->w.pe[i] >= nd->w.k[i])
+      return node_err(ctx, nd, PN_ERR_INVALID, "pads must be in [0, kernel)");
+  int64_t od[4] = {x->dims[0], x->dims[1], nd->w.out[0], nd->w.out[1]};
   set_dims(nd->out[0], 4, od);
   return PN_OK;
 }
 
 /* Visit the window of output (oh, ow): calls body with the flat input offset ih*W+iw. */
 #define POOL_WINDOW(nd, H, W, oh, ow, body)                                    \
-  for (int64_t ki = 0; ki < (nd)->k[0]; ki++) {                                \
-    int64_t ih = (oh) * (nd)->s[0] - (nd)->p[0] + ki;                          \
+  for (int64_t ki = 0; ki < (nd)->w.k[0]; ki++) {                              \
+    int64_t ih = (oh) * (nd)->w.s[0] - (nd)->w.pb[0] + ki;                     \
     if (ih < 0 || ih >= (H)) continue;                                         \
-    for (int64_t kj = 0; kj < (nd)->k[1]; kj++) {                              \
-      int64_t iw = (ow) * (nd)->s[1] - (nd)->p[1] + kj;                        \
+    for (int64_t kj = 0; kj < (nd)->w.k[1]; kj++) {                            \
+      int64_t iw = (ow) * (nd)->w.s[1] - (nd)->w.pb[1] + kj;                   \
       if (iw < 0 || iw >= (W)) continue;                                       \
       int64_t off = ih * (W) + iw;                                             \
       body                                                                     \
@@ -789,10 +780,11 @@ static void maxpool_backward(struct pn_ag *ag, struct ag_node *nd) {
 
 static float avg_count(const struct ag_node *nd, int64_t H, int64_t W, int64_t oh, int64_t ow) {
   if (nd->i0) { /* count_include_pad: the window clipped to the padded input */
-    int64_t h0 = oh * nd->s[0] - nd->p[0], w0 = ow * nd->s[1] - nd->p[1];
-    int64_t h1 = h0 + nd->k[0], w1 = w0 + nd->k[1];
-    if (h1 > H + nd->p[2]) h1 = H + nd->p[2];
-    if (w1 > W + nd->p[3]) w1 = W + nd->p[3];
+    const struct pn_window *w = &nd->w;
+    int64_t h0 = oh * w->s[0] - w->pb[0], w0 = ow * w->s[1] - w->pb[1];
+    int64_t h1 = h0 + w->k[0], w1 = w0 + w->k[1];
+    if (h1 > H + w->pe[0]) h1 = H + w->pe[0];
+    if (w1 > W + w->pe[1]) w1 = W + w->pe[1];
     return (float)((h1 - h0) * (w1 - w0));
   }
   int64_t cnt = 0;
@@ -866,29 +858,25 @@ static void gap_backward(struct pn_ag *ag, struct ag_node *nd) {
 
 /* ------------------------------------------------- the differentiable ops ---- */
 
-static const struct pn_ag_op pn_ag_ops[] = {
-  {"Conv", 2, conv_setup, conv_shape, conv_forward, conv_backward},
-  {"Gemm", 2, gemm_setup, gemm_shape, gemm_forward, gemm_backward},
-  {"MatMul", 2, matmul_setup, matmul_shape, matmul_forward, matmul_backward},
-  {"Add", 2, no_setup, bin_shape, add_forward, add_backward},
-  {"Mul", 2, no_setup, bin_shape, mul_forward, mul_backward},
-  {"BatchNormalization", 5, bn_setup, bn_shape, bn_forward, bn_backward},
-  {"Relu", 1, no_setup, same_shape, relu_forward, relu_backward},
-  {"MaxPool", 1, pool_setup, pool_shape, maxpool_forward, maxpool_backward},
-  {"AveragePool", 1, pool_setup, pool_shape, avgpool_forward, avgpool_backward},
-  {"GlobalAveragePool", 1, no_setup, gap_shape, gap_forward, gap_backward},
-  {"Flatten", 1, flatten_setup, flatten_shape, copy_forward, copy_backward},
-  {"Reshape", 2, reshape_setup, reshape_shape, copy_forward, copy_backward},
-  {"Dropout", 1, dropout_setup, same_shape, dropout_forward, dropout_backward},
-  {"Identity", 1, no_setup, same_shape, copy_forward, copy_backward},
+static const struct pn_ag_op ag_ops[PN_OP_COUNT] = {
+  [PN_OP_CONV] = {2, conv_setup, conv_shape, conv_forward, conv_backward},
+  [PN_OP_GEMM] = {2, gemm_setup, gemm_shape, gemm_forward, gemm_backward},
+  [PN_OP_MATMUL] = {2, matmul_setup, matmul_shape, matmul_forward, matmul_backward},
+  [PN_OP_ADD] = {2, no_setup, bin_shape, add_forward, add_backward},
+  [PN_OP_MUL] = {2, no_setup, bin_shape, mul_forward, mul_backward},
+  [PN_OP_BATCH_NORM] = {5, bn_setup, bn_shape, bn_forward, bn_backward},
+  [PN_OP_RELU] = {1, no_setup, same_shape, relu_forward, relu_backward},
+  [PN_OP_MAX_POOL] = {1, pool_setup, pool_shape, maxpool_forward, maxpool_backward},
+  [PN_OP_AVERAGE_POOL] = {1, pool_setup, pool_shape, avgpool_forward, avgpool_backward},
+  [PN_OP_GLOBAL_AVERAGE_POOL] = {1, no_setup, gap_shape, gap_forward, gap_backward},
+  [PN_OP_FLATTEN] = {1, flatten_setup, flatten_shape, copy_forward, copy_backward},
+  [PN_OP_RESHAPE] = {2, reshape_setup, reshape_shape, copy_forward, copy_backward},
+  [PN_OP_DROPOUT] = {1, dropout_setup, same_shape, dropout_forward, dropout_backward},
+  [PN_OP_IDENTITY] = {1, no_setup, same_shape, copy_forward, copy_backward},
 };
+static_assert(sizeof ag_ops / sizeof *ag_ops == PN_OP_COUNT, "ag_ops out of date");
 
-static const struct pn_ag_op *find_op(const struct pn_node *n) {
-  if (n->domain && *n->domain && strcmp(n->domain, "ai.onnx")) return NULL;
-  for (size_t i = 0; i < sizeof pn_ag_ops / sizeof *pn_ag_ops; i++)
-    if (!strcmp(pn_ag_ops[i].op_type, n->op_type)) return &pn_ag_ops[i];
-  return NULL;
-}
+bool pn_ag_supports(enum pn_op op) { return (unsigned)op < PN_OP_COUNT && ag_ops[op].forward; }
 
 /* ---------------------------------------------------------------- engine ---- */
 
@@ -954,10 +942,12 @@ static int bind_nodes(struct pn_ctx *ctx, struct pn_ag *ag) {
     const struct pn_node *n = g->nodes[i];
     struct ag_node *nd = &ag->nodes[ag->n_nodes++];
     nd->node = n;
-    nd->op = find_op(n);
-    if (!nd->op)
+    int op = pn_op_find(n->domain, n->op_type);
+    if (op < 0 || !pn_ag_supports((enum pn_op)op))
       return pn_err(ctx, PN_ERR_UNSUPPORTED, "node '%s' (%s): op is not differentiable by privnn",
                     pn_node_label(n), n->op_type);
+    nd->opk = (enum pn_op)op;
+    nd->op = &ag_ops[op];
     if (n->n_in > 5 || n->n_out > 2 || n->n_out < 1)
       return node_err(ctx, nd, PN_ERR_UNSUPPORTED, "too many inputs/outputs");
     if (n->n_in < nd->op->min_in) return node_err(ctx, nd, PN_ERR_INVALID, "missing inputs");
@@ -986,7 +976,7 @@ static int bind_nodes(struct pn_ctx *ctx, struct pn_ag *ag) {
       nd->out[j] = new_val(ag, n->out[j]);
       nd->out[j]->owned = true;
     }
-    if (!strcmp(n->op_type, "BatchNormalization"))
+    if (nd->opk == PN_OP_BATCH_NORM)
       for (int j = 3; j < nd->n_in; j++)
         if (nd->in[j] && nd->in[j]->is_param) {
           nd->in[j]->is_param = false;
@@ -1087,17 +1077,16 @@ int pn_ag_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_ag_opts *o
   /* per-node saved state and conv workspaces */
   for (int i = 0; !rc && i < ag->n_nodes; i++) {
     struct ag_node *nd = &ag->nodes[i];
-    const char *op = nd->op->op_type;
+    enum pn_op op = nd->opk;
     int64_t cap = nd->out[0]->cap;
-    if (!strcmp(op, "MaxPool") && !(nd->argmax = malloc(sizeof(int32_t) * (size_t)cap)))
+    if (op == PN_OP_MAX_POOL && !(nd->argmax = malloc(sizeof(int32_t) * (size_t)cap)))
       rc = pn_err(ctx, PN_ERR_NOMEM, "autograd: out of memory");
-    if (!strcmp(op, "Dropout") && !(nd->saved = malloc(sizeof(float) * (size_t)cap)))
+    if (op == PN_OP_DROPOUT && !(nd->saved = malloc(sizeof(float) * (size_t)cap)))
       rc = pn_err(ctx, PN_ERR_NOMEM, "autograd: out of memory");
-    if (!strcmp(op, "BatchNormalization") &&
-        !(nd->saved = calloc(2 * (size_t)nd->in[0]->dims[1], sizeof(float))))
+    if (op == PN_OP_BATCH_NORM && !(nd->saved = calloc(2 * (size_t)nd->in[0]->dims[1], sizeof(float))))
       rc = pn_err(ctx, PN_ERR_NOMEM, "autograd: out of memory");
-    if (!strcmp(op, "Conv")) {
-      int64_t K = nd->in[1]->dims[1] * nd->k[0] * nd->k[1], M = nd->in[1]->dims[0];
+    if (op == PN_OP_CONV) {
+      int64_t K = nd->in[1]->dims[1] * nd->w.k[0] * nd->w.k[1], M = nd->in[1]->dims[0];
       int64_t P = nd->out[0]->dims[2] * nd->out[0]->dims[3], nb = conv_chunk(nd);
       if (K * nb * P > ag->ws_cap) ag->ws_cap = K * nb * P;
       if (M * nb * P > ag->ws2_cap) ag->ws2_cap = M * nb * P;

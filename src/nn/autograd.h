@@ -1,7 +1,7 @@
 /* autograd.h - training engine over the graph IR: forward with saved activations, backward, loss.
 **
 ** pn_ag_new binds an engine to a graph with one float input [N, ...] and one float output. Every
-** node must be a differentiable op of the table in autograd.c (pn_ag_ops): adding an op there (its
+** node must be a differentiable op of the table in autograd.c (ag_ops): adding an op there (its
 ** setup, shape, forward and backward) is all it takes to train through it. Float initializers are
 ** the parameters and are trained IN PLACE in the graph (so exporting the trained model is saving
 ** the graph); BatchNormalization's running mean/var are updated in place in training mode and are
@@ -13,9 +13,13 @@
 #include <stdint.h>
 
 #include "graph/ir.h"
+#include "graph/ops.h"
 
 struct pn_ctx;
 struct pn_ag;
+
+/* Does autograd differentiate op (has it a row in its op table)? */
+bool pn_ag_supports(enum pn_op op);
 
 /* A trainable parameter: a float initializer of the graph and its gradient. */
 struct pn_ag_param {

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "graph/ir.h"
+#include "graph/ops.h"
 #include "obf/obf.h"
 #include "obf/obf_ngram.h"
 #include "util/arena.h"
@@ -312,7 +313,8 @@ static int pool_index(const struct gen *g, const struct shape *s) {
 /* One operator choice for a single-input node. */
 struct choice {
   char tok[40];
-  const char *op;
+  enum pn_op opk;
+  const char *op;              /* pn_op_name(opk) */
   int k, stride, group;        /* Conv/pool */
   int kind;                    /* see build_node */
   double w;
@@ -322,10 +324,12 @@ enum { K_UNARY, K_SOFTMAX, K_LAYERNORM, K_CONST_BIN, K_CONV, K_POOL, K_GPOOL, K_
        K_MATMUL, K_GEMM, K_RESHAPE, K_TRANSPOSE, K_CLIP, K_LEAKY };
 
 static int add_choice(struct choice *c, int n, const struct pn_obf_ngram *m, const char *prev,
-                      const char *op, int kind, int k, int stride, int group) {
+                      enum pn_op opk, int kind, int k, int stride, int group) {
   if (n >= 64) return n;
   struct choice *x = &c[n];
   memset(x, 0, sizeof *x);
+  const char *op = pn_op_name(opk);
+  x->opk = opk;
   x->op = op;
   x->kind = kind;
   x->k = k;
@@ -369,59 +373,59 @@ static int options_any(const struct gen *g, const char *prev, const struct shape
   const struct pn_obf_ngram *m = g->m;
   static const int ks[4] = {1, 3, 5, 7};
   if (shape_eq(s, t)) {
-    static const char *un[] = {"Relu", "Sigmoid", "Tanh", "Erf"};
+    static const enum pn_op un[] = {PN_OP_RELU, PN_OP_SIGMOID, PN_OP_TANH, PN_OP_ERF};
     for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, un[i], K_UNARY, 0, 0, 0);
-    n = add_choice(c, n, m, prev, "Clip", K_CLIP, 0, 0, 0);
-    n = add_choice(c, n, m, prev, "LeakyRelu", K_LEAKY, 0, 0, 0);
-    static const char *bin[] = {"Add", "Mul", "Sub", "Div"};
+    n = add_choice(c, n, m, prev, PN_OP_CLIP, K_CLIP, 0, 0, 0);
+    n = add_choice(c, n, m, prev, PN_OP_LEAKY_RELU, K_LEAKY, 0, 0, 0);
+    static const enum pn_op bin[] = {PN_OP_ADD, PN_OP_MUL, PN_OP_SUB, PN_OP_DIV};
     for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, bin[i], K_CONST_BIN, 0, 0, 0);
     if (s->nd >= 2) {
-      n = add_choice(c, n, m, prev, "Softmax", K_SOFTMAX, 0, 0, 0);
-      n = add_choice(c, n, m, prev, "LayerNormalization", K_LAYERNORM, 0, 0, 0);
+      n = add_choice(c, n, m, prev, PN_OP_SOFTMAX, K_SOFTMAX, 0, 0, 0);
+      n = add_choice(c, n, m, prev, PN_OP_LAYER_NORM, K_LAYERNORM, 0, 0, 0);
     }
     if (s->nd == 4) {
       for (int i = 0; i < 4; i++) {
-        n = add_choice(c, n, m, prev, "Conv", K_CONV, ks[i], 1, 1);
-        if (s->d[1] > 1) n = add_choice(c, n, m, prev, "Conv", K_CONV, ks[i], 1, (int)s->d[1]);
+        n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, 1);
+        if (s->d[1] > 1) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, (int)s->d[1]);
       }
-      n = add_choice(c, n, m, prev, "MaxPool", K_POOL, 3, 1, 0);
-      n = add_choice(c, n, m, prev, "AveragePool", K_POOL, 3, 1, 0);
+      n = add_choice(c, n, m, prev, PN_OP_MAX_POOL, K_POOL, 3, 1, 0);
+      n = add_choice(c, n, m, prev, PN_OP_AVERAGE_POOL, K_POOL, 3, 1, 0);
     }
-    if (s->nd == 2) n = add_choice(c, n, m, prev, "Gemm", K_GEMM, 0, 0, 0);
-    if (s->nd >= 2) n = add_choice(c, n, m, prev, "MatMul", K_MATMUL, 0, 0, 0);
+    if (s->nd == 2) n = add_choice(c, n, m, prev, PN_OP_GEMM, K_GEMM, 0, 0, 0);
+    if (s->nd >= 2) n = add_choice(c, n, m, prev, PN_OP_MATMUL, K_MATMUL, 0, 0, 0);
     return n;
   }
   if (s->nd == 4 && t->nd == 4 && s->d[0] == t->d[0]) {
     bool same_hw = s->d[2] == t->d[2] && s->d[3] == t->d[3];
     bool half_hw = t->d[2] == (s->d[2] + 1) / 2 && t->d[3] == (s->d[3] + 1) / 2 && s->d[2] > 1;
     if (same_hw)
-      for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, "Conv", K_CONV, ks[i], 1, 1);
+      for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, 1);
     if (half_hw) {
-      for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, "Conv", K_CONV, ks[i], 2, 1);
+      for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 2, 1);
       if (s->d[1] == t->d[1] && s->d[1] > 1)
-        n = add_choice(c, n, m, prev, "Conv", K_CONV, 3, 2, (int)s->d[1]);
+        n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, 3, 2, (int)s->d[1]);
       if (s->d[1] == t->d[1]) {
-        n = add_choice(c, n, m, prev, "MaxPool", K_POOL, 3, 2, 0);
-        n = add_choice(c, n, m, prev, "AveragePool", K_POOL, 3, 2, 0);
+        n = add_choice(c, n, m, prev, PN_OP_MAX_POOL, K_POOL, 3, 2, 0);
+        n = add_choice(c, n, m, prev, PN_OP_AVERAGE_POOL, K_POOL, 3, 2, 0);
         if (s->d[2] % 2 == 0 && s->d[3] % 2 == 0) { /* 2x2 windows, no padding (VGG) */
-          n = add_choice(c, n, m, prev, "MaxPool", K_POOL, 2, 2, 0);
-          n = add_choice(c, n, m, prev, "AveragePool", K_POOL, 2, 2, 0);
+          n = add_choice(c, n, m, prev, PN_OP_MAX_POOL, K_POOL, 2, 2, 0);
+          n = add_choice(c, n, m, prev, PN_OP_AVERAGE_POOL, K_POOL, 2, 2, 0);
         }
       }
     }
     if (t->d[2] == 1 && t->d[3] == 1 && s->d[1] == t->d[1]) {
-      n = add_choice(c, n, m, prev, "GlobalAveragePool", K_GPOOL, 0, 0, 0);
-      n = add_choice(c, n, m, prev, "GlobalMaxPool", K_GPOOL, 0, 0, 0);
+      n = add_choice(c, n, m, prev, PN_OP_GLOBAL_AVERAGE_POOL, K_GPOOL, 0, 0, 0);
+      n = add_choice(c, n, m, prev, PN_OP_GLOBAL_MAX_POOL, K_GPOOL, 0, 0, 0);
     }
   }
   if (s->nd == 4 && t->nd == 2 && t->d[0] == s->d[0] && t->d[1] == s->d[1] * s->d[2] * s->d[3])
-    n = add_choice(c, n, m, prev, "Flatten", K_FLATTEN, 0, 0, 0);
+    n = add_choice(c, n, m, prev, PN_OP_FLATTEN, K_FLATTEN, 0, 0, 0);
   if (s->nd == t->nd && s->nd >= 2) {
     bool lead = true;
     for (int i = 0; i < s->nd - 1; i++) lead &= s->d[i] == t->d[i];
     if (lead) {
-      n = add_choice(c, n, m, prev, "MatMul", K_MATMUL, 0, 0, 0);
-      if (s->nd == 2) n = add_choice(c, n, m, prev, "Gemm", K_GEMM, 0, 0, 0);
+      n = add_choice(c, n, m, prev, PN_OP_MATMUL, K_MATMUL, 0, 0, 0);
+      if (s->nd == 2) n = add_choice(c, n, m, prev, PN_OP_GEMM, K_GEMM, 0, 0, 0);
     }
   }
   if (n == 0 && shape_numel(s) == shape_numel(t)) {
@@ -436,7 +440,7 @@ static int options_any(const struct gen *g, const char *prev, const struct shape
         else used[j] = true;
       }
     }
-    n = add_choice(c, n, m, prev, perm ? "Transpose" : "Reshape", perm ? K_TRANSPOSE : K_RESHAPE, 0,
+    n = add_choice(c, n, m, prev, perm ? PN_OP_TRANSPOSE : PN_OP_RESHAPE, perm ? K_TRANSPOSE : K_RESHAPE, 0,
                    0, 0);
   }
   return n;
@@ -527,7 +531,7 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
   switch (c->kind) {
   case K_CONST_BIN: {
     int64_t dims[4] = {1, s->nd == 4 ? s->d[1] : last, 1, 1};
-    bool mul = !strcmp(c->op, "Mul"), div = !strcmp(c->op, "Div");
+    bool mul = c->opk == PN_OP_MUL, div = c->opk == PN_OP_DIV;
     const struct pn_tensor *cst = rn ? real_const(g, rn, c->op) : some_real_const(g, c->op);
     if (cst) {
       /* the real node's operator constant (a scale, GELU's 1 or 0.5): kept as it is */
@@ -875,17 +879,17 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
         ok = false;
         break;
       }
-      static const char *bin[3] = {"Add", "Mul", "Sub"};
+      static const enum pn_op bin[3] = {PN_OP_ADD, PN_OP_MUL, PN_OP_SUB};
       struct choice c3[3];
       for (int i = 0; i < 3; i++) add_choice(c3, i, g->m, prev, bin[i], K_UNARY, 0, 0, 0);
       favour_real(g, c3, 3, true);
       for (int i = 0; i < 3 && t->orig[v] >= 0; i++)
-        if (!strcmp(g->ntok[t->orig[v]], bin[i])) c3[i].w *= KEEP_REAL;
+        if (!strcmp(g->ntok[t->orig[v]], c3[i].op)) c3[i].w *= KEEP_REAL;
       int i = pick(g->prg, c3, 3);
       const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
-      struct pn_node *nd = nm ? pn_graph_add_node(d, bin[i], nm, 2, xin, 1, &names[v]) : NULL;
+      struct pn_node *nd = nm ? pn_graph_add_node(d, c3[i].op, nm, 2, xin, 1, &names[v]) : NULL;
       if (!nd) ok = false;
-      snprintf(toks[v], sizeof toks[v], "%s", bin[i]);
+      snprintf(toks[v], sizeof toks[v], "%s", c3[i].op);
       continue;
     }
     /* single input: its shape is known (groups are decided in topological order) */

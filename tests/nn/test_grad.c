@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/exec.h"
 #include "graph/ir.h"
 #include "nn/arch.h"
 #include "nn/autograd.h"
@@ -170,6 +171,63 @@ static void test_conv_dilated_nobias(void **state) {
   set_ints2(g, n, "dilations", 2, 2);
   set_ints4(g, n, "pads", 1, 1, 1, 1);
   check_graph(g, 2, false, 40);
+}
+
+/* Conv and the pools take the executor's window geometry (graph/window.h): with auto_pad the
+** forward pass equals the executor's output, and the gradients check. */
+static struct pn_graph *window_graph(const char *op, const char *auto_pad) {
+  int64_t xd[4] = {2, 3, 7, 6};
+  struct pn_graph *g = graph_with_input(4, xd);
+  const char *in[3] = {"x", "w", "b"};
+  struct pn_node *n;
+  if (!strcmp(op, "Conv")) {
+    int64_t wd[4] = {4, 3, 3, 2}, bd[1] = {4};
+    add_param(g, "w", 4, wd, 0.5, 0);
+    add_param(g, "b", 1, bd, 0.5, 0);
+    n = add_node(g, op, 3, in, "y");
+    set_ints2(g, n, "strides", 2, 1);
+  } else {
+    n = add_node(g, op, 1, in, "y");
+    set_ints2(g, n, "kernel_shape", 3, 2);
+    set_ints2(g, n, "strides", 2, 2);
+  }
+  assert_int_equal(pn_node_set_string(g, n, "auto_pad", auto_pad), PN_OK);
+  return g;
+}
+
+static void test_window_geometry(void **state) {
+  static const char *ops[] = {"Conv", "MaxPool", "AveragePool"};
+  static const char *modes[] = {"SAME_UPPER", "SAME_LOWER", "VALID"};
+  for (int o = 0; o < 3; o++)
+    for (int m = 0; m < 3; m++) {
+      struct pn_ctx ctx = {0};
+      struct pn_graph *g = window_graph(ops[o], modes[m]);
+      assert_non_null(pn_graph_add_output(g, "y", PN_DT_FLOAT, -1, NULL));
+      struct pn_ag *ag = NULL;
+      struct pn_ag_opts ao = {.max_batch = 2};
+      int rc = pn_ag_new(&ctx, g, &ao, &ag);
+      if (rc) print_error("%s %s: %s\n", ops[o], modes[m], pn_errmsg(&ctx));
+      assert_int_equal(rc, PN_OK);
+      int64_t xd[4] = {2, 3, 7, 6};
+      struct pn_tensor *x = pn_tensor_new(PN_DT_FLOAT, 4, xd), *y = NULL;
+      fill_normal(x->data, pn_tensor_numel(x), 1.0);
+      const float *out;
+      assert_int_equal(pn_ag_forward(&ctx, ag, x->data, 2, false, &out), PN_OK);
+      struct pn_exec *ex = NULL;
+      struct pn_exec_opts eo = {.no_fuse = true};
+      const struct pn_tensor *in = x;
+      assert_int_equal(pn_exec_new(&ctx, g, &eo, &ex), PN_OK);
+      assert_int_equal(pn_exec_run(&ctx, ex, &in, &y), PN_OK);
+      assert_int_equal(2 * pn_ag_output_size(ag), pn_tensor_numel(y));
+      for (int64_t i = 0; i < pn_tensor_numel(y); i++)
+        assert_true(fabsf(out[i] - ((float *)y->data)[i]) <= 1e-4f * (1 + fabsf(out[i])));
+      pn_tensor_free(x);
+      pn_tensor_free(y);
+      pn_exec_free(ex);
+      pn_ag_free(ag);
+      pn_graph_free(g);
+      check_graph(window_graph(ops[o], modes[m]), 2, false, 30);
+    }
 }
 
 static void test_gemm(void **state) {
@@ -478,6 +536,17 @@ static void test_unsupported(void **state) {
   assert_null(ag);
   assert_non_null(strstr(pn_errmsg(&ctx), "Softsign"));
   pn_graph_free(g);
+  /* the op table decides, by (domain, op type): ai.privnn's "Relu" is not ai.onnx's */
+  g = graph_with_input(2, xd);
+  struct pn_node *n = add_node(g, "Relu", 1, in, "y");
+  n->domain = "ai.privnn";
+  assert_non_null(pn_graph_add_output(g, "y", PN_DT_FLOAT, -1, NULL));
+  assert_int_equal(pn_ag_new(&ctx, g, &o, &ag), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "not differentiable"));
+  n->domain = "ai.onnx";
+  assert_int_equal(pn_ag_new(&ctx, g, &o, &ag), PN_OK);
+  pn_ag_free(ag);
+  pn_graph_free(g);
 }
 
 int main(void) {
@@ -488,6 +557,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv),
     cmocka_unit_test(test_conv_dilated_nobias),
+    cmocka_unit_test(test_window_geometry),
     cmocka_unit_test(test_gemm),
     cmocka_unit_test(test_matmul),
     cmocka_unit_test(test_add_mul_broadcast),
