@@ -11,14 +11,17 @@
 ** then (P1 only) records: u32 kind, u32 0, u64 dims[3], dims-determined correction words,
 ** and finally the SHA-256 of everything before it. The parties check magic, version, party,
 ** binding and checksum before use, and every record's kind and dims against the request. */
+#include <assert.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/bytes.h"
-#include "mpc/mpc.h"
+#include "mpc/dealer.h"
 #include "mpc/net.h"
+#include "mpc/ring64.h"
 #include "util/fileio.h"
 #include "util/status.h"
 #include "util/wipe.h"
@@ -327,22 +330,6 @@ static int corr_triple(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dim
   return PN_OK;
 }
 
-int pn_dealer_triple(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *a, uint64_t *b,
-                     uint64_t *c) {
-  struct pn_prg prg;
-  uint64_t idx = d->idx[party & 1]++;
-  int rc = req_prg(d, party, idx, &prg);
-  if (rc) return rc;
-  pn_prg_bytes(&prg, a, (size_t)n * 8);
-  pn_prg_bytes(&prg, b, (size_t)n * 8);
-  if (party == 0) pn_prg_bytes(&prg, c, (size_t)n * 8);
-  pn_prg_free(&prg);
-  if (party == 0) return PN_OK;
-  uint64_t dims[3] = {(uint64_t)n, 0, 0};
-  const uint64_t *mine[3] = {a, b, NULL};
-  return correction(d, PN_DEALER_TRIPLE, idx, dims, mine, c, (uint64_t)n, corr_triple);
-}
-
 static int corr_matrix(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3],
                        const uint64_t *const mine[3], uint64_t *C1) {
   int64_t M = (int64_t)dims[0], K = (int64_t)dims[1], N = (int64_t)dims[2];
@@ -364,25 +351,9 @@ static int corr_matrix(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dim
   for (size_t i = 0; i < (size_t)(M * N); i++) C1[i] = (uint64_t)0 - C0[i];
   for (size_t i = 0; i < na; i++) A[i] += mine[0][i];
   for (size_t i = 0; i < nb; i++) B[i] += mine[1][i];
-  pn_ring_matmul(M, K, N, A, B, C1, 1);
+  pn_ring64_matmul(M, K, N, A, B, C1, 1);
   pn_wipe_free(A, (na + nb + 1) * 8);
   return PN_OK;
-}
-
-int pn_dealer_matrix(struct pn_mpc_dealer *d, int party, int64_t M, int64_t K, int64_t N,
-                     uint64_t *A, uint64_t *B, uint64_t *C) {
-  struct pn_prg prg;
-  uint64_t idx = d->idx[party & 1]++;
-  int rc = req_prg(d, party, idx, &prg);
-  if (rc) return rc;
-  pn_prg_bytes(&prg, A, (size_t)(M * K) * 8);
-  pn_prg_bytes(&prg, B, (size_t)(K * N) * 8);
-  if (party == 0) pn_prg_bytes(&prg, C, (size_t)(M * N) * 8);
-  pn_prg_free(&prg);
-  if (party == 0) return PN_OK;
-  uint64_t dims[3] = {(uint64_t)M, (uint64_t)K, (uint64_t)N};
-  const uint64_t *mine[3] = {A, B, NULL};
-  return correction(d, PN_DEALER_MATRIX, idx, dims, mine, C, (uint64_t)(M * N), corr_matrix);
 }
 
 static int corr_and(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3],
@@ -402,22 +373,6 @@ static int corr_and(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3
   pn_wipe_free(t, (size_t)(n ? n : 1) * 16);
   pn_prg_free(&prg);
   return PN_OK;
-}
-
-int pn_dealer_and(struct pn_mpc_dealer *d, int party, int64_t nw, uint64_t *u, uint64_t *v,
-                  uint64_t *w) {
-  struct pn_prg prg;
-  uint64_t idx = d->idx[party & 1]++;
-  int rc = req_prg(d, party, idx, &prg);
-  if (rc) return rc;
-  pn_prg_bytes(&prg, u, (size_t)nw * 8);
-  pn_prg_bytes(&prg, v, (size_t)nw * 8);
-  if (party == 0) pn_prg_bytes(&prg, w, (size_t)nw * 8);
-  pn_prg_free(&prg);
-  if (party == 0) return PN_OK;
-  uint64_t dims[3] = {(uint64_t)nw, 0, 0};
-  const uint64_t *mine[3] = {u, v, NULL};
-  return correction(d, PN_DEALER_AND, idx, dims, mine, w, (uint64_t)nw, corr_and);
 }
 
 static int corr_bit(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3],
@@ -440,21 +395,6 @@ static int corr_bit(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3
   pn_wipe_free(rb0, (size_t)(W ? W : 1) * 8);
   pn_prg_free(&prg);
   return PN_OK;
-}
-
-int pn_dealer_bit(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *rb, uint64_t *ra) {
-  struct pn_prg prg;
-  int64_t W = (n + 63) / 64;
-  uint64_t idx = d->idx[party & 1]++;
-  int rc = req_prg(d, party, idx, &prg);
-  if (rc) return rc;
-  pn_prg_bytes(&prg, rb, (size_t)W * 8);
-  if (party == 0) pn_prg_bytes(&prg, ra, (size_t)n * 8);
-  pn_prg_free(&prg);
-  if (party == 0) return PN_OK;
-  uint64_t dims[3] = {(uint64_t)n, 0, 0};
-  const uint64_t *mine[3] = {rb, NULL, NULL};
-  return correction(d, PN_DEALER_BIT, idx, dims, mine, ra, (uint64_t)n, corr_bit);
 }
 
 /* ReLU mask (kind RELU): a, a bit r (packed XOR shares rb, arithmetic shares ra) and a*r.
@@ -484,34 +424,6 @@ static int corr_relu(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[
   }
   pn_wipe_free(t, words * 8);
   return PN_OK;
-}
-
-int pn_dealer_relu(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *a, uint64_t *rb,
-                   uint64_t *ra, uint64_t *ar) {
-  struct pn_prg prg;
-  int64_t W = (n + 63) / 64;
-  uint64_t idx = d->idx[party & 1]++;
-  int rc = req_prg(d, party, idx, &prg);
-  if (rc) return rc;
-  pn_prg_bytes(&prg, a, (size_t)n * 8);
-  pn_prg_bytes(&prg, rb, (size_t)W * 8);
-  if (party == 0) {
-    pn_prg_bytes(&prg, ra, (size_t)n * 8);
-    pn_prg_bytes(&prg, ar, (size_t)n * 8);
-  }
-  pn_prg_free(&prg);
-  if (party == 0) return PN_OK;
-  uint64_t dims[3] = {(uint64_t)n, 0, 0};
-  const uint64_t *mine[3] = {a, rb, NULL};
-  uint64_t *corr = malloc((size_t)(2 * n + 1) * 8);
-  if (!corr) return pn_err(d->ctx, PN_ERR_NOMEM, "dealer: out of memory");
-  rc = correction(d, PN_DEALER_RELU, idx, dims, mine, corr, (uint64_t)(2 * n), corr_relu);
-  if (rc == PN_OK) {
-    memcpy(ra, corr, (size_t)n * 8);
-    memcpy(ar, corr + n, (size_t)n * 8);
-  }
-  pn_wipe_free(corr, (size_t)(2 * n + 1) * 8);
-  return rc;
 }
 
 /* Set bits [lo, hi) of the table t. */
@@ -558,21 +470,117 @@ static int corr_lut(struct pn_mpc_dealer *d, uint64_t idx, const uint64_t dims[3
   return PN_OK;
 }
 
-int pn_dealer_lut(struct pn_mpc_dealer *d, int party, int64_t n, int nb, uint64_t *r, uint64_t *T) {
-  if (nb < 1 || nb > 16)
-    return pn_err(d->ctx, PN_ERR_INVALID, "dealer: table of %d bits not supported", nb);
+/* ---- the correlation kinds: one table, one request path ----
+** A request of kind k is parts of words, in the order they are drawn. Parts [0, n_shared) both
+** parties draw from their own request stream; the others P0 draws after them, and P1 receives
+** them as corrections (computed by fn from P0's stream and P1's shared parts, in the same order,
+** contiguous in the file record and on the wire). */
+struct corr_kind {
+  int n_shared, n_parts;
+  /* Words of part i for dims; 0 dims where the kind has fewer. */
+  uint64_t (*words)(const uint64_t dims[3], int i);
+  corr_fn fn;
+};
+
+static uint64_t words_n(const uint64_t d[3], int i) { return d[0]; }
+static uint64_t words_matrix(const uint64_t d[3], int i) {
+  return i == 0 ? d[0] * d[1] : i == 1 ? d[1] * d[2] : d[0] * d[2];
+}
+static uint64_t words_bit(const uint64_t d[3], int i) { return i == 0 ? (d[0] + 63) / 64 : d[0]; }
+static uint64_t words_relu(const uint64_t d[3], int i) { return i == 1 ? (d[0] + 63) / 64 : d[0]; }
+static uint64_t words_lut(const uint64_t d[3], int i) {
+  return i == 0 ? d[0] : d[0] * (uint64_t)pn_lut_words((int)d[1]);
+}
+
+static const struct corr_kind kinds[PN_DEALER_KIND_COUNT] = {
+  [PN_DEALER_TRIPLE] = {2, 3, words_n, corr_triple},      /* a, b | c */
+  [PN_DEALER_MATRIX] = {2, 3, words_matrix, corr_matrix}, /* A, B | C */
+  [PN_DEALER_AND] = {2, 3, words_n, corr_and},            /* u, v | w */
+  [PN_DEALER_BIT] = {1, 2, words_bit, corr_bit},          /* rb | ra */
+  [PN_DEALER_RELU] = {2, 4, words_relu, corr_relu},       /* a, rb | ra, ar */
+  [PN_DEALER_LUT] = {1, 2, words_lut, corr_lut},          /* r | T */
+};
+static_assert(sizeof kinds / sizeof *kinds == PN_DEALER_KIND_COUNT, "kinds out of date");
+
+/* Are dims a request of kind that fits the limits (every part at most 2^30 words)? */
+static bool kind_dims_ok(int kind, const uint64_t dims[3]) {
+  uint64_t lim = (uint64_t)1 << 30;
+  if (kind <= 0 || kind >= PN_DEALER_KIND_COUNT || dims[0] > lim || dims[1] > lim || dims[2] > lim)
+    return false;
+  if (kind == PN_DEALER_LUT && (dims[1] < 1 || dims[1] > 16)) return false;
+  for (int i = 0; i < kinds[kind].n_parts; i++)
+    if (kinds[kind].words(dims, i) > lim) return false;
+  return true;
+}
+
+/* Party `party`'s share of the next request: part[i] gets words(dims, i) words. */
+static int request(struct pn_mpc_dealer *d, int party, int kind, const uint64_t dims[3],
+                   uint64_t *const part[4]) {
+  const struct corr_kind *k = &kinds[kind];
+  if (!kind_dims_ok(kind, dims))
+    return pn_err(d->ctx, PN_ERR_INVALID, "dealer: request of kind %d [%llu,%llu,%llu] out of range",
+                  kind, (unsigned long long)dims[0], (unsigned long long)dims[1],
+                  (unsigned long long)dims[2]);
   struct pn_prg prg;
-  int64_t tw = pn_lut_words(nb);
   uint64_t idx = d->idx[party & 1]++;
   int rc = req_prg(d, party, idx, &prg);
   if (rc) return rc;
-  pn_prg_bytes(&prg, r, (size_t)n * 8);
-  if (party == 0) pn_prg_bytes(&prg, T, (size_t)(n * tw) * 8);
+  for (int i = 0; i < (party == 0 ? k->n_parts : k->n_shared); i++)
+    pn_prg_bytes(&prg, part[i], (size_t)k->words(dims, i) * 8);
   pn_prg_free(&prg);
   if (party == 0) return PN_OK;
-  uint64_t dims[3] = {(uint64_t)n, (uint64_t)nb, 0};
-  const uint64_t *mine[3] = {r, NULL, NULL};
-  return correction(d, PN_DEALER_LUT, idx, dims, mine, T, (uint64_t)(n * tw), corr_lut);
+  const uint64_t *mine[3] = {NULL, NULL, NULL};
+  for (int i = 0; i < k->n_shared; i++) mine[i] = part[i];
+  uint64_t nw = 0;
+  for (int i = k->n_shared; i < k->n_parts; i++) nw += k->words(dims, i);
+  if (k->n_parts - k->n_shared == 1)
+    return correction(d, kind, idx, dims, mine, part[k->n_shared], nw, k->fn);
+  uint64_t *corr = malloc((size_t)(nw + 1) * 8);
+  if (!corr) return pn_err(d->ctx, PN_ERR_NOMEM, "dealer: out of memory");
+  rc = correction(d, kind, idx, dims, mine, corr, nw, k->fn);
+  uint64_t off = 0;
+  for (int i = k->n_shared; rc == PN_OK && i < k->n_parts; i++) {
+    memcpy(part[i], corr + off, (size_t)k->words(dims, i) * 8);
+    off += k->words(dims, i);
+  }
+  pn_wipe_free(corr, (size_t)(nw + 1) * 8);
+  return rc;
+}
+
+int pn_dealer_triple(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *a, uint64_t *b,
+                     uint64_t *c) {
+  const uint64_t dims[3] = {(uint64_t)n, 0, 0};
+  return request(d, party, PN_DEALER_TRIPLE, dims, (uint64_t *const[4]){a, b, c, NULL});
+}
+
+int pn_dealer_matrix(struct pn_mpc_dealer *d, int party, int64_t M, int64_t K, int64_t N,
+                     uint64_t *A, uint64_t *B, uint64_t *C) {
+  const uint64_t dims[3] = {(uint64_t)M, (uint64_t)K, (uint64_t)N};
+  return request(d, party, PN_DEALER_MATRIX, dims, (uint64_t *const[4]){A, B, C, NULL});
+}
+
+int pn_dealer_and(struct pn_mpc_dealer *d, int party, int64_t nw, uint64_t *u, uint64_t *v,
+                  uint64_t *w) {
+  const uint64_t dims[3] = {(uint64_t)nw, 0, 0};
+  return request(d, party, PN_DEALER_AND, dims, (uint64_t *const[4]){u, v, w, NULL});
+}
+
+int pn_dealer_bit(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *rb, uint64_t *ra) {
+  const uint64_t dims[3] = {(uint64_t)n, 0, 0};
+  return request(d, party, PN_DEALER_BIT, dims, (uint64_t *const[4]){rb, ra, NULL, NULL});
+}
+
+int pn_dealer_relu(struct pn_mpc_dealer *d, int party, int64_t n, uint64_t *a, uint64_t *rb,
+                   uint64_t *ra, uint64_t *ar) {
+  const uint64_t dims[3] = {(uint64_t)n, 0, 0};
+  return request(d, party, PN_DEALER_RELU, dims, (uint64_t *const[4]){a, rb, ra, ar});
+}
+
+int pn_dealer_lut(struct pn_mpc_dealer *d, int party, int64_t n, int nb, uint64_t *r, uint64_t *T) {
+  const uint64_t dims[3] = {(uint64_t)n, (uint64_t)(nb > 0 ? nb : 0), 0};
+  if (nb < 1 || nb > 16)
+    return pn_err(d->ctx, PN_ERR_INVALID, "dealer: table of %d bits not supported", nb);
+  return request(d, party, PN_DEALER_LUT, dims, (uint64_t *const[4]){r, T, NULL, NULL});
 }
 
 /* ---- the online dealer (CrypTen's TTP mode over TLS) ----
@@ -616,42 +624,24 @@ int pn_dealer_connect(struct pn_ctx *ctx, struct pn_mpc_net *net, int party,
 /* Serve one P1 request: regenerate P1's share from its seed, send the correction words. */
 static int serve_request(struct pn_ctx *ctx, struct pn_mpc_dealer *e, struct pn_mpc_net *net,
                          int kind, const uint64_t dims[3], uint64_t *bytes) {
-  uint64_t lim = (uint64_t)1 << 30, n0 = dims[0], n1 = dims[1], n2 = dims[2];
-  if (n0 > lim || n1 > lim || n2 > lim || (kind == PN_DEALER_MATRIX &&
-      (n0 * n1 > lim || n1 * n2 > lim || n0 * n2 > lim)))
-    return pn_err(ctx, PN_ERR_PROTOCOL, "online dealer: request of kind %d too large", kind);
-  uint64_t na = 0, nb = 0, nc = 0, off = 0, send = 0;
-  switch (kind) {
-  case PN_DEALER_TRIPLE: na = nb = nc = n0; off = 2 * n0; send = n0; break;
-  case PN_DEALER_MATRIX: na = n0 * n1; nb = n1 * n2; nc = n0 * n2; off = na + nb; send = nc; break;
-  case PN_DEALER_AND: na = nb = nc = n0; off = 2 * n0; send = n0; break;
-  case PN_DEALER_BIT: na = (n0 + 63) / 64; nb = n0; off = na; send = n0; break;
-  case PN_DEALER_RELU: na = n0; nb = (n0 + 63) / 64; nc = 2 * n0; off = na + nb; send = 2 * n0; break;
-  case PN_DEALER_LUT:
-    if (n1 < 1 || n1 > 16 || n0 * (uint64_t)pn_lut_words((int)n1) > lim)
-      return pn_err(ctx, PN_ERR_PROTOCOL, "online dealer: bad table request");
-    na = n0; nb = n0 * (uint64_t)pn_lut_words((int)n1); off = na; send = nb;
-    break;
-  default: return pn_err(ctx, PN_ERR_PROTOCOL, "online dealer: unknown request kind %d", kind);
-  }
-  size_t words = (size_t)(na + nb + nc + 1);
-  uint64_t *buf = calloc(words, 8);
+  if (kind <= 0 || kind >= PN_DEALER_KIND_COUNT)
+    return pn_err(ctx, PN_ERR_PROTOCOL, "online dealer: unknown request kind %d", kind);
+  if (!kind_dims_ok(kind, dims))
+    return pn_err(ctx, PN_ERR_PROTOCOL, "online dealer: request of kind %d out of range", kind);
+  const struct corr_kind *k = &kinds[kind];
+  uint64_t words = 1, off = 0, o = 0;
+  for (int i = 0; i < k->n_parts; i++) words += k->words(dims, i);
+  uint64_t *buf = calloc((size_t)words, 8), *part[4] = {NULL, NULL, NULL, NULL};
   if (!buf) return pn_err(ctx, PN_ERR_NOMEM, "online dealer: out of memory");
-  uint64_t *a = buf, *b = buf + na, *c = buf + na + nb;
-  int rc;
-  switch (kind) {
-  case PN_DEALER_TRIPLE: rc = pn_dealer_triple(e, 1, (int64_t)n0, a, b, c); break;
-  case PN_DEALER_MATRIX:
-    rc = pn_dealer_matrix(e, 1, (int64_t)n0, (int64_t)n1, (int64_t)n2, a, b, c);
-    break;
-  case PN_DEALER_AND: rc = pn_dealer_and(e, 1, (int64_t)n0, a, b, c); break;
-  case PN_DEALER_BIT: rc = pn_dealer_bit(e, 1, (int64_t)n0, a, b); break;
-  case PN_DEALER_LUT: rc = pn_dealer_lut(e, 1, (int64_t)n0, (int)n1, a, b); break;
-  default: rc = pn_dealer_relu(e, 1, (int64_t)n0, a, b, c, c + n0); break;
+  for (int i = 0; i < k->n_parts; o += k->words(dims, i), i++) {
+    part[i] = buf + o;
+    if (i == k->n_shared) off = o;
   }
+  uint64_t send = o - off;   /* the corrections: the parts after the shared ones, contiguous */
+  int rc = request(e, 1, kind, dims, part);
   if (rc == PN_OK) rc = pn_mpc_net_send(ctx, net, buf + off, (size_t)send * 8);
   if (rc == PN_OK) *bytes += send * 8;
-  pn_wipe_free(buf, words * 8);
+  pn_wipe_free(buf, (size_t)words * 8);
   return rc;
 }
 

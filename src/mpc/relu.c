@@ -21,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mpc/mpc.h"
+#include "mpc/dealer.h"
+#include "mpc/relu.h"
 #include "util/status.h"
 #include "util/wipe.h"
 

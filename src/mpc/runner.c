@@ -16,6 +16,7 @@
 #include "graph/window.h"
 #include "graph/ops.h"
 #include "graph/passes.h"
+#include "mpc/relu.h"
 #include "mpc/runner.h"
 #include "util/fileio.h"
 #include "util/status.h"
@@ -365,10 +366,10 @@ static int weight_matmul(struct pn_mpc_model *mm, struct pn_mpc *m, const char *
     const int16_t *w16 = NULL;
     if (!w_right) enc_narrow(mm, wenc, &w32, &w16);
     for (int v = 0; v < m->nv; v++) {
-      if (w_right) pn_ring_matmul(M, K, N, X[v], wenc, Y[v], 0);
-      else if (w16) pn_ring_matmul_w16(M, K, N, w16, X[v], Y[v]);
-      else if (w32) pn_ring_matmul_w32(M, K, N, w32, X[v], Y[v]);
-      else pn_ring_matmul(M, K, N, wenc, X[v], Y[v], 0);
+      if (w_right) pn_ring64_matmul(M, K, N, X[v], wenc, Y[v], 0);
+      else if (w16) pn_ring64_matmul_w16(M, K, N, w16, X[v], Y[v]);
+      else if (w32) pn_ring64_matmul_w32(M, K, N, w32, X[v], Y[v]);
+      else pn_ring64_matmul(M, K, N, wenc, X[v], Y[v], 0);
     }
     return PN_OK;
   }

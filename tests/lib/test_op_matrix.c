@@ -23,6 +23,7 @@
 #include "graph/exec.h"
 #include "graph/ir.h"
 #include "graph/ops.h"
+#include "mpc/dealer.h"
 #include "mpc/runner.h"
 #include "nn/autograd.h"
 #include "util/util.h"

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "graph/exec.h"
+#include "mpc/dealer.h"
 #include "mpc/net.h"
 #include "mpc/runner.h"
 #include "util/util.h"

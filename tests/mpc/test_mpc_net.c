@@ -15,8 +15,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mpc/dealer.h"
 #include "mpc/mpc.h"
 #include "mpc/net.h"
+#include "mpc/relu.h"
 #include "util/util.h"
 
 enum { N = 300, MM = 4, MK = 5, MN = 6 };

@@ -8,11 +8,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpc/dealer.h"
 #include "mpc/mpc.h"
+#include "mpc/relu.h"
 #include "util/util.h"
 
 static uint64_t test_seed;
@@ -53,6 +56,102 @@ static void share(struct sim *s, int64_t n, const uint64_t *x, pn_sh out) {
 }
 static uint64_t rec(const pn_sh x, int64_t i) { return x[0][i] + x[1][i]; }
 
+/* Every correlation kind of the dealer: P0's and P1's shares satisfy the kind's relation, and the
+** words of a fixed request sequence from a fixed master seed are the known answer recorded with
+** the dealer as it was before its kinds became one table (a change here breaks every dealer file
+** and online dealer of an older privnn: it must be deliberate). */
+static void test_dealer_kinds(void **state) {
+  struct pn_ctx ctx = {0};
+  uint8_t master[32];
+  for (int i = 0; i < 32; i++) master[i] = (uint8_t)(i * 7 + 1);
+  struct pn_mpc_dealer *d = NULL;
+  assert_int_equal(pn_dealer_new_embedded(&ctx, master, &d), PN_OK);
+  EVP_MD_CTX *h = EVP_MD_CTX_new();
+  EVP_DigestInit(h, EVP_sha256());
+  enum { CAP = 100000 };
+  uint64_t *w[2][4];
+  for (int p = 0; p < 2; p++)
+    for (int i = 0; i < 4; i++) w[p][i] = calloc(CAP, 8);
+#define HASH(p, i, n) EVP_DigestUpdate(h, w[p][i], (size_t)(n) * 8)
+#define BIT(v, i) (((v)[(i) >> 6] >> ((i) & 63)) & 1)
+  for (int round = 0; round < 3; round++) {
+    int64_t n = 37 + round * 100, W = (n + 63) / 64;
+    /* the same request index for both parties: request p0, then p1, kind by kind */
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(pn_dealer_triple(d, p, n, w[p][0], w[p][1], w[p][2]), PN_OK);
+      for (int i = 0; i < 3; i++) HASH(p, i, n);
+    }
+    for (int64_t i = 0; i < n; i++)
+      assert_true((w[0][0][i] + w[1][0][i]) * (w[0][1][i] + w[1][1][i]) == w[0][2][i] + w[1][2][i]);
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(pn_dealer_matrix(d, p, 3, n, 5, w[p][0], w[p][1], w[p][2]), PN_OK);
+      HASH(p, 0, 3 * n);
+      HASH(p, 1, n * 5);
+      HASH(p, 2, 15);
+    }
+    for (int i = 0; i < 3; i++)
+      for (int j = 0; j < 5; j++) {
+        uint64_t acc = 0;
+        for (int64_t k = 0; k < n; k++)
+          acc += (w[0][0][i * n + k] + w[1][0][i * n + k]) * (w[0][1][k * 5 + j] + w[1][1][k * 5 + j]);
+        assert_true(acc == w[0][2][i * 5 + j] + w[1][2][i * 5 + j]);
+      }
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(pn_dealer_and(d, p, n, w[p][0], w[p][1], w[p][2]), PN_OK);
+      for (int i = 0; i < 3; i++) HASH(p, i, n);
+    }
+    for (int64_t i = 0; i < n; i++)
+      assert_true(((w[0][0][i] ^ w[1][0][i]) & (w[0][1][i] ^ w[1][1][i])) == (w[0][2][i] ^ w[1][2][i]));
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(pn_dealer_bit(d, p, n, w[p][0], w[p][1]), PN_OK);
+      HASH(p, 0, W);
+      HASH(p, 1, n);
+    }
+    for (int64_t i = 0; i < n; i++)
+      assert_true((BIT(w[0][0], i) ^ BIT(w[1][0], i)) == w[0][1][i] + w[1][1][i]);
+    for (int p = 0; p < 2; p++) {
+      assert_int_equal(pn_dealer_relu(d, p, n, w[p][0], w[p][1], w[p][2], w[p][3]), PN_OK);
+      HASH(p, 0, n);
+      HASH(p, 1, W);
+      HASH(p, 2, n);
+      HASH(p, 3, n);
+    }
+    for (int64_t i = 0; i < n; i++) {
+      uint64_t r = BIT(w[0][1], i) ^ BIT(w[1][1], i);
+      assert_true(w[0][2][i] + w[1][2][i] == r);
+      assert_true(w[0][3][i] + w[1][3][i] == (w[0][0][i] + w[1][0][i]) * r);
+    }
+    for (int nb = 1; nb <= 9; nb += 4) {
+      int64_t tw = pn_lut_words(nb);
+      for (int p = 0; p < 2; p++) {
+        assert_int_equal(pn_dealer_lut(d, p, n, nb, w[p][0], w[p][1]), PN_OK);
+        HASH(p, 0, n);
+        HASH(p, 1, n * tw);
+      }
+      uint64_t N = (uint64_t)1 << nb;
+      for (int64_t i = 0; i < n; i++) {
+        uint64_t r = (w[0][0][i] + w[1][0][i]) & (N - 1);
+        for (uint64_t j = 0; j < N; j++)
+          assert_true((BIT(w[0][1] + i * tw, j) ^ BIT(w[1][1] + i * tw, j)) == (((j - r) & (N - 1)) >= N / 2));
+      }
+    }
+  }
+#undef HASH
+#undef BIT
+  /* a table width outside 1..16 is refused */
+  assert_int_equal(pn_dealer_lut(d, 0, 4, 17, w[0][0], w[0][1]), PN_ERR_INVALID);
+  unsigned char md[32];
+  unsigned len = 0;
+  EVP_DigestFinal(h, md, &len);
+  EVP_MD_CTX_free(h);
+  char hex[65];
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  assert_string_equal(hex, "3f01aa424cde332ca46dc14ecc1f6a528a57937651b842e2a28ebcd4f2040234");
+  for (int p = 0; p < 2; p++)
+    for (int i = 0; i < 4; i++) free(w[p][i]);
+  pn_dealer_free(d);
+}
+
 static void test_fixed_point(void **state) {
   double vals[] = {0, 1, -1, 0.5, -3.25, 1234.5678, -0.0000153, 1e6};
   for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
@@ -65,7 +164,7 @@ static void test_fixed_point(void **state) {
   uint64_t A[M * K], B[K * N], C[M * N];
   pn_prg_bytes(&rng, A, sizeof A);
   pn_prg_bytes(&rng, B, sizeof B);
-  pn_ring_matmul(M, K, N, A, B, C, 0);
+  pn_ring64_matmul(M, K, N, A, B, C, 0);
   for (int i = 0; i < M; i++)
     for (int j = 0; j < N; j++) {
       uint64_t acc = 0;
@@ -102,7 +201,7 @@ static void test_open_mul_matmul(void **state) {
   uint64_t a[M * K], b[K * N], c[M * N];
   pn_prg_bytes(&rng, a, sizeof a);
   pn_prg_bytes(&rng, b, sizeof b);
-  pn_ring_matmul(M, K, N, a, b, c, 0);
+  pn_ring64_matmul(M, K, N, a, b, c, 0);
   pn_sh A = {0}, B = {0}, C = {0};
   share(&s, M * K, a, A);
   share(&s, K * N, b, B);
@@ -148,8 +247,8 @@ static void test_matmul_narrow_weights(void **state) {
           ref[i * N + j] = acc;
         }
       memset(C, 0xa5, (size_t)(M * N) * 8); /* the kernel must overwrite, not accumulate */
-      if (pass) pn_ring_matmul_w16(M, K, N, w16, X, C);
-      else pn_ring_matmul_w32(M, K, N, w32, X, C);
+      if (pass) pn_ring64_matmul_w16(M, K, N, w16, X, C);
+      else pn_ring64_matmul_w32(M, K, N, w32, X, C);
       assert_memory_equal(C, ref, (size_t)(M * N) * 8);
     }
     free(w32);
@@ -393,6 +492,7 @@ static void test_max(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixed_point),
+      cmocka_unit_test(test_dealer_kinds),
       cmocka_unit_test(test_open_mul_matmul),
       cmocka_unit_test(test_matmul_narrow_weights),
       cmocka_unit_test(test_fixed_point_product_trunc),

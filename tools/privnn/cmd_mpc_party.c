@@ -13,14 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/bytes.h"
 #include "cli.h"
 #include "cli_util.h"
+#include "mpc_cli.h"
 #include "graph/onnx.h"
+#include "mpc/dealer.h"
 #include "mpc/mpc.h"
 #include "mpc/net.h"
 #include "mpc/runner.h"
-#include "mpc_cli.h"
+#include "util/bytes.h"
 #include "util/util.h"
 
 #define SH_HDR 64
