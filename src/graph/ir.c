@@ -416,6 +416,17 @@ fail:
   return NULL;
 }
 
+struct pn_graph *pn_graph_clone_batch(const struct pn_graph *g, int64_t batch) {
+  struct pn_graph *d = pn_graph_clone(g);
+  if (!d) return NULL;
+  for (int i = 0; i < d->n_inputs; i++)
+    if (pn_graph_is_runtime_input(d, i) && d->inputs[i].ndim > 0) d->inputs[i].dims[0] = batch;
+  for (int i = 0; i < d->n_outputs; i++)
+    if (d->outputs[i].ndim > 0) d->outputs[i].dims[0] = batch;
+  d->n_vinfo = 0;
+  return d;
+}
+
 int pn_graph_set_meta(struct pn_graph *g, const char *key, const char *value) {
   for (int i = 0; i < g->n_meta; i++)
     if (!strcmp(g->meta_keys[i], key)) {

@@ -169,6 +169,9 @@ const char *pn_graph_get_meta(const struct pn_graph *g, const char *key);
 
 /* A deep copy (new arena). NULL when out of memory. */
 struct pn_graph *pn_graph_clone(const struct pn_graph *g);
+/* A copy of g for batch size `batch`: dim 0 of every runtime input and of every output set to it,
+** value infos dropped (shape inference recomputes them). NULL when out of memory. */
+struct pn_graph *pn_graph_clone_batch(const struct pn_graph *g, int64_t batch);
 
 /* ---- checking (validate.c) ---- */
 

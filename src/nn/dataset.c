@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/ir.h"
 #include "nn/dataset.h"
 #include "util/util.h"
 
@@ -186,4 +187,25 @@ void pn_dataset_batch(const struct pn_dataset *ds, enum pn_split s, const int64_
         dst[r * S + c] = v * scale + shift;
       }
   }
+}
+
+int pn_dataset_use_model_norm(struct pn_ctx *ctx, struct pn_dataset *ds, const struct pn_graph *g) {
+  const char *s = pn_graph_get_meta(g, PN_META_NORMALIZE);
+  if (!s) return PN_OK;
+  float m, sd;
+  int end = 0;
+  if (sscanf(s, "%f %f %n", &m, &sd, &end) != 2 || s[end] || !isfinite(m) || !isfinite(sd) || !(sd > 0))
+    return pn_err(ctx, PN_ERR_CORRUPT, "metadata '%s' = '%.64s': expected 'MEAN STD' (finite, STD > 0)",
+                  PN_META_NORMALIZE, s);
+  ds->mean = m;
+  ds->std = sd;
+  return PN_OK;
+}
+
+int pn_dataset_record_norm(struct pn_ctx *ctx, const struct pn_dataset *ds, struct pn_graph *g) {
+  char norm[64];
+  snprintf(norm, sizeof norm, "%.8g %.8g", ds->mean, ds->std);
+  if (pn_graph_set_meta(g, PN_META_NORMALIZE, norm) || pn_graph_set_meta(g, "privnn.dataset", "fashion-mnist"))
+    return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  return PN_OK;
 }

@@ -71,6 +71,16 @@ void pn_fmnist_split_perm(int64_t n, int64_t n_val, int64_t *perm /* OUT n entri
 void pn_dataset_batch(const struct pn_dataset *ds, enum pn_split s, const int64_t *idx,
                       int64_t count, int pad, int flip, struct pn_prg *prg, float *x, int32_t *y);
 
+/* The normalisation a model was trained with travels in its metadata: key PN_META_NORMALIZE,
+** value "MEAN STD" (written by pn_dataset_record_norm after training). */
+#define PN_META_NORMALIZE "privnn.normalize"
+struct pn_graph;
+/* Use g's recorded normalisation for ds (absent: ds keeps its train split's). A malformed value
+** (not two finite numbers, STD <= 0) is PN_ERR_CORRUPT naming the key and the value. */
+int pn_dataset_use_model_norm(struct pn_ctx *ctx, struct pn_dataset *ds, const struct pn_graph *g);
+/* Record ds's normalisation (and the dataset's name) in g's metadata. PN_ERR_NOMEM on failure. */
+int pn_dataset_record_norm(struct pn_ctx *ctx, const struct pn_dataset *ds, struct pn_graph *g);
+
 /* A uniformly random permutation of [0, n) from prg (Fisher-Yates). */
 void pn_shuffle(struct pn_prg *prg, int64_t n, int64_t *perm /* OUT */);
 

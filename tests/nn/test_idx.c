@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "graph/ir.h"
 #include "nn/dataset.h"
 #include "util/util.h"
 
@@ -240,6 +241,29 @@ static void test_batch_norm_and_augment(void **state) {
 }
 
 /* The real dataset, when the Debian package is installed. */
+/* The normalisation a model carries in its metadata: recorded once, read back exactly as float
+** values, absent leaves the dataset's own, malformed is an error naming the key. */
+static void test_model_norm(void **state) {
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g = pn_graph_new();
+  struct pn_dataset ds = {.mean = 0.28604060f, .std = 0.35302424f}, other = {.mean = 1, .std = 2};
+  assert_int_equal(pn_dataset_use_model_norm(&ctx, &other, g), PN_OK); /* absent */
+  assert_true(other.mean == 1 && other.std == 2);
+  assert_int_equal(pn_dataset_record_norm(&ctx, &ds, g), PN_OK);
+  assert_string_equal(pn_graph_get_meta(g, PN_META_NORMALIZE), "0.2860406 0.35302424");
+  assert_int_equal(pn_dataset_use_model_norm(&ctx, &other, g), PN_OK);
+  assert_true(other.mean == ds.mean && other.std == ds.std);
+  static const char *bad[] = {"0.5", "0.5 0", "0.5 -1", "nan 1", "0.5 inf", "0.5 0.2 x", "a b", ""};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    assert_int_equal(pn_graph_set_meta(g, PN_META_NORMALIZE, bad[i]), PN_OK);
+    other.mean = 1;
+    assert_int_equal(pn_dataset_use_model_norm(&ctx, &other, g), PN_ERR_CORRUPT);
+    assert_non_null(strstr(pn_errmsg(&ctx), PN_META_NORMALIZE));
+    assert_true(other.mean == 1);
+  }
+  pn_graph_free(g);
+}
+
 static void test_real_dataset(void **state) {
   if (access(PN_FMNIST_DIR "/train-images-idx3-ubyte.gz", R_OK)) {
     printf("skip: %s not installed\n", PN_FMNIST_PACKAGE);
@@ -280,6 +304,7 @@ int main(void) {
     cmocka_unit_test(test_dataset_missing_names_package),
     cmocka_unit_test(test_split_perm),
     cmocka_unit_test(test_batch_norm_and_augment),
+    cmocka_unit_test(test_model_norm),
     cmocka_unit_test(test_real_dataset),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

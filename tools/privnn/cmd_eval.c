@@ -32,16 +32,6 @@ static void usage(FILE *f) {
           PN_FMNIST_DIR);
 }
 
-/* Normalisation the model was trained with: its metadata, else the dataset's train split. */
-static void model_norm(const struct pn_graph *g, struct pn_dataset *ds) {
-  const char *s = pn_graph_get_meta(g, "privnn.normalize");
-  float m, sd;
-  if (s && sscanf(s, "%f %f", &m, &sd) == 2 && isfinite(m) && isfinite(sd) && sd > 0) {
-    ds->mean = m;
-    ds->std = sd;
-  }
-}
-
 static double xent(const float *z, int64_t K, int y, int64_t *arg) {
   float mx = z[0];
   *arg = 0;
@@ -174,8 +164,8 @@ int pn_cmd_eval(int argc, char **argv) {
   double loss = 0, acc = 0, t0 = pn_now();
   int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES];
   memset(conf, 0, sizeof conf);
+  if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", model);
   if (!rc) {
-    model_norm(g, &ds);
     if (!strcmp(engine, "exec")) {
       rc = eval_exec(&ctx, g, &ds, (enum pn_split)split, n, batch, &loss, &acc, conf);
     } else {

@@ -19,8 +19,10 @@
 #include "graph/exec.h"
 #include "graph/onnx.h"
 #include "mpc/dealer.h"
+#include "mpc/loopback.h"
 #include "mpc/mpc.h"
 #include "mpc/net.h"
+#include "mpc/profile.h"
 #include "mpc/relu.h"
 #include "mpc/runner.h"
 #include "nn/arch.h"
@@ -73,15 +75,6 @@ static void usage(FILE *f) {
           "  -o FILE|PREFIX    profile: plan output; dealer: file prefix\n");
 }
 
-static void model_norm(const struct pn_graph *g, struct pn_dataset *ds) {
-  const char *s = pn_graph_get_meta(g, "privnn.normalize");
-  float m, sd;
-  if (s && sscanf(s, "%f %f", &m, &sd) == 2 && isfinite(m) && isfinite(sd) && sd > 0) {
-    ds->mean = m;
-    ds->std = sd;
-  }
-}
-
 /* Images [first, first+cnt) into x (cnt * per_image floats), labels into y (-1 for random). */
 void pn_mpc_cli_images(const struct source *s, int64_t first, int64_t cnt, float *x, int32_t *y) {
   if (s->have_ds) {
@@ -99,18 +92,6 @@ void pn_mpc_cli_images(const struct source *s, int64_t first, int64_t cnt, float
     pn_prg_free(&prg);
     y[i] = -1;
   }
-}
-
-/* The graph with batch dim B (for the plaintext executor). */
-struct pn_graph *pn_mpc_cli_rebatch(const struct pn_graph *g0, int64_t B) {
-  struct pn_graph *g = pn_graph_clone(g0);
-  if (!g) return NULL;
-  for (int i = 0; i < g->n_inputs; i++)
-    if (pn_graph_is_runtime_input(g, i) && g->inputs[i].ndim > 0) g->inputs[i].dims[0] = B;
-  for (int i = 0; i < g->n_outputs; i++)
-    if (g->outputs[i].ndim > 0) g->outputs[i].dims[0] = B;
-  g->n_vinfo = 0;
-  return g;
 }
 
 static int64_t argmax(const double *z, int64_t n) {
@@ -236,7 +217,10 @@ int pn_mpc_cli_load(struct pn_ctx *ctx, const struct opts *o, struct source *s) 
                     "needs 1x28x28 (use --data random)", o->model, (long long)s->per_image);
     if ((rc = pn_dataset_load(ctx, NULL, &s->ds))) return rc;
     s->have_ds = 1;
-    model_norm(s->g, &s->ds);
+    if ((rc = pn_dataset_use_model_norm(ctx, &s->ds, s->g))) {
+      pn_err_prefix(ctx, "%s", o->model);
+      return rc;
+    }
   }
   return PN_OK;
 }
@@ -250,7 +234,7 @@ void pn_mpc_cli_free(struct source *s) {
 /* Plaintext logits of images [0, count) with batch B into out (count * K), K = classes. */
 static int plain_logits(struct pn_ctx *ctx, const struct source *s, int64_t count, int64_t B,
                         double **out, int64_t *K, int32_t **labels) {
-  struct pn_graph *g = pn_mpc_cli_rebatch(s->g, B);
+  struct pn_graph *g = pn_graph_clone_batch(s->g, B);
   struct pn_exec *ex = NULL;
   int rc = g ? pn_exec_new(ctx, g, NULL, &ex) : pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   float *x = malloc(sizeof(float) * (size_t)(B * s->per_image));
@@ -291,13 +275,10 @@ struct infer_job {
   const struct pn_mpc_plan *plan;
   uint8_t master[32], psk[32];
   struct pn_net_opts net;
-  int lfd, port;
   int64_t nb, B;
   uint64_t *out[2];            /* per party output shares, nb * B * K words */
   int64_t K;
   /* per party results */
-  int rc[2];
-  struct pn_ctx ctx[2];
   struct pn_mpc_model *mm[2];
   struct pn_mpc_stats st[2];
   uint64_t dealer_bytes;
@@ -381,44 +362,25 @@ static double thread_cpu(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void *party_thread(void *arg) {
-  struct infer_job *j = ((void **)arg)[0];
-  int p = (int)(intptr_t)((void **)arg)[1];
-  struct pn_ctx *ctx = &j->ctx[p];
-  struct pn_mpc_net *net = NULL;
-  struct pn_mpc_dealer *d = NULL;
-  int rc;
-  if (p == 0) rc = pn_mpc_net_accept(ctx, j->lfd, &j->net, &net);
-  else {
-    char hp[64];
-    snprintf(hp, sizeof hp, "127.0.0.1:%d", j->port);
-    rc = pn_mpc_net_connect(ctx, hp, &j->net, &net);
-  }
-  if (rc == PN_OK) rc = pn_dealer_new_embedded(ctx, j->master, &d);
-  if (rc == PN_OK) rc = new_model(j, ctx, &j->mm[p]);
-  if (rc == PN_OK) {
-    struct pn_mpc m;
-    /* one core per party: the two parties run concurrently, and the virtual clock (thread CPU
-    ** time) then counts all of a party's compute */
-    omp_set_num_threads(1);
-    pn_mpc_init_party(&m, ctx, p, net, d, PN_MPC_FRAC_DEFAULT);
-    if (j->o->no_table) m.lut_max = 0;
-    pn_mpc_net_vclock_reset(net);
-    double t0 = pn_now(), c0 = thread_cpu();
-    rc = run_batches(j, &m, j->mm[p]);
-    j->run_seconds[p] = pn_now() - t0;
-    j->cpu[p] = thread_cpu() - c0;
-    j->vclock[p] = pn_mpc_net_vclock(net);
-    pn_mpc_release(&m);
-    j->st[p] = m.st;
-    j->emu[p] = pn_mpc_net_emu_seconds(net);
-    j->wire[p] = pn_mpc_net_wire_bytes(net);
-    if (p == 1) j->dealer_bytes = pn_dealer_bytes(d);
-  }
-  j->rc[p] = rc;
-  pn_dealer_free(d);
-  pn_mpc_net_free(net); /* closing makes a peer stuck on us fail fast */
-  return NULL;
+/* One party of `mpc infer` on the loopback harness (pn_mpc_loopback_run). */
+static int infer_party(void *user, int p, struct pn_ctx *ctx, struct pn_mpc *m) {
+  struct infer_job *j = user;
+  int rc = new_model(j, ctx, &j->mm[p]);
+  if (rc) return rc;
+  /* one core per party: the two parties run concurrently, and the virtual clock (thread CPU
+  ** time) then counts all of a party's compute */
+  omp_set_num_threads(1);
+  pn_mpc_net_vclock_reset(m->net);
+  double t0 = pn_now(), c0 = thread_cpu();
+  rc = run_batches(j, m, j->mm[p]);
+  j->run_seconds[p] = pn_now() - t0;
+  j->cpu[p] = thread_cpu() - c0;
+  j->vclock[p] = pn_mpc_net_vclock(m->net);
+  j->st[p] = m->st;
+  j->emu[p] = pn_mpc_net_emu_seconds(m->net);
+  j->wire[p] = pn_mpc_net_wire_bytes(m->net);
+  if (p == 1) j->dealer_bytes = pn_dealer_bytes(m->dealer);
+  return rc;
 }
 
 static cJSON *layer_json(const struct pn_mpc_layer *l, int64_t count) {
@@ -448,7 +410,6 @@ int pn_mpc_cli_infer(int argc, char **argv) {
   struct pn_mpc_plan plan = {0};
   struct infer_job j;
   memset(&j, 0, sizeof j);
-  j.lfd = -1;
   double *plain = NULL, *sec = NULL;
   int32_t *labels = NULL;
   int ret = PN_EXIT_FAIL;
@@ -499,20 +460,12 @@ int pn_mpc_cli_infer(int argc, char **argv) {
     pn_progress_end(&prog);
     if (rc) goto fail;
   } else {
-    if (pn_mpc_net_bind(&ctx, "127.0.0.1", 0, &j.lfd, &j.port)) {
-      pn_progress_end(&prog);
-      goto fail;
-    }
-    pthread_t t[2];
-    void *args[2][2] = {{&j, (void *)(intptr_t)0}, {&j, (void *)(intptr_t)1}};
-    for (int p = 0; p < 2; p++) pthread_create(&t[p], NULL, party_thread, args[p]);
-    for (int p = 0; p < 2; p++) pthread_join(t[p], NULL);
+    struct pn_mpc_loopback_opts lo = {.net = j.net, .no_table = o.no_table};
+    memcpy(lo.master, j.master, 32);
+    int rc = pn_mpc_loopback_run(&ctx, &lo, infer_party, &j);
+    pn_wipe(lo.master, 32);
     pn_progress_end(&prog);
-    for (int p = 0; p < 2; p++)
-      if (j.rc[p]) {
-        fprintf(stderr, "privnn %s: party %d: %s\n", cmd, p, pn_errmsg(&j.ctx[p]));
-        goto fail_quiet;
-      }
+    if (rc) goto fail;
   }
   double total_seconds = pn_now() - t0;
   double seconds = j.run_seconds[0] > j.run_seconds[1] ? j.run_seconds[0] : j.run_seconds[1];
@@ -614,9 +567,6 @@ int pn_mpc_cli_infer(int argc, char **argv) {
   goto out;
 fail:
   ret = pn_cli_fail(cmd, &ctx);
-  goto out;
-fail_quiet:
-  ret = PN_EXIT_FAIL;
 out:
   for (int p = 0; p < 2; p++) {
     pn_mpc_model_free(j.mm[p]);
@@ -633,56 +583,12 @@ out:
 }
 
 /* ---- profile ---- */
-struct prof {
-  int n;
-  const char *name[4096];
-  int relu[4096];
-  double maxabs[4096];
-  int64_t elems[4096];
-  int64_t batch;
-};
-
-static void observe(void *user, const struct pn_node *node, const struct pn_tensor *const *in,
-                    int n_in, const struct pn_tensor *const *out, int n_out) {
-  struct prof *p = user;
-  int relu = !strcmp(node->op_type, "Relu");
-  if (!relu && strcmp(node->op_type, "MaxPool")) return;
-  if (n_in < 1 || !in[0] || in[0]->dtype != PN_DT_FLOAT) return;
-  const char *name = pn_node_label(node);
-  int i = 0;
-  while (i < p->n && strcmp(p->name[i], name)) i++;
-  if (i == p->n) {
-    if (p->n == 4096) return;
-    p->name[i] = name;
-    p->relu[i] = relu;
-    p->maxabs[i] = 0;
-    p->n++;
-  }
-  const float *f = in[0]->data;
-  int64_t n = pn_tensor_numel(in[0]);
-  double mx = p->maxabs[i];
-  for (int64_t k = 0; k < n; k++) {
-    double a = fabs((double)f[k]);
-    if (a > mx) mx = a;
-  }
-  p->maxabs[i] = mx;
-  /* comparisons per image: ReLU one per element; MaxPool (window-1) per output */
-  int64_t e = relu ? n : (n_out > 0 && out[0] ? pn_tensor_numel(out[0]) : 0);
-  if (!relu && out[0]) {
-    int64_t cnt;
-    const int64_t *ks;
-    int64_t kw = 1;
-    if (pn_node_get_ints(NULL, node, "kernel_shape", &cnt, &ks) == PN_OK)
-      for (int64_t d = 0; d < cnt; d++) kw *= ks[d];
-    e *= kw - 1;
-  }
-  p->elems[i] = e / p->batch;
-}
-
-static int bitlen(double v) {
-  int b = 0;
-  while (b < 64 && ldexp(1, b) <= v) b++;
-  return b;
+static int profile_images(void *user, struct pn_ctx *ctx, int64_t first, int64_t cnt, float *x) {
+  int32_t *y = malloc(sizeof(int32_t) * (size_t)cnt);
+  if (!y) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  pn_mpc_cli_images(user, first, cnt, x, y);
+  free(y);
+  return PN_OK;
 }
 
 int pn_mpc_cli_profile(int argc, char **argv) {
@@ -694,80 +600,48 @@ int pn_mpc_cli_profile(int argc, char **argv) {
   if (!o.out) return pn_cli_usage(cmd, "no output plan given (-o PLAN.json)");
   struct pn_ctx ctx = {0};
   struct source src;
-  static struct prof pr;
-  memset(&pr, 0, sizeof pr);
+  struct pn_mpc_profile pr = {0};
   struct pn_mpc_plan plan = {0};
-  int ret = PN_EXIT_FAIL;
+  double bd = 0;
+  int ret = PN_EXIT_FAIL, rc;
   if (o.batch > o.count) o.batch = o.count;
-  pr.batch = o.batch;
-  if (pn_mpc_cli_load(&ctx, &o, &src)) goto fail;
-  struct pn_graph *g = pn_mpc_cli_rebatch(src.g, o.batch);
-  struct pn_exec *ex = NULL;
-  struct pn_exec_opts eo = {.observer = observe, .observer_user = &pr};
-  if (!g || pn_exec_new(&ctx, g, &eo, &ex)) {
-    pn_graph_free(g);
+  if ((rc = pn_mpc_cli_load(&ctx, &o, &src)) ||
+      (rc = pn_mpc_profile_run(&ctx, src.g, o.count, o.batch, profile_images, &src, &pr)) ||
+      (rc = pn_mpc_profile_plan(&ctx, &pr, PN_MPC_FRAC_DEFAULT, (int)o.margin, (int)o.uniform, &plan, &bd)))
     goto fail;
-  }
-  float *x = malloc(sizeof(float) * (size_t)(o.batch * src.per_image));
-  int32_t *y = malloc(sizeof(int32_t) * (size_t)o.batch);
-  int rc = x && y ? PN_OK : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
-  for (int64_t first = 0; rc == PN_OK && first + o.batch <= o.count; first += o.batch) {
-    pn_mpc_cli_images(&src, first, o.batch, x, y);
-    const struct pn_value *iv = pn_exec_input(ex, 0);
-    struct pn_tensor *in = pn_tensor_new(PN_DT_FLOAT, iv->ndim, iv->dims), *out = NULL;
-    memcpy(in->data, x, sizeof(float) * (size_t)(o.batch * src.per_image));
-    const struct pn_tensor *ins[1] = {in};
-    rc = pn_exec_run(&ctx, ex, ins, &out);
-    pn_tensor_free(in);
-    pn_tensor_free(out);
-  }
-  free(x);
-  free(y);
-  double used = 0, all = 0;
   cJSON *extra = cJSON_CreateObject(), *prof = cJSON_CreateArray();
-  for (int i = 0; rc == PN_OK && i < pr.n; i++) {
-    /* ReLU input x, or MaxPool differences a - b with |a - b| <= 2 max|x| */
-    double range = pr.maxabs[i] * (pr.relu[i] ? 1 : 2);
-    int m = bitlen(2 * range * 65536) + (int)o.margin;
-    if (m > 64) m = 64;
-    if (m < 2) m = 2;
-    int k = o.uniform > 0 && m > o.uniform ? m - (int)o.uniform : 0;
-    rc = pn_mpc_plan_add(&plan, pr.name[i], k, m);
-    used += (double)(m - k) * (double)pr.elems[i];
-    all += 64.0 * (double)pr.elems[i];
+  for (int i = 0; i < pr.n; i++) {
     cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "node", pr.name[i]);
-    cJSON_AddNumberToObject(e, "max_abs", pr.maxabs[i]);
-    cJSON_AddNumberToObject(e, "comparisons_per_image", (double)pr.elems[i]);
-    cJSON_AddNumberToObject(e, "m", m);
+    cJSON_AddStringToObject(e, "node", pr.r[i].node);
+    cJSON_AddNumberToObject(e, "max_abs", pr.r[i].max_abs);
+    cJSON_AddNumberToObject(e, "comparisons_per_image", (double)pr.r[i].cmp_per_image);
+    cJSON_AddNumberToObject(e, "m", plan.items[i].m);
     cJSON_AddItemToArray(prof, e);
   }
-  double bd = all > 0 ? 1 - used / all : 0;
   cJSON_AddStringToObject(extra, "model", o.model);
   cJSON_AddStringToObject(extra, "kind", o.uniform > 0 ? "uniform" : "error-free");
-  cJSON_AddNumberToObject(extra, "images", (double)(o.count / o.batch * o.batch));
+  cJSON_AddNumberToObject(extra, "images", (double)pr.images);
   cJSON_AddNumberToObject(extra, "margin_bits", (double)o.margin);
   cJSON_AddNumberToObject(extra, "bits_discarded", bd);
   cJSON_AddItemToObject(extra, "profile", prof);
-  if (rc == PN_OK) rc = pn_mpc_plan_save(&ctx, o.out, &plan, extra);
+  rc = pn_mpc_plan_save(&ctx, o.out, &plan, extra);
   if (rc == PN_OK && o.json) rc = pn_json_write(&ctx, o.json, extra, 0644);
   cJSON_Delete(extra);
-  pn_exec_free(ex);
-  pn_graph_free(g);
   if (rc) goto fail;
   printf("%-28s %12s %8s %4s %4s\n", "node", "max|x|", "cmp/img", "k", "m");
   for (int i = 0; i < plan.n; i++)
-    printf("%-28.28s %12.4f %8lld %4d %4d\n", plan.items[i].node, pr.maxabs[i],
-           (long long)pr.elems[i], plan.items[i].k, plan.items[i].m);
+    printf("%-28.28s %12.4f %8lld %4d %4d\n", plan.items[i].node, pr.r[i].max_abs,
+           (long long)pr.r[i].cmp_per_image, plan.items[i].k, plan.items[i].m);
   printf("%s: %s plan for %d ReLU/MaxPool nodes from %lld %s images, margin %lld bit(s); "
          "%.1f%% of ReLU share bits discarded\n", o.out, o.uniform > 0 ? "uniform-width" : "error-free", plan.n,
-         (long long)(o.count / o.batch * o.batch), src.have_ds ? pn_split_name(src.split) : "random",
-         (long long)o.margin, bd * 100);
+         (long long)pr.images, src.have_ds ? pn_split_name(src.split) : "random", (long long)o.margin,
+         bd * 100);
   ret = PN_EXIT_OK;
   goto out;
 fail:
   ret = pn_cli_fail(cmd, &ctx);
 out:
+  pn_mpc_profile_free(&pr);
   pn_mpc_plan_free(&plan);
   pn_mpc_cli_free(&src);
   return ret;
@@ -887,55 +761,32 @@ out:
 
 /* ---- ReLU micro-benchmark: measured bits/rounds per ReLU vs the formulas, loopback throughput ---- */
 struct relu_job {
-  int lfd, port, mode, k, m, tree;
+  int mode, k, m;
   int64_t n;
   uint8_t master[32];
-  struct pn_net_opts net;
   struct pn_mpc_stats st;
   double seconds;
-  int rc[2];
-  struct pn_ctx ctx[2];
 };
 
-static void *relu_party(void *arg) {
-  struct relu_job *j = ((void **)arg)[0];
-  int p = (int)(intptr_t)((void **)arg)[1];
-  struct pn_ctx *ctx = &j->ctx[p];
-  struct pn_mpc_net *net = NULL;
-  struct pn_mpc_dealer *d = NULL;
+static int relu_party(void *user, int p, struct pn_ctx *ctx, struct pn_mpc *m) {
+  struct relu_job *j = user;
+  pn_sh x = {0}, y = {0};
   int rc;
-  if (p == 0) rc = pn_mpc_net_accept(ctx, j->lfd, &j->net, &net);
-  else {
-    char hp[64];
-    snprintf(hp, sizeof hp, "127.0.0.1:%d", j->port);
-    rc = pn_mpc_net_connect(ctx, hp, &j->net, &net);
-  }
-  if (rc == PN_OK) rc = pn_dealer_new_embedded(ctx, j->master, &d);
-  if (rc == PN_OK) {
-    struct pn_mpc m;
-    pn_mpc_init_party(&m, ctx, p, net, d, PN_MPC_FRAC_DEFAULT);
-    if (j->tree) m.lut_max = 0;
-    pn_sh x = {0}, y = {0};
-    if ((rc = pn_sh_alloc(&m, j->n, x)) == PN_OK && (rc = pn_sh_alloc(&m, j->n, y)) == PN_OK) {
-      struct pn_prg prg;
-      pn_prg_init(NULL, &prg, j->master);
-      pn_prg_bytes(&prg, x[0], (size_t)j->n * 8);
-      pn_prg_free(&prg);
-      double t0 = pn_now();
-      rc = pn_mpc_relu(&m, j->n, x, j->mode, j->k, j->m, y);
-      if (p == 0) {
-        j->seconds = pn_now() - t0;
-        j->st = m.st;
-      }
+  if ((rc = pn_sh_alloc(m, j->n, x)) == PN_OK && (rc = pn_sh_alloc(m, j->n, y)) == PN_OK) {
+    struct pn_prg prg;
+    pn_prg_init(NULL, &prg, j->master);
+    pn_prg_bytes(&prg, x[0], (size_t)j->n * 8);
+    pn_prg_free(&prg);
+    double t0 = pn_now();
+    rc = pn_mpc_relu(m, j->n, x, j->mode, j->k, j->m, y);
+    if (p == 0) {
+      j->seconds = pn_now() - t0;
+      j->st = m->st;
     }
-    pn_sh_free(&m, j->n, x);
-    pn_sh_free(&m, j->n, y);
-    pn_mpc_release(&m);
   }
-  j->rc[p] = rc;
-  pn_dealer_free(d);
-  pn_mpc_net_free(net);
-  return NULL;
+  pn_sh_free(m, j->n, x);
+  pn_sh_free(m, j->n, y);
+  return rc;
 }
 
 int pn_mpc_cli_bench_relu(int argc, char **argv) {
@@ -947,13 +798,11 @@ int pn_mpc_cli_bench_relu(int argc, char **argv) {
   struct pn_ctx ctx = {0};
   struct relu_job j;
   memset(&j, 0, sizeof j);
-  if (pn_net_parse_emu(&ctx, o.net, &j.net)) return pn_cli_usage(cmd, "%s", pn_errmsg(&ctx));
-  uint8_t psk[32];
-  if (pn_getrandom(&ctx, j.master, 32) || pn_getrandom(&ctx, psk, 32)) return pn_cli_fail(cmd, &ctx);
-  j.net.timeout_ms = 60000;
-  j.net.sec = o.tls ? PN_NET_TLS_PSK : PN_NET_PLAIN;
-  j.net.psk = psk;
-  j.net.psk_len = 32;
+  struct pn_mpc_loopback_opts lo = {0};
+  if (pn_net_parse_emu(&ctx, o.net, &lo.net)) return pn_cli_usage(cmd, "%s", pn_errmsg(&ctx));
+  if (pn_getrandom(&ctx, j.master, 32)) return pn_cli_fail(cmd, &ctx);
+  memcpy(lo.master, j.master, 32);
+  lo.net.sec = o.tls ? PN_NET_TLS_PSK : PN_NET_PLAIN; /* a fresh key per run */
   j.n = o.count;
   const int ns[] = {64, 64, 32, 18, 12, 8, 6, 8, 6}; /* the last two: carry tree */
   cJSON *arr = cJSON_CreateArray();
@@ -964,36 +813,29 @@ int pn_mpc_cli_bench_relu(int argc, char **argv) {
   int ret = PN_EXIT_OK;
   for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
     j.mode = i == 0 ? PN_RELU_FULL : PN_RELU_HB;
-    j.tree = o.no_table || i >= 7;
+    bool tree = o.no_table || i >= 7;
     j.k = 0;
     j.m = ns[i];
-    if (pn_mpc_net_bind(&ctx, "127.0.0.1", 0, &j.lfd, &j.port)) {
+    lo.no_table = tree;
+    if (pn_mpc_loopback_run(&ctx, &lo, relu_party, &j)) {
       ret = pn_cli_fail(cmd, &ctx);
-      break;
-    }
-    pthread_t t[2];
-    void *args[2][2] = {{&j, (void *)(intptr_t)0}, {&j, (void *)(intptr_t)1}};
-    for (int p = 0; p < 2; p++) pthread_create(&t[p], NULL, relu_party, args[p]);
-    for (int p = 0; p < 2; p++) pthread_join(t[p], NULL);
-    if (j.rc[0] || j.rc[1]) {
-      ret = pn_cli_fail(cmd, j.rc[0] ? &j.ctx[0] : &j.ctx[1]);
       break;
     }
     double bits, meas = (double)j.st.bytes * 8 / (double)j.n;
     int rounds;
-    pn_relu_cost_ex(j.mode, ns[i], j.tree ? 0 : PN_HB_LUT_MAX, &bits, &rounds);
+    pn_relu_cost_ex(j.mode, ns[i], tree ? 0 : PN_HB_LUT_MAX, &bits, &rounds);
     int lg = 0;
     while ((1 << lg) < ns[i]) lg++;
     double paper = j.mode == PN_RELU_FULL ? 1856 : 2.0 * ns[i] + 4.0 * ns[i] * lg + 1 + 128;
     printf("%-10s %4d %12.2f %12.0f %8llu %8d %14.0f %12.0f\n",
            j.mode == PN_RELU_FULL ? "full-bit"
-           : (ns[i] >= PN_HB_LUT_MIN && ns[i] <= PN_HB_LUT_MAX) ? (j.tree ? "HB tree" : "HB table")
+           : (ns[i] >= PN_HB_LUT_MIN && ns[i] <= PN_HB_LUT_MAX) ? (tree ? "HB tree" : "HB table")
                                                                 : "HB",
            ns[i], meas, bits,
            (unsigned long long)j.st.rounds, rounds, paper, (double)j.n / j.seconds);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "protocol", j.mode == PN_RELU_FULL ? "full-bit" : "hummingbird");
-    cJSON_AddBoolToObject(e, "sign_table", j.mode == PN_RELU_HB && !j.tree &&
+    cJSON_AddBoolToObject(e, "sign_table", j.mode == PN_RELU_HB && !tree &&
                           ns[i] >= PN_HB_LUT_MIN && ns[i] <= PN_HB_LUT_MAX);
     cJSON_AddNumberToObject(e, "n", ns[i]);
     cJSON_AddNumberToObject(e, "bits_per_relu", meas);
@@ -1004,7 +846,7 @@ int pn_mpc_cli_bench_relu(int argc, char **argv) {
     cJSON_AddNumberToObject(e, "relu_per_second", (double)j.n / j.seconds);
     cJSON_AddItemToArray(arr, e);
   }
-  pn_wipe(psk, sizeof psk);
+  pn_wipe(lo.master, sizeof lo.master);
   pn_wipe(j.master, sizeof j.master);
   if (ret == PN_EXIT_OK && o.json) {
     cJSON *r = cJSON_CreateObject();

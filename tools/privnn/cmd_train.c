@@ -201,11 +201,7 @@ int pn_cmd_train(int argc, char **argv) {
     sigaction(SIGINT, &old, NULL);
   }
   if (!rc) {
-    char norm[64];
-    snprintf(norm, sizeof norm, "%.8g %.8g", ds.mean, ds.std);
-    if (pn_graph_set_meta(g, "privnn.normalize", norm) ||
-        pn_graph_set_meta(g, "privnn.dataset", "fashion-mnist"))
-      rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+    rc = pn_dataset_record_norm(&ctx, &ds, g);
     if (!rc) rc = pn_onnx_save_file(&ctx, g, out);
   }
   const struct pn_epoch_stats *last = res && res->epochs_done ? &res->hist[res->epochs_done - 1] : NULL;

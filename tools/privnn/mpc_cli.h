@@ -33,7 +33,6 @@ int pn_mpc_cli_load(struct pn_ctx *ctx, const struct opts *o, struct source *s);
 void pn_mpc_cli_free(struct source *s);
 /* Images [first, first+cnt) into x, labels into y (-1 for random images). */
 void pn_mpc_cli_images(const struct source *s, int64_t first, int64_t cnt, float *x, int32_t *y);
-struct pn_graph *pn_mpc_cli_rebatch(const struct pn_graph *g0, int64_t B);
 int pn_mpc_cli_sha256(struct pn_ctx *ctx, const char *path, uint8_t out[32]);
 
 /* cmd_mpc.c: glibc heap settings for the share arrays (no trimming, no mmap per array). */
