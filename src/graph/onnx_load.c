@@ -536,11 +536,14 @@ int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_gra
   return PN_OK;
 }
 
+/* protobuf's own limit for one message: a bigger file is refused before it is read */
+#define ONNX_MAX_BYTES ((size_t)2 << 30)
+
 int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **out) {
   *out = NULL;
   uint8_t *buf;
   size_t n;
-  int rc = pn_read_file(ctx, path, 0, &buf, &n); /* its messages name the path already */
+  int rc = pn_read_file(ctx, path, ONNX_MAX_BYTES, &buf, &n); /* its messages name the path */
   if (rc) return rc;
   rc = pn_onnx_load(ctx, buf, n, out);
   free(buf);
@@ -565,7 +568,7 @@ int pn_tensor_load_pb_file(struct pn_ctx *ctx, const char *path, struct pn_tenso
   *out = NULL;
   uint8_t *buf;
   size_t n;
-  int rc = pn_read_file(ctx, path, 0, &buf, &n);
+  int rc = pn_read_file(ctx, path, ONNX_MAX_BYTES, &buf, &n);
   if (rc) return rc;
   rc = pn_tensor_load_pb(ctx, buf, n, out);
   free(buf);

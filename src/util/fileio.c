@@ -1,8 +1,16 @@
-/* fileio.c - whole-file reads and atomic writes: data reaches its final name only once complete. */
+/* fileio.c - whole-file reads and atomic writes: data reaches its final name only once complete.
+**
+** Reads open without blocking and refuse anything but a regular file, so a FIFO or a device named
+** where a file is meant is an error at once instead of a process that waits forever. Atomic writes
+** go to a temporary beside the target; every temporary in flight is listed in a fixed table that a
+** SIGINT/SIGTERM/SIGHUP handler (installed on first use, only where the signal still has its
+** default action) unlinks before the process dies, so Ctrl-C never leaves secret bytes behind. */
 #include "util/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +26,44 @@ double pn_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Open path for reading without blocking on a FIFO, and check that it is a regular file. */
+static int open_regular(struct pn_ctx *ctx, const char *path, int *fd_out, struct stat *st) {
+  *fd_out = -1;
+  memset(st, 0, sizeof *st);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return pn_err(ctx, PN_ERR_IO, "%s: %s", path, strerror(errno));
+  if (fstat(fd, st) != 0) {
+    int e = errno;
+    close(fd);
+    return pn_err(ctx, PN_ERR_IO, "%s: %s", path, strerror(e));
+  }
+  if (!S_ISREG(st->st_mode)) {
+    close(fd);
+    return pn_err(ctx, PN_ERR_IO, "%s: %s", path, S_ISDIR(st->st_mode) ? "is a directory"
+                  : S_ISFIFO(st->st_mode) ? "is a FIFO, not a regular file"
+                  : S_ISSOCK(st->st_mode) ? "is a socket, not a regular file"
+                  : "is a device, not a regular file");
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  *fd_out = fd;
+  return PN_OK;
+}
+
+int pn_check_regular_file(struct pn_ctx *ctx, const char *path) {
+  struct stat st;
+  int fd, rc = open_regular(ctx, path, &fd, &st);
+  if (fd >= 0) close(fd);
+  return rc;
+}
+
 int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t **buf, size_t *n) {
   *buf = NULL;
   *n = 0;
   if (!max_bytes) max_bytes = (size_t)4 << 30;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return pn_err(ctx, PN_ERR_IO, "%s: %s", path, strerror(errno));
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    int e = errno;
-    close(fd);
-    return pn_err(ctx, PN_ERR_IO, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory"
-                  : e ? strerror(e) : "not a regular file");
-  }
+  int fd, rc = open_regular(ctx, path, &fd, &st);
+  if (rc) return rc;
   if ((uint64_t)st.st_size > max_bytes) {
     close(fd);
     return pn_err(ctx, PN_ERR_CORRUPT, "%s: %lld bytes, more than the %zu allowed", path,
@@ -59,6 +92,70 @@ int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t
   *buf = b;
   *n = size;
   return PN_OK;
+}
+
+int pn_read_secret_file(struct pn_ctx *ctx, const char *path, size_t max_bytes,
+                        uint8_t **buf, size_t *n) {
+  *buf = NULL;
+  *n = 0;
+  struct stat st;
+  int fd, rc = open_regular(ctx, path, &fd, &st);
+  if (rc) return rc;
+  close(fd);
+  if (st.st_mode & 077)
+    return pn_err(ctx, PN_ERR_INSECURE, "%s: permissions %04o are too open (other users can read "
+                  "this secret): chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
+  return pn_read_file(ctx, path, max_bytes, buf, n);
+}
+
+/* ---- temporaries removed on SIGINT/SIGTERM/SIGHUP ---- */
+#define TMP_SLOTS 64
+static char *volatile tmp_slot[TMP_SLOTS];
+static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
+
+static void on_fatal_signal(int sig) {
+  int e = errno;
+  for (int i = 0; i < TMP_SLOTS; i++) {
+    char *p = tmp_slot[i];
+    if (p) unlink(p);
+  }
+  signal(sig, SIG_DFL);
+  errno = e;
+  raise(sig);
+}
+
+static void install_cleanup(void) {
+  for (size_t i = 0; i < sizeof cleanup_signals / sizeof *cleanup_signals; i++) {
+    struct sigaction old, sa;
+    if (sigaction(cleanup_signals[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL ||
+        (old.sa_flags & SA_SIGINFO))
+      continue; /* the program handles this signal itself */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(cleanup_signals[i], &sa, NULL);
+  }
+}
+
+static void tmp_track(char *tmp) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, install_cleanup);
+  for (int i = 0; i < TMP_SLOTS; i++) {
+    char *expect = NULL;
+    if (__atomic_compare_exchange_n(&tmp_slot[i], &expect, tmp, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST))
+      return;
+  }
+  /* more than TMP_SLOTS writes at once: this one is not removed on a signal */
+}
+
+static void tmp_untrack(const char *tmp) {
+  for (int i = 0; i < TMP_SLOTS; i++) {
+    char *expect = (char *)tmp;
+    if (__atomic_compare_exchange_n(&tmp_slot[i], &expect, NULL, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST))
+      return;
+  }
 }
 
 /* Where the temporary file goes: beside the file the path finally names, so that a symlink stays a
@@ -109,11 +206,13 @@ int pn_atomic_open(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *pa
     return pn_err(ctx, PN_ERR_IO, "%s: cannot create temporary file: %s", path, strerror(e));
   }
   fchmod(fd, mode);
+  tmp_track(af->tmp);
   af->mode = mode;
   af->f = fdopen(fd, "wb");
   if (!af->f) {
     close(fd);
     unlink(af->tmp);
+    tmp_untrack(af->tmp);
     free(af->path);
     free(af->tmp);
     memset(af, 0, sizeof *af);
@@ -125,7 +224,10 @@ int pn_atomic_open(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *pa
 void pn_atomic_abort(struct pn_atomic_file *af) {
   if (!af || !af->path) return;
   if (af->f) fclose(af->f);
-  if (af->tmp) unlink(af->tmp);
+  if (af->tmp) {
+    unlink(af->tmp);
+    tmp_untrack(af->tmp);
+  }
   free(af->path);
   free(af->tmp);
   memset(af, 0, sizeof *af);
@@ -162,6 +264,7 @@ static int commit(struct pn_ctx *ctx, struct pn_atomic_file *af, bool durable) {
     pn_atomic_abort(af);
     return rc;
   }
+  tmp_untrack(af->tmp);
   free(af->path);
   free(af->tmp);
   memset(af, 0, sizeof *af);

@@ -9,10 +9,19 @@
 struct pn_ctx;
 
 /* Read a whole file. On success *buf (malloc'd, NUL-terminated past *n) is the caller's to free.
-** Missing/unreadable file: PN_ERR_IO, message "PATH: No such file or directory". Files above
-** max_bytes (0 = 4 GiB) are refused with PN_ERR_CORRUPT. */
+** Missing/unreadable file: PN_ERR_IO, message "PATH: No such file or directory"; a FIFO, device,
+** socket or directory: PN_ERR_IO at once (never blocks on a FIFO). Files above max_bytes
+** (0 = 4 GiB) are refused with PN_ERR_CORRUPT before anything is read. */
 int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t **buf /* OUT */,
                  size_t *n /* OUT */);
+
+/* The same for a file holding a secret (a pre-shared key): refused with PN_ERR_INSECURE, naming
+** the mode and the chmod that fixes it, when group or others may read it (as ssh does). */
+int pn_read_secret_file(struct pn_ctx *ctx, const char *path, size_t max_bytes,
+                        uint8_t **buf /* OUT */, size_t *n /* OUT */);
+/* PN_OK when path names a regular file; a FIFO, device, socket or directory is PN_ERR_IO naming
+** what it is (checked without blocking, for readers that open the file themselves). */
+int pn_check_regular_file(struct pn_ctx *ctx, const char *path);
 
 /* Write buf[0..n) to path atomically: a temporary file in the same directory, fsync, rename.
 ** mode is the permission of the final file (0644, or 0600 for secrets). On failure the old file,
@@ -22,7 +31,8 @@ int pn_write_file_atomic(struct pn_ctx *ctx, const char *path, const void *buf, 
                          unsigned mode);
 
 /* Streamed atomic writes: open a temporary beside path, write to f, then commit (fsync + rename)
-** or abort (remove). */
+** or abort (remove). A temporary still open when SIGINT, SIGTERM or SIGHUP ends the process is
+** removed by a handler installed on first use (only for signals left at their default action). */
 struct pn_atomic_file {
   FILE *f;
   char *path, *tmp;
