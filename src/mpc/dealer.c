@@ -5,18 +5,27 @@
 ** from its seed, P1 draws a1, b1 and receives the correction c1 = (a0+a1)(b0+b1) - c0 explicitly.
 ** So P0's dealer file is a header with its seed, and P1's is its seed plus the corrections.
 **
-** File format (little-endian): a 128-byte header
-**   "PNMPCDL\0", u32 version (1), u32 party, u32 batch, u32 frac, u64 batches,
-**   u8 model_sha256[32], u8 plan_sha256[32], u8 seed[32]
+** File format (little-endian): a 160-byte header
+**   "PNMPCDL\0", u32 version (2), u32 party, u32 batch, u32 frac, u64 batches,
+**   u8 model_sha256[32], u8 plan_sha256[32], u8 seed[32], u8 session[16],
+**   use mark: u32 used (0 = fresh, 1 = used), u32 0, u64 time of use (Unix seconds)
 ** then (P1 only) records: u32 kind, u32 0, u64 dims[3], dims-determined correction words,
-** and finally the SHA-256 of everything before it. The parties check magic, version, party,
-** binding and checksum before use, and every record's kind and dims against the request. */
+** and finally the SHA-256 of everything before it, with the use mark hashed as zeros. The parties
+** check magic, version, party, binding, use mark and checksum before use, and every record's kind
+** and dims against the request. Material is single-use: before the first correlation leaves a
+** file, its use mark is set in place (and synced), so a second run from the same file is refused.
+** Both files of a pair carry one random session id, which the parties compare in their hello. */
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "util/bytes.h"
 #include "mpc/dealer.h"
@@ -26,8 +35,9 @@
 #include "util/status.h"
 #include "util/wipe.h"
 
-#define HDR_BYTES 128
-#define DEALER_VERSION 1
+#define HDR_BYTES 160
+#define MARK_OFF 144 /* the use mark: 16 bytes, hashed as zeros */
+#define DEALER_VERSION 2
 static const char magic[8] = "PNMPCDL";
 
 struct pn_mpc_dealer {
@@ -45,6 +55,9 @@ struct pn_mpc_dealer {
   EVP_MD_CTX *hash[2];
   struct pn_dealer_binding bind;
   struct pn_mpc_net *remote;     /* P1 served online: corrections requested over this link */
+  uint8_t session[16];
+  int mark_fd;                   /* a dealer file to mark used before its first request, or -1 */
+  const char *mark_path;
 };
 
 
@@ -52,6 +65,47 @@ static int dealer_alloc(struct pn_ctx *ctx, struct pn_mpc_dealer **out) {
   *out = calloc(1, sizeof **out);
   if (!*out) return pn_err(ctx, PN_ERR_NOMEM, "dealer: out of memory");
   (*out)->ctx = ctx;
+  (*out)->mark_fd = -1;
+  return PN_OK;
+}
+
+void pn_dealer_session(const struct pn_mpc_dealer *d, uint8_t session[16]) {
+  memcpy(session, d->session, 16);
+}
+
+void pn_dealer_session_master(const uint8_t master[PN_SEED_BYTES], const uint8_t session[16],
+                              uint8_t out[PN_SEED_BYTES]) {
+  uint8_t t[PN_SEED_BYTES];
+  pn_seed_derive(master, "session-hi", pn_get_le64(session), t);
+  pn_seed_derive(t, "session-lo", pn_get_le64(session + 8), out);
+  pn_wipe(t, sizeof t);
+}
+
+/* A new session: a random id, and an embedded dealer with the seeds it derives from master. */
+static int session_new(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
+                       struct pn_mpc_dealer **out) {
+  uint8_t session[16], sm[PN_SEED_BYTES];
+  int rc = pn_getrandom(ctx, session, sizeof session);
+  if (rc) return rc;
+  pn_dealer_session_master(master, session, sm);
+  rc = pn_dealer_new_embedded(ctx, sm, out);
+  pn_wipe(sm, sizeof sm);
+  if (rc == PN_OK) memcpy((*out)->session, session, 16);
+  return rc;
+}
+
+/* Set the use mark of the file in place and sync it, before any of its material is used. */
+static int mark_used(struct pn_mpc_dealer *d) {
+  uint8_t m[16] = {0};
+  pn_put_le32(m, 1);
+  pn_put_le64(m + 8, (uint64_t)time(NULL));
+  int ok = pwrite(d->mark_fd, m, sizeof m, MARK_OFF) == (ssize_t)sizeof m && fsync(d->mark_fd) == 0;
+  int e = errno;
+  close(d->mark_fd);
+  d->mark_fd = -1;
+  if (!ok)
+    return pn_err(d->ctx, PN_ERR_IO, "%s: cannot mark the dealer file used: %s", d->mark_path,
+                  strerror(e));
   return PN_OK;
 }
 
@@ -68,7 +122,7 @@ int pn_dealer_new_embedded(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTE
 }
 
 static void header(uint8_t h[HDR_BYTES], int party, const struct pn_dealer_binding *b,
-                   const uint8_t seed[PN_SEED_BYTES]) {
+                   const uint8_t seed[PN_SEED_BYTES], const uint8_t session[16]) {
   memset(h, 0, HDR_BYTES);
   memcpy(h, magic, 8);
   pn_put_le32(h + 8, DEALER_VERSION);
@@ -79,12 +133,13 @@ static void header(uint8_t h[HDR_BYTES], int party, const struct pn_dealer_bindi
   memcpy(h + 32, b->model, 32);
   memcpy(h + 64, b->plan, 32);
   memcpy(h + 96, seed, 32);
+  memcpy(h + 128, session, 16);
 }
 
 int pn_dealer_new_recorder(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
                            const struct pn_dealer_binding *bind, const char *path_p0,
                            const char *path_p1, struct pn_mpc_dealer **out) {
-  int rc = pn_dealer_new_embedded(ctx, master, out);
+  int rc = session_new(ctx, master, out);
   if (rc) return rc;
   struct pn_mpc_dealer *d = *out;
   d->bind = *bind;
@@ -97,7 +152,7 @@ int pn_dealer_new_recorder(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTE
       break;
     }
     if ((rc = pn_atomic_open(ctx, &d->rec[p], paths[p], 0600))) break;
-    header(h, p, bind, d->seed[p]);
+    header(h, p, bind, d->seed[p], d->session);
     EVP_DigestUpdate(d->hash[p], h, HDR_BYTES);
     if (fwrite(h, 1, HDR_BYTES, d->rec[p].f) != HDR_BYTES)
       rc = pn_err(ctx, PN_ERR_IO, "%s: write failed", paths[p]);
@@ -129,10 +184,19 @@ int pn_dealer_finish(struct pn_ctx *ctx, struct pn_mpc_dealer *d) {
 int pn_dealer_open_file(struct pn_ctx *ctx, const char *path, int party,
                         const struct pn_dealer_binding *bind, struct pn_mpc_dealer **out) {
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) return pn_err(ctx, PN_ERR_IO, "%s: cannot open dealer file", path);
+  int rc = pn_check_regular_file(ctx, path);
+  if (rc) return rc;
+  /* read-write: the use mark is set in place before the first correlation is used */
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY), mfd = -1;
+  if (fd < 0)
+    return pn_err(ctx, PN_ERR_IO, "%s: cannot open the dealer file for reading and marking it "
+                  "used: %s", path, strerror(errno));
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    return pn_err(ctx, PN_ERR_IO, "%s: cannot open dealer file", path);
+  }
   uint8_t h[HDR_BYTES], md[32], want[32], buf[65536];
-  int rc = PN_OK;
   EVP_MD_CTX *hc = EVP_MD_CTX_new();
   if (!hc || fseek(f, 0, SEEK_END) != 0) {
     rc = pn_err(ctx, PN_ERR_IO, "%s: cannot read dealer file", path);
@@ -149,11 +213,14 @@ int pn_dealer_open_file(struct pn_ctx *ctx, const char *path, int party,
     goto fail;
   }
   if (pn_get_le32(h + 8) != DEALER_VERSION) {
-    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: dealer file version %u, expected %d", path,
-                pn_get_le32(h + 8), DEALER_VERSION);
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: dealer file version %u, this privnn reads version %d "
+                "(make new files with `mpc dealer`)", path, pn_get_le32(h + 8), DEALER_VERSION);
     goto fail;
   }
-  /* checksum over header + body */
+  /* checksum over header (use mark as zeros) + body */
+  uint8_t mark[16];
+  memcpy(mark, h + MARK_OFF, 16);
+  memset(h + MARK_OFF, 0, 16);
   EVP_DigestInit_ex(hc, EVP_sha256(), NULL);
   EVP_DigestUpdate(hc, h, HDR_BYTES);
   uint64_t left = (uint64_t)size - HDR_BYTES - 32;
@@ -196,11 +263,31 @@ int pn_dealer_open_file(struct pn_ctx *ctx, const char *path, int party,
                 (unsigned long long)pn_get_le64(h + 24), (unsigned long long)bind->batches);
     goto fail;
   }
-  if ((rc = dealer_alloc(ctx, out))) goto fail;
+  if (pn_get_le32(mark) != 0 || pn_get_le32(mark + 4) != 0) {
+    time_t t = (time_t)pn_get_le64(mark + 8);
+    struct tm tm;
+    char when[64] = "an unknown time";
+    if (localtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    rc = pn_err(ctx, PN_ERR_INSECURE, "%s: this dealer file was already used by a run (at %s); "
+                "dealer material is single-use (a second run would let a party learn the "
+                "difference of two inputs): make new files with `mpc dealer`", path, when);
+    goto fail;
+  }
+  if ((mfd = dup(fd)) < 0) {
+    rc = pn_err(ctx, PN_ERR_IO, "%s: %s", path, strerror(errno));
+    goto fail;
+  }
+  if ((rc = dealer_alloc(ctx, out))) {
+    close(mfd);
+    goto fail;
+  }
   memcpy((*out)->seed[party], h + 96, 32);
+  memcpy((*out)->session, h + 128, 16);
   (*out)->have_seed[party] = 1;
   (*out)->bind = *bind;
   (*out)->in_path = path;
+  (*out)->mark_fd = mfd;
+  (*out)->mark_path = path;
   if (party == 1) {
     if (fseek(f, HDR_BYTES, SEEK_SET) != 0) {
       rc = pn_err(ctx, PN_ERR_IO, "%s: seek failed", path);
@@ -233,6 +320,7 @@ void pn_dealer_free(struct pn_mpc_dealer *d) {
     EVP_MD_CTX_free(d->hash[p]);
   }
   if (d->in) fclose(d->in);
+  if (d->mark_fd >= 0) close(d->mark_fd);
   pn_wipe_free(d, sizeof *d);
 }
 
@@ -243,6 +331,8 @@ uint64_t pn_dealer_bytes(const struct pn_mpc_dealer *d) { return d ? d->corr_byt
 static int req_prg(struct pn_mpc_dealer *d, int party, uint64_t idx, struct pn_prg *prg) {
   if (party < 0 || party > 1 || !d->have_seed[party])
     return pn_err(d->ctx, PN_ERR_INVALID, "dealer: no randomness for party %d here", party);
+  int rc0;
+  if (d->mark_fd >= 0 && (rc0 = mark_used(d))) return rc0;
   uint8_t s[PN_SEED_BYTES];
   pn_seed_derive(d->seed[party], "req", idx, s);
   int rc = pn_prg_init(d->ctx, prg, s);
@@ -585,12 +675,13 @@ int pn_dealer_lut(struct pn_mpc_dealer *d, int party, int64_t n, int nb, uint64_
 
 /* ---- the online dealer (CrypTen's TTP mode over TLS) ----
 ** Each party sends a hello (u32 "PNDH", u32 party, u32 batch, u32 frac, model[32], plan[32]); the
-** dealer answers (u32 status, seed[32]) with status 0 when the binding equals its own. P1 then
-** sends requests (u32 kind, u32 0, u64 dims[3]) and receives the correction words of each; kind 0
-** ends the session. */
+** dealer answers (u32 status, seed[32], session[16]) with status 0 when the binding equals its
+** own. P1 then sends requests (u32 kind, u32 0, u64 dims[3]) and receives the correction words of
+** each; kind 0 ends the session. Every session draws a random id from which the seeds are
+** derived: a dealer never hands out the same material twice, and the parties compare the id. */
 #define HELLO_MAGIC 0x48444e50u /* "PNDH" */
 #define HELLO_BYTES 80
-#define WELCOME_BYTES 36
+#define WELCOME_BYTES 52
 
 int pn_dealer_connect(struct pn_ctx *ctx, struct pn_mpc_net *net, int party,
                       const struct pn_dealer_binding *bind, struct pn_mpc_dealer **out) {
@@ -614,6 +705,7 @@ int pn_dealer_connect(struct pn_ctx *ctx, struct pn_mpc_net *net, int party,
   }
   if ((rc = dealer_alloc(ctx, out))) return rc;
   memcpy((*out)->seed[party], w + 4, 32);
+  memcpy((*out)->session, w + 36, 16);
   (*out)->have_seed[party] = 1;
   (*out)->bind = *bind;
   if (party == 1) (*out)->remote = net;
@@ -645,40 +737,106 @@ static int serve_request(struct pn_ctx *ctx, struct pn_mpc_dealer *e, struct pn_
   return rc;
 }
 
+/* Read one party's hello on net and answer it; *party gets its id when accepted. A refused party
+** (other binding, or a party already served) is PN_ERR_MISMATCH after the refusal is sent. */
+static int hello_one(struct pn_ctx *ctx, struct pn_mpc_dealer *e, const struct pn_dealer_binding *bind,
+                     struct pn_mpc_net *net, struct pn_mpc_net *const by_party[2], int *party_out) {
+  uint8_t h[HELLO_BYTES], w[WELCOME_BYTES];
+  int rc = pn_mpc_net_recv(ctx, net, h, sizeof h);
+  if (rc) return rc;
+  if (pn_get_le32(h) != HELLO_MAGIC)
+    return pn_err(ctx, PN_ERR_PROTOCOL, "online dealer: not a party's hello");
+  uint32_t party = pn_get_le32(h + 4);
+  int ok = party <= 1 && !by_party[party] && pn_get_le32(h + 8) == bind->batch &&
+           pn_get_le32(h + 12) == bind->frac && !memcmp(h + 16, bind->model, 32) &&
+           !memcmp(h + 48, bind->plan, 32);
+  memset(w, 0, sizeof w);
+  pn_put_le32(w, ok ? 0 : 1);
+  if (ok) {
+    memcpy(w + 4, e->seed[party], 32);
+    memcpy(w + 36, e->session, 16);
+  }
+  rc = pn_mpc_net_send(ctx, net, w, sizeof w);
+  pn_wipe(w, sizeof w);
+  if (rc) return rc;
+  if (!ok)
+    return pn_err(ctx, PN_ERR_MISMATCH, "online dealer: refused %s: %s", pn_mpc_net_peer(net),
+                  party <= 1 && by_party[party] ? "a second connection as the same party"
+                  : "it asked for another model, plan, batch size or party");
+  *party_out = (int)party;
+  return PN_OK;
+}
+
+/* Serve P1's requests until it ends the session. */
+static int serve_session(struct pn_ctx *ctx, struct pn_mpc_dealer *e, struct pn_mpc_net *p1,
+                         uint64_t *bytes) {
+  int rc = PN_OK;
+  while (rc == PN_OK) {
+    uint8_t rq[32];
+    if ((rc = pn_mpc_net_recv(ctx, p1, rq, sizeof rq))) break;
+    int kind = (int)pn_get_le32(rq);
+    if (kind == 0) break;
+    uint64_t dims[3] = {pn_get_le64(rq + 8), pn_get_le64(rq + 16), pn_get_le64(rq + 24)};
+    rc = serve_request(ctx, e, p1, kind, dims, bytes);
+  }
+  return rc;
+}
+
 int pn_dealer_serve(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
                     const struct pn_dealer_binding *bind, struct pn_mpc_net *a,
                     struct pn_mpc_net *b, uint64_t *bytes) {
   struct pn_mpc_net *net[2] = {a, b}, *by_party[2] = {NULL, NULL};
   struct pn_mpc_dealer *e = NULL;
-  uint8_t h[HELLO_BYTES], w[WELCOME_BYTES];
-  int rc = pn_dealer_new_embedded(ctx, master, &e);
+  int rc = session_new(ctx, master, &e);
   *bytes = 0;
   for (int i = 0; i < 2 && rc == PN_OK; i++) {
-    if ((rc = pn_mpc_net_recv(ctx, net[i], h, sizeof h))) break;
-    uint32_t party = pn_get_le32(h + 4);
-    int ok = pn_get_le32(h) == HELLO_MAGIC && party <= 1 && !by_party[party] &&
-             pn_get_le32(h + 8) == bind->batch && pn_get_le32(h + 12) == bind->frac &&
-             !memcmp(h + 16, bind->model, 32) && !memcmp(h + 48, bind->plan, 32);
-    memset(w, 0, sizeof w);
-    pn_put_le32(w, ok ? 0 : 1);
-    if (ok) {
-      by_party[party] = net[i];
-      memcpy(w + 4, e->seed[party], 32);
-    }
-    rc = pn_mpc_net_send(ctx, net[i], w, sizeof w);
-    pn_wipe(w, sizeof w);
-    if (rc == PN_OK && !ok)
-      rc = pn_err(ctx, PN_ERR_MISMATCH, "online dealer: a party asked for another model, plan, "
-                  "batch size or party");
+    int party = -1;
+    if ((rc = hello_one(ctx, e, bind, net[i], by_party, &party)) == PN_OK) by_party[party] = net[i];
   }
-  while (rc == PN_OK) {
-    uint8_t rq[32];
-    if ((rc = pn_mpc_net_recv(ctx, by_party[1], rq, sizeof rq))) break;
-    int kind = (int)pn_get_le32(rq);
-    if (kind == 0) break;
-    uint64_t dims[3] = {pn_get_le64(rq + 8), pn_get_le64(rq + 16), pn_get_le64(rq + 24)};
-    rc = serve_request(ctx, e, by_party[1], kind, dims, bytes);
-  }
+  if (rc == PN_OK) rc = serve_session(ctx, e, by_party[1], bytes);
   pn_dealer_free(e);
+  return rc;
+}
+
+struct listen_state {
+  struct pn_mpc_dealer *e;
+  const struct pn_dealer_binding *bind;
+  struct pn_mpc_net *by_party[2];
+  int party;
+  const struct pn_net_opts *opts;
+};
+
+/* accept check: a party's hello; a refused party is logged and dropped like a stranger */
+static int listen_check(struct pn_ctx *ctx, struct pn_mpc_net *net, void *user) {
+  struct listen_state *st = user;
+  int rc = hello_one(ctx, st->e, st->bind, net, st->by_party, &st->party);
+  if (rc == PN_ERR_MISMATCH) return PN_ERR_AUTH; /* the party got the refusal; keep serving */
+  return rc;
+}
+
+int pn_dealer_serve_listen(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
+                           const struct pn_dealer_binding *bind, int lfd,
+                           const struct pn_net_opts *opts, int wait_ms, uint64_t *bytes) {
+  struct listen_state st = {.bind = bind, .opts = opts};
+  *bytes = 0;
+  int rc = session_new(ctx, master, &st.e);
+  double deadline = pn_now() + wait_ms / 1000.0;
+  while (rc == PN_OK && (!st.by_party[0] || !st.by_party[1])) {
+    struct pn_mpc_net *n = NULL;
+    int left = (int)((deadline - pn_now()) * 1000);
+    rc = pn_mpc_net_accept_peer(ctx, lfd, opts, left > 0 ? left : 0, listen_check, &st, &n);
+    if (rc == PN_OK) {
+      st.by_party[st.party] = n;
+      if (opts->log) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "party %d connected from %s", st.party, pn_mpc_net_peer(n));
+        opts->log(opts->log_user, msg);
+      }
+    }
+  }
+  if (rc == PN_OK) rc = serve_session(ctx, st.e, st.by_party[1], bytes);
+  pn_dealer_free(st.e);
+  pn_mpc_net_free(st.by_party[0]);
+  pn_mpc_net_free(st.by_party[1]);
   return rc;
 }

@@ -28,7 +28,10 @@ enum pn_dealer_kind {
 int pn_dealer_new_embedded(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
                            struct pn_mpc_dealer **out /* OUT */);
 /* Read party `party`'s dealer file (see dealer.c for the format). The binding (model, plan,
-** batch) must equal the caller's, else PN_ERR_MISMATCH; bad magic/version/checksum PN_ERR_CORRUPT. */
+** batch) must equal the caller's, else PN_ERR_MISMATCH; bad magic/version/checksum PN_ERR_CORRUPT.
+** Dealer material is single-use: the file is marked used (in place) before its first correlation
+** is handed out, and a file so marked is refused with PN_ERR_INSECURE; a file this process cannot
+** write (to mark it) is refused too. */
 struct pn_dealer_binding {
   uint8_t model[32], plan[32]; /* SHA-256 of the ONNX file and of the plan's canonical text */
   uint32_t batch, frac;
@@ -42,16 +45,31 @@ int pn_dealer_new_recorder(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTE
                            const struct pn_dealer_binding *bind, const char *path_p0,
                            const char *path_p1, struct pn_mpc_dealer **out /* OUT */);
 int pn_dealer_finish(struct pn_ctx *ctx, struct pn_mpc_dealer *d);
+/* The 16-byte session id of d's material: random per dealer file pair or online session (both
+** parties' dealers of one session share it), zero for an embedded dealer. */
+void pn_dealer_session(const struct pn_mpc_dealer *d, uint8_t session[16] /* OUT */);
+/* The seed a dealer session with this id expands from a master seed (for tests and recorders). */
+void pn_dealer_session_master(const uint8_t master[PN_SEED_BYTES], const uint8_t session[16],
+                              uint8_t out[PN_SEED_BYTES] /* OUT */);
 /* The online dealer. A party connects (net, any transport) and gets its seed; P1 then fetches
 ** each correction over net when it needs it (net must outlive the dealer; pn_dealer_free ends
 ** the session). A dealer whose binding differs refuses: PN_ERR_MISMATCH. */
 int pn_dealer_connect(struct pn_ctx *ctx, struct pn_mpc_net *net, int party,
                       const struct pn_dealer_binding *bind, struct pn_mpc_dealer **out /* OUT */);
 /* Serve both parties (one connection each, either order) until P1 ends its session. *bytes gets
-** the correction bytes sent to P1. */
+** the correction bytes sent to P1. Each call is a new session: a random session id, from which
+** with master the parties' seeds are derived, so no two sessions ever serve the same material. */
 int pn_dealer_serve(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
                     const struct pn_dealer_binding *bind, struct pn_mpc_net *a,
                     struct pn_mpc_net *b, uint64_t *bytes);
+/* The online dealer as a service: accept connections on lfd (opts: transport, log) for up to
+** wait_ms until both parties have said a valid hello, then serve them as pn_dealer_serve does.
+** A stranger (failed handshake, garbage, silence) or a party asking for another binding is
+** refused, logged through opts->log and dropped; the service keeps waiting. */
+struct pn_net_opts;
+int pn_dealer_serve_listen(struct pn_ctx *ctx, const uint8_t master[PN_SEED_BYTES],
+                           const struct pn_dealer_binding *bind, int lfd,
+                           const struct pn_net_opts *opts, int wait_ms, uint64_t *bytes);
 void pn_dealer_free(struct pn_mpc_dealer *d);
 /* Bytes of explicit correction data generated so far (what travels to P1). */
 uint64_t pn_dealer_bytes(const struct pn_mpc_dealer *d);

@@ -11,7 +11,15 @@
 ** full socket buffers. The link emulator makes each exchange last at least RTT/2 + 8·bytes/BW,
 ** the time of the same exchange on a full-duplex link of that bandwidth and round-trip time, and
 ** keeps a virtual clock: thread CPU time (compute) plus the link's delays along the critical path
-** of the two parties, a measure that does not depend on how loaded this machine is. */
+** of the two parties, a measure that does not depend on how loaded this machine is.
+**
+** Identity: with a PSK, the TLS PSK identity names the link ("privnn-mpc-party", "-dealer"), so a
+** key never opens a link it was not made for; with certificates, the peer must chain to the CA and
+** match the expected name (DNS SAN or CN) or SHA-256 fingerprint, and never present our own
+** certificate. A listening side survives strangers: a connection that fails the handshake or the
+** caller's check is logged and dropped, and accepting goes on until the deadline. SIGPIPE from a
+** vanished peer is held back around every OpenSSL call (reads write alerts and key updates too),
+** so a dropped peer is an error return, never a dead process. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -20,6 +28,7 @@
 #include <openssl/err.h>
 #include <openssl/core_names.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -56,6 +65,8 @@ struct pn_mpc_net {
   uint8_t *sbuf;              /* small frames are assembled here and written at once */
   size_t scap;
   int broken;
+  char ident[40];             /* PSK identity: "privnn-mpc-" + link */
+  char peer[80];              /* "HOST:PORT" of the peer */
 };
 
 static double thread_cpu(void) {
@@ -183,9 +194,15 @@ static int io_read(struct pn_ctx *ctx, struct pn_mpc_net *n, void *buf, size_t l
     size_t chunk = len > (1u << 30) ? (1u << 30) : len;
     if (n->ssl) {
       size_t r = 0;
+      struct sigpipe_guard g;
       ERR_clear_error();
       errno = 0;
-      if (SSL_read_ex(n->ssl, p, chunk, &r) <= 0) {
+      sigpipe_block(&g);
+      int ok = SSL_read_ex(n->ssl, p, chunk, &r);
+      int saved = errno;
+      sigpipe_unblock(&g);
+      errno = saved;
+      if (ok <= 0) {
         int e = SSL_get_error(n->ssl, 0);
         int err = (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? EAGAIN
                   : (e == SSL_ERROR_ZERO_RETURN || errno == 0) ? 0 : errno;
@@ -381,7 +398,7 @@ double pn_mpc_net_emu_seconds(const struct pn_mpc_net *n) { return n->emu; }
 static unsigned psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk,
                               unsigned max_len) {
   struct pn_mpc_net *n = SSL_get_app_data(ssl);
-  if (!n || !identity || strcmp(identity, "privnn-mpc") != 0 || n->key_len > max_len) return 0;
+  if (!n || !identity || strcmp(identity, n->ident) != 0 || n->key_len > max_len) return 0;
   memcpy(psk, n->key, n->key_len);
   return (unsigned)n->key_len;
 }
@@ -389,10 +406,54 @@ static unsigned psk_server_cb(SSL *ssl, const char *identity, unsigned char *psk
 static unsigned psk_client_cb(SSL *ssl, const char *hint, char *identity, unsigned max_id,
                               unsigned char *psk, unsigned max_len) {
   struct pn_mpc_net *n = SSL_get_app_data(ssl);
-  if (!n || max_id < 12 || n->key_len > max_len) return 0;
-  strcpy(identity, "privnn-mpc");
+  if (!n || strlen(n->ident) >= max_id || n->key_len > max_len) return 0;
+  strcpy(identity, n->ident);
   memcpy(psk, n->key, n->key_len);
   return (unsigned)n->key_len;
+}
+
+/* SHA-256 of a certificate's DER encoding. */
+static int cert_sha256(X509 *x, uint8_t md[32]) {
+  unsigned len = 0;
+  return x && X509_digest(x, EVP_sha256(), md, &len) == 1 && len == 32;
+}
+
+/* Parse a fingerprint: 64 hex digits, ':' and spaces ignored. */
+static int parse_fingerprint(const char *s, uint8_t md[32]) {
+  int nd = 0;
+  for (; *s; s++) {
+    if (*s == ':' || *s == ' ') continue;
+    int v = *s >= '0' && *s <= '9' ? *s - '0' : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10
+            : *s >= 'A' && *s <= 'F' ? *s - 'A' + 10 : -1;
+    if (v < 0 || nd >= 64) return 0;
+    if (nd & 1) md[nd / 2] = (uint8_t)(md[nd / 2] | v);
+    else md[nd / 2] = (uint8_t)(v << 4);
+    nd++;
+  }
+  return nd == 64;
+}
+
+/* After a certificate handshake: the peer is not us, and matches the pinned fingerprint. */
+static int check_peer_cert(struct pn_ctx *ctx, struct pn_mpc_net *n, const struct pn_net_opts *o) {
+  X509 *peer = SSL_get1_peer_certificate(n->ssl);
+  uint8_t pmd[32], mine[32], want[32];
+  int rc = PN_OK;
+  if (!cert_sha256(peer, pmd))
+    rc = pn_err(ctx, PN_ERR_AUTH, "mpc net: %s presented no certificate", n->peer);
+  else if (cert_sha256(SSL_get_certificate(n->ssl), mine) && !memcmp(pmd, mine, 32))
+    rc = pn_err(ctx, PN_ERR_AUTH, "mpc net: %s presented our own certificate (each party needs "
+                "its own)", n->peer);
+  else if (o->peer_fingerprint && !parse_fingerprint(o->peer_fingerprint, want))
+    rc = pn_err(ctx, PN_ERR_INVALID, "mpc net: --peer-fingerprint '%s': expected 64 hex digits "
+                "(SHA-256)", o->peer_fingerprint);
+  else if (o->peer_fingerprint && memcmp(pmd, want, 32) != 0) {
+    char hex[65];
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", pmd[i]);
+    rc = pn_err(ctx, PN_ERR_AUTH, "mpc net: %s presented certificate sha256 %s, not the pinned "
+                "one (--peer-fingerprint)", n->peer, hex);
+  }
+  X509_free(peer);
+  return rc;
 }
 
 static int tls_setup(struct pn_ctx *ctx, struct pn_mpc_net *n, const struct pn_net_opts *o) {
@@ -421,6 +482,13 @@ static int tls_setup(struct pn_ctx *ctx, struct pn_mpc_net *n, const struct pn_n
   if (!n->ssl) return pn_err(ctx, PN_ERR_NOMEM, "mpc net: TLS session failed");
   SSL_set_app_data(n->ssl, n);
   SSL_set_fd(n->ssl, n->fd);
+  if (o->sec == PN_NET_TLS_CERT && o->peer_name) {
+    /* checked during chain verification, on either side of the handshake */
+    X509_VERIFY_PARAM *vp = SSL_get0_param(n->ssl);
+    X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (X509_VERIFY_PARAM_set1_host(vp, o->peer_name, 0) != 1)
+      return pn_err(ctx, PN_ERR_INVALID, "mpc net: bad peer name '%s'", o->peer_name);
+  }
   ERR_clear_error();
   struct sigpipe_guard g;
   sigpipe_block(&g);
@@ -432,12 +500,49 @@ static int tls_setup(struct pn_ctx *ctx, struct pn_mpc_net *n, const struct pn_n
     if (le) ERR_error_string_n(le, eb, sizeof eb);
     else snprintf(eb, sizeof eb, "%s", e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ
                                            ? "peer closed or stalled" : "handshake error");
+    long vr = SSL_get_verify_result(n->ssl);
+    int reason = ERR_GET_REASON(le);
     SSL_free(n->ssl);
     n->ssl = NULL;
+    if (o->sec == PN_NET_TLS_PSK &&
+        (reason == SSL_R_BINDER_DOES_NOT_VERIFY || reason == SSL_R_TLSV1_ALERT_DECRYPT_ERROR ||
+         reason == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE || reason == SSL_R_NO_SHARED_CIPHER ||
+         reason == SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER ||
+         reason == SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM))
+      return pn_err(ctx, PN_ERR_AUTH, "mpc net: wrong pre-shared key: %s holds another key (or a "
+                    "key for another link than the %s link)", n->peer, n->ident + 11);
+    if (o->sec == PN_NET_TLS_CERT && vr == X509_V_ERR_HOSTNAME_MISMATCH)
+      return pn_err(ctx, PN_ERR_AUTH, "mpc net: %s presented a certificate not issued to '%s' "
+                    "(--peer-name)", n->peer, o->peer_name);
+    if (o->sec == PN_NET_TLS_CERT && vr != X509_V_OK)
+      return pn_err(ctx, PN_ERR_AUTH, "mpc net: certificate of %s refused: %s", n->peer,
+                    X509_verify_cert_error_string(vr));
     return pn_err(ctx, (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) ? PN_ERR_TIMEOUT
-                       : PN_ERR_AUTH, "mpc net: TLS 1.3 handshake failed: %s", eb);
+                       : PN_ERR_AUTH, "mpc net: TLS 1.3 handshake with %s failed: %s", n->peer, eb);
   }
+  if (o->sec == PN_NET_TLS_CERT) return check_peer_cert(ctx, n, o);
   return PN_OK;
+}
+
+static void describe_peer(int fd, char *buf, size_t n) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char host[64] = "?", port[16] = "?";
+  if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+      (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) ||
+      getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port,
+                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    snprintf(buf, n, "the peer");
+    return;
+  }
+  snprintf(buf, n, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+const char *pn_mpc_net_peer(const struct pn_mpc_net *n) { return n->peer; }
+int pn_mpc_net_is_server(const struct pn_mpc_net *n) { return n->server; }
+void pn_mpc_net_set_timeout(struct pn_mpc_net *n, int ms) {
+  n->timeout_ms = ms > 0 ? ms : 30000;
+  set_timeouts(n->fd, n->timeout_ms);
 }
 
 int pn_mpc_net_from_fd(struct pn_ctx *ctx, int fd, int server, const struct pn_net_opts *o,
@@ -454,6 +559,8 @@ int pn_mpc_net_from_fd(struct pn_ctx *ctx, int fd, int server, const struct pn_n
   n->bw = o->emu_bw;
   n->rtt = o->emu_rtt;
   n->cpu_mark = thread_cpu();
+  snprintf(n->ident, sizeof n->ident, "privnn-mpc-%.20s", o->link ? o->link : "party");
+  describe_peer(fd, n->peer, sizeof n->peer);
   set_timeouts(fd, n->timeout_ms);
   if (o->psk) {
     if (o->psk_len < 16 || o->psk_len > sizeof n->key) {
@@ -502,7 +609,7 @@ int pn_mpc_net_bind(struct pn_ctx *ctx, const char *host, int port, int *fd_out,
     return pn_err(ctx, PN_ERR_IO, "mpc net: socket: %s", strerror(errno));
   }
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1) != 0) {
+  if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 16) != 0) {
     int e = errno;
     freeaddrinfo(ai);
     close(fd);
@@ -521,20 +628,72 @@ int pn_mpc_net_bind(struct pn_ctx *ctx, const char *host, int port, int *fd_out,
 
 int pn_mpc_net_accept_keep(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *o,
                            struct pn_mpc_net **out) {
-  int ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
-  struct pollfd p = {lfd, POLLIN, 0};
-  int r = poll(&p, 1, ms);
-  if (r <= 0) return pn_err(ctx, PN_ERR_TIMEOUT, "mpc net: no peer connected within %d ms", ms);
-  int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-  if (fd < 0) return pn_err(ctx, PN_ERR_IO, "mpc net: accept: %s", strerror(errno));
-  return pn_mpc_net_from_fd(ctx, fd, 1, o, out);
+  return pn_mpc_net_accept_peer(ctx, lfd, o, o->timeout_ms > 0 ? o->timeout_ms : 30000, NULL,
+                                NULL, out);
 }
 
 int pn_mpc_net_accept(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *o,
                       struct pn_mpc_net **out) {
-  int rc = pn_mpc_net_accept_keep(ctx, lfd, o, out);
+  int rc = pn_mpc_net_accept_peer(ctx, lfd, o, o->timeout_ms > 0 ? o->timeout_ms : 30000, NULL,
+                                  NULL, out);
   close(lfd);
   return rc;
+}
+
+/* A failure a stranger can cause (dropped and logged) rather than a refused real peer. */
+static int stranger_failure(int rc) {
+  return rc == PN_ERR_PROTOCOL || rc == PN_ERR_AUTH || rc == PN_ERR_TIMEOUT || rc == PN_ERR_IO;
+}
+
+int pn_mpc_net_accept_peer(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *o, int wait_ms,
+                           int (*check)(struct pn_ctx *, struct pn_mpc_net *, void *), void *user,
+                           struct pn_mpc_net **out) {
+  *out = NULL;
+  int full = o->timeout_ms > 0 ? o->timeout_ms : 30000, dropped = 0;
+  double deadline = pn_now() + wait_ms / 1000.0;
+  char last[PN_ERRMSG_MAX] = "";
+  struct pn_net_opts so = *o;
+  so.timeout_ms = full < 10000 ? full : 10000; /* a stranger holds the service this long at most */
+  for (;;) {
+    int left = (int)((deadline - pn_now()) * 1000);
+    struct pollfd p = {lfd, POLLIN, 0};
+    int r = left > 0 ? poll(&p, 1, left) : 0;
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (!dropped)
+        return pn_err(ctx, PN_ERR_TIMEOUT, "mpc net: no peer connected within %d ms", wait_ms);
+      return pn_err(ctx, PN_ERR_TIMEOUT, "mpc net: no peer completed the handshake within %d ms "
+                    "(%d connection(s) dropped; the last: %s)", wait_ms, dropped, last);
+    }
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
+      return pn_err(ctx, PN_ERR_IO, "mpc net: accept: %s", strerror(errno));
+    }
+    char who[80];
+    describe_peer(fd, who, sizeof who);
+    struct pn_ctx sub = {0};
+    struct pn_mpc_net *n = NULL;
+    int rc = pn_mpc_net_from_fd(&sub, fd, 1, &so, &n);
+    if (rc == PN_OK && check) rc = check(&sub, n, user);
+    if (rc == PN_OK) {
+      pn_mpc_net_set_timeout(n, full);
+      *out = n;
+      return PN_OK;
+    }
+    pn_mpc_net_free(n);
+    if (!stranger_failure(rc)) {
+      pn_err(ctx, rc, "%s", pn_errmsg(&sub));
+      return rc;
+    }
+    dropped++;
+    snprintf(last, sizeof last, "%s", pn_errmsg(&sub));
+    if (o->log) {
+      char msg[PN_ERRMSG_MAX + 128];
+      snprintf(msg, sizeof msg, "dropped a connection from %s: %s", who, last);
+      o->log(o->log_user, msg);
+    }
+  }
 }
 
 int pn_mpc_net_listen(struct pn_ctx *ctx, const char *hostport, const struct pn_net_opts *o,
@@ -577,8 +736,13 @@ int pn_mpc_net_connect(struct pn_ctx *ctx, const char *hostport, const struct pn
     nanosleep(&ts, NULL);
   }
   freeaddrinfo(ai);
-  return pn_err(ctx, err == EINPROGRESS || err == EAGAIN ? PN_ERR_TIMEOUT : PN_ERR_IO,
-                "mpc net: connect to %s: %s", hostport, strerror(err));
+  if (err == EINPROGRESS || err == EAGAIN || err == ETIMEDOUT)
+    return pn_err(ctx, PN_ERR_TIMEOUT, "mpc net: connect to %s: no answer within %d ms (is the "
+                  "host up, and is no firewall dropping the port?)", hostport, ms);
+  if (err == ECONNREFUSED)
+    return pn_err(ctx, PN_ERR_IO, "mpc net: connect to %s: connection refused for %d ms (nothing "
+                  "listening on that port yet?)", hostport, ms);
+  return pn_err(ctx, PN_ERR_IO, "mpc net: connect to %s: %s", hostport, strerror(err));
 }
 
 void pn_mpc_net_free(struct pn_mpc_net *n) {

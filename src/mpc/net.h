@@ -18,9 +18,16 @@ struct pn_net_opts {
   enum pn_net_sec sec;
   const uint8_t *psk;          /* PSK mode: the shared key (>= 16 bytes) */
   size_t psk_len;
+  const char *link;            /* PSK identity naming the link ("party", "dealer"; NULL = "party"):
+                               ** a key made for one link never opens the other */
   const char *cert, *key, *ca; /* CERT mode: own PEM certificate + key, CA to verify the peer */
+  const char *peer_name;       /* CERT mode: the peer certificate's DNS SAN (or CN) must match */
+  const char *peer_fingerprint; /* CERT mode: SHA-256 of the peer certificate (hex, ':' allowed) */
   double emu_bw;               /* link emulator: bits per second (0 = off) */
   double emu_rtt;              /* link emulator: round-trip time in seconds */
+  /* A listening side reports dropped strangers here (NULL = silently). */
+  void (*log)(void *user, const char *msg);
+  void *log_user;
 };
 
 /* Parse "lan" | "wan" | "BW,RTT" (BW in Mbit/s, RTT in ms) | "none" into opts. */
@@ -29,7 +36,8 @@ int pn_net_parse_emu(struct pn_ctx *ctx, const char *spec, struct pn_net_opts *o
 /* Wrap a connected socket (takes ownership). server selects the TLS role. */
 int pn_mpc_net_from_fd(struct pn_ctx *ctx, int fd, int server, const struct pn_net_opts *opts,
                        struct pn_mpc_net **out /* OUT */);
-/* Listen on host:port and accept one peer, within the timeout. */
+/* Listen on host:port and accept one peer, within the timeout (strangers dropped, as
+** pn_mpc_net_accept_peer without a check). */
 int pn_mpc_net_listen(struct pn_ctx *ctx, const char *hostport, const struct pn_net_opts *opts,
                       struct pn_mpc_net **out /* OUT */);
 /* Bind a listening socket; *port gets the bound port. */
@@ -40,6 +48,22 @@ int pn_mpc_net_accept(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opt
 /* The same, leaving the listening socket open for more peers. */
 int pn_mpc_net_accept_keep(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opts,
                            struct pn_mpc_net **out /* OUT */);
+/* A listening service: accept peers on lfd until one completes the TLS handshake and, when check
+** is given, check(user, net) returns PN_OK; return it in *out (lfd stays open). A connection whose
+** handshake fails, or whose check returns PN_ERR_PROTOCOL, PN_ERR_AUTH, PN_ERR_TIMEOUT or PN_ERR_IO
+** (a port scan, an HTTP request, a silent client, a wrong key), is logged through opts->log, closed,
+** and the service keeps accepting; any other check failure (a real peer refused, e.g.
+** PN_ERR_MISMATCH) is returned. Strangers get min(timeout, 10 s) each. No peer before wait_ms:
+** PN_ERR_TIMEOUT, saying how many connections were dropped and why the last one was. */
+int pn_mpc_net_accept_peer(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opts, int wait_ms,
+                           int (*check)(struct pn_ctx *ctx, struct pn_mpc_net *net, void *user),
+                           void *user, struct pn_mpc_net **out /* OUT */);
+/* "HOST:PORT" of the peer, for messages. */
+const char *pn_mpc_net_peer(const struct pn_mpc_net *net);
+/* 1 on the TLS server side (the side that sends first in an exchange). */
+int pn_mpc_net_is_server(const struct pn_mpc_net *net);
+/* Change the per-operation timeout of an open connection. */
+void pn_mpc_net_set_timeout(struct pn_mpc_net *net, int timeout_ms);
 /* Connect to host:port, retrying until the timeout. */
 int pn_mpc_net_connect(struct pn_ctx *ctx, const char *hostport, const struct pn_net_opts *opts,
                        struct pn_mpc_net **out /* OUT */);

@@ -178,6 +178,16 @@ static void test_tls_psk_and_wrong_key(void **state) {
   assert_int_not_equal(c[1].rc, PN_OK);
   assert_true(c[0].rc == PN_ERR_AUTH || c[1].rc == PN_ERR_AUTH);
   printf("wrong PSK: P0 '%s' / P1 '%s'\n", pn_errmsg(&c[0].ctx), pn_errmsg(&c[1].ctx));
+  /* said in words a person understands, not OpenSSL's reason code */
+  assert_true(strstr(pn_errmsg(&c[0].ctx), "wrong pre-shared key") ||
+              strstr(pn_errmsg(&c[1].ctx), "wrong pre-shared key"));
+  /* the right key made for another link (the dealer link) does not open the party link */
+  struct pn_net_opts od = o;
+  od.link = "dealer";
+  struct party_arg cl[2] = {0};
+  run_pair(&w, &o, &od, cl);
+  assert_int_not_equal(cl[0].rc, PN_OK);
+  assert_int_not_equal(cl[1].rc, PN_OK);
 
   /* HMAC-framed plain TCP with mismatched keys fails authentication */
   struct pn_net_opts h1 = {.timeout_ms = 10000, .psk = k1, .psk_len = 32}, h2 = h1;
@@ -236,12 +246,19 @@ static void test_tls_certificates(void **state) {
   const char *names[8] = {"ca.pem", "p0.pem", "p0.key", "p1.pem", "p1.key", "rogue.pem",
                           "rogue.key", "rogueca.pem"};
   for (int i = 0; i < 8; i++) snprintf(path[i], sizeof path[i], "%s/%s", dir, names[i]);
+  char dpath[2][300];
+  snprintf(dpath[0], sizeof dpath[0], "%s/dealer.pem", dir);
+  snprintf(dpath[1], sizeof dpath[1], "%s/dealer.key", dir);
   X509 *ca, *c0, *c1, *rca, *rc;
   EVP_PKEY *kca = make_cert("privnn test CA", NULL, NULL, 1, 1, &ca);
   EVP_PKEY *k0 = make_cert("P0", kca, ca, 0, 2, &c0);
   EVP_PKEY *k1 = make_cert("P1", kca, ca, 0, 3, &c1);
   EVP_PKEY *krca = make_cert("rogue CA", NULL, NULL, 1, 4, &rca);
   EVP_PKEY *kr = make_cert("P1", krca, rca, 0, 5, &rc);
+  X509 *cd;
+  EVP_PKEY *kd = make_cert("dealer", kca, ca, 0, 6, &cd); /* the same CA's dealer certificate */
+  write_pem(dpath[0], cd, NULL);
+  write_pem(dpath[1], NULL, kd);
   write_pem(path[0], ca, NULL);
   write_pem(path[1], c0, NULL);
   write_pem(path[2], NULL, k0);
@@ -254,10 +271,11 @@ static void test_tls_certificates(void **state) {
   make_inputs(&w);
   make_inputs(&ref);
   struct pn_net_opts o0 = {.timeout_ms = 10000, .sec = PN_NET_TLS_CERT, .cert = path[1],
-                           .key = path[2], .ca = path[0]};
+                           .key = path[2], .ca = path[0], .peer_name = "P1"};
   struct pn_net_opts o1 = o0;
   o1.cert = path[3];
   o1.key = path[4];
+  o1.peer_name = "P0";
   struct party_arg a[2] = {0};
   run_pair(&w, &o0, &o1, a);
   assert_int_equal(a[0].rc, PN_OK);
@@ -277,6 +295,53 @@ static void test_tls_certificates(void **state) {
   assert_int_not_equal(c[1].rc, PN_OK);
   assert_true(c[0].rc == PN_ERR_AUTH || c[1].rc == PN_ERR_AUTH);
   printf("rogue certificate: P0 '%s' / P1 '%s'\n", pn_errmsg(&c[0].ctx), pn_errmsg(&c[1].ctx));
+  /* the CA's certificates of other names are refused by name, on the side that checks it:
+  ** the dealer's certificate posing as P1, P1 expecting someone else */
+  struct pn_net_opts dealer_as_p1 = o1;
+  dealer_as_p1.cert = dpath[0];
+  dealer_as_p1.key = dpath[1];
+  struct party_arg nd[2] = {0};
+  run_pair(&w, &o0, &dealer_as_p1, nd);
+  assert_int_equal(nd[0].rc, PN_ERR_AUTH);
+  assert_non_null(strstr(pn_errmsg(&nd[0].ctx), "'P1'"));
+  assert_int_not_equal(nd[1].rc, PN_OK);
+  printf("dealer certificate as P1: P0 '%s'\n", pn_errmsg(&nd[0].ctx));
+  struct pn_net_opts wrong_name = o1;
+  wrong_name.peer_name = "P7";
+  struct party_arg wn[2] = {0};
+  run_pair(&w, &o0, &wrong_name, wn);
+  assert_int_equal(wn[1].rc, PN_ERR_AUTH);
+  assert_int_not_equal(wn[0].rc, PN_OK);
+  /* the same certificate on both sides: each refuses to talk to itself */
+  struct pn_net_opts self0 = o0, self1 = o0;
+  self0.peer_name = self1.peer_name = "P0";
+  struct party_arg sf[2] = {0};
+  run_pair(&w, &self0, &self1, sf);
+  assert_int_equal(sf[0].rc, PN_ERR_AUTH);
+  assert_non_null(strstr(pn_errmsg(&sf[0].ctx), "our own certificate"));
+  assert_int_not_equal(sf[1].rc, PN_OK);
+  /* pinning by fingerprint: P1's real SHA-256 passes, one flipped digit fails */
+  uint8_t md[32];
+  unsigned mdl = 0;
+  assert_int_equal(X509_digest(c1, EVP_sha256(), md, &mdl), 1);
+  char fp[100];
+  for (int i = 0; i < 32; i++) snprintf(fp + 3 * i, 4, i < 31 ? "%02X:" : "%02X", md[i]);
+  struct pn_net_opts pin = o0;
+  pin.peer_name = NULL;
+  pin.peer_fingerprint = fp;
+  struct party_arg pf[2] = {0};
+  run_pair(&w, &pin, &o1, pf);
+  assert_int_equal(pf[0].rc, PN_OK);
+  assert_int_equal(pf[1].rc, PN_OK);
+  fp[0] = fp[0] == '0' ? '1' : '0';
+  struct party_arg pb[2] = {0};
+  run_pair(&w, &pin, &o1, pb);
+  assert_int_equal(pb[0].rc, PN_ERR_AUTH);
+  assert_non_null(strstr(pn_errmsg(&pb[0].ctx), "pinned"));
+  X509_free(cd);
+  EVP_PKEY_free(kd);
+  unlink(dpath[0]);
+  unlink(dpath[1]);
   /* a missing key file is a clean error */
   struct pn_net_opts missing = o1;
   missing.key = "/nonexistent/key.pem";
@@ -423,11 +488,38 @@ static void test_dealer_files(void **state) {
   assert_memory_equal(sim.yl, real.yl, sizeof sim.yl);
   assert_memory_equal(sim.C, real.C, sizeof sim.C);
   assert_memory_equal(sim.z, real.z, sizeof sim.z);
+  /* both files of the pair carry one session id */
+  uint8_t s0[16], s1[16], zero[16] = {0};
+  pn_dealer_session(d0, s0);
+  pn_dealer_session(d1, s1);
+  assert_memory_equal(s0, s1, 16);
+  assert_memory_not_equal(s0, zero, 16);
   pn_dealer_free(d0);
   pn_dealer_free(d1);
+  /* single use: both files were marked when the run took their first correlation, and a
+  ** second run from them is refused before any material is handed out */
+  assert_int_equal(pn_dealer_open_file(&ctx, p1, 1, &bind, &d1), PN_ERR_INSECURE);
+  assert_non_null(strstr(pn_errmsg(&ctx), "already used"));
+  assert_null(d1);
+  assert_int_equal(pn_dealer_open_file(&ctx, p0, 0, &bind, &d0), PN_ERR_INSECURE);
+  /* a file opened but never asked for material (the peer never came) stays usable */
+  char q0[256], q1[256];
+  snprintf(q0, sizeof q0, "%s/q0.dealer", dir);
+  snprintf(q1, sizeof q1, "%s/q1.dealer", dir);
+  assert_int_equal(pn_dealer_new_recorder(&ctx, master, &bind, q0, q1, &rec), PN_OK);
+  pn_mpc_init_sim(&m, &ctx, rec, 16);
+  assert_int_equal(run_workload(&m, &sim), PN_OK);
+  pn_mpc_release(&m);
+  assert_int_equal(pn_dealer_finish(&ctx, rec), PN_OK);
+  uint8_t s2[16];
+  pn_dealer_session(rec, s2);
+  assert_memory_not_equal(s2, s0, 16); /* every recording is a new session */
+  pn_dealer_free(rec);
+  assert_int_equal(pn_dealer_open_file(&ctx, q1, 1, &bind, &d1), PN_OK);
+  pn_dealer_free(d1);
   /* exhausted: a second pass over the workload needs records the file does not have */
-  assert_int_equal(pn_dealer_open_file(&ctx, p1, 1, &bind, &d1), PN_OK);
-  assert_int_equal(pn_dealer_open_file(&ctx, p0, 0, &bind, &d0), PN_OK);
+  assert_int_equal(pn_dealer_open_file(&ctx, q1, 1, &bind, &d1), PN_OK);
+  assert_int_equal(pn_dealer_open_file(&ctx, q0, 0, &bind, &d0), PN_OK);
   struct party_arg b[2] = {{.dealer = d0}, {.dealer = d1}};
   run_pair(&real, &o, &o, b);
   assert_int_equal(b[1].rc, PN_OK);
@@ -436,6 +528,8 @@ static void test_dealer_files(void **state) {
   assert_int_equal(c[1].rc, PN_ERR_MISMATCH);
   pn_dealer_free(d0);
   pn_dealer_free(d1);
+  unlink(q0);
+  unlink(q1);
   /* mismatched bindings and party */
   struct pn_dealer_binding other = bind;
   other.model[0] ^= 1;
@@ -455,7 +549,7 @@ static void test_dealer_files(void **state) {
   uint8_t *buf;
   size_t n;
   assert_int_equal(pn_read_file(&ctx, p1, 0, &buf, &n), PN_OK);
-  size_t spots[] = {0, 9, 40, 200, n / 2, n - 1};
+  size_t spots[] = {0, 9, 40, 130, 200, n / 2, n - 1};
   for (size_t i = 0; i < sizeof spots / sizeof *spots; i++) {
     buf[spots[i]] ^= 0x40;
     assert_int_equal(pn_write_file_atomic(&ctx, p1, buf, n, 0600), PN_OK);
@@ -479,6 +573,7 @@ struct online_party {
   int rc;
   struct pn_ctx ctx;
   uint64_t dealer_bytes;
+  uint8_t session[16];
 };
 
 static void *online_party_main(void *p) {
@@ -490,6 +585,7 @@ static void *online_party_main(void *p) {
       (a->rc = pn_dealer_connect(&a->ctx, dn, a->id, &a->bind, &d)) ||
       (a->rc = pn_mpc_net_from_fd(&a->ctx, a->peer_fd, a->id == 0, &o, &peer)))
     goto out;
+  pn_dealer_session(d, a->session);
   struct pn_mpc m;
   pn_mpc_init_party(&m, &a->ctx, a->id, peer, d, 16);
   a->rc = run_workload(&m, a->w);
@@ -542,19 +638,11 @@ static void run_online(struct work *w, const struct pn_dealer_binding *sb,
 }
 
 static void test_online_dealer(void **state) {
-  static struct work sim, real;
+  static struct work sim, real, again;
   make_inputs(&sim);
   make_inputs(&real);
+  make_inputs(&again);
   struct pn_ctx ctx = {0};
-  struct pn_mpc_dealer *d;
-  assert_int_equal(pn_dealer_new_embedded(&ctx, master, &d), PN_OK);
-  struct pn_mpc m;
-  pn_mpc_init_sim(&m, &ctx, d, 16);
-  assert_int_equal(run_workload(&m, &sim), PN_OK);
-  pn_mpc_release(&m);
-  uint64_t embedded_bytes = pn_dealer_bytes(d);
-  pn_dealer_free(d);
-
   struct pn_dealer_binding bind = {.batch = 4, .frac = 16, .batches = 1};
   memset(bind.model, 7, 32);
   struct online_party p[2];
@@ -563,6 +651,18 @@ static void test_online_dealer(void **state) {
   assert_int_equal(p[0].rc, PN_OK);
   assert_int_equal(p[1].rc, PN_OK);
   assert_int_equal(srv.rc, PN_OK);
+  assert_memory_equal(p[0].session, p[1].session, 16);
+  /* the session's material is the embedded dealer's for the session's seed */
+  uint8_t sm[32];
+  pn_dealer_session_master(master, p[0].session, sm);
+  struct pn_mpc_dealer *d;
+  assert_int_equal(pn_dealer_new_embedded(&ctx, sm, &d), PN_OK);
+  struct pn_mpc m;
+  pn_mpc_init_sim(&m, &ctx, d, 16);
+  assert_int_equal(run_workload(&m, &sim), PN_OK);
+  pn_mpc_release(&m);
+  uint64_t embedded_bytes = pn_dealer_bytes(d);
+  pn_dealer_free(d);
   assert_memory_equal(sim.yf, real.yf, sizeof sim.yf);
   assert_memory_equal(sim.yh, real.yh, sizeof sim.yh);
   assert_memory_equal(sim.yl, real.yl, sizeof sim.yl);
@@ -571,6 +671,20 @@ static void test_online_dealer(void **state) {
   /* P1 received exactly the corrections the embedded dealer computes; P0 nothing but its seed */
   assert_true(srv.bytes == embedded_bytes && p[1].dealer_bytes == embedded_bytes);
   assert_int_equal(p[0].dealer_bytes, 0);
+  /* a second session of the same dealer (same master) serves other material: another session id,
+  ** and the same inputs give the same results through different openings */
+  uint8_t first[16];
+  memcpy(first, p[0].session, 16);
+  run_online(&again, &bind, &bind, p, &srv);
+  assert_int_equal(srv.rc, PN_OK);
+  assert_memory_not_equal(first, p[0].session, 16);
+  int shares_differ = 0;
+  for (int i = 0; i < N; i++) {
+    assert_true(again.yf[0][i] + again.yf[1][i] == real.yf[0][i] + real.yf[1][i]);
+    shares_differ |= again.yf[0][i] != real.yf[0][i];
+  }
+  for (int i = 0; i < MM * MN; i++) assert_true(again.C[0][i] + again.C[1][i] == real.C[0][i] + real.C[1][i]);
+  assert_true(shares_differ);
 
   /* a party bound to another plan is refused, and everyone stops */
   struct pn_dealer_binding other = bind;

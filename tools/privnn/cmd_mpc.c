@@ -659,7 +659,10 @@ int pn_mpc_cli_sha256(struct pn_ctx *ctx, const char *path, uint8_t out[32]) {
   return PN_OK;
 }
 
-/* The online dealer: accept both parties on o->serve, serve them, exit when P1 is done. */
+static void dealer_log(void *user, const char *msg) { fprintf(stderr, "online dealer: %s\n", msg); }
+
+/* The online dealer: accept both parties on o->serve (strangers are logged and dropped), serve
+** them one session of fresh material, exit when P1 is done. */
 static int serve_online(struct pn_ctx *ctx, const struct opts *o, const struct pn_dealer_binding *bind) {
   char host[256];
   const char *c = strrchr(o->serve, ':');
@@ -669,29 +672,28 @@ static int serve_online(struct pn_ctx *ctx, const struct opts *o, const struct p
     return pn_err(ctx, PN_ERR_INVALID, "--serve '%s': expected HOST:PORT", o->serve);
   memcpy(host, o->serve, (size_t)(c - o->serve));
   host[c - o->serve] = 0;
-  struct pn_net_opts no = {.timeout_ms = 300000, .sec = o->tls ? PN_NET_TLS_PSK : PN_NET_PLAIN};
+  struct pn_net_opts no = {.timeout_ms = 300000, .sec = o->tls ? PN_NET_TLS_PSK : PN_NET_PLAIN,
+                           .link = "dealer", .log = dealer_log};
   uint8_t *psk = NULL, master[32];
   size_t psk_len = 0;
-  struct pn_mpc_net *n[2] = {NULL, NULL};
-  int lfd = -1, rc;
-  if (o->psk_file && (rc = pn_read_file(ctx, o->psk_file, 4096, &psk, &psk_len))) return rc;
+  int lfd = -1, rc, bound = 0;
+  if (o->psk_file && (rc = pn_read_secret_file(ctx, o->psk_file, 4096, &psk, &psk_len))) return rc;
   no.psk = psk;
   no.psk_len = psk_len;
-  if ((rc = pn_getrandom(ctx, master, 32)) || (rc = pn_mpc_net_bind(ctx, host, (int)port, &lfd, NULL)))
+  if ((rc = pn_getrandom(ctx, master, 32)) ||
+      (rc = pn_mpc_net_bind(ctx, host, (int)port, &lfd, &bound)))
     goto done;
-  printf("online dealer on %s, waiting for both parties\n", o->serve);
-  fflush(stdout);
-  for (int i = 0; i < 2 && rc == PN_OK; i++) rc = pn_mpc_net_accept_keep(ctx, lfd, &no, &n[i]);
+  fprintf(stderr, "online dealer: listening on %s:%d, waiting for party 0 and party 1 (%s%s) for "
+          "up to 300 s\n", host, bound, o->tls ? "TLS 1.3, key " : "plain TCP",
+          o->tls ? o->psk_file : "");
   uint64_t bytes = 0;
   double t0 = pn_now();
-  if (rc == PN_OK) rc = pn_dealer_serve(ctx, master, bind, n[0], n[1], &bytes);
+  rc = pn_dealer_serve_listen(ctx, master, bind, lfd, &no, 300000, &bytes);
   if (rc == PN_OK)
     printf("online dealer: served P0 its seed and P1 %.3f MB of corrections in %.2f s\n",
            (double)bytes / 1e6, pn_now() - t0);
 done:
   if (lfd >= 0) close(lfd);
-  pn_mpc_net_free(n[0]);
-  pn_mpc_net_free(n[1]);
   pn_wipe(master, sizeof master);
   if (psk) pn_wipe_free(psk, psk_len);
   return rc;
@@ -875,6 +877,7 @@ int pn_cmd_mpc(int argc, char **argv) {
   if (!strcmp(argv[1], "party")) return pn_mpc_cli_party(argc, argv);
   if (!strcmp(argv[1], "reveal")) return pn_mpc_cli_reveal(argc, argv);
   if (!strcmp(argv[1], "weights")) return pn_mpc_cli_weights(argc, argv);
+  if (!strcmp(argv[1], "psk")) return pn_mpc_cli_psk(argc, argv);
   return pn_cli_usage("mpc", "unknown subcommand '%s' (infer, profile, dealer, share, party, "
-                      "reveal, weights, bench-relu, bench)", argv[1]);
+                      "reveal, weights, psk, bench-relu, bench)", argv[1]);
 }

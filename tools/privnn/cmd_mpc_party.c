@@ -1,17 +1,17 @@
-/* cmd_mpc_party.c - `privnn mpc share | party | reveal`: one party per host, with share files.
+/* cmd_mpc_party.c - `privnn mpc share | party | reveal | psk`: one party per host, with share files.
 **
 ** The client runs `mpc share`: P0's file holds x + r for every batch, P1's only the 32-byte seed of
-** r (its share is -r), so neither file alone says anything about x. Each server runs `mpc party`
-** with its share file and its dealer file (`mpc dealer`), talks to the other over TCP + TLS 1.3, and
-** writes its share of the logits; the client runs `mpc reveal` on the two output files.
-**
-** Share file (little-endian): "PNMPCSH\0", u32 version 1, u32 party, u32 batch, u32 frac,
-** u64 batches, u64 words per batch, u32 kind (0 = words follow, 1 = a 32-byte seed follows),
-** u32 0, 16 zero bytes; then the body. */
+** r (its share is -r), so neither file alone says anything about x; both carry one random share id.
+** Each server runs `mpc party` with its share file and its dealer file (`mpc dealer`), talks to the
+** other over TCP + TLS 1.3 (after a hello in which both check they run the same job), and writes
+** its share of the logits, stamped with the run id; the client runs `mpc reveal` on the two output
+** files. The share file format lives in src/mpc/share.c. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_util.h"
@@ -21,94 +21,9 @@
 #include "mpc/mpc.h"
 #include "mpc/net.h"
 #include "mpc/runner.h"
-#include "util/bytes.h"
+#include "mpc/session.h"
+#include "mpc/share.h"
 #include "util/util.h"
-
-#define SH_HDR 64
-static const char sh_magic[8] = "PNMPCSH";
-
-struct share_file {
-  uint32_t party, batch, frac, kind;
-  uint64_t batches, words;
-  uint8_t seed[32];
-  uint64_t *data;              /* kind 0: batches * words */
-};
-
-
-static int share_write(struct pn_ctx *ctx, const char *path, const struct share_file *f) {
-  size_t body = f->kind ? 32 : (size_t)(f->batches * f->words) * 8;
-  uint8_t *buf = calloc(1, SH_HDR + body);
-  if (!buf) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
-  memcpy(buf, sh_magic, 8);
-  pn_put_le32(buf + 8, 1);
-  pn_put_le32(buf + 12, f->party);
-  pn_put_le32(buf + 16, f->batch);
-  pn_put_le32(buf + 20, f->frac);
-  pn_put_le64(buf + 24, f->batches);
-  pn_put_le64(buf + 32, f->words);
-  pn_put_le32(buf + 40, f->kind);
-  if (f->kind) memcpy(buf + SH_HDR, f->seed, 32);
-  else
-    for (size_t i = 0; i < (size_t)(f->batches * f->words); i++) pn_put_le64(buf + SH_HDR + 8 * i, f->data[i]);
-  int rc = pn_write_file_atomic(ctx, path, buf, SH_HDR + body, 0600);
-  pn_wipe_free(buf, SH_HDR + body);
-  return rc;
-}
-
-static int share_read(struct pn_ctx *ctx, const char *path, struct share_file *f) {
-  memset(f, 0, sizeof *f);
-  uint8_t *buf;
-  size_t n;
-  int rc = pn_read_file(ctx, path, 0, &buf, &n);
-  if (rc) return rc;
-  if (n < SH_HDR || memcmp(buf, sh_magic, 8) != 0 || pn_get_le32(buf + 8) != 1) {
-    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: not a privnn share file (magic/version)", path);
-    goto out;
-  }
-  f->party = pn_get_le32(buf + 12);
-  f->batch = pn_get_le32(buf + 16);
-  f->frac = pn_get_le32(buf + 20);
-  f->batches = pn_get_le64(buf + 24);
-  f->words = pn_get_le64(buf + 32);
-  f->kind = pn_get_le32(buf + 40);
-  if (f->party > 1 || f->kind > 1 || !f->batch || !f->batches || !f->words ||
-      f->batches > ((uint64_t)1 << 32) || f->words > ((uint64_t)1 << 32) ||
-      n != SH_HDR + (f->kind ? 32 : f->batches * f->words * 8)) {
-    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: share file header does not match its size", path);
-    goto out;
-  }
-  if (f->kind) {
-    memcpy(f->seed, buf + SH_HDR, 32);
-  } else {
-    f->data = malloc((size_t)(f->batches * f->words) * 8);
-    if (!f->data) {
-      rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
-      goto out;
-    }
-    for (size_t i = 0; i < (size_t)(f->batches * f->words); i++) f->data[i] = pn_get_le64(buf + SH_HDR + 8 * i);
-  }
-out:
-  pn_wipe_free(buf, n);
-  return rc;
-}
-
-static void share_free(struct share_file *f) {
-  if (f->data) pn_wipe_free(f->data, (size_t)(f->batches * f->words) * 8);
-  pn_wipe(f, sizeof *f);
-}
-
-/* r of batch b from the client's seed. */
-static int client_r(const uint8_t seed[32], uint64_t b, uint64_t *r, int64_t n) {
-  uint8_t sd[32];
-  struct pn_prg prg;
-  pn_seed_derive(seed, "client-share", b, sd);
-  int rc = pn_prg_init(NULL, &prg, sd);
-  pn_wipe(sd, sizeof sd);
-  if (rc) return rc;
-  pn_prg_bytes(&prg, r, (size_t)n * 8);
-  pn_prg_free(&prg);
-  return PN_OK;
-}
 
 int pn_mpc_cli_share(int argc, char **argv) {
   const char *cmd = "mpc share";
@@ -119,7 +34,7 @@ int pn_mpc_cli_share(int argc, char **argv) {
   if (!o.out) return pn_cli_usage(cmd, "no output prefix given (-o PREFIX)");
   struct pn_ctx ctx = {0};
   struct source src;
-  struct share_file f0 = {0}, f1 = {0};
+  struct pn_mpc_share_file f0 = {0}, f1 = {0};
   float *x = NULL;
   int32_t *y = NULL;
   int rc = pn_mpc_cli_load(&ctx, &o, &src);
@@ -130,11 +45,13 @@ int pn_mpc_cli_share(int argc, char **argv) {
   snprintf(pl, sizeof pl, "%s.labels.json", o.out);
   cJSON *labels = cJSON_CreateArray();
   if (rc) goto out;
-  f0 = (struct share_file){.party = 0, .batch = (uint32_t)o.batch, .frac = PN_MPC_FRAC_DEFAULT,
-                           .batches = (uint64_t)nb, .words = (uint64_t)per, .kind = 0};
+  f0 = (struct pn_mpc_share_file){.party = 0, .batch = (uint32_t)o.batch,
+                                  .frac = PN_MPC_FRAC_DEFAULT, .batches = (uint64_t)nb,
+                                  .words = (uint64_t)per, .kind = PN_SHARE_INPUT};
+  if ((rc = pn_getrandom(&ctx, f0.share_id, sizeof f0.share_id))) goto out;
   f1 = f0;
   f1.party = 1;
-  f1.kind = 1;
+  f1.kind = PN_SHARE_INPUT_SEED;
   pn_seed_derive(src.seed, "client", 0, f1.seed);
   f0.data = malloc((size_t)(nb * per) * 8);
   x = malloc(sizeof(float) * (size_t)per);
@@ -146,31 +63,35 @@ int pn_mpc_cli_share(int argc, char **argv) {
   for (int64_t b = 0; b < nb && rc == PN_OK; b++) {
     uint64_t *w = f0.data + b * per;
     pn_mpc_cli_images(&src, b * o.batch, o.batch, x, y);
-    rc = client_r(f1.seed, (uint64_t)b, w, per);
+    rc = pn_mpc_share_client_r(f1.seed, (uint64_t)b, w, per);
     for (int64_t i = 0; i < per; i++) w[i] += pn_fx_encode(x[i], PN_MPC_FRAC_DEFAULT);
     for (int64_t i = 0; i < o.batch && b * o.batch + i < o.count; i++)
       cJSON_AddItemToArray(labels, cJSON_CreateNumber(y[i]));
   }
-  if (rc == PN_OK) rc = share_write(&ctx, p0, &f0);
-  if (rc == PN_OK) rc = share_write(&ctx, p1, &f1);
+  char sid[2 * PN_MPC_ID_BYTES + 1];
+  pn_mpc_id_hex(f0.share_id, sid);
+  if (rc == PN_OK) rc = pn_mpc_share_write(&ctx, p0, &f0);
+  if (rc == PN_OK) rc = pn_mpc_share_write(&ctx, p1, &f1);
   if (rc == PN_OK) {
+    /* the true labels are the client's secret too: 0600 like the shares */
     cJSON *r = cJSON_CreateObject();
     cJSON_AddNumberToObject(r, "count", (double)o.count);
+    cJSON_AddStringToObject(r, "share_id", sid);
     cJSON_AddItemToObject(r, "labels", labels);
     labels = NULL;
-    rc = pn_json_write(&ctx, pl, r, 0644);
+    rc = pn_json_write(&ctx, pl, r, 0600);
     cJSON_Delete(r);
   }
   if (rc == PN_OK)
     printf("%s (x + r, %.2f MB), %s (the 32-byte seed of r), %s: %lld images in %lld batches of "
-           "%lld\n", p0, (double)(nb * per * 8) / 1e6, p1, pl, (long long)o.count, (long long)nb,
-           (long long)o.batch);
+           "%lld; share id %s\n", p0, (double)(nb * per * 8) / 1e6, p1, pl, (long long)o.count,
+           (long long)nb, (long long)o.batch, sid);
 out:
   cJSON_Delete(labels);
   if (x) pn_wipe_free(x, sizeof(float) * (size_t)per);
   free(y);
-  share_free(&f0);
-  share_free(&f1);
+  pn_mpc_share_free(&f0);
+  pn_mpc_share_free(&f1);
   pn_mpc_cli_free(&src);
   return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
 }
@@ -243,24 +164,49 @@ static void party_usage(FILE *f) {
           "its dealer file (from `mpc dealer`, made for the same model, plan and batch size),\n"
           "and write its share of the outputs for `mpc reveal`. Weights are public (each party\n"
           "loads the model) unless --weights gives this party's weight shares (`mpc weights`;\n"
-          "MODEL is then the PREFIX.onnx it wrote, and the dealer must use --weights secret).\n\n"
+          "MODEL is then the PREFIX.onnx it wrote, and the dealer must use --weights secret).\n"
+          "A dealer file is single-use: it is marked used when the run starts.\n\n"
           "  --weights F     secret weights: PREFIX.p0.weights or PREFIX.p1.weights\n"
           "  --plan P        the HummingBird plan the dealer file was made for\n"
-          "  --psk-file F    TLS 1.3 with a pre-shared key (16-64 bytes in F)\n"
-          "  --cert C --key K --ca CA   TLS 1.3 with mutual certificates (PEM)\n"
+          "  --psk-file F    party link: TLS 1.3 with a pre-shared key (`mpc psk -o F`, mode 0600)\n"
+          "  --cert C --key K --ca CA   party link: TLS 1.3 with mutual certificates (PEM), with\n"
+          "  --peer-name N   the peer certificate's DNS name (SAN or CN) that must match, and/or\n"
+          "  --peer-fingerprint H   its SHA-256 (hex); one of the two is required with --cert\n"
+          "  --dealer-psk-file F   dealer link key (--dealer-connect); must differ from the\n"
+          "                  party link's key, so the dealer cannot sit between the parties\n"
           "  --no-tls        plain TCP (frames HMAC'ed if --psk-file is given)\n"
           "  --no-table      carry tree for HummingBird widths 3..8 (the dealer must agree)\n"
           "  --net NET       link emulator (none, lan, wan, BW,RTT)\n"
           "  --timeout MS    per-operation timeout (default 30000)\n"
+          "  --wait S        listening party: wait this long for the peer (default 600)\n"
           "  --json FILE     bytes, rounds and time per layer\n");
+}
+
+static void log_stderr(void *user, const char *msg) {
+  fprintf(stderr, "%s: %s\n", (const char *)user, msg);
+}
+
+/* accept check of the listening party: the peer's hello */
+static int hello_check(struct pn_ctx *ctx, struct pn_mpc_net *net, void *user) {
+  return pn_mpc_hello_exchange(ctx, net, user);
+}
+
+static const char *sec_name(const struct pn_net_opts *o, const char *psk_file) {
+  static char b[512];
+  if (o->sec == PN_NET_PLAIN) snprintf(b, sizeof b, "plain TCP%s", o->psk ? ", HMAC'ed frames" : "");
+  else if (o->sec == PN_NET_TLS_PSK) snprintf(b, sizeof b, "TLS 1.3, key %s", psk_file);
+  else if (o->peer_name) snprintf(b, sizeof b, "TLS 1.3, certificate of '%s'", o->peer_name);
+  else snprintf(b, sizeof b, "TLS 1.3, certificate sha256 %.16s...", o->peer_fingerprint);
+  return b;
 }
 
 int pn_mpc_cli_party(int argc, char **argv) {
   const char *cmd = "mpc party";
   const char *hostport = NULL, *model = NULL, *input = NULL, *dealer = NULL, *out = NULL,
              *plan_path = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL,
-             *net_s = "none", *json = NULL, *dealer_hp = NULL, *wfile = NULL, *v;
-  int64_t id = -1, timeout = 30000;
+             *net_s = "none", *json = NULL, *dealer_hp = NULL, *wfile = NULL, *peer_name = NULL,
+             *peer_fp = NULL, *dpsk_file = NULL, *v;
+  int64_t id = -1, timeout = 30000, wait_s = 600;
   int listen = -1, tls = 1, no_table = 0;
   struct pn_cli_args a = {argc, argv, 2, cmd, 0};
   for (; a.i < argc; a.i++) {
@@ -284,6 +230,10 @@ int pn_mpc_cli_party(int argc, char **argv) {
       if (a.err || pn_cli_i64(cmd, "--timeout", v, 1, 3600000, &timeout)) return PN_EXIT_USAGE;
       continue;
     }
+    if (pn_cli_opt(&a, "--wait", NULL, &v)) {
+      if (a.err || pn_cli_i64(cmd, "--wait", v, 1, 86400, &wait_s)) return PN_EXIT_USAGE;
+      continue;
+    }
     const char **dst = NULL;
     int is_listen = -1;
     if (pn_cli_opt(&a, "--listen", NULL, &v)) dst = &hostport, is_listen = 1;
@@ -295,9 +245,12 @@ int pn_mpc_cli_party(int argc, char **argv) {
     else if (pn_cli_opt(&a, "--output", "-o", &v)) dst = &out;
     else if (pn_cli_opt(&a, "--plan", NULL, &v)) dst = &plan_path;
     else if (pn_cli_opt(&a, "--psk-file", NULL, &v)) dst = &psk_file;
+    else if (pn_cli_opt(&a, "--dealer-psk-file", NULL, &v)) dst = &dpsk_file;
     else if (pn_cli_opt(&a, "--cert", NULL, &v)) dst = &cert;
     else if (pn_cli_opt(&a, "--key", NULL, &v)) dst = &key;
     else if (pn_cli_opt(&a, "--ca", NULL, &v)) dst = &ca;
+    else if (pn_cli_opt(&a, "--peer-name", NULL, &v)) dst = &peer_name;
+    else if (pn_cli_opt(&a, "--peer-fingerprint", NULL, &v)) dst = &peer_fp;
     else if (pn_cli_opt(&a, "--net", NULL, &v)) dst = &net_s;
     else if (pn_cli_opt(&a, "--json", NULL, &v)) dst = &json;
     if (dst) {
@@ -313,31 +266,46 @@ int pn_mpc_cli_party(int argc, char **argv) {
   if (id < 0 || !hostport || !model || !input || !(dealer || dealer_hp) || !out)
     return pn_cli_usage(cmd, "--id, --listen/--connect, MODEL, --input, --dealer (or "
                         "--dealer-connect) and -o are required");
+  if (dealer && dealer_hp) return pn_cli_usage(cmd, "give --dealer FILE or --dealer-connect, not both");
+  int have_cert = cert || key || ca;
+  if (tls && psk_file && have_cert)
+    return pn_cli_usage(cmd, "the party link takes --psk-file or --cert/--key/--ca, not both "
+                        "(for the dealer link use --dealer-psk-file)");
   if (tls && !psk_file && !(cert && key && ca))
     return pn_cli_usage(cmd, "give --psk-file, or --cert/--key/--ca, or --no-tls");
+  if (tls && cert && !peer_name && !peer_fp)
+    return pn_cli_usage(cmd, "with --cert, say whom to trust: --peer-name NAME (the peer "
+                        "certificate's DNS name) or --peer-fingerprint SHA256");
+  if (dealer_hp && tls && !dpsk_file)
+    return pn_cli_usage(cmd, "--dealer-connect needs --dealer-psk-file (the dealer link's own key) "
+                        "or --no-tls");
   struct pn_ctx ctx = {0};
-  struct pn_net_opts no = {.timeout_ms = (int)timeout};
+  struct pn_net_opts no = {.timeout_ms = (int)timeout, .link = "party", .log = log_stderr};
   if (pn_net_parse_emu(&ctx, net_s, &no)) return pn_cli_usage(cmd, "%s", pn_errmsg(&ctx));
+  char who[32];
+  snprintf(who, sizeof who, "party %lld", (long long)id);
+  no.log_user = who;
   struct pn_graph *g = NULL;
   struct pn_mpc_plan plan = {0};
-  struct share_file in = {0}, res = {0};
+  struct pn_mpc_share_file in = {0}, res = {0};
   struct pn_mpc_wtable wt = {0};
   struct pn_mpc_dealer *d = NULL;
   struct pn_mpc_net *net = NULL, *dnet = NULL;
   struct pn_mpc_model *mm = NULL;
-  uint8_t *psk = NULL;
-  size_t psk_len = 0;
+  uint8_t *psk = NULL, *dpsk = NULL;
+  size_t psk_len = 0, dpsk_len = 0;
   struct pn_mpc m;
   memset(&m, 0, sizeof m);
   int rc;
   struct pn_dealer_binding bind = {.frac = PN_MPC_FRAC_DEFAULT};
   if ((rc = pn_onnx_load_file(&ctx, model, &g)) || (rc = pn_mpc_cli_sha256(&ctx, model, bind.model)) ||
       (plan_path && (rc = pn_mpc_plan_load(&ctx, plan_path, &plan))) ||
-      (rc = share_read(&ctx, input, &in)))
+      (rc = pn_mpc_share_read(&ctx, input, &in)))
     goto out;
-  if (in.party != (uint32_t)id) {
-    rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s: share file is for party %u, this is party %lld", input,
-                in.party, (long long)id);
+  if (in.party != (uint32_t)id || in.kind == PN_SHARE_OUTPUT) {
+    rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s: %s file of party %u, this is party %lld's input", input,
+                in.kind == PN_SHARE_OUTPUT ? "an output share" : "the input share", in.party,
+                (long long)id);
     goto out;
   }
   pn_mpc_plan_hash(plan_path ? &plan : NULL, bind.plan);
@@ -350,41 +318,84 @@ int pn_mpc_cli_party(int argc, char **argv) {
     if (id == 0) mo.wtab = &wt;
   }
   if ((rc = pn_mpc_model_new(&ctx, g, &mo, &mm))) goto out;
+  if ((uint64_t)pn_mpc_model_in_numel(mm) != in.words) {
+    rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s: %llu input words per batch, the model takes %lld", input,
+                (unsigned long long)in.words, (long long)pn_mpc_model_in_numel(mm));
+    goto out;
+  }
   if (psk_file) {
-    if ((rc = pn_read_file(&ctx, psk_file, 4096, &psk, &psk_len))) goto out;
+    if ((rc = pn_read_secret_file(&ctx, psk_file, 4096, &psk, &psk_len))) goto out;
     no.psk = psk;
     no.psk_len = psk_len;
+  }
+  if (dpsk_file && (rc = pn_read_secret_file(&ctx, dpsk_file, 4096, &dpsk, &dpsk_len))) goto out;
+  if (psk && dpsk && psk_len == dpsk_len && !memcmp(psk, dpsk, psk_len)) {
+    rc = pn_err(&ctx, PN_ERR_INSECURE, "%s and %s hold the same key: the dealer link needs a key of "
+                "its own, or the dealer could sit between the parties", psk_file, dpsk_file);
+    goto out;
   }
   no.sec = !tls ? PN_NET_PLAIN : psk_file ? PN_NET_TLS_PSK : PN_NET_TLS_CERT;
   no.cert = cert;
   no.key = key;
   no.ca = ca;
+  no.peer_name = peer_name;
+  no.peer_fingerprint = peer_fp;
   if (dealer_hp) {
-    struct pn_net_opts dno = no;
-    dno.emu_bw = 0;
-    dno.sec = !tls ? PN_NET_PLAIN : PN_NET_TLS_PSK;
-    if (tls && !psk_file) {
-      rc = pn_err(&ctx, PN_ERR_INVALID, "--dealer-connect needs --psk-file (or --no-tls)");
-      goto out;
-    }
+    struct pn_net_opts dno = {.timeout_ms = (int)timeout, .link = "dealer",
+                              .sec = tls ? PN_NET_TLS_PSK : PN_NET_PLAIN, .psk = dpsk,
+                              .psk_len = dpsk_len};
     if ((rc = pn_mpc_net_connect(&ctx, dealer_hp, &dno, &dnet)) ||
         (rc = pn_dealer_connect(&ctx, dnet, (int)id, &bind, &d)))
       goto out;
   } else if ((rc = pn_dealer_open_file(&ctx, dealer, (int)id, &bind, &d))) {
     goto out;
   }
-  if ((uint64_t)pn_mpc_model_in_numel(mm) != in.words) {
-    rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s: %llu input words per batch, the model takes %lld", input,
-                (unsigned long long)in.words, (long long)pn_mpc_model_in_numel(mm));
-    goto out;
-  }
-  rc = listen ? pn_mpc_net_listen(&ctx, hostport, &no, &net) : pn_mpc_net_connect(&ctx, hostport, &no, &net);
-  if (rc) goto out;
-  pn_mpc_init_party(&m, &ctx, (int)id, net, d, PN_MPC_FRAC_DEFAULT);
+  pn_mpc_init_party(&m, &ctx, (int)id, NULL, d, PN_MPC_FRAC_DEFAULT);
   if (no_table) m.lut_max = 0;
+  struct pn_mpc_hello hello = {.party = (uint32_t)id, .batch = in.batch, .frac = in.frac,
+                               .lut_max = (uint32_t)m.lut_max, .emu = no.emu_bw > 0,
+                               .batches = in.batches, .words = in.words};
+  memcpy(hello.model, bind.model, 32);
+  memcpy(hello.plan, bind.plan, 32);
+  memcpy(hello.share_id, in.share_id, PN_MPC_ID_BYTES);
+  pn_dealer_session(d, hello.dealer_id);
+  if (listen) {
+    char host[256];
+    const char *c = strrchr(hostport, ':');
+    int64_t port;
+    if (!c || c == hostport || (size_t)(c - hostport) >= sizeof host ||
+        pn_cli_i64(cmd, "--listen port", c + 1, 0, 65535, &port)) {
+      rc = pn_err(&ctx, PN_ERR_INVALID, "--listen '%s': expected HOST:PORT", hostport);
+      goto out;
+    }
+    memcpy(host, hostport, (size_t)(c - hostport));
+    host[c - hostport] = 0;
+    int lfd = -1, bound = 0;
+    if ((rc = pn_mpc_net_bind(&ctx, host, (int)port, &lfd, &bound))) goto out;
+    time_t until = time(NULL) + (time_t)wait_s;
+    char ts[32];
+    strftime(ts, sizeof ts, "%H:%M:%S", localtime(&until));
+    fprintf(stderr, "party %lld: listening on %s:%d, waiting for party %lld (%s) until %s\n",
+            (long long)id, host, bound, (long long)(1 - id), sec_name(&no, psk_file), ts);
+    rc = pn_mpc_net_accept_peer(&ctx, lfd, &no, (int)(wait_s * 1000), hello_check, &hello, &net);
+    close(lfd);
+    if (rc) goto out;
+  } else {
+    fprintf(stderr, "party %lld: connecting to party %lld at %s (%s)\n", (long long)id,
+            (long long)(1 - id), hostport, sec_name(&no, psk_file));
+    if ((rc = pn_mpc_net_connect(&ctx, hostport, &no, &net)) ||
+        (rc = pn_mpc_hello_exchange(&ctx, net, &hello)))
+      goto out;
+  }
+  fprintf(stderr, "party %lld: party %lld at %s runs the same job; starting\n", (long long)id,
+          (long long)(1 - id), pn_mpc_net_peer(net));
+  m.net = net;
   int64_t nout = pn_mpc_model_out_numel(mm);
-  res = (struct share_file){.party = (uint32_t)id, .batch = in.batch, .frac = in.frac,
-                            .batches = in.batches, .words = (uint64_t)nout};
+  res = (struct pn_mpc_share_file){.party = (uint32_t)id, .batch = in.batch, .frac = in.frac,
+                                   .batches = in.batches, .words = (uint64_t)nout,
+                                   .kind = PN_SHARE_OUTPUT};
+  memcpy(res.share_id, in.share_id, PN_MPC_ID_BYTES);
+  pn_mpc_run_id(&hello, res.run_id);
   res.data = calloc((size_t)(in.batches * (uint64_t)nout), 8);
   pn_sh x = {0};
   if (!res.data) {
@@ -395,8 +406,8 @@ int pn_mpc_cli_party(int argc, char **argv) {
   pn_mpc_net_vclock_reset(net);
   double t0 = pn_now();
   for (uint64_t b = 0; b < in.batches && rc == PN_OK; b++) {
-    if (in.kind) {
-      rc = client_r(in.seed, b, x[0], (int64_t)in.words);
+    if (in.kind == PN_SHARE_INPUT_SEED) {
+      rc = pn_mpc_share_client_r(in.seed, b, x[0], (int64_t)in.words);
       for (uint64_t i = 0; i < in.words; i++) x[0][i] = (uint64_t)0 - x[0][i];
     } else {
       memcpy(x[0], in.data + b * in.words, in.words * 8);
@@ -409,17 +420,20 @@ int pn_mpc_cli_party(int argc, char **argv) {
   }
   pn_sh_free(&m, (int64_t)in.words, x);
   double secs = pn_now() - t0, vsecs = pn_mpc_net_vclock(net);
-  if (rc == PN_OK) rc = share_write(&ctx, out, &res);
+  if (rc == PN_OK) rc = pn_mpc_share_write(&ctx, out, &res);
   if (rc == PN_OK) {
-    printf("party %lld: %llu batch(es) of %u, %.3f MB sent, %llu rounds, %.2f s; wrote %s\n",
-           (long long)id, (unsigned long long)in.batches, in.batch, (double)m.st.bytes / 1e6,
-           (unsigned long long)m.st.rounds, secs, out);
+    char rid[2 * PN_MPC_ID_BYTES + 1];
+    pn_mpc_id_hex(res.run_id, rid);
+    printf("party %lld: %llu batch(es) of %u, %.3f MB sent, %llu rounds, %.2f s; wrote %s "
+           "(run %s)\n", (long long)id, (unsigned long long)in.batches, in.batch,
+           (double)m.st.bytes / 1e6, (unsigned long long)m.st.rounds, secs, out, rid);
     if (no.emu_bw > 0)
       printf("party %lld: emulated link: compute + link delays on this party's critical path "
              "%.3f s\n", (long long)id, vsecs);
     if (json) {
       cJSON *r = cJSON_CreateObject(), *ls = cJSON_CreateArray();
       cJSON_AddNumberToObject(r, "party", (double)id);
+      cJSON_AddStringToObject(r, "run_id", rid);
       cJSON_AddNumberToObject(r, "bytes_per_party", (double)m.st.bytes);
       cJSON_AddNumberToObject(r, "rounds", (double)m.st.rounds);
       cJSON_AddNumberToObject(r, "seconds", secs);
@@ -443,12 +457,13 @@ int pn_mpc_cli_party(int argc, char **argv) {
 out:
   pn_mpc_release(&m);
   if (psk) pn_wipe_free(psk, psk_len);
+  if (dpsk) pn_wipe_free(dpsk, dpsk_len);
   pn_mpc_net_free(net);
   pn_dealer_free(d); /* before its link: ends an online dealer session */
   pn_mpc_net_free(dnet);
   pn_mpc_model_free(mm);
-  share_free(&in);
-  share_free(&res);
+  pn_mpc_share_free(&in);
+  pn_mpc_share_free(&res);
   pn_mpc_wtable_free(&wt);
   pn_mpc_plan_free(&plan);
   pn_graph_free(g);
@@ -462,7 +477,8 @@ int pn_mpc_cli_reveal(int argc, char **argv) {
   for (; a.i < argc; a.i++) {
     if (pn_cli_flag(&a, "--help", "-h")) {
       printf("usage: privnn mpc reveal OUT.p0 OUT.p1 [--labels PREFIX.labels.json] [--json FILE]\n"
-             "Add the parties' output shares, print each image's class (and accuracy).\n");
+             "Add the parties' output shares of one run, print each image's class (and accuracy\n"
+             "against the labels `mpc share` wrote). Outputs of two different runs are refused.\n");
       return PN_EXIT_OK;
     }
     if (pn_cli_opt(&a, "--labels", NULL, &v)) {
@@ -481,22 +497,71 @@ int pn_mpc_cli_reveal(int argc, char **argv) {
   }
   if (nf != 2) return pn_cli_usage(cmd, "give the two parties' output files");
   struct pn_ctx ctx = {0};
-  struct share_file f[2] = {{0}, {0}};
-  cJSON *lj = NULL;
-  int rc = share_read(&ctx, files[0], &f[0]);
-  if (rc == PN_OK) rc = share_read(&ctx, files[1], &f[1]);
-  if (rc == PN_OK && (f[0].party == f[1].party || f[0].kind || f[1].kind ||
-                      f[0].words != f[1].words || f[0].batches != f[1].batches ||
-                      f[0].batch != f[1].batch))
-    rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s, %s: not the two output shares of one run", files[0],
-                files[1]);
+  struct pn_mpc_share_file f[2] = {{0}, {0}};
+  cJSON *lj = NULL, *preds = NULL;
+  const cJSON *larr = NULL;
+  int rc = pn_mpc_share_read(&ctx, files[0], &f[0]);
+  if (rc == PN_OK) rc = pn_mpc_share_read(&ctx, files[1], &f[1]);
+  for (int i = 0; i < 2 && rc == PN_OK; i++)
+    if (f[i].kind != PN_SHARE_OUTPUT)
+      rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s: an input share, not a party's output (from `mpc "
+                  "party -o`)", files[i]);
+  if (rc == PN_OK && f[0].party == f[1].party)
+    rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s, %s: both are party %u's output; give P0's and P1's",
+                files[0], files[1], f[0].party);
+  if (rc == PN_OK && memcmp(f[0].run_id, f[1].run_id, PN_MPC_ID_BYTES)) {
+    char r0[2 * PN_MPC_ID_BYTES + 1], r1[2 * PN_MPC_ID_BYTES + 1];
+    pn_mpc_id_hex(f[0].run_id, r0);
+    pn_mpc_id_hex(f[1].run_id, r1);
+    rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s (run %s), %s (run %s): outputs of two different runs; "
+                "their sum would be garbage", files[0], r0, files[1], r1);
+  }
+  if (rc == PN_OK && (f[0].words != f[1].words || f[0].batches != f[1].batches ||
+                      f[0].batch != f[1].batch || f[0].frac != f[1].frac ||
+                      f[0].words % f[0].batch))
+    rc = pn_err(&ctx, PN_ERR_CORRUPT, "%s, %s: sizes disagree within one run", files[0], files[1]);
   if (rc == PN_OK && labels_path) rc = pn_json_read(&ctx, labels_path, 64u << 20, &lj);
   if (rc) goto out;
-  const cJSON *larr = lj ? cJSON_GetObjectItemCaseSensitive(lj, "labels") : NULL;
   int64_t K = (int64_t)(f[0].words / f[0].batch), n = (int64_t)(f[0].batches * f[0].batch);
-  if (larr && cJSON_GetArraySize(larr) < n) n = cJSON_GetArraySize(larr);
-  int64_t correct = 0;
-  cJSON *preds = cJSON_CreateArray();
+  if (lj) {
+    larr = cJSON_GetObjectItemCaseSensitive(lj, "labels");
+    const cJSON *sid = cJSON_GetObjectItemCaseSensitive(lj, "share_id");
+    uint8_t id[PN_MPC_ID_BYTES];
+    if (!cJSON_IsArray(larr) || cJSON_GetArraySize(larr) < 1) {
+      rc = pn_err(&ctx, PN_ERR_CORRUPT, "%s: \"labels\" must be a non-empty array of class indices",
+                  labels_path);
+      goto out;
+    }
+    if (!cJSON_IsString(sid) || pn_mpc_id_parse(&ctx, sid->valuestring, id)) {
+      rc = pn_err(&ctx, PN_ERR_CORRUPT, "%s: no valid \"share_id\" (written by `mpc share`)",
+                  labels_path);
+      goto out;
+    }
+    if (memcmp(id, f[0].share_id, PN_MPC_ID_BYTES)) {
+      rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s belongs to share id %s, the outputs to another client "
+                  "run", labels_path, sid->valuestring);
+      goto out;
+    }
+    if (cJSON_GetArraySize(larr) > n) {
+      rc = pn_err(&ctx, PN_ERR_MISMATCH, "%s: %d labels for %lld outputs", labels_path,
+                  cJSON_GetArraySize(larr), (long long)n);
+      goto out;
+    }
+    n = cJSON_GetArraySize(larr); /* the last batch may be padded */
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, larr) {
+      if (!cJSON_IsNumber(e) || e->valuedouble != (double)e->valueint || e->valueint < -1 ||
+          e->valueint >= K) {
+        rc = pn_err(&ctx, PN_ERR_CORRUPT, "%s: labels[%d] is not a class index in [0, %lld)",
+                    labels_path, i, (long long)K);
+        goto out;
+      }
+      i++;
+    }
+  }
+  int64_t correct = 0, labelled = 0;
+  preds = cJSON_CreateArray();
   for (int64_t i = 0; i < n; i++) {
     int64_t best = 0;
     double bv = -1e300;
@@ -505,24 +570,69 @@ int pn_mpc_cli_reveal(int argc, char **argv) {
       if (z > bv) bv = z, best = k;
     }
     cJSON_AddItemToArray(preds, cJSON_CreateNumber((double)best));
-    if (larr) correct += best == cJSON_GetArrayItem(larr, (int)i)->valueint;
-    else printf("%lld: class %lld\n", (long long)i, (long long)best);
+    int lab = larr ? cJSON_GetArrayItem(larr, (int)i)->valueint : -1;
+    if (lab >= 0) {
+      labelled++;
+      correct += best == lab;
+    }
+    if (!larr) printf("%lld: class %lld\n", (long long)i, (long long)best);
   }
-  if (larr) printf("%lld images: accuracy %.4f (%lld correct)\n", (long long)n,
-                   (double)correct / (double)n, (long long)correct);
+  if (larr && labelled)
+    printf("%lld images: accuracy %.4f (%lld correct)\n", (long long)labelled,
+           (double)correct / (double)labelled, (long long)correct);
+  else if (larr)
+    printf("%lld images, no labels (random inputs): nothing to score\n", (long long)n);
   if (json) {
     cJSON *r = cJSON_CreateObject();
+    char rid[2 * PN_MPC_ID_BYTES + 1];
+    pn_mpc_id_hex(f[0].run_id, rid);
+    cJSON_AddStringToObject(r, "run_id", rid);
     cJSON_AddNumberToObject(r, "count", (double)n);
-    if (larr) cJSON_AddNumberToObject(r, "accuracy", (double)correct / (double)n);
+    if (labelled) cJSON_AddNumberToObject(r, "accuracy", (double)correct / (double)labelled);
     cJSON_AddItemToObject(r, "predictions", preds);
     preds = NULL;
     rc = pn_json_write(&ctx, json, r, 0644);
     cJSON_Delete(r);
   }
-  cJSON_Delete(preds);
 out:
+  cJSON_Delete(preds);
   cJSON_Delete(lj);
-  share_free(&f[0]);
-  share_free(&f[1]);
+  pn_mpc_share_free(&f[0]);
+  pn_mpc_share_free(&f[1]);
   return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
+/* `mpc psk -o FILE`: a fresh 32-byte pre-shared key, mode 0600, for one link. */
+int pn_mpc_cli_psk(int argc, char **argv) {
+  const char *cmd = "mpc psk", *out = NULL, *v;
+  struct pn_cli_args a = {argc, argv, 2, cmd, 0};
+  for (; a.i < argc; a.i++) {
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      printf("usage: privnn mpc psk -o FILE\n"
+             "Write a fresh random 32-byte pre-shared key to FILE (mode 0600; refuses to overwrite).\n"
+             "Copy it to the other end of one link over a channel you trust (scp, a USB stick):\n"
+             "one key for the P0-P1 link (--psk-file), another for each dealer link\n"
+             "(--dealer-psk-file on the parties, --psk-file on `mpc dealer --serve`).\n");
+      return PN_EXIT_OK;
+    }
+    if (pn_cli_opt(&a, "--output", "-o", &v)) {
+      if (a.err) return a.err;
+      out = v;
+      continue;
+    }
+    return pn_cli_usage(cmd, "unknown argument '%s'", argv[a.i]);
+  }
+  if (!out) return pn_cli_usage(cmd, "no output file given (-o FILE)");
+  struct pn_ctx ctx = {0};
+  uint8_t key[32];
+  int rc = PN_OK;
+  if (access(out, F_OK) == 0)
+    rc = pn_err(&ctx, PN_ERR_INVALID, "%s exists: a key in use is never overwritten (remove it "
+                "first)", out);
+  if (rc == PN_OK) rc = pn_getrandom(&ctx, key, sizeof key);
+  if (rc == PN_OK) rc = pn_write_file_atomic(&ctx, out, key, sizeof key, 0600);
+  pn_wipe(key, sizeof key);
+  if (rc) return pn_cli_fail(cmd, &ctx);
+  printf("%s: a 32-byte pre-shared key (mode 0600)\n", out);
+  return PN_EXIT_OK;
 }

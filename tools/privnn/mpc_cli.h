@@ -52,5 +52,6 @@ int pn_mpc_cli_share(int argc, char **argv);
 int pn_mpc_cli_party(int argc, char **argv);
 int pn_mpc_cli_reveal(int argc, char **argv);
 int pn_mpc_cli_weights(int argc, char **argv);
+int pn_mpc_cli_psk(int argc, char **argv);
 
 #endif
