@@ -10,19 +10,55 @@
 
 #include "graph/tensor.h"
 #include "util/status.h"
+#include "util/strmap.h"
+
+/* Known shapes by value name: graph inputs, value info, outputs and initializers, indexed once
+** so that the per-node lookups below stay O(1) (a 200k-node chain was quadratic). */
+struct shape_index {
+  struct pn_strmap map; /* name -> 1 + index into values (>= 0) or -(1 + index into inits) */
+  const struct pn_value **values;
+  int nvalues;
+};
+
+static int index_add(struct shape_index *x, const char *name, int val) {
+  if (!name || !*name || pn_strmap_get(&x->map, name, 0) != 0) return 0; /* first one wins */
+  return pn_strmap_put(&x->map, name, val);
+}
+
+static int shape_index_build(struct shape_index *x, const struct pn_graph *g) {
+  memset(x, 0, sizeof *x);
+  x->values = malloc(((size_t)g->n_inputs + g->n_vinfo + g->n_outputs + 1) * sizeof *x->values);
+  if (!x->values) return -1;
+  /* the order of pn_graph_find_value: inputs, value info, outputs; then initializers */
+  for (int i = 0; i < g->n_inputs; i++) x->values[x->nvalues++] = &g->inputs[i];
+  for (int i = 0; i < g->n_vinfo; i++) x->values[x->nvalues++] = &g->vinfo[i];
+  for (int i = 0; i < g->n_outputs; i++) x->values[x->nvalues++] = &g->outputs[i];
+  for (int i = 0; i < x->nvalues; i++)
+    if (index_add(x, x->values[i]->name, 1 + i)) return -1;
+  for (int i = 0; i < g->n_inits; i++)
+    if (index_add(x, g->inits[i]->name, -(1 + i))) return -1;
+  return 0;
+}
+
+static void shape_index_free(struct shape_index *x) {
+  pn_strmap_free(&x->map);
+  free(x->values);
+}
 
 /* The known shape of a value: value info, graph input/output, or initializer. false if none. */
-static bool value_shape(const struct pn_graph *g, const char *name, int *ndim, const int64_t **dims) {
+static bool value_shape(const struct pn_graph *g, const struct shape_index *x, const char *name,
+                        int *ndim, const int64_t **dims) {
   if (!name || !*name) return false;
-  const struct pn_value *v = pn_graph_find_value(g, name);
-  if (v) {
+  int k = pn_strmap_get(&x->map, name, 0);
+  if (k > 0) {
+    const struct pn_value *v = x->values[k - 1];
     if (v->ndim < 0) return false;
     *ndim = v->ndim;
     *dims = v->dims;
     return true;
   }
-  const struct pn_tensor *t = pn_graph_find_init(g, name);
-  if (!t) return false;
+  if (k == 0) return false;
+  const struct pn_tensor *t = g->inits[-k - 1];
   *ndim = t->ndim;
   *dims = t->dims;
   return true;
@@ -89,13 +125,22 @@ int pn_graph_stats(struct pn_ctx *ctx, struct pn_graph *g, struct pn_stats *s) {
     pn_stats_free(s);
     return pn_err(ctx, PN_ERR_NOMEM, "stats: out of memory");
   }
+  struct pn_strmap opm = {0};
   for (int i = 0; i < g->n_nodes; i++) {
     const char *op = g->nodes[i]->op_type;
-    int j = 0;
-    while (j < s->n_ops && strcmp(s->ops[j].op_type, op)) j++;
-    if (j == s->n_ops) s->ops[s->n_ops++].op_type = op;
+    int j = pn_strmap_get(&opm, op, -1);
+    if (j < 0) {
+      j = s->n_ops++;
+      s->ops[j].op_type = op;
+      if (pn_strmap_put(&opm, op, j)) {
+        pn_strmap_free(&opm);
+        pn_stats_free(s);
+        return pn_err(ctx, PN_ERR_NOMEM, "stats: out of memory");
+      }
+    }
     s->ops[j].count++;
   }
+  pn_strmap_free(&opm);
   qsort(s->ops, (size_t)s->n_ops, sizeof *s->ops, cmp_hist);
 
   struct pn_ctx sub = {0};
@@ -110,13 +155,19 @@ int pn_graph_stats(struct pn_ctx *ctx, struct pn_graph *g, struct pn_stats *s) {
     return PN_OK;
   }
   s->shapes_known = true;
+  struct shape_index x;
+  if (shape_index_build(&x, g)) {
+    shape_index_free(&x);
+    pn_stats_free(s);
+    return pn_err(ctx, PN_ERR_NOMEM, "stats: out of memory");
+  }
   for (int i = 0; i < g->n_nodes; i++) {
     const struct pn_node *n = g->nodes[i];
     int nd[2] = {-1, -1}, ndo = -1;
     const int64_t *d[2] = {NULL, NULL}, *dout = NULL;
     for (int k = 0; k < 2 && k < n->n_in; k++)
-      if (!value_shape(g, n->in[k], &nd[k], &d[k])) nd[k] = -1;
-    if (n->n_out < 1 || !value_shape(g, n->out[0], &ndo, &dout)) ndo = -1;
+      if (!value_shape(g, &x, n->in[k], &nd[k], &d[k])) nd[k] = -1;
+    if (n->n_out < 1 || !value_shape(g, &x, n->out[0], &ndo, &dout)) ndo = -1;
     int64_t m = pn_node_macs(n, nd[0], d[0], nd[1], d[1], ndo, dout);
     s->node_macs[i] = m;
     if (m < 0) s->macs_partial = true;
@@ -126,6 +177,7 @@ int pn_graph_stats(struct pn_ctx *ctx, struct pn_graph *g, struct pn_stats *s) {
       if (e > 0) s->elementwise = sat_add(s->elementwise, e);
     }
   }
+  shape_index_free(&x);
   return PN_OK;
 }
 

@@ -10,14 +10,22 @@
 #include "util/status.h"
 
 int pn_mpc_plan_add(struct pn_mpc_plan *p, const char *node, int k, int m) {
-  struct pn_mpc_plan_item *it = realloc(p->items, (size_t)(p->n + 1) * sizeof *it);
-  if (!it) return PN_ERR_NOMEM;
-  p->items = it;
+  if (p->n == p->cap) {
+    int cap = p->cap ? 2 * p->cap : 16;
+    struct pn_mpc_plan_item *it = realloc(p->items, (size_t)cap * sizeof *it);
+    if (!it) return PN_ERR_NOMEM;
+    p->items = it;
+    p->cap = cap;
+  }
   char *s = strdup(node);
   if (!s) return PN_ERR_NOMEM;
-  it[p->n].node = s;
-  it[p->n].k = k;
-  it[p->n].m = m;
+  if (pn_strmap_put(&p->index, s, p->n)) {
+    free(s);
+    return PN_ERR_NOMEM;
+  }
+  p->items[p->n].node = s;
+  p->items[p->n].k = k;
+  p->items[p->n].m = m;
   p->n++;
   return PN_OK;
 }
@@ -26,15 +34,14 @@ void pn_mpc_plan_free(struct pn_mpc_plan *p) {
   if (!p) return;
   for (int i = 0; i < p->n; i++) free(p->items[i].node);
   free(p->items);
-  p->items = NULL;
-  p->n = 0;
+  pn_strmap_free(&p->index);
+  memset(p, 0, sizeof *p);
 }
 
 const struct pn_mpc_plan_item *pn_mpc_plan_find(const struct pn_mpc_plan *p, const char *node) {
-  if (!p) return NULL;
-  for (int i = 0; i < p->n; i++)
-    if (!strcmp(p->items[i].node, node)) return &p->items[i];
-  return NULL;
+  if (!p || !node) return NULL;
+  int i = pn_strmap_get(&p->index, node, -1);
+  return i >= 0 ? &p->items[i] : NULL;
 }
 
 int pn_mpc_plan_load(struct pn_ctx *ctx, const char *path, struct pn_mpc_plan *plan) {

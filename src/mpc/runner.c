@@ -205,6 +205,25 @@ int pn_mpc_model_new(struct pn_ctx *ctx, const struct pn_graph *g0,
     goto fail;
   }
   mm->vals[mm->out_val].last = g->n_nodes;
+  rc = PN_OK;
+  /* every plan entry must name a ReLU or MaxPool of the model: a typo would run full-bit */
+  if (mm->plan.n) {
+    struct pn_strmap labels = {0};
+    for (int i = 0; i < g->n_nodes && rc == PN_OK; i++)
+      if (pn_strmap_put(&labels, pn_node_label(g->nodes[i]), i))
+        rc = pn_err(ctx, PN_ERR_NOMEM, "mpc: out of memory");
+    for (int i = 0; i < mm->plan.n && rc == PN_OK; i++) {
+      int ni = pn_strmap_get(&labels, mm->plan.items[i].node, -1);
+      if (ni < 0)
+        rc = pn_err(ctx, PN_ERR_INVALID, "mpc: plan entry %d names node '%s', which the model "
+                    "does not have (a plan for another model?)", i, mm->plan.items[i].node);
+      else if (mm->op[ni] != PN_OP_RELU && mm->op[ni] != PN_OP_MAX_POOL)
+        rc = pn_err(ctx, PN_ERR_INVALID, "mpc: plan entry %d names node '%s', a %s, not a Relu or "
+                    "MaxPool", i, mm->plan.items[i].node, g->nodes[ni]->op_type);
+    }
+    pn_strmap_free(&labels);
+    if (rc) goto fail;
+  }
   /* encode the weights now (model preparation), not during the first secure run */
   for (int i = 0; i < g->n_nodes; i++) {
     const struct pn_node *n = g->nodes[i];

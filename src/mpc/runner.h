@@ -7,6 +7,7 @@
 #include "graph/ir.h"
 #include "graph/ops.h"
 #include "mpc/mpc.h"
+#include "util/strmap.h"
 
 struct pn_ctx;
 
@@ -16,8 +17,9 @@ struct pn_mpc_plan_item {
   int k, m;
 };
 struct pn_mpc_plan {
-  int n;
+  int n, cap;
   struct pn_mpc_plan_item *items;
+  struct pn_strmap index;       /* node name -> item, so lookups stay O(1) on 100k-entry plans */
 };
 
 /* Load {"relus": [{"node": NAME, "k": K, "m": M}, ...]} (a bare array is accepted too).
@@ -28,7 +30,9 @@ int pn_mpc_plan_save(struct pn_ctx *ctx, const char *path, const struct pn_mpc_p
                      const void *extra_cjson);
 int pn_mpc_plan_add(struct pn_mpc_plan *plan, const char *node, int k, int m);
 void pn_mpc_plan_free(struct pn_mpc_plan *plan);
-/* The entry for node, or NULL (the node then runs the full-bit ReLU). */
+/* The entry for node, or NULL (the node then runs the full-bit ReLU). pn_mpc_model_new refuses a
+** plan with an entry naming no ReLU or MaxPool node of the model (a typo would silently fall back
+** to the full-bit ReLU). */
 const struct pn_mpc_plan_item *pn_mpc_plan_find(const struct pn_mpc_plan *plan, const char *node);
 /* SHA-256 of the canonical text "node k m\n"... (NULL plan = the full-bit plan). */
 void pn_mpc_plan_hash(const struct pn_mpc_plan *plan, uint8_t out[32]);

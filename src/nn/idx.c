@@ -62,17 +62,18 @@ static int gunzip(struct pn_ctx *ctx, const char *path, const uint8_t *in, size_
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
     return pn_err(ctx, PN_ERR_NOMEM, "%s: zlib init failed", path);
   size_t cap = n * 4 + 1024, len = 0;
+  if (cap > IDX_MAX_BYTES) cap = IDX_MAX_BYTES;
   uint8_t *buf = malloc(cap);
-  int rc = buf ? Z_OK : Z_MEM_ERROR;
+  int rc = buf ? Z_OK : Z_MEM_ERROR, too_big = 0;
   zs.next_in = (Bytef *)in;
   zs.avail_in = (uInt)n;
   while (rc == Z_OK) {
     if (len == cap) {
       if (cap >= IDX_MAX_BYTES) {
-        rc = Z_BUF_ERROR;
+        too_big = 1;
         break;
       }
-      size_t nc = cap * 2;
+      size_t nc = cap * 2 > IDX_MAX_BYTES ? IDX_MAX_BYTES : cap * 2;
       uint8_t *nb = realloc(buf, nc);
       if (!nb) {
         rc = Z_MEM_ERROR;
@@ -90,6 +91,11 @@ static int gunzip(struct pn_ctx *ctx, const char *path, const uint8_t *in, size_
     if (rc == Z_BUF_ERROR) rc = Z_OK;
   }
   inflateEnd(&zs);
+  if (too_big) {
+    free(buf);
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: gzip data inflates to more than %zu bytes, the limit "
+                  "for an IDX file (not a dataset, or a decompression bomb)", path, IDX_MAX_BYTES);
+  }
   if (rc != Z_STREAM_END) {
     free(buf);
     if (rc == Z_MEM_ERROR) return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory", path);

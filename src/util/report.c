@@ -30,7 +30,15 @@ int pn_json_read(struct pn_ctx *ctx, const char *path, size_t max_bytes, cJSON *
     free(buf);
     return pn_err(ctx, PN_ERR_CORRUPT, "%s: invalid JSON near byte %zu", path, off);
   }
+  size_t off = end ? (size_t)(end - (const char *)buf) : n;
+  while (off < n && (buf[off] == ' ' || buf[off] == '\t' || buf[off] == '\n' || buf[off] == '\r'))
+    off++;
   free(buf);
+  if (off < n) {
+    cJSON_Delete(j);
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: trailing data after the JSON value at byte %zu", path,
+                  off);
+  }
   *out = j;
   return PN_OK;
 }

@@ -126,6 +126,26 @@ static void test_parse_corrupt(void **state) {
   free(b);
 }
 
+/* 1.1 GiB of zeros in ~1 MB of gzip: stopped at the 1 GiB cap and called what it is, not "truncated" */
+static void test_gzip_bomb(void **state) {
+  (void)state;
+  char path[] = "/tmp/pn_bomb_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  gzFile gz = gzdopen(fd, "wb1");
+  assert_non_null(gz);
+  static uint8_t zero[1 << 20];
+  for (int i = 0; i < 1100; i++) assert_int_equal(gzwrite(gz, zero, sizeof zero), (int)sizeof zero);
+  assert_int_equal(gzclose(gz), Z_OK);
+  struct pn_ctx ctx = {0};
+  struct pn_idx idx;
+  assert_int_equal(pn_idx_read_gz(&ctx, path, &idx), PN_ERR_CORRUPT);
+  printf("  -> %s\n", pn_errmsg(&ctx));
+  assert_non_null(strstr(pn_errmsg(&ctx), "inflates to more than"));
+  assert_null(strstr(pn_errmsg(&ctx), "truncated"));
+  unlink(path);
+}
+
 static void test_dataset_missing_names_package(void **state) {
   struct pn_ctx ctx = {0};
   struct pn_dataset ds;
@@ -302,6 +322,7 @@ int main(void) {
     cmocka_unit_test(test_parse_valid),
     cmocka_unit_test(test_parse_corrupt),
     cmocka_unit_test(test_dataset_missing_names_package),
+    cmocka_unit_test(test_gzip_bomb),
     cmocka_unit_test(test_split_perm),
     cmocka_unit_test(test_batch_norm_and_augment),
     cmocka_unit_test(test_model_norm),
