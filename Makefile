@@ -3,11 +3,13 @@
 #   make check   install missing Debian packages, build, run every test (+ ASan/UBSan unit tests)
 #   make bench   build and run the benchmarks in bench/
 #   make fuzz    build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
+#   make valgrind  a few commands (inference, MPC simulator, a two-party TLS run) under memcheck
+#                (also part of make check when valgrind is installed)
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 BUILD ?= build
 
-.PHONY: all deps build demo check check-asan bench fuzz clean install
+.PHONY: all deps build demo check check-asan bench fuzz clean install valgrind
 
 all: build
 
@@ -32,6 +34,9 @@ check-asan:
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -LE 'slow|cli'
+
+valgrind: build
+	@scripts/valgrind.sh $(BUILD) .
 
 bench: build
 	@bench/run-all.sh $(BUILD)

@@ -16,6 +16,7 @@ PKGS=(
   clang libclang-rt-14-dev                            # libFuzzer targets, sanitizers
   python3-onnx python3-numpy                          # test tooling (/usr/bin/python3 only)
   gnuplot-nox                                         # PNG plots of benchmark CSVs
+  valgrind                                            # memcheck over a few commands (make check)
 )
 
 missing=()

@@ -6,6 +6,7 @@
 ** primitive 2n-th root psi in bit-reversed order (Longa-Naehrig layout), each with its Shoup quotient. */
 #include <stdlib.h>
 
+#include "ckks/ring_dispatch.h" /* first: built twice, see there */
 #include "ckks/ring.h"
 
 
@@ -108,6 +109,7 @@ static void small_stage(uint64_t *a, size_t n, size_t m, size_t tt, const uint64
 #endif
 
 void pn_ntt_fwd_lazy(const struct pn_ntt *t, uint64_t *restrict a) {
+  PN_RING_DISPATCH(pn_ntt_fwd_lazy, t, a);
   const size_t n = t->n;
   const uint64_t q = t->q, twoq = 2 * q;
   size_t tt = n;
@@ -148,6 +150,7 @@ void pn_ntt_fwd_lazy(const struct pn_ntt *t, uint64_t *restrict a) {
 }
 
 void pn_ntt_fwd(const struct pn_ntt *t, uint64_t *a) {
+  PN_RING_DISPATCH(pn_ntt_fwd, t, a);
   pn_ntt_fwd_lazy(t, a);
   const uint64_t q = t->q, twoq = 2 * q;
   size_t i = 0;
@@ -165,6 +168,7 @@ void pn_ntt_fwd(const struct pn_ntt *t, uint64_t *a) {
 }
 
 void pn_ntt_inv(const struct pn_ntt *t, uint64_t *restrict a) {
+  PN_RING_DISPATCH(pn_ntt_inv, t, a);
   const size_t n = t->n;
   const uint64_t q = t->q, twoq = 2 * q;
   size_t tt = 1;
@@ -253,6 +257,7 @@ void pn_galois_coeff(size_t n, uint64_t g, uint64_t q, const uint64_t *a, uint64
 
 void pn_vec_sub_mul_shoup(const uint64_t *x, const uint64_t *t, uint64_t q, uint64_t w, uint64_t ws,
                           uint64_t *o, size_t n) {
+  PN_RING_DISPATCH(pn_vec_sub_mul_shoup, x, t, q, w, ws, o, n);
   size_t k = 0;
 #ifdef PN_NTT_AVX512
   const __m512i vq = _mm512_set1_epi64((long long)q), v4q = _mm512_set1_epi64((long long)(4 * q));
@@ -266,6 +271,7 @@ void pn_vec_sub_mul_shoup(const uint64_t *x, const uint64_t *t, uint64_t q, uint
 }
 
 void pn_vec_centred_lift(const uint64_t *v, uint64_t p, const struct pn_mod *m, uint64_t *out, size_t n) {
+  PN_RING_DISPATCH(pn_vec_centred_lift, v, p, m, out, n);
   const uint64_t q = m->q, half = p >> 1, pmodq = p % q;
   size_t k = 0;
 #ifdef PN_NTT_AVX512

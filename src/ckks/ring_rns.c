@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckks/ring_dispatch.h" /* first: built twice, see there */
 #include "ckks/ring.h"
 
 #define RNS_MAX 64
 
 void pn_rns_extend(const struct pn_mod *B, int nb, const uint64_t *const *src, const struct pn_mod *C,
                    int nc, uint64_t *const *dst, size_t n, uint64_t *tmp, int centred) {
+  PN_RING_DISPATCH(pn_rns_extend, B, nb, src, C, nc, dst, n, tmp, centred);
   uint64_t inv[RNS_MAX], invs[RNS_MAX];
   uint64_t hat[RNS_MAX * RNS_MAX], hats[RNS_MAX * RNS_MAX]; /* (B / b_i) mod c_j at [j nb + i], Shoup */
   for (int i = 0; i < nb; i++) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "util/cpu.h"
 #include "util/status.h"
 #include "util/wipe.h"
 
@@ -203,7 +204,8 @@ static inline float sqrt_nonneg(float x) {
   return x * y;
 }
 
-static void normal_block(const uint32_t w[NB], float out[NB]) {
+/* vectorised by the compiler; one clone per CPU level (util/cpu.h) */
+PN_TARGET_CLONES static void normal_block(const uint32_t w[NB], float out[NB]) {
   float r[NH], c[NH], s[NH];
   for (int i = 0; i < NH; i++) {
     /* 31 bits -> float in (0, 1]: exact for small values, rounded (possibly to 1) near 1 */

@@ -1,0 +1,3 @@
+/* ring_rns_avx512.c - ring_rns.c built again for AVX-512, chosen at run time (ring_dispatch.h). */
+#define PN_RING_AVX512_BUILD 1
+#include "ring_rns.c"
