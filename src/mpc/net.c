@@ -473,8 +473,9 @@ static int tls_setup(struct pn_ctx *ctx, struct pn_mpc_net *n, const struct pn_n
         SSL_CTX_use_PrivateKey_file(n->sctx, o->key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_load_verify_locations(n->sctx, o->ca, NULL) != 1) {
       ERR_error_string_n(ERR_get_error(), eb, sizeof eb);
-      return pn_err(ctx, PN_ERR_IO, "mpc net: loading %s / %s / %s: %s", o->cert, o->key, o->ca,
-                    eb);
+      /* INVALID, not IO: our own configuration, never a stranger's doing (a listener stops) */
+      return pn_err(ctx, PN_ERR_INVALID, "mpc net: loading %s / %s / %s: %s", o->cert, o->key,
+                    o->ca, eb);
     }
     SSL_CTX_set_verify(n->sctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
   }
@@ -711,7 +712,8 @@ int pn_mpc_net_connect(struct pn_ctx *ctx, const char *hostport, const struct pn
   int rc = split_hostport(ctx, hostport, host, sizeof host, port, sizeof port);
   if (rc) return rc;
   int ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
-  double deadline = pn_now() + ms / 1000.0;
+  int wait = o->connect_wait_ms > 0 ? o->connect_wait_ms : ms;
+  double deadline = pn_now() + wait / 1000.0;
   struct addrinfo hints = {0}, *ai = NULL;
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -738,10 +740,10 @@ int pn_mpc_net_connect(struct pn_ctx *ctx, const char *hostport, const struct pn
   freeaddrinfo(ai);
   if (err == EINPROGRESS || err == EAGAIN || err == ETIMEDOUT)
     return pn_err(ctx, PN_ERR_TIMEOUT, "mpc net: connect to %s: no answer within %d ms (is the "
-                  "host up, and is no firewall dropping the port?)", hostport, ms);
+                  "host up, and is no firewall dropping the port?)", hostport, wait);
   if (err == ECONNREFUSED)
     return pn_err(ctx, PN_ERR_IO, "mpc net: connect to %s: connection refused for %d ms (nothing "
-                  "listening on that port yet?)", hostport, ms);
+                  "listening on that port yet?)", hostport, wait);
   return pn_err(ctx, PN_ERR_IO, "mpc net: connect to %s: %s", hostport, strerror(err));
 }
 

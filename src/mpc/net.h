@@ -15,6 +15,8 @@ enum pn_net_sec { PN_NET_PLAIN = 0, PN_NET_TLS_PSK = 1, PN_NET_TLS_CERT = 2 };
 
 struct pn_net_opts {
   int timeout_ms;              /* every send/receive/accept/connect; 0 = 30000 */
+  int connect_wait_ms;         /* connect: keep retrying a refused connection this long
+                               ** (0 = timeout_ms), for a peer that starts later */
   enum pn_net_sec sec;
   const uint8_t *psk;          /* PSK mode: the shared key (>= 16 bytes) */
   size_t psk_len;

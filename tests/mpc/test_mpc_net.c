@@ -347,7 +347,7 @@ static void test_tls_certificates(void **state) {
   missing.key = "/nonexistent/key.pem";
   struct party_arg d[2] = {0};
   run_pair(&w, &o0, &missing, d);
-  assert_int_equal(d[1].rc, PN_ERR_IO);
+  assert_int_equal(d[1].rc, PN_ERR_INVALID);
   assert_int_not_equal(d[0].rc, PN_OK);
   X509 *xs[] = {ca, c0, c1, rca, rc};
   EVP_PKEY *ks[] = {kca, k0, k1, krca, kr};

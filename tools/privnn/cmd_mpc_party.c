@@ -178,7 +178,7 @@ static void party_usage(FILE *f) {
           "  --no-table      carry tree for HummingBird widths 3..8 (the dealer must agree)\n"
           "  --net NET       link emulator (none, lan, wan, BW,RTT)\n"
           "  --timeout MS    per-operation timeout (default 30000)\n"
-          "  --wait S        listening party: wait this long for the peer (default 600)\n"
+          "  --wait S        wait this long for the peer to listen or connect (default 600)\n"
           "  --json FILE     bytes, rounds and time per layer\n");
 }
 
@@ -381,9 +381,15 @@ int pn_mpc_cli_party(int argc, char **argv) {
     close(lfd);
     if (rc) goto out;
   } else {
-    fprintf(stderr, "party %lld: connecting to party %lld at %s (%s)\n", (long long)id,
-            (long long)(1 - id), hostport, sec_name(&no, psk_file));
-    if ((rc = pn_mpc_net_connect(&ctx, hostport, &no, &net)) ||
+    /* the peer may start later: retry connecting as long as a listener would wait */
+    struct pn_net_opts co = no;
+    co.connect_wait_ms = (int)(wait_s * 1000);
+    time_t until = time(NULL) + (time_t)wait_s;
+    char ts[32];
+    strftime(ts, sizeof ts, "%H:%M:%S", localtime(&until));
+    fprintf(stderr, "party %lld: connecting to party %lld at %s (%s), retrying until %s\n",
+            (long long)id, (long long)(1 - id), hostport, sec_name(&no, psk_file), ts);
+    if ((rc = pn_mpc_net_connect(&ctx, hostport, &co, &net)) ||
         (rc = pn_mpc_hello_exchange(&ctx, net, &hello)))
       goto out;
   }
