@@ -41,10 +41,10 @@ struct xnode {
   int64_t opset;
   int *in, *out;               /* slot indices, -1 for omitted */
   int n_in_run;                /* inputs given to run: n_in, or 3 for a Conv with a folded bias */
-  bool skip;                   /* fused into an earlier node */
-  bool conv_relu;              /* Conv with ReLU in its epilogue (act is that Relu node) */
-  int act;                     /* fused activation node run in place on out[0], or -1 */
-  struct pn_conv_cache *cc;    /* Conv with constant weights: the kernel's state across runs */
+  bool skip;                   /* fused into an earlier node, or evaluated once by pn_exec_new */
+  int act;                     /* fused activation node applied to out[0], or -1 */
+  bool const_w;                /* Conv whose weights are a constant: may keep cc across runs */
+  struct pn_conv_cache *cc;    /* the Conv kernel's state across runs (const_w only) */
 };
 
 struct pn_exec {
@@ -215,7 +215,6 @@ static int plan_fusion(struct pn_exec *ex) {
     int r = sole_reader(ex, readers, reader, x->out[0]);
     if (r < 0 || !act_fusable(ex, &ex->nodes[r]) || ex->nodes[r].in[0] != x->out[0]) continue;
     x->act = r;
-    x->conv_relu = x->op == PN_OP_CONV && ex->nodes[r].op == PN_OP_RELU;
     x->out[0] = ex->nodes[r].out[0];
     ex->nodes[r].skip = true;
   }
@@ -472,11 +471,15 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     int want = x->op == PN_OP_CONV || x->op == PN_OP_GEMM || x->op == PN_OP_MATMUL ||
                        numel > (1 << 20) ? team : 1;
     if (want != cur_threads) omp_set_num_threads(cur_threads = want);
+    /* A fused Relu after a Conv runs in the Conv's epilogue; every other fused activation runs
+    ** below. Both are decided here, in one place, from x->act alone: whatever path the Conv
+    ** takes, a fused activation is applied exactly once. */
+    bool epilogue = x->op == PN_OP_CONV && x->act >= 0 && ex->nodes[x->act].op == PN_OP_RELU;
     if (rc == PN_OK)
-      rc = x->op == PN_OP_CONV && x->in[1] >= 0 && ex->kind[x->in[1]] == SLOT_INIT
-               ? pn_conv_run_act(&a, tin, x->n_in_run, tout[0], x->conv_relu, &x->cc)
+      rc = x->op == PN_OP_CONV
+               ? pn_conv_run_act(&a, tin, x->n_in_run, tout[0], epilogue, x->const_w ? &x->cc : NULL)
                : d->run(&a, tin, x->n_in_run, tout, n->n_out);
-    if (rc == PN_OK && x->act >= 0 && !x->conv_relu) {
+    if (rc == PN_OK && x->act >= 0 && !epilogue) {
       /* the fused activation, in place on the output (elementwise kernels allow it) */
       const struct xnode *y = &ex->nodes[x->act];
       struct pn_op_args ya = {ctx, y->node, y->opset};

@@ -259,6 +259,57 @@ static void test_mixed_graph(void **state) {
   pn_graph_free(g);
 }
 
+/* A Constant node holding t (copied into the graph). */
+static void constant_node(struct pn_graph *g, const char *out, const struct pn_tensor *t) {
+  const char *o[1] = {out};
+  struct pn_node *nd = pn_graph_add_node(g, "Constant", out, 0, NULL, 1, o);
+  assert_non_null(nd);
+  assert_int_equal(pn_node_set_tensor(g, nd, "value", t), PN_OK);
+}
+
+/* Issue 11's reduced case (a paddle2onnx OCR classifier gave 0.36 off on a 2-class softmax):
+** x[1,8,12,96] -> GlobalAveragePool -> Conv 1x1 (W and B from Constant nodes) -> Relu -> y.
+** The executor planned the Relu into the Conv's epilogue but ran a Conv whose weights are not an
+** initializer through the plain kernel, so the Relu was dropped and y had negative values. */
+static void test_conv_relu_constant_weights(void **state) {
+  (void)state;
+  struct pn_graph *g = pn_graph_new();
+  assert_non_null(g);
+  int64_t xd[] = {1, 8, 12, 96}, wd[] = {6, 8, 1, 1}, bd[] = {6};
+  assert_non_null(pn_graph_add_input(g, "x", PN_DT_FLOAT, 4, xd));
+  struct pn_tensor *w = pn_tensor_new(PN_DT_FLOAT, 4, wd), *b = pn_tensor_new(PN_DT_FLOAT, 1, bd);
+  assert_non_null(w);
+  assert_non_null(b);
+  for (int64_t i = 0; i < pn_tensor_numel(w); i++) ((float *)w->data)[i] = val_at(501, i);
+  for (int64_t i = 0; i < pn_tensor_numel(b); i++) ((float *)b->data)[i] = val_at(502, i);
+  constant_node(g, "w", w);
+  constant_node(g, "b", b);
+  node(g, "GlobalAveragePool", "x", NULL, NULL, "gap");
+  node(g, "Conv", "gap", "w", "b", "conv");
+  node(g, "Relu", "conv", NULL, NULL, "y");
+  node(g, "Conv", "gap", "w", "b", "pre");   /* the same Conv without Relu, as a second output */
+  assert_non_null(pn_graph_add_output(g, "y", PN_DT_FLOAT, -1, NULL));
+  assert_non_null(pn_graph_add_output(g, "pre", PN_DT_FLOAT, -1, NULL));
+  struct run_result ref = {0}, f = {0};
+  run_graph(g, true, 1, 503, &ref);
+  run_graph(g, false, 2, 503, &f);
+  /* the case has teeth: some pre-activations are negative */
+  const float *pre = ref.out[1]->data, *y = f.out[0]->data;
+  int neg = 0;
+  for (int k = 0; k < 6; k++) {
+    neg += pre[k] < 0;
+    assert_true(y[k] >= 0);
+    assert_true(fabsf(y[k] - (pre[k] > 0 ? pre[k] : 0)) <= 1e-6f);
+  }
+  assert_true(neg > 0);
+  assert_close(&f, &ref, 1e-6);
+  free_result(&ref);
+  free_result(&f);
+  pn_tensor_free(w);
+  pn_tensor_free(b);
+  pn_graph_free(g);
+}
+
 /* An observer sees every node, fused or not: fusion is off when one is set. */
 struct obs_count {
   int nodes, relus;
@@ -482,6 +533,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_zoo_cnns),       cmocka_unit_test(test_zoo_bert),
       cmocka_unit_test(test_mixed_graph),    cmocka_unit_test(test_observer_disables_fusion),
+      cmocka_unit_test(test_conv_relu_constant_weights),
       cmocka_unit_test(test_small_images),   cmocka_unit_test(test_gemm_split),
       cmocka_unit_test(test_matmul_batched), cmocka_unit_test(test_par_for),
   };
