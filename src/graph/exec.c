@@ -5,7 +5,11 @@
 ** every input's value known), allocates outputs, runs the kernel and frees intermediates as soon as
 ** their last reader has run.
 **
-** Fusion (unless pn_exec_opts.no_fuse or an observer is set): a BatchNormalization in inference
+** Unless pn_exec_opts.no_fuse or an observer is set, nodes computed from constants alone (Constant
+** nodes, and e.g. a Transpose of an initializer) are evaluated once by pn_exec_new, so that fusion
+** sees a weight as a constant however it was stored, and then the fusions apply.
+**
+** Fusion: a BatchNormalization in inference
 ** mode that is the only reader of a Conv's output is folded into private copies of the Conv's
 ** weights and bias, and a Relu / Clip / LeakyRelu that is the only reader of a Conv, Gemm, MatMul,
 ** Add or BatchNormalization output runs on that node's output in place (a Conv applies ReLU in
@@ -185,6 +189,76 @@ static bool act_fusable(const struct pn_exec *ex, const struct xnode *a) {
   return true;
 }
 
+/* Largest output (elements) evaluated once at preparation; a larger constant (an Expand or
+** ConstantOfShape of a big shape) is computed per run instead of held for the executor's life. */
+#define FOLD_MAX_NUMEL ((int64_t)1 << 24)
+
+/* Evaluate once every node whose inputs are all constants (initializers, Constant nodes and what
+** is computed from them alone), so that to fusion a weight is a constant however the exporter
+** stored it: as an initializer, a Constant node (paddle2onnx, tf2onnx) or a small constant
+** subgraph (a Transpose or Reshape of one). The outputs become executor-owned constant slots and
+** the nodes are skipped. Dropout is left alone (in training mode it draws a random mask), and so
+** is a node whose kernel fails here: it then runs, and fails, in pn_exec_run with its message.
+** Returns PN_OK or PN_ERR_NOMEM. */
+static int fold_constants(struct pn_exec *ex) {
+  const struct pn_graph *g = ex->g;
+  int max_io = 1;
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (g->nodes[i]->n_in > max_io) max_io = g->nodes[i]->n_in;
+    if (g->nodes[i]->n_out > max_io) max_io = g->nodes[i]->n_out;
+  }
+  const struct pn_tensor **tin = calloc((size_t)max_io, sizeof *tin);
+  struct pn_tensor **tout = calloc((size_t)max_io, sizeof *tout);
+  struct pn_shape *sin = calloc((size_t)max_io, sizeof *sin), *sout = calloc((size_t)max_io, sizeof *sout);
+  int rc = tin && tout && sin && sout ? PN_OK : PN_ERR_NOMEM;
+  for (int i = 0; i < g->n_nodes && rc == PN_OK; i++) {
+    struct xnode *x = &ex->nodes[i];
+    const struct pn_node *n = x->node;
+    bool all = x->op != PN_OP_DROPOUT;
+    for (int j = 0; j < n->n_in && all; j++) all = x->in[j] < 0 || ex->kind[x->in[j]] == SLOT_INIT;
+    if (!all) continue;
+    struct pn_ctx quiet = {0};
+    struct pn_op_args a = {&quiet, n, x->opset};
+    for (int j = 0; j < n->n_in; j++) {
+      tin[j] = x->in[j] >= 0 ? ex->init[x->in[j]] : NULL;
+      memset(&sin[j], 0, sizeof sin[j]);
+      sin[j].ndim = -1;
+      if (tin[j]) {
+        pn_shape_set(&sin[j], tin[j]->dtype, tin[j]->ndim, tin[j]->dims);
+        sin[j].value = tin[j];
+      }
+    }
+    for (int j = 0; j < n->n_out; j++) {
+      memset(&sout[j], 0, sizeof sout[j]);
+      sout[j].ndim = -1;
+      tout[j] = NULL;
+    }
+    bool ok = pn_op_defs[x->op].infer(&a, sin, n->n_in, sout, n->n_out) == PN_OK;
+    for (int j = 0; j < n->n_out && ok; j++) {
+      if (x->out[j] < 0) continue;
+      int64_t numel = sout[j].ndim >= 0 ? pn_shape_numel(sout[j].ndim, sout[j].dims) : -1;
+      ok = numel >= 0 && numel <= FOLD_MAX_NUMEL && pn_dtype_size(sout[j].dtype) &&
+           (tout[j] = pn_tensor_new(sout[j].dtype, sout[j].ndim, sout[j].dims));
+    }
+    if (ok) ok = pn_op_defs[x->op].run(&a, tin, n->n_in, tout, n->n_out) == PN_OK;
+    for (int j = 0; j < n->n_out; j++) {
+      if (!ok || x->out[j] < 0) {
+        pn_tensor_free(tout[j]);
+        continue;
+      }
+      ex->kind[x->out[j]] = SLOT_INIT;
+      ex->init[x->out[j]] = tout[j];
+      ex->priv[ex->n_priv++] = tout[j];
+    }
+    x->skip = ok;
+  }
+  free(tin);
+  free(tout);
+  free(sin);
+  free(sout);
+  return rc;
+}
+
 static int plan_fusion(struct pn_exec *ex) {
   const struct pn_graph *g = ex->g;
   int *readers = calloc((size_t)ex->n_slots + 1, sizeof *readers);
@@ -241,7 +315,9 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
   }
   bool fuse = !(opts && (opts->no_fuse || opts->observer || opts->hook));
   int cap = g->n_inputs + g->n_inits + 2 * g->n_nodes;   /* + folded Conv weights and biases */
-  for (int i = 0; i < g->n_nodes; i++) cap += g->nodes[i]->n_out;
+  int n_node_out = 0;
+  for (int i = 0; i < g->n_nodes; i++) n_node_out += g->nodes[i]->n_out;
+  cap += n_node_out;
   struct pn_strmap map = {0};
   ex->kind = calloc((size_t)cap + 1, sizeof *ex->kind);
   ex->init = calloc((size_t)cap + 1, sizeof *ex->init);
@@ -252,7 +328,7 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
   ex->in_val = calloc((size_t)g->n_inputs + 1, sizeof *ex->in_val);
   ex->out_slot = calloc((size_t)g->n_outputs + 1, sizeof *ex->out_slot);
   ex->out_val = calloc((size_t)g->n_outputs + 1, sizeof *ex->out_val);
-  ex->priv = calloc(2 * (size_t)g->n_nodes + 1, sizeof *ex->priv);
+  ex->priv = calloc(2 * (size_t)g->n_nodes + (size_t)n_node_out + 1, sizeof *ex->priv);
   if (!ex->priv || !ex->kind || !ex->init || !ex->last_use || !ex->keep || !ex->nodes || !ex->in_slot ||
       !ex->in_val || !ex->out_slot || !ex->out_val)
     goto nomem;
@@ -305,13 +381,14 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
   ex->n_out = g->n_outputs;
   ex->n_slots = ns;
   pn_strmap_free(&map);
-  if (fuse && (rc = plan_fusion(ex)) != PN_OK) {
+  if (fuse && ((rc = fold_constants(ex)) != PN_OK || (rc = plan_fusion(ex)) != PN_OK)) {
     pn_exec_free(ex);
     return pn_err(ctx, rc, "out of memory");
   }
   for (int i = 0; i < g->n_nodes; i++) {
-    const struct xnode *x = &ex->nodes[i];
+    struct xnode *x = &ex->nodes[i];
     if (x->skip) continue;
+    x->const_w = x->op == PN_OP_CONV && x->n_in_run > 1 && x->in[1] >= 0 && ex->kind[x->in[1]] == SLOT_INIT;
     for (int j = 0; j < x->n_in_run; j++)
       if (x->in[j] >= 0) ex->last_use[x->in[j]] = i;
     if (x->act >= 0) {   /* the activation's extra inputs (Clip bounds) are read here */
