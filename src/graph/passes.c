@@ -63,10 +63,23 @@ static bool is_op(const struct pn_node *n, const char *op) {
 int pn_pass_constants_to_inits(struct pn_ctx *ctx, struct pn_graph *g, int *count) {
   for (int i = 0; i < g->n_nodes; i++) {
     struct pn_node *n = g->nodes[i];
-    if (!is_op(n, "Constant") || n->n_out != 1) continue;
-    const struct pn_attr *a = pn_node_attr(n, "value");
-    if (!a || a->type != PN_ATTR_TENSOR || !a->t || n->n_attr != 1) continue;
-    if (!pn_graph_add_init(g, a->t, n->out[0])) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    if (!is_op(n, "Constant") || n->n_out != 1 || !n->out[0][0]) continue;
+    /* every form (value, value_float(s), value_int(s)) through the Constant kernel itself, so a
+    ** weight exported as value_floats reaches fold_bn like any other */
+    struct pn_ctx quiet = {0};
+    struct pn_op_args a = {&quiet, n, pn_graph_opset(g, n->domain)};
+    struct pn_shape so;
+    memset(&so, 0, sizeof so);
+    if (pn_op_defs[PN_OP_CONSTANT].infer(&a, NULL, 0, &so, 1) != PN_OK) continue;
+    struct pn_tensor *t = pn_tensor_new(so.dtype, so.ndim, so.dims);
+    if (!t) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    bool ok = pn_op_defs[PN_OP_CONSTANT].run(&a, NULL, 0, &t, 1) == PN_OK;
+    if (ok && !pn_graph_add_init(g, t, n->out[0])) {
+      pn_tensor_free(t);
+      return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    }
+    pn_tensor_free(t);
+    if (!ok) continue;
     pn_graph_remove_node(g, i--);
     bump(count, 1);
   }
@@ -219,7 +232,8 @@ int pn_pass_fold_constants(struct pn_ctx *ctx, struct pn_graph *g, int *count) {
   for (int i = 0; i < g->n_nodes; i++) {
     struct pn_node *n = g->nodes[i];
     int op = pn_op_find(n->domain, n->op_type);
-    if (op < 0 || op == PN_OP_CONSTANT || !pn_op_defs[op].run || n->n_in == 0) continue;
+    /* Dropout in training mode draws a new mask each run: never a constant */
+    if (op < 0 || op == PN_OP_CONSTANT || op == PN_OP_DROPOUT || !pn_op_defs[op].run || n->n_in == 0) continue;
     if (n->n_out > 4 || n->n_in > 16) continue;
     const struct pn_tensor *in[16];
     struct pn_shape sin[16], sout[4];

@@ -13,7 +13,8 @@
 
 struct pn_ctx;
 
-/* Constant nodes (attribute `value`) become initializers of the same name. */
+/* Constant nodes (any of value, value_float(s), value_int(s)) become initializers of the same
+** name. */
 int pn_pass_constants_to_inits(struct pn_ctx *ctx, struct pn_graph *g, int *count);
 /* Conv -> BatchNormalization (the Conv output read by the BN only, inference-mode BN, every
 ** parameter an initializer) becomes one Conv with W' = W*s, b' = (b-mean)*s + beta,
@@ -26,7 +27,8 @@ int pn_pass_remove_identity(struct pn_ctx *ctx, struct pn_graph *g, int *count);
 ** shape [N] or [1,N], and the MatMul output read only by the Add, becomes Gemm(A, B, C). */
 int pn_pass_matmul_add_to_gemm(struct pn_ctx *ctx, struct pn_graph *g, int *count);
 /* Nodes whose inputs are all initializers are evaluated with privnn's kernels and replaced by
-** initializers (ops the registry lacks are left alone). */
+** initializers (ops the registry lacks, and Dropout, which may draw a random mask, are left
+** alone). */
 int pn_pass_fold_constants(struct pn_ctx *ctx, struct pn_graph *g, int *count);
 /* Initializers that no node reads and no graph output names are removed. */
 int pn_pass_prune_inits(struct pn_ctx *ctx, struct pn_graph *g, int *count);
