@@ -5,11 +5,14 @@
 #   make fuzz    build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 #   make valgrind  a few commands (inference, MPC simulator, a two-party TLS run) under memcheck
 #                (also part of make check when valgrind is installed)
+#   make fuzz-graphs  the random-graph differential test at length: GRAPHS graphs from SEED
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
+GRAPHS ?= 20000
+SEED ?= random
 BUILD ?= build
 
-.PHONY: all deps build demo check check-asan bench fuzz clean install valgrind
+.PHONY: all deps build demo check check-asan bench fuzz fuzz-graphs clean install valgrind
 
 all: build
 
@@ -45,6 +48,12 @@ fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPN_FUZZ=ON -DPN_SANITIZE=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 	@scripts/run-fuzz.sh build-fuzz/fuzz $(FUZZ_SECONDS)
+
+# tests/graph/test_diff.c over many graphs (make check runs 600 from seed 1); a failing graph
+# prints its number K: replay it with build/tests/test_diff --seed K --count 1 -v.
+# Against ONNX Runtime as well: scripts/ort-diff.sh --seed S --count N.
+fuzz-graphs: build
+	@$(BUILD)/tests/test_diff --seed $(SEED) --count $(GRAPHS)
 
 install: build
 	@cmake --install $(BUILD)
