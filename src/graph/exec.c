@@ -233,14 +233,14 @@ static int fold_constants(struct pn_exec *ex) {
       sout[j].ndim = -1;
       tout[j] = NULL;
     }
-    bool ok = pn_op_defs[x->op].infer(&a, sin, n->n_in, sout, n->n_out) == PN_OK;
+    bool ok = pn_op_infer(x->op, &a, sin, n->n_in, sout, n->n_out) == PN_OK;
     for (int j = 0; j < n->n_out && ok; j++) {
       if (x->out[j] < 0) continue;
       int64_t numel = sout[j].ndim >= 0 ? pn_shape_numel(sout[j].ndim, sout[j].dims) : -1;
       ok = numel >= 0 && numel <= FOLD_MAX_NUMEL && pn_dtype_size(sout[j].dtype) &&
            (tout[j] = pn_tensor_new(sout[j].dtype, sout[j].ndim, sout[j].dims));
     }
-    if (ok) ok = pn_op_defs[x->op].run(&a, tin, n->n_in, tout, n->n_out) == PN_OK;
+    if (ok) ok = pn_op_run(x->op, &a, tin, n->n_in, tout, n->n_out) == PN_OK;
     for (int j = 0; j < n->n_out; j++) {
       if (!ok || x->out[j] < 0) {
         pn_tensor_free(tout[j]);
@@ -505,7 +505,6 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     struct xnode *x = &ex->nodes[i];
     if (x->skip) continue;
     const struct pn_node *n = x->node;
-    const struct pn_op_def *d = &pn_op_defs[x->op];
     struct pn_op_args a = {ctx, n, x->opset};
     double t0 = pn_now();
     for (int j = 0; j < x->n_in_run; j++) tin[j] = x->in[j] >= 0 ? val[x->in[j]] : NULL;
@@ -523,7 +522,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
       sout[j].ndim = -1;
       tout[j] = NULL;
     }
-    if ((rc = d->infer(&a, sin, n->n_in, sout, n->n_out))) break;
+    if ((rc = pn_op_infer(x->op, &a, sin, n->n_in, sout, n->n_out))) break;
     int64_t numel = 0;
     for (int j = 0; j < n->n_out; j++) {
       if (x->out[j] < 0) continue;
@@ -551,11 +550,11 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     /* A fused Relu after a Conv runs in the Conv's epilogue; every other fused activation runs
     ** below. Both are decided here, in one place, from x->act alone: whatever path the Conv
     ** takes, a fused activation is applied exactly once. */
-    bool epilogue = x->op == PN_OP_CONV && x->act >= 0 && ex->nodes[x->act].op == PN_OP_RELU;
+    bool conv_f32 = x->op == PN_OP_CONV && tout[0] && tout[0]->dtype == PN_DT_FLOAT;
+    bool epilogue = conv_f32 && x->act >= 0 && ex->nodes[x->act].op == PN_OP_RELU;
     if (rc == PN_OK)
-      rc = x->op == PN_OP_CONV
-               ? pn_conv_run_act(&a, tin, x->n_in_run, tout[0], epilogue, x->const_w ? &x->cc : NULL)
-               : d->run(&a, tin, x->n_in_run, tout, n->n_out);
+      rc = conv_f32 ? pn_conv_run_act(&a, tin, x->n_in_run, tout[0], epilogue, x->const_w ? &x->cc : NULL)
+                    : pn_op_run(x->op, &a, tin, x->n_in_run, tout, n->n_out);
     if (rc == PN_OK && x->act >= 0 && !epilogue) {
       /* the fused activation, in place on the output (elementwise kernels allow it) */
       const struct xnode *y = &ex->nodes[x->act];
@@ -573,11 +572,11 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
         }
       }
       ysout.ndim = -1;
-      rc = pn_op_defs[y->op].infer(&ya, ysin, y->n_in_run, &ysout, 1);
+      rc = pn_op_infer(y->op, &ya, ysin, y->n_in_run, &ysout, 1);
       if (rc == PN_OK && (ysout.dtype != tout[0]->dtype || ysout.ndim != tout[0]->ndim ||
                           memcmp(ysout.dims, tout[0]->dims, (size_t)ysout.ndim * sizeof *ysout.dims)))
         rc = pn_op_err(&ya, PN_ERR_INVALID, "fused activation changes the shape of its input");
-      if (rc == PN_OK) rc = pn_op_defs[y->op].run(&ya, yin, y->n_in_run, tout, 1);
+      if (rc == PN_OK) rc = pn_op_run(y->op, &ya, yin, y->n_in_run, tout, 1);
     }
     if (rc == PN_OK) ex->op_seconds[x->op] += pn_now() - t0;
     if (rc == PN_OK && ex->hook) rc = run_hook(ctx, ex, i, tin, tout, tgiven);

@@ -176,6 +176,8 @@ static double load_f64(const void *p, enum pn_dtype dt, int64_t i) {
   case PN_DT_INT32: return ((const int32_t *)p)[i];
   case PN_DT_INT64: return (double)((const int64_t *)p)[i];
   case PN_DT_INT8: return ((const int8_t *)p)[i];
+  case PN_DT_FLOAT16: return pn_half_to_float(((const uint16_t *)p)[i]);
+  case PN_DT_BFLOAT16: return pn_bf16_to_float(((const uint16_t *)p)[i]);
   default: return ((const uint8_t *)p)[i];
   }
 }
@@ -421,7 +423,7 @@ int pn_run_clip(const struct pn_op_args *a, const struct pn_tensor *const *in, i
 
 /* ---- Cast ---- */
 
-#define CAST_DTYPES (PN_DT_DENSE)
+#define CAST_DTYPES (PN_DT_DENSE | PN_DT_BIT(PN_DT_FLOAT16) | PN_DT_BIT(PN_DT_BFLOAT16))
 
 static int cast_to(const struct pn_op_args *a, enum pn_dtype *to) {
   int64_t v;
@@ -473,7 +475,7 @@ int pn_run_cast(const struct pn_op_args *a, const struct pn_tensor *const *in, i
   if (X->dtype == PN_DT_UNDEFINED || out[0]->dtype != to)
     return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s", pn_dtype_name(X->dtype));
   int64_t n = pn_tensor_numel(X);
-  bool src_float = X->dtype == PN_DT_FLOAT || X->dtype == PN_DT_DOUBLE;
+  bool src_float = X->dtype == PN_DT_FLOAT || X->dtype == PN_DT_DOUBLE || pn_dtype_is_half(X->dtype);
   if (X->dtype == to) {
     memcpy(out[0]->data, X->data, pn_tensor_nbytes(X));
     return PN_OK;
@@ -486,6 +488,10 @@ int pn_run_cast(const struct pn_op_args *a, const struct pn_tensor *const *in, i
 #define TO_BOOL_I k != 0
 #define TO_INT sat_i64(x)
 #define TO_INT_I k
+#define TO_F16 pn_half_from_double(x)           /* directly from double: one rounding */
+#define TO_F16_I pn_half_from_double((double)k)
+#define TO_BF16 pn_bf16_from_float((float)x)
+#define TO_BF16_I pn_bf16_from_float((float)k)
   switch (to) {
   case PN_DT_FLOAT: CAST_LOOP(float, TO_FLT); break;
   case PN_DT_DOUBLE: CAST_LOOP(double, TO_FLT); break;
@@ -494,6 +500,8 @@ int pn_run_cast(const struct pn_op_args *a, const struct pn_tensor *const *in, i
   case PN_DT_INT64: CAST_LOOP(int64_t, TO_INT); break;
   case PN_DT_INT8: CAST_LOOP(int8_t, TO_INT); break;
   case PN_DT_UINT8: CAST_LOOP(uint8_t, TO_INT); break;
+  case PN_DT_FLOAT16: CAST_LOOP(uint16_t, TO_F16); break;
+  case PN_DT_BFLOAT16: CAST_LOOP(uint16_t, TO_BF16); break;
   default: return pn_op_err(a, PN_ERR_UNSUPPORTED, "Cast to %s", pn_dtype_name(to));
   }
   return PN_OK;

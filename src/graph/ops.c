@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/status.h"
@@ -46,6 +47,82 @@ const char *pn_op_name(enum pn_op op) {
 
 enum pn_op_domain pn_op_domain(enum pn_op op) {
   return (unsigned)op < PN_OP_COUNT ? (enum pn_op_domain)op_domain[op] : PN_DOMAIN_ONNX;
+}
+
+/* ---- float16 / bfloat16 by conversion to float32 ---- */
+
+/* The half type among the (known) input dtypes, PN_DT_UNDEFINED when none or when op converts
+** half types itself. */
+static enum pn_dtype half_of(enum pn_op op, const enum pn_dtype *dt, int n) {
+  if (op == PN_OP_CAST) return PN_DT_UNDEFINED;
+  for (int i = 0; i < n; i++)
+    if (pn_dtype_is_half(dt[i])) return dt[i];
+  return PN_DT_UNDEFINED;
+}
+
+int pn_op_infer(enum pn_op op, const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                struct pn_shape *out, int n_out) {
+  const struct pn_op_def *d = &pn_op_defs[op];
+  enum pn_dtype half = PN_DT_UNDEFINED;
+  for (int i = 0; i < n_in && !half; i++) half = half_of(op, &in[i].dtype, 1);
+  if (!half) return d->infer(a, in, n_in, out, n_out);
+  struct pn_shape *fin = malloc(((size_t)n_in + 1) * sizeof *fin);
+  struct pn_tensor **tmp = calloc((size_t)n_in + 1, sizeof *tmp);
+  int rc = fin && tmp ? PN_OK : pn_err(a->ctx, PN_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < n_in && !rc; i++) {
+    fin[i] = in[i];
+    if (!pn_dtype_is_half(in[i].dtype)) continue;
+    fin[i].dtype = PN_DT_FLOAT;
+    if (in[i].value && !(fin[i].value = tmp[i] = pn_tensor_half_to_float(in[i].value)))
+      rc = pn_err(a->ctx, PN_ERR_NOMEM, "out of memory");
+  }
+  if (!rc) rc = d->infer(a, fin, n_in, out, n_out);
+  for (int j = 0; j < n_out && !rc; j++)
+    if (out[j].dtype == PN_DT_FLOAT) out[j].dtype = half;
+  for (int i = 0; tmp && i < n_in; i++) pn_tensor_free(tmp[i]);
+  free(tmp);
+  free(fin);
+  return rc;
+}
+
+int pn_op_run(enum pn_op op, const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+              struct pn_tensor *const *out, int n_out) {
+  const struct pn_op_def *d = &pn_op_defs[op];
+  enum pn_dtype half = PN_DT_UNDEFINED;
+  /* from the inputs only: an op making half values from none (Constant, ConstantOfShape) copies
+  ** them as they are */
+  for (int i = 0; i < n_in && !half; i++)
+    if (in[i]) half = half_of(op, &in[i]->dtype, 1);
+  if (!half) return d->run(a, in, n_in, out, n_out);
+  const struct pn_tensor **fin = calloc((size_t)n_in + 1, sizeof *fin);
+  struct pn_tensor **tin = calloc((size_t)n_in + 1, sizeof *tin);
+  struct pn_tensor **fout = calloc((size_t)n_out + 1, sizeof *fout);
+  bool *conv = calloc((size_t)n_out + 1, sizeof *conv);
+  int rc = fin && tin && fout && conv ? PN_OK : pn_err(a->ctx, PN_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < n_in && !rc; i++) {
+    fin[i] = in[i];
+    if (in[i] && pn_dtype_is_half(in[i]->dtype) && !(fin[i] = tin[i] = pn_tensor_half_to_float(in[i])))
+      rc = pn_err(a->ctx, PN_ERR_NOMEM, "out of memory");
+  }
+  for (int j = 0; j < n_out && !rc; j++) {
+    fout[j] = out[j];
+    if (!out[j] || !pn_dtype_is_half(out[j]->dtype)) continue;
+    conv[j] = true;
+    if (!(fout[j] = pn_tensor_new(PN_DT_FLOAT, out[j]->ndim, out[j]->dims)))
+      rc = pn_err(a->ctx, PN_ERR_NOMEM, "out of memory");
+  }
+  if (!rc) rc = d->run(a, fin, n_in, fout, n_out);
+  for (int j = 0; j < n_out && fout && conv; j++) {
+    if (!conv[j]) continue;
+    if (!rc) pn_tensor_float_to_half(fout[j], out[j]);
+    pn_tensor_free(fout[j]);
+  }
+  for (int i = 0; tin && i < n_in; i++) pn_tensor_free(tin[i]);
+  free(fin);
+  free(tin);
+  free(fout);
+  free(conv);
+  return rc;
 }
 
 int pn_op_err(const struct pn_op_args *a, int code, const char *fmt, ...) {

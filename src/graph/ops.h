@@ -113,6 +113,16 @@ const char *pn_op_name(enum pn_op op);
 /* The domain an op belongs to. */
 enum pn_op_domain pn_op_domain(enum pn_op op);
 
+/* Call op's infer / run, computing float16 and bfloat16 by converting: half inputs are shown to the
+** op as float32 and its float32 outputs become the (first) half input's type. Cast converts by
+** itself. Every caller of pn_op_defs[].infer / run outside the kernels goes through these.
+** (An output ONNX types as float32 whatever the input, such as LayerNormalization's Mean, then
+** comes out as the half type too.) */
+int pn_op_infer(enum pn_op op, const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                struct pn_shape *out, int n_out);
+int pn_op_run(enum pn_op op, const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+              struct pn_tensor *const *out, int n_out);
+
 /* Helpers for kernels and infer functions (ops.c). */
 /* Error with the standard prefix "node 'NAME' (OP): ...". */
 int pn_op_err(const struct pn_op_args *a, int code, const char *fmt, ...)

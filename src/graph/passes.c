@@ -257,7 +257,7 @@ int pn_pass_fold_constants(struct pn_ctx *ctx, struct pn_graph *g, int *count) {
     memset(sout, 0, sizeof sout);
     struct pn_ctx quiet = {0};
     a.ctx = &quiet; /* an op that cannot fold is left alone, not an error */
-    if (pn_op_defs[op].infer(&a, sin, n->n_in, sout, n->n_out) != PN_OK) continue;
+    if (pn_op_infer(op, &a, sin, n->n_in, sout, n->n_out) != PN_OK) continue;
     struct pn_tensor *out[4] = {0};
     bool ok = true;
     for (int k = 0; k < n->n_out && ok; k++) {
@@ -268,7 +268,7 @@ int pn_pass_fold_constants(struct pn_ctx *ctx, struct pn_graph *g, int *count) {
       else if (!(out[k] = pn_tensor_new(sout[k].dtype, sout[k].ndim, sout[k].dims)))
         ok = false;
     }
-    if (ok) ok = pn_op_defs[op].run(&a, in, n->n_in, out, n->n_out) == PN_OK;
+    if (ok) ok = pn_op_run(op, &a, in, n->n_in, out, n->n_out) == PN_OK;
     for (int k = 0; k < n->n_out && ok; k++)
       if (out[k] && !pn_graph_add_init(g, out[k], n->out[k])) {
         for (int j = 0; j < n->n_out; j++) pn_tensor_free(out[j]);

@@ -18,10 +18,10 @@ static const struct {
   [PN_DT_UINT16] = {"uint16", 2, false},       [PN_DT_INT16] = {"int16", 2, false},
   [PN_DT_INT32] = {"int32", 4, true},          [PN_DT_INT64] = {"int64", 8, true},
   [PN_DT_STRING] = {"string", 0, false},       [PN_DT_BOOL] = {"bool", 1, true},
-  [PN_DT_FLOAT16] = {"float16", 2, false},     [PN_DT_DOUBLE] = {"float64", 8, true},
+  [PN_DT_FLOAT16] = {"float16", 2, true},      [PN_DT_DOUBLE] = {"float64", 8, true},
   [PN_DT_UINT32] = {"uint32", 4, false},       [PN_DT_UINT64] = {"uint64", 8, false},
   [PN_DT_COMPLEX64] = {"complex64", 8, false}, [PN_DT_COMPLEX128] = {"complex128", 16, false},
-  [PN_DT_BFLOAT16] = {"bfloat16", 2, false},
+  [PN_DT_BFLOAT16] = {"bfloat16", 2, true},
 };
 static_assert(sizeof dtypes / sizeof *dtypes == PN_DT_COUNT, "dtypes out of date");
 
@@ -33,6 +33,79 @@ const char *pn_dtype_name(enum pn_dtype dt) {
 }
 bool pn_dtype_supported(enum pn_dtype dt) {
   return (unsigned)dt < PN_DT_COUNT && dtypes[dt].supported;
+}
+
+bool pn_dtype_is_half(enum pn_dtype dt) { return dt == PN_DT_FLOAT16 || dt == PN_DT_BFLOAT16; }
+
+static float f32_from_bits(uint32_t b) {
+  float f;
+  memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+float pn_half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = h >> 10 & 0x1f, man = h & 0x3ff;
+  if (exp == 0) {                                  /* zero or subnormal: man * 2^-24, exact */
+    float v = (float)man * 0x1p-24f;
+    return sign ? -v : v;
+  }
+  if (exp == 31) return f32_from_bits(sign | 0x7f800000u | man << 13);
+  return f32_from_bits(sign | (exp + 112) << 23 | man << 13);
+}
+
+uint16_t pn_half_from_double(double x) {
+  uint64_t b;
+  memcpy(&b, &x, sizeof b);
+  uint16_t sign = (uint16_t)(b >> 48 & 0x8000);
+  int exp = (int)(b >> 52 & 0x7ff);
+  uint64_t man = b & 0xfffffffffffffull;
+  if (exp == 0x7ff) return sign | 0x7c00 | (man ? 0x200 | (uint16_t)(man >> 42 & 0x1ff) : 0);
+  int e = exp - 1023 + 15;                         /* the half's biased exponent */
+  if (e >= 31) return sign | 0x7c00;
+  uint64_t m, rem, halfway;
+  if (e >= 1) {                                    /* normal: keep 10 of 52 mantissa bits */
+    m = man >> 42;
+    rem = man & ((1ull << 42) - 1);
+    halfway = 1ull << 41;
+    m |= (uint64_t)e << 10;                        /* a carry out of the mantissa bumps e */
+  } else {                                         /* subnormal: m * 2^-24 */
+    if (e < -10) return sign;                      /* below 2^-25: rounds to zero */
+    int shift = 1051 - exp;                        /* 43..53 */
+    uint64_t full = man | 1ull << 52;
+    m = full >> shift;
+    rem = full & ((1ull << shift) - 1);
+    halfway = 1ull << (shift - 1);
+  }
+  if (rem > halfway || (rem == halfway && (m & 1))) m++;
+  return sign | (uint16_t)m;
+}
+
+float pn_bf16_to_float(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
+
+uint16_t pn_bf16_from_float(float x) {
+  uint32_t b;
+  memcpy(&b, &x, sizeof b);
+  if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(b >> 16 | 0x40);   /* NaN stays quiet NaN */
+  return (uint16_t)((b + 0x7fffu + (b >> 16 & 1)) >> 16);
+}
+
+struct pn_tensor *pn_tensor_half_to_float(const struct pn_tensor *t) {
+  struct pn_tensor *f = pn_tensor_new(PN_DT_FLOAT, t->ndim, t->dims);
+  if (!f) return NULL;
+  const uint16_t *h = t->data;
+  float *p = f->data;
+  int64_t n = pn_tensor_numel(t);
+  bool bf = t->dtype == PN_DT_BFLOAT16;
+  for (int64_t i = 0; i < n; i++) p[i] = bf ? pn_bf16_to_float(h[i]) : pn_half_to_float(h[i]);
+  return f;
+}
+
+void pn_tensor_float_to_half(const struct pn_tensor *src, struct pn_tensor *dst) {
+  const float *p = src->data;
+  uint16_t *h = dst->data;
+  int64_t n = pn_tensor_numel(src);
+  bool bf = dst->dtype == PN_DT_BFLOAT16;
+  for (int64_t i = 0; i < n; i++) h[i] = bf ? pn_bf16_from_float(p[i]) : pn_half_from_double(p[i]);
 }
 
 int64_t pn_shape_numel(int ndim, const int64_t *dims) {
@@ -125,6 +198,8 @@ double pn_tensor_get_f64(const struct pn_tensor *t, int64_t i) {
   case PN_DT_INT64: return (double)((const int64_t *)t->data)[i];
   case PN_DT_UINT8: case PN_DT_BOOL: return ((const uint8_t *)t->data)[i];
   case PN_DT_INT8: return ((const int8_t *)t->data)[i];
+  case PN_DT_FLOAT16: return pn_half_to_float(((const uint16_t *)t->data)[i]);
+  case PN_DT_BFLOAT16: return pn_bf16_to_float(((const uint16_t *)t->data)[i]);
   default: return 0;
   }
 }
@@ -137,6 +212,7 @@ int64_t pn_tensor_get_i64(const struct pn_tensor *t, int64_t i) {
   case PN_DT_INT64: return ((const int64_t *)t->data)[i];
   case PN_DT_UINT8: case PN_DT_BOOL: return ((const uint8_t *)t->data)[i];
   case PN_DT_INT8: return ((const int8_t *)t->data)[i];
+  case PN_DT_FLOAT16: case PN_DT_BFLOAT16: return (int64_t)pn_tensor_get_f64(t, i);
   default: return 0;
   }
 }

@@ -24,8 +24,18 @@ enum pn_dtype {
 size_t pn_dtype_size(enum pn_dtype dt);
 /* "float32", "int64", ... ("?" for out-of-range values). */
 const char *pn_dtype_name(enum pn_dtype dt);
-/* true for the types privnn's kernels compute on (float, double, int32, int64, bool, uint8, int8). */
+/* true for the types privnn's kernels compute on (float, double, int32, int64, bool, uint8, int8,
+** and float16 / bfloat16, which ops.c computes by converting to float32 and back). */
 bool pn_dtype_supported(enum pn_dtype dt);
+/* float16 or bfloat16: stored as 16-bit patterns, computed on as float32. */
+bool pn_dtype_is_half(enum pn_dtype dt);
+
+/* IEEE binary16 and bfloat16 conversions, rounding to nearest even (NaN stays NaN, overflow
+** gives infinity). Exact from half to float. */
+float pn_half_to_float(uint16_t h);
+uint16_t pn_half_from_double(double x);
+float pn_bf16_to_float(uint16_t h);
+uint16_t pn_bf16_from_float(float x);
 
 struct pn_tensor {
   const char *name;            /* may be NULL; owned like the tensor */
@@ -51,6 +61,11 @@ void pn_tensor_free(struct pn_tensor *t);
 /* An arena tensor (struct, name and zeroed data in the arena). */
 struct pn_tensor *pn_tensor_new_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
                                       int ndim, const int64_t *dims);
+
+/* A float32 copy of a float16 / bfloat16 tensor (NULL when out of memory), and the rounding of a
+** float32 tensor into an allocated half tensor of the same shape. */
+struct pn_tensor *pn_tensor_half_to_float(const struct pn_tensor *t);
+void pn_tensor_float_to_half(const struct pn_tensor *src, struct pn_tensor *dst);
 
 /* Element i (flat index) converted to double / int64, for any supported dtype. */
 double pn_tensor_get_f64(const struct pn_tensor *t, int64_t i);

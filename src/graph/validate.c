@@ -253,7 +253,7 @@ static int try_fold(struct pn_ctx *ctx, const struct pn_op_args *a, int op, stru
   struct pn_ctx quiet = {0};
   struct pn_op_args qa = *a;
   qa.ctx = &quiet; /* a kernel that cannot fold (e.g. random Dropout) just leaves the value unknown */
-  if (pn_op_defs[op].run(&qa, ins, n->n_in, outs, n->n_out) != PN_OK) goto skip;
+  if (pn_op_run(op, &qa, ins, n->n_in, outs, n->n_out) != PN_OK) goto skip;
   for (int j = 0; j < n->n_out; j++)
     if (outs[j]) {
       s->owned[out_idx[j]] = outs[j];
@@ -354,7 +354,7 @@ static int infer_all(struct pn_ctx *ctx, struct pn_graph *g, bool write) {
     }
     for (int j = 0; j < n->n_out; j++) outs[j].ndim = -1;
     struct pn_op_args a = {ctx, n, opset};
-    rc = d->infer(&a, in, n->n_in, outs, n->n_out);
+    rc = pn_op_infer(op, &a, in, n->n_in, outs, n->n_out);
     if (rc == PN_OK) {
       for (int j = 0; j < n->n_out; j++) {
         out_idx[j] = -1;
@@ -378,7 +378,7 @@ static int infer_all(struct pn_ctx *ctx, struct pn_graph *g, bool write) {
         struct pn_tensor *o = pn_tensor_new(PN_DT_INT64, outs[0].ndim, outs[0].dims);
         struct pn_ctx quiet = {0};
         struct pn_op_args qa = {&quiet, n, a.opset};
-        if (o && outs[0].ndim == 1 && pn_op_defs[op].run(&qa, ins, 1, &o, 1) == PN_OK) {
+        if (o && outs[0].ndim == 1 && pn_op_run(op, &qa, ins, 1, &o, 1) == PN_OK) {
           s.owned[out_idx[0]] = o;
           s.shapes[out_idx[0]].value = o;
         } else {

@@ -303,15 +303,22 @@ static const char *weight(struct gen *s, const char *prefix, int nd, const int64
     }
     node1(s, "Reshape", name, src, ints_const(s, "wshape", nd, d), NULL);
     note(s, "w-reshaped");
-  } else if (r < 81) {                            /* Cast of a float64 constant */
-    const char *src = fresh(s, "w64");
-    if ((t = pn_tensor_new(PN_DT_DOUBLE, nd, d))) {
+  } else if (r < 81) {                            /* Cast of a float64 or float16 constant */
+    const char *src = fresh(s, "wcast");
+    bool half = chance(s, 0.5);   /* float16 weights cast up, as fp16 converters leave them */
+    if ((t = pn_tensor_new(half ? PN_DT_FLOAT : PN_DT_DOUBLE, nd, d))) {
       fill(s, t, kind, a, b);
+      if (half) {
+        struct pn_tensor *h = pn_tensor_new(PN_DT_FLOAT16, nd, d);
+        if (h) pn_tensor_float_to_half(t, h);
+        pn_tensor_free(t);
+        t = h;
+      }
       either(s, src, t);
     }
     struct pn_node *n = node1(s, "Cast", name, src, NULL, NULL);
     set_i(s, n, "to", PN_DT_FLOAT);
-    note(s, "w-cast");
+    note(s, half ? "w-half" : "w-cast");
   } else if (r < 90 && kind != W_POSITIVE && s->rg->n_in < RG_MAX_INPUTS) {   /* a runtime input */
     if (!pn_graph_add_input(s->g, name, PN_DT_FLOAT, nd, d)) FAIL(s);
     s->rg->batched[s->rg->n_in] = false;

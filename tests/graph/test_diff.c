@@ -28,7 +28,7 @@
 **   -v          print every graph's description
 **   --all-outputs  make every node output a graph output too (with --dump, shows in ORT the
 **               first node that disagrees)
-** env: PN_DIFF_SEED, PN_DIFF_COUNT (used when the options are absent).
+** env: PN_TEST_SEED (tests/pn_test.h) and PN_DIFF_COUNT, used when the options are absent.
 ** A failing graph is saved as diff-fail-K.onnx in the working directory; rerun it alone with
 ** `test_diff --seed K --count 1 -v`. The last line is
 ** "diff: N graphs, M runs compared, K disagreements, E errors"; exit status 1 unless K = E = 0. */
@@ -43,6 +43,7 @@
 #include "graph/exec.h"
 #include "graph/onnx.h"
 #include "graph/passes.h"
+#include "../pn_test.h"
 #include "randgraph.h"
 #include "util/fileio.h"
 #include "util/prg.h"
@@ -340,7 +341,7 @@ static uint64_t parse_u64(const char *s, const char *what) {
 }
 
 int main(int argc, char **argv) {
-  const char *seed_s = getenv("PN_DIFF_SEED"), *count_s = getenv("PN_DIFF_COUNT"), *dump_dir = NULL;
+  const char *seed_s = NULL, *count_s = getenv("PN_DIFF_COUNT"), *dump_dir = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed_s = argv[++i];
     else if (!strcmp(argv[i], "--count") && i + 1 < argc) count_s = argv[++i];
@@ -353,7 +354,9 @@ int main(int argc, char **argv) {
     }
   }
   uint64_t seed = 1, count = 600;
-  if (seed_s && !strcmp(seed_s, "random")) {
+  if (!seed_s) {
+    seed = pn_test_seed("test_diff", 1);   /* PN_TEST_SEED, as every randomised test */
+  } else if (!strcmp(seed_s, "random")) {
     struct pn_ctx ctx = {0};
     uint32_t r;
     if (pn_getrandom(&ctx, &r, sizeof r)) {
@@ -361,7 +364,7 @@ int main(int argc, char **argv) {
       return 2;
     }
     seed = r;
-  } else if (seed_s) {
+  } else {
     seed = parse_u64(seed_s, "seed");
   }
   if (count_s) count = parse_u64(count_s, "count");
