@@ -43,7 +43,7 @@
 #include "graph/exec.h"
 #include "graph/onnx.h"
 #include "graph/passes.h"
-#include "../pn_test.h"
+#include "pn_test.h"
 #include "randgraph.h"
 #include "util/fileio.h"
 #include "util/prg.h"
