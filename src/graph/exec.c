@@ -534,7 +534,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
         break;
       }
       if (!pn_dtype_size(s->dtype)) {
-        rc = pn_op_err(&a, PN_ERR_UNSUPPORTED, "output '%s' has dtype %s", n->out[j], pn_dtype_name(s->dtype));
+        rc = pn_op_err(&a, PN_ERR_UNSUPPORTED, "output '%s': unsupported dtype %s", n->out[j], pn_dtype_name(s->dtype));
         break;
       }
       if (!(tout[j] = pn_tensor_new(s->dtype, s->ndim, s->dims))) {

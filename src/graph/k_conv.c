@@ -463,7 +463,7 @@ int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *i
   if (!x || !wt || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input X or W");
   if (x->dtype != PN_DT_FLOAT || wt->dtype != PN_DT_FLOAT || (b && b->dtype != PN_DT_FLOAT) ||
       y->dtype != PN_DT_FLOAT)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s not supported (float32 only)",
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s (float32 only)",
                      pn_dtype_name(x->dtype != PN_DT_FLOAT ? x->dtype : wt->dtype));
   struct pn_shape xs, ws, bs;
   shape_of(x, &xs);

@@ -271,7 +271,7 @@ static int infer_unary(const struct pn_op_args *a, const struct pn_shape *in, st
                        const struct un_row *row) {
   enum pn_dtype dt = in[0].dtype;
   if (dt != PN_DT_UNDEFINED && (dtype_slot(dt) < 0 || !row->f[dtype_slot(dt)]))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s", pn_dtype_name(dt));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s", pn_dtype_name(dt));
   pn_shape_set(out, dt, in[0].ndim, in[0].dims);
   return PN_OK;
 }
@@ -280,7 +280,7 @@ static int run_unary(const struct pn_op_args *a, const struct pn_tensor *X, stru
                      const struct un_row *row, float alpha) {
   int s = dtype_slot(X->dtype);
   if (s < 0 || !row->f[s] || Y->dtype != X->dtype)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s", pn_dtype_name(X->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s", pn_dtype_name(X->dtype));
   row->f[s](X->data, Y->data, pn_tensor_numel(X), alpha);
   return PN_OK;
 }
@@ -350,7 +350,7 @@ int pn_infer_clip(const struct pn_op_args *a, const struct pn_shape *in, int n_i
         (rc = pn_node_get_float(a->ctx, a->node, "max", 0, &f)))
       return rc;
     if (in[0].dtype && in[0].dtype != PN_DT_FLOAT && in[0].dtype != PN_DT_DOUBLE)
-      return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s before opset 11", pn_dtype_name(in[0].dtype));
+      return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s before opset 11", pn_dtype_name(in[0].dtype));
   } else if ((rc = clip_check_bound(a, in, n_in, 1, "min")) ||
              (rc = clip_check_bound(a, in, n_in, 2, "max"))) {
     return rc;
@@ -383,7 +383,7 @@ int pn_run_clip(const struct pn_op_args *a, const struct pn_tensor *const *in, i
   const struct pn_tensor *X = in[0];
   int s = dtype_slot(X->dtype);
   if (s < 0 || out[0]->dtype != X->dtype)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s", pn_dtype_name(X->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s", pn_dtype_name(X->dtype));
   union { float f; double d; int32_t i32; int64_t i64; int8_t i8; uint8_t u8; } b[2];
   static const struct { float f; double d; int32_t i32; int64_t i64; int8_t i8; uint8_t u8; }
       lim[2] = {{-INFINITY, -INFINITY, INT32_MIN, INT64_MIN, INT8_MIN, 0},
@@ -411,7 +411,7 @@ int pn_run_clip(const struct pn_op_args *a, const struct pn_tensor *const *in, i
           return pn_op_err(a, PN_ERR_INVALID, "attribute '%s' must be a float", at->name);
         if (s == 0) b[k].f = at->f;
         else if (s == 1) b[k].d = at->f;
-        else return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s", pn_dtype_name(X->dtype));
+        else return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s", pn_dtype_name(X->dtype));
       }
     }
   }
@@ -473,7 +473,7 @@ int pn_run_cast(const struct pn_op_args *a, const struct pn_tensor *const *in, i
   const struct pn_tensor *X = in[0];
   if ((rc = cast_to(a, &to)) || (rc = pn_check_dtype(a, "input", X->dtype, CAST_DTYPES))) return rc;
   if (X->dtype == PN_DT_UNDEFINED || out[0]->dtype != to)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s", pn_dtype_name(X->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s", pn_dtype_name(X->dtype));
   int64_t n = pn_tensor_numel(X);
   bool src_float = X->dtype == PN_DT_FLOAT || X->dtype == PN_DT_DOUBLE || pn_dtype_is_half(X->dtype);
   if (X->dtype == to) {

@@ -43,7 +43,7 @@ bool pn_dense_has_input(const struct pn_op_args *a, int n_in, int i) {
 
 int pn_dense_check_dtype(const struct pn_op_args *a, const char *what, enum pn_dtype dt) {
   if (dt == PN_DT_FLOAT || dt == PN_DT_UNDEFINED) return PN_OK;
-  return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s of %s not supported (float32 only)",
+  return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s of %s (float32 only)",
                    pn_dtype_name(dt), what);
 }
 

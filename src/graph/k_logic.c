@@ -48,7 +48,7 @@ static int infer_bool_bin(const struct pn_op_args *a, const struct pn_shape *in,
   int rc = pn_xsame_dtype(a, in, 2, &dt);
   if (rc) return rc;
   if (dt && (pn_xslot(dt) < 0 || !row[pn_xslot(dt)]))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "inputs: dtype %s", pn_dtype_name(dt));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "inputs: unsupported dtype %s", pn_dtype_name(dt));
   return pn_xinfer_bcast(a, in, 2, PN_DT_BOOL, out);
 }
 
@@ -113,7 +113,7 @@ int pn_run_not(const struct pn_op_args *a, const struct pn_tensor *const *in, in
                struct pn_tensor *const *out, int n_out) {
   const struct pn_tensor *X = in[0];
   if (X->dtype != PN_DT_BOOL || out[0]->dtype != PN_DT_BOOL || !pn_tensor_same_shape(X, out[0]))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "input: dtype %s (bool only)", pn_dtype_name(X->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "input: unsupported dtype %s (bool only)", pn_dtype_name(X->dtype));
   const uint8_t *x = X->data;
   uint8_t *y = out[0]->data;
   int64_t n = pn_tensor_numel(X);
@@ -243,7 +243,7 @@ static int run_arg(const struct pn_op_args *a, const struct pn_tensor *X, struct
   int rc = arg_setup(a, &xs, &g), s = pn_xslot(X->dtype);
   if (rc) return rc;
   if (s < 0 || s >= XS_BOOL || Y->dtype != PN_DT_INT64)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "input: dtype %s", pn_dtype_name(X->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "input: unsupported dtype %s", pn_dtype_name(X->dtype));
   int64_t outer = pn_shape_numel(g.axis, X->dims), len = X->dims[g.axis];
   int64_t inner = pn_shape_numel(X->ndim - g.axis - 1, X->dims + g.axis + 1);
   if (pn_tensor_numel(Y) != outer * inner)

@@ -145,7 +145,7 @@ int pn_run_gemm(const struct pn_op_args *a, const struct pn_tensor *const *in, i
   if (!at || !bt || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input A or B");
   if (at->dtype != PN_DT_FLOAT || bt->dtype != PN_DT_FLOAT || (ct && ct->dtype != PN_DT_FLOAT) ||
       y->dtype != PN_DT_FLOAT)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s not supported (float32 only)",
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s (float32 only)",
                      pn_dtype_name(at->dtype != PN_DT_FLOAT ? at->dtype : bt->dtype));
   struct pn_shape as, bs, cs;
   shape_of(at, &as);
@@ -272,7 +272,7 @@ int pn_run_matmul(const struct pn_op_args *a, const struct pn_tensor *const *in,
   struct pn_tensor *y = out[0];
   if (!at || !bt || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input A or B");
   if (at->dtype != PN_DT_FLOAT || bt->dtype != PN_DT_FLOAT || y->dtype != PN_DT_FLOAT)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s not supported (float32 only)",
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s (float32 only)",
                      pn_dtype_name(at->dtype != PN_DT_FLOAT ? at->dtype : bt->dtype));
   struct pn_shape as, bs;
   shape_of(at, &as);

@@ -43,7 +43,7 @@ static int infer_var(const struct pn_op_args *a, const struct pn_shape *in, int 
   int rc = pn_xsame_dtype(a, in, n_in, &dt);
   if (rc) return rc;
   if (dt && (pn_xslot(dt) < 0 || !var_fns[op][pn_xslot(dt)]))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "inputs: dtype %s", pn_dtype_name(dt));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "inputs: unsupported dtype %s", pn_dtype_name(dt));
   return pn_xinfer_bcast(a, in, n_in, dt, out);
 }
 
@@ -51,7 +51,7 @@ static int run_var(const struct pn_op_args *a, const struct pn_tensor *const *in
                    struct pn_tensor *Y, enum var_op op) {
   int s = pn_xslot(Y->dtype);
   if (s < 0 || !var_fns[op][s])
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "inputs: dtype %s", pn_dtype_name(Y->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "inputs: unsupported dtype %s", pn_dtype_name(Y->dtype));
   for (int i = 0; i < n_in; i++)
     if (!in[i] || in[i]->dtype != Y->dtype)
       return pn_op_err(a, PN_ERR_INVALID, "input %d missing or not %s", i, pn_dtype_name(Y->dtype));
@@ -109,7 +109,7 @@ int pn_infer_prelu(const struct pn_op_args *a, const struct pn_shape *in, int n_
   int rc = pn_xsame_dtype(a, in, 2, &dt);
   if (rc) return rc;
   if (dt && (pn_xslot(dt) < 0 || !prelu_fns[pn_xslot(dt)]))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "inputs: dtype %s", pn_dtype_name(dt));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "inputs: unsupported dtype %s", pn_dtype_name(dt));
   if (in[0].ndim >= 0 && in[1].ndim >= 0 &&
       !prelu_channel(a, in[0].ndim, in[0].dims, in[1].ndim, in[1].dims)) {
     struct pn_shape b;
@@ -178,7 +178,7 @@ static int mod_setup(const struct pn_op_args *a, enum pn_dtype dt, int64_t *fm) 
     return pn_op_err(a, PN_ERR_INVALID, "attribute 'fmod' must be 1 for %s inputs",
                      pn_dtype_name(dt));
   if (dt && (pn_xslot(dt) < 0 || !mod_fns[*fm][pn_xslot(dt)]))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "inputs: dtype %s", pn_dtype_name(dt));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "inputs: unsupported dtype %s", pn_dtype_name(dt));
   return PN_OK;
 }
 
@@ -256,7 +256,7 @@ static int run_sm(const struct pn_op_args *a, const struct pn_tensor *X, struct 
   int64_t outer = 0, len = 0, inner = 1;
   pn_shapes_of(&X, 1, &xs);
   if (X->dtype != PN_DT_FLOAT)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "input: dtype %s (float32 only)", pn_dtype_name(X->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "input: unsupported dtype %s (float32 only)", pn_dtype_name(X->dtype));
   int rc = sm_geo(a, &xs, &outer, &len, &inner);
   if (rc) return rc;
   if (!pn_tensor_same_shape(X, Y)) return pn_op_err(a, PN_ERR_INVALID, "output has the wrong shape");
@@ -430,7 +430,7 @@ int pn_run_pad(const struct pn_op_args *a, const struct pn_tensor *const *in, in
   if ((rc = pad_setup(a, sh, nin, &g))) return rc;
   if (!g.known) return pn_op_err(a, PN_ERR_INVALID, "pads have no value");
   if (Y->dtype != X->dtype || Y->ndim != X->ndim || !pn_dtype_supported(X->dtype))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s", pn_dtype_name(X->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s", pn_dtype_name(X->dtype));
   int r = X->ndim;
   for (int i = 0; i < r; i++) {
     if (Y->dims[i] != X->dims[i] + g.pads[i] + g.pads[r + i])
@@ -649,7 +649,7 @@ int pn_run_range(const struct pn_op_args *a, const struct pn_tensor *const *in, 
     for (int64_t i = 0; i < n; i++) ((int64_t *)Y->data)[i] = (int64_t)(s + (uint64_t)i * d);
     break;
   }
-  default: return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s", pn_dtype_name(Y->dtype));
+  default: return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s", pn_dtype_name(Y->dtype));
   }
   return PN_OK;
 }
@@ -666,7 +666,7 @@ static int cos_value(const struct pn_op_args *a, const struct pn_tensor **v) {
   if (pn_tensor_numel(at->t) != 1)
     return pn_op_err(a, PN_ERR_INVALID, "attribute 'value' must have one element");
   if (!pn_dtype_supported(at->t->dtype))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "attribute 'value': dtype %s", pn_dtype_name(at->t->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "attribute 'value': unsupported dtype %s", pn_dtype_name(at->t->dtype));
   *v = at->t;
   return PN_OK;
 }
@@ -785,7 +785,7 @@ int pn_run_cumsum(const struct pn_op_args *a, const struct pn_tensor *const *in,
   case PN_DT_DOUBLE: CUMSUM_LOOP(double, double); break;
   case PN_DT_INT32: CUMSUM_LOOP(int32_t, uint32_t); break;
   case PN_DT_INT64: CUMSUM_LOOP(int64_t, uint64_t); break;
-  default: return pn_op_err(a, PN_ERR_UNSUPPORTED, "input x: dtype %s", pn_dtype_name(X->dtype));
+  default: return pn_op_err(a, PN_ERR_UNSUPPORTED, "input x: unsupported dtype %s", pn_dtype_name(X->dtype));
   }
   return PN_OK;
 }

@@ -84,7 +84,7 @@ int pn_run_batch_norm(const struct pn_op_args *a, const struct pn_tensor *const 
   for (int i = 0; i < 5; i++) {
     if (!in[i]) return pn_op_err(a, PN_ERR_INVALID, "missing input %s", bn_names[i]);
     if (in[i]->dtype != PN_DT_FLOAT)
-      return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s of %s not supported (float32 only)",
+      return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s of %s (float32 only)",
                        pn_dtype_name(in[i]->dtype), bn_names[i]);
     shape_of(in[i], &s[i]);
   }
@@ -249,7 +249,7 @@ int pn_run_layer_norm(const struct pn_op_args *a, const struct pn_tensor *const 
   const struct pn_tensor *x = in[0], *sc = in[1], *b = n_in > 2 ? in[2] : NULL;
   if (!x || !sc || !out[0]) return pn_op_err(a, PN_ERR_INVALID, "missing input X or Scale");
   if (x->dtype != PN_DT_FLOAT || sc->dtype != PN_DT_FLOAT || (b && b->dtype != PN_DT_FLOAT))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s not supported (float32 only)",
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s (float32 only)",
                      pn_dtype_name(x->dtype != PN_DT_FLOAT ? x->dtype : sc->dtype));
   struct pn_shape s[3];
   shape_of(x, &s[0]);
@@ -318,7 +318,7 @@ int pn_run_softmax(const struct pn_op_args *a, const struct pn_tensor *const *in
   struct pn_tensor *y = out[0];
   if (!x || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input or output");
   if (x->dtype != PN_DT_FLOAT)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s not supported (float32 only)",
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s (float32 only)",
                      pn_dtype_name(x->dtype));
   struct pn_shape xs;
   shape_of(x, &xs);

@@ -26,7 +26,7 @@ static int pool_setup(const struct pn_op_args *a, enum pool_kind kind, const str
                       struct pn_window *w, int *rank) {
   int rc;
   if (!pool_dtype_ok(kind, xs->dtype))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s of X not supported", pn_dtype_name(xs->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s of X", pn_dtype_name(xs->dtype));
   if (xs->ndim >= 0 && xs->ndim < 3)
     return pn_op_err(a, PN_ERR_INVALID, "input X has rank %d, expected N x C x spatial (>= 3)",
                      xs->ndim);
@@ -379,7 +379,7 @@ static int global_infer(const struct pn_op_args *a, const struct pn_shape *in,
                         struct pn_shape *out) {
   const struct pn_shape *xs = &in[0];
   if (xs->dtype != PN_DT_UNDEFINED && xs->dtype != PN_DT_FLOAT && xs->dtype != PN_DT_DOUBLE)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "dtype %s of X not supported", pn_dtype_name(xs->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s of X", pn_dtype_name(xs->dtype));
   if (xs->ndim >= 0 && xs->ndim < 3)
     return pn_op_err(a, PN_ERR_INVALID, "input X has rank %d, expected N x C x spatial (>= 3)",
                      xs->ndim);

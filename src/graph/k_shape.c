@@ -1041,7 +1041,7 @@ static int constant_attr(const struct pn_op_args *a, const struct pn_attr **out)
   if (found->type == PN_ATTR_TENSOR) {
     if (!found->t) return pn_op_err(a, PN_ERR_INVALID, "attribute 'value' has no tensor");
     if (!pn_dtype_supported(found->t->dtype))
-      return pn_op_err(a, PN_ERR_UNSUPPORTED, "attribute 'value': dtype %s",
+      return pn_op_err(a, PN_ERR_UNSUPPORTED, "attribute 'value': unsupported dtype %s",
                        pn_dtype_name(found->t->dtype));
   }
   *out = found;

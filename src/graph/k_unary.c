@@ -127,7 +127,7 @@ static int un_infer(const struct pn_op_args *a, enum un_op op, const struct pn_s
   int rc = un_params(a, d, p);
   if (rc) return rc;
   if (in[0].dtype != PN_DT_UNDEFINED && !un_kernel(d, in[0].dtype))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "input: dtype %s", pn_dtype_name(in[0].dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "input: unsupported dtype %s", pn_dtype_name(in[0].dtype));
   pn_shape_set(out, in[0].dtype, in[0].ndim, in[0].dims);
   return PN_OK;
 }
@@ -140,7 +140,7 @@ static int un_run(const struct pn_op_args *a, enum un_op op, const struct pn_ten
   if (rc) return rc;
   un_fn *f = un_kernel(d, X->dtype);
   if (!f || Y->dtype != X->dtype)
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "input: dtype %s", pn_dtype_name(X->dtype));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "input: unsupported dtype %s", pn_dtype_name(X->dtype));
   if (pn_tensor_numel(Y) != pn_tensor_numel(X))
     return pn_op_err(a, PN_ERR_INVALID, "output has the wrong shape");
   f(X->data, Y->data, pn_tensor_numel(X), p[0], p[1]);

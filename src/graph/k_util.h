@@ -137,7 +137,7 @@ static inline int pn_check_dtype(const struct pn_op_args *a, const char *what, e
                                  unsigned mask) {
   if (dt == PN_DT_UNDEFINED) return PN_OK;
   if ((unsigned)dt >= 32 || !(mask & PN_DT_BIT(dt)))
-    return pn_op_err(a, PN_ERR_UNSUPPORTED, "%s: dtype %s", what, pn_dtype_name(dt));
+    return pn_op_err(a, PN_ERR_UNSUPPORTED, "%s: unsupported dtype %s", what, pn_dtype_name(dt));
   return PN_OK;
 }
 

@@ -111,6 +111,30 @@ static int cmp_hist(const void *a, const void *b) {
   return strcmp(x->op_type, y->op_type);
 }
 
+/* s->macs_per_image: the MACs of a copy of g whose runtime inputs with an unknown dim 0 (the
+** batch) have batch 1. PN_OK or PN_ERR_NOMEM. */
+static int count_per_image(struct pn_ctx *ctx, const struct pn_graph *g, struct pn_stats *s) {
+  struct pn_graph *one = pn_graph_clone(g);
+  if (!one) return pn_err(ctx, PN_ERR_NOMEM, "stats: out of memory");
+  for (int i = 0; i < one->n_inputs; i++) {
+    struct pn_value *v = &one->inputs[i];
+    if (!pn_graph_is_runtime_input(one, i) || v->ndim < 1 || v->dims[0] >= 0) continue;
+    v->dims[0] = 1;
+    v->dim_param[0] = NULL;
+    s->batch_symbolic = true;
+  }
+  for (int i = 0; i < one->n_outputs; i++) one->outputs[i].ndim = -1;   /* declared with the batch */
+  struct pn_stats t;
+  int rc = s->batch_symbolic ? pn_graph_stats(ctx, one, &t) : PN_OK;   /* no symbolic batch left */
+  if (s->batch_symbolic && rc == PN_OK) {
+    s->macs_per_image = t.macs;
+    s->per_image_partial = t.macs_partial;
+    pn_stats_free(&t);
+  }
+  pn_graph_free(one);
+  return rc;
+}
+
 int pn_graph_stats(struct pn_ctx *ctx, struct pn_graph *g, struct pn_stats *s) {
   memset(s, 0, sizeof *s);
   s->n_nodes = g->n_nodes;
@@ -178,6 +202,10 @@ int pn_graph_stats(struct pn_ctx *ctx, struct pn_graph *g, struct pn_stats *s) {
     }
   }
   shape_index_free(&x);
+  if (s->macs_partial && count_per_image(ctx, g, s)) {
+    pn_stats_free(s);
+    return PN_ERR_NOMEM;
+  }
   return PN_OK;
 }
 

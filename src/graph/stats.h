@@ -25,6 +25,12 @@ struct pn_stats {
   int64_t elementwise;         /* output elements of every other node (a rough cost of the rest) */
   bool shapes_known;           /* shape inference succeeded */
   bool macs_partial;           /* some Conv/Gemm/MatMul had unknown dims: macs is a lower bound */
+  /* A model whose batch (dim 0 of a runtime input) is symbolic has its MACs counted again with
+  ** batch 1: per image. per_image_partial when other unknown dims remain (a symbolic sequence
+  ** length, say). */
+  bool batch_symbolic;
+  int64_t macs_per_image;
+  bool per_image_partial;
   char shape_error[256];       /* why shape inference failed, when it did */
   int n_ops;
   struct pn_op_hist *ops;      /* [n_ops], most frequent first (ties by name) */

@@ -464,12 +464,40 @@ static void test_bert_reference(void **state) {
   pn_graph_free(g);
 }
 
+/* A symbolic batch: MACs per image are those of the batch-1 model (issue 11: `privnn info` said
+** "0.0000 G or more"), and twice as many at batch 2. */
+static void test_stats_symbolic_batch(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  struct pn_stats one, two, sym;
+  struct pn_graph *g1 = build("mobilenetv2", 1, 3, 32, 32, 10, 1), *g2 = build("mobilenetv2", 2, 3, 32, 32, 10, 1);
+  assert_int_equal(pn_graph_stats(&ctx, g1, &one), PN_OK);
+  assert_int_equal(pn_graph_stats(&ctx, g2, &two), PN_OK);
+  assert_false(one.macs_partial || one.batch_symbolic);
+  assert_true(one.macs > 0);
+  assert_int_equal(two.macs, 2 * one.macs);
+  g2->inputs[0].dims[0] = -1;
+  g2->inputs[0].dim_param[0] = "N";
+  for (int i = 0; i < g2->n_outputs; i++) g2->outputs[i].dims[0] = -1;
+  assert_int_equal(pn_graph_stats(&ctx, g2, &sym), PN_OK);
+  assert_true(sym.shapes_known && sym.macs_partial && sym.batch_symbolic);
+  assert_false(sym.per_image_partial);
+  assert_int_equal(sym.macs_per_image, one.macs);
+  assert_int_equal(g2->inputs[0].dims[0], -1);   /* the model itself is left as it was */
+  pn_stats_free(&one);
+  pn_stats_free(&two);
+  pn_stats_free(&sym);
+  pn_graph_free(g1);
+  pn_graph_free(g2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names_and_errors),     cmocka_unit_test(test_param_counts),
       cmocka_unit_test(test_small_inputs),         cmocka_unit_test(test_determinism_and_init),
       cmocka_unit_test(test_stats_macs_by_hand),   cmocka_unit_test(test_published_macs),
       cmocka_unit_test(test_run_cnns),             cmocka_unit_test(test_bert_reference),
+      cmocka_unit_test(test_stats_symbolic_batch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,10 @@ static int write_json(struct pn_ctx *ctx, const char *path, const char *model,
   if (s->shapes_known) {
     cJSON_AddNumberToObject(r, "macs", (double)s->macs);
     cJSON_AddBoolToObject(r, "macs_partial", s->macs_partial);
+    if (s->batch_symbolic) {
+      cJSON_AddNumberToObject(r, "macs_per_image", (double)s->macs_per_image);
+      cJSON_AddBoolToObject(r, "macs_per_image_partial", s->per_image_partial);
+    }
     cJSON_AddNumberToObject(r, "elementwise", (double)s->elementwise);
   } else {
     cJSON_AddNullToObject(r, "macs");
@@ -125,7 +129,10 @@ int pn_cmd_info(int argc, char **argv) {
     printf("    %-24s %s\n", g->outputs[i].name, pn_cli_value_str(buf, sizeof buf, &g->outputs[i]));
   printf("  parameters: %s (%.2f MB)\n", pn_cli_thousands(n1, sizeof n1, s.params),
          (double)s.param_bytes / 1e6);
-  if (s.shapes_known)
+  if (s.shapes_known && s.batch_symbolic)
+    printf("  MACs: %.4f G%s per image (Conv/Gemm/MatMul; the batch dim is symbolic)\n",
+           (double)s.macs_per_image / 1e9, s.per_image_partial ? " or more (other dims unknown)" : "");
+  else if (s.shapes_known)
     printf("  MACs: %.4f G%s (Conv/Gemm/MatMul), other ops: %.4f G elements\n", (double)s.macs / 1e9,
            s.macs_partial ? " or more (some dims unknown)" : "", (double)s.elementwise / 1e9);
   else
