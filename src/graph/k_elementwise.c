@@ -466,12 +466,37 @@ int pn_infer_cast(const struct pn_op_args *a, const struct pn_shape *in, int n_i
     }                                                                                          \
   } while (0)
 
+static int cast_run(const struct pn_op_args *a, const struct pn_tensor *X, enum pn_dtype to,
+                    struct pn_tensor *const *out);
+
 int pn_run_cast(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                 struct pn_tensor *const *out, int n_out) {
   enum pn_dtype to = PN_DT_UNDEFINED;
+  int rc = cast_to(a, &to);
+  return rc ? rc : cast_run(a, in[0], to, out);
+}
+
+/* CastLike (opset 15): Cast to the dtype of input 1. */
+int pn_infer_cast_like(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                       struct pn_shape *out, int n_out) {
   int rc;
-  const struct pn_tensor *X = in[0];
-  if ((rc = cast_to(a, &to)) || (rc = pn_check_dtype(a, "input", X->dtype, CAST_DTYPES))) return rc;
+  if ((rc = pn_check_dtype(a, "input", in[0].dtype, CAST_DTYPES)) ||
+      (rc = pn_check_dtype(a, "target_type", in[1].dtype, CAST_DTYPES)))
+    return rc;
+  pn_shape_set(out, in[1].dtype, in[0].ndim, in[0].dims);
+  return PN_OK;
+}
+
+int pn_run_cast_like(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                     struct pn_tensor *const *out, int n_out) {
+  int rc = pn_check_dtype(a, "target_type", in[1]->dtype, CAST_DTYPES);
+  return rc ? rc : cast_run(a, in[0], in[1]->dtype, out);
+}
+
+static int cast_run(const struct pn_op_args *a, const struct pn_tensor *X, enum pn_dtype to,
+                    struct pn_tensor *const *out) {
+  int rc;
+  if ((rc = pn_check_dtype(a, "input", X->dtype, CAST_DTYPES))) return rc;
   if (X->dtype == PN_DT_UNDEFINED || out[0]->dtype != to)
     return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s", pn_dtype_name(X->dtype));
   int64_t n = pn_tensor_numel(X);

@@ -1,8 +1,8 @@
-/* k_unary.c - more unary float kernels: Elu, Selu, HardSigmoid, HardSwish, Softplus, Softsign,
-** Floor, Ceil, Round, Sign and the trigonometric/hyperbolic functions.
+/* k_unary.c - more unary float kernels: Elu, Selu, Celu, HardSigmoid, HardSwish, ThresholdedRelu,
+** Shrink, Softplus, Softsign, Floor, Ceil, Round, Sign and the trigonometric/hyperbolic functions.
 **
 ** Each op is one row of a table: its attribute names and defaults (alpha, beta/gamma) and a
-** kernel per dtype slot (float32 and float64; Sign also int32/int64). All share one infer and one
+** kernel per dtype slot (float32 and float64; Sign and Shrink also int32/int64). All share one infer and one
 ** run function. Float32 kernels compute in float (libm's f-suffixed functions); Round rounds
 ** halves to even (rint under the default rounding mode), Softplus uses the overflow-free form. */
 #include "graph/k_xutil.h"
@@ -28,6 +28,15 @@ DEF_UN(elu_f32, float, x < 0 ? p0 * (expf(x) - 1) : x)
 DEF_UN(elu_f64, double, x < 0 ? p0 * (exp(x) - 1) : x)
 DEF_UN(selu_f32, float, x <= 0 ? p1 * (p0 * expf(x) - p0) : p1 * x)
 DEF_UN(selu_f64, double, x <= 0 ? p1 * ((double)p0 * exp(x) - p0) : p1 * x)
+DEF_UN(celu_f32, float, (x > 0 ? x : 0) + (x < 0 ? p0 * expm1f(x / p0) : 0))
+DEF_UN(celu_f64, double, (x > 0 ? x : 0) + (x < 0 ? p0 * expm1(x / p0) : 0))
+DEF_UN(thrrelu_f32, float, x > p0 ? x : 0)
+DEF_UN(thrrelu_f64, double, x > p0 ? x : 0)
+/* p0 = lambd, p1 = bias */
+DEF_UN(shrink_f32, float, x < -p0 ? x + p1 : x > p0 ? x - p1 : 0)
+DEF_UN(shrink_f64, double, x < -p0 ? x + p1 : x > p0 ? x - p1 : 0)
+DEF_UN(shrink_i32, int32_t, x < -p0 ? x + p1 : x > p0 ? x - p1 : 0)
+DEF_UN(shrink_i64, int64_t, x < -p0 ? x + p1 : x > p0 ? x - p1 : 0)
 DEF_UN(hsig_f32, float, clamp01f(p0 * x + p1))
 DEF_UN(hsig_f64, double, clamp01d(p0 * x + p1))
 DEF_UN(hswish_f32, float, x * clamp01f(x / 6.0f + 0.5f))
@@ -78,7 +87,7 @@ struct un_def {
 enum un_op {
   UN_ELU, UN_SELU, UN_HARD_SIGMOID, UN_HARD_SWISH, UN_SOFTPLUS, UN_SOFTSIGN, UN_FLOOR, UN_CEIL,
   UN_ROUND, UN_SIGN, UN_SIN, UN_COS, UN_TAN, UN_ASIN, UN_ACOS, UN_ATAN, UN_SINH, UN_COSH, UN_ASINH,
-  UN_ACOSH, UN_ATANH, UN_COUNT
+  UN_ACOSH, UN_ATANH, UN_CELU, UN_THRESHOLDED_RELU, UN_SHRINK, UN_COUNT
 };
 
 #define F2(nm) {nm##_f32, nm##_f64}
@@ -104,6 +113,9 @@ static const struct un_def un_defs[UN_COUNT] = {
   [UN_ASINH] = {{NULL, NULL}, {0, 0}, F2(asinh)},
   [UN_ACOSH] = {{NULL, NULL}, {0, 0}, F2(acosh)},
   [UN_ATANH] = {{NULL, NULL}, {0, 0}, F2(atanh)},
+  [UN_CELU] = {{"alpha", NULL}, {1.0f, 0}, F2(celu)},
+  [UN_THRESHOLDED_RELU] = {{"alpha", NULL}, {1.0f, 0}, F2(thrrelu)},
+  [UN_SHRINK] = {{"lambd", "bias"}, {0.5f, 0.0f}, {shrink_f32, shrink_f64, shrink_i32, shrink_i64}},
 };
 
 static un_fn *un_kernel(const struct un_def *d, enum pn_dtype dt) {
@@ -178,3 +190,6 @@ UNARY_X(cosh, UN_COSH)
 UNARY_X(asinh, UN_ASINH)
 UNARY_X(acosh, UN_ACOSH)
 UNARY_X(atanh, UN_ATANH)
+UNARY_X(celu, UN_CELU)
+UNARY_X(thresholded_relu, UN_THRESHOLDED_RELU)
+UNARY_X(shrink, UN_SHRINK)

@@ -17,6 +17,7 @@
 PN_KERNEL_DECL(abs)
 PN_KERNEL_DECL(add)
 PN_KERNEL_DECL(cast)
+PN_KERNEL_DECL(cast_like)
 PN_KERNEL_DECL(clip)
 PN_KERNEL_DECL(div)
 PN_KERNEL_DECL(erf)
@@ -79,6 +80,9 @@ PN_KERNEL_DECL(asinh)
 PN_KERNEL_DECL(atan)
 PN_KERNEL_DECL(atanh)
 PN_KERNEL_DECL(ceil)
+PN_KERNEL_DECL(celu)
+PN_KERNEL_DECL(shrink)
+PN_KERNEL_DECL(thresholded_relu)
 PN_KERNEL_DECL(cos)
 PN_KERNEL_DECL(cosh)
 PN_KERNEL_DECL(elu)
@@ -135,5 +139,35 @@ PN_KERNEL_DECL(reduce_max)
 PN_KERNEL_DECL(reduce_min)
 PN_KERNEL_DECL(reduce_prod)
 PN_KERNEL_DECL(reduce_sum_square)
+
+/* k_resize.c (Resize and Upsample share it) */
+PN_KERNEL_DECL(resize)
+
+/* k_convt.c */
+PN_KERNEL_DECL(conv_transpose)
+
+/* k_norm2.c */
+PN_KERNEL_DECL(instance_norm)
+PN_KERNEL_DECL(mvn)
+PN_KERNEL_DECL(lrn)
+
+/* k_einsum.c; pn_einsum_generic is the general loop alone (tests check the sgemm path with it) */
+PN_KERNEL_DECL(einsum)
+int pn_einsum_generic(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                      struct pn_tensor *y);
+
+/* k_index.c */
+PN_KERNEL_DECL(depth_to_space)
+PN_KERNEL_DECL(space_to_depth)
+PN_KERNEL_DECL(is_inf)
+PN_KERNEL_DECL(is_nan)
+PN_KERNEL_DECL(gather_nd)
+PN_KERNEL_DECL(scatter_nd)
+PN_KERNEL_DECL(scatter_elements)
+PN_KERNEL_DECL(one_hot)
+PN_KERNEL_DECL(non_zero)
+PN_KERNEL_DECL(top_k)
+PN_KERNEL_DECL(compress)
+PN_KERNEL_DECL(eye_like)
 
 #endif

@@ -54,7 +54,7 @@ enum pn_op_domain pn_op_domain(enum pn_op op) {
 /* The half type among the (known) input dtypes, PN_DT_UNDEFINED when none or when op converts
 ** half types itself. */
 static enum pn_dtype half_of(enum pn_op op, const enum pn_dtype *dt, int n) {
-  if (op == PN_OP_CAST) return PN_DT_UNDEFINED;
+  if (op == PN_OP_CAST || op == PN_OP_CAST_LIKE) return PN_DT_UNDEFINED;
   for (int i = 0; i < n; i++)
     if (pn_dtype_is_half(dt[i])) return dt[i];
   return PN_DT_UNDEFINED;

@@ -40,7 +40,14 @@ struct pn_ctx;
   X(SLICE, "Slice") X(SOFTMAX, "Softmax") X(SOFTPLUS, "Softplus") X(SOFTSIGN, "Softsign") \
   X(SPLIT, "Split") X(SQRT, "Sqrt") X(SQUEEZE, "Squeeze") X(SUB, "Sub") X(SUM, "Sum") X(TAN, "Tan") \
   X(TANH, "Tanh") X(TILE, "Tile") X(TRANSPOSE, "Transpose") X(TRILU, "Trilu") \
-  X(UNSQUEEZE, "Unsqueeze") X(WHERE, "Where") X(XOR, "Xor")
+  X(UNSQUEEZE, "Unsqueeze") X(WHERE, "Where") X(XOR, "Xor") \
+  X(RESIZE, "Resize") X(UPSAMPLE, "Upsample") X(CONV_TRANSPOSE, "ConvTranspose") \
+  X(INSTANCE_NORM, "InstanceNormalization") X(MVN, "MeanVarianceNormalization") X(LRN, "LRN") \
+  X(CELU, "Celu") X(THRESHOLDED_RELU, "ThresholdedRelu") X(SHRINK, "Shrink") X(CAST_LIKE, "CastLike") \
+  X(DEPTH_TO_SPACE, "DepthToSpace") X(SPACE_TO_DEPTH, "SpaceToDepth") X(IS_INF, "IsInf") X(IS_NAN, "IsNaN") \
+  X(GATHER_ND, "GatherND") X(SCATTER_ND, "ScatterND") X(SCATTER_ELEMENTS, "ScatterElements") \
+  X(SCATTER, "Scatter") X(ONE_HOT, "OneHot") X(NON_ZERO, "NonZero") X(TOP_K, "TopK") X(COMPRESS, "Compress") \
+  X(EINSUM, "Einsum") X(EYE_LIKE, "EyeLike")
 
 /* The ai.privnn ops, numbered after the ai.onnx ones: X(ID, "OpType") as above. */
 #define PN_OPS_PRIVNN(X)
