@@ -26,9 +26,17 @@ if (!dir || !['disabled', 'basic', 'extended', 'all'].includes(level)) {
 }
 
 const ARRAYS = { float32: Float32Array, int64: BigInt64Array, int32: Int32Array, float64: Float64Array,
-                 uint8: Uint8Array, int8: Int8Array, bool: Uint8Array };
+                 uint8: Uint8Array, int8: Int8Array, bool: Uint8Array, float16: Uint16Array };
 const ORT_TYPES = { float32: 'float32', int64: 'int64', int32: 'int32', float64: 'float64', uint8: 'uint8',
-                    int8: 'int8', bool: 'bool' };
+                    int8: 'int8', bool: 'bool', float16: 'float16' };
+
+// IEEE binary16 bits to a number (exact)
+function halfToNumber(h) {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
 
 function load(t) {
   const buf = fs.readFileSync(path.join(dir, t.file));
@@ -43,8 +51,11 @@ function load(t) {
 function compare(name, got, want, spec) {
   const dims = Array.from(got.dims).map(Number);
   if (dims.join(',') !== spec.dims.join(',')) return `output '${name}': shape [${dims}], privnn [${spec.dims}]`;
-  const a = got.data, b = want;
-  if (spec.dtype !== 'float32') {
+  let a = got.data, b = want;
+  if (spec.dtype === 'float16') {   // compare as numbers, with the float tolerance
+    a = Array.from(a, (h) => (typeof h === 'number' && Number.isInteger(h) && a instanceof Uint16Array ? halfToNumber(h) : Number(h)));
+    b = Array.from(b, halfToNumber);
+  } else if (spec.dtype !== 'float32') {
     for (let i = 0; i < b.length; i++)
       if (a[i] !== b[i] && !(spec.dtype === 'bool' && !!a[i] === !!b[i])) return `output '${name}' differs at ${i}: ${a[i]} vs ${b[i]}`;
     return null;

@@ -992,6 +992,177 @@ static struct val *pad_slice(struct gen *s, struct val *v) {
   return result(s, y, 4, d);
 }
 
+/* Resize of the spatial dims (FPN / YOLO upsampling, segmentation heads): nearest, linear or
+** cubic, any coordinate transformation, by scales or by sizes, in each opset's input form. */
+static struct val *resize(struct gen *s, struct val *v) {
+  static const char *const modes[] = {"nearest", "linear", "cubic"};
+  static const char *const coords[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                       "tf_half_pixel_for_nn"};
+  static const char *const nears[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+  int mode = (int)rnd(s, 3), coord = (int)rnd(s, mode ? 4 : 5);
+  int64_t d[4];
+  memcpy(d, v->d, sizeof d);
+  bool by_sizes = !s->rg->symbolic && chance(s, 0.5);   /* sizes fix the batch */
+  /* Where implementations may rightly differ, stay on common ground (docs/engine.md): nearest
+  ** only with power-of-two ratios (its source index jumps where a coordinate computed in float32,
+  ** as ORT does, and in float64, as ONNX's reference and privnn do, fall on two sides of an
+  ** integer), and align_corners only where scale * in is a whole number (ONNX's reference takes
+  ** that product as the resized length, ORT the integer output size). */
+  bool pow2 = mode == 0, whole = coord == 2;
+  float sc[4] = {1, 1, 1, 1};
+  for (int i = 2; i < 4; i++) {
+    static const float any[] = {2.0f, 0.5f, 1.5f, 3.0f, 0.75f}, p2[] = {2.0f, 4.0f, 0.5f}, up[] = {2.0f, 3.0f};
+    sc[i] = pow2 ? p2[rnd(s, 3)] : whole ? up[rnd(s, 2)] : any[rnd(s, 5)];
+    if (by_sizes) {
+      d[i] = pow2 ? v->d[i] * (chance(s, 0.5) ? 2 : 4) : rrange(s, 1, 2 * v->d[i] + 2);
+      if (pow2 && v->d[i] % 2 == 0 && chance(s, 0.3)) d[i] = v->d[i] / 2;
+    } else {
+      d[i] = (int64_t)floor((double)v->d[i] * sc[i]);
+    }
+    if (d[i] < 1) {
+      d[i] = v->d[i];
+      sc[i] = 1;
+    }
+  }
+  if (d[1] * d[2] * d[3] > s->max_per_image) return v;
+  const char *x = use(v), *y = fresh(s, "resize");
+  const char *roi = "", *scales = "", *sizes = NULL;
+  if (s->opset < 13) {   /* opset 11: roi and scales are required inputs, empty when unused */
+    int64_t zero = 0;
+    struct pn_tensor *t = pn_tensor_new(PN_DT_FLOAT, 1, &zero);
+    roi = fresh(s, "roi");
+    either(s, roi, t);
+    if (by_sizes) {
+      scales = fresh(s, "scales");
+      either(s, scales, t);
+    }
+    pn_tensor_free(t);
+  }
+  if (by_sizes) {
+    int64_t sz[4] = {d[0], d[1], d[2], d[3]};
+    sizes = ints_const(s, "sizes", 4, sz);
+  } else {
+    int64_t four = 4;
+    struct pn_tensor *t = pn_tensor_new(PN_DT_FLOAT, 1, &four);
+    if (t) memcpy(t->data, sc, sizeof sc);
+    scales = fresh(s, "scales");
+    either(s, scales, t);
+    pn_tensor_free(t);
+  }
+  const char *in[4] = {x, roi, scales, sizes}, *o[1] = {y};
+  struct pn_node *n = add_node(s, "Resize", sizes ? 4 : 3, in, 1, o);
+  if (mode || chance(s, 0.5)) set_str(s, n, "mode", modes[mode]);
+  set_str(s, n, "coordinate_transformation_mode", coords[coord]);
+  if (mode == 0) set_str(s, n, "nearest_mode", nears[rnd(s, 4)]);
+  if (mode == 2 && chance(s, 0.5)) set_f(s, n, "cubic_coeff_a", -0.5f);
+  if (mode == 2 && chance(s, 0.3)) set_i(s, n, "exclude_outside", 1);
+  note(s, mode == 0 ? "resize-nearest" : mode == 1 ? "resize-linear" : "resize-cubic");
+  return result(s, y, 4, d);
+}
+
+/* ConvTranspose (decoders, segmentation): stride 1 or 2, pads, output_padding, groups. */
+static struct val *conv_transpose(struct gen *s, struct val *v) {
+  int nsp = v->ndim - 2;
+  int64_t cin = v->d[1], group = cin % 2 == 0 && chance(s, 0.2) ? 2 : 1, mg = rrange(s, 1, 8);
+  int64_t k[2], st[2], pads[4], op[2], od[4] = {v->d[0], mg * group};
+  for (int i = 0; i < nsp; i++) {
+    k[i] = rrange(s, 1, 4);
+    st[i] = rrange(s, 1, 2);
+    op[i] = st[i] > 1 && chance(s, 0.3) ? 1 : 0;
+    int64_t full = st[i] * (v->d[2 + i] - 1) + op[i] + k[i];
+    pads[i] = rnd(s, k[i]);
+    pads[i + nsp] = rnd(s, k[i]);
+    if (full - pads[i] - pads[i + nsp] < 1) pads[i] = pads[i + nsp] = 0;
+    od[2 + i] = full - pads[i] - pads[i + nsp];
+  }
+  int64_t per = od[1];
+  for (int i = 0; i < nsp; i++) per *= od[2 + i];
+  if (per > s->max_per_image) return v;
+  int64_t wd[4] = {cin, mg, k[0], k[1]}, bd[1] = {mg * group};
+  const char *x = use(v), *y = fresh(s, "convt");
+  const char *W = normal_w(s, "wt", 2 + nsp, wd, 1.0 / sqrt((double)(cin / group * k[0] * (nsp > 1 ? k[1] : 1))));
+  struct pn_node *n = chance(s, 0.6) ? node1(s, "ConvTranspose", y, x, W, weight(s, "bt", 1, bd, W_UNIT, -0.3, 0.3))
+                                     : node1(s, "ConvTranspose", y, x, W, NULL);
+  set_is(s, n, "strides", nsp, st);
+  if (chance(s, 0.5)) set_is(s, n, "kernel_shape", nsp, k);
+  set_is(s, n, "pads", 2 * nsp, pads);
+  if (op[0] || (nsp > 1 && op[1])) set_is(s, n, "output_padding", nsp, op);
+  if (group > 1) set_i(s, n, "group", group);
+  note(s, "convtranspose");
+  return result(s, y, v->ndim, od);
+}
+
+/* InstanceNormalization, LRN, DepthToSpace / SpaceToDepth, ScatterND of a slice, Einsum. */
+static struct val *vision_misc(struct gen *s, struct val *v) {
+  int nd = v->ndim;
+  const char *x, *y;
+  int64_t d[PN_MAX_DIMS];
+  memcpy(d, v->d, sizeof d);
+  int r = (int)rnd(s, 5);
+  if (r == 0 && nd >= 3) {
+    int64_t sp = 1, c[1] = {d[1]};
+    for (int i = 2; i < nd; i++) sp *= d[i];
+    if (sp < 4) return v;   /* the variance of fewer values is too often near zero */
+    x = use(v), y = fresh(s, "inorm");
+    struct pn_node *n = node1(s, "InstanceNormalization", y, x, weight(s, "in_s", 1, c, W_UNIT, 0.5, 1.5),
+                              weight(s, "in_b", 1, c, W_UNIT, -0.3, 0.3));
+    if (chance(s, 0.5)) set_f(s, n, "epsilon", 1e-3f);
+    note(s, "instancenorm");
+  } else if (r == 1 && nd == 4) {
+    x = use(v), y = fresh(s, "lrn");
+    struct pn_node *n = node1(s, "LRN", y, x, NULL, NULL);
+    set_i(s, n, "size", 2 * rrange(s, 0, 2) + 1);   /* odd: ORT refuses even sizes */
+    if (chance(s, 0.5)) set_f(s, n, "alpha", 1e-3f);
+    note(s, "lrn");
+  } else if (r == 2 && nd == 4) {
+    int64_t b = 2;
+    bool to_space = chance(s, 0.5);
+    if (to_space ? d[1] % 4 : d[2] % 2 || d[3] % 2) return v;
+    x = use(v), y = fresh(s, "d2s");
+    struct pn_node *n = node1(s, to_space ? "DepthToSpace" : "SpaceToDepth", y, x, NULL, NULL);
+    set_i(s, n, "blocksize", b);
+    if (to_space && chance(s, 0.5)) set_str(s, n, "mode", "CRD");
+    if (to_space) d[1] /= 4, d[2] *= 2, d[3] *= 2;
+    else d[1] *= 4, d[2] /= 2, d[3] /= 2;
+    note(s, to_space ? "depthtospace" : "spacetodepth");
+  } else if (r == 3 && nd >= 2) {
+    /* x[:, j] = w, as torch exports an indexed assignment: ScatterND over the batch rows */
+    if (s->rg->symbolic) return v;
+    int64_t j = rnd(s, d[1]), nt = d[0], iv[2 * 8];
+    for (int64_t b = 0; b < nt; b++) iv[2 * b] = b, iv[2 * b + 1] = j;
+    int64_t idims[2] = {nt, 2}, ud[PN_MAX_DIMS];
+    const char *idx = fresh(s, "sidx");
+    struct pn_tensor *t = pn_tensor_new(PN_DT_INT64, 2, idims);
+    if (t) memcpy(t->data, iv, (size_t)(2 * nt) * sizeof *iv);
+    either(s, idx, t);
+    pn_tensor_free(t);
+    ud[0] = nt;
+    for (int i = 2; i < nd; i++) ud[i - 1] = d[i];
+    x = use(v), y = fresh(s, "scatter");
+    node1(s, "ScatterND", y, x, idx, weight(s, "upd", nd - 1, ud, W_UNIT, -1, 1));
+    note(s, "scatternd");
+  } else if (nd == 3 && s->opset >= 12) {
+    /* Einsum (opset 12): a projection "bnd,de->bne", or scores "bqd,bkd->bqk" of a value with itself */
+    x = use(v), y = fresh(s, "einsum");
+    struct pn_node *n;
+    if (chance(s, 0.5)) {
+      int64_t e = rrange(s, 1, 16), wd[2] = {d[2], e};
+      n = node1(s, "Einsum", y, x, normal_w(s, "ew", 2, wd, 1.0 / sqrt((double)d[2])), NULL);
+      set_str(s, n, "equation", "bnd,de->bne");
+      d[2] = e;
+    } else {
+      if (d[1] * d[1] > s->max_per_image) return v;
+      n = node1(s, "Einsum", y, x, x, NULL);
+      set_str(s, n, "equation", "bqd,bkd->bqk");
+      d[2] = d[1];
+    }
+    note(s, "einsum");
+  } else {
+    return v;
+  }
+  return result(s, y, nd, d);
+}
+
 /* 4-D value into 2-D or 3-D by the usual exporter tails (GlobalAveragePool + Flatten etc.). */
 static struct val *to_features(struct gen *s, struct val *v) {
   if (chance(s, 0.5)) {
@@ -1217,8 +1388,11 @@ static void step(struct gen *s) {
     else if (r < 72) reshape(s, v4);
     else if (r < 75) activation(s, v4);
     else if (r < 80) misc(s, v4);
-    else r = 80 + (int)rnd(s, 20);
-    if (r < 80) return;
+    else if (r < 84) resize(s, v4);
+    else if (r < 86) conv_transpose(s, v4);
+    else if (r < 89) vision_misc(s, v4);
+    else r = 89 + (int)rnd(s, 11);
+    if (r < 89) return;
   }
   struct val *v = v3 && (!v2 || chance(s, 0.5)) ? v3 : v2;
   if (!v) {
@@ -1237,7 +1411,8 @@ static void step(struct gen *s) {
   else if (r < 68) binary(s, v);
   else if (r < 72 && v->ndim >= 2 && v->d[1] > 1) batchnorm(s, v);
   else if (r < 80) reshape(s, v);
-  else if (r < 90) misc(s, v);
+  else if (r < 88) misc(s, v);
+  else if (r < 93) vision_misc(s, v);
   else activation(s, v);
 }
 
