@@ -2,9 +2,11 @@
 **
 ** The output size comes from `sizes` or from floor(in * scale). Each output coordinate x of a
 ** resized axis maps to a source coordinate x_ori by the coordinate transformation (half_pixel,
-** pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nn, tf_crop_and_resize), where
-** the resized length is taken as scale * in, as ONNX's reference implementation does (with sizes
-** given, scale = sizes / in, so that is the integer length). Then, per axis:
+** pytorch_half_pixel, align_corners, asymmetric, tf_half_pixel_for_nn, tf_crop_and_resize). The
+** resized length in align_corners and tf_crop_and_resize is scale * in, as in ONNX's reference
+** implementation and its node tests (ONNX Runtime uses the integer output size; the two agree
+** when sizes are given or scale * in is whole); pytorch_half_pixel's "length 1" case looks at the
+** integer output size, as the spec, PyTorch and ONNX Runtime do. Then, per axis:
 **   nearest  the source index by nearest_mode (ties and exact integers as in the reference);
 **   linear   taps floor(x_ori), +1 with weights 1-r, r;
 **   cubic    taps floor(x_ori)-1 .. +2 with Keys' kernel of parameter cubic_coeff_a,
@@ -271,7 +273,7 @@ static void axis_taps(const struct rz_geo *g, int ax, int64_t len, int64_t x, bo
   double r0 = g->roi[ax], r1 = g->roi[g->rank + ax];
   switch (g->coord) {
   case RZ_HALF_PIXEL: xo = (x + 0.5) / s - 0.5; break;
-  case RZ_PYTORCH_HALF_PIXEL: xo = lr > 1 ? (x + 0.5) / s - 0.5 : 0; break;
+  case RZ_PYTORCH_HALF_PIXEL: xo = g->out[ax] > 1 ? (x + 0.5) / s - 0.5 : 0; break;   /* the integer length */
   case RZ_ALIGN_CORNERS: xo = lr == 1 ? 0 : x * (double)(len - 1) / (lr - 1); break;
   case RZ_TF_HALF_PIXEL_NN: xo = (x + 0.5) / s; break;
   case RZ_TF_CROP_AND_RESIZE:

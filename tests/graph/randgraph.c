@@ -1011,11 +1011,12 @@ static struct val *resize(struct gen *s, struct val *v) {
   bool pow2 = mode == 0, whole = coord == 2;
   float sc[4] = {1, 1, 1, 1};
   for (int i = 2; i < 4; i++) {
-    static const float any[] = {2.0f, 0.5f, 1.5f, 3.0f, 0.75f}, p2[] = {2.0f, 4.0f, 0.5f}, up[] = {2.0f, 3.0f};
-    sc[i] = pow2 ? p2[rnd(s, 3)] : whole ? up[rnd(s, 2)] : any[rnd(s, 5)];
+    static const float any[] = {2.0f, 0.5f, 1.5f, 3.0f, 0.75f}, p2[] = {2.0f, 4.0f, 0.5f};
+    /* whole products: upsampling only, by 2 or 4 (nearest) or 2 or 3 */
+    sc[i] = whole ? (rnd(s, 2) ? 2.0f : pow2 ? 4.0f : 3.0f) : pow2 ? p2[rnd(s, 3)] : any[rnd(s, 5)];
     if (by_sizes) {
       d[i] = pow2 ? v->d[i] * (chance(s, 0.5) ? 2 : 4) : rrange(s, 1, 2 * v->d[i] + 2);
-      if (pow2 && v->d[i] % 2 == 0 && chance(s, 0.3)) d[i] = v->d[i] / 2;
+      if (pow2 && !whole && v->d[i] % 2 == 0 && chance(s, 0.3)) d[i] = v->d[i] / 2;
     } else {
       d[i] = (int64_t)floor((double)v->d[i] * sc[i]);
     }
