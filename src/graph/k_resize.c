@@ -254,14 +254,6 @@ static bool identity_axis(const struct rz_geo *g, int ax, int64_t len) {
   return g->scale[ax] == 1 && g->out[ax] == len && g->coord != RZ_TF_CROP_AND_RESIZE;
 }
 
-static void cubic_coeffs(double r, double A, double *c) {
-  double t = r + 1, u = 1 - r, v = 2 - r;
-  c[0] = ((A * t - 5 * A) * t + 8 * A) * t - 4 * A;
-  c[1] = ((A + 2) * r - (A + 3)) * r * r + 1;
-  c[2] = ((A + 2) * u - (A + 3)) * u * u + 1;
-  c[3] = ((A * v - 5 * A) * v + 8 * A) * v - 4 * A;
-}
-
 static void axis_taps(const struct rz_geo *g, int ax, int64_t len, int64_t x, bool grows, struct rz_taps *t) {
   double s = g->scale[ax], lr = s * (double)len, xo;
   if (identity_axis(g, ax, len)) {
@@ -317,7 +309,7 @@ static void axis_taps(const struct rz_geo *g, int ax, int64_t len, int64_t x, bo
     first = f;
   } else {
     t->n = 4;
-    cubic_coeffs(r, g->cubic_a, c);
+    pn_cubic_coeffs(r, g->cubic_a, c);
     first = f - 1;
   }
   double sum = 0;

@@ -141,6 +141,16 @@ static inline int pn_check_dtype(const struct pn_op_args *a, const char *what, e
   return PN_OK;
 }
 
+/* Keys' cubic convolution weights of the taps at -1, 0, 1, 2 for a point r in [0, 1] past tap 0
+** (Resize's cubic mode, GridSample's bicubic; A = -0.75 in both by default). */
+static inline void pn_cubic_coeffs(double r, double A, double *c) {
+  double t = r + 1, u = 1 - r, v = 2 - r;
+  c[0] = ((A * t - 5 * A) * t + 8 * A) * t - 4 * A;
+  c[1] = ((A + 2) * r - (A + 3)) * r * r + 1;
+  c[2] = ((A + 2) * u - (A + 3)) * u * u + 1;
+  c[3] = ((A * v - 5 * A) * v + 8 * A) * v - 4 * A;
+}
+
 /* ---- reductions (k_reduce.c) ---- */
 
 struct pn_reduce_plan {

@@ -156,6 +156,12 @@ PN_KERNEL_DECL(einsum)
 int pn_einsum_generic(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                       struct pn_tensor *y);
 
+/* k_sample.c */
+PN_KERNEL_DECL(grid_sample)
+
+/* k_detect.c */
+PN_KERNEL_DECL(non_max_suppression)
+
 /* k_index.c */
 PN_KERNEL_DECL(depth_to_space)
 PN_KERNEL_DECL(space_to_depth)

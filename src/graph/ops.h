@@ -47,7 +47,8 @@ struct pn_ctx;
   X(DEPTH_TO_SPACE, "DepthToSpace") X(SPACE_TO_DEPTH, "SpaceToDepth") X(IS_INF, "IsInf") X(IS_NAN, "IsNaN") \
   X(GATHER_ND, "GatherND") X(SCATTER_ND, "ScatterND") X(SCATTER_ELEMENTS, "ScatterElements") \
   X(SCATTER, "Scatter") X(ONE_HOT, "OneHot") X(NON_ZERO, "NonZero") X(TOP_K, "TopK") X(COMPRESS, "Compress") \
-  X(EINSUM, "Einsum") X(EYE_LIKE, "EyeLike")
+  X(EINSUM, "Einsum") X(EYE_LIKE, "EyeLike") X(NON_MAX_SUPPRESSION, "NonMaxSuppression") \
+  X(GRID_SAMPLE, "GridSample")
 
 /* The ai.privnn ops, numbered after the ai.onnx ones: X(ID, "OpType") as above. */
 #define PN_OPS_PRIVNN(X)

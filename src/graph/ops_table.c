@@ -129,6 +129,8 @@ const struct pn_op_def pn_op_defs[PN_OP_COUNT] = {
   [PN_OP_COMPRESS] = {"Compress", 2, 2, 1, 1, pn_infer_compress, pn_run_compress},
   [PN_OP_EINSUM] = {"Einsum", 1, PN_MAX_INPUTS, 1, 1, pn_infer_einsum, pn_run_einsum},
   [PN_OP_EYE_LIKE] = {"EyeLike", 1, 1, 1, 1, pn_infer_eye_like, pn_run_eye_like},
+  [PN_OP_GRID_SAMPLE] = {"GridSample", 2, 2, 1, 1, pn_infer_grid_sample, pn_run_grid_sample},
+  [PN_OP_NON_MAX_SUPPRESSION] = {"NonMaxSuppression", 2, 5, 1, 1, pn_infer_non_max_suppression, pn_run_non_max_suppression},
 };
 
 static_assert(sizeof pn_op_defs / sizeof *pn_op_defs == PN_OP_COUNT, "pn_op_defs out of date");
