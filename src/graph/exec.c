@@ -17,7 +17,9 @@
 ** the graph itself is not changed. The intermediate must not be a graph output.
 **
 ** A Conv with constant weights keeps kernel state across runs (struct pn_conv_cache: filters
-** restricted to the taps that see the input on small images), freed with the executor.
+** restricted to the taps that see the input on small images, Winograd-transformed filters),
+** freed with the executor. With no_fuse (the reference the differential tests compare against)
+** every Conv runs the plain kernels, without that state.
 **
 ** Threads: only Conv, Gemm and MatMul run multi-threaded (Conv through k_par.c's pool, which
 ** never waits for a helper that has not started); the other (memory-bound) kernels run on one
@@ -388,7 +390,7 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
   for (int i = 0; i < g->n_nodes; i++) {
     struct xnode *x = &ex->nodes[i];
     if (x->skip) continue;
-    x->const_w = x->op == PN_OP_CONV && x->n_in_run > 1 && x->in[1] >= 0 && ex->kind[x->in[1]] == SLOT_INIT;
+    x->const_w = fuse && x->op == PN_OP_CONV && x->n_in_run > 1 && x->in[1] >= 0 && ex->kind[x->in[1]] == SLOT_INIT;
     for (int j = 0; j < x->n_in_run; j++)
       if (x->in[j] >= 0) ex->last_use[x->in[j]] = i;
     if (x->act >= 0) {   /* the activation's extra inputs (Clip bounds) are read here */

@@ -12,7 +12,9 @@
 ** positions, or of filters when the output is narrow; each chunk unfolds its own block and
 ** multiplies it with a single-threaded cblas_sgemm (OpenBLAS's own threads are switched off, so
 ** the two never oversubscribe the cores). Bias and a fused ReLU (the executor's Conv+Relu fusion)
-** are applied per block right after its GEMM, while it is in cache. */
+** are applied per block right after its GEMM, while it is in cache. With a cache (constant
+** weights in the fused executor), 3x3 stride-1 convolutions over enough output tiles run by
+** Winograd's F(2x2, 3x3) instead (k_winograd.c). */
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>
@@ -21,6 +23,7 @@
 
 #include "graph/k_dense.h"
 #include "graph/kernels.h"
+#include "util/cpu.h"
 #include "util/status.h"
 
 struct conv_geo {
@@ -98,8 +101,8 @@ struct conv_job {
 
 /* Bias and activation epilogue on rows [m0, m1) x columns [p0, p1) of one output image, applied
 ** right after the GEMM that wrote the block, while it is still in cache. */
-static void conv_epilogue(float *y, int64_t ld, const float *bias, bool relu, int64_t m0,
-                          int64_t m1, int64_t p0, int64_t p1) {
+PN_TARGET_CLONES static void conv_epilogue(float *y, int64_t ld, const float *bias, bool relu,
+                                           int64_t m0, int64_t m1, int64_t p0, int64_t p1) {
   if (!bias && !relu) return;
   for (int64_t r = m0; r < m1; r++) {
     float bv = bias ? bias[r] : 0.0f, *yr = y + r * ld;
@@ -163,7 +166,9 @@ static void conv_chunk(void *arg, int64_t ch) {
 
 /* Depthwise 2-D convolution (one input channel per group, any channel multiplier): direct loops,
 ** output rows accumulated kernel tap by tap so the inner loop runs over contiguous outputs.
-** Planes (image, output channel) in parallel. Kernel widths above 64 use the GEMM path. */
+** Planes (image, output channel) in parallel. Kernel widths above 64 use the GEMM path. Built for
+** AVX-512, AVX2 and baseline x86-64, chosen at load (PN_TARGET_CLONES): each output is the same
+** sequence of multiply-adds in every clone, so the results do not depend on the CPU. */
 struct dw_job {
   const float *x, *w, *bias;
   bool relu;
@@ -172,7 +177,7 @@ struct dw_job {
   const struct pn_window *win;
 };
 
-static void dw_chunk(void *arg, int64_t ch) {
+PN_TARGET_CLONES static void dw_chunk(void *arg, int64_t ch) {
   const struct dw_job *j = arg;
   const struct pn_window *win = j->win;
   const float *x = j->x, *w = j->w, *bias = j->bias;
@@ -282,14 +287,20 @@ struct pn_conv_cache {
   int64_t mg, ck, nv;          /* filters, full and kept row count */
   int64_t *rows;
   float *w;                    /* mg x nv */
+  const void *wino_src;        /* the weights wino was made from */
+  int64_t wino_m, wino_c;
+  float *wino;                 /* Winograd-transformed filters (k_winograd.c), 16 x m x c */
 };
 
 void pn_conv_cache_free(struct pn_conv_cache *c) {
   if (!c) return;
   free(c->rows);
   free(c->w);
+  free(c->wino);
   free(c);
 }
+
+bool pn_conv_cache_winograd(const struct pn_conv_cache *c) { return c && c->wino; }
 
 /* Rows of the im2col matrix that hold an input value for some output position, in order;
 ** returns their count (ck when every tap is used), -1 when out of memory (*rows_out NULL). */
@@ -509,6 +520,22 @@ int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *i
   if (cg == 1 && g.group > 1 && w->nsp == 2 && w->k[1] <= 64) {
     conv_depthwise2d(xp, wp, bp, relu, yp, g.n, g.c, g.m, w, threads);
     return PN_OK;
+  }
+  if (cache && pn_winograd_fits(w, g.group, g.n, g.c, g.m)) {
+    struct pn_conv_cache *c = *cache;
+    if (!c) *cache = c = calloc(1, sizeof *c);
+    if (c && c->wino && (c->wino_src != wp || c->wino_m != g.m || c->wino_c != g.c)) {
+      free(c->wino);
+      c->wino = NULL;
+    }
+    if (c && !c->wino && (c->wino = pn_winograd_filters(wp, g.m, g.c))) {
+      c->wino_src = wp;
+      c->wino_m = g.m;
+      c->wino_c = g.c;
+    }
+    /* out of memory: the im2col path below, which reports it if it fails as well */
+    if (c && c->wino && pn_winograd_conv(xp, c->wino, bp, relu, yp, g.n, g.c, g.m, w, threads) == 0)
+      return PN_OK;
   }
   if (pout <= SKINNY_MAX_POUT) {
     if (conv_skinny(xp, wp, bp, relu, yp, &g, cg, mg, ck, pin, pout, direct, threads, cache))

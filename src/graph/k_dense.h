@@ -37,11 +37,28 @@ void pn_par_for(int threads, int64_t nchunk, pn_par_fn fn, void *arg);
 ** pn_run_conv (X, W and an optional bias B), y the output tensor. relu = false is plain Conv.
 ** cache (may be NULL) is per-node state the caller keeps across runs when W is a constant: on
 ** images so small that some kernel taps only ever see padding, it holds the filters without
-** them (created on demand, rebuilt if W or the geometry changes; free with pn_conv_cache_free). */
+** them; for 3x3 convolutions run by Winograd's algorithm, the transformed filters (created on
+** demand, rebuilt if W or the geometry changes; free with pn_conv_cache_free). Without a cache
+** the plain paths run (im2col + sgemm, direct depthwise, skinny dot products). */
 struct pn_conv_cache;
 int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                     struct pn_tensor *y, bool relu, struct pn_conv_cache **cache);
 void pn_conv_cache_free(struct pn_conv_cache *c);
+/* Does the cache hold Winograd-transformed filters (the last run took that path)? For tests. */
+bool pn_conv_cache_winograd(const struct pn_conv_cache *c);
+
+/* Winograd F(2x2, 3x3) for 2-D 3x3 convolutions of stride 1 and dilation 1, group 1
+** (k_winograd.c). pn_conv_run_act uses it when given a cache (constant weights, fused executor)
+** and pn_winograd_fits: at least pn_winograd_min_tiles (4) 2x2 output tiles over the batch (on
+** one tile, a 2x2 output, the 16 products of the transformed filters cost more than the plain
+** path's one; tests lower it to reach every shape). pn_winograd_filters: the transformed filters (16 x m x c floats, malloc'd;
+** NULL when out of memory) of w (m x c x 3 x 3). pn_winograd_conv: y = conv(x) + bias (may be
+** NULL), ReLU'd if relu; 0, or -1 when out of memory (y then partly written). */
+extern int64_t pn_winograd_min_tiles;
+bool pn_winograd_fits(const struct pn_window *w, int64_t group, int64_t n, int64_t c, int64_t m);
+float *pn_winograd_filters(const float *w, int64_t m, int64_t c);
+int pn_winograd_conv(const float *x, const float *u, const float *bias, bool relu, float *y,
+                     int64_t n, int64_t c, int64_t m, const struct pn_window *w, int threads);
 
 /* Check that a float input of a kernel is present with the expected dtype. */
 int pn_dense_check_dtype(const struct pn_op_args *a, const char *what, enum pn_dtype dt);

@@ -1,0 +1,226 @@
+/* k_winograd.c - 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3).
+**
+** Each 2x2 block of outputs ("tile") of one output channel is A^T [sum_c U_c (.) V_c] A, with
+** U_c = G g_c G^T the 4x4 transform of filter channel c and V_c = B^T d_c B that of the 4x4
+** input patch under the tile. Written as 16 matrix products, one per position xi of the 4x4
+** transforms: M[xi] (m x tiles) = U[xi] (m x c) * V[xi] (c x tiles), 16 x m x c x tiles
+** multiply-adds instead of 36 x m x c x tiles: 2.25x fewer. The filter transform U is made once
+** per weight tensor (the caller keeps it: pn_conv_cache in k_conv.c); per run the input is
+** transformed, the 16 products go to cblas_sgemm, and the outputs are transformed back with
+** the bias and a fused ReLU.
+**
+** Work is cut into blocks of whole tile rows (one image, one row of tiles), and on small images
+** of output channels too, each block unfolded, multiplied and folded back by one thread in its
+** private buffers (pn_par_for, single-threaded sgemm), as conv_chunk does for im2col. The transforms run on whole rows so that the compiler
+** vectorises them: the input's four rows under a tile row are copied into zero-padded rows,
+** combined row-wise (B^T on the left), then column pairs (B on the right); the output likewise.
+**
+** Rounding: the transforms add and subtract values and halve them (exact in binary), so each
+** output differs from the direct sum by a few units in the last place of the largest partial
+** sums; tests/graph/test_winograd.c bounds it against the im2col path. */
+#include <cblas.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/k_dense.h"
+#include "util/cpu.h"
+
+int64_t pn_winograd_min_tiles = 4;
+
+bool pn_winograd_fits(const struct pn_window *w, int64_t group, int64_t n, int64_t c, int64_t m) {
+  if (w->nsp != 2 || group != 1 || c < 1 || m < 1) return false;
+  for (int i = 0; i < 2; i++)
+    if (w->k[i] != 3 || w->s[i] != 1 || w->d[i] != 1 || w->out[i] < 1) return false;
+  int64_t tiles = n * ((w->out[0] + 1) / 2) * ((w->out[1] + 1) / 2);
+  return tiles >= pn_winograd_min_tiles && tiles <= INT32_MAX / 16 && c <= INT32_MAX &&
+         m <= INT32_MAX;
+}
+
+float *pn_winograd_filters(const float *w, int64_t m, int64_t c) {
+  float *u = malloc((size_t)(16 * m * c) * sizeof *u);
+  if (!u) return NULL;
+  for (int64_t mi = 0; mi < m; mi++)
+    for (int64_t ci = 0; ci < c; ci++) {
+      const float *g = w + (mi * c + ci) * 9;
+      double t[4][3], r[4][4];   /* t = G g, r = t G^T; G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
+      for (int j = 0; j < 3; j++) {
+        t[0][j] = g[j];
+        t[1][j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
+        t[2][j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
+        t[3][j] = g[6 + j];
+      }
+      for (int i = 0; i < 4; i++) {
+        r[i][0] = t[i][0];
+        r[i][1] = 0.5 * (t[i][0] + t[i][1] + t[i][2]);
+        r[i][2] = 0.5 * (t[i][0] - t[i][1] + t[i][2]);
+        r[i][3] = t[i][2];
+      }
+      for (int xi = 0; xi < 16; xi++) u[(xi * m + mi) * c + ci] = (float)r[xi / 4][xi % 4];
+    }
+  return u;
+}
+
+struct wino_job {
+  const float *x, *u, *bias;
+  bool relu;
+  float *y;
+  int64_t c, m, ih, iw, oh, ow, pt, pl, th, tw, rows, per, mper, nmb, buf_sz;
+  _Atomic int failed;             /* a block could not get its buffer */
+};
+
+/* Per-thread scratch kept across calls (the executor's threads are persistent), so that a run
+** does not page-fault fresh buffers in for every convolution. Grows, never shrinks. */
+static _Thread_local float *tl_buf;
+static _Thread_local int64_t tl_cap;
+
+static float *thread_scratch(int64_t n) {
+  if (n > tl_cap) {
+    free(tl_buf);
+    tl_cap = 0;
+    if (!(tl_buf = malloc((size_t)n * sizeof *tl_buf))) return NULL;
+    tl_cap = n;
+  }
+  return tl_buf;
+}
+
+/* One row of tiles (image n, tile row ty) of input channel plane xp (ih x iw): writes the 16
+** transformed values of tile tx to v[xi * ldv + tx]. pad: 4 scratch rows of 2 * tw + 2 floats. */
+PN_TARGET_CLONES static void input_row(const float *xp, int64_t ih, int64_t iw, int64_t iy0,
+                                       int64_t pl, int64_t tw, float *pad, float *v,
+                                       int64_t ldv) {
+  int64_t pw = 2 * tw + 2;
+  for (int r = 0; r < 4; r++) {   /* padded input rows iy0 .. iy0 + 3, columns -pl .. */
+    float *p = pad + r * pw;
+    int64_t iy = iy0 + r;
+    if (iy < 0 || iy >= ih) {
+      memset(p, 0, (size_t)pw * sizeof *p);
+      continue;
+    }
+    const float *xr = xp + iy * iw;
+    int64_t lo = pl < pw ? pl : pw, hi = iw + pl < pw ? iw + pl : pw;   /* [lo, hi) from x */
+    if (hi < lo) hi = lo;
+    memset(p, 0, (size_t)lo * sizeof *p);
+    memcpy(p + lo, xr + (lo - pl), (size_t)(hi - lo) * sizeof *p);
+    memset(p + hi, 0, (size_t)(pw - hi) * sizeof *p);
+  }
+  float *d0 = pad, *d1 = d0 + pw, *d2 = d1 + pw, *d3 = d2 + pw;
+  /* B^T on the left, in place: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3 */
+  for (int64_t k = 0; k < pw; k++) {
+    float a = d0[k], b = d1[k], cc = d2[k], e = d3[k];
+    d0[k] = a - cc;
+    d1[k] = b + cc;
+    d2[k] = cc - b;
+    d3[k] = b - e;
+  }
+  /* B on the right: columns 2tx .. 2tx + 3 of each row */
+  for (int i = 0; i < 4; i++) {
+    const float *r = pad + i * pw;
+    float *v0 = v + (4 * i) * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;
+    for (int64_t tx = 0; tx < tw; tx++) {
+      float a = r[2 * tx], b = r[2 * tx + 1], cc = r[2 * tx + 2], e = r[2 * tx + 3];
+      v0[tx] = a - cc;
+      v1[tx] = b + cc;
+      v2[tx] = cc - b;
+      v3[tx] = b - e;
+    }
+  }
+}
+
+/* The inverse: from the 16 products of a row of tiles (mo[xi * ldm + tx]) to output rows
+** 2ty, 2ty + 1 of plane yp (oh x ow), with bias and ReLU. s: 4 * tw + 4 * tw scratch floats. */
+PN_TARGET_CLONES static void output_row(const float *mo, int64_t ldm, int64_t tw, float bias,
+                                        bool relu, float *yp, int64_t oy, int64_t oh,
+                                        int64_t ow, float *s) {
+  float *s0 = s, *s1 = s + 4 * tw, *o0 = s1 + 4 * tw, *o1 = o0 + 2 * tw;
+  /* A^T on the left: s0 = rows 0 + 1 + 2, s1 = rows 1 - 2 - 3 (per column j of the 4x4) */
+  for (int j = 0; j < 4; j++) {
+    const float *m0 = mo + j * ldm, *m1 = m0 + 4 * ldm, *m2 = m1 + 4 * ldm, *m3 = m2 + 4 * ldm;
+    float *a = s0 + j * tw, *b = s1 + j * tw;
+    for (int64_t tx = 0; tx < tw; tx++) {
+      a[tx] = m0[tx] + m1[tx] + m2[tx];
+      b[tx] = m1[tx] - m2[tx] - m3[tx];
+    }
+  }
+  /* A on the right: columns 0 + 1 + 2 and 1 - 2 - 3, interleaved into output rows */
+  for (int r = 0; r < 2; r++) {
+    const float *q = r ? s1 : s0;
+    const float *q0 = q, *q1 = q + tw, *q2 = q1 + tw, *q3 = q2 + tw;
+    float *o = r ? o1 : o0;
+    for (int64_t tx = 0; tx < tw; tx++) {
+      o[2 * tx] = q0[tx] + q1[tx] + q2[tx] + bias;
+      o[2 * tx + 1] = q1[tx] - q2[tx] - q3[tx] + bias;
+    }
+  }
+  for (int r = 0; r < 2 && oy + r < oh; r++) {
+    const float *o = r ? o1 : o0;
+    float *yr = yp + (oy + r) * ow;
+    if (relu) {
+      for (int64_t k = 0; k < ow; k++) yr[k] = o[k] > 0 ? o[k] : 0;
+    } else {
+      memcpy(yr, o, (size_t)ow * sizeof *yr);
+    }
+  }
+}
+
+/* Chunk ch: tile rows [b * per, ...) of the whole batch (b = ch / nmb), output channels
+** [q * mper, ...) (q = ch % nmb). With several channel blocks each unfolds the same tiles. */
+static void wino_chunk(void *arg, int64_t ch) {
+  struct wino_job *j = arg;
+  int64_t b = ch / j->nmb, q = ch % j->nmb;
+  int64_t r0 = b * j->per, r1 = r0 + j->per < j->rows ? r0 + j->per : j->rows;
+  int64_t m0 = q * j->mper, m1 = m0 + j->mper < j->m ? m0 + j->mper : j->m;
+  if (r0 >= r1 || m0 >= m1) return;
+  int64_t c = j->c, m = j->m, mb = m1 - m0, tw = j->tw, nb = (r1 - r0) * tw;
+  float *v = thread_scratch(j->buf_sz);
+  if (!v) {
+    j->failed = 1;
+    return;
+  }
+  float *mo = v + 16 * c * nb, *scratch = mo + 16 * mb * nb;
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t n = r / j->th, ty = r % j->th;
+    for (int64_t ci = 0; ci < c; ci++)
+      input_row(j->x + (n * c + ci) * j->ih * j->iw, j->ih, j->iw, 2 * ty - j->pt, j->pl, tw,
+                scratch, v + ci * nb + (r - r0) * tw, c * nb);
+  }
+  for (int xi = 0; xi < 16; xi++)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mb, (int)nb, (int)c, 1.0f,
+                j->u + (xi * m + m0) * c, (int)c, v + xi * c * nb, (int)nb, 0.0f,
+                mo + xi * mb * nb, (int)nb);
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t n = r / j->th, ty = r % j->th;
+    for (int64_t mi = m0; mi < m1; mi++)
+      output_row(mo + (mi - m0) * nb + (r - r0) * tw, mb * nb, tw, j->bias ? j->bias[mi] : 0.0f,
+                 j->relu, j->y + (n * m + mi) * j->oh * j->ow, 2 * ty, j->oh, j->ow, scratch);
+  }
+}
+
+int pn_winograd_conv(const float *x, const float *u, const float *bias, bool relu, float *y,
+                     int64_t n, int64_t c, int64_t m, const struct pn_window *w, int threads) {
+  struct wino_job j = {x, u, bias, relu, y, c, m, w->in[0], w->in[1], w->out[0], w->out[1],
+                       w->pb[0], w->pb[1], (w->out[0] + 1) / 2, (w->out[1] + 1) / 2, 0, 0, m, 1,
+                       0, 0};
+  j.rows = n * j.th;
+  /* Blocks of whole tile rows and at least ~128 tiles, so that each sgemm's packing of U is
+  ** spread over enough columns; up to 4 per thread; at most 2^24 floats of buffers each. When
+  ** that leaves fewer blocks than threads (small images), the output channels are split too,
+  ** in blocks of at least 32. */
+  int64_t min_rows = (128 + j.tw - 1) / j.tw, nblk = threads > 1 ? 4 * (int64_t)threads : 1;
+  if (nblk > j.rows / min_rows) nblk = j.rows / min_rows > 0 ? j.rows / min_rows : 1;
+  int64_t per_row = 16 * (c + m) * j.tw, cap_rows = ((int64_t)1 << 24) / per_row;
+  j.per = (j.rows + nblk - 1) / nblk;
+  if (j.per > cap_rows) j.per = cap_rows > 0 ? cap_rows : 1;
+  nblk = (j.rows + j.per - 1) / j.per;
+  if (nblk < threads && m >= 64) {
+    int64_t want = (threads + nblk - 1) / nblk;
+    if (want > m / 32) want = m / 32;
+    j.mper = (m + want - 1) / want;
+    j.nmb = (m + j.mper - 1) / j.mper;
+  }
+  j.buf_sz = per_row * j.per + 8 * j.tw + 4 * (2 * j.tw + 2);
+  pn_blas_serial_begin();
+  pn_par_for(threads, nblk * j.nmb, wino_chunk, &j);
+  pn_blas_serial_end();
+  return j.failed ? -1 : 0;
+}

@@ -1,0 +1,169 @@
+/* test_winograd.c - Winograd F(2x2, 3x3) convolutions (k_winograd.c) against the plain im2col
+** path and a double-precision direct sum, on random geometries: batch, channels, odd and even
+** output sizes, every pad combination, bias, fused ReLU, one and two threads, tile blocks and
+** output-channel blocks split among threads. Also that pn_conv_run_act takes the Winograd path exactly when given a cache,
+** and that the cache follows a change of weights. Random cases print their seed. */
+#define PN_TEST_NAME "test_winograd"
+#include "kernel_harness.h"
+
+#include <omp.h>
+
+#include "graph/k_dense.h"
+
+struct geo {
+  int64_t n, c, m, ih, iw, pads[4];
+};
+
+static void random_geo(struct geo *g, int64_t max_hw, bool wide) {
+  g->n = irand(1, 3);
+  g->c = irand(1, wide ? 40 : 24);
+  g->m = wide ? irand(64, 100) : irand(1, 24);
+  g->ih = irand(1, max_hw);
+  g->iw = irand(1, max_hw);
+  for (int i = 0; i < 4; i++) g->pads[i] = irand(0, 2);
+  if (g->ih + g->pads[0] + g->pads[2] < 3) g->pads[2] = 3 - g->ih - g->pads[0];
+  if (g->iw + g->pads[1] + g->pads[3] < 3) g->pads[3] = 3 - g->iw - g->pads[1];
+}
+
+/* Direct convolution in double; *mag gets, per output, the sum of |terms| (error scale). */
+static void reference(const struct geo *g, const float *x, const float *w, const float *b,
+                      bool relu, int64_t oh, int64_t ow, double *ref, double *mag) {
+  for (int64_t n = 0; n < g->n; n++)
+    for (int64_t m = 0; m < g->m; m++)
+      for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+          double s = b ? b[m] : 0, a = b ? fabs(b[m]) : 0;
+          for (int64_t c = 0; c < g->c; c++)
+            for (int ky = 0; ky < 3; ky++)
+              for (int kx = 0; kx < 3; kx++) {
+                int64_t iy = oy + ky - g->pads[0], ix = ox + kx - g->pads[1];
+                if (iy < 0 || iy >= g->ih || ix < 0 || ix >= g->iw) continue;
+                double t = (double)x[((n * g->c + c) * g->ih + iy) * g->iw + ix] *
+                           w[((m * g->c + c) * 3 + ky) * 3 + kx];
+                s += t;
+                a += fabs(t);
+              }
+          int64_t i = ((n * g->m + m) * oh + oy) * ow + ox;
+          ref[i] = relu && s < 0 ? 0 : s;
+          mag[i] = a;
+        }
+}
+
+/* float32 sums of up to 9 * 24 + 1 terms, either path: within 1e-5 of the terms' magnitude */
+static void assert_near(const struct pn_tensor *y, const double *ref, const double *mag,
+                        const char *what) {
+  int64_t ny = pn_tensor_numel(y);
+  const float *yp = y->data;
+  for (int64_t i = 0; i < ny; i++)
+    if (!(fabs(yp[i] - ref[i]) <= 1e-5 * (1 + mag[i]))) {
+      printf("%s: element %" PRId64 ": got %.9g, want %.9g (terms %.3g)\n", what, i, yp[i], ref[i], mag[i]);
+      fail();
+    }
+}
+
+static void run_case(const struct geo *g, int threads, bool relu, bool bias) {
+  struct call cl;
+  call_init(&cl, "Conv", 3, 1, 11);
+  pn_node_set_ints(cl.g, cl.n, "pads", 4, g->pads);
+  int64_t xd[4] = {g->n, g->c, g->ih, g->iw}, wd[4] = {g->m, g->c, 3, 3};
+  int64_t oh = g->ih + g->pads[0] + g->pads[2] - 2, ow = g->iw + g->pads[1] + g->pads[3] - 2;
+  int64_t yd[4] = {g->n, g->m, oh, ow};
+  struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
+  struct pn_tensor *B = bias ? trand(PN_DT_FLOAT, 1, &g->m) : NULL;
+  struct pn_tensor *Yw = pn_tensor_new(PN_DT_FLOAT, 4, yd), *Yp = pn_tensor_new(PN_DT_FLOAT, 4, yd);
+  assert_non_null(Yw);
+  assert_non_null(Yp);
+  const struct pn_tensor *ins[3] = {X, W, B};
+  struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
+  struct pn_conv_cache *cache = NULL;
+  omp_set_num_threads(threads);
+  assert_int_equal(pn_conv_run_act(&a, ins, bias ? 3 : 2, Yw, relu, &cache), PN_OK);
+  assert_true(pn_conv_cache_winograd(cache));
+  assert_int_equal(pn_conv_run_act(&a, ins, bias ? 3 : 2, Yp, relu, NULL), PN_OK);
+  int64_t ny = pn_tensor_numel(Yw);
+  double *ref = malloc((size_t)ny * sizeof *ref), *mag = malloc((size_t)ny * sizeof *mag);
+  assert_non_null(ref);
+  assert_non_null(mag);
+  reference(g, X->data, W->data, B ? B->data : NULL, relu, oh, ow, ref, mag);
+  assert_near(Yw, ref, mag, "winograd");
+  assert_near(Yp, ref, mag, "im2col");
+  /* a second run reuses the transformed filters */
+  memset(Yw->data, 0xff, (size_t)ny * sizeof(float));
+  assert_int_equal(pn_conv_run_act(&a, ins, bias ? 3 : 2, Yw, relu, &cache), PN_OK);
+  assert_near(Yw, ref, mag, "winograd, second run");
+  /* other weights: the cache follows them */
+  struct pn_tensor *W2 = trand(PN_DT_FLOAT, 4, wd);
+  const struct pn_tensor *ins2[3] = {X, W2, B};
+  assert_int_equal(pn_conv_run_act(&a, ins2, bias ? 3 : 2, Yw, relu, &cache), PN_OK);
+  reference(g, X->data, W2->data, B ? B->data : NULL, relu, oh, ow, ref, mag);
+  assert_near(Yw, ref, mag, "winograd, new weights");
+  pn_conv_cache_free(cache);
+  free(ref);
+  free(mag);
+  pn_tensor_free(X), pn_tensor_free(W), pn_tensor_free(W2), pn_tensor_free(B);
+  pn_tensor_free(Yw), pn_tensor_free(Yp);
+  call_free(&cl);
+}
+
+static void test_winograd_random(void **state) {
+  (void)state;
+  int64_t saved = pn_winograd_min_tiles;
+  pn_winograd_min_tiles = 1;
+  for (int rep = 0; rep < 140; rep++) {
+    struct geo g;
+    /* small, then larger images (several tile blocks), then many output channels on small
+    ** images (channel blocks on two threads) */
+    random_geo(&g, rep < 100 ? 12 : rep < 120 ? 48 : 10, rep >= 120);
+    run_case(&g, (int)irand(1, 2), irand(0, 1), irand(0, 1));
+  }
+  pn_winograd_min_tiles = saved;
+}
+
+/* Where Winograd applies, and that without a cache (the executor's no_fuse reference) or below
+** the tile threshold the plain path runs. */
+static void test_winograd_dispatch(void **state) {
+  (void)state;
+  struct pn_window w = {.nsp = 2, .in = {16, 16}, .k = {3, 3}, .s = {1, 1}, .d = {1, 1},
+                        .pb = {1, 1}, .pe = {1, 1}, .out = {16, 16}};
+  assert_true(pn_winograd_fits(&w, 1, 1, 8, 8));
+  assert_false(pn_winograd_fits(&w, 2, 1, 8, 8));       /* grouped */
+  w.out[0] = w.out[1] = 2;
+  assert_false(pn_winograd_fits(&w, 1, 1, 8, 8));       /* 1 tile */
+  assert_true(pn_winograd_fits(&w, 1, 4, 8, 8));        /* 4 over the batch */
+  w.out[0] = w.out[1] = 3;
+  assert_true(pn_winograd_fits(&w, 1, 1, 8, 8));        /* 4, partly outside the output */
+  w.s[0] = 2;
+  assert_false(pn_winograd_fits(&w, 1, 4, 8, 8));       /* stride 2 */
+  w.s[0] = 1, w.d[1] = 2;
+  assert_false(pn_winograd_fits(&w, 1, 4, 8, 8));       /* dilated */
+  w.d[1] = 1, w.k[1] = 5;
+  assert_false(pn_winograd_fits(&w, 1, 4, 8, 8));       /* 3x5 */
+
+  struct call cl;
+  call_init(&cl, "Conv", 2, 1, 11);
+  int64_t pads[4] = {1, 1, 1, 1}, xd[4] = {1, 4, 2, 2}, wd[4] = {5, 4, 3, 3}, yd[4] = {1, 5, 2, 2};
+  pn_node_set_ints(cl.g, cl.n, "pads", 4, pads);
+  struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
+  struct pn_tensor *Y = pn_tensor_new(PN_DT_FLOAT, 4, yd);
+  const struct pn_tensor *ins[2] = {X, W};
+  struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
+  struct pn_conv_cache *cache = NULL;
+  assert_int_equal(pn_conv_run_act(&a, ins, 2, Y, false, &cache), PN_OK);   /* 1 tile */
+  assert_false(pn_conv_cache_winograd(cache));
+  int64_t saved = pn_winograd_min_tiles;
+  pn_winograd_min_tiles = 1;
+  assert_int_equal(pn_conv_run_act(&a, ins, 2, Y, false, &cache), PN_OK);
+  assert_true(pn_conv_cache_winograd(cache));
+  pn_winograd_min_tiles = saved;
+  pn_conv_cache_free(cache);
+  pn_tensor_free(X), pn_tensor_free(W), pn_tensor_free(Y);
+  call_free(&cl);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_winograd_random),
+      cmocka_unit_test(test_winograd_dispatch),
+  };
+  return cmocka_run_group_tests(tests, setup_prg, teardown_prg);
+}
