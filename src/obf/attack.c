@@ -35,11 +35,16 @@ struct sample {
 struct samples {
   struct sample *s;
   int n, cap, nf, n_groups;
+  int *generated;              /* [group] sentinels generated (the others copy the real part) */
+  int *gmodel;                 /* [group] its model */
+  int gcap;
 };
 
 static void samples_free(struct samples *ss) {
   for (int i = 0; i < ss->n; i++) pn_graph_free(ss->s[i].skel);
   free(ss->s);
+  free(ss->generated);
+  free(ss->gmodel);
   memset(ss, 0, sizeof *ss);
 }
 
@@ -330,10 +335,25 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
   int64_t opset = g ? pn_graph_opset(g, "") : 17;
   for (int k = 0; k < p.n_parts && !rc; k++) {
     if ((rc = pn_obf_extract(ctx, g, &p, k, &items[0]))) break;
-    if ((rc = pn_obf_sentinels(ctx, items[0], gen, o->k, prg, items + 1))) {
+    struct pn_obf_sentinel_report rep;
+    if ((rc = pn_obf_sentinels(ctx, items[0], gen, o->k, prg, items + 1, &rep))) {
       pn_err_prefix(ctx, "%s part %d", name, k);
       break;
     }
+    if (ss->n_groups == ss->gcap) {
+      int nc = ss->gcap ? 2 * ss->gcap : 64;
+      int *a = realloc(ss->generated, (size_t)nc * sizeof *a);
+      if (a) ss->generated = a;
+      int *b = a ? realloc(ss->gmodel, (size_t)nc * sizeof *b) : NULL;
+      if (b) ss->gmodel = b;
+      if (!a || !b) {
+        rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+        break;
+      }
+      ss->gcap = nc;
+    }
+    ss->generated[ss->n_groups] = rep.generated;
+    ss->gmodel[ss->n_groups] = model;
     for (int i = 0; i <= o->k && !rc; i++) {
       struct pn_graph *an = NULL;
       struct pn_obf_names io, w;
@@ -448,7 +468,14 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
       r->specificity = r->medoid_specificity;
       r->auc = r->medoid_auc;
     }
-    r->log10_candidates = r->parts * log10(1 + (1 - r->specificity) * o.k);
+    /* a copy of the real part hides nothing of its structure: only generated sentinels count */
+    r->log10_candidates = 0;
+    r->copies = 0;
+    for (int q = 0; q < ss.n_groups; q++)
+      if (ss.gmodel[q] == m) {
+        r->log10_candidates += log10(1 + (1 - r->specificity) * ss.generated[q]);
+        r->copies += o.k - ss.generated[q];
+      }
   }
 out:
   free(train);

@@ -24,6 +24,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -93,9 +94,13 @@ static char *join_path(const char *dir, const char *file) {
   return p;
 }
 
-/* Create dir (0700) or accept an existing empty one. */
-static int make_bundle_dir(struct pn_ctx *ctx, const char *dir) {
-  if (mkdir(dir, 0700) == 0) return PN_OK;
+/* Create dir (0700; *created set) or accept an existing empty one. */
+static int make_bundle_dir(struct pn_ctx *ctx, const char *dir, bool *created) {
+  *created = false;
+  if (mkdir(dir, 0700) == 0) {
+    *created = true;
+    return PN_OK;
+  }
   if (errno != EEXIST) return pn_err(ctx, PN_ERR_IO, "%s: %s", dir, strerror(errno));
   DIR *d = opendir(dir);
   if (!d) return pn_err(ctx, PN_ERR_IO, "%s: %s", dir, strerror(errno));
@@ -108,6 +113,23 @@ static int make_bundle_dir(struct pn_ctx *ctx, const char *dir) {
     }
   closedir(d);
   return rc;
+}
+
+/* After a failed split: remove what it wrote into the bundle folder (empty when it began), and
+** the folder itself when split created it, so no half bundle is left behind. */
+static void remove_bundle(const char *dir, bool created) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)))
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+        char *path = join_path(dir, e->d_name);
+        if (path) unlink(path);
+        free(path);
+      }
+    closedir(d);
+  }
+  if (created) rmdir(dir);
 }
 
 static cJSON *names_json(const struct pn_obf_names *m, int from, int to) {
@@ -165,6 +187,8 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
                  struct pn_obf_split_stats *stats) {
   double t0 = pn_now();
   struct pn_obf_split_opts o = opts ? *opts : (struct pn_obf_split_opts){0};
+  if (stats) memset(stats, 0, sizeof *stats);
+  bool dir_made = false, dir_used = false;
   if (o.part_size <= 0) o.part_size = PN_OBF_DEFAULT_PART_SIZE;
   if (o.tries <= 0) o.tries = PN_OBF_DEFAULT_TRIES;
   if (o.k < 0 || o.k > 1000) return pn_err(ctx, PN_ERR_INVALID, "split: k = %d out of [0, 1000]", o.k);
@@ -186,7 +210,8 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
       (rc = pn_obf_partition_check(ctx, g, &p)))
     goto out;
   if (o.k && (rc = pn_obf_ngram_for_model(ctx, o.ngram, g, &gen))) goto out;
-  if ((rc = make_bundle_dir(ctx, bundle_dir))) goto out;
+  if ((rc = make_bundle_dir(ctx, bundle_dir, &dir_made))) goto out;
+  dir_used = true;
   uint8_t id[16];
   char idhex[33];
   pn_prg_bytes(prg, id, sizeof id);
@@ -216,9 +241,15 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
   if (!items || !perm || !jobs) rc = nomem(ctx);
   for (int k = 0; k < p.n_parts && !rc; k++) {
     if ((rc = pn_obf_extract(ctx, g, &p, k, &items[0]))) break;
-    if (o.k && (rc = pn_obf_sentinels(ctx, items[0], gen, o.k, prg, items + 1))) {
+    struct pn_obf_sentinel_report rep = {0};
+    if (o.k && (rc = pn_obf_sentinels(ctx, items[0], gen, o.k, prg, items + 1, &rep))) {
       pn_err_prefix(ctx, "part %d", k);
       break;
+    }
+    if (stats && rep.copies) {
+      if (!stats->copies) stats->copies_why = rep.why;
+      stats->copies += rep.copies;
+      stats->parts_with_copies++;
     }
     for (int i = 0; i <= o.k; i++) perm[i] = i;
     for (int i = o.k; i > 0; i--) {
@@ -247,6 +278,7 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
         cJSON_AddNumberToObject(f, "part", k);
         if (jb->real) {
           cJSON_AddNumberToObject(f, "nodes", p.size[k]);
+          cJSON_AddNumberToObject(f, "sentinel_copies", rep.copies);
           cJSON_AddItemToObject(f, "inputs", names_json(&jb->io, 0, jb->an->n_inputs));
           cJSON_AddItemToObject(f, "outputs", names_json(&jb->io, jb->an->n_inputs, jb->io.n));
           cJSON_AddItemToObject(f, "weights", names_json(&jb->w, 0, jb->w.n));
@@ -296,6 +328,7 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
     stats->seconds = pn_now() - t0;
   }
 out:
+  if (rc && dir_used) remove_bundle(bundle_dir, dir_made);
   pn_obf_ngram_free(gen);
   cJSON_Delete(root);
   pn_obf_partition_free(&p);

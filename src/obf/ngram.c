@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "graph/zoo.h"
 #include "obf/obf.h"
@@ -242,6 +243,38 @@ int pn_obf_ngram_save(struct pn_ctx *ctx, const struct pn_obf_ngram *m, const ch
   int rc = pn_json_write(ctx, path, r, 0644);
   cJSON_Delete(r);
   return rc;
+}
+
+#ifndef PN_BIN_TO_DATA
+#define PN_BIN_TO_DATA "../share/privnn"
+#endif
+
+bool pn_obf_corpus_path(char *buf, size_t n) {
+  static const char *const rel = "data/obf/" PN_OBF_CORPUS_FILE;
+  if (n == 0) return false;
+  buf[0] = 0;
+  if (access(rel, R_OK) == 0) {
+    snprintf(buf, n, "%s", rel);
+    return true;
+  }
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len > 0) {
+    exe[len] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    /* installed (bin/ -> share/privnn/), then a build folder inside the source tree */
+    const char *const beside[2] = {PN_BIN_TO_DATA, "../data/obf"};
+    for (int i = 0; i < 2; i++) {
+      int w = snprintf(buf, n, "%s/%s/%s", exe, beside[i], PN_OBF_CORPUS_FILE);
+      if (w > 0 && (size_t)w < n && access(buf, R_OK) == 0) return true;
+    }
+    snprintf(buf, n, "%s, %s/%s/%s, %s/../data/obf/%s", rel, exe, PN_BIN_TO_DATA, PN_OBF_CORPUS_FILE, exe,
+             PN_OBF_CORPUS_FILE);
+  } else {
+    snprintf(buf, n, "%s", rel);
+  }
+  return false;
 }
 
 int pn_obf_ngram_load(struct pn_ctx *ctx, const char *path, struct pn_obf_ngram **out) {

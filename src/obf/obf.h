@@ -137,11 +137,16 @@ struct pn_obf_split_opts {
 struct pn_obf_split_stats {
   int n_nodes, n_parts, n_files;
   double spread, seconds;
+  /* sentinels that copy their real part's structure because too few generated ones passed (see
+  ** pn_obf_sentinels), over how many parts, and the first such part's reason */
+  int copies, parts_with_copies;
+  const char *copies_why;
 };
 
 /* Split the model at model_path into bundle_dir (created; must be empty or absent): per real part
 ** the part and k sentinels, anonymized, in a random order, all files with one modification time.
-** Write the secret manifest to secret_path with mode 0600. */
+** Write the secret manifest to secret_path with mode 0600. On failure nothing is left behind:
+** files written are removed, and the folder too when split created it. */
 int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_dir,
                  const char *secret_path, const struct pn_obf_split_opts *opts, struct pn_prg *prg,
                  struct pn_obf_split_stats *stats /* OUT, may be NULL */);

@@ -6,8 +6,8 @@
 ** GELU (Div, Erf, Add, Mul, Mul) chains. Then, Karger-style, a random node edge between two
 ** clusters is picked with weight 1/(|A|+|B|) and contracted if the merged cluster stays at most
 ** 1.5 P nodes and the cluster graph stays acyclic: merging A and B closes a cycle exactly when
-** some path leaves A or B and comes back through another cluster, which a forward search from A∪B
-** bounded by the topological position of A∪B's last node decides. Contraction stops at n/P
+** some path of the cluster graph leaves A or B and comes back through other clusters, which a
+** forward search over clusters from A∪B decides. Contraction stops at n/P
 ** clusters or when no edge can be contracted; the try with the smallest size spread is kept. */
 #include "obf/obf.h"
 
@@ -224,32 +224,37 @@ static int find(struct clus *c, int x) {
   return x;
 }
 
-/* Would merging the clusters of roots a and b close a cycle in the cluster graph? */
+/* Push every member of cluster root r. */
+static int push_cluster(struct clus *c, int r, int sp) {
+  int x = r;
+  do {
+    c->stack[sp++] = x;
+    x = c->next[x];
+  } while (x != r);
+  return sp;
+}
+
+/* Would merging the clusters of roots a and b close a cycle in the cluster graph? The search runs
+** over clusters, not nodes: entering a cluster reaches all of its members, since a path of the
+** cluster graph may enter a cluster at one node and leave it from another (a node-level search,
+** bounded by topological position, missed such cycles). */
 static bool merge_cycles(struct clus *c, int a, int b) {
-  int lim = c->maxpos[a] > c->maxpos[b] ? c->maxpos[a] : c->maxpos[b];
   int sp = 0;
   c->stamp++;
-  int roots[2] = {a, b};
-  for (int r = 0; r < 2; r++) {
-    int x = roots[r];
-    do {
-      for (int j = c->ng->succ_off[x]; j < c->ng->succ_off[x + 1]; j++) {
-        int y = c->ng->succ[j], ry = find(c, y);
-        if (ry == a || ry == b || c->mark[y] == c->stamp || c->pos[y] > lim) continue;
-        c->mark[y] = c->stamp;
-        c->stack[sp++] = y;
-      }
-      x = c->next[x];
-    } while (x != roots[r]);
-  }
+  c->mark[a] = c->mark[b] = c->stamp;
+  sp = push_cluster(c, a, sp);
+  sp = push_cluster(c, b, sp);
   while (sp) {
-    int x = c->stack[--sp];
+    int x = c->stack[--sp], rx = find(c, x);
     for (int j = c->ng->succ_off[x]; j < c->ng->succ_off[x + 1]; j++) {
-      int y = c->ng->succ[j], ry = find(c, y);
-      if (ry == a || ry == b) return true;
-      if (c->mark[y] == c->stamp || c->pos[y] > lim) continue;
-      c->mark[y] = c->stamp;
-      c->stack[sp++] = y;
+      int ry = find(c, c->ng->succ[j]);
+      if (ry == a || ry == b) {
+        if (rx != a && rx != b) return true;
+        continue;
+      }
+      if (c->mark[ry] == c->stamp) continue;
+      c->mark[ry] = c->stamp;
+      sp = push_cluster(c, ry, sp);
     }
   }
   return false;

@@ -16,6 +16,7 @@
 ** 4. Weights: drawn from the mean/std of the real part's weights of the same operator and input
 **    slot (defaults otherwise), so weight statistics do not give sentinels away.
 ** Candidates must pass pn_graph_validate; the k with the best n-gram score are kept. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,130 +26,18 @@
 #include "graph/ops.h"
 #include "obf/obf.h"
 #include "obf/obf_ngram.h"
+#include "obf/sentinel_impl.h"
 #include "util/arena.h"
 #include "util/prg.h"
 #include "util/status.h"
 #include "util/strmap.h"
 
-#define MAXP 2                 /* inputs per generated node */
+#define PN_OBF_MAX_SYMBOLS 4   /* symbolic boundary dims (N, seq, ...) a part may have */
 /* How much more likely a node descending from a real node keeps that node's operator (and output
 ** shape, when the solver can reach it) than a choice the n-gram model would make as often: the
 ** mutated part keeps most of the real part's local patterns (Conv followed by Relu, a 1x1 conv
 ** after a 3x3 one), which an adversary's statistics over real parts would otherwise expose. */
 #define KEEP_REAL 30.0
-
-struct topo {
-  int n, cap;
-  int *np;                     /* [cap] number of predecessors */
-  int (*pred)[MAXP];           /* [cap][MAXP] predecessor node indices (< own index) */
-  int *bin;                    /* [cap] boundary input the node read in the real part, or -1 */
-  int *orig;                   /* [cap] the real part's node this one descends from, or -1 (split) */
-  unsigned char *reshape;      /* [cap] 1 if that real node changes its input's shape */
-};
-
-static void topo_free(struct topo *t) {
-  free(t->np);
-  free(t->pred);
-  free(t->bin);
-  free(t->orig);
-  free(t->reshape);
-  memset(t, 0, sizeof *t);
-}
-
-static int topo_init(struct topo *t, int cap) {
-  memset(t, 0, sizeof *t);
-  t->cap = cap;
-  t->np = calloc((size_t)cap, sizeof *t->np);
-  t->pred = calloc((size_t)cap, sizeof *t->pred);
-  t->bin = calloc((size_t)cap, sizeof *t->bin);
-  t->orig = calloc((size_t)cap, sizeof *t->orig);
-  t->reshape = calloc((size_t)cap, sizeof *t->reshape);
-  return t->np && t->pred && t->bin && t->orig && t->reshape ? PN_OK : PN_ERR_NOMEM;
-}
-
-static void topo_copy(struct topo *d, const struct topo *s) {
-  d->n = s->n;
-  memcpy(d->np, s->np, (size_t)s->n * sizeof *s->np);
-  memcpy(d->pred, s->pred, (size_t)s->n * sizeof *s->pred);
-  memcpy(d->bin, s->bin, (size_t)s->n * sizeof *s->bin);
-  memcpy(d->orig, s->orig, (size_t)s->n * sizeof *s->orig);
-  memcpy(d->reshape, s->reshape, (size_t)s->n * sizeof *s->reshape);
-}
-
-/* Split v: a new node right after v reads v; v's readers read the new node instead. */
-static void topo_split(struct topo *t, int v) {
-  if (t->n >= t->cap) return;
-  for (int i = t->n; i > v + 1; i--) {
-    t->np[i] = t->np[i - 1];
-    t->bin[i] = t->bin[i - 1];
-    t->orig[i] = t->orig[i - 1];
-    t->reshape[i] = t->reshape[i - 1];
-    memcpy(t->pred[i], t->pred[i - 1], sizeof t->pred[i]);
-  }
-  t->n++;
-  for (int i = v + 2; i < t->n; i++)
-    for (int k = 0; k < t->np[i]; k++) {
-      if (t->pred[i][k] > v) t->pred[i][k]++;
-      else if (t->pred[i][k] == v) t->pred[i][k] = v + 1;
-    }
-  t->np[v + 1] = 1;
-  t->pred[v + 1][0] = v;
-  t->bin[v + 1] = -1;
-  t->orig[v + 1] = -1;
-  t->reshape[v + 1] = 0;
-}
-
-/* Contract v (exactly one predecessor u) into u; readers of v read u (duplicates dropped, so no
-** reader gets more than MAXP inputs). */
-static bool topo_contract(struct topo *t, int v) {
-  if (t->np[v] != 1 || t->n <= 2) return false;
-  int u = t->pred[v][0];
-  for (int i = v + 1; i < t->n; i++) {
-    int m = 0;
-    int np[MAXP];
-    for (int k = 0; k < t->np[i]; k++) {
-      int p = t->pred[i][k] == v ? u : t->pred[i][k];
-      if (p > v) p--;
-      bool dup = false;
-      for (int j = 0; j < m; j++) dup |= np[j] == p;
-      if (!dup) np[m++] = p;
-    }
-    t->np[i] = m;
-    memcpy(t->pred[i], np, (size_t)m * sizeof(int));
-  }
-  if (t->bin[u] < 0) t->bin[u] = t->bin[v];
-  if (t->reshape[v] && !t->reshape[u]) {
-    /* Relu -> Conv contracted: the merged node is the Conv (else a weightless node would have to
-    ** become a Conv to reach the shape the Conv had, and sentinels would trade Relus for Convs) */
-    t->orig[u] = t->orig[v];
-    t->reshape[u] = 1;
-  }
-  for (int i = v; i < t->n - 1; i++) {
-    t->np[i] = t->np[i + 1];
-    t->bin[i] = t->bin[i + 1];
-    t->orig[i] = t->orig[i + 1];
-    t->reshape[i] = t->reshape[i + 1];
-    memcpy(t->pred[i], t->pred[i + 1], sizeof t->pred[i]);
-  }
-  t->n--;
-  return true;
-}
-
-static void topo_features(const struct topo *t, double f[3]) {
-  int e = 0, diam = 0;
-  int *depth = calloc((size_t)t->n + 1, sizeof *depth);
-  for (int i = 0; i < t->n; i++) {
-    e += t->np[i];
-    if (depth)
-      for (int k = 0; k < t->np[i]; k++)
-        if (depth[t->pred[i][k]] + 1 > depth[i]) depth[i] = depth[t->pred[i][k]] + 1;
-    if (depth && depth[i] > diam) diam = depth[i];
-  }
-  free(depth);
-  f[0] = t->n;
-  f[1] = t->n ? 2.0 * e / t->n : 0;
-  f[2] = diam;
-}
 
 bool pn_obf_node_reshapes(const struct pn_graph *g, const struct pn_node *n) {
   if (n->n_in < 1 || n->n_out < 1) return false;
@@ -277,6 +166,23 @@ static void fill_apply(const struct fill *f, struct pn_graph *d, struct pn_prg *
   }
 }
 
+/* Why a candidate was rejected (the most frequent cause is reported when k are not reached). */
+enum { R_BOUNDARY, R_WIRING, R_SHAPE, R_SYMBOLIC, R_INVALID, R_COUNT };
+static const char *const why_names[R_COUNT] = {
+    "a boundary value is not float (shape or index tensors get no generated sentinels)",
+    "no wiring of the boundary inputs/outputs fits the mutated topology",
+    "no operator chain reaches a boundary shape",
+    "a weight or reshape would depend on a symbolic dimension",
+    "the generated graph does not validate"};
+static_assert(sizeof why_names / sizeof *why_names == R_COUNT, "why_names out of date");
+
+/* A real node with one data input: its operator, attributes and constants can be reused where a
+** sentinel needs the same shape change (or, for Conv and pools, the same spatial change). */
+struct tmpl {
+  int node;
+  struct shape s, t;
+};
+
 struct gen {
   struct fill fill;            /* of the candidate being built */
   struct pn_ctx *ctx;
@@ -300,7 +206,31 @@ struct gen {
   bool *nmm;                   /* [real node] a MatMul of two values (no initializer) */
   int *dist;                   /* [n_pool * n_pool] fewest operators from pool[i] to pool[j] */
   bool keep_shapes;            /* nodes descending from real ones prefer their output shapes */
+  struct tmpl *tm;             /* the real part's single-input nodes, reusable as operators */
+  int n_tm;
+  int why[R_COUNT];            /* rejected candidates by cause */
+  /* symbolic boundary dims (a batch N) are generated with stand-in sizes marks[0..n_marks) */
+  int64_t marks[PN_OBF_MAX_SYMBOLS];
+  int n_marks;
+  const struct pn_value **sym_in, **sym_out; /* the boundary as declared (symbolic dims) */
 };
+
+static bool is_mark(const struct gen *g, int64_t v) {
+  for (int i = 0; i < g->n_marks; i++)
+    if (v == g->marks[i]) return true;
+  return false;
+}
+
+/* v's dims (and dim_params) from the declared value sym. */
+static int restore_dims(struct pn_graph *d, struct pn_value *v, const struct pn_value *sym) {
+  v->ndim = sym->ndim;
+  for (int k = 0; k < sym->ndim && k < PN_MAX_DIMS; k++) {
+    v->dims[k] = sym->dims[k];
+    v->dim_param[k] = sym->dim_param[k] ? pn_arena_strdup(d->arena, sym->dim_param[k]) : NULL;
+    if (sym->dim_param[k] && !v->dim_param[k]) return PN_ERR_NOMEM;
+  }
+  return PN_OK;
+}
 
 #define FAR 1000000
 
@@ -317,11 +247,12 @@ struct choice {
   const char *op;              /* pn_op_name(opk) */
   int k, stride, group;        /* Conv/pool */
   int kind;                    /* see build_node */
+  int tm;                      /* K_COPY: index into gen.tm */
   double w;
 };
 
 enum { K_UNARY, K_SOFTMAX, K_LAYERNORM, K_CONST_BIN, K_CONV, K_POOL, K_GPOOL, K_FLATTEN,
-       K_MATMUL, K_GEMM, K_RESHAPE, K_TRANSPOSE, K_CLIP, K_LEAKY };
+       K_MATMUL, K_GEMM, K_RESHAPE, K_TRANSPOSE, K_CLIP, K_LEAKY, K_COPY };
 
 static int add_choice(struct choice *c, int n, const struct pn_obf_ngram *m, const char *prev,
                       enum pn_op opk, int kind, int k, int stride, int group) {
@@ -367,7 +298,58 @@ static int options(const struct gen *g, const char *prev, const struct shape *s,
   return n;
 }
 
+/* Whether real node template m turns s into t: exactly its own shapes, or for Conv and pools the
+** same batch and spatial change with other channel counts (depthwise stays depthwise). *group:
+** the Conv group to use. */
+static bool tmpl_fits(const struct gen *g, const struct tmpl *m, const struct shape *s,
+                      const struct shape *t, int64_t *group) {
+  const struct pn_node *rn = g->shaped->nodes[m->node];
+  const struct pn_attr *ga = pn_node_attr(rn, "group");
+  int64_t g0 = ga && ga->type == PN_ATTR_INT && ga->i > 1 ? ga->i : 1;
+  *group = g0;
+  if (shape_eq(s, &m->s) && shape_eq(t, &m->t)) return true;
+  bool conv = !strcmp(rn->op_type, "Conv"), pool = !strcmp(rn->op_type, "MaxPool") ||
+                                                  !strcmp(rn->op_type, "AveragePool");
+  if ((!conv && !pool) || s->nd < 3 || s->nd != m->s.nd || t->nd != m->t.nd || s->d[0] != t->d[0])
+    return false;
+  for (int i = 2; i < s->nd; i++)
+    if (s->d[i] != m->s.d[i] || t->d[i] != m->t.d[i]) return false;
+  if (pool || (g0 > 1 && g0 == m->s.d[1] && m->s.d[1] == m->t.d[1])) {
+    if (s->d[1] != t->d[1]) return false;
+    if (conv) *group = s->d[1];
+    return true;
+  }
+  return g0 == 1;
+}
+
+static int options_std(const struct gen *g, const char *prev, const struct shape *s,
+                       const struct shape *t, struct choice *c);
+
 static int options_any(const struct gen *g, const char *prev, const struct shape *s,
+                       const struct shape *t, struct choice *c) {
+  int n = options_std(g, prev, s, t, c);
+  for (int i = 0; i < g->n_tm && n < 64; i++) {
+    int64_t grp;
+    if (!tmpl_fits(g, &g->tm[i], s, t, &grp)) continue;
+    char tok[40];
+    pn_obf_node_token(g->shaped->nodes[g->tm[i].node], tok, sizeof tok);
+    bool dup = false; /* one template per token and shape change */
+    for (int j = 0; j < n && !dup; j++) dup = c[j].kind == K_COPY && !strcmp(c[j].tok, tok);
+    if (dup) continue;
+    struct choice *x = &c[n++];
+    memset(x, 0, sizeof *x);
+    x->opk = PN_OP_COUNT;
+    x->op = g->shaped->nodes[g->tm[i].node]->op_type;
+    x->kind = K_COPY;
+    x->tm = i;
+    x->group = (int)grp;
+    memcpy(x->tok, tok, sizeof tok);
+    x->w = exp(pn_obf_ngram_logp_next(g->m, prev, x->tok));
+  }
+  return n;
+}
+
+static int options_std(const struct gen *g, const char *prev, const struct shape *s,
                        const struct shape *t, struct choice *c) {
   int n = 0;
   const struct pn_obf_ngram *m = g->m;
@@ -520,11 +502,63 @@ static const struct pn_tensor *some_real_const(const struct gen *g, const char *
   return real_const(g, g->shaped->nodes[hits[pn_prg_uniform(g->prg, (uint64_t)nh)]], op);
 }
 
+/* A real node reused as the operator x (shape s) -> y (shape t): its attributes and integer or
+** scalar constants as they are, its float weights drawn anew (Conv weights sized for s and t). */
+static int build_copy(struct gen *g, struct pn_graph *d, const struct choice *c, const char *x,
+                      const struct shape *s, const struct shape *t, const char *y) {
+  const struct pn_node *rn = g->shaped->nodes[g->tm[c->tm].node];
+  bool conv = !strcmp(rn->op_type, "Conv");
+  const char *in[8] = {x};
+  int nin = rn->n_in < 8 ? rn->n_in : 8;
+  for (int k = 1; k < nin; k++) {
+    in[k] = "";
+    if (!rn->in[k][0]) continue;
+    const struct pn_tensor *w = pn_graph_find_init(g->shaped, rn->in[k]);
+    if (!w) return PN_ERR_INVALID; /* templates read one data input only */
+    if (w->dtype == PN_DT_FLOAT && pn_tensor_numel(w) > 1) {
+      int64_t dims[PN_MAX_DIMS];
+      memcpy(dims, w->dims, sizeof dims);
+      double fin = 0;
+      if (conv && k == 1 && w->ndim == s->nd) {
+        dims[0] = t->d[1];
+        dims[1] = s->d[1] / (c->group > 1 ? c->group : 1);
+        fin = (double)pn_shape_numel(w->ndim - 1, dims + 1);
+      } else if (conv && k == 2 && w->ndim == 1) {
+        dims[0] = t->d[1];
+      }
+      in[k] = weight(g, d, rn->op_type, k, w->ndim, dims, fin, 0, 0.1, false, false);
+    } else {
+      const char *nm = pn_arena_printf(d->arena, "w%d", d->n_inits);
+      in[k] = nm && pn_graph_add_init(d, w, nm) ? nm : NULL;
+    }
+    if (!in[k]) return PN_ERR_NOMEM;
+  }
+  const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
+  struct pn_node *n = nm ? pn_graph_add_node(d, rn->op_type, nm, nin, in, 1, &y) : NULL;
+  if (!n) return PN_ERR_NOMEM;
+  int rc = PN_OK;
+  for (int i = 0; i < rn->n_attr && !rc; i++) {
+    const struct pn_attr *a = &rn->attr[i];
+    switch (a->type) {
+    case PN_ATTR_INT:
+      rc = pn_node_set_int(d, n, a->name, conv && !strcmp(a->name, "group") ? c->group : a->i);
+      break;
+    case PN_ATTR_FLOAT: rc = pn_node_set_float(d, n, a->name, a->f); break;
+    case PN_ATTR_STRING: rc = pn_node_set_string(d, n, a->name, a->s); break;
+    case PN_ATTR_INTS: rc = pn_node_set_ints(d, n, a->name, a->n, a->ints); break;
+    case PN_ATTR_FLOATS: rc = pn_node_set_floats(d, n, a->name, a->n, a->floats); break;
+    default: break; /* templates carry no tensor or graph attributes */
+    }
+  }
+  return rc;
+}
+
 /* Emit the chosen single-input operator x (shape s) -> y (shape t). rn: the real node this one
 ** descends from when it has the same operator (its constants are reused), else NULL. */
 static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c, const char *x,
                       const struct shape *s, const struct shape *t, const char *y,
                       const struct pn_node *rn) {
+  if (c->kind == K_COPY) return build_copy(g, d, c, x, s, t, y);
   const char *in[3] = {x, NULL, NULL};
   int nin = 1;
   int64_t last = s->d[s->nd - 1];
@@ -575,10 +609,17 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
     nin = 3;
     break;
   }
-  case K_RESHAPE:
-    in[1] = ints_init(d, t->nd, t->d);
+  case K_RESHAPE: {
+    /* a symbolic dimension's stand-in becomes -1 (inferred) when it is the only one */
+    int64_t sh[PN_MAX_DIMS];
+    int nm = 0;
+    for (int i = 0; i < t->nd; i++) nm += is_mark(g, sh[i] = t->d[i]);
+    for (int i = 0; i < t->nd && nm == 1; i++)
+      if (is_mark(g, sh[i])) sh[i] = -1;
+    in[1] = ints_init(d, t->nd, sh);
     nin = 2;
     break;
+  }
   case K_CLIP: {
     const struct pn_tensor *lo = rn && rn->n_in > 1 && rn->in[1][0] ? pn_graph_find_init(g->shaped, rn->in[1]) : NULL;
     const struct pn_tensor *hi = rn && rn->n_in > 2 && rn->in[2][0] ? pn_graph_find_init(g->shaped, rn->in[2]) : NULL;
@@ -678,8 +719,22 @@ static int uf_find(int *p, int x) {
 /* One candidate on topology t, or NULL (*d stays NULL) when the solver finds no realization. */
 static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out) {
   *out = NULL;
-  int n = t->n, nin = g->n_in, nout = g->n_out, rc = PN_OK;
-  if (n < nout || n < 1) return PN_OK;
+  int n = t->n, nin = g->n_in, nout = g->n_out, rc = PN_OK, cause = R_SHAPE;
+  if (n < nout || n < 1) {
+    g->why[R_WIRING]++;
+    return PN_OK;
+  }
+  /* the dtype of every generated value is float; integer boundaries are not generated */
+  for (int i = 0; i < nin; i++)
+    if (g->in[i]->dtype != PN_DT_FLOAT) {
+      g->why[R_BOUNDARY]++;
+      return PN_OK;
+    }
+  for (int i = 0; i < nout; i++)
+    if (g->out[i]->dtype != PN_DT_FLOAT) {
+      g->why[R_BOUNDARY]++;
+      return PN_OK;
+    }
   /* per node: predecessors (nodes) and boundary inputs read; slots: node j = j, input i = n+i */
   int *np = malloc((size_t)n * sizeof *np), (*src)[MAXP] = malloc((size_t)n * sizeof *src);
   int *prodout = malloc((size_t)n * sizeof *prodout), *uf = malloc((size_t)(n + nin) * sizeof *uf);
@@ -707,7 +762,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
         for (int tries = 0; tries < nin && read[i]; tries++) i = (i + 1) % nin; /* spread */
       src[v][np[v]++] = n + i;
       read[i] = true;
-    } else if (t->bin[v] >= 0 && t->bin[v] < nin && np[v] < MAXP && pn_prg_uniform(g->prg, 4)) {
+    } else if (t->bin[v] >= 0 && t->bin[v] < nin && np[v] < lim(t, v) && pn_prg_uniform(g->prg, 4)) {
       /* keep most of the real part's reads of boundary inputs (residual connections) */
       src[v][np[v]++] = n + t->bin[v];
       read[t->bin[v]] = true;
@@ -717,10 +772,11 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     int v = -1;
     for (int tries = 0; tries < 4 * n && v < 0; tries++) {
       int c = (int)pn_prg_uniform(g->prg, (uint64_t)n);
-      if (np[c] < MAXP) v = c;
+      if (np[c] < lim(t, c)) v = c;
     }
     if (v < 0) {
       free(read);
+      cause = R_WIRING;
       goto reject;
     }
     src[v][np[v]++] = n + i;
@@ -752,8 +808,11 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     if (has_succ[v] || prodout[v] >= 0) continue;
     int w = -1;
     for (int u = n - 1; u > v && w < 0; u--)
-      if (prodout[u] >= 0 && np[u] < MAXP) w = u;
-    if (w < 0) goto reject;
+      if (prodout[u] >= 0 && np[u] < lim(t, u)) w = u;
+    if (w < 0) {
+      cause = R_WIRING;
+      goto reject;
+    }
     src[w][np[w]++] = v;
   }
   /* shape groups */
@@ -761,7 +820,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
   /* a two-input node descending from a real MatMul of two values (attention) stays a MatMul: its
   ** output shape follows from its inputs' instead of joining their group */
   if (!(mm = calloc((size_t)n + 1, sizeof *mm))) goto oom;
-  for (int v = 0; v < n; v++) mm[v] = np[v] == 2 && t->orig[v] >= 0 && g->nmm[t->orig[v]];
+  for (int v = 0; v < n; v++) mm[v] = (np[v] == 2 && t->orig[v] >= 0 && g->nmm[t->orig[v]]) || (np[v] >= 2 && t->cat[v] >= 0);
   for (int v = 0; v < n; v++)
     if (np[v] >= 2 && !mm[v])
       for (int k = 0; k < np[v]; k++) uf[uf_find(uf, src[v][k])] = uf_find(uf, v);
@@ -783,11 +842,6 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     gs[r] = s;
     gfix[r] = true;
   }
-  /* the dtype of every generated value is float; integer boundaries are not generated */
-  for (int i = 0; i < nin; i++)
-    if (g->in[i]->dtype != PN_DT_FLOAT) goto reject;
-  for (int i = 0; i < nout; i++)
-    if (g->out[i]->dtype != PN_DT_FLOAT) goto reject;
   /* nearest output producer downstream of every node, and the nodes left until it */
   for (int v = n - 1; v >= 0; v--) {
     tgt[v] = prodout[v] >= 0 ? v : -1;
@@ -828,6 +882,31 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       prev = pctx;
     }
     int r = uf_find(uf, v);
+    if (mm[v] && t->cat[v] >= 0) {
+      /* a real Concat stays one: inputs equal but on the axis, which adds up */
+      int ax = t->cat[v];
+      struct shape o = {0};
+      for (int k = 0; k < np[v] && ok; k++) {
+        int rk = uf_find(uf, src[v][k]);
+        if (!gfix[rk]) ok = false;
+        else if (k == 0) o = gs[rk];
+        else if (gs[rk].nd != o.nd || ax >= o.nd) ok = false;
+        else
+          for (int q = 0; q < o.nd && ok; q++)
+            if (q == ax) o.d[q] += gs[rk].d[q];
+            else ok = gs[rk].d[q] == o.d[q];
+      }
+      if (ok && ax >= o.nd) ok = false;
+      if (ok && gfix[r] && !shape_eq(&gs[r], &o)) ok = false;
+      if (!ok) break;
+      gs[r] = o;
+      gfix[r] = true;
+      const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
+      struct pn_node *cn = nm ? pn_graph_add_node(d, "Concat", nm, np[v], xin, 1, &names[v]) : NULL;
+      if (!cn || pn_node_set_int(d, cn, "axis", ax)) ok = false;
+      snprintf(toks[v], sizeof toks[v], "Concat");
+      continue;
+    }
     if (mm[v]) {
       /* A[.., m, k] x B[.., k, n]; B transposed first when only B^T fits (as Q K^T) */
       int ra = uf_find(uf, src[v][0]), rb = uf_find(uf, src[v][1]);
@@ -981,17 +1060,44 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
         ok = false;
   free(names);
   free(toks);
-  if (ok) {
-    struct pn_ctx quiet = {0};
-    ok = pn_graph_validate(&quiet, d) == PN_OK;
-  }
   if (!ok) goto reject;
+  struct pn_ctx quiet = {0};
+  if (pn_graph_validate(&quiet, d)) {
+    cause = R_INVALID;
+    goto reject;
+  }
+  if (g->n_marks) {
+    /* symbolic dimensions: no weight or constant may have taken a stand-in's value; then the
+    ** boundary gets its symbolic dims back and the graph must validate as such */
+    for (int i = 0; i < d->n_inits; i++) {
+      const struct pn_tensor *w = d->inits[i];
+      bool bad = false;
+      for (int k = 0; k < w->ndim; k++) bad |= is_mark(g, w->dims[k]);
+      if (w->dtype == PN_DT_INT64)
+        for (int64_t j = 0; j < pn_tensor_numel(w); j++) bad |= is_mark(g, ((const int64_t *)w->data)[j]);
+      if (bad) {
+        cause = R_SYMBOLIC;
+        goto reject;
+      }
+    }
+    for (int i = 0; i < nin; i++)
+      if (restore_dims(d, &d->inputs[i], g->sym_in[i])) goto oom;
+    for (int i = 0; i < nout; i++)
+      if (restore_dims(d, &d->outputs[i], g->sym_out[i])) goto oom;
+    d->n_vinfo = 0;
+    if (pn_graph_validate(&quiet, d)) {
+      cause = R_INVALID;
+      goto reject;
+    }
+  }
   *out = d;
   d = NULL;
   goto done;
 oom:
   rc = pn_err(g->ctx, PN_ERR_NOMEM, "out of memory");
+  goto done;
 reject:
+  g->why[cause]++;
 done:
   pn_graph_free(d);
   free(mm);
@@ -1006,38 +1112,6 @@ done:
   free(tgt);
   free(dleft);
   return rc;
-}
-
-/* The real part's DAG as a topo (nodes in the part's order, at most MAXP predecessors kept). */
-static int part_topo(const struct pn_graph *p, struct topo *t) {
-  struct pn_strmap prod = {0};
-  for (int v = 0; v < p->n_nodes; v++) {
-    const struct pn_node *n = p->nodes[v];
-    t->np[v] = 0;
-    t->bin[v] = -1;
-    t->orig[v] = v;
-    t->reshape[v] = pn_obf_node_reshapes(p, n);
-    for (int k = 0; k < n->n_in && t->bin[v] < 0; k++)
-      for (int i = 0, r = 0; i < p->n_inputs; i++) {
-        if (!pn_graph_is_runtime_input(p, i)) continue;
-        if (!strcmp(p->inputs[i].name, n->in[k])) t->bin[v] = r;
-        r++;
-      }
-    for (int k = 0; k < n->n_in && t->np[v] < MAXP; k++) {
-      int u = n->in[k][0] ? pn_strmap_get(&prod, n->in[k], -1) : -1;
-      bool dup = false;
-      for (int j = 0; j < t->np[v]; j++) dup |= t->pred[v][j] == u;
-      if (u >= 0 && !dup) t->pred[v][t->np[v]++] = u;
-    }
-    for (int k = 0; k < n->n_out; k++)
-      if (n->out[k][0] && pn_strmap_put(&prod, n->out[k], v)) {
-        pn_strmap_free(&prod);
-        return PN_ERR_NOMEM;
-      }
-  }
-  t->n = p->n_nodes;
-  pn_strmap_free(&prod);
-  return PN_OK;
 }
 
 static int collect_stats(struct gen *g, const struct pn_graph *p) {
@@ -1077,6 +1151,31 @@ static int collect_stats(struct gen *g, const struct pn_graph *p) {
     bool dup = false;
     for (int j = 0; j < *nt && !dup; j++) dup = !strcmp(toks[j], t);
     if (!dup) memcpy(toks[(*nt)++], t, sizeof t);
+  }
+  if (!(g->tm = malloc(((size_t)p->n_nodes + 1) * sizeof *g->tm))) return PN_ERR_NOMEM;
+  for (int v = 0; v < p->n_nodes; v++) {
+    const struct pn_node *nd = p->nodes[v];
+    bool ok = nd->n_in >= 1 && nd->n_in <= 8 && nd->n_out >= 1 && nd->in[0][0] &&
+              !pn_graph_find_init(p, nd->in[0]) && (!nd->domain[0] || !strcmp(nd->domain, "ai.onnx"));
+    for (int k = 1; k < nd->n_in && ok; k++) ok = !nd->in[k][0] || pn_graph_find_init(p, nd->in[k]);
+    for (int k = 1; k < nd->n_out && ok; k++) ok = !nd->out[k][0];
+    for (int i = 0; i < nd->n_attr && ok; i++) {
+      enum pn_attr_type at = nd->attr[i].type;
+      ok = at == PN_ATTR_INT || at == PN_ATTR_FLOAT || at == PN_ATTR_STRING || at == PN_ATTR_INTS ||
+           at == PN_ATTR_FLOATS;
+    }
+    const struct pn_value *a = ok ? pn_graph_find_value(p, nd->in[0]) : NULL;
+    const struct pn_value *b = ok ? pn_graph_find_value(p, nd->out[0]) : NULL;
+    if (!a || !b || a->dtype != PN_DT_FLOAT || b->dtype != PN_DT_FLOAT || a->ndim < 1 || b->ndim < 1 ||
+        a->ndim > PN_MAX_DIMS || b->ndim > PN_MAX_DIMS)
+      continue;
+    struct tmpl *m = &g->tm[g->n_tm];
+    m->node = v;
+    m->s.nd = a->ndim;
+    m->t.nd = b->ndim;
+    for (int k = 0; k < a->ndim; k++) ok &= (m->s.d[k] = a->dims[k]) > 0;
+    for (int k = 0; k < b->ndim; k++) ok &= (m->t.d[k] = b->dims[k]) > 0;
+    if (ok) g->n_tm++;
   }
   const struct pn_value *lists[3] = {p->inputs, p->outputs, p->vinfo};
   int counts[3] = {p->n_inputs, p->n_outputs, p->n_vinfo};
@@ -1127,19 +1226,90 @@ static int cmp_scored(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
-                          int k, int max_muts, struct pn_prg *prg, struct pn_graph **out) {
+/* Symbolic boundary dimensions, and the part with stand-ins for them. */
+struct symbolic {
+  const struct pn_graph *decl; /* the part as declared */
+  int64_t marks[PN_OBF_MAX_SYMBOLS];
+  int n_marks;
+};
+
+/* part with every unknown dim of a runtime input replaced by a stand-in size (one per dim_param,
+** one per unnamed dim), value infos dropped and output shapes inferred from the stand-ins.
+** PN_ERR_UNSUPPORTED (nothing in ctx) when there are too many symbols or an output stays unknown. */
+static int concretize(const struct pn_graph *part, struct symbolic *sy, struct pn_graph **out) {
+  static const int64_t stand_in[PN_OBF_MAX_SYMBOLS] = {1000003, 1000033, 1000037, 1000039};
+  const char *key[PN_OBF_MAX_SYMBOLS] = {0};
+  int kpos[PN_OBF_MAX_SYMBOLS] = {0};
+  sy->decl = part;
+  sy->n_marks = 0;
+  struct pn_graph *c = pn_graph_clone(part);
+  if (!c) return PN_ERR_NOMEM;
+  for (int i = 0; i < c->n_inputs; i++) {
+    struct pn_value *v = &c->inputs[i];
+    if (!pn_graph_is_runtime_input(c, i)) continue;
+    for (int k = 0; k < v->ndim; k++) {
+      if (v->dims[k] >= 0) continue;
+      /* one symbol per dim_param; unnamed unknown dims (between parts) one per position */
+      const char *dp = v->dim_param[k];
+      int j = 0;
+      while (j < sy->n_marks && !(dp ? key[j] && !strcmp(key[j], dp) : !key[j] && kpos[j] == k)) j++;
+      if (j == sy->n_marks) {
+        if (j == PN_OBF_MAX_SYMBOLS) {
+          pn_graph_free(c);
+          return PN_ERR_UNSUPPORTED;
+        }
+        key[j] = dp;
+        kpos[j] = k;
+        sy->marks[sy->n_marks++] = stand_in[j];
+      }
+      v->dims[k] = sy->marks[j];
+      v->dim_param[k] = NULL;
+    }
+  }
+  bool any = sy->n_marks > 0;
+  for (int i = 0; i < c->n_outputs && !any; i++)
+    for (int k = 0; k < c->outputs[i].ndim; k++) any |= c->outputs[i].dims[k] < 0;
+  if (any) {
+    struct pn_ctx quiet = {0};
+    c->n_vinfo = 0;
+    for (int i = 0; i < c->n_outputs; i++)
+      for (int k = 0; k < c->outputs[i].ndim; k++)
+        if (c->outputs[i].dim_param[k] || c->outputs[i].dims[k] < 0) {
+          c->outputs[i].dims[k] = -1;
+          c->outputs[i].dim_param[k] = NULL;
+        }
+    bool known = pn_graph_infer_shapes(&quiet, c) == PN_OK;
+    for (int i = 0; i < c->n_outputs && known; i++) {
+      known = c->outputs[i].ndim >= 0;
+      for (int k = 0; k < c->outputs[i].ndim; k++) known &= c->outputs[i].dims[k] >= 0;
+    }
+    if (!known) {
+      pn_graph_free(c);
+      return PN_ERR_UNSUPPORTED;
+    }
+  }
+  *out = c;
+  return PN_OK;
+}
+
+/* Up to k sentinels generated from part (concrete shapes; sy: its symbolic dims) into out[0..*made);
+** fewer when too few candidates pass (g->why counts why). */
+static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const struct symbolic *sy,
+                          const struct pn_obf_ngram *m, int k, int max_muts, struct pn_prg *prg,
+                          struct pn_graph **out, int *made, int why[R_COUNT]) {
   for (int i = 0; i < k; i++) out[i] = NULL;
+  *made = 0;
   if (k <= 0) return PN_OK;
   /* 3k valid candidates are generated; the k whose n-gram score is closest to the real part's
   ** own score are kept as they come (the most "typical" candidates would stand out as such) */
   int rc = PN_OK, n0 = part->n_nodes, want = 3 * k, valid = 0, have = 0;
-  struct gen g = {.ctx = ctx, .part = part, .m = m, .prg = prg};
+  struct gen g = {.ctx = ctx, .part = part, .m = m, .prg = prg, .n_marks = sy->n_marks};
+  memcpy(g.marks, sy->marks, sizeof g.marks);
   struct pn_graph *shaped = pn_graph_clone(part);
   struct scored *cands = calloc((size_t)k, sizeof *cands);
   struct topo real = {0}, cur = {0}, best = {0};
   int cap = 2 * n0 + 16;
-  if (!shaped || !cands || topo_init(&real, cap) || topo_init(&cur, cap) || topo_init(&best, cap)) {
+  if (!shaped || !cands || pn_stopo_init(&real, cap) || pn_stopo_init(&cur, cap) || pn_stopo_init(&best, cap)) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     goto out;
   }
@@ -1147,7 +1317,7 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
     pn_err_prefix(ctx, "sentinels");
     goto out;
   }
-  if (collect_stats(&g, shaped) || part_topo(shaped, &real) || pool_distances(&g)) {
+  if (collect_stats(&g, shaped) || pn_stopo_from_part(shaped, &real) || pool_distances(&g)) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     goto out;
   }
@@ -1162,30 +1332,40 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
   for (int i = 0, j = 0; i < shaped->n_inputs; i++)
     if (pn_graph_is_runtime_input(shaped, i)) g.in[j++] = &shaped->inputs[i];
   for (int i = 0; i < g.n_out; i++) g.out[i] = &shaped->outputs[i];
+  g.sym_in = calloc((size_t)g.n_in + 1, sizeof *g.sym_in);
+  g.sym_out = calloc((size_t)g.n_out + 1, sizeof *g.sym_out);
+  if (!g.sym_in || !g.sym_out) {
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  for (int i = 0, j = 0; i < sy->decl->n_inputs && j < g.n_in; i++)
+    if (pn_graph_is_runtime_input(sy->decl, i)) g.sym_in[j++] = &sy->decl->inputs[i];
+  for (int i = 0; i < g.n_out && i < sy->decl->n_outputs; i++) g.sym_out[i] = &sy->decl->outputs[i];
+
   double f0[3], target = 0, vol0 = weight_volume(part);
-  topo_features(&real, f0);
+  pn_stopo_features(&real, f0);
   if ((rc = pn_obf_ngram_score(ctx, m, part, &target))) goto out;
   int attempts = 0, max_attempts = 60 * k + 200;
   while (valid < want && attempts++ < max_attempts) {
     /* several mutants, keep the closest in features */
     double bestd = INFINITY;
     for (int mt = 0; mt < 6; mt++) {
-      topo_copy(&cur, &real);
+      pn_stopo_copy(&cur, &real);
       /* every third round also tries the real topology itself (operators still re-chosen) */
       int muts = attempts % 3 == 0 && mt == 0 ? 0 : 1 + (int)pn_prg_uniform(prg, (uint64_t)max_muts);
       for (int q = 0; q < muts; q++) {
         int v = (int)pn_prg_uniform(prg, (uint64_t)cur.n);
-        if (pn_prg_uniform(prg, 2)) topo_split(&cur, v);
-        else topo_contract(&cur, v);
+        if (pn_prg_uniform(prg, 2)) pn_stopo_split(&cur, v);
+        else pn_stopo_contract(&cur, v);
       }
       double f[3];
-      topo_features(&cur, f);
+      pn_stopo_features(&cur, f);
       double dist = fabs(f[0] - f0[0]) / (f0[0] > 1 ? f0[0] : 1) +
                     fabs(f[1] - f0[1]) / (f0[1] > 1 ? f0[1] : 1) +
                     fabs(f[2] - f0[2]) / (f0[2] > 1 ? f0[2] : 1);
       if (dist < bestd) {
         bestd = dist;
-        topo_copy(&best, &cur);
+        pn_stopo_copy(&best, &cur);
       }
     }
     /* real shapes first; on a mutated topology they may leave a later fixed shape out of reach,
@@ -1223,19 +1403,17 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
     cands[slot].fill = g.fill;
     memset(&g.fill, 0, sizeof g.fill);
   }
-  if (have < k) {
-    rc = pn_err(ctx, PN_ERR_UNSUPPORTED,
-                "sentinels: only %d of %d valid sentinels found for a part of %d nodes after %d tries",
-                have, k, n0, max_attempts);
-    goto out;
-  }
   qsort(cands, (size_t)have, sizeof *cands, cmp_scored);
-  for (int i = 0; i < k; i++) {
+  for (int i = 0; i < have; i++) {
     fill_apply(&cands[i].fill, cands[i].g, prg);
     out[i] = cands[i].g;
     cands[i].g = NULL;
   }
+  *made = have;
 out:
+  for (int i = 0; i < R_COUNT; i++) why[i] += g.why[i];
+  free(g.sym_in);
+  free(g.sym_out);
   if (cands)
     for (int i = 0; i < have; i++) {
       pn_graph_free(cands[i].g);
@@ -1251,36 +1429,87 @@ out:
   free(g.nshape);
   free(g.oprod);
   free(g.nmm);
+  free(g.tm);
   free(g.dist);
   free(g.in);
   free(g.out);
-  topo_free(&real);
-  topo_free(&cur);
-  topo_free(&best);
+  pn_stopo_free(&real);
+  pn_stopo_free(&cur);
+  pn_stopo_free(&best);
   pn_graph_free(shaped);
-  if (rc)
+  if (rc) {
     for (int i = 0; i < k; i++) {
       pn_graph_free(out[i]);
       out[i] = NULL;
     }
+    *made = 0;
+  }
   return rc;
 }
 
 /* The sentinels are mutations of one hidden sibling of the real part rather than of the real part
 ** itself: were they the real part's own mutants, it would sit in the middle of its group (each
 ** sentinel = real + independent changes) and the file closest to the others would be the real one.
-** Mutants of a sibling put the real part among them at the same distance as any other. When the
-** sibling admits no k valid mutants, they come from the real part. */
+** Mutants of a sibling put the real part among them at the same distance as any other. What the
+** sibling does not yield comes from the real part's own mutants, and what those do not yield is
+** filled with copies of the real part (the weaker sentinel: anonymized with decoy weights like every
+** file, it hides which file of the group is real but not the part's structure). */
 int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
-                     int k, struct pn_prg *prg, struct pn_graph **out) {
+                     int k, struct pn_prg *prg, struct pn_graph **out, struct pn_obf_sentinel_report *rep) {
+  struct pn_obf_sentinel_report r = {0};
+  int why[R_COUNT] = {0}, rc = PN_OK, made = 0;
   for (int i = 0; i < k; i++) out[i] = NULL;
+  if (rep) *rep = r;
   if (k <= 0) return PN_OK;
-  struct pn_graph *sib = NULL;
+  struct pn_graph *sib = NULL, *cpart = NULL, *csib = NULL;
+  struct symbolic sy, sy2;
   int muts = part->n_nodes / 2 + 1;
-  int rc = sentinels_from(ctx, part, m, 1, muts, prg, &sib);
-  if (rc) return rc;
-  rc = sentinels_from(ctx, sib, m, k, muts, prg, out);
+  /* generated values are float: a part passing shapes or indices on gets copies only */
+  bool float_io = true;
+  for (int i = 0; i < part->n_inputs; i++)
+    float_io &= !pn_graph_is_runtime_input(part, i) || part->inputs[i].dtype == PN_DT_FLOAT;
+  for (int i = 0; i < part->n_outputs; i++) float_io &= part->outputs[i].dtype == PN_DT_FLOAT;
+  rc = float_io ? concretize(part, &sy, &cpart) : PN_OK;
+  if (!float_io) {
+    why[R_BOUNDARY]++;
+  } else if (rc == PN_ERR_UNSUPPORTED) {
+    why[R_SYMBOLIC]++;
+    rc = PN_OK;
+  } else if (rc) {
+    return pn_err(ctx, rc, "out of memory");
+  }
+  if (cpart && !(rc = sentinels_from(ctx, cpart, &sy, m, 1, muts, prg, &sib, &made, why)) && sib) {
+    rc = concretize(sib, &sy2, &csib);
+    if (rc == PN_ERR_UNSUPPORTED) rc = PN_OK;
+    else if (rc) rc = pn_err(ctx, rc, "out of memory");
+    if (!rc && csib) {
+      sy2.decl = part;
+      rc = sentinels_from(ctx, csib, &sy2, m, k, muts, prg, out, &r.generated, why);
+    }
+  }
+  if (!rc && cpart && r.generated < k) {
+    rc = sentinels_from(ctx, cpart, &sy, m, k - r.generated, muts, prg, out + r.generated, &made, why);
+    r.generated += made;
+  }
+  for (int i = r.generated; i < k && !rc; i++) {
+    if (!(out[i] = pn_graph_clone(part))) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    r.copies++;
+  }
+  if (r.copies) {
+    int best = 0;
+    for (int i = 1; i < R_COUNT; i++)
+      if (why[i] > why[best]) best = i;
+    r.why = why_names[best];
+  }
   pn_graph_free(sib);
-  if (rc == PN_ERR_UNSUPPORTED) rc = sentinels_from(ctx, part, m, k, muts, prg, out);
+  pn_graph_free(cpart);
+  pn_graph_free(csib);
+  if (rc)
+    for (int i = 0; i < k; i++) {
+      pn_graph_free(out[i]);
+      out[i] = NULL;
+    }
+  else if (rep)
+    *rep = r;
   return rc;
 }

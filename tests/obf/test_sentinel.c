@@ -18,63 +18,10 @@
 #include "obf/obf.h"
 #include "obf/obf_ngram.h"
 #include "util/util.h"
+#include "obf/sentinel_check.h"
 
 static uint64_t g_seed;
 static struct pn_obf_ngram *g_ngram;
-
-static const struct pn_value *find_io(const struct pn_value *v, int n, const char *name) {
-  for (int i = 0; i < n; i++)
-    if (!strcmp(v[i].name, name)) return &v[i];
-  return NULL;
-}
-
-static void check_sentinel(const struct pn_graph *part, struct pn_graph *s, struct pn_prg *prg) {
-  struct pn_ctx ctx = {0};
-  /* same boundary */
-  int rt = 0;
-  for (int i = 0; i < part->n_inputs; i++) rt += pn_graph_is_runtime_input(part, i);
-  assert_int_equal(s->n_inputs, rt);
-  assert_int_equal(s->n_outputs, part->n_outputs);
-  for (int i = 0; i < part->n_outputs; i++) {
-    const struct pn_value *o = find_io(s->outputs, s->n_outputs, part->outputs[i].name);
-    assert_non_null(o);
-    assert_int_equal(o->ndim, part->outputs[i].ndim);
-    assert_memory_equal(o->dims, part->outputs[i].dims, (size_t)o->ndim * sizeof(int64_t));
-  }
-  /* ONNX round trip, validation */
-  uint8_t *buf = NULL;
-  size_t n = 0;
-  assert_int_equal(pn_onnx_save(&ctx, s, &buf, &n), PN_OK);
-  struct pn_graph *l = NULL;
-  assert_int_equal(pn_onnx_load(&ctx, buf, n, &l), PN_OK);
-  free(buf);
-  int rc = pn_graph_validate(&ctx, l);
-  if (rc) fail_msg("sentinel invalid: %s", pn_errmsg(&ctx));
-  assert_true(l->n_inits > 0 || l->n_nodes > 0);
-  /* runs; outputs have the declared shapes and finite values */
-  struct pn_exec *ex = NULL;
-  assert_int_equal(pn_exec_new(&ctx, l, NULL, &ex), PN_OK);
-  int ni = pn_exec_n_inputs(ex), no = pn_exec_n_outputs(ex);
-  struct pn_tensor *in[16] = {0}, *out[16] = {0};
-  assert_true(ni <= 16 && no <= 16);
-  for (int i = 0; i < ni; i++) {
-    const struct pn_value *v = pn_exec_input(ex, i);
-    in[i] = pn_tensor_new(v->dtype, v->ndim, v->dims);
-    assert_non_null(in[i]);
-    for (int64_t j = 0; j < pn_tensor_numel(in[i]); j++) ((float *)in[i]->data)[j] = (float)pn_prg_normal(prg);
-  }
-  rc = pn_exec_run(&ctx, ex, (const struct pn_tensor *const *)in, out);
-  if (rc) fail_msg("sentinel run: %s", pn_errmsg(&ctx));
-  for (int i = 0; i < no; i++) {
-    const struct pn_value *v = pn_exec_output(ex, i);
-    assert_int_equal(out[i]->ndim, v->ndim);
-    assert_memory_equal(out[i]->dims, v->dims, (size_t)v->ndim * sizeof(int64_t));
-    pn_tensor_free(out[i]);
-  }
-  for (int i = 0; i < ni; i++) pn_tensor_free(in[i]);
-  pn_exec_free(ex);
-  pn_graph_free(l);
-}
 
 /* Mean over the matrix weights (Conv, MatMul, Gemm input 1) of sd * sqrt(fan-in): trained and
 ** initialised layers keep it near a constant whatever their size, so a sentinel whose weights do
@@ -115,7 +62,7 @@ static void sentinels_for(const char *model, int max_parts, int k) {
   for (int part = 0; part < p.n_parts && tested < max_parts; part++, tested++) {
     struct pn_graph *pg = NULL, *s[8] = {0};
     assert_int_equal(pn_obf_extract(&ctx, g, &p, part, &pg), PN_OK);
-    rc = pn_obf_sentinels(&ctx, pg, g_ngram, k, &prg, s);
+    rc = pn_obf_sentinels(&ctx, pg, g_ngram, k, &prg, s, NULL);
     if (rc) fail_msg("%s part %d: %s", model, part, pn_errmsg(&ctx));
     double fr[3], he_real = 0, he_sent = 0;
     pn_obf_graph_features(pg, fr);

@@ -61,12 +61,13 @@ static int init_prg(struct pn_ctx *ctx, struct pn_prg *prg, bool have_seed, uint
   return have_seed ? pn_prg_init_u64(ctx, prg, seed) : pn_prg_init_os(ctx, prg);
 }
 
-/* The operator corpus: path if given, else data/obf/ngram-corpus.json when readable, else built
-** from the zoo (said on stderr). */
+/* The operator corpus: path if given, else the installed or source-tree one (see
+** pn_obf_corpus_path), else built from the zoo (said on stderr). */
 static int load_corpus(struct pn_ctx *ctx, const char *cmd, const char *path, struct pn_obf_ngram **m) {
-  const char *def = "data/obf/ngram-corpus.json";
-  if (path || access(def, R_OK) == 0) return pn_obf_ngram_load(ctx, path ? path : def, m);
-  fprintf(stderr, "privnn %s: %s not found; building the n-gram corpus from the zoo\n", cmd, def);
+  char def[4096];
+  if (path) return pn_obf_ngram_load(ctx, path, m);
+  if (pn_obf_corpus_path(def, sizeof def)) return pn_obf_ngram_load(ctx, def, m);
+  fprintf(stderr, "privnn %s: no n-gram corpus found (%s); building it from the zoo\n", cmd, def);
   return pn_obf_ngram_from_zoo(ctx, NULL, m);
 }
 
@@ -138,6 +139,11 @@ static int cmd_split(int argc, char **argv) {
   if (rc) return pn_cli_fail(cmd, &ctx);
   printf("%s: %d nodes (prepared) -> %d parts (size spread %.2f), %d files in %s, secret %s, %.2f s\n",
          model, st.n_nodes, st.n_parts, st.spread, st.n_files, bundle, secret, st.seconds);
+  if (st.copies)
+    fprintf(stderr,
+            "privnn %s: warning: %d of %d sentinels (in %d of %d parts) copy their real part's structure: "
+            "too few generated ones passed (%s); those parts hide which file is real, not their structure\n",
+            cmd, st.copies, st.n_parts * o.k, st.parts_with_copies, st.n_parts, st.copies_why);
   if (json) {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "model", model);
@@ -146,6 +152,7 @@ static int cmd_split(int argc, char **argv) {
     cJSON_AddNumberToObject(r, "files", st.n_files);
     cJSON_AddNumberToObject(r, "k", o.k);
     cJSON_AddNumberToObject(r, "spread", st.spread);
+    cJSON_AddNumberToObject(r, "sentinel_copies", st.copies);
     cJSON_AddNumberToObject(r, "seconds", st.seconds);
     rc = pn_json_write(&ctx, json, r, 0644);
     cJSON_Delete(r);
@@ -348,6 +355,7 @@ static int cmd_attack(int argc, char **argv) {
     cJSON_AddNumberToObject(e, "specificity", res[i].specificity);
     cJSON_AddNumberToObject(e, "auc", res[i].auc);
     cJSON_AddNumberToObject(e, "log10_candidates", res[i].log10_candidates);
+    cJSON_AddNumberToObject(e, "sentinel_copies", res[i].copies);
     cJSON *ng = cJSON_AddObjectToObject(e, "ngram");
     cJSON_AddNumberToObject(ng, "specificity", res[i].ngram_specificity);
     cJSON_AddNumberToObject(ng, "auc", res[i].ngram_auc);

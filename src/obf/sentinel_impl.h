@@ -1,0 +1,37 @@
+/* sentinel_impl.h - the topology the sentinel generator mutates (sentinel_topo.c), internal to
+** src/obf: a part's node DAG with at most two predecessors per node (a Concat up to MAXP). */
+#ifndef PN_OBF_SENTINEL_IMPL_H
+#define PN_OBF_SENTINEL_IMPL_H
+
+#include <stdbool.h>
+
+#include "graph/ir.h"
+
+#define MAXP 8                 /* inputs per generated Concat (other nodes: 2) */
+
+struct topo {
+  int n, cap;
+  int *np;                     /* [cap] number of predecessors */
+  int (*pred)[MAXP];           /* [cap][MAXP] predecessor node indices (< own index) */
+  int *bin;                    /* [cap] boundary input the node read in the real part, or -1 */
+  int *orig;                   /* [cap] the real part's node this one descends from, or -1 (split) */
+  unsigned char *reshape;      /* [cap] 1 if that real node changes its input's shape */
+  signed char *cat;            /* [cap] concatenation axis if the node is a real Concat, else -1 */
+};
+
+/* Inputs a node may have: a Concat up to MAXP, others two (elementwise) */
+static inline int lim(const struct topo *t, int v) { return t->cat[v] >= 0 ? MAXP : 2; }
+
+void pn_stopo_free(struct topo *t);
+int pn_stopo_init(struct topo *t, int cap);
+void pn_stopo_copy(struct topo *d, const struct topo *s);
+/* Split v: a new node right after v reads v; v's readers read the new node instead. */
+void pn_stopo_split(struct topo *t, int v);
+/* Contract v (exactly one predecessor u) into u; false when v cannot be contracted. */
+bool pn_stopo_contract(struct topo *t, int v);
+/* Node count, average degree 2E/n, diameter. */
+void pn_stopo_features(const struct topo *t, double f[3]);
+/* The real part's DAG as a topo (nodes in the part's order, at most lim() predecessors kept). */
+int pn_stopo_from_part(const struct pn_graph *p, struct topo *t);
+
+#endif
