@@ -518,14 +518,15 @@ static int build_copy(struct gen *g, struct pn_graph *d, const struct choice *c,
     if (w->dtype == PN_DT_FLOAT && pn_tensor_numel(w) > 1) {
       int64_t dims[PN_MAX_DIMS];
       memcpy(dims, w->dims, sizeof dims);
-      double fin = 0;
       if (conv && k == 1 && w->ndim == s->nd) {
         dims[0] = t->d[1];
         dims[1] = s->d[1] / (c->group > 1 ? c->group : 1);
-        fin = (double)pn_shape_numel(w->ndim - 1, dims + 1);
       } else if (conv && k == 2 && w->ndim == 1) {
         dims[0] = t->d[1];
       }
+      /* the spread follows the new tensor's fan-in, whichever real weight lends its statistics */
+      const struct pn_attr *tb = pn_node_attr(rn, "transB");
+      double fin = fan_in(rn->op_type, k, tb && tb->type == PN_ATTR_INT && tb->i, w->ndim, dims);
       in[k] = weight(g, d, rn->op_type, k, w->ndim, dims, fin, 0, 0.1, false, false);
     } else {
       const char *nm = pn_arena_printf(d->arena, "w%d", d->n_inits);
