@@ -77,6 +77,8 @@ struct pn_ag {
   int64_t ws_cap, ws2_cap;
   int batch;
   bool train;
+  pn_ag_hook hook;           /* may be NULL: see pn_ag_set_hook */
+  void *hook_user;
   struct pn_prg prg;         /* dropout */
   double conv_flops, conv_sec, conv_cpu;
 };
@@ -594,13 +596,15 @@ static int relu_forward(struct pn_ag *ag, struct ag_node *nd) {
   return PN_OK;
 }
 
+/* The gradient passes where the output is non-zero: x > 0 for the ReLU itself, and the selection
+** a forward hook made when it replaced the output (pn_ag_set_hook). */
 static void relu_backward(struct pn_ag *ag, struct ag_node *nd) {
-  const float *x = nd->in[0]->data, *dy = nd->out[0]->grad;
+  const float *y = nd->out[0]->data, *dy = nd->out[0]->grad;
   float *dx = nd->in[0]->grad;
   if (!dx) return;
   int64_t n = numel(nd->out[0]);
   for (int64_t i = 0; i < n; i++)
-    if (x[i] > 0) dx[i] += dy[i];
+    if (y[i] != 0) dx[i] += dy[i];
 }
 
 static int copy_forward(struct pn_ag *ag, struct ag_node *nd) {
@@ -764,6 +768,34 @@ static int maxpool_forward(struct pn_ag *ag, struct ag_node *nd) {
         nd->argmax[o] = arg;
       }
   }
+  return PN_OK;
+}
+
+/* After a hook replaced a MaxPool's output: route the gradient to the first window element equal
+** to each output, bit for bit (the forward's own choice when nothing was replaced). */
+static int maxpool_reselect(struct pn_ctx *ctx, struct ag_node *nd) {
+  const struct ag_val *x = nd->in[0], *y = nd->out[0];
+  int64_t NC = x->dims[0] * x->dims[1], H = x->dims[2], W = x->dims[3], OH = y->dims[2], OW = y->dims[3];
+  int64_t bad = -1;
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < NC; c++) {
+    const float *xc = x->data + c * H * W;
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        int64_t o = (c * OH + oh) * OW + ow;
+        int32_t arg = -1;
+        float v = y->data[o];
+        POOL_WINDOW(nd, H, W, oh, ow, if (arg < 0 && !memcmp(&xc[off], &v, sizeof v)) arg = (int32_t)off;)
+        if (arg < 0 && nd->argmax[o] >= 0) {
+#pragma omp atomic write
+          bad = o;
+        }
+        nd->argmax[o] = arg;
+      }
+  }
+  if (bad >= 0)
+    return node_err(ctx, nd, PN_ERR_INVALID, "a forward hook set a MaxPool output to a value that is "
+                    "no element of its window");
   return PN_OK;
 }
 
@@ -1141,7 +1173,15 @@ int pn_ag_forward(struct pn_ctx *ctx, struct pn_ag *ag, const float *x, int n, b
   ag->batch = n;
   ag->train = train;
   for (int i = 0; i < ag->n_nodes; i++) {
-    rc = ag->nodes[i].op->forward(ag, &ag->nodes[i]);
+    struct ag_node *nd = &ag->nodes[i];
+    rc = nd->op->forward(ag, nd);
+    if (rc == PN_OK && ag->hook) {
+      struct pn_ag_step st = {nd->node, i, nd->opk, train, nd->in[0]->data, nd->in[0]->ndim,
+                              nd->in[0]->dims, nd->out[0]->data, nd->out[0]->ndim,
+                              nd->out[0]->dims};
+      rc = ag->hook(ag->hook_user, ctx, &st);
+      if (rc == PN_OK && nd->opk == PN_OP_MAX_POOL) rc = maxpool_reselect(ctx, nd);
+    }
     if (rc) return rc;
   }
   *out = ag->output->data;
@@ -1192,3 +1232,8 @@ int pn_ag_backward(struct pn_ctx *ctx, struct pn_ag *ag) {
 }
 
 const float *pn_ag_input_grad(const struct pn_ag *ag) { return ag->input->grad; }
+
+void pn_ag_set_hook(struct pn_ag *ag, pn_ag_hook hook, void *user) {
+  ag->hook = hook;
+  ag->hook_user = user;
+}

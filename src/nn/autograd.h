@@ -65,6 +65,30 @@ double pn_ag_softmax_xent(struct pn_ag *ag, const int32_t *y, int *correct);
 /* Use dout (n x output_size) as d loss / d output instead (gradient checks, custom losses). */
 void pn_ag_set_output_grad(struct pn_ag *ag, const float *dout);
 
+/* One node of a forward as a hook sees it: its first input and first output (shapes for the
+** batch of this forward). */
+struct pn_ag_step {
+  const struct pn_node *node;
+  int index;               /* the node's position in the engine's order: the same every forward */
+  enum pn_op op;
+  bool train;              /* the forward's mode */
+  const float *in;
+  int in_ndim;
+  const int64_t *in_dims;
+  float *out;              /* may be overwritten in place (same shape) */
+  int out_ndim;
+  const int64_t *out_dims;
+};
+/* A forward hook puts a simulated operator in the training loop (HummingBird's reduced-ring ReLU):
+** called after each node's forward, it may overwrite the node's output in place; a non-zero return
+** ends the forward with that status (the hook sets the message). The backward stays each node's
+** own (straight-through), except that what ReLU and MaxPool select follows the replaced output:
+** ReLU passes the gradient where its output is non-zero, MaxPool to the first window element
+** equal to its output (an output equal to no element of its window is PN_ERR_INVALID). Without a
+** hook these are the ordinary gradients. hook = NULL removes it. */
+typedef int (*pn_ag_hook)(void *user, struct pn_ctx *ctx, const struct pn_ag_step *st);
+void pn_ag_set_hook(struct pn_ag *ag, pn_ag_hook hook, void *user);
+
 /* Backward through the last forward (same batch, same mode): fills every parameter's grad (and the
 ** input grad when opts.input_grad). */
 int pn_ag_backward(struct pn_ctx *ctx, struct pn_ag *ag);

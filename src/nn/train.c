@@ -214,6 +214,33 @@ static int epoch_prg(struct pn_ctx *ctx, uint64_t seed, int epoch, struct pn_prg
   return rc;
 }
 
+/* The float initializers of a graph, in init order (keep_best). */
+struct snap {
+  float *data;
+};
+
+/* restore = 0: graph -> snapshot; 1: snapshot -> graph. */
+static void snap_copy(struct snap *s, struct pn_graph *g, int restore) {
+  size_t off = 0;
+  for (int i = 0; i < g->n_inits; i++) {
+    struct pn_tensor *t = g->inits[i];
+    if (t->dtype != PN_DT_FLOAT) continue;
+    size_t n = (size_t)pn_tensor_numel(t);
+    if (restore) memcpy(t->data, s->data + off, sizeof(float) * n);
+    else memcpy(s->data + off, t->data, sizeof(float) * n);
+    off += n;
+  }
+}
+
+static int snap_take(struct pn_ctx *ctx, struct snap *s, struct pn_graph *g) {
+  size_t n = 0;
+  for (int i = 0; i < g->n_inits; i++)
+    if (g->inits[i]->dtype == PN_DT_FLOAT) n += (size_t)pn_tensor_numel(g->inits[i]);
+  if (!(s->data = malloc(sizeof(float) * (n ? n : 1)))) return pn_err(ctx, PN_ERR_NOMEM, "train: out of memory");
+  snap_copy(s, g, 0);
+  return PN_OK;
+}
+
 int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const struct pn_dataset *ds,
              struct pn_graph *g, struct pn_train_result *res) {
   memset(res, 0, sizeof *res);
@@ -236,6 +263,18 @@ int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const struct pn
   if (!rc) rc = pn_ag_new(ctx, g, &ao, &ag);
   if (!rc) rc = pn_optim_new(ctx, &oc, ag, &opt);
   if (!rc && cfg->resume_path) rc = pn_ckpt_load(ctx, cfg->resume_path, cfg, g, ag, opt, res);
+  if (!rc && cfg->hook) pn_ag_set_hook(ag, cfg->hook, cfg->hook_user);
+  /* keep_best: a copy of every float initializer (parameters and BN statistics) at the best
+  ** validation accuracy */
+  struct snap best = {0};
+  double best_acc = -1;
+  if (!rc && cfg->keep_best) {
+    rc = snap_take(ctx, &best, g);
+    if (!rc) rc = pn_evaluate(ctx, ag, ds, PN_SPLIT_VAL, cfg->max_val, cfg->batch,
+                              &res->start_val_loss, &res->start_val_acc, NULL);
+    best_acc = res->start_val_acc;
+    res->best_epoch = res->epochs_done;
+  }
   double t_start = pn_now();
   /* one bar for the whole run (steps), so its ETA is the training's; relabelled every epoch */
   struct pn_progress bar;
@@ -296,9 +335,16 @@ int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const struct pn
     rc = pn_evaluate(ctx, ag, ds, PN_SPLIT_VAL, cfg->max_val, cfg->batch, &st->val_loss, &st->val_acc, NULL);
     if (rc) break;
     res->epochs_done = e + 1;
+    if (cfg->keep_best && st->val_acc > best_acc) {
+      best_acc = st->val_acc;
+      res->best_epoch = e + 1;
+      snap_copy(&best, g, 0);
+    }
     if (cfg->ckpt_path) rc = pn_ckpt_save(ctx, cfg->ckpt_path, cfg, g, ag, opt, res);
     if (cfg->on_epoch) cfg->on_epoch(cfg->user, st);
   }
+  if (!rc && cfg->keep_best) snap_copy(&best, g, 1);
+  free(best.data);
   res->seconds = pn_now() - t_start;
   if (ag) {
     res->conv_seconds = pn_ag_conv_seconds(ag);

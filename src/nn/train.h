@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nn/autograd.h"
 #include "nn/dataset.h"
 #include "nn/optim.h"
 
@@ -36,6 +37,12 @@ struct pn_train_cfg {
   const char *resume_path;   /* NULL = start fresh */
   volatile sig_atomic_t *stop; /* polled after every batch; may be NULL */
   bool progress;             /* draw a progress bar on stderr */
+  pn_ag_hook hook;           /* forward hook set on the engine, for training and validation
+                             ** (pn_ag_set_hook; NULL = none) */
+  void *hook_user;
+  bool keep_best;            /* validation-selected: also evaluate before the first epoch, and end
+                             ** with the float initializers of the best validation accuracy so far
+                             ** in this run (the starting point included; ties keep the earlier) */
   /* Called after each epoch (e.g. to print a line); may be NULL. */
   void (*on_epoch)(void *user, const struct pn_epoch_stats *st);
   void *user;
@@ -43,6 +50,8 @@ struct pn_train_cfg {
 
 struct pn_train_result {
   int epochs_done;
+  int best_epoch;            /* keep_best: the epoch restored (0 = the starting point) */
+  double start_val_loss, start_val_acc; /* keep_best: validation before the first epoch */
   struct pn_epoch_stats hist[1024];
   double seconds;            /* training time of this run (excluding resumed epochs) */
   double cpu_seconds;        /* process CPU time of this run's training steps (all threads) */
