@@ -1,7 +1,8 @@
 /* profile.c - HummingBird's range profiler on the executor hook, and the error-free plan.
 **
 ** The hook sees every node of each run with its own input; for a Relu or MaxPool it folds max|x|
-** of the input into the node's entry. Entries are found by the hook's node index (an array sized
+** of the input and the histogram of the words compared (hbsim.h) into the node's entry; a MaxPool
+** runs the runner's comparison tree exactly to see its differences. Entries are found by the hook's node index (an array sized
 ** by the graph, filled on first sight), so a run costs no name lookups. */
 #include "mpc/profile.h"
 
@@ -20,6 +21,9 @@ struct prof {
   int n_nodes;
   struct pn_strmap by_label;   /* label -> entry (labels shared by several nodes) */
   int64_t batch;
+  int64_t opset;
+  float *scratch;              /* a MaxPool's output from the tree */
+  int64_t scratch_n;
 };
 
 static int new_entry(struct pn_ctx *ctx, struct prof *pr, const struct pn_node *node, bool relu) {
@@ -64,16 +68,55 @@ static int hook(void *user, struct pn_ctx *ctx, struct pn_exec_step *st) {
     if (a > mx) mx = a;
   }
   r->max_abs = mx;
-  /* comparisons per image: ReLU one per element; MaxPool (window - 1) per output */
-  int64_t c = relu ? n : (st->n_out > 0 && st->out[0] ? pn_tensor_numel(st->out[0]) : 0);
-  if (!relu && st->n_out > 0 && st->out[0]) {
-    int64_t cnt, kw = 1;
-    const int64_t *ks;
-    if (pn_node_get_ints(NULL, st->node, "kernel_shape", &cnt, &ks) == PN_OK)
-      for (int64_t d = 0; d < cnt; d++) kw *= ks[d];
-    c *= kw - 1;
+  if (relu) {
+    r->cmp_per_image = n / pr->batch;
+#pragma omp parallel
+    {
+      struct pn_hb_hist h;
+      memset(&h, 0, sizeof h);
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < n; k++) pn_hb_hist_add(&h, pn_fx_encode(f[k], pr->p->frac));
+#pragma omp critical
+      pn_hb_hist_merge(&r->hist, &h);
+    }
+    return PN_OK;
   }
-  r->cmp_per_image = c / pr->batch;
+  /* MaxPool: the runner's tree, exactly, image by image */
+  const struct pn_tensor *x = st->in[0];
+  struct pn_window w;
+  if (x->ndim != 4)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "mpc profile: node '%s' (MaxPool): only 2-D images "
+                  "(N x C x H x W)", r->node);
+  int rc = pn_hb_pool_window(ctx, st->node, pr->opset, x->dims, &w);
+  if (rc) return rc;
+  int64_t B = x->dims[0], per_in = n / B, per_out = x->dims[1] * w.out[0] * w.out[1];
+  if (per_out * B > pr->scratch_n) {
+    float *sc = realloc(pr->scratch, sizeof(float) * (size_t)(per_out * B));
+    if (!sc) return pn_err(ctx, PN_ERR_NOMEM, "mpc profile: out of memory");
+    pr->scratch = sc;
+    pr->scratch_n = per_out * B;
+  }
+  int64_t cmps = 0;
+  int fail = 0;
+  struct pn_hb_range exact = {-1, -1};
+#pragma omp parallel reduction(+ : cmps) reduction(| : fail)
+  {
+    struct pn_hb_hist h;
+    memset(&h, 0, sizeof h);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < B; b++) {
+      int64_t c = pn_hb_maxpool(&w, x->dims[1], f + b * per_in, pr->scratch + b * per_out, NULL,
+                                pr->p->frac, exact, NULL, &h, NULL);
+      if (c < 0) fail = 1;
+      else cmps += c;
+    }
+#pragma omp critical
+    pn_hb_hist_merge(&r->hist, &h);
+  }
+  if (fail)
+    return pn_err(ctx, PN_ERR_INVALID, "mpc profile: node '%s' (MaxPool): a window without valid "
+                  "elements", r->node);
+  r->cmp_per_image = cmps / B;
   return PN_OK;
 }
 
@@ -91,7 +134,8 @@ int pn_mpc_profile_run(struct pn_ctx *ctx, const struct pn_graph *g0, int64_t co
     return pn_err(ctx, PN_ERR_INVALID, "mpc profile: count %lld and batch %lld must be positive",
                   (long long)count, (long long)batch);
   if (batch > count) batch = count;
-  struct prof pr = {.p = p, .batch = batch};
+  struct prof pr = {.p = p, .batch = batch, .opset = pn_graph_opset(g0, "")};
+  p->frac = PN_MPC_FRAC_DEFAULT;
   struct pn_graph *g = pn_graph_clone_batch(g0, batch);
   struct pn_exec *ex = NULL;
   struct pn_tensor *in = NULL;
@@ -118,6 +162,7 @@ int pn_mpc_profile_run(struct pn_ctx *ctx, const struct pn_graph *g0, int64_t co
   }
   pn_tensor_free(in);
   free(pr.slot);
+  free(pr.scratch);
   pn_strmap_free(&pr.by_label);
   pn_exec_free(ex);
   pn_graph_free(g);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "graph/ir.h"
+#include "mpc/hbsim.h"
 #include "mpc/runner.h"
 
 struct pn_ctx;
@@ -24,12 +25,15 @@ struct pn_mpc_range {
   double max_abs;              /* largest |x| over the node's input, every image */
   int64_t cmp_per_image;       /* secure comparisons per image: Relu one per element, MaxPool
                                ** (window - 1) per output */
+  struct pn_hb_hist hist;      /* the words compared, at the profile's frac, every image: a ReLU's
+                               ** inputs, a MaxPool's differences in the runner's tree (exact) */
 };
 
 struct pn_mpc_profile {
   int n;                       /* nodes profiled, in execution order */
   struct pn_mpc_range *r;
   int64_t images;              /* images run */
+  int frac;                    /* fractional bits of the histograms (PN_MPC_FRAC_DEFAULT) */
 };
 
 /* Fill x (cnt images of the model's input, row-major floats) with images [first, first + cnt) of
@@ -39,8 +43,8 @@ typedef int (*pn_mpc_images_fn)(void *user, struct pn_ctx *ctx, int64_t first, i
 
 /* Run g (one float input, dim 0 the batch) on images [0, count) in batches of batch (count is
 ** rounded down to a multiple of batch; batch > count is taken as count) and record each Relu and
-** MaxPool node's range (two nodes with one label are one entry, as a plan names them). g is not
-** changed. On success *p owns arrays freed by pn_mpc_profile_free. */
+** MaxPool node's range and histogram (two nodes with one label are one entry, as a plan names
+** them). g is not changed. On success *p owns arrays freed by pn_mpc_profile_free. */
 int pn_mpc_profile_run(struct pn_ctx *ctx, const struct pn_graph *g, int64_t count, int64_t batch,
                        pn_mpc_images_fn images, void *user, struct pn_mpc_profile *p /* OUT */);
 void pn_mpc_profile_free(struct pn_mpc_profile *p);
