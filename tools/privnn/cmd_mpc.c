@@ -33,6 +33,9 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: privnn mpc infer MODEL.onnx --data fashion-mnist|random --count N [options]\n"
           "       privnn mpc profile MODEL.onnx --data fashion-mnist -o PLAN.json [options]\n"
+          "       privnn mpc search MODEL.onnx (--error-free | --budget BITS) -o PLAN.json ...\n"
+          "       privnn mpc finetune MODEL.onnx --plan PLAN.json -o OUT.onnx [options]\n"
+          "                        (see privnn mpc search --help, privnn mpc finetune --help)\n"
           "       privnn mpc dealer MODEL.onnx --batches N -o PREFIX [options]\n"
           "       privnn mpc dealer MODEL.onnx --serve HOST:PORT --psk-file F [options]\n"
           "       privnn mpc share MODEL.onnx --data D --count N --batch B -o PREFIX\n"
@@ -870,6 +873,8 @@ int pn_cmd_mpc(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "infer")) return pn_mpc_cli_infer(argc, argv);
   if (!strcmp(argv[1], "profile")) return pn_mpc_cli_profile(argc, argv);
+  if (!strcmp(argv[1], "search")) return pn_mpc_cli_search(argc, argv);
+  if (!strcmp(argv[1], "finetune")) return pn_mpc_cli_finetune(argc, argv);
   if (!strcmp(argv[1], "dealer")) return cmd_dealer(argc, argv);
   if (!strcmp(argv[1], "bench-relu")) return pn_mpc_cli_bench_relu(argc, argv);
   if (!strcmp(argv[1], "bench")) return pn_bench_mpc(argc - 1, argv + 1);
@@ -878,6 +883,6 @@ int pn_cmd_mpc(int argc, char **argv) {
   if (!strcmp(argv[1], "reveal")) return pn_mpc_cli_reveal(argc, argv);
   if (!strcmp(argv[1], "weights")) return pn_mpc_cli_weights(argc, argv);
   if (!strcmp(argv[1], "psk")) return pn_mpc_cli_psk(argc, argv);
-  return pn_cli_usage("mpc", "unknown subcommand '%s' (infer, profile, dealer, share, party, "
-                      "reveal, weights, psk, bench-relu, bench)", argv[1]);
+  return pn_cli_usage("mpc", "unknown subcommand '%s' (infer, profile, search, finetune, dealer, "
+                      "share, party, reveal, weights, psk, bench-relu, bench)", argv[1]);
 }

@@ -43,6 +43,10 @@ int pn_mpc_cli_infer(int argc, char **argv);
 int pn_mpc_cli_profile(int argc, char **argv);
 int pn_mpc_cli_bench_relu(int argc, char **argv);
 
+/* cmd_mpc_search.c: `mpc search`, `mpc finetune` */
+int pn_mpc_cli_search(int argc, char **argv);
+int pn_mpc_cli_finetune(int argc, char **argv);
+
 /* cmd_mpc_bench.c: `privnn bench mpc [--csv FILE] [--model M] [--net lan|wan] [--count N] ...`
 ** (argv[0] = "mpc"; also reachable as `privnn mpc bench ...`). */
 int pn_bench_mpc(int argc, char **argv);
