@@ -31,7 +31,7 @@
 #define NW 65                  /* widths 0..64 */
 #define MAX_ROUNDS 3           /* budget refinement rounds */
 #define REFINE_TRIES 4         /* neighbours simulated per round */
-#define MAX_BACKOFFS 4         /* error-free widenings after the bit-exact simulator */
+#define MAX_BACKOFFS 8         /* error-free widenings after the bit-exact simulator */
 #define CE_WEIGHT 0.1          /* budget loss: accuracy lost + CE_WEIGHT * cross-entropy gained */
 
 /* ------------------------------------------------------------------ error model ---- */
@@ -821,6 +821,11 @@ static int confirm(struct search *S, const struct pn_graph *g, struct pn_mpc_sea
     log_entry(S, "widen", wi, S->cur[wi], NULL, 0, NULL);
     res->backoffs++;
   }
+  if (S->cfg->mode == PN_SEARCH_ERROR_FREE && res->sim_changed)
+    rc = pn_err(S->ctx, PN_ERR_INVALID, "mpc search: no error-free plan found: after %d widenings "
+                "the bit-exact simulator still changes %lld prediction(s) of the %s split (try "
+                "more --draws)", res->backoffs, (long long)res->sim_changed,
+                pn_split_name(S->cfg->split));
 out:
   free(pred);
   return rc;
@@ -1052,11 +1057,11 @@ int pn_mpc_file_sha256(struct pn_ctx *ctx, const char *path, char hex[65]) {
   return PN_OK;
 }
 
-static int one_image(void *user, struct pn_ctx *ctx, int64_t first, int64_t cnt, float *x) {
-  (void)user;
+/* A blank image of *(int64_t *)user elements per image. */
+static int blank_images(void *user, struct pn_ctx *ctx, int64_t first, int64_t cnt, float *x) {
   (void)ctx;
   (void)first;
-  memset(x, 0, sizeof(float) * (size_t)cnt * PN_FMNIST_PIXELS);
+  memset(x, 0, sizeof(float) * (size_t)cnt * (size_t)*(const int64_t *)user);
   return PN_OK;
 }
 
@@ -1077,12 +1082,21 @@ int pn_mpc_plan_check(struct pn_ctx *ctx, const char *path, const struct pn_mpc_
   int64_t in_numel = 1;
   for (int i = 0; i < g->n_inputs; i++)
     if (pn_graph_is_runtime_input(g, i))
-      for (int d = 1; d < g->inputs[i].ndim; d++) in_numel *= g->inputs[i].dims[d];
-  if (in_numel != PN_FMNIST_PIXELS) {
-    rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: the plan check takes a 1x28x28 model", path);
-    goto out;
-  }
-  if ((rc = pn_mpc_profile_run(ctx, g, 1, 1, one_image, NULL, &p))) goto out;
+      for (int d = 1; d < g->inputs[i].ndim; d++) {
+        if (g->inputs[i].dims[d] <= 0 || g->inputs[i].dims[d] > (1 << 24)) {
+          rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: the plan check needs the model's input shape "
+                      "(dimension %d of '%s' is %lld)", path, d, g->inputs[i].name,
+                      (long long)g->inputs[i].dims[d]);
+          goto out;
+        }
+        in_numel *= g->inputs[i].dims[d];
+        if (in_numel > ((int64_t)1 << 30)) {
+          rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: the model's input '%s' is too large for the "
+                      "plan check", path, g->inputs[i].name);
+          goto out;
+        }
+      }
+  if ((rc = pn_mpc_profile_run(ctx, g, 1, 1, blank_images, &in_numel, &p))) goto out;
   const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
   for (int i = 0; i < plan->n && rc == PN_OK; i++) {
     const struct pn_mpc_plan_item *it = &plan->items[i];

@@ -108,7 +108,9 @@ struct pn_mpc_search_result {
 };
 
 /* Search g (one float input [N,1,28,28] normalised as ds is) on images of cfg->split. On success
-** *res owns its arrays (pn_mpc_search_result_free). */
+** *res owns its arrays (pn_mpc_search_result_free). Error-free with stage 3: a plan is only
+** returned when the bit-exact simulator changes no prediction of the search images (up to 8
+** one-bit widenings are tried); otherwise PN_ERR_INVALID saying how many still change. */
 int pn_mpc_search(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_dataset *ds,
                   const struct pn_mpc_search_cfg *cfg, struct pn_mpc_search_result *res /* OUT */);
 void pn_mpc_search_result_free(struct pn_mpc_search_result *res);

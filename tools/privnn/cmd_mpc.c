@@ -25,6 +25,7 @@
 #include "mpc/profile.h"
 #include "mpc/relu.h"
 #include "mpc/runner.h"
+#include "mpc/search.h"
 #include "nn/arch.h"
 #include "nn/dataset.h"
 #include "util/util.h"
@@ -418,7 +419,11 @@ int pn_mpc_cli_infer(int argc, char **argv) {
   int ret = PN_EXIT_FAIL;
   if (pn_net_parse_emu(&ctx, o.net, &j.net)) return pn_cli_usage(cmd, "%s", pn_errmsg(&ctx));
   pn_mpc_cli_heap_tune();
-  if (pn_mpc_cli_load(&ctx, &o, &src) || (o.plan_path && pn_mpc_plan_load(&ctx, o.plan_path, &plan)))
+  char sha[65];
+  if (pn_mpc_cli_load(&ctx, &o, &src) ||
+      (o.plan_path && (pn_mpc_plan_load(&ctx, o.plan_path, &plan) ||
+                       pn_mpc_file_sha256(&ctx, o.model, sha) ||
+                       pn_mpc_plan_check(&ctx, o.plan_path, &plan, src.g, sha))))
     goto fail;
   j.o = &o;
   j.src = &src;

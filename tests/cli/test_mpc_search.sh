@@ -1,0 +1,82 @@
+#!/bin/bash
+# test_mpc_search.sh - `mpc search` from the shell (issue 15): an error-free search on lenet5's
+# validation images whose plan the two-party runner reads (its bits discarded are the search's, and
+# the search images keep every prediction under the bit-exact simulator), a budget search within
+# its budget, and the ways a user can get it wrong: conflicting modes, a budget out of range, the
+# test split as search images, a plan for another model or with k/m out of range given to
+# `mpc infer`. No wall-clock assertion.
+# Usage: bash test_mpc_search.sh PATH/TO/privnn SOURCE_DIR
+set -u
+PRIVNN=$(realpath "${1:?usage: test_mpc_search.sh PRIVNN SOURCE_DIR}")
+SRC=$(realpath "${2:-.}")
+M=$SRC/models/lenet5.onnx
+W=$(mktemp -d /tmp/privnn-search.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+export PN_NO_PROGRESS=1
+cd "$W" || exit 1
+fails=0
+pass=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { pass=$((pass + 1)); }
+T="timeout 900"
+
+# want_rc NAME RC WANT [FILE [PATTERN]]: the exit code, and a line of FILE holding PATTERN
+want_rc() {
+  local name=$1 rc=$2 want=$3
+  if [ "$rc" -ne "$want" ]; then
+    fail "$name: exit $rc, wanted $want: $( [ $# -ge 4 ] && tail -c 600 "$4")"
+    return 1
+  fi
+  if [ $# -ge 5 ] && ! grep -qF -- "$5" "$4"; then fail "$name: '$5' not in $4: $(tail -c 600 "$4")"; return 1; fi
+  ok
+}
+# jq-less JSON number: json_num FILE KEY (the first "KEY": number)
+json_num() { sed -n "s/.*\"$2\":[[:space:]]*\([-0-9.eE+]*\).*/\1/p" "$1" | head -1; }
+
+# ---- error-free on 300 validation images, the test split read once (--verify) ----
+$T "$PRIVNN" mpc search "$M" --data fashion-mnist --error-free --count 300 --verify 200 \
+  -o ef.json --json ef.report.json >ef.out 2>ef.err
+want_rc "mpc search --error-free" $? 0 ef.out "error-free plan"
+grep -q '"model_sha256"' ef.json && ok || fail "the plan does not record the model's SHA-256"
+[ "$(json_num ef.report.json simulated_changed)" = 0 ] && ok || fail "simulated plan changed predictions"
+[ "$(json_num ef.report.json bit_exact_changed)" = 0 ] && ok || fail "bit-exact simulator changed predictions on the search images"
+grep -q "verification, bit-exact simulator, test split: 200 images" ef.out && ok || fail "no test verification line: $(cat ef.out)"
+d=$(json_num ef.report.json bits_discarded)
+pct=$(awk -v d="$d" 'BEGIN { printf "%.1f%%", 100 * d }')
+# the runner reads the plan: its bits discarded are the search's
+$T "$PRIVNN" mpc infer "$M" --data fashion-mnist --split val --count 20 --batch 10 --plan ef.json \
+  >inf.out 2>inf.err
+want_rc "mpc infer with the searched plan" $? 0 inf.out "ReLU share bits discarded: $pct"
+
+# ---- budget: within it ----
+$T "$PRIVNN" mpc search "$M" --data fashion-mnist --budget 6 --count 300 --probe 100 --no-confirm \
+  -o b6.json --json b6.report.json >b6.out 2>b6.err
+want_rc "mpc search --budget 6" $? 0 b6.out "budget plan"
+avg=$(json_num b6.report.json avg_bits)
+awk -v a="$avg" 'BEGIN { exit !(a <= 6 && a > 0) }' && ok || fail "budget 6: average bits $avg"
+
+# ---- misuse ----
+"$PRIVNN" mpc search "$M" --data fashion-mnist --error-free --budget 8 -o x.json >/dev/null 2>u1.err
+want_rc "--error-free with --budget" $? 2 u1.err "exclude each other"
+"$PRIVNN" mpc search "$M" --data fashion-mnist --budget 65 -o x.json >/dev/null 2>u2.err
+want_rc "--budget 65" $? 2 u2.err "--budget"
+"$PRIVNN" mpc search "$M" --data fashion-mnist --error-free --split test -o x.json >/dev/null 2>u3.err
+want_rc "--split test" $? 2 u3.err "only for --verify"
+"$PRIVNN" mpc search "$M" --data fashion-mnist --error-free >/dev/null 2>u4.err
+want_rc "no -o" $? 2 u4.err "-o PLAN.json"
+# a plan for another model: names lenet5's nodes, cnn-s has others (or the SHA-256 differs)
+"$PRIVNN" mpc infer "$SRC/models/cnn-s.onnx" --data fashion-mnist --count 10 --batch 10 \
+  --plan ef.json >/dev/null 2>other.err
+want_rc "lenet5's plan for cnn-s" $? 1 other.err "another model"
+# the same nodes, another model file: only the recorded SHA-256 tells
+sed 's/"model_sha256":[[:space:]]*"[0-9a-f]*"/"model_sha256": "'"$(printf '0%.0s' $(seq 64))"'"/' ef.json >sha.json
+grep -q '"model_sha256": "0000' sha.json && ok || fail "sha.json not written: $(grep sha256 ef.json)"
+"$PRIVNN" mpc infer "$M" --data fashion-mnist --count 10 --batch 10 --plan sha.json >/dev/null 2>sha.err
+want_rc "a plan recording another model's SHA-256" $? 1 sha.err "SHA-256"
+sed 's/"m":[[:space:]]*[0-9]*/"m": 70/' ef.json >m70.json
+"$PRIVNN" mpc infer "$M" --data fashion-mnist --count 10 --batch 10 --plan m70.json >/dev/null 2>m70.err
+want_rc "a plan with m = 70" $? 1 m70.err "m <= 64"
+ls ./*.tmp* >/dev/null 2>&1 && fail "temporary files left behind: $(ls ./*.tmp*)" || ok
+
+echo "test_mpc_search: $pass checks passed, $fails failed"
+[ $fails -eq 0 ]
