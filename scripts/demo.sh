@@ -19,8 +19,9 @@ step "plaintext engine: privnn zoo resnet18 -> info -> run"
 step "the reference model: privnn eval $MODEL --split test"
 "$PRIVNN" eval "$MODEL" --data fashion-mnist --split test
 
-step "error-free HummingBird plan from the validation split: privnn mpc profile"
-"$PRIVNN" mpc profile "$MODEL" --data fashion-mnist --count 1000 -o "$OUT/plan.json" | tail -1
+step "error-free HummingBird plan searched on 1000 validation images: privnn mpc search"
+"$PRIVNN" mpc search "$MODEL" --data fashion-mnist --error-free --count 1000 --verify 0 \
+  -o "$OUT/plan.json" | grep -E "^(error-free plan|search images|stages)"
 
 step "private inference, full-bit ReLU (CrypTen-equivalent), $COUNT test images, emulated LAN"
 "$PRIVNN" mpc infer "$MODEL" --data fashion-mnist --count "$COUNT" --net lan --weights public \
