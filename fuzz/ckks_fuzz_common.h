@@ -37,7 +37,7 @@ static const uint8_t *prepare(const uint8_t *data, size_t size, int type, uint8_
   if (!b) abort();
   memcpy(b, data, size);
   memcpy(b, "PNCK", 4);
-  b[4] = 1;
+  b[4] = 2; /* format version */
   b[5] = 0;
   b[6] = (uint8_t)type;
   b[7] = 0;

@@ -78,6 +78,7 @@ struct pn_ckks_pt {
   uint64_t *data; /* nq * N words, limbs 0..level meaningful */
   uint8_t fp[32]; /* fingerprint of the owning context: every call checks it (PN_ERR_MISMATCH) */
 };
+struct pn_ckks_pool;
 struct pn_ckks_ct {
   int size;       /* 2, or 3 after a multiplication without relinearisation */
   int cap;        /* polynomials allocated */
@@ -87,10 +88,14 @@ struct pn_ckks_ct {
   int nq;
   uint64_t *data; /* cap * nq * N words */
   uint8_t fp[32]; /* fingerprint of the owning context */
+  struct pn_ckks_pool *pool; /* internal: the context's recycled buffers, where data returns on free */
 };
 
 struct pn_ckks_pt *pn_ckks_pt_new(const struct pn_ckks_context *c);
 void pn_ckks_pt_free(struct pn_ckks_pt *pt);
+/* A new ciphertext (level top, scale default). Its buffer comes from a pool the context keeps (fresh
+** multi-megabyte allocations fault every page in, which costs as much as the arithmetic) and returns there
+** on free; a ciphertext may outlive its context. Limbs above the level hold unspecified values. */
 struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c);
 void pn_ckks_ct_free(struct pn_ckks_ct *ct);
 int pn_ckks_ct_copy(struct pn_ctx *ctx, const struct pn_ckks_ct *src, struct pn_ckks_ct *dst);
@@ -193,6 +198,12 @@ int pn_ckks_rotate(struct pn_ctx *ctx, const struct pn_ckks_context *c, const st
                    const struct pn_ckks_ct *a, int step, struct pn_ckks_ct *out);
 int pn_ckks_conjugate(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
                       const struct pn_ckks_ct *a, struct pn_ckks_ct *out);
+/* out[i] = rotate(a, steps[i]) for i < nsteps, sharing one key-switching decomposition of a (hoisting):
+** each extra rotation costs the inner product with its key and the ModDown, not the digit extension.
+** Results are those of separate rotations up to rounding noise; outputs may alias a (and each other only
+** when their steps are equal). */
+int pn_ckks_rotate_hoisted(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
+                           const struct pn_ckks_ct *a, const int *steps, int nsteps, struct pn_ckks_ct *const *out);
 
 /* ---- serialization (ckks_serial.c): versioned header, parameter fingerprint, length checks ----
 ** save_* allocate *buf (free with free(); wipe a saved secret key first) and set *len. load_* check

@@ -34,6 +34,40 @@ void pn_ckks_pt_free(struct pn_ckks_pt *pt) {
   free(pt);
 }
 
+struct pn_ckks_pool *pn_ckks_pool_new(size_t words, int keep) {
+  struct pn_ckks_pool *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  atomic_init(&p->refs, 1);
+  atomic_flag_clear(&p->lock);
+  p->words = words;
+  p->keep = keep < PN_CKKS_POOL_MAX ? keep : PN_CKKS_POOL_MAX;
+  return p;
+}
+
+void pn_ckks_pool_unref(struct pn_ckks_pool *p) {
+  if (!p || atomic_fetch_sub(&p->refs, 1) != 1) return;
+  for (int i = 0; i < p->count; i++) free(p->bufs[i]);
+  free(p);
+}
+
+static uint64_t *pool_get(struct pn_ckks_pool *p) {
+  uint64_t *b = NULL;
+  while (atomic_flag_test_and_set(&p->lock)) {}
+  if (p->count) b = p->bufs[--p->count];
+  atomic_flag_clear(&p->lock);
+  return b ? b : malloc(p->words * sizeof *b);
+}
+
+static void pool_put(struct pn_ckks_pool *p, uint64_t *b) {
+  while (atomic_flag_test_and_set(&p->lock)) {}
+  if (p->count < p->keep) {
+    p->bufs[p->count++] = b;
+    b = NULL;
+  }
+  atomic_flag_clear(&p->lock);
+  free(b);
+}
+
 struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c) {
   struct pn_ckks_ct *ct = calloc(1, sizeof *ct);
   if (!ct) return NULL;
@@ -44,24 +78,36 @@ struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c) {
   ct->level = c->nq - 1;
   ct->scale = c->scale;
   memcpy(ct->fp, c->fp, sizeof ct->fp);
-  ct->data = calloc(2 * (size_t)c->nq * c->n, sizeof *ct->data);
+  ct->pool = c->pool;
+  ct->data = pool_get(ct->pool);
   if (!ct->data) {
     free(ct);
     return NULL;
   }
+  atomic_fetch_add(&ct->pool->refs, 1);
   return ct;
 }
 
 void pn_ckks_ct_free(struct pn_ckks_ct *ct) {
   if (!ct) return;
-  free(ct->data);
+  if (ct->cap == 2)
+    pool_put(ct->pool, ct->data);
+  else
+    free(ct->data);
+  pn_ckks_pool_unref(ct->pool);
   free(ct);
 }
 
 int pn_ckks_ct_reserve(struct pn_ctx *ctx, struct pn_ckks_ct *ct, int size) {
   if (ct->cap >= size) return PN_OK;
-  uint64_t *d = realloc(ct->data, (size_t)size * (size_t)ct->nq * ct->n * sizeof *d);
+  const size_t poly = (size_t)ct->nq * ct->n;
+  uint64_t *d = malloc((size_t)size * poly * sizeof *d);
   if (!d) return pn_err(ctx, PN_ERR_NOMEM, "ckks: ciphertext of %d polynomials", size);
+  memcpy(d, ct->data, (size_t)ct->cap * poly * sizeof *d);
+  if (ct->cap == 2)
+    pool_put(ct->pool, ct->data);
+  else
+    free(ct->data);
   ct->data = d;
   ct->cap = size;
   return PN_OK;

@@ -108,6 +108,13 @@ int pn_ckks_keygen_relin(struct pn_ctx *ctx, const struct pn_ckks_context *c, co
   return rc;
 }
 
+uint64_t pn_ckks_galois_inv(const struct pn_ckks_context *c, uint64_t g) {
+  /* g odd: g^-1 mod 2N by Newton's iteration x <- x (2 - g x), exact mod 2^64 after 6 steps */
+  uint64_t x = g;
+  for (int i = 0; i < 6; i++) x *= 2 - g * x;
+  return x & (2 * (uint64_t)c->n - 1);
+}
+
 uint64_t pn_ckks_galois_elt(const struct pn_ckks_context *c, int step) {
   const uint64_t m = 2 * (uint64_t)c->n;
   if (step == PN_CKKS_CONJ) return m - 1;
@@ -135,9 +142,17 @@ int pn_ckks_gk_has(const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
 int pn_ckks_keygen_galois(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
                           const int *steps, int nsteps, int conj, struct pn_prg *prg,
                           struct pn_ckks_gk **out) {
+  return pn_ckks_keygen_galois_level(ctx, c, sk, steps, nsteps, conj, c->nq - 1, prg, out);
+}
+
+int pn_ckks_keygen_galois_level(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
+                                const int *steps, int nsteps, int conj, int lmax, struct pn_prg *prg,
+                                struct pn_ckks_gk **out) {
   *out = NULL;
   int rc0 = check_sk(ctx, c, sk);
   if (rc0) return rc0;
+  if (lmax < 0 || lmax >= c->nq)
+    return pn_err(ctx, PN_ERR_INVALID, "ckks keygen galois: level %d outside [0, %d]", lmax, c->nq - 1);
   const size_t n = c->n;
   if (nsteps < 0 || (nsteps > 0 && !steps)) return pn_err(ctx, PN_ERR_INVALID, "ckks keygen galois: nsteps %d", nsteps);
   int total = nsteps + (conj ? 1 : 0);
@@ -162,13 +177,14 @@ int pn_ckks_keygen_galois(struct pn_ctx *ctx, const struct pn_ckks_context *c, c
     for (int i = 0; i < gk->count; i++)
       if (gk->galois[i] == g) dup = 1;
     if (dup || g == 1) continue; /* rotation by 0 (mod slots) needs no key */
-    pn_ntt_galois_perm(c->logn, g, perm);
+    /* the key's secret is phi_g^-1(s): the permutation of the inverse element */
+    pn_ntt_galois_perm(c->logn, pn_ckks_galois_inv(c, g), perm);
     for (int i = 0; i < c->nt; i++) {
       const uint64_t *s = sk->ntt + (size_t)i * n;
       uint64_t *d = sp + (size_t)i * n;
       for (size_t k = 0; k < n; k++) d[k] = s[perm[k]];
     }
-    rc = pn_ckks_swk_gen(ctx, c, sk, sp, prg, &gk->keys[gk->count]);
+    rc = pn_ckks_swk_gen_level(ctx, c, sp, sk->ntt, lmax, prg, &gk->keys[gk->count]);
     if (rc) break;
     gk->galois[gk->count++] = g;
   }

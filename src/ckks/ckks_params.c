@@ -108,6 +108,7 @@ void pn_ckks_context_free(struct pn_ckks_context *c) {
   free(c->ksi);
   free(c->rotgroup);
   for (int i = 0; i < PN_CKKS_SCRATCH_SLOTS; i++) free(c->scratch[i].p);
+  pn_ckks_pool_unref(c->pool);
   free(c);
 }
 
@@ -212,7 +213,12 @@ int pn_ckks_context_new(struct pn_ctx *ctx, const struct pn_ckks_params *p, stru
   c->qlinvs = calloc(nq * nq, sizeof *c->qlinvs);
   c->ksi = malloc((2 * c->n + 1) * sizeof *c->ksi);
   c->rotgroup = malloc(c->slots * sizeof *c->rotgroup);
-  if (!c->qlinv || !c->qlinvs || !c->ksi || !c->rotgroup) {
+  /* keep up to 64 ciphertext buffers, at most ~1 GiB of them */
+  {
+    const size_t words = 2 * nq * c->n, cap = ((size_t)1 << 30) / (words * sizeof(uint64_t));
+    c->pool = pn_ckks_pool_new(words, cap < 4 ? 4 : cap > 64 ? 64 : (int)cap);
+  }
+  if (!c->qlinv || !c->qlinvs || !c->ksi || !c->rotgroup || !c->pool) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "ckks: context tables");
     goto fail;
   }

@@ -11,25 +11,17 @@
 #include <string.h>
 
 #include "ckks/ckks_impl.h"
+#include "ckks/ckks_serial_impl.h"
 #include "util/wipe.h"
 
-#define PN_CKKS_MAGIC "PNCK"
-#define PN_CKKS_VERSION 1
-#define HDR_BYTES (4 + 2 + 2 + 32 + 8)
 
-enum { T_PARAMS = 1, T_CT, T_PT, T_SK, T_PK, T_SWK, T_GK, T_COUNT };
 static const char *type_names[] = {"?", "parameters", "ciphertext", "plaintext", "secret key", "public key",
-                                   "switching key", "Galois keys"};
+                                   "switching key", "Galois keys", "bootstrapping keys"};
 _Static_assert(sizeof type_names / sizeof *type_names == T_COUNT, "type_names out of date");
 
 /* ---- writer ---- */
-struct wbuf {
-  uint8_t *p;
-  size_t len, cap;
-  int oom;
-};
 
-static void w_bytes(struct wbuf *w, const void *src, size_t n) {
+void pn_ser_w_bytes(struct pn_wbuf *w, const void *src, size_t n) {
   if (w->oom) return;
   if (w->len + n > w->cap) {
     size_t cap = w->cap ? w->cap : 256;
@@ -45,35 +37,35 @@ static void w_bytes(struct wbuf *w, const void *src, size_t n) {
   memcpy(w->p + w->len, src, n);
   w->len += n;
 }
-static void w_u8(struct wbuf *w, uint8_t v) { w_bytes(w, &v, 1); }
-static void w_u16(struct wbuf *w, uint16_t v) {
+void pn_ser_w_u8(struct pn_wbuf *w, uint8_t v) { pn_ser_w_bytes(w, &v, 1); }
+void pn_ser_w_u16(struct pn_wbuf *w, uint16_t v) {
   uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-  w_bytes(w, b, 2);
+  pn_ser_w_bytes(w, b, 2);
 }
-static void w_u64(struct wbuf *w, uint64_t v) {
+void pn_ser_w_u64(struct pn_wbuf *w, uint64_t v) {
   uint8_t b[8];
   for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
-  w_bytes(w, b, 8);
+  pn_ser_w_bytes(w, b, 8);
 }
-static void w_f64(struct wbuf *w, double d) {
+void pn_ser_w_f64(struct pn_wbuf *w, double d) {
   uint64_t v;
   memcpy(&v, &d, 8);
-  w_u64(w, v);
+  pn_ser_w_u64(w, v);
 }
-static void w_words(struct wbuf *w, const uint64_t *a, size_t n) {
-  for (size_t i = 0; i < n; i++) w_u64(w, a[i]);
+void pn_ser_w_words(struct pn_wbuf *w, const uint64_t *a, size_t n) {
+  for (size_t i = 0; i < n; i++) pn_ser_w_u64(w, a[i]);
 }
 
-static void w_header(struct wbuf *w, int type, const uint8_t *fp) {
+void pn_ser_w_header(struct pn_wbuf *w, int type, const uint8_t *fp) {
   static const uint8_t zero[32];
-  w_bytes(w, PN_CKKS_MAGIC, 4);
-  w_u16(w, PN_CKKS_VERSION);
-  w_u16(w, (uint16_t)type);
-  w_bytes(w, fp ? fp : zero, 32);
-  w_u64(w, 0); /* payload length, patched by w_finish */
+  pn_ser_w_bytes(w, PN_CKKS_MAGIC, 4);
+  pn_ser_w_u16(w, PN_CKKS_VERSION);
+  pn_ser_w_u16(w, (uint16_t)type);
+  pn_ser_w_bytes(w, fp ? fp : zero, 32);
+  pn_ser_w_u64(w, 0); /* payload length, patched by pn_ser_w_finish */
 }
 
-static int w_finish(struct pn_ctx *ctx, struct wbuf *w, uint8_t **buf, size_t *len) {
+int pn_ser_w_finish(struct pn_ctx *ctx, struct pn_wbuf *w, uint8_t **buf, size_t *len) {
   if (w->oom) {
     free(w->p);
     return pn_err(ctx, PN_ERR_NOMEM, "ckks save: out of memory");
@@ -86,51 +78,47 @@ static int w_finish(struct pn_ctx *ctx, struct wbuf *w, uint8_t **buf, size_t *l
 }
 
 /* ---- reader ---- */
-struct rbuf {
-  const uint8_t *p;
-  size_t len, pos;
-};
 
-static int r_bytes(struct rbuf *r, void *dst, size_t n) {
+int pn_ser_r_bytes(struct pn_rbuf *r, void *dst, size_t n) {
   if (n > r->len - r->pos) return 0;
   memcpy(dst, r->p + r->pos, n);
   r->pos += n;
   return 1;
 }
-static int r_u8(struct rbuf *r, uint8_t *v) { return r_bytes(r, v, 1); }
-static int r_u16(struct rbuf *r, uint16_t *v) {
+int pn_ser_r_u8(struct pn_rbuf *r, uint8_t *v) { return pn_ser_r_bytes(r, v, 1); }
+int pn_ser_r_u16(struct pn_rbuf *r, uint16_t *v) {
   uint8_t b[2];
-  if (!r_bytes(r, b, 2)) return 0;
+  if (!pn_ser_r_bytes(r, b, 2)) return 0;
   *v = (uint16_t)(b[0] | b[1] << 8);
   return 1;
 }
-static int r_u64(struct rbuf *r, uint64_t *v) {
+int pn_ser_r_u64(struct pn_rbuf *r, uint64_t *v) {
   uint8_t b[8];
-  if (!r_bytes(r, b, 8)) return 0;
+  if (!pn_ser_r_bytes(r, b, 8)) return 0;
   *v = 0;
   for (int i = 0; i < 8; i++) *v |= (uint64_t)b[i] << (8 * i);
   return 1;
 }
-static int r_f64(struct rbuf *r, double *d) {
+int pn_ser_r_f64(struct pn_rbuf *r, double *d) {
   uint64_t v;
-  if (!r_u64(r, &v)) return 0;
+  if (!pn_ser_r_u64(r, &v)) return 0;
   memcpy(d, &v, 8);
   return 1;
 }
 
-static int corrupt(struct pn_ctx *ctx, int type, const char *what) {
+int pn_ser_corrupt(struct pn_ctx *ctx, int type, const char *what) {
   return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: %s", type_names[type], what);
 }
 
 /* Check the header; on success r is positioned at the payload, which is exactly the rest. */
-static int r_header(struct pn_ctx *ctx, struct rbuf *r, int type, const struct pn_ckks_context *c) {
+int pn_ser_r_header(struct pn_ctx *ctx, struct pn_rbuf *r, int type, const struct pn_ckks_context *c) {
   char magic[4];
   uint16_t ver, ty;
   uint8_t fp[32];
   uint64_t pl;
-  if (!r_bytes(r, magic, 4) || !r_u16(r, &ver) || !r_u16(r, &ty) || !r_bytes(r, fp, 32) || !r_u64(r, &pl))
-    return corrupt(ctx, type, "truncated header");
-  if (memcmp(magic, PN_CKKS_MAGIC, 4)) return corrupt(ctx, type, "bad magic (not a privnn CKKS object)");
+  if (!pn_ser_r_bytes(r, magic, 4) || !pn_ser_r_u16(r, &ver) || !pn_ser_r_u16(r, &ty) || !pn_ser_r_bytes(r, fp, 32) || !pn_ser_r_u64(r, &pl))
+    return pn_ser_corrupt(ctx, type, "truncated header");
+  if (memcmp(magic, PN_CKKS_MAGIC, 4)) return pn_ser_corrupt(ctx, type, "bad magic (not a privnn CKKS object)");
   if (ver != PN_CKKS_VERSION)
     return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: unsupported version %u (expected %d)", type_names[type], ver,
                   PN_CKKS_VERSION);
@@ -138,7 +126,7 @@ static int r_header(struct pn_ctx *ctx, struct rbuf *r, int type, const struct p
     return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: object is a %s", type_names[type],
                   ty > 0 && ty < T_COUNT ? type_names[ty] : "unknown type");
   if (c && memcmp(fp, c->fp, 32))
-    return corrupt(ctx, type, "parameter fingerprint mismatch (made for other parameters)");
+    return pn_ser_corrupt(ctx, type, "parameter fingerprint mismatch (made for other parameters)");
   if (pl != r->len - r->pos)
     return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: payload length %llu, but %zu bytes follow", type_names[type],
                   (unsigned long long)pl, r->len - r->pos);
@@ -146,7 +134,7 @@ static int r_header(struct pn_ctx *ctx, struct rbuf *r, int type, const struct p
 }
 
 /* read nl limbs of N residues, each checked against its prime */
-static int r_limbs(struct pn_ctx *ctx, struct rbuf *r, const struct pn_ckks_context *c, const int *primes,
+int pn_ser_r_limbs(struct pn_ctx *ctx, struct pn_rbuf *r, const struct pn_ckks_context *c, const int *primes,
                    int nl, uint64_t *dst, int type, const char *field) {
   const size_t n = c->n;
   if ((size_t)nl * n * 8 > r->len - r->pos)
@@ -168,8 +156,8 @@ static int r_limbs(struct pn_ctx *ctx, struct rbuf *r, const struct pn_ckks_cont
   return PN_OK;
 }
 
-static int r_end(struct pn_ctx *ctx, struct rbuf *r, int type) {
-  if (r->pos != r->len) return corrupt(ctx, type, "trailing bytes after the payload");
+int pn_ser_r_end(struct pn_ctx *ctx, struct pn_rbuf *r, int type) {
+  if (r->pos != r->len) return pn_ser_corrupt(ctx, type, "trailing bytes after the payload");
   return PN_OK;
 }
 
@@ -177,26 +165,26 @@ static int r_end(struct pn_ctx *ctx, struct rbuf *r, int type) {
 int pn_ckks_save_params(struct pn_ctx *ctx, const struct pn_ckks_params *p, uint8_t **buf, size_t *len) {
   if (p->nq < 1 || p->nq > PN_CKKS_MAX_PRIMES || p->np < 1 || p->np > PN_CKKS_MAX_PRIMES)
     return pn_err(ctx, PN_ERR_INVALID, "ckks save parameters: nq/np out of range");
-  struct wbuf w = {0};
-  w_header(&w, T_PARAMS, NULL);
-  w_u8(&w, (uint8_t)p->logn);
-  w_u8(&w, (uint8_t)p->nq);
-  w_u8(&w, (uint8_t)p->np);
-  w_u8(&w, (uint8_t)p->dnum);
-  w_u8(&w, (uint8_t)p->scale_bits);
-  w_u8(&w, 0); /* reserved (was allow_insecure): security is the loading caller's decision alone */
-  for (int i = 0; i < p->nq; i++) w_u8(&w, (uint8_t)p->q_bits[i]);
-  for (int i = 0; i < p->np; i++) w_u8(&w, (uint8_t)p->p_bits[i]);
-  return w_finish(ctx, &w, buf, len);
+  struct pn_wbuf w = {0};
+  pn_ser_w_header(&w, T_PARAMS, NULL);
+  pn_ser_w_u8(&w, (uint8_t)p->logn);
+  pn_ser_w_u8(&w, (uint8_t)p->nq);
+  pn_ser_w_u8(&w, (uint8_t)p->np);
+  pn_ser_w_u8(&w, (uint8_t)p->dnum);
+  pn_ser_w_u8(&w, (uint8_t)p->scale_bits);
+  pn_ser_w_u8(&w, 0); /* reserved (was allow_insecure): security is the loading caller's decision alone */
+  for (int i = 0; i < p->nq; i++) pn_ser_w_u8(&w, (uint8_t)p->q_bits[i]);
+  for (int i = 0; i < p->np; i++) pn_ser_w_u8(&w, (uint8_t)p->p_bits[i]);
+  return pn_ser_w_finish(ctx, &w, buf, len);
 }
 
 int pn_ckks_load_params(struct pn_ctx *ctx, const uint8_t *buf, size_t len, struct pn_ckks_params *out) {
-  struct rbuf r = {buf, len, 0};
-  int rc = r_header(ctx, &r, T_PARAMS, NULL);
+  struct pn_rbuf r = {buf, len, 0};
+  int rc = pn_ser_r_header(ctx, &r, T_PARAMS, NULL);
   if (rc) return rc;
   uint8_t v[6];
   for (int i = 0; i < 6; i++)
-    if (!r_u8(&r, &v[i])) return corrupt(ctx, T_PARAMS, "truncated");
+    if (!pn_ser_r_u8(&r, &v[i])) return pn_ser_corrupt(ctx, T_PARAMS, "truncated");
   struct pn_ckks_params p;
   memset(&p, 0, sizeof p);
   p.logn = v[0];
@@ -209,15 +197,15 @@ int pn_ckks_load_params(struct pn_ctx *ctx, const uint8_t *buf, size_t len, stru
   ** allow_insecure = 0, so pn_ckks_context_new applies the 128-bit table unless the caller itself sets the
   ** flag after loading (tests with small N). */
   p.allow_insecure = 0;
-  if (p.logn < 3 || p.logn > PN_CKKS_MAX_LOGN) return corrupt(ctx, T_PARAMS, "logN out of range");
+  if (p.logn < 3 || p.logn > PN_CKKS_MAX_LOGN) return pn_ser_corrupt(ctx, T_PARAMS, "logN out of range");
   if (p.nq < 1 || p.nq > PN_CKKS_MAX_PRIMES || p.np < 1 || p.np > PN_CKKS_MAX_PRIMES)
-    return corrupt(ctx, T_PARAMS, "prime count out of range");
+    return pn_ser_corrupt(ctx, T_PARAMS, "prime count out of range");
   if (p.dnum > p.nq || v[5] > 1 || p.scale_bits < 1 || p.scale_bits > 100)
-    return corrupt(ctx, T_PARAMS, "dnum, scale or flag out of range");
+    return pn_ser_corrupt(ctx, T_PARAMS, "dnum, scale or flag out of range");
   for (int i = 0; i < p.nq + p.np; i++) {
     uint8_t b;
-    if (!r_u8(&r, &b)) return corrupt(ctx, T_PARAMS, "truncated prime sizes");
-    if (b < PN_RING_MIN_PRIME_BITS || b > PN_RING_MAX_PRIME_BITS) return corrupt(ctx, T_PARAMS, "prime size out of range");
+    if (!pn_ser_r_u8(&r, &b)) return pn_ser_corrupt(ctx, T_PARAMS, "truncated prime sizes");
+    if (b < PN_RING_MIN_PRIME_BITS || b > PN_RING_MAX_PRIME_BITS) return pn_ser_corrupt(ctx, T_PARAMS, "prime size out of range");
     if (i < p.nq)
       p.q_bits[i] = b;
     else
@@ -237,7 +225,7 @@ int pn_ckks_load_params(struct pn_ctx *ctx, const uint8_t *buf, size_t len, stru
       return pn_err(ctx, PN_ERR_INSECURE, "ckks load parameters: primes of %d bits in total exceed the 128-bit "
                     "bound of %d bits at N = 2^%d", sum, bound, p.logn);
   }
-  if ((rc = r_end(ctx, &r, T_PARAMS))) return rc;
+  if ((rc = pn_ser_r_end(ctx, &r, T_PARAMS))) return rc;
   *out = p;
   return PN_OK;
 }
@@ -248,96 +236,96 @@ int pn_ckks_save_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const s
   if (ct->n != c->n || ct->nq != c->nq || ct->level < 0 || ct->level >= c->nq || ct->size < 2 || ct->size > 3 ||
       !pn_ckks_fp_ok(c, ct->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks save ciphertext: other parameters");
-  struct wbuf w = {0};
-  w_header(&w, T_CT, c->fp);
-  w_u8(&w, (uint8_t)ct->size);
-  w_u8(&w, (uint8_t)ct->level);
-  w_f64(&w, ct->scale);
-  for (int j = 0; j < ct->size; j++) w_words(&w, ct_limb(ct, j, 0), (size_t)(ct->level + 1) * c->n);
-  return w_finish(ctx, &w, buf, len);
+  struct pn_wbuf w = {0};
+  pn_ser_w_header(&w, T_CT, c->fp);
+  pn_ser_w_u8(&w, (uint8_t)ct->size);
+  pn_ser_w_u8(&w, (uint8_t)ct->level);
+  pn_ser_w_f64(&w, ct->scale);
+  for (int j = 0; j < ct->size; j++) pn_ser_w_words(&w, ct_limb(ct, j, 0), (size_t)(ct->level + 1) * c->n);
+  return pn_ser_w_finish(ctx, &w, buf, len);
 }
 
-static int r_scale(struct pn_ctx *ctx, struct rbuf *r, double *scale, int type) {
-  if (!r_f64(r, scale)) return corrupt(ctx, type, "truncated");
-  if (!isfinite(*scale) || !(*scale >= 1.0) || *scale > 1e300) return corrupt(ctx, type, "scale out of range");
+static int r_scale(struct pn_ctx *ctx, struct pn_rbuf *r, double *scale, int type) {
+  if (!pn_ser_r_f64(r, scale)) return pn_ser_corrupt(ctx, type, "truncated");
+  if (!isfinite(*scale) || !(*scale >= 1.0) || *scale > 1e300) return pn_ser_corrupt(ctx, type, "scale out of range");
   return PN_OK;
 }
 
 int pn_ckks_load_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
                     struct pn_ckks_ct *out) {
-  struct rbuf r = {buf, len, 0};
-  int rc = r_header(ctx, &r, T_CT, c);
+  struct pn_rbuf r = {buf, len, 0};
+  int rc = pn_ser_r_header(ctx, &r, T_CT, c);
   if (rc) return rc;
   if (out->n != c->n || out->nq != c->nq || !pn_ckks_fp_ok(c, out->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks load ciphertext: output of other parameters");
   uint8_t size, level;
   double scale;
-  if (!r_u8(&r, &size) || !r_u8(&r, &level)) return corrupt(ctx, T_CT, "truncated");
-  if (size < 2 || size > 3) return corrupt(ctx, T_CT, "size must be 2 or 3");
-  if (level >= c->nq) return corrupt(ctx, T_CT, "level above the top level");
+  if (!pn_ser_r_u8(&r, &size) || !pn_ser_r_u8(&r, &level)) return pn_ser_corrupt(ctx, T_CT, "truncated");
+  if (size < 2 || size > 3) return pn_ser_corrupt(ctx, T_CT, "size must be 2 or 3");
+  if (level >= c->nq) return pn_ser_corrupt(ctx, T_CT, "level above the top level");
   if ((rc = r_scale(ctx, &r, &scale, T_CT))) return rc;
-  if ((size_t)size * (level + 1) * c->n * 8 != r.len - r.pos) return corrupt(ctx, T_CT, "payload length");
+  if ((size_t)size * (level + 1) * c->n * 8 != r.len - r.pos) return pn_ser_corrupt(ctx, T_CT, "payload length");
   if ((rc = pn_ckks_ct_reserve(ctx, out, size))) return rc;
   for (int j = 0; j < size; j++)
-    if ((rc = r_limbs(ctx, &r, c, NULL, level + 1, ct_limb(out, j, 0), T_CT, "polynomial"))) return rc;
+    if ((rc = pn_ser_r_limbs(ctx, &r, c, NULL, level + 1, ct_limb(out, j, 0), T_CT, "polynomial"))) return rc;
   out->size = size;
   out->level = level;
   out->scale = scale;
-  return r_end(ctx, &r, T_CT);
+  return pn_ser_r_end(ctx, &r, T_CT);
 }
 
 int pn_ckks_save_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt,
                     uint8_t **buf, size_t *len) {
   if (pt->n != c->n || pt->nq != c->nq || pt->level < 0 || pt->level >= c->nq || !pn_ckks_fp_ok(c, pt->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks save plaintext: other parameters");
-  struct wbuf w = {0};
-  w_header(&w, T_PT, c->fp);
-  w_u8(&w, (uint8_t)pt->level);
-  w_f64(&w, pt->scale);
-  w_words(&w, pt->data, (size_t)(pt->level + 1) * c->n);
-  return w_finish(ctx, &w, buf, len);
+  struct pn_wbuf w = {0};
+  pn_ser_w_header(&w, T_PT, c->fp);
+  pn_ser_w_u8(&w, (uint8_t)pt->level);
+  pn_ser_w_f64(&w, pt->scale);
+  pn_ser_w_words(&w, pt->data, (size_t)(pt->level + 1) * c->n);
+  return pn_ser_w_finish(ctx, &w, buf, len);
 }
 
 int pn_ckks_load_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
                     struct pn_ckks_pt *out) {
-  struct rbuf r = {buf, len, 0};
-  int rc = r_header(ctx, &r, T_PT, c);
+  struct pn_rbuf r = {buf, len, 0};
+  int rc = pn_ser_r_header(ctx, &r, T_PT, c);
   if (rc) return rc;
   if (out->n != c->n || out->nq != c->nq || !pn_ckks_fp_ok(c, out->fp))
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks load plaintext: output of other parameters");
   uint8_t level;
   double scale;
-  if (!r_u8(&r, &level)) return corrupt(ctx, T_PT, "truncated");
-  if (level >= c->nq) return corrupt(ctx, T_PT, "level above the top level");
+  if (!pn_ser_r_u8(&r, &level)) return pn_ser_corrupt(ctx, T_PT, "truncated");
+  if (level >= c->nq) return pn_ser_corrupt(ctx, T_PT, "level above the top level");
   if ((rc = r_scale(ctx, &r, &scale, T_PT))) return rc;
-  if ((size_t)(level + 1) * c->n * 8 != r.len - r.pos) return corrupt(ctx, T_PT, "payload length");
-  if ((rc = r_limbs(ctx, &r, c, NULL, level + 1, out->data, T_PT, "polynomial"))) return rc;
+  if ((size_t)(level + 1) * c->n * 8 != r.len - r.pos) return pn_ser_corrupt(ctx, T_PT, "payload length");
+  if ((rc = pn_ser_r_limbs(ctx, &r, c, NULL, level + 1, out->data, T_PT, "polynomial"))) return rc;
   out->level = level;
   out->scale = scale;
-  return r_end(ctx, &r, T_PT);
+  return pn_ser_r_end(ctx, &r, T_PT);
 }
 
 /* ---- keys ---- */
 int pn_ckks_save_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
                     uint8_t **buf, size_t *len) {
   if (sk->n != c->n || sk->nt != c->nt || !pn_ckks_fp_ok(c, sk->fp)) return pn_err(ctx, PN_ERR_MISMATCH, "ckks save secret key: other parameters");
-  struct wbuf w = {0};
-  w_header(&w, T_SK, c->fp);
-  w_bytes(&w, sk->s, c->n);
+  struct pn_wbuf w = {0};
+  pn_ser_w_header(&w, T_SK, c->fp);
+  pn_ser_w_bytes(&w, sk->s, c->n);
   if (w.oom) pn_wipe(w.p, w.cap);
-  return w_finish(ctx, &w, buf, len);
+  return pn_ser_w_finish(ctx, &w, buf, len);
 }
 
 int pn_ckks_load_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
                     struct pn_ckks_sk **out) {
   *out = NULL;
-  struct rbuf r = {buf, len, 0};
-  int rc = r_header(ctx, &r, T_SK, c);
+  struct pn_rbuf r = {buf, len, 0};
+  int rc = pn_ser_r_header(ctx, &r, T_SK, c);
   if (rc) return rc;
-  if (r.len - r.pos != c->n) return corrupt(ctx, T_SK, "payload length");
+  if (r.len - r.pos != c->n) return pn_ser_corrupt(ctx, T_SK, "payload length");
   const int8_t *s = (const int8_t *)(r.p + r.pos);
   for (size_t i = 0; i < c->n; i++)
-    if (s[i] < -1 || s[i] > 1) return corrupt(ctx, T_SK, "coefficient outside {-1, 0, 1}");
+    if (s[i] < -1 || s[i] > 1) return pn_ser_corrupt(ctx, T_SK, "coefficient outside {-1, 0, 1}");
   struct pn_ckks_sk *sk = calloc(1, sizeof *sk);
   if (!sk) return pn_err(ctx, PN_ERR_NOMEM, "ckks load secret key");
   sk->n = c->n;
@@ -362,20 +350,20 @@ int pn_ckks_load_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
 int pn_ckks_save_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pk *pk,
                     uint8_t **buf, size_t *len) {
   if (pk->nq != c->nq || !pn_ckks_fp_ok(c, pk->fp)) return pn_err(ctx, PN_ERR_MISMATCH, "ckks save public key: other parameters");
-  struct wbuf w = {0};
-  w_header(&w, T_PK, c->fp);
-  w_words(&w, pk->b, (size_t)c->nq * c->n);
-  w_words(&w, pk->a, (size_t)c->nq * c->n);
-  return w_finish(ctx, &w, buf, len);
+  struct pn_wbuf w = {0};
+  pn_ser_w_header(&w, T_PK, c->fp);
+  pn_ser_w_words(&w, pk->b, (size_t)c->nq * c->n);
+  pn_ser_w_words(&w, pk->a, (size_t)c->nq * c->n);
+  return pn_ser_w_finish(ctx, &w, buf, len);
 }
 
 int pn_ckks_load_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
                     struct pn_ckks_pk **out) {
   *out = NULL;
-  struct rbuf r = {buf, len, 0};
-  int rc = r_header(ctx, &r, T_PK, c);
+  struct pn_rbuf r = {buf, len, 0};
+  int rc = pn_ser_r_header(ctx, &r, T_PK, c);
   if (rc) return rc;
-  if (r.len - r.pos != 2 * (size_t)c->nq * c->n * 8) return corrupt(ctx, T_PK, "payload length");
+  if (r.len - r.pos != 2 * (size_t)c->nq * c->n * 8) return pn_ser_corrupt(ctx, T_PK, "payload length");
   struct pn_ckks_pk *pk = calloc(1, sizeof *pk);
   if (!pk) return pn_err(ctx, PN_ERR_NOMEM, "ckks load public key");
   pk->nq = c->nq;
@@ -383,9 +371,9 @@ int pn_ckks_load_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
   pk->b = malloc((size_t)c->nq * c->n * sizeof *pk->b);
   pk->a = malloc((size_t)c->nq * c->n * sizeof *pk->a);
   if (!pk->a || !pk->b) rc = pn_err(ctx, PN_ERR_NOMEM, "ckks load public key");
-  if (!rc) rc = r_limbs(ctx, &r, c, NULL, c->nq, pk->b, T_PK, "b");
-  if (!rc) rc = r_limbs(ctx, &r, c, NULL, c->nq, pk->a, T_PK, "a");
-  if (!rc) rc = r_end(ctx, &r, T_PK);
+  if (!rc) rc = pn_ser_r_limbs(ctx, &r, c, NULL, c->nq, pk->b, T_PK, "b");
+  if (!rc) rc = pn_ser_r_limbs(ctx, &r, c, NULL, c->nq, pk->a, T_PK, "a");
+  if (!rc) rc = pn_ser_r_end(ctx, &r, T_PK);
   if (rc) {
     pn_ckks_pk_free(pk);
     return rc;
@@ -394,31 +382,66 @@ int pn_ckks_load_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
   return PN_OK;
 }
 
-static void w_swk(struct wbuf *w, const struct pn_ckks_context *c, const struct pn_ckks_swk *k) {
-  w_u8(w, (uint8_t)k->dnum);
-  w_u8(w, (uint8_t)k->nt);
-  w_words(w, k->b, (size_t)k->dnum * k->nt * c->n);
-  w_words(w, k->a, (size_t)k->dnum * k->nt * c->n);
+/* A switching key record: u8 digits | u8 limbs per digit | u8 lmax | u8 form (0: a written out, 1: a
+** given by its 32-byte seed) | b words | a words or the seed | SHA-256 of the record before it. The digest
+** makes any damage to the seed (which no range check could see) or to the words a refusal. */
+#define SWK_HDR 4
+#define SWK_DIGEST 32
+void pn_ser_w_swk(struct pn_wbuf *w, const struct pn_ckks_context *c, const struct pn_ckks_swk *k, int seeded) {
+  const size_t start = w->len, words = (size_t)k->dnum * k->nt * c->n;
+  pn_ser_w_u8(w, (uint8_t)k->dnum);
+  pn_ser_w_u8(w, (uint8_t)k->nt);
+  pn_ser_w_u8(w, (uint8_t)k->lmax);
+  pn_ser_w_u8(w, seeded ? 1 : 0);
+  pn_ser_w_words(w, k->b, words);
+  if (seeded)
+    pn_ser_w_bytes(w, k->seed, sizeof k->seed);
+  else
+    pn_ser_w_words(w, k->a, words);
+  if (w->oom) return;
+  uint8_t dg[SWK_DIGEST];
+  pn_sha256(w->p + start, w->len - start, dg);
+  pn_ser_w_bytes(w, dg, sizeof dg);
 }
 
-static int r_swk(struct pn_ctx *ctx, struct rbuf *r, const struct pn_ckks_context *c, int type,
+size_t pn_ckks_swk_record_bytes(const struct pn_ckks_context *c, const struct pn_ckks_swk *k, int seeded) {
+  const size_t words = (size_t)k->dnum * k->nt * c->n;
+  return SWK_HDR + words * 8 + (seeded ? 32 : words * 8) + SWK_DIGEST;
+}
+
+int pn_ser_r_swk(struct pn_ctx *ctx, struct pn_rbuf *r, const struct pn_ckks_context *c, int type,
                  struct pn_ckks_swk **out) {
   *out = NULL;
-  uint8_t dnum, nt;
-  if (!r_u8(r, &dnum) || !r_u8(r, &nt)) return corrupt(ctx, type, "truncated switching key");
-  if (dnum != c->dnum || nt != c->nt) return corrupt(ctx, type, "digit or prime count differs from the context");
-  size_t words = (size_t)c->dnum * c->nt * c->n;
-  if (2 * words * 8 > r->len - r->pos) return corrupt(ctx, type, "switching key truncated");
-  struct pn_ckks_swk *k = pn_ckks_swk_alloc(c);
+  const size_t start = r->pos;
+  uint8_t dnum, nt, lmax, form;
+  if (!pn_ser_r_u8(r, &dnum) || !pn_ser_r_u8(r, &nt) || !pn_ser_r_u8(r, &lmax) || !pn_ser_r_u8(r, &form))
+    return pn_ser_corrupt(ctx, type, "truncated switching key");
+  if (lmax >= c->nq) return pn_ser_corrupt(ctx, type, "switching key level above the top level");
+  if (nt != lmax + 1 + c->np || dnum != pn_ckks_digits_for(c, lmax))
+    return pn_ser_corrupt(ctx, type, "digit or prime count differs from the context");
+  if (form > 1) return pn_ser_corrupt(ctx, type, "switching key form must be 0 (explicit) or 1 (seeded)");
+  const size_t words = (size_t)dnum * nt * c->n;
+  const size_t rest = words * 8 + (form ? 32 : words * 8) + SWK_DIGEST;
+  if (rest > r->len - r->pos) return pn_ser_corrupt(ctx, type, "switching key truncated");
+  uint8_t dg[SWK_DIGEST];
+  pn_sha256(r->p + start, SWK_HDR + rest - SWK_DIGEST, dg);
+  if (memcmp(dg, r->p + start + SWK_HDR + rest - SWK_DIGEST, SWK_DIGEST))
+    return pn_ser_corrupt(ctx, type, "switching key digest mismatch (damaged key)");
+  struct pn_ckks_swk *k = pn_ckks_swk_alloc_level(c, lmax);
   if (!k) return pn_err(ctx, PN_ERR_NOMEM, "ckks load switching key");
   int primes[2 * PN_CKKS_MAX_PRIMES];
+  for (int t = 0; t < nt; t++) primes[t] = t <= lmax ? t : c->nq + (t - lmax - 1);
   int rc = PN_OK;
-  for (int half = 0; half < 2 && !rc; half++)
-    for (int j = 0; j < c->dnum && !rc; j++) {
-      for (int i = 0; i < c->nt; i++) primes[i] = i;
-      uint64_t *dst = (half ? k->a : k->b) + (size_t)j * c->nt * c->n;
-      rc = r_limbs(ctx, r, c, primes, c->nt, dst, type, half ? "a" : "b");
-    }
+  for (int j = 0; j < dnum && !rc; j++)
+    rc = pn_ser_r_limbs(ctx, r, c, primes, nt, k->b + (size_t)j * nt * c->n, type, "b");
+  if (!rc && form) {
+    if (!pn_ser_r_bytes(r, k->seed, sizeof k->seed)) rc = pn_ser_corrupt(ctx, type, "truncated seed");
+    if (!rc) rc = pn_ckks_swk_expand_a(ctx, c, k);
+  } else {
+    for (int j = 0; j < dnum && !rc; j++)
+      rc = pn_ser_r_limbs(ctx, r, c, primes, nt, k->a + (size_t)j * nt * c->n, type, "a");
+  }
+  if (!rc) r->pos += SWK_DIGEST;
   if (rc) {
     pn_ckks_swk_free(k);
     return rc;
@@ -429,23 +452,22 @@ static int r_swk(struct pn_ctx *ctx, struct rbuf *r, const struct pn_ckks_contex
 
 int pn_ckks_save_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *k,
                      uint8_t **buf, size_t *len) {
-  if (k->dnum != c->dnum || k->nt != c->nt || k->n != c->n || !pn_ckks_fp_ok(c, k->fp))
-    return pn_err(ctx, PN_ERR_MISMATCH, "ckks save switching key: other parameters");
-  struct wbuf w = {0};
-  w_header(&w, T_SWK, c->fp);
-  w_swk(&w, c, k);
-  return w_finish(ctx, &w, buf, len);
+  if (!pn_ckks_swk_ok(c, k)) return pn_err(ctx, PN_ERR_MISMATCH, "ckks save switching key: other parameters");
+  struct pn_wbuf w = {0};
+  pn_ser_w_header(&w, T_SWK, c->fp);
+  pn_ser_w_swk(&w, c, k, 1);
+  return pn_ser_w_finish(ctx, &w, buf, len);
 }
 
 int pn_ckks_load_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
                      struct pn_ckks_swk **out) {
   *out = NULL;
-  struct rbuf r = {buf, len, 0};
-  int rc = r_header(ctx, &r, T_SWK, c);
+  struct pn_rbuf r = {buf, len, 0};
+  int rc = pn_ser_r_header(ctx, &r, T_SWK, c);
   if (rc) return rc;
   struct pn_ckks_swk *k;
-  if ((rc = r_swk(ctx, &r, c, T_SWK, &k))) return rc;
-  if ((rc = r_end(ctx, &r, T_SWK))) {
+  if ((rc = pn_ser_r_swk(ctx, &r, c, T_SWK, &k))) return rc;
+  if ((rc = pn_ser_r_end(ctx, &r, T_SWK))) {
     pn_ckks_swk_free(k);
     return rc;
   }
@@ -455,31 +477,31 @@ int pn_ckks_load_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const 
 
 int pn_ckks_save_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
                     uint8_t **buf, size_t *len) {
-  struct wbuf w = {0};
-  w_header(&w, T_GK, c->fp);
-  w_u64(&w, (uint64_t)gk->count);
+  struct pn_wbuf w = {0};
+  pn_ser_w_header(&w, T_GK, c->fp);
+  pn_ser_w_u64(&w, (uint64_t)gk->count);
   for (int i = 0; i < gk->count; i++) {
-    if (gk->keys[i]->dnum != c->dnum || gk->keys[i]->nt != c->nt || !pn_ckks_fp_ok(c, gk->fp) || !pn_ckks_fp_ok(c, gk->keys[i]->fp)) {
+    if (!pn_ckks_swk_ok(c, gk->keys[i]) || !pn_ckks_fp_ok(c, gk->fp)) {
       free(w.p);
       return pn_err(ctx, PN_ERR_MISMATCH, "ckks save Galois keys: other parameters");
     }
-    w_u64(&w, gk->galois[i]);
-    w_swk(&w, c, gk->keys[i]);
+    pn_ser_w_u64(&w, gk->galois[i]);
+    pn_ser_w_swk(&w, c, gk->keys[i], 1);
   }
-  return w_finish(ctx, &w, buf, len);
+  return pn_ser_w_finish(ctx, &w, buf, len);
 }
 
 int pn_ckks_load_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
                     struct pn_ckks_gk **out) {
   *out = NULL;
-  struct rbuf r = {buf, len, 0};
-  int rc = r_header(ctx, &r, T_GK, c);
+  struct pn_rbuf r = {buf, len, 0};
+  int rc = pn_ser_r_header(ctx, &r, T_GK, c);
   if (rc) return rc;
   uint64_t count;
-  if (!r_u64(&r, &count)) return corrupt(ctx, T_GK, "truncated");
-  /* each key needs at least its element and a full switching key */
-  size_t per = 8 + 2 + 2 * (size_t)c->dnum * c->nt * c->n * 8;
-  if (count > c->slots + 1 || count > (r.len - r.pos) / per) return corrupt(ctx, T_GK, "key count larger than the data");
+  if (!pn_ser_r_u64(&r, &count)) return pn_ser_corrupt(ctx, T_GK, "truncated");
+  /* each key needs at least its element and a seeded level-0 switching key */
+  size_t per = 8 + SWK_HDR + (size_t)pn_ckks_digits_for(c, 0) * (1 + c->np) * c->n * 8 + 32 + SWK_DIGEST;
+  if (count > c->slots + 1 || count > (r.len - r.pos) / per) return pn_ser_corrupt(ctx, T_GK, "key count larger than the data");
   struct pn_ckks_gk *gk = calloc(1, sizeof *gk);
   if (!gk) return pn_err(ctx, PN_ERR_NOMEM, "ckks load Galois keys");
   memcpy(gk->fp, c->fp, sizeof gk->fp);
@@ -489,20 +511,20 @@ int pn_ckks_load_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
   const uint64_t m = 2 * (uint64_t)c->n;
   for (uint64_t i = 0; i < count && !rc; i++) {
     uint64_t g;
-    if (!r_u64(&r, &g)) {
-      rc = corrupt(ctx, T_GK, "truncated");
+    if (!pn_ser_r_u64(&r, &g)) {
+      rc = pn_ser_corrupt(ctx, T_GK, "truncated");
       break;
     }
     if (g >= m || !(g & 1) || g == 1) {
-      rc = corrupt(ctx, T_GK, "Galois element is not an odd unit mod 2N other than 1");
+      rc = pn_ser_corrupt(ctx, T_GK, "Galois element is not an odd unit mod 2N other than 1");
       break;
     }
     for (int t = 0; t < gk->count; t++)
-      if (gk->galois[t] == g) rc = corrupt(ctx, T_GK, "duplicate Galois element");
-    if (!rc) rc = r_swk(ctx, &r, c, T_GK, &gk->keys[gk->count]);
+      if (gk->galois[t] == g) rc = pn_ser_corrupt(ctx, T_GK, "duplicate Galois element");
+    if (!rc) rc = pn_ser_r_swk(ctx, &r, c, T_GK, &gk->keys[gk->count]);
     if (!rc) gk->galois[gk->count++] = g;
   }
-  if (!rc) rc = r_end(ctx, &r, T_GK);
+  if (!rc) rc = pn_ser_r_end(ctx, &r, T_GK);
   if (rc) {
     pn_ckks_gk_free(gk);
     return rc;

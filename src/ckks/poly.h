@@ -27,6 +27,19 @@ int pn_ckks_poly_eval(struct pn_ctx *ctx, const struct pn_ckks_context *c, const
 /* Levels pn_ckks_poly_eval needs for this polynomial (without evaluating). */
 int pn_ckks_poly_depth(const double *coeffs, int degree);
 
+/* out = sum_{i=0}^{degree} coeffs[i] T_i(x) in the Chebyshev basis, for x in [-1, 1] (the caller maps its
+** interval there): the same baby-step giant-step split as the power basis (baby T_1..T_k, giant T_(k 2^j),
+** division p = q T_m + r with T_m T_j = (T_(m+j) + T_(m-j)) / 2), which keeps every intermediate bounded
+** where power-basis coefficients of a wide-interval interpolant would cancel catastrophically. The output
+** has exactly scale `target` (<= 0: x's scale). Errors as pn_ckks_poly_eval. */
+int pn_ckks_poly_eval_cheb(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
+                           const struct pn_ckks_ct *x, const double *coeffs, int degree, double target,
+                           struct pn_ckks_ct *out, struct pn_poly_report *rep /* OUT, may be NULL */);
+/* Levels pn_ckks_poly_eval_cheb needs (-1 for a bad degree). */
+int pn_ckks_poly_cheb_depth(const double *coeffs, int degree);
+/* Plain sum coeffs[i] T_i(x) (Clenshaw's recurrence), for checking and for plaintext references. */
+double pn_poly_cheb_plain(const double *coeffs, int degree, double x);
+
 /* Composite of odd polynomials: stage k is sum_j odd[k][j] x^(2j+1), j < nodd[k]; stage 0 is applied
 ** first (SmartPAF's f1^2 o g1^2 = g1(g1(f1(f1(x))))). Stages of degree <= 7 use a minimal-depth schedule
 ** (degree 3: 2 levels, 5 and 7: 3 levels); higher stages fall back to pn_ckks_poly_eval. */

@@ -25,6 +25,7 @@ struct bsgs {
   struct pn_ctx *ctx;
   const struct pn_ckks_context *c;
   const struct pn_ckks_swk *rk;
+  int cheb;                           /* Chebyshev basis: pw[i] = T_i(x), g[j] = T_(k 2^j)(x) */
   int k, ng;
   int lpw[MAXK + 1], lg[MAXG];        /* levels of the powers */
   struct pn_ckks_ct *pw[MAXK + 1], *g[MAXG];
@@ -39,26 +40,82 @@ static int ceil_log2(int v) {
   return r;
 }
 
-/* Predicted output level of sum a[i] x^i, i <= deg; INT_MAX if only a constant. Counts products. */
-static int pred(const struct bsgs *b, const double *a, int deg, int *muls) {
-  if (deg < b->k) {
-    int l = INT_MAX;
-    for (int i = 1; i <= deg; i++)
-      if (a[i] != 0) l = imin(l, b->lpw[i] - 1);
-    return l;
+/* The split p = q G + r on the giant power G = x^m (or T_m): q has deg - m + 1 coefficients, r has m.
+** Power basis: q = a[m..deg], r = a[0..m). Chebyshev basis (deg < 2m): T_i = 2 T_m T_(i-m) - T_(2m-i) for
+** m < i < 2m, so q = (a_m, 2 a_(m+1), ..., 2 a_deg) and r_i = a_i - a_(2m-i). */
+static void split(int cheb, const double *a, int deg, int m, double *q, double *r) {
+  for (int i = 0; i < m; i++) r[i] = a[i];
+  for (int i = m; i <= deg; i++) q[i - m] = a[i];
+  if (!cheb) return;
+  for (int i = m + 1; i <= deg; i++) {
+    q[i - m] = 2 * a[i];
+    r[2 * m - i] -= a[i];
   }
+}
+
+/* largest giant index j with k 2^j <= deg */
+static int giant_for(const struct bsgs *b, int deg) {
   int j = 0;
   while (j + 1 < b->ng && (b->k << (j + 1)) <= deg) j++;
-  int m = b->k << j;
-  int lq = pred(b, a + m, deg - m, muls), lr = pred(b, a, m - 1, muls);
+  return j;
+}
+
+static int pred(const struct bsgs *b, const double *a, int deg, int lead, int *muls);
+
+/* level of a leaf sum c_i x^i evaluated directly (constants then one rescale); INT_MAX if constant */
+static int leaf_level(const struct bsgs *b, const double *a, int deg) {
+  int l = INT_MAX;
+  for (int i = 1; i <= deg; i++)
+    if (a[i] != 0) l = imin(l, b->lpw[i] - 1);
+  return l;
+}
+
+/* predicted level of q G + r for the split on G = x^m (or T_m) at level lG */
+static int pred_split(const struct bsgs *b, const double *a, int deg, int lead, int m, int lG, int *muls) {
+  double *q = malloc((size_t)(deg + 1) * sizeof *q), *r = q ? q + (deg - m + 1) : NULL;
+  if (!q) return INT_MIN;
+  split(b->cheb, a, deg, m, q, r);
+  int lq = pred(b, q, deg - m, lead, muls), lr = pred(b, r, m - 1, 0, muls);
   int lp = INT_MAX;
   if (lq == INT_MAX) {
-    if (a[m] != 0) lp = b->lg[j] - 1;
+    if (q[0] != 0) lp = lG - 1;
   } else {
-    lp = imin(lq, b->lg[j]) - 1;
+    lp = imin(lq, lG) - 1;
     if (muls) (*muls)++;
   }
+  free(q);
+  if (lq == INT_MIN || lr == INT_MIN) return INT_MIN;
   return imin(lp, lr);
+}
+
+/* The power m a polynomial of degree deg is split on (0: evaluated directly as a leaf), and its level.
+** From degree k on, the giant powers. Below, the leading leaf (the end of the chain of quotients, which
+** all giant powers multiply: the critical path) is split further on its largest baby power of two when
+** that leaves it higher: x^(k-1) is as deep as x^k and its constant costs one more level, so without this
+** a dense degree 2^m - 1 would need m + 1 levels instead of m. Other leaves stay direct (fewer products). */
+static int split_for(const struct bsgs *b, const double *a, int deg, int lead, int *lG) {
+  if (deg >= b->k) {
+    const int j = giant_for(b, deg);
+    *lG = b->lg[j];
+    return b->k << j;
+  }
+  if (deg < 2 || !lead) return 0;
+  int m = 1;
+  while (2 * m <= deg) m *= 2;
+  int ld = leaf_level(b, a, deg);
+  if (ld == INT_MAX) return 0;
+  int ls = pred_split(b, a, deg, 1, m, b->lpw[m], NULL);
+  if (ls == INT_MIN || ls <= ld) return 0;
+  *lG = b->lpw[m];
+  return m;
+}
+
+/* Predicted output level of sum a[i] x^i (or a[i] T_i), i <= deg; INT_MAX if only a constant. Counts
+** products. Returns INT_MIN when out of memory. */
+static int pred(const struct bsgs *b, const double *a, int deg, int lead, int *muls) {
+  int lG = 0, m = split_for(b, a, deg, lead, &lG);
+  if (m == 0) return leaf_level(b, a, deg);
+  return pred_split(b, a, deg, lead, m, lG, muls);
 }
 
 static void sim_levels(struct bsgs *b, int k, int top, int degree) {
@@ -81,7 +138,7 @@ static void choose_k(struct bsgs *b, const double *a, int degree, int top) {
   for (int k = 2; k <= MAXK && k <= 2 * degree; k <<= 1) {
     sim_levels(b, k, top, degree);
     int muls = (k < degree ? k : degree) - 1 + (b->ng > 0 ? b->ng - 1 : 0);
-    int l = pred(b, a, degree, &muls);
+    int l = pred(b, a, degree, 1, &muls);
     int depth = l == INT_MAX ? 0 : top - l, in = muls <= budget;
     int better = in > best_in || (in == best_in && in && (depth < best_depth ||
                                                           (depth == best_depth && muls < best_muls))) ||
@@ -101,8 +158,8 @@ int pn_ckks_poly_depth(const double *coeffs, int degree) {
   struct bsgs b;
   memset(&b, 0, sizeof b);
   choose_k(&b, coeffs, degree, 1000);
-  int l = pred(&b, coeffs, degree, NULL);
-  return l == INT_MAX ? 0 : 1000 - l;
+  int l = pred(&b, coeffs, degree, 1, NULL);
+  return l == INT_MAX ? 0 : l == INT_MIN ? -1 : 1000 - l;
 }
 
 static struct pn_ckks_ct *ct_or_null(struct bsgs *b) {
@@ -137,12 +194,15 @@ static int accumulate(struct bsgs *b, struct pn_ckks_ct *acc, int *have, const s
 }
 
 /* out = sum a[i] x^i at scale target. Returns via *have whether out holds a ciphertext (else only a[0]). */
-static int eval_rec(struct bsgs *b, const double *a, int deg, double target, struct pn_ckks_ct *out, int *have) {
+static int eval_rec(struct bsgs *b, const double *a, int deg, int lead, double target, struct pn_ckks_ct *out,
+                    int *have) {
   int rc = PN_OK;
   *have = 0;
   struct pn_ckks_ct *t = ct_or_null(b);
   if (!t) return PN_ERR_NOMEM;
-  if (deg < b->k) {
+  int lG = 0;
+  const int m = split_for(b, a, deg, lead, &lG);
+  if (m == 0) {
     /* all terms at the lowest level lc of the powers used, each c_i x^i at scale target q_lc, summed,
     ** then one rescale: the output scale is exactly target */
     int lc = INT_MAX;
@@ -166,33 +226,37 @@ static int eval_rec(struct bsgs *b, const double *a, int deg, double target, str
     pn_ckks_ct_free(t);
     return rc;
   }
-  int j = 0;
-  while (j + 1 < b->ng && (b->k << (j + 1)) <= deg) j++;
-  const int m = b->k << j;
-  const struct pn_ckks_ct *G = b->g[j];
-  int lq = pred(b, a + m, deg - m, NULL);
+  const struct pn_ckks_ct *G = deg >= b->k ? b->g[giant_for(b, deg)] : b->pw[m];
+  double *q = malloc((size_t)(deg + 1) * sizeof *q), *r = q ? q + (deg - m + 1) : NULL;
+  if (!q) {
+    pn_ckks_ct_free(t);
+    return pn_err(b->ctx, PN_ERR_NOMEM, "ckks poly");
+  }
+  split(b->cheb, a, deg, m, q, r);
+  int lq = pred(b, q, deg - m, lead, NULL);
   int haveq = 0, havep = 0, haver = 0;
   if (lq != INT_MAX) {
     int lm = imin(lq, G->level);
     double sq = target * (double)b->c->mod[lm].q / G->scale;
     struct pn_ckks_ct *tq = ct_or_null(b);
     if (!tq) rc = PN_ERR_NOMEM;
-    if (!rc) rc = eval_rec(b, a + m, deg - m, sq, tq, &haveq);
+    if (!rc) rc = eval_rec(b, q, deg - m, lead, sq, tq, &haveq);
     if (!rc && tq->level != lq) rc = pn_err(b->ctx, PN_ERR_INVALID, "ckks poly: level prediction off");
     if (!rc) rc = mul_rescale(b, tq, G, target, t);
     pn_ckks_ct_free(tq);
     havep = 1;
-  } else if (a[m] != 0) {
-    rc = pn_ckks_mul_const_rescale_to(b->ctx, b->c, G, a[m], target, t);
+  } else if (q[0] != 0) {
+    rc = pn_ckks_mul_const_rescale_to(b->ctx, b->c, G, q[0], target, t);
     if (b->rep) b->rep->scalar_muls++;
     havep = 1;
   }
-  if (!rc) rc = eval_rec(b, a, m - 1, target, out, &haver);
+  if (!rc) rc = eval_rec(b, r, m - 1, 0, target, out, &haver);
   if (!rc && havep) {
-    if (!haver && a[0] != 0) rc = pn_ckks_add_const(b->ctx, b->c, t, a[0], t);
+    if (!haver && r[0] != 0) rc = pn_ckks_add_const(b->ctx, b->c, t, r[0], t);
     if (!rc) rc = accumulate(b, out, &haver, t);
   }
   *have = haver;
+  free(q);
   pn_ckks_ct_free(t);
   return rc;
 }
@@ -202,21 +266,54 @@ static void bsgs_free(struct bsgs *b) {
   for (int j = 1; j < MAXG; j++) pn_ckks_ct_free(b->g[j]); /* g[0] is pw[k] */
 }
 
-int pn_ckks_poly_eval(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
-                      const struct pn_ckks_ct *x, const double *coeffs, int degree, struct pn_ckks_ct *out,
-                      struct pn_poly_report *rep) {
+/* 2 y - 1 in place (Chebyshev doubling T_2k = 2 T_k^2 - 1 after the square) */
+static int twice_minus_one(struct bsgs *b, struct pn_ckks_ct *y) {
+  int rc = pn_ckks_add(b->ctx, b->c, y, y, y);
+  return rc ? rc : pn_ckks_add_const(b->ctx, b->c, y, -1.0, y);
+}
+
+/* power i of the baby steps: x^i = x^hi x^lo; Chebyshev: T_2h = 2 T_h^2 - 1, T_i = 2 T_hi T_lo - T_(hi-lo)
+** with hi the largest power of two below i (so T_(hi-lo) is at a higher level and can be matched) */
+static int make_power(struct bsgs *b, int i) {
+  const struct pn_ckks_context *c = b->c;
+  struct pn_ckks_ct **pw = b->pw;
+  int hi = 1 << (ceil_log2(i) - 1), lo = i - hi;
+  if (b->cheb && !(i & 1)) hi = lo = i / 2;
+  double want = pw[hi]->scale * pw[lo]->scale / (double)c->mod[imin(pw[hi]->level, pw[lo]->level)].q;
+  int rc = mul_rescale(b, pw[hi], pw[lo], want, pw[i]);
+  if (rc || !b->cheb) return rc;
+  if (hi == lo) return twice_minus_one(b, pw[i]);
+  struct pn_ckks_ct *d = ct_or_null(b);
+  if (!d) return PN_ERR_NOMEM;
+  rc = pn_ckks_add(b->ctx, c, pw[i], pw[i], pw[i]);
+  if (!rc) rc = pn_ckks_match(b->ctx, c, pw[hi - lo], pw[i]->level, pw[i]->scale, d);
+  if (!rc) {
+    d->scale = pw[i]->scale; /* equal up to rounding */
+    rc = pn_ckks_sub(b->ctx, c, pw[i], d, pw[i]);
+  }
+  pn_ckks_ct_free(d);
+  return rc;
+}
+
+static int poly_eval(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
+                     const struct pn_ckks_ct *x, const double *coeffs, int degree, int cheb, double target,
+                     struct pn_ckks_ct *out, struct pn_poly_report *rep) {
   if (degree < 1 || degree > PN_POLY_MAX_DEGREE)
     return pn_err(ctx, PN_ERR_INVALID, "ckks poly: degree %d outside [1, %d]", degree, PN_POLY_MAX_DEGREE);
   for (int i = 0; i <= degree; i++)
     if (!isfinite(coeffs[i])) return pn_err(ctx, PN_ERR_INVALID, "ckks poly: coefficient %d is not finite", i);
   if (x->size != 2) return pn_err(ctx, PN_ERR_INVALID, "ckks poly: relinearise the input first");
+  if (!(target > 0) || !isfinite(target))
+    return pn_err(ctx, PN_ERR_INVALID, "ckks poly: target scale %g", target);
   struct bsgs b;
   memset(&b, 0, sizeof b);
   b.ctx = ctx;
   b.c = c;
   b.rk = rk;
+  b.cheb = cheb;
   choose_k(&b, coeffs, degree, x->level);
-  int lout = pred(&b, coeffs, degree, NULL);
+  int lout = pred(&b, coeffs, degree, 1, NULL);
+  if (lout == INT_MIN) return pn_err(ctx, PN_ERR_NOMEM, "ckks poly");
   int depth = lout == INT_MAX ? 0 : x->level - lout;
   if (lout != INT_MAX && lout < 0)
     return pn_err(ctx, PN_ERR_INVALID, "ckks poly: degree %d needs %d levels, the input has %d", degree,
@@ -227,7 +324,6 @@ int pn_ckks_poly_eval(struct pn_ctx *ctx, const struct pn_ckks_context *c, const
   r0.baby = b.k;
   r0.giant = b.ng;
   int rc = PN_OK;
-  /* powers: x^i = x^(2^t) x^(i - 2^t) with 2^t the largest power of two below i */
   const int npw = b.k < degree ? b.k : degree;
   for (int i = 1; i <= npw && !rc; i++) {
     b.pw[i] = ct_or_null(&b);
@@ -235,13 +331,7 @@ int pn_ckks_poly_eval(struct pn_ctx *ctx, const struct pn_ckks_context *c, const
       rc = PN_ERR_NOMEM;
       break;
     }
-    if (i == 1) {
-      rc = pn_ckks_ct_copy(ctx, x, b.pw[1]);
-    } else {
-      int hi = 1 << (ceil_log2(i) - 1), lo = i - hi;
-      double want = b.pw[hi]->scale * b.pw[lo]->scale / (double)c->mod[imin(b.pw[hi]->level, b.pw[lo]->level)].q;
-      rc = mul_rescale(&b, b.pw[hi], b.pw[lo], want, b.pw[i]);
-    }
+    rc = i == 1 ? pn_ckks_ct_copy(ctx, x, b.pw[1]) : make_power(&b, i);
     if (!rc) b.lpw[i] = b.pw[i]->level;
   }
   if (!rc && b.ng > 0) {
@@ -256,12 +346,13 @@ int pn_ckks_poly_eval(struct pn_ctx *ctx, const struct pn_ckks_context *c, const
     }
     double want = b.g[j - 1]->scale * b.g[j - 1]->scale / (double)c->mod[b.g[j - 1]->level].q;
     rc = mul_rescale(&b, b.g[j - 1], b.g[j - 1], want, b.g[j]);
+    if (!rc && cheb) rc = twice_minus_one(&b, b.g[j]);
     if (!rc) b.lg[j] = b.g[j]->level;
   }
   int have = 0;
-  if (!rc) rc = eval_rec(&b, coeffs, degree, x->scale, out, &have);
+  if (!rc) rc = eval_rec(&b, coeffs, degree, 1, target, out, &have);
   if (!rc && !have) { /* a constant polynomial: 0 * x + a0 */
-    rc = pn_ckks_mul_const_rescale_to(ctx, c, x, 0.0, x->scale, out);
+    rc = pn_ckks_mul_const_rescale_to(ctx, c, x, 0.0, target, out);
     if (!rc) rc = pn_ckks_add_const(ctx, c, out, coeffs[0], out);
   }
   bsgs_free(&b);
@@ -270,6 +361,38 @@ int pn_ckks_poly_eval(struct pn_ctx *ctx, const struct pn_ckks_context *c, const
     if (rep) *rep = r0;
   }
   return rc;
+}
+
+int pn_ckks_poly_eval(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
+                      const struct pn_ckks_ct *x, const double *coeffs, int degree, struct pn_ckks_ct *out,
+                      struct pn_poly_report *rep) {
+  return poly_eval(ctx, c, rk, x, coeffs, degree, 0, x->scale, out, rep);
+}
+
+int pn_ckks_poly_eval_cheb(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
+                           const struct pn_ckks_ct *x, const double *coeffs, int degree, double target,
+                           struct pn_ckks_ct *out, struct pn_poly_report *rep) {
+  return poly_eval(ctx, c, rk, x, coeffs, degree, 1, target > 0 ? target : x->scale, out, rep);
+}
+
+double pn_poly_cheb_plain(const double *c, int d, double x) {
+  double b1 = 0, b2 = 0;
+  for (int i = d; i >= 1; i--) {
+    double t = 2 * x * b1 - b2 + c[i];
+    b2 = b1;
+    b1 = t;
+  }
+  return x * b1 - b2 + c[0];
+}
+
+int pn_ckks_poly_cheb_depth(const double *coeffs, int degree) {
+  if (degree < 0 || degree > PN_POLY_MAX_DEGREE) return -1;
+  struct bsgs b;
+  memset(&b, 0, sizeof b);
+  b.cheb = 1;
+  choose_k(&b, coeffs, degree, 1000);
+  int l = pred(&b, coeffs, degree, 1, NULL);
+  return l == INT_MAX ? 0 : l == INT_MIN ? -1 : 1000 - l;
 }
 
 /* ---- odd chains ---- */

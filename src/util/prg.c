@@ -85,6 +85,11 @@ void pn_seed_derive(const uint8_t seed[PN_SEED_BYTES], const char *label, uint64
   EVP_MD_CTX_free(md);
 }
 
+void pn_sha256(const void *data, size_t n, uint8_t out[32]) {
+  unsigned len = 0;
+  EVP_Digest(data, n, out, &len, EVP_sha256(), NULL);
+}
+
 void pn_prg_bytes(struct pn_prg *prg, void *out, size_t n) {
   unsigned char *p = out;
   size_t avail = PN_PRG_BUF - prg->pos;

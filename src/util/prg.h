@@ -35,6 +35,9 @@ void pn_prg_free(struct pn_prg *prg);
 void pn_seed_derive(const uint8_t seed[PN_SEED_BYTES], const char *label, uint64_t index,
                     uint8_t out[PN_SEED_BYTES]);
 
+/* SHA-256 of data[0..n) (integrity digests of serialized objects). */
+void pn_sha256(const void *data, size_t n, uint8_t out[32]);
+
 void pn_prg_bytes(struct pn_prg *prg, void *out, size_t n);
 uint64_t pn_prg_u64(struct pn_prg *prg);
 uint32_t pn_prg_u32(struct pn_prg *prg);

@@ -1,5 +1,6 @@
 /* test_poly.c - encrypted polynomial evaluation at N = 2^14 against plaintext: a degree-27 polynomial
-** (BSGS), other degrees, SmartPAF's f1^2 o g1^2 and f2 o g3 composites, depth and product counts. */
+** (BSGS), other degrees, SmartPAF's f1^2 o g1^2 and f2 o g3 composites, Chebyshev-basis series (the
+** bootstrapping cosine) with a chosen output scale, depth and product counts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -170,6 +171,60 @@ static void test_f2g3(void **state) {
               "odd degree 9");
 }
 
+/* sum c_i T_i(x) with T_i(cos th) = cos(i th): a reference independent of the recurrences */
+static double cheb_direct(const double *c, int d, double x) {
+  const double th = acos(fmax(-1.0, fmin(1.0, x)));
+  double s = 0;
+  for (int i = 0; i <= d; i++) s += c[i] * cos(i * th);
+  return s;
+}
+static double ref_cheb(double x, const void *arg) {
+  const struct polyarg *p = arg;
+  return cheb_direct(p->a, p->d, x);
+}
+
+/* Chebyshev series: the degree-31 interpolant of cos(12 x) (whose power-basis coefficients reach ~1e3 and
+** cancel) and random degrees, each at an output scale other than the input's; against the plain sum
+** sum c_i cos(i acos x), at the optimal depth ceil(log2(d + 1)) for the dense series. */
+static void test_chebyshev(void **state) {
+  struct pn_ctx ctx = {0};
+  int ds[] = {31, 5, 12, 31};
+  for (int t = 0; t < 4; t++) {
+    const int d = ds[t], n = d + 1;
+    double c[64];
+    if (t == 0) { /* interpolation at the Chebyshev nodes */
+      for (int k = 0; k <= d; k++) {
+        double sum = 0;
+        for (int j = 0; j < n; j++) sum += cos(12 * cos(M_PI * (j + 0.5) / n)) * cos(M_PI * k * (j + 0.5) / n);
+        c[k] = (k ? 2.0 : 1.0) * sum / n;
+      }
+    } else {
+      for (int k = 0; k <= d; k++) c[k] = (2 * pn_prg_double(&F.prg) - 1) / (1 + k / 8.0);
+    }
+    struct pn_ckks_ct *out = pn_ckks_ct_new(F.c);
+    struct pn_poly_report rep;
+    const double target = ldexp(1.0, 38 + t);
+    assert_int_equal(pn_ckks_poly_eval_cheb(&ctx, F.c, F.rk, F.ct, c, d, target, out, &rep), PN_OK);
+    struct polyarg pa = {c, d};
+    double err = max_err_vs(out, ref_cheb, &pa);
+    int opt = 0;
+    while ((1 << opt) < d + 1) opt++;
+    printf("  chebyshev degree %2d: max error %.2e, depth %d (optimal %d), %d ct-ct products, baby %d\n", d, err,
+           rep.depth, opt, rep.nonscalar_muls, rep.baby);
+    if (t == 0) {
+      double e2 = 0;
+      for (int i = 0; i < 2001; i++) e2 = fmax(e2, fabs(cheb_direct(c, d, -1 + i / 1000.0) - cos(12 * (-1 + i / 1000.0))));
+      assert_true(e2 < 1e-9); /* the interpolant itself */
+      assert_true(fabs(pn_poly_cheb_plain(c, d, 0.3) - cheb_direct(c, d, 0.3)) < 1e-12);
+    }
+    assert_true(err < 1e-4);
+    assert_int_equal(rep.depth, opt);
+    assert_int_equal(rep.depth, pn_ckks_poly_cheb_depth(c, d));
+    assert_true(out->scale == target);
+    pn_ckks_ct_free(out);
+  }
+}
+
 static void test_errors(void **state) {
   struct pn_ctx ctx = {0};
   struct pn_ckks_ct *low = pn_ckks_ct_new(F.c), *out = pn_ckks_ct_new(F.c);
@@ -196,7 +251,7 @@ int main(int argc, char **argv) {
   printf("test_poly seed %llu\n", (unsigned long long)g_seed);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_degree27), cmocka_unit_test(test_degrees), cmocka_unit_test(test_f1f1g1g1),
-      cmocka_unit_test(test_f2g3),     cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_f2g3),     cmocka_unit_test(test_chebyshev), cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,58 @@
+/* ckks_serial_impl.h - the byte-level reader and writer of ckks_serial.c, shared with boot_serial.c.
+**
+** Objects: "PNCK" | u16 version | u16 type | 32-byte fingerprint | u64 payload length | payload, all
+** little-endian. Writers never fail mid-way (an allocation failure sets oom, reported by pn_ser_w_finish);
+** readers return 0 when the bytes run out and never read past the buffer. */
+#ifndef PN_CKKS_SERIAL_IMPL_H
+#define PN_CKKS_SERIAL_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ckks/ckks_impl.h"
+
+#define PN_CKKS_MAGIC "PNCK"
+#define PN_CKKS_VERSION 2 /* 2: switching keys carry their level range, seed form and digest */
+#define HDR_BYTES (4 + 2 + 2 + 32 + 8)
+
+enum { T_PARAMS = 1, T_CT, T_PT, T_SK, T_PK, T_SWK, T_GK, T_BOOTKEYS, T_COUNT };
+
+struct pn_wbuf {
+  uint8_t *p;
+  size_t len, cap;
+  int oom;
+};
+struct pn_rbuf {
+  const uint8_t *p;
+  size_t len, pos;
+};
+
+void pn_ser_w_bytes(struct pn_wbuf *w, const void *src, size_t n);
+void pn_ser_w_u8(struct pn_wbuf *w, uint8_t v);
+void pn_ser_w_u16(struct pn_wbuf *w, uint16_t v);
+void pn_ser_w_u64(struct pn_wbuf *w, uint64_t v);
+void pn_ser_w_f64(struct pn_wbuf *w, double d);
+void pn_ser_w_words(struct pn_wbuf *w, const uint64_t *a, size_t n);
+void pn_ser_w_header(struct pn_wbuf *w, int type, const uint8_t *fp);
+/* Patch the payload length and hand the buffer over (*buf owned by the caller, free()). */
+int pn_ser_w_finish(struct pn_ctx *ctx, struct pn_wbuf *w, uint8_t **buf, size_t *len);
+/* A switching key record (levels, form, b, a or its seed, SHA-256 digest of the record). */
+void pn_ser_w_swk(struct pn_wbuf *w, const struct pn_ckks_context *c, const struct pn_ckks_swk *k, int seeded);
+
+int pn_ser_r_bytes(struct pn_rbuf *r, void *dst, size_t n);
+int pn_ser_r_u8(struct pn_rbuf *r, uint8_t *v);
+int pn_ser_r_u16(struct pn_rbuf *r, uint16_t *v);
+int pn_ser_r_u64(struct pn_rbuf *r, uint64_t *v);
+int pn_ser_r_f64(struct pn_rbuf *r, double *d);
+/* PN_ERR_CORRUPT with "ckks <type>: <what>". */
+int pn_ser_corrupt(struct pn_ctx *ctx, int type, const char *what);
+/* Check the header (c == NULL: no fingerprint); on success r is at the payload, which is exactly the rest. */
+int pn_ser_r_header(struct pn_ctx *ctx, struct pn_rbuf *r, int type, const struct pn_ckks_context *c);
+/* nl limbs of N residues into dst, limb i checked against prime primes[i] (NULL: prime i). */
+int pn_ser_r_limbs(struct pn_ctx *ctx, struct pn_rbuf *r, const struct pn_ckks_context *c, const int *primes,
+                   int nl, uint64_t *dst, int type, const char *field);
+int pn_ser_r_end(struct pn_ctx *ctx, struct pn_rbuf *r, int type);
+int pn_ser_r_swk(struct pn_ctx *ctx, struct pn_rbuf *r, const struct pn_ckks_context *c, int type,
+                 struct pn_ckks_swk **out);
+
+#endif
