@@ -21,6 +21,8 @@ PN_CLI_COMMANDS(X)
 
 /* `privnn bench mpc` lives with the other MPC commands (cmd_mpc_bench.c); argv[0] is "mpc". */
 int pn_bench_mpc(int argc, char **argv);
+/* `privnn bench ckks --bootstrap` (cmd_bench_boot.c); argv as bench_ckks's. */
+int pn_bench_ckks_boot(int argc, char **argv);
 
 struct pn_cli_cmd {
   const char *name;

@@ -191,6 +191,7 @@ static void usage(FILE *f) {
              "  poly15 poly27                on the scale40 chain (degree-D polynomial, fresh ct, scale 2^40).\n"
              "mul_ct is without relinearisation; encrypt uses the public key; rotate is by one slot with\n"
              "key switching. Times are process CPU time (median), single-threaded unless --threads.\n\n"
+             "       privnn bench ckks --bootstrap [options]   (bootstrapping: see --bootstrap --help)\n"
              "       privnn bench mpc [options]   (HummingBird MPC: see privnn bench mpc --help)\n");
 }
 
@@ -210,6 +211,8 @@ static int want(const char *ops, const char *name) {
 static int bench_ckks(int argc, char **argv) {
   const char *nlist = "8192,16384,32768", *csv = NULL, *ops = NULL;
   int threads = 1;
+  for (int i = 2; i < argc; i++)
+    if (!strcmp(argv[i], "--bootstrap")) return pn_bench_ckks_boot(argc, argv);
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
