@@ -214,5 +214,16 @@ if [ -e "$W/o0.pb" ] || ls "$W" | grep -q tmp; then fail "a failed multi-output 
 # too many -o for the outputs
 expect_err 2 "outputs" "$PRIVNN" run "$W/r18.onnx" --random -o "$W/a.pb" -o "$W/b.pb"
 
+# ---- bench ckks --bootstrap: a run on an insecure test ring (~1 s) writes the issue's JSON keys; bad lists ----
+expect_ok "$PRIVNN" bench ckks --bootstrap --n 1024 --slots 0,3 --threads 1 --json "$W/boot.json"
+$PY -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"]; k=["n","slots","ms","levels_after","precision_bits_mean","precision_bits_min","key_bytes"]
+assert [(x["n"], x["slots"]) for x in r] == [(1024, 512), (1024, 8)] and all(all(q in x for q in k) for x in r)
+assert all(x["levels_after"] > 0 and x["precision_bits_min"] > 20 and x["key_bytes"] > 0 for x in r)' "$W/boot.json" \
+  && ok || fail "bench ckks --bootstrap JSON: $(head -c 400 "$W/boot.json")"
+expect_err 2 "--slots" "$PRIVNN" bench ckks --bootstrap --slots -1
+expect_err 2 "--n" "$PRIVNN" bench ckks --bootstrap --n 1000
+expect_err 2 "--threads" "$PRIVNN" bench ckks --bootstrap --threads 0
+expect_err 2 "do not fit" "$PRIVNN" bench ckks --bootstrap --n 1024 --slots 10
+
 echo "test_cli_basic: $pass checks passed, $fails failed"
 [ $fails -eq 0 ]

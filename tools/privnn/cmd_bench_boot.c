@@ -242,7 +242,10 @@ int pn_bench_ckks_boot(int argc, char **argv) {
         return 2;
       }
     } else if (i + 1 < argc && !strcmp(a, "--slots")) {
-      if (!(nsl = int_list(argv[++i], sl, 8))) {
+      nsl = int_list(argv[++i], sl, 8);
+      for (int k = 0; k < nsl; k++)
+        if (sl[k] < 0 || sl[k] > 15) nsl = 0;
+      if (!nsl) {
         fprintf(stderr, "privnn bench: --slots takes log2 slot counts, e.g. 15,12 (0 = full)\n");
         return 2;
       }
@@ -270,7 +273,7 @@ int pn_bench_ckks_boot(int argc, char **argv) {
       return 2;
     }
   }
-  struct run runs[64];
+  struct run runs[4 * 8 * 4]; /* --n, --slots and --threads lists hold at most 4, 8 and 4 entries */
   int nruns = 0, rc = 0, step = 0;
   struct pn_progress pg;
   pn_progress_start(&pg, "bench bootstrap", (uint64_t)(nn * nsl * (2 + nth * reps)));
