@@ -42,13 +42,11 @@ double pn_poly_cheb_plain(const double *coeffs, int degree, double x);
 
 /* Composite of odd polynomials: stage k is sum_j odd[k][j] x^(2j+1), j < nodd[k]; stage 0 is applied
 ** first (SmartPAF's f1^2 o g1^2 = g1(g1(f1(f1(x))))). Stages of degree <= 7 use a minimal-depth schedule
-** (degree 3: 2 levels, 5 and 7: 3 levels); higher stages fall back to pn_ckks_poly_eval. */
+** (degree 3: 2 levels, 5 and 7: 3 levels); higher stages fall back to pn_ckks_poly_eval. The plaintext
+** reference of the same chain, and SmartPAF's coefficient tables, are in graph/paf.h. */
 int pn_ckks_poly_eval_odd_chain(struct pn_ctx *ctx, const struct pn_ckks_context *c,
                                 const struct pn_ckks_swk *rk, const struct pn_ckks_ct *x,
                                 const double *const *odd, const int *nodd, int nstages,
                                 struct pn_ckks_ct *out, struct pn_poly_report *rep /* OUT, may be NULL */);
-
-/* Plain evaluation of the same chain (for checking). */
-double pn_poly_odd_chain_plain(const double *const *odd, const int *nodd, int nstages, double x);
 
 #endif

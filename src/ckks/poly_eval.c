@@ -397,18 +397,6 @@ int pn_ckks_poly_cheb_depth(const double *coeffs, int degree) {
 
 /* ---- odd chains ---- */
 
-double pn_poly_odd_chain_plain(const double *const *odd, const int *nodd, int nstages, double x) {
-  for (int s = 0; s < nstages; s++) {
-    double x2 = x * x, p = x, acc = 0;
-    for (int j = 0; j < nodd[s]; j++) {
-      acc += odd[s][j] * p;
-      p *= x2;
-    }
-    x = acc;
-  }
-  return x;
-}
-
 /* one odd stage of degree <= 7 at exactly scale target */
 static int eval_odd_small(struct bsgs *b, const struct pn_ckks_ct *x, const double *co, int n, double target,
                           struct pn_ckks_ct *out) {

@@ -34,6 +34,10 @@ PN_KERNEL_DECL(sqrt)
 PN_KERNEL_DECL(sub)
 PN_KERNEL_DECL(tanh)
 
+/* k_paf.c (ai.privnn) */
+PN_KERNEL_DECL(paf_max_pool)
+PN_KERNEL_DECL(paf_relu)
+
 /* k_pool.c */
 PN_KERNEL_DECL(average_pool)
 PN_KERNEL_DECL(global_average_pool)

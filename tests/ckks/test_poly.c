@@ -13,6 +13,7 @@
 
 #include "ckks/ckks.h"
 #include "ckks/poly.h"
+#include "graph/paf.h"
 
 static uint64_t g_seed = 4242;
 
@@ -128,13 +129,18 @@ struct chainarg {
 };
 static double ref_chain(double x, const void *arg) {
   const struct chainarg *c = arg;
-  return pn_poly_odd_chain_plain(c->odd, c->nodd, c->n, x);
+  return pn_paf_chain_eval(c->odd, c->nodd, c->n, x);
 }
 
-static const double f1[] = {1.5, -0.5};
-static const double f2[] = {1.875, -1.25, 0.375};
-static const double g1[] = {2.076171875, -1.3271484375};
-static const double g3[] = {4.4814453125, -16.1884765625, 25.013671875, -12.55859375};
+/* A SmartPAF form's stages as a chain (graph/paf.h holds the coefficient tables). */
+static int form_chain(enum pn_paf_form f, const double **odd, int *nodd) {
+  const struct pn_paf_form_def *d = pn_paf_form_def(f);
+  for (int s = 0, o = 0; s < d->n_stages; o += d->terms[s], s++) {
+    odd[s] = d->base + o;
+    nodd[s] = d->terms[s];
+  }
+  return d->n_stages;
+}
 
 static void check_chain(const double *const *odd, const int *nodd, int n, int want_depth, const char *name) {
   struct pn_ctx ctx = {0};
@@ -151,17 +157,19 @@ static void check_chain(const double *const *odd, const int *nodd, int n, int wa
 
 static void test_f1f1g1g1(void **state) {
   /* row 0 first: g1(g1(f1(f1(x)))) */
-  const double *odd[] = {f1, f1, g1, g1};
-  const int nodd[] = {2, 2, 2, 2};
+  const double *odd[PN_PAF_MAX_STAGES];
+  int nodd[PN_PAF_MAX_STAGES];
+  assert_int_equal(form_chain(PN_PAF_F1G1SQ, odd, nodd), 4);
   /* plain sanity of the reference: an approximation of sign(x) */
-  assert_true(pn_poly_odd_chain_plain(odd, nodd, 4, 0.5) > 0.8);
-  assert_true(pn_poly_odd_chain_plain(odd, nodd, 4, -0.5) < -0.8);
+  assert_true(pn_paf_chain_eval(odd, nodd, 4, 0.5) > 0.8);
+  assert_true(pn_paf_chain_eval(odd, nodd, 4, -0.5) < -0.8);
   check_chain(odd, nodd, 4, 8, "f1^2 o g1^2");
 }
 
 static void test_f2g3(void **state) {
-  const double *odd[] = {f2, g3};
-  const int nodd[] = {3, 4};
+  const double *odd[PN_PAF_MAX_STAGES];
+  int nodd[PN_PAF_MAX_STAGES];
+  assert_int_equal(form_chain(PN_PAF_F2G3, odd, nodd), 2);
   check_chain(odd, nodd, 2, 6, "f2 o g3");
   /* a degree-9 stage goes through BSGS */
   const double h9[] = {1.0, -0.5, 0.25, -0.125, 0.0625};
@@ -233,8 +241,9 @@ static void test_errors(void **state) {
   for (int i = 0; i < 28; i++) a[i] = 1.0 / (i + 1);
   assert_int_equal(pn_ckks_poly_eval(&ctx, F.c, F.rk, low, a, 27, out, NULL), PN_ERR_INVALID);
   assert_non_null(strstr(pn_errmsg(&ctx), "levels"));
-  const double *odd[] = {f1, f1, g1, g1};
-  const int nodd[] = {2, 2, 2, 2};
+  const double *odd[PN_PAF_MAX_STAGES];
+  int nodd[PN_PAF_MAX_STAGES];
+  form_chain(PN_PAF_F1G1SQ, odd, nodd);
   assert_int_equal(pn_ckks_poly_eval_odd_chain(&ctx, F.c, F.rk, low, odd, nodd, 4, out, NULL), PN_ERR_INVALID);
   assert_int_equal(pn_ckks_poly_eval(&ctx, F.c, F.rk, F.ct, a, 0, out, NULL), PN_ERR_INVALID);
   a[3] = NAN;
