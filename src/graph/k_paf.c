@@ -82,6 +82,11 @@ float pn_paf_dynamic_scale(const float *x, int64_t n) {
   return m > PN_PAF_DS_FLOOR || isnan(m) ? m : PN_PAF_DS_FLOOR;
 }
 
+float pn_paf_kind_dynamic_scale(enum pn_paf_kind kind, const float *x, int64_t n) {
+  float m = pn_paf_dynamic_scale(x, n);
+  return kind == PN_PAF_MAXPOOL ? 2.0f * m : m;
+}
+
 void pn_paf_relu_forward(const struct pn_paf_eval *e, float s, float gain, const float *x, float *y,
                          int64_t n) {
   const float r = 1.0f / s;
@@ -225,6 +230,55 @@ void pn_paf_maxpool_backward(const struct pn_paf_eval *e, const struct pn_paf_po
   }
 }
 
+int64_t pn_paf_relu_overflow(float s, const float *x, int64_t n) {
+  const float r = 1.0f / s;
+  int64_t k = 0;
+  for (int64_t i = 0; i < n; i++) k += !(fabsf(x[i] * r) <= 1.0f);
+  return k;
+}
+
+/* Every tree level's sign input of a PafMaxPool over x: the count beyond [-1, 1] and max |a - b|. */
+static void pool_sign_inputs(const struct pn_paf_eval *e, const struct pn_paf_pool *g, float s, const float *x,
+                             int64_t *over, float *maxdiff) {
+  const float r = 1.0f / s;
+  const int w = (int)(g->kh * g->kw);
+  struct tree t;
+  tree_init(&t, w);
+  int64_t k = 0;
+  float m = 0;
+  for (int64_t c = 0; c < g->nc; c++) {
+    const float *xc = x + c * g->h * g->w;
+    float v[2 * PN_PAF_MAX_WINDOW];
+    int64_t idx[PN_PAF_MAX_WINDOW];
+    for (int64_t oh = 0; oh < g->oh; oh++)
+      for (int64_t ow = 0; ow < g->ow; ow++) {
+        window(g, xc, oh, ow, v, idx);
+        for (int i = 0; i < t.n_internal; i++) {
+          float a = v[t.left[i]], b = v[t.right[i]], d = fabsf(a - b);
+          k += !(d * r <= 1.0f);
+          if (d > m || isnan(d)) m = d;
+          v[w + i] = paf_max(e, r, a, b);
+        }
+      }
+  }
+  *over = k;
+  *maxdiff = m;
+}
+
+int64_t pn_paf_maxpool_overflow(const struct pn_paf_eval *e, const struct pn_paf_pool *g, float s, const float *x) {
+  int64_t k;
+  float m;
+  pool_sign_inputs(e, g, s, x, &k, &m);
+  return k;
+}
+
+float pn_paf_maxpool_max_diff(const struct pn_paf_eval *e, const struct pn_paf_pool *g, float s, const float *x) {
+  int64_t k;
+  float m;
+  pool_sign_inputs(e, g, s, x, &k, &m);
+  return m;
+}
+
 /* ---- the ops ---- */
 
 static int check_cs(const struct pn_op_args *a, const struct pn_paf_node *pn, const struct pn_shape *in,
@@ -247,23 +301,17 @@ static int check_cs(const struct pn_op_args *a, const struct pn_paf_node *pn, co
   return PN_OK;
 }
 
-int pn_infer_paf_relu(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
-                      struct pn_shape *out, int n_out) {
-  struct pn_paf_node pn;
-  int rc = pn_paf_node_attrs(a->ctx, a->node, &pn);
-  if (!rc) rc = check_cs(a, &pn, in, n_in);
-  if (rc) return rc;
-  pn_shape_set(out, PN_DT_FLOAT, in[0].ndim, in[0].dims);
-  return PN_OK;
-}
-
-int pn_infer_paf_max_pool(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
-                          struct pn_shape *out, int n_out) {
+/* Both ops: attributes, C and S checked; a ReLU keeps X's shape, a pool computes its window's. */
+static int infer(const struct pn_op_args *a, const struct pn_shape *in, int n_in, struct pn_shape *out) {
   struct pn_paf_node pn;
   int rc = pn_paf_node_attrs(a->ctx, a->node, &pn);
   if (!rc) rc = check_cs(a, &pn, in, n_in);
   if (rc) return rc;
   const struct pn_shape *x = &in[0];
+  if (pn.kind == PN_PAF_RELU) {
+    pn_shape_set(out, PN_DT_FLOAT, x->ndim, x->dims);
+    return PN_OK;
+  }
   if (x->ndim >= 0 && x->ndim != 4)
     return pn_op_err(a, PN_ERR_INVALID, "X must be N x C x H x W, has rank %d", x->ndim);
   int64_t d[4] = {-1, -1, -1, -1};
@@ -281,6 +329,16 @@ int pn_infer_paf_max_pool(const struct pn_op_args *a, const struct pn_shape *in,
   return PN_OK;
 }
 
+int pn_infer_paf_relu(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                      struct pn_shape *out, int n_out) {
+  return infer(a, in, n_in, out);
+}
+
+int pn_infer_paf_max_pool(const struct pn_op_args *a, const struct pn_shape *in, int n_in,
+                          struct pn_shape *out, int n_out) {
+  return infer(a, in, n_in, out);
+}
+
 /* What both kernels need before running: the node's attributes, the coefficients and the scale (S,
 ** checked positive and finite, or the input's dynamic scale). */
 static int run_setup(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
@@ -292,7 +350,7 @@ static int run_setup(const struct pn_op_args *a, const struct pn_tensor *const *
     *s = ((const float *)in[2]->data)[0];
     if (!(*s > 0) || !isfinite(*s)) return pn_op_err(a, PN_ERR_INVALID, "scale S must be positive and finite");
   } else {
-    *s = pn_paf_dynamic_scale(x->data, pn_tensor_numel(x));
+    *s = pn_paf_kind_dynamic_scale(pn->kind, x->data, pn_tensor_numel(x));
   }
   pn_paf_eval_init(e, pn->form, in[1]->data);
   return PN_OK;

@@ -51,7 +51,7 @@ struct pn_ctx;
   X(GRID_SAMPLE, "GridSample")
 
 /* The ai.privnn ops, numbered after the ai.onnx ones: X(ID, "OpType") as above. */
-#define PN_OPS_PRIVNN(X)
+#define PN_OPS_PRIVNN(X) X(PAF_MAX_POOL, "PafMaxPool") X(PAF_RELU, "PafRelu")
 
 enum pn_op {
 #define X(id, name) PN_OP_##id,

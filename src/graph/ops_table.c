@@ -131,6 +131,9 @@ const struct pn_op_def pn_op_defs[PN_OP_COUNT] = {
   [PN_OP_EYE_LIKE] = {"EyeLike", 1, 1, 1, 1, pn_infer_eye_like, pn_run_eye_like},
   [PN_OP_GRID_SAMPLE] = {"GridSample", 2, 2, 1, 1, pn_infer_grid_sample, pn_run_grid_sample},
   [PN_OP_NON_MAX_SUPPRESSION] = {"NonMaxSuppression", 2, 5, 1, 1, pn_infer_non_max_suppression, pn_run_non_max_suppression},
+  /* ai.privnn (graph/paf.h) */
+  [PN_OP_PAF_MAX_POOL] = {"PafMaxPool", 2, 3, 1, 1, pn_infer_paf_max_pool, pn_run_paf_max_pool},
+  [PN_OP_PAF_RELU] = {"PafRelu", 2, 3, 1, 1, pn_infer_paf_relu, pn_run_paf_relu},
 };
 
 static_assert(sizeof pn_op_defs / sizeof *pn_op_defs == PN_OP_COUNT, "pn_op_defs out of date");

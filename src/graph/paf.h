@@ -27,7 +27,11 @@
 **   sign's input divided by s.
 **
 ** PafMaxPool(X, C [, S]) -> Y
-**   X  float [N, C, H, W]; C and S as for PafRelu (dynamic s = max(max|X|, PN_PAF_DS_FLOOR)).
+**   X  float [N, C, H, W]; C and S as for PafRelu, but the scale bounds the sign's inputs a - b:
+**      a dynamic one is s = 2 max(max|X|, PN_PAF_DS_FLOOR) (the paper's max|X| assumes X >= 0, which
+**      a PAF ReLU before the pool does not give: its outputs for negative inputs make |a - b| reach
+**      2 max|X|, and past 1 a form's stages explode), and a static one is the largest |a - b| seen
+**      at any tree level (the SmartPAF pipeline measures it).
 **   attributes: form (string, required), kernel_shape (2 ints, required), strides (2, default 1),
 **   pads (4: top, left, bottom, right; default 0, each < the kernel). No dilations, ceil_mode or
 **   auto_pad. Output dims (H + pad_top + pad_bottom - kh) / sh + 1 (floor), likewise for W.
@@ -58,12 +62,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "graph/ops.h"
+
 struct pn_ctx;
 struct pn_graph;
 struct pn_node;
 struct pn_tensor;
 
-#define PN_PAF_DOMAIN "ai.privnn"
+#define PN_PAF_DOMAIN PN_PRIVNN_DOMAIN /* "ai.privnn", graph/ops.h */
 #define PN_PAF_OPSET 1
 #define PN_PAF_MAX_STAGES 4
 #define PN_PAF_MAX_TERMS 7          /* odd coefficients of one stage: degree 13 */
@@ -75,6 +81,8 @@ enum pn_paf_form {
   PN_PAF_F1G2, PN_PAF_F2G2, PN_PAF_F2G3, PN_PAF_ALPHA7, PN_PAF_F1G1SQ, PN_PAF_MINIMAX27,
   PN_PAF_FORM_COUNT
 };
+
+enum pn_paf_kind { PN_PAF_RELU, PN_PAF_MAXPOOL, PN_PAF_KIND_COUNT };
 
 struct pn_paf_form_def {
   const char *name;                 /* "f1g2", ... as the CLI and the form attribute spell it */
@@ -159,8 +167,9 @@ void pn_paf_eval_init(struct pn_paf_eval *e, enum pn_paf_form f, const float *co
 
 /* P(t) in float, in the order of the header comment. */
 float pn_paf_p(const struct pn_paf_eval *e, float t);
-/* The dynamic scale of x[0..n): max(max |x|, PN_PAF_DS_FLOOR). */
+/* The dynamic scale of x[0..n): max(max |x|, PN_PAF_DS_FLOOR); a PafMaxPool's is twice that. */
 float pn_paf_dynamic_scale(const float *x, int64_t n);
+float pn_paf_kind_dynamic_scale(enum pn_paf_kind kind, const float *x, int64_t n);
 
 /* y = gain (x + x P(x r)), r = 1 / s. */
 void pn_paf_relu_forward(const struct pn_paf_eval *e, float s, float gain, const float *x,
@@ -180,9 +189,14 @@ void pn_paf_maxpool_forward(const struct pn_paf_eval *e, const struct pn_paf_poo
 void pn_paf_maxpool_backward(const struct pn_paf_eval *e, const struct pn_paf_pool *g, float s,
                              const float *x, const float *dy, float *dx, double *dc);
 
-/* ---- PAF nodes in a graph (paf_graph.c) ---- */
+/* Sign inputs outside [-1, 1]: |x r| > 1 for a ReLU; every tree level's |(a - b) r| > 1 for a
+** MaxPool (total: nc * oh * ow * (kh * kw - 1) inputs). */
+int64_t pn_paf_relu_overflow(float s, const float *x, int64_t n);
+int64_t pn_paf_maxpool_overflow(const struct pn_paf_eval *e, const struct pn_paf_pool *g, float s, const float *x);
+/* The largest |a - b| at any tree level of a PafMaxPool over x (its static scale's measure). */
+float pn_paf_maxpool_max_diff(const struct pn_paf_eval *e, const struct pn_paf_pool *g, float s, const float *x);
 
-enum pn_paf_kind { PN_PAF_RELU, PN_PAF_MAXPOOL, PN_PAF_KIND_COUNT };
+/* ---- PAF nodes in a graph (paf_graph.c) ---- */
 
 /* A parsed, validated PafRelu / PafMaxPool node. */
 struct pn_paf_node {
@@ -219,5 +233,21 @@ int pn_paf_replace(struct pn_ctx *ctx, struct pn_graph *g, struct pn_node *n, en
 /* Give PAF node n a static scale s (> 0; its S initializer "<node>.paf_s" is made or updated), or
 ** make it dynamic (s <= 0: the S input is dropped). */
 int pn_paf_set_scale(struct pn_ctx *ctx, struct pn_graph *g, struct pn_node *n, float s);
+
+/* Rewrite every PAF node of g as standard ONNX ops computing the same floats (paf_expand.c); g's
+** shapes must be inferred (PafMaxPool needs its input's H and W). Drops the ai.privnn import.
+** *count (may be NULL) = nodes expanded. PN_ERR_UNSUPPORTED when ai.onnx's opset is below 11. */
+int pn_paf_expand(struct pn_ctx *ctx, struct pn_graph *g, int *count);
+
+/* Fold static scales and ReLU's gain into neighbouring linear layers, exactly (paf_fold.c: each
+** value gets a positive factor; linear layers absorb the change of factor; positively homogeneous
+** ops pass it through; graph inputs, outputs and values read by anything else keep factor 1).
+** A PAF whose input group is free ends with s = 1; a ReLU whose output group is free, gain = 1. */
+struct pn_paf_fold_report {
+  int paf_nodes;               /* PAF nodes in the graph */
+  int unit_scale;              /* ... with a static scale of exactly 1 after folding */
+  int unit_gain;               /* PafRelu with gain exactly 1 after folding */
+};
+int pn_paf_fold_scales(struct pn_ctx *ctx, struct pn_graph *g, struct pn_paf_fold_report *rep /* OUT */);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "graph/paf.h"
 #include "graph/window.h"
 #include "nn/autograd.h"
 #include "util/util.h"
@@ -26,7 +27,8 @@ struct ag_val {
   int ndim;
   int64_t dims[PN_MAX_DIMS];
   float *data;               /* activations: owned; params/consts: the initializer's data */
-  float *grad;               /* NULL when no gradient flows here */
+  float *grad;               /* NULL when no gradient flows here (or none is needed now) */
+  float *gbuf;               /* the gradient buffer grad points to when it is needed */
   int64_t cap;               /* floats allocated (activations) */
   bool owned, is_const, is_param, is_state;
   const struct pn_tensor *init; /* initializer, if any */
@@ -79,6 +81,8 @@ struct pn_ag {
   bool train;
   pn_ag_hook hook;           /* may be NULL: see pn_ag_set_hook */
   void *hook_user;
+  enum pn_ag_bn bn_mode;
+  int64_t bn_count;          /* PN_AG_BN_AVERAGE: training batches averaged so far */
   struct pn_prg prg;         /* dropout */
   double conv_flops, conv_sec, conv_cpu;
 };
@@ -510,11 +514,15 @@ static int bn_forward(struct pn_ag *ag, struct ag_node *nd) {
   struct ag_val *rm = nd->in[3], *rv = nd->in[4], *y = nd->out[0];
   int64_t N = x->dims[0], C = x->dims[1], S = numel(x) / (N * C);
   float *mean = nd->saved, *inv = nd->saved + C;
-  nd->train_stats = ag->train;
+  bool batch_stats = ag->train && ag->bn_mode != PN_AG_BN_FROZEN;
+  /* ONNX: running = running * momentum + current * (1 - momentum); the average mode makes running
+  ** the mean of every batch's statistics since pn_ag_set_bn */
+  float mom = ag->bn_mode == PN_AG_BN_AVERAGE ? 1.0f - 1.0f / (float)ag->bn_count : nd->f1;
+  nd->train_stats = batch_stats;
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < C; c++) {
     double mu, var;
-    if (ag->train) {
+    if (batch_stats) {
       double s = 0, s2 = 0;
       for (int64_t b = 0; b < N; b++) {
         const float *p = x->data + (b * C + c) * S;
@@ -526,9 +534,8 @@ static int bn_forward(struct pn_ag *ag, struct ag_node *nd) {
         for (int64_t i = 0; i < S; i++) s2 += (p[i] - mu) * (p[i] - mu);
       }
       var = s2 / (double)(N * S);
-      /* ONNX: running = running * momentum + current * (1 - momentum) */
-      rm->data[c] = rm->data[c] * nd->f1 + (float)mu * (1.0f - nd->f1);
-      rv->data[c] = rv->data[c] * nd->f1 + (float)var * (1.0f - nd->f1);
+      rm->data[c] = rm->data[c] * mom + (float)mu * (1.0f - mom);
+      rv->data[c] = rv->data[c] * mom + (float)var * (1.0f - mom);
     } else {
       mu = rm->data[c];
       var = rv->data[c];
@@ -888,6 +895,86 @@ static void gap_backward(struct pn_ag *ag, struct ag_node *nd) {
   }
 }
 
+/* --------------------------------------------- PafRelu, PafMaxPool (ai.privnn) ---- */
+
+/* Forms, scales and kernels are graph/paf.h's; C (coefficients) is a parameter, S (a static scale)
+** is state, and a dynamic scale is a constant for the gradient. i0 = form, f0 = gain, f1 = the
+** scale of the last forward. */
+static int paf_setup(struct pn_ctx *ctx, struct pn_ag *ag, struct ag_node *nd) {
+  struct pn_paf_node pn;
+  int rc = pn_paf_node_attrs(ctx, nd->node, &pn);
+  if (rc) return rc;
+  nd->i0 = pn.form;
+  nd->f0 = pn.gain;
+  const struct ag_val *c = nd->in[1];
+  if (!c->init || c->init->dtype != PN_DT_FLOAT || c->ndim != 1 || c->dims[0] != pn_paf_n_coeffs(pn.form))
+    return node_err(ctx, nd, PN_ERR_INVALID, "coefficients C must be a float initializer of the form's length");
+  if (nd->n_in > 2 && nd->in[2] &&
+      (!nd->in[2]->init || nd->in[2]->init->dtype != PN_DT_FLOAT || numel(nd->in[2]) != 1 ||
+       !(nd->in[2]->data[0] > 0) || !isfinite(nd->in[2]->data[0])))
+    return node_err(ctx, nd, PN_ERR_INVALID, "scale S must be a positive finite float scalar initializer");
+  if (nd->opk == PN_OP_PAF_MAX_POOL) {
+    for (int i = 0; i < 2; i++) {
+      nd->w.k[i] = pn.k[i];
+      nd->w.s[i] = pn.s[i];
+      nd->w.pb[i] = pn.p[i];
+      nd->w.pe[i] = pn.p[i + 2];
+    }
+  }
+  return PN_OK;
+}
+
+static int paf_pool_shape(struct pn_ctx *ctx, struct pn_ag *ag, struct ag_node *nd) {
+  const struct ag_val *x = nd->in[0];
+  if (need_rank(ctx, nd, 0, 4)) return ctx->status;
+  int64_t od[4] = {x->dims[0], x->dims[1], 0, 0};
+  for (int i = 0; i < 2; i++) {
+    int64_t padded = x->dims[2 + i] + nd->w.pb[i] + nd->w.pe[i];
+    if (padded < nd->w.k[i]) return node_err(ctx, nd, PN_ERR_INVALID, "kernel larger than the padded input");
+    od[2 + i] = (padded - nd->w.k[i]) / nd->w.s[i] + 1;
+  }
+  set_dims(nd->out[0], 4, od);
+  return PN_OK;
+}
+
+static struct pn_paf_pool paf_geom(const struct ag_node *nd) {
+  const struct ag_val *x = nd->in[0], *y = nd->out[0];
+  struct pn_paf_pool g = {x->dims[0] * x->dims[1], x->dims[2], x->dims[3], y->dims[2], y->dims[3],
+                          nd->w.k[0], nd->w.k[1], nd->w.s[0], nd->w.s[1], nd->w.pb[0], nd->w.pb[1]};
+  return g;
+}
+
+static int paf_forward(struct pn_ag *ag, struct ag_node *nd) {
+  const struct ag_val *x = nd->in[0];
+  struct pn_paf_eval e;
+  pn_paf_eval_init(&e, (enum pn_paf_form)nd->i0, nd->in[1]->data);
+  enum pn_paf_kind kind = nd->opk == PN_OP_PAF_RELU ? PN_PAF_RELU : PN_PAF_MAXPOOL;
+  float s = nd->n_in > 2 && nd->in[2] ? nd->in[2]->data[0] : pn_paf_kind_dynamic_scale(kind, x->data, numel(x));
+  nd->f1 = s;
+  if (nd->opk == PN_OP_PAF_RELU) {
+    pn_paf_relu_forward(&e, s, nd->f0, x->data, nd->out[0]->data, numel(x));
+  } else {
+    struct pn_paf_pool g = paf_geom(nd);
+    pn_paf_maxpool_forward(&e, &g, s, x->data, nd->out[0]->data);
+  }
+  return PN_OK;
+}
+
+static void paf_backward(struct pn_ag *ag, struct ag_node *nd) {
+  const struct ag_val *x = nd->in[0], *c = nd->in[1];
+  struct pn_paf_eval e;
+  pn_paf_eval_init(&e, (enum pn_paf_form)nd->i0, c->data);
+  double dc[PN_PAF_MAX_COEFFS] = {0};
+  if (nd->opk == PN_OP_PAF_RELU) {
+    pn_paf_relu_backward(&e, nd->f1, nd->f0, x->data, nd->out[0]->grad, x->grad, c->grad ? dc : NULL, numel(x));
+  } else {
+    struct pn_paf_pool g = paf_geom(nd);
+    pn_paf_maxpool_backward(&e, &g, nd->f1, x->data, nd->out[0]->grad, x->grad, c->grad ? dc : NULL);
+  }
+  if (c->grad)
+    for (int k = 0; k < e.n_coeffs; k++) c->grad[k] += (float)dc[k];
+}
+
 /* ------------------------------------------------- the differentiable ops ---- */
 
 static const struct pn_ag_op ag_ops[PN_OP_COUNT] = {
@@ -905,6 +992,8 @@ static const struct pn_ag_op ag_ops[PN_OP_COUNT] = {
   [PN_OP_RESHAPE] = {2, reshape_setup, reshape_shape, copy_forward, copy_backward},
   [PN_OP_DROPOUT] = {1, dropout_setup, same_shape, dropout_forward, dropout_backward},
   [PN_OP_IDENTITY] = {1, no_setup, same_shape, copy_forward, copy_backward},
+  [PN_OP_PAF_RELU] = {2, paf_setup, same_shape, paf_forward, paf_backward},
+  [PN_OP_PAF_MAX_POOL] = {2, paf_setup, paf_pool_shape, paf_forward, paf_backward},
 };
 static_assert(sizeof ag_ops / sizeof *ag_ops == PN_OP_COUNT, "ag_ops out of date");
 
@@ -948,7 +1037,7 @@ static int shapes(struct pn_ctx *ctx, struct pn_ag *ag, int n, bool setup) {
 static void ag_free_bufs(struct pn_ag *ag) {
   for (int i = 0; i < ag->n_vals; i++) {
     if (ag->vals[i].owned) free(ag->vals[i].data);
-    free(ag->vals[i].grad);
+    free(ag->vals[i].gbuf);
   }
   for (int i = 0; i < ag->n_nodes; i++) {
     free(ag->nodes[i].argmax);
@@ -1008,12 +1097,12 @@ static int bind_nodes(struct pn_ctx *ctx, struct pn_ag *ag) {
       nd->out[j] = new_val(ag, n->out[j]);
       nd->out[j]->owned = true;
     }
-    if (nd->opk == PN_OP_BATCH_NORM)
-      for (int j = 3; j < nd->n_in; j++)
-        if (nd->in[j] && nd->in[j]->is_param) {
-          nd->in[j]->is_param = false;
-          nd->in[j]->is_state = true;
-        }
+    int first_state = nd->opk == PN_OP_BATCH_NORM ? 3 : nd->opk == PN_OP_PAF_RELU || nd->opk == PN_OP_PAF_MAX_POOL ? 2 : 5;
+    for (int j = first_state; j < nd->n_in; j++) /* BN mean/var, a PAF's static scale */
+      if (nd->in[j] && nd->in[j]->is_param) {
+        nd->in[j]->is_param = false;
+        nd->in[j]->is_state = true;
+      }
     int rc = nd->op->setup(ctx, ag, nd);
     if (rc) return rc;
   }
@@ -1100,7 +1189,7 @@ int pn_ag_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_ag_opts *o
       if (!v->data) rc = pn_err(ctx, PN_ERR_NOMEM, "autograd: out of memory for '%s'", v->name);
     }
     if (!rc && flow[i]) {
-      v->grad = calloc((size_t)(m ? m : 1), sizeof(float));
+      v->grad = v->gbuf = calloc((size_t)(m ? m : 1), sizeof(float));
       if (!v->grad) rc = pn_err(ctx, PN_ERR_NOMEM, "autograd: out of memory for '%s'", v->name);
     }
     if (!rc && v->is_param) ag->n_params++;
@@ -1163,6 +1252,31 @@ double pn_ag_conv_flops(const struct pn_ag *ag) { return ag->conv_flops; }
 double pn_ag_conv_seconds(const struct pn_ag *ag) { return ag->conv_sec; }
 double pn_ag_conv_cpu_seconds(const struct pn_ag *ag) { return ag->conv_cpu; }
 
+void pn_ag_set_bn(struct pn_ag *ag, enum pn_ag_bn mode) {
+  ag->bn_mode = mode;
+  ag->bn_count = 0;
+}
+
+int pn_ag_set_need_grad(struct pn_ctx *ctx, struct pn_ag *ag, const bool *need) {
+  bool *live = calloc((size_t)ag->n_vals + 1, sizeof *live);
+  if (!live) return pn_err(ctx, PN_ERR_NOMEM, "autograd: out of memory");
+  for (int i = 0, k = 0; i < ag->n_vals; i++)
+    if (ag->vals[i].is_param) {
+      live[i] = ag->vals[i].gbuf && (!need || need[k]);
+      k++;
+    }
+  live[ag->input - ag->vals] = ag->input->gbuf != NULL;
+  for (int i = 0; i < ag->n_nodes; i++) {
+    struct ag_node *nd = &ag->nodes[i];
+    bool f = false;
+    for (int j = 0; j < nd->n_in; j++) f |= nd->in[j] && live[nd->in[j] - ag->vals];
+    for (int j = 0; j < nd->n_out; j++) live[nd->out[j] - ag->vals] = f && nd->out[j]->gbuf;
+  }
+  for (int i = 0; i < ag->n_vals; i++) ag->vals[i].grad = live[i] ? ag->vals[i].gbuf : NULL;
+  free(live);
+  return PN_OK;
+}
+
 int pn_ag_forward(struct pn_ctx *ctx, struct pn_ag *ag, const float *x, int n, bool train,
                   const float **out) {
   if (n < 1 || n > ag->opts.max_batch)
@@ -1172,6 +1286,7 @@ int pn_ag_forward(struct pn_ctx *ctx, struct pn_ag *ag, const float *x, int n, b
   memcpy(ag->input->data, x, sizeof(float) * (size_t)numel(ag->input));
   ag->batch = n;
   ag->train = train;
+  if (train && ag->bn_mode == PN_AG_BN_AVERAGE) ag->bn_count++;
   for (int i = 0; i < ag->n_nodes; i++) {
     struct ag_node *nd = &ag->nodes[i];
     rc = nd->op->forward(ag, nd);

@@ -88,6 +88,20 @@ struct pn_ag_step {
 ** hook these are the ordinary gradients. hook = NULL removes it. */
 typedef int (*pn_ag_hook)(void *user, struct pn_ctx *ctx, const struct pn_ag_step *st);
 void pn_ag_set_hook(struct pn_ag *ag, pn_ag_hook hook, void *user);
+/* BatchNormalization in a training forward (train = true): */
+enum pn_ag_bn {
+  PN_AG_BN_BATCH,    /* batch statistics; running statistics updated with the node's momentum (ONNX) */
+  PN_AG_BN_FROZEN,   /* running statistics, left unchanged (SmartPAF's alternate training) */
+  PN_AG_BN_AVERAGE,  /* batch statistics; running statistics become the mean of the batch statistics
+                     ** of every training forward since this call (an SWA model's BN update) */
+};
+/* Set the mode (default PN_AG_BN_BATCH); inference forwards always use running statistics. */
+void pn_ag_set_bn(struct pn_ag *ag, enum pn_ag_bn mode);
+
+/* Which parameters need a gradient: need[i] for parameter i (NULL: all). Backward then skips every
+** node no needed gradient flows through and leaves the other parameters' grad untouched (frozen
+** groups cost nothing). The input gradient (opts.input_grad) is always computed. */
+int pn_ag_set_need_grad(struct pn_ctx *ctx, struct pn_ag *ag, const bool *need);
 
 /* Backward through the last forward (same batch, same mode): fills every parameter's grad (and the
 ** input grad when opts.input_grad). */

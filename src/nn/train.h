@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "graph/exec.h"
 #include "nn/autograd.h"
 #include "nn/dataset.h"
 #include "nn/optim.h"
@@ -69,6 +70,26 @@ int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const struct pn
 int pn_evaluate(struct pn_ctx *ctx, struct pn_ag *ag, const struct pn_dataset *ds, enum pn_split s,
                 int64_t n_limit, int batch, double *loss, double *acc,
                 int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]);
+
+/* Evaluate a model with the plaintext executor (how `privnn eval` and SmartPAF measure): the first
+** n images of split s (idx: these images instead, n of them), in batches, optionally flipped at
+** random from prg; observer sees every node (may be NULL). */
+struct pn_eval_opts {
+  const int64_t *idx;
+  int64_t n;                 /* 0 = the whole split (without idx) */
+  int batch;                 /* 0 = 250 */
+  int flip;
+  struct pn_prg *prg;
+  pn_exec_observer observer;
+  void *observer_user;
+};
+struct pn_eval_result {
+  int64_t n;
+  double loss, acc;
+  int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]; /* [true][predicted] */
+};
+int pn_evaluate_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dataset *ds, enum pn_split s,
+                     const struct pn_eval_opts *o, struct pn_eval_result *r /* OUT */);
 
 /* Checkpoints: the graph's float initializers + optimiser state + progress, CRC-protected. */
 int pn_ckpt_save(struct pn_ctx *ctx, const char *path, const struct pn_train_cfg *cfg,

@@ -2,7 +2,7 @@
 ** computed here independently, the Remez routine against the published minimax tables, the float
 ** kernels against a double-precision reimplementation of paf.h's semantics, and their gradients
 ** (input and every coefficient) against central finite differences of that reimplementation.
-** Usage: test_paf [SEED] (the seed is printed; pass it back to replay a failure). */
+** The seed is printed; PN_TEST_SEED=S replays a run (tests/pn_test.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "graph/paf.h"
+#include "pn_test.h"
 #include "util/util.h"
 
 static uint64_t g_seed = 1;
@@ -415,9 +416,8 @@ static void test_pool_exact(void **state) {
   }
 }
 
-int main(int argc, char **argv) {
-  if (argc > 1) g_seed = strtoull(argv[1], NULL, 10);
-  printf("test_paf seed %llu\n", (unsigned long long)g_seed);
+int main(void) {
+  g_seed = pn_test_seed("test_paf", 1);
   struct pn_ctx ctx = {0};
   if (pn_prg_init_u64(&ctx, &g_prg, g_seed)) return 1;
   const struct CMUnitTest tests[] = {

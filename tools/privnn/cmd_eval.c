@@ -32,77 +32,6 @@ static void usage(FILE *f) {
           PN_FMNIST_DIR);
 }
 
-static double xent(const float *z, int64_t K, int y, int64_t *arg) {
-  float mx = z[0];
-  *arg = 0;
-  for (int64_t k = 1; k < K; k++)
-    if (z[k] > mx) mx = z[k], *arg = k;
-  double s = 0;
-  for (int64_t k = 0; k < K; k++) s += exp((double)(z[k] - mx));
-  return log(s) - (double)(z[y] - mx);
-}
-
-/* Evaluate with the executor. */
-static int eval_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dataset *ds,
-                     enum pn_split s, int64_t n, int batch, double *loss, double *acc,
-                     int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]) {
-  struct pn_exec *ex = NULL;
-  struct pn_exec_opts eo = {0};
-  int rc = pn_exec_new(ctx, g, &eo, &ex);
-  if (rc) return rc;
-  if (pn_exec_n_inputs(ex) != 1 || pn_exec_n_outputs(ex) < 1) {
-    pn_exec_free(ex);
-    return pn_err(ctx, PN_ERR_UNSUPPORTED, "model must have one input [N,1,28,28] and a logits output");
-  }
-  int64_t *idx = malloc(sizeof(int64_t) * (size_t)batch);
-  int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
-  int n_out = pn_exec_n_outputs(ex);
-  struct pn_tensor **outs = calloc((size_t)n_out, sizeof *outs);
-  memset(conf, 0, sizeof(int64_t) * PN_FMNIST_CLASSES * PN_FMNIST_CLASSES);
-  double tl = 0;
-  int64_t ok = 0;
-  if (!idx || !y || !outs) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
-  for (int64_t b0 = 0; !rc && b0 < n; b0 += batch) {
-    int cnt = (int)(n - b0 < batch ? n - b0 : batch);
-    int64_t dims[4] = {cnt, 1, PN_FMNIST_SIDE, PN_FMNIST_SIDE};
-    struct pn_tensor *x = pn_tensor_new(PN_DT_FLOAT, 4, dims);
-    if (!x) {
-      rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
-      break;
-    }
-    for (int i = 0; i < cnt; i++) idx[i] = b0 + i;
-    pn_dataset_batch(ds, s, idx, cnt, 0, 0, NULL, x->data, y);
-    memset(outs, 0, sizeof *outs * (size_t)n_out);
-    const struct pn_tensor *ins[1] = {x};
-    rc = pn_exec_run(ctx, ex, ins, outs);
-    pn_tensor_free(x);
-    if (rc) break;
-    struct pn_tensor *z = outs[0];
-    int64_t K = z->ndim >= 1 && z->dims[0] == cnt ? pn_tensor_numel(z) / cnt : 0;
-    if (z->dtype != PN_DT_FLOAT || K < PN_FMNIST_CLASSES) {
-      rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "output '%s' must be float [N,>=10] logits",
-                  pn_exec_output(ex, 0)->name);
-    } else {
-      for (int i = 0; i < cnt; i++) {
-        int64_t arg;
-        tl += xent((const float *)z->data + i * K, K, y[i], &arg);
-        ok += arg == y[i];
-        if (arg < PN_FMNIST_CLASSES) conf[y[i]][arg]++;
-      }
-    }
-    for (int j = 0; j < n_out; j++) pn_tensor_free(outs[j]);
-  }
-  free(idx);
-  free(y);
-  free(outs);
-  pn_exec_free(ex);
-  if (!rc) {
-    *loss = tl / (double)n;
-    *acc = (double)ok / (double)n;
-  }
-  return rc;
-}
-
 int pn_cmd_eval(int argc, char **argv) {
   const char *model = NULL, *data = NULL, *split_s = "val", *json = NULL, *engine = "exec";
   int batch = 250;
@@ -167,7 +96,15 @@ int pn_cmd_eval(int argc, char **argv) {
   if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", model);
   if (!rc) {
     if (!strcmp(engine, "exec")) {
-      rc = eval_exec(&ctx, g, &ds, (enum pn_split)split, n, batch, &loss, &acc, conf);
+      struct pn_eval_opts eo = {.n = n, .batch = batch};
+      struct pn_eval_result *er = calloc(1, sizeof *er);
+      rc = er ? pn_evaluate_exec(&ctx, g, &ds, (enum pn_split)split, &eo, er) : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+      if (!rc) {
+        loss = er->loss;
+        acc = er->acc;
+        memcpy(conf, er->conf, sizeof conf);
+      }
+      free(er);
     } else {
       struct pn_ag *ag = NULL;
       struct pn_ag_opts ao = {.max_batch = batch};
