@@ -1,10 +1,10 @@
 // ort_time.js - time an ONNX model in ONNX Runtime (onnxruntime-node) for bench/ort_compare.sh.
 //
 // usage: node ort_time.js --model M.onnx [--threads T] [--warmup W] [--repeat R]
-//                         [--input-pb X.pb | --seed S] [--save-input X.pb] [--compare Y.pb]
+//                         [--input-pb X.pb | --seed S [--batch N]] [--save-input X.pb] [--compare Y.pb]
 // Creates an InferenceSession (graphOptimizationLevel 'all', intraOpNumThreads T, interOpNumThreads 1,
 // sequential execution), feeds the model's single float input (from a TensorProto file, or random
-// N(0,1) from a seeded generator), runs W untimed and R timed inferences and prints one JSON line:
+// N(0,1) from a seeded generator, symbolic dims set to --batch, default 1), runs W untimed and R timed inferences and prints one JSON line:
 // {"median_ms":..,"mean_ms":..,"min_ms":..,"runs":R,"threads":T,"max_abs_diff":..} where
 // max_abs_diff compares the first output with the TensorProto given by --compare.
 'use strict';
@@ -17,7 +17,7 @@ function die(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { threads: 1, warmup: 3, repeat: 10, seed: 1 };
+  const o = { threads: 1, warmup: 3, repeat: 10, seed: 1, batch: 1 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i], v = argv[i + 1];
     const take = () => { if (v === undefined) die(`${k} needs a value`); i++; return v; };
@@ -26,13 +26,14 @@ function parseArgs(argv) {
     else if (k === '--warmup') o.warmup = parseInt(take(), 10);
     else if (k === '--repeat') o.repeat = parseInt(take(), 10);
     else if (k === '--seed') o.seed = parseInt(take(), 10);
+    else if (k === '--batch') o.batch = parseInt(take(), 10);
     else if (k === '--input-pb') o.inputPb = take();
     else if (k === '--save-input') o.saveInput = take();
     else if (k === '--compare') o.compare = take();
     else die(`unknown option ${k}`);
   }
   if (!o.model) die('--model is required');
-  if (!(o.threads >= 1 && o.repeat >= 1 && o.warmup >= 0)) die('bad --threads/--repeat/--warmup');
+  if (!(o.threads >= 1 && o.repeat >= 1 && o.warmup >= 0 && o.batch >= 1)) die('bad --threads/--repeat/--warmup/--batch');
   return o;
 }
 
@@ -147,7 +148,7 @@ async function main() {
   } else {
     const meta = session.inputMetadata ? session.inputMetadata[0] : null;
     if (!meta || !meta.shape) die('this onnxruntime-node gives no input shape; use --input-pb');
-    dims = meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+    dims = meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : o.batch));
     data = normals(dims.reduce((a, b) => a * b, 1), o.seed);
   }
   if (o.saveInput) fs.writeFileSync(o.saveInput, encodeTensor(dims, data));

@@ -203,7 +203,7 @@ static int phase_ct(struct pn_ctx *ctx, struct paf_run *run) {
 /* ---- epochs with the best kept (baseline, SS-aware tune) ---- */
 
 static int train_phase(struct pn_ctx *ctx, struct paf_run *run, const char *tag, int epochs, int images,
-                       float lr_coef, float lr_weight, float wd) {
+                       float lr_coef, float lr_weight, float wd, bool bn_candidate) {
   struct paf_state *st = &run->st;
   int rc = paf_engine(ctx, run);
   int np = rc ? 0 : pn_ag_n_params(run->ag);
@@ -255,6 +255,18 @@ static int train_phase(struct pn_ctx *ctx, struct paf_run *run, const char *tag,
     st->epoch--;
   }
   if (!rc) paf_snap_restore(run->g, run->snap_layer); /* the best epoch (or none) */
+  if (!rc && bn_candidate) {
+    /* as for an SWA candidate in AT: BN statistics recomputed under the new activations */
+    double acc;
+    rc = paf_bn_recompute(ctx, run, run->ag, tag, 1, 0);
+    if (!rc) rc = paf_val_acc(ctx, run, run->ag, &acc);
+    if (!rc) {
+      paf_log(run, "%s: BN statistics recomputed: val accuracy %.4f (%s)", tag, acc,
+              acc > st->layer_best ? "kept" : "not kept");
+      if (acc > st->layer_best) st->layer_best = acc;
+      else paf_snap_restore(run->g, run->snap_layer);
+    }
+  }
   paf_optims_free(run);
   free(coef);
   free(mc);
@@ -412,7 +424,7 @@ int pn_paf_approximate(struct pn_ctx *ctx, const struct pn_paf_cfg *cfg, const s
   bool has_ss = cfg->tech & PN_PAF_T_SS;
   char name[32];
   if (!rc && run.st.phase == PH_BASE) {
-    rc = train_phase(ctx, &run, "baseline", cfg->base_epochs, cfg->base_images, cfg->base_lr, cfg->base_lr, 0);
+    rc = train_phase(ctx, &run, "baseline", cfg->base_epochs, cfg->base_images, cfg->base_lr, cfg->base_lr, 0, false);
     stage_name(cfg->tech, "ds", name, sizeof name);
     if (!rc) rc = stage(ctx, &run, g, name, has_ss);
     if (!rc) rc = next_phase(ctx, &run, PH_SS);
@@ -441,7 +453,7 @@ int pn_paf_approximate(struct pn_ctx *ctx, const struct pn_paf_cfg *cfg, const s
   }
   if (!rc && run.st.phase == PH_TUNE) {
     rc = train_phase(ctx, &run, "sstune", cfg->tune_epochs, cfg->tune_images, cfg->tune_lr_coef, cfg->tune_lr_weight,
-                     0);
+                     0, true);
     stage_name(cfg->tech, "ss+tune", name, sizeof name);
     if (!rc) rc = stage(ctx, &run, g, name, false);
     if (!rc) rc = next_phase(ctx, &run, PH_DONE);

@@ -116,11 +116,12 @@ static void approx_usage(FILE *f) {
   pn_paf_cfg_defaults(&d, PN_PAF_F1G2);
   fprintf(f,
           "usage: privnn paf approximate MODEL.onnx --form F --data fashion-mnist -o OUT.onnx [options]\n\n"
-          "Replace MODEL's Relu and MaxPool nodes by PAFs of form F (%s) and win the\n"
-          "accuracy back. Selection and early stopping read the validation split only; the test split is\n"
-          "read only with --eval-test, once per stage model.\n\n"
-          "  --form F            the PAF form (privnn paf forms)\n"
-          "  --data D            fashion-mnist (from %s) or a folder with the four .gz files\n"
+          "Replace MODEL's Relu and MaxPool nodes by PAFs of form F and win the accuracy back.\n"
+          "Selection and early stopping read the validation split only; the test split is read only\n"
+          "with --eval-test, once per stage model.\n\n"
+          "  --form F            %s (privnn paf forms)\n"
+          "  --data D            fashion-mnist (from %s)\n"
+          "                      or a folder with the four .gz files\n"
           "  --techniques T      comma list (default ct,pa,at,ss,sstune):\n"
           "                        baseline  every site at once, base coefficients, fine-tune all (lr %g)\n"
           "                        ct        coefficient tuning on sampled inputs of the original model\n"
@@ -135,7 +136,9 @@ static void approx_usage(FILE *f) {
           "  --ct-images N       training images sampled for CT (default %d)\n"
           "  --ct-epochs N       CT epochs (default %d)\n"
           "  --ct-cover X        CT: weight of the error spread over [-1, 1] (default %g; 0 = the paper)\n"
-          "  --base-epochs N     baseline fine-tune epochs of --at-images images (default %d)\n"
+          "  --base-epochs N     baseline fine-tune epochs (default %d) of --base-images N (default %d)\n"
+          "  --ss-images N       training images scanned for the static scales (default %d)\n"
+          "  --bn-images N       images to recompute BN statistics of an SWA average (default %d)\n"
           "  --tune-epochs N     SS-aware tune epochs (default %d) of --tune-images N (default %d)\n"
           "  --batch B           training batch (default %d)\n"
           "  --seed S            seed of sampling, shuffling and augmentation (default 1)\n"
@@ -149,7 +152,7 @@ static void approx_usage(FILE *f) {
           "  -o FILE             the approximated model (ONNX with ai.privnn nodes)\n\n"
           "Ctrl-C stops after the current batch and leaves the last checkpoint intact (exit 130).\n",
           pn_paf_form_list(), PN_FMNIST_DIR, d.base_lr, d.ss_images, d.at_epochs, d.at_images, d.at_groups,
-          d.at_lr_coef, d.at_lr_weight, d.ct_images, d.ct_epochs, d.ct_cover, d.base_epochs, d.tune_epochs, d.tune_images, d.batch);
+          d.at_lr_coef, d.at_lr_weight, d.ct_images, d.ct_epochs, d.ct_cover, d.base_epochs, d.base_images, d.ss_images, d.bn_images, d.tune_epochs, d.tune_images, d.batch);
 }
 
 static void print_line(void *user, const char *line) {
@@ -173,6 +176,8 @@ static int cmd_approximate(int argc, char **argv) {
       {"--ct-epochs", &cfg.ct_epochs, 1, 10000},      {"--base-epochs", &cfg.base_epochs, 0, 1000},
       {"--tune-epochs", &cfg.tune_epochs, 0, 1000},   {"--tune-images", &cfg.tune_images, 1, 1000000},
       {"--batch", &cfg.batch, 1, 4096},               {"--threads", &cfg.threads, 1, 256},
+      {"--ss-images", &cfg.ss_images, 1, 1000000},    {"--bn-images", &cfg.bn_images, 1, 1000000},
+      {"--base-images", &cfg.base_images, 1, 1000000},
   };
   struct { const char *name; float *dst; } floats[] = {{"--lr-coef", &cfg.at_lr_coef}, {"--lr-weight", &cfg.at_lr_weight},
                                                        {"--ct-cover", &cfg.ct_cover}};
