@@ -114,6 +114,7 @@ int paf_ckpt_save(struct pn_ctx *ctx, struct paf_run *run) {
   cJSON_AddNumberToObject(o, "at_epochs_site", st->at_epochs_site);
   cJSON_AddBoolToObject(o, "have_ct", st->have_ct);
   cJSON_AddNumberToObject(o, "elapsed", st->elapsed + pn_now() - run->t0);
+  cJSON_AddNumberToObject(o, "cpu_elapsed", st->cpu_elapsed + paf_cpu_now() - run->cpu0);
   int n_opt = 0;
   while (n_opt < 2 && run->opt[n_opt]) n_opt++;
   cJSON_AddNumberToObject(o, "n_opt", n_opt);
@@ -139,7 +140,9 @@ int paf_ckpt_save(struct pn_ctx *ctx, struct paf_run *run) {
     put_u64(&w, model_n);
     put(&w, model, model_n);
     bool in_group = st->phase == PH_AT && st->layer_started;
-    put_floats(&w, in_group || st->phase == PH_BASE || st->phase == PH_TUNE ? run->snap_layer : NULL, run->snap_n);
+    /* a baseline/tune phase at epoch 0 takes its snapshot afresh (SS may just have added scales) */
+    bool in_train = (st->phase == PH_BASE || st->phase == PH_TUNE) && st->epoch > 0;
+    put_floats(&w, in_group || in_train ? run->snap_layer : NULL, run->snap_n);
     put_floats(&w, in_group && st->epoch > 0 ? run->snap_group : NULL, run->snap_n);
     put_floats(&w, in_group && st->epoch > 0 ? run->swa : NULL, run->snap_n);
     int64_t no = optim_floats(run);
@@ -245,6 +248,7 @@ int paf_ckpt_state(struct pn_ctx *ctx, const char *path, const char *json, size_
   if (num(o, "at_epochs_site", 0, 1e6, &d)) BAD("at_epochs_site");
   st->at_epochs_site = (int)d;
   if (num(o, "elapsed", 0, 1e9, &st->elapsed)) BAD("elapsed");
+  if (num(o, "cpu_elapsed", 0, 1e10, &st->cpu_elapsed)) BAD("cpu_elapsed");
   if (flag(o, "switched", &st->switched) || flag(o, "layer_started", &st->layer_started) ||
       flag(o, "have_ct", &st->have_ct))
     BAD("flags");

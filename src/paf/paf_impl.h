@@ -83,6 +83,7 @@ struct paf_state {
   float ct_coef[PN_PAF_MAX_SITES][PN_PAF_MAX_COEFFS];
   int64_t opt_step[2];
   double elapsed;              /* seconds of earlier runs */
+  double cpu_elapsed;          /* CPU seconds of earlier runs */
 };
 
 struct paf_run {
@@ -101,7 +102,7 @@ struct paf_run {
   int32_t *by;
   struct pn_progress bar;
   uint64_t bar_done;
-  double t0;
+  double t0, cpu0;
   struct pn_optim *opt[2];     /* the live optimisers (their state is checkpointed) */
   struct pn_ag *ag;
   float *opt_saved;            /* optimiser state read from a checkpoint, until restored */
@@ -110,6 +111,8 @@ struct paf_run {
 };
 
 void paf_progress(struct paf_run *run, int steps);
+/* Process CPU seconds (all threads). */
+double paf_cpu_now(void);
 /* Exchange the contents of two graphs (the pipeline's output replaces the caller's graph). */
 void paf_graph_swap(struct pn_graph *a, struct pn_graph *b);
 /* Max |logit difference| of a and b over the first n validation images. */

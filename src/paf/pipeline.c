@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "graph/exec.h"
 #include "graph/ir.h"
@@ -115,6 +116,12 @@ void paf_log(struct paf_run *run, const char *fmt, ...) {
 }
 
 static double elapsed(const struct paf_run *run) { return run->st.elapsed + pn_now() - run->t0; }
+
+double paf_cpu_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 /* validation images used (cfg->max_val, or all) */
 static int64_t n_val(const struct paf_run *run) {
@@ -379,6 +386,7 @@ int pn_paf_approximate(struct pn_ctx *ctx, const struct pn_paf_cfg *cfg, const s
   run.g = g;
   run.rep = rep;
   run.t0 = pn_now();
+  run.cpu0 = paf_cpu_now();
   rep->form = cfg->form;
   rep->tech = cfg->tech;
   int n = pn_paf_sites(ctx, g, run.site_node, PN_PAF_MAX_SITES);
@@ -492,6 +500,7 @@ int pn_paf_approximate(struct pn_ctx *ctx, const struct pn_paf_cfg *cfg, const s
     }
   }
   rep->seconds = elapsed(&run);
+  rep->cpu_seconds = run.st.cpu_elapsed + paf_cpu_now() - run.cpu0;
   run_free(&run);
   return rc;
 }

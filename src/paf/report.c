@@ -21,6 +21,7 @@ cJSON *pn_paf_report_json(const struct pn_paf_report *r) {
   cJSON_AddNumberToObject(o, "accuracy_val", r->acc_val);
   if (r->acc_test >= 0) cJSON_AddNumberToObject(o, "accuracy_test", r->acc_test);
   cJSON_AddNumberToObject(o, "seconds", r->seconds);
+  cJSON_AddNumberToObject(o, "cpu_seconds", r->cpu_seconds);
   int depth = 0;
   for (int k = 0; k < r->n_sites; k++)
     if (r->sites[k].depth > depth) depth = r->sites[k].depth;

@@ -123,7 +123,9 @@ struct pn_paf_report {
   double acc_val, acc_test;    /* of the output model (acc_test < 0 unless eval_test) */
   double max_logit_diff_fold;  /* folded vs unfolded output model, on validation images */
   int folded_unit_scale, folded_unit_gain, paf_nodes;
-  double seconds;              /* this run (a resumed run adds to the checkpoint's) */
+  double seconds;              /* wall time (a resumed run adds the checkpoint's) */
+  double cpu_seconds;          /* process CPU time, all threads (likewise): what a busy machine does
+                               ** not inflate */
   int64_t skipped_batches;     /* training batches left out: non-finite or exploding loss */
   bool resumed;
 };

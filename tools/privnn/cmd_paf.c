@@ -282,9 +282,9 @@ static int cmd_approximate(int argc, char **argv) {
       if (rep->stages[i].acc_test >= 0) snprintf(t, sizeof t, "%.4f", rep->stages[i].acc_test);
       printf("%-22s %10.4f %10s %9.0f\n", rep->stages[i].name, rep->stages[i].acc_val, t, rep->stages[i].seconds);
     }
-    printf("\nwrote %s: %d PAF nodes (%s), %d levels per PAF ReLU under CKKS; %.0f s%s\n", out, rep->paf_nodes,
-           pn_paf_form_name(cfg.form), pn_paf_relu_depth(cfg.form, true), rep->seconds,
-           rep->resumed ? " (all runs, resumed)" : "");
+    printf("\nwrote %s: %d PAF nodes (%s), %d levels per PAF ReLU under CKKS; %.0f s wall, %.0f s CPU%s\n", out,
+           rep->paf_nodes, pn_paf_form_name(cfg.form), pn_paf_relu_depth(cfg.form, true), rep->seconds,
+           rep->cpu_seconds, rep->resumed ? " (all runs, resumed)" : "");
   }
   if (json && rep && (rc == PN_OK || rc == PN_ERR_INTERRUPTED)) {
     cJSON *o = pn_paf_report_json(rep);
