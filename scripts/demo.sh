@@ -2,7 +2,8 @@
 # demo.sh - the tour `make demo` runs on the embedded defaults: the plaintext engine on a zoo model,
 # then HummingBird private inference of the reference resnet-s (models/) on Fashion-MNIST test
 # images: the error-free reduced-ring plan against the full-bit (CrypTen-equivalent) baseline, both
-# on an emulated 1 Gbit/s, 0.5 ms LAN between two parties on this machine.
+# on an emulated 1 Gbit/s, 0.5 ms LAN between two parties on this machine; then a shipped SmartPAF
+# model (models/paf/) against its original.
 set -euo pipefail
 PRIVNN=${1:-build/privnn}
 OUT=${DEMO_DIR:-build/demo}
@@ -41,4 +42,18 @@ def row(n, r):
           f"{r['rounds']:5d} rounds  {r['seconds']:7.2f} s")
 row("full-bit", a); row("HummingBird", b)
 print(f"speed-up {a['seconds']/b['seconds']:.2f}x, communication {a['bytes_per_party']/b['bytes_per_party']:.2f}x less")
+PY
+
+PAF_MODEL=${DEMO_PAF_MODEL:-models/paf/cnn-s-f1g2.onnx}
+PAF_BASE=${DEMO_PAF_BASE:-models/cnn-s.onnx}
+step "SmartPAF: $PAF_BASE against its polynomial version $PAF_MODEL (shipped; no training here)"
+"$PRIVNN" paf info "$PAF_MODEL"
+"$PRIVNN" eval "$PAF_BASE" --data fashion-mnist --split test --json "$OUT/paf-original.json" >"$OUT/paf-original.txt"
+"$PRIVNN" eval "$PAF_MODEL" --data fashion-mnist --split test --json "$OUT/paf.json" >"$OUT/paf.txt"
+head -n 1 "$OUT/paf-original.txt" "$OUT/paf.txt"
+/usr/bin/python3 - "$OUT/paf-original.json" "$OUT/paf.json" <<'PY' 2>/dev/null || true
+import json, sys
+a, b = (json.load(open(p))["accuracy"] for p in sys.argv[1:3])
+print(f"test top-1: original {a:.2%}, PAF {b:.2%} ({(a - b) * 100:.2f} points lost); "
+      "CKKS levels per activation: see 'paf info' above")
 PY

@@ -70,7 +70,7 @@ void pn_paf_cfg_defaults(struct pn_paf_cfg *c, enum pn_paf_form form) {
   c->ct_cover = 0.01f;
   c->at_images = 5000;
   c->at_epochs = 2;
-  c->at_groups = 4;
+  c->at_groups = 2;
   c->at_lr_coef = 1e-3f;
   c->at_wd_coef = 0.01f;
   c->at_lr_weight = 1e-4f;
