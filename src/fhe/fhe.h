@@ -1,0 +1,106 @@
+/* fhe.h - encrypted CNN inference under CKKS: compile a PAF model, keys, client and server.
+**
+** A client encrypts one image; a server holding the model evaluates the whole network on the
+** ciphertext; only the client can read the logits. The model is an ONNX graph whose ReLU and MaxPool
+** are SmartPAF polynomials (ai.privnn PafRelu / PafMaxPool with static scales, graph/paf.h).
+**
+**   pn_fhe_compile    model -> plan: packing (a whole feature map in one ciphertext), one level per
+**                     linear layer, PAF chains, levels and exact scales, CKKS parameters at 128-bit
+**                     security chosen from the depth, the rotations it needs.
+**   pn_fhe_spec_*     what a client needs of a plan (parameters, rotations, input/output layout,
+**                     program hash): public, sent by a server or written to a file.
+**   pn_fhe_keys_*     the client's keys: secret key (never leaves the client), evaluation keys
+**                     (relinearisation + only the plan's rotations) for the server.
+**   pn_fhe_encrypt / pn_fhe_decrypt    client side.
+**   pn_fhe_server_*   server side: plan + evaluation keys, evaluates a query ciphertext.
+**   pn_fhe_simulate   the same program on plain slot vectors (no encryption): checks packing.
+**
+** Every object read from outside carries the parameter fingerprint and the program hash and is checked
+** against them before use. Errors: PN_OK or a negative pn_status with a message in ctx. */
+#ifndef PN_FHE_H
+#define PN_FHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ckks/ckks.h"
+#include "graph/ir.h"
+#include "graph/ops.h"
+
+struct cJSON;
+
+struct pn_fhe_opts {
+  int logn;            /* ring degree 2^logn (0 = the smallest that holds the program) */
+  int scale_bits;      /* bits of the scale and of the scaling primes (0 = 40) */
+  int allow_insecure;  /* tests only: rings below the 128-bit table (never for real data) */
+  int compose;         /* consecutive linear layers: 0 compose when cheaper, 1 always, -1 never */
+  int boot;            /* bootstrapping: PN_FHE_BOOT_AUTO when the depth needs it, _NEVER, or _SIMULATE */
+  int boot_levels;     /* _SIMULATE: levels between bootstraps (0 = 9) */
+};
+enum { PN_FHE_BOOT_AUTO = 0, PN_FHE_BOOT_NEVER = -1, PN_FHE_BOOT_SIMULATE = 2 };
+void pn_fhe_opts_default(struct pn_fhe_opts *o);
+
+/* Does the FHE compiler handle op? (One row per enum pn_op; the op x backend matrix test prints it.) */
+bool pn_fhe_supports(enum pn_op op);
+
+struct pn_fhe_plan;
+/* Compile a model (one float input [1,...], one float output). The graph is not changed. Errors name
+** the node: an op without a CKKS form (a plain Relu: "replace it by a PAF first"), a dynamic PAF scale,
+** a feature map larger than one ciphertext, a depth beyond what 128-bit parameters hold. */
+int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struct pn_fhe_opts *opts,
+                   struct pn_fhe_plan **out /* OUT */);
+void pn_fhe_plan_free(struct pn_fhe_plan *p);
+
+/* What a plan is, in numbers (also per layer via pn_fhe_plan_print / _json). */
+struct pn_fhe_plan_info {
+  int logn, depth, levels, boots, layers, instructions;
+  int rotations;            /* rotations executed per image */
+  int rotation_keys;        /* distinct steps: Galois keys the client makes */
+  int64_t pt_muls, ct_muls;
+  double log_qp;
+  double est_seconds;       /* cost model, one thread (see plan.c) */
+  size_t slots;
+  int64_t in_elems, out_elems;
+  uint8_t hash[32];
+};
+void pn_fhe_plan_get_info(const struct pn_fhe_plan *p, struct pn_fhe_plan_info *out /* OUT */);
+const struct pn_ckks_context *pn_fhe_plan_ckks(const struct pn_fhe_plan *p);
+/* A table per layer: packing, levels in/out, rotations, plaintext and ciphertext products, bootstraps,
+** estimated ms. */
+void pn_fhe_plan_print(const struct pn_fhe_plan *p, FILE *f);
+/* The same as JSON (caller owns it). NULL when out of memory. */
+struct cJSON *pn_fhe_plan_json(const struct pn_fhe_plan *p);
+
+/* ---- plain simulation (no encryption; exact up to double rounding) ---- */
+struct pn_fhe_sim_stats {
+  double max_abs;           /* largest |slot value| of any register, any slot (overflow / bootstrapping range) */
+};
+/* x: the model input's elements (row-major, float); y: the output's elements (double). The program's
+** levels and scales are replayed and checked like on ciphertexts. */
+int pn_fhe_simulate(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const float *x, double *y,
+                    struct pn_fhe_sim_stats *st /* OUT, may be NULL */);
+
+/* ---- the server side ---- */
+struct pn_fhe_evk;          /* evaluation keys: relinearisation, the plan's rotations */
+struct pn_fhe_server;
+struct pn_fhe_run_stats {
+  double seconds;           /* wall-clock of the evaluation */
+  double cpu_seconds;       /* process CPU time */
+  int rotations, pt_muls, ct_muls, boots;
+  int n_layer;
+  double *layer_seconds;    /* [n_layer], owned by the server (valid until the next evaluation) */
+};
+/* Set up a server: checks the keys against the plan (parameters, every rotation), encodes the weight
+** plaintexts up to cache_mb MiB (the rest is encoded during each evaluation). plan and evk must outlive it. */
+int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *plan, const struct pn_fhe_evk *evk,
+                      size_t cache_mb, struct pn_fhe_server **out /* OUT */);
+void pn_fhe_server_free(struct pn_fhe_server *s);
+/* Evaluate the model on a query ciphertext (at the plan's input level and scale, of its parameters). */
+int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct pn_ckks_ct *in,
+                       struct pn_ckks_ct *out, struct pn_fhe_run_stats *st /* OUT, may be NULL */);
+/* Check (and count) what the executor would do without keys: per layer levels, as the plan says. */
+size_t pn_fhe_server_cache_bytes(const struct pn_fhe_server *s);
+
+#endif

@@ -1,0 +1,205 @@
+/* fhe_impl.h - internals of src/fhe: linear maps, slot layouts, the CKKS program and its parts.
+**
+** A model becomes a program over ciphertext registers (struct fhe_inst), each register one ciphertext
+** holding a whole feature map. Where each element of a tensor sits is its layout (struct fhe_layout:
+** one slot per element). Every linear stretch of the model (Conv, Gemm, BatchNormalization, pooling,
+** Flatten/Reshape, composed where that pays) is one matrix over slots, applied by the diagonal method
+** with baby-step giant-step rotations in one level (struct fhe_linear). PAF activations are odd-stage
+** chains and products. The compiler fixes every register's level and scale; the executor runs the same
+** program on ciphertexts or, for checking, on plain slot vectors, and both assert the planned level and
+** scale after every instruction. */
+#ifndef PN_FHE_IMPL_H
+#define PN_FHE_IMPL_H
+
+#include <stdint.h>
+
+#include "ckks/ckks.h"
+#include "fhe/fhe.h"
+#include "graph/ir.h"
+#include "graph/paf.h"
+
+struct pn_arena;
+
+/* ---- linear maps on logical elements (lmap.c) ----
+** y = A x + b over the row-major elements of one image's tensors (batch dim dropped). CSR rows. */
+enum fhe_mix {
+  FHE_MIX_DENSE,     /* any output reads any input (Gemm, MatMul, GlobalAveragePool, composites) */
+  FHE_MIX_CONV,      /* (C,H,W) -> (C',H',W'): output channels read input channels through a window */
+  FHE_MIX_DEPTHWISE, /* (C,H,W) -> (C,H',W'): each channel reads only itself (pools, depthwise conv) */
+  FHE_MIX_DIAG       /* elementwise (BatchNormalization alone, Mul/Add by a constant) */
+};
+struct fhe_lmap {
+  int64_t n_out, n_in, nnz;
+  int64_t *rowptr;      /* n_out + 1 */
+  int32_t *col;         /* nnz, input element */
+  double *val;          /* nnz */
+  double *bias;         /* n_out */
+  enum fhe_mix mix;
+  int64_t stride[2];    /* CONV / DEPTHWISE: spatial strides (output step in input rows/cols) */
+  char what[48];        /* "Conv", "AveragePool+Conv", ... for the plan */
+};
+struct fhe_lmap *fhe_lmap_new(int64_t n_out, int64_t n_in, int64_t nnz);
+void fhe_lmap_free(struct fhe_lmap *m);
+/* The map of one linear node (data input in_dims, output out_dims, batch 1), or PN_ERR_UNSUPPORTED. */
+int fhe_lmap_node(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_node *n, int64_t opset,
+                  int in_ndim, const int64_t *in_dims, int out_ndim, const int64_t *out_dims,
+                  struct fhe_lmap **out /* OUT */);
+/* b o a (apply a first). */
+int fhe_lmap_compose(struct pn_ctx *ctx, const struct fhe_lmap *b, const struct fhe_lmap *a,
+                     struct fhe_lmap **out /* OUT */);
+/* y = A x + b in double (tests, plaintext checks). */
+void fhe_lmap_apply(const struct fhe_lmap *m, const double *x, double *y);
+
+/* ---- layouts (layout.c) ---- */
+struct fhe_layout {
+  int64_t n;            /* elements */
+  int32_t *slot;        /* [n] distinct slots */
+  int64_t extent;       /* max slot + 1 */
+  /* grid form, when the tensor is (C,H,W): slot(c,y,x) = base[c] + y sy + x sx */
+  int grid;
+  int64_t C, H, W, sy, sx;
+  int64_t *base;        /* [C] */
+};
+/* The dense layout of a (C,H,W) tensor (or a vector: C = n, H = W = 1): element i at slot i. */
+int fhe_layout_dense(struct pn_arena *a, int64_t C, int64_t H, int64_t W, struct fhe_layout *out);
+/* Re-read a layout for another shape with the same element count (Flatten, Reshape): the slots stay;
+** the grid form is kept only for an equal (C,H,W). */
+void fhe_layout_reshape(struct fhe_layout *l, int ndim, const int64_t *dims);
+
+/* Choose the output layout of m applied to `in` (out_shape: (C,H,W) of the output, or C = n, H = W = 1)
+** among the candidates of the map's kind (multiplexed strides for convolutions, same-channel for pools,
+** anchors, dense), the one with the fewest diagonals that fits max_extent slots. *ndiag = its count. */
+int fhe_layout_choose(struct pn_ctx *ctx, struct pn_arena *a, const struct fhe_lmap *m,
+                      const struct fhe_layout *in, int64_t C, int64_t H, int64_t W, int64_t max_extent,
+                      struct fhe_layout *out /* OUT */, int64_t *ndiag /* OUT */, char *kind, size_t kind_size);
+/* Distinct diagonals (i - o) of m between layouts in -> out (a bitmap over [-2^31, 2^31) folded). */
+int64_t fhe_layout_count_diags(const struct fhe_lmap *m, const struct fhe_layout *in,
+                               const struct fhe_layout *out);
+
+/* ---- the program ---- */
+enum fhe_opk {
+  FHE_OP_INPUT,   /* dst = the client's ciphertext */
+  FHE_OP_LINEAR,  /* dst = M a + bias (one level); aux = linear index */
+  FHE_OP_ROT,     /* dst = rotate(a, aux) */
+  FHE_OP_ADD,     /* dst = a + b (equal scales) */
+  FHE_OP_SUB,     /* dst = a - b */
+  FHE_OP_ADDC,    /* dst = a + c */
+  FHE_OP_MULC,    /* dst = a * c, rescaled to scale_of(ref) (one level) */
+  FHE_OP_MUL,     /* dst = a * b, relinearised, rescaled */
+  FHE_OP_STAGE,   /* dst = odd polynomial aux of a (stage levels) */
+  FHE_OP_BOOT,    /* dst = bootstrap(a) */
+  FHE_OP_COUNT
+};
+
+/* How an instruction's output scale is fixed (LINEAR, MULC). */
+enum fhe_target { FHE_TARGET_DEFAULT, FHE_TARGET_REG };
+
+struct fhe_inst {
+  enum fhe_opk kind;
+  int dst, a, b;        /* registers; -1 unused */
+  int aux;              /* LINEAR: linear index; ROT: step; STAGE: stage index */
+  double c;             /* ADDC, MULC constant */
+  enum fhe_target tmode;
+  int tref;             /* FHE_TARGET_REG: the register whose scale dst must have */
+  int layer;            /* index into plan->layers */
+  int use;              /* levels consumed (relative, before placement) */
+};
+
+/* Planned state of a register. */
+struct fhe_reg {
+  int level;
+  double scale;
+  int last_use;         /* index of the last instruction reading it (-1: an output or unused) */
+  int layout;           /* index into plan->layouts (for reports and checks) */
+  double factor;        /* the ciphertext holds factor * the model's value */
+};
+
+/* One odd polynomial stage sum c[j] z^(2j+1). */
+struct fhe_stage {
+  int nterms;
+  double c[PN_PAF_MAX_TERMS];
+  int depth;            /* levels it consumes on CKKS (poly.h's schedule) */
+};
+
+/* A linear layer in slot space, ready for the diagonal method. */
+struct fhe_linear {
+  const struct fhe_lmap *m;           /* owned */
+  int in_layout, out_layout;
+  int64_t ndiag;
+  int32_t *k;                         /* [ndiag] diagonal offsets in [0, slots), ascending */
+  int n1;                             /* baby-step width: k = g n1 + b */
+  int nbaby, ngiant;                  /* distinct b != 0, distinct g != 0 (rotations) */
+  int has_bias;
+  /* filled by fhe_linear_build: diagonals pre-rotated for the giant step, and the bias vector */
+  float **diag;                       /* [ndiag][slots] */
+  double *bias;                       /* [slots] or NULL */
+};
+
+struct fhe_layer {
+  const char *name;     /* node name(s) */
+  const char *op;       /* "Conv", "PafRelu f1g2", "bootstrap", ... */
+  char packing[96];
+  int level_in, level_out;
+  int rotations, pt_muls, ct_muls, boots, stages;
+  int64_t diags;
+  double est_ms;
+};
+
+struct pn_fhe_plan {
+  struct pn_arena *arena;
+  struct pn_fhe_opts opts;
+  char model_name[128];
+  uint8_t model_hash[32];             /* SHA-256 of the compiled program (see spec) */
+  /* CKKS */
+  struct pn_ckks_params params;
+  struct pn_ckks_context *ckks;
+  size_t slots;
+  int top_level;                      /* level of the fresh input ciphertext */
+  int depth;                          /* levels consumed on the longest path (without bootstraps) */
+  int boot_in, boot_out;              /* bootstrapping: lowest input level, output level */
+  int boots;
+  /* program */
+  int n_inst, cap_inst;
+  struct fhe_inst *inst;
+  int n_reg, cap_reg;
+  struct fhe_reg *reg;
+  int n_layout, cap_layout;
+  struct fhe_layout *layouts;
+  int n_linear, cap_linear;
+  struct fhe_linear *linears;
+  int n_stage, cap_stage;
+  struct fhe_stage *stages;
+  int n_layer, cap_layer;
+  struct fhe_layer *layers;
+  int in_reg, out_reg;
+  int in_layout, out_layout;
+  double in_factor, out_factor;
+  int in_ndim, out_ndim;
+  int64_t in_dims[PN_MAX_DIMS], out_dims[PN_MAX_DIMS];
+  /* rotations the program uses (sorted, distinct, in (0, slots)) */
+  int n_rot;
+  int *rot;
+};
+
+/* layout.c: diagonals of a linear after the slot count is fixed; BSGS split. */
+int fhe_linear_index(struct pn_ctx *ctx, struct pn_fhe_plan *p, struct fhe_linear *L);
+int fhe_linear_build(struct pn_ctx *ctx, const struct pn_fhe_plan *p, struct fhe_linear *L);
+void fhe_linear_release(struct fhe_linear *L);
+
+/* Evaluation keys (keys.c). */
+struct pn_fhe_evk {
+  uint8_t hash[32];                   /* the program they were made for */
+  struct pn_ckks_swk *rk;
+  struct pn_ckks_gk *gk;
+};
+int fhe_evk_check(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct pn_fhe_evk *k);
+int pn_fhe_ct_fp_ok(const struct pn_fhe_plan *p, const struct pn_ckks_ct *ct);
+const struct pn_fhe_plan *fhe_server_plan(const struct pn_fhe_server *s);
+/* plan.c: per-layer counts and the estimated time (cost model). */
+void fhe_plan_estimate(struct pn_fhe_plan *p);
+
+/* Level and scale of an instruction's output from its inputs (the one rule compiler and executor share). */
+int fhe_inst_apply(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct fhe_inst *in, int *level,
+                   double *scale);
+
+#endif

@@ -1,0 +1,85 @@
+/* fhe_keys.h - the client's side of encrypted inference and the objects client and server exchange.
+**
+** Flow: the server compiles its model and publishes the spec (pn_fhe_plan_spec / pn_fhe_spec_save);
+** the client loads it, makes a secret key (pn_fhe_client_keygen; it never leaves the client) and the
+** evaluation keys (pn_fhe_client_evk: relinearisation and exactly the spec's rotations) for the server,
+** encrypts an input (pn_fhe_encrypt -> QUERY object), the server answers (pn_fhe_server_query -> RESULT),
+** the client decrypts (pn_fhe_decrypt). Objects are containers (keys.c) tied to one program hash; every
+** loader checks it, the CKKS parameter fingerprint, the lengths and the ranges. */
+#ifndef PN_FHE_KEYS_H
+#define PN_FHE_KEYS_H
+
+#include "fhe/fhe.h"
+#include "util/prg.h"
+
+enum pn_fhe_obj {
+  PN_FHE_OBJ_SPEC = 1, PN_FHE_OBJ_SECRET = 2, PN_FHE_OBJ_EVAL = 3, PN_FHE_OBJ_QUERY = 4, PN_FHE_OBJ_RESULT = 5,
+  PN_FHE_OBJ_COUNT
+};
+const char *pn_fhe_obj_name(int type);
+/* Check an object's header (magic, version, type, exact length); *type and hash (may be NULL) from it. */
+int pn_fhe_obj_peek(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int *type /* OUT */,
+                    uint8_t hash[32] /* OUT, may be NULL */);
+int pn_fhe_obj_wrap(struct pn_ctx *ctx, int type, const uint8_t hash[32], const uint8_t *payload, size_t plen,
+                    uint8_t **buf /* OUT, free() */, size_t *len /* OUT */);
+
+/* What a client knows of a model (public). */
+struct pn_fhe_spec {
+  char name[128];
+  uint8_t hash[32];                  /* the program */
+  struct pn_ckks_params params;
+  struct pn_ckks_context *ckks;
+  int n_rot;
+  int *rot;                          /* rotation steps, ascending, in (0, slots) */
+  int in_level;
+  int in_ndim, out_ndim;
+  int64_t in_dims[PN_MAX_DIMS], out_dims[PN_MAX_DIMS];
+  int64_t n_in, n_out;
+  int32_t *in_slot, *out_slot;       /* element -> slot */
+  double in_factor, out_factor;      /* the input is encoded times in_factor; outputs divided by out_factor */
+};
+int pn_fhe_plan_spec(struct pn_ctx *ctx, const struct pn_fhe_plan *p, struct pn_fhe_spec **out /* OUT */);
+int pn_fhe_spec_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, uint8_t **buf /* OUT */, size_t *len /* OUT */);
+/* allow_insecure: tests only (the parameters' file form never says "insecure": a spec for a ring below the
+** 128-bit table is refused unless the caller says so). */
+int pn_fhe_spec_load(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int allow_insecure,
+                     struct pn_fhe_spec **out /* OUT */);
+void pn_fhe_spec_free(struct pn_fhe_spec *s);
+
+/* The client: spec + secret key + a PRG for encryption. spec must outlive it. */
+struct pn_fhe_client {
+  const struct pn_fhe_spec *spec;
+  struct pn_ckks_sk *sk;
+  struct pn_prg prg;
+};
+/* A new secret key; seed (32 bytes) for tests, NULL = the OS. */
+int pn_fhe_client_keygen(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const uint8_t *seed,
+                         struct pn_fhe_client **out /* OUT */);
+int pn_fhe_client_save_secret(struct pn_ctx *ctx, const struct pn_fhe_client *c, uint8_t **buf /* OUT, wipe + free */,
+                              size_t *len /* OUT */);
+int pn_fhe_client_load(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const uint8_t *buf, size_t len,
+                       struct pn_fhe_client **out /* OUT */);
+void pn_fhe_client_free(struct pn_fhe_client *c);
+
+/* Evaluation keys for the server: relinearisation and the spec's rotations. */
+int pn_fhe_client_evk(struct pn_ctx *ctx, struct pn_fhe_client *c, struct pn_fhe_evk **out /* OUT */);
+int pn_fhe_evk_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k,
+                    uint8_t **buf /* OUT */, size_t *len /* OUT */);
+/* Server side: keys for exactly this plan (hash, parameters, every rotation it needs). */
+int pn_fhe_evk_load(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const uint8_t *buf, size_t len,
+                    struct pn_fhe_evk **out /* OUT */);
+void pn_fhe_evk_free(struct pn_fhe_evk *k);
+/* Serialized size (the bytes a client uploads once). */
+size_t pn_fhe_evk_bytes(const struct pn_fhe_spec *s, const struct pn_fhe_evk *k);
+
+/* x[0..n): the model input's elements (row-major). *buf: a QUERY object. */
+int pn_fhe_encrypt(struct pn_ctx *ctx, struct pn_fhe_client *c, const float *x, int64_t n, uint8_t **buf /* OUT */,
+                   size_t *len /* OUT */);
+/* A RESULT object -> y[0..n), the model output's elements. */
+int pn_fhe_decrypt(struct pn_ctx *ctx, const struct pn_fhe_client *c, const uint8_t *buf, size_t len, double *y,
+                   int64_t n);
+/* Server: a QUERY object -> a RESULT object. */
+int pn_fhe_server_query(struct pn_ctx *ctx, struct pn_fhe_server *srv, const uint8_t *q, size_t qlen,
+                        uint8_t **buf /* OUT */, size_t *len /* OUT */, struct pn_fhe_run_stats *st /* OUT, may be NULL */);
+
+#endif

@@ -1,0 +1,563 @@
+/* keys.c - what client and server exchange: the spec, keys, queries and results, and their file format.
+**
+** Every object is a container: "PNFH" | u16 version 1 | u16 type | 32-byte program hash | u64 payload
+** length | payload (little-endian). The hash names one compiled program (model weights, packing and
+** parameters); the CKKS objects inside carry the parameter fingerprint and are checked by src/ckks's
+** loaders. Loading checks magic, version, type, hash, exact lengths and every field's range before
+** anything is used, and names the field at fault (PN_ERR_CORRUPT), or says the object belongs to
+** another model or parameters (PN_ERR_MISMATCH).
+**
+**   SPEC    model name, CKKS parameters, rotation steps, input/output shapes, slot maps and factors,
+**           input level: everything a client needs, nothing secret (the server sends it).
+**   SECRET  the secret key (client only; written 0600 by the CLI, wiped on free).
+**   EVAL    relinearisation key + Galois keys of exactly the spec's rotations (for the server).
+**   QUERY   one encrypted input; RESULT one encrypted output. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fhe/fhe_impl.h"
+#include "fhe/fhe_keys.h"
+#include "util/bytes.h"
+#include "util/status.h"
+#include "util/wipe.h"
+
+#define OBJ_MAGIC 0x48464e50u /* "PNFH" */
+#define OBJ_VERSION 1
+#define OBJ_HDR 48
+#define MAX_ELEMS ((int64_t)1 << 24)
+
+static const char *const obj_names[PN_FHE_OBJ_COUNT] = {"?", "spec", "secret key", "evaluation keys", "query",
+                                                        "result"};
+
+const char *pn_fhe_obj_name(int type) { return type > 0 && type < PN_FHE_OBJ_COUNT ? obj_names[type] : "?"; }
+
+int pn_fhe_obj_wrap(struct pn_ctx *ctx, int type, const uint8_t hash[32], const uint8_t *payload, size_t plen,
+                    uint8_t **buf, size_t *len) {
+  uint8_t *b = malloc(OBJ_HDR + plen);
+  if (!b) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  pn_put_le32(b, OBJ_MAGIC);
+  b[4] = OBJ_VERSION, b[5] = 0;
+  b[6] = (uint8_t)type, b[7] = 0;
+  memcpy(b + 8, hash, 32);
+  pn_put_le64(b + 40, plen);
+  if (plen) memcpy(b + OBJ_HDR, payload, plen);
+  *buf = b;
+  *len = OBJ_HDR + plen;
+  return PN_OK;
+}
+
+int pn_fhe_obj_peek(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int *type, uint8_t hash[32]) {
+  if (len < OBJ_HDR || pn_get_le32(buf) != OBJ_MAGIC)
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: not a privnn FHE object (bad magic or shorter than its header)");
+  if (buf[4] != OBJ_VERSION || buf[5])
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: object version %u (this build reads %d)", buf[4] | buf[5] << 8, OBJ_VERSION);
+  if (buf[7] || buf[6] < 1 || buf[6] >= PN_FHE_OBJ_COUNT)
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: unknown object type %u", buf[6] | buf[7] << 8);
+  if (pn_get_le64(buf + 40) != len - OBJ_HDR)
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: %s: payload of %llu bytes, the object holds %zu (truncated or padded)",
+                  obj_names[buf[6]], (unsigned long long)pn_get_le64(buf + 40), len - OBJ_HDR);
+  *type = buf[6];
+  if (hash) memcpy(hash, buf + 8, 32);
+  return PN_OK;
+}
+
+/* The payload of an object of `type` made for program `hash` (NULL: any). */
+static int obj_open(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int type, const uint8_t *hash,
+                    const uint8_t **pl, size_t *plen) {
+  int t, rc;
+  uint8_t h[32];
+  if ((rc = pn_fhe_obj_peek(ctx, buf, len, &t, h))) return rc;
+  if (t != type)
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: expected a %s, got a %s", obj_names[type], obj_names[t]);
+  if (hash && memcmp(hash, h, 32))
+    return pn_err(ctx, PN_ERR_MISMATCH, "fhe: %s made for another model or parameters (program hash differs)",
+                  obj_names[type]);
+  *pl = buf + OBJ_HDR;
+  *plen = len - OBJ_HDR;
+  return PN_OK;
+}
+
+/* ---- a bounded reader and a growing writer ---- */
+struct rd {
+  const uint8_t *p;
+  size_t n, at;
+  int bad;
+  const char *field;
+};
+static const uint8_t *rd_take(struct rd *r, size_t k, const char *field) {
+  if (r->bad) return NULL;
+  if (k > r->n - r->at) {
+    r->bad = 1;
+    r->field = field;
+    return NULL;
+  }
+  const uint8_t *q = r->p + r->at;
+  r->at += k;
+  return q;
+}
+static uint64_t rd_u64(struct rd *r, const char *f) {
+  const uint8_t *q = rd_take(r, 8, f);
+  return q ? pn_get_le64(q) : 0;
+}
+static uint32_t rd_u32(struct rd *r, const char *f) {
+  const uint8_t *q = rd_take(r, 4, f);
+  return q ? pn_get_le32(q) : 0;
+}
+static double rd_f64(struct rd *r, const char *f) {
+  uint64_t b = rd_u64(r, f);
+  double d;
+  memcpy(&d, &b, 8);
+  return d;
+}
+
+struct wr {
+  uint8_t *p;
+  size_t n, cap;
+  int bad;
+};
+static void wr_put(struct wr *w, const void *src, size_t k) {
+  if (w->bad) return;
+  if (w->n + k > w->cap) {
+    size_t nc = (w->n + k) * 2 + 64;
+    uint8_t *q = realloc(w->p, nc);
+    if (!q) {
+      w->bad = 1;
+      return;
+    }
+    w->p = q;
+    w->cap = nc;
+  }
+  memcpy(w->p + w->n, src, k);
+  w->n += k;
+}
+static void wr_u64(struct wr *w, uint64_t v) {
+  uint8_t b[8];
+  pn_put_le64(b, v);
+  wr_put(w, b, 8);
+}
+static void wr_u32(struct wr *w, uint32_t v) {
+  uint8_t b[4];
+  pn_put_le32(b, v);
+  wr_put(w, b, 4);
+}
+static void wr_f64(struct wr *w, double d) {
+  uint64_t b;
+  memcpy(&b, &d, 8);
+  wr_u64(w, b);
+}
+static void wr_blob(struct wr *w, const uint8_t *b, size_t k) {
+  wr_u64(w, k);
+  wr_put(w, b, k);
+}
+
+/* ---- spec ---- */
+
+void pn_fhe_spec_free(struct pn_fhe_spec *s) {
+  if (!s) return;
+  pn_ckks_context_free(s->ckks);
+  free(s->rot);
+  free(s->in_slot);
+  free(s->out_slot);
+  free(s);
+}
+
+static int spec_finish(struct pn_ctx *ctx, struct pn_fhe_spec *s) {
+  int rc = pn_ckks_context_new(ctx, &s->params, &s->ckks);
+  if (rc) return rc;
+  int64_t slots = (int64_t)pn_ckks_slots(s->ckks);
+  if (s->in_level < 0 || s->in_level > pn_ckks_max_level(s->ckks))
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: input level %d outside the parameters' 0..%d", s->in_level,
+                  pn_ckks_max_level(s->ckks));
+  for (int i = 0; i < s->n_rot; i++)
+    if (s->rot[i] <= 0 || s->rot[i] >= slots || (i && s->rot[i] <= s->rot[i - 1]))
+      return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: rotation step %d is not in (0, %lld) or not ascending", s->rot[i],
+                    (long long)slots);
+  for (int w = 0; w < 2; w++) {
+    const int32_t *sl = w ? s->out_slot : s->in_slot;
+    int64_t n = w ? s->n_out : s->n_in;
+    uint8_t *mark = calloc((size_t)slots, 1);
+    if (!mark) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+    for (int64_t i = 0; i < n; i++) {
+      if (sl[i] < 0 || sl[i] >= slots || mark[sl[i]]) {
+        free(mark);
+        return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: %s slot map entry %lld (%d) is out of range or repeated",
+                      w ? "output" : "input", (long long)i, sl[i]);
+      }
+      mark[sl[i]] = 1;
+    }
+    free(mark);
+  }
+  if (!(s->in_factor > 0) || !(s->out_factor > 0) || !isfinite(s->in_factor) || !isfinite(s->out_factor))
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: input/output factors must be positive");
+  return PN_OK;
+}
+
+int pn_fhe_plan_spec(struct pn_ctx *ctx, const struct pn_fhe_plan *p, struct pn_fhe_spec **out) {
+  *out = NULL;
+  struct pn_fhe_spec *s = calloc(1, sizeof *s);
+  if (!s) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  snprintf(s->name, sizeof s->name, "%s", p->model_name);
+  memcpy(s->hash, p->model_hash, 32);
+  s->params = p->params;
+  const struct fhe_layout *li = &p->layouts[p->in_layout], *lo = &p->layouts[p->out_layout];
+  s->n_rot = p->n_rot;
+  s->n_in = li->n;
+  s->n_out = lo->n;
+  s->rot = malloc((size_t)(p->n_rot + 1) * sizeof *s->rot);
+  s->in_slot = malloc((size_t)li->n * sizeof *s->in_slot);
+  s->out_slot = malloc((size_t)lo->n * sizeof *s->out_slot);
+  if (!s->rot || !s->in_slot || !s->out_slot) {
+    pn_fhe_spec_free(s);
+    return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  }
+  memcpy(s->rot, p->rot, (size_t)p->n_rot * sizeof *s->rot);
+  memcpy(s->in_slot, li->slot, (size_t)li->n * sizeof *s->in_slot);
+  memcpy(s->out_slot, lo->slot, (size_t)lo->n * sizeof *s->out_slot);
+  s->in_factor = p->in_factor;
+  s->out_factor = p->out_factor;
+  s->in_level = p->reg[p->in_reg].level;
+  s->in_ndim = p->in_ndim;
+  s->out_ndim = p->out_ndim;
+  memcpy(s->in_dims, p->in_dims, sizeof s->in_dims);
+  memcpy(s->out_dims, p->out_dims, sizeof s->out_dims);
+  int rc = spec_finish(ctx, s);
+  if (rc) {
+    pn_fhe_spec_free(s);
+    return rc;
+  }
+  *out = s;
+  return PN_OK;
+}
+
+int pn_fhe_spec_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, uint8_t **buf, size_t *len) {
+  struct wr w = {0};
+  uint8_t *pb = NULL;
+  size_t pl;
+  int rc = pn_ckks_save_params(ctx, &s->params, &pb, &pl);
+  if (rc) return rc;
+  size_t nl = strlen(s->name);
+  wr_blob(&w, (const uint8_t *)s->name, nl);
+  wr_blob(&w, pb, pl);
+  free(pb);
+  wr_u32(&w, (uint32_t)s->n_rot);
+  for (int i = 0; i < s->n_rot; i++) wr_u32(&w, (uint32_t)s->rot[i]);
+  wr_u32(&w, (uint32_t)s->in_level);
+  for (int side = 0; side < 2; side++) {
+    int nd = side ? s->out_ndim : s->in_ndim;
+    const int64_t *d = side ? s->out_dims : s->in_dims;
+    int64_t n = side ? s->n_out : s->n_in;
+    const int32_t *sl = side ? s->out_slot : s->in_slot;
+    wr_u32(&w, (uint32_t)nd);
+    for (int i = 0; i < nd; i++) wr_u64(&w, (uint64_t)d[i]);
+    wr_u64(&w, (uint64_t)n);
+    for (int64_t i = 0; i < n; i++) wr_u32(&w, (uint32_t)sl[i]);
+    wr_f64(&w, side ? s->out_factor : s->in_factor);
+  }
+  if (w.bad) {
+    free(w.p);
+    return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  }
+  rc = pn_fhe_obj_wrap(ctx, PN_FHE_OBJ_SPEC, s->hash, w.p, w.n, buf, len);
+  free(w.p);
+  return rc;
+}
+
+int pn_fhe_spec_load(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int allow_insecure,
+                     struct pn_fhe_spec **out) {
+  *out = NULL;
+  const uint8_t *pl = NULL;
+  size_t plen = 0;
+  int rc = obj_open(ctx, buf, len, PN_FHE_OBJ_SPEC, NULL, &pl, &plen);
+  if (rc) return rc;
+  struct pn_fhe_spec *s = calloc(1, sizeof *s);
+  if (!s) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  memcpy(s->hash, buf + 8, 32);
+  struct rd r = {pl, plen, 0, 0, NULL};
+  uint64_t nl = rd_u64(&r, "name length");
+  if (!r.bad && nl >= sizeof s->name) r.bad = 1, r.field = "name length";
+  const uint8_t *nm = rd_take(&r, (size_t)nl, "name");
+  if (nm) memcpy(s->name, nm, (size_t)nl);
+  uint64_t ppl = rd_u64(&r, "parameters length");
+  const uint8_t *pp = rd_take(&r, (size_t)ppl, "parameters");
+  if (!r.bad && (rc = pn_ckks_load_params(ctx, pp, (size_t)ppl, &s->params))) {
+    pn_err_prefix(ctx, "fhe: spec");
+    pn_fhe_spec_free(s);
+    return rc;
+  }
+  s->params.allow_insecure = allow_insecure != 0;
+  uint32_t nrot = rd_u32(&r, "rotation count");
+  if (!r.bad && (nrot > (1u << 16) || nrot * 4ull > r.n - r.at)) r.bad = 1, r.field = "rotation count";
+  if (!r.bad && !(s->rot = malloc((size_t)(nrot + 1) * sizeof *s->rot))) r.bad = 2;
+  s->n_rot = (int)nrot;
+  for (uint32_t i = 0; i < nrot && !r.bad; i++) s->rot[i] = (int)rd_u32(&r, "rotation steps");
+  s->in_level = (int)rd_u32(&r, "input level");
+  for (int side = 0; side < 2 && !r.bad; side++) {
+    uint32_t nd = rd_u32(&r, "rank");
+    if (!r.bad && (nd < 1 || nd > PN_MAX_DIMS)) r.bad = 1, r.field = "rank";
+    int64_t *d = side ? s->out_dims : s->in_dims, prod = 1;
+    for (uint32_t i = 0; i < nd && !r.bad; i++) {
+      d[i] = (int64_t)rd_u64(&r, "dims");
+      if (d[i] < 1 || d[i] > MAX_ELEMS || (prod *= d[i]) > MAX_ELEMS) r.bad = 1, r.field = "dims";
+    }
+    uint64_t n = rd_u64(&r, "slot map length");
+    if (!r.bad && ((int64_t)n != prod || n * 4 > r.n - r.at)) r.bad = 1, r.field = "slot map length";
+    int32_t *sl = r.bad ? NULL : malloc((size_t)n * sizeof *sl);
+    if (!r.bad && !sl) r.bad = 2;
+    for (uint64_t i = 0; i < n && !r.bad; i++) sl[i] = (int32_t)rd_u32(&r, "slot map");
+    double f = rd_f64(&r, "factor");
+    if (side) s->out_ndim = (int)nd, s->n_out = (int64_t)n, s->out_slot = sl, s->out_factor = f;
+    else s->in_ndim = (int)nd, s->n_in = (int64_t)n, s->in_slot = sl, s->in_factor = f;
+  }
+  if (!r.bad && r.at != r.n) r.bad = 1, r.field = "trailing bytes";
+  if (r.bad) {
+    pn_fhe_spec_free(s);
+    if (r.bad == 2) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: field '%s' truncated or out of range", r.field);
+  }
+  if ((rc = spec_finish(ctx, s))) {
+    pn_fhe_spec_free(s);
+    return rc;
+  }
+  *out = s;
+  return PN_OK;
+}
+
+/* ---- client ---- */
+
+void pn_fhe_client_free(struct pn_fhe_client *c) {
+  if (!c) return;
+  pn_ckks_sk_free(c->sk);
+  pn_prg_free(&c->prg);
+  free(c);
+}
+
+static int client_new(struct pn_ctx *ctx, const struct pn_fhe_spec *s, struct pn_fhe_client **out) {
+  struct pn_fhe_client *c = calloc(1, sizeof *c);
+  if (!c) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  c->spec = s;
+  int rc = pn_prg_init_os(ctx, &c->prg);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  *out = c;
+  return PN_OK;
+}
+
+int pn_fhe_client_keygen(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const uint8_t *seed,
+                         struct pn_fhe_client **out) {
+  *out = NULL;
+  struct pn_fhe_client *c = NULL;
+  int rc = client_new(ctx, s, &c);
+  if (rc) return rc;
+  if (seed) {
+    pn_prg_free(&c->prg);
+    if ((rc = pn_prg_init(ctx, &c->prg, seed))) {
+      free(c);
+      return rc;
+    }
+  }
+  if ((rc = pn_ckks_keygen_secret(ctx, s->ckks, &c->prg, &c->sk))) {
+    pn_fhe_client_free(c);
+    return rc;
+  }
+  *out = c;
+  return PN_OK;
+}
+
+int pn_fhe_client_save_secret(struct pn_ctx *ctx, const struct pn_fhe_client *c, uint8_t **buf, size_t *len) {
+  uint8_t *kb;
+  size_t kl;
+  int rc = pn_ckks_save_sk(ctx, c->spec->ckks, c->sk, &kb, &kl);
+  if (rc) return rc;
+  rc = pn_fhe_obj_wrap(ctx, PN_FHE_OBJ_SECRET, c->spec->hash, kb, kl, buf, len);
+  pn_wipe_free(kb, kl);
+  return rc;
+}
+
+int pn_fhe_client_load(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const uint8_t *buf, size_t len,
+                       struct pn_fhe_client **out) {
+  *out = NULL;
+  const uint8_t *pl = NULL;
+  size_t plen = 0;
+  int rc = obj_open(ctx, buf, len, PN_FHE_OBJ_SECRET, s->hash, &pl, &plen);
+  if (rc) return rc;
+  struct pn_fhe_client *c = NULL;
+  if ((rc = client_new(ctx, s, &c))) return rc;
+  if ((rc = pn_ckks_load_sk(ctx, s->ckks, pl, plen, &c->sk))) {
+    pn_err_prefix(ctx, "fhe: secret key");
+    pn_fhe_client_free(c);
+    return rc;
+  }
+  *out = c;
+  return PN_OK;
+}
+
+void pn_fhe_evk_free(struct pn_fhe_evk *k) {
+  if (!k) return;
+  pn_ckks_swk_free(k->rk);
+  pn_ckks_gk_free(k->gk);
+  free(k);
+}
+
+int pn_fhe_client_evk(struct pn_ctx *ctx, struct pn_fhe_client *c, struct pn_fhe_evk **out) {
+  *out = NULL;
+  const struct pn_fhe_spec *s = c->spec;
+  struct pn_fhe_evk *k = calloc(1, sizeof *k);
+  if (!k) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  memcpy(k->hash, s->hash, 32);
+  int rc = pn_ckks_keygen_relin(ctx, s->ckks, c->sk, &c->prg, &k->rk);
+  if (!rc) rc = pn_ckks_keygen_galois(ctx, s->ckks, c->sk, s->rot, s->n_rot, 0, &c->prg, &k->gk);
+  if (rc) {
+    pn_fhe_evk_free(k);
+    return rc;
+  }
+  *out = k;
+  return PN_OK;
+}
+
+int pn_fhe_evk_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k, uint8_t **buf,
+                    size_t *len) {
+  uint8_t *a = NULL, *b = NULL;
+  size_t al, bl;
+  int rc = pn_ckks_save_swk(ctx, s->ckks, k->rk, &a, &al);
+  if (!rc) rc = pn_ckks_save_gk(ctx, s->ckks, k->gk, &b, &bl);
+  struct wr w = {0};
+  if (!rc) {
+    wr_blob(&w, a, al);
+    wr_blob(&w, b, bl);
+    rc = w.bad ? pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory") : pn_fhe_obj_wrap(ctx, PN_FHE_OBJ_EVAL, k->hash, w.p, w.n, buf, len);
+  }
+  free(a);
+  free(b);
+  free(w.p);
+  return rc;
+}
+
+int fhe_evk_check(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct pn_fhe_evk *k) {
+  if (!k || memcmp(k->hash, p->model_hash, 32))
+    return pn_err(ctx, PN_ERR_MISMATCH, "fhe: evaluation keys made for another model or parameters");
+  for (int i = 0; i < p->n_rot; i++)
+    if (!pn_ckks_gk_has(p->ckks, k->gk, p->rot[i]))
+      return pn_err(ctx, PN_ERR_MISMATCH, "fhe: the evaluation keys lack the rotation by %d the model needs", p->rot[i]);
+  return PN_OK;
+}
+
+int pn_fhe_evk_load(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const uint8_t *buf, size_t len,
+                    struct pn_fhe_evk **out) {
+  *out = NULL;
+  const uint8_t *pl = NULL;
+  size_t plen = 0;
+  int rc = obj_open(ctx, buf, len, PN_FHE_OBJ_EVAL, p->model_hash, &pl, &plen);
+  if (rc) return rc;
+  struct rd r = {pl, plen, 0, 0, NULL};
+  uint64_t al = rd_u64(&r, "relinearisation key length");
+  const uint8_t *a = rd_take(&r, (size_t)al, "relinearisation key");
+  uint64_t bl = rd_u64(&r, "Galois keys length");
+  const uint8_t *b = rd_take(&r, (size_t)bl, "Galois keys");
+  if (!r.bad && r.at != r.n) r.bad = 1, r.field = "trailing bytes";
+  if (r.bad) return pn_err(ctx, PN_ERR_CORRUPT, "fhe: evaluation keys: field '%s' truncated or out of range", r.field);
+  struct pn_fhe_evk *k = calloc(1, sizeof *k);
+  if (!k) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  memcpy(k->hash, p->model_hash, 32);
+  if ((rc = pn_ckks_load_swk(ctx, p->ckks, a, (size_t)al, &k->rk)) ||
+      (rc = pn_ckks_load_gk(ctx, p->ckks, b, (size_t)bl, &k->gk)) || (rc = fhe_evk_check(ctx, p, k))) {
+    pn_err_prefix(ctx, "fhe: evaluation keys");
+    pn_fhe_evk_free(k);
+    return rc;
+  }
+  *out = k;
+  return PN_OK;
+}
+
+size_t pn_fhe_evk_bytes(const struct pn_fhe_spec *s, const struct pn_fhe_evk *k) {
+  struct pn_ctx sub = {0};
+  uint8_t *buf;
+  size_t len = 0;
+  if (pn_fhe_evk_save(&sub, s, k, &buf, &len)) return 0;
+  free(buf);
+  return len;
+}
+
+/* ---- queries and results ---- */
+
+int pn_fhe_encrypt(struct pn_ctx *ctx, struct pn_fhe_client *c, const float *x, int64_t n, uint8_t **buf,
+                   size_t *len) {
+  const struct pn_fhe_spec *s = c->spec;
+  if (n != s->n_in)
+    return pn_err(ctx, PN_ERR_INVALID, "fhe: the input has %lld elements, the model takes %lld", (long long)n,
+                  (long long)s->n_in);
+  size_t slots = pn_ckks_slots(s->ckks);
+  double *v = calloc(slots, sizeof *v);
+  struct pn_ckks_pt *pt = pn_ckks_pt_new(s->ckks);
+  struct pn_ckks_ct *ct = pn_ckks_ct_new(s->ckks);
+  uint8_t *cb = NULL;
+  size_t cl;
+  int rc = v && pt && ct ? PN_OK : pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  for (int64_t i = 0; i < n && !rc; i++) {
+    if (!isfinite(x[i])) rc = pn_err(ctx, PN_ERR_INVALID, "fhe: input element %lld is not finite", (long long)i);
+    v[s->in_slot[i]] = (double)x[i] * s->in_factor;
+  }
+  if (!rc) rc = pn_ckks_encode_real(ctx, s->ckks, v, slots, pn_ckks_default_scale(s->ckks), s->in_level, pt);
+  if (!rc) rc = pn_ckks_encrypt_sk(ctx, s->ckks, c->sk, pt, &c->prg, ct);
+  if (!rc) rc = pn_ckks_save_ct(ctx, s->ckks, ct, &cb, &cl);
+  if (!rc) rc = pn_fhe_obj_wrap(ctx, PN_FHE_OBJ_QUERY, s->hash, cb, cl, buf, len);
+  if (v) pn_wipe_free(v, slots * sizeof *v);
+  pn_ckks_pt_free(pt);
+  pn_ckks_ct_free(ct);
+  free(cb);
+  return rc;
+}
+
+int pn_fhe_decrypt(struct pn_ctx *ctx, const struct pn_fhe_client *c, const uint8_t *buf, size_t len, double *y,
+                   int64_t n) {
+  const struct pn_fhe_spec *s = c->spec;
+  if (n != s->n_out)
+    return pn_err(ctx, PN_ERR_INVALID, "fhe: room for %lld outputs, the model gives %lld", (long long)n,
+                  (long long)s->n_out);
+  const uint8_t *pl = NULL;
+  size_t plen = 0;
+  int rc = obj_open(ctx, buf, len, PN_FHE_OBJ_RESULT, s->hash, &pl, &plen);
+  if (rc) return rc;
+  size_t slots = pn_ckks_slots(s->ckks);
+  struct pn_ckks_ct *ct = pn_ckks_ct_new(s->ckks);
+  struct pn_ckks_pt *pt = pn_ckks_pt_new(s->ckks);
+  double *v = malloc(slots * sizeof *v);
+  rc = ct && pt && v ? PN_OK : pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  if (!rc && (rc = pn_ckks_load_ct(ctx, s->ckks, pl, plen, ct))) pn_err_prefix(ctx, "fhe: result");
+  if (!rc && ct->size != 2) rc = pn_err(ctx, PN_ERR_CORRUPT, "fhe: result: a ciphertext of %d polynomials", ct->size);
+  if (!rc) rc = pn_ckks_decrypt(ctx, s->ckks, c->sk, ct, pt);
+  if (!rc) rc = pn_ckks_decode_real(ctx, s->ckks, pt, v);
+  for (int64_t o = 0; o < n && !rc; o++) y[o] = v[s->out_slot[o]] / s->out_factor;
+  pn_ckks_ct_free(ct);
+  pn_ckks_pt_free(pt);
+  if (v) pn_wipe_free(v, slots * sizeof *v);
+  return rc;
+}
+
+int pn_fhe_server_query(struct pn_ctx *ctx, struct pn_fhe_server *srv, const uint8_t *q, size_t qlen, uint8_t **buf,
+                        size_t *len, struct pn_fhe_run_stats *st) {
+  const struct pn_fhe_plan *p = fhe_server_plan(srv);
+  const uint8_t *pl = NULL;
+  size_t plen = 0;
+  int rc = obj_open(ctx, q, qlen, PN_FHE_OBJ_QUERY, p->model_hash, &pl, &plen);
+  if (rc) return rc;
+  struct pn_ckks_ct *in = pn_ckks_ct_new(p->ckks), *out = pn_ckks_ct_new(p->ckks);
+  uint8_t *cb = NULL;
+  size_t cl;
+  rc = in && out ? PN_OK : pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  if (!rc && (rc = pn_ckks_load_ct(ctx, p->ckks, pl, plen, in))) pn_err_prefix(ctx, "fhe: query");
+  if (!rc) rc = pn_fhe_server_eval(ctx, srv, in, out, st);
+  if (!rc) rc = pn_ckks_save_ct(ctx, p->ckks, out, &cb, &cl);
+  if (!rc) rc = pn_fhe_obj_wrap(ctx, PN_FHE_OBJ_RESULT, p->model_hash, cb, cl, buf, len);
+  free(cb);
+  pn_ckks_ct_free(in);
+  pn_ckks_ct_free(out);
+  return rc;
+}
+
+int pn_fhe_ct_fp_ok(const struct pn_fhe_plan *p, const struct pn_ckks_ct *ct) {
+  return memcmp(ct->fp, pn_ckks_fingerprint(p->ckks), 32) == 0;
+}

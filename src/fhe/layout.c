@@ -1,0 +1,374 @@
+/* layout.c - where each element of a feature map sits in the slots, and the diagonals of a linear layer.
+**
+** A layout maps every element of a tensor to its own slot. Inputs are dense (c H W + y W + x). The
+** output layout of a linear layer is chosen among candidates so that the layer's matrix, seen between
+** the input and output slots, has few distinct diagonals (k = input slot - output slot), which is what
+** the diagonal method pays for (one plaintext product per diagonal, about 2 sqrt(#diagonals) rotations):
+**   multiplexed  a strided convolution writes output (co, y, x) where input (c, s y + a, s x + b) sat,
+**                co = c s^2 + a s + b: the strides grow (s sy, s sx) and the gaps left by the stride
+**                hold further channels (MPCNN's / Orion's multiplexing), so every output pixel sees its
+**                window at the same offsets: #diagonals ~ (input + output channel groups) x window;
+**   same channel pooling keeps each channel at its base with grown strides: #diagonals = window size;
+**   anchor       an output sits where its first input sat (global pooling: #diagonals = H W);
+**   dense        outputs at slots 0, 1, 2, ... (dense layers: #diagonals ~ input span + outputs).
+** Candidates that would put two elements in one slot, or exceed the slots, are dropped; correctness
+** never depends on the choice, only the cost does (tests compare every candidate with the plain map).
+**
+** Baby-step giant-step: k = g n1 + b with n1 a power of two chosen for the fewest rotations (counting
+** a rotation key the program does not have yet as one more), and diagonal k pre-rotated by -g n1 so that
+** y = sum_g rot(sum_b d'_{g,b} * rot(x, b), g n1). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fhe/fhe_impl.h"
+#include "util/arena.h"
+#include "util/status.h"
+
+int fhe_layout_dense(struct pn_arena *a, int64_t C, int64_t H, int64_t W, struct fhe_layout *out) {
+  memset(out, 0, sizeof *out);
+  int64_t n = C * H * W;
+  out->slot = pn_arena_alloc(a, (size_t)n * sizeof *out->slot + 1);
+  out->base = pn_arena_alloc(a, (size_t)C * sizeof *out->base + 1);
+  if (!out->slot || !out->base) return PN_ERR_NOMEM;
+  for (int64_t i = 0; i < n; i++) out->slot[i] = (int32_t)i;
+  for (int64_t c = 0; c < C; c++) out->base[c] = c * H * W;
+  out->n = n;
+  out->extent = n;
+  out->grid = 1;
+  out->C = C;
+  out->H = H;
+  out->W = W;
+  out->sy = W;
+  out->sx = 1;
+  return PN_OK;
+}
+
+void fhe_layout_reshape(struct fhe_layout *l, int ndim, const int64_t *dims) {
+  int64_t C = ndim > 1 ? dims[1] : 1, H = ndim > 2 ? dims[2] : 1, W = ndim > 3 ? dims[3] : 1;
+  if (ndim > 4) C = l->n, H = W = 1;
+  if (!l->grid || C != l->C || H != l->H || W != l->W) l->grid = 0;
+}
+
+/* Recognise the grid form of explicit slots for shape (C,H,W). */
+static void detect_grid(struct pn_arena *a, struct fhe_layout *l, int64_t C, int64_t H, int64_t W) {
+  l->grid = 0;
+  if (C * H * W != l->n || C < 1) return;
+  int64_t sy = H > 1 ? l->slot[W] - l->slot[0] : 0, sx = W > 1 ? l->slot[1] - l->slot[0] : 0;
+  for (int64_t c = 0; c < C; c++)
+    for (int64_t y = 0; y < H; y++)
+      for (int64_t x = 0; x < W; x++) {
+        int64_t i = (c * H + y) * W + x;
+        if (l->slot[i] != l->slot[c * H * W] + y * sy + x * sx) return;
+      }
+  int64_t *base = pn_arena_alloc(a, (size_t)C * sizeof *base);
+  if (!base) return;
+  for (int64_t c = 0; c < C; c++) base[c] = l->slot[c * H * W];
+  l->grid = 1;
+  l->C = C;
+  l->H = H;
+  l->W = W;
+  l->sy = sy;
+  l->sx = sx;
+  l->base = base;
+}
+
+/* A candidate's slots: distinct, non-negative, below max_extent? Sets extent. */
+static int check_slots(struct fhe_layout *l, int64_t max_extent, uint8_t *mark) {
+  int64_t mx = -1;
+  for (int64_t i = 0; i < l->n; i++) {
+    if (l->slot[i] < 0 || l->slot[i] >= max_extent) return 0;
+    if (l->slot[i] > mx) mx = l->slot[i];
+  }
+  memset(mark, 0, (size_t)mx + 1);
+  for (int64_t i = 0; i < l->n; i++) {
+    if (mark[l->slot[i]]) return 0;
+    mark[l->slot[i]] = 1;
+  }
+  l->extent = mx + 1;
+  return 1;
+}
+
+int64_t fhe_layout_count_diags(const struct fhe_lmap *m, const struct fhe_layout *in,
+                               const struct fhe_layout *out) {
+  int64_t span = in->extent + out->extent + 1, cnt = 0;
+  uint8_t *seen = calloc((size_t)span, 1);
+  if (!seen) return INT64_MAX;
+  for (int64_t o = 0; o < m->n_out; o++) {
+    int64_t so = out->slot[o];
+    for (int64_t e = m->rowptr[o]; e < m->rowptr[o + 1]; e++) {
+      int64_t k = in->slot[m->col[e]] - so + out->extent;
+      if (!seen[k]) {
+        seen[k] = 1;
+        cnt++;
+      }
+    }
+  }
+  free(seen);
+  return cnt;
+}
+
+enum cand { CAND_MULTIPLEX, CAND_SAME_CHANNEL, CAND_ANCHOR, CAND_DENSE, CAND_DIAG_ANCHOR, CAND_COUNT };
+static const char *const cand_names[CAND_COUNT] = {"multiplexed", "same-channel", "anchor", "dense", "diagonal"};
+
+/* Fill l->slot for candidate c; 0 when the candidate does not apply. */
+static int make_cand(enum cand c, const struct fhe_lmap *m, const struct fhe_layout *in, int64_t C, int64_t H,
+                     int64_t W, struct fhe_layout *l, uint8_t *mark, int64_t max_extent) {
+  int64_t n = m->n_out;
+  l->n = n;
+  switch (c) {
+  case CAND_MULTIPLEX:
+  case CAND_SAME_CHANNEL: {
+    if (!in->grid || m->mix == FHE_MIX_DENSE || C * H * W != n) return 0;
+    if (c == CAND_SAME_CHANNEL && C != in->C) return 0;
+    if (c == CAND_MULTIPLEX && m->mix != FHE_MIX_CONV) return 0;
+    int64_t s0 = m->stride[0], s1 = m->stride[1], sy = s0 * in->sy, sx = s1 * in->sx;
+    for (int64_t co = 0; co < C; co++) {
+      int64_t base;
+      if (c == CAND_SAME_CHANNEL) {
+        base = in->base[co];
+      } else {
+        int64_t blk = co / (s0 * s1), sub = co % (s0 * s1), a = sub / s1, b = sub % s1;
+        /* channels beyond the input's go to copies of its layout shifted by its extent */
+        base = in->base[blk % in->C] + (blk / in->C) * in->extent + a * in->sy + b * in->sx;
+      }
+      for (int64_t y = 0; y < H; y++)
+        for (int64_t x = 0; x < W; x++) {
+          int64_t s = base + y * sy + x * sx;
+          if (s < 0 || s >= max_extent) return 0;
+          l->slot[(co * H + y) * W + x] = (int32_t)s;
+        }
+    }
+    return 1;
+  }
+  case CAND_ANCHOR: {
+    /* rows with inputs first; rows without any (bias only) take free slots afterwards */
+    memset(mark, 0, (size_t)max_extent);
+    for (int64_t o = 0; o < n; o++) {
+      if (m->rowptr[o] == m->rowptr[o + 1]) {
+        l->slot[o] = -1;
+        continue;
+      }
+      int32_t s = in->slot[m->col[m->rowptr[o]]];
+      if (mark[s]) return 0;
+      mark[s] = 1;
+      l->slot[o] = s;
+    }
+    int64_t f = 0;
+    for (int64_t o = 0; o < n; o++)
+      if (l->slot[o] < 0) {
+        while (f < max_extent && mark[f]) f++;
+        if (f >= max_extent) return 0;
+        mark[f] = 1;
+        l->slot[o] = (int32_t)f;
+      }
+    return 1;
+  }
+  case CAND_DENSE:
+    if (n > max_extent) return 0;
+    for (int64_t o = 0; o < n; o++) l->slot[o] = (int32_t)o;
+    return 1;
+  case CAND_DIAG_ANCHOR:
+    if (n > in->n || m->mix != FHE_MIX_DENSE) return 0;
+    for (int64_t o = 0; o < n; o++) l->slot[o] = in->slot[o];
+    return 1;
+  default: return 0;
+  }
+}
+
+int fhe_layout_choose(struct pn_ctx *ctx, struct pn_arena *a, const struct fhe_lmap *m,
+                      const struct fhe_layout *in, int64_t C, int64_t H, int64_t W, int64_t max_extent,
+                      struct fhe_layout *out, int64_t *ndiag, char *kind, size_t kind_size) {
+  memset(out, 0, sizeof *out);
+  int32_t *slots = pn_arena_alloc(a, (size_t)m->n_out * sizeof *slots + 1);
+  int32_t *best = pn_arena_alloc(a, (size_t)m->n_out * sizeof *best + 1);
+  uint8_t *mark = malloc((size_t)max_extent + 1);
+  if (!slots || !best || !mark) {
+    free(mark);
+    return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory choosing a layout");
+  }
+  int64_t best_d = INT64_MAX, best_ext = 0;
+  int best_c = -1;
+  for (int c = 0; c < CAND_COUNT; c++) {
+    struct fhe_layout l = {.slot = slots};
+    if (!make_cand((enum cand)c, m, in, C, H, W, &l, mark, max_extent) || !check_slots(&l, max_extent, mark))
+      continue;
+    int64_t d = fhe_layout_count_diags(m, in, &l);
+    if (d < best_d || (d == best_d && l.extent < best_ext)) {
+      best_d = d;
+      best_ext = l.extent;
+      best_c = c;
+      memcpy(best, slots, (size_t)m->n_out * sizeof *best);
+    }
+  }
+  free(mark);
+  if (best_c < 0)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "fhe: %s: %lld outputs do not fit one ciphertext of %lld slots",
+                  m->what, (long long)m->n_out, (long long)max_extent);
+  out->n = m->n_out;
+  out->slot = best;
+  out->extent = best_ext;
+  detect_grid(a, out, C, H, W);
+  *ndiag = best_d;
+  if (kind) snprintf(kind, kind_size, "%s", cand_names[best_c]);
+  return PN_OK;
+}
+
+/* ---- diagonals in a ring of `slots` slots ---- */
+
+static int cmp_i32(const void *x, const void *y) {
+  int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+  return (a > b) - (a < b);
+}
+
+static int have_rot(const struct pn_fhe_plan *p, int step) {
+  int lo = 0, hi = p->n_rot - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    if (p->rot[mid] == step) return 1;
+    if (p->rot[mid] < step) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return 0;
+}
+
+static int add_rot(struct pn_fhe_plan *p, int step) {
+  if (step == 0 || have_rot(p, step)) return PN_OK;
+  int *r = realloc(p->rot, (size_t)(p->n_rot + 1) * sizeof *r);
+  if (!r) return PN_ERR_NOMEM;
+  p->rot = r;
+  int i = p->n_rot++;
+  while (i > 0 && r[i - 1] > step) {
+    r[i] = r[i - 1];
+    i--;
+  }
+  r[i] = step;
+  return PN_OK;
+}
+
+/* Rotations of split n1 (baby b != 0 and giant g n1 != 0), and how many of those have no key yet. */
+static void split_cost(const struct pn_fhe_plan *p, const int32_t *k, int64_t nk, int n1, int *nb, int *ng,
+                       int *newkeys, uint8_t *mark) {
+  int slots = (int)p->slots, ngc = (slots + n1 - 1) / n1;
+  *nb = *ng = *newkeys = 0;
+  memset(mark, 0, (size_t)(n1 > ngc ? n1 : ngc));
+  for (int64_t t = 0; t < nk; t++) {
+    int b = k[t] % n1;
+    if (b && !mark[b]) {
+      mark[b] = 1;
+      (*nb)++;
+      *newkeys += !have_rot(p, b);
+    }
+  }
+  memset(mark, 0, (size_t)(n1 > ngc ? n1 : ngc));
+  for (int64_t t = 0; t < nk; t++) {
+    int g = k[t] / n1;
+    if (g && !mark[g]) {
+      mark[g] = 1;
+      (*ng)++;
+      *newkeys += !have_rot(p, g * n1);
+    }
+  }
+}
+
+int fhe_linear_index(struct pn_ctx *ctx, struct pn_fhe_plan *p, struct fhe_linear *L) {
+  const struct fhe_lmap *m = L->m;
+  const struct fhe_layout *in = &p->layouts[L->in_layout], *out = &p->layouts[L->out_layout];
+  const int64_t n = (int64_t)p->slots;
+  uint8_t *seen = calloc((size_t)n, 1);
+  if (!seen) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory indexing diagonals");
+  int64_t cnt = 0;
+  for (int64_t o = 0; o < m->n_out; o++)
+    for (int64_t e = m->rowptr[o]; e < m->rowptr[o + 1]; e++) {
+      int64_t k = ((int64_t)in->slot[m->col[e]] - out->slot[o]) % n;
+      if (k < 0) k += n;
+      if (!seen[k]) seen[k] = 1, cnt++;
+    }
+  L->k = pn_arena_alloc(p->arena, (size_t)(cnt ? cnt : 1) * sizeof *L->k);
+  if (!L->k) {
+    free(seen);
+    return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory indexing diagonals");
+  }
+  int64_t j = 0;
+  for (int64_t k = 0; k < n; k++)
+    if (seen[k]) L->k[j++] = (int32_t)k;
+  L->ndiag = cnt;
+  qsort(L->k, (size_t)cnt, sizeof *L->k, cmp_i32);
+  /* n1: the fewest rotations, a rotation key not yet in the program counting as one more */
+  int best = 1, bnb = 0, bng = 0, bcost = -1;
+  for (int n1 = 1; n1 <= n; n1 *= 2) {
+    int nb, ng, nk;
+    split_cost(p, L->k, cnt, n1, &nb, &ng, &nk, seen);
+    int cost = nb + ng + nk;
+    if (bcost < 0 || cost < bcost) {
+      bcost = cost;
+      best = n1;
+      bnb = nb;
+      bng = ng;
+    }
+  }
+  free(seen);
+  L->n1 = best;
+  L->nbaby = bnb;
+  L->ngiant = bng;
+  for (int64_t t = 0; t < cnt; t++) {
+    int b = L->k[t] % best, g = L->k[t] / best;
+    if (add_rot(p, b) || add_rot(p, g * best)) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  }
+  L->has_bias = 0;
+  for (int64_t o = 0; o < m->n_out; o++) L->has_bias |= m->bias[o] != 0;
+  return PN_OK;
+}
+
+void fhe_linear_release(struct fhe_linear *L) {
+  if (L->diag)
+    for (int64_t j = 0; j < L->ndiag; j++) free(L->diag[j]);
+  free(L->diag);
+  free(L->bias);
+  L->diag = NULL;
+  L->bias = NULL;
+}
+
+static int64_t diag_pos(const struct fhe_linear *L, int32_t k) {
+  int64_t lo = 0, hi = L->ndiag - 1;
+  while (lo <= hi) {
+    int64_t mid = (lo + hi) / 2;
+    if (L->k[mid] == k) return mid;
+    if (L->k[mid] < k) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+int fhe_linear_build(struct pn_ctx *ctx, const struct pn_fhe_plan *p, struct fhe_linear *L) {
+  if (L->diag) return PN_OK;
+  const struct fhe_lmap *m = L->m;
+  const struct fhe_layout *in = &p->layouts[L->in_layout], *out = &p->layouts[L->out_layout];
+  const int64_t n = (int64_t)p->slots;
+  L->diag = calloc((size_t)(L->ndiag ? L->ndiag : 1), sizeof *L->diag);
+  if (!L->diag) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory building diagonals");
+  for (int64_t j = 0; j < L->ndiag; j++)
+    if (!(L->diag[j] = calloc((size_t)n, sizeof **L->diag))) {
+      fhe_linear_release(L);
+      return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory building the diagonals of %s (%lld x %lld slots)",
+                    m->what, (long long)L->ndiag, (long long)n);
+    }
+  for (int64_t o = 0; o < m->n_out; o++) {
+    int64_t so = out->slot[o];
+    for (int64_t e = m->rowptr[o]; e < m->rowptr[o + 1]; e++) {
+      int64_t k = ((int64_t)in->slot[m->col[e]] - so) % n;
+      if (k < 0) k += n;
+      int64_t j = diag_pos(L, (int32_t)k), g = k / L->n1;
+      L->diag[j][(so + g * L->n1) % n] += (float)m->val[e];
+    }
+  }
+  if (L->has_bias) {
+    if (!(L->bias = calloc((size_t)n, sizeof *L->bias))) {
+      fhe_linear_release(L);
+      return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+    }
+    for (int64_t o = 0; o < m->n_out; o++) L->bias[out->slot[o]] = m->bias[o];
+  }
+  return PN_OK;
+}

@@ -1,0 +1,198 @@
+/* plan.c - what a compiled program costs: per-layer counts, a time estimate, the table and the JSON.
+**
+** The estimate is a cost model, not a measurement: one thread, per instruction at its level l (l + 1
+** limbs), with the number-theoretic transforms of hybrid key switching counted as in docs/ckks.md
+** (nl + digits (nl + k - alpha) + 2 (k + nl) NTTs for nl limbs, k special primes, digits of alpha
+** primes), an NTT of one limb taking T_NTT N log2 N and a key switch K_KS times its NTTs (inner
+** products and basis extensions); plaintext products are 128-bit multiply-accumulates over 2 nl N
+** words. T_NTT and K_KS were fitted to `privnn bench ckks` on this machine (N = 2^15: one NTT of a limb
+** 0.087 ms, a rotation at 12 limbs 23.6 ms); `privnn fhe infer` measures the real thing. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fhe/fhe_impl.h"
+
+#define T_NTT 1.77e-7     /* ms per (N log2 N) of one limb */
+#define K_KS 3.4          /* key switch / its NTT count */
+#define T_MAC 1.0e-6      /* ms per 128-bit multiply-accumulate */
+#define T_ADD 0.3e-6      /* ms per modular addition */
+
+static double ntt_ms(const struct pn_fhe_plan *p) {
+  double n = (double)pn_ckks_n(p->ckks);
+  return T_NTT * n * log2(n);
+}
+
+static double ks_ms(const struct pn_fhe_plan *p, int level) {
+  int nl = level + 1, k = p->params.np, nq = p->params.nq, dnum = p->params.dnum ? p->params.dnum : nq;
+  int alpha = (nq + dnum - 1) / dnum, digits = (nl + alpha - 1) / alpha;
+  double ntts = nl + digits * (nl + k - alpha) + 2.0 * (k + nl);
+  return K_KS * ntts * ntt_ms(p);
+}
+
+static double rescale_ms(const struct pn_fhe_plan *p, int level) { return 2.0 * 1.5 * (level + 1) * ntt_ms(p); }
+
+static double vec_ms(const struct pn_fhe_plan *p, int level, double per) {
+  return 2.0 * (level + 1) * (double)pn_ckks_n(p->ckks) * per;
+}
+
+/* ct x ct products of one odd stage on CKKS (poly.h's schedule; larger stages: its BSGS budget). */
+static int stage_products(int nterms) {
+  static const int small[5] = {0, 0, 2, 4, 6};
+  if (nterms <= 4) return small[nterms];
+  int d = 2 * nterms - 1, r = 1, lg = 0;
+  while (r * r < d + 1) r++;
+  while ((1 << lg) < d + 1) lg++;
+  return 2 * r + lg;
+}
+
+void fhe_plan_estimate(struct pn_fhe_plan *p) {
+  for (int i = 0; i < p->n_layer; i++) {
+    struct fhe_layer *ly = &p->layers[i];
+    ly->rotations = ly->pt_muls = ly->ct_muls = ly->boots = ly->stages = 0;
+    ly->diags = 0;
+    ly->est_ms = 0;
+  }
+  for (int i = 0; i < p->n_inst; i++) {
+    const struct fhe_inst *in = &p->inst[i];
+    struct fhe_layer *ly = &p->layers[in->layer];
+    int la = in->a >= 0 ? p->reg[in->a].level : 0, lb = in->b >= 0 ? p->reg[in->b].level : la;
+    int lmin = la < lb ? la : lb;
+    double ms = 0;
+    switch (in->kind) {
+    case FHE_OP_LINEAR: {
+      const struct fhe_linear *L = &p->linears[in->aux];
+      int rot = L->nbaby + L->ngiant, ng = 0;
+      for (int64_t j = 0; j < L->ndiag; j++) ng += j == 0 || L->k[j] / L->n1 != L->k[j - 1] / L->n1;
+      ly->rotations += rot;
+      ly->pt_muls += (int)L->ndiag;
+      ly->diags += L->ndiag;
+      ms = L->nbaby * ks_ms(p, la) + L->ngiant * ks_ms(p, la - 1) + (double)L->ndiag * vec_ms(p, la, T_MAC) +
+           ng * rescale_ms(p, la) + ng * vec_ms(p, la - 1, T_ADD);
+      break;
+    }
+    case FHE_OP_ROT:
+      ly->rotations++;
+      ms = ks_ms(p, la);
+      break;
+    case FHE_OP_MUL:
+      ly->ct_muls++;
+      ms = ks_ms(p, lmin) + rescale_ms(p, lmin) + 1.5 * vec_ms(p, lmin, T_MAC);
+      break;
+    case FHE_OP_STAGE: {
+      const struct fhe_stage *s = &p->stages[in->aux];
+      int k = stage_products(s->nterms);
+      ly->ct_muls += k;
+      ly->stages++;
+      /* products spread over the stage's levels: take the middle one */
+      int lm = la - s->depth / 2;
+      ms = k * (ks_ms(p, lm) + rescale_ms(p, lm) + 1.5 * vec_ms(p, lm, T_MAC)) +
+           s->nterms * (rescale_ms(p, lm) + vec_ms(p, lm, T_MAC));
+      break;
+    }
+    case FHE_OP_MULC: ms = vec_ms(p, la, T_MAC) + rescale_ms(p, la); break;
+    case FHE_OP_ADD:
+    case FHE_OP_SUB:
+    case FHE_OP_ADDC: ms = vec_ms(p, lmin, T_ADD); break;
+    case FHE_OP_BOOT: ly->boots++; break;
+    default: break;
+    }
+    ly->est_ms += ms;
+  }
+  p->boots = 0;
+  for (int i = 0; i < p->n_layer; i++) p->boots += p->layers[i].boots;
+}
+
+void pn_fhe_plan_get_info(const struct pn_fhe_plan *p, struct pn_fhe_plan_info *o) {
+  memset(o, 0, sizeof *o);
+  o->logn = p->params.logn;
+  o->depth = p->depth;
+  o->levels = p->top_level;
+  o->boots = p->boots;
+  o->layers = p->n_layer;
+  o->instructions = p->n_inst;
+  o->rotation_keys = p->n_rot;
+  o->log_qp = pn_ckks_log_qp(p->ckks);
+  o->slots = p->slots;
+  o->in_elems = p->layouts[p->in_layout].n;
+  o->out_elems = p->layouts[p->out_layout].n;
+  for (int i = 0; i < p->n_layer; i++) {
+    o->rotations += p->layers[i].rotations;
+    o->pt_muls += p->layers[i].pt_muls;
+    o->ct_muls += p->layers[i].ct_muls;
+    o->est_seconds += p->layers[i].est_ms / 1000.0;
+  }
+  memcpy(o->hash, p->model_hash, 32);
+}
+
+const struct pn_ckks_context *pn_fhe_plan_ckks(const struct pn_fhe_plan *p) { return p->ckks; }
+
+void pn_fhe_plan_print(const struct pn_fhe_plan *p, FILE *f) {
+  struct pn_fhe_plan_info in;
+  pn_fhe_plan_get_info(p, &in);
+  char desc[512];
+  pn_ckks_describe(p->ckks, desc, sizeof desc);
+  fprintf(f, "model %s: %s\n", p->model_name, desc);
+  fprintf(f, "depth %d of %d levels, %d bootstraps; %d rotation keys (only the steps used); %d instructions\n", in.depth,
+          in.levels, in.boots, in.rotation_keys, in.instructions);
+  fprintf(f, "per image: %d rotations, %lld plaintext products, %lld ciphertext products; estimated %.2f s (one "
+          "thread, cost model)\n\n", in.rotations, (long long)in.pt_muls, (long long)in.ct_muls, in.est_seconds);
+  fprintf(f, "%-24s %-22s %-34s %9s %5s %7s %6s %4s %9s\n", "layer", "op", "packing", "levels", "rot", "pt-mul",
+          "ct-mul", "boot", "est ms");
+  for (int i = 0; i < p->n_layer; i++) {
+    const struct fhe_layer *l = &p->layers[i];
+    char lv[24];
+    snprintf(lv, sizeof lv, "%d->%d", l->level_in, l->level_out);
+    fprintf(f, "%-24.24s %-22.22s %-34.34s %9s %5d %7d %6d %4d %9.1f\n", l->name, l->op, l->packing, lv, l->rotations,
+            l->pt_muls, l->ct_muls, l->boots, l->est_ms);
+  }
+}
+
+cJSON *pn_fhe_plan_json(const struct pn_fhe_plan *p) {
+  struct pn_fhe_plan_info in;
+  pn_fhe_plan_get_info(p, &in);
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  char hex[65];
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", p->model_hash[i]);
+  cJSON_AddStringToObject(o, "model", p->model_name);
+  cJSON_AddStringToObject(o, "program_hash", hex);
+  cJSON *pr = cJSON_AddObjectToObject(o, "params");
+  cJSON_AddNumberToObject(pr, "logn", p->params.logn);
+  cJSON_AddNumberToObject(pr, "slots", (double)p->slots);
+  cJSON_AddNumberToObject(pr, "log_qp", in.log_qp);
+  cJSON *qb = cJSON_AddArrayToObject(pr, "q_bits"), *pb = cJSON_AddArrayToObject(pr, "p_bits");
+  for (int i = 0; i < p->params.nq; i++) cJSON_AddItemToArray(qb, cJSON_CreateNumber(p->params.q_bits[i]));
+  for (int i = 0; i < p->params.np; i++) cJSON_AddItemToArray(pb, cJSON_CreateNumber(p->params.p_bits[i]));
+  cJSON_AddNumberToObject(pr, "dnum", pn_ckks_dnum(p->ckks));
+  cJSON_AddNumberToObject(pr, "scale_bits", p->params.scale_bits);
+  cJSON_AddBoolToObject(pr, "secure_128", !p->params.allow_insecure);
+  cJSON_AddNumberToObject(o, "depth", in.depth);
+  cJSON_AddNumberToObject(o, "levels", in.levels);
+  cJSON_AddNumberToObject(o, "bootstraps", in.boots);
+  cJSON_AddNumberToObject(o, "rotation_keys", in.rotation_keys);
+  cJSON *rk = cJSON_AddArrayToObject(o, "rotation_steps");
+  for (int i = 0; i < p->n_rot; i++) cJSON_AddItemToArray(rk, cJSON_CreateNumber(p->rot[i]));
+  cJSON_AddNumberToObject(o, "rotations", in.rotations);
+  cJSON_AddNumberToObject(o, "pt_muls", (double)in.pt_muls);
+  cJSON_AddNumberToObject(o, "ct_muls", (double)in.ct_muls);
+  cJSON_AddNumberToObject(o, "est_seconds", in.est_seconds);
+  cJSON *ls = cJSON_AddArrayToObject(o, "layers");
+  for (int i = 0; i < p->n_layer; i++) {
+    const struct fhe_layer *l = &p->layers[i];
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "name", l->name);
+    cJSON_AddStringToObject(e, "op", l->op);
+    cJSON_AddStringToObject(e, "packing", l->packing);
+    cJSON_AddNumberToObject(e, "level_in", l->level_in);
+    cJSON_AddNumberToObject(e, "level_out", l->level_out);
+    cJSON_AddNumberToObject(e, "rotations", l->rotations);
+    cJSON_AddNumberToObject(e, "pt_muls", l->pt_muls);
+    cJSON_AddNumberToObject(e, "ct_muls", l->ct_muls);
+    cJSON_AddNumberToObject(e, "bootstraps", l->boots);
+    cJSON_AddNumberToObject(e, "est_ms", l->est_ms);
+    cJSON_AddItemToArray(ls, e);
+  }
+  return o;
+}

@@ -1,0 +1,488 @@
+/* run.c - the program's executor: on ciphertexts (the server) or on plain slot vectors (checking).
+**
+** Both walk the same instructions and check, after every one, that the register has exactly the level
+** and scale the compiler planned (on ciphertexts: what CKKS actually produced), so a plan that does not
+** match what execution consumes is an error, never a silent wrong answer.
+**
+** A LINEAR is the diagonal method with baby-step giant-step: the baby rotations of the input are made
+** once, each giant group multiplies them by its (pre-rotated) diagonals and accumulates lazily in
+** 128-bit lanes (one reduction per group instead of one per product), is rescaled once, rotated by its
+** giant step and added up. Weight plaintexts are encoded once when the server starts (up to a memory
+** budget; the rest during each evaluation). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ckks/poly.h"
+#include "ckks/ring.h"
+#include "fhe/fhe_impl.h"
+#include "util/fileio.h"
+#include "util/status.h"
+
+struct pn_fhe_server {
+  const struct pn_fhe_plan *p;
+  const struct pn_fhe_evk *evk;
+  struct pn_ckks_pt ***pt;       /* [linear][diag], NULL when not cached */
+  struct pn_ckks_pt **bias;      /* [linear] */
+  size_t cache_bytes;
+  double *layer_seconds;
+};
+
+struct vm {
+  struct pn_ctx *ctx;
+  const struct pn_fhe_plan *p;
+  struct pn_fhe_server *srv;     /* NULL: simulation */
+  double **v;                    /* simulation: slot vectors per register */
+  int *lvl;
+  double *scl;
+  struct pn_ckks_ct **ct;        /* ciphertexts per register */
+  struct pn_fhe_run_stats st;
+  double max_abs;
+};
+
+static int nomem(struct vm *m) { return pn_err(m->ctx, PN_ERR_NOMEM, "fhe: out of memory evaluating"); }
+
+static struct fhe_linear *lin_of(const struct pn_fhe_plan *p, int i) { return (struct fhe_linear *)&p->linears[i]; }
+
+/* ---- simulation ---- */
+
+static void rot_vec(const double *x, int64_t k, size_t n, double *y) {
+  for (size_t i = 0; i < n; i++) y[i] = x[(i + (size_t)k) % n];
+}
+
+static int sim_linear(struct vm *m, const struct fhe_inst *in) {
+  const struct pn_fhe_plan *p = m->p;
+  struct fhe_linear *L = lin_of(p, in->aux);
+  int rc = fhe_linear_build(m->ctx, p, L);
+  if (rc) return rc;
+  const size_t n = p->slots;
+  const double *x = m->v[in->a];
+  double *y = calloc(n, sizeof *y), *xb = malloc(n * sizeof *xb), *acc = malloc(n * sizeof *acc),
+         *t = malloc(n * sizeof *t);
+  if (!y || !xb || !acc || !t) {
+    free(y), free(xb), free(acc), free(t);
+    return nomem(m);
+  }
+  for (int64_t j = 0; j < L->ndiag;) {
+    int g = L->k[j] / L->n1;
+    memset(acc, 0, n * sizeof *acc);
+    for (; j < L->ndiag && L->k[j] / L->n1 == g; j++) {
+      rot_vec(x, L->k[j] % L->n1, n, xb);
+      const float *d = L->diag[j];
+      for (size_t i = 0; i < n; i++) acc[i] += (double)d[i] * xb[i];
+    }
+    rot_vec(acc, (int64_t)g * L->n1, n, t);
+    for (size_t i = 0; i < n; i++) y[i] += t[i];
+  }
+  if (L->bias)
+    for (size_t i = 0; i < n; i++) y[i] += L->bias[i];
+  free(xb), free(acc), free(t);
+  m->v[in->dst] = y;
+  m->st.pt_muls += (int)L->ndiag;
+  m->st.rotations += L->nbaby + L->ngiant;
+  return PN_OK;
+}
+
+static int sim_inst(struct vm *m, const struct fhe_inst *in) {
+  const struct pn_fhe_plan *p = m->p;
+  const size_t n = p->slots;
+  if (in->kind == FHE_OP_LINEAR) return sim_linear(m, in);
+  double *y = malloc(n * sizeof *y);
+  if (!y) return nomem(m);
+  const double *a = in->a >= 0 ? m->v[in->a] : NULL, *b = in->b >= 0 ? m->v[in->b] : NULL;
+  switch (in->kind) {
+  case FHE_OP_ROT:
+    rot_vec(a, in->aux, n, y);
+    m->st.rotations++;
+    break;
+  case FHE_OP_ADD: for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i]; break;
+  case FHE_OP_SUB: for (size_t i = 0; i < n; i++) y[i] = a[i] - b[i]; break;
+  case FHE_OP_ADDC: for (size_t i = 0; i < n; i++) y[i] = a[i] + in->c; break;
+  case FHE_OP_MULC: for (size_t i = 0; i < n; i++) y[i] = a[i] * in->c; break;
+  case FHE_OP_MUL:
+    for (size_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+    m->st.ct_muls++;
+    break;
+  case FHE_OP_STAGE: {
+    const struct fhe_stage *s = &p->stages[in->aux];
+    for (size_t i = 0; i < n; i++) {
+      double z = a[i], z2 = z * z, pw = z, acc = 0;
+      for (int j = 0; j < s->nterms; j++, pw *= z2) acc += s->c[j] * pw;
+      y[i] = acc;
+    }
+    break;
+  }
+  case FHE_OP_BOOT:
+    memcpy(y, a, n * sizeof *y);
+    m->st.boots++;
+    break;
+  default:
+    free(y);
+    return pn_err(m->ctx, PN_ERR_INVALID, "fhe: instruction kind %d in simulation", (int)in->kind);
+  }
+  m->v[in->dst] = y;
+  return PN_OK;
+}
+
+/* ---- ciphertexts ---- */
+
+/* acc += x * pt on limbs 0..l of both polynomials, 128-bit lanes (caller reduces). */
+static void mac_pt(const struct pn_ckks_context *c, pn_u128 *acc, const struct pn_ckks_ct *x,
+                   const struct pn_ckks_pt *pt, int l) {
+  const size_t n = pn_ckks_n(c);
+#pragma omp parallel for schedule(static) collapse(2)
+  for (int j = 0; j < 2; j++)
+    for (int i = 0; i <= l; i++) {
+      const uint64_t *xs = x->data + ((size_t)j * x->nq + i) * n, *ps = pt->data + (size_t)i * n;
+      pn_u128 *a = acc + ((size_t)j * (l + 1) + i) * n;
+      for (size_t t = 0; t < n; t++) a[t] += (pn_u128)xs[t] * ps[t];
+    }
+}
+
+static void acc_reduce(const struct pn_ckks_context *c, pn_u128 *acc, struct pn_ckks_ct *out, int l) {
+  const size_t n = pn_ckks_n(c);
+#pragma omp parallel for schedule(static) collapse(2)
+  for (int j = 0; j < 2; j++)
+    for (int i = 0; i <= l; i++) {
+      struct pn_mod md;
+      pn_mod_init(&md, pn_ckks_prime(c, i));
+      pn_u128 *a = acc + ((size_t)j * (l + 1) + i) * n;
+      uint64_t *o = out->data + ((size_t)j * out->nq + i) * n;
+      for (size_t t = 0; t < n; t++) {
+        o[t] = pn_mod_red128(&md, a[t]);
+        a[t] = 0;
+      }
+    }
+}
+
+/* The plaintext of diagonal j (cached or encoded now into tmp) at level l, scale s. */
+static int diag_pt(struct vm *m, const struct fhe_linear *L, int li, int64_t j, int l, double s,
+                   struct pn_ckks_pt *tmp, double *dbuf, const struct pn_ckks_pt **out) {
+  struct pn_fhe_server *srv = m->srv;
+  if (srv->pt[li] && srv->pt[li][j]) {
+    *out = srv->pt[li][j];
+    return PN_OK;
+  }
+  const size_t n = m->p->slots;
+  for (size_t i = 0; i < n; i++) dbuf[i] = L->diag[j][i];
+  int rc = pn_ckks_encode_real(m->ctx, m->p->ckks, dbuf, n, s, l, tmp);
+  *out = tmp;
+  return rc;
+}
+
+static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
+  const struct pn_fhe_plan *p = m->p;
+  const struct pn_ckks_context *c = p->ckks;
+  struct fhe_linear *L = lin_of(p, in->aux);
+  const struct pn_ckks_ct *x = m->ct[in->a];
+  const int l = x->level;
+  const size_t n = pn_ckks_n(c);
+  const double target = p->reg[in->dst].scale, ps = target * (double)pn_ckks_prime(c, l) / x->scale;
+  int rc = PN_OK;
+  /* baby rotations of x: one per distinct b */
+  int *bidx = malloc((size_t)L->n1 * sizeof *bidx);
+  struct pn_ckks_ct **xb = calloc((size_t)L->n1, sizeof *xb);
+  pn_u128 *acc = calloc(2 * (size_t)(l + 1) * n, sizeof *acc);
+  struct pn_ckks_ct *g = pn_ckks_ct_new(c), *y = pn_ckks_ct_new(c);
+  struct pn_ckks_pt *tmp = pn_ckks_pt_new(c);
+  double *dbuf = malloc(p->slots * sizeof *dbuf);
+  if (!bidx || !xb || !acc || !g || !y || !tmp || !dbuf) {
+    rc = nomem(m);
+    goto done;
+  }
+  for (int b = 0; b < L->n1; b++) bidx[b] = 0;
+  for (int64_t j = 0; j < L->ndiag; j++) bidx[L->k[j] % L->n1] = 1;
+  for (int b = 0; b < L->n1 && !rc; b++) {
+    if (!bidx[b]) continue;
+    if (b == 0) {
+      xb[0] = (struct pn_ckks_ct *)x;
+      continue;
+    }
+    if (!(xb[b] = pn_ckks_ct_new(c))) rc = nomem(m);
+    else rc = pn_ckks_rotate(m->ctx, c, m->srv->evk->gk, x, b, xb[b]);
+    m->st.rotations++;
+  }
+  for (int64_t j = 0; j < L->ndiag && !rc;) {
+    int gi = L->k[j] / L->n1, terms = 0, have = 0;
+    for (; j < L->ndiag && L->k[j] / L->n1 == gi && !rc; j++) {
+      const struct pn_ckks_pt *pt;
+      if ((rc = diag_pt(m, L, in->aux, j, l, ps, tmp, dbuf, &pt))) break;
+      mac_pt(c, acc, xb[L->k[j] % L->n1], pt, l);
+      m->st.pt_muls++;
+      /* 60 products below 2^122 fit a 128-bit lane; reduce then, and at the end of the group */
+      if (++terms < 60 && j + 1 < L->ndiag && L->k[j + 1] / L->n1 == gi) continue;
+      acc_reduce(c, acc, y, l);
+      y->size = 2, y->level = l, y->scale = x->scale * ps;
+      rc = have ? pn_ckks_add(m->ctx, c, g, y, g) : pn_ckks_ct_copy(m->ctx, y, g);
+      have = 1;
+      terms = 0;
+    }
+    if (rc || (rc = pn_ckks_rescale(m->ctx, c, g, g))) break;
+    g->scale = target;
+    if (gi) {
+      rc = pn_ckks_rotate(m->ctx, c, m->srv->evk->gk, g, gi * L->n1, g);
+      m->st.rotations++;
+      if (rc) break;
+    }
+    if (!m->ct[in->dst]) {
+      if (!(m->ct[in->dst] = pn_ckks_ct_new(c))) rc = nomem(m);
+      else rc = pn_ckks_ct_copy(m->ctx, g, m->ct[in->dst]);
+    } else {
+      rc = pn_ckks_add(m->ctx, c, m->ct[in->dst], g, m->ct[in->dst]);
+    }
+  }
+  if (!rc && L->has_bias) {
+    const struct pn_ckks_pt *bp = m->srv->bias[in->aux];
+    if (!bp) {
+      rc = pn_ckks_encode_real(m->ctx, c, L->bias, p->slots, target, l - 1, tmp);
+      bp = tmp;
+    }
+    if (!rc) rc = pn_ckks_add_pt(m->ctx, c, m->ct[in->dst], bp, m->ct[in->dst]);
+  }
+done:
+  if (xb)
+    for (int b = 1; b < L->n1; b++) pn_ckks_ct_free(xb[b]);
+  free(xb);
+  free(bidx);
+  free(acc);
+  free(dbuf);
+  pn_ckks_pt_free(tmp);
+  pn_ckks_ct_free(g);
+  pn_ckks_ct_free(y);
+  return rc;
+}
+
+static int ckks_inst(struct vm *m, const struct fhe_inst *in) {
+  const struct pn_fhe_plan *p = m->p;
+  const struct pn_ckks_context *c = p->ckks;
+  struct pn_ctx *ctx = m->ctx;
+  if (in->kind == FHE_OP_LINEAR) return ckks_linear(m, in);
+  struct pn_ckks_ct *y = pn_ckks_ct_new(c);
+  if (!y) return nomem(m);
+  const struct pn_ckks_ct *a = in->a >= 0 ? m->ct[in->a] : NULL, *b = in->b >= 0 ? m->ct[in->b] : NULL;
+  const struct pn_ckks_swk *rk = m->srv->evk->rk;
+  int rc;
+  switch (in->kind) {
+  case FHE_OP_ROT:
+    rc = pn_ckks_rotate(ctx, c, m->srv->evk->gk, a, in->aux, y);
+    m->st.rotations++;
+    break;
+  case FHE_OP_ADD: rc = pn_ckks_add(ctx, c, a, b, y); break;
+  case FHE_OP_SUB: rc = pn_ckks_sub(ctx, c, a, b, y); break;
+  case FHE_OP_ADDC: rc = pn_ckks_add_const(ctx, c, a, in->c, y); break;
+  case FHE_OP_MULC: rc = pn_ckks_mul_const_rescale_to(ctx, c, a, in->c, p->reg[in->dst].scale, y); break;
+  case FHE_OP_MUL:
+    rc = pn_ckks_mul_relin(ctx, c, rk, a, b, y);
+    if (!rc) rc = pn_ckks_rescale(ctx, c, y, y);
+    m->st.ct_muls++;
+    break;
+  case FHE_OP_STAGE: {
+    const struct fhe_stage *s = &p->stages[in->aux];
+    const double *odd[1] = {s->c};
+    int nodd[1] = {s->nterms};
+    struct pn_poly_report rep;
+    rc = pn_ckks_poly_eval_odd_chain(ctx, c, rk, a, odd, nodd, 1, y, &rep);
+    m->st.ct_muls += rep.nonscalar_muls;
+    break;
+  }
+  default: rc = pn_err(ctx, PN_ERR_INVALID, "fhe: instruction kind %d not available", (int)in->kind);
+  }
+  if (rc) {
+    pn_ckks_ct_free(y);
+    return rc;
+  }
+  m->ct[in->dst] = y;
+  return PN_OK;
+}
+
+/* ---- the walk ---- */
+
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void free_reg(struct vm *m, int r) {
+  if (r == m->p->out_reg) return;
+  if (m->v) {
+    free(m->v[r]);
+    m->v[r] = NULL;
+  }
+  if (m->ct) {
+    pn_ckks_ct_free(m->ct[r]);
+    m->ct[r] = NULL;
+  }
+}
+
+static int run(struct vm *m, double *layer_seconds) {
+  const struct pn_fhe_plan *p = m->p;
+  double t0 = pn_now(), c0 = cpu_now();
+  for (int i = 0; i < p->n_inst; i++) {
+    const struct fhe_inst *in = &p->inst[i];
+    double ti = pn_now();
+    int rc = PN_OK;
+    if (in->kind != FHE_OP_INPUT) rc = m->srv ? ckks_inst(m, in) : sim_inst(m, in);
+    if (rc) {
+      pn_err_prefix(m->ctx, "layer '%s' (%s)", p->layers[in->layer].name, p->layers[in->layer].op);
+      return rc;
+    }
+    /* what execution produced must be what the compiler planned */
+    int lv;
+    double sc;
+    if (m->srv) {
+      lv = m->ct[in->dst]->level;
+      sc = m->ct[in->dst]->scale;
+    } else {
+      if ((rc = fhe_inst_apply(m->ctx, p, in, &lv, &sc))) return rc;
+      const double *v = m->v[in->dst];
+      for (size_t s = 0; s < p->slots; s++)
+        if (fabs(v[s]) > m->max_abs) m->max_abs = fabs(v[s]);
+    }
+    const struct fhe_reg *want = &p->reg[in->dst];
+    if (lv != want->level || fabs(sc - want->scale) > 1e-9 * want->scale)
+      return pn_err(m->ctx, PN_ERR_INVALID, "fhe: layer '%s' (%s), instruction %d: execution gave level %d scale 2^%.9f, "
+                    "the plan says level %d scale 2^%.9f", p->layers[in->layer].name, p->layers[in->layer].op, i, lv,
+                    log2(sc), want->level, log2(want->scale));
+    if (layer_seconds) layer_seconds[in->layer] += pn_now() - ti;
+    if (in->a >= 0 && p->reg[in->a].last_use == i) free_reg(m, in->a);
+    if (in->b >= 0 && in->b != in->a && p->reg[in->b].last_use == i) free_reg(m, in->b);
+  }
+  m->st.seconds = pn_now() - t0;
+  m->st.cpu_seconds = cpu_now() - c0;
+  return PN_OK;
+}
+
+int pn_fhe_simulate(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const float *x, double *y,
+                    struct pn_fhe_sim_stats *st) {
+  struct vm m = {.ctx = ctx, .p = p};
+  m.v = calloc((size_t)p->n_reg, sizeof *m.v);
+  double *in = calloc(p->slots, sizeof *in);
+  int rc = PN_OK;
+  if (!m.v || !in) {
+    free(m.v);
+    free(in);
+    return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  }
+  const struct fhe_layout *li = &p->layouts[p->in_layout], *lo = &p->layouts[p->out_layout];
+  for (int64_t i = 0; i < li->n; i++) in[li->slot[i]] = (double)x[i] * p->in_factor;
+  m.v[p->in_reg] = in;
+  rc = run(&m, NULL);
+  if (!rc) {
+    const double *v = m.v[p->out_reg];
+    for (int64_t o = 0; o < lo->n; o++) y[o] = v[lo->slot[o]] / p->out_factor;
+    if (st) st->max_abs = m.max_abs;
+  }
+  for (int r = 0; r < p->n_reg; r++) free(m.v[r]);
+  free(m.v);
+  return rc;
+}
+
+/* ---- server ---- */
+
+size_t pn_fhe_server_cache_bytes(const struct pn_fhe_server *s) { return s->cache_bytes; }
+
+void pn_fhe_server_free(struct pn_fhe_server *s) {
+  if (!s) return;
+  const struct pn_fhe_plan *p = s->p;
+  for (int i = 0; i < p->n_linear; i++) {
+    if (s->pt && s->pt[i]) {
+      for (int64_t j = 0; j < p->linears[i].ndiag; j++) pn_ckks_pt_free(s->pt[i][j]);
+      free(s->pt[i]);
+    }
+    if (s->bias) pn_ckks_pt_free(s->bias[i]);
+  }
+  free(s->pt);
+  free(s->bias);
+  free(s->layer_seconds);
+  free(s);
+}
+
+int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct pn_fhe_evk *evk, size_t cache_mb,
+                      struct pn_fhe_server **out) {
+  *out = NULL;
+  int rc = fhe_evk_check(ctx, p, evk);
+  if (rc) return rc;
+  struct pn_fhe_server *s = calloc(1, sizeof *s);
+  if (!s) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  s->p = p;
+  s->evk = evk;
+  s->pt = calloc((size_t)p->n_linear + 1, sizeof *s->pt);
+  s->bias = calloc((size_t)p->n_linear + 1, sizeof *s->bias);
+  s->layer_seconds = calloc((size_t)p->n_layer + 1, sizeof *s->layer_seconds);
+  double *dbuf = malloc(p->slots * sizeof *dbuf);
+  if (!s->pt || !s->bias || !s->layer_seconds || !dbuf) {
+    free(dbuf);
+    pn_fhe_server_free(s);
+    return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  }
+  const size_t budget = cache_mb << 20, n = pn_ckks_n(p->ckks);
+  /* the LINEAR instructions give each layer's input level and scale */
+  for (int i = 0; i < p->n_inst && !rc; i++) {
+    const struct fhe_inst *in = &p->inst[i];
+    if (in->kind != FHE_OP_LINEAR) continue;
+    struct fhe_linear *L = lin_of(p, in->aux);
+    if ((rc = fhe_linear_build(ctx, p, L))) break;
+    const struct fhe_reg *x = &p->reg[in->a], *y = &p->reg[in->dst];
+    int l = x->level;
+    double ps = y->scale * (double)pn_ckks_prime(p->ckks, l) / x->scale;
+    size_t one = (size_t)(l + 1) * n * sizeof(uint64_t);
+    if (L->has_bias) {
+      if (!(s->bias[in->aux] = pn_ckks_pt_new(p->ckks))) rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+      else rc = pn_ckks_encode_real(ctx, p->ckks, L->bias, p->slots, y->scale, l - 1, s->bias[in->aux]);
+    }
+    if (rc || s->cache_bytes + one * (size_t)L->ndiag > budget) continue;
+    if (!(s->pt[in->aux] = calloc((size_t)L->ndiag, sizeof **s->pt))) {
+      rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+      break;
+    }
+    for (int64_t j = 0; j < L->ndiag && !rc; j++) {
+      struct pn_ckks_pt *pt = pn_ckks_pt_new(p->ckks);
+      if (!pt) {
+        rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory encoding weights");
+        break;
+      }
+      for (size_t t = 0; t < p->slots; t++) dbuf[t] = L->diag[j][t];
+      rc = pn_ckks_encode_real(ctx, p->ckks, dbuf, p->slots, ps, l, pt);
+      s->pt[in->aux][j] = pt;
+      s->cache_bytes += one;
+    }
+  }
+  free(dbuf);
+  if (rc) {
+    pn_fhe_server_free(s);
+    return rc;
+  }
+  *out = s;
+  return PN_OK;
+}
+
+int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct pn_ckks_ct *in,
+                       struct pn_ckks_ct *out, struct pn_fhe_run_stats *st) {
+  const struct pn_fhe_plan *p = s->p;
+  const struct fhe_reg *r0 = &p->reg[p->in_reg];
+  if (in->n != pn_ckks_n(p->ckks) || !pn_fhe_ct_fp_ok(p, in))
+    return pn_err(ctx, PN_ERR_MISMATCH, "fhe: the query ciphertext was made for other parameters");
+  if (in->size != 2 || in->level != r0->level || fabs(in->scale - r0->scale) > 1e-9 * r0->scale)
+    return pn_err(ctx, PN_ERR_MISMATCH, "fhe: the query ciphertext is at level %d scale 2^%.3f; the model takes level "
+                  "%d scale 2^%.3f", in->level, log2(in->scale), r0->level, log2(r0->scale));
+  struct vm m = {.ctx = ctx, .p = p, .srv = s};
+  m.ct = calloc((size_t)p->n_reg, sizeof *m.ct);
+  if (!m.ct) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  memset(s->layer_seconds, 0, (size_t)p->n_layer * sizeof *s->layer_seconds);
+  int rc = (m.ct[p->in_reg] = pn_ckks_ct_new(p->ckks)) ? pn_ckks_ct_copy(ctx, in, m.ct[p->in_reg])
+                                                      : pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  if (!rc) rc = run(&m, s->layer_seconds);
+  if (!rc) rc = pn_ckks_ct_copy(ctx, m.ct[p->out_reg], out);
+  for (int r = 0; r < p->n_reg; r++) pn_ckks_ct_free(m.ct[r]);
+  free(m.ct);
+  if (!rc && st) {
+    *st = m.st;
+    st->n_layer = p->n_layer;
+    st->layer_seconds = s->layer_seconds;
+  }
+  return rc;
+}
+const struct pn_fhe_plan *fhe_server_plan(const struct pn_fhe_server *s) { return s->p; }

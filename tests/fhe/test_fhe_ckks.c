@@ -1,0 +1,303 @@
+/* test_fhe_ckks.c - encrypted inference against the plaintext executor, at small (insecure) test rings.
+**
+** Every case goes the whole client/server way: compile, spec saved and reloaded by the client, a seeded
+** secret key, evaluation keys saved and loaded by the server (checked against the plan), an encrypted
+** query, the server's evaluation (which checks every register's level and scale against the plan after
+** each instruction), the decrypted result. It must match the executor within 1e-3 relative to the output
+** size (CKKS with 40-bit scales is far more precise; the PAF chains amplify the noise a little), and the
+** counts of rotations and products must be the plan's. Then the refusals: objects truncated, corrupted,
+** made for another model or other parameters, and inputs of the wrong size. */
+#define PN_TEST_NAME "test_fhe_ckks"
+#include "fhe_test.h"
+#include "fhe/fhe_keys.h"
+
+static const uint8_t g_seed[32] = {7, 1, 6};
+
+struct e2e {
+  struct pn_fhe_plan *plan;
+  struct pn_fhe_spec *spec;       /* as the client loaded it */
+  struct pn_fhe_client *client;
+  struct pn_fhe_evk *evk;         /* as the server loaded it */
+  struct pn_fhe_server *server;
+};
+
+static void e2e_free(struct e2e *e) {
+  pn_fhe_server_free(e->server);
+  pn_fhe_evk_free(e->evk);
+  pn_fhe_client_free(e->client);
+  pn_fhe_spec_free(e->spec);
+  pn_fhe_plan_free(e->plan);
+  memset(e, 0, sizeof *e);
+}
+
+#define OKC(call)                                                                                                      \
+  do {                                                                                                               \
+    int rc_ = (call);                                                                                                \
+    if (rc_) fprintf(stderr, "%s: %s\n", #call, pn_errmsg(&ctx));                                                    \
+    assert_int_equal(rc_, PN_OK);                                                                                    \
+  } while (0)
+
+static void e2e_setup(struct e2e *e, struct pn_graph *g) {
+  struct pn_ctx ctx = {0};
+  struct pn_fhe_opts o;
+  pn_fhe_opts_default(&o);
+  o.allow_insecure = 1;
+  memset(e, 0, sizeof *e);
+  OKC(pn_fhe_compile(&ctx, g, &o, &e->plan));
+  struct pn_fhe_spec *s0;
+  uint8_t *buf;
+  size_t len;
+  OKC(pn_fhe_plan_spec(&ctx, e->plan, &s0));
+  OKC(pn_fhe_spec_save(&ctx, s0, &buf, &len));
+  pn_fhe_spec_free(s0);
+  OKC(pn_fhe_spec_load(&ctx, buf, len, 1, &e->spec));
+  free(buf);
+  OKC(pn_fhe_client_keygen(&ctx, e->spec, g_seed, &e->client));
+  struct pn_fhe_evk *k0;
+  OKC(pn_fhe_client_evk(&ctx, e->client, &k0));
+  OKC(pn_fhe_evk_save(&ctx, e->spec, k0, &buf, &len));
+  pn_fhe_evk_free(k0);
+  OKC(pn_fhe_evk_load(&ctx, e->plan, buf, len, &e->evk));
+  free(buf);
+  OKC(pn_fhe_server_new(&ctx, e->plan, e->evk, 64, &e->server));
+}
+
+/* Encrypt x, evaluate, decrypt into y (out_elems). */
+static void e2e_run(struct e2e *e, const float *x, double *y, struct pn_fhe_run_stats *st) {
+  struct pn_ctx ctx = {0};
+  uint8_t *q, *r;
+  size_t ql, rl;
+  OKC(pn_fhe_encrypt(&ctx, e->client, x, e->spec->n_in, &q, &ql));
+  OKC(pn_fhe_server_query(&ctx, e->server, q, ql, &r, &rl, st));
+  OKC(pn_fhe_decrypt(&ctx, e->client, r, rl, y, e->spec->n_out));
+  free(q);
+  free(r);
+}
+
+/* random input in [lo, hi): encrypted vs executor (and vs the plain simulation of the same program). */
+static double enc_vs_exec(struct pn_graph *g, double lo, double hi, double tol) {
+  struct e2e e;
+  e2e_setup(&e, g);
+  struct pn_fhe_plan_info info;
+  pn_fhe_plan_get_info(e.plan, &info);
+  int64_t ni = in_numel(g), no = info.out_elems;
+  assert_int_equal(e.spec->n_in, ni);
+  float *x = malloc((size_t)ni * sizeof *x);
+  double *y = malloc((size_t)no * sizeof *y), *r = malloc((size_t)no * sizeof *r), *s = malloc((size_t)no * sizeof *s);
+  for (int64_t i = 0; i < ni; i++) x[i] = (float)urand(lo, hi);
+  struct pn_fhe_run_stats st;
+  e2e_run(&e, x, y, &st);
+  exec_ref(g, x, r, no);
+  struct pn_ctx ctx = {0};
+  OKC(pn_fhe_simulate(&ctx, e.plan, x, s, NULL));
+  double err = rel_err(y, r, no), serr = rel_err(y, s, no);
+  printf("# N=2^%d depth %d: encrypted vs executor %.2e, vs simulation %.2e; %d rotations, %.2f s\n", info.logn,
+         info.depth, err, serr, st.rotations, st.seconds);
+  if (err > tol) {
+    pn_fhe_plan_print(e.plan, stderr);
+    for (int64_t i = 0; i < no && i < 12; i++)
+      fprintf(stderr, "  %lld: enc %.6f sim %.6f exec %.6f\n", (long long)i, y[i], s[i], r[i]);
+  }
+  assert_true(err <= tol);
+  /* what ran is what the plan counted */
+  assert_int_equal(st.rotations, info.rotations);
+  assert_int_equal(st.pt_muls, info.pt_muls);
+  assert_int_equal(st.boots, 0);
+  free(x), free(y), free(r), free(s);
+  e2e_free(&e);
+  return err;
+}
+
+static void test_conv(void **state) {
+  (void)state;
+  /* C, H, W, M, k, stride, pad, group: the reference models' convolutions, scaled down */
+  static const int64_t cases[][8] = {
+    {1, 8, 8, 3, 5, 1, 2, 1}, {3, 8, 8, 4, 5, 1, 0, 1}, {2, 8, 8, 4, 3, 2, 1, 1},
+    {4, 6, 6, 4, 1, 2, 0, 1}, {4, 6, 6, 4, 3, 1, 1, 4}, {4, 6, 6, 6, 3, 1, 1, 2},
+  };
+  for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+    const int64_t *c = cases[t];
+    struct gb b;
+    gb_init(&b, c[0], c[1], c[2]);
+    gb_conv(&b, c[0], c[3], c[4], c[4], c[5], c[6], c[7], 1);
+    struct pn_graph *g = gb_finish(&b);
+    enc_vs_exec(g, -1, 1, 1e-3);
+    pn_graph_free(g);
+  }
+}
+
+static void test_linear_and_pools(void **state) {
+  (void)state;
+  struct gb b;
+  gb_init(&b, 2, 8, 8);
+  gb_conv(&b, 2, 4, 3, 3, 1, 1, 1, 1);
+  gb_bn(&b, 4);
+  gb_pool(&b, "AveragePool", 2, 2, 0, 0);
+  gb_conv(&b, 4, 4, 3, 3, 1, 1, 1, 1);
+  gb_pool(&b, "GlobalAveragePool", 0, 0, 0, 0);
+  gb_flatten(&b);
+  gb_gemm(&b, 4, 5);
+  struct pn_graph *g = gb_finish(&b);
+  enc_vs_exec(g, -1, 1, 1e-3);
+  pn_graph_free(g);
+}
+
+static void test_paf(void **state) {
+  (void)state;
+  static const enum pn_paf_form forms[] = {PN_PAF_F1G2, PN_PAF_F2G3, PN_PAF_ALPHA7};
+  for (size_t f = 0; f < sizeof forms / sizeof *forms; f++) {
+    struct gb b;
+    gb_init(&b, 2, 4, 4);
+    gb_paf_relu(&b, forms[f], 1.1f);
+    gb_flatten(&b);
+    gb_gemm(&b, 32, 4);
+    struct pn_graph *g = gb_finish(&b);
+    double e = enc_vs_exec(g, -1, 1, 1e-3);
+    printf("# PafRelu %s encrypted: rel err %.2e\n", pn_paf_form_name(forms[f]), e);
+    pn_graph_free(g);
+  }
+  /* max pools: 2x2 s2 (rotated leaves), 3x3 s2 pad 1 (masked leaves) */
+  static const int64_t pools[][3] = {{2, 2, 0}, {3, 2, 1}};
+  for (size_t t = 0; t < sizeof pools / sizeof *pools; t++) {
+    struct gb b;
+    gb_init(&b, 2, 6, 6);
+    gb_conv(&b, 2, 2, 3, 3, 1, 1, 1, 1);
+    gb_paf_relu(&b, PN_PAF_F1G2, 3);
+    gb_paf_maxpool(&b, PN_PAF_F1G2, 6, pools[t][0], pools[t][1], pools[t][2]);
+    gb_flatten(&b);
+    int64_t o = (6 + 2 * pools[t][2] - pools[t][0]) / pools[t][1] + 1;
+    gb_gemm(&b, 2 * o * o, 3);
+    struct pn_graph *g = gb_finish(&b);
+    double e = enc_vs_exec(g, -1, 1, 1e-3);
+    printf("# PafMaxPool %lldx%lld s%lld p%lld encrypted: rel err %.2e\n", (long long)pools[t][0],
+           (long long)pools[t][0], (long long)pools[t][1], (long long)pools[t][2], e);
+    pn_graph_free(g);
+  }
+}
+
+/* A whole small network that fits without bootstrapping: conv-relu-pool, conv-bn-relu with a residual
+** add, global pool, dense. */
+static void test_small_model(void **state) {
+  (void)state;
+  struct gb b;
+  gb_init(&b, 1, 8, 8);
+  gb_conv(&b, 1, 4, 3, 3, 1, 1, 1, 1);
+  gb_paf_relu(&b, PN_PAF_F1G2, 4);
+  gb_pool(&b, "AveragePool", 2, 2, 0, 0);
+  const char *x = b.cur;
+  gb_conv(&b, 4, 4, 3, 3, 1, 1, 1, 1);
+  gb_bn(&b, 4);
+  gb_add(&b, x);
+  gb_paf_relu(&b, PN_PAF_F1G2, 6);
+  gb_pool(&b, "GlobalAveragePool", 0, 0, 0, 0);
+  gb_flatten(&b);
+  gb_gemm(&b, 4, 10);
+  struct pn_graph *g = gb_finish(&b);
+  for (int rep = 0; rep < 2; rep++) enc_vs_exec(g, -1, 1, 1e-3);
+  pn_graph_free(g);
+}
+
+static struct pn_graph *tiny_model(int64_t M) {
+  struct gb b;
+  gb_init(&b, 1, 4, 4);
+  gb_conv(&b, 1, M, 3, 3, 1, 1, 1, 1);
+  gb_paf_relu(&b, PN_PAF_F1G2, 3);
+  gb_flatten(&b);
+  gb_gemm(&b, M * 16, 3);
+  return gb_finish(&b);
+}
+
+static void test_refusals(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g = tiny_model(2), *g2 = tiny_model(3);
+  struct e2e e, f;
+  e2e_setup(&e, g);
+  e2e_setup(&f, g2);
+  float x[16];
+  for (int i = 0; i < 16; i++) x[i] = (float)urand(-1, 1);
+  uint8_t *q, *r, *fq, *out = NULL;
+  size_t ql, rl, fql, ol;
+  double y[3];
+  /* wrong-size input */
+  assert_int_equal(pn_fhe_encrypt(&ctx, e.client, x, 15, &q, &ql), PN_ERR_INVALID);
+  assert_non_null(strstr(pn_errmsg(&ctx), "elements"));
+  float bad[16];
+  memcpy(bad, x, sizeof bad);
+  bad[3] = NAN;
+  assert_int_equal(pn_fhe_encrypt(&ctx, e.client, bad, 16, &q, &ql), PN_ERR_INVALID);
+  OKC(pn_fhe_encrypt(&ctx, e.client, x, 16, &q, &ql));
+  OKC(pn_fhe_encrypt(&ctx, f.client, x, 16, &fq, &fql));
+  /* truncated, padded, corrupted header, wrong object type */
+  assert_int_equal(pn_fhe_server_query(&ctx, e.server, q, ql - 1, &out, &ol, NULL), PN_ERR_CORRUPT);
+  assert_int_equal(pn_fhe_server_query(&ctx, e.server, q, 20, &out, &ol, NULL), PN_ERR_CORRUPT);
+  uint8_t *q2 = malloc(ql + 1);
+  memcpy(q2, q, ql);
+  q2[ql] = 0;
+  assert_int_equal(pn_fhe_server_query(&ctx, e.server, q2, ql + 1, &out, &ol, NULL), PN_ERR_CORRUPT);
+  q2[0] ^= 1;
+  assert_int_equal(pn_fhe_server_query(&ctx, e.server, q2, ql, &out, &ol, NULL), PN_ERR_CORRUPT);
+  q2[0] ^= 1;
+  q2[6] = PN_FHE_OBJ_RESULT;
+  assert_int_equal(pn_fhe_server_query(&ctx, e.server, q2, ql, &out, &ol, NULL), PN_ERR_CORRUPT);
+  assert_non_null(strstr(pn_errmsg(&ctx), "expected a query"));
+  q2[6] = PN_FHE_OBJ_QUERY;
+  /* a query made for another model */
+  assert_int_equal(pn_fhe_server_query(&ctx, e.server, fq, fql, &out, &ol, NULL), PN_ERR_MISMATCH);
+  assert_non_null(strstr(pn_errmsg(&ctx), "another model"));
+  /* another model's ciphertext relabelled with this model's hash: other parameters (fingerprint) */
+  uint8_t *fq2;
+  size_t fq2l;
+  OKC(pn_fhe_obj_wrap(&ctx, PN_FHE_OBJ_QUERY, e.spec->hash, fq + 48, fql - 48, &fq2, &fq2l));
+  int rc = pn_fhe_server_query(&ctx, e.server, fq2, fq2l, &out, &ol, NULL);
+  assert_true(rc == PN_ERR_MISMATCH || rc == PN_ERR_CORRUPT);
+  printf("# relabelled query: %s\n", pn_errmsg(&ctx));
+  /* corrupted ciphertext body: a coefficient beyond its prime is refused by the loader */
+  memset(q2 + ql - 64, 0xff, 64);
+  assert_int_equal(pn_fhe_server_query(&ctx, e.server, q2, ql, &out, &ol, NULL), PN_ERR_CORRUPT);
+  /* the good query still works; its result cannot be read by the other client, nor as a query */
+  OKC(pn_fhe_server_query(&ctx, e.server, q, ql, &r, &rl, NULL));
+  assert_int_equal(pn_fhe_decrypt(&ctx, f.client, r, rl, y, 3), PN_ERR_MISMATCH);
+  assert_int_equal(pn_fhe_decrypt(&ctx, e.client, q, ql, y, 3), PN_ERR_CORRUPT);
+  assert_int_equal(pn_fhe_decrypt(&ctx, e.client, r, rl, y, 2), PN_ERR_INVALID);
+  OKC(pn_fhe_decrypt(&ctx, e.client, r, rl, y, 3));
+  double ref[3];
+  exec_ref(g, x, ref, 3);
+  assert_true(rel_err(y, ref, 3) <= 1e-3);
+  /* evaluation keys of another model; a spec cut short; a secret key for another model */
+  uint8_t *kb, *sb;
+  size_t kl, sl;
+  struct pn_fhe_evk *k;
+  OKC(pn_fhe_evk_save(&ctx, f.spec, f.evk, &kb, &kl));
+  assert_int_equal(pn_fhe_evk_load(&ctx, e.plan, kb, kl, &k), PN_ERR_MISMATCH);
+  assert_int_equal(pn_fhe_evk_load(&ctx, f.plan, kb, kl - 8, &k), PN_ERR_CORRUPT);
+  struct pn_fhe_server *srv;
+  assert_int_equal(pn_fhe_server_new(&ctx, e.plan, f.evk, 0, &srv), PN_ERR_MISMATCH);
+  struct pn_fhe_spec *sp;
+  OKC(pn_fhe_spec_save(&ctx, e.spec, &sb, &sl));
+  for (size_t cut = 48; cut < sl; cut += (sl - 48) / 7 + 1)
+    assert_int_equal(pn_fhe_spec_load(&ctx, sb, cut, 1, &sp), PN_ERR_CORRUPT);
+  uint8_t *skb;
+  size_t skl;
+  struct pn_fhe_client *c2;
+  OKC(pn_fhe_client_save_secret(&ctx, f.client, &skb, &skl));
+  assert_int_equal(pn_fhe_client_load(&ctx, e.spec, skb, skl, &c2), PN_ERR_MISMATCH);
+  OKC(pn_fhe_client_load(&ctx, f.spec, skb, skl, &c2));
+  pn_fhe_client_free(c2);
+  free(skb);
+  free(sb);
+  free(kb);
+  free(q), free(q2), free(fq), free(fq2), free(r);
+  e2e_free(&e);
+  e2e_free(&f);
+  pn_graph_free(g);
+  pn_graph_free(g2);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_conv),        cmocka_unit_test(test_linear_and_pools), cmocka_unit_test(test_paf),
+    cmocka_unit_test(test_small_model), cmocka_unit_test(test_refusals),
+  };
+  return cmocka_run_group_tests(tests, fhe_test_setup, fhe_test_teardown);
+}

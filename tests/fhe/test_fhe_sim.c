@@ -1,0 +1,233 @@
+/* test_fhe_sim.c - the compiled program's packing against the plaintext executor, without encryption.
+**
+** pn_fhe_simulate runs the program (layouts, diagonals with their giant-step pre-rotation, rotations of
+** the max-pool tree, PAF stages with folded factors, level and scale plan) on plain slot vectors; it must
+** give the executor's outputs to float precision (the executor computes in float: 1e-4 relative). Each
+** layer kind and every padding/stride/group of the reference models, every candidate layout, composed
+** linear stretches, residual adds, PAF ReLU and MaxPool (rotated and masked leaves, odd trees), and the
+** four reference models with PAFs in place. */
+#define PN_TEST_NAME "test_fhe_sim"
+#include "fhe_test.h"
+
+static int g_boot = PN_FHE_BOOT_AUTO;
+
+static struct pn_fhe_plan *compile_ok(struct pn_graph *g, int compose) {
+  struct pn_ctx ctx = {0};
+  struct pn_fhe_opts o;
+  pn_fhe_opts_default(&o);
+  o.compose = compose;
+  o.boot = g_boot;
+  struct pn_fhe_plan *p;
+  int rc = pn_fhe_compile(&ctx, g, &o, &p);
+  if (rc) fprintf(stderr, "compile: %s\n", pn_errmsg(&ctx));
+  assert_int_equal(rc, PN_OK);
+  return p;
+}
+
+/* random input in [lo, hi), simulate, compare; returns the error */
+static double sim_vs_exec(struct pn_graph *g, int compose, double lo, double hi, double tol) {
+  struct pn_fhe_plan *p = compile_ok(g, compose);
+  struct pn_fhe_plan_info info;
+  pn_fhe_plan_get_info(p, &info);
+  int64_t ni = in_numel(g), no = info.out_elems;
+  assert_int_equal(info.in_elems, ni);
+  float *x = malloc((size_t)ni * sizeof *x);
+  double *y = malloc((size_t)no * sizeof *y), *r = malloc((size_t)no * sizeof *r);
+  for (int64_t i = 0; i < ni; i++) x[i] = (float)urand(lo, hi);
+  struct pn_ctx ctx = {0};
+  struct pn_fhe_sim_stats st;
+  int rc = pn_fhe_simulate(&ctx, p, x, y, &st);
+  if (rc) fprintf(stderr, "simulate: %s\n", pn_errmsg(&ctx));
+  assert_int_equal(rc, PN_OK);
+  exec_ref(g, x, r, no);
+  double e = rel_err(y, r, no);
+  if (e > tol) {
+    pn_fhe_plan_print(p, stderr);
+    for (int64_t i = 0; i < no && i < 12; i++) fprintf(stderr, "  %lld: fhe %.6f exec %.6f\n", (long long)i, y[i], r[i]);
+  }
+  assert_true(e <= tol);
+  free(x), free(y), free(r);
+  pn_fhe_plan_free(p);
+  return e;
+}
+
+static void test_conv(void **state) {
+  (void)state;
+  /* C, H, W, M, k, stride, pad, group, dilation: the models' (5x5 pad 2, 5x5 valid, 3x3 pad 1, 3x3 stride 2,
+  ** 1x1 stride 2 shortcut) and more (depthwise, 2 groups, dilation, stride 3, channels beyond the input's) */
+  static const int64_t cases[][9] = {
+    {1, 12, 12, 6, 5, 1, 2, 1, 1}, {6, 10, 10, 16, 5, 1, 0, 1, 1}, {4, 9, 9, 4, 3, 1, 1, 1, 1},
+    {4, 10, 10, 8, 3, 2, 1, 1, 1}, {4, 10, 10, 8, 1, 2, 0, 1, 1},  {4, 8, 8, 4, 3, 1, 1, 4, 1},
+    {4, 8, 8, 6, 3, 1, 1, 2, 1},   {3, 11, 11, 5, 3, 1, 2, 1, 2},  {2, 12, 12, 20, 3, 3, 1, 1, 1},
+    {3, 7, 7, 40, 3, 2, 1, 1, 1},  {2, 9, 13, 3, 2, 2, 0, 1, 1},
+  };
+  for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+    const int64_t *c = cases[t];
+    struct gb b;
+    gb_init(&b, c[0], c[1], c[2]);
+    gb_conv(&b, c[0], c[3], c[4], c[4], c[5], c[6], c[7], c[8]);
+    struct pn_graph *g = gb_finish(&b);
+    double e = sim_vs_exec(g, 0, -1, 1, 1e-4);
+    printf("# conv case %zu: rel err %.2e\n", t, e);
+    pn_graph_free(g);
+  }
+}
+
+static void test_linear_stretches(void **state) {
+  (void)state;
+  for (int compose = -1; compose <= 1; compose++) {
+    struct gb b;
+    /* conv-bn (composed), avgpool 2 (+ conv after it), gap, gemm */
+    gb_init(&b, 2, 12, 12);
+    gb_conv(&b, 2, 4, 3, 3, 1, 1, 1, 1);
+    gb_bn(&b, 4);
+    gb_pool(&b, "AveragePool", 2, 2, 0, 0);
+    gb_conv(&b, 4, 6, 3, 3, 1, 1, 1, 1);
+    gb_pool(&b, "GlobalAveragePool", 0, 0, 0, 0);
+    gb_flatten(&b);
+    gb_gemm(&b, 6, 5);
+    struct pn_graph *g = gb_finish(&b);
+    sim_vs_exec(g, compose, -1, 1, 1e-4);
+    pn_graph_free(g);
+    /* average pools with padding, both count_include_pad */
+    for (int cip = 0; cip <= 1; cip++) {
+      gb_init(&b, 3, 9, 9);
+      gb_pool(&b, "AveragePool", 3, 1, 1, cip);
+      gb_pool(&b, "AveragePool", 3, 2, 1, cip);
+      gb_flatten(&b);
+      gb_gemm(&b, 3 * 5 * 5, 7);
+      g = gb_finish(&b);
+      sim_vs_exec(g, compose, -1, 1, 1e-4);
+      pn_graph_free(g);
+    }
+  }
+}
+
+static void test_residual(void **state) {
+  (void)state;
+  /* a basic block: x -> conv-bn-relu-conv-bn + x -> relu; and one with a strided 1x1 shortcut */
+  for (int down = 0; down <= 1; down++) {
+    struct gb b;
+    gb_init(&b, 4, 8, 8);
+    gb_conv(&b, 4, 4, 3, 3, 1, 1, 1, 1);
+    gb_paf_relu(&b, PN_PAF_F1G2, 4);
+    const char *x = b.cur;
+    gb_conv(&b, 4, down ? 8 : 4, 3, 3, down ? 2 : 1, 1, 1, 1);
+    gb_bn(&b, down ? 8 : 4);
+    gb_paf_relu(&b, PN_PAF_F2G2, 4);
+    gb_conv(&b, down ? 8 : 4, down ? 8 : 4, 3, 3, 1, 1, 1, 1);
+    gb_bn(&b, down ? 8 : 4);
+    const char *main = b.cur;
+    if (down) {
+      b.cur = x;
+      gb_conv(&b, 4, 8, 1, 1, 2, 0, 1, 1);
+      gb_bn(&b, 8);
+      x = b.cur;
+      b.cur = main;
+    }
+    gb_add(&b, x);
+    gb_paf_relu(&b, PN_PAF_F1G2, 6);
+    gb_pool(&b, "GlobalAveragePool", 0, 0, 0, 0);
+    gb_flatten(&b);
+    gb_gemm(&b, down ? 8 : 4, 3);
+    struct pn_graph *g = gb_finish(&b);
+    sim_vs_exec(g, 0, -1, 1, 1e-4);
+    pn_graph_free(g);
+  }
+}
+
+static void test_paf(void **state) {
+  (void)state;
+  for (int f = 0; f < PN_PAF_FORM_COUNT; f++) {
+    struct gb b;
+    gb_init(&b, 2, 6, 6);
+    gb_paf_relu(&b, (enum pn_paf_form)f, 1.1f);
+    gb_flatten(&b);
+    gb_gemm(&b, 72, 4);
+    struct pn_graph *g = gb_finish(&b);
+    /* inputs within the scale, where every form is tame */
+    double e = sim_vs_exec(g, 0, -1, 1, 1e-4);
+    printf("# PafRelu %s: rel err %.2e\n", pn_paf_form_name((enum pn_paf_form)f), e);
+    pn_graph_free(g);
+  }
+  /* max pools: 2x2 s2 (rotated leaves), 3x3 s2 pad 1 (masked leaves), 3x3 s1 (a leaf moves up unpaired) */
+  static const int64_t pools[][3] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 0}, {2, 1, 1}};
+  for (size_t t = 0; t < sizeof pools / sizeof *pools; t++) {
+    struct gb b;
+    gb_init(&b, 3, 8, 8);
+    gb_conv(&b, 3, 4, 3, 3, 1, 1, 1, 1);
+    gb_paf_relu(&b, PN_PAF_F1G2, 3);
+    gb_paf_maxpool(&b, PN_PAF_F1G2, 6, pools[t][0], pools[t][1], pools[t][2]);
+    gb_flatten(&b);
+    int64_t o = (8 + 2 * pools[t][2] - pools[t][0]) / pools[t][1] + 1;
+    gb_gemm(&b, 4 * o * o, 5);
+    struct pn_graph *g = gb_finish(&b);
+    double e = sim_vs_exec(g, 0, -1, 1, 1e-4);
+    printf("# PafMaxPool %lldx%lld s%lld p%lld: rel err %.2e\n", (long long)pools[t][0], (long long)pools[t][0],
+           (long long)pools[t][1], (long long)pools[t][2], e);
+    pn_graph_free(g);
+  }
+}
+
+static void test_models(void **state) {
+  (void)state;
+  static const char *const names[] = {"lenet5", "cnn-s", "resnet-s", "vgg-s"};
+  g_boot = PN_FHE_BOOT_SIMULATE; /* they need bootstrapping: simulated here */
+  for (size_t t = 0; t < sizeof names / sizeof *names; t++) {
+    struct pn_graph *g = paf_model(names[t], PN_PAF_F1G2, 4);
+    struct pn_fhe_plan *p = compile_ok(g, 0);
+    struct pn_fhe_plan_info in;
+    pn_fhe_plan_get_info(p, &in);
+    printf("# %s: depth %d, %d rotation keys, %d rotations, %lld pt products, est %.1f s\n", names[t], in.depth,
+           in.rotation_keys, in.rotations, (long long)in.pt_muls, in.est_seconds);
+    pn_fhe_plan_free(p);
+    double e = sim_vs_exec(g, 0, -1.5, 1.5, 1e-4);
+    printf("# %s: rel err %.2e\n", names[t], e);
+    pn_graph_free(g);
+  }
+  g_boot = PN_FHE_BOOT_AUTO;
+}
+
+static void test_refusals(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  struct pn_fhe_plan *p;
+  struct gb b;
+  /* a plain Relu */
+  gb_init(&b, 1, 4, 4);
+  const char *in[1] = {b.cur};
+  gb_node(&b, "Relu", 1, in);
+  struct pn_graph *g = gb_finish(&b);
+  assert_int_equal(pn_fhe_compile(&ctx, g, NULL, &p), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "PAF"));
+  pn_graph_free(g);
+  /* a dynamic PAF scale */
+  gb_init(&b, 1, 4, 4);
+  gb_paf_relu(&b, PN_PAF_F1G2, 0);
+  g = gb_finish(&b);
+  assert_int_equal(pn_fhe_compile(&ctx, g, NULL, &p), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "dynamic scale"));
+  pn_graph_free(g);
+  /* too many levels for 128-bit parameters: 8 f1g1sq ReLUs (9 levels each) */
+  gb_init(&b, 1, 4, 4);
+  for (int i = 0; i < 8; i++) gb_paf_relu(&b, PN_PAF_F1G1SQ, 2);
+  g = gb_finish(&b);
+  assert_int_equal(pn_fhe_compile(&ctx, g, NULL, &p), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "levels"));
+  pn_graph_free(g);
+  /* an op without a CKKS form */
+  gb_init(&b, 1, 4, 4);
+  gb_node(&b, "Sigmoid", 1, in);
+  g = gb_finish(&b);
+  assert_int_equal(pn_fhe_compile(&ctx, g, NULL, &p), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "Sigmoid"));
+  pn_graph_free(g);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_conv),     cmocka_unit_test(test_linear_stretches), cmocka_unit_test(test_residual),
+    cmocka_unit_test(test_paf),      cmocka_unit_test(test_models),           cmocka_unit_test(test_refusals),
+  };
+  return cmocka_run_group_tests(tests, fhe_test_setup, fhe_test_teardown);
+}
