@@ -796,6 +796,7 @@ static void hash_program(struct pn_fhe_plan *p) {
     EVP_DigestUpdate(h, lo->slot, (size_t)lo->n * sizeof *lo->slot);
   }
   for (int i = 0; i < p->n_stage; i++) EVP_DigestUpdate(h, p->stages[i].c, sizeof p->stages[i].c);
+  EVP_DigestUpdate(h, p->rot, (size_t)p->n_rot * sizeof *p->rot); /* the key set (a key budget changes it) */
   const struct fhe_layout *li = &p->layouts[p->in_layout], *lo = &p->layouts[p->out_layout];
   EVP_DigestUpdate(h, li->slot, (size_t)li->n * sizeof *li->slot);
   EVP_DigestUpdate(h, lo->slot, (size_t)lo->n * sizeof *lo->slot);
@@ -1089,6 +1090,16 @@ int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struc
     }
   for (int i = 0; i < p->n_linear; i++)
     if ((rc = fhe_linear_index(ctx, p, &p->linears[i]))) goto done;
+  {
+    /* the key budget: keys beyond it become chains of power-of-two rotations */
+    int max_keys = p->opts.max_keys;
+    if (max_keys <= 0) {
+      double budget = (double)(p->opts.key_mb > 0 ? p->opts.key_mb : 6144) * (1 << 20);
+      double k = budget / fhe_key_bytes(p) - 1; /* the relinearisation key */
+      max_keys = k > 1e6 ? 1000000 : (int)k;
+    }
+    if ((rc = fhe_restrict_keys(ctx, p, max_keys))) goto done;
+  }
   if ((rc = plan_scales(ctx, p))) goto done;
   hash_program(p);
   fhe_plan_estimate(p);

@@ -38,6 +38,9 @@ struct pn_fhe_opts {
   int compose;         /* consecutive linear layers: 0 compose when cheaper, 1 always, -1 never */
   int boot;            /* bootstrapping: PN_FHE_BOOT_AUTO when the depth needs it, _NEVER, or _SIMULATE */
   int boot_levels;     /* _SIMULATE: levels between bootstraps (0 = 9) */
+  int max_keys;        /* Galois keys at most (0: as many as key_mb holds); steps without a key of their
+                       ** own run as chains of power-of-two rotations, whose keys are always made */
+  int key_mb;          /* memory budget of the evaluation keys in MiB (0 = 6144) */
 };
 enum { PN_FHE_BOOT_AUTO = 0, PN_FHE_BOOT_NEVER = -1, PN_FHE_BOOT_SIMULATE = 2 };
 void pn_fhe_opts_default(struct pn_fhe_opts *o);
@@ -58,6 +61,7 @@ struct pn_fhe_plan_info {
   int logn, depth, levels, boots, layers, instructions;
   int rotations;            /* rotations executed per image */
   int rotation_keys;        /* distinct steps: Galois keys the client makes */
+  double key_bytes;         /* evaluation keys in memory (relinearisation + Galois): digits x 2 x (nq + np) x N words */
   int64_t pt_muls, ct_muls;
   double log_qp;
   double est_seconds;       /* cost model, one thread (see plan.c) */
@@ -102,5 +106,37 @@ int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct
                        struct pn_ckks_ct *out, struct pn_fhe_run_stats *st /* OUT, may be NULL */);
 /* Check (and count) what the executor would do without keys: per layer levels, as the plan says. */
 size_t pn_fhe_server_cache_bytes(const struct pn_fhe_server *s);
+
+/* ---- client and server in one process over images (privnn fhe infer) ---- */
+struct pn_fhe_infer_opts {
+  const uint8_t *seed;      /* 32 bytes: keys and encryption from a seeded PRG (tests); NULL = the OS */
+  size_t cache_mb;          /* the server's budget for encoded weights (pn_fhe_server_new) */
+  int progress;             /* a progress bar on stderr (when a TTY) */
+};
+struct pn_fhe_infer_report {
+  int64_t n;                /* images done */
+  int64_t agree;            /* decrypted top-1 == the plaintext model's */
+  int has_labels;
+  int64_t correct, plain_correct;
+  double max_abs_err;       /* max |decrypted - plaintext| over every logit of every image */
+  double keygen_s, server_setup_s, encrypt_s, eval_s, decrypt_s, eval_cpu_s, eval_max_s;  /* sums over images */
+  size_t key_bytes;         /* evaluation keys as the client uploads them */
+  size_t secret_key_bytes, spec_bytes, server_cache_bytes;
+  size_t bytes_up, bytes_down;   /* one query, one result */
+  int rotations, pt_muls, ct_muls, boots;  /* per image */
+  long peak_rss_kb;
+  int n_layer;
+  double *layer_seconds;    /* [n_layer] sums over images */
+  int *pred, *plain_pred;   /* [n] top-1 of the decrypted and of the plaintext logits */
+};
+/* x: n images of the model's input size (row-major); labels may be NULL. The model is the plaintext
+** reference (the graph p was compiled from). On error, r holds the images done so far. */
+int pn_fhe_infer(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct pn_graph *model, const float *x,
+                 const int32_t *labels, int64_t n, const struct pn_fhe_infer_opts *opts,
+                 struct pn_fhe_infer_report *r /* OUT, free with pn_fhe_infer_report_free */);
+void pn_fhe_infer_report_free(struct pn_fhe_infer_report *r);
+/* The plan's JSON plus the report: agreement, accuracy, max_abs_err, seconds_per_image, bytes_up,
+** bytes_down, key_bytes, per layer seconds_per_image, predictions [[fhe, plain], ...]. */
+struct cJSON *pn_fhe_infer_json(const struct pn_fhe_plan *p, const struct pn_fhe_infer_report *r);
 
 #endif

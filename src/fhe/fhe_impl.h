@@ -186,6 +186,16 @@ int fhe_linear_index(struct pn_ctx *ctx, struct pn_fhe_plan *p, struct fhe_linea
 int fhe_linear_build(struct pn_ctx *ctx, const struct pn_fhe_plan *p, struct fhe_linear *L);
 void fhe_linear_release(struct fhe_linear *L);
 
+/* Key switchings a rotation by step costs: 1 with its own key, else one per set bit (power-of-two keys). */
+int fhe_rot_cost(const struct pn_fhe_plan *p, int step);
+/* Key switchings of a LINEAR's baby and giant rotations. */
+void fhe_linear_rot_cost(const struct pn_fhe_plan *p, const struct fhe_linear *L, int *baby, int *giant);
+/* Keep at most max_keys Galois keys (every power of two below the slot count, then the steps that save the
+** most key switchings per image); PN_ERR_UNSUPPORTED when max_keys cannot hold the powers of two. */
+int fhe_restrict_keys(struct pn_ctx *ctx, struct pn_fhe_plan *p, int max_keys);
+/* Bytes of one switching key in memory. */
+double fhe_key_bytes(const struct pn_fhe_plan *p);
+
 /* Evaluation keys (keys.c). */
 struct pn_fhe_evk {
   uint8_t hash[32];                   /* the program they were made for */

@@ -372,3 +372,97 @@ int fhe_linear_build(struct pn_ctx *ctx, const struct pn_fhe_plan *p, struct fhe
   }
   return PN_OK;
 }
+
+/* ---- the key budget ---- */
+
+int fhe_rot_cost(const struct pn_fhe_plan *p, int step) {
+  int64_t n = (int64_t)p->slots, k = ((int64_t)step % n + n) % n;
+  if (!k) return 0;
+  if (have_rot(p, (int)k)) return 1;
+  return __builtin_popcountll((unsigned long long)k);
+}
+
+/* Calls f(user, step) once per distinct baby step and once per distinct giant step of L (baby != 0 first). */
+static void linear_steps(const struct pn_fhe_plan *p, const struct fhe_linear *L, void (*f)(void *, int, int),
+                         void *user) {
+  int ng = (int)((p->slots + (size_t)L->n1 - 1) / (size_t)L->n1) + 1;
+  int sz = L->n1 > ng ? L->n1 : ng;
+  uint8_t *mark = calloc((size_t)sz, 1);
+  if (!mark) return;
+  for (int64_t t = 0; t < L->ndiag; t++) {
+    int b = L->k[t] % L->n1;
+    if (b && !mark[b]) mark[b] = 1, f(user, b, 0);
+  }
+  memset(mark, 0, (size_t)sz);
+  for (int64_t t = 0; t < L->ndiag; t++) {
+    int g = L->k[t] / L->n1;
+    if (g && !mark[g]) mark[g] = 1, f(user, g * L->n1, 1);
+  }
+  free(mark);
+}
+
+struct rc_acc {
+  const struct pn_fhe_plan *p;
+  int cost[2];
+};
+static void add_cost(void *u, int step, int giant) {
+  struct rc_acc *a = u;
+  a->cost[giant] += fhe_rot_cost(a->p, step);
+}
+
+void fhe_linear_rot_cost(const struct pn_fhe_plan *p, const struct fhe_linear *L, int *baby, int *giant) {
+  struct rc_acc a = {p, {0, 0}};
+  linear_steps(p, L, add_cost, &a);
+  *baby = a.cost[0];
+  *giant = a.cost[1];
+}
+
+double fhe_key_bytes(const struct pn_fhe_plan *p) {
+  return (double)pn_ckks_dnum(p->ckks) * 2.0 * (p->params.nq + p->params.np) * (double)pn_ckks_n(p->ckks) * 8.0;
+}
+
+static void count_use(void *u, int step, int giant) {
+  (void)giant;
+  ((int64_t *)u)[step]++;
+}
+
+int fhe_restrict_keys(struct pn_ctx *ctx, struct pn_fhe_plan *p, int max_keys) {
+  if (p->n_rot <= max_keys) return PN_OK;
+  const int64_t n = (int64_t)p->slots;
+  int npow = 0;
+  while (((int64_t)1 << npow) < n) npow++;
+  if (max_keys < npow)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "fhe: %d rotation keys do not fit the key budget of %d keys (%.0f MiB each); "
+                  "even the %d power-of-two keys do not", p->n_rot, max_keys, fhe_key_bytes(p) / (1 << 20), npow);
+  /* per image uses of every step */
+  int64_t *use = calloc((size_t)n, sizeof *use);
+  int *keep = malloc((size_t)(max_keys + 1) * sizeof *keep);
+  if (!use || !keep) {
+    free(use), free(keep);
+    return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  }
+  for (int i = 0; i < p->n_inst; i++)
+    if (p->inst[i].kind == FHE_OP_ROT && p->inst[i].aux) use[p->inst[i].aux]++;
+    else if (p->inst[i].kind == FHE_OP_LINEAR) linear_steps(p, &p->linears[p->inst[i].aux], count_use, use);
+  int nk = 0;
+  for (int b = 0; b < npow; b++) keep[nk++] = 1 << b;
+  /* the others by key switchings saved per image: uses x (popcount - 1), largest first */
+  while (nk < max_keys) {
+    int best = -1;
+    int64_t bsave = 0;
+    for (int i = 0; i < p->n_rot; i++) {
+      int st = p->rot[i];
+      int64_t save = use[st] * (__builtin_popcount((unsigned)st) - 1);
+      if (save > bsave) bsave = save, best = st;
+    }
+    if (best < 0) break;
+    keep[nk++] = best;
+    use[best] = 0;
+  }
+  free(use);
+  qsort(keep, (size_t)nk, sizeof *keep, cmp_i32);
+  free(p->rot);
+  p->rot = keep;
+  p->n_rot = nk;
+  return PN_OK;
+}

@@ -63,18 +63,20 @@ void fhe_plan_estimate(struct pn_fhe_plan *p) {
     switch (in->kind) {
     case FHE_OP_LINEAR: {
       const struct fhe_linear *L = &p->linears[in->aux];
-      int rot = L->nbaby + L->ngiant, ng = 0;
+      int nb, ngk, ng = 0;
+      fhe_linear_rot_cost(p, L, &nb, &ngk);
+      int rot = nb + ngk;
       for (int64_t j = 0; j < L->ndiag; j++) ng += j == 0 || L->k[j] / L->n1 != L->k[j - 1] / L->n1;
       ly->rotations += rot;
       ly->pt_muls += (int)L->ndiag;
       ly->diags += L->ndiag;
-      ms = L->nbaby * ks_ms(p, la) + L->ngiant * ks_ms(p, la - 1) + (double)L->ndiag * vec_ms(p, la, T_MAC) +
+      ms = nb * ks_ms(p, la) + ngk * ks_ms(p, la - 1) + (double)L->ndiag * vec_ms(p, la, T_MAC) +
            ng * rescale_ms(p, la) + ng * vec_ms(p, la - 1, T_ADD);
       break;
     }
     case FHE_OP_ROT:
-      ly->rotations++;
-      ms = ks_ms(p, la);
+      ly->rotations += fhe_rot_cost(p, in->aux);
+      ms = fhe_rot_cost(p, in->aux) * ks_ms(p, la);
       break;
     case FHE_OP_MUL:
       ly->ct_muls++;
@@ -113,6 +115,7 @@ void pn_fhe_plan_get_info(const struct pn_fhe_plan *p, struct pn_fhe_plan_info *
   o->layers = p->n_layer;
   o->instructions = p->n_inst;
   o->rotation_keys = p->n_rot;
+  o->key_bytes = fhe_key_bytes(p) * (p->n_rot + 1);
   o->log_qp = pn_ckks_log_qp(p->ckks);
   o->slots = p->slots;
   o->in_elems = p->layouts[p->in_layout].n;
@@ -134,8 +137,9 @@ void pn_fhe_plan_print(const struct pn_fhe_plan *p, FILE *f) {
   char desc[512];
   pn_ckks_describe(p->ckks, desc, sizeof desc);
   fprintf(f, "model %s: %s\n", p->model_name, desc);
-  fprintf(f, "depth %d of %d levels, %d bootstraps; %d rotation keys (only the steps used); %d instructions\n", in.depth,
-          in.levels, in.boots, in.rotation_keys, in.instructions);
+  fprintf(f, "depth %d of %d levels, %d bootstraps; %d rotation keys (only the steps used), evaluation keys %.2f GiB "
+          "in memory; %d instructions\n", in.depth, in.levels, in.boots, in.rotation_keys, in.key_bytes / (1 << 30),
+          in.instructions);
   fprintf(f, "per image: %d rotations, %lld plaintext products, %lld ciphertext products; estimated %.2f s (one "
           "thread, cost model)\n\n", in.rotations, (long long)in.pt_muls, (long long)in.ct_muls, in.est_seconds);
   fprintf(f, "%-24s %-22s %-34s %9s %5s %7s %6s %4s %9s\n", "layer", "op", "packing", "levels", "rot", "pt-mul",
@@ -172,6 +176,7 @@ cJSON *pn_fhe_plan_json(const struct pn_fhe_plan *p) {
   cJSON_AddNumberToObject(o, "levels", in.levels);
   cJSON_AddNumberToObject(o, "bootstraps", in.boots);
   cJSON_AddNumberToObject(o, "rotation_keys", in.rotation_keys);
+  cJSON_AddNumberToObject(o, "key_bytes_in_memory", in.key_bytes);
   cJSON *rk = cJSON_AddArrayToObject(o, "rotation_steps");
   for (int i = 0; i < p->n_rot; i++) cJSON_AddItemToArray(rk, cJSON_CreateNumber(p->rot[i]));
   cJSON_AddNumberToObject(o, "rotations", in.rotations);

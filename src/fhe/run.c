@@ -80,8 +80,10 @@ static int sim_linear(struct vm *m, const struct fhe_inst *in) {
     for (size_t i = 0; i < n; i++) y[i] += L->bias[i];
   free(xb), free(acc), free(t);
   m->v[in->dst] = y;
+  int nb, ng;
+  fhe_linear_rot_cost(p, L, &nb, &ng);
   m->st.pt_muls += (int)L->ndiag;
-  m->st.rotations += L->nbaby + L->ngiant;
+  m->st.rotations += nb + ng;
   return PN_OK;
 }
 
@@ -95,7 +97,7 @@ static int sim_inst(struct vm *m, const struct fhe_inst *in) {
   switch (in->kind) {
   case FHE_OP_ROT:
     rot_vec(a, in->aux, n, y);
-    m->st.rotations++;
+    m->st.rotations += fhe_rot_cost(p, in->aux);
     break;
   case FHE_OP_ADD: for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i]; break;
   case FHE_OP_SUB: for (size_t i = 0; i < n; i++) y[i] = a[i] - b[i]; break;
@@ -127,6 +129,25 @@ static int sim_inst(struct vm *m, const struct fhe_inst *in) {
 }
 
 /* ---- ciphertexts ---- */
+
+/* Rotate by step with its own key, or as a chain of power-of-two rotations (the plan's key budget). */
+static int rotate(struct vm *m, const struct pn_ckks_ct *a, int step, struct pn_ckks_ct *out) {
+  const struct pn_fhe_plan *p = m->p;
+  const struct pn_ckks_gk *gk = m->srv->evk->gk;
+  if (pn_ckks_gk_has(p->ckks, gk, step)) {
+    m->st.rotations++;
+    return pn_ckks_rotate(m->ctx, p->ckks, gk, a, step, out);
+  }
+  const struct pn_ckks_ct *src = a;
+  for (int b = 0; ((size_t)1 << b) < p->slots; b++)
+    if ((unsigned)step >> b & 1) {
+      int rc = pn_ckks_rotate(m->ctx, p->ckks, gk, src, 1 << b, out);
+      if (rc) return rc;
+      m->st.rotations++;
+      src = out;
+    }
+  return src == out ? PN_OK : pn_ckks_ct_copy(m->ctx, a, out);
+}
 
 /* acc += x * pt on limbs 0..l of both polynomials, 128-bit lanes (caller reduces). */
 static void mac_pt(const struct pn_ckks_context *c, pn_u128 *acc, const struct pn_ckks_ct *x,
@@ -201,8 +222,7 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
       continue;
     }
     if (!(xb[b] = pn_ckks_ct_new(c))) rc = nomem(m);
-    else rc = pn_ckks_rotate(m->ctx, c, m->srv->evk->gk, x, b, xb[b]);
-    m->st.rotations++;
+    else rc = rotate(m, x, b, xb[b]);
   }
   for (int64_t j = 0; j < L->ndiag && !rc;) {
     int gi = L->k[j] / L->n1, terms = 0, have = 0;
@@ -222,9 +242,7 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
     if (rc || (rc = pn_ckks_rescale(m->ctx, c, g, g))) break;
     g->scale = target;
     if (gi) {
-      rc = pn_ckks_rotate(m->ctx, c, m->srv->evk->gk, g, gi * L->n1, g);
-      m->st.rotations++;
-      if (rc) break;
+      if ((rc = rotate(m, g, gi * L->n1, g))) break;
     }
     if (!m->ct[in->dst]) {
       if (!(m->ct[in->dst] = pn_ckks_ct_new(c))) rc = nomem(m);
@@ -266,8 +284,7 @@ static int ckks_inst(struct vm *m, const struct fhe_inst *in) {
   int rc;
   switch (in->kind) {
   case FHE_OP_ROT:
-    rc = pn_ckks_rotate(ctx, c, m->srv->evk->gk, a, in->aux, y);
-    m->st.rotations++;
+    rc = rotate(m, a, in->aux, y);
     break;
   case FHE_OP_ADD: rc = pn_ckks_add(ctx, c, a, b, y); break;
   case FHE_OP_SUB: rc = pn_ckks_sub(ctx, c, a, b, y); break;

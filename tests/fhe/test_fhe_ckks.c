@@ -12,6 +12,7 @@
 #include "fhe/fhe_keys.h"
 
 static const uint8_t g_seed[32] = {7, 1, 6};
+static int g_max_keys; /* the key budget of the next compiles (0: none) */
 
 struct e2e {
   struct pn_fhe_plan *plan;
@@ -42,6 +43,7 @@ static void e2e_setup(struct e2e *e, struct pn_graph *g) {
   struct pn_fhe_opts o;
   pn_fhe_opts_default(&o);
   o.allow_insecure = 1;
+  o.max_keys = g_max_keys;
   memset(e, 0, sizeof *e);
   OKC(pn_fhe_compile(&ctx, g, &o, &e->plan));
   struct pn_fhe_spec *s0;
@@ -194,6 +196,31 @@ static void test_small_model(void **state) {
   gb_gemm(&b, 4, 10);
   struct pn_graph *g = gb_finish(&b);
   for (int rep = 0; rep < 2; rep++) enc_vs_exec(g, -1, 1, 1e-3);
+  /* a key budget: only the power-of-two keys (N = 2^9: 8) and two more; the other steps are chains */
+  g_max_keys = 10;
+  struct pn_ctx ctx = {0};
+  struct pn_fhe_opts o;
+  pn_fhe_opts_default(&o);
+  o.allow_insecure = 1;
+  struct pn_fhe_plan *p;
+  OKC(pn_fhe_compile(&ctx, g, &o, &p));
+  struct pn_fhe_plan_info all, few;
+  pn_fhe_plan_get_info(p, &all);
+  pn_fhe_plan_free(p);
+  o.max_keys = g_max_keys;
+  OKC(pn_fhe_compile(&ctx, g, &o, &p));
+  pn_fhe_plan_get_info(p, &few);
+  pn_fhe_plan_free(p);
+  printf("# key budget: %d keys, %d rotations per image; all keys: %d keys, %d rotations\n", few.rotation_keys,
+         few.rotations, all.rotation_keys, all.rotations);
+  assert_true(all.rotation_keys > g_max_keys);
+  assert_int_equal(few.rotation_keys, g_max_keys);
+  assert_true(few.rotations > all.rotations);
+  enc_vs_exec(g, -1, 1, 1e-3);
+  o.max_keys = 3; /* fewer than the powers of two: refused */
+  assert_int_equal(pn_fhe_compile(&ctx, g, &o, &p), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "power-of-two"));
+  g_max_keys = 0;
   pn_graph_free(g);
 }
 
