@@ -3,13 +3,12 @@
 **
 ** Every backend keys its table by enum pn_op (graph/ops.h). The matrix is printed with one line per
 ** backend listing the ops it lacks, so a new op shows at once where it is missing. A backend joins
-** by one row of `backends` below: its name and its "supports" function (FHE: pn_fhe_supports, when
-** src/fhe compiles ops).
+** by one row of `backends` below: its name and its "supports" function.
 **
 ** Checks: the executor's table has a complete row for every op, named as the op list (ops.h) names
 ** it and found again by (domain, op_type); domains resolve as ONNX says ("" = ai.onnx, an ai.onnx
 ** op type under another domain is not that op); and for every op, autograd and the MPC runner refuse
-** exactly the ops their tables lack, with their own "not supported" error naming the node, and an op
+** exactly the ops their tables lack (the FHE compiler too), with their own "not supported" error naming the node, and an op
 ** the MPC runner accepts in a one-node graph computes on shares what the executor computes. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fhe/fhe.h"
 #include "graph/exec.h"
 #include "graph/ir.h"
 #include "graph/ops.h"
@@ -37,6 +37,7 @@ static const struct backend backends[] = {
   {"executor", pn_exec_supports},
   {"autograd", pn_ag_supports},
   {"mpc", pn_mpc_supports},
+  {"fhe", pn_fhe_supports},
 };
 #define N_BACKENDS ((int)(sizeof backends / sizeof *backends))
 
@@ -203,7 +204,7 @@ static bool mpc_matches_executor(struct pn_graph *g, struct pn_mpc_model *mm, co
 /* Each backend refuses exactly the ops its table lacks, with its own message naming the node.
 ** (A supported op may still fail here for its attributes or inputs, but never as unsupported.) */
 static void test_backends_refuse_what_they_lack(void **state) {
-  int refused[2] = {0, 0}, ran = 0;
+  int refused[3] = {0, 0, 0}, ran = 0;
   for (int op = 0; op < PN_OP_COUNT; op++) {
     struct pn_ctx ctx = {0};
     struct pn_graph *g = one_node(op);
@@ -237,13 +238,28 @@ static void test_backends_refuse_what_they_lack(void **state) {
     refused[1] += said;
     if (rc == PN_OK) ran += mpc_matches_executor(g, mm, pn_op_name(op));
     pn_mpc_model_free(mm);
+
+    /* the FHE compiler, the same way (Relu/MaxPool: "replace it by a PAF first") */
+    struct pn_fhe_plan *fp = NULL;
+    pn_err_clear(&ctx);
+    rc = pn_fhe_compile(&ctx, g, NULL, &fp);
+    said = rc && (strstr(pn_errmsg(&ctx), "not supported under CKKS") || strstr(pn_errmsg(&ctx), "PAF first")) &&
+           strstr(pn_errmsg(&ctx), "the_node");
+    if (pn_fhe_supports(op) ? said : valid && !said)
+      print_error("fhe, %s: table says %d, pn_fhe_compile says '%s'\n", pn_op_name(op), pn_fhe_supports(op),
+                  rc ? pn_errmsg(&ctx) : "ok");
+    assert_false(pn_fhe_supports(op) && said);
+    if (valid && !pn_fhe_supports(op)) assert_true(said);
+    refused[2] += said;
+    pn_fhe_plan_free(fp);
     pn_graph_free(g);
   }
-  printf("refused as unsupported: autograd %d ops, mpc %d ops; %d ops ran in MPC and matched the "
-         "executor (the others failed earlier)\n", refused[0], refused[1], ran);
+  printf("refused as unsupported: autograd %d ops, mpc %d ops, fhe %d ops; %d ops ran in MPC and matched the "
+         "executor (the others failed earlier)\n", refused[0], refused[1], refused[2], ran);
   assert_true(ran >= 3);
   /* the MPC check must have seen a real share of the ops, not only validation failures */
   assert_true(refused[1] >= 20);
+  assert_true(refused[2] >= 20);
 }
 
 int main(void) {
