@@ -201,8 +201,11 @@ cJSON *pn_fhe_infer_json(const struct pn_fhe_plan *p, const struct pn_fhe_infer_
   cJSON_AddNumberToObject(o, "server_weight_cache_bytes", (double)r->server_cache_bytes);
   cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)r->peak_rss_kb * 1024.0);
   cJSON *ls = cJSON_GetObjectItem(o, "layers");
-  for (int i = 0; ls && i < r->n_layer && i < cJSON_GetArraySize(ls); i++)
-    cJSON_AddNumberToObject(cJSON_GetArrayItem(ls, i), "seconds_per_image", r->layer_seconds[i] / n);
+  cJSON *le;
+  cJSON_ArrayForEach(le, ls) {
+    int i = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(le, "index"));
+    if (i >= 0 && i < r->n_layer) cJSON_AddNumberToObject(le, "seconds_per_image", r->layer_seconds[i] / n);
+  }
   cJSON *pr = cJSON_AddArrayToObject(o, "predictions");
   for (int64_t i = 0; pr && i < r->n; i++) {
     cJSON *e = cJSON_CreateArray();

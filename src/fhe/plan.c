@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fhe/fhe_impl.h"
@@ -131,6 +132,24 @@ void pn_fhe_plan_get_info(const struct pn_fhe_plan *p, struct pn_fhe_plan_info *
 
 const struct pn_ckks_context *pn_fhe_plan_ckks(const struct pn_fhe_plan *p) { return p->ckks; }
 
+/* Layers in program order (a bootstrap's layer, made after lowering, sits where it runs); caller frees. */
+static int *layer_order(const struct pn_fhe_plan *p) {
+  int *first = malloc((size_t)(p->n_layer + 1) * sizeof *first), *ord = malloc((size_t)(p->n_layer + 1) * sizeof *ord);
+  if (!first || !ord) {
+    free(first), free(ord);
+    return NULL;
+  }
+  for (int i = 0; i < p->n_layer; i++) first[i] = p->n_inst + i, ord[i] = i;
+  for (int i = p->n_inst - 1; i >= 0; i--) first[p->inst[i].layer] = i;
+  for (int i = 1; i < p->n_layer; i++) /* insertion sort: few layers */
+    for (int j = i; j > 0 && first[ord[j - 1]] > first[ord[j]]; j--) {
+      int t = ord[j];
+      ord[j] = ord[j - 1], ord[j - 1] = t;
+    }
+  free(first);
+  return ord;
+}
+
 void pn_fhe_plan_print(const struct pn_fhe_plan *p, FILE *f) {
   struct pn_fhe_plan_info in;
   pn_fhe_plan_get_info(p, &in);
@@ -144,13 +163,15 @@ void pn_fhe_plan_print(const struct pn_fhe_plan *p, FILE *f) {
           "thread, cost model)\n\n", in.rotations, (long long)in.pt_muls, (long long)in.ct_muls, in.est_seconds);
   fprintf(f, "%-24s %-22s %-34s %9s %5s %7s %6s %4s %9s\n", "layer", "op", "packing", "levels", "rot", "pt-mul",
           "ct-mul", "boot", "est ms");
-  for (int i = 0; i < p->n_layer; i++) {
-    const struct fhe_layer *l = &p->layers[i];
+  int *ord = layer_order(p);
+  for (int k = 0; k < p->n_layer; k++) {
+    const struct fhe_layer *l = &p->layers[ord ? ord[k] : k];
     char lv[24];
     snprintf(lv, sizeof lv, "%d->%d", l->level_in, l->level_out);
     fprintf(f, "%-24.24s %-22.22s %-34.34s %9s %5d %7d %6d %4d %9.1f\n", l->name, l->op, l->packing, lv, l->rotations,
             l->pt_muls, l->ct_muls, l->boots, l->est_ms);
   }
+  free(ord);
 }
 
 cJSON *pn_fhe_plan_json(const struct pn_fhe_plan *p) {
@@ -184,9 +205,11 @@ cJSON *pn_fhe_plan_json(const struct pn_fhe_plan *p) {
   cJSON_AddNumberToObject(o, "ct_muls", (double)in.ct_muls);
   cJSON_AddNumberToObject(o, "est_seconds", in.est_seconds);
   cJSON *ls = cJSON_AddArrayToObject(o, "layers");
-  for (int i = 0; i < p->n_layer; i++) {
-    const struct fhe_layer *l = &p->layers[i];
+  int *ord = layer_order(p);
+  for (int k = 0; k < p->n_layer; k++) {
+    const struct fhe_layer *l = &p->layers[ord ? ord[k] : k];
     cJSON *e = cJSON_CreateObject();
+    cJSON_AddNumberToObject(e, "index", ord ? ord[k] : k);
     cJSON_AddStringToObject(e, "name", l->name);
     cJSON_AddStringToObject(e, "op", l->op);
     cJSON_AddStringToObject(e, "packing", l->packing);
@@ -199,5 +222,6 @@ cJSON *pn_fhe_plan_json(const struct pn_fhe_plan *p) {
     cJSON_AddNumberToObject(e, "est_ms", l->est_ms);
     cJSON_AddItemToArray(ls, e);
   }
+  free(ord);
   return o;
 }
