@@ -139,4 +139,15 @@ void pn_fhe_infer_report_free(struct pn_fhe_infer_report *r);
 ** bytes_down, key_bytes, per layer seconds_per_image, predictions [[fhe, plain], ...]. */
 struct cJSON *pn_fhe_infer_json(const struct pn_fhe_plan *p, const struct pn_fhe_infer_report *r);
 
+/* ---- the PAF ReLU microbenchmark (SmartPAF Table 4: N = 2^15, log QP 843 here, 40-bit scales) ---- */
+struct pn_fhe_paf_bench {
+  int form;                 /* enum pn_paf_form */
+  double seconds;           /* the sign chain + the product x q, one full ciphertext */
+  int levels, ct_muls;
+  double max_err;           /* decrypted vs the same polynomial in double, over every slot */
+};
+/* logn 15 for the paper's setting (smaller only with allow_insecure: tests); seed NULL = the OS. */
+int pn_fhe_bench_paf(struct pn_ctx *ctx, int logn, int allow_insecure, const uint8_t *seed, int nforms,
+                     const int *forms, struct pn_fhe_paf_bench *out /* OUT [nforms] */);
+
 #endif

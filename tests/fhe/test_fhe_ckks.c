@@ -321,10 +321,28 @@ static void test_refusals(void **state) {
   pn_graph_free(g2);
 }
 
+/* The PAF ReLU microbenchmark's kernel: every form on a full ciphertext, against the same polynomial in
+** double, and the levels it consumes (the sign chain's depth + the product). */
+static void test_bench_paf(void **state) {
+  (void)state;
+  int forms[PN_PAF_FORM_COUNT];
+  for (int f = 0; f < PN_PAF_FORM_COUNT; f++) forms[f] = f;
+  struct pn_fhe_paf_bench r[PN_PAF_FORM_COUNT];
+  struct pn_ctx ctx = {0};
+  OKC(pn_fhe_bench_paf(&ctx, 9, 1, g_seed, PN_PAF_FORM_COUNT, forms, r));
+  for (int f = 0; f < PN_PAF_FORM_COUNT; f++) {
+    printf("# bench paf %s: %d levels, %d ct products, max err %.2e\n", pn_paf_form_name((enum pn_paf_form)f),
+           r[f].levels, r[f].ct_muls, r[f].max_err);
+    assert_int_equal(r[f].form, f);
+    assert_true(r[f].max_err < 1e-4);
+    assert_int_equal(r[f].levels, pn_paf_sign_depth((enum pn_paf_form)f) + 1);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv),        cmocka_unit_test(test_linear_and_pools), cmocka_unit_test(test_paf),
-    cmocka_unit_test(test_small_model), cmocka_unit_test(test_refusals),
+    cmocka_unit_test(test_small_model), cmocka_unit_test(test_refusals),     cmocka_unit_test(test_bench_paf),
   };
   return cmocka_run_group_tests(tests, fhe_test_setup, fhe_test_teardown);
 }

@@ -25,6 +25,8 @@ PN_CLI_COMMANDS(X)
 int pn_bench_mpc(int argc, char **argv);
 /* `privnn bench ckks --bootstrap` (cmd_bench_boot.c); argv as bench_ckks's. */
 int pn_bench_ckks_boot(int argc, char **argv);
+/* `privnn bench fhe` (cmd_fhe.c): the PAF ReLU microbenchmark; argv[0] is "fhe". */
+int pn_bench_fhe(int argc, char **argv);
 
 struct pn_cli_cmd {
   const char *name;

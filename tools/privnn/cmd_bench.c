@@ -328,6 +328,7 @@ int pn_cmd_bench(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "ckks")) return bench_ckks(argc, argv);
   if (!strcmp(argv[1], "mpc")) return pn_bench_mpc(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "fhe")) return pn_bench_fhe(argc - 1, argv + 1);
   fprintf(stderr, "privnn bench: unknown benchmark '%s' (ckks, mpc)\n", argv[1]);
   return 2;
 }

@@ -9,6 +9,7 @@
 #include "cli_util.h"
 #include "fhe/fhe.h"
 #include "graph/onnx.h"
+#include "graph/paf.h"
 #include "nn/dataset.h"
 #include "util/util.h"
 
@@ -243,4 +244,64 @@ int pn_cmd_fhe(int argc, char **argv) {
   if (!strcmp(argv[1], "plan")) return cmd_plan(argc, argv);
   if (!strcmp(argv[1], "infer")) return cmd_infer(argc, argv);
   return pn_cli_usage("fhe", "unknown subcommand '%s' (plan, infer)", argv[1]);
+}
+
+/* `privnn bench fhe`: one PAF ReLU on a full ciphertext per form (argv[0] = "fhe"). */
+int pn_bench_fhe(int argc, char **argv) {
+  const char *cmd = "bench fhe", *json = NULL, *forms_s = "f1g2,f2g2,f2g3,alpha7,f1g1sq,minimax27";
+  int64_t logn = 15;
+  struct pn_cli_args a = {.argc = argc, .argv = argv, .i = 1, .cmd = cmd};
+  for (; a.i < argc; a.i++) {
+    const char *v = NULL;
+    if (pn_cli_flag(&a, "--help", "-h")) {
+      printf("usage: privnn bench fhe [--forms f1g2,...] [--logn 15] [--json FILE]\n\n"
+             "One PAF ReLU on a full ciphertext per form, the SmartPAF paper's Table 4 setting (N = 2^15,\n"
+             "40-bit scales, log QP 843): seconds, levels, products, max error, ratio to minimax27.\n");
+      return PN_EXIT_OK;
+    } else if (pn_cli_opt(&a, "--json", NULL, &v)) {
+      json = v;
+    } else if (pn_cli_opt(&a, "--forms", NULL, &v)) {
+      forms_s = v;
+    } else if (pn_cli_opt(&a, "--logn", NULL, &v)) {
+      if (v && pn_cli_i64(cmd, "--logn", v, 12, 16, &logn)) return PN_EXIT_USAGE;
+    } else {
+      return pn_cli_usage(cmd, "unknown argument '%s'", argv[a.i]);
+    }
+    if (a.err) return a.err;
+  }
+  int forms[PN_PAF_FORM_COUNT], nf = 0;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", forms_s);
+  for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+    int f = pn_paf_form_parse(t);
+    if (f < 0 || nf >= PN_PAF_FORM_COUNT) return pn_cli_usage(cmd, "--forms: '%s' is not one of %s", t, pn_paf_form_list());
+    forms[nf++] = f;
+  }
+  struct pn_fhe_paf_bench r[PN_PAF_FORM_COUNT];
+  struct pn_ctx ctx = {0};
+  if (pn_fhe_bench_paf(&ctx, (int)logn, 0, NULL, nf, forms, r)) return pn_cli_fail(cmd, &ctx);
+  double ref = 0;
+  for (int i = 0; i < nf; i++)
+    if (r[i].form == PN_PAF_MINIMAX27) ref = r[i].seconds;
+  printf("one PAF ReLU on a full ciphertext, N = 2^%d (wall-clock; a loaded machine gives upper bounds)\n", (int)logn);
+  printf("%-10s %10s %7s %7s %10s %9s\n", "form", "ms", "levels", "ct-mul", "max err", "27-deg/x");
+  cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "forms");
+  cJSON_AddStringToObject(o, "command", "bench fhe");
+  cJSON_AddNumberToObject(o, "logn", (double)logn);
+  for (int i = 0; i < nf; i++) {
+    double ratio = ref > 0 && r[i].seconds > 0 ? ref / r[i].seconds : 0;
+    printf("%-10s %10.1f %7d %7d %10.2e %9.2f\n", pn_paf_form_name((enum pn_paf_form)r[i].form), 1e3 * r[i].seconds,
+           r[i].levels, r[i].ct_muls, r[i].max_err, ratio);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "form", pn_paf_form_name((enum pn_paf_form)r[i].form));
+    cJSON_AddNumberToObject(e, "ms", 1e3 * r[i].seconds);
+    cJSON_AddNumberToObject(e, "levels", r[i].levels);
+    cJSON_AddNumberToObject(e, "ct_muls", r[i].ct_muls);
+    cJSON_AddNumberToObject(e, "max_err", r[i].max_err);
+    cJSON_AddNumberToObject(e, "speedup_vs_minimax27", ratio);
+    cJSON_AddItemToArray(arr, e);
+  }
+  int rc = json ? pn_json_write(&ctx, json, o, 0644) : PN_OK;
+  cJSON_Delete(o);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
 }
