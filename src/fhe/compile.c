@@ -292,6 +292,7 @@ static int add_stage(struct lower *L, const double *c, int nterms, double gin, d
   struct pn_fhe_plan *p = L->p;
   if (GROW(p, stages, n_stage, cap_stage)) return -1;
   struct fhe_stage *s = &p->stages[p->n_stage];
+  memset(s, 0, sizeof *s); /* the whole coefficient array is hashed */
   s->nterms = nterms;
   for (int j = 0; j < nterms; j++) s->c[j] = c[j] * pow(gin, 2 * j + 1) * hout;
   s->depth = stage_depth(s->c, nterms);

@@ -2,7 +2,7 @@
 # test_fhe_cli.sh - privnn fhe: plan (table and JSON) of a PAF lenet5 that needs bootstrapping, with
 # bootstraps placed for the simulation; encrypted inference end to end on a small PAF model cut from it
 # (conv-PafRelu-avgpool-dense: fits without bootstrapping) with agreement and logit error read from the
-# JSON; and bad input: a plain ReLU model, a model too deep without bootstrapping, --boot simulate with
+# JSON; the same steps as files (keygen, encrypt, eval, decrypt) and their refusals; and bad input: a plain ReLU model, a model too deep without bootstrapping, --boot simulate with
 # infer, a missing file, bad options. Each error is one line naming the file or node.
 # Usage: bash test_fhe_cli.sh PATH/TO/privnn SOURCE_DIR
 set -u
@@ -83,6 +83,24 @@ grep -q "agreement with the plaintext model 1.0000 (2/2)" "$W/out" || fail "infe
   fail "infer.json: agreement/max_abs_err: $(head -c 600 "$W/infer.json")"
 [ "$(json "$W/infer.json" "all(k in d for k in ('accuracy','seconds_per_image','bytes_up','bytes_down','key_bytes','layers')) and d['params']['secure_128']")" = True ] ||
   fail "infer.json lacks keys"
+
+# ---- the same as files: keygen (client), encrypt, eval (server: no secret key), decrypt ----
+K="$W/keys"
+expect_ok "$PRIVNN" fhe keygen "$W/small.onnx" --max-keys 16 -o "$K"
+[ "$(stat -c %a "$K/secret.key")" = 600 ] || fail "secret.key is not 0600"
+expect_ok "$PRIVNN" fhe encrypt "$W/small.onnx" --keys "$K" --data fashion-mnist --index 0 -o "$W/q.bin"
+expect_ok "$PRIVNN" fhe eval "$W/small.onnx" "$W/q.bin" --keys "$K/eval.keys" --max-keys 16 -o "$W/r.bin"
+expect_ok "$PRIVNN" fhe decrypt "$W/r.bin" --keys "$K" --json "$W/dec.json"
+[ "$(json "$W/dec.json" "d['top1']")" = "$(json "$W/infer.json" "d['predictions'][0][1]")" ] ||
+  fail "decrypted top-1 differs from the plaintext model's: $(cat "$W/dec.json")"
+expect_err 1 "program hash differs" "$PRIVNN" fhe eval "$W/small.onnx" "$W/q.bin" --keys "$K/eval.keys" -o "$W/r2.bin"
+expect_err 1 "expected a result, got a query" "$PRIVNN" fhe decrypt "$W/q.bin" --keys "$K"
+head -c 1000 "$W/q.bin" >"$W/q-cut.bin"
+expect_err 1 "truncated" "$PRIVNN" fhe eval "$W/small.onnx" "$W/q-cut.bin" --keys "$K/eval.keys" --max-keys 16 -o "$W/r3.bin"
+chmod 644 "$K/secret.key"
+expect_err 1 "chmod 600" "$PRIVNN" fhe decrypt "$W/r.bin" --keys "$K"
+chmod 600 "$K/secret.key"
+rm -rf "$K"
 
 # ---- bad input ----
 expect_err 1 "no-such.onnx" "$PRIVNN" fhe plan "$W/no-such.onnx"

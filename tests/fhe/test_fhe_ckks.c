@@ -196,6 +196,22 @@ static void test_small_model(void **state) {
   gb_gemm(&b, 4, 10);
   struct pn_graph *g = gb_finish(&b);
   for (int rep = 0; rep < 2; rep++) enc_vs_exec(g, -1, 1, 1e-3);
+  /* the program hash is a function of the model and the options: keys made by one compile serve another */
+  {
+    struct pn_ctx ctx = {0};
+    struct pn_fhe_opts o0;
+    pn_fhe_opts_default(&o0);
+    o0.allow_insecure = 1;
+    struct pn_fhe_plan *p1, *p2;
+    OKC(pn_fhe_compile(&ctx, g, &o0, &p1));
+    OKC(pn_fhe_compile(&ctx, g, &o0, &p2));
+    struct pn_fhe_plan_info i1, i2;
+    pn_fhe_plan_get_info(p1, &i1);
+    pn_fhe_plan_get_info(p2, &i2);
+    assert_memory_equal(i1.hash, i2.hash, 32);
+    pn_fhe_plan_free(p1);
+    pn_fhe_plan_free(p2);
+  }
   /* a key budget: only the power-of-two keys (N = 2^9: 8) and two more; the other steps are chains */
   g_max_keys = 10;
   struct pn_ctx ctx = {0};

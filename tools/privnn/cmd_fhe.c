@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cli_util.h"
 #include "fhe/fhe.h"
+#include "fhe/fhe_keys.h"
 #include "graph/onnx.h"
 #include "graph/paf.h"
 #include "nn/dataset.h"
@@ -16,12 +18,17 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: privnn fhe plan MODEL.onnx [options]\n"
-          "       privnn fhe infer MODEL.onnx --data fashion-mnist --count N [options]\n\n"
+          "       privnn fhe infer MODEL.onnx --data fashion-mnist --count N [options]\n"
+          "       privnn fhe keygen MODEL.onnx -o DIR [plan options]           (client: keys)\n"
+          "       privnn fhe encrypt MODEL.onnx --keys DIR --data fashion-mnist --index I -o QUERY\n"
+          "       privnn fhe eval MODEL.onnx QUERY --keys DIR/eval.keys -o RESULT [plan options]  (server)\n"
+          "       privnn fhe decrypt RESULT --keys DIR [--json FILE]\n\n"
           "Encrypted inference under CKKS for a model whose ReLU/MaxPool are SmartPAF polynomials with\n"
           "static scales (privnn paf approximate). plan compiles it and prints, per layer, the packing,\n"
           "levels in/out, rotations, products, bootstraps and the estimated time; infer runs client and\n"
           "server in one process on N images and compares the decrypted logits with the plaintext model.\n"
-          "(privnn fhe plan --help, privnn fhe infer --help)\n");
+          "keygen/encrypt/eval/decrypt are the same steps as files (the server never sees DIR/secret.key;\n"
+          "keygen and eval must be given the same plan options). (privnn fhe plan --help, infer --help)\n");
 }
 
 static void plan_usage(FILE *f, const char *sub) {
@@ -50,7 +57,8 @@ static void plan_usage(FILE *f, const char *sub) {
 }
 
 struct fhe_args {
-  const char *model, *json, *data, *split;
+  const char *model, *json, *data, *split, *out, *keys, *file;
+  int64_t index;
   struct pn_fhe_opts o;
   int64_t count, cache_mb, threads;
 };
@@ -63,7 +71,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *sub, struct
   f->count = 1;
   f->cache_mb = 4096;
   struct pn_cli_args a = {.argc = argc, .argv = argv, .i = 2, .cmd = cmd};
-  int infer = !strcmp(sub, "infer");
+  int infer = !strcmp(sub, "infer") || !strcmp(sub, "encrypt");
   for (; a.i < argc; a.i++) {
     const char *v = NULL;
     int64_t k = 0;
@@ -96,6 +104,12 @@ static int parse(int argc, char **argv, const char *cmd, const char *sub, struct
     } else if (pn_cli_opt(&a, "--key-mb", NULL, &v)) {
       if (v && pn_cli_i64(cmd, "--key-mb", v, 1, 1 << 24, &k)) return PN_EXIT_USAGE;
       f->o.key_mb = (int)k;
+    } else if (pn_cli_opt(&a, "-o", "--out", &v)) {
+      f->out = v;
+    } else if (pn_cli_opt(&a, "--keys", NULL, &v)) {
+      f->keys = v;
+    } else if (pn_cli_opt(&a, "--index", NULL, &v)) {
+      if (v && pn_cli_i64(cmd, "--index", v, 0, PN_FMNIST_TRAIN, &f->index)) return PN_EXIT_USAGE;
     } else if (infer && pn_cli_opt(&a, "--data", NULL, &v)) {
       f->data = v;
     } else if (infer && pn_cli_opt(&a, "--split", NULL, &v)) {
@@ -108,6 +122,8 @@ static int parse(int argc, char **argv, const char *cmd, const char *sub, struct
       if (v && pn_cli_i64(cmd, "--threads", v, 1, 256, &f->threads)) return PN_EXIT_USAGE;
     } else if (argv[a.i][0] == '-') {
       return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
+    } else if (f->model && !strcmp(sub, "eval") && !f->file) {
+      f->file = argv[a.i];
     } else if (f->model) {
       return pn_cli_usage(cmd, "more than one model ('%s', '%s')", f->model, argv[a.i]);
     } else {
@@ -116,7 +132,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *sub, struct
     if (a.err) return a.err;
   }
   if (!f->model) return pn_cli_usage(cmd, "no model given");
-  if (infer) {
+  if (!strcmp(sub, "infer")) {
     int s = pn_split_parse(f->split);
     if (s != PN_SPLIT_VAL && s != PN_SPLIT_TEST) return pn_cli_usage(cmd, "--split: '%s' is not val or test", f->split);
     if (!f->data) return pn_cli_usage(cmd, "no data given (--data fashion-mnist)");
@@ -236,6 +252,190 @@ static int cmd_infer(int argc, char **argv) {
   return ex;
 }
 
+/* ---- the client and server steps as files: keygen, encrypt, eval, decrypt ---- */
+
+#define MAX_OBJ ((size_t)64 << 30)
+
+static int write_obj(struct pn_ctx *ctx, const char *dir, const char *name, const uint8_t *b, size_t n, unsigned mode) {
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return pn_err(ctx, PN_ERR_INVALID, "%s: path too long", dir);
+  return pn_write_file_atomic(ctx, path, b, n, mode);
+}
+
+/* DIR/spec.bin (+ DIR/secret.key when sk): the client's side of the keys. */
+static int load_client(struct pn_ctx *ctx, const char *dir, struct pn_fhe_spec **spec, struct pn_fhe_client **cl) {
+  char path[4096];
+  uint8_t *b = NULL;
+  size_t n = 0;
+  *spec = NULL, *cl = NULL;
+  snprintf(path, sizeof path, "%s/spec.bin", dir);
+  int rc = pn_read_file(ctx, path, MAX_OBJ, &b, &n);
+  if (!rc && (rc = pn_fhe_spec_load(ctx, b, n, 0, spec))) pn_err_prefix(ctx, "%s", path);
+  free(b);
+  if (rc) return rc;
+  snprintf(path, sizeof path, "%s/secret.key", dir);
+  if ((rc = pn_read_secret_file(ctx, path, MAX_OBJ, &b, &n))) return rc;
+  if ((rc = pn_fhe_client_load(ctx, *spec, b, n, cl))) pn_err_prefix(ctx, "%s", path);
+  pn_wipe_free(b, n);
+  return rc;
+}
+
+static int cmd_keygen(int argc, char **argv) {
+  const char *cmd = "fhe keygen";
+  struct fhe_args f;
+  int rc = parse(argc, argv, cmd, "keygen", &f);
+  if (rc) return rc < 0 ? PN_EXIT_OK : rc;
+  if (!f.out) return pn_cli_usage(cmd, "no output folder given (-o DIR)");
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g;
+  struct pn_fhe_plan *p;
+  if ((rc = load_compile(cmd, &f, &ctx, &g, &p))) return rc;
+  struct pn_fhe_spec *spec = NULL;
+  struct pn_fhe_client *cl = NULL;
+  struct pn_fhe_evk *k = NULL;
+  uint8_t *b = NULL;
+  size_t n = 0;
+  struct stat st;
+  if (mkdir(f.out, 0700) && (stat(f.out, &st) || !S_ISDIR(st.st_mode)))
+    rc = pn_err(&ctx, PN_ERR_IO, "%s: cannot create the folder", f.out);
+  if (!rc) rc = pn_fhe_plan_spec(&ctx, p, &spec);
+  if (!rc) rc = pn_fhe_spec_save(&ctx, spec, &b, &n);
+  if (!rc) rc = write_obj(&ctx, f.out, "spec.bin", b, n, 0644);
+  free(b), b = NULL;
+  if (!rc) rc = pn_fhe_client_keygen(&ctx, spec, NULL, &cl);
+  if (!rc && !(rc = pn_fhe_client_save_secret(&ctx, cl, &b, &n))) {
+    rc = write_obj(&ctx, f.out, "secret.key", b, n, 0600);
+    pn_wipe_free(b, n), b = NULL;
+  }
+  if (!rc) rc = pn_fhe_client_evk(&ctx, cl, &k);
+  if (!rc) rc = pn_fhe_evk_save(&ctx, spec, k, &b, &n);
+  if (!rc) rc = write_obj(&ctx, f.out, "eval.keys", b, n, 0644);
+  if (!rc)
+    printf("%s: spec.bin, secret.key (0600, stays with the client), eval.keys (%zu bytes, for the server)\n", f.out, n);
+  free(b);
+  pn_fhe_evk_free(k);
+  pn_fhe_client_free(cl);
+  pn_fhe_spec_free(spec);
+  pn_fhe_plan_free(p);
+  pn_graph_free(g);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
+static int cmd_encrypt(int argc, char **argv) {
+  const char *cmd = "fhe encrypt";
+  struct fhe_args f;
+  int rc = parse(argc, argv, cmd, "encrypt", &f);
+  if (rc) return rc < 0 ? PN_EXIT_OK : rc;
+  if (!f.keys || !f.out || !f.data)
+    return pn_cli_usage(cmd, "need MODEL.onnx (its normalisation), --keys DIR, --data fashion-mnist, --index I, -o QUERY");
+  int split = pn_split_parse(f.split);
+  if (split != PN_SPLIT_VAL && split != PN_SPLIT_TEST) return pn_cli_usage(cmd, "--split: '%s' is not val or test", f.split);
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g = NULL;
+  struct pn_fhe_spec *spec = NULL;
+  struct pn_fhe_client *cl = NULL;
+  struct pn_dataset ds;
+  memset(&ds, 0, sizeof ds);
+  float x[PN_FMNIST_PIXELS];
+  int32_t label = 0;
+  uint8_t *q = NULL;
+  size_t n = 0;
+  rc = pn_onnx_load_file(&ctx, f.model, &g);
+  if (!rc) rc = load_client(&ctx, f.keys, &spec, &cl);
+  if (!rc && spec->n_in != PN_FMNIST_PIXELS)
+    rc = pn_err(&ctx, PN_ERR_INVALID, "%s/spec.bin: the model takes %lld inputs, an image has %d", f.keys,
+                (long long)spec->n_in, PN_FMNIST_PIXELS);
+  if (!rc) rc = pn_dataset_load(&ctx, strcmp(f.data, "fashion-mnist") ? f.data : NULL, &ds);
+  if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", f.model);
+  if (!rc && f.index >= ds.n[split])
+    rc = pn_err(&ctx, PN_ERR_INVALID, "--index %lld: the %s split has %lld images", (long long)f.index, f.split,
+                (long long)ds.n[split]);
+  if (!rc) {
+    pn_dataset_batch(&ds, (enum pn_split)split, &f.index, 1, 0, 0, NULL, x, &label);
+    rc = pn_fhe_encrypt(&ctx, cl, x, PN_FMNIST_PIXELS, &q, &n);
+  }
+  if (!rc) rc = pn_write_file_atomic(&ctx, f.out, q, n, 0644);
+  if (!rc) printf("%s: %s image %lld (label %d) encrypted, %zu bytes\n", f.out, f.split, (long long)f.index, label, n);
+  free(q);
+  pn_dataset_free(&ds);
+  pn_fhe_client_free(cl);
+  pn_fhe_spec_free(spec);
+  pn_graph_free(g);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
+static int cmd_eval(int argc, char **argv) {
+  const char *cmd = "fhe eval";
+  struct fhe_args f;
+  int rc = parse(argc, argv, cmd, "eval", &f);
+  if (rc) return rc < 0 ? PN_EXIT_OK : rc;
+  if (!f.file || !f.keys || !f.out) return pn_cli_usage(cmd, "need MODEL.onnx QUERY --keys EVAL.keys -o RESULT");
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g;
+  struct pn_fhe_plan *p;
+  if ((rc = load_compile(cmd, &f, &ctx, &g, &p))) return rc;
+  struct pn_fhe_evk *k = NULL;
+  struct pn_fhe_server *srv = NULL;
+  uint8_t *b = NULL, *r = NULL;
+  size_t n = 0, rl = 0;
+  struct pn_fhe_run_stats st;
+  rc = pn_read_file(&ctx, f.keys, MAX_OBJ, &b, &n);
+  if (!rc && (rc = pn_fhe_evk_load(&ctx, p, b, n, &k))) pn_err_prefix(&ctx, "%s", f.keys);
+  free(b), b = NULL;
+  if (!rc) rc = pn_fhe_server_new(&ctx, p, k, 4096, &srv);
+  if (!rc) rc = pn_read_file(&ctx, f.file, MAX_OBJ, &b, &n);
+  if (!rc && (rc = pn_fhe_server_query(&ctx, srv, b, n, &r, &rl, &st))) pn_err_prefix(&ctx, "%s", f.file);
+  if (!rc) rc = pn_write_file_atomic(&ctx, f.out, r, rl, 0644);
+  if (!rc) printf("%s: evaluated in %.2f s (%.2f s CPU), %d rotations; result %zu bytes\n", f.out, st.seconds,
+                  st.cpu_seconds, st.rotations, rl);
+  free(b);
+  free(r);
+  pn_fhe_server_free(srv);
+  pn_fhe_evk_free(k);
+  pn_fhe_plan_free(p);
+  pn_graph_free(g);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
+static int cmd_decrypt(int argc, char **argv) {
+  const char *cmd = "fhe decrypt";
+  struct fhe_args f;
+  int rc = parse(argc, argv, cmd, "decrypt", &f);
+  if (rc) return rc < 0 ? PN_EXIT_OK : rc;
+  if (!f.keys) return pn_cli_usage(cmd, "need RESULT --keys DIR");
+  struct pn_ctx ctx = {0};
+  struct pn_fhe_spec *spec = NULL;
+  struct pn_fhe_client *cl = NULL;
+  uint8_t *b = NULL;
+  size_t n = 0;
+  double *y = NULL;
+  rc = load_client(&ctx, f.keys, &spec, &cl);
+  if (!rc) rc = pn_read_file(&ctx, f.model, MAX_OBJ, &b, &n);
+  if (!rc && !(y = malloc((size_t)spec->n_out * sizeof *y))) rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+  if (!rc && (rc = pn_fhe_decrypt(&ctx, cl, b, n, y, spec->n_out))) pn_err_prefix(&ctx, "%s", f.model);
+  if (!rc) {
+    int64_t best = 0;
+    printf("logits");
+    for (int64_t i = 0; i < spec->n_out; i++) {
+      printf(" %.6f", y[i]);
+      if (y[i] > y[best]) best = i;
+    }
+    printf("\ntop-1 %lld\n", (long long)best);
+    if (f.json) {
+      cJSON *o = cJSON_CreateObject(), *l = cJSON_AddArrayToObject(o, "logits");
+      for (int64_t i = 0; i < spec->n_out; i++) cJSON_AddItemToArray(l, cJSON_CreateNumber(y[i]));
+      cJSON_AddNumberToObject(o, "top1", (double)best);
+      rc = pn_json_write(&ctx, f.json, o, 0644);
+      cJSON_Delete(o);
+    }
+  }
+  free(b);
+  free(y);
+  pn_fhe_client_free(cl);
+  pn_fhe_spec_free(spec);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
 int pn_cmd_fhe(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     usage(argc < 2 ? stderr : stdout);
@@ -243,7 +443,11 @@ int pn_cmd_fhe(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "plan")) return cmd_plan(argc, argv);
   if (!strcmp(argv[1], "infer")) return cmd_infer(argc, argv);
-  return pn_cli_usage("fhe", "unknown subcommand '%s' (plan, infer)", argv[1]);
+  if (!strcmp(argv[1], "keygen")) return cmd_keygen(argc, argv);
+  if (!strcmp(argv[1], "encrypt")) return cmd_encrypt(argc, argv);
+  if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
+  if (!strcmp(argv[1], "decrypt")) return cmd_decrypt(argc, argv);
+  return pn_cli_usage("fhe", "unknown subcommand '%s' (plan, infer, keygen, encrypt, eval, decrypt)", argv[1]);
 }
 
 /* `privnn bench fhe`: one PAF ReLU on a full ciphertext per form (argv[0] = "fhe"). */
