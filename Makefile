@@ -45,6 +45,7 @@ bench: build
 	@bench/run-all.sh $(BUILD)
 
 fuzz: deps
+	@scripts/install-deps.sh fuzz
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DPN_FUZZ=ON -DPN_SANITIZE=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 	@scripts/run-fuzz.sh build-fuzz/fuzz $(FUZZ_SECONDS)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# install-deps.sh - install the Debian packages privnn builds and tests with, only those missing.
-# Idempotent and quiet when everything is present. Needs root (or sudo) only when something is missing.
+# install-deps.sh [fuzz] - install the Debian packages privnn builds and tests with, only those missing;
+# with `fuzz` also clang and its libFuzzer runtime (`make fuzz`; `make check` replays the fuzz targets'
+# seed corpora with gcc and needs neither). Idempotent and quiet when everything is present. Needs root
+# (or sudo) only when something is missing.
 set -euo pipefail
 
 PKGS=(
@@ -13,11 +15,13 @@ PKGS=(
   libcjson-dev                                        # JSON reports, plans, manifests
   libcmocka-dev                                       # unit tests
   libgmp-dev                                          # exact CRT checks in CKKS tests
-  clang libclang-rt-14-dev                            # libFuzzer targets, sanitizers
   python3-onnx python3-numpy                          # test tooling (/usr/bin/python3 only)
   gnuplot-nox                                         # PNG plots of benchmark CSVs
   valgrind                                            # memcheck over a few commands (make check)
 )
+if [ "${1:-}" = fuzz ]; then
+  PKGS+=(clang libclang-rt-14-dev)                    # libFuzzer targets (make fuzz)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,5 +1,6 @@
 /* plan.c - HummingBird plans: per ReLU node the share bit range [k, m), as JSON. */
 #include <cJSON.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,15 @@ const struct pn_mpc_plan_item *pn_mpc_plan_find(const struct pn_mpc_plan *p, con
   return i >= 0 ? &p->items[i] : NULL;
 }
 
+/* A JSON number that is an integer in [0, 64] (a bit index), else -1. Checked as a double before
+** any conversion: (int) of a number out of int's range is undefined (found by fuzz_plan). */
+static int bit_index(const cJSON *v) {
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 64) ||
+      v->valuedouble != floor(v->valuedouble))
+    return -1;
+  return (int)v->valuedouble;
+}
+
 int pn_mpc_plan_load(struct pn_ctx *ctx, const char *path, struct pn_mpc_plan *plan) {
   memset(plan, 0, sizeof *plan);
   cJSON *root = NULL;
@@ -64,9 +74,8 @@ int pn_mpc_plan_load(struct pn_ctx *ctx, const char *path, struct pn_mpc_plan *p
       rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: relus[%d]: \"node\" must be a non-empty string", path, i);
       goto out;
     }
-    if (!cJSON_IsNumber(k) || !cJSON_IsNumber(m) || k->valuedouble != (int)k->valuedouble ||
-        m->valuedouble != (int)m->valuedouble || k->valueint < 0 || m->valueint > 64 ||
-        k->valueint > m->valueint) {
+    int kb = bit_index(k), mb = bit_index(m);
+    if (kb < 0 || mb < 0 || kb > mb) {
       rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: relus[%d] '%s': k and m must be integers with "
                   "0 <= k <= m <= 64", path, i, nd->valuestring);
       goto out;
@@ -76,7 +85,7 @@ int pn_mpc_plan_load(struct pn_ctx *ctx, const char *path, struct pn_mpc_plan *p
                   nd->valuestring);
       goto out;
     }
-    if (pn_mpc_plan_add(plan, nd->valuestring, k->valueint, m->valueint)) {
+    if (pn_mpc_plan_add(plan, nd->valuestring, kb, mb)) {
       rc = pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory", path);
       goto out;
     }

@@ -360,55 +360,45 @@ static int read_names(struct pn_ctx *ctx, const char *secret, const cJSON *arr, 
   return PN_OK;
 }
 
-int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_dir,
-                const char *model_path, const char *out_path, double tol, struct pn_prg *prg,
-                struct pn_obf_join_stats *stats) {
-  double t0 = pn_now();
-  cJSON *root = NULL;
-  struct pn_graph *orig = NULL, *prep = NULL, *joined = NULL, *check = NULL;
-  struct pn_obf_join_part *jp = NULL;
-  char **paths = NULL;         /* of the real files, in part order */
-  int n_real = 0, rc = pn_json_read(ctx, secret_path, 64u << 20, &root);
-  if (rc) return rc;
+void pn_obf_secret_free(struct pn_obf_secret *s) {
+  if (!s) return;
+  for (int i = 0; s->parts && i < s->n_parts; i++) {
+    free(s->parts[i].io.from);
+    free(s->parts[i].io.to);
+    free(s->parts[i].weights.from);
+    free(s->parts[i].weights.to);
+  }
+  free(s->parts);
+  cJSON_Delete(s->json);
+  memset(s, 0, sizeof *s);
+}
+
+int pn_obf_secret_from_json(struct pn_ctx *ctx, const char *name, struct cJSON *root,
+                            struct pn_obf_secret *out) {
+  memset(out, 0, sizeof *out);
+  out->json = root;
+  int rc = PN_OK;
   const char *fmt = jstr(root, "format");
   const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
   const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "model");
   const cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
   if (!fmt || strcmp(fmt, SECRET_FORMAT) || !cJSON_IsNumber(ver)) {
-    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: not a privnn Proteus secret (format/version)", secret_path);
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: not a privnn Proteus secret (format/version)", name);
     goto out;
   }
   if (ver->valueint != SECRET_VERSION) {
-    rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: secret version %d, this privnn reads %d", secret_path,
+    rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: secret version %d, this privnn reads %d", name,
                 ver->valueint, SECRET_VERSION);
     goto out;
   }
-  const char *mpath = jstr(jm, "path"), *msha = jstr(jm, "sha256");
-  if (!mpath || !msha || !cJSON_IsArray(files)) {
-    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: model.path, model.sha256 and files are required", secret_path);
+  out->model_path = jstr(jm, "path");
+  out->model_sha256 = jstr(jm, "sha256");
+  if (!out->model_path || !out->model_sha256 || !cJSON_IsArray(files)) {
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: model.path, model.sha256 and files are required", name);
     goto out;
   }
-  if (model_path) mpath = model_path;
-  char sha[65];
-  if ((rc = load_model(ctx, mpath, &orig, sha))) goto out;
-  if (strcmp(sha, msha)) {
-    rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: SHA-256 %s differs from the secret's %s (another model?)",
-                mpath, sha, msha);
-    goto out;
-  }
-  if ((rc = pn_graph_validate(ctx, orig))) {
-    pn_err_prefix(ctx, "%s", mpath);
-    goto out;
-  }
-  if (!(prep = pn_graph_clone(orig))) {
-    rc = nomem(ctx);
-    goto out;
-  }
-  if ((rc = pn_obf_prepare(ctx, prep))) goto out;
   int n_files = cJSON_GetArraySize(files);
-  jp = calloc((size_t)n_files + 1, sizeof *jp);
-  paths = calloc((size_t)n_files + 1, sizeof *paths);
-  if (!jp || !paths) {
+  if (!(out->parts = calloc((size_t)n_files + 1, sizeof *out->parts))) {
     rc = nomem(ctx);
     goto out;
   }
@@ -420,20 +410,20 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
     const cJSON *part = cJSON_GetObjectItemCaseSensitive(f, "part");
     if (!fname || !cJSON_IsBool(real) || strchr(fname, '/') || !strcmp(fname, "..")) {
       rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: files[%d] needs a plain file name and a boolean real",
-                  secret_path, idx);
+                  name, idx);
       goto out;
     }
     idx++;
     if (!cJSON_IsTrue(real)) continue;
-    if (!cJSON_IsNumber(part) || part->valueint != n_real) {
+    if (!cJSON_IsNumber(part) || part->valueint != out->n_parts) {
       rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: files[%d].part must number real parts in order",
-                  secret_path, idx - 1);
+                  name, idx - 1);
       goto out;
     }
     const cJSON *ji = cJSON_GetObjectItemCaseSensitive(f, "inputs");
     const cJSON *jo = cJSON_GetObjectItemCaseSensitive(f, "outputs");
     const cJSON *jw = cJSON_GetObjectItemCaseSensitive(f, "weights");
-    struct pn_obf_join_part *p = &jp[n_real++];
+    struct pn_obf_join_part *p = &out->parts[out->n_parts++];
     p->label = fname;
     int nio = cJSON_GetArraySize(ji) + cJSON_GetArraySize(jo), nw = cJSON_GetArraySize(jw);
     p->io.from = calloc((size_t)nio + 1, sizeof(char *));
@@ -444,11 +434,60 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
       rc = nomem(ctx);
       goto out;
     }
-    if ((rc = read_names(ctx, secret_path, ji, "inputs", &p->io, 0))) goto out;
+    if ((rc = read_names(ctx, name, ji, "inputs", &p->io, 0))) goto out;
     p->n_in = p->io.n;
-    if ((rc = read_names(ctx, secret_path, jo, "outputs", &p->io, p->n_in)) ||
-        (rc = read_names(ctx, secret_path, jw, "weights", &p->weights, 0)))
+    if ((rc = read_names(ctx, name, jo, "outputs", &p->io, p->n_in)) ||
+        (rc = read_names(ctx, name, jw, "weights", &p->weights, 0)))
       goto out;
+  }
+  if (out->n_parts == 0) rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: the secret lists no real part", name);
+out:
+  if (rc) pn_obf_secret_free(out);
+  return rc;
+}
+
+int pn_obf_secret_load(struct pn_ctx *ctx, const char *path, struct pn_obf_secret *out) {
+  cJSON *root = NULL;
+  memset(out, 0, sizeof *out);
+  int rc = pn_json_read(ctx, path, 64u << 20, &root);
+  return rc ? rc : pn_obf_secret_from_json(ctx, path, root, out);
+}
+
+int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_dir,
+                const char *model_path, const char *out_path, double tol, struct pn_prg *prg,
+                struct pn_obf_join_stats *stats) {
+  double t0 = pn_now();
+  struct pn_obf_secret sec;
+  struct pn_graph *orig = NULL, *prep = NULL, *joined = NULL, *check = NULL;
+  struct pn_obf_join_part *jp = NULL;
+  char **paths = NULL;         /* of the real files, in part order */
+  int rc = pn_obf_secret_load(ctx, secret_path, &sec);
+  if (rc) return rc;
+  int n_real = sec.n_parts;
+  jp = sec.parts;
+  const char *mpath = model_path ? model_path : sec.model_path;
+  char sha[65];
+  if ((rc = load_model(ctx, mpath, &orig, sha))) goto out;
+  if (strcmp(sha, sec.model_sha256)) {
+    rc = pn_err(ctx, PN_ERR_MISMATCH, "%s: SHA-256 %s differs from the secret's %s (another model?)",
+                mpath, sha, sec.model_sha256);
+    goto out;
+  }
+  if ((rc = pn_graph_validate(ctx, orig))) {
+    pn_err_prefix(ctx, "%s", mpath);
+    goto out;
+  }
+  if (!(prep = pn_graph_clone(orig))) {
+    rc = nomem(ctx);
+    goto out;
+  }
+  if ((rc = pn_obf_prepare(ctx, prep))) goto out;
+  if (!(paths = calloc((size_t)n_real + 1, sizeof *paths))) {
+    rc = nomem(ctx);
+    goto out;
+  }
+  for (int i = 0; i < n_real; i++) {
+    const char *fname = jp[i].label;
     char *path = join_path(bundle_dir, fname);
     if (!path) {
       rc = nomem(ctx);
@@ -462,11 +501,7 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
       free(path);
       goto out;
     }
-    paths[n_real - 1] = path;
-  }
-  if (n_real == 0) {
-    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: the secret lists no real part", secret_path);
-    goto out;
+    paths[i] = path;
   }
   /* the real parts load independently: in parallel, each with its own context */
   struct pn_ctx *lctx = calloc((size_t)n_real, sizeof *lctx);
@@ -521,15 +556,9 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
     stats->seconds = pn_now() - t0;
   }
 out:
-  if (jp) {
-    for (int i = 0; i < n_real; i++) {
-      pn_graph_free((struct pn_graph *)jp[i].g);
-      free(jp[i].io.from);
-      free(jp[i].io.to);
-      free(jp[i].weights.from);
-      free(jp[i].weights.to);
-    }
-    free(jp);
+  for (int i = 0; i < n_real; i++) {
+    pn_graph_free((struct pn_graph *)jp[i].g);
+    jp[i].g = NULL;
   }
   if (paths)
     for (int i = 0; i < n_real; i++) free(paths[i]);
@@ -538,6 +567,6 @@ out:
   pn_graph_free(joined);
   pn_graph_free(prep);
   pn_graph_free(orig);
-  cJSON_Delete(root);
+  pn_obf_secret_free(&sec);
   return rc;
 }

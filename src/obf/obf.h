@@ -156,6 +156,25 @@ struct pn_obf_join_stats {
   double max_abs_err, max_abs_ref, seconds;
 };
 
+/* The secret manifest, parsed and checked: the owner's model (path, SHA-256) and, per real part in
+** order, its file name in the bundle (label) and its name maps; g is NULL. Strings point into the
+** JSON tree the secret owns. */
+struct cJSON;
+struct pn_obf_secret {
+  struct cJSON *json;
+  const char *model_path, *model_sha256;
+  int n_parts;
+  struct pn_obf_join_part *parts;
+};
+/* Check a parsed manifest (name for messages) and take ownership of root, also on failure (then
+** freed). Anything malformed is PN_ERR_CORRUPT naming the field; another format version is
+** PN_ERR_UNSUPPORTED. Free with pn_obf_secret_free. */
+int pn_obf_secret_from_json(struct pn_ctx *ctx, const char *name, struct cJSON *root,
+                            struct pn_obf_secret *out /* OUT */);
+/* Read and check the manifest at path. */
+int pn_obf_secret_load(struct pn_ctx *ctx, const char *path, struct pn_obf_secret *out /* OUT */);
+void pn_obf_secret_free(struct pn_obf_secret *s);
+
 /* Read the secret, load the owner's model it names (model_path overrides the recorded path; its
 ** SHA-256 must match), take the real parts from bundle_dir, reassemble, verify against the model
 ** on random inputs (max abs error above tol * max(1, largest output magnitude) is PN_ERR_MISMATCH)

@@ -18,18 +18,14 @@
 #include "graph/ir.h"
 #include "graph/ops.h"
 #include "util/util.h"
+#include "pn_test.h"
 
 /* ---- harness ---- */
 
 static struct pn_prg prg;
 
 static inline int setup_prg(void **state) {
-  uint64_t seed = 0;
-  const char *e = getenv("PN_TEST_SEED");
-  if (e) seed = strtoull(e, NULL, 0);
-  else if (pn_getrandom(NULL, &seed, sizeof seed)) seed = 1;
-  printf("# %s: PN_TEST_SEED=%" PRIu64 "\n", PN_TEST_NAME, seed);
-  return pn_prg_init_u64(NULL, &prg, seed);
+  return pn_prg_init_u64(NULL, &prg, pn_test_seed(PN_TEST_NAME, PN_TEST_SEED_FRESH));
 }
 static inline int teardown_prg(void **state) {
   pn_prg_free(&prg);

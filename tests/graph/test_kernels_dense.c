@@ -18,6 +18,7 @@
 #include "graph/ir.h"
 #include "graph/ops.h"
 #include "util/util.h"
+#include "pn_test.h"
 
 static struct pn_prg prg;
 static uint64_t seed;
@@ -1068,11 +1069,8 @@ static void test_infer_unknown(void **state) {
 }
 
 int main(void) {
-  const char *env = getenv("PN_TEST_SEED");
   struct pn_ctx ctx = {0};
-  if (env) seed = strtoull(env, NULL, 10);
-  else assert_int_equal(pn_getrandom(&ctx, &seed, sizeof seed), PN_OK);
-  printf("test_kernels_dense: PN_TEST_SEED=%llu\n", (unsigned long long)seed);
+  seed = pn_test_seed("test_kernels_dense", PN_TEST_SEED_FRESH);
   if (pn_prg_init_u64(&ctx, &prg, seed)) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_known),    cmocka_unit_test(test_conv_random),

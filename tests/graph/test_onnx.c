@@ -18,6 +18,7 @@
 #include "graph/onnx.h"
 #include "onnx.pb-c.h"
 #include "util/util.h"
+#include "pn_test.h"
 
 #define TESTDATA "/usr/share/libonnx-testdata/data"
 
@@ -177,11 +178,8 @@ static uint64_t test_seed(void) {
   static uint64_t seed;
   static bool have;
   if (!have) {
-    const char *e = getenv("PN_TEST_SEED");
-    if (e) seed = strtoull(e, NULL, 0);
-    else if (pn_getrandom(NULL, &seed, sizeof seed)) seed = 1;
+    seed = pn_test_seed("test_onnx", PN_TEST_SEED_FRESH);
     have = true;
-    printf("# test_onnx: PN_TEST_SEED=%" PRIu64 "\n", seed);
   }
   return seed;
 }

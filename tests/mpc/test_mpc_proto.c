@@ -17,14 +17,13 @@
 #include "mpc/mpc.h"
 #include "mpc/relu.h"
 #include "util/util.h"
+#include "pn_test.h"
 
 static uint64_t test_seed;
 static struct pn_prg rng;
 
 static int setup(void **state) {
-  const char *s = getenv("PN_TEST_SEED");
-  test_seed = s ? strtoull(s, NULL, 10) : 0x5eed0005;
-  printf("test seed %llu (PN_TEST_SEED to replay)\n", (unsigned long long)test_seed);
+  test_seed = pn_test_seed("test_mpc_proto", 0x5eed0005);
   return pn_prg_init_u64(NULL, &rng, test_seed);
 }
 static int teardown(void **state) {

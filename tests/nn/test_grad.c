@@ -14,6 +14,7 @@
 #include "nn/arch.h"
 #include "nn/autograd.h"
 #include "util/util.h"
+#include "pn_test.h"
 
 static uint64_t g_seed = 12345;
 static struct pn_prg g_prg;
@@ -550,9 +551,7 @@ static void test_unsupported(void **state) {
 }
 
 int main(void) {
-  const char *s = getenv("PN_TEST_SEED");
-  if (s) g_seed = strtoull(s, NULL, 10);
-  printf("test_grad: seed %llu (set PN_TEST_SEED to replay)\n", (unsigned long long)g_seed);
+  g_seed = pn_test_seed("test_grad", g_seed);
   if (pn_prg_init_u64(NULL, &g_prg, g_seed)) return 1;
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv),

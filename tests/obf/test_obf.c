@@ -23,6 +23,7 @@
 #include "obf/obf.h"
 #include "obf/obf_ngram.h"
 #include "util/util.h"
+#include "pn_test.h"
 
 static uint64_t g_seed;
 
@@ -604,9 +605,7 @@ static void test_bundle(void **state) {
 }
 
 int main(void) {
-  const char *s = getenv("PN_TEST_SEED");
-  g_seed = s ? strtoull(s, NULL, 10) : 20240417;
-  printf("test_obf seed %llu (PN_TEST_SEED to replay)\n", (unsigned long long)g_seed);
+  g_seed = pn_test_seed("test_obf", 20240417);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_tiny),
       cmocka_unit_test(test_passes),

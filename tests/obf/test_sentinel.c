@@ -19,6 +19,7 @@
 #include "obf/obf_ngram.h"
 #include "util/util.h"
 #include "obf/sentinel_check.h"
+#include "pn_test.h"
 
 static uint64_t g_seed;
 static struct pn_obf_ngram *g_ngram;
@@ -152,9 +153,7 @@ static void test_ngram_counts(void **state) {
 }
 
 int main(void) {
-  const char *s = getenv("PN_TEST_SEED");
-  g_seed = s ? strtoull(s, NULL, 10) : 777;
-  printf("test_sentinel seed %llu (PN_TEST_SEED to replay)\n", (unsigned long long)g_seed);
+  g_seed = pn_test_seed("test_sentinel", 777);
   struct pn_ctx ctx = {0};
   if (pn_obf_ngram_from_zoo(&ctx, NULL, &g_ngram)) {
     fprintf(stderr, "corpus: %s\n", pn_errmsg(&ctx));

@@ -14,6 +14,7 @@
 
 #include "util/prg.h"
 #include "util/status.h"
+#include "pn_test.h"
 
 #define BIG ((size_t)1 << 21) /* 2,097,152 samples: not a multiple of anything but the block */
 
@@ -225,9 +226,7 @@ static void test_block_edges(void **state) {
 }
 
 int main(void) {
-  const char *s = getenv("PN_TEST_SEED");
-  if (s && *s) g_seed = strtoull(s, NULL, 0);
-  printf("test_prg_normal: seed %llu (PN_TEST_SEED to replay)\n", (unsigned long long)g_seed);
+  g_seed = pn_test_seed("test_prg_normal", g_seed);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_matches_reference), cmocka_unit_test(test_moments),
     cmocka_unit_test(test_kolmogorov_smirnov), cmocka_unit_test(test_chi_square_and_tails),
