@@ -31,12 +31,13 @@ check: deps build
 	@$(MAKE) --no-print-directory check-asan
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
-# Unit tests (not the long conformance/CLI runs) under AddressSanitizer + UBSan, in build-asan/.
+# Unit tests (not the long conformance/CLI runs, not the installed-library check) under
+# AddressSanitizer + UBSan, in build-asan/.
 check-asan:
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPN_SANITIZE=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -LE 'slow|cli'
+	  ctest --output-on-failure -j $(JOBS) -LE 'slow|cli|install'
 
 valgrind: build
 	@scripts/valgrind.sh $(BUILD) .

@@ -17,8 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/prg.h"
-#include "util/status.h"
+#include "../util/prg.h"
+#include "../util/status.h"
+#include "../util/api.h"
 
 #define PN_CKKS_MAX_PRIMES 40
 #define PN_CKKS_MIN_LOGN 12
@@ -42,32 +43,33 @@ struct pn_ckks_params {
 ** dnum = L); "hybrid" = the same budget with 2-5 digits and as many special primes as a digit has primes;
 ** "scale40" = 60-bit base prime, 40-bit scaling primes (scale 2^40 stays put), hybrid switching.
 ** PN_ERR_INVALID for an unknown name or logn. */
-int pn_ckks_params_preset(struct pn_ctx *ctx, const char *name, int logn, struct pn_ckks_params *out);
+PN_API int pn_ckks_params_preset(struct pn_ctx *ctx, const char *name, int logn,
+                                 struct pn_ckks_params *out);
 
 /* The HE-standard bound on log2(QP) for 128-bit classical security (ternary secret), 0 if unknown. */
-int pn_ckks_max_logqp(int logn);
+PN_API int pn_ckks_max_logqp(int logn);
 
 struct pn_ckks_context;
 
 /* Validate p and build the context. PN_ERR_INSECURE when log QP exceeds the bound (or N < 2^12) and
 ** p->allow_insecure is 0; PN_ERR_INVALID for inconsistent parameters. */
-int pn_ckks_context_new(struct pn_ctx *ctx, const struct pn_ckks_params *p,
-                        struct pn_ckks_context **out /* OUT */);
-void pn_ckks_context_free(struct pn_ckks_context *c);
+PN_API int pn_ckks_context_new(struct pn_ctx *ctx, const struct pn_ckks_params *p,
+                               struct pn_ckks_context **out /* OUT */);
+PN_API void pn_ckks_context_free(struct pn_ckks_context *c);
 
-size_t pn_ckks_n(const struct pn_ckks_context *c);
-size_t pn_ckks_slots(const struct pn_ckks_context *c);
-int pn_ckks_max_level(const struct pn_ckks_context *c); /* nq - 1 */
-int pn_ckks_dnum(const struct pn_ckks_context *c);
-double pn_ckks_default_scale(const struct pn_ckks_context *c);
-double pn_ckks_log_qp(const struct pn_ckks_context *c);
+PN_API size_t pn_ckks_n(const struct pn_ckks_context *c);
+PN_API size_t pn_ckks_slots(const struct pn_ckks_context *c);
+PN_API int pn_ckks_max_level(const struct pn_ckks_context *c); /* nq - 1 */
+PN_API int pn_ckks_dnum(const struct pn_ckks_context *c);
+PN_API double pn_ckks_default_scale(const struct pn_ckks_context *c);
+PN_API double pn_ckks_log_qp(const struct pn_ckks_context *c);
 /* Prime i: 0..nq-1 ciphertext primes, nq..nq+np-1 special primes. */
-uint64_t pn_ckks_prime(const struct pn_ckks_context *c, int i);
-const struct pn_ckks_params *pn_ckks_params_of(const struct pn_ckks_context *c);
+PN_API uint64_t pn_ckks_prime(const struct pn_ckks_context *c, int i);
+PN_API const struct pn_ckks_params *pn_ckks_params_of(const struct pn_ckks_context *c);
 /* SHA-256 of the exact parameters (N, primes, dnum): objects loaded from outside must carry it. */
-const uint8_t *pn_ckks_fingerprint(const struct pn_ckks_context *c);
+PN_API const uint8_t *pn_ckks_fingerprint(const struct pn_ckks_context *c);
 /* One line: "N=16384 logQP=434 q=7x48b(...) p=2x49b dnum=4 alpha=2". */
-void pn_ckks_describe(const struct pn_ckks_context *c, char *buf, size_t size);
+PN_API void pn_ckks_describe(const struct pn_ckks_context *c, char *buf, size_t size);
 
 /* ---- plaintexts and ciphertexts (NTT form; poly j limb i at data + (j * nq + i) * N) ---- */
 struct pn_ckks_pt {
@@ -91,27 +93,31 @@ struct pn_ckks_ct {
   struct pn_ckks_pool *pool; /* internal: the context's recycled buffers, where data returns on free */
 };
 
-struct pn_ckks_pt *pn_ckks_pt_new(const struct pn_ckks_context *c);
-void pn_ckks_pt_free(struct pn_ckks_pt *pt);
+PN_API struct pn_ckks_pt *pn_ckks_pt_new(const struct pn_ckks_context *c);
+PN_API void pn_ckks_pt_free(struct pn_ckks_pt *pt);
 /* A new ciphertext (level top, scale default). Its buffer comes from a pool the context keeps (fresh
 ** multi-megabyte allocations fault every page in, which costs as much as the arithmetic) and returns there
 ** on free; a ciphertext may outlive its context. Limbs above the level hold unspecified values. */
-struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c);
-void pn_ckks_ct_free(struct pn_ckks_ct *ct);
-int pn_ckks_ct_copy(struct pn_ctx *ctx, const struct pn_ckks_ct *src, struct pn_ckks_ct *dst);
+PN_API struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c);
+PN_API void pn_ckks_ct_free(struct pn_ckks_ct *ct);
+PN_API int pn_ckks_ct_copy(struct pn_ctx *ctx, const struct pn_ckks_ct *src, struct pn_ckks_ct *dst);
 
 /* ---- encoding (canonical embedding, special FFT) ---- */
 /* Encode z[0..nz) (nz <= slots, the rest zero) at `scale` and `level` (-1 = top). PN_ERR_INVALID when a
 ** coefficient would not fit (|z| scale >= 2^100) or arguments are out of range. */
-int pn_ckks_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double complex *z, size_t nz,
-                   double scale, int level, struct pn_ckks_pt *pt);
-int pn_ckks_encode_real(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double *x, size_t nx,
-                        double scale, int level, struct pn_ckks_pt *pt);
+PN_API int pn_ckks_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double complex *z,
+                          size_t nz,
+                          double scale, int level, struct pn_ckks_pt *pt);
+PN_API int pn_ckks_encode_real(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double *x,
+                               size_t nx,
+                               double scale, int level, struct pn_ckks_pt *pt);
 /* Decode all slots (out has pn_ckks_slots entries): exact CRT over q_0..q_level, centred, / scale. */
-int pn_ckks_decode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt,
-                   double complex *out);
-int pn_ckks_decode_real(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt,
-                        double *out);
+PN_API int pn_ckks_decode(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                          const struct pn_ckks_pt *pt,
+                          double complex *out);
+PN_API int pn_ckks_decode_real(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                               const struct pn_ckks_pt *pt,
+                               double *out);
 
 /* ---- keys ---- */
 struct pn_ckks_sk;    /* ternary secret s, kept in NTT form over all primes; wiped on free */
@@ -119,90 +125,109 @@ struct pn_ckks_pk;    /* (-a s + e, a) over q_0..q_{nq-1} */
 struct pn_ckks_swk;   /* key switching s' -> s: dnum pairs over all nq + np primes */
 struct pn_ckks_gk;    /* a set of Galois keys: rotation steps and/or conjugation */
 
-int pn_ckks_keygen_secret(struct pn_ctx *ctx, const struct pn_ckks_context *c, struct pn_prg *prg,
-                          struct pn_ckks_sk **out /* OUT */);
-int pn_ckks_keygen_public(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
-                          struct pn_prg *prg, struct pn_ckks_pk **out /* OUT */);
+PN_API int pn_ckks_keygen_secret(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                                 struct pn_prg *prg,
+                                 struct pn_ckks_sk **out /* OUT */);
+PN_API int pn_ckks_keygen_public(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                                 const struct pn_ckks_sk *sk,
+                                 struct pn_prg *prg, struct pn_ckks_pk **out /* OUT */);
 /* Relinearisation key: switches s^2 -> s. */
-int pn_ckks_keygen_relin(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
-                         struct pn_prg *prg, struct pn_ckks_swk **out /* OUT */);
+PN_API int pn_ckks_keygen_relin(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                                const struct pn_ckks_sk *sk,
+                                struct pn_prg *prg, struct pn_ckks_swk **out /* OUT */);
 /* Galois keys for rotations by steps[0..nsteps) slots (negative = right) and, if conj, conjugation. */
-int pn_ckks_keygen_galois(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
-                          const int *steps, int nsteps, int conj, struct pn_prg *prg,
-                          struct pn_ckks_gk **out /* OUT */);
-void pn_ckks_sk_free(struct pn_ckks_sk *sk);
-void pn_ckks_pk_free(struct pn_ckks_pk *pk);
-void pn_ckks_swk_free(struct pn_ckks_swk *k);
-void pn_ckks_gk_free(struct pn_ckks_gk *gk);
+PN_API int pn_ckks_keygen_galois(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                                 const struct pn_ckks_sk *sk,
+                                 const int *steps, int nsteps, int conj, struct pn_prg *prg,
+                                 struct pn_ckks_gk **out /* OUT */);
+PN_API void pn_ckks_sk_free(struct pn_ckks_sk *sk);
+PN_API void pn_ckks_pk_free(struct pn_ckks_pk *pk);
+PN_API void pn_ckks_swk_free(struct pn_ckks_swk *k);
+PN_API void pn_ckks_gk_free(struct pn_ckks_gk *gk);
 /* 1 if gk holds the key for rotation by `step` slots (conjugation: step = PN_CKKS_CONJ). */
 #define PN_CKKS_CONJ 0x7fffffff
 /* 0 as well when gk belongs to another context. */
-int pn_ckks_gk_has(const struct pn_ckks_context *c, const struct pn_ckks_gk *gk, int step);
+PN_API int pn_ckks_gk_has(const struct pn_ckks_context *c, const struct pn_ckks_gk *gk, int step);
 
 /* ---- encryption ---- */
-int pn_ckks_encrypt_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pk *pk,
-                       const struct pn_ckks_pt *pt, struct pn_prg *prg, struct pn_ckks_ct *out);
-int pn_ckks_encrypt_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
-                       const struct pn_ckks_pt *pt, struct pn_prg *prg, struct pn_ckks_ct *out);
-int pn_ckks_decrypt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
-                    const struct pn_ckks_ct *ct, struct pn_ckks_pt *out);
+PN_API int pn_ckks_encrypt_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                              const struct pn_ckks_pk *pk,
+                              const struct pn_ckks_pt *pt, struct pn_prg *prg, struct pn_ckks_ct *out);
+PN_API int pn_ckks_encrypt_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                              const struct pn_ckks_sk *sk,
+                              const struct pn_ckks_pt *pt, struct pn_prg *prg, struct pn_ckks_ct *out);
+PN_API int pn_ckks_decrypt(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                           const struct pn_ckks_sk *sk,
+                           const struct pn_ckks_ct *ct, struct pn_ckks_pt *out);
 
 /* ---- evaluation: operands at different levels are used at the lower one; scales of sums must agree
 ** to 1e-9 relative (PN_ERR_MISMATCH otherwise) ---- */
-int pn_ckks_add(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                const struct pn_ckks_ct *b, struct pn_ckks_ct *out);
-int pn_ckks_sub(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                const struct pn_ckks_ct *b, struct pn_ckks_ct *out);
-int pn_ckks_negate(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                   struct pn_ckks_ct *out);
-int pn_ckks_add_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                   const struct pn_ckks_pt *b, struct pn_ckks_ct *out);
-int pn_ckks_sub_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                   const struct pn_ckks_pt *b, struct pn_ckks_ct *out);
+PN_API int pn_ckks_add(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
+                       const struct pn_ckks_ct *b, struct pn_ckks_ct *out);
+PN_API int pn_ckks_sub(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
+                       const struct pn_ckks_ct *b, struct pn_ckks_ct *out);
+PN_API int pn_ckks_negate(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                          const struct pn_ckks_ct *a,
+                          struct pn_ckks_ct *out);
+PN_API int pn_ckks_add_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                          const struct pn_ckks_ct *a,
+                          const struct pn_ckks_pt *b, struct pn_ckks_ct *out);
+PN_API int pn_ckks_sub_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                          const struct pn_ckks_ct *a,
+                          const struct pn_ckks_pt *b, struct pn_ckks_ct *out);
 /* out = a * b (scale multiplies; rescale afterwards). */
-int pn_ckks_mul_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                   const struct pn_ckks_pt *b, struct pn_ckks_ct *out);
+PN_API int pn_ckks_mul_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                          const struct pn_ckks_ct *a,
+                          const struct pn_ckks_pt *b, struct pn_ckks_ct *out);
 /* Add the constant v to every slot (encoded at a's scale). */
-int pn_ckks_add_const(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                      double complex v, struct pn_ckks_ct *out);
+PN_API int pn_ckks_add_const(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                             const struct pn_ckks_ct *a,
+                             double complex v, struct pn_ckks_ct *out);
 /* Multiply every slot by v, with v encoded as round(v * const_scale) (complex v uses X^(N/2) = i);
 ** the scale becomes a->scale * const_scale. */
-int pn_ckks_mul_const(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                      double complex v, double const_scale, struct pn_ckks_ct *out);
+PN_API int pn_ckks_mul_const(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                             const struct pn_ckks_ct *a,
+                             double complex v, double const_scale, struct pn_ckks_ct *out);
 /* Multiply by v and rescale so that the result has exactly scale `target` (one level). */
-int pn_ckks_mul_const_rescale_to(struct pn_ctx *ctx, const struct pn_ckks_context *c,
-                                 const struct pn_ckks_ct *a, double v, double target,
-                                 struct pn_ckks_ct *out);
+PN_API int pn_ckks_mul_const_rescale_to(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                                        const struct pn_ckks_ct *a, double v, double target,
+                                        struct pn_ckks_ct *out);
 /* Multiply by an integer (no scale change, no level). */
-int pn_ckks_mul_int(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                    int64_t k, struct pn_ckks_ct *out);
+PN_API int pn_ckks_mul_int(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                           const struct pn_ckks_ct *a,
+                           int64_t k, struct pn_ckks_ct *out);
 /* Tensor product without relinearisation: 2 x 2 -> 3 polynomials. */
-int pn_ckks_mul(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                const struct pn_ckks_ct *b, struct pn_ckks_ct *out);
-int pn_ckks_relin(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
-                  const struct pn_ckks_ct *a, struct pn_ckks_ct *out);
+PN_API int pn_ckks_mul(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
+                       const struct pn_ckks_ct *b, struct pn_ckks_ct *out);
+PN_API int pn_ckks_relin(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                         const struct pn_ckks_swk *rk,
+                         const struct pn_ckks_ct *a, struct pn_ckks_ct *out);
 /* mul + relin. */
-int pn_ckks_mul_relin(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
-                      const struct pn_ckks_ct *a, const struct pn_ckks_ct *b, struct pn_ckks_ct *out);
+PN_API int pn_ckks_mul_relin(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                             const struct pn_ckks_swk *rk,
+                             const struct pn_ckks_ct *a, const struct pn_ckks_ct *b, struct pn_ckks_ct *out);
 /* Divide by the top prime q_level and drop it: scale /= q_level. PN_ERR_INVALID at level 0. */
-int pn_ckks_rescale(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                    struct pn_ckks_ct *out);
+PN_API int pn_ckks_rescale(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                           const struct pn_ckks_ct *a,
+                           struct pn_ckks_ct *out);
 /* Drop primes down to `level` without changing the scale (modulus switching). */
-int pn_ckks_drop_level(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                       int level, struct pn_ckks_ct *out);
+PN_API int pn_ckks_drop_level(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                              const struct pn_ckks_ct *a,
+                              int level, struct pn_ckks_ct *out);
 /* Bring a to (level, scale): multiplies by 1 at a chosen scale and rescales (one level), then drops. */
-int pn_ckks_match(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *a,
-                  int level, double scale, struct pn_ckks_ct *out);
+PN_API int pn_ckks_match(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                         const struct pn_ckks_ct *a,
+                         int level, double scale, struct pn_ckks_ct *out);
 /* Rotate left by step slots (out[i] = a[i + step mod slots]); needs the Galois key for step. */
-int pn_ckks_rotate(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
+PN_API int pn_ckks_rotate(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
                    const struct pn_ckks_ct *a, int step, struct pn_ckks_ct *out);
-int pn_ckks_conjugate(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
+PN_API int pn_ckks_conjugate(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
                       const struct pn_ckks_ct *a, struct pn_ckks_ct *out);
 /* out[i] = rotate(a, steps[i]) for i < nsteps, sharing one key-switching decomposition of a (hoisting):
 ** each extra rotation costs the inner product with its key and the ModDown, not the digit extension.
 ** Results are those of separate rotations up to rounding noise; outputs may alias a (and each other only
 ** when their steps are equal). */
-int pn_ckks_rotate_hoisted(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
+PN_API int pn_ckks_rotate_hoisted(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
                            const struct pn_ckks_ct *a, const int *steps, int nsteps, struct pn_ckks_ct *const *out);
 
 /* ---- serialization (ckks_serial.c): versioned header, parameter fingerprint, length checks ----
@@ -213,31 +238,45 @@ int pn_ckks_rotate_hoisted(struct pn_ctx *ctx, const struct pn_ckks_context *c, 
 ** Parameters: the file never carries allow_insecure (loaded parameters have it 0; only the caller may set
 ** it), and a file whose prime sizes sum above the 128-bit bound for its N >= 2^12 is refused with
 ** PN_ERR_INSECURE. */
-int pn_ckks_save_params(struct pn_ctx *ctx, const struct pn_ckks_params *p, uint8_t **buf, size_t *len);
-int pn_ckks_load_params(struct pn_ctx *ctx, const uint8_t *buf, size_t len, struct pn_ckks_params *out);
-int pn_ckks_save_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *ct,
-                    uint8_t **buf, size_t *len);
-int pn_ckks_load_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
-                    struct pn_ckks_ct *out);
-int pn_ckks_save_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt,
-                    uint8_t **buf, size_t *len);
-int pn_ckks_load_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
-                    struct pn_ckks_pt *out);
-int pn_ckks_save_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_sk *sk,
-                    uint8_t **buf, size_t *len);
-int pn_ckks_load_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
-                    struct pn_ckks_sk **out);
-int pn_ckks_save_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pk *pk,
-                    uint8_t **buf, size_t *len);
-int pn_ckks_load_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
-                    struct pn_ckks_pk **out);
-int pn_ckks_save_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *k,
-                     uint8_t **buf, size_t *len);
-int pn_ckks_load_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
-                     struct pn_ckks_swk **out);
-int pn_ckks_save_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
-                    uint8_t **buf, size_t *len);
-int pn_ckks_load_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,
-                    struct pn_ckks_gk **out);
+PN_API int pn_ckks_save_params(struct pn_ctx *ctx, const struct pn_ckks_params *p, uint8_t **buf,
+                               size_t *len);
+PN_API int pn_ckks_load_params(struct pn_ctx *ctx, const uint8_t *buf, size_t len,
+                               struct pn_ckks_params *out);
+PN_API int pn_ckks_save_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                           const struct pn_ckks_ct *ct,
+                           uint8_t **buf, size_t *len);
+PN_API int pn_ckks_load_ct(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf,
+                           size_t len,
+                           struct pn_ckks_ct *out);
+PN_API int pn_ckks_save_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                           const struct pn_ckks_pt *pt,
+                           uint8_t **buf, size_t *len);
+PN_API int pn_ckks_load_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf,
+                           size_t len,
+                           struct pn_ckks_pt *out);
+PN_API int pn_ckks_save_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                           const struct pn_ckks_sk *sk,
+                           uint8_t **buf, size_t *len);
+PN_API int pn_ckks_load_sk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf,
+                           size_t len,
+                           struct pn_ckks_sk **out);
+PN_API int pn_ckks_save_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                           const struct pn_ckks_pk *pk,
+                           uint8_t **buf, size_t *len);
+PN_API int pn_ckks_load_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf,
+                           size_t len,
+                           struct pn_ckks_pk **out);
+PN_API int pn_ckks_save_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                            const struct pn_ckks_swk *k,
+                            uint8_t **buf, size_t *len);
+PN_API int pn_ckks_load_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf,
+                            size_t len,
+                            struct pn_ckks_swk **out);
+PN_API int pn_ckks_save_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                           const struct pn_ckks_gk *gk,
+                           uint8_t **buf, size_t *len);
+PN_API int pn_ckks_load_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf,
+                           size_t len,
+                           struct pn_ckks_gk **out);
 
 #endif

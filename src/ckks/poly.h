@@ -3,7 +3,8 @@
 #ifndef PN_CKKS_POLY_H
 #define PN_CKKS_POLY_H
 
-#include "ckks/ckks.h"
+#include "ckks.h"
+#include "../util/api.h"
 
 #define PN_POLY_MAX_DEGREE 1023
 
@@ -20,12 +21,13 @@ struct pn_poly_report {
 ** at most 2 ceil(sqrt(d+1)) + ceil(log2(d+1)) ciphertext products where such a split exists (always for
 ** d >= 3), and among those the least depth (ceil(log2(d+1)) for every d <= 31 tried in the tests). The output has exactly
 ** the input's scale. PN_ERR_INVALID if x has too few levels (the message says how many are needed). */
-int pn_ckks_poly_eval(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
-                      const struct pn_ckks_ct *x, const double *coeffs, int degree, struct pn_ckks_ct *out,
-                      struct pn_poly_report *rep /* OUT, may be NULL */);
+PN_API int pn_ckks_poly_eval(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                             const struct pn_ckks_swk *rk,
+                             const struct pn_ckks_ct *x, const double *coeffs, int degree, struct pn_ckks_ct *out,
+                             struct pn_poly_report *rep /* OUT, may be NULL */);
 
 /* Levels pn_ckks_poly_eval needs for this polynomial (without evaluating). */
-int pn_ckks_poly_depth(const double *coeffs, int degree);
+PN_API int pn_ckks_poly_depth(const double *coeffs, int degree);
 
 /* out = sum_{i=0}^{degree} coeffs[i] T_i(x) in the Chebyshev basis, for x in [-1, 1] (the caller maps its
 ** interval there): the same baby-step giant-step split as the power basis (baby T_1..T_k, giant T_(k 2^j),
@@ -44,7 +46,7 @@ double pn_poly_cheb_plain(const double *coeffs, int degree, double x);
 ** first (SmartPAF's f1^2 o g1^2 = g1(g1(f1(f1(x))))). Stages of degree <= 7 use a minimal-depth schedule
 ** (degree 3: 2 levels, 5 and 7: 3 levels); higher stages fall back to pn_ckks_poly_eval. The plaintext
 ** reference of the same chain, and SmartPAF's coefficient tables, are in graph/paf.h. */
-int pn_ckks_poly_eval_odd_chain(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+PN_API int pn_ckks_poly_eval_odd_chain(struct pn_ctx *ctx, const struct pn_ckks_context *c,
                                 const struct pn_ckks_swk *rk, const struct pn_ckks_ct *x,
                                 const double *const *odd, const int *nodd, int nstages,
                                 struct pn_ckks_ct *out, struct pn_poly_report *rep /* OUT, may be NULL */);

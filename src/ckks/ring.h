@@ -13,8 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "util/prg.h"
-#include "util/status.h"
+#include "../util/prg.h"
+#include "../util/status.h"
+#include "../util/api.h"
 
 typedef unsigned __int128 pn_u128;
 
@@ -27,7 +28,7 @@ struct pn_mod {
   uint64_t r0, r1;
 };
 
-void pn_mod_init(struct pn_mod *m, uint64_t q);
+PN_API void pn_mod_init(struct pn_mod *m, uint64_t q);
 
 /* in: x < 2^128; out: x mod q in [0, q). */
 static inline uint64_t pn_mod_red128(const struct pn_mod *m, pn_u128 x) {
@@ -104,9 +105,9 @@ static inline __m512i reduce_once8(__m512i x, __m512i m) {
 }
 #endif
 
-uint64_t pn_mod_pow(const struct pn_mod *m, uint64_t a, uint64_t e);
+PN_API uint64_t pn_mod_pow(const struct pn_mod *m, uint64_t a, uint64_t e);
 /* Inverse of a (a != 0 mod q) by Fermat. */
-uint64_t pn_mod_inv(const struct pn_mod *m, uint64_t a);
+PN_API uint64_t pn_mod_inv(const struct pn_mod *m, uint64_t a);
 /* Reduce a signed value into [0, q). */
 static inline uint64_t pn_mod_from_i64(int64_t v, uint64_t q) {
   if (v >= 0) return (uint64_t)v % q;
@@ -116,13 +117,14 @@ static inline uint64_t pn_mod_from_i64(int64_t v, uint64_t q) {
 
 /* ---- primes (ring_prime.c) ---- */
 /* Deterministic Miller-Rabin for 64-bit n (bases 2..37): 1 if prime. */
-int pn_is_prime(uint64_t n);
+PN_API int pn_is_prime(uint64_t n);
 /* Find count distinct primes q = 1 mod 2n of bit size exactly `bits` (2^(bits-1) < q < 2^bits),
 ** the largest first, skipping any already in avoid[0..navoid). PN_ERR_INVALID if there are not enough. */
-int pn_prime_gen(struct pn_ctx *ctx, int bits, size_t n, int count, const uint64_t *avoid, int navoid,
-                 uint64_t *out /* OUT count */);
+PN_API int pn_prime_gen(struct pn_ctx *ctx, int bits, size_t n, int count, const uint64_t *avoid,
+                        int navoid,
+                        uint64_t *out /* OUT count */);
 /* A primitive 2n-th root of unity mod q (2n | q-1), the smallest in a deterministic search. */
-uint64_t pn_prime_root_2n(uint64_t q, size_t n);
+PN_API uint64_t pn_prime_root_2n(uint64_t q, size_t n);
 
 /* ---- NTT (ring_ntt.c) ---- */
 struct pn_ntt {
@@ -134,27 +136,29 @@ struct pn_ntt {
   uint64_t *iw, *iws;             /* psi^-bitrev(k) in the layout of the inverse, Shoup */
   uint64_t ninv, ninvs;           /* n^-1 mod q, Shoup */
 };
-int pn_ntt_init(struct pn_ctx *ctx, struct pn_ntt *t, uint64_t q, int logn);
-void pn_ntt_free(struct pn_ntt *t);
+PN_API int pn_ntt_init(struct pn_ctx *ctx, struct pn_ntt *t, uint64_t q, int logn);
+PN_API void pn_ntt_free(struct pn_ntt *t);
 /* Forward negacyclic NTT in place. in: a[i] < 4q (coefficients); out: < q (bit-reversed evaluations). */
-void pn_ntt_fwd(const struct pn_ntt *t, uint64_t *a);
+PN_API void pn_ntt_fwd(const struct pn_ntt *t, uint64_t *a);
 /* Same, output left lazy in [0, 4q). */
-void pn_ntt_fwd_lazy(const struct pn_ntt *t, uint64_t *a);
+PN_API void pn_ntt_fwd_lazy(const struct pn_ntt *t, uint64_t *a);
 /* Inverse negacyclic NTT in place, including the 1/n. in: a[i] < 2q; out: < q. */
-void pn_ntt_inv(const struct pn_ntt *t, uint64_t *a);
+PN_API void pn_ntt_inv(const struct pn_ntt *t, uint64_t *a);
 /* o[k] = (x[k] + 4q - t[k]) w mod q for x < q, t < 4q: the last step of rescaling and ModDown. */
-void pn_vec_sub_mul_shoup(const uint64_t *x, const uint64_t *t, uint64_t q, uint64_t w, uint64_t ws,
-                          uint64_t *o, size_t n);
+PN_API void pn_vec_sub_mul_shoup(const uint64_t *x, const uint64_t *t, uint64_t q, uint64_t w,
+                                 uint64_t ws,
+                                 uint64_t *o, size_t n);
 /* out[k] = the centred value of v[k] mod p (v < p, v > p/2 stands for v - p), reduced mod q. */
-void pn_vec_centred_lift(const uint64_t *v, uint64_t p, const struct pn_mod *q, uint64_t *out, size_t n);
+PN_API void pn_vec_centred_lift(const uint64_t *v, uint64_t p, const struct pn_mod *q, uint64_t *out,
+                                size_t n);
 /* Schoolbook negacyclic product c = a b mod (X^n + 1, q), for tests. in/out < q; c may not alias. */
-void pn_negacyclic_naive(const struct pn_mod *m, size_t n, const uint64_t *a, const uint64_t *b,
-                         uint64_t *c);
+PN_API void pn_negacyclic_naive(const struct pn_mod *m, size_t n, const uint64_t *a, const uint64_t *b,
+                                uint64_t *c);
 /* Index map of the automorphism X -> X^g (g odd) in the bit-reversed evaluation form:
 ** out[k] = in[perm[k]]. perm has n entries. */
-void pn_ntt_galois_perm(int logn, uint64_t g, uint32_t *perm /* OUT n */);
+PN_API void pn_ntt_galois_perm(int logn, uint64_t g, uint32_t *perm /* OUT n */);
 /* Automorphism X -> X^g on coefficients: out = a(X^g) mod (X^n+1, q). out may not alias a. */
-void pn_galois_coeff(size_t n, uint64_t g, uint64_t q, const uint64_t *a, uint64_t *out);
+PN_API void pn_galois_coeff(size_t n, uint64_t g, uint64_t q, const uint64_t *a, uint64_t *out);
 
 /* ---- RNS (ring_rns.c) ---- */
 /* Fast basis extension from B = {b_0..b_{nb-1}} to C = {c_0..c_{nc-1}} (HPS): for x given by its
@@ -162,30 +166,31 @@ void pn_galois_coeff(size_t n, uint64_t g, uint64_t q, const uint64_t *a, uint64
 ** 0 <= u < nb (no correction), and if centred is 1, x' is the representative of x in [-B/2, B/2)
 ** (u estimated in double precision; exact unless x is within ~nb 2^-52 B of +-B/2). Precomputation is
 ** done per call (O(nb (nb + nc)) words); tmp must hold (nb + 1) * n words. */
-void pn_rns_extend(const struct pn_mod *B, int nb, const uint64_t *const *src, const struct pn_mod *C,
-                   int nc, uint64_t *const *dst, size_t n, uint64_t *tmp, int centred);
+PN_API void pn_rns_extend(const struct pn_mod *B, int nb, const uint64_t *const *src,
+                          const struct pn_mod *C,
+                          int nc, uint64_t *const *dst, size_t n, uint64_t *tmp, int centred);
 
 /* Exact CRT: the residues x_i < q_i of m coefficients over Q = q_0 ... q_{nq-1} are reconstructed,
 ** centred into (-Q/2, Q/2], and returned as doubles times `mul` (e.g. 1/scale). Uses GMP's mpn layer. */
 struct pn_crt;
-struct pn_crt *pn_crt_new(const struct pn_mod *q, int nq);
-void pn_crt_free(struct pn_crt *c);
+PN_API struct pn_crt *pn_crt_new(const struct pn_mod *q, int nq);
+PN_API void pn_crt_free(struct pn_crt *c);
 /* res[i] points at the n residues modulo q_i. */
-void pn_crt_to_double(const struct pn_crt *c, const uint64_t *const *res, size_t n, double mul,
-                      double *out /* OUT n */);
+PN_API void pn_crt_to_double(const struct pn_crt *c, const uint64_t *const *res, size_t n, double mul,
+                             double *out /* OUT n */);
 /* Exact value of one coefficient as a signed decimal string (tests): buf of size >= 20 * nq + 3. */
-void pn_crt_to_string(const struct pn_crt *c, const uint64_t *residues, char *buf, size_t size);
+PN_API void pn_crt_to_string(const struct pn_crt *c, const uint64_t *residues, char *buf, size_t size);
 
 /* ---- samplers (ring_sample.c): all randomness from the PRG ---- */
 /* Uniform in [0, q) for n values. */
-void pn_sample_uniform(struct pn_prg *prg, uint64_t q, size_t n, uint64_t *out);
+PN_API void pn_sample_uniform(struct pn_prg *prg, uint64_t q, size_t n, uint64_t *out);
 /* Uniform ternary {-1, 0, 1}. */
-void pn_sample_ternary(struct pn_prg *prg, size_t n, int8_t *out);
+PN_API void pn_sample_ternary(struct pn_prg *prg, size_t n, int8_t *out);
 /* Centred binomial with eta = 21 (sigma = sqrt(10.5) ~ 3.24): values in [-21, 21]. */
-void pn_sample_cbd(struct pn_prg *prg, size_t n, int8_t *out);
+PN_API void pn_sample_cbd(struct pn_prg *prg, size_t n, int8_t *out);
 /* Rounded Gaussian, sigma = 3.2, tail cut at 6 sigma: values in [-19, 19]. */
-void pn_sample_gauss(struct pn_prg *prg, double sigma, size_t n, int8_t *out);
+PN_API void pn_sample_gauss(struct pn_prg *prg, double sigma, size_t n, int8_t *out);
 /* Lift a small signed polynomial into residues mod q. */
-void pn_small_to_mod(const int8_t *a, size_t n, uint64_t q, uint64_t *out);
+PN_API void pn_small_to_mod(const int8_t *a, size_t n, uint64_t q, uint64_t *out);
 
 #endif

@@ -13,6 +13,11 @@
 #include "util/cpu.h"
 
 #ifdef PN_RING_AVX512_BUILD
+/* the twins are internal: libprivnn.so exports the dispatching baseline functions only */
+#ifdef PN_API
+#error "include ckks/ring_dispatch.h before any privnn header"
+#endif
+#define PN_API
 #define pn_ntt_free pn_ntt_free_avx512
 #define pn_ntt_init pn_ntt_init_avx512
 #define pn_ntt_fwd_lazy pn_ntt_fwd_lazy_avx512

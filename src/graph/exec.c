@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "graph/k_dense.h"
+#include "graph/op_def.h"
 #include "util/fileio.h"
 #include "util/status.h"
 #include "util/strmap.h"

@@ -10,7 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "graph/tensor.h"
+#include "tensor.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_arena;
@@ -88,104 +89,105 @@ struct pn_graph {
 /* ---- building and freeing ---- */
 
 /* An empty graph (ir_version 8, opset ai.onnx 17, producer "privnn"). NULL when out of memory. */
-struct pn_graph *pn_graph_new(void);
-void pn_graph_free(struct pn_graph *g);
+PN_API struct pn_graph *pn_graph_new(void);
+PN_API void pn_graph_free(struct pn_graph *g);
 
 /* Set (or add) the version of an operator-set domain. */
-int pn_graph_set_opset(struct pn_graph *g, const char *domain, int64_t version);
+PN_API int pn_graph_set_opset(struct pn_graph *g, const char *domain, int64_t version);
 /* Version imported for a domain ("" and "ai.onnx" are the same), or 0 when not imported. */
-int64_t pn_graph_opset(const struct pn_graph *g, const char *domain);
+PN_API int64_t pn_graph_opset(const struct pn_graph *g, const char *domain);
 
 /* Append a node; strings are copied into the arena. in/out may contain "" for omitted optionals.
 ** Returns the node (attributes added with pn_node_set_*) or NULL when out of memory. */
-struct pn_node *pn_graph_add_node(struct pn_graph *g, const char *op_type, const char *name,
-                                  int n_in, const char *const *in, int n_out,
-                                  const char *const *out);
+PN_API struct pn_node *pn_graph_add_node(struct pn_graph *g, const char *op_type, const char *name,
+                                         int n_in, const char *const *in, int n_out,
+                                         const char *const *out);
 /* Remove node i, keeping the order of the others. */
-void pn_graph_remove_node(struct pn_graph *g, int i);
+PN_API void pn_graph_remove_node(struct pn_graph *g, int i);
 
 /* Attributes (replace an existing one of the same name). Return PN_OK or PN_ERR_NOMEM. */
-int pn_node_set_int(struct pn_graph *g, struct pn_node *n, const char *name, int64_t v);
-int pn_node_set_float(struct pn_graph *g, struct pn_node *n, const char *name, float v);
-int pn_node_set_string(struct pn_graph *g, struct pn_node *n, const char *name, const char *v);
-int pn_node_set_ints(struct pn_graph *g, struct pn_node *n, const char *name, int64_t count,
-                     const int64_t *v);
-int pn_node_set_floats(struct pn_graph *g, struct pn_node *n, const char *name, int64_t count,
-                       const float *v);
+PN_API int pn_node_set_int(struct pn_graph *g, struct pn_node *n, const char *name, int64_t v);
+PN_API int pn_node_set_float(struct pn_graph *g, struct pn_node *n, const char *name, float v);
+PN_API int pn_node_set_string(struct pn_graph *g, struct pn_node *n, const char *name, const char *v);
+PN_API int pn_node_set_ints(struct pn_graph *g, struct pn_node *n, const char *name, int64_t count,
+                            const int64_t *v);
+PN_API int pn_node_set_floats(struct pn_graph *g, struct pn_node *n, const char *name, int64_t count,
+                              const float *v);
 /* t is copied into the graph's arena. */
-int pn_node_set_tensor(struct pn_graph *g, struct pn_node *n, const char *name,
-                       const struct pn_tensor *t);
+PN_API int pn_node_set_tensor(struct pn_graph *g, struct pn_node *n, const char *name,
+                              const struct pn_tensor *t);
 /* Append a raw attribute slot (for the ONNX loader); NULL when out of memory. */
-struct pn_attr *pn_node_add_attr(struct pn_graph *g, struct pn_node *n, const char *name,
-                                 enum pn_attr_type type);
+PN_API struct pn_attr *pn_node_add_attr(struct pn_graph *g, struct pn_node *n, const char *name,
+                                        enum pn_attr_type type);
 
 /* Lookup: NULL when absent. */
-const struct pn_attr *pn_node_attr(const struct pn_node *n, const char *name);
+PN_API const struct pn_attr *pn_node_attr(const struct pn_node *n, const char *name);
 /* Typed getters for kernels: absent → def and PN_OK; present with the wrong type → PN_ERR_INVALID
 ** with "node 'NAME' (OP): attribute 'a' must be an int". */
-int pn_node_get_int(struct pn_ctx *ctx, const struct pn_node *n, const char *name, int64_t def,
-                    int64_t *out);
-int pn_node_get_float(struct pn_ctx *ctx, const struct pn_node *n, const char *name, float def,
-                      float *out);
-int pn_node_get_string(struct pn_ctx *ctx, const struct pn_node *n, const char *name,
-                       const char *def, const char **out);
+PN_API int pn_node_get_int(struct pn_ctx *ctx, const struct pn_node *n, const char *name, int64_t def,
+                           int64_t *out);
+PN_API int pn_node_get_float(struct pn_ctx *ctx, const struct pn_node *n, const char *name, float def,
+                             float *out);
+PN_API int pn_node_get_string(struct pn_ctx *ctx, const struct pn_node *n, const char *name,
+                              const char *def, const char **out);
 /* INTS: *count = -1 when absent (so "absent" differs from "empty"); *v points into the node. */
-int pn_node_get_ints(struct pn_ctx *ctx, const struct pn_node *n, const char *name,
-                     int64_t *count, const int64_t **v);
-int pn_node_get_floats(struct pn_ctx *ctx, const struct pn_node *n, const char *name,
-                       int64_t *count, const float **v);
+PN_API int pn_node_get_ints(struct pn_ctx *ctx, const struct pn_node *n, const char *name,
+                            int64_t *count, const int64_t **v);
+PN_API int pn_node_get_floats(struct pn_ctx *ctx, const struct pn_node *n, const char *name,
+                              int64_t *count, const float **v);
 
 /* A printable name for messages: the node's name, else its first output, else "#index". */
-const char *pn_node_label(const struct pn_node *n);
+PN_API const char *pn_node_label(const struct pn_node *n);
 
 /* Graph inputs/outputs/value-info. dims may be NULL when ndim <= 0. Return the value or NULL. */
-struct pn_value *pn_graph_add_input(struct pn_graph *g, const char *name, enum pn_dtype dt,
-                                    int ndim, const int64_t *dims);
-struct pn_value *pn_graph_add_output(struct pn_graph *g, const char *name, enum pn_dtype dt,
-                                     int ndim, const int64_t *dims);
-struct pn_value *pn_graph_add_vinfo(struct pn_graph *g, const char *name, enum pn_dtype dt,
-                                    int ndim, const int64_t *dims);
+PN_API struct pn_value *pn_graph_add_input(struct pn_graph *g, const char *name, enum pn_dtype dt,
+                                           int ndim, const int64_t *dims);
+PN_API struct pn_value *pn_graph_add_output(struct pn_graph *g, const char *name, enum pn_dtype dt,
+                                            int ndim, const int64_t *dims);
+PN_API struct pn_value *pn_graph_add_vinfo(struct pn_graph *g, const char *name, enum pn_dtype dt,
+                                           int ndim, const int64_t *dims);
 /* Initializers: a new zeroed arena tensor (fill t->data), or an arena copy of src. */
-struct pn_tensor *pn_graph_new_init(struct pn_graph *g, const char *name, enum pn_dtype dt,
-                                    int ndim, const int64_t *dims);
-struct pn_tensor *pn_graph_add_init(struct pn_graph *g, const struct pn_tensor *src,
-                                    const char *name);
-void pn_graph_remove_init(struct pn_graph *g, int i);
+PN_API struct pn_tensor *pn_graph_new_init(struct pn_graph *g, const char *name, enum pn_dtype dt,
+                                           int ndim, const int64_t *dims);
+PN_API struct pn_tensor *pn_graph_add_init(struct pn_graph *g, const struct pn_tensor *src,
+                                           const char *name);
+PN_API void pn_graph_remove_init(struct pn_graph *g, int i);
 
 /* Lookups by name (linear; callers that loop build their own maps). */
-struct pn_tensor *pn_graph_find_init(const struct pn_graph *g, const char *name);
-struct pn_value *pn_graph_find_vinfo(const struct pn_graph *g, const char *name);
+PN_API struct pn_tensor *pn_graph_find_init(const struct pn_graph *g, const char *name);
+PN_API struct pn_value *pn_graph_find_vinfo(const struct pn_graph *g, const char *name);
 /* The declared type of a value: a graph input, value info or a graph output (searched in that
 ** order); NULL when none names it. */
-const struct pn_value *pn_graph_find_value(const struct pn_graph *g, const char *name);
-int pn_graph_find_producer(const struct pn_graph *g, const char *value_name); /* node index or -1 */
+PN_API const struct pn_value *pn_graph_find_value(const struct pn_graph *g, const char *name);
+PN_API int pn_graph_find_producer(const struct pn_graph *g,
+                                  const char *value_name); /* node index or -1 */
 /* True if graph input i is not also an initializer (i.e. must be supplied at run time). */
-bool pn_graph_is_runtime_input(const struct pn_graph *g, int i);
+PN_API bool pn_graph_is_runtime_input(const struct pn_graph *g, int i);
 
 /* Set (or add) a metadata_props entry (copied into the arena). PN_OK or PN_ERR_NOMEM. */
-int pn_graph_set_meta(struct pn_graph *g, const char *key, const char *value);
+PN_API int pn_graph_set_meta(struct pn_graph *g, const char *key, const char *value);
 /* A metadata value, or NULL. */
-const char *pn_graph_get_meta(const struct pn_graph *g, const char *key);
+PN_API const char *pn_graph_get_meta(const struct pn_graph *g, const char *key);
 
 /* A deep copy (new arena). NULL when out of memory. */
-struct pn_graph *pn_graph_clone(const struct pn_graph *g);
+PN_API struct pn_graph *pn_graph_clone(const struct pn_graph *g);
 /* A copy of g for batch size `batch`: dim 0 of every runtime input and of every output set to it,
 ** value infos dropped (shape inference recomputes them). NULL when out of memory. */
-struct pn_graph *pn_graph_clone_batch(const struct pn_graph *g, int64_t batch);
+PN_API struct pn_graph *pn_graph_clone_batch(const struct pn_graph *g, int64_t batch);
 
 /* ---- checking (validate.c) ---- */
 
 /* Order nodes topologically (stable for already-sorted graphs). PN_ERR_INVALID naming a node on
 ** the cycle, or a node whose input nothing produces. */
-int pn_graph_topo_sort(struct pn_ctx *ctx, struct pn_graph *g);
+PN_API int pn_graph_topo_sort(struct pn_ctx *ctx, struct pn_graph *g);
 
 /* Full validation: empty/duplicate names, dangling inputs, values produced twice, cycles, unknown
 ** ops (PN_ERR_UNSUPPORTED), attribute types/values, and type/shape consistency via shape
 ** inference. Messages name the node and field. Sorts nodes topologically as a side effect. */
-int pn_graph_validate(struct pn_ctx *ctx, struct pn_graph *g);
+PN_API int pn_graph_validate(struct pn_ctx *ctx, struct pn_graph *g);
 
 /* Infer dtype and shape of every value and (re)write g->vinfo and unknown output shapes.
 ** Unknown dims stay -1. Fails like pn_graph_validate on inconsistent shapes. */
-int pn_graph_infer_shapes(struct pn_ctx *ctx, struct pn_graph *g);
+PN_API int pn_graph_infer_shapes(struct pn_ctx *ctx, struct pn_graph *g);
 
 #endif

@@ -2,7 +2,7 @@
 #ifndef PN_KERNELS_H
 #define PN_KERNELS_H
 
-#include "graph/ops.h"
+#include "graph/op_def.h"
 
 #define PN_MAX_INPUTS 4096
 #define PN_MAX_OUTPUTS 4096

@@ -5,7 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "graph/ir.h"
+#include "ir.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 
@@ -13,26 +14,28 @@ struct pn_ctx;
 ** returns PN_ERR_CORRUPT with the field at fault ("graph.node[3] 'conv3': input[1] is empty");
 ** subgraph attributes (If/Loop) are PN_ERR_UNSUPPORTED. External data is refused. Does not validate
 ** the graph semantically (see pn_graph_validate). */
-int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_graph **out /* OUT */);
+PN_API int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n,
+                        struct pn_graph **out /* OUT */);
 /* pn_onnx_load on a file; messages start with the path. */
-int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **out /* OUT */);
+PN_API int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **out /* OUT */);
 
 /* Serialise g to a ModelProto. *buf is malloc'd, the caller frees it. */
-int pn_onnx_save(struct pn_ctx *ctx, const struct pn_graph *g, uint8_t **buf /* OUT */,
-                 size_t *n /* OUT */);
+PN_API int pn_onnx_save(struct pn_ctx *ctx, const struct pn_graph *g, uint8_t **buf /* OUT */,
+                        size_t *n /* OUT */);
 /* pn_onnx_save to a file, atomically (temp + fsync + rename). The message is streamed: tensor
 ** data goes from the graph to the file without an intermediate buffer. */
-int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path);
+PN_API int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path);
 /* pn_onnx_save_file without the fsync (pn_atomic_commit_nosync): for many files made durable
 ** together by the caller (pn_fsync_path on each, then on the folder). */
-int pn_onnx_save_file_nosync(struct pn_ctx *ctx, const struct pn_graph *g, const char *path);
+PN_API int pn_onnx_save_file_nosync(struct pn_ctx *ctx, const struct pn_graph *g, const char *path);
 
 /* TensorProto files, as in ONNX's test data (input_0.pb, output_0.pb). *out is a heap tensor. */
-int pn_tensor_load_pb(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_tensor **out);
-int pn_tensor_load_pb_file(struct pn_ctx *ctx, const char *path, struct pn_tensor **out /* OUT */);
-int pn_tensor_save_pb_file(struct pn_ctx *ctx, const struct pn_tensor *t, const char *path);
+PN_API int pn_tensor_load_pb(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_tensor **out);
+PN_API int pn_tensor_load_pb_file(struct pn_ctx *ctx, const char *path,
+                                  struct pn_tensor **out /* OUT */);
+PN_API int pn_tensor_save_pb_file(struct pn_ctx *ctx, const struct pn_tensor *t, const char *path);
 /* Serialise t as a TensorProto into a malloc'd buffer the caller frees. */
-int pn_tensor_save_pb(struct pn_ctx *ctx, const struct pn_tensor *t, uint8_t **buf /* OUT */,
-                      size_t *n /* OUT */);
+PN_API int pn_tensor_save_pb(struct pn_ctx *ctx, const struct pn_tensor *t, uint8_t **buf /* OUT */,
+                             size_t *n /* OUT */);
 
 #endif

@@ -1,5 +1,5 @@
 /* ops.c - op and domain lookup, and the helpers shared by infer functions and kernels. */
-#include "graph/ops.h"
+#include "graph/op_def.h"
 
 #include <assert.h>
 #include <stdarg.h>

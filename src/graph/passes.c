@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph/ops.h"
+#include "graph/op_def.h"
 #include "util/arena.h"
 #include "util/status.h"
 

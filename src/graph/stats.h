@@ -5,7 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "graph/ir.h"
+#include "ir.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 
@@ -39,12 +40,13 @@ struct pn_stats {
 /* Compute statistics of g. Runs pn_graph_infer_shapes (which rewrites g->vinfo); when that fails,
 ** the counts that need no shapes are still filled in, shapes_known is false, shape_error says why
 ** and the call still returns PN_OK. Fails with PN_ERR_NOMEM only. Free with pn_stats_free. */
-int pn_graph_stats(struct pn_ctx *ctx, struct pn_graph *g, struct pn_stats *out /* OUT */);
-void pn_stats_free(struct pn_stats *s);
+PN_API int pn_graph_stats(struct pn_ctx *ctx, struct pn_graph *g, struct pn_stats *out /* OUT */);
+PN_API void pn_stats_free(struct pn_stats *s);
 
 /* MACs of node n given the shapes of its first two inputs and first output (ndim -1 = unknown).
 ** Returns -1 when a needed dim is unknown, 0 for ops without MACs. */
-int64_t pn_node_macs(const struct pn_node *n, int in_ndim0, const int64_t *in_dims0, int in_ndim1,
-                     const int64_t *in_dims1, int out_ndim, const int64_t *out_dims);
+PN_API int64_t pn_node_macs(const struct pn_node *n, int in_ndim0, const int64_t *in_dims0,
+                            int in_ndim1,
+                            const int64_t *in_dims1, int out_ndim, const int64_t *out_dims);
 
 #endif

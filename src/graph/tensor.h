@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_arena;
@@ -21,21 +22,21 @@ enum pn_dtype {
 #define PN_MAX_DIMS 8
 
 /* Bytes per element (0 for UNDEFINED/STRING, which privnn does not store densely). */
-size_t pn_dtype_size(enum pn_dtype dt);
+PN_API size_t pn_dtype_size(enum pn_dtype dt);
 /* "float32", "int64", ... ("?" for out-of-range values). */
-const char *pn_dtype_name(enum pn_dtype dt);
+PN_API const char *pn_dtype_name(enum pn_dtype dt);
 /* true for the types privnn's kernels compute on (float, double, int32, int64, bool, uint8, int8,
 ** and float16 / bfloat16, which ops.c computes by converting to float32 and back). */
-bool pn_dtype_supported(enum pn_dtype dt);
+PN_API bool pn_dtype_supported(enum pn_dtype dt);
 /* float16 or bfloat16: stored as 16-bit patterns, computed on as float32. */
-bool pn_dtype_is_half(enum pn_dtype dt);
+PN_API bool pn_dtype_is_half(enum pn_dtype dt);
 
 /* IEEE binary16 and bfloat16 conversions, rounding to nearest even (NaN stays NaN, overflow
 ** gives infinity). Exact from half to float. */
-float pn_half_to_float(uint16_t h);
-uint16_t pn_half_from_double(double x);
-float pn_bf16_to_float(uint16_t h);
-uint16_t pn_bf16_from_float(float x);
+PN_API float pn_half_to_float(uint16_t h);
+PN_API uint16_t pn_half_from_double(double x);
+PN_API float pn_bf16_to_float(uint16_t h);
+PN_API uint16_t pn_bf16_from_float(float x);
 
 struct pn_tensor {
   const char *name;            /* may be NULL; owned like the tensor */
@@ -46,35 +47,35 @@ struct pn_tensor {
   bool heap;                   /* struct, name and data malloc'd: free with pn_tensor_free */
 };
 
-int64_t pn_tensor_numel(const struct pn_tensor *t);
-size_t pn_tensor_nbytes(const struct pn_tensor *t);
+PN_API int64_t pn_tensor_numel(const struct pn_tensor *t);
+PN_API size_t pn_tensor_nbytes(const struct pn_tensor *t);
 /* Product of dims[0..ndim); -1 if any dim is negative (unknown); 0 if any is 0; INT64_MAX when the
 ** product overflows. */
-int64_t pn_shape_numel(int ndim, const int64_t *dims);
+PN_API int64_t pn_shape_numel(int ndim, const int64_t *dims);
 
 /* A heap tensor with zeroed data. NULL when out of memory or ndim > PN_MAX_DIMS / negative dims. */
-struct pn_tensor *pn_tensor_new(enum pn_dtype dt, int ndim, const int64_t *dims);
+PN_API struct pn_tensor *pn_tensor_new(enum pn_dtype dt, int ndim, const int64_t *dims);
 /* A heap deep copy (name included). */
-struct pn_tensor *pn_tensor_clone(const struct pn_tensor *t);
+PN_API struct pn_tensor *pn_tensor_clone(const struct pn_tensor *t);
 /* Free a heap tensor; NULL and non-heap (arena) tensors are ignored. */
-void pn_tensor_free(struct pn_tensor *t);
+PN_API void pn_tensor_free(struct pn_tensor *t);
 /* An arena tensor (struct, name and zeroed data in the arena). */
-struct pn_tensor *pn_tensor_new_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
+PN_API struct pn_tensor *pn_tensor_new_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
                                       int ndim, const int64_t *dims);
 
 /* A float32 copy of a float16 / bfloat16 tensor (NULL when out of memory), and the rounding of a
 ** float32 tensor into an allocated half tensor of the same shape. */
-struct pn_tensor *pn_tensor_half_to_float(const struct pn_tensor *t);
-void pn_tensor_float_to_half(const struct pn_tensor *src, struct pn_tensor *dst);
+PN_API struct pn_tensor *pn_tensor_half_to_float(const struct pn_tensor *t);
+PN_API void pn_tensor_float_to_half(const struct pn_tensor *src, struct pn_tensor *dst);
 
 /* Element i (flat index) converted to double / int64, for any supported dtype. */
-double pn_tensor_get_f64(const struct pn_tensor *t, int64_t i);
-int64_t pn_tensor_get_i64(const struct pn_tensor *t, int64_t i);
+PN_API double pn_tensor_get_f64(const struct pn_tensor *t, int64_t i);
+PN_API int64_t pn_tensor_get_i64(const struct pn_tensor *t, int64_t i);
 
 /* "[1,3,224,224]" into buf; returns buf. */
-char *pn_shape_str(char *buf, size_t n, int ndim, const int64_t *dims);
+PN_API char *pn_shape_str(char *buf, size_t n, int ndim, const int64_t *dims);
 
 /* Do a and b have the same dtype and shape? */
-bool pn_tensor_same_shape(const struct pn_tensor *a, const struct pn_tensor *b);
+PN_API bool pn_tensor_same_shape(const struct pn_tensor *a, const struct pn_tensor *b);
 
 #endif

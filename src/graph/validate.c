@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "graph/ir.h"
-#include "graph/ops.h"
+#include "graph/op_def.h"
 #include "util/status.h"
 #include "util/strmap.h"
 

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "graph/ops.h"
+#include "graph/op_def.h"
 
 struct pn_window {
   int nsp;                          /* number of spatial dims */

@@ -10,7 +10,8 @@
 
 #include <stdint.h>
 
-#include "graph/ir.h"
+#include "ir.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 
@@ -30,10 +31,10 @@ struct pn_zoo_opts {
 ** new graph (free with pn_graph_free). Unknown names, shapes too small for the architecture, or
 ** inconsistent sizes (hidden not divisible by heads) are PN_ERR_INVALID with a message naming
 ** the option; on failure *out is NULL. */
-int pn_zoo_build(struct pn_ctx *ctx, const char *name, const struct pn_zoo_opts *opts,
-                 struct pn_graph **out /* OUT */);
+PN_API int pn_zoo_build(struct pn_ctx *ctx, const char *name, const struct pn_zoo_opts *opts,
+                        struct pn_graph **out /* OUT */);
 
 /* NULL-terminated list of the model names pn_zoo_build accepts. */
-const char *const *pn_zoo_names(void);
+PN_API const char *const *pn_zoo_names(void);
 
 #endif

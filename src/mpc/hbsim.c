@@ -7,6 +7,8 @@
 ** everywhere else (common random numbers make their comparison sharper). */
 #include "mpc/hbsim.h"
 
+#include "graph/window.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

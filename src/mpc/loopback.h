@@ -7,8 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mpc/mpc.h"
-#include "mpc/net.h"
+#include "mpc.h"
+#include "net.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 
@@ -30,7 +31,8 @@ struct pn_mpc_loopback_opts {
 ** Returns PN_OK when both parties returned PN_OK; otherwise a party's failure, its message
 ** prefixed with the party ("party 1: ...") in ctx: the party that failed on its own rather than
 ** the one that then lost its peer (a transport error), P0 when both or neither did. */
-int pn_mpc_loopback_run(struct pn_ctx *ctx, const struct pn_mpc_loopback_opts *o, pn_mpc_party_fn fn,
-                        void *user);
+PN_API int pn_mpc_loopback_run(struct pn_ctx *ctx, const struct pn_mpc_loopback_opts *o,
+                               pn_mpc_party_fn fn,
+                               void *user);
 
 #endif

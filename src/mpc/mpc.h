@@ -15,8 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mpc/ring64.h"
-#include "util/prg.h"
+#include "ring64.h"
+#include "../util/prg.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_mpc_net;
@@ -52,31 +53,31 @@ struct pn_mpc {
 typedef uint64_t *pn_sh[2];
 
 /* Split x[0..n) into x0 = x + r, x1 = -r with r from prg. */
-void pn_mpc_split(struct pn_prg *prg, int64_t n, const uint64_t *x, uint64_t *x0, uint64_t *x1);
+PN_API void pn_mpc_split(struct pn_prg *prg, int64_t n, const uint64_t *x, uint64_t *x0, uint64_t *x1);
 
 /* Set up m for the simulator (both parties; dealer serves both) or one party. */
-void pn_mpc_init_sim(struct pn_mpc *m, struct pn_ctx *ctx, struct pn_mpc_dealer *d, int frac);
-void pn_mpc_init_party(struct pn_mpc *m, struct pn_ctx *ctx, int id, struct pn_mpc_net *net,
-                       struct pn_mpc_dealer *d, int frac);
+PN_API void pn_mpc_init_sim(struct pn_mpc *m, struct pn_ctx *ctx, struct pn_mpc_dealer *d, int frac);
+PN_API void pn_mpc_init_party(struct pn_mpc *m, struct pn_ctx *ctx, int id, struct pn_mpc_net *net,
+                              struct pn_mpc_dealer *d, int frac);
 /* Allocate zeroed per-view share arrays of n words / wipe and release them (kept in m's pool
 ** for reuse). pn_mpc_release frees the pool: call it when done with m. */
-int pn_sh_alloc(struct pn_mpc *m, int64_t n, pn_sh out);
-void pn_sh_free(struct pn_mpc *m, int64_t n, pn_sh s);
-void pn_mpc_release(struct pn_mpc *m);
+PN_API int pn_sh_alloc(struct pn_mpc *m, int64_t n, pn_sh out);
+PN_API void pn_sh_free(struct pn_mpc *m, int64_t n, pn_sh s);
+PN_API void pn_mpc_release(struct pn_mpc *m);
 
 /* ---- protocols (proto.c); all return PN_OK or a negative status ---- */
 /* Each view sends send[v][0..nbytes), receives the peer's into recv[v]. One round. */
-int pn_mpc_exchange(struct pn_mpc *m, void *const send[2], void *const recv[2], size_t nbytes);
+PN_API int pn_mpc_exchange(struct pn_mpc *m, void *const send[2], void *const recv[2], size_t nbytes);
 /* Open x: out[v][i] = x0[i] + x1[i] in every view. */
-int pn_mpc_open(struct pn_mpc *m, int64_t n, const pn_sh x, pn_sh out);
+PN_API int pn_mpc_open(struct pn_mpc *m, int64_t n, const pn_sh x, pn_sh out);
 /* z = x * y elementwise (ring product, no truncation), Beaver triple; 1 round, 128 bits/elem. */
-int pn_mpc_mul(struct pn_mpc *m, int64_t n, const pn_sh x, const pn_sh y, pn_sh z);
+PN_API int pn_mpc_mul(struct pn_mpc *m, int64_t n, const pn_sh x, const pn_sh y, pn_sh z);
 /* Z[M,N] = X[M,K] * Y[K,N] with a matrix triple; 1 round, 64*(MK + KN) bits. */
-int pn_mpc_matmul(struct pn_mpc *m, int64_t M, int64_t K, int64_t N, const pn_sh X,
-                  const pn_sh Y, pn_sh Z);
+PN_API int pn_mpc_matmul(struct pn_mpc *m, int64_t M, int64_t K, int64_t N, const pn_sh X,
+                         const pn_sh Y, pn_sh Z);
 /* Local truncation by f bits (SecureML): P0 x0 >> f, P1 -((-x1) >> f), arithmetic shifts. */
-void pn_mpc_trunc(struct pn_mpc *m, int64_t n, pn_sh x, int f);
+PN_API void pn_mpc_trunc(struct pn_mpc *m, int64_t n, pn_sh x, int f);
 /* Add a public constant c[i] (P0 only). */
-void pn_mpc_add_public(struct pn_mpc *m, int64_t n, pn_sh x, const uint64_t *c);
+PN_API void pn_mpc_add_public(struct pn_mpc *m, int64_t n, pn_sh x, const uint64_t *c);
 
 #endif

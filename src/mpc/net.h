@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_mpc_net;
@@ -33,23 +34,23 @@ struct pn_net_opts {
 };
 
 /* Parse "lan" | "wan" | "BW,RTT" (BW in Mbit/s, RTT in ms) | "none" into opts. */
-int pn_net_parse_emu(struct pn_ctx *ctx, const char *spec, struct pn_net_opts *opts);
+PN_API int pn_net_parse_emu(struct pn_ctx *ctx, const char *spec, struct pn_net_opts *opts);
 
 /* Wrap a connected socket (takes ownership). server selects the TLS role. */
-int pn_mpc_net_from_fd(struct pn_ctx *ctx, int fd, int server, const struct pn_net_opts *opts,
-                       struct pn_mpc_net **out /* OUT */);
+PN_API int pn_mpc_net_from_fd(struct pn_ctx *ctx, int fd, int server, const struct pn_net_opts *opts,
+                              struct pn_mpc_net **out /* OUT */);
 /* Listen on host:port and accept one peer, within the timeout (strangers dropped, as
 ** pn_mpc_net_accept_peer without a check). */
-int pn_mpc_net_listen(struct pn_ctx *ctx, const char *hostport, const struct pn_net_opts *opts,
-                      struct pn_mpc_net **out /* OUT */);
+PN_API int pn_mpc_net_listen(struct pn_ctx *ctx, const char *hostport, const struct pn_net_opts *opts,
+                             struct pn_mpc_net **out /* OUT */);
 /* Bind a listening socket; *port gets the bound port. */
-int pn_mpc_net_bind(struct pn_ctx *ctx, const char *host, int port, int *fd_out, int *port_out);
+PN_API int pn_mpc_net_bind(struct pn_ctx *ctx, const char *host, int port, int *fd_out, int *port_out);
 /* Accept one peer on a bound socket (closes the listening socket). */
-int pn_mpc_net_accept(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opts,
-                      struct pn_mpc_net **out /* OUT */);
+PN_API int pn_mpc_net_accept(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opts,
+                             struct pn_mpc_net **out /* OUT */);
 /* The same, leaving the listening socket open for more peers. */
-int pn_mpc_net_accept_keep(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opts,
-                           struct pn_mpc_net **out /* OUT */);
+PN_API int pn_mpc_net_accept_keep(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opts,
+                                  struct pn_mpc_net **out /* OUT */);
 /* A listening service: accept peers on lfd until one completes the TLS handshake and, when check
 ** is given, check(user, net) returns PN_OK; return it in *out (lfd stays open). A connection whose
 ** handshake fails, or whose check returns PN_ERR_PROTOCOL, PN_ERR_AUTH, PN_ERR_TIMEOUT or PN_ERR_IO
@@ -57,38 +58,39 @@ int pn_mpc_net_accept_keep(struct pn_ctx *ctx, int lfd, const struct pn_net_opts
 ** and the service keeps accepting; any other check failure (a real peer refused, e.g.
 ** PN_ERR_MISMATCH) is returned. Strangers get min(timeout, 10 s) each. No peer before wait_ms:
 ** PN_ERR_TIMEOUT, saying how many connections were dropped and why the last one was. */
-int pn_mpc_net_accept_peer(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opts, int wait_ms,
-                           int (*check)(struct pn_ctx *ctx, struct pn_mpc_net *net, void *user),
-                           void *user, struct pn_mpc_net **out /* OUT */);
+PN_API int pn_mpc_net_accept_peer(struct pn_ctx *ctx, int lfd, const struct pn_net_opts *opts,
+                                  int wait_ms,
+                                  int (*check)(struct pn_ctx *ctx, struct pn_mpc_net *net, void *user),
+                                  void *user, struct pn_mpc_net **out /* OUT */);
 /* "HOST:PORT" of the peer, for messages. */
-const char *pn_mpc_net_peer(const struct pn_mpc_net *net);
+PN_API const char *pn_mpc_net_peer(const struct pn_mpc_net *net);
 /* 1 on the TLS server side (the side that sends first in an exchange). */
-int pn_mpc_net_is_server(const struct pn_mpc_net *net);
+PN_API int pn_mpc_net_is_server(const struct pn_mpc_net *net);
 /* Change the per-operation timeout of an open connection. */
-void pn_mpc_net_set_timeout(struct pn_mpc_net *net, int timeout_ms);
+PN_API void pn_mpc_net_set_timeout(struct pn_mpc_net *net, int timeout_ms);
 /* Connect to host:port, retrying until the timeout. */
-int pn_mpc_net_connect(struct pn_ctx *ctx, const char *hostport, const struct pn_net_opts *opts,
-                       struct pn_mpc_net **out /* OUT */);
-void pn_mpc_net_free(struct pn_mpc_net *n);
+PN_API int pn_mpc_net_connect(struct pn_ctx *ctx, const char *hostport, const struct pn_net_opts *opts,
+                              struct pn_mpc_net **out /* OUT */);
+PN_API void pn_mpc_net_free(struct pn_mpc_net *n);
 
 /* Send send[0..n) as one frame and receive the peer's frame of exactly n bytes. Party order is
 ** fixed by the TLS role (the server sends first), so the exchange never deadlocks. A frame with
 ** a bad header, a wrong sequence number or a length other than n is PN_ERR_PROTOCOL; a closed
 ** peer PN_ERR_IO; a stalled peer PN_ERR_TIMEOUT. After an error the connection is unusable. */
-int pn_mpc_net_exchange(struct pn_ctx *ctx, struct pn_mpc_net *net, const void *send, void *recv,
-                        size_t n);
+PN_API int pn_mpc_net_exchange(struct pn_ctx *ctx, struct pn_mpc_net *net, const void *send, void *recv,
+                               size_t n);
 /* Raw frame I/O (for the control messages of `mpc party`, and for tests). max bounds the size. */
-int pn_mpc_net_send(struct pn_ctx *ctx, struct pn_mpc_net *net, const void *buf, size_t n);
-int pn_mpc_net_recv(struct pn_ctx *ctx, struct pn_mpc_net *net, void *buf, size_t n);
+PN_API int pn_mpc_net_send(struct pn_ctx *ctx, struct pn_mpc_net *net, const void *buf, size_t n);
+PN_API int pn_mpc_net_recv(struct pn_ctx *ctx, struct pn_mpc_net *net, void *buf, size_t n);
 /* Bytes written to the socket (frames included) and emulated seconds spent waiting. */
-uint64_t pn_mpc_net_wire_bytes(const struct pn_mpc_net *net);
-double pn_mpc_net_emu_seconds(const struct pn_mpc_net *net);
+PN_API uint64_t pn_mpc_net_wire_bytes(const struct pn_mpc_net *net);
+PN_API double pn_mpc_net_emu_seconds(const struct pn_mpc_net *net);
 /* The emulator's virtual clock (both parties must run the emulator with the same link): starts
 ** at 0 at pn_mpc_net_vclock_reset, advances by this thread's CPU time, and at each exchange to at
 ** least the peer's clock when it sent plus RTT/2 + 8 * (bytes + header) / BW. So it is the time
 ** of the run with each party on its own core and the emulated link between them, whatever else
 ** runs on this machine. Call both from the thread that does the exchanges. */
-void pn_mpc_net_vclock_reset(struct pn_mpc_net *net);
-double pn_mpc_net_vclock(struct pn_mpc_net *net);
+PN_API void pn_mpc_net_vclock_reset(struct pn_mpc_net *net);
+PN_API double pn_mpc_net_vclock(struct pn_mpc_net *net);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "graph/exec.h"
+#include "graph/window.h"
 #include "util/status.h"
 #include "util/strmap.h"
 

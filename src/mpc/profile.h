@@ -12,9 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "graph/ir.h"
-#include "mpc/hbsim.h"
-#include "mpc/runner.h"
+#include "../graph/ir.h"
+#include "hbsim.h"
+#include "runner.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 
@@ -45,15 +46,15 @@ typedef int (*pn_mpc_images_fn)(void *user, struct pn_ctx *ctx, int64_t first, i
 ** rounded down to a multiple of batch; batch > count is taken as count) and record each Relu and
 ** MaxPool node's range and histogram (two nodes with one label are one entry, as a plan names
 ** them). g is not changed. On success *p owns arrays freed by pn_mpc_profile_free. */
-int pn_mpc_profile_run(struct pn_ctx *ctx, const struct pn_graph *g, int64_t count, int64_t batch,
-                       pn_mpc_images_fn images, void *user, struct pn_mpc_profile *p /* OUT */);
-void pn_mpc_profile_free(struct pn_mpc_profile *p);
+PN_API int pn_mpc_profile_run(struct pn_ctx *ctx, const struct pn_graph *g, int64_t count,
+                              int64_t batch, pn_mpc_images_fn images, void *user, struct pn_mpc_profile *p /* OUT */);
+PN_API void pn_mpc_profile_free(struct pn_mpc_profile *p);
 
 /* The plan from a profile at frac fractional bits: per node m = bits of 2 * range * 2^frac plus
 ** margin, within [2, 64]; k = m - uniform when 0 < uniform < m, else 0 (the error-free plan).
 ** Entries follow p's order. *bits_discarded (may be NULL) gets the fraction of share bits the plan
 ** does not use, weighted by comparisons per image. */
-int pn_mpc_profile_plan(struct pn_ctx *ctx, const struct pn_mpc_profile *p, int frac, int margin,
-                        int uniform, struct pn_mpc_plan *plan /* OUT */, double *bits_discarded);
+PN_API int pn_mpc_profile_plan(struct pn_ctx *ctx, const struct pn_mpc_profile *p, int frac, int margin,
+                               int uniform, struct pn_mpc_plan *plan /* OUT */, double *bits_discarded);
 
 #endif

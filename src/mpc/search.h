@@ -18,11 +18,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "graph/ir.h"
-#include "mpc/hbsim.h"
-#include "mpc/runner.h"
-#include "nn/dataset.h"
-#include "nn/train.h"
+#include "../graph/ir.h"
+#include "hbsim.h"
+#include "runner.h"
+#include "../nn/dataset.h"
+#include "../nn/train.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 
@@ -36,10 +37,10 @@ struct pn_hb_err {
 ** (words in [0, 2^k)) and words inside [-2^(m-1), 2^(m-1)) are exact; an octave bin beyond the
 ** range is read wrong whole when it is the first one past 2^(m-1), half otherwise (exact for words
 ** spread evenly over the bin). */
-void pn_hb_error_model(const struct pn_hb_hist *h, int k, int m, struct pn_hb_err *out /* OUT */);
+PN_API void pn_hb_error_model(const struct pn_hb_hist *h, int k, int m, struct pn_hb_err *out /* OUT */);
 /* The k in [0, 64 - n] giving the least expected squared error at width n (ties: fewer outputs
 ** changed, then the smaller k). */
-int pn_hb_best_k(const struct pn_hb_hist *h, int n, struct pn_hb_err *err /* OUT, may be NULL */);
+PN_API int pn_hb_best_k(const struct pn_hb_hist *h, int n, struct pn_hb_err *err /* OUT, may be NULL */);
 
 /* ---- the knapsack under the budget ---- */
 /* Choose a width w[i] in 0..nw-1 for each of L layers (elems[i] > 0 comparisons per image)
@@ -47,7 +48,7 @@ int pn_hb_best_k(const struct pn_hb_hist *h, int n, struct pn_hb_err *err /* OUT
 ** exactly (integer arithmetic; when the costs need more than 2^22 states they are scaled and
 ** rounded up, which keeps the bound). loss = +INFINITY excludes a width. Ties prefer more bits.
 ** *states (may be NULL) gets the DP cells filled. PN_ERR_INVALID when no choice fits. */
-int pn_mpc_search_dp(struct pn_ctx *ctx, int L, const int64_t *elems, int nw, const double *loss,
+PN_API int pn_mpc_search_dp(struct pn_ctx *ctx, int L, const int64_t *elems, int nw, const double *loss,
                      double budget, int *w /* OUT [L] */, int64_t *states);
 
 /* ---- the search ---- */
@@ -111,11 +112,11 @@ struct pn_mpc_search_result {
 ** *res owns its arrays (pn_mpc_search_result_free). Error-free with stage 3: a plan is only
 ** returned when the bit-exact simulator changes no prediction of the search images (up to 8
 ** one-bit widenings are tried); otherwise PN_ERR_INVALID saying how many still change. */
-int pn_mpc_search(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_dataset *ds,
+PN_API int pn_mpc_search(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_dataset *ds,
                   const struct pn_mpc_search_cfg *cfg, struct pn_mpc_search_result *res /* OUT */);
-void pn_mpc_search_result_free(struct pn_mpc_search_result *res);
+PN_API void pn_mpc_search_result_free(struct pn_mpc_search_result *res);
 /* The report (a new object: the caller deletes it) and the plan's extra fields. */
-cJSON *pn_mpc_search_report(const struct pn_mpc_search_result *res);
+PN_API cJSON *pn_mpc_search_report(const struct pn_mpc_search_result *res);
 
 /* ---- the bit-exact simulator of the protocol on a split ---- */
 struct pn_mpc_sim_eval {
@@ -128,7 +129,7 @@ struct pn_mpc_sim_eval {
 /* Run images [0, count) of split s (count 0 = all) through the two-party protocol in one process
 ** (weights public; shares, dealer from seed) with plan (NULL = full-bit), and compare with the
 ** plaintext model. pred (may be NULL) gets each image's secure prediction. */
-int pn_mpc_sim_eval(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_mpc_plan *plan,
+PN_API int pn_mpc_sim_eval(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_mpc_plan *plan,
                     const struct pn_dataset *ds, enum pn_split s, int64_t count, int batch,
                     const uint8_t seed[PN_SEED_BYTES], bool progress, int32_t *pred,
                     struct pn_mpc_sim_eval *out /* OUT */);
@@ -138,10 +139,10 @@ int pn_mpc_sim_eval(struct pn_ctx *ctx, const struct pn_graph *g, const struct p
 ** plan file (path, as written by the search) records them, the model's SHA-256 (model_sha256 may
 ** be NULL: not checked) and each layer's comparisons per image? PN_ERR_MISMATCH naming the plan,
 ** the entry and what differs. */
-int pn_mpc_plan_check(struct pn_ctx *ctx, const char *path, const struct pn_mpc_plan *plan,
+PN_API int pn_mpc_plan_check(struct pn_ctx *ctx, const char *path, const struct pn_mpc_plan *plan,
                       const struct pn_graph *g, const char *model_sha256);
 /* The SHA-256 of a file as 64 hex digits. */
-int pn_mpc_file_sha256(struct pn_ctx *ctx, const char *path, char hex[65] /* OUT */);
+PN_API int pn_mpc_file_sha256(struct pn_ctx *ctx, const char *path, char hex[65] /* OUT */);
 
 /* ---- fine-tuning with the reduced ring in the loop ---- */
 struct pn_mpc_finetune_cfg {
@@ -162,7 +163,7 @@ struct pn_mpc_finetune_cfg {
 ** gradient: what the reduced-ring ReLU and max select carries the gradient), each epoch
 ** evaluated on the validation split under the plan; g ends with the best epoch's weights (the
 ** starting point included). res as pn_train's (best_epoch, start_val_acc). */
-int pn_mpc_finetune(struct pn_ctx *ctx, const struct pn_mpc_finetune_cfg *cfg,
+PN_API int pn_mpc_finetune(struct pn_ctx *ctx, const struct pn_mpc_finetune_cfg *cfg,
                     const struct pn_dataset *ds, struct pn_graph *g, const struct pn_mpc_plan *plan,
                     struct pn_train_result *res /* OUT */);
 

@@ -4,7 +4,8 @@
 
 #include <stdint.h>
 
-#include "mpc/share.h"
+#include "share.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_mpc_net;
@@ -21,10 +22,11 @@ struct pn_mpc_hello {
 /* Exchange hellos over net (the TLS server sends first) and compare. Every difference is
 ** PN_ERR_MISMATCH naming the field, on both sides (each checks what it received); a peer that
 ** sends no hello at all, or garbage, is PN_ERR_PROTOCOL (or the transport's error). */
-int pn_mpc_hello_exchange(struct pn_ctx *ctx, struct pn_mpc_net *net, const struct pn_mpc_hello *mine);
+PN_API int pn_mpc_hello_exchange(struct pn_ctx *ctx, struct pn_mpc_net *net,
+                                 const struct pn_mpc_hello *mine);
 
 /* The id of the party run, the same on both sides after a successful hello: derived from the
 ** client's share id and the dealer session id, written into both output files. */
-void pn_mpc_run_id(const struct pn_mpc_hello *h, uint8_t run_id[PN_MPC_ID_BYTES] /* OUT */);
+PN_API void pn_mpc_run_id(const struct pn_mpc_hello *h, uint8_t run_id[PN_MPC_ID_BYTES] /* OUT */);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../util/api.h"
 
 struct pn_ctx;
 
@@ -32,18 +33,19 @@ struct pn_mpc_share_file {
 /* Parse a share file image buf[0..n) (name labels messages). Every field and every size product
 ** is checked before use: bad magic/version/fields/sizes are PN_ERR_CORRUPT. On success f->data is
 ** owned by f (pn_mpc_share_free). */
-int pn_mpc_share_parse(struct pn_ctx *ctx, const char *name, const uint8_t *buf, size_t n,
-                       struct pn_mpc_share_file *f /* OUT */);
-int pn_mpc_share_read(struct pn_ctx *ctx, const char *path, struct pn_mpc_share_file *f /* OUT */);
+PN_API int pn_mpc_share_parse(struct pn_ctx *ctx, const char *name, const uint8_t *buf, size_t n,
+                              struct pn_mpc_share_file *f /* OUT */);
+PN_API int pn_mpc_share_read(struct pn_ctx *ctx, const char *path,
+                             struct pn_mpc_share_file *f /* OUT */);
 /* Write f to path (0600, atomically). */
-int pn_mpc_share_write(struct pn_ctx *ctx, const char *path, const struct pn_mpc_share_file *f);
+PN_API int pn_mpc_share_write(struct pn_ctx *ctx, const char *path, const struct pn_mpc_share_file *f);
 /* Wipe and free f's data; f may be zeroed or already freed. */
-void pn_mpc_share_free(struct pn_mpc_share_file *f);
+PN_API void pn_mpc_share_free(struct pn_mpc_share_file *f);
 /* r of batch b (n words) from the client's seed: P0 holds x + r, P1 computes its share -r. */
-int pn_mpc_share_client_r(const uint8_t seed[32], uint64_t b, uint64_t *r, int64_t n);
+PN_API int pn_mpc_share_client_r(const uint8_t seed[32], uint64_t b, uint64_t *r, int64_t n);
 /* Lower-case hex of an id (2 * PN_MPC_ID_BYTES + 1 bytes). */
-void pn_mpc_id_hex(const uint8_t id[PN_MPC_ID_BYTES], char hex[2 * PN_MPC_ID_BYTES + 1]);
+PN_API void pn_mpc_id_hex(const uint8_t id[PN_MPC_ID_BYTES], char hex[2 * PN_MPC_ID_BYTES + 1]);
 /* Parse such hex back; PN_ERR_CORRUPT unless exactly 32 hex digits. */
-int pn_mpc_id_parse(struct pn_ctx *ctx, const char *hex, uint8_t id[PN_MPC_ID_BYTES] /* OUT */);
+PN_API int pn_mpc_id_parse(struct pn_ctx *ctx, const char *hex, uint8_t id[PN_MPC_ID_BYTES] /* OUT */);
 
 #endif

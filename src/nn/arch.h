@@ -3,16 +3,18 @@
 #define PN_NN_ARCH_H
 
 #include <stdint.h>
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_graph;
 
 /* Names accepted by pn_arch_build, NULL-terminated: lenet5, cnn-s, resnet-s, vgg-s. */
-extern const char *const pn_arch_names[];
+PN_API extern const char *const pn_arch_names[];
 
 /* Build arch as a graph with input "input" [N,1,28,28] and output "logits" [N,10], parameters
 ** initialised from seed (Kaiming normal weights, zero biases, BN scale 1 / bias 0 / mean 0 /
 ** var 1). Unknown arch: PN_ERR_INVALID listing the names. *out is freed with pn_graph_free. */
-int pn_arch_build(struct pn_ctx *ctx, const char *arch, uint64_t seed, struct pn_graph **out /* OUT */);
+PN_API int pn_arch_build(struct pn_ctx *ctx, const char *arch, uint64_t seed,
+                         struct pn_graph **out /* OUT */);
 
 #endif

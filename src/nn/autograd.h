@@ -12,14 +12,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "graph/ir.h"
-#include "graph/ops.h"
+#include "../graph/ir.h"
+#include "../graph/ops.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_ag;
 
 /* Does autograd differentiate op (has it a row in its op table)? */
-bool pn_ag_supports(enum pn_op op);
+PN_API bool pn_ag_supports(enum pn_op op);
 
 /* A trainable parameter: a float initializer of the graph and its gradient. */
 struct pn_ag_param {
@@ -39,31 +40,31 @@ struct pn_ag_opts {
 /* Bind an engine to g (which must outlive it and keep its structure). Checks every node's op and
 ** attributes and the shapes for max_batch. Errors name the node: PN_ERR_UNSUPPORTED for an op or
 ** attribute value the engine cannot differentiate. */
-int pn_ag_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_ag_opts *opts,
-              struct pn_ag **out /* OUT */);
-void pn_ag_free(struct pn_ag *ag);
+PN_API int pn_ag_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_ag_opts *opts,
+                     struct pn_ag **out /* OUT */);
+PN_API void pn_ag_free(struct pn_ag *ag);
 
-int pn_ag_n_params(const struct pn_ag *ag);
-struct pn_ag_param *pn_ag_param(struct pn_ag *ag, int i);
+PN_API int pn_ag_n_params(const struct pn_ag *ag);
+PN_API struct pn_ag_param *pn_ag_param(struct pn_ag *ag, int i);
 
 /* Shape of one input sample (dims after the batch dim), from the graph input. */
-int pn_ag_input_rank(const struct pn_ag *ag);
-const int64_t *pn_ag_input_dims(const struct pn_ag *ag);
+PN_API int pn_ag_input_rank(const struct pn_ag *ag);
+PN_API const int64_t *pn_ag_input_dims(const struct pn_ag *ag);
 /* Number of floats per sample of the output (e.g. the number of classes). */
-int64_t pn_ag_output_size(const struct pn_ag *ag);
+PN_API int64_t pn_ag_output_size(const struct pn_ag *ag);
 
 /* Forward a batch x (n samples, row-major). train selects BatchNormalization batch statistics
 ** (and running-statistics updates) and active Dropout. *out points to the n x output_size output
 ** (valid until the next call). */
-int pn_ag_forward(struct pn_ctx *ctx, struct pn_ag *ag, const float *x, int n, bool train,
-                  const float **out /* OUT */);
+PN_API int pn_ag_forward(struct pn_ctx *ctx, struct pn_ag *ag, const float *x, int n, bool train,
+                         const float **out /* OUT */);
 
 /* Softmax cross-entropy of the last forward's output (logits) against labels y[0..n): returns the
 ** mean loss, counts correct top-1 predictions into *correct (may be NULL) and stores d loss/d logits
 ** for pn_ag_backward. */
-double pn_ag_softmax_xent(struct pn_ag *ag, const int32_t *y, int *correct);
+PN_API double pn_ag_softmax_xent(struct pn_ag *ag, const int32_t *y, int *correct);
 /* Use dout (n x output_size) as d loss / d output instead (gradient checks, custom losses). */
-void pn_ag_set_output_grad(struct pn_ag *ag, const float *dout);
+PN_API void pn_ag_set_output_grad(struct pn_ag *ag, const float *dout);
 
 /* One node of a forward as a hook sees it: its first input and first output (shapes for the
 ** batch of this forward). */
@@ -87,7 +88,7 @@ struct pn_ag_step {
 ** equal to its output (an output equal to no element of its window is PN_ERR_INVALID). Without a
 ** hook these are the ordinary gradients. hook = NULL removes it. */
 typedef int (*pn_ag_hook)(void *user, struct pn_ctx *ctx, const struct pn_ag_step *st);
-void pn_ag_set_hook(struct pn_ag *ag, pn_ag_hook hook, void *user);
+PN_API void pn_ag_set_hook(struct pn_ag *ag, pn_ag_hook hook, void *user);
 /* BatchNormalization in a training forward (train = true): */
 enum pn_ag_bn {
   PN_AG_BN_BATCH,    /* batch statistics; running statistics updated with the node's momentum (ONNX) */
@@ -96,24 +97,24 @@ enum pn_ag_bn {
                      ** of every training forward since this call (an SWA model's BN update) */
 };
 /* Set the mode (default PN_AG_BN_BATCH); inference forwards always use running statistics. */
-void pn_ag_set_bn(struct pn_ag *ag, enum pn_ag_bn mode);
+PN_API void pn_ag_set_bn(struct pn_ag *ag, enum pn_ag_bn mode);
 
 /* Which parameters need a gradient: need[i] for parameter i (NULL: all). Backward then skips every
 ** node no needed gradient flows through and leaves the other parameters' grad untouched (frozen
 ** groups cost nothing). The input gradient (opts.input_grad) is always computed. */
-int pn_ag_set_need_grad(struct pn_ctx *ctx, struct pn_ag *ag, const bool *need);
+PN_API int pn_ag_set_need_grad(struct pn_ctx *ctx, struct pn_ag *ag, const bool *need);
 
 /* Backward through the last forward (same batch, same mode): fills every parameter's grad (and the
 ** input grad when opts.input_grad). */
-int pn_ag_backward(struct pn_ctx *ctx, struct pn_ag *ag);
+PN_API int pn_ag_backward(struct pn_ctx *ctx, struct pn_ag *ag);
 /* d loss / d input of the last backward (n x input size), or NULL without opts.input_grad. */
-const float *pn_ag_input_grad(const struct pn_ag *ag);
+PN_API const float *pn_ag_input_grad(const struct pn_ag *ag);
 
 /* Floating-point operations done by Conv's sgemm calls (forward and backward), and seconds spent
 ** in Conv forward+backward (im2col included) since the engine was made (throughput benchmark). */
-double pn_ag_conv_flops(const struct pn_ag *ag);
-double pn_ag_conv_seconds(const struct pn_ag *ag);
+PN_API double pn_ag_conv_flops(const struct pn_ag *ag);
+PN_API double pn_ag_conv_seconds(const struct pn_ag *ag);
 /* The same in process CPU seconds (all threads), which other processes on the machine do not inflate. */
-double pn_ag_conv_cpu_seconds(const struct pn_ag *ag);
+PN_API double pn_ag_conv_cpu_seconds(const struct pn_ag *ag);
 
 #endif

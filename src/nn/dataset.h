@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_prg;
@@ -32,17 +33,17 @@ struct pn_idx {
 
 /* Parse an IDX image from buf[0..n). name is used in messages. Only type 0x08 (unsigned byte) is
 ** accepted; a size that disagrees with the header is PN_ERR_CORRUPT. Free with pn_idx_free. */
-int pn_idx_parse(struct pn_ctx *ctx, const char *name, const uint8_t *buf, size_t n,
-                 struct pn_idx *out /* OUT */);
+PN_API int pn_idx_parse(struct pn_ctx *ctx, const char *name, const uint8_t *buf, size_t n,
+                        struct pn_idx *out /* OUT */);
 /* Read and gunzip a .gz IDX file (plain IDX files are accepted too) and parse it. Missing file:
 ** PN_ERR_IO; truncated/corrupt gzip or IDX: PN_ERR_CORRUPT; messages name the path. */
-int pn_idx_read_gz(struct pn_ctx *ctx, const char *path, struct pn_idx *out /* OUT */);
-void pn_idx_free(struct pn_idx *idx);
+PN_API int pn_idx_read_gz(struct pn_ctx *ctx, const char *path, struct pn_idx *out /* OUT */);
+PN_API void pn_idx_free(struct pn_idx *idx);
 
 enum pn_split { PN_SPLIT_TRAIN = 0, PN_SPLIT_VAL = 1, PN_SPLIT_TEST = 2, PN_SPLIT_COUNT = 3 };
-const char *pn_split_name(enum pn_split s);
+PN_API const char *pn_split_name(enum pn_split s);
 /* "train" / "val" / "test" → split; -1 when unknown. */
-int pn_split_parse(const char *s);
+PN_API int pn_split_parse(const char *s);
 
 struct pn_dataset {
   int64_t n[PN_SPLIT_COUNT];          /* images per split */
@@ -53,23 +54,23 @@ struct pn_dataset {
 
 /* Load Fashion-MNIST from dir (NULL = PN_FMNIST_DIR) and split it. Errors name the file and the
 ** Debian package that provides it. Free with pn_dataset_free. */
-int pn_dataset_load(struct pn_ctx *ctx, const char *dir, struct pn_dataset *ds /* OUT */);
+PN_API int pn_dataset_load(struct pn_ctx *ctx, const char *dir, struct pn_dataset *ds /* OUT */);
 /* Build a dataset from raw arrays (tests): train/val/test counts and pixels are copied. */
-int pn_dataset_from_arrays(struct pn_ctx *ctx, const int64_t n[PN_SPLIT_COUNT],
-                           const uint8_t *const images[PN_SPLIT_COUNT],
-                           const uint8_t *const labels[PN_SPLIT_COUNT],
-                           struct pn_dataset *ds /* OUT */);
-void pn_dataset_free(struct pn_dataset *ds);
+PN_API int pn_dataset_from_arrays(struct pn_ctx *ctx, const int64_t n[PN_SPLIT_COUNT],
+                                  const uint8_t *const images[PN_SPLIT_COUNT],
+                                  const uint8_t *const labels[PN_SPLIT_COUNT],
+                                  struct pn_dataset *ds /* OUT */);
+PN_API void pn_dataset_free(struct pn_dataset *ds);
 
 /* The fixed train/val split: perm[0..60000) with perm[0..5000) the validation indices. Exposed for
 ** tests; the seed is a constant of the library. */
-void pn_fmnist_split_perm(int64_t n, int64_t n_val, int64_t *perm /* OUT n entries */);
+PN_API void pn_fmnist_split_perm(int64_t n, int64_t n_val, int64_t *perm /* OUT n entries */);
 
 /* Write images idx[0..count) of split s into x (count x 1 x 28 x 28 floats, normalised) and their
 ** labels into y. With prg non-NULL, each image is augmented: shifted by a random offset in
 ** [-pad, pad]^2 (zero padding) and, with flip, mirrored horizontally with probability 1/2. */
-void pn_dataset_batch(const struct pn_dataset *ds, enum pn_split s, const int64_t *idx,
-                      int64_t count, int pad, int flip, struct pn_prg *prg, float *x, int32_t *y);
+PN_API void pn_dataset_batch(const struct pn_dataset *ds, enum pn_split s, const int64_t *idx,
+                             int64_t count, int pad, int flip, struct pn_prg *prg, float *x, int32_t *y);
 
 /* The normalisation a model was trained with travels in its metadata: key PN_META_NORMALIZE,
 ** value "MEAN STD" (written by pn_dataset_record_norm after training). */
@@ -77,11 +78,12 @@ void pn_dataset_batch(const struct pn_dataset *ds, enum pn_split s, const int64_
 struct pn_graph;
 /* Use g's recorded normalisation for ds (absent: ds keeps its train split's). A malformed value
 ** (not two finite numbers, STD <= 0) is PN_ERR_CORRUPT naming the key and the value. */
-int pn_dataset_use_model_norm(struct pn_ctx *ctx, struct pn_dataset *ds, const struct pn_graph *g);
+PN_API int pn_dataset_use_model_norm(struct pn_ctx *ctx, struct pn_dataset *ds,
+                                     const struct pn_graph *g);
 /* Record ds's normalisation (and the dataset's name) in g's metadata. PN_ERR_NOMEM on failure. */
-int pn_dataset_record_norm(struct pn_ctx *ctx, const struct pn_dataset *ds, struct pn_graph *g);
+PN_API int pn_dataset_record_norm(struct pn_ctx *ctx, const struct pn_dataset *ds, struct pn_graph *g);
 
 /* A uniformly random permutation of [0, n) from prg (Fisher-Yates). */
-void pn_shuffle(struct pn_prg *prg, int64_t n, int64_t *perm /* OUT */);
+PN_API void pn_shuffle(struct pn_prg *prg, int64_t n, int64_t *perm /* OUT */);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_ag;
@@ -31,33 +32,33 @@ struct pn_optim_cfg {
 };
 
 /* Defaults: SGD momentum 0.9 Nesterov, lr 0.05, wd 5e-4, cosine; betas (0.9, 0.999), eps 1e-8. */
-struct pn_optim_cfg pn_optim_defaults(enum pn_opt_kind kind);
+PN_API struct pn_optim_cfg pn_optim_defaults(enum pn_opt_kind kind);
 /* "sgd" / "adam" / "adamw" → kind; -1 when unknown. */
-int pn_opt_parse(const char *s);
-const char *pn_opt_name(enum pn_opt_kind k);
+PN_API int pn_opt_parse(const char *s);
+PN_API const char *pn_opt_name(enum pn_opt_kind k);
 
 struct pn_optim;
 
 /* An optimiser over every parameter of ag (all trainable). NULL → PN_ERR_NOMEM. */
-int pn_optim_new(struct pn_ctx *ctx, const struct pn_optim_cfg *cfg, struct pn_ag *ag,
-                 struct pn_optim **out /* OUT */);
-void pn_optim_free(struct pn_optim *o);
+PN_API int pn_optim_new(struct pn_ctx *ctx, const struct pn_optim_cfg *cfg, struct pn_ag *ag,
+                        struct pn_optim **out /* OUT */);
+PN_API void pn_optim_free(struct pn_optim *o);
 
 /* Freeze (false) or unfreeze parameter i; frozen parameters and their state are left untouched. */
-void pn_optim_set_trainable(struct pn_optim *o, int i, bool trainable);
-bool pn_optim_trainable(const struct pn_optim *o, int i);
+PN_API void pn_optim_set_trainable(struct pn_optim *o, int i, bool trainable);
+PN_API bool pn_optim_trainable(const struct pn_optim *o, int i);
 /* Set trainable for every parameter whose name contains substr; returns how many matched. */
-int pn_optim_set_trainable_matching(struct pn_optim *o, const char *substr, bool trainable);
+PN_API int pn_optim_set_trainable_matching(struct pn_optim *o, const char *substr, bool trainable);
 
 /* The learning rate at a step (0-based). */
-float pn_optim_lr_at(const struct pn_optim_cfg *cfg, int64_t step);
+PN_API float pn_optim_lr_at(const struct pn_optim_cfg *cfg, int64_t step);
 /* One update from the current gradients; advances the step counter. */
-void pn_optim_step(struct pn_optim *o);
-int64_t pn_optim_get_step(const struct pn_optim *o);
-void pn_optim_set_step(struct pn_optim *o, int64_t step);
+PN_API void pn_optim_step(struct pn_optim *o);
+PN_API int64_t pn_optim_get_step(const struct pn_optim *o);
+PN_API void pn_optim_set_step(struct pn_optim *o, int64_t step);
 
 /* Per-parameter optimiser state for checkpoints: slot 0 = momentum / Adam m, slot 1 = Adam v
 ** (NULL for SGD). numel floats each, same order as pn_ag_param. */
-float *pn_optim_state(struct pn_optim *o, int param, int slot);
+PN_API float *pn_optim_state(struct pn_optim *o, int param, int slot);
 
 #endif

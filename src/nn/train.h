@@ -12,10 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "graph/exec.h"
-#include "nn/autograd.h"
-#include "nn/dataset.h"
-#include "nn/optim.h"
+#include "../graph/exec.h"
+#include "autograd.h"
+#include "dataset.h"
+#include "optim.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_graph;
@@ -62,14 +63,15 @@ struct pn_train_result {
 
 /* Train g (built by pn_arch_build or loaded) in place on ds. Returns PN_ERR_INTERRUPTED when *stop
 ** was set (the checkpoint of the last complete epoch is intact). */
-int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const struct pn_dataset *ds,
-             struct pn_graph *g, struct pn_train_result *res /* OUT */);
+PN_API int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const struct pn_dataset *ds,
+                    struct pn_graph *g, struct pn_train_result *res /* OUT */);
 
 /* Evaluate a trained engine on a split in inference mode: mean loss, top-1 accuracy and the
 ** confusion matrix conf[true][pred] (may be NULL). n_limit = 0 for the whole split. */
-int pn_evaluate(struct pn_ctx *ctx, struct pn_ag *ag, const struct pn_dataset *ds, enum pn_split s,
-                int64_t n_limit, int batch, double *loss, double *acc,
-                int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]);
+PN_API int pn_evaluate(struct pn_ctx *ctx, struct pn_ag *ag, const struct pn_dataset *ds,
+                       enum pn_split s,
+                       int64_t n_limit, int batch, double *loss, double *acc,
+                       int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]);
 
 /* Evaluate a model with the plaintext executor (how `privnn eval` and SmartPAF measure): the first
 ** n images of split s (idx: these images instead, n of them), in batches, optionally flipped at
@@ -88,16 +90,16 @@ struct pn_eval_result {
   double loss, acc;
   int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]; /* [true][predicted] */
 };
-int pn_evaluate_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dataset *ds, enum pn_split s,
+PN_API int pn_evaluate_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dataset *ds, enum pn_split s,
                      const struct pn_eval_opts *o, struct pn_eval_result *r /* OUT */);
 
 /* Checkpoints: the graph's float initializers + optimiser state + progress, CRC-protected. */
-int pn_ckpt_save(struct pn_ctx *ctx, const char *path, const struct pn_train_cfg *cfg,
-                 struct pn_graph *g, struct pn_ag *ag, struct pn_optim *opt,
-                 const struct pn_train_result *res);
+PN_API int pn_ckpt_save(struct pn_ctx *ctx, const char *path, const struct pn_train_cfg *cfg,
+                        struct pn_graph *g, struct pn_ag *ag, struct pn_optim *opt,
+                        const struct pn_train_result *res);
 /* Restore into g/opt (which must be the same architecture); fills res->hist and epochs_done. */
-int pn_ckpt_load(struct pn_ctx *ctx, const char *path, const struct pn_train_cfg *cfg,
-                 struct pn_graph *g, struct pn_ag *ag, struct pn_optim *opt,
-                 struct pn_train_result *res);
+PN_API int pn_ckpt_load(struct pn_ctx *ctx, const char *path, const struct pn_train_cfg *cfg,
+                        struct pn_graph *g, struct pn_ag *ag, struct pn_optim *opt,
+                        struct pn_train_result *res);
 
 #endif

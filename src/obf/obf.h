@@ -14,7 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "graph/ir.h"
+#include "../graph/ir.h"
+#include "../util/api.h"
 
 struct pn_ctx;
 struct pn_prg;
@@ -27,7 +28,7 @@ struct pn_prg;
 /* Rewrite g in place into the form Proteus cuts: Constant nodes to initializers, BN folded into
 ** Conv, Identity/Dropout removed, unused initializers pruned, shapes inferred, nodes sorted.
 ** Deterministic: join re-runs it on the owner's model to find the real (folded) weights again. */
-int pn_obf_prepare(struct pn_ctx *ctx, struct pn_graph *g);
+PN_API int pn_obf_prepare(struct pn_ctx *ctx, struct pn_graph *g);
 
 /* An assignment of every node of a graph to a part. Parts are numbered in a topological order of
 ** the part DAG: every edge between nodes goes from a part to the same or a higher-numbered part. */
@@ -38,27 +39,28 @@ struct pn_obf_partition {
   int *size;                   /* [n_parts] nodes per part */
   double spread;               /* standard deviation of the part sizes */
 };
-void pn_obf_partition_free(struct pn_obf_partition *p);
+PN_API void pn_obf_partition_free(struct pn_obf_partition *p);
 
 /* Cut g (nodes topologically sorted, e.g. after pn_obf_prepare) into parts of about part_size
 ** nodes by randomized contraction: fusible chains (Conv->BN->Relu, MatMul->Add, LayerNorm and
 ** GELU chains, decomposed or not) are merged first, then random edges (weight 1/(|A|+|B|)) are
 ** contracted whenever the merge keeps the part graph acyclic, until about n/part_size parts
 ** remain. The best of `tries` runs by size spread is kept. */
-int pn_obf_partition(struct pn_ctx *ctx, const struct pn_graph *g, int part_size, int tries,
-                     struct pn_prg *prg, struct pn_obf_partition *out /* OUT */);
+PN_API int pn_obf_partition(struct pn_ctx *ctx, const struct pn_graph *g, int part_size, int tries,
+                            struct pn_prg *prg, struct pn_obf_partition *out /* OUT */);
 
 /* Check p against g: every node in exactly one part, sizes consistent, no edge going to a
 ** lower-numbered part (hence acyclic). PN_ERR_INVALID naming the offending node. */
-int pn_obf_partition_check(struct pn_ctx *ctx, const struct pn_graph *g,
-                           const struct pn_obf_partition *p);
+PN_API int pn_obf_partition_check(struct pn_ctx *ctx, const struct pn_graph *g,
+                                  const struct pn_obf_partition *p);
 
 /* Node indices of g in topological order into order[0..n_nodes). With prg, ties are broken at
 ** random (a random topological order); without, the order is stable. PN_ERR_INVALID on a cycle or
 ** an input nothing produces. */
-int pn_obf_topo_order(struct pn_ctx *ctx, const struct pn_graph *g, struct pn_prg *prg, int *order);
+PN_API int pn_obf_topo_order(struct pn_ctx *ctx, const struct pn_graph *g, struct pn_prg *prg,
+                             int *order);
 /* Reorder g->nodes by pn_obf_topo_order. */
-int pn_obf_topo_sort(struct pn_ctx *ctx, struct pn_graph *g, struct pn_prg *prg);
+PN_API int pn_obf_topo_sort(struct pn_ctx *ctx, struct pn_graph *g, struct pn_prg *prg);
 
 /* ---- parts (part.c) ---- */
 
@@ -66,8 +68,9 @@ int pn_obf_topo_sort(struct pn_ctx *ctx, struct pn_graph *g, struct pn_prg *prg)
 ** every value it reads that is produced elsewhere (or is a model input), graph outputs for every
 ** value it produces that is read elsewhere (or is a model output). Names stay the model's. Shapes
 ** come from g's value info (pn_obf_prepare infers them). *out is the caller's (pn_graph_free). */
-int pn_obf_extract(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p,
-                   int part, struct pn_graph **out /* OUT */);
+PN_API int pn_obf_extract(struct pn_ctx *ctx, const struct pn_graph *g,
+                          const struct pn_obf_partition *p,
+                          int part, struct pn_graph **out /* OUT */);
 
 /* A name map from one namespace to another (both arrays of n arena or static strings). */
 struct pn_obf_names {
@@ -82,14 +85,14 @@ struct pn_obf_names {
 ** and scalars (eps, GELU constants) keep their values: they are operator constants, not weights.
 ** *out is the anonymous model; io (boundary inputs then outputs) and weights map anonymous names to
 ** the part's names; both arrays live in (*out)->arena. */
-int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t opset,
-                     struct pn_prg *prg, struct pn_graph **out /* OUT */,
-                     struct pn_obf_names *io /* OUT */, struct pn_obf_names *weights /* OUT */);
+PN_API int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t opset,
+                            struct pn_prg *prg, struct pn_graph **out /* OUT */,
+                            struct pn_obf_names *io /* OUT */, struct pn_obf_names *weights /* OUT */);
 
 /* Mean, sample standard deviation (0 for fewer than two elements) and whether every element is
 ** >= 0, of a float tensor: the statistics decoy weights copy, sentinels draw from and the attack's
 ** adversary sees. */
-void pn_obf_weight_stats(const struct pn_tensor *t, double *mean, double *sd, bool *nonneg);
+PN_API void pn_obf_weight_stats(const struct pn_tensor *t, double *mean, double *sd, bool *nonneg);
 
 /* One real part as the optimizer returned it, with the owner's maps. */
 struct pn_obf_join_part {
@@ -104,15 +107,16 @@ struct pn_obf_join_part {
 ** named in `weights` replaced by the real ones of `real` (the prepared model; shapes must match),
 ** opset imports merged, inputs/outputs as in `real`, nodes sorted. A boundary value a part lacks,
 ** with another dtype or shape, or an initializer derived from decoy weights is PN_ERR_MISMATCH. */
-int pn_obf_join_parts(struct pn_ctx *ctx, const struct pn_graph *real,
-                      const struct pn_obf_join_part *parts, int n_parts,
-                      struct pn_graph **out /* OUT */);
+PN_API int pn_obf_join_parts(struct pn_ctx *ctx, const struct pn_graph *real,
+                             const struct pn_obf_join_part *parts, int n_parts,
+                             struct pn_graph **out /* OUT */);
 
 /* Run a and b on the same random inputs (seeded by prg) and report the largest absolute difference
 ** of their outputs and the largest magnitude of a's outputs (max_abs_ref may be NULL). Inputs and
 ** outputs are matched by name. */
-int pn_obf_compare(struct pn_ctx *ctx, struct pn_graph *a, struct pn_graph *b, struct pn_prg *prg,
-                   int runs, double *max_abs_err /* OUT */, double *max_abs_ref /* OUT */);
+PN_API int pn_obf_compare(struct pn_ctx *ctx, struct pn_graph *a, struct pn_graph *b,
+                          struct pn_prg *prg,
+                          int runs, double *max_abs_err /* OUT */, double *max_abs_ref /* OUT */);
 
 /* ---- contrib ops (lower.c) ---- */
 
@@ -120,11 +124,35 @@ int pn_obf_compare(struct pn_ctx *ctx, struct pn_graph *a, struct pn_graph *b, s
 ** and SkipLayerNormalization nodes into standard ONNX ops (same output names) so privnn's executor
 ** can check a model ONNX Runtime optimized. Other contrib ops are PN_ERR_UNSUPPORTED. *count (may
 ** be NULL) receives the number of nodes lowered; the graph is left topologically sorted. */
-int pn_obf_lower_contrib(struct pn_ctx *ctx, struct pn_graph *g, int *count);
+PN_API int pn_obf_lower_contrib(struct pn_ctx *ctx, struct pn_graph *g, int *count);
 
 /* ---- bundle and secret manifest (bundle.c) ---- */
 
+/* The operator n-gram corpus sentinels are drawn from (ngram.c): counts of operator unigrams,
+** bigrams and trigrams over models. */
 struct pn_obf_ngram;
+PN_API struct pn_obf_ngram *pn_obf_ngram_new(void);
+PN_API void pn_obf_ngram_free(struct pn_obf_ngram *m);
+/* Count the unigrams (nodes), bigrams (edges) and trigrams (2-edge paths) of g. */
+PN_API int pn_obf_ngram_add(struct pn_ctx *ctx, struct pn_obf_ngram *m, const struct pn_graph *g);
+/* dst += weight * src (counts of every order). */
+PN_API int pn_obf_ngram_merge(struct pn_ctx *ctx, struct pn_obf_ngram *dst,
+                              const struct pn_obf_ngram *src,
+                              double weight);
+/* JSON corpus file; rebuild is the command line recorded in it. */
+PN_API int pn_obf_ngram_save(struct pn_ctx *ctx, const struct pn_obf_ngram *m, const char *path,
+                             const char *rebuild);
+PN_API int pn_obf_ngram_load(struct pn_ctx *ctx, const char *path, struct pn_obf_ngram **out /* OUT */);
+
+/* The zoo as a corpus: model family of a zoo name ("resnet", "vgg", "mobilenet", "bert"); a
+** prepared zoo model (small = reduced input size and width,
+** the same nodes and depth, for speed); the n-gram
+** model of every zoo model outside exclude_family (NULL = all). */
+PN_API const char *pn_obf_zoo_family(const char *model);
+PN_API int pn_obf_zoo_model(struct pn_ctx *ctx, const char *name, bool small,
+                            struct pn_graph **out /* OUT */);
+PN_API int pn_obf_ngram_from_zoo(struct pn_ctx *ctx, const char *exclude_family,
+                                 struct pn_obf_ngram **out /* OUT */);
 
 struct pn_obf_split_opts {
   int part_size;               /* P; 0 = PN_OBF_DEFAULT_PART_SIZE */
@@ -147,9 +175,9 @@ struct pn_obf_split_stats {
 ** the part and k sentinels, anonymized, in a random order, all files with one modification time.
 ** Write the secret manifest to secret_path with mode 0600. On failure nothing is left behind:
 ** files written are removed, and the folder too when split created it. */
-int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_dir,
-                 const char *secret_path, const struct pn_obf_split_opts *opts, struct pn_prg *prg,
-                 struct pn_obf_split_stats *stats /* OUT, may be NULL */);
+PN_API int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_dir,
+                        const char *secret_path, const struct pn_obf_split_opts *opts, struct pn_prg *prg,
+                        struct pn_obf_split_stats *stats /* OUT, may be NULL */);
 
 struct pn_obf_join_stats {
   int n_parts;
@@ -169,18 +197,19 @@ struct pn_obf_secret {
 /* Check a parsed manifest (name for messages) and take ownership of root, also on failure (then
 ** freed). Anything malformed is PN_ERR_CORRUPT naming the field; another format version is
 ** PN_ERR_UNSUPPORTED. Free with pn_obf_secret_free. */
-int pn_obf_secret_from_json(struct pn_ctx *ctx, const char *name, struct cJSON *root,
-                            struct pn_obf_secret *out /* OUT */);
+PN_API int pn_obf_secret_from_json(struct pn_ctx *ctx, const char *name, struct cJSON *root,
+                                   struct pn_obf_secret *out /* OUT */);
 /* Read and check the manifest at path. */
-int pn_obf_secret_load(struct pn_ctx *ctx, const char *path, struct pn_obf_secret *out /* OUT */);
-void pn_obf_secret_free(struct pn_obf_secret *s);
+PN_API int pn_obf_secret_load(struct pn_ctx *ctx, const char *path,
+                              struct pn_obf_secret *out /* OUT */);
+PN_API void pn_obf_secret_free(struct pn_obf_secret *s);
 
 /* Read the secret, load the owner's model it names (model_path overrides the recorded path; its
 ** SHA-256 must match), take the real parts from bundle_dir, reassemble, verify against the model
 ** on random inputs (max abs error above tol * max(1, largest output magnitude) is PN_ERR_MISMATCH)
 ** and save to out_path. */
-int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_dir,
-                const char *model_path, const char *out_path, double tol, struct pn_prg *prg,
-                struct pn_obf_join_stats *stats /* OUT, may be NULL */);
+PN_API int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_dir,
+                       const char *model_path, const char *out_path, double tol, struct pn_prg *prg,
+                       struct pn_obf_join_stats *stats /* OUT, may be NULL */);
 
 #endif

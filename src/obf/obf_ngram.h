@@ -1,4 +1,5 @@
-/* obf_ngram.h - operator n-gram statistics (ngram.c) and sentinel generation (sentinel.c). */
+/* obf_ngram.h - operator n-gram statistics (ngram.c) and sentinel generation (sentinel.c): the
+** internals. The corpus as an object (new, add, merge, load, save, from the zoo) is in obf.h. */
 #ifndef PN_OBF_NGRAM_H
 #define PN_OBF_NGRAM_H
 
@@ -18,13 +19,6 @@ bool pn_obf_node_reshapes(const struct pn_graph *g, const struct pn_node *n);
 /* The n-gram token of a node: op type, kernel size for Conv/pools, "g" when grouped. */
 void pn_obf_node_token(const struct pn_node *n, char *buf, size_t len);
 
-struct pn_obf_ngram *pn_obf_ngram_new(void);
-void pn_obf_ngram_free(struct pn_obf_ngram *m);
-/* Count the unigrams (nodes), bigrams (edges) and trigrams (2-edge paths) of g. */
-int pn_obf_ngram_add(struct pn_ctx *ctx, struct pn_obf_ngram *m, const struct pn_graph *g);
-/* dst += weight * src (counts of every order). */
-int pn_obf_ngram_merge(struct pn_ctx *ctx, struct pn_obf_ngram *dst, const struct pn_obf_ngram *src,
-                       double weight);
 /* The generator's statistics for one model: the model's own n-grams plus the corpus at weight
 ** PN_OBF_CORPUS_WEIGHT, so sentinels follow the protected model's own operator patterns. */
 #define PN_OBF_CORPUS_WEIGHT 0.1
@@ -38,25 +32,12 @@ int pn_obf_ngram_score(struct pn_ctx *ctx, const struct pn_obf_ngram *m, const s
 double pn_obf_ngram_logp_next(const struct pn_obf_ngram *m, const char *prev, const char *tok);
 /* Unigram tokens and counts (borrowed); returns their number. */
 int pn_obf_ngram_vocab(const struct pn_obf_ngram *m, const char ***tokens, const double **counts);
-/* JSON corpus file; rebuild is the command line recorded in it. */
-int pn_obf_ngram_save(struct pn_ctx *ctx, const struct pn_obf_ngram *m, const char *path,
-                      const char *rebuild);
-int pn_obf_ngram_load(struct pn_ctx *ctx, const char *path, struct pn_obf_ngram **out /* OUT */);
 /* Where the operator corpus is looked for, first readable wins: data/obf/ngram-corpus.json under
 ** the working directory, then beside the running executable: the installed copy
 ** (<prefix>/share/privnn/, from `cmake --install`) and a source tree's data/obf/ (build/privnn).
 ** True with the path in buf; false with the places looked at in buf. */
 #define PN_OBF_CORPUS_FILE "ngram-corpus.json"
 bool pn_obf_corpus_path(char *buf, size_t n);
-
-/* The zoo as a corpus: model family of a zoo name ("resnet", "vgg", "mobilenet", "bert"); a
-** prepared zoo model (small = reduced input size and width,
-** the same nodes and depth, for speed); the n-gram
-** model of every zoo model outside exclude_family (NULL = all). */
-const char *pn_obf_zoo_family(const char *model);
-int pn_obf_zoo_model(struct pn_ctx *ctx, const char *name, bool small, struct pn_graph **out /* OUT */);
-int pn_obf_ngram_from_zoo(struct pn_ctx *ctx, const char *exclude_family,
-                          struct pn_obf_ngram **out /* OUT */);
 
 /* Sentinels for one real part (a graph from pn_obf_extract, names not yet anonymized): k graphs
 ** with the part's boundary inputs and outputs (same names, dtypes and shapes, symbolic dims such

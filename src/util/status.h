@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include "api.h"
 
 /* A call that can fail returns one of these (PN_OK = 0, failures negative) and leaves a sentence in
 ** its context naming the file, node or field at fault. */
@@ -34,19 +35,21 @@ struct pn_ctx {
 
 /* Record a failure: sets ctx->status and formats ctx->msg. Returns code, so `return pn_err(...)`.
 ** ctx may be NULL (the message is then dropped). */
-int pn_err(struct pn_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int pn_verr(struct pn_ctx *ctx, int code, const char *fmt, va_list ap);
+PN_API int pn_err(struct pn_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3,
+                  4)));
+PN_API int pn_verr(struct pn_ctx *ctx, int code, const char *fmt, va_list ap);
 
 /* Prepend "prefix: " to the current message (adds the file or node name as an error climbs up). */
-void pn_err_prefix(struct pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+PN_API void pn_err_prefix(struct pn_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2,
+                          3)));
 
 /* The last message, or the generic text of the last status when no message was set. Never NULL. */
-const char *pn_errmsg(const struct pn_ctx *ctx);
+PN_API const char *pn_errmsg(const struct pn_ctx *ctx);
 
 /* Generic text of a status code ("corrupt input", ...). */
-const char *pn_status_str(int status);
+PN_API const char *pn_status_str(int status);
 
 /* Clear the context back to PN_OK. */
-void pn_err_clear(struct pn_ctx *ctx);
+PN_API void pn_err_clear(struct pn_ctx *ctx);
 
 #endif

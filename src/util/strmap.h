@@ -3,6 +3,7 @@
 #define PN_STRMAP_H
 
 #include <stddef.h>
+#include "api.h"
 
 struct pn_strmap {
   const char **keys;
@@ -11,10 +12,10 @@ struct pn_strmap {
 };
 
 /* Zero-initialise the struct, then put/get. pn_strmap_free releases the table (not the keys). */
-void pn_strmap_free(struct pn_strmap *m);
+PN_API void pn_strmap_free(struct pn_strmap *m);
 /* Insert or replace. key must outlive the map. Returns 0, or -1 when out of memory. */
-int pn_strmap_put(struct pn_strmap *m, const char *key, int val);
+PN_API int pn_strmap_put(struct pn_strmap *m, const char *key, int val);
 /* The value for key, or def when absent. */
-int pn_strmap_get(const struct pn_strmap *m, const char *key, int def);
+PN_API int pn_strmap_get(const struct pn_strmap *m, const char *key, int def);
 
 #endif

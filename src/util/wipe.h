@@ -3,9 +3,10 @@
 #define PN_WIPE_H
 
 #include <stddef.h>
+#include "api.h"
 
-void pn_wipe(void *p, size_t n);
+PN_API void pn_wipe(void *p, size_t n);
 /* Wipe n bytes at p, then free(p). NULL does nothing. */
-void pn_wipe_free(void *p, size_t n);
+PN_API void pn_wipe_free(void *p, size_t n);
 
 #endif

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "graph/ir.h"
-#include "graph/ops.h"
+#include "graph/op_def.h"
 #include "util/util.h"
 #include "pn_test.h"
 

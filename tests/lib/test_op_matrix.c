@@ -22,7 +22,7 @@
 #include "fhe/fhe.h"
 #include "graph/exec.h"
 #include "graph/ir.h"
-#include "graph/ops.h"
+#include "graph/op_def.h"
 #include "mpc/dealer.h"
 #include "mpc/runner.h"
 #include "nn/autograd.h"
