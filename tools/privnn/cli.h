@@ -8,11 +8,11 @@
   X("info", pn_cmd_info, "describe an ONNX model: opset, inputs/outputs, ops, parameters, MACs") \
   X("run", pn_cmd_run, "run an ONNX model on TensorProto inputs (or random input)") \
   X("zoo", pn_cmd_zoo, "write a reference architecture (resnet18, resnet50, vgg11, mobilenetv2, bert)") \
-  X("bench", pn_cmd_bench, "benchmarks: bench ckks ...") \
+  X("bench", pn_cmd_bench, "benchmarks: bench ckks | mpc") \
   X("train", pn_cmd_train, "train lenet5 / cnn-s / resnet-s / vgg-s on Fashion-MNIST, export ONNX") \
   X("eval", pn_cmd_eval, "top-1 accuracy, loss, confusion matrix of a model on Fashion-MNIST") \
   X("optimize", pn_cmd_optimize, "privnn's graph passes: fold constants and BN, Gemm, drop identities") \
-  X("mpc", pn_cmd_mpc, "HummingBird two-party inference: mpc infer | profile | dealer") \
+  X("mpc", pn_cmd_mpc, "HummingBird two-party inference: mpc infer | profile | dealer | share | party | reveal ...") \
   X("paf", pn_cmd_paf, "SmartPAF: paf forms | approximate | export (polynomial ReLU/MaxPool for CKKS)") \
   X("fhe", pn_cmd_fhe, "encrypted inference under CKKS: fhe plan | infer (PAF models)") \
   X("obf", pn_cmd_obf, "Proteus: obf split | join | attack | ngram (hide the architecture from an optimizer)")

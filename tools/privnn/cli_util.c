@@ -4,13 +4,21 @@
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <omp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
 
 #include "graph/ir.h"
+#include "util/fileio.h"
+#include "util/report.h"
 #include "util/status.h"
+#include "pn_commit.h"
 
 int pn_cli_fail(const char *cmd, const struct pn_ctx *ctx) {
   /* one line whatever the message holds (names from a corrupt file may contain control bytes) */
@@ -145,4 +153,305 @@ char *pn_cli_thousands(char *buf, size_t n, int64_t v) {
   }
   buf[k] = 0;
   return buf;
+}
+
+/* ---- declarative options ---- */
+
+static const struct pn_cli_opt *find_opt(const struct pn_cli_spec *sp, const char *arg, size_t len) {
+  for (const struct pn_cli_opt *o = sp->opts; o && o->name; o++)
+    if ((strlen(o->name) == len && !strncmp(o->name, arg, len)) ||
+        (o->alias && strlen(o->alias) == len && !strncmp(o->alias, arg, len)))
+      return o;
+  return NULL;
+}
+
+/* The i-th '|'-separated word of list into buf; false past the end. */
+static bool choice_at(const char *list, int i, char *buf, size_t n) {
+  const char *p = list;
+  for (; i > 0 && p; i--) {
+    p = strchr(p, '|');
+    if (p) p++;
+  }
+  if (!p) return false;
+  size_t len = strcspn(p, "|");
+  if (len >= n) len = n - 1;
+  memcpy(buf, p, len);
+  buf[len] = 0;
+  return true;
+}
+
+static void print_range(FILE *f, const struct pn_cli_opt *o) {
+  if (o->kind == PN_CLI_INT) fprintf(f, "%lld..%lld", (long long)o->min, (long long)o->max);
+  else fprintf(f, "%g..%g", o->min, o->max);
+}
+
+static int set_value(const struct pn_cli_spec *sp, const struct pn_cli_opt *o, const char *shown,
+                     const char *v) {
+  char *end;
+  errno = 0;
+  switch (o->kind) {
+  case PN_CLI_FLAG:
+  case PN_CLI_FLAG_OFF:
+    return PN_EXIT_OK;
+  case PN_CLI_STR:
+    if (!*v) return pn_cli_usage(sp->cmd, "%s needs a non-empty value", shown);
+    *(const char **)o->dst = v;
+    return PN_EXIT_OK;
+  case PN_CLI_INT: {
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno || (double)x < o->min || (double)x > o->max) {
+      fprintf(stderr, "privnn %s: %s '%s': expected an integer in ", sp->cmd, shown, v);
+      print_range(stderr, o);
+      fprintf(stderr, " (see privnn %s --help)\n", sp->cmd);
+      return PN_EXIT_USAGE;
+    }
+    *(int64_t *)o->dst = x;
+    return PN_EXIT_OK;
+  }
+  case PN_CLI_UINT: {
+    unsigned long long x = *v == '-' ? 0 : strtoull(v, &end, 0);
+    if (!*v || *v == '-' || *end || errno)
+      return pn_cli_usage(sp->cmd, "%s '%s': expected a non-negative integer", shown, v);
+    *(uint64_t *)o->dst = x;
+    return PN_EXIT_OK;
+  }
+  case PN_CLI_REAL: {
+    double x = strtod(v, &end);
+    if (!*v || *end || errno == ERANGE || !isfinite(x) || x < o->min || x > o->max) {
+      fprintf(stderr, "privnn %s: %s '%s': expected a number in ", sp->cmd, shown, v);
+      print_range(stderr, o);
+      fprintf(stderr, " (see privnn %s --help)\n", sp->cmd);
+      return PN_EXIT_USAGE;
+    }
+    *(double *)o->dst = x;
+    return PN_EXIT_OK;
+  }
+  case PN_CLI_CHOICE: {
+    char w[64];
+    for (int i = 0; choice_at(o->choices, i, w, sizeof w); i++)
+      if (!strcmp(w, v)) {
+        *(int *)o->dst = i;
+        return PN_EXIT_OK;
+      }
+    char list[256];
+    snprintf(list, sizeof list, "%s", o->choices);
+    for (char *p = list; *p; p++)
+      if (*p == '|') *p = ',';
+    return pn_cli_usage(sp->cmd, "%s '%s': expected one of %s", shown, v, list);
+  }
+  case PN_CLI_SHAPE: {
+    struct pn_cli_shape *s = o->dst;
+    return pn_cli_shape(sp->cmd, shown, v, &s->ndim, s->dims);
+  }
+  case PN_CLI_LIST: {
+    struct pn_cli_list *l = o->dst;
+    if (l->n == PN_CLI_LIST_MAX) return pn_cli_usage(sp->cmd, "more than %d %s values", PN_CLI_LIST_MAX, shown);
+    l->v[l->n++] = v;
+    return PN_EXIT_OK;
+  }
+  }
+  return PN_EXIT_USAGE;
+}
+
+static int parse_argv(const struct pn_cli_spec *sp, int argc, char **argv);
+
+/* when the running command started (pn_cli_parse), for its report's envelope */
+static time_t g_started;
+static double g_t0;
+static int g_json_fd = -1;      /* the real stdout once --json - moved the text to stderr */
+
+int pn_cli_parse(const struct pn_cli_spec *sp, int argc, char **argv) {
+  g_started = time(NULL);
+  g_t0 = pn_now();
+  int rc = parse_argv(sp, argc, argv);
+  if (rc) return rc;
+  /* --json -: the report goes to stdout alone; what the command prints for people goes to stderr */
+  for (const struct pn_cli_opt *o = sp->opts; o && o->name; o++)
+    if (o->kind == PN_CLI_STR && !strcmp(o->name, "--json") && *(const char **)o->dst &&
+        !strcmp(*(const char **)o->dst, "-") && g_json_fd < 0) {
+      fflush(stdout);
+      g_json_fd = dup(STDOUT_FILENO);
+      if (g_json_fd < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
+        fprintf(stderr, "privnn %s: --json -: cannot redirect stdout\n", sp->cmd);
+        return PN_EXIT_FAIL;
+      }
+    }
+  return PN_EXIT_OK;
+}
+
+int pn_cli_report(struct pn_ctx *ctx, const char *cmd, const char *path, const cJSON *body) {
+  static const char *const keys[] = {"command", "version", "commit", "status", "started", "seconds"};
+  cJSON *env = cJSON_CreateObject();
+  char started[32];
+  struct tm tm;
+  gmtime_r(&g_started, &tm);
+  strftime(started, sizeof started, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  cJSON *dflt[6] = {cJSON_CreateString(cmd), cJSON_CreateString(PN_VERSION), cJSON_CreateString(PN_COMMIT),
+                    cJSON_CreateString("ok"), cJSON_CreateString(started),
+                    cJSON_CreateNumber(g_t0 > 0 ? pn_now() - g_t0 : 0)};
+  /* the envelope first (a body's own status or seconds, e.g. train's "interrupted", replaces the
+  ** default), then the body's keys in order; the body is referenced, not copied or taken */
+  for (int i = 0; i < 6; i++) {
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(body, keys[i]);
+    if (b && i >= 3) {
+      cJSON_Delete(dflt[i]);
+      cJSON_AddItemReferenceToObject(env, keys[i], (cJSON *)b);
+    } else {
+      cJSON_AddItemToObject(env, keys[i], dflt[i]);
+    }
+  }
+  const cJSON *it;
+  cJSON_ArrayForEach(it, body) {
+    bool dup = false;
+    for (int i = 0; i < 6; i++) dup |= !strcmp(it->string, keys[i]);
+    if (!dup) cJSON_AddItemReferenceToObject(env, it->string, (cJSON *)it);
+  }
+  int rc;
+  if (strcmp(path, "-")) {
+    rc = pn_json_write(ctx, path, env, 0644);
+  } else {
+    char *text = cJSON_Print(env);
+    FILE *f = g_json_fd >= 0 ? fdopen(dup(g_json_fd), "w") : NULL;
+    rc = text && f && fprintf(f, "%s\n", text) >= 0 && fflush(f) == 0 ? PN_OK
+       : pn_err(ctx, PN_ERR_IO, "--json -: cannot write the report to stdout");
+    if (f) fclose(f);
+    free(text);
+  }
+  cJSON_Delete(env);
+  return rc;
+}
+
+static int parse_argv(const struct pn_cli_spec *sp, int argc, char **argv) {
+  int n_pos = 0;
+  bool opts_done = false;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (opts_done || a[0] != '-' || !a[1]) {
+      if (n_pos >= sp->max_pos)
+        return sp->max_pos ? pn_cli_usage(sp->cmd, "more than one %s given ('%s', '%s')",
+                                          sp->pos_name ? sp->pos_name : "argument", sp->pos[0], a)
+                           : pn_cli_usage(sp->cmd, "unexpected argument '%s'", a);
+      sp->pos[n_pos++] = a;
+      continue;
+    }
+    if (!strcmp(a, "--")) {
+      opts_done = true;
+      continue;
+    }
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      pn_cli_help(sp, stdout);
+      return -1;
+    }
+    const char *eq = strchr(a, '=');
+    size_t len = eq && a[1] == '-' ? (size_t)(eq - a) : strlen(a);
+    const struct pn_cli_opt *o = find_opt(sp, a, len);
+    if (!o) return pn_cli_usage(sp->cmd, "unknown option '%.*s'", (int)len, a);
+    if (o->given) *o->given = true;
+    if (o->kind == PN_CLI_FLAG || o->kind == PN_CLI_FLAG_OFF) {
+      if (eq && a[1] == '-') return pn_cli_usage(sp->cmd, "%s takes no value", o->name);
+      *(bool *)o->dst = o->kind == PN_CLI_FLAG;
+      continue;
+    }
+    const char *v = eq && a[1] == '-' ? eq + 1 : NULL;
+    if (!v) {
+      if (i + 1 >= argc) return pn_cli_usage(sp->cmd, "%s needs a value (%s)", o->name, o->arg ? o->arg : "");
+      v = argv[++i];
+    }
+    int rc = set_value(sp, o, o->name, v);
+    if (rc) return rc;
+  }
+  if (n_pos < sp->min_pos)
+    return pn_cli_usage(sp->cmd, "no %s given", sp->pos_name ? sp->pos_name : "arguments");
+  for (int k = n_pos; k < sp->max_pos; k++) sp->pos[k] = NULL;
+  return PN_EXIT_OK;
+}
+
+/* The default shown in help: the spec's text, or the value the destination holds before parsing. */
+static void print_default(FILE *f, const struct pn_cli_opt *o) {
+  if (o->def) {
+    if (*o->def) fprintf(f, " (default %s)", o->def);
+    return;
+  }
+  char w[64];
+  switch (o->kind) {
+  case PN_CLI_STR:
+    if (*(const char *const *)o->dst) fprintf(f, " (default %s)", *(const char *const *)o->dst);
+    break;
+  case PN_CLI_INT: fprintf(f, " (default %lld)", (long long)*(const int64_t *)o->dst); break;
+  case PN_CLI_UINT: fprintf(f, " (default %llu)", (unsigned long long)*(const uint64_t *)o->dst); break;
+  case PN_CLI_REAL: fprintf(f, " (default %g)", *(const double *)o->dst); break;
+  case PN_CLI_CHOICE:
+    if (choice_at(o->choices, *(const int *)o->dst, w, sizeof w)) fprintf(f, " (default %s)", w);
+    break;
+  default: break;
+  }
+}
+
+void pn_cli_help(const struct pn_cli_spec *sp, FILE *f) {
+  fprintf(f, "usage: privnn %s%s%s [options]\n", sp->cmd, sp->synopsis ? " " : "",
+          sp->synopsis ? sp->synopsis : "");
+  if (sp->about) fprintf(f, "\n%s\n", sp->about);
+  fprintf(f, "\noptions:\n");
+  for (const struct pn_cli_opt *o = sp->opts; o && o->name; o++) {
+    char left[96];
+    int n = snprintf(left, sizeof left, "  %s%s%s", o->alias ? o->alias : "", o->alias ? ", " : "", o->name);
+    if (o->kind == PN_CLI_CHOICE) {
+      char list[128];
+      snprintf(list, sizeof list, "%s", o->choices);
+      snprintf(left + n, sizeof left - (size_t)n, " %s", o->arg ? o->arg : list);
+    } else if (o->arg) {
+      snprintf(left + n, sizeof left - (size_t)n, " %s", o->arg);
+    }
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *t = open_memstream(&text, &tlen);
+    if (!t) continue;
+    fprintf(t, "%s", o->help ? o->help : "");
+    if (o->kind == PN_CLI_INT || o->kind == PN_CLI_REAL) {
+      fprintf(t, " [");
+      print_range(t, o);
+      fprintf(t, "]");
+    }
+    if (o->kind == PN_CLI_CHOICE && o->arg) fprintf(t, " (%s)", o->choices);
+    print_default(t, o);
+    fclose(t);
+    /* the text wrapped at word boundaries into the column from 26 to 100 */
+    fprintf(f, "%-26s", left);
+    size_t col = strlen(left) >= 26 ? 100 : 26;
+    for (const char *p = text; *p;) {
+      size_t w = strcspn(p, " ");
+      if (col > 26 && col + 1 + w > 100) {
+        fprintf(f, "\n%26s", "");
+        col = 26;
+      } else if (col > 26) {
+        fputc(' ', f);
+        col++;
+      }
+      fwrite(p, 1, w, f);
+      col += w;
+      p += w;
+      p += strspn(p, " ");
+    }
+    free(text);
+    fputc('\n', f);
+  }
+  fprintf(f, "%-26s%s\n", "  -h, --help", "this text");
+  if (sp->example) fprintf(f, "\nexample:\n  %s\n", sp->example);
+}
+
+int pn_cli_dispatch(const char *cmd, const struct pn_cli_sub *subs, int n, int argc, char **argv) {
+  bool help = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+  if (argc < 2 || help) {
+    FILE *f = help ? stdout : stderr;
+    fprintf(f, "usage: privnn %s SUBCOMMAND [options]    (privnn %s SUBCOMMAND --help for details)\n\n"
+            "subcommands:\n", cmd, cmd);
+    for (int i = 0; i < n; i++) fprintf(f, "  %-12s %s\n", subs[i].name, subs[i].summary);
+    return help ? PN_EXIT_OK : PN_EXIT_USAGE;
+  }
+  for (int i = 0; i < n; i++)
+    if (!strcmp(argv[1], subs[i].name)) return subs[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "privnn %s: unknown subcommand '%s' (", cmd, argv[1]);
+  for (int i = 0; i < n; i++) fprintf(stderr, "%s%s", i ? ", " : "", subs[i].name);
+  fprintf(stderr, ")\n");
+  return PN_EXIT_USAGE;
 }

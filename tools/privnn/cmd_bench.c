@@ -17,6 +17,7 @@
 #include "ckks/poly.h"
 #include "ckks/ring.h"
 #include "cli.h"
+#include "cli_util.h"
 
 static int g_wall = 0;
 static double g_min_ms = 300.0; /* keep repeating an op until this much time was spent (and >= 3 runs) */
@@ -181,20 +182,6 @@ static int bctx_init(struct bctx *B, const char *preset, int logn) {
   return PN_OK;
 }
 
-static void usage(FILE *f) {
-  fprintf(f, "usage: privnn bench ckks [--n 8192,16384,32768] [--csv FILE] [--ops a,b,...] [--threads T]\n"
-             "                        [--min-ms MS] [--wall]\n\n"
-             "Milliseconds per CKKS operation at 128-bit parameters. Rows of the CSV (n,op,ms):\n"
-             "  ntt_prime ntt_ct encode encrypt decrypt decode mul_ct mul_pt relin rescale rotate\n"
-             "      on SEAL's default chain (one key-switching digit per prime, one special prime);\n"
-             "  relin_hybrid rotate_hybrid   on privnn's hybrid chain with the same log QP budget;\n"
-             "  poly15 poly27                on the scale40 chain (degree-D polynomial, fresh ct, scale 2^40).\n"
-             "mul_ct is without relinearisation; encrypt uses the public key; rotate is by one slot with\n"
-             "key switching. Times are process CPU time (median), single-threaded unless --threads.\n\n"
-             "       privnn bench ckks --bootstrap [options]   (bootstrapping: see --bootstrap --help)\n"
-             "       privnn bench mpc [options]   (HummingBird MPC: see privnn bench mpc --help)\n");
-}
-
 static int want(const char *ops, const char *name) {
   if (!ops) return 1;
   size_t l = strlen(name);
@@ -209,39 +196,41 @@ static int want(const char *ops, const char *name) {
 }
 
 static int bench_ckks(int argc, char **argv) {
-  const char *nlist = "8192,16384,32768", *csv = NULL, *ops = NULL;
-  int threads = 1;
-  for (int i = 2; i < argc; i++)
+  const char *cmd = "bench ckks", *nlist = "8192,16384,32768", *csv = NULL, *ops = NULL;
+  int64_t threads = 1;
+  bool wall = false;
+  for (int i = 1; i < argc; i++) /* bootstrapping has its own options and page */
     if (!strcmp(argv[i], "--bootstrap")) return pn_bench_ckks_boot(argc, argv);
-  for (int i = 2; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(a, "--wall")) {
-      g_wall = 1;
-    } else if (i + 1 < argc && !strcmp(a, "--n")) {
-      nlist = argv[++i];
-    } else if (i + 1 < argc && !strcmp(a, "--csv")) {
-      csv = argv[++i];
-    } else if (i + 1 < argc && !strcmp(a, "--ops")) {
-      ops = argv[++i];
-    } else if (i + 1 < argc && !strcmp(a, "--threads")) {
-      threads = atoi(argv[++i]);
-      if (threads < 1 || threads > 256) {
-        fprintf(stderr, "privnn bench: --threads must be in [1, 256]\n");
-        return 2;
-      }
-    } else if (i + 1 < argc && !strcmp(a, "--min-ms")) {
-      g_min_ms = atof(argv[++i]);
-      if (!(g_min_ms >= 0 && g_min_ms < 1e6)) {
-        fprintf(stderr, "privnn bench: --min-ms must be in [0, 1e6)\n");
-        return 2;
-      }
-    } else {
-      fprintf(stderr, "privnn bench: unknown or incomplete option '%s' (see privnn bench ckks --help)\n", a);
-      return 2;
-    }
+  const struct pn_cli_opt opts[] = {
+    {"--n", NULL, PN_CLI_STR, &nlist, "N,N,...", "ring degrees, powers of two in 4096..65536"},
+    {"--ops", NULL, PN_CLI_STR, &ops, "a,b,...", "only these rows (names as in the CSV)", 0, 0, NULL, "all"},
+    {"--threads", NULL, PN_CLI_INT, &threads, "T", "OpenMP threads", 1, 256},
+    {"--min-ms", NULL, PN_CLI_REAL, &g_min_ms, "MS", "repeat each operation for at least this long (and >= 3 runs)",
+     0, 999999},
+    {"--wall", NULL, PN_CLI_FLAG, &wall, NULL, "wall-clock time instead of process CPU time"},
+    {"--csv", NULL, PN_CLI_STR, &csv, "FILE", "also write the rows as CSV (n,op,ms)"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, NULL,
+    "Milliseconds per CKKS operation at 128-bit parameters, the median of repeated runs:\n"
+    "  ntt_prime ntt_ct encode encrypt decrypt decode mul_ct mul_pt relin rescale rotate\n"
+    "      on SEAL's default chain (one key-switching digit per prime, one special prime);\n"
+    "  relin_hybrid rotate_hybrid   on privnn's hybrid chain with the same log QP budget;\n"
+    "  poly15 poly27                on the scale40 chain (degree-D polynomial, fresh ct, scale 2^40).\n"
+    "mul_ct is without relinearisation; encrypt uses the public key; rotate is by one slot with\n"
+    "key switching. Times are process CPU time, single-threaded unless --threads.\n"
+    "Bootstrapping has its own options and page: privnn bench ckks --bootstrap --help.",
+    "privnn bench ckks --n 16384 --ops relin,rotate --csv ckks.csv", opts, NULL, NULL, 0, 0};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  g_wall = wall;
+  for (const char *p = ops; p && *p;) { /* a misspelt row would silently measure nothing */
+    size_t l = strcspn(p, ",");
+    bool known = (l == 12 && !strncmp(p, "relin_hybrid", l)) || (l == 13 && !strncmp(p, "rotate_hybrid", l));
+    for (int op = 0; op < OP_COUNT && !known; op++)
+      known = strlen(op_names[op]) == l && !strncmp(p, op_names[op], l);
+    if (!known) return pn_cli_usage(cmd, "--ops: no operation '%.*s'", (int)l, p);
+    p += l + (p[l] == ',');
   }
   int ns[8], nn = 0;
   for (const char *p = nlist; *p && nn < 8;) {
@@ -249,18 +238,13 @@ static int bench_ckks(int argc, char **argv) {
     long v = strtol(p, &end, 10);
     int logn = 0;
     while (logn < 20 && (1L << logn) < v) logn++;
-    if (end == p || (1L << logn) != v || logn < 12 || logn > 16) {
-      fprintf(stderr, "privnn bench: --n takes powers of two in [4096, 65536], not '%s'\n", p);
-      return 2;
-    }
+    if (end == p || (1L << logn) != v || logn < 12 || logn > 16)
+      return pn_cli_usage(cmd, "--n takes powers of two in [4096, 65536], not '%s'", p);
     ns[nn++] = logn;
     p = *end == ',' ? end + 1 : end;
-    if (*end && *end != ',') {
-      fprintf(stderr, "privnn bench: --n: bad list '%s'\n", nlist);
-      return 2;
-    }
+    if (*end && *end != ',') return pn_cli_usage(cmd, "--n: bad list '%s'", nlist);
   }
-  omp_set_num_threads(threads);
+  omp_set_num_threads((int)threads);
   for (int i = 0; i < 28; i++) coeffs[i] = (i % 2 ? 1.0 : -0.5) / (1.0 + i);
   FILE *f = NULL;
   if (csv) {
@@ -271,7 +255,7 @@ static int bench_ckks(int argc, char **argv) {
     }
     fprintf(f, "n,op,ms\n");
   }
-  printf("privnn bench ckks: %d thread(s), %s time, median per operation\n", threads,
+  printf("privnn bench ckks: %d thread(s), %s time, median per operation\n", (int)threads,
          g_wall ? "wall-clock" : "process CPU");
   int rc = PN_OK;
   for (int k = 0; k < nn && !rc; k++) {
@@ -322,13 +306,10 @@ static int bench_ckks(int argc, char **argv) {
 }
 
 int pn_cmd_bench(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  if (!strcmp(argv[1], "ckks")) return bench_ckks(argc, argv);
-  if (!strcmp(argv[1], "mpc")) return pn_bench_mpc(argc - 1, argv + 1);
-  if (!strcmp(argv[1], "fhe")) return pn_bench_fhe(argc - 1, argv + 1);
-  fprintf(stderr, "privnn bench: unknown benchmark '%s' (ckks, mpc)\n", argv[1]);
-  return 2;
+  static const struct pn_cli_sub subs[] = {
+    {"ckks", bench_ckks, "milliseconds per CKKS operation at 128-bit parameters"},
+    {"mpc", pn_bench_mpc, "HummingBird MPC: ReLU protocols and private inference end to end"},
+    {"fhe", pn_bench_fhe, "compiled CKKS inference of a model (privnn fhe)"},
+  };
+  return pn_cli_dispatch("bench", subs, (int)(sizeof subs / sizeof *subs), argc, argv);
 }

@@ -221,7 +221,7 @@ static cJSON *run_json(const struct run *R) {
 int pn_bench_ckks_boot(int argc, char **argv) {
   int ns[4] = {15, 16}, nn = 2, sl[8] = {0, 12}, nsl = 2, th[4] = {1, 2}, nth = 2, reps = 1;
   const char *json = NULL, *csv = NULL;
-  for (int i = 2; i < argc; i++) {
+  for (int i = 1; i < argc; i++) { /* argv[0] = "ckks" (pn_cli_dispatch) */
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_util.h"
 #include "graph/exec.h"
 #include "graph/ir.h"
 #include "graph/onnx.h"
@@ -18,70 +19,33 @@
 static const char *const class_names[PN_FMNIST_CLASSES] = {
     "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"};
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn eval MODEL.onnx --data fashion-mnist [--split val|test] [options]\n\n"
-          "Run MODEL (input [N,1,28,28], output [N,10] logits) over a split and report top-1\n"
-          "accuracy, mean cross-entropy loss, the confusion matrix and images/s.\n\n"
-          "  --data D        fashion-mnist (from %s) or a folder with the four .gz files\n"
-          "  --split S       val (default) or test; the test split is for final reporting only\n"
-          "  --batch B       batch size (default 250)\n"
-          "  --limit N       only the first N images of the split\n"
-          "  --engine E      exec (the plaintext executor, default) or nn (the training engine)\n"
-          "  --json FILE     write the report (accuracy is a fraction in [0, 1])\n",
-          PN_FMNIST_DIR);
-}
-
 int pn_cmd_eval(int argc, char **argv) {
-  const char *model = NULL, *data = NULL, *split_s = "val", *json = NULL, *engine = "exec";
-  int batch = 250;
-  int64_t limit = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return 0;
-    }
-    if (a[0] != '-') {
-      if (model) {
-        fprintf(stderr, "privnn eval: one model only ('%s' and '%s')\n", model, a);
-        return 2;
-      }
-      model = a;
-      continue;
-    }
-    if (!v) {
-      fprintf(stderr, "privnn eval: %s needs a value (see --help)\n", a);
-      return 2;
-    }
-    char *end = NULL;
-    if (!strcmp(a, "--data")) data = v;
-    else if (!strcmp(a, "--split")) split_s = v;
-    else if (!strcmp(a, "--json")) json = v;
-    else if (!strcmp(a, "--engine")) engine = v;
-    else if (!strcmp(a, "--batch")) batch = (int)strtol(v, &end, 10);
-    else if (!strcmp(a, "--limit")) limit = strtoll(v, &end, 10);
-    else {
-      fprintf(stderr, "privnn eval: unknown option '%s' (see --help)\n", a);
-      return 2;
-    }
-    if (end && (*end || end == v)) {
-      fprintf(stderr, "privnn eval: %s: '%s' is not a number\n", a, v);
-      return 2;
-    }
-    i++;
-  }
-  int split = pn_split_parse(split_s);
-  if (!model || split < 0 || split == PN_SPLIT_TRAIN || batch < 1 || batch > 65536 || limit < 0 ||
-      (strcmp(engine, "exec") && strcmp(engine, "nn"))) {
-    fprintf(stderr, "privnn eval: need MODEL.onnx, --split val|test, --batch >= 1, --engine exec|nn "
-                    "(see --help)\n");
-    return 2;
-  }
-  if (data && strcmp(data, "fashion-mnist") && access(data, F_OK)) {
-    fprintf(stderr, "privnn eval: --data '%s': not 'fashion-mnist' nor a folder\n", data);
-    return 2;
-  }
+  const char *cmd = "eval", *model = NULL, *data = NULL, *json = NULL;
+  int split_i = 0, engine_i = 0;
+  int64_t batch = 250, limit = 0;
+  char data_help[160];
+  snprintf(data_help, sizeof data_help, "fashion-mnist (from %s) or a folder with the four .gz files",
+           PN_FMNIST_DIR);
+  const struct pn_cli_opt opts[] = {
+    {"--data", NULL, PN_CLI_STR, &data, "D", data_help, 0, 0, NULL, "fashion-mnist"},
+    {"--split", NULL, PN_CLI_CHOICE, &split_i, "S", "the test split is for final reporting only", 0, 0, "val|test"},
+    {"--batch", NULL, PN_CLI_INT, &batch, "B", "batch size", 1, 65536},
+    {"--limit", NULL, PN_CLI_INT, &limit, "N", "only the first N images of the split", 0, 1e9, NULL, "all"},
+    {"--engine", NULL, PN_CLI_CHOICE, &engine_i, "E", "exec: the plaintext executor; nn: the training engine",
+     0, 0, "exec|nn"},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "write the report (accuracy is a fraction in [0, 1])"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "MODEL.onnx --data fashion-mnist [--split val|test]",
+    "Run MODEL (input [N,1,28,28], output [N,10] logits) over a split and report top-1\n"
+    "accuracy, mean cross-entropy loss, the confusion matrix and images/s.",
+    "privnn eval models/cnn-s.onnx --data fashion-mnist --split val", opts, "model", &model, 1, 1};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  const char *split_s = split_i ? "test" : "val", *engine = engine_i ? "nn" : "exec";
+  int split = split_i ? PN_SPLIT_TEST : PN_SPLIT_VAL;
+  if (data && strcmp(data, "fashion-mnist") && access(data, F_OK))
+    return pn_cli_usage(cmd, "--data '%s': not 'fashion-mnist' nor a folder", data);
   struct pn_ctx ctx = {0};
   struct pn_graph *g = NULL;
   struct pn_dataset ds;
@@ -96,7 +60,7 @@ int pn_cmd_eval(int argc, char **argv) {
   if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", model);
   if (!rc) {
     if (!strcmp(engine, "exec")) {
-      struct pn_eval_opts eo = {.n = n, .batch = batch};
+      struct pn_eval_opts eo = {.n = n, .batch = (int)batch};
       struct pn_eval_result *er = calloc(1, sizeof *er);
       rc = er ? pn_evaluate_exec(&ctx, g, &ds, (enum pn_split)split, &eo, er) : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
       if (!rc) {
@@ -129,7 +93,6 @@ int pn_cmd_eval(int argc, char **argv) {
   }
   if (!rc && json) {
     cJSON *o = cJSON_CreateObject(), *cm = cJSON_CreateArray();
-    cJSON_AddStringToObject(o, "command", "eval");
     cJSON_AddStringToObject(o, "model", model);
     cJSON_AddStringToObject(o, "dataset", "fashion-mnist");
     cJSON_AddStringToObject(o, "split", split_s);
@@ -145,7 +108,7 @@ int pn_cmd_eval(int argc, char **argv) {
       cJSON_AddItemToArray(cm, row);
     }
     cJSON_AddItemToObject(o, "confusion_matrix", cm);
-    rc = pn_json_write(&ctx, json, o, 0644);
+    rc = pn_cli_report(&ctx, "eval", json, o);
     cJSON_Delete(o);
   }
   if (rc) fprintf(stderr, "privnn eval: %s\n", pn_errmsg(&ctx));

@@ -10,16 +10,6 @@
 #include "util/report.h"
 #include "util/status.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn info MODEL.onnx [--json FILE]\n\n"
-          "Describe an ONNX model: IR and opset versions, producer, inputs and outputs (symbolic dims\n"
-          "by name), op histogram, parameter count and size, MACs of Conv/Gemm/MatMul, node count.\n\n"
-          "options:\n"
-          "  --json FILE   also write the description as JSON\n"
-          "  -h, --help    this text\n");
-}
-
 static cJSON *value_json(const struct pn_value *v) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "name", v->name);
@@ -77,29 +67,23 @@ static int write_json(struct pn_ctx *ctx, const char *path, const char *model,
   }
   cJSON *h = cJSON_AddObjectToObject(r, "ops");
   for (int i = 0; i < s->n_ops; i++) cJSON_AddNumberToObject(h, s->ops[i].op_type, s->ops[i].count);
-  int rc = pn_json_write(ctx, path, r, 0644);
+  int rc = pn_cli_report(ctx, "info", path, r);
   cJSON_Delete(r);
   return rc;
 }
 
 int pn_cmd_info(int argc, char **argv) {
-  const char *cmd = "info", *path = NULL, *json = NULL, *v;
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      usage(stdout);
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_opt(&a, "--json", NULL, &v)) {
-      if (a.err) return a.err;
-      json = v;
-      continue;
-    }
-    if (argv[a.i][0] == '-' && argv[a.i][1]) return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    if (path) return pn_cli_usage(cmd, "more than one model given ('%s', '%s')", path, argv[a.i]);
-    path = argv[a.i];
-  }
-  if (!path) return pn_cli_usage(cmd, "no model given");
+  const char *cmd = "info", *path = NULL, *json = NULL;
+  const struct pn_cli_opt opts[] = {
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "also write the description as JSON"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "MODEL.onnx",
+    "Describe an ONNX model: IR and opset versions, producer, inputs and outputs (symbolic dims\n"
+    "by name), op histogram, parameter count and size, MACs of Conv/Gemm/MatMul, node count.",
+    "privnn info models/cnn-s.onnx --json build/cnn-s.info.json", opts, "model", &path, 1, 1};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
 
   struct pn_ctx ctx = {0};
   struct pn_graph *g = NULL;

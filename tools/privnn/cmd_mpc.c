@@ -30,55 +30,6 @@
 #include "nn/dataset.h"
 #include "util/util.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn mpc infer MODEL.onnx --data fashion-mnist|random --count N [options]\n"
-          "       privnn mpc profile MODEL.onnx --data fashion-mnist -o PLAN.json [options]\n"
-          "       privnn mpc search MODEL.onnx (--error-free | --budget BITS) -o PLAN.json ...\n"
-          "       privnn mpc finetune MODEL.onnx --plan PLAN.json -o OUT.onnx [options]\n"
-          "                        (see privnn mpc search --help, privnn mpc finetune --help)\n"
-          "       privnn mpc dealer MODEL.onnx --batches N -o PREFIX [options]\n"
-          "       privnn mpc dealer MODEL.onnx --serve HOST:PORT --psk-file F [options]\n"
-          "       privnn mpc share MODEL.onnx --data D --count N --batch B -o PREFIX\n"
-          "       privnn mpc party --id 0|1 (--listen|--connect) HOST:PORT MODEL.onnx ...\n"
-          "                        (see privnn mpc party --help)\n"
-          "       privnn mpc reveal OUT.p0 OUT.p1 [--labels PREFIX.labels.json]\n"
-          "       privnn mpc weights MODEL.onnx -o PREFIX   (the model owner's weight shares)\n"
-          "       privnn mpc bench-relu [--count N] [--net NET] [--no-tls] [--json FILE]\n"
-          "       privnn mpc bench [--csv FILE] [--model M] [--net lan|wan] [--count N] ...\n"
-          "                        (= privnn bench mpc; see privnn mpc bench --help)\n\n"
-          "infer: secret-share N inputs, start the dealer and both parties on this machine (two\n"
-          "threads over loopback TCP + TLS 1.3 PSK), evaluate the model on shares and report\n"
-          "accuracy, agreement with the plaintext model, bytes and rounds per layer and time.\n"
-          "profile: record max |x| at every ReLU/MaxPool on the validation split and write the\n"
-          "error-free plan (k = 0, m = bits of 2*max|x|*2^16 + margin).\n"
-          "dealer: write the correlated randomness of N batches: PREFIX.p0.dealer (P0's seed) and\n"
-          "PREFIX.p1.dealer (P1's seed and corrections), bound to model, plan and batch size\n"
-          "(weights public by default here: the files serve `mpc party`). With --serve the dealer\n"
-          "runs online instead (TLS 1.3 PSK): parties connect with `mpc party --dealer-connect`.\n"
-          "share/party/reveal: the client's input shares, one party per host, the client's reveal.\n"
-          "bench-relu: bits and rounds per ReLU for full-bit and HummingBird n = 64 .. 6, measured\n"
-          "over loopback against the formulas, and ReLU throughput (--count elements).\n\n"
-          "  --data D          fashion-mnist (28x28 models) or random (normal inputs, any shape)\n"
-          "  --split S         test (infer default) or val (profile default)\n"
-          "  --count N         images (default 100 for infer, 1000 for profile)\n"
-          "  --batch B         images per secure run (default 10)\n"
-          "  --plan P          HummingBird plan JSON (default: full-bit ReLU everywhere)\n"
-          "  --net NET         link emulator: none (default), lan, wan or BW,RTT (Mbit/s,ms)\n"
-          "  --weights W       secret (default: shared by the model owner) or public\n"
-          "  --sim             run the plaintext simulator of the protocol instead of two parties\n"
-          "  --no-tls          plain TCP between the parties (frames still HMAC'ed)\n"
-          "  --margin B        profile: extra bits above the observed range (default 1)\n"
-          "  --uniform N       profile: keep only the top N bits of each error-free range\n"
-          "                    (k = m - N; low bits dropped, so small positives may read as 0)\n"
-          "  --seed S          seed for the dealer, shares and random data (default: OS random)\n"
-          "  --json FILE       machine-readable report\n"
-          "  --quiet, -q       infer: no per-layer table\n"
-          "  --no-table        HummingBird widths 3..8 use the carry tree, not the dealer's sign\n"
-          "                    table (infer, dealer, bench-relu: parties and dealer must agree)\n"
-          "  -o FILE|PREFIX    profile: plan output; dealer: file prefix\n");
-}
-
 /* Images [first, first+cnt) into x (cnt * per_image floats), labels into y (-1 for random). */
 void pn_mpc_cli_images(const struct source *s, int64_t first, int64_t cnt, float *x, int32_t *y) {
   if (s->have_ds) {
@@ -105,92 +56,63 @@ static int64_t argmax(const double *z, int64_t n) {
   return a;
 }
 
-int pn_mpc_cli_parse(int argc, char **argv, const char *cmd, struct opts *o) {
-  struct pn_cli_args a = {argc, argv, 2, cmd, 0};
-  const char *v;
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      usage(stdout);
-      return -1;
+/* Every option an `mpc` subcommand may take; a subcommand's page lists the ones it names. */
+int pn_mpc_cli_parse(int argc, char **argv, const struct pn_mpc_cli_spec *sp, struct opts *o) {
+  int data_i = o->data && !strcmp(o->data, "random");
+  const struct pn_cli_opt all[] = {
+    {"--data", NULL, PN_CLI_CHOICE, &data_i, "D",
+     "fashion-mnist (models with 1x28x28 inputs) or random (N(0,1) images of the model's shape)",
+     0, 0, "fashion-mnist|random"},
+    {"--split", NULL, PN_CLI_CHOICE, &o->split, "S", "Fashion-MNIST split", 0, 0, "train|val|test"},
+    {"--count", NULL, PN_CLI_INT, &o->count, "N", "images", 1, 1 << 24},
+    {"--batch", NULL, PN_CLI_INT, &o->batch, "B", "images per secure run", 1, 4096},
+    {"--batches", NULL, PN_CLI_INT, &o->batches, "N", "batches of correlated randomness", 1, 1 << 20},
+    {"--plan", NULL, PN_CLI_STR, &o->plan_path, "FILE", "HummingBird plan JSON (mpc profile)", 0, 0,
+     NULL, "full-bit ReLU everywhere"},
+    {"--net", NULL, PN_CLI_STR, &o->net, "NET", "link emulator: none, lan, wan or BW,RTT (Mbit/s, ms)"},
+    {"--weights", NULL, PN_CLI_CHOICE, &o->secret, "W",
+     "secret: shared by the model owner (mpc weights); public: both parties hold them", 0, 0,
+     "public|secret"},
+    {"--sim", NULL, PN_CLI_FLAG, &o->sim, NULL, "the plaintext simulator of the protocol instead of two parties"},
+    {"--no-tls", NULL, PN_CLI_FLAG_OFF, &o->tls, NULL, "plain TCP between the parties (frames still HMAC'ed)"},
+    {"--margin", NULL, PN_CLI_INT, &o->margin, "B", "extra bits above the observed range", 0, 32},
+    {"--uniform", NULL, PN_CLI_INT, &o->uniform, "N",
+     "keep only the top N bits of each error-free range (k = m - N; 0 = off)", 0, 64},
+    {"--seed", NULL, PN_CLI_UINT, &o->seed, "S", "seed of the dealer, shares and random images", 0, 0,
+     NULL, "from the OS", &o->have_seed},
+    {"--json", NULL, PN_CLI_STR, &o->json, "FILE", "machine-readable report"},
+    {"--quiet", "-q", PN_CLI_FLAG, &o->quiet, NULL, "no per-layer table"},
+    {"--no-table", NULL, PN_CLI_FLAG, &o->no_table, NULL,
+     "HummingBird widths 3..8 use the carry tree, not the dealer's sign table (all ends must agree)"},
+    {"--output", "-o", PN_CLI_STR, &o->out, sp->out_arg, sp->out_help},
+    {"--serve", NULL, PN_CLI_STR, &o->serve, "HOST:PORT", "run the dealer online for `mpc party --dealer-connect`"},
+    {"--psk-file", NULL, PN_CLI_STR, &o->psk_file, "FILE", "the dealer link's pre-shared key (mpc psk)"},
+  };
+  struct pn_cli_opt mine[sizeof all / sizeof *all + 1];
+  int n = 0;
+  for (const char *p = sp->opts; *p;) {
+    size_t len = strcspn(p, " ");
+    size_t k = 0;
+    while (k < sizeof all / sizeof *all && !(strlen(all[k].name) == len && !strncmp(all[k].name, p, len)) &&
+           !(all[k].alias && strlen(all[k].alias) == len && !strncmp(all[k].alias, p, len)))
+      k++;
+    if (k == sizeof all / sizeof *all) {
+      fprintf(stderr, "privnn %s: internal: no option '%.*s'\n", sp->cmd, (int)len, p);
+      return PN_EXIT_FAIL;
     }
-    if (pn_cli_flag(&a, "--sim", NULL)) {
-      o->sim = 1;
-      continue;
-    }
-    if (pn_cli_flag(&a, "--no-table", NULL)) {
-      o->no_table = 1;
-      continue;
-    }
-    if (pn_cli_flag(&a, "--quiet", "-q")) {
-      o->quiet = 1;
-      continue;
-    }
-    if (pn_cli_flag(&a, "--no-tls", NULL)) {
-      o->tls = 0;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--data", NULL, &v)) {
-      if (a.err) return a.err;
-      if (strcmp(v, "fashion-mnist") && strcmp(v, "random"))
-        return pn_cli_usage(cmd, "--data '%s': use fashion-mnist or random", v);
-      o->data = v;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--split", NULL, &v)) {
-      if (a.err) return a.err;
-      if ((o->split = pn_split_parse(v)) < 0) return pn_cli_usage(cmd, "--split '%s'", v);
-      continue;
-    }
-    if (pn_cli_opt(&a, "--count", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--count", v, 1, 1 << 24, &o->count)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--batch", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--batch", v, 1, 4096, &o->batch)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--batches", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--batches", v, 1, 1 << 20, &o->batches)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--margin", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--margin", v, 0, 32, &o->margin)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--uniform", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--uniform", v, 0, 64, &o->uniform)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--seed", NULL, &v)) {
-      if (a.err || pn_cli_u64(cmd, "--seed", v, &o->seed)) return PN_EXIT_USAGE;
-      o->have_seed = 1;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--weights", NULL, &v)) {
-      if (a.err) return a.err;
-      if (!strcmp(v, "secret")) o->secret = 1;
-      else if (!strcmp(v, "public")) o->secret = 0;
-      else return pn_cli_usage(cmd, "--weights '%s': use secret or public", v);
-      continue;
-    }
-    const char **dst = NULL;
-    if (pn_cli_opt(&a, "--plan", NULL, &v)) dst = &o->plan_path;
-    else if (pn_cli_opt(&a, "--net", NULL, &v)) dst = &o->net;
-    else if (pn_cli_opt(&a, "--json", NULL, &v)) dst = &o->json;
-    else if (pn_cli_opt(&a, "--output", "-o", &v)) dst = &o->out;
-    else if (pn_cli_opt(&a, "--serve", NULL, &v)) dst = &o->serve;
-    else if (pn_cli_opt(&a, "--psk-file", NULL, &v)) dst = &o->psk_file;
-    if (dst) {
-      if (a.err) return a.err;
-      *dst = v;
-      continue;
-    }
-    if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    if (o->model) return pn_cli_usage(cmd, "more than one model ('%s', '%s')", o->model, argv[a.i]);
-    o->model = argv[a.i];
+    mine[n++] = all[k];
+    p += len;
+    p += strspn(p, " ");
   }
-  if (!o->model) return pn_cli_usage(cmd, "no model given");
-  return 0;
+  mine[n] = (struct pn_cli_opt){0};
+  const char *pos[1] = {NULL};
+  const struct pn_cli_spec spec = {sp->cmd, sp->synopsis, sp->about, sp->example, mine,
+                                   "model", pos, sp->no_model ? 0 : 1, sp->no_model ? 0 : 1};
+  int rc = pn_cli_parse(&spec, argc, argv);
+  if (rc) return rc;
+  if (!sp->no_model) o->model = pos[0];
+  o->data = data_i ? "random" : "fashion-mnist";
+  return PN_EXIT_OK;
 }
 
 int pn_mpc_cli_load(struct pn_ctx *ctx, const struct opts *o, struct source *s) {
@@ -407,7 +329,16 @@ int pn_mpc_cli_infer(int argc, char **argv) {
   const char *cmd = "mpc infer";
   struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_TEST, .count = 100, .batch = 10,
                    .secret = 1, .tls = 1, .net = "none"};
-  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  static const struct pn_mpc_cli_spec sp = {
+    "mpc infer", "MODEL.onnx --data fashion-mnist|random --count N",
+    "Secret-share N inputs, run the dealer and both parties on this machine (two threads over\n"
+    "loopback TCP + TLS 1.3 PSK), evaluate the model on shares and report accuracy, agreement with\n"
+    "the plaintext model, bytes and rounds per layer and time. With --sim: the protocol's\n"
+    "plaintext simulator in one thread (same shares, same counts, no network).",
+    "privnn mpc infer models/cnn-s.onnx --data fashion-mnist --count 20 --plan plan.json",
+    "--data --split --count --batch --plan --weights --net --sim --no-tls --no-table --seed "
+    "--quiet --json"};
+  int prc = pn_mpc_cli_parse(argc, argv, &sp, &o);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   struct pn_ctx ctx = {0};
   struct source src;
@@ -537,7 +468,7 @@ int pn_mpc_cli_infer(int argc, char **argv) {
     cJSON_AddStringToObject(r, "weights", o.secret ? "secret" : "public");
     cJSON_AddBoolToObject(r, "sign_table", !o.no_table);
     cJSON_AddStringToObject(r, "net", o.net);
-    cJSON_AddNumberToObject(r, "count", (double)o.count);
+    cJSON_AddNumberToObject(r, "images", (double)o.count);
     cJSON_AddNumberToObject(r, "batch", (double)o.batch);
     if (labelled) {
       cJSON_AddNumberToObject(r, "accuracy", acc);
@@ -567,7 +498,7 @@ int pn_mpc_cli_infer(int argc, char **argv) {
     cJSON_AddNumberToObject(r, "dealer_bytes_per_image", (double)j.dealer_bytes / (double)(j.nb * j.B));
     for (int i = 0; i < nl; i++) cJSON_AddItemToArray(ls, layer_json(pn_mpc_model_layer(rep, i), o.count));
     cJSON_AddItemToObject(r, "layers", ls);
-    int rc = pn_json_write(&ctx, o.json, r, 0644);
+    int rc = pn_cli_report(&ctx, cmd, o.json, r);
     cJSON_Delete(r);
     if (rc) goto fail;
   }
@@ -603,7 +534,15 @@ int pn_mpc_cli_profile(int argc, char **argv) {
   const char *cmd = "mpc profile";
   struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_VAL, .count = 1000, .batch = 100,
                    .margin = 1, .tls = 1};
-  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  static const struct pn_mpc_cli_spec sp = {
+    "mpc profile", "MODEL.onnx --data fashion-mnist -o PLAN.json",
+    "Record max |x| at every ReLU and MaxPool input on N images (the validation split by default)\n"
+    "and write HummingBird's error-free plan: per layer k = 0 and m = the bits of\n"
+    "2 * max|x| * 2^16, plus the margin (or, with --uniform, only the top N bits of that range).",
+    "privnn mpc profile models/cnn-s.onnx --data fashion-mnist -o plan.json",
+    "--data --split --count --batch --margin --uniform --seed --json -o", "PLAN.json",
+    "the plan to write (required)"};
+  int prc = pn_mpc_cli_parse(argc, argv, &sp, &o);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   if (!o.out) return pn_cli_usage(cmd, "no output plan given (-o PLAN.json)");
   struct pn_ctx ctx = {0};
@@ -633,7 +572,7 @@ int pn_mpc_cli_profile(int argc, char **argv) {
   cJSON_AddNumberToObject(extra, "bits_discarded", bd);
   cJSON_AddItemToObject(extra, "profile", prof);
   rc = pn_mpc_plan_save(&ctx, o.out, &plan, extra);
-  if (rc == PN_OK && o.json) rc = pn_json_write(&ctx, o.json, extra, 0644);
+  if (rc == PN_OK && o.json) rc = pn_cli_report(&ctx, cmd, o.json, extra);
   cJSON_Delete(extra);
   if (rc) goto fail;
   printf("%-28s %12s %8s %4s %4s\n", "node", "max|x|", "cmp/img", "k", "m");
@@ -710,7 +649,16 @@ done:
 static int cmd_dealer(int argc, char **argv) {
   const char *cmd = "mpc dealer";
   struct opts o = {.data = "random", .batch = 10, .batches = 1, .secret = 0, .tls = 1};
-  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  static const struct pn_mpc_cli_spec sp = {
+    "mpc dealer", "MODEL.onnx --batches N (-o PREFIX | --serve HOST:PORT --psk-file FILE)",
+    "The trusted dealer: write the correlated randomness of N batches, PREFIX.p0.dealer (P0's\n"
+    "seed) and PREFIX.p1.dealer (P1's seed and corrections), bound to model, plan, batch size\n"
+    "and weights mode (for `mpc party`; each file is single-use). With --serve it runs online\n"
+    "instead (TLS 1.3 PSK) and the parties connect with `mpc party --dealer-connect`.",
+    "privnn mpc dealer models/cnn-s.onnx --plan plan.json --batch 10 --batches 2 -o run1",
+    "--batch --batches --plan --weights --no-table -o --serve --psk-file --no-tls", "PREFIX",
+    "write PREFIX.p0.dealer and PREFIX.p1.dealer"};
+  int prc = pn_mpc_cli_parse(argc, argv, &sp, &o);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   if (!o.out && !o.serve) return pn_cli_usage(cmd, "no output prefix (-o PREFIX) nor --serve HOST:PORT");
   if (o.serve && o.tls && !o.psk_file) return pn_cli_usage(cmd, "--serve needs --psk-file F or --no-tls");
@@ -803,7 +751,13 @@ int pn_mpc_cli_bench_relu(int argc, char **argv) {
   const char *cmd = "mpc bench-relu";
   struct opts o = {.data = "random", .count = 1 << 16, .tls = 1, .net = "none"};
   o.model = "-";
-  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  static const struct pn_mpc_cli_spec sp = {
+    "mpc bench-relu", NULL,
+    "Bits and rounds per ReLU for full-bit and HummingBird n = 64 .. 6, measured between two\n"
+    "parties over loopback against the formulas, and ReLU throughput on --count elements.",
+    "privnn mpc bench-relu --count 65536 --net lan", "--count --net --no-tls --no-table --json",
+    NULL, NULL, true};
+  int prc = pn_mpc_cli_parse(argc, argv, &sp, &o);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   struct pn_ctx ctx = {0};
   struct relu_job j;
@@ -864,7 +818,7 @@ int pn_mpc_cli_bench_relu(int argc, char **argv) {
     cJSON_AddStringToObject(r, "net", o.net);
     cJSON_AddItemToObject(r, "relu", arr);
     arr = NULL;
-    if (pn_json_write(&ctx, o.json, r, 0644)) ret = pn_cli_fail(cmd, &ctx);
+    if (pn_cli_report(&ctx, cmd, o.json, r)) ret = pn_cli_fail(cmd, &ctx);
     cJSON_Delete(r);
   }
   cJSON_Delete(arr);
@@ -872,22 +826,19 @@ int pn_mpc_cli_bench_relu(int argc, char **argv) {
 }
 
 int pn_cmd_mpc(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? PN_EXIT_USAGE : PN_EXIT_OK;
-  }
-  if (!strcmp(argv[1], "infer")) return pn_mpc_cli_infer(argc, argv);
-  if (!strcmp(argv[1], "profile")) return pn_mpc_cli_profile(argc, argv);
-  if (!strcmp(argv[1], "search")) return pn_mpc_cli_search(argc, argv);
-  if (!strcmp(argv[1], "finetune")) return pn_mpc_cli_finetune(argc, argv);
-  if (!strcmp(argv[1], "dealer")) return cmd_dealer(argc, argv);
-  if (!strcmp(argv[1], "bench-relu")) return pn_mpc_cli_bench_relu(argc, argv);
-  if (!strcmp(argv[1], "bench")) return pn_bench_mpc(argc - 1, argv + 1);
-  if (!strcmp(argv[1], "share")) return pn_mpc_cli_share(argc, argv);
-  if (!strcmp(argv[1], "party")) return pn_mpc_cli_party(argc, argv);
-  if (!strcmp(argv[1], "reveal")) return pn_mpc_cli_reveal(argc, argv);
-  if (!strcmp(argv[1], "weights")) return pn_mpc_cli_weights(argc, argv);
-  if (!strcmp(argv[1], "psk")) return pn_mpc_cli_psk(argc, argv);
-  return pn_cli_usage("mpc", "unknown subcommand '%s' (infer, profile, search, finetune, dealer, "
-                      "share, party, reveal, weights, psk, bench-relu, bench)", argv[1]);
+  static const struct pn_cli_sub subs[] = {
+    {"infer", pn_mpc_cli_infer, "private inference on this machine: dealer and both parties, or --sim"},
+    {"profile", pn_mpc_cli_profile, "ranges at every ReLU/MaxPool -> HummingBird's error-free plan"},
+    {"search", pn_mpc_cli_search, "HummingBird's search: an error-free or budgeted plan on validation"},
+    {"finetune", pn_mpc_cli_finetune, "fine-tune a model with a plan's reduced ring in the loop"},
+    {"dealer", cmd_dealer, "the trusted dealer: correlated randomness to files, or online (--serve)"},
+    {"share", pn_mpc_cli_share, "the client: secret-share input images for the two parties"},
+    {"weights", pn_mpc_cli_weights, "the model owner: secret-share the weights"},
+    {"party", pn_mpc_cli_party, "one party of a two-host run (P0 or P1)"},
+    {"reveal", pn_mpc_cli_reveal, "the client: add the parties' output shares, print the classes"},
+    {"psk", pn_mpc_cli_psk, "write a fresh pre-shared key for one link (mode 0600)"},
+    {"bench-relu", pn_mpc_cli_bench_relu, "bits, rounds and throughput per ReLU against the formulas"},
+    {"bench", pn_bench_mpc, "the MPC benchmark (= privnn bench mpc)"},
+  };
+  return pn_cli_dispatch("mpc", subs, (int)(sizeof subs / sizeof *subs), argc, argv);
 }

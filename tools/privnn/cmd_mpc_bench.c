@@ -16,30 +16,6 @@
 #include "util/report.h"
 #include "util/status.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn bench mpc [--csv FILE] [--model M] [--net lan|wan|both] [--count N]\n"
-          "                        [--count18 N] [--weights public|secret|both] [--relu-count N]\n"
-          "                        [--no-resnet18] [--keep DIR]\n\n"
-          "HummingBird MPC in one run: bits per party and rounds per ReLU for full-bit and\n"
-          "n = 64, 32, 18, 12, 8, 6 (measured over loopback TLS against the formulas) with the\n"
-          "ReLU throughput; then private inference of resnet-s on Fashion-MNIST test images and\n"
-          "of the zoo resnet18 at 1x3x32x32 (random weights and images, batch 1): full-bit vs the\n"
-          "error-free plan vs uniform n = 8 (dealer sign table; and n8-tree: the carry tree), on\n"
-          "the emulated link(s), weights public and secret.\n"
-          "Times: wall clock of the two party threads, and the emulator's model (each party's\n"
-          "thread CPU time plus the link's delays on the critical path; see docs/mpc.md).\n\n"
-          "  --model M        resnet-s model (default models/resnet-s.onnx; skipped if missing)\n"
-          "  --net NET        lan, wan or both (default both)\n"
-          "  --count N        resnet-s test images (default 20, batches of 10)\n"
-          "  --count18 N      resnet18 random images (default 4, batch 1)\n"
-          "  --weights W      public, secret or both (default both)\n"
-          "  --relu-count N   elements of the ReLU micro-benchmark (default 65536)\n"
-          "  --no-resnet18    skip the zoo resnet18\n"
-          "  --keep DIR       keep the plans and per-run JSON reports in DIR\n"
-          "  --csv FILE       also write every row as CSV\n");
-}
-
 /* Run an in-process subcommand with a NULL-terminated argument list; returns its exit code. */
 static int run_cmd(int (*fn)(int, char **), const char *const *args) {
   char *argv[40];
@@ -72,61 +48,44 @@ static void csv_e2e(FILE *csv, const struct e2e *r, double base_wall, double bas
 }
 
 int pn_bench_mpc(int argc, char **argv) {
-  const char *cmd = "bench mpc";
-  const char *csv_path = NULL, *model = NULL, *net = "both", *weights = "both", *keep = NULL;
+  const char *cmd = argc > 0 && !strcmp(argv[0], "bench") ? "mpc bench" : "bench mpc";
+  const char *csv_path = NULL, *model = NULL, *keep = NULL;
   int64_t count = 20, count18 = 4, relu_count = 65536;
-  int no18 = 0;
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
-  const char *v;
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      usage(stdout);
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_flag(&a, "--no-resnet18", NULL)) {
-      no18 = 1;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--count", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--count", v, 1, 10000, &count)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--count18", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--count18", v, 1, 1000, &count18)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--relu-count", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--relu-count", v, 64, 1 << 24, &relu_count))
-        return PN_EXIT_USAGE;
-      continue;
-    }
-    const char **dst = NULL;
-    if (pn_cli_opt(&a, "--csv", NULL, &v)) dst = &csv_path;
-    else if (pn_cli_opt(&a, "--model", NULL, &v)) dst = &model;
-    else if (pn_cli_opt(&a, "--net", NULL, &v)) dst = &net;
-    else if (pn_cli_opt(&a, "--weights", NULL, &v)) dst = &weights;
-    else if (pn_cli_opt(&a, "--keep", NULL, &v)) dst = &keep;
-    if (a.err) return PN_EXIT_USAGE;
-    if (!dst) return pn_cli_usage(cmd, "unknown argument '%s'", argv[a.i]);
-    *dst = v;
-  }
+  int net_i = 2, w_i = 2;
+  bool no18 = false;
+  const struct pn_cli_opt opts[] = {
+    {"--model", NULL, PN_CLI_STR, &model, "M", "the resnet-s model (skipped when the default is missing)",
+     0, 0, NULL, "models/resnet-s.onnx"},
+    {"--net", NULL, PN_CLI_CHOICE, &net_i, "NET", "emulated link(s)", 0, 0, "lan|wan|both"},
+    {"--count", NULL, PN_CLI_INT, &count, "N", "resnet-s test images (batches of 10)", 1, 10000},
+    {"--count18", NULL, PN_CLI_INT, &count18, "N", "resnet18 random images (batch 1)", 1, 1000},
+    {"--weights", NULL, PN_CLI_CHOICE, &w_i, "W", "weights mode(s)", 0, 0, "public|secret|both"},
+    {"--relu-count", NULL, PN_CLI_INT, &relu_count, "N", "elements of the ReLU micro-benchmark", 64, 1 << 24},
+    {"--no-resnet18", NULL, PN_CLI_FLAG, &no18, NULL, "skip the zoo resnet18"},
+    {"--keep", NULL, PN_CLI_STR, &keep, "DIR", "keep the plans and per-run JSON reports in DIR"},
+    {"--csv", NULL, PN_CLI_STR, &csv_path, "FILE", "also write every row as CSV"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, NULL,
+    "HummingBird MPC in one run: bits per party and rounds per ReLU for full-bit and\n"
+    "n = 64, 32, 18, 12, 8, 6 (measured over loopback TLS against the formulas) with the ReLU\n"
+    "throughput; then private inference of resnet-s on Fashion-MNIST test images and of the zoo\n"
+    "resnet18 at 1x3x32x32 (random weights and images, batch 1): full-bit vs the error-free plan\n"
+    "vs uniform n = 8 (dealer sign table; and n8-tree: the carry tree), on the emulated link(s),\n"
+    "weights public and secret. Times: wall clock of the two party threads, and the emulator's\n"
+    "model (each party's thread CPU time plus the link's delays on the critical path; see\n"
+    "docs/mpc.md).",
+    cmd[0] == 'm' ? "privnn mpc bench --net lan --weights public --count 10 --csv mpc.csv"
+                  : "privnn bench mpc --net lan --weights public --count 10 --csv mpc.csv",
+    opts, NULL, NULL, 0, 0};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  static const char *const net_names[] = {"lan", "wan"}, *const w_names[] = {"public", "secret"};
   const char *nets[2] = {NULL, NULL}, *ws[2] = {NULL, NULL};
-  if (!strcmp(net, "both")) {
-    nets[0] = "lan";
-    nets[1] = "wan";
-  } else if (!strcmp(net, "lan") || !strcmp(net, "wan")) {
-    nets[0] = net;
-  } else {
-    return pn_cli_usage(cmd, "--net '%s': use lan, wan or both", net);
-  }
-  if (!strcmp(weights, "both")) {
-    ws[0] = "public";
-    ws[1] = "secret";
-  } else if (!strcmp(weights, "public") || !strcmp(weights, "secret")) {
-    ws[0] = weights;
-  } else {
-    return pn_cli_usage(cmd, "--weights '%s': use public, secret or both", weights);
-  }
+  for (int i = 0, k = 0; i < 2; i++)
+    if (net_i == 2 || net_i == i) nets[k++] = net_names[i];
+  for (int i = 0, k = 0; i < 2; i++)
+    if (w_i == 2 || w_i == i) ws[k++] = w_names[i];
   int rs_given = model != NULL;
   if (!model) model = "models/resnet-s.onnx";
   struct stat sb;
@@ -159,7 +118,7 @@ int pn_bench_mpc(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/relu.json", dir);
   snprintf(cnt, sizeof cnt, "%lld", (long long)relu_count);
   {
-    const char *args[] = {"mpc", "bench-relu", "--count", cnt, "--json", path, NULL};
+    const char *args[] = {"bench-relu", "--count", cnt, "--json", path, NULL};
     if ((ret = run_cmd(pn_mpc_cli_bench_relu, args))) goto out;
   }
   if (csv) {
@@ -203,9 +162,9 @@ int pn_bench_mpc(int argc, char **argv) {
     for (int u = 0; u < 2; u++) {
       snprintf(plans[mi][u], sizeof plans[mi][u], "%s/%s.%s.json", dir, names[mi],
                u ? "n8" : "errfree");
-      const char *rsargs[] = {"mpc", "profile", mpath[mi], "--data", "fashion-mnist", "--count",
+      const char *rsargs[] = {"profile", mpath[mi], "--data", "fashion-mnist", "--count",
                               "1000", "-o", plans[mi][u], u ? "--uniform" : NULL, "8", NULL};
-      const char *r18args[] = {"mpc", "profile", mpath[mi], "--data", "random", "--count", "20",
+      const char *r18args[] = {"profile", mpath[mi], "--data", "random", "--count", "20",
                                "--batch", "10", "--seed", "7", "-o", plans[mi][u],
                                u ? "--uniform" : NULL, "8", NULL};
       if ((ret = run_cmd(pn_mpc_cli_profile, mi ? r18args : rsargs))) goto out;
@@ -230,15 +189,15 @@ int pn_bench_mpc(int argc, char **argv) {
           struct e2e *r = &rows[mi][ni][wi][pi];
           snprintf(path, sizeof path, "%s/e2e.%s.%s.%s.%s.json", dir, names[mi], plan_names[pi],
                    nets[ni], ws[wi]);
-          const char *args[24] = {"mpc", "infer", mpath[mi], "--data",
+          const char *args[24] = {"infer", mpath[mi], "--data",
                                   mi ? "random" : "fashion-mnist", "--count", mi ? cnt18 : cnt,
                                   "--batch", mi ? "1" : bat, "--net", nets[ni], "--weights",
                                   ws[wi], "--seed", "11", "-q", "--json", path, NULL};
           if (pi) {
-            args[18] = "--plan";
-            args[19] = plans[mi][pi == 1 ? 0 : 1];
-            args[20] = pi == 3 ? "--no-table" : NULL;
-            args[21] = NULL;
+            args[17] = "--plan";
+            args[18] = plans[mi][pi == 1 ? 0 : 1];
+            args[19] = pi == 3 ? "--no-table" : NULL;
+            args[20] = NULL;
           }
           printf("-- %s, %s, weights %s, %s\n", names[mi], nets[ni], ws[wi], plan_names[pi]);
           if ((ret = run_cmd(pn_mpc_cli_infer, args))) goto out;

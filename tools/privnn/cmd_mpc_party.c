@@ -29,7 +29,15 @@ int pn_mpc_cli_share(int argc, char **argv) {
   const char *cmd = "mpc share";
   struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_TEST, .count = 100, .batch = 10,
                    .tls = 1};
-  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  static const struct pn_mpc_cli_spec sp = {
+    "mpc share", "MODEL.onnx --data D --count N --batch B -o PREFIX",
+    "The client: secret-share N input images for the two parties, in batches of B (the batch\n"
+    "size the dealer material is made for): PREFIX.p0.share and PREFIX.p1.share, and\n"
+    "PREFIX.labels.json for `mpc reveal --labels`.",
+    "privnn mpc share models/cnn-s.onnx --data fashion-mnist --count 20 --batch 10 -o client",
+    "--data --split --count --batch --seed -o", "PREFIX",
+    "write PREFIX.p0.share, PREFIX.p1.share, PREFIX.labels.json"};
+  int prc = pn_mpc_cli_parse(argc, argv, &sp, &o);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   if (!o.out) return pn_cli_usage(cmd, "no output prefix given (-o PREFIX)");
   struct pn_ctx ctx = {0};
@@ -75,7 +83,7 @@ int pn_mpc_cli_share(int argc, char **argv) {
   if (rc == PN_OK) {
     /* the true labels are the client's secret too: 0600 like the shares */
     cJSON *r = cJSON_CreateObject();
-    cJSON_AddNumberToObject(r, "count", (double)o.count);
+    cJSON_AddNumberToObject(r, "images", (double)o.count);
     cJSON_AddStringToObject(r, "share_id", sid);
     cJSON_AddItemToObject(r, "labels", labels);
     labels = NULL;
@@ -101,7 +109,14 @@ out:
 int pn_mpc_cli_weights(int argc, char **argv) {
   const char *cmd = "mpc weights";
   struct opts o = {.data = "random", .batch = 1, .tls = 1, .secret = 1};
-  int prc = pn_mpc_cli_parse(argc, argv, cmd, &o);
+  static const struct pn_mpc_cli_spec sp = {
+    "mpc weights", "MODEL.onnx -o PREFIX",
+    "The model owner: secret-share the weights. PREFIX.onnx is the model with its weights zeroed\n"
+    "(what both parties load), PREFIX.p0.weights P0's shares W - R, PREFIX.p1.weights P1's seed\n"
+    "of R. The dealer must then use --weights secret.",
+    "privnn mpc weights models/cnn-s.onnx -o owner", "-o", "PREFIX",
+    "write PREFIX.onnx, PREFIX.p0.weights, PREFIX.p1.weights"};
+  int prc = pn_mpc_cli_parse(argc, argv, &sp, &o);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   if (!o.out) return pn_cli_usage(cmd, "no output prefix given (-o PREFIX)");
   struct pn_ctx ctx = {0};
@@ -155,33 +170,6 @@ out:
   return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
 }
 
-static void party_usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn mpc party --id 0|1 (--listen|--connect) HOST:PORT MODEL.onnx\n"
-          "                        --input SHARE (--dealer FILE | --dealer-connect HOST:PORT)\n"
-          "                        -o OUT [options]\n\n"
-          "Run one party of a two-party inference with its input share (from `mpc share`) and\n"
-          "its dealer file (from `mpc dealer`, made for the same model, plan and batch size),\n"
-          "and write its share of the outputs for `mpc reveal`. Weights are public (each party\n"
-          "loads the model) unless --weights gives this party's weight shares (`mpc weights`;\n"
-          "MODEL is then the PREFIX.onnx it wrote, and the dealer must use --weights secret).\n"
-          "A dealer file is single-use: it is marked used when the run starts.\n\n"
-          "  --weights F     secret weights: PREFIX.p0.weights or PREFIX.p1.weights\n"
-          "  --plan P        the HummingBird plan the dealer file was made for\n"
-          "  --psk-file F    party link: TLS 1.3 with a pre-shared key (`mpc psk -o F`, mode 0600)\n"
-          "  --cert C --key K --ca CA   party link: TLS 1.3 with mutual certificates (PEM), with\n"
-          "  --peer-name N   the peer certificate's DNS name (SAN or CN) that must match, and/or\n"
-          "  --peer-fingerprint H   its SHA-256 (hex); one of the two is required with --cert\n"
-          "  --dealer-psk-file F   dealer link key (--dealer-connect); must differ from the\n"
-          "                  party link's key, so the dealer cannot sit between the parties\n"
-          "  --no-tls        plain TCP (frames HMAC'ed if --psk-file is given)\n"
-          "  --no-table      carry tree for HummingBird widths 3..8 (the dealer must agree)\n"
-          "  --net NET       link emulator (none, lan, wan, BW,RTT)\n"
-          "  --timeout MS    per-operation timeout (default 30000)\n"
-          "  --wait S        wait this long for the peer to listen or connect (default 600)\n"
-          "  --json FILE     bytes, rounds and time per layer\n");
-}
-
 static void log_stderr(void *user, const char *msg) {
   fprintf(stderr, "%s: %s\n", (const char *)user, msg);
 }
@@ -202,67 +190,58 @@ static const char *sec_name(const struct pn_net_opts *o, const char *psk_file) {
 
 int pn_mpc_cli_party(int argc, char **argv) {
   const char *cmd = "mpc party";
-  const char *hostport = NULL, *model = NULL, *input = NULL, *dealer = NULL, *out = NULL,
+  const char *model = NULL, *input = NULL, *dealer = NULL, *out = NULL,
              *plan_path = NULL, *psk_file = NULL, *cert = NULL, *key = NULL, *ca = NULL,
              *net_s = "none", *json = NULL, *dealer_hp = NULL, *wfile = NULL, *peer_name = NULL,
-             *peer_fp = NULL, *dpsk_file = NULL, *v;
+             *peer_fp = NULL, *dpsk_file = NULL;
+  const char *listen_hp = NULL, *connect_hp = NULL;
   int64_t id = -1, timeout = 30000, wait_s = 600;
-  int listen = -1, tls = 1, no_table = 0;
-  struct pn_cli_args a = {argc, argv, 2, cmd, 0};
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      party_usage(stdout);
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_flag(&a, "--no-table", NULL)) {
-      no_table = 1;
-      continue;
-    }
-    if (pn_cli_flag(&a, "--no-tls", NULL)) {
-      tls = 0;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--id", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--id", v, 0, 1, &id)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--timeout", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--timeout", v, 1, 3600000, &timeout)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--wait", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--wait", v, 1, 86400, &wait_s)) return PN_EXIT_USAGE;
-      continue;
-    }
-    const char **dst = NULL;
-    int is_listen = -1;
-    if (pn_cli_opt(&a, "--listen", NULL, &v)) dst = &hostport, is_listen = 1;
-    else if (pn_cli_opt(&a, "--connect", NULL, &v)) dst = &hostport, is_listen = 0;
-    else if (pn_cli_opt(&a, "--input", NULL, &v)) dst = &input;
-    else if (pn_cli_opt(&a, "--dealer", NULL, &v)) dst = &dealer;
-    else if (pn_cli_opt(&a, "--dealer-connect", NULL, &v)) dst = &dealer_hp;
-    else if (pn_cli_opt(&a, "--weights", NULL, &v)) dst = &wfile;
-    else if (pn_cli_opt(&a, "--output", "-o", &v)) dst = &out;
-    else if (pn_cli_opt(&a, "--plan", NULL, &v)) dst = &plan_path;
-    else if (pn_cli_opt(&a, "--psk-file", NULL, &v)) dst = &psk_file;
-    else if (pn_cli_opt(&a, "--dealer-psk-file", NULL, &v)) dst = &dpsk_file;
-    else if (pn_cli_opt(&a, "--cert", NULL, &v)) dst = &cert;
-    else if (pn_cli_opt(&a, "--key", NULL, &v)) dst = &key;
-    else if (pn_cli_opt(&a, "--ca", NULL, &v)) dst = &ca;
-    else if (pn_cli_opt(&a, "--peer-name", NULL, &v)) dst = &peer_name;
-    else if (pn_cli_opt(&a, "--peer-fingerprint", NULL, &v)) dst = &peer_fp;
-    else if (pn_cli_opt(&a, "--net", NULL, &v)) dst = &net_s;
-    else if (pn_cli_opt(&a, "--json", NULL, &v)) dst = &json;
-    if (dst) {
-      if (a.err) return a.err;
-      *dst = v;
-      if (is_listen >= 0) listen = is_listen;
-      continue;
-    }
-    if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    if (model) return pn_cli_usage(cmd, "more than one model ('%s', '%s')", model, argv[a.i]);
-    model = argv[a.i];
-  }
+  bool tls = true, no_table = false;
+  const struct pn_cli_opt opts[] = {
+    {"--id", NULL, PN_CLI_INT, &id, "0|1", "this party's role (required)", 0, 1, NULL, ""},
+    {"--listen", NULL, PN_CLI_STR, &listen_hp, "HOST:PORT", "wait for the peer here (port 0: any free port)"},
+    {"--connect", NULL, PN_CLI_STR, &connect_hp, "HOST:PORT", "connect to the listening peer"},
+    {"--input", NULL, PN_CLI_STR, &input, "SHARE", "this party's input share (mpc share; required)"},
+    {"--dealer", NULL, PN_CLI_STR, &dealer, "FILE", "this party's dealer file (mpc dealer -o)"},
+    {"--dealer-connect", NULL, PN_CLI_STR, &dealer_hp, "HOST:PORT", "the online dealer (mpc dealer --serve)"},
+    {"--output", "-o", PN_CLI_STR, &out, "OUT", "this party's output share, for mpc reveal (required)"},
+    {"--weights", NULL, PN_CLI_STR, &wfile, "FILE",
+     "secret weights: PREFIX.p0.weights or PREFIX.p1.weights (mpc weights; MODEL = PREFIX.onnx)", 0, 0,
+     NULL, "public: the weights in MODEL"},
+    {"--plan", NULL, PN_CLI_STR, &plan_path, "FILE", "the HummingBird plan the dealer material was made for",
+     0, 0, NULL, "full-bit"},
+    {"--psk-file", NULL, PN_CLI_STR, &psk_file, "FILE", "party link: TLS 1.3 with this pre-shared key (mpc psk)"},
+    {"--cert", NULL, PN_CLI_STR, &cert, "PEM", "party link: TLS 1.3 with mutual certificates: this party's"},
+    {"--key", NULL, PN_CLI_STR, &key, "PEM", "its private key"},
+    {"--ca", NULL, PN_CLI_STR, &ca, "PEM", "the CA that signed the peer's certificate"},
+    {"--peer-name", NULL, PN_CLI_STR, &peer_name, "NAME", "the peer certificate's DNS name (SAN or CN)"},
+    {"--peer-fingerprint", NULL, PN_CLI_STR, &peer_fp, "HEX",
+     "the peer certificate's SHA-256 (with --cert, this or --peer-name is required)"},
+    {"--dealer-psk-file", NULL, PN_CLI_STR, &dpsk_file, "FILE",
+     "dealer link key (--dealer-connect); must differ from the party link's"},
+    {"--no-tls", NULL, PN_CLI_FLAG_OFF, &tls, NULL, "plain TCP (frames HMAC'ed if --psk-file is given)"},
+    {"--no-table", NULL, PN_CLI_FLAG, &no_table, NULL, "carry tree for HummingBird widths 3..8 (the dealer must agree)"},
+    {"--net", NULL, PN_CLI_STR, &net_s, "NET", "link emulator: none, lan, wan or BW,RTT (Mbit/s, ms)"},
+    {"--timeout", NULL, PN_CLI_INT, &timeout, "MS", "per-operation timeout", 1, 3600000},
+    {"--wait", NULL, PN_CLI_INT, &wait_s, "S", "how long to wait for the peer to listen or connect", 1, 86400},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "bytes, rounds and time per layer"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "--id 0|1 (--listen|--connect) HOST:PORT MODEL.onnx --input SHARE\n"
+         "                        (--dealer FILE | --dealer-connect HOST:PORT) -o OUT",
+    "Run one party of a two-party inference with its input share (from `mpc share`) and its\n"
+    "dealer material (from `mpc dealer`, made for the same model, plan and batch size), and write\n"
+    "its share of the outputs for `mpc reveal`. Weights are public (each party loads the model)\n"
+    "unless --weights gives this party's weight shares. A dealer file is single-use: it is\n"
+    "marked used when the run starts. See docs/mpc.md for the two-host recipe.",
+    "privnn mpc party --id 0 --listen 0.0.0.0:7000 m.onnx --psk-file link.key --input c.p0.share "
+    "--dealer d.p0.dealer -o out.p0",
+    opts, "model", &model, 0, 1};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  if (listen_hp && connect_hp) return pn_cli_usage(cmd, "give --listen or --connect, not both");
+  const char *hostport = listen_hp ? listen_hp : connect_hp;
+  int listen = listen_hp != NULL;
   if (id < 0 || !hostport || !model || !input || !(dealer || dealer_hp) || !out)
     return pn_cli_usage(cmd, "--id, --listen/--connect, MODEL, --input, --dealer (or "
                         "--dealer-connect) and -o are required");
@@ -456,7 +435,7 @@ int pn_mpc_cli_party(int argc, char **argv) {
         cJSON_AddItemToArray(ls, e);
       }
       cJSON_AddItemToObject(r, "layers", ls);
-      rc = pn_json_write(&ctx, json, r, 0644);
+      rc = pn_cli_report(&ctx, cmd, json, r);
       cJSON_Delete(r);
     }
   }
@@ -477,31 +456,19 @@ out:
 }
 
 int pn_mpc_cli_reveal(int argc, char **argv) {
-  const char *cmd = "mpc reveal", *files[2] = {NULL, NULL}, *labels_path = NULL, *json = NULL, *v;
-  struct pn_cli_args a = {argc, argv, 2, cmd, 0};
-  int nf = 0;
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      printf("usage: privnn mpc reveal OUT.p0 OUT.p1 [--labels PREFIX.labels.json] [--json FILE]\n"
-             "Add the parties' output shares of one run, print each image's class (and accuracy\n"
-             "against the labels `mpc share` wrote). Outputs of two different runs are refused.\n");
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_opt(&a, "--labels", NULL, &v)) {
-      if (a.err) return a.err;
-      labels_path = v;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--json", NULL, &v)) {
-      if (a.err) return a.err;
-      json = v;
-      continue;
-    }
-    if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    if (nf == 2) return pn_cli_usage(cmd, "more than two share files");
-    files[nf++] = argv[a.i];
-  }
-  if (nf != 2) return pn_cli_usage(cmd, "give the two parties' output files");
+  const char *cmd = "mpc reveal", *files[2] = {NULL, NULL}, *labels_path = NULL, *json = NULL;
+  const struct pn_cli_opt opts[] = {
+    {"--labels", NULL, PN_CLI_STR, &labels_path, "FILE", "PREFIX.labels.json from mpc share: also print accuracy"},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "the classes (and accuracy) as JSON"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "OUT.p0 OUT.p1",
+    "The client: add the parties' output shares of one run and print each image's class (and\n"
+    "the accuracy against the labels `mpc share` wrote). Outputs of two different runs, or two\n"
+    "outputs of one party, are refused.",
+    "privnn mpc reveal out.p0 out.p1 --labels client.labels.json", opts, "output share", files, 2, 2};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   struct pn_ctx ctx = {0};
   struct pn_mpc_share_file f[2] = {{0}, {0}};
   cJSON *lj = NULL, *preds = NULL;
@@ -593,11 +560,11 @@ int pn_mpc_cli_reveal(int argc, char **argv) {
     char rid[2 * PN_MPC_ID_BYTES + 1];
     pn_mpc_id_hex(f[0].run_id, rid);
     cJSON_AddStringToObject(r, "run_id", rid);
-    cJSON_AddNumberToObject(r, "count", (double)n);
+    cJSON_AddNumberToObject(r, "images", (double)n);
     if (labelled) cJSON_AddNumberToObject(r, "accuracy", (double)correct / (double)labelled);
     cJSON_AddItemToObject(r, "predictions", preds);
     preds = NULL;
-    rc = pn_json_write(&ctx, json, r, 0644);
+    rc = pn_cli_report(&ctx, cmd, json, r);
     cJSON_Delete(r);
   }
 out:
@@ -610,24 +577,19 @@ out:
 
 /* `mpc psk -o FILE`: a fresh 32-byte pre-shared key, mode 0600, for one link. */
 int pn_mpc_cli_psk(int argc, char **argv) {
-  const char *cmd = "mpc psk", *out = NULL, *v;
-  struct pn_cli_args a = {argc, argv, 2, cmd, 0};
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      printf("usage: privnn mpc psk -o FILE\n"
-             "Write a fresh random 32-byte pre-shared key to FILE (mode 0600; refuses to overwrite).\n"
-             "Copy it to the other end of one link over a channel you trust (scp, a USB stick):\n"
-             "one key for the P0-P1 link (--psk-file), another for each dealer link\n"
-             "(--dealer-psk-file on the parties, --psk-file on `mpc dealer --serve`).\n");
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_opt(&a, "--output", "-o", &v)) {
-      if (a.err) return a.err;
-      out = v;
-      continue;
-    }
-    return pn_cli_usage(cmd, "unknown argument '%s'", argv[a.i]);
-  }
+  const char *cmd = "mpc psk", *out = NULL;
+  const struct pn_cli_opt opts[] = {
+    {"--output", "-o", PN_CLI_STR, &out, "FILE", "the key file to create (required; never overwritten)"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "-o FILE",
+    "Write a fresh random 32-byte pre-shared key to FILE (mode 0600; refuses to overwrite).\n"
+    "Copy it to the other end of one link over a channel you trust (scp, a USB stick): one key\n"
+    "for the P0-P1 link (--psk-file), another for each dealer link (--dealer-psk-file on the\n"
+    "parties, --psk-file on `mpc dealer --serve`).",
+    "privnn mpc psk -o link.key", opts, NULL, NULL, 0, 0};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   if (!out) return pn_cli_usage(cmd, "no output file given (-o FILE)");
   struct pn_ctx ctx = {0};
   uint8_t key[32];

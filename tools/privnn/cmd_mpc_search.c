@@ -261,7 +261,7 @@ out:
 int pn_mpc_cli_finetune(int argc, char **argv) {
   const char *cmd = "mpc finetune";
   struct ft_opts o = {.augment = "flip", .check = 1000, .seed = 1, .lr = 1e-3};
-  struct pn_cli_args a = {argc, argv, 2, cmd, 0};
+  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
   const char *v;
   for (; a.i < argc; a.i++) {
     if (pn_cli_flag(&a, "--help", "-h")) {
@@ -324,7 +324,7 @@ int pn_mpc_cli_search(int argc, char **argv) {
   int mode = -1;
   int64_t verify = -1, ft_epochs = 0;
   uint64_t seed = 1;
-  struct pn_cli_args a = {argc, argv, 2, cmd, 0};
+  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
   const char *v;
   for (; a.i < argc; a.i++) {
     if (pn_cli_flag(&a, "--help", "-h")) {

@@ -10,42 +10,21 @@
 #include "util/report.h"
 #include "util/status.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn optimize IN.onnx -o OUT.onnx [--json FILE]\n\n"
-          "Rewrite a model with privnn's own passes, all into standard ONNX ops so the result runs\n"
-          "in privnn and in ONNX Runtime: Constant nodes to initializers, BatchNormalization folded\n"
-          "into Conv, Identity/Dropout removed, MatMul+Add into Gemm (2-D), constant folding,\n"
-          "unused initializers pruned. Conv+Relu stays two nodes (ONNX has no standard fused op).\n\n"
-          "options:\n"
-          "  -o, --output FILE   optimized model\n"
-          "  --json FILE         report: per-pass rewrite counts, node counts, seconds\n"
-          "  -h, --help          this text\n");
-}
-
 int pn_cmd_optimize(int argc, char **argv) {
-  const char *cmd = "optimize", *in = NULL, *out = NULL, *json = NULL, *v;
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      usage(stdout);
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_opt(&a, "--output", "-o", &v)) {
-      if (a.err) return a.err;
-      out = v;
-    } else if (pn_cli_opt(&a, "--json", NULL, &v)) {
-      if (a.err) return a.err;
-      json = v;
-    } else if (argv[a.i][0] == '-') {
-      return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    } else if (in) {
-      return pn_cli_usage(cmd, "more than one input model ('%s', '%s')", in, argv[a.i]);
-    } else {
-      in = argv[a.i];
-    }
-  }
-  if (!in) return pn_cli_usage(cmd, "no input model given");
+  const char *cmd = "optimize", *in = NULL, *out = NULL, *json = NULL;
+  const struct pn_cli_opt opts[] = {
+    {"--output", "-o", PN_CLI_STR, &out, "FILE", "the optimized model (required)"},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "report: per-pass rewrite counts, node counts, seconds"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "IN.onnx -o OUT.onnx",
+    "Rewrite a model with privnn's own passes, all into standard ONNX ops so the result runs\n"
+    "in privnn and in ONNX Runtime: Constant nodes to initializers, BatchNormalization folded\n"
+    "into Conv, Identity/Dropout removed, MatMul+Add into Gemm (2-D), constant folding,\n"
+    "unused initializers pruned. Conv+Relu stays two nodes (ONNX has no standard fused op).",
+    "privnn optimize build/r18.onnx -o build/r18-opt.onnx", opts, "input model", &in, 1, 1};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   if (!out) return pn_cli_usage(cmd, "no output given (-o OUT.onnx)");
   struct pn_ctx ctx = {0};
   struct pn_graph *g = NULL;
@@ -75,7 +54,7 @@ int pn_cmd_optimize(int argc, char **argv) {
     cJSON *p = cJSON_AddObjectToObject(r, "passes");
     for (int i = 0; i < 6; i++) cJSON_AddNumberToObject(p, names[i], counts[i]);
     cJSON_AddNumberToObject(r, "seconds", secs);
-    rc = pn_json_write(&ctx, json, r, 0644);
+    rc = pn_cli_report(&ctx, cmd, json, r);
     cJSON_Delete(r);
     if (rc) return pn_cli_fail(cmd, &ctx);
   }

@@ -17,26 +17,7 @@
 #include "util/report.h"
 #include "util/status.h"
 
-#define MAX_FILES 64
-
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn run MODEL.onnx (--input X.pb ... | --random) [options]\n\n"
-          "Run a model with privnn's plaintext executor. Inputs are TensorProto files given in the\n"
-          "order of the model's runtime inputs, or random N(0,1) tensors with --random (unknown or\n"
-          "symbolic dims become 1).\n\n"
-          "options:\n"
-          "  -i, --input FILE    a TensorProto input (repeat for each input, in order)\n"
-          "  -o, --output FILE   save an output as TensorProto (repeat, in output order)\n"
-          "  --random            random inputs instead of files\n"
-          "  --seed S            seed of the random inputs (default 0)\n"
-          "  --repeat R          timed runs (default 1)\n"
-          "  --warmup W          untimed runs first (default 0)\n"
-          "  --threads T         OpenMP and OpenBLAS threads (default: library defaults)\n"
-          "  --profile           print time per op type\n"
-          "  --json FILE         write a JSON report (outputs, timing, profile)\n"
-          "  -h, --help          this text\n");
-}
+#define MAX_FILES PN_CLI_LIST_MAX
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -124,63 +105,36 @@ static void print_output(const struct pn_value *v, const struct pn_tensor *t, cJ
 
 struct run_opts {
   const char *model, *json;
-  const char *inputs[MAX_FILES], *outputs[MAX_FILES];
-  int n_inputs, n_outputs;
+  struct pn_cli_list inputs, outputs;
   bool random, profile;
   uint64_t seed;
   int64_t repeat, warmup, threads;
 };
 
 static int parse(int argc, char **argv, struct run_opts *o) {
-  const char *cmd = "run", *v;
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
+  const char *cmd = "run";
   o->repeat = 1;
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      usage(stdout);
-      return -1;
-    }
-    if (pn_cli_flag(&a, "--random", NULL)) { o->random = true; continue; }
-    if (pn_cli_flag(&a, "--profile", NULL)) { o->profile = true; continue; }
-    if (pn_cli_opt(&a, "--input", "-i", &v)) {
-      if (a.err) return a.err;
-      if (o->n_inputs == MAX_FILES) return pn_cli_usage(cmd, "more than %d --input files", MAX_FILES);
-      o->inputs[o->n_inputs++] = v;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--output", "-o", &v)) {
-      if (a.err) return a.err;
-      if (o->n_outputs == MAX_FILES) return pn_cli_usage(cmd, "more than %d --output files", MAX_FILES);
-      o->outputs[o->n_outputs++] = v;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--json", NULL, &v)) {
-      if (a.err) return a.err;
-      o->json = v;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--seed", NULL, &v)) {
-      if (a.err || pn_cli_u64(cmd, "--seed", v, &o->seed)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--repeat", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--repeat", v, 1, 1000000, &o->repeat)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--warmup", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--warmup", v, 0, 1000000, &o->warmup)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--threads", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--threads", v, 1, 1024, &o->threads)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (argv[a.i][0] == '-' && argv[a.i][1]) return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    if (o->model) return pn_cli_usage(cmd, "more than one model given ('%s', '%s')", o->model, argv[a.i]);
-    o->model = argv[a.i];
-  }
-  if (!o->model) return pn_cli_usage(cmd, "no model given");
-  if (o->random && o->n_inputs) return pn_cli_usage(cmd, "--random and --input exclude each other");
+  const struct pn_cli_opt opts[] = {
+    {"--input", "-i", PN_CLI_LIST, &o->inputs, "FILE", "a TensorProto input (repeat for each input, in order)"},
+    {"--output", "-o", PN_CLI_LIST, &o->outputs, "FILE", "save an output as TensorProto (repeat, in output order)"},
+    {"--random", NULL, PN_CLI_FLAG, &o->random, NULL, "random N(0,1) inputs instead of files"},
+    {"--seed", NULL, PN_CLI_UINT, &o->seed, "S", "seed of the random inputs"},
+    {"--repeat", NULL, PN_CLI_INT, &o->repeat, "R", "timed runs", 1, 1000000},
+    {"--warmup", NULL, PN_CLI_INT, &o->warmup, "W", "untimed runs first", 0, 1000000},
+    {"--threads", NULL, PN_CLI_INT, &o->threads, "T", "OpenMP and OpenBLAS threads", 1, 1024, NULL,
+     "the libraries' own"},
+    {"--profile", NULL, PN_CLI_FLAG, &o->profile, NULL, "print the time per op type"},
+    {"--json", NULL, PN_CLI_STR, &o->json, "FILE", "write a JSON report (outputs, timing, profile)"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "MODEL.onnx (--input X.pb ... | --random)",
+    "Run a model with privnn's plaintext executor. Inputs are TensorProto files given in the\n"
+    "order of the model's runtime inputs, or random N(0,1) tensors with --random (unknown or\n"
+    "symbolic dims become 1).",
+    "privnn run build/r18.onnx --random --repeat 5", opts, "model", &o->model, 1, 1};
+  int rc = pn_cli_parse(&spec, argc, argv);
+  if (rc) return rc;
+  if (o->random && o->inputs.n) return pn_cli_usage(cmd, "--random and --input exclude each other");
   return PN_EXIT_OK;
 }
 
@@ -205,16 +159,16 @@ static void free_outputs(struct run_state *st) {
 static int write_outputs(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *st) {
   struct pn_atomic_file af[MAX_FILES];
   int opened = 0, rc = PN_OK;
-  for (int i = 0; i < o->n_outputs && rc == PN_OK; i++) {
+  for (int i = 0; i < o->outputs.n && rc == PN_OK; i++) {
     uint8_t *buf;
     size_t n;
     if ((rc = pn_tensor_save_pb(ctx, st->out[i], &buf, &n)) != PN_OK) {
-      pn_err_prefix(ctx, "%s", o->outputs[i]);
+      pn_err_prefix(ctx, "%s", o->outputs.v[i]);
       break;
     }
-    if ((rc = pn_atomic_open(ctx, &af[i], o->outputs[i], 0644)) == PN_OK) { /* names the file */
+    if ((rc = pn_atomic_open(ctx, &af[i], o->outputs.v[i], 0644)) == PN_OK) { /* names the file */
       opened++;
-      if (fwrite(buf, 1, n, af[i].f) != n) rc = pn_err(ctx, PN_ERR_IO, "%s: short write", o->outputs[i]);
+      if (fwrite(buf, 1, n, af[i].f) != n) rc = pn_err(ctx, PN_ERR_IO, "%s: short write", o->outputs.v[i]);
     }
     free(buf);
   }
@@ -222,7 +176,7 @@ static int write_outputs(struct pn_ctx *ctx, const struct run_opts *o, struct ru
     if (rc != PN_OK) {
       pn_atomic_abort(&af[i]);
     } else if ((rc = pn_atomic_commit(ctx, &af[i])) == PN_OK) {
-      printf("wrote %s (%s)\n", o->outputs[i], pn_exec_output(st->ex, i)->name);
+      printf("wrote %s (%s)\n", o->outputs.v[i], pn_exec_output(st->ex, i)->name);
     } else {
       for (int k = i + 1; k < opened; k++) pn_atomic_abort(&af[k]);
       break;
@@ -247,8 +201,8 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
   st->out = calloc((size_t)st->n_out + 1, sizeof *st->out);
   st->times = calloc((size_t)o->repeat, sizeof *st->times);
   if (!st->in || !st->out || !st->times) return pn_cli_failf(cmd, "out of memory");
-  if (o->n_outputs > st->n_out)
-    return pn_cli_usage(cmd, "%d --output files given but %s has %d outputs", o->n_outputs, o->model,
+  if (o->outputs.n > st->n_out)
+    return pn_cli_usage(cmd, "%d --output files given but %s has %d outputs", o->outputs.n, o->model,
                         st->n_out);
   if (o->random) {
     struct pn_prg prg;
@@ -261,19 +215,19 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
       return pn_cli_fail(cmd, ctx);
     }
   } else {
-    if (o->n_inputs != st->n_in) {
+    if (o->inputs.n != st->n_in) {
       char names[512] = "";
       for (int i = 0; i < st->n_in; i++) {
         strncat(names, i ? ", " : "", sizeof names - strlen(names) - 1);
         strncat(names, pn_exec_input(st->ex, i)->name, sizeof names - strlen(names) - 1);
       }
       return pn_cli_usage(cmd, "%s needs %d input%s (%s), got %d --input (or use --random)", o->model,
-                          st->n_in, st->n_in == 1 ? "" : "s", names, o->n_inputs);
+                          st->n_in, st->n_in == 1 ? "" : "s", names, o->inputs.n);
     }
     for (int i = 0; i < st->n_in; i++) {
-      if (pn_tensor_load_pb_file(ctx, o->inputs[i], &st->in[i]) != PN_OK) return pn_cli_fail(cmd, ctx);
+      if (pn_tensor_load_pb_file(ctx, o->inputs.v[i], &st->in[i]) != PN_OK) return pn_cli_fail(cmd, ctx);
       if (pn_exec_check_input(ctx, st->ex, i, st->in[i]) != PN_OK) {
-        pn_err_prefix(ctx, "%s (--input %d of %s)", o->inputs[i], i + 1, o->model);
+        pn_err_prefix(ctx, "%s (--input %d of %s)", o->inputs.v[i], i + 1, o->model);
         return pn_cli_fail(cmd, ctx);
       }
     }
@@ -326,7 +280,7 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
            pn_shape_str(buf, sizeof buf, t->ndim, t->dims), o->random ? " (random)" : "");
     cJSON *x = cJSON_CreateObject();
     cJSON_AddStringToObject(x, "name", pn_exec_input(st->ex, i)->name);
-    cJSON_AddStringToObject(x, "source", o->random ? "random" : o->inputs[i]);
+    cJSON_AddStringToObject(x, "source", o->random ? "random" : o->inputs.v[i]);
     cJSON *sh = cJSON_AddArrayToObject(x, "shape");
     for (int k = 0; k < t->ndim; k++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t->dims[k]));
     cJSON_AddItemToArray(ji, x);
@@ -385,8 +339,8 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
   }
   free(prof);
 
-  if (o->n_outputs && write_outputs(ctx, o, st) != PN_OK) return pn_cli_fail(cmd, ctx);
-  if (o->json && pn_json_write(ctx, o->json, rep, 0644) != PN_OK) return pn_cli_fail(cmd, ctx);
+  if (o->outputs.n && write_outputs(ctx, o, st) != PN_OK) return pn_cli_fail(cmd, ctx);
+  if (o->json && pn_cli_report(ctx, cmd, o->json, rep) != PN_OK) return pn_cli_fail(cmd, ctx);
   return PN_EXIT_OK;
 
 run_failed:

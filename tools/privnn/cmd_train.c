@@ -1,5 +1,4 @@
 /* cmd_train.c - `privnn train`: train a reference architecture on Fashion-MNIST, export ONNX. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_util.h"
 #include "graph/ir.h"
 #include "graph/onnx.h"
 #include "nn/arch.h"
@@ -20,33 +20,6 @@ static volatile sig_atomic_t g_stop;
 static void on_sigint(int sig) {
   (void)sig;
   g_stop = 1;
-}
-
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn train --arch ARCH --data fashion-mnist --epochs N -o model.onnx [options]\n\n"
-          "Train ARCH (lenet5, cnn-s, resnet-s, vgg-s) on the 55,000-image train split; validate on the\n"
-          "fixed 5,000-image validation split after every epoch (the test split is never read).\n\n"
-          "  --arch ARCH        architecture\n"
-          "  --data D           fashion-mnist (from %s) or a folder with the four .gz files\n"
-          "  --epochs N         epochs (default 10)\n"
-          "  --lr X             peak learning rate (default 0.05 sgd, 0.002 adam/adamw)\n"
-          "  --batch B          batch size (default 128)\n"
-          "  --seed S           seed of weights, shuffling, augmentation (default 1)\n"
-          "  --opt O            sgd (Nesterov momentum 0.9) | adam | adamw (default sgd)\n"
-          "  --wd X             weight decay (default 5e-4 sgd, 0.05 adamw)\n"
-          "  --sched S          cosine | step | const (default cosine)\n"
-          "  --warmup E         warm-up epochs, may be fractional (default 0.5)\n"
-          "  --augment A        full (random crop with 2-px padding + horizontal flip, default),\n"
-          "                     flip, crop or none\n"
-          "  --no-augment       same as --augment none\n"
-          "  --max-train N      use only the first N training images (quick runs)\n"
-          "  --ckpt FILE        checkpoint written atomically every epoch (default OUT.ckpt)\n"
-          "  --resume FILE      continue from a checkpoint (same options)\n"
-          "  --json FILE        write a JSON report\n"
-          "  -o FILE            the trained model (ONNX)\n\n"
-          "Ctrl-C stops after the current batch and leaves the last checkpoint intact.\n",
-          PN_FMNIST_DIR);
 }
 
 struct epoch_printer {
@@ -70,85 +43,56 @@ static const char *data_dir(const char *data) {
 }
 
 int pn_cmd_train(int argc, char **argv) {
-  const char *arch = NULL, *data = NULL, *out = NULL, *json = NULL, *resume = NULL, *ckpt = NULL;
-  const char *opt_s = "sgd", *sched_s = "cosine", *aug_s = "full";
-  int epochs = 10, batch = 128;
+  const char *cmd = "train", *arch = NULL, *data = NULL, *out = NULL, *json = NULL, *resume = NULL;
+  const char *ckpt = NULL;
+  int opt_k = PN_OPT_SGD, sched_i = 0, aug = 0;
+  bool no_aug = false;
+  int64_t epochs = 10, batch = 128, max_train = 0;
   double lr = -1, wd = -1, warmup = 0.5;
   uint64_t seed = 1;
-  int64_t max_train = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return 0;
-    }
-    if (!strcmp(a, "--no-augment")) {
-      aug_s = "none";
-      continue;
-    }
-    if (!v) {
-      fprintf(stderr, "privnn train: %s needs a value (see --help)\n", a);
-      return 2;
-    }
-    char *end = NULL;
-    errno = 0;
-    if (!strcmp(a, "--arch")) arch = v;
-    else if (!strcmp(a, "--data")) data = v;
-    else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-    else if (!strcmp(a, "--json")) json = v;
-    else if (!strcmp(a, "--resume")) resume = v;
-    else if (!strcmp(a, "--ckpt")) ckpt = v;
-    else if (!strcmp(a, "--opt")) opt_s = v;
-    else if (!strcmp(a, "--sched")) sched_s = v;
-    else if (!strcmp(a, "--augment")) aug_s = v;
-    else if (!strcmp(a, "--epochs")) epochs = (int)strtol(v, &end, 10);
-    else if (!strcmp(a, "--batch")) batch = (int)strtol(v, &end, 10);
-    else if (!strcmp(a, "--seed")) seed = strtoull(v, &end, 10);
-    else if (!strcmp(a, "--max-train")) max_train = strtoll(v, &end, 10);
-    else if (!strcmp(a, "--lr")) lr = strtod(v, &end);
-    else if (!strcmp(a, "--wd")) wd = strtod(v, &end);
-    else if (!strcmp(a, "--warmup")) warmup = strtod(v, &end);
-    else {
-      fprintf(stderr, "privnn train: unknown option '%s' (see --help)\n", a);
-      return 2;
-    }
-    if (end && (*end || errno || end == v)) {
-      fprintf(stderr, "privnn train: %s: '%s' is not a number\n", a, v);
-      return 2;
-    }
-    i++;
-  }
-  if (!arch || !out) {
-    fprintf(stderr, "privnn train: --arch and -o are required (see --help)\n");
-    return 2;
-  }
-  if (data && strcmp(data, "fashion-mnist") && access(data, F_OK)) {
-    fprintf(stderr, "privnn train: --data '%s': not 'fashion-mnist' nor a folder\n", data);
-    return 2;
-  }
-  int crop = !strcmp(aug_s, "full") || !strcmp(aug_s, "crop");
-  int flip = !strcmp(aug_s, "full") || !strcmp(aug_s, "flip");
-  if (!crop && !flip && strcmp(aug_s, "none")) {
-    fprintf(stderr, "privnn train: --augment '%s': use full, flip, crop or none\n", aug_s);
-    return 2;
-  }
-  int ok = pn_opt_parse(opt_s);
-  if (ok < 0) {
-    fprintf(stderr, "privnn train: --opt '%s': use sgd, adam or adamw\n", opt_s);
-    return 2;
-  }
-  enum pn_sched_kind sched = !strcmp(sched_s, "cosine") ? PN_SCHED_COSINE
-                             : !strcmp(sched_s, "step") ? PN_SCHED_STEP
-                             : !strcmp(sched_s, "const") ? PN_SCHED_CONST : PN_SCHED_COUNT;
-  if (sched == PN_SCHED_COUNT) {
-    fprintf(stderr, "privnn train: --sched '%s': use cosine, step or const\n", sched_s);
-    return 2;
-  }
-  if (epochs < 1 || epochs > 1024 || batch < 1 || batch > 65536 || max_train < 0 || warmup < 0 ||
-      (lr != -1 && !(lr > 0)) || (wd != -1 && !(wd >= 0))) {
-    fprintf(stderr, "privnn train: epochs must be in 1..1024, batch in 1..65536, lr > 0, wd >= 0\n");
-    return 2;
-  }
+  char data_help[160];
+  snprintf(data_help, sizeof data_help, "fashion-mnist (from %s) or a folder with the four .gz files",
+           PN_FMNIST_DIR);
+  const struct pn_cli_opt opts[] = {
+    {"--arch", NULL, PN_CLI_STR, &arch, "ARCH", "lenet5, cnn-s, resnet-s or vgg-s (required)"},
+    {"--data", NULL, PN_CLI_STR, &data, "D", data_help, 0, 0, NULL, "fashion-mnist"},
+    {"--output", "-o", PN_CLI_STR, &out, "FILE", "the trained model, ONNX (required)"},
+    {"--epochs", NULL, PN_CLI_INT, &epochs, "N", "epochs", 1, 1024},
+    {"--lr", NULL, PN_CLI_REAL, &lr, "X", "peak learning rate", 1e-12, 1e3, NULL, "0.05 sgd, 0.002 adam/adamw"},
+    {"--batch", NULL, PN_CLI_INT, &batch, "B", "batch size", 1, 65536},
+    {"--seed", NULL, PN_CLI_UINT, &seed, "S", "seed of weights, shuffling, augmentation"},
+    {"--opt", NULL, PN_CLI_CHOICE, &opt_k, "O", "optimiser; sgd is Nesterov momentum 0.9", 0, 0, "sgd|adam|adamw"},
+    {"--wd", NULL, PN_CLI_REAL, &wd, "X", "weight decay", 0, 10, NULL, "5e-4 sgd, 0.05 adamw"},
+    {"--sched", NULL, PN_CLI_CHOICE, &sched_i, "S", "learning-rate schedule", 0, 0, "cosine|step|const"},
+    {"--warmup", NULL, PN_CLI_REAL, &warmup, "E", "warm-up epochs, may be fractional", 0, 1e6},
+    {"--augment", NULL, PN_CLI_CHOICE, &aug, "A",
+     "full: random crop with 2-px padding + horizontal flip", 0, 0, "full|flip|crop|none"},
+    {"--no-augment", NULL, PN_CLI_FLAG, &no_aug, NULL, "same as --augment none"},
+    {"--max-train", NULL, PN_CLI_INT, &max_train, "N", "use only the first N training images (quick runs)",
+     0, 1e9, NULL, "all"},
+    {"--ckpt", NULL, PN_CLI_STR, &ckpt, "FILE", "checkpoint written atomically every epoch", 0, 0, NULL,
+     "OUT.ckpt"},
+    {"--resume", NULL, PN_CLI_STR, &resume, "FILE", "continue from a checkpoint (same options)"},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "write a JSON report"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "--arch ARCH --data fashion-mnist --epochs N -o model.onnx",
+    "Train ARCH on the 55,000-image train split; validate on the fixed 5,000-image validation\n"
+    "split after every epoch (the test split is never read). Ctrl-C stops after the current batch\n"
+    "and leaves the last checkpoint intact.",
+    "privnn train --arch cnn-s --data fashion-mnist --epochs 10 --seed 1 -o build/cnn-s.onnx", opts,
+    NULL, NULL, 0, 0};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  if (!arch || !out) return pn_cli_usage(cmd, "--arch and -o are required");
+  if (data && strcmp(data, "fashion-mnist") && access(data, F_OK))
+    return pn_cli_usage(cmd, "--data '%s': not 'fashion-mnist' nor a folder", data);
+  if (no_aug) aug = 3;
+  int crop = aug == 0 || aug == 2, flip = aug == 0 || aug == 1;
+  int ok = opt_k;
+  static const enum pn_sched_kind scheds[3] = {PN_SCHED_COSINE, PN_SCHED_STEP, PN_SCHED_CONST};
+  enum pn_sched_kind sched = scheds[sched_i];
+
 
   struct pn_ctx ctx = {0};
   struct pn_dataset ds;
@@ -214,18 +158,19 @@ int pn_cmd_train(int argc, char **argv) {
   }
   if (json && res && (rc == PN_OK || rc == PN_ERR_INTERRUPTED)) {
     cJSON *o = cJSON_CreateObject(), *h = cJSON_CreateArray();
-    cJSON_AddStringToObject(o, "command", "train");
     cJSON_AddStringToObject(o, "arch", arch);
     cJSON_AddStringToObject(o, "status", rc ? "interrupted" : "ok");
     cJSON_AddNumberToObject(o, "epochs", epochs);
     cJSON_AddNumberToObject(o, "epochs_done", res->epochs_done);
     cJSON_AddNumberToObject(o, "batch", batch);
     cJSON_AddNumberToObject(o, "seed", (double)seed);
-    cJSON_AddStringToObject(o, "optimizer", opt_s);
+    cJSON_AddStringToObject(o, "optimizer", pn_opt_name((enum pn_opt_kind)opt_k));
     cJSON_AddNumberToObject(o, "lr", cfg.opt.lr);
     cJSON_AddNumberToObject(o, "weight_decay", cfg.opt.weight_decay);
-    cJSON_AddStringToObject(o, "schedule", sched_s);
-    cJSON_AddStringToObject(o, "augment", aug_s);
+    static const char *const sched_names[3] = {"cosine", "step", "const"};
+    static const char *const aug_names[4] = {"full", "flip", "crop", "none"};
+    cJSON_AddStringToObject(o, "schedule", sched_names[sched_i]);
+    cJSON_AddStringToObject(o, "augment", aug_names[aug]);
     cJSON_AddNumberToObject(o, "train_images", (double)(max_train > 0 && max_train < ds.n[0] ? max_train : ds.n[0]));
     for (int e = 0; e < res->epochs_done; e++) {
       const struct pn_epoch_stats *st = &res->hist[e];
@@ -256,7 +201,7 @@ int pn_cmd_train(int argc, char **argv) {
       cJSON_AddNumberToObject(o, "conv_gflops_cpu", res->conv_flops / res->conv_cpu_seconds * 1e-9);
     if (!rc) cJSON_AddStringToObject(o, "output", out);
     cJSON_AddStringToObject(o, "checkpoint", ckpt);
-    int jr = pn_json_write(&ctx, json, o, 0644);
+    int jr = pn_cli_report(&ctx, cmd, json, o);
     cJSON_Delete(o);
     if (jr && !rc) rc = jr;
   }

@@ -9,78 +9,43 @@
 #include "graph/zoo.h"
 #include "util/status.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn zoo NAME -o FILE.onnx [options]\n\n"
-          "Write a reference architecture as ONNX (opset 17) with deterministic random weights\n"
-          "(He-normal conv/linear, BatchNorm/LayerNorm near the identity).\n\n"
-          "models:");
-  for (const char *const *n = pn_zoo_names(); *n; n++) fprintf(f, " %s", *n);
-  fprintf(f,
-          "\n\noptions:\n"
-          "  -o, --output FILE      where to write the model (written atomically)\n"
-          "  --input-shape NxCxHxW  CNN input shape (default 1x3x224x224); for bert BATCHxSEQ[xHIDDEN]\n"
-          "  --seed S               weight seed (default 0)\n"
-          "  --classes N            classifier outputs of the CNNs (default 1000)\n"
-          "  --layers L             bert encoder layers (default 12)\n"
-          "  --hidden H             bert hidden size (default 768)\n"
-          "  --heads A              bert attention heads (default 12)\n"
-          "  --seq S                bert sequence length (default 128)\n"
-          "  --intermediate I       bert FFN width (default 4*hidden)\n"
-          "  --batch B              bert batch (default 1)\n"
-          "  -h, --help             this text\n");
-}
-
 int pn_cmd_zoo(int argc, char **argv) {
-  const char *cmd = "zoo", *name = NULL, *outp = NULL, *v;
+  const char *cmd = "zoo", *name = NULL, *outp = NULL;
   struct pn_zoo_opts o = {0};
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
-  struct {
-    const char *opt;
-    int64_t *dst;
-    int64_t hi;
-  } ints[] = {{"--classes", &o.num_classes, 1 << 24}, {"--layers", &o.layers, 1000},
-              {"--hidden", &o.hidden, 1 << 16},       {"--heads", &o.heads, 1 << 12},
-              {"--seq", &o.seq, 1 << 20},             {"--intermediate", &o.intermediate, 1 << 18},
-              {"--batch", &o.batch, 1 << 16}};
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      usage(stdout);
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_opt(&a, "--output", "-o", &v)) {
-      if (a.err) return a.err;
-      outp = v;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--input-shape", NULL, &v)) {
-      if (a.err) return a.err;
-      if (pn_cli_shape(cmd, "--input-shape", v, &o.ndim, o.dims)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--seed", NULL, &v)) {
-      if (a.err || pn_cli_u64(cmd, "--seed", v, &o.seed)) return PN_EXIT_USAGE;
-      continue;
-    }
-    bool matched = false;
-    for (size_t k = 0; k < sizeof ints / sizeof *ints && !matched; k++)
-      if (pn_cli_opt(&a, ints[k].opt, NULL, &v)) {
-        if (a.err || pn_cli_i64(cmd, ints[k].opt, v, 1, ints[k].hi, ints[k].dst))
-          return PN_EXIT_USAGE;
-        matched = true;
-      }
-    if (matched) continue;
-    if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    if (name) return pn_cli_usage(cmd, "more than one model name ('%s', '%s')", name, argv[a.i]);
-    name = argv[a.i];
-  }
-  if (!name) return pn_cli_usage(cmd, "no model name given");
+  struct pn_cli_shape shape = {0};
+  char about[512];
+  size_t k = (size_t)snprintf(about, sizeof about,
+                              "Write a reference architecture as ONNX (opset 17) with deterministic random\n"
+                              "weights (He-normal conv/linear, BatchNorm/LayerNorm near the identity).\n"
+                              "Models:");
+  for (const char *const *n = pn_zoo_names(); *n && k < sizeof about; n++)
+    k += (size_t)snprintf(about + k, sizeof about - k, " %s", *n);
+  const struct pn_cli_opt opts[] = {
+    {"--output", "-o", PN_CLI_STR, &outp, "FILE", "where to write the model (atomically; required)"},
+    {"--input-shape", NULL, PN_CLI_SHAPE, &shape, "NxCxHxW",
+     "CNN input shape; for bert BATCHxSEQ[xHIDDEN]", 0, 0, NULL, "1x3x224x224"},
+    {"--seed", NULL, PN_CLI_UINT, &o.seed, "S", "weight seed"},
+    {"--classes", NULL, PN_CLI_INT, &o.num_classes, "N", "classifier outputs of the CNNs", 1, 1 << 24, NULL, "1000"},
+    {"--layers", NULL, PN_CLI_INT, &o.layers, "L", "bert encoder layers", 1, 1000, NULL, "12"},
+    {"--hidden", NULL, PN_CLI_INT, &o.hidden, "H", "bert hidden size", 1, 1 << 16, NULL, "768"},
+    {"--heads", NULL, PN_CLI_INT, &o.heads, "A", "bert attention heads", 1, 1 << 12, NULL, "12"},
+    {"--seq", NULL, PN_CLI_INT, &o.seq, "S", "bert sequence length", 1, 1 << 20, NULL, "128"},
+    {"--intermediate", NULL, PN_CLI_INT, &o.intermediate, "I", "bert FFN width", 1, 1 << 18, NULL, "4*hidden"},
+    {"--batch", NULL, PN_CLI_INT, &o.batch, "B", "bert batch", 1, 1 << 16, NULL, "1"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "NAME -o FILE.onnx", about,
+    "privnn zoo resnet18 --input-shape 1x3x32x32 --classes 10 -o build/r18.onnx", opts, "model name",
+    &name, 1, 1};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  o.ndim = shape.ndim;
+  memcpy(o.dims, shape.dims, sizeof o.dims);
   if (!outp) return pn_cli_usage(cmd, "no output file given (-o FILE.onnx)");
   /* the encoder's options mean nothing to the CNNs: refuse them instead of ignoring them */
   bool bert = !strcmp(name, "bert");
-  for (size_t k = 1; k < sizeof ints / sizeof *ints; k++)
-    if (!bert && *ints[k].dst)
-      return pn_cli_usage(cmd, "%s applies to bert only", ints[k].opt);
+  for (int i = 4; !bert && opts[i].name; i++)
+    if (*(int64_t *)opts[i].dst) return pn_cli_usage(cmd, "%s applies to bert only", opts[i].name);
   if (bert && o.ndim == 3 && ((o.seq && o.seq != o.dims[1]) || (o.batch && o.batch != o.dims[0]) ||
                               (o.hidden && o.hidden != o.dims[2])))
     return pn_cli_usage(cmd, "--input-shape %lldx%lldx%lld disagrees with --batch/--seq/--hidden",

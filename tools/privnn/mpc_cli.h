@@ -2,6 +2,7 @@
 #ifndef PN_MPC_CLI_H
 #define PN_MPC_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "graph/ir.h"
@@ -11,9 +12,20 @@ struct pn_ctx;
 
 struct opts {
   const char *model, *data, *plan_path, *net, *json, *out, *serve, *psk_file;
-  int split, secret, sim, tls, have_seed, quiet, no_table;
+  int split;                   /* enum pn_split */
+  int secret;                  /* weights: 0 public, 1 secret */
+  bool sim, tls, have_seed, quiet, no_table;
   int64_t count, batch, margin, batches, uniform;
   uint64_t seed;
+};
+
+/* One `mpc` subcommand's page: the shared options it takes, by name, space-separated
+** ("--data --count -o"; each listed in help with its default from struct opts), and what -o means. */
+struct pn_mpc_cli_spec {
+  const char *cmd, *synopsis, *about, *example;
+  const char *opts;
+  const char *out_arg, *out_help;
+  bool no_model;               /* no MODEL argument (bench-relu) */
 };
 
 /* The model and where its inputs come from (Fashion-MNIST or seeded random images). */
@@ -27,8 +39,9 @@ struct source {
   uint8_t seed[32];            /* random data and the client's share randomness */
 };
 
-/* Options common to the subcommands; returns 0, -1 after --help, or an exit code. */
-int pn_mpc_cli_parse(int argc, char **argv, const char *cmd, struct opts *o);
+/* Parse argv (argv[0] = the subcommand) with the options sp names; o holds the defaults. Returns 0,
+** -1 after --help, or an exit code. */
+int pn_mpc_cli_parse(int argc, char **argv, const struct pn_mpc_cli_spec *sp, struct opts *o);
 int pn_mpc_cli_load(struct pn_ctx *ctx, const struct opts *o, struct source *s);
 void pn_mpc_cli_free(struct source *s);
 /* Images [first, first+cnt) into x, labels into y (-1 for random images). */
@@ -38,7 +51,8 @@ int pn_mpc_cli_sha256(struct pn_ctx *ctx, const char *path, uint8_t out[32]);
 /* cmd_mpc.c: glibc heap settings for the share arrays (no trimming, no mmap per array). */
 void pn_mpc_cli_heap_tune(void);
 
-/* cmd_mpc.c: the subcommands (argv[0] = "mpc", argv[1] = the subcommand), for cmd_mpc_bench.c */
+/* cmd_mpc.c: the subcommands (argv[0] = the subcommand, as every `mpc` entry point), for
+** cmd_mpc_bench.c */
 int pn_mpc_cli_infer(int argc, char **argv);
 int pn_mpc_cli_profile(int argc, char **argv);
 int pn_mpc_cli_bench_relu(int argc, char **argv);
@@ -48,7 +62,7 @@ int pn_mpc_cli_search(int argc, char **argv);
 int pn_mpc_cli_finetune(int argc, char **argv);
 
 /* cmd_mpc_bench.c: `privnn bench mpc [--csv FILE] [--model M] [--net lan|wan] [--count N] ...`
-** (argv[0] = "mpc"; also reachable as `privnn mpc bench ...`). */
+** (argv[0] = "mpc" or "bench"; reachable as `privnn bench mpc` and `privnn mpc bench`). */
 int pn_bench_mpc(int argc, char **argv);
 
 /* cmd_mpc_party.c */
