@@ -8,7 +8,9 @@
 #   2. libprivnn.so exports only pn_ symbols, and exactly the functions the installed headers declare
 #      (so each carries PN_API and has a definition) and the variables they declare PN_API;
 #   3. every examples/*.c builds with `cc $(pkg-config --cflags --libs privnn)` against the staged
-#      prefix, loads the staged libprivnn.so, and runs from the source folder with exit status 0.
+#      prefix, loads the staged libprivnn.so, and runs from the source folder with exit status 0;
+#   4. the same examples build as a CMake project (examples/CMakeLists.txt: find_package(privnn),
+#      target privnn::privnn) against the staged prefix, load the staged library and run.
 set -euo pipefail
 build=$(cd "$1" && pwd)
 src=$(cd "$2" && pwd)
@@ -83,3 +85,16 @@ for ex in "$src"/examples/*.c; do
 done
 [ $n -gt 0 ] || fail "no examples in $src/examples"
 echo "examples: $n built with pkg-config against $stage and run"
+
+# 4. the same examples through the CMake package: find_package(privnn) and privnn::privnn
+cmake -S "$src/examples" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$stage" -DCMAKE_BUILD_TYPE=Release \
+  > "$tmp/cmake.log" 2>&1 || fail "examples/CMakeLists.txt: find_package(privnn) failed: $(tail -20 "$tmp/cmake.log")"
+cmake --build "$tmp/cmake" > "$tmp/cmake.log" 2>&1 || fail "the examples do not build through CMake: $(tail -20 "$tmp/cmake.log")"
+n=0
+for ex in "$src"/examples/*.c; do
+  name=$(basename "$ex" .c)
+  grep -qF "$libdir/libprivnn.so" <<< "$(ldd "$tmp/cmake/$name")" || fail "$name (CMake) does not load the installed libprivnn.so"
+  (cd "$src" && "$tmp/cmake/$name" > /dev/null) || fail "$name (CMake) failed"
+  n=$((n + 1))
+done
+echo "examples: $n built with find_package(privnn) against $stage and run"

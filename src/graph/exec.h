@@ -71,6 +71,13 @@ PN_API const struct pn_value *pn_exec_input(const struct pn_exec *ex, int i);
 PN_API int pn_exec_n_outputs(const struct pn_exec *ex);
 PN_API const struct pn_value *pn_exec_output(const struct pn_exec *ex, int i);
 
+/* A new zeroed tensor that fits runtime input i, for the caller to fill and pass to pn_exec_run:
+** its dtype and fixed dims, with an unknown or symbolic first dim (a batch dim such as "N") set to
+** `batch`. PN_ERR_INVALID naming the input when batch < 1 or another dim (or the rank) is unknown;
+** PN_ERR_NOMEM. On failure *out is NULL. Free it with pn_tensor_free. */
+PN_API int pn_exec_input_new(struct pn_ctx *ctx, const struct pn_exec *ex, int i, int64_t batch,
+                             struct pn_tensor **out /* OUT */);
+
 /* Does t fit runtime input i (dtype and fixed dims)? PN_ERR_INVALID naming the input otherwise.
 ** pn_exec_run checks every input this way; callers use it to name the file a tensor came from. */
 PN_API int pn_exec_check_input(struct pn_ctx *ctx, const struct pn_exec *ex, int i,
