@@ -1,7 +1,7 @@
 # privnn - the README's commands. `make` builds into build/ (CLI at build/privnn).
 #   make demo    install missing Debian packages, build, run the main job end to end
 #   make check   install missing Debian packages, build, run every test (+ ASan/UBSan unit tests)
-#   make bench   build and run the benchmarks in bench/
+#   make bench   build and run the benchmarks in bench/ (QUICK=1: a few minutes; THREADS=, REPEAT=)
 #   make fuzz    build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 #   make valgrind  a few commands (inference, MPC simulator, a two-party TLS run) under memcheck
 #                (also part of make check when valgrind is installed)
@@ -10,6 +10,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 GRAPHS ?= 20000
 SEED ?= random
+QUICK ?= 0
 BUILD ?= build
 
 .PHONY: all deps build demo check check-asan bench fuzz fuzz-graphs clean install valgrind
@@ -42,8 +43,9 @@ check-asan:
 valgrind: build
 	@scripts/valgrind.sh $(BUILD) .
 
+# QUICK=1: a few minutes in all; THREADS, REPEAT: passed to every script (bench/common.sh)
 bench: build
-	@bench/run-all.sh $(BUILD)
+	@QUICK=$(QUICK) $(if $(THREADS),THREADS=$(THREADS)) $(if $(REPEAT),REPEAT=$(REPEAT)) bench/run-all.sh $(BUILD)
 
 fuzz: deps
 	@scripts/install-deps.sh fuzz

@@ -2,6 +2,8 @@
 # ckks.sh - run `privnn bench ckks` (ms per CKKS operation, N = 8192, 16384, 32768) into bench/out/ckks.csv
 # and, if gnuplot is installed, render bench/out/ckks.png (one group of bars per operation, one bar per N).
 # usage: bench/ckks.sh [BUILD_DIR or path/to/privnn] [extra options for privnn bench ckks]
+#        env QUICK=1 (N = 8192 only, 30 ms per operation), THREADS (REPEAT: not used; each
+#        operation repeats for --min-ms and reports the median)
 #        (bench/run-all.sh passes the build directory; default: build)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -11,7 +13,12 @@ shift || true
 [ -x "$bin" ] || { echo "ckks.sh: $bin not found (build first)" >&2; exit 1; }
 out="$here/out"
 mkdir -p "$out"
-"$bin" bench ckks --csv "$out/ckks.csv" "$@" | tee "$out/ckks.txt"
+. "$here/common.sh"
+knobs=()
+[ "$QUICK" = 1 ] && knobs+=(--n 8192 --min-ms 30)
+[ -n "${THREADS:-}" ] && knobs+=(--threads "$THREADS")
+"$bin" bench ckks --csv "$out/ckks.csv" "${knobs[@]}" "$@" | tee "$out/ckks.txt"
+bench_meta "$bin" "$out/ckks.csv"
 if command -v gnuplot >/dev/null 2>&1; then
   # pivot n,op,ms into op,ms@8192,ms@16384,ms@32768 for a clustered histogram
   ns=$(tail -n +2 "$out/ckks.csv" | cut -d, -f1 | sort -n | uniq | tr '\n' ' ')

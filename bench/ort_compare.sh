@@ -3,7 +3,8 @@
 #
 # usage: bench/ort_compare.sh BUILD_DIR
 #   env: REPEAT=20 WARMUP=3 THREADS="1 N" (N = nproc) BLAS="env auto" (just env when
-#        OPENBLAS_CORETYPE is unset; BLAS_AUTO=1 means BLAS=auto) ROWS="..." (default: all)
+#        OPENBLAS_CORETYPE is unset; BLAS_AUTO=1 means BLAS=auto) ROWS="..." (default: all),
+#        QUICK=1 (resnet18 32x32 only, 1 thread, 3 runs)
 # Rows (issue 18): resnet18 and resnet50 at 1x3x224x224, mobilenetv2 at 1x3x224x224, the BERT
 # encoder (12 layers, hidden 768) at batch 1 x seq 128, resnet18 at 1x3x32x32 and 64x3x32x32;
 # ROWS selects some by name (r18, r50, mnv2, bert, r18s, r18b64). Each row runs single-threaded
@@ -23,6 +24,9 @@ set -euo pipefail
 BUILD=${1:?usage: bench/ort_compare.sh BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PRIVNN=$(cd "$BUILD" && pwd)/privnn
+. "$HERE/common.sh"
+# QUICK=1: resnet18 at 1x3x32x32 only, one thread, the environment's BLAS, 3 timed runs
+[ "$QUICK" = 1 ] && ROWS=${ROWS:-r18s} REPEAT=${REPEAT:-3} WARMUP=${WARMUP:-1} THREADS=${THREADS:-1} BLAS=${BLAS:-env}
 REPEAT=${REPEAT:-20}
 WARMUP=${WARMUP:-3}
 OUT=$HERE/out
@@ -103,6 +107,7 @@ mv "$CSV.tmp" "$CSV"
 echo "load average after: $(loadavg)"
 echo "ratio = privnn / ORT median time per inference (min r: of the minima); blas env = OPENBLAS_CORETYPE as set, auto = unset;"
 echo "max |diff| compares the two outputs (same input; for BERT the largest of 98k values of order 1-10)."
+bench_meta "$PRIVNN" "$CSV"
 echo "wrote $CSV"
 
 if command -v gnuplot >/dev/null; then

@@ -7,13 +7,17 @@
 # privnn's executor (ORT 'basic' output, which stays standard ONNX, and privnn's own `optimize`).
 # Targets (issue 6): Proteus within 5% of the whole-model optimum; split+join under 10 s.
 #
-#   bench/proteus.sh            env: PRIVNN (default build/privnn), K (20), LEVEL (extended),
+#   bench/proteus.sh [BUILD_DIR] env: PRIVNN (default BUILD_DIR/privnn), K (20), LEVEL (extended),
 #                               MODELS ("resnet50 mobilenetv2 bert"), REPEAT (10), OUT (bench/out/proteus),
 #                               SEED (split seed, default random), QUICK (1: split, ORT-optimize at
 #                               LEVEL and join only; no latency runs -> proteus-quick.csv)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${PRIVNN:-$root/build/privnn}
+arg=${1:-$root/build}
+if [[ -d $arg ]]; then bin=${PRIVNN:-$arg/privnn}; else bin=${PRIVNN:-$arg}; fi
+. "$root/bench/common.sh"
+# QUICK=1: mobilenetv2 only, K = 4, split + ORT-optimize + join (no latency runs)
+[[ $QUICK == 1 ]] && MODELS=${MODELS:-mobilenetv2} K=${K:-4}
 K=${K:-20}
 LEVEL=${LEVEL:-extended}
 MODELS=${MODELS:-"resnet50 mobilenetv2 bert"}
@@ -59,6 +63,7 @@ if [[ ${QUICK:-0} == 1 ]]; then
     echo "$m,$K,$(jnum "$w/split.json" parts),$(jnum "$w/split.json" files),$gb,$split_s,$join_s" >> "$csv"
     rm -rf "$w/bundle" "$w/bundle_ort"
   done
+  bench_meta "$bin" "$csv"
   echo "results: $csv"
   exit 0
 fi
@@ -104,4 +109,5 @@ for m in $MODELS; do
   echo "$m,$parts,$files,$split_s,$join_s,$ow,$op,$bw,$bp,$pw,$pp" >> "$csv"
   rm -rf "$w/bundle" "$w/bundle_ort" "$w/bundle_basic" "$w/bundle_pn"
 done
+bench_meta "$bin" "$csv"
 echo "results: $csv"

@@ -9,13 +9,15 @@
 # im2col/col2im and layout copies included, as reported by `privnn train --json` (conv_gflops).
 # On a machine shared with other work, wall-clock rates fall with the load, so every rate is also
 # given per CPU-second of this process (CLOCK_PROCESS_CPUTIME_ID), for sgemm and training alike.
-# Environment: THREADS (default 1), IMAGES (training images per run, default 5120).
+# Environment: THREADS (default 1), IMAGES (training images per run, default 5120; QUICK=1: 512).
 # Output: bench/out/train.csv and bench/out/train.json.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-build}
 PRIVNN="$BUILD/privnn"
+. "$HERE/common.sh"
 THREADS=${THREADS:-1}
+[ "$QUICK" = 1 ] && IMAGES=${IMAGES:-512}
 IMAGES=${IMAGES:-5120}
 OUT="$HERE/out"
 [ -x "$PRIVNN" ] || { echo "train.sh: $PRIVNN not found (build first)" >&2; exit 1; }
@@ -102,4 +104,5 @@ done
   echo "  ]"
   echo "}"
 } > "$OUT/train.json"
+bench_meta "$PRIVNN" "$OUT/train.csv"
 echo "wrote $OUT/train.csv and $OUT/train.json"
