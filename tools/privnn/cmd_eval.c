@@ -26,6 +26,7 @@ int pn_cmd_eval(int argc, char **argv) {
   char data_help[160];
   snprintf(data_help, sizeof data_help, "fashion-mnist (from %s) or a folder with the four .gz files",
            PN_FMNIST_DIR);
+  int64_t threads = 0;
   const struct pn_cli_opt opts[] = {
     {"--data", NULL, PN_CLI_STR, &data, "D", data_help, 0, 0, NULL, "fashion-mnist"},
     {"--split", NULL, PN_CLI_CHOICE, &split_i, "S", "the test split is for final reporting only", 0, 0, "val|test"},
@@ -33,6 +34,7 @@ int pn_cmd_eval(int argc, char **argv) {
     {"--limit", NULL, PN_CLI_INT, &limit, "N", "only the first N images of the split", 0, 1e9, NULL, "all"},
     {"--engine", NULL, PN_CLI_CHOICE, &engine_i, "E", "exec: the plaintext executor; nn: the training engine",
      0, 0, "exec|nn"},
+    {"--threads", NULL, PN_CLI_INT, &threads, "T", "OpenMP and OpenBLAS threads", 1, 1024, NULL, "the libraries' own"},
     {"--json", NULL, PN_CLI_STR, &json, "FILE", "write the report (accuracy is a fraction in [0, 1])"},
     {0}};
   const struct pn_cli_spec spec = {
@@ -42,6 +44,7 @@ int pn_cmd_eval(int argc, char **argv) {
     "privnn eval models/cnn-s.onnx --data fashion-mnist --split val", opts, "model", &model, 1, 1};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  pn_cli_set_threads((int)threads);
   const char *split_s = split_i ? "test" : "val", *engine = engine_i ? "nn" : "exec";
   int split = split_i ? PN_SPLIT_TEST : PN_SPLIT_VAL;
   if (data && strcmp(data, "fashion-mnist") && access(data, F_OK))

@@ -81,6 +81,8 @@ int pn_mpc_cli_parse(int argc, char **argv, const struct pn_mpc_cli_spec *sp, st
     {"--seed", NULL, PN_CLI_UINT, &o->seed, "S", "seed of the dealer, shares and random images", 0, 0,
      NULL, "from the OS", &o->have_seed},
     {"--json", NULL, PN_CLI_STR, &o->json, "FILE", "machine-readable report"},
+    {"--threads", NULL, PN_CLI_INT, &o->threads, "T", "OpenMP and OpenBLAS threads of the plaintext runs", 1,
+     1024, NULL, "the libraries' own"},
     {"--quiet", "-q", PN_CLI_FLAG, &o->quiet, NULL, "no per-layer table"},
     {"--no-table", NULL, PN_CLI_FLAG, &o->no_table, NULL,
      "HummingBird widths 3..8 use the carry tree, not the dealer's sign table (all ends must agree)"},
@@ -540,11 +542,12 @@ int pn_mpc_cli_profile(int argc, char **argv) {
     "and write HummingBird's error-free plan: per layer k = 0 and m = the bits of\n"
     "2 * max|x| * 2^16, plus the margin (or, with --uniform, only the top N bits of that range).",
     "privnn mpc profile models/cnn-s.onnx --data fashion-mnist -o plan.json",
-    "--data --split --count --batch --margin --uniform --seed --json -o", "PLAN.json",
+    "--data --split --count --batch --margin --uniform --seed --threads --json -o", "PLAN.json",
     "the plan to write (required)"};
   int prc = pn_mpc_cli_parse(argc, argv, &sp, &o);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   if (!o.out) return pn_cli_usage(cmd, "no output plan given (-o PLAN.json)");
+  pn_cli_set_threads((int)o.threads);
   struct pn_ctx ctx = {0};
   struct source src;
   struct pn_mpc_profile pr = {0};

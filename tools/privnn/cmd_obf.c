@@ -34,6 +34,7 @@ static int cmd_split(int argc, char **argv) {
   uint64_t seed = 0;
   bool have_seed = false;
   int64_t part = PN_OBF_DEFAULT_PART_SIZE, tries = PN_OBF_DEFAULT_TRIES, k = 20, opset = 0;
+  int64_t threads = 0;
   const struct pn_cli_opt opts[] = {
     {"--bundle", NULL, PN_CLI_STR, &bundle, "DIR", "bundle folder to create (empty or absent; required)"},
     {"--secret", NULL, PN_CLI_STR, &secret, "FILE", "secret manifest to write (JSON, mode 0600; required)"},
@@ -44,6 +45,7 @@ static int cmd_split(int argc, char **argv) {
      "data/obf/ngram-corpus.json, else built from the zoo"},
     {"--opset", NULL, PN_CLI_INT, &opset, "V", "ai.onnx opset of every part", 7, 30, NULL, "the model's"},
     {"--seed", NULL, PN_CLI_UINT, &seed, "S", "deterministic randomness", 0, 0, NULL, "from the OS", &have_seed},
+    {"--threads", NULL, PN_CLI_INT, &threads, "T", "OpenMP and OpenBLAS threads", 1, 1024, NULL, "the libraries' own"},
     {"--json", NULL, PN_CLI_STR, &json, "FILE", "report: nodes, parts, spread, seconds"},
     {0}};
   const struct pn_cli_spec spec = {
@@ -57,6 +59,7 @@ static int cmd_split(int argc, char **argv) {
     &model, 1, 1};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  pn_cli_set_threads((int)threads);
   o.part_size = (int)part;
   o.tries = (int)tries;
   o.k = (int)k;
@@ -109,6 +112,7 @@ static int cmd_join(int argc, char **argv) {
   uint64_t seed = 0;
   bool have_seed = false;
   double tol = 1e-4;
+  int64_t threads = 0;
   const struct pn_cli_opt opts[] = {
     {"--secret", NULL, PN_CLI_STR, &secret, "FILE", "the manifest obf split wrote (required)"},
     {"--bundle", NULL, PN_CLI_STR, &bundle, "DIR", "the optimized bundle (required)"},
@@ -117,6 +121,7 @@ static int cmd_join(int argc, char **argv) {
     {"--tol", NULL, PN_CLI_REAL, &tol, "T", "relative tolerance of the check against the model", 1e-15, 1e6},
     {"--seed", NULL, PN_CLI_UINT, &seed, "S", "seed of the random check inputs", 0, 0, NULL, "from the OS",
      &have_seed},
+    {"--threads", NULL, PN_CLI_INT, &threads, "T", "OpenMP and OpenBLAS threads", 1, 1024, NULL, "the libraries' own"},
     {"--json", NULL, PN_CLI_STR, &json, "FILE", "report: parts, max abs error, seconds"},
     {0}};
   const struct pn_cli_spec spec = {
@@ -126,6 +131,7 @@ static int cmd_join(int argc, char **argv) {
     "privnn obf join --secret r18.secret.json --bundle bundle -o r18.opt.onnx", opts, NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  pn_cli_set_threads((int)threads);
   if (!secret) return pn_cli_usage(cmd, "no secret manifest given (--secret FILE)");
   if (!bundle) return pn_cli_usage(cmd, "no bundle folder given (--bundle DIR)");
   if (!out) return pn_cli_usage(cmd, "no output given (-o OUT.onnx)");
@@ -206,6 +212,7 @@ static int cmd_attack(int argc, char **argv) {
   uint64_t seed = 0;
   bool have_seed = false, show_features = false;
   int64_t k = 20, part = PN_OBF_DEFAULT_PART_SIZE;
+  int64_t threads = 0;
   const struct pn_cli_opt opts[] = {
     {"--models", NULL, PN_CLI_STR, &list, "a,b,...", "zoo models", 0, 0, NULL, "all"},
     {"-k", NULL, PN_CLI_INT, &k, "K", "sentinels per real part", 1, 1000},
@@ -214,6 +221,7 @@ static int cmd_attack(int argc, char **argv) {
      "data/obf/ngram-corpus.json, else built from the zoo"},
     {"--seed", NULL, PN_CLI_UINT, &seed, "S", "deterministic randomness", 0, 0, NULL, "from the OS", &have_seed},
     {"--features", NULL, PN_CLI_FLAG, &show_features, NULL, "also print the features that tell sentinels apart best"},
+    {"--threads", NULL, PN_CLI_INT, &threads, "T", "OpenMP and OpenBLAS threads", 1, 1024, NULL, "the libraries' own"},
     {"--json", NULL, PN_CLI_STR, &json, "FILE", "the per-model table"},
     {0}};
   const struct pn_cli_spec spec = {
@@ -225,6 +233,7 @@ static int cmd_attack(int argc, char **argv) {
     "privnn obf attack --models resnet18,vgg11 -k 20 --seed 1", opts, NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  pn_cli_set_threads((int)threads);
   o.k = (int)k;
   o.part_size = (int)part;
   const char *names[32];

@@ -53,6 +53,7 @@ int pn_cmd_train(int argc, char **argv) {
   char data_help[160];
   snprintf(data_help, sizeof data_help, "fashion-mnist (from %s) or a folder with the four .gz files",
            PN_FMNIST_DIR);
+  int64_t threads = 0;
   const struct pn_cli_opt opts[] = {
     {"--arch", NULL, PN_CLI_STR, &arch, "ARCH", "lenet5, cnn-s, resnet-s or vgg-s (required)"},
     {"--data", NULL, PN_CLI_STR, &data, "D", data_help, 0, 0, NULL, "fashion-mnist"},
@@ -73,6 +74,7 @@ int pn_cmd_train(int argc, char **argv) {
     {"--ckpt", NULL, PN_CLI_STR, &ckpt, "FILE", "checkpoint written atomically every epoch", 0, 0, NULL,
      "OUT.ckpt"},
     {"--resume", NULL, PN_CLI_STR, &resume, "FILE", "continue from a checkpoint (same options)"},
+    {"--threads", NULL, PN_CLI_INT, &threads, "T", "OpenMP and OpenBLAS threads", 1, 1024, NULL, "the libraries' own"},
     {"--json", NULL, PN_CLI_STR, &json, "FILE", "write a JSON report"},
     {0}};
   const struct pn_cli_spec spec = {
@@ -84,6 +86,7 @@ int pn_cmd_train(int argc, char **argv) {
     NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  pn_cli_set_threads((int)threads);
   if (!arch || !out) return pn_cli_usage(cmd, "--arch and -o are required");
   if (data && strcmp(data, "fashion-mnist") && access(data, F_OK))
     return pn_cli_usage(cmd, "--data '%s': not 'fashion-mnist' nor a folder", data);

@@ -15,7 +15,7 @@ struct opts {
   int split;                   /* enum pn_split */
   int secret;                  /* weights: 0 public, 1 secret */
   bool sim, tls, have_seed, quiet, no_table;
-  int64_t count, batch, margin, batches, uniform;
+  int64_t count, batch, margin, batches, uniform, threads;
   uint64_t seed;
 };
 
