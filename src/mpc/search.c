@@ -12,6 +12,7 @@
 ** while accuracy improves. The bit-exact simulator of the protocol then runs the plan; in
 ** error-free mode a prediction it changes widens the layer with most expected changed outputs by
 ** one bit (k - 1) and runs it again. */
+#include <cJSON.h>
 #include "mpc/search.h"
 
 #include <float.h>

@@ -14,7 +14,7 @@
 #ifndef PN_MPC_SEARCH_H
 #define PN_MPC_SEARCH_H
 
-#include <cJSON.h>
+struct cJSON;
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -105,7 +105,7 @@ struct pn_mpc_search_result {
   int64_t sim_changed;
   int backoffs;              /* error-free: widenings after the simulator saw a change */
   struct pn_mpc_search_stats st;
-  cJSON *log;                /* per stage and candidate, for the report (owned) */
+  struct cJSON *log;                /* per stage and candidate, for the report (owned) */
 };
 
 /* Search g (one float input [N,1,28,28] normalised as ds is) on images of cfg->split. On success
@@ -116,7 +116,7 @@ PN_API int pn_mpc_search(struct pn_ctx *ctx, const struct pn_graph *g, const str
                   const struct pn_mpc_search_cfg *cfg, struct pn_mpc_search_result *res /* OUT */);
 PN_API void pn_mpc_search_result_free(struct pn_mpc_search_result *res);
 /* The report (a new object: the caller deletes it) and the plan's extra fields. */
-PN_API cJSON *pn_mpc_search_report(const struct pn_mpc_search_result *res);
+PN_API struct cJSON *pn_mpc_search_report(const struct pn_mpc_search_result *res);
 
 /* ---- the bit-exact simulator of the protocol on a split ---- */
 struct pn_mpc_sim_eval {

@@ -22,6 +22,7 @@
 #include "mpc/hbsim.h"
 #include "mpc/mpc.h"
 #include "mpc/relu.h"
+#include <cJSON.h>
 #include "mpc/search.h"
 #include "nn/arch.h"
 #include "nn/train.h"
