@@ -34,13 +34,13 @@ PN_API int pn_ckks_poly_depth(const double *coeffs, int degree);
 ** division p = q T_m + r with T_m T_j = (T_(m+j) + T_(m-j)) / 2), which keeps every intermediate bounded
 ** where power-basis coefficients of a wide-interval interpolant would cancel catastrophically. The output
 ** has exactly scale `target` (<= 0: x's scale). Errors as pn_ckks_poly_eval. */
-int pn_ckks_poly_eval_cheb(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
+PN_API int pn_ckks_poly_eval_cheb(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_swk *rk,
                            const struct pn_ckks_ct *x, const double *coeffs, int degree, double target,
                            struct pn_ckks_ct *out, struct pn_poly_report *rep /* OUT, may be NULL */);
 /* Levels pn_ckks_poly_eval_cheb needs (-1 for a bad degree). */
-int pn_ckks_poly_cheb_depth(const double *coeffs, int degree);
+PN_API int pn_ckks_poly_cheb_depth(const double *coeffs, int degree);
 /* Plain sum coeffs[i] T_i(x) (Clenshaw's recurrence), for checking and for plaintext references. */
-double pn_poly_cheb_plain(const double *coeffs, int degree, double x);
+PN_API double pn_poly_cheb_plain(const double *coeffs, int degree, double x);
 
 /* Composite of odd polynomials: stage k is sum_j odd[k][j] x^(2j+1), j < nodd[k]; stage 0 is applied
 ** first (SmartPAF's f1^2 o g1^2 = g1(g1(f1(f1(x))))). Stages of degree <= 7 use a minimal-depth schedule
