@@ -97,9 +97,10 @@ void pn_paf_relu_forward(const struct pn_paf_eval *e, float s, float gain, const
   }
 }
 
-/* Sum per-thread double accumulators into dc. */
+/* Sum per-thread double accumulators into dc. (An unnamed critical section: a named one is a
+** global symbol, .gomp_critical_user_NAME, that libprivnn.so would export beside the pn_ API.) */
 static void dc_reduce(double *dc, const double *local, int n) {
-#pragma omp critical(pn_paf_dc)
+#pragma omp critical
   for (int k = 0; k < n; k++) dc[k] += local[k];
 }
 
