@@ -46,7 +46,11 @@ for ((s = seed; s < seed + count; s += chunk)); do
   n=$((seed + count - s < chunk ? seed + count - s : chunk))
   rm -rf "$work/d"
   if ! "$diff_bin" --seed "$s" --count "$n" --dump "$work/d" | grep -v '^test_diff:'; then status=1; fi
-  line=$(NODE_PATH=$ort_dir/node_modules node "$root/scripts/ort-diff.js" "$work/d" --level "$level" | tee /dev/stderr | tail -1) || status=1
+  # ort-diff.js's report goes to our stderr through the open descriptor: `tee /dev/stderr` would
+  # reopen a log file that stderr is redirected to, truncating it at every chunk
+  report=$(NODE_PATH=$ort_dir/node_modules node "$root/scripts/ort-diff.js" "$work/d" --level "$level") || status=1
+  printf '%s\n' "$report" >&2
+  line=$(printf '%s\n' "$report" | tail -1)
   read -r g m b e < <(echo "$line" | sed -E 's/ort-diff: ([0-9]+) graphs, ([0-9]+) models compared, ([0-9]+) disagreements, ([0-9]+) ORT errors.*/\1 \2 \3 \4/')
   graphs=$((graphs + g)) models=$((models + m)) bad=$((bad + b)) errors=$((errors + e))
 done
