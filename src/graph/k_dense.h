@@ -46,12 +46,15 @@ int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *i
 void pn_conv_cache_free(struct pn_conv_cache *c);
 /* Does the cache hold Winograd-transformed filters (the last run took that path)? For tests. */
 bool pn_conv_cache_winograd(const struct pn_conv_cache *c);
+/* Does it hold filters packed for pn_gemm_run (the last run took the packed-GEMM path)? */
+bool pn_conv_cache_packed(const struct pn_conv_cache *c);
 
 /* Winograd F(2x2, 3x3) for 2-D 3x3 convolutions of stride 1 and dilation 1, group 1
 ** (k_winograd.c). pn_conv_run_act uses it when given a cache (constant weights, fused executor)
 ** and pn_winograd_fits: at least pn_winograd_min_tiles (4) 2x2 output tiles over the batch (on
 ** one tile, a 2x2 output, the 16 products of the transformed filters cost more than the plain
-** path's one; tests lower it to reach every shape). pn_winograd_filters: the transformed filters (16 x m x c floats, malloc'd;
+** path's one; tests lower it to reach every shape). pn_winograd_filters: the transformed filters (16 m x c matrices packed by
+** pn_gemm_pack, each pn_gemm_packed_size(m, c) floats, malloc'd;
 ** NULL when out of memory) of w (m x c x 3 x 3). pn_winograd_conv: y = conv(x) + bias (may be
 ** NULL), ReLU'd if relu; 0, or -1 when out of memory (y then partly written). */
 extern int64_t pn_winograd_min_tiles;
@@ -59,6 +62,38 @@ bool pn_winograd_fits(const struct pn_window *w, int64_t group, int64_t n, int64
 float *pn_winograd_filters(const float *w, int64_t m, int64_t c);
 int pn_winograd_conv(const float *x, const float *u, const float *bias, bool relu, float *y,
                      int64_t n, int64_t c, int64_t m, const struct pn_window *w, int threads);
+
+/* GEMM with a packed constant left operand (k_gemm.c): C = A * B (+ bias per row, ReLU'd if
+** relu), A m x k packed once by pn_gemm_pack into pn_gemm_packed_size(m, k) floats, B (k x n)
+** packed per call, block by block, by packb: the rows [k0, k0 + kc) and columns [n0, n0 + nc) of
+** B into dst as panels of PN_GEMM_NR columns (panel j at dst + j * PN_GEMM_NR * kc, row kk of
+** it at + kk * PN_GEMM_NR; columns past nc zero). pn_gemm_run computes rows [m0, m1) (m0 a
+** multiple of PN_GEMM_MR) and columns [n0, n1) of C, single-threaded; c points at row m0 (C's
+** columns are absolute, as are bias's rows). 0, or -1 when out of memory (C untouched). */
+#define PN_GEMM_MR 8
+#define PN_GEMM_NR 32
+typedef void (*pn_gemm_packb_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t n0,
+                                 int64_t nc, float *dst);
+size_t pn_gemm_packed_size(int64_t m, int64_t k);
+void pn_gemm_pack(const float *a, int64_t lda, int64_t m, int64_t k, float *dst);
+int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, int64_t n0,
+                int64_t n1, pn_gemm_packb_fn packb, const void *ctx, float *c, int64_t ldc,
+                const float *bias, bool relu);
+/* B row-major in memory (ctx: struct pn_gemm_rows). */
+struct pn_gemm_rows {
+  const float *b;
+  int64_t ld;
+};
+void pn_gemm_packb_rows(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                        float *dst);
+/* B = the im2col matrix of one image of a 2-D convolution, read straight from the input x
+** (C x H x W, ctx: struct pn_gemm_conv2d): row c * kh * kw + ky * kw + kx, column oy * ow + ox. */
+struct pn_gemm_conv2d {
+  const float *x;
+  const struct pn_window *win;
+};
+void pn_gemm_packb_conv2d(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                          float *dst);
 
 /* Check that a float input of a kernel is present with the expected dtype. */
 int pn_dense_check_dtype(const struct pn_op_args *a, const char *what, enum pn_dtype dt);

@@ -5,20 +5,19 @@
 ** input patch under the tile. Written as 16 matrix products, one per position xi of the 4x4
 ** transforms: M[xi] (m x tiles) = U[xi] (m x c) * V[xi] (c x tiles), 16 x m x c x tiles
 ** multiply-adds instead of 36 x m x c x tiles: 2.25x fewer. The filter transform U is made once
-** per weight tensor (the caller keeps it: pn_conv_cache in k_conv.c); per run the input is
-** transformed, the 16 products go to cblas_sgemm, and the outputs are transformed back with
-** the bias and a fused ReLU.
+** per weight tensor and packed for k_gemm.c (the caller keeps it: pn_conv_cache in k_conv.c);
+** per run the input is transformed, the 16 products go to pn_gemm_run, and the outputs are
+** transformed back with the bias and a fused ReLU.
 **
 ** Work is cut into blocks of whole tile rows (one image, one row of tiles), and on small images
 ** of output channels too, each block unfolded, multiplied and folded back by one thread in its
-** private buffers (pn_par_for, single-threaded sgemm), as conv_chunk does for im2col. The transforms run on whole rows so that the compiler
+** private buffers (pn_par_for, single-threaded GEMMs), as conv_chunk does for im2col. The transforms run on whole rows so that the compiler
 ** vectorises them: the input's four rows under a tile row are copied into zero-padded rows,
 ** combined row-wise (B^T on the left), then column pairs (B on the right); the output likewise.
 **
 ** Rounding: the transforms add and subtract values and halve them (exact in binary), so each
 ** output differs from the direct sum by a few units in the last place of the largest partial
 ** sums; tests/graph/test_winograd.c bounds it against the im2col path. */
-#include <cblas.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +37,13 @@ bool pn_winograd_fits(const struct pn_window *w, int64_t group, int64_t n, int64
 }
 
 float *pn_winograd_filters(const float *w, int64_t m, int64_t c) {
-  float *u = malloc((size_t)(16 * m * c) * sizeof *u);
-  if (!u) return NULL;
+  size_t usz = pn_gemm_packed_size(m, c);
+  float *u = malloc((size_t)(16 * m * c) * sizeof *u), *packed = malloc(16 * usz * sizeof *packed);
+  if (!u || !packed) {
+    free(u);
+    free(packed);
+    return NULL;
+  }
   for (int64_t mi = 0; mi < m; mi++)
     for (int64_t ci = 0; ci < c; ci++) {
       const float *g = w + (mi * c + ci) * 9;
@@ -58,7 +62,9 @@ float *pn_winograd_filters(const float *w, int64_t m, int64_t c) {
       }
       for (int xi = 0; xi < 16; xi++) u[(xi * m + mi) * c + ci] = (float)r[xi / 4][xi % 4];
     }
-  return u;
+  for (int xi = 0; xi < 16; xi++) pn_gemm_pack(u + xi * m * c, c, m, c, packed + xi * usz);
+  free(u);
+  return packed;
 }
 
 struct wino_job {
@@ -184,10 +190,15 @@ static void wino_chunk(void *arg, int64_t ch) {
       input_row(j->x + (n * c + ci) * j->ih * j->iw, j->ih, j->iw, 2 * ty - j->pt, j->pl, tw,
                 scratch, v + ci * nb + (r - r0) * tw, c * nb);
   }
-  for (int xi = 0; xi < 16; xi++)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mb, (int)nb, (int)c, 1.0f,
-                j->u + (xi * m + m0) * c, (int)c, v + xi * c * nb, (int)nb, 0.0f,
-                mo + xi * mb * nb, (int)nb);
+  size_t usz = pn_gemm_packed_size(m, c);
+  for (int xi = 0; xi < 16; xi++) {
+    struct pn_gemm_rows vb = {v + xi * c * nb, nb};
+    if (pn_gemm_run(j->u + xi * usz, m, c, m0, m1, 0, nb, pn_gemm_packb_rows, &vb,
+                    mo + xi * mb * nb, nb, NULL, false)) {
+      j->failed = 1;
+      return;
+    }
+  }
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / j->th, ty = r % j->th;
     for (int64_t mi = m0; mi < m1; mi++)
@@ -202,25 +213,24 @@ int pn_winograd_conv(const float *x, const float *u, const float *bias, bool rel
                        w->pb[0], w->pb[1], (w->out[0] + 1) / 2, (w->out[1] + 1) / 2, 0, 0, m, 1,
                        0, 0};
   j.rows = n * j.th;
-  /* Blocks of whole tile rows and at least ~128 tiles, so that each sgemm's packing of U is
-  ** spread over enough columns; up to 4 per thread; at most 2^24 floats of buffers each. When
-  ** that leaves fewer blocks than threads (small images), the output channels are split too,
-  ** in blocks of at least 32. */
+  /* Blocks of whole tile rows: up to 4 per thread of at least ~128 tiles, and at most 2^18
+  ** floats (1 MiB) of buffers each, so that the transformed input and the products stay in L2
+  ** between the transforms and the GEMMs (on one thread, 2^24-float blocks made a 56x56x64
+  ** convolution 1.25x slower). When that leaves fewer blocks than threads (small images), the
+  ** output channels are split too, in blocks of at least 32. */
   int64_t min_rows = (128 + j.tw - 1) / j.tw, nblk = threads > 1 ? 4 * (int64_t)threads : 1;
   if (nblk > j.rows / min_rows) nblk = j.rows / min_rows > 0 ? j.rows / min_rows : 1;
-  int64_t per_row = 16 * (c + m) * j.tw, cap_rows = ((int64_t)1 << 24) / per_row;
+  int64_t per_row = 16 * (c + m) * j.tw, cap_rows = ((int64_t)1 << 18) / per_row;
   j.per = (j.rows + nblk - 1) / nblk;
   if (j.per > cap_rows) j.per = cap_rows > 0 ? cap_rows : 1;
   nblk = (j.rows + j.per - 1) / j.per;
   if (nblk < threads && m >= 64) {
     int64_t want = (threads + nblk - 1) / nblk;
     if (want > m / 32) want = m / 32;
-    j.mper = (m + want - 1) / want;
+    j.mper = ((m + want - 1) / want + PN_GEMM_MR - 1) / PN_GEMM_MR * PN_GEMM_MR;
     j.nmb = (m + j.mper - 1) / j.mper;
   }
   j.buf_sz = per_row * j.per + 8 * j.tw + 4 * (2 * j.tw + 2);
-  pn_blas_serial_begin();
   pn_par_for(threads, nblk * j.nmb, wino_chunk, &j);
-  pn_blas_serial_end();
   return j.failed ? -1 : 0;
 }

@@ -1,0 +1,297 @@
+/* k_gemm.c - single-precision GEMM whose left operand (constant weights) is packed once.
+**
+** C (m x n, row-major) = A (m x k) * B (k x n), with A packed by pn_gemm_pack when the executor
+** first runs a node and kept, so no call repacks the weights (OpenBLAS's sgemm has no public
+** pre-pack and repacked every filter matrix per call: 14% of resnet18/224 at one thread went to
+** sgemm_oncopy). B is packed per call by a caller-given function, in blocks of GEMM_KC rows x
+** GEMM_NC columns, so a convolution can pack straight from its input (implicit GEMM, no im2col
+** buffer) and a 1x1 convolution from the NCHW input itself.
+**
+** Blocking: a packed block of B (KC x NC floats, 512 KiB) stays in L2; for each MR-row panel of
+** A (MR x KC, 8 KiB, in L1) the microkernel sweeps the block's NR-column panels, accumulating an
+** MR x NR tile of C in registers over KC steps, then adds it to C (after the first K block),
+** with the bias and ReLU after the last. Kernels: AVX-512 (8 x 32 tile in 16 zmm accumulators,
+** FMA), AVX2 (4 x 16 sub-tiles, FMA) and portable C, chosen by pn_cpu_level() (PN_CPU caps it).
+** The kernels differ in rounding (FMA or not); the order of the sum over k is the same. */
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/k_dense.h"
+#include "util/cpu.h"
+
+#define MR PN_GEMM_MR
+#define NR PN_GEMM_NR
+#define KC 256
+#define NC 512
+
+size_t pn_gemm_packed_size(int64_t m, int64_t k) {
+  int64_t mp = (m + MR - 1) / MR * MR;
+  return (size_t)(mp * k);
+}
+
+/* Layout: K blocks of KC rows in order; in each, the MR-row panels in order; in each panel, for
+** every k of the block, MR consecutive values of A's column k (rows past m are zero). */
+void pn_gemm_pack(const float *a, int64_t lda, int64_t m, int64_t k, float *dst) {
+  int64_t mp = (m + MR - 1) / MR * MR;
+  for (int64_t k0 = 0; k0 < k; k0 += KC) {
+    int64_t kc = k - k0 < KC ? k - k0 : KC;
+    for (int64_t i0 = 0; i0 < mp; i0 += MR) {
+      float *d = dst + k0 * mp + i0 * kc;
+      for (int64_t kk = 0; kk < kc; kk++)
+        for (int r = 0; r < MR; r++)
+          d[kk * MR + r] = i0 + r < m ? a[(i0 + r) * lda + k0 + kk] : 0.0f;
+    }
+  }
+}
+
+void pn_gemm_packb_rows(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                        float *dst) {
+  const struct pn_gemm_rows *b = ctx;
+  for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+    int64_t w = nc - j0 < NR ? nc - j0 : NR;
+    float *d = dst + j0 * kc;
+    const float *s = b->b + k0 * b->ld + n0 + j0;
+    if (w == NR) {
+      for (int64_t kk = 0; kk < kc; kk++) memcpy(d + kk * NR, s + kk * b->ld, NR * sizeof *d);
+    } else {
+      for (int64_t kk = 0; kk < kc; kk++) {
+        memcpy(d + kk * NR, s + kk * b->ld, (size_t)w * sizeof *d);
+        memset(d + kk * NR + w, 0, (size_t)(NR - w) * sizeof *d);
+      }
+    }
+  }
+}
+
+enum { F_ACC = 1, F_EPI = 2, F_RELU = 4 };
+
+/* Write tile t (MR x NR, row-major) to C's rows [0, rows) x columns [0, cols): added to C when
+** F_ACC, then bias (per row, may be NULL) and ReLU when F_EPI. */
+static void tile_store(const float *t, float *c, int64_t ldc, int rows, int cols, int flags,
+                       const float *bias) {
+  for (int r = 0; r < rows; r++) {
+    float *cr = c + r * ldc;
+    const float *tr = t + r * NR;
+    float bv = (flags & F_EPI) && bias ? bias[r] : 0.0f;
+    for (int j = 0; j < cols; j++) {
+      float v = tr[j];
+      if (flags & F_ACC) v += cr[j];
+      if (flags & F_EPI) {
+        v += bv;
+        if ((flags & F_RELU) && !(v > 0)) v = 0.0f;
+      }
+      cr[j] = v;
+    }
+  }
+}
+
+static void kern_c(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows,
+                   int cols, int flags, const float *bias) {
+  float t[MR * NR];
+  memset(t, 0, sizeof t);
+  for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += NR)
+    for (int r = 0; r < MR; r++) {
+      float a = ap[r];
+      for (int j = 0; j < NR; j++) t[r * NR + j] += a * bp[j];
+    }
+  tile_store(t, c, ldc, rows, cols, flags, bias);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define PN_GEMM_X86 1
+
+__attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const float *ap,
+                                                          const float *bp, float *c, int64_t ldc,
+                                                          int rows, int cols, int flags,
+                                                          const float *bias) {
+  _Alignas(32) float t[MR * NR];
+  for (int h = 0; h < MR / 4; h++)
+    for (int q = 0; q < NR / 16; q++) {
+      if (4 * h >= rows || 16 * q >= cols) continue;
+      __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00,
+             s30 = s00, s31 = s00;
+      const float *a = ap + 4 * h, *b = bp + 16 * q;
+      for (int64_t kk = 0; kk < kc; kk++, a += MR, b += NR) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8), x;
+        x = _mm256_broadcast_ss(a);
+        s00 = _mm256_fmadd_ps(x, b0, s00);
+        s01 = _mm256_fmadd_ps(x, b1, s01);
+        x = _mm256_broadcast_ss(a + 1);
+        s10 = _mm256_fmadd_ps(x, b0, s10);
+        s11 = _mm256_fmadd_ps(x, b1, s11);
+        x = _mm256_broadcast_ss(a + 2);
+        s20 = _mm256_fmadd_ps(x, b0, s20);
+        s21 = _mm256_fmadd_ps(x, b1, s21);
+        x = _mm256_broadcast_ss(a + 3);
+        s30 = _mm256_fmadd_ps(x, b0, s30);
+        s31 = _mm256_fmadd_ps(x, b1, s31);
+      }
+      float *d = t + 4 * h * NR + 16 * q;
+      _mm256_store_ps(d, s00);
+      _mm256_store_ps(d + 8, s01);
+      _mm256_store_ps(d + NR, s10);
+      _mm256_store_ps(d + NR + 8, s11);
+      _mm256_store_ps(d + 2 * NR, s20);
+      _mm256_store_ps(d + 2 * NR + 8, s21);
+      _mm256_store_ps(d + 3 * NR, s30);
+      _mm256_store_ps(d + 3 * NR + 8, s31);
+    }
+  tile_store(t, c, ldc, rows, cols, flags, bias);
+}
+
+__attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const float *ap,
+                                                          const float *bp, float *c,
+                                                          int64_t ldc, int rows, int cols,
+                                                          int flags, const float *bias) {
+  __m512 acc[MR][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += NR) {
+    __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+      __m512 x = _mm512_set1_ps(ap[r]);
+      acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+  __mmask16 m1 = cols >= 32 ? 0xffff : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
+  __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) {
+    if (r >= rows) break;
+    float *cr = c + r * ldc;
+    __m512 v0 = acc[r][0], v1 = acc[r][1];
+    if (flags & F_ACC) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, cr));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, cr + 16));
+    }
+    if (flags & F_EPI) {
+      if (bias) {
+        __m512 bv = _mm512_set1_ps(bias[r]);
+        v0 = _mm512_add_ps(v0, bv);
+        v1 = _mm512_add_ps(v1, bv);
+      }
+      if (flags & F_RELU) {
+        v0 = _mm512_max_ps(v0, zero);
+        v1 = _mm512_max_ps(v1, zero);
+      }
+    }
+    _mm512_mask_storeu_ps(cr, m0, v0);
+    _mm512_mask_storeu_ps(cr + 16, m1, v1);
+  }
+}
+#endif
+
+typedef void (*kern_fn)(int64_t, const float *, const float *, float *, int64_t, int, int, int,
+                        const float *);
+
+static kern_fn pick_kernel(void) {
+#ifdef PN_GEMM_X86
+  enum pn_cpu_level l = pn_cpu_level();
+  if (l >= PN_CPU_AVX512) return kern_avx512;
+  if (l >= PN_CPU_AVX2) return kern_avx2;
+#endif
+  return kern_c;
+}
+
+/* The packed block of B, per thread, kept across calls (a run would otherwise page-fault a
+** fresh one in for every convolution). */
+static _Thread_local float *tl_bp;
+
+int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, int64_t n0,
+                int64_t n1, pn_gemm_packb_fn packb, const void *ctx, float *c, int64_t ldc,
+                const float *bias, bool relu) {
+  if (m0 >= m1 || n0 >= n1) return 0;
+  if (k <= 0) {   /* C = bias (ReLU'd) */
+    for (int64_t i = m0; i < m1; i++)
+      for (int64_t j = n0; j < n1; j++) {
+        float v = bias ? bias[i] : 0.0f;
+        c[(i - m0) * ldc + j] = relu && !(v > 0) ? 0.0f : v;
+      }
+    return 0;
+  }
+  if (!tl_bp && !(tl_bp = aligned_alloc(64, (size_t)KC * NC * sizeof *tl_bp))) return -1;
+  float *bp = tl_bp;
+  kern_fn kern = pick_kernel();
+  int64_t mp = (m + MR - 1) / MR * MR;
+  for (int64_t j0 = n0; j0 < n1; j0 += NC) {
+    int64_t nc = n1 - j0 < NC ? n1 - j0 : NC;
+    for (int64_t k0 = 0; k0 < k; k0 += KC) {
+      int64_t kc = k - k0 < KC ? k - k0 : KC;
+      packb(ctx, k0, kc, j0, nc, bp);
+      int flags = (k0 > 0 ? F_ACC : 0) | (k0 + kc >= k ? F_EPI | (relu ? F_RELU : 0) : 0);
+      for (int64_t i0 = m0; i0 < m1; i0 += MR) {
+        const float *a = ap + k0 * mp + i0 * kc;
+        int rows = m1 - i0 < MR ? (int)(m1 - i0) : MR;
+        const float *bi = bias ? bias + i0 : NULL;
+        for (int64_t jj = 0; jj < nc; jj += NR) {
+          int cols = nc - jj < NR ? (int)(nc - jj) : NR;
+          kern(kc, a, bp + jj * kc, c + (i0 - m0) * ldc + j0 + jj, ldc, rows, cols, flags, bi);
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+/* One row k of the implicit im2col matrix of a 2-D convolution, output positions [p, p + cnt):
+** the input value each sees at kernel offset (ky, kx) of channel plane xc, 0 in the padding. */
+static void conv_row(const float *xc, const struct pn_window *w, int64_t ky, int64_t kx,
+                     int64_t p, int64_t cnt, float *d) {
+  int64_t ow = w->out[1], ih = w->in[0], iw = w->in[1], sy = w->s[0], sx = w->s[1];
+  int64_t offy = ky * w->d[0] - w->pb[0], offx = kx * w->d[1] - w->pb[1];
+  /* output columns ox with 0 <= ox * sx + offx < iw */
+  int64_t lo = offx >= 0 ? 0 : (-offx + sx - 1) / sx;
+  int64_t hi = iw - offx <= 0 ? 0 : (iw - offx + sx - 1) / sx;
+  if (hi > ow) hi = ow;
+  if (lo > hi) lo = hi;
+  int64_t oy = p / ow, ox = p % ow;
+  while (cnt > 0) {
+    int64_t seg = ow - ox < cnt ? ow - ox : cnt, iy = oy * sy + offy, e = ox + seg;
+    if (iy < 0 || iy >= ih) {
+      memset(d, 0, (size_t)seg * sizeof *d);
+    } else {
+      const float *xr = xc + iy * iw;
+      int64_t vlo = lo > ox ? lo : ox, vhi = hi < e ? hi : e;
+      if (vhi < ox) vhi = ox;
+      if (vlo > vhi) vlo = vhi;
+      for (int64_t q = ox; q < vlo; q++) d[q - ox] = 0.0f;
+      if (sx == 1 && vhi > vlo) {
+        memcpy(d + (vlo - ox), xr + vlo + offx, (size_t)(vhi - vlo) * sizeof *d);
+      } else {
+        for (int64_t q = vlo; q < vhi; q++) d[q - ox] = xr[q * sx + offx];
+      }
+      for (int64_t q = vhi; q < e; q++) d[q - ox] = 0.0f;
+    }
+    d += seg;
+    cnt -= seg;
+    ox = 0;
+    oy++;
+  }
+}
+
+void pn_gemm_packb_conv2d(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                          float *dst) {
+  const struct pn_gemm_conv2d *cv = ctx;
+  const struct pn_window *w = cv->win;
+  int64_t kh = w->k[0], kw = w->k[1], kp = kh * kw, plane = w->in[0] * w->in[1];
+  for (int64_t j0 = 0; j0 < nc; j0 += NR) {
+    int64_t cnt = nc - j0 < NR ? nc - j0 : NR;
+    float *d = dst + j0 * kc;
+    int64_t k = k0, ch = k / kp, t = k % kp, ky = t / kw, kx = t % kw;
+    for (int64_t kk = 0; kk < kc; kk++, k++) {
+      conv_row(cv->x + ch * plane, w, ky, kx, n0 + j0, cnt, d + kk * NR);
+      if (cnt < NR) memset(d + kk * NR + cnt, 0, (size_t)(NR - cnt) * sizeof *d);
+      if (++kx == kw) {
+        kx = 0;
+        if (++ky == kh) {
+          ky = 0;
+          ch++;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,230 @@
+/* test_gemm.c - the packed GEMM (k_gemm.c) and the Conv paths built on it or on per-node state:
+** pn_gemm_run against a double-precision product on random shapes (edges of every block size,
+** row and column sub-ranges, bias, ReLU) with each kernel this CPU runs (portable C, AVX2,
+** AVX-512), C outside the requested block untouched; the implicit-im2col packer against
+** pn_im2col + the row packer, bit for bit; and pn_conv_run_act with a cache (packed GEMM, 3x3
+** depthwise planes) against a double direct convolution on random 2-D geometries. Random cases
+** print their seed (PN_TEST_SEED replays them). */
+#define PN_TEST_NAME "test_gemm"
+#include "kernel_harness.h"
+
+#include <omp.h>
+
+#include "graph/k_dense.h"
+#include "util/cpu.h"
+
+static float frand(void) { return (float)urand(-1, 1); }
+
+static void gemm_case(int level) {
+  int64_t m = irand(1, 40), n = irand(1, 600), k = irand(1, 600);
+  if (irand(0, 3) == 0) k = irand(1, 8);
+  int64_t ldc = n + irand(0, 3);
+  /* rows [m0, m1) with m0 a multiple of PN_GEMM_MR, columns [n0, n1) */
+  int64_t m0 = irand(0, (m - 1) / PN_GEMM_MR) * PN_GEMM_MR, m1 = irand(m0 + 1, m);
+  int64_t n0 = irand(0, n - 1), n1 = irand(n0 + 1, n);
+  bool relu = irand(0, 1), has_bias = irand(0, 1);
+  float *a = malloc((size_t)(m * k) * sizeof *a), *b = malloc((size_t)(k * n) * sizeof *b);
+  float *bias = malloc((size_t)m * sizeof *bias), *c = malloc((size_t)(m * ldc) * sizeof *c);
+  float *ap = malloc(pn_gemm_packed_size(m, k) * sizeof *ap);
+  assert_true(a && b && bias && c && ap);
+  for (int64_t i = 0; i < m * k; i++) a[i] = frand();
+  for (int64_t i = 0; i < k * n; i++) b[i] = frand();
+  for (int64_t i = 0; i < m; i++) bias[i] = frand();
+  for (int64_t i = 0; i < m * ldc; i++) c[i] = 1234.5f;
+  pn_gemm_pack(a, k, m, k, ap);
+  struct pn_gemm_rows rows = {b, n};
+  pn_cpu_set_level(level);
+  assert_int_equal(pn_gemm_run(ap, m, k, m0, m1, n0, n1, pn_gemm_packb_rows, &rows, c + m0 * ldc,
+                               ldc, has_bias ? bias : NULL, relu),
+                   0);
+  pn_cpu_set_level(-1);
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < n; j++) {
+      float got = c[i * ldc + j];
+      if (i < m0 || i >= m1 || j < n0 || j >= n1) {
+        if (got != 1234.5f) {
+          printf("level %d, m %lld n %lld k %lld: C[%lld][%lld] outside the block written\n", level,
+                 (long long)m, (long long)n, (long long)k, (long long)i, (long long)j);
+          fail();
+        }
+        continue;
+      }
+      double s = has_bias ? bias[i] : 0, mag = has_bias ? fabs(bias[i]) : 0;
+      for (int64_t q = 0; q < k; q++) {
+        double t = (double)a[i * k + q] * b[q * n + j];
+        s += t;
+        mag += fabs(t);
+      }
+      if (relu && s < 0) s = 0;
+      if (!(fabs(got - s) <= 1e-5 * (1 + mag))) {
+        printf("level %d, m %lld n %lld k %lld rows [%lld,%lld) cols [%lld,%lld): C[%lld][%lld] = "
+               "%.9g, want %.9g\n",
+               level, (long long)m, (long long)n, (long long)k, (long long)m0, (long long)m1,
+               (long long)n0, (long long)n1, (long long)i, (long long)j, got, s);
+        fail();
+      }
+    }
+  free(a), free(b), free(bias), free(c), free(ap);
+}
+
+static void test_gemm_random(void **state) {
+  (void)state;
+  pn_cpu_set_level(-1);
+  int top = (int)pn_cpu_level();
+  for (int level = 0; level <= top; level++)
+    for (int rep = 0; rep < 60; rep++) gemm_case(level);
+}
+
+/* A random 2-D window over a c x ih x iw input. */
+static void random_window(struct pn_window *w, int64_t ih, int64_t iw) {
+  memset(w, 0, sizeof *w);
+  w->nsp = 2;
+  int64_t in[2] = {ih, iw};
+  for (int i = 0; i < 2; i++) {
+    w->in[i] = in[i];
+    w->k[i] = irand(1, 5);
+    w->s[i] = irand(1, 3);
+    w->d[i] = irand(1, 2);
+    w->pb[i] = irand(0, 2);
+    w->pe[i] = irand(0, 2);
+    int64_t ek = (w->k[i] - 1) * w->d[i] + 1;
+    if (in[i] + w->pb[i] + w->pe[i] < ek) w->pe[i] = ek - in[i] - w->pb[i];
+    w->out[i] = (in[i] + w->pb[i] + w->pe[i] - ek) / w->s[i] + 1;
+  }
+}
+
+/* the implicit-im2col packer gives exactly what im2col + the row packer give */
+static void test_gemm_conv2d_pack(void **state) {
+  (void)state;
+  for (int rep = 0; rep < 200; rep++) {
+    int64_t c = irand(1, 6);
+    struct pn_window w;
+    random_window(&w, irand(1, 20), irand(1, 40));
+    int64_t kr = c * w.k[0] * w.k[1], np = w.out[0] * w.out[1];
+    float *x = malloc((size_t)(c * w.in[0] * w.in[1]) * sizeof *x);
+    float *col = malloc((size_t)(kr * np) * sizeof *col);
+    int64_t k0 = irand(0, kr - 1), kc = irand(1, kr - k0), n0 = irand(0, np - 1),
+            nc = irand(1, np - n0);
+    int64_t panels = (nc + PN_GEMM_NR - 1) / PN_GEMM_NR;
+    float *p1 = malloc((size_t)(panels * PN_GEMM_NR * kc) * sizeof *p1);
+    float *p2 = malloc((size_t)(panels * PN_GEMM_NR * kc) * sizeof *p2);
+    assert_true(x && col && p1 && p2);
+    for (int64_t i = 0; i < c * w.in[0] * w.in[1]; i++) x[i] = frand();
+    pn_im2col(x, c, &w, col, np, 0, np);
+    struct pn_gemm_rows rows = {col, np};
+    struct pn_gemm_conv2d cv = {x, &w};
+    pn_gemm_packb_rows(&rows, k0, kc, n0, nc, p1);
+    pn_gemm_packb_conv2d(&cv, k0, kc, n0, nc, p2);
+    if (memcmp(p1, p2, (size_t)(panels * PN_GEMM_NR * kc) * sizeof *p1)) {
+      printf("conv2d packer differs: c %lld in %lldx%lld k %lldx%lld s %lldx%lld d %lldx%lld "
+             "pads %lld %lld %lld %lld, rows [%lld,+%lld) cols [%lld,+%lld)\n",
+             (long long)c, (long long)w.in[0], (long long)w.in[1], (long long)w.k[0],
+             (long long)w.k[1], (long long)w.s[0], (long long)w.s[1], (long long)w.d[0],
+             (long long)w.d[1], (long long)w.pb[0], (long long)w.pb[1], (long long)w.pe[0],
+             (long long)w.pe[1], (long long)k0, (long long)kc, (long long)n0, (long long)nc);
+      fail();
+    }
+    free(x), free(col), free(p1), free(p2);
+  }
+}
+
+/* pn_conv_run_act with a cache against a double direct convolution: group 1 (the packed GEMM,
+** implicit im2col or 1x1 direct) and depthwise with a channel multiplier (3x3 planes). */
+static void conv_case(bool depthwise, int threads) {
+  int64_t n = irand(1, 2), c = depthwise ? irand(1, 12) : irand(1, 40);
+  int64_t m = depthwise ? c * irand(1, 2) : irand(1, 40), group = depthwise ? c : 1;
+  struct pn_window w;
+  random_window(&w, irand(1, 24), irand(1, 40));
+  if (depthwise && irand(0, 3)) {   /* mostly the 3x3 shapes the fast planes take */
+    w.k[0] = w.k[1] = 3;
+    w.d[0] = w.d[1] = 1;
+    w.s[1] = irand(1, 2);
+    for (int i = 0; i < 2; i++) {
+      if (w.in[i] + w.pb[i] + w.pe[i] < 3) w.pe[i] = 3 - w.in[i] - w.pb[i];
+      w.out[i] = (w.in[i] + w.pb[i] + w.pe[i] - 3) / w.s[i] + 1;
+    }
+  }
+  if (!depthwise && irand(0, 3) == 0) {   /* 1x1 stride 1 unpadded: the input is B itself */
+    for (int i = 0; i < 2; i++) {
+      w.k[i] = w.s[i] = w.d[i] = 1;
+      w.pb[i] = w.pe[i] = 0;
+      w.out[i] = w.in[i];
+    }
+  }
+  struct call cl;
+  call_init(&cl, "Conv", 3, 1, 11);
+  int64_t pads[4] = {w.pb[0], w.pb[1], w.pe[0], w.pe[1]};
+  pn_node_set_ints(cl.g, cl.n, "pads", 4, pads);
+  pn_node_set_ints(cl.g, cl.n, "strides", 2, w.s);
+  pn_node_set_ints(cl.g, cl.n, "dilations", 2, w.d);
+  pn_node_set_int(cl.g, cl.n, "group", group);
+  int64_t cg = c / group, mg = m / group;
+  int64_t xd[4] = {n, c, w.in[0], w.in[1]}, wd[4] = {m, cg, w.k[0], w.k[1]};
+  int64_t yd[4] = {n, m, w.out[0], w.out[1]};
+  struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
+  struct pn_tensor *B = trand(PN_DT_FLOAT, 1, &m), *Y = pn_tensor_new(PN_DT_FLOAT, 4, yd);
+  assert_non_null(Y);
+  bool relu = irand(0, 1), bias = irand(0, 1);
+  const struct pn_tensor *ins[3] = {X, W, B};
+  struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
+  struct pn_conv_cache *cache = NULL;
+  omp_set_num_threads(threads);
+  for (int run = 0; run < 2; run++) {   /* the second run reuses the cache */
+    memset(Y->data, 0xff, pn_tensor_nbytes(Y));
+    assert_int_equal(pn_conv_run_act(&a, ins, bias ? 3 : 2, Y, relu, &cache), PN_OK);
+    const float *x = X->data, *wt = W->data, *bp = B->data, *y = Y->data;
+    for (int64_t b = 0; b < n; b++)
+      for (int64_t o = 0; o < m; o++)
+        for (int64_t oy = 0; oy < w.out[0]; oy++)
+          for (int64_t ox = 0; ox < w.out[1]; ox++) {
+            double s = bias ? bp[o] : 0, mag = bias ? fabs(bp[o]) : 0;
+            int64_t g = o / mg;
+            for (int64_t ci = 0; ci < cg; ci++)
+              for (int64_t ky = 0; ky < w.k[0]; ky++)
+                for (int64_t kx = 0; kx < w.k[1]; kx++) {
+                  int64_t iy = oy * w.s[0] - w.pb[0] + ky * w.d[0];
+                  int64_t ix = ox * w.s[1] - w.pb[1] + kx * w.d[1];
+                  if (iy < 0 || iy >= w.in[0] || ix < 0 || ix >= w.in[1]) continue;
+                  double t = (double)x[((b * c + g * cg + ci) * w.in[0] + iy) * w.in[1] + ix] *
+                             wt[((o * cg + ci) * w.k[0] + ky) * w.k[1] + kx];
+                  s += t;
+                  mag += fabs(t);
+                }
+            if (relu && s < 0) s = 0;
+            float got = y[((b * m + o) * w.out[0] + oy) * w.out[1] + ox];
+            if (!(fabs(got - s) <= 1e-5 * (1 + mag))) {
+              printf("%s conv n %lld c %lld m %lld in %lldx%lld k %lldx%lld s %lldx%lld d %lldx%lld"
+                     " pads %lld %lld %lld %lld, run %d: y[%lld][%lld][%lld][%lld] = %.9g, want "
+                     "%.9g\n",
+                     depthwise ? "depthwise" : "group-1", (long long)n, (long long)c,
+                     (long long)m, (long long)w.in[0], (long long)w.in[1], (long long)w.k[0],
+                     (long long)w.k[1], (long long)w.s[0], (long long)w.s[1], (long long)w.d[0],
+                     (long long)w.d[1], (long long)pads[0], (long long)pads[1],
+                     (long long)pads[2], (long long)pads[3], run, (long long)b, (long long)o,
+                     (long long)oy, (long long)ox, got, s);
+              fail();
+            }
+          }
+    /* group 1 over more than 16 output positions, not by Winograd: the packed GEMM took it */
+    if (!depthwise && w.out[0] * w.out[1] > 16 && !pn_conv_cache_winograd(cache))
+      assert_true(pn_conv_cache_packed(cache));
+  }
+  pn_conv_cache_free(cache);
+  pn_tensor_free(X), pn_tensor_free(W), pn_tensor_free(B), pn_tensor_free(Y);
+  call_free(&cl);
+}
+
+static void test_conv_cached_random(void **state) {
+  (void)state;
+  for (int rep = 0; rep < 150; rep++) conv_case(rep % 2, (int)irand(1, 2));
+  omp_set_num_threads(1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_gemm_random),
+      cmocka_unit_test(test_gemm_conv2d_pack),
+      cmocka_unit_test(test_conv_cached_random),
+  };
+  return cmocka_run_group_tests(tests, setup_prg, teardown_prg);
+}
