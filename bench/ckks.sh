@@ -7,43 +7,23 @@
 #        (bench/run-all.sh passes the build directory; default: build)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-bin="${1:-build}"
+. "$here/common.sh"
+bin=$(bench_bin ckks.sh "${1:-}")
 shift || true
-[ -d "$bin" ] && bin="$bin/privnn"
-[ -x "$bin" ] || { echo "ckks.sh: $bin not found (build first)" >&2; exit 1; }
 out="$here/out"
 mkdir -p "$out"
-. "$here/common.sh"
 knobs=()
 [ "$QUICK" = 1 ] && knobs+=(--n 8192 --min-ms 30)
 [ -n "${THREADS:-}" ] && knobs+=(--threads "$THREADS")
 "$bin" bench ckks --csv "$out/ckks.csv" "${knobs[@]}" "$@" | tee "$out/ckks.txt"
 bench_meta "$bin" "$out/ckks.csv"
-if command -v gnuplot >/dev/null 2>&1; then
-  # pivot n,op,ms into op,ms@8192,ms@16384,ms@32768 for a clustered histogram
-  ns=$(tail -n +2 "$out/ckks.csv" | cut -d, -f1 | sort -n | uniq | tr '\n' ' ')
-  awk -F, -v ns="$ns" 'BEGIN { k = split(ns, list, " ") }
-           NR > 1 { if (!($2 in seen)) { seen[$2] = 1; order[++m] = $2 } v[$2, $1] = $3 }
-           END { printf "op"; for (i = 1; i <= k; i++) printf ",N=%s", list[i]; printf "\n";
-                 for (j = 1; j <= m; j++) { o = order[j]; printf "%s", o;
-                   for (i = 1; i <= k; i++) { x = v[o, list[i]]; printf ",%s", (x == "" ? "NaN" : x) }
-                   printf "\n" } }' "$out/ckks.csv" > "$out/ckks_pivot.csv"
-  cols=$(head -1 "$out/ckks_pivot.csv" | awk -F, '{ print NF }')
-  gnuplot <<GP
-set terminal pngcairo size 1400,600 noenhanced
-set output "$out/ckks.png"
-set datafile separator ","
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set logscale y
-set ylabel "ms per operation (log scale)"
-set title "privnn CKKS, single thread (process CPU time)"
-set xtics rotate by -45
-set key top left autotitle columnhead
-plot for [i=2:$cols] "$out/ckks_pivot.csv" using i:xtic(1)
-GP
-  echo "wrote $out/ckks.png"
-else
-  echo "gnuplot not found: CSV only ($out/ckks.csv)"
-fi
+# pivot n,op,ms into op,ms@8192,ms@16384,ms@32768 for a clustered histogram
+ns=$(tail -n +2 "$out/ckks.csv" | cut -d, -f1 | sort -n | uniq | tr '\n' ' ')
+awk -F, -v ns="$ns" 'BEGIN { k = split(ns, list, " ") }
+         NR > 1 { if (!($2 in seen)) { seen[$2] = 1; order[++m] = $2 } v[$2, $1] = $3 }
+         END { printf "op"; for (i = 1; i <= k; i++) printf ",N=%s", list[i]; printf "\n";
+               for (j = 1; j <= m; j++) { o = order[j]; printf "%s", o;
+                 for (i = 1; i <= k; i++) { x = v[o, list[i]]; printf ",%s", (x == "" ? "NaN" : x) }
+                 printf "\n" } }' "$out/ckks.csv" > "$out/ckks_pivot.csv"
+bench_bars "$out/ckks_pivot.csv" "$out/ckks.png" "privnn CKKS, single thread (process CPU time)" \
+  "ms per operation (log scale)" "set logscale y" "set xtics rotate by -45"

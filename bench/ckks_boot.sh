@@ -7,36 +7,20 @@
 # usage: bench/ckks_boot.sh [BUILD_DIR or path/to/privnn] [extra options for privnn bench ckks --bootstrap]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-bin="${1:-build}"
+. "$here/common.sh"
+bin=$(bench_bin ckks_boot.sh "${1:-}")
 shift || true
-[ -d "$bin" ] && bin="$bin/privnn"
-[ -x "$bin" ] || { echo "ckks_boot.sh: $bin not found (build first)" >&2; exit 1; }
 out="$here/out"
 mkdir -p "$out"
 "$bin" bench ckks --bootstrap --n 32768,65536 --slots 0,12 --threads 1,2 --reps 3 \
   --csv "$out/ckks_boot.csv" --json "$out/ckks_boot.json" "$@" | tee "$out/ckks_boot.txt"
-if command -v gnuplot >/dev/null 2>&1; then
-  # n,slots,threads,ms,... -> "N=n slots=s",s@1 thread,s@2 threads
-  awk -F, 'NR > 1 { k = "N=" $1 " slots=" $2; if (!(k in seen)) { seen[k] = 1; order[++m] = k }
-                    v[k, $3] = $4 / 1000; if (!($3 in th)) { th[$3] = 1; tl[++t] = $3 } }
-           END { printf "config"; for (i = 1; i <= t; i++) printf ",%s thread(s)", tl[i]; printf "\n";
-                 for (j = 1; j <= m; j++) { printf "%s", order[j];
-                   for (i = 1; i <= t; i++) { x = v[order[j], tl[i]]; printf ",%s", (x == "" ? "NaN" : x) }
-                   printf "\n" } }' "$out/ckks_boot.csv" > "$out/ckks_boot_pivot.csv"
-  cols=$(head -1 "$out/ckks_boot_pivot.csv" | awk -F, '{ print NF }')
-  gnuplot <<GP
-set terminal pngcairo size 1000,500 noenhanced
-set output "$out/ckks_boot.png"
-set datafile separator ","
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set ylabel "s per bootstrap (wall-clock, median)"
-set title "privnn CKKS bootstrapping"
-set key top left autotitle columnhead
-plot for [i=2:$cols] "$out/ckks_boot_pivot.csv" using i:xtic(1)
-GP
-  echo "wrote $out/ckks_boot.png"
-else
-  echo "gnuplot not found: CSV only ($out/ckks_boot.csv)"
-fi
+bench_meta "$bin" "$out/ckks_boot.csv"
+# n,slots,threads,ms,... -> "N=n slots=s",s@1 thread,s@2 threads
+awk -F, 'NR > 1 { k = "N=" $1 " slots=" $2; if (!(k in seen)) { seen[k] = 1; order[++m] = k }
+                  v[k, $3] = $4 / 1000; if (!($3 in th)) { th[$3] = 1; tl[++t] = $3 } }
+         END { printf "config"; for (i = 1; i <= t; i++) printf ",%s thread(s)", tl[i]; printf "\n";
+               for (j = 1; j <= m; j++) { printf "%s", order[j];
+                 for (i = 1; i <= t; i++) { x = v[order[j], tl[i]]; printf ",%s", (x == "" ? "NaN" : x) }
+                 printf "\n" } }' "$out/ckks_boot.csv" > "$out/ckks_boot_pivot.csv"
+bench_bars "$out/ckks_boot_pivot.csv" "$out/ckks_boot.png" "privnn CKKS bootstrapping" \
+  "s per bootstrap (wall-clock, median)"

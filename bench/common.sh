@@ -28,3 +28,39 @@ bench_meta() {
     echo "repeat,${REPEAT:-default}"
   } > "$meta"
 }
+
+# bench_bin SCRIPT [BUILD_DIR | path/to/privnn]: print the privnn to measure (a folder: its privnn;
+# default build/), or say what is missing and fail
+bench_bin() {
+  local b=${2:-build}
+  [ -d "$b" ] && b="$b/privnn"
+  [ -x "$b" ] || { echo "$1: $b not found (build first)" >&2; return 1; }
+  echo "$b"
+}
+
+# bench_bars PIVOT.csv PNG TITLE YLABEL [GNUPLOT LINE...]: a clustered bar chart of a pivot table
+# (first column: the group's label; every other column: one bar, its header the bar's title), if
+# gnuplot is installed; extra lines (set logscale y, set xtics ...) go before the plot command
+bench_bars() {
+  local pivot=$1 png=$2 title=$3 ylabel=$4 cols
+  shift 4
+  if ! command -v gnuplot >/dev/null 2>&1; then
+    echo "gnuplot not found: no $(basename "$png")"
+    return 0
+  fi
+  cols=$(head -1 "$pivot" | awk -F, '{ print NF }')
+  gnuplot <<GP
+set terminal pngcairo size 1200,560 noenhanced
+set output "$png"
+set datafile separator ","
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set ylabel "$ylabel"
+set title "$title"
+set key top left autotitle columnhead
+$(printf '%s\n' "$@")
+plot for [i=2:$cols] "$pivot" using i:xtic(1)
+GP
+  echo "wrote $png"
+}

@@ -3,6 +3,7 @@
 # Usage: bash test_cli_basic.sh PATH/TO/privnn SOURCE_DIR
 # Every failure prints what failed; the script exits non-zero if any check failed.
 set -u
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 PRIVNN=${1:?usage: test_cli_basic.sh PRIVNN SOURCE_DIR}
 SRC=${2:-.}
 PY=/usr/bin/python3
@@ -10,33 +11,6 @@ TD=/usr/share/libonnx-testdata/data/node
 W=$(mktemp -d /tmp/privnn-cli.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 export PN_NO_PROGRESS=1
-fails=0
-pass=0
-
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { pass=$((pass + 1)); }
-
-# run CMD...: expect exit 0
-expect_ok() {
-  "$@" >"$W/out" 2>"$W/err"
-  local rc=$?
-  if [ $rc -ne 0 ]; then fail "'$*' exited $rc: $(head -c 400 "$W/err")"; return 1; fi
-  ok
-}
-# expect_err CODE PATTERN CMD...: exit CODE (1 or 2), exactly one stderr line
-# "privnn <cmd>: ..." containing PATTERN, no crash
-expect_err() {
-  local want=$1 pat=$2
-  shift 2
-  "$@" >"$W/out" 2>"$W/err"
-  local rc=$?
-  if [ $rc -ge 128 ]; then fail "'$*' crashed (exit $rc): $(head -c 400 "$W/err")"; return 1; fi
-  if [ $rc -ne "$want" ]; then fail "'$*' exited $rc, wanted $want: $(head -c 400 "$W/err")"; return 1; fi
-  if [ "$(wc -l <"$W/err")" -ne 1 ]; then fail "'$*' printed $(wc -l <"$W/err") stderr lines, wanted 1: $(head -c 400 "$W/err")"; return 1; fi
-  if ! grep -Eq "^privnn( [a-z]+)?: " "$W/err"; then fail "'$*' message lacks the 'privnn CMD: ' prefix: $(cat "$W/err")"; return 1; fi
-  if ! grep -qF -- "$pat" "$W/err"; then fail "'$*' message lacks '$pat': $(cat "$W/err")"; return 1; fi
-  ok
-}
 
 # ---- help and version ----
 expect_ok "$PRIVNN" --help && grep -q "zoo" "$W/out" || fail "--help does not list zoo"

@@ -8,27 +8,12 @@
 # by --help prints the page); options of other subcommands are refused; numbers are range-checked
 # (no silent 0 for "abc"); `privnn help CMD [SUB]` prints the same page as `--help`.
 set -u
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 PRIVNN=${1:?usage: test_cli_options.sh PRIVNN SOURCE_DIR}
 SRC=${2:-.}
 W=$(mktemp -d /tmp/privnn-opts.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 export PN_NO_PROGRESS=1
-fails=0
-pass=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { pass=$((pass + 1)); }
-
-# expect_err CODE PATTERN CMD...: exit CODE, one stderr line "privnn ...: ..." containing PATTERN
-expect_err() {
-  local want=$1 pat=$2
-  shift 2
-  "$@" >"$W/out" 2>"$W/err"
-  local rc=$?
-  if [ $rc -ne "$want" ]; then fail "'$*' exited $rc, wanted $want: $(head -c 300 "$W/err")"; return 1; fi
-  if [ "$(wc -l <"$W/err")" -ne 1 ]; then fail "'$*': $(wc -l <"$W/err") stderr lines: $(head -c 300 "$W/err")"; return 1; fi
-  if ! grep -qF -- "$pat" "$W/err"; then fail "'$*' message lacks '$pat': $(cat "$W/err")"; return 1; fi
-  ok
-}
 
 # The subcommands a dispatcher page lists ("subcommands:" then "  NAME  summary" lines).
 subs_of() { sed -n '/^subcommands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }'; }
@@ -55,7 +40,7 @@ done
 
 # Pages of other areas' commands still parsed with the older cursor (pn_cli_args), not a table:
 # checked for a usage line and --help only, and listed, until their owners convert them.
-legacy() { case "$1" in paf|paf\ *|fhe|fhe\ *|"bench fhe"|"mpc search"|"mpc finetune") return 0 ;; esac; return 1; }
+legacy() { case "$1" in fhe|fhe\ *|"bench fhe") return 0 ;; esac; return 1; }
 nopts=0
 for p in "${pages[@]}"; do
   if legacy "$p"; then

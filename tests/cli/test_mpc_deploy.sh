@@ -5,6 +5,7 @@
 # worktrees can run this at once. No wall-clock assertion: `timeout` only bounds a hang.
 # Usage: bash test_mpc_deploy.sh PATH/TO/privnn SOURCE_DIR
 set -u
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 PRIVNN=$(realpath "${1:?usage: test_mpc_deploy.sh PRIVNN SOURCE_DIR}")
 SRC=$(realpath "${2:-.}")
 M=$SRC/models/lenet5.onnx
@@ -12,22 +13,7 @@ W=$(mktemp -d /tmp/privnn-deploy.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
 export PN_NO_PROGRESS=1
 cd "$W" || exit 1
-fails=0
-pass=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { pass=$((pass + 1)); }
 T="timeout 300"
-
-# want_rc NAME RC WANT [FILE [PATTERN]]: the exit code, and a line of FILE holding PATTERN
-want_rc() {
-  local name=$1 rc=$2 want=$3
-  if [ "$rc" -ne "$want" ]; then
-    fail "$name: exit $rc, wanted $want: $( [ $# -ge 4 ] && tail -c 600 "$4")"
-    return 1
-  fi
-  if [ $# -ge 5 ] && ! grep -qF -- "$5" "$4"; then fail "$name: '$5' not in $4: $(tail -c 600 "$4")"; return 1; fi
-  ok
-}
 
 # start_listener NAME ARGS...: `privnn ARGS` in the background (stderr in NAME.err) until it says
 # where it listens; sets PORT and LPID.

@@ -7,6 +7,7 @@
 # `mpc infer`. No wall-clock assertion.
 # Usage: bash test_mpc_search.sh PATH/TO/privnn SOURCE_DIR
 set -u
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 PRIVNN=$(realpath "${1:?usage: test_mpc_search.sh PRIVNN SOURCE_DIR}")
 SRC=$(realpath "${2:-.}")
 M=$SRC/models/lenet5.onnx
@@ -14,24 +15,7 @@ W=$(mktemp -d /tmp/privnn-search.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 export PN_NO_PROGRESS=1
 cd "$W" || exit 1
-fails=0
-pass=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { pass=$((pass + 1)); }
 T="timeout 900"
-
-# want_rc NAME RC WANT [FILE [PATTERN]]: the exit code, and a line of FILE holding PATTERN
-want_rc() {
-  local name=$1 rc=$2 want=$3
-  if [ "$rc" -ne "$want" ]; then
-    fail "$name: exit $rc, wanted $want: $( [ $# -ge 4 ] && tail -c 600 "$4")"
-    return 1
-  fi
-  if [ $# -ge 5 ] && ! grep -qF -- "$5" "$4"; then fail "$name: '$5' not in $4: $(tail -c 600 "$4")"; return 1; fi
-  ok
-}
-# jq-less JSON number: json_num FILE KEY (the first "KEY": number)
-json_num() { sed -n "s/.*\"$2\":[[:space:]]*\([-0-9.eE+]*\).*/\1/p" "$1" | head -1; }
 
 # ---- error-free on 300 validation images, the test split read once (--verify) ----
 $T "$PRIVNN" mpc search "$M" --data fashion-mnist --error-free --count 300 --verify 200 \

@@ -5,33 +5,13 @@
 # wrong attribute length, a damaged checkpoint. Each error is one line naming the file or node.
 # Usage: bash test_paf_cli.sh PATH/TO/privnn SOURCE_DIR
 set -u
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 PRIVNN=${1:?usage: test_paf_cli.sh PRIVNN SOURCE_DIR}
 SRC=${2:-.}
 PY=/usr/bin/python3
 W=$(mktemp -d /tmp/privnn-paf-cli.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 export PN_NO_PROGRESS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-fails=0
-pass=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { pass=$((pass + 1)); }
-expect_ok() {
-  "$@" >"$W/out" 2>"$W/err"
-  local rc=$?
-  if [ $rc -ne 0 ]; then fail "'$*' exited $rc: $(head -c 400 "$W/err")"; return 1; fi
-  ok
-}
-expect_err() {
-  local want=$1 pat=$2
-  shift 2
-  "$@" >"$W/out" 2>"$W/err"
-  local rc=$?
-  if [ $rc -ge 128 ]; then fail "'$*' crashed (exit $rc): $(head -c 400 "$W/err")"; return 1; fi
-  if [ $rc -ne "$want" ]; then fail "'$*' exited $rc, wanted $want: $(head -c 400 "$W/err")"; return 1; fi
-  if [ "$(wc -l <"$W/err")" -ne 1 ]; then fail "'$*' printed $(wc -l <"$W/err") stderr lines: $(head -c 400 "$W/err")"; return 1; fi
-  if ! grep -qF -- "$pat" "$W/err"; then fail "'$*' message lacks '$pat': $(cat "$W/err")"; return 1; fi
-  ok
-}
 
 # ---- forms ----
 expect_ok "$PRIVNN" paf forms --json "$W/forms.json"

@@ -14,70 +14,6 @@
 #include "nn/dataset.h"
 #include "util/util.h"
 
-static void usage_search(FILE *f) {
-  fprintf(f,
-          "usage: privnn mpc search MODEL.onnx --data fashion-mnist (--error-free | --budget BITS)\n"
-          "                         -o PLAN.json [options]\n\n"
-          "Choose HummingBird's bit range [k, m) for every ReLU and MaxPool of the model:\n"
-          "  --error-free   the most bits discarded with no prediction of the search images changed\n"
-          "                 (then verified on --verify test images: agreement with plaintext);\n"
-          "  --budget BITS  at most BITS bits per comparison on average (weighted by comparisons per\n"
-          "                 image; any width 0..64, 0 = the identity), the best search accuracy.\n"
-          "Stages: an error model over activation histograms scores every (k, m); the plaintext\n"
-          "model with the reduced-ring sign simulated measures predictions (binary search per layer,\n"
-          "or per-layer loss curves + a knapsack DP + greedy refinement); the bit-exact simulator of\n"
-          "the two-party protocol confirms the plan on the search images.\n\n"
-          "  --split S        search images: val (default) or train\n"
-          "  --count N        search images (default: all of the split)\n"
-          "  --probe N        budget: images of the per-layer loss curves (default 1000)\n"
-          "  --draws R        error-free: share draws that must all keep every prediction (default 2)\n"
-          "  --batch B        images per plaintext run (default 250)\n"
-          "  --verify N       bit-exact simulator on the first N test images afterwards (default: all\n"
-          "                   10000 for --error-free, 0 for --budget)\n"
-          "  --no-confirm     skip the bit-exact simulator on the search images\n"
-          "  --finetune E     then fine-tune E epochs with the plan in the loop (mpc finetune's\n"
-          "                   defaults); needs --finetune-out\n"
-          "  --finetune-out F the fine-tuned model (its plan: F with .plan.json)\n"
-          "  --seed S         seed of the simulated shares (default 1)\n"
-          "  --json FILE      report: the plan, per layer figures, every candidate per stage\n"
-          "  -o PLAN.json     the plan (plus the model's SHA-256 and per layer figures)\n");
-}
-
-static void usage_finetune(FILE *f) {
-  fprintf(f,
-          "usage: privnn mpc finetune MODEL.onnx --plan PLAN.json -o OUT.onnx [options]\n\n"
-          "Fine-tune the model with the plan's reduced-ring ReLU and max simulated in every forward\n"
-          "(straight-through gradient: what they select carries it), on the train split; each epoch\n"
-          "is evaluated on the validation split under the plan and the best epoch is kept (the\n"
-          "starting point included). Writes OUT.onnx and its plan OUT.plan.json (the same ranges,\n"
-          "bound to OUT.onnx's SHA-256), then checks the two together: the plan against the model,\n"
-          "and the bit-exact simulator of the protocol on --check validation images.\n"
-          "Default recipe (HummingBird's): 10 epochs, SGD lr 1e-3, momentum 0.9, Nesterov, weight\n"
-          "decay 5e-4, batch 128, 30%% linear warm-up then cosine, horizontal flips.\n\n"
-          "  --epochs E       (default 10)\n"
-          "  --lr LR          (default 0.001)\n"
-          "  --batch B        (default 128)\n"
-          "  --augment A      flip (default), full (2-px crop + flip) or none\n"
-          "  --max-train N    use the first N training images (default all 55000)\n"
-          "  --max-val N      validate on the first N validation images (default all 5000)\n"
-          "  --check N        validation images for the bit-exact check (default 1000, 0 = none)\n"
-          "  --verify N       also the first N test images before and after (default 0)\n"
-          "  --plan-out P     the output plan (default OUT with .plan.json)\n"
-          "  --seed S         shuffling, augmentation and simulated shares (default 1)\n"
-          "  --json FILE      report: per epoch figures, the checks\n");
-}
-
-static int parse_f64(const char *cmd, const char *what, const char *s, double lo, double hi,
-                     double *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || *end || !(v >= lo && v <= hi))
-    return pn_cli_usage(cmd, "%s '%s': expected a number in [%g, %g]", what, s, lo, hi);
-  *out = v;
-  return PN_EXIT_OK;
-}
-
 /* "x.onnx" -> "x.plan.json" */
 static void plan_name(char *buf, size_t n, const char *model) {
   size_t l = strlen(model);
@@ -261,56 +197,49 @@ out:
 int pn_mpc_cli_finetune(int argc, char **argv) {
   const char *cmd = "mpc finetune";
   struct ft_opts o = {.augment = "flip", .check = 1000, .seed = 1, .lr = 1e-3};
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
-  const char *v;
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      usage_finetune(stdout);
-      return PN_EXIT_OK;
-    }
-    int64_t *num = NULL, lo = 0, hi = 0;
-    const char **str = NULL;
-    if (pn_cli_opt(&a, "--epochs", NULL, &v)) num = &o.epochs, lo = 1, hi = 1024;
-    else if (pn_cli_opt(&a, "--batch", NULL, &v)) num = &o.batch, lo = 1, hi = 4096;
-    else if (pn_cli_opt(&a, "--max-train", NULL, &v)) num = &o.max_train, lo = 1, hi = 1 << 30;
-    else if (pn_cli_opt(&a, "--max-val", NULL, &v)) num = &o.max_val, lo = 1, hi = 1 << 30;
-    else if (pn_cli_opt(&a, "--check", NULL, &v)) num = &o.check, lo = 0, hi = 1 << 30;
-    else if (pn_cli_opt(&a, "--verify", NULL, &v)) num = &o.verify, lo = 0, hi = 1 << 30;
-    else if (pn_cli_opt(&a, "--plan", NULL, &v)) str = &o.plan;
-    else if (pn_cli_opt(&a, "--output", "-o", &v)) str = &o.out;
-    else if (pn_cli_opt(&a, "--plan-out", NULL, &v)) str = &o.plan_out;
-    else if (pn_cli_opt(&a, "--json", NULL, &v)) str = &o.json;
-    else if (pn_cli_opt(&a, "--augment", NULL, &v)) str = &o.augment;
-    else if (pn_cli_opt(&a, "--lr", NULL, &v)) {
-      if (a.err || parse_f64(cmd, "--lr", v, 1e-9, 10, &o.lr)) return PN_EXIT_USAGE;
-      continue;
-    } else if (pn_cli_opt(&a, "--seed", NULL, &v)) {
-      if (a.err || pn_cli_u64(cmd, "--seed", v, &o.seed)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (a.err) return a.err;
-    if (num) {
-      if (pn_cli_i64(cmd, num == &o.epochs ? "--epochs" : "the number", v, lo, hi, num))
-        return PN_EXIT_USAGE;
-      continue;
-    }
-    if (str) {
-      *str = v;
-      continue;
-    }
-    if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    if (o.model) return pn_cli_usage(cmd, "more than one model ('%s', '%s')", o.model, argv[a.i]);
-    o.model = argv[a.i];
-  }
-  if (!o.model) return pn_cli_usage(cmd, "no model given");
+  int aug = 0;
+  static const char *const augs[] = {"flip", "full", "none"};
+  const struct pn_cli_opt opts[] = {
+    {"--plan", NULL, PN_CLI_STR, &o.plan, "PLAN.json", "the plan simulated in every forward (required)"},
+    {"--output", "-o", PN_CLI_STR, &o.out, "OUT.onnx", "the fine-tuned model (required)"},
+    {"--epochs", NULL, PN_CLI_INT, &o.epochs, "E", "epochs", 1, 1024, NULL, "10"},
+    {"--lr", NULL, PN_CLI_REAL, &o.lr, "LR", "peak learning rate", 1e-9, 10},
+    {"--batch", NULL, PN_CLI_INT, &o.batch, "B", "batch size", 1, 4096, NULL, "128"},
+    {"--augment", NULL, PN_CLI_CHOICE, &aug, "A", "flip, or full (2-px crop + flip), or none", 0, 0,
+     "flip|full|none"},
+    {"--max-train", NULL, PN_CLI_INT, &o.max_train, "N", "use the first N training images", 1, 1 << 30,
+     NULL, "all 55000"},
+    {"--max-val", NULL, PN_CLI_INT, &o.max_val, "N", "validate on the first N validation images", 1,
+     1 << 30, NULL, "all 5000"},
+    {"--check", NULL, PN_CLI_INT, &o.check, "N", "validation images for the bit-exact check (0 = none)",
+     0, 1 << 30},
+    {"--verify", NULL, PN_CLI_INT, &o.verify, "N", "also the first N test images before and after", 0,
+     1 << 30},
+    {"--plan-out", NULL, PN_CLI_STR, &o.plan_out, "P", "the output plan", 0, 0, NULL, "OUT with .plan.json"},
+    {"--seed", NULL, PN_CLI_UINT, &o.seed, "S", "shuffling, augmentation and simulated shares"},
+    {"--json", NULL, PN_CLI_STR, &o.json, "FILE", "write a JSON report: per epoch figures, the checks"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "MODEL.onnx --plan PLAN.json -o OUT.onnx [options]",
+    "Fine-tune the model with the plan's reduced-ring ReLU and max simulated in every forward\n"
+    "(straight-through gradient: what they select carries it), on the train split; each epoch\n"
+    "is evaluated on the validation split under the plan and the best epoch is kept (the\n"
+    "starting point included). Writes OUT.onnx and its plan OUT.plan.json (the same ranges,\n"
+    "bound to OUT.onnx's SHA-256), then checks the two together: the plan against the model,\n"
+    "and the bit-exact simulator of the protocol on --check validation images.\n"
+    "Default recipe (HummingBird's): 10 epochs, SGD lr 1e-3, momentum 0.9, Nesterov, weight\n"
+    "decay 5e-4, batch 128, 30% linear warm-up then cosine, horizontal flips.",
+    "privnn mpc finetune lenet5.onnx --plan plan.json --epochs 2 -o lenet5-ft.onnx", opts,
+    "MODEL.onnx", &o.model, 1, 1};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  o.augment = augs[aug];
   if (!o.plan) return pn_cli_usage(cmd, "no plan given (--plan PLAN.json)");
   if (!o.out) return pn_cli_usage(cmd, "no output model given (-o OUT.onnx)");
-  if (strcmp(o.augment, "flip") && strcmp(o.augment, "full") && strcmp(o.augment, "none"))
-    return pn_cli_usage(cmd, "--augment '%s': use flip, full or none", o.augment);
   struct pn_ctx ctx = {0};
   cJSON *rep = o.json ? cJSON_CreateObject() : NULL;
   int rc = finetune(&ctx, &o, rep);
-  if (rc == PN_OK && rep) rc = pn_json_write(&ctx, o.json, rep, 0644);
+  if (rc == PN_OK && rep) rc = pn_cli_report(&ctx, cmd, o.json, rep);
   cJSON_Delete(rep);
   return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
 }
@@ -324,88 +253,60 @@ int pn_mpc_cli_search(int argc, char **argv) {
   int mode = -1;
   int64_t verify = -1, ft_epochs = 0;
   uint64_t seed = 1;
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
-  const char *v;
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      usage_search(stdout);
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_flag(&a, "--error-free", NULL)) {
-      if (mode == PN_SEARCH_BUDGET) return pn_cli_usage(cmd, "--error-free and --budget exclude each other");
-      mode = PN_SEARCH_ERROR_FREE;
-      continue;
-    }
-    if (pn_cli_flag(&a, "--no-confirm", NULL)) {
-      cfg.no_confirm = true;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--budget", NULL, &v)) {
-      if (a.err || parse_f64(cmd, "--budget", v, 0, 64, &cfg.budget)) return PN_EXIT_USAGE;
-      if (mode == PN_SEARCH_ERROR_FREE) return pn_cli_usage(cmd, "--error-free and --budget exclude each other");
-      mode = PN_SEARCH_BUDGET;
-      continue;
-    }
-    int64_t n;
-    if (pn_cli_opt(&a, "--count", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--count", v, 1, 1 << 24, &cfg.count)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--probe", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--probe", v, 1, 1 << 24, &cfg.probe)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--draws", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--draws", v, 1, 64, &n)) return PN_EXIT_USAGE;
-      cfg.draws = (int)n;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--batch", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--batch", v, 1, 4096, &n)) return PN_EXIT_USAGE;
-      cfg.batch = (int)n;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--verify", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--verify", v, 0, PN_FMNIST_TEST, &verify)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--finetune", NULL, &v)) {
-      if (a.err || pn_cli_i64(cmd, "--finetune", v, 1, 1024, &ft_epochs)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--seed", NULL, &v)) {
-      if (a.err || pn_cli_u64(cmd, "--seed", v, &seed)) return PN_EXIT_USAGE;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--split", NULL, &v)) {
-      if (a.err) return a.err;
-      int s = pn_split_parse(v);
-      if (s != PN_SPLIT_VAL && s != PN_SPLIT_TRAIN)
-        return pn_cli_usage(cmd, "--split '%s': search on val or train (the test split is only "
-                            "for --verify)", v);
-      cfg.split = (enum pn_split)s;
-      continue;
-    }
-    if (pn_cli_opt(&a, "--data", NULL, &v)) {
-      if (a.err) return a.err;
-      if (strcmp(v, "fashion-mnist"))
-        return pn_cli_usage(cmd, "--data '%s': the search measures accuracy, use fashion-mnist", v);
-      continue;
-    }
-    const char **dst = NULL;
-    if (pn_cli_opt(&a, "--output", "-o", &v)) dst = &out;
-    else if (pn_cli_opt(&a, "--json", NULL, &v)) dst = &json;
-    else if (pn_cli_opt(&a, "--finetune-out", NULL, &v)) dst = &ft_out;
-    if (dst) {
-      if (a.err) return a.err;
-      *dst = v;
-      continue;
-    }
-    if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    if (model) return pn_cli_usage(cmd, "more than one model ('%s', '%s')", model, argv[a.i]);
-    model = argv[a.i];
-  }
-  if (!model) return pn_cli_usage(cmd, "no model given");
+  const char *split = "val", *data = NULL;
+  bool error_free = false, budget_given = false;
+  int64_t draws = 2, batch = 250;
+  const struct pn_cli_opt opts[] = {
+    {"--data", NULL, PN_CLI_STR, &data, "D", "fashion-mnist (the search measures accuracy)", 0, 0, NULL,
+     "fashion-mnist"},
+    {"--error-free", NULL, PN_CLI_FLAG, &error_free, NULL,
+     "the most bits discarded with no prediction of the search images changed"},
+    {"--budget", NULL, PN_CLI_REAL, &cfg.budget, "BITS",
+     "at most BITS bits per comparison on average (0 = the identity), the best accuracy", 0, 64, NULL,
+     "", &budget_given},
+    {"--output", "-o", PN_CLI_STR, &out, "PLAN.json",
+     "the plan, with the model's SHA-256 and per layer figures (required)"},
+    {"--split", NULL, PN_CLI_STR, &split, "S", "search images: val or train"},
+    {"--count", NULL, PN_CLI_INT, &cfg.count, "N", "search images", 1, 1 << 24, NULL, "all of the split"},
+    {"--probe", NULL, PN_CLI_INT, &cfg.probe, "N", "budget: images of the per-layer loss curves", 1,
+     1 << 24, NULL, "1000"},
+    {"--draws", NULL, PN_CLI_INT, &draws, "R", "error-free: share draws that must all keep every prediction",
+     1, 64},
+    {"--batch", NULL, PN_CLI_INT, &batch, "B", "images per plaintext run", 1, 4096},
+    {"--verify", NULL, PN_CLI_INT, &verify, "N", "bit-exact simulator on the first N test images afterwards",
+     0, PN_FMNIST_TEST, NULL, "all for --error-free, 0 for --budget"},
+    {"--no-confirm", NULL, PN_CLI_FLAG, &cfg.no_confirm, NULL, "skip the bit-exact simulator on the search images"},
+    {"--finetune", NULL, PN_CLI_INT, &ft_epochs, "E",
+     "then fine-tune E epochs with the plan in the loop (needs --finetune-out)", 1, 1024, NULL, ""},
+    {"--finetune-out", NULL, PN_CLI_STR, &ft_out, "F", "the fine-tuned model (its plan: F with .plan.json)"},
+    {"--seed", NULL, PN_CLI_UINT, &seed, "S", "seed of the simulated shares"},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "report: the plan, per layer figures, every candidate per stage"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "MODEL.onnx --data fashion-mnist (--error-free | --budget BITS) -o PLAN.json [options]",
+    "Choose HummingBird's bit range [k, m) for every ReLU and MaxPool of the model: --error-free\n"
+    "discards the most bits with no prediction of the search images changed (then verified on\n"
+    "--verify test images: agreement with plaintext); --budget BITS keeps at most BITS bits per\n"
+    "comparison on average (weighted by comparisons per image; any width 0..64) with the best\n"
+    "search accuracy. Stages: an error model over activation histograms scores every (k, m); the\n"
+    "plaintext model with the reduced-ring sign simulated measures predictions (binary search per\n"
+    "layer, or per-layer loss curves + a knapsack DP + greedy refinement); the bit-exact simulator\n"
+    "of the two-party protocol confirms the plan on the search images.",
+    "privnn mpc search models/lenet5.onnx --data fashion-mnist --error-free -o plan.json", opts,
+    "MODEL.onnx", &model, 1, 1};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  if (error_free && budget_given) return pn_cli_usage(cmd, "--error-free and --budget exclude each other");
+  mode = error_free ? PN_SEARCH_ERROR_FREE : budget_given ? PN_SEARCH_BUDGET : -1;
+  cfg.draws = (int)draws;
+  cfg.batch = (int)batch;
+  int sp = pn_split_parse(split);
+  if (sp != PN_SPLIT_VAL && sp != PN_SPLIT_TRAIN)
+    return pn_cli_usage(cmd, "--split '%s': search on val or train (the test split is only for --verify)",
+                        split);
+  cfg.split = (enum pn_split)sp;
+  if (data && strcmp(data, "fashion-mnist"))
+    return pn_cli_usage(cmd, "--data '%s': the search measures accuracy, use fashion-mnist", data);
   if (mode < 0) return pn_cli_usage(cmd, "give --error-free or --budget BITS");
   if (!out) return pn_cli_usage(cmd, "no output plan given (-o PLAN.json)");
   if (ft_epochs && !ft_out) return pn_cli_usage(cmd, "--finetune needs --finetune-out OUT.onnx");
@@ -477,7 +378,7 @@ int pn_mpc_cli_search(int argc, char **argv) {
     cJSON_AddItemToObject(rep, "finetune", ft);
     if (rc) goto out;
   }
-  if (json) rc = pn_json_write(&ctx, json, rep, 0644);
+  if (json) rc = pn_cli_report(&ctx, cmd, json, rep);
 out:
   cJSON_Delete(rep);
   pn_mpc_search_result_free(&res);

@@ -14,46 +14,21 @@
 #include "paf/smartpaf.h"
 #include "util/util.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn paf forms [--json FILE]\n"
-          "       privnn paf approximate MODEL.onnx --form F --data fashion-mnist -o OUT.onnx [options]\n"
-          "       privnn paf export MODEL.onnx --expand -o OUT.onnx\n"
-          "       privnn paf info MODEL.onnx\n\n"
-          "SmartPAF: ReLU and MaxPool replaced by compositions of low-degree odd polynomials (PAFs)\n"
-          "that CKKS evaluates, and the training that wins the accuracy back.\n\n"
-          "  forms         the PAF forms: stages, degrees, CKKS depth, error on [-1, 1]\n"
-          "  approximate   replace a model's ReLU/MaxPool by a form and recover accuracy\n"
-          "  export        write a PAF model with standard ONNX ops only (--expand), or scales folded\n"
-          "  info          the PAF nodes of a model and the CKKS levels each costs\n\n"
-          "privnn paf COMMAND --help for details.\n");
-}
-
-static void forms_usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn paf forms [--json FILE]\n\n"
-          "Print every PAF form: its stages (applied first to last), the stage degrees, the degree of\n"
-          "the composite sign polynomial and the sum of the stage degrees (the paper's tables print\n"
-          "the latter), the CKKS depth of the sign, of one PAF ReLU and of one 2x2 PAF MaxPool with a\n"
-          "unit (folded) scale, the max ReLU error on [-1, 1] with the base coefficients, and the\n"
-          "largest |sign| on [1, 1.5] (1 means bounded past the scale; large means it explodes).\n");
-}
-
 static int cmd_forms(int argc, char **argv) {
-  const char *cmd = "paf forms", *json = NULL, *v;
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      forms_usage(stdout);
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_opt(&a, "--json", NULL, &v)) {
-      if (a.err) return a.err;
-      json = v;
-    } else {
-      return pn_cli_usage(cmd, "unexpected argument '%s'", argv[a.i]);
-    }
-  }
+  const char *cmd = "paf forms", *json = NULL;
+  const struct pn_cli_opt opts[] = {
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "write the forms as a JSON report (- for stdout)"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "[--json FILE]",
+    "Print every PAF form: its stages (applied first to last), the stage degrees, the degree of\n"
+    "the composite sign polynomial and the sum of the stage degrees (the paper's tables print\n"
+    "the latter), the CKKS depth of the sign, of one PAF ReLU and of one 2x2 PAF MaxPool with a\n"
+    "unit (folded) scale, the max ReLU error on [-1, 1] with the base coefficients, and the\n"
+    "largest |sign| on [1, 1.5] (1 means bounded past the scale; large means it explodes).",
+    "privnn paf forms --json forms.json", opts, NULL, NULL, 0, 0};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   printf("%-10s %-24s %-10s %6s %4s %5s %5s %8s %10s %12s  %s\n", "form", "stages", "degrees", "degree",
          "sum", "sign", "ReLU", "pool2x2", "ReLU err", "|sign| 1..1.5", "source");
   printf("%-10s %-24s %-10s %6s %4s %5s %5s %8s %10s %12s\n", "", "(first to last)", "", "", "", "depth",
@@ -93,9 +68,8 @@ static int cmd_forms(int argc, char **argv) {
   if (arr) {
     struct pn_ctx ctx = {0};
     cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "command", "paf forms");
     cJSON_AddItemToObject(r, "forms", arr);
-    int rc = pn_json_write(&ctx, json, r, 0644);
+    int rc = pn_cli_report(&ctx, cmd, json, r);
     cJSON_Delete(r);
     if (rc) return pn_cli_fail(cmd, &ctx);
   }
@@ -111,50 +85,6 @@ static void on_signal(int sig) {
   g_stop = 1;
 }
 
-static void approx_usage(FILE *f) {
-  struct pn_paf_cfg d;
-  pn_paf_cfg_defaults(&d, PN_PAF_F1G2);
-  fprintf(f,
-          "usage: privnn paf approximate MODEL.onnx --form F --data fashion-mnist -o OUT.onnx [options]\n\n"
-          "Replace MODEL's Relu and MaxPool nodes by PAFs of form F and win the accuracy back.\n"
-          "Selection and early stopping read the validation split only; the test split is read only\n"
-          "with --eval-test, once per stage model.\n\n"
-          "  --form F            %s (privnn paf forms)\n"
-          "  --data D            fashion-mnist (from %s)\n"
-          "                      or a folder with the four .gz files\n"
-          "  --techniques T      comma list (default ct,pa,at,ss,sstune):\n"
-          "                        baseline  every site at once, base coefficients, fine-tune all (lr %g)\n"
-          "                        ct        coefficient tuning on sampled inputs of the original model\n"
-          "                        pa,at     progressive approximation with alternate training\n"
-          "                        ss        static scales (max |x| over %d training images)\n"
-          "                        sstune    privnn's fine-tune under the static scales\n"
-          "  --epochs N          AT epochs per group (default %d; the paper: 20)\n"
-          "  --at-images N       training images per AT epoch (default %d)\n"
-          "  --at-groups N       at most N AT groups per site (default %d)\n"
-          "  --lr-coef X         AT learning rate of coefficients (default %g)\n"
-          "  --lr-weight X       AT learning rate of weights (default %g)\n"
-          "  --ct-images N       training images sampled for CT (default %d)\n"
-          "  --ct-epochs N       CT epochs (default %d)\n"
-          "  --ct-cover X        CT: weight of the error spread over [-1, 1] (default %g; 0 = the paper)\n"
-          "  --base-epochs N     baseline fine-tune epochs (default %d) of --base-images N (default %d)\n"
-          "  --ss-images N       training images scanned for the static scales (default %d)\n"
-          "  --bn-images N       images to recompute BN statistics of an SWA average (default %d)\n"
-          "  --tune-epochs N     SS-aware tune epochs (default %d) of --tune-images N (default %d)\n"
-          "  --batch B           training batch (default %d)\n"
-          "  --seed S            seed of sampling, shuffling and augmentation (default 1)\n"
-          "  --no-fold           keep static scales and ReLU's 1/2 in the PAF nodes\n"
-          "  --eval-test         also report test accuracy (once per stage model)\n"
-          "  --max-val N         use only the first N validation images (quick runs)\n"
-          "  --threads T         OpenMP/OpenBLAS threads\n"
-          "  --ckpt FILE         checkpoint after every unit of work (default OUT.ckpt)\n"
-          "  --resume FILE       continue an interrupted run (same options)\n"
-          "  --json FILE         write the report\n"
-          "  -o FILE             the approximated model (ONNX with ai.privnn nodes)\n\n"
-          "Ctrl-C stops after the current batch and leaves the last checkpoint intact (exit 130).\n",
-          pn_paf_form_list(), PN_FMNIST_DIR, d.base_lr, d.ss_images, d.at_epochs, d.at_images, d.at_groups,
-          d.at_lr_coef, d.at_lr_weight, d.ct_images, d.ct_epochs, d.ct_cover, d.base_epochs, d.base_images, d.ss_images, d.bn_images, d.tune_epochs, d.tune_images, d.batch);
-}
-
 static void print_line(void *user, const char *line) {
   (void)user;
   printf("%s\n", line);
@@ -163,79 +93,89 @@ static void print_line(void *user, const char *line) {
 
 static int cmd_approximate(int argc, char **argv) {
   const char *cmd = "paf approximate", *model = NULL, *out = NULL, *data = NULL, *json = NULL, *form_s = NULL,
-             *tech_s = "ct,pa,at,ss,sstune", *ckpt = NULL, *resume = NULL, *v;
+             *tech_s = "ct,pa,at,ss,sstune", *ckpt = NULL, *resume = NULL;
   struct pn_paf_cfg cfg;
   pn_paf_cfg_defaults(&cfg, PN_PAF_F1G2);
-  int64_t n;
-  double x;
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
-  /* integer options: name, target, lo, hi */
-  struct { const char *name; int *dst; int64_t lo, hi; } ints[] = {
-      {"--epochs", &cfg.at_epochs, 1, 1000},          {"--at-images", &cfg.at_images, 1, 1000000},
-      {"--at-groups", &cfg.at_groups, 1, 1000},       {"--ct-images", &cfg.ct_images, 1, 1000000},
-      {"--ct-epochs", &cfg.ct_epochs, 1, 10000},      {"--base-epochs", &cfg.base_epochs, 0, 1000},
-      {"--tune-epochs", &cfg.tune_epochs, 0, 1000},   {"--tune-images", &cfg.tune_images, 1, 1000000},
-      {"--batch", &cfg.batch, 1, 4096},               {"--threads", &cfg.threads, 1, 256},
-      {"--ss-images", &cfg.ss_images, 1, 1000000},    {"--bn-images", &cfg.bn_images, 1, 1000000},
-      {"--base-images", &cfg.base_images, 1, 1000000},
-  };
-  struct { const char *name; float *dst; } floats[] = {{"--lr-coef", &cfg.at_lr_coef}, {"--lr-weight", &cfg.at_lr_weight},
-                                                       {"--ct-cover", &cfg.ct_cover}};
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      approx_usage(stdout);
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_flag(&a, "--no-fold", NULL)) {
-      cfg.fold = false;
-      continue;
-    }
-    if (pn_cli_flag(&a, "--eval-test", NULL)) {
-      cfg.eval_test = true;
-      continue;
-    }
-    bool hit = false;
-    for (size_t k = 0; !hit && k < sizeof ints / sizeof *ints; k++)
-      if (pn_cli_opt(&a, ints[k].name, NULL, &v)) {
-        hit = true;
-        if (a.err) return a.err;
-        if (pn_cli_i64(cmd, ints[k].name, v, ints[k].lo, ints[k].hi, &n)) return PN_EXIT_USAGE;
-        *ints[k].dst = (int)n;
-      }
-    for (size_t k = 0; !hit && k < sizeof floats / sizeof *floats; k++)
-      if (pn_cli_opt(&a, floats[k].name, NULL, &v)) {
-        hit = true;
-        if (a.err) return a.err;
-        char *end;
-        x = strtod(v, &end);
-        if (*end || end == v || !(x >= 0) || x > 10) return pn_cli_usage(cmd, "%s: '%s' is not a number in [0, 10]", floats[k].name, v);
-        *floats[k].dst = (float)x;
-      }
-    if (hit) continue;
-    if (pn_cli_opt(&a, "--form", NULL, &v)) form_s = v;
-    else if (pn_cli_opt(&a, "--data", NULL, &v)) data = v;
-    else if (pn_cli_opt(&a, "--techniques", NULL, &v)) tech_s = v;
-    else if (pn_cli_opt(&a, "--output", "-o", &v)) out = v;
-    else if (pn_cli_opt(&a, "--json", NULL, &v)) json = v;
-    else if (pn_cli_opt(&a, "--ckpt", NULL, &v)) ckpt = v;
-    else if (pn_cli_opt(&a, "--resume", NULL, &v)) resume = v;
-    else if (pn_cli_opt(&a, "--seed", NULL, &v)) {
-      if (!a.err && pn_cli_u64(cmd, "--seed", v, &cfg.seed)) return PN_EXIT_USAGE;
-    } else if (pn_cli_opt(&a, "--max-val", NULL, &v)) {
-      if (!a.err && pn_cli_i64(cmd, "--max-val", v, 1, PN_FMNIST_VAL, &cfg.max_val)) return PN_EXIT_USAGE;
-    } else if (argv[a.i][0] == '-') {
-      return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    } else if (model) {
-      return pn_cli_usage(cmd, "more than one model ('%s', '%s')", model, argv[a.i]);
-    } else {
-      model = argv[a.i];
-      continue;
-    }
-    if (a.err) return a.err;
-  }
-  if (!model) return pn_cli_usage(cmd, "no model given");
+  bool no_fold = false, eval_test = false;
+  int64_t at_epochs = cfg.at_epochs, at_images = cfg.at_images, at_groups = cfg.at_groups,
+          ct_images = cfg.ct_images, ct_epochs = cfg.ct_epochs, base_epochs = cfg.base_epochs,
+          base_images = cfg.base_images, ss_images = cfg.ss_images, bn_images = cfg.bn_images,
+          tune_epochs = cfg.tune_epochs, tune_images = cfg.tune_images, batch = cfg.batch, threads = 0,
+          max_val = 0;
+  double lr_coef = cfg.at_lr_coef, lr_weight = cfg.at_lr_weight, ct_cover = cfg.ct_cover;
+  char data_help[160], form_help[160], about[1024];
+  snprintf(data_help, sizeof data_help, "fashion-mnist (from %s) or a folder with the four .gz files",
+           PN_FMNIST_DIR);
+  snprintf(form_help, sizeof form_help, "the PAF form, one of %s (privnn paf forms) (required)",
+           pn_paf_form_list());
+  snprintf(about, sizeof about,
+           "Replace MODEL's Relu and MaxPool nodes by PAFs of form F and win the accuracy back.\n"
+           "Selection and early stopping read the validation split only; the test split is read only\n"
+           "with --eval-test, once per stage model. --techniques is a comma list of:\n"
+           "  baseline  every site at once, base coefficients, fine-tune all (lr %g)\n"
+           "  ct        coefficient tuning on sampled inputs of the original model\n"
+           "  pa,at     progressive approximation with alternate training\n"
+           "  ss        static scales (max |x| over --ss-images training images)\n"
+           "  sstune    privnn's fine-tune under the static scales\n"
+           "Ctrl-C stops after the current batch and leaves the last checkpoint intact (exit 130).",
+           cfg.base_lr);
+  const struct pn_cli_opt opts[] = {
+    {"--form", NULL, PN_CLI_STR, &form_s, "F", form_help},
+    {"--data", NULL, PN_CLI_STR, &data, "D", data_help, 0, 0, NULL, "fashion-mnist"},
+    {"--output", "-o", PN_CLI_STR, &out, "FILE", "the approximated model, ONNX with ai.privnn nodes (required)"},
+    {"--techniques", NULL, PN_CLI_STR, &tech_s, "T", "comma list of baseline, ct, pa, at, ss, sstune"},
+    {"--epochs", NULL, PN_CLI_INT, &at_epochs, "N", "AT epochs per group (the paper: 20)", 1, 1000},
+    {"--at-images", NULL, PN_CLI_INT, &at_images, "N", "training images per AT epoch", 1, 1000000},
+    {"--at-groups", NULL, PN_CLI_INT, &at_groups, "N", "at most N AT groups per site", 1, 1000},
+    {"--lr-coef", NULL, PN_CLI_REAL, &lr_coef, "X", "AT learning rate of coefficients", 0, 10},
+    {"--lr-weight", NULL, PN_CLI_REAL, &lr_weight, "X", "AT learning rate of weights", 0, 10},
+    {"--ct-images", NULL, PN_CLI_INT, &ct_images, "N", "training images sampled for CT", 1, 1000000},
+    {"--ct-epochs", NULL, PN_CLI_INT, &ct_epochs, "N", "CT epochs", 1, 10000},
+    {"--ct-cover", NULL, PN_CLI_REAL, &ct_cover, "X", "CT: weight of the error spread over [-1, 1] (0 = the paper)", 0, 10},
+    {"--base-epochs", NULL, PN_CLI_INT, &base_epochs, "N", "baseline fine-tune epochs", 0, 1000},
+    {"--base-images", NULL, PN_CLI_INT, &base_images, "N", "training images per baseline epoch", 1, 1000000},
+    {"--ss-images", NULL, PN_CLI_INT, &ss_images, "N", "training images scanned for the static scales", 1, 1000000},
+    {"--bn-images", NULL, PN_CLI_INT, &bn_images, "N", "images to recompute BN statistics of an SWA average", 1, 1000000},
+    {"--tune-epochs", NULL, PN_CLI_INT, &tune_epochs, "N", "SS-aware tune epochs", 0, 1000},
+    {"--tune-images", NULL, PN_CLI_INT, &tune_images, "N", "training images per tune epoch", 1, 1000000},
+    {"--batch", NULL, PN_CLI_INT, &batch, "B", "training batch", 1, 4096},
+    {"--seed", NULL, PN_CLI_UINT, &cfg.seed, "S", "seed of sampling, shuffling and augmentation"},
+    {"--no-fold", NULL, PN_CLI_FLAG, &no_fold, NULL, "keep static scales and ReLU's 1/2 in the PAF nodes"},
+    {"--eval-test", NULL, PN_CLI_FLAG, &eval_test, NULL, "also report test accuracy (once per stage model)"},
+    {"--max-val", NULL, PN_CLI_INT, &max_val, "N", "use only the first N validation images (quick runs)", 1,
+     PN_FMNIST_VAL, NULL, "all"},
+    {"--threads", NULL, PN_CLI_INT, &threads, "T", "OpenMP and OpenBLAS threads", 1, 256, NULL, "the libraries' own"},
+    {"--ckpt", NULL, PN_CLI_STR, &ckpt, "FILE", "checkpoint after every unit of work", 0, 0, NULL, "OUT.ckpt"},
+    {"--resume", NULL, PN_CLI_STR, &resume, "FILE", "continue an interrupted run (same options)"},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "write a JSON report"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "MODEL.onnx --form F --data fashion-mnist -o OUT.onnx [options]", about,
+    "privnn paf approximate models/lenet5.onnx --form f1g2 --data fashion-mnist -o lenet5-paf.onnx", opts,
+    "MODEL.onnx", &model, 1, 1};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   if (!out) return pn_cli_usage(cmd, "no output given (-o OUT.onnx)");
   if (!form_s) return pn_cli_usage(cmd, "no form given (--form: %s)", pn_paf_form_list());
+  cfg.at_epochs = (int)at_epochs;
+  cfg.at_images = (int)at_images;
+  cfg.at_groups = (int)at_groups;
+  cfg.ct_images = (int)ct_images;
+  cfg.ct_epochs = (int)ct_epochs;
+  cfg.base_epochs = (int)base_epochs;
+  cfg.base_images = (int)base_images;
+  cfg.ss_images = (int)ss_images;
+  cfg.bn_images = (int)bn_images;
+  cfg.tune_epochs = (int)tune_epochs;
+  cfg.tune_images = (int)tune_images;
+  cfg.batch = (int)batch;
+  cfg.threads = (int)threads;
+  cfg.max_val = max_val;
+  cfg.at_lr_coef = (float)lr_coef;
+  cfg.at_lr_weight = (float)lr_weight;
+  cfg.ct_cover = (float)ct_cover;
+  if (no_fold) cfg.fold = false;
+  if (eval_test) cfg.eval_test = true;
   int f = pn_paf_form_parse(form_s);
   if (f < 0) return pn_cli_usage(cmd, "unknown form '%s' (%s)", form_s, pn_paf_form_list());
   cfg.form = (enum pn_paf_form)f;
@@ -289,12 +229,11 @@ static int cmd_approximate(int argc, char **argv) {
   if (json && rep && (rc == PN_OK || rc == PN_ERR_INTERRUPTED)) {
     cJSON *o = pn_paf_report_json(rep);
     if (o) {
-      cJSON_AddStringToObject(o, "command", "paf approximate");
       cJSON_AddStringToObject(o, "model", model);
       cJSON_AddStringToObject(o, "status", rc ? "interrupted" : "ok");
       if (!rc) cJSON_AddStringToObject(o, "output", out);
       cJSON_AddStringToObject(o, "checkpoint", ckpt);
-      int jr = pn_json_write(&ctx, json, o, 0644);
+      int jr = pn_cli_report(&ctx, cmd, json, o);
       if (jr && !rc) rc = jr;
       cJSON_Delete(o);
     }
@@ -311,37 +250,27 @@ static int cmd_approximate(int argc, char **argv) {
 
 /* ---- export ---- */
 
-static void export_usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn paf export MODEL.onnx (--expand | --fold) -o OUT.onnx [--json FILE]\n\n"
-          "Rewrite a PAF model (ai.privnn PafRelu / PafMaxPool nodes):\n"
-          "  --expand   as standard ONNX ops only (Abs, ReduceMax, Reciprocal, Mul, Add, Sub, Pad, Slice),\n"
-          "             the same float operations in the same order, so ONNX Runtime gives the same\n"
-          "             logits (scripts/paf-ort-check.sh checks it)\n"
-          "  --fold     fold static scales and ReLU's 1/2 into the neighbouring linear layers where that\n"
-          "             is exact (a PAF then needs no scalar product before its first stage)\n"
-          "Both may be given (folded first).\n");
-}
-
 static int cmd_export(int argc, char **argv) {
-  const char *cmd = "paf export", *in = NULL, *out = NULL, *json = NULL, *v;
+  const char *cmd = "paf export", *in = NULL, *out = NULL, *json = NULL;
   bool expand = false, fold = false;
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      export_usage(stdout);
-      return PN_EXIT_OK;
-    }
-    if (pn_cli_flag(&a, "--expand", NULL)) expand = true;
-    else if (pn_cli_flag(&a, "--fold", NULL)) fold = true;
-    else if (pn_cli_opt(&a, "--output", "-o", &v)) out = v;
-    else if (pn_cli_opt(&a, "--json", NULL, &v)) json = v;
-    else if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    else if (in) return pn_cli_usage(cmd, "more than one model ('%s', '%s')", in, argv[a.i]);
-    else in = argv[a.i];
-    if (a.err) return a.err;
-  }
-  if (!in) return pn_cli_usage(cmd, "no model given");
+  const struct pn_cli_opt opts[] = {
+    {"--expand", NULL, PN_CLI_FLAG, &expand, NULL, "standard ONNX ops only (same float operations, same order)"},
+    {"--fold", NULL, PN_CLI_FLAG, &fold, NULL, "fold static scales and ReLU's 1/2 where that is exact"},
+    {"--output", "-o", PN_CLI_STR, &out, "FILE", "the rewritten model (required)"},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "write a JSON report"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, "MODEL.onnx (--expand | --fold) -o OUT.onnx [--json FILE]",
+    "Rewrite a PAF model (ai.privnn PafRelu / PafMaxPool nodes):\n"
+    "  --expand  as standard ONNX ops only (Abs, ReduceMax, Reciprocal, Mul, Add, Sub, Pad, Slice),\n"
+    "            the same float operations in the same order, so ONNX Runtime gives the same\n"
+    "            logits (scripts/paf-ort-check.sh checks it)\n"
+    "  --fold    fold static scales and ReLU's 1/2 into the neighbouring linear layers where that\n"
+    "            is exact (a PAF then needs no scalar product before its first stage)\n"
+    "Both may be given (folded first).",
+    "privnn paf export lenet5-paf.onnx --expand -o lenet5-paf-std.onnx", opts, "MODEL.onnx", &in, 1, 1};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   if (!out) return pn_cli_usage(cmd, "no output given (-o OUT.onnx)");
   if (!expand && !fold) return pn_cli_usage(cmd, "nothing to do: give --expand and/or --fold");
   struct pn_ctx ctx = {0};
@@ -363,7 +292,6 @@ static int cmd_export(int argc, char **argv) {
   }
   if (!rc && json) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "command", "paf export");
     cJSON_AddStringToObject(o, "model", in);
     cJSON_AddStringToObject(o, "output", out);
     cJSON_AddNumberToObject(o, "expanded", count);
@@ -371,7 +299,7 @@ static int cmd_export(int argc, char **argv) {
     cJSON_AddNumberToObject(o, "paf_nodes_folded", fr.paf_nodes);
     cJSON_AddNumberToObject(o, "unit_scale", fr.unit_scale);
     cJSON_AddNumberToObject(o, "unit_gain", fr.unit_gain);
-    rc = pn_json_write(&ctx, json, o, 0644);
+    rc = pn_cli_report(&ctx, cmd, json, o);
     cJSON_Delete(o);
   }
   pn_graph_free(g);
@@ -382,18 +310,14 @@ static int cmd_export(int argc, char **argv) {
 
 static int cmd_info(int argc, char **argv) {
   const char *cmd = "paf info", *in = NULL;
-  struct pn_cli_args a = {argc, argv, 1, cmd, 0};
-  for (; a.i < argc; a.i++) {
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      printf("usage: privnn paf info MODEL.onnx\n\nEvery PAF node of MODEL: kind, form, scale (static or "
-             "dynamic), gain, window, and the CKKS levels it costs.\n");
-      return PN_EXIT_OK;
-    }
-    if (argv[a.i][0] == '-') return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    if (in) return pn_cli_usage(cmd, "more than one model");
-    in = argv[a.i];
-  }
-  if (!in) return pn_cli_usage(cmd, "no model given");
+  const struct pn_cli_opt opts[] = {{0}};
+  const struct pn_cli_spec spec = {
+    cmd, "MODEL.onnx",
+    "Every PAF node of MODEL: kind, form, scale (static or dynamic), gain, window, and the CKKS\n"
+    "levels it costs.",
+    "privnn paf info lenet5-paf.onnx", opts, "MODEL.onnx", &in, 1, 1};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   struct pn_ctx ctx = {0};
   struct pn_graph *g = NULL;
   int rc = pn_onnx_load_file(&ctx, in, &g), n = 0, worst = 0;
@@ -427,18 +351,11 @@ static int cmd_info(int argc, char **argv) {
 }
 
 int pn_cmd_paf(int argc, char **argv) {
-  if (argc < 2) {
-    usage(stderr);
-    return PN_EXIT_USAGE;
-  }
-  const char *sub = argv[1];
-  if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-    usage(stdout);
-    return PN_EXIT_OK;
-  }
-  if (!strcmp(sub, "forms")) return cmd_forms(argc - 1, argv + 1);
-  if (!strcmp(sub, "approximate")) return cmd_approximate(argc - 1, argv + 1);
-  if (!strcmp(sub, "export")) return cmd_export(argc - 1, argv + 1);
-  if (!strcmp(sub, "info")) return cmd_info(argc - 1, argv + 1);
-  return pn_cli_usage("paf", "unknown subcommand '%s' (forms, approximate, export, info)", sub);
+  static const struct pn_cli_sub subs[] = {
+    {"forms", cmd_forms, "the PAF forms: stages, degrees, CKKS depth, error on [-1, 1]"},
+    {"approximate", cmd_approximate, "replace a model's ReLU/MaxPool by a form and recover accuracy"},
+    {"export", cmd_export, "a PAF model with standard ONNX ops only (--expand), or scales folded"},
+    {"info", cmd_info, "the PAF nodes of a model and the CKKS levels each costs"},
+  };
+  return pn_cli_dispatch("paf", subs, (int)(sizeof subs / sizeof *subs), argc, argv);
 }
