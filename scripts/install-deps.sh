@@ -11,6 +11,7 @@ PKGS=(
   libopenblas-dev                                     # CBLAS sgemm
   libssl-dev                                          # AES-CTR PRG, TLS 1.3
   zlib1g-dev dataset-fashion-mnist                    # IDX .gz dataset
+  libpng-dev                                          # PNG inputs (privnn tensor, --input)
   libonnx-testdata                                    # ONNX backend node tests
   libcjson-dev                                        # JSON reports, plans, manifests
   libcmocka-dev                                       # unit tests

@@ -16,7 +16,8 @@
 #include "util/wipe.h"
 #include "util/strmap.h"
 
-/* graph: tensors, the IR, ONNX I/O, operators, the executor, passes, statistics, the model zoo */
+/* graph: tensors, the IR, ONNX I/O, operators, the executor, passes, statistics, the model zoo,
+** tensors and images as files (.pb, .npy, PNG, PGM) */
 #include "graph/tensor.h"
 #include "graph/ir.h"
 #include "graph/onnx.h"
@@ -25,9 +26,11 @@
 #include "graph/passes.h"
 #include "graph/stats.h"
 #include "graph/zoo.h"
+#include "graph/tensor_io.h"
 
-/* nn: Fashion-MNIST, reference architectures, autograd, optimisers, training */
+/* nn: Fashion-MNIST, a model's input from a user's files, reference architectures, autograd, optimisers, training */
 #include "nn/dataset.h"
+#include "nn/input.h"
 #include "nn/arch.h"
 #include "nn/autograd.h"
 #include "nn/optim.h"

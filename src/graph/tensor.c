@@ -198,6 +198,10 @@ double pn_tensor_get_f64(const struct pn_tensor *t, int64_t i) {
   case PN_DT_INT64: return (double)((const int64_t *)t->data)[i];
   case PN_DT_UINT8: case PN_DT_BOOL: return ((const uint8_t *)t->data)[i];
   case PN_DT_INT8: return ((const int8_t *)t->data)[i];
+  case PN_DT_UINT16: return ((const uint16_t *)t->data)[i];
+  case PN_DT_INT16: return ((const int16_t *)t->data)[i];
+  case PN_DT_UINT32: return ((const uint32_t *)t->data)[i];
+  case PN_DT_UINT64: return (double)((const uint64_t *)t->data)[i];
   case PN_DT_FLOAT16: return pn_half_to_float(((const uint16_t *)t->data)[i]);
   case PN_DT_BFLOAT16: return pn_bf16_to_float(((const uint16_t *)t->data)[i]);
   default: return 0;

@@ -6,6 +6,7 @@
 
 #include "graph/ir.h"
 #include "nn/dataset.h"
+#include "nn/input.h"
 #include "util/util.h"
 
 /* The split is part of the evaluation protocol: never change this seed. */
@@ -109,9 +110,14 @@ static int read_pair(struct pn_ctx *ctx, const char *dir, const char *img_name,
         rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: label %lld is %u (not in 0..9)", path, (long long)i,
                     lab->data[i]);
   }
-  if (rc)
+  if (rc && !strcmp(dir, PN_FMNIST_DIR))
     pn_err_prefix(ctx, "Fashion-MNIST (the Debian package '%s' provides %s/*.gz)",
                   PN_FMNIST_PACKAGE, PN_FMNIST_DIR);
+  else if (rc)
+    pn_err_prefix(ctx, "IDX folder %s (the Fashion-MNIST layout: train-images-idx3-ubyte.gz, "
+                  "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; "
+                  "60000 + 10000 images of 28x28, labels 0..9, as the Debian package '%s' installs "
+                  "in %s)", dir, PN_FMNIST_PACKAGE, PN_FMNIST_DIR);
   return rc;
 }
 
@@ -209,3 +215,25 @@ int pn_dataset_record_norm(struct pn_ctx *ctx, const struct pn_dataset *ds, stru
     return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   return PN_OK;
 }
+
+int pn_dataset_check_model(struct pn_ctx *ctx, const struct pn_graph *g) {
+  int k;
+  int64_t S[PN_MAX_DIMS];
+  struct pn_ctx sub = {0};
+  if (pn_input_shape(&sub, g, &k, S) == PN_OK &&
+      ((k == 3 && S[0] == 1 && S[1] == PN_FMNIST_SIDE && S[2] == PN_FMNIST_SIDE) ||
+       (k == 2 && S[0] == PN_FMNIST_SIDE && S[1] == PN_FMNIST_SIDE)))
+    return PN_OK;
+  char need[160] = "";
+  if (pn_input_shape(&sub, g, &k, S) == PN_OK) {
+    size_t n = (size_t)snprintf(need, sizeof need, "[N");
+    for (int i = 0; i < k && n < sizeof need; i++) n += (size_t)snprintf(need + n, sizeof need - n, ",%lld", (long long)S[i]);
+    if (n < sizeof need) snprintf(need + n, sizeof need - n, "]");
+  } else {
+    snprintf(need, sizeof need, "an input it describes so: %s", pn_errmsg(&sub));
+  }
+  return pn_err(ctx, PN_ERR_INVALID, "the model takes %s; the dataset's images are 1x28x28 "
+                "([N,1,28,28] batches): give it images of its own shape with privnn run --input, or "
+                "a model made for 28x28 grey images", need);
+}
+

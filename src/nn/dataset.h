@@ -83,6 +83,10 @@ PN_API int pn_dataset_use_model_norm(struct pn_ctx *ctx, struct pn_dataset *ds,
 /* Record ds's normalisation (and the dataset's name) in g's metadata. PN_ERR_NOMEM on failure. */
 PN_API int pn_dataset_record_norm(struct pn_ctx *ctx, const struct pn_dataset *ds, struct pn_graph *g);
 
+/* PN_OK when g's input takes the dataset's images ([N,1,28,28] or [N,28,28]); else PN_ERR_INVALID
+** naming the shape the model takes (before running it, rather than a shape error at the first node). */
+PN_API int pn_dataset_check_model(struct pn_ctx *ctx, const struct pn_graph *g);
+
 /* A uniformly random permutation of [0, n) from prg (Fisher-Yates). */
 PN_API void pn_shuffle(struct pn_prg *prg, int64_t n, int64_t *perm /* OUT */);
 

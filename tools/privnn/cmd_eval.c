@@ -61,6 +61,7 @@ int pn_cmd_eval(int argc, char **argv) {
   int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES];
   memset(conf, 0, sizeof conf);
   if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", model);
+  if (!rc && (rc = pn_dataset_check_model(&ctx, g))) pn_err_prefix(&ctx, "%s", model);
   if (!rc) {
     if (!strcmp(engine, "exec")) {
       struct pn_eval_opts eo = {.n = n, .batch = (int)batch};

@@ -28,10 +28,20 @@
 #include "mpc/search.h"
 #include "nn/arch.h"
 #include "nn/dataset.h"
+#include "nn/input.h"
 #include "util/util.h"
 
 /* Images [first, first+cnt) into x (cnt * per_image floats), labels into y (-1 for random). */
 void pn_mpc_cli_images(const struct source *s, int64_t first, int64_t cnt, float *x, int32_t *y) {
+  if (s->files) {
+    int64_t n = s->files->dims[0];
+    for (int64_t i = 0; i < cnt; i++) {
+      memcpy(x + i * s->per_image, (const float *)s->files->data + ((first + i) % n) * s->per_image,
+             sizeof(float) * (size_t)s->per_image);
+      y[i] = -1;
+    }
+    return;
+  }
   if (s->have_ds) {
     int64_t idx[cnt > 0 ? cnt : 1];
     for (int64_t i = 0; i < cnt; i++) idx[i] = (first + i) % s->ds.n[s->split];
@@ -62,9 +72,13 @@ int pn_mpc_cli_parse(int argc, char **argv, const struct pn_mpc_cli_spec *sp, st
   const struct pn_cli_opt all[] = {
     {"--data", NULL, PN_CLI_CHOICE, &data_i, "D",
      "fashion-mnist (models with 1x28x28 inputs) or random (N(0,1) images of the model's shape)",
-     0, 0, "fashion-mnist|random"},
+     0, 0, "fashion-mnist|random", NULL, &o->data_given},
+    {"--input", "-i", PN_CLI_LIST, &o->inputs, "FILE",
+     "your own input instead of --data: .npy, .pb, PNG or PGM, one example or a batch (repeat)"},
+    {"--resize", NULL, PN_CLI_FLAG, &o->resize, NULL, "resize / convert --input images to the model's shape"},
     {"--split", NULL, PN_CLI_CHOICE, &o->split, "S", "Fashion-MNIST split", 0, 0, "train|val|test"},
-    {"--count", NULL, PN_CLI_INT, &o->count, "N", "images", 1, 1 << 24},
+    {"--count", NULL, PN_CLI_INT, &o->count, "N", "images (with --input: default all they hold)", 1, 1 << 24,
+     NULL, NULL, &o->count_given},
     {"--batch", NULL, PN_CLI_INT, &o->batch, "B", "images per secure run", 1, 4096},
     {"--batches", NULL, PN_CLI_INT, &o->batches, "N", "batches of correlated randomness", 1, 1 << 20},
     {"--plan", NULL, PN_CLI_STR, &o->plan_path, "FILE", "HummingBird plan JSON (mpc profile)", 0, 0,
@@ -114,10 +128,19 @@ int pn_mpc_cli_parse(int argc, char **argv, const struct pn_mpc_cli_spec *sp, st
   if (rc) return rc;
   if (!sp->no_model) o->model = pos[0];
   o->data = data_i ? "random" : "fashion-mnist";
+  if (o->inputs.n && o->data_given) return pn_cli_usage(sp->cmd, "--data and --input exclude each other");
+  if (o->resize && !o->inputs.n) return pn_cli_usage(sp->cmd, "--resize applies to --input files");
   return PN_EXIT_OK;
 }
 
-int pn_mpc_cli_load(struct pn_ctx *ctx, const struct opts *o, struct source *s) {
+const char *pn_mpc_cli_source_name(const struct opts *o, const struct source *s, char *buf, size_t n) {
+  if (s->files) snprintf(buf, n, "%d input file%s", o->inputs.n, o->inputs.n == 1 ? "" : "s");
+  else if (s->have_ds) snprintf(buf, n, "%s split", pn_split_name(s->split));
+  else snprintf(buf, n, "random");
+  return buf;
+}
+
+int pn_mpc_cli_load(struct pn_ctx *ctx, struct opts *o, struct source *s) {
   memset(s, 0, sizeof *s);
   int rc = pn_onnx_load_file(ctx, o->model, &s->g);
   if (rc) return rc;
@@ -139,6 +162,21 @@ int pn_mpc_cli_load(struct pn_ctx *ctx, const struct opts *o, struct source *s) 
     return rc;
   }
   s->split = (enum pn_split)o->split;
+  if (o->inputs.n) {
+    struct pn_input_opts io = {.resize = o->resize};
+    struct pn_input_info info;
+    if ((rc = pn_input_load(ctx, s->g, o->inputs.v, o->inputs.n, &io, &s->files, &info))) {
+      pn_err_prefix(ctx, "%s", o->model);
+      return rc;
+    }
+    if (pn_tensor_numel(s->files) != info.n * s->per_image)
+      return pn_err(ctx, PN_ERR_INVALID, "%s: the input files do not fit the model's input", o->model);
+    if (!o->count_given) o->count = info.n;
+    else if (o->count > info.n)
+      return pn_err(ctx, PN_ERR_INVALID, "--count %lld: the --input files hold %lld example%s",
+                    (long long)o->count, (long long)info.n, info.n == 1 ? "" : "s");
+    return PN_OK;
+  }
   if (!strcmp(o->data, "fashion-mnist")) {
     if (s->per_image != PN_FMNIST_PIXELS)
       return pn_err(ctx, PN_ERR_INVALID, "%s: input has %lld elements per image, Fashion-MNIST "
@@ -155,6 +193,10 @@ int pn_mpc_cli_load(struct pn_ctx *ctx, const struct opts *o, struct source *s) 
 
 void pn_mpc_cli_free(struct source *s) {
   if (s->have_ds) pn_dataset_free(&s->ds);
+  if (s->files) {
+    pn_wipe(s->files->data, pn_tensor_nbytes(s->files));
+    pn_tensor_free(s->files);
+  }
   pn_graph_free(s->g);
   pn_wipe(s->seed, sizeof s->seed);
 }
@@ -332,14 +374,14 @@ int pn_mpc_cli_infer(int argc, char **argv) {
   struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_TEST, .count = 100, .batch = 10,
                    .secret = 1, .tls = 1, .net = "none"};
   static const struct pn_mpc_cli_spec sp = {
-    "mpc infer", "MODEL.onnx --data fashion-mnist|random --count N",
+    "mpc infer", "MODEL.onnx (--data fashion-mnist|random --count N | --input FILE...)",
     "Secret-share N inputs, run the dealer and both parties on this machine (two threads over\n"
     "loopback TCP + TLS 1.3 PSK), evaluate the model on shares and report accuracy, agreement with\n"
     "the plaintext model, bytes and rounds per layer and time. With --sim: the protocol's\n"
     "plaintext simulator in one thread (same shares, same counts, no network).",
     "privnn mpc infer models/cnn-s.onnx --data fashion-mnist --count 20 --plan plan.json",
-    "--data --split --count --batch --plan --weights --net --sim --no-tls --no-table --seed "
-    "--quiet --json"};
+    "--data --input --resize --split --count --batch --plan --weights --net --sim --no-tls --no-table "
+    "--seed --quiet --json"};
   int prc = pn_mpc_cli_parse(argc, argv, &sp, &o);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   struct pn_ctx ctx = {0};
@@ -431,9 +473,10 @@ int pn_mpc_cli_infer(int argc, char **argv) {
   double agreement = (double)agree / (double)o.count;
   double bd = pn_mpc_model_bits_discarded(rep);
   int nl = pn_mpc_model_n_layers(rep);
-  printf("privnn mpc %s: %s, %lld images (%s split), batch %lld, weights %s, plan %s, net %s%s\n",
+  char srcname[64];
+  printf("privnn mpc %s: %s, %lld images (%s), batch %lld, weights %s, plan %s, net %s%s\n",
          o.sim ? "simulator" : "infer", o.model, (long long)o.count,
-         src.have_ds ? pn_split_name(src.split) : "random", (long long)o.batch,
+         pn_mpc_cli_source_name(&o, &src, srcname, sizeof srcname), (long long)o.batch,
          o.secret ? "secret" : "public", o.plan_path ? o.plan_path : "full-bit", o.net,
          o.sim ? "" : (o.tls ? ", TLS 1.3 PSK" : ", plain TCP"));
   if (!o.quiet)
@@ -462,6 +505,17 @@ int pn_mpc_cli_infer(int argc, char **argv) {
   if (labelled) printf(", accuracy %.4f (plaintext %.4f)", acc, pacc);
   printf("\nReLU share bits discarded: %.1f%%; dealer data to P1: %.3f MB per image\n", bd * 100,
          (double)j.dealer_bytes / 1e6 / (double)(j.nb * j.B));
+  /* the user's own inputs: what each one is, under MPC and in plaintext */
+  for (int64_t i = 0; src.files && i < o.count; i++) {
+    int64_t a = argmax(sec + i * K, K), b = argmax(plain + i * K, K);
+    double md = 0;
+    for (int64_t k = 0; k < K; k++) {
+      double d = fabs(sec[i * K + k] - plain[i * K + k]);
+      if (d > md) md = d;
+    }
+    printf("input %lld: class %lld (plaintext %lld), logits max |MPC - plaintext| %.2e\n", (long long)i,
+           (long long)a, (long long)b, md);
+  }
   if (o.json) {
     cJSON *r = cJSON_CreateObject(), *ls = cJSON_CreateArray();
     cJSON_AddStringToObject(r, "model", o.model);
@@ -498,6 +552,16 @@ int pn_mpc_cli_infer(int argc, char **argv) {
       }
     }
     cJSON_AddNumberToObject(r, "dealer_bytes_per_image", (double)j.dealer_bytes / (double)(j.nb * j.B));
+    if (src.files) {
+      cJSON *pr = cJSON_AddArrayToObject(r, "predictions");
+      for (int64_t i = 0; i < o.count; i++) {
+        cJSON *e = cJSON_CreateObject(), *lg = cJSON_AddArrayToObject(e, "logits");
+        cJSON_AddNumberToObject(e, "class", (double)argmax(sec + i * K, K));
+        cJSON_AddNumberToObject(e, "plaintext_class", (double)argmax(plain + i * K, K));
+        for (int64_t k = 0; k < K; k++) cJSON_AddItemToArray(lg, cJSON_CreateNumber(sec[i * K + k]));
+        cJSON_AddItemToArray(pr, e);
+      }
+    }
     for (int i = 0; i < nl; i++) cJSON_AddItemToArray(ls, layer_json(pn_mpc_model_layer(rep, i), o.count));
     cJSON_AddItemToObject(r, "layers", ls);
     int rc = pn_cli_report(&ctx, cmd, o.json, r);

@@ -30,12 +30,13 @@ int pn_mpc_cli_share(int argc, char **argv) {
   struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_TEST, .count = 100, .batch = 10,
                    .tls = 1};
   static const struct pn_mpc_cli_spec sp = {
-    "mpc share", "MODEL.onnx --data D --count N --batch B -o PREFIX",
+    "mpc share", "MODEL.onnx (--data D --count N | --input FILE...) --batch B -o PREFIX",
     "The client: secret-share N input images for the two parties, in batches of B (the batch\n"
     "size the dealer material is made for): PREFIX.p0.share and PREFIX.p1.share, and\n"
-    "PREFIX.labels.json for `mpc reveal --labels`.",
+    "PREFIX.labels.json for `mpc reveal --labels`. Your own inputs: --input (images are\n"
+    "normalised with the model's privnn.normalize; labels unknown, -1).",
     "privnn mpc share models/cnn-s.onnx --data fashion-mnist --count 20 --batch 10 -o client",
-    "--data --split --count --batch --seed -o", "PREFIX",
+    "--data --input --resize --split --count --batch --seed -o", "PREFIX",
     "write PREFIX.p0.share, PREFIX.p1.share, PREFIX.labels.json"};
   int prc = pn_mpc_cli_parse(argc, argv, &sp, &o);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;

@@ -11,6 +11,8 @@
 #include "cli_util.h"
 #include "graph/exec.h"
 #include "graph/onnx.h"
+#include "graph/tensor_io.h"
+#include "nn/input.h"
 #include "util/fileio.h"
 #include "util/prg.h"
 #include "util/progress.h"
@@ -106,7 +108,7 @@ static void print_output(const struct pn_value *v, const struct pn_tensor *t, cJ
 struct run_opts {
   const char *model, *json;
   struct pn_cli_list inputs, outputs;
-  bool random, profile;
+  bool random, profile, resize;
   uint64_t seed;
   int64_t repeat, warmup, threads;
 };
@@ -115,8 +117,11 @@ static int parse(int argc, char **argv, struct run_opts *o) {
   const char *cmd = "run";
   o->repeat = 1;
   const struct pn_cli_opt opts[] = {
-    {"--input", "-i", PN_CLI_LIST, &o->inputs, "FILE", "a TensorProto input (repeat for each input, in order)"},
-    {"--output", "-o", PN_CLI_LIST, &o->outputs, "FILE", "save an output as TensorProto (repeat, in output order)"},
+    {"--input", "-i", PN_CLI_LIST, &o->inputs, "FILE",
+     "an input: TensorProto .pb, NumPy .npy, PNG or PGM (repeat for each input, in order)"},
+    {"--resize", NULL, PN_CLI_FLAG, &o->resize, NULL, "resize / convert images to the model's input shape"},
+    {"--output", "-o", PN_CLI_LIST, &o->outputs, "FILE",
+     "save an output: .npy by that extension, else TensorProto (repeat, in output order)"},
     {"--random", NULL, PN_CLI_FLAG, &o->random, NULL, "random N(0,1) inputs instead of files"},
     {"--seed", NULL, PN_CLI_UINT, &o->seed, "S", "seed of the random inputs"},
     {"--repeat", NULL, PN_CLI_INT, &o->repeat, "R", "timed runs", 1, 1000000},
@@ -127,14 +132,17 @@ static int parse(int argc, char **argv, struct run_opts *o) {
     {"--json", NULL, PN_CLI_STR, &o->json, "FILE", "write a JSON report (outputs, timing, profile)"},
     {0}};
   const struct pn_cli_spec spec = {
-    cmd, "MODEL.onnx (--input X.pb ... | --random)",
-    "Run a model with privnn's plaintext executor. Inputs are TensorProto files given in the\n"
-    "order of the model's runtime inputs, or random N(0,1) tensors with --random (unknown or\n"
-    "symbolic dims become 1).",
+    cmd, "MODEL.onnx (--input FILE ... | --random)",
+    "Run a model with privnn's plaintext executor. Inputs are files given in the order of the\n"
+    "model's runtime inputs (format found by content), or random N(0,1) tensors with --random\n"
+    "(unknown or symbolic dims become 1). For a model with one float input, a file is made into\n"
+    "its input as mpc share/infer and privnn tensor --model do: images and uint8 arrays are pixels,\n"
+    "normalised with the model's privnn.normalize; one example or a batch.",
     "privnn run build/r18.onnx --random --repeat 5", opts, "model", &o->model, 1, 1};
   int rc = pn_cli_parse(&spec, argc, argv);
   if (rc) return rc;
   if (o->random && o->inputs.n) return pn_cli_usage(cmd, "--random and --input exclude each other");
+  if (o->resize && !o->inputs.n) return pn_cli_usage(cmd, "--resize applies to --input files");
   return PN_EXIT_OK;
 }
 
@@ -162,7 +170,8 @@ static int write_outputs(struct pn_ctx *ctx, const struct run_opts *o, struct ru
   for (int i = 0; i < o->outputs.n && rc == PN_OK; i++) {
     uint8_t *buf;
     size_t n;
-    if ((rc = pn_tensor_save_pb(ctx, st->out[i], &buf, &n)) != PN_OK) {
+    bool npy = pn_tensor_format_of_path(o->outputs.v[i]) == PN_TF_NPY;
+    if ((rc = npy ? pn_npy_save(ctx, st->out[i], &buf, &n) : pn_tensor_save_pb(ctx, st->out[i], &buf, &n)) != PN_OK) {
       pn_err_prefix(ctx, "%s", o->outputs.v[i]);
       break;
     }
@@ -224,8 +233,23 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
       return pn_cli_usage(cmd, "%s needs %d input%s (%s), got %d --input (or use --random)", o->model,
                           st->n_in, st->n_in == 1 ? "" : "s", names, o->inputs.n);
     }
+    /* one float input of known example shape: the files become it as for every command */
+    struct pn_ctx probe = {0};
+    int k;
+    int64_t S[PN_MAX_DIMS];
+    bool made = st->n_in == 1 && pn_input_shape(&probe, st->g, &k, S) == PN_OK;
     for (int i = 0; i < st->n_in; i++) {
-      if (pn_tensor_load_pb_file(ctx, o->inputs.v[i], &st->in[i]) != PN_OK) return pn_cli_fail(cmd, ctx);
+      struct pn_input_opts io = {.resize = o->resize};
+      struct pn_input_info info;
+      if (made ? pn_input_load(ctx, st->g, &o->inputs.v[i], 1, &io, &st->in[i], &info)
+               : pn_tensor_read_file(ctx, o->inputs.v[i], PN_TF_AUTO, &st->in[i], NULL)) {
+        if (made) pn_err_prefix(ctx, "%s", o->model);
+        return pn_cli_fail(cmd, ctx);
+      }
+      if (made && info.pixel_files)
+        printf("%s: pixels, %s%s\n", o->inputs.v[i], info.model_norm ? "normalised with the model's "
+               "privnn.normalize" : "scaled to [0, 1] (the model records no privnn.normalize)",
+               info.resized ? ", resized/converted (--resize)" : "");
       if (pn_exec_check_input(ctx, st->ex, i, st->in[i]) != PN_OK) {
         pn_err_prefix(ctx, "%s (--input %d of %s)", o->inputs.v[i], i + 1, o->model);
         return pn_cli_fail(cmd, ctx);

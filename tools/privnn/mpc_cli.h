@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli_util.h"
 #include "graph/ir.h"
 #include "nn/dataset.h"
 
@@ -15,6 +16,8 @@ struct opts {
   int split;                   /* enum pn_split */
   int secret;                  /* weights: 0 public, 1 secret */
   bool sim, tls, have_seed, quiet, no_table;
+  bool resize, count_given, data_given;
+  struct pn_cli_list inputs;   /* --input: the user's own files */
   int64_t count, batch, margin, batches, uniform, threads;
   uint64_t seed;
 };
@@ -28,11 +31,13 @@ struct pn_mpc_cli_spec {
   bool no_model;               /* no MODEL argument (bench-relu) */
 };
 
-/* The model and where its inputs come from (Fashion-MNIST or seeded random images). */
+/* The model and where its inputs come from (Fashion-MNIST, the user's files, or seeded random
+** images). */
 struct source {
   struct pn_graph *g;          /* the model as loaded */
   struct pn_dataset ds;
   int have_ds;
+  struct pn_tensor *files;     /* --input: [N, per_image] float32 (the client's secret: wiped) */
   enum pn_split split;
   int64_t per_image;           /* input elements per image */
   int64_t out_per_image;
@@ -42,9 +47,13 @@ struct source {
 /* Parse argv (argv[0] = the subcommand) with the options sp names; o holds the defaults. Returns 0,
 ** -1 after --help, or an exit code. */
 int pn_mpc_cli_parse(int argc, char **argv, const struct pn_mpc_cli_spec *sp, struct opts *o);
-int pn_mpc_cli_load(struct pn_ctx *ctx, const struct opts *o, struct source *s);
+/* Load the model and the input source; with --input files and no --count, o->count becomes the
+** number of examples they hold. */
+int pn_mpc_cli_load(struct pn_ctx *ctx, struct opts *o, struct source *s);
+/* "fashion-mnist test split", "random", "3 input file(s)": where the images came from */
+const char *pn_mpc_cli_source_name(const struct opts *o, const struct source *s, char *buf, size_t n);
 void pn_mpc_cli_free(struct source *s);
-/* Images [first, first+cnt) into x, labels into y (-1 for random images). */
+/* Images [first, first+cnt) into x, labels into y (-1 for random images and files). */
 void pn_mpc_cli_images(const struct source *s, int64_t first, int64_t cnt, float *x, int32_t *y);
 int pn_mpc_cli_sha256(struct pn_ctx *ctx, const char *path, uint8_t out[32]);
 
