@@ -12,9 +12,10 @@
 ** Fusion: a BatchNormalization in inference
 ** mode that is the only reader of a Conv's output is folded into private copies of the Conv's
 ** weights and bias, and a Relu / Clip / LeakyRelu that is the only reader of a Conv, Gemm, MatMul,
-** Add or BatchNormalization output runs on that node's output in place (a Conv applies ReLU in
-** its own epilogue). Fused nodes are skipped, their time is counted under the producing op, and
-** the graph itself is not changed. The intermediate must not be a graph output.
+** Add or BatchNormalization output runs on that node's output in place (a Conv applies a Relu,
+** or a Clip with float bounds, as it stores its outputs). Fused nodes are skipped, their time is
+** counted under the producing op, and the graph itself is not changed. The intermediate must
+** not be a graph output.
 **
 ** A Conv with constant weights keeps kernel state across runs (struct pn_conv_cache: filters
 ** restricted to the taps that see the input on small images, Winograd-transformed filters),
@@ -602,13 +603,26 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     int want = x->op == PN_OP_CONV || x->op == PN_OP_GEMM || x->op == PN_OP_MATMUL ||
                        numel > (1 << 20) ? team : 1;
     if (want != cur_threads) omp_set_num_threads(cur_threads = want);
-    /* A fused Relu after a Conv runs in the Conv's epilogue; every other fused activation runs
-    ** below. Both are decided here, in one place, from x->act alone: whatever path the Conv
-    ** takes, a fused activation is applied exactly once. */
+    /* A fused Relu or float Clip after a Conv runs in the Conv's epilogue; every other fused
+    ** activation runs below. Both are decided here, in one place, from x->act alone: whatever
+    ** path the Conv takes, a fused activation is applied exactly once. */
     bool conv_f32 = x->op == PN_OP_CONV && tout[0] && tout[0]->dtype == PN_DT_FLOAT;
-    bool epilogue = conv_f32 && x->act >= 0 && ex->nodes[x->act].op == PN_OP_RELU;
+    struct pn_act act = {PN_ACT_NONE, 0, 0};
+    if (conv_f32 && x->act >= 0 && ex->nodes[x->act].op == PN_OP_RELU) act.kind = PN_ACT_RELU;
+    if (conv_f32 && x->act >= 0 && ex->nodes[x->act].op == PN_OP_CLIP) {
+      /* float bounds: in the Conv's stores; anything else (an error included) runs below */
+      const struct xnode *y = &ex->nodes[x->act];
+      struct pn_op_args ya = {ctx, y->node, y->opset};
+      const struct pn_tensor *yin[3] = {tout[0], NULL, NULL};
+      for (int j = 1; j < y->n_in_run && j < 3; j++) yin[j] = y->in[j] >= 0 ? val[y->in[j]] : NULL;
+      float lo, hi;
+      if (pn_clip_bounds_f32(&ya, yin, y->n_in_run < 3 ? y->n_in_run : 3, &lo, &hi) == PN_OK)
+        act = (struct pn_act){PN_ACT_CLIP, lo, hi};
+    }
+    bool epilogue = act.kind != PN_ACT_NONE;
     if (rc == PN_OK)
-      rc = conv_f32 ? pn_conv_run_act(&a, tin, x->n_in_run, tout[0], epilogue, x->const_w ? &x->cc : NULL)
+      rc = conv_f32 ? pn_conv_run_fused(&a, tin, x->n_in_run, tout[0], act,
+                                        x->const_w ? &x->cc : NULL)
                     : pn_op_run(x->op, &a, tin, x->n_in_run, tout, n->n_out);
     if (rc == PN_OK && x->act >= 0 && !epilogue) {
       /* the fused activation, in place on the output (elementwise kernels allow it) */

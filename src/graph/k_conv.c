@@ -11,14 +11,14 @@
 ** Convolutions worth it are cut into chunks run by pn_par_for (k_par.c): blocks of output
 ** positions, or of filters when the output is narrow; each chunk unfolds its own block and
 ** multiplies it with a single-threaded cblas_sgemm (OpenBLAS's own threads are switched off, so
-** the two never oversubscribe the cores). Bias and a fused ReLU (the executor's Conv+Relu fusion)
-** are applied per block right after its GEMM, while it is in cache. With a cache (constant
-** weights in the fused executor): 3x3 stride-1 convolutions over enough output tiles run by
-** Winograd's F(2x2, 3x3) (k_winograd.c); other group-1 ones with more than SKINNY_MAX_POUT
-** outputs by k_gemm.c's GEMM, filters packed once into the cache, the input packed straight
-** into its blocks (no im2col buffer; 1x1 stride-1 ones multiply the input itself); 3x3
-** depthwise ones by dw3x3_plane. Without a cache (the executor's no_fuse reference) the plain
-** paths above run, so the differential tester compares the two. */
+** the two never oversubscribe the cores). Bias and a fused activation (the executor's Conv+Relu
+** and Conv+Clip fusions) are applied per block right after its GEMM, while it is in cache. With
+** a cache (constant weights in the fused executor): 3x3 stride-1 convolutions over enough output
+** tiles run by Winograd's F(2x2, 3x3) (k_winograd.c); other group-1 ones with more than
+** SKINNY_MAX_POUT outputs by k_gemm.c's GEMM, filters packed once into the cache, the input
+** packed straight into its blocks (no im2col buffer; 1x1 stride-1 ones multiply the input
+** itself); 3x3 depthwise ones by dw3x3_plane. Without a cache (the executor's no_fuse
+** reference) the plain paths above run, so the differential tester compares the two. */
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>
@@ -96,7 +96,7 @@ static int conv_setup(const struct pn_op_args *a, const struct pn_shape *xs,
 
 struct conv_job {
   const float *x, *w, *bias;          /* bias: M values or NULL */
-  bool relu;                          /* epilogue: y = max(y, 0) after the bias */
+  struct pn_act act;                  /* epilogue: after the bias */
   float *y, *col;                     /* col: nchunk private im2col buffers of col_sz floats */
   const struct pn_window *win;
   bool direct;                        /* 1x1 stride-1 unpadded: X is its own im2col */
@@ -106,15 +106,22 @@ struct conv_job {
 
 /* Bias and activation epilogue on rows [m0, m1) x columns [p0, p1) of one output image, applied
 ** right after the GEMM that wrote the block, while it is still in cache. */
-PN_TARGET_CLONES static void conv_epilogue(float *y, int64_t ld, const float *bias, bool relu,
-                                           int64_t m0, int64_t m1, int64_t p0, int64_t p1) {
-  if (!bias && !relu) return;
+PN_TARGET_CLONES static void conv_epilogue(float *y, int64_t ld, const float *bias,
+                                           struct pn_act act, int64_t m0, int64_t m1, int64_t p0,
+                                           int64_t p1) {
+  if (!bias && act.kind == PN_ACT_NONE) return;
   for (int64_t r = m0; r < m1; r++) {
     float bv = bias ? bias[r] : 0.0f, *yr = y + r * ld;
-    if (relu) {
+    if (act.kind == PN_ACT_RELU) {
       for (int64_t p = p0; p < p1; p++) {
         float v = yr[p] + bv;
         yr[p] = v > 0 ? v : 0;
+      }
+    } else if (act.kind == PN_ACT_CLIP) {
+      for (int64_t p = p0; p < p1; p++) {
+        float v = yr[p] + bv;
+        v = v < act.lo ? act.lo : v;
+        yr[p] = v > act.hi ? act.hi : v;
       }
     } else {
       for (int64_t p = p0; p < p1; p++) yr[p] += bv;
@@ -147,7 +154,7 @@ static void conv_chunk(void *arg, int64_t ch) {
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->mg, (int)(hi - lo),
                     (int)j->ck, 1.0f, wg, (int)j->ck, src, ld, 0.0f, yg + lo, (int)j->pout);
-        conv_epilogue(yg, j->pout, j->bias ? j->bias + gi * j->mg : NULL, j->relu, 0, j->mg, lo,
+        conv_epilogue(yg, j->pout, j->bias ? j->bias + gi * j->mg : NULL, j->act, 0, j->mg, lo,
                       hi);
       } else {
         const float *src = xg;
@@ -162,7 +169,7 @@ static void conv_chunk(void *arg, int64_t ch) {
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(hi - lo), (int)j->pout,
                       (int)j->ck, 1.0f, wg + lo * j->ck, (int)j->ck, src, (int)j->pout, 0.0f,
                       yg + lo * j->pout, (int)j->pout);
-        conv_epilogue(yg, j->pout, j->bias ? j->bias + gi * j->mg : NULL, j->relu, lo, hi, 0,
+        conv_epilogue(yg, j->pout, j->bias ? j->bias + gi * j->mg : NULL, j->act, lo, hi, 0,
                       j->pout);
       }
     }
@@ -176,7 +183,8 @@ static void conv_chunk(void *arg, int64_t ch) {
 ** sequence of multiply-adds in every clone, so the results do not depend on the CPU. */
 struct dw_job {
   const float *x, *w, *bias;
-  bool relu, fast;                    /* fast: dw3x3_plane where it fits */
+  struct pn_act act;
+  bool fast;                          /* fast: dw3x3_plane where it fits */
   float *y;
   int64_t n, c, m, per;
   const struct pn_window *win;
@@ -199,8 +207,9 @@ static int64_t dw3x3_scratch(const struct pn_window *w) {
   return (w->in[0] + 2) * (pw + 2);
 }
 
-PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float bias, bool relu,
-                                         float *yp, const struct pn_window *win, float *pad) {
+PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float bias,
+                                         struct pn_act act, float *yp,
+                                         const struct pn_window *win, float *pad) {
   int64_t ih = win->in[0], iw = win->in[1], oh = win->out[0], ow = win->out[1];
   int64_t sy = win->s[0], sx = win->s[1], pt = win->pb[0], pl = win->pb[1];
   int64_t pw = iw + pl + win->pe[1] + 2, half = (pw + 1) / 2, rw = pw + 2;
@@ -241,8 +250,7 @@ PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float
         v += w6 * c[ox];
         v += w7 * c[ox + 1];
         v += w8 * c[ox + 2];
-        v += bias;
-        yr[ox] = relu && !(v > 0) ? 0.0f : v;
+        yr[ox] = pn_act_apply(act, v + bias);
       }
     } else {
       const float *ao = a + half, *bo = b + half, *co = c + half;
@@ -257,8 +265,7 @@ PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float
         v += w6 * c[ox];
         v += w7 * co[ox];
         v += w8 * c[ox + 1];
-        v += bias;
-        yr[ox] = relu && !(v > 0) ? 0.0f : v;
+        yr[ox] = pn_act_apply(act, v + bias);
       }
     }
   }
@@ -272,7 +279,7 @@ PN_TARGET_CLONES static void dw_chunk(void *arg, int64_t ch) {
   const struct pn_window *win = j->win;
   const float *x = j->x, *w = j->w, *bias = j->bias;
   float *y = j->y;
-  bool relu = j->relu;
+  struct pn_act act = j->act;
   int64_t c = j->c, m = j->m, planes = j->n * j->m;
   int64_t p0 = ch * j->per, p1 = p0 + j->per < planes ? p0 + j->per : planes;
   int64_t mult = m / c, ih = win->in[0], iw = win->in[1], oh = win->out[0], ow = win->out[1];
@@ -301,7 +308,7 @@ PN_TARGET_CLONES static void dw_chunk(void *arg, int64_t ch) {
     const float *xp = x + (b * c + oc / mult) * ih * iw, *wp = w + oc * kh * kw;
     float *yp = y + pl_i * oh * ow;
     if (pad) {
-      dw3x3_plane(xp, wp, bias ? bias[oc] : 0.0f, relu, yp, win, pad);
+      dw3x3_plane(xp, wp, bias ? bias[oc] : 0.0f, act, yp, win, pad);
       continue;
     }
     for (int64_t oy = 0; oy < oh; oy++) {
@@ -322,17 +329,17 @@ PN_TARGET_CLONES static void dw_chunk(void *arg, int64_t ch) {
         }
       }
     }
-    conv_epilogue(yp, 0, bias ? bias + oc : NULL, relu, 0, 1, 0, oh * ow);
+    conv_epilogue(yp, 0, bias ? bias + oc : NULL, act, 0, 1, 0, oh * ow);
   }
 }
 
 /* Depthwise 2-D convolution in blocks of planes shared among threads. */
-static void conv_depthwise2d(const float *x, const float *w, const float *bias, bool relu,
+static void conv_depthwise2d(const float *x, const float *w, const float *bias, struct pn_act act,
                              bool fast, float *y, int64_t n, int64_t c, int64_t m,
                              const struct pn_window *win, int threads) {
   int64_t planes = n * m, nchunk = threads > 1 ? 4 * (int64_t)threads : 1;
   if (nchunk > planes) nchunk = planes;
-  struct dw_job job = {x, w, bias, relu, fast, y, n, c, m, (planes + nchunk - 1) / nchunk, win};
+  struct dw_job job = {x, w, bias, act, fast, y, n, c, m, (planes + nchunk - 1) / nchunk, win};
   pn_par_for(threads, (planes + job.per - 1) / job.per, dw_chunk, &job);
 }
 
@@ -346,7 +353,7 @@ static void conv_depthwise2d(const float *x, const float *w, const float *bias, 
 struct skinny_job {
   const float *w, *colT, *bias;
   float *y;
-  bool relu;
+  struct pn_act act;
   int64_t mg, ck, pout, per;
 };
 
@@ -380,7 +387,7 @@ static void skinny_chunk(void *arg, int64_t ch) {
       yr[p] = s0;
     }
   }
-  conv_epilogue(j->y, j->pout, j->bias, j->relu, m0, m1, 0, j->pout);
+  conv_epilogue(j->y, j->pout, j->bias, j->act, m0, m1, 0, j->pout);
 }
 
 /* Filters restricted to the kernel taps that see the input at least once (on a 1x1 image a
@@ -416,11 +423,14 @@ bool pn_conv_cache_packed(const struct pn_conv_cache *c) { return c && c->gp; }
 ** too narrow to split. */
 struct gp_job {
   const float *x, *gp, *bias;
-  bool relu, direct;
+  struct pn_act act;
+  bool direct;
   float *y;
   const struct pn_window *win;
   int64_t c, m, k, pin, pout, nb, per, mper, nmb;
   _Atomic int failed;
+  const float *xs;                    /* the input split into column phases, or NULL */
+  int64_t xs_img;                     /* floats of xs per image */
 };
 
 static void gp_chunk(void *arg, int64_t ch) {
@@ -432,17 +442,22 @@ static void gp_chunk(void *arg, int64_t ch) {
   const float *xn = j->x + n * j->c * j->pin;
   float *yn = j->y + (n * j->m + m0) * j->pout;
   struct pn_gemm_rows rows = {xn, j->pin};
-  struct pn_gemm_conv2d cv = {xn, j->win};
+  struct pn_gemm_conv2d cv = {xn, j->win, j->xs ? j->xs + n * j->xs_img : NULL};
   int rc = j->direct ? pn_gemm_run(j->gp, j->m, j->k, m0, m1, p0, p1, pn_gemm_packb_rows, &rows,
-                                   yn, j->pout, j->bias, j->relu)
+                                   yn, j->pout, j->bias, j->act)
                      : pn_gemm_run(j->gp, j->m, j->k, m0, m1, p0, p1, pn_gemm_packb_conv2d, &cv,
-                                   yn, j->pout, j->bias, j->relu);
+                                   yn, j->pout, j->bias, j->act);
   if (rc) j->failed = 1;
 }
 
+/* The input split into column phases for strided convolutions (pn_gemm_conv2d_phases), kept per
+** thread across calls. */
+static _Thread_local float *ph_buf;
+static _Thread_local int64_t ph_cap;
+
 /* 0 done, 1 not taken (out of memory: the caller falls back to its own path). */
 static int conv_packed(struct pn_conv_cache **cache, const float *x, const float *w,
-                       const float *bias, bool relu, float *y, const struct conv_geo *g,
+                       const float *bias, struct pn_act act, float *y, const struct conv_geo *g,
                        int64_t ck, int64_t pin, int64_t pout, bool direct, int threads) {
   struct pn_conv_cache *c = *cache;
   if (!c && !(*cache = c = calloc(1, sizeof *c))) return 1;
@@ -457,8 +472,24 @@ static int conv_packed(struct pn_conv_cache **cache, const float *x, const float
     c->gp_m = g->m;
     c->gp_k = ck;
   }
-  struct gp_job j = {x, c->gp, bias, relu, direct, y, &g->w, g->c, g->m, ck, pin, pout, 1, pout,
-                     g->m, 1, 0};
+  struct gp_job j = {x, c->gp, bias, act, direct, y, &g->w, g->c, g->m, ck, pin, pout, 1, pout,
+                     g->m, 1, 0, NULL, 0};
+  /* strided, with every phase used (1x1 stride-2 convolutions read one in four inputs: the
+  ** split would cost more than it saves): else each element of B is gathered with a stride */
+  if (!direct && g->w.s[1] > 1 && g->w.k[1] * g->w.d[1] >= g->w.s[1]) {
+    int64_t sx = g->w.s[1];
+    j.xs_img = g->c * sx * g->w.in[0] * ((g->w.in[1] + sx - 1) / sx);
+    if (g->n * j.xs_img > ph_cap) {
+      free(ph_buf);
+      ph_cap = 0;
+      if ((ph_buf = malloc((size_t)(g->n * j.xs_img) * sizeof *ph_buf))) ph_cap = g->n * j.xs_img;
+    }
+    if (ph_buf) {   /* out of memory: the strided gather */
+      for (int64_t n = 0; n < g->n; n++)
+        pn_gemm_conv2d_phases(x + n * g->c * pin, g->c, &g->w, ph_buf + n * j.xs_img);
+      j.xs = ph_buf;
+    }
+  }
   if (threads > 1) {
     /* blocks of whole NR-column panels, up to 4 per thread; narrow outputs split the filters */
     int64_t want = 4 * (int64_t)threads / (g->n < 4 * threads ? g->n : 4 * threads);
@@ -519,9 +550,10 @@ static bool same_window(const struct pn_window *a, const struct pn_window *b) {
 /* The whole convolution on the skinny path; returns PN_ERR_NOMEM (unset message) on failure.
 ** cache (may be NULL; only for constant weights and group 1) keeps the filters restricted to
 ** the live taps between runs. */
-static int conv_skinny(const float *x, const float *w, const float *bias, bool relu, float *y,
-                       const struct conv_geo *g, int64_t cg, int64_t mg, int64_t ck, int64_t pin,
-                       int64_t pout, bool direct, int threads, struct pn_conv_cache **cache) {
+static int conv_skinny(const float *x, const float *w, const float *bias, struct pn_act act,
+                       float *y, const struct conv_geo *g, int64_t cg, int64_t mg, int64_t ck,
+                       int64_t pin, int64_t pout, bool direct, int threads,
+                       struct pn_conv_cache **cache) {
   const int64_t *rows = NULL;
   int64_t nv = ck;
   const float *wk = w;
@@ -586,7 +618,7 @@ static int conv_skinny(const float *x, const float *w, const float *bias, bool r
   }
   int64_t nchunk = threads > 1 ? 4 * (int64_t)threads : 1;
   if (nchunk > mg / 8) nchunk = mg / 8 > 0 ? mg / 8 : 1;
-  struct skinny_job job = {NULL, colT, NULL, NULL, relu, mg, nv, pout, (mg + nchunk - 1) / nchunk};
+  struct skinny_job job = {NULL, colT, NULL, NULL, act, mg, nv, pout, (mg + nchunk - 1) / nchunk};
   for (int64_t n = 0; n < g->n; n++)
     for (int64_t gi = 0; gi < g->group; gi++) {
       const float *xg = x + (n * g->c + gi * cg) * pin;
@@ -648,6 +680,12 @@ int pn_run_conv(const struct pn_op_args *a, const struct pn_tensor *const *in, i
 
 int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                     struct pn_tensor *y, bool relu, struct pn_conv_cache **cache) {
+  struct pn_act act = {relu ? PN_ACT_RELU : PN_ACT_NONE, 0, 0};
+  return pn_conv_run_fused(a, in, n_in, y, act, cache);
+}
+
+int pn_conv_run_fused(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                      struct pn_tensor *y, struct pn_act act, struct pn_conv_cache **cache) {
   const struct pn_tensor *x = in[0], *wt = in[1], *b = n_in > 2 ? in[2] : NULL;
   if (!x || !wt || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input X or W");
   if (x->dtype != PN_DT_FLOAT || wt->dtype != PN_DT_FLOAT || (b && b->dtype != PN_DT_FLOAT) ||
@@ -691,12 +729,12 @@ int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *i
   if (ck == 0) {
     for (int64_t r = 0; r < ny; r++) {
       float bv = bp ? bp[r % g.m] : 0.0f, *yr = yp + r * pout;
-      for (int64_t p = 0; p < pout; p++) yr[p] = relu && !(bv > 0) ? 0.0f : bv;
+      for (int64_t p = 0; p < pout; p++) yr[p] = pn_act_apply(act, bv);
     }
     return PN_OK;
   }
   if (cg == 1 && g.group > 1 && w->nsp == 2 && w->k[1] <= 64) {
-    conv_depthwise2d(xp, wp, bp, relu, cache != NULL, yp, g.n, g.c, g.m, w, threads);
+    conv_depthwise2d(xp, wp, bp, act, cache != NULL, yp, g.n, g.c, g.m, w, threads);
     return PN_OK;
   }
   if (cache && pn_winograd_fits(w, g.group, g.n, g.c, g.m)) {
@@ -712,20 +750,20 @@ int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *i
       c->wino_c = g.c;
     }
     /* out of memory: the im2col path below, which reports it if it fails as well */
-    if (c && c->wino && pn_winograd_conv(xp, c->wino, bp, relu, yp, g.n, g.c, g.m, w, threads) == 0)
+    if (c && c->wino && pn_winograd_conv(xp, c->wino, bp, act, yp, g.n, g.c, g.m, w, threads) == 0)
       return PN_OK;
   }
   if (cache && g.group == 1 && (direct || w->nsp == 2) && pout > SKINNY_MAX_POUT) {
-    int prc = conv_packed(cache, xp, wp, bp, relu, yp, &g, ck, pin, pout, direct, threads);
+    int prc = conv_packed(cache, xp, wp, bp, act, yp, &g, ck, pin, pout, direct, threads);
     if (prc < 0) return pn_op_err(a, PN_ERR_NOMEM, "out of memory for the packed GEMM's buffer");
     if (prc == 0) return PN_OK;
   }
   if (pout <= SKINNY_MAX_POUT) {
-    if (conv_skinny(xp, wp, bp, relu, yp, &g, cg, mg, ck, pin, pout, direct, threads, cache))
+    if (conv_skinny(xp, wp, bp, act, yp, &g, cg, mg, ck, pin, pout, direct, threads, cache))
       return pn_op_err(a, PN_ERR_NOMEM, "out of memory for the unfolded input");
     return PN_OK;
   }
-  struct conv_job job = {xp, wp, bp, relu, yp, NULL, w, direct, true, g.n, g.c, g.m, g.group,
+  struct conv_job job = {xp, wp, bp, act, yp, NULL, w, direct, true, g.n, g.c, g.m, g.group,
                          cg, mg, ck, pin, pout, 1, pout, 0};
   if (threads > 1) {
     /* Column blocks of >= 64 positions, up to 4 per thread so that a thread the OS preempts

@@ -43,6 +43,29 @@ void pn_par_for(int threads, int64_t nchunk, pn_par_fn fn, void *arg);
 struct pn_conv_cache;
 int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                     struct pn_tensor *y, bool relu, struct pn_conv_cache **cache);
+
+/* An activation fused into a kernel's store: Relu (v > 0 ? v : 0, so NaN -> 0, as the Relu
+** kernel) or Clip to [lo, hi] (v < lo -> lo, then v > hi -> hi, NaN kept, as the Clip kernel). */
+enum pn_act_kind { PN_ACT_NONE, PN_ACT_RELU, PN_ACT_CLIP };
+struct pn_act {
+  enum pn_act_kind kind;
+  float lo, hi;
+};
+static inline float pn_act_apply(struct pn_act a, float v) {
+  if (a.kind == PN_ACT_RELU) return v > 0 ? v : 0.0f;
+  if (a.kind == PN_ACT_CLIP) {
+    v = v < a.lo ? a.lo : v;
+    return v > a.hi ? a.hi : v;
+  }
+  return v;
+}
+/* pn_conv_run_act with any fused activation. */
+int pn_conv_run_fused(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                      struct pn_tensor *y, struct pn_act act, struct pn_conv_cache **cache);
+/* The float bounds a Clip node (opset's attributes or inputs in[1], in[2]) applies; errors as
+** its kernel reports them. */
+int pn_clip_bounds_f32(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                       float *lo, float *hi);
 void pn_conv_cache_free(struct pn_conv_cache *c);
 /* Does the cache hold Winograd-transformed filters (the last run took that path)? For tests. */
 bool pn_conv_cache_winograd(const struct pn_conv_cache *c);
@@ -56,20 +79,21 @@ bool pn_conv_cache_packed(const struct pn_conv_cache *c);
 ** path's one; tests lower it to reach every shape). pn_winograd_filters: the transformed filters (16 m x c matrices packed by
 ** pn_gemm_pack, each pn_gemm_packed_size(m, c) floats, malloc'd;
 ** NULL when out of memory) of w (m x c x 3 x 3). pn_winograd_conv: y = conv(x) + bias (may be
-** NULL), ReLU'd if relu; 0, or -1 when out of memory (y then partly written). */
+** NULL), then act; 0, or -1 when out of memory (y then partly written). */
 extern int64_t pn_winograd_min_tiles;
 bool pn_winograd_fits(const struct pn_window *w, int64_t group, int64_t n, int64_t c, int64_t m);
 float *pn_winograd_filters(const float *w, int64_t m, int64_t c);
-int pn_winograd_conv(const float *x, const float *u, const float *bias, bool relu, float *y,
-                     int64_t n, int64_t c, int64_t m, const struct pn_window *w, int threads);
+int pn_winograd_conv(const float *x, const float *u, const float *bias, struct pn_act act,
+                     float *y, int64_t n, int64_t c, int64_t m, const struct pn_window *w,
+                     int threads);
 
-/* GEMM with a packed constant left operand (k_gemm.c): C = A * B (+ bias per row, ReLU'd if
-** relu), A m x k packed once by pn_gemm_pack into pn_gemm_packed_size(m, k) floats, B (k x n)
-** packed per call, block by block, by packb: the rows [k0, k0 + kc) and columns [n0, n0 + nc) of
-** B into dst as panels of PN_GEMM_NR columns (panel j at dst + j * PN_GEMM_NR * kc, row kk of
-** it at + kk * PN_GEMM_NR; columns past nc zero). pn_gemm_run computes rows [m0, m1) (m0 a
-** multiple of PN_GEMM_MR) and columns [n0, n1) of C, single-threaded; c points at row m0 (C's
-** columns are absolute, as are bias's rows). 0, or -1 when out of memory (C untouched). */
+/* GEMM with a packed constant left operand (k_gemm.c): C = act(A * B + bias per row), A m x k
+** packed once by pn_gemm_pack into pn_gemm_packed_size(m, k) floats, B (k x n) packed per call,
+** block by block, by packb: the rows [k0, k0 + kc) and columns [n0, n0 + nc) of B into dst as
+** panels of PN_GEMM_NR columns (panel j at dst + j * PN_GEMM_NR * kc, row kk of it at + kk *
+** PN_GEMM_NR; columns past nc zero). pn_gemm_run computes rows [m0, m1) (m0 a multiple of
+** PN_GEMM_MR) and columns [n0, n1) of C, single-threaded; c points at row m0 (C's columns are
+** absolute, as are bias's rows). 0, or -1 when out of memory (C untouched). */
 #define PN_GEMM_MR 8
 #define PN_GEMM_NR 32
 typedef void (*pn_gemm_packb_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t n0,
@@ -78,7 +102,7 @@ size_t pn_gemm_packed_size(int64_t m, int64_t k);
 void pn_gemm_pack(const float *a, int64_t lda, int64_t m, int64_t k, float *dst);
 int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, int64_t n0,
                 int64_t n1, pn_gemm_packb_fn packb, const void *ctx, float *c, int64_t ldc,
-                const float *bias, bool relu);
+                const float *bias, struct pn_act act);
 /* B row-major in memory (ctx: struct pn_gemm_rows). */
 struct pn_gemm_rows {
   const float *b;
@@ -87,11 +111,16 @@ struct pn_gemm_rows {
 void pn_gemm_packb_rows(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
                         float *dst);
 /* B = the im2col matrix of one image of a 2-D convolution, read straight from the input x
-** (C x H x W, ctx: struct pn_gemm_conv2d): row c * kh * kw + ky * kw + kx, column oy * ow + ox. */
+** (C x H x W, ctx: struct pn_gemm_conv2d): row c * kh * kw + ky * kw + kx, column oy * ow + ox.
+** With a horizontal stride s > 1, xs (may be NULL) is x split by pn_gemm_conv2d_phases into s
+** planes per channel (phase p holds columns p, p + s, ...; C x s x H x ceil(W / s) floats), so
+** that each row of B is copied from contiguous runs. */
 struct pn_gemm_conv2d {
   const float *x;
   const struct pn_window *win;
+  const float *xs;
 };
+void pn_gemm_conv2d_phases(const float *x, int64_t c, const struct pn_window *w, float *xs);
 void pn_gemm_packb_conv2d(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
                           float *dst);
 

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "graph/k_dense.h"
 #include "graph/k_util.h"
 
 #define PAR_IF "omp parallel for schedule(static) if (n > 65536)"
@@ -377,6 +378,27 @@ DEF_CLIP(clip_i32, int32_t)
 DEF_CLIP(clip_i64, int64_t)
 DEF_CLIP(clip_i8, int8_t)
 DEF_CLIP(clip_u8, uint8_t)
+
+int pn_clip_bounds_f32(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                       float *lo, float *hi) {
+  float b[2] = {-INFINITY, INFINITY};
+  for (int k = 0; k < 2; k++) {
+    const struct pn_tensor *t = (a->opset >= 11 && pn_has_in(a, n_in, k + 1)) ? in[k + 1] : NULL;
+    if (t) {
+      if (t->dtype != PN_DT_FLOAT || pn_tensor_numel(t) != 1)
+        return pn_op_err(a, PN_ERR_INVALID, "input '%s' must be a float scalar", k ? "max" : "min");
+      b[k] = *(const float *)t->data;
+    } else if (a->opset < 11) {
+      const struct pn_attr *at = pn_node_attr(a->node, k ? "max" : "min");
+      if (at && at->type != PN_ATTR_FLOAT)
+        return pn_op_err(a, PN_ERR_INVALID, "attribute '%s' must be a float", at->name);
+      if (at) b[k] = at->f;
+    }
+  }
+  *lo = b[0];
+  *hi = b[1];
+  return PN_OK;
+}
 
 int pn_run_clip(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                 struct pn_tensor *const *out, int n_out) {

@@ -10,9 +10,10 @@
 ** Blocking: a packed block of B (KC x NC floats, 512 KiB) stays in L2; for each MR-row panel of
 ** A (MR x KC, 8 KiB, in L1) the microkernel sweeps the block's NR-column panels, accumulating an
 ** MR x NR tile of C in registers over KC steps, then adds it to C (after the first K block),
-** with the bias and ReLU after the last. Kernels: AVX-512 (8 x 32 tile in 16 zmm accumulators,
-** FMA), AVX2 (4 x 16 sub-tiles, FMA) and portable C, chosen by pn_cpu_level() (PN_CPU caps it).
-** The kernels differ in rounding (FMA or not); the order of the sum over k is the same. */
+** with the bias and a fused activation (Relu, Clip) after the last. Kernels: AVX-512 (8 x 32
+** tile in 16 zmm accumulators, 8 x 16 for narrow blocks; FMA), AVX2 (4 x 16 sub-tiles, FMA) and
+** portable C, chosen by pn_cpu_level() (PN_CPU caps it). The kernels differ in rounding (FMA or
+** not); the order of the sum over k is the same. */
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,12 +64,12 @@ void pn_gemm_packb_rows(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int
   }
 }
 
-enum { F_ACC = 1, F_EPI = 2, F_RELU = 4 };
+enum { F_ACC = 1, F_EPI = 2 };
 
 /* Write tile t (MR x NR, row-major) to C's rows [0, rows) x columns [0, cols): added to C when
-** F_ACC, then bias (per row, may be NULL) and ReLU when F_EPI. */
+** F_ACC, then bias (per row, may be NULL) and the activation when F_EPI. */
 static void tile_store(const float *t, float *c, int64_t ldc, int rows, int cols, int flags,
-                       const float *bias) {
+                       const float *bias, const struct pn_act *act) {
   for (int r = 0; r < rows; r++) {
     float *cr = c + r * ldc;
     const float *tr = t + r * NR;
@@ -76,17 +77,14 @@ static void tile_store(const float *t, float *c, int64_t ldc, int rows, int cols
     for (int j = 0; j < cols; j++) {
       float v = tr[j];
       if (flags & F_ACC) v += cr[j];
-      if (flags & F_EPI) {
-        v += bv;
-        if ((flags & F_RELU) && !(v > 0)) v = 0.0f;
-      }
+      if (flags & F_EPI) v = pn_act_apply(*act, v + bv);
       cr[j] = v;
     }
   }
 }
 
 static void kern_c(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows,
-                   int cols, int flags, const float *bias) {
+                   int cols, int flags, const float *bias, const struct pn_act *act) {
   float t[MR * NR];
   memset(t, 0, sizeof t);
   for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += NR)
@@ -94,7 +92,7 @@ static void kern_c(int64_t kc, const float *ap, const float *bp, float *c, int64
       float a = ap[r];
       for (int j = 0; j < NR; j++) t[r * NR + j] += a * bp[j];
     }
-  tile_store(t, c, ldc, rows, cols, flags, bias);
+  tile_store(t, c, ldc, rows, cols, flags, bias, act);
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -103,7 +101,8 @@ static void kern_c(int64_t kc, const float *ap, const float *bp, float *c, int64
 __attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const float *ap,
                                                           const float *bp, float *c, int64_t ldc,
                                                           int rows, int cols, int flags,
-                                                          const float *bias) {
+                                                          const float *bias,
+                                                          const struct pn_act *act) {
   _Alignas(32) float t[MR * NR];
   for (int h = 0; h < MR / 4; h++)
     for (int q = 0; q < NR / 16; q++) {
@@ -136,16 +135,55 @@ __attribute__((target("avx2,fma"))) static void kern_avx2(int64_t kc, const floa
       _mm256_store_ps(d + 3 * NR, s30);
       _mm256_store_ps(d + 3 * NR + 8, s31);
     }
-  tile_store(t, c, ldc, rows, cols, flags, bias);
+  tile_store(t, c, ldc, rows, cols, flags, bias, act);
+}
+
+/* pn_act_apply on 16 lanes: max(v, 0) is 0 for NaN like Relu's v > 0 ? v : 0; Clip's ordered
+** compares keep NaN. */
+__attribute__((target("avx512f"))) static inline __m512 act512(const struct pn_act *a, __m512 v) {
+  if (a->kind == PN_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());
+  if (a->kind == PN_ACT_CLIP) {
+    __m512 lo = _mm512_set1_ps(a->lo), hi = _mm512_set1_ps(a->hi);
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ), v, hi);
+  }
+  return v;
 }
 
 __attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const float *ap,
                                                           const float *bp, float *c,
                                                           int64_t ldc, int rows, int cols,
-                                                          int flags, const float *bias) {
+                                                          int flags, const float *bias,
+                                                          const struct pn_act *act) {
+  __m512 zero = _mm512_setzero_ps();
+  if (cols <= 16) {   /* narrow blocks (small images, few Winograd tiles): half the work */
+    __m512 acc1[MR];
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) acc1[r] = zero;
+#pragma GCC unroll 2
+    for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += NR) {
+      __m512 b0 = _mm512_load_ps(bp);
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; r++) acc1[r] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), b0, acc1[r]);
+    }
+    __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+      if (r >= rows) break;
+      float *cr = c + r * ldc;
+      __m512 v0 = acc1[r];
+      if (flags & F_ACC) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, cr));
+      if (flags & F_EPI) {
+        if (bias) v0 = _mm512_add_ps(v0, _mm512_set1_ps(bias[r]));
+        v0 = act512(act, v0);
+      }
+      _mm512_mask_storeu_ps(cr, m0, v0);
+    }
+    return;
+  }
   __m512 acc[MR][2];
 #pragma GCC unroll 8
-  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = zero;
 #pragma GCC unroll 2
   for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += NR) {
     __m512 b0 = _mm512_load_ps(bp), b1 = _mm512_load_ps(bp + 16);
@@ -158,7 +196,6 @@ __attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const flo
   }
   __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
   __mmask16 m1 = cols >= 32 ? 0xffff : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
-  __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 8
   for (int r = 0; r < MR; r++) {
     if (r >= rows) break;
@@ -174,10 +211,8 @@ __attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const flo
         v0 = _mm512_add_ps(v0, bv);
         v1 = _mm512_add_ps(v1, bv);
       }
-      if (flags & F_RELU) {
-        v0 = _mm512_max_ps(v0, zero);
-        v1 = _mm512_max_ps(v1, zero);
-      }
+      v0 = act512(act, v0);
+      v1 = act512(act, v1);
     }
     _mm512_mask_storeu_ps(cr, m0, v0);
     _mm512_mask_storeu_ps(cr + 16, m1, v1);
@@ -186,7 +221,7 @@ __attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const flo
 #endif
 
 typedef void (*kern_fn)(int64_t, const float *, const float *, float *, int64_t, int, int, int,
-                        const float *);
+                        const float *, const struct pn_act *);
 
 static kern_fn pick_kernel(void) {
 #ifdef PN_GEMM_X86
@@ -203,14 +238,12 @@ static _Thread_local float *tl_bp;
 
 int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, int64_t n0,
                 int64_t n1, pn_gemm_packb_fn packb, const void *ctx, float *c, int64_t ldc,
-                const float *bias, bool relu) {
+                const float *bias, struct pn_act act) {
   if (m0 >= m1 || n0 >= n1) return 0;
-  if (k <= 0) {   /* C = bias (ReLU'd) */
+  if (k <= 0) {   /* C = act(bias) */
     for (int64_t i = m0; i < m1; i++)
-      for (int64_t j = n0; j < n1; j++) {
-        float v = bias ? bias[i] : 0.0f;
-        c[(i - m0) * ldc + j] = relu && !(v > 0) ? 0.0f : v;
-      }
+      for (int64_t j = n0; j < n1; j++)
+        c[(i - m0) * ldc + j] = pn_act_apply(act, bias ? bias[i] : 0.0f);
     return 0;
   }
   if (!tl_bp && !(tl_bp = aligned_alloc(64, (size_t)KC * NC * sizeof *tl_bp))) return -1;
@@ -222,14 +255,15 @@ int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, i
     for (int64_t k0 = 0; k0 < k; k0 += KC) {
       int64_t kc = k - k0 < KC ? k - k0 : KC;
       packb(ctx, k0, kc, j0, nc, bp);
-      int flags = (k0 > 0 ? F_ACC : 0) | (k0 + kc >= k ? F_EPI | (relu ? F_RELU : 0) : 0);
+      int flags = (k0 > 0 ? F_ACC : 0) | (k0 + kc >= k ? F_EPI : 0);
       for (int64_t i0 = m0; i0 < m1; i0 += MR) {
         const float *a = ap + k0 * mp + i0 * kc;
         int rows = m1 - i0 < MR ? (int)(m1 - i0) : MR;
         const float *bi = bias ? bias + i0 : NULL;
         for (int64_t jj = 0; jj < nc; jj += NR) {
           int cols = nc - jj < NR ? (int)(nc - jj) : NR;
-          kern(kc, a, bp + jj * kc, c + (i0 - m0) * ldc + j0 + jj, ldc, rows, cols, flags, bi);
+          kern(kc, a, bp + jj * kc, c + (i0 - m0) * ldc + j0 + jj, ldc, rows, cols, flags, bi,
+               &act);
         }
       }
     }
@@ -237,32 +271,28 @@ int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, i
   return 0;
 }
 
-/* One row k of the implicit im2col matrix of a 2-D convolution, output positions [p, p + cnt):
-** the input value each sees at kernel offset (ky, kx) of channel plane xc, 0 in the padding. */
-static void conv_row(const float *xc, const struct pn_window *w, int64_t ky, int64_t kx,
-                     int64_t p, int64_t cnt, float *d) {
-  int64_t ow = w->out[1], ih = w->in[0], iw = w->in[1], sy = w->s[0], sx = w->s[1];
-  int64_t offy = ky * w->d[0] - w->pb[0], offx = kx * w->d[1] - w->pb[1];
-  /* output columns ox with 0 <= ox * sx + offx < iw */
-  int64_t lo = offx >= 0 ? 0 : (-offx + sx - 1) / sx;
-  int64_t hi = iw - offx <= 0 ? 0 : (iw - offx + sx - 1) / sx;
-  if (hi > ow) hi = ow;
-  if (lo > hi) lo = hi;
+/* One row of the implicit im2col matrix of a 2-D convolution, output positions [p, p + cnt):
+** output (oy, ox) sees plane[iy * rs + ox * step + shift] (iy = oy * sy + offy), 0 in the
+** padding; [lo, hi) are the columns ox whose input column is inside the image. */
+static void conv_row(const float *plane, int64_t rs, int64_t step, int64_t shift,
+                     const struct pn_window *w, int64_t offy, int64_t lo, int64_t hi, int64_t p,
+                     int64_t cnt, float *d) {
+  int64_t ow = w->out[1], ih = w->in[0], sy = w->s[0];
   int64_t oy = p / ow, ox = p % ow;
   while (cnt > 0) {
     int64_t seg = ow - ox < cnt ? ow - ox : cnt, iy = oy * sy + offy, e = ox + seg;
     if (iy < 0 || iy >= ih) {
       memset(d, 0, (size_t)seg * sizeof *d);
     } else {
-      const float *xr = xc + iy * iw;
+      const float *xr = plane + iy * rs;
       int64_t vlo = lo > ox ? lo : ox, vhi = hi < e ? hi : e;
       if (vhi < ox) vhi = ox;
       if (vlo > vhi) vlo = vhi;
       for (int64_t q = ox; q < vlo; q++) d[q - ox] = 0.0f;
-      if (sx == 1 && vhi > vlo) {
-        memcpy(d + (vlo - ox), xr + vlo + offx, (size_t)(vhi - vlo) * sizeof *d);
+      if (step == 1 && vhi > vlo) {
+        memcpy(d + (vlo - ox), xr + vlo + shift, (size_t)(vhi - vlo) * sizeof *d);
       } else {
-        for (int64_t q = vlo; q < vhi; q++) d[q - ox] = xr[q * sx + offx];
+        for (int64_t q = vlo; q < vhi; q++) d[q - ox] = xr[q * step + shift];
       }
       for (int64_t q = vhi; q < e; q++) d[q - ox] = 0.0f;
     }
@@ -273,17 +303,44 @@ static void conv_row(const float *xc, const struct pn_window *w, int64_t ky, int
   }
 }
 
+void pn_gemm_conv2d_phases(const float *x, int64_t c, const struct pn_window *w, float *xs) {
+  int64_t ih = w->in[0], iw = w->in[1], sx = w->s[1], sw = (iw + sx - 1) / sx;
+  for (int64_t ch = 0; ch < c; ch++)
+    for (int64_t ph = 0; ph < sx; ph++)
+      for (int64_t iy = 0; iy < ih; iy++) {
+        const float *xr = x + (ch * ih + iy) * iw;
+        float *d = xs + ((ch * sx + ph) * ih + iy) * sw;
+        int64_t j = 0;
+        for (; j * sx + ph < iw; j++) d[j] = xr[j * sx + ph];
+        for (; j < sw; j++) d[j] = 0.0f;
+      }
+}
+
 void pn_gemm_packb_conv2d(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
                           float *dst) {
   const struct pn_gemm_conv2d *cv = ctx;
   const struct pn_window *w = cv->win;
-  int64_t kh = w->k[0], kw = w->k[1], kp = kh * kw, plane = w->in[0] * w->in[1];
+  int64_t kh = w->k[0], kw = w->k[1], kp = kh * kw, ih = w->in[0], iw = w->in[1];
+  int64_t sx = w->s[1], sw = (iw + sx - 1) / sx, ow = w->out[1];
   for (int64_t j0 = 0; j0 < nc; j0 += NR) {
     int64_t cnt = nc - j0 < NR ? nc - j0 : NR;
     float *d = dst + j0 * kc;
     int64_t k = k0, ch = k / kp, t = k % kp, ky = t / kw, kx = t % kw;
     for (int64_t kk = 0; kk < kc; kk++, k++) {
-      conv_row(cv->x + ch * plane, w, ky, kx, n0 + j0, cnt, d + kk * NR);
+      int64_t offy = ky * w->d[0] - w->pb[0], offx = kx * w->d[1] - w->pb[1];
+      /* output columns ox with 0 <= ox * sx + offx < iw */
+      int64_t lo = offx >= 0 ? 0 : (-offx + sx - 1) / sx;
+      int64_t hi = iw - offx <= 0 ? 0 : (iw - offx + sx - 1) / sx;
+      if (hi > ow) hi = ow;
+      if (lo > hi) lo = hi;
+      if (cv->xs) {   /* column ox * sx + offx is column ox + shift of phase ph */
+        int64_t ph = ((offx % sx) + sx) % sx, shift = (offx - ph) / sx;
+        conv_row(cv->xs + (ch * sx + ph) * ih * sw, sw, 1, shift, w, offy, lo, hi, n0 + j0,
+                 cnt, d + kk * NR);
+      } else {
+        conv_row(cv->x + ch * ih * iw, iw, sx, offx, w, offy, lo, hi, n0 + j0, cnt,
+                 d + kk * NR);
+      }
       if (cnt < NR) memset(d + kk * NR + cnt, 0, (size_t)(NR - cnt) * sizeof *d);
       if (++kx == kw) {
         kx = 0;

@@ -7,7 +7,7 @@
 ** multiply-adds instead of 36 x m x c x tiles: 2.25x fewer. The filter transform U is made once
 ** per weight tensor and packed for k_gemm.c (the caller keeps it: pn_conv_cache in k_conv.c);
 ** per run the input is transformed, the 16 products go to pn_gemm_run, and the outputs are
-** transformed back with the bias and a fused ReLU.
+** transformed back with the bias and a fused activation.
 **
 ** Work is cut into blocks of whole tile rows (one image, one row of tiles), and on small images
 ** of output channels too, each block unfolded, multiplied and folded back by one thread in its
@@ -69,7 +69,7 @@ float *pn_winograd_filters(const float *w, int64_t m, int64_t c) {
 
 struct wino_job {
   const float *x, *u, *bias;
-  bool relu;
+  struct pn_act act;
   float *y;
   int64_t c, m, ih, iw, oh, ow, pt, pl, th, tw, rows, per, mper, nmb, buf_sz;
   _Atomic int failed;             /* a block could not get its buffer */
@@ -136,7 +136,7 @@ PN_TARGET_CLONES static void input_row(const float *xp, int64_t ih, int64_t iw, 
 /* The inverse: from the 16 products of a row of tiles (mo[xi * ldm + tx]) to output rows
 ** 2ty, 2ty + 1 of plane yp (oh x ow), with bias and ReLU. s: 4 * tw + 4 * tw scratch floats. */
 PN_TARGET_CLONES static void output_row(const float *mo, int64_t ldm, int64_t tw, float bias,
-                                        bool relu, float *yp, int64_t oy, int64_t oh,
+                                        struct pn_act act, float *yp, int64_t oy, int64_t oh,
                                         int64_t ow, float *s) {
   float *s0 = s, *s1 = s + 4 * tw, *o0 = s1 + 4 * tw, *o1 = o0 + 2 * tw;
   /* A^T on the left: s0 = rows 0 + 1 + 2, s1 = rows 1 - 2 - 3 (per column j of the 4x4) */
@@ -161,8 +161,13 @@ PN_TARGET_CLONES static void output_row(const float *mo, int64_t ldm, int64_t tw
   for (int r = 0; r < 2 && oy + r < oh; r++) {
     const float *o = r ? o1 : o0;
     float *yr = yp + (oy + r) * ow;
-    if (relu) {
+    if (act.kind == PN_ACT_RELU) {
       for (int64_t k = 0; k < ow; k++) yr[k] = o[k] > 0 ? o[k] : 0;
+    } else if (act.kind == PN_ACT_CLIP) {
+      for (int64_t k = 0; k < ow; k++) {
+        float v = o[k] < act.lo ? act.lo : o[k];
+        yr[k] = v > act.hi ? act.hi : v;
+      }
     } else {
       memcpy(yr, o, (size_t)ow * sizeof *yr);
     }
@@ -194,7 +199,7 @@ static void wino_chunk(void *arg, int64_t ch) {
   for (int xi = 0; xi < 16; xi++) {
     struct pn_gemm_rows vb = {v + xi * c * nb, nb};
     if (pn_gemm_run(j->u + xi * usz, m, c, m0, m1, 0, nb, pn_gemm_packb_rows, &vb,
-                    mo + xi * mb * nb, nb, NULL, false)) {
+                    mo + xi * mb * nb, nb, NULL, (struct pn_act){PN_ACT_NONE, 0, 0})) {
       j->failed = 1;
       return;
     }
@@ -203,13 +208,14 @@ static void wino_chunk(void *arg, int64_t ch) {
     int64_t n = r / j->th, ty = r % j->th;
     for (int64_t mi = m0; mi < m1; mi++)
       output_row(mo + (mi - m0) * nb + (r - r0) * tw, mb * nb, tw, j->bias ? j->bias[mi] : 0.0f,
-                 j->relu, j->y + (n * m + mi) * j->oh * j->ow, 2 * ty, j->oh, j->ow, scratch);
+                 j->act, j->y + (n * m + mi) * j->oh * j->ow, 2 * ty, j->oh, j->ow, scratch);
   }
 }
 
-int pn_winograd_conv(const float *x, const float *u, const float *bias, bool relu, float *y,
-                     int64_t n, int64_t c, int64_t m, const struct pn_window *w, int threads) {
-  struct wino_job j = {x, u, bias, relu, y, c, m, w->in[0], w->in[1], w->out[0], w->out[1],
+int pn_winograd_conv(const float *x, const float *u, const float *bias, struct pn_act act,
+                     float *y, int64_t n, int64_t c, int64_t m, const struct pn_window *w,
+                     int threads) {
+  struct wino_job j = {x, u, bias, act, y, c, m, w->in[0], w->in[1], w->out[0], w->out[1],
                        w->pb[0], w->pb[1], (w->out[0] + 1) / 2, (w->out[1] + 1) / 2, 0, 0, m, 1,
                        0, 0};
   j.rows = n * j.th;

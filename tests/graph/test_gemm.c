@@ -1,10 +1,11 @@
 /* test_gemm.c - the packed GEMM (k_gemm.c) and the Conv paths built on it or on per-node state:
 ** pn_gemm_run against a double-precision product on random shapes (edges of every block size,
-** row and column sub-ranges, bias, ReLU) with each kernel this CPU runs (portable C, AVX2,
-** AVX-512), C outside the requested block untouched; the implicit-im2col packer against
-** pn_im2col + the row packer, bit for bit; and pn_conv_run_act with a cache (packed GEMM, 3x3
-** depthwise planes) against a double direct convolution on random 2-D geometries. Random cases
-** print their seed (PN_TEST_SEED replays them). */
+** row and column sub-ranges, bias, Relu and Clip) with each kernel this CPU runs (portable C,
+** AVX2, AVX-512), C outside the requested block untouched; the implicit-im2col packer (from the
+** input or from its column phases) against pn_im2col + the row packer, bit for bit; and
+** pn_conv_run_fused with a cache (packed GEMM, Winograd, 3x3 depthwise planes; no activation,
+** Relu or Clip) against a double direct convolution on random 2-D geometries. Random cases print
+** their seed (PN_TEST_SEED replays them). */
 #define PN_TEST_NAME "test_gemm"
 #include "kernel_harness.h"
 
@@ -22,7 +23,8 @@ static void gemm_case(int level) {
   /* rows [m0, m1) with m0 a multiple of PN_GEMM_MR, columns [n0, n1) */
   int64_t m0 = irand(0, (m - 1) / PN_GEMM_MR) * PN_GEMM_MR, m1 = irand(m0 + 1, m);
   int64_t n0 = irand(0, n - 1), n1 = irand(n0 + 1, n);
-  bool relu = irand(0, 1), has_bias = irand(0, 1);
+  bool has_bias = irand(0, 1);
+  struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1)};
   float *a = malloc((size_t)(m * k) * sizeof *a), *b = malloc((size_t)(k * n) * sizeof *b);
   float *bias = malloc((size_t)m * sizeof *bias), *c = malloc((size_t)(m * ldc) * sizeof *c);
   float *ap = malloc(pn_gemm_packed_size(m, k) * sizeof *ap);
@@ -35,7 +37,7 @@ static void gemm_case(int level) {
   struct pn_gemm_rows rows = {b, n};
   pn_cpu_set_level(level);
   assert_int_equal(pn_gemm_run(ap, m, k, m0, m1, n0, n1, pn_gemm_packb_rows, &rows, c + m0 * ldc,
-                               ldc, has_bias ? bias : NULL, relu),
+                               ldc, has_bias ? bias : NULL, act),
                    0);
   pn_cpu_set_level(-1);
   for (int64_t i = 0; i < m; i++)
@@ -55,7 +57,11 @@ static void gemm_case(int level) {
         s += t;
         mag += fabs(t);
       }
-      if (relu && s < 0) s = 0;
+      if (act.kind == PN_ACT_RELU && s < 0) s = 0;
+      if (act.kind == PN_ACT_CLIP) {
+        s = s < act.lo ? act.lo : s;
+        s = s > act.hi ? act.hi : s;
+      }
       if (!(fabs(got - s) <= 1e-5 * (1 + mag))) {
         printf("level %d, m %lld n %lld k %lld rows [%lld,%lld) cols [%lld,%lld): C[%lld][%lld] = "
                "%.9g, want %.9g\n",
@@ -112,10 +118,18 @@ static void test_gemm_conv2d_pack(void **state) {
     for (int64_t i = 0; i < c * w.in[0] * w.in[1]; i++) x[i] = frand();
     pn_im2col(x, c, &w, col, np, 0, np);
     struct pn_gemm_rows rows = {col, np};
-    struct pn_gemm_conv2d cv = {x, &w};
+    /* straight from x, or (strided) from x split into column phases */
+    int64_t sx = w.s[1], sw = (w.in[1] + sx - 1) / sx;
+    float *xs = malloc((size_t)(c * sx * w.in[0] * sw) * sizeof *xs);
+    assert_non_null(xs);
+    pn_gemm_conv2d_phases(x, c, &w, xs);
+    bool phases = sx > 1 && irand(0, 1);
+    struct pn_gemm_conv2d cv = {x, &w, phases ? xs : NULL};
     pn_gemm_packb_rows(&rows, k0, kc, n0, nc, p1);
     pn_gemm_packb_conv2d(&cv, k0, kc, n0, nc, p2);
+    free(xs);
     if (memcmp(p1, p2, (size_t)(panels * PN_GEMM_NR * kc) * sizeof *p1)) {
+      printf("%s: ", phases ? "from phases" : "from x");
       printf("conv2d packer differs: c %lld in %lldx%lld k %lldx%lld s %lldx%lld d %lldx%lld "
              "pads %lld %lld %lld %lld, rows [%lld,+%lld) cols [%lld,+%lld)\n",
              (long long)c, (long long)w.in[0], (long long)w.in[1], (long long)w.k[0],
@@ -164,14 +178,16 @@ static void conv_case(bool depthwise, int threads) {
   struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
   struct pn_tensor *B = trand(PN_DT_FLOAT, 1, &m), *Y = pn_tensor_new(PN_DT_FLOAT, 4, yd);
   assert_non_null(Y);
-  bool relu = irand(0, 1), bias = irand(0, 1);
+  bool bias = irand(0, 1);
+  /* none, Relu, or Clip (bounds sometimes crossed: every value becomes hi) */
+  struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1)};
   const struct pn_tensor *ins[3] = {X, W, B};
   struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
   struct pn_conv_cache *cache = NULL;
   omp_set_num_threads(threads);
   for (int run = 0; run < 2; run++) {   /* the second run reuses the cache */
     memset(Y->data, 0xff, pn_tensor_nbytes(Y));
-    assert_int_equal(pn_conv_run_act(&a, ins, bias ? 3 : 2, Y, relu, &cache), PN_OK);
+    assert_int_equal(pn_conv_run_fused(&a, ins, bias ? 3 : 2, Y, act, &cache), PN_OK);
     const float *x = X->data, *wt = W->data, *bp = B->data, *y = Y->data;
     for (int64_t b = 0; b < n; b++)
       for (int64_t o = 0; o < m; o++)
@@ -190,7 +206,11 @@ static void conv_case(bool depthwise, int threads) {
                   s += t;
                   mag += fabs(t);
                 }
-            if (relu && s < 0) s = 0;
+            if (act.kind == PN_ACT_RELU && s < 0) s = 0;
+            if (act.kind == PN_ACT_CLIP) {
+              s = s < act.lo ? act.lo : s;
+              s = s > act.hi ? act.hi : s;
+            }
             float got = y[((b * m + o) * w.out[0] + oy) * w.out[1] + ox];
             if (!(fabs(got - s) <= 1e-5 * (1 + mag))) {
               printf("%s conv n %lld c %lld m %lld in %lldx%lld k %lldx%lld s %lldx%lld d %lldx%lld"
