@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_inputs.sh - a user's own inputs (issue 19 item 1): NumPy arrays written by numpy itself, PNG and
 # PGM images, TensorProto files, through `privnn tensor`, `run`, `mpc infer` (simulator and two
-# parties) and `mpc share`, each compared with the Fashion-MNIST path on the same images: the model's
+# parties), `mpc profile` and `mpc share`, each compared with the Fashion-MNIST path on the same images: the model's
 # input equals the dataset's normalisation, `run` on a PNG/PGM of image 0 gives exactly the logits of
 # row 0 of the .npy batch, accuracy of `run` on the first 8 test images equals `eval --limit 8`, MPC
 # classes equal plaintext ones. Round trips .npy -> .pb -> .npy keep every byte. Refused: Fortran
@@ -116,6 +116,14 @@ import json, numpy as np, sys
 p = json.load(open("mpc2.json"))["predictions"]; c = int(np.load("logits.npy")[0].argmax())
 sys.exit(not (len(p) == 2 and p[0]["class"] == p[1]["class"] == c))' && ok ||
   fail "two-party mpc infer on i0.png and i0.pgm: not run's class"
+# a HummingBird profile on the user's calibration images = the profile of the same dataset images
+expect_ok "$PRIVNN" mpc profile "$M" --input x.npy -o prof-in.json
+expect_ok "$PRIVNN" mpc profile "$M" --data fashion-mnist --split test --count 8 --batch 8 -o prof-ds.json
+$PY -c '
+import json, sys
+a, b = (json.load(open(f))["profile"] for f in ("prof-in.json", "prof-ds.json"))
+sys.exit(not (len(a) == len(b) > 0 and all(x["max_abs"] == y["max_abs"] and x["m"] == y["m"] for x, y in zip(a, b))))' &&
+  ok || fail "mpc profile --input x.npy differs from the same images through --data"
 expect_ok "$PRIVNN" mpc share "$M" --input x.npy --batch 4 -o c
 [ -s c.p0.share ] && [ -s c.p1.share ] && grep -q '"images":[[:space:]]*8' c.labels.json && ok ||
   fail "mpc share --input x.npy: $(cat "$W/out") $(cat c.labels.json 2>/dev/null)"

@@ -601,12 +601,13 @@ int pn_mpc_cli_profile(int argc, char **argv) {
   struct opts o = {.data = "fashion-mnist", .split = PN_SPLIT_VAL, .count = 1000, .batch = 100,
                    .margin = 1, .tls = 1};
   static const struct pn_mpc_cli_spec sp = {
-    "mpc profile", "MODEL.onnx --data fashion-mnist -o PLAN.json",
-    "Record max |x| at every ReLU and MaxPool input on N images (the validation split by default)\n"
+    "mpc profile", "MODEL.onnx (--data fashion-mnist | --input FILE...) -o PLAN.json",
+    "Record max |x| at every ReLU and MaxPool input on N images (the validation split by default,\n"
+    "or your own calibration data with --input)\n"
     "and write HummingBird's error-free plan: per layer k = 0 and m = the bits of\n"
     "2 * max|x| * 2^16, plus the margin (or, with --uniform, only the top N bits of that range).",
     "privnn mpc profile models/cnn-s.onnx --data fashion-mnist -o plan.json",
-    "--data --split --count --batch --margin --uniform --seed --threads --json -o", "PLAN.json",
+    "--data --input --resize --split --count --batch --margin --uniform --seed --threads --json -o", "PLAN.json",
     "the plan to write (required)"};
   int prc = pn_mpc_cli_parse(argc, argv, &sp, &o);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
@@ -618,9 +619,9 @@ int pn_mpc_cli_profile(int argc, char **argv) {
   struct pn_mpc_plan plan = {0};
   double bd = 0;
   int ret = PN_EXIT_FAIL, rc;
+  if ((rc = pn_mpc_cli_load(&ctx, &o, &src))) goto fail;
   if (o.batch > o.count) o.batch = o.count;
-  if ((rc = pn_mpc_cli_load(&ctx, &o, &src)) ||
-      (rc = pn_mpc_profile_run(&ctx, src.g, o.count, o.batch, profile_images, &src, &pr)) ||
+  if ((rc = pn_mpc_profile_run(&ctx, src.g, o.count, o.batch, profile_images, &src, &pr)) ||
       (rc = pn_mpc_profile_plan(&ctx, &pr, PN_MPC_FRAC_DEFAULT, (int)o.margin, (int)o.uniform, &plan, &bd)))
     goto fail;
   cJSON *extra = cJSON_CreateObject(), *prof = cJSON_CreateArray();
@@ -646,9 +647,10 @@ int pn_mpc_cli_profile(int argc, char **argv) {
   for (int i = 0; i < plan.n; i++)
     printf("%-28.28s %12.4f %8lld %4d %4d\n", plan.items[i].node, pr.r[i].max_abs,
            (long long)pr.r[i].cmp_per_image, plan.items[i].k, plan.items[i].m);
-  printf("%s: %s plan for %d ReLU/MaxPool nodes from %lld %s images, margin %lld bit(s); "
+  char srcname[64];
+  printf("%s: %s plan for %d ReLU/MaxPool nodes from %lld images (%s), margin %lld bit(s); "
          "%.1f%% of ReLU share bits discarded\n", o.out, o.uniform > 0 ? "uniform-width" : "error-free", plan.n,
-         (long long)pr.images, src.have_ds ? pn_split_name(src.split) : "random", (long long)o.margin,
+         (long long)pr.images, pn_mpc_cli_source_name(&o, &src, srcname, sizeof srcname), (long long)o.margin,
          bd * 100);
   ret = PN_EXIT_OK;
   goto out;
