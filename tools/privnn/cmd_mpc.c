@@ -394,11 +394,8 @@ int pn_mpc_cli_infer(int argc, char **argv) {
   int ret = PN_EXIT_FAIL;
   if (pn_net_parse_emu(&ctx, o.net, &j.net)) return pn_cli_usage(cmd, "%s", pn_errmsg(&ctx));
   pn_mpc_cli_heap_tune();
-  char sha[65];
   if (pn_mpc_cli_load(&ctx, &o, &src) ||
-      (o.plan_path && (pn_mpc_plan_load(&ctx, o.plan_path, &plan) ||
-                       pn_mpc_file_sha256(&ctx, o.model, sha) ||
-                       pn_mpc_plan_check(&ctx, o.plan_path, &plan, src.g, sha))))
+      (o.plan_path && pn_mpc_cli_plan_load(&ctx, o.plan_path, o.model, src.g, &plan)))
     goto fail;
   j.o = &o;
   j.src = &src;
@@ -675,6 +672,16 @@ int pn_mpc_cli_sha256(struct pn_ctx *ctx, const char *path, uint8_t out[32]) {
   return PN_OK;
 }
 
+int pn_mpc_cli_plan_load(struct pn_ctx *ctx, const char *path, const char *model,
+                         const struct pn_graph *g, struct pn_mpc_plan *plan) {
+  char sha[65];
+  int rc;
+  if ((rc = pn_mpc_plan_load(ctx, path, plan)) || (rc = pn_mpc_file_sha256(ctx, model, sha)) ||
+      (rc = pn_mpc_plan_check(ctx, path, plan, g, sha)))
+    return rc;
+  return PN_OK;
+}
+
 static void dealer_log(void *user, const char *msg) { fprintf(stderr, "online dealer: %s\n", msg); }
 
 /* The online dealer: accept both parties on o->serve (strangers are logged and dropped), serve
@@ -744,7 +751,7 @@ static int cmd_dealer(int argc, char **argv) {
   struct pn_dealer_binding bind = {.batch = (uint32_t)o.batch, .frac = PN_MPC_FRAC_DEFAULT,
                                    .batches = (uint64_t)o.batches};
   if ((rc = pn_onnx_load_file(&ctx, o.model, &g)) || (rc = pn_mpc_cli_sha256(&ctx, o.model, bind.model)) ||
-      (o.plan_path && (rc = pn_mpc_plan_load(&ctx, o.plan_path, &plan))))
+      (o.plan_path && (rc = pn_mpc_cli_plan_load(&ctx, o.plan_path, o.model, g, &plan))))
     goto out;
   pn_mpc_plan_hash(o.plan_path ? &plan : NULL, bind.plan);
   if (o.serve) {

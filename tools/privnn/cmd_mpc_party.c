@@ -279,7 +279,7 @@ int pn_mpc_cli_party(int argc, char **argv) {
   int rc;
   struct pn_dealer_binding bind = {.frac = PN_MPC_FRAC_DEFAULT};
   if ((rc = pn_onnx_load_file(&ctx, model, &g)) || (rc = pn_mpc_cli_sha256(&ctx, model, bind.model)) ||
-      (plan_path && (rc = pn_mpc_plan_load(&ctx, plan_path, &plan))) ||
+      (plan_path && (rc = pn_mpc_cli_plan_load(&ctx, plan_path, model, g, &plan))) ||
       (rc = pn_mpc_share_read(&ctx, input, &in)))
     goto out;
   if (in.party != (uint32_t)id || in.kind == PN_SHARE_OUTPUT) {

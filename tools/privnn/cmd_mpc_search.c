@@ -96,14 +96,13 @@ static int finetune(struct pn_ctx *ctx, const struct ft_opts *o, cJSON *report) 
   struct pn_mpc_plan plan = {0}, plan2 = {0};
   struct pn_dataset ds = {0};
   int have_ds = 0, rc;
-  char sha[65], pout[4096];
+  char pout[4096];
   uint8_t seed[PN_SEED_BYTES] = {0};
   memcpy(seed, &o->seed, sizeof o->seed);
   if (o->plan_out) snprintf(pout, sizeof pout, "%s", o->plan_out);
   else plan_name(pout, sizeof pout, o->out);
-  if ((rc = pn_onnx_load_file(ctx, o->model, &g)) || (rc = pn_mpc_plan_load(ctx, o->plan, &plan)) ||
-      (rc = pn_mpc_file_sha256(ctx, o->model, sha)) ||
-      (rc = pn_mpc_plan_check(ctx, o->plan, &plan, g, sha)))
+  if ((rc = pn_onnx_load_file(ctx, o->model, &g)) ||
+      (rc = pn_mpc_cli_plan_load(ctx, o->plan, o->model, g, &plan)))
     goto out;
   if ((rc = load_data(ctx, o->model, g, &ds))) goto out;
   have_ds = 1;
@@ -143,8 +142,7 @@ static int finetune(struct pn_ctx *ctx, const struct ft_opts *o, cJSON *report) 
   cJSON_Delete(more);
   if (rc) goto out;
   /* the two files together, as a user would load them */
-  if ((rc = pn_onnx_load_file(ctx, o->out, &g2)) || (rc = pn_mpc_plan_load(ctx, pout, &plan2)) ||
-      (rc = pn_mpc_file_sha256(ctx, o->out, sha)) || (rc = pn_mpc_plan_check(ctx, pout, &plan2, g2, sha)))
+  if ((rc = pn_onnx_load_file(ctx, o->out, &g2)) || (rc = pn_mpc_cli_plan_load(ctx, pout, o->out, g2, &plan2)))
     goto out;
   if (o->check > 0) {
     if ((rc = pn_mpc_sim_eval(ctx, g2, &plan2, &ds, PN_SPLIT_VAL, o->check, 0, seed, true, NULL, &check)))

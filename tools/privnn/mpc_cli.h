@@ -56,6 +56,12 @@ void pn_mpc_cli_free(struct source *s);
 /* Images [first, first+cnt) into x, labels into y (-1 for random images and files). */
 void pn_mpc_cli_images(const struct source *s, int64_t first, int64_t cnt, float *x, int32_t *y);
 int pn_mpc_cli_sha256(struct pn_ctx *ctx, const char *path, uint8_t out[32]);
+/* --plan PATH for MODEL (loaded as g): the plan, checked against the model as `mpc infer`, `mpc
+** dealer` and `mpc party` all need it (pn_mpc_plan_check: the SHA-256 it records, its nodes, their
+** comparisons per image, k/m in range); the caller frees *plan. */
+struct pn_mpc_plan;
+int pn_mpc_cli_plan_load(struct pn_ctx *ctx, const char *path, const char *model,
+                         const struct pn_graph *g, struct pn_mpc_plan *plan);
 
 /* cmd_mpc.c: glibc heap settings for the share arrays (no trimming, no mmap per array). */
 void pn_mpc_cli_heap_tune(void);
