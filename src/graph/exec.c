@@ -30,6 +30,9 @@
 #include "graph/exec.h"
 
 #include <cblas.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -91,7 +94,12 @@ static void release(struct pn_exec *ex, struct pn_tensor *t) {
     pn_tensor_free(t);
     return;
   }
+  /* the buffer's capacity, which a smaller tensor that reused it does not show */
+#ifdef __GLIBC__
+  size_t bytes = malloc_usable_size(t->data);
+#else
   size_t bytes = pn_tensor_nbytes(t);
+#endif
   if (ex->n_pool == EXEC_POOL) {   /* full: drop the smallest if t is larger */
     int k = 0;
     for (int i = 1; i < ex->n_pool; i++)

@@ -202,9 +202,27 @@ static bool dw3x3_fits(const struct pn_window *w) {
 }
 
 /* floats of scratch dw3x3_plane needs */
+/* Row geometry of dw3x3_plane: outputs computed per row, rounded up to whole vectors (owp), so
+** that narrow rows (7 and 14 wide in mobilenetv2) run vectorised too; padded rows of rw floats,
+** for stride 2 split at half. */
+struct dw3x3_geo {
+  int64_t owp, rw, half;
+};
+
+static struct dw3x3_geo dw3x3_geometry(const struct pn_window *w) {
+  struct dw3x3_geo g;
+  g.owp = (w->out[1] + 15) / 16 * 16;
+  int64_t pw = w->in[1] + w->pb[1] + w->pe[1] + 2, need = g.owp * w->s[1] + 2;
+  g.rw = (pw > need ? pw : need) + 2;
+  g.rw += g.rw & 1;
+  g.half = g.rw / 2;
+  return g;
+}
+
+/* floats of scratch dw3x3_plane needs: the padded plane, a zero row, a row to split, the output
+** row */
 static int64_t dw3x3_scratch(const struct pn_window *w) {
-  int64_t pw = w->in[1] + w->pb[1] + w->pe[1] + 2;
-  return (w->in[0] + 2) * (pw + 2);
+  return (w->in[0] + 3) * dw3x3_geometry(w).rw;
 }
 
 PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float bias,
@@ -212,8 +230,9 @@ PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float
                                          const struct pn_window *win, float *pad) {
   int64_t ih = win->in[0], iw = win->in[1], oh = win->out[0], ow = win->out[1];
   int64_t sy = win->s[0], sx = win->s[1], pt = win->pb[0], pl = win->pb[1];
-  int64_t pw = iw + pl + win->pe[1] + 2, half = (pw + 1) / 2, rw = pw + 2;
-  float *zero = pad + ih * rw, *tmp = zero + rw;
+  struct dw3x3_geo g = dw3x3_geometry(win);
+  int64_t rw = g.rw, half = g.half, owp = g.owp;
+  float *zero = pad + ih * rw, *tmp = zero + rw, *out = tmp + rw;
   for (int64_t k = 0; k < rw; k++) zero[k] = 0.0f;
   for (int64_t iy = 0; iy < ih; iy++) {
     float *r = sx == 1 ? pad + iy * rw : tmp;
@@ -237,9 +256,9 @@ PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float
       rows[ky] = iy >= 0 && iy < ih ? pad + iy * rw : zero;
     }
     const float *a = rows[0], *b = rows[1], *c = rows[2];
-    float *yr = yp + oy * ow;
+    /* columns past ow read padding and are dropped */
     if (sx == 1) {
-      for (int64_t ox = 0; ox < ow; ox++) {
+      for (int64_t ox = 0; ox < owp; ox++) {
         float v = 0.0f;
         v += w0 * a[ox];
         v += w1 * a[ox + 1];
@@ -250,11 +269,11 @@ PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float
         v += w6 * c[ox];
         v += w7 * c[ox + 1];
         v += w8 * c[ox + 2];
-        yr[ox] = pn_act_apply(act, v + bias);
+        out[ox] = pn_act_apply(act, v + bias);
       }
     } else {
       const float *ao = a + half, *bo = b + half, *co = c + half;
-      for (int64_t ox = 0; ox < ow; ox++) {
+      for (int64_t ox = 0; ox < owp; ox++) {
         float v = 0.0f;
         v += w0 * a[ox];
         v += w1 * ao[ox];
@@ -265,9 +284,10 @@ PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float
         v += w6 * c[ox];
         v += w7 * co[ox];
         v += w8 * c[ox + 1];
-        yr[ox] = pn_act_apply(act, v + bias);
+        out[ox] = pn_act_apply(act, v + bias);
       }
     }
+    memcpy(yp + oy * ow, out, (size_t)ow * sizeof *out);
   }
 }
 
