@@ -256,7 +256,9 @@ PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float
       rows[ky] = iy >= 0 && iy < ih ? pad + iy * rw : zero;
     }
     const float *a = rows[0], *b = rows[1], *c = rows[2];
-    /* columns past ow read padding and are dropped */
+    /* Columns past ow read padding and are dropped: written straight into the plane when the
+    ** rows below (written later, by this call) absorb them, else into out and copied. */
+    float *dst = (oh - 1 - oy) * ow >= owp - ow ? yp + oy * ow : out;
     if (sx == 1) {
       for (int64_t ox = 0; ox < owp; ox++) {
         float v = 0.0f;
@@ -269,7 +271,7 @@ PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float
         v += w6 * c[ox];
         v += w7 * c[ox + 1];
         v += w8 * c[ox + 2];
-        out[ox] = pn_act_apply(act, v + bias);
+        dst[ox] = pn_act_apply(act, v + bias);
       }
     } else {
       const float *ao = a + half, *bo = b + half, *co = c + half;
@@ -284,10 +286,10 @@ PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float
         v += w6 * c[ox];
         v += w7 * co[ox];
         v += w8 * c[ox + 1];
-        out[ox] = pn_act_apply(act, v + bias);
+        dst[ox] = pn_act_apply(act, v + bias);
       }
     }
-    memcpy(yp + oy * ow, out, (size_t)ow * sizeof *out);
+    if (dst == out) memcpy(yp + oy * ow, out, (size_t)ow * sizeof *out);
   }
 }
 
