@@ -93,7 +93,9 @@ int pn_winograd_conv(const float *x, const float *u, const float *bias, struct p
 ** panels of PN_GEMM_NR columns (panel j at dst + j * PN_GEMM_NR * kc, row kk of it at + kk *
 ** PN_GEMM_NR; columns past nc zero). pn_gemm_run computes rows [m0, m1) (m0 a multiple of
 ** PN_GEMM_MR) and columns [n0, n1) of C, single-threaded; c points at row m0 (C's columns are
-** absolute, as are bias's rows). 0, or -1 when out of memory (C untouched). */
+** absolute, as are bias's rows). packb NULL: ctx is B packed whole, 64-byte aligned, as panels
+** of PN_GEMM_NR columns of all k rows (panel j at + j * k * PN_GEMM_NR; n0 a multiple of
+** PN_GEMM_NR). 0, or -1 when out of memory (C untouched). */
 #define PN_GEMM_MR 8
 #define PN_GEMM_NR 32
 typedef void (*pn_gemm_packb_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t n0,

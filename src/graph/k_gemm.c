@@ -246,7 +246,8 @@ int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, i
         c[(i - m0) * ldc + j] = pn_act_apply(act, bias ? bias[i] : 0.0f);
     return 0;
   }
-  if (!tl_bp && !(tl_bp = aligned_alloc(64, (size_t)KC * NC * sizeof *tl_bp))) return -1;
+  const float *pre = packb ? NULL : ctx;   /* B already packed, whole */
+  if (!pre && !tl_bp && !(tl_bp = aligned_alloc(64, (size_t)KC * NC * sizeof *tl_bp))) return -1;
   float *bp = tl_bp;
   kern_fn kern = pick_kernel();
   int64_t mp = (m + MR - 1) / MR * MR;
@@ -254,7 +255,7 @@ int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, i
     int64_t nc = n1 - j0 < NC ? n1 - j0 : NC;
     for (int64_t k0 = 0; k0 < k; k0 += KC) {
       int64_t kc = k - k0 < KC ? k - k0 : KC;
-      packb(ctx, k0, kc, j0, nc, bp);
+      if (!pre) packb(ctx, k0, kc, j0, nc, bp);
       int flags = (k0 > 0 ? F_ACC : 0) | (k0 + kc >= k ? F_EPI : 0);
       for (int64_t i0 = m0; i0 < m1; i0 += MR) {
         const float *a = ap + k0 * mp + i0 * kc;
@@ -262,8 +263,8 @@ int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, i
         const float *bi = bias ? bias + i0 : NULL;
         for (int64_t jj = 0; jj < nc; jj += NR) {
           int cols = nc - jj < NR ? (int)(nc - jj) : NR;
-          kern(kc, a, bp + jj * kc, c + (i0 - m0) * ldc + j0 + jj, ldc, rows, cols, flags, bi,
-               &act);
+          const float *b = pre ? pre + (j0 + jj) / NR * k * NR + k0 * NR : bp + jj * kc;
+          kern(kc, a, b, c + (i0 - m0) * ldc + j0 + jj, ldc, rows, cols, flags, bi, &act);
         }
       }
     }

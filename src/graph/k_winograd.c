@@ -84,17 +84,20 @@ static float *thread_scratch(int64_t n) {
   if (n > tl_cap) {
     free(tl_buf);
     tl_cap = 0;
-    if (!(tl_buf = malloc((size_t)n * sizeof *tl_buf))) return NULL;
+    size_t bytes = ((size_t)n * sizeof *tl_buf + 63) / 64 * 64;   /* 64-aligned: GEMM panels */
+    if (!(tl_buf = aligned_alloc(64, bytes))) return NULL;
     tl_cap = n;
   }
   return tl_buf;
 }
 
-/* One row of tiles (image n, tile row ty) of input channel plane xp (ih x iw): writes the 16
-** transformed values of tile tx to v[xi * ldv + tx]. pad: 4 scratch rows of 2 * tw + 2 floats. */
+/* One row of tiles (image n, tile row ty) of input channel ci (plane xp, ih x iw, of c): writes
+** the 16 transformed values of tile tx, the block's tile t0 + tx, straight into the GEMM's packed
+** layout (pn_gemm_run's pre-packed B: panels of PN_GEMM_NR tiles, c rows each): element
+** v[xi * ldv + (t / NR) * c * NR + ci * NR + t % NR]. pad: 4 scratch rows of 2 * tw + 2 floats. */
 PN_TARGET_CLONES static void input_row(const float *xp, int64_t ih, int64_t iw, int64_t iy0,
                                        int64_t pl, int64_t tw, float *pad, float *v,
-                                       int64_t ldv) {
+                                       int64_t ldv, int64_t t0, int64_t ci, int64_t c) {
   int64_t pw = 2 * tw + 2;
   for (int r = 0; r < 4; r++) {   /* padded input rows iy0 .. iy0 + 3, columns -pl .. */
     float *p = pad + r * pw;
@@ -120,17 +123,22 @@ PN_TARGET_CLONES static void input_row(const float *xp, int64_t ih, int64_t iw, 
     d3[k] = b - e;
   }
   /* B on the right: columns 2tx .. 2tx + 3 of each row */
-  for (int i = 0; i < 4; i++) {
-    const float *r = pad + i * pw;
-    float *v0 = v + (4 * i) * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;
-    for (int64_t tx = 0; tx < tw; tx++) {
-      float a = r[2 * tx], b = r[2 * tx + 1], cc = r[2 * tx + 2], e = r[2 * tx + 3];
-      v0[tx] = a - cc;
-      v1[tx] = b + cc;
-      v2[tx] = cc - b;
-      v3[tx] = b - e;
+  for (int i = 0; i < 4; i++)
+    for (int64_t s0 = 0; s0 < tw;) {   /* runs of tiles within one panel */
+      int64_t t = t0 + s0, off = t % PN_GEMM_NR;
+      int64_t len = PN_GEMM_NR - off < tw - s0 ? PN_GEMM_NR - off : tw - s0;
+      const float *r = pad + i * pw + 2 * s0;
+      float *v0 = v + (4 * i) * ldv + (t / PN_GEMM_NR) * c * PN_GEMM_NR + ci * PN_GEMM_NR + off;
+      float *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;
+      for (int64_t tx = 0; tx < len; tx++) {
+        float a = r[2 * tx], b = r[2 * tx + 1], cc = r[2 * tx + 2], e = r[2 * tx + 3];
+        v0[tx] = a - cc;
+        v1[tx] = b + cc;
+        v2[tx] = cc - b;
+        v3[tx] = b - e;
+      }
+      s0 += len;
     }
-  }
 }
 
 /* The inverse: from the 16 products of a row of tiles (mo[xi * ldm + tx]) to output rows
@@ -183,22 +191,27 @@ static void wino_chunk(void *arg, int64_t ch) {
   int64_t m0 = q * j->mper, m1 = m0 + j->mper < j->m ? m0 + j->mper : j->m;
   if (r0 >= r1 || m0 >= m1) return;
   int64_t c = j->c, m = j->m, mb = m1 - m0, tw = j->tw, nb = (r1 - r0) * tw;
+  int64_t nbp = (nb + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR;
   float *v = thread_scratch(j->buf_sz);
   if (!v) {
     j->failed = 1;
     return;
   }
-  float *mo = v + 16 * c * nb, *scratch = mo + 16 * mb * nb;
+  float *mo = v + 16 * c * nbp, *scratch = mo + 16 * mb * nb;
+  if (nbp > nb)   /* the last panel's columns past nb: zero, so the GEMM reads defined values */
+    for (int64_t xi = 0; xi < 16; xi++)
+      for (int64_t ci = 0; ci < c; ci++)
+        memset(v + xi * c * nbp + (nbp - PN_GEMM_NR) * c + ci * PN_GEMM_NR + nb % PN_GEMM_NR, 0,
+               (size_t)(nbp - nb) * sizeof *v);
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / j->th, ty = r % j->th;
     for (int64_t ci = 0; ci < c; ci++)
       input_row(j->x + (n * c + ci) * j->ih * j->iw, j->ih, j->iw, 2 * ty - j->pt, j->pl, tw,
-                scratch, v + ci * nb + (r - r0) * tw, c * nb);
+                scratch, v, c * nbp, (r - r0) * tw, ci, c);
   }
   size_t usz = pn_gemm_packed_size(m, c);
   for (int xi = 0; xi < 16; xi++) {
-    struct pn_gemm_rows vb = {v + xi * c * nb, nb};
-    if (pn_gemm_run(j->u + xi * usz, m, c, m0, m1, 0, nb, pn_gemm_packb_rows, &vb,
+    if (pn_gemm_run(j->u + xi * usz, m, c, m0, m1, 0, nb, NULL, v + xi * c * nbp,
                     mo + xi * mb * nb, nb, NULL, (struct pn_act){PN_ACT_NONE, 0, 0})) {
       j->failed = 1;
       return;
@@ -236,7 +249,7 @@ int pn_winograd_conv(const float *x, const float *u, const float *bias, struct p
     j.mper = ((m + want - 1) / want + PN_GEMM_MR - 1) / PN_GEMM_MR * PN_GEMM_MR;
     j.nmb = (m + j.mper - 1) / j.mper;
   }
-  j.buf_sz = per_row * j.per + 8 * j.tw + 4 * (2 * j.tw + 2);
+  j.buf_sz = per_row * j.per + 16 * c * PN_GEMM_NR + 8 * j.tw + 4 * (2 * j.tw + 2);
   pn_par_for(threads, nblk * j.nmb, wino_chunk, &j);
   return j.failed ? -1 : 0;
 }
