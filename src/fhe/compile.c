@@ -715,7 +715,57 @@ static int choose_params(struct pn_ctx *ctx, const struct pn_fhe_opts *o, int de
     return pn_err(ctx, PN_ERR_UNSUPPORTED, "fhe: the program needs %d levels, more than N = 2^%d holds at 128-bit "
                   "security with %d-bit scales", depth, o->logn, sb);
   return pn_err(ctx, PN_ERR_UNSUPPORTED, "fhe: the program needs %d levels, more than N = 2^%d holds at 128-bit "
-                "security with %d-bit scales, and bootstrapping is not available", depth, PN_CKKS_MAX_LOGN, sb);
+                "security with %d-bit scales, and bootstrapping is off (--boot never)", depth, PN_CKKS_MAX_LOGN, sb);
+}
+
+/* A bootstrappable chain (src/ckks/boot.h's preset for N = 2^logn and 2^logslots slots) with C levels for
+** computation between bootstraps: q_0 | SlotToCoeff | C x compute | EvalMod | CoeffToSlot, special primes as
+** the preset. C is opts->boot_levels, or as many as the 128-bit bound holds (9 on the insecure test rings); a
+** ring whose C is below min_levels (the deepest single instruction) is skipped. */
+static int choose_boot_params(struct pn_ctx *ctx, const struct pn_fhe_opts *o, int logn_min, int logslots,
+                              int min_levels, struct pn_ckks_params *out, struct pn_ckks_boot_params *bp, int *C_out) {
+  int lo = logn_min > 10 ? logn_min : 10, best_c = -1, best_logn = 0;
+  for (int logn = lo; logn <= PN_CKKS_MAX_LOGN; logn++) {
+    if (o->logn && logn != o->logn) continue;
+    if (!o->allow_insecure && logn < 15) continue;
+    struct pn_ckks_params pr;
+    struct pn_ckks_boot_params b;
+    int ls = logslots < 1 ? 1 : logslots;
+    if (ls > logn - 1 || pn_ckks_boot_preset(ctx, logn, ls, &pr, &b)) continue;
+    const int S = b.stc_levels, T = b.cts_levels, E = pn_ckks_boot_evalmod_levels(&b);
+    const int comp0 = pr.nq - 1 - S - E - T, cbits = pr.scale_bits;
+    if (E < 0 || comp0 < 0) continue;
+    int fixed = 0;
+    for (int i = 0; i < pr.nq; i++) fixed += pr.q_bits[i];
+    for (int i = 0; i < pr.np; i++) fixed += pr.p_bits[i];
+    fixed -= comp0 * cbits;
+    int cmax = o->allow_insecure && logn < 15 ? 9 : (pn_ckks_max_logqp(logn) - fixed) / cbits;
+    if (cmax > PN_CKKS_MAX_PRIMES - (pr.nq - comp0)) cmax = PN_CKKS_MAX_PRIMES - (pr.nq - comp0);
+    int C = o->boot_levels > 0 ? o->boot_levels : cmax;
+    if (C > best_c) best_c = C, best_logn = logn;
+    if (C > cmax || C < min_levels) continue;
+    memset(out, 0, sizeof *out);
+    out->logn = logn;
+    out->nq = pr.nq - comp0 + C;
+    out->q_bits[0] = pr.q_bits[0];
+    for (int i = 1; i <= S; i++) out->q_bits[i] = pr.q_bits[i];
+    for (int i = 0; i < C; i++) out->q_bits[1 + S + i] = cbits;
+    for (int i = 0; i < E + T; i++) out->q_bits[1 + S + C + i] = pr.q_bits[1 + S + comp0 + i];
+    out->np = pr.np;
+    memcpy(out->p_bits, pr.p_bits, sizeof out->p_bits);
+    out->dnum = (out->nq + pr.np - 1) / pr.np; /* digits of np primes: P covers each */
+    out->scale_bits = cbits;
+    out->allow_insecure = o->allow_insecure;
+    *bp = b;
+    *C_out = C;
+    return PN_OK;
+  }
+  if (best_c >= 0)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "fhe: bootstrapping at N = 2^%d leaves %d levels between bootstraps%s; an "
+                  "instruction of the program needs %d", best_logn, best_c,
+                  o->boot_levels > 0 ? " (--boot-levels)" : " within the 128-bit bound", min_levels);
+  return pn_err(ctx, PN_ERR_UNSUPPORTED, "fhe: no bootstrappable ring holds %d slots (N = 2^%d at most)",
+                1 << logslots, PN_CKKS_MAX_LOGN);
 }
 
 int fhe_inst_apply(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct fhe_inst *in, int *level,
@@ -781,6 +831,9 @@ static void hash_program(struct pn_fhe_plan *p) {
   uint8_t *pb = NULL;
   if (!pn_ckks_save_params(&sub, &p->params, &pb, &len)) EVP_DigestUpdate(h, pb, len);
   free(pb);
+  int32_t bw[11] = {p->log_slots, p->real_boot, p->bp.logslots, p->bp.stc_levels, p->bp.cts_levels, p->bp.eph_weight,
+                    p->bp.eph_base_bits, p->bp.cos_degree, p->bp.double_angles, p->bp.arcsine_degree, p->boot_out};
+  EVP_DigestUpdate(h, bw, sizeof bw);
   for (int i = 0; i < p->n_inst; i++) {
     const struct fhe_inst *in = &p->inst[i];
     int32_t w[6] = {(int32_t)in->kind, in->dst, in->a, in->b, in->aux, in->tmode == FHE_TARGET_REG ? in->tref : -1};
@@ -1014,6 +1067,30 @@ static int place_boots(struct lower *L, int boot_in, int boot_out) {
   return PN_OK;
 }
 
+/* The bootstrapping keys' size in memory from their rotations and the levels each is used at (a key for
+** level l: digits of l + 1 limbs, 2 polynomials over l + 1 + np primes), plus the conjugation key. */
+static int boot_key_estimate(struct pn_ctx *ctx, struct pn_fhe_plan *p) {
+  const int max = 1 << 15;
+  int *steps = malloc((size_t)max * sizeof *steps), *lv = malloc((size_t)max * sizeof *lv);
+  if (!steps || !lv) {
+    free(steps), free(lv);
+    return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  }
+  int nr = pn_ckks_boot_rotations(ctx, p->ckks, &p->bp, steps, lv, max);
+  if (nr >= 0) {
+    const int np = p->params.np, alpha = (p->params.nq + pn_ckks_dnum(p->ckks) - 1) / pn_ckks_dnum(p->ckks);
+    const double n = (double)pn_ckks_n(p->ckks);
+    p->boot_rot_keys = nr;
+    p->boot_key_bytes = 0;
+    for (int i = 0; i <= nr; i++) {
+      int l = i < nr ? lv[i] : p->params.nq - 1, digits = (l + alpha) / alpha;
+      p->boot_key_bytes += (double)digits * 2.0 * (l + 1 + np) * n * 8.0;
+    }
+  }
+  free(steps), free(lv);
+  return nr < 0 ? nr : PN_OK;
+}
+
 int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struct pn_fhe_opts *opts,
                    struct pn_fhe_plan **out) {
   *out = NULL;
@@ -1050,7 +1127,28 @@ int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struc
   int logn_min = ceil_log2_64(extent) + 1;
   if (logn_min < PN_CKKS_MIN_LOGN && !p->opts.allow_insecure) logn_min = PN_CKKS_MIN_LOGN;
   if (logn_min < 2) logn_min = 2;
-  if (p->opts.boot == PN_FHE_BOOT_SIMULATE) {
+  int real_boot = p->opts.boot == PN_FHE_BOOT_FORCE;
+  if (p->opts.boot == PN_FHE_BOOT_AUTO) {
+    struct pn_ctx sub = {0};
+    struct pn_ckks_params tmp;
+    real_boot = choose_params(&sub, &p->opts, depth, logn_min, &tmp) != PN_OK;
+  }
+  if (real_boot) {
+    /* real bootstrapping: the program runs in the C levels between bootstraps, on 2^logslots slots (sparse
+    ** when the packed maps need fewer than N/2) */
+    int min_levels = 1, C = 0;
+    for (int i = 0; i < p->n_inst; i++)
+      if (p->inst[i].use + 1 > min_levels) min_levels = p->inst[i].use + 1;
+    int logslots = ceil_log2_64(extent);
+    if ((rc = choose_boot_params(ctx, &p->opts, logn_min, logslots, min_levels, &p->params, &p->bp, &C))) goto done;
+    if ((rc = pn_ckks_context_new(ctx, &p->params, &p->ckks))) goto done;
+    p->real_boot = 1;
+    p->log_slots = p->bp.logslots;
+    p->boot_in = p->bp.stc_levels;
+    p->boot_out = p->boot_in + C;
+    p->top_level = p->boot_out; /* the query arrives where a bootstrap leaves: the levels above are EvalMod's */
+    if ((rc = place_boots(&L, p->boot_in, p->boot_out))) goto done;
+  } else if (p->opts.boot == PN_FHE_BOOT_SIMULATE) {
     /* bootstrapping that only the simulation can run: levels as a bootstrapped chain would give */
     int after = p->opts.boot_levels > 0 ? p->opts.boot_levels : 9, bin = 2;
     struct pn_fhe_opts o2 = p->opts;
@@ -1066,7 +1164,11 @@ int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struc
     if ((rc = pn_ckks_context_new(ctx, &p->params, &p->ckks))) goto done;
     p->top_level = pn_ckks_max_level(p->ckks);
   }
-  p->slots = pn_ckks_slots(p->ckks);
+  if (!p->real_boot) {
+    size_t full = pn_ckks_slots(p->ckks);
+    while (((size_t)1 << p->log_slots) < full) p->log_slots++;
+  }
+  p->slots = (size_t)1 << p->log_slots;
   /* rotations: max-pool steps into [0, slots); linear layers' diagonals and BSGS splits */
   for (int i = 0; i < p->n_inst; i++)
     if (p->inst[i].kind == FHE_OP_ROT) {
@@ -1091,6 +1193,7 @@ int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struc
     }
   for (int i = 0; i < p->n_linear; i++)
     if ((rc = fhe_linear_index(ctx, p, &p->linears[i]))) goto done;
+  if (p->real_boot && (rc = boot_key_estimate(ctx, p))) goto done;
   {
     /* the key budget: keys beyond it become chains of power-of-two rotations */
     int max_keys = p->opts.max_keys;

@@ -36,13 +36,15 @@ struct pn_fhe_opts {
   int scale_bits;      /* bits of the scale and of the scaling primes (0 = 40) */
   int allow_insecure;  /* tests only: rings below the 128-bit table (never for real data) */
   int compose;         /* consecutive linear layers: 0 compose when cheaper, 1 always, -1 never */
-  int boot;            /* bootstrapping: PN_FHE_BOOT_AUTO when the depth needs it, _NEVER, or _SIMULATE */
-  int boot_levels;     /* _SIMULATE: levels between bootstraps (0 = 9) */
+  int boot;            /* bootstrapping: PN_FHE_BOOT_AUTO (when the depth needs it), _FORCE (a bootstrappable
+                       ** chain even if the depth fits), _NEVER, or _SIMULATE (plan and plain simulation only) */
+  int boot_levels;     /* levels for computation between bootstraps (0: _SIMULATE 9; real bootstrapping as many
+                       ** as the 128-bit bound holds at that ring, 9 on the insecure test rings) */
   int max_keys;        /* Galois keys at most (0: as many as key_mb holds); steps without a key of their
                        ** own run as chains of power-of-two rotations, whose keys are always made */
   int key_mb;          /* memory budget of the evaluation keys in MiB (0 = 6144) */
 };
-enum { PN_FHE_BOOT_AUTO = 0, PN_FHE_BOOT_NEVER = -1, PN_FHE_BOOT_SIMULATE = 2 };
+enum { PN_FHE_BOOT_AUTO = 0, PN_FHE_BOOT_NEVER = -1, PN_FHE_BOOT_FORCE = 1, PN_FHE_BOOT_SIMULATE = 2 };
 void pn_fhe_opts_default(struct pn_fhe_opts *o);
 
 /* Does the FHE compiler handle op? (One row per enum pn_op; the op x backend matrix test prints it.) */
@@ -62,6 +64,10 @@ struct pn_fhe_plan_info {
   int rotations;            /* rotations executed per image */
   int rotation_keys;        /* distinct steps: Galois keys the client makes */
   double key_bytes;         /* evaluation keys in memory (relinearisation + Galois): digits x 2 x (nq + np) x N words */
+  double boot_key_bytes;    /* of which bootstrapping keys (estimated from their rotations and levels; 0: none) */
+  int boot_rotation_keys;   /* rotation keys of the bootstrapping circuit */
+  int log_slots;            /* the program's slots: 2^log_slots (fewer than N/2: sparse packing, replicated) */
+  int real_boot;            /* the bootstraps run on ciphertexts (0: none, or simulated only) */
   int64_t pt_muls, ct_muls;
   double log_qp;
   double est_seconds;       /* cost model, one thread (see plan.c) */
@@ -80,6 +86,7 @@ struct cJSON *pn_fhe_plan_json(const struct pn_fhe_plan *p);
 /* ---- plain simulation (no encryption; exact up to double rounding) ---- */
 struct pn_fhe_sim_stats {
   double max_abs;           /* largest |slot value| of any register, any slot (overflow / bootstrapping range) */
+  double boot_max_abs;      /* largest |slot value| entering a bootstrap (its precision degrades with it) */
 };
 /* x: the model input's elements (row-major, float); y: the output's elements (double). The program's
 ** levels and scales are replayed and checked like on ciphertexts. */

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "ckks/boot.h"
 #include "ckks/ckks.h"
 #include "fhe/fhe.h"
 #include "graph/ir.h"
@@ -158,6 +159,11 @@ struct pn_fhe_plan {
   int depth;                          /* levels consumed on the longest path (without bootstraps) */
   int boot_in, boot_out;              /* bootstrapping: lowest input level, output level */
   int boots;
+  int real_boot;                      /* bootstraps run on ciphertexts with bp (else simulated only) */
+  struct pn_ckks_boot_params bp;
+  int boot_rot_keys;                  /* rotation keys the bootstrapping circuit needs */
+  double boot_key_bytes;              /* their estimated size in memory */
+  int log_slots;                      /* slots = 2^log_slots <= N/2; vectors are replicated N/(2 slots) times */
   /* program */
   int n_inst, cap_inst;
   struct fhe_inst *inst;
@@ -201,7 +207,13 @@ struct pn_fhe_evk {
   uint8_t hash[32];                   /* the program they were made for */
   struct pn_ckks_swk *rk;
   struct pn_ckks_gk *gk;
+  struct pn_ckks_boot_keys *bk;       /* bootstrapping keys (NULL when the program has no bootstraps) */
 };
+/* Encode x[0..slots) (a program vector of `slots` <= N/2 values) replicated over all N/2 slots: with a
+** sparse packing every vector is slots-periodic, so rotations by steps below `slots` act on it as on the
+** short vector (run.c). */
+int fhe_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double *x, size_t slots, double scale,
+               int level, struct pn_ckks_pt *pt);
 int fhe_evk_check(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct pn_fhe_evk *k);
 int pn_fhe_ct_fp_ok(const struct pn_fhe_plan *p, const struct pn_ckks_ct *ct);
 const struct pn_fhe_plan *fhe_server_plan(const struct pn_fhe_server *s);

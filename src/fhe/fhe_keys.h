@@ -9,6 +9,7 @@
 #ifndef PN_FHE_KEYS_H
 #define PN_FHE_KEYS_H
 
+#include "ckks/boot.h"
 #include "fhe/fhe.h"
 #include "util/prg.h"
 
@@ -37,6 +38,9 @@ struct pn_fhe_spec {
   int64_t n_in, n_out;
   int32_t *in_slot, *out_slot;       /* element -> slot */
   double in_factor, out_factor;      /* the input is encoded times in_factor; outputs divided by out_factor */
+  int log_slots;                     /* the program's 2^log_slots slots (<= N/2; replicated when fewer) */
+  int has_boot;                      /* the program bootstraps: the client makes bootstrapping keys for boot */
+  struct pn_ckks_boot_params boot;
 };
 int pn_fhe_plan_spec(struct pn_ctx *ctx, const struct pn_fhe_plan *p, struct pn_fhe_spec **out /* OUT */);
 int pn_fhe_spec_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, uint8_t **buf /* OUT */, size_t *len /* OUT */);
@@ -61,7 +65,8 @@ int pn_fhe_client_load(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const ui
                        struct pn_fhe_client **out /* OUT */);
 void pn_fhe_client_free(struct pn_fhe_client *c);
 
-/* Evaluation keys for the server: relinearisation and the spec's rotations. */
+/* Evaluation keys for the server: relinearisation, the spec's rotations and, when the program bootstraps, the
+** bootstrapping keys (their rotations, conjugation, the sparse-secret pair; seeded halves when serialized). */
 int pn_fhe_client_evk(struct pn_ctx *ctx, struct pn_fhe_client *c, struct pn_fhe_evk **out /* OUT */);
 int pn_fhe_evk_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k,
                     uint8_t **buf /* OUT */, size_t *len /* OUT */);

@@ -10,7 +10,8 @@
 **   SPEC    model name, CKKS parameters, rotation steps, input/output shapes, slot maps and factors,
 **           input level: everything a client needs, nothing secret (the server sends it).
 **   SECRET  the secret key (client only; written 0600 by the CLI, wiped on free).
-**   EVAL    relinearisation key + Galois keys of exactly the spec's rotations (for the server).
+**   EVAL    relinearisation key + Galois keys of exactly the spec's rotations (for the server), and the
+**           bootstrapping keys when the program bootstraps (empty blob otherwise).
 **   QUERY   one encrypted input; RESULT one encrypted output. */
 #include <math.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@
 #include "util/wipe.h"
 
 #define OBJ_MAGIC 0x48464e50u /* "PNFH" */
-#define OBJ_VERSION 1
+#define OBJ_VERSION 2 /* 2: the spec's slots and bootstrapping parameters, bootstrapping keys in EVAL */
 #define OBJ_HDR 48
 #define MAX_ELEMS ((int64_t)1 << 24)
 
@@ -166,7 +167,22 @@ void pn_fhe_spec_free(struct pn_fhe_spec *s) {
 static int spec_finish(struct pn_ctx *ctx, struct pn_fhe_spec *s) {
   int rc = pn_ckks_context_new(ctx, &s->params, &s->ckks);
   if (rc) return rc;
-  int64_t slots = (int64_t)pn_ckks_slots(s->ckks);
+  if (s->log_slots < 1 || ((size_t)1 << s->log_slots) > pn_ckks_slots(s->ckks))
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: 2^%d program slots do not fit N = %zu", s->log_slots,
+                  pn_ckks_n(s->ckks));
+  if (s->has_boot) {
+    struct pn_ckks_boot_params *b = &s->boot;
+    if (b->logslots != s->log_slots)
+      return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: bootstrapping on 2^%d slots, the program has 2^%d", b->logslots,
+                    s->log_slots);
+    int steps[1];
+    if ((rc = pn_ckks_boot_rotations(ctx, s->ckks, b, steps, NULL, 0)) < 0) {
+      pn_err_prefix(ctx, "fhe: spec: bootstrapping parameters");
+      return rc == PN_ERR_INVALID ? PN_ERR_CORRUPT : rc;
+    }
+    rc = PN_OK;
+  }
+  int64_t slots = (int64_t)1 << s->log_slots;
   if (s->in_level < 0 || s->in_level > pn_ckks_max_level(s->ckks))
     return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: input level %d outside the parameters' 0..%d", s->in_level,
                   pn_ckks_max_level(s->ckks));
@@ -217,6 +233,9 @@ int pn_fhe_plan_spec(struct pn_ctx *ctx, const struct pn_fhe_plan *p, struct pn_
   memcpy(s->out_slot, lo->slot, (size_t)lo->n * sizeof *s->out_slot);
   s->in_factor = p->in_factor;
   s->out_factor = p->out_factor;
+  s->log_slots = p->log_slots;
+  s->has_boot = p->real_boot;
+  s->boot = p->bp;
   s->in_level = p->reg[p->in_reg].level;
   s->in_ndim = p->in_ndim;
   s->out_ndim = p->out_ndim;
@@ -255,6 +274,12 @@ int pn_fhe_spec_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, uint8_t **
     for (int64_t i = 0; i < n; i++) wr_u32(&w, (uint32_t)sl[i]);
     wr_f64(&w, side ? s->out_factor : s->in_factor);
   }
+  wr_u32(&w, (uint32_t)s->log_slots);
+  wr_u32(&w, (uint32_t)s->has_boot);
+  const struct pn_ckks_boot_params *b = &s->boot;
+  int32_t bw[8] = {b->logslots, b->stc_levels, b->cts_levels, b->eph_weight, b->eph_base_bits, b->cos_degree,
+                   b->double_angles, b->arcsine_degree};
+  for (int i = 0; i < 8; i++) wr_u32(&w, (uint32_t)(s->has_boot ? bw[i] : 0));
   if (w.bad) {
     free(w.p);
     return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
@@ -310,6 +335,17 @@ int pn_fhe_spec_load(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int all
     if (side) s->out_ndim = (int)nd, s->n_out = (int64_t)n, s->out_slot = sl, s->out_factor = f;
     else s->in_ndim = (int)nd, s->n_in = (int64_t)n, s->in_slot = sl, s->in_factor = f;
   }
+  s->log_slots = (int)rd_u32(&r, "slots");
+  if (!r.bad && (s->log_slots < 1 || s->log_slots > PN_CKKS_MAX_LOGN)) r.bad = 1, r.field = "slots";
+  uint32_t hb = rd_u32(&r, "bootstrapping flag");
+  if (!r.bad && hb > 1) r.bad = 1, r.field = "bootstrapping flag";
+  s->has_boot = (int)hb;
+  int32_t bw[8];
+  for (int i = 0; i < 8; i++) {
+    bw[i] = (int32_t)rd_u32(&r, "bootstrapping parameters");
+    if (!r.bad && (bw[i] < 0 || bw[i] > 1 << 16 || (!hb && bw[i]))) r.bad = 1, r.field = "bootstrapping parameters";
+  }
+  s->boot = (struct pn_ckks_boot_params){bw[0], bw[1], bw[2], bw[3], bw[4], bw[5], bw[6], bw[7]};
   if (!r.bad && r.at != r.n) r.bad = 1, r.field = "trailing bytes";
   if (r.bad) {
     pn_fhe_spec_free(s);
@@ -399,6 +435,7 @@ void pn_fhe_evk_free(struct pn_fhe_evk *k) {
   if (!k) return;
   pn_ckks_swk_free(k->rk);
   pn_ckks_gk_free(k->gk);
+  pn_ckks_boot_keys_free(k->bk);
   free(k);
 }
 
@@ -410,6 +447,7 @@ int pn_fhe_client_evk(struct pn_ctx *ctx, struct pn_fhe_client *c, struct pn_fhe
   memcpy(k->hash, s->hash, 32);
   int rc = pn_ckks_keygen_relin(ctx, s->ckks, c->sk, &c->prg, &k->rk);
   if (!rc) rc = pn_ckks_keygen_galois(ctx, s->ckks, c->sk, s->rot, s->n_rot, 0, &c->prg, &k->gk);
+  if (!rc && s->has_boot) rc = pn_ckks_boot_keygen(ctx, s->ckks, &s->boot, c->sk, &c->prg, &k->bk);
   if (rc) {
     pn_fhe_evk_free(k);
     return rc;
@@ -420,18 +458,24 @@ int pn_fhe_client_evk(struct pn_ctx *ctx, struct pn_fhe_client *c, struct pn_fhe
 
 int pn_fhe_evk_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k, uint8_t **buf,
                     size_t *len) {
-  uint8_t *a = NULL, *b = NULL;
-  size_t al, bl;
+  uint8_t *a = NULL, *b = NULL, *c = NULL;
+  size_t al, bl, cl = 0;
   int rc = pn_ckks_save_swk(ctx, s->ckks, k->rk, &a, &al);
   if (!rc) rc = pn_ckks_save_gk(ctx, s->ckks, k->gk, &b, &bl);
+  if (!rc && s->has_boot != (k->bk != NULL))
+    rc = pn_err(ctx, PN_ERR_INVALID, "fhe: evaluation keys %s bootstrapping keys, the spec %s them", k->bk ? "hold" : "lack",
+                s->has_boot ? "needs" : "has no use for");
+  if (!rc && k->bk) rc = pn_ckks_save_boot_keys(ctx, s->ckks, k->bk, &c, &cl);
   struct wr w = {0};
   if (!rc) {
     wr_blob(&w, a, al);
     wr_blob(&w, b, bl);
+    wr_blob(&w, c, cl);
     rc = w.bad ? pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory") : pn_fhe_obj_wrap(ctx, PN_FHE_OBJ_EVAL, k->hash, w.p, w.n, buf, len);
   }
   free(a);
   free(b);
+  free(c);
   free(w.p);
   return rc;
 }
@@ -457,13 +501,18 @@ int pn_fhe_evk_load(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const uint8
   const uint8_t *a = rd_take(&r, (size_t)al, "relinearisation key");
   uint64_t bl = rd_u64(&r, "Galois keys length");
   const uint8_t *b = rd_take(&r, (size_t)bl, "Galois keys");
+  uint64_t cl = rd_u64(&r, "bootstrapping keys length");
+  const uint8_t *c = rd_take(&r, (size_t)cl, "bootstrapping keys");
+  if (!r.bad && (cl != 0) != (p->real_boot != 0)) r.bad = 1, r.field = "bootstrapping keys length";
   if (!r.bad && r.at != r.n) r.bad = 1, r.field = "trailing bytes";
   if (r.bad) return pn_err(ctx, PN_ERR_CORRUPT, "fhe: evaluation keys: field '%s' truncated or out of range", r.field);
   struct pn_fhe_evk *k = calloc(1, sizeof *k);
   if (!k) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   memcpy(k->hash, p->model_hash, 32);
   if ((rc = pn_ckks_load_swk(ctx, p->ckks, a, (size_t)al, &k->rk)) ||
-      (rc = pn_ckks_load_gk(ctx, p->ckks, b, (size_t)bl, &k->gk)) || (rc = fhe_evk_check(ctx, p, k))) {
+      (rc = pn_ckks_load_gk(ctx, p->ckks, b, (size_t)bl, &k->gk)) ||
+      (p->real_boot && (rc = pn_ckks_load_boot_keys(ctx, p->ckks, &p->bp, c, (size_t)cl, &k->bk))) ||
+      (rc = fhe_evk_check(ctx, p, k))) {
     pn_err_prefix(ctx, "fhe: evaluation keys");
     pn_fhe_evk_free(k);
     return rc;
@@ -489,7 +538,7 @@ int pn_fhe_encrypt(struct pn_ctx *ctx, struct pn_fhe_client *c, const float *x, 
   if (n != s->n_in)
     return pn_err(ctx, PN_ERR_INVALID, "fhe: the input has %lld elements, the model takes %lld", (long long)n,
                   (long long)s->n_in);
-  size_t slots = pn_ckks_slots(s->ckks);
+  size_t slots = (size_t)1 << s->log_slots;
   double *v = calloc(slots, sizeof *v);
   struct pn_ckks_pt *pt = pn_ckks_pt_new(s->ckks);
   struct pn_ckks_ct *ct = pn_ckks_ct_new(s->ckks);
@@ -500,7 +549,7 @@ int pn_fhe_encrypt(struct pn_ctx *ctx, struct pn_fhe_client *c, const float *x, 
     if (!isfinite(x[i])) rc = pn_err(ctx, PN_ERR_INVALID, "fhe: input element %lld is not finite", (long long)i);
     v[s->in_slot[i]] = (double)x[i] * s->in_factor;
   }
-  if (!rc) rc = pn_ckks_encode_real(ctx, s->ckks, v, slots, pn_ckks_default_scale(s->ckks), s->in_level, pt);
+  if (!rc) rc = fhe_encode(ctx, s->ckks, v, slots, pn_ckks_default_scale(s->ckks), s->in_level, pt);
   if (!rc) rc = pn_ckks_encrypt_sk(ctx, s->ckks, c->sk, pt, &c->prg, ct);
   if (!rc) rc = pn_ckks_save_ct(ctx, s->ckks, ct, &cb, &cl);
   if (!rc) rc = pn_fhe_obj_wrap(ctx, PN_FHE_OBJ_QUERY, s->hash, cb, cl, buf, len);

@@ -98,7 +98,15 @@ void fhe_plan_estimate(struct pn_fhe_plan *p) {
     case FHE_OP_ADD:
     case FHE_OP_SUB:
     case FHE_OP_ADDC: ms = vec_ms(p, lmin, T_ADD); break;
-    case FHE_OP_BOOT: ly->boots++; break;
+    case FHE_OP_BOOT:
+      ly->boots++;
+      /* bootstrapping: its rotations (hoisted baby steps counted as full key switchings) near the top, and
+      ** the EvalMod products; a rough figure (privnn bench boot measures it) */
+      if (p->real_boot) {
+        int top = p->params.nq - 1;
+        ms = (p->boot_rot_keys + 1) * ks_ms(p, top - 2) + 12 * (ks_ms(p, top - 8) + rescale_ms(p, top - 8));
+      }
+      break;
     default: break;
     }
     ly->est_ms += ms;
@@ -116,7 +124,11 @@ void pn_fhe_plan_get_info(const struct pn_fhe_plan *p, struct pn_fhe_plan_info *
   o->layers = p->n_layer;
   o->instructions = p->n_inst;
   o->rotation_keys = p->n_rot;
-  o->key_bytes = fhe_key_bytes(p) * (p->n_rot + 1);
+  o->key_bytes = fhe_key_bytes(p) * (p->n_rot + 1) + p->boot_key_bytes;
+  o->boot_key_bytes = p->boot_key_bytes;
+  o->boot_rotation_keys = p->boot_rot_keys;
+  o->log_slots = p->log_slots;
+  o->real_boot = p->real_boot;
   o->log_qp = pn_ckks_log_qp(p->ckks);
   o->slots = p->slots;
   o->in_elems = p->layouts[p->in_layout].n;
@@ -159,6 +171,11 @@ void pn_fhe_plan_print(const struct pn_fhe_plan *p, FILE *f) {
   fprintf(f, "depth %d of %d levels, %d bootstraps; %d rotation keys (only the steps used), evaluation keys %.2f GiB "
           "in memory; %d instructions\n", in.depth, in.levels, in.boots, in.rotation_keys, in.key_bytes / (1 << 30),
           in.instructions);
+  if (in.boots)
+    fprintf(f, "bootstrapping: %s, %d levels between bootstraps (%d -> %d), %zu slots%s, %d rotation keys, %.2f GiB "
+            "of the keys\n", in.real_boot ? "on ciphertexts" : "SIMULATED (plan and plain simulation only)",
+            p->boot_out - p->boot_in, p->boot_in, p->boot_out, p->slots,
+            p->slots < pn_ckks_slots(p->ckks) ? " (sparse)" : "", in.boot_rotation_keys, in.boot_key_bytes / (1 << 30));
   fprintf(f, "per image: %d rotations, %lld plaintext products, %lld ciphertext products; estimated %.2f s (one "
           "thread, cost model)\n\n", in.rotations, (long long)in.pt_muls, (long long)in.ct_muls, in.est_seconds);
   fprintf(f, "%-24s %-22s %-34s %9s %5s %7s %6s %4s %9s\n", "layer", "op", "packing", "levels", "rot", "pt-mul",
@@ -196,6 +213,13 @@ cJSON *pn_fhe_plan_json(const struct pn_fhe_plan *p) {
   cJSON_AddNumberToObject(o, "depth", in.depth);
   cJSON_AddNumberToObject(o, "levels", in.levels);
   cJSON_AddNumberToObject(o, "bootstraps", in.boots);
+  cJSON *bo = cJSON_AddObjectToObject(o, "bootstrapping");
+  cJSON_AddStringToObject(bo, "mode", in.real_boot ? "ciphertexts" : in.boots ? "simulated" : "none");
+  cJSON_AddNumberToObject(bo, "input_level", p->boot_in);
+  cJSON_AddNumberToObject(bo, "output_level", p->boot_out);
+  cJSON_AddNumberToObject(bo, "log_slots", in.log_slots);
+  cJSON_AddNumberToObject(bo, "rotation_keys", in.boot_rotation_keys);
+  cJSON_AddNumberToObject(bo, "key_bytes_in_memory", in.boot_key_bytes);
   cJSON_AddNumberToObject(o, "rotation_keys", in.rotation_keys);
   cJSON_AddNumberToObject(o, "key_bytes_in_memory", in.key_bytes);
   cJSON *rk = cJSON_AddArrayToObject(o, "rotation_steps");

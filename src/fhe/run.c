@@ -20,6 +20,7 @@
 #include "fhe/fhe_impl.h"
 #include "util/fileio.h"
 #include "util/status.h"
+#include "util/wipe.h"
 
 struct pn_fhe_server {
   const struct pn_fhe_plan *p;
@@ -28,6 +29,7 @@ struct pn_fhe_server {
   struct pn_ckks_pt **bias;      /* [linear] */
   size_t cache_bytes;
   double *layer_seconds;
+  struct pn_ckks_boot *boot;     /* bootstrapping context (real_boot plans) */
 };
 
 struct vm {
@@ -39,8 +41,20 @@ struct vm {
   double *scl;
   struct pn_ckks_ct **ct;        /* ciphertexts per register */
   struct pn_fhe_run_stats st;
-  double max_abs;
+  double max_abs, boot_max_abs;
 };
+
+int fhe_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double *x, size_t slots, double scale,
+               int level, struct pn_ckks_pt *pt) {
+  const size_t full = pn_ckks_slots(c);
+  if (slots >= full) return pn_ckks_encode_real(ctx, c, x, slots, scale, level, pt);
+  double *r = malloc(full * sizeof *r);
+  if (!r) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  for (size_t i = 0; i < full; i++) r[i] = x[i % slots];
+  int rc = pn_ckks_encode_real(ctx, c, r, full, scale, level, pt);
+  pn_wipe_free(r, full * sizeof *r);
+  return rc;
+}
 
 static int nomem(struct vm *m) { return pn_err(m->ctx, PN_ERR_NOMEM, "fhe: out of memory evaluating"); }
 
@@ -118,6 +132,8 @@ static int sim_inst(struct vm *m, const struct fhe_inst *in) {
   }
   case FHE_OP_BOOT:
     memcpy(y, a, n * sizeof *y);
+    for (size_t i = 0; i < n; i++)
+      if (fabs(a[i]) > m->boot_max_abs) m->boot_max_abs = fabs(a[i]);
     m->st.boots++;
     break;
   default:
@@ -188,7 +204,7 @@ static int diag_pt(struct vm *m, const struct fhe_linear *L, int li, int64_t j, 
   }
   const size_t n = m->p->slots;
   for (size_t i = 0; i < n; i++) dbuf[i] = L->diag[j][i];
-  int rc = pn_ckks_encode_real(m->ctx, m->p->ckks, dbuf, n, s, l, tmp);
+  int rc = fhe_encode(m->ctx, m->p->ckks, dbuf, n, s, l, tmp);
   *out = tmp;
   return rc;
 }
@@ -254,7 +270,7 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
   if (!rc && L->has_bias) {
     const struct pn_ckks_pt *bp = m->srv->bias[in->aux];
     if (!bp) {
-      rc = pn_ckks_encode_real(m->ctx, c, L->bias, p->slots, target, l - 1, tmp);
+      rc = fhe_encode(m->ctx, c, L->bias, p->slots, target, l - 1, tmp);
       bp = tmp;
     }
     if (!rc) rc = pn_ckks_add_pt(m->ctx, c, m->ct[in->dst], bp, m->ct[in->dst]);
@@ -304,6 +320,14 @@ static int ckks_inst(struct vm *m, const struct fhe_inst *in) {
     m->st.ct_muls += rep.nonscalar_muls;
     break;
   }
+  case FHE_OP_BOOT:
+    if (!m->srv->boot) {
+      rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "fhe: this plan's bootstraps are simulated only (--boot simulate)");
+      break;
+    }
+    rc = pn_ckks_bootstrap(ctx, m->srv->boot, a, y);
+    m->st.boots++;
+    break;
   default: rc = pn_err(ctx, PN_ERR_INVALID, "fhe: instruction kind %d not available", (int)in->kind);
   }
   if (rc) {
@@ -390,7 +414,7 @@ int pn_fhe_simulate(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const float
   if (!rc) {
     const double *v = m.v[p->out_reg];
     for (int64_t o = 0; o < lo->n; o++) y[o] = v[lo->slot[o]] / p->out_factor;
-    if (st) st->max_abs = m.max_abs;
+    if (st) st->max_abs = m.max_abs, st->boot_max_abs = m.boot_max_abs;
   }
   for (int r = 0; r < p->n_reg; r++) free(m.v[r]);
   free(m.v);
@@ -414,6 +438,7 @@ void pn_fhe_server_free(struct pn_fhe_server *s) {
   free(s->pt);
   free(s->bias);
   free(s->layer_seconds);
+  pn_ckks_boot_free(s->boot);
   free(s);
 }
 
@@ -435,6 +460,22 @@ int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const str
     pn_fhe_server_free(s);
     return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   }
+  if (p->real_boot) {
+    /* the bootstrapping context: its chain must give the plan's levels */
+    struct pn_ckks_boot_info bi;
+    if (!evk->bk) rc = pn_err(ctx, PN_ERR_MISMATCH, "fhe: the evaluation keys lack the bootstrapping keys the model needs");
+    else if (!(rc = pn_ckks_boot_new(ctx, p->ckks, &p->bp, evk->rk, evk->bk, &s->boot))) {
+      pn_ckks_boot_get_info(s->boot, &bi);
+      if (bi.input_level != p->boot_in || bi.output_level != p->boot_out || bi.slots != p->slots)
+        rc = pn_err(ctx, PN_ERR_INVALID, "fhe: bootstrapping takes level %d -> %d on %zu slots, the plan says %d -> %d "
+                    "on %zu", bi.input_level, bi.output_level, bi.slots, p->boot_in, p->boot_out, p->slots);
+    }
+    if (rc) {
+      free(dbuf);
+      pn_fhe_server_free(s);
+      return rc;
+    }
+  }
   const size_t budget = cache_mb << 20, n = pn_ckks_n(p->ckks);
   /* the LINEAR instructions give each layer's input level and scale */
   for (int i = 0; i < p->n_inst && !rc; i++) {
@@ -448,7 +489,7 @@ int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const str
     size_t one = (size_t)(l + 1) * n * sizeof(uint64_t);
     if (L->has_bias) {
       if (!(s->bias[in->aux] = pn_ckks_pt_new(p->ckks))) rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
-      else rc = pn_ckks_encode_real(ctx, p->ckks, L->bias, p->slots, y->scale, l - 1, s->bias[in->aux]);
+      else rc = fhe_encode(ctx, p->ckks, L->bias, p->slots, y->scale, l - 1, s->bias[in->aux]);
     }
     if (rc || s->cache_bytes + one * (size_t)L->ndiag > budget) continue;
     if (!(s->pt[in->aux] = calloc((size_t)L->ndiag, sizeof **s->pt))) {
@@ -462,7 +503,7 @@ int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const str
         break;
       }
       for (size_t t = 0; t < p->slots; t++) dbuf[t] = L->diag[j][t];
-      rc = pn_ckks_encode_real(ctx, p->ckks, dbuf, p->slots, ps, l, pt);
+      rc = fhe_encode(ctx, p->ckks, dbuf, p->slots, ps, l, pt);
       s->pt[in->aux][j] = pt;
       s->cache_bytes += one;
     }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # test_fhe_cli.sh - privnn fhe: plan (table and JSON) of a PAF lenet5 that needs bootstrapping, with
-# bootstraps placed for the simulation; encrypted inference end to end on a small PAF model cut from it
+# real bootstraps (N = 2^16) and with bootstraps placed for the simulation; encrypted inference end to end on a small PAF model cut from it
 # (conv-PafRelu-avgpool-dense: fits without bootstrapping) with agreement and logit error read from the
 # JSON; the same steps as files (keygen, encrypt, eval, decrypt) and their refusals; and bad input: a plain ReLU model, a model too deep without bootstrapping, --boot simulate with
 # infer, a missing file, bad options. Each error is one line naming the file or node.
@@ -20,7 +20,10 @@ expect_ok "$PRIVNN" paf approximate "$SRC/models/lenet5.onnx" --form f1g2 --tech
 
 # ---- plan ----
 expect_err 1 "replace it by a PAF first" "$PRIVNN" fhe plan "$SRC/models/lenet5.onnx"
-expect_err 1 "bootstrapping is not available" "$PRIVNN" fhe plan "$W/l5.onnx"
+expect_err 1 "bootstrapping is off" "$PRIVNN" fhe plan "$W/l5.onnx" --boot never
+expect_ok "$PRIVNN" fhe plan "$W/l5.onnx" --json "$W/planb.json"
+[ "$(json "$W/planb.json" "d['bootstraps'] > 0 and d['bootstrapping']['mode'] == 'ciphertexts' and d['params']['logn'] == 16 and d['params']['secure_128'] and d['bootstrapping']['key_bytes_in_memory'] > 0")" = True ] ||
+  fail "planb.json (real bootstrapping): $(head -c 600 "$W/planb.json")"
 expect_ok "$PRIVNN" fhe plan "$W/l5.onnx" --boot simulate --json "$W/plan.json"
 grep -q "^conv2 *Conv *multiplexed" "$W/out" || fail "plan table lacks the conv2 row: $(head -c 600 "$W/out")"
 grep -q "bootstrap" "$W/out" || fail "plan table lacks bootstraps"

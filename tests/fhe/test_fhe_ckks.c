@@ -9,10 +9,12 @@
 ** made for another model or other parameters, and inputs of the wrong size. */
 #define PN_TEST_NAME "test_fhe_ckks"
 #include "fhe_test.h"
+#include "fhe/fhe_impl.h" /* the evaluation keys' parts (refusal test) */
 #include "fhe/fhe_keys.h"
 
 static const uint8_t g_seed[32] = {7, 1, 6};
 static int g_max_keys; /* the key budget of the next compiles (0: none) */
+static int g_boot, g_boot_levels, g_logn; /* bootstrapping options of the next compiles */
 
 struct e2e {
   struct pn_fhe_plan *plan;
@@ -44,6 +46,9 @@ static void e2e_setup(struct e2e *e, struct pn_graph *g) {
   pn_fhe_opts_default(&o);
   o.allow_insecure = 1;
   o.max_keys = g_max_keys;
+  o.boot = g_boot;
+  o.boot_levels = g_boot_levels;
+  o.logn = g_logn;
   memset(e, 0, sizeof *e);
   OKC(pn_fhe_compile(&ctx, g, &o, &e->plan));
   struct pn_fhe_spec *s0;
@@ -91,10 +96,12 @@ static double enc_vs_exec(struct pn_graph *g, double lo, double hi, double tol) 
   e2e_run(&e, x, y, &st);
   exec_ref(g, x, r, no);
   struct pn_ctx ctx = {0};
-  OKC(pn_fhe_simulate(&ctx, e.plan, x, s, NULL));
+  struct pn_fhe_sim_stats ss;
+  OKC(pn_fhe_simulate(&ctx, e.plan, x, s, &ss));
   double err = rel_err(y, r, no), serr = rel_err(y, s, no);
-  printf("# N=2^%d depth %d: encrypted vs executor %.2e, vs simulation %.2e; %d rotations, %.2f s\n", info.logn,
-         info.depth, err, serr, st.rotations, st.seconds);
+  printf("# N=2^%d depth %d: encrypted vs executor %.2e, vs simulation %.2e; %d rotations, %d bootstraps (inputs "
+         "|x| <= %.3g), %.2f s\n", info.logn, info.depth, err, serr, st.rotations, st.boots, ss.boot_max_abs,
+         st.seconds);
   if (err > tol) {
     pn_fhe_plan_print(e.plan, stderr);
     for (int64_t i = 0; i < no && i < 12; i++)
@@ -104,7 +111,8 @@ static double enc_vs_exec(struct pn_graph *g, double lo, double hi, double tol) 
   /* what ran is what the plan counted */
   assert_int_equal(st.rotations, info.rotations);
   assert_int_equal(st.pt_muls, info.pt_muls);
-  assert_int_equal(st.boots, 0);
+  assert_int_equal(st.boots, info.boots);
+  assert_int_equal(info.real_boot, info.boots > 0);
   free(x), free(y), free(r), free(s);
   e2e_free(&e);
   return err;
@@ -240,6 +248,64 @@ static void test_small_model(void **state) {
   pn_graph_free(g);
 }
 
+/* Real bootstrapping inside the program (N = 2^10, insecure): a network deeper than the levels between
+** bootstraps (conv, PAF ReLU, a 2x2 PAF max pool, dense), packed sparsely (2^7 of 512 slots), with the
+** bootstraps the compiler placed run on the ciphertexts; the decrypted logits against the executor. Then
+** fewer levels between bootstraps (more of them), and the keys: a spec for bootstrapping gives evaluation
+** keys that hold the bootstrapping keys, and keys without them are refused by the server. */
+static void test_bootstrap(void **state) {
+  (void)state;
+  struct gb b;
+  gb_init(&b, 1, 8, 8);
+  gb_conv(&b, 1, 2, 3, 3, 1, 1, 1, 1);
+  gb_paf_relu(&b, PN_PAF_F1G2, 4);
+  gb_paf_maxpool(&b, PN_PAF_F1G2, 4, 2, 2, 0);
+  gb_flatten(&b);
+  gb_gemm(&b, 2 * 4 * 4, 5);
+  struct pn_graph *g = gb_finish(&b);
+  g_boot = PN_FHE_BOOT_FORCE;
+  g_logn = 10;
+  const int levels[2] = {9, 7};
+  for (int t = 0; t < 2; t++) {
+    g_boot_levels = levels[t];
+    struct pn_ctx ctx = {0};
+    struct pn_fhe_opts o;
+    pn_fhe_opts_default(&o);
+    o.allow_insecure = 1, o.boot = g_boot, o.boot_levels = g_boot_levels, o.logn = g_logn;
+    struct pn_fhe_plan *p;
+    OKC(pn_fhe_compile(&ctx, g, &o, &p));
+    struct pn_fhe_plan_info in;
+    pn_fhe_plan_get_info(p, &in);
+    printf("# %d levels between bootstraps: %d bootstraps, 2^%d slots of %zu, %d + %d rotation keys\n", g_boot_levels,
+           in.boots, in.log_slots, pn_ckks_slots(pn_fhe_plan_ckks(p)), in.rotation_keys, in.boot_rotation_keys);
+    assert_true(in.boots >= 1);
+    assert_int_equal(in.real_boot, 1);
+    assert_int_equal(in.log_slots, 7);
+    assert_true(in.boot_key_bytes > 0);
+    pn_fhe_plan_free(p);
+    enc_vs_exec(g, -1, 1, 1e-3);
+  }
+  /* evaluation keys without the bootstrapping keys: the server refuses them */
+  {
+    struct pn_ctx ctx = {0};
+    struct e2e e;
+    e2e_setup(&e, g);
+    assert_non_null(e.evk->bk);
+    struct pn_ckks_boot_keys *bk = e.evk->bk;
+    e.evk->bk = NULL;
+    struct pn_fhe_server *srv;
+    assert_int_equal(pn_fhe_server_new(&ctx, e.plan, e.evk, 0, &srv), PN_ERR_MISMATCH);
+    assert_non_null(strstr(pn_errmsg(&ctx), "bootstrapping keys"));
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(pn_fhe_evk_save(&ctx, e.spec, e.evk, &buf, &len), PN_ERR_INVALID);
+    e.evk->bk = bk;
+    e2e_free(&e);
+  }
+  g_boot = g_boot_levels = g_logn = 0;
+  pn_graph_free(g);
+}
+
 static struct pn_graph *tiny_model(int64_t M) {
   struct gb b;
   gb_init(&b, 1, 4, 4);
@@ -358,7 +424,7 @@ static void test_bench_paf(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv),        cmocka_unit_test(test_linear_and_pools), cmocka_unit_test(test_paf),
-    cmocka_unit_test(test_small_model), cmocka_unit_test(test_refusals),     cmocka_unit_test(test_bench_paf),
+    cmocka_unit_test(test_small_model), cmocka_unit_test(test_bootstrap), cmocka_unit_test(test_refusals),     cmocka_unit_test(test_bench_paf),
   };
   return cmocka_run_group_tests(tests, fhe_test_setup, fhe_test_teardown);
 }

@@ -37,9 +37,11 @@ static void plan_usage(FILE *f, const char *sub) {
           "  --logn N          ring degree 2^N (default: the smallest 128-bit ring that holds the program)\n"
           "  --scale-bits B    bits of the scale and of the scaling primes (default 40)\n"
           "  --compose C       auto (default), always or never compose consecutive linear layers\n"
-          "  --boot B          auto (default) or simulate: place bootstraps every --boot-levels levels\n"
-          "                    (the plan and the plain simulation only, until bootstrapping is available)\n"
-          "  --boot-levels L   levels between bootstraps with --boot simulate (default 9)\n"
+          "  --boot B          auto (default: bootstrap when the depth exceeds what a 128-bit ring holds;\n"
+          "                    then N = 2^16, 45-bit scales, sparse slots), never, force (a bootstrappable\n"
+          "                    chain even if not needed), simulate (plan and plain simulation only)\n"
+          "  --boot-levels L   levels between bootstraps (default: simulate 9; real: as many as the 128-bit\n"
+          "                    bound holds)\n"
           "  --key-mb M        memory budget of the evaluation keys (default 6144 MiB): steps beyond it run\n"
           "                    as chains of power-of-two rotations\n"
           "  --max-keys K      at most K rotation keys (overrides --key-mb)\n"
@@ -93,8 +95,10 @@ static int parse(int argc, char **argv, const char *cmd, const char *sub, struct
       else if (v) return pn_cli_usage(cmd, "--compose: '%s' is not auto, always or never", v);
     } else if (pn_cli_opt(&a, "--boot", NULL, &v)) {
       if (v && !strcmp(v, "auto")) f->o.boot = PN_FHE_BOOT_AUTO;
+      else if (v && !strcmp(v, "never")) f->o.boot = PN_FHE_BOOT_NEVER;
+      else if (v && !strcmp(v, "force")) f->o.boot = PN_FHE_BOOT_FORCE;
       else if (v && !strcmp(v, "simulate")) f->o.boot = PN_FHE_BOOT_SIMULATE;
-      else if (v) return pn_cli_usage(cmd, "--boot: '%s' is not auto or simulate", v);
+      else if (v) return pn_cli_usage(cmd, "--boot: '%s' is not auto, never, force or simulate", v);
     } else if (pn_cli_opt(&a, "--boot-levels", NULL, &v)) {
       if (v && pn_cli_i64(cmd, "--boot-levels", v, 2, 60, &k)) return PN_EXIT_USAGE;
       f->o.boot_levels = (int)k;
