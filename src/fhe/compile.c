@@ -977,6 +977,25 @@ static int out_level_of(const struct pn_fhe_plan *p, const struct fhe_inst *in, 
   }
 }
 
+/* The one register that x is computed from by level-free instructions (ROT, ADD, SUB, ADDC) within
+** out[0..n) at x's level, as max(a, b) computes d = a - rot(a): -1 when there is none (or two). */
+static int single_source(const struct fhe_inst *out, int n, int x, const int *lv, int depth) {
+  int j = n - 1;
+  while (j >= 0 && out[j].dst != x) j--;
+  if (j < 0 || depth > 4) return -1;
+  const struct fhe_inst *in = &out[j];
+  if (in->kind != FHE_OP_ROT && in->kind != FHE_OP_ADD && in->kind != FHE_OP_SUB && in->kind != FHE_OP_ADDC) return -1;
+  int s[2] = {in->a, in->b};
+  for (int k = 0; k < 2; k++) {
+    if (s[k] < 0) continue;
+    if (lv[s[k]] != lv[x]) return -1;
+    int t = single_source(out, j, s[k], lv, depth + 1);
+    if (t >= 0) s[k] = t;
+  }
+  if (s[1] >= 0 && s[1] != s[0]) return -1;
+  return s[0];
+}
+
 static int place_boots(struct lower *L, int boot_in, int boot_out) {
   struct pn_fhe_plan *p = L->p;
   int n0 = p->n_inst, cap = n0 * 2 + 16, n = 0, rc = PN_OK;
@@ -1015,6 +1034,48 @@ static int place_boots(struct lower *L, int boot_in, int boot_out) {
         rc = pn_err(L->ctx, PN_ERR_UNSUPPORTED, "fhe: layer '%s' (%s) needs more levels than a bootstrap gives (%d)",
                     p->layers[in.layer].name, p->layers[in.layer].op, boot_out - boot_in);
         break;
+      }
+      /* x made from one register by level-free steps (a max's difference and rotation): refresh that
+      ** register where it is first read, so that its other readers (the max's other operand) share it */
+      int src = single_source(out, n, x, lv, 0);
+      if (src >= 0 && src != x) {
+        int at = 0;
+        while (at < n && out[at].a != src && out[at].b != src) at++;
+        int layer = new_layer(L, p->layers[out[at].layer].name, "bootstrap");
+        int r = layer < 0 ? -1 : new_reg(L, p->reg[src].layout, p->reg[src].factor, 0);
+        if (r < 0 || n + 2 > cap) {
+          struct fhe_inst *o2 = r < 0 ? NULL : realloc(out, (size_t)(cap *= 2) * sizeof *o2);
+          if (!o2) {
+            rc = lower_err_nomem(L);
+            break;
+          }
+          out = o2;
+        }
+        snprintf(p->layers[layer].packing, sizeof p->layers[layer].packing, "refresh to level %d", boot_out);
+        memmove(out + at + 1, out + at, (size_t)(n - at) * sizeof *out);
+        n++;
+        struct fhe_inst *b = &out[at];
+        memset(b, 0, sizeof *b);
+        b->kind = FHE_OP_BOOT;
+        b->dst = r;
+        b->a = src;
+        b->b = -1;
+        b->tref = -1;
+        b->layer = layer;
+        lv[r] = boot_out;
+        for (int k = at + 1; k < n; k++) {
+          struct fhe_inst *o = &out[k];
+          if (o->a == src) o->a = r;
+          if (o->b == src) o->b = r;
+          if (o->tref == src) o->tref = r;
+          lv[o->dst] = out_level_of(p, o, lv, boot_out);
+        }
+        origin[r] = origin[src];
+        remap[origin[src]] = r;
+        if (in.a == src) in.a = r;
+        if (in.b == src) in.b = r;
+        if (in.tref == src) in.tref = r;
+        continue;
       }
       int layer = new_layer(L, p->layers[in.layer].name, "bootstrap");
       int r = layer < 0 ? -1 : new_reg(L, p->reg[x].layout, p->reg[x].factor, 0);

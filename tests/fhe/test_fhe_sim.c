@@ -208,12 +208,27 @@ static void test_refusals(void **state) {
   assert_int_equal(pn_fhe_compile(&ctx, g, NULL, &p), PN_ERR_UNSUPPORTED);
   assert_non_null(strstr(pn_errmsg(&ctx), "dynamic scale"));
   pn_graph_free(g);
-  /* too many levels for 128-bit parameters: 8 f1g1sq ReLUs (9 levels each) */
+  /* too many levels for 128-bit parameters: 8 f1g1sq ReLUs (9 levels each): refused without bootstrapping,
+  ** bootstrapped at N = 2^16 otherwise (each ReLU fits the 10 levels between bootstraps) */
   gb_init(&b, 1, 4, 4);
   for (int i = 0; i < 8; i++) gb_paf_relu(&b, PN_PAF_F1G1SQ, 2);
   g = gb_finish(&b);
-  assert_int_equal(pn_fhe_compile(&ctx, g, NULL, &p), PN_ERR_UNSUPPORTED);
+  struct pn_fhe_opts o;
+  pn_fhe_opts_default(&o);
+  o.boot = PN_FHE_BOOT_NEVER;
+  assert_int_equal(pn_fhe_compile(&ctx, g, &o, &p), PN_ERR_UNSUPPORTED);
   assert_non_null(strstr(pn_errmsg(&ctx), "levels"));
+  assert_int_equal(pn_fhe_compile(&ctx, g, NULL, &p), PN_OK);
+  struct pn_fhe_plan_info pi;
+  pn_fhe_plan_get_info(p, &pi);
+  assert_int_equal(pi.logn, 16);
+  assert_true(pi.real_boot && pi.boots >= 7 && pi.log_slots == 4);
+  pn_fhe_plan_free(p);
+  /* 2 levels between bootstraps: an f1g1sq stage alone (2 levels) plus its bootstrap input no longer fit */
+  o.boot = PN_FHE_BOOT_FORCE;
+  o.boot_levels = 2;
+  assert_int_equal(pn_fhe_compile(&ctx, g, &o, &p), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "levels between bootstraps"));
   pn_graph_free(g);
   /* an op without a CKKS form */
   gb_init(&b, 1, 4, 4);
