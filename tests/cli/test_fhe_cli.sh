@@ -82,6 +82,53 @@ expect_err 1 "chmod 600" "$PRIVNN" fhe decrypt "$W/r.bin" --keys "$K"
 chmod 600 "$K/secret.key"
 rm -rf "$K"
 
+# ---- over TCP: serve (3 sessions: garbage, a good client, a client sending a query of another model) and query ----
+"$PRIVNN" fhe serve "$W/small.onnx" --listen 127.0.0.1:0 --sessions 3 --max-keys 16 >"$W/srv.out" 2>"$W/srv.err" &
+SRV=$!
+PORT=
+for _ in $(seq 1 600); do
+  PORT=$(grep -o "listening on port [0-9]*" "$W/srv.out" 2>/dev/null | grep -o "[0-9]*$")
+  [ -n "$PORT" ] && break
+  kill -0 $SRV 2>/dev/null || break
+  sleep 0.2
+done
+if [ -z "$PORT" ]; then
+  fail "fhe serve did not start: $(cat "$W/srv.err")"
+else
+  # garbage: the server ends that session with a message and keeps serving
+  if exec 3<>/dev/tcp/127.0.0.1/"$PORT"; then
+    head -c 16 <&3 >"$W/hello-hdr"
+    printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+    cat <&3 >/dev/null 2>&1
+    exec 3>&-
+  fi
+  [ "$(head -c 4 "$W/hello-hdr")" = PNFS ] || fail "the server did not speak first with a PNFS frame"
+  expect_ok "$PRIVNN" fhe query --connect 127.0.0.1:"$PORT" --data fashion-mnist --index 0 --count 2 --json "$W/query.json"
+  [ "$(json "$W/query.json" "[p['top1'] for p in d['predictions']] == [q[1] for q in json.load(open('$W/infer.json'))['predictions']]")" = True ] ||
+    fail "query top-1 differs from the plaintext model's: $(head -c 600 "$W/query.json")"
+  [ "$(json "$W/query.json" "d['key_bytes'] > 0 and d['bytes_up'] > d['bytes_down'] > 0")" = True ] ||
+    fail "query.json: bytes: $(head -c 300 "$W/query.json")"
+  # a well-framed KEYS frame that holds no keys: the server answers with an ERROR frame naming them
+  if exec 3<>/dev/tcp/127.0.0.1/"$PORT"; then
+    head -c 16 <&3 >/dev/null
+    sl=$(head -c 16 "$W/hello-hdr" | od -An -tu8 -j8 -N8 | tr -d ' ')
+    head -c "$sl" <&3 >/dev/null
+    printf 'PNFS\x02\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00xxxx' >&3
+    head -c 200 <&3 | tr -c '[:print:]' '.' >"$W/err-frame"
+    exec 3>&-
+  fi
+  grep -q "^PNFS.*KEYS.*not a privnn FHE object" "$W/err-frame" || fail "no ERROR frame for bad keys: $(cat "$W/err-frame")"
+  wait $SRV
+  rc=$?
+  [ $rc -eq 0 ] || fail "fhe serve exited $rc: $(cat "$W/srv.err")"
+  grep -q "session 1 .*bad magic" "$W/srv.err" || fail "serve did not report the garbage session: $(cat "$W/srv.err")"
+  grep -q "session 2 .*2 queries" "$W/srv.out" || fail "serve did not report the good session: $(cat "$W/srv.out")"
+  grep -q "session 3 .*KEYS" "$W/srv.err" || fail "serve did not report the bad keys: $(cat "$W/srv.err")"
+fi
+expect_err 1 "cannot connect" "$PRIVNN" fhe query --connect 127.0.0.1:1 --data fashion-mnist --timeout 1
+expect_err 2 "--listen" "$PRIVNN" fhe serve "$W/small.onnx"
+expect_err 2 "no model" "$PRIVNN" fhe query "$W/small.onnx" --connect 127.0.0.1:1 --data fashion-mnist
+
 # ---- bad input ----
 expect_err 1 "no-such.onnx" "$PRIVNN" fhe plan "$W/no-such.onnx"
 expect_err 2 "no model given" "$PRIVNN" fhe plan

@@ -11,6 +11,10 @@
 #include "fhe_test.h"
 #include "fhe/fhe_impl.h" /* the evaluation keys' parts (refusal test) */
 #include "fhe/fhe_keys.h"
+#include "fhe/fhe_net.h"
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static const uint8_t g_seed[32] = {7, 1, 6};
 static int g_max_keys; /* the key budget of the next compiles (0: none) */
@@ -405,6 +409,126 @@ static void test_refusals(void **state) {
 
 /* The PAF ReLU microbenchmark's kernel: every form on a full ciphertext, against the same polynomial in
 ** double, and the levels it consumes (the sign chain's depth + the product). */
+/* ---- over a socket: frames and sessions (fhe serve / query) ---- */
+
+struct srv_arg {
+  struct pn_fhe_conn *c;
+  const struct pn_fhe_plan *p;
+  const uint8_t *hello;
+  size_t hl;
+  int rc;
+  char msg[512];
+  struct pn_fhe_serve_stats st;
+};
+
+static void *srv_main(void *u) {
+  struct srv_arg *a = u;
+  struct pn_ctx ctx = {0};
+  a->rc = pn_fhe_serve_session(&ctx, a->c, a->p, a->hello, a->hl, 16, &a->st);
+  snprintf(a->msg, sizeof a->msg, "%s", a->rc ? pn_errmsg(&ctx) : "");
+  return NULL;
+}
+
+static void test_net(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  /* frame headers: each field checked before anything is allocated */
+  uint8_t h[PN_FHE_FRAME_HDR];
+  int type;
+  uint64_t len;
+  pn_fhe_frame_put_header(h, PN_FHE_MSG_QUERY, 1000);
+  assert_int_equal(pn_fhe_frame_header(&ctx, h, NULL, &type, &len), PN_OK);
+  assert_int_equal(type, PN_FHE_MSG_QUERY);
+  assert_int_equal(len, 1000);
+  uint64_t mx[PN_FHE_MSG_COUNT] = {0, 0, 0, 0, 999, 0, 0, 0};
+  assert_int_equal(pn_fhe_frame_header(&ctx, h, mx, &type, &len), PN_ERR_PROTOCOL);
+  assert_non_null(strstr(pn_errmsg(&ctx), "more than the 999"));
+  pn_fhe_frame_put_header(h, PN_FHE_MSG_READY, 1 << 20); /* READY carries nothing */
+  assert_int_equal(pn_fhe_frame_header(&ctx, h, NULL, &type, &len), PN_ERR_PROTOCOL);
+  pn_fhe_frame_put_header(h, PN_FHE_MSG_COUNT, 0);
+  assert_int_equal(pn_fhe_frame_header(&ctx, h, NULL, &type, &len), PN_ERR_PROTOCOL);
+  pn_fhe_frame_put_header(h, PN_FHE_MSG_BYE, 0);
+  h[6] = 1;
+  assert_int_equal(pn_fhe_frame_header(&ctx, h, NULL, &type, &len), PN_ERR_PROTOCOL);
+  h[6] = 0, h[0] = 'X';
+  assert_int_equal(pn_fhe_frame_header(&ctx, h, NULL, &type, &len), PN_ERR_PROTOCOL);
+  assert_non_null(strstr(pn_errmsg(&ctx), "bad magic"));
+  /* a session: HELLO, keys uploaded once, two queries against the executor, BYE */
+  struct pn_graph *g = tiny_model(2);
+  struct e2e e;
+  e2e_setup(&e, g);
+  struct pn_fhe_spec *s0;
+  uint8_t *sb, *hello;
+  size_t sl, hl;
+  OKC(pn_fhe_plan_spec(&ctx, e.plan, &s0));
+  OKC(pn_fhe_spec_save(&ctx, s0, &sb, &sl));
+  OKC(pn_fhe_hello_make(&ctx, sb, sl, 0.25, 0.5, &hello, &hl));
+  pn_fhe_spec_free(s0);
+  free(sb);
+  for (int bad = 0; bad < 2; bad++) {
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct srv_arg a = {.p = e.plan, .hello = hello, .hl = hl};
+    struct pn_fhe_conn *cc;
+    OKC(pn_fhe_conn_from_fd(&ctx, sv[0], 20000, &a.c));
+    OKC(pn_fhe_conn_from_fd(&ctx, sv[1], 20000, &cc));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, srv_main, &a), 0);
+    if (!bad) {
+      struct pn_fhe_session *ss;
+      OKC(pn_fhe_session_open(&ctx, cc, 1, &ss));
+      assert_true(ss->mean == 0.25 && ss->std == 0.5);
+      assert_memory_equal(ss->spec->hash, e.spec->hash, 32);
+      OKC(pn_fhe_session_keys(&ctx, ss, g_seed));
+      assert_true(ss->key_bytes > 0);
+      for (int q = 0; q < 2; q++) {
+        float x[16];
+        double y[3], r[3];
+        for (int i = 0; i < 16; i++) x[i] = (float)urand(-1, 1);
+        size_t up, down;
+        OKC(pn_fhe_session_query(&ctx, ss, x, y, &up, &down));
+        exec_ref(g, x, r, 3);
+        printf("# over a socket: query %d rel err %.2e, %zu bytes up, %zu down\n", q, rel_err(y, r, 3), up, down);
+        assert_true(rel_err(y, r, 3) < 1e-3);
+        assert_true(up > down && down > PN_FHE_FRAME_HDR);
+      }
+      pn_fhe_session_close(ss);
+      pthread_join(t, NULL);
+      assert_int_equal(a.rc, PN_OK);
+      assert_int_equal(a.st.queries, 2);
+    } else {
+      /* a client that sends a query before its keys: the server ends the session with an ERROR frame */
+      uint8_t *b;
+      size_t n;
+      OKC(pn_fhe_recv(&ctx, cc, PN_FHE_MSG_HELLO, NULL, &b, &n));
+      free(b);
+      OKC(pn_fhe_send(&ctx, cc, PN_FHE_MSG_QUERY, (const uint8_t *)"junk", 4));
+      assert_int_equal(pn_fhe_recv(&ctx, cc, PN_FHE_MSG_READY, NULL, &b, &n), PN_ERR_PROTOCOL);
+      printf("# client told: %s\n", pn_errmsg(&ctx));
+      assert_non_null(strstr(pn_errmsg(&ctx), "QUERY frame where a KEYS was due"));
+      pthread_join(t, NULL);
+      assert_int_equal(a.rc, PN_ERR_PROTOCOL);
+      pn_fhe_conn_free(cc);
+    }
+    pn_fhe_conn_free(a.c);
+  }
+  /* the stream checker the fuzz target drives: a HELLO and a BYE pass, a cut frame does not */
+  {
+    uint8_t *st = malloc(hl + 2 * PN_FHE_FRAME_HDR);
+    pn_fhe_frame_put_header(st, PN_FHE_MSG_HELLO, hl);
+    memcpy(st + PN_FHE_FRAME_HDR, hello, hl);
+    pn_fhe_frame_put_header(st + PN_FHE_FRAME_HDR + hl, PN_FHE_MSG_BYE, 0);
+    OKC(pn_fhe_frames_check(&ctx, st, hl + 2 * PN_FHE_FRAME_HDR));
+    assert_int_equal(pn_fhe_frames_check(&ctx, st, hl + PN_FHE_FRAME_HDR - 1), PN_ERR_PROTOCOL);
+    st[PN_FHE_FRAME_HDR + 8 + 4] ^= 0x40; /* the spec object's version */
+    assert_int_not_equal(pn_fhe_frames_check(&ctx, st, hl + 2 * PN_FHE_FRAME_HDR), PN_OK);
+    free(st);
+  }
+  free(hello);
+  e2e_free(&e);
+  pn_graph_free(g);
+}
+
 static void test_bench_paf(void **state) {
   (void)state;
   int forms[PN_PAF_FORM_COUNT];
@@ -424,7 +548,7 @@ static void test_bench_paf(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv),        cmocka_unit_test(test_linear_and_pools), cmocka_unit_test(test_paf),
-    cmocka_unit_test(test_small_model), cmocka_unit_test(test_bootstrap), cmocka_unit_test(test_refusals),     cmocka_unit_test(test_bench_paf),
+    cmocka_unit_test(test_small_model), cmocka_unit_test(test_bootstrap), cmocka_unit_test(test_refusals), cmocka_unit_test(test_net),     cmocka_unit_test(test_bench_paf),
   };
   return cmocka_run_group_tests(tests, fhe_test_setup, fhe_test_teardown);
 }

@@ -1,5 +1,6 @@
 /* cmd_fhe.c - `privnn fhe plan | infer`: encrypted CNN inference under CKKS (src/fhe). */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "cli_util.h"
 #include "fhe/fhe.h"
 #include "fhe/fhe_keys.h"
+#include "fhe/fhe_net.h"
 #include "graph/onnx.h"
 #include "graph/paf.h"
 #include "nn/dataset.h"
@@ -22,13 +24,17 @@ static void usage(FILE *f) {
           "       privnn fhe keygen MODEL.onnx -o DIR [plan options]           (client: keys)\n"
           "       privnn fhe encrypt MODEL.onnx --keys DIR --data fashion-mnist --index I -o QUERY\n"
           "       privnn fhe eval MODEL.onnx QUERY --keys DIR/eval.keys -o RESULT [plan options]  (server)\n"
-          "       privnn fhe decrypt RESULT --keys DIR [--json FILE]\n\n"
+          "       privnn fhe decrypt RESULT --keys DIR [--json FILE]\n"
+          "       privnn fhe serve MODEL.onnx --listen HOST:PORT [--sessions N] [plan options]  (server, TCP)\n"
+          "       privnn fhe query --connect HOST:PORT --data fashion-mnist [--index I] [--count N] [--json R]\n\n"
           "Encrypted inference under CKKS for a model whose ReLU/MaxPool are SmartPAF polynomials with\n"
           "static scales (privnn paf approximate). plan compiles it and prints, per layer, the packing,\n"
           "levels in/out, rotations, products, bootstraps and the estimated time; infer runs client and\n"
           "server in one process on N images and compares the decrypted logits with the plaintext model.\n"
           "keygen/encrypt/eval/decrypt are the same steps as files (the server never sees DIR/secret.key;\n"
-          "keygen and eval must be given the same plan options). (privnn fhe plan --help, infer --help)\n");
+          "keygen and eval must be given the same plan options). serve answers queries over TCP: the client\n"
+          "receives the spec, makes its keys, uploads the evaluation keys once per session and sends\n"
+          "encrypted images; the secret key never leaves it. (privnn fhe plan --help, infer --help)\n");
 }
 
 static void plan_usage(FILE *f, const char *sub) {
@@ -56,11 +62,25 @@ static void plan_usage(FILE *f, const char *sub) {
             "                    during each evaluation)\n"
             "  --threads T       OpenMP threads\n",
             PN_FMNIST_DIR);
+  if (!strcmp(sub, "serve"))
+    fprintf(f, "  --listen HOST:PORT  where to listen (port 0: any free port, printed)\n"
+               "  --sessions N      serve N sessions, then exit (default 0: forever); a session that breaks the\n"
+               "                    protocol is ended with an error frame and the next one is accepted\n"
+               "  --cache-mb M      memory for encoded weights (default 4096)\n"
+               "  --timeout S       seconds a client may stall (default 600)\n");
+  if (!strcmp(sub, "query"))
+    fprintf(f, "usage: privnn fhe query --connect HOST:PORT --data fashion-mnist [options]\n"
+               "  --connect HOST:PORT  the server (privnn fhe serve)\n"
+               "  --data D          fashion-mnist or a folder with the four .gz files\n"
+               "  --split S         val (default) or test\n"
+               "  --index I --count N  images I .. I+N-1 (default 0, 1)\n"
+               "  --timeout S       seconds to wait for the server (default 3600: an answer takes a while)\n"
+               "  --json FILE       logits, top-1 and labels per image, bytes each way, key bytes\n");
 }
 
 struct fhe_args {
-  const char *model, *json, *data, *split, *out, *keys, *file;
-  int64_t index;
+  const char *model, *json, *data, *split, *out, *keys, *file, *listen, *connect;
+  int64_t index, sessions, timeout;
   struct pn_fhe_opts o;
   int64_t count, cache_mb, threads;
 };
@@ -73,7 +93,8 @@ static int parse(int argc, char **argv, const char *cmd, const char *sub, struct
   f->count = 1;
   f->cache_mb = 4096;
   struct pn_cli_args a = {.argc = argc, .argv = argv, .i = 2, .cmd = cmd};
-  int infer = !strcmp(sub, "infer") || !strcmp(sub, "encrypt");
+  int infer = !strcmp(sub, "infer") || !strcmp(sub, "encrypt") || !strcmp(sub, "query");
+  f->timeout = !strcmp(sub, "query") ? 3600 : 600;
   for (; a.i < argc; a.i++) {
     const char *v = NULL;
     int64_t k = 0;
@@ -124,6 +145,16 @@ static int parse(int argc, char **argv, const char *cmd, const char *sub, struct
       if (v && pn_cli_i64(cmd, "--cache-mb", v, 0, 1 << 20, &f->cache_mb)) return PN_EXIT_USAGE;
     } else if (infer && pn_cli_opt(&a, "--threads", NULL, &v)) {
       if (v && pn_cli_i64(cmd, "--threads", v, 1, 256, &f->threads)) return PN_EXIT_USAGE;
+    } else if (!strcmp(sub, "serve") && pn_cli_opt(&a, "--listen", NULL, &v)) {
+      f->listen = v;
+    } else if (!strcmp(sub, "serve") && pn_cli_opt(&a, "--sessions", NULL, &v)) {
+      if (v && pn_cli_i64(cmd, "--sessions", v, 0, 1 << 30, &f->sessions)) return PN_EXIT_USAGE;
+    } else if ((!strcmp(sub, "serve") || !strcmp(sub, "query")) && pn_cli_opt(&a, "--cache-mb", NULL, &v)) {
+      if (v && pn_cli_i64(cmd, "--cache-mb", v, 0, 1 << 20, &f->cache_mb)) return PN_EXIT_USAGE;
+    } else if ((!strcmp(sub, "serve") || !strcmp(sub, "query")) && pn_cli_opt(&a, "--timeout", NULL, &v)) {
+      if (v && pn_cli_i64(cmd, "--timeout", v, 1, 1 << 20, &f->timeout)) return PN_EXIT_USAGE;
+    } else if (!strcmp(sub, "query") && pn_cli_opt(&a, "--connect", NULL, &v)) {
+      f->connect = v;
     } else if (argv[a.i][0] == '-') {
       return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
     } else if (f->model && !strcmp(sub, "eval") && !f->file) {
@@ -135,8 +166,11 @@ static int parse(int argc, char **argv, const char *cmd, const char *sub, struct
     }
     if (a.err) return a.err;
   }
-  if (!f->model) return pn_cli_usage(cmd, "no model given");
-  if (!strcmp(sub, "infer")) {
+  if (!f->model && strcmp(sub, "query")) return pn_cli_usage(cmd, "no model given");
+  if (!strcmp(sub, "query") && f->model) return pn_cli_usage(cmd, "no model: the server sends what the client needs");
+  if (!strcmp(sub, "serve") && !f->listen) return pn_cli_usage(cmd, "no --listen HOST:PORT given");
+  if (!strcmp(sub, "query") && !f->connect) return pn_cli_usage(cmd, "no --connect HOST:PORT given");
+  if (!strcmp(sub, "infer") || !strcmp(sub, "query")) {
     int s = pn_split_parse(f->split);
     if (s != PN_SPLIT_VAL && s != PN_SPLIT_TEST) return pn_cli_usage(cmd, "--split: '%s' is not val or test", f->split);
     if (!f->data) return pn_cli_usage(cmd, "no data given (--data fashion-mnist)");
@@ -440,6 +474,143 @@ static int cmd_decrypt(int argc, char **argv) {
   return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
 }
 
+/* ---- over TCP: serve and query ---- */
+
+static int cmd_serve(int argc, char **argv) {
+  const char *cmd = "fhe serve";
+  struct fhe_args f;
+  int rc = parse(argc, argv, cmd, "serve", &f);
+  if (rc) return rc < 0 ? PN_EXIT_OK : rc;
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g;
+  struct pn_fhe_plan *p;
+  if ((rc = load_compile(cmd, &f, &ctx, &g, &p))) return rc;
+  struct pn_fhe_plan_info info;
+  pn_fhe_plan_get_info(p, &info);
+  struct pn_fhe_spec *spec = NULL;
+  uint8_t *sb = NULL, *hello = NULL;
+  size_t sl = 0, hl = 0;
+  struct pn_dataset norm = {.mean = NAN, .std = NAN};
+  int lfd = -1, port = 0;
+  if (info.boots > 0 && !info.real_boot)
+    rc = pn_err(&ctx, PN_ERR_INVALID, "%s: --boot simulate plans bootstraps that only the simulation runs", f.model);
+  if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &norm, g))) pn_err_prefix(&ctx, "%s", f.model);
+  if (!rc) rc = pn_fhe_plan_spec(&ctx, p, &spec);
+  if (!rc) rc = pn_fhe_spec_save(&ctx, spec, &sb, &sl);
+  if (!rc) rc = pn_fhe_hello_make(&ctx, sb, sl, norm.mean, norm.std, &hello, &hl);
+  if (!rc) rc = pn_fhe_listen(&ctx, f.listen, &lfd, &port);
+  if (!rc) {
+    printf("%s: N=2^%d, %d bootstraps per query; listening on port %d (%s)\n", f.model, info.logn, info.boots, port,
+           f.listen);
+    fflush(stdout);
+  }
+  for (int64_t k = 0; !rc && (f.sessions == 0 || k < f.sessions); k++) {
+    struct pn_fhe_conn *c = NULL;
+    struct pn_ctx sc = {0};
+    if ((rc = pn_fhe_accept(&ctx, lfd, -1, (int)f.timeout * 1000, &c))) break;
+    struct pn_fhe_serve_stats st;
+    int src = pn_fhe_serve_session(&sc, c, p, hello, hl, (size_t)f.cache_mb, &st);
+    if (src)
+      fprintf(stderr, "privnn %s: session %lld (%s) ended: %s\n", cmd, (long long)k + 1, pn_fhe_conn_peer(c),
+              pn_errmsg(&sc));
+    else
+      printf("session %lld (%s): keys %zu bytes, set up in %.1f s; %d queries, %.2f s each\n", (long long)k + 1,
+             pn_fhe_conn_peer(c), st.key_bytes, st.setup_s, st.queries, st.queries ? st.eval_s / st.queries : 0.0);
+    fflush(stdout);
+    pn_fhe_conn_free(c);
+  }
+  if (lfd >= 0) close(lfd);
+  free(sb);
+  free(hello);
+  pn_fhe_spec_free(spec);
+  pn_fhe_plan_free(p);
+  pn_graph_free(g);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
+static int cmd_query(int argc, char **argv) {
+  const char *cmd = "fhe query";
+  struct fhe_args f;
+  int rc = parse(argc, argv, cmd, "query", &f);
+  if (rc) return rc < 0 ? PN_EXIT_OK : rc;
+  struct pn_ctx ctx = {0};
+  struct pn_fhe_conn *c = NULL;
+  struct pn_fhe_session *s = NULL;
+  struct pn_dataset ds;
+  memset(&ds, 0, sizeof ds);
+  enum pn_split split = (enum pn_split)pn_split_parse(f.split);
+  double *y = NULL;
+  cJSON *o = NULL, *preds = NULL;
+  int64_t n = 0, correct = 0;
+  size_t up = 0, down = 0;
+  double t_all = 0;
+  rc = pn_dataset_load(&ctx, strcmp(f.data, "fashion-mnist") ? f.data : NULL, &ds);
+  if (!rc) rc = pn_fhe_connect(&ctx, f.connect, f.timeout < 10 ? (int)f.timeout * 1000 : 10000, (int)f.timeout * 1000, &c);
+  if (!rc) rc = pn_fhe_session_open(&ctx, c, 0, &s);
+  if (!rc && s->spec->n_in != PN_FMNIST_PIXELS)
+    rc = pn_err(&ctx, PN_ERR_INVALID, "%s: the model takes %lld inputs, an image has %d", f.connect,
+                (long long)s->spec->n_in, PN_FMNIST_PIXELS);
+  if (!rc && !isnan(s->mean)) ds.mean = (float)s->mean, ds.std = (float)s->std;
+  if (!rc && f.index + f.count > ds.n[split])
+    rc = pn_err(&ctx, PN_ERR_INVALID, "--index %lld --count %lld: the %s split has %lld images", (long long)f.index,
+                (long long)f.count, f.split, (long long)ds.n[split]);
+  if (!rc && !(y = malloc((size_t)s->spec->n_out * sizeof *y))) rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+  if (!rc) {
+    printf("%s: model %s, N=2^%d; making keys\n", f.connect, s->spec->name, s->spec->params.logn);
+    fflush(stdout);
+    rc = pn_fhe_session_keys(&ctx, s, NULL);
+  }
+  if (!rc) {
+    printf("evaluation keys %zu bytes: made in %.1f s, uploaded and loaded in %.1f s\n", s->key_bytes, s->keygen_s,
+           s->upload_s);
+    o = cJSON_CreateObject();
+    preds = o ? cJSON_AddArrayToObject(o, "predictions") : NULL;
+  }
+  for (int64_t i = 0; !rc && i < f.count; i++) {
+    float x[PN_FMNIST_PIXELS];
+    int32_t label;
+    int64_t id = f.index + i, best = 0;
+    pn_dataset_batch(&ds, split, &id, 1, 0, 0, NULL, x, &label);
+    double t0 = pn_now();
+    if ((rc = pn_fhe_session_query(&ctx, s, x, y, &up, &down))) break;
+    t_all += pn_now() - t0;
+    for (int64_t j = 1; j < s->spec->n_out; j++)
+      if (y[j] > y[best]) best = j;
+    correct += best == label;
+    n++;
+    printf("%s image %lld: top-1 %lld, label %d (%.2f s)\n", f.split, (long long)id, (long long)best, label,
+           pn_now() - t0);
+    fflush(stdout);
+    cJSON *e = cJSON_CreateObject(), *l = e ? cJSON_AddArrayToObject(e, "logits") : NULL;
+    if (l)
+      for (int64_t j = 0; j < s->spec->n_out; j++) cJSON_AddItemToArray(l, cJSON_CreateNumber(y[j]));
+    if (e) {
+      cJSON_AddNumberToObject(e, "index", (double)id);
+      cJSON_AddNumberToObject(e, "top1", (double)best);
+      cJSON_AddNumberToObject(e, "label", label);
+      cJSON_AddItemToArray(preds, e);
+    }
+  }
+  if (!rc && n)
+    printf("accuracy %.4f (%lld/%lld); per query %.2f s round trip, %zu bytes up, %zu down\n", (double)correct / n,
+           (long long)correct, (long long)n, t_all / n, up, down);
+  if (!rc && f.json && o) {
+    cJSON_AddStringToObject(o, "command", "fhe query");
+    cJSON_AddNumberToObject(o, "accuracy", n ? (double)correct / n : 0);
+    cJSON_AddNumberToObject(o, "seconds_per_image", n ? t_all / n : 0);
+    cJSON_AddNumberToObject(o, "bytes_up", (double)up);
+    cJSON_AddNumberToObject(o, "bytes_down", (double)down);
+    cJSON_AddNumberToObject(o, "key_bytes", (double)(s ? s->key_bytes : 0));
+    rc = pn_json_write(&ctx, f.json, o, 0644);
+  }
+  cJSON_Delete(o);
+  free(y);
+  if (s) pn_fhe_session_close(s);
+  else pn_fhe_conn_free(c);
+  pn_dataset_free(&ds);
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
+}
+
 int pn_cmd_fhe(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     usage(argc < 2 ? stderr : stdout);
@@ -451,7 +622,10 @@ int pn_cmd_fhe(int argc, char **argv) {
   if (!strcmp(argv[1], "encrypt")) return cmd_encrypt(argc, argv);
   if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
   if (!strcmp(argv[1], "decrypt")) return cmd_decrypt(argc, argv);
-  return pn_cli_usage("fhe", "unknown subcommand '%s' (plan, infer, keygen, encrypt, eval, decrypt)", argv[1]);
+  if (!strcmp(argv[1], "serve")) return cmd_serve(argc, argv);
+  if (!strcmp(argv[1], "query")) return cmd_query(argc, argv);
+  return pn_cli_usage("fhe", "unknown subcommand '%s' (plan, infer, keygen, encrypt, eval, decrypt, serve, query)",
+                      argv[1]);
 }
 
 /* `privnn bench fhe`: one PAF ReLU on a full ciphertext per form (argv[0] = "fhe"). */

@@ -1,0 +1,88 @@
+/* fuzz_fhe_net.c - libFuzzer target for the frames of privnn fhe serve / query (src/fhe/net.c).
+** First byte: bit 0 set wraps the rest as one well-formed frame of type data[1] (so the fuzzer spends its
+** time in the payloads: HELLO's spec, the objects' headers); bit 1 set feeds the bytes to a real server
+** session over a socketpair (HELLO sent, then the bytes read as the client's frames: KEYS loaded against
+** a tiny plan, queries answered) instead of the stream checker. Either way every refusal must be
+** PN_ERR_PROTOCOL / _CORRUPT / _MISMATCH (or, for the session, the peer closing: _IO) with a message. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fhe/fhe.h"
+#include "fhe_fuzz_common.h"
+#include "fhe/fhe_keys.h"
+#include "fhe/fhe_net.h"
+#include "graph/ir.h"
+#include "util/status.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct pn_fhe_plan *P;
+static uint8_t *HELLO;
+static size_t HELLO_LEN;
+
+/* x [1,1,2,2] -> Flatten -> Gemm 4 -> 2 at a tiny insecure ring, and its HELLO */
+static void setup(void) {
+  if (P) return;
+  struct pn_ctx ctx = {0};
+  P = fuzz_fhe_plan();
+  struct pn_fhe_spec *s;
+  uint8_t *sb;
+  size_t sl;
+  if (pn_fhe_plan_spec(&ctx, P, &s) || pn_fhe_spec_save(&ctx, s, &sb, &sl) ||
+      pn_fhe_hello_make(&ctx, sb, sl, 0.5, 0.25, &HELLO, &HELLO_LEN))
+    abort();
+  free(sb);
+  pn_fhe_spec_free(s);
+}
+
+static void check_failure(const struct pn_ctx *ctx, int rc, int io_ok) {
+  int ok = rc == PN_ERR_PROTOCOL || rc == PN_ERR_CORRUPT || rc == PN_ERR_MISMATCH || (io_ok && rc == PN_ERR_IO);
+  if (!ok || !pn_errmsg(ctx)[0]) abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  setup();
+  if (size < 2) return 0;
+  const uint8_t *d = data + 1;
+  size_t n = size - 1;
+  uint8_t *own = NULL;
+  if (data[0] & 1) {
+    if (!(own = malloc(n - 1 + PN_FHE_FRAME_HDR))) abort();
+    pn_fhe_frame_put_header(own, 1 + data[1] % (PN_FHE_MSG_COUNT - 1), n - 1);
+    memcpy(own + PN_FHE_FRAME_HDR, d + 1, n - 1);
+    d = own;
+    n = n - 1 + PN_FHE_FRAME_HDR;
+  }
+  struct pn_ctx ctx = {0};
+  int rc;
+  if (data[0] & 2) {
+    /* a server session reading these bytes as the client's side */
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) abort();
+    int big = 1 << 22;
+    setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    size_t put = 0;
+    while (put < n && put < ((size_t)1 << 20)) {
+      ssize_t w = write(sv[1], d + put, n - put);
+      if (w <= 0) break;
+      put += (size_t)w;
+    }
+    shutdown(sv[1], SHUT_WR);
+    struct pn_fhe_conn *c;
+    if (pn_fhe_conn_from_fd(&ctx, sv[0], 2000, &c)) abort();
+    struct pn_fhe_serve_stats st;
+    rc = pn_fhe_serve_session(&ctx, c, P, HELLO, HELLO_LEN, 16, &st);
+    if (rc) check_failure(&ctx, rc, 1);
+    pn_fhe_conn_free(c);
+    close(sv[1]);
+  } else {
+    rc = pn_fhe_frames_check(&ctx, d, n);
+    if (rc) check_failure(&ctx, rc, 0);
+  }
+  free(own);
+  return 0;
+}
