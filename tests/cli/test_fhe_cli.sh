@@ -127,7 +127,7 @@ else
 fi
 expect_err 1 "cannot connect" "$PRIVNN" fhe query --connect 127.0.0.1:1 --data fashion-mnist --timeout 1
 expect_err 2 "--listen" "$PRIVNN" fhe serve "$W/small.onnx"
-expect_err 2 "no model" "$PRIVNN" fhe query "$W/small.onnx" --connect 127.0.0.1:1 --data fashion-mnist
+expect_err 2 "unexpected argument" "$PRIVNN" fhe query "$W/small.onnx" --connect 127.0.0.1:1 --data fashion-mnist
 
 # ---- bad input ----
 expect_err 1 "no-such.onnx" "$PRIVNN" fhe plan "$W/no-such.onnx"

@@ -15,7 +15,7 @@
   X("optimize", pn_cmd_optimize, "privnn's graph passes: fold constants and BN, Gemm, drop identities") \
   X("mpc", pn_cmd_mpc, "HummingBird two-party inference: mpc infer | profile | dealer | share | party | reveal ...") \
   X("paf", pn_cmd_paf, "SmartPAF: paf forms | approximate | export (polynomial ReLU/MaxPool for CKKS)") \
-  X("fhe", pn_cmd_fhe, "encrypted inference under CKKS: fhe plan | infer (PAF models)") \
+  X("fhe", pn_cmd_fhe, "encrypted inference under CKKS: fhe plan | infer | serve | query ... (PAF models)") \
   X("obf", pn_cmd_obf, "Proteus: obf split | join | attack | ngram (hide the architecture from an optimizer)")
 
 #define X(name, fn, summary) int fn(int argc, char **argv);

@@ -1,4 +1,5 @@
-/* cmd_fhe.c - `privnn fhe plan | infer`: encrypted CNN inference under CKKS (src/fhe). */
+/* cmd_fhe.c - `privnn fhe plan | infer | keygen | encrypt | eval | decrypt | serve | query` and `privnn bench
+** fhe`: encrypted CNN inference under CKKS (src/fhe). Options: one table (parse), each subcommand names its own. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,168 +18,155 @@
 #include "nn/dataset.h"
 #include "util/util.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: privnn fhe plan MODEL.onnx [options]\n"
-          "       privnn fhe infer MODEL.onnx --data fashion-mnist --count N [options]\n"
-          "       privnn fhe keygen MODEL.onnx -o DIR [plan options]           (client: keys)\n"
-          "       privnn fhe encrypt MODEL.onnx --keys DIR --data fashion-mnist --index I -o QUERY\n"
-          "       privnn fhe eval MODEL.onnx QUERY --keys DIR/eval.keys -o RESULT [plan options]  (server)\n"
-          "       privnn fhe decrypt RESULT --keys DIR [--json FILE]\n"
-          "       privnn fhe serve MODEL.onnx --listen HOST:PORT [--sessions N] [plan options]  (server, TCP)\n"
-          "       privnn fhe query --connect HOST:PORT --data fashion-mnist [--index I] [--count N] [--json R]\n\n"
-          "Encrypted inference under CKKS for a model whose ReLU/MaxPool are SmartPAF polynomials with\n"
-          "static scales (privnn paf approximate). plan compiles it and prints, per layer, the packing,\n"
-          "levels in/out, rotations, products, bootstraps and the estimated time; infer runs client and\n"
-          "server in one process on N images and compares the decrypted logits with the plaintext model.\n"
-          "keygen/encrypt/eval/decrypt are the same steps as files (the server never sees DIR/secret.key;\n"
-          "keygen and eval must be given the same plan options). serve answers queries over TCP: the client\n"
-          "receives the spec, makes its keys, uploads the evaluation keys once per session and sends\n"
-          "encrypted images; the secret key never leaves it. (privnn fhe plan --help, infer --help)\n");
-}
-
-static void plan_usage(FILE *f, const char *sub) {
-  fprintf(f,
-          "usage: privnn fhe %s MODEL.onnx%s [options]\n\n"
-          "  --logn N          ring degree 2^N (default: the smallest 128-bit ring that holds the program)\n"
-          "  --scale-bits B    bits of the scale and of the scaling primes (default 40)\n"
-          "  --compose C       auto (default), always or never compose consecutive linear layers\n"
-          "  --boot B          auto (default: bootstrap when the depth exceeds what a 128-bit ring holds;\n"
-          "                    then N = 2^16, 45-bit scales, sparse slots), never, force (a bootstrappable\n"
-          "                    chain even if not needed), simulate (plan and plain simulation only)\n"
-          "  --boot-levels L   levels between bootstraps (default: simulate 9; real: as many as the 128-bit\n"
-          "                    bound holds)\n"
-          "  --key-mb M        memory budget of the evaluation keys (default 6144 MiB): steps beyond it run\n"
-          "                    as chains of power-of-two rotations\n"
-          "  --max-keys K      at most K rotation keys (overrides --key-mb)\n"
-          "  --json FILE       write the report\n",
-          sub, strcmp(sub, "infer") ? "" : " --data fashion-mnist --count N");
-  if (!strcmp(sub, "infer"))
-    fprintf(f,
-            "  --data D          fashion-mnist (from %s) or a folder with the four .gz files\n"
-            "  --split S         val (default) or test (final reporting only)\n"
-            "  --count N         images (the first N of the split; default 1)\n"
-            "  --cache-mb M      the server's memory for encoded weights (default 4096; the rest is encoded\n"
-            "                    during each evaluation)\n"
-            "  --threads T       OpenMP threads\n",
-            PN_FMNIST_DIR);
-  if (!strcmp(sub, "serve"))
-    fprintf(f, "  --listen HOST:PORT  where to listen (port 0: any free port, printed)\n"
-               "  --sessions N      serve N sessions, then exit (default 0: forever); a session that breaks the\n"
-               "                    protocol is ended with an error frame and the next one is accepted\n"
-               "  --cache-mb M      memory for encoded weights (default 4096)\n"
-               "  --timeout S       seconds a client may stall (default 600)\n");
-  if (!strcmp(sub, "query"))
-    fprintf(f, "usage: privnn fhe query --connect HOST:PORT --data fashion-mnist [options]\n"
-               "  --connect HOST:PORT  the server (privnn fhe serve)\n"
-               "  --data D          fashion-mnist or a folder with the four .gz files\n"
-               "  --split S         val (default) or test\n"
-               "  --index I --count N  images I .. I+N-1 (default 0, 1)\n"
-               "  --timeout S       seconds to wait for the server (default 3600: an answer takes a while)\n"
-               "  --json FILE       logits, top-1 and labels per image, bytes each way, key bytes\n");
-}
+/* ---- options: one table for every fhe subcommand; each names the ones it takes ---- */
 
 struct fhe_args {
-  const char *model, *json, *data, *split, *out, *keys, *file, *listen, *connect;
-  int64_t index, sessions, timeout;
+  const char *model, *json, *data, *out, *keys, *file, *listen, *connect, *split;
+  int64_t index, count, cache_mb, threads, sessions, timeout;
+  int64_t logn, scale_bits, boot_levels, max_keys, key_mb;
+  int compose_i, boot_i, split_i;
   struct pn_fhe_opts o;
-  int64_t count, cache_mb, threads;
 };
 
-/* Options common to plan and infer; returns PN_EXIT_OK, a usage error, or -1 after --help. */
-static int parse(int argc, char **argv, const char *cmd, const char *sub, struct fhe_args *f) {
+struct fhe_sub {
+  const char *cmd, *synopsis, *about, *example;
+  const char *opts;            /* the option names it takes, space-separated */
+  const char *pos_name;
+  int min_pos, max_pos;
+};
+
+#define PLAN_OPTS "--logn --scale-bits --compose --boot --boot-levels --key-mb --max-keys"
+
+/* Parse argv (argv[0] = the subcommand) for sp into f: PN_EXIT_OK, -1 after --help, or a usage error. */
+static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_args *f) {
   memset(f, 0, sizeof *f);
   pn_fhe_opts_default(&f->o);
-  f->split = "val";
   f->count = 1;
   f->cache_mb = 4096;
-  struct pn_cli_args a = {.argc = argc, .argv = argv, .i = 2, .cmd = cmd};
-  int infer = !strcmp(sub, "infer") || !strcmp(sub, "encrypt") || !strcmp(sub, "query");
-  f->timeout = !strcmp(sub, "query") ? 3600 : 600;
-  for (; a.i < argc; a.i++) {
-    const char *v = NULL;
-    int64_t k = 0;
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      plan_usage(stdout, sub);
-      return -1;
-    } else if (pn_cli_opt(&a, "--json", NULL, &v)) {
-      f->json = v;
-    } else if (pn_cli_opt(&a, "--logn", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--logn", v, 12, 17, &k)) return PN_EXIT_USAGE;
-      f->o.logn = (int)k;
-    } else if (pn_cli_opt(&a, "--scale-bits", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--scale-bits", v, 20, 59, &k)) return PN_EXIT_USAGE;
-      f->o.scale_bits = (int)k;
-    } else if (pn_cli_opt(&a, "--compose", NULL, &v)) {
-      if (v && !strcmp(v, "auto")) f->o.compose = 0;
-      else if (v && !strcmp(v, "always")) f->o.compose = 1;
-      else if (v && !strcmp(v, "never")) f->o.compose = -1;
-      else if (v) return pn_cli_usage(cmd, "--compose: '%s' is not auto, always or never", v);
-    } else if (pn_cli_opt(&a, "--boot", NULL, &v)) {
-      if (v && !strcmp(v, "auto")) f->o.boot = PN_FHE_BOOT_AUTO;
-      else if (v && !strcmp(v, "never")) f->o.boot = PN_FHE_BOOT_NEVER;
-      else if (v && !strcmp(v, "force")) f->o.boot = PN_FHE_BOOT_FORCE;
-      else if (v && !strcmp(v, "simulate")) f->o.boot = PN_FHE_BOOT_SIMULATE;
-      else if (v) return pn_cli_usage(cmd, "--boot: '%s' is not auto, never, force or simulate", v);
-    } else if (pn_cli_opt(&a, "--boot-levels", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--boot-levels", v, 2, 60, &k)) return PN_EXIT_USAGE;
-      f->o.boot_levels = (int)k;
-    } else if (pn_cli_opt(&a, "--max-keys", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--max-keys", v, 1, 1 << 20, &k)) return PN_EXIT_USAGE;
-      f->o.max_keys = (int)k;
-    } else if (pn_cli_opt(&a, "--key-mb", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--key-mb", v, 1, 1 << 24, &k)) return PN_EXIT_USAGE;
-      f->o.key_mb = (int)k;
-    } else if (pn_cli_opt(&a, "-o", "--out", &v)) {
-      f->out = v;
-    } else if (pn_cli_opt(&a, "--keys", NULL, &v)) {
-      f->keys = v;
-    } else if (pn_cli_opt(&a, "--index", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--index", v, 0, PN_FMNIST_TRAIN, &f->index)) return PN_EXIT_USAGE;
-    } else if (infer && pn_cli_opt(&a, "--data", NULL, &v)) {
-      f->data = v;
-    } else if (infer && pn_cli_opt(&a, "--split", NULL, &v)) {
-      f->split = v;
-    } else if (infer && pn_cli_opt(&a, "--count", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--count", v, 1, PN_FMNIST_TEST, &f->count)) return PN_EXIT_USAGE;
-    } else if (infer && pn_cli_opt(&a, "--cache-mb", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--cache-mb", v, 0, 1 << 20, &f->cache_mb)) return PN_EXIT_USAGE;
-    } else if (infer && pn_cli_opt(&a, "--threads", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--threads", v, 1, 256, &f->threads)) return PN_EXIT_USAGE;
-    } else if (!strcmp(sub, "serve") && pn_cli_opt(&a, "--listen", NULL, &v)) {
-      f->listen = v;
-    } else if (!strcmp(sub, "serve") && pn_cli_opt(&a, "--sessions", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--sessions", v, 0, 1 << 30, &f->sessions)) return PN_EXIT_USAGE;
-    } else if ((!strcmp(sub, "serve") || !strcmp(sub, "query")) && pn_cli_opt(&a, "--cache-mb", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--cache-mb", v, 0, 1 << 20, &f->cache_mb)) return PN_EXIT_USAGE;
-    } else if ((!strcmp(sub, "serve") || !strcmp(sub, "query")) && pn_cli_opt(&a, "--timeout", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--timeout", v, 1, 1 << 20, &f->timeout)) return PN_EXIT_USAGE;
-    } else if (!strcmp(sub, "query") && pn_cli_opt(&a, "--connect", NULL, &v)) {
-      f->connect = v;
-    } else if (argv[a.i][0] == '-') {
-      return pn_cli_usage(cmd, "unknown option '%s'", argv[a.i]);
-    } else if (f->model && !strcmp(sub, "eval") && !f->file) {
-      f->file = argv[a.i];
-    } else if (f->model) {
-      return pn_cli_usage(cmd, "more than one model ('%s', '%s')", f->model, argv[a.i]);
-    } else {
-      f->model = argv[a.i];
+  f->logn = 0, f->scale_bits = 40;
+  f->timeout = !strcmp(sp->cmd, "fhe query") ? 3600 : 600;
+  const struct pn_cli_opt all[] = {
+    {"--logn", NULL, PN_CLI_INT, &f->logn, "N", "ring degree 2^N", 12, 16, NULL,
+     "the smallest 128-bit ring that holds the program"},
+    {"--scale-bits", NULL, PN_CLI_INT, &f->scale_bits, "B", "bits of the scale and of the scaling primes "
+     "(bootstrapped programs: 45, the preset's)", 20, 59},
+    {"--compose", NULL, PN_CLI_CHOICE, &f->compose_i, "C", "compose consecutive linear layers", 0, 0,
+     "auto|always|never"},
+    {"--boot", NULL, PN_CLI_CHOICE, &f->boot_i, "B", "auto: bootstrap when the depth exceeds every 128-bit ring "
+     "(N = 2^16, sparse slots); force: a bootstrappable chain anyway; simulate: plan and plain simulation only", 0,
+     0, "auto|never|force|simulate"},
+    {"--boot-levels", NULL, PN_CLI_INT, &f->boot_levels, "L", "levels for computation between bootstraps", 2, 60,
+     NULL, "simulate 9; real: as many as the 128-bit bound holds"},
+    {"--key-mb", NULL, PN_CLI_INT, &f->key_mb, "M", "memory budget of the rotation keys: steps beyond it run as "
+     "chains of power-of-two rotations", 1, 1 << 24, NULL, "6144"},
+    {"--max-keys", NULL, PN_CLI_INT, &f->max_keys, "K", "at most K rotation keys (overrides --key-mb)", 1, 1 << 20,
+     NULL, "what --key-mb holds"},
+    {"--json", NULL, PN_CLI_STR, &f->json, "FILE", "machine-readable report ('-': stdout)"},
+    {"--data", NULL, PN_CLI_STR, &f->data, "D", "fashion-mnist, or a folder with its four .gz files"},
+    {"--split", NULL, PN_CLI_CHOICE, &f->split_i, "S", "Fashion-MNIST split (test: final reporting only)", 0, 0,
+     "val|test"},
+    {"--count", NULL, PN_CLI_INT, &f->count, "N", "images (the first N of the split, or from --index)", 1,
+     PN_FMNIST_TEST},
+    {"--index", NULL, PN_CLI_INT, &f->index, "I", "image index in the split", 0, PN_FMNIST_TRAIN},
+    {"--cache-mb", NULL, PN_CLI_INT, &f->cache_mb, "M", "the server's memory for encoded weights (the rest is "
+     "encoded during each evaluation)", 0, 1 << 20},
+    {"--threads", NULL, PN_CLI_INT, &f->threads, "T", "OpenMP threads", 1, 256, NULL, "the library's own"},
+    {"--output", "-o", PN_CLI_STR, &f->out, "PATH", "output file (keygen: folder)"},
+    {"--keys", NULL, PN_CLI_STR, &f->keys, "PATH", "the client's key folder (eval: its eval.keys file)"},
+    {"--listen", NULL, PN_CLI_STR, &f->listen, "HOST:PORT", "where to listen (port 0: any free port, printed)"},
+    {"--sessions", NULL, PN_CLI_INT, &f->sessions, "N", "serve N sessions, then exit", 0, 1 << 30, NULL,
+     "0: forever"},
+    {"--connect", NULL, PN_CLI_STR, &f->connect, "HOST:PORT", "the server (privnn fhe serve)"},
+    {"--timeout", NULL, PN_CLI_INT, &f->timeout, "S", "seconds the peer may stall (the client waits for "
+     "evaluations)", 1, 1 << 20},
+  };
+  struct pn_cli_opt mine[sizeof all / sizeof *all + 1];
+  int n = 0;
+  for (const char *p = sp->opts; *p;) {
+    size_t len = strcspn(p, " ");
+    size_t k = 0;
+    while (k < sizeof all / sizeof *all && !(strlen(all[k].name) == len && !strncmp(all[k].name, p, len))) k++;
+    if (k == sizeof all / sizeof *all) {
+      fprintf(stderr, "privnn %s: internal: no option '%.*s'\n", sp->cmd, (int)len, p);
+      return PN_EXIT_FAIL;
     }
-    if (a.err) return a.err;
+    mine[n++] = all[k];
+    p += len;
+    p += strspn(p, " ");
   }
-  if (!f->model && strcmp(sub, "query")) return pn_cli_usage(cmd, "no model given");
-  if (!strcmp(sub, "query") && f->model) return pn_cli_usage(cmd, "no model: the server sends what the client needs");
-  if (!strcmp(sub, "serve") && !f->listen) return pn_cli_usage(cmd, "no --listen HOST:PORT given");
-  if (!strcmp(sub, "query") && !f->connect) return pn_cli_usage(cmd, "no --connect HOST:PORT given");
-  if (!strcmp(sub, "infer") || !strcmp(sub, "query")) {
-    int s = pn_split_parse(f->split);
-    if (s != PN_SPLIT_VAL && s != PN_SPLIT_TEST) return pn_cli_usage(cmd, "--split: '%s' is not val or test", f->split);
-    if (!f->data) return pn_cli_usage(cmd, "no data given (--data fashion-mnist)");
+  mine[n] = (struct pn_cli_opt){0};
+  const char *pos[2] = {NULL, NULL};
+  const struct pn_cli_spec spec = {sp->cmd, sp->synopsis, sp->about, sp->example, mine, sp->pos_name, pos,
+                                   sp->min_pos, sp->max_pos};
+  int rc = pn_cli_parse(&spec, argc, argv);
+  if (rc) return rc;
+  f->model = pos[0];
+  f->file = pos[1];
+  f->split = f->split_i ? "test" : "val";
+  static const int compose[3] = {0, 1, -1};
+  static const int boot[4] = {PN_FHE_BOOT_AUTO, PN_FHE_BOOT_NEVER, PN_FHE_BOOT_FORCE, PN_FHE_BOOT_SIMULATE};
+  f->o.logn = (int)f->logn;
+  f->o.scale_bits = (int)f->scale_bits;
+  f->o.compose = compose[f->compose_i];
+  f->o.boot = boot[f->boot_i];
+  f->o.boot_levels = (int)f->boot_levels;
+  f->o.max_keys = (int)f->max_keys;
+  f->o.key_mb = (int)f->key_mb;
+  if (strstr(sp->opts, "--data")) {
+    if (!f->data) return pn_cli_usage(sp->cmd, "no data given (--data fashion-mnist)");
     if (strcmp(f->data, "fashion-mnist") && access(f->data, F_OK))
-      return pn_cli_usage(cmd, "--data '%s': not 'fashion-mnist' nor a folder", f->data);
+      return pn_cli_usage(sp->cmd, "--data '%s': not 'fashion-mnist' nor a folder", f->data);
   }
+  if (strstr(sp->opts, "--listen") && !f->listen) return pn_cli_usage(sp->cmd, "no --listen HOST:PORT given");
+  if (strstr(sp->opts, "--connect") && !f->connect) return pn_cli_usage(sp->cmd, "no --connect HOST:PORT given");
   return PN_EXIT_OK;
 }
+
+static const struct fhe_sub sub_plan = {
+  "fhe plan", "MODEL.onnx [options]",
+  "Compile a PAF model (ReLU/MaxPool as SmartPAF polynomials with static scales: privnn paf approximate) to a\n"
+  "CKKS program and print, per layer, the packing, levels in/out, rotations, plaintext and ciphertext\n"
+  "products, bootstraps and the estimated time (cost model), the parameters and the key memory.",
+  "privnn fhe plan lenet5-f1g2.onnx --json plan.json", PLAN_OPTS " --json", "model", 1, 1};
+static const struct fhe_sub sub_infer = {
+  "fhe infer", "MODEL.onnx --data fashion-mnist --count N [options]",
+  "Client and server in one process: keys, then per image encrypt -> evaluate -> decrypt through the\n"
+  "objects they exchange, each compared with the plaintext model (agreement, max abs logit error),\n"
+  "with per-layer times, bytes each way, key sizes and peak memory.",
+  "privnn fhe infer small.onnx --data fashion-mnist --count 10 --json report.json",
+  PLAN_OPTS " --data --split --count --cache-mb --threads --json", "model", 1, 1};
+static const struct fhe_sub sub_keygen = {
+  "fhe keygen", "MODEL.onnx -o DIR [plan options]",
+  "The client's keys for a model: DIR/spec.bin (public), DIR/secret.key (0600, stays with the client),\n"
+  "DIR/eval.keys (for the server). Give eval the same plan options.",
+  "privnn fhe keygen small.onnx -o keys", PLAN_OPTS " --output", "model", 1, 1};
+static const struct fhe_sub sub_encrypt = {
+  "fhe encrypt", "MODEL.onnx --keys DIR --data fashion-mnist --index I -o QUERY",
+  "Encrypt one Fashion-MNIST image with the client's keys (MODEL only for its input normalisation).",
+  "privnn fhe encrypt small.onnx --keys keys --data fashion-mnist --index 0 -o q.bin",
+  "--keys --data --split --index --output", "model", 1, 1};
+static const struct fhe_sub sub_eval = {
+  "fhe eval", "MODEL.onnx QUERY --keys DIR/eval.keys -o RESULT [plan options]",
+  "The server's step: evaluate the model on an encrypted query with the client's evaluation keys (it never\n"
+  "reads the secret key).",
+  "privnn fhe eval small.onnx q.bin --keys keys/eval.keys -o r.bin", PLAN_OPTS " --keys --output --cache-mb",
+  "model and query", 2, 2};
+static const struct fhe_sub sub_decrypt = {
+  "fhe decrypt", "RESULT --keys DIR [--json FILE]", "Decrypt a result: the logits and the top-1 class.",
+  "privnn fhe decrypt r.bin --keys keys", "--keys --json", "result", 1, 1};
+static const struct fhe_sub sub_serve = {
+  "fhe serve", "MODEL.onnx --listen HOST:PORT [options]",
+  "Answer encrypted queries over TCP. Each session: the server sends the spec (HELLO), the client uploads\n"
+  "its evaluation keys once, then sends queries; the secret key never leaves it. A session that breaks\n"
+  "the protocol gets an ERROR frame and a line on stderr; the server accepts the next one.",
+  "privnn fhe serve small.onnx --listen 0.0.0.0:7070", PLAN_OPTS " --listen --sessions --cache-mb --timeout",
+  "model", 1, 1};
+static const struct fhe_sub sub_query = {
+  "fhe query", "--connect HOST:PORT --data fashion-mnist [options]",
+  "The client over TCP: receives the model's spec, makes a secret key and the evaluation keys, uploads the\n"
+  "latter, encrypts images --index .. --index+--count-1, decrypts the answers (top-1 against the labels).",
+  "privnn fhe query --connect 127.0.0.1:7070 --data fashion-mnist --count 5 --json q.json",
+  "--connect --data --split --index --count --timeout --json", NULL, 0, 0};
 
 static int load_compile(const char *cmd, const struct fhe_args *f, struct pn_ctx *ctx, struct pn_graph **g,
                         struct pn_fhe_plan **p) {
@@ -191,7 +179,7 @@ static int load_compile(const char *cmd, const struct fhe_args *f, struct pn_ctx
 static int cmd_plan(int argc, char **argv) {
   const char *cmd = "fhe plan";
   struct fhe_args f;
-  int rc = parse(argc, argv, cmd, "plan", &f);
+  int rc = parse(argc, argv, &sub_plan, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
   struct pn_ctx ctx = {0};
   struct pn_graph *g;
@@ -200,8 +188,7 @@ static int cmd_plan(int argc, char **argv) {
   pn_fhe_plan_print(p, stdout);
   if (f.json) {
     cJSON *o = pn_fhe_plan_json(p);
-    if (o) cJSON_AddStringToObject(o, "command", "fhe plan");
-    rc = o ? pn_json_write(&ctx, f.json, o, 0644) : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+    rc = o ? pn_cli_report(&ctx, "fhe plan", f.json, o) : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
     cJSON_Delete(o);
     if (rc) rc = pn_cli_fail(cmd, &ctx);
   }
@@ -213,7 +200,7 @@ static int cmd_plan(int argc, char **argv) {
 static int cmd_infer(int argc, char **argv) {
   const char *cmd = "fhe infer";
   struct fhe_args f;
-  int rc = parse(argc, argv, cmd, "infer", &f);
+  int rc = parse(argc, argv, &sub_infer, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
   if (f.threads) pn_cli_set_threads((int)f.threads);
   struct pn_ctx ctx = {0};
@@ -274,11 +261,10 @@ static int cmd_infer(int argc, char **argv) {
   if (!rc && f.json) {
     cJSON *o = pn_fhe_infer_json(p, &r);
     if (o) {
-      cJSON_AddStringToObject(o, "command", "fhe infer");
       cJSON_AddStringToObject(o, "model_file", f.model);
       cJSON_AddStringToObject(o, "split", f.split);
     }
-    rc = o ? pn_json_write(&ctx, f.json, o, 0644) : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+    rc = o ? pn_cli_report(&ctx, "fhe infer", f.json, o) : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
     cJSON_Delete(o);
   }
   int ex = rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
@@ -321,7 +307,7 @@ static int load_client(struct pn_ctx *ctx, const char *dir, struct pn_fhe_spec *
 static int cmd_keygen(int argc, char **argv) {
   const char *cmd = "fhe keygen";
   struct fhe_args f;
-  int rc = parse(argc, argv, cmd, "keygen", &f);
+  int rc = parse(argc, argv, &sub_keygen, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
   if (!f.out) return pn_cli_usage(cmd, "no output folder given (-o DIR)");
   struct pn_ctx ctx = {0};
@@ -362,7 +348,7 @@ static int cmd_keygen(int argc, char **argv) {
 static int cmd_encrypt(int argc, char **argv) {
   const char *cmd = "fhe encrypt";
   struct fhe_args f;
-  int rc = parse(argc, argv, cmd, "encrypt", &f);
+  int rc = parse(argc, argv, &sub_encrypt, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
   if (!f.keys || !f.out || !f.data)
     return pn_cli_usage(cmd, "need MODEL.onnx (its normalisation), --keys DIR, --data fashion-mnist, --index I, -o QUERY");
@@ -405,7 +391,7 @@ static int cmd_encrypt(int argc, char **argv) {
 static int cmd_eval(int argc, char **argv) {
   const char *cmd = "fhe eval";
   struct fhe_args f;
-  int rc = parse(argc, argv, cmd, "eval", &f);
+  int rc = parse(argc, argv, &sub_eval, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
   if (!f.file || !f.keys || !f.out) return pn_cli_usage(cmd, "need MODEL.onnx QUERY --keys EVAL.keys -o RESULT");
   struct pn_ctx ctx = {0};
@@ -438,7 +424,7 @@ static int cmd_eval(int argc, char **argv) {
 static int cmd_decrypt(int argc, char **argv) {
   const char *cmd = "fhe decrypt";
   struct fhe_args f;
-  int rc = parse(argc, argv, cmd, "decrypt", &f);
+  int rc = parse(argc, argv, &sub_decrypt, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
   if (!f.keys) return pn_cli_usage(cmd, "need RESULT --keys DIR");
   struct pn_ctx ctx = {0};
@@ -463,7 +449,7 @@ static int cmd_decrypt(int argc, char **argv) {
       cJSON *o = cJSON_CreateObject(), *l = cJSON_AddArrayToObject(o, "logits");
       for (int64_t i = 0; i < spec->n_out; i++) cJSON_AddItemToArray(l, cJSON_CreateNumber(y[i]));
       cJSON_AddNumberToObject(o, "top1", (double)best);
-      rc = pn_json_write(&ctx, f.json, o, 0644);
+      rc = pn_cli_report(&ctx, "fhe decrypt", f.json, o);
       cJSON_Delete(o);
     }
   }
@@ -479,7 +465,7 @@ static int cmd_decrypt(int argc, char **argv) {
 static int cmd_serve(int argc, char **argv) {
   const char *cmd = "fhe serve";
   struct fhe_args f;
-  int rc = parse(argc, argv, cmd, "serve", &f);
+  int rc = parse(argc, argv, &sub_serve, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
   struct pn_ctx ctx = {0};
   struct pn_graph *g;
@@ -531,7 +517,7 @@ static int cmd_serve(int argc, char **argv) {
 static int cmd_query(int argc, char **argv) {
   const char *cmd = "fhe query";
   struct fhe_args f;
-  int rc = parse(argc, argv, cmd, "query", &f);
+  int rc = parse(argc, argv, &sub_query, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
   struct pn_ctx ctx = {0};
   struct pn_fhe_conn *c = NULL;
@@ -595,13 +581,13 @@ static int cmd_query(int argc, char **argv) {
     printf("accuracy %.4f (%lld/%lld); per query %.2f s round trip, %zu bytes up, %zu down\n", (double)correct / n,
            (long long)correct, (long long)n, t_all / n, up, down);
   if (!rc && f.json && o) {
-    cJSON_AddStringToObject(o, "command", "fhe query");
     cJSON_AddNumberToObject(o, "accuracy", n ? (double)correct / n : 0);
     cJSON_AddNumberToObject(o, "seconds_per_image", n ? t_all / n : 0);
     cJSON_AddNumberToObject(o, "bytes_up", (double)up);
     cJSON_AddNumberToObject(o, "bytes_down", (double)down);
     cJSON_AddNumberToObject(o, "key_bytes", (double)(s ? s->key_bytes : 0));
-    rc = pn_json_write(&ctx, f.json, o, 0644);
+    cJSON_AddNumberToObject(o, "images", (double)n);
+    rc = pn_cli_report(&ctx, "fhe query", f.json, o);
   }
   cJSON_Delete(o);
   free(y);
@@ -612,45 +598,36 @@ static int cmd_query(int argc, char **argv) {
 }
 
 int pn_cmd_fhe(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? PN_EXIT_USAGE : PN_EXIT_OK;
-  }
-  if (!strcmp(argv[1], "plan")) return cmd_plan(argc, argv);
-  if (!strcmp(argv[1], "infer")) return cmd_infer(argc, argv);
-  if (!strcmp(argv[1], "keygen")) return cmd_keygen(argc, argv);
-  if (!strcmp(argv[1], "encrypt")) return cmd_encrypt(argc, argv);
-  if (!strcmp(argv[1], "eval")) return cmd_eval(argc, argv);
-  if (!strcmp(argv[1], "decrypt")) return cmd_decrypt(argc, argv);
-  if (!strcmp(argv[1], "serve")) return cmd_serve(argc, argv);
-  if (!strcmp(argv[1], "query")) return cmd_query(argc, argv);
-  return pn_cli_usage("fhe", "unknown subcommand '%s' (plan, infer, keygen, encrypt, eval, decrypt, serve, query)",
-                      argv[1]);
+  static const struct pn_cli_sub subs[] = {
+    {"plan", cmd_plan, "compile a PAF model: per layer packing, levels, rotations, bootstraps, time"},
+    {"infer", cmd_infer, "client and server in one process over images, against the plaintext model"},
+    {"keygen", cmd_keygen, "the client's keys as files (secret key 0600)"},
+    {"encrypt", cmd_encrypt, "encrypt one image (client)"},
+    {"eval", cmd_eval, "evaluate an encrypted query (server: no secret key)"},
+    {"decrypt", cmd_decrypt, "decrypt a result (client)"},
+    {"serve", cmd_serve, "answer encrypted queries over TCP"},
+    {"query", cmd_query, "the client over TCP"},
+  };
+  return pn_cli_dispatch("fhe", subs, (int)(sizeof subs / sizeof *subs), argc, argv);
 }
 
 /* `privnn bench fhe`: one PAF ReLU on a full ciphertext per form (argv[0] = "fhe"). */
 int pn_bench_fhe(int argc, char **argv) {
   const char *cmd = "bench fhe", *json = NULL, *forms_s = "f1g2,f2g2,f2g3,alpha7,f1g1sq,minimax27";
   int64_t logn = 15;
-  struct pn_cli_args a = {.argc = argc, .argv = argv, .i = 1, .cmd = cmd};
-  for (; a.i < argc; a.i++) {
-    const char *v = NULL;
-    if (pn_cli_flag(&a, "--help", "-h")) {
-      printf("usage: privnn bench fhe [--forms f1g2,...] [--logn 15] [--json FILE]\n\n"
-             "One PAF ReLU on a full ciphertext per form, the SmartPAF paper's Table 4 setting (N = 2^15,\n"
-             "40-bit scales, log QP 843): seconds, levels, products, max error, ratio to minimax27.\n");
-      return PN_EXIT_OK;
-    } else if (pn_cli_opt(&a, "--json", NULL, &v)) {
-      json = v;
-    } else if (pn_cli_opt(&a, "--forms", NULL, &v)) {
-      forms_s = v;
-    } else if (pn_cli_opt(&a, "--logn", NULL, &v)) {
-      if (v && pn_cli_i64(cmd, "--logn", v, 12, 16, &logn)) return PN_EXIT_USAGE;
-    } else {
-      return pn_cli_usage(cmd, "unknown argument '%s'", argv[a.i]);
-    }
-    if (a.err) return a.err;
-  }
+  const struct pn_cli_opt opts[] = {
+    {"--forms", NULL, PN_CLI_STR, &forms_s, "F,F,...", "PAF forms (and minimax27)"},
+    {"--logn", NULL, PN_CLI_INT, &logn, "N", "ring degree 2^N", 12, 16},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "machine-readable report ('-': stdout)"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, NULL,
+    "One PAF ReLU on a full ciphertext per form, the SmartPAF paper's Table 4 setting (N = 2^15, 40-bit\n"
+    "scales, log QP 843): milliseconds (wall clock), levels, products, max error against the same\n"
+    "polynomial in double, and the ratio to the 27-degree minimax composite.",
+    "privnn bench fhe --forms f1g2,minimax27 --json bench-fhe.json", opts, NULL, NULL, 0, 0};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
   int forms[PN_PAF_FORM_COUNT], nf = 0;
   char buf[256];
   snprintf(buf, sizeof buf, "%s", forms_s);
@@ -668,7 +645,6 @@ int pn_bench_fhe(int argc, char **argv) {
   printf("one PAF ReLU on a full ciphertext, N = 2^%d (wall-clock; a loaded machine gives upper bounds)\n", (int)logn);
   printf("%-10s %10s %7s %7s %10s %9s\n", "form", "ms", "levels", "ct-mul", "max err", "27-deg/x");
   cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "forms");
-  cJSON_AddStringToObject(o, "command", "bench fhe");
   cJSON_AddNumberToObject(o, "logn", (double)logn);
   for (int i = 0; i < nf; i++) {
     double ratio = ref > 0 && r[i].seconds > 0 ? ref / r[i].seconds : 0;
@@ -683,7 +659,7 @@ int pn_bench_fhe(int argc, char **argv) {
     cJSON_AddNumberToObject(e, "speedup_vs_minimax27", ratio);
     cJSON_AddItemToArray(arr, e);
   }
-  int rc = json ? pn_json_write(&ctx, json, o, 0644) : PN_OK;
+  int rc = json ? pn_cli_report(&ctx, "bench fhe", json, o) : PN_OK;
   cJSON_Delete(o);
   return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
 }
