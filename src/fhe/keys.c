@@ -67,7 +67,7 @@ int pn_fhe_obj_peek(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int *typ
 /* The payload of an object of `type` made for program `hash` (NULL: any). */
 static int obj_open(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int type, const uint8_t *hash,
                     const uint8_t **pl, size_t *plen) {
-  int t, rc;
+  int t = 0, rc; /* set by pn_fhe_obj_peek on success; the initialiser quiets gcc -O2 -Wmaybe-uninitialized */
   uint8_t h[32];
   if ((rc = pn_fhe_obj_peek(ctx, buf, len, &t, h))) return rc;
   if (t != type)
