@@ -24,7 +24,13 @@ build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-demo: deps build
+# The demo is a tour, not a build log: the build's output goes to $(BUILD)/build.log (its tail is
+# shown if it fails).
+demo: deps
+	@echo "privnn demo: building privnn (Release, $(JOBS) jobs; compiler output in $(BUILD)/build.log)"
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) >$(BUILD)/build.log 2>&1 || \
+		{ tail -n 40 $(BUILD)/build.log; echo "make demo: the build failed; full log in $(BUILD)/build.log" >&2; exit 1; }
 	@scripts/demo.sh $(BUILD)/privnn
 
 # The sanitizer run goes first so that the last ctest summary line is the full suite's count.
