@@ -119,7 +119,7 @@ struct wr {
   int bad;
 };
 static void wr_put(struct wr *w, const void *src, size_t k) {
-  if (w->bad) return;
+  if (w->bad || k == 0) return; /* an empty blob may come with src == NULL: memcpy must not see it */
   if (w->n + k > w->cap) {
     size_t nc = (w->n + k) * 2 + 64;
     uint8_t *q = realloc(w->p, nc);
