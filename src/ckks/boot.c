@@ -47,12 +47,14 @@ int pn_ckks_boot_preset(struct pn_ctx *ctx, int logn, int logslots, struct pn_ck
     q0 = 55, stcb = 42, comp = 9, compb = 45, modb = 60, ctsb = 58, pb = 61, np = 5, dnum = 6;
     p->scale_bits = 45;
   } else if (logn == 15) {
-    /* 881 bits: no arcsine (q_0 / Delta = 2^12), EvalMod 8 x 57, 2 levels for computation:
-    ** 52 + 2 x 38 + 2 x 40 + 8 x 57 + 2 x 50 = 764, P = 2 x 57 (digits of 2 primes): 878 */
+    /* 881 bits: no arcsine (its two levels do not fit next to 2 levels for computation), so the sine's
+    ** cubic error asks for q_0 / Delta = 2^13; the noise that ratio amplifies is held down by 61-bit EvalMod
+    ** and 60-bit CtS primes, paid for with one special prime (digits of one prime each: more key memory):
+    ** 53 + 2 x 38 + 2 x 40 + 8 x 61 + 2 x 60 = 817, P = 61: 878 */
     bp->arcsine_degree = 0;
     bp->stc_levels = logslots >= 2 ? 2 : 1;
     bp->cts_levels = logslots >= 2 ? 2 : 1;
-    q0 = 52, stcb = 38, comp = 2, compb = 40, modb = 57, ctsb = 50, pb = 57, np = 2, dnum = 0;
+    q0 = 53, stcb = 38, comp = 2, compb = 40, modb = 61, ctsb = 60, pb = 61, np = 1, dnum = 0;
     p->scale_bits = 40;
   } else {
     /* test rings: the N = 2^16 structure, fewer levels for computation (insecure: allow_insecure) */
