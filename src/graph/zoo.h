@@ -1,4 +1,5 @@
-/* zoo.h - reference architectures built in code: ResNet-18/50, VGG-11 (BN), MobileNetV2, BERT encoder.
+/* zoo.h - reference architectures built in code (src/graph/zoo/, one file per family): ResNet-18/50,
+** ResNeXt-50, VGG-11 (BN), MobileNetV2/V3, ShuffleNetV2, DenseNet-121, GoogLeNet, BERT encoder.
 **
 ** Each model is built with torchvision-/Hugging Face-like node and initializer names
 ** ("layer1.0.conv1", "encoder.layer.0.attention.self.query.weight"), ONNX opset 17, and
@@ -36,5 +37,8 @@ PN_API int pn_zoo_build(struct pn_ctx *ctx, const char *name, const struct pn_zo
 
 /* NULL-terminated list of the model names pn_zoo_build accepts. */
 PN_API const char *const *pn_zoo_names(void);
+/* The family of a zoo model ("resnet" for resnet18/50 and resnext50, "mobilenet", "inception" for
+** googlenet, "bert", ...); name itself when it is not a zoo model. */
+PN_API const char *pn_zoo_family(const char *name);
 
 #endif

@@ -328,13 +328,7 @@ int pn_obf_ngram_vocab(const struct pn_obf_ngram *m, const char ***tokens, const
 
 /* ---- the zoo corpus ---- */
 
-const char *pn_obf_zoo_family(const char *model) {
-  if (!strncmp(model, "resnet", 6)) return "resnet";
-  if (!strncmp(model, "vgg", 3)) return "vgg";
-  if (!strncmp(model, "mobilenet", 9)) return "mobilenet";
-  if (!strcmp(model, "bert")) return "bert";
-  return model;
-}
+const char *pn_obf_zoo_family(const char *model) { return pn_zoo_family(model); }
 
 int pn_obf_zoo_model(struct pn_ctx *ctx, const char *name, bool small, struct pn_graph **out) {
   struct pn_zoo_opts o = {.seed = 1};

@@ -712,6 +712,19 @@ static bool mm_shape(const struct shape *a, const struct shape *b, struct shape 
   return true;
 }
 
+/* numpy broadcasting of a and b into o; false when they do not broadcast. */
+static bool broadcast(const struct shape *a, const struct shape *b, struct shape *o) {
+  int nd = a->nd > b->nd ? a->nd : b->nd;
+  o->nd = nd;
+  for (int i = 0; i < nd; i++) {
+    int ia = i - (nd - a->nd), ib = i - (nd - b->nd);
+    int64_t x = ia >= 0 ? a->d[ia] : 1, y = ib >= 0 ? b->d[ib] : 1;
+    if (x != y && x != 1 && y != 1) return false;
+    o->d[i] = x == 1 ? y : x;
+  }
+  return true;
+}
+
 static int uf_find(int *p, int x) {
   while (p[x] != x) x = p[x] = p[p[x]];
   return x;
@@ -756,7 +769,14 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
   bool *read = calloc((size_t)nin + 1, sizeof *read);
   if (!read) goto oom;
   for (int v = 0; v < n; v++)
-    if (np[v] == 0) {
+    if (t->cat[v] >= 0 && t->ncb[v] > 0) {
+      /* a real Concat reads all of its boundary inputs again (its width is their sum) */
+      for (int q = 0; q < t->ncb[v] && np[v] < lim(t, v); q++)
+        if (t->cbin[v][q] < nin) {
+          src[v][np[v]++] = n + t->cbin[v][q];
+          read[t->cbin[v][q]] = true;
+        }
+    } else if (np[v] == 0) {
       /* the input the node read in the real part, else a random one */
       int i = t->bin[v] >= 0 && t->bin[v] < nin ? t->bin[v] : (int)pn_prg_uniform(g->prg, (uint64_t)nin);
       if (t->bin[v] < 0)
@@ -773,7 +793,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     int v = -1;
     for (int tries = 0; tries < 4 * n && v < 0; tries++) {
       int c = (int)pn_prg_uniform(g->prg, (uint64_t)n);
-      if (np[c] < lim(t, c)) v = c;
+      if (np[c] < lim(t, c) && (t->cat[c] < 0 || tries >= 2 * n)) v = c; /* a Concat's width is its inputs' */
     }
     if (v < 0) {
       free(read);
@@ -821,7 +841,8 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
   /* a two-input node descending from a real MatMul of two values (attention) stays a MatMul: its
   ** output shape follows from its inputs' instead of joining their group */
   if (!(mm = calloc((size_t)n + 1, sizeof *mm))) goto oom;
-  for (int v = 0; v < n; v++) mm[v] = (np[v] == 2 && t->orig[v] >= 0 && g->nmm[t->orig[v]]) || (np[v] >= 2 && t->cat[v] >= 0);
+  for (int v = 0; v < n; v++)
+    mm[v] = (np[v] == 2 && t->orig[v] >= 0 && (g->nmm[t->orig[v]] || t->bcast[v])) || (np[v] >= 2 && t->cat[v] >= 0);
   for (int v = 0; v < n; v++)
     if (np[v] >= 2 && !mm[v])
       for (int k = 0; k < np[v]; k++) uf[uf_find(uf, src[v][k])] = uf_find(uf, v);
@@ -848,7 +869,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     tgt[v] = prodout[v] >= 0 ? v : -1;
     dleft[v] = prodout[v] >= 0 ? 0 : FAR;
     for (int w = v + 1; w < n && prodout[v] < 0; w++)
-      for (int k = 0; k < np[w]; k++)
+      for (int k = 0; k < np[w] && !mm[w]; k++) /* past a MatMul, Concat or broadcast: unknown */
         if (src[w][k] == v && dleft[w] + 1 < dleft[v]) {
           dleft[v] = dleft[w] + 1;
           tgt[v] = tgt[w];
@@ -906,6 +927,25 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       struct pn_node *cn = nm ? pn_graph_add_node(d, "Concat", nm, np[v], xin, 1, &names[v]) : NULL;
       if (!cn || pn_node_set_int(d, cn, "axis", ax)) ok = false;
       snprintf(toks[v], sizeof toks[v], "Concat");
+      continue;
+    }
+    if (mm[v] && t->bcast[v]) {
+      /* a real broadcasting elementwise op stays one: numpy broadcasting of its inputs' shapes */
+      int ra = uf_find(uf, src[v][0]), rb = uf_find(uf, src[v][1]);
+      if (!gfix[ra] || !gfix[rb]) {
+        ok = false;
+        break;
+      }
+      struct shape o;
+      if (!broadcast(&gs[ra], &gs[rb], &o) || (gfix[r] && !shape_eq(&gs[r], &o))) {
+        ok = false;
+        break;
+      }
+      gs[r] = o;
+      gfix[r] = true;
+      const char *op = g->shaped->nodes[t->orig[v]]->op_type, *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
+      if (!nm || !pn_graph_add_node(d, op, nm, 2, xin, 1, &names[v])) ok = false;
+      snprintf(toks[v], sizeof toks[v], "%s", op);
       continue;
     }
     if (mm[v]) {

@@ -7,7 +7,7 @@
 
 #include "graph/ir.h"
 
-#define MAXP 8                 /* inputs per generated Concat (other nodes: 2) */
+#define MAXP 64                /* inputs per generated Concat (other nodes: 2) */
 
 struct topo {
   int n, cap;
@@ -17,6 +17,9 @@ struct topo {
   int *orig;                   /* [cap] the real part's node this one descends from, or -1 (split) */
   unsigned char *reshape;      /* [cap] 1 if that real node changes its input's shape */
   signed char *cat;            /* [cap] concatenation axis if the node is a real Concat, else -1 */
+  int (*cbin)[MAXP];           /* [cap][MAXP] a real Concat's boundary inputs (ncb[v] of them) */
+  int *ncb;
+  unsigned char *bcast;        /* [cap] 1 if a real two-input elementwise op that broadcasts */
 };
 
 /* Inputs a node may have: a Concat up to MAXP, others two (elementwise) */

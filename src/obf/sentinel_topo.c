@@ -16,6 +16,9 @@ void pn_stopo_free(struct topo *t) {
   free(t->orig);
   free(t->reshape);
   free(t->cat);
+  free(t->cbin);
+  free(t->ncb);
+  free(t->bcast);
   memset(t, 0, sizeof *t);
 }
 
@@ -28,7 +31,12 @@ int pn_stopo_init(struct topo *t, int cap) {
   t->orig = calloc((size_t)cap, sizeof *t->orig);
   t->reshape = calloc((size_t)cap, sizeof *t->reshape);
   t->cat = calloc((size_t)cap, sizeof *t->cat);
-  return t->np && t->pred && t->bin && t->orig && t->reshape && t->cat ? PN_OK : PN_ERR_NOMEM;
+  t->cbin = calloc((size_t)cap, sizeof *t->cbin);
+  t->ncb = calloc((size_t)cap, sizeof *t->ncb);
+  t->bcast = calloc((size_t)cap, sizeof *t->bcast);
+  return t->np && t->pred && t->bin && t->orig && t->reshape && t->cat && t->cbin && t->ncb && t->bcast
+             ? PN_OK
+             : PN_ERR_NOMEM;
 }
 
 void pn_stopo_copy(struct topo *d, const struct topo *s) {
@@ -39,6 +47,9 @@ void pn_stopo_copy(struct topo *d, const struct topo *s) {
   memcpy(d->orig, s->orig, (size_t)s->n * sizeof *s->orig);
   memcpy(d->reshape, s->reshape, (size_t)s->n * sizeof *s->reshape);
   memcpy(d->cat, s->cat, (size_t)s->n * sizeof *s->cat);
+  memcpy(d->cbin, s->cbin, (size_t)s->n * sizeof *s->cbin);
+  memcpy(d->ncb, s->ncb, (size_t)s->n * sizeof *s->ncb);
+  memcpy(d->bcast, s->bcast, (size_t)s->n * sizeof *s->bcast);
 }
 
 /* Split v: a new node right after v reads v; v's readers read the new node instead. */
@@ -50,6 +61,9 @@ void pn_stopo_split(struct topo *t, int v) {
     t->orig[i] = t->orig[i - 1];
     t->reshape[i] = t->reshape[i - 1];
     t->cat[i] = t->cat[i - 1];
+    t->ncb[i] = t->ncb[i - 1];
+    t->bcast[i] = t->bcast[i - 1];
+    memcpy(t->cbin[i], t->cbin[i - 1], sizeof t->cbin[i]);
     memcpy(t->pred[i], t->pred[i - 1], sizeof t->pred[i]);
   }
   t->n++;
@@ -64,6 +78,8 @@ void pn_stopo_split(struct topo *t, int v) {
   t->orig[v + 1] = -1;
   t->reshape[v + 1] = 0;
   t->cat[v + 1] = -1;
+  t->ncb[v + 1] = 0;
+  t->bcast[v + 1] = 0;
 }
 
 /* Contract v (exactly one predecessor u) into u; readers of v read u (duplicates dropped, so no
@@ -97,6 +113,9 @@ bool pn_stopo_contract(struct topo *t, int v) {
     t->orig[i] = t->orig[i + 1];
     t->reshape[i] = t->reshape[i + 1];
     t->cat[i] = t->cat[i + 1];
+    t->ncb[i] = t->ncb[i + 1];
+    t->bcast[i] = t->bcast[i + 1];
+    memcpy(t->cbin[i], t->cbin[i + 1], sizeof t->cbin[i]);
     memcpy(t->pred[i], t->pred[i + 1], sizeof t->pred[i]);
   }
   t->n--;
@@ -147,6 +166,22 @@ int pn_stopo_from_part(const struct pn_graph *p, struct topo *t) {
       bool dup = false;
       for (int j = 0; j < t->np[v]; j++) dup |= t->pred[v][j] == u;
       if (u >= 0 && !dup) t->pred[v][t->np[v]++] = u;
+    }
+    /* a Concat keeps every boundary input it reads */
+    t->ncb[v] = 0;
+    for (int k = 0; k < n->n_in && t->cat[v] >= 0; k++)
+      for (int i = 0, r = 0; i < p->n_inputs && t->np[v] + t->ncb[v] < MAXP; i++) {
+        if (!pn_graph_is_runtime_input(p, i)) continue;
+        if (!strcmp(p->inputs[i].name, n->in[k])) t->cbin[v][t->ncb[v]++] = r;
+        r++;
+      }
+    /* an elementwise op whose two data inputs differ in shape (x * scale[N, C, 1, 1]) */
+    t->bcast[v] = 0;
+    if (n->n_in == 2 && (!strcmp(n->op_type, "Add") || !strcmp(n->op_type, "Mul") ||
+                         !strcmp(n->op_type, "Sub") || !strcmp(n->op_type, "Div"))) {
+      const struct pn_value *a = pn_graph_find_value(p, n->in[0]), *b = pn_graph_find_value(p, n->in[1]);
+      t->bcast[v] = a && b && !pn_graph_find_init(p, n->in[0]) && !pn_graph_find_init(p, n->in[1]) &&
+                    (a->ndim != b->ndim || memcmp(a->dims, b->dims, (size_t)(a->ndim > 0 ? a->ndim : 0) * sizeof(int64_t)));
     }
     for (int k = 0; k < n->n_out; k++)
       if (n->out[k][0] && pn_strmap_put(&prod, n->out[k], v)) {

@@ -18,20 +18,7 @@
 #include "graph/stats.h"
 #include "graph/zoo.h"
 #include "util/util.h"
-
-static bool ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && !strcmp(s + n - m, suffix);
-}
-
-/* What torchvision/HF count as parameters: weights and biases (BN running stats are buffers). */
-static int64_t trainable(const struct pn_graph *g) {
-  int64_t n = 0;
-  for (int i = 0; i < g->n_inits; i++)
-    if (ends_with(g->inits[i]->name, ".weight") || ends_with(g->inits[i]->name, ".bias"))
-      n += pn_tensor_numel(g->inits[i]);
-  return n;
-}
+#include "zoo_test.h"
 
 static struct pn_graph *build(const char *name, int64_t n, int64_t c, int64_t h, int64_t w,
                               int64_t classes, uint64_t seed) {

@@ -8,7 +8,7 @@
   X("info", pn_cmd_info, "describe an ONNX model: opset, inputs/outputs, ops, parameters, MACs") \
   X("run", pn_cmd_run, "run an ONNX model on inputs from files (.pb, .npy, PNG, PGM) or random ones") \
   X("tensor", pn_cmd_tensor, "a tensor or image file: shape, dtype, statistics; convert .pb/.npy/PNG/PGM") \
-  X("zoo", pn_cmd_zoo, "write a reference architecture (resnet18, resnet50, vgg11, mobilenetv2, bert)") \
+  X("zoo", pn_cmd_zoo, "write a reference architecture (privnn zoo --help lists the models)") \
   X("bench", pn_cmd_bench, "benchmarks: bench ckks | mpc") \
   X("train", pn_cmd_train, "train lenet5 / cnn-s / resnet-s / vgg-s on Fashion-MNIST, export ONNX") \
   X("eval", pn_cmd_eval, "top-1 accuracy, loss, confusion matrix of a model on Fashion-MNIST") \

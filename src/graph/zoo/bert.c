@@ -1,4 +1,4 @@
-/* zoo_bert.c - the zoo's BERT-base-shaped Transformer encoder over input embeddings.
+/* bert.c - the zoo's BERT-base-shaped Transformer encoder over input embeddings.
 **
 ** The graph takes "embeddings" [batch, seq, hidden] (the embedding lookup stays outside, as in the
 ** HummingBird/SmartPAF evaluations) and applies `layers` post-LN encoder layers with Hugging Face
@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "graph/zoo_build.h"
+#include "graph/zoo/kit.h"
 #include "util/status.h"
 
 struct bert_dims {
@@ -95,7 +95,8 @@ static const char *encoder_layer(struct pn_zb *b, const char *x, int l, const st
   return layer_norm(b, y, pn_zb_name(b, op, "LayerNorm"), d->hidden, out_name);
 }
 
-int pn_zoo_bert(struct pn_zb *b, const struct pn_zoo_opts *o) {
+int pn_zoo_bert(struct pn_zb *b, const struct pn_zoo_opts *o, int unused) {
+  (void)unused;
   struct bert_dims d = {o->layers > 0 ? o->layers : 12, o->hidden > 0 ? o->hidden : 768,
                         o->heads > 0 ? o->heads : 12,   o->seq > 0 ? o->seq : 128,
                         0,                              o->batch > 0 ? o->batch : 1};

@@ -1,0 +1,112 @@
+/* test_zoo_families.c - the zoo's newer families (issue 17): parameter counts equal the published
+** ones, every model validates and runs in the executor with the declared output shape, and the
+** table answers names and families.
+**
+** Reference counts are torchvision's num_params (weights and biases; BatchNorm running statistics
+** are buffers, not parameters), for the inference graphs (GoogLeNet without its auxiliary heads):
+** resnext50_32x4d 25,028,904; mobilenet_v3_large 5,483,032; shufflenet_v2_x1_0 2,278,604;
+** densenet121 7,978,856; googlenet 6,624,904. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/exec.h"
+#include "graph/zoo.h"
+#include "util/util.h"
+#include "zoo_test.h"
+
+static struct pn_graph *build(const char *name, int64_t hw, int64_t classes) {
+  struct pn_ctx ctx = {0};
+  struct pn_zoo_opts o = {.ndim = 4, .dims = {1, 3, hw, hw}, .num_classes = classes, .seed = 5};
+  struct pn_graph *g = NULL;
+  if (pn_zoo_build(&ctx, name, &o, &g)) fail_msg("%s: %s", name, pn_errmsg(&ctx));
+  if (pn_graph_validate(&ctx, g)) fail_msg("%s invalid: %s", name, pn_errmsg(&ctx));
+  return g;
+}
+
+static const struct {
+  const char *name, *family;
+  int64_t params;
+} published[] = {
+    {"resnext50", "resnet", 25028904},      {"mobilenet_v3", "mobilenet", 5483032},
+    {"shufflenet_v2", "shufflenet", 2278604}, {"densenet121", "densenet", 7978856},
+    {"googlenet", "inception", 6624904},
+};
+#define N_PUBLISHED (sizeof published / sizeof *published)
+
+static void test_param_counts(void **state) {
+  (void)state;
+  for (size_t i = 0; i < N_PUBLISHED; i++) {
+    struct pn_graph *g = build(published[i].name, 224, 1000);
+    int64_t n = trainable(g);
+    printf("%-14s %10lld parameters (published %lld), %d nodes\n", published[i].name, (long long)n,
+           (long long)published[i].params, g->n_nodes);
+    assert_int_equal(n, published[i].params);
+    assert_string_equal(pn_zoo_family(published[i].name), published[i].family);
+    pn_graph_free(g);
+  }
+}
+
+/* Each runs in the executor (96x96, 10 classes): a finite [1, 10] output that depends on the input
+** (not constant across classes). */
+static void test_run(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  for (size_t i = 0; i < N_PUBLISHED; i++) {
+    struct pn_graph *g = build(published[i].name, 96, 10);
+    struct pn_exec *ex = NULL;
+    if (pn_exec_new(&ctx, g, NULL, &ex)) fail_msg("%s: %s", published[i].name, pn_errmsg(&ctx));
+    const struct pn_value *v = pn_exec_input(ex, 0);
+    struct pn_tensor *in = pn_tensor_new(PN_DT_FLOAT, v->ndim, v->dims), *out = NULL;
+    assert_non_null(in);
+    float *x = in->data;
+    for (int64_t j = 0; j < pn_tensor_numel(in); j++) x[j] = (float)((j * 7919) % 255) / 127.5f - 1.0f;
+    if (pn_exec_run(&ctx, ex, (const struct pn_tensor *const *)&in, &out))
+      fail_msg("%s run: %s", published[i].name, pn_errmsg(&ctx));
+    assert_int_equal(out->ndim, 2);
+    assert_int_equal(out->dims[0], 1);
+    assert_int_equal(out->dims[1], 10);
+    const float *y = out->data;
+    float lo = y[0], hi = y[0];
+    for (int j = 0; j < 10; j++) {
+      assert_true(isfinite(y[j]));
+      lo = y[j] < lo ? y[j] : lo;
+      hi = y[j] > hi ? y[j] : hi;
+    }
+    assert_true(hi > lo); /* the input reached the output */
+    pn_tensor_free(in);
+    pn_tensor_free(out);
+    pn_exec_free(ex);
+    pn_graph_free(g);
+  }
+}
+
+static void test_table(void **state) {
+  (void)state;
+  int n = 0;
+  for (const char *const *z = pn_zoo_names(); *z; z++) n++;
+  assert_true(n >= 10);
+  assert_string_equal(pn_zoo_family("resnet18"), "resnet");
+  assert_string_equal(pn_zoo_family("mobilenetv2"), "mobilenet");
+  assert_string_equal(pn_zoo_family("not-a-model"), "not-a-model");
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g = NULL;
+  assert_int_equal(pn_zoo_build(&ctx, "googlenet2", NULL, &g), PN_ERR_INVALID);
+  assert_non_null(strstr(pn_errmsg(&ctx), "densenet121"));
+  assert_null(g);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_table),
+      cmocka_unit_test(test_param_counts),
+      cmocka_unit_test(test_run),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
