@@ -332,7 +332,7 @@ const char *pn_obf_zoo_family(const char *model) { return pn_zoo_family(model); 
 
 int pn_obf_zoo_model(struct pn_ctx *ctx, const char *name, bool small, struct pn_graph **out) {
   struct pn_zoo_opts o = {.seed = 1};
-  if (!strcmp(name, "bert")) {
+  if (!strcmp(pn_zoo_family(name), "bert")) {
     if (small) {
       /* the layer count is the architecture (BERT-base's 12): only widths shrink */
       o.hidden = 64;
@@ -343,7 +343,7 @@ int pn_obf_zoo_model(struct pn_ctx *ctx, const char *name, bool small, struct pn
     o.ndim = 4;
     o.dims[0] = 1;
     o.dims[1] = 3;
-    o.dims[2] = o.dims[3] = 64;
+    o.dims[2] = o.dims[3] = strcmp(name, "inception_v3") ? 64 : 96; /* v3 needs >= 75x75 */
     o.num_classes = 10;
   }
   int rc = pn_zoo_build(ctx, name, &o, out);

@@ -5,7 +5,9 @@
 ** Reference counts are torchvision's num_params (weights and biases; BatchNorm running statistics
 ** are buffers, not parameters), for the inference graphs (GoogLeNet without its auxiliary heads):
 ** resnext50_32x4d 25,028,904; mobilenet_v3_large 5,483,032; shufflenet_v2_x1_0 2,278,604;
-** densenet121 7,978,856; googlenet 6,624,904. */
+** densenet121 7,978,856; googlenet 6,624,904; inception_v3 23,834,568 (27,161,264 with AuxLogits);
+** and Hugging Face's for distilbert-base-uncased 66,362,880 and roberta-base 124,645,632 (with its
+** pooler; embeddings included). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +26,7 @@
 static struct pn_graph *build(const char *name, int64_t hw, int64_t classes) {
   struct pn_ctx ctx = {0};
   struct pn_zoo_opts o = {.ndim = 4, .dims = {1, 3, hw, hw}, .num_classes = classes, .seed = 5};
+  if (!strcmp(pn_zoo_family(name), "bert")) o = (struct pn_zoo_opts){.seed = 5, .seq = 16};
   struct pn_graph *g = NULL;
   if (pn_zoo_build(&ctx, name, &o, &g)) fail_msg("%s: %s", name, pn_errmsg(&ctx));
   if (pn_graph_validate(&ctx, g)) fail_msg("%s invalid: %s", name, pn_errmsg(&ctx));
@@ -36,7 +39,8 @@ static const struct {
 } published[] = {
     {"resnext50", "resnet", 25028904},      {"mobilenet_v3", "mobilenet", 5483032},
     {"shufflenet_v2", "shufflenet", 2278604}, {"densenet121", "densenet", 7978856},
-    {"googlenet", "inception", 6624904},
+    {"googlenet", "inception", 6624904},    {"inception_v3", "inception", 23834568},
+    {"distilbert", "bert", 66362880},        {"roberta", "bert", 124645632},
 };
 #define N_PUBLISHED (sizeof published / sizeof *published)
 
@@ -59,6 +63,7 @@ static void test_run(void **state) {
   (void)state;
   struct pn_ctx ctx = {0};
   for (size_t i = 0; i < N_PUBLISHED; i++) {
+    if (!strcmp(published[i].family, "bert")) continue; /* test_run_transformers */
     struct pn_graph *g = build(published[i].name, 96, 10);
     struct pn_exec *ex = NULL;
     if (pn_exec_new(&ctx, g, NULL, &ex)) fail_msg("%s: %s", published[i].name, pn_errmsg(&ctx));
@@ -87,6 +92,41 @@ static void test_run(void **state) {
   }
 }
 
+/* DistilBERT and RoBERTa (2 layers, hidden 64, seq 16) run on token ids: finite hidden states
+** that depend on the ids, and RoBERTa's pooler output inside (-1, 1) (tanh). */
+static void test_run_transformers(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  const char *names[2] = {"distilbert", "roberta"};
+  for (int m = 0; m < 2; m++) {
+    struct pn_zoo_opts o = {.seed = 3, .layers = 2, .hidden = 64, .heads = 4, .seq = 16};
+    struct pn_graph *g = NULL;
+    if (pn_zoo_build(&ctx, names[m], &o, &g) || pn_graph_validate(&ctx, g)) fail_msg("%s: %s", names[m], pn_errmsg(&ctx));
+    assert_int_equal(g->n_outputs, m == 1 ? 2 : 1);
+    struct pn_exec *ex = NULL;
+    if (pn_exec_new(&ctx, g, NULL, &ex)) fail_msg("%s: %s", names[m], pn_errmsg(&ctx));
+    int64_t d[2] = {1, 16};
+    struct pn_tensor *in = pn_tensor_new(PN_DT_INT64, 2, d), *out[2] = {0};
+    for (int j = 0; j < 16; j++) ((int64_t *)in->data)[j] = (j * 7919) % 30000;
+    if (pn_exec_run(&ctx, ex, (const struct pn_tensor *const *)&in, out)) fail_msg("%s run: %s", names[m], pn_errmsg(&ctx));
+    assert_int_equal(out[0]->ndim, 3);
+    assert_int_equal(out[0]->dims[2], 64);
+    const float *y = out[0]->data;
+    bool differ = false;
+    for (int64_t j = 0; j < pn_tensor_numel(out[0]); j++) assert_true(isfinite(y[j]));
+    for (int64_t j = 0; j < 64; j++) differ |= y[j] != y[64 + j]; /* two tokens, two states */
+    assert_true(differ);
+    if (m == 1) {
+      assert_int_equal(out[1]->dims[1], 64);
+      for (int j = 0; j < 64; j++) assert_true(fabsf(((const float *)out[1]->data)[j]) < 1.0f);
+    }
+    for (int k = 0; k < 2; k++) pn_tensor_free(out[k]);
+    pn_tensor_free(in);
+    pn_exec_free(ex);
+    pn_graph_free(g);
+  }
+}
+
 static void test_table(void **state) {
   (void)state;
   int n = 0;
@@ -107,6 +147,7 @@ int main(void) {
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_param_counts),
       cmocka_unit_test(test_run),
+      cmocka_unit_test(test_run_transformers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

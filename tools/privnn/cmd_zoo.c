@@ -43,7 +43,7 @@ int pn_cmd_zoo(int argc, char **argv) {
   memcpy(o.dims, shape.dims, sizeof o.dims);
   if (!outp) return pn_cli_usage(cmd, "no output file given (-o FILE.onnx)");
   /* the encoder's options mean nothing to the CNNs: refuse them instead of ignoring them */
-  bool bert = !strcmp(name, "bert");
+  bool bert = !strcmp(pn_zoo_family(name), "bert");
   for (int i = 4; !bert && opts[i].name; i++)
     if (*(int64_t *)opts[i].dst) return pn_cli_usage(cmd, "%s applies to bert only", opts[i].name);
   if (bert && o.ndim == 3 && ((o.seq && o.seq != o.dims[1]) || (o.batch && o.batch != o.dims[0]) ||

@@ -1,4 +1,5 @@
-/* bert.c - the zoo's BERT-base-shaped Transformer encoder over input embeddings.
+/* bert.c - the zoo's BERT family: the BERT-base-shaped Transformer encoder over input embeddings,
+** DistilBERT-base and RoBERTa-base with their embedding lookups (see pn_zoo_bert).
 **
 ** The graph takes "embeddings" [batch, seq, hidden] (the embedding lookup stays outside, as in the
 ** HummingBird/SmartPAF evaluations) and applies `layers` post-LN encoder layers with Hugging Face
@@ -8,6 +9,7 @@
 ** 0.02 N, LayerNorm gamma ~ 1 + 0.1 N, beta ~ 0.05 N. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "graph/zoo/kit.h"
 #include "util/status.h"
@@ -95,9 +97,45 @@ static const char *encoder_layer(struct pn_zb *b, const char *x, int l, const st
   return layer_norm(b, y, pn_zb_name(b, op, "LayerNorm"), d->hidden, out_name);
 }
 
-int pn_zoo_bert(struct pn_zb *b, const struct pn_zoo_opts *o, int unused) {
-  (void)unused;
-  struct bert_dims d = {o->layers > 0 ? o->layers : 12, o->hidden > 0 ? o->hidden : 768,
+/* The embedding stage of DistilBERT / RoBERTa: word + position (+ token type 0) embeddings of
+** input_ids [batch, seq] (int64), then LayerNorm; returns [batch, seq, hidden]. Position ids count
+** from pos0 (RoBERTa: padding index + 1 = 2). */
+static const char *embeddings(struct pn_zb *b, const struct bert_dims *d, int64_t vocab, int64_t max_pos,
+                              int64_t pos0, int64_t types) {
+  int64_t id_d[2] = {d->batch, d->seq}, wd[2] = {vocab, d->hidden}, pd[2] = {max_pos, d->hidden};
+  if (d->seq + pos0 > max_pos)
+    return pn_zb_fail(b, PN_ERR_INVALID, "seq %lld above the %lld positions", (long long)d->seq,
+                      (long long)(max_pos - pos0)), NULL;
+  if (!pn_graph_add_input(b->g, "input_ids", PN_DT_INT64, 2, id_d))
+    return pn_zb_fail(b, PN_ERR_NOMEM, "out of memory"), NULL;
+  int64_t *pos = malloc((size_t)d->seq * sizeof *pos);
+  if (!pos) return pn_zb_fail(b, PN_ERR_NOMEM, "out of memory"), NULL;
+  for (int64_t i = 0; i < d->seq; i++) pos[i] = pos0 + i;
+  int64_t sd[1] = {d->seq};
+  const char *pid = pn_zb_i64(b, "embeddings.position_ids", 1, sd, pos);
+  for (int64_t i = 0; i < d->seq; i++) pos[i] = 0;
+  const char *tid = types ? pn_zb_i64(b, "embeddings.token_type_ids", 1, sd, pos) : NULL;
+  free(pos);
+  const char *w[2] = {pn_zb_normal(b, "embeddings.word_embeddings.weight", 2, wd, 0.0, 0.02), "input_ids"};
+  const char *x = pn_zb_out(pn_zb_op(b, "Gather", "embeddings.word_embeddings", 2, w, NULL));
+  const char *pe[2] = {pn_zb_normal(b, "embeddings.position_embeddings.weight", 2, pd, 0.0, 0.02), pid};
+  x = binary(b, "Add", "embeddings.add", x,
+             pn_zb_out(pn_zb_op(b, "Gather", "embeddings.position_embeddings", 2, pe, NULL)));
+  if (types) {
+    int64_t td[2] = {types, d->hidden};
+    const char *te[2] = {pn_zb_normal(b, "embeddings.token_type_embeddings.weight", 2, td, 0.0, 0.02), tid};
+    x = binary(b, "Add", "embeddings.add_1", x,
+               pn_zb_out(pn_zb_op(b, "Gather", "embeddings.token_type_embeddings", 2, te, NULL)));
+  }
+  return layer_norm(b, x, "embeddings.LayerNorm", d->hidden, NULL);
+}
+
+/* variant: 0 BERT-base encoder over given embeddings (no lookup, no pooler: the HummingBird /
+** SmartPAF evaluation graph); 1 DistilBERT-base (6 layers by default, word + position
+** embeddings, no pooler); 2 RoBERTa-base (vocabulary 50265, 514 positions from 2, one token type,
+** tanh pooler over the first token). Encoder names are BERT's for all three. */
+int pn_zoo_bert(struct pn_zb *b, const struct pn_zoo_opts *o, int variant) {
+  struct bert_dims d = {o->layers > 0 ? o->layers : variant == 1 ? 6 : 12, o->hidden > 0 ? o->hidden : 768,
                         o->heads > 0 ? o->heads : 12,   o->seq > 0 ? o->seq : 128,
                         0,                              o->batch > 0 ? o->batch : 1};
   if (o->ndim == 2 || o->ndim == 3) {
@@ -126,7 +164,7 @@ int pn_zoo_bert(struct pn_zb *b, const struct pn_zoo_opts *o, int unused) {
                       "a smaller hidden size?)", params, (long long)PN_ZOO_MAX_PARAMS);
 
   int64_t in_d[3] = {d.batch, d.seq, d.hidden};
-  if (!pn_graph_add_input(b->g, "embeddings", PN_DT_FLOAT, 3, in_d))
+  if (variant == 0 && !pn_graph_add_input(b->g, "embeddings", PN_DT_FLOAT, 3, in_d))
     return pn_zb_fail(b, PN_ERR_NOMEM, "out of memory");
   int64_t four = 4, three = 3;
   int64_t head_shape[4] = {0, 0, d.heads, d.hidden / d.heads}, merge_shape[3] = {0, 0, d.hidden};
@@ -139,11 +177,25 @@ int pn_zoo_bert(struct pn_zb *b, const struct pn_zoo_opts *o, int unused) {
   pn_zb_const(b, "gelu.one", 0, NULL, &one);
   pn_zb_const(b, "gelu.half", 0, NULL, &half);
 
-  const char *x = "embeddings";
+  const char *x = variant == 0 ? "embeddings"
+                 : variant == 1 ? embeddings(b, &d, 30522, 512, 0, 0)
+                                : embeddings(b, &d, 50265, 514, 2, 1);
   for (int l = 0; l < d.layers; l++)
     x = encoder_layer(b, x, l, &d, l + 1 == d.layers ? "last_hidden_state" : NULL);
   if (b->status != PN_OK) return b->status;
   if (!pn_graph_add_output(b->g, "last_hidden_state", PN_DT_FLOAT, 3, in_d))
     return pn_zb_fail(b, PN_ERR_NOMEM, "out of memory");
+  if (variant == 2) {
+    /* pooler: tanh(dense(first token)) */
+    int64_t zero = 0, od[2] = {d.batch, d.hidden};
+    const char *g[2] = {"last_hidden_state", pn_zb_i64(b, "pooler.first", 0, NULL, &zero)};
+    struct pn_node *n = pn_zb_op(b, "Gather", "pooler.first_token", 2, g, NULL);
+    pn_zb_int(b, n, "axis", 1);
+    const char *y = dense(b, pn_zb_out(n), "pooler.dense", d.hidden, d.hidden, NULL);
+    y = pn_zb_out(pn_zb_op(b, "Tanh", "pooler.activation", 1, &y, "pooler_output"));
+    if (b->status != PN_OK) return b->status;
+    if (!pn_graph_add_output(b->g, "pooler_output", PN_DT_FLOAT, 2, od))
+      return pn_zb_fail(b, PN_ERR_NOMEM, "out of memory");
+  }
   return PN_OK;
 }

@@ -125,17 +125,19 @@ const char *pn_zb_name(struct pn_zb *b, const char *prefix, const char *suffix) 
 
 static struct pn_zb_act fail_act(void) { return (struct pn_zb_act){0}; }
 
-struct pn_zb_act pn_zb_conv(struct pn_zb *b, struct pn_zb_act x, const char *name, int64_t cout, int64_t k,
-                       int64_t s, int64_t p, int64_t groups, int bias) {
+struct pn_zb_act pn_zb_conv_hw(struct pn_zb *b, struct pn_zb_act x, const char *name, int64_t cout,
+                               int64_t kh, int64_t kw, int64_t s, int64_t ph, int64_t pw, int64_t groups,
+                               int bias) {
   if (b->status != PN_OK || !x.v) return fail_act();
-  if (x.h + 2 * p < k || x.w + 2 * p < k) {
+  if (x.h + 2 * ph < kh || x.w + 2 * pw < kw) {
     pn_zb_fail(b, PN_ERR_INVALID,
-               "input too small: feature map %lldx%lld reaches '%s' (kernel %lldx%lld, pad %lld)",
-               (long long)x.h, (long long)x.w, name, (long long)k, (long long)k, (long long)p);
+               "input too small: feature map %lldx%lld reaches '%s' (kernel %lldx%lld, pad %lldx%lld)",
+               (long long)x.h, (long long)x.w, name, (long long)kh, (long long)kw, (long long)ph,
+               (long long)pw);
     return fail_act();
   }
-  int64_t cin_g = x.c / groups, fan_in = cin_g * k * k;
-  int64_t wd[4] = {cout, cin_g, k, k}, bd[1] = {cout};
+  int64_t cin_g = x.c / groups, fan_in = cin_g * kh * kw;
+  int64_t wd[4] = {cout, cin_g, kh, kw}, bd[1] = {cout};
   const char *in[3] = {x.v, pn_zb_normal(b, pn_zb_name(b, name, "weight"), 4, wd, 0.0,
                                          sqrt(2.0 / (double)fan_in)), NULL};
   if (bias) {
@@ -143,13 +145,18 @@ struct pn_zb_act pn_zb_conv(struct pn_zb *b, struct pn_zb_act x, const char *nam
     in[2] = pn_zb_uniform(b, pn_zb_name(b, name, "bias"), 1, bd, -r, r);
   }
   struct pn_node *n = pn_zb_op(b, "Conv", name, bias ? 3 : 2, in, NULL);
-  int64_t ks[2] = {k, k}, st[2] = {s, s}, pads[4] = {p, p, p, p}, dil[2] = {1, 1};
+  int64_t ks[2] = {kh, kw}, st[2] = {s, s}, pads[4] = {ph, pw, ph, pw}, dil[2] = {1, 1};
   pn_zb_ints(b, n, "kernel_shape", 2, ks);
   pn_zb_ints(b, n, "strides", 2, st);
   pn_zb_ints(b, n, "pads", 4, pads);
   pn_zb_ints(b, n, "dilations", 2, dil);
   pn_zb_int(b, n, "group", groups);
-  return (struct pn_zb_act){pn_zb_out(n), x.n, cout, (x.h + 2 * p - k) / s + 1, (x.w + 2 * p - k) / s + 1};
+  return (struct pn_zb_act){pn_zb_out(n), x.n, cout, (x.h + 2 * ph - kh) / s + 1, (x.w + 2 * pw - kw) / s + 1};
+}
+
+struct pn_zb_act pn_zb_conv(struct pn_zb *b, struct pn_zb_act x, const char *name, int64_t cout, int64_t k,
+                            int64_t s, int64_t p, int64_t groups, int bias) {
+  return pn_zb_conv_hw(b, x, name, cout, k, k, s, p, p, groups, bias);
 }
 
 struct pn_zb_act pn_zb_bn(struct pn_zb *b, struct pn_zb_act x, const char *name) {
@@ -208,6 +215,13 @@ struct pn_zb_act pn_zb_pool(struct pn_zb *b, struct pn_zb_act x, const char *op,
   if (ceil_mode) pn_zb_int(b, n, "ceil_mode", 1);
   return (struct pn_zb_act){pn_zb_out(n), x.n, x.c, pool_out(x.h, k, s, p, ceil_mode),
                             pool_out(x.w, k, s, p, ceil_mode)};
+}
+
+struct pn_zb_act pn_zb_avgpool_pad(struct pn_zb *b, struct pn_zb_act x, const char *name, int64_t k,
+                                  int64_t s, int64_t p) {
+  struct pn_zb_act y = pn_zb_pool(b, x, "AveragePool", name, k, s, p, 0);
+  if (y.v) pn_zb_int(b, b->g->nodes[b->g->n_nodes - 1], "count_include_pad", 1);
+  return y;
 }
 
 struct pn_zb_act pn_zb_maxpool(struct pn_zb *b, struct pn_zb_act x, const char *name, int64_t k,

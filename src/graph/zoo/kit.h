@@ -75,6 +75,10 @@ int pn_zb_finish(struct pn_zb *b, struct pn_zb_act y);
 ** does not fit. */
 struct pn_zb_act pn_zb_conv(struct pn_zb *b, struct pn_zb_act x, const char *name, int64_t cout,
                             int64_t k, int64_t s, int64_t p, int64_t groups, int bias);
+/* Conv with a kh x kw kernel and pads ph (top/bottom), pw (left/right). */
+struct pn_zb_act pn_zb_conv_hw(struct pn_zb *b, struct pn_zb_act x, const char *name, int64_t cout,
+                               int64_t kh, int64_t kw, int64_t s, int64_t ph, int64_t pw, int64_t groups,
+                               int bias);
 struct pn_zb_act pn_zb_bn(struct pn_zb *b, struct pn_zb_act x, const char *name);
 /* A one-input op that keeps the shape (Relu, Sigmoid, Dropout, HardSigmoid, ...). */
 struct pn_zb_act pn_zb_unary(struct pn_zb *b, struct pn_zb_act x, const char *op, const char *name);
@@ -86,6 +90,9 @@ struct pn_zb_act pn_zb_pool(struct pn_zb *b, struct pn_zb_act x, const char *op,
                             int64_t k, int64_t s, int64_t p, int ceil_mode);
 struct pn_zb_act pn_zb_maxpool(struct pn_zb *b, struct pn_zb_act x, const char *name, int64_t k,
                                int64_t s, int64_t p);
+/* AveragePool counting the padding (torch's AvgPool2d default, count_include_pad = 1). */
+struct pn_zb_act pn_zb_avgpool_pad(struct pn_zb *b, struct pn_zb_act x, const char *name, int64_t k,
+                                  int64_t s, int64_t p);
 /* Elementwise x op y (Add, Mul; y broadcast when it is [N, C, 1, 1]). */
 struct pn_zb_act pn_zb_binary(struct pn_zb *b, const char *op, struct pn_zb_act x, struct pn_zb_act y,
                               const char *name);
@@ -112,6 +119,7 @@ int pn_zoo_mobilenetv3(struct pn_zb *b, const struct pn_zoo_opts *o, int unused)
 int pn_zoo_shufflenetv2(struct pn_zb *b, const struct pn_zoo_opts *o, int unused);
 int pn_zoo_densenet121(struct pn_zb *b, const struct pn_zoo_opts *o, int unused);
 int pn_zoo_googlenet(struct pn_zb *b, const struct pn_zoo_opts *o, int unused);
-int pn_zoo_bert(struct pn_zb *b, const struct pn_zoo_opts *o, int unused);
+int pn_zoo_inception_v3(struct pn_zb *b, const struct pn_zoo_opts *o, int unused);
+int pn_zoo_bert(struct pn_zb *b, const struct pn_zoo_opts *o, int variant);
 
 #endif

@@ -32,7 +32,10 @@ struct zoo_model {
   X("shufflenet_v2", "shufflenet", pn_zoo_shufflenetv2, 0)                                         \
   X("densenet121", "densenet", pn_zoo_densenet121, 0)                                              \
   X("googlenet", "inception", pn_zoo_googlenet, 0)                                                 \
-  X("bert", "bert", pn_zoo_bert, 0)
+  X("inception_v3", "inception", pn_zoo_inception_v3, 0)                                           \
+  X("bert", "bert", pn_zoo_bert, 0)                                                                \
+  X("distilbert", "bert", pn_zoo_bert, 1)                                                          \
+  X("roberta", "bert", pn_zoo_bert, 2)
 #define ZOO_ROW(name, family, build, arg) {name, family, build, arg},
 #define ZOO_NAME(name, family, build, arg) name,
 
