@@ -1,5 +1,6 @@
 /* zoo.h - reference architectures built in code (src/graph/zoo/, one file per family): ResNet-18/50,
-** ResNeXt-50, VGG-11 (BN), MobileNetV2/V3, ShuffleNetV2, DenseNet-121, GoogLeNet, BERT encoder.
+** ResNeXt-50, VGG-11 (BN), MobileNetV2/V3, ShuffleNetV2, DenseNet-121, GoogLeNet, Inception-v3,
+** the BERT encoder, DistilBERT, RoBERTa, GPT-2 and XLM.
 **
 ** Each model is built with torchvision-/Hugging Face-like node and initializer names
 ** ("layer1.0.conv1", "encoder.layer.0.attention.self.query.weight"), ONNX opset 17, and
@@ -9,6 +10,7 @@
 #ifndef PN_ZOO_H
 #define PN_ZOO_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ir.h"
@@ -23,8 +25,8 @@ struct pn_zoo_opts {
   int64_t dims[PN_MAX_DIMS];
   uint64_t seed;               /* weights are a deterministic function of the seed */
   int64_t num_classes;         /* CNN classifier width; 0 = 1000 */
-  /* bert only; 0 = default (12 layers, hidden 768, 12 heads, seq 128, intermediate 4*hidden,
-  ** batch 1). */
+  /* Transformers only (pn_zoo_is_transformer); 0 = the model's default (bert: 12 layers, hidden
+  ** 768, 12 heads, seq 128, intermediate 4*hidden, batch 1; xlm: hidden 2048, 16 heads). */
   int64_t layers, hidden, heads, seq, intermediate, batch;
 };
 
@@ -40,5 +42,8 @@ PN_API const char *const *pn_zoo_names(void);
 /* The family of a zoo model ("resnet" for resnet18/50 and resnext50, "mobilenet", "inception" for
 ** googlenet, "bert", ...); name itself when it is not a zoo model. */
 PN_API const char *pn_zoo_family(const char *name);
+/* Whether zoo model `name` is a Transformer (bert, distilbert, roberta, gpt2, xlm): built from the
+** sequence options (layers, hidden, heads, seq, intermediate, batch) rather than an image shape. */
+PN_API bool pn_zoo_is_transformer(const char *name);
 
 #endif

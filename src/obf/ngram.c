@@ -332,9 +332,9 @@ const char *pn_obf_zoo_family(const char *model) { return pn_zoo_family(model); 
 
 int pn_obf_zoo_model(struct pn_ctx *ctx, const char *name, bool small, struct pn_graph **out) {
   struct pn_zoo_opts o = {.seed = 1};
-  if (!strcmp(pn_zoo_family(name), "bert")) {
+  if (pn_zoo_is_transformer(name)) {
     if (small) {
-      /* the layer count is the architecture (BERT-base's 12): only widths shrink */
+      /* the layer count is the architecture (12 for BERT-base, GPT-2, XLM): only widths shrink */
       o.hidden = 64;
       o.heads = 4;
       o.seq = 16;

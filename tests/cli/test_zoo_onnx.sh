@@ -18,7 +18,7 @@ models=$("$PRIVNN" zoo --help | sed -n 's/^models: //p')
 [ -n "$models" ] || { echo "FAIL: no model list in 'privnn zoo --help'"; exit 1; }
 for m in $models; do
   case $m in
-    bert | distilbert | roberta) opts="--layers 2 --hidden 64 --heads 4 --seq 16" ;;
+    bert | distilbert | roberta | gpt2 | xlm) opts="--layers 2 --hidden 64 --heads 4 --seq 16" ;;
     *) opts="--input-shape 1x3x96x96 --classes 10" ;;
   esac
   if ! "$PRIVNN" zoo "$m" -o "$W/$m.onnx" $opts >"$W/out" 2>&1; then

@@ -23,15 +23,15 @@ int pn_cmd_zoo(int argc, char **argv) {
   const struct pn_cli_opt opts[] = {
     {"--output", "-o", PN_CLI_STR, &outp, "FILE", "where to write the model (atomically; required)"},
     {"--input-shape", NULL, PN_CLI_SHAPE, &shape, "NxCxHxW",
-     "CNN input shape; for bert BATCHxSEQ[xHIDDEN]", 0, 0, NULL, "1x3x224x224"},
+     "CNN input shape; Transformers BATCHxSEQ (bert also BATCHxSEQxHIDDEN)", 0, 0, NULL, "1x3x224x224"},
     {"--seed", NULL, PN_CLI_UINT, &o.seed, "S", "weight seed"},
     {"--classes", NULL, PN_CLI_INT, &o.num_classes, "N", "classifier outputs of the CNNs", 1, 1 << 24, NULL, "1000"},
-    {"--layers", NULL, PN_CLI_INT, &o.layers, "L", "bert encoder layers", 1, 1000, NULL, "12"},
-    {"--hidden", NULL, PN_CLI_INT, &o.hidden, "H", "bert hidden size", 1, 1 << 16, NULL, "768"},
-    {"--heads", NULL, PN_CLI_INT, &o.heads, "A", "bert attention heads", 1, 1 << 12, NULL, "12"},
-    {"--seq", NULL, PN_CLI_INT, &o.seq, "S", "bert sequence length", 1, 1 << 20, NULL, "128"},
-    {"--intermediate", NULL, PN_CLI_INT, &o.intermediate, "I", "bert FFN width", 1, 1 << 18, NULL, "4*hidden"},
-    {"--batch", NULL, PN_CLI_INT, &o.batch, "B", "bert batch", 1, 1 << 16, NULL, "1"},
+    {"--layers", NULL, PN_CLI_INT, &o.layers, "L", "Transformer layers (distilbert 6)", 1, 1000, NULL, "12"},
+    {"--hidden", NULL, PN_CLI_INT, &o.hidden, "H", "Transformer hidden size (xlm 2048)", 1, 1 << 16, NULL, "768"},
+    {"--heads", NULL, PN_CLI_INT, &o.heads, "A", "attention heads (xlm 16)", 1, 1 << 12, NULL, "12"},
+    {"--seq", NULL, PN_CLI_INT, &o.seq, "S", "Transformer sequence length", 1, 1 << 20, NULL, "128"},
+    {"--intermediate", NULL, PN_CLI_INT, &o.intermediate, "I", "Transformer FFN width", 1, 1 << 18, NULL, "4*hidden"},
+    {"--batch", NULL, PN_CLI_INT, &o.batch, "B", "Transformer batch", 1, 1 << 16, NULL, "1"},
     {0}};
   const struct pn_cli_spec spec = {
     cmd, "NAME -o FILE.onnx", about,
@@ -43,9 +43,9 @@ int pn_cmd_zoo(int argc, char **argv) {
   memcpy(o.dims, shape.dims, sizeof o.dims);
   if (!outp) return pn_cli_usage(cmd, "no output file given (-o FILE.onnx)");
   /* the encoder's options mean nothing to the CNNs: refuse them instead of ignoring them */
-  bool bert = !strcmp(pn_zoo_family(name), "bert");
+  bool bert = pn_zoo_is_transformer(name);
   for (int i = 4; !bert && opts[i].name; i++)
-    if (*(int64_t *)opts[i].dst) return pn_cli_usage(cmd, "%s applies to bert only", opts[i].name);
+    if (*(int64_t *)opts[i].dst) return pn_cli_usage(cmd, "%s applies to the Transformers (bert, distilbert, roberta, gpt2, xlm) only", opts[i].name);
   if (bert && o.ndim == 3 && ((o.seq && o.seq != o.dims[1]) || (o.batch && o.batch != o.dims[0]) ||
                               (o.hidden && o.hidden != o.dims[2])))
     return pn_cli_usage(cmd, "--input-shape %lldx%lldx%lld disagrees with --batch/--seq/--hidden",

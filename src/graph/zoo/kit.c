@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph/zoo/kit.h"
@@ -329,4 +330,135 @@ int pn_zb_finish(struct pn_zb *b, struct pn_zb_act y) {
   if (!pn_graph_add_output(b->g, y.v, PN_DT_FLOAT, 2, d))
     return pn_zb_fail(b, PN_ERR_NOMEM, "out of memory");
   return PN_OK;
+}
+
+/* ---- sequence layers ---- */
+
+const char *pn_zb_op2(struct pn_zb *b, const char *op, const char *name, const char *x, const char *y) {
+  const char *in[2] = {x, y};
+  return pn_zb_out(pn_zb_op(b, op, name, 2, in, NULL));
+}
+
+const char *pn_zb_transpose(struct pn_zb *b, const char *name, const char *x, int ndim,
+                            const int64_t *perm) {
+  struct pn_node *n = pn_zb_op(b, "Transpose", name, 1, &x, NULL);
+  pn_zb_ints(b, n, "perm", ndim, perm);
+  return pn_zb_out(n);
+}
+
+const char *pn_zb_dense(struct pn_zb *b, const char *x, const char *p, int64_t in, int64_t out,
+                        const char *out_name) {
+  int64_t wd[2] = {in, out}, bd[1] = {out};
+  const char *mm_in[2] = {x, pn_zb_normal(b, pn_zb_name(b, p, "weight"), 2, wd, 0.0,
+                                          sqrt(2.0 / (double)in))};
+  const char *mm = pn_zb_out(pn_zb_op(b, "MatMul", p, 2, mm_in, NULL));
+  const char *add_in[2] = {mm, pn_zb_normal(b, pn_zb_name(b, p, "bias"), 1, bd, 0.0, 0.02)};
+  return pn_zb_out(pn_zb_op(b, "Add", pn_zb_name(b, p, "add"), 2, add_in, out_name));
+}
+
+const char *pn_zb_layer_norm(struct pn_zb *b, const char *x, const char *p, int64_t hidden, float eps,
+                             const char *out_name) {
+  int64_t d[1] = {hidden};
+  const char *in[3] = {x, pn_zb_normal(b, pn_zb_name(b, p, "weight"), 1, d, 1.0, 0.1),
+                       pn_zb_normal(b, pn_zb_name(b, p, "bias"), 1, d, 0.0, 0.05)};
+  struct pn_node *n = pn_zb_op(b, "LayerNormalization", p, 3, in, out_name);
+  pn_zb_int(b, n, "axis", -1);
+  pn_zb_float(b, n, "epsilon", eps);
+  return pn_zb_out(n);
+}
+
+const char *pn_zb_token_embeddings(struct pn_zb *b, const char *word, const char *pos, int64_t batch,
+                                   int64_t seq, int64_t hidden, int64_t vocab, int64_t n_pos,
+                                   int64_t pos0) {
+  if (b->status != PN_OK) return NULL;
+  if (seq + pos0 > n_pos)
+    return pn_zb_fail(b, PN_ERR_INVALID, "seq %lld above the %lld positions", (long long)seq,
+                      (long long)(n_pos - pos0)), NULL;
+  int64_t id_d[2] = {batch, seq}, wd[2] = {vocab, hidden}, pd[2] = {n_pos, hidden}, sd[1] = {seq};
+  if (!pn_graph_add_input(b->g, "input_ids", PN_DT_INT64, 2, id_d))
+    return pn_zb_fail(b, PN_ERR_NOMEM, "out of memory"), NULL;
+  int64_t *ids = malloc((size_t)seq * sizeof *ids);
+  if (!ids) return pn_zb_fail(b, PN_ERR_NOMEM, "out of memory"), NULL;
+  for (int64_t i = 0; i < seq; i++) ids[i] = pos0 + i;
+  const char *pid = pn_zb_i64(b, pn_zb_name(b, pos, "ids"), 1, sd, ids);
+  free(ids);
+  const char *w[2] = {pn_zb_normal(b, pn_zb_name(b, word, "weight"), 2, wd, 0.0, 0.02), "input_ids"};
+  const char *pe[2] = {pn_zb_normal(b, pn_zb_name(b, pos, "weight"), 2, pd, 0.0, 0.02), pid};
+  const char *x = pn_zb_out(pn_zb_op(b, "Gather", word, 2, w, NULL));
+  return pn_zb_op2(b, "Add", pn_zb_name(b, word, "add"), x,
+                   pn_zb_out(pn_zb_op(b, "Gather", pos, 2, pe, NULL)));
+}
+
+const char *pn_zb_scalar(struct pn_zb *b, const char *name, float v) {
+  if (b->status != PN_OK) return NULL;
+  return pn_graph_find_init(b->g, name) ? name : pn_zb_const(b, name, 0, NULL, &v);
+}
+
+/* ---- Transformer pieces ---- */
+
+int pn_zb_seq_dims(struct pn_zb *b, const struct pn_zoo_opts *o, const struct pn_zb_seq *def,
+                   bool hidden_dim, int64_t embed_rows, const char *attn, struct pn_zb_seq *d) {
+  *d = (struct pn_zb_seq){o->layers > 0 ? o->layers : def->layers, o->hidden > 0 ? o->hidden : def->hidden,
+                          o->heads > 0 ? o->heads : def->heads,
+                          o->seq > 0 ? o->seq : def->seq > 0 ? def->seq : 128, 0,
+                          o->batch > 0 ? o->batch : 1};
+  if (o->ndim == 2 || (hidden_dim && o->ndim == 3)) {
+    d->batch = o->dims[0];
+    d->seq = o->dims[1];
+    if (o->ndim == 3) {
+      if (o->hidden > 0 && o->hidden != o->dims[2])
+        return pn_zb_fail(b, PN_ERR_INVALID, "input shape hidden %lld differs from hidden %lld",
+                          (long long)o->dims[2], (long long)o->hidden);
+      d->hidden = o->dims[2];
+    }
+  } else if (o->ndim != 0) {
+    return pn_zb_fail(b, PN_ERR_INVALID, "input shape must be BATCHxSEQ%s, got %d dims",
+                      hidden_dim ? " or BATCHxSEQxHIDDEN" : " (token ids)", o->ndim);
+  }
+  d->inter = o->intermediate > 0 ? o->intermediate : def->inter > 0 ? def->inter : 4 * d->hidden;
+  if (d->hidden % d->heads != 0)
+    return pn_zb_fail(b, PN_ERR_INVALID, "hidden %lld is not divisible by heads %lld",
+                      (long long)d->hidden, (long long)d->heads);
+  if (d->layers > 1000)
+    return pn_zb_fail(b, PN_ERR_INVALID, "layers %lld above 1000", (long long)d->layers);
+  double H = (double)d->hidden, I = (double)d->inter;
+  double params = (double)d->layers * (4 * H * H + 2 * H * I + 9 * H + I) + (double)embed_rows * H;
+  if (params > (double)PN_ZOO_MAX_PARAMS)
+    return pn_zb_fail(b, PN_ERR_INVALID, "%.3g parameters above the limit of %lld (fewer layers or "
+                      "a smaller hidden size?)", params, (long long)PN_ZOO_MAX_PARAMS);
+  int64_t four = 4, three = 3;
+  int64_t head_shape[4] = {0, 0, d->heads, d->hidden / d->heads}, merge_shape[3] = {0, 0, d->hidden};
+  pn_zb_i64(b, pn_zb_name(b, attn, "head_shape"), 1, &four, head_shape);
+  pn_zb_i64(b, pn_zb_name(b, attn, "merge_shape"), 1, &three, merge_shape);
+  float scale = (float)sqrt((double)(d->hidden / d->heads));
+  pn_zb_const(b, pn_zb_name(b, attn, "scale"), 0, NULL, &scale);
+  return b->status;
+}
+
+const char *pn_zb_heads(struct pn_zb *b, const char *x, const char *p, const char *head_shape, bool key) {
+  static const int64_t perm_qv[4] = {0, 2, 1, 3}, perm_k[4] = {0, 2, 3, 1};
+  const char *y = pn_zb_op2(b, "Reshape", pn_zb_name(b, p, "reshape"), x, head_shape);
+  return pn_zb_transpose(b, pn_zb_name(b, p, "transpose"), y, 4, key ? perm_k : perm_qv);
+}
+
+const char *pn_zb_attention(struct pn_zb *b, const char *p, const char *q, const char *k, const char *v,
+                            const char *scale, const char *mask, const char *merge_shape) {
+  static const int64_t perm_qv[4] = {0, 2, 1, 3};
+  const char *s = pn_zb_op2(b, "MatMul", pn_zb_name(b, p, "scores"), q, k);
+  if (scale) s = pn_zb_op2(b, "Div", pn_zb_name(b, p, "scale"), s, scale);
+  if (mask) s = pn_zb_op2(b, "Add", pn_zb_name(b, p, "causal"), s, mask);
+  struct pn_node *sm = pn_zb_op(b, "Softmax", pn_zb_name(b, p, "softmax"), 1, &s, NULL);
+  pn_zb_int(b, sm, "axis", -1);
+  const char *c = pn_zb_op2(b, "MatMul", pn_zb_name(b, p, "context"), pn_zb_out(sm), v);
+  c = pn_zb_transpose(b, pn_zb_name(b, p, "context.transpose"), c, 4, perm_qv);
+  return pn_zb_op2(b, "Reshape", pn_zb_name(b, p, "context.reshape"), c, merge_shape);
+}
+
+const char *pn_zb_gelu_erf(struct pn_zb *b, const char *x, const char *p) {
+  const char *g = pn_zb_op2(b, "Div", pn_zb_name(b, p, "gelu.div"), x,
+                            pn_zb_scalar(b, "gelu.sqrt2", (float)sqrt(2.0)));
+  g = pn_zb_out(pn_zb_op(b, "Erf", pn_zb_name(b, p, "gelu.erf"), 1, &g, NULL));
+  g = pn_zb_op2(b, "Add", pn_zb_name(b, p, "gelu.add"), g, pn_zb_scalar(b, "gelu.one", 1.0f));
+  g = pn_zb_op2(b, "Mul", pn_zb_name(b, p, "gelu.mul"), x, g);
+  return pn_zb_op2(b, "Mul", pn_zb_name(b, p, "gelu.mul_1"), g, pn_zb_scalar(b, "gelu.half", 0.5f));
 }

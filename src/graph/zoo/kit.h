@@ -11,6 +11,7 @@
 #ifndef PN_ZOO_KIT_H
 #define PN_ZOO_KIT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "graph/ir.h"
@@ -110,6 +111,58 @@ struct pn_zb_act pn_zb_dropout(struct pn_zb *b, struct pn_zb_act x, const char *
 struct pn_zb_act pn_zb_conv_bn_act(struct pn_zb *b, struct pn_zb_act x, const char *p, int64_t cout,
                                    int64_t k, int64_t s, int64_t groups, const char *act);
 
+/* ---- sequence layers (kit.c): values named by string, shapes left to the graph ---- */
+
+/* A two-input node op(x, y) named name; returns its output. */
+const char *pn_zb_op2(struct pn_zb *b, const char *op, const char *name, const char *x, const char *y);
+/* Transpose x with perm[0..ndim). */
+const char *pn_zb_transpose(struct pn_zb *b, const char *name, const char *x, int ndim,
+                            const int64_t *perm);
+/* x [.., in] @ W[in, out] + b (Hugging Face's Linear/Conv1D as MatMul + Add): nodes p (MatMul) and
+** p.add, parameters p.weight (He-normal) and p.bias (0.02 N); out_name names the result (NULL:
+** the Add node's name). */
+const char *pn_zb_dense(struct pn_zb *b, const char *x, const char *p, int64_t in, int64_t out,
+                        const char *out_name);
+/* LayerNormalization over the last axis with p.weight ~ 1 + 0.1 N, p.bias ~ 0.05 N. */
+const char *pn_zb_layer_norm(struct pn_zb *b, const char *x, const char *p, int64_t hidden, float eps,
+                             const char *out_name);
+/* Token plus position embeddings of the graph input "input_ids" [batch, seq] (int64, added here):
+** Gather(word, input_ids) + Gather(pos, pos0 .. pos0 + seq - 1), nodes and parameters named
+** word/pos (".weight" appended, both 0.02 N). Returns
+** [batch, seq, hidden]; "seq above the positions" when pos0 + seq > n_pos. */
+const char *pn_zb_token_embeddings(struct pn_zb *b, const char *word, const char *pos, int64_t batch,
+                                   int64_t seq, int64_t hidden, int64_t vocab, int64_t n_pos,
+                                   int64_t pos0);
+
+/* A scalar float constant `name` (made on first use, shared after). */
+const char *pn_zb_scalar(struct pn_zb *b, const char *name, float v);
+
+/* ---- Transformer pieces (kit.c) ---- */
+
+/* The sizes of a Transformer. */
+struct pn_zb_seq {
+  int64_t layers, hidden, heads, seq, inter, batch;
+};
+/* Sizes from the options over the model's defaults def (layers, hidden, heads; seq 128,
+** intermediate 4 * hidden, batch 1 when def leaves them 0): input shape BATCHxSEQ, or also
+** BATCHxSEQxHIDDEN when hidden_dim. Checks that heads divide hidden, layers <= 1000, and that
+** `layers` standard layers (4H^2 + 2HI + 9H + I parameters each) plus embed_rows * hidden stay
+** under PN_ZOO_MAX_PARAMS. Then makes the attention constants P.head_shape [0, 0, A, H/A],
+** P.merge_shape [0, 0, H] and P.scale (sqrt(H/A)) for attn = "P". Returns the sticky status. */
+int pn_zb_seq_dims(struct pn_zb *b, const struct pn_zoo_opts *o, const struct pn_zb_seq *def,
+                   bool hidden_dim, int64_t embed_rows, const char *attn, struct pn_zb_seq *d);
+/* x [B, S, H] to heads: Reshape by head_shape (p.reshape), Transpose (p.transpose) to [B, A, S, d],
+** or to [B, A, d, S] for keys (ready for Q K^T). */
+const char *pn_zb_heads(struct pn_zb *b, const char *x, const char *p, const char *head_shape, bool key);
+/* Attention over heads q [B, A, S, d], k [B, A, d, S], v: scores = q k (p.scores), / scale (p.scale,
+** when scale is not NULL), + mask (p.causal, when mask is not NULL), Softmax (p.softmax), context
+** (p.context), back to [B, S, H] (p.context.transpose, p.context.reshape by merge_shape). */
+const char *pn_zb_attention(struct pn_zb *b, const char *p, const char *q, const char *k, const char *v,
+                            const char *scale, const char *mask, const char *merge_shape);
+/* GELU in its erf form, x * (1 + erf(x / sqrt 2)) * 0.5 in standard ops: nodes p.gelu.div, .erf,
+** .add, .mul, .mul_1 (BERT's export), scalars gelu.sqrt2, gelu.one, gelu.half. */
+const char *pn_zb_gelu_erf(struct pn_zb *b, const char *x, const char *p);
+
 /* ---- the families (one file each in src/graph/zoo/) ---- */
 int pn_zoo_resnet(struct pn_zb *b, const struct pn_zoo_opts *o, int depth);
 int pn_zoo_resnext50(struct pn_zb *b, const struct pn_zoo_opts *o, int unused);
@@ -121,5 +174,7 @@ int pn_zoo_densenet121(struct pn_zb *b, const struct pn_zoo_opts *o, int unused)
 int pn_zoo_googlenet(struct pn_zb *b, const struct pn_zoo_opts *o, int unused);
 int pn_zoo_inception_v3(struct pn_zb *b, const struct pn_zoo_opts *o, int unused);
 int pn_zoo_bert(struct pn_zb *b, const struct pn_zoo_opts *o, int variant);
+int pn_zoo_gpt2(struct pn_zb *b, const struct pn_zoo_opts *o, int unused);
+int pn_zoo_xlm(struct pn_zb *b, const struct pn_zoo_opts *o, int unused);
 
 #endif

@@ -35,7 +35,9 @@ struct zoo_model {
   X("inception_v3", "inception", pn_zoo_inception_v3, 0)                                           \
   X("bert", "bert", pn_zoo_bert, 0)                                                                \
   X("distilbert", "bert", pn_zoo_bert, 1)                                                          \
-  X("roberta", "bert", pn_zoo_bert, 2)
+  X("roberta", "bert", pn_zoo_bert, 2)                                                             \
+  X("gpt2", "gpt2", pn_zoo_gpt2, 0)                                                                \
+  X("xlm", "xlm", pn_zoo_xlm, 0)
 #define ZOO_ROW(name, family, build, arg) {name, family, build, arg},
 #define ZOO_NAME(name, family, build, arg) name,
 
@@ -53,6 +55,11 @@ static const struct zoo_model *find(const char *name) {
 const char *pn_zoo_family(const char *name) {
   const struct zoo_model *m = find(name);
   return m ? m->family : name;
+}
+
+bool pn_zoo_is_transformer(const char *name) {
+  const struct zoo_model *m = find(name);
+  return m && (m->build == pn_zoo_bert || m->build == pn_zoo_gpt2 || m->build == pn_zoo_xlm);
 }
 
 int pn_zoo_build(struct pn_ctx *ctx, const char *name, const struct pn_zoo_opts *opts,
