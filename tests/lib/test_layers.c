@@ -158,8 +158,19 @@ static void check_tree(struct finding *f, const char *src) {
       continue;
     }
     struct dirent *fe;
-    while ((fe = readdir(d)))
-      if (source_file(fe->d_name)) check_file(f, layer, dir, fe->d_name);
+    while ((fe = readdir(d))) {
+      if (source_file(fe->d_name)) {
+        check_file(f, layer, dir, fe->d_name);
+        continue;
+      }
+      /* a folder inside a layer (src/graph/zoo/) belongs to that layer */
+      char sub[4096];
+      DIR *sd = fe->d_name[0] != '.' && (size_t)snprintf(sub, sizeof sub, "%s/%s", dir, fe->d_name) < sizeof sub
+                    ? opendir(sub) : NULL;
+      for (struct dirent *se; sd && (se = readdir(sd));)
+        if (source_file(se->d_name)) check_file(f, layer, sub, se->d_name);
+      if (sd) closedir(sd);
+    }
     closedir(d);
   }
   closedir(top);

@@ -1,5 +1,7 @@
 /* kit.h - the graph-building kit: what the zoo's model files (src/graph/zoo/) are written with, and
-** what other code that builds graphs (SmartPAF's rewriting, Proteus' sentinels, tests) can use.
+** what other code inside privnn that builds graphs (SmartPAF's rewriting, Proteus' sentinels, tests)
+** can use. Internal to the library: not installed and not exported (no PN_API), like the op tables;
+** the public zoo API is graph/zoo.h.
 **
 ** A pn_zb carries the graph under construction, the weight PRG and a sticky status: after the
 ** first failure every helper returns NULL (or an empty pn_zb_act) and does nothing, so model code
