@@ -98,7 +98,7 @@ static void sentinels_for(const char *model, int max_parts, int k) {
 }
 
 static void test_sentinels_cnn(void **state) {
-  sentinels_for("resnet18", 3, 4);
+  sentinels_for("resnet18", 3, 8);
   sentinels_for("mobilenetv2", 3, 4);
 }
 
