@@ -466,8 +466,8 @@ void pn_fhe_session_close(struct pn_fhe_session *s) {
 int pn_fhe_frames_check(struct pn_ctx *ctx, const uint8_t *buf, size_t len) {
   size_t at = 0;
   while (at < len) {
-    int type, rc;
-    uint64_t n;
+    int type = 0, rc;
+    uint64_t n = 0;
     if (len - at < PN_FHE_FRAME_HDR)
       return pn_err(ctx, PN_ERR_PROTOCOL, "fhe net: %zu bytes left, less than a frame header", len - at);
     if ((rc = pn_fhe_frame_header(ctx, buf + at, NULL, &type, &n))) return rc;

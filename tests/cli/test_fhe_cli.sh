@@ -2,7 +2,8 @@
 # test_fhe_cli.sh - privnn fhe: plan (table and JSON) of a PAF lenet5 that needs bootstrapping, with
 # real bootstraps (N = 2^16) and with bootstraps placed for the simulation; encrypted inference end to end on a small PAF model cut from it
 # (conv-PafRelu-avgpool-dense: fits without bootstrapping) with agreement and logit error read from the
-# JSON; the same steps as files (keygen, encrypt, eval, decrypt) and their refusals; and bad input: a plain ReLU model, a model too deep without bootstrapping, --boot simulate with
+# JSON; the user's own files (--input: .npy and PNG of test images give the classes --data gives, in infer,
+# encrypt and query); the same steps as files (keygen, encrypt, eval, decrypt) and their refusals; and bad input: a plain ReLU model, a model too deep without bootstrapping, --boot simulate with
 # infer, a missing file, bad options. Each error is one line naming the file or node.
 # Usage: bash test_fhe_cli.sh PATH/TO/privnn SOURCE_DIR
 set -u
@@ -57,22 +58,47 @@ del g.value_info[:]
 onnx.save(m, sys.argv[2])
 PYEOF
 [ -s "$W/small.onnx" ] || fail "could not cut the small model"
-expect_ok "$PRIVNN" fhe infer "$W/small.onnx" --data fashion-mnist --count 2 --json "$W/infer.json"
+expect_ok "$PRIVNN" fhe infer "$W/small.onnx" --data fashion-mnist --split test --count 2 --json "$W/infer.json"
 grep -q "agreement with the plaintext model 1.0000 (2/2)" "$W/out" || fail "infer: $(cat "$W/out")"
 [ "$(json "$W/infer.json" "d['agreement'] == 1 and d['max_abs_err'] < 1e-2 and d['images'] == 2")" = True ] ||
   fail "infer.json: agreement/max_abs_err: $(head -c 600 "$W/infer.json")"
 [ "$(json "$W/infer.json" "all(k in d for k in ('accuracy','seconds_per_image','bytes_up','bytes_down','key_bytes','layers')) and d['params']['secure_128']")" = True ] ||
   fail "infer.json lacks keys"
 
+# ---- the user's own inputs (--input): test images 0 and 1 as numpy wrote them (uint8), image 1 as PNG ----
+$PY - "$W" <<'PYEOF' || fail "numpy could not write the test images"
+import gzip, sys, numpy as np
+x = np.frombuffer(gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read(), np.uint8, offset=16)
+np.save(sys.argv[1] + "/x.npy", x[:2 * 784].reshape(2, 28, 28))
+np.save(sys.argv[1] + "/i1.npy", x[784:2 * 784].reshape(28, 28))
+PYEOF
+expect_ok "$PRIVNN" tensor "$W/i1.npy" -o "$W/i1.png"
+expect_ok "$PRIVNN" fhe infer "$W/small.onnx" --input "$W/i1.png" --max-keys 16 --json "$W/infer-png.json"
+grep -q "^input 0: class $(json "$W/infer.json" "d['predictions'][1][0]") encrypted, $(json "$W/infer.json" "d['predictions'][1][1]") in plaintext" "$W/out" ||
+  fail "infer --input i1.png: not image 1's classes: $(cat "$W/out")"
+[ "$(json "$W/infer-png.json" "d['predictions'] == json.load(open('$W/infer.json'))['predictions'][1:] and d['accuracy'] is None and d['max_abs_err'] < 1e-2")" = True ] ||
+  fail "infer-png.json: $(head -c 600 "$W/infer-png.json")"
+expect_err 2 "exclude each other" "$PRIVNN" fhe infer "$W/small.onnx" --data fashion-mnist --input "$W/x.npy"
+expect_err 2 "--resize applies" "$PRIVNN" fhe infer "$W/small.onnx" --data fashion-mnist --resize
+expect_err 1 "hold 2 examples" "$PRIVNN" fhe infer "$W/small.onnx" --input "$W/x.npy" --count 3
+
 # ---- the same as files: keygen (client), encrypt, eval (server: no secret key), decrypt ----
 K="$W/keys"
 expect_ok "$PRIVNN" fhe keygen "$W/small.onnx" --max-keys 16 -o "$K"
 [ "$(stat -c %a "$K/secret.key")" = 600 ] || fail "secret.key is not 0600"
-expect_ok "$PRIVNN" fhe encrypt "$W/small.onnx" --keys "$K" --data fashion-mnist --index 0 -o "$W/q.bin"
+expect_ok "$PRIVNN" fhe encrypt "$W/small.onnx" --keys "$K" --data fashion-mnist --split test --index 0 -o "$W/q.bin"
 expect_ok "$PRIVNN" fhe eval "$W/small.onnx" "$W/q.bin" --keys "$K/eval.keys" --max-keys 16 -o "$W/r.bin"
 expect_ok "$PRIVNN" fhe decrypt "$W/r.bin" --keys "$K" --json "$W/dec.json"
 [ "$(json "$W/dec.json" "d['top1']")" = "$(json "$W/infer.json" "d['predictions'][0][1]")" ] ||
   fail "decrypted top-1 differs from the plaintext model's: $(cat "$W/dec.json")"
+# the same image from the user's own file: the same class
+expect_ok "$PRIVNN" fhe encrypt "$W/small.onnx" --keys "$K" --input "$W/x.npy" --index 0 -o "$W/qx.bin"
+expect_ok "$PRIVNN" fhe eval "$W/small.onnx" "$W/qx.bin" --keys "$K/eval.keys" --max-keys 16 -o "$W/rx.bin"
+expect_ok "$PRIVNN" fhe decrypt "$W/rx.bin" --keys "$K" --json "$W/decx.json"
+[ "$(json "$W/decx.json" "d['top1']")" = "$(json "$W/dec.json" "d['top1']")" ] ||
+  fail "encrypt --input x.npy: top-1 differs from --data's image 0: $(cat "$W/decx.json")"
+expect_err 1 "hold 2 examples" "$PRIVNN" fhe encrypt "$W/small.onnx" --keys "$K" --input "$W/x.npy" --index 2 -o "$W/qy.bin"
+expect_err 1 "no-such.npy" "$PRIVNN" fhe encrypt "$W/small.onnx" --keys "$K" --input "$W/x.npy" --input "$W/no-such.npy" -o "$W/qy.bin"
 expect_err 1 "program hash differs" "$PRIVNN" fhe eval "$W/small.onnx" "$W/q.bin" --keys "$K/eval.keys" -o "$W/r2.bin"
 expect_err 1 "expected a result, got a query" "$PRIVNN" fhe decrypt "$W/q.bin" --keys "$K"
 head -c 1000 "$W/q.bin" >"$W/q-cut.bin"
@@ -104,7 +130,8 @@ else
     exec 3>&-
   fi
   [ "$(head -c 4 "$W/hello-hdr")" = PNFS ] || fail "the server did not speak first with a PNFS frame"
-  expect_ok "$PRIVNN" fhe query --connect 127.0.0.1:"$PORT" --data fashion-mnist --index 0 --count 2 --json "$W/query.json"
+  # the client's own files, normalised as the server's HELLO says: test images 0 and 1
+  expect_ok "$PRIVNN" fhe query --connect 127.0.0.1:"$PORT" --input "$W/x.npy" --json "$W/query.json"
   [ "$(json "$W/query.json" "[p['top1'] for p in d['predictions']] == [q[1] for q in json.load(open('$W/infer.json'))['predictions']]")" = True ] ||
     fail "query top-1 differs from the plaintext model's: $(head -c 600 "$W/query.json")"
   [ "$(json "$W/query.json" "d['key_bytes'] > 0 and d['bytes_up'] > d['bytes_down'] > 0")" = True ] ||
@@ -129,13 +156,14 @@ fi
 expect_err 1 "cannot connect" "$PRIVNN" fhe query --connect 127.0.0.1:1 --data fashion-mnist --timeout 1
 expect_err 2 "--listen" "$PRIVNN" fhe serve "$W/small.onnx"
 expect_err 2 "unexpected argument" "$PRIVNN" fhe query "$W/small.onnx" --connect 127.0.0.1:1 --data fashion-mnist
+expect_err 2 "exclude each other" "$PRIVNN" fhe query --connect 127.0.0.1:1 --data fashion-mnist --input "$W/x.npy"
 
 # ---- bad input ----
 expect_err 1 "no-such.onnx" "$PRIVNN" fhe plan "$W/no-such.onnx"
 expect_err 2 "no model given" "$PRIVNN" fhe plan
 expect_err 2 "unknown subcommand" "$PRIVNN" fhe frobnicate
 expect_err 2 "--count" "$PRIVNN" fhe infer "$W/small.onnx" --data fashion-mnist --count 0
-expect_err 2 "no data given" "$PRIVNN" fhe infer "$W/small.onnx"
+expect_err 2 "no images given" "$PRIVNN" fhe infer "$W/small.onnx"
 expect_err 2 "--logn" "$PRIVNN" fhe plan "$W/small.onnx" --logn 40
 expect_err 1 "do not fit one ciphertext" "$PRIVNN" fhe plan "$W/small.onnx" --logn 12
 

@@ -16,7 +16,9 @@
 #include "graph/onnx.h"
 #include "graph/paf.h"
 #include "nn/dataset.h"
+#include "nn/input.h"
 #include "util/util.h"
+#include "util/wipe.h"
 
 /* ---- options: one table for every fhe subcommand; each names the ones it takes ---- */
 
@@ -25,6 +27,8 @@ struct fhe_args {
   int64_t index, count, cache_mb, threads, sessions, timeout;
   int64_t logn, scale_bits, boot_levels, max_keys, key_mb;
   int compose_i, boot_i, split_i;
+  struct pn_cli_list inputs;   /* --input: the user's own files instead of --data */
+  bool resize, count_given;
   struct pn_fhe_opts o;
 };
 
@@ -63,11 +67,15 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
      NULL, "what --key-mb holds"},
     {"--json", NULL, PN_CLI_STR, &f->json, "FILE", "machine-readable report ('-': stdout)"},
     {"--data", NULL, PN_CLI_STR, &f->data, "D", "fashion-mnist, or a folder with its four .gz files"},
+    {"--input", "-i", PN_CLI_LIST, &f->inputs, "FILE", "your own input instead of --data: .npy, .pb, PNG or PGM, "
+     "one example or a batch (repeat)"},
+    {"--resize", NULL, PN_CLI_FLAG, &f->resize, NULL, "resize / convert --input images to the model's shape"},
     {"--split", NULL, PN_CLI_CHOICE, &f->split_i, "S", "Fashion-MNIST split (test: final reporting only)", 0, 0,
      "val|test"},
-    {"--count", NULL, PN_CLI_INT, &f->count, "N", "images (the first N of the split, or from --index)", 1,
-     PN_FMNIST_TEST},
-    {"--index", NULL, PN_CLI_INT, &f->index, "I", "image index in the split", 0, PN_FMNIST_TRAIN},
+    {"--count", NULL, PN_CLI_INT, &f->count, "N", "images (the first N of the split, or from --index; with "
+     "--input: default all they hold)", 1, PN_FMNIST_TEST, NULL, NULL, &f->count_given},
+    {"--index", NULL, PN_CLI_INT, &f->index, "I", "image index in the split (or among the --input examples)", 0,
+     PN_FMNIST_TRAIN},
     {"--cache-mb", NULL, PN_CLI_INT, &f->cache_mb, "M", "the server's memory for encoded weights (the rest is "
      "encoded during each evaluation)", 0, 1 << 20},
     {"--threads", NULL, PN_CLI_INT, &f->threads, "T", "OpenMP threads", 1, 256, NULL, "the library's own"},
@@ -113,10 +121,13 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
   f->o.max_keys = (int)f->max_keys;
   f->o.key_mb = (int)f->key_mb;
   if (strstr(sp->opts, "--data")) {
-    if (!f->data) return pn_cli_usage(sp->cmd, "no data given (--data fashion-mnist)");
-    if (strcmp(f->data, "fashion-mnist") && access(f->data, F_OK))
+    if (f->data && f->inputs.n) return pn_cli_usage(sp->cmd, "--data and --input exclude each other");
+    if (!f->data && !f->inputs.n)
+      return pn_cli_usage(sp->cmd, "no images given (--data fashion-mnist, or --input FILE for your own)");
+    if (f->data && strcmp(f->data, "fashion-mnist") && access(f->data, F_OK))
       return pn_cli_usage(sp->cmd, "--data '%s': not 'fashion-mnist' nor a folder", f->data);
   }
+  if (f->resize && !f->inputs.n) return pn_cli_usage(sp->cmd, "--resize applies to --input files");
   if (strstr(sp->opts, "--listen") && !f->listen) return pn_cli_usage(sp->cmd, "no --listen HOST:PORT given");
   if (strstr(sp->opts, "--connect") && !f->connect) return pn_cli_usage(sp->cmd, "no --connect HOST:PORT given");
   return PN_EXIT_OK;
@@ -129,22 +140,25 @@ static const struct fhe_sub sub_plan = {
   "products, bootstraps and the estimated time (cost model), the parameters and the key memory.",
   "privnn fhe plan lenet5-f1g2.onnx --json plan.json", PLAN_OPTS " --json", "model", 1, 1};
 static const struct fhe_sub sub_infer = {
-  "fhe infer", "MODEL.onnx --data fashion-mnist --count N [options]",
+  "fhe infer", "MODEL.onnx (--data fashion-mnist --count N | --input FILE...) [options]",
   "Client and server in one process: keys, then per image encrypt -> evaluate -> decrypt through the\n"
   "objects they exchange, each compared with the plaintext model (agreement, max abs logit error),\n"
-  "with per-layer times, bytes each way, key sizes and peak memory.",
+  "with per-layer times, bytes each way, key sizes and peak memory. --input: your own images or arrays\n"
+  "(normalised as the model's training data), each one's class encrypted and in plaintext.",
   "privnn fhe infer small.onnx --data fashion-mnist --count 10 --json report.json",
-  PLAN_OPTS " --data --split --count --cache-mb --threads --json", "model", 1, 1};
+  PLAN_OPTS " --data --input --resize --split --count --cache-mb --threads --json", "model", 1, 1};
 static const struct fhe_sub sub_keygen = {
   "fhe keygen", "MODEL.onnx -o DIR [plan options]",
   "The client's keys for a model: DIR/spec.bin (public), DIR/secret.key (0600, stays with the client),\n"
   "DIR/eval.keys (for the server). Give eval the same plan options.",
   "privnn fhe keygen small.onnx -o keys", PLAN_OPTS " --output", "model", 1, 1};
 static const struct fhe_sub sub_encrypt = {
-  "fhe encrypt", "MODEL.onnx --keys DIR --data fashion-mnist --index I -o QUERY",
-  "Encrypt one Fashion-MNIST image with the client's keys (MODEL only for its input normalisation).",
+  "fhe encrypt", "MODEL.onnx --keys DIR (--data fashion-mnist | --input FILE) [--index I] -o QUERY",
+  "Encrypt one image with the client's keys: Fashion-MNIST's --index I, or your own (--input: a PNG/PGM\n"
+  "image or a .npy/.pb array; --index picks an example of a batch). MODEL only for its input shape and\n"
+  "normalisation.",
   "privnn fhe encrypt small.onnx --keys keys --data fashion-mnist --index 0 -o q.bin",
-  "--keys --data --split --index --output", "model", 1, 1};
+  "--keys --data --input --resize --split --index --output", "model", 1, 1};
 static const struct fhe_sub sub_eval = {
   "fhe eval", "MODEL.onnx QUERY --keys DIR/eval.keys -o RESULT [plan options]",
   "The server's step: evaluate the model on an encrypted query with the client's evaluation keys (it never\n"
@@ -162,11 +176,12 @@ static const struct fhe_sub sub_serve = {
   "privnn fhe serve small.onnx --listen 0.0.0.0:7070", PLAN_OPTS " --listen --sessions --cache-mb --timeout",
   "model", 1, 1};
 static const struct fhe_sub sub_query = {
-  "fhe query", "--connect HOST:PORT --data fashion-mnist [options]",
+  "fhe query", "--connect HOST:PORT (--data fashion-mnist | --input FILE...) [options]",
   "The client over TCP: receives the model's spec, makes a secret key and the evaluation keys, uploads the\n"
-  "latter, encrypts images --index .. --index+--count-1, decrypts the answers (top-1 against the labels).",
+  "latter, encrypts images --index .. --index+--count-1, decrypts the answers (top-1 against the labels;\n"
+  "with --input, your own images or arrays, normalised as the server's HELLO says).",
   "privnn fhe query --connect 127.0.0.1:7070 --data fashion-mnist --count 5 --json q.json",
-  "--connect --data --split --index --count --timeout --json", NULL, 0, 0};
+  "--connect --data --input --resize --split --index --count --timeout --json", NULL, 0, 0};
 
 static int load_compile(const char *cmd, const struct fhe_args *f, struct pn_ctx *ctx, struct pn_graph **g,
                         struct pn_fhe_plan **p) {
@@ -174,6 +189,42 @@ static int load_compile(const char *cmd, const struct fhe_args *f, struct pn_ctx
   int rc = pn_onnx_load_file(ctx, f->model, g);
   if (!rc && (rc = pn_fhe_compile(ctx, *g, &f->o, p))) pn_err_prefix(ctx, "%s", f->model);
   return rc ? pn_cli_fail(cmd, ctx) : PN_EXIT_OK;
+}
+
+/* The --input files as g's input (pn_input_load: normalised as g's training data): n_in floats per example.
+** *n is the examples to use: --count (at most what the files hold; all of them without --count) or, with
+** want_all 0, every example (--index then picks one). *x is freed with free_inputs (the user's data is wiped). */
+static int load_inputs(struct pn_ctx *ctx, const struct fhe_args *f, const char *name, const struct pn_graph *g,
+                       int64_t n_in, float **x, int64_t *n, int want_all) {
+  struct pn_input_opts io = {.resize = f->resize};
+  struct pn_input_info info;
+  struct pn_tensor *t = NULL;
+  *x = NULL, *n = 0;
+  int rc = pn_input_load(ctx, g, f->inputs.v, f->inputs.n, &io, &t, &info);
+  if (rc) {
+    pn_err_prefix(ctx, "%s", name);
+    return rc;
+  }
+  if (pn_tensor_numel(t) != info.n * n_in)
+    rc = pn_err(ctx, PN_ERR_INVALID, "%s: the input files do not fit the model's input (%lld elements per example)",
+                name, (long long)n_in);
+  else if (!want_all && f->count_given && f->count > info.n)
+    rc = pn_err(ctx, PN_ERR_INVALID, "--count %lld: the --input files hold %lld example%s", (long long)f->count,
+                (long long)info.n, info.n == 1 ? "" : "s");
+  else if (!(*x = malloc((size_t)pn_tensor_nbytes(t))))
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  if (!rc) {
+    memcpy(*x, t->data, (size_t)pn_tensor_nbytes(t));
+    *n = want_all || !f->count_given ? info.n : f->count;
+  }
+  pn_wipe(t->data, pn_tensor_nbytes(t));
+  pn_tensor_free(t);
+  return rc;
+}
+
+static void free_inputs(float *x, int64_t n, int64_t n_in) {
+  if (x) pn_wipe(x, (size_t)(n * n_in) * sizeof *x);
+  free(x);
 }
 
 static int cmd_plan(int argc, char **argv) {
@@ -223,33 +274,45 @@ static int cmd_infer(int argc, char **argv) {
   int64_t *idx = NULL;
   struct pn_fhe_infer_report r;
   memset(&r, 0, sizeof r);
-  rc = pn_dataset_load(&ctx, strcmp(f.data, "fashion-mnist") ? f.data : NULL, &ds);
-  if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", f.model);
-  if (!rc && info.in_elems != PN_FMNIST_PIXELS)
-    rc = pn_err(&ctx, PN_ERR_INVALID, "%s: the model takes %lld input elements, Fashion-MNIST images have %d", f.model,
-                (long long)info.in_elems, PN_FMNIST_PIXELS);
+  const int files = f.inputs.n > 0;
   int64_t n = f.count;
-  if (!rc && n > ds.n[split]) n = ds.n[split];
-  if (!rc) {
+  if (files) {
+    rc = load_inputs(&ctx, &f, f.model, g, info.in_elems, &x, &n, 0);
+  } else {
+    rc = pn_dataset_load(&ctx, strcmp(f.data, "fashion-mnist") ? f.data : NULL, &ds);
+    if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", f.model);
+    if (!rc && info.in_elems != PN_FMNIST_PIXELS)
+      rc = pn_err(&ctx, PN_ERR_INVALID, "%s: the model takes %lld input elements, Fashion-MNIST images have %d",
+                  f.model, (long long)info.in_elems, PN_FMNIST_PIXELS);
+    if (!rc && n > ds.n[split]) n = ds.n[split];
+  }
+  if (!rc && !files) {
     x = malloc((size_t)n * PN_FMNIST_PIXELS * sizeof *x);
     y = malloc((size_t)n * sizeof *y);
     idx = malloc((size_t)n * sizeof *idx);
     if (!x || !y || !idx) rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+    for (int64_t i = 0; !rc && i < n; i++) idx[i] = i;
+    if (!rc) pn_dataset_batch(&ds, split, idx, n, 0, 0, NULL, x, y);
   }
   if (!rc) {
-    for (int64_t i = 0; i < n; i++) idx[i] = i;
-    pn_dataset_batch(&ds, split, idx, n, 0, 0, NULL, x, y);
-    printf("%s: N=2^%d, %d levels, depth %d, %d bootstraps, %d rotation keys; %lld %s images\n", f.model, info.logn,
-           info.levels, info.depth, info.boots, info.rotation_keys, (long long)n, f.split);
+    char what[64];
+    if (files) snprintf(what, sizeof what, "%lld example%s from %d input file%s", (long long)n, n == 1 ? "" : "s",
+                        f.inputs.n, f.inputs.n == 1 ? "" : "s");
+    else snprintf(what, sizeof what, "%lld %s images", (long long)n, f.split);
+    printf("%s: N=2^%d, %d levels, depth %d, %d bootstraps, %d rotation keys; %s\n", f.model, info.logn,
+           info.levels, info.depth, info.boots, info.rotation_keys, what);
     fflush(stdout);
     struct pn_fhe_infer_opts io = {.cache_mb = (size_t)f.cache_mb, .progress = 1};
-    rc = pn_fhe_infer(&ctx, p, g, x, y, n, &io, &r);
+    rc = pn_fhe_infer(&ctx, p, g, x, files ? NULL : y, n, &io, &r);
   }
   if (r.n > 0) {
     double k = (double)r.n;
     printf("agreement with the plaintext model %.4f (%lld/%lld), max abs logit error %.3g\n", (double)r.agree / k,
            (long long)r.agree, (long long)r.n, r.max_abs_err);
-    printf("top-1 accuracy: encrypted %.4f, plaintext %.4f\n", (double)r.correct / k, (double)r.plain_correct / k);
+    if (r.has_labels)
+      printf("top-1 accuracy: encrypted %.4f, plaintext %.4f\n", (double)r.correct / k, (double)r.plain_correct / k);
+    for (int64_t i = 0; files && i < r.n; i++)
+      printf("input %lld: class %d encrypted, %d in plaintext\n", (long long)i, r.pred[i], r.plain_pred[i]);
     printf("per image: evaluation %.2f s wall (%.2f s CPU), encrypt %.3f s, decrypt %.3f s; %d rotations, %d pt "
            "products, %d ct products, %d bootstraps\n", r.eval_s / k, r.eval_cpu_s / k, r.encrypt_s / k,
            r.decrypt_s / k, r.rotations, r.pt_muls, r.ct_muls, r.boots);
@@ -262,14 +325,17 @@ static int cmd_infer(int argc, char **argv) {
     cJSON *o = pn_fhe_infer_json(p, &r);
     if (o) {
       cJSON_AddStringToObject(o, "model_file", f.model);
-      cJSON_AddStringToObject(o, "split", f.split);
+      if (files) cJSON_AddNumberToObject(o, "input_files", f.inputs.n);
+      else cJSON_AddStringToObject(o, "split", f.split);
     }
     rc = o ? pn_cli_report(&ctx, "fhe infer", f.json, o) : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
     cJSON_Delete(o);
   }
   int ex = rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
   pn_fhe_infer_report_free(&r);
-  free(x), free(y), free(idx);
+  if (files) free_inputs(x, n, info.in_elems);
+  else free(x);
+  free(y), free(idx);
   pn_dataset_free(&ds);
   pn_fhe_plan_free(p);
   pn_graph_free(g);
@@ -350,8 +416,9 @@ static int cmd_encrypt(int argc, char **argv) {
   struct fhe_args f;
   int rc = parse(argc, argv, &sub_encrypt, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
-  if (!f.keys || !f.out || !f.data)
-    return pn_cli_usage(cmd, "need MODEL.onnx (its normalisation), --keys DIR, --data fashion-mnist, --index I, -o QUERY");
+  if (!f.keys || !f.out)
+    return pn_cli_usage(cmd, "need MODEL.onnx (its input), --keys DIR, --data fashion-mnist --index I or --input FILE, "
+                        "-o QUERY");
   int split = pn_split_parse(f.split);
   if (split != PN_SPLIT_VAL && split != PN_SPLIT_TEST) return pn_cli_usage(cmd, "--split: '%s' is not val or test", f.split);
   struct pn_ctx ctx = {0};
@@ -360,27 +427,40 @@ static int cmd_encrypt(int argc, char **argv) {
   struct pn_fhe_client *cl = NULL;
   struct pn_dataset ds;
   memset(&ds, 0, sizeof ds);
-  float x[PN_FMNIST_PIXELS];
+  float img[PN_FMNIST_PIXELS], *fx = NULL;
+  const float *x = img;
+  int64_t nfx = 0;
   int32_t label = 0;
   uint8_t *q = NULL;
   size_t n = 0;
   rc = pn_onnx_load_file(&ctx, f.model, &g);
   if (!rc) rc = load_client(&ctx, f.keys, &spec, &cl);
-  if (!rc && spec->n_in != PN_FMNIST_PIXELS)
-    rc = pn_err(&ctx, PN_ERR_INVALID, "%s/spec.bin: the model takes %lld inputs, an image has %d", f.keys,
-                (long long)spec->n_in, PN_FMNIST_PIXELS);
-  if (!rc) rc = pn_dataset_load(&ctx, strcmp(f.data, "fashion-mnist") ? f.data : NULL, &ds);
-  if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", f.model);
-  if (!rc && f.index >= ds.n[split])
-    rc = pn_err(&ctx, PN_ERR_INVALID, "--index %lld: the %s split has %lld images", (long long)f.index, f.split,
-                (long long)ds.n[split]);
-  if (!rc) {
-    pn_dataset_batch(&ds, (enum pn_split)split, &f.index, 1, 0, 0, NULL, x, &label);
-    rc = pn_fhe_encrypt(&ctx, cl, x, PN_FMNIST_PIXELS, &q, &n);
+  if (!rc && f.inputs.n) {
+    /* the user's own image or array: example --index of what the files hold */
+    if (!(rc = load_inputs(&ctx, &f, f.model, g, spec->n_in, &fx, &nfx, 1)) && f.index >= nfx)
+      rc = pn_err(&ctx, PN_ERR_INVALID, "--index %lld: the --input files hold %lld example%s", (long long)f.index,
+                  (long long)nfx, nfx == 1 ? "" : "s");
+    if (!rc) x = fx + f.index * spec->n_in;
+  } else if (!rc) {
+    if (spec->n_in != PN_FMNIST_PIXELS)
+      rc = pn_err(&ctx, PN_ERR_INVALID, "%s/spec.bin: the model takes %lld inputs, an image has %d", f.keys,
+                  (long long)spec->n_in, PN_FMNIST_PIXELS);
+    if (!rc) rc = pn_dataset_load(&ctx, strcmp(f.data, "fashion-mnist") ? f.data : NULL, &ds);
+    if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", f.model);
+    if (!rc && f.index >= ds.n[split])
+      rc = pn_err(&ctx, PN_ERR_INVALID, "--index %lld: the %s split has %lld images", (long long)f.index, f.split,
+                  (long long)ds.n[split]);
+    if (!rc) pn_dataset_batch(&ds, (enum pn_split)split, &f.index, 1, 0, 0, NULL, img, &label);
   }
+  if (!rc) rc = pn_fhe_encrypt(&ctx, cl, x, spec->n_in, &q, &n);
   if (!rc) rc = pn_write_file_atomic(&ctx, f.out, q, n, 0644);
-  if (!rc) printf("%s: %s image %lld (label %d) encrypted, %zu bytes\n", f.out, f.split, (long long)f.index, label, n);
+  if (!rc && f.inputs.n)
+    printf("%s: example %lld of %d input file%s encrypted, %zu bytes\n", f.out, (long long)f.index, f.inputs.n,
+           f.inputs.n == 1 ? "" : "s", n);
+  else if (!rc)
+    printf("%s: %s image %lld (label %d) encrypted, %zu bytes\n", f.out, f.split, (long long)f.index, label, n);
   free(q);
+  free_inputs(fx, nfx, spec ? spec->n_in : 0);
   pn_dataset_free(&ds);
   pn_fhe_client_free(cl);
   pn_fhe_spec_free(spec);
@@ -514,6 +594,26 @@ static int cmd_serve(int argc, char **argv) {
   return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
 }
 
+/* The client's --input files for a server's model: the client has no model, so a stand-in graph carries
+** what it knows from HELLO: the input size (1x28x28 when it is an image's, else flat) and the normalisation. */
+static int query_inputs(struct pn_ctx *ctx, const struct fhe_args *f, const struct pn_fhe_session *s, float **x,
+                        int64_t *n) {
+  struct pn_graph *g = pn_graph_new();
+  const int64_t n_in = s->spec->n_in;
+  int64_t img[4] = {-1, 1, 28, 28}, flat[2] = {-1, n_in};
+  char norm[64];
+  snprintf(norm, sizeof norm, "%.9g %.9g", (double)(float)s->mean, (double)(float)s->std);
+  int rc = g ? PN_OK : pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  if (!rc && !pn_graph_add_input(g, "input", PN_DT_FLOAT, n_in == PN_FMNIST_PIXELS ? 4 : 2,
+                                 n_in == PN_FMNIST_PIXELS ? img : flat))
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  if (!rc && !isnan(s->mean) && pn_graph_set_meta(g, PN_META_NORMALIZE, norm))
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  if (!rc) rc = load_inputs(ctx, f, f->connect, g, n_in, x, n, 1);
+  pn_graph_free(g);
+  return rc;
+}
+
 static int cmd_query(int argc, char **argv) {
   const char *cmd = "fhe query";
   struct fhe_args f;
@@ -530,16 +630,27 @@ static int cmd_query(int argc, char **argv) {
   int64_t n = 0, correct = 0;
   size_t up = 0, down = 0;
   double t_all = 0;
-  rc = pn_dataset_load(&ctx, strcmp(f.data, "fashion-mnist") ? f.data : NULL, &ds);
+  const int files = f.inputs.n > 0;
+  float *fx = NULL;
+  int64_t nfx = 0;
+  if (!files) rc = pn_dataset_load(&ctx, strcmp(f.data, "fashion-mnist") ? f.data : NULL, &ds);
   if (!rc) rc = pn_fhe_connect(&ctx, f.connect, f.timeout < 10 ? (int)f.timeout * 1000 : 10000, (int)f.timeout * 1000, &c);
   if (!rc) rc = pn_fhe_session_open(&ctx, c, 0, &s);
-  if (!rc && s->spec->n_in != PN_FMNIST_PIXELS)
-    rc = pn_err(&ctx, PN_ERR_INVALID, "%s: the model takes %lld inputs, an image has %d", f.connect,
-                (long long)s->spec->n_in, PN_FMNIST_PIXELS);
-  if (!rc && !isnan(s->mean)) ds.mean = (float)s->mean, ds.std = (float)s->std;
-  if (!rc && f.index + f.count > ds.n[split])
-    rc = pn_err(&ctx, PN_ERR_INVALID, "--index %lld --count %lld: the %s split has %lld images", (long long)f.index,
-                (long long)f.count, f.split, (long long)ds.n[split]);
+  if (!rc && files) {
+    /* your own inputs, normalised as the server's HELLO says; without --count, all from --index on */
+    if (!(rc = query_inputs(&ctx, &f, s, &fx, &nfx)) && !f.count_given) f.count = nfx > f.index ? nfx - f.index : 1;
+    if (!rc && f.index + f.count > nfx)
+      rc = pn_err(&ctx, PN_ERR_INVALID, "--index %lld --count %lld: the --input files hold %lld example%s",
+                  (long long)f.index, (long long)f.count, (long long)nfx, nfx == 1 ? "" : "s");
+  } else if (!rc) {
+    if (s->spec->n_in != PN_FMNIST_PIXELS)
+      rc = pn_err(&ctx, PN_ERR_INVALID, "%s: the model takes %lld inputs, an image has %d", f.connect,
+                  (long long)s->spec->n_in, PN_FMNIST_PIXELS);
+    if (!rc && !isnan(s->mean)) ds.mean = (float)s->mean, ds.std = (float)s->std;
+    if (!rc && f.index + f.count > ds.n[split])
+      rc = pn_err(&ctx, PN_ERR_INVALID, "--index %lld --count %lld: the %s split has %lld images", (long long)f.index,
+                  (long long)f.count, f.split, (long long)ds.n[split]);
+  }
   if (!rc && !(y = malloc((size_t)s->spec->n_out * sizeof *y))) rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
   if (!rc) {
     printf("%s: model %s, N=2^%d; making keys\n", f.connect, s->spec->name, s->spec->params.logn);
@@ -553,10 +664,12 @@ static int cmd_query(int argc, char **argv) {
     preds = o ? cJSON_AddArrayToObject(o, "predictions") : NULL;
   }
   for (int64_t i = 0; !rc && i < f.count; i++) {
-    float x[PN_FMNIST_PIXELS];
-    int32_t label;
+    float img[PN_FMNIST_PIXELS];
+    const float *x = img;
+    int32_t label = -1;
     int64_t id = f.index + i, best = 0;
-    pn_dataset_batch(&ds, split, &id, 1, 0, 0, NULL, x, &label);
+    if (files) x = fx + id * s->spec->n_in;
+    else pn_dataset_batch(&ds, split, &id, 1, 0, 0, NULL, img, &label);
     double t0 = pn_now();
     if ((rc = pn_fhe_session_query(&ctx, s, x, y, &up, &down))) break;
     t_all += pn_now() - t0;
@@ -564,8 +677,10 @@ static int cmd_query(int argc, char **argv) {
       if (y[j] > y[best]) best = j;
     correct += best == label;
     n++;
-    printf("%s image %lld: top-1 %lld, label %d (%.2f s)\n", f.split, (long long)id, (long long)best, label,
-           pn_now() - t0);
+    if (files) printf("input %lld: top-1 %lld (%.2f s)\n", (long long)id, (long long)best, pn_now() - t0);
+    else
+      printf("%s image %lld: top-1 %lld, label %d (%.2f s)\n", f.split, (long long)id, (long long)best, label,
+             pn_now() - t0);
     fflush(stdout);
     cJSON *e = cJSON_CreateObject(), *l = e ? cJSON_AddArrayToObject(e, "logits") : NULL;
     if (l)
@@ -573,15 +688,16 @@ static int cmd_query(int argc, char **argv) {
     if (e) {
       cJSON_AddNumberToObject(e, "index", (double)id);
       cJSON_AddNumberToObject(e, "top1", (double)best);
-      cJSON_AddNumberToObject(e, "label", label);
+      if (!files) cJSON_AddNumberToObject(e, "label", label);
       cJSON_AddItemToArray(preds, e);
     }
   }
-  if (!rc && n)
-    printf("accuracy %.4f (%lld/%lld); per query %.2f s round trip, %zu bytes up, %zu down\n", (double)correct / n,
-           (long long)correct, (long long)n, t_all / n, up, down);
+  if (!rc && n && !files)
+    printf("accuracy %.4f (%lld/%lld); ", (double)correct / n, (long long)correct, (long long)n);
+  if (!rc && n) printf("per query %.2f s round trip, %zu bytes up, %zu down\n", t_all / n, up, down);
   if (!rc && f.json && o) {
-    cJSON_AddNumberToObject(o, "accuracy", n ? (double)correct / n : 0);
+    if (files) cJSON_AddNullToObject(o, "accuracy");
+    else cJSON_AddNumberToObject(o, "accuracy", n ? (double)correct / n : 0);
     cJSON_AddNumberToObject(o, "seconds_per_image", n ? t_all / n : 0);
     cJSON_AddNumberToObject(o, "bytes_up", (double)up);
     cJSON_AddNumberToObject(o, "bytes_down", (double)down);
@@ -591,6 +707,7 @@ static int cmd_query(int argc, char **argv) {
   }
   cJSON_Delete(o);
   free(y);
+  free_inputs(fx, nfx, s ? s->spec->n_in : 0);
   if (s) pn_fhe_session_close(s);
   else pn_fhe_conn_free(c);
   pn_dataset_free(&ds);
