@@ -1,4 +1,4 @@
-/* arch.c - builders of lenet5, cnn-s, resnet-s and vgg-s as graph IR with initialised weights.
+/* arch.c - builders of lenet5, cnn-s, resnet-s, vgg-s and fhe-s as graph IR with initialised weights.
 **
 ** Layers are appended through a small builder that names values and initializers after the layer
 ** ("conv2.weight", "bn2.scale", ...), so trained models read well in any ONNX viewer. */
@@ -11,7 +11,7 @@
 #include "nn/arch.h"
 #include "util/util.h"
 
-const char *const pn_arch_names[] = {"lenet5", "cnn-s", "resnet-s", "vgg-s", NULL};
+const char *const pn_arch_names[] = {"lenet5", "cnn-s", "resnet-s", "vgg-s", "fhe-s", NULL};
 
 struct builder {
   struct pn_graph *g;
@@ -165,6 +165,11 @@ static void build(struct builder *b, const char *arch) {
     h = unary(b, "GlobalAveragePool", h);
     h = unary(b, "Flatten", h);
     gemm(b, h, 64, 10, "logits", 1.0);
+  } else if (!strcmp(arch, "fhe-s")) {
+    /* one ReLU, few maps: as a SmartPAF model it fits a 128-bit CKKS ring without bootstrapping */
+    h = pool(b, "AveragePool", relu(b, bnorm(b, conv(b, x, 1, 8, 5, 2, 2, 0), 8)), 2, 2);  /* 8x7x7 */
+    h = unary(b, "Flatten", h);
+    gemm(b, h, 8 * 7 * 7, 10, "logits", 1.0);
   } else { /* vgg-s: three stages of two 3x3 conv-BN-ReLU and a MaxPool (16, 32, 64 ch) */
     h = cbr(b, x, 1, 16, 1);
     h = pool(b, "MaxPool", cbr(b, h, 16, 16, 1), 2, 2);   /* 16x14x14 */
@@ -183,7 +188,7 @@ int pn_arch_build(struct pn_ctx *ctx, const char *arch, uint64_t seed, struct pn
   int known = 0;
   for (int i = 0; pn_arch_names[i]; i++) known |= arch && !strcmp(arch, pn_arch_names[i]);
   if (!known)
-    return pn_err(ctx, PN_ERR_INVALID, "unknown architecture '%s' (lenet5, cnn-s, resnet-s, vgg-s)",
+    return pn_err(ctx, PN_ERR_INVALID, "unknown architecture '%s' (lenet5, cnn-s, resnet-s, vgg-s, fhe-s)",
                   arch ? arch : "");
   struct builder b;
   memset(&b, 0, sizeof b);

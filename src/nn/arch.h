@@ -8,7 +8,7 @@
 struct pn_ctx;
 struct pn_graph;
 
-/* Names accepted by pn_arch_build, NULL-terminated: lenet5, cnn-s, resnet-s, vgg-s. */
+/* Names accepted by pn_arch_build, NULL-terminated: lenet5, cnn-s, resnet-s, vgg-s, fhe-s. */
 PN_API extern const char *const pn_arch_names[];
 
 /* Build arch as a graph with input "input" [N,1,28,28] and output "logits" [N,10], parameters

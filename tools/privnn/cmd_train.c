@@ -55,7 +55,7 @@ int pn_cmd_train(int argc, char **argv) {
            PN_FMNIST_DIR);
   int64_t threads = 0;
   const struct pn_cli_opt opts[] = {
-    {"--arch", NULL, PN_CLI_STR, &arch, "ARCH", "lenet5, cnn-s, resnet-s or vgg-s (required)"},
+    {"--arch", NULL, PN_CLI_STR, &arch, "ARCH", "lenet5, cnn-s, resnet-s, vgg-s or fhe-s (required)"},
     {"--data", NULL, PN_CLI_STR, &data, "D", data_help, 0, 0, NULL, "fashion-mnist"},
     {"--output", "-o", PN_CLI_STR, &out, "FILE", "the trained model, ONNX (required)"},
     {"--epochs", NULL, PN_CLI_INT, &epochs, "N", "epochs", 1, 1024},
