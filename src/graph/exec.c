@@ -19,8 +19,9 @@
 **
 ** A Conv with constant weights keeps kernel state across runs (struct pn_conv_cache: filters
 ** restricted to the taps that see the input on small images, Winograd-transformed filters),
-** freed with the executor. With no_fuse (the reference the differential tests compare against)
-** every Conv runs the plain kernels, without that state.
+** freed with the executor; a MatMul by a constant 2-D B keeps B packed for k_gemm.c (struct
+** pn_matmul_cache). With no_fuse (the reference the differential tests compare against) every
+** Conv and MatMul runs the plain kernels, without that state.
 **
 ** Threads: only Conv, Gemm and MatMul run multi-threaded (Conv through k_par.c's pool, which
 ** never waits for a helper that has not started); the other (memory-bound) kernels run on one
@@ -56,8 +57,10 @@ struct xnode {
   int n_in_run;                /* inputs given to run: n_in, or 3 for a Conv with a folded bias */
   bool skip;                   /* fused into an earlier node, or evaluated once by pn_exec_new */
   int act;                     /* fused activation node applied to out[0], or -1 */
-  bool const_w;                /* Conv whose weights are a constant: may keep cc across runs */
+  bool const_w;                /* Conv / MatMul whose weights (in[1]) are a constant: may keep
+                               ** cc / mc across runs */
   struct pn_conv_cache *cc;    /* the Conv kernel's state across runs (const_w only) */
+  struct pn_matmul_cache *mc;  /* a MatMul by a constant 2-D B: B packed (const_w only) */
 };
 
 struct pn_exec {
@@ -140,6 +143,7 @@ void pn_exec_free(struct pn_exec *ex) {
       free(ex->nodes[i].in);
       free(ex->nodes[i].out);
       pn_conv_cache_free(ex->nodes[i].cc);
+      pn_matmul_cache_free(ex->nodes[i].mc);
     }
   free(ex->nodes);
   for (int i = 0; i < ex->n_pool; i++) pn_tensor_free(ex->pool[i]);
@@ -450,7 +454,8 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
   for (int i = 0; i < g->n_nodes; i++) {
     struct xnode *x = &ex->nodes[i];
     if (x->skip) continue;
-    x->const_w = fuse && x->op == PN_OP_CONV && x->n_in_run > 1 && x->in[1] >= 0 && ex->kind[x->in[1]] == SLOT_INIT;
+    x->const_w = fuse && (x->op == PN_OP_CONV || x->op == PN_OP_MATMUL) && x->n_in_run > 1 &&
+                 x->in[1] >= 0 && ex->kind[x->in[1]] == SLOT_INIT;
     for (int j = 0; j < x->n_in_run; j++)
       if (x->in[j] >= 0) ex->last_use[x->in[j]] = i;
     if (x->act >= 0) {   /* the activation's extra inputs (Clip bounds) are read here */
@@ -599,8 +604,8 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
         rc = pn_op_err(&a, PN_ERR_UNSUPPORTED, "output '%s': unsupported dtype %s", n->out[j], pn_dtype_name(s->dtype));
         break;
       }
-      bool writes_all = (x->op == PN_OP_CONV || x->op == PN_OP_ADD) && j == 0 &&
-                        s->dtype == PN_DT_FLOAT;
+      bool writes_all = (x->op == PN_OP_CONV || x->op == PN_OP_ADD || x->op == PN_OP_MATMUL) &&
+                        j == 0 && s->dtype == PN_DT_FLOAT;
       if (!(tout[j] = writes_all ? take(ex, s) : pn_tensor_new(s->dtype, s->ndim, s->dims))) {
         rc = pn_op_err(&a, PN_ERR_NOMEM, "cannot allocate output '%s'", n->out[j]);
         break;
@@ -631,6 +636,8 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     if (rc == PN_OK)
       rc = conv_f32 ? pn_conv_run_fused(&a, tin, x->n_in_run, tout[0], act,
                                         x->const_w ? &x->cc : NULL)
+               : x->op == PN_OP_MATMUL && x->const_w
+                    ? pn_matmul_run_cached(&a, tin, x->n_in_run, tout[0], &x->mc)
                     : pn_op_run(x->op, &a, tin, x->n_in_run, tout, n->n_out);
     if (rc == PN_OK && x->act >= 0 && !epilogue) {
       /* the fused activation, in place on the output (elementwise kernels allow it) */

@@ -76,7 +76,8 @@ bool pn_conv_cache_packed(const struct pn_conv_cache *c);
 ** (k_winograd.c). pn_conv_run_act uses it when given a cache (constant weights, fused executor)
 ** and pn_winograd_fits: at least pn_winograd_min_tiles (4) 2x2 output tiles over the batch (on
 ** one tile, a 2x2 output, the 16 products of the transformed filters cost more than the plain
-** path's one; tests lower it to reach every shape). pn_winograd_filters: the transformed filters (16 m x c matrices packed by
+** path's one) and an output at least 2x2; tests set it to 1 to reach every shape.
+** pn_winograd_filters: the transformed filters (16 m x c matrices packed by
 ** pn_gemm_pack, each pn_gemm_packed_size(m, c) floats, malloc'd;
 ** NULL when out of memory) of w (m x c x 3 x 3). pn_winograd_conv: y = conv(x) + bias (may be
 ** NULL), then act; 0, or -1 when out of memory (y then partly written). */
@@ -125,6 +126,17 @@ struct pn_gemm_conv2d {
 void pn_gemm_conv2d_phases(const float *x, int64_t c, const struct pn_window *w, float *xs);
 void pn_gemm_packb_conv2d(const void *ctx, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
                           float *dst);
+
+/* MatMul whose B is a constant 2-D matrix (the fused executor's; k_matmul.c): B packed once into
+** the cache (created on demand, repacked if B changes; free with pn_matmul_cache_free) for
+** pn_gemm_run, A's batches stacked into rows and packed per call. Other MatMuls, and cache NULL
+** (pn_run_matmul, the no_fuse reference), run on OpenBLAS. Arguments and errors as pn_run_matmul. */
+struct pn_matmul_cache;
+int pn_matmul_run_cached(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                         struct pn_tensor *y, struct pn_matmul_cache **cache);
+void pn_matmul_cache_free(struct pn_matmul_cache *c);
+/* Does it hold a packed B (the last run took the packed path)? For tests. */
+bool pn_matmul_cache_packed(const struct pn_matmul_cache *c);
 
 /* Check that a float input of a kernel is present with the expected dtype. */
 int pn_dense_check_dtype(const struct pn_op_args *a, const char *what, enum pn_dtype dt);

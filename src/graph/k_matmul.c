@@ -5,10 +5,15 @@
 ** per batch (batches in parallel), or once with the batches stacked when B has a single batch and
 ** A's batches are all of the output's. BLAS always runs single-threaded: one product is split
 ** into blocks of rows or columns run by pn_par_for (k_par.c), so OpenBLAS's threads never compete
-** with ours, and a run on a loaded machine never waits for a helper that has not started. */
+** with ours, and a run on a loaded machine never waits for a helper that has not started.
+** A MatMul by a constant 2-D B in the fused executor (pn_matmul_run_cached: BERT's linear layers)
+** runs on k_gemm.c instead, B packed once: OpenBLAS repacks B on every call and, with this
+** machine's OPENBLAS_CORETYPE=Haswell, runs 8-wide AVX2 kernels on an AVX-512 CPU. */
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "graph/k_dense.h"
@@ -266,10 +271,89 @@ static void mm_batch(void *arg, int64_t bi) {
               j->y + bi * j->m * j->n, (int)j->n);
 }
 
+/* ---- MatMul by a constant 2-D B: B packed once for k_gemm.c ---- */
+
+struct pn_matmul_cache {
+  const void *src;             /* the B it was packed from (a constant of the graph) */
+  int64_t k, n;
+  float *bp;                   /* B as pn_gemm_run's pre-packed panels, 64-byte aligned */
+};
+
+void pn_matmul_cache_free(struct pn_matmul_cache *c) {
+  if (!c) return;
+  free(c->bp);
+  free(c);
+}
+
+bool pn_matmul_cache_packed(const struct pn_matmul_cache *c) { return c && c->bp; }
+
+struct mmp_job {
+  const float *ap, *bp;
+  float *y;
+  int64_t m, k, n, per;
+  _Atomic int failed;
+};
+
+static void mmp_chunk(void *arg, int64_t ch) {
+  struct mmp_job *j = arg;
+  int64_t n0 = ch * j->per, n1 = n0 + j->per < j->n ? n0 + j->per : j->n;
+  if (n0 < n1 && pn_gemm_run(j->ap, j->m, j->k, 0, j->m, n0, n1, NULL, j->bp, j->y, j->n, NULL,
+                             (struct pn_act){PN_ACT_NONE, 0, 0}))
+    j->failed = 1;
+}
+
+/* A's rows, packed per call, kept per thread across calls. */
+static _Thread_local float *tl_ap;
+static _Thread_local size_t tl_ap_cap;
+
+/* Y (m x n) = A (m x k, A's batches stacked into rows) * B (k x n, constant): B packed into the
+** cache once (NR-column panels of all k rows), A into MR-row panels per call, then column blocks
+** of whole panels among the threads. 0 done, 1 not taken (out of memory: the BLAS path). */
+static int matmul_packed(struct pn_matmul_cache **cache, const float *ap, const float *bp,
+                         float *yp, int64_t m, int64_t k, int64_t n) {
+  struct pn_matmul_cache *c = *cache;
+  if (!c && !(*cache = c = calloc(1, sizeof *c))) return 1;
+  if (c->bp && (c->src != bp || c->k != k || c->n != n)) {
+    free(c->bp);
+    c->bp = NULL;
+  }
+  if (!c->bp) {
+    int64_t panels = (n + PN_GEMM_NR - 1) / PN_GEMM_NR;
+    size_t bytes = ((size_t)(panels * PN_GEMM_NR * k) * sizeof(float) + 63) / 64 * 64;
+    if (!(c->bp = aligned_alloc(64, bytes))) return 1;
+    struct pn_gemm_rows rows = {bp, n};
+    pn_gemm_packb_rows(&rows, 0, k, 0, n, c->bp);
+    c->src = bp;
+    c->k = k;
+    c->n = n;
+  }
+  size_t need = pn_gemm_packed_size(m, k);
+  if (need > tl_ap_cap) {
+    free(tl_ap);
+    tl_ap_cap = 0;
+    if (!(tl_ap = malloc(need * sizeof *tl_ap))) return 1;
+    tl_ap_cap = need;
+  }
+  pn_gemm_pack(ap, k, m, k, tl_ap);
+  int threads = omp_get_max_threads();
+  if (threads < 1 || (double)m * (double)n * (double)k < 1e6) threads = 1;
+  int64_t panels = (n + PN_GEMM_NR - 1) / PN_GEMM_NR, nchunk = 4 * (int64_t)threads;
+  if (threads == 1 || nchunk > panels) nchunk = threads == 1 ? 1 : panels;
+  struct mmp_job j = {tl_ap, c->bp, yp, m, k, n, (panels + nchunk - 1) / nchunk * PN_GEMM_NR, 0};
+  pn_par_for(threads, (n + j.per - 1) / j.per, mmp_chunk, &j);
+  return j.failed ? -1 : 0;
+}
+
 int pn_run_matmul(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                   struct pn_tensor *const *out, int n_out) {
+  (void)n_out;
+  return pn_matmul_run_cached(a, in, n_in, out[0], NULL);
+}
+
+int pn_matmul_run_cached(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                         struct pn_tensor *y, struct pn_matmul_cache **cache) {
+  (void)n_in;
   const struct pn_tensor *at = in[0], *bt = in[1];
-  struct pn_tensor *y = out[0];
   if (!at || !bt || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input A or B");
   if (at->dtype != PN_DT_FLOAT || bt->dtype != PN_DT_FLOAT || y->dtype != PN_DT_FLOAT)
     return pn_op_err(a, PN_ERR_UNSUPPORTED, "unsupported dtype %s (float32 only)",
@@ -305,6 +389,11 @@ int pn_run_matmul(const struct pn_op_args *a, const struct pn_tensor *const *in,
   }
   if (m > INT_MAX || n > INT_MAX || k > INT_MAX)
     return pn_op_err(a, PN_ERR_UNSUPPORTED, "GEMM dimensions exceed the BLAS int range");
+  if (cache && nbatch == 1 && bt->ndim == 2) {
+    int prc = matmul_packed(cache, ap, bp, yp, m, k, n);
+    if (prc < 0) return pn_op_err(a, PN_ERR_NOMEM, "out of memory for the packed GEMM's buffer");
+    if (prc == 0) return PN_OK;
+  }
   int threads = omp_get_max_threads();
   if (nbatch == 1) {   /* one product, split among the threads */
     struct sg_job job = {false, false, false, m, n, k, k, n, n, 0, 1.0f, 0.0f, ap, bp, yp};

@@ -9,7 +9,8 @@
 **   opt-nofuse  pn_optimize_graph, run node by node (the passes alone)
 **   saved       the optimized copy written as ONNX and read back, fused, 1 thread
 ** The fused executors run every 3x3 stride-1 Conv by Winograd's algorithm (k_winograd.c), however
-** few its output tiles (pn_winograd_min_tiles = 1 here), so the random graphs reach it too.
+** few its output tiles (pn_winograd_min_tiles = 1 here), so the random graphs reach it too, and
+** every MatMul by a constant 2-D weight by k_gemm.c's packed GEMM (the reference: OpenBLAS).
 ** Every executor runs twice on different inputs (the second run reuses its state: Conv caches,
 ** evaluated constants), and a graph with a symbolic batch runs a third time at another batch.
 **

@@ -4,7 +4,8 @@
 ** AVX2, AVX-512), C outside the requested block untouched; the implicit-im2col packer (from the
 ** input or from its column phases) against pn_im2col + the row packer, bit for bit; and
 ** pn_conv_run_fused with a cache (packed GEMM, Winograd, 3x3 depthwise planes; no activation,
-** Relu or Clip) against a double direct convolution on random 2-D geometries. Random cases print
+** Relu or Clip) against a double direct convolution on random 2-D geometries; MatMul by a
+** constant B through its cache (pn_matmul_run_cached) against a double product. Random cases print
 ** their seed (PN_TEST_SEED replays them). */
 #define PN_TEST_NAME "test_gemm"
 #include "kernel_harness.h"
@@ -240,11 +241,73 @@ static void test_conv_cached_random(void **state) {
   omp_set_num_threads(1);
 }
 
+/* MatMul by a constant 2-D B through its cache (the packed GEMM): A of rank 1-4 (batches stacked
+** into rows), K and N across the GEMM's block and panel edges, 1-2 threads, each CPU level; a
+** second run with another B of the same shape (the cache must repack it) against a double
+** product. */
+static void matmul_case(int level, int threads) {
+  int na = (int)irand(1, 4);
+  int64_t ad[4], k = irand(1, 600), n = irand(1, 700), rows = 1;
+  if (irand(0, 3) == 0) k = irand(1, 8);
+  for (int i = 0; i < na - 1; i++) rows *= ad[i] = irand(1, i == na - 2 ? 40 : 3);
+  ad[na - 1] = k;
+  while (rows * k * n > 4000000) n = n / 2 + 1;   /* keeps the double product quick */
+  int64_t bd[2] = {k, n}, yd[4];
+  for (int i = 0; i < na - 1; i++) yd[i] = ad[i];
+  yd[na - 1] = n;
+  struct call cl;
+  call_init(&cl, "MatMul", 2, 1, 13);
+  struct pn_tensor *A = trand(PN_DT_FLOAT, na, ad), *Y = pn_tensor_new(PN_DT_FLOAT, na, yd);
+  struct pn_tensor *Bs[2] = {trand(PN_DT_FLOAT, 2, bd), trand(PN_DT_FLOAT, 2, bd)};
+  assert_non_null(Y);
+  struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
+  struct pn_matmul_cache *cache = NULL;
+  omp_set_num_threads(threads);
+  pn_cpu_set_level(level);
+  for (int run = 0; run < 3; run++) {   /* B0, B0 again (cached), then B1 (repacked) */
+    const struct pn_tensor *B = Bs[run == 2], *ins[2] = {A, B};
+    memset(Y->data, 0xff, pn_tensor_nbytes(Y));
+    assert_int_equal(pn_matmul_run_cached(&a, ins, 2, Y, &cache), PN_OK);
+    assert_true(pn_matmul_cache_packed(cache));
+    const float *x = A->data, *w = B->data, *y = Y->data;
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double s = 0, mag = 0;
+        for (int64_t q = 0; q < k; q++) {
+          double t = (double)x[i * k + q] * w[q * n + j];
+          s += t;
+          mag += fabs(t);
+        }
+        if (!(fabs(y[i * n + j] - s) <= 1e-5 * (1 + mag))) {
+          printf("matmul level %d threads %d rank %d rows %lld k %lld n %lld run %d: Y[%lld][%lld]"
+                 " = %.9g, want %.9g\n",
+                 level, threads, na, (long long)rows, (long long)k, (long long)n, run,
+                 (long long)i, (long long)j, y[i * n + j], s);
+          fail();
+        }
+      }
+  }
+  pn_cpu_set_level(-1);
+  pn_matmul_cache_free(cache);
+  pn_tensor_free(A), pn_tensor_free(Bs[0]), pn_tensor_free(Bs[1]), pn_tensor_free(Y);
+  call_free(&cl);
+}
+
+static void test_matmul_cached_random(void **state) {
+  (void)state;
+  pn_cpu_set_level(-1);
+  int top = (int)pn_cpu_level();
+  for (int level = 0; level <= top; level++)
+    for (int rep = 0; rep < 12; rep++) matmul_case(level, (int)irand(1, 2));
+  omp_set_num_threads(1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gemm_random),
       cmocka_unit_test(test_gemm_conv2d_pack),
       cmocka_unit_test(test_conv_cached_random),
+      cmocka_unit_test(test_matmul_cached_random),
   };
   return cmocka_run_group_tests(tests, setup_prg, teardown_prg);
 }

@@ -130,6 +130,9 @@ static void test_winograd_dispatch(void **state) {
   w.out[0] = w.out[1] = 2;
   assert_false(pn_winograd_fits(&w, 1, 1, 8, 8));       /* 1 tile */
   assert_true(pn_winograd_fits(&w, 1, 4, 8, 8));        /* 4 over the batch */
+  w.out[0] = 1;
+  assert_false(pn_winograd_fits(&w, 1, 8, 8, 8));       /* 1 wide: the skinny path */
+  w.out[0] = 2;
   w.out[0] = w.out[1] = 3;
   assert_true(pn_winograd_fits(&w, 1, 1, 8, 8));        /* 4, partly outside the output */
   w.s[0] = 2;
