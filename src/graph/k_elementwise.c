@@ -10,6 +10,7 @@
 
 #include "graph/k_dense.h"
 #include "graph/k_util.h"
+#include "util/cpu.h"
 
 #define PAR_IF "omp parallel for schedule(static) if (n > 65536)"
 
@@ -256,7 +257,48 @@ DEF_UN(relu_f32, float, x > 0 ? x : 0) DEF_UN(relu_f64, double, x > 0 ? x : 0)
 DEF_UN(relu_i32, int32_t, x > 0 ? x : 0) DEF_UN(relu_i64, int64_t, x > 0 ? x : 0)
 DEF_UN(relu_i8, int8_t, x > 0 ? x : 0)
 DEF_UN(sqrt_f32, float, sqrtf(x)) DEF_UN(sqrt_f64, double, sqrt(x))
-DEF_UN(erf_f32, float, erff(x)) DEF_UN(erf_f64, double, erf(x))
+DEF_UN(erf_f64, double, erf(x))
+
+/* Erf on float (BERT's GELU: scalar erff was, after the GEMMs, the largest cost of a run): glibc's
+** vector erff from libmvec where the build found it (PN_HAVE_MVEC), 16 or 8 lanes by
+** pn_cpu_level, at most 4 ulp from the exact value (erff: 1), the tail and other CPUs scalar. */
+#if defined(PN_HAVE_MVEC) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+__m512 _ZGVeN16v_erff(__m512);
+__m256 _ZGVdN8v_erff(__m256);
+__attribute__((target("avx512f"))) static int64_t erf16(const float *x, float *y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _ZGVeN16v_erff(_mm512_loadu_ps(x + i)));
+  return i;
+}
+__attribute__((target("avx2"))) static int64_t erf8(const float *x, float *y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _ZGVdN8v_erff(_mm256_loadu_ps(x + i)));
+  return i;
+}
+#define ERF_VECTOR 1
+#endif
+
+static void erf_f32(const void *px, void *py, int64_t n, float alpha) {
+  const float *X = px;
+  float *Y = py;
+  (void)alpha;
+  int64_t nb = (n + 4095) / 4096;
+#ifdef ERF_VECTOR
+  enum pn_cpu_level lvl = pn_cpu_level();
+#endif
+  _Pragma(PAR_IF)
+  for (int64_t b = 0; b < nb; b++) {
+    const float *x = X + b * 4096;
+    float *y = Y + b * 4096;
+    int64_t len = n - b * 4096 < 4096 ? n - b * 4096 : 4096, i = 0;
+#ifdef ERF_VECTOR
+    if (lvl >= PN_CPU_AVX512) i = erf16(x, y, len);
+    else if (lvl >= PN_CPU_AVX2) i = erf8(x, y, len);
+#endif
+    for (; i < len; i++) y[i] = erff(x[i]);
+  }
+}
 DEF_UN(exp_f32, float, expf(x)) DEF_UN(exp_f64, double, exp(x))
 DEF_UN(log_f32, float, logf(x)) DEF_UN(log_f64, double, log(x))
 DEF_UN(recip_f32, float, 1.0f / x) DEF_UN(recip_f64, double, 1.0 / x)

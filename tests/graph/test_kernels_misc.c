@@ -9,6 +9,8 @@
 #define PN_TEST_NAME "test_kernels_misc"
 #include "kernel_harness.h"
 
+#include "util/cpu.h"
+
 /* A value v of an integer dtype, wrapped like a store into that dtype. */
 static double wrap(enum pn_dtype dt, int64_t v) {
   switch (dt) {
@@ -279,6 +281,42 @@ static void test_unary_float(void **state) {
       pn_tensor_free(Y);
       call_free(&c);
     }
+}
+
+/* Float Erf at every CPU level (glibc's vector erff on AVX-512 / AVX2 where the build links
+** libmvec, scalar erff otherwise, scalar tails): within 4 ulp of the exact value, on an odd length
+** over both signs, the tails (|x| > 3.9: +-1) and tiny arguments (erf(x) ~ 2x/sqrt(pi)). */
+static void test_erf_levels(void **state) {
+  (void)state;
+  pn_cpu_set_level(-1);
+  int top = (int)pn_cpu_level();
+  const int64_t dims[] = {70001};
+  for (int level = 0; level <= top; level++) {
+    struct call c;
+    call_init(&c, "Erf", 1, 1, 13);
+    struct pn_tensor *X = tensor(PN_DT_FLOAT, 1, dims, NULL);
+    float *x = X->data;
+    for (int64_t i = 0; i < dims[0]; i++)
+      x[i] = i % 3 == 0 ? (float)(urand(-1, 1) * pow(10, urand(-30, 0))) : (float)urand(-6, 6);
+    const struct pn_tensor *in[1] = {X};
+    int rc;
+    pn_cpu_set_level(level);
+    struct pn_tensor *Y = run1(&c, in, &rc);
+    pn_cpu_set_level(-1);
+    assert_int_equal(rc, PN_OK);
+    const float *y = Y->data;
+    for (int64_t i = 0; i < dims[0]; i++) {
+      float e = (float)erf((double)x[i]);
+      double ulp = nextafterf(fabsf(e), INFINITY) - fabsf(e);
+      if (!(fabs(y[i] - erf((double)x[i])) <= 4 * ulp)) {
+        printf("Erf level %d: erf(%.9g) = %.9g, want %.9g\n", level, x[i], y[i], e);
+        fail();
+      }
+    }
+    pn_tensor_free(X);
+    pn_tensor_free(Y);
+    call_free(&c);
+  }
 }
 
 static void test_unary_misc(void **state) {
@@ -1420,7 +1458,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_binary_random),  cmocka_unit_test(test_binary_large),
     cmocka_unit_test(test_binary_known),   cmocka_unit_test(test_binary_infer),
-    cmocka_unit_test(test_pow_types),      cmocka_unit_test(test_unary_float),
+    cmocka_unit_test(test_pow_types),      cmocka_unit_test(test_unary_float), cmocka_unit_test(test_erf_levels),
     cmocka_unit_test(test_unary_misc),     cmocka_unit_test(test_clip),
     cmocka_unit_test(test_cast),           cmocka_unit_test(test_transpose),
     cmocka_unit_test(test_slice_known),    cmocka_unit_test(test_slice_random),
