@@ -38,17 +38,8 @@ for c in $cmds; do
 done
 [ ${#pages[@]} -ge 20 ] || fail "only ${#pages[@]} command pages found: ${pages[*]}"
 
-# Pages of other areas' commands still parsed with the older cursor (pn_cli_args), not a table:
-# checked for a usage line and --help only, and listed, until their owners convert them.
-legacy() { case "$1" in fhe|fhe\ *|"bench fhe") return 0 ;; esac; return 1; }
 nopts=0
 for p in "${pages[@]}"; do
-  if legacy "$p"; then
-    # shellcheck disable=SC2086
-    "$PRIVNN" $p --help >"$W/page" 2>&1 && ok || fail "privnn $p --help exited non-zero"
-    echo "# not table-driven yet: privnn $p"
-    continue
-  fi
   # shellcheck disable=SC2086
   "$PRIVNN" $p --help >"$W/page" 2>"$W/err" || { fail "privnn $p --help exited non-zero"; continue; }
   [ -s "$W/err" ] && fail "privnn $p --help wrote to stderr: $(head -c 200 "$W/err")"
