@@ -61,14 +61,15 @@ PY
 
 FHE_MODEL=${DEMO_FHE_MODEL:-models/paf/fhe-s-f1g2.onnx}
 FHE_COUNT=${DEMO_FHE_COUNT:-3}
-FHE_KEYS=${DEMO_FHE_KEYS:-32}
+FHE_THREADS=${DEMO_FHE_THREADS:-1}   # one thread: OpenMP threads lose badly on a shared machine
+FHE_OPTS=${DEMO_FHE_KEYS:+--max-keys $DEMO_FHE_KEYS}   # default: every rotation key the program uses
 step "encrypted inference under CKKS: $FHE_MODEL on $FHE_COUNT test images the server never sees"
 echo "The compiler turns the PAF model into a CKKS program and picks the smallest 128-bit ring its depth fits:"
-"$PRIVNN" fhe plan "$FHE_MODEL" --max-keys "$FHE_KEYS" >"$OUT/fhe-plan.txt"
+"$PRIVNN" fhe plan "$FHE_MODEL" $FHE_OPTS >"$OUT/fhe-plan.txt"
 head -n 2 "$OUT/fhe-plan.txt"
 echo "The client makes its keys, encrypts each image; the server evaluates; the client decrypts the logits..."
-"$PRIVNN" fhe infer "$FHE_MODEL" --data fashion-mnist --split test --count "$FHE_COUNT" --max-keys "$FHE_KEYS" \
-  --json "$OUT/fhe.json" >"$OUT/fhe.txt"
+"$PRIVNN" fhe infer "$FHE_MODEL" --data fashion-mnist --split test --count "$FHE_COUNT" $FHE_OPTS \
+  --threads "$FHE_THREADS" --json "$OUT/fhe.json" >"$OUT/fhe.txt"
 /usr/bin/python3 - "$OUT/fhe.json" <<'PY' 2>/dev/null || tail -n 5 "$OUT/fhe.txt"
 import json, sys
 d = json.load(open(sys.argv[1]))
