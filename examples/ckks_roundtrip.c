@@ -35,11 +35,12 @@ int main(int argc, char **argv) {
   x = malloc(n * sizeof *x);
   y = malloc(n * sizeof *y);
   out = malloc(n * sizeof *out);
-  pt = pn_ckks_pt_new(c);
-  cx = pn_ckks_ct_new(c);
-  cy = pn_ckks_ct_new(c);
-  cr = pn_ckks_ct_new(c);
-  if (!x || !y || !out || !pt || !cx || !cy || !cr) rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+  if (!x || !y || !out) rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
+  /* a plaintext and three ciphertexts of context c (the _create forms say why they fail) */
+  if (rc == PN_OK) rc = pn_ckks_pt_create(&ctx, c, &pt);
+  if (rc == PN_OK) rc = pn_ckks_ct_create(&ctx, c, &cx);
+  if (rc == PN_OK) rc = pn_ckks_ct_create(&ctx, c, &cy);
+  if (rc == PN_OK) rc = pn_ckks_ct_create(&ctx, c, &cr);
   for (size_t i = 0; i < n; i++) {
     x[i] = (double)(i % 101) / 50.0 - 1; /* values in [-1, 1] */
     y[i] = (double)(i % 37) / 18.0 - 1;

@@ -35,11 +35,8 @@ int main(int argc, char **argv) {
     int64_t idx[BATCH], dims[4] = {BATCH, 1, PN_FMNIST_SIDE, PN_FMNIST_SIDE};
     int32_t labels[BATCH];
     for (int i = 0; i < BATCH; i++) idx[i] = seen + i;
-    struct pn_tensor *x = pn_tensor_new(PN_DT_FLOAT, 4, dims), *logits = NULL;
-    if (!x) {
-      rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
-      break;
-    }
+    struct pn_tensor *x = NULL, *logits = NULL;
+    if ((rc = pn_tensor_create(&ctx, PN_DT_FLOAT, 4, dims, &x))) break;
     pn_dataset_batch(&ds, PN_SPLIT_VAL, idx, BATCH, 0, 0, NULL, x->data, labels);
     const struct pn_tensor *in = x;
     rc = pn_exec_run(&ctx, ex, &in, &logits);

@@ -53,7 +53,8 @@ int main(int argc, char **argv) {
   pn_dataset_batch(&ds, PN_SPLIT_VAL, idx, B, 0, 0, NULL, x, labels);
 
   /* plaintext reference: the executor on the same graph with batch dim B */
-  if (!(in = pn_tensor_new(PN_DT_FLOAT, 4, dims)) || !(gb = pn_graph_clone_batch(g, B))) {
+  if ((rc = pn_tensor_create(&ctx, PN_DT_FLOAT, 4, dims, &in))) goto out;
+  if (!(gb = pn_graph_clone_batch(g, B))) { /* the clone can fail only for lack of memory */
     rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
     goto out;
   }

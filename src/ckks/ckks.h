@@ -93,11 +93,19 @@ struct pn_ckks_ct {
   struct pn_ckks_pool *pool; /* internal: the context's recycled buffers, where data returns on free */
 };
 
+/* A new plaintext (level top, scale default); NULL when out of memory or c is NULL. */
 PN_API struct pn_ckks_pt *pn_ckks_pt_new(const struct pn_ckks_context *c);
+/* pn_ckks_pt_new / pn_ckks_ct_new that report why they fail: PN_ERR_INVALID without a context,
+** PN_ERR_NOMEM with the size. On failure *out is NULL. */
+PN_API int pn_ckks_pt_create(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                             struct pn_ckks_pt **out /* OUT */);
+PN_API int pn_ckks_ct_create(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                             struct pn_ckks_ct **out /* OUT */);
 PN_API void pn_ckks_pt_free(struct pn_ckks_pt *pt);
 /* A new ciphertext (level top, scale default). Its buffer comes from a pool the context keeps (fresh
 ** multi-megabyte allocations fault every page in, which costs as much as the arithmetic) and returns there
-** on free; a ciphertext may outlive its context. Limbs above the level hold unspecified values. */
+** on free; a ciphertext may outlive its context. Limbs above the level hold unspecified values.
+** NULL when out of memory or c is NULL (pn_ckks_ct_create says which). */
 PN_API struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c);
 PN_API void pn_ckks_ct_free(struct pn_ckks_ct *ct);
 PN_API int pn_ckks_ct_copy(struct pn_ctx *ctx, const struct pn_ckks_ct *src, struct pn_ckks_ct *dst);

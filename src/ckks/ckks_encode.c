@@ -13,7 +13,7 @@
 #include "ckks/ckks_impl.h"
 
 struct pn_ckks_pt *pn_ckks_pt_new(const struct pn_ckks_context *c) {
-  struct pn_ckks_pt *pt = calloc(1, sizeof *pt);
+  struct pn_ckks_pt *pt = c ? calloc(1, sizeof *pt) : NULL;
   if (!pt) return NULL;
   pt->n = c->n;
   pt->nq = c->nq;
@@ -69,7 +69,7 @@ static void pool_put(struct pn_ckks_pool *p, uint64_t *b) {
 }
 
 struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c) {
-  struct pn_ckks_ct *ct = calloc(1, sizeof *ct);
+  struct pn_ckks_ct *ct = c ? calloc(1, sizeof *ct) : NULL;
   if (!ct) return NULL;
   ct->n = c->n;
   ct->nq = c->nq;
@@ -96,6 +96,28 @@ void pn_ckks_ct_free(struct pn_ckks_ct *ct) {
     free(ct->data);
   pn_ckks_pool_unref(ct->pool);
   free(ct);
+}
+
+int pn_ckks_pt_create(struct pn_ctx *ctx, const struct pn_ckks_context *c, struct pn_ckks_pt **out) {
+  if (!c) {
+    *out = NULL;
+    return pn_err(ctx, PN_ERR_INVALID, "ckks plaintext: no context (did pn_ckks_context_new fail?)");
+  }
+  if (!(*out = pn_ckks_pt_new(c)))
+    return pn_err(ctx, PN_ERR_NOMEM, "ckks plaintext: out of memory allocating %zu bytes",
+                  (size_t)c->nq * c->n * sizeof(uint64_t));
+  return PN_OK;
+}
+
+int pn_ckks_ct_create(struct pn_ctx *ctx, const struct pn_ckks_context *c, struct pn_ckks_ct **out) {
+  if (!c) {
+    *out = NULL;
+    return pn_err(ctx, PN_ERR_INVALID, "ckks ciphertext: no context (did pn_ckks_context_new fail?)");
+  }
+  if (!(*out = pn_ckks_ct_new(c)))
+    return pn_err(ctx, PN_ERR_NOMEM, "ckks ciphertext: out of memory allocating %zu bytes",
+                  c->pool->words * sizeof(uint64_t));
+  return PN_OK;
 }
 
 int pn_ckks_ct_reserve(struct pn_ctx *ctx, struct pn_ckks_ct *ct, int size) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/arena.h"
+#include "util/status.h"
 
 static const struct {
   const char *name;
@@ -155,6 +156,29 @@ struct pn_tensor *pn_tensor_new(enum pn_dtype dt, int ndim, const int64_t *dims)
   if (ndim) memcpy(t->dims, dims, (size_t)ndim * sizeof *dims);
   t->heap = true;
   return t;
+}
+
+int pn_tensor_create(struct pn_ctx *ctx, enum pn_dtype dt, int ndim, const int64_t *dims,
+                     struct pn_tensor **out) {
+  *out = NULL;
+  if ((unsigned)dt >= PN_DT_COUNT)
+    return pn_err(ctx, PN_ERR_INVALID, "tensor: dtype %d is not an ONNX data type (1..%d)", (int)dt,
+                  PN_DT_COUNT - 1);
+  if (ndim < 0 || ndim > PN_MAX_DIMS)
+    return pn_err(ctx, PN_ERR_INVALID, "tensor: %d dims (0..%d supported)", ndim, PN_MAX_DIMS);
+  if (ndim && !dims) return pn_err(ctx, PN_ERR_INVALID, "tensor: %d dims but no dims array", ndim);
+  for (int i = 0; i < ndim; i++)
+    if (dims[i] < 0)
+      return pn_err(ctx, PN_ERR_INVALID,
+                    "tensor: dims[%d] is %lld: a tensor needs every size (a model's symbolic batch is -1:"
+                    " give the batch, or make the input with pn_exec_input_new)",
+                    i, (long long)dims[i]);
+  size_t bytes;
+  if (!shape_ok(ndim, dims, pn_dtype_size(dt), &bytes))
+    return pn_err(ctx, PN_ERR_INVALID, "tensor: more than 2^40 elements");
+  if (!(*out = pn_tensor_new(dt, ndim, dims)))
+    return pn_err(ctx, PN_ERR_NOMEM, "tensor: out of memory allocating %zu bytes", bytes);
+  return PN_OK;
 }
 
 struct pn_tensor *pn_tensor_clone(const struct pn_tensor *src) {

@@ -53,8 +53,14 @@ PN_API size_t pn_tensor_nbytes(const struct pn_tensor *t);
 ** product overflows. */
 PN_API int64_t pn_shape_numel(int ndim, const int64_t *dims);
 
-/* A heap tensor with zeroed data. NULL when out of memory or ndim > PN_MAX_DIMS / negative dims. */
+/* A heap tensor with zeroed data. NULL when out of memory or ndim > PN_MAX_DIMS / negative dims;
+** pn_tensor_create says which. */
 PN_API struct pn_tensor *pn_tensor_new(enum pn_dtype dt, int ndim, const int64_t *dims);
+/* pn_tensor_new that reports why it fails: PN_ERR_INVALID naming the dtype, the rank or the dim
+** (a negative dim: a model's symbolic batch left at -1), PN_ERR_NOMEM with the size. On failure *out
+** is NULL. Free with pn_tensor_free. */
+PN_API int pn_tensor_create(struct pn_ctx *ctx, enum pn_dtype dt, int ndim, const int64_t *dims,
+                            struct pn_tensor **out /* OUT */);
 /* A heap deep copy (name included). */
 PN_API struct pn_tensor *pn_tensor_clone(const struct pn_tensor *t);
 /* Free a heap tensor; NULL and non-heap (arena) tensors are ignored. */
