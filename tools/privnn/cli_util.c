@@ -279,6 +279,15 @@ int pn_cli_parse(const struct pn_cli_spec *sp, int argc, char **argv) {
   return PN_EXIT_OK;
 }
 
+struct pn_cli_clock pn_cli_clock_get(void) {
+  return (struct pn_cli_clock){(long long)g_started, g_t0};
+}
+
+void pn_cli_clock_set(struct pn_cli_clock c) {
+  g_started = (time_t)c.started;
+  g_t0 = c.t0;
+}
+
 int pn_cli_report(struct pn_ctx *ctx, const char *cmd, const char *path, const cJSON *body) {
   static const char *const keys[] = {"command", "version", "commit", "status", "started", "seconds"};
   cJSON *env = cJSON_CreateObject();

@@ -84,6 +84,14 @@ void pn_cli_help(const struct pn_cli_spec *spec, FILE *f);
 ** report. The body stays the caller's. */
 struct cJSON;
 int pn_cli_report(struct pn_ctx *ctx, const char *cmd, const char *path, const struct cJSON *body);
+/* The clock of the report's "started" and "seconds", started by pn_cli_parse. A command running other
+** subcommands in process (bench mpc) saves its own and sets it back before writing its report. */
+struct pn_cli_clock {
+  long long started;           /* time(NULL) */
+  double t0;                   /* pn_now() */
+};
+struct pn_cli_clock pn_cli_clock_get(void);
+void pn_cli_clock_set(struct pn_cli_clock c);
 /* Run a subcommand: argv[1] names it among the n entries of subs (argv[0] is the command);
 ** "--help" / no subcommand print the list. The subcommand gets (argc - 1, argv + 1). */
 struct pn_cli_sub {

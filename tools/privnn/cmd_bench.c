@@ -6,6 +6,7 @@
 ** the scale stays 2^40 through a deep circuit). Each chain is printed exactly. Times are per operation,
 ** the median of repeated runs, measured as process CPU time (single-threaded by default, so on a loaded
 ** machine it is closer to the quiet-machine wall time than wall-clock is); --wall measures wall-clock. */
+#include <cJSON.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -18,6 +19,8 @@
 #include "ckks/ring.h"
 #include "cli.h"
 #include "cli_util.h"
+#include "util/fileio.h"
+#include "util/progress.h"
 
 static int g_wall = 0;
 static double g_min_ms = 300.0; /* keep repeating an op until this much time was spent (and >= 3 runs) */
@@ -56,6 +59,9 @@ _Static_assert(sizeof op_names / sizeof *op_names == OP_COUNT, "op_names out of 
 
 static double coeffs[28];
 static struct pn_poly_report g_rep; /* of the last polynomial evaluation (printed beside its time) */
+static cJSON *g_rows, *g_chains;     /* the --json report's rows and chains (NULL without --json) */
+static struct pn_progress g_bar;     /* rows measured of those asked for */
+static uint64_t g_done;
 
 /* one run of op; returns its time in ms, or a negative status */
 static double run_op(struct bctx *B, int op) {
@@ -110,7 +116,7 @@ static double run_op(struct bctx *B, int op) {
   return t1 - t0;
 }
 
-static int bench_op(struct bctx *B, int op, const char *suffix) {
+static int bench_op(struct bctx *B, int op, const char *suffix, const char *chain) {
   double times[1000];
   int k = 0;
   double total = 0;
@@ -127,13 +133,32 @@ static int bench_op(struct bctx *B, int op, const char *suffix) {
   double med = times[k / 2];
   char name[64];
   snprintf(name, sizeof name, "%s%s", op_names[op], suffix);
+  pn_progress_end(&g_bar); /* the row replaces the bar's line; the next update draws it again */
   printf("  %-16s %10.3f ms   (median of %d)", name, med, k);
-  if (op == OP_POLY15 || op == OP_POLY27) /* what explains the cost: products, and the split that places them */
+  bool poly = op == OP_POLY15 || op == OP_POLY27;
+  if (poly) /* what explains the cost: products, and the split that places them */
     printf("  depth %d, %d ct products, %d scalar, baby steps %d, giant powers %d", g_rep.depth,
            g_rep.nonscalar_muls, g_rep.scalar_muls, g_rep.baby, g_rep.giant);
   printf("\n");
   if (B->csv) fprintf(B->csv, "%d,%s%s,%.4f\n", B->n, op_names[op], suffix, med);
   fflush(stdout);
+  if (g_rows) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", B->n);
+    cJSON_AddStringToObject(o, "op", name);
+    cJSON_AddStringToObject(o, "chain", chain);
+    cJSON_AddNumberToObject(o, "ms", med);
+    cJSON_AddNumberToObject(o, "runs", k);
+    if (poly) {
+      cJSON_AddNumberToObject(o, "depth", g_rep.depth);
+      cJSON_AddNumberToObject(o, "ct_products", g_rep.nonscalar_muls);
+      cJSON_AddNumberToObject(o, "scalar_products", g_rep.scalar_muls);
+      cJSON_AddNumberToObject(o, "baby_steps", g_rep.baby);
+      cJSON_AddNumberToObject(o, "giant_powers", g_rep.giant);
+    }
+    cJSON_AddItemToArray(g_rows, o);
+  }
+  pn_progress_update(&g_bar, ++g_done, name);
   return PN_OK;
 }
 
@@ -159,7 +184,16 @@ static int bctx_init(struct bctx *B, const char *preset, int logn) {
   if (rc) return rc;
   char d[1024];
   pn_ckks_describe(B->c, d, sizeof d);
+  pn_progress_end(&g_bar);
   printf(" chain %-8s %s\n", preset, d);
+  if (g_chains) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", 1 << logn);
+    cJSON_AddStringToObject(o, "chain", preset);
+    cJSON_AddNumberToObject(o, "levels", pn_ckks_max_level(B->c));
+    cJSON_AddStringToObject(o, "description", d);
+    cJSON_AddItemToArray(g_chains, o);
+  }
   int step = 1;
   if ((rc = pn_prg_init_u64(&B->ctx, &B->prg, 2026))) return rc;
   if ((rc = pn_ckks_keygen_secret(&B->ctx, B->c, &B->prg, &B->sk)) ||
@@ -196,7 +230,7 @@ static int want(const char *ops, const char *name) {
 }
 
 static int bench_ckks(int argc, char **argv) {
-  const char *cmd = "bench ckks", *nlist = "8192,16384,32768", *csv = NULL, *ops = NULL;
+  const char *cmd = "bench ckks", *nlist = "8192,16384,32768", *csv = NULL, *ops = NULL, *json = NULL;
   int64_t threads = 1;
   bool wall = false;
   for (int i = 1; i < argc; i++) /* bootstrapping has its own options and page */
@@ -209,6 +243,7 @@ static int bench_ckks(int argc, char **argv) {
      0, 999999},
     {"--wall", NULL, PN_CLI_FLAG, &wall, NULL, "wall-clock time instead of process CPU time"},
     {"--csv", NULL, PN_CLI_STR, &csv, "FILE", "also write the rows as CSV (n,op,ms)"},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "report: the chains, every row with its runs (- for stdout)"},
     {0}};
   const struct pn_cli_spec spec = {
     cmd, NULL,
@@ -247,16 +282,25 @@ static int bench_ckks(int argc, char **argv) {
   omp_set_num_threads((int)threads);
   for (int i = 0; i < 28; i++) coeffs[i] = (i % 2 ? 1.0 : -0.5) / (1.0 + i);
   FILE *f = NULL;
+  struct pn_atomic_file af; /* the CSV is written to a temporary file, renamed into place at the end */
   if (csv) {
-    f = fopen(csv, "w");
-    if (!f) {
-      fprintf(stderr, "privnn bench: cannot write '%s'\n", csv);
-      return 1;
-    }
+    struct pn_ctx ctx = {0};
+    if (pn_atomic_open(&ctx, &af, csv, 0644)) return pn_cli_fail(cmd, &ctx);
+    f = af.f;
     fprintf(f, "n,op,ms\n");
   }
   printf("privnn bench ckks: %d thread(s), %s time, median per operation\n", (int)threads,
          g_wall ? "wall-clock" : "process CPU");
+  if (json) {
+    g_rows = cJSON_CreateArray();
+    g_chains = cJSON_CreateArray();
+  }
+  int per_n = 0; /* rows measured per N, for the progress bar (poly rows a chain cannot hold end it early) */
+  for (int op = OP_NTT_PRIME; op < OP_COUNT; op++) per_n += want(ops, op_names[op]);
+  per_n += want(ops, "relin") || want(ops, "relin_hybrid");
+  per_n += want(ops, "rotate") || want(ops, "rotate_hybrid");
+  g_done = 0;
+  pn_progress_start(&g_bar, "bench ckks", (uint64_t)(per_n * nn));
   int rc = PN_OK;
   for (int k = 0; k < nn && !rc; k++) {
     int logn = ns[k];
@@ -270,7 +314,7 @@ static int bench_ckks(int argc, char **argv) {
     if (any) {
       rc = bctx_init(&B, "seal", logn);
       for (int op = OP_NTT_PRIME; op <= OP_ROTATE && !rc; op++)
-        if (want(ops, op_names[op])) rc = bench_op(&B, op, "");
+        if (want(ops, op_names[op])) rc = bench_op(&B, op, "", "seal");
       bctx_free(&B);
     }
     if (!rc && (want(ops, "relin") || want(ops, "rotate") || want(ops, "relin_hybrid") ||
@@ -279,8 +323,8 @@ static int bench_ckks(int argc, char **argv) {
       B.csv = f;
       B.n = 1 << logn;
       rc = bctx_init(&B, "hybrid", logn);
-      if (!rc && (want(ops, "relin") || want(ops, "relin_hybrid"))) rc = bench_op(&B, OP_RELIN, "_hybrid");
-      if (!rc && (want(ops, "rotate") || want(ops, "rotate_hybrid"))) rc = bench_op(&B, OP_ROTATE, "_hybrid");
+      if (!rc && (want(ops, "relin") || want(ops, "relin_hybrid"))) rc = bench_op(&B, OP_RELIN, "_hybrid", "hybrid");
+      if (!rc && (want(ops, "rotate") || want(ops, "rotate_hybrid"))) rc = bench_op(&B, OP_ROTATE, "_hybrid", "hybrid");
       bctx_free(&B);
     }
     if (!rc && (want(ops, "poly15") || want(ops, "poly27"))) {
@@ -292,16 +336,48 @@ static int bench_ckks(int argc, char **argv) {
       for (int op = OP_POLY15; op <= OP_POLY27 && !rc; op++) {
         if (!want(ops, op_names[op])) continue;
         int d = op == OP_POLY15 ? 15 : 27, need = pn_ckks_poly_depth(coeffs, d);
-        if (need > levels)
+        if (need > levels) {
+          pn_progress_end(&g_bar);
           printf("  %-16s        n/a   (needs %d levels, the chain has %d)\n", op_names[op], need, levels);
-        else
-          rc = bench_op(&B, op, "");
+          if (g_rows) { /* in the report too: a row asked for and not measured, with the reason */
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "n", B.n);
+            cJSON_AddStringToObject(o, "op", op_names[op]);
+            cJSON_AddStringToObject(o, "chain", "scale40");
+            cJSON_AddNullToObject(o, "ms");
+            cJSON_AddNumberToObject(o, "levels_needed", need);
+            cJSON_AddNumberToObject(o, "levels", levels);
+            cJSON_AddItemToArray(g_rows, o);
+          }
+          pn_progress_update(&g_bar, ++g_done, op_names[op]);
+        } else {
+          rc = bench_op(&B, op, "", "scale40");
+        }
       }
       bctx_free(&B);
     }
     if (rc) fprintf(stderr, "privnn bench: %s\n", pn_errmsg(&B.ctx));
   }
-  if (f) fclose(f);
+  pn_progress_end(&g_bar);
+  if (f) {
+    struct pn_ctx ctx = {0};
+    if (rc) pn_atomic_abort(&af);
+    else if (pn_atomic_commit(&ctx, &af)) rc = pn_cli_fail(cmd, &ctx);
+  }
+  if (json) {
+    struct pn_ctx ctx = {0};
+    cJSON *body = cJSON_CreateObject();
+    if (rc) cJSON_AddStringToObject(body, "status", "failed");
+    cJSON_AddNumberToObject(body, "threads", (double)threads);
+    cJSON_AddStringToObject(body, "clock", g_wall ? "wall" : "process_cpu");
+    cJSON_AddStringToObject(body, "statistic", "median");
+    cJSON_AddNumberToObject(body, "min_ms", g_min_ms);
+    cJSON_AddItemToObject(body, "chains", g_chains);
+    cJSON_AddItemToObject(body, "rows", g_rows);
+    g_rows = g_chains = NULL;
+    if (pn_cli_report(&ctx, cmd, json, body) && !rc) rc = pn_cli_fail(cmd, &ctx);
+    cJSON_Delete(body);
+  }
   return rc ? 1 : 0;
 }
 

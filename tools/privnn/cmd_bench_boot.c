@@ -18,6 +18,7 @@
 #include "ckks/boot.h"
 #include "ckks/ckks.h"
 #include "cli.h"
+#include "cli_util.h"
 #include "util/fileio.h"
 #include "util/progress.h"
 #include "util/report.h"
@@ -44,20 +45,6 @@ static int int_list(const char *s, int *v, int max) {
     s = *end ? end + 1 : end;
   }
   return *s ? 0 : n;
-}
-
-static void usage(FILE *f) {
-  fprintf(f, "usage: privnn bench ckks --bootstrap [--n 32768,65536] [--slots L,...] [--threads 1,2] [--reps R]\n"
-             "                                    [--json FILE] [--csv FILE]\n\n"
-             "CKKS bootstrapping with the library's 128-bit presets (SlotToCoeff first, sparse-secret\n"
-             "encapsulation, dense ternary secret). --slots takes log2 of the slot counts (default: full,\n"
-             "logN - 1, and sparse, 12). For each N and slot count, keys are made once, then each thread count\n"
-             "runs R bootstraps (default 1) of uniform real messages in [-1, 1]. Reported: wall-clock and process\n"
-             "CPU time (median), the time of each stage, levels before and after, precision (-log2 of the mean\n"
-             "and of the largest error over the slots), key bytes in memory and serialized (uniform halves as\n"
-             "seeds), precomputed plaintexts, key generation and set-up time, peak resident memory.\n"
-             "JSON: one record per run with n, slots, threads, ms, cpu_ms, levels_after, precision_bits_mean,\n"
-             "precision_bits_min, key_bytes and the rest.\n");
 }
 
 struct run {
@@ -219,59 +206,57 @@ static cJSON *run_json(const struct run *R) {
 }
 
 int pn_bench_ckks_boot(int argc, char **argv) {
-  int ns[4] = {15, 16}, nn = 2, sl[8] = {0, 12}, nsl = 2, th[4] = {1, 2}, nth = 2, reps = 1;
-  const char *json = NULL, *csv = NULL;
-  for (int i = 1; i < argc; i++) { /* argv[0] = "ckks" (pn_cli_dispatch) */
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      return 0;
-    } else if (!strcmp(a, "--bootstrap")) {
-      continue;
-    } else if (i + 1 < argc && !strcmp(a, "--n")) {
-      int v[4];
-      nn = int_list(argv[++i], v, 4);
-      for (int k = 0; k < nn; k++) {
-        int l = 0;
-        while (l < 20 && (1 << l) < v[k]) l++;
-        if ((1 << l) != v[k] || l < 10 || l > 16) nn = 0;
-        ns[k] = l;
-      }
-      if (!nn) {
-        fprintf(stderr, "privnn bench: --n takes powers of two in [1024, 65536] (below 2^15: insecure test rings)\n");
-        return 2;
-      }
-    } else if (i + 1 < argc && !strcmp(a, "--slots")) {
-      nsl = int_list(argv[++i], sl, 8);
-      for (int k = 0; k < nsl; k++)
-        if (sl[k] < 0 || sl[k] > 15) nsl = 0;
-      if (!nsl) {
-        fprintf(stderr, "privnn bench: --slots takes log2 slot counts, e.g. 15,12 (0 = full)\n");
-        return 2;
-      }
-    } else if (i + 1 < argc && !strcmp(a, "--threads")) {
-      nth = int_list(argv[++i], th, 4);
-      for (int k = 0; k < nth; k++)
-        if (th[k] < 1 || th[k] > 256) nth = 0;
-      if (!nth) {
-        fprintf(stderr, "privnn bench: --threads takes a list in [1, 256], e.g. 1,2\n");
-        return 2;
-      }
-    } else if (i + 1 < argc && !strcmp(a, "--reps")) {
-      char *end;
-      reps = (int)strtol(argv[++i], &end, 10);
-      if (*end || reps < 1 || reps > 64) {
-        fprintf(stderr, "privnn bench: --reps must be in [1, 64]\n");
-        return 2;
-      }
-    } else if (i + 1 < argc && !strcmp(a, "--json")) {
-      json = argv[++i];
-    } else if (i + 1 < argc && !strcmp(a, "--csv")) {
-      csv = argv[++i];
-    } else {
-      fprintf(stderr, "privnn bench: unknown or incomplete option '%s' (see privnn bench ckks --bootstrap --help)\n", a);
-      return 2;
+  const char *cmd = "bench ckks --bootstrap";
+  int ns[4] = {15, 16}, nn = 2, sl[8] = {0, 12}, nsl = 2, th[4] = {1, 2}, nth = 2;
+  int64_t reps64 = 1;
+  const char *json = NULL, *csv = NULL, *nlist = NULL, *slist = NULL, *tlist = NULL;
+  bool boot = false;
+  const struct pn_cli_opt opts[] = {
+    {"--bootstrap", NULL, PN_CLI_FLAG, &boot, NULL, "bootstrapping (this page)"},
+    {"--n", NULL, PN_CLI_STR, &nlist, "N,...", "ring degrees, powers of two in 1024..65536 (below 2^15: insecure test rings)",
+     0, 0, NULL, "32768,65536"},
+    {"--slots", NULL, PN_CLI_STR, &slist, "L,...", "log2 of the slot counts (0 = full, logN - 1)", 0, 0, NULL, "0,12"},
+    {"--threads", NULL, PN_CLI_STR, &tlist, "T,...", "thread counts in 1..256", 0, 0, NULL, "1,2"},
+    {"--reps", NULL, PN_CLI_INT, &reps64, "R", "bootstraps per thread count (the median is reported)", 1, 64},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "report: one record per run (- for stdout)"},
+    {"--csv", NULL, PN_CLI_STR, &csv, "FILE", "also write one row per run as CSV"},
+    {0}};
+  const struct pn_cli_spec spec = {
+    cmd, NULL,
+    "CKKS bootstrapping with the library's 128-bit presets (SlotToCoeff first, sparse-secret\n"
+    "encapsulation, dense ternary secret). For each N and slot count, keys are made once, then each\n"
+    "thread count runs R bootstraps of uniform real messages in [-1, 1]. Reported: wall-clock and\n"
+    "process CPU time (median), the time of each stage, levels before and after, precision (-log2 of\n"
+    "the mean and of the largest error over the slots), key bytes in memory and serialized (uniform\n"
+    "halves as seeds), precomputed plaintexts, key generation and set-up time, peak resident memory.\n"
+    "JSON: one record per run with n, slots, threads, ms, cpu_ms, levels_after, precision_bits_mean,\n"
+    "precision_bits_min, key_bytes and the rest.",
+    "privnn bench ckks --bootstrap --n 32768 --slots 12 --threads 1 --json boot.json", opts, NULL, NULL, 0, 0};
+  int prc = pn_cli_parse(&spec, argc, argv);
+  if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  const int reps = (int)reps64;
+  if (nlist) {
+    int v[4];
+    nn = int_list(nlist, v, 4);
+    for (int k = 0; k < nn; k++) {
+      int l = 0;
+      while (l < 20 && (1 << l) < v[k]) l++;
+      if ((1 << l) != v[k] || l < 10 || l > 16) nn = 0;
+      ns[k] = l;
     }
+    if (!nn) return pn_cli_usage(cmd, "--n takes powers of two in [1024, 65536], not '%s'", nlist);
+  }
+  if (slist) {
+    nsl = int_list(slist, sl, 8);
+    for (int k = 0; k < nsl; k++)
+      if (sl[k] < 0 || sl[k] > 15) nsl = 0;
+    if (!nsl) return pn_cli_usage(cmd, "--slots takes log2 slot counts in 0..15, e.g. 15,12 (0 = full), not '%s'", slist);
+  }
+  if (tlist) {
+    nth = int_list(tlist, th, 4);
+    for (int k = 0; k < nth; k++)
+      if (th[k] < 1 || th[k] > 256) nth = 0;
+    if (!nth) return pn_cli_usage(cmd, "--threads takes a list in [1, 256], e.g. 1,2, not '%s'", tlist);
   }
   struct run runs[4 * 8 * 4]; /* --n, --slots and --threads lists hold at most 4, 8 and 4 entries */
   int nruns = 0, rc = 0, step = 0;
@@ -293,13 +278,11 @@ int pn_bench_ckks_boot(int argc, char **argv) {
   if (json && nruns) {
     struct pn_ctx ctx = {0};
     cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-    cJSON_AddStringToObject(root, "bench", "ckks bootstrap");
+    if (rc) cJSON_AddStringToObject(root, "status", "failed");
+    cJSON_AddNumberToObject(root, "reps", (double)reps);
     for (int r = 0; r < nruns; r++) cJSON_AddItemToArray(arr, run_json(&runs[r]));
     cJSON_AddItemToObject(root, "runs", arr);
-    if (pn_json_write(&ctx, json, root, 0644)) {
-      fprintf(stderr, "privnn bench: %s\n", pn_errmsg(&ctx));
-      rc = 1;
-    }
+    if (pn_cli_report(&ctx, cmd, json, root)) rc = pn_cli_fail(cmd, &ctx);
     cJSON_Delete(root);
   }
   if (csv && nruns) {

@@ -49,7 +49,7 @@ static void csv_e2e(FILE *csv, const struct e2e *r, double base_wall, double bas
 
 int pn_bench_mpc(int argc, char **argv) {
   const char *cmd = argc > 0 && !strcmp(argv[0], "bench") ? "mpc bench" : "bench mpc";
-  const char *csv_path = NULL, *model = NULL, *keep = NULL;
+  const char *csv_path = NULL, *model = NULL, *keep = NULL, *json = NULL;
   int64_t count = 20, count18 = 4, relu_count = 65536;
   int net_i = 2, w_i = 2;
   bool no18 = false;
@@ -64,6 +64,7 @@ int pn_bench_mpc(int argc, char **argv) {
     {"--no-resnet18", NULL, PN_CLI_FLAG, &no18, NULL, "skip the zoo resnet18"},
     {"--keep", NULL, PN_CLI_STR, &keep, "DIR", "keep the plans and per-run JSON reports in DIR"},
     {"--csv", NULL, PN_CLI_STR, &csv_path, "FILE", "also write every row as CSV"},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "report: the ReLU rows and every end-to-end row (- for stdout)"},
     {0}};
   const struct pn_cli_spec spec = {
     cmd, NULL,
@@ -80,6 +81,7 @@ int pn_bench_mpc(int argc, char **argv) {
     opts, NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  const struct pn_cli_clock clock = pn_cli_clock_get(); /* the subcommands run below restart it */
   static const char *const net_names[] = {"lan", "wan"}, *const w_names[] = {"public", "secret"};
   const char *nets[2] = {NULL, NULL}, *ws[2] = {NULL, NULL};
   for (int i = 0, k = 0; i < 2; i++)
@@ -109,9 +111,22 @@ int pn_bench_mpc(int argc, char **argv) {
                  "rounds_formula,relu_per_second,agreement,accuracy,bits_discarded,"
                  "mb_per_image_per_party,rounds_per_batch,wall_seconds_per_image,"
                  "modeled_seconds_per_image,speedup_wall,speedup_modeled\n");
+  /* rows are labelled by the model file's name ("resnet-s" for models/resnet-s.onnx); named here, before
+  ** any goto out, as the clean-up below removes the files named after them */
+  char label0[128];
+  const char *base = strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
+  size_t bl = strlen(base);
+  if (bl > 5 && !strcmp(base + bl - 5, ".onnx")) bl -= 5;
+  snprintf(label0, sizeof label0, "%.*s", (int)(bl < 100 ? bl : 100), base);
+  const char *names[2] = {label0, "resnet18-32"};
   int ret = PN_EXIT_OK;
   char path[700], cnt[32];
   struct pn_ctx ctx = {0};
+  cJSON *body = json ? cJSON_CreateObject() : NULL, *e2e_rows = NULL;
+  if (body) {
+    cJSON_AddNumberToObject(body, "relu_elements", (double)relu_count);
+    e2e_rows = cJSON_CreateArray();
+  }
 
   /* 1. ReLU protocols */
   printf("== ReLU: bits per party and rounds per ReLU, measured over loopback vs the formulas ==\n");
@@ -121,14 +136,16 @@ int pn_bench_mpc(int argc, char **argv) {
     const char *args[] = {"bench-relu", "--count", cnt, "--json", path, NULL};
     if ((ret = run_cmd(pn_mpc_cli_bench_relu, args))) goto out;
   }
-  if (csv) {
+  if (csv || json) {
     cJSON *r = NULL;
     if (pn_json_read(&ctx, path, 1 << 20, &r)) {
       ret = pn_cli_fail(cmd, &ctx);
       goto out;
     }
     const cJSON *e;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(r, "relu")) {
+    if (json) cJSON_AddItemToObject(body, "relu", cJSON_DetachItemFromObjectCaseSensitive(r, "relu"));
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(body ? body : r, "relu")) {
+      if (!csv) break;
       const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "protocol");
       int nn = (int)jnum(e, "n", 0), small = nn >= 3 && nn <= 8;
       int table = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "sign_table"));
@@ -142,13 +159,12 @@ int pn_bench_mpc(int argc, char **argv) {
   }
 
   /* 2. models and plans */
-  const char *names[2] = {"resnet-s", "resnet18-32"};
   char mpath[2][700];
   snprintf(mpath[0], sizeof mpath[0], "%s", model);
   snprintf(mpath[1], sizeof mpath[1], "%s/resnet18-32.onnx", dir);
   int use[2] = {have_rs, !no18};
   if (!have_rs)
-    printf("\nbench mpc: %s not found: resnet-s skipped (train it, or pass --model)\n", model);
+    printf("\nbench mpc: %s not found: skipped (train resnet-s, or pass --model)\n", model);
   if (use[1]) {
     const char *args[] = {"zoo", "resnet18", "--input-shape", "1x3x32x32", "--classes", "10",
                           "-o", mpath[1], NULL};
@@ -181,6 +197,10 @@ int pn_bench_mpc(int argc, char **argv) {
   static const char *plan_names[4] = {"full-bit", "errfree", "n8", "n8-tree"};
   struct e2e rows[2][2][2][4];
   memset(rows, 0, sizeof rows);
+  int n_runs = 0, run_i = 0; /* "[k/n]" on each run's line: the runs' own bars count batches */
+  for (int mi = 0; mi < 2; mi++)
+    for (int ni = 0; ni < 2 && nets[ni]; ni++)
+      for (int wi = 0; wi < 2 && ws[wi]; wi++) n_runs += use[mi] ? 4 : 0;
   for (int mi = 0; mi < 2; mi++) {
     if (!use[mi]) continue;
     for (int ni = 0; ni < 2 && nets[ni]; ni++)
@@ -199,7 +219,8 @@ int pn_bench_mpc(int argc, char **argv) {
             args[19] = pi == 3 ? "--no-table" : NULL;
             args[20] = NULL;
           }
-          printf("-- %s, %s, weights %s, %s\n", names[mi], nets[ni], ws[wi], plan_names[pi]);
+          printf("-- [%d/%d] %s, %s, weights %s, %s\n", ++run_i, n_runs, names[mi], nets[ni], ws[wi],
+                 plan_names[pi]);
           if ((ret = run_cmd(pn_mpc_cli_infer, args))) goto out;
           cJSON *j = NULL;
           if (pn_json_read(&ctx, path, 1 << 24, &j)) {
@@ -233,20 +254,49 @@ int pn_bench_mpc(int argc, char **argv) {
                  r->mb, r->rounds, r->wall, r->modeled, b->wall / r->wall,
                  r->modeled > 0 ? b->modeled / r->modeled : 0);
           csv_e2e(csv, r, b->wall, b->modeled);
+          if (e2e_rows) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "model", r->model);
+            cJSON_AddStringToObject(o, "net", r->net);
+            cJSON_AddStringToObject(o, "weights", r->weights);
+            cJSON_AddStringToObject(o, "plan", r->plan);
+            cJSON_AddNumberToObject(o, "images", (double)(mi ? count18 : count));
+            cJSON_AddNumberToObject(o, "agreement", r->agreement);
+            if (r->accuracy >= 0) cJSON_AddNumberToObject(o, "accuracy", r->accuracy);
+            else cJSON_AddNullToObject(o, "accuracy");
+            cJSON_AddNumberToObject(o, "bits_discarded", r->discarded);
+            cJSON_AddNumberToObject(o, "mb_per_image_per_party", r->mb);
+            cJSON_AddNumberToObject(o, "rounds_per_batch", r->rounds);
+            cJSON_AddNumberToObject(o, "wall_seconds_per_image", r->wall);
+            cJSON_AddNumberToObject(o, "modeled_seconds_per_image", r->modeled);
+            cJSON_AddNumberToObject(o, "speedup_wall", r->wall > 0 ? b->wall / r->wall : 0);
+            cJSON_AddNumberToObject(o, "speedup_modeled", r->modeled > 0 ? b->modeled / r->modeled : 0);
+            cJSON_AddItemToArray(e2e_rows, o);
+          }
         }
       }
   printf("targets (LAN, weights public): error-free >= 2.7x, n = 8 >= 8x faster than full-bit\n");
   if (keep) printf("plans and reports kept in %s\n", dir);
 out:
   if (csv && fclose(csv) != 0 && ret == PN_EXIT_OK) ret = pn_cli_failf(cmd, "cannot write %s", csv_path);
+  if (body) {
+    if (ret) cJSON_AddStringToObject(body, "status", "failed");
+    cJSON_AddItemToObject(body, "e2e", e2e_rows);
+    pn_cli_clock_set(clock);
+    if (pn_cli_report(&ctx, cmd, json, body) && !ret) ret = pn_cli_fail(cmd, &ctx);
+    cJSON_Delete(body);
+  }
   if (!keep) { /* remove what this run wrote into its temporary directory */
-    static const char *const fixed[] = {"relu.json", "resnet18-32.onnx", "resnet-s.errfree.json",
-                                        "resnet-s.n8.json", "resnet18-32.errfree.json",
-                                        "resnet18-32.n8.json"};
+    static const char *const fixed[] = {"relu.json", "resnet18-32.onnx"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
       snprintf(path, sizeof path, "%s/%s", dir, fixed[i]);
       unlink(path);
     }
+    for (int mi = 0; mi < 2; mi++)
+      for (int u = 0; u < 2; u++) {
+        snprintf(path, sizeof path, "%s/%s.%s.json", dir, names[mi], u ? "n8" : "errfree");
+        unlink(path);
+      }
     for (int mi = 0; mi < 2; mi++)
       for (int pi = 0; pi < 4; pi++)
         for (int ni = 0; ni < 2; ni++)
