@@ -35,7 +35,8 @@ run infer "$PRIVNN" mpc infer "$M" --data random --count 2 --batch 2 --sim -q --
 run profile "$PRIVNN" mpc profile "$M" --data fashion-mnist --count 20 --batch 10 -o "$W/plan.json" \
   --json "$W/profile.json"
 run relu "$PRIVNN" mpc bench-relu --count 64 --json "$W/relu.json"
-"$PRIVNN" zoo resnet18 --input-shape 1x3x16x16 --classes 4 -o "$W/r.onnx" >/dev/null || fail zoo
+run zoo "$PRIVNN" zoo resnet18 --input-shape 1x3x16x16 --classes 4 -o "$W/r.onnx" --json "$W/zoo.json"
+run info18 "$PRIVNN" info "$W/r.onnx" --json "$W/info18.json"
 run split "$PRIVNN" obf split "$W/r.onnx" --bundle "$W/b" --secret "$W/s.json" -k 1 --seed 2 \
   --json "$W/split.json"
 run join "$PRIVNN" obf join --secret "$W/s.json" --bundle "$W/b" -o "$W/j.onnx" --seed 2 --json "$W/join.json"
@@ -60,7 +61,7 @@ assert m, version
 want = {"info": "info", "run": "run", "optimize": "optimize", "eval": "eval", "train": "train",
         "infer": "mpc infer", "profile": "mpc profile", "relu": "mpc bench-relu", "split": "obf split",
         "join": "obf join", "stdout": "mpc infer", "bckks": "bench ckks",
-        "bboot": "bench ckks --bootstrap", "bmpc": "bench mpc"}
+        "bboot": "bench ckks --bootstrap", "bmpc": "bench mpc", "zoo": "zoo"}
 env = ["command", "version", "commit", "status", "started", "seconds"]
 bad = 0
 def walk(o, path):
@@ -101,6 +102,10 @@ def check(ok, msg):
     global bad
     if not ok:
         print(f"FAIL: {msg}"); bad += 1
+r, i = json.load(open(f"{w}/zoo.json")), json.load(open(f"{w}/info18.json"))
+for key in ("nodes", "parameters", "parameter_bytes", "macs"):  # what info reads back from the file
+    check(r[key] == i[key] and r[key] > 0, f"zoo {key} {r[key]}, info of the written model says {i[key]}")
+check(r["input_shape"] == [1, 3, 16, 16] and r["model"] == "resnet18", f"zoo {r['model']} {r['input_shape']}")
 r = json.load(open(f"{w}/bckks.json"))
 rows = {x["op"]: x for x in r["rows"]}
 check(sorted(rows) == ["encode", "poly15", "relin_hybrid", "rescale"], f"bench ckks rows {sorted(rows)}")

@@ -1,4 +1,5 @@
 /* cmd_zoo.c - `privnn zoo NAME -o FILE`: write a reference architecture with deterministic weights. */
+#include <cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +11,7 @@
 #include "util/status.h"
 
 int pn_cmd_zoo(int argc, char **argv) {
-  const char *cmd = "zoo", *name = NULL, *outp = NULL;
+  const char *cmd = "zoo", *name = NULL, *outp = NULL, *json = NULL;
   struct pn_zoo_opts o = {0};
   struct pn_cli_shape shape = {0};
   char about[512];
@@ -32,6 +33,7 @@ int pn_cmd_zoo(int argc, char **argv) {
     {"--seq", NULL, PN_CLI_INT, &o.seq, "S", "Transformer sequence length", 1, 1 << 20, NULL, "128"},
     {"--intermediate", NULL, PN_CLI_INT, &o.intermediate, "I", "Transformer FFN width", 1, 1 << 18, NULL, "4*hidden"},
     {"--batch", NULL, PN_CLI_INT, &o.batch, "B", "Transformer batch", 1, 1 << 16, NULL, "1"},
+    {"--json", NULL, PN_CLI_STR, &json, "FILE", "report: input shape, parameters, MACs, nodes (- for stdout)"},
     {0}};
   const struct pn_cli_spec spec = {
     cmd, "NAME -o FILE.onnx", about,
@@ -44,7 +46,7 @@ int pn_cmd_zoo(int argc, char **argv) {
   if (!outp) return pn_cli_usage(cmd, "no output file given (-o FILE.onnx)");
   /* the encoder's options mean nothing to the CNNs: refuse them instead of ignoring them */
   bool bert = pn_zoo_is_transformer(name);
-  for (int i = 4; !bert && opts[i].name; i++)
+  for (int i = 4; !bert && opts[i].kind == PN_CLI_INT; i++) /* --layers .. --batch */
     if (*(int64_t *)opts[i].dst) return pn_cli_usage(cmd, "%s applies to the Transformers (bert, distilbert, roberta, gpt2, xlm) only", opts[i].name);
   if (bert && o.ndim == 3 && ((o.seq && o.seq != o.dims[1]) || (o.batch && o.batch != o.dims[0]) ||
                               (o.hidden && o.hidden != o.dims[2])))
@@ -69,7 +71,21 @@ int pn_cmd_zoo(int argc, char **argv) {
   printf("%s: %s, input %s, %s parameters (%.1f MB), %.3f GMACs, %d nodes\n", outp, name, in_s,
          pn_cli_thousands(p_s, sizeof p_s, s.params), (double)s.param_bytes / 1e6,
          (double)s.macs / 1e9, g->n_nodes);
+  if (json) { /* the keys `privnn info --json` uses for the same quantities */
+    cJSON *r = cJSON_CreateObject(), *sh = cJSON_CreateArray();
+    cJSON_AddStringToObject(r, "model", name);
+    cJSON_AddStringToObject(r, "output", outp);
+    for (int i = 0; i < g->inputs[0].ndim; i++)
+      cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)g->inputs[0].dims[i]));
+    cJSON_AddItemToObject(r, "input_shape", sh);
+    cJSON_AddNumberToObject(r, "nodes", g->n_nodes);
+    cJSON_AddNumberToObject(r, "parameters", (double)s.params);
+    cJSON_AddNumberToObject(r, "parameter_bytes", (double)s.param_bytes);
+    cJSON_AddNumberToObject(r, "macs", (double)s.macs);
+    rc = pn_cli_report(&ctx, cmd, json, r);
+    cJSON_Delete(r);
+  }
   pn_stats_free(&s);
   pn_graph_free(g);
-  return PN_EXIT_OK;
+  return rc ? pn_cli_fail(cmd, &ctx) : PN_EXIT_OK;
 }
