@@ -9,9 +9,14 @@
 ** Budget: a loss curve per layer (simulation on the probe images with only that layer reduced,
 ** accuracy and cross-entropy lost against plaintext), a DP for the widths under the budget, then a
 ** greedy refinement on all search images (one width moved between two layers, or k moved by one)
-** while accuracy improves. The bit-exact simulator of the protocol then runs the plan; in
-** error-free mode a prediction it changes widens the layer with most expected changed outputs by
-** one bit (k - 1) and runs it again. */
+** while accuracy improves. A budget at or above the error-free plan's width gets that plan (it
+** changes no prediction; more bits could only tie it): when the budget is not below the loss
+** curves' estimate of that width (each layer alone at its narrowest width changing no probe
+** prediction), the error-free search runs first; if its plan fits, it is the answer, otherwise that
+** plan narrowed to the budget (by the error model) competes with the DP's as the refinement's start.
+** The bit-exact simulator of the protocol then runs the plan; for an error-free plan a prediction
+** it changes widens the layer found responsible by one bit (k - 1) and runs it again (in budget
+** mode while the budget allows). */
 #include <cJSON.h>
 #include "mpc/search.h"
 
@@ -201,6 +206,9 @@ struct search {
   int (*bestk)[NW];            /* per layer and width: k of least expected squared error */
   struct pn_hb_err (*err)[NW];
   struct pn_hb_range *cur;     /* the current plan */
+  bool errfree;                /* cur must change no prediction (error-free, or a budget it fits) */
+  bool from_ef;                /* budget: cur started from the error-free plan */
+  double ef_bits;              /* budget: the error-free plan's width (0 = not computed) */
   struct pn_progress bar;
   struct pn_mpc_search_stats *st;
   cJSON *log;
@@ -341,6 +349,20 @@ static double avg_bits(const struct search *S, const struct pn_hb_range *rg) {
   return all > 0 ? used / all : 64;
 }
 
+/* Comparison bits per image of rg (widths times comparisons; exact in a double). */
+static double used_bits(const struct search *S, const struct pn_hb_range *rg) {
+  double used = 0;
+  for (int i = 0; i < S->L; i++) used += (double)(rg[i].m - rg[i].k) * (double)S->ly[i].elems;
+  return used;
+}
+
+/* The budget's cap on used_bits, as the DP and the refinement apply it. */
+static double budget_cap(const struct search *S) {
+  double E = 0;
+  for (int i = 0; i < S->L; i++) E += (double)S->ly[i].elems;
+  return floor(S->cfg->budget * E + 1e-9 * S->cfg->budget * E);
+}
+
 /* A set of images idx[0..n) of the search images. */
 static int subset(struct search *S, const int64_t *idx, int64_t n, struct imgset *out) {
   out->n = n;
@@ -451,6 +473,43 @@ struct cand {
   double pred;                 /* predicted change of the loss */
 };
 
+/* Narrow rg to the budget's cap one bit at a time (k + 1 or m - 1), each time where the error
+** model expects the fewest more changed outputs (then the least more squared error) per bit saved. */
+static void narrow_to_cap(const struct search *S, struct pn_hb_range *rg, double cap) {
+  while (used_bits(S, rg) > cap) {
+    int bi = -1;
+    struct pn_hb_range best = {0, 0};
+    double bc = 0, bl = 0;
+    for (int i = 0; i < S->L; i++) {
+      if (rg[i].m - rg[i].k <= 0) continue;
+      struct pn_hb_err now, e;
+      pn_hb_error_model(&S->hist[i], rg[i].k, rg[i].m, &now);
+      for (int side = 0; side < 2; side++) {
+        struct pn_hb_range c = side ? (struct pn_hb_range){rg[i].k, rg[i].m - 1}
+                                    : (struct pn_hb_range){rg[i].k + 1, rg[i].m};
+        pn_hb_error_model(&S->hist[i], c.k, c.m, &e);
+        double dc = (e.changed - now.changed) / (double)S->ly[i].elems;
+        double dl = (e.l2 - now.l2) / (double)S->ly[i].elems;
+        if (bi < 0 || dc < bc || (dc == bc && dl < bl)) {
+          bi = i;
+          best = c;
+          bc = dc;
+          bl = dl;
+        }
+      }
+    }
+    if (bi < 0) return; /* every width 0 */
+    rg[bi] = best;
+  }
+}
+
+/* Is outcome a better than b: more correct, then fewer predictions changed, then less loss? */
+static bool better_outcome(const struct outcome *a, const struct outcome *b) {
+  if (a->correct != b->correct) return a->correct > b->correct;
+  if (a->changed != b->changed) return a->changed < b->changed;
+  return a->ce < b->ce;
+}
+
 static int search_budget(struct search *S, double *curve /* L x NW */) {
   struct pn_ctx *ctx = S->ctx;
   int64_t probe = S->cfg->probe > 0 ? S->cfg->probe : 1000;
@@ -459,7 +518,10 @@ static int search_budget(struct search *S, double *curve /* L x NW */) {
   int rc = run_plan(S, &S->all, NULL, 0, probe, false, &base, NULL, NULL);
   if (rc) return rc;
   double acc0 = (double)base.correct / (double)probe;
-  /* loss curves: each layer alone */
+  double cap = budget_cap(S), keep = 0, E = 0;
+  struct pn_hb_range *efp = NULL; /* the error-free plan narrowed to the budget */
+  /* loss curves: each layer alone; keep: comparison bits of every layer at the narrowest width
+  ** from which, alone, it changes no probe prediction */
   for (int i = 0; i < S->L; i++) {
     double *lc = curve + i * NW;
     int nsafe = NW - 1;
@@ -471,6 +533,7 @@ static int search_budget(struct search *S, double *curve /* L x NW */) {
     for (int n = nsafe; n < NW; n++) lc[n] = 0;
     double worst = 0;
     bool collapsed = false;
+    int nz = nsafe;
     for (int n = nsafe - 1; n >= 0; n--) {
       if (collapsed) {
         lc[n] = worst;
@@ -482,12 +545,32 @@ static int search_budget(struct search *S, double *curve /* L x NW */) {
       snprintf(S->bar.label, sizeof S->bar.label, "curve %s n=%d", S->ly[i].node, n);
       if ((rc = run_plan(S, &S->all, rg, 0, probe, false, &o, NULL, NULL))) return rc;
       lc[n] = loss_of(S, &o, &base);
+      if (o.changed == 0 && nz == n + 1) nz = n;
       if (lc[n] < lc[n + 1]) lc[n] = lc[n + 1]; /* fewer bits never help */
       worst = lc[n];
       log_entry(S, "curve", i, rg[i], "loss", lc[n], NULL);
       /* below chance-level accuracy the curve stays at its worst */
       if ((double)o.correct / (double)probe < 0.25 * acc0 + 0.75 * 0.1) collapsed = true;
     }
+    keep += (double)nz * (double)S->ly[i].elems;
+    E += (double)S->ly[i].elems;
+  }
+  /* a budget at or above the error-free plan's width: that plan */
+  log_entry(S, "estimate", -1, (struct pn_hb_range){-1, -1}, "error_free_bits_estimate", keep / E, NULL);
+  if (keep <= cap) {
+    snprintf(S->bar.label, sizeof S->bar.label, "error-free");
+    if ((rc = search_error_free(S))) return rc;
+    S->ef_bits = avg_bits(S, S->cur);
+    bool fits = used_bits(S, S->cur) <= cap;
+    log_entry(S, "error-free", -1, (struct pn_hb_range){-1, -1}, "avg_bits", S->ef_bits,
+              fits ? "fits the budget" : "over the budget: narrowed, competes with the DP");
+    if (fits) {
+      S->from_ef = S->errfree = true;
+      return PN_OK;
+    }
+    if (!(efp = malloc(sizeof *efp * (size_t)S->L))) return pn_err(ctx, PN_ERR_NOMEM, "mpc search: out of memory");
+    memcpy(efp, S->cur, sizeof *efp * (size_t)S->L);
+    narrow_to_cap(S, efp, cap);
   }
   /* the DP; a tiny cost on lost bits breaks ties towards the budget's full use */
   struct cand *cs = NULL;
@@ -496,6 +579,7 @@ static int search_budget(struct search *S, double *curve /* L x NW */) {
   if (!w || !el) {
     free(w);
     free(el);
+    free(efp);
     return pn_err(ctx, PN_ERR_NOMEM, "mpc search: out of memory");
   }
   for (int i = 0; i < S->L; i++) el[i] = S->ly[i].elems;
@@ -512,11 +596,23 @@ static int search_budget(struct search *S, double *curve /* L x NW */) {
   struct outcome now;
   snprintf(S->bar.label, sizeof S->bar.label, "refine");
   if ((rc = run_plan(S, &S->all, S->cur, 0, S->count, false, &now, NULL, NULL))) goto done;
+  if (efp) { /* the narrowed error-free plan instead, when it does better */
+    struct outcome eo;
+    snprintf(S->bar.label, sizeof S->bar.label, "error-free narrowed");
+    if ((rc = run_plan(S, &S->all, efp, 0, S->count, false, &eo, NULL, NULL))) goto done;
+    bool use = better_outcome(&eo, &now);
+    log_entry(S, "error-free narrowed", -1, (struct pn_hb_range){-1, -1}, "accuracy",
+              (double)eo.correct / (double)S->count, use ? "better than the DP's" : "not better");
+    if (use) {
+      memcpy(S->cur, efp, sizeof *efp * (size_t)S->L);
+      now = eo;
+      S->from_ef = true;
+      for (int i = 0; i < S->L; i++)
+        pn_hb_error_model(&S->hist[i], S->cur[i].k, S->cur[i].m, &S->ly[i].err);
+    }
+  }
   log_entry(S, "refine", -1, (struct pn_hb_range){-1, -1}, "accuracy",
             (double)now.correct / (double)S->count, "start");
-  double E = 0;
-  for (int i = 0; i < S->L; i++) E += (double)S->ly[i].elems;
-  double cap = floor(S->cfg->budget * E + 1e-9 * S->cfg->budget * E);
   cs = malloc(sizeof *cs * (size_t)(S->L * (S->L + 2)));
   if (!cs) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "mpc search: out of memory");
@@ -578,7 +674,7 @@ static int search_budget(struct search *S, double *curve /* L x NW */) {
         free(tryp);
         goto done;
       }
-      bool better = o.correct > best.correct || (o.correct == best.correct && o.ce < best.ce);
+      bool better = better_outcome(&o, &best);
       log_entry(S, "refine", cs[t].i, cs[t].a, "accuracy", (double)o.correct / (double)S->count,
                 better ? "better" : "not better");
       if (better) {
@@ -601,6 +697,7 @@ done:
   free(cs);
   free(w);
   free(el);
+  free(efp);
   return rc;
 }
 
@@ -810,12 +907,14 @@ static int confirm(struct search *S, const struct pn_graph *g, struct pn_mpc_sea
     for (int64_t i = 0; i < S->count; i++) res->sim_changed += pred[i] != S->all.pred0[i];
     log_entry(S, "simulator", -1, (struct pn_hb_range){-1, -1}, "changed",
               (double)res->sim_changed, NULL);
-    if (S->cfg->mode != PN_SEARCH_ERROR_FREE || !res->sim_changed || res->backoffs >= MAX_BACKOFFS)
-      break;
-    /* widen by one bit (k - 1; m + 1 when k = 0) the layer found responsible */
+    if (!S->errfree || !res->sim_changed || res->backoffs >= MAX_BACKOFFS) break;
+    /* widen by one bit (k - 1; m + 1 when k = 0) the layer found responsible (under a budget:
+    ** while it fits) */
     int wi;
     if ((rc = culprit(S, pred, &wi))) goto out;
     if (wi < 0) break;
+    if (S->cfg->mode == PN_SEARCH_BUDGET && used_bits(S, S->cur) + (double)S->ly[wi].elems > budget_cap(S))
+      break;
     if (S->cur[wi].k > 0) S->cur[wi].k--;
     else S->cur[wi].m++;
     pn_hb_error_model(&S->hist[wi], S->cur[wi].k, S->cur[wi].m, &S->ly[wi].err);
@@ -937,7 +1036,8 @@ int pn_mpc_search(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_
     S.all.pred0 = pred0;
     res->plain_acc = (double)base.correct / (double)S.count;
   }
-  if (rc == PN_OK && cfg->mode == PN_SEARCH_ERROR_FREE) rc = pick_fragile(&S, margin);
+  S.errfree = cfg->mode == PN_SEARCH_ERROR_FREE;
+  if (rc == PN_OK) rc = pick_fragile(&S, margin); /* budget: for the error-free plan, if it runs */
   /* stage 2 */
   double t1 = pn_now();
   if (rc == PN_OK)
@@ -970,6 +1070,8 @@ int pn_mpc_search(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_
     S.ly = NULL;
     res->images = S.count;
     res->bits_discarded = 1 - res->avg_bits / 64;
+    res->errfree_bits = S.ef_bits;
+    res->from_errfree = S.from_ef;
   }
   if (S.ly)
     for (int i = 0; i < S.L; i++) free(S.ly[i].node);
@@ -1013,6 +1115,10 @@ cJSON *pn_mpc_search_report(const struct pn_mpc_search_result *r) {
     cJSON_AddNumberToObject(o, "bit_exact_accuracy", r->sim_acc);
     cJSON_AddNumberToObject(o, "bit_exact_changed", (double)r->sim_changed);
     cJSON_AddNumberToObject(o, "widenings", r->backoffs);
+  }
+  if (r->errfree_bits > 0) { /* budget mode, the error-free plan computed */
+    cJSON_AddNumberToObject(o, "error_free_bits", r->errfree_bits);
+    cJSON_AddBoolToObject(o, "from_error_free_plan", r->from_errfree);
   }
   for (int i = 0; i < r->n; i++) {
     const struct pn_mpc_search_layer *l = &r->layers[i];

@@ -104,6 +104,10 @@ struct pn_mpc_search_result {
   double sim_acc;            /* the bit-exact simulator */
   int64_t sim_changed;
   int backoffs;              /* error-free: widenings after the simulator saw a change */
+  double errfree_bits;       /* budget: the error-free plan's average width when the search
+                             ** computed it (the budget was not below the per-layer estimate), else 0 */
+  bool from_errfree;         /* budget: the plan is the error-free one (it fits the budget) or that
+                             ** plan narrowed to the budget (it did better than the DP's) */
   struct pn_mpc_search_stats st;
   struct cJSON *log;                /* per stage and candidate, for the report (owned) */
 };

@@ -368,6 +368,34 @@ static void test_error_free_search(void **state) {
   assert_true(r.st.model_candidates >= 6 * 2000);
   assert_true(r.st.emu_candidates > 0 && r.st.emu_images >= r.st.emu_candidates);
   assert_int_equal(r.st.sim_plans, 1 + r.backoffs);
+
+  /* a budget at or above the error-free plan's width: a plan that changes no prediction either
+  ** (not the DP's pick among plans its probe images cannot tell apart) */
+  struct pn_mpc_search_cfg cb = cfg_for(PN_SEARCH_BUDGET, ceil(avg * 4) / 4 + 0.25, g_seed);
+  struct pn_mpc_search_result rb;
+  rc = pn_mpc_search(&ctx, g_model, &g_ds, &cb, &rb);
+  if (rc) print_error("%s\n", pn_errmsg(&ctx));
+  assert_int_equal(rc, PN_OK);
+  printf("# budget %.2f >= error-free %.3f: %.3f bits, error-free plan %.3f bits, %lld changed\n",
+         cb.budget, avg, plan_avg_bits(&rb), rb.errfree_bits, (long long)rb.sim_changed);
+  assert_true(rb.from_errfree);
+  assert_true(rb.errfree_bits > 0 && rb.errfree_bits <= cb.budget);
+  assert_true(plan_avg_bits(&rb) <= cb.budget);
+  assert_int_equal(rb.emu_changed, 0);
+  assert_true(rb.confirmed);
+  assert_int_equal(rb.sim_changed, 0);
+  rc = pn_mpc_sim_eval(&ctx, g_model, &rb.plan, &g_ds, PN_SPLIT_VAL, 300, 50, cb.seed, false, pred, &ev);
+  assert_int_equal(rc, PN_OK);
+  assert_int_equal(ev.agree, 300);
+  /* the same seed and images: the error-free search's own plan */
+  assert_true(fabs(rb.errfree_bits - avg) < 1e-12 || r.backoffs > 0);
+  assert_int_equal(rb.plan.n, r.plan.n);
+  for (int i = 0; i < r.plan.n; i++) {
+    assert_string_equal(rb.plan.items[i].node, r.plan.items[i].node);
+    assert_int_equal(rb.plan.items[i].k, r.plan.items[i].k);
+    assert_int_equal(rb.plan.items[i].m, r.plan.items[i].m);
+  }
+  pn_mpc_search_result_free(&rb);
   free(pred);
   pn_mpc_search_result_free(&r);
 }

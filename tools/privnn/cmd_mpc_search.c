@@ -345,6 +345,11 @@ int pn_mpc_cli_search(int argc, char **argv) {
   }
   printf("%s plan: %.3f bits per comparison on average, %.2f%% of share bits discarded\n",
          mode == PN_SEARCH_ERROR_FREE ? "error-free" : "budget", res.avg_bits, 100 * res.bits_discarded);
+  if (res.errfree_bits > 0)
+    printf("the error-free plan (%.3f bits) %s\n", res.errfree_bits,
+           res.errfree_bits <= cfg.budget ? "fits the budget: it is the plan"
+           : res.from_errfree ? "narrowed to the budget did better than the DP's plan: refined from it"
+                              : "narrowed to the budget did not beat the DP's plan");
   printf("search images: %lld (%s split); plaintext accuracy %.4f; simulated plan %.4f (%lld "
          "predictions changed)", (long long)res.images, pn_split_name(cfg.split), res.plain_acc,
          res.emu_acc, (long long)res.emu_changed);
