@@ -11,11 +11,12 @@
 **    (union-find groups); boundary values fix their groups' shapes; free groups take shapes seen
 **    in the real part. A single-input node realizes its shape change with one operator, chosen
 **    among the solver's options (Conv kernel {1,3,5,7}, stride {1,2}, pad (k-1)/2, channels from
-**    the shape; pools; MatMul/Gemm; Flatten; Reshape; Transpose; unary ops) with probability
+**    the shape; pools; MatMul/Gemm; Flatten; Reshape; Transpose; unary ops; BatchNormalization) with probability
 **    following the corpus bigram P(op | predecessor op).
 ** 4. Weights: drawn from the mean/std of the real part's weights of the same operator and input
 **    slot (defaults otherwise), so weight statistics do not give sentinels away.
-** Candidates must pass pn_graph_validate; the k with the best n-gram score are kept. */
+** Candidates must pass pn_graph_validate; the k closest to the real part's n-gram score and weight
+** volume are kept, at least one of them (PN_OBF_SENTINEL_DIFFER) with other operators than it. */
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
@@ -117,7 +118,8 @@ struct fill {
   int n, cap;
   int *init;                   /* initializer index */
   float *mean, *sd;
-  unsigned char *mode;         /* 1 normal, 2 |normal|, 3 normal kept away from 0 (divisors) */
+  unsigned char *mode;         /* 1 normal, 2 |normal|, 3 normal kept away from 0 (divisors),
+                               ** 4 positive (|normal|, at least 1e-3: a BatchNormalization variance) */
 };
 
 static void fill_free(struct fill *f) {
@@ -163,6 +165,8 @@ static void fill_apply(const struct fill *f, struct pn_graph *d, struct pn_prg *
     if (f->mode[i] == 3)
       for (int64_t j = 0; j < m; j++)
         if (fabsf(x[j]) < 0.5f) x[j] = x[j] < 0 ? -0.5f + x[j] : 0.5f + x[j];
+    if (f->mode[i] == 4)
+      for (int64_t j = 0; j < m; j++) x[j] = fmaxf(fabsf(x[j]), 1e-3f);
   }
 }
 
@@ -252,7 +256,7 @@ struct choice {
 };
 
 enum { K_UNARY, K_SOFTMAX, K_LAYERNORM, K_CONST_BIN, K_CONV, K_POOL, K_GPOOL, K_FLATTEN,
-       K_MATMUL, K_GEMM, K_RESHAPE, K_TRANSPOSE, K_CLIP, K_LEAKY, K_COPY };
+       K_MATMUL, K_GEMM, K_RESHAPE, K_TRANSPOSE, K_CLIP, K_LEAKY, K_BATCHNORM, K_COPY };
 
 static int add_choice(struct choice *c, int n, const struct pn_obf_ngram *m, const char *prev,
                       enum pn_op opk, int kind, int k, int stride, int group) {
@@ -372,6 +376,8 @@ static int options_std(const struct gen *g, const char *prev, const struct shape
       }
       n = add_choice(c, n, m, prev, PN_OP_MAX_POOL, K_POOL, 3, 1, 0);
       n = add_choice(c, n, m, prev, PN_OP_AVERAGE_POOL, K_POOL, 3, 1, 0);
+      /* a normalization prepare could not fold (DenseNet's after each Concat) */
+      n = add_choice(c, n, m, prev, PN_OP_BATCH_NORM, K_BATCHNORM, 0, 0, 0);
     }
     if (s->nd == 2) n = add_choice(c, n, m, prev, PN_OP_GEMM, K_GEMM, 0, 0, 0);
     if (s->nd >= 2) n = add_choice(c, n, m, prev, PN_OP_MATMUL, K_MATMUL, 0, 0, 0);
@@ -453,9 +459,11 @@ static const char *weight(struct gen *g, struct pn_graph *d, const char *op, int
     nonneg = w->nonneg;
     if (w->fan_in > 0 && fin > 0) sd *= sqrt(w->fan_in / fin);
   }
+  /* a BatchNormalization variance is positive whatever statistics it borrows */
+  int mode = !strcmp(op, "BatchNormalization") && slot == 4 ? 4 : divisor ? 3 : nonneg ? 2 : 1;
   const char *nm = pn_arena_printf(d->arena, "w%d", d->n_inits);
   struct pn_tensor *t = nm ? pn_graph_new_init(d, nm, PN_DT_FLOAT, nd, dims) : NULL;
-  if (!t || fill_add(&g->fill, d->n_inits - 1, mean, sd, divisor ? 3 : nonneg ? 2 : 1)) return NULL;
+  if (!t || fill_add(&g->fill, d->n_inits - 1, mean, sd, mode)) return NULL;
   return nm;
 }
 
@@ -560,7 +568,7 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
                       const struct shape *s, const struct shape *t, const char *y,
                       const struct pn_node *rn) {
   if (c->kind == K_COPY) return build_copy(g, d, c, x, s, t, y);
-  const char *in[3] = {x, NULL, NULL};
+  const char *in[5] = {x, NULL, NULL, NULL, NULL};
   int nin = 1;
   int64_t last = s->d[s->nd - 1];
   switch (c->kind) {
@@ -588,6 +596,15 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
     in[2] = weight(g, d, c->op, 2, 1, &last, 0, 0, 0.1, false, false);
     nin = 3;
     break;
+  case K_BATCHNORM: {
+    /* scale, bias, running mean and variance per channel: the real part's BatchNormalization
+    ** statistics per slot when it has one (then this option is favoured), trained-like otherwise */
+    int64_t ch = s->d[1];
+    static const double mu[4] = {1, 0, 0, 1}, sd[4] = {0.1, 0.05, 0.05, 0.1};
+    for (int q = 0; q < 4; q++) in[q + 1] = weight(g, d, c->op, q + 1, 1, &ch, 0, mu[q], sd[q], q == 3, false);
+    nin = 5;
+    break;
+  }
   case K_CONV: {
     int64_t cin = s->d[1], cout = t->d[1], grp = c->group > 1 ? c->group : 1;
     int64_t wd[4] = {cout, cin / grp, c->k, c->k};
@@ -654,6 +671,12 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
     rc = pn_node_set_int(d, n, "axis", 1);
   } else if (c->kind == K_LEAKY) {
     rc = pn_node_set_float(d, n, "alpha", 0.1f);
+  } else if (c->kind == K_BATCHNORM) {
+    /* the real normalization's epsilon if the part has one */
+    const struct pn_attr *ep = NULL;
+    for (int v = 0; v < g->shaped->n_nodes && !ep; v++)
+      if (!strcmp(g->shaped->nodes[v]->op_type, c->op)) ep = pn_node_attr(g->shaped->nodes[v], "epsilon");
+    rc = pn_node_set_float(d, n, "epsilon", ep && ep->type == PN_ATTR_FLOAT ? ep->f : 1e-5f);
   } else if (c->kind == K_TRANSPOSE) {
     int64_t perm[PN_MAX_DIMS];
     bool used[PN_MAX_DIMS] = {0};
@@ -1233,7 +1256,7 @@ static int collect_stats(struct gen *g, const struct pn_graph *p) {
     }
   for (int v = 0; v < p->n_nodes; v++) {
     const struct pn_node *n = p->nodes[v];
-    for (int k = 1; k < n->n_in && k < 4; k++) {
+    for (int k = 1; k < n->n_in && k < 5; k++) { /* up to BatchNormalization's variance */
       const struct pn_tensor *t = n->in[k][0] ? pn_graph_find_init(p, n->in[k]) : NULL;
       if (!t || t->dtype != PN_DT_FLOAT || pn_tensor_numel(t) < 2) continue;
       struct wstat *w = &g->ws[g->n_ws++];
@@ -1265,6 +1288,27 @@ struct scored {
 static int cmp_scored(const void *a, const void *b) {
   double x = ((const struct scored *)a)->score, y = ((const struct scored *)b)->score;
   return (x < y) - (x > y);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* g's operator types sorted (the opcode histogram an adversary counts), into the caller's array
+** of g->n_nodes pointers. */
+static void sorted_ops(const struct pn_graph *g, const char **ops) {
+  for (int i = 0; i < g->n_nodes; i++) ops[i] = g->nodes[i]->op_type;
+  qsort(ops, (size_t)g->n_nodes, sizeof *ops, cmp_str);
+}
+
+/* Whether c has exactly the operators of the real part (sorted in real_ops; scratch: room for
+** c->n_nodes pointers). */
+static bool same_ops(const struct pn_graph *c, const char **real_ops, int n_real, const char **scratch) {
+  if (c->n_nodes != n_real) return false;
+  sorted_ops(c, scratch);
+  for (int i = 0; i < n_real; i++)
+    if (strcmp(scratch[i], real_ops[i])) return false;
+  return true;
 }
 
 /* Symbolic boundary dimensions, and the part with stand-ins for them. */
@@ -1334,23 +1378,33 @@ static int concretize(const struct pn_graph *part, struct symbolic *sy, struct p
 }
 
 /* Up to k sentinels generated from part (concrete shapes; sy: its symbolic dims) into out[0..*made);
-** fewer when too few candidates pass (g->why counts why). */
+** fewer when too few candidates pass (g->why counts why). Candidates with exactly the operators of
+** avoid (the real part; NULL: none) are kept only when too few others pass: a sentinel repeating
+** the real part's operators hides its weights but not its structure, and several such in a group
+** would make the real part's opcode histogram the one its group has most often. */
 static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const struct symbolic *sy,
                           const struct pn_obf_ngram *m, int k, int max_muts, struct pn_prg *prg,
-                          struct pn_graph **out, int *made, int why[R_COUNT]) {
+                          const struct pn_graph *avoid, struct pn_graph **out, int *made, int why[R_COUNT]) {
   for (int i = 0; i < k; i++) out[i] = NULL;
   *made = 0;
   if (k <= 0) return PN_OK;
   /* 3k valid candidates are generated; the k whose n-gram score is closest to the real part's
   ** own score are kept as they come (the most "typical" candidates would stand out as such) */
-  int rc = PN_OK, n0 = part->n_nodes, want = 3 * k, valid = 0, have = 0;
+  int rc = PN_OK, n0 = part->n_nodes, want = 3 * k, valid = 0, have = 0, differ = 0, npool[2] = {0, 0};
+  /* sentinels that must differ from the real part's operators (when candidates allow) */
+  int need = avoid ? (int)ceil(PN_OBF_SENTINEL_DIFFER * k) : 0;
+  if (avoid && need < 1) need = 1;
   struct gen g = {.ctx = ctx, .part = part, .m = m, .prg = prg, .n_marks = sy->n_marks};
   memcpy(g.marks, sy->marks, sizeof g.marks);
   struct pn_graph *shaped = pn_graph_clone(part);
-  struct scored *cands = calloc((size_t)k, sizeof *cands);
+  struct scored *cands = calloc(2 * (size_t)k, sizeof *cands);
   struct topo real = {0}, cur = {0}, best = {0};
   int cap = 2 * n0 + 16;
-  if (!shaped || !cands || pn_stopo_init(&real, cap) || pn_stopo_init(&cur, cap) || pn_stopo_init(&best, cap)) {
+  /* a candidate has at most 2 nodes per topology node (a MatMul's Transpose, a two-step chain) */
+  const char **avoid_ops = avoid ? malloc(((size_t)avoid->n_nodes + 1) * sizeof *avoid_ops) : NULL;
+  const char **scratch = avoid ? malloc((2 * (size_t)cap + 1) * sizeof *scratch) : NULL;
+  if (avoid && avoid_ops) sorted_ops(avoid, avoid_ops);
+  if ((avoid && (!avoid_ops || !scratch)) || !shaped || !cands || pn_stopo_init(&real, cap) || pn_stopo_init(&cur, cap) || pn_stopo_init(&best, cap)) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     goto out;
   }
@@ -1383,11 +1437,16 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
     if (pn_graph_is_runtime_input(sy->decl, i)) g.sym_in[j++] = &sy->decl->inputs[i];
   for (int i = 0; i < g.n_out && i < sy->decl->n_outputs; i++) g.sym_out[i] = &sy->decl->outputs[i];
 
-  double f0[3], target = 0, vol0 = weight_volume(part);
+  /* realism and weight volume are matched to the real part's (avoid), not to the sibling's the
+  ** sentinels mutate: mutation lowers the n-gram score, and sentinels as odd as a mutant of a
+  ** mutant would leave the real part the most typical file of its group */
+  const struct pn_graph *ref = avoid ? avoid : part;
+  double f0[3], target = 0, vol0 = weight_volume(ref);
   pn_stopo_features(&real, f0);
-  if ((rc = pn_obf_ngram_score(ctx, m, part, &target))) goto out;
+  if ((rc = pn_obf_ngram_score(ctx, m, ref, &target))) goto out;
   int attempts = 0, max_attempts = 60 * k + 200;
-  while (valid < want && attempts++ < max_attempts) {
+  /* 3k valid candidates, more (up to 6k) while fewer than `need` differ from the real part's operators */
+  while ((valid < want || (differ < need && valid < 2 * want)) && attempts++ < max_attempts) {
     /* several mutants, keep the closest in features */
     double bestd = INFINITY;
     for (int mt = 0; mt < 6; mt++) {
@@ -1427,28 +1486,37 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
     ** size of its real part is both a give-away and four times the bytes to write) */
     sc = -fabs(sc - target) - fabs(log((weight_volume(c) + 1) / (vol0 + 1)));
     valid++;
-    int slot = have < k ? have++ : -1;
+    /* the best k of each kind: differing from the real part's operators (pool 0), repeating them (1) */
+    int kind = avoid && c->n_nodes <= 2 * cap && same_ops(c, avoid_ops, avoid->n_nodes, scratch);
+    differ += !kind;
+    struct scored *pool = cands + kind * k;
+    int slot = npool[kind] < k ? npool[kind]++ : -1;
     if (slot < 0) {
       slot = 0;
       for (int i = 1; i < k; i++)
-        if (cands[i].score < cands[slot].score) slot = i;
-      if (sc <= cands[slot].score) {
+        if (pool[i].score < pool[slot].score) slot = i;
+      if (sc <= pool[slot].score) {
         pn_graph_free(c);
         continue;
       }
-      pn_graph_free(cands[slot].g);
-      fill_free(&cands[slot].fill);
+      pn_graph_free(pool[slot].g);
+      fill_free(&pool[slot].fill);
     }
-    cands[slot].g = c;
-    cands[slot].score = sc;
-    cands[slot].fill = g.fill;
+    pool[slot].g = c;
+    pool[slot].score = sc;
+    pool[slot].fill = g.fill;
     memset(&g.fill, 0, sizeof g.fill);
   }
-  qsort(cands, (size_t)have, sizeof *cands, cmp_scored);
-  for (int i = 0; i < have; i++) {
-    fill_apply(&cands[i].fill, cands[i].g, prg);
-    out[i] = cands[i].g;
-    cands[i].g = NULL;
+  /* the k best by score, at most k - need of them repeating the real part's operators */
+  qsort(cands, (size_t)npool[0], sizeof *cands, cmp_scored);
+  qsort(cands + k, (size_t)npool[1], sizeof *cands, cmp_scored);
+  int i0 = 0, i1 = 0, cap1 = k - (need < npool[0] ? need : npool[0]);
+  while (have < k && (i0 < npool[0] || (i1 < npool[1] && i1 < cap1))) {
+    bool take1 = i1 < npool[1] && i1 < cap1 && (i0 >= npool[0] || cands[k + i1].score > cands[i0].score);
+    struct scored *x = take1 ? &cands[k + i1++] : &cands[i0++];
+    fill_apply(&x->fill, x->g, prg);
+    out[have++] = x->g;
+    x->g = NULL;
   }
   *made = have;
 out:
@@ -1456,11 +1524,13 @@ out:
   free(g.sym_in);
   free(g.sym_out);
   if (cands)
-    for (int i = 0; i < have; i++) {
+    for (int i = 0; i < 2 * k; i++) {
       pn_graph_free(cands[i].g);
       fill_free(&cands[i].fill);
     }
   free(cands);
+  free(avoid_ops);
+  free(scratch);
   fill_free(&g.fill);
   free(g.pool);
   free(g.ws);
@@ -1519,17 +1589,17 @@ int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
   } else if (rc) {
     return pn_err(ctx, rc, "out of memory");
   }
-  if (cpart && !(rc = sentinels_from(ctx, cpart, &sy, m, 1, muts, prg, &sib, &made, why)) && sib) {
+  if (cpart && !(rc = sentinels_from(ctx, cpart, &sy, m, 1, muts, prg, NULL, &sib, &made, why)) && sib) {
     rc = concretize(sib, &sy2, &csib);
     if (rc == PN_ERR_UNSUPPORTED) rc = PN_OK;
     else if (rc) rc = pn_err(ctx, rc, "out of memory");
     if (!rc && csib) {
       sy2.decl = part;
-      rc = sentinels_from(ctx, csib, &sy2, m, k, muts, prg, out, &r.generated, why);
+      rc = sentinels_from(ctx, csib, &sy2, m, k, muts, prg, cpart, out, &r.generated, why);
     }
   }
   if (!rc && cpart && r.generated < k) {
-    rc = sentinels_from(ctx, cpart, &sy, m, k - r.generated, muts, prg, out + r.generated, &made, why);
+    rc = sentinels_from(ctx, cpart, &sy, m, k - r.generated, muts, prg, cpart, out + r.generated, &made, why);
     r.generated += made;
   }
   for (int i = r.generated; i < k && !rc; i++) {

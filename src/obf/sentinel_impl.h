@@ -8,6 +8,9 @@
 #include "graph/ir.h"
 
 #define MAXP 64                /* inputs per generated Concat (other nodes: 2) */
+/* Share of a part's sentinels (at least one) that must have other operators than the real part,
+** when candidates allow: the rest go by realism alone (see sentinels_from). */
+#define PN_OBF_SENTINEL_DIFFER 0.0
 
 struct topo {
   int n, cap;

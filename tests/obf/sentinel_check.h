@@ -3,6 +3,7 @@
 #ifndef PN_TEST_SENTINEL_CHECK_H
 #define PN_TEST_SENTINEL_CHECK_H
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,16 @@ static inline void check_sentinel(const struct pn_graph *part, const struct pn_g
   assert_int_equal(pn_onnx_load(&ctx, buf, n, &l), PN_OK);
   free(buf);
   if (pn_graph_validate(&ctx, l)) fail_msg("sentinel invalid: %s", pn_errmsg(&ctx));
+  /* float weights are finite; a BatchNormalization's running variance is positive */
+  for (int i = 0; i < s->n_inits; i++)
+    if (s->inits[i]->dtype == PN_DT_FLOAT)
+      for (int64_t j = 0; j < pn_tensor_numel(s->inits[i]); j++) assert_true(isfinite(((const float *)s->inits[i]->data)[j]));
+  for (int v = 0; v < s->n_nodes; v++) {
+    const struct pn_node *nd = s->nodes[v];
+    const struct pn_tensor *var = !strcmp(nd->op_type, "BatchNormalization") && nd->n_in == 5
+                                      ? pn_graph_find_init(s, nd->in[4]) : NULL;
+    for (int64_t j = 0; var && j < pn_tensor_numel(var); j++) assert_true(((const float *)var->data)[j] > 0);
+  }
   /* symbolic dims (the batch N) run as 2 */
   struct pn_graph *b = pn_graph_clone(l);
   assert_non_null(b);
