@@ -210,6 +210,8 @@ struct gen {
   bool *nmm;                   /* [real node] a MatMul of two values (no initializer) */
   int *dist;                   /* [n_pool * n_pool] fewest operators from pool[i] to pool[j] */
   bool keep_shapes;            /* nodes descending from real ones prefer their output shapes */
+  bool explore;                /* operators drawn uniformly among the valid ones, not by n-gram weight
+                               ** and the real part's (to find a sentinel with other operators) */
   struct tmpl *tm;             /* the real part's single-input nodes, reusable as operators */
   int n_tm;
   int why[R_COUNT];            /* rejected candidates by cause */
@@ -691,10 +693,11 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
   return rc;
 }
 
-static int pick(struct pn_prg *prg, const struct choice *c, int n) {
+static int pick(const struct gen *g, const struct choice *c, int n) {
+  if (g->explore) return (int)pn_prg_uniform(g->prg, (uint64_t)n);
   double tot = 0;
   for (int i = 0; i < n; i++) tot += c[i].w;
-  double r = pn_prg_double(prg) * tot;
+  double r = pn_prg_double(g->prg) * tot;
   for (int i = 0; i < n; i++) {
     if (r < c[i].w) return i;
     r -= c[i].w;
@@ -1028,7 +1031,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       favour_real(g, c3, 3, true);
       for (int i = 0; i < 3 && t->orig[v] >= 0; i++)
         if (!strcmp(g->ntok[t->orig[v]], c3[i].op)) c3[i].w *= KEEP_REAL;
-      int i = pick(g->prg, c3, 3);
+      int i = pick(g, c3, 3);
       const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
       struct pn_node *nd = nm ? pn_graph_add_node(d, c3[i].op, nm, 2, xin, 1, &names[v]) : NULL;
       if (!nd) ok = false;
@@ -1083,7 +1086,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       }
       struct shape ms = g->pool[mid];
       int n1 = options(g, prev, &s, &ms, ch);
-      int i1 = pick(g->prg, ch, n1);
+      int i1 = pick(g, ch, n1);
       const char *tmp = pn_arena_printf(d->arena, "s%d_pre", v);
       if (!tmp || build_node(g, d, &ch[i1], x0, &s, &ms, tmp, NULL)) {
         free(names);
@@ -1109,7 +1112,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       if (w < n && t->orig[w] >= 0)
         for (int q = 0; q < nc; q++) ch[q].w *= exp(pn_obf_ngram_logp_next(g->m, ch[q].tok, g->ntok[t->orig[w]]));
     }
-    int i = pick(g->prg, ch, nc);
+    int i = pick(g, ch, nc);
     if (rn && strcmp(ch[i].op, rn->op_type)) rn = NULL;
     if (build_node(g, d, &ch[i], x0, &s, &tt, names[v], rn)) {
       free(names);
@@ -1471,6 +1474,9 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
     /* real shapes first; on a mutated topology they may leave a later fixed shape out of reach,
     ** and then the shapes are left to the solver */
     struct pn_graph *c = NULL;
+    /* once 3k are valid and still too few differ (a part whose every node keeps its operator by
+    ** weight, e.g. a Flatten -> Gemm head), operators are drawn uniformly among the valid ones */
+    g.explore = valid >= want && differ < need;
     for (int ks = 1; ks >= 0 && !c; ks--) {
       g.keep_shapes = ks;
       fill_free(&g.fill);
