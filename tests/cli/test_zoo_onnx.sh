@@ -14,7 +14,7 @@ W=$(mktemp -d /tmp/privnn-zoo.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 fails=0
 n=0
-models=$("$PRIVNN" zoo --help | sed -n 's/^[Mm]odels: //p')
+models=$("$PRIVNN" zoo --help | sed -n 's/^models: //p')
 [ -n "$models" ] || { echo "FAIL: no model list in 'privnn zoo --help'"; exit 1; }
 for m in $models; do
   case $m in

@@ -397,8 +397,11 @@ static void print_default(FILE *f, const struct pn_cli_opt *o) {
 }
 
 void pn_cli_help(const struct pn_cli_spec *sp, FILE *f) {
-  fprintf(f, "usage: privnn %s%s%s [options]\n", sp->cmd, sp->synopsis ? " " : "",
-          sp->synopsis ? sp->synopsis : "");
+  /* a synopsis that places [options] itself (e.g. before a list of files) is printed as written */
+  const char *syn = sp->synopsis ? sp->synopsis : "";
+  size_t ls = strlen(syn), lo = strlen("[options]");
+  bool has_opts = ls >= lo && !strcmp(syn + ls - lo, "[options]");
+  fprintf(f, "usage: privnn %s%s%s%s\n", sp->cmd, *syn ? " " : "", syn, has_opts ? "" : " [options]");
   if (sp->about) fprintf(f, "\n%s\n", sp->about);
   fprintf(f, "\noptions:\n");
   for (const struct pn_cli_opt *o = sp->opts; o && o->name; o++) {

@@ -17,8 +17,8 @@ int pn_cmd_zoo(int argc, char **argv) {
   char about[512];
   size_t k = (size_t)snprintf(about, sizeof about,
                               "Write a reference architecture as ONNX (opset 17) with deterministic random\n"
-                              "weights (He-normal conv/linear, BatchNorm/LayerNorm near the identity).\n"
-                              "Models:");
+                              "weights (He-normal conv/linear, BatchNorm/LayerNorm near the identity).\n\n"
+                              "models:");
   for (const char *const *n = pn_zoo_names(); *n && k < sizeof about; n++)
     k += (size_t)snprintf(about + k, sizeof about - k, " %s", *n);
   const struct pn_cli_opt opts[] = {
