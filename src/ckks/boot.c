@@ -422,6 +422,18 @@ int pn_ckks_boot_new(struct pn_ctx *ctx, const struct pn_ckks_context *c, const 
   return PN_OK;
 }
 
+int pn_ckks_boot_set_keys(struct pn_ctx *ctx, struct pn_ckks_boot *b, const struct pn_ckks_swk *rk,
+                          const struct pn_ckks_boot_keys *bk) {
+  const struct pn_ckks_context *c = b->c;
+  if (!pn_ckks_swk_ok(c, rk) || rk->lmax != c->nq - 1)
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks boot: relinearisation key of other parameters");
+  int rc = pn_boot_keys_check(ctx, c, &b->bp, bk);
+  if (rc) return rc;
+  b->rk = rk;
+  b->bk = bk;
+  return PN_OK;
+}
+
 void pn_ckks_boot_get_info(const struct pn_ckks_boot *b, struct pn_ckks_boot_info *o) {
   memset(o, 0, sizeof *o);
   const struct pn_ckks_context *c = b->c;

@@ -85,6 +85,11 @@ int pn_ckks_save_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, 
                            uint8_t **buf /* OUT, free() */, size_t *len /* OUT */);
 int pn_ckks_load_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_params *bp,
                            const uint8_t *buf, size_t len, struct pn_ckks_boot_keys **out /* OUT */);
+/* Streamed (ckks.h, pn_ckks_write_gk): the bytes of pn_ckks_save_boot_keys one key record at a time, the
+** digest computed on the way; *_saved_bytes is their exact length. */
+size_t pn_ckks_boot_keys_saved_bytes(const struct pn_ckks_context *c, const struct pn_ckks_boot_keys *bk);
+int pn_ckks_write_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_keys *bk,
+                            pn_ckks_put_fn put, void *arg);
 
 struct pn_ckks_boot;
 /* Build the bootstrapping context once: checks that the chain fits bp (PN_ERR_INVALID with what is
@@ -93,6 +98,10 @@ struct pn_ckks_boot;
 int pn_ckks_boot_new(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_params *bp,
                      const struct pn_ckks_swk *rk, const struct pn_ckks_boot_keys *bk,
                      struct pn_ckks_boot **out /* OUT */);
+/* Another client's keys for the same context (checked as pn_ckks_boot_new does): the precomputed plaintexts,
+** which depend on no key, are kept. */
+int pn_ckks_boot_set_keys(struct pn_ctx *ctx, struct pn_ckks_boot *b, const struct pn_ckks_swk *rk,
+                          const struct pn_ckks_boot_keys *bk);
 void pn_ckks_boot_free(struct pn_ckks_boot *b);
 
 /* out = a fresh encryption of in's (real) slot values at pn_ckks_boot_info.output_level, scale Delta.

@@ -16,15 +16,27 @@
 
 #define DIGEST 32
 
-int pn_ckks_save_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_keys *bk,
-                           uint8_t **buf, size_t *len) {
-  *buf = NULL;
-  *len = 0;
+size_t pn_ckks_boot_keys_saved_bytes(const struct pn_ckks_context *c, const struct pn_ckks_boot_keys *bk) {
+  if (!bk || !bk->gk || !bk->s2d) return 0;
+  size_t t = HDR_BYTES + 9 + 2; /* parameters, key count */
+  for (int i = 0; i < bk->gk->count; i++) t += 8 + pn_ckks_swk_record_bytes(c, bk->gk->keys[i], 1);
+  t += pn_ckks_swk_record_bytes(c, bk->s2d, 1);
+  t += 1 + (size_t)bk->nd * c->n * 8 + sizeof bk->d2s_seed;
+  return t + DIGEST;
+}
+
+int pn_ckks_write_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_keys *bk,
+                            pn_ckks_put_fn put, void *arg) {
   if (!bk || !pn_ckks_fp_ok(c, bk->fp) || !bk->gk || !bk->s2d)
     return pn_err(ctx, PN_ERR_MISMATCH, "ckks save bootstrapping keys: other parameters");
   const struct pn_ckks_boot_params *bp = &bk->bp;
+  struct pn_sha256_stream h;
+  int rc = pn_sha256_begin(ctx, &h);
+  if (rc) return rc;
   struct pn_wbuf w = {0};
+  struct pn_wstream st = {ctx, put, arg, &h, 0, HDR_BYTES, PN_OK}; /* the digest covers the payload */
   pn_ser_w_header(&w, T_BOOTKEYS, c->fp);
+  pn_ser_w_set_length(&w, pn_ckks_boot_keys_saved_bytes(c, bk));
   pn_ser_w_u8(&w, (uint8_t)bp->logslots);
   pn_ser_w_u8(&w, (uint8_t)bp->stc_levels);
   pn_ser_w_u8(&w, (uint8_t)bp->cts_levels);
@@ -34,20 +46,39 @@ int pn_ckks_save_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, 
   pn_ser_w_u8(&w, (uint8_t)bp->double_angles);
   pn_ser_w_u8(&w, (uint8_t)bp->arcsine_degree);
   pn_ser_w_u16(&w, (uint16_t)bk->gk->count);
-  for (int i = 0; i < bk->gk->count; i++) {
+  pn_ser_ws_flush(&st, &w);
+  for (int i = 0; i < bk->gk->count && !st.rc; i++) { /* one key record at a time */
     pn_ser_w_u64(&w, bk->gk->galois[i]);
     pn_ser_w_swk(&w, c, bk->gk->keys[i], 1);
+    pn_ser_ws_flush(&st, &w);
   }
   pn_ser_w_swk(&w, c, bk->s2d, 1);
+  pn_ser_ws_flush(&st, &w);
   pn_ser_w_u8(&w, (uint8_t)bk->nd);
   pn_ser_w_words(&w, bk->d2s_b, (size_t)bk->nd * c->n);
   pn_ser_w_bytes(&w, bk->d2s_seed, sizeof bk->d2s_seed);
-  if (!w.oom) {
-    uint8_t dg[DIGEST];
-    pn_sha256(w.p + HDR_BYTES, w.len - HDR_BYTES, dg);
+  pn_ser_ws_flush(&st, &w);
+  uint8_t dg[DIGEST];
+  pn_sha256_end(&h, dg);
+  if (!st.rc) {
     pn_ser_w_bytes(&w, dg, sizeof dg);
+    pn_ser_ws_flush(&st, &w);
   }
-  return pn_ser_w_finish(ctx, &w, buf, len);
+  free(w.p);
+  return st.rc;
+}
+
+int pn_ckks_save_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_keys *bk,
+                           uint8_t **buf, size_t *len) {
+  *buf = NULL;
+  *len = 0;
+  const size_t n = pn_ckks_boot_keys_saved_bytes(c, bk);
+  if (!n) return pn_err(ctx, PN_ERR_MISMATCH, "ckks save bootstrapping keys: other parameters");
+  struct pn_memsink m;
+  int rc = pn_ser_mem_open(ctx, &m, n, "bootstrapping keys");
+  if (rc) return rc;
+  rc = pn_ckks_write_boot_keys(ctx, c, bk, pn_ser_mem_put, &m);
+  return pn_ser_mem_close(ctx, &m, rc, "bootstrapping keys", buf, len);
 }
 
 static int corrupt(struct pn_ctx *ctx, const char *what) { return pn_ser_corrupt(ctx, T_BOOTKEYS, what); }

@@ -286,5 +286,16 @@ PN_API int pn_ckks_save_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c,
 PN_API int pn_ckks_load_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf,
                            size_t len,
                            struct pn_ckks_gk **out);
+/* Streamed saving, for key sets too large to hold twice: the same bytes as save_*, handed to put piece by
+** piece (the header first, then one key record at a time), so the writer holds at most one record besides
+** the keys. put returns PN_OK or an error it has set on ctx; the writers stop at the first error.
+** *_saved_bytes: the exact length save_* would give, computed without serializing. */
+/* Bytes a switching key and a Galois key set (either may be NULL) take in memory. */
+PN_API size_t pn_ckks_keys_memory_bytes(const struct pn_ckks_swk *k, const struct pn_ckks_gk *gk);
+typedef int (*pn_ckks_put_fn)(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n);
+PN_API size_t pn_ckks_swk_saved_bytes(const struct pn_ckks_context *c, const struct pn_ckks_swk *k);
+PN_API size_t pn_ckks_gk_saved_bytes(const struct pn_ckks_context *c, const struct pn_ckks_gk *gk);
+PN_API int pn_ckks_write_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
+                            pn_ckks_put_fn put, void *arg);
 
 #endif

@@ -60,6 +60,12 @@ size_t pn_ckks_swk_bytes(const struct pn_ckks_swk *k) {
   return k ? 2 * (size_t)k->dnum * (size_t)k->nt * k->n * sizeof(uint64_t) : 0;
 }
 
+size_t pn_ckks_keys_memory_bytes(const struct pn_ckks_swk *k, const struct pn_ckks_gk *gk) {
+  size_t t = pn_ckks_swk_bytes(k);
+  for (int i = 0; gk && i < gk->count; i++) t += pn_ckks_swk_bytes(gk->keys[i]);
+  return t;
+}
+
 int pn_ckks_swk_ok(const struct pn_ckks_context *c, const struct pn_ckks_swk *k) {
   return k && k->n == c->n && k->lmax >= 0 && k->lmax < c->nq && k->nt == k->lmax + 1 + c->np &&
          k->dnum == pn_ckks_digits_for(c, k->lmax) && pn_ckks_fp_ok(c, k->fp);

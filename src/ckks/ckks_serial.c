@@ -77,6 +77,49 @@ int pn_ser_w_finish(struct pn_ctx *ctx, struct pn_wbuf *w, uint8_t **buf, size_t
   return PN_OK;
 }
 
+void pn_ser_w_set_length(struct pn_wbuf *w, size_t object_bytes) {
+  if (w->oom || w->len < HDR_BYTES) return;
+  uint64_t pl = object_bytes - HDR_BYTES;
+  for (int i = 0; i < 8; i++) w->p[HDR_BYTES - 8 + i] = (uint8_t)(pl >> (8 * i));
+}
+
+void pn_ser_ws_flush(struct pn_wstream *s, struct pn_wbuf *w) {
+  if (!s->rc && w->oom) s->rc = pn_err(s->ctx, PN_ERR_NOMEM, "ckks save: out of memory");
+  if (!s->rc && w->len) {
+    if (s->h) {
+      size_t skip = s->at >= s->from ? 0 : s->from - s->at;
+      if (skip < w->len) pn_sha256_update(s->h, w->p + skip, w->len - skip);
+    }
+    s->rc = s->put(s->ctx, s->arg, w->p, w->len);
+    s->at += w->len;
+  }
+  w->len = 0;
+}
+
+int pn_ser_mem_open(struct pn_ctx *ctx, struct pn_memsink *m, size_t n, const char *what) {
+  *m = (struct pn_memsink){malloc(n ? n : 1), 0, n};
+  return m->p ? PN_OK : pn_err(ctx, PN_ERR_NOMEM, "ckks save %s: out of memory", what);
+}
+
+int pn_ser_mem_close(struct pn_ctx *ctx, struct pn_memsink *m, int rc, const char *what, uint8_t **buf, size_t *len) {
+  if (!rc && m->len != m->cap) rc = pn_err(ctx, PN_ERR_INVALID, "ckks save %s: %zu bytes, computed %zu", what, m->len, m->cap);
+  if (rc) {
+    free(m->p);
+    return rc;
+  }
+  *buf = m->p;
+  *len = m->len;
+  return PN_OK;
+}
+
+int pn_ser_mem_put(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n) {
+  struct pn_memsink *m = arg;
+  if (n > m->cap - m->len) return pn_err(ctx, PN_ERR_INVALID, "ckks save: more bytes than the computed length");
+  memcpy(m->p + m->len, bytes, n);
+  m->len += n;
+  return PN_OK;
+}
+
 /* ---- reader ---- */
 
 int pn_ser_r_bytes(struct pn_rbuf *r, void *dst, size_t n) {
@@ -475,20 +518,45 @@ int pn_ckks_load_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const 
   return PN_OK;
 }
 
-int pn_ckks_save_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
-                    uint8_t **buf, size_t *len) {
-  struct pn_wbuf w = {0};
-  pn_ser_w_header(&w, T_GK, c->fp);
-  pn_ser_w_u64(&w, (uint64_t)gk->count);
-  for (int i = 0; i < gk->count; i++) {
-    if (!pn_ckks_swk_ok(c, gk->keys[i]) || !pn_ckks_fp_ok(c, gk->fp)) {
-      free(w.p);
+size_t pn_ckks_swk_saved_bytes(const struct pn_ckks_context *c, const struct pn_ckks_swk *k) {
+  return HDR_BYTES + pn_ckks_swk_record_bytes(c, k, 1);
+}
+
+size_t pn_ckks_gk_saved_bytes(const struct pn_ckks_context *c, const struct pn_ckks_gk *gk) {
+  size_t t = HDR_BYTES + 8;
+  for (int i = 0; i < gk->count; i++) t += 8 + pn_ckks_swk_record_bytes(c, gk->keys[i], 1);
+  return t;
+}
+
+int pn_ckks_write_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
+                     pn_ckks_put_fn put, void *arg) {
+  for (int i = 0; i < gk->count; i++)
+    if (!pn_ckks_swk_ok(c, gk->keys[i]) || !pn_ckks_fp_ok(c, gk->fp))
       return pn_err(ctx, PN_ERR_MISMATCH, "ckks save Galois keys: other parameters");
-    }
+  struct pn_wbuf w = {0};
+  struct pn_wstream st = {ctx, put, arg, NULL, 0, 0, PN_OK};
+  pn_ser_w_header(&w, T_GK, c->fp);
+  pn_ser_w_set_length(&w, pn_ckks_gk_saved_bytes(c, gk));
+  pn_ser_w_u64(&w, (uint64_t)gk->count);
+  pn_ser_ws_flush(&st, &w);
+  for (int i = 0; i < gk->count && !st.rc; i++) { /* one key record at a time */
     pn_ser_w_u64(&w, gk->galois[i]);
     pn_ser_w_swk(&w, c, gk->keys[i], 1);
+    pn_ser_ws_flush(&st, &w);
   }
-  return pn_ser_w_finish(ctx, &w, buf, len);
+  free(w.p);
+  return st.rc;
+}
+
+int pn_ckks_save_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
+                    uint8_t **buf, size_t *len) {
+  *buf = NULL;
+  *len = 0;
+  struct pn_memsink m;
+  int rc = pn_ser_mem_open(ctx, &m, pn_ckks_gk_saved_bytes(c, gk), "Galois keys");
+  if (rc) return rc;
+  rc = pn_ckks_write_gk(ctx, c, gk, pn_ser_mem_put, &m);
+  return pn_ser_mem_close(ctx, &m, rc, "Galois keys", buf, len);
 }
 
 int pn_ckks_load_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const uint8_t *buf, size_t len,

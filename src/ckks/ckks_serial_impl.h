@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "ckks/ckks_impl.h"
+#include "util/prg.h"
 
 #define PN_CKKS_MAGIC "PNCK"
 #define PN_CKKS_VERSION 2 /* 2: switching keys carry their level range, seed form and digest */
@@ -38,6 +39,29 @@ void pn_ser_w_header(struct pn_wbuf *w, int type, const uint8_t *fp);
 int pn_ser_w_finish(struct pn_ctx *ctx, struct pn_wbuf *w, uint8_t **buf, size_t *len);
 /* A switching key record (levels, form, b, a or its seed, SHA-256 digest of the record). */
 void pn_ser_w_swk(struct pn_wbuf *w, const struct pn_ckks_context *c, const struct pn_ckks_swk *k, int seeded);
+
+/* Streamed writing: the bytes gathered in w go to put (and, when h is set, into the digest from byte `from` of
+** the object on: its payload), then w is emptied for the next piece. */
+struct pn_wstream {
+  struct pn_ctx *ctx;
+  pn_ckks_put_fn put;
+  void *arg;
+  struct pn_sha256_stream *h;
+  size_t at, from;
+  int rc;
+};
+void pn_ser_ws_flush(struct pn_wstream *s, struct pn_wbuf *w);
+/* A sink into a buffer of exactly n bytes (save_* through the streamed writers: one allocation, no growth). */
+struct pn_memsink {
+  uint8_t *p;
+  size_t len, cap;
+};
+int pn_ser_mem_put(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n);
+/* Allocate the n bytes; hand them over (*buf, *len) when the writer's rc is PN_OK and it filled them all. */
+int pn_ser_mem_open(struct pn_ctx *ctx, struct pn_memsink *m, size_t n, const char *what);
+int pn_ser_mem_close(struct pn_ctx *ctx, struct pn_memsink *m, int rc, const char *what, uint8_t **buf, size_t *len);
+/* Patch the payload length of the header in w (from the known total object length). */
+void pn_ser_w_set_length(struct pn_wbuf *w, size_t object_bytes);
 
 int pn_ser_r_bytes(struct pn_rbuf *r, void *dst, size_t n);
 int pn_ser_r_u8(struct pn_rbuf *r, uint8_t *v);

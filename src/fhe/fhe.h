@@ -104,15 +104,27 @@ struct pn_fhe_run_stats {
   double *layer_seconds;    /* [n_layer], owned by the server (valid until the next evaluation) */
 };
 /* Set up a server: checks the keys against the plan (parameters, every rotation), encodes the weight
-** plaintexts up to cache_mb MiB (the rest is encoded during each evaluation). plan and evk must outlive it. */
+** plaintexts up to cache_mb MiB (the rest is encoded during each evaluation). plan and evk must outlive it
+** (or until pn_fhe_server_set_keys replaces evk). evk NULL: the weights only, keys given later. */
 int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *plan, const struct pn_fhe_evk *evk,
                       size_t cache_mb, struct pn_fhe_server **out /* OUT */);
+/* Another client's keys (checked as pn_fhe_server_new does; on refusal the server keeps the old ones): the
+** encoded weights and the bootstrapping plaintexts are kept, so a server encodes them once per model, not
+** per client. NULL: drop the keys (evaluation refused until the next). */
+int pn_fhe_server_set_keys(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct pn_fhe_evk *evk);
 void pn_fhe_server_free(struct pn_fhe_server *s);
 /* Evaluate the model on a query ciphertext (at the plan's input level and scale, of its parameters). */
 int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct pn_ckks_ct *in,
                        struct pn_ckks_ct *out, struct pn_fhe_run_stats *st /* OUT, may be NULL */);
 /* Check (and count) what the executor would do without keys: per layer levels, as the plan says. */
 size_t pn_fhe_server_cache_bytes(const struct pn_fhe_server *s);
+
+/* The threads an evaluation should use when the user said nothing (no --threads, no OMP_NUM_THREADS: then 0,
+** leave the OpenMP runtime's choice): the cores no other process keeps busy, online cores minus the 1-minute
+** load average, at least 1. OpenMP's parallel regions in the ring arithmetic end at barriers, so a thread the
+** kernel has descheduled in favour of another process stalls the others: on a 2-core machine at load 10,
+** 2 threads ran the demo model 4x slower than 1 (docs/fhe.md); on idle cores they help. */
+int pn_fhe_default_threads(void);
 
 /* ---- client and server in one process over images (privnn fhe infer) ---- */
 struct pn_fhe_infer_opts {
@@ -128,6 +140,8 @@ struct pn_fhe_infer_report {
   double max_abs_err;       /* max |decrypted - plaintext| over every logit of every image */
   double keygen_s, server_setup_s, encrypt_s, eval_s, decrypt_s, eval_cpu_s, eval_max_s;  /* sums over images */
   size_t key_bytes;         /* evaluation keys as the client uploads them */
+  size_t key_memory_bytes;  /* the same in memory: the run holds one set (the client's keys go to the
+                            ** server as they are, not serialized and loaded back) */
   size_t secret_key_bytes, spec_bytes, server_cache_bytes;
   size_t bytes_up, bytes_down;   /* one query, one result */
   int rotations, pt_muls, ct_muls, boots;  /* per image */

@@ -74,8 +74,21 @@ int pn_fhe_evk_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struc
 int pn_fhe_evk_load(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const uint8_t *buf, size_t len,
                     struct pn_fhe_evk **out /* OUT */);
 void pn_fhe_evk_free(struct pn_fhe_evk *k);
-/* Serialized size (the bytes a client uploads once). */
+/* Streamed: the bytes of pn_fhe_evk_save handed to put one key record at a time (the header first), so a
+** client writing them to a file or a socket holds the keys once plus one record (ckks.h, pn_ckks_put_fn). */
+int pn_fhe_evk_write(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k, pn_ckks_put_fn put,
+                     void *arg);
+/* The same into path (temp file + rename, 0644); *len (may be NULL): its bytes. */
+int pn_fhe_evk_save_file(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k, const char *path,
+                         size_t *len /* OUT */);
+/* pn_fhe_evk_load from a file, mapped rather than read (no private copy of its bytes beside the loaded keys);
+** errors name path. */
+int pn_fhe_evk_load_file(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const char *path,
+                         struct pn_fhe_evk **out /* OUT */);
+/* Serialized size (the bytes a client uploads once), computed without serializing; 0 if k does not fit s. */
 size_t pn_fhe_evk_bytes(const struct pn_fhe_spec *s, const struct pn_fhe_evk *k);
+/* Bytes the keys take in memory (as made or loaded). */
+size_t pn_fhe_evk_memory_bytes(const struct pn_fhe_spec *s, const struct pn_fhe_evk *k);
 
 /* x[0..n): the model input's elements (row-major). *buf: a QUERY object. */
 int pn_fhe_encrypt(struct pn_ctx *ctx, struct pn_fhe_client *c, const float *x, int64_t n, uint8_t **buf /* OUT */,

@@ -63,16 +63,17 @@ int pn_fhe_send(struct pn_ctx *ctx, struct pn_fhe_conn *c, int type, const uint8
 int pn_fhe_recv(struct pn_ctx *ctx, struct pn_fhe_conn *c, int want, const uint64_t *max_len, uint8_t **buf /* OUT */,
                 size_t *len /* OUT */);
 
-/* The server's side of one session on c: HELLO (hello bytes), KEYS -> a server for plan (cache_mb), then
-** QUERY -> RESULT until BYE. On a protocol or object error it sends ERROR (best effort) and returns it.
-** *queries: queries answered. */
+/* The server's side of one session on c: HELLO (hello bytes), KEYS -> the client's keys on srv (a server of
+** the model, its weights encoded once for every session: pn_fhe_server_new with no keys), then QUERY ->
+** RESULT until BYE; the keys are dropped at the end. On a protocol or object error it sends ERROR (best
+** effort) and returns it. */
 struct pn_fhe_serve_stats {
   int queries;
-  double setup_s, eval_s;   /* server set-up (keys loaded, weights encoded), evaluations */
+  double setup_s, eval_s;   /* keys received and loaded, evaluations */
   size_t key_bytes;
 };
-int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, const struct pn_fhe_plan *p, const uint8_t *hello,
-                         size_t hello_len, size_t cache_mb, struct pn_fhe_serve_stats *st /* OUT */);
+int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, struct pn_fhe_server *srv, const uint8_t *hello,
+                         size_t hello_len, struct pn_fhe_serve_stats *st /* OUT */);
 
 /* The client's side: HELLO received (spec and normalisation), keys made and uploaded once, queries. */
 struct pn_fhe_session {

@@ -13,14 +13,20 @@
 **   EVAL    relinearisation key + Galois keys of exactly the spec's rotations (for the server), and the
 **           bootstrapping keys when the program bootstraps (empty blob otherwise).
 **   QUERY   one encrypted input; RESULT one encrypted output. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fhe/fhe_impl.h"
 #include "fhe/fhe_keys.h"
 #include "util/bytes.h"
+#include "util/fileio.h"
 #include "util/status.h"
 #include "util/wipe.h"
 
@@ -456,28 +462,89 @@ int pn_fhe_client_evk(struct pn_ctx *ctx, struct pn_fhe_client *c, struct pn_fhe
   return PN_OK;
 }
 
+/* The EVAL object: container header | u64 length + the relinearisation key | u64 length + the Galois keys |
+** u64 length + the bootstrapping keys (0 bytes without bootstrapping). Lengths are computed up front, so it
+** streams: one key record at a time (pn_ckks_write_gk / _boot_keys), never a second copy of the keys. */
+static int evk_parts(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k, size_t part[3]) {
+  if (s->has_boot != (k->bk != NULL))
+    return pn_err(ctx, PN_ERR_INVALID, "fhe: evaluation keys %s bootstrapping keys, the spec %s them",
+                  k->bk ? "hold" : "lack", s->has_boot ? "needs" : "has no use for");
+  part[0] = pn_ckks_swk_saved_bytes(s->ckks, k->rk);
+  part[1] = pn_ckks_gk_saved_bytes(s->ckks, k->gk);
+  part[2] = k->bk ? pn_ckks_boot_keys_saved_bytes(s->ckks, k->bk) : 0;
+  return PN_OK;
+}
+
+size_t pn_fhe_evk_bytes(const struct pn_fhe_spec *s, const struct pn_fhe_evk *k) {
+  struct pn_ctx sub = {0};
+  size_t part[3] = {0, 0, 0};
+  if (evk_parts(&sub, s, k, part)) return 0;
+  return OBJ_HDR + 24 + part[0] + part[1] + part[2];
+}
+
+size_t pn_fhe_evk_memory_bytes(const struct pn_fhe_spec *s, const struct pn_fhe_evk *k) {
+  return pn_ckks_keys_memory_bytes(k->rk, k->gk) + (k->bk ? pn_ckks_boot_keys_bytes(s->ckks, k->bk, 0) : 0);
+}
+
+int pn_fhe_evk_write(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k, pn_ckks_put_fn put,
+                     void *arg) {
+  size_t part[3] = {0, 0, 0};
+  int rc = evk_parts(ctx, s, k, part);
+  if (rc) return rc;
+  uint8_t h[OBJ_HDR + 8], *a = NULL;
+  size_t al = 0;
+  const uint64_t plen = 24 + part[0] + part[1] + part[2];
+  pn_put_le32(h, OBJ_MAGIC);
+  h[4] = OBJ_VERSION, h[5] = 0;
+  h[6] = PN_FHE_OBJ_EVAL, h[7] = 0;
+  memcpy(h + 8, k->hash, 32);
+  pn_put_le64(h + 40, plen);
+  pn_put_le64(h + OBJ_HDR, part[0]);
+  if ((rc = pn_ckks_save_swk(ctx, s->ckks, k->rk, &a, &al))) return rc; /* one key: small */
+  if (al != part[0]) rc = pn_err(ctx, PN_ERR_INVALID, "fhe: relinearisation key of %zu bytes, computed %zu", al, part[0]);
+  if (!rc) rc = put(ctx, arg, h, sizeof h);
+  if (!rc) rc = put(ctx, arg, a, al);
+  free(a);
+  for (int i = 1; i < 3 && !rc; i++) {
+    uint8_t l[8];
+    pn_put_le64(l, part[i]);
+    if ((rc = put(ctx, arg, l, 8))) break;
+    if (i == 1) rc = pn_ckks_write_gk(ctx, s->ckks, k->gk, put, arg);
+    else if (k->bk) rc = pn_ckks_write_boot_keys(ctx, s->ckks, k->bk, put, arg);
+  }
+  return rc;
+}
+
+struct evk_mem {
+  uint8_t *p;
+  size_t len, cap;
+};
+static int evk_mem_put(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n) {
+  struct evk_mem *m = arg;
+  if (n > m->cap - m->len) return pn_err(ctx, PN_ERR_INVALID, "fhe: evaluation keys longer than computed");
+  memcpy(m->p + m->len, bytes, n);
+  m->len += n;
+  return PN_OK;
+}
+
 int pn_fhe_evk_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k, uint8_t **buf,
                     size_t *len) {
-  uint8_t *a = NULL, *b = NULL, *c = NULL;
-  size_t al, bl, cl = 0;
-  int rc = pn_ckks_save_swk(ctx, s->ckks, k->rk, &a, &al);
-  if (!rc) rc = pn_ckks_save_gk(ctx, s->ckks, k->gk, &b, &bl);
-  if (!rc && s->has_boot != (k->bk != NULL))
-    rc = pn_err(ctx, PN_ERR_INVALID, "fhe: evaluation keys %s bootstrapping keys, the spec %s them", k->bk ? "hold" : "lack",
-                s->has_boot ? "needs" : "has no use for");
-  if (!rc && k->bk) rc = pn_ckks_save_boot_keys(ctx, s->ckks, k->bk, &c, &cl);
-  struct wr w = {0};
-  if (!rc) {
-    wr_blob(&w, a, al);
-    wr_blob(&w, b, bl);
-    wr_blob(&w, c, cl);
-    rc = w.bad ? pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory") : pn_fhe_obj_wrap(ctx, PN_FHE_OBJ_EVAL, k->hash, w.p, w.n, buf, len);
+  *buf = NULL;
+  *len = 0;
+  size_t part[3] = {0, 0, 0};
+  int rc = evk_parts(ctx, s, k, part);
+  if (rc) return rc;
+  struct evk_mem m = {NULL, 0, OBJ_HDR + 24 + part[0] + part[1] + part[2]};
+  if (!(m.p = malloc(m.cap))) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory (%zu bytes of keys)", m.cap);
+  rc = pn_fhe_evk_write(ctx, s, k, evk_mem_put, &m);
+  if (!rc && m.len != m.cap) rc = pn_err(ctx, PN_ERR_INVALID, "fhe: evaluation keys of %zu bytes, computed %zu", m.len, m.cap);
+  if (rc) {
+    free(m.p);
+    return rc;
   }
-  free(a);
-  free(b);
-  free(c);
-  free(w.p);
-  return rc;
+  *buf = m.p;
+  *len = m.len;
+  return PN_OK;
 }
 
 int fhe_evk_check(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct pn_fhe_evk *k) {
@@ -521,13 +588,51 @@ int pn_fhe_evk_load(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const uint8
   return PN_OK;
 }
 
-size_t pn_fhe_evk_bytes(const struct pn_fhe_spec *s, const struct pn_fhe_evk *k) {
-  struct pn_ctx sub = {0};
-  uint8_t *buf;
-  size_t len = 0;
-  if (pn_fhe_evk_save(&sub, s, k, &buf, &len)) return 0;
-  free(buf);
-  return len;
+static int file_put(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n) {
+  struct pn_atomic_file *af = arg;
+  if (fwrite(bytes, 1, n, af->f) != n) return pn_err(ctx, PN_ERR_IO, "%s: write: %s", af->path, strerror(errno));
+  return PN_OK;
+}
+
+int pn_fhe_evk_save_file(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k, const char *path,
+                         size_t *len) {
+  struct pn_atomic_file af;
+  int rc = pn_atomic_open(ctx, &af, path, 0644);
+  if (rc) return rc;
+  if ((rc = pn_fhe_evk_write(ctx, s, k, file_put, &af))) {
+    pn_atomic_abort(&af);
+    return rc;
+  }
+  if (len) *len = pn_fhe_evk_bytes(s, k);
+  return pn_atomic_commit(ctx, &af);
+}
+
+int pn_fhe_evk_load_file(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const char *path, struct pn_fhe_evk **out) {
+  *out = NULL;
+  int rc = pn_check_regular_file(ctx, path);
+  if (rc) return rc;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st)) {
+    rc = pn_err(ctx, PN_ERR_IO, "%s: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    return rc;
+  }
+  if (st.st_size < OBJ_HDR) {
+    close(fd);
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: not a privnn FHE object (shorter than its header)", path);
+  }
+  /* mapped, not read: the file's pages are the page cache's (clean, given back under pressure), so the
+  ** process holds the keys once, as loaded, not also their bytes */
+  size_t n = (size_t)st.st_size;
+  void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED) return pn_err(ctx, PN_ERR_IO, "%s: mmap: %s", path, strerror(errno));
+  madvise(m, n, MADV_SEQUENTIAL);
+  rc = pn_fhe_evk_load(ctx, p, m, n, out);
+  munmap(m, n);
+  if (rc) pn_err_prefix(ctx, "%s", path);
+  return rc;
 }
 
 /* ---- queries and results ---- */

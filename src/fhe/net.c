@@ -259,6 +259,10 @@ static int read_all(struct pn_ctx *ctx, struct pn_fhe_conn *c, uint8_t *b, size_
   return PN_OK;
 }
 
+static int conn_put(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n) {
+  return write_all(ctx, arg, bytes, n);
+}
+
 int pn_fhe_send(struct pn_ctx *ctx, struct pn_fhe_conn *c, int type, const uint8_t *buf, size_t len) {
   uint8_t h[PN_FHE_FRAME_HDR];
   pn_fhe_frame_put_header(h, type, len);
@@ -326,9 +330,10 @@ static void send_error(struct pn_fhe_conn *c, struct pn_ctx *ctx) {
 
 static double wall(void) { return now_ms() * 1e-3; }
 
-int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, const struct pn_fhe_plan *p, const uint8_t *hello,
-                         size_t hello_len, size_t cache_mb, struct pn_fhe_serve_stats *st) {
+int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, struct pn_fhe_server *srv, const uint8_t *hello,
+                         size_t hello_len, struct pn_fhe_serve_stats *st) {
   memset(st, 0, sizeof *st);
+  const struct pn_fhe_plan *p = fhe_server_plan(srv);
   struct pn_fhe_plan_info in;
   pn_fhe_plan_get_info(p, &in);
   /* bounds from the plan: the keys (in memory >= serialized, with room), a ciphertext at the top level */
@@ -338,7 +343,6 @@ int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, const struct
   mx[PN_FHE_MSG_KEYS] = (uint64_t)(in.key_bytes * 1.25 + (64 << 20));
   mx[PN_FHE_MSG_QUERY] = (uint64_t)ct;
   struct pn_fhe_evk *k = NULL;
-  struct pn_fhe_server *srv = NULL;
   uint8_t *b = NULL, *r = NULL;
   size_t n = 0, rl = 0;
   int rc = pn_fhe_send(ctx, c, PN_FHE_MSG_HELLO, hello, hello_len);
@@ -346,7 +350,8 @@ int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, const struct
   double t0 = wall();
   if (!(rc = pn_fhe_recv(ctx, c, PN_FHE_MSG_KEYS, mx, &b, &n))) {
     st->key_bytes = n;
-    if (!(rc = pn_fhe_evk_load(ctx, p, b, n, &k))) rc = pn_fhe_server_new(ctx, p, k, cache_mb, &srv);
+    /* this client's keys on the server's encoded weights (encoded once per model, not per session) */
+    if (!(rc = pn_fhe_evk_load(ctx, p, b, n, &k))) rc = pn_fhe_server_set_keys(ctx, srv, k);
     if (rc) pn_err_prefix(ctx, "fhe net: %s: KEYS", c->peer);
   }
   free(b), b = NULL;
@@ -384,7 +389,8 @@ int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, const struct
   if (rc && rc != PN_ERR_IO && rc != PN_ERR_TIMEOUT) send_error(c, ctx);
   free(b);
   free(r);
-  pn_fhe_server_free(srv);
+  struct pn_ctx sub = {0};
+  pn_fhe_server_set_keys(&sub, srv, NULL); /* the keys go with the session */
   pn_fhe_evk_free(k);
   return rc;
 }
@@ -419,13 +425,18 @@ int pn_fhe_session_keys(struct pn_ctx *ctx, struct pn_fhe_session *s, const uint
   double t0 = wall();
   int rc = pn_fhe_client_keygen(ctx, s->spec, seed, &s->client);
   if (!rc) rc = pn_fhe_client_evk(ctx, s->client, &k);
-  if (!rc) rc = pn_fhe_evk_save(ctx, s->spec, k, &b, &n);
-  pn_fhe_evk_free(k);
   s->keygen_s = wall() - t0;
   t0 = wall();
-  if (!rc) rc = pn_fhe_send(ctx, s->conn, PN_FHE_MSG_KEYS, b, n);
+  /* the KEYS frame streamed one key record at a time: the keys are never held twice */
+  if (!rc && !(n = pn_fhe_evk_bytes(s->spec, k))) rc = pn_err(ctx, PN_ERR_INVALID, "fhe net: keys do not fit the spec");
+  if (!rc) {
+    uint8_t h[PN_FHE_FRAME_HDR];
+    pn_fhe_frame_put_header(h, PN_FHE_MSG_KEYS, n);
+    rc = write_all(ctx, s->conn, h, sizeof h);
+  }
+  if (!rc) rc = pn_fhe_evk_write(ctx, s->spec, k, conn_put, s->conn);
+  pn_fhe_evk_free(k);
   s->key_bytes = n;
-  free(b), b = NULL;
   if (!rc) rc = pn_fhe_recv(ctx, s->conn, PN_FHE_MSG_READY, NULL, &b, &n);
   free(b);
   s->upload_s = wall() - t0;

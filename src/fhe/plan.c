@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fhe/fhe_impl.h"
 
@@ -248,4 +249,15 @@ cJSON *pn_fhe_plan_json(const struct pn_fhe_plan *p) {
   }
   free(ord);
   return o;
+}
+
+int pn_fhe_default_threads(void) {
+  const char *env = getenv("OMP_NUM_THREADS");
+  if (env && *env) return 0;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  double load[1];
+  if (cores < 1) return 1;
+  if (getloadavg(load, 1) != 1) return (int)cores;
+  long idle = (long)floor((double)cores - load[0] + 0.5);
+  return (int)(idle < 1 ? 1 : idle > cores ? cores : idle);
 }

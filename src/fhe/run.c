@@ -442,15 +442,53 @@ void pn_fhe_server_free(struct pn_fhe_server *s) {
   free(s);
 }
 
+static int check_keys(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct pn_fhe_evk *evk) {
+  int rc = fhe_evk_check(ctx, p, evk);
+  if (!rc && p->real_boot && !evk->bk)
+    rc = pn_err(ctx, PN_ERR_MISMATCH, "fhe: the evaluation keys lack the bootstrapping keys the model needs");
+  return rc;
+}
+
+int pn_fhe_server_set_keys(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct pn_fhe_evk *evk) {
+  const struct pn_fhe_plan *p = s->p;
+  if (!evk) { /* the bootstrapping context keeps pointers to the old keys, unused until the next keys replace them */
+    s->evk = NULL;
+    return PN_OK;
+  }
+  int rc = check_keys(ctx, p, evk);
+  if (rc || !p->real_boot) {
+    if (!rc) s->evk = evk;
+    return rc;
+  }
+  if (s->boot) { /* its plaintexts depend on no key: kept */
+    if (!(rc = pn_ckks_boot_set_keys(ctx, s->boot, evk->rk, evk->bk))) s->evk = evk;
+    return rc;
+  }
+  /* the bootstrapping context: its chain must give the plan's levels */
+  struct pn_ckks_boot_info bi;
+  if (!(rc = pn_ckks_boot_new(ctx, p->ckks, &p->bp, evk->rk, evk->bk, &s->boot))) {
+    pn_ckks_boot_get_info(s->boot, &bi);
+    if (bi.input_level != p->boot_in || bi.output_level != p->boot_out || bi.slots != p->slots)
+      rc = pn_err(ctx, PN_ERR_INVALID, "fhe: bootstrapping takes level %d -> %d on %zu slots, the plan says %d -> %d "
+                  "on %zu", bi.input_level, bi.output_level, bi.slots, p->boot_in, p->boot_out, p->slots);
+  }
+  if (rc) {
+    pn_ckks_boot_free(s->boot);
+    s->boot = NULL;
+    return rc;
+  }
+  s->evk = evk;
+  return PN_OK;
+}
+
 int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct pn_fhe_evk *evk, size_t cache_mb,
                       struct pn_fhe_server **out) {
   *out = NULL;
-  int rc = fhe_evk_check(ctx, p, evk);
+  int rc = evk ? check_keys(ctx, p, evk) : PN_OK; /* before the weights: refused keys cost no encoding */
   if (rc) return rc;
   struct pn_fhe_server *s = calloc(1, sizeof *s);
   if (!s) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   s->p = p;
-  s->evk = evk;
   s->pt = calloc((size_t)p->n_linear + 1, sizeof *s->pt);
   s->bias = calloc((size_t)p->n_linear + 1, sizeof *s->bias);
   s->layer_seconds = calloc((size_t)p->n_layer + 1, sizeof *s->layer_seconds);
@@ -459,22 +497,6 @@ int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const str
     free(dbuf);
     pn_fhe_server_free(s);
     return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
-  }
-  if (p->real_boot) {
-    /* the bootstrapping context: its chain must give the plan's levels */
-    struct pn_ckks_boot_info bi;
-    if (!evk->bk) rc = pn_err(ctx, PN_ERR_MISMATCH, "fhe: the evaluation keys lack the bootstrapping keys the model needs");
-    else if (!(rc = pn_ckks_boot_new(ctx, p->ckks, &p->bp, evk->rk, evk->bk, &s->boot))) {
-      pn_ckks_boot_get_info(s->boot, &bi);
-      if (bi.input_level != p->boot_in || bi.output_level != p->boot_out || bi.slots != p->slots)
-        rc = pn_err(ctx, PN_ERR_INVALID, "fhe: bootstrapping takes level %d -> %d on %zu slots, the plan says %d -> %d "
-                    "on %zu", bi.input_level, bi.output_level, bi.slots, p->boot_in, p->boot_out, p->slots);
-    }
-    if (rc) {
-      free(dbuf);
-      pn_fhe_server_free(s);
-      return rc;
-    }
   }
   const size_t budget = cache_mb << 20, n = pn_ckks_n(p->ckks);
   /* the LINEAR instructions give each layer's input level and scale */
@@ -509,6 +531,7 @@ int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const str
     }
   }
   free(dbuf);
+  if (!rc && evk) rc = pn_fhe_server_set_keys(ctx, s, evk);
   if (rc) {
     pn_fhe_server_free(s);
     return rc;
@@ -521,6 +544,7 @@ int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct
                        struct pn_ckks_ct *out, struct pn_fhe_run_stats *st) {
   const struct pn_fhe_plan *p = s->p;
   const struct fhe_reg *r0 = &p->reg[p->in_reg];
+  if (!s->evk) return pn_err(ctx, PN_ERR_INVALID, "fhe: the server holds no evaluation keys (pn_fhe_server_set_keys)");
   if (in->n != pn_ckks_n(p->ckks) || !pn_fhe_ct_fp_ok(p, in))
     return pn_err(ctx, PN_ERR_MISMATCH, "fhe: the query ciphertext was made for other parameters");
   if (in->size != 2 || in->level != r0->level || fabs(in->scale - r0->scale) > 1e-9 * r0->scale)

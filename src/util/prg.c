@@ -90,6 +90,28 @@ void pn_sha256(const void *data, size_t n, uint8_t out[32]) {
   EVP_Digest(data, n, out, &len, EVP_sha256(), NULL);
 }
 
+int pn_sha256_begin(struct pn_ctx *ctx, struct pn_sha256_stream *h) {
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  h->md = md;
+  if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+    EVP_MD_CTX_free(md);
+    h->md = NULL;
+    return pn_err(ctx, PN_ERR_NOMEM, "sha256: out of memory");
+  }
+  return PN_OK;
+}
+
+void pn_sha256_update(struct pn_sha256_stream *h, const void *data, size_t n) {
+  if (h->md && n) EVP_DigestUpdate(h->md, data, n);
+}
+
+void pn_sha256_end(struct pn_sha256_stream *h, uint8_t out[32]) {
+  unsigned len = 0;
+  if (h->md && out) EVP_DigestFinal_ex(h->md, out, &len);
+  EVP_MD_CTX_free(h->md);
+  h->md = NULL;
+}
+
 void pn_prg_bytes(struct pn_prg *prg, void *out, size_t n) {
   unsigned char *p = out;
   size_t avail = PN_PRG_BUF - prg->pos;

@@ -38,6 +38,15 @@ PN_API void pn_seed_derive(const uint8_t seed[PN_SEED_BYTES], const char *label,
 
 /* SHA-256 of data[0..n) (integrity digests of serialized objects). */
 PN_API void pn_sha256(const void *data, size_t n, uint8_t out[32]);
+/* The same over data given piecewise (objects streamed out without a whole copy in memory):
+** pn_sha256_begin (PN_ERR_NOMEM when out of memory), any number of updates, pn_sha256_end (writes the
+** digest when out is not NULL and frees the state; safe on a state whose begin failed). */
+struct pn_sha256_stream {
+  void *md;
+};
+PN_API int pn_sha256_begin(struct pn_ctx *ctx, struct pn_sha256_stream *h);
+PN_API void pn_sha256_update(struct pn_sha256_stream *h, const void *data, size_t n);
+PN_API void pn_sha256_end(struct pn_sha256_stream *h, uint8_t out[32]);
 
 PN_API void pn_prg_bytes(struct pn_prg *prg, void *out, size_t n);
 PN_API uint64_t pn_prg_u64(struct pn_prg *prg);

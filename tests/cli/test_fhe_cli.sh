@@ -108,8 +108,9 @@ expect_err 1 "chmod 600" "$PRIVNN" fhe decrypt "$W/r.bin" --keys "$K"
 chmod 600 "$K/secret.key"
 rm -rf "$K"
 
-# ---- over TCP: serve (3 sessions: garbage, a good client, a client sending a query of another model) and query ----
-"$PRIVNN" fhe serve "$W/small.onnx" --listen 127.0.0.1:0 --sessions 3 --max-keys 16 >"$W/srv.out" 2>"$W/srv.err" &
+# ---- over TCP: serve (4 sessions: garbage, a good client, a client sending keys that are none, another good
+# client: its own keys on the weights the server encoded once for all sessions) and query ----
+"$PRIVNN" fhe serve "$W/small.onnx" --listen 127.0.0.1:0 --sessions 4 --max-keys 16 >"$W/srv.out" 2>"$W/srv.err" &
 SRV=$!
 PORT=
 for _ in $(seq 1 600); do
@@ -146,12 +147,18 @@ else
     exec 3>&-
   fi
   grep -q "^PNFS.*KEYS.*not a privnn FHE object" "$W/err-frame" || fail "no ERROR frame for bad keys: $(cat "$W/err-frame")"
+  # a second client after the failed ones: the cached weights serve its keys as well
+  expect_ok "$PRIVNN" fhe query --connect 127.0.0.1:"$PORT" --input "$W/x.npy" --json "$W/query2.json"
+  [ "$(json "$W/query2.json" "[p['top1'] for p in d['predictions']] == [q[1] for q in json.load(open('$W/infer.json'))['predictions']]")" = True ] ||
+    fail "second query's top-1 differs from the plaintext model's: $(head -c 600 "$W/query2.json")"
   wait $SRV
   rc=$?
   [ $rc -eq 0 ] || fail "fhe serve exited $rc: $(cat "$W/srv.err")"
   grep -q "session 1 .*bad magic" "$W/srv.err" || fail "serve did not report the garbage session: $(cat "$W/srv.err")"
   grep -q "session 2 .*2 queries" "$W/srv.out" || fail "serve did not report the good session: $(cat "$W/srv.out")"
   grep -q "session 3 .*KEYS" "$W/srv.err" || fail "serve did not report the bad keys: $(cat "$W/srv.err")"
+  grep -q "session 4 .*2 queries" "$W/srv.out" || fail "serve did not report the second good session: $(cat "$W/srv.out")"
+  [ "$(grep -c "weights encoded once" "$W/srv.out")" = 1 ] || fail "serve: weights not encoded once: $(cat "$W/srv.out")"
 fi
 expect_err 1 "cannot connect" "$PRIVNN" fhe query --connect 127.0.0.1:1 --data fashion-mnist --timeout 1
 expect_err 2 "--listen" "$PRIVNN" fhe serve "$W/small.onnx"

@@ -252,6 +252,78 @@ static void test_small_model(void **state) {
   pn_graph_free(g);
 }
 
+/* A sink that keeps the bytes and the largest piece handed to it. */
+struct rec_sink {
+  uint8_t *p;
+  size_t len, cap, max_piece, pieces;
+};
+static int rec_put(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n) {
+  (void)ctx;
+  struct rec_sink *r = arg;
+  if (r->len + n > r->cap) {
+    r->cap = (r->len + n) * 2;
+    r->p = realloc(r->p, r->cap);
+    assert_non_null(r->p);
+  }
+  memcpy(r->p + r->len, bytes, n);
+  r->len += n;
+  r->pieces++;
+  if (n > r->max_piece) r->max_piece = n;
+  return PN_OK;
+}
+
+/* Evaluation keys (relinearisation, rotations, bootstrapping) streamed: the same bytes as pn_fhe_evk_save,
+** as many as pn_fhe_evk_bytes computes without serializing, handed over one key record at a time (never a
+** piece larger than one top-level switching key: a writer that built the whole object, or a whole key set,
+** in memory first would hand over more); written to a file and mapped back, they serve the plan. */
+static void keys_streamed(struct e2e *e) {
+  struct pn_ctx ctx = {0};
+  uint8_t *buf;
+  size_t len;
+  OKC(pn_fhe_evk_save(&ctx, e->spec, e->evk, &buf, &len));
+  struct rec_sink r = {0};
+  OKC(pn_fhe_evk_write(&ctx, e->spec, e->evk, rec_put, &r));
+  assert_int_equal(r.len, len);
+  assert_memory_equal(r.p, buf, len);
+  assert_int_equal(pn_fhe_evk_bytes(e->spec, e->evk), len);
+  const size_t one = pn_ckks_swk_saved_bytes(e->spec->ckks, e->evk->rk); /* the relinearisation key: top level */
+  printf("# keys streamed: %zu bytes in %zu pieces, the largest %zu (one top-level key %zu); %zu bytes in memory\n",
+         len, r.pieces, r.max_piece, one, pn_fhe_evk_memory_bytes(e->spec, e->evk));
+  assert_true(r.max_piece <= one + 64);
+  assert_true(r.pieces > (size_t)e->spec->n_rot);
+  assert_true(r.max_piece * 4 < len);
+  /* seeded uniform halves: the bytes are about half the memory */
+  assert_true((double)len < 0.6 * (double)pn_fhe_evk_memory_bytes(e->spec, e->evk));
+  /* through a file, mapped back */
+  char dir[] = "/tmp/pn_fhe_keysXXXXXX", path[64];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/eval.keys", dir);
+  size_t fl = 0;
+  OKC(pn_fhe_evk_save_file(&ctx, e->spec, e->evk, path, &fl));
+  assert_int_equal(fl, len);
+  struct pn_fhe_evk *k;
+  OKC(pn_fhe_evk_load_file(&ctx, e->plan, path, &k));
+  struct pn_fhe_server *srv;
+  OKC(pn_fhe_server_new(&ctx, e->plan, k, 0, &srv));
+  pn_fhe_server_free(srv);
+  pn_fhe_evk_free(k);
+  /* damaged on disk: refused, naming the file */
+  FILE *f = fopen(path, "r+b");
+  assert_non_null(f);
+  fseek(f, (long)(len / 2), SEEK_SET);
+  int ch = fgetc(f);
+  fseek(f, (long)(len / 2), SEEK_SET);
+  fputc(ch ^ 0x5a, f);
+  fclose(f);
+  assert_int_equal(pn_fhe_evk_load_file(&ctx, e->plan, path, &k), PN_ERR_CORRUPT);
+  assert_non_null(strstr(pn_errmsg(&ctx), path));
+  unlink(path);
+  assert_int_equal(pn_fhe_evk_load_file(&ctx, e->plan, path, &k), PN_ERR_IO);
+  rmdir(dir);
+  free(r.p);
+  free(buf);
+}
+
 /* Real bootstrapping inside the program (N = 2^10, insecure): a network deeper than the levels between
 ** bootstraps (conv, PAF ReLU, a 2x2 PAF max pool, dense), packed sparsely (2^7 of 512 slots), with the
 ** bootstraps the compiler placed run on the ciphertexts; the decrypted logits against the executor. Then
@@ -304,6 +376,7 @@ static void test_bootstrap(void **state) {
     size_t len;
     assert_int_equal(pn_fhe_evk_save(&ctx, e.spec, e.evk, &buf, &len), PN_ERR_INVALID);
     e.evk->bk = bk;
+    keys_streamed(&e);
     e2e_free(&e);
   }
   g_boot = g_boot_levels = g_logn = 0;
@@ -413,7 +486,7 @@ static void test_refusals(void **state) {
 
 struct srv_arg {
   struct pn_fhe_conn *c;
-  const struct pn_fhe_plan *p;
+  struct pn_fhe_server *srv;
   const uint8_t *hello;
   size_t hl;
   int rc;
@@ -424,7 +497,7 @@ struct srv_arg {
 static void *srv_main(void *u) {
   struct srv_arg *a = u;
   struct pn_ctx ctx = {0};
-  a->rc = pn_fhe_serve_session(&ctx, a->c, a->p, a->hello, a->hl, 16, &a->st);
+  a->rc = pn_fhe_serve_session(&ctx, a->c, a->srv, a->hello, a->hl, &a->st);
   snprintf(a->msg, sizeof a->msg, "%s", a->rc ? pn_errmsg(&ctx) : "");
   return NULL;
 }
@@ -453,7 +526,9 @@ static void test_net(void **state) {
   h[6] = 0, h[0] = 'X';
   assert_int_equal(pn_fhe_frame_header(&ctx, h, NULL, &type, &len), PN_ERR_PROTOCOL);
   assert_non_null(strstr(pn_errmsg(&ctx), "bad magic"));
-  /* a session: HELLO, keys uploaded once, two queries against the executor, BYE */
+  /* sessions on one server, its weights encoded once (no keys yet: evaluation refused): HELLO, keys uploaded
+  ** once, two queries against the executor, BYE; then a client that breaks the protocol; then another client
+  ** (other keys) on the same encoded weights */
   struct pn_graph *g = tiny_model(2);
   struct e2e e;
   e2e_setup(&e, g);
@@ -465,10 +540,25 @@ static void test_net(void **state) {
   OKC(pn_fhe_hello_make(&ctx, sb, sl, 0.25, 0.5, &hello, &hl));
   pn_fhe_spec_free(s0);
   free(sb);
-  for (int bad = 0; bad < 2; bad++) {
+  struct pn_fhe_server *srv;
+  OKC(pn_fhe_server_new(&ctx, e.plan, NULL, 16, &srv));
+  const size_t cached = pn_fhe_server_cache_bytes(srv);
+  assert_true(cached > 0);
+  {
+    struct pn_ckks_ct *ct = pn_ckks_ct_new(pn_fhe_plan_ckks(e.plan)), *o = pn_ckks_ct_new(pn_fhe_plan_ckks(e.plan));
+    assert_int_equal(pn_fhe_server_eval(&ctx, srv, ct, o, NULL), PN_ERR_INVALID);
+    assert_non_null(strstr(pn_errmsg(&ctx), "no evaluation keys"));
+    pn_ckks_ct_free(ct);
+    pn_ckks_ct_free(o);
+  }
+  for (int sess = 0; sess < 3; sess++) {
+    const int bad = sess == 1;
+    uint8_t seed[32];
+    memcpy(seed, g_seed, 32);
+    seed[31] = (uint8_t)sess; /* each client its own keys */
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    struct srv_arg a = {.p = e.plan, .hello = hello, .hl = hl};
+    struct srv_arg a = {.srv = srv, .hello = hello, .hl = hl};
     struct pn_fhe_conn *cc;
     OKC(pn_fhe_conn_from_fd(&ctx, sv[0], 20000, &a.c));
     OKC(pn_fhe_conn_from_fd(&ctx, sv[1], 20000, &cc));
@@ -479,7 +569,7 @@ static void test_net(void **state) {
       OKC(pn_fhe_session_open(&ctx, cc, 1, &ss));
       assert_true(ss->mean == 0.25 && ss->std == 0.5);
       assert_memory_equal(ss->spec->hash, e.spec->hash, 32);
-      OKC(pn_fhe_session_keys(&ctx, ss, g_seed));
+      OKC(pn_fhe_session_keys(&ctx, ss, seed));
       assert_true(ss->key_bytes > 0);
       for (int q = 0; q < 2; q++) {
         float x[16];
@@ -488,7 +578,8 @@ static void test_net(void **state) {
         size_t up, down;
         OKC(pn_fhe_session_query(&ctx, ss, x, y, &up, &down));
         exec_ref(g, x, r, 3);
-        printf("# over a socket: query %d rel err %.2e, %zu bytes up, %zu down\n", q, rel_err(y, r, 3), up, down);
+        printf("# over a socket: session %d query %d rel err %.2e, %zu bytes up, %zu down\n", sess, q, rel_err(y, r, 3),
+               up, down);
         assert_true(rel_err(y, r, 3) < 1e-3);
         assert_true(up > down && down > PN_FHE_FRAME_HDR);
       }
@@ -496,6 +587,7 @@ static void test_net(void **state) {
       pthread_join(t, NULL);
       assert_int_equal(a.rc, PN_OK);
       assert_int_equal(a.st.queries, 2);
+      assert_int_equal(pn_fhe_server_cache_bytes(srv), cached); /* the same weights, not encoded again */
     } else {
       /* a client that sends a query before its keys: the server ends the session with an ERROR frame */
       uint8_t *b;
@@ -512,6 +604,7 @@ static void test_net(void **state) {
     }
     pn_fhe_conn_free(a.c);
   }
+  pn_fhe_server_free(srv);
   /* the stream checker the fuzz target drives: a HELLO and a BYE pass, a cut frame does not */
   {
     uint8_t *st = malloc(hl + 2 * PN_FHE_FRAME_HDR);

@@ -8,6 +8,7 @@
 ** four reference models with PAFs in place. */
 #define PN_TEST_NAME "test_fhe_sim"
 #include "fhe_test.h"
+#include <unistd.h>
 
 static int g_boot = PN_FHE_BOOT_AUTO;
 
@@ -239,10 +240,33 @@ static void test_refusals(void **state) {
   pn_graph_free(g);
 }
 
+/* The default thread count: OMP_NUM_THREADS set decides (0: left to OpenMP); otherwise the idle cores, as
+** the load average says, never fewer than 1 nor more than the cores. */
+static void test_default_threads(void **state) {
+  (void)state;
+  const char *old = getenv("OMP_NUM_THREADS");
+  char *keep = old ? strdup(old) : NULL;
+  setenv("OMP_NUM_THREADS", "3", 1);
+  assert_int_equal(pn_fhe_default_threads(), 0);
+  unsetenv("OMP_NUM_THREADS");
+  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  double before[1], after[1];
+  assert_int_equal(getloadavg(before, 1), 1);
+  const int t = pn_fhe_default_threads();
+  assert_int_equal(getloadavg(after, 1), 1);
+  printf("# %ld cores, load %.2f: %d threads\n", cores, after[0], t);
+  assert_true(t >= 1 && t <= cores);
+  if (before[0] >= (double)cores && after[0] >= (double)cores) assert_int_equal(t, 1); /* busy: one thread */
+  if (before[0] < 0.5 && after[0] < 0.5) assert_int_equal(t, cores); /* idle: every core */
+  if (keep) setenv("OMP_NUM_THREADS", keep, 1);
+  free(keep);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv),     cmocka_unit_test(test_linear_stretches), cmocka_unit_test(test_residual),
     cmocka_unit_test(test_paf),      cmocka_unit_test(test_models),           cmocka_unit_test(test_refusals),
+    cmocka_unit_test(test_default_threads),
   };
   return cmocka_run_group_tests(tests, fhe_test_setup, fhe_test_teardown);
 }

@@ -78,7 +78,8 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
      PN_FMNIST_TRAIN},
     {"--cache-mb", NULL, PN_CLI_INT, &f->cache_mb, "M", "the server's memory for encoded weights (the rest is "
      "encoded during each evaluation)", 0, 1 << 20},
-    {"--threads", NULL, PN_CLI_INT, &f->threads, "T", "OpenMP threads", 1, 256, NULL, "the library's own"},
+    {"--threads", NULL, PN_CLI_INT, &f->threads, "T", "OpenMP threads", 1, 256, NULL,
+     "the cores other processes leave idle; OMP_NUM_THREADS when set"},
     {"--output", "-o", PN_CLI_STR, &f->out, "PATH", "output file (keygen: folder)"},
     {"--keys", NULL, PN_CLI_STR, &f->keys, "PATH", "the client's key folder (eval: its eval.keys file)"},
     {"--listen", NULL, PN_CLI_STR, &f->listen, "HOST:PORT", "where to listen (port 0: any free port, printed)"},
@@ -253,7 +254,7 @@ static int cmd_infer(int argc, char **argv) {
   struct fhe_args f;
   int rc = parse(argc, argv, &sub_infer, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
-  if (f.threads) pn_cli_set_threads((int)f.threads);
+  pn_cli_set_threads(f.threads ? (int)f.threads : pn_fhe_default_threads());
   struct pn_ctx ctx = {0};
   struct pn_graph *g;
   struct pn_fhe_plan *p;
@@ -398,8 +399,10 @@ static int cmd_keygen(int argc, char **argv) {
     pn_wipe_free(b, n), b = NULL;
   }
   if (!rc) rc = pn_fhe_client_evk(&ctx, cl, &k);
-  if (!rc) rc = pn_fhe_evk_save(&ctx, spec, k, &b, &n);
-  if (!rc) rc = write_obj(&ctx, f.out, "eval.keys", b, n, 0644);
+  char kpath[4096];
+  if (!rc && snprintf(kpath, sizeof kpath, "%s/eval.keys", f.out) >= (int)sizeof kpath)
+    rc = pn_err(&ctx, PN_ERR_INVALID, "%s: path too long", f.out);
+  if (!rc) rc = pn_fhe_evk_save_file(&ctx, spec, k, kpath, &n); /* streamed: the keys are held once */
   if (!rc)
     printf("%s: spec.bin, secret.key (0600, stays with the client), eval.keys (%zu bytes, for the server)\n", f.out, n);
   free(b);
@@ -473,6 +476,7 @@ static int cmd_eval(int argc, char **argv) {
   struct fhe_args f;
   int rc = parse(argc, argv, &sub_eval, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
+  pn_cli_set_threads(pn_fhe_default_threads()); /* OMP_NUM_THREADS, when set, decides */
   if (!f.file || !f.keys || !f.out) return pn_cli_usage(cmd, "need MODEL.onnx QUERY --keys EVAL.keys -o RESULT");
   struct pn_ctx ctx = {0};
   struct pn_graph *g;
@@ -483,9 +487,7 @@ static int cmd_eval(int argc, char **argv) {
   uint8_t *b = NULL, *r = NULL;
   size_t n = 0, rl = 0;
   struct pn_fhe_run_stats st;
-  rc = pn_read_file(&ctx, f.keys, MAX_OBJ, &b, &n);
-  if (!rc && (rc = pn_fhe_evk_load(&ctx, p, b, n, &k))) pn_err_prefix(&ctx, "%s", f.keys);
-  free(b), b = NULL;
+  rc = pn_fhe_evk_load_file(&ctx, p, f.keys, &k);
   if (!rc) rc = pn_fhe_server_new(&ctx, p, k, 4096, &srv);
   if (!rc) rc = pn_read_file(&ctx, f.file, MAX_OBJ, &b, &n);
   if (!rc && (rc = pn_fhe_server_query(&ctx, srv, b, n, &r, &rl, &st))) pn_err_prefix(&ctx, "%s", f.file);
@@ -547,6 +549,7 @@ static int cmd_serve(int argc, char **argv) {
   struct fhe_args f;
   int rc = parse(argc, argv, &sub_serve, &f);
   if (rc) return rc < 0 ? PN_EXIT_OK : rc;
+  pn_cli_set_threads(pn_fhe_default_threads()); /* OMP_NUM_THREADS, when set, decides */
   struct pn_ctx ctx = {0};
   struct pn_graph *g;
   struct pn_fhe_plan *p;
@@ -564,10 +567,14 @@ static int cmd_serve(int argc, char **argv) {
   if (!rc) rc = pn_fhe_plan_spec(&ctx, p, &spec);
   if (!rc) rc = pn_fhe_spec_save(&ctx, spec, &sb, &sl);
   if (!rc) rc = pn_fhe_hello_make(&ctx, sb, sl, norm.mean, norm.std, &hello, &hl);
+  struct pn_fhe_server *srv = NULL;
+  double t0 = pn_now();
+  if (!rc) rc = pn_fhe_server_new(&ctx, p, NULL, (size_t)f.cache_mb, &srv); /* weights once, for every session */
+  double setup = pn_now() - t0;
   if (!rc) rc = pn_fhe_listen(&ctx, f.listen, &lfd, &port);
   if (!rc) {
-    printf("%s: N=2^%d, %d bootstraps per query; listening on port %d (%s)\n", f.model, info.logn, info.boots, port,
-           f.listen);
+    printf("%s: N=2^%d, %d bootstraps per query; weights encoded once (%zu bytes, %.1f s); listening on port %d (%s)\n",
+           f.model, info.logn, info.boots, pn_fhe_server_cache_bytes(srv), setup, port, f.listen);
     fflush(stdout);
   }
   for (int64_t k = 0; !rc && (f.sessions == 0 || k < f.sessions); k++) {
@@ -575,7 +582,7 @@ static int cmd_serve(int argc, char **argv) {
     struct pn_ctx sc = {0};
     if ((rc = pn_fhe_accept(&ctx, lfd, -1, (int)f.timeout * 1000, &c))) break;
     struct pn_fhe_serve_stats st;
-    int src = pn_fhe_serve_session(&sc, c, p, hello, hl, (size_t)f.cache_mb, &st);
+    int src = pn_fhe_serve_session(&sc, c, srv, hello, hl, &st);
     if (src)
       fprintf(stderr, "privnn %s: session %lld (%s) ended: %s\n", cmd, (long long)k + 1, pn_fhe_conn_peer(c),
               pn_errmsg(&sc));
@@ -586,6 +593,7 @@ static int cmd_serve(int argc, char **argv) {
     pn_fhe_conn_free(c);
   }
   if (lfd >= 0) close(lfd);
+  pn_fhe_server_free(srv);
   free(sb);
   free(hello);
   pn_fhe_spec_free(spec);
