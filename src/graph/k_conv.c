@@ -30,6 +30,9 @@
 #include "graph/kernels.h"
 #include "util/cpu.h"
 #include "util/status.h"
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
 
 struct conv_geo {
   int ndim;                    /* output rank, -1 unknown */
@@ -371,17 +374,78 @@ static void conv_depthwise2d(const float *x, const float *w, const float *bias, 
 ** column of the unfolded input, transposed once (colT: pout x ck) so both run contiguously;
 ** the filters are read once, straight from the weights. Rows of filters are split among threads. */
 #define SKINNY_MAX_POUT 16
+#define SKINNY_BATCH_COLS 2048
 
 struct skinny_job {
   const float *w, *colT, *bias;
   float *y;
   struct pn_act act;
   int64_t mg, ck, pout, per;
+  bool fast;                   /* the register-tiled AVX-512 kernel (cached nodes only) */
 };
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SKINNY_X86 1
+/* R filter rows x P output positions (R, P <= 4, constants where inlined): R * P dot products
+** of length ck in 16-lane FMA accumulators, so each filter vector loaded serves P positions and
+** each input vector R filters, and the R * P chains run side by side (a single dot product is
+** bound by the latency of its adds); the k tail is masked. y[r * ldy + p] = the sums. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+sk_tile512(const float *w, const float *colT, int64_t ck, float *y, int64_t ldy, int R, int P) {
+  __m512 acc[4][4], cv[4];
+  for (int r = 0; r < R; r++)
+    for (int p = 0; p < P; p++) acc[r][p] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 16 <= ck; k += 16) {
+    for (int p = 0; p < P; p++) cv[p] = _mm512_loadu_ps(colT + p * ck + k);
+    for (int r = 0; r < R; r++) {
+      __m512 wv = _mm512_loadu_ps(w + r * ck + k);
+      for (int p = 0; p < P; p++) acc[r][p] = _mm512_fmadd_ps(wv, cv[p], acc[r][p]);
+    }
+  }
+  if (k < ck) {
+    __mmask16 mk = (__mmask16)((1u << (ck - k)) - 1u);
+    for (int p = 0; p < P; p++) cv[p] = _mm512_maskz_loadu_ps(mk, colT + p * ck + k);
+    for (int r = 0; r < R; r++) {
+      __m512 wv = _mm512_maskz_loadu_ps(mk, w + r * ck + k);
+      for (int p = 0; p < P; p++) acc[r][p] = _mm512_fmadd_ps(wv, cv[p], acc[r][p]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int p = 0; p < P; p++) y[r * ldy + p] = _mm512_reduce_add_ps(acc[r][p]);
+}
+
+/* Rows [m0, m1) of the skinny product in 4 x 4 tiles (then 4 x 1, 1 x 4, 1 x 1 at the edges). */
+__attribute__((target("avx512f"))) static void skinny_rows512(const struct skinny_job *j,
+                                                              int64_t m0, int64_t m1) {
+  int64_t ck = j->ck, pout = j->pout, m = m0;
+  for (; m + 4 <= m1; m += 4) {
+    int64_t p = 0;
+    for (; p + 4 <= pout; p += 4)
+      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 4, 4);
+    for (; p < pout; p++)
+      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 4, 1);
+  }
+  for (; m < m1; m++) {
+    int64_t p = 0;
+    for (; p + 4 <= pout; p += 4)
+      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 1, 4);
+    for (; p < pout; p++)
+      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 1, 1);
+  }
+}
+#endif
 
 static void skinny_chunk(void *arg, int64_t ch) {
   const struct skinny_job *j = arg;
   int64_t m0 = ch * j->per, m1 = m0 + j->per < j->mg ? m0 + j->per : j->mg, ck = j->ck;
+#ifdef SKINNY_X86
+  if (j->fast && pn_cpu_level() >= PN_CPU_AVX512) {
+    skinny_rows512(j, m0, m1);
+    conv_epilogue(j->y, j->pout, j->bias, j->act, m0, m1, 0, j->pout);
+    return;
+  }
+#endif
   for (int64_t m = m0; m < m1; m++) {
     const float *wr = j->w + m * ck;
     float *yr = j->y + m * j->pout;
@@ -426,6 +490,7 @@ struct pn_conv_cache {
   const void *gp_src;          /* the weights gp was made from */
   int64_t gp_m, gp_k;
   float *gp;                   /* the filters (gp_m x gp_k) packed for pn_gemm_run */
+  float *sp;                   /* the skinny path's filters (mg x nv) packed for pn_gemm_run */
 };
 
 void pn_conv_cache_free(struct pn_conv_cache *c) {
@@ -434,6 +499,7 @@ void pn_conv_cache_free(struct pn_conv_cache *c) {
   free(c->w);
   free(c->wino);
   free(c->gp);
+  free(c->sp);
   free(c);
 }
 
@@ -569,9 +635,16 @@ static bool same_window(const struct pn_window *a, const struct pn_window *b) {
   return true;
 }
 
+static _Thread_local float *sk_buf;   /* conv_skinny's colT, or B and C */
+static _Thread_local int64_t sk_cap;
+
 /* The whole convolution on the skinny path; returns PN_ERR_NOMEM (unset message) on failure.
 ** cache (may be NULL; only for constant weights and group 1) keeps the filters restricted to
-** the live taps between runs. */
+** the live taps between runs; with it, batches of at least PN_GEMM_NR output positions in all
+** run as one packed GEMM over the images (B: nv x positions, every image's live im2col rows side
+** by side; C: mg x positions, scattered to Y; the filters read once per call, not per image),
+** smaller ones on the register-tiled kernel. Without it (the no_fuse reference) the plain loop
+** runs image by image. */
 static int conv_skinny(const float *x, const float *w, const float *bias, struct pn_act act,
                        float *y, const struct conv_geo *g, int64_t cg, int64_t mg, int64_t ck,
                        int64_t pin, int64_t pout, bool direct, int threads,
@@ -579,8 +652,9 @@ static int conv_skinny(const float *x, const float *w, const float *bias, struct
   const int64_t *rows = NULL;
   int64_t nv = ck;
   const float *wk = w;
-  if (cache && g->group == 1 && !direct) {
-    struct pn_conv_cache *c = *cache;
+  struct pn_conv_cache *c = NULL;
+  if (cache && g->group == 1) {
+    c = *cache;
     if (!c || c->w_src != w || c->mg != mg || c->ck != ck || !same_window(&c->win, &g->w)) {
       pn_conv_cache_free(c);
       *cache = c = calloc(1, sizeof *c);
@@ -610,15 +684,27 @@ static int conv_skinny(const float *x, const float *w, const float *bias, struct
       wk = c->w;
     }
   }
-  int64_t kp = ck / (cg > 0 ? cg : 1);
-  float *buf = malloc((size_t)(nv * pout + 1) * sizeof *buf);
-  int64_t *tap = direct ? NULL : malloc((size_t)(kp * pout + 1) * sizeof *tap);
-  if (!buf || (!direct && !tap)) {
-    free(buf);
-    free(tap);
-    return PN_ERR_NOMEM;
+  /* batched: images in groups of up to SKINNY_BATCH_COLS output positions */
+  int64_t gimg = SKINNY_BATCH_COLS / pout < g->n ? SKINNY_BATCH_COLS / pout : g->n;
+  if (gimg < 1) gimg = 1;
+  int64_t ncol = gimg * pout;
+  bool batched = c && nv > 0 && g->n * pout >= PN_GEMM_NR;
+  if (batched && !c->sp) {
+    if (!(c->sp = malloc(pn_gemm_packed_size(mg, nv) * sizeof *c->sp))) return PN_ERR_NOMEM;
+    pn_gemm_pack(wk, nv, mg, nv, c->sp);
   }
-  float *colT = buf;
+  int64_t kp = ck / (cg > 0 ? cg : 1);
+  /* batched: B (nv x ncol) and C (mg x ncol); else colT (pout x nv), one image at a time */
+  int64_t need = batched ? (nv + mg) * ncol : nv * pout + 1;
+  if (need > sk_cap) {   /* kept per thread across calls: no fresh pages to fault in per run */
+    free(sk_buf);
+    sk_cap = 0;
+    if (!(sk_buf = malloc((size_t)need * sizeof *sk_buf))) return PN_ERR_NOMEM;
+    sk_cap = need;
+  }
+  float *buf = sk_buf;
+  int64_t *tap = direct ? NULL : malloc((size_t)(kp * pout + 1) * sizeof *tap);
+  if (!direct && !tap) return PN_ERR_NOMEM;
   if (tap) {
     /* tap[kr * pout + p]: offset in a channel plane of the input value that output position p
     ** sees at kernel offset kr, -1 in the padding */
@@ -638,28 +724,55 @@ static int conv_skinny(const float *x, const float *w, const float *bias, struct
         tap[kr * pout + p] = off;
       }
   }
+  /* live im2col rows of image n, group gi: value (k, p) to dst[k * sk + p * sp] */
+#define SKINNY_GATHER(n, gi, dst, sk, sp)                                                     \
+  do {                                                                                       \
+    const float *xg = x + ((n) * g->c + (gi) * cg) * pin;                                    \
+    for (int64_t k = 0; k < nv; k++) {                                                       \
+      int64_t r = rows ? rows[k] : k;                                                        \
+      float *d = (dst) + k * (sk);                                                           \
+      if (direct) {                                                                          \
+        for (int64_t p = 0; p < pout; p++) d[p * (sp)] = xg[r * pin + p];                    \
+      } else {                                                                               \
+        const float *xc = xg + r / kp * pin;                                                 \
+        const int64_t *tp = tap + r % kp * pout;                                             \
+        for (int64_t p = 0; p < pout; p++) d[p * (sp)] = tp[p] >= 0 ? xc[tp[p]] : 0.0f;      \
+      }                                                                                      \
+    }                                                                                        \
+  } while (0)
+  if (batched) {
+    float *bm = buf, *cm = buf + nv * ncol;
+    int failed = 0;
+    for (int64_t n0 = 0; n0 < g->n && !failed; n0 += gimg) {
+      int64_t nn = g->n - n0 < gimg ? g->n - n0 : gimg, nc = nn * pout;
+      for (int64_t i = 0; i < nn; i++) SKINNY_GATHER(n0 + i, 0, bm + i * pout, nc, 1);
+      struct pn_gemm_rows b = {bm, nc};
+      failed = pn_gemm_run_cols(c->sp, mg, nv, nc, pn_gemm_packb_rows, &b, cm, nc, bias, act,
+                                threads);
+      if (!failed)
+        for (int64_t i = 0; i < nn; i++)
+          for (int64_t m = 0; m < mg; m++)
+            memcpy(y + ((n0 + i) * g->m + m) * pout, cm + m * nc + i * pout,
+                   (size_t)pout * sizeof *y);
+    }
+    free(tap);
+    return failed ? PN_ERR_NOMEM : PN_OK;
+  }
+  float *colT = buf;
   int64_t nchunk = threads > 1 ? 4 * (int64_t)threads : 1;
   if (nchunk > mg / 8) nchunk = mg / 8 > 0 ? mg / 8 : 1;
-  struct skinny_job job = {NULL, colT, NULL, NULL, act, mg, nv, pout, (mg + nchunk - 1) / nchunk};
+  struct skinny_job job = {NULL, colT, NULL, NULL, act, mg, nv, pout, (mg + nchunk - 1) / nchunk,
+                           c != NULL};
+  if (job.fast) job.per = (job.per + 3) / 4 * 4;   /* whole 4-row tiles per chunk */
   for (int64_t n = 0; n < g->n; n++)
     for (int64_t gi = 0; gi < g->group; gi++) {
-      const float *xg = x + (n * g->c + gi * cg) * pin;
-      for (int64_t k = 0; k < nv; k++) {   /* colT = the live rows of im2col, transposed */
-        int64_t r = rows ? rows[k] : k;
-        if (direct) {
-          for (int64_t p = 0; p < pout; p++) colT[p * nv + k] = xg[r * pin + p];
-        } else {
-          const float *xc = xg + r / kp * pin;
-          const int64_t *tp = tap + r % kp * pout;
-          for (int64_t p = 0; p < pout; p++) colT[p * nv + k] = tp[p] >= 0 ? xc[tp[p]] : 0.0f;
-        }
-      }
+      SKINNY_GATHER(n, gi, colT, 1, nv);   /* colT = the live rows of im2col, transposed */
       job.w = wk + gi * mg * nv;
       job.bias = bias ? bias + gi * mg : NULL;
       job.y = y + (n * g->m + gi * mg) * pout;
       pn_par_for(threads, (mg + job.per - 1) / job.per, skinny_chunk, &job);
     }
-  free(buf);
+#undef SKINNY_GATHER
   free(tap);
   return PN_OK;
 }

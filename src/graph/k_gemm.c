@@ -15,6 +15,7 @@
 ** portable C, chosen by pn_cpu_level() (PN_CPU caps it). The kernels differ in rounding (FMA or
 ** not); the order of the sum over k is the same. */
 #include <immintrin.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -352,4 +353,34 @@ void pn_gemm_packb_conv2d(const void *ctx, int64_t k0, int64_t kc, int64_t n0, i
       }
     }
   }
+}
+
+struct cols_job {
+  const float *ap;
+  int64_t m, k, n, ldc, per;
+  pn_gemm_packb_fn packb;
+  const void *ctx;
+  float *c;
+  const float *bias;
+  struct pn_act act;
+  _Atomic int failed;
+};
+
+static void cols_chunk(void *arg, int64_t ch) {
+  struct cols_job *j = arg;
+  int64_t n0 = ch * j->per, n1 = n0 + j->per < j->n ? n0 + j->per : j->n;
+  if (n0 < n1 && pn_gemm_run(j->ap, j->m, j->k, 0, j->m, n0, n1, j->packb, j->ctx, j->c, j->ldc,
+                             j->bias, j->act))
+    j->failed = 1;
+}
+
+int pn_gemm_run_cols(const float *ap, int64_t m, int64_t k, int64_t n, pn_gemm_packb_fn packb,
+                     const void *ctx, float *c, int64_t ldc, const float *bias, struct pn_act act,
+                     int threads) {
+  int64_t panels = (n + NR - 1) / NR, nchunk = 4 * (int64_t)threads;
+  if (threads <= 1 || nchunk > panels) nchunk = threads <= 1 ? 1 : panels;
+  struct cols_job j = {ap, m, k, n, ldc, (panels + nchunk - 1) / nchunk * NR, packb, ctx, c, bias,
+                       act, 0};
+  pn_par_for(threads, (n + j.per - 1) / j.per, cols_chunk, &j);
+  return j.failed ? -1 : 0;
 }

@@ -12,7 +12,6 @@
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -287,21 +286,6 @@ void pn_matmul_cache_free(struct pn_matmul_cache *c) {
 
 bool pn_matmul_cache_packed(const struct pn_matmul_cache *c) { return c && c->bp; }
 
-struct mmp_job {
-  const float *ap, *bp;
-  float *y;
-  int64_t m, k, n, per;
-  _Atomic int failed;
-};
-
-static void mmp_chunk(void *arg, int64_t ch) {
-  struct mmp_job *j = arg;
-  int64_t n0 = ch * j->per, n1 = n0 + j->per < j->n ? n0 + j->per : j->n;
-  if (n0 < n1 && pn_gemm_run(j->ap, j->m, j->k, 0, j->m, n0, n1, NULL, j->bp, j->y, j->n, NULL,
-                             (struct pn_act){PN_ACT_NONE, 0, 0}))
-    j->failed = 1;
-}
-
 /* A's rows, packed per call, kept per thread across calls. */
 static _Thread_local float *tl_ap;
 static _Thread_local size_t tl_ap_cap;
@@ -337,11 +321,8 @@ static int matmul_packed(struct pn_matmul_cache **cache, const float *ap, const 
   pn_gemm_pack(ap, k, m, k, tl_ap);
   int threads = omp_get_max_threads();
   if (threads < 1 || (double)m * (double)n * (double)k < 1e6) threads = 1;
-  int64_t panels = (n + PN_GEMM_NR - 1) / PN_GEMM_NR, nchunk = 4 * (int64_t)threads;
-  if (threads == 1 || nchunk > panels) nchunk = threads == 1 ? 1 : panels;
-  struct mmp_job j = {tl_ap, c->bp, yp, m, k, n, (panels + nchunk - 1) / nchunk * PN_GEMM_NR, 0};
-  pn_par_for(threads, (n + j.per - 1) / j.per, mmp_chunk, &j);
-  return j.failed ? -1 : 0;
+  return pn_gemm_run_cols(tl_ap, m, k, n, NULL, c->bp, yp, n, NULL,
+                          (struct pn_act){PN_ACT_NONE, 0, 0}, threads);
 }
 
 int pn_run_matmul(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,

@@ -4,7 +4,8 @@
 ** AVX2, AVX-512), C outside the requested block untouched; the implicit-im2col packer (from the
 ** input or from its column phases) against pn_im2col + the row packer, bit for bit; and
 ** pn_conv_run_fused with a cache (packed GEMM, Winograd, 3x3 depthwise planes; no activation,
-** Relu or Clip) against a double direct convolution on random 2-D geometries; MatMul by a
+** Relu or Clip; outputs of at most 16 positions, one image or batches, each CPU level) against a
+** double direct convolution on random 2-D geometries; MatMul by a
 ** constant B through its cache (pn_matmul_run_cached) against a double product. Random cases print
 ** their seed (PN_TEST_SEED replays them). */
 #define PN_TEST_NAME "test_gemm"
@@ -145,11 +146,33 @@ static void test_gemm_conv2d_pack(void **state) {
 
 /* pn_conv_run_act with a cache against a double direct convolution: group 1 (the packed GEMM,
 ** implicit im2col or 1x1 direct) and depthwise with a channel multiplier (3x3 planes). */
-static void conv_case(bool depthwise, int threads) {
+static void conv_case(bool depthwise, bool skinny, int threads) {
   int64_t n = irand(1, 2), c = depthwise ? irand(1, 12) : irand(1, 40);
   int64_t m = depthwise ? c * irand(1, 2) : irand(1, 40), group = depthwise ? c : 1;
   struct pn_window w;
   random_window(&w, irand(1, 24), irand(1, 40));
+  if (skinny) {
+    /* at most 16 output positions (the skinny path): one image or a few (the register-tiled
+    ** kernel), or batches whose positions fill GEMM panels (one GEMM over the images, cut into
+    ** groups past 2048 columns); padded 3x3 kernels on 1x1-4x4 images leave taps that never
+    ** see the input */
+    n = irand(0, 2) ? irand(1, 3) : irand(2, 140);
+    c = n > 20 ? irand(1, 12) : irand(1, 70);
+    m = irand(1, 40);
+    do {
+      random_window(&w, irand(1, 8), irand(1, 8));
+      if (irand(0, 1)) {
+        for (int i = 0; i < 2; i++) {
+          w.k[i] = 3;
+          w.d[i] = 1;
+          w.s[i] = irand(1, 2);
+          w.pb[i] = w.pe[i] = 1;
+          w.in[i] = irand(1, 4);
+          w.out[i] = (w.in[i] + 2 - 3) / w.s[i] + 1;
+        }
+      }
+    } while (w.out[0] * w.out[1] > 16);
+  }
   if (depthwise && irand(0, 3)) {   /* mostly the 3x3 shapes the fast planes take */
     w.k[0] = w.k[1] = 3;
     w.d[0] = w.d[1] = 1;
@@ -237,7 +260,21 @@ static void conv_case(bool depthwise, int threads) {
 
 static void test_conv_cached_random(void **state) {
   (void)state;
-  for (int rep = 0; rep < 150; rep++) conv_case(rep % 2, (int)irand(1, 2));
+  for (int rep = 0; rep < 150; rep++) conv_case(rep % 2, false, (int)irand(1, 2));
+  omp_set_num_threads(1);
+}
+
+/* Small outputs (the skinny path: register-tiled AVX-512 dot products, or one packed GEMM over
+** the batch) with each kernel this CPU runs. */
+static void test_conv_skinny_random(void **state) {
+  (void)state;
+  pn_cpu_set_level(-1);
+  int top = (int)pn_cpu_level();
+  for (int level = 0; level <= top; level++) {
+    pn_cpu_set_level(level);
+    for (int rep = 0; rep < 40; rep++) conv_case(false, true, (int)irand(1, 2));
+  }
+  pn_cpu_set_level(-1);
   omp_set_num_threads(1);
 }
 
@@ -307,6 +344,7 @@ int main(void) {
       cmocka_unit_test(test_gemm_random),
       cmocka_unit_test(test_gemm_conv2d_pack),
       cmocka_unit_test(test_conv_cached_random),
+      cmocka_unit_test(test_conv_skinny_random),
       cmocka_unit_test(test_matmul_cached_random),
   };
   return cmocka_run_group_tests(tests, setup_prg, teardown_prg);
