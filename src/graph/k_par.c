@@ -51,6 +51,28 @@ static void run_chunks(uint32_t g, pn_par_fn fn, void *arg, int64_t n) {
   }
 }
 
+static void cpu_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/* After a job, a helper watches for the next one for a short while (PAR_SPIN pauses: 0.4 ms at
+** ~20 ns a pause, 1.6 ms measured on the loaded 2-core machine) before it sleeps: the kernels of
+** one inference follow each other closely, and a helper woken from its condition variable on a
+** busy machine started late, when the caller had claimed most chunks (resnet18/224 on 2 threads,
+** prioritised, load ~10: median 18.5-21.8 ms -> 15.7-16.5 ms; 4000 and 8000 pauses gained less;
+** one thread: ~21 ms). Between inferences, and after any longer gap, helpers sleep. */
+#ifndef PAR_SPIN
+#define PAR_SPIN 20000
+#endif
+static void par_spin_next(uint32_t seen) {
+  for (int spin = 0; spin < PAR_SPIN; spin++) {
+    if ((uint32_t)(atomic_load_explicit(&par_next, memory_order_relaxed) >> 32) != seen) return;
+    cpu_pause();
+  }
+}
+
 static void *helper_main(void *unused) {
   (void)unused;
   uint32_t seen = 0;
@@ -67,6 +89,7 @@ static void *helper_main(void *unused) {
     int64_t n = par_n;
     pthread_mutex_unlock(&par_mu);
     run_chunks(seen, fn, arg, n);
+    par_spin_next(seen);
     pthread_mutex_lock(&par_mu);
   }
   return NULL;
