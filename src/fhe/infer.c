@@ -103,7 +103,7 @@ int pn_fhe_infer(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct p
   if (!rc && (!(y = malloc((size_t)no * sizeof *y)) || !(yr = malloc((size_t)no * sizeof *yr))))
     rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   struct pn_progress bar;
-  if (!rc && opts->progress) pn_progress_start(&bar, "fhe infer", (uint64_t)n);
+  if (!rc && opts->progress) pn_progress_start_unit(&bar, "fhe infer", "images", (uint64_t)n);
   for (int64_t i = 0; i < n && !rc; i++) {
     const float *xi = x + i * spec->n_in;
     uint8_t *q = NULL, *res = NULL;

@@ -741,7 +741,7 @@ int pn_mpc_sim_eval(struct pn_ctx *ctx, const struct pn_graph *g, const struct p
     rc = pn_sh_alloc(&m, (int64_t)batch * per, xs);
   }
   struct pn_progress bar;
-  pn_progress_start(&bar, "bit-exact simulator", (uint64_t)count);
+  pn_progress_start_unit(&bar, "bit-exact simulator", "images", (uint64_t)count);
   if (!progress) bar.enabled = 0;
   double t0 = pn_now();
   for (int64_t first = 0; rc == PN_OK && first < count; first += batch) {
@@ -964,7 +964,7 @@ int pn_mpc_search(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_
     for (int64_t i = 0; i < S.count; i++) idx[i] = i;
     pn_dataset_batch(ds, cfg->split, idx, S.count, 0, 0, NULL, S.all.x, S.all.labels);
   }
-  pn_progress_start(&S.bar, "search", 0);
+  pn_progress_start_unit(&S.bar, "search", "images", 0);
   if (!cfg->progress) S.bar.enabled = 0;
   /* stage 1: profile and error model */
   if (rc == PN_OK) {

@@ -1,11 +1,13 @@
 /* evaluate.c - a classifier's accuracy, loss and confusion matrix on a split, run by the plaintext
 ** executor (what `privnn eval` reports and what SmartPAF selects its models on). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph/exec.h"
 #include "nn/train.h"
+#include "util/progress.h"
 #include "util/util.h"
 
 /* cross-entropy of logits z[0..K) against label y; *arg = the top-1 class */
@@ -41,6 +43,8 @@ int pn_evaluate_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dat
   double tl = 0;
   int64_t ok = 0;
   if (!idx || !y || !outs) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  struct pn_progress bar;
+  if (o->progress) pn_progress_start_unit(&bar, "eval", "images", (uint64_t)n);
   for (int64_t b0 = 0; !rc && b0 < n; b0 += batch) {
     int cnt = (int)(n - b0 < batch ? n - b0 : batch);
     int64_t dims[4] = {cnt, 1, PN_FMNIST_SIDE, PN_FMNIST_SIDE};
@@ -69,7 +73,13 @@ int pn_evaluate_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dat
       }
     }
     for (int j = 0; j < n_out; j++) pn_tensor_free(outs[j]);
+    if (o->progress && !rc) {
+      char extra[48];
+      snprintf(extra, sizeof extra, "accuracy %.2f%%", 100.0 * (double)ok / (double)(b0 + cnt));
+      pn_progress_update(&bar, (uint64_t)(b0 + cnt), extra);
+    }
   }
+  if (o->progress) pn_progress_end(&bar);
   free(idx);
   free(y);
   free(outs);

@@ -279,7 +279,7 @@ int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const struct pn
   /* one bar for the whole run (steps), so its ETA is the training's; relabelled every epoch */
   struct pn_progress bar;
   if (cfg->progress)
-    pn_progress_start(&bar, "train", (uint64_t)(steps_per_epoch * (cfg->epochs - res->epochs_done)));
+    pn_progress_start_unit(&bar, "train", "batches", (uint64_t)(steps_per_epoch * (cfg->epochs - res->epochs_done)));
   uint64_t bar_done = 0;
   for (int e = res->epochs_done; !rc && e < cfg->epochs; e++) {
     struct pn_prg prg;

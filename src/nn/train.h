@@ -84,6 +84,7 @@ struct pn_eval_opts {
   struct pn_prg *prg;
   pn_exec_observer observer;
   void *observer_user;
+  bool progress;             /* a bar on stderr (TTY only; PN_NO_PROGRESS turns it off) */
 };
 struct pn_eval_result {
   int64_t n;

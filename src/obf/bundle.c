@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -152,6 +153,7 @@ struct file_job {
   struct pn_graph *an;          /* out: the anonymous real part (its arena holds io and w) */
   struct pn_obf_names io, w;
   char fname[40];               /* 32 hex digits + ".onnx" */
+  uint64_t bytes;               /* out: the file's size */
   int rc;
   struct pn_ctx ctx;            /* the job's own message: threads never share a context */
 };
@@ -168,6 +170,8 @@ static void make_file(const char *bundle_dir, int64_t opset, struct file_job *jb
   if (jb->rc) return;
   char *path = join_path(bundle_dir, jb->fname);
   jb->rc = path ? pn_onnx_save_file_nosync(&jb->ctx, jb->an, path) : nomem(&jb->ctx);
+  struct stat st;
+  if (!jb->rc && stat(path, &st) == 0) jb->bytes = (uint64_t)st.st_size;
   free(path);
   if (!jb->real) { /* only the real part's name maps go into the secret: free decoys right away */
     pn_graph_free(jb->an);
@@ -180,6 +184,17 @@ static void make_file(const char *bundle_dir, int64_t opset, struct file_job *jb
 static void make_files(const char *bundle_dir, int64_t opset, struct file_job *jobs, int n) {
 #pragma omp parallel for schedule(dynamic, 1)
   for (int q = 0; q < n; q++) make_file(bundle_dir, opset, &jobs[q]);
+}
+
+/* Bytes free to an unprivileged writer on the file system holding dir; UINT64_MAX if unknown. */
+static uint64_t free_bytes(const char *dir) {
+  struct statvfs v;
+  if (statvfs(dir, &v) != 0) return UINT64_MAX;
+  return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+}
+
+static void split_step(const struct pn_obf_split_opts *o, int64_t done, int64_t total, const char *step) {
+  if (o->progress) o->progress(o->progress_user, done, total, step);
 }
 
 int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_dir,
@@ -206,12 +221,21 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
     goto out;
   }
   if (!o.opset) o.opset = pn_graph_opset(g, "");
+  split_step(&o, 0, 0, "partitioning");
   if ((rc = pn_obf_partition(ctx, g, o.part_size, o.tries, prg, &p)) ||
       (rc = pn_obf_partition_check(ctx, g, &p)))
     goto out;
   if (o.k && (rc = pn_obf_ngram_for_model(ctx, o.ngram, g, &gen))) goto out;
   if ((rc = make_bundle_dir(ctx, bundle_dir, &dir_made))) goto out;
   dir_used = true;
+  /* sentinels draw weights of their real part's sizes: each part's files weigh about k + 1 times
+  ** its initializers (protobuf framing and names are small beside them) */
+  uint64_t est = 0;
+  for (int i = 0; i < g->n_inits; i++) est += pn_tensor_nbytes(g->inits[i]);
+  est *= (uint64_t)o.k + 1;
+  if (stats) stats->estimate_bytes = est;
+  if (o.before_write) o.before_write(o.progress_user, est, free_bytes(bundle_dir));
+  split_step(&o, 0, p.n_parts, NULL);
   uint8_t id[16];
   char idhex[33];
   pn_prg_bytes(prg, id, sizeof id);
@@ -284,6 +308,7 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
           cJSON_AddItemToObject(f, "weights", names_json(&jb->w, 0, jb->w.n));
         }
         cJSON_AddItemToArray(files, f);
+        if (stats) stats->bundle_bytes += jb->bytes;
       }
       pn_graph_free(jb->an);
       pn_wipe(jb, sizeof *jb);
@@ -292,6 +317,7 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
       pn_graph_free(items[i]);
       items[i] = NULL;
     }
+    if (!rc) split_step(&o, k + 1, p.n_parts, NULL);
   }
   if (items)
     for (int i = 0; i <= o.k; i++) pn_graph_free(items[i]);
@@ -302,6 +328,7 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
   ** the whole bundle is made durable at once (files were written without fsync, writeback started
   ** behind them), and only then the secret naming it is written */
   if (!rc) {
+    split_step(&o, p.n_parts, p.n_parts, "syncing to disk");
     struct timespec ts[2];
     clock_gettime(CLOCK_REALTIME, &ts[0]);
     ts[1] = ts[0];
@@ -453,10 +480,24 @@ int pn_obf_secret_load(struct pn_ctx *ctx, const char *path, struct pn_obf_secre
   return rc ? rc : pn_obf_secret_from_json(ctx, path, root, out);
 }
 
+static void join_step(const struct pn_obf_join_opts *o, int64_t done, int64_t total, const char *step) {
+  if (o->progress) o->progress(o->progress_user, done, total, step);
+}
+
+static int count_contrib(const struct pn_graph *g) {
+  int n = 0;
+  for (int i = 0; i < g->n_nodes; i++) n += g->nodes[i]->domain && !strcmp(g->nodes[i]->domain, "com.microsoft");
+  return n;
+}
+
 int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_dir,
-                const char *model_path, const char *out_path, double tol, struct pn_prg *prg,
+                const char *out_path, const struct pn_obf_join_opts *opts, struct pn_prg *prg,
                 struct pn_obf_join_stats *stats) {
   double t0 = pn_now();
+  struct pn_obf_join_opts o = opts ? *opts : (struct pn_obf_join_opts){0};
+  double tol = o.tol > 0 ? o.tol : PN_OBF_DEFAULT_JOIN_TOL;
+  const char *model_path = o.model_path;
+  if (stats) memset(stats, 0, sizeof *stats);
   struct pn_obf_secret sec;
   struct pn_graph *orig = NULL, *prep = NULL, *joined = NULL, *check = NULL;
   struct pn_obf_join_part *jp = NULL;
@@ -504,6 +545,8 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
     paths[i] = path;
   }
   /* the real parts load independently: in parallel, each with its own context */
+  int loaded = 0;
+  join_step(&o, 0, n_real, NULL);
   struct pn_ctx *lctx = calloc((size_t)n_real, sizeof *lctx);
   int *lrc = calloc((size_t)n_real, sizeof *lrc);
   if (!lctx || !lrc) {
@@ -517,14 +560,19 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
     struct pn_graph *pg = NULL;
     lrc[i] = pn_onnx_load_file(&lctx[i], paths[i], &pg);
     jp[i].g = pg;
+#pragma omp critical(pn_obf_join_progress)
+    join_step(&o, ++loaded, n_real, NULL);
   }
   for (int i = 0; i < n_real && !rc; i++)
     if (lrc[i]) rc = pn_err(ctx, lrc[i], "%s", lctx[i].msg);
   free(lctx);
   free(lrc);
   if (rc) goto out;
+  join_step(&o, n_real, n_real, "reassembling");
   if ((rc = pn_obf_join_parts(ctx, prep, jp, n_real, &joined))) goto out;
-  /* the saved model keeps the optimizer's contrib ops; the check runs a standard-op copy */
+  /* the saved model keeps the optimizer's contrib ops unless asked to lower them; the check
+  ** runs a standard-op copy, which is the saved model when lowered */
+  int contrib = count_contrib(joined);
   if (!(check = pn_graph_clone(joined))) {
     rc = nomem(ctx);
     goto out;
@@ -538,6 +586,7 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
     goto out;
   }
   double err = 0, ref = 0;
+  join_step(&o, n_real, n_real, "verifying on random inputs");
   if ((rc = pn_obf_compare(ctx, orig, check, prg, 1, &err, &ref))) {
     pn_err_prefix(ctx, "join: verification");
     goto out;
@@ -548,8 +597,11 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
                 "%.3g x %.3g): a part was altered", mpath, err, tol, ref > 1 ? ref : 1);
     goto out;
   }
-  if ((rc = pn_onnx_save_file(ctx, joined, out_path))) goto out;
+  join_step(&o, n_real, n_real, "saving");
+  if ((rc = pn_onnx_save_file(ctx, o.lower ? check : joined, out_path))) goto out;
   if (stats) {
+    stats->contrib_nodes = contrib;
+    stats->lowered = o.lower && contrib > 0;
     stats->n_parts = n_real;
     stats->max_abs_err = err;
     stats->max_abs_ref = ref;

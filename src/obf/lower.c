@@ -2,7 +2,9 @@
 **
 ** An optimizer at ONNX Runtime's `extended` level emits contrib ops (FusedConv, FusedGemm,
 ** FusedMatMul, Gelu, BiasGelu, FastGelu, SkipLayerNormalization). The joined model keeps them for
-** ONNX Runtime; join verifies a lowered copy with privnn's executor, which knows standard ops only.
+** ONNX Runtime; join verifies a lowered copy with privnn's executor, which knows standard ops only,
+** and `obf join --lower` saves that copy. Every replacement is an op of the model's ai.onnx opset
+** (LayerNormalization spelled out before opset 17, Clip bounds as attributes before 11).
 ** Semantics follow onnxruntime/core/graph/contrib_ops (contrib_defs.cc, bert_defs.cc). */
 #include <math.h>
 #include <stdio.h>
@@ -103,6 +105,28 @@ static const char *fast_gelu(struct low *l, const char *x, const char *out) {
   return emit2(l, "Mul", h, scalar(l, 0.5f), out);
 }
 
+/* ReduceMean over the last axis, kept (axes an attribute: opsets before 18). */
+static const char *mean_last(struct low *l, const char *x) {
+  struct pn_node *m = emit(l, "ReduceMean", 1, &x, NULL);
+  int64_t ax = -1;
+  if (!m || pn_node_set_ints(l->g, m, "axes", 1, &ax) || pn_node_set_int(l->g, m, "keepdims", 1))
+    return NULL;
+  return m->out[0];
+}
+
+/* LayerNormalization over the last axis for opsets before 17, which lack the op:
+** (x - mean) / sqrt(var + eps) * gamma (+ beta) into out. */
+static int layer_norm(struct low *l, const char *x, const char *gamma, const char *beta, float eps,
+                      const char *out) {
+  const char *d = x ? emit2(l, "Sub", x, mean_last(l, x), NULL) : NULL;
+  const char *var = d ? mean_last(l, emit2(l, "Mul", d, d, NULL)) : NULL;
+  const char *sd = emit2(l, "Sqrt", emit2(l, "Add", var, scalar(l, eps), NULL), NULL, NULL);
+  const char *y = emit2(l, "Div", d, sd, NULL);
+  y = emit2(l, "Mul", y, gamma, beta ? NULL : out);
+  if (y && beta) y = emit2(l, "Add", y, beta, out);
+  return y ? PN_OK : pn_err(l->ctx, PN_ERR_NOMEM, "out of memory");
+}
+
 /* The activation named by a FusedConv/FusedGemm `activation` attribute, applied to x into out. */
 static int activation(struct low *l, const struct pn_node *n, const char *x, const char *out) {
   const struct pn_attr *a = pn_node_attr(n, "activation");
@@ -123,8 +147,15 @@ static int activation(struct low *l, const struct pn_node *n, const char *x, con
     if (!p || p->type != PN_ATTR_FLOATS || p->n < 2)
       return pn_err(l->ctx, PN_ERR_UNSUPPORTED, "node '%s' (%s): Clip activation without bounds",
                     pn_node_label(n), n->op_type);
-    const char *in[3] = {x, scalar(l, p->floats[0]), scalar(l, p->floats[1])};
-    m = emit(l, "Clip", 3, in, out);
+    if (pn_graph_opset(l->g, "") >= 11) {
+      const char *in[3] = {x, scalar(l, p->floats[0]), scalar(l, p->floats[1])};
+      m = emit(l, "Clip", 3, in, out);
+    } else { /* bounds were attributes before opset 11 */
+      m = emit(l, "Clip", 1, &x, out);
+      if (m && (pn_node_set_float(l->g, m, "min", p->floats[0]) ||
+                pn_node_set_float(l->g, m, "max", p->floats[1])))
+        m = NULL;
+    }
   } else {
     return pn_err(l->ctx, PN_ERR_UNSUPPORTED, "node '%s' (%s): activation '%s' cannot be lowered",
                   pn_node_label(n), n->op_type, act);
@@ -212,10 +243,11 @@ static int lower_node(struct low *l, const struct pn_node *n) {
     if (s && n->n_in > 4 && n->in[4][0]) s = emit2(l, "Add", s, n->in[4], NULL);
     if (s && out_or_null(n, 3)) s = emit2(l, "Identity", s, NULL, n->out[3]);
     const char *in[3] = {s, n->in[2], n->n_in > 3 && n->in[3][0] ? n->in[3] : NULL};
-    struct pn_node *ln = emit(l, "LayerNormalization", in[2] ? 3 : 2, in, y);
     const struct pn_attr *e = pn_node_attr(n, "epsilon");
-    if (!ln || pn_node_set_int(l->g, ln, "axis", -1) ||
-        pn_node_set_float(l->g, ln, "epsilon", e && e->type == PN_ATTR_FLOAT ? e->f : 1e-12f))
+    float eps = e && e->type == PN_ATTR_FLOAT ? e->f : 1e-12f;
+    if (pn_graph_opset(l->g, "") < 17) return layer_norm(l, s, in[1], in[2], eps, y);
+    struct pn_node *ln = emit(l, "LayerNormalization", in[2] ? 3 : 2, in, y);
+    if (!ln || pn_node_set_int(l->g, ln, "axis", -1) || pn_node_set_float(l->g, ln, "epsilon", eps))
       goto oom;
     return PN_OK;
   }
@@ -252,6 +284,17 @@ int pn_obf_lower_contrib(struct pn_ctx *ctx, struct pn_graph *g, int *count) {
     }
   }
   if (count) *count = lowered;
+  /* imports of domains no node uses go (ONNX Runtime imports a dozen; com.microsoft has no node
+  ** left), so the model reads as the standard ONNX it is */
+  for (int i = 0; i < g->n_opsets; i++) {
+    const char *d = g->opsets[i].domain;
+    bool used = !d || !*d || !strcmp(d, "ai.onnx");
+    for (int k = 0; k < g->n_nodes && !used; k++) used = g->nodes[k]->domain && !strcmp(g->nodes[k]->domain, d);
+    if (used) continue;
+    memmove(&g->opsets[i], &g->opsets[i + 1], (size_t)(g->n_opsets - i - 1) * sizeof *g->opsets);
+    g->n_opsets--;
+    i--;
+  }
   if (!lowered) return PN_OK;
   return pn_obf_topo_sort(ctx, g, NULL);
 }

@@ -122,8 +122,9 @@ PN_API int pn_obf_compare(struct pn_ctx *ctx, struct pn_graph *a, struct pn_grap
 
 /* Rewrite ONNX Runtime's com.microsoft FusedConv, FusedGemm, FusedMatMul, Gelu, BiasGelu, FastGelu
 ** and SkipLayerNormalization nodes into standard ONNX ops (same output names) so privnn's executor
-** can check a model ONNX Runtime optimized. Other contrib ops are PN_ERR_UNSUPPORTED. *count (may
-** be NULL) receives the number of nodes lowered; the graph is left topologically sorted. */
+** can check a model ONNX Runtime optimized; opset imports of domains no node uses are dropped.
+** Other contrib ops are PN_ERR_UNSUPPORTED. *count (may be NULL) receives the number of nodes
+** lowered; the graph is left topologically sorted. */
 PN_API int pn_obf_lower_contrib(struct pn_ctx *ctx, struct pn_graph *g, int *count);
 
 /* ---- bundle and secret manifest (bundle.c) ---- */
@@ -160,6 +161,15 @@ struct pn_obf_split_opts {
   int k;                       /* sentinels per real part (0 = none) */
   int64_t opset;               /* opset of every part; 0 = the model's ai.onnx opset */
   const struct pn_obf_ngram *ngram; /* operator statistics for sentinels; required when k > 0 */
+  /* Optional hooks, given progress_user back. progress: `done` of `total` parts written (k + 1
+  ** files each; total is 0 while the model is still being partitioned), step names what runs
+  ** now or is NULL. before_write: once, before the first file is written, with the estimated
+  ** bundle size ((k + 1) x the prepared model's initializer bytes, as sentinels draw weights of
+  ** their real part's sizes) and the bytes free on the bundle's file system (UINT64_MAX if
+  ** unknown), e.g. to warn about a bundle of many GB. */
+  void (*progress)(void *user, int64_t done, int64_t total, const char *step);
+  void (*before_write)(void *user, uint64_t estimate_bytes, uint64_t free_bytes);
+  void *progress_user;
 };
 
 struct pn_obf_split_stats {
@@ -169,6 +179,8 @@ struct pn_obf_split_stats {
   ** pn_obf_sentinels), over how many parts, and the first such part's reason */
   int copies, parts_with_copies;
   const char *copies_why;
+  uint64_t bundle_bytes;       /* the size of the files written */
+  uint64_t estimate_bytes;     /* what before_write was told */
 };
 
 /* Split the model at model_path into bundle_dir (created; must be empty or absent): per real part
@@ -179,9 +191,24 @@ PN_API int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *
                         const char *secret_path, const struct pn_obf_split_opts *opts, struct pn_prg *prg,
                         struct pn_obf_split_stats *stats /* OUT, may be NULL */);
 
+#define PN_OBF_DEFAULT_JOIN_TOL 1e-4
+
+struct pn_obf_join_opts {
+  const char *model_path;      /* the owner's model; NULL = the path the secret records */
+  double tol;                  /* relative tolerance of the check; 0 = PN_OBF_DEFAULT_JOIN_TOL */
+  bool lower;                  /* save the model with the optimizer's contrib ops lowered to
+                               ** standard ONNX ops (pn_obf_lower_contrib): ai.onnx ops only */
+  /* Optional: `done` of `total` real parts loaded; step names what runs now ("reassembling",
+  ** "verifying on random inputs", "saving") or is NULL. Given progress_user back. */
+  void (*progress)(void *user, int64_t done, int64_t total, const char *step);
+  void *progress_user;
+};
+
 struct pn_obf_join_stats {
   int n_parts;
   double max_abs_err, max_abs_ref, seconds;
+  int contrib_nodes;           /* the optimizer's com.microsoft nodes in the reassembled model */
+  bool lowered;                /* they were lowered to standard ops in the saved model */
 };
 
 /* The secret manifest, parsed and checked: the owner's model (path, SHA-256) and, per real part in
@@ -204,12 +231,13 @@ PN_API int pn_obf_secret_load(struct pn_ctx *ctx, const char *path,
                               struct pn_obf_secret *out /* OUT */);
 PN_API void pn_obf_secret_free(struct pn_obf_secret *s);
 
-/* Read the secret, load the owner's model it names (model_path overrides the recorded path; its
-** SHA-256 must match), take the real parts from bundle_dir, reassemble, verify against the model
-** on random inputs (max abs error above tol * max(1, largest output magnitude) is PN_ERR_MISMATCH)
-** and save to out_path. */
+/* Read the secret, load the owner's model it names (opts->model_path overrides the recorded path;
+** its SHA-256 must match), take the real parts from bundle_dir, reassemble, verify against the
+** model on random inputs (max abs error above tol * max(1, largest output magnitude) is
+** PN_ERR_MISMATCH) and save to out_path: as the optimizer wrote the parts (contrib ops kept for
+** ONNX Runtime), or with opts->lower in standard ONNX ops only. opts may be NULL (defaults). */
 PN_API int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_dir,
-                       const char *model_path, const char *out_path, double tol, struct pn_prg *prg,
+                       const char *out_path, const struct pn_obf_join_opts *opts, struct pn_prg *prg,
                        struct pn_obf_join_stats *stats /* OUT, may be NULL */);
 
 #endif

@@ -334,7 +334,7 @@ int paf_pa_at(struct pn_ctx *ctx, struct paf_run *run) {
       resumed_group = false;
       int64_t steps = cfg->at_images / cfg->batch;
       if (cfg->progress) {
-        pn_progress_start(&run->bar, "at", (uint64_t)(steps * (cfg->at_epochs - st->epoch)));
+        pn_progress_start_unit(&run->bar, "at", "batches", (uint64_t)(steps * (cfg->at_epochs - st->epoch)));
         snprintf(run->bar.label, sizeof run->bar.label, "at %d/%d %s g%d", k + 1, run->n_sites,
                  st->group ? "w" : "c", st->n_groups + 1);
         run->bar_done = 0;

@@ -21,7 +21,8 @@
 int paf_run_split(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dataset *ds, enum pn_split split,
                   const int64_t *idx, int64_t n, int batch, bool flip, struct pn_prg *prg,
                   pn_exec_observer obs, void *user, double *acc) {
-  struct pn_eval_opts eo = {idx, n, batch, flip, prg, obs, user};
+  struct pn_eval_opts eo = {.idx = idx, .n = n, .batch = batch, .flip = flip, .prg = prg, .observer = obs,
+                            .observer_user = user};
   struct pn_eval_result *r = calloc(1, sizeof *r);
   int rc = r ? pn_evaluate_exec(ctx, g, ds, split, &eo, r) : pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   if (!rc && acc) *acc = r->acc;

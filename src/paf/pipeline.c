@@ -243,7 +243,7 @@ static int train_phase(struct pn_ctx *ctx, struct paf_run *run, const char *tag,
   for (; !rc && st->epoch < epochs; st->epoch++) {
     double loss, acc;
     if (run->cfg->progress) {
-      pn_progress_start(&run->bar, tag, (uint64_t)(images / run->cfg->batch));
+      pn_progress_start_unit(&run->bar, tag, "batches", (uint64_t)(images / run->cfg->batch));
       run->bar_done = 0;
     }
     rc = paf_train_epoch(ctx, run, run->ag, run->opt, 2, images, tag, 0, 0, st->epoch, &loss);

@@ -24,6 +24,7 @@
 #include "obf/obf_ngram.h"
 #include "util/util.h"
 #include "pn_test.h"
+#include "obf_fixture.h"
 
 static uint64_t g_seed;
 
@@ -346,26 +347,7 @@ static void test_roundtrip_tiny(void **state) {
   pn_prg_free(&prg);
 }
 
-static struct pn_graph *zoo(const char *name) {
-  struct pn_ctx ctx = {0};
-  struct pn_zoo_opts o = {.seed = 7, .num_classes = 10};
-  if (!strcmp(name, "bert")) {
-    o.layers = 2;
-    o.hidden = 32;
-    o.heads = 4;
-    o.seq = 8;
-    o.intermediate = 64;
-  } else {
-    o.ndim = 4;
-    o.dims[0] = 1;
-    o.dims[1] = 3;
-    o.dims[2] = o.dims[3] = 32;
-  }
-  struct pn_graph *g = NULL;
-  int rc = pn_zoo_build(&ctx, name, &o, &g);
-  if (rc) fail_msg("zoo %s: %s", name, pn_errmsg(&ctx));
-  return g;
-}
+static struct pn_graph *zoo(const char *name) { return obf_zoo(name, 7); }
 
 static void test_roundtrip_zoo(void **state) {
   const char *names[] = {"resnet18", "resnet50", "vgg11", "mobilenetv2", "bert"};
@@ -423,21 +405,7 @@ static void test_passes(void **state) {
 
 static char tmpdir[256];
 
-static void rm_rf(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *e;
-  char p[512];
-  while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    struct stat st;
-    if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_rf(p);
-    else unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
+static void rm_rf(const char *dir) { obf_rm_rf(dir); }
 
 static int list_onnx(const char *dir, char names[][64], int max) {
   DIR *d = opendir(dir);
@@ -506,7 +474,7 @@ static void test_bundle(void **state) {
   }
   /* the untouched bundle joins back */
   struct pn_obf_join_stats js;
-  rc = pn_obf_join(&ctx, s1, b1, NULL, out, 1e-3, &prg, &js);
+  rc = pn_obf_join(&ctx, s1, b1, out, &(struct pn_obf_join_opts){.tol = 1e-3}, &prg, &js);
   if (rc) fail_msg("join: %s", pn_errmsg(&ctx));
   printf("join: %d parts, max abs err %.3g, %.3f s\n", js.n_parts, js.max_abs_err, js.seconds);
   assert_true(js.max_abs_err < 1e-3);
@@ -518,7 +486,7 @@ static void test_bundle(void **state) {
   assert_true(err < 1e-3);
   pn_graph_free(jg);
   /* a secret from another split */
-  rc = pn_obf_join(&ctx, s2, b1, NULL, out, 1e-3, &prg, NULL);
+  rc = pn_obf_join(&ctx, s2, b1, out, &(struct pn_obf_join_opts){.tol = 1e-3}, &prg, NULL);
   assert_int_equal(rc, PN_ERR_MISMATCH);
   assert_non_null(strstr(pn_errmsg(&ctx), "missing"));
   /* a boundary shape changed: rewrite one part with a different input dim */
@@ -531,7 +499,7 @@ static void test_bundle(void **state) {
   assert_true(pg->n_inputs > 0 && pg->inputs[0].ndim > 0);
   pg->inputs[0].dims[pg->inputs[0].ndim - 1] += 1;
   assert_int_equal(pn_onnx_save_file(&ctx, pg, p), PN_OK);
-  rc = pn_obf_join(&ctx, s1, b1, NULL, out, 1e-3, &prg, NULL);
+  rc = pn_obf_join(&ctx, s1, b1, out, &(struct pn_obf_join_opts){.tol = 1e-3}, &prg, NULL);
   assert_int_equal(rc, PN_ERR_MISMATCH);
   assert_non_null(strstr(pn_errmsg(&ctx), "boundary"));
   pn_graph_free(pg);
@@ -550,19 +518,19 @@ static void test_bundle(void **state) {
     pn_graph_free(pg);
   }
   assert_true(altered);
-  rc = pn_obf_join(&ctx, s1, b1, NULL, out, 1e-3, &prg, NULL);
+  rc = pn_obf_join(&ctx, s1, b1, out, &(struct pn_obf_join_opts){.tol = 1e-3}, &prg, NULL);
   assert_int_equal(rc, PN_ERR_MISMATCH);
   assert_non_null(strstr(pn_errmsg(&ctx), "altered"));
   /* a missing part */
   assert_int_equal(unlink(p), 0);
-  rc = pn_obf_join(&ctx, s1, b1, NULL, out, 1e-3, &prg, NULL);
+  rc = pn_obf_join(&ctx, s1, b1, out, &(struct pn_obf_join_opts){.tol = 1e-3}, &prg, NULL);
   assert_int_equal(rc, PN_ERR_MISMATCH);
   assert_non_null(strstr(pn_errmsg(&ctx), "missing"));
   /* another model than the one split */
   snprintf(p, sizeof p, "%s/other.onnx", tmpdir);
   struct pn_graph *other = zoo("vgg11");
   assert_int_equal(pn_onnx_save_file(&ctx, other, p), PN_OK);
-  rc = pn_obf_join(&ctx, s2, b2, p, out, 1e-3, &prg, NULL);
+  rc = pn_obf_join(&ctx, s2, b2, out, &(struct pn_obf_join_opts){.model_path = p, .tol = 1e-3}, &prg, NULL);
   assert_int_equal(rc, PN_ERR_MISMATCH);
   assert_non_null(strstr(pn_errmsg(&ctx), "SHA-256"));
   /* a non-empty bundle folder is refused */
@@ -594,7 +562,7 @@ static void test_bundle(void **state) {
   cJSON_ArrayForEach(fe, cJSON_GetObjectItem(sec, "files")) reals += cJSON_IsTrue(cJSON_GetObjectItem(fe, "real"));
   assert_int_equal(reals, st.n_parts);
   cJSON_Delete(sec);
-  rc = pn_obf_join(&ctx, s3, b3, NULL, out, 1e-4, &prg, &js);
+  rc = pn_obf_join(&ctx, s3, b3, out, &(struct pn_obf_join_opts){.tol = 1e-4}, &prg, &js);
   if (rc) fail_msg("join k=2: %s", pn_errmsg(&ctx));
   pn_obf_ngram_free(ng);
   free(saved);

@@ -399,7 +399,7 @@ static void proteus_on_files(const char *label, const struct pn_graph *model, in
   if (pn_obf_split(&ctx, mpath, bdir, spath, &so, prg, &st)) fail_msg("%s: split: %s", label, pn_errmsg(&ctx));
   assert_int_equal(st.n_files, st.n_parts * 2);
   struct pn_obf_join_stats js;
-  if (pn_obf_join(&ctx, spath, bdir, NULL, jpath, 1e-3, prg, &js)) fail_msg("%s: join: %s", label, pn_errmsg(&ctx));
+  if (pn_obf_join(&ctx, spath, bdir, jpath, &(struct pn_obf_join_opts){.tol = 1e-3}, prg, &js)) fail_msg("%s: join: %s", label, pn_errmsg(&ctx));
   assert_int_equal(js.n_parts, st.n_parts);
   printf("%s: %d nodes, %d parts of <= %d: %d sentinels generated, %d copies; split/join max abs err %.2g\n",
          label, g->n_nodes, p.n_parts, part_size, gen_m, copies_m, js.max_abs_err);

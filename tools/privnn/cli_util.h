@@ -15,6 +15,14 @@ struct pn_value;
 /* Exit codes: 0 success, 1 failure (bad file, failed run), 2 usage error. */
 enum { PN_EXIT_OK = 0, PN_EXIT_FAIL = 1, PN_EXIT_USAGE = 2 };
 
+/* Re-execute privnn once with runtime settings that only take effect at process start (idle
+** OpenMP threads sleep: OMP_WAIT_POLICY=passive; OpenBLAS's AVX-512 kernels where it misreads the
+** CPU), unless the user set them or PN_NO_REEXEC is set. Commands running OpenMP kernels for long
+** (run, train, eval) call it after parsing their options. */
+void pn_cli_tune_process(void);
+/* The OpenMP wait policy this process runs with ("passive", "active", or "default"), for reports. */
+const char *pn_cli_wait_policy(void);
+
 /* Print "privnn CMD: <pn_errmsg(ctx)>" on stderr; returns PN_EXIT_FAIL. */
 int pn_cli_fail(const char *cmd, const struct pn_ctx *ctx);
 /* Print "privnn CMD: message" on stderr; returns PN_EXIT_FAIL. */

@@ -300,7 +300,7 @@ static int bench_ckks(int argc, char **argv) {
   per_n += want(ops, "relin") || want(ops, "relin_hybrid");
   per_n += want(ops, "rotate") || want(ops, "rotate_hybrid");
   g_done = 0;
-  pn_progress_start(&g_bar, "bench ckks", (uint64_t)(per_n * nn));
+  pn_progress_start_unit(&g_bar, "bench ckks", "rows", (uint64_t)(per_n * nn));
   int rc = PN_OK;
   for (int k = 0; k < nn && !rc; k++) {
     int logn = ns[k];

@@ -261,7 +261,7 @@ int pn_bench_ckks_boot(int argc, char **argv) {
   struct run runs[4 * 8 * 4]; /* --n, --slots and --threads lists hold at most 4, 8 and 4 entries */
   int nruns = 0, rc = 0, step = 0;
   struct pn_progress pg;
-  pn_progress_start(&pg, "bench bootstrap", (uint64_t)(nn * nsl * (2 + nth * reps)));
+  pn_progress_start_unit(&pg, "bench bootstrap", "steps", (uint64_t)(nn * nsl * (2 + nth * reps)));
   printf("privnn bench ckks --bootstrap: median of %d run%s; wall-clock and process CPU time; 1-thread stage times in "
          "CPU time, others wall-clock\n", reps, reps > 1 ? "s" : "");
   for (int a = 0; a < nn && !rc; a++)

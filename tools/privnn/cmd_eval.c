@@ -1,5 +1,6 @@
 /* cmd_eval.c - `privnn eval`: top-1 accuracy, loss and confusion matrix of an ONNX classifier. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ int pn_cmd_eval(int argc, char **argv) {
     "privnn eval models/cnn-s.onnx --data fashion-mnist --split val", opts, "model", &model, 1, 1};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
+  pn_cli_tune_process();
   pn_cli_set_threads((int)threads);
   const char *split_s = split_i ? "test" : "val", *engine = engine_i ? "nn" : "exec";
   int split = split_i ? PN_SPLIT_TEST : PN_SPLIT_VAL;
@@ -64,7 +66,7 @@ int pn_cmd_eval(int argc, char **argv) {
   if (!rc && (rc = pn_dataset_check_model(&ctx, g))) pn_err_prefix(&ctx, "%s", model);
   if (!rc) {
     if (!strcmp(engine, "exec")) {
-      struct pn_eval_opts eo = {.n = n, .batch = (int)batch};
+      struct pn_eval_opts eo = {.n = n, .batch = (int)batch, .progress = true};
       struct pn_eval_result *er = calloc(1, sizeof *er);
       rc = er ? pn_evaluate_exec(&ctx, g, &ds, (enum pn_split)split, &eo, er) : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
       if (!rc) {
@@ -106,6 +108,8 @@ int pn_cmd_eval(int argc, char **argv) {
     cJSON_AddNumberToObject(o, "loss", loss);
     cJSON_AddNumberToObject(o, "seconds", dt);
     cJSON_AddNumberToObject(o, "images_per_s", dt > 0 ? (double)n / dt : 0.0);
+    cJSON_AddNumberToObject(o, "threads", omp_get_max_threads());
+    cJSON_AddStringToObject(o, "omp_wait_policy", pn_cli_wait_policy());
     for (int i = 0; i < PN_FMNIST_CLASSES; i++) {
       cJSON *row = cJSON_CreateArray();
       for (int j = 0; j < PN_FMNIST_CLASSES; j++) cJSON_AddItemToArray(row, cJSON_CreateNumber((double)conf[i][j]));

@@ -417,7 +417,7 @@ int pn_mpc_cli_infer(int argc, char **argv) {
       goto fail;
     }
   struct pn_progress prog;
-  pn_progress_start(&prog, o.sim ? "mpc sim" : "mpc infer", (uint64_t)j.nb);
+  pn_progress_start_unit(&prog, o.sim ? "mpc sim" : "mpc infer", "batches", (uint64_t)j.nb);
   j.prog = &prog;
   double t0 = pn_now();
   struct pn_mpc_model *rep = NULL;
@@ -585,10 +585,17 @@ out:
 }
 
 /* ---- profile ---- */
+struct profile_feed {
+  struct source *src;
+  struct pn_progress bar;      /* images fed so far */
+};
+
 static int profile_images(void *user, struct pn_ctx *ctx, int64_t first, int64_t cnt, float *x) {
+  struct profile_feed *f = user;
+  pn_progress_update(&f->bar, (uint64_t)first, NULL);
   int32_t *y = malloc(sizeof(int32_t) * (size_t)cnt);
   if (!y) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
-  pn_mpc_cli_images(user, first, cnt, x, y);
+  pn_mpc_cli_images(f->src, first, cnt, x, y);
   free(y);
   return PN_OK;
 }
@@ -618,8 +625,11 @@ int pn_mpc_cli_profile(int argc, char **argv) {
   int ret = PN_EXIT_FAIL, rc;
   if ((rc = pn_mpc_cli_load(&ctx, &o, &src))) goto fail;
   if (o.batch > o.count) o.batch = o.count;
-  if ((rc = pn_mpc_profile_run(&ctx, src.g, o.count, o.batch, profile_images, &src, &pr)) ||
-      (rc = pn_mpc_profile_plan(&ctx, &pr, PN_MPC_FRAC_DEFAULT, (int)o.margin, (int)o.uniform, &plan, &bd)))
+  struct profile_feed feed = {&src};
+  pn_progress_start_unit(&feed.bar, cmd, "images", (uint64_t)o.count);
+  rc = pn_mpc_profile_run(&ctx, src.g, o.count, o.batch, profile_images, &feed, &pr);
+  pn_progress_end(&feed.bar);
+  if (rc || (rc = pn_mpc_profile_plan(&ctx, &pr, PN_MPC_FRAC_DEFAULT, (int)o.margin, (int)o.uniform, &plan, &bd)))
     goto fail;
   cJSON *extra = cJSON_CreateObject(), *prof = cJSON_CreateArray();
   for (int i = 0; i < pr.n; i++) {

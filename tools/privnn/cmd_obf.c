@@ -10,6 +10,7 @@
 #include "graph/zoo.h"
 #include "obf/obf_ngram.h"
 #include "util/prg.h"
+#include "util/progress.h"
 #include "util/report.h"
 #include "util/status.h"
 
@@ -25,6 +26,56 @@ static int load_corpus(struct pn_ctx *ctx, const char *cmd, const char *path, st
   if (pn_obf_corpus_path(def, sizeof def)) return pn_obf_ngram_load(ctx, def, m);
   fprintf(stderr, "privnn %s: no n-gram corpus found (%s); building it from the zoo\n", cmd, def);
   return pn_obf_ngram_from_zoo(ctx, NULL, m);
+}
+
+/* A bundle above this size gets a warning before split writes it (and one whenever it would not
+** fit in the space free on its file system). */
+#define SPLIT_WARN_BYTES (4ull << 30)
+
+static void fmt_bytes(char *buf, size_t n, uint64_t b) {
+  if (b >= (1ull << 30)) snprintf(buf, n, "%.2f GB", (double)b / 1e9);
+  else if (b >= (1ull << 20)) snprintf(buf, n, "%.1f MB", (double)b / 1e6);
+  else snprintf(buf, n, "%.1f kB", (double)b / 1e3);
+}
+
+/* obf split/join progress: a bar counting parts, the step running shown after it */
+static void obf_progress(void *user, int64_t done, int64_t total, const char *step) {
+  struct pn_progress *bar = user;
+  if ((uint64_t)total != bar->total) { /* the part count is known once the model is partitioned */
+    char label[64];
+    snprintf(label, sizeof label, "%s", bar->label);
+    pn_progress_end(bar);
+    pn_progress_start_unit(bar, label, "parts", (uint64_t)total);
+  }
+  pn_progress_update(bar, (uint64_t)done, step);
+}
+
+struct split_warn {
+  struct pn_progress *bar;
+  const char *cmd, *bundle;
+  int k;
+};
+
+static void split_before_write(void *user, uint64_t est, uint64_t avail) {
+  const struct split_warn *w = user;
+  char e[32], f[32];
+  fmt_bytes(e, sizeof e, est);
+  fmt_bytes(f, sizeof f, avail);
+  if (est > avail) {
+    pn_progress_end(w->bar);
+    fprintf(stderr, "privnn %s: warning: the bundle will take about %s (k + 1 = %d copies of the "
+            "weights) and only %s are free in %s; lower -k, or split onto a larger disk\n",
+            w->cmd, e, w->k + 1, f, w->bundle);
+  } else if (est > SPLIT_WARN_BYTES) {
+    pn_progress_end(w->bar);
+    fprintf(stderr, "privnn %s: warning: writing about %s into %s (k + 1 = %d copies of the weights; "
+            "%s free); a smaller -k writes less\n", w->cmd, e, w->bundle, w->k + 1, f);
+  }
+}
+
+static void split_progress(void *user, int64_t done, int64_t total, const char *step) {
+  const struct split_warn *w = user;
+  obf_progress(w->bar, done, total, step);
 }
 
 static int cmd_split(int argc, char **argv) {
@@ -78,12 +129,21 @@ static int cmd_split(int argc, char **argv) {
     o.ngram = m;
   }
   struct pn_obf_split_stats st;
+  struct pn_progress bar;
+  pn_progress_start_unit(&bar, cmd, "parts", 0);
+  struct split_warn warn = {&bar, cmd, bundle, o.k};
+  o.progress = split_progress;
+  o.before_write = split_before_write;
+  o.progress_user = &warn;
   int rc = pn_obf_split(&ctx, model, bundle, secret, &o, &prg, &st);
+  pn_progress_end(&bar);
   pn_prg_free(&prg);
   pn_obf_ngram_free(m);
   if (rc) return pn_cli_fail(cmd, &ctx);
-  printf("%s: %d nodes (prepared) -> %d parts (size spread %.2f), %d files in %s, secret %s, %.2f s\n",
-         model, st.n_nodes, st.n_parts, st.spread, st.n_files, bundle, secret, st.seconds);
+  char size[32];
+  fmt_bytes(size, sizeof size, st.bundle_bytes);
+  printf("%s: %d nodes (prepared) -> %d parts (size spread %.2f), %d files (%s) in %s, secret %s, %.2f s\n",
+         model, st.n_nodes, st.n_parts, st.spread, st.n_files, size, bundle, secret, st.seconds);
   if (st.copies)
     fprintf(stderr,
             "privnn %s: warning: %d of %d sentinels (in %d of %d parts) copy their real part's structure: "
@@ -95,6 +155,7 @@ static int cmd_split(int argc, char **argv) {
     cJSON_AddNumberToObject(r, "nodes", st.n_nodes);
     cJSON_AddNumberToObject(r, "parts", st.n_parts);
     cJSON_AddNumberToObject(r, "files", st.n_files);
+    cJSON_AddNumberToObject(r, "bundle_bytes", (double)st.bundle_bytes);
     cJSON_AddNumberToObject(r, "k", o.k);
     cJSON_AddNumberToObject(r, "spread", st.spread);
     cJSON_AddNumberToObject(r, "sentinel_copies", st.copies);
@@ -110,8 +171,8 @@ static int cmd_join(int argc, char **argv) {
   const char *cmd = "obf join", *bundle = NULL, *secret = NULL, *json = NULL, *out = NULL,
              *model = NULL;
   uint64_t seed = 0;
-  bool have_seed = false;
-  double tol = 1e-4;
+  bool have_seed = false, lower = false;
+  double tol = PN_OBF_DEFAULT_JOIN_TOL;
   int64_t threads = 0;
   const struct pn_cli_opt opts[] = {
     {"--secret", NULL, PN_CLI_STR, &secret, "FILE", "the manifest obf split wrote (required)"},
@@ -119,6 +180,9 @@ static int cmd_join(int argc, char **argv) {
     {"--output", "-o", PN_CLI_STR, &out, "FILE", "the reassembled model (required)"},
     {"--model", NULL, PN_CLI_STR, &model, "FILE", "the owner's model", 0, 0, NULL, "the path in the secret"},
     {"--tol", NULL, PN_CLI_REAL, &tol, "T", "relative tolerance of the check against the model", 1e-15, 1e6},
+    {"--lower", NULL, PN_CLI_FLAG, &lower, NULL,
+     "write standard ONNX ops only: the optimizer's contrib ops (com.microsoft FusedConv, Gelu, "
+     "SkipLayerNormalization, ...) lowered, so privnn and any runtime run the model"},
     {"--seed", NULL, PN_CLI_UINT, &seed, "S", "seed of the random check inputs", 0, 0, NULL, "from the OS",
      &have_seed},
     {"--threads", NULL, PN_CLI_INT, &threads, "T", "OpenMP and OpenBLAS threads", 1, 1024, NULL, "the libraries' own"},
@@ -127,7 +191,8 @@ static int cmd_join(int argc, char **argv) {
   const struct pn_cli_spec spec = {
     cmd, "--secret FILE --bundle DIR -o OUT.onnx",
     "Reassemble the optimized real parts of a bundle with the real weights and names from the\n"
-    "secret manifest, and verify the result against the owner's model on random inputs.",
+    "secret manifest, and verify the result against the owner's model on random inputs. The\n"
+    "optimizer's contrib ops are kept (ONNX Runtime runs them) unless --lower is given.",
     "privnn obf join --secret r18.secret.json --bundle bundle -o r18.opt.onnx", opts, NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
@@ -139,17 +204,29 @@ static int cmd_join(int argc, char **argv) {
   struct pn_prg prg;
   if (init_prg(&ctx, &prg, have_seed, seed)) return pn_cli_fail(cmd, &ctx);
   struct pn_obf_join_stats st;
-  int rc = pn_obf_join(&ctx, secret, bundle, model, out, tol, &prg, &st);
+  struct pn_progress bar;
+  pn_progress_start_unit(&bar, cmd, "parts", 0);
+  const struct pn_obf_join_opts jo = {.model_path = model, .tol = tol, .lower = lower,
+                                      .progress = obf_progress, .progress_user = &bar};
+  int rc = pn_obf_join(&ctx, secret, bundle, out, &jo, &prg, &st);
+  pn_progress_end(&bar);
   pn_prg_free(&prg);
   if (rc) return pn_cli_fail(cmd, &ctx);
   printf("%s: %d real parts joined, verified on random inputs (max abs error %.3g, outputs up to "
          "%.3g), %.2f s\n", out, st.n_parts, st.max_abs_err, st.max_abs_ref, st.seconds);
+  if (st.contrib_nodes && st.lowered)
+    printf("%s: %d com.microsoft nodes lowered to standard ONNX ops\n", out, st.contrib_nodes);
+  else if (st.contrib_nodes)
+    printf("%s: keeps %d com.microsoft nodes of the optimizer (ONNX Runtime runs them; --lower writes "
+           "standard ONNX ops only)\n", out, st.contrib_nodes);
   if (json) {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "output", out);
     cJSON_AddNumberToObject(r, "parts", st.n_parts);
     cJSON_AddNumberToObject(r, "max_abs_err", st.max_abs_err);
     cJSON_AddNumberToObject(r, "max_abs_output", st.max_abs_ref);
+    cJSON_AddNumberToObject(r, "contrib_nodes", st.contrib_nodes);
+    cJSON_AddBoolToObject(r, "lowered", st.lowered);
     cJSON_AddNumberToObject(r, "seconds", st.seconds);
     rc = pn_cli_report(&ctx, cmd, json, r);
     cJSON_Delete(r);
@@ -187,9 +264,9 @@ static int cmd_ngram(int argc, char **argv) {
 }
 
 static void attack_progress(void *user, int done, int total) {
-  (void)user;
-  fprintf(stderr, "\rprivnn obf attack: simulated %d/%d models", done, total);
-  if (done == total) fputc('\n', stderr);
+  struct pn_progress *bar = user;
+  bar->total = (uint64_t)total;
+  pn_progress_update(bar, (uint64_t)done, done < total ? "simulating splits" : "training the adversaries");
 }
 
 /* The features that tell this model's sentinels from its real parts best, one at a time. */
@@ -258,8 +335,13 @@ static int cmd_attack(int argc, char **argv) {
   struct pn_obf_attack_result res[32];
   memset(res, 0, sizeof res);
   o.ngram = m;
+  struct pn_progress bar;
+  pn_progress_start_unit(&bar, cmd, "models", (uint64_t)n);
   o.progress = attack_progress;
+  o.progress_user = &bar;
+  pn_progress_update(&bar, 0, "simulating splits");
   if (!rc) rc = pn_obf_attack(&ctx, names, n, &o, &prg, res);
+  pn_progress_end(&bar);
   pn_prg_free(&prg);
   pn_obf_ngram_free(m);
   if (rc) return pn_cli_fail(cmd, &ctx);

@@ -283,7 +283,7 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
     for (int k = 0; ops && k < PN_OP_COUNT; k++)
       prof[k] += ops[k] >= before[k] ? ops[k] - before[k] : ops[k];
     if (r == 0 && (double)(o->repeat - 1) * st->times[0] > 2.0) {
-      pn_progress_start(&bar, "run", (uint64_t)o->repeat - 1); /* the runs still to come */
+      pn_progress_start_unit(&bar, "run", "runs", (uint64_t)o->repeat - 1); /* the runs still to come */
       bar_on = true;
     } else if (bar_on) {
       pn_progress_update(&bar, (uint64_t)r, NULL);
@@ -372,49 +372,12 @@ run_failed:
   return pn_cli_fail(cmd, ctx);
 }
 
-/* Runtime settings that only take effect at process start, applied by re-executing privnn once
-** (unless the user set them, or PN_NO_REEXEC is set):
-** - OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning. On a machine shared
-**   with other work a spinning thread holds a core that the thread it waits for needs (resnet18
-**   with 2 threads: 280-650 ms spinning vs ~65 ms passive under load); on an idle machine a
-**   wake-up costs a few microseconds per parallel region, and the executor forks few regions.
-** - OPENBLAS_CORETYPE=SkylakeX on CPUs with AVX-512 (F/DQ/BW/VL) that OpenBLAS 0.3.21 does not
-**   recognise (it picks its AVX2 Haswell kernels on AMD Zen 4): about 1.5x faster sgemm.
-** The environment otherwise stays as it was; a failed exec just keeps the current process. */
-static void reexec_tuned(void) {
-  if (getenv("PN_NO_REEXEC")) return;
-  bool need = false;
-  if (!getenv("OMP_WAIT_POLICY")) need |= setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
-  const char *core = openblas_get_corename();
-  if (!getenv("OPENBLAS_CORETYPE") && core && (!strcmp(core, "Haswell") || !strcmp(core, "Zen")) &&
-      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-    need |= setenv("OPENBLAS_CORETYPE", "SkylakeX", 1) == 0;
-  if (!need || setenv("PN_NO_REEXEC", "1", 1)) return;
-  /* the full command line, as the kernel has it */
-  FILE *f = fopen("/proc/self/cmdline", "rb");
-  if (!f) return;
-  char buf[65536];
-  size_t len = fread(buf, 1, sizeof buf - 1, f);
-  bool whole = feof(f) && !ferror(f);
-  fclose(f);
-  if (!whole || len == 0) return;
-  buf[len] = 0;
-  char *args[1024];
-  int n = 0;
-  for (size_t i = 0; i < len && n < 1023; i += strlen(buf + i) + 1) args[n++] = buf + i;
-  args[n] = NULL;
-  if (n >= 1023) return;
-  fflush(NULL);
-  execv("/proc/self/exe", args);   /* returns only on failure: carry on as we are */
-}
-
 int pn_cmd_run(int argc, char **argv) {
   struct run_opts o = {0};
   int rc = parse(argc, argv, &o);
   if (rc < 0) return PN_EXIT_OK; /* --help */
   if (rc) return rc;
-  reexec_tuned();
+  pn_cli_tune_process();
   struct pn_ctx ctx = {0};
   struct run_state st = {0};
   rc = run(&ctx, &o, &st);

@@ -1,5 +1,6 @@
 /* cmd_train.c - `privnn train`: train a reference architecture on Fashion-MNIST, export ONNX. */
 #include <signal.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +87,9 @@ int pn_cmd_train(int argc, char **argv) {
     NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
-  pn_cli_set_threads((int)threads);
   if (!arch || !out) return pn_cli_usage(cmd, "--arch and -o are required");
+  pn_cli_tune_process();
+  pn_cli_set_threads((int)threads);
   if (data && strcmp(data, "fashion-mnist") && access(data, F_OK))
     return pn_cli_usage(cmd, "--data '%s': not 'fashion-mnist' nor a folder", data);
   if (no_aug) aug = 3;
@@ -196,6 +198,8 @@ int pn_cmd_train(int argc, char **argv) {
     }
     cJSON_AddNumberToObject(o, "seconds", res->seconds);
     cJSON_AddNumberToObject(o, "cpu_seconds", res->cpu_seconds);
+    cJSON_AddNumberToObject(o, "threads", omp_get_max_threads());
+    cJSON_AddStringToObject(o, "omp_wait_policy", pn_cli_wait_policy());
     if (res->cpu_seconds > 0)
       cJSON_AddNumberToObject(o, "images_per_cpu_s", (double)res->images / res->cpu_seconds);
     if (res->conv_seconds > 0)
