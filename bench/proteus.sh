@@ -10,7 +10,10 @@
 #   bench/proteus.sh [BUILD_DIR] env: PRIVNN (default BUILD_DIR/privnn), K (20), LEVEL (extended),
 #                               MODELS ("resnet50 mobilenetv2 bert"), REPEAT (10), OUT (bench/out/proteus),
 #                               SEED (split seed, default random), QUICK (1: split, ORT-optimize at
-#                               LEVEL and join only; no latency runs -> proteus-quick.csv)
+#                               LEVEL and join only; no latency runs -> proteus-quick.csv),
+#                               PLOT_ONLY (1: redraw the plot of an existing CSV)
+# Output: $OUT/proteus.csv (or proteus-quick.csv), its .meta.csv and, with gnuplot, proteus.png
+# (latency per model: whole vs Proteus in each runtime) or proteus-quick.png (split and join times).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 arg=${1:-$root/build}
@@ -23,6 +26,27 @@ LEVEL=${LEVEL:-extended}
 MODELS=${MODELS:-"resnet50 mobilenetv2 bert"}
 REPEAT=${REPEAT:-10}
 out=${OUT:-$root/bench/out/proteus}
+# plot_quick / plot_full: the PNG of $out/proteus-quick.csv / $out/proteus.csv
+plot_quick() {
+  local csv=$out/proteus-quick.csv
+  awk -F, 'NR == 1 { print "model,split (s),join (s)"; next } { print $1 " (" $4 " files; " $5 " GB)," $6 "," $7 }' \
+    "$csv" > "$out/proteus-quick_pivot.csv"
+  bench_bars "$out/proteus-quick_pivot.csv" "$out/proteus-quick.png" "privnn obf split / join, K = $K" "seconds"
+}
+plot_full() {
+  local csv=$out/proteus.csv
+  # latency of each model optimized whole vs through Proteus, per runtime and optimizer
+  awk -F, 'NR == 1 { print "model,ORT " lvl " whole,ORT " lvl " Proteus,privnn (ORT basic) whole,privnn (ORT basic) Proteus,privnn (optimize) whole,privnn (optimize) Proteus"; next }
+           { print $1 "," $6 "," $7 "," $8 "," $9 "," $10 "," $11 }' lvl="$LEVEL" "$csv" > "$out/proteus_pivot.csv"
+  bench_bars "$out/proteus_pivot.csv" "$out/proteus.png" \
+    "Proteus: one-thread latency, whole model vs optimized through Proteus (K = $K)" "ms per inference (log scale)" \
+    "set logscale y"
+}
+# PLOT_ONLY=1: only redraw the plot of an existing CSV (proteus-quick.csv with QUICK=1)
+if [[ ${PLOT_ONLY:-0} == 1 ]]; then
+  if [[ $QUICK == 1 ]]; then plot_quick; else plot_full; fi
+  exit 0
+fi
 [[ -x $bin ]] || { echo "proteus.sh: $bin not found (build first, or set PRIVNN)" >&2; exit 1; }
 mkdir -p "$out"
 ort_dir=$root/bench/.ort
@@ -64,6 +88,7 @@ if [[ ${QUICK:-0} == 1 ]]; then
     rm -rf "$w/bundle" "$w/bundle_ort"
   done
   bench_meta "$bin" "$csv"
+  plot_quick
   echo "results: $csv"
   exit 0
 fi
@@ -110,4 +135,5 @@ for m in $MODELS; do
   rm -rf "$w/bundle" "$w/bundle_ort" "$w/bundle_basic" "$w/bundle_pn"
 done
 bench_meta "$bin" "$csv"
+plot_full
 echo "results: $csv"

@@ -9,8 +9,10 @@
 # im2col/col2im and layout copies included, as reported by `privnn train --json` (conv_gflops).
 # On a machine shared with other work, wall-clock rates fall with the load, so every rate is also
 # given per CPU-second of this process (CLOCK_PROCESS_CPUTIME_ID), for sgemm and training alike.
-# Environment: THREADS (default 1), IMAGES (training images per run, default 5120; QUICK=1: 512).
-# Output: bench/out/train.csv and bench/out/train.json.
+# Environment: THREADS (default 1), IMAGES (training images per run, default 5120; QUICK=1: 512),
+# OUT (default bench/out), PLOT_ONLY=1 (redraw the plots of an existing OUT/train.csv).
+# Output: bench/out/train.csv and bench/out/train.json; with gnuplot, bench/out/train.png (images/s
+# per architecture, wall clock and per CPU-second) and bench/out/train_conv.png (conv GFLOP/s vs sgemm).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-build}
@@ -19,7 +21,26 @@ PRIVNN="$BUILD/privnn"
 THREADS=${THREADS:-1}
 [ "$QUICK" = 1 ] && IMAGES=${IMAGES:-512}
 IMAGES=${IMAGES:-5120}
-OUT="$HERE/out"
+OUT=${OUT:-$HERE/out}
+# plot_train: the PNGs of $OUT/train.csv (and the load in its .meta.csv)
+plot_train() {
+  local threads images load
+  threads=$(awk -F, 'NR == 2 { print $2 }' "$OUT/train.csv")
+  images=$(awk -F, 'NR == 2 { print $3 }' "$OUT/train.csv")
+  load=$(sed -n 's/^load_1min,//p' "$OUT/train.meta.csv" 2>/dev/null || echo '?')
+  # plots: throughput per architecture (wall clock and per CPU-second), and the conv layers' GFLOP/s
+  # beside the sgemm peak they are measured against
+  awk -F, 'NR == 1 { print "arch,images/s (wall),images per CPU-s"; next } { print $1 "," $4 "," $5 }' \
+    "$OUT/train.csv" > "$OUT/train_pivot.csv"
+  bench_bars "$OUT/train_pivot.csv" "$OUT/train.png" \
+    "privnn train, $images images, $threads thread(s), load $load" "images per second"
+  awk -F, 'NR == 1 { print "arch,conv (wall),conv (CPU time),sgemm peak (wall),sgemm peak (CPU time)"; next }
+           { print $1 "," $6 "," $7 "," $8 "," $9 }' "$OUT/train.csv" > "$OUT/train_conv_pivot.csv"
+  bench_bars "$OUT/train_conv_pivot.csv" "$OUT/train_conv.png" \
+    "privnn train: conv layers vs single-core sgemm ($threads thread(s))" "GFLOP/s"
+}
+# PLOT_ONLY=1: only redraw the plots of an existing $OUT/train.csv
+if [ "${PLOT_ONLY:-0}" = 1 ]; then plot_train; exit 0; fi
 [ -x "$PRIVNN" ] || { echo "train.sh: $PRIVNN not found (build first)" >&2; exit 1; }
 [ -r /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] ||
   { echo "train.sh: install the Debian package dataset-fashion-mnist" >&2; exit 1; }
@@ -105,4 +126,5 @@ done
   echo "}"
 } > "$OUT/train.json"
 bench_meta "$PRIVNN" "$OUT/train.csv"
+plot_train
 echo "wrote $OUT/train.csv and $OUT/train.json"
