@@ -560,7 +560,7 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
     struct pn_graph *pg = NULL;
     lrc[i] = pn_onnx_load_file(&lctx[i], paths[i], &pg);
     jp[i].g = pg;
-#pragma omp critical(pn_obf_join_progress)
+#pragma omp critical
     join_step(&o, ++loaded, n_real, NULL);
   }
   for (int i = 0; i < n_real && !rc; i++)
