@@ -1564,13 +1564,20 @@ out:
   return rc;
 }
 
-/* The sentinels are mutations of one hidden sibling of the real part rather than of the real part
+/* The sentinels are mutations of hidden siblings of the real part rather than of the real part
 ** itself: were they the real part's own mutants, it would sit in the middle of its group (each
 ** sentinel = real + independent changes) and the file closest to the others would be the real one.
-** Mutants of a sibling put the real part among them at the same distance as any other. What the
-** sibling does not yield comes from the real part's own mutants, and what those do not yield is
-** filled with copies of the real part (the weaker sentinel: anonymized with decoy weights like every
-** file, it hides which file of the group is real but not the part's structure). */
+** Mutants of a sibling put the real part among them at the same distance as any other. From
+** SIBLINGS_MIN_K sentinels on they come from two siblings, half each: what one sibling's mutations
+** dropped (an attention Div and Softmax, GELU's Div and Erf) (nearly) all of its mutants lack, and
+** with a single sibling the real part was then the only file of its group with it (bert, K = 20:
+** 9 of 25 parts). Below that, each sibling's mutants would have to include one with other operators
+** than the real part (sentinels_from), too large a share of few sentinels. What the siblings do
+** not yield comes from the real part's own mutants, and what those do not yield is filled with
+** copies of the real part (the weaker sentinel: anonymized with decoy weights like every file, it
+** hides which file of the group is real but not the part's structure). */
+#define SIBLINGS 2
+#define SIBLINGS_MIN_K 8
 int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
                      int k, struct pn_prg *prg, struct pn_graph **out, struct pn_obf_sentinel_report *rep) {
   struct pn_obf_sentinel_report r = {0};
@@ -1595,14 +1602,22 @@ int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
   } else if (rc) {
     return pn_err(ctx, rc, "out of memory");
   }
-  if (cpart && !(rc = sentinels_from(ctx, cpart, &sy, m, 1, muts, prg, NULL, &sib, &made, why)) && sib) {
-    rc = concretize(sib, &sy2, &csib);
-    if (rc == PN_ERR_UNSUPPORTED) rc = PN_OK;
-    else if (rc) rc = pn_err(ctx, rc, "out of memory");
-    if (!rc && csib) {
-      sy2.decl = part;
-      rc = sentinels_from(ctx, csib, &sy2, m, k, muts, prg, cpart, out, &r.generated, why);
+  int nsib = k >= SIBLINGS_MIN_K ? SIBLINGS : 1;
+  for (int si = 0; si < nsib && cpart && !rc; si++) {
+    int ki = k * (si + 1) / nsib - k * si / nsib; /* sibling si's share of the k */
+    if (!(rc = sentinels_from(ctx, cpart, &sy, m, 1, muts, prg, NULL, &sib, &made, why)) && sib) {
+      rc = concretize(sib, &sy2, &csib);
+      if (rc == PN_ERR_UNSUPPORTED) rc = PN_OK;
+      else if (rc) rc = pn_err(ctx, rc, "out of memory");
+      if (!rc && csib) {
+        sy2.decl = part;
+        rc = sentinels_from(ctx, csib, &sy2, m, ki, muts, prg, cpart, out + r.generated, &made, why);
+        r.generated += made;
+      }
     }
+    pn_graph_free(sib);
+    pn_graph_free(csib);
+    sib = csib = NULL;
   }
   if (!rc && cpart && r.generated < k) {
     rc = sentinels_from(ctx, cpart, &sy, m, k - r.generated, muts, prg, cpart, out + r.generated, &made, why);
