@@ -20,6 +20,7 @@ static const char *text(struct pn_progress *p, const char *unit, uint64_t done, 
                         double elapsed, const char *extra, char *buf, size_t n) {
   pn_progress_start_unit(p, "split", unit, total);
   p->done = done;
+  p->t0 = 1000; /* exact: with t0 = pn_now(), (t0 + 5000) - t0 is 4999.99999... for ~5% of starts */
   return pn_progress_format(p, p->t0 + elapsed, extra, buf, n);
 }
 
