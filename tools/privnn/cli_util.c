@@ -23,9 +23,16 @@
 #include "util/status.h"
 #include "pn_commit.h"
 
+/* An error line names the command by its words only ("privnn bench ckks: ..."); a help page named
+ * by a flag as well ("bench ckks --bootstrap") keeps the flag for the --help hint alone. */
+static void err_prefix(const char *cmd) {
+  const char *flag = strstr(cmd, " -");
+  fprintf(stderr, "privnn %.*s: ", flag ? (int)(flag - cmd) : (int)strlen(cmd), cmd);
+}
+
 int pn_cli_fail(const char *cmd, const struct pn_ctx *ctx) {
   /* one line whatever the message holds (names from a corrupt file may contain control bytes) */
-  fprintf(stderr, "privnn %s: ", cmd);
+  err_prefix(cmd);
   for (const unsigned char *p = (const unsigned char *)pn_errmsg(ctx); *p; p++)
     fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, stderr);
   fputc('\n', stderr);
@@ -35,7 +42,7 @@ int pn_cli_fail(const char *cmd, const struct pn_ctx *ctx) {
 int pn_cli_failf(const char *cmd, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "privnn %s: ", cmd);
+  err_prefix(cmd);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
@@ -45,7 +52,7 @@ int pn_cli_failf(const char *cmd, const char *fmt, ...) {
 int pn_cli_usage(const char *cmd, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "privnn %s: ", cmd);
+  err_prefix(cmd);
   vfprintf(stderr, fmt, ap);
   fprintf(stderr, " (see privnn %s --help)\n", cmd);
   va_end(ap);
@@ -249,7 +256,8 @@ static int set_value(const struct pn_cli_spec *sp, const struct pn_cli_opt *o, c
   case PN_CLI_INT: {
     long long x = strtoll(v, &end, 10);
     if (!*v || *end || errno || (double)x < o->min || (double)x > o->max) {
-      fprintf(stderr, "privnn %s: %s '%s': expected an integer in ", sp->cmd, shown, v);
+      err_prefix(sp->cmd);
+      fprintf(stderr, "%s '%s': expected an integer in ", shown, v);
       print_range(stderr, o);
       fprintf(stderr, " (see privnn %s --help)\n", sp->cmd);
       return PN_EXIT_USAGE;
@@ -267,7 +275,8 @@ static int set_value(const struct pn_cli_spec *sp, const struct pn_cli_opt *o, c
   case PN_CLI_REAL: {
     double x = strtod(v, &end);
     if (!*v || *end || errno == ERANGE || !isfinite(x) || x < o->min || x > o->max) {
-      fprintf(stderr, "privnn %s: %s '%s': expected a number in ", sp->cmd, shown, v);
+      err_prefix(sp->cmd);
+      fprintf(stderr, "%s '%s': expected a number in ", shown, v);
       print_range(stderr, o);
       fprintf(stderr, " (see privnn %s --help)\n", sp->cmd);
       return PN_EXIT_USAGE;
@@ -321,7 +330,8 @@ int pn_cli_parse(const struct pn_cli_spec *sp, int argc, char **argv) {
       fflush(stdout);
       g_json_fd = dup(STDOUT_FILENO);
       if (g_json_fd < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
-        fprintf(stderr, "privnn %s: --json -: cannot redirect stdout\n", sp->cmd);
+        err_prefix(sp->cmd);
+        fputs("--json -: cannot redirect stdout\n", stderr);
         return PN_EXIT_FAIL;
       }
     }
