@@ -996,6 +996,36 @@ static int single_source(const struct fhe_inst *out, int n, int x, const int *lv
   return s[0];
 }
 
+/* Insert at position `at` of out (what follows moves up one) a bootstrap of register src, in a new layer
+** named `name`; its result, a new register at level boot_out, is returned in *reg. */
+static int insert_boot(struct lower *L, struct fhe_inst **out, int *n, int *cap, int at, int src, const char *name,
+                       int boot_out, int *lv, int *reg) {
+  struct pn_fhe_plan *p = L->p;
+  int layer = new_layer(L, name, "bootstrap");
+  int r = layer < 0 ? -1 : new_reg(L, p->reg[src].layout, p->reg[src].factor, 0);
+  if (r < 0) return lower_err_nomem(L);
+  if (*n + 2 > *cap) {
+    struct fhe_inst *o2 = realloc(*out, (size_t)*cap * 2 * sizeof *o2);
+    if (!o2) return lower_err_nomem(L);
+    *out = o2;
+    *cap *= 2;
+  }
+  snprintf(p->layers[layer].packing, sizeof p->layers[layer].packing, "refresh to level %d", boot_out);
+  memmove(*out + at + 1, *out + at, (size_t)(*n - at) * sizeof **out);
+  (*n)++;
+  struct fhe_inst *b = &(*out)[at];
+  memset(b, 0, sizeof *b);
+  b->kind = FHE_OP_BOOT;
+  b->dst = r;
+  b->a = src;
+  b->b = -1;
+  b->tref = -1;
+  b->layer = layer;
+  lv[r] = boot_out;
+  *reg = r;
+  return PN_OK;
+}
+
 static int place_boots(struct lower *L, int boot_in, int boot_out) {
   struct pn_fhe_plan *p = L->p;
   int n0 = p->n_inst, cap = n0 * 2 + 16, n = 0, rc = PN_OK;
@@ -1037,32 +1067,11 @@ static int place_boots(struct lower *L, int boot_in, int boot_out) {
       }
       /* x made from one register by level-free steps (a max's difference and rotation): refresh that
       ** register where it is first read, so that its other readers (the max's other operand) share it */
-      int src = single_source(out, n, x, lv, 0);
+      int src = single_source(out, n, x, lv, 0), r;
       if (src >= 0 && src != x) {
         int at = 0;
         while (at < n && out[at].a != src && out[at].b != src) at++;
-        int layer = new_layer(L, p->layers[out[at].layer].name, "bootstrap");
-        int r = layer < 0 ? -1 : new_reg(L, p->reg[src].layout, p->reg[src].factor, 0);
-        if (r < 0 || n + 2 > cap) {
-          struct fhe_inst *o2 = r < 0 ? NULL : realloc(out, (size_t)(cap *= 2) * sizeof *o2);
-          if (!o2) {
-            rc = lower_err_nomem(L);
-            break;
-          }
-          out = o2;
-        }
-        snprintf(p->layers[layer].packing, sizeof p->layers[layer].packing, "refresh to level %d", boot_out);
-        memmove(out + at + 1, out + at, (size_t)(n - at) * sizeof *out);
-        n++;
-        struct fhe_inst *b = &out[at];
-        memset(b, 0, sizeof *b);
-        b->kind = FHE_OP_BOOT;
-        b->dst = r;
-        b->a = src;
-        b->b = -1;
-        b->tref = -1;
-        b->layer = layer;
-        lv[r] = boot_out;
+        if ((rc = insert_boot(L, &out, &n, &cap, at, src, p->layers[out[at].layer].name, boot_out, lv, &r))) break;
         for (int k = at + 1; k < n; k++) {
           struct fhe_inst *o = &out[k];
           if (o->a == src) o->a = r;
@@ -1070,33 +1079,10 @@ static int place_boots(struct lower *L, int boot_in, int boot_out) {
           if (o->tref == src) o->tref = r;
           lv[o->dst] = out_level_of(p, o, lv, boot_out);
         }
-        origin[r] = origin[src];
-        remap[origin[src]] = r;
-        if (in.a == src) in.a = r;
-        if (in.b == src) in.b = r;
-        if (in.tref == src) in.tref = r;
-        continue;
+        x = src;
+      } else if ((rc = insert_boot(L, &out, &n, &cap, n, x, p->layers[in.layer].name, boot_out, lv, &r))) {
+        break;
       }
-      int layer = new_layer(L, p->layers[in.layer].name, "bootstrap");
-      int r = layer < 0 ? -1 : new_reg(L, p->reg[x].layout, p->reg[x].factor, 0);
-      if (r < 0 || n + 2 > cap) {
-        struct fhe_inst *o2 = r < 0 ? NULL : realloc(out, (size_t)(cap *= 2) * sizeof *o2);
-        if (!o2) {
-          rc = lower_err_nomem(L);
-          break;
-        }
-        out = o2;
-      }
-      snprintf(p->layers[layer].packing, sizeof p->layers[layer].packing, "refresh to level %d", boot_out);
-      struct fhe_inst *b = &out[n++];
-      memset(b, 0, sizeof *b);
-      b->kind = FHE_OP_BOOT;
-      b->dst = r;
-      b->a = x;
-      b->b = -1;
-      b->tref = -1;
-      b->layer = layer;
-      lv[r] = boot_out;
       origin[r] = origin[x];
       remap[origin[x]] = r;
       if (in.a == x) in.a = r;
