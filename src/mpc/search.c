@@ -723,7 +723,7 @@ int pn_mpc_sim_eval(struct pn_ctx *ctx, const struct pn_graph *g, const struct p
   struct pn_mpc_model_opts mo = {.batch = batch, .frac = frac, .plan = plan};
   struct pn_mpc m;
   int minit = 0;
-  int64_t per = PN_FMNIST_PIXELS, K = 0;
+  int64_t per = ds->pixels, K = 0;
   float *x = malloc(sizeof(float) * (size_t)batch * (size_t)per);
   int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
   int64_t *idx = malloc(sizeof(int64_t) * (size_t)batch);
@@ -733,7 +733,8 @@ int pn_mpc_sim_eval(struct pn_ctx *ctx, const struct pn_graph *g, const struct p
   if (rc == PN_OK) rc = pn_dealer_new_embedded(ctx, master, &d);
   if (rc == PN_OK) rc = pn_mpc_model_new(ctx, g, &mo, &mm);
   if (rc == PN_OK && pn_mpc_model_in_numel(mm) != (int64_t)batch * per)
-    rc = pn_err(ctx, PN_ERR_INVALID, "mpc simulator: the model's input is not 1x28x28");
+    rc = pn_err(ctx, PN_ERR_INVALID, "mpc simulator: the model's input is not %dx%dx%d like the dataset's images",
+                ds->channels, ds->height, ds->width);
   if (rc == PN_OK) {
     pn_mpc_init_sim(&m, ctx, d, frac);
     minit = 1;
@@ -940,7 +941,7 @@ int pn_mpc_search(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_
   S.cfg = cfg;
   S.ds = ds;
   S.st = &res->st;
-  S.per_image = PN_FMNIST_PIXELS;
+  S.per_image = ds->pixels;
   S.count = cfg->count > 0 && cfg->count < ds->n[cfg->split] ? cfg->count : ds->n[cfg->split];
   S.B = cfg->batch > 0 ? cfg->batch : 250;
   if (S.B > S.count) S.B = (int)S.count;

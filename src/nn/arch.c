@@ -2,6 +2,7 @@
 **
 ** Layers are appended through a small builder that names values and initializers after the layer
 ** ("conv2.weight", "bn2.scale", ...), so trained models read well in any ONNX viewer. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "graph/ir.h"
 #include "nn/arch.h"
+#include "nn/dataset.h"
 #include "util/util.h"
 
 const char *const pn_arch_names[] = {"lenet5", "cnn-s", "resnet-s", "vgg-s", "fhe-s", NULL};
@@ -18,6 +20,9 @@ struct builder {
   struct pn_prg prg;
   int n_conv, n_bn, n_relu, n_pool, n_fc, n_add, n_misc;
   int fail;
+  int64_t h, w;   /* spatial size of the last conv/pool output (of the input at first) */
+  int small;      /* a window was larger than its input: min_side is wrong */
+  int64_t classes;
 };
 
 static const char *vname(struct builder *b, const char *fmt, int i) {
@@ -70,6 +75,9 @@ static const char *conv(struct builder *b, const char *x, int64_t cin, int64_t c
   set_ints(b, n, "kernel_shape", k, k, 2, 0);
   set_ints(b, n, "strides", stride, stride, 2, 0);
   set_ints(b, n, "pads", 0, 0, 4, pad);
+  if (b->h + 2 * pad < k || b->w + 2 * pad < k) b->small = 1;
+  b->h = (b->h + 2 * pad - k) / stride + 1;
+  b->w = (b->w + 2 * pad - k) / stride + 1;
   return y;
 }
 
@@ -98,6 +106,9 @@ static const char *pool(struct builder *b, const char *op, const char *x, int64_
   struct pn_node *n = node(b, op, y, 1, &x, y);
   set_ints(b, n, "kernel_shape", k, k, 2, 0);
   set_ints(b, n, "strides", s, s, 2, 0);
+  if (b->h < k || b->w < k) b->small = 1;
+  b->h = (b->h - k) / s + 1;
+  b->w = (b->w - k) / s + 1;
   return y;
 }
 
@@ -135,63 +146,87 @@ static const char *cbr(struct builder *b, const char *x, int64_t cin, int64_t co
 
 /* A ResNet basic block: conv-BN-ReLU-conv-BN + shortcut (1x1 conv-BN when the shape changes), ReLU. */
 static const char *block(struct builder *b, const char *x, int64_t cin, int64_t cout, int64_t stride) {
+  int64_t h0 = b->h, w0 = b->w;
   const char *h = cbr(b, x, cin, cout, stride);
   h = bnorm(b, conv(b, h, cout, cout, 3, 1, 1, 0), cout);
   const char *sc = x;
+  int64_t h1 = b->h, w1 = b->w;
+  b->h = h0, b->w = w0;
   if (stride != 1 || cin != cout) sc = bnorm(b, conv(b, x, cin, cout, 1, stride, 0, 0), cout);
+  b->h = h1, b->w = w1; /* the same size by construction (k 3 pad 1 and k 1 pad 0 at one stride) */
   return relu(b, add(b, h, sc));
 }
 
-static void build(struct builder *b, const char *arch) {
+/* The architectures in the order of pn_arch_names, with the smallest image side each can take
+** (every conv/pool output at least 1 wide; test_train checks the table by building at the limit
+** and one below it). */
+static const int min_side[] = {12, 4, 2, 8, 3};
+static_assert(sizeof min_side / sizeof *min_side == sizeof pn_arch_names / sizeof *pn_arch_names - 1,
+              "min_side out of date");
+
+/* Spatial sizes follow b->h, b->w, so the flattened widths fit any input at least min_side wide. */
+static void build(struct builder *b, const char *arch, int64_t cin) {
   const char *x = "input", *h;
+  const int64_t K = b->classes;
   if (!strcmp(arch, "lenet5")) {
-    h = pool(b, "MaxPool", relu(b, conv(b, x, 1, 6, 5, 1, 2, 1)), 2, 2);   /* 6x14x14 */
-    h = pool(b, "MaxPool", relu(b, conv(b, h, 6, 16, 5, 1, 0, 1)), 2, 2);  /* 16x5x5 */
+    h = pool(b, "MaxPool", relu(b, conv(b, x, cin, 6, 5, 1, 2, 1)), 2, 2);   /* 6x14x14 at 28x28 */
+    h = pool(b, "MaxPool", relu(b, conv(b, h, 6, 16, 5, 1, 0, 1)), 2, 2);    /* 16x5x5 */
     h = unary(b, "Flatten", h);
-    h = relu(b, gemm(b, h, 400, 120, NULL, 2.0));
+    h = relu(b, gemm(b, h, 16 * b->h * b->w, 120, NULL, 2.0));
     h = relu(b, gemm(b, h, 120, 84, NULL, 2.0));
-    gemm(b, h, 84, 10, "logits", 1.0);
+    gemm(b, h, 84, K, "logits", 1.0);
   } else if (!strcmp(arch, "cnn-s")) {
-    h = pool(b, "MaxPool", cbr(b, x, 1, 32, 1), 2, 2);   /* 32x14x14 */
-    h = pool(b, "MaxPool", cbr(b, h, 32, 64, 1), 2, 2);  /* 64x7x7 */
+    h = pool(b, "MaxPool", cbr(b, x, cin, 32, 1), 2, 2);   /* 32x14x14 */
+    h = pool(b, "MaxPool", cbr(b, h, 32, 64, 1), 2, 2);    /* 64x7x7 */
     h = unary(b, "Flatten", h);
-    h = relu(b, gemm(b, h, 64 * 7 * 7, 128, NULL, 2.0));
-    gemm(b, h, 128, 10, "logits", 1.0);
+    h = relu(b, gemm(b, h, 64 * b->h * b->w, 128, NULL, 2.0));
+    gemm(b, h, 128, K, "logits", 1.0);
   } else if (!strcmp(arch, "resnet-s")) {
-    h = cbr(b, x, 1, 32, 1);                               /* 32x28x28 */
+    h = cbr(b, x, cin, 32, 1);                             /* 32x28x28 */
     h = pool(b, "AveragePool", h, 2, 2);                   /* 32x14x14 */
     h = block(b, h, 32, 32, 1);
     h = block(b, h, 32, 64, 2);                            /* 64x7x7 */
     h = unary(b, "GlobalAveragePool", h);
     h = unary(b, "Flatten", h);
-    gemm(b, h, 64, 10, "logits", 1.0);
+    gemm(b, h, 64, K, "logits", 1.0);
   } else if (!strcmp(arch, "fhe-s")) {
     /* one ReLU, few maps: as a SmartPAF model it fits a 128-bit CKKS ring without bootstrapping */
-    h = pool(b, "AveragePool", relu(b, bnorm(b, conv(b, x, 1, 8, 5, 2, 2, 0), 8)), 2, 2);  /* 8x7x7 */
+    h = pool(b, "AveragePool", relu(b, bnorm(b, conv(b, x, cin, 8, 5, 2, 2, 0), 8)), 2, 2);  /* 8x7x7 */
     h = unary(b, "Flatten", h);
-    gemm(b, h, 8 * 7 * 7, 10, "logits", 1.0);
+    gemm(b, h, 8 * b->h * b->w, K, "logits", 1.0);
   } else { /* vgg-s: three stages of two 3x3 conv-BN-ReLU and a MaxPool (16, 32, 64 ch) */
-    h = cbr(b, x, 1, 16, 1);
+    h = cbr(b, x, cin, 16, 1);
     h = pool(b, "MaxPool", cbr(b, h, 16, 16, 1), 2, 2);   /* 16x14x14 */
     h = cbr(b, h, 16, 32, 1);
     h = pool(b, "MaxPool", cbr(b, h, 32, 32, 1), 2, 2);   /* 32x7x7 */
     h = cbr(b, h, 32, 64, 1);
     h = pool(b, "MaxPool", cbr(b, h, 64, 64, 1), 2, 2);   /* 64x3x3 */
     h = unary(b, "Flatten", h);
-    h = relu(b, gemm(b, h, 64 * 3 * 3, 128, NULL, 2.0));
-    gemm(b, h, 128, 10, "logits", 1.0);
+    h = relu(b, gemm(b, h, 64 * b->h * b->w, 128, NULL, 2.0));
+    gemm(b, h, 128, K, "logits", 1.0);
   }
 }
 
-int pn_arch_build(struct pn_ctx *ctx, const char *arch, uint64_t seed, struct pn_graph **out) {
+int pn_arch_build_shape(struct pn_ctx *ctx, const char *arch, int channels, int height, int width,
+                        int classes, uint64_t seed, struct pn_graph **out) {
   *out = NULL;
-  int known = 0;
-  for (int i = 0; pn_arch_names[i]; i++) known |= arch && !strcmp(arch, pn_arch_names[i]);
-  if (!known)
+  int known = -1;
+  for (int i = 0; pn_arch_names[i]; i++)
+    if (arch && !strcmp(arch, pn_arch_names[i])) known = i;
+  if (known < 0)
     return pn_err(ctx, PN_ERR_INVALID, "unknown architecture '%s' (lenet5, cnn-s, resnet-s, vgg-s, fhe-s)",
                   arch ? arch : "");
+  if (channels < 1 || channels > 65535 || classes < 1 || classes > 65535)
+    return pn_err(ctx, PN_ERR_INVALID, "arch %s: %d channels, %d classes (each 1..65535)", arch, channels,
+                  classes);
+  if (height < min_side[known] || width < min_side[known] || height > 65535 || width > 65535)
+    return pn_err(ctx, PN_ERR_INVALID, "%s needs images of at least %dx%d (at most 65535 a side), not %dx%d",
+                  arch, min_side[known], min_side[known], height, width);
   struct builder b;
   memset(&b, 0, sizeof b);
+  b.h = height;
+  b.w = width;
+  b.classes = classes;
   b.g = pn_graph_new();
   if (!b.g) return pn_err(ctx, PN_ERR_NOMEM, "arch: out of memory");
   int rc = pn_prg_init_u64(ctx, &b.prg, seed);
@@ -200,18 +235,27 @@ int pn_arch_build(struct pn_ctx *ctx, const char *arch, uint64_t seed, struct pn
     return rc;
   }
   b.g->name = pn_arena_strdup(b.g->arena, arch);
-  int64_t in_dims[4] = {-1, 1, 28, 28}, out_dims[2] = {-1, 10};
+  int64_t in_dims[4] = {-1, channels, height, width}, out_dims[2] = {-1, classes};
   struct pn_value *vi = pn_graph_add_input(b.g, "input", PN_DT_FLOAT, 4, in_dims);
   struct pn_value *vo = pn_graph_add_output(b.g, "logits", PN_DT_FLOAT, 2, out_dims);
   if (!vi || !vo) b.fail = 1;
   else vi->dim_param[0] = vo->dim_param[0] = "N";
-  build(&b, arch);
+  build(&b, arch, channels);
   if (!b.fail && pn_graph_set_meta(b.g, "privnn.arch", arch)) b.fail = 1;
   pn_prg_free(&b.prg);
+  if (!b.fail && b.small) {
+    pn_graph_free(b.g);
+    return pn_err(ctx, PN_ERR_INVALID, "arch %s: a window is larger than its input at %dx%d", arch,
+                  height, width);
+  }
   if (b.fail) {
     pn_graph_free(b.g);
     return pn_err(ctx, PN_ERR_NOMEM, "arch %s: out of memory", arch);
   }
   *out = b.g;
   return PN_OK;
+}
+
+int pn_arch_build(struct pn_ctx *ctx, const char *arch, uint64_t seed, struct pn_graph **out) {
+  return pn_arch_build_shape(ctx, arch, 1, PN_FMNIST_SIDE, PN_FMNIST_SIDE, PN_FMNIST_CLASSES, seed, out);
 }

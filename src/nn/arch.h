@@ -1,4 +1,5 @@
-/* arch.h - the trainable reference architectures for 28x28x1 inputs (Fashion-MNIST). */
+/* arch.h - the trainable reference architectures, for 28x28x1 inputs (Fashion-MNIST) or any image
+** size, channel count and number of classes. */
 #ifndef PN_NN_ARCH_H
 #define PN_NN_ARCH_H
 
@@ -16,5 +17,11 @@ PN_API extern const char *const pn_arch_names[];
 ** var 1). Unknown arch: PN_ERR_INVALID listing the names. *out is freed with pn_graph_free. */
 PN_API int pn_arch_build(struct pn_ctx *ctx, const char *arch, uint64_t seed,
                          struct pn_graph **out /* OUT */);
+/* The same for input [N,channels,height,width] and output [N,classes]: the layers are the same, the
+** first convolution takes the channels and the first fully connected layer the flattened size the
+** images leave. Images smaller than the architecture can take (lenet5 12x12, cnn-s 4x4, resnet-s
+** 2x2, vgg-s 8x8, fhe-s 3x3) are PN_ERR_INVALID naming the smallest size. */
+PN_API int pn_arch_build_shape(struct pn_ctx *ctx, const char *arch, int channels, int height, int width,
+                               int classes, uint64_t seed, struct pn_graph **out /* OUT */);
 
 #endif

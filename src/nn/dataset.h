@@ -1,10 +1,13 @@
-/* dataset.h - gzipped IDX files and the Fashion-MNIST dataset: fixed train/val split, batches.
+/* dataset.h - gzipped IDX files and image datasets in the Fashion-MNIST layout: split, batches.
 **
-** The dataset is read from Debian's `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist/).
-** The 60,000 training images are split once, by a fixed seed, into train (55,000) and validation
-** (5,000); the 10,000 test images are only for final reporting. Images are normalised with the
-** mean/std of the train split; training batches may be augmented (random crop with padding,
-** horizontal flip) from a seeded PRG. */
+** Fashion-MNIST is read from Debian's `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist/);
+** any folder with the same four files (train/t10k images and labels, gzipped or plain IDX) loads
+** the same way, whatever its image size, channel count, image count and number of classes. The
+** training file's N images are split once, by a fixed seed, into validation (round(N/12), at least
+** 1: Fashion-MNIST's 5,000 of 60,000) and train (the rest); the t10k images are the test split, for
+** final reporting only. Images are normalised with one mean/std over the train split's pixels (all
+** channels); training batches may be augmented (random crop with padding, horizontal flip) from a
+** seeded PRG. */
 #ifndef PN_NN_DATASET_H
 #define PN_NN_DATASET_H
 
@@ -23,6 +26,8 @@ struct pn_prg;
 #define PN_FMNIST_TRAIN 55000
 #define PN_FMNIST_VAL 5000
 #define PN_FMNIST_TEST 10000
+/* The most classes a dataset can have: labels are bytes. */
+#define PN_DATASET_MAX_CLASSES 256
 
 /* An IDX file (http://yann.lecun.com/exdb/mnist/ format): unsigned-byte data only. */
 struct pn_idx {
@@ -47,28 +52,48 @@ PN_API int pn_split_parse(const char *s);
 
 struct pn_dataset {
   int64_t n[PN_SPLIT_COUNT];          /* images per split */
-  uint8_t *images[PN_SPLIT_COUNT];    /* n * 784 raw pixels */
-  uint8_t *labels[PN_SPLIT_COUNT];    /* n labels in [0, 10) */
+  uint8_t *images[PN_SPLIT_COUNT];    /* n * pixels raw bytes, each image channels x height x width */
+  uint8_t *labels[PN_SPLIT_COUNT];    /* n labels in [0, classes) */
   float mean, std;                    /* of the train split's pixels scaled to [0, 1] */
+  int channels, height, width;        /* of every image (Fashion-MNIST: 1, 28, 28) */
+  int64_t pixels;                     /* channels * height * width: floats per image in a batch */
+  int classes;                        /* 1 + the largest label of train and test (Fashion-MNIST: 10) */
+  char name[256];                     /* "fashion-mnist" or the folder, for messages and reports */
 };
 
-/* Load Fashion-MNIST from dir (NULL = PN_FMNIST_DIR) and split it. Errors name the file and the
-** Debian package that provides it. Free with pn_dataset_free. */
+/* Load the dataset in dir (NULL = PN_FMNIST_DIR): train-images-idx3-ubyte, train-labels-idx1-ubyte,
+** t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each gzipped (.gz) or plain. Images are uint8
+** N x H x W, or N x H x W x C / N x C x H x W (the axis of size 1..4 is the channels; the last one
+** when both are), the same H, W, C in both files; labels are N uint8 of the matching count. Every
+** header is checked against the file's length and the other files; errors name the file and the
+** field (and, for Fashion-MNIST, the Debian package that provides it). Free with pn_dataset_free. */
 PN_API int pn_dataset_load(struct pn_ctx *ctx, const char *dir, struct pn_dataset *ds /* OUT */);
-/* Build a dataset from raw arrays (tests): train/val/test counts and pixels are copied. */
+/* Build a Fashion-MNIST-shaped dataset (1 x 28 x 28, 10 classes) from raw arrays (tests):
+** train/val/test counts and pixels are copied; a label >= 10 is PN_ERR_CORRUPT. */
 PN_API int pn_dataset_from_arrays(struct pn_ctx *ctx, const int64_t n[PN_SPLIT_COUNT],
                                   const uint8_t *const images[PN_SPLIT_COUNT],
                                   const uint8_t *const labels[PN_SPLIT_COUNT],
                                   struct pn_dataset *ds /* OUT */);
+/* The same for images of channels x height x width (each 1..65535); classes = 1 + the largest
+** label. */
+PN_API int pn_dataset_from_arrays_chw(struct pn_ctx *ctx, int channels, int height, int width,
+                                      const int64_t n[PN_SPLIT_COUNT],
+                                      const uint8_t *const images[PN_SPLIT_COUNT],
+                                      const uint8_t *const labels[PN_SPLIT_COUNT],
+                                      struct pn_dataset *ds /* OUT */);
 PN_API void pn_dataset_free(struct pn_dataset *ds);
 
-/* The fixed train/val split: perm[0..60000) with perm[0..5000) the validation indices. Exposed for
-** tests; the seed is a constant of the library. */
+/* The validation images taken from n training images: round(n / 12), at least 1 (n >= 2). */
+PN_API int64_t pn_dataset_val_count(int64_t n);
+/* The fixed train/val split: a permutation perm[0..n) of which perm[0..n_val) are the validation
+** indices. Exposed for tests; the seed is a constant of the library, the permutation depends on n
+** only (n_val is not used). */
 PN_API void pn_fmnist_split_perm(int64_t n, int64_t n_val, int64_t *perm /* OUT n entries */);
 
-/* Write images idx[0..count) of split s into x (count x 1 x 28 x 28 floats, normalised) and their
-** labels into y. With prg non-NULL, each image is augmented: shifted by a random offset in
-** [-pad, pad]^2 (zero padding) and, with flip, mirrored horizontally with probability 1/2. */
+/* Write images idx[0..count) of split s into x (count x channels x height x width floats,
+** normalised) and their labels into y. With prg non-NULL, each image is augmented: shifted by a
+** random offset in [-pad, pad]^2 (zero padding) and, with flip, mirrored horizontally with
+** probability 1/2 (all channels alike). */
 PN_API void pn_dataset_batch(const struct pn_dataset *ds, enum pn_split s, const int64_t *idx,
                              int64_t count, int pad, int flip, struct pn_prg *prg, float *x, int32_t *y);
 
@@ -83,9 +108,12 @@ PN_API int pn_dataset_use_model_norm(struct pn_ctx *ctx, struct pn_dataset *ds,
 /* Record ds's normalisation (and the dataset's name) in g's metadata. PN_ERR_NOMEM on failure. */
 PN_API int pn_dataset_record_norm(struct pn_ctx *ctx, const struct pn_dataset *ds, struct pn_graph *g);
 
-/* PN_OK when g's input takes the dataset's images ([N,1,28,28] or [N,28,28]); else PN_ERR_INVALID
-** naming the shape the model takes (before running it, rather than a shape error at the first node). */
-PN_API int pn_dataset_check_model(struct pn_ctx *ctx, const struct pn_graph *g);
+/* PN_OK when g's input takes ds's images ([N,C,H,W], or [N,H,W] when C = 1) and its first output,
+** when its width is known, has at least ds->classes logits; else PN_ERR_INVALID saying what the
+** model expects and what the dataset has (before running it, rather than a shape error at the first
+** node). */
+PN_API int pn_dataset_check_model(struct pn_ctx *ctx, const struct pn_graph *g,
+                                  const struct pn_dataset *ds);
 
 /* A uniformly random permutation of [0, n) from prg (Fisher-Yates). */
 PN_API void pn_shuffle(struct pn_prg *prg, int64_t n, int64_t *perm /* OUT */);

@@ -24,6 +24,8 @@ static double xent(const float *z, int64_t K, int y, int64_t *arg) {
 int pn_evaluate_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dataset *ds, enum pn_split s,
                      const struct pn_eval_opts *o, struct pn_eval_result *r) {
   memset(r, 0, sizeof *r);
+  const int C = ds->classes;
+  if (o->conf) memset(o->conf, 0, sizeof(int64_t) * (size_t)C * (size_t)C);
   int64_t n = o->n > 0 && o->n < ds->n[s] ? o->n : ds->n[s];
   if (o->idx) n = o->n;
   int batch = o->batch > 0 ? o->batch : 250;
@@ -34,7 +36,8 @@ int pn_evaluate_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dat
   if (rc) return rc;
   if (pn_exec_n_inputs(ex) != 1 || pn_exec_n_outputs(ex) < 1) {
     pn_exec_free(ex);
-    return pn_err(ctx, PN_ERR_UNSUPPORTED, "model must have one input [N,1,28,28] and a logits output");
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "model must have one input [N,%d,%d,%d] and a logits output",
+                  ds->channels, ds->height, ds->width);
   }
   int64_t *idx = malloc(sizeof(int64_t) * (size_t)batch);
   int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
@@ -47,7 +50,7 @@ int pn_evaluate_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dat
   if (o->progress) pn_progress_start_unit(&bar, "eval", "images", (uint64_t)n);
   for (int64_t b0 = 0; !rc && b0 < n; b0 += batch) {
     int cnt = (int)(n - b0 < batch ? n - b0 : batch);
-    int64_t dims[4] = {cnt, 1, PN_FMNIST_SIDE, PN_FMNIST_SIDE};
+    int64_t dims[4] = {cnt, ds->channels, ds->height, ds->width};
     struct pn_tensor *x = pn_tensor_new(PN_DT_FLOAT, 4, dims);
     if (!x) {
       rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
@@ -62,14 +65,15 @@ int pn_evaluate_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dat
     if (rc) break;
     struct pn_tensor *z = outs[0];
     int64_t K = z->ndim >= 1 && z->dims[0] == cnt ? pn_tensor_numel(z) / cnt : 0;
-    if (z->dtype != PN_DT_FLOAT || K < PN_FMNIST_CLASSES) {
-      rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "output '%s' must be float [N,>=10] logits", pn_exec_output(ex, 0)->name);
+    if (z->dtype != PN_DT_FLOAT || K < C) {
+      rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "output '%s' must be float [N,>=%d] logits (the dataset's classes)",
+                  pn_exec_output(ex, 0)->name, C);
     } else {
       for (int i = 0; i < cnt; i++) {
         int64_t arg;
         tl += xent((const float *)z->data + i * K, K, y[i], &arg);
         ok += arg == y[i];
-        if (arg < PN_FMNIST_CLASSES) r->conf[y[i]][arg]++;
+        if (o->conf && arg < C) o->conf[(int64_t)y[i] * C + arg]++;
       }
     }
     for (int j = 0; j < n_out; j++) pn_tensor_free(outs[j]);

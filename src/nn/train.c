@@ -15,13 +15,13 @@
 
 int pn_evaluate(struct pn_ctx *ctx, struct pn_ag *ag, const struct pn_dataset *ds, enum pn_split s,
                 int64_t n_limit, int batch, double *loss, double *acc,
-                int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]) {
+                int64_t *conf) {
   int64_t n = ds->n[s];
+  const int C = ds->classes;
   if (n_limit > 0 && n_limit < n) n = n_limit;
-  if (conf) memset(conf, 0, sizeof(int64_t) * PN_FMNIST_CLASSES * PN_FMNIST_CLASSES);
+  if (conf) memset(conf, 0, sizeof(int64_t) * (size_t)C * (size_t)C);
   if (n <= 0) return pn_err(ctx, PN_ERR_INVALID, "evaluate: the %s split is empty", pn_split_name(s));
-  int64_t K = pn_ag_output_size(ag);
-  float *x = malloc(sizeof(float) * (size_t)batch * PN_FMNIST_PIXELS);
+  float *x = malloc(sizeof(float) * (size_t)batch * (size_t)ds->pixels);
   int32_t *y = malloc(sizeof(int32_t) * (size_t)batch);
   int64_t *idx = malloc(sizeof(int64_t) * (size_t)batch);
   int rc = (!x || !y || !idx) ? pn_err(ctx, PN_ERR_NOMEM, "evaluate: out of memory") : PN_OK;
@@ -34,6 +34,12 @@ int pn_evaluate(struct pn_ctx *ctx, struct pn_ag *ag, const struct pn_dataset *d
     const float *z;
     rc = pn_ag_forward(ctx, ag, x, cnt, false, &z);
     if (rc) break;
+    const int64_t K = pn_ag_output_size(ag);
+    if (K < C) {
+      rc = pn_err(ctx, PN_ERR_INVALID, "evaluate: the model has %lld outputs, the dataset %d classes",
+                  (long long)K, C);
+      break;
+    }
     int c;
     tot_loss += pn_ag_softmax_xent(ag, y, &c) * cnt;
     ok += c;
@@ -42,7 +48,7 @@ int pn_evaluate(struct pn_ctx *ctx, struct pn_ag *ag, const struct pn_dataset *d
         int64_t arg = 0;
         for (int64_t k = 1; k < K; k++)
           if (z[i * K + k] > z[i * K + arg]) arg = k;
-        if (arg < PN_FMNIST_CLASSES) conf[y[i]][arg]++;
+        if (arg < C) conf[(int64_t)y[i] * C + arg]++;
       }
   }
   free(x);
@@ -256,7 +262,7 @@ int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const struct pn
   struct pn_ag_opts ao = {.max_batch = cfg->batch, .input_grad = false, .dropout_seed = cfg->seed};
   struct pn_ag *ag = NULL;
   struct pn_optim *opt = NULL;
-  float *x = malloc(sizeof(float) * (size_t)cfg->batch * PN_FMNIST_PIXELS);
+  float *x = malloc(sizeof(float) * (size_t)cfg->batch * (size_t)ds->pixels);
   int32_t *y = malloc(sizeof(int32_t) * (size_t)cfg->batch);
   int64_t *perm = malloc(sizeof(int64_t) * (size_t)n_train);
   int rc = (!x || !y || !perm) ? pn_err(ctx, PN_ERR_NOMEM, "train: out of memory") : PN_OK;
@@ -303,6 +309,11 @@ int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const struct pn
       const float *z;
       rc = pn_ag_forward(ctx, ag, x, cfg->batch, true, &z);
       if (rc) break;
+      if (pn_ag_output_size(ag) < ds->classes) { /* labels beyond the logits: no loss to follow */
+        rc = pn_err(ctx, PN_ERR_INVALID, "train: the model has %lld outputs, the dataset %d classes",
+                    (long long)pn_ag_output_size(ag), ds->classes);
+        break;
+      }
       int c;
       double l = pn_ag_softmax_xent(ag, y, &c);
       rc = pn_ag_backward(ctx, ag);

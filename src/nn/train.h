@@ -67,11 +67,14 @@ PN_API int pn_train(struct pn_ctx *ctx, const struct pn_train_cfg *cfg, const st
                     struct pn_graph *g, struct pn_train_result *res /* OUT */);
 
 /* Evaluate a trained engine on a split in inference mode: mean loss, top-1 accuracy and the
-** confusion matrix conf[true][pred] (may be NULL). n_limit = 0 for the whole split. */
+** confusion matrix conf[true * ds->classes + pred] (ds->classes^2 counts, zeroed here; may be NULL;
+** a prediction >= ds->classes, from a model with more outputs than the dataset has classes, is
+** counted wrong and left out of it). n_limit = 0 for the whole split. The model must have at least
+** ds->classes outputs (else PN_ERR_INVALID). */
 PN_API int pn_evaluate(struct pn_ctx *ctx, struct pn_ag *ag, const struct pn_dataset *ds,
                        enum pn_split s,
                        int64_t n_limit, int batch, double *loss, double *acc,
-                       int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]);
+                       int64_t *conf /* OUT, may be NULL */);
 
 /* Evaluate a model with the plaintext executor (how `privnn eval` and SmartPAF measure): the first
 ** n images of split s (idx: these images instead, n of them), in batches, optionally flipped at
@@ -85,11 +88,11 @@ struct pn_eval_opts {
   pn_exec_observer observer;
   void *observer_user;
   bool progress;             /* a bar on stderr (TTY only; PN_NO_PROGRESS turns it off) */
+  int64_t *conf;             /* NULL, or ds->classes^2 counts filled as pn_evaluate's */
 };
 struct pn_eval_result {
   int64_t n;
   double loss, acc;
-  int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES]; /* [true][predicted] */
 };
 PN_API int pn_evaluate_exec(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_dataset *ds, enum pn_split s,
                      const struct pn_eval_opts *o, struct pn_eval_result *r /* OUT */);

@@ -193,6 +193,25 @@ static uint64_t free_bytes(const char *dir) {
   return (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
 }
 
+int pn_obf_split_warning(char *buf, size_t cap, uint64_t est, uint64_t avail, uint64_t limit, int k,
+                         const char *bundle) {
+  char e[32], f[32];
+  if (cap) buf[0] = 0;
+  pn_fmt_bytes(e, sizeof e, est);
+  if (avail == UINT64_MAX) snprintf(f, sizeof f, "unknown");
+  else pn_fmt_bytes(f, sizeof f, avail);
+  if (!limit) limit = PN_OBF_SPLIT_WARN_BYTES;
+  if (est > avail)
+    snprintf(buf, cap, "the bundle will take about %s (k + 1 = %d copies of the weights) and only %s are "
+             "free in %s; lower -k, or split onto a larger disk", e, k + 1, f, bundle);
+  else if (est > limit)
+    snprintf(buf, cap, "writing about %s into %s (k + 1 = %d copies of the weights; %s free); a smaller -k "
+             "writes less", e, bundle, k + 1, f);
+  else
+    return 0;
+  return 1;
+}
+
 static void split_step(const struct pn_obf_split_opts *o, int64_t done, int64_t total, const char *step) {
   if (o->progress) o->progress(o->progress_user, done, total, step);
 }

@@ -183,6 +183,15 @@ struct pn_obf_split_stats {
   uint64_t estimate_bytes;     /* what before_write was told */
 };
 
+/* Bundles above this size get a warning before split writes them (pn_obf_split_warning). */
+#define PN_OBF_SPLIT_WARN_BYTES (4ull << 30)
+/* The warning to give before writing a bundle of about estimate bytes (before_write's figures) into
+** bundle with avail bytes free (UINT64_MAX: unknown): when it will not fit, or is above limit (0 =
+** PN_OBF_SPLIT_WARN_BYTES). Writes one sentence (no newline) into buf[0..cap) and returns 1; else
+** returns 0 with buf "". */
+PN_API int pn_obf_split_warning(char *buf, size_t cap, uint64_t estimate, uint64_t avail, uint64_t limit,
+                                int k, const char *bundle);
+
 /* Split the model at model_path into bundle_dir (created; must be empty or absent): per real part
 ** the part and k sentinels, anonymized, in a random order, all files with one modification time.
 ** Write the secret manifest to secret_path with mode 0600. On failure nothing is left behind:

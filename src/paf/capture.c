@@ -213,7 +213,7 @@ static int logits(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_datase
   struct pn_exec *ex = NULL;
   int rc = pn_exec_new(ctx, g, NULL, &ex);
   if (rc) return rc;
-  int64_t dims[4] = {n, 1, PN_FMNIST_SIDE, PN_FMNIST_SIDE};
+  int64_t dims[4] = {n, ds->channels, ds->height, ds->width};
   struct pn_tensor *x = pn_tensor_new(PN_DT_FLOAT, 4, dims), *z = NULL;
   int64_t *idx = malloc(sizeof *idx * (size_t)n);
   int32_t *y = malloc(sizeof *y * (size_t)n);

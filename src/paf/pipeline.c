@@ -409,7 +409,7 @@ int pn_paf_approximate(struct pn_ctx *ctx, const struct pn_paf_cfg *cfg, const s
       return pn_err(ctx, PN_ERR_INVALID, "node '%s' is already a PAF: give the original model", sr->name);
   }
   run.bidx = malloc(sizeof *run.bidx * (size_t)cfg->batch);
-  run.bx = malloc(sizeof *run.bx * (size_t)cfg->batch * PN_FMNIST_PIXELS);
+  run.bx = malloc(sizeof *run.bx * (size_t)cfg->batch * (size_t)ds->pixels);
   run.by = malloc(sizeof *run.by * (size_t)cfg->batch);
   if (!run.bidx || !run.bx || !run.by) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   if (!rc && cfg->resume_path) {

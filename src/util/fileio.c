@@ -26,6 +26,12 @@ double pn_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void pn_fmt_bytes(char *buf, size_t n, uint64_t b) {
+  if (b >= (1ull << 30)) snprintf(buf, n, "%.2f GB", (double)b / 1e9);
+  else if (b >= (1ull << 20)) snprintf(buf, n, "%.1f MB", (double)b / 1e6);
+  else snprintf(buf, n, "%.1f kB", (double)b / 1e3);
+}
+
 /* Open path for reading without blocking on a FIFO, and check that it is a regular file. */
 static int open_regular(struct pn_ctx *ctx, const char *path, int *fd_out, struct stat *st) {
   *fd_out = -1;

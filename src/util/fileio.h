@@ -1,4 +1,5 @@
-/* fileio.h - whole-file reads, atomic writes (temp file + fsync + rename), and a monotonic clock. */
+/* fileio.h - whole-file reads, atomic writes (temp file + fsync + rename), a monotonic clock, byte
+** counts for people. */
 #ifndef PN_FILEIO_H
 #define PN_FILEIO_H
 
@@ -56,5 +57,8 @@ int pn_fsync_path(struct pn_ctx *ctx, const char *path);
 
 /* Seconds from a monotonic clock. */
 double pn_now(void);
+
+/* A byte count for people: "12.3 kB", "28.1 MB", "5.37 GB" (decimal units; GB from 1 GiB up). */
+void pn_fmt_bytes(char *buf, size_t n, uint64_t bytes);
 
 #endif

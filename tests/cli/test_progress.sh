@@ -2,7 +2,8 @@
 # test_progress.sh - progress bars as a person at a terminal sees them: script(1) gives each
 # command a pseudo-terminal. obf split/join count parts, obf attack models, eval and mpc profile
 # images, each with a rate and an ETA; nothing is drawn when PN_NO_PROGRESS is set or stderr is a
-# file. obf split prints the bundle's size. train and eval run with passive OpenMP waits unless
+# file. obf split prints the bundle's size, and warns of a big one (threshold lowered by
+# PN_OBF_SPLIT_WARN_BYTES). train and eval run with passive OpenMP waits unless
 # the user chose a policy (their reports say which).
 # Usage: bash test_progress.sh PATH/TO/privnn SOURCE_DIR
 set -u
@@ -60,6 +61,17 @@ rm -rf b2
 "$P" obf split "$SRC/models/cnn-s.onnx" --bundle b2 --secret s2.json -k 2 --seed 3 >log.out 2>log.err
 want_rc "obf split into a log" $? 0 log.err
 no_bar log.err "stderr to a file"
+grep -q "warning" log.err && fail "a 1 MB bundle was warned about: $(cat log.err)" || ok
+# the size warning (4 GiB, or more than is free): PN_OBF_SPLIT_WARN_BYTES lowers the threshold; the
+# warning comes before any file is written and the bundle is still written
+rm -rf b3
+PN_OBF_SPLIT_WARN_BYTES=1000 "$P" obf split "$SRC/models/cnn-s.onnx" --bundle b3 --secret s3.json -k 2 --seed 3 \
+  >warn.out 2>warn.err
+want_rc "obf split above the warning threshold" $? 0 warn.err \
+  "privnn obf split: warning: writing about "
+grep -Eq "^privnn obf split: warning: writing about [0-9.]+ [kMG]B into b3 \(k \+ 1 = 3 copies of the weights; [0-9.]+ [kMG]B free\); a smaller -k writes less$" warn.err &&
+  ok || fail "split's size warning: $(cat warn.err)"
+[ -s s3.json ] && [ "$(ls b3 | wc -l)" -gt 0 ] && ok || fail "split did not write the bundle after its warning"
 # obf attack: models simulated
 on_tty attack.tty "$P" obf attack --models resnet18,vgg11 -k 2 --seed 1 --threads 1
 want_rc "obf attack on a terminal" $? 0 attack.tty

@@ -156,18 +156,23 @@ static void test_dataset_missing_names_package(void **state) {
   assert_int_not_equal(pn_dataset_load(&ctx, g_dir, &ds), PN_OK);
   assert_non_null(strstr(pn_errmsg(&ctx), PN_FMNIST_PACKAGE));
   assert_non_null(strstr(pn_errmsg(&ctx), "train-images-idx3-ubyte.gz"));
-  /* a wrong image count is refused, naming the file */
-  size_t n;
-  uint8_t *b = make_idx(10, 28, 28, 3, &n);
-  char path[512];
+  /* labels that do not match the images' count are refused, naming the file and the layout */
+  size_t n, ln;
+  uint8_t *b = make_idx(10, 28, 28, 3, &n), *l = make_idx(9, 0, 0, 1, &ln);
+  char path[512], lpath[512];
   snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", g_dir);
+  snprintf(lpath, sizeof lpath, "%s/train-labels-idx1-ubyte.gz", g_dir);
   write_gz(path, b, n);
+  write_gz(lpath, l, ln);
   pn_err_clear(&ctx);
   assert_int_equal(pn_dataset_load(&ctx, g_dir, &ds), PN_ERR_CORRUPT);
+  assert_non_null(strstr(pn_errmsg(&ctx), "train-labels-idx1-ubyte.gz: 9 labels (dim 0) for 10 images"));
   assert_non_null(strstr(pn_errmsg(&ctx), "train-images-idx3-ubyte.gz"));
   assert_non_null(strstr(pn_errmsg(&ctx), PN_FMNIST_PACKAGE));
   unlink(path);
+  unlink(lpath);
   free(b);
+  free(l);
 }
 
 static void test_split_perm(void **state) {
@@ -264,7 +269,215 @@ static void test_batch_norm_and_augment(void **state) {
   pn_dataset_free(&ds);
 }
 
-/* The real dataset, when the Debian package is installed. */
+
+/* A big-endian IDX header for dims[0..rank) followed by data bytes. */
+static uint8_t *idx_bytes(int rank, const uint32_t *dims, const uint8_t *data, size_t *len) {
+  size_t n = 1, hdr = 4 + 4 * (size_t)rank;
+  for (int i = 0; i < rank; i++) n *= dims[i];
+  uint8_t *b = malloc(hdr + n);
+  b[0] = b[1] = 0;
+  b[2] = 0x08;
+  b[3] = (uint8_t)rank;
+  for (int i = 0; i < rank; i++) {
+    b[4 + 4 * i] = (uint8_t)(dims[i] >> 24);
+    b[5 + 4 * i] = (uint8_t)(dims[i] >> 16);
+    b[6 + 4 * i] = (uint8_t)(dims[i] >> 8);
+    b[7 + 4 * i] = (uint8_t)dims[i];
+  }
+  memcpy(b + hdr, data, n);
+  *len = hdr + n;
+  return b;
+}
+
+/* Write dir/name (gzipped when name ends in .gz) holding an IDX of dims with data. */
+static void put(const char *dir, const char *name, int rank, const uint32_t *dims, const uint8_t *data) {
+  char path[512];
+  size_t n;
+  uint8_t *b = idx_bytes(rank, dims, data, &n);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (strstr(name, ".gz")) {
+    write_gz(path, b, n);
+  } else {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+  }
+  free(b);
+}
+
+/* pixel c, r, q of image i in the test folders: every value tells where it came from */
+static uint8_t px(int64_t i, int c, int r, int q) { return (uint8_t)((i * 31 + c * 101 + r * 7 + q * 3) % 251); }
+
+/* A folder of `layout` (0: N x H x W; 1: N x H x W x C; 2: N x C x H x W) with ntr + nte images. */
+static void make_folder(const char *dir, int layout, int C, int H, int W, uint32_t ntr, uint32_t nte, int classes) {
+  char cmd[1100];
+  snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", dir, dir);
+  assert_int_equal(system(cmd), 0);
+  for (int t = 0; t < 2; t++) {
+    uint32_t n = t ? nte : ntr;
+    int64_t off = t ? 100000 : 0; /* test images differ from training ones */
+    uint8_t *img = malloc((size_t)n * C * H * W), *lab = malloc(n);
+    for (uint32_t i = 0; i < n; i++) {
+      lab[i] = (uint8_t)(i % (uint32_t)classes);
+      for (int c = 0; c < C; c++)
+        for (int r = 0; r < H; r++)
+          for (int q = 0; q < W; q++) {
+            size_t at = layout == 1 ? (((size_t)i * H + r) * W + q) * C + c : (((size_t)i * C + c) * H + r) * W + q;
+            img[at] = px(off + i, c, r, q);
+          }
+    }
+    uint32_t d3[3] = {n, (uint32_t)H, (uint32_t)W}, hwc[4] = {n, (uint32_t)H, (uint32_t)W, (uint32_t)C},
+             chw[4] = {n, (uint32_t)C, (uint32_t)H, (uint32_t)W}, dl[1] = {n};
+    /* the training files gzipped, the test files plain: both are accepted */
+    const char *in = t ? "t10k-images-idx3-ubyte" : "train-images-idx3-ubyte.gz";
+    const char *ln = t ? "t10k-labels-idx1-ubyte" : "train-labels-idx1-ubyte.gz";
+    put(dir, in, layout ? 4 : 3, layout == 0 ? d3 : layout == 1 ? hwc : chw, img);
+    put(dir, ln, 1, dl, lab);
+    free(img);
+    free(lab);
+  }
+}
+
+/* Folders of other sizes: 16x16 grey, 12x10 RGB channels-last and channels-first. Every image of
+** every split is the source image the split says (the permutation for train/val, in order for
+** test), in CHW order; labels follow; counts, classes and the 1/12 validation rule hold. */
+static void test_folder_any_shape(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/other", g_dir);
+  const struct { int layout, C, H, W; uint32_t ntr, nte; int classes; } cases[] = {
+    {0, 1, 16, 16, 300, 40, 4}, {1, 3, 12, 10, 61, 7, 3}, {2, 3, 12, 10, 61, 7, 3}, {1, 2, 5, 3, 2, 1, 1}};
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    const int C = cases[k].C, H = cases[k].H, W = cases[k].W;
+    make_folder(dir, cases[k].layout, C, H, W, cases[k].ntr, cases[k].nte, cases[k].classes);
+    struct pn_dataset ds;
+    int rc = pn_dataset_load(&ctx, dir, &ds);
+    if (rc) print_error("%s\n", pn_errmsg(&ctx));
+    assert_int_equal(rc, PN_OK);
+    assert_int_equal(ds.channels, C);
+    assert_int_equal(ds.height, H);
+    assert_int_equal(ds.width, W);
+    assert_int_equal(ds.pixels, C * H * W);
+    assert_int_equal(ds.classes, cases[k].classes);
+    const int64_t nval = pn_dataset_val_count(cases[k].ntr);
+    assert_int_equal(nval, k == 0 ? 25 : k == 3 ? 1 : 5); /* round(300/12), round(61/12), at least 1 */
+    assert_int_equal(ds.n[PN_SPLIT_VAL], nval);
+    assert_int_equal(ds.n[PN_SPLIT_TRAIN], cases[k].ntr - nval);
+    assert_int_equal(ds.n[PN_SPLIT_TEST], cases[k].nte);
+    assert_string_equal(ds.name, dir);
+    int64_t *perm = malloc(sizeof *perm * cases[k].ntr);
+    pn_fmnist_split_perm(cases[k].ntr, nval, perm);
+    for (int s = 0; s < PN_SPLIT_COUNT; s++)
+      for (int64_t j = 0; j < ds.n[s]; j++) {
+        int64_t src = s == PN_SPLIT_TEST ? 100000 + j : perm[s == PN_SPLIT_VAL ? j : nval + j];
+        assert_int_equal(ds.labels[s][j], (src % 100000) % cases[k].classes);
+        const uint8_t *im = ds.images[s] + j * ds.pixels;
+        for (int c = 0; c < C; c++)
+          for (int r = 0; r < H; r++)
+            for (int q = 0; q < W; q++) assert_int_equal(im[(c * H + r) * W + q], px(src, c, r, q));
+      }
+    free(perm);
+    /* batches: C x H x W floats; a flip mirrors every channel's rows alike */
+    float *x = malloc(sizeof *x * (size_t)ds.pixels), *f = malloc(sizeof *f * (size_t)ds.pixels);
+    int32_t y;
+    int64_t one = 0;
+    pn_dataset_batch(&ds, PN_SPLIT_TEST, &one, 1, 0, 0, NULL, x, &y);
+    for (int c = 0; c < C; c++)
+      assert_float_equal(x[c * H * W + W - 1], (px(100000, c, 0, W - 1) / 255.0 - ds.mean) / ds.std, 1e-4);
+    struct pn_prg prg;
+    assert_int_equal(pn_prg_init_u64(&ctx, &prg, 3), PN_OK);
+    int mirrored = 0;
+    for (int t = 0; t < 20 && !mirrored; t++) {
+      pn_dataset_batch(&ds, PN_SPLIT_TEST, &one, 1, 0, 1, &prg, f, &y);
+      mirrored = memcmp(f, x, sizeof *x * (size_t)ds.pixels) != 0;
+      if (mirrored)
+        for (int c = 0; c < C; c++)
+          for (int r = 0; r < H; r++)
+            for (int q = 0; q < W; q++)
+              assert_float_equal(f[(c * H + r) * W + q], x[(c * H + r) * W + W - 1 - q], 0);
+    }
+    assert_true(mirrored || W == 1);
+    pn_prg_free(&prg);
+    free(x);
+    free(f);
+    pn_dataset_free(&ds);
+  }
+}
+
+/* Bad folders: each refused with PN_ERR_CORRUPT, naming the file and the field, nothing leaked. */
+static void test_folder_refused(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  char dir[512], path[600];
+  snprintf(dir, sizeof dir, "%s/bad", g_dir);
+  struct pn_dataset ds;
+  static const uint8_t buf[30 * 8 * 8 * 8]; /* the largest file below */
+  const struct { const char *file; int rank; uint32_t dims[4]; const char *want; } bad[] = {
+    {"t10k-labels-idx1-ubyte", 1, {9}, "9 labels (dim 0) for 10 images"},
+    {"train-labels-idx1-ubyte.gz", 2, {30, 1}, "rank 2: labels are one dim"},
+    {"t10k-images-idx3-ubyte", 3, {10, 8, 9}, "images are 8x9x1 (HxWxC), the training images 8x8x1"},
+    {"train-images-idx3-ubyte.gz", 2, {30, 64}, "rank 2: images are N x H x W"},
+    {"train-images-idx3-ubyte.gz", 4, {30, 8, 8, 8}, "neither dim 1 nor dim 3 is a channel count"},
+    {"train-images-idx3-ubyte.gz", 3, {1, 8, 8}, "1 images (dim 0): the train and validation splits need at least 2"},
+    {"train-images-idx3-ubyte.gz", 3, {30, 0, 8}, "dim 1 is 0"},
+    {"t10k-images-idx3-ubyte", 3, {0, 8, 8}, "0 images (dim 0): the test split needs at least 1"},
+  };
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+    make_folder(dir, 0, 1, 8, 8, 30, 10, 3);
+    put(dir, bad[k].file, bad[k].rank, bad[k].dims, buf);
+    pn_err_clear(&ctx);
+    assert_int_equal(pn_dataset_load(&ctx, dir, &ds), PN_ERR_CORRUPT);
+    const char *m = pn_errmsg(&ctx);
+    if (!strstr(m, bad[k].file) || !strstr(m, bad[k].want)) print_error("case %zu: %s\n", k, m);
+    assert_non_null(strstr(m, bad[k].file));
+    assert_non_null(strstr(m, bad[k].want));
+    assert_null(ds.images[0]);
+  }
+  /* a test file cut short (plain) and one with a byte too many */
+  make_folder(dir, 0, 1, 8, 8, 30, 10, 3);
+  snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte", dir);
+  assert_int_equal(truncate(path, 16 + 10 * 64 - 5), 0);
+  pn_err_clear(&ctx);
+  assert_int_equal(pn_dataset_load(&ctx, dir, &ds), PN_ERR_CORRUPT);
+  assert_non_null(strstr(pn_errmsg(&ctx), "t10k-images-idx3-ubyte: IDX header says 640 data bytes, file has 635"));
+  /* a missing file is named with the layout */
+  unlink(path);
+  pn_err_clear(&ctx);
+  assert_int_equal(pn_dataset_load(&ctx, dir, &ds), PN_ERR_IO);
+  assert_non_null(strstr(pn_errmsg(&ctx), "t10k-images-idx3-ubyte.gz"));
+  assert_non_null(strstr(pn_errmsg(&ctx), "the Fashion-MNIST layout"));
+  snprintf(path, sizeof path, "rm -rf %s", dir);
+  assert_int_equal(system(path), 0);
+}
+
+/* Whether a model fits the images: the message says what the model expects and what the dataset has. */
+static void test_check_model(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g = pn_graph_new();
+  int64_t in[4] = {-1, 3, 32, 32}, out[2] = {-1, 10};
+  assert_non_null(pn_graph_add_input(g, "x", PN_DT_FLOAT, 4, in));
+  assert_non_null(pn_graph_add_output(g, "logits", PN_DT_FLOAT, 2, out));
+  struct pn_dataset ds = {.channels = 1, .height = 28, .width = 28, .pixels = 784, .classes = 10};
+  snprintf(ds.name, sizeof ds.name, "fashion-mnist");
+  assert_int_equal(pn_dataset_check_model(&ctx, g, &ds), PN_ERR_INVALID);
+  assert_non_null(strstr(pn_errmsg(&ctx), "the model expects [N,3,32,32]; Fashion-MNIST has 28x28x1 images"));
+  ds.channels = 3, ds.height = ds.width = 32, ds.pixels = 3 * 32 * 32;
+  snprintf(ds.name, sizeof ds.name, "/data/cifar");
+  assert_int_equal(pn_dataset_check_model(&ctx, g, &ds), PN_OK);
+  ds.classes = 12; /* more classes than logits */
+  assert_int_equal(pn_dataset_check_model(&ctx, g, &ds), PN_ERR_INVALID);
+  assert_non_null(strstr(pn_errmsg(&ctx), "has 10 logits; the dataset /data/cifar has 32x32x3 images and labels 0..11"));
+  ds.classes = 4; /* fewer: fine */
+  assert_int_equal(pn_dataset_check_model(&ctx, g, &ds), PN_OK);
+  ds.height = 16;
+  assert_int_equal(pn_dataset_check_model(&ctx, g, &ds), PN_ERR_INVALID);
+  assert_non_null(strstr(pn_errmsg(&ctx), "the model expects [N,3,32,32]; the dataset /data/cifar has 16x32x3 images"));
+  pn_graph_free(g);
+}
+
 /* The normalisation a model carries in its metadata: recorded once, read back exactly as float
 ** values, absent leaves the dataset's own, malformed is an error naming the key. */
 static void test_model_norm(void **state) {
@@ -330,6 +543,9 @@ int main(void) {
     cmocka_unit_test(test_split_perm),
     cmocka_unit_test(test_batch_norm_and_augment),
     cmocka_unit_test(test_model_norm),
+    cmocka_unit_test(test_folder_any_shape),
+    cmocka_unit_test(test_folder_refused),
+    cmocka_unit_test(test_check_model),
     cmocka_unit_test(test_real_dataset),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);

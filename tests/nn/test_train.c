@@ -241,6 +241,85 @@ static void test_checkpoint_resume(void **state) {
   pn_dataset_free(&ds);
 }
 
+/* Every architecture for other images: at its smallest side and a few above, 3 channels, 5
+** classes, the executor and the training engine run it ([2,5] logits, the same values); one pixel
+** below the smallest side is refused naming it; the Fashion-MNIST shape is pn_arch_build bit for
+** bit. A model with fewer outputs than the dataset's classes is refused by pn_train. */
+static void test_arch_shapes(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  static const int min_side[] = {12, 4, 2, 8, 3}; /* lenet5, cnn-s, resnet-s, vgg-s, fhe-s */
+  for (int a = 0; pn_arch_names[a]; a++) {
+    for (int side = min_side[a]; side < min_side[a] + 4; side++) {
+      struct pn_graph *g = NULL;
+      int rc = pn_arch_build_shape(&ctx, pn_arch_names[a], 3, side, side + 1, 5, 11, &g);
+      if (rc) print_error("%s %d: %s\n", pn_arch_names[a], side, pn_errmsg(&ctx));
+      assert_int_equal(rc, PN_OK);
+      int64_t dims[4] = {2, 3, side, side + 1};
+      struct pn_tensor *x = pn_tensor_new(PN_DT_FLOAT, 4, dims), *z = NULL;
+      float *xf = x->data;
+      for (int64_t i = 0; i < pn_tensor_numel(x); i++) xf[i] = (float)((i * 37) % 19) / 9.0f - 1.0f;
+      struct pn_exec *ex = NULL;
+      assert_int_equal(pn_exec_new(&ctx, g, NULL, &ex), PN_OK);
+      const struct pn_tensor *ins[1] = {x};
+      rc = pn_exec_run(&ctx, ex, ins, &z);
+      if (rc) print_error("%s %d: %s\n", pn_arch_names[a], side, pn_errmsg(&ctx));
+      assert_int_equal(rc, PN_OK);
+      assert_int_equal(z->ndim, 2);
+      assert_int_equal(z->dims[0], 2);
+      assert_int_equal(z->dims[1], 5);
+      struct pn_ag *ag = NULL;
+      struct pn_ag_opts ao = {.max_batch = 2};
+      assert_int_equal(pn_ag_new(&ctx, g, &ao, &ag), PN_OK);
+      const float *za;
+      assert_int_equal(pn_ag_forward(&ctx, ag, xf, 2, false, &za), PN_OK);
+      assert_int_equal(pn_ag_output_size(ag), 5);
+      for (int i = 0; i < 10; i++) assert_float_equal(za[i], ((float *)z->data)[i], 1e-3 * (1 + fabsf(za[i])));
+      pn_ag_free(ag);
+      pn_tensor_free(z);
+      pn_tensor_free(x);
+      pn_exec_free(ex);
+      pn_graph_free(g);
+    }
+    struct pn_graph *g = NULL;
+    pn_err_clear(&ctx);
+    assert_int_equal(pn_arch_build_shape(&ctx, pn_arch_names[a], 1, min_side[a] - 1, 28, 10, 1, &g), PN_ERR_INVALID);
+    char want[64];
+    snprintf(want, sizeof want, "needs images of at least %dx%d", min_side[a], min_side[a]);
+    assert_non_null(strstr(pn_errmsg(&ctx), want));
+    assert_null(g);
+    struct pn_graph *g1 = NULL, *g2 = NULL;
+    assert_int_equal(pn_arch_build(&ctx, pn_arch_names[a], 4, &g1), PN_OK);
+    assert_int_equal(pn_arch_build_shape(&ctx, pn_arch_names[a], 1, 28, 28, 10, 4, &g2), PN_OK);
+    assert_int_equal(g1->n_inits, g2->n_inits);
+    for (int i = 0; i < g1->n_inits; i++) {
+      assert_int_equal(pn_tensor_nbytes(g1->inits[i]), pn_tensor_nbytes(g2->inits[i]));
+      assert_memory_equal(g1->inits[i]->data, g2->inits[i]->data, pn_tensor_nbytes(g1->inits[i]));
+    }
+    pn_graph_free(g1);
+    pn_graph_free(g2);
+  }
+  /* 3x12x12 images with labels 0..4, a lenet5 with 3 outputs: refused, not trained on clamped labels */
+  const int64_t n[3] = {40, 4, 4};
+  uint8_t *im = calloc(40 * 432, 1), lab[40];
+  for (int i = 0; i < 40; i++) lab[i] = (uint8_t)(i % 5);
+  const uint8_t *imgs[3] = {im, im, im}, *labs[3] = {lab, lab, lab};
+  struct pn_dataset ds;
+  assert_int_equal(pn_dataset_from_arrays_chw(&ctx, 3, 12, 12, n, imgs, labs, &ds), PN_OK);
+  assert_int_equal(ds.classes, 5);
+  struct pn_graph *g = NULL;
+  assert_int_equal(pn_arch_build_shape(&ctx, "lenet5", 3, 12, 12, 3, 1, &g), PN_OK);
+  struct pn_train_cfg c = base_cfg("lenet5", 1);
+  c.batch = 8;
+  struct pn_train_result *r = calloc(1, sizeof *r);
+  assert_int_equal(pn_train(&ctx, &c, &ds, g, r), PN_ERR_INVALID);
+  assert_non_null(strstr(pn_errmsg(&ctx), "the model has 3 outputs, the dataset 5 classes"));
+  free(r);
+  free(im);
+  pn_graph_free(g);
+  pn_dataset_free(&ds);
+}
+
 /* A few hundred steps of lenet5 on a 9,600-image subset of the real train split: the loss falls
 ** and the validation accuracy (first 1,000 images) exceeds 0.75 (chance is 0.10). Then the model
 ** is exported to ONNX and run by the executor: same predictions as the training engine. */
@@ -396,6 +475,7 @@ int main(void) {
     cmocka_unit_test(test_optimisers),
     cmocka_unit_test(test_schedules),
     cmocka_unit_test(test_checkpoint_resume),
+    cmocka_unit_test(test_arch_shapes),
     cmocka_unit_test(test_short_training_and_export),
     cmocka_unit_test(test_reference_models),
   };

@@ -285,6 +285,28 @@ static void on_before_write(void *user, uint64_t est, uint64_t avail) {
   c->files_at_estimate = count_files(c->bundle);
 }
 
+/* The warning split's before_write hook gives (what `obf split` prints): above the limit (4 GiB
+** by default), or above the space free, which takes precedence; nothing otherwise. */
+static void test_split_warning(void **state) {
+  (void)state;
+  char m[512];
+  const uint64_t G = 1ull << 30;
+  assert_int_equal(pn_obf_split_warning(m, sizeof m, 5 * G, 100 * G, 0, 2, "b"), 1);
+  assert_string_equal(m, "writing about 5.37 GB into b (k + 1 = 3 copies of the weights; 107.37 GB free); "
+                         "a smaller -k writes less");
+  assert_int_equal(pn_obf_split_warning(m, sizeof m, 4 * G, 100 * G, 0, 2, "b"), 0); /* at the limit: quiet */
+  assert_string_equal(m, "");
+  assert_int_equal(pn_obf_split_warning(m, sizeof m, 4 * G + 1, UINT64_MAX, 0, 2, "b"), 1);
+  assert_non_null(strstr(m, "unknown free"));
+  assert_int_equal(pn_obf_split_warning(m, sizeof m, 2000000000, 1000000000, 0, 0, "/mnt/x"), 1);
+  assert_string_equal(m, "the bundle will take about 2.00 GB (k + 1 = 1 copies of the weights) and only "
+                         "1000.0 MB are free in /mnt/x; lower -k, or split onto a larger disk");
+  assert_int_equal(pn_obf_split_warning(m, sizeof m, 3000, UINT64_MAX, 1000, 1, "b"), 1); /* a lower limit */
+  assert_string_equal(m, "writing about 3.0 kB into b (k + 1 = 2 copies of the weights; unknown free); "
+                         "a smaller -k writes less");
+  assert_int_equal(pn_obf_split_warning(m, sizeof m, 3000, UINT64_MAX, 3000, 1, "b"), 0);
+}
+
 static void test_split_join_hooks(void **state) {
   (void)state;
   struct pn_ctx ctx = {0};
@@ -382,6 +404,7 @@ int main(void) {
     cmocka_unit_test(test_join_lower_cnn),
     cmocka_unit_test(test_join_lower_bert),
     cmocka_unit_test(test_skip_layer_norm_old_opset),
+    cmocka_unit_test(test_split_warning),
     cmocka_unit_test(test_split_join_hooks),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

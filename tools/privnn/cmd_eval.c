@@ -25,7 +25,7 @@ int pn_cmd_eval(int argc, char **argv) {
   int split_i = 0, engine_i = 0;
   int64_t batch = 250, limit = 0;
   char data_help[160];
-  snprintf(data_help, sizeof data_help, "fashion-mnist (from %s) or a folder with the four .gz files",
+  snprintf(data_help, sizeof data_help, "fashion-mnist (from %s) or a folder of the same four IDX files",
            PN_FMNIST_DIR);
   int64_t threads = 0;
   const struct pn_cli_opt opts[] = {
@@ -40,8 +40,9 @@ int pn_cmd_eval(int argc, char **argv) {
     {0}};
   const struct pn_cli_spec spec = {
     cmd, "MODEL.onnx --data fashion-mnist [--split val|test]",
-    "Run MODEL (input [N,1,28,28], output [N,10] logits) over a split and report top-1\n"
-    "accuracy, mean cross-entropy loss, the confusion matrix and images/s.",
+    "Run MODEL (input [N,C,H,W] of the dataset's images, output [N,K] logits with K at least\n"
+    "the dataset's classes) over a split and report top-1 accuracy, mean cross-entropy loss,\n"
+    "the confusion matrix and images/s. The splits are train's (see privnn train --help).",
     "privnn eval models/cnn-s.onnx --data fashion-mnist --split val", opts, "model", &model, 1, 1};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
@@ -60,19 +61,19 @@ int pn_cmd_eval(int argc, char **argv) {
   int64_t n = ds.n[split];
   if (limit > 0 && limit < n) n = limit;
   double loss = 0, acc = 0, t0 = pn_now();
-  int64_t conf[PN_FMNIST_CLASSES][PN_FMNIST_CLASSES];
-  memset(conf, 0, sizeof conf);
+  const int K = ds.classes;
+  int64_t *conf = NULL;
+  if (!rc && !(conf = calloc((size_t)K * (size_t)K, sizeof *conf))) rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
   if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", model);
-  if (!rc && (rc = pn_dataset_check_model(&ctx, g))) pn_err_prefix(&ctx, "%s", model);
+  if (!rc && (rc = pn_dataset_check_model(&ctx, g, &ds))) pn_err_prefix(&ctx, "%s", model);
   if (!rc) {
     if (!strcmp(engine, "exec")) {
-      struct pn_eval_opts eo = {.n = n, .batch = (int)batch, .progress = true};
+      struct pn_eval_opts eo = {.n = n, .batch = (int)batch, .progress = true, .conf = conf};
       struct pn_eval_result *er = calloc(1, sizeof *er);
       rc = er ? pn_evaluate_exec(&ctx, g, &ds, (enum pn_split)split, &eo, er) : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
       if (!rc) {
         loss = er->loss;
         acc = er->acc;
-        memcpy(conf, er->conf, sizeof conf);
       }
       free(er);
     } else {
@@ -86,21 +87,32 @@ int pn_cmd_eval(int argc, char **argv) {
   }
   double dt = pn_now() - t0;
   if (!rc) {
-    printf("%s on fashion-mnist %s (%lld images): top-1 accuracy %.4f (%.2f%%), loss %.4f, %.0f images/s\n",
-           model, split_s, (long long)n, acc, 100 * acc, loss, dt > 0 ? (double)n / dt : 0.0);
-    printf("\nconfusion matrix (rows: true class, columns: predicted)\n%10s", "");
-    for (int j = 0; j < PN_FMNIST_CLASSES; j++) printf(" %5d", j);
+    printf("%s on %s %s (%lld images): top-1 accuracy %.4f (%.2f%%), loss %.4f, %.0f images/s\n",
+           model, ds.name, split_s, (long long)n, acc, 100 * acc, loss, dt > 0 ? (double)n / dt : 0.0);
+    /* Fashion-MNIST's class names; another folder's classes are numbers */
+    const int named = !strcmp(ds.name, "fashion-mnist") && K == PN_FMNIST_CLASSES;
+    printf("\nconfusion matrix (rows: true class, columns: predicted)\n%*s", named ? 10 : 4, "");
+    int64_t in_matrix = 0;
+    for (int j = 0; j < K; j++) printf(" %5d", j);
     printf("\n");
-    for (int i = 0; i < PN_FMNIST_CLASSES; i++) {
-      printf("%d %-8s", i, class_names[i]);
-      for (int j = 0; j < PN_FMNIST_CLASSES; j++) printf(" %5lld", (long long)conf[i][j]);
+    for (int i = 0; i < K; i++) {
+      if (named) printf("%d %-8s", i, class_names[i]);
+      else printf("%4d", i);
+      for (int j = 0; j < K; j++) {
+        printf(" %5lld", (long long)conf[(size_t)i * K + j]);
+        in_matrix += conf[(size_t)i * K + j];
+      }
       printf("\n");
     }
+    if (in_matrix < n)
+      printf("%lld predictions name a class >= %d, which the dataset's labels never use (counted wrong)\n",
+             (long long)(n - in_matrix), K);
   }
   if (!rc && json) {
     cJSON *o = cJSON_CreateObject(), *cm = cJSON_CreateArray();
     cJSON_AddStringToObject(o, "model", model);
-    cJSON_AddStringToObject(o, "dataset", "fashion-mnist");
+    cJSON_AddStringToObject(o, "dataset", ds.name);
+    cJSON_AddNumberToObject(o, "classes", K);
     cJSON_AddStringToObject(o, "split", split_s);
     cJSON_AddStringToObject(o, "engine", engine);
     cJSON_AddNumberToObject(o, "images", (double)n);
@@ -110,9 +122,9 @@ int pn_cmd_eval(int argc, char **argv) {
     cJSON_AddNumberToObject(o, "images_per_s", dt > 0 ? (double)n / dt : 0.0);
     cJSON_AddNumberToObject(o, "threads", omp_get_max_threads());
     cJSON_AddStringToObject(o, "omp_wait_policy", pn_cli_wait_policy());
-    for (int i = 0; i < PN_FMNIST_CLASSES; i++) {
+    for (int i = 0; i < K; i++) {
       cJSON *row = cJSON_CreateArray();
-      for (int j = 0; j < PN_FMNIST_CLASSES; j++) cJSON_AddItemToArray(row, cJSON_CreateNumber((double)conf[i][j]));
+      for (int j = 0; j < K; j++) cJSON_AddItemToArray(row, cJSON_CreateNumber((double)conf[(size_t)i * K + j]));
       cJSON_AddItemToArray(cm, row);
     }
     cJSON_AddItemToObject(o, "confusion_matrix", cm);
@@ -122,5 +134,6 @@ int pn_cmd_eval(int argc, char **argv) {
   if (rc) fprintf(stderr, "privnn eval: %s\n", pn_errmsg(&ctx));
   pn_graph_free(g);
   pn_dataset_free(&ds);
+  free(conf);
   return rc ? 1 : 0;
 }

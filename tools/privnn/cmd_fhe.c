@@ -282,13 +282,13 @@ static int cmd_infer(int argc, char **argv) {
   } else {
     rc = pn_dataset_load(&ctx, strcmp(f.data, "fashion-mnist") ? f.data : NULL, &ds);
     if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", f.model);
-    if (!rc && info.in_elems != PN_FMNIST_PIXELS)
-      rc = pn_err(&ctx, PN_ERR_INVALID, "%s: the model takes %lld input elements, Fashion-MNIST images have %d",
-                  f.model, (long long)info.in_elems, PN_FMNIST_PIXELS);
+    if (!rc && info.in_elems != ds.pixels)
+      rc = pn_err(&ctx, PN_ERR_INVALID, "%s: the model takes %lld input elements, the images of %s have %lld",
+                  f.model, (long long)info.in_elems, ds.name, (long long)ds.pixels);
     if (!rc && n > ds.n[split]) n = ds.n[split];
   }
   if (!rc && !files) {
-    x = malloc((size_t)n * PN_FMNIST_PIXELS * sizeof *x);
+    x = malloc((size_t)n * (size_t)ds.pixels * sizeof *x);
     y = malloc((size_t)n * sizeof *y);
     idx = malloc((size_t)n * sizeof *idx);
     if (!x || !y || !idx) rc = pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
@@ -450,6 +450,9 @@ static int cmd_encrypt(int argc, char **argv) {
                   (long long)spec->n_in, PN_FMNIST_PIXELS);
     if (!rc) rc = pn_dataset_load(&ctx, strcmp(f.data, "fashion-mnist") ? f.data : NULL, &ds);
     if (!rc && (rc = pn_dataset_use_model_norm(&ctx, &ds, g))) pn_err_prefix(&ctx, "%s", f.model);
+    if (!rc && ds.pixels != spec->n_in) /* img holds one 28x28 image */
+      rc = pn_err(&ctx, PN_ERR_INVALID, "%s/spec.bin: the model takes %lld inputs, an image of %s has %lld", f.keys,
+                  (long long)spec->n_in, ds.name, (long long)ds.pixels);
     if (!rc && f.index >= ds.n[split])
       rc = pn_err(&ctx, PN_ERR_INVALID, "--index %lld: the %s split has %lld images", (long long)f.index, f.split,
                   (long long)ds.n[split]);
@@ -654,6 +657,9 @@ static int cmd_query(int argc, char **argv) {
     if (s->spec->n_in != PN_FMNIST_PIXELS)
       rc = pn_err(&ctx, PN_ERR_INVALID, "%s: the model takes %lld inputs, an image has %d", f.connect,
                   (long long)s->spec->n_in, PN_FMNIST_PIXELS);
+    if (!rc && ds.pixels != s->spec->n_in) /* img holds one 28x28 image */
+      rc = pn_err(&ctx, PN_ERR_INVALID, "%s: the model takes %lld inputs, an image of %s has %lld", f.connect,
+                  (long long)s->spec->n_in, ds.name, (long long)ds.pixels);
     if (!rc && !isnan(s->mean)) ds.mean = (float)s->mean, ds.std = (float)s->std;
     if (!rc && f.index + f.count > ds.n[split])
       rc = pn_err(&ctx, PN_ERR_INVALID, "--index %lld --count %lld: the %s split has %lld images", (long long)f.index,

@@ -10,6 +10,7 @@
 #include "graph/zoo.h"
 #include "obf/obf_ngram.h"
 #include "util/prg.h"
+#include "util/util.h"
 #include "util/progress.h"
 #include "util/report.h"
 #include "util/status.h"
@@ -26,16 +27,6 @@ static int load_corpus(struct pn_ctx *ctx, const char *cmd, const char *path, st
   if (pn_obf_corpus_path(def, sizeof def)) return pn_obf_ngram_load(ctx, def, m);
   fprintf(stderr, "privnn %s: no n-gram corpus found (%s); building it from the zoo\n", cmd, def);
   return pn_obf_ngram_from_zoo(ctx, NULL, m);
-}
-
-/* A bundle above this size gets a warning before split writes it (and one whenever it would not
-** fit in the space free on its file system). */
-#define SPLIT_WARN_BYTES (4ull << 30)
-
-static void fmt_bytes(char *buf, size_t n, uint64_t b) {
-  if (b >= (1ull << 30)) snprintf(buf, n, "%.2f GB", (double)b / 1e9);
-  else if (b >= (1ull << 20)) snprintf(buf, n, "%.1f MB", (double)b / 1e6);
-  else snprintf(buf, n, "%.1f kB", (double)b / 1e3);
 }
 
 /* obf split/join progress: a bar counting parts, the step running shown after it */
@@ -58,18 +49,12 @@ struct split_warn {
 
 static void split_before_write(void *user, uint64_t est, uint64_t avail) {
   const struct split_warn *w = user;
-  char e[32], f[32];
-  fmt_bytes(e, sizeof e, est);
-  fmt_bytes(f, sizeof f, avail);
-  if (est > avail) {
+  /* PN_OBF_SPLIT_WARN_BYTES: warn above this many bytes instead of 4 GiB */
+  const char *env = getenv("PN_OBF_SPLIT_WARN_BYTES");
+  char msg[512];
+  if (pn_obf_split_warning(msg, sizeof msg, est, avail, env ? strtoull(env, NULL, 10) : 0, w->k, w->bundle)) {
     pn_progress_end(w->bar);
-    fprintf(stderr, "privnn %s: warning: the bundle will take about %s (k + 1 = %d copies of the "
-            "weights) and only %s are free in %s; lower -k, or split onto a larger disk\n",
-            w->cmd, e, w->k + 1, f, w->bundle);
-  } else if (est > SPLIT_WARN_BYTES) {
-    pn_progress_end(w->bar);
-    fprintf(stderr, "privnn %s: warning: writing about %s into %s (k + 1 = %d copies of the weights; "
-            "%s free); a smaller -k writes less\n", w->cmd, e, w->bundle, w->k + 1, f);
+    fprintf(stderr, "privnn %s: warning: %s\n", w->cmd, msg);
   }
 }
 
@@ -141,7 +126,7 @@ static int cmd_split(int argc, char **argv) {
   pn_obf_ngram_free(m);
   if (rc) return pn_cli_fail(cmd, &ctx);
   char size[32];
-  fmt_bytes(size, sizeof size, st.bundle_bytes);
+  pn_fmt_bytes(size, sizeof size, st.bundle_bytes);
   printf("%s: %d nodes (prepared) -> %d parts (size spread %.2f), %d files (%s) in %s, secret %s, %.2f s\n",
          model, st.n_nodes, st.n_parts, st.spread, st.n_files, size, bundle, secret, st.seconds);
   if (st.copies)

@@ -1,4 +1,5 @@
-/* cmd_train.c - `privnn train`: train a reference architecture on Fashion-MNIST, export ONNX. */
+/* cmd_train.c - `privnn train`: train a reference architecture on Fashion-MNIST or an IDX folder of
+** its layout (any image size), export ONNX. */
 #include <signal.h>
 #include <omp.h>
 #include <stdio.h>
@@ -52,7 +53,7 @@ int pn_cmd_train(int argc, char **argv) {
   double lr = -1, wd = -1, warmup = 0.5;
   uint64_t seed = 1;
   char data_help[160];
-  snprintf(data_help, sizeof data_help, "fashion-mnist (from %s) or a folder with the four .gz files",
+  snprintf(data_help, sizeof data_help, "fashion-mnist (from %s) or a folder of the same four IDX files",
            PN_FMNIST_DIR);
   int64_t threads = 0;
   const struct pn_cli_opt opts[] = {
@@ -80,9 +81,11 @@ int pn_cmd_train(int argc, char **argv) {
     {0}};
   const struct pn_cli_spec spec = {
     cmd, "--arch ARCH --data fashion-mnist --epochs N -o model.onnx",
-    "Train ARCH on the 55,000-image train split; validate on the fixed 5,000-image validation\n"
-    "split after every epoch (the test split is never read). Ctrl-C stops after the current batch\n"
-    "and leaves the last checkpoint intact.",
+    "Train ARCH on the train split; validate on the fixed validation split after every epoch\n"
+    "(the test split is never read). Fashion-MNIST: 55,000 and 5,000 of its 60,000 training\n"
+    "images; another folder: 1/12 of its training images (at least 1) for validation, the rest\n"
+    "for training. The model takes the folder's image shape and has one output per class.\n"
+    "Ctrl-C stops after the current batch and leaves the last checkpoint intact.",
     "privnn train --arch cnn-s --data fashion-mnist --epochs 10 --seed 1 -o build/cnn-s.onnx", opts,
     NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
@@ -106,8 +109,13 @@ int pn_cmd_train(int argc, char **argv) {
   char *ckpt_buf = NULL;
   int rc = res ? PN_OK : pn_err(&ctx, PN_ERR_NOMEM, "out of memory");
   memset(&ds, 0, sizeof ds);
-  if (!rc) rc = pn_arch_build(&ctx, arch, seed, &g);
   if (!rc) rc = pn_dataset_load(&ctx, data_dir(data), &ds);
+  if (!rc && (rc = pn_arch_build_shape(&ctx, arch, ds.channels, ds.height, ds.width, ds.classes, seed, &g)))
+    pn_err_prefix(&ctx, "%s has %dx%dx%d images", ds.name, ds.height, ds.width, ds.channels);
+  if (!rc && data_dir(data))
+    printf("%s: %dx%dx%d images, %d classes; %lld train, %lld validation, %lld test\n", ds.name, ds.height,
+           ds.width, ds.channels, ds.classes, (long long)ds.n[PN_SPLIT_TRAIN], (long long)ds.n[PN_SPLIT_VAL],
+           (long long)ds.n[PN_SPLIT_TEST]);
   if (!rc && !ckpt) {
     size_t n = strlen(out) + 6;
     ckpt_buf = malloc(n);
@@ -164,6 +172,10 @@ int pn_cmd_train(int argc, char **argv) {
   if (json && res && (rc == PN_OK || rc == PN_ERR_INTERRUPTED)) {
     cJSON *o = cJSON_CreateObject(), *h = cJSON_CreateArray();
     cJSON_AddStringToObject(o, "arch", arch);
+    cJSON_AddStringToObject(o, "dataset", ds.name);
+    const double shape[3] = {ds.channels, ds.height, ds.width}; /* the model input's [C,H,W] */
+    cJSON_AddItemToObject(o, "image_shape", cJSON_CreateDoubleArray(shape, 3));
+    cJSON_AddNumberToObject(o, "classes", ds.classes);
     cJSON_AddStringToObject(o, "status", rc ? "interrupted" : "ok");
     cJSON_AddNumberToObject(o, "epochs", epochs);
     cJSON_AddNumberToObject(o, "epochs_done", res->epochs_done);
