@@ -99,7 +99,7 @@ $PY -c 'import json, sys; sys.exit(json.load(open("eval-idx.json"))["accuracy"] 
   ok || fail "eval on the linked IDX folder differs from fashion-mnist"
 expect_err 1 "IDX folder half" "$PRIVNN" eval "$M" --data half --limit 8
 "$PRIVNN" zoo resnet18 --input-shape 1x3x32x32 --classes 10 -o r18.onnx >/dev/null || fail "zoo resnet18"
-expect_err 1 "takes [N,3,32,32]" "$PRIVNN" eval r18.onnx --data fashion-mnist --limit 8
+expect_err 1 "the model expects [N,3,32,32]; Fashion-MNIST has 28x28x1 images" "$PRIVNN" eval r18.onnx --data fashion-mnist --limit 8
 
 # ---- MPC on the user's inputs: the plaintext classes ----
 expect_ok "$PRIVNN" mpc infer "$M" --input x.npy --sim --batch 4 --seed 3 --json mpc.json
