@@ -1,7 +1,24 @@
-# tests/cli/lib.sh - the checks the CLI tests share (sourced by tests/cli/test_*.sh; not a test).
-# The sourcing script sets W (its scratch folder: expect_ok/expect_err leave the command's output
-# in $W/out and $W/err) and, for json, PY. Each check counts into pass/fails; a script ends with
-# `finish NAME`, which prints the counts and returns non-zero when a check failed.
+# tests/cli/lib.sh - the set-up and the checks the CLI tests share (sourced by tests/cli/test_*.sh;
+# not a test). A script starts with `cli_setup "$@"` (below); expect_ok/expect_err leave the
+# command's output in $W/out and $W/err. Each check counts into pass/fails; a script ends with
+# `finish NAME` (scripts that use the checks), which prints the counts and returns non-zero when a
+# check failed.
+# cli_setup PRIVNN SOURCE_DIR (the script's own "$@", as ctest passes them): what every CLI test
+# starts with: PRIVNN and SRC made absolute, PY = Debian's python3 (the one that sees python3-onnx
+# and numpy), W = a fresh scratch folder removed at exit together with any background job the script
+# left running, progress bars off (PN_NO_PROGRESS=1), and the shell left in $W.
+cli_setup() {
+  local name
+  name=$(basename "$0" .sh)
+  PRIVNN=$(realpath "${1:?usage: $name.sh PATH/TO/privnn SOURCE_DIR}")
+  SRC=$(realpath "${2:-.}")
+  PY=/usr/bin/python3
+  W=$(mktemp -d "/tmp/privnn-${name#test_}.XXXXXX")
+  trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
+  export PN_NO_PROGRESS=1
+  cd "$W" || exit 1
+}
+
 fails=0
 pass=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }

@@ -5,9 +5,7 @@
 # Usage: bash test_bench_plots.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-SRC=$(cd "${2:-.}" && pwd)
-W=$(mktemp -d /tmp/privnn-plots.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+cli_setup "$@"
 have_gnuplot=0
 command -v gnuplot >/dev/null && have_gnuplot=1
 

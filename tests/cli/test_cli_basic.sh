@@ -4,13 +4,8 @@
 # Every failure prints what failed; the script exits non-zero if any check failed.
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=${1:?usage: test_cli_basic.sh PRIVNN SOURCE_DIR}
-SRC=${2:-.}
-PY=/usr/bin/python3
+cli_setup "$@"
 TD=/usr/share/libonnx-testdata/data/node
-W=$(mktemp -d /tmp/privnn-cli.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-export PN_NO_PROGRESS=1
 
 # ---- help and version ----
 expect_ok "$PRIVNN" --help && grep -q "zoo" "$W/out" || fail "--help does not list zoo"

@@ -9,11 +9,7 @@
 # (no silent 0 for "abc"); `privnn help CMD [SUB]` prints the same page as `--help`.
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=${1:?usage: test_cli_options.sh PRIVNN SOURCE_DIR}
-SRC=${2:-.}
-W=$(mktemp -d /tmp/privnn-opts.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-export PN_NO_PROGRESS=1
+cli_setup "$@"
 
 # The subcommands a dispatcher page lists ("subcommands:" then "  NAME  summary" lines).
 subs_of() { sed -n '/^subcommands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }'; }

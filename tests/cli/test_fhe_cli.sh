@@ -8,12 +8,8 @@
 # Usage: bash test_fhe_cli.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=${1:?usage: test_fhe_cli.sh PRIVNN SOURCE_DIR}
-SRC=${2:-.}
-PY=/usr/bin/python3
-W=$(mktemp -d /tmp/privnn-fhe-cli.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-export PN_NO_PROGRESS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+cli_setup "$@"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 # ---- a PAF lenet5 (untuned f1g2 with static scales) ----
 expect_ok "$PRIVNN" paf approximate "$SRC/models/lenet5.onnx" --form f1g2 --techniques ss --ss-images 500 \

@@ -10,14 +10,9 @@
 # Usage: bash test_inputs.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=$(realpath "${1:?usage: test_inputs.sh PRIVNN SOURCE_DIR}")
-SRC=$(realpath "${2:-.}")
-PY=/usr/bin/python3
+cli_setup "$@"
 M=$SRC/models/lenet5.onnx
-W=$(mktemp -d /tmp/privnn-inputs.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-export PN_NO_PROGRESS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-cd "$W" || exit 1
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 # numpy writes the first 8 Fashion-MNIST test images (uint8 [8,28,28]), labels, and odd arrays
 $PY - <<'EOF' || { echo "FAIL: numpy could not write the arrays"; exit 1; }

@@ -9,12 +9,7 @@
 # report alone on stdout (the text for people goes to stderr).
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=${1:?usage: test_json_reports.sh PRIVNN SOURCE_DIR}
-SRC=${2:-.}
-PY=/usr/bin/python3
-W=$(mktemp -d /tmp/privnn-json.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-export PN_NO_PROGRESS=1
+cli_setup "$@"
 M=$SRC/models/lenet5.onnx
 T0=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 

@@ -6,13 +6,8 @@
 # Usage: bash test_mpc_deploy.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=$(realpath "${1:?usage: test_mpc_deploy.sh PRIVNN SOURCE_DIR}")
-SRC=$(realpath "${2:-.}")
+cli_setup "$@"
 M=$SRC/models/lenet5.onnx
-W=$(mktemp -d /tmp/privnn-deploy.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
-export PN_NO_PROGRESS=1
-cd "$W" || exit 1
 T="timeout 300"
 
 # start_listener NAME ARGS...: `privnn ARGS` in the background (stderr in NAME.err) until it says

@@ -9,13 +9,8 @@
 # Usage: bash test_mpc_search.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=$(realpath "${1:?usage: test_mpc_search.sh PRIVNN SOURCE_DIR}")
-SRC=$(realpath "${2:-.}")
+cli_setup "$@"
 M=$SRC/models/lenet5.onnx
-W=$(mktemp -d /tmp/privnn-search.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-export PN_NO_PROGRESS=1
-cd "$W" || exit 1
 T="timeout 900"
 
 # ---- error-free on 300 validation images, the test split read once (--verify) ----

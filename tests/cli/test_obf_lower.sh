@@ -8,14 +8,8 @@
 # Usage: bash test_obf_lower.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=${1:?usage: test_obf_lower.sh PRIVNN SOURCE_DIR}
-SRC=$(cd "${2:-.}" && pwd)
+cli_setup "$@"
 P=$(cd "$(dirname "$PRIVNN")" && pwd)/$(basename "$PRIVNN")
-W=$(mktemp -d /tmp/privnn-lower.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
-export PN_NO_PROGRESS=1
-PY=/usr/bin/python3
 M=$SRC/models/cnn-s.onnx
 
 # opsets FILE / ops FILE: the lines of `privnn info` listing a model's opset imports / its ops

@@ -6,12 +6,8 @@
 # Usage: bash test_obf_models.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=${1:?usage: test_obf_models.sh PRIVNN SOURCE_DIR}
-SRC=$(cd "${2:-.}" && pwd)
+cli_setup "$@"
 BUILD=$(cd "$(dirname "$PRIVNN")" && pwd)
-W=$(mktemp -d /tmp/privnn-obf.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-export PN_NO_PROGRESS=1
 
 if ! cmake --install "$BUILD" --prefix "$W/prefix" >"$W/install.log" 2>&1; then
   fail "cmake --install: $(tail -3 "$W/install.log")"

@@ -6,12 +6,8 @@
 # Usage: bash test_paf_cli.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=${1:?usage: test_paf_cli.sh PRIVNN SOURCE_DIR}
-SRC=${2:-.}
-PY=/usr/bin/python3
-W=$(mktemp -d /tmp/privnn-paf-cli.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-export PN_NO_PROGRESS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+cli_setup "$@"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 # ---- forms ----
 expect_ok "$PRIVNN" paf forms --json "$W/forms.json"

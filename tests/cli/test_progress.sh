@@ -8,12 +8,7 @@
 # Usage: bash test_progress.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=${1:?usage: test_progress.sh PRIVNN SOURCE_DIR}
-SRC=$(cd "${2:-.}" && pwd)
-PRIVNN=$(cd "$(dirname "$PRIVNN")" && pwd)/$(basename "$PRIVNN")
-W=$(mktemp -d /tmp/privnn-progress.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-cd "$W" || exit 1
+cli_setup "$@"
 unset PN_NO_PROGRESS OMP_WAIT_POLICY PN_NO_REEXEC
 P=$PRIVNN
 if ! command -v script >/dev/null; then

@@ -7,13 +7,11 @@
 # holding the repository's models/, data/ and scripts/, with `privnn` on PATH being PRIVNN — as a
 # reader who installed privnn would type it. A doc without a quickstart block fails.
 set -u
-PRIVNN=$(realpath "$1")
-SRC=$(realpath "$2")
-W=$(mktemp -d /tmp/privnn-quick.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+cli_setup "$@"
 mkdir -p "$W/bin"
 ln -s "$PRIVNN" "$W/bin/privnn"
-export PATH="$W/bin:$PATH" PN_NO_PROGRESS=1
+export PATH="$W/bin:$PATH"
 pass=0 fail=0
 for doc in mpc ckks training proteus; do
   d="$W/$doc"

@@ -4,14 +4,10 @@
 # privnn would type them, in a scratch folder holding the repository's models/ (so the files they
 # write land there, not in the source tree); `privnn` is PRIVNN.
 set -u
-PRIVNN=$(realpath "$1")
-SRC=$(realpath "$2")
-W=$(mktemp -d /tmp/privnn-readme.XXXXXX)
-trap 'rm -rf "$W"' EXIT
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+cli_setup "$@"
 ln -s "$SRC/models" "$W/models"
 ln -s "$SRC/data" "$W/data"
-cd "$W" || exit 1
-export PN_NO_PROGRESS=1
 pass=0 fail=0
 while IFS= read -r line; do
   cmd=${line%%#*}                       # drop trailing comments

@@ -4,14 +4,12 @@
 # Skipped (exit 77, with a message) where /usr/bin/python3 cannot import onnx.
 # Usage: bash test_zoo_onnx.sh PATH/TO/privnn SOURCE_DIR
 set -u
-PRIVNN=${1:?usage: test_zoo_onnx.sh PRIVNN SOURCE_DIR}
-PY=/usr/bin/python3
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+cli_setup "$@"
 if ! "$PY" -c 'import onnx' 2>/dev/null; then
   echo "SKIP: $PY cannot import onnx (apt-get install python3-onnx); the zoo's ONNX checker test did not run"
   exit 77
 fi
-W=$(mktemp -d /tmp/privnn-zoo.XXXXXX)
-trap 'rm -rf "$W"' EXIT
 fails=0
 n=0
 models=$("$PRIVNN" zoo --help | sed -n 's/^models: //p')
