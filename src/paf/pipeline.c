@@ -392,6 +392,8 @@ int pn_paf_approximate(struct pn_ctx *ctx, const struct pn_paf_cfg *cfg, const s
   int n = pn_paf_sites(ctx, g, run.site_node, PN_PAF_MAX_SITES);
   if (n < 0) return n;
   if (n == 0) return pn_err(ctx, PN_ERR_INVALID, "the model has no Relu or MaxPool to replace");
+  /* the data must fit the model before any work, not at the first batch */
+  if ((rc = pn_dataset_check_model(ctx, g, ds))) return rc;
   run.n_sites = rep->n_sites = n;
   for (int k = 0; k < n; k++) {
     const struct pn_node *node = g->nodes[run.site_node[k]];

@@ -5,19 +5,14 @@
 # validation split, a confusion matrix over the test images whose diagonal is the accuracy, both
 # engines alike); an RGB folder (channels last) trains cnn-s into a model of input [N,3,12,12].
 # Refused, naming what the model expects and what the folder has: a folder model on Fashion-MNIST,
-# a Fashion-MNIST model on the folder, a model with fewer logits than classes, an architecture too
-# big for the images; a truncated or inconsistent folder names the file and the field. Exit 1,
-# never a crash.
+# a Fashion-MNIST model on the folder (eval, and paf approximate before any work), a model with
+# fewer logits than classes, an architecture too big for the images; a truncated or inconsistent
+# folder names the file and the field. Exit 1, never a crash.
 # Usage: bash test_idx_folder.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-PRIVNN=$(realpath "${1:?usage: test_idx_folder.sh PRIVNN SOURCE_DIR}")
-SRC=$(realpath "${2:-.}")
-PY=/usr/bin/python3
-W=$(mktemp -d /tmp/privnn-idx.XXXXXX)
-trap 'rm -rf "$W"' EXIT
-export PN_NO_PROGRESS=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-cd "$W" || exit 1
+cli_setup "$@"
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 # mk DIR N_TRAIN N_TEST H W C CLASSES: class k is a bright block in cell k of a 2x2 grid (then
 # further cells), on seeded noise; C > 1 is stored channels last (N x H x W x C)
@@ -90,6 +85,10 @@ grep -q "c.onnx on rgb val (5 images)" "$W/out" && ok || fail "rgb eval: $(head 
 expect_err 1 "the model expects [N,1,16,16]; Fashion-MNIST has 28x28x1 images" "$PRIVNN" eval g.onnx --data fashion-mnist --limit 10
 expect_err 1 "the model expects [N,1,28,28]; the dataset grey has 16x16x1 images" "$PRIVNN" eval "$SRC/models/lenet5.onnx" --data grey
 expect_err 1 "the model expects [N,3,12,12]; the dataset grey has 16x16x1 images" "$PRIVNN" eval c.onnx --data grey
+# paf approximate checks the same before any work (it used to fail only when the executor ran)
+expect_err 1 "the model expects [N,1,28,28]; the dataset grey has 16x16x1 images" \
+  "$PRIVNN" paf approximate "$SRC/models/lenet5.onnx" --form f1g2 --data grey -o p.onnx
+if [ -e p.onnx ] || [ -e p.onnx.ckpt ]; then fail "a refused paf approximate left p.onnx or its checkpoint"; else ok; fi
 expect_err 1 "has 10 logits; the dataset many has 28x28x1 images and labels 0..11 (12 classes)" \
   "$PRIVNN" eval "$SRC/models/lenet5.onnx" --data many
 expect_err 1 "small has 8x8x1 images: lenet5 needs images of at least 12x12" \
