@@ -22,6 +22,11 @@
 #   E2E_COUNT=20        test images per end-to-end two-party run;  NETS="lan wan"
 #   PHASES="search e2e finetune"   which phases to run (in this order; "" = only the CSV and plot)
 #   QUICK=1             cnn-s, budgets 8 and 4, 500 images, LAN, no fine-tuning (a few minutes)
+#   KEEP=FILE           an earlier mpc_sweep.csv: its rows are kept for every (model, plan) that OUT
+#                       has no report of (a plan searched in OUT replaces its whole row, the full-bit
+#                       row is replaced when OUT has one of its end-to-end runs); to add cells
+#                       without re-running the rest, e.g. MODELS=vgg-s BUDGETS=10 EF=0
+#                       KEEP=docs/mpc_sweep.csv (then copy OUT's CSV and PNG back)
 # The full run (the paper's recipe; many hours on 2 cores):
 #   COUNT=5000 VERIFY="cnn-s=10000 vgg-s=10000 resnet-s=10000" FT_MAX=64 FT_EPOCHS=10 \
 #     FT_TRAIN=55000 FT_VAL=5000 E2E_COUNT=100 bench/mpc_sweep.sh build
@@ -64,12 +69,14 @@ plans_sorted() { [ "$EF" = 1 ] && echo ef; for b in $BUDGETS; do echo "b$b"; don
 run() {
   local name=$1; shift
   [ -s "$OUT/$name.json" ] && return 0
-  echo "[$(date -u +%H:%M:%S)] $name: $*" | sed "s|$root/||g"
+  echo "[$(date -u +%H:%M:%S)] $name (load $(cut -d' ' -f1-3 /proc/loadavg)): $*" | sed "s|$root/||g"
+  local t0=$SECONDS
   if ! "$@" > "$OUT/$name.log" 2>&1; then
     echo "mpc_sweep.sh: $name failed (see $OUT/$name.log)" >&2
     tail -3 "$OUT/$name.log" >&2
     return 1
   fi
+  echo "[$(date -u +%H:%M:%S)] $name done in $((SECONDS - t0)) s wall (load $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 
 search() {
@@ -98,9 +105,17 @@ finetune() {
 
 # the CSV from whatever reports exist (also after a partial run)
 collect() {
-  python3 - "$OUT" "$MODELS" "$(plans_sorted | tr '\n' ' ')" "$NETS" > "$csv.tmp" <<'PY'
-import json, os, sys
-out, models, plans, nets = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split()
+  python3 - "$OUT" "$MODELS" "$(plans_sorted | tr '\n' ' ')" "$NETS" "${KEEP:-}" > "$csv.tmp" <<'PY'
+import csv, json, os, sys
+out, models, plans, nets, keep = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split(), sys.argv[5]
+kept = {}
+if keep:
+    with open(keep, newline="") as f:
+        for row in csv.DictReader(f):
+            kept[(row["model"], row["plan"])] = row
+    models = list(dict.fromkeys([m for m, _ in kept] + models))
+def plan_key(p):
+    return (0, 0.0) if p == "ef" else (1, -float(p[1:]))
 def load(name):
     try:
         with open(os.path.join(out, name + ".json")) as f: return json.load(f)
@@ -116,8 +131,13 @@ for n in nets:
 print(",".join(cols))
 for m in models:
     full = {n: load(f"{m}.full.{n}") for n in nets}
-    for p in ["full"] + plans:
+    mplans = sorted(set(plans) | {p for k, p in kept if k == m and p != "full"}, key=plan_key)
+    for p in ["full"] + mplans:
         s = load(f"{m}.{p}.search") if p != "full" else None
+        old = kept.get((m, p))
+        if old is not None and (s is None if p != "full" else not any(full.values())):
+            print(",".join(old.get(c) or "" for c in cols))
+            continue
         if p != "full" and s is None: continue
         r = {"model": m, "plan": p}
         if p == "full":
@@ -189,7 +209,7 @@ if command -v gnuplot >/dev/null 2>&1; then
       print x, 100 * $c["test_acc"], 100 * $c["test_plain_acc"] > (out "/plot." m ".dat")
       if ($c["ft_test_acc"] != "") print x, 100 * $c["ft_test_acc"] > (out "/plot." m ".ft.dat") }' "$csv"
   plot=""
-  for m in $MODELS; do
+  for m in $(awk -F, 'NR > 1 && !seen[$1]++ { print $1 }' "$csv"); do
     [ -s "$OUT/plot.$m.dat" ] || continue
     sort -n -o "$OUT/plot.$m.dat" "$OUT/plot.$m.dat"
     i=$((${i:-0} + 1))
