@@ -23,10 +23,12 @@
 #   PHASES="search e2e finetune"   which phases to run (in this order; "" = only the CSV and plot)
 #   QUICK=1             cnn-s, budgets 8 and 4, 500 images, LAN, no fine-tuning (a few minutes)
 #   KEEP=FILE           an earlier mpc_sweep.csv: its rows are kept for every (model, plan) that OUT
-#                       has no report of (a plan searched in OUT replaces its whole row, the full-bit
-#                       row is replaced when OUT has one of its end-to-end runs); to add cells
-#                       without re-running the rest, e.g. MODELS=vgg-s BUDGETS=10 EF=0
-#                       KEEP=docs/mpc_sweep.csv (then copy OUT's CSV and PNG back)
+#                       has no search report of (a plan searched in OUT replaces its whole row, the
+#                       full-bit row is replaced when OUT has one of its end-to-end runs); OUT's
+#                       fine-tuning and end-to-end reports of a kept plan (its plan file put in OUT
+#                       again) add their cells to the kept row. To add cells without re-running the
+#                       rest, e.g. MODELS=vgg-s BUDGETS=10 EF=0 KEEP=docs/mpc_sweep.csv (then copy
+#                       OUT's CSV and PNG back)
 # The full run (the paper's recipe; many hours on 2 cores):
 #   COUNT=5000 VERIFY="cnn-s=10000 vgg-s=10000 resnet-s=10000" FT_MAX=64 FT_EPOCHS=10 \
 #     FT_TRAIN=55000 FT_VAL=5000 E2E_COUNT=100 bench/mpc_sweep.sh build
@@ -135,12 +137,12 @@ for m in models:
     for p in ["full"] + mplans:
         s = load(f"{m}.{p}.search") if p != "full" else None
         old = kept.get((m, p))
-        if old is not None and (s is None if p != "full" else not any(full.values())):
-            print(",".join(old.get(c) or "" for c in cols))
-            continue
-        if p != "full" and s is None: continue
+        fresh = s is not None if p != "full" else any(full.values())
+        if not fresh and old is None and p != "full": continue
         r = {"model": m, "plan": p}
-        if p == "full":
+        if not fresh and old is not None:
+            r = {c: v for c, v in old.items() if v}
+        elif p == "full":
             r.update(avg_bits=64.0, bits_discarded_pct=0.0)
         else:
             t = s.get("test", {})
@@ -150,14 +152,15 @@ for m in models:
                      val_plan_acc=s.get("bit_exact_accuracy", s.get("simulated_accuracy")), test_images=t.get("images"),
                      test_plain_acc=t.get("plaintext_accuracy"), test_acc=t.get("accuracy"),
                      test_agreement=t.get("agreement"), search_s=s.get("search_seconds"))
-            ft, ftt = load(f"{m}.{p}.ft"), load(f"{m}.{p}.fttest")
-            if ft:
-                ep, k = ft.get("epochs", []), ft.get("best_epoch", 0)
-                r.update(ft_val_before=ft.get("start_val_accuracy"), ft_epoch_kept=k,
-                         ft_val_after=ep[k - 1]["val_accuracy"] if k else ft.get("start_val_accuracy"),
-                         ft_s=ft.get("seconds"))
-            if ftt:
-                r.update(ft_test_plain_acc=ftt.get("plaintext_accuracy"), ft_test_acc=ftt.get("accuracy"))
+        # fine-tuning and end-to-end cells also go onto a kept row (its plan put in OUT again)
+        ft, ftt = (load(f"{m}.{p}.ft"), load(f"{m}.{p}.fttest")) if p != "full" else (None, None)
+        if ft:
+            ep, k = ft.get("epochs", []), ft.get("best_epoch", 0)
+            r.update(ft_val_before=ft.get("start_val_accuracy"), ft_epoch_kept=k,
+                     ft_val_after=ep[k - 1]["val_accuracy"] if k else ft.get("start_val_accuracy"),
+                     ft_s=ft.get("seconds"))
+        if ftt:
+            r.update(ft_test_plain_acc=ftt.get("plaintext_accuracy"), ft_test_acc=ftt.get("accuracy"))
         for n in nets:
             e, f = load(f"{m}.{p}.{n}"), full[n]
             if not e: continue
