@@ -26,7 +26,10 @@ struct pn_prg;
 /* ---- preparation and partition (partition.c) ---- */
 
 /* Rewrite g in place into the form Proteus cuts: Constant nodes to initializers, BN folded into
-** Conv, Identity/Dropout removed, unused initializers pruned, shapes inferred, nodes sorted.
+** Conv, nodes of constant inputs folded (pn_pass_fold_constants: else an optimizer would fold them
+** inside a part, deriving a weight from the decoys join cannot restore, e.g. a Transformer's
+** Gather of position embeddings at constant ids), Identity/Dropout removed, unused initializers
+** pruned, shapes inferred, nodes sorted.
 ** Deterministic: join re-runs it on the owner's model to find the real (folded) weights again. */
 PN_API int pn_obf_prepare(struct pn_ctx *ctx, struct pn_graph *g);
 
