@@ -1,6 +1,8 @@
 // ort-optimize.js - run ONNX Runtime's graph optimizer over every .onnx file of a folder (or one file)
 // and save each optimized model (optimizedModelFilePath). Used by scripts/ort-optimize.sh.
-//   node ort-optimize.js LEVEL IN OUT     LEVEL: disabled|basic|extended|all; IN/OUT: folders or files
+//   node ort-optimize.js LEVEL IN OUT [consume]     LEVEL: disabled|basic|extended|all; IN/OUT: folders
+//   or files; consume: remove each input .onnx file of a folder once its optimized copy is written
+//   (the disk then holds one bundle and one file, not two bundles)
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -18,9 +20,9 @@ async function optimizeOne(level, src, dst) {
 }
 
 async function main() {
-  const [level, input, output] = process.argv.slice(2);
-  if (!level || !input || !output) {
-    console.error('usage: node ort-optimize.js LEVEL IN OUT');
+  const [level, input, output, mode] = process.argv.slice(2);
+  if (!level || !input || !output || (mode !== undefined && mode !== 'consume')) {
+    console.error('usage: node ort-optimize.js LEVEL IN OUT [consume]');
     process.exit(2);
   }
   const st = fs.statSync(input);
@@ -31,8 +33,12 @@ async function main() {
   fs.mkdirSync(output, { recursive: true, mode: 0o700 });
   const files = fs.readdirSync(input).filter((f) => f.endsWith('.onnx')).sort();
   if (files.length === 0) throw new Error(`${input}: no .onnx files`);
-  for (const f of files) await optimizeOne(level, path.join(input, f), path.join(output, f));
-  console.error(`ort-optimize: ${files.length} file(s) optimized at level '${level}'`);
+  for (const f of files) {
+    await optimizeOne(level, path.join(input, f), path.join(output, f));
+    if (mode === 'consume') fs.unlinkSync(path.join(input, f));
+  }
+  console.error(`ort-optimize: ${files.length} file(s) optimized at level '${level}'` +
+                (mode === 'consume' ? ' (inputs removed)' : ''));
 }
 
 main().catch((e) => {
