@@ -190,8 +190,8 @@ int pn_obf_topo_sort(struct pn_ctx *ctx, struct pn_graph *g, struct pn_prg *prg)
 int pn_obf_prepare(struct pn_ctx *ctx, struct pn_graph *g) {
   int rc;
   if ((rc = pn_pass_constants_to_inits(ctx, g, NULL)) || (rc = pn_pass_fold_bn(ctx, g, NULL)) ||
-      (rc = pn_pass_fold_constants(ctx, g, NULL)) || (rc = pn_pass_remove_identity(ctx, g, NULL)) || (rc = pn_pass_prune_inits(ctx, g, NULL)) ||
-      (rc = pn_obf_topo_sort(ctx, g, NULL)))
+      (rc = pn_pass_fold_constants(ctx, g, NULL)) || (rc = pn_pass_remove_identity(ctx, g, NULL)) ||
+      (rc = pn_pass_prune_inits(ctx, g, NULL)) || (rc = pn_obf_topo_sort(ctx, g, NULL)))
     return rc;
   return pn_graph_infer_shapes(ctx, g);
 }

@@ -17,7 +17,7 @@
 static inline struct pn_graph *obf_zoo(const char *name, uint64_t seed) {
   struct pn_ctx ctx = {0};
   struct pn_zoo_opts o = {.seed = seed, .num_classes = 10};
-  if (!strcmp(name, "bert")) {
+  if (pn_zoo_is_transformer(name)) {
     o.layers = 2;
     o.hidden = 32;
     o.heads = 4;

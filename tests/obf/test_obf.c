@@ -248,6 +248,14 @@ static double roundtrip(struct pn_graph *orig, int part_size, bool restore, int 
     assert_string_not_equal(g->nodes[i]->op_type, "BatchNormalization");
     assert_string_not_equal(g->nodes[i]->op_type, "Identity");
     assert_string_not_equal(g->nodes[i]->op_type, "Constant");
+    /* no node of constant inputs is left for an optimizer to fold inside a part: what it derived
+    ** from the decoy weights (a Transformer's position embeddings gathered at constant ids) join
+    ** could not restore */
+    const struct pn_node *n = g->nodes[i];
+    int consts = 0;
+    for (int j = 0; j < n->n_in; j++) consts += n->in[j] && n->in[j][0] && pn_graph_find_init(g, n->in[j]);
+    if (n->n_in > 0 && consts == n->n_in)
+      fail_msg("prepare left '%s' (%s), all of whose inputs are initializers", pn_node_label(n), n->op_type);
   }
   struct pn_obf_partition p;
   rc = pn_obf_partition(&ctx, g, part_size, 4, &prg, &p);
@@ -350,8 +358,8 @@ static void test_roundtrip_tiny(void **state) {
 static struct pn_graph *zoo(const char *name) { return obf_zoo(name, 7); }
 
 static void test_roundtrip_zoo(void **state) {
-  const char *names[] = {"resnet18", "resnet50", "vgg11", "mobilenetv2", "bert"};
-  for (int i = 0; i < 5; i++) {
+  const char *names[] = {"resnet18", "resnet50", "vgg11", "mobilenetv2", "bert", "distilbert", "roberta", "gpt2", "xlm"};
+  for (int i = 0; i < 9; i++) {
     struct pn_graph *g = zoo(names[i]);
     int np = 0;
     double e = roundtrip(g, 16, true, &np);
