@@ -191,6 +191,85 @@ static int add_sample(struct pn_ctx *ctx, struct samples *ss, int model, int gro
   return PN_OK;
 }
 
+/* ---- structure leak: a vote over each part's operator multisets ---- */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+char *pn_obf_op_multiset(const struct pn_graph *g) {
+  int n = g->n_nodes;
+  char **ops = calloc((size_t)n + 1, sizeof *ops), *out = NULL;
+  size_t len = 1;
+  if (!ops) return NULL;
+  for (int i = 0; i < n; i++) {
+    const struct pn_node *nd = g->nodes[i];
+    const char *dom = nd->domain ? nd->domain : "";
+    size_t l = strlen(dom) + strlen(nd->op_type) + 2;
+    if (!(ops[i] = malloc(l))) goto out;
+    snprintf(ops[i], l, "%s:%s", dom, nd->op_type);
+    len += l + 12; /* "*count;" */
+  }
+  qsort(ops, (size_t)n, sizeof *ops, cmp_str);
+  if (!(out = malloc(len))) goto out;
+  size_t at = 0;
+  out[0] = 0;
+  for (int i = 0; i < n;) {
+    int j = i;
+    while (j < n && !strcmp(ops[j], ops[i])) j++;
+    at += (size_t)snprintf(out + at, len - at, "%s%s*%d", at ? ";" : "", ops[i], j - i);
+    i = j;
+  }
+out:
+  for (int i = 0; i < n; i++) free(ops[i]);
+  free(ops);
+  return out;
+}
+
+int pn_obf_vote_leaks(struct pn_ctx *ctx, const struct pn_graph *const *files, const int *group,
+                      const bool *real, int n, int *leaks) {
+  char **key = calloc((size_t)n + 1, sizeof *key);
+  int rc = PN_OK;
+  *leaks = 0;
+  if (!key) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < n; i++)
+    if (!(key[i] = pn_obf_op_multiset(files[i]))) {
+      rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+      goto out;
+    }
+  for (int a = 0; a < n;) {
+    int b = a, r = -1;
+    while (b < n && group[b] == group[a]) {
+      if (real[b]) r = b;
+      b++;
+    }
+    if (r < 0) {
+      rc = pn_err(ctx, PN_ERR_INVALID, "vote: group %d has no real file", group[a]);
+      goto out;
+    }
+    /* the count of each file's multiset; the vote's winner must be unique */
+    int best = 0, n_best = 0, best_at = -1;
+    for (int i = a; i < b; i++) {
+      int c = 0;
+      for (int j = a; j < b; j++) c += !strcmp(key[i], key[j]);
+      if (c > best) {
+        best = c;
+        n_best = 1;
+        best_at = i;
+      } else if (c == best && strcmp(key[i], key[best_at])) {
+        /* another multiset as frequent (each tied multiset is seen c times; count it once) */
+        bool seen = false;
+        for (int j = a; j < i && !seen; j++) seen = !strcmp(key[j], key[i]);
+        n_best += !seen;
+      }
+    }
+    *leaks += n_best == 1 && !strcmp(key[best_at], key[r]);
+    a = b;
+  }
+out:
+  for (int i = 0; i < n; i++) free(key[i]);
+  free(key);
+  return rc;
+}
+
 /* ---- metrics ---- */
 
 double pn_obf_auc(const double *score, const bool *real, int n) {
@@ -469,6 +548,22 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
       r->auc = r->medoid_auc;
     }
     /* a copy of the real part hides nothing of its structure: only generated sentinels count */
+    {
+      /* the structure-leak vote over this model's parts */
+      const struct pn_graph **files = calloc((size_t)ss.n + 1, sizeof *files);
+      int *grp = calloc((size_t)ss.n + 1, sizeof *grp), nm = 0;
+      if (!files || !grp) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+      for (int i = 0; i < ss.n && !rc; i++)
+        if (ss.s[i].model == m) {
+          files[nm] = ss.s[i].skel;
+          grp[nm] = ss.s[i].group;
+          lab[nm++] = ss.s[i].real;
+        }
+      if (!rc) rc = pn_obf_vote_leaks(ctx, files, grp, lab, nm, &r->vote_leaks);
+      free(files);
+      free(grp);
+      if (rc) break;
+    }
     r->log10_candidates = 0;
     r->copies = 0;
     for (int q = 0; q < ss.n_groups; q++)

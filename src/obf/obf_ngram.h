@@ -84,6 +84,10 @@ struct pn_obf_attack_result {
   double specificity, auc;     /* of the stronger adversary (higher specificity) */
   double log10_candidates;     /* sum over parts of log10(1 + (1 - specificity) generated) */
   int copies;                  /* sentinels that copy their real part (not counted above) */
+  /* structure leak: parts whose files' most frequent operator multiset (a unique plurality of
+  ** the k + 1 files) is the real part's, so a vote reveals the part's operators without telling
+  ** which file is real (pn_obf_vote_leaks) */
+  int vote_leaks;
   /* what gives sentinels away: the AUC of each feature alone (better orientation) on this model */
   int n_features;
   const char *feature[PN_OBF_ATTACK_MAX_FEATURES];
@@ -95,6 +99,17 @@ struct pn_obf_attack_result {
 int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
                   const struct pn_obf_attack_opts *opts, struct pn_prg *prg,
                   struct pn_obf_attack_result *res /* OUT [n_models] */);
+
+/* The operator multiset of g as a canonical string: "domain:op_type*count" entries sorted by
+** name, joined with ';' ("" for no nodes); what a file shows regardless of node order. Returns a
+** malloc'd string, or NULL when out of memory. */
+char *pn_obf_op_multiset(const struct pn_graph *g);
+/* The structure-leak vote over n files (files[i], of part group[i], real[i] for the real part;
+** the files of a group contiguous, one real file each): per group, the files' operator multisets
+** are counted, and the group leaks when the most frequent multiset is unique and is the real
+** file's. *leaks = the number of groups that leak. */
+int pn_obf_vote_leaks(struct pn_ctx *ctx, const struct pn_graph *const *files, const int *group,
+                      const bool *real, int n, int *leaks /* OUT */);
 
 /* Area under the ROC curve of scores (real = positive), ties counted half. */
 double pn_obf_auc(const double *score, const bool *real, int n);

@@ -31,6 +31,67 @@ static void test_metrics(void **state) {
   assert_true(pn_obf_specificity(p, q, 4, 0.99) == 1.0);
 }
 
+/* a graph of the given ops (domain "" unless "dom:" prefixes the op), nodes chained in order */
+static struct pn_graph *ops_graph(const char *const *ops, int n) {
+  struct pn_graph *g = pn_graph_new();
+  assert_non_null(g);
+  char in[16] = "x", out[16];
+  for (int i = 0; i < n; i++) {
+    snprintf(out, sizeof out, "t%d", i);
+    const char *ip = in, *op = out, *colon = strchr(ops[i], ':');
+    char dom[32] = "";
+    if (colon) snprintf(dom, sizeof dom, "%.*s", (int)(colon - ops[i]), ops[i]);
+    struct pn_node *nd = pn_graph_add_node(g, colon ? colon + 1 : ops[i], out, 1, &ip, 1, &op);
+    assert_non_null(nd);
+    if (colon) nd->domain = pn_arena_strdup(g->arena, dom);
+    snprintf(in, sizeof in, "%s", out);
+  }
+  return g;
+}
+
+static void test_vote(void **state) {
+  /* the multiset forgets the order, keeps counts and domains */
+  const char *a1[] = {"Conv", "Relu", "Conv", "Add"}, *a2[] = {"Add", "Conv", "Conv", "Relu"},
+             *b[] = {"Conv", "Relu", "Add"}, *c[] = {"Conv", "Relu", "Conv", "com.microsoft:Add"};
+  struct pn_graph *A1 = ops_graph(a1, 4), *A2 = ops_graph(a2, 4), *B = ops_graph(b, 3), *C = ops_graph(c, 4);
+  char *ka1 = pn_obf_op_multiset(A1), *ka2 = pn_obf_op_multiset(A2), *kb = pn_obf_op_multiset(B),
+       *kc = pn_obf_op_multiset(C);
+  assert_string_equal(ka1, ":Add*1;:Conv*2;:Relu*1");
+  assert_string_equal(ka1, ka2);
+  assert_string_equal(kb, ":Add*1;:Conv*1;:Relu*1");
+  assert_string_equal(kc, ":Conv*2;:Relu*1;com.microsoft:Add*1");
+  free(ka1), free(ka2), free(kb), free(kc);
+  struct pn_ctx ctx = {0};
+  int leaks = -1;
+  /* group 0: A A(real, other order) B -> A wins alone and is real: leaks
+  ** group 1: B(real) A A C -> A wins, not real: no leak
+  ** group 2: A(real) B -> tie 1-1: no leak
+  ** group 3: C(real) C B B -> tie 2-2: no leak
+  ** group 4: B(real) alone -> leaks (k = 0) */
+  const struct pn_graph *files[] = {A1, A2, B, B, A1, A2, C, A1, B, C, C, B, B, B};
+  int group[] = {0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 3, 3, 4};
+  bool real[] = {false, true, false, true, false, false, false, true, false, true, false, false, false, true};
+  assert_int_equal(pn_obf_vote_leaks(&ctx, files, group, real, 14, &leaks), PN_OK);
+  assert_int_equal(leaks, 2);
+  /* group by group */
+  int want[] = {1, 0, 0, 0, 1}, at = 0;
+  for (int q = 0; q < 5; q++) {
+    int n = 0;
+    while (at + n < 14 && group[at + n] == q) n++;
+    assert_int_equal(pn_obf_vote_leaks(&ctx, files + at, group + at, real + at, n, &leaks), PN_OK);
+    if (leaks != want[q]) fail_msg("group %d: %d leaks, want %d", q, leaks, want[q]);
+    at += n;
+  }
+  /* group 1 with an A as the real file: the vote reveals it */
+  bool real1[] = {false, true, false, false};
+  assert_int_equal(pn_obf_vote_leaks(&ctx, files + 3, group + 3, real1, 4, &leaks), PN_OK);
+  assert_int_equal(leaks, 1);
+  /* a group without its real file is refused */
+  bool none[] = {false, false};
+  assert_int_equal(pn_obf_vote_leaks(&ctx, files, group, none, 2, &leaks), PN_ERR_INVALID);
+  pn_graph_free(A1), pn_graph_free(A2), pn_graph_free(B), pn_graph_free(C);
+}
+
 static void test_attack_smoke(void **state) {
   struct pn_ctx ctx = {0};
   struct pn_prg prg;
@@ -55,6 +116,7 @@ static void test_attack_smoke(void **state) {
     assert_true(res[i].medoid_auc >= 0.5 && res[i].medoid_auc <= 1.0);
     assert_true(res[i].specificity ==
                 fmax(fmax(res[i].ngram_specificity, res[i].clf_specificity), res[i].medoid_specificity));
+    assert_true(res[i].vote_leaks >= 0 && res[i].vote_leaks <= res[i].parts);
     double want = res[i].parts * log10(1 + (1 - res[i].specificity) * 2);
     assert_true(fabs(res[i].log10_candidates - want) < 1e-9);
   }
@@ -184,6 +246,7 @@ static void test_lower(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics),
+      cmocka_unit_test(test_vote),
       cmocka_unit_test(test_lower),
       cmocka_unit_test(test_attack_smoke),
   };
