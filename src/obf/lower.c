@@ -143,6 +143,11 @@ static int activation(struct low *l, const struct pn_node *n, const char *x, con
     float al = p && p->type == PN_ATTR_FLOATS && p->n >= 1 ? p->floats[0]
                : alpha && alpha->type == PN_ATTR_FLOAT ? alpha->f : 0.01f;
     if (m && pn_node_set_float(l->g, m, "alpha", al)) m = NULL;
+  } else if (!strcmp(act, "HardSigmoid")) { /* MobileNetV3's squeeze-excite gate */
+    m = emit(l, act, 1, &x, out);
+    float al = p && p->type == PN_ATTR_FLOATS && p->n >= 2 ? p->floats[0] : 0.2f;
+    float be = p && p->type == PN_ATTR_FLOATS && p->n >= 2 ? p->floats[1] : 0.5f;
+    if (m && (pn_node_set_float(l->g, m, "alpha", al) || pn_node_set_float(l->g, m, "beta", be))) m = NULL;
   } else if (!strcmp(act, "Clip")) {
     if (!p || p->type != PN_ATTR_FLOATS || p->n < 2)
       return pn_err(l->ctx, PN_ERR_UNSUPPORTED, "node '%s' (%s): Clip activation without bounds",

@@ -424,7 +424,9 @@ static int join_one(struct pn_ctx *ctx, struct pn_graph *d, const struct pn_grap
   }
   for (int i = 0; i < g->n_nodes; i++) {
     const struct pn_node *s = g->nodes[i];
-    const char *nm = pn_arena_printf(d->arena, "obf%d/%s", part, s->name ? s->name : "");
+    /* an optimizer may leave nodes unnamed (ORT did in MobileNetV3's parts): number them */
+    const char *nm = s->name && *s->name ? pn_arena_printf(d->arena, "obf%d/%s", part, s->name)
+                                         : pn_arena_printf(d->arena, "obf%d/#%d", part, i);
     if (!nm || !copy_node(d, s, nm, join_name, &r, false)) goto oom;
   }
   for (int i = 0; i < g->n_inits; i++) {

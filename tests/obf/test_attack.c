@@ -155,6 +155,47 @@ static void common(struct pn_graph *g, struct pn_prg *prg) {
   memcpy(pn_graph_new_init(g, "shape", PN_DT_INT64, 1, (int64_t[]){2})->data, sh, sizeof sh);
 }
 
+/* FusedConv with ORT's HardSigmoid activation (MobileNetV3's squeeze-excite gate; alpha and beta
+** from activation_params) lowers to Conv -> HardSigmoid with those constants */
+static void test_lower_hardsigmoid(void **state) {
+  struct pn_ctx ctx = {0};
+  struct pn_prg p1, p2, pin;
+  pn_prg_init_u64(&ctx, &p1, 7);
+  pn_prg_init_u64(&ctx, &p2, 7);
+  pn_prg_init_u64(&ctx, &pin, 8);
+  struct pn_graph *a = pn_graph_new(), *b = pn_graph_new();
+  common(a, &p1);
+  common(b, &p2);
+  int64_t pads[4] = {1, 1, 1, 1}, yd[4] = {1, 4, 5, 5};
+  const char *c_in[3] = {"x", "w", "b"};
+  struct pn_node *fc = op(a, "FusedConv", "com.microsoft", 3, c_in, "y");
+  pn_node_set_ints(a, fc, "pads", 4, pads);
+  pn_node_set_string(a, fc, "activation", "HardSigmoid");
+  pn_node_set_floats(a, fc, "activation_params", 2, (float[]){0.25f, 0.4f});
+  pn_graph_add_output(a, "y", PN_DT_FLOAT, 4, yd);
+  struct pn_node *cv = op(b, "Conv", NULL, 3, c_in, "c0");
+  pn_node_set_ints(b, cv, "pads", 4, pads);
+  struct pn_node *hs = op(b, "HardSigmoid", NULL, 1, (const char *[]){"c0"}, "y");
+  pn_node_set_float(b, hs, "alpha", 0.25f);
+  pn_node_set_float(b, hs, "beta", 0.4f);
+  pn_graph_add_output(b, "y", PN_DT_FLOAT, 4, yd);
+  int count = 0;
+  int rc = pn_obf_lower_contrib(&ctx, a, &count);
+  if (rc) fail_msg("lower: %s", pn_errmsg(&ctx));
+  assert_int_equal(count, 1);
+  double err = INFINITY, ref = 0;
+  assert_int_equal(pn_obf_compare(&ctx, b, a, &pin, 2, &err, &ref), PN_OK);
+  printf("FusedConv(HardSigmoid) lowered: max abs err %.3g (outputs up to %.3g)\n", err, ref);
+  assert_true(err < 1e-6);
+  /* (with the default constants 0.2, 0.5, as when activation_params were ignored, err would be ~0.1) */
+  assert_true(ref > 0);
+  pn_graph_free(a);
+  pn_graph_free(b);
+  pn_prg_free(&p1);
+  pn_prg_free(&p2);
+  pn_prg_free(&pin);
+}
+
 static void test_lower(void **state) {
   struct pn_ctx ctx = {0};
   struct pn_prg p1, p2, pin;
@@ -248,6 +289,7 @@ int main(void) {
       cmocka_unit_test(test_metrics),
       cmocka_unit_test(test_vote),
       cmocka_unit_test(test_lower),
+      cmocka_unit_test(test_lower_hardsigmoid),
       cmocka_unit_test(test_attack_smoke),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
