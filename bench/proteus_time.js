@@ -3,7 +3,7 @@
 //   every input from the model's own metadata (float: uniform in [-0.5, 0.5); int64: token ids
 //   0..999; symbolic dimensions 1)
 //   node proteus_time.js MODEL.onnx SHAPE REPEAT MODEL2.onnx    both models on the same inputs, runs
-//   alternating (A B A B ...), so that a shared machine's changing load falls on both alike
+//   alternating (A B B A A B ...), so that a shared machine's changing load falls on both alike
 // The session uses graphOptimizationLevel 'disabled', so what is timed is exactly the graph the
 // optimizer produced (whole model vs. Proteus reassembly). Prints {"median_ms":..,"mean_ms":..}, one
 // line per model.
@@ -55,7 +55,8 @@ async function main() {
   const all = sessions.map((sess) => ({ sess, feeds: feedsOf(sess), t: [] }));
   for (const x of all) for (let i = 0; i < 2; i++) await x.sess.run(x.feeds);
   for (let i = 0; i < repeat; i++) {
-    for (const x of all) {
+    // A B, then B A: neither model always runs first
+    for (const x of i % 2 ? [...all].reverse() : all) {
       const t0 = process.hrtime.bigint();
       await x.sess.run(x.feeds);
       x.t.push(Number(process.hrtime.bigint() - t0) / 1e6);
