@@ -2,8 +2,11 @@
 ** First byte: bit 0 set wraps the rest as one well-formed frame of type data[1] (so the fuzzer spends its
 ** time in the payloads: HELLO's spec, the objects' headers); bit 1 set feeds the bytes to a real server
 ** session over a socketpair (HELLO sent, then the bytes read as the client's frames: KEYS loaded against
-** a tiny plan, queries answered) instead of the stream checker. Either way every refusal must be
-** PN_ERR_PROTOCOL / _CORRUPT / _MISMATCH (or, for the session, the peer closing: _IO) with a message. */
+** a tiny plan, queries answered: the KEYS frame parsed as it arrives, pn_fhe_evk_read) instead of the stream
+** checker; bit 2 set (bit 1 clear) reads the bytes as an EVAL object both ways, streamed (pn_fhe_evk_read from
+** memory) and buffered (pn_fhe_evk_load): keys the streamed reader accepts the buffered loader must accept too.
+** Every refusal must be PN_ERR_PROTOCOL / _CORRUPT / _MISMATCH (or, for the session or a source that ends
+** early, _IO) with a message. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,19 @@ static void setup(void) {
   free(sb);
   pn_fhe_spec_free(s);
   if (pn_fhe_server_new(&ctx, P, NULL, 16, &SRV)) abort();
+}
+
+/* The fuzzer's bytes as a source that ends where they end. */
+struct mem_src {
+  const uint8_t *p;
+  size_t len, at;
+};
+static int mem_get(struct pn_ctx *ctx, void *arg, void *bytes, size_t n) {
+  struct mem_src *m = arg;
+  if (n > m->len - m->at) return pn_err(ctx, PN_ERR_IO, "fuzz source: %zu bytes asked, %zu left", n, m->len - m->at);
+  memcpy(bytes, m->p + m->at, n);
+  m->at += n;
+  return PN_OK;
 }
 
 static void check_failure(const struct pn_ctx *ctx, int rc, int io_ok) {
@@ -81,6 +97,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc) check_failure(&ctx, rc, 1);
     pn_fhe_conn_free(c);
     close(sv[1]);
+  } else if (data[0] & 4) {
+    /* the bytes as EVAL objects: streamed (as long as they claim to be; and exactly as long) and buffered */
+    struct pn_fhe_evk *ks = NULL, *kb = NULL;
+    for (int w = 0; w < 2; w++) {
+      struct mem_src m = {d, n, 0};
+      uint64_t claim = w || n < 48 ? n : 48 + (d[40] | (uint64_t)d[41] << 8 | (uint64_t)d[42] << 16);
+      rc = pn_fhe_evk_read(&ctx, P, mem_get, &m, claim, &ks);
+      if (rc) check_failure(&ctx, rc, 1);
+      else if (m.at != claim) abort();
+      if (!rc && w) {
+        if (pn_fhe_evk_load(&ctx, P, d, n, &kb)) abort(); /* streamed accepted: the buffered loader must too */
+        pn_fhe_evk_free(kb);
+      }
+      pn_fhe_evk_free(ks);
+      ks = NULL;
+    }
   } else {
     rc = pn_fhe_frames_check(&ctx, d, n);
     if (rc) check_failure(&ctx, rc, 0);

@@ -90,6 +90,12 @@ int pn_ckks_load_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, 
 size_t pn_ckks_boot_keys_saved_bytes(const struct pn_ckks_context *c, const struct pn_ckks_boot_keys *bk);
 int pn_ckks_write_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_keys *bk,
                             pn_ckks_put_fn put, void *arg);
+/* Streamed loading (ckks.h, pn_ckks_read_gk): the keys pn_ckks_load_boot_keys gives for the same bytes, read one
+** record at a time, the digest computed on the way and checked at the end; only the keys the circuit of bp uses
+** (its rotations, each at most at the level it is used at, and conjugation) are accepted, so a peer cannot make
+** it allocate more than pn_ckks_boot_keygen's key set. */
+int pn_ckks_read_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_params *bp,
+                           pn_ckks_get_fn get, void *arg, struct pn_ckks_boot_keys **out /* OUT */);
 
 struct pn_ckks_boot;
 /* Build the bootstrapping context once: checks that the chain fits bp (PN_ERR_INVALID with what is

@@ -83,6 +83,70 @@ int pn_ckks_save_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, 
 
 static int corrupt(struct pn_ctx *ctx, const char *what) { return pn_ser_corrupt(ctx, T_BOOTKEYS, what); }
 
+/* The payload's leading parameters and key count: they must be bp's; *count within the context's bound. */
+#define PARAM_BYTES 11
+static int params_parse(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_params *bp,
+                        const uint8_t b[PARAM_BYTES], struct pn_ckks_boot_params *fb, int *count) {
+  memset(fb, 0, sizeof *fb);
+  fb->logslots = b[0];
+  fb->stc_levels = b[1];
+  fb->cts_levels = b[2];
+  fb->eph_weight = b[3] | b[4] << 8;
+  fb->eph_base_bits = b[5];
+  fb->cos_degree = b[6];
+  fb->double_angles = b[7];
+  fb->arcsine_degree = b[8];
+  *count = b[9] | b[10] << 8;
+  if (memcmp(fb, bp, sizeof *fb)) return corrupt(ctx, "made for other bootstrapping parameters");
+  if ((size_t)*count > 2 * c->slots) return corrupt(ctx, "key count out of range");
+  return PN_OK;
+}
+
+/* An empty key set for fb with room for count rotation keys. */
+static int keys_new(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_params *fb, int count,
+                    struct pn_ckks_boot_keys **out) {
+  struct pn_ckks_boot_keys *bk = *out = calloc(1, sizeof *bk);
+  if (bk) {
+    memcpy(bk->fp, c->fp, sizeof bk->fp);
+    bk->bp = *fb;
+    if ((bk->gk = calloc(1, sizeof *bk->gk))) {
+      memcpy(bk->gk->fp, c->fp, sizeof bk->gk->fp);
+      bk->gk->galois = calloc((size_t)count + 1, sizeof *bk->gk->galois);
+      bk->gk->keys = calloc((size_t)count + 1, sizeof *bk->gk->keys);
+    }
+  }
+  if (!bk || !bk->gk || !bk->gk->galois || !bk->gk->keys) return pn_err(ctx, PN_ERR_NOMEM, "ckks load bootstrapping keys");
+  return PN_OK;
+}
+
+/* Room for the dense -> sparse key of nd digits (bp's count, else refused). */
+static int d2s_new(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_params *bp,
+                   struct pn_ckks_boot_keys *bk, int nd) {
+  if (nd != pn_boot_eph_digits(c, bp)) return corrupt(ctx, "dense-to-sparse key digits differ from the parameters");
+  bk->nd = nd;
+  bk->d2s_b = malloc((size_t)nd * c->n * sizeof *bk->d2s_b);
+  bk->d2s_a = malloc((size_t)nd * c->n * sizeof *bk->d2s_a);
+  if (!bk->d2s_b || !bk->d2s_a) return pn_err(ctx, PN_ERR_NOMEM, "ckks load bootstrapping keys");
+  return PN_OK;
+}
+
+/* The keys parsed (rc PN_OK): every rotation the circuit needs, at the levels it needs, else refused; *out set or
+** bk freed. */
+static int keys_finish(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_params *bp,
+                       struct pn_ckks_boot_keys *bk, int rc, struct pn_ckks_boot_keys **out) {
+  if (!rc && (rc = pn_boot_keys_check(ctx, c, bp, bk)) == PN_ERR_MISMATCH) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", pn_errmsg(ctx));
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s (loading)", msg);
+  }
+  if (rc) {
+    pn_ckks_boot_keys_free(bk);
+    return rc;
+  }
+  *out = bk;
+  return PN_OK;
+}
+
 int pn_ckks_load_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_params *bp,
                            const uint8_t *buf, size_t len, struct pn_ckks_boot_keys **out) {
   *out = NULL;
@@ -95,44 +159,19 @@ int pn_ckks_load_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, 
   if (memcmp(dg, r.p + r.len - DIGEST, DIGEST)) return corrupt(ctx, "digest mismatch (damaged keys)");
   r.len -= DIGEST; /* the digest is checked; parse what it covers */
   struct pn_ckks_boot_params fb;
-  memset(&fb, 0, sizeof fb);
-  uint8_t v8[7];
-  uint16_t hw, count;
-  if (!pn_ser_r_u8(&r, &v8[0]) || !pn_ser_r_u8(&r, &v8[1]) || !pn_ser_r_u8(&r, &v8[2]) || !pn_ser_r_u16(&r, &hw) ||
-      !pn_ser_r_u8(&r, &v8[3]) || !pn_ser_r_u8(&r, &v8[4]) || !pn_ser_r_u8(&r, &v8[5]) || !pn_ser_r_u8(&r, &v8[6]) ||
-      !pn_ser_r_u16(&r, &count))
-    return corrupt(ctx, "truncated parameters");
-  fb.logslots = v8[0];
-  fb.stc_levels = v8[1];
-  fb.cts_levels = v8[2];
-  fb.eph_weight = hw;
-  fb.eph_base_bits = v8[3];
-  fb.cos_degree = v8[4];
-  fb.double_angles = v8[5];
-  fb.arcsine_degree = v8[6];
-  if (memcmp(&fb, bp, sizeof fb)) return corrupt(ctx, "made for other bootstrapping parameters");
-  if ((size_t)count > 2 * c->slots) return corrupt(ctx, "key count out of range");
-  struct pn_ckks_boot_keys *bk = calloc(1, sizeof *bk);
-  if (!bk) return pn_err(ctx, PN_ERR_NOMEM, "ckks load bootstrapping keys");
-  memcpy(bk->fp, c->fp, sizeof bk->fp);
-  bk->bp = fb;
-  bk->gk = calloc(1, sizeof *bk->gk);
-  if (bk->gk) {
-    memcpy(bk->gk->fp, c->fp, sizeof bk->gk->fp);
-    bk->gk->galois = calloc((size_t)count + 1, sizeof *bk->gk->galois);
-    bk->gk->keys = calloc((size_t)count + 1, sizeof *bk->gk->keys);
-  }
-  if (!bk->gk || !bk->gk->galois || !bk->gk->keys) rc = pn_err(ctx, PN_ERR_NOMEM, "ckks load bootstrapping keys");
-  const uint64_t m2 = 2 * (uint64_t)c->n;
+  uint8_t pb[PARAM_BYTES];
+  int count;
+  if (!pn_ser_r_bytes(&r, pb, sizeof pb)) return corrupt(ctx, "truncated parameters");
+  if ((rc = params_parse(ctx, c, bp, pb, &fb, &count))) return rc;
+  struct pn_ckks_boot_keys *bk = NULL;
+  rc = keys_new(ctx, c, &fb, count, &bk);
   for (int i = 0; i < count && !rc; i++) {
     uint64_t g;
     if (!pn_ser_r_u64(&r, &g)) {
       rc = corrupt(ctx, "truncated");
       break;
     }
-    if (g >= m2 || !(g & 1) || g == 1) rc = corrupt(ctx, "Galois element is not an odd unit mod 2N other than 1");
-    for (int t = 0; t < bk->gk->count && !rc; t++)
-      if (bk->gk->galois[t] == g) rc = corrupt(ctx, "duplicate Galois element");
+    rc = pn_ser_galois_check(ctx, c, T_BOOTKEYS, bk->gk, g);
     if (!rc) rc = pn_ser_r_swk(ctx, &r, c, T_BOOTKEYS, &bk->gk->keys[bk->gk->count]);
     if (!rc) bk->gk->galois[bk->gk->count++] = g;
   }
@@ -140,13 +179,7 @@ int pn_ckks_load_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, 
   if (!rc && bk->s2d->lmax != c->nq - 1) rc = corrupt(ctx, "sparse-to-dense key does not serve every level");
   uint8_t nd = 0;
   if (!rc && !pn_ser_r_u8(&r, &nd)) rc = corrupt(ctx, "truncated");
-  if (!rc && nd != pn_boot_eph_digits(c, bp)) rc = corrupt(ctx, "dense-to-sparse key digits differ from the parameters");
-  if (!rc) {
-    bk->nd = nd;
-    bk->d2s_b = malloc((size_t)nd * c->n * sizeof *bk->d2s_b);
-    bk->d2s_a = malloc((size_t)nd * c->n * sizeof *bk->d2s_a);
-    if (!bk->d2s_b || !bk->d2s_a) rc = pn_err(ctx, PN_ERR_NOMEM, "ckks load bootstrapping keys");
-  }
+  if (!rc) rc = d2s_new(ctx, c, bp, bk, nd);
   if (!rc) {
     int primes[64];
     memset(primes, 0, sizeof primes); /* every limb modulo q_0 */
@@ -155,19 +188,71 @@ int pn_ckks_load_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, 
   if (!rc && !pn_ser_r_bytes(&r, bk->d2s_seed, sizeof bk->d2s_seed)) rc = corrupt(ctx, "truncated seed");
   if (!rc) rc = pn_boot_d2s_expand(ctx, c, bk);
   if (!rc) rc = pn_ser_r_end(ctx, &r, T_BOOTKEYS);
-  if (!rc) { /* every rotation the circuit needs, at the levels it needs */
-    rc = pn_boot_check_params(ctx, c, bp);
-    if (!rc) rc = pn_boot_keys_check(ctx, c, bp, bk);
-    if (rc == PN_ERR_MISMATCH) {
-      char msg[256];
-      snprintf(msg, sizeof msg, "%s", pn_errmsg(ctx));
-      rc = pn_err(ctx, PN_ERR_CORRUPT, "%s (loading)", msg);
-    }
+  if (!rc) rc = pn_boot_check_params(ctx, c, bp);
+  return keys_finish(ctx, c, bp, bk, rc, out);
+}
+
+/* Streamed (boot.h): the rotations the circuit uses, at the levels it uses them, and conjugation at the EvalMod
+** start are the only keys accepted, each at most at its level: the keys pn_ckks_boot_keygen makes. */
+int pn_ckks_read_boot_keys(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_boot_params *bp,
+                           pn_ckks_get_fn get, void *arg, struct pn_ckks_boot_keys **out) {
+  *out = NULL;
+  enum { MAXROT = 512 };
+  int steps[MAXROT + 1], levels[MAXROT + 1], lin, lout, lcts, lmod;
+  int nrot = pn_ckks_boot_rotations(ctx, c, bp, steps, levels, MAXROT);
+  if (nrot < 0) return nrot;
+  pn_boot_levels(c, bp, &lin, &lout, &lcts, &lmod);
+  steps[nrot] = PN_CKKS_CONJ, levels[nrot] = lmod;
+  const struct pn_ckks_key_want want = {steps, levels, nrot + 1};
+  struct pn_sha256_stream h;
+  int rc = pn_sha256_begin(ctx, &h);
+  if (rc) return rc;
+  struct pn_rstream s = {ctx, get, arg, T_BOOTKEYS, 0, &h, NULL, 0};
+  struct pn_ckks_boot_params fb;
+  uint8_t pb[PARAM_BYTES], b8[8];
+  int count = 0;
+  struct pn_ckks_boot_keys *bk = NULL;
+  if (!(rc = pn_ser_rs_header(&s, c)) && !(rc = pn_ser_rs_read(&s, pb, sizeof pb, "parameters")))
+    rc = params_parse(ctx, c, bp, pb, &fb, &count);
+  if (!rc && count > want.count) {
+    char m[96];
+    snprintf(m, sizeof m, "%d keys, the circuit uses %d", count, want.count);
+    rc = corrupt(ctx, m);
   }
-  if (rc) {
-    pn_ckks_boot_keys_free(bk);
-    return rc;
+  if (!rc) rc = keys_new(ctx, c, &fb, count, &bk);
+  for (int i = 0; i < count && !rc; i++) {
+    uint64_t g = 0;
+    if ((rc = pn_ser_rs_read(&s, b8, 8, "Galois element"))) break;
+    for (int k = 0; k < 8; k++) g |= (uint64_t)b8[k] << (8 * k);
+    rc = pn_ser_galois_check(ctx, c, T_BOOTKEYS, bk->gk, g);
+    const int w = pn_ser_want_find(c, &want, g);
+    if (!rc && w < 0) rc = corrupt(ctx, "a key for a rotation the circuit does not use");
+    if (!rc) rc = pn_ser_rs_swk(&s, c, levels[w], &bk->gk->keys[bk->gk->count]);
+    if (!rc) bk->gk->galois[bk->gk->count++] = g;
   }
-  *out = bk;
-  return PN_OK;
+  if (!rc) rc = pn_ser_rs_swk(&s, c, c->nq - 1, &bk->s2d);
+  if (!rc && bk->s2d->lmax != c->nq - 1) rc = corrupt(ctx, "sparse-to-dense key does not serve every level");
+  uint8_t nd = 0;
+  if (!rc) rc = pn_ser_rs_read(&s, &nd, 1, "dense-to-sparse digits");
+  if (!rc) rc = d2s_new(ctx, c, bp, bk, nd);
+  if (!rc && c->n * 8 > s.cap) { /* one limb at a time through the record buffer */
+    free(s.buf);
+    s.cap = 0;
+    if (!(s.buf = malloc(c->n * 8))) rc = pn_err(ctx, PN_ERR_NOMEM, "ckks read bootstrapping keys");
+    else s.cap = c->n * 8;
+  }
+  for (int i = 0; i < nd && !rc; i++) {
+    int prime0 = 0; /* every limb modulo q_0 */
+    struct pn_rbuf r = {s.buf, c->n * 8, 0};
+    if (!(rc = pn_ser_rs_read(&s, s.buf, c->n * 8, "dense-to-sparse b")))
+      rc = pn_ser_r_limbs(ctx, &r, c, &prime0, 1, bk->d2s_b + (size_t)i * c->n, T_BOOTKEYS, "dense-to-sparse b");
+  }
+  if (!rc) rc = pn_ser_rs_read(&s, bk->d2s_seed, sizeof bk->d2s_seed, "dense-to-sparse seed");
+  uint8_t dg[DIGEST], got[DIGEST];
+  pn_sha256_end(&h, dg);
+  s.h = NULL;
+  if (!rc) rc = pn_ser_rs_read(&s, got, DIGEST, "digest");
+  if (!rc && memcmp(dg, got, DIGEST)) rc = corrupt(ctx, "digest mismatch (damaged keys)");
+  if (!rc) rc = pn_boot_d2s_expand(ctx, c, bk);
+  return keys_finish(ctx, c, bp, bk, pn_ser_rs_end(&s, rc), out);
 }

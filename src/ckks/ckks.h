@@ -297,5 +297,27 @@ PN_API size_t pn_ckks_swk_saved_bytes(const struct pn_ckks_context *c, const str
 PN_API size_t pn_ckks_gk_saved_bytes(const struct pn_ckks_context *c, const struct pn_ckks_gk *gk);
 PN_API int pn_ckks_write_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
                             pn_ckks_put_fn put, void *arg);
+/* Streamed loading, the inverse of write_*: the object's bytes pulled from get piece by piece (the header, then
+** one key record at a time), each length checked against c (fingerprint, levels, digits) and against the bytes
+** the object's header says are still due before get is asked for them; the reader's only buffer is the piece
+** it asks for, at most one switching key record (a top-level key's, explicit form, is the largest). get fills
+** bytes[0..n) or returns an error it set on ctx. The keys are the ones load_* gives for the same bytes, with
+** one restriction: want (may be NULL: any key, as load_gk) lists the rotation steps accepted and the highest
+** level each key may serve (lmax NULL: any); a key for another rotation, a repeated one, one above its level,
+** or a count above want's is refused before its bytes are read, so a peer cannot make the reader allocate
+** more than the wanted key set. On failure nothing is kept (PN_ERR_CORRUPT naming the field, or get's error). */
+typedef int (*pn_ckks_get_fn)(struct pn_ctx *ctx, void *arg, void *bytes, size_t n);
+struct pn_ckks_key_want {
+  const int *steps; /* rotation steps (PN_CKKS_CONJ: conjugation) */
+  const int *lmax;  /* the highest level each key may serve (NULL: the top level) */
+  int count;
+};
+/* A switching key object (save_swk) serving levels up to lmax at most. */
+PN_API int pn_ckks_read_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, pn_ckks_get_fn get, void *arg,
+                            int lmax, struct pn_ckks_swk **out /* OUT */);
+PN_API int pn_ckks_read_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, pn_ckks_get_fn get, void *arg,
+                           const struct pn_ckks_key_want *want, struct pn_ckks_gk **out /* OUT */);
+/* Bytes of the largest switching key record c allows (top level, explicit form): the streamed readers' bound. */
+PN_API size_t pn_ckks_swk_record_max(const struct pn_ckks_context *c);
 
 #endif

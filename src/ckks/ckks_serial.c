@@ -153,23 +153,31 @@ int pn_ser_corrupt(struct pn_ctx *ctx, int type, const char *what) {
   return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: %s", type_names[type], what);
 }
 
-/* Check the header; on success r is positioned at the payload, which is exactly the rest. */
-int pn_ser_r_header(struct pn_ctx *ctx, struct pn_rbuf *r, int type, const struct pn_ckks_context *c) {
-  char magic[4];
-  uint16_t ver, ty;
-  uint8_t fp[32];
-  uint64_t pl;
-  if (!pn_ser_r_bytes(r, magic, 4) || !pn_ser_r_u16(r, &ver) || !pn_ser_r_u16(r, &ty) || !pn_ser_r_bytes(r, fp, 32) || !pn_ser_r_u64(r, &pl))
-    return pn_ser_corrupt(ctx, type, "truncated header");
-  if (memcmp(magic, PN_CKKS_MAGIC, 4)) return pn_ser_corrupt(ctx, type, "bad magic (not a privnn CKKS object)");
+int pn_ser_check_header(struct pn_ctx *ctx, const uint8_t h[HDR_BYTES], int type, const struct pn_ckks_context *c,
+                        uint64_t *payload) {
+  const unsigned ver = h[4] | h[5] << 8, ty = h[6] | h[7] << 8;
+  uint64_t pl = 0;
+  for (int i = 0; i < 8; i++) pl |= (uint64_t)h[40 + i] << (8 * i);
+  if (memcmp(h, PN_CKKS_MAGIC, 4)) return pn_ser_corrupt(ctx, type, "bad magic (not a privnn CKKS object)");
   if (ver != PN_CKKS_VERSION)
     return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: unsupported version %u (expected %d)", type_names[type], ver,
                   PN_CKKS_VERSION);
-  if (ty != type)
+  if (ty != (unsigned)type)
     return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: object is a %s", type_names[type],
                   ty > 0 && ty < T_COUNT ? type_names[ty] : "unknown type");
-  if (c && memcmp(fp, c->fp, 32))
+  if (c && memcmp(h + 8, c->fp, 32))
     return pn_ser_corrupt(ctx, type, "parameter fingerprint mismatch (made for other parameters)");
+  *payload = pl;
+  return PN_OK;
+}
+
+/* Check the header; on success r is positioned at the payload, which is exactly the rest. */
+int pn_ser_r_header(struct pn_ctx *ctx, struct pn_rbuf *r, int type, const struct pn_ckks_context *c) {
+  uint8_t h[HDR_BYTES];
+  uint64_t pl;
+  if (!pn_ser_r_bytes(r, h, HDR_BYTES)) return pn_ser_corrupt(ctx, type, "truncated header");
+  int rc = pn_ser_check_header(ctx, h, type, c, &pl);
+  if (rc) return rc;
   if (pl != r->len - r->pos)
     return pn_err(ctx, PN_ERR_CORRUPT, "ckks %s: payload length %llu, but %zu bytes follow", type_names[type],
                   (unsigned long long)pl, r->len - r->pos);
@@ -428,7 +436,7 @@ int pn_ckks_load_pk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
 /* A switching key record: u8 digits | u8 limbs per digit | u8 lmax | u8 form (0: a written out, 1: a
 ** given by its 32-byte seed) | b words | a words or the seed | SHA-256 of the record before it. The digest
 ** makes any damage to the seed (which no range check could see) or to the words a refusal. */
-#define SWK_HDR 4
+#define SWK_HDR PN_SER_SWK_HDR
 #define SWK_DIGEST 32
 void pn_ser_w_swk(struct pn_wbuf *w, const struct pn_ckks_context *c, const struct pn_ckks_swk *k, int seeded) {
   const size_t start = w->len, words = (size_t)k->dnum * k->nt * c->n;
@@ -452,19 +460,28 @@ size_t pn_ckks_swk_record_bytes(const struct pn_ckks_context *c, const struct pn
   return SWK_HDR + words * 8 + (seeded ? 32 : words * 8) + SWK_DIGEST;
 }
 
-int pn_ser_r_swk(struct pn_ctx *ctx, struct pn_rbuf *r, const struct pn_ckks_context *c, int type,
-                 struct pn_ckks_swk **out) {
-  *out = NULL;
-  const size_t start = r->pos;
-  uint8_t dnum, nt, lmax, form;
-  if (!pn_ser_r_u8(r, &dnum) || !pn_ser_r_u8(r, &nt) || !pn_ser_r_u8(r, &lmax) || !pn_ser_r_u8(r, &form))
-    return pn_ser_corrupt(ctx, type, "truncated switching key");
+int pn_ser_swk_rest(struct pn_ctx *ctx, const struct pn_ckks_context *c, int type, const uint8_t hdr[PN_SER_SWK_HDR],
+                    size_t *rest) {
+  const int dnum = hdr[0], nt = hdr[1], lmax = hdr[2], form = hdr[3];
   if (lmax >= c->nq) return pn_ser_corrupt(ctx, type, "switching key level above the top level");
   if (nt != lmax + 1 + c->np || dnum != pn_ckks_digits_for(c, lmax))
     return pn_ser_corrupt(ctx, type, "digit or prime count differs from the context");
   if (form > 1) return pn_ser_corrupt(ctx, type, "switching key form must be 0 (explicit) or 1 (seeded)");
   const size_t words = (size_t)dnum * nt * c->n;
-  const size_t rest = words * 8 + (form ? 32 : words * 8) + SWK_DIGEST;
+  *rest = words * 8 + (form ? 32 : words * 8) + SWK_DIGEST;
+  return PN_OK;
+}
+
+int pn_ser_r_swk(struct pn_ctx *ctx, struct pn_rbuf *r, const struct pn_ckks_context *c, int type,
+                 struct pn_ckks_swk **out) {
+  *out = NULL;
+  const size_t start = r->pos;
+  uint8_t h[SWK_HDR];
+  size_t rest;
+  if (!pn_ser_r_bytes(r, h, SWK_HDR)) return pn_ser_corrupt(ctx, type, "truncated switching key");
+  int rc = pn_ser_swk_rest(ctx, c, type, h, &rest);
+  if (rc) return rc;
+  const int dnum = h[0], nt = h[1], lmax = h[2], form = h[3];
   if (rest > r->len - r->pos) return pn_ser_corrupt(ctx, type, "switching key truncated");
   uint8_t dg[SWK_DIGEST];
   pn_sha256(r->p + start, SWK_HDR + rest - SWK_DIGEST, dg);
@@ -474,7 +491,6 @@ int pn_ser_r_swk(struct pn_ctx *ctx, struct pn_rbuf *r, const struct pn_ckks_con
   if (!k) return pn_err(ctx, PN_ERR_NOMEM, "ckks load switching key");
   int primes[2 * PN_CKKS_MAX_PRIMES];
   for (int t = 0; t < nt; t++) primes[t] = t <= lmax ? t : c->nq + (t - lmax - 1);
-  int rc = PN_OK;
   for (int j = 0; j < dnum && !rc; j++)
     rc = pn_ser_r_limbs(ctx, r, c, primes, nt, k->b + (size_t)j * nt * c->n, type, "b");
   if (!rc && form) {
@@ -515,6 +531,15 @@ int pn_ckks_load_swk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const 
     return rc;
   }
   *out = k;
+  return PN_OK;
+}
+
+int pn_ser_galois_check(struct pn_ctx *ctx, const struct pn_ckks_context *c, int type, const struct pn_ckks_gk *gk,
+                        uint64_t g) {
+  if (g >= 2 * (uint64_t)c->n || !(g & 1) || g == 1)
+    return pn_ser_corrupt(ctx, type, "Galois element is not an odd unit mod 2N other than 1");
+  for (int t = 0; t < gk->count; t++)
+    if (gk->galois[t] == g) return pn_ser_corrupt(ctx, type, "duplicate Galois element");
   return PN_OK;
 }
 
@@ -576,20 +601,14 @@ int pn_ckks_load_gk(struct pn_ctx *ctx, const struct pn_ckks_context *c, const u
   gk->galois = calloc(count + 1, sizeof *gk->galois);
   gk->keys = calloc(count + 1, sizeof *gk->keys);
   if (!gk->galois || !gk->keys) rc = pn_err(ctx, PN_ERR_NOMEM, "ckks load Galois keys");
-  const uint64_t m = 2 * (uint64_t)c->n;
   for (uint64_t i = 0; i < count && !rc; i++) {
     uint64_t g;
     if (!pn_ser_r_u64(&r, &g)) {
       rc = pn_ser_corrupt(ctx, T_GK, "truncated");
       break;
     }
-    if (g >= m || !(g & 1) || g == 1) {
-      rc = pn_ser_corrupt(ctx, T_GK, "Galois element is not an odd unit mod 2N other than 1");
-      break;
-    }
-    for (int t = 0; t < gk->count; t++)
-      if (gk->galois[t] == g) rc = pn_ser_corrupt(ctx, T_GK, "duplicate Galois element");
-    if (!rc) rc = pn_ser_r_swk(ctx, &r, c, T_GK, &gk->keys[gk->count]);
+    if ((rc = pn_ser_galois_check(ctx, c, T_GK, gk, g))) break;
+    rc = pn_ser_r_swk(ctx, &r, c, T_GK, &gk->keys[gk->count]);
     if (!rc) gk->galois[gk->count++] = g;
   }
   if (!rc) rc = pn_ser_r_end(ctx, &r, T_GK);

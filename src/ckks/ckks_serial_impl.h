@@ -78,5 +78,39 @@ int pn_ser_r_limbs(struct pn_ctx *ctx, struct pn_rbuf *r, const struct pn_ckks_c
 int pn_ser_r_end(struct pn_ctx *ctx, struct pn_rbuf *r, int type);
 int pn_ser_r_swk(struct pn_ctx *ctx, struct pn_rbuf *r, const struct pn_ckks_context *c, int type,
                  struct pn_ckks_swk **out);
+/* An object header's fields checked (magic, version, type, fingerprint when c is set); *payload its length. */
+int pn_ser_check_header(struct pn_ctx *ctx, const uint8_t h[HDR_BYTES], int type, const struct pn_ckks_context *c,
+                        uint64_t *payload /* OUT */);
+/* A switching key record's 4 leading bytes checked against c; *rest: the bytes of the record after them. */
+#define PN_SER_SWK_HDR 4
+int pn_ser_swk_rest(struct pn_ctx *ctx, const struct pn_ckks_context *c, int type, const uint8_t hdr[PN_SER_SWK_HDR],
+                    size_t *rest /* OUT */);
+
+/* Streamed reading (ckks_read.c): an object's bytes pulled from get as they are needed. Every read is checked
+** against the payload bytes still due (left, from the header) before get is asked for them; what is read
+** goes into the digest h when it is set. buf: the one record buffer (at most one switching key record). */
+struct pn_rstream {
+  struct pn_ctx *ctx;
+  pn_ckks_get_fn get;
+  void *arg;
+  int type;
+  uint64_t left;
+  struct pn_sha256_stream *h;
+  uint8_t *buf;
+  size_t cap;
+};
+/* n bytes into dst; PN_ERR_CORRUPT naming what when they run past the payload. */
+int pn_ser_rs_read(struct pn_rstream *s, void *dst, size_t n, const char *what);
+/* The header (checked against c) read; s->left set from it. */
+int pn_ser_rs_header(struct pn_rstream *s, const struct pn_ckks_context *c);
+/* One switching key record serving at most level lmax_cap (refused before its bytes are read otherwise). */
+int pn_ser_rs_swk(struct pn_rstream *s, const struct pn_ckks_context *c, int lmax_cap, struct pn_ckks_swk **out);
+/* The payload read to its end (else "trailing bytes"); frees the buffer either way. */
+int pn_ser_rs_end(struct pn_rstream *s, int rc);
+/* Galois element g for the next key of gk: an odd unit mod 2N other than 1, not already in gk. */
+int pn_ser_galois_check(struct pn_ctx *ctx, const struct pn_ckks_context *c, int type, const struct pn_ckks_gk *gk,
+                        uint64_t g);
+/* A Galois element accepted by want (steps -> elements, levels): its index, or -1. */
+int pn_ser_want_find(const struct pn_ckks_context *c, const struct pn_ckks_key_want *want, uint64_t g);
 
 #endif

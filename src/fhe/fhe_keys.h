@@ -74,6 +74,15 @@ int pn_fhe_evk_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struc
 int pn_fhe_evk_load(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const uint8_t *buf, size_t len,
                     struct pn_fhe_evk **out /* OUT */);
 void pn_fhe_evk_free(struct pn_fhe_evk *k);
+/* Streamed loading (the server receiving a KEYS frame): the len bytes of an EVAL object pulled from get as they
+** arrive, one key record at a time (ckks.h, pn_ckks_read_gk): the header first (program hash, the payload length
+** against len), then each part's length against what the object holds, each CKKS object's fingerprint and
+** every record's size against the parameters before its bytes are read; only the plan's rotations (full keys)
+** and its bootstrapping keys are accepted, so a peer cannot make the server allocate more than the plan's key
+** set, and nothing is held besides the keys but the piece being read (at most one switching key record,
+** pn_ckks_swk_record_max). The keys equal pn_fhe_evk_load's for the same bytes. On failure nothing is kept. */
+int pn_fhe_evk_read(struct pn_ctx *ctx, const struct pn_fhe_plan *p, pn_ckks_get_fn get, void *arg, uint64_t len,
+                    struct pn_fhe_evk **out /* OUT */);
 /* Streamed: the bytes of pn_fhe_evk_save handed to put one key record at a time (the header first), so a
 ** client writing them to a file or a socket holds the keys once plus one record (ckks.h, pn_ckks_put_fn). */
 int pn_fhe_evk_write(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k, pn_ckks_put_fn put,

@@ -11,7 +11,9 @@
 ** parameter fingerprint (keys.c). Framing as src/mpc/net.c's discipline: a 16-byte header "PNFS" | u8
 ** type | 3 zero bytes | u64 payload length, checked (magic, type, reserved bytes, a per-type length
 ** bound) before anything is allocated; payloads grow as bytes arrive (a header that claims gigabytes
-** costs nothing until they come); every read and write has a timeout. A bad frame ends that session
+** costs nothing until they come), and the server parses the KEYS frame as it arrives, one key record at a
+** time (pn_fhe_evk_read: never the frame whole in memory, only the plan's keys accepted); every read and
+** write has a timeout. A bad frame ends that session
 ** with an ERROR frame to the peer and a message; the server goes on accepting. No TLS here (the payload
 ** is ciphertexts and public keys; confidentiality of the model's answers rests on CKKS, integrity is
 ** not provided: a tampered result decrypts to garbage, not to a chosen answer). */

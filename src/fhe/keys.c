@@ -55,19 +55,25 @@ int pn_fhe_obj_wrap(struct pn_ctx *ctx, int type, const uint8_t hash[32], const 
   return PN_OK;
 }
 
-int pn_fhe_obj_peek(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int *type, uint8_t hash[32]) {
-  if (len < OBJ_HDR || pn_get_le32(buf) != OBJ_MAGIC)
+/* The 48 header bytes of an object whose payload is plen bytes (a buffer's rest, or a frame's). */
+static int obj_header(struct pn_ctx *ctx, const uint8_t *buf, uint64_t plen, int *type, uint8_t hash[32]) {
+  if (pn_get_le32(buf) != OBJ_MAGIC)
     return pn_err(ctx, PN_ERR_CORRUPT, "fhe: not a privnn FHE object (bad magic or shorter than its header)");
   if (buf[4] != OBJ_VERSION || buf[5])
     return pn_err(ctx, PN_ERR_CORRUPT, "fhe: object version %u (this build reads %d)", buf[4] | buf[5] << 8, OBJ_VERSION);
   if (buf[7] || buf[6] < 1 || buf[6] >= PN_FHE_OBJ_COUNT)
     return pn_err(ctx, PN_ERR_CORRUPT, "fhe: unknown object type %u", buf[6] | buf[7] << 8);
-  if (pn_get_le64(buf + 40) != len - OBJ_HDR)
-    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: %s: payload of %llu bytes, the object holds %zu (truncated or padded)",
-                  obj_names[buf[6]], (unsigned long long)pn_get_le64(buf + 40), len - OBJ_HDR);
+  if (pn_get_le64(buf + 40) != plen)
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: %s: payload of %llu bytes, the object holds %llu (truncated or padded)",
+                  obj_names[buf[6]], (unsigned long long)pn_get_le64(buf + 40), (unsigned long long)plen);
   *type = buf[6];
   if (hash) memcpy(hash, buf + 8, 32);
   return PN_OK;
+}
+
+int pn_fhe_obj_peek(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int *type, uint8_t hash[32]) {
+  if (len < OBJ_HDR) return pn_err(ctx, PN_ERR_CORRUPT, "fhe: not a privnn FHE object (bad magic or shorter than its header)");
+  return obj_header(ctx, buf, len - OBJ_HDR, type, hash);
 }
 
 /* The payload of an object of `type` made for program `hash` (NULL: any). */
@@ -581,6 +587,89 @@ int pn_fhe_evk_load(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const uint8
       (p->real_boot && (rc = pn_ckks_load_boot_keys(ctx, p->ckks, &p->bp, c, (size_t)cl, &k->bk))) ||
       (rc = fhe_evk_check(ctx, p, k))) {
     pn_err_prefix(ctx, "fhe: evaluation keys");
+    pn_fhe_evk_free(k);
+    return rc;
+  }
+  *out = k;
+  return PN_OK;
+}
+
+/* Streamed: one part of the EVAL payload (its u64 length read first) as a source of its own, so a CKKS object
+** that claims more bytes than its part (or leaves some) is refused. */
+struct evk_part {
+  pn_ckks_get_fn get;
+  void *arg;
+  uint64_t left;
+  const char *name;
+};
+static int evk_part_get(struct pn_ctx *ctx, void *arg, void *bytes, size_t n) {
+  struct evk_part *pt = arg;
+  if (n > pt->left)
+    return pn_err(ctx, PN_ERR_CORRUPT, "the %s run past their declared length", pt->name);
+  pt->left -= n;
+  return pt->get(ctx, pt->arg, bytes, n);
+}
+
+/* The next part's length, checked against what the object still holds. */
+static int evk_part_open(struct pn_ctx *ctx, pn_ckks_get_fn get, void *arg, uint64_t *left, const char *name,
+                         struct evk_part *pt) {
+  uint8_t b[8];
+  int rc = *left < 8 ? pn_err(ctx, PN_ERR_CORRUPT, "field '%s length' truncated", name)
+                     : get(ctx, arg, b, 8);
+  if (rc) return rc;
+  *left -= 8;
+  uint64_t n = pn_get_le64(b);
+  if (n > *left)
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: %llu bytes declared, the object holds %llu more", name,
+                  (unsigned long long)n, (unsigned long long)*left);
+  *left -= n;
+  *pt = (struct evk_part){get, arg, n, name};
+  return PN_OK;
+}
+static int evk_part_close(struct pn_ctx *ctx, int rc, const struct evk_part *pt) {
+  if (!rc && pt->left)
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "the %s end %llu bytes before their declared length",
+                pt->name, (unsigned long long)pt->left);
+  return rc;
+}
+
+int pn_fhe_evk_read(struct pn_ctx *ctx, const struct pn_fhe_plan *p, pn_ckks_get_fn get, void *arg, uint64_t len,
+                    struct pn_fhe_evk **out) {
+  *out = NULL;
+  uint8_t h[OBJ_HDR];
+  if (len < OBJ_HDR) return pn_err(ctx, PN_ERR_CORRUPT, "fhe: not a privnn FHE object (shorter than its header)");
+  int rc = get(ctx, arg, h, OBJ_HDR), t = 0;
+  if (rc) return rc;
+  uint8_t hash[32];
+  if ((rc = obj_header(ctx, h, len - OBJ_HDR, &t, hash))) return rc;
+  if (t != PN_FHE_OBJ_EVAL)
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: expected a %s, got a %s", obj_names[PN_FHE_OBJ_EVAL], obj_names[t]);
+  if (memcmp(hash, p->model_hash, 32))
+    return pn_err(ctx, PN_ERR_MISMATCH, "fhe: %s made for another model or parameters (program hash differs)",
+                  obj_names[PN_FHE_OBJ_EVAL]);
+  uint64_t left = len - OBJ_HDR;
+  struct pn_fhe_evk *k = calloc(1, sizeof *k);
+  if (!k) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  memcpy(k->hash, p->model_hash, 32);
+  /* only the plan's rotations, each a full key (pn_ckks_keygen_galois): no more than the plan's key set */
+  const struct pn_ckks_key_want want = {p->rot, NULL, p->n_rot};
+  const int top = pn_ckks_max_level(p->ckks);
+  struct evk_part pt;
+  if (!(rc = evk_part_open(ctx, get, arg, &left, "relinearisation key", &pt)))
+    rc = evk_part_close(ctx, pn_ckks_read_swk(ctx, p->ckks, evk_part_get, &pt, top, &k->rk), &pt);
+  if (!rc && !(rc = evk_part_open(ctx, get, arg, &left, "Galois keys", &pt)))
+    rc = evk_part_close(ctx, pn_ckks_read_gk(ctx, p->ckks, evk_part_get, &pt, &want, &k->gk), &pt);
+  if (!rc && !(rc = evk_part_open(ctx, get, arg, &left, "bootstrapping keys", &pt))) {
+    if ((pt.left != 0) != (p->real_boot != 0))
+      rc = pn_err(ctx, PN_ERR_CORRUPT, "%s bootstrapping keys, the plan %s them", pt.left ? "holds" : "lacks",
+                  p->real_boot ? "needs" : "has no use for");
+    else if (p->real_boot)
+      rc = evk_part_close(ctx, pn_ckks_read_boot_keys(ctx, p->ckks, &p->bp, evk_part_get, &pt, &k->bk), &pt);
+  }
+  if (!rc && left) rc = pn_err(ctx, PN_ERR_CORRUPT, "%llu trailing bytes", (unsigned long long)left);
+  if (!rc) rc = fhe_evk_check(ctx, p, k);
+  if (rc) {
+    if (rc != PN_ERR_IO && rc != PN_ERR_TIMEOUT && rc != PN_ERR_PROTOCOL) pn_err_prefix(ctx, "fhe: evaluation keys");
     pn_fhe_evk_free(k);
     return rc;
   }

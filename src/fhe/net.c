@@ -270,23 +270,42 @@ int pn_fhe_send(struct pn_ctx *ctx, struct pn_fhe_conn *c, int type, const uint8
   return rc ? rc : write_all(ctx, c, buf, len);
 }
 
+/* A frame's header read and checked, the frame of type want: an ERROR frame instead (want not ERROR) is read
+** and returned as the peer's message (PN_ERR_PROTOCOL), another type refused before its payload is read. */
+static int recv_header(struct pn_ctx *ctx, struct pn_fhe_conn *c, int want, const uint64_t *max_len, uint64_t *len) {
+  uint8_t h[PN_FHE_FRAME_HDR];
+  int type, rc = read_all(ctx, c, h, sizeof h);
+  if (rc || (rc = pn_fhe_frame_header(ctx, h, max_len, &type, len))) return rc;
+  if (type == PN_FHE_MSG_ERROR && want != PN_FHE_MSG_ERROR) {
+    uint8_t m[4096]; /* proto_max[ERROR] */
+    const int k = (int)(*len < 400 ? *len : 400);
+    if ((rc = read_all(ctx, c, m, (size_t)*len))) return rc;
+    for (int i = 0; i < k; i++)
+      if (m[i] < 32 || m[i] > 126) m[i] = '?';
+    return pn_err(ctx, PN_ERR_PROTOCOL, "fhe net: %s says: %.*s", c->peer, k, (const char *)m);
+  }
+  if (type != want)
+    return pn_err(ctx, PN_ERR_PROTOCOL, "fhe net: %s sent a %s frame where a %s was due", c->peer, msg_names[type],
+                  msg_names[want]);
+  return PN_OK;
+}
+
 int pn_fhe_recv(struct pn_ctx *ctx, struct pn_fhe_conn *c, int want, const uint64_t *max_len, uint8_t **buf,
                 size_t *len) {
   *buf = NULL;
   *len = 0;
-  uint8_t h[PN_FHE_FRAME_HDR];
-  int type, rc = read_all(ctx, c, h, sizeof h);
   uint64_t n;
-  if (rc || (rc = pn_fhe_frame_header(ctx, h, max_len, &type, &n))) return rc;
+  int rc = recv_header(ctx, c, want, max_len, &n);
+  if (rc || !n) return rc;
   /* grow as the bytes arrive: a header alone commits no memory */
   uint8_t *b = NULL;
   size_t have = 0;
-  while (have < n || !b) {
+  while (have < n) {
     size_t next = n - have > CHUNK ? have + CHUNK : (size_t)n;
-    uint8_t *b2 = realloc(b, next ? next : 1);
+    uint8_t *b2 = realloc(b, next);
     if (!b2) {
       free(b);
-      return pn_err(ctx, PN_ERR_NOMEM, "fhe net: out of memory receiving a %s frame of %llu bytes", msg_names[type],
+      return pn_err(ctx, PN_ERR_NOMEM, "fhe net: out of memory receiving a %s frame of %llu bytes", msg_names[want],
                     (unsigned long long)n);
     }
     b = b2;
@@ -295,28 +314,22 @@ int pn_fhe_recv(struct pn_ctx *ctx, struct pn_fhe_conn *c, int want, const uint6
       return rc;
     }
     have = next;
-    if (!n) break;
-  }
-  if (type == PN_FHE_MSG_ERROR && want != PN_FHE_MSG_ERROR) {
-    int k = (int)(n < 400 ? n : 400);
-    for (int i = 0; i < k; i++)
-      if (b[i] < 32 || b[i] > 126) b[i] = '?';
-    rc = pn_err(ctx, PN_ERR_PROTOCOL, "fhe net: %s says: %.*s", c->peer, k, (const char *)b);
-    free(b);
-    return rc;
-  }
-  if (type != want) {
-    free(b);
-    return pn_err(ctx, PN_ERR_PROTOCOL, "fhe net: %s sent a %s frame where a %s was due", c->peer, msg_names[type],
-                  msg_names[want]);
-  }
-  if (!n) {
-    free(b);
-    b = NULL;
   }
   *buf = b;
   *len = (size_t)n;
   return PN_OK;
+}
+
+/* The KEYS frame's payload as a source for the streamed key reader: never past the frame. */
+struct frame_src {
+  struct pn_fhe_conn *c;
+  uint64_t left;
+};
+static int frame_get(struct pn_ctx *ctx, void *arg, void *bytes, size_t n) {
+  struct frame_src *f = arg;
+  if (n > f->left) return pn_err(ctx, PN_ERR_PROTOCOL, "fhe net: %s: the keys run past the KEYS frame", f->c->peer);
+  f->left -= n;
+  return read_all(ctx, f->c, bytes, n);
 }
 
 /* ---- the server's session ---- */
@@ -344,17 +357,19 @@ int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, struct pn_fh
   mx[PN_FHE_MSG_QUERY] = (uint64_t)ct;
   struct pn_fhe_evk *k = NULL;
   uint8_t *b = NULL, *r = NULL;
-  size_t n = 0, rl = 0;
+  size_t rl = 0;
   int rc = pn_fhe_send(ctx, c, PN_FHE_MSG_HELLO, hello, hello_len);
   if (rc) return rc;
   double t0 = wall();
-  if (!(rc = pn_fhe_recv(ctx, c, PN_FHE_MSG_KEYS, mx, &b, &n))) {
-    st->key_bytes = n;
-    /* this client's keys on the server's encoded weights (encoded once per model, not per session) */
-    if (!(rc = pn_fhe_evk_load(ctx, p, b, n, &k))) rc = pn_fhe_server_set_keys(ctx, srv, k);
+  uint64_t kn = 0;
+  if (!(rc = recv_header(ctx, c, PN_FHE_MSG_KEYS, mx, &kn))) {
+    /* the keys parsed as they arrive, one record at a time (never the frame whole in memory), then put on the
+    ** server's encoded weights (encoded once per model, not per session) */
+    struct frame_src fs = {c, kn};
+    st->key_bytes = (size_t)kn;
+    if (!(rc = pn_fhe_evk_read(ctx, p, frame_get, &fs, kn, &k))) rc = pn_fhe_server_set_keys(ctx, srv, k);
     if (rc) pn_err_prefix(ctx, "fhe net: %s: KEYS", c->peer);
   }
-  free(b), b = NULL;
   st->setup_s = wall() - t0;
   if (!rc) rc = pn_fhe_send(ctx, c, PN_FHE_MSG_READY, NULL, 0);
   while (!rc) {

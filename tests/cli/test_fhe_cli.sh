@@ -102,11 +102,13 @@ expect_err 1 "truncated" "$PRIVNN" fhe eval "$W/small.onnx" "$W/q-cut.bin" --key
 chmod 644 "$K/secret.key"
 expect_err 1 "chmod 600" "$PRIVNN" fhe decrypt "$W/r.bin" --keys "$K"
 chmod 600 "$K/secret.key"
+cp "$K/eval.keys" "$W/eval.keys" # real keys for the model served below (same plan options), damaged there
 rm -rf "$K"
 
-# ---- over TCP: serve (4 sessions: garbage, a good client, a client sending keys that are none, another good
-# client: its own keys on the weights the server encoded once for all sessions) and query ----
-"$PRIVNN" fhe serve "$W/small.onnx" --listen 127.0.0.1:0 --sessions 4 --max-keys 16 >"$W/srv.out" 2>"$W/srv.err" &
+# ---- over TCP: serve (7 sessions: garbage, a good client, a client sending keys that are none, three sending
+# real keys damaged (a flipped byte: the record digest; 8 bytes past the object; cut short, then hanging up),
+# another good client: its own keys on the weights the server encoded once for all sessions) and query ----
+"$PRIVNN" fhe serve "$W/small.onnx" --listen 127.0.0.1:0 --sessions 7 --max-keys 16 >"$W/srv.out" 2>"$W/srv.err" &
 SRV=$!
 PORT=
 for _ in $(seq 1 600); do
@@ -143,6 +145,43 @@ else
     exec 3>&-
   fi
   grep -q "^PNFS.*KEYS.*not a privnn FHE object" "$W/err-frame" || fail "no ERROR frame for bad keys: $(cat "$W/err-frame")"
+  # real keys damaged, streamed to the server as fhe query would (the server parses them as they arrive)
+  for how in flip overlong cut; do
+    $PY - "$PORT" "$W/eval.keys" "$how" >"$W/bad-$how" 2>&1 <<'PYEOF'
+import socket, struct, sys
+port, path, how = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+keys = bytearray(open(path, 'rb').read())
+s = socket.create_connection(('127.0.0.1', port), timeout=60)
+def take(n):
+    b = b''
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            break
+        b += c
+    return b
+h = take(16)
+take(struct.unpack('<Q', h[8:16])[0])  # HELLO
+n = len(keys)
+if how == 'flip':
+    keys[len(keys) // 2] ^= 0x04
+elif how == 'overlong':
+    keys += b'\0' * 8
+    n += 8
+send = keys if how != 'cut' else keys[:len(keys) // 3]
+try:
+    s.sendall(b'PNFS\x02\0\0\0' + struct.pack('<Q', n) + bytes(send))
+except OSError:
+    pass  # the server may refuse before it has read all
+if how == 'cut':
+    s.shutdown(socket.SHUT_WR)
+h = take(16)
+m = take(struct.unpack('<Q', h[8:16])[0]) if len(h) == 16 else b''
+print(h[:4].decode('latin1'), h[4] if h else -1, m.decode('latin1'))
+PYEOF
+  done
+  grep -q "^PNFS 6 .*KEYS.*digest mismatch" "$W/bad-flip" || fail "no ERROR frame for a damaged key: $(cat "$W/bad-flip")"
+  grep -q "^PNFS 6 .*KEYS.*payload of" "$W/bad-overlong" || fail "no ERROR frame for an over-long KEYS frame: $(cat "$W/bad-overlong")"
   # a second client after the failed ones: the cached weights serve its keys as well
   expect_ok "$PRIVNN" fhe query --connect 127.0.0.1:"$PORT" --input "$W/x.npy" --json "$W/query2.json"
   [ "$(json "$W/query2.json" "[p['top1'] for p in d['predictions']] == [q[1] for q in json.load(open('$W/infer.json'))['predictions']]")" = True ] ||
@@ -153,7 +192,10 @@ else
   grep -q "session 1 .*bad magic" "$W/srv.err" || fail "serve did not report the garbage session: $(cat "$W/srv.err")"
   grep -q "session 2 .*2 queries" "$W/srv.out" || fail "serve did not report the good session: $(cat "$W/srv.out")"
   grep -q "session 3 .*KEYS" "$W/srv.err" || fail "serve did not report the bad keys: $(cat "$W/srv.err")"
-  grep -q "session 4 .*2 queries" "$W/srv.out" || fail "serve did not report the second good session: $(cat "$W/srv.out")"
+  grep -q "session 4 .*KEYS.*digest mismatch" "$W/srv.err" || fail "serve did not report the damaged key: $(cat "$W/srv.err")"
+  grep -q "session 5 .*KEYS.*payload of" "$W/srv.err" || fail "serve did not report the over-long keys: $(cat "$W/srv.err")"
+  grep -q "session 6 .*closed the connection" "$W/srv.err" || fail "serve did not report the cut keys: $(cat "$W/srv.err")"
+  grep -q "session 7 .*2 queries" "$W/srv.out" || fail "serve did not report the second good session: $(cat "$W/srv.out")"
   [ "$(grep -c "weights encoded once" "$W/srv.out")" = 1 ] || fail "serve: weights not encoded once: $(cat "$W/srv.out")"
 fi
 expect_err 1 "cannot connect" "$PRIVNN" fhe query --connect 127.0.0.1:1 --data fashion-mnist --timeout 1

@@ -12,6 +12,7 @@
 #include "fhe/fhe_impl.h" /* the evaluation keys' parts (refusal test) */
 #include "fhe/fhe_keys.h"
 #include "fhe/fhe_net.h"
+#include "util/bytes.h"
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -272,6 +273,144 @@ static int rec_put(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n) {
   return PN_OK;
 }
 
+/* A source over bytes that keeps the largest piece asked of it. */
+struct rec_src {
+  const uint8_t *p;
+  size_t len, at, max_piece, pieces;
+};
+static int rec_get(struct pn_ctx *ctx, void *arg, void *bytes, size_t n) {
+  struct rec_src *r = arg;
+  if (n > r->len - r->at) return pn_err(ctx, PN_ERR_IO, "test source: %zu bytes asked, %zu left", n, r->len - r->at);
+  memcpy(bytes, r->p + r->at, n);
+  r->at += n;
+  r->pieces++;
+  if (n > r->max_piece) r->max_piece = n;
+  return PN_OK;
+}
+
+/* A RESULT for query q from a server holding keys k. */
+static void result_with(struct e2e *e, struct pn_fhe_evk *k, const uint8_t *q, size_t ql, uint8_t **r, size_t *rl) {
+  struct pn_ctx ctx = {0};
+  struct pn_fhe_server *srv;
+  OKC(pn_fhe_server_new(&ctx, e->plan, k, 0, &srv));
+  OKC(pn_fhe_server_query(&ctx, srv, q, ql, r, rl, NULL));
+  pn_fhe_server_free(srv);
+}
+
+/* The keys read streamed, as fhe serve reads a KEYS frame (pn_fhe_evk_read): the keys the buffered loader gives
+** for the same bytes (re-serialized byte for byte, the same memory, the same RESULT bytes for one query, which
+** runs the bootstraps), while the reader never asked for (nor held) a piece larger than one top-level switching
+** key record; then the same bytes damaged in each way a hostile client could, each refused with its reason, and
+** a key set with one rotation more than the plan's: the buffered loader takes it, the streamed one refuses to
+** allocate it. */
+static void keys_read_streamed(struct e2e *e, const uint8_t *buf, size_t len) {
+  struct pn_ctx ctx = {0};
+  const struct pn_ckks_context *ck = e->spec->ckks;
+  struct rec_src src = {buf, len, 0, 0, 0};
+  struct pn_fhe_evk *ks, *kb;
+  OKC(pn_fhe_evk_read(&ctx, e->plan, rec_get, &src, len, &ks));
+  OKC(pn_fhe_evk_load(&ctx, e->plan, buf, len, &kb));
+  assert_int_equal(src.at, len);
+  assert_non_null(ks->bk);
+  uint8_t *b1, *b2, *q, *r1, *r2;
+  size_t l1, l2, ql, rl1, rl2;
+  OKC(pn_fhe_evk_save(&ctx, e->spec, ks, &b1, &l1));
+  OKC(pn_fhe_evk_save(&ctx, e->spec, kb, &b2, &l2));
+  assert_int_equal(l1, len);
+  assert_int_equal(l2, len);
+  assert_memory_equal(b1, b2, len);
+  assert_memory_equal(b1, buf, len);
+  assert_int_equal(pn_fhe_evk_memory_bytes(e->spec, ks), pn_fhe_evk_memory_bytes(e->spec, kb));
+  float x[64];
+  for (int i = 0; i < 64 && i < e->spec->n_in; i++) x[i] = (float)urand(-1, 1);
+  assert_true(e->spec->n_in <= 64);
+  OKC(pn_fhe_encrypt(&ctx, e->client, x, e->spec->n_in, &q, &ql));
+  result_with(e, ks, q, ql, &r1, &rl1);
+  result_with(e, kb, q, ql, &r2, &rl2);
+  assert_int_equal(rl1, rl2);
+  assert_memory_equal(r1, r2, rl1); /* evaluation is deterministic: equal keys, equal bytes */
+  const size_t one = pn_ckks_swk_saved_bytes(ck, e->evk->rk) - 48, bound = pn_ckks_swk_record_max(ck);
+  printf("# keys read streamed: %zu bytes in %zu pieces, the largest %zu (one top-level key record %zu, the reader's "
+         "bound %zu)\n", len, src.pieces, src.max_piece, one, bound);
+  assert_true(src.max_piece <= one);
+  assert_true(one <= bound);
+  assert_true(src.pieces > (size_t)e->spec->n_rot);
+  assert_true(src.max_piece * 4 < len);
+  free(b1), free(b2), free(q), free(r1), free(r2);
+  pn_fhe_evk_free(ks);
+  pn_fhe_evk_free(kb);
+  /* damaged: each refused streamed (and buffered), with its reason */
+  const size_t al = (size_t)pn_get_le64(buf + 48), gk = 48 + 8 + al; /* the Galois keys' length field */
+  const size_t gl = (size_t)pn_get_le64(buf + gk);
+  struct {
+    const char *what, *msg;
+    size_t at, n;   /* bytes given: the object cut to n (0: whole) */
+    int xor_at;     /* byte flipped (-1: none) */
+    uint64_t set;   /* or a u64 field at `at` set to this (when n == 1) */
+  } cases[] = {
+    {"the bootstrapping keys' digest", "digest mismatch", 0, 0, (int)(len - 1), 0},
+    {"a Galois key record", "digest mismatch", 0, 0, (int)(gk + 8 + 48 + 8 + 8 + 100), 0},
+    {"the relinearisation key's fingerprint", "fingerprint mismatch", 0, 0, 48 + 8 + 10, 0},
+    {"the program hash", "another model", 0, 0, 9, 0},
+    {"the Galois key count", "more than the", gk + 8 + 48, 1, -1, (uint64_t)1 << 40},
+    {"the Galois keys' length, longer", "end 16 bytes before", gk, 1, -1, gl + 16},
+    {"the Galois keys' length, shorter", "run past their declared length", gk, 1, -1, gl - 16},
+    {"the relinearisation key's length", "bytes declared", 48, 1, -1, len},
+    {"the object cut short", "payload of", 0, len - 1000, -1, 0},
+  };
+  uint8_t *d = malloc(len);
+  assert_non_null(d);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    memcpy(d, buf, len);
+    size_t n = cases[i].n > 1 ? cases[i].n : len;
+    if (cases[i].xor_at >= 0) d[cases[i].xor_at] ^= 0x21;
+    if (cases[i].n == 1) pn_put_le64(d + cases[i].at, cases[i].set);
+    struct rec_src s2 = {d, n, 0, 0, 0};
+    struct pn_fhe_evk *k = NULL;
+    int rc = pn_fhe_evk_read(&ctx, e->plan, rec_get, &s2, n, &k);
+    printf("# streamed keys, %s: %s\n", cases[i].what, pn_errmsg(&ctx));
+    assert_true(rc == PN_ERR_CORRUPT || rc == PN_ERR_MISMATCH);
+    assert_null(k);
+    assert_non_null(strstr(pn_errmsg(&ctx), cases[i].msg));
+    assert_true(s2.max_piece <= one);
+    assert_int_not_equal(pn_fhe_evk_load(&ctx, e->plan, d, n, &k), PN_OK);
+  }
+  /* the object whole, the source shorter: the source's error */
+  struct rec_src s3 = {buf, len - 1, 0, 0, 0};
+  struct pn_fhe_evk *k = NULL;
+  assert_int_equal(pn_fhe_evk_read(&ctx, e->plan, rec_get, &s3, len, &k), PN_ERR_IO);
+  assert_null(k);
+  free(d);
+  /* one rotation more than the plan's: the streamed reader does not allocate it */
+  {
+    int *steps = malloc((size_t)(e->spec->n_rot + 1) * sizeof *steps), extra = 0;
+    memcpy(steps, e->spec->rot, (size_t)e->spec->n_rot * sizeof *steps);
+    for (int st = 1; !extra; st++) {
+      int in = 0;
+      for (int j = 0; j < e->spec->n_rot; j++) in |= e->spec->rot[j] == st;
+      if (!in) extra = st;
+    }
+    steps[e->spec->n_rot] = extra;
+    struct pn_ckks_gk *g2, *g0 = e->evk->gk;
+    OKC(pn_ckks_keygen_galois(&ctx, ck, e->client->sk, steps, e->spec->n_rot + 1, 0, &e->client->prg, &g2));
+    e->evk->gk = g2;
+    uint8_t *b3;
+    size_t l3;
+    OKC(pn_fhe_evk_save(&ctx, e->spec, e->evk, &b3, &l3));
+    e->evk->gk = g0;
+    pn_ckks_gk_free(g2);
+    OKC(pn_fhe_evk_load(&ctx, e->plan, b3, l3, &k));
+    pn_fhe_evk_free(k);
+    struct rec_src s4 = {b3, l3, 0, 0, 0};
+    assert_int_equal(pn_fhe_evk_read(&ctx, e->plan, rec_get, &s4, l3, &k), PN_ERR_CORRUPT);
+    printf("# streamed keys, one rotation more than the plan's (by %d): %s\n", extra, pn_errmsg(&ctx));
+    assert_non_null(strstr(pn_errmsg(&ctx), "wanted"));
+    assert_null(k);
+    free(b3);
+    free(steps);
+  }
+}
+
 /* Evaluation keys (relinearisation, rotations, bootstrapping) streamed: the same bytes as pn_fhe_evk_save,
 ** as many as pn_fhe_evk_bytes computes without serializing, handed over one key record at a time (never a
 ** piece larger than one top-level switching key: a writer that built the whole object, or a whole key set,
@@ -294,6 +433,7 @@ static void keys_streamed(struct e2e *e) {
   assert_true(r.max_piece * 4 < len);
   /* seeded uniform halves: the bytes are about half the memory */
   assert_true((double)len < 0.6 * (double)pn_fhe_evk_memory_bytes(e->spec, e->evk));
+  keys_read_streamed(e, buf, len);
   /* through a file, mapped back */
   char dir[] = "/tmp/pn_fhe_keysXXXXXX", path[64];
   assert_non_null(mkdtemp(dir));
@@ -499,7 +639,67 @@ static void *srv_main(void *u) {
   struct pn_ctx ctx = {0};
   a->rc = pn_fhe_serve_session(&ctx, a->c, a->srv, a->hello, a->hl, &a->st);
   snprintf(a->msg, sizeof a->msg, "%s", a->rc ? pn_errmsg(&ctx) : "");
+  pn_fhe_conn_free(a->c); /* as fhe serve does: a client still sending gets EPIPE, not a stall */
+  a->c = NULL;
   return NULL;
+}
+
+/* KEYS frames a hostile or broken client sends (real keys for the session's spec, then damaged). */
+enum { BAD_TRUNCATED, BAD_OVERLONG, BAD_LENGTH, BAD_FINGERPRINT, BAD_DIGEST, BAD_HASH, BAD_COUNT };
+static const char *const bad_keys_msg[BAD_COUNT] = {
+  "closed the connection", "payload of", "Galois keys end 8 bytes before", "fingerprint mismatch",
+  "digest mismatch", "another model"};
+
+/* The client's side of a session that uploads a damaged KEYS frame; what the server said comes back in a. */
+static void bad_keys_client(struct pn_fhe_conn *cc, int fd, int kind, const uint8_t seed[32]) {
+  struct pn_ctx ctx = {0}, sub = {0};
+  uint8_t *b, *kb;
+  size_t n, kl;
+  struct pn_fhe_spec *sp;
+  double m, sd;
+  struct pn_fhe_client *cl;
+  struct pn_fhe_evk *k;
+  OKC(pn_fhe_recv(&ctx, cc, PN_FHE_MSG_HELLO, NULL, &b, &n));
+  OKC(pn_fhe_hello_parse(&ctx, b, n, 1, &sp, &m, &sd));
+  free(b);
+  OKC(pn_fhe_client_keygen(&ctx, sp, seed, &cl));
+  OKC(pn_fhe_client_evk(&ctx, cl, &k));
+  OKC(pn_fhe_evk_save(&ctx, sp, k, &kb, &kl));
+  const size_t al = (size_t)pn_get_le64(kb + 48), gk = 48 + 8 + al;
+  uint8_t *f = calloc(kl + 8, 1);
+  assert_non_null(f);
+  memcpy(f, kb, kl);
+  size_t fl = kl;
+  switch (kind) {
+  case BAD_OVERLONG: fl = kl + 8; break; /* 8 bytes past the object */
+  case BAD_LENGTH: pn_put_le64(f + gk, pn_get_le64(f + gk) + 8); break; /* taking the next field's bytes */
+  case BAD_FINGERPRINT: f[gk + 8 + 12] ^= 0x10; break; /* the Galois keys' CKKS fingerprint */
+  case BAD_DIGEST: f[gk + 8 + 48 + 8 + 8 + 64] ^= 0x01; break; /* a word of the first Galois key record */
+  case BAD_HASH: f[20] ^= 0x80; break;
+  default: break;
+  }
+  uint8_t h[PN_FHE_FRAME_HDR];
+  pn_fhe_frame_put_header(h, PN_FHE_MSG_KEYS, fl);
+  if (kind == BAD_TRUNCATED) { /* the header promises fl bytes, half come, then the client hangs up */
+    assert_int_equal(write(fd, h, sizeof h), (ssize_t)sizeof h);
+    for (size_t at = 0; at < fl / 2;) {
+      ssize_t w = write(fd, f + at, fl / 2 - at);
+      assert_true(w > 0);
+      at += (size_t)w;
+    }
+    shutdown(fd, SHUT_WR);
+  } else {
+    pn_fhe_send(&sub, cc, PN_FHE_MSG_KEYS, f, fl); /* the server may hang up before it has all */
+    assert_int_equal(pn_fhe_recv(&ctx, cc, PN_FHE_MSG_READY, NULL, &b, &n), PN_ERR_PROTOCOL);
+    printf("# bad KEYS frame %d, the client told: %s\n", kind, pn_errmsg(&ctx));
+    assert_non_null(strstr(pn_errmsg(&ctx), "KEYS"));
+    assert_non_null(strstr(pn_errmsg(&ctx), bad_keys_msg[kind]));
+  }
+  free(f);
+  free(kb);
+  pn_fhe_evk_free(k);
+  pn_fhe_client_free(cl);
+  pn_fhe_spec_free(sp);
 }
 
 static void test_net(void **state) {
@@ -551,8 +751,10 @@ static void test_net(void **state) {
     pn_ckks_ct_free(ct);
     pn_ckks_ct_free(o);
   }
-  for (int sess = 0; sess < 3; sess++) {
-    const int bad = sess == 1;
+  /* sessions: a good client, one that sends a query before its keys, one per damaged KEYS frame, a good one */
+  const int nsess = 3 + BAD_COUNT;
+  for (int sess = 0; sess < nsess; sess++) {
+    const int bad = sess > 0 && sess < nsess - 1, kind = sess - 2;
     uint8_t seed[32];
     memcpy(seed, g_seed, 32);
     seed[31] = (uint8_t)sess; /* each client its own keys */
@@ -588,6 +790,15 @@ static void test_net(void **state) {
       assert_int_equal(a.rc, PN_OK);
       assert_int_equal(a.st.queries, 2);
       assert_int_equal(pn_fhe_server_cache_bytes(srv), cached); /* the same weights, not encoded again */
+    } else if (kind >= 0) {
+      /* a damaged KEYS frame: refused as it is read, that session ended, the keys read so far freed (ASan) */
+      bad_keys_client(cc, sv[1], kind, seed);
+      pthread_join(t, NULL);
+      printf("# bad KEYS frame %d, the server: %s\n", kind, a.msg);
+      assert_int_equal(a.rc, kind == BAD_TRUNCATED ? PN_ERR_IO : kind == BAD_HASH ? PN_ERR_MISMATCH : PN_ERR_CORRUPT);
+      assert_non_null(strstr(a.msg, bad_keys_msg[kind]));
+      assert_int_equal(a.st.queries, 0);
+      pn_fhe_conn_free(cc);
     } else {
       /* a client that sends a query before its keys: the server ends the session with an ERROR frame */
       uint8_t *b;
@@ -602,7 +813,6 @@ static void test_net(void **state) {
       assert_int_equal(a.rc, PN_ERR_PROTOCOL);
       pn_fhe_conn_free(cc);
     }
-    pn_fhe_conn_free(a.c);
   }
   pn_fhe_server_free(srv);
   /* the stream checker the fuzz target drives: a HELLO and a BYE pass, a cut frame does not */
