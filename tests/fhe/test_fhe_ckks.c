@@ -288,13 +288,12 @@ static int rec_get(struct pn_ctx *ctx, void *arg, void *bytes, size_t n) {
   return PN_OK;
 }
 
-/* A RESULT for query q from a server holding keys k. */
+/* A RESULT for query q from e's server holding keys k (its encoded weights and bootstrapping plaintexts kept). */
 static void result_with(struct e2e *e, struct pn_fhe_evk *k, const uint8_t *q, size_t ql, uint8_t **r, size_t *rl) {
   struct pn_ctx ctx = {0};
-  struct pn_fhe_server *srv;
-  OKC(pn_fhe_server_new(&ctx, e->plan, k, 0, &srv));
-  OKC(pn_fhe_server_query(&ctx, srv, q, ql, r, rl, NULL));
-  pn_fhe_server_free(srv);
+  OKC(pn_fhe_server_set_keys(&ctx, e->server, k));
+  OKC(pn_fhe_server_query(&ctx, e->server, q, ql, r, rl, NULL));
+  OKC(pn_fhe_server_set_keys(&ctx, e->server, e->evk));
 }
 
 /* The keys read streamed, as fhe serve reads a KEYS frame (pn_fhe_evk_read): the keys the buffered loader gives
