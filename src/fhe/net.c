@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,8 +126,13 @@ static void peer_name(int fd, char *out, size_t n) {
   struct sockaddr_storage sa;
   socklen_t sl = sizeof sa;
   char h[64] = "?", s[16] = "?";
-  if (!getpeername(fd, (struct sockaddr *)&sa, &sl))
-    getnameinfo((struct sockaddr *)&sa, sl, h, sizeof h, s, sizeof s, NI_NUMERICHOST | NI_NUMERICSERV);
+  memset(&sa, 0, sizeof sa);
+  if (getpeername(fd, (struct sockaddr *)&sa, &sl) || (sa.ss_family != AF_INET && sa.ss_family != AF_INET6)) {
+    snprintf(out, n, "%s", sa.ss_family == AF_UNIX ? "a local socket" : "the peer"); /* socketpair, pipe, ... */
+    return;
+  }
+  if (getnameinfo((struct sockaddr *)&sa, sl, h, sizeof h, s, sizeof s, NI_NUMERICHOST | NI_NUMERICSERV))
+    snprintf(h, sizeof h, "?"), snprintf(s, sizeof s, "?");
   snprintf(out, n, "%s:%s", h, s);
 }
 
@@ -234,16 +240,29 @@ static int wait_fd(struct pn_ctx *ctx, struct pn_fhe_conn *c, short events, cons
   return PN_OK;
 }
 
-static int write_all(struct pn_ctx *ctx, struct pn_fhe_conn *c, const uint8_t *b, size_t n) {
-  while (n) {
+/* Send the buffers in order, as few system calls as the socket takes: a frame's header and payload go out in
+** one sendmsg, so a peer that refuses the frame on its header never sees the header without the payload
+** (the payload sent after the peer has hung up would meet EPIPE). */
+static int write_iov(struct pn_ctx *ctx, struct pn_fhe_conn *c, struct iovec *iov, int cnt) {
+  while (cnt && !iov->iov_len) iov++, cnt--;
+  while (cnt) {
     int rc = wait_fd(ctx, c, POLLOUT, "sending");
     if (rc) return rc;
-    ssize_t w = send(c->fd, b, n, MSG_NOSIGNAL);
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+    ssize_t w = sendmsg(c->fd, &m, MSG_NOSIGNAL);
     if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (w <= 0) return pn_err(ctx, PN_ERR_IO, "fhe net: %s: send: %s", c->peer, strerror(errno));
-    b += w, n -= (size_t)w, c->sent += (uint64_t)w;
+    c->sent += (uint64_t)w;
+    size_t left = (size_t)w; /* drop the buffers sent whole (and empty ones), advance into a part-sent one */
+    while (cnt && left >= iov->iov_len) left -= iov->iov_len, iov++, cnt--;
+    if (cnt) iov->iov_base = (uint8_t *)iov->iov_base + left, iov->iov_len -= left;
   }
   return PN_OK;
+}
+
+static int write_all(struct pn_ctx *ctx, struct pn_fhe_conn *c, const uint8_t *b, size_t n) {
+  struct iovec v = {.iov_base = (void *)b, .iov_len = n};
+  return write_iov(ctx, c, &v, 1);
 }
 
 static int read_all(struct pn_ctx *ctx, struct pn_fhe_conn *c, uint8_t *b, size_t n) {
@@ -266,8 +285,33 @@ static int conn_put(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n) 
 int pn_fhe_send(struct pn_ctx *ctx, struct pn_fhe_conn *c, int type, const uint8_t *buf, size_t len) {
   uint8_t h[PN_FHE_FRAME_HDR];
   pn_fhe_frame_put_header(h, type, len);
-  int rc = write_all(ctx, c, h, sizeof h);
-  return rc ? rc : write_all(ctx, c, buf, len);
+  struct iovec v[2] = {{.iov_base = h, .iov_len = sizeof h}, {.iov_base = (void *)buf, .iov_len = buf ? len : 0}};
+  return write_iov(ctx, c, v, 2);
+}
+
+/* An ERROR frame's payload (len bytes, within proto_max[ERROR]) read and returned as the peer's message. */
+static int peer_says(struct pn_ctx *ctx, struct pn_fhe_conn *c, uint64_t len) {
+  uint8_t m[4096]; /* proto_max[ERROR] */
+  const int k = (int)(len < 400 ? len : 400);
+  int rc = read_all(ctx, c, m, (size_t)len);
+  if (rc) return rc;
+  for (int i = 0; i < k; i++)
+    if (m[i] < 32 || m[i] > 126) m[i] = '?';
+  return pn_err(ctx, PN_ERR_PROTOCOL, "fhe net: %s says: %.*s", c->peer, k, (const char *)m);
+}
+
+/* A send that failed because the peer hung up (rc PN_ERR_IO): the peer may have said why first, in an ERROR
+** frame already on its way; that message replaces "broken pipe" in ctx. Any other outcome leaves rc as is. */
+static int peer_reason(struct pn_ctx *ctx, struct pn_fhe_conn *c, int rc) {
+  if (rc != PN_ERR_IO) return rc;
+  struct pn_ctx sub = {0};
+  uint8_t h[PN_FHE_FRAME_HDR];
+  const uint64_t mx[PN_FHE_MSG_COUNT] = {0, 0, 0, 0, 0, 0, proto_max[PN_FHE_MSG_ERROR], 0};
+  int type;
+  uint64_t len;
+  if (read_all(&sub, c, h, sizeof h) || pn_fhe_frame_header(&sub, h, mx, &type, &len) || type != PN_FHE_MSG_ERROR)
+    return rc;
+  return peer_says(ctx, c, len);
 }
 
 /* A frame's header read and checked, the frame of type want: an ERROR frame instead (want not ERROR) is read
@@ -276,14 +320,7 @@ static int recv_header(struct pn_ctx *ctx, struct pn_fhe_conn *c, int want, cons
   uint8_t h[PN_FHE_FRAME_HDR];
   int type, rc = read_all(ctx, c, h, sizeof h);
   if (rc || (rc = pn_fhe_frame_header(ctx, h, max_len, &type, len))) return rc;
-  if (type == PN_FHE_MSG_ERROR && want != PN_FHE_MSG_ERROR) {
-    uint8_t m[4096]; /* proto_max[ERROR] */
-    const int k = (int)(*len < 400 ? *len : 400);
-    if ((rc = read_all(ctx, c, m, (size_t)*len))) return rc;
-    for (int i = 0; i < k; i++)
-      if (m[i] < 32 || m[i] > 126) m[i] = '?';
-    return pn_err(ctx, PN_ERR_PROTOCOL, "fhe net: %s says: %.*s", c->peer, k, (const char *)m);
-  }
+  if (type == PN_FHE_MSG_ERROR && want != PN_FHE_MSG_ERROR) return peer_says(ctx, c, *len);
   if (type != want)
     return pn_err(ctx, PN_ERR_PROTOCOL, "fhe net: %s sent a %s frame where a %s was due", c->peer, msg_names[type],
                   msg_names[want]);
@@ -334,11 +371,24 @@ static int frame_get(struct pn_ctx *ctx, void *arg, void *bytes, size_t n) {
 
 /* ---- the server's session ---- */
 
+/* The session's last words: an ERROR frame, then no more writes, then the bytes the client had already sent
+** read and dropped (at most 64 MiB, until 250 ms pass without any or 2 s in all). A socket closed with unread
+** bytes resets the connection, and over TCP the reset can destroy the ERROR frame before the client reads it. */
 static void send_error(struct pn_fhe_conn *c, struct pn_ctx *ctx) {
   struct pn_ctx sub = {0};
   const char *m = pn_errmsg(ctx);
   size_t n = strlen(m);
-  pn_fhe_send(&sub, c, PN_FHE_MSG_ERROR, (const uint8_t *)m, n < 4096 ? n : 4096);
+  if (pn_fhe_send(&sub, c, PN_FHE_MSG_ERROR, (const uint8_t *)m, n < 4096 ? n : 4096)) return;
+  shutdown(c->fd, SHUT_WR);
+  uint8_t junk[65536];
+  const double t0 = now_ms();
+  for (size_t got = 0; got < ((size_t)64 << 20) && now_ms() - t0 < 2000;) {
+    struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+    if (poll(&pf, 1, 250) <= 0) break;
+    ssize_t r = recv(c->fd, junk, sizeof junk, 0);
+    if (r <= 0 && !(r < 0 && errno == EINTR)) break;
+    if (r > 0) got += (size_t)r;
+  }
 }
 
 static double wall(void) { return now_ms() * 1e-3; }
@@ -449,7 +499,7 @@ int pn_fhe_session_keys(struct pn_ctx *ctx, struct pn_fhe_session *s, const uint
     pn_fhe_frame_put_header(h, PN_FHE_MSG_KEYS, n);
     rc = write_all(ctx, s->conn, h, sizeof h);
   }
-  if (!rc) rc = pn_fhe_evk_write(ctx, s->spec, k, conn_put, s->conn);
+  if (!rc) rc = peer_reason(ctx, s->conn, pn_fhe_evk_write(ctx, s->spec, k, conn_put, s->conn));
   pn_fhe_evk_free(k);
   s->key_bytes = n;
   if (!rc) rc = pn_fhe_recv(ctx, s->conn, PN_FHE_MSG_READY, NULL, &b, &n);
@@ -465,7 +515,7 @@ int pn_fhe_session_query(struct pn_ctx *ctx, struct pn_fhe_session *s, const flo
   size_t ql = 0, rl = 0;
   const uint64_t mx[PN_FHE_MSG_COUNT] = {0, 0, 0, 0, 0, proto_max[PN_FHE_MSG_RESULT], proto_max[PN_FHE_MSG_ERROR], 0};
   int rc = pn_fhe_encrypt(ctx, s->client, x, s->spec->n_in, &q, &ql);
-  if (!rc) rc = pn_fhe_send(ctx, s->conn, PN_FHE_MSG_QUERY, q, ql);
+  if (!rc) rc = peer_reason(ctx, s->conn, pn_fhe_send(ctx, s->conn, PN_FHE_MSG_QUERY, q, ql));
   if (!rc) rc = pn_fhe_recv(ctx, s->conn, PN_FHE_MSG_RESULT, mx, &r, &rl);
   if (!rc) rc = pn_fhe_decrypt(ctx, s->client, r, rl, y, s->spec->n_out);
   if (up) *up = ql + PN_FHE_FRAME_HDR;

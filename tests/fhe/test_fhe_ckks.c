@@ -643,6 +643,30 @@ static void *srv_main(void *u) {
   return NULL;
 }
 
+/* A server that refuses the keys on the KEYS frame's header and hangs up while the client is still sending. */
+struct hangup_arg {
+  int fd;
+  const uint8_t *hello;
+  size_t hl;
+};
+static void *hangup_main(void *u) {
+  struct hangup_arg *a = u;
+  struct pn_ctx ctx = {0};
+  struct pn_fhe_conn *c;
+  uint8_t h[PN_FHE_FRAME_HDR];
+  static const char why[] = "keys refused: over this server's quota";
+  OKC(pn_fhe_conn_from_fd(&ctx, a->fd, 20000, &c));
+  OKC(pn_fhe_send(&ctx, c, PN_FHE_MSG_HELLO, a->hello, a->hl));
+  for (size_t at = 0; at < sizeof h;) {
+    ssize_t r = read(a->fd, h + at, sizeof h - at);
+    assert_true(r > 0);
+    at += (size_t)r;
+  }
+  OKC(pn_fhe_send(&ctx, c, PN_FHE_MSG_ERROR, (const uint8_t *)why, sizeof why - 1));
+  pn_fhe_conn_free(c); /* the keys' bytes unread */
+  return NULL;
+}
+
 /* KEYS frames a hostile or broken client sends (real keys for the session's spec, then damaged). */
 enum { BAD_TRUNCATED, BAD_OVERLONG, BAD_LENGTH, BAD_FINGERPRINT, BAD_DIGEST, BAD_HASH, BAD_COUNT };
 static const char *const bad_keys_msg[BAD_COUNT] = {
@@ -814,6 +838,30 @@ static void test_net(void **state) {
     }
   }
   pn_fhe_server_free(srv);
+  /* a server that hangs up on the keys after saying why: the client reports the server's reason, not the
+  ** broken pipe its send met (the keys are larger than the socket's send buffer, so the send is cut) */
+  {
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct hangup_arg ha = {sv[0], hello, hl};
+    struct pn_fhe_conn *cc;
+    struct pn_fhe_session *ss;
+    OKC(pn_fhe_conn_from_fd(&ctx, sv[1], 20000, &cc));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hangup_main, &ha), 0);
+    OKC(pn_fhe_session_open(&ctx, cc, 1, &ss));
+    int sndbuf = 8192; /* the kernel doubles it */
+    assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf), 0);
+    socklen_t sl2 = sizeof sndbuf;
+    assert_int_equal(getsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl2), 0);
+    assert_int_equal(pn_fhe_session_keys(&ctx, ss, g_seed), PN_ERR_PROTOCOL);
+    printf("# keys (%zu bytes, send buffer %d) refused, the client told: %s\n", ss->key_bytes, sndbuf,
+           pn_errmsg(&ctx));
+    assert_true(ss->key_bytes > 4 * (size_t)sndbuf);
+    assert_non_null(strstr(pn_errmsg(&ctx), "says: keys refused: over this server's quota"));
+    pthread_join(t, NULL);
+    pn_fhe_session_close(ss);
+  }
   /* the stream checker the fuzz target drives: a HELLO and a BYE pass, a cut frame does not */
   {
     uint8_t *st = malloc(hl + 2 * PN_FHE_FRAME_HDR);
