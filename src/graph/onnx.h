@@ -12,11 +12,15 @@ struct pn_ctx;
 
 /* Parse a ModelProto from buf[0..n). On success *out owns the graph (pn_graph_free). Malformed input
 ** returns PN_ERR_CORRUPT with the field at fault ("graph.node[3] 'conv3': input[1] is empty");
-** subgraph attributes (If/Loop) are PN_ERR_UNSUPPORTED. External data is refused. Does not validate
-** the graph semantically (see pn_graph_validate). */
+** subgraph attributes (If/Loop) are PN_ERR_UNSUPPORTED. Initializers with external data are refused
+** here (a buffer has no folder to find them in): use pn_onnx_load_file. Does not validate the graph
+** semantically (see pn_graph_validate). */
 PN_API int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n,
                         struct pn_graph **out /* OUT */);
-/* pn_onnx_load on a file; messages start with the path. */
+/* pn_onnx_load on a file; messages start with the path. Initializers stored as external data (ONNX's
+** data_location EXTERNAL: location, offset, length) are read from their file, whose location must be a
+** relative path inside the model's folder (no "..", not absolute, not a symlink, a regular file), with
+** offset + length within it and length equal to the tensor's size. */
 PN_API int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **out /* OUT */);
 
 /* Serialise g to a ModelProto. *buf is malloc'd, the caller frees it. */
@@ -25,6 +29,11 @@ PN_API int pn_onnx_save(struct pn_ctx *ctx, const struct pn_graph *g, uint8_t **
 /* pn_onnx_save to a file, atomically (temp + fsync + rename). The message is streamed: tensor
 ** data goes from the graph to the file without an intermediate buffer. */
 PN_API int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path);
+/* pn_onnx_save_file with every initializer of at least max(min_bytes, 1 KiB) bytes in PATH.data (ONNX
+** external data, 64-byte aligned), written and put in place before the model. pn_onnx_save_file does this
+** by itself for a model that would not fit in one protobuf message (2 GiB). */
+PN_API int pn_onnx_save_file_external(struct pn_ctx *ctx, const struct pn_graph *g, const char *path,
+                                      size_t min_bytes);
 /* pn_onnx_save_file without the fsync (pn_atomic_commit_nosync): for many files made durable
 ** together by the caller (pn_fsync_path on each, then on the folder). */
 PN_API int pn_onnx_save_file_nosync(struct pn_ctx *ctx, const struct pn_graph *g, const char *path);

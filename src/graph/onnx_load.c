@@ -9,11 +9,17 @@
 **
 ** What is refused: subgraph attributes (If/Loop/Scan), tensor lists, sparse tensors, type protos
 ** (PN_ERR_UNSUPPORTED); non-tensor value types (sequence, map, optional); string tensors; external
-** data. Model-local functions and training info are not carried into the IR. */
+** data in a buffer load (only a file has a folder to find it in). Model-local functions and training info
+** are not carried into the IR. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "graph/onnx.h"
 #include "onnx.pb-c.h"
@@ -105,18 +111,104 @@ static enum field dtype_field(enum pn_dtype dt, int *per_elem) {
   }
 }
 
+/* A decimal u64 of at most 19 digits, nothing else. */
+static bool parse_u64(const char *v, uint64_t *out) {
+  size_t n = strlen(v);
+  if (!n || n > 19) return false;
+  uint64_t x = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (v[i] < '0' || v[i] > '9') return false;
+    x = x * 10 + (uint64_t)(v[i] - '0');
+  }
+  *out = x;
+  return true;
+}
+
+/* An external tensor's entries checked (location inside dir, offset, length == nbytes) and its file opened
+** with the range inside it: *fd to pread offset..offset+nbytes from. Nothing is allocated before this. */
+static int ext_open(struct pn_ctx *ctx, const Onnx__TensorProto *tp, const char *dir, const char *at,
+                    size_t nbytes, int *fd, uint64_t *offset) {
+  *fd = -1;
+  if (!dir)
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: external data cannot be read from a model in memory (load the "
+                  "model from its file)", at);
+  if (tp->has_data_location && tp->data_location != ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: external_data in a tensor whose data_location is not EXTERNAL", at);
+  if (tp->has_raw_data || tp->n_float_data || tp->n_int32_data || tp->n_int64_data || tp->n_double_data ||
+      tp->n_uint64_data || tp->n_string_data)
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: external data and data in the file both given", at);
+  const char *loc = NULL;
+  uint64_t off = 0, len = nbytes;
+  bool seen[3] = {false, false, false};
+  for (size_t i = 0; i < tp->n_external_data; i++) {
+    const char *k = tp->external_data[i]->key ? tp->external_data[i]->key : "";
+    const char *v = tp->external_data[i]->value ? tp->external_data[i]->value : "";
+    int which = !strcmp(k, "location") ? 0 : !strcmp(k, "offset") ? 1 : !strcmp(k, "length") ? 2 : -1;
+    if (which < 0 && !strcmp(k, "checksum")) continue; /* SHA-1 of the bytes, optional; not verified */
+    if (which < 0) return pn_err(ctx, PN_ERR_CORRUPT, "%s: external_data key '%.64s' is unknown", at, k);
+    if (seen[which]) return pn_err(ctx, PN_ERR_CORRUPT, "%s: external_data key '%s' given twice", at, k);
+    seen[which] = true;
+    if (which == 0) loc = v;
+    else if (!parse_u64(v, which == 1 ? &off : &len))
+      return pn_err(ctx, PN_ERR_CORRUPT, "%s: external_data '%s' is not a byte count: '%.64s'", at, k, v);
+  }
+  if (!loc || !*loc) return pn_err(ctx, PN_ERR_CORRUPT, "%s: external data without a location", at);
+  /* inside the model's folder: relative, no ".." component, no NUL tricks (protobuf strings hold none) */
+  bool up = false;
+  for (const char *c = loc; *c; c = strchr(c, '/') ? strchr(c, '/') + 1 : c + strlen(c))
+    if (!strncmp(c, "..", 2) && (c[2] == '/' || !c[2])) up = true;
+  if (loc[0] == '/' || up || strchr(loc, '\\') || strlen(loc) > 1024)
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: external data location '%.128s' is not a relative path inside the "
+                  "model's folder", at, loc);
+  if (len != nbytes)
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: dims need %zu bytes, external_data length is %llu", at, nbytes,
+                  (unsigned long long)len);
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s/%s", dir, loc) >= (int)sizeof path)
+    return pn_err(ctx, PN_ERR_CORRUPT, "%s: external data path too long", at);
+  int f = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (f < 0)
+    return pn_err(ctx, errno == ELOOP ? PN_ERR_CORRUPT : PN_ERR_IO, "%s: external data file '%s': %s", at, loc,
+                  errno == ELOOP ? "is a symlink" : strerror(errno));
+  struct stat st;
+  int rc = PN_OK;
+  if (fstat(f, &st) || !S_ISREG(st.st_mode))
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: external data file '%s' is not a regular file", at, loc);
+  else if (off > (uint64_t)st.st_size || nbytes > (uint64_t)st.st_size - off)
+    rc = pn_err(ctx, PN_ERR_CORRUPT, "%s: external data '%s' bytes %llu..%llu, the file has %lld", at, loc,
+                (unsigned long long)off, (unsigned long long)(off + nbytes), (long long)st.st_size);
+  if (rc) {
+    close(f);
+    return rc;
+  }
+  *fd = f;
+  *offset = off;
+  return PN_OK;
+}
+
+static int ext_read(struct pn_ctx *ctx, int fd, uint64_t off, void *dst, size_t n, const char *at) {
+  for (uint8_t *p = dst; n;) {
+    ssize_t r = pread(fd, p, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n, (off_t)off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return pn_err(ctx, PN_ERR_IO, "%s: reading external data: %s", at, r ? strerror(errno) : "file shrank");
+    p += r, n -= (size_t)r, off += (uint64_t)r;
+  }
+  return PN_OK;
+}
+
 /* Convert tp into a tensor in arena, or on the heap when arena is NULL. where names the field
-** ("graph.initializer[2]") for messages; the tensor's own name is appended. */
+** ("graph.initializer[2]") for messages; the tensor's own name is appended. dir: the model's folder, for
+** external data (NULL: refused). */
 static int decode_tensor(struct pn_ctx *ctx, const Onnx__TensorProto *tp, struct pn_arena *arena,
-                         const char *where, struct pn_tensor **out) {
+                         const char *where, const char *dir, struct pn_tensor **out) {
   *out = NULL;
   char at[384];
   if (tp->name && *tp->name) snprintf(at, sizeof at, "%s '%s'", where, tp->name);
   else snprintf(at, sizeof at, "%s", where);
 
-  if ((tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
-      tp->n_external_data > 0)
-    return pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: external data is not supported", at);
+  const bool external =
+    (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) ||
+    tp->n_external_data > 0;
   if (tp->segment)
     return pn_err(ctx, PN_ERR_UNSUPPORTED, "%s: segmented tensors are not supported", at);
   if (tp->n_dims > PN_MAX_DIMS)
@@ -160,7 +252,12 @@ static int decode_tensor(struct pn_ctx *ctx, const Onnx__TensorProto *tp, struct
       return pn_err(ctx, PN_ERR_CORRUPT, "%s: %s present in a %s tensor%s", at, field_names[f],
                     pn_dtype_name(dt), tp->has_raw_data ? " that has raw_data" : "");
   size_t nbytes = (size_t)numel * esize;
-  if (tp->has_raw_data) {
+  int efd = -1;
+  uint64_t eoff = 0;
+  if (external) {
+    int rc = ext_open(ctx, tp, dir, at, nbytes, &efd, &eoff);
+    if (rc) return rc;
+  } else if (tp->has_raw_data) {
     if (tp->raw_data.len != nbytes)
       return pn_err(ctx, PN_ERR_CORRUPT,
                     "%s: dims need %lld elements (%zu bytes), raw_data has %zu bytes", at,
@@ -180,9 +277,19 @@ static int decode_tensor(struct pn_ctx *ctx, const Onnx__TensorProto *tp, struct
       t = NULL;
     }
   }
-  if (!t) return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory for %zu bytes", at, nbytes);
+  if (!t) {
+    if (efd >= 0) close(efd);
+    return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory for %zu bytes", at, nbytes);
+  }
 
-  if (tp->has_raw_data) {
+  if (external) {
+    int rc = ext_read(ctx, efd, eoff, t->data, nbytes, at);
+    close(efd);
+    if (rc) {
+      if (!arena) pn_tensor_free(t);
+      return rc;
+    }
+  } else if (tp->has_raw_data) {
     if (nbytes) memcpy(t->data, tp->raw_data.data, nbytes);
   } else if (numel > 0) {
     size_t cnt = (size_t)numel;
@@ -233,6 +340,7 @@ static int decode_tensor(struct pn_ctx *ctx, const Onnx__TensorProto *tp, struct
 struct loader {
   struct pn_ctx *ctx;
   struct pn_graph *g;
+  const char *dir; /* the model file's folder (external data), NULL for a buffer */
 };
 
 static int nomem(struct loader *l) { return pn_err(l->ctx, PN_ERR_NOMEM, "out of memory"); }
@@ -354,7 +462,7 @@ static int load_attr(struct loader *l, const Onnx__AttributeProto *ap, const cha
   case PN_ATTR_TENSOR:
     if (!ap->t)
       return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: tensor attribute without a tensor", where);
-    return decode_tensor(l->ctx, ap->t, ar, where, &a->t);
+    return decode_tensor(l->ctx, ap->t, ar, where, l->dir, &a->t);
   case PN_ATTR_FLOATS:
     a->n = (int64_t)ap->n_floats;
     if (!(a->floats = pn_arena_memdup(ar, ap->floats, ap->n_floats * sizeof(float))))
@@ -507,7 +615,7 @@ static int load_model(struct loader *l, const Onnx__ModelProto *m) {
     snprintf(where, sizeof where, "graph.initializer[%zu]", i);
     if (!tp->name || !*tp->name) return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: name is empty", where);
     struct pn_tensor *t;
-    int rc = decode_tensor(l->ctx, tp, g->arena, where, &t);
+    int rc = decode_tensor(l->ctx, tp, g->arena, where, l->dir, &t);
     if (rc) return rc;
     /* register the decoded arena tensor without copying it again */
     struct pn_tensor *slot = pn_graph_new_init(g, tp->name, t->dtype, 0, NULL);
@@ -517,7 +625,7 @@ static int load_model(struct loader *l, const Onnx__ModelProto *m) {
   return PN_OK;
 }
 
-int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_graph **out) {
+static int load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *dir, struct pn_graph **out) {
   *out = NULL;
   if (!buf && n) return pn_err(ctx, PN_ERR_INVALID, "pn_onnx_load: NULL buffer");
   if (!depth_ok(buf, n, &onnx__model_proto__descriptor, 0))
@@ -525,7 +633,7 @@ int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_gra
                   ONNX_MAX_DEPTH);
   Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, buf);
   if (!m) return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: protobuf decoding failed");
-  struct loader l = {ctx, pn_graph_new()};
+  struct loader l = {ctx, pn_graph_new(), dir};
   int rc = l.g ? load_model(&l, m) : nomem(&l);
   onnx__model_proto__free_unpacked(m, NULL);
   if (rc) {
@@ -534,6 +642,10 @@ int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_gra
   }
   *out = l.g;
   return PN_OK;
+}
+
+int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_graph **out) {
+  return load_in(ctx, buf, n, NULL, out);
 }
 
 /* protobuf's own limit for one message: a bigger file is refused before it is read */
@@ -545,7 +657,14 @@ int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **ou
   size_t n;
   int rc = pn_read_file(ctx, path, ONNX_MAX_BYTES, &buf, &n); /* its messages name the path */
   if (rc) return rc;
-  rc = pn_onnx_load(ctx, buf, n, out);
+  char *dir = strdup(path);
+  if (!dir) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  else {
+    char *slash = strrchr(dir, '/');
+    if (slash) slash[slash == dir] = 0; /* "/m.onnx" -> "/" */
+    rc = load_in(ctx, buf, n, slash ? dir : ".", out);
+  }
+  free(dir);
   free(buf);
   if (rc) pn_err_prefix(ctx, "%s", path);
   return rc;
@@ -559,7 +678,7 @@ int pn_tensor_load_pb(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct p
                   ONNX_MAX_DEPTH);
   Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, n, buf);
   if (!tp) return pn_err(ctx, PN_ERR_CORRUPT, "not a TensorProto: protobuf decoding failed");
-  int rc = decode_tensor(ctx, tp, NULL, "tensor", out);
+  int rc = decode_tensor(ctx, tp, NULL, "tensor", NULL, out);
   onnx__tensor_proto__free_unpacked(tp, NULL);
   return rc;
 }

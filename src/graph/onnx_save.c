@@ -3,7 +3,8 @@
 ** The protobuf-c message structs are built in a temporary arena that points at the graph's own
 ** strings and tensor data (nothing is copied), packed into one malloc'd buffer (or, for files,
 ** streamed to the file), and the arena is freed. Tensors are written as little-endian raw_data;
-** symbolic dims keep their dim_param. */
+** symbolic dims keep their dim_param. A model too large for one protobuf message (2 GiB) is saved with its
+** weights in an external data file (PATH.data, ONNX's data_location EXTERNAL), as PyTorch and onnx do. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,9 +24,21 @@
 /* protobuf's own limit: most readers refuse messages of 2 GiB and more. */
 #define ONNX_MAX_BYTES ((size_t)INT32_MAX)
 
+/* Initializers of ext_min bytes or more go to an external data file (ONNX's data_location EXTERNAL):
+** ext_loc is its name relative to the model's folder; ext[] lists them in file order with their offsets. */
+#define EXT_ALIGN 64 /* every tensor starts at a multiple of this in the data file */
+struct ext_item {
+  const struct pn_tensor *t;
+  uint64_t offset;
+};
 struct saver {
   struct pn_ctx *ctx;
   struct pn_arena *a;
+  size_t ext_min; /* 0: every tensor inline */
+  const char *ext_loc;
+  struct ext_item *ext;
+  int n_ext;
+  uint64_t ext_end;
 };
 
 static int nomem(struct saver *s) { return pn_err(s->ctx, PN_ERR_NOMEM, "out of memory"); }
@@ -56,10 +69,35 @@ static int tensor_to_proto(struct saver *s, const struct pn_tensor *t, const cha
   tp->has_data_type = 1;
   tp->data_type = (int32_t)t->dtype;
   tp->name = (char *)t->name;
-  tp->has_raw_data = 1;
-  tp->raw_data.len = pn_tensor_nbytes(t);
-  tp->raw_data.data = tp->raw_data.len ? t->data : NULL;
+  const size_t nb = pn_tensor_nbytes(t);
   *out = tp;
+  if (!s->ext_min || nb < s->ext_min) {
+    tp->has_raw_data = 1;
+    tp->raw_data.len = nb;
+    tp->raw_data.data = nb ? t->data : NULL;
+    return PN_OK;
+  }
+  /* external: location, offset, length; the bytes are written by write_ext in this order */
+  const uint64_t off = (s->ext_end + EXT_ALIGN - 1) / EXT_ALIGN * EXT_ALIGN;
+  Onnx__StringStringEntryProto **ep = alloc_n(s, 3, sizeof *ep), *ev = alloc_n(s, 3, sizeof *ev);
+  char *num = alloc_n(s, 2, 24);
+  if (!ep || !ev || !num) return nomem(s);
+  snprintf(num, 24, "%llu", (unsigned long long)off);
+  snprintf(num + 24, 24, "%zu", nb);
+  const char *kv[3][2] = {{"location", s->ext_loc}, {"offset", num}, {"length", num + 24}};
+  for (int i = 0; i < 3; i++) {
+    onnx__string_string_entry_proto__init(&ev[i]);
+    ev[i].key = (char *)kv[i][0];
+    ev[i].value = (char *)kv[i][1];
+    ep[i] = &ev[i];
+  }
+  tp->n_external_data = 3;
+  tp->external_data = ep;
+  tp->has_data_location = 1;
+  tp->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+  s->ext[s->n_ext].t = t;
+  s->ext[s->n_ext++].offset = off;
+  s->ext_end = off + nb;
   return PN_OK;
 }
 
@@ -272,6 +310,7 @@ static int build_model(struct saver *s, const struct pn_graph *g, Onnx__ModelPro
   if (g->n_inits > 0) {
     gp->initializer = alloc_n(s, (size_t)g->n_inits, sizeof *gp->initializer);
     if (!gp->initializer) return nomem(s);
+    if (s->ext_min && !(s->ext = alloc_n(s, (size_t)g->n_inits, sizeof *s->ext))) return nomem(s);
     for (int i = 0; i < g->n_inits; i++) {
       char where[320];
       snprintf(where, sizeof where, "graph.initializer[%d] '%s'", i,
@@ -336,20 +375,60 @@ static void sink_append(ProtobufCBuffer *b, size_t len, const uint8_t *data) {
 
 #define SAVE_STREAM_BUF ((size_t)1 << 16)
 
-static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path, bool durable) {
-  struct saver s = {ctx, pn_arena_new()};
+/* The external data file: every listed tensor at its offset, zeros between (alignment). */
+static int write_ext(struct pn_ctx *ctx, const struct saver *s, const char *dpath, bool durable) {
+  struct pn_atomic_file af = {0};
+  int rc = pn_atomic_open(ctx, &af, dpath, 0644);
+  if (rc) return rc;
+  static const uint8_t zeros[EXT_ALIGN];
+  uint64_t at = 0;
+  for (int i = 0; i < s->n_ext && !rc; i++) {
+    const size_t nb = pn_tensor_nbytes(s->ext[i].t);
+    if ((s->ext[i].offset > at && fwrite(zeros, 1, s->ext[i].offset - at, af.f) != s->ext[i].offset - at) ||
+        fwrite(s->ext[i].t->data, 1, nb, af.f) != nb)
+      rc = pn_err(ctx, PN_ERR_IO, "%s: write failed: %s", dpath, strerror(errno));
+    at = s->ext[i].offset + nb;
+  }
+  if (rc) {
+    pn_atomic_abort(&af);
+    return rc;
+  }
+  return durable ? pn_atomic_commit(ctx, &af) : pn_atomic_commit_nosync(ctx, &af);
+}
+
+/* ext_min 0: inline, unless the message would pass protobuf's 2 GiB limit; then (or with ext_min > 0) the
+** initializers of at least max(ext_min, 1 KiB) bytes go to PATH.data beside the model. */
+static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path, bool durable, size_t ext_min) {
+  struct saver s = {ctx, pn_arena_new(), .ext_min = ext_min};
   if (!s.a) return nomem(&s);
   Onnx__ModelProto m;
   struct pn_atomic_file af = {0};
   struct file_sink sink = {.base = {.append = sink_append}};
-  int rc = build_model(&s, g, &m);
+  char *dpath = NULL;
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  int rc = *base ? PN_OK : pn_err(ctx, PN_ERR_INVALID, "%s: not a file name", path);
+  if (!rc && !(dpath = malloc(strlen(path) + 6))) rc = nomem(&s);
+  if (!rc) {
+    sprintf(dpath, "%s.data", path);
+    s.ext_loc = dpath + (base - path);
+    if (s.ext_min && s.ext_min < 1024) s.ext_min = 1024;
+    rc = build_model(&s, g, &m);
+  }
   size_t size = rc ? 0 : protobuf_c_message_get_packed_size(&m.base);
+  if (!rc && size > ONNX_MAX_BYTES && !s.ext_min) { /* too large for one message: the weights go outside */
+    pn_arena_free(s.a);
+    s = (struct saver){ctx, pn_arena_new(), .ext_min = 1024, .ext_loc = s.ext_loc};
+    rc = s.a ? build_model(&s, g, &m) : nomem(&s);
+    size = rc ? 0 : protobuf_c_message_get_packed_size(&m.base);
+  }
   if (!rc && size > ONNX_MAX_BYTES)
     rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "%zu bytes: protobuf messages are limited to 2 GiB", size);
   if (rc) {
     pn_err_prefix(ctx, "%s", path);
     goto out;
   }
+  /* the data file first: the model that names it is only put in place once it is complete */
+  if (s.n_ext && (rc = write_ext(ctx, &s, dpath, durable))) goto out;
   if ((rc = pn_atomic_open(ctx, &af, path, 0644))) goto out;
   setvbuf(af.f, NULL, _IOFBF, SAVE_STREAM_BUF);
   sink.f = af.f;
@@ -364,15 +443,20 @@ static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *p
   rc = durable ? pn_atomic_commit(ctx, &af) : pn_atomic_commit_nosync(ctx, &af);
 out:
   pn_arena_free(s.a);
+  free(dpath);
   return rc;
 }
 
 int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path) {
-  return save_file(ctx, g, path, true);
+  return save_file(ctx, g, path, true, 0);
 }
 
 int pn_onnx_save_file_nosync(struct pn_ctx *ctx, const struct pn_graph *g, const char *path) {
-  return save_file(ctx, g, path, false);
+  return save_file(ctx, g, path, false, 0);
+}
+
+int pn_onnx_save_file_external(struct pn_ctx *ctx, const struct pn_graph *g, const char *path, size_t min_bytes) {
+  return save_file(ctx, g, path, true, min_bytes ? min_bytes : 1);
 }
 
 int pn_tensor_save_pb(struct pn_ctx *ctx, const struct pn_tensor *t, uint8_t **buf, size_t *n) {

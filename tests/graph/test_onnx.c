@@ -359,6 +359,178 @@ static void test_files(void **state) {
   pn_graph_free(g);
 }
 
+/* ---- external data ---- */
+
+static uint8_t *slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
+  assert_non_null(b);
+  assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  *n = (size_t)len;
+  return b;
+}
+
+static const Onnx__TensorProto *find_tp(const Onnx__ModelProto *m, const char *name) {
+  for (size_t i = 0; i < m->graph->n_initializer; i++)
+    if (!strcmp(m->graph->initializer[i]->name, name)) return m->graph->initializer[i];
+  return NULL;
+}
+
+/* m.onnx saved again with one external_data entry of tensor `name` changed (key, value; a NULL value
+** drops the entry), then loaded: the return code, the message in ctx. */
+static int load_edited(const char *path, const char *name, const char *key, const char *value,
+                       struct pn_ctx *ctx) {
+  size_t n;
+  uint8_t *b = slurp(path, &n);
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, b);
+  assert_non_null(m);
+  Onnx__TensorProto *tp = (Onnx__TensorProto *)find_tp(m, name);
+  assert_non_null(tp);
+  char *old_value = NULL, *old_key = NULL;
+  size_t at = tp->n_external_data, n_old = tp->n_external_data;
+  for (size_t i = 0; i < tp->n_external_data; i++)
+    if (!strcmp(tp->external_data[i]->key, key)) at = i;
+  if (at < tp->n_external_data) {
+    old_value = tp->external_data[at]->value;
+    tp->external_data[at]->value = (char *)value;
+    if (!value) { /* drop it: swap with the last */
+      Onnx__StringStringEntryProto *e = tp->external_data[at];
+      tp->external_data[at] = tp->external_data[tp->n_external_data - 1];
+      tp->external_data[tp->n_external_data - 1] = e;
+      e->value = old_value;
+      tp->n_external_data--;
+    }
+  } else { /* a new key: rename the offset entry */
+    for (size_t i = 0; i < tp->n_external_data; i++)
+      if (!strcmp(tp->external_data[i]->key, "offset")) at = i;
+    old_key = tp->external_data[at]->key;
+    tp->external_data[at]->key = (char *)key;
+  }
+  size_t pn = protobuf_c_message_get_packed_size(&m->base);
+  uint8_t *pb = malloc(pn);
+  assert_int_equal(protobuf_c_message_pack(&m->base, pb), pn);
+  if (old_key) tp->external_data[at]->key = old_key;
+  else if (value && at < n_old) tp->external_data[at]->value = old_value;
+  tp->n_external_data = n_old;
+  onnx__model_proto__free_unpacked(m, NULL);
+  FILE *f = fopen(path, "wb");
+  assert_int_equal(fwrite(pb, 1, pn, f), pn);
+  fclose(f);
+  free(pb);
+  struct pn_graph *h = NULL;
+  int rc = pn_onnx_load_file(ctx, path, &h);
+  pn_graph_free(h);
+  /* put the original back */
+  f = fopen(path, "wb");
+  assert_int_equal(fwrite(b, 1, n, f), n);
+  fclose(f);
+  free(b);
+  printf("# external_data %s = %s: %s\n", key, value ? value : "(dropped)", rc ? pn_errmsg(ctx) : "loaded");
+  return rc;
+}
+
+static void test_external_data(void **state) {
+  struct pn_ctx ctx = {0};
+  char dir[] = "/tmp/pn_test_onnx_ext_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[300], dpath[320], inl[300], other[320];
+  snprintf(path, sizeof path, "%s/m.onnx", dir);
+  snprintf(dpath, sizeof dpath, "%s/m.onnx.data", dir);
+  snprintf(inl, sizeof inl, "%s/inline.onnx", dir);
+  struct pn_graph *g = build_graph(), *h;
+  /* two tensors above 1 KiB (external), the rest below (inline) */
+  struct pn_tensor *big = pn_graph_new_init(g, "big", PN_DT_FLOAT, 2, (const int64_t[]){4, 301});
+  struct pn_tensor *big2 = pn_graph_new_init(g, "big2", PN_DT_INT64, 1, (const int64_t[]){200});
+  for (int i = 0; i < 1204; i++) ((float *)big->data)[i] = (float)i * 0.25f - 7.0f;
+  for (int i = 0; i < 200; i++) ((int64_t *)big2->data)[i] = (int64_t)i * -123456789LL;
+  assert_int_equal(pn_onnx_save_file(&ctx, g, inl), PN_OK);
+  assert_int_equal(access(dpath, F_OK), -1); /* a small model is saved inline */
+  assert_int_equal(pn_onnx_save_file_external(&ctx, g, path, 1), PN_OK);
+  assert_int_equal(pn_onnx_load_file(&ctx, path, &h), PN_OK);
+  char why[256];
+  if (!graph_eq(g, h, why, sizeof why)) fail_msg("%s", why);
+  pn_graph_free(h);
+  /* the file: big and big2 external, 64-byte aligned, the rest inline; the model shrank by their bytes */
+  size_t mn, dn, in;
+  uint8_t *mb = slurp(path, &mn), *db = slurp(dpath, &dn), *ib = slurp(inl, &in);
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, mn, mb);
+  assert_non_null(m);
+  const char *names[2] = {"big", "big2"};
+  const struct pn_tensor *ts[2] = {big, big2};
+  for (int k = 0; k < 2; k++) {
+    const Onnx__TensorProto *tp = find_tp(m, names[k]);
+    assert_true(tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL);
+    assert_false(tp->has_raw_data);
+    unsigned long long off = 0, len = 0;
+    for (size_t i = 0; i < tp->n_external_data; i++) {
+      const Onnx__StringStringEntryProto *e = tp->external_data[i];
+      if (!strcmp(e->key, "location")) assert_string_equal(e->value, "m.onnx.data");
+      if (!strcmp(e->key, "offset")) off = strtoull(e->value, NULL, 10);
+      if (!strcmp(e->key, "length")) len = strtoull(e->value, NULL, 10);
+    }
+    assert_int_equal(off % 64, 0);
+    assert_int_equal(len, pn_tensor_nbytes(ts[k]));
+    assert_true(off + len <= dn);
+    assert_memory_equal(db + off, ts[k]->data, len); /* the bytes as they are in memory: little-endian */
+  }
+  assert_true(find_tp(m, "w")->has_raw_data);
+  assert_true(in > mn + 6000); /* 6,416 bytes of raw_data moved out, a few entries added */
+  onnx__model_proto__free_unpacked(m, NULL);
+  /* a model in memory cannot name its folder: refused */
+  assert_int_equal(pn_onnx_load(&ctx, mb, mn, &h), PN_ERR_UNSUPPORTED);
+  assert_non_null(strstr(pn_errmsg(&ctx), "from its file"));
+  free(mb), free(db), free(ib);
+  /* entries a hostile or broken file may carry: each refused, naming the tensor */
+  static const struct {
+    const char *key, *value, *msg;
+    int rc;
+  } bad[] = {
+    {"location", "../m.onnx.data", "not a relative path inside", PN_ERR_CORRUPT},
+    {"location", "sub/../../etc/passwd", "not a relative path inside", PN_ERR_CORRUPT},
+    {"location", "/etc/passwd", "not a relative path inside", PN_ERR_CORRUPT},
+    {"location", "", "without a location", PN_ERR_CORRUPT},
+    {"location", NULL, "without a location", PN_ERR_CORRUPT},
+    {"location", "nope.data", "nope.data", PN_ERR_IO},
+    {"location", "m.onnx", "bytes", PN_ERR_CORRUPT}, /* the model file itself: too short for the range */
+    {"offset", "99999999", "the file has", PN_ERR_CORRUPT},
+    {"offset", "9999999999999999999", "the file has", PN_ERR_CORRUPT}, /* offset + length past 2^63 */
+    {"offset", "18446744073709551615", "not a byte count", PN_ERR_CORRUPT},
+    {"offset", "12a", "not a byte count", PN_ERR_CORRUPT},
+    {"offset", "-1", "not a byte count", PN_ERR_CORRUPT},
+    {"length", "4", "external_data length is 4", PN_ERR_CORRUPT},
+    {"basepath", "x", "unknown", PN_ERR_CORRUPT},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    assert_int_equal(load_edited(path, "big", bad[i].key, bad[i].value, &ctx), bad[i].rc);
+    assert_non_null(strstr(pn_errmsg(&ctx), bad[i].msg));
+    assert_non_null(strstr(pn_errmsg(&ctx), "'big'"));
+  }
+  /* the offset entry may be absent (0) and a checksum is allowed: big2 is not at 0, big is */
+  assert_int_equal(load_edited(path, "big", "offset", NULL, &ctx), PN_OK);
+  assert_int_equal(load_edited(path, "big", "checksum", "da39a3ee", &ctx), PN_OK);
+  /* a data file cut short, a symlink instead of the file, the file missing */
+  assert_int_equal(truncate(dpath, 4816 + 64), 0);
+  assert_int_equal(pn_onnx_load_file(&ctx, path, &h), PN_ERR_CORRUPT);
+  assert_non_null(strstr(pn_errmsg(&ctx), "'big2'"));
+  snprintf(other, sizeof other, "%s/real.data", dir);
+  assert_int_equal(rename(dpath, other), 0);
+  assert_int_equal(symlink(other, dpath), 0);
+  assert_int_equal(pn_onnx_load_file(&ctx, path, &h), PN_ERR_CORRUPT);
+  assert_non_null(strstr(pn_errmsg(&ctx), "symlink"));
+  unlink(dpath);
+  assert_int_equal(pn_onnx_load_file(&ctx, path, &h), PN_ERR_IO);
+  assert_non_null(strstr(pn_errmsg(&ctx), "m.onnx.data"));
+  assert_null(h);
+  unlink(other), unlink(path), unlink(inl);
+  rmdir(dir);
+  pn_graph_free(g);
+}
+
 /* ---- ONNX's own test models and data ---- */
 
 static void test_testdata_models(void **state) {
@@ -856,6 +1028,7 @@ static void test_deep_nesting(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_roundtrip_built),   cmocka_unit_test(test_files),
+      cmocka_unit_test(test_external_data),
       cmocka_unit_test(test_known_model),       cmocka_unit_test(test_testdata_models),
       cmocka_unit_test(test_tensor_bytes_kat),  cmocka_unit_test(test_tensor_typed_fields),
       cmocka_unit_test(test_truncated),         cmocka_unit_test(test_byte_flips),
