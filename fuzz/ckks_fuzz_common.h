@@ -30,7 +30,7 @@ static void setup(void) {
 
 /* With the low bit of the first byte set, the input is given a valid header of type `type` (magic,
 ** version, fingerprint, payload length) so that the fuzzer spends its time in the payload checks. */
-static const uint8_t *prepare(const uint8_t *data, size_t size, int type, uint8_t **own) {
+static inline const uint8_t *prepare(const uint8_t *data, size_t size, int type, uint8_t **own) {
   *own = NULL;
   if (size < 49 || !(data[0] & 1)) return data;
   uint8_t *b = malloc(size);
