@@ -1251,6 +1251,8 @@ int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struc
     }
     if ((rc = fhe_restrict_keys(ctx, p, max_keys))) goto done;
   }
+  for (int i = 0; i < p->n_linear; i++) /* how the rotations run with the final key set */
+    if ((rc = fhe_linear_schedule(ctx, p, &p->linears[i]))) goto done;
   if ((rc = plan_scales(ctx, p))) goto done;
   hash_program(p);
   fhe_plan_estimate(p);

@@ -61,7 +61,10 @@ void pn_fhe_plan_free(struct pn_fhe_plan *p);
 /* What a plan is, in numbers (also per layer via pn_fhe_plan_print / _json). */
 struct pn_fhe_plan_info {
   int logn, depth, levels, boots, layers, instructions;
-  int rotations;            /* rotations executed per image */
+  int rotations;            /* rotations executed per image: key switches (a chain of k keys counts k) */
+  int modups;               /* their key-switch decompositions (fewer when rotations of one input share one) */
+  int rotations_chained;    /* key switches if every rotation ran on its own as a chain of keys (the earlier
+                            ** schedule, at the split chosen for the key count) */
   int rotation_keys;        /* distinct steps: Galois keys the client makes */
   double key_bytes;         /* evaluation keys in memory (relinearisation + Galois): digits x 2 x (nq + np) x N words */
   double boot_key_bytes;    /* of which bootstrapping keys (estimated from their rotations and levels; 0: none) */
@@ -100,6 +103,7 @@ struct pn_fhe_run_stats {
   double seconds;           /* wall-clock of the evaluation */
   double cpu_seconds;       /* process CPU time */
   int rotations, pt_muls, ct_muls, boots;
+  int modups;               /* decompositions of the rotations' key switches (pn_fhe_plan_info) */
   int n_layer;
   double *layer_seconds;    /* [n_layer], owned by the server (valid until the next evaluation) */
 };
@@ -113,6 +117,11 @@ int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *plan, const 
 ** per client. NULL: drop the keys (evaluation refused until the next). */
 int pn_fhe_server_set_keys(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct pn_fhe_evk *evk);
 void pn_fhe_server_free(struct pn_fhe_server *s);
+/* How a linear layer's rotations run: 0 (the default) by the plan's rotation schedule (baby steps as a tree
+** of single key switches sharing decompositions, giant steps summed up a tree of single key switches; the
+** plan's counts and estimate); 1 every rotation on its own as a chain of power-of-two keys where its step has no
+** key (the earlier way, kept to compare results and cost; at the plan's split). Same keys either way. */
+void pn_fhe_server_set_rot_chains(struct pn_fhe_server *s, int chains);
 /* Evaluate the model on a query ciphertext (at the plan's input level and scale, of its parameters). */
 int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct pn_ckks_ct *in,
                        struct pn_ckks_ct *out, struct pn_fhe_run_stats *st /* OUT, may be NULL */);
@@ -131,6 +140,7 @@ struct pn_fhe_infer_opts {
   const uint8_t *seed;      /* 32 bytes: keys and encryption from a seeded PRG (tests); NULL = the OS */
   size_t cache_mb;          /* the server's budget for encoded weights (pn_fhe_server_new) */
   int progress;             /* a progress bar on stderr (when a TTY) */
+  int rot_chains;           /* 1: every rotation on its own (pn_fhe_server_set_rot_chains; for comparison) */
 };
 struct pn_fhe_infer_report {
   int64_t n;                /* images done */
@@ -145,6 +155,8 @@ struct pn_fhe_infer_report {
   size_t secret_key_bytes, spec_bytes, server_cache_bytes;
   size_t bytes_up, bytes_down;   /* one query, one result */
   int rotations, pt_muls, ct_muls, boots;  /* per image */
+  int modups;               /* per image: decompositions of the rotations' key switches */
+  int rot_chains;           /* the run used the earlier rotation schedule (opts->rot_chains) */
   long peak_rss_kb;
   int n_layer;
   double *layer_seconds;    /* [n_layer] sums over images */

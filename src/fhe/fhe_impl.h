@@ -134,6 +134,33 @@ struct fhe_linear {
   /* filled by fhe_linear_build: diagonals pre-rotated for the giant step, and the bias vector */
   float **diag;                       /* [ndiag][slots] */
   double *bias;                       /* [slots] or NULL */
+  struct fhe_rot_sched *sched;        /* how its rotations run with the plan's keys (fhe_linear_schedule) */
+};
+
+/* The rotation schedule of a LINEAR with the plan's keys (fixed once the key set is final; layout.c). Both
+** halves are trees over rotations whose edges are single key switches with a key of the plan; a step with no
+** key of its own is reached from the node it is fewest key switches away from (a chain of power-of-two keys,
+** whose intermediate rotations become nodes that later steps reuse) instead of by a chain from the root.
+** Baby steps fan out from the input (node 0): all children of a node are made together from one
+** decomposition of it (hoisting, pn_ckks_rotate_hoisted). Giant steps fan in: each group's sum is added at
+** the node of its rotation g n1, every node's sum is rotated by its edge and added to its parent's, leaves
+** first, and node 0's sum is the output (a path through the groups is Horner's rule; a star, one rotation
+** per group). With every power-of-two key the split n1 is the one whose trees take the fewest key switches. */
+#define FHE_HOIST_MAX 4096 /* rotations per hoisted call (pn_ckks_rotate_hoisted's limit) */
+struct fhe_rot_sched {
+  int nnode;            /* baby tree */
+  int32_t *step;        /* [nnode] the rotation of the input a node holds, in [0, slots) */
+  int32_t *parent;      /* [nnode] node 0: -1; parents come before their children */
+  int32_t *node_of;     /* [n1] the node of baby step b (-1: b not used) */
+  int baby_ks;          /* key switches of the baby steps: nnode - 1 */
+  int baby_modups;      /* decompositions: one per node with children (per FHE_HOIST_MAX of them) */
+  int ngroup;           /* distinct giant indices g (0 included when used), ascending */
+  int gnnode;           /* giant tree */
+  int32_t *gstep, *gparent;
+  int32_t *gnode_of;    /* [ngroup] the node of group q (rotation g n1) */
+  int giant_ks;         /* key switches of the giant steps: gnnode - 1 */
+  int first_ks;         /* key switches of one chain per rotation at the split chosen for the key count (the
+                        ** schedule before this one, for reports) */
 };
 
 struct fhe_layer {
@@ -142,6 +169,8 @@ struct fhe_layer {
   char packing[96];
   int level_in, level_out;
   int rotations, pt_muls, ct_muls, boots, stages;
+  int modups;           /* decompositions of the rotations' key switches (hoisting shares one) */
+  int rot_first;        /* key switches with one chain per rotation (fhe_rot_sched.first_ks) */
   int64_t diags;
   double est_ms;
 };
@@ -194,8 +223,15 @@ void fhe_linear_release(struct fhe_linear *L);
 
 /* Key switchings a rotation by step costs: 1 with its own key, else one per set bit (power-of-two keys). */
 int fhe_rot_cost(const struct pn_fhe_plan *p, int step);
-/* Key switchings of a LINEAR's baby and giant rotations. */
+/* Key switchings of a LINEAR's baby and giant rotations, each rotation on its own (a chain of power-of-two
+** keys where its step has no key): the schedule before fhe_rot_sched (kept for comparison). */
 void fhe_linear_rot_cost(const struct pn_fhe_plan *p, const struct fhe_linear *L, int *baby, int *giant);
+/* L->sched for the plan's final key set (arena memory). PN_ERR_UNSUPPORTED when a step cannot be reached
+** with the keys (a key budget always keeps the powers of two, so only a damaged plan). */
+int fhe_linear_schedule(struct pn_ctx *ctx, struct pn_fhe_plan *p, struct fhe_linear *L);
+/* Key switchings of a rotation by d (mod slots): 0 for none, 1 with its own key, the popcount as a chain of
+** power-of-two keys when the plan has all of them, else -1. */
+int fhe_hop_cost(const struct pn_fhe_plan *p, int64_t d);
 /* Keep at most max_keys Galois keys (every power of two below the slot count, then the steps that save the
 ** most key switchings per image); PN_ERR_UNSUPPORTED when max_keys cannot hold the powers of two. */
 int fhe_restrict_keys(struct pn_ctx *ctx, struct pn_fhe_plan *p, int max_keys);

@@ -88,7 +88,11 @@ int pn_fhe_infer(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct p
   t0 = pn_now();
   if (!rc) rc = pn_fhe_server_new(ctx, p, evk, opts->cache_mb, &srv);
   r->server_setup_s = pn_now() - t0;
-  if (srv) r->server_cache_bytes = pn_fhe_server_cache_bytes(srv);
+  if (srv) {
+    r->server_cache_bytes = pn_fhe_server_cache_bytes(srv);
+    pn_fhe_server_set_rot_chains(srv, opts->rot_chains);
+    r->rot_chains = opts->rot_chains != 0;
+  }
   /* the plaintext reference */
   if (!rc && !(ref = pn_graph_clone_batch(model, 1))) rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   if (!rc) rc = pn_exec_new(ctx, ref, NULL, &ex);
@@ -130,6 +134,7 @@ int pn_fhe_infer(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct p
     r->bytes_up = ql;
     r->bytes_down = rl;
     r->rotations = st.rotations, r->pt_muls = st.pt_muls, r->ct_muls = st.ct_muls, r->boots = st.boots;
+    r->modups = st.modups;
     for (int k = 0; k < p->n_layer; k++) r->layer_seconds[k] += st.layer_seconds[k];
     /* the plaintext model on the same image */
     memcpy(t->data, xi, (size_t)spec->n_in * sizeof *xi);
@@ -205,6 +210,10 @@ cJSON *pn_fhe_infer_json(const struct pn_fhe_plan *p, const struct pn_fhe_infer_
   cJSON_AddNumberToObject(o, "spec_bytes", (double)r->spec_bytes);
   cJSON_AddNumberToObject(o, "server_weight_cache_bytes", (double)r->server_cache_bytes);
   cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)r->peak_rss_kb * 1024.0);
+  /* what ran (the plan's "rotations" / "modups" are the schedule's; --rot-chains runs the earlier one) */
+  cJSON_AddStringToObject(o, "rotation_schedule", r->rot_chains ? "chains" : "tree");
+  cJSON_AddNumberToObject(o, "rotations_run", r->rotations);
+  cJSON_AddNumberToObject(o, "modups_run", r->modups);
   cJSON *ls = cJSON_GetObjectItem(o, "layers");
   cJSON *le;
   cJSON_ArrayForEach(le, ls) {

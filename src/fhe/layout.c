@@ -466,3 +466,201 @@ int fhe_restrict_keys(struct pn_ctx *ctx, struct pn_fhe_plan *p, int max_keys) {
   p->n_rot = nk;
   return PN_OK;
 }
+
+/* ---- the rotation schedule of a linear (fhe_rot_sched) ---- */
+
+/* The power-of-two steps that have keys, as a bit mask. */
+static uint64_t pow_keys(const struct pn_fhe_plan *p) {
+  uint64_t m = 0;
+  for (int b = 0; ((size_t)1 << b) < p->slots && b < 63; b++)
+    if (have_rot(p, 1 << b)) m |= (uint64_t)1 << b;
+  return m;
+}
+
+static int hop_cost(const struct pn_fhe_plan *p, uint64_t pow, int64_t d) {
+  int64_t n = (int64_t)p->slots;
+  d = (d % n + n) % n;
+  if (!d) return 0;
+  if (have_rot(p, (int)d)) return 1;
+  return ((uint64_t)d & ~pow) ? -1 : __builtin_popcountll((unsigned long long)d);
+}
+
+int fhe_hop_cost(const struct pn_fhe_plan *p, int64_t d) { return hop_cost(p, pow_keys(p), d); }
+
+/* A rotation tree under construction (fhe_rot_sched's baby or giant tree). */
+struct tree {
+  int n, cap, modups;
+  int32_t *step, *parent;
+  int *nchild;
+};
+
+static int32_t find_node(const struct tree *t, int32_t step) {
+  for (int32_t i = 0; i < t->n; i++)
+    if (t->step[i] == step) return i;
+  return -1;
+}
+
+static int32_t add_node(struct tree *t, int32_t step, int32_t parent) {
+  int32_t i = t->n++;
+  t->step[i] = step;
+  t->parent[i] = parent;
+  t->nchild[i] = 0;
+  if (parent >= 0 && t->nchild[parent]++ % FHE_HOIST_MAX == 0) t->modups++;
+  return i;
+}
+
+/* The tree reaching targets tg[0..nt) (rotations in [0, slots), any order; 0 is the root) by single-key hops:
+** each target, in the order given, from the node fewest key switches away (ties: a node that already has
+** children, whose decomposition it shares when fanning out), a chain of power-of-two keys through new nodes
+** when there is no single key. node[i] = the node of tg[i]. 1 when built, 0 when a target has no key path, -1
+** out of memory. */
+static int tree_build(const struct pn_fhe_plan *p, uint64_t pow, const int64_t *tg, int nt, struct tree *t,
+                      int32_t *node) {
+  const int64_t n = (int64_t)p->slots;
+  memset(t, 0, sizeof *t);
+  int64_t cap = 1;
+  for (int i = 0; i < nt; i++) {
+    int c = hop_cost(p, pow, tg[i]);
+    if (c < 0) return 0;
+    cap += c;
+  }
+  t->step = malloc((size_t)cap * sizeof *t->step);
+  t->parent = malloc((size_t)cap * sizeof *t->parent);
+  t->nchild = malloc((size_t)cap * sizeof *t->nchild);
+  if (!t->step || !t->parent || !t->nchild) return -1;
+  add_node(t, 0, -1);
+  for (int i = 0; i < nt; i++) {
+    int32_t have = find_node(t, (int32_t)tg[i]);
+    if (have >= 0) {
+      node[i] = have;
+      continue;
+    }
+    int32_t bu = -1;
+    int bc = INT32_MAX;
+    for (int32_t u = 0; u < t->n; u++) {
+      int c = hop_cost(p, pow, tg[i] - t->step[u]);
+      if (c < 0) continue;
+      if (c < bc || (c == bc && t->nchild[u] && !t->nchild[bu])) bc = c, bu = u;
+      if (bc == 1 && t->nchild[bu]) break;
+    }
+    int64_t d = ((tg[i] - t->step[bu]) % n + n) % n;
+    int32_t cur = bu;
+    if (bc == 1) {
+      cur = add_node(t, (int32_t)tg[i], bu);
+    } else {
+      /* the chain, low bits first (as a rotation on its own runs it); nodes on the way are kept */
+      for (int k = 0; ((int64_t)1 << k) < n; k++)
+        if (d >> k & 1) {
+          int32_t st = (int32_t)((t->step[cur] + ((int64_t)1 << k)) % n), e = find_node(t, st);
+          cur = e >= 0 ? e : add_node(t, st, cur);
+        }
+    }
+    node[i] = cur;
+  }
+  return 1;
+}
+
+static void sched_free(struct fhe_rot_sched *s) {
+  free(s->step), free(s->parent), free(s->node_of), free(s->gstep), free(s->gparent), free(s->gnode_of);
+  memset(s, 0, sizeof *s);
+}
+
+/* The schedule of L's diagonals split at n1 into s (malloc'd arrays). 1 when built, 0 when a step has no key
+** path, -1 out of memory. */
+static int sched_build(const struct pn_fhe_plan *p, const struct fhe_linear *L, int n1, uint64_t pow,
+                       struct fhe_rot_sched *s) {
+  memset(s, 0, sizeof *s);
+  uint8_t *used = calloc((size_t)n1, 1);
+  int64_t *tg = calloc((size_t)(L->ndiag + n1 + 1), sizeof *tg);
+  int32_t *tn = malloc((size_t)(L->ndiag + n1 + 1) * sizeof *tn);
+  s->node_of = malloc((size_t)n1 * sizeof *s->node_of);
+  struct tree bt = {0}, gt = {0};
+  int rc = -1, nt = 0;
+  if (!used || !tg || !tn || !s->node_of) goto out;
+  /* baby steps ascending */
+  for (int64_t t = 0; t < L->ndiag; t++) used[L->k[t] % n1] = 1;
+  for (int b = 1; b < n1; b++)
+    if (used[b]) tg[nt++] = b;
+  if ((rc = tree_build(p, pow, tg, nt, &bt, tn)) <= 0) goto out;
+  for (int b = 0; b < n1; b++) s->node_of[b] = b ? -1 : 0;
+  for (int i = 0; i < nt; i++) s->node_of[tg[i]] = tn[i];
+  /* giant steps: the groups' rotations g n1, ascending (a tree the group sums flow up, leaves first) */
+  nt = 0;
+  for (int64_t t = 0; t < L->ndiag; t++)
+    if (!t || L->k[t] / n1 != L->k[t - 1] / n1) tg[nt++] = (int64_t)(L->k[t] / n1) * n1;
+  s->ngroup = nt;
+  if (!(s->gnode_of = malloc((size_t)(nt + 1) * sizeof *s->gnode_of))) {
+    rc = -1;
+    goto out;
+  }
+  if ((rc = tree_build(p, pow, tg, nt, &gt, s->gnode_of)) <= 0) goto out;
+  s->nnode = bt.n, s->step = bt.step, s->parent = bt.parent, bt.step = bt.parent = NULL;
+  s->baby_ks = bt.n - 1, s->baby_modups = bt.modups;
+  s->gnnode = gt.n, s->gstep = gt.step, s->gparent = gt.parent, gt.step = gt.parent = NULL;
+  s->giant_ks = gt.n - 1;
+out:
+  free(bt.step), free(bt.parent), free(bt.nchild), free(gt.step), free(gt.parent), free(gt.nchild);
+  free(used), free(tg), free(tn);
+  if (rc <= 0) sched_free(s);
+  return rc;
+}
+
+/* What a schedule costs, in key switches (a group's rescale and sum: about a twentieth of one). */
+static double sched_cost(const struct fhe_rot_sched *s) { return s->baby_ks + s->giant_ks + s->ngroup / 20.0; }
+
+static int32_t *arena_dup(struct pn_fhe_plan *p, const int32_t *x, int64_t n) {
+  int32_t *y = pn_arena_alloc(p->arena, (size_t)(n ? n : 1) * sizeof *y);
+  if (y && n) memcpy(y, x, (size_t)n * sizeof *y);
+  return y;
+}
+
+int fhe_linear_schedule(struct pn_ctx *ctx, struct pn_fhe_plan *p, struct fhe_linear *L) {
+  const uint64_t pow = pow_keys(p);
+  int npow = 0;
+  while (((size_t)1 << npow) < p->slots) npow++;
+  const int any = pow == ((uint64_t)1 << npow) - 1; /* every power of two has its key: any split runs */
+  struct fhe_rot_sched best, s;
+  int nb0, ng0;
+  fhe_linear_rot_cost(p, L, &nb0, &ng0);
+  int rc = sched_build(p, L, L->n1, pow, &best);
+  if (rc <= 0) {
+    if (rc < 0) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory scheduling rotations");
+    return pn_err(ctx, PN_ERR_UNSUPPORTED, "fhe: %s: a rotation of its split has no key path", L->m->what);
+  }
+  int bn1 = L->n1;
+  /* with every power of two, the split chosen for the key count may not be the cheapest: try the others */
+  for (int n1 = 1; any && n1 <= (int)p->slots; n1 *= 2) {
+    if (n1 == L->n1) continue;
+    if ((rc = sched_build(p, L, n1, pow, &s)) < 0) {
+      sched_free(&best);
+      return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory scheduling rotations");
+    }
+    if (rc && sched_cost(&s) < sched_cost(&best)) {
+      sched_free(&best);
+      best = s, bn1 = n1;
+    } else if (rc) {
+      sched_free(&s);
+    }
+  }
+  best.first_ks = nb0 + ng0;
+  struct fhe_rot_sched *a = pn_arena_alloc(p->arena, sizeof *a);
+  if (a) *a = best;
+  if (!a || !(a->step = arena_dup(p, best.step, best.nnode)) || !(a->parent = arena_dup(p, best.parent, best.nnode)) ||
+      !(a->node_of = arena_dup(p, best.node_of, bn1)) || !(a->gstep = arena_dup(p, best.gstep, best.gnnode)) ||
+      !(a->gparent = arena_dup(p, best.gparent, best.gnnode)) ||
+      !(a->gnode_of = arena_dup(p, best.gnode_of, best.ngroup))) {
+    sched_free(&best);
+    return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory scheduling rotations");
+  }
+  sched_free(&best);
+  if (bn1 != L->n1) { /* the diagonals are built later (fhe_linear_build) for this split */
+    uint8_t *mark = calloc((size_t)(p->slots + 1), 1);
+    if (!mark) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory scheduling rotations");
+    int nb, ng, nk;
+    split_cost(p, L->k, L->ndiag, bn1, &nb, &ng, &nk, mark);
+    free(mark);
+    L->n1 = bn1, L->nbaby = nb, L->ngiant = ng;
+  }
+  L->sched = a;
+  return PN_OK;
+}

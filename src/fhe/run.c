@@ -5,9 +5,11 @@
 ** match what execution consumes is an error, never a silent wrong answer.
 **
 ** A LINEAR is the diagonal method with baby-step giant-step: the baby rotations of the input are made
-** once, each giant group multiplies them by its (pre-rotated) diagonals and accumulates lazily in
-** 128-bit lanes (one reduction per group instead of one per product), is rescaled once, rotated by its
-** giant step and added up. Weight plaintexts are encoded once when the server starts (up to a memory
+** once (the schedule's tree: one key switch each, children of a node hoisted from one decomposition), each
+** giant group multiplies them by its (pre-rotated) diagonals and accumulates lazily in 128-bit lanes (one
+** reduction per group instead of one per product), is rescaled once, and the groups are summed up the
+** schedule's giant tree (one key switch per edge). pn_fhe_server_set_rot_chains runs the earlier way instead
+** (every rotation on its own, a chain of power-of-two keys where its step has no key) for comparison. Weight plaintexts are encoded once when the server starts (up to a memory
 ** budget; the rest during each evaluation). */
 #include <math.h>
 #include <omp.h>
@@ -30,6 +32,7 @@ struct pn_fhe_server {
   size_t cache_bytes;
   double *layer_seconds;
   struct pn_ckks_boot *boot;     /* bootstrapping context (real_boot plans) */
+  int rot_chains;                /* 1: every rotation on its own (the schedule before fhe_rot_sched) */
 };
 
 struct vm {
@@ -94,10 +97,9 @@ static int sim_linear(struct vm *m, const struct fhe_inst *in) {
     for (size_t i = 0; i < n; i++) y[i] += L->bias[i];
   free(xb), free(acc), free(t);
   m->v[in->dst] = y;
-  int nb, ng;
-  fhe_linear_rot_cost(p, L, &nb, &ng);
   m->st.pt_muls += (int)L->ndiag;
-  m->st.rotations += nb + ng;
+  m->st.rotations += L->sched->baby_ks + L->sched->giant_ks;
+  m->st.modups += L->sched->baby_modups + L->sched->giant_ks;
   return PN_OK;
 }
 
@@ -112,6 +114,7 @@ static int sim_inst(struct vm *m, const struct fhe_inst *in) {
   case FHE_OP_ROT:
     rot_vec(a, in->aux, n, y);
     m->st.rotations += fhe_rot_cost(p, in->aux);
+    m->st.modups += fhe_rot_cost(p, in->aux);
     break;
   case FHE_OP_ADD: for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i]; break;
   case FHE_OP_SUB: for (size_t i = 0; i < n; i++) y[i] = a[i] - b[i]; break;
@@ -150,8 +153,8 @@ static int sim_inst(struct vm *m, const struct fhe_inst *in) {
 static int rotate(struct vm *m, const struct pn_ckks_ct *a, int step, struct pn_ckks_ct *out) {
   const struct pn_fhe_plan *p = m->p;
   const struct pn_ckks_gk *gk = m->srv->evk->gk;
-  if (pn_ckks_gk_has(p->ckks, gk, step)) {
-    m->st.rotations++;
+  if (fhe_rot_cost(p, step) == 1) {
+    m->st.rotations++, m->st.modups++;
     return pn_ckks_rotate(m->ctx, p->ckks, gk, a, step, out);
   }
   const struct pn_ckks_ct *src = a;
@@ -159,10 +162,47 @@ static int rotate(struct vm *m, const struct pn_ckks_ct *a, int step, struct pn_
     if ((unsigned)step >> b & 1) {
       int rc = pn_ckks_rotate(m->ctx, p->ckks, gk, src, 1 << b, out);
       if (rc) return rc;
-      m->st.rotations++;
+      m->st.rotations++, m->st.modups++;
       src = out;
     }
   return src == out ? PN_OK : pn_ckks_ct_copy(m->ctx, a, out);
+}
+
+/* The baby rotations of x by the schedule's tree (fhe_rot_sched): node by node, all children of a node made
+** from one decomposition of it; a node no product reads is freed once its children are made. node[0] = x. */
+static int baby_tree(struct vm *m, const struct fhe_linear *L, const struct pn_ckks_ct *x, struct pn_ckks_ct **node) {
+  const struct pn_fhe_plan *p = m->p;
+  const struct fhe_rot_sched *s = L->sched;
+  const int64_t n = (int64_t)p->slots;
+  int *steps = malloc((size_t)s->nnode * sizeof *steps);
+  struct pn_ckks_ct **outs = malloc((size_t)s->nnode * sizeof *outs);
+  uint8_t *keep = calloc((size_t)s->nnode, 1);
+  int rc = PN_OK;
+  if (!steps || !outs || !keep) rc = nomem(m);
+  for (int b = 0; b < L->n1 && !rc; b++)
+    if (s->node_of[b] >= 0) keep[s->node_of[b]] = 1;
+  node[0] = (struct pn_ckks_ct *)x;
+  for (int u = 0; u < s->nnode && !rc; u++) {
+    int k = 0;
+    for (int c = u + 1; c <= s->nnode && !rc; c++) {
+      if (c < s->nnode && s->parent[c] == u) {
+        if (!(node[c] = pn_ckks_ct_new(p->ckks))) rc = nomem(m);
+        steps[k] = (int)((((int64_t)s->step[c] - s->step[u]) % n + n) % n);
+        outs[k++] = node[c];
+      }
+      if (!rc && k && (k == FHE_HOIST_MAX || c == s->nnode)) {
+        rc = pn_ckks_rotate_hoisted(m->ctx, p->ckks, m->srv->evk->gk, node[u], steps, k, outs);
+        m->st.rotations += k, m->st.modups++;
+        k = 0;
+      }
+    }
+    if (u && !keep[u]) {
+      pn_ckks_ct_free(node[u]);
+      node[u] = NULL;
+    }
+  }
+  free(steps), free(outs), free(keep);
+  return rc;
 }
 
 /* acc += x * pt on limbs 0..l of both polynomials, 128-bit lanes (caller reduces). */
@@ -209,63 +249,111 @@ static int diag_pt(struct vm *m, const struct fhe_linear *L, int li, int64_t j, 
   return rc;
 }
 
+/* The sum over group [j0, j1) (one giant index) of diagonal x baby rotation, rescaled once, into g. */
+static int giant_group(struct vm *m, const struct fhe_linear *L, int li, int64_t j0, int64_t j1,
+                       struct pn_ckks_ct *const *xb, double ps, double target, pn_u128 *acc,
+                       struct pn_ckks_pt *tmp, double *dbuf, struct pn_ckks_ct *y, struct pn_ckks_ct *g) {
+  const struct pn_ckks_context *c = m->p->ckks;
+  const int l = xb[0]->level;
+  int rc = PN_OK, terms = 0, have = 0;
+  for (int64_t j = j0; j < j1 && !rc; j++) {
+    const struct pn_ckks_pt *pt;
+    if ((rc = diag_pt(m, L, li, j, l, ps, tmp, dbuf, &pt))) break;
+    mac_pt(c, acc, xb[L->k[j] % L->n1], pt, l);
+    m->st.pt_muls++;
+    /* 60 products below 2^122 fit a 128-bit lane; reduce then, and at the end of the group */
+    if (++terms < 60 && j + 1 < j1) continue;
+    acc_reduce(c, acc, y, l);
+    y->size = 2, y->level = l, y->scale = xb[0]->scale * ps;
+    rc = have ? pn_ckks_add(m->ctx, c, g, y, g) : pn_ckks_ct_copy(m->ctx, y, g);
+    have = 1;
+    terms = 0;
+  }
+  if (!rc && !(rc = pn_ckks_rescale(m->ctx, c, g, g))) g->scale = target;
+  return rc;
+}
+
+static int add_into(struct vm *m, struct pn_ckks_ct **dst, const struct pn_ckks_ct *g) {
+  if (*dst) return pn_ckks_add(m->ctx, m->p->ckks, *dst, g, *dst);
+  if (!(*dst = pn_ckks_ct_new(m->p->ckks))) return nomem(m);
+  return pn_ckks_ct_copy(m->ctx, g, *dst);
+}
+
 static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
   const struct pn_fhe_plan *p = m->p;
   const struct pn_ckks_context *c = p->ckks;
   struct fhe_linear *L = lin_of(p, in->aux);
+  const struct fhe_rot_sched *s = L->sched;
   const struct pn_ckks_ct *x = m->ct[in->a];
-  const int l = x->level;
+  const int l = x->level, chains = m->srv->rot_chains;
   const size_t n = pn_ckks_n(c);
   const double target = p->reg[in->dst].scale, ps = target * (double)pn_ckks_prime(c, l) / x->scale;
   int rc = PN_OK;
-  /* baby rotations of x: one per distinct b */
-  int *bidx = malloc((size_t)L->n1 * sizeof *bidx);
-  struct pn_ckks_ct **xb = calloc((size_t)L->n1, sizeof *xb);
+  /* baby rotations of x: xb[b] for every b used (tree nodes, or one chain each) */
+  int nx = chains ? L->n1 : s->nnode;
+  struct pn_ckks_ct **node = calloc((size_t)nx, sizeof *node), **xb = calloc((size_t)L->n1, sizeof *xb);
+  int64_t *gs = malloc((size_t)(L->ndiag + 1) * sizeof *gs); /* group starts, and ndiag */
   pn_u128 *acc = calloc(2 * (size_t)(l + 1) * n, sizeof *acc);
-  struct pn_ckks_ct *g = pn_ckks_ct_new(c), *y = pn_ckks_ct_new(c);
+  struct pn_ckks_ct *g = pn_ckks_ct_new(c), *y = pn_ckks_ct_new(c), **h = NULL;
+  int *gq = NULL;
   struct pn_ckks_pt *tmp = pn_ckks_pt_new(c);
   double *dbuf = malloc(p->slots * sizeof *dbuf);
-  if (!bidx || !xb || !acc || !g || !y || !tmp || !dbuf) {
+  if (!node || !xb || !gs || !acc || !g || !y || !tmp || !dbuf) {
     rc = nomem(m);
     goto done;
   }
-  for (int b = 0; b < L->n1; b++) bidx[b] = 0;
-  for (int64_t j = 0; j < L->ndiag; j++) bidx[L->k[j] % L->n1] = 1;
-  for (int b = 0; b < L->n1 && !rc; b++) {
-    if (!bidx[b]) continue;
-    if (b == 0) {
-      xb[0] = (struct pn_ckks_ct *)x;
-      continue;
+  if (chains) {
+    for (int64_t j = 0; j < L->ndiag; j++) {
+      int b = L->k[j] % L->n1;
+      if (b && !node[b]) {
+        if (!(node[b] = pn_ckks_ct_new(c))) rc = nomem(m);
+        else rc = rotate(m, x, b, node[b]);
+        if (rc) goto done;
+      }
     }
-    if (!(xb[b] = pn_ckks_ct_new(c))) rc = nomem(m);
-    else rc = rotate(m, x, b, xb[b]);
+    node[0] = (struct pn_ckks_ct *)x;
+    for (int b = 0; b < L->n1; b++) xb[b] = node[b];
+  } else {
+    if ((rc = baby_tree(m, L, x, node))) goto done;
+    for (int b = 0; b < L->n1; b++) xb[b] = s->node_of[b] >= 0 ? node[s->node_of[b]] : NULL;
   }
-  for (int64_t j = 0; j < L->ndiag && !rc;) {
-    int gi = L->k[j] / L->n1, terms = 0, have = 0;
-    for (; j < L->ndiag && L->k[j] / L->n1 == gi && !rc; j++) {
-      const struct pn_ckks_pt *pt;
-      if ((rc = diag_pt(m, L, in->aux, j, l, ps, tmp, dbuf, &pt))) break;
-      mac_pt(c, acc, xb[L->k[j] % L->n1], pt, l);
-      m->st.pt_muls++;
-      /* 60 products below 2^122 fit a 128-bit lane; reduce then, and at the end of the group */
-      if (++terms < 60 && j + 1 < L->ndiag && L->k[j + 1] / L->n1 == gi) continue;
-      acc_reduce(c, acc, y, l);
-      y->size = 2, y->level = l, y->scale = x->scale * ps;
-      rc = have ? pn_ckks_add(m->ctx, c, g, y, g) : pn_ckks_ct_copy(m->ctx, y, g);
-      have = 1;
-      terms = 0;
+  xb[0] = (struct pn_ckks_ct *)x; /* the level and scale of the products */
+  int ng = 0;
+  for (int64_t j = 0; j < L->ndiag; j++)
+    if (!j || L->k[j] / L->n1 != L->k[j - 1] / L->n1) gs[ng++] = j;
+  gs[ng] = L->ndiag;
+  if (chains) {
+    /* each group rotated by its giant step on its own */
+    for (int q = 0; q < ng && !rc; q++) {
+      int gi = L->k[gs[q]] / L->n1;
+      rc = giant_group(m, L, in->aux, gs[q], gs[q + 1], xb, ps, target, acc, tmp, dbuf, y, g);
+      if (!rc && gi) rc = rotate(m, g, gi * L->n1, g);
+      if (!rc) rc = add_into(m, &m->ct[in->dst], g);
     }
-    if (rc || (rc = pn_ckks_rescale(m->ctx, c, g, g))) break;
-    g->scale = target;
-    if (gi) {
-      if ((rc = rotate(m, g, gi * L->n1, g))) break;
+  } else if (!(h = (struct pn_ckks_ct **)calloc((size_t)s->gnnode, sizeof *h)) ||
+             !(gq = malloc((size_t)s->gnnode * sizeof *gq))) {
+    rc = nomem(m);
+  } else {
+    /* the giant tree, leaves first: node k's sum (its group's, plus its children's rotated to it) is rotated by
+    ** its edge and added to its parent's; node 0's is the output */
+    for (int k = 0; k < s->gnnode; k++) gq[k] = -1;
+    for (int q = 0; q < ng; q++) gq[s->gnode_of[q]] = q;
+    for (int k = s->gnnode - 1; k >= 0 && !rc; k--) {
+      if (gq[k] >= 0) {
+        int q = gq[k];
+        rc = giant_group(m, L, in->aux, gs[q], gs[q + 1], xb, ps, target, acc, tmp, dbuf, y, g);
+        if (!rc) rc = add_into(m, &h[k], g);
+      }
+      if (rc || !k) break;
+      int par = s->gparent[k], d = (int)((((int64_t)s->gstep[k] - s->gstep[par]) % (int64_t)p->slots +
+                                           (int64_t)p->slots) % (int64_t)p->slots);
+      rc = pn_ckks_rotate(m->ctx, c, m->srv->evk->gk, h[k], d, h[k]);
+      m->st.rotations++, m->st.modups++;
+      if (!rc) rc = add_into(m, &h[par], h[k]);
+      pn_ckks_ct_free(h[k]);
+      h[k] = NULL;
     }
-    if (!m->ct[in->dst]) {
-      if (!(m->ct[in->dst] = pn_ckks_ct_new(c))) rc = nomem(m);
-      else rc = pn_ckks_ct_copy(m->ctx, g, m->ct[in->dst]);
-    } else {
-      rc = pn_ckks_add(m->ctx, c, m->ct[in->dst], g, m->ct[in->dst]);
-    }
+    if (!rc) m->ct[in->dst] = h[0], h[0] = NULL;
   }
   if (!rc && L->has_bias) {
     const struct pn_ckks_pt *bp = m->srv->bias[in->aux];
@@ -276,15 +364,20 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
     if (!rc) rc = pn_ckks_add_pt(m->ctx, c, m->ct[in->dst], bp, m->ct[in->dst]);
   }
 done:
-  if (xb)
-    for (int b = 1; b < L->n1; b++) pn_ckks_ct_free(xb[b]);
+  if (node)
+    for (int i = 1; i < nx; i++) pn_ckks_ct_free(node[i]);
+  free(node);
   free(xb);
-  free(bidx);
+  free(gs);
   free(acc);
   free(dbuf);
   pn_ckks_pt_free(tmp);
   pn_ckks_ct_free(g);
   pn_ckks_ct_free(y);
+  if (h)
+    for (int k = 0; k < s->gnnode; k++) pn_ckks_ct_free(h[k]);
+  free(h);
+  free(gq);
   return rc;
 }
 
@@ -424,6 +517,8 @@ int pn_fhe_simulate(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const float
 /* ---- server ---- */
 
 size_t pn_fhe_server_cache_bytes(const struct pn_fhe_server *s) { return s->cache_bytes; }
+
+void pn_fhe_server_set_rot_chains(struct pn_fhe_server *s, int chains) { s->rot_chains = chains != 0; }
 
 void pn_fhe_server_free(struct pn_fhe_server *s) {
   if (!s) return;

@@ -10,6 +10,7 @@
 #define PN_TEST_NAME "test_fhe_ckks"
 #include "fhe_test.h"
 #include "fhe/fhe_impl.h" /* the evaluation keys' parts (refusal test) */
+#include "fhe_sched.h"
 #include "fhe/fhe_keys.h"
 #include "fhe/fhe_net.h"
 #include "util/bytes.h"
@@ -121,6 +122,54 @@ static double enc_vs_exec(struct pn_graph *g, double lo, double hi, double tol) 
   free(x), free(y), free(r), free(s);
   e2e_free(&e);
   return err;
+}
+
+/* The plan's rotation schedule (baby steps as a tree of single key switches sharing decompositions, giant steps
+** summed up a tree of single key switches) against the earlier one (each rotation its own chain), same keys, same
+** ciphertext input: the decrypted results agree within CKKS noise (and with the executor), each run executed
+** exactly the key switches its schedule counts, and the tree needs fewer key switches and fewer decompositions.
+** Returns the tree's key switches. */
+static int sched_vs_chains(struct pn_graph *g, int *chains_ks) {
+  struct e2e e;
+  e2e_setup(&e, g);
+  struct pn_fhe_plan_info info;
+  pn_fhe_plan_get_info(e.plan, &info);
+  int64_t ni = in_numel(g), no = info.out_elems;
+  float *x = malloc((size_t)ni * sizeof *x);
+  double *yt = malloc((size_t)no * sizeof *yt), *yc = malloc((size_t)no * sizeof *yc), *r = malloc((size_t)no * sizeof *r);
+  for (int64_t i = 0; i < ni; i++) x[i] = (float)urand(-1, 1);
+  struct pn_fhe_run_stats st, sc;
+  struct pn_ctx ctx = {0};
+  uint8_t *q, *res;
+  size_t ql, rl;
+  OKC(pn_fhe_encrypt(&ctx, e.client, x, e.spec->n_in, &q, &ql));
+  OKC(pn_fhe_server_query(&ctx, e.server, q, ql, &res, &rl, &st));
+  OKC(pn_fhe_decrypt(&ctx, e.client, res, rl, yt, no));
+  free(res);
+  pn_fhe_server_set_rot_chains(e.server, 1);
+  OKC(pn_fhe_server_query(&ctx, e.server, q, ql, &res, &rl, &sc));
+  OKC(pn_fhe_decrypt(&ctx, e.client, res, rl, yc, no));
+  free(res);
+  free(q);
+  exec_ref(g, x, r, no);
+  double d = rel_err(yt, yc, no), et = rel_err(yt, r, no), ec = rel_err(yc, r, no);
+  *chains_ks = chain_rotations(e.plan);
+  printf("# schedule: tree %d key switches / %d decompositions, chains %d / %d; tree vs chains %.2e, vs executor "
+         "%.2e (chains %.2e)\n", st.rotations, st.modups, sc.rotations, sc.modups, d, et, ec);
+  assert_true(d <= 1e-6); /* CKKS noise: the two runs differ only in the rounding of their key switches */
+  assert_true(et <= 1e-3);
+  assert_true(ec <= 1e-3);
+  assert_int_equal(st.rotations, info.rotations);
+  assert_int_equal(st.modups, info.modups);
+  assert_int_equal(sc.rotations, *chains_ks);
+  assert_int_equal(sc.modups, sc.rotations);
+  assert_true(st.rotations <= sc.rotations);
+  assert_true(st.modups < sc.modups);
+  sched_check(e.plan);
+  int t = st.rotations;
+  free(x), free(yt), free(yc), free(r);
+  e2e_free(&e);
+  return t;
 }
 
 static void test_conv(void **state) {
@@ -246,6 +295,18 @@ static void test_small_model(void **state) {
   assert_int_equal(few.rotation_keys, g_max_keys);
   assert_true(few.rotations > all.rotations);
   enc_vs_exec(g, -1, 1, 1e-3);
+  /* the rotation schedule with the power-of-two keys and two more, and with only the powers of two (N = 2^9:
+  ** 8): fewer key switches than one chain per rotation */
+  int chains;
+  int tree = sched_vs_chains(g, &chains);
+  assert_true(tree < chains);
+  g_max_keys = 8;
+  tree = sched_vs_chains(g, &chains);
+  assert_true(tree < chains);
+  g_max_keys = 0; /* every step its own key: as many key switches, fewer decompositions (hoisted) */
+  tree = sched_vs_chains(g, &chains);
+  assert_int_equal(tree, chains);
+  g_max_keys = 10;
   o.max_keys = 3; /* fewer than the powers of two: refused */
   assert_int_equal(pn_fhe_compile(&ctx, g, &o, &p), PN_ERR_UNSUPPORTED);
   assert_non_null(strstr(pn_errmsg(&ctx), "power-of-two"));

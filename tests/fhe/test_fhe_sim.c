@@ -8,9 +8,11 @@
 ** four reference models with PAFs in place. */
 #define PN_TEST_NAME "test_fhe_sim"
 #include "fhe_test.h"
+#include "fhe_sched.h"
 #include <unistd.h>
 
 static int g_boot = PN_FHE_BOOT_AUTO;
+static int g_max_keys; /* key budget of the next compiles (0: none) */
 
 static struct pn_fhe_plan *compile_ok(struct pn_graph *g, int compose) {
   struct pn_ctx ctx = {0};
@@ -18,6 +20,7 @@ static struct pn_fhe_plan *compile_ok(struct pn_graph *g, int compose) {
   pn_fhe_opts_default(&o);
   o.compose = compose;
   o.boot = g_boot;
+  o.max_keys = g_max_keys;
   struct pn_fhe_plan *p;
   int rc = pn_fhe_compile(&ctx, g, &o, &p);
   if (rc) fprintf(stderr, "compile: %s\n", pn_errmsg(&ctx));
@@ -189,6 +192,56 @@ static void test_models(void **state) {
   g_boot = PN_FHE_BOOT_AUTO;
 }
 
+/* The rotation schedule of the reference models: with every key, as many key switches as one rotation each
+** (fewer decompositions: hoisted); with the power-of-two keys only, fewer key switches than one chain per
+** rotation (the trees reuse intermediate rotations), every layer at most as many; at the budget (where splits are
+** chosen for the trees) resnet-s's program still computes the model. */
+static void test_rot_schedule(void **state) {
+  (void)state;
+  static const char *const names[] = {"lenet5", "cnn-s", "resnet-s", "vgg-s"};
+  g_boot = PN_FHE_BOOT_SIMULATE;
+  for (size_t t = 0; t < sizeof names / sizeof *names; t++) {
+    struct pn_graph *g = paf_model(names[t], PN_PAF_F1G2, 4);
+    for (int budget = 0; budget < 2; budget++) {
+      g_max_keys = 0;
+      struct pn_fhe_plan *p = compile_ok(g, 0);
+      struct pn_fhe_plan_info in;
+      pn_fhe_plan_get_info(p, &in);
+      if (budget) { /* only the powers of two below the slot count */
+        pn_fhe_plan_free(p);
+        g_max_keys = in.log_slots;
+        p = compile_ok(g, 0);
+        pn_fhe_plan_get_info(p, &in);
+        assert_int_equal(in.rotation_keys, in.log_slots);
+      }
+      sched_check(p);
+      int chains = chain_rotations(p), own = 1; /* own: every rotation of a linear has its key */
+      printf("# %s, %d keys: %d key switches (%d decompositions), one chain per rotation %d; est %.1f s\n", names[t],
+             in.rotation_keys, in.rotations, in.modups, chains, in.est_seconds);
+      for (int i = 0; i < p->n_linear; i++) {
+        int nb, ng;
+        const struct fhe_linear *L = &p->linears[i];
+        fhe_linear_rot_cost(p, L, &nb, &ng);
+        assert_true(L->sched->baby_ks <= nb);
+        assert_true(L->sched->giant_ks <= ng);
+        if (nb == L->nbaby && ng == L->ngiant) assert_int_equal(L->sched->baby_ks + L->sched->giant_ks, nb + ng);
+        else own = 0;
+      }
+      if (budget) assert_true(in.rotations < chains);
+      else if (own) assert_int_equal(in.rotations, chains);
+      assert_true(in.modups < in.rotations);
+      pn_fhe_plan_free(p);
+    }
+    if (!strcmp(names[t], "resnet-s")) { /* at the budget: splits chosen for the trees, diagonals built for them */
+      double e = sim_vs_exec(g, 0, -1.5, 1.5, 1e-4);
+      printf("# %s: rel err %.2e\n", names[t], e);
+    }
+    g_max_keys = 0;
+    pn_graph_free(g);
+  }
+  g_boot = PN_FHE_BOOT_AUTO;
+}
+
 static void test_refusals(void **state) {
   (void)state;
   struct pn_ctx ctx = {0};
@@ -265,7 +318,7 @@ static void test_default_threads(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv),     cmocka_unit_test(test_linear_stretches), cmocka_unit_test(test_residual),
-    cmocka_unit_test(test_paf),      cmocka_unit_test(test_models),           cmocka_unit_test(test_refusals),
+    cmocka_unit_test(test_paf),      cmocka_unit_test(test_models),           cmocka_unit_test(test_rot_schedule), cmocka_unit_test(test_refusals),
     cmocka_unit_test(test_default_threads),
   };
   return cmocka_run_group_tests(tests, fhe_test_setup, fhe_test_teardown);

@@ -28,7 +28,7 @@ struct fhe_args {
   int64_t logn, scale_bits, boot_levels, max_keys, key_mb;
   int compose_i, boot_i, split_i;
   struct pn_cli_list inputs;   /* --input: the user's own files instead of --data */
-  bool resize, count_given;
+  bool resize, count_given, rot_chains;
   struct pn_fhe_opts o;
 };
 
@@ -78,6 +78,8 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
      PN_FMNIST_TRAIN},
     {"--cache-mb", NULL, PN_CLI_INT, &f->cache_mb, "M", "the server's memory for encoded weights (the rest is "
      "encoded during each evaluation)", 0, 1 << 20},
+    {"--rot-chains", NULL, PN_CLI_FLAG, &f->rot_chains, NULL, "run every rotation on its own as a chain of "
+     "power-of-two keys (the earlier schedule, for comparison; default: the plan's rotation tree)"},
     {"--threads", NULL, PN_CLI_INT, &f->threads, "T", "OpenMP threads", 1, 256, NULL,
      "the cores other processes leave idle; OMP_NUM_THREADS when set"},
     {"--output", "-o", PN_CLI_STR, &f->out, "PATH", "output file (keygen: folder)"},
@@ -147,7 +149,7 @@ static const struct fhe_sub sub_infer = {
   "with per-layer times, bytes each way, key sizes and peak memory. --input: your own images or arrays\n"
   "(normalised as the model's training data), each one's class encrypted and in plaintext.",
   "privnn fhe infer small.onnx --data fashion-mnist --count 10 --json report.json",
-  PLAN_OPTS " --data --input --resize --split --count --cache-mb --threads --json", "model", 1, 1};
+  PLAN_OPTS " --data --input --resize --split --count --cache-mb --threads --rot-chains --json", "model", 1, 1};
 static const struct fhe_sub sub_keygen = {
   "fhe keygen", "MODEL.onnx -o DIR [plan options]",
   "The client's keys for a model: DIR/spec.bin (public), DIR/secret.key (0600, stays with the client),\n"
@@ -303,7 +305,7 @@ static int cmd_infer(int argc, char **argv) {
     printf("%s: N=2^%d, %d levels, depth %d, %d bootstraps, %d rotation keys; %s\n", f.model, info.logn,
            info.levels, info.depth, info.boots, info.rotation_keys, what);
     fflush(stdout);
-    struct pn_fhe_infer_opts io = {.cache_mb = (size_t)f.cache_mb, .progress = 1};
+    struct pn_fhe_infer_opts io = {.cache_mb = (size_t)f.cache_mb, .progress = 1, .rot_chains = f.rot_chains};
     rc = pn_fhe_infer(&ctx, p, g, x, files ? NULL : y, n, &io, &r);
   }
   if (r.n > 0) {
@@ -314,9 +316,10 @@ static int cmd_infer(int argc, char **argv) {
       printf("top-1 accuracy: encrypted %.4f, plaintext %.4f\n", (double)r.correct / k, (double)r.plain_correct / k);
     for (int64_t i = 0; files && i < r.n; i++)
       printf("input %lld: class %d encrypted, %d in plaintext\n", (long long)i, r.pred[i], r.plain_pred[i]);
-    printf("per image: evaluation %.2f s wall (%.2f s CPU), encrypt %.3f s, decrypt %.3f s; %d rotations, %d pt "
-           "products, %d ct products, %d bootstraps\n", r.eval_s / k, r.eval_cpu_s / k, r.encrypt_s / k,
-           r.decrypt_s / k, r.rotations, r.pt_muls, r.ct_muls, r.boots);
+    printf("per image: evaluation %.2f s wall (%.2f s CPU), encrypt %.3f s, decrypt %.3f s; %d rotations (key "
+           "switches, %d decompositions; %s), %d pt products, %d ct products, %d bootstraps\n", r.eval_s / k,
+           r.eval_cpu_s / k, r.encrypt_s / k, r.decrypt_s / k, r.rotations, r.modups,
+           r.rot_chains ? "each rotation its own chain" : "rotation tree", r.pt_muls, r.ct_muls, r.boots);
     printf("bytes up %zu, down %zu per image; evaluation keys %zu bytes (made in %.1f s); secret key %zu bytes; server "
            "weights %zu bytes (set up in %.1f s); peak RSS %.2f GiB\n", r.bytes_up, r.bytes_down, r.key_bytes,
            r.keygen_s, r.secret_key_bytes, r.server_cache_bytes, r.server_setup_s,
