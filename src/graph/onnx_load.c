@@ -625,7 +625,7 @@ static int load_model(struct loader *l, const Onnx__ModelProto *m) {
   return PN_OK;
 }
 
-static int load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *dir, struct pn_graph **out) {
+int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *dir, struct pn_graph **out) {
   *out = NULL;
   if (!buf && n) return pn_err(ctx, PN_ERR_INVALID, "pn_onnx_load: NULL buffer");
   if (!depth_ok(buf, n, &onnx__model_proto__descriptor, 0))
@@ -645,7 +645,7 @@ static int load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char 
 }
 
 int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_graph **out) {
-  return load_in(ctx, buf, n, NULL, out);
+  return pn_onnx_load_in(ctx, buf, n, NULL, out);
 }
 
 /* protobuf's own limit for one message: a bigger file is refused before it is read */
@@ -662,7 +662,7 @@ int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **ou
   else {
     char *slash = strrchr(dir, '/');
     if (slash) slash[slash == dir] = 0; /* "/m.onnx" -> "/" */
-    rc = load_in(ctx, buf, n, slash ? dir : ".", out);
+    rc = pn_onnx_load_in(ctx, buf, n, slash ? dir : ".", out);
   }
   free(dir);
   free(buf);

@@ -498,6 +498,26 @@ static void test_bundle(void **state) {
   assert_int_equal(pn_obf_compare(&ctx, g, jg, &prg, 1, &err, NULL), PN_OK);
   assert_true(err < 1e-3);
   pn_graph_free(jg);
+  /* a model whose weights are ONNX external data (as PyTorch and privnn write models above 2 GiB) splits
+  ** and joins back the same */
+  {
+    char em[320], eb[320], es[320], eo[320];
+    snprintf(em, sizeof em, "%s/ext-model.onnx", tmpdir);
+    snprintf(eb, sizeof eb, "%s/ext-bundle", tmpdir);
+    snprintf(es, sizeof es, "%s/ext-secret.json", tmpdir);
+    snprintf(eo, sizeof eo, "%s/ext-joined.onnx", tmpdir);
+    assert_int_equal(pn_onnx_save_file_external(&ctx, g, em, 1), PN_OK);
+    rc = pn_obf_split(&ctx, em, eb, es, &so, &prg, NULL);
+    if (rc) fail_msg("split of a model with external data: %s", pn_errmsg(&ctx));
+    rc = pn_obf_join(&ctx, es, eb, eo, &(struct pn_obf_join_opts){.tol = 1e-3}, &prg, &js);
+    if (rc) fail_msg("join of a model with external data: %s", pn_errmsg(&ctx));
+    assert_true(js.max_abs_err < 1e-3);
+    assert_int_equal(pn_onnx_load_file(&ctx, eo, &jg), PN_OK);
+    err = INFINITY;
+    assert_int_equal(pn_obf_compare(&ctx, g, jg, &prg, 1, &err, NULL), PN_OK);
+    assert_true(err < 1e-3);
+    pn_graph_free(jg);
+  }
   /* a secret from another split */
   rc = pn_obf_join(&ctx, s2, b1, out, &(struct pn_obf_join_opts){.tol = 1e-3}, &prg, NULL);
   assert_int_equal(rc, PN_ERR_MISMATCH);
