@@ -350,7 +350,7 @@ static int pack(struct pn_ctx *ctx, const ProtobufCMessage *msg, uint8_t **buf, 
 int pn_onnx_save(struct pn_ctx *ctx, const struct pn_graph *g, uint8_t **buf, size_t *n) {
   *buf = NULL;
   *n = 0;
-  struct saver s = {ctx, pn_arena_new()};
+  struct saver s = {.ctx = ctx, .a = pn_arena_new()};
   if (!s.a) return nomem(&s);
   Onnx__ModelProto m;
   int rc = build_model(&s, g, &m);
@@ -399,7 +399,7 @@ static int write_ext(struct pn_ctx *ctx, const struct saver *s, const char *dpat
 /* ext_min 0: inline, unless the message would pass protobuf's 2 GiB limit; then (or with ext_min > 0) the
 ** initializers of at least max(ext_min, 1 KiB) bytes go to PATH.data beside the model. */
 static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path, bool durable, size_t ext_min) {
-  struct saver s = {ctx, pn_arena_new(), .ext_min = ext_min};
+  struct saver s = {.ctx = ctx, .a = pn_arena_new(), .ext_min = ext_min};
   if (!s.a) return nomem(&s);
   Onnx__ModelProto m;
   struct pn_atomic_file af = {0};
@@ -417,7 +417,7 @@ static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *p
   size_t size = rc ? 0 : protobuf_c_message_get_packed_size(&m.base);
   if (!rc && size > ONNX_MAX_BYTES && !s.ext_min) { /* too large for one message: the weights go outside */
     pn_arena_free(s.a);
-    s = (struct saver){ctx, pn_arena_new(), .ext_min = 1024, .ext_loc = s.ext_loc};
+    s = (struct saver){.ctx = ctx, .a = pn_arena_new(), .ext_min = 1024, .ext_loc = s.ext_loc};
     rc = s.a ? build_model(&s, g, &m) : nomem(&s);
     size = rc ? 0 : protobuf_c_message_get_packed_size(&m.base);
   }
@@ -462,7 +462,7 @@ int pn_onnx_save_file_external(struct pn_ctx *ctx, const struct pn_graph *g, con
 int pn_tensor_save_pb(struct pn_ctx *ctx, const struct pn_tensor *t, uint8_t **buf, size_t *n) {
   *buf = NULL;
   *n = 0;
-  struct saver s = {ctx, pn_arena_new()};
+  struct saver s = {.ctx = ctx, .a = pn_arena_new()};
   if (!s.a) return nomem(&s);
   Onnx__TensorProto *tp;
   int rc = tensor_to_proto(&s, t, "tensor", &tp);
