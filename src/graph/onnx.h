@@ -17,9 +17,9 @@ struct pn_ctx;
 ** semantically (see pn_graph_validate). */
 PN_API int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n,
                         struct pn_graph **out /* OUT */);
-/* pn_onnx_load of a model file's bytes already in memory (read by the caller, e.g. to hash them) with
-** dir, the folder of that file, for its external data (NULL: refused as by pn_onnx_load). */
-PN_API int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *dir,
+/* pn_onnx_load of a model file's bytes already in memory (read by the caller, e.g. to hash them); path
+** names that file, whose folder holds its external data (NULL: refused as by pn_onnx_load). */
+PN_API int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path,
                            struct pn_graph **out /* OUT */);
 /* pn_onnx_load on a file; messages start with the path. Initializers stored as external data (ONNX's
 ** data_location EXTERNAL: location, offset, length) are read from their file, whose location must be a

@@ -625,17 +625,27 @@ static int load_model(struct loader *l, const Onnx__ModelProto *m) {
   return PN_OK;
 }
 
-int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *dir, struct pn_graph **out) {
+int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path, struct pn_graph **out) {
   *out = NULL;
   if (!buf && n) return pn_err(ctx, PN_ERR_INVALID, "pn_onnx_load: NULL buffer");
-  if (!depth_ok(buf, n, &onnx__model_proto__descriptor, 0))
+  /* the folder external data is looked up in: path's, "." for a bare name, none without a path */
+  char *dir = path ? strdup(path) : NULL, *slash = dir ? strrchr(dir, '/') : NULL;
+  if (path && !dir) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  if (slash) slash[slash == dir] = 0; /* "/m.onnx" -> "/" */
+  if (!depth_ok(buf, n, &onnx__model_proto__descriptor, 0)) {
+    free(dir);
     return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: messages nested deeper than %d",
                   ONNX_MAX_DEPTH);
+  }
   Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, buf);
-  if (!m) return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: protobuf decoding failed");
-  struct loader l = {ctx, pn_graph_new(), dir};
+  if (!m) {
+    free(dir);
+    return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: protobuf decoding failed");
+  }
+  struct loader l = {ctx, pn_graph_new(), !path ? NULL : slash ? dir : "."};
   int rc = l.g ? load_model(&l, m) : nomem(&l);
   onnx__model_proto__free_unpacked(m, NULL);
+  free(dir);
   if (rc) {
     pn_graph_free(l.g);
     return rc;
@@ -657,14 +667,7 @@ int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **ou
   size_t n;
   int rc = pn_read_file(ctx, path, ONNX_MAX_BYTES, &buf, &n); /* its messages name the path */
   if (rc) return rc;
-  char *dir = strdup(path);
-  if (!dir) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
-  else {
-    char *slash = strrchr(dir, '/');
-    if (slash) slash[slash == dir] = 0; /* "/m.onnx" -> "/" */
-    rc = pn_onnx_load_in(ctx, buf, n, slash ? dir : ".", out);
-  }
-  free(dir);
+  rc = pn_onnx_load_in(ctx, buf, n, path, out);
   free(buf);
   if (rc) pn_err_prefix(ctx, "%s", path);
   return rc;

@@ -68,12 +68,6 @@ static int load_model(struct pn_ctx *ctx, const char *path, struct pn_graph **g,
   size_t n = 0;
   int rc = pn_read_file(ctx, path, MODEL_MAX_BYTES, &buf, &n);
   if (rc) return rc;
-  char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
-  if (!dir) {
-    free(buf);
-    return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
-  }
-  if (slash) slash[slash == dir] = 0; /* "/m.onnx" -> "/" */
   /* hash and parse side by side: each only reads buf, and each has its own context */
   struct pn_ctx hctx = {0};
   int rh = PN_OK;
@@ -82,9 +76,8 @@ static int load_model(struct pn_ctx *ctx, const char *path, struct pn_graph **g,
 #pragma omp section
     rh = sha256_hex(&hctx, buf, n, sha);
 #pragma omp section
-    rc = pn_onnx_load_in(ctx, buf, n, slash ? dir : ".", g);
+    rc = pn_onnx_load_in(ctx, buf, n, path, g);
   }
-  free(dir);
   if (rc) {
     pn_err_prefix(ctx, "%s", path);
   } else if (rh) {
