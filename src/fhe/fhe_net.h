@@ -59,6 +59,11 @@ void pn_fhe_conn_free(struct pn_fhe_conn *c);
 const char *pn_fhe_conn_peer(const struct pn_fhe_conn *c);
 uint64_t pn_fhe_conn_bytes_sent(const struct pn_fhe_conn *c);
 uint64_t pn_fhe_conn_bytes_received(const struct pn_fhe_conn *c);
+/* The server's bound on a slow sender: each frame it reads (a header, KEYS, QUERY) must be complete within
+** the stall timeout plus its length at this many bytes per second (0: only the stall timeout). A new conn
+** has PN_FHE_MIN_RATE_DEFAULT; clients never arm it (they wait for evaluations). */
+#define PN_FHE_MIN_RATE_DEFAULT ((uint64_t)256 << 10)
+void pn_fhe_conn_set_min_rate(struct pn_fhe_conn *c, uint64_t bytes_per_s);
 int pn_fhe_send(struct pn_ctx *ctx, struct pn_fhe_conn *c, int type, const uint8_t *buf, size_t len);
 /* Receive one frame; want: the expected type (an ERROR frame instead gives PN_ERR_PROTOCOL with the peer's
 ** message; another type PN_ERR_PROTOCOL). *buf: malloc'd payload (NULL when empty). */

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,11 @@ struct pn_fhe_conn {
   int timeout_ms;
   char peer[96];
   uint64_t sent, received;
+  uint64_t min_rate;     /* bytes per second a frame must arrive at, at least, once armed (0: no bound) */
+  double deadline;       /* when the frame being read must be complete (monotonic ms; 0: none) */
+  int frame_type;        /* the frame it is for (0: a header), for the message */
+  uint64_t frame_len;
+  bool late;             /* the last error was a missed deadline (the peer is sending, too slowly) */
 };
 
 static double now_ms(void) {
@@ -146,6 +152,7 @@ static int conn_new(struct pn_ctx *ctx, int fd, int timeout_ms, struct pn_fhe_co
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c->fd = fd;
   c->timeout_ms = timeout_ms > 0 ? timeout_ms : 120000;
+  c->min_rate = PN_FHE_MIN_RATE_DEFAULT;
   peer_name(fd, c->peer, sizeof c->peer);
   *out = c;
   return PN_OK;
@@ -228,13 +235,43 @@ void pn_fhe_conn_free(struct pn_fhe_conn *c) {
 const char *pn_fhe_conn_peer(const struct pn_fhe_conn *c) { return c->peer; }
 uint64_t pn_fhe_conn_bytes_sent(const struct pn_fhe_conn *c) { return c->sent; }
 uint64_t pn_fhe_conn_bytes_received(const struct pn_fhe_conn *c) { return c->received; }
+void pn_fhe_conn_set_min_rate(struct pn_fhe_conn *c, uint64_t bytes_per_s) { c->min_rate = bytes_per_s; }
 
-/* Wait until fd is ready for events within the connection's timeout. */
+/* Arm the deadline of the frame about to be read (type 0: its header): the stall timeout, plus the time its
+** len bytes take at the minimum rate. A client that keeps sending, but slower than that, can no longer hold
+** the server (which serves one session at a time) for as long as it likes. */
+static void arm_deadline(struct pn_fhe_conn *c, int type, uint64_t len) {
+  if (!c->min_rate) return;
+  c->deadline = now_ms() + c->timeout_ms + (double)len * 1e3 / (double)c->min_rate;
+  c->frame_type = type, c->frame_len = len;
+}
+static void disarm_deadline(struct pn_fhe_conn *c) { c->deadline = 0; }
+
+static int missed_deadline(struct pn_ctx *ctx, struct pn_fhe_conn *c) {
+  c->late = true;
+  if (!c->frame_type)
+    return pn_err(ctx, PN_ERR_TIMEOUT, "fhe net: %s: a frame header took longer than %d ms", c->peer, c->timeout_ms);
+  return pn_err(ctx, PN_ERR_TIMEOUT,
+                "fhe net: %s: the %s frame of %llu bytes took longer than %.1f s: slower than the %llu bytes/s "
+                "this server requires",
+                c->peer, msg_names[c->frame_type], (unsigned long long)c->frame_len,
+                (c->timeout_ms + (double)c->frame_len * 1e3 / (double)c->min_rate) * 1e-3,
+                (unsigned long long)c->min_rate);
+}
+
+/* Wait until fd is ready for events within the connection's timeout (and the frame's deadline, if armed). */
 static int wait_fd(struct pn_ctx *ctx, struct pn_fhe_conn *c, short events, const char *what) {
   struct pollfd pf = {.fd = c->fd, .events = events};
-  int r;
-  do r = poll(&pf, 1, c->timeout_ms);
+  int r, wait_ms = c->timeout_ms;
+  bool by_deadline = false;
+  if (c->deadline > 0) {
+    const double left = c->deadline - now_ms();
+    if (left <= 0) return missed_deadline(ctx, c);
+    if (left < wait_ms) wait_ms = (int)ceil(left), by_deadline = true;
+  }
+  do r = poll(&pf, 1, wait_ms);
   while (r < 0 && errno == EINTR);
+  if (r == 0 && by_deadline) return missed_deadline(ctx, c);
   if (r == 0) return pn_err(ctx, PN_ERR_TIMEOUT, "fhe net: %s: %s stalled for %d ms", c->peer, what, c->timeout_ms);
   if (r < 0) return pn_err(ctx, PN_ERR_IO, "fhe net: %s: %s", c->peer, strerror(errno));
   return PN_OK;
@@ -412,14 +449,19 @@ int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, struct pn_fh
   if (rc) return rc;
   double t0 = wall();
   uint64_t kn = 0;
+  arm_deadline(c, 0, PN_FHE_FRAME_HDR);
   if (!(rc = recv_header(ctx, c, PN_FHE_MSG_KEYS, mx, &kn))) {
     /* the keys parsed as they arrive, one record at a time (never the frame whole in memory), then put on the
     ** server's encoded weights (encoded once per model, not per session) */
     struct frame_src fs = {c, kn};
     st->key_bytes = (size_t)kn;
-    if (!(rc = pn_fhe_evk_read(ctx, p, frame_get, &fs, kn, &k))) rc = pn_fhe_server_set_keys(ctx, srv, k);
+    arm_deadline(c, PN_FHE_MSG_KEYS, kn);
+    rc = pn_fhe_evk_read(ctx, p, frame_get, &fs, kn, &k);
+    disarm_deadline(c);
+    if (!rc) rc = pn_fhe_server_set_keys(ctx, srv, k);
     if (rc) pn_err_prefix(ctx, "fhe net: %s: KEYS", c->peer);
   }
+  disarm_deadline(c);
   st->setup_s = wall() - t0;
   if (!rc) rc = pn_fhe_send(ctx, c, PN_FHE_MSG_READY, NULL, 0);
   while (!rc) {
@@ -427,6 +469,7 @@ int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, struct pn_fh
     uint8_t h[PN_FHE_FRAME_HDR];
     int type;
     uint64_t len;
+    arm_deadline(c, 0, sizeof h);
     if ((rc = read_all(ctx, c, h, sizeof h)) || (rc = pn_fhe_frame_header(ctx, h, mx, &type, &len))) break;
     if (type == PN_FHE_MSG_BYE && len == 0) break;
     if (type != PN_FHE_MSG_QUERY) {
@@ -438,7 +481,9 @@ int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, struct pn_fh
       rc = pn_err(ctx, PN_ERR_NOMEM, "fhe net: out of memory");
       break;
     }
+    arm_deadline(c, PN_FHE_MSG_QUERY, len);
     if ((rc = read_all(ctx, c, b, (size_t)len))) break;
+    disarm_deadline(c);
     t0 = wall();
     struct pn_fhe_run_stats rs;
     if ((rc = pn_fhe_server_query(ctx, srv, b, (size_t)len, &r, &rl, &rs))) {
@@ -451,7 +496,10 @@ int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, struct pn_fh
     free(r), r = NULL;
     if (!rc) st->queries++;
   }
-  if (rc && rc != PN_ERR_IO && rc != PN_ERR_TIMEOUT) send_error(c, ctx);
+  disarm_deadline(c);
+  /* a stalled peer is not told (the ERROR frame could wait on it for another timeout); one that sends too
+  ** slowly is, and is reading nothing the server sent unread, so the frame goes out at once */
+  if (rc && rc != PN_ERR_IO && (rc != PN_ERR_TIMEOUT || c->late)) send_error(c, ctx);
   free(b);
   free(r);
   struct pn_ctx sub = {0};

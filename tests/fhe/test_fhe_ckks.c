@@ -14,6 +14,7 @@
 #include "fhe/fhe_keys.h"
 #include "fhe/fhe_net.h"
 #include "util/bytes.h"
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -897,6 +898,54 @@ static void test_net(void **state) {
       assert_int_equal(a.rc, PN_ERR_PROTOCOL);
       pn_fhe_conn_free(cc);
     }
+  }
+  /* a client that keeps sending its keys, but slower than the server's minimum rate (each piece well within
+  ** the stall timeout): the server gives up at the frame's deadline (stall timeout + length / rate) and says
+  ** why, instead of being held for as long as the client likes */
+  {
+    struct pn_fhe_client *cl;
+    struct pn_fhe_evk *k;
+    uint8_t *kb, *b;
+    size_t kl, n;
+    OKC(pn_fhe_client_keygen(&ctx, e.spec, g_seed, &cl)); /* before the session: its stall timeout is short */
+    OKC(pn_fhe_client_evk(&ctx, cl, &k));
+    OKC(pn_fhe_evk_save(&ctx, e.spec, k, &kb, &kl));
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    struct srv_arg a = {.srv = srv, .hello = hello, .hl = hl};
+    struct pn_fhe_conn *cc;
+    OKC(pn_fhe_conn_from_fd(&ctx, sv[0], 500, &a.c));
+    const uint64_t rate = 1 << 20;
+    pn_fhe_conn_set_min_rate(a.c, rate);
+    OKC(pn_fhe_conn_from_fd(&ctx, sv[1], 20000, &cc));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, srv_main, &a), 0);
+    OKC(pn_fhe_recv(&ctx, cc, PN_FHE_MSG_HELLO, NULL, &b, &n));
+    free(b);
+    pn_fhe_frame_put_header(h, PN_FHE_MSG_KEYS, kl);
+    assert_int_equal(send(sv[1], h, sizeof h, MSG_NOSIGNAL), (ssize_t)sizeof h);
+    size_t at = 0;
+    int told = 0;
+    for (int step = 0; step < 1200 && at < kl && !told; step++) { /* 256 bytes per 50 ms: 5 KiB/s */
+      const size_t m = kl - at < 256 ? kl - at : 256;
+      ssize_t w = send(sv[1], kb + at, m, MSG_NOSIGNAL);
+      if (w <= 0) break;
+      at += (size_t)w;
+      struct pollfd pf = {.fd = sv[1], .events = POLLIN};
+      told = poll(&pf, 1, 50) > 0;
+    }
+    assert_true(at < kl); /* cut off long before the keys were all sent */
+    assert_int_equal(pn_fhe_recv(&ctx, cc, PN_FHE_MSG_READY, NULL, &b, &n), PN_ERR_PROTOCOL);
+    printf("# keys sent at 5 KiB/s (%zu of %zu bytes when cut), the client told: %s\n", at, kl, pn_errmsg(&ctx));
+    assert_non_null(strstr(pn_errmsg(&ctx), "slower than the 1048576 bytes/s"));
+    pthread_join(t, NULL);
+    assert_int_equal(a.rc, PN_ERR_TIMEOUT);
+    assert_non_null(strstr(a.msg, "KEYS frame of"));
+    assert_int_equal(a.st.queries, 0);
+    pn_fhe_conn_free(cc);
+    free(kb);
+    pn_fhe_evk_free(k);
+    pn_fhe_client_free(cl);
   }
   pn_fhe_server_free(srv);
   /* a server that hangs up on the keys after saying why: the client reports the server's reason, not the

@@ -24,7 +24,7 @@
 
 struct fhe_args {
   const char *model, *json, *data, *out, *keys, *file, *listen, *connect, *split;
-  int64_t index, count, cache_mb, threads, sessions, timeout;
+  int64_t index, count, cache_mb, threads, sessions, timeout, min_rate;
   int64_t logn, scale_bits, boot_levels, max_keys, key_mb;
   int compose_i, boot_i, split_i;
   struct pn_cli_list inputs;   /* --input: the user's own files instead of --data */
@@ -49,6 +49,7 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
   f->cache_mb = 4096;
   f->logn = 0, f->scale_bits = 40;
   f->timeout = !strcmp(sp->cmd, "fhe query") ? 3600 : 600;
+  f->min_rate = (int64_t)(PN_FHE_MIN_RATE_DEFAULT >> 10);
   const struct pn_cli_opt all[] = {
     {"--logn", NULL, PN_CLI_INT, &f->logn, "N", "ring degree 2^N", 12, 16, NULL,
      "the smallest 128-bit ring that holds the program"},
@@ -90,6 +91,8 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
     {"--connect", NULL, PN_CLI_STR, &f->connect, "HOST:PORT", "the server (privnn fhe serve)"},
     {"--timeout", NULL, PN_CLI_INT, &f->timeout, "S", "seconds the peer may stall (the client waits for "
      "evaluations)", 1, 1 << 20},
+    {"--min-rate", NULL, PN_CLI_INT, &f->min_rate, "KIB", "KiB/s each frame from a client must arrive at, at least: "
+     "a frame of L bytes may take --timeout + L / rate seconds (0: no bound)", 0, 1 << 30},
   };
   struct pn_cli_opt mine[sizeof all / sizeof *all + 1];
   int n = 0;
@@ -176,7 +179,7 @@ static const struct fhe_sub sub_serve = {
   "Answer encrypted queries over TCP. Each session: the server sends the spec (HELLO), the client uploads\n"
   "its evaluation keys once, then sends queries; the secret key never leaves it. A session that breaks\n"
   "the protocol gets an ERROR frame and a line on stderr; the server accepts the next one.",
-  "privnn fhe serve small.onnx --listen 0.0.0.0:7070", PLAN_OPTS " --listen --sessions --cache-mb --timeout",
+  "privnn fhe serve small.onnx --listen 0.0.0.0:7070", PLAN_OPTS " --listen --sessions --cache-mb --timeout --min-rate",
   "model", 1, 1};
 static const struct fhe_sub sub_query = {
   "fhe query", "--connect HOST:PORT (--data fashion-mnist | --input FILE...) [options]",
@@ -587,6 +590,7 @@ static int cmd_serve(int argc, char **argv) {
     struct pn_fhe_conn *c = NULL;
     struct pn_ctx sc = {0};
     if ((rc = pn_fhe_accept(&ctx, lfd, -1, (int)f.timeout * 1000, &c))) break;
+    pn_fhe_conn_set_min_rate(c, (uint64_t)f.min_rate << 10);
     struct pn_fhe_serve_stats st;
     int src = pn_fhe_serve_session(&sc, c, srv, hello, hl, &st);
     if (src)
