@@ -119,6 +119,14 @@ PN_API int pn_ckks_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, c
 PN_API int pn_ckks_encode_real(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double *x,
                                size_t nx,
                                double scale, int level, struct pn_ckks_pt *pt);
+/* pn_ckks_encode in two halves, for a plaintext kept compactly and put at its level when used:
+** pn_ckks_encode_coeffs writes the N integer coefficients (round(scale x inverse embedding of z); PN_ERR_INVALID
+** when one reaches 2^63 in magnitude), pn_ckks_pt_from_coeffs lifts them into RNS and NTT form at `level` (< 0:
+** the top). Together the same plaintext as pn_ckks_encode, to the bit; N words instead of (level + 1) N. */
+PN_API int pn_ckks_encode_coeffs(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double complex *z,
+                                 size_t nz, double scale, int64_t *co /* OUT N */);
+PN_API int pn_ckks_pt_from_coeffs(struct pn_ctx *ctx, const struct pn_ckks_context *c, const int64_t *co,
+                                  double scale, int level, struct pn_ckks_pt *pt);
 /* Decode all slots (out has pn_ckks_slots entries): exact CRT over q_0..q_level, centred, / scale. */
 PN_API int pn_ckks_decode(struct pn_ctx *ctx, const struct pn_ckks_context *c,
                           const struct pn_ckks_pt *pt,
@@ -187,6 +195,12 @@ PN_API int pn_ckks_sub_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c,
 PN_API int pn_ckks_mul_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c,
                           const struct pn_ckks_ct *a,
                           const struct pn_ckks_pt *b, struct pn_ckks_ct *out);
+/* out = sum_{r < m} x[r] * pt[r], reduced once per coefficient (the sum of m pn_ckks_mul_pt results, to the
+** bit): 1 <= m <= 64, every x[r] of size 2 at one level l and one scale, every pt[r] at level >= l and one
+** scale; out at level l, scale x scale * pt scale (rescale afterwards). out may not be one of the x[r]. */
+PN_API int pn_ckks_mul_pt_sum(struct pn_ctx *ctx, const struct pn_ckks_context *c,
+                              const struct pn_ckks_ct *const *x, const struct pn_ckks_pt *const *pt, int m,
+                              struct pn_ckks_ct *out);
 /* Add the constant v to every slot (encoded at a's scale). */
 PN_API int pn_ckks_add_const(struct pn_ctx *ctx, const struct pn_ckks_context *c,
                              const struct pn_ckks_ct *a,

@@ -186,7 +186,7 @@ static void fft_special(const struct pn_ckks_context *c, double complex *v, size
     size_t lenh = len >> 1, lenq = len << 2, gap = m / lenq;
     for (size_t i = 0; i < size; i += len)
       for (size_t j = 0; j < lenh; j++) {
-        size_t idx = (c->rotgroup[j] % lenq) * gap;
+        size_t idx = (c->rotgroup[j] & (lenq - 1)) * gap; /* lenq is a power of two */
         double complex u = v[i + j], w = v[i + j + lenh] * c->ksi[idx];
         v[i + j] = u + w;
         v[i + j + lenh] = u - w;
@@ -200,7 +200,7 @@ static void fft_special_inv(const struct pn_ckks_context *c, double complex *v, 
     size_t lenh = len >> 1, lenq = len << 2, gap = m / lenq;
     for (size_t i = 0; i < size; i += len)
       for (size_t j = 0; j < lenh; j++) {
-        size_t idx = (lenq - (c->rotgroup[j] % lenq)) * gap;
+        size_t idx = (lenq - (c->rotgroup[j] & (lenq - 1))) * gap;
         double complex u = v[i + j] + v[i + j + lenh];
         double complex w = (v[i + j] - v[i + j + lenh]) * c->ksi[idx];
         v[i + j] = u;
@@ -214,45 +214,65 @@ static void fft_special_inv(const struct pn_ckks_context *c, double complex *v, 
 
 #define PN_CKKS_MAX_COEFF 1.2676506002282294e30 /* 2^100 */
 
-int pn_ckks_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double complex *z, size_t nz,
-                   double scale, int level, struct pn_ckks_pt *pt) {
-  if (level < 0) level = c->nq - 1;
-  if (level >= c->nq) return pn_err(ctx, PN_ERR_INVALID, "ckks encode: level %d > top %d", level, c->nq - 1);
+/* x mod q for |x| < 2^63, by Barrett (pn_mod_from_i64's division is the slow part of encoding) */
+static inline uint64_t mod_i64(const struct pn_mod *m, int64_t x) {
+  if (x >= 0) return pn_mod_red64(m, (uint64_t)x);
+  uint64_t r = pn_mod_red64(m, (uint64_t)(-x));
+  return r ? m->q - r : 0;
+}
+
+/* co = round(scale * the inverse embedding of z): the real polynomial of N coefficients, as doubles. *big is
+** set when one is >= 2^63 in magnitude. */
+static int encode_round(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double complex *z, size_t nz,
+                        double scale, double *co, int *big) {
   if (nz > c->slots) return pn_err(ctx, PN_ERR_INVALID, "ckks encode: %zu values > %zu slots", nz, c->slots);
   if (!(scale >= 1.0) || !isfinite(scale))
     return pn_err(ctx, PN_ERR_INVALID, "ckks encode: scale %g must be >= 1", scale);
-  if (pt->n != c->n || pt->nq != c->nq || !pn_ckks_fp_ok(c, pt->fp))
-    return pn_err(ctx, PN_ERR_MISMATCH, "ckks encode: plaintext of other parameters");
   const size_t n = c->n, h = c->slots;
   double complex *u = malloc(h * sizeof *u);
-  double *co = malloc(n * sizeof *co);
-  if (!u || !co) {
-    free(u);
-    free(co);
-    return pn_err(ctx, PN_ERR_NOMEM, "ckks encode");
-  }
+  if (!u) return pn_err(ctx, PN_ERR_NOMEM, "ckks encode");
   for (size_t j = 0; j < h; j++) u[j] = j < nz ? z[j] : 0;
   fft_special_inv(c, u, h);
-  int big = 0, bad = 0;
+  int bad = 0;
+  *big = 0;
   for (size_t j = 0; j < h; j++) {
     co[j] = round(creal(u[j]) * scale);
     co[j + h] = round(cimag(u[j]) * scale);
   }
   for (size_t j = 0; j < n; j++) {
     if (!(fabs(co[j]) < PN_CKKS_MAX_COEFF)) bad = 1;
-    if (fabs(co[j]) >= 9.2e18) big = 1;
+    if (fabs(co[j]) >= 9.2e18) *big = 1;
   }
   free(u);
-  if (bad) {
+  if (bad)
+    return pn_err(ctx, PN_ERR_INVALID, "ckks encode: value times scale %g exceeds 2^100 (or is not finite)", scale);
+  return PN_OK;
+}
+
+static int pt_ok(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_pt *pt, int level) {
+  if (level >= c->nq) return pn_err(ctx, PN_ERR_INVALID, "ckks encode: level %d > top %d", level, c->nq - 1);
+  if (pt->n != c->n || pt->nq != c->nq || !pn_ckks_fp_ok(c, pt->fp))
+    return pn_err(ctx, PN_ERR_MISMATCH, "ckks encode: plaintext of other parameters");
+  return PN_OK;
+}
+
+int pn_ckks_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double complex *z, size_t nz,
+                   double scale, int level, struct pn_ckks_pt *pt) {
+  if (level < 0) level = c->nq - 1;
+  int rc, big;
+  if ((rc = pt_ok(ctx, c, pt, level))) return rc;
+  const size_t n = c->n;
+  double *co = malloc(n * sizeof *co);
+  if (!co) return pn_err(ctx, PN_ERR_NOMEM, "ckks encode");
+  if ((rc = encode_round(ctx, c, z, nz, scale, co, &big))) {
     free(co);
-    return pn_err(ctx, PN_ERR_INVALID, "ckks encode: value times scale %g exceeds 2^100 (or is not finite)",
-                  scale);
+    return rc;
   }
 #pragma omp parallel for schedule(static)
   for (int i = 0; i <= level; i++) {
-    uint64_t *d = pt->data + (size_t)i * n, q = c->mod[i].q;
+    uint64_t *d = pt->data + (size_t)i * n;
     if (!big) {
-      for (size_t j = 0; j < n; j++) d[j] = pn_mod_from_i64((int64_t)co[j], q);
+      for (size_t j = 0; j < n; j++) d[j] = mod_i64(&c->mod[i], (int64_t)co[j]);
     } else {
       uint64_t res[PN_CKKS_MAX_PRIMES];
       for (size_t j = 0; j < n; j++) {
@@ -263,6 +283,40 @@ int pn_ckks_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const do
     pn_ntt_fwd(&c->ntt[i], d);
   }
   free(co);
+  pt->level = level;
+  pt->scale = scale;
+  return PN_OK;
+}
+
+int pn_ckks_encode_coeffs(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double complex *z, size_t nz,
+                          double scale, int64_t *co) {
+  const size_t n = c->n;
+  double *d = malloc(n * sizeof *d);
+  int big, rc;
+  if (!d) return pn_err(ctx, PN_ERR_NOMEM, "ckks encode");
+  if (!(rc = encode_round(ctx, c, z, nz, scale, d, &big)) && big)
+    rc = pn_err(ctx, PN_ERR_INVALID, "ckks encode: a coefficient of value times scale %g reaches 2^63", scale);
+  for (size_t j = 0; j < n && !rc; j++) co[j] = (int64_t)d[j];
+  free(d);
+  return rc;
+}
+
+int pn_ckks_pt_from_coeffs(struct pn_ctx *ctx, const struct pn_ckks_context *c, const int64_t *co, double scale,
+                           int level, struct pn_ckks_pt *pt) {
+  if (level < 0) level = c->nq - 1;
+  int rc;
+  if ((rc = pt_ok(ctx, c, pt, level))) return rc;
+  if (!(scale >= 1.0) || !isfinite(scale))
+    return pn_err(ctx, PN_ERR_INVALID, "ckks encode: scale %g must be >= 1", scale);
+  const size_t n = c->n;
+  for (size_t j = 0; j < n; j++)
+    if (co[j] == INT64_MIN) return pn_err(ctx, PN_ERR_INVALID, "ckks encode: coefficient -2^63");
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i <= level; i++) {
+    uint64_t *d = pt->data + (size_t)i * n;
+    for (size_t j = 0; j < n; j++) d[j] = mod_i64(&c->mod[i], co[j]);
+    pn_ntt_fwd(&c->ntt[i], d);
+  }
   pt->level = level;
   pt->scale = scale;
   return PN_OK;

@@ -142,6 +142,40 @@ int pn_ckks_mul_pt(struct pn_ctx *ctx, const struct pn_ckks_context *c, const st
   return op_pt(ctx, c, a, b, out, 2, "mul_pt");
 }
 
+int pn_ckks_mul_pt_sum(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_ct *const *x,
+                       const struct pn_ckks_pt *const *pt, int m, struct pn_ckks_ct *out) {
+  static const char op[] = "mul_pt_sum";
+  int rc;
+  if (m < 1 || m > PN_RING_DOT_MAX)
+    return pn_err(ctx, PN_ERR_INVALID, "ckks %s: %d terms (1 to %d)", op, m, PN_RING_DOT_MAX);
+  if ((rc = check_ct(ctx, c, out, op))) return rc;
+  for (int r = 0; r < m; r++) {
+    if ((rc = check_ct(ctx, c, x[r], op)) || (rc = check_pt(ctx, c, pt[r], op))) return rc;
+    if (x[r] == out) return pn_err(ctx, PN_ERR_INVALID, "ckks %s: the output is term %d's ciphertext", op, r);
+    if (x[r]->size != 2 || x[r]->level != x[0]->level || pt[r]->level < x[0]->level ||
+        !scales_match(x[r]->scale, x[0]->scale) || !scales_match(pt[r]->scale, pt[0]->scale))
+      return pn_err(ctx, PN_ERR_INVALID, "ckks %s: term %d's size, level or scale differs from term 0's", op, r);
+  }
+  const int l = x[0]->level;
+  const double scale = x[0]->scale * pt[0]->scale;
+  if ((rc = pn_ckks_ct_reserve(ctx, out, 2))) return rc;
+  const size_t n = c->n;
+#pragma omp parallel for schedule(static) collapse(2)
+  for (int j = 0; j < 2; j++)
+    for (int i = 0; i <= l; i++) {
+      const uint64_t *a[PN_RING_DOT_MAX], *b[PN_RING_DOT_MAX];
+      for (int r = 0; r < m; r++) {
+        a[r] = ct_limb(x[r], j, i);
+        b[r] = pt[r]->data + (size_t)i * n;
+      }
+      pn_vec_dot_mod(&c->mod[i], a, b, NULL, m, n, ct_limb(out, j, i), NULL);
+    }
+  out->size = 2;
+  out->level = l;
+  out->scale = scale;
+  return PN_OK;
+}
+
 /* The constant v (times scale, rounded) as a polynomial re + im X^(N/2) in NTT form, limbs 0..l.
 ** Returns 1 if it is purely real (then only out[i * n] is set: the same value at every point). */
 static int const_poly(const struct pn_ckks_context *c, double complex v, double scale, int l, uint64_t *out,

@@ -6,8 +6,8 @@
 ** digit and prime, so that a key can be stored as (b, seed). To switch d (level l, NTT form):
 **   1. ModUp: INTT d once; for each digit j, extend its residues [d]_{Q_j}, centred in [-Q_j/2, Q_j/2),
 **      to the other primes of Q_l and to P (fast basis extension), NTT them;
-**   2. inner product sum_j D_j (b_j, a_j) per limb in 128-bit lanes (each product < 2^122, at most 40
-**      digits), one Barrett reduction per coefficient;
+**   2. inner product sum_j D_j (b_j, a_j) per limb, one reduction per coefficient (pn_vec_dot_mod: 128-bit
+**      sums, or 52-bit multiply-accumulates for the primes below 2^50 on a CPU with AVX-512 IFMA);
 **   3. ModDown: subtract the P-part, centred, extended to Q_l and multiply by P^-1 mod q_i: a rounded
 **      division. Centring both matters: an uncentred digit or floor has mean Q_j/2 or 1/2 in every
 **      coefficient, whose embedding (the all-ones polynomial) reaches N/pi at slots near 1 and costs
@@ -213,26 +213,16 @@ int pn_ckks_ks_inner(struct pn_ctx *ctx, const struct pn_ckks_context *c, const 
     const int p = slot_prime(c, nl, t);
     const struct pn_mod *md = &c->mod[p];
     const uint64_t *dj[PN_CKKS_MAX_PRIMES];
-    for (int j = 0; j < nd; j++) dj[j] = D + ((size_t)j * ns + t) * n;
+    for (int j = 0; j < nd; j++) dj[j] = D + ((size_t)j * ns + t) * n + x0;
     for (int r = 0; r < m; r++) {
       const struct pn_ckks_swk *k = keys[r];
       const int kt = pn_ckks_swk_slot(c, k, p);
       const uint64_t *kb[PN_CKKS_MAX_PRIMES], *ka[PN_CKKS_MAX_PRIMES];
       for (int j = 0; j < nd; j++) {
-        kb[j] = k->b + ((size_t)j * k->nt + kt) * n;
-        ka[j] = k->a + ((size_t)j * k->nt + kt) * n;
+        kb[j] = k->b + ((size_t)j * k->nt + kt) * n + x0;
+        ka[j] = k->a + ((size_t)j * k->nt + kt) * n + x0;
       }
-      uint64_t *o0 = acc[r] + (size_t)t * n, *o1 = acc[r] + (size_t)(ns + t) * n;
-      for (size_t x = x0; x < x1; x++) {
-        pn_u128 s0 = 0, s1 = 0;
-        for (int j = 0; j < nd; j++) {
-          const uint64_t e = dj[j][x];
-          s0 += (pn_u128)e * kb[j][x];
-          s1 += (pn_u128)e * ka[j][x];
-        }
-        o0[x] = pn_mod_red128(md, s0);
-        o1[x] = pn_mod_red128(md, s1);
-      }
+      pn_vec_dot_mod(md, dj, kb, ka, nd, x1 - x0, acc[r] + (size_t)t * n + x0, acc[r] + (size_t)(ns + t) * n + x0);
     }
   }
   return PN_OK;

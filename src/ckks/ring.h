@@ -160,6 +160,18 @@ PN_API void pn_ntt_galois_perm(int logn, uint64_t g, uint32_t *perm /* OUT n */)
 /* Automorphism X -> X^g on coefficients: out = a(X^g) mod (X^n+1, q). out may not alias a. */
 PN_API void pn_galois_coeff(size_t n, uint64_t g, uint64_t q, const uint64_t *a, uint64_t *out);
 
+/* ---- sums of products (ring_dot.c) ---- */
+/* At most this many terms per pn_vec_dot_mod call: m products below (2^61)^2 fit a 128-bit sum. */
+#define PN_RING_DOT_MAX 64
+/* Pointwise sums of products, one reduction per coefficient (lazy: the terms are summed unreduced):
+**   o0[k] = sum_{j < m} a[j][k] b0[j][k] mod q,  and, when b1 is not NULL, o1[k] = sum_j a[j][k] b1[j][k] mod q,
+** for k in [0, n). in: every a[j][k], b0[j][k], b1[j][k] < q, 1 <= m <= PN_RING_DOT_MAX; out: < q. The key-switch
+** inner product (b0, b1 = a key's two halves) and a BSGS group's plaintext products. For q < 2^50, on a CPU
+** with AVX-512 IFMA (pn_cpu_has_ifma), eight coefficients at a time with 52-bit multiply-accumulates; the
+** result is the same to the bit. Outputs may not alias inputs. */
+PN_API void pn_vec_dot_mod(const struct pn_mod *md, const uint64_t *const *a, const uint64_t *const *b0,
+                           const uint64_t *const *b1, int m, size_t n, uint64_t *o0, uint64_t *o1);
+
 /* ---- RNS (ring_rns.c) ---- */
 /* Fast basis extension from B = {b_0..b_{nb-1}} to C = {c_0..c_{nc-1}} (HPS): for x given by its
 ** residues src[i][0..n) < b_i, writes dst[j][k] = x' mod c_j where, if centred is 0, x' = x + u B with

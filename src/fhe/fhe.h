@@ -106,9 +106,11 @@ struct pn_fhe_run_stats {
   int modups;               /* decompositions of the rotations' key switches (pn_fhe_plan_info) */
   int n_layer;
   double *layer_seconds;    /* [n_layer], owned by the server (valid until the next evaluation) */
+  double *layer_cpu_seconds; /* [n_layer] process CPU time, the same way */
 };
-/* Set up a server: checks the keys against the plan (parameters, every rotation), encodes the weight
-** plaintexts up to cache_mb MiB (the rest is encoded during each evaluation). plan and evk must outlive it
+/* Set up a server: checks the keys against the plan (parameters, every rotation), prepares the weight
+** plaintexts within cache_mb MiB: every diagonal's integer coefficients first (N words each), then the NTT form
+** of the layers that fit in the rest (what fits neither is encoded during each evaluation). plan and evk must outlive it
 ** (or until pn_fhe_server_set_keys replaces evk). evk NULL: the weights only, keys given later. */
 int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *plan, const struct pn_fhe_evk *evk,
                       size_t cache_mb, struct pn_fhe_server **out /* OUT */);
@@ -160,6 +162,7 @@ struct pn_fhe_infer_report {
   long peak_rss_kb;
   int n_layer;
   double *layer_seconds;    /* [n_layer] sums over images */
+  double *layer_cpu_seconds; /* [n_layer] process CPU time, sums over images */
   int *pred, *plain_pred;   /* [n] top-1 of the decrypted and of the plaintext logits */
 };
 /* x: n images of the model's input size (row-major); labels may be NULL. The model is the plaintext

@@ -56,7 +56,8 @@ int pn_fhe_infer(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct p
   size_t len = 0;
   double *y = NULL, *yr = NULL;
   r->n_layer = p->n_layer;
-  r->layer_seconds = calloc((size_t)p->n_layer + 1, sizeof *r->layer_seconds);
+  r->layer_seconds = calloc(2 * (size_t)p->n_layer + 1, sizeof *r->layer_seconds);
+  if (r->layer_seconds) r->layer_cpu_seconds = r->layer_seconds + p->n_layer;
   r->pred = calloc((size_t)n + 1, sizeof *r->pred);
   r->plain_pred = calloc((size_t)n + 1, sizeof *r->plain_pred);
   if (!r->layer_seconds || !r->pred || !r->plain_pred) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
@@ -135,7 +136,10 @@ int pn_fhe_infer(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct p
     r->bytes_down = rl;
     r->rotations = st.rotations, r->pt_muls = st.pt_muls, r->ct_muls = st.ct_muls, r->boots = st.boots;
     r->modups = st.modups;
-    for (int k = 0; k < p->n_layer; k++) r->layer_seconds[k] += st.layer_seconds[k];
+    for (int k = 0; k < p->n_layer; k++) {
+      r->layer_seconds[k] += st.layer_seconds[k];
+      r->layer_cpu_seconds[k] += st.layer_cpu_seconds[k];
+    }
     /* the plaintext model on the same image */
     memcpy(t->data, xi, (size_t)spec->n_in * sizeof *xi);
     const struct pn_tensor *in[1] = {t};
@@ -218,7 +222,10 @@ cJSON *pn_fhe_infer_json(const struct pn_fhe_plan *p, const struct pn_fhe_infer_
   cJSON *le;
   cJSON_ArrayForEach(le, ls) {
     int i = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(le, "index"));
-    if (i >= 0 && i < r->n_layer) cJSON_AddNumberToObject(le, "seconds_per_image", r->layer_seconds[i] / n);
+    if (i >= 0 && i < r->n_layer) {
+      cJSON_AddNumberToObject(le, "seconds_per_image", r->layer_seconds[i] / n);
+      cJSON_AddNumberToObject(le, "cpu_seconds_per_image", r->layer_cpu_seconds[i] / n);
+    }
   }
   cJSON *pr = cJSON_AddArrayToObject(o, "predictions");
   for (int64_t i = 0; pr && i < r->n; i++) {

@@ -6,11 +6,13 @@
 **
 ** A LINEAR is the diagonal method with baby-step giant-step: the baby rotations of the input are made
 ** once (the schedule's tree: one key switch each, children of a node hoisted from one decomposition), each
-** giant group multiplies them by its (pre-rotated) diagonals and accumulates lazily in 128-bit lanes (one
-** reduction per group instead of one per product), is rescaled once, and the groups are summed up the
+** giant group multiplies them by its (pre-rotated) diagonals and sums the products unreduced (one reduction
+** per coefficient and group, pn_ckks_mul_pt_sum), is rescaled once, and the groups are summed up the
 ** schedule's giant tree (one key switch per edge). pn_fhe_server_set_rot_chains runs the earlier way instead
-** (every rotation on its own, a chain of power-of-two keys where its step has no key) for comparison. Weight plaintexts are encoded once when the server starts (up to a memory
-** budget; the rest during each evaluation). */
+** (every rotation on its own, a chain of power-of-two keys where its step has no key) for comparison. Weight
+** plaintexts are prepared once when the server starts, within a memory budget: every diagonal's integer
+** coefficients (N words), and the NTT form (nothing left to do per query) of the layers that fit in the rest;
+** a plaintext not held in NTT form is made from its coefficients (level + 1 NTTs) at each use. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -28,9 +30,10 @@ struct pn_fhe_server {
   const struct pn_fhe_plan *p;
   const struct pn_fhe_evk *evk;
   struct pn_ckks_pt ***pt;       /* [linear][diag], NULL when not cached */
+  int64_t ***co;                 /* [linear][diag] integer coefficients, where the NTT form is not cached */
   struct pn_ckks_pt **bias;      /* [linear] */
   size_t cache_bytes;
-  double *layer_seconds;
+  double *layer_seconds;         /* [n_layer] wall, then [n_layer] process CPU */
   struct pn_ckks_boot *boot;     /* bootstrapping context (real_boot plans) */
   int rot_chains;                /* 1: every rotation on its own (the schedule before fhe_rot_sched) */
 };
@@ -47,17 +50,43 @@ struct vm {
   double max_abs, boot_max_abs;
 };
 
+/* x repeated over the full slot count when it has fewer (a power of two dividing them) */
+static int fill_slots(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double *x, size_t slots, double **r) {
+  const size_t full = pn_ckks_slots(c);
+  *r = NULL;
+  if (slots >= full) return PN_OK;
+  if (!(*r = malloc(full * sizeof **r))) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  for (size_t i = 0; i < full; i++) (*r)[i] = x[i % slots];
+  return PN_OK;
+}
+
 int fhe_encode(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double *x, size_t slots, double scale,
                int level, struct pn_ckks_pt *pt) {
   const size_t full = pn_ckks_slots(c);
-  if (slots >= full) return pn_ckks_encode_real(ctx, c, x, slots, scale, level, pt);
-  double *r = malloc(full * sizeof *r);
-  if (!r) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
-  for (size_t i = 0; i < full; i++) r[i] = x[i % slots];
-  int rc = pn_ckks_encode_real(ctx, c, r, full, scale, level, pt);
-  pn_wipe_free(r, full * sizeof *r);
+  double *r;
+  int rc = fill_slots(ctx, c, x, slots, &r);
+  if (!rc) rc = pn_ckks_encode_real(ctx, c, r ? r : x, r ? full : slots, scale, level, pt);
+  if (r) pn_wipe_free(r, full * sizeof *r);
   return rc;
 }
+
+/* fhe_encode's integer coefficients (pn_ckks_encode_coeffs): N words, put at a level by pn_ckks_pt_from_coeffs */
+static int fhe_encode_coeffs(struct pn_ctx *ctx, const struct pn_ckks_context *c, const double *x, size_t slots,
+                             double scale, int64_t *co) {
+  const size_t full = pn_ckks_slots(c), nz = slots >= full ? slots : full;
+  double *r;
+  int rc = fill_slots(ctx, c, x, slots, &r);
+  double complex *z = rc ? NULL : malloc(nz * sizeof *z);
+  if (!rc && !z) rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+  for (size_t i = 0; !rc && i < nz; i++) z[i] = r ? r[i] : x[i];
+  if (!rc) rc = pn_ckks_encode_coeffs(ctx, c, z, nz, scale, co);
+  if (z) pn_wipe_free(z, nz * sizeof *z);
+  if (r) pn_wipe_free(r, full * sizeof *r);
+  return rc;
+}
+
+/* plaintexts made during an evaluation and summed in one batch (each up to nq N words) */
+#define FHE_TMP_PT 8
 
 static int nomem(struct vm *m) { return pn_err(m->ctx, PN_ERR_NOMEM, "fhe: out of memory evaluating"); }
 
@@ -205,36 +234,8 @@ static int baby_tree(struct vm *m, const struct fhe_linear *L, const struct pn_c
   return rc;
 }
 
-/* acc += x * pt on limbs 0..l of both polynomials, 128-bit lanes (caller reduces). */
-static void mac_pt(const struct pn_ckks_context *c, pn_u128 *acc, const struct pn_ckks_ct *x,
-                   const struct pn_ckks_pt *pt, int l) {
-  const size_t n = pn_ckks_n(c);
-#pragma omp parallel for schedule(static) collapse(2)
-  for (int j = 0; j < 2; j++)
-    for (int i = 0; i <= l; i++) {
-      const uint64_t *xs = x->data + ((size_t)j * x->nq + i) * n, *ps = pt->data + (size_t)i * n;
-      pn_u128 *a = acc + ((size_t)j * (l + 1) + i) * n;
-      for (size_t t = 0; t < n; t++) a[t] += (pn_u128)xs[t] * ps[t];
-    }
-}
-
-static void acc_reduce(const struct pn_ckks_context *c, pn_u128 *acc, struct pn_ckks_ct *out, int l) {
-  const size_t n = pn_ckks_n(c);
-#pragma omp parallel for schedule(static) collapse(2)
-  for (int j = 0; j < 2; j++)
-    for (int i = 0; i <= l; i++) {
-      struct pn_mod md;
-      pn_mod_init(&md, pn_ckks_prime(c, i));
-      pn_u128 *a = acc + ((size_t)j * (l + 1) + i) * n;
-      uint64_t *o = out->data + ((size_t)j * out->nq + i) * n;
-      for (size_t t = 0; t < n; t++) {
-        o[t] = pn_mod_red128(&md, a[t]);
-        a[t] = 0;
-      }
-    }
-}
-
-/* The plaintext of diagonal j (cached or encoded now into tmp) at level l, scale s. */
+/* The plaintext of diagonal j at level l, scale s: cached, or made now into tmp (from its cached coefficients, or
+** encoded). */
 static int diag_pt(struct vm *m, const struct fhe_linear *L, int li, int64_t j, int l, double s,
                    struct pn_ckks_pt *tmp, double *dbuf, const struct pn_ckks_pt **out) {
   struct pn_fhe_server *srv = m->srv;
@@ -242,32 +243,36 @@ static int diag_pt(struct vm *m, const struct fhe_linear *L, int li, int64_t j, 
     *out = srv->pt[li][j];
     return PN_OK;
   }
+  *out = tmp;
+  if (srv->co[li] && srv->co[li][j]) return pn_ckks_pt_from_coeffs(m->ctx, m->p->ckks, srv->co[li][j], s, l, tmp);
   const size_t n = m->p->slots;
   for (size_t i = 0; i < n; i++) dbuf[i] = L->diag[j][i];
-  int rc = fhe_encode(m->ctx, m->p->ckks, dbuf, n, s, l, tmp);
-  *out = tmp;
-  return rc;
+  return fhe_encode(m->ctx, m->p->ckks, dbuf, n, s, l, tmp);
 }
 
-/* The sum over group [j0, j1) (one giant index) of diagonal x baby rotation, rescaled once, into g. */
+/* The sum over group [j0, j1) (one giant index) of diagonal x baby rotation, rescaled once, into g. The products
+** are summed before any reduction (pn_ckks_mul_pt_sum), up to PN_RING_DOT_MAX at a time, or FHE_TMP_PT when the
+** plaintexts are made now (into tmp[]). */
 static int giant_group(struct vm *m, const struct fhe_linear *L, int li, int64_t j0, int64_t j1,
-                       struct pn_ckks_ct *const *xb, double ps, double target, pn_u128 *acc,
-                       struct pn_ckks_pt *tmp, double *dbuf, struct pn_ckks_ct *y, struct pn_ckks_ct *g) {
+                       struct pn_ckks_ct *const *xb, double ps, double target, struct pn_ckks_pt *const *tmp,
+                       double *dbuf, struct pn_ckks_ct *y, struct pn_ckks_ct *g) {
   const struct pn_ckks_context *c = m->p->ckks;
   const int l = xb[0]->level;
-  int rc = PN_OK, terms = 0, have = 0;
+  const struct pn_ckks_ct *xs[PN_RING_DOT_MAX];
+  const struct pn_ckks_pt *pts[PN_RING_DOT_MAX];
+  int rc = PN_OK, terms = 0, have = 0, ntmp = 0;
   for (int64_t j = j0; j < j1 && !rc; j++) {
     const struct pn_ckks_pt *pt;
-    if ((rc = diag_pt(m, L, li, j, l, ps, tmp, dbuf, &pt))) break;
-    mac_pt(c, acc, xb[L->k[j] % L->n1], pt, l);
+    if ((rc = diag_pt(m, L, li, j, l, ps, tmp[ntmp], dbuf, &pt))) break;
+    ntmp += pt == tmp[ntmp];
+    xs[terms] = xb[L->k[j] % L->n1];
+    pts[terms++] = pt;
     m->st.pt_muls++;
-    /* 60 products below 2^122 fit a 128-bit lane; reduce then, and at the end of the group */
-    if (++terms < 60 && j + 1 < j1) continue;
-    acc_reduce(c, acc, y, l);
-    y->size = 2, y->level = l, y->scale = xb[0]->scale * ps;
-    rc = have ? pn_ckks_add(m->ctx, c, g, y, g) : pn_ckks_ct_copy(m->ctx, y, g);
+    if (terms < PN_RING_DOT_MAX && j + 1 < j1 && ntmp < FHE_TMP_PT) continue;
+    rc = pn_ckks_mul_pt_sum(m->ctx, c, xs, pts, terms, have ? y : g);
+    if (!rc && have) rc = pn_ckks_add(m->ctx, c, g, y, g);
     have = 1;
-    terms = 0;
+    terms = ntmp = 0;
   }
   if (!rc && !(rc = pn_ckks_rescale(m->ctx, c, g, g))) g->scale = target;
   return rc;
@@ -286,19 +291,19 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
   const struct fhe_rot_sched *s = L->sched;
   const struct pn_ckks_ct *x = m->ct[in->a];
   const int l = x->level, chains = m->srv->rot_chains;
-  const size_t n = pn_ckks_n(c);
   const double target = p->reg[in->dst].scale, ps = target * (double)pn_ckks_prime(c, l) / x->scale;
   int rc = PN_OK;
   /* baby rotations of x: xb[b] for every b used (tree nodes, or one chain each) */
   int nx = chains ? L->n1 : s->nnode;
   struct pn_ckks_ct **node = calloc((size_t)nx, sizeof *node), **xb = calloc((size_t)L->n1, sizeof *xb);
   int64_t *gs = malloc((size_t)(L->ndiag + 1) * sizeof *gs); /* group starts, and ndiag */
-  pn_u128 *acc = calloc(2 * (size_t)(l + 1) * n, sizeof *acc);
   struct pn_ckks_ct *g = pn_ckks_ct_new(c), *y = pn_ckks_ct_new(c), **h = NULL;
   int *gq = NULL;
-  struct pn_ckks_pt *tmp = pn_ckks_pt_new(c);
+  struct pn_ckks_pt *tmp[FHE_TMP_PT];
+  int tmp_ok = 1;
+  for (int k = 0; k < FHE_TMP_PT; k++) tmp_ok &= (tmp[k] = pn_ckks_pt_new(c)) != NULL;
   double *dbuf = malloc(p->slots * sizeof *dbuf);
-  if (!node || !xb || !gs || !acc || !g || !y || !tmp || !dbuf) {
+  if (!node || !xb || !gs || !g || !y || !tmp_ok || !dbuf) {
     rc = nomem(m);
     goto done;
   }
@@ -326,7 +331,7 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
     /* each group rotated by its giant step on its own */
     for (int q = 0; q < ng && !rc; q++) {
       int gi = L->k[gs[q]] / L->n1;
-      rc = giant_group(m, L, in->aux, gs[q], gs[q + 1], xb, ps, target, acc, tmp, dbuf, y, g);
+      rc = giant_group(m, L, in->aux, gs[q], gs[q + 1], xb, ps, target, tmp, dbuf, y, g);
       if (!rc && gi) rc = rotate(m, g, gi * L->n1, g);
       if (!rc) rc = add_into(m, &m->ct[in->dst], g);
     }
@@ -341,7 +346,7 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
     for (int k = s->gnnode - 1; k >= 0 && !rc; k--) {
       if (gq[k] >= 0) {
         int q = gq[k];
-        rc = giant_group(m, L, in->aux, gs[q], gs[q + 1], xb, ps, target, acc, tmp, dbuf, y, g);
+        rc = giant_group(m, L, in->aux, gs[q], gs[q + 1], xb, ps, target, tmp, dbuf, y, g);
         if (!rc) rc = add_into(m, &h[k], g);
       }
       if (rc || !k) break;
@@ -358,8 +363,8 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
   if (!rc && L->has_bias) {
     const struct pn_ckks_pt *bp = m->srv->bias[in->aux];
     if (!bp) {
-      rc = fhe_encode(m->ctx, c, L->bias, p->slots, target, l - 1, tmp);
-      bp = tmp;
+      rc = fhe_encode(m->ctx, c, L->bias, p->slots, target, l - 1, tmp[0]);
+      bp = tmp[0];
     }
     if (!rc) rc = pn_ckks_add_pt(m->ctx, c, m->ct[in->dst], bp, m->ct[in->dst]);
   }
@@ -369,9 +374,8 @@ done:
   free(node);
   free(xb);
   free(gs);
-  free(acc);
   free(dbuf);
-  pn_ckks_pt_free(tmp);
+  for (int k = 0; k < FHE_TMP_PT; k++) pn_ckks_pt_free(tmp[k]);
   pn_ckks_ct_free(g);
   pn_ckks_ct_free(y);
   if (h)
@@ -456,7 +460,7 @@ static int run(struct vm *m, double *layer_seconds) {
   double t0 = pn_now(), c0 = cpu_now();
   for (int i = 0; i < p->n_inst; i++) {
     const struct fhe_inst *in = &p->inst[i];
-    double ti = pn_now();
+    double ti = pn_now(), ci = layer_seconds ? cpu_now() : 0;
     int rc = PN_OK;
     if (in->kind != FHE_OP_INPUT) rc = m->srv ? ckks_inst(m, in) : sim_inst(m, in);
     if (rc) {
@@ -480,7 +484,10 @@ static int run(struct vm *m, double *layer_seconds) {
       return pn_err(m->ctx, PN_ERR_INVALID, "fhe: layer '%s' (%s), instruction %d: execution gave level %d scale 2^%.9f, "
                     "the plan says level %d scale 2^%.9f", p->layers[in->layer].name, p->layers[in->layer].op, i, lv,
                     log2(sc), want->level, log2(want->scale));
-    if (layer_seconds) layer_seconds[in->layer] += pn_now() - ti;
+    if (layer_seconds) {
+      layer_seconds[in->layer] += pn_now() - ti;
+      layer_seconds[p->n_layer + in->layer] += cpu_now() - ci;
+    }
     if (in->a >= 0 && p->reg[in->a].last_use == i) free_reg(m, in->a);
     if (in->b >= 0 && in->b != in->a && p->reg[in->b].last_use == i) free_reg(m, in->b);
   }
@@ -528,9 +535,14 @@ void pn_fhe_server_free(struct pn_fhe_server *s) {
       for (int64_t j = 0; j < p->linears[i].ndiag; j++) pn_ckks_pt_free(s->pt[i][j]);
       free(s->pt[i]);
     }
+    if (s->co && s->co[i]) {
+      for (int64_t j = 0; j < p->linears[i].ndiag; j++) free(s->co[i][j]);
+      free(s->co[i]);
+    }
     if (s->bias) pn_ckks_pt_free(s->bias[i]);
   }
   free(s->pt);
+  free(s->co);
   free(s->bias);
   free(s->layer_seconds);
   pn_ckks_boot_free(s->boot);
@@ -585,44 +597,64 @@ int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const str
   if (!s) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   s->p = p;
   s->pt = calloc((size_t)p->n_linear + 1, sizeof *s->pt);
+  s->co = calloc((size_t)p->n_linear + 1, sizeof *s->co);
   s->bias = calloc((size_t)p->n_linear + 1, sizeof *s->bias);
-  s->layer_seconds = calloc((size_t)p->n_layer + 1, sizeof *s->layer_seconds);
+  s->layer_seconds = calloc(2 * (size_t)p->n_layer + 1, sizeof *s->layer_seconds);
   double *dbuf = malloc(p->slots * sizeof *dbuf);
-  if (!s->pt || !s->bias || !s->layer_seconds || !dbuf) {
+  if (!s->pt || !s->co || !s->bias || !s->layer_seconds || !dbuf) {
     free(dbuf);
     pn_fhe_server_free(s);
     return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   }
-  const size_t budget = cache_mb << 20, n = pn_ckks_n(p->ckks);
-  /* the LINEAR instructions give each layer's input level and scale */
-  for (int i = 0; i < p->n_inst && !rc; i++) {
-    const struct fhe_inst *in = &p->inst[i];
-    if (in->kind != FHE_OP_LINEAR) continue;
-    struct fhe_linear *L = lin_of(p, in->aux);
-    if ((rc = fhe_linear_build(ctx, p, L))) break;
-    const struct fhe_reg *x = &p->reg[in->a], *y = &p->reg[in->dst];
-    int l = x->level;
-    double ps = y->scale * (double)pn_ckks_prime(p->ckks, l) / x->scale;
-    size_t one = (size_t)(l + 1) * n * sizeof(uint64_t);
-    if (L->has_bias) {
-      if (!(s->bias[in->aux] = pn_ckks_pt_new(p->ckks))) rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
-      else rc = fhe_encode(ctx, p->ckks, L->bias, p->slots, y->scale, l - 1, s->bias[in->aux]);
-    }
-    if (rc || s->cache_bytes + one * (size_t)L->ndiag > budget) continue;
-    if (!(s->pt[in->aux] = calloc((size_t)L->ndiag, sizeof **s->pt))) {
-      rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
-      break;
-    }
-    for (int64_t j = 0; j < L->ndiag && !rc; j++) {
-      struct pn_ckks_pt *pt = pn_ckks_pt_new(p->ckks);
-      if (!pt) {
-        rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory encoding weights");
+  /* The weights' plaintexts, in the budget: first every diagonal's integer coefficients (N words; made into a
+  ** plaintext, level + 1 limbs, with level + 1 NTTs and no FFT at each use), then, in what those leave, the NTT
+  ** form of whole layers that fit (nothing to do at each use), which replaces their coefficients. */
+  const size_t budget = cache_mb << 20, n = pn_ckks_n(p->ckks), cw = n * sizeof(int64_t);
+  size_t coef_all = 0, room = 0, used = 0;
+  for (int pass = 0; pass < 3 && !rc; pass++) {
+    if (pass == 1) room = budget > coef_all ? budget - coef_all : 0;
+    /* the LINEAR instructions give each layer's input level and scale */
+    for (int i = 0; i < p->n_inst && !rc; i++) {
+      const struct fhe_inst *in = &p->inst[i];
+      if (in->kind != FHE_OP_LINEAR) continue;
+      struct fhe_linear *L = lin_of(p, in->aux);
+      const struct fhe_reg *x = &p->reg[in->a], *y = &p->reg[in->dst];
+      const int l = x->level, li = in->aux;
+      const double ps = y->scale * (double)pn_ckks_prime(p->ckks, l) / x->scale;
+      const size_t one = (size_t)(l + 1) * n * sizeof(uint64_t);
+      if (pass == 0) {
+        if ((rc = fhe_linear_build(ctx, p, L))) break;
+        coef_all += cw * (size_t)L->ndiag;
+        if (L->has_bias) {
+          if (!(s->bias[li] = pn_ckks_pt_new(p->ckks))) rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
+          else rc = fhe_encode(ctx, p->ckks, L->bias, p->slots, y->scale, l - 1, s->bias[li]);
+        }
+        continue;
+      }
+      if (pass == 1 ? used + one * (size_t)L->ndiag > room
+                    : s->pt[li] || s->cache_bytes + cw * (size_t)L->ndiag > budget)
+        continue;
+      if (pass == 1 ? !(s->pt[li] = calloc((size_t)L->ndiag, sizeof **s->pt))
+                    : !(s->co[li] = calloc((size_t)L->ndiag, sizeof **s->co))) {
+        rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
         break;
       }
-      for (size_t t = 0; t < p->slots; t++) dbuf[t] = L->diag[j][t];
-      rc = fhe_encode(ctx, p->ckks, dbuf, p->slots, ps, l, pt);
-      s->pt[in->aux][j] = pt;
-      s->cache_bytes += one;
+      for (int64_t j = 0; j < L->ndiag && !rc; j++) {
+        for (size_t t = 0; t < p->slots; t++) dbuf[t] = L->diag[j][t];
+        if (pass == 1) {
+          if (!(s->pt[li][j] = pn_ckks_pt_new(p->ckks)))
+            rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory encoding weights");
+          else
+            rc = fhe_encode(ctx, p->ckks, dbuf, p->slots, ps, l, s->pt[li][j]);
+          s->cache_bytes += one, used += one;
+        } else {
+          if (!(s->co[li][j] = malloc(cw)))
+            rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory encoding weights");
+          else
+            rc = fhe_encode_coeffs(ctx, p->ckks, dbuf, p->slots, ps, s->co[li][j]);
+          s->cache_bytes += cw;
+        }
+      }
     }
   }
   free(dbuf);
@@ -648,7 +680,7 @@ int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct
   struct vm m = {.ctx = ctx, .p = p, .srv = s};
   m.ct = calloc((size_t)p->n_reg, sizeof *m.ct);
   if (!m.ct) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
-  memset(s->layer_seconds, 0, (size_t)p->n_layer * sizeof *s->layer_seconds);
+  memset(s->layer_seconds, 0, 2 * (size_t)p->n_layer * sizeof *s->layer_seconds);
   int rc = (m.ct[p->in_reg] = pn_ckks_ct_new(p->ckks)) ? pn_ckks_ct_copy(ctx, in, m.ct[p->in_reg])
                                                       : pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   if (!rc) rc = run(&m, s->layer_seconds);
@@ -659,6 +691,7 @@ int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct
     *st = m.st;
     st->n_layer = p->n_layer;
     st->layer_seconds = s->layer_seconds;
+    st->layer_cpu_seconds = s->layer_seconds + p->n_layer;
   }
   return rc;
 }

@@ -34,6 +34,22 @@ enum pn_cpu_level pn_cpu_level(void) {
   return (enum pn_cpu_level)d;
 }
 
+static int ifma_detected = -1;
+
+int pn_cpu_has_ifma(void) {
+  if (pn_cpu_level() < PN_CPU_AVX512) return 0;
+  int d = __atomic_load_n(&ifma_detected, __ATOMIC_RELAXED);
+  if (d < 0) {
+    d = 0;
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    d = __builtin_cpu_supports("avx512ifma") != 0;
+#endif
+    __atomic_store_n(&ifma_detected, d, __ATOMIC_RELAXED);
+  }
+  return d;
+}
+
 void pn_cpu_set_level(int level) { forced = level < PN_CPU_LEVEL_COUNT ? level : -1; }
 
 const char *pn_cpu_level_name(enum pn_cpu_level level) {

@@ -9,6 +9,9 @@ enum pn_cpu_level { PN_CPU_BASELINE = 0, PN_CPU_AVX2 = 1, PN_CPU_AVX512 = 2, PN_
 enum pn_cpu_level pn_cpu_level(void);
 /* Override for tests: level < 0 restores detection. */
 void pn_cpu_set_level(int level);
+/* 1 when the AVX-512 kernels are in use (pn_cpu_level, so PN_CPU / pn_cpu_set_level cap it too) and the CPU
+** also has AVX-512 IFMA (52-bit multiply-accumulate: ckks/ring_dot_ifma.c). */
+int pn_cpu_has_ifma(void);
 /* "baseline", "avx2" or "avx512". */
 const char *pn_cpu_level_name(enum pn_cpu_level level);
 

@@ -249,6 +249,25 @@ static void test_encode(void **state) {
   }
   assert_int_equal(pn_ckks_encode(&ctx, c, zz, h, scale, -1, pt2), PN_OK);
   assert_memory_equal(pt->data, pt2->data, 2 * n * sizeof(uint64_t));
+  /* in two halves: the integer coefficients are m (negative ones included), and lifted at the top level and at
+  ** level 0 they are the same plaintext as encoding z, to the bit */
+  {
+    int64_t co[32];
+    assert_int_equal(pn_ckks_encode_coeffs(&ctx, c, z, h, scale, co), PN_OK);
+    int neg = 0;
+    for (size_t k = 0; k < n; k++) assert_true(co[k] == (int64_t)m[k]), neg += co[k] < 0;
+    assert_true(neg > 0);
+    assert_int_equal(pn_ckks_pt_from_coeffs(&ctx, c, co, scale, -1, pt2), PN_OK);
+    assert_memory_equal(pt->data, pt2->data, 2 * n * sizeof(uint64_t));
+    assert_true(pt2->level == 1 && pt2->scale == scale);
+    memset(pt2->data, 0, 2 * n * sizeof(uint64_t));
+    assert_int_equal(pn_ckks_pt_from_coeffs(&ctx, c, co, scale, 0, pt2), PN_OK);
+    assert_memory_equal(pt->data, pt2->data, n * sizeof(uint64_t));
+    assert_true(pt2->level == 0);
+    double complex huge = 1e17; /* 2^30 times it reaches 2^63 */
+    assert_int_equal(pn_ckks_encode_coeffs(&ctx, c, &huge, 1, scale, co), PN_ERR_INVALID);
+    assert_int_equal(pn_ckks_pt_from_coeffs(&ctx, c, co, scale, 2, pt2), PN_ERR_INVALID);
+  }
   /* a huge value is refused, a 2^90 coefficient is exact */
   double complex big = 1e40;
   assert_int_equal(pn_ckks_encode(&ctx, c, &big, 1, scale, -1, pt), PN_ERR_INVALID);
@@ -352,6 +371,34 @@ static void run_ops(int which) {
   printf("  [%s] mul_pt+rescale: %.1f bits\n", name, bits);
   /* (D x + e)(D y + rho) / D^2 = x y + y e / D + x rho / D + ..., then the rescale rounding */
   prec_check(name, "mul_pt+rescale", bits, bits_of(R2 * (F + E) + F * E + nb_rescale(&nm, 2, r->scale)));
+  {
+    /* a sum of plaintext products reduced once is the sum of the products to the bit */
+    struct pn_ckks_pt *px = pn_ckks_pt_new(f.c);
+    struct pn_ckks_ct *s = pn_ckks_ct_new(f.c), *t = pn_ckks_ct_new(f.c);
+    assert_int_equal(pn_ckks_encode(&ctx, f.c, x, h, pn_ckks_default_scale(f.c), -1, px), PN_OK);
+    const struct pn_ckks_ct *xs[3] = {a, b, a};
+    const struct pn_ckks_pt *ps[3] = {py, px, py};
+    assert_int_equal(pn_ckks_mul_pt(&ctx, f.c, a, py, s), PN_OK);
+    for (int r2 = 1; r2 < 3; r2++) {
+      assert_int_equal(pn_ckks_mul_pt(&ctx, f.c, xs[r2], ps[r2], t), PN_OK);
+      assert_int_equal(pn_ckks_add(&ctx, f.c, s, t, s), PN_OK);
+    }
+    assert_int_equal(pn_ckks_mul_pt_sum(&ctx, f.c, xs, ps, 3, t), PN_OK);
+    assert_int_equal(t->level, s->level);
+    assert_true(t->size == 2 && t->scale == s->scale);
+    for (int j = 0; j < 2; j++)
+      assert_memory_equal(t->data + (size_t)j * t->nq * t->n, s->data + (size_t)j * s->nq * s->n,
+                          (size_t)(s->level + 1) * s->n * sizeof *s->data);
+    assert_int_equal(pn_ckks_mul_pt_sum(&ctx, f.c, xs, ps, 0, t), PN_ERR_INVALID);
+    assert_int_equal(pn_ckks_mul_pt_sum(&ctx, f.c, xs, ps, 65, t), PN_ERR_INVALID);
+    assert_int_equal(pn_ckks_mul_pt_sum(&ctx, f.c, xs, ps, 3, (struct pn_ckks_ct *)a), PN_ERR_INVALID);
+    assert_int_equal(pn_ckks_rescale(&ctx, f.c, s, s), PN_OK); /* b at another level than a */
+    const struct pn_ckks_ct *xs2[2] = {a, s};
+    assert_int_equal(pn_ckks_mul_pt_sum(&ctx, f.c, xs2, ps, 2, t), PN_ERR_INVALID);
+    pn_ckks_pt_free(px);
+    pn_ckks_ct_free(s);
+    pn_ckks_ct_free(t);
+  }
   /* constants */
   assert_int_equal(pn_ckks_add_const(&ctx, f.c, a, 0.25 - 0.5 * I, r), PN_OK);
   for (size_t i = 0; i < h; i++) w[i] = x[i] + 0.25 - 0.5 * I;

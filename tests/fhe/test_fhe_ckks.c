@@ -173,6 +173,39 @@ static int sched_vs_chains(struct pn_graph *g, int *chains_ks) {
   return t;
 }
 
+/* The weight plaintexts in each of their forms (NTT form kept, integer coefficients kept and made into plaintexts
+** at each use, encoded at each use; budgets 64, 1 and 0 MiB) give the same result ciphertext to the bit: the
+** products are summed exactly before their one reduction, whatever the batches. */
+static void cache_forms(struct pn_graph *g) {
+  struct e2e e;
+  e2e_setup(&e, g);
+  struct pn_ctx ctx = {0};
+  float *x = malloc((size_t)e.spec->n_in * sizeof *x);
+  for (int64_t i = 0; i < e.spec->n_in; i++) x[i] = (float)urand(-1, 1);
+  uint8_t *q, *r[3];
+  size_t ql, rl[3], cache[3];
+  const size_t mb[3] = {64, 1, 0};
+  OKC(pn_fhe_encrypt(&ctx, e.client, x, e.spec->n_in, &q, &ql));
+  for (int k = 0; k < 3; k++) {
+    struct pn_fhe_server *srv;
+    struct pn_fhe_run_stats st;
+    OKC(pn_fhe_server_new(&ctx, e.plan, e.evk, mb[k], &srv));
+    cache[k] = pn_fhe_server_cache_bytes(srv);
+    OKC(pn_fhe_server_query(&ctx, srv, q, ql, &r[k], &rl[k], &st));
+    pn_fhe_server_free(srv);
+  }
+  printf("# weight cache: %zu / %zu / %zu bytes at 64 / 1 / 0 MiB\n", cache[0], cache[1], cache[2]);
+  assert_true(cache[0] > ((size_t)1 << 20) && cache[1] > 0 && cache[1] <= ((size_t)1 << 20) && cache[2] == 0);
+  for (int k = 1; k < 3; k++) {
+    assert_int_equal(rl[k], rl[0]);
+    assert_memory_equal(r[k], r[0], rl[0]);
+  }
+  for (int k = 0; k < 3; k++) free(r[k]);
+  free(q);
+  free(x);
+  e2e_free(&e);
+}
+
 static void test_conv(void **state) {
   (void)state;
   /* C, H, W, M, k, stride, pad, group: the reference models' convolutions, scaled down */
@@ -259,6 +292,7 @@ static void test_small_model(void **state) {
   gb_gemm(&b, 4, 10);
   struct pn_graph *g = gb_finish(&b);
   for (int rep = 0; rep < 2; rep++) enc_vs_exec(g, -1, 1, 1e-3);
+  cache_forms(g);
   /* the program hash is a function of the model and the options: keys made by one compile serve another */
   {
     struct pn_ctx ctx = {0};
