@@ -4,11 +4,15 @@
 ** limbs), with the number-theoretic transforms of hybrid key switching counted as in docs/ckks.md
 ** (nl + digits (nl + k - alpha) + 2 (k + nl) NTTs for nl limbs, k special primes, digits of alpha
 ** primes), an NTT of one limb taking T_NTT N log2 N and a key switch K_KS times its NTTs (inner
-** products and basis extensions); plaintext products are 128-bit multiply-accumulates over 2 nl N
-** words. T_NTT and K_KS were fitted to `privnn bench ckks` on this machine (N = 2^15: one NTT of a limb
-** 0.087 ms, a rotation at 12 limbs 23.6 ms); `privnn fhe infer` measures the real thing. A linear layer's
-** rotations are its schedule's (fhe_rot_sched): baby key switches at the input's level, those after the first
-** from one node sharing its decomposition (HOIST_SAVE), giant key switches one level lower. */
+** products and basis extensions); a plaintext product is a pass over its 2 nl N words (T_MAC per word: memory,
+** not arithmetic, bounds it), and each diagonal's plaintext is made at its use from its integer coefficients
+** (nl NTTs and reductions: T_PREP NTTs per limb; the server keeps the NTT form of the layers that fit its budget,
+** so this is an upper bound for those). The constants were fitted at N = 2^16 (the resnet-s chain, one thread,
+** niced on the shared 2-core machine under load ~10, as `privnn fhe infer` runs there): one NTT of a limb 0.25
+** ms, a rotation 391 / 256 / 108 ms at level 38 / 30 / 16, a hoisted one after the first 36-72% of that, a
+** product in a sum of 8 0.46-0.71 ns per word. A linear layer's rotations are its schedule's (fhe_rot_sched):
+** baby key switches at the input's level, those after the first from one node sharing its decomposition
+** (HOIST_SAVE), giant key switches one level lower. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,9 +22,10 @@
 
 #include "fhe/fhe_impl.h"
 
-#define T_NTT 1.77e-7     /* ms per (N log2 N) of one limb */
-#define K_KS 3.4          /* key switch / its NTT count */
-#define T_MAC 1.0e-6      /* ms per 128-bit multiply-accumulate */
+#define T_NTT 2.38e-7     /* ms per (N log2 N) of one limb */
+#define K_KS 3.1          /* key switch / its NTT count */
+#define T_MAC 5.5e-7      /* ms per word of a plaintext product in a sum (pn_ckks_mul_pt_sum) */
+#define T_PREP 1.4        /* NTTs per limb of a plaintext made from its coefficients (reduction, NTT) */
 #define T_ADD 0.3e-6      /* ms per modular addition */
 
 static double ntt_ms(const struct pn_fhe_plan *p) {
@@ -35,10 +40,10 @@ static double ks_ms(const struct pn_fhe_plan *p, int level) {
   return K_KS * ntts * ntt_ms(p);
 }
 
-/* What a rotation hoisted with others from one input saves (its share of the ModUp): measured, not the NTT
-** count's 83% (the inner product with the key, memory-bound at N = 2^16, and the permutation dominate): at
-** N = 2^16, level 29 / 15, one thread, a hoisted rotation after the first took 75-100% of a lone one (load 6-8). */
-#define HOIST_SAVE 0.2
+/* What a rotation hoisted with others from one input saves (its share of the ModUp), measured: at N = 2^16, one
+** thread, a hoisted rotation after the first took 36-72% of a lone one (levels 16-38; before the inner product with
+** the key was vectorised (pn_vec_dot_mod), 75-100%). */
+#define HOIST_SAVE 0.5
 static double modup_ms(const struct pn_fhe_plan *p, int level) { return HOIST_SAVE * ks_ms(p, level); }
 
 static double rescale_ms(const struct pn_fhe_plan *p, int level) { return 2.0 * 1.5 * (level + 1) * ntt_ms(p); }
@@ -82,7 +87,8 @@ void fhe_plan_estimate(struct pn_fhe_plan *p) {
       ly->pt_muls += (int)L->ndiag;
       ly->diags += L->ndiag;
       ms = s->baby_modups * modup_ms(p, la) + nb * (ks_ms(p, la) - modup_ms(p, la)) + ngk * ks_ms(p, la - 1) +
-           (double)L->ndiag * vec_ms(p, la, T_MAC) + ng * rescale_ms(p, la) + ng * vec_ms(p, la - 1, T_ADD);
+           (double)L->ndiag * (vec_ms(p, la, T_MAC) + T_PREP * (la + 1) * ntt_ms(p)) + ng * rescale_ms(p, la) +
+           ng * vec_ms(p, la - 1, T_ADD);
       break;
     }
     case FHE_OP_ROT:
