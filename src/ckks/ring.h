@@ -135,6 +135,7 @@ struct pn_ntt {
   uint64_t *w, *ws;               /* psi^bitrev(k), Shoup */
   uint64_t *iw, *iws;             /* psi^-bitrev(k) in the layout of the inverse, Shoup */
   uint64_t ninv, ninvs;           /* n^-1 mod q, Shoup */
+  uint64_t *ws52, *iws52;         /* q < 2^50: floor(w 2^52 / q) of w and iw, for the IFMA stages; else NULL */
 };
 PN_API int pn_ntt_init(struct pn_ctx *ctx, struct pn_ntt *t, uint64_t q, int logn);
 PN_API void pn_ntt_free(struct pn_ntt *t);

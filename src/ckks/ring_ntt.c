@@ -25,7 +25,9 @@ void pn_ntt_free(struct pn_ntt *t) {
   free(t->ws);
   free(t->iw);
   free(t->iws);
-  t->w = t->ws = t->iw = t->iws = NULL;
+  free(t->ws52);
+  free(t->iws52);
+  t->w = t->ws = t->iw = t->iws = t->ws52 = t->iws52 = NULL;
 }
 
 int pn_ntt_init(struct pn_ctx *ctx, struct pn_ntt *t, uint64_t q, int logn) {
@@ -37,7 +39,12 @@ int pn_ntt_init(struct pn_ctx *ctx, struct pn_ntt *t, uint64_t q, int logn) {
   t->ws = malloc(n * sizeof *t->ws);
   t->iw = malloc(n * sizeof *t->iw);
   t->iws = malloc(n * sizeof *t->iws);
-  if (!t->w || !t->ws || !t->iw || !t->iws) {
+  t->ws52 = t->iws52 = NULL;
+  if (q < ((uint64_t)1 << 50)) {
+    t->ws52 = malloc(n * sizeof *t->ws52);
+    t->iws52 = malloc(n * sizeof *t->iws52);
+  }
+  if (!t->w || !t->ws || !t->iw || !t->iws || (q < ((uint64_t)1 << 50) && (!t->ws52 || !t->iws52))) {
     pn_ntt_free(t);
     return pn_err(ctx, PN_ERR_NOMEM, "ckks: NTT tables for N = %zu", n);
   }
@@ -62,11 +69,25 @@ int pn_ntt_init(struct pn_ctx *ctx, struct pn_ntt *t, uint64_t q, int logn) {
   for (size_t i = 0; i < n; i++) {
     t->ws[i] = pn_shoup(t->w[i], q);
     t->iws[i] = pn_shoup(t->iw[i], q);
+    if (t->ws52) {
+      t->ws52[i] = (uint64_t)(((pn_u128)t->w[i] << 52) / q);
+      t->iws52[i] = (uint64_t)(((pn_u128)t->iw[i] << 52) / q);
+    }
   }
   t->ninv = pn_mod_inv(&m, n % q);
   t->ninvs = pn_shoup(t->ninv, q);
   return PN_OK;
 }
+
+#if defined(PN_NTT_AVX512) && defined(PN_RING_HAVE_IFMA_VARIANT)
+#include "util/cpu.h"
+/* ring_ntt_ifma.c: one stage of span tt >= 8 with 52-bit Shoup products (q < 2^50), same bounds as below */
+void pn_ntt_stage_ifma(uint64_t *a, size_t m, size_t tt, const uint64_t *w, const uint64_t *ws52, uint64_t q,
+                       int inverse);
+#define NTT_IFMA(t) ((t)->ws52 && pn_cpu_has_ifma())
+#else
+#define NTT_IFMA(t) 0
+#endif
 
 #ifdef PN_NTT_AVX512
 /* Layers with butterfly span tt in {1, 2, 4}: 16 words = 8 butterflies at a time. X/Y lanes are gathered
@@ -113,8 +134,16 @@ void pn_ntt_fwd_lazy(const struct pn_ntt *t, uint64_t *restrict a) {
   const size_t n = t->n;
   const uint64_t q = t->q, twoq = 2 * q;
   size_t tt = n;
+  const int ifma = NTT_IFMA(t);
+  (void)ifma;
   for (size_t m = 1; m < n; m <<= 1) {
     tt >>= 1;
+#if defined(PN_NTT_AVX512) && defined(PN_RING_HAVE_IFMA_VARIANT)
+    if (tt >= 8 && ifma) {
+      pn_ntt_stage_ifma(a, m, tt, t->w, t->ws52, q, 0);
+      continue;
+    }
+#endif
 #ifdef PN_NTT_AVX512
     if (tt >= 8) {
       const __m512i vq = _mm512_set1_epi64((long long)q), v2q = _mm512_set1_epi64((long long)twoq);
@@ -172,7 +201,16 @@ void pn_ntt_inv(const struct pn_ntt *t, uint64_t *restrict a) {
   const size_t n = t->n;
   const uint64_t q = t->q, twoq = 2 * q;
   size_t tt = 1;
+  const int ifma = NTT_IFMA(t);
+  (void)ifma;
   for (size_t m = n >> 1; m >= 1; m >>= 1) {
+#if defined(PN_NTT_AVX512) && defined(PN_RING_HAVE_IFMA_VARIANT)
+    if (tt >= 8 && ifma) {
+      pn_ntt_stage_ifma(a, m, tt, t->iw, t->iws52, q, 1);
+      tt <<= 1;
+      continue;
+    }
+#endif
 #ifdef PN_NTT_AVX512
     if (tt >= 8) {
       const __m512i vq = _mm512_set1_epi64((long long)q), v2q = _mm512_set1_epi64((long long)twoq);
