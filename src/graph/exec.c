@@ -23,8 +23,9 @@
 ** pn_matmul_cache). With no_fuse (the reference the differential tests compare against) every
 ** Conv and MatMul runs the plain kernels, without that state.
 **
-** Threads: only Conv, Gemm and MatMul run multi-threaded (Conv through k_par.c's pool, which
-** never waits for a helper that has not started); the other (memory-bound) kernels run on one
+** Threads: only Conv, Gemm, MatMul and MaxPool run multi-threaded (Conv and the float 2-D
+** MaxPool through k_par.c's pool, which never waits for a helper that has not started); the
+** other (memory-bound) kernels run on one
 ** thread unless their output has over 1M elements, so a run hands work to other threads a few
 ** dozen times, not once per elementwise op: on a loaded machine every OpenMP region waits for
 ** its slowest thread to be scheduled. */
@@ -604,7 +605,8 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
         rc = pn_op_err(&a, PN_ERR_UNSUPPORTED, "output '%s': unsupported dtype %s", n->out[j], pn_dtype_name(s->dtype));
         break;
       }
-      bool writes_all = (x->op == PN_OP_CONV || x->op == PN_OP_ADD || x->op == PN_OP_MATMUL) &&
+      bool writes_all = (x->op == PN_OP_CONV || x->op == PN_OP_ADD || x->op == PN_OP_MATMUL ||
+                         x->op == PN_OP_MAX_POOL) &&
                         j == 0 && s->dtype == PN_DT_FLOAT;
       if (!(tout[j] = writes_all ? take(ex, s) : pn_tensor_new(s->dtype, s->ndim, s->dims))) {
         rc = pn_op_err(&a, PN_ERR_NOMEM, "cannot allocate output '%s'", n->out[j]);
@@ -614,6 +616,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     }
     /* the team for compute-bound kernels; one thread for the rest unless they are large */
     int want = x->op == PN_OP_CONV || x->op == PN_OP_GEMM || x->op == PN_OP_MATMUL ||
+                       x->op == PN_OP_MAX_POOL ||
                        numel > (1 << 20) ? team : 1;
     if (want != cur_threads) omp_set_num_threads(cur_threads = want);
     /* A fused Relu or float Clip after a Conv runs in the Conv's epilogue; every other fused

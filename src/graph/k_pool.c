@@ -7,11 +7,13 @@
 ** over the whole input tensor, row-major (storage_order 0) or with the spatial dims column-major
 ** (storage_order 1). MaxPool supports float, double, int8 and uint8; the others float and double. */
 #include <float.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph/k_dense.h"
 #include "graph/kernels.h"
+#include "util/cpu.h"
 #include "util/status.h"
 
 enum pool_kind { POOL_MAX, POOL_AVG };
@@ -237,18 +239,67 @@ DEF_MAX_POOL(float, max_pool_f32, -FLT_MAX)
 DEF_MAX_POOL(double, max_pool_f64, -DBL_MAX)
 
 /* 2-D float max pool without Indices: the same visiting order and comparison as max_pool_f32
-** (the first value of the window, then any greater one), without index bookkeeping; serial
-** (memory-bound, and the executor runs it on one thread). */
-static void max_pool2d_f32(const float *x, float *y, int64_t planes, const struct pn_window *w,
-                           const struct pool_tab *t) {
+** (the first value of the window, then any greater one: `v > best ? v : best`), without index
+** bookkeeping. Outputs whose window lies wholly inside the image (every row but the edges of a
+** padded pool) are computed a whole output row at a time, tap by tap, in loops over the outputs
+** that vectorise (maxps computes exactly that expression, NaNs included); windows that touch the
+** padding take the clipped scalar loop. Planes are shared among threads (pn_par_for: resnet's
+** 3x3 stride-2 pool of 64x112x112 took ~1 ms serially, 5-8% of the model). */
+struct mp_job {
+  const float *x;
+  float *y;
+  int64_t planes, per;
+  const struct pn_window *w;
+  const struct pool_tab *t;
+};
+
+/* n interior outputs of one row: y[o] = max over the taps of r[o * sx + tap], r the first
+** window's origin. */
+PN_TARGET_CLONES static void mp_row(const float *r, float *y, int64_t n, int64_t sx, int64_t iw,
+                                    int64_t ky, int64_t kx, int64_t dy, int64_t dx) {
+  const int64_t a = 0, b = n;
+  if (sx == 1)
+    for (int64_t ox = a; ox < b; ox++) y[ox] = r[ox];
+  else if (sx == 2)
+    for (int64_t ox = a; ox < b; ox++) y[ox] = r[2 * ox];
+  else
+    for (int64_t ox = a; ox < b; ox++) y[ox] = r[ox * sx];
+  for (int64_t i = 0; i < ky; i++)
+    for (int64_t k = 0; k < kx; k++) {
+      if (i == 0 && k == 0) continue;
+      const float *q = r + i * dy * iw + k * dx;
+      if (sx == 1)
+        for (int64_t ox = a; ox < b; ox++) y[ox] = q[ox] > y[ox] ? q[ox] : y[ox];
+      else if (sx == 2)
+        for (int64_t ox = a; ox < b; ox++) y[ox] = q[2 * ox] > y[ox] ? q[2 * ox] : y[ox];
+      else
+        for (int64_t ox = a; ox < b; ox++) y[ox] = q[ox * sx] > y[ox] ? q[ox * sx] : y[ox];
+    }
+}
+
+static void mp_chunk(void *arg, int64_t ch) {
+  const struct mp_job *j = arg;
+  const struct pn_window *w = j->w;
+  const struct pool_tab *t = j->t;
   int64_t ih = w->in[0], iw = w->in[1], oh = w->out[0], ow = w->out[1], dy = w->d[0], dx = w->d[1];
-  for (int64_t pl = 0; pl < planes; pl++) {
-    const float *xp = x + pl * ih * iw;
-    float *yp = y + pl * oh * ow;
+  int64_t kh = w->k[0], kw = w->k[1], sx = w->s[1];
+  /* interior columns: [ca, cb) (lo 0, hi kw; contiguous, as window starts grow with ox) */
+  int64_t ca = 0, cb = 0;
+  while (ca < ow && !(t->lo[1][ca] == 0 && t->hi[1][ca] == kw)) ca++;
+  cb = ca;
+  while (cb < ow && t->lo[1][cb] == 0 && t->hi[1][cb] == kw) cb++;
+  int64_t p1 = (ch + 1) * j->per < j->planes ? (ch + 1) * j->per : j->planes;
+  for (int64_t pl = ch * j->per; pl < p1; pl++) {
+    const float *xp = j->x + pl * ih * iw;
+    float *yp = j->y + pl * oh * ow;
     for (int64_t oy = 0; oy < oh; oy++) {
       int64_t ly = t->lo[0][oy], hy = t->hi[0][oy];
       int64_t ry = t->st[0][oy] * iw;   /* window origin (may lie in the padding) */
+      bool inner = ly == 0 && hy == kh && ca < cb;
+      if (inner) mp_row(xp + ry + t->st[1][ca], yp + oy * ow + ca, cb - ca, sx, iw, kh, kw, dy, dx);
       for (int64_t ox = 0; ox < ow; ox++) {
+        if (inner && ox == ca) ox = cb;
+        if (ox >= ow) break;
         int64_t lx = t->lo[1][ox], hx = t->hi[1][ox], org = ry + t->st[1][ox];
         float best = -FLT_MAX;
         if (ly < hy && lx < hx) {
@@ -265,6 +316,17 @@ static void max_pool2d_f32(const float *x, float *y, int64_t planes, const struc
       }
     }
   }
+}
+
+static void max_pool2d_f32(const float *x, float *y, int64_t planes, const struct pn_window *w,
+                           const struct pool_tab *t) {
+  int threads = omp_get_max_threads();
+  int64_t work = planes * w->out[0] * w->out[1] * w->k[0] * w->k[1];
+  if (threads < 1 || work < (1 << 18)) threads = 1;
+  int64_t nchunk = threads > 1 ? 4 * (int64_t)threads : 1;
+  if (nchunk > planes) nchunk = planes;
+  struct mp_job j = {x, y, planes, (planes + nchunk - 1) / nchunk, w, t};
+  pn_par_for(threads, (planes + j.per - 1) / j.per, mp_chunk, &j);
 }
 DEF_MAX_POOL(int8_t, max_pool_i8, INT8_MIN)
 DEF_MAX_POOL(uint8_t, max_pool_u8, 0)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -625,6 +626,49 @@ static void test_pool_random(void **state) {
   for (int i = 0; i < 150; i++) pool_case(false);
 }
 
+/* 2-D float MaxPool without Indices (vectorised rows of interior windows, planes shared among
+** threads) against the same node with Indices (the generic loop): bit-identical outputs, NaNs and
+** infinities included, on images large enough for the threaded path, at 1 and 2 threads. A
+** window order or NaN rule that differed, a skipped edge column or a plane left unwritten fails. */
+static void test_maxpool_fast_path(void **state) {
+  (void)state;
+  for (int it = 0; it < 40; it++) {
+    int64_t k[2] = {rnd(1, 4), rnd(1, 4)}, s[2] = {rnd(1, 3), rnd(1, 3)}, d[2] = {1, rnd(1, 2)};
+    int64_t pads[4] = {rnd(0, k[0] - 1), rnd(0, k[1] - 1), rnd(0, k[0] - 1), rnd(0, k[1] - 1)};
+    int64_t xd[4] = {rnd(1, 2), rnd(1, 40), rnd(8, 70), rnd(8, 70)};
+    bool ceil_mode = rnd(0, 1);
+    struct pn_tensor *x = rand_tensor(4, xd), *y1[2], *y2[2];
+    float *xp = x->data;
+    for (int64_t i = 0; i < pn_tensor_numel(x); i += rnd(1, 200)) {
+      int kind = (int)rnd(0, 2);
+      xp[i] = kind == 0 ? NAN : kind == 1 ? -INFINITY : INFINITY;
+    }
+    struct op_case c;
+    case_init(&c, "MaxPool", 1, 2, 12);
+    set_ints(&c, "kernel_shape", 2, k);
+    set_ints(&c, "strides", 2, s);
+    set_ints(&c, "dilations", 2, d);
+    set_ints(&c, "pads", 4, pads);
+    if (ceil_mode) set_int(&c, "ceil_mode", 1);
+    const struct pn_tensor *in[1] = {x};
+    const bool both[2] = {true, true}, first[2] = {true, false};
+    assert_int_equal(run_op(&c, PN_OP_MAX_POOL, in, 1, y1, 2, both), PN_OK);
+    for (int t = 1; t <= 2; t++) {
+      omp_set_num_threads(t);
+      assert_int_equal(run_op(&c, PN_OP_MAX_POOL, in, 1, y2, 2, first), PN_OK);
+      assert_int_equal(pn_tensor_numel(y2[0]), pn_tensor_numel(y1[0]));
+      if (memcmp(y1[0]->data, y2[0]->data, (size_t)pn_tensor_numel(y1[0]) * sizeof(float)))
+        fail_msg("MaxPool fast path differs (seed %llu, case %d, %d threads)",
+                 (unsigned long long)seed, it, t);
+      pn_tensor_free(y2[0]);
+    }
+    pn_tensor_free(y1[0]);
+    pn_tensor_free(y1[1]);
+    pn_tensor_free(x);
+    case_free(&c);
+  }
+}
+
 /* ceil_mode's last-window rule and count_include_pad, by hand: 1-D input [1,2,3,4,5], kernel 2,
 ** stride 2, pads [1,1]. Windows start at -1, 1 and 3; ceil_mode would add one starting at 5, in
 ** the end padding, which the rule drops: 3 outputs. */
@@ -1078,7 +1122,7 @@ int main(void) {
     cmocka_unit_test(test_gemm_random),   cmocka_unit_test(test_matmul_known),
     cmocka_unit_test(test_matmul_random), cmocka_unit_test(test_matmul_large),
     cmocka_unit_test(test_pool_known),
-    cmocka_unit_test(test_pool_random),   cmocka_unit_test(test_global_pools),
+    cmocka_unit_test(test_pool_random),   cmocka_unit_test(test_maxpool_fast_path),   cmocka_unit_test(test_global_pools),
     cmocka_unit_test(test_batch_norm),    cmocka_unit_test(test_layer_norm),
     cmocka_unit_test(test_softmax),       cmocka_unit_test(test_infer_errors),
     cmocka_unit_test(test_infer_unknown),
