@@ -14,10 +14,10 @@ struct geo {
   int64_t n, c, m, ih, iw, pads[4];
 };
 
-static void random_geo(struct geo *g, int64_t max_hw, bool wide) {
+static void random_geo(struct geo *g, int64_t max_hw, int wide) {
   g->n = irand(1, 3);
   g->c = irand(1, wide ? 40 : 24);
-  g->m = wide ? irand(64, 100) : irand(1, 24);
+  g->m = wide == 2 ? irand(128, 170) : wide ? irand(64, 100) : irand(1, 24);
   g->ih = irand(1, max_hw);
   g->iw = irand(1, max_hw);
   for (int i = 0; i < 4; i++) g->pads[i] = irand(0, 2);
@@ -109,12 +109,14 @@ static void test_winograd_random(void **state) {
   (void)state;
   int64_t saved = pn_winograd_min_tiles;
   pn_winograd_min_tiles = 1;
-  for (int rep = 0; rep < 140; rep++) {
+  for (int rep = 0; rep < 160; rep++) {
     struct geo g;
     /* small, then larger images (several tile blocks), then many output channels on small
-    ** images (channel blocks on two threads) */
-    random_geo(&g, rep < 100 ? 12 : rep < 120 ? 48 : 10, rep >= 120);
-    run_case(&g, (int)irand(1, 2), irand(0, 1), irand(0, 1));
+    ** images (channel blocks on two threads), then at least 128 channels on up to 7 tile rows
+    ** (an odd number of row blocks of unequal size: channels halved as well on two threads) */
+    random_geo(&g, rep < 100 ? 12 : rep < 120 ? 48 : 14, rep < 120 ? 0 : rep < 140 ? 1 : 2);
+    if (rep >= 140) g.n = 1;
+    run_case(&g, rep >= 140 ? 2 : (int)irand(1, 2), irand(0, 1), irand(0, 1));
   }
   pn_winograd_min_tiles = saved;
 }
