@@ -25,7 +25,7 @@
 #include "graph/k_dense.h"
 #include "util/cpu.h"
 
-int64_t pn_winograd_min_tiles = 4;
+int64_t pn_winograd_min_tiles = 16;
 
 bool pn_winograd_fits(const struct pn_window *w, int64_t group, int64_t n, int64_t c, int64_t m) {
   if (w->nsp != 2 || group != 1 || c < 1 || m < 1) return false;

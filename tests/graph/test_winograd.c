@@ -131,12 +131,14 @@ static void test_winograd_dispatch(void **state) {
   assert_false(pn_winograd_fits(&w, 2, 1, 8, 8));       /* grouped */
   w.out[0] = w.out[1] = 2;
   assert_false(pn_winograd_fits(&w, 1, 1, 8, 8));       /* 1 tile */
-  assert_true(pn_winograd_fits(&w, 1, 4, 8, 8));        /* 4 over the batch */
+  assert_false(pn_winograd_fits(&w, 1, 15, 8, 8));      /* 15 over the batch */
+  assert_true(pn_winograd_fits(&w, 1, 16, 8, 8));       /* 16 over the batch */
+  w.out[0] = w.out[1] = 4;
+  assert_false(pn_winograd_fits(&w, 1, 1, 8, 8));       /* 4: resnet18's 4x4 maps at 32x32 */
   w.out[0] = 1;
-  assert_false(pn_winograd_fits(&w, 1, 8, 8, 8));       /* 1 wide: the skinny path */
-  w.out[0] = 2;
-  w.out[0] = w.out[1] = 3;
-  assert_true(pn_winograd_fits(&w, 1, 1, 8, 8));        /* 4, partly outside the output */
+  assert_false(pn_winograd_fits(&w, 1, 32, 8, 8));      /* 1 wide: the skinny path */
+  w.out[0] = w.out[1] = 7;
+  assert_true(pn_winograd_fits(&w, 1, 1, 8, 8));        /* 16, partly outside the output */
   w.s[0] = 2;
   assert_false(pn_winograd_fits(&w, 1, 4, 8, 8));       /* stride 2 */
   w.s[0] = 1, w.d[1] = 2;
