@@ -16,7 +16,7 @@ struct geo {
 
 static void random_geo(struct geo *g, int64_t max_hw, int wide) {
   g->n = irand(1, 3);
-  g->c = irand(1, wide ? 40 : 24);
+  g->c = wide == 2 ? irand(64, 96) : irand(1, wide ? 40 : 24);
   g->m = wide == 2 ? irand(128, 170) : wide ? irand(64, 100) : irand(1, 24);
   g->ih = irand(1, max_hw);
   g->iw = irand(1, max_hw);
@@ -112,10 +112,14 @@ static void test_winograd_random(void **state) {
   for (int rep = 0; rep < 160; rep++) {
     struct geo g;
     /* small, then larger images (several tile blocks), then many output channels on small
-    ** images (channel blocks on two threads), then at least 128 channels on up to 7 tile rows
-    ** (an odd number of row blocks of unequal size: channels halved as well on two threads) */
+    ** images, then at least 128 channels on up to 7 tile rows on two threads (an odd number of
+    ** row blocks of unequal size: channels halved as well) and on one (channel blocks) */
     random_geo(&g, rep < 100 ? 12 : rep < 120 ? 48 : 14, rep < 120 ? 0 : rep < 140 ? 1 : 2);
     if (rep >= 140) g.n = 1;
+    if (rep >= 150) {   /* one tile row (2 output rows), wide enough to be threaded */
+      g.ih = 2, g.pads[0] = g.pads[2] = 1;
+      g.iw = irand(10, 14);
+    }
     run_case(&g, rep >= 140 ? 2 : (int)irand(1, 2), irand(0, 1), irand(0, 1));
   }
   pn_winograd_min_tiles = saved;
