@@ -75,7 +75,7 @@ struct wino_job {
   const float *x, *u, *bias;
   struct pn_act act;
   float *y;
-  int64_t c, m, ih, iw, oh, ow, pt, pl, th, tw, rows, nblk, per, mper, nmb, buf_sz;
+  int64_t c, m, ih, iw, oh, ow, pt, pl, th, tw, rows, per, mper, nmb, buf_sz;
   _Atomic int failed;             /* a block could not get its buffer */
 };
 
@@ -244,14 +244,12 @@ static void output_small(const float *mo, int64_t ldm, int64_t tw, float bias, s
   }
 }
 
-/* Chunk ch: block b = ch / nmb of the whole batch's tile rows, output channels [q * mper, ...)
-** (q = ch % nmb). The rows are cut into nblk blocks whose sizes differ by at most one, the larger
-** ones first (they are claimed first, so the threads end together). With several channel blocks
-** each unfolds the same tiles. */
+/* Chunk ch: tile rows [b * per, ...) of the whole batch (b = ch / nmb), output channels
+** [q * mper, ...) (q = ch % nmb). With several channel blocks each unfolds the same tiles. */
 static void wino_chunk(void *arg, int64_t ch) {
   struct wino_job *j = arg;
-  int64_t b = ch / j->nmb, q = ch % j->nmb, fl = j->rows / j->nblk, rem = j->rows % j->nblk;
-  int64_t r0 = b * fl + (b < rem ? b : rem), r1 = r0 + fl + (b < rem);
+  int64_t b = ch / j->nmb, q = ch % j->nmb;
+  int64_t r0 = b * j->per, r1 = r0 + j->per < j->rows ? r0 + j->per : j->rows;
   int64_t m0 = q * j->mper, m1 = m0 + j->mper < j->m ? m0 + j->mper : j->m;
   if (r0 >= r1 || m0 >= m1) return;
   int64_t c = j->c, m = j->m, mb = m1 - m0, tw = j->tw, nb = (r1 - r0) * tw;
@@ -302,7 +300,7 @@ int pn_winograd_conv(const float *x, const float *u, const float *bias, struct p
                      float *y, int64_t n, int64_t c, int64_t m, const struct pn_window *w,
                      int threads) {
   struct wino_job j = {x, u, bias, act, y, c, m, w->in[0], w->in[1], w->out[0], w->out[1],
-                       w->pb[0], w->pb[1], (w->out[0] + 1) / 2, (w->out[1] + 1) / 2, 0, 0, 0, m, 1,
+                       w->pb[0], w->pb[1], (w->out[0] + 1) / 2, (w->out[1] + 1) / 2, 0, 0, m, 1,
                        0, 0};
   j.rows = n * j.th;
   /* Blocks of whole tile rows: up to 4 per thread of at least ~128 tiles, and at most 2^18
@@ -313,24 +311,9 @@ int pn_winograd_conv(const float *x, const float *u, const float *bias, struct p
   int64_t min_rows = (128 + j.tw - 1) / j.tw, nblk = threads > 1 ? 4 * (int64_t)threads : 1;
   if (nblk > j.rows / min_rows) nblk = j.rows / min_rows > 0 ? j.rows / min_rows : 1;
   int64_t per_row = 16 * (c + m) * j.tw, cap_rows = ((int64_t)1 << 18) / per_row;
-  if (cap_rows < 1) cap_rows = 1;
-  if ((j.rows + nblk - 1) / nblk > cap_rows) nblk = (j.rows + cap_rows - 1) / cap_rows;
-  /* A multiple of the threads, so that the blocks (sizes differing by one row at most, the
-  ** larger first) end together: resnet18/224's 28 tile rows were 7 blocks of 4, 4 for one
-  ** thread and 3 for the other. */
-  if (threads > 1 && nblk % threads) {
-    nblk = (nblk + threads - 1) / threads * threads;
-    if (nblk > j.rows) nblk = j.rows;
-  }
-  j.nblk = nblk;
   j.per = (j.rows + nblk - 1) / nblk;
-  if (threads > 1 && nblk >= threads && j.rows % threads && nblk <= 2 * threads && m >= 128) {
-    /* rows that cannot be shared evenly (resnet18/224's 7 tile rows of 14x14 maps: 4 + 3):
-    ** halve the output channels too; each half unfolds the tiles again, a small cost from 128
-    ** channels up */
-    j.mper = ((m + 1) / 2 + PN_GEMM_MR - 1) / PN_GEMM_MR * PN_GEMM_MR;
-    j.nmb = (m + j.mper - 1) / j.mper;
-  }
+  if (j.per > cap_rows) j.per = cap_rows > 0 ? cap_rows : 1;
+  nblk = (j.rows + j.per - 1) / j.per;
   if (nblk < threads && m >= 64) {
     int64_t want = (threads + nblk - 1) / nblk;
     if (want > m / 32) want = m / 32;
