@@ -112,8 +112,8 @@ static void test_winograd_random(void **state) {
   for (int rep = 0; rep < 160; rep++) {
     struct geo g;
     /* small, then larger images (several tile blocks), then many output channels on small
-    ** images, then at least 128 channels on up to 7 tile rows on two threads (an odd number of
-    ** row blocks of unequal size: channels halved as well) and on one (channel blocks) */
+    ** images, then at least 128 channels on up to 7 tile rows on two threads and on one tile
+    ** row (channel blocks) */
     random_geo(&g, rep < 100 ? 12 : rep < 120 ? 48 : 14, rep < 120 ? 0 : rep < 140 ? 1 : 2);
     if (rep >= 140) g.n = 1;
     if (rep >= 150) {   /* one tile row (2 output rows), wide enough to be threaded */
