@@ -299,6 +299,18 @@ struct pn_tensor *pn_graph_add_init(struct pn_graph *g, const struct pn_tensor *
   return t;
 }
 
+struct pn_tensor *pn_graph_add_init_shared(struct pn_graph *g, const struct pn_tensor *src,
+                                           const char *name) {
+  if (grow((void **)&g->inits, &g->cap_inits, g->n_inits + 1, sizeof *g->inits)) return NULL;
+  struct pn_tensor *t = pn_arena_alloc(g->arena, sizeof *t);
+  if (!t) return NULL;
+  *t = *src;
+  t->heap = false;
+  if (!(t->name = pn_arena_strdup(g->arena, name ? name : src->name))) return NULL;
+  g->inits[g->n_inits++] = t;
+  return t;
+}
+
 void pn_graph_remove_init(struct pn_graph *g, int i) {
   if (i < 0 || i >= g->n_inits) return;
   memmove(g->inits + i, g->inits + i + 1, (size_t)(g->n_inits - i - 1) * sizeof *g->inits);
@@ -352,7 +364,7 @@ static int copy_values(struct pn_graph *d, const struct pn_value *src, int n,
   return PN_OK;
 }
 
-struct pn_graph *pn_graph_clone(const struct pn_graph *g) {
+static struct pn_graph *clone(const struct pn_graph *g, bool shared) {
   struct pn_graph *d = pn_graph_new();
   if (!d) return NULL;
   struct pn_arena *a = d->arena;
@@ -409,12 +421,15 @@ struct pn_graph *pn_graph_clone(const struct pn_graph *g) {
       copy_values(d, g->vinfo, g->n_vinfo, pn_graph_add_vinfo))
     goto fail;
   for (int i = 0; i < g->n_inits; i++)
-    if (!pn_graph_add_init(d, g->inits[i], g->inits[i]->name)) goto fail;
+    if (!(shared ? pn_graph_add_init_shared : pn_graph_add_init)(d, g->inits[i], g->inits[i]->name)) goto fail;
   return d;
 fail:
   pn_graph_free(d);
   return NULL;
 }
+
+struct pn_graph *pn_graph_clone(const struct pn_graph *g) { return clone(g, false); }
+struct pn_graph *pn_graph_clone_shared(const struct pn_graph *g) { return clone(g, true); }
 
 struct pn_graph *pn_graph_clone_batch(const struct pn_graph *g, int64_t batch) {
   struct pn_graph *d = pn_graph_clone(g);

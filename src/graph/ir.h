@@ -151,6 +151,11 @@ PN_API struct pn_tensor *pn_graph_new_init(struct pn_graph *g, const char *name,
                                            int ndim, const int64_t *dims);
 PN_API struct pn_tensor *pn_graph_add_init(struct pn_graph *g, const struct pn_tensor *src,
                                            const char *name);
+/* An initializer that shares src's data instead of copying it (its struct and name are g's own): valid
+** while src's owner lives, and neither graph may write that data in place. For large weights that
+** several graphs hold at once (join: the model, its prepared copy, the reassembled model). */
+PN_API struct pn_tensor *pn_graph_add_init_shared(struct pn_graph *g, const struct pn_tensor *src,
+                                                  const char *name);
 PN_API void pn_graph_remove_init(struct pn_graph *g, int i);
 
 /* Lookups by name (linear; callers that loop build their own maps). */
@@ -171,6 +176,9 @@ PN_API const char *pn_graph_get_meta(const struct pn_graph *g, const char *key);
 
 /* A deep copy (new arena). NULL when out of memory. */
 PN_API struct pn_graph *pn_graph_clone(const struct pn_graph *g);
+/* A copy whose initializers share g's data (pn_graph_add_init_shared): free it before g; passes that
+** replace initializers (pn_obf_prepare's) are fine, writing an initializer's data in place is not. */
+PN_API struct pn_graph *pn_graph_clone_shared(const struct pn_graph *g);
 /* A copy of g for batch size `batch`: dim 0 of every runtime input and of every output set to it,
 ** value infos dropped (shape inference recomputes them). NULL when out of memory. */
 PN_API struct pn_graph *pn_graph_clone_batch(const struct pn_graph *g, int64_t batch);

@@ -21,6 +21,11 @@ PN_API int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n,
 ** names that file, whose folder holds its external data (NULL: refused as by pn_onnx_load). */
 PN_API int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path,
                            struct pn_graph **out /* OUT */);
+/* pn_onnx_load_in that takes buf (malloc'd, e.g. by pn_read_file) and frees it as soon as protobuf has
+** parsed it, also on failure; each weight's parsed bytes go once copied into the graph. The model's
+** weights are then held about once while it loads (pn_onnx_load_in: twice, the buffer and the graph). */
+PN_API int pn_onnx_load_take(struct pn_ctx *ctx, uint8_t *buf, size_t n, const char *path,
+                             struct pn_graph **out /* OUT */);
 /* pn_onnx_load on a file; messages start with the path. Initializers stored as external data (ONNX's
 ** data_location EXTERNAL: location, offset, length) are read from their file, whose location must be a
 ** relative path inside the model's folder (no "..", not absolute, not a symlink, a regular file), with

@@ -548,7 +548,7 @@ static int load_node(struct loader *l, const Onnx__NodeProto *np, size_t idx) {
   return PN_OK;
 }
 
-static int load_model(struct loader *l, const Onnx__ModelProto *m) {
+static int load_model(struct loader *l, Onnx__ModelProto *m) {
   struct pn_graph *g = l->g;
   const Onnx__GraphProto *gp = m->graph;
   if (!gp) return pn_err(l->ctx, PN_ERR_CORRUPT, "model has no graph");
@@ -611,12 +611,19 @@ static int load_model(struct loader *l, const Onnx__ModelProto *m) {
     if (rc) return rc;
   }
   for (size_t i = 0; i < gp->n_initializer; i++) {
-    const Onnx__TensorProto *tp = gp->initializer[i];
+    Onnx__TensorProto *tp = gp->initializer[i];
     snprintf(where, sizeof where, "graph.initializer[%zu]", i);
     if (!tp->name || !*tp->name) return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: name is empty", where);
     struct pn_tensor *t;
     int rc = decode_tensor(l->ctx, tp, g->arena, where, l->dir, &t);
     if (rc) return rc;
+    /* the message's copy of the bytes goes as soon as the graph has its own: a model's weights are
+    ** held about once while it loads, not twice (protobuf-c allocates with malloc) */
+    if (tp->raw_data.data) {
+      free(tp->raw_data.data);
+      tp->raw_data.data = NULL;
+      tp->raw_data.len = 0;
+    }
     /* register the decoded arena tensor without copying it again */
     struct pn_tensor *slot = pn_graph_new_init(g, tp->name, t->dtype, 0, NULL);
     if (!slot) return nomem(l);
@@ -625,19 +632,29 @@ static int load_model(struct loader *l, const Onnx__ModelProto *m) {
   return PN_OK;
 }
 
-int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path, struct pn_graph **out) {
+/* own: buf when the caller gives it up (freed once unpacked, also on failure), else NULL */
+static int load_buf(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path, uint8_t *own,
+                    struct pn_graph **out) {
   *out = NULL;
-  if (!buf && n) return pn_err(ctx, PN_ERR_INVALID, "pn_onnx_load: NULL buffer");
+  if (!buf && n) {
+    free(own);
+    return pn_err(ctx, PN_ERR_INVALID, "pn_onnx_load: NULL buffer");
+  }
   /* the folder external data is looked up in: path's, "." for a bare name, none without a path */
   char *dir = path ? strdup(path) : NULL, *slash = dir ? strrchr(dir, '/') : NULL;
-  if (path && !dir) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  if (path && !dir) {
+    free(own);
+    return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  }
   if (slash) slash[slash == dir] = 0; /* "/m.onnx" -> "/" */
   if (!depth_ok(buf, n, &onnx__model_proto__descriptor, 0)) {
     free(dir);
+    free(own);
     return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: messages nested deeper than %d",
                   ONNX_MAX_DEPTH);
   }
   Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, buf);
+  free(own);
   if (!m) {
     free(dir);
     return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: protobuf decoding failed");
@@ -654,6 +671,14 @@ int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char
   return PN_OK;
 }
 
+int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path, struct pn_graph **out) {
+  return load_buf(ctx, buf, n, path, NULL, out);
+}
+
+int pn_onnx_load_take(struct pn_ctx *ctx, uint8_t *buf, size_t n, const char *path, struct pn_graph **out) {
+  return load_buf(ctx, buf, n, path, buf, out);
+}
+
 int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_graph **out) {
   return pn_onnx_load_in(ctx, buf, n, NULL, out);
 }
@@ -667,8 +692,7 @@ int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **ou
   size_t n;
   int rc = pn_read_file(ctx, path, ONNX_MAX_BYTES, &buf, &n); /* its messages name the path */
   if (rc) return rc;
-  rc = pn_onnx_load_in(ctx, buf, n, path, out);
-  free(buf);
+  rc = pn_onnx_load_take(ctx, buf, n, path, out); /* frees buf */
   if (rc) pn_err_prefix(ctx, "%s", path);
   return rc;
 }

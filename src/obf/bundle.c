@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <omp.h>
+
 #include <openssl/evp.h>
 
 #include "graph/onnx.h"
@@ -62,30 +64,21 @@ static int sha256_hex(struct pn_ctx *ctx, const uint8_t *buf, size_t n, char out
 }
 
 /* Load a model file and its SHA-256 (of the model file's bytes; external data files, which its weights
-** may live in, are read by the loader from the file's folder and not hashed). */
+** may live in, are read by the loader from the file's folder and not hashed). The file's bytes are
+** hashed first and then handed to the loader, which frees them once parsed: the weights are held
+** about once while the model loads. */
 static int load_model(struct pn_ctx *ctx, const char *path, struct pn_graph **g, char sha[65]) {
   uint8_t *buf = NULL;
   size_t n = 0;
   int rc = pn_read_file(ctx, path, MODEL_MAX_BYTES, &buf, &n);
   if (rc) return rc;
-  /* hash and parse side by side: each only reads buf, and each has its own context */
-  struct pn_ctx hctx = {0};
-  int rh = PN_OK;
-#pragma omp parallel sections num_threads(2)
-  {
-#pragma omp section
-    rh = sha256_hex(&hctx, buf, n, sha);
-#pragma omp section
-    rc = pn_onnx_load_in(ctx, buf, n, path, g);
-  }
-  if (rc) {
+  /* hashed before parsing (not side by side): the loader takes buf and frees it once parsed */
+  if ((rc = sha256_hex(ctx, buf, n, sha))) {
+    free(buf);
     pn_err_prefix(ctx, "%s", path);
-  } else if (rh) {
-    rc = pn_err(ctx, rh, "%s: %s", path, hctx.msg);
-    pn_graph_free(*g);
-    *g = NULL;
+  } else if ((rc = pn_onnx_load_take(ctx, buf, n, path, g))) {
+    pn_err_prefix(ctx, "%s", path);
   }
-  free(buf);
   return rc;
 }
 
@@ -510,6 +503,11 @@ static int count_contrib(const struct pn_graph *g) {
   return n;
 }
 
+/* Where join's memory goes (the model's weights W; measured in docs/proteus.md): the model is loaded
+** once (W); its prepared copy and the reassembled model share its weights (pn_graph_clone_shared,
+** pn_obf_join_parts); the real parts, whose decoy weights are as large, are loaded a few at a time and
+** freed once merged; the check's copy of the reassembled model shares its weights too, and the check
+** builds one executor at a time (pn_obf_compare); saving streams the weights to the file. */
 int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_dir,
                 const char *out_path, const struct pn_obf_join_opts *opts, struct pn_prg *prg,
                 struct pn_obf_join_stats *stats) {
@@ -522,6 +520,8 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
   struct pn_graph *orig = NULL, *prep = NULL, *joined = NULL, *check = NULL;
   struct pn_obf_join_part *jp = NULL;
   char **paths = NULL;         /* of the real files, in part order */
+  struct pn_ctx *lctx = NULL;
+  int *lrc = NULL;
   int rc = pn_obf_secret_load(ctx, secret_path, &sec);
   if (rc) return rc;
   int n_real = sec.n_parts;
@@ -538,7 +538,8 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
     pn_err_prefix(ctx, "%s", mpath);
     goto out;
   }
-  if (!(prep = pn_graph_clone(orig))) {
+  /* prepare's passes replace initializers, never write one in place: the copy shares orig's */
+  if (!(prep = pn_graph_clone_shared(orig))) {
     rc = nomem(ctx);
     goto out;
   }
@@ -564,36 +565,43 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
     }
     paths[i] = path;
   }
-  /* the real parts load independently: in parallel, each with its own context */
-  int loaded = 0;
+  if ((rc = pn_obf_join_begin(ctx, prep, &joined))) goto out;
+  /* the real parts load independently, in parallel, each with its own context, a batch of one per
+  ** thread at a time; each is merged in order and freed */
+  int loaded = 0, batch = omp_get_max_threads();
+  if (batch < 1) batch = 1;
   join_step(&o, 0, n_real, NULL);
-  struct pn_ctx *lctx = calloc((size_t)n_real, sizeof *lctx);
-  int *lrc = calloc((size_t)n_real, sizeof *lrc);
+  lctx = calloc((size_t)batch, sizeof *lctx);
+  lrc = calloc((size_t)batch, sizeof *lrc);
   if (!lctx || !lrc) {
-    free(lctx);
-    free(lrc);
     rc = nomem(ctx);
     goto out;
   }
+  for (int b0 = 0; b0 < n_real && !rc; b0 += batch) {
+    int nb = n_real - b0 < batch ? n_real - b0 : batch;
 #pragma omp parallel for schedule(dynamic, 1)
-  for (int i = 0; i < n_real; i++) {
-    struct pn_graph *pg = NULL;
-    lrc[i] = pn_onnx_load_file(&lctx[i], paths[i], &pg);
-    jp[i].g = pg;
+    for (int q = 0; q < nb; q++) {
+      struct pn_graph *pg = NULL;
+      lrc[q] = pn_onnx_load_file(&lctx[q], paths[b0 + q], &pg);
+      jp[b0 + q].g = pg;
 #pragma omp critical
-    join_step(&o, ++loaded, n_real, NULL);
+      join_step(&o, ++loaded, n_real, NULL);
+    }
+    for (int q = 0; q < nb && !rc; q++)
+      if (lrc[q]) rc = pn_err(ctx, lrc[q], "%s", lctx[q].msg);
+    for (int q = 0; q < nb && !rc; q++) rc = pn_obf_join_add(ctx, joined, prep, &jp[b0 + q], b0 + q);
+    for (int q = 0; q < nb; q++) {
+      pn_graph_free((struct pn_graph *)jp[b0 + q].g);
+      jp[b0 + q].g = NULL;
+    }
   }
-  for (int i = 0; i < n_real && !rc; i++)
-    if (lrc[i]) rc = pn_err(ctx, lrc[i], "%s", lctx[i].msg);
-  free(lctx);
-  free(lrc);
   if (rc) goto out;
   join_step(&o, n_real, n_real, "reassembling");
-  if ((rc = pn_obf_join_parts(ctx, prep, jp, n_real, &joined))) goto out;
+  if ((rc = pn_obf_join_end(ctx, joined))) goto out;
   /* the saved model keeps the optimizer's contrib ops unless asked to lower them; the check
-  ** runs a standard-op copy, which is the saved model when lowered */
+  ** runs a standard-op copy (sharing the weights), which is the saved model when lowered */
   int contrib = count_contrib(joined);
-  if (!(check = pn_graph_clone(joined))) {
+  if (!(check = pn_graph_clone_shared(joined))) {
     rc = nomem(ctx);
     goto out;
   }
@@ -628,6 +636,8 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
     stats->seconds = pn_now() - t0;
   }
 out:
+  free(lctx);
+  free(lrc);
   for (int i = 0; i < n_real; i++) {
     pn_graph_free((struct pn_graph *)jp[i].g);
     jp[i].g = NULL;
@@ -635,6 +645,7 @@ out:
   if (paths)
     for (int i = 0; i < n_real; i++) free(paths[i]);
   free(paths);
+  /* check and joined share prep's weights, prep shares orig's: freed in that order */
   pn_graph_free(check);
   pn_graph_free(joined);
   pn_graph_free(prep);

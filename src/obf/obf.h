@@ -109,10 +109,19 @@ struct pn_obf_join_part {
 /* Reassemble: boundary values renamed back, internal names made unique per part, initializers
 ** named in `weights` replaced by the real ones of `real` (the prepared model; shapes must match),
 ** opset imports merged, inputs/outputs as in `real`, nodes sorted. A boundary value a part lacks,
-** with another dtype or shape, or an initializer derived from decoy weights is PN_ERR_MISMATCH. */
+** with another dtype or shape, or an initializer derived from decoy weights is PN_ERR_MISMATCH.
+** The real weights are shared with `real`, not copied (pn_graph_add_init_shared): free *out before
+** real. Nothing of the parts is kept. */
 PN_API int pn_obf_join_parts(struct pn_ctx *ctx, const struct pn_graph *real,
                              const struct pn_obf_join_part *parts, int n_parts,
                              struct pn_graph **out /* OUT */);
+/* pn_obf_join_parts a part at a time, so that each part can be freed once added: begin makes the
+** empty model with real's inputs and outputs, add merges parts[index] (in index order 0, 1, ...),
+** end checks that every output is produced and sorts the nodes. On failure the caller frees *d. */
+PN_API int pn_obf_join_begin(struct pn_ctx *ctx, const struct pn_graph *real, struct pn_graph **d /* OUT */);
+PN_API int pn_obf_join_add(struct pn_ctx *ctx, struct pn_graph *d, const struct pn_graph *real,
+                           const struct pn_obf_join_part *part, int index);
+PN_API int pn_obf_join_end(struct pn_ctx *ctx, struct pn_graph *d);
 
 /* Run a and b on the same random inputs (seeded by prg) and report the largest absolute difference
 ** of their outputs and the largest magnitude of a's outputs (max_abs_ref may be NULL). Inputs and

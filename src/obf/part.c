@@ -456,7 +456,9 @@ static int join_one(struct pn_ctx *ctx, struct pn_graph *d, const struct pn_grap
                   "weights, and its real value cannot be restored", label, t->name);
       goto out;
     }
-    if (!pn_graph_add_init(d, src, nm)) goto oom;
+    /* a real weight is shared with the model, not copied (see pn_obf_join_parts); the part's own
+    ** small constants are copied, as the part may be freed once added */
+    if (!(w >= 0 ? pn_graph_add_init_shared(d, src, nm) : pn_graph_add_init(d, src, nm))) goto oom;
   }
   if (copy_opsets(d, g)) goto oom;
   goto out;
@@ -468,12 +470,10 @@ out:
   return rc;
 }
 
-int pn_obf_join_parts(struct pn_ctx *ctx, const struct pn_graph *real,
-                      const struct pn_obf_join_part *parts, int n_parts, struct pn_graph **out) {
+int pn_obf_join_begin(struct pn_ctx *ctx, const struct pn_graph *real, struct pn_graph **out) {
   *out = NULL;
   struct pn_graph *d = pn_graph_new();
   if (!d) return nomem(ctx);
-  int rc = PN_OK;
   d->n_opsets = 0;
   d->name = pn_arena_strdup(d->arena, real->name);
   if (copy_opsets(d, real)) goto oom;
@@ -482,31 +482,42 @@ int pn_obf_join_parts(struct pn_ctx *ctx, const struct pn_graph *real,
       goto oom;
   for (int i = 0; i < real->n_outputs; i++)
     if (!add_typed(d, false, real->outputs[i].name, &real->outputs[i])) goto oom;
-  for (int p = 0; p < n_parts; p++) {
-    int n_in = parts[p].n_in < 0 || parts[p].n_in > parts[p].io.n ? parts[p].io.n : parts[p].n_in;
-    if ((rc = join_one(ctx, d, real, &parts[p], p, n_in))) goto fail;
-  }
+  *out = d;
+  return PN_OK;
+oom:
+  pn_graph_free(d);
+  return nomem(ctx);
+}
+
+int pn_obf_join_add(struct pn_ctx *ctx, struct pn_graph *d, const struct pn_graph *real,
+                    const struct pn_obf_join_part *part, int index) {
+  int n_in = part->n_in < 0 || part->n_in > part->io.n ? part->io.n : part->n_in;
+  return join_one(ctx, d, real, part, index, n_in);
+}
+
+int pn_obf_join_end(struct pn_ctx *ctx, struct pn_graph *d) {
   /* every model output must now be produced */
   for (int i = 0; i < d->n_outputs; i++)
     if (pn_graph_find_producer(d, d->outputs[i].name) < 0 && !pn_graph_find_init(d, d->outputs[i].name)) {
       bool passthrough = false;
       for (int k = 0; k < d->n_inputs; k++) passthrough |= !strcmp(d->inputs[k].name, d->outputs[i].name);
-      if (!passthrough) {
-        rc = pn_err(ctx, PN_ERR_MISMATCH, "join: model output '%s' is produced by no real part",
-                    d->outputs[i].name);
-        goto fail;
-      }
+      if (!passthrough)
+        return pn_err(ctx, PN_ERR_MISMATCH, "join: model output '%s' is produced by no real part",
+                      d->outputs[i].name);
     }
-  if ((rc = pn_obf_topo_sort(ctx, d, NULL))) {
-    pn_err_prefix(ctx, "join");
-    goto fail;
-  }
-  *out = d;
-  return PN_OK;
-oom:
-  rc = nomem(ctx);
-fail:
-  pn_graph_free(d);
+  int rc = pn_obf_topo_sort(ctx, d, NULL);
+  if (rc) pn_err_prefix(ctx, "join");
+  return rc;
+}
+
+int pn_obf_join_parts(struct pn_ctx *ctx, const struct pn_graph *real,
+                      const struct pn_obf_join_part *parts, int n_parts, struct pn_graph **out) {
+  struct pn_graph *d = NULL;
+  int rc = pn_obf_join_begin(ctx, real, &d);
+  for (int p = 0; p < n_parts && !rc; p++) rc = pn_obf_join_add(ctx, d, real, &parts[p], p);
+  if (!rc) rc = pn_obf_join_end(ctx, d);
+  if (rc) pn_graph_free(d);
+  else *out = d;
   return rc;
 }
 
@@ -536,81 +547,97 @@ static struct pn_tensor *random_input(struct pn_prg *prg, const struct pn_value 
 
 int pn_obf_compare(struct pn_ctx *ctx, struct pn_graph *a, struct pn_graph *b, struct pn_prg *prg,
                    int runs, double *max_abs_err, double *max_abs_ref) {
+  /* one executor at a time, each running every node as written: a fused executor keeps a packed
+  ** copy of every constant MatMul operand and Conv kernel, another model's worth of weights. a
+  ** runs on every input set and its outputs are kept, then b runs on the same inputs */
+  const struct pn_exec_opts xo = {.no_fuse = true};
   *max_abs_err = 0;
   double ref = 0;
   struct pn_exec *ea = NULL, *eb = NULL;
-  int rc;
-  if ((rc = pn_exec_new(ctx, a, NULL, &ea))) return rc;
-  if ((rc = pn_exec_new(ctx, b, NULL, &eb))) {
-    pn_exec_free(ea);
-    return rc;
-  }
-  int na = pn_exec_n_inputs(ea), nb = pn_exec_n_inputs(eb);
-  int oa = pn_exec_n_outputs(ea), ob = pn_exec_n_outputs(eb);
-  struct pn_tensor **ia = calloc((size_t)na + 1, sizeof *ia), **ib = calloc((size_t)nb + 1, sizeof *ib);
-  struct pn_tensor **ra = calloc((size_t)oa + 1, sizeof *ra), **rb = calloc((size_t)ob + 1, sizeof *rb);
-  if (!ia || !ib || !ra || !rb) {
+  int rc, na = 0, oa = 0, nr = runs > 0 ? runs : 0;
+  const char **in_name = NULL, **out_name = NULL;
+  struct pn_tensor **ia = NULL, **ra = NULL, **ib = NULL, **rb = NULL; /* ia, ra: [run][i] */
+  if ((rc = pn_exec_new(ctx, a, &xo, &ea))) return rc;
+  na = pn_exec_n_inputs(ea);
+  oa = pn_exec_n_outputs(ea);
+  in_name = calloc((size_t)na + 1, sizeof *in_name);
+  out_name = calloc((size_t)oa + 1, sizeof *out_name);
+  ia = calloc((size_t)nr * (size_t)na + 1, sizeof *ia);
+  ra = calloc((size_t)nr * (size_t)oa + 1, sizeof *ra);
+  if (!in_name || !out_name || !ia || !ra) {
     rc = nomem(ctx);
     goto out;
   }
+  /* names point into a, which outlives its executor */
+  for (int i = 0; i < na; i++) in_name[i] = pn_exec_input(ea, i)->name;
+  for (int i = 0; i < oa; i++) out_name[i] = pn_exec_output(ea, i)->name;
+  for (int r = 0; r < nr; r++) {
+    for (int i = 0; i < na; i++)
+      if (!(ia[r * na + i] = random_input(prg, pn_exec_input(ea, i)))) {
+        rc = nomem(ctx);
+        goto out;
+      }
+    if ((rc = pn_exec_run(ctx, ea, (const struct pn_tensor *const *)&ia[r * na], &ra[r * oa]))) goto out;
+  }
+  pn_exec_free(ea);
+  ea = NULL;
+  if ((rc = pn_exec_new(ctx, b, &xo, &eb))) goto out;
+  int nb = pn_exec_n_inputs(eb), ob = pn_exec_n_outputs(eb);
   if (na != nb || oa != ob) {
     rc = pn_err(ctx, PN_ERR_MISMATCH, "compare: %d/%d inputs and %d/%d outputs differ", na, nb, oa, ob);
     goto out;
   }
-  for (int r = 0; r < runs && !rc; r++) {
+  ib = calloc((size_t)nb + 1, sizeof *ib);
+  rb = calloc((size_t)ob + 1, sizeof *rb);
+  if (!ib || !rb) {
+    rc = nomem(ctx);
+    goto out;
+  }
+  for (int r = 0; r < nr && !rc; r++) {
     for (int i = 0; i < na; i++) {
-      const struct pn_value *v = pn_exec_input(ea, i);
       int j = 0;
-      while (j < nb && strcmp(pn_exec_input(eb, j)->name, v->name)) j++;
+      while (j < nb && strcmp(pn_exec_input(eb, j)->name, in_name[i])) j++;
       if (j == nb) {
-        rc = pn_err(ctx, PN_ERR_MISMATCH, "compare: input '%s' missing from the second model", v->name);
+        rc = pn_err(ctx, PN_ERR_MISMATCH, "compare: input '%s' missing from the second model", in_name[i]);
         goto out;
       }
-      if (!(ia[i] = random_input(prg, v))) {
-        rc = nomem(ctx);
-        goto out;
-      }
-      ib[j] = ia[i];
+      ib[j] = ia[r * na + i];
     }
-    if ((rc = pn_exec_run(ctx, ea, (const struct pn_tensor *const *)ia, ra))) goto out;
     if ((rc = pn_exec_run(ctx, eb, (const struct pn_tensor *const *)ib, rb))) goto out;
     for (int i = 0; i < oa && !rc; i++) {
-      const struct pn_value *v = pn_exec_output(ea, i);
+      const struct pn_tensor *x_ = ra[r * oa + i];
       int j = 0;
-      while (j < ob && strcmp(pn_exec_output(eb, j)->name, v->name)) j++;
-      if (j == ob || !pn_tensor_same_shape(ra[i], rb[j])) {
-        rc = pn_err(ctx, PN_ERR_MISMATCH, "compare: output '%s' missing or of another shape", v->name);
+      while (j < ob && strcmp(pn_exec_output(eb, j)->name, out_name[i])) j++;
+      if (j == ob || !pn_tensor_same_shape(x_, rb[j])) {
+        rc = pn_err(ctx, PN_ERR_MISMATCH, "compare: output '%s' missing or of another shape", out_name[i]);
         break;
       }
-      int64_t n = pn_tensor_numel(ra[i]);
+      int64_t n = pn_tensor_numel(x_);
       for (int64_t e = 0; e < n; e++) {
-        double x = pn_tensor_get_f64(ra[i], e), y = pn_tensor_get_f64(rb[j], e);
+        double x = pn_tensor_get_f64(x_, e), y = pn_tensor_get_f64(rb[j], e);
         double dd = fabs(x - y);
         if (fabs(x) > ref) ref = fabs(x);
         if (!(dd <= *max_abs_err)) *max_abs_err = isnan(dd) ? INFINITY : dd;
       }
     }
-    for (int i = 0; i < na; i++) {
-      pn_tensor_free(ia[i]);
-      ia[i] = NULL;
-    }
-    for (int i = 0; i < oa; i++) {
-      pn_tensor_free(ra[i]);
+    for (int i = 0; i < ob; i++) {
       pn_tensor_free(rb[i]);
-      ra[i] = rb[i] = NULL;
+      rb[i] = NULL;
     }
   }
 out:
   if (max_abs_ref) *max_abs_ref = ref;
   if (ia)
-    for (int i = 0; i < na; i++) pn_tensor_free(ia[i]);
+    for (int i = 0; i < nr * na; i++) pn_tensor_free(ia[i]);
   if (ra)
-    for (int i = 0; i < oa; i++) pn_tensor_free(ra[i]);
+    for (int i = 0; i < nr * oa; i++) pn_tensor_free(ra[i]);
   if (rb)
-    for (int i = 0; i < ob; i++) pn_tensor_free(rb[i]);
+    for (int i = 0; eb && i < pn_exec_n_outputs(eb); i++) pn_tensor_free(rb[i]);
+  free(in_name);
+  free(out_name);
   free(ia);
-  free(ib);
   free(ra);
+  free(ib);
   free(rb);
   pn_exec_free(ea);
   pn_exec_free(eb);

@@ -76,6 +76,28 @@ static void test_build_and_clone(void **state) {
   }
   assert_memory_equal(c->inits[0]->data, g->inits[0]->data, pn_tensor_nbytes(g->inits[0]));
   assert_ptr_not_equal(c->inits[0]->data, g->inits[0]->data);
+  /* a shared clone: the initializers' data is g's, their structs and names its own */
+  struct pn_graph *sc = pn_graph_clone_shared(g);
+  assert_non_null(sc);
+  assert_int_equal(sc->n_inits, g->n_inits);
+  for (int i = 0; i < g->n_inits; i++) {
+    assert_ptr_equal(sc->inits[i]->data, g->inits[i]->data);
+    assert_ptr_not_equal(sc->inits[i], g->inits[i]);
+    assert_ptr_not_equal(sc->inits[i]->name, g->inits[i]->name);
+    assert_string_equal(sc->inits[i]->name, g->inits[i]->name);
+    assert_false(sc->inits[i]->heap);
+  }
+  struct pn_tensor *sh = pn_graph_add_init_shared(sc, g->inits[0], "again");
+  assert_non_null(sh);
+  assert_ptr_equal(sh->data, g->inits[0]->data);
+  assert_string_equal(sh->name, "again");
+  assert_string_equal(g->inits[0]->name, c->inits[0]->name); /* the source keeps its name */
+  /* removing one from the clone leaves g's; freeing the clone first leaves g intact (ASan) */
+  int n0 = g->n_inits;
+  pn_graph_remove_init(sc, 0);
+  assert_int_equal(g->n_inits, n0);
+  pn_graph_free(sc);
+  assert_memory_equal(c->inits[0]->data, g->inits[0]->data, pn_tensor_nbytes(g->inits[0]));
   pn_graph_free(g);
   pn_graph_free(c);
 }
