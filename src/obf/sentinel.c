@@ -39,6 +39,7 @@
 ** mutated part keeps most of the real part's local patterns (Conv followed by Relu, a 1x1 conv
 ** after a 3x3 one), which an adversary's statistics over real parts would otherwise expose. */
 #define KEEP_REAL 30.0
+#define PN_OBF_MAX_ALT 7       /* extra outputs of a copied multi-output node (Split) */
 
 bool pn_obf_node_reshapes(const struct pn_graph *g, const struct pn_node *n) {
   if (n->n_in < 1 || n->n_out < 1) return false;
@@ -215,6 +216,10 @@ struct gen {
   struct tmpl *tm;             /* the real part's single-input nodes, reusable as operators */
   int n_tm;
   int why[R_COUNT];            /* rejected candidates by cause */
+  /* the extra outputs of the node build_copy made last (a real Split's, all of its first output's
+  ** shape): readers of the node take them in turn, as the real part's readers of the Split do */
+  const char *alt[PN_OBF_MAX_ALT];
+  int n_alt;
   /* symbolic boundary dims (a batch N) are generated with stand-in sizes marks[0..n_marks) */
   int64_t marks[PN_OBF_MAX_SYMBOLS];
   int n_marks;
@@ -544,8 +549,13 @@ static int build_copy(struct gen *g, struct pn_graph *d, const struct choice *c,
     }
     if (!in[k]) return PN_ERR_NOMEM;
   }
+  const char *outs[1 + PN_OBF_MAX_ALT] = {y};
+  int nout = rn->n_out < 1 + PN_OBF_MAX_ALT ? rn->n_out : 1 + PN_OBF_MAX_ALT;
+  for (int k = 1; k < nout; k++)
+    if (!(outs[k] = g->alt[k - 1] = pn_arena_printf(d->arena, "%s_%d", y, k))) return PN_ERR_NOMEM;
+  g->n_alt = nout - 1;
   const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
-  struct pn_node *n = nm ? pn_graph_add_node(d, rn->op_type, nm, nin, in, 1, &y) : NULL;
+  struct pn_node *n = nm ? pn_graph_add_node(d, rn->op_type, nm, nin, in, nout, outs) : NULL;
   if (!n) return PN_ERR_NOMEM;
   int rc = PN_OK;
   for (int i = 0; i < rn->n_attr && !rc; i++) {
@@ -784,7 +794,10 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
   struct pn_graph *d = NULL;
   struct choice *ch = malloc(64 * sizeof *ch);
   int *tgt = malloc((size_t)n * sizeof *tgt), *dleft = malloc((size_t)n * sizeof *dleft);
-  if (!np || !src || !prodout || !uf || !has_succ || !gs || !gfix || !ch || !tgt || !dleft) goto oom;
+  int *nalt = calloc((size_t)n, sizeof *nalt), *nuse = calloc((size_t)n, sizeof *nuse);
+  const char **altn = calloc((size_t)n * PN_OBF_MAX_ALT, sizeof *altn);
+  if (!np || !src || !prodout || !uf || !has_succ || !gs || !gfix || !ch || !tgt || !dleft || !nalt || !nuse || !altn)
+    goto oom;
   for (int v = 0; v < n; v++) {
     np[v] = t->np[v];
     memcpy(src[v], t->pred[v], sizeof src[v]);
@@ -919,7 +932,16 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
   for (int v = 0; v < n && ok; v++) {
     names[v] = prodout[v] >= 0 ? g->out[prodout[v]]->name : pn_arena_printf(d->arena, "s%d", v);
     const char *xin[MAXP];
-    for (int k = 0; k < np[v]; k++) xin[k] = src[v][k] >= n ? g->in[src[v][k] - n]->name : names[src[v][k]];
+    for (int k = 0; k < np[v]; k++) {
+      int u = src[v][k];
+      if (u >= n) {
+        xin[k] = g->in[u - n]->name;
+      } else {
+        /* a multi-output node's readers take its outputs in turn */
+        int q = nalt[u] ? nuse[u]++ % (nalt[u] + 1) : 0;
+        xin[k] = q ? altn[u * PN_OBF_MAX_ALT + q - 1] : names[u];
+      }
+    }
     /* operator context: the first input's producer and its own (trigram), when generated */
     char pctx[84];
     const char *prev = NULL;
@@ -1114,11 +1136,14 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     }
     int i = pick(g, ch, nc);
     if (rn && strcmp(ch[i].op, rn->op_type)) rn = NULL;
+    g->n_alt = 0;
     if (build_node(g, d, &ch[i], x0, &s, &tt, names[v], rn)) {
       free(names);
       free(toks);
       goto oom;
     }
+    nalt[v] = g->n_alt;
+    for (int q = 0; q < g->n_alt; q++) altn[v * PN_OBF_MAX_ALT + q] = g->alt[q];
     snprintf(toks[v], sizeof toks[v], "%s", ch[i].tok);
   }
   if (ok)
@@ -1178,6 +1203,9 @@ done:
   free(ch);
   free(tgt);
   free(dleft);
+  free(nalt);
+  free(nuse);
+  free(altn);
   return rc;
 }
 
@@ -1225,7 +1253,14 @@ static int collect_stats(struct gen *g, const struct pn_graph *p) {
     bool ok = nd->n_in >= 1 && nd->n_in <= 8 && nd->n_out >= 1 && nd->in[0][0] &&
               !pn_graph_find_init(p, nd->in[0]) && (!nd->domain[0] || !strcmp(nd->domain, "ai.onnx"));
     for (int k = 1; k < nd->n_in && ok; k++) ok = !nd->in[k][0] || pn_graph_find_init(p, nd->in[k]);
-    for (int k = 1; k < nd->n_out && ok; k++) ok = !nd->out[k][0];
+    /* extra outputs: none, or (Split) as many as fit, each of the first one's type and shape */
+    const struct pn_value *o0 = ok ? pn_graph_find_value(p, nd->out[0]) : NULL;
+    if (nd->n_out > 1 + PN_OBF_MAX_ALT) ok = false;
+    for (int k = 1; k < nd->n_out && ok; k++) {
+      const struct pn_value *ok_ = nd->out[k][0] ? pn_graph_find_value(p, nd->out[k]) : NULL;
+      ok = ok_ && o0 && ok_->dtype == o0->dtype && ok_->ndim == o0->ndim &&
+           !memcmp(ok_->dims, o0->dims, (size_t)(o0->ndim > 0 ? o0->ndim : 0) * sizeof(int64_t));
+    }
     for (int i = 0; i < nd->n_attr && ok; i++) {
       enum pn_attr_type at = nd->attr[i].type;
       ok = at == PN_ATTR_INT || at == PN_ATTR_FLOAT || at == PN_ATTR_STRING || at == PN_ATTR_INTS ||
