@@ -102,6 +102,7 @@ struct pn_fhe_conn {
   double deadline;       /* when the frame being read must be complete (monotonic ms; 0: none) */
   int frame_type;        /* the frame it is for (0: a header), for the message */
   uint64_t frame_len;
+  double allow_ms;       /* the time that frame was given (the stall timeout plus its bytes at min_rate) */
   bool late;             /* the last error was a missed deadline (the peer is sending, too slowly) */
 };
 
@@ -242,7 +243,8 @@ void pn_fhe_conn_set_min_rate(struct pn_fhe_conn *c, uint64_t bytes_per_s) { c->
 ** the server (which serves one session at a time) for as long as it likes. */
 static void arm_deadline(struct pn_fhe_conn *c, int type, uint64_t len) {
   if (!c->min_rate) return;
-  c->deadline = now_ms() + c->timeout_ms + (double)len * 1e3 / (double)c->min_rate;
+  c->allow_ms = c->timeout_ms + (double)len * 1e3 / (double)c->min_rate;
+  c->deadline = now_ms() + c->allow_ms;
   c->frame_type = type, c->frame_len = len;
 }
 static void disarm_deadline(struct pn_fhe_conn *c) { c->deadline = 0; }
@@ -254,8 +256,7 @@ static int missed_deadline(struct pn_ctx *ctx, struct pn_fhe_conn *c) {
   return pn_err(ctx, PN_ERR_TIMEOUT,
                 "fhe net: %s: the %s frame of %llu bytes took longer than %.1f s: slower than the %llu bytes/s "
                 "this server requires",
-                c->peer, msg_names[c->frame_type], (unsigned long long)c->frame_len,
-                (c->timeout_ms + (double)c->frame_len * 1e3 / (double)c->min_rate) * 1e-3,
+                c->peer, msg_names[c->frame_type], (unsigned long long)c->frame_len, c->allow_ms * 1e-3,
                 (unsigned long long)c->min_rate);
 }
 
@@ -457,7 +458,6 @@ int pn_fhe_serve_session(struct pn_ctx *ctx, struct pn_fhe_conn *c, struct pn_fh
     st->key_bytes = (size_t)kn;
     arm_deadline(c, PN_FHE_MSG_KEYS, kn);
     rc = pn_fhe_evk_read(ctx, p, frame_get, &fs, kn, &k);
-    disarm_deadline(c);
     if (!rc) rc = pn_fhe_server_set_keys(ctx, srv, k);
     if (rc) pn_err_prefix(ctx, "fhe net: %s: KEYS", c->peer);
   }
