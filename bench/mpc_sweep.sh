@@ -4,7 +4,8 @@
 # accuracy before and after fine-tuning with the plan in the loop, and end-to-end two-party time and
 # bytes against full-bit on the emulated LAN and WAN. Writes bench/out/mpc_sweep/mpc_sweep.csv (one
 # row per model and plan), its .meta.csv, every command's JSON report and, with gnuplot,
-# mpc_sweep.png (test accuracy vs share bits discarded, one line per model).
+# mpc_sweep.png (test accuracy vs share bits discarded, one line per model, the fine-tuned plans as
+# a second point style per model).
 #
 # Selection uses the validation split only (the search on its first COUNT images, fine-tuning's
 # epoch choice on its first FT_VAL); the test split is read once per final plan (search --verify,
@@ -216,10 +217,13 @@ if command -v gnuplot >/dev/null 2>&1; then
     [ -s "$OUT/plot.$m.dat" ] || continue
     sort -n -o "$OUT/plot.$m.dat" "$OUT/plot.$m.dat"
     i=$((${i:-0} + 1))
-    plot="$plot${plot:+, }\"$OUT/plot.$m.dat\" using 1:2 with linespoints lw 2 lc $i title \"$m\""
+    # before: small filled circles on the line; after fine-tuning: a large open shape of the model's
+    # own kind (circle, triangle, diamond, ...), so models whose points coincide stay visible
+    ftpt=$(echo "6 8 12 4 10" | cut -d' ' -f$(( (i - 1) % 5 + 1 )))
+    plot="$plot${plot:+, }\"$OUT/plot.$m.dat\" using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc $i title \"$m\""
     plot="$plot, \"$OUT/plot.$m.dat\" using 1:3 with lines dt 2 lc $i title \"$m plaintext\""
     if [ -s "$OUT/plot.$m.ft.dat" ]; then
-      plot="$plot, \"$OUT/plot.$m.ft.dat\" using 1:2 with points pt 7 ps 1.3 lc $i title \"$m fine-tuned\""
+      plot="$plot, \"$OUT/plot.$m.ft.dat\" using 1:2 with points pt $ftpt ps 2.2 lw 2 lc $i title \"$m fine-tuned\""
     fi
   done
   if [ -n "$plot" ]; then
