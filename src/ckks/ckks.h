@@ -108,6 +108,18 @@ PN_API void pn_ckks_pt_free(struct pn_ckks_pt *pt);
 ** NULL when out of memory or c is NULL (pn_ckks_ct_create says which). */
 PN_API struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c);
 PN_API void pn_ckks_ct_free(struct pn_ckks_ct *ct);
+/* The context's pool of free ciphertext buffers: it keeps at most max_bytes of them (whole buffers; a new
+** context keeps ~1 GiB, 4 to 64 buffers), freeing what it holds beyond; returns the bytes it may keep. A pool
+** never holds more buffers than were in use at once, so a larger bound costs memory only between peaks.
+** Ciphertexts are not secret: pooled buffers are not wiped. Thread-safe. */
+struct pn_ckks_pool_info {
+  size_t buffer_bytes;  /* one buffer: 2 nq N words */
+  int keep;             /* free buffers kept at most */
+  int held, peak_held;  /* free buffers held now, and at most so far */
+  int64_t fresh;        /* buffers allocated because the pool had none (each one's pages are faulted in anew) */
+};
+PN_API size_t pn_ckks_ct_pool_set(const struct pn_ckks_context *c, size_t max_bytes);
+PN_API void pn_ckks_ct_pool_get(const struct pn_ckks_context *c, struct pn_ckks_pool_info *out /* OUT */);
 PN_API int pn_ckks_ct_copy(struct pn_ctx *ctx, const struct pn_ckks_ct *src, struct pn_ckks_ct *dst);
 
 /* ---- encoding (canonical embedding, special FFT) ---- */

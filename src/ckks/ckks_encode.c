@@ -40,32 +40,73 @@ struct pn_ckks_pool *pn_ckks_pool_new(size_t words, int keep) {
   atomic_init(&p->refs, 1);
   atomic_flag_clear(&p->lock);
   p->words = words;
-  p->keep = keep < PN_CKKS_POOL_MAX ? keep : PN_CKKS_POOL_MAX;
+  p->keep = keep < 0 ? 0 : keep < PN_CKKS_POOL_MAX ? keep : PN_CKKS_POOL_MAX;
   return p;
 }
 
 void pn_ckks_pool_unref(struct pn_ckks_pool *p) {
   if (!p || atomic_fetch_sub(&p->refs, 1) != 1) return;
   for (int i = 0; i < p->count; i++) free(p->bufs[i]);
+  free(p->bufs);
   free(p);
+}
+
+static void pool_lock(struct pn_ckks_pool *p) {
+  while (atomic_flag_test_and_set(&p->lock)) {}
 }
 
 static uint64_t *pool_get(struct pn_ckks_pool *p) {
   uint64_t *b = NULL;
-  while (atomic_flag_test_and_set(&p->lock)) {}
+  pool_lock(p);
   if (p->count) b = p->bufs[--p->count];
+  else p->fresh++;
   atomic_flag_clear(&p->lock);
   return b ? b : malloc(p->words * sizeof *b);
 }
 
 static void pool_put(struct pn_ckks_pool *p, uint64_t *b) {
-  while (atomic_flag_test_and_set(&p->lock)) {}
-  if (p->count < p->keep) {
+  pool_lock(p);
+  if (p->count < p->keep && p->count == p->cap) { /* grow the list (never under the buffers it holds) */
+    int cap = p->cap ? 2 * p->cap : 16;
+    uint64_t **nb = realloc(p->bufs, (size_t)(cap < p->keep ? cap : p->keep) * sizeof *nb);
+    if (nb) p->bufs = nb, p->cap = cap < p->keep ? cap : p->keep;
+  }
+  if (p->count < p->keep && p->count < p->cap) {
     p->bufs[p->count++] = b;
+    if (p->count > p->peak) p->peak = p->count;
     b = NULL;
   }
   atomic_flag_clear(&p->lock);
   free(b);
+}
+
+size_t pn_ckks_ct_pool_set(const struct pn_ckks_context *c, size_t max_bytes) {
+  struct pn_ckks_pool *p = c->pool;
+  const size_t one = p->words * sizeof(uint64_t), want = max_bytes / one;
+  pool_lock(p);
+  p->keep = want < PN_CKKS_POOL_MAX ? (int)want : PN_CKKS_POOL_MAX;
+  const int keep = p->keep;
+  atomic_flag_clear(&p->lock);
+  for (;;) { /* what it holds beyond: freed one at a time, outside the lock */
+    uint64_t *b = NULL;
+    pool_lock(p);
+    if (p->count > p->keep) b = p->bufs[--p->count];
+    atomic_flag_clear(&p->lock);
+    if (!b) break;
+    free(b);
+  }
+  return (size_t)keep * one;
+}
+
+void pn_ckks_ct_pool_get(const struct pn_ckks_context *c, struct pn_ckks_pool_info *out) {
+  struct pn_ckks_pool *p = c->pool;
+  pool_lock(p);
+  out->buffer_bytes = p->words * sizeof(uint64_t);
+  out->keep = p->keep;
+  out->held = p->count;
+  out->peak_held = p->peak;
+  out->fresh = p->fresh;
+  atomic_flag_clear(&p->lock);
 }
 
 struct pn_ckks_ct *pn_ckks_ct_new(const struct pn_ckks_context *c) {

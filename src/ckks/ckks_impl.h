@@ -20,15 +20,20 @@ struct pn_ckks_scratch {
 };
 
 /* Recycled ciphertext buffers (2 nq N words each), reference-counted by the context and by every ciphertext
-** holding one, so either may be freed first. */
-#define PN_CKKS_POOL_MAX 64
+** holding one, so either may be freed first. It keeps at most `keep` free buffers (pn_ckks_ct_pool_set); a
+** buffer the pool cannot hand out is a fresh allocation (`fresh` counts them), whose pages the kernel faults in
+** at first touch. */
+#define PN_CKKS_POOL_MAX 4096
 struct pn_ckks_pool {
   atomic_int refs;
   atomic_flag lock;
   size_t words;    /* per buffer */
-  int keep;        /* buffers kept at most */
-  int count;
-  uint64_t *bufs[PN_CKKS_POOL_MAX];
+  int keep;        /* free buffers kept at most */
+  int count;       /* free buffers held now */
+  int peak;        /* most free buffers held at once */
+  int64_t fresh;   /* buffers allocated fresh */
+  int cap;         /* room in bufs */
+  uint64_t **bufs;
 };
 struct pn_ckks_pool *pn_ckks_pool_new(size_t words, int keep);
 void pn_ckks_pool_unref(struct pn_ckks_pool *p);

@@ -107,6 +107,7 @@ struct pn_fhe_run_stats {
   int n_layer;
   double *layer_seconds;    /* [n_layer], owned by the server (valid until the next evaluation) */
   double *layer_cpu_seconds; /* [n_layer] process CPU time, the same way */
+  int64_t ct_fresh;         /* ciphertext buffers allocated anew (the context's pool had none free) */
 };
 /* Set up a server: checks the keys against the plan (parameters, every rotation), prepares the weight
 ** plaintexts within cache_mb MiB: every diagonal's integer coefficients first (N words each), then the NTT form
@@ -129,6 +130,9 @@ int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct
                        struct pn_ckks_ct *out, struct pn_fhe_run_stats *st /* OUT, may be NULL */);
 /* Check (and count) what the executor would do without keys: per layer levels, as the plan says. */
 size_t pn_fhe_server_cache_bytes(const struct pn_fhe_server *s);
+/* The bound the server set on its plan's ciphertext pool (pn_ckks_ct_pool_set; the peak of ciphertexts an
+** evaluation holds at once, by the plan), and the pool's state. */
+size_t pn_fhe_server_pool_bytes(const struct pn_fhe_server *s, struct pn_ckks_pool_info *info /* OUT, may be NULL */);
 
 /* The threads an evaluation should use when the user said nothing (no --threads, no OMP_NUM_THREADS: then 0,
 ** leave the OpenMP runtime's choice): the cores no other process keeps busy, online cores minus the 1-minute
@@ -160,6 +164,9 @@ struct pn_fhe_infer_report {
   int modups;               /* per image: decompositions of the rotations' key switches */
   int rot_chains;           /* the run used the earlier rotation schedule (opts->rot_chains) */
   long peak_rss_kb;
+  size_t ct_pool_bytes;     /* the ciphertext pool's bound (pn_fhe_server_pool_bytes) */
+  size_t ct_pool_peak_bytes; /* the most it held at once */
+  int64_t ct_fresh_first, ct_fresh_last; /* fresh ciphertext buffers in the first and in the last evaluation */
   int n_layer;
   double *layer_seconds;    /* [n_layer] sums over images */
   double *layer_cpu_seconds; /* [n_layer] process CPU time, sums over images */

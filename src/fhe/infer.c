@@ -136,6 +136,8 @@ int pn_fhe_infer(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct p
     r->bytes_down = rl;
     r->rotations = st.rotations, r->pt_muls = st.pt_muls, r->ct_muls = st.ct_muls, r->boots = st.boots;
     r->modups = st.modups;
+    if (!i) r->ct_fresh_first = st.ct_fresh;
+    r->ct_fresh_last = st.ct_fresh;
     for (int k = 0; k < p->n_layer; k++) {
       r->layer_seconds[k] += st.layer_seconds[k];
       r->layer_cpu_seconds[k] += st.layer_cpu_seconds[k];
@@ -173,6 +175,11 @@ int pn_fhe_infer(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct p
   if (opts->progress && n > 0) pn_progress_end(&bar);
   r->has_labels = labels != NULL;
   r->peak_rss_kb = peak_rss_kb();
+  if (srv) {
+    struct pn_ckks_pool_info pi;
+    r->ct_pool_bytes = pn_fhe_server_pool_bytes(srv, &pi);
+    r->ct_pool_peak_bytes = (size_t)pi.peak_held * pi.buffer_bytes;
+  }
   free(y);
   free(yr);
   pn_tensor_free(t);
@@ -214,6 +221,10 @@ cJSON *pn_fhe_infer_json(const struct pn_fhe_plan *p, const struct pn_fhe_infer_
   cJSON_AddNumberToObject(o, "spec_bytes", (double)r->spec_bytes);
   cJSON_AddNumberToObject(o, "server_weight_cache_bytes", (double)r->server_cache_bytes);
   cJSON_AddNumberToObject(o, "peak_rss_bytes", (double)r->peak_rss_kb * 1024.0);
+  cJSON_AddNumberToObject(o, "ct_pool_bytes", (double)r->ct_pool_bytes);
+  cJSON_AddNumberToObject(o, "ct_pool_peak_bytes", (double)r->ct_pool_peak_bytes);
+  cJSON_AddNumberToObject(o, "ct_fresh_first_image", (double)r->ct_fresh_first);
+  cJSON_AddNumberToObject(o, "ct_fresh_last_image", (double)r->ct_fresh_last);
   /* what ran (the plan's "rotations" / "modups" are the schedule's; --rot-chains runs the earlier one) */
   cJSON_AddStringToObject(o, "rotation_schedule", r->rot_chains ? "chains" : "tree");
   cJSON_AddNumberToObject(o, "rotations_run", r->rotations);

@@ -26,6 +26,9 @@
 #include "util/status.h"
 #include "util/wipe.h"
 
+/* plaintexts made during an evaluation and summed in one batch (each up to nq N words) */
+#define FHE_TMP_PT 8
+
 struct pn_fhe_server {
   const struct pn_fhe_plan *p;
   const struct pn_fhe_evk *evk;
@@ -36,6 +39,12 @@ struct pn_fhe_server {
   double *layer_seconds;         /* [n_layer] wall, then [n_layer] process CPU */
   struct pn_ckks_boot *boot;     /* bootstrapping context (real_boot plans) */
   int rot_chains;                /* 1: every rotation on its own (the schedule before fhe_rot_sched) */
+  /* Held across layers and queries (made at their first use, freed with the server): a fresh multi-megabyte
+  ** buffer per layer costs its pages' first touch (~12 us per 4 KiB page in a VM) on top of the arithmetic.
+  ** A server runs one evaluation at a time. */
+  struct pn_ckks_pt *tmp[FHE_TMP_PT]; /* plaintexts made at their use (encoded or from coefficients) */
+  double *dbuf;                  /* slots doubles: one diagonal's values */
+  size_t pool_bytes;             /* the ciphertext pool's bound, set from the plan (pn_ckks_ct_pool_set) */
 };
 
 struct vm {
@@ -85,8 +94,6 @@ static int fhe_encode_coeffs(struct pn_ctx *ctx, const struct pn_ckks_context *c
   return rc;
 }
 
-/* plaintexts made during an evaluation and summed in one batch (each up to nq N words) */
-#define FHE_TMP_PT 8
 
 static int nomem(struct vm *m) { return pn_err(m->ctx, PN_ERR_NOMEM, "fhe: out of memory evaluating"); }
 
@@ -299,10 +306,10 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
   int64_t *gs = malloc((size_t)(L->ndiag + 1) * sizeof *gs); /* group starts, and ndiag */
   struct pn_ckks_ct *g = pn_ckks_ct_new(c), *y = pn_ckks_ct_new(c), **h = NULL;
   int *gq = NULL;
-  struct pn_ckks_pt *tmp[FHE_TMP_PT];
+  struct pn_ckks_pt *const *tmp = m->srv->tmp;
   int tmp_ok = 1;
-  for (int k = 0; k < FHE_TMP_PT; k++) tmp_ok &= (tmp[k] = pn_ckks_pt_new(c)) != NULL;
-  double *dbuf = malloc(p->slots * sizeof *dbuf);
+  for (int k = 0; k < FHE_TMP_PT; k++) tmp_ok &= m->srv->tmp[k] || (m->srv->tmp[k] = pn_ckks_pt_new(c));
+  double *dbuf = m->srv->dbuf ? m->srv->dbuf : (m->srv->dbuf = malloc(p->slots * sizeof *dbuf));
   if (!node || !xb || !gs || !g || !y || !tmp_ok || !dbuf) {
     rc = nomem(m);
     goto done;
@@ -374,8 +381,6 @@ done:
   free(node);
   free(xb);
   free(gs);
-  free(dbuf);
-  for (int k = 0; k < FHE_TMP_PT; k++) pn_ckks_pt_free(tmp[k]);
   pn_ckks_ct_free(g);
   pn_ckks_ct_free(y);
   if (h)
@@ -525,6 +530,11 @@ int pn_fhe_simulate(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const float
 
 size_t pn_fhe_server_cache_bytes(const struct pn_fhe_server *s) { return s->cache_bytes; }
 
+size_t pn_fhe_server_pool_bytes(const struct pn_fhe_server *s, struct pn_ckks_pool_info *info) {
+  if (info) pn_ckks_ct_pool_get(s->p->ckks, info);
+  return s->pool_bytes;
+}
+
 void pn_fhe_server_set_rot_chains(struct pn_fhe_server *s, int chains) { s->rot_chains = chains != 0; }
 
 void pn_fhe_server_free(struct pn_fhe_server *s) {
@@ -545,6 +555,8 @@ void pn_fhe_server_free(struct pn_fhe_server *s) {
   free(s->co);
   free(s->bias);
   free(s->layer_seconds);
+  for (int k = 0; k < FHE_TMP_PT; k++) pn_ckks_pt_free(s->tmp[k]);
+  free(s->dbuf);
   pn_ckks_boot_free(s->boot);
   free(s);
 }
@@ -586,6 +598,38 @@ int pn_fhe_server_set_keys(struct pn_ctx *ctx, struct pn_fhe_server *s, const st
   }
   s->evk = evk;
   return PN_OK;
+}
+
+/* The ciphertext pool of the plan's context sized for the evaluation's peak: a linear layer holds its baby
+** rotations, its giant tree's sums, two work ciphertexts and its output, besides the live registers (bounded by
+** their count). Ciphertexts beyond the pool's bound are freed and their successors allocated afresh, which costs
+** every page's first touch again (resnet-s: 5.09M minor faults with the context's default of 26 buffers). The
+** pool never holds more buffers than were in use at once: the bound costs memory only between peaks. Only
+** raised (another user of the context keeps its room). Returns the bound in bytes. */
+static size_t fhe_pool_reserve(const struct pn_fhe_plan *p) {
+  int need = 0, live = 1; /* live: registers held while instruction i runs (the input from the start) */
+  for (int i = 0; i < p->n_inst; i++) {
+    const struct fhe_inst *in = &p->inst[i];
+    int k = 1; /* the output */
+    if (in->kind == FHE_OP_LINEAR) {
+      const struct fhe_linear *L = lin_of(p, in->aux);
+      const struct fhe_rot_sched *rs = L->sched;
+      int used = 0; /* baby steps some diagonal reads: the chains' nodes */
+      for (int b = 0; rs && b < L->n1; b++) used += rs->node_of[b] >= 0;
+      k = (rs ? (rs->nnode > used ? rs->nnode : used) + rs->gnnode : L->n1) + 3;
+    } else if (in->kind == FHE_OP_STAGE) {
+      k = 32; /* the polynomial's power basis and partial sums (poly_eval.c; a PAF stage has degree <= 31) */
+    } else if (in->kind == FHE_OP_BOOT) {
+      k = 72; /* a DFT factor's babies (at most 32, boot_dft.c) and giant sums, the modular reduction's few */
+    }
+    if (live + k > need) need = live + k;
+    live++; /* its output */
+    for (int r = 0; r < p->n_reg; r++) live -= p->reg[r].last_use == i;
+  }
+  struct pn_ckks_pool_info pi;
+  pn_ckks_ct_pool_get(p->ckks, &pi);
+  if (need <= pi.keep) return (size_t)pi.keep * pi.buffer_bytes;
+  return pn_ckks_ct_pool_set(p->ckks, (size_t)need * pi.buffer_bytes);
 }
 
 int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct pn_fhe_evk *evk, size_t cache_mb,
@@ -658,6 +702,7 @@ int pn_fhe_server_new(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const str
     }
   }
   free(dbuf);
+  if (!rc) s->pool_bytes = fhe_pool_reserve(p);
   if (!rc && evk) rc = pn_fhe_server_set_keys(ctx, s, evk);
   if (rc) {
     pn_fhe_server_free(s);
@@ -681,14 +726,18 @@ int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct
   m.ct = calloc((size_t)p->n_reg, sizeof *m.ct);
   if (!m.ct) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   memset(s->layer_seconds, 0, 2 * (size_t)p->n_layer * sizeof *s->layer_seconds);
+  struct pn_ckks_pool_info pi0, pi1;
+  pn_ckks_ct_pool_get(p->ckks, &pi0);
   int rc = (m.ct[p->in_reg] = pn_ckks_ct_new(p->ckks)) ? pn_ckks_ct_copy(ctx, in, m.ct[p->in_reg])
                                                       : pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   if (!rc) rc = run(&m, s->layer_seconds);
   if (!rc) rc = pn_ckks_ct_copy(ctx, m.ct[p->out_reg], out);
   for (int r = 0; r < p->n_reg; r++) pn_ckks_ct_free(m.ct[r]);
   free(m.ct);
+  pn_ckks_ct_pool_get(p->ckks, &pi1);
   if (!rc && st) {
     *st = m.st;
+    st->ct_fresh = pi1.fresh - pi0.fresh;
     st->n_layer = p->n_layer;
     st->layer_seconds = s->layer_seconds;
     st->layer_cpu_seconds = s->layer_seconds + p->n_layer;

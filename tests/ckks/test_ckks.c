@@ -896,6 +896,60 @@ static void test_threads(void **state) {
   fx_free(&f);
 }
 
+/* The context's ciphertext pool: buffers come back to it up to its bound, a pool with none free allocates
+** (counted), lowering the bound frees what it holds beyond, and a ciphertext outlives its context. */
+static void test_ct_pool(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  struct pn_ckks_params pa = {.logn = 6, .nq = 3, .q_bits = {50, 40, 40}, .np = 1, .p_bits = {50},
+                              .scale_bits = 40, .allow_insecure = 1};
+  struct pn_ckks_context *c;
+  assert_int_equal(pn_ckks_context_new(&ctx, &pa, &c), PN_OK);
+  struct pn_ckks_pool_info pi;
+  pn_ckks_ct_pool_get(c, &pi);
+  const size_t one = pi.buffer_bytes;
+  assert_int_equal(one, 2 * 3 * 64 * sizeof(uint64_t));
+  assert_int_equal(pi.keep, 64); /* the default: ~1 GiB, at most 64 buffers */
+  assert_int_equal(pi.held, 0);
+  assert_int_equal(pn_ckks_ct_pool_set(c, 3 * one + one / 2), 3 * one); /* whole buffers */
+  struct pn_ckks_ct *ct[5];
+  for (int i = 0; i < 5; i++) assert_non_null(ct[i] = pn_ckks_ct_new(c));
+  pn_ckks_ct_pool_get(c, &pi);
+  assert_int_equal(pi.fresh, 5);
+  for (int i = 0; i < 5; i++) {
+    ct[i]->data[0] = (uint64_t)i + 1;
+    pn_ckks_ct_free(ct[i]);
+  }
+  pn_ckks_ct_pool_get(c, &pi);
+  assert_int_equal(pi.held, 3); /* two freed beyond the bound */
+  assert_int_equal(pi.peak_held, 3);
+  for (int i = 0; i < 3; i++) assert_non_null(ct[i] = pn_ckks_ct_new(c));
+  pn_ckks_ct_pool_get(c, &pi);
+  assert_int_equal(pi.fresh, 5); /* all three from the pool */
+  assert_int_equal(pi.held, 0);
+  assert_non_null(ct[3] = pn_ckks_ct_new(c));
+  pn_ckks_ct_pool_get(c, &pi);
+  assert_int_equal(pi.fresh, 6);
+  for (int i = 0; i < 4; i++) pn_ckks_ct_free(ct[i]);
+  assert_int_equal(pn_ckks_ct_pool_set(c, one), one);
+  pn_ckks_ct_pool_get(c, &pi);
+  assert_int_equal(pi.keep, 1);
+  assert_int_equal(pi.held, 1);
+  assert_int_equal(pn_ckks_ct_pool_set(c, 0), 0);
+  pn_ckks_ct_pool_get(c, &pi);
+  assert_int_equal(pi.held, 0);
+  /* without a pool: every buffer fresh, none kept */
+  assert_non_null(ct[0] = pn_ckks_ct_new(c));
+  assert_non_null(ct[1] = pn_ckks_ct_new(c));
+  pn_ckks_ct_free(ct[1]);
+  pn_ckks_ct_pool_get(c, &pi);
+  assert_int_equal(pi.fresh, 8);
+  assert_int_equal(pi.held, 0);
+  assert_int_equal(pn_ckks_ct_pool_set(c, (size_t)1 << 40), (size_t)4096 * one); /* the hard cap */
+  pn_ckks_context_free(c);
+  pn_ckks_ct_free(ct[0]); /* after its context: returns to the pool, which then goes */
+}
+
 int main(int argc, char **argv) {
   if (argc > 1) g_seed = strtoull(argv[1], NULL, 10);
   if (argc > 2) cmocka_set_test_filter(argv[2]); /* e.g. "test_ops*" for a seed sweep */
@@ -905,7 +959,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_ops_seal_like),   cmocka_unit_test(test_ops_hybrid),
       cmocka_unit_test(test_presets),         cmocka_unit_test(test_threads),
       cmocka_unit_test(test_rescale_exact),   cmocka_unit_test(test_keyswitch_exact),
-      cmocka_unit_test(test_fingerprint),
+      cmocka_unit_test(test_fingerprint),     cmocka_unit_test(test_ct_pool),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

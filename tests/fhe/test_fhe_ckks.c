@@ -206,6 +206,58 @@ static void cache_forms(struct pn_graph *g) {
   e2e_free(&e);
 }
 
+/* Buffers reused across layers and queries give the result fresh ones give, to the bit: the context's
+** ciphertext pool emptied (every buffer fresh), then sized by the server from its plan: its first query fills the
+** pool, a second one allocates no ciphertext buffer at all (the plan's bound holds the evaluation's peak), and
+** the server's temporary plaintexts serve both queries. */
+static void pool_reuse(struct pn_graph *g) {
+  struct e2e e;
+  e2e_setup(&e, g);
+  struct pn_ctx ctx = {0};
+  const struct pn_ckks_context *c = pn_fhe_plan_ckks(e.plan);
+  float *x = malloc((size_t)e.spec->n_in * sizeof *x);
+  for (int64_t i = 0; i < e.spec->n_in; i++) x[i] = (float)urand(-1, 1);
+  uint8_t *q, *r[4];
+  size_t ql, rl[4];
+  int64_t fresh[4];
+  OKC(pn_fhe_encrypt(&ctx, e.client, x, e.spec->n_in, &q, &ql));
+  struct pn_ckks_pool_info pi;
+  assert_int_equal(pn_ckks_ct_pool_set(c, 0), 0);
+  pn_ckks_ct_pool_get(c, &pi);
+  assert_int_equal(pi.keep, 0);
+  assert_int_equal(pi.held, 0);
+  struct pn_fhe_server *srv;
+  struct pn_fhe_run_stats st;
+  /* 0: no pool (every buffer fresh); 1, 2: the server's bound; 3: emptied again under the same server */
+  OKC(pn_fhe_server_new(&ctx, e.plan, e.evk, 0, &srv));
+  const size_t bound = pn_fhe_server_pool_bytes(srv, &pi);
+  assert_true(pi.keep > 0 && bound == (size_t)pi.keep * pi.buffer_bytes);
+  assert_int_equal(pn_ckks_ct_pool_set(c, 0), 0);
+  for (int k = 0; k < 4; k++) {
+    if (k == 1 || k == 3) assert_int_equal(pn_ckks_ct_pool_set(c, k == 1 ? bound : 0), k == 1 ? bound : 0);
+    OKC(pn_fhe_server_query(&ctx, srv, q, ql, &r[k], &rl[k], &st));
+    fresh[k] = st.ct_fresh;
+  }
+  pn_fhe_server_pool_bytes(srv, &pi);
+  printf("# ciphertext pool: bound %zu bytes (%d buffers), peak held %d; fresh buffers per query %lld / %lld / "
+         "%lld / %lld\n", bound, (int)(bound / pi.buffer_bytes), pi.peak_held, (long long)fresh[0],
+         (long long)fresh[1], (long long)fresh[2], (long long)fresh[3]);
+  /* without a pool every ciphertext is fresh; with the bound the second query reuses all */
+  assert_true(fresh[0] > 4 && fresh[3] == fresh[0]);
+  assert_true(fresh[1] > 0 && fresh[1] <= fresh[0]);
+  assert_int_equal(fresh[2], 0);
+  assert_true(pi.peak_held > 0 && (size_t)pi.peak_held * pi.buffer_bytes <= bound && pi.keep == 0 && pi.held == 0);
+  for (int k = 1; k < 4; k++) {
+    assert_int_equal(rl[k], rl[0]);
+    assert_memory_equal(r[k], r[0], rl[0]);
+  }
+  pn_fhe_server_free(srv);
+  for (int k = 0; k < 4; k++) free(r[k]);
+  free(q);
+  free(x);
+  e2e_free(&e);
+}
+
 static void test_conv(void **state) {
   (void)state;
   /* C, H, W, M, k, stride, pad, group: the reference models' convolutions, scaled down */
@@ -293,6 +345,7 @@ static void test_small_model(void **state) {
   struct pn_graph *g = gb_finish(&b);
   for (int rep = 0; rep < 2; rep++) enc_vs_exec(g, -1, 1, 1e-3);
   cache_forms(g);
+  pool_reuse(g);
   /* the program hash is a function of the model and the options: keys made by one compile serve another */
   {
     struct pn_ctx ctx = {0};

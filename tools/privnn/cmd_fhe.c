@@ -327,6 +327,9 @@ static int cmd_infer(int argc, char **argv) {
            "weights %zu bytes (set up in %.1f s); peak RSS %.2f GiB\n", r.bytes_up, r.bytes_down, r.key_bytes,
            r.keygen_s, r.secret_key_bytes, r.server_cache_bytes, r.server_setup_s,
            (double)r.peak_rss_kb / (1024.0 * 1024.0));
+    printf("ciphertext pool: bound %.2f GiB, held at most %.2f GiB; fresh ciphertext buffers %lld in the first "
+           "evaluation, %lld in the last\n", (double)r.ct_pool_bytes / (1u << 30),
+           (double)r.ct_pool_peak_bytes / (1u << 30), (long long)r.ct_fresh_first, (long long)r.ct_fresh_last);
   }
   if (!rc && f.json) {
     cJSON *o = pn_fhe_infer_json(p, &r);
