@@ -62,6 +62,7 @@ struct xnode {
                                ** cc / mc across runs */
   struct pn_conv_cache *cc;    /* the Conv kernel's state across runs (const_w only) */
   struct pn_matmul_cache *mc;  /* a MatMul by a constant 2-D B: B packed (const_w only) */
+  double seconds;              /* wall time of this node (and what was fused into it), all runs */
 };
 
 struct pn_exec {
@@ -481,6 +482,10 @@ int pn_exec_n_outputs(const struct pn_exec *ex) { return ex->n_out; }
 const struct pn_value *pn_exec_output(const struct pn_exec *ex, int i) { return ex->out_val[i]; }
 const double *pn_exec_op_seconds(const struct pn_exec *ex) { return ex->op_seconds; }
 
+double pn_exec_node_seconds(const struct pn_exec *ex, int i) {
+  return i >= 0 && i < ex->g->n_nodes ? ex->nodes[i].seconds : -1.0;
+}
+
 static int check_input(struct pn_ctx *ctx, const struct pn_value *v, const struct pn_tensor *t) {
   char a[160], b[160];
   if (!t) return pn_err(ctx, PN_ERR_INVALID, "input '%s' is missing", v->name);
@@ -665,7 +670,11 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
         rc = pn_op_err(&ya, PN_ERR_INVALID, "fused activation changes the shape of its input");
       if (rc == PN_OK) rc = pn_op_run(y->op, &ya, yin, y->n_in_run, tout, 1);
     }
-    if (rc == PN_OK) ex->op_seconds[x->op] += pn_now() - t0;
+    if (rc == PN_OK) {
+      double dt = pn_now() - t0;
+      ex->op_seconds[x->op] += dt;
+      x->seconds += dt;
+    }
     if (rc == PN_OK && ex->hook) rc = run_hook(ctx, ex, i, tin, tout, tgiven);
     if (rc) {
       for (int j = 0; j < n->n_out; j++) pn_tensor_free(tout[j]);

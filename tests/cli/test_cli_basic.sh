@@ -26,6 +26,7 @@ grep -q "float32 \[2,10\]" "$W/out" || fail "run does not report the [2,10] outp
 grep -q "argmax" "$W/out" || fail "run prints no argmax"
 grep -q "^time: mean" "$W/out" || fail "run prints no timing"
 grep -q "Conv" "$W/out" || fail "--profile lists no Conv"
+grep -q "^slowest nodes" "$W/out" || fail "--profile lists no nodes: $(cat "$W/out")"
 # determinism: the same zoo seed gives byte-identical files
 expect_ok "$PRIVNN" zoo resnet18 -o "$W/r18b.onnx" --input-shape 2x3x32x32 --classes 10 --seed 3
 cmp -s "$W/r18.onnx" "$W/r18b.onnx" || fail "zoo with the same seed wrote different files"
@@ -50,6 +51,14 @@ assert out.shape == (2, 10), out.shape
 assert list(out.argmax(axis=1)) == run["outputs"][0]["argmax"]
 assert numpy.allclose(out.reshape(-1)[:6], run["outputs"][0]["first"], rtol=1e-5, atol=1e-6)
 assert run["timing"]["runs"] == 2
+# --profile per node: real node names and types, every Conv timed, the same total as per op type
+nodes = {n.name: n.op_type for n in m.graph.node}
+prof = run["profile_nodes"]
+assert all(nodes.get(e["name"]) == e["op"] and e["ms"] > 0 for e in prof), prof[:3]
+assert [e["ms"] for e in prof] == sorted((e["ms"] for e in prof), reverse=True)
+assert {e["name"] for e in prof if e["op"] == "Conv"} == {k for k, v in nodes.items() if v == "Conv"}
+tot_nodes, tot_ops = sum(e["ms"] for e in prof), sum(run["profile_ms"].values())
+assert abs(tot_nodes - tot_ops) <= 1e-6 * tot_ops + 1e-9, (tot_nodes, tot_ops)
 PYEOF
   ok
   # every zoo model is valid ONNX by the reference checker with its shape inference

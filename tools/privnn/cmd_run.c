@@ -128,7 +128,7 @@ static int parse(int argc, char **argv, struct run_opts *o) {
     {"--warmup", NULL, PN_CLI_INT, &o->warmup, "W", "untimed runs first", 0, 1000000},
     {"--threads", NULL, PN_CLI_INT, &o->threads, "T", "OpenMP and OpenBLAS threads", 1, 1024, NULL,
      "the libraries' own"},
-    {"--profile", NULL, PN_CLI_FLAG, &o->profile, NULL, "print the time per op type"},
+    {"--profile", NULL, PN_CLI_FLAG, &o->profile, NULL, "print the time per op type and of the slowest nodes"},
     {"--json", NULL, PN_CLI_STR, &o->json, "FILE", "write a JSON report (outputs, timing, profile)"},
     {0}};
   const struct pn_cli_spec spec = {
@@ -160,6 +160,53 @@ static void free_outputs(struct run_state *st) {
     pn_tensor_free(st->out[i]);
     st->out[i] = NULL;
   }
+}
+
+/* order[0..n) (indices into t) sorted by t, largest first (insertion sort: a few dozen entries). */
+static void slowest_first(int *order, int n, const double *t) {
+  for (int x = 1; x < n; x++)
+    for (int y = x; y > 0 && t[order[y]] > t[order[y - 1]]; y--) {
+      int tmp = order[y];
+      order[y] = order[y - 1];
+      order[y - 1] = tmp;
+    }
+}
+
+/* --profile per node: the slowest nodes printed, every timed node in the report (slowest first).
+** node0 holds each node's seconds before the timed runs; tot is the runs' total over op types. */
+#define PROFILE_TOP 12
+static void report_nodes(const struct run_state *st, const double *node0, int64_t runs, double tot,
+                         cJSON *rep) {
+  int n = st->g->n_nodes, *order = malloc(((size_t)n + 1) * sizeof *order), m = 0;
+  double *t = malloc(((size_t)n + 1) * sizeof *t);
+  if (!order || !t) {
+    free(order);
+    free(t);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    t[i] = pn_exec_node_seconds(st->ex, i) - node0[i];
+    if (t[i] > 0) order[m++] = i;
+  }
+  slowest_first(order, m, t);
+  printf("slowest nodes (per run; a fused BatchNormalization or activation counts in its Conv):\n");
+  cJSON *jn = cJSON_AddArrayToObject(rep, "profile_nodes");
+  for (int x = 0; x < m; x++) {
+    const struct pn_node *nd = st->g->nodes[order[x]];
+    const char *name = nd->name && nd->name[0] ? nd->name : nd->n_out ? nd->out[0] : "";
+    double ms = t[order[x]] * 1e3 / (double)runs;
+    if (x < PROFILE_TOP)
+      printf("  %-32.32s %-18s %10.3f ms %5.1f%%\n", name, nd->op_type, ms,
+             tot > 0 ? 100.0 * t[order[x]] / tot : 0.0);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "name", name);
+    cJSON_AddStringToObject(e, "op", nd->op_type);
+    cJSON_AddNumberToObject(e, "ms", ms);
+    cJSON_AddItemToArray(jn, e);
+  }
+  if (m > PROFILE_TOP) printf("  ... %d more nodes (all of them in --json's profile_nodes)\n", m - PROFILE_TOP);
+  free(order);
+  free(t);
 }
 
 /* Write every -o file or none: all are serialised and written to temporaries first, and renamed
@@ -263,7 +310,14 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
     free_outputs(st);
   }
   double *prof = calloc(PN_OP_COUNT, sizeof *prof);
-  if (!prof) return pn_cli_failf(cmd, "out of memory");
+  int n_nodes = st->g->n_nodes;
+  double *node0 = malloc(((size_t)n_nodes + 1) * sizeof *node0);   /* node times after warm-up */
+  if (!prof || !node0) {
+    free(prof);
+    free(node0);
+    return pn_cli_failf(cmd, "out of memory");
+  }
+  for (int i = 0; i < n_nodes; i++) node0[i] = pn_exec_node_seconds(st->ex, i);
   struct pn_progress bar;
   bool bar_on = false;
   double before[PN_OP_COUNT];
@@ -275,6 +329,7 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
     if (pn_exec_run(ctx, st->ex, in, st->out) != PN_OK) {
       if (bar_on) pn_progress_end(&bar);
       free(prof);
+      free(node0);
       goto run_failed;
     }
     st->times[r] = pn_now() - t0;
@@ -316,6 +371,7 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
   double *sorted = malloc((size_t)o->repeat * sizeof *sorted);
   if (!sorted) {
     free(prof);
+    free(node0);
     return pn_cli_failf(cmd, "out of memory");
   }
   memcpy(sorted, st->times, (size_t)o->repeat * sizeof *sorted);
@@ -346,12 +402,7 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
       tot += prof[k];
       if (prof[k] > 0) order[n++] = k;
     }
-    for (int x = 1; x < n; x++) /* insertion sort, slowest first */
-      for (int y = x; y > 0 && prof[order[y]] > prof[order[y - 1]]; y--) {
-        int tmp = order[y];
-        order[y] = order[y - 1];
-        order[y - 1] = tmp;
-      }
+    slowest_first(order, n, prof);
     printf("profile (per run):\n");
     cJSON *jp = cJSON_AddObjectToObject(rep, "profile_ms");
     for (int x = 0; x < n; x++) {
@@ -360,8 +411,10 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
              tot > 0 ? 100.0 * prof[k] / tot : 0.0);
       cJSON_AddNumberToObject(jp, pn_op_name((enum pn_op)k), prof[k] * 1e3 / (double)R);
     }
+    report_nodes(st, node0, R, tot, rep);
   }
   free(prof);
+  free(node0);
 
   if (o->outputs.n && write_outputs(ctx, o, st) != PN_OK) return pn_cli_fail(cmd, ctx);
   if (o->json && pn_cli_report(ctx, cmd, o->json, rep) != PN_OK) return pn_cli_fail(cmd, ctx);
