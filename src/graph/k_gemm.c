@@ -273,30 +273,38 @@ int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, i
   return 0;
 }
 
-/* One row of the implicit im2col matrix of a 2-D convolution, output positions [p, p + cnt):
-** output (oy, ox) sees plane[iy * rs + ox * step + shift] (iy = oy * sy + offy), 0 in the
-** padding; [lo, hi) are the columns ox whose input column is inside the image. */
-static void conv_row(const float *plane, int64_t rs, int64_t step, int64_t shift,
-                     const struct pn_window *w, int64_t offy, int64_t lo, int64_t hi, int64_t p,
-                     int64_t cnt, float *d) {
+/* Where row k of the implicit im2col matrix of a 2-D convolution reads: output (oy, ox) sees
+** plane[(oy * sy + offy) * rs + ox * step + shift], 0 in the padding; [lo, hi) are the columns ox
+** whose input column is inside the image. Worked out once per row of a packed block. */
+struct im2col_row {
+  const float *plane;
+  int64_t rs, step, shift, offy, lo, hi;
+};
+
+/* cnt values of a row from output position (oy, ox) on, into d. */
+static void conv_row(const struct im2col_row *r, const struct pn_window *w, int64_t oy,
+                     int64_t ox, int64_t cnt, float *d) {
   int64_t ow = w->out[1], ih = w->in[0], sy = w->s[0];
-  int64_t oy = p / ow, ox = p % ow;
   while (cnt > 0) {
-    int64_t seg = ow - ox < cnt ? ow - ox : cnt, iy = oy * sy + offy, e = ox + seg;
+    int64_t seg = ow - ox < cnt ? ow - ox : cnt, iy = oy * sy + r->offy, e = ox + seg;
     if (iy < 0 || iy >= ih) {
       memset(d, 0, (size_t)seg * sizeof *d);
     } else {
-      const float *xr = plane + iy * rs;
-      int64_t vlo = lo > ox ? lo : ox, vhi = hi < e ? hi : e;
+      const float *xr = r->plane + iy * r->rs;
+      int64_t sh = r->shift;
+      int64_t vlo = r->lo > ox ? r->lo : ox, vhi = r->hi < e ? r->hi : e;
       if (vhi < ox) vhi = ox;
       if (vlo > vhi) vlo = vhi;
-      for (int64_t q = ox; q < vlo; q++) d[q - ox] = 0.0f;
-      if (step == 1 && vhi > vlo) {
-        memcpy(d + (vlo - ox), xr + vlo + shift, (size_t)(vhi - vlo) * sizeof *d);
+      if (r->step == 1 && vlo == ox && vhi == e && seg == NR) {
+        memcpy(d, xr + ox + sh, NR * sizeof *d);   /* a whole panel row inside the image */
       } else {
-        for (int64_t q = vlo; q < vhi; q++) d[q - ox] = xr[q * step + shift];
+        for (int64_t q = ox; q < vlo; q++) d[q - ox] = 0.0f;
+        if (r->step == 1)
+          memcpy(d + (vlo - ox), xr + vlo + sh, (size_t)(vhi - vlo) * sizeof *d);
+        else
+          for (int64_t q = vlo; q < vhi; q++) d[q - ox] = xr[q * r->step + sh];
+        for (int64_t q = vhi; q < e; q++) d[q - ox] = 0.0f;
       }
-      for (int64_t q = vhi; q < e; q++) d[q - ox] = 0.0f;
     }
     d += seg;
     cnt -= seg;
@@ -324,33 +332,42 @@ void pn_gemm_packb_conv2d(const void *ctx, int64_t k0, int64_t kc, int64_t n0, i
   const struct pn_window *w = cv->win;
   int64_t kh = w->k[0], kw = w->k[1], kp = kh * kw, ih = w->in[0], iw = w->in[1];
   int64_t sx = w->s[1], sw = (iw + sx - 1) / sx, ow = w->out[1];
+  /* the block's rows, worked out once for all its panels (kc <= KC) */
+  struct im2col_row rows[KC];
+  int64_t k = k0, ch = k / kp, t = k % kp, ky = t / kw, kx = t % kw;
+  for (int64_t kk = 0; kk < kc; kk++, k++) {
+    struct im2col_row *r = &rows[kk];
+    int64_t offx = kx * w->d[1] - w->pb[1];
+    r->offy = ky * w->d[0] - w->pb[0];
+    /* output columns ox with 0 <= ox * sx + offx < iw */
+    r->lo = offx >= 0 ? 0 : (-offx + sx - 1) / sx;
+    r->hi = iw - offx <= 0 ? 0 : (iw - offx + sx - 1) / sx;
+    if (r->hi > ow) r->hi = ow;
+    if (r->lo > r->hi) r->lo = r->hi;
+    if (cv->xs) {   /* column ox * sx + offx is column ox + shift of phase ph */
+      int64_t ph = ((offx % sx) + sx) % sx;
+      *r = (struct im2col_row){cv->xs + (ch * sx + ph) * ih * sw, sw, 1, (offx - ph) / sx, r->offy,
+                               r->lo, r->hi};
+    } else {
+      r->plane = cv->x + ch * ih * iw;
+      r->rs = iw;
+      r->step = sx;
+      r->shift = offx;
+    }
+    if (++kx == kw) {
+      kx = 0;
+      if (++ky == kh) {
+        ky = 0;
+        ch++;
+      }
+    }
+  }
   for (int64_t j0 = 0; j0 < nc; j0 += NR) {
-    int64_t cnt = nc - j0 < NR ? nc - j0 : NR;
+    int64_t cnt = nc - j0 < NR ? nc - j0 : NR, oy = (n0 + j0) / ow, ox = (n0 + j0) % ow;
     float *d = dst + j0 * kc;
-    int64_t k = k0, ch = k / kp, t = k % kp, ky = t / kw, kx = t % kw;
-    for (int64_t kk = 0; kk < kc; kk++, k++) {
-      int64_t offy = ky * w->d[0] - w->pb[0], offx = kx * w->d[1] - w->pb[1];
-      /* output columns ox with 0 <= ox * sx + offx < iw */
-      int64_t lo = offx >= 0 ? 0 : (-offx + sx - 1) / sx;
-      int64_t hi = iw - offx <= 0 ? 0 : (iw - offx + sx - 1) / sx;
-      if (hi > ow) hi = ow;
-      if (lo > hi) lo = hi;
-      if (cv->xs) {   /* column ox * sx + offx is column ox + shift of phase ph */
-        int64_t ph = ((offx % sx) + sx) % sx, shift = (offx - ph) / sx;
-        conv_row(cv->xs + (ch * sx + ph) * ih * sw, sw, 1, shift, w, offy, lo, hi, n0 + j0,
-                 cnt, d + kk * NR);
-      } else {
-        conv_row(cv->x + ch * ih * iw, iw, sx, offx, w, offy, lo, hi, n0 + j0, cnt,
-                 d + kk * NR);
-      }
+    for (int64_t kk = 0; kk < kc; kk++) {
+      conv_row(&rows[kk], w, oy, ox, cnt, d + kk * NR);
       if (cnt < NR) memset(d + kk * NR + cnt, 0, (size_t)(NR - cnt) * sizeof *d);
-      if (++kx == kw) {
-        kx = 0;
-        if (++ky == kh) {
-          ky = 0;
-          ch++;
-        }
-      }
     }
   }
 }
