@@ -19,6 +19,7 @@
 ** output differs from the direct sum by a few units in the last place of the largest partial
 ** sums; tests/graph/test_winograd.c bounds it against the im2col path. */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,6 +187,115 @@ PN_TARGET_CLONES static void output_row(const float *mo, int64_t ldm, int64_t tw
   }
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define WINO_X86 1
+#include <immintrin.h>
+
+/* input_row and output_row with AVX-512, 16 tiles a step: the even and odd columns of the padded
+** rows come from two-register permutes and the tiles go to the packed layout in masked stores (a
+** step that crosses a panel is stored in two parts), the outputs are interleaved in registers and
+** stored with the activation straight into the output rows: no scalar tails, no copies (the
+** input is read in masked loads, 0 in the padding, instead of copied into padded rows). The
+** same operations in the same order as the row versions, so the same bits (test_winograd checks). */
+/* 16 input columns [q0, q0 + 16) of row xr (iw wide), 0 outside it; xr NULL: a padding row. The
+** address is formed as an integer: lanes outside the row are masked off and never read. */
+__attribute__((target("avx512f"))) static inline __m512 load_cols(const float *xr, int64_t iw,
+                                                                  int64_t q0) {
+  if (!xr) return _mm512_setzero_ps();
+  int64_t lo = q0 < 0 ? -q0 : 0, hi = iw - q0 < 16 ? iw - q0 : 16;
+  if (hi <= lo) return _mm512_setzero_ps();
+  __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+  return _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)xr + (uintptr_t)(q0 * 4)));
+}
+
+__attribute__((target("avx512f"))) static void input_row512(const float *xp, int64_t ih,
+                                                            int64_t iw, int64_t iy0, int64_t pl,
+                                                            int64_t tw, float *v, int64_t ldv,
+                                                            int64_t t0, int64_t ci, int64_t c) {
+  const float *xr[4];   /* input rows iy0 .. iy0 + 3, NULL in the padding */
+  for (int r = 0; r < 4; r++)
+    xr[r] = iy0 + r >= 0 && iy0 + r < ih ? xp + (iy0 + r) * iw : NULL;
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (int64_t s0 = 0; s0 < tw; s0 += 16) {
+    int64_t n = tw - s0 < 16 ? tw - s0 : 16, t = t0 + s0, off = t % PN_GEMM_NR;
+    int64_t first = PN_GEMM_NR - off < n ? PN_GEMM_NR - off : n;
+    __mmask16 m1 = (__mmask16)((1u << first) - 1), m2 = (__mmask16)(((1u << n) - 1) & ~m1);
+    /* padded columns 2 s0 + {0, 16, 2, 18} + lane of the four rows, B^T on the left */
+    static const int64_t shift[4] = {0, 16, 2, 18};
+    __m512 bt[4][4];   /* [column group][row of B^T d] */
+    for (int g = 0; g < 4; g++) {
+      int64_t q0 = 2 * s0 + shift[g] - pl;
+      __m512 a = load_cols(xr[0], iw, q0), b = load_cols(xr[1], iw, q0),
+             cc = load_cols(xr[2], iw, q0), e = load_cols(xr[3], iw, q0);
+      bt[g][0] = _mm512_sub_ps(a, cc);
+      bt[g][1] = _mm512_add_ps(b, cc);
+      bt[g][2] = _mm512_sub_ps(cc, b);
+      bt[g][3] = _mm512_sub_ps(b, e);
+    }
+    float *base = v + (t / PN_GEMM_NR) * c * PN_GEMM_NR + ci * PN_GEMM_NR;
+    for (int i = 0; i < 4; i++) {   /* B on the right: columns 2tx .. 2tx + 3 */
+      __m512 a = _mm512_permutex2var_ps(bt[0][i], even, bt[1][i]);
+      __m512 b = _mm512_permutex2var_ps(bt[0][i], odd, bt[1][i]);
+      __m512 cc = _mm512_permutex2var_ps(bt[2][i], even, bt[3][i]);
+      __m512 e = _mm512_permutex2var_ps(bt[2][i], odd, bt[3][i]);
+      __m512 o[4] = {_mm512_sub_ps(a, cc), _mm512_add_ps(b, cc), _mm512_sub_ps(cc, b),
+                     _mm512_sub_ps(b, e)};
+      for (int q = 0; q < 4; q++) {
+        float *bq = base + (4 * i + q) * ldv;
+        _mm512_mask_storeu_ps(bq + off, m1, o[q]);
+        /* lanes past the panel: the next panel's first columns (lane L at column L - first) */
+        if (m2) _mm512_mask_storeu_ps(bq + c * PN_GEMM_NR - first, m2, o[q]);
+      }
+    }
+  }
+}
+
+__attribute__((target("avx512f"))) static inline __m512 act16(struct pn_act act, __m512 v) {
+  if (act.kind == PN_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());   /* NaN -> 0 */
+  if (act.kind == PN_ACT_CLIP) {   /* ordered compares keep NaN */
+    __m512 lo = _mm512_set1_ps(act.lo), hi = _mm512_set1_ps(act.hi);
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ), v, hi);
+  }
+  return v;
+}
+
+__attribute__((target("avx512f"))) static void output_row512(const float *mo, int64_t ldm,
+                                                             int64_t tw, float bias,
+                                                             struct pn_act act, float *yp,
+                                                             int64_t oy, int64_t oh, int64_t ow) {
+  const __m512i lo_idx = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi_idx =
+      _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  __m512 bv = _mm512_set1_ps(bias);
+  int rows = oy + 1 < oh ? 2 : 1;
+  for (int64_t tx = 0; tx < tw; tx += 16) {
+    int64_t n = tw - tx < 16 ? tw - tx : 16, cols = ow - 2 * tx < 32 ? ow - 2 * tx : 32;
+    __mmask16 mt = (__mmask16)((1u << n) - 1);
+    __m512 a[4], b[4];
+    for (int j = 0; j < 4; j++) {   /* A^T on the left */
+      __m512 m0 = _mm512_maskz_loadu_ps(mt, mo + j * ldm + tx),
+             m1 = _mm512_maskz_loadu_ps(mt, mo + (4 + j) * ldm + tx),
+             m2 = _mm512_maskz_loadu_ps(mt, mo + (8 + j) * ldm + tx),
+             m3 = _mm512_maskz_loadu_ps(mt, mo + (12 + j) * ldm + tx);
+      a[j] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+      b[j] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+    }
+    __mmask16 c0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+    __mmask16 c1 = cols >= 32 ? 0xffff : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
+    for (int r = 0; r < rows; r++) {   /* A on the right, interleaved into the output row */
+      const __m512 *q = r ? b : a;
+      __m512 ev = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q[0], q[1]), q[2]), bv);
+      __m512 od = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(q[1], q[2]), q[3]), bv);
+      float *yr = yp + (oy + r) * ow + 2 * tx;
+      _mm512_mask_storeu_ps(yr, c0, act16(act, _mm512_permutex2var_ps(ev, lo_idx, od)));
+      if (c1) _mm512_mask_storeu_ps(yr + 16, c1, act16(act, _mm512_permutex2var_ps(ev, hi_idx, od)));
+    }
+  }
+}
+#endif
+
 /* input_row and output_row for narrow outputs (at most 2 tiles a row: 4x4 and 2x2 images deep
 ** in resnet18 at 32x32), tile by tile from the input itself: no padded row copies and no loops
 ** of one or two iterations, which cost more than the arithmetic there. Same operations in the
@@ -260,6 +370,9 @@ static void wino_chunk(void *arg, int64_t ch) {
     return;
   }
   float *mo = v + 16 * c * nbp, *scratch = mo + 16 * mb * nb;
+#ifdef WINO_X86
+  bool v512 = pn_cpu_level() >= PN_CPU_AVX512;
+#endif
   if (nbp > nb)   /* the last panel's columns past nb: zero, so the GEMM reads defined values */
     for (int64_t xi = 0; xi < 16; xi++)
       for (int64_t ci = 0; ci < c; ci++)
@@ -271,6 +384,11 @@ static void wino_chunk(void *arg, int64_t ch) {
       if (tw <= 2)
         input_small(j->x + (n * c + ci) * j->ih * j->iw, j->ih, j->iw, 2 * ty - j->pt, j->pl, tw,
                     v, c * nbp, (r - r0) * tw, ci, c);
+#ifdef WINO_X86
+      else if (v512)
+        input_row512(j->x + (n * c + ci) * j->ih * j->iw, j->ih, j->iw, 2 * ty - j->pt, j->pl, tw,
+                     v, c * nbp, (r - r0) * tw, ci, c);
+#endif
       else
         input_row(j->x + (n * c + ci) * j->ih * j->iw, j->ih, j->iw, 2 * ty - j->pt, j->pl, tw,
                   scratch, v, c * nbp, (r - r0) * tw, ci, c);
@@ -290,6 +408,12 @@ static void wino_chunk(void *arg, int64_t ch) {
         output_small(mo + (mi - m0) * nb + (r - r0) * tw, mb * nb, tw,
                      j->bias ? j->bias[mi] : 0.0f, j->act, j->y + (n * m + mi) * j->oh * j->ow,
                      2 * ty, j->oh, j->ow);
+#ifdef WINO_X86
+      else if (v512)
+        output_row512(mo + (mi - m0) * nb + (r - r0) * tw, mb * nb, tw,
+                      j->bias ? j->bias[mi] : 0.0f, j->act, j->y + (n * m + mi) * j->oh * j->ow,
+                      2 * ty, j->oh, j->ow);
+#endif
       else
         output_row(mo + (mi - m0) * nb + (r - r0) * tw, mb * nb, tw, j->bias ? j->bias[mi] : 0.0f,
                    j->act, j->y + (n * m + mi) * j->oh * j->ow, 2 * ty, j->oh, j->ow, scratch);

@@ -2,13 +2,15 @@
 ** path and a double-precision direct sum, on random geometries: batch, channels, odd and even
 ** output sizes, every pad combination, bias, fused ReLU, one and two threads, tile blocks and
 ** output-channel blocks split among threads. Also that pn_conv_run_act takes the Winograd path exactly when given a cache,
-** and that the cache follows a change of weights. Random cases print their seed. */
+** and that the cache follows a change of weights; the AVX-512 transforms against the row ones, to the
+** bit. Random cases print their seed. */
 #define PN_TEST_NAME "test_winograd"
 #include "kernel_harness.h"
 
 #include <omp.h>
 
 #include "graph/k_dense.h"
+#include "util/cpu.h"
 
 struct geo {
   int64_t n, c, m, ih, iw, pads[4];
@@ -125,6 +127,61 @@ static void test_winograd_random(void **state) {
   pn_winograd_min_tiles = saved;
 }
 
+/* The AVX-512 transforms (16 tiles a step, masked loads and stores, steps crossing GEMM panels)
+** give the same bits as the row transforms taken below AVX-512 (the GEMM kernels of both levels
+** use FMA in the same order): rows of up to 60 tiles, every pad, bias, Relu and Clip, 1-2 threads. */
+static void test_winograd_avx512_same_bits(void **state) {
+  (void)state;
+  pn_cpu_set_level(-1);
+  if (pn_cpu_level() < PN_CPU_AVX512) {
+    printf("test_winograd: no AVX-512 on this CPU: the AVX-512 transforms are not exercised\n");
+    skip();
+  }
+  int64_t saved = pn_winograd_min_tiles;
+  pn_winograd_min_tiles = 1;
+  struct call cl;
+  call_init(&cl, "Conv", 3, 1, 11);
+  for (int rep = 0; rep < 80; rep++) {
+    struct geo g;
+    random_geo(&g, rep < 40 ? 40 : 120, rep % 3 == 0);
+    pn_node_set_ints(cl.g, cl.n, "pads", 4, g.pads);
+    int64_t xd[4] = {g.n, g.c, g.ih, g.iw}, wd[4] = {g.m, g.c, 3, 3};
+    int64_t oh = g.ih + g.pads[0] + g.pads[2] - 2, ow = g.iw + g.pads[1] + g.pads[3] - 2;
+    int64_t yd[4] = {g.n, g.m, oh, ow};
+    struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
+    struct pn_tensor *B = trand(PN_DT_FLOAT, 1, &g.m);
+    struct pn_tensor *Y[2] = {pn_tensor_new(PN_DT_FLOAT, 4, yd), pn_tensor_new(PN_DT_FLOAT, 4, yd)};
+    assert_true(X && W && B && Y[0] && Y[1]);
+    const struct pn_tensor *ins[3] = {X, W, B};
+    struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
+    int kind = (int)irand(0, 2);
+    struct pn_act act = {kind == 0 ? PN_ACT_NONE : kind == 1 ? PN_ACT_RELU : PN_ACT_CLIP, -0.5f,
+                         0.75f};
+    omp_set_num_threads((int)irand(1, 2));
+    for (int lv = 0; lv < 2; lv++) {
+      pn_cpu_set_level(lv ? PN_CPU_AVX2 : PN_CPU_AVX512);
+      struct pn_conv_cache *cache = NULL;
+      assert_int_equal(pn_conv_run_fused(&a, ins, 3, Y[lv], act, &cache), PN_OK);
+      assert_true(pn_conv_cache_winograd(cache));
+      pn_conv_cache_free(cache);
+    }
+    pn_cpu_set_level(-1);
+    int64_t ny = pn_tensor_numel(Y[0]);
+    const float *y0 = Y[0]->data, *y1 = Y[1]->data;
+    for (int64_t i = 0; i < ny; i++)
+      if (memcmp(&y0[i], &y1[i], sizeof *y0)) {
+        printf("rep %d: n %" PRId64 " c %" PRId64 " m %" PRId64 " in %" PRId64 "x%" PRId64
+               " act %d: element %" PRId64 ": AVX-512 %.9g, rows %.9g\n",
+               rep, g.n, g.c, g.m, g.ih, g.iw, kind, i, y0[i], y1[i]);
+        fail();
+      }
+    pn_tensor_free(X), pn_tensor_free(W), pn_tensor_free(B), pn_tensor_free(Y[0]),
+        pn_tensor_free(Y[1]);
+  }
+  call_free(&cl);
+  pn_winograd_min_tiles = saved;
+}
+
 /* Where Winograd applies, and that without a cache (the executor's no_fuse reference) or below
 ** the tile threshold the plain path runs. */
 static void test_winograd_dispatch(void **state) {
@@ -175,6 +232,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_winograd_random),
       cmocka_unit_test(test_winograd_dispatch),
+      cmocka_unit_test(test_winograd_avx512_same_bits),
   };
   return cmocka_run_group_tests(tests, setup_prg, teardown_prg);
 }
