@@ -277,12 +277,51 @@ PN_TARGET_CLONES static void mp_row(const float *r, float *y, int64_t n, int64_t
     }
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MP_X86 1
+#include <immintrin.h>
+
+/* Values q[l * sx] of lanes l < cnt (sx 1 or 2), read in masked loads: nothing past them. */
+__attribute__((target("avx512f"))) static inline __m512 mp_taps(const float *q, int64_t sx,
+                                                                int64_t cnt) {
+  if (sx == 1) return _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1), q);
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  int64_t span = 2 * cnt - 1;   /* floats from q[0] to q[2 (cnt - 1)] */
+  __mmask16 m0 = span >= 16 ? 0xffff : (__mmask16)((1u << span) - 1);
+  __mmask16 m1 = span > 16 ? (__mmask16)((1u << (span - 16)) - 1) : 0;
+  return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0, q), even,
+                                _mm512_maskz_loadu_ps(m1, q + 16));
+}
+
+/* mp_row for strides 1 and 2 with AVX-512, 16 outputs a step: the taps in the same order, each
+** taken where it is greater (an ordered compare: a NaN tap is skipped, a NaN first tap stays),
+** so the same bits. */
+__attribute__((target("avx512f"))) static void mp_row512(const float *r, float *y, int64_t n,
+                                                         int64_t sx, int64_t iw, int64_t ky,
+                                                         int64_t kx, int64_t dy, int64_t dx) {
+  for (int64_t o0 = 0; o0 < n; o0 += 16) {
+    int64_t cnt = n - o0 < 16 ? n - o0 : 16;
+    __m512 acc = mp_taps(r + o0 * sx, sx, cnt);
+    for (int64_t i = 0; i < ky; i++)
+      for (int64_t k = 0; k < kx; k++) {
+        if (i == 0 && k == 0) continue;
+        __m512 v = mp_taps(r + i * dy * iw + k * dx + o0 * sx, sx, cnt);
+        acc = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, acc, _CMP_GT_OQ), acc, v);
+      }
+    _mm512_mask_storeu_ps(y + o0, (__mmask16)((1u << cnt) - 1), acc);
+  }
+}
+#endif
+
 static void mp_chunk(void *arg, int64_t ch) {
   const struct mp_job *j = arg;
   const struct pn_window *w = j->w;
   const struct pool_tab *t = j->t;
   int64_t ih = w->in[0], iw = w->in[1], oh = w->out[0], ow = w->out[1], dy = w->d[0], dx = w->d[1];
   int64_t kh = w->k[0], kw = w->k[1], sx = w->s[1];
+#ifdef MP_X86
+  bool v512 = sx <= 2 && pn_cpu_level() >= PN_CPU_AVX512;
+#endif
   /* interior columns: [ca, cb) (lo 0, hi kw; contiguous, as window starts grow with ox) */
   int64_t ca = 0, cb = 0;
   while (ca < ow && !(t->lo[1][ca] == 0 && t->hi[1][ca] == kw)) ca++;
@@ -296,6 +335,11 @@ static void mp_chunk(void *arg, int64_t ch) {
       int64_t ly = t->lo[0][oy], hy = t->hi[0][oy];
       int64_t ry = t->st[0][oy] * iw;   /* window origin (may lie in the padding) */
       bool inner = ly == 0 && hy == kh && ca < cb;
+#ifdef MP_X86
+      if (inner && v512)
+        mp_row512(xp + ry + t->st[1][ca], yp + oy * ow + ca, cb - ca, sx, iw, kh, kw, dy, dx);
+      else
+#endif
       if (inner) mp_row(xp + ry + t->st[1][ca], yp + oy * ow + ca, cb - ca, sx, iw, kh, kw, dy, dx);
       for (int64_t ox = 0; ox < ow; ox++) {
         if (inner && ox == ca) ox = cb;
