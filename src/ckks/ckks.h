@@ -264,6 +264,24 @@ PN_API int pn_ckks_conjugate(struct pn_ctx *ctx, const struct pn_ckks_context *c
 PN_API int pn_ckks_rotate_hoisted(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
                            const struct pn_ckks_ct *a, const int *steps, int nsteps, struct pn_ckks_ct *const *out);
 
+/* Sums of rotations with one ModDown (ckks_ext.c): an accumulator holds a sum of rotations left over the
+** extended basis Q_l P (scaled by P, before the key switches' ModDowns), in two of the context's pooled
+** ciphertext buffers. pn_ckks_rotate_ext_acc adds rotate(a + ax / P, step) to acc: a (size 2, level l) or ax
+** (an accumulator at level l) may be NULL, not both; ax is consumed (emptied: its c1 is divided by P in place,
+** the one ModDown a further rotation of a sum needs) and may not be acc; step must be a rotation with a key.
+** pn_ckks_ext_moddown divides x by P into out (add = 0) or adds it to out (add = 1: out at x's level and
+** scale), one ModDown per polynomial, and empties x. The result equals the sum of pn_ckks_rotate results up to
+** rounding noise (smaller: one rounding instead of one per rotation). */
+struct pn_ckks_ext;
+PN_API struct pn_ckks_ext *pn_ckks_ext_new(const struct pn_ckks_context *c);
+PN_API void pn_ckks_ext_free(struct pn_ckks_ext *e);
+PN_API int pn_ckks_ext_level(const struct pn_ckks_ext *e); /* -1 when empty */
+PN_API int pn_ckks_rotate_ext_acc(struct pn_ctx *ctx, const struct pn_ckks_context *c, const struct pn_ckks_gk *gk,
+                                  const struct pn_ckks_ct *a, struct pn_ckks_ext *ax, int step,
+                                  struct pn_ckks_ext *acc);
+PN_API int pn_ckks_ext_moddown(struct pn_ctx *ctx, const struct pn_ckks_context *c, struct pn_ckks_ext *x, int add,
+                               struct pn_ckks_ct *out);
+
 /* ---- serialization (ckks_serial.c): versioned header, parameter fingerprint, length checks ----
 ** save_* allocate *buf (free with free(); wipe a saved secret key first) and set *len. load_* check
 ** everything and return PN_ERR_CORRUPT with a message for anything malformed or made for other

@@ -125,6 +125,13 @@ void pn_fhe_server_free(struct pn_fhe_server *s);
 ** plan's counts and estimate); 1 every rotation on its own as a chain of power-of-two keys where its step has no
 ** key (the earlier way, kept to compare results and cost; at the plan's split). Same keys either way. */
 void pn_fhe_server_set_rot_chains(struct pn_fhe_server *s, int chains);
+/* How a LINEAR's giant tree sums its groups: PN_FHE_GIANT_AUTO (default) per layer by its level (where the
+** special primes are a small part of the extended basis), PN_FHE_GIANT_EAGER each group rescaled and each giant
+** rotation ModDowned at once (the way before), PN_FHE_GIANT_EXT the giant rotations summed over Q_l P with one
+** ModDown per tree node with children and one rescale per layer. Results agree up to CKKS rounding noise; the
+** forced modes are for comparison and tests. */
+enum { PN_FHE_GIANT_AUTO = 0, PN_FHE_GIANT_EAGER = 1, PN_FHE_GIANT_EXT = 2 };
+void pn_fhe_server_set_giant_mode(struct pn_fhe_server *s, int mode);
 /* Evaluate the model on a query ciphertext (at the plan's input level and scale, of its parameters). */
 int pn_fhe_server_eval(struct pn_ctx *ctx, struct pn_fhe_server *s, const struct pn_ckks_ct *in,
                        struct pn_ckks_ct *out, struct pn_fhe_run_stats *st /* OUT, may be NULL */);
@@ -147,6 +154,7 @@ struct pn_fhe_infer_opts {
   size_t cache_mb;          /* the server's budget for encoded weights (pn_fhe_server_new) */
   int progress;             /* a progress bar on stderr (when a TTY) */
   int rot_chains;           /* 1: every rotation on its own (pn_fhe_server_set_rot_chains; for comparison) */
+  int giant_mode;           /* PN_FHE_GIANT_* (pn_fhe_server_set_giant_mode; 0 = auto) */
 };
 struct pn_fhe_infer_report {
   int64_t n;                /* images done */
@@ -163,6 +171,7 @@ struct pn_fhe_infer_report {
   int rotations, pt_muls, ct_muls, boots;  /* per image */
   int modups;               /* per image: decompositions of the rotations' key switches */
   int rot_chains;           /* the run used the earlier rotation schedule (opts->rot_chains) */
+  int giant_mode;           /* opts->giant_mode */
   long peak_rss_kb;
   size_t ct_pool_bytes;     /* the ciphertext pool's bound (pn_fhe_server_pool_bytes) */
   size_t ct_pool_peak_bytes; /* the most it held at once */

@@ -255,6 +255,12 @@ int pn_fhe_ct_fp_ok(const struct pn_fhe_plan *p, const struct pn_ckks_ct *ct);
 const struct pn_fhe_plan *fhe_server_plan(const struct pn_fhe_server *s);
 /* plan.c: per-layer counts and the estimated time (cost model). */
 void fhe_plan_estimate(struct pn_fhe_plan *p);
+/* Whether a LINEAR whose input is at `level` sums its giant rotations over Q_l P with one ModDown per inner node
+** of the giant tree and one rescale (run.c, giant_tree_ext), rather than rescaling every group and ModDowning every
+** giant rotation: where the special primes are a small part of the extended basis (measured, docs/fhe.md). */
+int fhe_giant_ext(const struct pn_fhe_plan *p, int level);
+/* Giant-tree nodes other than node 0 that have children (each one ModDown of c1 in giant_tree_ext). */
+int fhe_giant_inner(const struct fhe_rot_sched *s);
 
 /* Level and scale of an instruction's output from its inputs (the one rule compiler and executor share). */
 int fhe_inst_apply(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct fhe_inst *in, int *level,

@@ -93,6 +93,8 @@ int pn_fhe_infer(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const struct p
     r->server_cache_bytes = pn_fhe_server_cache_bytes(srv);
     pn_fhe_server_set_rot_chains(srv, opts->rot_chains);
     r->rot_chains = opts->rot_chains != 0;
+    pn_fhe_server_set_giant_mode(srv, opts->giant_mode);
+    r->giant_mode = opts->giant_mode;
   }
   /* the plaintext reference */
   if (!rc && !(ref = pn_graph_clone_batch(model, 1))) rc = pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
@@ -227,6 +229,8 @@ cJSON *pn_fhe_infer_json(const struct pn_fhe_plan *p, const struct pn_fhe_infer_
   cJSON_AddNumberToObject(o, "ct_fresh_last_image", (double)r->ct_fresh_last);
   /* what ran (the plan's "rotations" / "modups" are the schedule's; --rot-chains runs the earlier one) */
   cJSON_AddStringToObject(o, "rotation_schedule", r->rot_chains ? "chains" : "tree");
+  cJSON_AddStringToObject(o, "giant_sums", r->giant_mode == PN_FHE_GIANT_EAGER ? "eager"
+                                           : r->giant_mode == PN_FHE_GIANT_EXT ? "extended basis" : "auto");
   cJSON_AddNumberToObject(o, "rotations_run", r->rotations);
   cJSON_AddNumberToObject(o, "modups_run", r->modups);
   cJSON *ls = cJSON_GetObjectItem(o, "layers");

@@ -12,7 +12,8 @@
 ** ms, a rotation 391 / 256 / 108 ms at level 38 / 30 / 16, a hoisted one after the first 36-72% of that, a
 ** product in a sum of 8 0.46-0.71 ns per word. A linear layer's rotations are its schedule's (fhe_rot_sched):
 ** baby key switches at the input's level, those after the first from one node sharing its decomposition
-** (HOIST_SAVE), giant key switches one level lower. */
+** (HOIST_SAVE), giant key switches one level lower, or at the input's level without their ModDowns where the giant
+** sums stay over Q_l P (fhe_giant_ext). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -47,6 +48,27 @@ static double ks_ms(const struct pn_fhe_plan *p, int level) {
 static double modup_ms(const struct pn_fhe_plan *p, int level) { return HOIST_SAVE * ks_ms(p, level); }
 
 static double rescale_ms(const struct pn_fhe_plan *p, int level) { return 2.0 * 1.5 * (level + 1) * ntt_ms(p); }
+
+/* A key switch's two ModDowns (its 2 (k + nl) NTTs, at the key switch's weight K_KS). */
+static double moddown_ms(const struct pn_fhe_plan *p, int level) {
+  return K_KS * 2.0 * (p->params.np + level + 1) * ntt_ms(p);
+}
+
+/* The giant sums over Q_l P when nl >= GIANT_EXT_NP special primes' limbs: at N = 2^16 with 3 special primes they
+** saved 13-15% of resnet-s's conv6 (level 16) and cost 5-30% more at levels 1-2 (fc1, t1), where each rotation's
+** passes over the extra limbs and the key switch one level higher outweigh the ModDowns and rescales saved. */
+#define GIANT_EXT_NP 3
+int fhe_giant_ext(const struct pn_fhe_plan *p, int level) { return level + 1 >= GIANT_EXT_NP * p->params.np; }
+
+int fhe_giant_inner(const struct fhe_rot_sched *s) {
+  int n = 0;
+  for (int k = 1; k < s->gnnode; k++) {
+    int has = 0;
+    for (int c = k + 1; c < s->gnnode && !has; c++) has = s->gparent[c] == k;
+    n += has;
+  }
+  return n;
+}
 
 static double vec_ms(const struct pn_fhe_plan *p, int level, double per) {
   return 2.0 * (level + 1) * (double)pn_ckks_n(p->ckks) * per;
@@ -86,9 +108,13 @@ void fhe_plan_estimate(struct pn_fhe_plan *p) {
       ly->rot_first += s->first_ks;
       ly->pt_muls += (int)L->ndiag;
       ly->diags += L->ndiag;
-      ms = s->baby_modups * modup_ms(p, la) + nb * (ks_ms(p, la) - modup_ms(p, la)) + ngk * ks_ms(p, la - 1) +
-           (double)L->ndiag * (vec_ms(p, la, T_MAC) + T_PREP * (la + 1) * ntt_ms(p)) + ng * rescale_ms(p, la) +
-           ng * vec_ms(p, la - 1, T_ADD);
+      /* giant sums over Q_l P (fhe_giant_ext): key switches at level la without their ModDowns, one ModDown of c1
+      ** per inner node, both polynomials' at node 0, one rescale */
+      double giant = fhe_giant_ext(p, la) ? ngk * (ks_ms(p, la) - moddown_ms(p, la)) +
+                                                (fhe_giant_inner(s) + 2) * 0.5 * moddown_ms(p, la) + rescale_ms(p, la)
+                                          : ngk * ks_ms(p, la - 1) + ng * rescale_ms(p, la);
+      ms = s->baby_modups * modup_ms(p, la) + nb * (ks_ms(p, la) - modup_ms(p, la)) + giant +
+           (double)L->ndiag * (vec_ms(p, la, T_MAC) + T_PREP * (la + 1) * ntt_ms(p)) + ng * vec_ms(p, la - 1, T_ADD);
       break;
     }
     case FHE_OP_ROT:

@@ -8,11 +8,14 @@
 ** once (the schedule's tree: one key switch each, children of a node hoisted from one decomposition), each
 ** giant group multiplies them by its (pre-rotated) diagonals and sums the products unreduced (one reduction
 ** per coefficient and group, pn_ckks_mul_pt_sum), is rescaled once, and the groups are summed up the
-** schedule's giant tree (one key switch per edge). pn_fhe_server_set_rot_chains runs the earlier way instead
-** (every rotation on its own, a chain of power-of-two keys where its step has no key) for comparison. Weight
-** plaintexts are prepared once when the server starts, within a memory budget: every diagonal's integer
-** coefficients (N words), and the NTT form (nothing left to do per query) of the layers that fit in the rest;
-** a plaintext not held in NTT form is made from its coefficients (level + 1 NTTs) at each use. */
+** schedule's giant tree (one key switch per edge). Where fhe_giant_ext holds (the special primes a small part
+** of Q_l P), the giant rotations stay over Q_l P instead and the groups are not rescaled: one ModDown per
+** giant-tree node with children and one rescale per layer (giant_tree_ext). pn_fhe_server_set_rot_chains
+** runs the earlier way instead (every rotation on its own, a chain of power-of-two keys where its step has no
+** key) for comparison. Weight plaintexts are prepared once when the server starts, within a memory budget:
+** every diagonal's integer coefficients (N words), and the NTT form (nothing left to do per query) of the
+** layers that fit in the rest; a plaintext not held in NTT form is made from its coefficients (level + 1
+** NTTs) at each use. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -39,6 +42,7 @@ struct pn_fhe_server {
   double *layer_seconds;         /* [n_layer] wall, then [n_layer] process CPU */
   struct pn_ckks_boot *boot;     /* bootstrapping context (real_boot plans) */
   int rot_chains;                /* 1: every rotation on its own (the schedule before fhe_rot_sched) */
+  int giant_mode;                /* PN_FHE_GIANT_*: where the giant sums stay over Q_l P (giant_tree_ext) */
   /* Held across layers and queries (made at their first use, freed with the server): a fresh multi-megabyte
   ** buffer per layer costs its pages' first touch (~12 us per 4 KiB page in a VM) on top of the arithmetic.
   ** A server runs one evaluation at a time. */
@@ -257,12 +261,12 @@ static int diag_pt(struct vm *m, const struct fhe_linear *L, int li, int64_t j, 
   return fhe_encode(m->ctx, m->p->ckks, dbuf, n, s, l, tmp);
 }
 
-/* The sum over group [j0, j1) (one giant index) of diagonal x baby rotation, rescaled once, into g. The products
-** are summed before any reduction (pn_ckks_mul_pt_sum), up to PN_RING_DOT_MAX at a time, or FHE_TMP_PT when the
-** plaintexts are made now (into tmp[]). */
+/* The sum over group [j0, j1) (one giant index) of diagonal x baby rotation into g, rescaled once if `rescale`. The
+** products are summed before any reduction (pn_ckks_mul_pt_sum), up to PN_RING_DOT_MAX at a time, or FHE_TMP_PT when
+** the plaintexts are made now (into tmp[]). */
 static int giant_group(struct vm *m, const struct fhe_linear *L, int li, int64_t j0, int64_t j1,
                        struct pn_ckks_ct *const *xb, double ps, double target, struct pn_ckks_pt *const *tmp,
-                       double *dbuf, struct pn_ckks_ct *y, struct pn_ckks_ct *g) {
+                       double *dbuf, struct pn_ckks_ct *y, struct pn_ckks_ct *g, int rescale) {
   const struct pn_ckks_context *c = m->p->ckks;
   const int l = xb[0]->level;
   const struct pn_ckks_ct *xs[PN_RING_DOT_MAX];
@@ -281,7 +285,7 @@ static int giant_group(struct vm *m, const struct fhe_linear *L, int li, int64_t
     have = 1;
     terms = ntmp = 0;
   }
-  if (!rc && !(rc = pn_ckks_rescale(m->ctx, c, g, g))) g->scale = target;
+  if (!rc && rescale && !(rc = pn_ckks_rescale(m->ctx, c, g, g))) g->scale = target;
   return rc;
 }
 
@@ -289,6 +293,52 @@ static int add_into(struct vm *m, struct pn_ckks_ct **dst, const struct pn_ckks_
   if (*dst) return pn_ckks_add(m->ctx, m->p->ckks, *dst, g, *dst);
   if (!(*dst = pn_ckks_ct_new(m->p->ckks))) return nomem(m);
   return pn_ckks_ct_copy(m->ctx, g, *dst);
+}
+
+/* The giant tree with the rotations' ModDowns and the rescale left to the end (where fhe_giant_ext): node k's sum
+** is its group's (over Q_l, not rescaled) plus its children's rotations, which stay over Q_l P (x[k], pn_ckks_ext). It
+** is rotated by its edge into its parent's x: a node with children pays one ModDown (of its c1, which the
+** decomposition reads), a leaf none. Node 0's sum gets the one ModDown of both polynomials and the one rescale.
+** Against the eager tree (each group rescaled, each rotation ModDowned): 2 per group + 2 per edge polynomial
+** divisions (ModDowns and rescales, ~nl + np NTTs each) become 1 per inner node + 4, and the giant rotations run
+** at level l instead of l - 1. */
+static int giant_tree_ext(struct vm *m, const struct fhe_linear *L, const struct fhe_inst *in, const int64_t *gs,
+                          int ng, int *gq, struct pn_ckks_ct *const *xb, double ps, double target,
+                          struct pn_ckks_pt *const *tmp, double *dbuf, struct pn_ckks_ct *y, struct pn_ckks_ct *g) {
+  const struct pn_fhe_plan *p = m->p;
+  const struct pn_ckks_context *c = p->ckks;
+  const struct fhe_rot_sched *s = L->sched;
+  struct pn_ckks_ext **x = calloc((size_t)s->gnnode, sizeof *x);
+  int rc = x ? PN_OK : nomem(m), have = 0;
+  for (int k = 0; k < s->gnnode; k++) gq[k] = -1;
+  for (int q = 0; q < ng; q++) gq[s->gnode_of[q]] = q;
+  for (int k = s->gnnode - 1; k >= 0 && !rc; k--) {
+    have = gq[k] >= 0;
+    if (have) rc = giant_group(m, L, in->aux, gs[gq[k]], gs[gq[k] + 1], xb, ps, target, tmp, dbuf, y, g, 0);
+    if (rc || !k) break;
+    int par = s->gparent[k], d = (int)((((int64_t)s->gstep[k] - s->gstep[par]) % (int64_t)p->slots +
+                                        (int64_t)p->slots) % (int64_t)p->slots);
+    if (!x[par] && !(x[par] = pn_ckks_ext_new(c))) rc = nomem(m);
+    if (!rc) rc = pn_ckks_rotate_ext_acc(m->ctx, c, m->srv->evk->gk, have ? g : NULL, x[k], d, x[par]);
+    m->st.rotations++, m->st.modups++;
+    pn_ckks_ext_free(x[k]);
+    x[k] = NULL;
+  }
+  /* node 0: its group's sum (in g) plus its children's rotations, divided by P once, then rescaled once */
+  struct pn_ckks_ct *out = NULL, *sum = have ? g : NULL;
+  if (!rc && !(out = pn_ckks_ct_new(c))) rc = nomem(m);
+  if (!rc && !have && !x[0]) rc = pn_err(m->ctx, PN_ERR_INVALID, "fhe: linear layer with no diagonal");
+  if (!rc && x[0]) rc = pn_ckks_ext_moddown(m->ctx, c, x[0], have, sum ? sum : (sum = out));
+  if (!rc && !(rc = pn_ckks_rescale(m->ctx, c, sum, out))) out->scale = target;
+  if (!rc) {
+    m->ct[in->dst] = out;
+    out = NULL;
+  }
+  pn_ckks_ct_free(out);
+  if (x)
+    for (int k = 0; k < s->gnnode; k++) pn_ckks_ext_free(x[k]);
+  free(x);
+  return rc;
 }
 
 static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
@@ -338,12 +388,16 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
     /* each group rotated by its giant step on its own */
     for (int q = 0; q < ng && !rc; q++) {
       int gi = L->k[gs[q]] / L->n1;
-      rc = giant_group(m, L, in->aux, gs[q], gs[q + 1], xb, ps, target, tmp, dbuf, y, g);
+      rc = giant_group(m, L, in->aux, gs[q], gs[q + 1], xb, ps, target, tmp, dbuf, y, g, 1);
       if (!rc && gi) rc = rotate(m, g, gi * L->n1, g);
       if (!rc) rc = add_into(m, &m->ct[in->dst], g);
     }
-  } else if (!(h = (struct pn_ckks_ct **)calloc((size_t)s->gnnode, sizeof *h)) ||
-             !(gq = malloc((size_t)s->gnnode * sizeof *gq))) {
+  } else if (!(gq = malloc((size_t)s->gnnode * sizeof *gq))) {
+    rc = nomem(m);
+  } else if (m->srv->giant_mode == PN_FHE_GIANT_EXT ||
+             (m->srv->giant_mode == PN_FHE_GIANT_AUTO && fhe_giant_ext(p, l))) {
+    rc = giant_tree_ext(m, L, in, gs, ng, gq, xb, ps, target, tmp, dbuf, y, g);
+  } else if (!(h = (struct pn_ckks_ct **)calloc((size_t)s->gnnode, sizeof *h))) {
     rc = nomem(m);
   } else {
     /* the giant tree, leaves first: node k's sum (its group's, plus its children's rotated to it) is rotated by
@@ -353,7 +407,7 @@ static int ckks_linear(struct vm *m, const struct fhe_inst *in) {
     for (int k = s->gnnode - 1; k >= 0 && !rc; k--) {
       if (gq[k] >= 0) {
         int q = gq[k];
-        rc = giant_group(m, L, in->aux, gs[q], gs[q + 1], xb, ps, target, tmp, dbuf, y, g);
+        rc = giant_group(m, L, in->aux, gs[q], gs[q + 1], xb, ps, target, tmp, dbuf, y, g, 1);
         if (!rc) rc = add_into(m, &h[k], g);
       }
       if (rc || !k) break;
@@ -536,6 +590,9 @@ size_t pn_fhe_server_pool_bytes(const struct pn_fhe_server *s, struct pn_ckks_po
 }
 
 void pn_fhe_server_set_rot_chains(struct pn_fhe_server *s, int chains) { s->rot_chains = chains != 0; }
+void pn_fhe_server_set_giant_mode(struct pn_fhe_server *s, int mode) {
+  s->giant_mode = mode == PN_FHE_GIANT_EAGER || mode == PN_FHE_GIANT_EXT ? mode : PN_FHE_GIANT_AUTO;
+}
 
 void pn_fhe_server_free(struct pn_fhe_server *s) {
   if (!s) return;
@@ -616,7 +673,9 @@ static size_t fhe_pool_reserve(const struct pn_fhe_plan *p) {
       const struct fhe_rot_sched *rs = L->sched;
       int used = 0; /* baby steps some diagonal reads: the chains' nodes */
       for (int b = 0; rs && b < L->n1; b++) used += rs->node_of[b] >= 0;
-      k = (rs ? (rs->nnode > used ? rs->nnode : used) + rs->gnnode : L->n1) + 3;
+      /* the giant tree's sums: one buffer per node, or (giant_tree_ext) two per node with children */
+      int gk = rs ? (rs->gnnode > 2 * (fhe_giant_inner(rs) + 1) ? rs->gnnode : 2 * (fhe_giant_inner(rs) + 1)) : 0;
+      k = (rs ? (rs->nnode > used ? rs->nnode : used) + gk : L->n1) + 3;
     } else if (in->kind == FHE_OP_STAGE) {
       k = 32; /* the polynomial's power basis and partial sums (poly_eval.c; a PAF stage has degree <= 31) */
     } else if (in->kind == FHE_OP_BOOT) {

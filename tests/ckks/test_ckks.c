@@ -493,6 +493,49 @@ static void run_ops(int which) {
     assert_int_equal(pn_ckks_rotate_hoisted(&ctx, f.c, f.gk, a, nokey, 2, hout), PN_ERR_INVALID);
     for (int s = 0; s < NSTEPS; s++) pn_ckks_ct_free(hout[s]);
   }
+  {
+    /* rotations summed over Q_l P with one ModDown (pn_ckks_ext): e1 = rot(a, 1) + rot(a, 7), then
+    ** e2 = rot(a + e1 / P, -1) (e1's c1 divided by P for the decomposition, e1 emptied), one ModDown of e2; then
+    ** a + rot(a, 2) by adding a ModDown to a copy of a. Against plaintext within the bound of the same sums made
+    ** of separate rotations (one fresh error per copy of a, one key switch per rotation). */
+    struct pn_ckks_ext *e1 = pn_ckks_ext_new(f.c), *e2 = pn_ckks_ext_new(f.c);
+    struct pn_ckks_ct *o = pn_ckks_ct_new(f.c), *lo = pn_ckks_ct_new(f.c);
+    assert_non_null(e1);
+    assert_non_null(e2);
+    assert_int_equal(pn_ckks_ext_level(e1), -1);
+    assert_int_equal(pn_ckks_ext_moddown(&ctx, f.c, e1, 0, o), PN_ERR_INVALID); /* empty */
+    assert_int_equal(pn_ckks_rotate_ext_acc(&ctx, f.c, f.gk, a, NULL, 1, e1), PN_OK);
+    assert_int_equal(pn_ckks_rotate_ext_acc(&ctx, f.c, f.gk, a, NULL, 7, e1), PN_OK);
+    assert_int_equal(pn_ckks_ext_level(e1), L);
+    assert_int_equal(pn_ckks_rotate_ext_acc(&ctx, f.c, f.gk, a, NULL, 4, e1), PN_ERR_INVALID); /* no key */
+    assert_int_equal(pn_ckks_rotate_ext_acc(&ctx, f.c, f.gk, a, NULL, 0, e1), PN_ERR_INVALID); /* no rotation */
+    assert_int_equal(pn_ckks_rotate_ext_acc(&ctx, f.c, f.gk, a, e1, 1, e1), PN_ERR_INVALID);   /* input = sum */
+    assert_int_equal(pn_ckks_drop_level(&ctx, f.c, a, 1, lo), PN_OK);
+    assert_int_equal(pn_ckks_rotate_ext_acc(&ctx, f.c, f.gk, lo, NULL, 1, e1), PN_ERR_INVALID); /* other level */
+    assert_int_equal(pn_ckks_rotate_ext_acc(&ctx, f.c, f.gk, lo, e1, 1, e2), PN_ERR_INVALID);   /* parts differ */
+    assert_int_equal(pn_ckks_ext_level(e1), L); /* a refused call leaves it */
+    assert_int_equal(pn_ckks_rotate_ext_acc(&ctx, f.c, f.gk, a, e1, -1, e2), PN_OK);
+    assert_int_equal(pn_ckks_ext_level(e1), -1); /* consumed */
+    assert_int_equal(pn_ckks_rotate_ext_acc(&ctx, f.c, f.gk, NULL, e1, 1, e2), PN_ERR_INVALID); /* nothing */
+    assert_int_equal(pn_ckks_ext_moddown(&ctx, f.c, e2, 1, lo), PN_ERR_INVALID); /* adding to another level */
+    assert_int_equal(pn_ckks_ext_moddown(&ctx, f.c, e2, 0, o), PN_OK);
+    assert_int_equal(pn_ckks_ext_level(e2), -1);
+    assert_int_equal(o->level, L);
+    assert_true(fabs(o->scale - a->scale) <= 1e-9 * a->scale);
+    for (size_t i = 0; i < h; i++) w[i] = x[(i + h - 1) % h] + x[i] + x[(i + 6) % h];
+    prec_check(name, "rotations summed over QP", prec_bits(&f, o, w),
+               bits_of(3 * F + 3 * nb_keyswitch(&nm, f.c, L, D)));
+    assert_int_equal(pn_ckks_rotate_ext_acc(&ctx, f.c, f.gk, a, NULL, 2, e1), PN_OK);
+    assert_int_equal(pn_ckks_ct_copy(&ctx, a, o), PN_OK);
+    assert_int_equal(pn_ckks_ext_moddown(&ctx, f.c, e1, 1, o), PN_OK);
+    for (size_t i = 0; i < h; i++) w[i] = x[i] + x[(i + 2) % h];
+    prec_check(name, "a + rotation over QP", prec_bits(&f, o, w), bits_of(2 * F + nb_keyswitch(&nm, f.c, L, D)));
+    pn_ckks_ext_free(e1);
+    pn_ckks_ext_free(e2);
+    pn_ckks_ext_free(NULL);
+    pn_ckks_ct_free(o);
+    pn_ckks_ct_free(lo);
+  }
   assert_int_equal(pn_ckks_rotate(&ctx, f.c, f.gk, a, 4, r), PN_ERR_INVALID); /* no key */
   assert_int_equal(pn_ckks_conjugate(&ctx, f.c, f.gk, a, r), PN_OK);
   for (size_t i = 0; i < h; i++) w[i] = conj(x[i]);

@@ -129,7 +129,7 @@ static double enc_vs_exec(struct pn_graph *g, double lo, double hi, double tol) 
 ** summed up a tree of single key switches) against the earlier one (each rotation its own chain), same keys, same
 ** ciphertext input: the decrypted results agree within CKKS noise (and with the executor), each run executed
 ** exactly the key switches its schedule counts, and the tree needs fewer key switches and fewer decompositions.
-** Returns the tree's key switches. */
+** The giant sums forced each way (PN_FHE_GIANT_EAGER / _EXT) agree likewise. Returns the tree's key switches. */
 static int sched_vs_chains(struct pn_graph *g, int *chains_ks) {
   struct e2e e;
   e2e_setup(&e, g);
@@ -147,6 +147,21 @@ static int sched_vs_chains(struct pn_graph *g, int *chains_ks) {
   OKC(pn_fhe_server_query(&ctx, e.server, q, ql, &res, &rl, &st));
   OKC(pn_fhe_decrypt(&ctx, e.client, res, rl, yt, no));
   free(res);
+  /* the giant sums both ways, forced: each group rescaled and each giant rotation ModDowned at once, and summed
+  ** over Q_l P with one ModDown per inner node and one rescale (giant_tree_ext): same key switches, results within
+  ** CKKS noise of each other and of the executor */
+  double *ym[2] = {malloc((size_t)no * sizeof(double)), malloc((size_t)no * sizeof(double))};
+  const int modes[2] = {PN_FHE_GIANT_EAGER, PN_FHE_GIANT_EXT};
+  for (int k = 0; k < 2; k++) {
+    struct pn_fhe_run_stats sm;
+    pn_fhe_server_set_giant_mode(e.server, modes[k]);
+    OKC(pn_fhe_server_query(&ctx, e.server, q, ql, &res, &rl, &sm));
+    OKC(pn_fhe_decrypt(&ctx, e.client, res, rl, ym[k], no));
+    free(res);
+    assert_int_equal(sm.rotations, info.rotations);
+    assert_int_equal(sm.modups, info.modups);
+  }
+  pn_fhe_server_set_giant_mode(e.server, PN_FHE_GIANT_AUTO);
   pn_fhe_server_set_rot_chains(e.server, 1);
   OKC(pn_fhe_server_query(&ctx, e.server, q, ql, &res, &rl, &sc));
   OKC(pn_fhe_decrypt(&ctx, e.client, res, rl, yc, no));
@@ -157,9 +172,15 @@ static int sched_vs_chains(struct pn_graph *g, int *chains_ks) {
   *chains_ks = chain_rotations(e.plan);
   printf("# schedule: tree %d key switches / %d decompositions, chains %d / %d; tree vs chains %.2e, vs executor "
          "%.2e (chains %.2e)\n", st.rotations, st.modups, sc.rotations, sc.modups, d, et, ec);
+  double r_ex = rel_err(ym[0], ym[1], no), e_eager = rel_err(ym[0], r, no), e_ext = rel_err(ym[1], r, no);
+  printf("# giant sums: eager vs over QP %.2e; vs executor eager %.2e, over QP %.2e\n", r_ex, e_eager, e_ext);
+  free(ym[0]), free(ym[1]);
   assert_true(d <= 1e-6); /* CKKS noise: the two runs differ only in the rounding of their key switches */
+  assert_true(r_ex <= 1e-6);
   assert_true(et <= 1e-3);
   assert_true(ec <= 1e-3);
+  assert_true(e_eager <= 1e-3);
+  assert_true(e_ext <= 1e-3);
   assert_int_equal(st.rotations, info.rotations);
   assert_int_equal(st.modups, info.modups);
   assert_int_equal(sc.rotations, *chains_ks);
@@ -209,8 +230,9 @@ static void cache_forms(struct pn_graph *g) {
 /* Buffers reused across layers and queries give the result fresh ones give, to the bit: the context's
 ** ciphertext pool emptied (every buffer fresh), then sized by the server from its plan: its first query fills the
 ** pool, a second one allocates no ciphertext buffer at all (the plan's bound holds the evaluation's peak), and
-** the server's temporary plaintexts serve both queries. */
-static void pool_reuse(struct pn_graph *g) {
+** the server's temporary plaintexts serve both queries. With the giant sums either way (the bound counts two
+** buffers per giant-tree node with children for the sums over Q_l P). */
+static void pool_reuse(struct pn_graph *g, int giant_mode) {
   struct e2e e;
   e2e_setup(&e, g);
   struct pn_ctx ctx = {0};
@@ -230,6 +252,7 @@ static void pool_reuse(struct pn_graph *g) {
   struct pn_fhe_run_stats st;
   /* 0: no pool (every buffer fresh); 1, 2: the server's bound; 3: emptied again under the same server */
   OKC(pn_fhe_server_new(&ctx, e.plan, e.evk, 0, &srv));
+  pn_fhe_server_set_giant_mode(srv, giant_mode);
   const size_t bound = pn_fhe_server_pool_bytes(srv, &pi);
   assert_true(pi.keep > 0 && bound == (size_t)pi.keep * pi.buffer_bytes);
   assert_int_equal(pn_ckks_ct_pool_set(c, 0), 0);
@@ -239,9 +262,10 @@ static void pool_reuse(struct pn_graph *g) {
     fresh[k] = st.ct_fresh;
   }
   pn_fhe_server_pool_bytes(srv, &pi);
-  printf("# ciphertext pool: bound %zu bytes (%d buffers), peak held %d; fresh buffers per query %lld / %lld / "
-         "%lld / %lld\n", bound, (int)(bound / pi.buffer_bytes), pi.peak_held, (long long)fresh[0],
-         (long long)fresh[1], (long long)fresh[2], (long long)fresh[3]);
+  printf("# ciphertext pool (giant sums %s): bound %zu bytes (%d buffers), peak held %d; fresh buffers per query "
+         "%lld / %lld / %lld / %lld\n", giant_mode == PN_FHE_GIANT_EXT ? "over QP" : "eager", bound,
+         (int)(bound / pi.buffer_bytes), pi.peak_held, (long long)fresh[0], (long long)fresh[1], (long long)fresh[2],
+         (long long)fresh[3]);
   /* without a pool every ciphertext is fresh; with the bound the second query reuses all */
   assert_true(fresh[0] > 4 && fresh[3] == fresh[0]);
   assert_true(fresh[1] > 0 && fresh[1] <= fresh[0]);
@@ -345,7 +369,8 @@ static void test_small_model(void **state) {
   struct pn_graph *g = gb_finish(&b);
   for (int rep = 0; rep < 2; rep++) enc_vs_exec(g, -1, 1, 1e-3);
   cache_forms(g);
-  pool_reuse(g);
+  pool_reuse(g, PN_FHE_GIANT_EAGER);
+  pool_reuse(g, PN_FHE_GIANT_EXT);
   /* the program hash is a function of the model and the options: keys made by one compile serve another */
   {
     struct pn_ctx ctx = {0};

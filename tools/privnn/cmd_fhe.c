@@ -28,7 +28,7 @@ struct fhe_args {
   int64_t logn, scale_bits, boot_levels, max_keys, key_mb;
   int compose_i, boot_i, split_i;
   struct pn_cli_list inputs;   /* --input: the user's own files instead of --data */
-  bool resize, count_given, rot_chains;
+  bool resize, count_given, rot_chains, giant_eager;
   struct pn_fhe_opts o;
 };
 
@@ -81,6 +81,8 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
      "encoded during each evaluation)", 0, 1 << 20},
     {"--rot-chains", NULL, PN_CLI_FLAG, &f->rot_chains, NULL, "run every rotation on its own as a chain of "
      "power-of-two keys (the earlier schedule, for comparison; default: the plan's rotation tree)"},
+    {"--giant-eager", NULL, PN_CLI_FLAG, &f->giant_eager, NULL, "rescale every giant group and ModDown every giant "
+     "rotation (the way before, for comparison; default: the giant sums over Q_l P where the level pays for it)"},
     {"--threads", NULL, PN_CLI_INT, &f->threads, "T", "OpenMP threads", 1, 256, NULL,
      "the cores other processes leave idle; OMP_NUM_THREADS when set"},
     {"--output", "-o", PN_CLI_STR, &f->out, "PATH", "output file (keygen: folder)"},
@@ -308,7 +310,8 @@ static int cmd_infer(int argc, char **argv) {
     printf("%s: N=2^%d, %d levels, depth %d, %d bootstraps, %d rotation keys; %s\n", f.model, info.logn,
            info.levels, info.depth, info.boots, info.rotation_keys, what);
     fflush(stdout);
-    struct pn_fhe_infer_opts io = {.cache_mb = (size_t)f.cache_mb, .progress = 1, .rot_chains = f.rot_chains};
+    struct pn_fhe_infer_opts io = {.cache_mb = (size_t)f.cache_mb, .progress = 1, .rot_chains = f.rot_chains,
+                                  .giant_mode = f.giant_eager ? PN_FHE_GIANT_EAGER : PN_FHE_GIANT_AUTO};
     rc = pn_fhe_infer(&ctx, p, g, x, files ? NULL : y, n, &io, &r);
   }
   if (r.n > 0) {
