@@ -154,7 +154,7 @@ static const struct fhe_sub sub_infer = {
   "with per-layer times, bytes each way, key sizes and peak memory. --input: your own images or arrays\n"
   "(normalised as the model's training data), each one's class encrypted and in plaintext.",
   "privnn fhe infer small.onnx --data fashion-mnist --count 10 --json report.json",
-  PLAN_OPTS " --data --input --resize --split --count --cache-mb --threads --rot-chains --json", "model", 1, 1};
+  PLAN_OPTS " --data --input --resize --split --count --cache-mb --threads --rot-chains --giant-eager --json", "model", 1, 1};
 static const struct fhe_sub sub_keygen = {
   "fhe keygen", "MODEL.onnx -o DIR [plan options]",
   "The client's keys for a model: DIR/spec.bin (public), DIR/secret.key (0600, stays with the client),\n"
