@@ -173,11 +173,61 @@ static void make_file(const char *bundle_dir, int64_t opset, struct file_job *jb
   }
 }
 
-/* The files of one part, in parallel (each job is independent, so the result does not depend on
-** the number of threads). */
-static void make_files(const char *bundle_dir, int64_t opset, struct file_job *jobs, int n) {
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int q = 0; q < n; q++) make_file(bundle_dir, opset, &jobs[q]);
+/* One part's files to make: its real part (items[0]) and sentinels, the file order, each file's job. */
+struct part_slot {
+  struct pn_graph **items;     /* [k + 1] */
+  int *perm;                   /* [k + 1] */
+  struct file_job *jobs;       /* [k + 1] */
+  struct pn_obf_sentinel_report rep;
+  int rc;                      /* of prepare_part */
+};
+
+/* Everything of part pi that draws from the main stream, in the stream's order: its sentinels, the
+** file order and one PRG seed per file. Files are made from the slot afterwards, in any order. */
+static int prepare_part(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p,
+                        int pi, const struct pn_obf_ngram *gen, int k, struct pn_prg *prg,
+                        struct part_slot *sl) {
+  struct pn_obf_sentinel_report rep = {0};
+  int rc = pn_obf_extract(ctx, g, p, pi, &sl->items[0]);
+  if (!rc && k && (rc = pn_obf_sentinels(ctx, sl->items[0], gen, k, prg, sl->items + 1, &rep)))
+    pn_err_prefix(ctx, "part %d", pi);
+  if (rc) return rc;
+  sl->rep = rep;
+  for (int i = 0; i <= k; i++) sl->perm[i] = i;
+  for (int i = k; i > 0; i--) {
+    int j = (int)pn_prg_uniform(prg, (uint64_t)i + 1), t = sl->perm[i];
+    sl->perm[i] = sl->perm[j];
+    sl->perm[j] = t;
+  }
+  /* one PRG per file, seeded from the main stream in file order: the files can then be made in any
+  ** order, on any number of threads, and come out the same for a given seed */
+  for (int q = 0; q <= k; q++) {
+    pn_prg_bytes(prg, sl->jobs[q].seed, sizeof sl->jobs[q].seed);
+    sl->jobs[q].item = sl->items[sl->perm[q]];
+    sl->jobs[q].real = sl->perm[q] == 0;
+  }
+  return PN_OK;
+}
+
+/* The files of part `cur` (each job independent, so the result does not depend on the number of
+** threads), and meanwhile, when next is not NULL, part next_pi prepared into it: generating
+** sentinels is serial (one random stream), writing files is not, so the two overlap. */
+static void make_files(const char *bundle_dir, int64_t opset, struct part_slot *cur, int n,
+                       struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p,
+                       int next_pi, const struct pn_obf_ngram *gen, int k, struct pn_prg *prg,
+                       struct part_slot *next) {
+#pragma omp parallel
+#pragma omp single
+  {
+    if (next) {
+#pragma omp task
+      next->rc = prepare_part(ctx, g, p, next_pi, gen, k, prg, next);
+    }
+    for (int q = 0; q < n; q++) {
+#pragma omp task firstprivate(q)
+      make_file(bundle_dir, opset, &cur->jobs[q]);
+    }
+  }
 }
 
 /* Bytes free to an unprivileged writer on the file system holding dir; UINT64_MAX if unknown. */
@@ -272,38 +322,26 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
   cJSON_AddNumberToObject(root, "opset", (double)o.opset);
   cJSON_AddNumberToObject(root, "parts", p.n_parts);
   cJSON *files = cJSON_AddArrayToObject(root, "files");
-  struct pn_graph **items = calloc((size_t)o.k + 1, sizeof *items);
-  int *perm = malloc(((size_t)o.k + 1) * sizeof *perm);
-  struct file_job *jobs = calloc((size_t)o.k + 1, sizeof *jobs);
-  if (!items || !perm || !jobs) rc = nomem(ctx);
+  struct part_slot slot[2] = {{0}};
+  for (int s = 0; s < 2 && !rc; s++) {
+    slot[s].items = calloc((size_t)o.k + 1, sizeof *slot[s].items);
+    slot[s].perm = malloc(((size_t)o.k + 1) * sizeof *slot[s].perm);
+    slot[s].jobs = calloc((size_t)o.k + 1, sizeof *slot[s].jobs);
+    if (!slot[s].items || !slot[s].perm || !slot[s].jobs) rc = nomem(ctx);
+  }
+  if (!rc && p.n_parts) rc = prepare_part(ctx, g, &p, 0, gen, o.k, prg, &slot[0]);
   for (int k = 0; k < p.n_parts && !rc; k++) {
-    if ((rc = pn_obf_extract(ctx, g, &p, k, &items[0]))) break;
-    struct pn_obf_sentinel_report rep = {0};
-    if (o.k && (rc = pn_obf_sentinels(ctx, items[0], gen, o.k, prg, items + 1, &rep))) {
-      pn_err_prefix(ctx, "part %d", k);
-      break;
-    }
+    struct part_slot *cur = &slot[k & 1], *next = k + 1 < p.n_parts ? &slot[(k + 1) & 1] : NULL;
+    struct pn_obf_sentinel_report rep = cur->rep;
     if (stats && rep.copies) {
       if (!stats->copies) stats->copies_why = rep.why;
       stats->copies += rep.copies;
       stats->parts_with_copies++;
     }
-    for (int i = 0; i <= o.k; i++) perm[i] = i;
-    for (int i = o.k; i > 0; i--) {
-      int j = (int)pn_prg_uniform(prg, (uint64_t)i + 1), t = perm[i];
-      perm[i] = perm[j];
-      perm[j] = t;
-    }
-    /* one PRG per file, seeded from the main stream in file order: the files can then be made in
-    ** any order, on any number of threads, and come out the same for a given seed */
+    if (next) next->rc = PN_OK;
+    make_files(bundle_dir, o.opset, cur, o.k + 1, ctx, g, &p, k + 1, gen, o.k, prg, next);
     for (int q = 0; q <= o.k; q++) {
-      pn_prg_bytes(prg, jobs[q].seed, sizeof jobs[q].seed);
-      jobs[q].item = items[perm[q]];
-      jobs[q].real = perm[q] == 0;
-    }
-    make_files(bundle_dir, o.opset, jobs, o.k + 1);
-    for (int q = 0; q <= o.k; q++) {
-      struct file_job *jb = &jobs[q];
+      struct file_job *jb = &cur->jobs[q];
       if (!rc && jb->rc) {
         rc = jb->rc;
         pn_err(ctx, jb->rc, "%s", jb->ctx.msg);
@@ -327,16 +365,23 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
       pn_wipe(jb, sizeof *jb);
     }
     for (int i = 0; i <= o.k; i++) {
-      pn_graph_free(items[i]);
-      items[i] = NULL;
+      pn_graph_free(cur->items[i]);
+      cur->items[i] = NULL;
     }
+    /* a failure preparing the next part is reported once this part's files are accounted for (a
+    ** file error of this part, found first, is reported instead) */
+    if (!rc && next) rc = next->rc;
     if (!rc) split_step(&o, k + 1, p.n_parts, NULL);
   }
-  if (items)
-    for (int i = 0; i <= o.k; i++) pn_graph_free(items[i]);
-  free(items);
-  free(perm);
-  free(jobs);
+  for (int s = 0; s < 2; s++) {
+    if (slot[s].items)
+      for (int i = 0; i <= o.k; i++) pn_graph_free(slot[s].items[i]);
+    if (slot[s].jobs)
+      for (int q = 0; q <= o.k; q++) pn_graph_free(slot[s].jobs[q].an);
+    free(slot[s].items);
+    free(slot[s].perm);
+    free(slot[s].jobs);
+  }
   /* one modification time for every file, so write order does not tell real from sentinel; then
   ** the whole bundle is made durable at once (files were written without fsync, writeback started
   ** behind them), and only then the secret naming it is written */

@@ -16,6 +16,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <omp.h>
+
 #include "graph/exec.h"
 #include "graph/onnx.h"
 #include "graph/passes.h"
@@ -447,6 +449,20 @@ static int list_onnx(const char *dir, char names[][64], int max) {
   return n;
 }
 
+static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
+
+static bool same_bytes(const char *p, const char *q) {
+  struct pn_ctx ctx = {0};
+  uint8_t *a, *b;
+  size_t na, nb;
+  assert_int_equal(pn_read_file(&ctx, p, 0, &a, &na), PN_OK);
+  assert_int_equal(pn_read_file(&ctx, q, 0, &b, &nb), PN_OK);
+  bool same = na == nb && !memcmp(a, b, na);
+  free(a);
+  free(b);
+  return same;
+}
+
 static bool file_contains(const char *path, const char *s) {
   struct pn_ctx ctx = {0};
   uint8_t *buf;
@@ -613,6 +629,37 @@ static void test_bundle(void **state) {
   cJSON_Delete(sec);
   rc = pn_obf_join(&ctx, s3, b3, out, &(struct pn_obf_join_opts){.tol = 1e-4}, &prg, &js);
   if (rc) fail_msg("join k=2: %s", pn_errmsg(&ctx));
+  /* the bundle depends on the seed alone: split writes a part's files on every thread while the
+  ** next part's sentinels are generated; on one thread and on two the files (names and bytes) and the
+  ** secret are the same */
+  {
+    char bd[2][320], sd[2][320], nm[2][256][64];
+    int n[2];
+    int threads0 = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+      snprintf(bd[t], sizeof bd[t], "%s/bundle-t%d", tmpdir, t + 1);
+      snprintf(sd[t], sizeof sd[t], "%s/secret-t%d.json", tmpdir, t + 1);
+      struct pn_prg sp;
+      assert_int_equal(pn_prg_init_u64(&ctx, &sp, g_seed + 7), PN_OK);
+      omp_set_num_threads(t + 1);
+      rc = pn_obf_split(&ctx, model, bd[t], sd[t], &sk, &sp, NULL);
+      omp_set_num_threads(threads0);
+      pn_prg_free(&sp);
+      if (rc) fail_msg("split k=2 on %d thread(s): %s", t + 1, pn_errmsg(&ctx));
+      n[t] = list_onnx(bd[t], nm[t], 256);
+      qsort(nm[t], (size_t)n[t], sizeof nm[t][0], cmp_name);
+    }
+    assert_int_equal(n[0], n[1]);
+    assert_true(n[0] > 3);
+    for (int i = 0; i < n[0]; i++) {
+      assert_string_equal(nm[0][i], nm[1][i]);
+      char p0[400], p1[400];
+      snprintf(p0, sizeof p0, "%s/%.63s", bd[0], nm[0][i]);
+      snprintf(p1, sizeof p1, "%s/%.63s", bd[1], nm[1][i]);
+      assert_true(same_bytes(p0, p1));
+    }
+    assert_true(same_bytes(sd[0], sd[1]));
+  }
   pn_obf_ngram_free(ng);
   free(saved);
   pn_graph_free(other);
