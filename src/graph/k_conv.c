@@ -486,7 +486,8 @@ struct pn_conv_cache {
   float *w;                    /* mg x nv */
   const void *wino_src;        /* the weights wino was made from */
   int64_t wino_m, wino_c;
-  float *wino;                 /* Winograd-transformed filters (k_winograd.c), 16 packed m x c */
+  int wino_tile;               /* 2: F(2x2, 3x3), 16 packed m x c; 4: F(4x4, 3x3), 36 of them */
+  float *wino;                 /* Winograd-transformed filters (k_winograd.c) */
   const void *gp_src;          /* the weights gp was made from */
   int64_t gp_m, gp_k;
   float *gp;                   /* the filters (gp_m x gp_k) packed for pn_gemm_run */
@@ -598,6 +599,9 @@ static int conv_packed(struct pn_conv_cache **cache, const float *x, const float
 }
 
 bool pn_conv_cache_winograd(const struct pn_conv_cache *c) { return c && c->wino; }
+int pn_conv_cache_winograd_tile(const struct pn_conv_cache *c) {
+  return c && c->wino ? c->wino_tile : 0;
+}
 
 /* Rows of the im2col matrix that hold an input value for some output position, in order;
 ** returns their count (ck when every tap is used), -1 when out of memory (*rows_out NULL). */
@@ -874,18 +878,22 @@ int pn_conv_run_fused(const struct pn_op_args *a, const struct pn_tensor *const 
   }
   if (cache && pn_winograd_fits(w, g.group, g.n, g.c, g.m)) {
     struct pn_conv_cache *c = *cache;
+    int tile = pn_winograd_tile(w, g.c, g.m);
     if (!c) *cache = c = calloc(1, sizeof *c);
-    if (c && c->wino && (c->wino_src != wp || c->wino_m != g.m || c->wino_c != g.c)) {
+    if (c && c->wino &&
+        (c->wino_src != wp || c->wino_m != g.m || c->wino_c != g.c || c->wino_tile != tile)) {
       free(c->wino);
       c->wino = NULL;
     }
-    if (c && !c->wino && (c->wino = pn_winograd_filters(wp, g.m, g.c))) {
+    if (c && !c->wino && (c->wino = pn_winograd_filters(wp, g.m, g.c, tile))) {
       c->wino_src = wp;
       c->wino_m = g.m;
       c->wino_c = g.c;
+      c->wino_tile = tile;
     }
     /* out of memory: the im2col path below, which reports it if it fails as well */
-    if (c && c->wino && pn_winograd_conv(xp, c->wino, bp, act, yp, g.n, g.c, g.m, w, threads) == 0)
+    if (c && c->wino &&
+        pn_winograd_conv(xp, c->wino, c->wino_tile, bp, act, yp, g.n, g.c, g.m, w, threads) == 0)
       return PN_OK;
   }
   if (cache && g.group == 1 && (direct || w->nsp == 2) && pout > SKINNY_MAX_POUT) {

@@ -69,6 +69,8 @@ int pn_clip_bounds_f32(const struct pn_op_args *a, const struct pn_tensor *const
 void pn_conv_cache_free(struct pn_conv_cache *c);
 /* Does the cache hold Winograd-transformed filters (the last run took that path)? For tests. */
 bool pn_conv_cache_winograd(const struct pn_conv_cache *c);
+/* Its transform's tile: 2 for F(2x2, 3x3), 4 for F(4x4, 3x3), 0 without Winograd filters. */
+int pn_conv_cache_winograd_tile(const struct pn_conv_cache *c);
 /* Does it hold filters packed for pn_gemm_run (the last run took the packed-GEMM path)? */
 bool pn_conv_cache_packed(const struct pn_conv_cache *c);
 
@@ -85,10 +87,19 @@ bool pn_conv_cache_packed(const struct pn_conv_cache *c);
 ** NULL), then act; 0, or -1 when out of memory (y then partly written). */
 extern int64_t pn_winograd_min_tiles;
 bool pn_winograd_fits(const struct pn_window *w, int64_t group, int64_t n, int64_t c, int64_t m);
-float *pn_winograd_filters(const float *w, int64_t m, int64_t c);
-int pn_winograd_conv(const float *x, const float *u, const float *bias, struct pn_act act,
-                     float *y, int64_t n, int64_t c, int64_t m, const struct pn_window *w,
-                     int threads);
+/* F(4x4, 3x3) (tile 4: 36 products of m x c x tiles, 4x4 outputs a tile, 1.78x fewer
+** multiply-adds than F(2x2)) or F(2x2, 3x3) (tile 2) for a geometry pn_winograd_fits takes:
+** 4 with AVX-512 (its transforms exist only there) when both output sides are at least
+** pn_winograd_f4_min_out (28) and c, m >= 128, or at least pn_winograd_f4_min_out_any (40) (the
+** measurements are in k_winograd.c; tests set both to 1, or to INT64_MAX for F(2x2) only).
+** pn_winograd_block_floats: the cap on one block's buffers (2^18). */
+extern int64_t pn_winograd_f4_min_out, pn_winograd_f4_min_out_any, pn_winograd_block_floats;
+int pn_winograd_tile(const struct pn_window *w, int64_t c, int64_t m);
+/* tile 2: 16 matrices, tile 4: 36, in the order of the rows of the (tile + 2)^2 transform */
+float *pn_winograd_filters(const float *w, int64_t m, int64_t c, int tile);
+int pn_winograd_conv(const float *x, const float *u, int tile, const float *bias,
+                     struct pn_act act, float *y, int64_t n, int64_t c, int64_t m,
+                     const struct pn_window *w, int threads);
 
 /* GEMM with a packed constant left operand (k_gemm.c): C = act(A * B + bias per row), A m x k
 ** packed once by pn_gemm_pack into pn_gemm_packed_size(m, k) floats, B (k x n) packed per call,

@@ -27,6 +27,26 @@
 #include "util/cpu.h"
 
 int64_t pn_winograd_min_tiles = 16;
+/* F(4x4) against F(2x2), one conv, 1 thread, min of 300-400 runs interleaved, load 6-10 (F4/F2):
+** 64 channels at 28x28 1.05-1.08, 32x32 1.05, 40x40 0.81, 48x48 0.81, 56x56 0.70-0.73; 32 at
+** 28x28 1.22, 56x56 0.82; 128 at 16x16 1.20, 24x24 1.00-1.11, 28x28 0.87-0.88, 32x32 1.00, 56x56
+** 0.63; 256 at 16x16 1.50, 20x20 1.19-1.23, 24x24 0.86, 28x28 0.84-0.87; 512 at 7x7 2.2. The
+** transforms cost per channel, the products per pair of channels: F(4x4) from 28x28 with at
+** least 128 input and output channels, from 40x40 with any. */
+int64_t pn_winograd_f4_min_out = 28, pn_winograd_f4_min_out_any = 40;
+int64_t pn_winograd_block_floats = (int64_t)1 << 18;
+
+int pn_winograd_tile(const struct pn_window *w, int64_t c, int64_t m) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  int64_t side = w->out[0] < w->out[1] ? w->out[0] : w->out[1];
+  if (pn_cpu_level() >= PN_CPU_AVX512 &&
+      (side >= pn_winograd_f4_min_out_any ||
+       (side >= pn_winograd_f4_min_out && c >= 128 && m >= 128)))
+    return 4;
+#endif
+  (void)w, (void)c, (void)m;
+  return 2;
+}
 
 bool pn_winograd_fits(const struct pn_window *w, int64_t group, int64_t n, int64_t c, int64_t m) {
   if (w->nsp != 2 || group != 1 || c < 1 || m < 1) return false;
@@ -41,9 +61,19 @@ bool pn_winograd_fits(const struct pn_window *w, int64_t group, int64_t n, int64
          m <= INT32_MAX;
 }
 
-float *pn_winograd_filters(const float *w, int64_t m, int64_t c) {
+/* F(4x4, 3x3) from the points 0, 1, -1, 2, -2 and infinity (Lavin & Gray 2016): the filter
+** transform G (6 x 3) and, below, B^T (6 x 6) and A^T (4 x 6) as operations. */
+static const double wino4_g[6][3] = {{1.0 / 4, 0, 0},
+                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                     {0, 0, 1}};
+
+float *pn_winograd_filters(const float *w, int64_t m, int64_t c, int tile) {
+  int np = tile == 4 ? 36 : 16, a = tile + 2;
   size_t usz = pn_gemm_packed_size(m, c);
-  float *u = malloc((size_t)(16 * m * c) * sizeof *u), *packed = malloc(16 * usz * sizeof *packed);
+  float *u = malloc((size_t)(np * m * c) * sizeof *u), *packed = malloc(np * usz * sizeof *packed);
   if (!u || !packed) {
     free(u);
     free(packed);
@@ -52,22 +82,31 @@ float *pn_winograd_filters(const float *w, int64_t m, int64_t c) {
   for (int64_t mi = 0; mi < m; mi++)
     for (int64_t ci = 0; ci < c; ci++) {
       const float *g = w + (mi * c + ci) * 9;
-      double t[4][3], r[4][4];   /* t = G g, r = t G^T; G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
-      for (int j = 0; j < 3; j++) {
-        t[0][j] = g[j];
-        t[1][j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
-        t[2][j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
-        t[3][j] = g[6 + j];
+      double t[6][3], r[6][6];   /* t = G g, r = t G^T, in double, rounded once to float */
+      if (tile == 4) {
+        for (int i = 0; i < 6; i++)
+          for (int j = 0; j < 3; j++)
+            t[i][j] = wino4_g[i][0] * g[j] + wino4_g[i][1] * g[3 + j] + wino4_g[i][2] * g[6 + j];
+        for (int i = 0; i < 6; i++)
+          for (int j = 0; j < 6; j++)
+            r[i][j] = t[i][0] * wino4_g[j][0] + t[i][1] * wino4_g[j][1] + t[i][2] * wino4_g[j][2];
+      } else {   /* G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
+        for (int j = 0; j < 3; j++) {
+          t[0][j] = g[j];
+          t[1][j] = 0.5 * ((double)g[j] + g[3 + j] + g[6 + j]);
+          t[2][j] = 0.5 * ((double)g[j] - g[3 + j] + g[6 + j]);
+          t[3][j] = g[6 + j];
+        }
+        for (int i = 0; i < 4; i++) {
+          r[i][0] = t[i][0];
+          r[i][1] = 0.5 * (t[i][0] + t[i][1] + t[i][2]);
+          r[i][2] = 0.5 * (t[i][0] - t[i][1] + t[i][2]);
+          r[i][3] = t[i][2];
+        }
       }
-      for (int i = 0; i < 4; i++) {
-        r[i][0] = t[i][0];
-        r[i][1] = 0.5 * (t[i][0] + t[i][1] + t[i][2]);
-        r[i][2] = 0.5 * (t[i][0] - t[i][1] + t[i][2]);
-        r[i][3] = t[i][2];
-      }
-      for (int xi = 0; xi < 16; xi++) u[(xi * m + mi) * c + ci] = (float)r[xi / 4][xi % 4];
+      for (int xi = 0; xi < np; xi++) u[(xi * m + mi) * c + ci] = (float)r[xi / a][xi % a];
     }
-  for (int xi = 0; xi < 16; xi++) pn_gemm_pack(u + xi * m * c, c, m, c, packed + xi * usz);
+  for (int xi = 0; xi < np; xi++) pn_gemm_pack(u + xi * m * c, c, m, c, packed + xi * usz);
   free(u);
   return packed;
 }
@@ -77,6 +116,7 @@ struct wino_job {
   struct pn_act act;
   float *y;
   int64_t c, m, ih, iw, oh, ow, pt, pl, th, tw, rows, per, mper, nmb, buf_sz;
+  int tile, np;                   /* F(tile x tile, 3x3): 2 or 4; np = (tile + 2)^2 products */
   _Atomic int failed;             /* a block could not get its buffer */
 };
 
@@ -208,6 +248,34 @@ __attribute__((target("avx512f"))) static inline __m512 load_cols(const float *x
   return _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)xr + (uintptr_t)(q0 * 4)));
 }
 
+/* A step of 16 tiles from tile s0 of a row of tw (the block's tile t0 + s0 on): its n tiles'
+** lanes [0, first) go to the packed panel holding t at column off (mask m1), the rest to the
+** next panel's first columns (m2); store_step stores one transform position's values o at row bq
+** of that layout. */
+struct step {
+  int64_t t, off, first;
+  __mmask16 m1, m2;
+};
+
+__attribute__((target("avx512f"))) static inline struct step step_at(int64_t t0, int64_t s0,
+                                                                    int64_t tw) {
+  struct step st;
+  int64_t n = tw - s0 < 16 ? tw - s0 : 16;
+  st.t = t0 + s0;
+  st.off = st.t % PN_GEMM_NR;
+  st.first = PN_GEMM_NR - st.off < n ? PN_GEMM_NR - st.off : n;
+  st.m1 = (__mmask16)((1u << st.first) - 1);
+  st.m2 = (__mmask16)(((1u << n) - 1) & ~st.m1);
+  return st;
+}
+
+__attribute__((target("avx512f"))) static inline void store_step(const struct step *st, float *bq,
+                                                                 int64_t c, __m512 o) {
+  _mm512_mask_storeu_ps(bq + st->off, st->m1, o);
+  /* lanes past the panel: the next panel's first columns (lane L at column L - first) */
+  if (st->m2) _mm512_mask_storeu_ps(bq + c * PN_GEMM_NR - st->first, st->m2, o);
+}
+
 __attribute__((target("avx512f"))) static void input_row512(const float *xp, int64_t ih,
                                                             int64_t iw, int64_t iy0, int64_t pl,
                                                             int64_t tw, float *v, int64_t ldv,
@@ -218,9 +286,7 @@ __attribute__((target("avx512f"))) static void input_row512(const float *xp, int
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
   for (int64_t s0 = 0; s0 < tw; s0 += 16) {
-    int64_t n = tw - s0 < 16 ? tw - s0 : 16, t = t0 + s0, off = t % PN_GEMM_NR;
-    int64_t first = PN_GEMM_NR - off < n ? PN_GEMM_NR - off : n;
-    __mmask16 m1 = (__mmask16)((1u << first) - 1), m2 = (__mmask16)(((1u << n) - 1) & ~m1);
+    struct step st = step_at(t0, s0, tw);
     /* padded columns 2 s0 + {0, 16, 2, 18} + lane of the four rows, B^T on the left */
     static const int64_t shift[4] = {0, 16, 2, 18};
     __m512 bt[4][4];   /* [column group][row of B^T d] */
@@ -233,7 +299,7 @@ __attribute__((target("avx512f"))) static void input_row512(const float *xp, int
       bt[g][2] = _mm512_sub_ps(cc, b);
       bt[g][3] = _mm512_sub_ps(b, e);
     }
-    float *base = v + (t / PN_GEMM_NR) * c * PN_GEMM_NR + ci * PN_GEMM_NR;
+    float *base = v + (st.t / PN_GEMM_NR) * c * PN_GEMM_NR + ci * PN_GEMM_NR;
     for (int i = 0; i < 4; i++) {   /* B on the right: columns 2tx .. 2tx + 3 */
       __m512 a = _mm512_permutex2var_ps(bt[0][i], even, bt[1][i]);
       __m512 b = _mm512_permutex2var_ps(bt[0][i], odd, bt[1][i]);
@@ -241,12 +307,7 @@ __attribute__((target("avx512f"))) static void input_row512(const float *xp, int
       __m512 e = _mm512_permutex2var_ps(bt[2][i], odd, bt[3][i]);
       __m512 o[4] = {_mm512_sub_ps(a, cc), _mm512_add_ps(b, cc), _mm512_sub_ps(cc, b),
                      _mm512_sub_ps(b, e)};
-      for (int q = 0; q < 4; q++) {
-        float *bq = base + (4 * i + q) * ldv;
-        _mm512_mask_storeu_ps(bq + off, m1, o[q]);
-        /* lanes past the panel: the next panel's first columns (lane L at column L - first) */
-        if (m2) _mm512_mask_storeu_ps(bq + c * PN_GEMM_NR - first, m2, o[q]);
-      }
+      for (int q = 0; q < 4; q++) store_step(&st, base + (4 * i + q) * ldv, c, o[q]);
     }
   }
 }
@@ -291,6 +352,126 @@ __attribute__((target("avx512f"))) static void output_row512(const float *mo, in
       float *yr = yp + (oy + r) * ow + 2 * tx;
       _mm512_mask_storeu_ps(yr, c0, act16(act, _mm512_permutex2var_ps(ev, lo_idx, od)));
       if (c1) _mm512_mask_storeu_ps(yr + 16, c1, act16(act, _mm512_permutex2var_ps(ev, hi_idx, od)));
+    }
+  }
+}
+
+/* F(4x4, 3x3): B^T (6 x 6) applied to six vectors d0..d5 (rows of a patch, or its columns),
+** o = B^T d: 4d0 - 5d2 + d4, (d3 + d4) - 4(d1 + d2), (d4 - d3) + 4(d1 - d2),
+** (d4 - d2) + 2(d3 - d1), (d4 - d2) - 2(d3 - d1), 4d1 - 5d3 + d5. */
+__attribute__((target("avx512f"))) static inline void bt6(const __m512 d[6], __m512 o[6]) {
+  const __m512 k2 = _mm512_set1_ps(2), k4 = _mm512_set1_ps(4), k5 = _mm512_set1_ps(5);
+  __m512 t1 = _mm512_add_ps(d[1], d[2]), t2 = _mm512_add_ps(d[3], d[4]);
+  __m512 t3 = _mm512_sub_ps(d[1], d[2]), t4 = _mm512_sub_ps(d[4], d[3]);
+  __m512 t5 = _mm512_sub_ps(d[4], d[2]), t6 = _mm512_sub_ps(d[3], d[1]);
+  o[0] = _mm512_fmadd_ps(k4, d[0], _mm512_fnmadd_ps(k5, d[2], d[4]));
+  o[1] = _mm512_fnmadd_ps(k4, t1, t2);
+  o[2] = _mm512_fmadd_ps(k4, t3, t4);
+  o[3] = _mm512_fmadd_ps(k2, t6, t5);
+  o[4] = _mm512_fnmadd_ps(k2, t6, t5);
+  o[5] = _mm512_fmadd_ps(k4, d[1], _mm512_fnmadd_ps(k5, d[3], d[5]));
+}
+
+/* A^T (4 x 6): m0 + (m1 + m2) + (m3 + m4), (m1 - m2) + 2(m3 - m4), (m1 + m2) + 4(m3 + m4),
+** (m1 - m2) + 8(m3 - m4) + m5. */
+__attribute__((target("avx512f"))) static inline void at6(const __m512 mv[6], __m512 o[4]) {
+  __m512 a = _mm512_add_ps(mv[1], mv[2]), b = _mm512_sub_ps(mv[1], mv[2]);
+  __m512 cc = _mm512_add_ps(mv[3], mv[4]), d = _mm512_sub_ps(mv[3], mv[4]);
+  o[0] = _mm512_add_ps(_mm512_add_ps(mv[0], a), cc);
+  o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2), d, b);
+  o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4), cc, a);
+  o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8), d, b), mv[5]);
+}
+
+/* The F(4x4) input transform of one row of tiles (tiles t0 .. t0 + tw - 1 of the block, input
+** rows iy0 .. iy0 + 5, columns 4tx - pl ..) into the packed layout, as input_row512: per step of
+** 16 tiles, the six rows' 80 columns from 4 s0 - pl in five masked loads each, B^T on the left,
+** then per row the columns 4tx + j (j < 4) split out in two rounds of even/odd permutes and
+** 4tx + 4, 4tx + 5 as those of j = 0, 1 moved one tile on; B on the right; 36 masked stores. */
+__attribute__((target("avx512f"))) static void input_row4_512(const float *xp, int64_t ih,
+                                                              int64_t iw, int64_t iy0, int64_t pl,
+                                                              int64_t tw, float *v, int64_t ldv,
+                                                              int64_t t0, int64_t ci, int64_t c) {
+  const float *xr[6];   /* input rows iy0 .. iy0 + 5, NULL in the padding */
+  for (int r = 0; r < 6; r++)
+    xr[r] = iy0 + r >= 0 && iy0 + r < ih ? xp + (iy0 + r) * iw : NULL;
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  const __m512i next0 = _mm512_set_epi32(16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+  const __m512i next1 = _mm512_set_epi32(17, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+  for (int64_t s0 = 0; s0 < tw; s0 += 16) {
+    struct step st = step_at(t0, s0, tw);
+    /* columns 4 s0 - pl + 16 g + lane of the six rows (g = 4: only its lanes 0, 1 are used) */
+    __m512 bt[6][5];   /* [row of B^T d][column group] */
+    int ng = tw - s0 >= 16 ? 5 : 4;   /* 4tx + 5 < 64 for tx < 15 */
+    for (int g = 0; g < ng; g++) {
+      int64_t q0 = 4 * s0 + 16 * g - pl;
+      __m512 d[6], o[6];
+      for (int r = 0; r < 6; r++) d[r] = load_cols(xr[r], iw, q0);
+      bt6(d, o);
+      for (int r = 0; r < 6; r++) bt[r][g] = o[r];
+    }
+    if (ng == 4)
+      for (int r = 0; r < 6; r++) bt[r][4] = _mm512_setzero_ps();
+    float *base = v + (st.t / PN_GEMM_NR) * c * PN_GEMM_NR + ci * PN_GEMM_NR;
+    for (int i = 0; i < 6; i++) {   /* B on the right: columns 4tx .. 4tx + 5 */
+      __m512 e01 = _mm512_permutex2var_ps(bt[i][0], even, bt[i][1]);
+      __m512 o01 = _mm512_permutex2var_ps(bt[i][0], odd, bt[i][1]);
+      __m512 e23 = _mm512_permutex2var_ps(bt[i][2], even, bt[i][3]);
+      __m512 o23 = _mm512_permutex2var_ps(bt[i][2], odd, bt[i][3]);
+      __m512 d[6], o[6];
+      d[0] = _mm512_permutex2var_ps(e01, even, e23);
+      d[1] = _mm512_permutex2var_ps(o01, even, o23);
+      d[2] = _mm512_permutex2var_ps(e01, odd, e23);
+      d[3] = _mm512_permutex2var_ps(o01, odd, o23);
+      d[4] = _mm512_permutex2var_ps(d[0], next0, bt[i][4]);
+      d[5] = _mm512_permutex2var_ps(d[1], next1, bt[i][4]);
+      bt6(d, o);
+      for (int q = 0; q < 6; q++) store_step(&st, base + (6 * i + q) * ldv, c, o[q]);
+    }
+  }
+}
+
+/* The F(4x4) output transform: from the 36 products of a row of tiles (mo[xi * ldm + tx]) to
+** output rows oy .. oy + 3 of plane yp (oh x ow), with bias and the activation, 16 tiles a step:
+** A^T on the left, A on the right, the four columns of each tile interleaved in two rounds of
+** permutes and stored in masked stores straight into the output rows. */
+__attribute__((target("avx512f"))) static void output_row4_512(const float *mo, int64_t ldm,
+                                                               int64_t tw, float bias,
+                                                               struct pn_act act, float *yp,
+                                                               int64_t oy, int64_t oh, int64_t ow) {
+  const __m512i lo_idx = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi_idx =
+      _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  __m512 bv = _mm512_set1_ps(bias);
+  int rows = oh - oy < 4 ? (int)(oh - oy) : 4;
+  for (int64_t tx = 0; tx < tw; tx += 16) {
+    int64_t n = tw - tx < 16 ? tw - tx : 16, cols = ow - 4 * tx < 64 ? ow - 4 * tx : 64;
+    __mmask16 mt = (__mmask16)((1u << n) - 1);
+    __m512 s[4][6];   /* [row of A^T M][column] */
+    for (int j = 0; j < 6; j++) {   /* A^T on the left */
+      __m512 mv[6], o[4];
+      for (int k = 0; k < 6; k++) mv[k] = _mm512_maskz_loadu_ps(mt, mo + (6 * k + j) * ldm + tx);
+      at6(mv, o);
+      for (int r = 0; r < 4; r++) s[r][j] = o[r];
+    }
+    for (int r = 0; r < rows; r++) {   /* A on the right, interleaved into the output row */
+      __m512 y[4];
+      at6(s[r], y);
+      for (int k = 0; k < 4; k++) y[k] = _mm512_add_ps(y[k], bv);
+      __m512 p = _mm512_permutex2var_ps(y[0], lo_idx, y[2]),
+             ph = _mm512_permutex2var_ps(y[0], hi_idx, y[2]),
+             q = _mm512_permutex2var_ps(y[1], lo_idx, y[3]),
+             qh = _mm512_permutex2var_ps(y[1], hi_idx, y[3]);
+      __m512 out[4] = {_mm512_permutex2var_ps(p, lo_idx, q), _mm512_permutex2var_ps(p, hi_idx, q),
+                       _mm512_permutex2var_ps(ph, lo_idx, qh),
+                       _mm512_permutex2var_ps(ph, hi_idx, qh)};
+      float *yr = yp + (oy + r) * ow + 4 * tx;
+      for (int k = 0; k < 4 && 16 * k < cols; k++) {
+        int64_t left = cols - 16 * k;
+        __mmask16 cm = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+        _mm512_mask_storeu_ps(yr + 16 * k, cm, act16(act, out[k]));
+      }
     }
   }
 }
@@ -362,39 +543,45 @@ static void wino_chunk(void *arg, int64_t ch) {
   int64_t r0 = b * j->per, r1 = r0 + j->per < j->rows ? r0 + j->per : j->rows;
   int64_t m0 = q * j->mper, m1 = m0 + j->mper < j->m ? m0 + j->mper : j->m;
   if (r0 >= r1 || m0 >= m1) return;
-  int64_t c = j->c, m = j->m, mb = m1 - m0, tw = j->tw, nb = (r1 - r0) * tw;
-  int64_t nbp = (nb + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR;
+  int64_t c = j->c, m = j->m, mb = m1 - m0, tw = j->tw, nb = (r1 - r0) * tw, np = j->np;
+  int64_t nbp = (nb + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR, tile = j->tile;
   float *v = thread_scratch(j->buf_sz);
   if (!v) {
     j->failed = 1;
     return;
   }
-  float *mo = v + 16 * c * nbp, *scratch = mo + 16 * mb * nb;
+  float *mo = v + np * c * nbp, *scratch = mo + np * mb * nb;
 #ifdef WINO_X86
   bool v512 = pn_cpu_level() >= PN_CPU_AVX512;
 #endif
   if (nbp > nb)   /* the last panel's columns past nb: zero, so the GEMM reads defined values */
-    for (int64_t xi = 0; xi < 16; xi++)
+    for (int64_t xi = 0; xi < np; xi++)
       for (int64_t ci = 0; ci < c; ci++)
         memset(v + xi * c * nbp + (nbp - PN_GEMM_NR) * c + ci * PN_GEMM_NR + nb % PN_GEMM_NR, 0,
                (size_t)(nbp - nb) * sizeof *v);
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / j->th, ty = r % j->th;
-    for (int64_t ci = 0; ci < c; ci++)
+    for (int64_t ci = 0; ci < c; ci++) {
+      const float *xp = j->x + (n * c + ci) * j->ih * j->iw;
+      int64_t iy0 = tile * ty - j->pt, t0 = (r - r0) * tw;
+#ifdef WINO_X86
+      if (tile == 4) {   /* taken only with AVX-512 (pn_winograd_tile) */
+        input_row4_512(xp, j->ih, j->iw, iy0, j->pl, tw, v, c * nbp, t0, ci, c);
+        continue;
+      }
+#endif
       if (tw <= 2)
-        input_small(j->x + (n * c + ci) * j->ih * j->iw, j->ih, j->iw, 2 * ty - j->pt, j->pl, tw,
-                    v, c * nbp, (r - r0) * tw, ci, c);
+        input_small(xp, j->ih, j->iw, iy0, j->pl, tw, v, c * nbp, t0, ci, c);
 #ifdef WINO_X86
       else if (v512)
-        input_row512(j->x + (n * c + ci) * j->ih * j->iw, j->ih, j->iw, 2 * ty - j->pt, j->pl, tw,
-                     v, c * nbp, (r - r0) * tw, ci, c);
+        input_row512(xp, j->ih, j->iw, iy0, j->pl, tw, v, c * nbp, t0, ci, c);
 #endif
       else
-        input_row(j->x + (n * c + ci) * j->ih * j->iw, j->ih, j->iw, 2 * ty - j->pt, j->pl, tw,
-                  scratch, v, c * nbp, (r - r0) * tw, ci, c);
+        input_row(xp, j->ih, j->iw, iy0, j->pl, tw, scratch, v, c * nbp, t0, ci, c);
+    }
   }
   size_t usz = pn_gemm_packed_size(m, c);
-  for (int xi = 0; xi < 16; xi++) {
+  for (int64_t xi = 0; xi < np; xi++) {
     if (pn_gemm_run(j->u + xi * usz, m, c, m0, m1, 0, nb, NULL, v + xi * c * nbp,
                     mo + xi * mb * nb, nb, NULL, (struct pn_act){PN_ACT_NONE, 0, 0})) {
       j->failed = 1;
@@ -403,29 +590,38 @@ static void wino_chunk(void *arg, int64_t ch) {
   }
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / j->th, ty = r % j->th;
-    for (int64_t mi = m0; mi < m1; mi++)
+    for (int64_t mi = m0; mi < m1; mi++) {
+      const float *mr = mo + (mi - m0) * nb + (r - r0) * tw;
+      float bias = j->bias ? j->bias[mi] : 0.0f, *yp = j->y + (n * m + mi) * j->oh * j->ow;
+#ifdef WINO_X86
+      if (tile == 4) {
+        output_row4_512(mr, mb * nb, tw, bias, j->act, yp, 4 * ty, j->oh, j->ow);
+        continue;
+      }
+#endif
       if (tw <= 2)
-        output_small(mo + (mi - m0) * nb + (r - r0) * tw, mb * nb, tw,
-                     j->bias ? j->bias[mi] : 0.0f, j->act, j->y + (n * m + mi) * j->oh * j->ow,
-                     2 * ty, j->oh, j->ow);
+        output_small(mr, mb * nb, tw, bias, j->act, yp, 2 * ty, j->oh, j->ow);
 #ifdef WINO_X86
       else if (v512)
-        output_row512(mo + (mi - m0) * nb + (r - r0) * tw, mb * nb, tw,
-                      j->bias ? j->bias[mi] : 0.0f, j->act, j->y + (n * m + mi) * j->oh * j->ow,
-                      2 * ty, j->oh, j->ow);
+        output_row512(mr, mb * nb, tw, bias, j->act, yp, 2 * ty, j->oh, j->ow);
 #endif
       else
-        output_row(mo + (mi - m0) * nb + (r - r0) * tw, mb * nb, tw, j->bias ? j->bias[mi] : 0.0f,
-                   j->act, j->y + (n * m + mi) * j->oh * j->ow, 2 * ty, j->oh, j->ow, scratch);
+        output_row(mr, mb * nb, tw, bias, j->act, yp, 2 * ty, j->oh, j->ow, scratch);
+    }
   }
 }
 
-int pn_winograd_conv(const float *x, const float *u, const float *bias, struct pn_act act,
-                     float *y, int64_t n, int64_t c, int64_t m, const struct pn_window *w,
-                     int threads) {
+int pn_winograd_conv(const float *x, const float *u, int tile, const float *bias,
+                     struct pn_act act, float *y, int64_t n, int64_t c, int64_t m,
+                     const struct pn_window *w, int threads) {
+#ifndef WINO_X86
+  if (tile == 4) return -1;
+#endif
+  if (tile != 2 && tile != 4) return -1;
   struct wino_job j = {x, u, bias, act, y, c, m, w->in[0], w->in[1], w->out[0], w->out[1],
-                       w->pb[0], w->pb[1], (w->out[0] + 1) / 2, (w->out[1] + 1) / 2, 0, 0, m, 1,
-                       0, 0};
+                       w->pb[0], w->pb[1], (w->out[0] + tile - 1) / tile,
+                       (w->out[1] + tile - 1) / tile, 0, 0, m, 1, 0, tile, (tile + 2) * (tile + 2),
+                       0};
   j.rows = n * j.th;
   /* Blocks of whole tile rows: up to 4 per thread of at least ~128 tiles, and at most 2^18
   ** floats (1 MiB) of buffers each, so that the transformed input and the products stay in L2
@@ -434,17 +630,20 @@ int pn_winograd_conv(const float *x, const float *u, const float *bias, struct p
   ** output channels are split too, in blocks of at least 32. */
   int64_t min_rows = (128 + j.tw - 1) / j.tw, nblk = threads > 1 ? 4 * (int64_t)threads : 1;
   if (nblk > j.rows / min_rows) nblk = j.rows / min_rows > 0 ? j.rows / min_rows : 1;
-  int64_t per_row = 16 * (c + m) * j.tw, cap_rows = ((int64_t)1 << 18) / per_row;
+  int64_t per_row = j.np * (c + m) * j.tw, cap_rows = pn_winograd_block_floats / per_row;
   j.per = (j.rows + nblk - 1) / nblk;
   if (j.per > cap_rows) j.per = cap_rows > 0 ? cap_rows : 1;
   nblk = (j.rows + j.per - 1) / j.per;
+  /* F(4x4): rows of few tiles (8 at 32x32) left a last block of a row or two, a GEMM on a sliver
+  ** of a panel (64x64 at 32x32: 1.16x F(2x2)'s time); blocks of equal rows instead */
+  if (tile == 4) j.per = (j.rows + nblk - 1) / nblk;
   if (nblk < threads && m >= 64) {
     int64_t want = (threads + nblk - 1) / nblk;
     if (want > m / 32) want = m / 32;
     j.mper = ((m + want - 1) / want + PN_GEMM_MR - 1) / PN_GEMM_MR * PN_GEMM_MR;
     j.nmb = (m + j.mper - 1) / j.mper;
   }
-  j.buf_sz = per_row * j.per + 16 * c * PN_GEMM_NR + 8 * j.tw + 4 * (2 * j.tw + 2);
+  j.buf_sz = per_row * j.per + j.np * c * PN_GEMM_NR + 8 * j.tw + 4 * (2 * j.tw + 2);
   pn_par_for(threads, nblk * j.nmb, wino_chunk, &j);
   return j.failed ? -1 : 0;
 }

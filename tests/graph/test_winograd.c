@@ -3,7 +3,8 @@
 ** output sizes, every pad combination, bias, fused ReLU, one and two threads, tile blocks and
 ** output-channel blocks split among threads. Also that pn_conv_run_act takes the Winograd path exactly when given a cache,
 ** and that the cache follows a change of weights; the AVX-512 transforms against the row ones, to the
-** bit. Random cases print their seed. */
+** bit; F(4x4, 3x3) against both with its own bound, and the choice between them. Random cases
+** print their seed. */
 #define PN_TEST_NAME "test_winograd"
 #include "kernel_harness.h"
 
@@ -51,16 +52,26 @@ static void reference(const struct geo *g, const float *x, const float *w, const
         }
 }
 
-/* float32 sums of up to 9 * 24 + 1 terms, either path: within 1e-5 of the terms' magnitude */
-static void assert_near(const struct pn_tensor *y, const double *ref, const double *mag,
-                        const char *what) {
+/* |y - ref| within tol * (1 + the terms' magnitude); the largest ratio seen goes to *worst */
+static void assert_within(const struct pn_tensor *y, const double *ref, const double *mag,
+                          double tol, const char *what, double *worst) {
   int64_t ny = pn_tensor_numel(y);
   const float *yp = y->data;
-  for (int64_t i = 0; i < ny; i++)
-    if (!(fabs(yp[i] - ref[i]) <= 1e-5 * (1 + mag[i]))) {
+  for (int64_t i = 0; i < ny; i++) {
+    double e = fabs(yp[i] - ref[i]) / (1 + mag[i]);
+    if (!(e <= tol)) {
       printf("%s: element %" PRId64 ": got %.9g, want %.9g (terms %.3g)\n", what, i, yp[i], ref[i], mag[i]);
       fail();
     }
+    if (worst && e > *worst) *worst = e;
+  }
+}
+
+/* float32 sums of up to 9 * 24 + 1 terms, im2col or F(2x2, 3x3): within 1e-5 of the terms'
+** magnitude */
+static void assert_near(const struct pn_tensor *y, const double *ref, const double *mag,
+                        const char *what) {
+  assert_within(y, ref, mag, 1e-5, what, NULL);
 }
 
 static void run_case(const struct geo *g, int threads, bool relu, bool bias) {
@@ -109,8 +120,11 @@ static void run_case(const struct geo *g, int threads, bool relu, bool bias) {
 
 static void test_winograd_random(void **state) {
   (void)state;
-  int64_t saved = pn_winograd_min_tiles;
+  int64_t saved = pn_winograd_min_tiles, saved_f4 = pn_winograd_f4_min_out,
+          saved_any = pn_winograd_f4_min_out_any;
   pn_winograd_min_tiles = 1;
+  pn_winograd_f4_min_out = pn_winograd_f4_min_out_any = INT64_MAX;   /* F(2x2) only: F(4x4)
+                                                                  ** has its own test and bound */
   for (int rep = 0; rep < 160; rep++) {
     struct geo g;
     /* small, then larger images (several tile blocks), then many output channels on small
@@ -125,6 +139,8 @@ static void test_winograd_random(void **state) {
     run_case(&g, rep >= 140 ? 2 : (int)irand(1, 2), irand(0, 1), irand(0, 1));
   }
   pn_winograd_min_tiles = saved;
+  pn_winograd_f4_min_out = saved_f4;
+  pn_winograd_f4_min_out_any = saved_any;
 }
 
 /* The AVX-512 transforms (16 tiles a step, masked loads and stores, steps crossing GEMM panels)
@@ -137,8 +153,10 @@ static void test_winograd_avx512_same_bits(void **state) {
     printf("test_winograd: no AVX-512 on this CPU: the AVX-512 transforms are not exercised\n");
     skip();
   }
-  int64_t saved = pn_winograd_min_tiles;
+  int64_t saved = pn_winograd_min_tiles, saved_f4 = pn_winograd_f4_min_out,
+          saved_any = pn_winograd_f4_min_out_any;
   pn_winograd_min_tiles = 1;
+  pn_winograd_f4_min_out = pn_winograd_f4_min_out_any = INT64_MAX;   /* F(2x2) of both levels */
   struct call cl;
   call_init(&cl, "Conv", 3, 1, 11);
   for (int rep = 0; rep < 80; rep++) {
@@ -180,6 +198,107 @@ static void test_winograd_avx512_same_bits(void **state) {
   }
   call_free(&cl);
   pn_winograd_min_tiles = saved;
+  pn_winograd_f4_min_out = saved_f4;
+  pn_winograd_f4_min_out_any = saved_any;
+}
+
+/* F(4x4, 3x3)'s bound, relative to the terms' magnitude as assert_near's. Rounding errors (u =
+** 2^-24 each) are scaled by the transforms: an output is sum_ij |A^T_pi A^T_qj| U_ij V_ij with
+** A^T's weights up to 8 (64 over both sides), V = B^T d B up to 100 |d| (B^T's row 4 0 -5 0 1 0)
+** and U = G g G^T from thirds and 24ths; the worst output's sum of |A^T A^T| |G| |G^T| |B^T| |B|
+** over all-ones d and g is 256 x the terms' magnitude 9 |d| |g| for F(4x4), 7.1 x for F(2x2) (a
+** ratio of 36). Measured (test_winograd_f4_random prints it): the largest |error| / (1 + terms)
+** over 200 random cases (1-170 channels, images up to 60) was 1.2e-5 - 2.7e-5 (4 seeds; <= 1.8 x
+** 256 u) for F(4x4), 2.7e-7 - 7.1e-7 for F(2x2) (~38x less, as the ratio says), 3e-7 for im2col.
+** The bound is 1e-4: 3.7x the largest measured, 6.5 x 256 u; F(2x2) keeps its own 1e-5. */
+#define F4_TOL 1e-4
+
+static void apply_act(struct pn_act act, double *ref, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    if (act.kind == PN_ACT_RELU) ref[i] = ref[i] > 0 ? ref[i] : 0;
+    if (act.kind == PN_ACT_CLIP) ref[i] = ref[i] < act.lo ? act.lo : ref[i] > act.hi ? act.hi : ref[i];
+  }
+}
+
+/* F(4x4, 3x3) on random geometries (every pad, odd and even sizes, partial tiles at both edges,
+** rows of tiles crossing 16-tile steps and GEMM panels, batch, bias, Relu and Clip, 1-2 threads,
+** several tile blocks) against the double direct sum and the im2col path, within F4_TOL; the
+** cache knows its filters' transform: the same cache switched to F(2x2) and back stays right. */
+static void test_winograd_f4_random(void **state) {
+  (void)state;
+  pn_cpu_set_level(-1);
+  if (pn_cpu_level() < PN_CPU_AVX512) {
+    printf("test_winograd: no AVX-512 on this CPU: F(4x4, 3x3) is not taken\n");
+    skip();
+  }
+  int64_t saved = pn_winograd_min_tiles, saved_f4 = pn_winograd_f4_min_out,
+          saved_any = pn_winograd_f4_min_out_any, saved_blk = pn_winograd_block_floats;
+  pn_winograd_min_tiles = 1;
+  pn_winograd_f4_min_out = pn_winograd_f4_min_out_any = 1;
+  struct call cl;
+  call_init(&cl, "Conv", 3, 1, 11);
+  double worst[3] = {0, 0, 0};   /* F(4x4), im2col, F(2x2) */
+  for (int rep = 0; rep < 200; rep++) {
+    struct geo g;
+    random_geo(&g, rep < 100 ? 24 : 60, rep < 100 ? 0 : rep < 180 ? 1 : 2);
+    if (rep >= 180) g.ih = irand(8, 20), g.iw = irand(8, 20);
+    /* small blocks every third case: many blocks per image, a block ending mid-panel */
+    pn_winograd_block_floats = rep % 3 == 0 ? 1 : (int64_t)1 << 18;
+    pn_node_set_ints(cl.g, cl.n, "pads", 4, g.pads);
+    int64_t xd[4] = {g.n, g.c, g.ih, g.iw}, wd[4] = {g.m, g.c, 3, 3};
+    int64_t oh = g.ih + g.pads[0] + g.pads[2] - 2, ow = g.iw + g.pads[1] + g.pads[3] - 2;
+    int64_t yd[4] = {g.n, g.m, oh, ow};
+    bool bias = irand(0, 1);
+    struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
+    struct pn_tensor *B = bias ? trand(PN_DT_FLOAT, 1, &g.m) : NULL;
+    struct pn_tensor *Yw = pn_tensor_new(PN_DT_FLOAT, 4, yd), *Yp = pn_tensor_new(PN_DT_FLOAT, 4, yd);
+    assert_true(X && W && Yw && Yp);
+    const struct pn_tensor *ins[3] = {X, W, B};
+    struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
+    int kind = (int)irand(0, 2);
+    struct pn_act act = {kind == 0 ? PN_ACT_NONE : kind == 1 ? PN_ACT_RELU : PN_ACT_CLIP, -2.5f,
+                         4.0f};
+    omp_set_num_threads((int)irand(1, 2));
+    int64_t ny = pn_tensor_numel(Yw);
+    double *ref = malloc((size_t)ny * sizeof *ref), *mag = malloc((size_t)ny * sizeof *mag);
+    assert_true(ref && mag);
+    reference(&g, X->data, W->data, B ? B->data : NULL, false, oh, ow, ref, mag);
+    apply_act(act, ref, ny);
+    struct pn_conv_cache *cache = NULL;
+    memset(Yw->data, 0xff, (size_t)ny * sizeof(float));
+    assert_int_equal(pn_conv_run_fused(&a, ins, bias ? 3 : 2, Yw, act, &cache), PN_OK);
+    assert_int_equal(pn_conv_cache_winograd_tile(cache), 4);
+    assert_int_equal(pn_conv_run_fused(&a, ins, bias ? 3 : 2, Yp, act, NULL), PN_OK);
+    char what[96];
+    snprintf(what, sizeof what, "rep %d: F(4x4) n %d c %d m %d in %dx%d act %d", rep, (int)g.n,
+             (int)g.c, (int)g.m, (int)g.ih, (int)g.iw, kind);
+    assert_within(Yw, ref, mag, F4_TOL, what, &worst[0]);
+    assert_within(Yp, ref, mag, 1e-5, "im2col", &worst[1]);
+    if (rep % 4 == 0) {   /* the cache switched to F(2x2) and back: rebuilt each time */
+      pn_winograd_f4_min_out = pn_winograd_f4_min_out_any = INT64_MAX;
+      memset(Yw->data, 0xff, (size_t)ny * sizeof(float));
+      assert_int_equal(pn_conv_run_fused(&a, ins, bias ? 3 : 2, Yw, act, &cache), PN_OK);
+      assert_int_equal(pn_conv_cache_winograd_tile(cache), 2);
+      assert_within(Yw, ref, mag, 1e-5, "F(2x2) after F(4x4)", &worst[2]);
+      pn_winograd_f4_min_out = pn_winograd_f4_min_out_any = 1;
+      memset(Yw->data, 0xff, (size_t)ny * sizeof(float));
+      assert_int_equal(pn_conv_run_fused(&a, ins, bias ? 3 : 2, Yw, act, &cache), PN_OK);
+      assert_int_equal(pn_conv_cache_winograd_tile(cache), 4);
+      assert_within(Yw, ref, mag, F4_TOL, "F(4x4) after F(2x2)", NULL);
+    }
+    pn_conv_cache_free(cache);
+    free(ref);
+    free(mag);
+    pn_tensor_free(X), pn_tensor_free(W), pn_tensor_free(B);
+    pn_tensor_free(Yw), pn_tensor_free(Yp);
+  }
+  printf("test_winograd: largest |error| / (1 + terms): F(4x4) %.3g (bound %g), im2col %.3g, "
+         "F(2x2) %.3g\n", worst[0], F4_TOL, worst[1], worst[2]);
+  call_free(&cl);
+  pn_winograd_min_tiles = saved;
+  pn_winograd_f4_min_out = saved_f4;
+  pn_winograd_f4_min_out_any = saved_any;
+  pn_winograd_block_floats = saved_blk;
 }
 
 /* Where Winograd applies, and that without a cache (the executor's no_fuse reference) or below
@@ -206,6 +325,26 @@ static void test_winograd_dispatch(void **state) {
   assert_false(pn_winograd_fits(&w, 1, 4, 8, 8));       /* dilated */
   w.d[1] = 1, w.k[1] = 5;
   assert_false(pn_winograd_fits(&w, 1, 4, 8, 8));       /* 3x5 */
+  /* F(4x4) with AVX-512 only, from 28x28 outputs with >= 128 channels each side, from 40x40 */
+  w.k[1] = 3, w.out[0] = w.out[1] = 28;
+  pn_cpu_set_level(-1);
+  int f4 = pn_cpu_level() >= PN_CPU_AVX512 ? 4 : 2;
+  assert_int_equal(pn_winograd_tile(&w, 128, 128), f4);   /* resnet18's layer2 */
+  assert_int_equal(pn_winograd_tile(&w, 64, 128), 2);
+  assert_int_equal(pn_winograd_tile(&w, 128, 64), 2);
+  w.out[1] = 27;
+  assert_int_equal(pn_winograd_tile(&w, 128, 128), 2);
+  w.out[0] = w.out[1] = 14;
+  assert_int_equal(pn_winograd_tile(&w, 256, 256), 2);    /* layer3 */
+  w.out[0] = w.out[1] = 56;
+  assert_int_equal(pn_winograd_tile(&w, 64, 64), f4);     /* layer1 */
+  w.out[0] = 39;
+  assert_int_equal(pn_winograd_tile(&w, 64, 64), 2);
+  w.out[0] = 40;
+  assert_int_equal(pn_winograd_tile(&w, 8, 8), f4);
+  pn_cpu_set_level(PN_CPU_AVX2);
+  assert_int_equal(pn_winograd_tile(&w, 128, 128), 2);
+  pn_cpu_set_level(-1);
 
   struct call cl;
   call_init(&cl, "Conv", 2, 1, 11);
@@ -233,6 +372,7 @@ int main(void) {
       cmocka_unit_test(test_winograd_random),
       cmocka_unit_test(test_winograd_dispatch),
       cmocka_unit_test(test_winograd_avx512_same_bits),
+      cmocka_unit_test(test_winograd_f4_random),
   };
   return cmocka_run_group_tests(tests, setup_prg, teardown_prg);
 }
