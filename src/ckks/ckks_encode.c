@@ -68,8 +68,9 @@ static void pool_put(struct pn_ckks_pool *p, uint64_t *b) {
   pool_lock(p);
   if (p->count < p->keep && p->count == p->cap) { /* grow the list (never under the buffers it holds) */
     int cap = p->cap ? 2 * p->cap : 16;
-    uint64_t **nb = realloc(p->bufs, (size_t)(cap < p->keep ? cap : p->keep) * sizeof *nb);
-    if (nb) p->bufs = nb, p->cap = cap < p->keep ? cap : p->keep;
+    if (cap > p->keep) cap = p->keep;
+    uint64_t **nb = realloc(p->bufs, (size_t)cap * sizeof *nb);
+    if (nb) p->bufs = nb, p->cap = cap;
   }
   if (p->count < p->keep && p->count < p->cap) {
     p->bufs[p->count++] = b;

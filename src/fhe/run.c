@@ -682,8 +682,8 @@ static size_t fhe_pool_reserve(const struct pn_fhe_plan *p) {
       k = 72; /* a DFT factor's babies (at most 32, boot_dft.c) and giant sums, the modular reduction's few */
     }
     if (live + k > need) need = live + k;
-    live++; /* its output */
-    for (int r = 0; r < p->n_reg; r++) live -= p->reg[r].last_use == i;
+    live++; /* its output; the registers it reads for the last time are freed after it (as eval frees them) */
+    live -= (in->a >= 0 && p->reg[in->a].last_use == i) + (in->b >= 0 && in->b != in->a && p->reg[in->b].last_use == i);
   }
   struct pn_ckks_pool_info pi;
   pn_ckks_ct_pool_get(p->ckks, &pi);
