@@ -1,11 +1,15 @@
 /* fhe_fuzz_common.h - shared set-up of the FHE fuzzers: the tiny model they compile (x [1,1,2,2] ->
-** Flatten -> Gemm 4 -> 2, at an insecure test ring). */
+** Flatten -> Gemm 4 -> 2, at an insecure test ring), and a server session fed bytes over a socketpair. */
 #ifndef PN_FHE_FUZZ_COMMON_H
 #define PN_FHE_FUZZ_COMMON_H
 
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "fhe/fhe.h"
+#include "fhe/fhe_net.h"
 #include "graph/ir.h"
 #include "util/status.h"
 
@@ -29,6 +33,28 @@ static struct pn_fhe_plan *fuzz_fhe_plan(void) {
   if (pn_fhe_compile(&ctx, g, &o, &p)) abort();
   pn_graph_free(g);
   return p;
+}
+
+/* B (its first MiB at most) as the client's side of a server session that sent HELLO: written into a socketpair
+** whose write end is then shut, read by pn_fhe_serve_session; returns the session's status. */
+static inline int fuzz_fhe_session(struct pn_ctx *ctx, struct pn_fhe_server *srv, const uint8_t *hello, size_t hl,
+                                   const uint8_t *b, size_t n, struct pn_fhe_serve_stats *st) {
+  int sv[2], big = 1 << 22;
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) abort();
+  setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  for (size_t put = 0; put < n && put < ((size_t)1 << 20);) {
+    ssize_t w = write(sv[1], b + put, n - put);
+    if (w <= 0) break;
+    put += (size_t)w;
+  }
+  shutdown(sv[1], SHUT_WR);
+  struct pn_fhe_conn *c;
+  if (pn_fhe_conn_from_fd(ctx, sv[0], 2000, &c)) abort();
+  int rc = pn_fhe_serve_session(ctx, c, srv, hello, hl, st);
+  pn_fhe_conn_free(c);
+  close(sv[1]);
+  return rc;
 }
 
 #endif

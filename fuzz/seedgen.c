@@ -9,9 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "ckks_fuzz_common.h"
 #include "fhe/fhe.h"
@@ -152,22 +150,9 @@ static void fhe_seeds(void) {
   pn_fhe_frame_put_header(w + ql, PN_FHE_MSG_BYE, 0);
   if (sess > ((size_t)1 << 20)) die("the session's keys outgrew the 1 MiB the fuzz target feeds", NULL);
   {
-    int sv[2], big = 1 << 22;
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) die("socketpair", NULL);
-    setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
-    setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-    for (size_t at = 0; at < sess;) {
-      ssize_t n = write(sv[1], st + at, sess - at);
-      if (n <= 0) die("socketpair write", NULL);
-      at += (size_t)n;
-    }
-    shutdown(sv[1], SHUT_WR);
-    struct pn_fhe_conn *c;
     struct pn_fhe_serve_stats ss;
-    if (pn_fhe_server_new(&ctx, p, NULL, 16, &srv) || pn_fhe_conn_from_fd(&ctx, sv[0], 2000, &c)) die("server", &ctx);
-    if (pn_fhe_serve_session(&ctx, c, srv, hello, hl, &ss) || ss.queries != 1) die("session", &ctx);
-    pn_fhe_conn_free(c);
-    close(sv[1]);
+    if (pn_fhe_server_new(&ctx, p, NULL, 16, &srv)) die("server", &ctx);
+    if (fuzz_fhe_session(&ctx, srv, hello, hl, st, sess, &ss) || ss.queries != 1) die("session", &ctx);
     pn_fhe_server_free(srv);
   }
   put("fhe_net", "valid-session.bin", &m2, 1, st, sess);
