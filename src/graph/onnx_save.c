@@ -396,9 +396,19 @@ static int write_ext(struct pn_ctx *ctx, const struct saver *s, const char *dpat
   return durable ? pn_atomic_commit(ctx, &af) : pn_atomic_commit_nosync(ctx, &af);
 }
 
+/* The top graph's initializers' bytes: a lower bound of the message's size. */
+static size_t init_bytes(const struct pn_graph *g) {
+  size_t b = 0;
+  for (int i = 0; i < g->n_inits; i++) b += pn_tensor_nbytes(g->inits[i]);
+  return b;
+}
+
 /* ext_min 0: inline, unless the message would pass protobuf's 2 GiB limit; then (or with ext_min > 0) the
-** initializers of at least max(ext_min, 1 KiB) bytes go to PATH.data beside the model. */
+** initializers of at least max(ext_min, 1 KiB) bytes go to PATH.data beside the model. Weights that alone pass
+** the limit go outside from the start; otherwise the message is built inline, measured and, if too large,
+** built again with external weights. */
 static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path, bool durable, size_t ext_min) {
+  if (!ext_min && init_bytes(g) > ONNX_MAX_BYTES) ext_min = 1024;
   struct saver s = {.ctx = ctx, .a = pn_arena_new(), .ext_min = ext_min};
   if (!s.a) return nomem(&s);
   Onnx__ModelProto m;
