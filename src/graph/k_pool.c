@@ -279,17 +279,16 @@ PN_TARGET_CLONES static void mp_row(const float *r, float *y, int64_t n, int64_t
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MP_X86 1
-#include <immintrin.h>
+#include "graph/k_x512.h"
 
 /* Values q[l * sx] of lanes l < cnt (sx 1 or 2), read in masked loads: nothing past them. */
 __attribute__((target("avx512f"))) static inline __m512 mp_taps(const float *q, int64_t sx,
                                                                 int64_t cnt) {
   if (sx == 1) return _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1), q);
-  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   int64_t span = 2 * cnt - 1;   /* floats from q[0] to q[2 (cnt - 1)] */
   __mmask16 m0 = span >= 16 ? 0xffff : (__mmask16)((1u << span) - 1);
   __mmask16 m1 = span > 16 ? (__mmask16)((1u << (span - 16)) - 1) : 0;
-  return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0, q), even,
+  return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0, q), pn_x512_even(),
                                 _mm512_maskz_loadu_ps(m1, q + 16));
 }
 

@@ -229,7 +229,7 @@ PN_TARGET_CLONES static void output_row(const float *mo, int64_t ldm, int64_t tw
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define WINO_X86 1
-#include <immintrin.h>
+#include "graph/k_x512.h"
 
 /* input_row and output_row with AVX-512, 16 tiles a step: the even and odd columns of the padded
 ** rows come from two-register permutes and the tiles go to the packed layout in masked stores (a
@@ -246,6 +246,13 @@ __attribute__((target("avx512f"))) static inline __m512 load_cols(const float *x
   if (hi <= lo) return _mm512_setzero_ps();
   __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
   return _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)xr + (uintptr_t)(q0 * 4)));
+}
+
+/* The input rows iy0 .. iy0 + n - 1 under a row of tiles (plane xp, ih x iw): xr[r] the row
+** iy0 + r, NULL where it lies in the padding. */
+static inline void rows_under(const float *xp, int64_t ih, int64_t iw, int64_t iy0, int n,
+                              const float **xr /* OUT: n */) {
+  for (int r = 0; r < n; r++) xr[r] = iy0 + r >= 0 && iy0 + r < ih ? xp + (iy0 + r) * iw : NULL;
 }
 
 /* A step of 16 tiles from tile s0 of a row of tw (the block's tile t0 + s0 on): its n tiles'
@@ -280,11 +287,9 @@ __attribute__((target("avx512f"))) static void input_row512(const float *xp, int
                                                             int64_t iw, int64_t iy0, int64_t pl,
                                                             int64_t tw, float *v, int64_t ldv,
                                                             int64_t t0, int64_t ci, int64_t c) {
-  const float *xr[4];   /* input rows iy0 .. iy0 + 3, NULL in the padding */
-  for (int r = 0; r < 4; r++)
-    xr[r] = iy0 + r >= 0 && iy0 + r < ih ? xp + (iy0 + r) * iw : NULL;
-  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  const float *xr[4];
+  rows_under(xp, ih, iw, iy0, 4, xr);
+  const __m512i even = pn_x512_even(), odd = pn_x512_odd();
   for (int64_t s0 = 0; s0 < tw; s0 += 16) {
     struct step st = step_at(t0, s0, tw);
     /* padded columns 2 s0 + {0, 16, 2, 18} + lane of the four rows, B^T on the left */
@@ -392,11 +397,9 @@ __attribute__((target("avx512f"))) static void input_row4_512(const float *xp, i
                                                               int64_t iw, int64_t iy0, int64_t pl,
                                                               int64_t tw, float *v, int64_t ldv,
                                                               int64_t t0, int64_t ci, int64_t c) {
-  const float *xr[6];   /* input rows iy0 .. iy0 + 5, NULL in the padding */
-  for (int r = 0; r < 6; r++)
-    xr[r] = iy0 + r >= 0 && iy0 + r < ih ? xp + (iy0 + r) * iw : NULL;
-  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  const float *xr[6];
+  rows_under(xp, ih, iw, iy0, 6, xr);
+  const __m512i even = pn_x512_even(), odd = pn_x512_odd();
   const __m512i next0 = _mm512_set_epi32(16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
   const __m512i next1 = _mm512_set_epi32(17, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
   for (int64_t s0 = 0; s0 < tw; s0 += 16) {

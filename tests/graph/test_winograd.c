@@ -28,6 +28,31 @@ static void random_geo(struct geo *g, int64_t max_hw, int wide) {
   if (g->iw + g->pads[1] + g->pads[3] < 3) g->pads[3] = 3 - g->iw - g->pads[1];
 }
 
+/* The knobs the tests turn (the tile threshold, where F(4x4) starts, the block size) and the
+** CPU level: saved before each test and restored after it, whether it passed, failed or skipped. */
+static struct {
+  int64_t min_tiles, f4_min_out, f4_min_out_any, block_floats;
+} saved_knobs;
+
+static int knobs_save(void **state) {
+  (void)state;
+  saved_knobs.min_tiles = pn_winograd_min_tiles;
+  saved_knobs.f4_min_out = pn_winograd_f4_min_out;
+  saved_knobs.f4_min_out_any = pn_winograd_f4_min_out_any;
+  saved_knobs.block_floats = pn_winograd_block_floats;
+  return 0;
+}
+
+static int knobs_restore(void **state) {
+  (void)state;
+  pn_winograd_min_tiles = saved_knobs.min_tiles;
+  pn_winograd_f4_min_out = saved_knobs.f4_min_out;
+  pn_winograd_f4_min_out_any = saved_knobs.f4_min_out_any;
+  pn_winograd_block_floats = saved_knobs.block_floats;
+  pn_cpu_set_level(-1);
+  return 0;
+}
+
 /* Direct convolution in double; *mag gets, per output, the sum of |terms| (error scale). */
 static void reference(const struct geo *g, const float *x, const float *w, const float *b,
                       bool relu, int64_t oh, int64_t ow, double *ref, double *mag) {
@@ -120,8 +145,6 @@ static void run_case(const struct geo *g, int threads, bool relu, bool bias) {
 
 static void test_winograd_random(void **state) {
   (void)state;
-  int64_t saved = pn_winograd_min_tiles, saved_f4 = pn_winograd_f4_min_out,
-          saved_any = pn_winograd_f4_min_out_any;
   pn_winograd_min_tiles = 1;
   pn_winograd_f4_min_out = pn_winograd_f4_min_out_any = INT64_MAX;   /* F(2x2) only: F(4x4)
                                                                   ** has its own test and bound */
@@ -138,9 +161,6 @@ static void test_winograd_random(void **state) {
     }
     run_case(&g, rep >= 140 ? 2 : (int)irand(1, 2), irand(0, 1), irand(0, 1));
   }
-  pn_winograd_min_tiles = saved;
-  pn_winograd_f4_min_out = saved_f4;
-  pn_winograd_f4_min_out_any = saved_any;
 }
 
 /* The AVX-512 transforms (16 tiles a step, masked loads and stores, steps crossing GEMM panels)
@@ -153,8 +173,6 @@ static void test_winograd_avx512_same_bits(void **state) {
     printf("test_winograd: no AVX-512 on this CPU: the AVX-512 transforms are not exercised\n");
     skip();
   }
-  int64_t saved = pn_winograd_min_tiles, saved_f4 = pn_winograd_f4_min_out,
-          saved_any = pn_winograd_f4_min_out_any;
   pn_winograd_min_tiles = 1;
   pn_winograd_f4_min_out = pn_winograd_f4_min_out_any = INT64_MAX;   /* F(2x2) of both levels */
   struct call cl;
@@ -197,9 +215,6 @@ static void test_winograd_avx512_same_bits(void **state) {
         pn_tensor_free(Y[1]);
   }
   call_free(&cl);
-  pn_winograd_min_tiles = saved;
-  pn_winograd_f4_min_out = saved_f4;
-  pn_winograd_f4_min_out_any = saved_any;
 }
 
 /* F(4x4, 3x3)'s bound, relative to the terms' magnitude as assert_near's. Rounding errors (u =
@@ -231,8 +246,6 @@ static void test_winograd_f4_random(void **state) {
     printf("test_winograd: no AVX-512 on this CPU: F(4x4, 3x3) is not taken\n");
     skip();
   }
-  int64_t saved = pn_winograd_min_tiles, saved_f4 = pn_winograd_f4_min_out,
-          saved_any = pn_winograd_f4_min_out_any, saved_blk = pn_winograd_block_floats;
   pn_winograd_min_tiles = 1;
   pn_winograd_f4_min_out = pn_winograd_f4_min_out_any = 1;
   struct call cl;
@@ -295,10 +308,6 @@ static void test_winograd_f4_random(void **state) {
   printf("test_winograd: largest |error| / (1 + terms): F(4x4) %.3g (bound %g), im2col %.3g, "
          "F(2x2) %.3g\n", worst[0], F4_TOL, worst[1], worst[2]);
   call_free(&cl);
-  pn_winograd_min_tiles = saved;
-  pn_winograd_f4_min_out = saved_f4;
-  pn_winograd_f4_min_out_any = saved_any;
-  pn_winograd_block_floats = saved_blk;
 }
 
 /* Where Winograd applies, and that without a cache (the executor's no_fuse reference) or below
@@ -357,11 +366,9 @@ static void test_winograd_dispatch(void **state) {
   struct pn_conv_cache *cache = NULL;
   assert_int_equal(pn_conv_run_act(&a, ins, 2, Y, false, &cache), PN_OK);   /* 1 tile */
   assert_false(pn_conv_cache_winograd(cache));
-  int64_t saved = pn_winograd_min_tiles;
   pn_winograd_min_tiles = 1;
   assert_int_equal(pn_conv_run_act(&a, ins, 2, Y, false, &cache), PN_OK);
   assert_true(pn_conv_cache_winograd(cache));
-  pn_winograd_min_tiles = saved;
   pn_conv_cache_free(cache);
   pn_tensor_free(X), pn_tensor_free(W), pn_tensor_free(Y);
   call_free(&cl);
@@ -369,10 +376,10 @@ static void test_winograd_dispatch(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_winograd_random),
-      cmocka_unit_test(test_winograd_dispatch),
-      cmocka_unit_test(test_winograd_avx512_same_bits),
-      cmocka_unit_test(test_winograd_f4_random),
+      cmocka_unit_test_setup_teardown(test_winograd_random, knobs_save, knobs_restore),
+      cmocka_unit_test_setup_teardown(test_winograd_dispatch, knobs_save, knobs_restore),
+      cmocka_unit_test_setup_teardown(test_winograd_avx512_same_bits, knobs_save, knobs_restore),
+      cmocka_unit_test_setup_teardown(test_winograd_f4_random, knobs_save, knobs_restore),
   };
   return cmocka_run_group_tests(tests, setup_prg, teardown_prg);
 }
