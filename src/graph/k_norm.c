@@ -4,8 +4,10 @@
 ** spatial=0 form of opsets < 9, per activation). In training mode (opset 14+) it normalises with
 ** the batch statistics and returns the updated running mean and (biased) variance. Statistics of
 ** LayerNormalization and the sums of Softmax are accumulated in double; Softmax subtracts the
-** maximum first. Float32 only. */
+** maximum first. Float32 only. Their rows are cut into chunks for k_par.c's pool (par_rows), which
+** never waits for a helper that has not started. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,6 +246,48 @@ static void ln_expand(const struct pn_tensor *p, int nn, const int64_t *dims, fl
   }
 }
 
+/* Rows [0, nrows) of `len` values each, in chunks of `*per` rows run by pn_par_for on the
+** current OpenMP team's size (the executor sets it: the whole team for LayerNormalization and
+** Softmax): a chunk is at least 2^14 values and a thread gets up to 4 chunks. Each row is computed
+** whole by one thread, so the bits do not depend on the threads. */
+static void par_rows(int64_t nrows, int64_t len, pn_par_fn fn, void *job, int64_t *per) {
+  int threads = omp_get_max_threads();
+  int64_t min_rows = len > 0 ? ((int64_t)1 << 14) / len : nrows;
+  if (min_rows < 1) min_rows = 1;
+  int64_t nchunk = threads > 1 ? 4 * (int64_t)threads : 1;
+  if (nchunk > nrows / min_rows) nchunk = nrows / min_rows > 0 ? nrows / min_rows : 1;
+  *per = (nrows + nchunk - 1) / nchunk;
+  if (*per < 1) *per = 1;
+  if (nrows > 0) pn_par_for(threads, (nrows + *per - 1) / *per, fn, job);
+}
+
+struct ln_job {
+  const float *x, *scale, *bias;
+  float *y, *mean, *inv;
+  int64_t rows, inner;
+  float eps;
+  int64_t per;
+};
+
+static void ln_rows(void *arg, int64_t ch) {
+  const struct ln_job *j = arg;
+  int64_t inner = j->inner;
+  int64_t end = (ch + 1) * j->per < j->rows ? (ch + 1) * j->per : j->rows;
+  for (int64_t o = ch * j->per; o < end; o++) {
+    const float *xr = j->x + o * inner;
+    float *yr = j->y + o * inner;
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < inner; i++) sum += xr[i];
+    double mu = inner > 0 ? sum / (double)inner : 0;
+    for (int64_t i = 0; i < inner; i++) sq += (xr[i] - mu) * (xr[i] - mu);
+    double var = inner > 0 ? sq / (double)inner : 0, inv = 1.0 / sqrt(var + j->eps);
+    for (int64_t i = 0; i < inner; i++)
+      yr[i] = (float)((xr[i] - mu) * inv * j->scale[i] + j->bias[i]);
+    if (j->mean) j->mean[o] = (float)mu;
+    if (j->inv) j->inv[o] = (float)inv;
+  }
+}
+
 int pn_run_layer_norm(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                       struct pn_tensor *const *out, int n_out) {
   const struct pn_tensor *x = in[0], *sc = in[1], *b = n_in > 2 ? in[2] : NULL;
@@ -270,21 +314,9 @@ int pn_run_layer_norm(const struct pn_op_args *a, const struct pn_tensor *const 
   ln_expand(sc, x->ndim - axis, x->dims + axis, scale);
   if (b) ln_expand(b, x->ndim - axis, x->dims + axis, bias);
   else memset(bias, 0, (size_t)inner * sizeof *bias);
-  const float *xp = x->data;
-  float *yp = y->data, *mp = om ? om->data : NULL, *ip = oi ? oi->data : NULL;
-#pragma omp parallel for schedule(static) if (outer * inner > 65536)
-  for (int64_t o = 0; o < outer; o++) {
-    const float *xr = xp + o * inner;
-    float *yr = yp + o * inner;
-    double sum = 0, sq = 0;
-    for (int64_t i = 0; i < inner; i++) sum += xr[i];
-    double mu = inner > 0 ? sum / (double)inner : 0;
-    for (int64_t i = 0; i < inner; i++) sq += (xr[i] - mu) * (xr[i] - mu);
-    double var = inner > 0 ? sq / (double)inner : 0, inv = 1.0 / sqrt(var + eps);
-    for (int64_t i = 0; i < inner; i++) yr[i] = (float)((xr[i] - mu) * inv * scale[i] + bias[i]);
-    if (mp) mp[o] = (float)mu;
-    if (ip) ip[o] = (float)inv;
-  }
+  struct ln_job j = {x->data, scale, bias, y->data, om ? om->data : NULL, oi ? oi->data : NULL,
+                     outer, inner, eps, 0};
+  par_rows(outer, inner, ln_rows, &j, &j.per);
   free(par);
   return PN_OK;
 }
@@ -312,6 +344,33 @@ int pn_infer_softmax(const struct pn_op_args *a, const struct pn_shape *in, int 
   return PN_OK;
 }
 
+struct sm_job {
+  const float *x;
+  float *y;
+  int64_t rows, len, inner, per;
+};
+
+static void sm_rows(void *arg, int64_t ch) {
+  const struct sm_job *jb = arg;
+  int64_t len = jb->len, inner = jb->inner;
+  int64_t end = (ch + 1) * jb->per < jb->rows ? (ch + 1) * jb->per : jb->rows;
+  for (int64_t r = ch * jb->per; r < end; r++) {
+    int64_t o = r / inner, i = r % inner;
+    const float *xr = jb->x + o * len * inner + i;
+    float *yr = jb->y + o * len * inner + i;
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < len; j++) mx = xr[j * inner] > mx ? xr[j * inner] : mx;
+    double sum = 0;
+    for (int64_t j = 0; j < len; j++) {
+      float e = expf(xr[j * inner] - mx);
+      yr[j * inner] = e;
+      sum += e;
+    }
+    float invs = (float)(1.0 / sum);
+    for (int64_t j = 0; j < len; j++) yr[j * inner] *= invs;
+  }
+}
+
 int pn_run_softmax(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                    struct pn_tensor *const *out, int n_out) {
   const struct pn_tensor *x = in[0];
@@ -333,24 +392,7 @@ int pn_run_softmax(const struct pn_op_args *a, const struct pn_tensor *const *in
     len = pn_shape_numel(x->ndim - axis, x->dims + axis);
     inner = 1;
   }
-  const float *xp = x->data;
-  float *yp = y->data;
-  int64_t rows = outer * inner;
-#pragma omp parallel for schedule(static) if (rows * len > 65536)
-  for (int64_t r = 0; r < rows; r++) {
-    int64_t o = r / inner, i = r % inner;
-    const float *xr = xp + o * len * inner + i;
-    float *yr = yp + o * len * inner + i;
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < len; j++) mx = xr[j * inner] > mx ? xr[j * inner] : mx;
-    double sum = 0;
-    for (int64_t j = 0; j < len; j++) {
-      float e = expf(xr[j * inner] - mx);
-      yr[j * inner] = e;
-      sum += e;
-    }
-    float invs = (float)(1.0 / sum);
-    for (int64_t j = 0; j < len; j++) yr[j * inner] *= invs;
-  }
+  struct sm_job j = {x->data, y->data, outer * inner, len, inner, 0};
+  par_rows(j.rows, len, sm_rows, &j, &j.per);
   return PN_OK;
 }

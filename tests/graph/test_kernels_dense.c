@@ -923,6 +923,67 @@ static void test_softmax(void **state) {
   }
 }
 
+/* LayerNormalization and Softmax on enough rows to be cut into chunks (k_norm.c's par_rows: at
+** least 2^14 values a chunk, up to 4 chunks a thread): 1, 2 and 3 threads give the same bits (each
+** row is computed whole by one thread), row counts that do not divide into the chunks, Softmax
+** along the last axis and along a middle one (rows spaced apart), LayerNorm with its Mean and
+** InvStdDev outputs. The outputs are filled with NaN bytes first, so a chunk skipped fails the
+** comparison, and a chunk's rows taken from the wrong place give other values. */
+static void test_norm_rows_threads(void **state) {
+  (void)state;
+  for (int t = 0; t < 12; t++) {
+    int64_t d[3] = {rnd(1, 3), rnd(20, 90), rnd(200, 1100)};
+    if (t % 3 == 2) d[1] = 1;   /* one row a batch item: the chunks cut across the batch */
+    struct pn_tensor *x = rand_tensor(3, d), *y[3][3];
+    const struct pn_tensor *in[3] = {x, NULL, NULL};
+    struct op_case c;
+    bool ln = t % 2;
+    struct pn_tensor *sc = NULL, *b = NULL;
+    if (ln) {
+      case_init(&c, "LayerNormalization", 3, 3, 17);
+      set_int(&c, "axis", -1);
+      sc = rand_tensor(1, &d[2]);
+      b = rand_tensor(1, &d[2]);
+      in[1] = sc, in[2] = b;
+    } else {
+      case_init(&c, "Softmax", 1, 1, 13);
+      set_int(&c, "axis", t % 4 == 0 ? 1 : -1);
+    }
+    int nout = ln ? 3 : 1;
+    for (int k = 0; k < 3; k++) {
+      omp_set_num_threads(k + 1);
+      struct pn_op_args a = {&c.ctx, c.node, c.opset};
+      struct pn_shape si[3], so[3];
+      for (int i = 0; i < (ln ? 3 : 1); i++) si[i] = shape_of(in[i]);
+      assert_int_equal(pn_op_defs[ln ? PN_OP_LAYER_NORM : PN_OP_SOFTMAX].infer(&a, si, ln ? 3 : 1,
+                                                                               so, nout),
+                       PN_OK);
+      for (int i = 0; i < nout; i++) {
+        y[k][i] = pn_tensor_new(so[i].dtype, so[i].ndim, so[i].dims);
+        assert_non_null(y[k][i]);
+        memset(y[k][i]->data, 0xff, (size_t)pn_tensor_numel(y[k][i]) * sizeof(float));
+      }
+      assert_int_equal(pn_op_defs[ln ? PN_OP_LAYER_NORM : PN_OP_SOFTMAX].run(&a, in, ln ? 3 : 1,
+                                                                             y[k], nout),
+                       PN_OK);
+    }
+    omp_set_num_threads(1);
+    for (int k = 1; k < 3; k++)
+      for (int i = 0; i < nout; i++)
+        if (memcmp(y[0][i]->data, y[k][i]->data,
+                   (size_t)pn_tensor_numel(y[0][i]) * sizeof(float)))
+          fail_msg("%s output %d: %d threads differ from 1 (seed %llu, case %d, x %lldx%lldx%lld)",
+                   ln ? "LayerNormalization" : "Softmax", i, k + 1, (unsigned long long)seed, t,
+                   (long long)d[0], (long long)d[1], (long long)d[2]);
+    const float *y0 = y[0][0]->data;   /* and no NaN left behind on one thread either */
+    for (int64_t i = 0; i < pn_tensor_numel(y[0][0]); i++) assert_false(isnan(y0[i]));
+    for (int k = 0; k < 3; k++)
+      for (int i = 0; i < nout; i++) pn_tensor_free(y[k][i]);
+    pn_tensor_free(x), pn_tensor_free(sc), pn_tensor_free(b);
+    case_free(&c);
+  }
+}
+
 /* ---- infer: errors name the attribute; unknown dims propagate ---- */
 
 static int infer(struct op_case *c, enum pn_op op, const struct pn_shape *in, int n_in,
@@ -1124,7 +1185,8 @@ int main(void) {
     cmocka_unit_test(test_pool_known),
     cmocka_unit_test(test_pool_random),   cmocka_unit_test(test_maxpool_fast_path),   cmocka_unit_test(test_global_pools),
     cmocka_unit_test(test_batch_norm),    cmocka_unit_test(test_layer_norm),
-    cmocka_unit_test(test_softmax),       cmocka_unit_test(test_infer_errors),
+    cmocka_unit_test(test_softmax),       cmocka_unit_test(test_norm_rows_threads),
+    cmocka_unit_test(test_infer_errors),
     cmocka_unit_test(test_infer_unknown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
