@@ -296,6 +296,191 @@ PN_TARGET_CLONES static void dw3x3_plane(const float *xp, const float *wp, float
   }
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DW_X86 1
+/* Mask of the lanes of 16 columns [q0, q0 + 16) that lie in a row iw wide. */
+static inline __mmask16 dw_mask(int64_t iw, int64_t q0) {
+  int64_t lo = q0 < 0 ? -q0 : 0, hi = iw - q0 < 16 ? iw - q0 : 16;
+  if (hi <= lo) return 0;
+  return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* Columns q0 + [0, 16) of row r under mask m (0 elsewhere). The address is formed as an integer:
+** lanes outside the row are masked off and never read. */
+#define DW_LOAD(m, r, q0) \
+  _mm512_maskz_loadu_ps((m), (const float *)((uintptr_t)(r) + (uintptr_t)((q0) * 4)))
+
+/* The fused activation of 16 outputs, as pn_act_apply computes it (NaN included). */
+__attribute__((target("avx512f"))) static inline __m512 dw_act(__m512 v, struct pn_act act,
+                                                               __m512 lo, __m512 hi) {
+  if (act.kind == PN_ACT_RELU) return _mm512_max_ps(v, _mm512_setzero_ps());   /* v > 0 ? v : 0 */
+  if (act.kind == PN_ACT_CLIP) return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); /* lo, then hi */
+  return v;
+}
+
+/* Widest output row dw3x3_plane512 takes (its per-block masks are on the stack). */
+#define DW512_MAX_OW 1024
+
+/* dw3x3_plane with AVX-512, 16 outputs of a row a step, straight from the input: the taps come
+** from masked loads (0 in the padding; for stride 2 the even and odd columns from two-register
+** permutes), so there is no padded copy of the plane and no tail loop, and any pads and vertical
+** stride are taken. The load masks of each block of 16 outputs are worked out once per plane.
+** Each output is the same sequence of operations as in dw3x3_plane and the generic loop (from 0,
+** taps in order, a multiply then an add: no FMA; rows outside the image are skipped, columns
+** outside it add w * 0), so the bits are the same. */
+__attribute__((target("avx512f"))) static void dw3x3_plane512(const float *xp, const float *wp,
+                                                              float bias, struct pn_act act,
+                                                              float *yp,
+                                                              const struct pn_window *win) {
+  int64_t ih = win->in[0], iw = win->in[1], oh = win->out[0], ow = win->out[1];
+  int64_t sy = win->s[0], sx = win->s[1], pt = win->pb[0], pl = win->pb[1];
+  int64_t nb = (ow + 15) / 16;
+  __mmask16 mk[DW512_MAX_OW / 16][5];   /* per block: the loads' masks, then the store's */
+  for (int64_t bi = 0; bi < nb; bi++) {
+    int64_t ox = 16 * bi, q = sx * ox - pl, left = ow - ox;
+    if (sx == 1) {
+      for (int k = 0; k < 3; k++) mk[bi][k] = dw_mask(iw, q + k);
+      mk[bi][3] = 0;
+    } else {
+      mk[bi][0] = dw_mask(iw, q);
+      mk[bi][1] = dw_mask(iw, q + 16);
+      mk[bi][2] = dw_mask(iw, q + 2);
+      mk[bi][3] = dw_mask(iw, q + 18);
+    }
+    mk[bi][4] = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+  }
+  __m512 wv[9];
+  for (int k = 0; k < 9; k++) wv[k] = _mm512_set1_ps(wp[k]);
+  const __m512 w0 = wv[0], w1 = wv[1], w2 = wv[2], w3 = wv[3], w4 = wv[4], w5 = wv[5],
+               w6 = wv[6], w7 = wv[7], w8 = wv[8];
+  const __m512 vb = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(act.lo),
+               vhi = _mm512_set1_ps(act.hi), zero = _mm512_setzero_ps();
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (int64_t oy = 0; oy < oh; oy++) {
+    const float *rows[3];
+    int nr = 0, kys[3];
+    for (int ky = 0; ky < 3; ky++) {
+      int64_t iy = oy * sy - pt + ky;
+      if (iy >= 0 && iy < ih) {
+        rows[nr] = xp + iy * iw;
+        kys[nr++] = 3 * ky;
+      }
+    }
+    float *yr = yp + oy * ow;
+    if (nr == 3 && sx == 1 && sy == 1 && oy + 1 < oh && rows[2] + iw < xp + ih * iw) {
+      /* two output rows from four input rows: each row's loads serve both, and the two sums
+      ** are independent chains */
+      const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2], *r3 = r2 + iw;
+      float *yr1 = yr + ow;
+      for (int64_t bi = 0; bi < nb; bi++) {
+        const __mmask16 *m = mk[bi];
+        __mmask16 m0 = m[0], m1 = m[1], m2 = m[2];
+        int64_t q = 16 * bi - pl;
+        __m512 u = zero, v = zero, t0, t1, t2;
+        t0 = DW_LOAD(m0, r0, q), t1 = DW_LOAD(m1, r0, q + 1), t2 = DW_LOAD(m2, r0, q + 2);
+        u = _mm512_add_ps(u, _mm512_mul_ps(w0, t0));
+        u = _mm512_add_ps(u, _mm512_mul_ps(w1, t1));
+        u = _mm512_add_ps(u, _mm512_mul_ps(w2, t2));
+        t0 = DW_LOAD(m0, r1, q), t1 = DW_LOAD(m1, r1, q + 1), t2 = DW_LOAD(m2, r1, q + 2);
+        u = _mm512_add_ps(u, _mm512_mul_ps(w3, t0));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w0, t0));
+        u = _mm512_add_ps(u, _mm512_mul_ps(w4, t1));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w1, t1));
+        u = _mm512_add_ps(u, _mm512_mul_ps(w5, t2));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w2, t2));
+        t0 = DW_LOAD(m0, r2, q), t1 = DW_LOAD(m1, r2, q + 1), t2 = DW_LOAD(m2, r2, q + 2);
+        u = _mm512_add_ps(u, _mm512_mul_ps(w6, t0));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w3, t0));
+        u = _mm512_add_ps(u, _mm512_mul_ps(w7, t1));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w4, t1));
+        u = _mm512_add_ps(u, _mm512_mul_ps(w8, t2));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w5, t2));
+        t0 = DW_LOAD(m0, r3, q), t1 = DW_LOAD(m1, r3, q + 1), t2 = DW_LOAD(m2, r3, q + 2);
+        v = _mm512_add_ps(v, _mm512_mul_ps(w6, t0));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w7, t1));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w8, t2));
+        _mm512_mask_storeu_ps(yr + 16 * bi, m[4], dw_act(_mm512_add_ps(u, vb), act, vlo, vhi));
+        _mm512_mask_storeu_ps(yr1 + 16 * bi, m[4], dw_act(_mm512_add_ps(v, vb), act, vlo, vhi));
+      }
+      oy++;
+      continue;
+    }
+    if (nr == 3 && sx == 1) {   /* the common case, unrolled with the taps in registers */
+      const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
+      for (int64_t bi = 0; bi < nb; bi++) {
+        const __mmask16 *m = mk[bi];
+        __mmask16 m0 = m[0], m1 = m[1], m2 = m[2];
+        int64_t q = 16 * bi - pl;
+        __m512 v = zero;
+        v = _mm512_add_ps(v, _mm512_mul_ps(w0, DW_LOAD(m0, r0, q)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w1, DW_LOAD(m1, r0, q + 1)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w2, DW_LOAD(m2, r0, q + 2)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w3, DW_LOAD(m0, r1, q)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w4, DW_LOAD(m1, r1, q + 1)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w5, DW_LOAD(m2, r1, q + 2)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w6, DW_LOAD(m0, r2, q)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w7, DW_LOAD(m1, r2, q + 1)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w8, DW_LOAD(m2, r2, q + 2)));
+        _mm512_mask_storeu_ps(yr + 16 * bi, m[4], dw_act(_mm512_add_ps(v, vb), act, vlo, vhi));
+      }
+      continue;
+    }
+    if (nr == 3) {
+      const float *r0 = rows[0], *r1 = rows[1], *r2 = rows[2];
+      for (int64_t bi = 0; bi < nb; bi++) {
+        const __mmask16 *m = mk[bi];
+        __mmask16 m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3];
+        int64_t q = 32 * bi - pl;
+        __m512 v = zero, a0, a1, b0, b1;
+        a0 = DW_LOAD(m0, r0, q), a1 = DW_LOAD(m1, r0, q + 16);
+        b0 = DW_LOAD(m2, r0, q + 2), b1 = DW_LOAD(m3, r0, q + 18);
+        v = _mm512_add_ps(v, _mm512_mul_ps(w0, _mm512_permutex2var_ps(a0, even, a1)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w1, _mm512_permutex2var_ps(a0, odd, a1)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w2, _mm512_permutex2var_ps(b0, even, b1)));
+        a0 = DW_LOAD(m0, r1, q), a1 = DW_LOAD(m1, r1, q + 16);
+        b0 = DW_LOAD(m2, r1, q + 2), b1 = DW_LOAD(m3, r1, q + 18);
+        v = _mm512_add_ps(v, _mm512_mul_ps(w3, _mm512_permutex2var_ps(a0, even, a1)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w4, _mm512_permutex2var_ps(a0, odd, a1)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w5, _mm512_permutex2var_ps(b0, even, b1)));
+        a0 = DW_LOAD(m0, r2, q), a1 = DW_LOAD(m1, r2, q + 16);
+        b0 = DW_LOAD(m2, r2, q + 2), b1 = DW_LOAD(m3, r2, q + 18);
+        v = _mm512_add_ps(v, _mm512_mul_ps(w6, _mm512_permutex2var_ps(a0, even, a1)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w7, _mm512_permutex2var_ps(a0, odd, a1)));
+        v = _mm512_add_ps(v, _mm512_mul_ps(w8, _mm512_permutex2var_ps(b0, even, b1)));
+        _mm512_mask_storeu_ps(yr + 16 * bi, m[4], dw_act(_mm512_add_ps(v, vb), act, vlo, vhi));
+      }
+      continue;
+    }
+    for (int64_t bi = 0; bi < nb; bi++) {   /* rows cut by the padding */
+      const __mmask16 *m = mk[bi];
+      int64_t q = sx * 16 * bi - pl;
+      __m512 v = zero;
+      for (int i = 0; i < nr; i++) {
+        const float *r = rows[i];
+        __m512 t0, t1, t2;
+        if (sx == 1) {
+          t0 = DW_LOAD(m[0], r, q);
+          t1 = DW_LOAD(m[1], r, q + 1);
+          t2 = DW_LOAD(m[2], r, q + 2);
+        } else {
+          __m512 a0 = DW_LOAD(m[0], r, q), a1 = DW_LOAD(m[1], r, q + 16);
+          __m512 b0 = DW_LOAD(m[2], r, q + 2), b1 = DW_LOAD(m[3], r, q + 18);
+          t0 = _mm512_permutex2var_ps(a0, even, a1);
+          t1 = _mm512_permutex2var_ps(a0, odd, a1);
+          t2 = _mm512_permutex2var_ps(b0, even, b1);
+        }
+        const __m512 *wr = wv + kys[i];
+        v = _mm512_add_ps(v, _mm512_mul_ps(wr[0], t0));
+        v = _mm512_add_ps(v, _mm512_mul_ps(wr[1], t1));
+        v = _mm512_add_ps(v, _mm512_mul_ps(wr[2], t2));
+      }
+      _mm512_mask_storeu_ps(yr + 16 * bi, m[4], dw_act(_mm512_add_ps(v, vb), act, vlo, vhi));
+    }
+  }
+}
+#endif
+
 static _Thread_local float *dw_buf;
 static _Thread_local int64_t dw_cap;
 
@@ -319,7 +504,14 @@ PN_TARGET_CLONES static void dw_chunk(void *arg, int64_t ch) {
     if (lo[kx] > hi[kx]) lo[kx] = hi[kx];
   }
   float *pad = NULL;
-  if (j->fast && dw3x3_fits(win)) {
+#ifdef DW_X86
+  bool v512 = j->fast && kh == 3 && kw == 3 && dy == 1 && dx == 1 && (sx == 1 || sx == 2) &&
+              ow <= DW512_MAX_OW &&
+              pn_cpu_level() >= PN_CPU_AVX512;
+#else
+  bool v512 = false;
+#endif
+  if (j->fast && !v512 && dw3x3_fits(win)) {
     int64_t need = dw3x3_scratch(win);
     if (need > dw_cap) {
       free(dw_buf);
@@ -332,6 +524,12 @@ PN_TARGET_CLONES static void dw_chunk(void *arg, int64_t ch) {
     int64_t b = pl_i / m, oc = pl_i % m;
     const float *xp = x + (b * c + oc / mult) * ih * iw, *wp = w + oc * kh * kw;
     float *yp = y + pl_i * oh * ow;
+#ifdef DW_X86
+    if (v512) {
+      dw3x3_plane512(xp, wp, bias ? bias[oc] : 0.0f, act, yp, win);
+      continue;
+    }
+#endif
     if (pad) {
       dw3x3_plane(xp, wp, bias ? bias[oc] : 0.0f, act, yp, win, pad);
       continue;

@@ -339,12 +339,79 @@ static void test_matmul_cached_random(void **state) {
   omp_set_num_threads(1);
 }
 
+/* 3x3 depthwise Convs with a cache (dw3x3_plane512 with AVX-512, dw3x3_plane below it) give the
+** bits of the generic loop (no cache) on random geometries: widths across several 16-output
+** blocks and both edges, every pad from 0 to 4 on each side, vertical strides 1-3, horizontal 1-2,
+** channel multipliers 1-2, batch, bias, no activation / Relu / Clip, 1-2 threads, each CPU level. */
+static void test_dw3x3_same_bits(void **state) {
+  (void)state;
+  pn_cpu_set_level(-1);
+  int top = (int)pn_cpu_level();
+  for (int rep = 0; rep < 240; rep++) {
+    int level = (int)irand(0, top);
+    int64_t n = irand(1, 2), c = irand(2, 6), m = c * irand(1, 2);   /* c 1 is not depthwise */
+    struct pn_window w;
+    memset(&w, 0, sizeof w);
+    w.nsp = 2;
+    int64_t in[2] = {irand(1, 20), irand(0, 2) ? irand(1, 70) : irand(1, 8)};
+    for (int i = 0; i < 2; i++) {
+      w.in[i] = in[i];
+      w.k[i] = 3;
+      w.d[i] = 1;
+      w.s[i] = i == 0 ? irand(1, 3) : irand(1, 2);
+      w.pb[i] = irand(0, 4);
+      w.pe[i] = irand(0, 4);
+      if (in[i] + w.pb[i] + w.pe[i] < 3) w.pe[i] = 3 - in[i] - w.pb[i];
+      w.out[i] = (in[i] + w.pb[i] + w.pe[i] - 3) / w.s[i] + 1;
+    }
+    struct call cl;
+    call_init(&cl, "Conv", 3, 1, 11);
+    int64_t pads[4] = {w.pb[0], w.pb[1], w.pe[0], w.pe[1]};
+    pn_node_set_ints(cl.g, cl.n, "pads", 4, pads);
+    pn_node_set_ints(cl.g, cl.n, "strides", 2, w.s);
+    pn_node_set_ints(cl.g, cl.n, "dilations", 2, w.d);
+    pn_node_set_int(cl.g, cl.n, "group", c);
+    int64_t xd[4] = {n, c, w.in[0], w.in[1]}, wd[4] = {m, 1, 3, 3};
+    int64_t yd[4] = {n, m, w.out[0], w.out[1]};
+    struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
+    struct pn_tensor *B = trand(PN_DT_FLOAT, 1, &m), *Y0 = pn_tensor_new(PN_DT_FLOAT, 4, yd);
+    struct pn_tensor *Y1 = pn_tensor_new(PN_DT_FLOAT, 4, yd);
+    assert_true(Y0 && Y1);
+    int nin = irand(0, 1) ? 3 : 2;
+    struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1)};
+    const struct pn_tensor *ins[3] = {X, W, B};
+    struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
+    struct pn_conv_cache *cache = NULL;
+    omp_set_num_threads((int)irand(1, 2));
+    memset(Y0->data, 0xff, pn_tensor_nbytes(Y0));
+    memset(Y1->data, 0xff, pn_tensor_nbytes(Y1));
+    assert_int_equal(pn_conv_run_fused(&a, ins, nin, Y0, act, NULL), PN_OK);
+    pn_cpu_set_level(level);
+    assert_int_equal(pn_conv_run_fused(&a, ins, nin, Y1, act, &cache), PN_OK);
+    pn_cpu_set_level(-1);
+    if (memcmp(Y0->data, Y1->data, pn_tensor_nbytes(Y0))) {
+      printf("depthwise 3x3 level %d n %lld c %lld m %lld in %lldx%lld s %lldx%lld pads %lld %lld "
+             "%lld %lld act %d bias %d: cached path differs from the generic loop\n",
+             level, (long long)n, (long long)c, (long long)m, (long long)w.in[0],
+             (long long)w.in[1], (long long)w.s[0], (long long)w.s[1], (long long)pads[0],
+             (long long)pads[1], (long long)pads[2], (long long)pads[3], (int)act.kind, nin == 3);
+      fail();
+    }
+    pn_conv_cache_free(cache);
+    pn_tensor_free(X), pn_tensor_free(W), pn_tensor_free(B), pn_tensor_free(Y0);
+    pn_tensor_free(Y1);
+    call_free(&cl);
+  }
+  omp_set_num_threads(1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gemm_random),
       cmocka_unit_test(test_gemm_conv2d_pack),
       cmocka_unit_test(test_conv_cached_random),
       cmocka_unit_test(test_conv_skinny_random),
+      cmocka_unit_test(test_dw3x3_same_bits),
       cmocka_unit_test(test_matmul_cached_random),
   };
   return cmocka_run_group_tests(tests, setup_prg, teardown_prg);
