@@ -17,8 +17,9 @@
 ** tiles run by Winograd's F(2x2, 3x3) (k_winograd.c); other group-1 ones with more than
 ** SKINNY_MAX_POUT outputs by k_gemm.c's GEMM, filters packed once into the cache, the input
 ** packed straight into its blocks (no im2col buffer; 1x1 stride-1 ones multiply the input
-** itself); 3x3 depthwise ones by dw3x3_plane. Without a cache (the executor's no_fuse
-** reference) the plain paths above run, so the differential tester compares the two. */
+** itself); 3x3 depthwise ones by dw3x3_plane512 (AVX-512) or dw3x3_plane. Without a cache (the
+** executor's no_fuse reference) the plain paths above run, so the differential tester compares
+** the two. */
 #include <cblas.h>
 #include <limits.h>
 #include <omp.h>

@@ -6,7 +6,8 @@
 ** pn_conv_run_fused with a cache (packed GEMM, Winograd, 3x3 depthwise planes; no activation,
 ** Relu or Clip; outputs of at most 16 positions, one image or batches, each CPU level) against a
 ** double direct convolution on random 2-D geometries; MatMul by a
-** constant B through its cache (pn_matmul_run_cached) against a double product. Random cases print
+** constant B through its cache (pn_matmul_run_cached) against a double product; 3x3 depthwise
+** Convs with a cache against the generic loop, bit for bit. Random cases print
 ** their seed (PN_TEST_SEED replays them). */
 #define PN_TEST_NAME "test_gemm"
 #include "kernel_harness.h"
@@ -342,7 +343,8 @@ static void test_matmul_cached_random(void **state) {
 /* 3x3 depthwise Convs with a cache (dw3x3_plane512 with AVX-512, dw3x3_plane below it) give the
 ** bits of the generic loop (no cache) on random geometries: widths across several 16-output
 ** blocks and both edges, every pad from 0 to 4 on each side, vertical strides 1-3, horizontal 1-2,
-** channel multipliers 1-2, batch, bias, no activation / Relu / Clip, 1-2 threads, each CPU level. */
+** channel multipliers 1-2, batch, bias, no activation / Relu / Clip, 1-2 threads, each CPU
+** level. */
 static void test_dw3x3_same_bits(void **state) {
   (void)state;
   pn_cpu_set_level(-1);
