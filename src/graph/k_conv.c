@@ -590,13 +590,16 @@ struct skinny_job {
 ** each input vector R filters, and the R * P chains run side by side (a single dot product is
 ** bound by the latency of its adds); the k tail is masked. y[r * ldy + p] = the sums. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-sk_tile512(const float *w, const float *colT, int64_t ck, float *y, int64_t ldy, int R, int P) {
+sk_tile512(const float *w, const float *colT, int64_t ck, float *y, int64_t ldy, int R, int P,
+           const float *pf) {
   __m512 acc[4][4], cv[4];
   for (int r = 0; r < R; r++)
     for (int p = 0; p < P; p++) acc[r][p] = _mm512_setzero_ps();
   int64_t k = 0;
   for (; k + 16 <= ck; k += 16) {
     for (int p = 0; p < P; p++) cv[p] = _mm512_loadu_ps(colT + p * ck + k);
+    if (pf)
+      for (int r = 0; r < 4; r++) _mm_prefetch((const char *)(pf + r * ck + k), _MM_HINT_T0);
     for (int r = 0; r < R; r++) {
       __m512 wv = _mm512_loadu_ps(w + r * ck + k);
       for (int p = 0; p < P; p++) acc[r][p] = _mm512_fmadd_ps(wv, cv[p], acc[r][p]);
@@ -619,18 +622,20 @@ __attribute__((target("avx512f"))) static void skinny_rows512(const struct skinn
                                                               int64_t m0, int64_t m1) {
   int64_t ck = j->ck, pout = j->pout, m = m0;
   for (; m + 4 <= m1; m += 4) {
+    /* the first tile of a row block fetches the next block's 4 filter rows into L1 */
+    const float *pf = m + 8 <= m1 ? j->w + (m + 4) * ck : NULL;
     int64_t p = 0;
-    for (; p + 4 <= pout; p += 4)
-      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 4, 4);
-    for (; p < pout; p++)
-      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 4, 1);
+    for (; p + 4 <= pout; p += 4, pf = NULL)
+      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 4, 4, pf);
+    for (; p < pout; p++, pf = NULL)
+      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 4, 1, pf);
   }
   for (; m < m1; m++) {
     int64_t p = 0;
     for (; p + 4 <= pout; p += 4)
-      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 1, 4);
+      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 1, 4, NULL);
     for (; p < pout; p++)
-      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 1, 1);
+      sk_tile512(j->w + m * ck, j->colT + p * ck, ck, j->y + m * pout + p, pout, 1, 1, NULL);
   }
 }
 #endif
