@@ -46,6 +46,18 @@ PN_API int pn_onnx_save_file_external(struct pn_ctx *ctx, const struct pn_graph 
 /* pn_onnx_save_file without the fsync (pn_atomic_commit_nosync): for many files made durable
 ** together by the caller (pn_fsync_path on each, then on the folder). */
 PN_API int pn_onnx_save_file_nosync(struct pn_ctx *ctx, const struct pn_graph *g, const char *path);
+/* An initializer whose bytes are made while the file is written (its data is NULL): fill writes
+** bytes [off, off + len) of it into buf, asked once each, in order from off 0, at most 1 MiB at a time
+** (a multiple of 4 * PN_PRG_NORMAL_BLOCK bytes except the last); non-zero = out of memory. */
+struct pn_onnx_gen {
+  const struct pn_tensor *t;
+  int (*fill)(void *user, void *buf, size_t off, size_t len);
+  void *user;
+};
+/* pn_onnx_save_file_nosync for a graph some of whose initializers (data NULL) are generated: their
+** bytes go from a reused 1 MiB buffer to the file, never held whole. */
+PN_API int pn_onnx_save_file_gen_nosync(struct pn_ctx *ctx, const struct pn_graph *g, const char *path,
+                                        const struct pn_onnx_gen *gen, int n_gen);
 
 /* TensorProto files, as in ONNX's test data (input_0.pb, output_0.pb). *out is a heap tensor. */
 PN_API int pn_tensor_load_pb(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_tensor **out);

@@ -7,6 +7,7 @@
 ** weights in an external data file (PATH.data, ONNX's data_location EXTERNAL), as PyTorch and onnx do. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ struct ext_item {
 };
 struct saver {
   struct pn_ctx *ctx;
+  const struct pn_onnx_gen *gen; /* tensors whose bytes are generated while writing (data NULL) */
+  int n_gen;
   struct pn_arena *a;
   size_t ext_min; /* 0: every tensor inline */
   const char *ext_loc;
@@ -71,10 +74,16 @@ static int tensor_to_proto(struct saver *s, const struct pn_tensor *t, const cha
   tp->name = (char *)t->name;
   const size_t nb = pn_tensor_nbytes(t);
   *out = tp;
+  const uint8_t *data = t->data;
+  if (nb && !data) { /* generated while writing: raw_data points at its pn_onnx_gen (see gen_of) */
+    for (int i = 0; i < s->n_gen && !data; i++)
+      if (s->gen[i].t == t) data = (const uint8_t *)&s->gen[i];
+    if (!data) return pn_err(s->ctx, PN_ERR_INVALID, "%s: tensor has no data", where);
+  }
   if (!s->ext_min || nb < s->ext_min) {
     tp->has_raw_data = 1;
     tp->raw_data.len = nb;
-    tp->raw_data.data = nb ? t->data : NULL;
+    tp->raw_data.data = nb ? (uint8_t *)data : NULL;
     return PN_OK;
   }
   /* external: location, offset, length; the bytes are written by write_ext in this order */
@@ -366,27 +375,62 @@ struct file_sink {
   ProtobufCBuffer base;
   FILE *f;
   int err;
+  const struct saver *s;
+  uint8_t *chunk;              /* GEN_CHUNK bytes, for generated tensors */
 };
+
+/* Generated tensors' bytes are made GEN_CHUNK at a time into one reused buffer and written from it:
+** no memory of the tensor's size is touched. A multiple of 4 * PN_PRG_NORMAL_BLOCK bytes, so that
+** normal draws made chunk by chunk are the draws made at once. */
+#define GEN_CHUNK ((size_t)1 << 20)
+
+/* The pn_onnx_gen a raw_data pointer stands for, or NULL for real data. */
+static const struct pn_onnx_gen *gen_of(const struct saver *s, const uint8_t *data) {
+  if (!s || !s->n_gen) return NULL;
+  uintptr_t lo = (uintptr_t)s->gen, hi = (uintptr_t)(s->gen + s->n_gen), d = (uintptr_t)data;
+  if (d < lo || d >= hi) return NULL;
+  return &s->gen[(d - lo) / sizeof *s->gen];
+}
+
+/* Write len bytes of g's tensor to f, generated chunk by chunk; 0 or an errno value. */
+static int write_gen(const struct pn_onnx_gen *g, size_t len, uint8_t *chunk, FILE *f) {
+  for (size_t off = 0; off < len; off += GEN_CHUNK) {
+    size_t m = len - off < GEN_CHUNK ? len - off : GEN_CHUNK;
+    if (g->fill(g->user, chunk, off, m)) return ENOMEM;
+    if (fwrite(chunk, 1, m, f) != m) return errno ? errno : EIO;
+  }
+  return 0;
+}
 
 static void sink_append(ProtobufCBuffer *b, size_t len, const uint8_t *data) {
   struct file_sink *s = (struct file_sink *)b;
-  if (!s->err && len && fwrite(data, 1, len, s->f) != len) s->err = errno ? errno : EIO;
+  if (s->err || !len) return;
+  const struct pn_onnx_gen *g = gen_of(s->s, data);
+  if (g) s->err = write_gen(g, len, s->chunk, s->f);
+  else if (fwrite(data, 1, len, s->f) != len) s->err = errno ? errno : EIO;
 }
 
 #define SAVE_STREAM_BUF ((size_t)1 << 16)
 
 /* The external data file: every listed tensor at its offset, zeros between (alignment). */
-static int write_ext(struct pn_ctx *ctx, const struct saver *s, const char *dpath, bool durable) {
+static int write_ext(struct pn_ctx *ctx, const struct saver *s, const char *dpath, bool durable,
+                     uint8_t *chunk) {
   struct pn_atomic_file af = {0};
   int rc = pn_atomic_open(ctx, &af, dpath, 0644);
   if (rc) return rc;
   static const uint8_t zeros[EXT_ALIGN];
   uint64_t at = 0;
   for (int i = 0; i < s->n_ext && !rc; i++) {
-    const size_t nb = pn_tensor_nbytes(s->ext[i].t);
-    if ((s->ext[i].offset > at && fwrite(zeros, 1, s->ext[i].offset - at, af.f) != s->ext[i].offset - at) ||
-        fwrite(s->ext[i].t->data, 1, nb, af.f) != nb)
-      rc = pn_err(ctx, PN_ERR_IO, "%s: write failed: %s", dpath, strerror(errno));
+    const struct pn_tensor *t = s->ext[i].t;
+    const size_t nb = pn_tensor_nbytes(t);
+    const struct pn_onnx_gen *g = NULL;
+    for (int j = 0; j < s->n_gen && !t->data && !g; j++)
+      if (s->gen[j].t == t) g = &s->gen[j];
+    int e = s->ext[i].offset > at && fwrite(zeros, 1, s->ext[i].offset - at, af.f) != s->ext[i].offset - at
+                ? (errno ? errno : EIO)
+                : 0;
+    if (!e) e = g ? write_gen(g, nb, chunk, af.f) : fwrite(t->data, 1, nb, af.f) != nb ? (errno ? errno : EIO) : 0;
+    if (e) rc = pn_err(ctx, PN_ERR_IO, "%s: write failed: %s", dpath, strerror(e));
     at = s->ext[i].offset + nb;
   }
   if (rc) {
@@ -407,14 +451,20 @@ static size_t init_bytes(const struct pn_graph *g) {
 ** initializers of at least max(ext_min, 1 KiB) bytes go to PATH.data beside the model. Weights that alone pass
 ** the limit go outside from the start; otherwise the message is built inline, measured and, if too large,
 ** built again with external weights. */
-static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path, bool durable, size_t ext_min) {
+static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path, bool durable, size_t ext_min,
+                     const struct pn_onnx_gen *gen, int n_gen) {
   if (!ext_min && init_bytes(g) > ONNX_MAX_BYTES) ext_min = 1024;
-  struct saver s = {.ctx = ctx, .a = pn_arena_new(), .ext_min = ext_min};
+  struct saver s = {.ctx = ctx, .a = pn_arena_new(), .ext_min = ext_min, .gen = gen, .n_gen = n_gen};
   if (!s.a) return nomem(&s);
   Onnx__ModelProto m;
   struct pn_atomic_file af = {0};
   struct file_sink sink = {.base = {.append = sink_append}};
   char *dpath = NULL;
+  uint8_t *chunk = NULL;
+  if (n_gen && !(chunk = malloc(GEN_CHUNK))) {
+    pn_arena_free(s.a);
+    return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  }
   const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
   int rc = *base ? PN_OK : pn_err(ctx, PN_ERR_INVALID, "%s: not a file name", path);
   if (!rc && !(dpath = malloc(strlen(path) + 6))) rc = nomem(&s);
@@ -427,7 +477,8 @@ static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *p
   size_t size = rc ? 0 : protobuf_c_message_get_packed_size(&m.base);
   if (!rc && size > ONNX_MAX_BYTES && !s.ext_min) { /* too large for one message: the weights go outside */
     pn_arena_free(s.a);
-    s = (struct saver){.ctx = ctx, .a = pn_arena_new(), .ext_min = 1024, .ext_loc = s.ext_loc};
+    s = (struct saver){.ctx = ctx, .a = pn_arena_new(), .ext_min = 1024, .ext_loc = s.ext_loc, .gen = gen,
+                       .n_gen = n_gen};
     rc = s.a ? build_model(&s, g, &m) : nomem(&s);
     size = rc ? 0 : protobuf_c_message_get_packed_size(&m.base);
   }
@@ -438,10 +489,12 @@ static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *p
     goto out;
   }
   /* the data file first: the model that names it is only put in place once it is complete */
-  if (s.n_ext && (rc = write_ext(ctx, &s, dpath, durable))) goto out;
+  if (s.n_ext && (rc = write_ext(ctx, &s, dpath, durable, chunk))) goto out;
   if ((rc = pn_atomic_open(ctx, &af, path, 0644))) goto out;
   setvbuf(af.f, NULL, _IOFBF, SAVE_STREAM_BUF);
   sink.f = af.f;
+  sink.s = &s;
+  sink.chunk = chunk;
   size_t got = protobuf_c_message_pack_to_buffer(&m.base, &sink.base);
   if (sink.err || got != size) {
     rc = sink.err ? pn_err(ctx, PN_ERR_IO, "%s: write failed: %s", path, strerror(sink.err))
@@ -454,19 +507,25 @@ static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *p
 out:
   pn_arena_free(s.a);
   free(dpath);
+  free(chunk);
   return rc;
 }
 
 int pn_onnx_save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *path) {
-  return save_file(ctx, g, path, true, 0);
+  return save_file(ctx, g, path, true, 0, NULL, 0);
 }
 
 int pn_onnx_save_file_nosync(struct pn_ctx *ctx, const struct pn_graph *g, const char *path) {
-  return save_file(ctx, g, path, false, 0);
+  return save_file(ctx, g, path, false, 0, NULL, 0);
+}
+
+int pn_onnx_save_file_gen_nosync(struct pn_ctx *ctx, const struct pn_graph *g, const char *path,
+                                 const struct pn_onnx_gen *gen, int n_gen) {
+  return save_file(ctx, g, path, false, 0, gen, n_gen);
 }
 
 int pn_onnx_save_file_external(struct pn_ctx *ctx, const struct pn_graph *g, const char *path, size_t min_bytes) {
-  return save_file(ctx, g, path, true, min_bytes ? min_bytes : 1);
+  return save_file(ctx, g, path, true, min_bytes ? min_bytes : 1, NULL, 0);
 }
 
 int pn_tensor_save_pb(struct pn_ctx *ctx, const struct pn_tensor *t, uint8_t **buf, size_t *n) {

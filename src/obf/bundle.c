@@ -143,6 +143,7 @@ static cJSON *names_json(const struct pn_obf_names *m, int from, int to) {
 struct file_job {
   uint8_t seed[PN_SEED_BYTES];  /* in: this file's PRG seed */
   const struct pn_graph *item;  /* in: real part or sentinel */
+  const struct pn_obf_wspec *spec; /* in: item's deferred weights (a generated sentinel's) */
   bool real;
   struct pn_graph *an;          /* out: the anonymous real part (its arena holds io and w) */
   struct pn_obf_names io, w;
@@ -159,11 +160,15 @@ static void make_file(const char *bundle_dir, int64_t opset, struct file_job *jb
   pn_prg_bytes(&fprg, fid, sizeof fid);
   hex(fid, sizeof fid, jb->fname);
   strcat(jb->fname, ".onnx");
-  jb->rc = pn_obf_anonymize(&jb->ctx, jb->item, opset, &fprg, &jb->an, &jb->io, &jb->w);
+  /* the decoy weights are made as the file is written, a chunk at a time: no tensor of theirs (nor
+  ** of a generated sentinel's weights, which only lend their distribution) is ever in memory */
+  struct pn_obf_decoys dec;
+  jb->rc = pn_obf_anonymize_deferred(&jb->ctx, jb->item, jb->spec, opset, &fprg, &jb->an, &jb->io, &jb->w, &dec);
   pn_prg_free(&fprg);
   if (jb->rc) return;
   char *path = join_path(bundle_dir, jb->fname);
-  jb->rc = path ? pn_onnx_save_file_nosync(&jb->ctx, jb->an, path) : nomem(&jb->ctx);
+  jb->rc = path ? pn_onnx_save_file_gen_nosync(&jb->ctx, jb->an, path, dec.gen, dec.n) : nomem(&jb->ctx);
+  pn_obf_decoys_free(&dec);
   struct stat st;
   if (!jb->rc && stat(path, &st) == 0) jb->bytes = (uint64_t)st.st_size;
   free(path);
@@ -176,6 +181,7 @@ static void make_file(const char *bundle_dir, int64_t opset, struct file_job *jb
 /* One part's files to make: its real part (items[0]) and sentinels, the file order, each file's job. */
 struct part_slot {
   struct pn_graph **items;     /* [k + 1] */
+  struct pn_obf_wspec *specs;  /* [k + 1]: items' deferred weights (specs[0], the real part's, empty) */
   int *perm;                   /* [k + 1] */
   struct file_job *jobs;       /* [k + 1] */
   struct pn_obf_sentinel_report rep;
@@ -188,8 +194,9 @@ static int prepare_part(struct pn_ctx *ctx, const struct pn_graph *g, const stru
                         int pi, const struct pn_obf_ngram *gen, int k, struct pn_prg *prg,
                         struct part_slot *sl) {
   struct pn_obf_sentinel_report rep = {0};
-  int rc = pn_obf_extract(ctx, g, p, pi, &sl->items[0]);
-  if (!rc && k && (rc = pn_obf_sentinels(ctx, sl->items[0], gen, k, prg, sl->items + 1, &rep)))
+  /* the real part's weights stay the model's (read only, g outlives the slot) */
+  int rc = pn_obf_extract_shared(ctx, g, p, pi, &sl->items[0]);
+  if (!rc && k && (rc = pn_obf_sentinels_deferred(ctx, sl->items[0], gen, k, prg, sl->items + 1, &rep, sl->specs + 1)))
     pn_err_prefix(ctx, "part %d", pi);
   if (rc) return rc;
   sl->rep = rep;
@@ -204,6 +211,7 @@ static int prepare_part(struct pn_ctx *ctx, const struct pn_graph *g, const stru
   for (int q = 0; q <= k; q++) {
     pn_prg_bytes(prg, sl->jobs[q].seed, sizeof sl->jobs[q].seed);
     sl->jobs[q].item = sl->items[sl->perm[q]];
+    sl->jobs[q].spec = &sl->specs[sl->perm[q]];
     sl->jobs[q].real = sl->perm[q] == 0;
   }
   return PN_OK;
@@ -325,9 +333,10 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
   struct part_slot slot[2] = {{0}};
   for (int s = 0; s < 2 && !rc; s++) {
     slot[s].items = calloc((size_t)o.k + 1, sizeof *slot[s].items);
+    slot[s].specs = calloc((size_t)o.k + 1, sizeof *slot[s].specs);
     slot[s].perm = malloc(((size_t)o.k + 1) * sizeof *slot[s].perm);
     slot[s].jobs = calloc((size_t)o.k + 1, sizeof *slot[s].jobs);
-    if (!slot[s].items || !slot[s].perm || !slot[s].jobs) rc = nomem(ctx);
+    if (!slot[s].items || !slot[s].specs || !slot[s].perm || !slot[s].jobs) rc = nomem(ctx);
   }
   if (!rc && p.n_parts) rc = prepare_part(ctx, g, &p, 0, gen, o.k, prg, &slot[0]);
   for (int k = 0; k < p.n_parts && !rc; k++) {
@@ -367,6 +376,7 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
     for (int i = 0; i <= o.k; i++) {
       pn_graph_free(cur->items[i]);
       cur->items[i] = NULL;
+      pn_obf_wspec_free(&cur->specs[i]);
     }
     /* a failure preparing the next part is reported once this part's files are accounted for (a
     ** file error of this part, found first, is reported instead) */
@@ -376,6 +386,9 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
   for (int s = 0; s < 2; s++) {
     if (slot[s].items)
       for (int i = 0; i <= o.k; i++) pn_graph_free(slot[s].items[i]);
+    if (slot[s].specs)
+      for (int i = 0; i <= o.k; i++) pn_obf_wspec_free(&slot[s].specs[i]);
+    free(slot[s].specs);
     if (slot[s].jobs)
       for (int q = 0; q <= o.k; q++) pn_graph_free(slot[s].jobs[q].an);
     free(slot[s].items);

@@ -5,8 +5,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "graph/ir.h"
+#include "graph/onnx.h"
+#include "obf/obf.h"
 
 struct pn_ctx;
 struct pn_prg;
@@ -58,6 +61,57 @@ struct pn_obf_sentinel_report {
 int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
                      int k, struct pn_prg *prg, struct pn_graph **out /* OUT [k] */,
                      struct pn_obf_sentinel_report *rep /* OUT, may be NULL */);
+
+/* Deferred float weights of a generated graph: initializer init[i] holds values drawn from
+** mode[i]: 1 normal(mean, sd), 2 |normal|, 3 normal kept away from 0 (divisors: |x| < 0.5 moved
+** out by 0.5), 4 positive (|normal|, at least 1e-3: a BatchNormalization variance). */
+struct pn_obf_wspec {
+  int n, cap;
+  int *init;
+  float *mean, *sd;
+  unsigned char *mode;
+};
+void pn_obf_wspec_free(struct pn_obf_wspec *s);
+/* The mean, standard deviation and sign of a tensor of n values drawn from spec entry i, from the
+** distribution itself (no values drawn): non-negative when fewer than half a value is expected
+** below 0. */
+void pn_obf_wspec_stats(const struct pn_obf_wspec *s, int i, int64_t n, double *mean, double *sd, bool *nonneg);
+/* pn_obf_sentinels for split, which writes sentinels' weights as decoys only: the generated
+** sentinels' float weights of more than one element get no values (data NULL) and are described in
+** specs[i] instead (draw nothing from prg: the sentinels differ from pn_obf_sentinels' for the same
+** stream); copies (and specs[i] of them) are as in pn_obf_sentinels. specs[0..k) are the caller's
+** (pn_obf_wspec_free), also on error. */
+int pn_obf_sentinels_deferred(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
+                              int k, struct pn_prg *prg, struct pn_graph **out /* OUT [k] */,
+                              struct pn_obf_sentinel_report *rep /* OUT, may be NULL */,
+                              struct pn_obf_wspec *specs /* OUT [k] */);
+
+/* Decoy weights of an anonymized graph, made when its file is written (pn_onnx_save_file_gen_nosync
+** with pn_obf_decoys_gen): the tensor (data NULL) gets normal(mean, sd) values (absolute values when
+** nonneg) from a PRG of its own seed. */
+struct pn_obf_decoy {
+  const struct pn_tensor *t;
+  uint8_t seed[32];            /* PN_SEED_BYTES */
+  float mean, sd;
+  bool nonneg;
+  struct pn_prg *prg;          /* while its bytes are being made */
+};
+struct pn_obf_decoys {
+  int n;
+  struct pn_obf_decoy *d;      /* [n] */
+  struct pn_onnx_gen *gen;     /* [n], for pn_onnx_save_file_gen_nosync */
+};
+/* pn_obf_anonymize whose float weights are left to dec (the part's weights deferred in spec, which
+** may be NULL, are described by it; the others' statistics are read from them). pn_obf_anonymize is
+** this with every decoy then made in memory: the same bytes. */
+int pn_obf_anonymize_deferred(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_wspec *spec,
+                              int64_t opset, struct pn_prg *prg, struct pn_graph **out,
+                              struct pn_obf_names *io, struct pn_obf_names *weights,
+                              struct pn_obf_decoys *dec /* OUT: pn_obf_decoys_free */);
+void pn_obf_decoys_free(struct pn_obf_decoys *dec);
+/* pn_obf_extract whose weights share g's (pn_graph_add_init_shared): free it before g. */
+int pn_obf_extract_shared(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p,
+                          int part, struct pn_graph **out);
 
 /* Structural features used to match topologies: node count, average degree 2E/n, diameter (the
 ** longest path in edges). */

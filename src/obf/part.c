@@ -6,6 +6,7 @@
 ** boundary back, keeps each part's internals apart with a per-part prefix and restores the real
 ** weights by name. */
 #include "obf/obf.h"
+#include "obf/obf_ngram.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "util/prg.h"
 #include "util/status.h"
 #include "util/strmap.h"
+#include "util/wipe.h"
 
 static int nomem(struct pn_ctx *ctx) { return pn_err(ctx, PN_ERR_NOMEM, "out of memory"); }
 
@@ -91,8 +93,8 @@ static int copy_opsets(struct pn_graph *d, const struct pn_graph *s) {
   return PN_OK;
 }
 
-int pn_obf_extract(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p,
-                   int part, struct pn_graph **out) {
+static int extract(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p, int part,
+                   bool shared, struct pn_graph **out) {
   *out = NULL;
   if (part < 0 || part >= p->n_parts || p->n_nodes != g->n_nodes)
     return pn_err(ctx, PN_ERR_INVALID, "extract: part %d out of range", part);
@@ -112,7 +114,7 @@ int pn_obf_extract(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn
       if (pn_strmap_put(&seen, v, 1)) goto oom;
       const struct pn_tensor *t = pn_graph_find_init(g, v);
       if (t) {
-        if (!pn_graph_add_init(d, t, v)) goto oom;
+        if (!(shared ? pn_graph_add_init_shared : pn_graph_add_init)(d, t, v)) goto oom;
         continue;
       }
       const struct pn_value *vi = pn_graph_find_value(g, v);
@@ -167,6 +169,16 @@ fail:
 }
 
 /* ---- anonymization ---- */
+
+int pn_obf_extract(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p,
+                   int part, struct pn_graph **out) {
+  return extract(ctx, g, p, part, false, out);
+}
+
+int pn_obf_extract_shared(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p,
+                          int part, struct pn_graph **out) {
+  return extract(ctx, g, p, part, true, out);
+}
 
 struct anon {
   struct pn_graph *d;
@@ -234,17 +246,44 @@ void pn_obf_weight_stats(const struct pn_tensor *real, double *mean_out, double 
   *nonneg_out = nonneg;
 }
 
-/* Decoy values for a float tensor: normal with the real mean and standard deviation (absolute
-** values when the real tensor is non-negative). */
-static void decoy_fill(struct pn_prg *prg, const struct pn_tensor *real, struct pn_tensor *t) {
-  int64_t n = pn_tensor_numel(real);
-  double mean, sd;
-  bool nonneg;
-  pn_obf_weight_stats(real, &mean, &sd, &nonneg);
-  float *y = t->data;
-  pn_prg_normal_f32(prg, y, (size_t)n, (float)mean, (float)sd);
-  if (nonneg)
-    for (int64_t i = 0; i < n; i++) y[i] = fabsf(y[i]);
+/* A decoy's bytes [off, off + len) (pn_onnx_gen's fill): normal values with its mean and standard
+** deviation (absolute values when nonneg) from a PRG of the decoy's own seed, made in order. */
+static int decoy_fill(void *user, void *buf, size_t off, size_t len) {
+  struct pn_obf_decoy *d = user;
+  if (off == 0) {
+    struct pn_ctx c = {0};
+    if (d->prg) pn_prg_free(d->prg);
+    else if (!(d->prg = malloc(sizeof *d->prg))) return PN_ERR_NOMEM;
+    if (pn_prg_init(&c, d->prg, d->seed)) {
+      free(d->prg);
+      d->prg = NULL;
+      return PN_ERR_NOMEM;
+    }
+  }
+  if (!d->prg) return PN_ERR_NOMEM;
+  float *y = buf;
+  size_t n = len / sizeof *y;
+  pn_prg_normal_f32(d->prg, y, n, d->mean, d->sd);
+  if (d->nonneg)
+    for (size_t i = 0; i < n; i++) y[i] = fabsf(y[i]);
+  if (off + len >= pn_tensor_nbytes(d->t)) {
+    pn_prg_free(d->prg);
+    free(d->prg);
+    d->prg = NULL;
+  }
+  return PN_OK;
+}
+
+void pn_obf_decoys_free(struct pn_obf_decoys *dec) {
+  for (int i = 0; i < dec->n; i++)
+    if (dec->d[i].prg) {
+      pn_prg_free(dec->d[i].prg);
+      free(dec->d[i].prg);
+    }
+  if (dec->d) pn_wipe(dec->d, (size_t)dec->n * sizeof *dec->d);
+  free(dec->d);
+  free(dec->gen);
+  memset(dec, 0, sizeof *dec);
 }
 
 static void shuffle(struct pn_prg *prg, int *a, int n) {
@@ -255,10 +294,12 @@ static void shuffle(struct pn_prg *prg, int *a, int n) {
   }
 }
 
-int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t opset,
-                     struct pn_prg *prg, struct pn_graph **out, struct pn_obf_names *io,
-                     struct pn_obf_names *weights) {
+int pn_obf_anonymize_deferred(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_wspec *spec,
+                              int64_t opset, struct pn_prg *prg, struct pn_graph **out,
+                              struct pn_obf_names *io, struct pn_obf_names *weights,
+                              struct pn_obf_decoys *dec) {
   *out = NULL;
+  memset(dec, 0, sizeof *dec);
   memset(io, 0, sizeof *io);
   memset(weights, 0, sizeof *weights);
   int n = part->n_nodes, rc = PN_OK;
@@ -267,8 +308,13 @@ int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t op
   int nperm = part->n_inputs > part->n_outputs ? part->n_inputs : part->n_outputs;
   if (part->n_inits > nperm) nperm = part->n_inits;
   int *perm = malloc(((size_t)nperm + 1) * sizeof *perm);
+  int *sp = malloc(((size_t)part->n_inits + 1) * sizeof *sp); /* initializer -> spec entry, or -1 */
+  dec->d = calloc((size_t)part->n_inits + 1, sizeof *dec->d);
+  dec->gen = calloc((size_t)part->n_inits + 1, sizeof *dec->gen);
   an.d = pn_graph_new();
-  if (!order || !perm || !an.d) goto oom;
+  if (!order || !perm || !sp || !dec->d || !dec->gen || !an.d) goto oom;
+  for (int i = 0; i < part->n_inits; i++) sp[i] = -1;
+  for (int i = 0; spec && i < spec->n; i++) sp[spec->init[i]] = i;
   struct pn_graph *d = an.d;
   d->n_opsets = 0;
   if (pn_graph_set_opset(d, "", opset)) goto oom;
@@ -320,18 +366,34 @@ int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t op
   for (int i = 0; i < part->n_inits; i++) {
     const struct pn_tensor *t = part->inits[perm[i]];
     const char *a = anon_name(&an, t->name);
-    struct pn_tensor *c = a ? pn_graph_new_init(d, a, t->dtype, t->ndim, t->dims) : NULL;
-    if (!c) goto oom;
+    if (!a) goto oom;
     if (t->dtype == PN_DT_FLOAT && pn_tensor_numel(t) > 1) {
-      decoy_fill(prg, t, c);
+      /* no memory: the values are made as the file is written (pn_obf_decoy) */
+      struct pn_tensor z = {.dtype = t->dtype, .ndim = t->ndim};
+      memcpy(z.dims, t->dims, sizeof z.dims);
+      struct pn_tensor *c = pn_graph_add_init_shared(d, &z, a);
+      if (!c) goto oom;
+      struct pn_obf_decoy *y = &dec->d[dec->n];
+      double mean, sd;
+      if (sp[perm[i]] >= 0) pn_obf_wspec_stats(spec, sp[perm[i]], pn_tensor_numel(t), &mean, &sd, &y->nonneg);
+      else pn_obf_weight_stats(t, &mean, &sd, &y->nonneg);
+      y->t = c;
+      y->mean = (float)mean;
+      y->sd = (float)sd;
+      pn_prg_bytes(prg, y->seed, sizeof y->seed);
+      dec->gen[dec->n] = (struct pn_onnx_gen){.t = c, .fill = decoy_fill, .user = y};
+      dec->n++;
       weights->from[weights->n] = a;
       weights->to[weights->n++] = pn_arena_strdup(d->arena, t->name);
-    } else {
-      memcpy(c->data, t->data, pn_tensor_nbytes(t)); /* operator constant: shapes, axes, eps */
+    } else { /* operator constant: shapes, axes, eps */
+      struct pn_tensor *c = pn_graph_new_init(d, a, t->dtype, t->ndim, t->dims);
+      if (!c) goto oom;
+      memcpy(c->data, t->data, pn_tensor_nbytes(t));
     }
   }
   free(order);
   free(perm);
+  free(sp);
   free(an.to);
   pn_strmap_free(&an.map);
   pn_strmap_free(&an.used);
@@ -342,12 +404,36 @@ oom:
 fail:
   free(order);
   free(perm);
+  free(sp);
+  pn_obf_decoys_free(dec);
   free(an.to);
   pn_strmap_free(&an.map);
   pn_strmap_free(&an.used);
   pn_graph_free(an.d);
   memset(io, 0, sizeof *io);
   memset(weights, 0, sizeof *weights);
+  return rc;
+}
+
+int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t opset,
+                     struct pn_prg *prg, struct pn_graph **out, struct pn_obf_names *io,
+                     struct pn_obf_names *weights) {
+  struct pn_obf_decoys dec;
+  int rc = pn_obf_anonymize_deferred(ctx, part, NULL, opset, prg, out, io, weights, &dec);
+  if (rc) return rc;
+  /* the decoys made in memory, as split makes them into its files */
+  for (int i = 0; i < dec.n && !rc; i++) {
+    struct pn_tensor *t = (struct pn_tensor *)dec.d[i].t; /* an initializer of *out */
+    size_t nb = pn_tensor_nbytes(t);
+    if (!(t->data = pn_arena_alloc((*out)->arena, nb)) || decoy_fill(&dec.d[i], t->data, 0, nb)) rc = nomem(ctx);
+  }
+  pn_obf_decoys_free(&dec);
+  if (rc) {
+    pn_graph_free(*out);
+    *out = NULL;
+    memset(io, 0, sizeof *io);
+    memset(weights, 0, sizeof *weights);
+  }
   return rc;
 }
 

@@ -119,20 +119,55 @@ static double fan_in(const char *op, int slot, bool trans_b, int nd, const int64
 ** by contract, and fill_apply gives a kept candidate's weights their own memory in its arena. Most
 ** candidates are rejected (3k or more are built per k kept, each with weights as large as its real
 ** part's), and zeroing that memory only to free it took a fifth of split's CPU time on BERT at K = 20. */
-struct fill {
-  int n, cap;
-  int *init;                   /* initializer index */
-  float *mean, *sd;
-  unsigned char *mode;         /* 1 normal, 2 |normal|, 3 normal kept away from 0 (divisors),
-                               ** 4 positive (|normal|, at least 1e-3: a BatchNormalization variance) */
-};
+#define fill pn_obf_wspec /* obf_ngram.h */
 
-static void fill_free(struct fill *f) {
+void pn_obf_wspec_free(struct fill *f) {
   free(f->init);
   free(f->mean);
   free(f->sd);
   free(f->mode);
   memset(f, 0, sizeof *f);
+}
+#define fill_free pn_obf_wspec_free
+
+static double phi_cdf(double x) { return 0.5 * erfc(-x / sqrt(2.0)); }
+static double phi_pdf(double x) { return exp(-0.5 * x * x) / sqrt(2.0 * M_PI); }
+
+/* E[X; a < X < b] for X ~ normal(mu, sd), sd > 0 */
+static double part_mean(double mu, double sd, double a, double b) {
+  double al = (a - mu) / sd, be = (b - mu) / sd;
+  return mu * (phi_cdf(be) - phi_cdf(al)) + sd * (phi_pdf(al) - phi_pdf(be));
+}
+
+void pn_obf_wspec_stats(const struct fill *f, int i, int64_t n, double *mean, double *sd, bool *nonneg) {
+  double mu = f->mean[i], s = f->sd[i], m, ex2, pneg;
+  int mode = f->mode[i];
+  if (!(s > 0)) { /* every value the same */
+    double y = mode == 1 ? mu : mode != 3 ? fabs(mu) : fabs(mu) >= 0.5 ? mu : mu < 0 ? mu - 0.5 : mu + 0.5;
+    if (mode == 4 && y < 1e-3) y = 1e-3;
+    *mean = y;
+    *sd = 0;
+    *nonneg = y >= 0;
+    return;
+  }
+  if (mode == 2 || mode == 4) { /* folded normal (4's floor at 1e-3 left out) */
+    m = s * sqrt(2.0 / M_PI) * exp(-mu * mu / (2 * s * s)) + mu * (1 - 2 * phi_cdf(-mu / s));
+    ex2 = mu * mu + s * s;
+    pneg = 0;
+  } else if (mode == 3) { /* x in (-0.5, 0.5) moved out by 0.5 */
+    double pin_pos = phi_cdf((0.5 - mu) / s) - phi_cdf(-mu / s), pin_neg = phi_cdf(-mu / s) - phi_cdf((-0.5 - mu) / s);
+    m = mu + 0.5 * (pin_pos - pin_neg);
+    ex2 = mu * mu + s * s + part_mean(mu, s, 0, 0.5) - part_mean(mu, s, -0.5, 0) + 0.25 * (pin_pos + pin_neg);
+    pneg = phi_cdf(-mu / s);
+  } else {
+    m = mu;
+    ex2 = mu * mu + s * s;
+    pneg = phi_cdf(-mu / s);
+  }
+  double var = ex2 - m * m;
+  *mean = m;
+  *sd = var > 0 ? sqrt(var) : 0;
+  *nonneg = (double)n * pneg < 0.5;
 }
 
 static int fill_add(struct fill *f, int init, double mean, double sd, int mode) {
@@ -191,10 +226,17 @@ static void zeros_free(struct zeros *z) {
   memset(z, 0, sizeof *z);
 }
 
-static int fill_apply(const struct fill *f, struct pn_graph *d, struct pn_prg *prg) {
+/* Values for f's weights in d, drawn from prg; with defer, only weights of at most one element (they
+** are written as they are, not as decoys) and the others' entries moved to *defer, their data NULL. */
+static int fill_apply(const struct fill *f, struct pn_graph *d, struct pn_prg *prg, struct fill *defer) {
   for (int i = 0; i < f->n; i++) {
     struct pn_tensor *t = d->inits[f->init[i]];
     int64_t m = pn_tensor_numel(t);
+    if (defer && m > 1) {
+      t->data = NULL; /* was the shared zero block */
+      if (fill_add(defer, f->init[i], f->mean[i], f->sd[i], f->mode[i])) return PN_ERR_NOMEM;
+      continue;
+    }
     float *x = pn_arena_alloc(d->arena, (size_t)m * sizeof *x); /* was the shared zero block */
     if (!x) return PN_ERR_NOMEM;
     t->data = x;
@@ -1409,7 +1451,8 @@ static int concretize(const struct pn_graph *part, struct symbolic *sy, struct p
   int kpos[PN_OBF_MAX_SYMBOLS] = {0};
   sy->decl = part;
   sy->n_marks = 0;
-  struct pn_graph *c = pn_graph_clone(part);
+  /* weights shared with part (only value shapes change): free it before part */
+  struct pn_graph *c = pn_graph_clone_shared(part);
   if (!c) return PN_ERR_NOMEM;
   for (int i = 0; i < c->n_inputs; i++) {
     struct pn_value *v = &c->inputs[i];
@@ -1466,7 +1509,8 @@ static int concretize(const struct pn_graph *part, struct symbolic *sy, struct p
 ** would make the real part's opcode histogram the one its group has most often. */
 static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const struct symbolic *sy,
                           const struct pn_obf_ngram *m, int k, int max_muts, struct pn_prg *prg,
-                          const struct pn_graph *avoid, struct pn_graph **out, int *made, int why[R_COUNT]) {
+                          const struct pn_graph *avoid, struct pn_graph **out, int *made, int why[R_COUNT],
+                          struct fill *defer /* [k] or NULL: see fill_apply */) {
   for (int i = 0; i < k; i++) out[i] = NULL;
   *made = 0;
   if (k <= 0) return PN_OK;
@@ -1478,7 +1522,7 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
   if (avoid && need < 1) need = 1;
   struct gen g = {.ctx = ctx, .part = part, .m = m, .prg = prg, .n_marks = sy->n_marks};
   memcpy(g.marks, sy->marks, sizeof g.marks);
-  struct pn_graph *shaped = pn_graph_clone(part);
+  struct pn_graph *shaped = pn_graph_clone_shared(part); /* read only: weights shared with part */
   struct scored *cands = calloc(2 * (size_t)k, sizeof *cands);
   struct topo real = {0}, cur = {0}, best = {0};
   int cap = 2 * n0 + 16;
@@ -1599,7 +1643,7 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
   while (have < k && (i0 < npool[0] || (i1 < npool[1] && i1 < cap1))) {
     bool take1 = i1 < npool[1] && i1 < cap1 && (i0 >= npool[0] || cands[k + i1].score > cands[i0].score);
     struct scored *x = take1 ? &cands[k + i1++] : &cands[i0++];
-    if (fill_apply(&x->fill, x->g, prg)) {
+    if (fill_apply(&x->fill, x->g, prg, defer ? &defer[have] : NULL)) {
       rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
       goto out;
     }
@@ -1661,8 +1705,9 @@ out:
 ** hides which file of the group is real but not the part's structure). */
 #define SIBLINGS 2
 #define SIBLINGS_MIN_K 8
-int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
-                     int k, struct pn_prg *prg, struct pn_graph **out, struct pn_obf_sentinel_report *rep) {
+static int sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
+                     int k, struct pn_prg *prg, struct pn_graph **out, struct pn_obf_sentinel_report *rep,
+                     struct fill *specs) {
   struct pn_obf_sentinel_report r = {0};
   int why[R_COUNT] = {0}, rc = PN_OK, made = 0;
   for (int i = 0; i < k; i++) out[i] = NULL;
@@ -1688,22 +1733,25 @@ int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
   int nsib = k >= SIBLINGS_MIN_K ? SIBLINGS : 1;
   for (int si = 0; si < nsib && cpart && !rc; si++) {
     int ki = k * (si + 1) / nsib - k * si / nsib; /* sibling si's share of the k */
-    if (!(rc = sentinels_from(ctx, cpart, &sy, m, 1, muts, prg, NULL, &sib, &made, why)) && sib) {
+    /* the sibling's weights are drawn: its mutants borrow their statistics */
+    if (!(rc = sentinels_from(ctx, cpart, &sy, m, 1, muts, prg, NULL, &sib, &made, why, NULL)) && sib) {
       rc = concretize(sib, &sy2, &csib);
       if (rc == PN_ERR_UNSUPPORTED) rc = PN_OK;
       else if (rc) rc = pn_err(ctx, rc, "out of memory");
       if (!rc && csib) {
         sy2.decl = part;
-        rc = sentinels_from(ctx, csib, &sy2, m, ki, muts, prg, cpart, out + r.generated, &made, why);
+        rc = sentinels_from(ctx, csib, &sy2, m, ki, muts, prg, cpart, out + r.generated, &made, why,
+                            specs ? specs + r.generated : NULL);
         r.generated += made;
       }
     }
+    pn_graph_free(csib); /* shares sib's weights */
     pn_graph_free(sib);
-    pn_graph_free(csib);
     sib = csib = NULL;
   }
   if (!rc && cpart && r.generated < k) {
-    rc = sentinels_from(ctx, cpart, &sy, m, k - r.generated, muts, prg, cpart, out + r.generated, &made, why);
+    rc = sentinels_from(ctx, cpart, &sy, m, k - r.generated, muts, prg, cpart, out + r.generated, &made, why,
+                        specs ? specs + r.generated : NULL);
     r.generated += made;
   }
   for (int i = r.generated; i < k && !rc; i++) {
@@ -1716,9 +1764,9 @@ int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
       if (why[i] > why[best]) best = i;
     r.why = why_names[best];
   }
+  pn_graph_free(csib);
   pn_graph_free(sib);
   pn_graph_free(cpart);
-  pn_graph_free(csib);
   if (rc)
     for (int i = 0; i < k; i++) {
       pn_graph_free(out[i]);
@@ -1727,4 +1775,16 @@ int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
   else if (rep)
     *rep = r;
   return rc;
+}
+
+int pn_obf_sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
+                     int k, struct pn_prg *prg, struct pn_graph **out, struct pn_obf_sentinel_report *rep) {
+  return sentinels(ctx, part, m, k, prg, out, rep, NULL);
+}
+
+int pn_obf_sentinels_deferred(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
+                              int k, struct pn_prg *prg, struct pn_graph **out,
+                              struct pn_obf_sentinel_report *rep, struct pn_obf_wspec *specs) {
+  for (int i = 0; i < k; i++) memset(&specs[i], 0, sizeof specs[i]);
+  return sentinels(ctx, part, m, k, prg, out, rep, specs);
 }

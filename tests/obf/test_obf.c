@@ -668,6 +668,113 @@ static void test_bundle(void **state) {
   rm_rf(tmpdir);
 }
 
+/* Split writes decoy weights as the file is written, a chunk at a time (pn_obf_anonymize_deferred +
+** pn_onnx_save_file_gen_nosync): the file is byte for byte the one pn_obf_anonymize's in-memory decoys
+** give, also for a weight of several chunks whose last chunk ends inside a block of normal draws;
+** nothing generated stays in memory (the deferred graph's weights have no data). */
+static void test_streamed_decoys(void **state) {
+  struct pn_ctx ctx = {0};
+  struct pn_prg prg;
+  assert_int_equal(pn_prg_init_u64(&ctx, &prg, g_seed + 5), PN_OK);
+  struct pn_graph *g = pn_graph_new();
+  assert_non_null(g);
+  /* W: 600 x 701 floats = 1.6 MiB, 420,600 values (not a multiple of the 512-value draw block) */
+  int64_t xd[2] = {2, 600}, wd[2] = {600, 701}, bd[1] = {701}, od[2] = {2, 701};
+  assert_non_null(pn_graph_add_input(g, "x", PN_DT_FLOAT, 2, xd));
+  add_init_normal(g, &prg, "w", 2, wd, 0.01, 0.05, false);
+  add_init_normal(g, &prg, "b", 1, bd, 0.5, 0.1, true);
+  const char *y = node1(g, "MatMul", "mm", "x", "w");
+  y = node1(g, "Add", "add", y, "b");
+  assert_non_null(pn_graph_add_output(g, y, PN_DT_FLOAT, 2, od));
+  assert_int_equal(pn_graph_validate(&ctx, g), PN_OK);
+  char dir[64], f1[96], f2[96];
+  snprintf(dir, sizeof dir, "/tmp/pn_obf_stream_%d", (int)getpid());
+  rm_rf(dir);
+  assert_int_equal(mkdir(dir, 0700), 0);
+  snprintf(f1, sizeof f1, "%s/streamed.onnx", dir);
+  snprintf(f2, sizeof f2, "%s/memory.onnx", dir);
+  uint8_t seed[PN_SEED_BYTES];
+  pn_prg_bytes(&prg, seed, sizeof seed);
+  struct pn_prg p1, p2;
+  assert_int_equal(pn_prg_init(&ctx, &p1, seed), PN_OK);
+  assert_int_equal(pn_prg_init(&ctx, &p2, seed), PN_OK);
+  struct pn_graph *a1 = NULL, *a2 = NULL;
+  struct pn_obf_names io1, w1, io2, w2;
+  struct pn_obf_decoys dec;
+  assert_int_equal(pn_obf_anonymize_deferred(&ctx, g, NULL, 17, &p1, &a1, &io1, &w1, &dec), PN_OK);
+  assert_int_equal(dec.n, 2);
+  for (int i = 0; i < dec.n; i++) assert_null(dec.d[i].t->data);
+  int rc = pn_onnx_save_file_gen_nosync(&ctx, a1, f1, dec.gen, dec.n);
+  if (rc) fail_msg("streamed save: %s", pn_errmsg(&ctx));
+  /* the same graph without its generators cannot be saved: no data is made up */
+  assert_int_equal(pn_onnx_save_file_nosync(&ctx, a1, f2), PN_ERR_INVALID);
+  assert_non_null(strstr(pn_errmsg(&ctx), "no data"));
+  pn_obf_decoys_free(&dec);
+  assert_int_equal(pn_obf_anonymize(&ctx, g, 17, &p2, &a2, &io2, &w2), PN_OK);
+  assert_int_equal(pn_onnx_save_file(&ctx, a2, f2), PN_OK);
+  assert_true(same_bytes(f1, f2));
+  /* and the decoys have the weights' statistics (W's sd 0.05, b non-negative) */
+  const struct pn_tensor *dw = pn_graph_find_init(a2, w2.from[0]), *db = pn_graph_find_init(a2, w2.from[1]);
+  if (pn_tensor_numel(dw) < pn_tensor_numel(db)) {
+    const struct pn_tensor *t = dw;
+    dw = db;
+    db = t;
+  }
+  double m, sd;
+  bool nonneg;
+  pn_obf_weight_stats(dw, &m, &sd, &nonneg);
+  assert_true(fabs(m - 0.01) < 0.001 && fabs(sd - 0.05) < 0.001 && !nonneg);
+  pn_obf_weight_stats(db, &m, &sd, &nonneg);
+  assert_true(nonneg);
+  pn_graph_free(a1);
+  pn_graph_free(a2);
+  pn_prg_free(&p1);
+  pn_prg_free(&p2);
+  pn_graph_free(g);
+  pn_prg_free(&prg);
+  rm_rf(dir);
+}
+
+/* A deferred sentinel weight's statistics (pn_obf_wspec_stats, from its distribution) against
+** those of values drawn as the generator would draw them (mode 1 normal, 2 |normal|, 3 moved out of
+** (-0.5, 0.5), 4 |normal| at least 1e-3). */
+static void test_wspec_stats(void **state) {
+  struct pn_ctx ctx = {0};
+  struct pn_prg prg;
+  assert_int_equal(pn_prg_init_u64(&ctx, &prg, g_seed + 6), PN_OK);
+  const struct { float mean, sd; int mode; } cases[] = {
+      {0, 1, 1}, {0.02f, 0.3f, 1}, {1.0f, 0.02f, 1}, {0.3f, 0.2f, 2}, {-0.1f, 0.05f, 2},
+      {0.1f, 0.4f, 3}, {-0.2f, 1.5f, 3}, {0.9f, 0.3f, 3}, {0.5f, 0.5f, 4}, {0.25f, 0, 3}};
+  enum { N = 400000 };
+  float *x = malloc(N * sizeof *x);
+  assert_non_null(x);
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    float mu = cases[c].mean, s = cases[c].sd;
+    int mode = cases[c].mode;
+    pn_prg_normal_f32(&prg, x, N, mu, s);
+    for (int j = 0; j < N; j++) {
+      if (mode == 2) x[j] = fabsf(x[j]);
+      if (mode == 3 && fabsf(x[j]) < 0.5f) x[j] = x[j] < 0 ? -0.5f + x[j] : 0.5f + x[j];
+      if (mode == 4) x[j] = fmaxf(fabsf(x[j]), 1e-3f);
+    }
+    struct pn_tensor t = {.dtype = PN_DT_FLOAT, .ndim = 1, .dims = {N}, .data = x};
+    double sm, ssd, am, asd;
+    bool sneg, aneg;
+    pn_obf_weight_stats(&t, &sm, &ssd, &sneg);
+    unsigned char md = (unsigned char)mode;
+    int init = 0;
+    struct pn_obf_wspec sp = {.n = 1, .init = &init, .mean = &mu, .sd = &s, .mode = &md};
+    pn_obf_wspec_stats(&sp, 0, N, &am, &asd, &aneg);
+    printf("mode %d normal(%g, %g): drawn mean %.5f sd %.5f %s, from the distribution %.5f %.5f %s\n", mode,
+           mu, s, sm, ssd, sneg ? "non-negative" : "signed", am, asd, aneg ? "non-negative" : "signed");
+    assert_true(fabs(sm - am) < 5 * ssd / sqrt(N) + 1e-6);
+    assert_true(fabs(ssd - asd) < 0.01 * asd + 1e-6);
+    assert_int_equal(sneg, aneg);
+  }
+  free(x);
+  pn_prg_free(&prg);
+}
+
 int main(void) {
   g_seed = pn_test_seed("test_obf", 20240417);
   const struct CMUnitTest tests[] = {
@@ -675,6 +782,8 @@ int main(void) {
       cmocka_unit_test(test_passes),
       cmocka_unit_test(test_roundtrip_zoo),
       cmocka_unit_test(test_bundle),
+      cmocka_unit_test(test_streamed_decoys),
+      cmocka_unit_test(test_wspec_stats),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
