@@ -6,6 +6,8 @@
 ** real, its part number and the anonymous -> model name maps of its boundary and its weights.
 ** Each file gets its own PRG, seeded from the main stream in file order, so the files of a part
 ** are made in parallel and the bundle is the same for a given seed whatever the thread count.
+** No weight of a file is held whole: a generated sentinel's weights are only a distribution, and
+** every file's decoys are made 1 MiB at a time as the file is written (pn_onnx_save_file_gen_nosync).
 ** Files are written without fsync (temp + rename, writeback started), the bundle is synced once
 ** at the end, and the secret is written only after that: a secret never names files not on disk.
 ** join: check the model against the recorded SHA-256, prepare it again (deterministic, so the
@@ -153,6 +155,22 @@ struct file_job {
   struct pn_ctx ctx;            /* the job's own message: threads never share a context */
 };
 
+/* Wait until a written file's pages are on the disk and drop them from the page cache, so that the
+** next file's writes reuse recently freed pages: on this VM, writing bert's 7.5 GB bundle through an
+** ever-growing page cache spent 10-13 s of sys in write()'s copy into fresh pages, 5.6-7.5 s with
+** this. Durability is still the final fsync's (split syncs every file and the folder at the end). */
+static void drop_cache(const char *path) {
+#if defined(SYNC_FILE_RANGE_WRITE) && defined(POSIX_FADV_DONTNEED)
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  close(fd);
+#else
+  (void)path;
+#endif
+}
+
 static void make_file(const char *bundle_dir, int64_t opset, struct file_job *jb) {
   struct pn_prg fprg;
   if ((jb->rc = pn_prg_init(&jb->ctx, &fprg, jb->seed))) return;
@@ -169,6 +187,7 @@ static void make_file(const char *bundle_dir, int64_t opset, struct file_job *jb
   char *path = join_path(bundle_dir, jb->fname);
   jb->rc = path ? pn_onnx_save_file_gen_nosync(&jb->ctx, jb->an, path, dec.gen, dec.n) : nomem(&jb->ctx);
   pn_obf_decoys_free(&dec);
+  if (!jb->rc) drop_cache(path);
   struct stat st;
   if (!jb->rc && stat(path, &st) == 0) jb->bytes = (uint64_t)st.st_size;
   free(path);

@@ -118,7 +118,10 @@ static double fan_in(const char *op, int slot, bool trans_b, int nd, const int64
 ** weights have no memory of their own: they all point at one zero block (struct zeros), read-only
 ** by contract, and fill_apply gives a kept candidate's weights their own memory in its arena. Most
 ** candidates are rejected (3k or more are built per k kept, each with weights as large as its real
-** part's), and zeroing that memory only to free it took a fifth of split's CPU time on BERT at K = 20. */
+** part's), and zeroing that memory only to free it took a fifth of split's CPU time on BERT at K = 20.
+** Split goes further (pn_obf_sentinels_deferred): the kept ones' weights get no values at all, only
+** their specs, whose distributions anonymization reads its decoys' statistics from
+** (pn_obf_wspec_stats); drawing and storing them took most of split's sys time. */
 #define fill pn_obf_wspec /* obf_ngram.h */
 
 void pn_obf_wspec_free(struct fill *f) {
