@@ -405,8 +405,13 @@ static void medoid_scores(const struct samples *ss, int model, int nf, double *s
 static int simulate(struct pn_ctx *ctx, const char *name, int model, const struct pn_obf_attack_opts *o,
                     struct pn_prg *prg, struct samples *ss, int *n_parts) {
   struct pn_graph *g = NULL, **items = calloc((size_t)o->k + 1, sizeof *items);
+  struct pn_obf_wspec *specs = calloc((size_t)o->k, sizeof *specs); /* the sentinels' deferred weights */
   struct pn_obf_partition p = {0};
-  if (!items) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  if (!items || !specs) {
+    free(items);
+    free(specs);
+    return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  }
   struct pn_obf_ngram *gen = NULL;
   int rc = pn_obf_zoo_model(ctx, name, true, &g);
   if (!rc) rc = pn_obf_ngram_for_model(ctx, o->ngram, g, &gen);
@@ -415,7 +420,8 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
   for (int k = 0; k < p.n_parts && !rc; k++) {
     if ((rc = pn_obf_extract(ctx, g, &p, k, &items[0]))) break;
     struct pn_obf_sentinel_report rep;
-    if ((rc = pn_obf_sentinels(ctx, items[0], gen, o->k, prg, items + 1, &rep))) {
+    /* as split makes them: generated weights deferred, their decoys' statistics from the distribution */
+    if ((rc = pn_obf_sentinels_deferred(ctx, items[0], gen, o->k, prg, items + 1, &rep, specs))) {
       pn_err_prefix(ctx, "%s part %d", name, k);
       break;
     }
@@ -436,7 +442,7 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
     for (int i = 0; i <= o->k && !rc; i++) {
       struct pn_graph *an = NULL;
       struct pn_obf_names io, w;
-      if (!(rc = pn_obf_anonymize(ctx, items[i], opset, prg, &an, &io, &w)))
+      if (!(rc = pn_obf_anonymize_spec(ctx, items[i], i ? &specs[i - 1] : NULL, opset, prg, &an, &io, &w)))
         rc = add_sample(ctx, ss, model, ss->n_groups, i == 0, an);
       pn_graph_free(an);
     }
@@ -444,11 +450,14 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
     for (int i = 0; i <= o->k; i++) {
       pn_graph_free(items[i]);
       items[i] = NULL;
+      if (i < o->k) pn_obf_wspec_free(&specs[i]);
     }
   }
   *n_parts = p.n_parts;
   for (int i = 0; i <= o->k; i++) pn_graph_free(items[i]);
+  for (int i = 0; i < o->k; i++) pn_obf_wspec_free(&specs[i]);
   free(items);
+  free(specs);
   pn_obf_ngram_free(gen);
   pn_obf_partition_free(&p);
   pn_graph_free(g);

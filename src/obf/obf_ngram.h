@@ -109,6 +109,11 @@ int pn_obf_anonymize_deferred(struct pn_ctx *ctx, const struct pn_graph *part, c
                               struct pn_obf_names *io, struct pn_obf_names *weights,
                               struct pn_obf_decoys *dec /* OUT: pn_obf_decoys_free */);
 void pn_obf_decoys_free(struct pn_obf_decoys *dec);
+/* pn_obf_anonymize of a part whose weights are deferred in spec (NULL: none), its decoys made in memory:
+** what split writes for a generated sentinel, as a graph (the attack's samples). */
+int pn_obf_anonymize_spec(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_wspec *spec,
+                          int64_t opset, struct pn_prg *prg, struct pn_graph **out, struct pn_obf_names *io,
+                          struct pn_obf_names *weights);
 /* pn_obf_extract whose weights share g's (pn_graph_add_init_shared): free it before g. */
 int pn_obf_extract_shared(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p,
                           int part, struct pn_graph **out);

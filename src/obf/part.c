@@ -415,11 +415,11 @@ fail:
   return rc;
 }
 
-int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t opset,
-                     struct pn_prg *prg, struct pn_graph **out, struct pn_obf_names *io,
-                     struct pn_obf_names *weights) {
+int pn_obf_anonymize_spec(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_wspec *spec,
+                          int64_t opset, struct pn_prg *prg, struct pn_graph **out, struct pn_obf_names *io,
+                          struct pn_obf_names *weights) {
   struct pn_obf_decoys dec;
-  int rc = pn_obf_anonymize_deferred(ctx, part, NULL, opset, prg, out, io, weights, &dec);
+  int rc = pn_obf_anonymize_deferred(ctx, part, spec, opset, prg, out, io, weights, &dec);
   if (rc) return rc;
   /* the decoys made in memory, as split makes them into its files */
   for (int i = 0; i < dec.n && !rc; i++) {
@@ -435,6 +435,12 @@ int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t op
     memset(weights, 0, sizeof *weights);
   }
   return rc;
+}
+
+int pn_obf_anonymize(struct pn_ctx *ctx, const struct pn_graph *part, int64_t opset,
+                     struct pn_prg *prg, struct pn_graph **out, struct pn_obf_names *io,
+                     struct pn_obf_names *weights) {
+  return pn_obf_anonymize_spec(ctx, part, NULL, opset, prg, out, io, weights);
 }
 
 /* ---- reassembly ---- */
