@@ -331,9 +331,7 @@ __attribute__((target("avx512f"))) static void output_row512(const float *mo, in
                                                              int64_t tw, float bias,
                                                              struct pn_act act, float *yp,
                                                              int64_t oy, int64_t oh, int64_t ow) {
-  const __m512i lo_idx = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  const __m512i hi_idx =
-      _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  const __m512i lo_idx = pn_x512_zip_lo(), hi_idx = pn_x512_zip_hi();
   __m512 bv = _mm512_set1_ps(bias);
   int rows = oy + 1 < oh ? 2 : 1;
   for (int64_t tx = 0; tx < tw; tx += 16) {
@@ -443,9 +441,7 @@ __attribute__((target("avx512f"))) static void output_row4_512(const float *mo, 
                                                                int64_t tw, float bias,
                                                                struct pn_act act, float *yp,
                                                                int64_t oy, int64_t oh, int64_t ow) {
-  const __m512i lo_idx = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  const __m512i hi_idx =
-      _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  const __m512i lo_idx = pn_x512_zip_lo(), hi_idx = pn_x512_zip_hi();
   __m512 bv = _mm512_set1_ps(bias);
   int rows = oh - oy < 4 ? (int)(oh - oy) : 4;
   for (int64_t tx = 0; tx < tw; tx += 16) {
