@@ -145,6 +145,16 @@ static void test_gemm_conv2d_pack(void **state) {
   }
 }
 
+/* A 2-D Conv call (opset 11, inputs X, W, B) with the window's pads, strides and dilations. */
+static void conv_call(struct call *cl, const struct pn_window *w, int64_t group) {
+  call_init(cl, "Conv", 3, 1, 11);
+  int64_t pads[4] = {w->pb[0], w->pb[1], w->pe[0], w->pe[1]};
+  pn_node_set_ints(cl->g, cl->n, "pads", 4, pads);
+  pn_node_set_ints(cl->g, cl->n, "strides", 2, w->s);
+  pn_node_set_ints(cl->g, cl->n, "dilations", 2, w->d);
+  pn_node_set_int(cl->g, cl->n, "group", group);
+}
+
 /* pn_conv_run_act with a cache against a double direct convolution: group 1 (the packed GEMM,
 ** implicit im2col or 1x1 direct) and depthwise with a channel multiplier (3x3 planes). */
 static void conv_case(bool depthwise, bool skinny, int threads) {
@@ -191,12 +201,8 @@ static void conv_case(bool depthwise, bool skinny, int threads) {
     }
   }
   struct call cl;
-  call_init(&cl, "Conv", 3, 1, 11);
+  conv_call(&cl, &w, group);
   int64_t pads[4] = {w.pb[0], w.pb[1], w.pe[0], w.pe[1]};
-  pn_node_set_ints(cl.g, cl.n, "pads", 4, pads);
-  pn_node_set_ints(cl.g, cl.n, "strides", 2, w.s);
-  pn_node_set_ints(cl.g, cl.n, "dilations", 2, w.d);
-  pn_node_set_int(cl.g, cl.n, "group", group);
   int64_t cg = c / group, mg = m / group;
   int64_t xd[4] = {n, c, w.in[0], w.in[1]}, wd[4] = {m, cg, w.k[0], w.k[1]};
   int64_t yd[4] = {n, m, w.out[0], w.out[1]};
@@ -367,12 +373,8 @@ static void test_dw3x3_same_bits(void **state) {
       w.out[i] = (in[i] + w.pb[i] + w.pe[i] - 3) / w.s[i] + 1;
     }
     struct call cl;
-    call_init(&cl, "Conv", 3, 1, 11);
+    conv_call(&cl, &w, c);
     int64_t pads[4] = {w.pb[0], w.pb[1], w.pe[0], w.pe[1]};
-    pn_node_set_ints(cl.g, cl.n, "pads", 4, pads);
-    pn_node_set_ints(cl.g, cl.n, "strides", 2, w.s);
-    pn_node_set_ints(cl.g, cl.n, "dilations", 2, w.d);
-    pn_node_set_int(cl.g, cl.n, "group", c);
     int64_t xd[4] = {n, c, w.in[0], w.in[1]}, wd[4] = {m, 1, 3, 3};
     int64_t yd[4] = {n, m, w.out[0], w.out[1]};
     struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
