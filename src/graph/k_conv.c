@@ -17,7 +17,8 @@
 ** tiles run by Winograd's F(2x2, 3x3) (k_winograd.c); other group-1 ones with more than
 ** SKINNY_MAX_POUT outputs by k_gemm.c's GEMM, filters packed once into the cache, the input
 ** packed straight into its blocks (no im2col buffer; 1x1 stride-1 ones multiply the input
-** itself); 3x3 depthwise ones by dw3x3_plane512 (AVX-512) or dw3x3_plane. Without a cache (the
+** itself); 3x3 depthwise ones by dw3x3_cblock512 (AVX-512, maps up to 28x28: 16 channels in the
+** lanes), dw3x3_plane512 (AVX-512) or dw3x3_plane. Without a cache (the
 ** executor's no_fuse reference) the plain paths above run, so the differential tester compares
 ** the two. */
 #include <cblas.h>
@@ -480,7 +481,122 @@ __attribute__((target("avx512f"))) static void dw3x3_plane512(const float *xp, c
     }
   }
 }
+
+/* 16 x 16 transpose in registers: r[i] lane j -> r[j] lane i. */
+__attribute__((target("avx512f"))) static inline void dw_tr16(__m512 *r) {
+  __m512 t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {   /* r[4i + j], 128-bit block L: rows 4i..4i+3 at column 4L + j */
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int j = 0; j < 4; j++) {
+    __m512 x0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), x1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);
+    __m512 y0 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88),
+           y1 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
+    t[j] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+    t[8 + j] = _mm512_shuffle_f32x4(x0, y0, 0xdd);
+    t[4 + j] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(x1, y1, 0xdd);
+  }
+  for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+/* Largest input plane (positions) dw3x3_cblock512 takes: on small maps a row fills few lanes (7 of
+** 16 on 7x7 maps), so there the lanes are channels instead; from 56x56 up the transposes cost more
+** than the rows lose (one Conv, one thread, min of 300: 144x56x56 stride 1 121 -> 141 us). */
+#define DWC_MAX_IN (28 * 28)
+
+/* Floats of scratch dw3x3_cblock512 needs: the input planes of 16 channels transposed. */
+static int64_t dwc_scratch(const struct pn_window *w) {
+  return (w->in[0] * w->in[1] + 15) / 16 * 16 * 16;
+}
+
+/* 3x3 depthwise Conv of nl <= 16 channels (multiplier 1) with the channels in the lanes: their
+** input planes (xp, plane after plane) transposed into t, 16 x 16 at a time, so that each tap of
+** an output position is one vector of 16 channels; 16 positions are computed, transposed back and
+** stored into the nl output planes (yp). Each output is computed as in the generic loop: from 0,
+** the taps inside the image in order, a multiply then an add (no FMA), taps outside it skipped,
+** then the bias added and the activation: the same bits. */
+__attribute__((target("avx512f"))) static void dw3x3_cblock512(const float *xp, const float *wp,
+                                                               const float *bias,
+                                                               struct pn_act act, float *yp,
+                                                               int nl,
+                                                               const struct pn_window *win,
+                                                               float *t) {
+  int64_t ih = win->in[0], iw = win->in[1], oh = win->out[0], ow = win->out[1];
+  int64_t sy = win->s[0], sx = win->s[1], pt = win->pb[0], pl = win->pb[1];
+  int64_t np = ih * iw, op = oh * ow;
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 r[16];
+  for (int64_t p0 = 0; p0 < np; p0 += 16) {
+    __mmask16 pm = np - p0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (np - p0)) - 1);
+    for (int l = 0; l < 16; l++) r[l] = l < nl ? _mm512_maskz_loadu_ps(pm, xp + l * np + p0) : zero;
+    dw_tr16(r);
+    for (int i = 0; i < 16; i++) _mm512_storeu_ps(t + (p0 + i) * 16, r[i]);
+  }
+  float wl[9][16], bl[16];
+  for (int l = 0; l < 16; l++) {
+    for (int k = 0; k < 9; k++) wl[k][l] = l < nl ? wp[9 * l + k] : 0.0f;
+    bl[l] = l < nl && bias ? bias[l] : 0.0f;
+  }
+  __m512 wv[9];
+  for (int k = 0; k < 9; k++) wv[k] = _mm512_loadu_ps(wl[k]);
+  const __m512 vb = _mm512_loadu_ps(bl), vlo = _mm512_set1_ps(act.lo), vhi = _mm512_set1_ps(act.hi);
+  int64_t oy = 0, ox = 0;
+  for (int64_t q0 = 0; q0 < op; q0 += 16) {
+    int n = op - q0 < 16 ? (int)(op - q0) : 16;
+    for (int i = 0; i < 16; i++) {
+      if (i >= n) {
+        r[i] = zero;
+        continue;
+      }
+      int64_t iy0 = oy * sy - pt, ix0 = ox * sx - pl;
+      __m512 v = zero;
+      if (iy0 >= 0 && iy0 + 2 < ih && ix0 >= 0 && ix0 + 2 < iw) {
+        const float *a = t + (iy0 * iw + ix0) * 16;
+        for (int ky = 0; ky < 3; ky++)
+          for (int kx = 0; kx < 3; kx++)
+            v = _mm512_add_ps(v, _mm512_mul_ps(wv[3 * ky + kx],
+                                               _mm512_loadu_ps(a + (ky * iw + kx) * 16)));
+      } else {
+        for (int ky = 0; ky < 3; ky++) {
+          int64_t iy = iy0 + ky;
+          if (iy < 0 || iy >= ih) continue;
+          for (int kx = 0; kx < 3; kx++) {
+            int64_t ix = ix0 + kx;
+            if (ix < 0 || ix >= iw) continue;
+            v = _mm512_add_ps(v, _mm512_mul_ps(wv[3 * ky + kx],
+                                               _mm512_loadu_ps(t + (iy * iw + ix) * 16)));
+          }
+        }
+      }
+      r[i] = dw_act(_mm512_add_ps(v, vb), act, vlo, vhi);
+      if (++ox == ow) ox = 0, oy++;
+    }
+    dw_tr16(r);
+    __mmask16 qm = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+    for (int l = 0; l < nl; l++) _mm512_mask_storeu_ps(yp + l * op + q0, qm, r[l]);
+  }
+}
 #endif
+
+/* dw3x3_cblock512 takes the depthwise Conv (multiplier 1, 3x3, dilation 1, strides 1-2, AVX-512,
+** constant weights: fast) */
+static bool dwc_fits(bool fast, const struct pn_window *w, int64_t c, int64_t m) {
+#ifdef DW_X86
+  return fast && c == m && w->k[0] == 3 && w->k[1] == 3 && w->d[0] == 1 && w->d[1] == 1 &&
+         w->in[0] * w->in[1] <= DWC_MAX_IN && pn_cpu_level() >= PN_CPU_AVX512;
+#else
+  (void)fast, (void)w, (void)c, (void)m;
+  return false;
+#endif
+}
 
 static _Thread_local float *dw_buf;
 static _Thread_local int64_t dw_cap;
@@ -504,6 +620,28 @@ PN_TARGET_CLONES static void dw_chunk(void *arg, int64_t ch) {
     if (hi[kx] > ow) hi[kx] = ow;
     if (lo[kx] > hi[kx]) lo[kx] = hi[kx];
   }
+#ifdef DW_X86
+  if (dwc_fits(j->fast, win, c, m)) {
+    int64_t need = dwc_scratch(win) + 16;   /* + 16: aligned to 64 bytes */
+    if (need > dw_cap) {
+      free(dw_buf);
+      dw_cap = 0;
+      if ((dw_buf = malloc((size_t)need * sizeof *dw_buf))) dw_cap = need;
+    }
+    if (dw_buf) {
+      float *t = (float *)(((uintptr_t)dw_buf + 63) & ~(uintptr_t)63);
+      for (int64_t pl_i = p0; pl_i < p1;) {   /* blocks of up to 16 channels of one image */
+        int64_t oc = pl_i % m, nl = p1 - pl_i;
+        if (nl > m - oc) nl = m - oc;
+        if (nl > 16) nl = 16;
+        dw3x3_cblock512(x + pl_i * ih * iw, w + oc * 9, bias ? bias + oc : NULL, act,
+                        y + pl_i * oh * ow, (int)nl, win, t);
+        pl_i += nl;
+      }
+      return;
+    }
+  }
+#endif
   float *pad = NULL;
 #ifdef DW_X86
   bool v512 = j->fast && kh == 3 && kw == 3 && dy == 1 && dx == 1 && (sx == 1 || sx == 2) &&
@@ -563,7 +701,9 @@ static void conv_depthwise2d(const float *x, const float *w, const float *bias, 
                              const struct pn_window *win, int threads) {
   int64_t planes = n * m, nchunk = threads > 1 ? 4 * (int64_t)threads : 1;
   if (nchunk > planes) nchunk = planes;
-  struct dw_job job = {x, w, bias, act, fast, y, n, c, m, (planes + nchunk - 1) / nchunk, win};
+  int64_t per = (planes + nchunk - 1) / nchunk;
+  if (dwc_fits(fast, win, c, m)) per = (per + 15) / 16 * 16;   /* whole blocks of 16 channels */
+  struct dw_job job = {x, w, bias, act, fast, y, n, c, m, per, win};
   pn_par_for(threads, (planes + job.per - 1) / job.per, dw_chunk, &job);
 }
 
