@@ -2,11 +2,15 @@
 //
 // usage: node ort_time.js --model M.onnx [--threads T] [--warmup W] [--repeat R]
 //                         [--input-pb X.pb | --seed S [--batch N]] [--save-input X.pb] [--compare Y.pb]
+//                         [--profile OUT.txt]
 // Creates an InferenceSession (graphOptimizationLevel 'all', intraOpNumThreads T, interOpNumThreads 1,
 // sequential execution), feeds the model's single float input (from a TensorProto file, or random
 // N(0,1) from a seeded generator, symbolic dims set to --batch, default 1), runs W untimed and R timed inferences and prints one JSON line:
 // {"median_ms":..,"mean_ms":..,"min_ms":..,"runs":R,"threads":T,"max_abs_diff":..} where
 // max_abs_diff compares the first output with the TensorProto given by --compare.
+// --profile runs with ORT's own profiler (enableProfiling; its timings include the profiler's cost) and
+// writes OUT.txt: per node of the optimized graph, the median over the R timed runs of its kernel time
+// (microseconds), op type and name, slowest first, then the median of the whole run.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -30,6 +34,7 @@ function parseArgs(argv) {
     else if (k === '--input-pb') o.inputPb = take();
     else if (k === '--save-input') o.saveInput = take();
     else if (k === '--compare') o.compare = take();
+    else if (k === '--profile') o.profile = take();
     else die(`unknown option ${k}`);
   }
   if (!o.model) die('--model is required');
@@ -140,6 +145,7 @@ async function main() {
     intraOpNumThreads: o.threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
+    ...(o.profile ? { enableProfiling: true, profileFilePrefix: o.profile + '.ort' } : {}),
   });
   if (session.inputNames.length !== 1) die(`${o.model}: expected one input, got ${session.inputNames.length}`);
   let dims, data;
@@ -183,7 +189,44 @@ async function main() {
     res.max_abs_diff = maxd;
     res.max_abs_out = maxr;
   }
+  if (o.profile) writeProfile(session, o);
   process.stdout.write(JSON.stringify(res) + '\n');
+}
+
+function medianOf(v) {
+  const s = [...v].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+// the per-node medians of the last o.repeat runs from ORT's trace file (Chrome trace JSON)
+function writeProfile(session, o) {
+  // onnxruntime-node's endProfiling() returns nothing: the trace is the newest file with the prefix
+  session.endProfiling();
+  const dir = path.dirname(o.profile), pre = path.basename(o.profile) + '.ort';
+  const found = fs.readdirSync(dir).filter((f) => f.startsWith(pre) && f.endsWith('.json'));
+  if (!found.length) die(`--profile: no trace file ${o.profile}.ort*.json`);
+  const trace = path.join(dir, found.sort().pop());
+  const events = JSON.parse(fs.readFileSync(trace, 'utf8'));
+  const nodes = new Map(), runs = [];
+  for (const e of events) {
+    if (e.cat === 'Session' && e.name === 'model_run') runs.push(e.dur);
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const name = e.name.slice(0, -'_kernel_time'.length);
+    if (!nodes.has(name)) nodes.set(name, { op: e.args ? e.args.op_name : '?', durs: [] });
+    nodes.get(name).durs.push(e.dur);
+  }
+  const rows = [];
+  let sum = 0;
+  for (const [name, n] of nodes) {
+    const us = medianOf(n.durs.slice(-o.repeat));
+    sum += us;
+    rows.push({ name, op: n.op, us });
+  }
+  rows.sort((a, b) => b.us - a.us);
+  const lines = rows.map((r) => `${r.us.toFixed(1).padStart(9)}  ${r.op.padEnd(22)} ${r.name}`);
+  lines.push(`${sum.toFixed(1).padStart(9)}  (sum of node medians, ${rows.length} nodes)`);
+  lines.push(`${medianOf(runs.slice(-o.repeat)).toFixed(1).padStart(9)}  (median model_run, ${o.threads} threads)`);
+  fs.writeFileSync(o.profile, lines.join('\n') + '\n');
 }
 
 main().catch((e) => die(e.message));
