@@ -151,6 +151,88 @@ __attribute__((target("avx512f"))) static inline __m512 act512(const struct pn_a
   return v;
 }
 
+/* Rows [0, rows) of a tile's columns [0, cols) from acc[r][0] (columns 0-15) and acc[r][1]
+** (16-31): added to C when F_ACC, then bias and the activation when F_EPI. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+store512(__m512 (*acc)[2], float *c, int64_t ldc, int rows, int cols, int flags, const float *bias,
+         const struct pn_act *act) {
+  __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+  __mmask16 m1 = cols >= 32 ? 0xffff : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) {
+    if (r >= rows) break;
+    float *cr = c + r * ldc;
+    __m512 v0 = acc[r][0], v1 = acc[r][1];
+    if (flags & F_ACC) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, cr));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, cr + 16));
+    }
+    if (flags & F_EPI) {
+      if (bias) {
+        __m512 bv = _mm512_set1_ps(bias[r]);
+        v0 = _mm512_add_ps(v0, bv);
+        v1 = _mm512_add_ps(v1, bv);
+      }
+      v0 = act512(act, v0);
+      v1 = act512(act, v1);
+    }
+    _mm512_mask_storeu_ps(cr, m0, v0);
+    _mm512_mask_storeu_ps(cr + 16, m1, v1);
+  }
+}
+
+/* Tiles of 17 to 16 + GEMM_XT columns (a 7x7 map's 49 = 32 + 17): columns 0-15 as in the full
+** kernel, each further column j in one 8-lane accumulator over the MR rows (A's packed column k
+** times B's value broadcast), instead of a second 16-lane vector per row that is mostly padding:
+** per k, MR full and cols - 16 half-width FMAs where the full tile does 2 MR full ones. Each
+** output is the same chain of FMAs over k from 0 as in the full tile, and the same store: the
+** same bits. */
+#define GEMM_XT 4
+__attribute__((target("avx512f,fma"), always_inline)) static inline void
+kern512_xt(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows, int cols,
+           int flags, const float *bias, const struct pn_act *act, const int xt) {
+  __m512 acc[MR][2];
+  __m256 ax[GEMM_XT];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) acc[r][0] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int j = 0; j < GEMM_XT; j++) ax[j] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+  for (int64_t kk = 0; kk < kc; kk++, ap += MR, bp += NR) {
+    __m512 b0 = _mm512_load_ps(bp);
+    __m256 a8 = _mm256_loadu_ps(ap);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) acc[r][0] = _mm512_fmadd_ps(_mm512_set1_ps(ap[r]), b0, acc[r][0]);
+#pragma GCC unroll 4
+    for (int j = 0; j < GEMM_XT; j++)
+      if (j < xt) ax[j] = _mm256_fmadd_ps(a8, _mm256_set1_ps(bp[16 + j]), ax[j]);
+  }
+  float t[GEMM_XT][MR];
+#pragma GCC unroll 4
+  for (int j = 0; j < GEMM_XT; j++)
+    if (j < xt) _mm256_storeu_ps(t[j], ax[j]);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) {
+    float row[16] = {0};
+    for (int j = 0; j < xt; j++) row[j] = t[j][r];
+    acc[r][1] = _mm512_loadu_ps(row);
+  }
+  store512(acc, c, ldc, rows, cols, flags, bias, act);
+}
+
+__attribute__((target("avx512f,fma"))) static void kern512_x(int64_t kc, const float *ap,
+                                                                 const float *bp, float *c,
+                                                                 int64_t ldc, int rows, int cols,
+                                                                 int flags, const float *bias,
+                                                                 const struct pn_act *act) {
+  switch (cols - 16) {
+  case 1: kern512_xt(kc, ap, bp, c, ldc, rows, cols, flags, bias, act, 1); break;
+  case 2: kern512_xt(kc, ap, bp, c, ldc, rows, cols, flags, bias, act, 2); break;
+  case 3: kern512_xt(kc, ap, bp, c, ldc, rows, cols, flags, bias, act, 3); break;
+  default: kern512_xt(kc, ap, bp, c, ldc, rows, cols, flags, bias, act, 4); break;
+  }
+}
+
 __attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const float *ap,
                                                           const float *bp, float *c,
                                                           int64_t ldc, int rows, int cols,
@@ -182,6 +264,10 @@ __attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const flo
     }
     return;
   }
+  if (cols <= 16 + GEMM_XT) {
+    kern512_x(kc, ap, bp, c, ldc, rows, cols, flags, bias, act);
+    return;
+  }
   __m512 acc[MR][2];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = zero;
@@ -195,29 +281,7 @@ __attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const flo
       acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
     }
   }
-  __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
-  __mmask16 m1 = cols >= 32 ? 0xffff : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; r++) {
-    if (r >= rows) break;
-    float *cr = c + r * ldc;
-    __m512 v0 = acc[r][0], v1 = acc[r][1];
-    if (flags & F_ACC) {
-      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, cr));
-      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, cr + 16));
-    }
-    if (flags & F_EPI) {
-      if (bias) {
-        __m512 bv = _mm512_set1_ps(bias[r]);
-        v0 = _mm512_add_ps(v0, bv);
-        v1 = _mm512_add_ps(v1, bv);
-      }
-      v0 = act512(act, v0);
-      v1 = act512(act, v1);
-    }
-    _mm512_mask_storeu_ps(cr, m0, v0);
-    _mm512_mask_storeu_ps(cr + 16, m1, v1);
-  }
+  store512(acc, c, ldc, rows, cols, flags, bias, act);
 }
 #endif
 

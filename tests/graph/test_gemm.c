@@ -1,7 +1,8 @@
 /* test_gemm.c - the packed GEMM (k_gemm.c) and the Conv paths built on it or on per-node state:
 ** pn_gemm_run against a double-precision product on random shapes (edges of every block size,
 ** row and column sub-ranges, bias, Relu and Clip) with each kernel this CPU runs (portable C,
-** AVX2, AVX-512), C outside the requested block untouched; the implicit-im2col packer (from the
+** AVX2, AVX-512), C outside the requested block untouched, and each column's bits independent of
+** the width of its panel; the implicit-im2col packer (from the
 ** input or from its column phases) against pn_im2col + the row packer, bit for bit; and
 ** pn_conv_run_fused with a cache (packed GEMM, Winograd, 3x3 depthwise planes; no activation,
 ** Relu or Clip; outputs of at most 16 positions, one image or batches, each CPU level) against a
@@ -74,6 +75,46 @@ static void gemm_case(int level) {
       }
     }
   free(a), free(b), free(bias), free(c), free(ap);
+}
+
+/* A column of C does not depend on the width of the panel it falls in (a full 32-column tile,
+** 17-20 columns in the AVX-512 narrow-tail kernel, up to 16 in the half tile): C over columns
+** [0, n1) and over [0, n2) agree bit for bit on their common columns, bias, Relu/Clip, K blocks,
+** each CPU level. */
+static void test_gemm_tail_bits(void **state) {
+  (void)state;
+  pn_cpu_set_level(-1);
+  int top = (int)pn_cpu_level();
+  for (int rep = 0; rep < 200; rep++) {
+    int level = (int)irand(0, top);
+    int64_t m = irand(1, 40), k = irand(0, 3) ? irand(1, 300) : irand(257, 600), n = 128;
+    int64_t nn[2] = {32 * irand(0, 3) + irand(1, 32), 32 * irand(0, 3) + irand(1, 32)};
+    bool has_bias = irand(0, 1);
+    struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1)};
+    float *a = malloc((size_t)(m * k) * sizeof *a), *b = malloc((size_t)(k * n) * sizeof *b);
+    float *bias = malloc((size_t)m * sizeof *bias), *ap = malloc(pn_gemm_packed_size(m, k) * sizeof *ap);
+    float *c[2] = {malloc((size_t)(m * n) * sizeof(float)), malloc((size_t)(m * n) * sizeof(float))};
+    assert_true(a && b && bias && ap && c[0] && c[1]);
+    for (int64_t i = 0; i < m * k; i++) a[i] = frand();
+    for (int64_t i = 0; i < k * n; i++) b[i] = frand();
+    for (int64_t i = 0; i < m; i++) bias[i] = frand();
+    pn_gemm_pack(a, k, m, k, ap);
+    struct pn_gemm_rows rows = {b, n};
+    pn_cpu_set_level(level);
+    for (int t = 0; t < 2; t++)
+      assert_int_equal(pn_gemm_run(ap, m, k, 0, m, 0, nn[t], pn_gemm_packb_rows, &rows, c[t], n,
+                                   has_bias ? bias : NULL, act),
+                       0);
+    pn_cpu_set_level(-1);
+    int64_t w = nn[0] < nn[1] ? nn[0] : nn[1];
+    for (int64_t i = 0; i < m; i++)
+      if (memcmp(c[0] + i * n, c[1] + i * n, (size_t)w * sizeof(float))) {
+        printf("level %d m %lld k %lld: row %lld of C differs over columns [0, %lld) and [0, %lld)\n",
+               level, (long long)m, (long long)k, (long long)i, (long long)nn[0], (long long)nn[1]);
+        fail();
+      }
+    free(a), free(b), free(bias), free(ap), free(c[0]), free(c[1]);
+  }
 }
 
 static void test_gemm_random(void **state) {
@@ -413,6 +454,7 @@ static void test_dw3x3_same_bits(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_gemm_random),
+      cmocka_unit_test(test_gemm_tail_bits),
       cmocka_unit_test(test_gemm_conv2d_pack),
       cmocka_unit_test(test_conv_cached_random),
       cmocka_unit_test(test_conv_skinny_random),
