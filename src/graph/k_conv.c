@@ -496,7 +496,8 @@ __attribute__((target("avx512f"))) static inline void dw_tr16(__m512 *r) {
     r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
   for (int j = 0; j < 4; j++) {
-    __m512 x0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), x1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);
+    __m512 x0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88),
+           x1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);
     __m512 y0 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88),
            y1 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
     t[j] = _mm512_shuffle_f32x4(x0, y0, 0x88);

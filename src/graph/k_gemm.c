@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "graph/k_dense.h"
+#include "graph/k_x512.h"
 #include "util/cpu.h"
 
 #define MR PN_GEMM_MR
@@ -377,8 +378,36 @@ static void conv_row(const struct im2col_row *r, const struct pn_window *w, int6
   }
 }
 
+#ifdef PN_GEMM_X86
+/* One row of pn_gemm_conv2d_phases at stride 2 with AVX-512: 32 columns in two masked loads (0
+** past the row), their even and odd lanes by two-register permutes, 16 into each phase's row. */
+__attribute__((target("avx512f"))) static void phases2_row512(const float *xr, int64_t iw,
+                                                              float *d0, float *d1, int64_t sw) {
+  const __m512i ev = pn_x512_even(), od = pn_x512_odd();
+  for (int64_t j = 0; j < sw; j += 16) {
+    int64_t q = 2 * j, n0 = iw - q, n1 = iw - q - 16, nw = sw - j;
+    __mmask16 m0 = n0 >= 16 ? 0xffff : (__mmask16)((1u << n0) - 1);
+    __mmask16 m1 = n1 >= 16 ? 0xffff : n1 > 0 ? (__mmask16)((1u << n1) - 1) : 0;
+    __mmask16 ms = nw >= 16 ? 0xffff : (__mmask16)((1u << nw) - 1);
+    __m512 a = _mm512_maskz_loadu_ps(m0, xr + q);
+    __m512 b = m1 ? _mm512_maskz_loadu_ps(m1, xr + q + 16) : _mm512_setzero_ps();
+    _mm512_mask_storeu_ps(d0 + j, ms, _mm512_permutex2var_ps(a, ev, b));
+    _mm512_mask_storeu_ps(d1 + j, ms, _mm512_permutex2var_ps(a, od, b));
+  }
+}
+#endif
+
 void pn_gemm_conv2d_phases(const float *x, int64_t c, const struct pn_window *w, float *xs) {
   int64_t ih = w->in[0], iw = w->in[1], sx = w->s[1], sw = (iw + sx - 1) / sx;
+#ifdef PN_GEMM_X86
+  if (sx == 2 && pn_cpu_level() >= PN_CPU_AVX512) {
+    for (int64_t ch = 0; ch < c; ch++)
+      for (int64_t iy = 0; iy < ih; iy++)
+        phases2_row512(x + (ch * ih + iy) * iw, iw, xs + (2 * ch * ih + iy) * sw,
+                       xs + ((2 * ch + 1) * ih + iy) * sw, sw);
+    return;
+  }
+#endif
   for (int64_t ch = 0; ch < c; ch++)
     for (int64_t ph = 0; ph < sx; ph++)
       for (int64_t iy = 0; iy < ih; iy++) {

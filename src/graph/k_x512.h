@@ -1,4 +1,5 @@
-/* k_x512.h - AVX-512 helpers shared by k_winograd.c and k_pool.c (x86-64, GCC or Clang only).
+/* k_x512.h - AVX-512 helpers shared by k_winograd.c, k_pool.c and k_gemm.c (x86-64, GCC or
+** Clang only).
 **
 ** pn_x512_even and pn_x512_odd are _mm512_permutex2var_ps index vectors over a pair of registers
 ** (lanes 0-15 of the first, 16-31 of the second): the even lanes of the pair, then the odd ones,

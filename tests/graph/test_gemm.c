@@ -2,8 +2,8 @@
 ** pn_gemm_run against a double-precision product on random shapes (edges of every block size,
 ** row and column sub-ranges, bias, Relu and Clip) with each kernel this CPU runs (portable C,
 ** AVX2, AVX-512), C outside the requested block untouched, and each column's bits independent of
-** the width of its panel; the implicit-im2col packer (from the
-** input or from its column phases) against pn_im2col + the row packer, bit for bit; and
+** the width of its panel; the implicit-im2col packer (from the input or from its column phases,
+** split by each CPU level's code) against pn_im2col + the row packer, bit for bit; and
 ** pn_conv_run_fused with a cache (packed GEMM, Winograd, 3x3 depthwise planes; no activation,
 ** Relu or Clip; outputs of at most 16 positions, one image or batches, each CPU level) against a
 ** double direct convolution on random 2-D geometries; MatMul by a
@@ -92,8 +92,10 @@ static void test_gemm_tail_bits(void **state) {
     bool has_bias = irand(0, 1);
     struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1)};
     float *a = malloc((size_t)(m * k) * sizeof *a), *b = malloc((size_t)(k * n) * sizeof *b);
-    float *bias = malloc((size_t)m * sizeof *bias), *ap = malloc(pn_gemm_packed_size(m, k) * sizeof *ap);
-    float *c[2] = {malloc((size_t)(m * n) * sizeof(float)), malloc((size_t)(m * n) * sizeof(float))};
+    float *bias = malloc((size_t)m * sizeof *bias);
+    float *ap = malloc(pn_gemm_packed_size(m, k) * sizeof *ap);
+    float *c[2] = {malloc((size_t)(m * n) * sizeof(float)),
+                   malloc((size_t)(m * n) * sizeof(float))};
     assert_true(a && b && bias && ap && c[0] && c[1]);
     for (int64_t i = 0; i < m * k; i++) a[i] = frand();
     for (int64_t i = 0; i < k * n; i++) b[i] = frand();
@@ -109,7 +111,8 @@ static void test_gemm_tail_bits(void **state) {
     int64_t w = nn[0] < nn[1] ? nn[0] : nn[1];
     for (int64_t i = 0; i < m; i++)
       if (memcmp(c[0] + i * n, c[1] + i * n, (size_t)w * sizeof(float))) {
-        printf("level %d m %lld k %lld: row %lld of C differs over columns [0, %lld) and [0, %lld)\n",
+        printf("level %d m %lld k %lld: row %lld of C differs over columns [0, %lld) and "
+               "[0, %lld)\n",
                level, (long long)m, (long long)k, (long long)i, (long long)nn[0], (long long)nn[1]);
         fail();
       }
@@ -167,6 +170,18 @@ static void test_gemm_conv2d_pack(void **state) {
     float *xs = malloc((size_t)(c * sx * w.in[0] * sw) * sizeof *xs);
     assert_non_null(xs);
     pn_gemm_conv2d_phases(x, c, &w, xs);
+    /* the split of this CPU (AVX-512 at stride 2) equals the portable one, padding included */
+    float *xs0 = malloc((size_t)(c * sx * w.in[0] * sw) * sizeof *xs0);
+    assert_non_null(xs0);
+    pn_cpu_set_level(0);
+    pn_gemm_conv2d_phases(x, c, &w, xs0);
+    pn_cpu_set_level(-1);
+    if (memcmp(xs, xs0, (size_t)(c * sx * w.in[0] * sw) * sizeof *xs)) {
+      printf("column phases differ from the portable split: c %lld in %lldx%lld s %lld\n",
+             (long long)c, (long long)w.in[0], (long long)w.in[1], (long long)sx);
+      fail();
+    }
+    free(xs0);
     bool phases = sx > 1 && irand(0, 1);
     struct pn_gemm_conv2d cv = {x, &w, phases ? xs : NULL};
     pn_gemm_packb_rows(&rows, k0, kc, n0, nc, p1);
