@@ -117,7 +117,7 @@ static double fan_in(const char *op, int slot, bool trans_b, int nd, const int64
 ** shapes only); the kept ones get values drawn from these specs. Until then a candidate's float
 ** weights have no memory of their own: they all point at one zero block (struct zeros), read-only
 ** by contract, and fill_apply gives a kept candidate's weights their own memory in its arena. Most
-** candidates are rejected (3k or more are built per k kept, each with weights as large as its real
+** candidates are rejected (6k or more are built per k kept, each with weights as large as its real
 ** part's), and zeroing that memory only to free it took a fifth of split's CPU time on BERT at K = 20.
 ** Split goes further (pn_obf_sentinels_deferred): the kept ones' weights get no values at all, only
 ** their specs, whose distributions anonymization reads its decoys' statistics from
@@ -1505,21 +1505,22 @@ static int concretize(const struct pn_graph *part, struct symbolic *sy, struct p
   return PN_OK;
 }
 
-/* Up to k sentinels generated from part (concrete shapes; sy: its symbolic dims) into out[0..*made);
-** fewer when too few candidates pass (g->why counts why). Candidates with exactly the operators of
+/* Up to k sentinels generated from part (concrete shapes; sy: its symbolic dims) into out[0..*made),
+** the k closest to the real part's n-gram score of per * k valid candidates; fewer when too few
+** candidates pass (g->why counts why). Candidates with exactly the operators of
 ** avoid (the real part; NULL: none) are kept only when too few others pass: a sentinel repeating
 ** the real part's operators hides its weights but not its structure, and several such in a group
 ** would make the real part's opcode histogram the one its group has most often. */
 static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const struct symbolic *sy,
-                          const struct pn_obf_ngram *m, int k, int max_muts, struct pn_prg *prg,
+                          const struct pn_obf_ngram *m, int k, int per, int max_muts, struct pn_prg *prg,
                           const struct pn_graph *avoid, struct pn_graph **out, int *made, int why[R_COUNT],
                           struct fill *defer /* [k] or NULL: see fill_apply */) {
   for (int i = 0; i < k; i++) out[i] = NULL;
   *made = 0;
   if (k <= 0) return PN_OK;
-  /* 3k valid candidates are generated; the k whose n-gram score is closest to the real part's
+  /* per * k valid candidates are generated; the k whose n-gram score is closest to the real part's
   ** own score are kept as they come (the most "typical" candidates would stand out as such) */
-  int rc = PN_OK, n0 = part->n_nodes, want = 3 * k, valid = 0, have = 0, differ = 0, npool[2] = {0, 0};
+  int rc = PN_OK, n0 = part->n_nodes, want = per * k, valid = 0, have = 0, differ = 0, npool[2] = {0, 0};
   /* sentinels that must differ from the real part's operators (when candidates allow) */
   int need = avoid ? (int)ceil(PN_OBF_SENTINEL_DIFFER * k) : 0;
   if (avoid && need < 1) need = 1;
@@ -1573,8 +1574,9 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
   double f0[3], target = 0, vol0 = weight_volume(ref);
   pn_stopo_features(&real, f0);
   if ((rc = pn_obf_ngram_score(ctx, m, ref, &target))) goto out;
-  int attempts = 0, max_attempts = 60 * k + 200;
-  /* 3k valid candidates, more (up to 6k) while fewer than `need` differ from the real part's operators */
+  int attempts = 0, max_attempts = 20 * want + 200;
+  /* per * k valid candidates, more (up to twice as many) while fewer than `need` differ from the real
+  ** part's operators */
   while ((valid < want || (differ < need && valid < 2 * want)) && attempts++ < max_attempts) {
     /* several mutants, keep the closest in features */
     double bestd = INFINITY;
@@ -1600,7 +1602,7 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
     /* real shapes first; on a mutated topology they may leave a later fixed shape out of reach,
     ** and then the shapes are left to the solver */
     struct pn_graph *c = NULL;
-    /* once 3k are valid and still too few differ (a part whose every node keeps its operator by
+    /* once per * k are valid and still too few differ (a part whose every node keeps its operator by
     ** weight, e.g. a Flatten -> Gemm head), operators are drawn uniformly among the valid ones */
     g.explore = valid >= want && differ < need;
     for (int ks = 1; ks >= 0 && !c; ks--) {
@@ -1708,6 +1710,14 @@ out:
 ** hides which file of the group is real but not the part's structure). */
 #define SIBLINGS 2
 #define SIBLINGS_MIN_K 8
+/* Valid candidates generated per sibling (the one closest to the real part's n-gram score kept) and
+** per sentinel kept. Nearly every candidate scores below the real part (mutation makes a part less
+** typical: bert, K = 20, seed 1, 3 per sentinel: no candidate above it in 46 of the 50 pools, at most
+** 2 of 30 in the others), so "closest" means "most typical", and a larger pool brings the sentinels
+** nearer the real part's realism, whose gap was the adversaries' strongest input (3 and 3 before;
+** six-seed attack figures in docs/proteus.md, issue 17). */
+#define SIBLING_CANDIDATES 12
+#define SENTINEL_CANDIDATES 6
 static int sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
                      int k, struct pn_prg *prg, struct pn_graph **out, struct pn_obf_sentinel_report *rep,
                      struct fill *specs) {
@@ -1737,13 +1747,13 @@ static int sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
   for (int si = 0; si < nsib && cpart && !rc; si++) {
     int ki = k * (si + 1) / nsib - k * si / nsib; /* sibling si's share of the k */
     /* the sibling's weights are drawn: its mutants borrow their statistics */
-    if (!(rc = sentinels_from(ctx, cpart, &sy, m, 1, muts, prg, NULL, &sib, &made, why, NULL)) && sib) {
+    if (!(rc = sentinels_from(ctx, cpart, &sy, m, 1, SIBLING_CANDIDATES, muts, prg, NULL, &sib, &made, why, NULL)) && sib) {
       rc = concretize(sib, &sy2, &csib);
       if (rc == PN_ERR_UNSUPPORTED) rc = PN_OK;
       else if (rc) rc = pn_err(ctx, rc, "out of memory");
       if (!rc && csib) {
         sy2.decl = part;
-        rc = sentinels_from(ctx, csib, &sy2, m, ki, muts, prg, cpart, out + r.generated, &made, why,
+        rc = sentinels_from(ctx, csib, &sy2, m, ki, SENTINEL_CANDIDATES, muts, prg, cpart, out + r.generated, &made, why,
                             specs ? specs + r.generated : NULL);
         r.generated += made;
       }
@@ -1753,7 +1763,7 @@ static int sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
     sib = csib = NULL;
   }
   if (!rc && cpart && r.generated < k) {
-    rc = sentinels_from(ctx, cpart, &sy, m, k - r.generated, muts, prg, cpart, out + r.generated, &made, why,
+    rc = sentinels_from(ctx, cpart, &sy, m, k - r.generated, SENTINEL_CANDIDATES, muts, prg, cpart, out + r.generated, &made, why,
                         specs ? specs + r.generated : NULL);
     r.generated += made;
   }
