@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # proteus_attack.sh - the Proteus attack table (issue 17, item 3): `privnn obf attack` over the zoo's
-# model families, for several seeds, one CSV row per model and seed.
+# model families, for several seeds (six by default: between random draws of one generator the
+# figures move by as much as most generator changes, issue 17), one CSV row per model and seed.
 #
 # privnn obf attack simulates split on every listed zoo model (reduced input size and widths: CNNs
 # at 64x64 with 10 classes, inception_v3 at 96x96, Transformers at hidden 64 / 4 heads / seq 16 with
@@ -9,7 +10,7 @@
 # adversary's specificity at 99% recall of real parts and AUC, each adversary's, and log10 of the
 # candidate count sum over parts of log10(1 + (1 - s) * generated sentinels).
 #
-#   bench/proteus_attack.sh     env: PRIVNN (default build/privnn), K (20), SEEDS ("1 2 3"),
+#   bench/proteus_attack.sh     env: PRIVNN (default build/privnn), K (20), SEEDS ("1 2 3 4 5 6"),
 #                               MODELS (comma list; default the paper's twelve plus resnet18, vgg11,
 #                               mobilenetv2 and bert: every zoo model), OUT (bench/out/proteus)
 # Output: $OUT/attack-<seed>.json (privnn's report) and $OUT/proteus-attack.csv.
@@ -17,7 +18,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PRIVNN:-$root/build/privnn}
 K=${K:-20}
-SEEDS=${SEEDS:-"1 2 3"}
+SEEDS=${SEEDS:-"1 2 3 4 5 6"}
 out=${OUT:-$root/bench/out/proteus}
 [[ -x $bin ]] || { echo "proteus_attack.sh: $bin not found (build first, or set PRIVNN)" >&2; exit 1; }
 mkdir -p "$out"
