@@ -89,6 +89,7 @@ struct lower {
   int nv;
   struct pn_strmap map;
   int64_t max_extent;
+  int xi, in_layer;    /* the input's value and layer */
   int *used;           /* levels used per register (from the top) */
   int cap_used;
 };
@@ -180,6 +181,40 @@ static void shape_chw(const struct val *v, int64_t *C, int64_t *H, int64_t *W) {
 
 static double lin_cost(int64_t ndiag) { return (double)ndiag + COST_ROT * 2.0 * sqrt((double)ndiag); }
 
+static int ceil_log2_64(int64_t v);
+
+/* The program's input (layout li), read by the linear m only: copies of it one extent apart, as many as m's
+** output layout has blocks of that extent, when they cut m's diagonals (each output block then reads the copy
+** in it; the client encodes the copies, so they cost nothing) and do not need a larger ring than the output.
+** On success the input layout gets the copies and *lo, *nd, kind m's output layout with them. */
+static int replicate_input(struct lower *L, const struct fhe_lmap *m, int li, int64_t C, int64_t H, int64_t W,
+                           struct fhe_layout *lo, int64_t *nd, char *kind, size_t kind_size) {
+  struct pn_fhe_plan *p = L->p;
+  struct fhe_layout r = p->layouts[li];
+  const int64_t S = r.extent, R = S > 0 ? L->max_extent / S : 0;
+  if (R < 2 || R > INT32_MAX) return PN_OK;
+  r.rep = (int)R;
+  r.rep_stride = S;
+  struct fhe_layout l2;
+  int64_t d2;
+  char k2[32];
+  struct pn_ctx sub = {0};
+  if (fhe_layout_choose(&sub, p->arena, m, &r, C, H, W, L->max_extent, &l2, &d2, k2, sizeof k2) || d2 >= *nd)
+    return PN_OK;
+  int64_t rep = (l2.extent + S - 1) / S; /* copies beyond the output's blocks are read by no output */
+  if (rep < 2 || ceil_log2_64(rep * S) > ceil_log2_64(l2.extent > lo->extent ? l2.extent : lo->extent)) return PN_OK;
+  r.rep = (int)rep;
+  if (fhe_layout_count_diags(m, &r, &l2) != d2) return PN_OK; /* fewer copies read as many (never otherwise) */
+  p->layouts[li].rep = r.rep;
+  p->layouts[li].rep_stride = S;
+  *lo = l2;
+  *nd = d2;
+  snprintf(kind, kind_size, "%s", k2);
+  struct fhe_layer *ly = &p->layers[L->in_layer];
+  snprintf(ly->packing, sizeof ly->packing, "dense, %lld slots x %d copies", (long long)r.n, r.rep);
+  return PN_OK;
+}
+
 /* Turn a pending value into a LINEAR instruction: choose its output layout, factor and scale target. */
 static int materialize(struct lower *L, int vi, double want, int tref) {
   struct val *v = &L->v[vi];
@@ -192,6 +227,8 @@ static int materialize(struct lower *L, int vi, double want, int tref) {
   char kind[32];
   int rc = fhe_layout_choose(L->ctx, p->arena, v->m, &p->layouts[s->layout], C, H, W, L->max_extent, &lo, &nd, kind,
                              sizeof kind);
+  if (!rc && v->src == L->xi && s->readers == 1 && p->layouts[s->layout].rep <= 1 && p->opts.replicate >= 0)
+    rc = replicate_input(L, v->m, s->layout, C, H, W, &lo, &nd, kind, sizeof kind);
   if (rc) {
     pn_err_prefix(L->ctx, "node %s", v->nodes);
     return rc;
@@ -853,6 +890,8 @@ static void hash_program(struct pn_fhe_plan *p) {
   EVP_DigestUpdate(h, p->rot, (size_t)p->n_rot * sizeof *p->rot); /* the key set (a key budget changes it) */
   const struct fhe_layout *li = &p->layouts[p->in_layout], *lo = &p->layouts[p->out_layout];
   EVP_DigestUpdate(h, li->slot, (size_t)li->n * sizeof *li->slot);
+  int64_t copies[2] = {li->rep > 1 ? li->rep : 1, li->rep > 1 ? li->rep_stride : 0};
+  EVP_DigestUpdate(h, copies, sizeof copies);
   EVP_DigestUpdate(h, lo->slot, (size_t)lo->n * sizeof *lo->slot);
   EVP_DigestUpdate(h, &p->in_factor, sizeof p->in_factor);
   EVP_DigestUpdate(h, &p->out_factor, sizeof p->out_factor);
@@ -929,6 +968,8 @@ static int lower_graph(struct lower *L) {
   if ((x->layout = add_layout(L, &lo)) < 0) return lower_err_nomem(L);
   int layer = new_layer(L, x->name, "input");
   if (layer < 0) return lower_err_nomem(L);
+  L->xi = xi;
+  L->in_layer = layer;
   snprintf(p->layers[layer].packing, sizeof p->layers[layer].packing, "dense, %lld slots", (long long)lo.n);
   x->factor = x->want > 0 ? x->want : 1.0;
   x->reg = emit(L, FHE_OP_INPUT, -1, -1, 0, 0, layer, x->layout, x->factor, 0);
@@ -1142,7 +1183,7 @@ int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struc
                    struct pn_fhe_plan **out) {
   *out = NULL;
   struct pn_fhe_plan *p = calloc(1, sizeof *p);
-  struct lower L = {.ctx = ctx, .p = p};
+  struct lower L = {.ctx = ctx, .p = p, .xi = -1};
   int rc = PN_OK;
   if (!p || !(p->arena = pn_arena_new())) {
     free(p);
@@ -1168,7 +1209,7 @@ int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struc
   int64_t extent = 1;
   for (int r = 0; r < p->n_reg; r++) {
     if (L.used[r] > depth) depth = L.used[r];
-    if (p->layouts[p->reg[r].layout].extent > extent) extent = p->layouts[p->reg[r].layout].extent;
+    if (fhe_layout_top(&p->layouts[p->reg[r].layout]) > extent) extent = fhe_layout_top(&p->layouts[p->reg[r].layout]);
   }
   p->depth = depth;
   int logn_min = ceil_log2_64(extent) + 1;

@@ -43,6 +43,8 @@ struct pn_fhe_opts {
   int max_keys;        /* Galois keys at most (0: as many as key_mb holds); steps without a key of their
                        ** own run as chains of power-of-two rotations, whose keys are always made */
   int key_mb;          /* memory budget of the evaluation keys in MiB (0 = 6144) */
+  int replicate;       /* the input in several copies (encoded by the client) where that cuts the diagonals of
+                       ** the linear layer reading it: 0 when it does, -1 never */
 };
 enum { PN_FHE_BOOT_AUTO = 0, PN_FHE_BOOT_NEVER = -1, PN_FHE_BOOT_FORCE = 1, PN_FHE_BOOT_SIMULATE = 2 };
 void pn_fhe_opts_default(struct pn_fhe_opts *o);

@@ -55,12 +55,27 @@ void fhe_lmap_apply(const struct fhe_lmap *m, const double *x, double *y);
 struct fhe_layout {
   int64_t n;            /* elements */
   int32_t *slot;        /* [n] distinct slots */
-  int64_t extent;       /* max slot + 1 */
+  int64_t extent;       /* max slot + 1 (of the first copy) */
   /* grid form, when the tensor is (C,H,W): slot(c,y,x) = base[c] + y sy + x sx */
   int grid;
   int64_t C, H, W, sy, sx;
   int64_t *base;        /* [C] */
+  /* replicated (the program's input only): element i also at slot[i] + t rep_stride for 0 < t < rep, with
+  ** rep_stride >= extent (0 or 1: one copy). A linear reading it takes, for output slot o, the copy in o's block
+  ** of rep_stride slots (the last copy beyond them): fhe_layout_copy. */
+  int rep;
+  int64_t rep_stride;
 };
+/* Slots a layout occupies with its copies: max slot + 1. */
+static inline int64_t fhe_layout_top(const struct fhe_layout *l) {
+  return l->rep > 1 ? (l->rep - 1) * l->rep_stride + l->extent : l->extent;
+}
+/* The offset of the copy of `in` that a linear's output at slot so reads (0 without copies). */
+static inline int64_t fhe_layout_copy(const struct fhe_layout *in, int64_t so) {
+  if (in->rep <= 1) return 0;
+  int64_t t = so / in->rep_stride;
+  return (t < in->rep ? t : in->rep - 1) * in->rep_stride;
+}
 /* The dense layout of a (C,H,W) tensor (or a vector: C = n, H = W = 1): element i at slot i. */
 int fhe_layout_dense(struct pn_arena *a, int64_t C, int64_t H, int64_t W, struct fhe_layout *out);
 /* Re-read a layout for another shape with the same element count (Flatten, Reshape): the slots stay;
@@ -73,6 +88,11 @@ void fhe_layout_reshape(struct fhe_layout *l, int ndim, const int64_t *dims);
 int fhe_layout_choose(struct pn_ctx *ctx, struct pn_arena *a, const struct fhe_lmap *m,
                       const struct fhe_layout *in, int64_t C, int64_t H, int64_t W, int64_t max_extent,
                       struct fhe_layout *out /* OUT */, int64_t *ndiag /* OUT */, char *kind, size_t kind_size);
+/* Output layout candidate `cand` (0 <= cand < FHE_LAYOUT_NCAND) of m applied to `in`, as fhe_layout_choose makes
+** it (slots in arena a): 1 when it applies and fits max_extent slots, 0 when not, -1 out of memory. */
+#define FHE_LAYOUT_NCAND 5
+int fhe_layout_candidate(struct pn_arena *a, const struct fhe_lmap *m, const struct fhe_layout *in, int64_t C,
+                         int64_t H, int64_t W, int64_t max_extent, int cand, struct fhe_layout *out /* OUT */);
 /* Distinct diagonals (i - o) of m between layouts in -> out (a bitmap over [-2^31, 2^31) folded). */
 int64_t fhe_layout_count_diags(const struct fhe_lmap *m, const struct fhe_layout *in,
                                const struct fhe_layout *out);

@@ -37,6 +37,9 @@ struct pn_fhe_spec {
   int64_t in_dims[PN_MAX_DIMS], out_dims[PN_MAX_DIMS];
   int64_t n_in, n_out;
   int32_t *in_slot, *out_slot;       /* element -> slot */
+  int in_rep;                        /* the input is encoded in_rep times: element i also at in_slot[i] + t
+                                     ** in_rep_stride, 0 < t < in_rep (1: once; the stride is then 0) */
+  int64_t in_rep_stride;
   double in_factor, out_factor;      /* the input is encoded times in_factor; outputs divided by out_factor */
   int log_slots;                     /* the program's 2^log_slots slots (<= N/2; replicated when fewer) */
   int has_boot;                      /* the program bootstraps: the client makes bootstrapping keys for boot */

@@ -8,7 +8,7 @@
 ** another model or parameters (PN_ERR_MISMATCH).
 **
 **   SPEC    model name, CKKS parameters, rotation steps, input/output shapes, slot maps and factors,
-**           input level: everything a client needs, nothing secret (the server sends it).
+**           input level, the input's copies: everything a client needs, nothing secret (the server sends it).
 **   SECRET  the secret key (client only; written 0600 by the CLI, wiped on free).
 **   EVAL    relinearisation key + Galois keys of exactly the spec's rotations (for the server), and the
 **           bootstrapping keys when the program bootstraps (empty blob otherwise).
@@ -31,7 +31,8 @@
 #include "util/wipe.h"
 
 #define OBJ_MAGIC 0x48464e50u /* "PNFH" */
-#define OBJ_VERSION 2 /* 2: the spec's slots and bootstrapping parameters, bootstrapping keys in EVAL */
+#define OBJ_VERSION 3 /* 2: the spec's slots and bootstrapping parameters, bootstrapping keys in EVAL; 3: the
+                      ** input's copies in the spec */
 #define OBJ_HDR 48
 #define MAX_ELEMS ((int64_t)1 << 24)
 
@@ -202,19 +203,26 @@ static int spec_finish(struct pn_ctx *ctx, struct pn_fhe_spec *s) {
     if (s->rot[i] <= 0 || s->rot[i] >= slots || (i && s->rot[i] <= s->rot[i - 1]))
       return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: rotation step %d is not in (0, %lld) or not ascending", s->rot[i],
                     (long long)slots);
+  if (s->in_rep < 1 || s->in_rep > slots || (s->in_rep == 1) != (s->in_rep_stride == 0) || s->in_rep_stride < 0 ||
+      s->in_rep_stride >= slots)
+    return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: %d input copies %lld slots apart in %lld slots", s->in_rep,
+                  (long long)s->in_rep_stride, (long long)slots);
   for (int w = 0; w < 2; w++) {
     const int32_t *sl = w ? s->out_slot : s->in_slot;
     int64_t n = w ? s->n_out : s->n_in;
+    int nrep = w ? 1 : s->in_rep;
     uint8_t *mark = calloc((size_t)slots, 1);
     if (!mark) return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
-    for (int64_t i = 0; i < n; i++) {
-      if (sl[i] < 0 || sl[i] >= slots || mark[sl[i]]) {
-        free(mark);
-        return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: %s slot map entry %lld (%d) is out of range or repeated",
-                      w ? "output" : "input", (long long)i, sl[i]);
+    for (int t = 0; t < nrep; t++)
+      for (int64_t i = 0; i < n; i++) {
+        int64_t sv = sl[i] + t * (w ? 0 : s->in_rep_stride);
+        if (sl[i] < 0 || sv >= slots || mark[sv]) {
+          free(mark);
+          return pn_err(ctx, PN_ERR_CORRUPT, "fhe: spec: %s slot map entry %lld (%d, copy %d) is out of range or "
+                        "repeated", w ? "output" : "input", (long long)i, sl[i], t);
+        }
+        mark[sv] = 1;
       }
-      mark[sl[i]] = 1;
-    }
     free(mark);
   }
   if (!(s->in_factor > 0) || !(s->out_factor > 0) || !isfinite(s->in_factor) || !isfinite(s->out_factor))
@@ -245,6 +253,8 @@ int pn_fhe_plan_spec(struct pn_ctx *ctx, const struct pn_fhe_plan *p, struct pn_
   memcpy(s->out_slot, lo->slot, (size_t)lo->n * sizeof *s->out_slot);
   s->in_factor = p->in_factor;
   s->out_factor = p->out_factor;
+  s->in_rep = li->rep > 1 ? li->rep : 1;
+  s->in_rep_stride = li->rep > 1 ? li->rep_stride : 0;
   s->log_slots = p->log_slots;
   s->has_boot = p->real_boot;
   s->boot = p->bp;
@@ -292,6 +302,8 @@ int pn_fhe_spec_save(struct pn_ctx *ctx, const struct pn_fhe_spec *s, uint8_t **
   int32_t bw[8] = {b->logslots, b->stc_levels, b->cts_levels, b->eph_weight, b->eph_base_bits, b->cos_degree,
                    b->double_angles, b->arcsine_degree};
   for (int i = 0; i < 8; i++) wr_u32(&w, (uint32_t)(s->has_boot ? bw[i] : 0));
+  wr_u32(&w, (uint32_t)s->in_rep);
+  wr_u64(&w, (uint64_t)s->in_rep_stride);
   if (w.bad) {
     free(w.p);
     return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
@@ -358,6 +370,12 @@ int pn_fhe_spec_load(struct pn_ctx *ctx, const uint8_t *buf, size_t len, int all
     if (!r.bad && (bw[i] < 0 || bw[i] > 1 << 16 || (!hb && bw[i]))) r.bad = 1, r.field = "bootstrapping parameters";
   }
   s->boot = (struct pn_ckks_boot_params){bw[0], bw[1], bw[2], bw[3], bw[4], bw[5], bw[6], bw[7]};
+  uint32_t nrep = rd_u32(&r, "input copies");
+  uint64_t rst = rd_u64(&r, "input copy stride");
+  if (!r.bad && (nrep < 1 || nrep > 1u << PN_CKKS_MAX_LOGN)) r.bad = 1, r.field = "input copies";
+  if (!r.bad && rst > (uint64_t)1 << PN_CKKS_MAX_LOGN) r.bad = 1, r.field = "input copy stride";
+  s->in_rep = (int)nrep;
+  s->in_rep_stride = (int64_t)rst;
   if (!r.bad && r.at != r.n) r.bad = 1, r.field = "trailing bytes";
   if (r.bad) {
     pn_fhe_spec_free(s);
@@ -741,7 +759,7 @@ int pn_fhe_encrypt(struct pn_ctx *ctx, struct pn_fhe_client *c, const float *x, 
   int rc = v && pt && ct ? PN_OK : pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   for (int64_t i = 0; i < n && !rc; i++) {
     if (!isfinite(x[i])) rc = pn_err(ctx, PN_ERR_INVALID, "fhe: input element %lld is not finite", (long long)i);
-    v[s->in_slot[i]] = (double)x[i] * s->in_factor;
+    for (int t = 0; t < s->in_rep; t++) v[s->in_slot[i] + t * s->in_rep_stride] = (double)x[i] * s->in_factor;
   }
   if (!rc) rc = fhe_encode(ctx, s->ckks, v, slots, pn_ckks_default_scale(s->ckks), s->in_level, pt);
   if (!rc) rc = pn_ckks_encrypt_sk(ctx, s->ckks, c->sk, pt, &c->prg, ct);

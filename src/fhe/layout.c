@@ -14,6 +14,12 @@
 ** Candidates that would put two elements in one slot, or exceed the slots, are dropped; correctness
 ** never depends on the choice, only the cost does (tests compare every candidate with the plain map).
 **
+** A replicated input (the program's input, copies encoded by the client: compile.c decides) holds every
+** element in rep copies rep_stride apart; output slot o reads the copy in its own block of rep_stride slots
+** (fhe_layout_copy). A multiplexed convolution whose output channels spill into further blocks then sees
+** its window at the same offsets in every block: a 1-channel 28x28 map to 32 channels, 3x3, has 9
+** diagonals instead of 32 x 9.
+**
 ** Baby-step giant-step: k = g n1 + b with n1 a power of two chosen for the fewest rotations (counting
 ** a rotation key the program does not have yet as one more), and diagonal k pre-rotated by -g n1 so that
 ** y = sum_g rot(sum_b d'_{g,b} * rot(x, b), g n1). */
@@ -92,13 +98,13 @@ static int check_slots(struct fhe_layout *l, int64_t max_extent, uint8_t *mark) 
 
 int64_t fhe_layout_count_diags(const struct fhe_lmap *m, const struct fhe_layout *in,
                                const struct fhe_layout *out) {
-  int64_t span = in->extent + out->extent + 1, cnt = 0;
+  int64_t span = fhe_layout_top(in) + out->extent + 1, cnt = 0;
   uint8_t *seen = calloc((size_t)span, 1);
   if (!seen) return INT64_MAX;
   for (int64_t o = 0; o < m->n_out; o++) {
-    int64_t so = out->slot[o];
+    int64_t so = out->slot[o], si = fhe_layout_copy(in, so) - so + out->extent;
     for (int64_t e = m->rowptr[o]; e < m->rowptr[o + 1]; e++) {
-      int64_t k = in->slot[m->col[e]] - so + out->extent;
+      int64_t k = in->slot[m->col[e]] + si;
       if (!seen[k]) {
         seen[k] = 1;
         cnt++;
@@ -110,6 +116,7 @@ int64_t fhe_layout_count_diags(const struct fhe_lmap *m, const struct fhe_layout
 }
 
 enum cand { CAND_MULTIPLEX, CAND_SAME_CHANNEL, CAND_ANCHOR, CAND_DENSE, CAND_DIAG_ANCHOR, CAND_COUNT };
+_Static_assert(CAND_COUNT == FHE_LAYOUT_NCAND, "fhe_impl.h's candidate count");
 static const char *const cand_names[CAND_COUNT] = {"multiplexed", "same-channel", "anchor", "dense", "diagonal"};
 
 /* Fill l->slot for candidate c; 0 when the candidate does not apply. */
@@ -130,8 +137,10 @@ static int make_cand(enum cand c, const struct fhe_lmap *m, const struct fhe_lay
         base = in->base[co];
       } else {
         int64_t blk = co / (s0 * s1), sub = co % (s0 * s1), a = sub / s1, b = sub % s1;
-        /* channels beyond the input's go to copies of its layout shifted by its extent */
-        base = in->base[blk % in->C] + (blk / in->C) * in->extent + a * in->sy + b * in->sx;
+        /* channels beyond the input's go to copies of its layout shifted by its extent (by the stride of its
+        ** copies when it is replicated: block t then reads copy t, and the blocks share their diagonals) */
+        int64_t shift = in->rep > 1 ? in->rep_stride : in->extent;
+        base = in->base[blk % in->C] + (blk / in->C) * shift + a * in->sy + b * in->sx;
       }
       for (int64_t y = 0; y < H; y++)
         for (int64_t x = 0; x < W; x++) {
@@ -175,6 +184,23 @@ static int make_cand(enum cand c, const struct fhe_lmap *m, const struct fhe_lay
     return 1;
   default: return 0;
   }
+}
+
+int fhe_layout_candidate(struct pn_arena *a, const struct fhe_lmap *m, const struct fhe_layout *in, int64_t C,
+                         int64_t H, int64_t W, int64_t max_extent, int cand, struct fhe_layout *out) {
+  memset(out, 0, sizeof *out);
+  if (cand < 0 || cand >= CAND_COUNT) return 0;
+  int32_t *slots = pn_arena_alloc(a, (size_t)m->n_out * sizeof *slots + 1);
+  uint8_t *mark = malloc((size_t)max_extent + 1);
+  if (!slots || !mark) {
+    free(mark);
+    return -1;
+  }
+  out->slot = slots;
+  int ok = make_cand((enum cand)cand, m, in, C, H, W, out, mark, max_extent) && check_slots(out, max_extent, mark);
+  free(mark);
+  if (ok) detect_grid(a, out, C, H, W);
+  return ok;
 }
 
 int fhe_layout_choose(struct pn_ctx *ctx, struct pn_arena *a, const struct fhe_lmap *m,
@@ -281,7 +307,7 @@ int fhe_linear_index(struct pn_ctx *ctx, struct pn_fhe_plan *p, struct fhe_linea
   int64_t cnt = 0;
   for (int64_t o = 0; o < m->n_out; o++)
     for (int64_t e = m->rowptr[o]; e < m->rowptr[o + 1]; e++) {
-      int64_t k = ((int64_t)in->slot[m->col[e]] - out->slot[o]) % n;
+      int64_t k = ((int64_t)in->slot[m->col[e]] + fhe_layout_copy(in, out->slot[o]) - out->slot[o]) % n;
       if (k < 0) k += n;
       if (!seen[k]) seen[k] = 1, cnt++;
     }
@@ -355,9 +381,9 @@ int fhe_linear_build(struct pn_ctx *ctx, const struct pn_fhe_plan *p, struct fhe
                     m->what, (long long)L->ndiag, (long long)n);
     }
   for (int64_t o = 0; o < m->n_out; o++) {
-    int64_t so = out->slot[o];
+    int64_t so = out->slot[o], si = fhe_layout_copy(in, so) - so;
     for (int64_t e = m->rowptr[o]; e < m->rowptr[o + 1]; e++) {
-      int64_t k = ((int64_t)in->slot[m->col[e]] - so) % n;
+      int64_t k = ((int64_t)in->slot[m->col[e]] + si) % n;
       if (k < 0) k += n;
       int64_t j = diag_pos(L, (int32_t)k), g = k / L->n1;
       L->diag[j][(so + g * L->n1) % n] += (float)m->val[e];

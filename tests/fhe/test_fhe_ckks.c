@@ -706,6 +706,63 @@ static struct pn_graph *tiny_model(int64_t M) {
   return gb_finish(&b);
 }
 
+/* The input in copies (a one-channel image to 4 channels): the spec carries them (round trip to the byte), the
+** client encodes them and the encrypted result agrees with the executor; a spec whose copies are out of range, overlap,
+** or contradict each other, and an object of the version before copies, are refused. */
+static void test_spec_copies(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  struct gb b;
+  gb_init(&b, 1, 6, 6);
+  gb_conv(&b, 1, 4, 3, 3, 1, 1, 1, 1);
+  gb_paf_relu(&b, PN_PAF_F1G2, 4);
+  struct pn_graph *g = gb_finish(&b);
+  double err = enc_vs_exec(g, -1, 1, 1e-3);
+  printf("# one channel to 4 in copies, encrypted: rel err %.2e\n", err);
+  struct e2e e;
+  e2e_setup(&e, g);
+  assert_int_equal(e.spec->in_rep, 4);
+  assert_int_equal(e.spec->in_rep_stride, 36);
+  uint8_t *sb, *sb2;
+  size_t sl, sl2;
+  struct pn_fhe_spec *sp;
+  OKC(pn_fhe_spec_save(&ctx, e.spec, &sb, &sl));
+  OKC(pn_fhe_spec_load(&ctx, sb, sl, 1, &sp));
+  assert_int_equal(sp->in_rep, 4);
+  assert_int_equal(sp->in_rep_stride, 36);
+  OKC(pn_fhe_spec_save(&ctx, sp, &sb2, &sl2));
+  assert_int_equal(sl2, sl);
+  assert_memory_equal(sb2, sb, sl);
+  pn_fhe_spec_free(sp);
+  free(sb2);
+  /* the copies are the payload's last 12 bytes: u32 count, u64 stride */
+  const struct { uint32_t rep; uint64_t stride; const char *what; } bad[] = {
+    {0, 36, "input copies"}, {1u << 20, 36, "input copies"}, {4, (uint64_t)1 << 40, "input copy stride"},
+    {4, 35, "copy"}, {4, 0, "apart"}, {1, 36, "apart"}, {4, 1u << 12, "apart"}, {1u << 12, 36, "apart"}, {8, 36, "copy"},
+  };
+  uint8_t *c = malloc(sl);
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    memcpy(c, sb, sl);
+    pn_put_le32(c + sl - 12, bad[i].rep);
+    pn_put_le64(c + sl - 8, bad[i].stride);
+    int rc = pn_fhe_spec_load(&ctx, c, sl, 1, &sp);
+    if (rc != PN_ERR_CORRUPT || !strstr(pn_errmsg(&ctx), bad[i].what))
+      fprintf(stderr, "copies %u, stride %llu: %d %s\n", bad[i].rep, (unsigned long long)bad[i].stride, rc,
+              pn_errmsg(&ctx));
+    assert_int_equal(rc, PN_ERR_CORRUPT);
+    assert_non_null(strstr(pn_errmsg(&ctx), bad[i].what));
+  }
+  /* an object of version 2 (a spec without copies): refused, never read as one */
+  memcpy(c, sb, sl);
+  c[4] = 2;
+  assert_int_equal(pn_fhe_spec_load(&ctx, c, sl, 1, &sp), PN_ERR_CORRUPT);
+  assert_non_null(strstr(pn_errmsg(&ctx), "version"));
+  free(c);
+  free(sb);
+  e2e_free(&e);
+  pn_graph_free(g);
+}
+
 static void test_refusals(void **state) {
   (void)state;
   struct pn_ctx ctx = {0};
@@ -1120,7 +1177,7 @@ static void test_bench_paf(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv),        cmocka_unit_test(test_linear_and_pools), cmocka_unit_test(test_paf),
-    cmocka_unit_test(test_small_model), cmocka_unit_test(test_bootstrap), cmocka_unit_test(test_refusals), cmocka_unit_test(test_net),     cmocka_unit_test(test_bench_paf),
+    cmocka_unit_test(test_small_model), cmocka_unit_test(test_bootstrap), cmocka_unit_test(test_spec_copies), cmocka_unit_test(test_refusals), cmocka_unit_test(test_net),     cmocka_unit_test(test_bench_paf),
   };
   return cmocka_run_group_tests(tests, fhe_test_setup, fhe_test_teardown);
 }

@@ -13,6 +13,7 @@
 
 static int g_boot = PN_FHE_BOOT_AUTO;
 static int g_max_keys; /* key budget of the next compiles (0: none) */
+static int g_replicate; /* the input's copies in the next compiles (pn_fhe_opts.replicate) */
 
 static struct pn_fhe_plan *compile_ok(struct pn_graph *g, int compose) {
   struct pn_ctx ctx = {0};
@@ -21,6 +22,7 @@ static struct pn_fhe_plan *compile_ok(struct pn_graph *g, int compose) {
   o.compose = compose;
   o.boot = g_boot;
   o.max_keys = g_max_keys;
+  o.replicate = g_replicate;
   struct pn_fhe_plan *p;
   int rc = pn_fhe_compile(&ctx, g, &o, &p);
   if (rc) fprintf(stderr, "compile: %s\n", pn_errmsg(&ctx));
@@ -75,6 +77,155 @@ static void test_conv(void **state) {
     printf("# conv case %zu: rel err %.2e\n", t, e);
     pn_graph_free(g);
   }
+}
+
+/* m (input (C,H,W) laid out as `in`, copies included) -> `out` by the diagonal method in a ring of `slots` slots, as
+** the executor runs it (baby rotations, pre-rotated diagonals, giant rotations), against the plain map. */
+static void diag_vs_map(const struct fhe_lmap *m, struct pn_arena *a, const struct fhe_layout *in,
+                        const struct fhe_layout *out, int64_t slots) {
+  struct pn_ctx ctx = {0};
+  struct fhe_layout lay[2] = {*in, *out};
+  struct pn_fhe_plan p = {.arena = a, .slots = (size_t)slots, .layouts = lay, .n_layout = 2};
+  struct fhe_linear L = {.m = m, .in_layout = 0, .out_layout = 1};
+  assert_int_equal(fhe_linear_index(&ctx, &p, &L), PN_OK);
+  assert_int_equal(fhe_linear_build(&ctx, &p, &L), PN_OK);
+  assert_true(L.ndiag <= fhe_layout_count_diags(m, in, out));
+  double *x = malloc((size_t)m->n_in * sizeof *x), *ref = malloc((size_t)m->n_out * sizeof *ref);
+  double *xs = calloc((size_t)slots, sizeof *xs), *y = calloc((size_t)slots, sizeof *y);
+  double *acc = malloc((size_t)slots * sizeof *acc);
+  assert_true(x && ref && xs && y && acc);
+  for (int64_t i = 0; i < m->n_in; i++) {
+    x[i] = urand(-1, 1);
+    for (int t = 0; t < (in->rep > 1 ? in->rep : 1); t++) {
+      int64_t sl = in->slot[i] + t * in->rep_stride;
+      assert_true(sl < slots && xs[sl] == 0);
+      xs[sl] = x[i];
+    }
+  }
+  fhe_lmap_apply(m, x, ref);
+  for (int64_t j = 0; j < L.ndiag;) {
+    int g = L.k[j] / L.n1;
+    memset(acc, 0, (size_t)slots * sizeof *acc);
+    for (; j < L.ndiag && L.k[j] / L.n1 == g; j++)
+      for (int64_t i = 0; i < slots; i++) acc[i] += (double)L.diag[j][i] * xs[(i + L.k[j] % L.n1) % slots];
+    for (int64_t i = 0; i < slots; i++) y[i] += acc[(i + (int64_t)g * L.n1) % slots];
+  }
+  for (int64_t o = 0; o < m->n_out; o++) {
+    double yo = y[out->slot[o]] + (L.bias ? L.bias[out->slot[o]] : 0);
+    if (fabs(yo - ref[o]) > 1e-5 * (1 + fabs(ref[o]))) {
+      fprintf(stderr, "%s: output %lld: diagonals %.6f, map %.6f (%d copies %lld apart)\n", m->what, (long long)o, yo,
+              ref[o], in->rep, (long long)in->rep_stride);
+      fail();
+    }
+  }
+  fhe_linear_release(&L);
+  free(p.rot);
+  free(x), free(ref), free(xs), free(y), free(acc);
+}
+
+/* Layouts from a replicated input (the program's input in copies, each output block reading its own): random
+** convolutions and average pools (padding, stride, groups), 1..6 copies at random strides >= the input's extent,
+** every candidate output layout that applies, run by the diagonal method on a slot vector holding every copy,
+** give the plain map. The copies cut the multiplexed candidate's diagonals when one channel goes to several. */
+static void test_layout_copies(void **state) {
+  (void)state;
+  int cut = 0;
+  for (int t = 0; t < 80; t++) {
+    int pool = t % 5 == 4;
+    int64_t C = 1 + (int64_t)urand(0, 4), H = 3 + (int64_t)urand(0, 8), W = 3 + (int64_t)urand(0, 8);
+    int64_t k = 1 + (int64_t)urand(0, 3), s = 1 + (int64_t)urand(0, 3), pad = (int64_t)urand(0, (double)k);
+    int64_t grp = urand(0, 1) < 0.3 ? C : 1, M = pool ? C : grp * (1 + (int64_t)urand(0, 6 / (double)grp + 1));
+    if (t < 8) pool = 0, C = 1, grp = 1, k = 3, pad = t % 2, s = t < 6 ? 1 : 2, M = 3 + t; /* one channel to many */
+    if (H + 2 * pad < k || W + 2 * pad < k) pad = k;
+    int64_t OH = (H + 2 * pad - k) / s + 1, OW = (W + 2 * pad - k) / s + 1;
+    struct gb b;
+    gb_init(&b, C, H, W);
+    if (pool) gb_pool(&b, "AveragePool", k, s, pad, t % 2);
+    else gb_conv(&b, C, M, k, k, s, pad, grp, 1);
+    struct pn_graph *g = gb_finish(&b);
+    struct pn_ctx ctx = {0};
+    struct fhe_lmap *m;
+    const int64_t ind[4] = {1, C, H, W}, outd[4] = {1, M, OH, OW};
+    int rc = fhe_lmap_node(&ctx, g, g->nodes[0], pn_graph_opset(g, ""), 4, ind, 4, outd, &m);
+    if (rc) fprintf(stderr, "lmap: %s\n", pn_errmsg(&ctx));
+    assert_int_equal(rc, PN_OK);
+    struct pn_arena *a = pn_arena_new();
+    struct fhe_layout in, one;
+    assert_int_equal(fhe_layout_dense(a, C, H, W, &in), PN_OK);
+    one = in;
+    in.rep = 1 + (int)urand(0, 6);
+    if (t < 8) in.rep = 2 + t % 5;
+    in.rep_stride = in.rep > 1 ? in.extent + (int64_t)urand(0, 4) : 0;
+    int64_t slots = 8;
+    while (slots < 4 * (fhe_layout_top(&in) + M * OH * OW * s * s)) slots *= 2;
+    int64_t dr = -1, d1 = -1;
+    for (int c = 0; c < FHE_LAYOUT_NCAND; c++) {
+      struct fhe_layout out, out1;
+      int ok = fhe_layout_candidate(a, m, &in, M, OH, OW, slots, c, &out);
+      assert_true(ok >= 0);
+      if (!ok) continue;
+      diag_vs_map(m, a, &in, &out, slots);
+      if (c == 0 && fhe_layout_candidate(a, m, &one, M, OH, OW, slots, c, &out1) == 1) { /* multiplexed */
+        dr = fhe_layout_count_diags(m, &in, &out);
+        d1 = fhe_layout_count_diags(m, &one, &out1);
+        /* an output inside the input's extent reads the copy of its block: the window at the same offsets in
+        ** every block (outputs beyond it, as strides can place them, may read another copy: the compiler takes
+        ** the copies only where they cut the diagonals) */
+        if (in.rep > 1 && M > 1 && C == 1 && s == 1 && 2 * pad <= k - 1 && !pool) assert_true(dr < d1), cut++;
+      }
+    }
+    if (t < 8)
+      printf("# %lldx%lldx%lld -> %lld channels, %lldx%lld stride %lld, %d copies: multiplexed %lld diagonals (%lld "
+             "without copies)\n", (long long)C, (long long)H, (long long)W, (long long)M, (long long)k, (long long)k,
+             (long long)s, in.rep, (long long)dr, (long long)d1);
+    pn_arena_free(a);
+    fhe_lmap_free(m);
+    pn_graph_free(g);
+  }
+  printf("# copies cut the multiplexed diagonals in %d cases\n", cut);
+  assert_true(cut >= 6);
+}
+
+/* The program's input replicated where that cuts the first linear's diagonals: a one-channel image to 8
+** channels, with and without copies, both agree with the executor; with them the input is held 8 times and conv1
+** has 9 diagonals (a 3x3 window) instead of 8 x 9; an input read by two nodes, or by a layer the copies do not
+** help, stays one copy. */
+static void test_input_copies(void **state) {
+  (void)state;
+  struct gb b;
+  gb_init(&b, 1, 10, 10);
+  gb_conv(&b, 1, 8, 3, 3, 1, 1, 1, 1);
+  gb_paf_relu(&b, PN_PAF_F1G2, 4);
+  gb_conv(&b, 8, 4, 3, 3, 2, 1, 1, 1);
+  gb_pool(&b, "GlobalAveragePool", 0, 0, 0, 0);
+  gb_flatten(&b);
+  gb_gemm(&b, 4, 3);
+  struct pn_graph *g = gb_finish(&b);
+  int64_t diags[2];
+  for (int never = 0; never < 2; never++) {
+    g_replicate = never ? -1 : 0;
+    struct pn_fhe_plan *p = compile_ok(g, 0);
+    const struct fhe_layout *li = &p->layouts[p->in_layout];
+    assert_int_equal(li->rep > 1 ? li->rep : 1, never ? 1 : 8);
+    diags[never] = p->linears[0].ndiag;
+    printf("# one channel to 8: input %s, conv1 %lld diagonals\n", p->layers[0].packing, (long long)diags[never]);
+    pn_fhe_plan_free(p);
+    sim_vs_exec(g, 0, -1, 1, 1e-4);
+  }
+  assert_int_equal(diags[0], 9);
+  assert_int_equal(diags[1], 8 * 9);
+  g_replicate = 0;
+  pn_graph_free(g);
+  /* two readers of the input (a residual): one copy */
+  gb_init(&b, 1, 6, 6);
+  gb_conv(&b, 1, 1, 3, 3, 1, 1, 1, 1);
+  gb_add(&b, "x");
+  g = gb_finish(&b);
+  struct pn_fhe_plan *p = compile_ok(g, 0);
+  assert_true(p->layouts[p->in_layout].rep <= 1);
+  pn_fhe_plan_free(p);
+  sim_vs_exec(g, 0, -1, 1, 1e-4);
+  pn_graph_free(g);
 }
 
 static void test_linear_stretches(void **state) {
@@ -317,7 +468,8 @@ static void test_default_threads(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_conv),     cmocka_unit_test(test_linear_stretches), cmocka_unit_test(test_residual),
+    cmocka_unit_test(test_conv),     cmocka_unit_test(test_layout_copies), cmocka_unit_test(test_input_copies),
+    cmocka_unit_test(test_linear_stretches), cmocka_unit_test(test_residual),
     cmocka_unit_test(test_paf),      cmocka_unit_test(test_models),           cmocka_unit_test(test_rot_schedule), cmocka_unit_test(test_refusals),
     cmocka_unit_test(test_default_threads),
   };

@@ -26,7 +26,7 @@ struct fhe_args {
   const char *model, *json, *data, *out, *keys, *file, *listen, *connect, *split;
   int64_t index, count, cache_mb, threads, sessions, timeout, min_rate;
   int64_t logn, scale_bits, boot_levels, max_keys, key_mb;
-  int compose_i, boot_i, split_i;
+  int compose_i, boot_i, split_i, replicate_i;
   struct pn_cli_list inputs;   /* --input: the user's own files instead of --data */
   bool resize, count_given, rot_chains, giant_eager;
   struct pn_fhe_opts o;
@@ -39,7 +39,7 @@ struct fhe_sub {
   int min_pos, max_pos;
 };
 
-#define PLAN_OPTS "--logn --scale-bits --compose --boot --boot-levels --key-mb --max-keys"
+#define PLAN_OPTS "--logn --scale-bits --compose --replicate --boot --boot-levels --key-mb --max-keys"
 
 /* Parse argv (argv[0] = the subcommand) for sp into f: PN_EXIT_OK, -1 after --help, or a usage error. */
 static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_args *f) {
@@ -57,6 +57,8 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
      "(bootstrapped programs: 45, the preset's)", 20, 59},
     {"--compose", NULL, PN_CLI_CHOICE, &f->compose_i, "C", "compose consecutive linear layers", 0, 0,
      "auto|always|never"},
+    {"--replicate", NULL, PN_CLI_CHOICE, &f->replicate_i, "R", "the input in copies (the client encodes them) where "
+     "they cut the diagonals of the first linear layer", 0, 0, "auto|never"},
     {"--boot", NULL, PN_CLI_CHOICE, &f->boot_i, "B", "auto: bootstrap when the depth exceeds every 128-bit ring "
      "(N = 2^16, sparse slots); force: a bootstrappable chain anyway; simulate: plan and plain simulation only", 0,
      0, "auto|never|force|simulate"},
@@ -124,6 +126,7 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
   f->o.logn = (int)f->logn;
   f->o.scale_bits = (int)f->scale_bits;
   f->o.compose = compose[f->compose_i];
+  f->o.replicate = f->replicate_i ? -1 : 0;
   f->o.boot = boot[f->boot_i];
   f->o.boot_levels = (int)f->boot_levels;
   f->o.max_keys = (int)f->max_keys;
