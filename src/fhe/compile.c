@@ -80,6 +80,12 @@ struct val {
   char *nodes;         /* names of the composed nodes (heap) */
 };
 
+/* The input's copies (replicate_input): none, one extent apart, or moved (move_copies). */
+enum copies {
+  COPIES_NONE, COPIES_EXTENT = PN_FHE_COPIES_EXTENT, COPIES_CORNER = PN_FHE_COPIES_CORNER, COPIES_POW2 = PN_FHE_COPIES_POW2,
+  COPIES_CORNER_POW2 = PN_FHE_COPIES_CORNER_POW2, COPIES_COUNT
+};
+
 struct lower {
   struct pn_ctx *ctx;
   struct pn_fhe_plan *p;
@@ -90,6 +96,7 @@ struct lower {
   struct pn_strmap map;
   int64_t max_extent;
   int xi, in_layer;    /* the input's value and layer */
+  int copies;          /* enum copies: how the input's copies are placed (pn_fhe_compile tries each) */
   int *used;           /* levels used per register (from the top) */
   int cap_used;
 };
@@ -183,6 +190,55 @@ static double lin_cost(int64_t ndiag) { return (double)ndiag + COST_ROT * 2.0 * 
 
 static int ceil_log2_64(int64_t v);
 
+/* The input in copies `in` (stride S, from slot 0) and m's output `out` (blocks of S), moved for L->copies:
+** COPIES_CORNER: with padding, outputs read elements before their own slot (negative diagonals: long chains of
+** power-of-two keys); moving the input by the most negative diagonal -d within each copy (the client encodes a
+** margin of d) adds d to every diagonal: all >= 0, as many. COPIES_POW2 / COPIES_CORNER_POW2: the copies (and the
+** output's blocks) a power of two apart, so that the channel blocks of the layers after it are (a channel offset a
+** multiple of it: few power-of-two keys; a ring holding a power of two of blocks: offsets that fold together).
+** Each output block t moves to t S2 (S2 the new stride): every output stays in the block of its copy. *shift = d;
+** 0 when the move does not apply or does not fit the ring the program already needs. */
+static int move_copies(struct lower *L, const struct fhe_lmap *m, struct fhe_layout *in, struct fhe_layout *out,
+                       int64_t C, int64_t H, int64_t W, int64_t *shift) {
+  struct pn_fhe_plan *p = L->p;
+  const int64_t S = in->rep_stride;
+  int64_t dmin = 0;
+  *shift = 0;
+  for (int64_t o = 0; o < m->n_out; o++) {
+    int64_t so = out->slot[o], si = fhe_layout_copy(in, so) - so;
+    if (so / S >= in->rep) return PN_OK;
+    for (int64_t e = m->rowptr[o]; e < m->rowptr[o + 1]; e++)
+      if (in->slot[m->col[e]] + si < dmin) dmin = in->slot[m->col[e]] + si;
+  }
+  const int corner = L->copies == COPIES_CORNER || L->copies == COPIES_CORNER_POW2;
+  const int64_t d = corner ? -dmin : 0;
+  const int64_t S2 = L->copies == COPIES_CORNER ? S + d : (int64_t)1 << ceil_log2_64(S + d);
+  if (S2 == S || (int64_t)(in->rep - 1) * S2 + in->extent + d > L->max_extent) return PN_OK;
+  struct fhe_layout i2 = *in, o2 = *out;
+  i2.slot = pn_arena_alloc(p->arena, (size_t)in->n * sizeof *i2.slot + 1);
+  o2.slot = pn_arena_alloc(p->arena, (size_t)out->n * sizeof *o2.slot + 1);
+  if (!i2.slot || !o2.slot) return lower_err_nomem(L);
+  for (int64_t i = 0; i < in->n; i++) i2.slot[i] = (int32_t)(in->slot[i] + d);
+  i2.extent = in->extent + d;
+  i2.rep_stride = S2;
+  fhe_layout_detect_grid(p->arena, &i2, in->grid ? in->C : in->n, in->grid ? in->H : 1, in->grid ? in->W : 1);
+  o2.extent = 0;
+  for (int64_t o = 0; o < out->n; o++) {
+    int64_t s = out->slot[o] / S * S2 + out->slot[o] % S;
+    o2.slot[o] = (int32_t)s;
+    if (s + 1 > o2.extent) o2.extent = s + 1;
+  }
+  fhe_layout_detect_grid(p->arena, &o2, C, H, W);
+  int64_t top = fhe_layout_top(&i2) > o2.extent ? fhe_layout_top(&i2) : o2.extent;
+  int64_t top0 = fhe_layout_top(in) > out->extent ? fhe_layout_top(in) : out->extent;
+  if (ceil_log2_64(top) > ceil_log2_64(top0) || fhe_layout_count_diags(m, &i2, &o2) != fhe_layout_count_diags(m, in, out))
+    return PN_OK;
+  *in = i2;
+  *out = o2;
+  *shift = d;
+  return PN_OK;
+}
+
 /* The program's input (layout li), read by the linear m only: copies of it one extent apart, as many as m's
 ** output layout has blocks of that extent, when they cut m's diagonals (each output block then reads the copy
 ** in it; the client encodes the copies, so they cost nothing) and do not need a larger ring than the output.
@@ -205,13 +261,18 @@ static int replicate_input(struct lower *L, const struct fhe_lmap *m, int li, in
   if (rep < 2 || ceil_log2_64(rep * S) > ceil_log2_64(l2.extent > lo->extent ? l2.extent : lo->extent)) return PN_OK;
   r.rep = (int)rep;
   if (fhe_layout_count_diags(m, &r, &l2) != d2) return PN_OK; /* fewer copies read as many (never otherwise) */
-  p->layouts[li].rep = r.rep;
-  p->layouts[li].rep_stride = S;
+  int64_t shift = 0;
+  int rc = L->copies > COPIES_EXTENT ? move_copies(L, m, &r, &l2, C, H, W, &shift) : PN_OK;
+  if (rc) return rc;
+  p->layouts[li] = r;
   *lo = l2;
   *nd = d2;
   snprintf(kind, kind_size, "%s", k2);
   struct fhe_layer *ly = &p->layers[L->in_layer];
-  snprintf(ly->packing, sizeof ly->packing, "dense, %lld slots x %d copies", (long long)r.n, r.rep);
+  char at[24] = "";
+  if (shift) snprintf(at, sizeof at, "+%lld", (long long)shift);
+  snprintf(ly->packing, sizeof ly->packing, "dense%s, %lld slots x %d @%lld", at, (long long)r.n, r.rep,
+           (long long)r.rep_stride);
   return PN_OK;
 }
 
@@ -227,7 +288,7 @@ static int materialize(struct lower *L, int vi, double want, int tref) {
   char kind[32];
   int rc = fhe_layout_choose(L->ctx, p->arena, v->m, &p->layouts[s->layout], C, H, W, L->max_extent, &lo, &nd, kind,
                              sizeof kind);
-  if (!rc && v->src == L->xi && s->readers == 1 && p->layouts[s->layout].rep <= 1 && p->opts.replicate >= 0)
+  if (!rc && v->src == L->xi && s->readers == 1 && p->layouts[s->layout].rep <= 1 && L->copies != COPIES_NONE)
     rc = replicate_input(L, v->m, s->layout, C, H, W, &lo, &nd, kind, sizeof kind);
   if (rc) {
     pn_err_prefix(L->ctx, "node %s", v->nodes);
@@ -1179,11 +1240,11 @@ static int boot_key_estimate(struct pn_ctx *ctx, struct pn_fhe_plan *p) {
   return nr < 0 ? nr : PN_OK;
 }
 
-int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struct pn_fhe_opts *opts,
-                   struct pn_fhe_plan **out) {
+static int compile_once(struct pn_ctx *ctx, const struct pn_graph *model, const struct pn_fhe_opts *opts, int copies,
+                        struct pn_fhe_plan **out) {
   *out = NULL;
   struct pn_fhe_plan *p = calloc(1, sizeof *p);
-  struct lower L = {.ctx = ctx, .p = p, .xi = -1};
+  struct lower L = {.ctx = ctx, .p = p, .xi = -1, .copies = copies};
   int rc = PN_OK;
   if (!p || !(p->arena = pn_arena_new())) {
     free(p);
@@ -1281,6 +1342,14 @@ int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struc
     }
   for (int i = 0; i < p->n_linear; i++)
     if ((rc = fhe_linear_index(ctx, p, &p->linears[i]))) goto done;
+  for (int i = 0; i < p->n_inst; i++) { /* diagonals that fold together in the ring: the count that runs */
+    struct fhe_layer *ly = &p->layers[p->inst[i].layer];
+    char kind[32];
+    long long nd;
+    if (p->inst[i].kind == FHE_OP_LINEAR && sscanf(ly->packing, "%31[^,], %lld diagonals", kind, &nd) == 2 &&
+        nd != p->linears[p->inst[i].aux].ndiag)
+      snprintf(ly->packing, sizeof ly->packing, "%s, %lld diagonals", kind, (long long)p->linears[p->inst[i].aux].ndiag);
+  }
   if (p->real_boot && (rc = boot_key_estimate(ctx, p))) goto done;
   {
     /* the key budget: keys beyond it become chains of power-of-two rotations */
@@ -1311,5 +1380,32 @@ done:
     return rc;
   }
   *out = p;
+  return PN_OK;
+}
+
+/* With copies of the input allowed, each placement of them (enum copies) is compiled and the plan the cost model
+** estimates fastest is kept (ties: the earlier, fewer moves); a model whose input gets no copies compiles once. */
+int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struct pn_fhe_opts *opts,
+                   struct pn_fhe_plan **out) {
+  const int r = opts ? opts->replicate : 0, allow = r == 0;
+  if (r < 0 || r >= COPIES_COUNT) return compile_once(ctx, model, opts, COPIES_NONE, out);
+  int rc = compile_once(ctx, model, opts, r ? r : COPIES_EXTENT, out);
+  if (rc || !allow || (*out)->layouts[(*out)->in_layout].rep <= 1) return rc;
+  struct pn_fhe_plan_info best, in;
+  pn_fhe_plan_get_info(*out, &best);
+  for (int c = 0; c < COPIES_COUNT; c++) {
+    if (c == COPIES_EXTENT) continue;
+    struct pn_ctx sub = {0};
+    struct pn_fhe_plan *q;
+    if (compile_once(&sub, model, opts, c, &q)) continue; /* a placement that does not compile is not taken */
+    pn_fhe_plan_get_info(q, &in);
+    if (in.est_seconds < best.est_seconds) {
+      pn_fhe_plan_free(*out);
+      *out = q;
+      best = in;
+    } else {
+      pn_fhe_plan_free(q);
+    }
+  }
   return PN_OK;
 }

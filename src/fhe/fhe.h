@@ -44,8 +44,12 @@ struct pn_fhe_opts {
                        ** own run as chains of power-of-two rotations, whose keys are always made */
   int key_mb;          /* memory budget of the evaluation keys in MiB (0 = 6144) */
   int replicate;       /* the input in several copies (encoded by the client) where that cuts the diagonals of
-                       ** the linear layer reading it: 0 when it does, -1 never */
+                       ** the linear layer reading it: 0 when it does, placed as the cost model prefers; -1 never;
+                       ** PN_FHE_COPIES_* one placement (when copies cut the diagonals) */
 };
+/* Placements of the input's copies (pn_fhe_opts.replicate): one extent apart; moved by a margin so that no
+** diagonal of the layer reading them is negative; a power of two apart; both. */
+enum { PN_FHE_COPIES_EXTENT = 1, PN_FHE_COPIES_CORNER, PN_FHE_COPIES_POW2, PN_FHE_COPIES_CORNER_POW2 };
 enum { PN_FHE_BOOT_AUTO = 0, PN_FHE_BOOT_NEVER = -1, PN_FHE_BOOT_FORCE = 1, PN_FHE_BOOT_SIMULATE = 2 };
 void pn_fhe_opts_default(struct pn_fhe_opts *o);
 

@@ -78,6 +78,8 @@ static inline int64_t fhe_layout_copy(const struct fhe_layout *in, int64_t so) {
 }
 /* The dense layout of a (C,H,W) tensor (or a vector: C = n, H = W = 1): element i at slot i. */
 int fhe_layout_dense(struct pn_arena *a, int64_t C, int64_t H, int64_t W, struct fhe_layout *out);
+/* Set l's grid form (and base) from its slots when they form one for shape (C,H,W), else clear it. */
+void fhe_layout_detect_grid(struct pn_arena *a, struct fhe_layout *l, int64_t C, int64_t H, int64_t W);
 /* Re-read a layout for another shape with the same element count (Flatten, Reshape): the slots stay;
 ** the grid form is kept only for an equal (C,H,W). */
 void fhe_layout_reshape(struct fhe_layout *l, int ndim, const int64_t *dims);

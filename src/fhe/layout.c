@@ -58,6 +58,10 @@ void fhe_layout_reshape(struct fhe_layout *l, int ndim, const int64_t *dims) {
 }
 
 /* Recognise the grid form of explicit slots for shape (C,H,W). */
+static void detect_grid(struct pn_arena *a, struct fhe_layout *l, int64_t C, int64_t H, int64_t W);
+void fhe_layout_detect_grid(struct pn_arena *a, struct fhe_layout *l, int64_t C, int64_t H, int64_t W) {
+  detect_grid(a, l, C, H, W);
+}
 static void detect_grid(struct pn_arena *a, struct fhe_layout *l, int64_t C, int64_t H, int64_t W) {
   l->grid = 0;
   if (C * H * W != l->n || C < 1) return;

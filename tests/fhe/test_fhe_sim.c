@@ -124,7 +124,8 @@ static void diag_vs_map(const struct fhe_lmap *m, struct pn_arena *a, const stru
 }
 
 /* Layouts from a replicated input (the program's input in copies, each output block reading its own): random
-** convolutions and average pools (padding, stride, groups), 1..6 copies at random strides >= the input's extent,
+** convolutions and average pools (padding, stride, groups), 1..6 copies at random strides >= the input's extent
+** and random margins,
 ** every candidate output layout that applies, run by the diagonal method on a slot vector holding every copy,
 ** give the plain map. The copies cut the multiplexed candidate's diagonals when one channel goes to several. */
 static void test_layout_copies(void **state) {
@@ -152,6 +153,10 @@ static void test_layout_copies(void **state) {
     struct pn_arena *a = pn_arena_new();
     struct fhe_layout in, one;
     assert_int_equal(fhe_layout_dense(a, C, H, W, &in), PN_OK);
+    int64_t margin = t % 3 ? (int64_t)urand(0, 2.0 * (double)W) : 0; /* the client's margin (moved copies) */
+    for (int64_t i = 0; i < in.n; i++) in.slot[i] += (int32_t)margin;
+    for (int64_t c = 0; c < C; c++) in.base[c] += margin;
+    in.extent += margin;
     one = in;
     in.rep = 1 + (int)urand(0, 6);
     if (t < 8) in.rep = 2 + t % 5;
@@ -201,19 +206,23 @@ static void test_input_copies(void **state) {
   gb_flatten(&b);
   gb_gemm(&b, 4, 3);
   struct pn_graph *g = gb_finish(&b);
-  int64_t diags[2];
-  for (int never = 0; never < 2; never++) {
-    g_replicate = never ? -1 : 0;
+  /* never, auto, and each placement of the copies */
+  for (int r = -1; r <= PN_FHE_COPIES_CORNER_POW2; r++) {
+    g_replicate = r;
     struct pn_fhe_plan *p = compile_ok(g, 0);
     const struct fhe_layout *li = &p->layouts[p->in_layout];
-    assert_int_equal(li->rep > 1 ? li->rep : 1, never ? 1 : 8);
-    diags[never] = p->linears[0].ndiag;
-    printf("# one channel to 8: input %s, conv1 %lld diagonals\n", p->layers[0].packing, (long long)diags[never]);
+    assert_int_equal(li->rep > 1 ? li->rep : 1, r < 0 ? 1 : 8);
+    printf("# one channel to 8, replicate %d: input %s, conv1 %lld diagonals\n", r, p->layers[0].packing,
+           (long long)p->linears[0].ndiag);
+    assert_int_equal(p->linears[0].ndiag, r < 0 ? 8 * 9 : 9);
+    if (r == PN_FHE_COPIES_CORNER || r == PN_FHE_COPIES_CORNER_POW2) { /* a margin: no negative diagonal */
+      assert_int_equal(li->slot[0], 11);
+      assert_true(li->rep_stride >= li->extent);
+      assert_true(r == PN_FHE_COPIES_CORNER ? li->rep_stride == 111 : li->rep_stride == 128);
+    }
     pn_fhe_plan_free(p);
     sim_vs_exec(g, 0, -1, 1, 1e-4);
   }
-  assert_int_equal(diags[0], 9);
-  assert_int_equal(diags[1], 8 * 9);
   g_replicate = 0;
   pn_graph_free(g);
   /* two readers of the input (a residual): one copy */

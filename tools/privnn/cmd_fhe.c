@@ -58,7 +58,9 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
     {"--compose", NULL, PN_CLI_CHOICE, &f->compose_i, "C", "compose consecutive linear layers", 0, 0,
      "auto|always|never"},
     {"--replicate", NULL, PN_CLI_CHOICE, &f->replicate_i, "R", "the input in copies (the client encodes them) where "
-     "they cut the diagonals of the first linear layer", 0, 0, "auto|never"},
+     "they cut the diagonals of the first linear layer: auto (placed as the cost model prefers), never, or one "
+     "placement (extent apart, moved by a margin for no negative diagonal, a power of two apart, both)", 0, 0,
+     "auto|never|extent|margin|pow2|margin-pow2"},
     {"--boot", NULL, PN_CLI_CHOICE, &f->boot_i, "B", "auto: bootstrap when the depth exceeds every 128-bit ring "
      "(N = 2^16, sparse slots); force: a bootstrappable chain anyway; simulate: plan and plain simulation only", 0,
      0, "auto|never|force|simulate"},
@@ -126,7 +128,7 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
   f->o.logn = (int)f->logn;
   f->o.scale_bits = (int)f->scale_bits;
   f->o.compose = compose[f->compose_i];
-  f->o.replicate = f->replicate_i ? -1 : 0;
+  f->o.replicate = f->replicate_i == 1 ? -1 : f->replicate_i > 1 ? f->replicate_i - 1 : 0;
   f->o.boot = boot[f->boot_i];
   f->o.boot_levels = (int)f->boot_levels;
   f->o.max_keys = (int)f->max_keys;
