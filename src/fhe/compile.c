@@ -96,7 +96,8 @@ struct lower {
   struct pn_strmap map;
   int64_t max_extent;
   int xi, in_layer;    /* the input's value and layer */
-  int copies;          /* enum copies: how the input's copies are placed (pn_fhe_compile tries each) */
+  int copies;          /* enum copies: how the input's copies are placed (pn_fhe_compile tries two) */
+  int moved;           /* move_copies moved them */
   int *used;           /* levels used per register (from the top) */
   int cap_used;
 };
@@ -264,6 +265,7 @@ static int replicate_input(struct lower *L, const struct fhe_lmap *m, int li, in
   int64_t shift = 0;
   int rc = L->copies > COPIES_EXTENT ? move_copies(L, m, &r, &l2, C, H, W, &shift) : PN_OK;
   if (rc) return rc;
+  L->moved = shift || r.rep_stride != S;
   p->layouts[li] = r;
   *lo = l2;
   *nd = d2;
@@ -1240,8 +1242,10 @@ static int boot_key_estimate(struct pn_ctx *ctx, struct pn_fhe_plan *p) {
   return nr < 0 ? nr : PN_OK;
 }
 
+/* need_move: stop after lowering (PN_ERR_UNSUPPORTED) when the copies were not moved (the plan would be the one
+** with COPIES_EXTENT). */
 static int compile_once(struct pn_ctx *ctx, const struct pn_graph *model, const struct pn_fhe_opts *opts, int copies,
-                        struct pn_fhe_plan **out) {
+                        int need_move, struct pn_fhe_plan **out) {
   *out = NULL;
   struct pn_fhe_plan *p = calloc(1, sizeof *p);
   struct lower L = {.ctx = ctx, .p = p, .xi = -1, .copies = copies};
@@ -1265,6 +1269,10 @@ static int compile_once(struct pn_ctx *ctx, const struct pn_graph *model, const 
   L.max_extent = (int64_t)1 << (PN_CKKS_MAX_LOGN - 1);
   if (p->opts.logn) L.max_extent = (int64_t)1 << (p->opts.logn - 1);
   if ((rc = lower_graph(&L))) goto done;
+  if (need_move && !L.moved) {
+    rc = pn_err(ctx, PN_ERR_UNSUPPORTED, "fhe: the input's copies stay where they are");
+    goto done;
+  }
   /* depth, extent -> parameters */
   int depth = 0;
   int64_t extent = 1;
@@ -1383,29 +1391,28 @@ done:
   return PN_OK;
 }
 
-/* With copies of the input allowed, each placement of them (enum copies) is compiled and the plan the cost model
-** estimates fastest is kept (ties: the earlier, fewer moves); a model whose input gets no copies compiles once. */
+/* With copies of the input allowed (replicate 0), they are placed one extent apart and, compiled again, moved by a
+** margin and to a power-of-two stride (COPIES_CORNER_POW2; when that moves nothing, the second compile stops after
+** lowering), and the plan the cost model estimates fastest is kept (ties: the first). The margin alone and the
+** power-of-two stride alone are not tried (never the fastest on the reference models, docs/fhe.md): a model whose
+** input gets copies compiles at most twice. */
 int pn_fhe_compile(struct pn_ctx *ctx, const struct pn_graph *model, const struct pn_fhe_opts *opts,
                    struct pn_fhe_plan **out) {
-  const int r = opts ? opts->replicate : 0, allow = r == 0;
-  if (r < 0 || r >= COPIES_COUNT) return compile_once(ctx, model, opts, COPIES_NONE, out);
-  int rc = compile_once(ctx, model, opts, r ? r : COPIES_EXTENT, out);
-  if (rc || !allow || (*out)->layouts[(*out)->in_layout].rep <= 1) return rc;
+  const int r = opts ? opts->replicate : 0;
+  if (r < 0 || r >= COPIES_COUNT) return compile_once(ctx, model, opts, COPIES_NONE, 0, out);
+  int rc = compile_once(ctx, model, opts, r ? r : COPIES_EXTENT, 0, out);
+  if (rc || r || (*out)->layouts[(*out)->in_layout].rep <= 1) return rc;
   struct pn_fhe_plan_info best, in;
   pn_fhe_plan_get_info(*out, &best);
-  for (int c = 0; c < COPIES_COUNT; c++) {
-    if (c == COPIES_EXTENT) continue;
-    struct pn_ctx sub = {0};
-    struct pn_fhe_plan *q;
-    if (compile_once(&sub, model, opts, c, &q)) continue; /* a placement that does not compile is not taken */
-    pn_fhe_plan_get_info(q, &in);
-    if (in.est_seconds < best.est_seconds) {
-      pn_fhe_plan_free(*out);
-      *out = q;
-      best = in;
-    } else {
-      pn_fhe_plan_free(q);
-    }
+  struct pn_ctx sub = {0};
+  struct pn_fhe_plan *q;
+  if (compile_once(&sub, model, opts, COPIES_CORNER_POW2, 1, &q)) return PN_OK; /* not moved, or does not compile */
+  pn_fhe_plan_get_info(q, &in);
+  if (in.est_seconds < best.est_seconds) {
+    pn_fhe_plan_free(*out);
+    *out = q;
+  } else {
+    pn_fhe_plan_free(q);
   }
   return PN_OK;
 }
