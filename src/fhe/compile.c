@@ -1366,6 +1366,11 @@ static int compile_once(struct pn_ctx *ctx, const struct pn_graph *model, const 
       double budget = (double)(p->opts.key_mb > 0 ? p->opts.key_mb : 6144) * (1 << 20);
       double k = budget / fhe_key_bytes(p) - 1; /* the relinearisation key */
       max_keys = k > 1e6 ? 1000000 : (int)k;
+      /* the default budget is not a hard limit: the power-of-two keys, the fewest any program runs with, are
+      ** kept even when they exceed it (resnet-s at N = 2^16: 15 keys of 420 MiB); an explicit --key-mb is */
+      int npow = 0;
+      while (((int64_t)1 << npow) < (int64_t)p->slots) npow++;
+      if (p->opts.key_mb <= 0 && max_keys < npow) max_keys = npow;
     }
     if ((rc = fhe_restrict_keys(ctx, p, max_keys))) goto done;
   }

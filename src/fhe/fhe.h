@@ -42,7 +42,8 @@ struct pn_fhe_opts {
                        ** as the 128-bit bound holds at that ring, 9 on the insecure test rings) */
   int max_keys;        /* Galois keys at most (0: as many as key_mb holds); steps without a key of their
                        ** own run as chains of power-of-two rotations, whose keys are always made */
-  int key_mb;          /* memory budget of the evaluation keys in MiB (0 = 6144) */
+  int key_mb;          /* memory budget of the evaluation keys in MiB (0: 6144, raised to the power-of-two
+                       ** keys when even those exceed it; a value given is a hard limit) */
   int replicate;       /* the input in several copies (encoded by the client) where that cuts the diagonals of
                        ** the linear layer reading it: 0 when it does, placed as the cost model prefers; -1 never;
                        ** PN_FHE_COPIES_* one placement (when copies cut the diagonals) */

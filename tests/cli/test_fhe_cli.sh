@@ -4,7 +4,7 @@
 # (conv-PafRelu-avgpool-dense: fits without bootstrapping) with agreement and logit error read from the
 # JSON; the user's own files (--input: .npy and PNG of test images give the classes --data gives, in infer,
 # encrypt and query); the same steps as files (keygen, encrypt, eval, decrypt) and their refusals; and bad input: a plain ReLU model, a model too deep without bootstrapping, --boot simulate with
-# infer, a missing file, bad options. Each error is one line naming the file or node.
+# infer, a missing file, bad options; resnet-s planned under the default key budget (its power-of-two keys exceed it). Each error is one line naming the file or node.
 # Usage: bash test_fhe_cli.sh PATH/TO/privnn SOURCE_DIR
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
@@ -30,6 +30,12 @@ expect_err 1 "only the simulation runs" "$PRIVNN" fhe infer "$W/l5.onnx" --boot 
 expect_ok "$PRIVNN" fhe plan "$W/l5.onnx" --boot simulate --max-keys 20 --json "$W/plan20.json"
 [ "$(json "$W/plan20.json" "d['rotation_keys'] == 20")" = True ] || fail "plan20.json: rotation_keys not 20"
 expect_err 1 "power-of-two" "$PRIVNN" fhe plan "$W/l5.onnx" --boot simulate --max-keys 5
+# the default key budget (6 GiB) holds 13 of resnet-s's 420 MiB keys: it runs with its 15 power-of-two keys
+# anyway; the same budget given with --key-mb is a hard limit
+expect_ok "$PRIVNN" fhe plan "$SRC/models/paf/resnet-s-f1g2.onnx" --json "$W/plan_rs.json"
+[ "$(json "$W/plan_rs.json" "d['rotation_keys'] == 15 and d['params']['logn'] == 16")" = True ] ||
+  fail "plan_rs.json: not the 15 power-of-two keys at N = 2^16: $(head -c 400 "$W/plan_rs.json")"
+expect_err 1 "even the 15 power-of-two keys do not" "$PRIVNN" fhe plan "$SRC/models/paf/resnet-s-f1g2.onnx" --key-mb 6144
 
 # ---- encrypted inference on a model that fits without bootstrapping ----
 $PY - "$W/l5.onnx" "$W/small.onnx" <<'PYEOF'

@@ -67,7 +67,7 @@ static int parse(int argc, char **argv, const struct fhe_sub *sp, struct fhe_arg
     {"--boot-levels", NULL, PN_CLI_INT, &f->boot_levels, "L", "levels for computation between bootstraps", 2, 60,
      NULL, "simulate 9; real: as many as the 128-bit bound holds"},
     {"--key-mb", NULL, PN_CLI_INT, &f->key_mb, "M", "memory budget of the rotation keys: steps beyond it run as "
-     "chains of power-of-two rotations", 1, 1 << 24, NULL, "6144"},
+     "chains of power-of-two rotations (the default yields to the power-of-two keys when even they exceed it)", 1, 1 << 24, NULL, "6144"},
     {"--max-keys", NULL, PN_CLI_INT, &f->max_keys, "K", "at most K rotation keys (overrides --key-mb)", 1, 1 << 20,
      NULL, "what --key-mb holds"},
     {"--json", NULL, PN_CLI_STR, &f->json, "FILE", "machine-readable report ('-': stdout)"},
