@@ -17,6 +17,14 @@
 ** counted under the producing op, and the graph itself is not changed. The intermediate must
 ** not be a graph output.
 **
+** Residual Add: an Add that is the only reader of a Conv's output (after a folded
+** BatchNormalization) and whose other operand (the shortcut) is computed before the Conv runs is
+** fused into the Conv, and so is an activation that is the Add's only reader: when the shortcut
+** has the Conv output's shape (float), the Conv adds it after its bias and before the activation
+** as it stores (k_dense.h's pn_act.res: act((conv + bias) + shortcut), the unfused order, the same
+** bits), else the Add runs on its own right after the Conv (broadcasts). The shortcut is read
+** until the Conv is done and the Conv's output never takes its buffer.
+**
 ** A Conv with constant weights keeps kernel state across runs (struct pn_conv_cache: filters
 ** restricted to the taps that see the input on small images, Winograd-transformed filters),
 ** freed with the executor; a MatMul by a constant 2-D B keeps B packed for k_gemm.c (struct
@@ -58,6 +66,8 @@ struct xnode {
   int n_in_run;                /* inputs given to run: n_in, or 3 for a Conv with a folded bias */
   bool skip;                   /* fused into an earlier node, or evaluated once by pn_exec_new */
   int act;                     /* fused activation node applied to out[0], or -1 */
+  int add;                     /* a Conv's fused residual Add node, or -1 */
+  int res;                     /* its other operand's slot (the shortcut), or -1 */
   bool const_w;                /* Conv / MatMul whose weights (in[1]) are a constant: may keep
                                ** cc / mc across runs */
   struct pn_conv_cache *cc;    /* the Conv kernel's state across runs (const_w only) */
@@ -327,15 +337,35 @@ static int fold_constants(struct pn_exec *ex) {
   return rc;
 }
 
+/* Fuse Add node r into Conv node i (see the header comment) if r adds the Conv's output to a
+** value that exists before node i runs (prod: per slot, the node that computes it). */
+static void fuse_add(struct pn_exec *ex, const int *prod, int i, int r) {
+  struct xnode *x = &ex->nodes[i], *ad = &ex->nodes[r];
+  const struct pn_node *n = ad->node;
+  if (ad->op != PN_OP_ADD || ad->skip || n->n_in != 2 || n->n_out != 1 || ad->out[0] < 0) return;
+  int pos = ad->in[0] == x->out[0] ? 0 : 1, o = ad->in[1 - pos];
+  if (ad->in[pos] != x->out[0] || o < 0 || o == x->out[0]) return;
+  if (ex->kind[o] == SLOT_NODE && !(prod[o] >= 0 && prod[o] < i)) return;
+  x->add = r;
+  x->res = o;
+  x->out[0] = ad->out[0];
+  ad->skip = true;
+}
+
 static int plan_fusion(struct pn_exec *ex) {
   const struct pn_graph *g = ex->g;
   int *readers = calloc((size_t)ex->n_slots + 1, sizeof *readers);
   int *reader = calloc((size_t)ex->n_slots + 1, sizeof *reader);
+  int *prod = malloc(((size_t)ex->n_slots + 1) * sizeof *prod);
   int rc = PN_OK;
-  if (!readers || !reader) {
+  if (!readers || !reader || !prod) {
     rc = PN_ERR_NOMEM;
     goto out;
   }
+  for (int s = 0; s < ex->n_slots; s++) prod[s] = -1;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int j = 0; j < ex->nodes[i].node->n_out; j++)
+      if (ex->nodes[i].out[j] >= 0) prod[ex->nodes[i].out[j]] = i;
   for (int i = 0; i < g->n_nodes; i++)
     for (int j = 0; j < ex->nodes[i].node->n_in; j++) {
       int s = ex->nodes[i].in[j];
@@ -350,6 +380,8 @@ static int plan_fusion(struct pn_exec *ex) {
       int r = sole_reader(ex, readers, reader, x->out[0]);
       if (r >= 0 && ex->nodes[r].op == PN_OP_BATCH_NORM && (rc = fold_bn(ex, x, &ex->nodes[r])))
         break;
+      /* then a residual Add, after which the activation below is the Add's reader */
+      if ((r = sole_reader(ex, readers, reader, x->out[0])) >= 0) fuse_add(ex, prod, i, r);
     }
     if (x->op != PN_OP_CONV && x->op != PN_OP_GEMM && x->op != PN_OP_MATMUL &&
         x->op != PN_OP_ADD && x->op != PN_OP_BATCH_NORM)
@@ -363,6 +395,7 @@ static int plan_fusion(struct pn_exec *ex) {
 out:
   free(readers);
   free(reader);
+  free(prod);
   return rc;
 }
 
@@ -423,6 +456,8 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
     x->opset = pn_graph_opset(g, n->domain);
     x->n_in_run = n->n_in;
     x->act = -1;
+    x->add = -1;
+    x->res = -1;
     x->in = malloc(((size_t)n->n_in + 3) * sizeof *x->in);
     x->out = malloc(((size_t)n->n_out + 1) * sizeof *x->out);
     if (!x->in || !x->out) goto nomem;
@@ -460,6 +495,7 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
                  x->in[1] >= 0 && ex->kind[x->in[1]] == SLOT_INIT;
     for (int j = 0; j < x->n_in_run; j++)
       if (x->in[j] >= 0) ex->last_use[x->in[j]] = i;
+    if (x->res >= 0) ex->last_use[x->res] = i;   /* the shortcut: read by the Conv's stores */
     if (x->act >= 0) {   /* the activation's extra inputs (Clip bounds) are read here */
       const struct xnode *y = &ex->nodes[x->act];
       for (int j = 1; j < y->n_in_run; j++)
@@ -534,6 +570,40 @@ static int run_hook(struct pn_ctx *ctx, struct pn_exec *ex, int i, const struct 
     pn_tensor_free(given[j]);
   }
   return rc;
+}
+
+/* A fused Add whose shortcut does not have the Conv output's shape: the Add kernel on the Conv's
+** output *y and the shortcut, in the node's operand order, into a new tensor that replaces *y. */
+static int run_add(struct pn_ctx *ctx, struct pn_exec *ex, const struct xnode *x,
+                   const struct pn_tensor *res, struct pn_tensor **y) {
+  const struct xnode *ad = &ex->nodes[x->add];
+  struct pn_op_args aa = {ctx, ad->node, ad->opset};
+  int pos = ad->in[0] == x->res ? 1 : 0;
+  const struct pn_tensor *ain[2];
+  ain[pos] = *y;
+  ain[1 - pos] = res;
+  struct pn_shape as[2], ao;
+  memset(as, 0, sizeof as);
+  memset(&ao, 0, sizeof ao);
+  for (int k = 0; k < 2; k++) {
+    as[k].ndim = -1;
+    if (ain[k]) {
+      pn_shape_set(&as[k], ain[k]->dtype, ain[k]->ndim, ain[k]->dims);
+      as[k].value = ain[k];
+    }
+  }
+  ao.ndim = -1;
+  int rc = pn_op_infer(ad->op, &aa, as, 2, &ao, 1);
+  if (rc) return rc;
+  struct pn_tensor *t = ao.ndim >= 0 && pn_dtype_size(ao.dtype) ? pn_tensor_new(ao.dtype, ao.ndim, ao.dims) : NULL;
+  if (!t) return pn_op_err(&aa, PN_ERR_NOMEM, "cannot allocate output '%s'", ad->node->out[0]);
+  if ((rc = pn_op_run(ad->op, &aa, ain, 2, &t, 1))) {
+    pn_tensor_free(t);
+    return rc;
+  }
+  release(ex, *y);
+  *y = t;
+  return PN_OK;
 }
 
 int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *const *in,
@@ -631,17 +701,26 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     ** activation runs below. Both are decided here, in one place, from x->act alone: whatever
     ** path the Conv takes, a fused activation is applied exactly once. */
     bool conv_f32 = x->op == PN_OP_CONV && tout[0] && tout[0]->dtype == PN_DT_FLOAT;
-    struct pn_act act = {PN_ACT_NONE, 0, 0};
-    if (conv_f32 && x->act >= 0 && ex->nodes[x->act].op == PN_OP_RELU) act.kind = PN_ACT_RELU;
-    if (conv_f32 && x->act >= 0 && ex->nodes[x->act].op == PN_OP_CLIP) {
+    /* A fused residual Add: in the Conv's stores when the shortcut has the output's shape, else
+    ** (broadcasts) run below, and then the activation after it. */
+    const struct pn_tensor *res = x->add >= 0 ? val[x->res] : NULL;
+    bool res_in = res && conv_f32 && res->dtype == PN_DT_FLOAT && res->ndim == tout[0]->ndim &&
+                  !memcmp(res->dims, tout[0]->dims, (size_t)res->ndim * sizeof *res->dims);
+    bool ep_ok = conv_f32 && (x->add < 0 || res_in);
+    struct pn_act act = {PN_ACT_NONE, 0, 0, res_in ? res->data : NULL, NULL};
+    if (ep_ok && x->act >= 0 && ex->nodes[x->act].op == PN_OP_RELU) act.kind = PN_ACT_RELU;
+    if (ep_ok && x->act >= 0 && ex->nodes[x->act].op == PN_OP_CLIP) {
       /* float bounds: in the Conv's stores; anything else (an error included) runs below */
       const struct xnode *y = &ex->nodes[x->act];
       struct pn_op_args ya = {ctx, y->node, y->opset};
       const struct pn_tensor *yin[3] = {tout[0], NULL, NULL};
       for (int j = 1; j < y->n_in_run && j < 3; j++) yin[j] = y->in[j] >= 0 ? val[y->in[j]] : NULL;
       float lo, hi;
-      if (pn_clip_bounds_f32(&ya, yin, y->n_in_run < 3 ? y->n_in_run : 3, &lo, &hi) == PN_OK)
-        act = (struct pn_act){PN_ACT_CLIP, lo, hi};
+      if (pn_clip_bounds_f32(&ya, yin, y->n_in_run < 3 ? y->n_in_run : 3, &lo, &hi) == PN_OK) {
+        act.kind = PN_ACT_CLIP;
+        act.lo = lo;
+        act.hi = hi;
+      }
     }
     bool epilogue = act.kind != PN_ACT_NONE;
     if (rc == PN_OK)
@@ -650,6 +729,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
                : x->op == PN_OP_MATMUL && x->const_w
                     ? pn_matmul_run_cached(&a, tin, x->n_in_run, tout[0], &x->mc)
                     : pn_op_run(x->op, &a, tin, x->n_in_run, tout, n->n_out);
+    if (rc == PN_OK && x->add >= 0 && !res_in) rc = run_add(ctx, ex, x, res, &tout[0]);
     if (rc == PN_OK && x->act >= 0 && !epilogue) {
       /* the fused activation, in place on the output (elementwise kernels allow it) */
       const struct xnode *y = &ex->nodes[x->act];
@@ -700,9 +780,11 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
       }
     }
     const struct xnode *y = x->act >= 0 ? &ex->nodes[x->act] : NULL;
-    int n_read = x->n_in_run + (y ? y->n_in_run - 1 : 0);
+    int n_read = x->n_in_run + (y ? y->n_in_run - 1 : 0) + (x->res >= 0);
     for (int j = 0; j < n_read; j++) {
-      int s = j < x->n_in_run ? x->in[j] : y->in[j - x->n_in_run + 1];
+      int s = j < x->n_in_run                          ? x->in[j]
+              : y && j < x->n_in_run + y->n_in_run - 1 ? y->in[j - x->n_in_run + 1]
+                                                       : x->res;
       if (s >= 0 && ex->last_use[s] == i && owned[s] && !ex->keep[s]) {
         release(ex, (struct pn_tensor *)val[s]);
         val[s] = NULL;

@@ -1164,12 +1164,15 @@ int pn_run_conv(const struct pn_op_args *a, const struct pn_tensor *const *in, i
 
 int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
                     struct pn_tensor *y, bool relu, struct pn_conv_cache **cache) {
-  struct pn_act act = {relu ? PN_ACT_RELU : PN_ACT_NONE, 0, 0};
+  struct pn_act act = {relu ? PN_ACT_RELU : PN_ACT_NONE, 0, 0, NULL, NULL};
   return pn_conv_run_fused(a, in, n_in, y, act, cache);
 }
 
-int pn_conv_run_fused(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
-                      struct pn_tensor *y, struct pn_act act, struct pn_conv_cache **cache) {
+/* The convolution with full (its residual included) on the paths that store straight into Y
+** (Winograd, the packed GEMM: *res_done set), with act elsewhere. */
+static int conv_run(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                    struct pn_tensor *y, struct pn_act full, struct pn_act act,
+                    struct pn_conv_cache **cache, bool *res_done) {
   const struct pn_tensor *x = in[0], *wt = in[1], *b = n_in > 2 ? in[2] : NULL;
   if (!x || !wt || !y) return pn_op_err(a, PN_ERR_INVALID, "missing input X or W");
   if (x->dtype != PN_DT_FLOAT || wt->dtype != PN_DT_FLOAT || (b && b->dtype != PN_DT_FLOAT) ||
@@ -1238,13 +1241,18 @@ int pn_conv_run_fused(const struct pn_op_args *a, const struct pn_tensor *const 
     }
     /* out of memory: the im2col path below, which reports it if it fails as well */
     if (c && c->wino &&
-        pn_winograd_conv(xp, c->wino, c->wino_tile, bp, act, yp, g.n, g.c, g.m, w, threads) == 0)
+        pn_winograd_conv(xp, c->wino, c->wino_tile, bp, full, yp, g.n, g.c, g.m, w, threads) == 0) {
+      *res_done = true;
       return PN_OK;
+    }
   }
   if (cache && g.group == 1 && (direct || w->nsp == 2) && pout > SKINNY_MAX_POUT) {
-    int prc = conv_packed(cache, xp, wp, bp, act, yp, &g, ck, pin, pout, direct, threads);
+    int prc = conv_packed(cache, xp, wp, bp, full, yp, &g, ck, pin, pout, direct, threads);
     if (prc < 0) return pn_op_err(a, PN_ERR_NOMEM, "out of memory for the packed GEMM's buffer");
-    if (prc == 0) return PN_OK;
+    if (prc == 0) {
+      *res_done = true;
+      return PN_OK;
+    }
   }
   if (pout <= SKINNY_MAX_POUT) {
     if (conv_skinny(xp, wp, bp, act, yp, &g, cg, mg, ck, pin, pout, direct, threads, cache))
@@ -1280,4 +1288,21 @@ int pn_conv_run_fused(const struct pn_op_args *a, const struct pn_tensor *const 
   pn_blas_serial_end();
   free(job.col);
   return PN_OK;
+}
+
+int pn_conv_run_fused(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,
+                      struct pn_tensor *y, struct pn_act act, struct pn_conv_cache **cache) {
+  if (!act.res || !y) return conv_run(a, in, n_in, y, act, act, cache, &(bool){false});
+  /* the residual: in the stores of the paths that take it, else the plain convolution and then
+  ** act(y + res) over the output, the same operations in the same order */
+  act.y = y->data;
+  struct pn_act bare = {PN_ACT_NONE, 0, 0, NULL, NULL};
+  bool done = false;
+  int rc = conv_run(a, in, n_in, y, act, bare, cache, &done);
+  if (rc == PN_OK && !done) {
+    float *yp = y->data;
+    int64_t n = pn_tensor_numel(y);
+    for (int64_t i = 0; i < n; i++) yp[i] = pn_act_apply(act, yp[i] + act.res[i]);
+  }
+  return rc;
 }

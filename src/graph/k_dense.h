@@ -45,12 +45,22 @@ int pn_conv_run_act(const struct pn_op_args *a, const struct pn_tensor *const *i
                     struct pn_tensor *y, bool relu, struct pn_conv_cache **cache);
 
 /* An activation fused into a kernel's store: Relu (v > 0 ? v : 0, so NaN -> 0, as the Relu
-** kernel) or Clip to [lo, hi] (v < lo -> lo, then v > hi -> hi, NaN kept, as the Clip kernel). */
+** kernel) or Clip to [lo, hi] (v < lo -> lo, then v > hi -> hi, NaN kept, as the Clip kernel).
+** res (may be NULL): a residual of the output's shape added after the bias and before the
+** activation, the executor's Conv -> Add fusion: the output element at y + i becomes
+** act((conv + bias) + res[i]), the unfused graph's operations in its order. Only the Conv paths
+** that store straight into y read it (pn_gemm_run, pn_winograd_conv); pn_conv_run_fused adds it
+** in a pass after the others. res never aliases y. */
 enum pn_act_kind { PN_ACT_NONE, PN_ACT_RELU, PN_ACT_CLIP };
 struct pn_act {
   enum pn_act_kind kind;
   float lo, hi;
+  const float *res, *y;
 };
+/* The residual of the output element at p (res must be set). */
+static inline const float *pn_act_res(const struct pn_act *a, const float *p) {
+  return a->res + (p - a->y);
+}
 static inline float pn_act_apply(struct pn_act a, float v) {
   if (a.kind == PN_ACT_RELU) return v > 0 ? v : 0.0f;
   if (a.kind == PN_ACT_CLIP) {

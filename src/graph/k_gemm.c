@@ -76,10 +76,15 @@ static void tile_store(const float *t, float *c, int64_t ldc, int rows, int cols
     float *cr = c + r * ldc;
     const float *tr = t + r * NR;
     float bv = (flags & F_EPI) && bias ? bias[r] : 0.0f;
+    const float *rr = (flags & F_EPI) && act->res ? pn_act_res(act, cr) : NULL;
     for (int j = 0; j < cols; j++) {
       float v = tr[j];
       if (flags & F_ACC) v += cr[j];
-      if (flags & F_EPI) v = pn_act_apply(*act, v + bv);
+      if (flags & F_EPI) {
+        v += bv;
+        if (rr) v += rr[j];
+        v = pn_act_apply(*act, v);
+      }
       cr[j] = v;
     }
   }
@@ -174,6 +179,11 @@ store512(__m512 (*acc)[2], float *c, int64_t ldc, int rows, int cols, int flags,
         v0 = _mm512_add_ps(v0, bv);
         v1 = _mm512_add_ps(v1, bv);
       }
+      if (act->res) {   /* the residual after the bias, as the unfused Add */
+        const float *rr = pn_act_res(act, cr);
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, rr));
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, rr + 16));
+      }
       v0 = act512(act, v0);
       v1 = act512(act, v1);
     }
@@ -259,6 +269,7 @@ __attribute__((target("avx512f"))) static void kern_avx512(int64_t kc, const flo
       if (flags & F_ACC) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, cr));
       if (flags & F_EPI) {
         if (bias) v0 = _mm512_add_ps(v0, _mm512_set1_ps(bias[r]));
+        if (act->res) v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, pn_act_res(act, cr)));
         v0 = act512(act, v0);
       }
       _mm512_mask_storeu_ps(cr, m0, v0);
@@ -306,10 +317,12 @@ int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, i
                 int64_t n1, pn_gemm_packb_fn packb, const void *ctx, float *c, int64_t ldc,
                 const float *bias, struct pn_act act) {
   if (m0 >= m1 || n0 >= n1) return 0;
-  if (k <= 0) {   /* C = act(bias) */
+  if (k <= 0) {   /* C = act(bias (+ res)) */
     for (int64_t i = m0; i < m1; i++)
-      for (int64_t j = n0; j < n1; j++)
-        c[(i - m0) * ldc + j] = pn_act_apply(act, bias ? bias[i] : 0.0f);
+      for (int64_t j = n0; j < n1; j++) {
+        float *cp = c + (i - m0) * ldc + j, v = bias ? bias[i] : 0.0f;
+        *cp = pn_act_apply(act, act.res ? v + *pn_act_res(&act, cp) : v);
+      }
     return 0;
   }
   const float *pre = packb ? NULL : ctx;   /* B already packed, whole */

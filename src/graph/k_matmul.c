@@ -322,7 +322,7 @@ static int matmul_packed(struct pn_matmul_cache **cache, const float *ap, const 
   int threads = omp_get_max_threads();
   if (threads < 1 || (double)m * (double)n * (double)k < 1e6) threads = 1;
   return pn_gemm_run_cols(tl_ap, m, k, n, NULL, c->bp, yp, n, NULL,
-                          (struct pn_act){PN_ACT_NONE, 0, 0}, threads);
+                          (struct pn_act){PN_ACT_NONE, 0, 0, NULL, NULL}, threads);
 }
 
 int pn_run_matmul(const struct pn_op_args *a, const struct pn_tensor *const *in, int n_in,

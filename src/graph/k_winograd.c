@@ -214,7 +214,10 @@ PN_TARGET_CLONES static void output_row(const float *mo, int64_t ldm, int64_t tw
   for (int r = 0; r < 2 && oy + r < oh; r++) {
     const float *o = r ? o1 : o0;
     float *yr = yp + (oy + r) * ow;
-    if (act.kind == PN_ACT_RELU) {
+    if (act.res) {   /* the residual after the bias (the executor's Conv -> Add) */
+      const float *rr = pn_act_res(&act, yr);
+      for (int64_t k = 0; k < ow; k++) yr[k] = pn_act_apply(act, o[k] + rr[k]);
+    } else if (act.kind == PN_ACT_RELU) {
       for (int64_t k = 0; k < ow; k++) yr[k] = o[k] > 0 ? o[k] : 0;
     } else if (act.kind == PN_ACT_CLIP) {
       for (int64_t k = 0; k < ow; k++) {
@@ -353,8 +356,14 @@ __attribute__((target("avx512f"))) static void output_row512(const float *mo, in
       __m512 ev = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q[0], q[1]), q[2]), bv);
       __m512 od = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(q[1], q[2]), q[3]), bv);
       float *yr = yp + (oy + r) * ow + 2 * tx;
-      _mm512_mask_storeu_ps(yr, c0, act16(act, _mm512_permutex2var_ps(ev, lo_idx, od)));
-      if (c1) _mm512_mask_storeu_ps(yr + 16, c1, act16(act, _mm512_permutex2var_ps(ev, hi_idx, od)));
+      __m512 v0 = _mm512_permutex2var_ps(ev, lo_idx, od), v1 = _mm512_permutex2var_ps(ev, hi_idx, od);
+      if (act.res) {   /* the residual after the bias */
+        const float *rr = pn_act_res(&act, yr);
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(c0, rr));
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(c1, rr + 16));
+      }
+      _mm512_mask_storeu_ps(yr, c0, act16(act, v0));
+      if (c1) _mm512_mask_storeu_ps(yr + 16, c1, act16(act, v1));
     }
   }
 }
@@ -469,7 +478,9 @@ __attribute__((target("avx512f"))) static void output_row4_512(const float *mo, 
       for (int k = 0; k < 4 && 16 * k < cols; k++) {
         int64_t left = cols - 16 * k;
         __mmask16 cm = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-        _mm512_mask_storeu_ps(yr + 16 * k, cm, act16(act, out[k]));
+        __m512 v = out[k];
+        if (act.res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(cm, pn_act_res(&act, yr + 16 * k)));
+        _mm512_mask_storeu_ps(yr + 16 * k, cm, act16(act, v));
       }
     }
   }
@@ -523,6 +534,7 @@ static void output_small(const float *mo, int64_t ldm, int64_t tw, float bias, s
     for (int r = 0; r < 2 && oy + r < oh; r++)
       for (int q = 0; q < 2 && 2 * tx + q < ow; q++) {
         float val = o[r][q];
+        if (act.res) val += *pn_act_res(&act, yp + (oy + r) * ow + 2 * tx + q);
         if (act.kind == PN_ACT_RELU) {
           val = val > 0 ? val : 0;
         } else if (act.kind == PN_ACT_CLIP) {
@@ -582,7 +594,7 @@ static void wino_chunk(void *arg, int64_t ch) {
   size_t usz = pn_gemm_packed_size(m, c);
   for (int64_t xi = 0; xi < np; xi++) {
     if (pn_gemm_run(j->u + xi * usz, m, c, m0, m1, 0, nb, NULL, v + xi * c * nbp,
-                    mo + xi * mb * nb, nb, NULL, (struct pn_act){PN_ACT_NONE, 0, 0})) {
+                    mo + xi * mb * nb, nb, NULL, (struct pn_act){PN_ACT_NONE, 0, 0, NULL, NULL})) {
       j->failed = 1;
       return;
     }

@@ -524,12 +524,15 @@ static struct val *conv(struct gen *s, struct val *v, bool same) {
   return result(s, y, v->ndim, od);
 }
 
-/* Conv [-> BatchNormalization] [-> activation]. */
-static struct val *conv_block(struct gen *s, struct val *v, bool same) {
+/* Conv [-> BatchNormalization] [-> activation (with probability p_act)]. */
+static struct val *conv_block_p(struct gen *s, struct val *v, bool same, double p_act) {
   struct val *y = conv(s, v, same);
   if (chance(s, 0.5)) y = batchnorm(s, y);
-  if (chance(s, 0.7)) y = activation(s, y);
+  if (chance(s, p_act)) y = activation(s, y);
   return y;
+}
+static struct val *conv_block(struct gen *s, struct val *v, bool same) {
+  return conv_block_p(s, v, same, 0.7);
 }
 
 static struct val *se_block(struct gen *s, struct val *v) {
@@ -577,9 +580,12 @@ static struct val *se_block(struct gen *s, struct val *v) {
   return result(s, y, 4, v->d);
 }
 
+/* [Conv block ->] Conv [-> BatchNormalization] [-> activation] -> Add(shortcut v) [-> activation]:
+** the last Conv mostly feeds the Add itself, as in ResNets (the executor's Conv -> Add fusion). */
 static struct val *residual(struct gen *s, struct val *v) {
-  struct val *b = conv_block(s, v, true);
+  struct val *b = v;
   if (chance(s, 0.4)) b = conv_block(s, b, true);
+  b = conv_block_p(s, b, true, 0.3);
   const char *y = fresh(s, "res");
   if (chance(s, 0.5)) node1(s, "Add", y, use(v), use(b), NULL);
   else node1(s, "Add", y, use(b), use(v), NULL);

@@ -313,6 +313,73 @@ static void test_conv_relu_constant_weights(void **state) {
   pn_graph_free(g);
 }
 
+/* The residual Add fused into a Conv's stores (exec.c): Conv -> Add(conv, s) -> Relu / Clip
+** against the same Conv whose output is also a graph output (so its Add and activation run as
+** nodes of their own) in one fused executor: both Convs take the same path (Winograd F(2x2) and
+** F(4x4), the packed GEMM from the input and by implicit im2col, and the paths that add the
+** shortcut in a pass of their own: small images, depthwise), and (conv + bias) + s, then the
+** activation, is the same float operations in the same order, so the outputs must be the same
+** bits. A shortcut that broadcasts ([1,M,1,1]) runs the Add kernel after the Conv. */
+static void test_conv_add_bits(void **state) {
+  (void)state;
+  static const struct {
+    int64_t c, m, hw, k, stride, group, sd;   /* sd: shortcut of the output's shape (1) or [1,M,1,1] */
+  } cases[] = {
+      {8, 8, 16, 3, 1, 1, 1},  {8, 8, 40, 3, 1, 1, 1},  {16, 24, 14, 1, 1, 1, 1},
+      {8, 16, 15, 3, 2, 1, 1}, {8, 8, 4, 1, 1, 1, 1},   {8, 8, 12, 3, 1, 8, 1},
+      {8, 8, 16, 3, 1, 1, 0},  {6, 10, 9, 1, 1, 1, 1},
+  };
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++)
+    for (int form = 0; form < 4; form++) {   /* Add(conv, s) or Add(s, conv); Relu or Clip */
+      struct pn_graph *g = pn_graph_new();
+      assert_non_null(g);
+      int64_t c = cases[ci].c, m = cases[ci].m, hw = cases[ci].hw, k = cases[ci].k;
+      int64_t st = cases[ci].stride, grp = cases[ci].group, pad = (k - 1) / 2;
+      int64_t oh = (hw + 2 * pad - k) / st + 1;
+      int64_t xd[] = {1, c, hw, hw}, wd[] = {m, c / grp, k, k}, bd[] = {m};
+      int64_t sd[] = {1, m, cases[ci].sd ? oh : 1, cases[ci].sd ? oh : 1};
+      assert_non_null(pn_graph_add_input(g, "x", PN_DT_FLOAT, 4, xd));
+      assert_non_null(pn_graph_add_input(g, "s", PN_DT_FLOAT, 4, sd));
+      init(g, "w", 4, wd, 601 + ci, 0);
+      init(g, "b", 1, bd, 651 + ci, 0);
+      struct pn_tensor *mn = pn_graph_new_init(g, "mn", PN_DT_FLOAT, 0, NULL);
+      struct pn_tensor *mx = pn_graph_new_init(g, "mx", PN_DT_FLOAT, 0, NULL);
+      *(float *)mn->data = -0.25f;
+      *(float *)mx->data = 0.5f;
+      int64_t pads[] = {pad, pad, pad, pad}, strides[] = {st, st};
+      const char *conv_out[2] = {"conv", "pre"}, *sum[2] = {"sum", "sum2"}, *y[2] = {"y", "y2"};
+      for (int v = 0; v < 2; v++) {
+        struct pn_node *cv = node(g, "Conv", "x", "w", "b", conv_out[v]);
+        assert_int_equal(pn_node_set_ints(g, cv, "pads", 4, pads), PN_OK);
+        assert_int_equal(pn_node_set_ints(g, cv, "strides", 2, strides), PN_OK);
+        if (grp > 1) assert_int_equal(pn_node_set_int(g, cv, "group", grp), PN_OK);
+        if (form & 1) node(g, "Add", "s", conv_out[v], NULL, sum[v]);
+        else node(g, "Add", conv_out[v], "s", NULL, sum[v]);
+        if (form & 2) node(g, "Clip", sum[v], "mn", "mx", y[v]);
+        else node(g, "Relu", sum[v], NULL, NULL, y[v]);
+      }
+      const char *outs[] = {"y", "y2", "pre"};
+      for (int i = 0; i < 3; i++) assert_non_null(pn_graph_add_output(g, outs[i], PN_DT_FLOAT, -1, NULL));
+      for (int threads = 1; threads <= 2; threads++) {
+        struct run_result f = {0};
+        run_graph(g, false, threads, 700 + ci, &f);
+        assert_int_equal(f.n_out, 3);
+        assert_int_equal(pn_tensor_numel(f.out[0]), pn_tensor_numel(f.out[1]));
+        assert_int_equal(pn_tensor_numel(f.out[0]), m * oh * oh);
+        bool same = !memcmp(f.out[0]->data, f.out[1]->data, pn_tensor_nbytes(f.out[0]));
+        if (!same) fprintf(stderr, "case %zu form %d threads %d: fused Conv -> Add differs\n", ci, form, threads);
+        assert_true(same);
+        /* the activation has teeth: some sums are clipped or zeroed */
+        const float *yp = f.out[0]->data;
+        int hit = 0;
+        for (int64_t i = 0; i < pn_tensor_numel(f.out[0]); i++) hit += yp[i] == 0 || yp[i] == 0.5f;
+        assert_true(hit > 0);
+        free_result(&f);
+      }
+      pn_graph_free(g);
+    }
+}
+
 /* An observer sees every node, fused or not: fusion is off when one is set. */
 struct obs_count {
   int nodes, relus;
@@ -539,6 +606,7 @@ int main(void) {
       cmocka_unit_test(test_conv_relu_constant_weights),
       cmocka_unit_test(test_small_images),   cmocka_unit_test(test_gemm_split),
       cmocka_unit_test(test_matmul_batched), cmocka_unit_test(test_par_for),
+      cmocka_unit_test(test_conv_add_bits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

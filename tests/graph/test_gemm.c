@@ -28,7 +28,7 @@ static void gemm_case(int level) {
   int64_t m0 = irand(0, (m - 1) / PN_GEMM_MR) * PN_GEMM_MR, m1 = irand(m0 + 1, m);
   int64_t n0 = irand(0, n - 1), n1 = irand(n0 + 1, n);
   bool has_bias = irand(0, 1);
-  struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1)};
+  struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1), NULL, NULL};
   float *a = malloc((size_t)(m * k) * sizeof *a), *b = malloc((size_t)(k * n) * sizeof *b);
   float *bias = malloc((size_t)m * sizeof *bias), *c = malloc((size_t)(m * ldc) * sizeof *c);
   float *ap = malloc(pn_gemm_packed_size(m, k) * sizeof *ap);
@@ -90,7 +90,7 @@ static void test_gemm_tail_bits(void **state) {
     int64_t m = irand(1, 40), k = irand(0, 3) ? irand(1, 300) : irand(257, 600), n = 128;
     int64_t nn[2] = {32 * irand(0, 3) + irand(1, 32), 32 * irand(0, 3) + irand(1, 32)};
     bool has_bias = irand(0, 1);
-    struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1)};
+    struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1), NULL, NULL};
     float *a = malloc((size_t)(m * k) * sizeof *a), *b = malloc((size_t)(k * n) * sizeof *b);
     float *bias = malloc((size_t)m * sizeof *bias);
     float *ap = malloc(pn_gemm_packed_size(m, k) * sizeof *ap);
@@ -267,7 +267,7 @@ static void conv_case(bool depthwise, bool skinny, int threads) {
   assert_non_null(Y);
   bool bias = irand(0, 1);
   /* none, Relu, or Clip (bounds sometimes crossed: every value becomes hi) */
-  struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1)};
+  struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1), NULL, NULL};
   const struct pn_tensor *ins[3] = {X, W, B};
   struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
   struct pn_conv_cache *cache = NULL;
@@ -439,7 +439,7 @@ static void test_dw3x3_same_bits(void **state) {
     struct pn_tensor *Y1 = pn_tensor_new(PN_DT_FLOAT, 4, yd);
     assert_true(Y0 && Y1);
     int nin = irand(0, 1) ? 3 : 2;
-    struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1)};
+    struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1), NULL, NULL};
     const struct pn_tensor *ins[3] = {X, W, B};
     struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
     struct pn_conv_cache *cache = NULL;

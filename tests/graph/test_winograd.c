@@ -192,7 +192,7 @@ static void test_winograd_avx512_same_bits(void **state) {
     struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
     int kind = (int)irand(0, 2);
     struct pn_act act = {kind == 0 ? PN_ACT_NONE : kind == 1 ? PN_ACT_RELU : PN_ACT_CLIP, -0.5f,
-                         0.75f};
+                         0.75f, NULL, NULL};
     omp_set_num_threads((int)irand(1, 2));
     for (int lv = 0; lv < 2; lv++) {
       pn_cpu_set_level(lv ? PN_CPU_AVX2 : PN_CPU_AVX512);
@@ -270,7 +270,7 @@ static void test_winograd_f4_random(void **state) {
     struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
     int kind = (int)irand(0, 2);
     struct pn_act act = {kind == 0 ? PN_ACT_NONE : kind == 1 ? PN_ACT_RELU : PN_ACT_CLIP, -2.5f,
-                         4.0f};
+                         4.0f, NULL, NULL};
     omp_set_num_threads((int)irand(1, 2));
     int64_t ny = pn_tensor_numel(Yw);
     double *ref = malloc((size_t)ny * sizeof *ref), *mag = malloc((size_t)ny * sizeof *mag);
