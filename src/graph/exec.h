@@ -91,12 +91,13 @@ PN_API int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_t
 
 /* Per-op wall time in seconds, summed over every run since pn_exec_new, indexed by enum pn_op
 ** (for `privnn run --profile`, which divides by the number of runs). A fused node's time is
-** counted under the node it was fused into (Conv for a folded BatchNormalization and its Relu). */
+** counted under the node it was fused into (Conv for a folded BatchNormalization, a residual Add
+** and its Relu). */
 PN_API const double *pn_exec_op_seconds(const struct pn_exec *ex);
 
 /* The same per node: wall seconds of node i of the graph the executor was built on, summed over
-** every run since pn_exec_new. A node fused into another (a folded BatchNormalization, an
-** activation run in a Conv's epilogue) or evaluated once by pn_exec_new reads 0, its time counted
+** every run since pn_exec_new. A node fused into another (a folded BatchNormalization, a
+** residual Add, an activation run in a Conv's epilogue) or evaluated once by pn_exec_new reads 0, its time counted
 ** in the node it was fused into; -1 when i is not a node index. */
 PN_API double pn_exec_node_seconds(const struct pn_exec *ex, int i);
 
