@@ -595,7 +595,8 @@ static int run_add(struct pn_ctx *ctx, struct pn_exec *ex, const struct xnode *x
   ao.ndim = -1;
   int rc = pn_op_infer(ad->op, &aa, as, 2, &ao, 1);
   if (rc) return rc;
-  struct pn_tensor *t = ao.ndim >= 0 && pn_dtype_size(ao.dtype) ? pn_tensor_new(ao.dtype, ao.ndim, ao.dims) : NULL;
+  struct pn_tensor *t = NULL;
+  if (ao.ndim >= 0 && pn_dtype_size(ao.dtype)) t = pn_tensor_new(ao.dtype, ao.ndim, ao.dims);
   if (!t) return pn_op_err(&aa, PN_ERR_NOMEM, "cannot allocate output '%s'", ad->node->out[0]);
   if ((rc = pn_op_run(ad->op, &aa, ain, 2, &t, 1))) {
     pn_tensor_free(t);

@@ -12,8 +12,9 @@
 ** MR x NR tile of C in registers over KC steps, then adds it to C (after the first K block),
 ** with the bias, a residual (pn_act.res: the executor's Conv -> Add) and a fused activation
 ** (Relu, Clip) after the last. Kernels: AVX-512 (8 x 32 tile in 16 zmm accumulators, 8 x 16 for
-** narrow blocks; FMA), AVX2 (4 x 16 sub-tiles, FMA) and portable C, chosen by pn_cpu_level() (PN_CPU caps it). The kernels differ in rounding (FMA or
-** not); the order of the sum over k is the same. */
+** narrow blocks; FMA), AVX2 (4 x 16 sub-tiles, FMA) and portable C, chosen by pn_cpu_level()
+** (PN_CPU caps it). The kernels differ in rounding (FMA or not); the order of the sum over k is
+** the same. */
 #include <immintrin.h>
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -356,7 +356,8 @@ __attribute__((target("avx512f"))) static void output_row512(const float *mo, in
       __m512 ev = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(q[0], q[1]), q[2]), bv);
       __m512 od = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(q[1], q[2]), q[3]), bv);
       float *yr = yp + (oy + r) * ow + 2 * tx;
-      __m512 v0 = _mm512_permutex2var_ps(ev, lo_idx, od), v1 = _mm512_permutex2var_ps(ev, hi_idx, od);
+      __m512 v0 = _mm512_permutex2var_ps(ev, lo_idx, od);
+      __m512 v1 = _mm512_permutex2var_ps(ev, hi_idx, od);
       if (act.res) {   /* the residual after the bias */
         const float *rr = pn_act_res(&act, yr);
         v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(c0, rr));

@@ -323,7 +323,8 @@ static void test_conv_relu_constant_weights(void **state) {
 static void test_conv_add_bits(void **state) {
   (void)state;
   static const struct {
-    int64_t c, m, hw, k, stride, group, sd;   /* sd: shortcut of the output's shape (1) or [1,M,1,1] */
+    int64_t c, m, hw, k, stride, group;
+    int64_t sd;   /* 1: the shortcut has the output's shape; 0: [1,M,1,1] */
   } cases[] = {
       {8, 8, 16, 3, 1, 1, 1},  {8, 8, 40, 3, 1, 1, 1},  {16, 24, 14, 1, 1, 1, 1},
       {8, 16, 15, 3, 2, 1, 1}, {8, 8, 4, 1, 1, 1, 1},   {8, 8, 12, 3, 1, 8, 1},
@@ -359,7 +360,8 @@ static void test_conv_add_bits(void **state) {
         else node(g, "Relu", sum[v], NULL, NULL, y[v]);
       }
       const char *outs[] = {"y", "y2", "pre"};
-      for (int i = 0; i < 3; i++) assert_non_null(pn_graph_add_output(g, outs[i], PN_DT_FLOAT, -1, NULL));
+      for (int i = 0; i < 3; i++)
+        assert_non_null(pn_graph_add_output(g, outs[i], PN_DT_FLOAT, -1, NULL));
       for (int threads = 1; threads <= 2; threads++) {
         struct run_result f = {0};
         run_graph(g, false, threads, 700 + ci, &f);
@@ -367,7 +369,9 @@ static void test_conv_add_bits(void **state) {
         assert_int_equal(pn_tensor_numel(f.out[0]), pn_tensor_numel(f.out[1]));
         assert_int_equal(pn_tensor_numel(f.out[0]), m * oh * oh);
         bool same = !memcmp(f.out[0]->data, f.out[1]->data, pn_tensor_nbytes(f.out[0]));
-        if (!same) fprintf(stderr, "case %zu form %d threads %d: fused Conv -> Add differs\n", ci, form, threads);
+        if (!same)
+          fprintf(stderr, "case %zu form %d threads %d: fused Conv -> Add differs\n", ci, form,
+                  threads);
         assert_true(same);
         /* the activation has teeth: some sums are clipped or zeroed */
         const float *yp = f.out[0]->data;
