@@ -197,10 +197,11 @@ static int ceil_log2_64(int64_t v);
 ** margin of d) adds d to every diagonal: all >= 0, as many. COPIES_POW2 / COPIES_CORNER_POW2: the copies (and the
 ** output's blocks) a power of two apart, so that the channel blocks of the layers after it are (a channel offset a
 ** multiple of it: few power-of-two keys; a ring holding a power of two of blocks: offsets that fold together).
-** Each output block t moves to t S2 (S2 the new stride): every output stays in the block of its copy. *shift = d;
+** Each output block t moves to t S2 (S2 the new stride): every output stays in the block of its copy; the move is
+** kept only if m still has nd diagonals (its count between in and out). *shift = d;
 ** 0 when the move does not apply or does not fit the ring the program already needs. */
 static int move_copies(struct lower *L, const struct fhe_lmap *m, struct fhe_layout *in, struct fhe_layout *out,
-                       int64_t C, int64_t H, int64_t W, int64_t *shift) {
+                       int64_t nd, int64_t C, int64_t H, int64_t W, int64_t *shift) {
   struct pn_fhe_plan *p = L->p;
   const int64_t S = in->rep_stride;
   int64_t dmin = 0;
@@ -232,7 +233,7 @@ static int move_copies(struct lower *L, const struct fhe_lmap *m, struct fhe_lay
   fhe_layout_detect_grid(p->arena, &o2, C, H, W);
   int64_t top = fhe_layout_top(&i2) > o2.extent ? fhe_layout_top(&i2) : o2.extent;
   int64_t top0 = fhe_layout_top(in) > out->extent ? fhe_layout_top(in) : out->extent;
-  if (ceil_log2_64(top) > ceil_log2_64(top0) || fhe_layout_count_diags(m, &i2, &o2) != fhe_layout_count_diags(m, in, out))
+  if (ceil_log2_64(top) > ceil_log2_64(top0) || fhe_layout_count_diags(m, &i2, &o2) != nd)
     return PN_OK;
   *in = i2;
   *out = o2;
@@ -263,7 +264,7 @@ static int replicate_input(struct lower *L, const struct fhe_lmap *m, int li, in
   r.rep = (int)rep;
   if (fhe_layout_count_diags(m, &r, &l2) != d2) return PN_OK; /* fewer copies read as many (never otherwise) */
   int64_t shift = 0;
-  int rc = L->copies > COPIES_EXTENT ? move_copies(L, m, &r, &l2, C, H, W, &shift) : PN_OK;
+  int rc = L->copies > COPIES_EXTENT ? move_copies(L, m, &r, &l2, d2, C, H, W, &shift) : PN_OK;
   if (rc) return rc;
   L->moved = shift || r.rep_stride != S;
   p->layouts[li] = r;
@@ -314,7 +315,8 @@ static int materialize(struct lower *L, int vi, double want, int tref) {
   lin->ndiag = nd;
   int layer = new_layer(L, v->nodes, m->what);
   if (layer < 0) return lower_err_nomem(L);
-  snprintf(p->layers[layer].packing, sizeof p->layers[layer].packing, "%s, %lld diagonals", kind, (long long)nd);
+  snprintf(lin->kind, sizeof lin->kind, "%s", kind); /* the layer's packing text is written once the plan's
+                                                      ** diagonals are indexed */
   int r = emit(L, FHE_OP_LINEAR, s->reg, -1, p->n_linear, 0, layer, li, f, 1);
   if (r < 0) return lower_err_nomem(L);
   p->n_linear++;
@@ -1350,14 +1352,12 @@ static int compile_once(struct pn_ctx *ctx, const struct pn_graph *model, const 
     }
   for (int i = 0; i < p->n_linear; i++)
     if ((rc = fhe_linear_index(ctx, p, &p->linears[i]))) goto done;
-  for (int i = 0; i < p->n_inst; i++) { /* diagonals that fold together in the ring: the count that runs */
-    struct fhe_layer *ly = &p->layers[p->inst[i].layer];
-    char kind[32];
-    long long nd;
-    if (p->inst[i].kind == FHE_OP_LINEAR && sscanf(ly->packing, "%31[^,], %lld diagonals", kind, &nd) == 2 &&
-        nd != p->linears[p->inst[i].aux].ndiag)
-      snprintf(ly->packing, sizeof ly->packing, "%s, %lld diagonals", kind, (long long)p->linears[p->inst[i].aux].ndiag);
-  }
+  for (int i = 0; i < p->n_inst; i++) /* each linear's layer: its packing and the diagonals that run */
+    if (p->inst[i].kind == FHE_OP_LINEAR) {
+      const struct fhe_linear *lin = &p->linears[p->inst[i].aux];
+      struct fhe_layer *ly = &p->layers[p->inst[i].layer];
+      snprintf(ly->packing, sizeof ly->packing, "%s, %lld diagonals", lin->kind, (long long)lin->ndiag);
+    }
   if (p->real_boot && (rc = boot_key_estimate(ctx, p))) goto done;
   {
     /* the key budget: keys beyond it become chains of power-of-two rotations */
@@ -1366,13 +1366,11 @@ static int compile_once(struct pn_ctx *ctx, const struct pn_graph *model, const 
       double budget = (double)(p->opts.key_mb > 0 ? p->opts.key_mb : 6144) * (1 << 20);
       double k = budget / fhe_key_bytes(p) - 1; /* the relinearisation key */
       max_keys = k > 1e6 ? 1000000 : (int)k;
-      /* the default budget is not a hard limit: the power-of-two keys, the fewest any program runs with, are
-      ** kept even when they exceed it (resnet-s at N = 2^16: 15 keys of 420 MiB); an explicit --key-mb is */
-      int npow = 0;
-      while (((int64_t)1 << npow) < (int64_t)p->slots) npow++;
-      if (p->opts.key_mb <= 0 && max_keys < npow) max_keys = npow;
     }
-    if ((rc = fhe_restrict_keys(ctx, p, max_keys))) goto done;
+    /* the default budget is not a hard limit: the power-of-two keys, the fewest any program runs with, are
+    ** kept even when they exceed it (resnet-s at N = 2^16: 15 keys of 420 MiB); --max-keys or --key-mb is */
+    const bool soft = p->opts.max_keys <= 0 && p->opts.key_mb <= 0;
+    if ((rc = fhe_restrict_keys(ctx, p, max_keys, soft))) goto done;
   }
   for (int i = 0; i < p->n_linear; i++) /* how the rotations run with the final key set */
     if ((rc = fhe_linear_schedule(ctx, p, &p->linears[i]))) goto done;

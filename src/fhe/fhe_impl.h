@@ -70,6 +70,13 @@ struct fhe_layout {
 static inline int64_t fhe_layout_top(const struct fhe_layout *l) {
   return l->rep > 1 ? (l->rep - 1) * l->rep_stride + l->extent : l->extent;
 }
+/* The slots of an input as the client encodes them: x[i] * factor at slot[i] and at its copies slot[i] + t stride
+** (0 < t < rep); the other slots of v are left as they are. */
+static inline void fhe_scatter_input(double *v, const int32_t *slot, int64_t n, int rep, int64_t stride,
+                                     double factor, const float *x) {
+  for (int64_t i = 0; i < n; i++)
+    for (int t = 0; t < (rep > 1 ? rep : 1); t++) v[slot[i] + t * stride] = (double)x[i] * factor;
+}
 /* The offset of the copy of `in` that a linear's output at slot so reads (0 without copies). */
 static inline int64_t fhe_layout_copy(const struct fhe_layout *in, int64_t so) {
   if (in->rep <= 1) return 0;
@@ -148,7 +155,9 @@ struct fhe_stage {
 struct fhe_linear {
   const struct fhe_lmap *m;           /* owned */
   int in_layout, out_layout;
-  int64_t ndiag;
+  int64_t ndiag;                      /* after fhe_linear_index: the diagonals that run (those a ring's turn
+                                      ** apart folded together) */
+  char kind[32];                      /* the layout's packing, for reports ("multiplexed", "diagonal", ...) */
   int32_t *k;                         /* [ndiag] diagonal offsets in [0, slots), ascending */
   int n1;                             /* baby-step width: k = g n1 + b */
   int nbaby, ngiant;                  /* distinct b != 0, distinct g != 0 (rotations) */
@@ -254,9 +263,12 @@ int fhe_linear_schedule(struct pn_ctx *ctx, struct pn_fhe_plan *p, struct fhe_li
 /* Key switchings of a rotation by d (mod slots): 0 for none, 1 with its own key, the popcount as a chain of
 ** power-of-two keys when the plan has all of them, else -1. */
 int fhe_hop_cost(const struct pn_fhe_plan *p, int64_t d);
+/* The number of power-of-two rotation steps below the slot count: the fewest keys any program runs with. */
+int fhe_pow_key_count(const struct pn_fhe_plan *p);
 /* Keep at most max_keys Galois keys (every power of two below the slot count, then the steps that save the
-** most key switchings per image); PN_ERR_UNSUPPORTED when max_keys cannot hold the powers of two. */
-int fhe_restrict_keys(struct pn_ctx *ctx, struct pn_fhe_plan *p, int max_keys);
+** most key switchings per image). A soft budget (the default one) is raised to the powers of two; a hard one
+** that cannot hold them is PN_ERR_UNSUPPORTED. */
+int fhe_restrict_keys(struct pn_ctx *ctx, struct pn_fhe_plan *p, int max_keys, bool soft);
 /* Bytes of one switching key in memory. */
 double fhe_key_bytes(const struct pn_fhe_plan *p);
 

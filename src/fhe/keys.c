@@ -757,10 +757,9 @@ int pn_fhe_encrypt(struct pn_ctx *ctx, struct pn_fhe_client *c, const float *x, 
   uint8_t *cb = NULL;
   size_t cl;
   int rc = v && pt && ct ? PN_OK : pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
-  for (int64_t i = 0; i < n && !rc; i++) {
+  for (int64_t i = 0; i < n && !rc; i++)
     if (!isfinite(x[i])) rc = pn_err(ctx, PN_ERR_INVALID, "fhe: input element %lld is not finite", (long long)i);
-    for (int t = 0; t < s->in_rep; t++) v[s->in_slot[i] + t * s->in_rep_stride] = (double)x[i] * s->in_factor;
-  }
+  if (!rc) fhe_scatter_input(v, s->in_slot, n, s->in_rep, s->in_rep_stride, s->in_factor, x);
   if (!rc) rc = fhe_encode(ctx, s->ckks, v, slots, pn_ckks_default_scale(s->ckks), s->in_level, pt);
   if (!rc) rc = pn_ckks_encrypt_sk(ctx, s->ckks, c->sk, pt, &c->prg, ct);
   if (!rc) rc = pn_ckks_save_ct(ctx, s->ckks, ct, &cb, &cl);

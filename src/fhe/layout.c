@@ -58,11 +58,7 @@ void fhe_layout_reshape(struct fhe_layout *l, int ndim, const int64_t *dims) {
 }
 
 /* Recognise the grid form of explicit slots for shape (C,H,W). */
-static void detect_grid(struct pn_arena *a, struct fhe_layout *l, int64_t C, int64_t H, int64_t W);
 void fhe_layout_detect_grid(struct pn_arena *a, struct fhe_layout *l, int64_t C, int64_t H, int64_t W) {
-  detect_grid(a, l, C, H, W);
-}
-static void detect_grid(struct pn_arena *a, struct fhe_layout *l, int64_t C, int64_t H, int64_t W) {
   l->grid = 0;
   if (C * H * W != l->n || C < 1) return;
   int64_t sy = H > 1 ? l->slot[W] - l->slot[0] : 0, sx = W > 1 ? l->slot[1] - l->slot[0] : 0;
@@ -203,7 +199,7 @@ int fhe_layout_candidate(struct pn_arena *a, const struct fhe_lmap *m, const str
   out->slot = slots;
   int ok = make_cand((enum cand)cand, m, in, C, H, W, out, mark, max_extent) && check_slots(out, max_extent, mark);
   free(mark);
-  if (ok) detect_grid(a, out, C, H, W);
+  if (ok) fhe_layout_detect_grid(a, out, C, H, W);
   return ok;
 }
 
@@ -239,7 +235,7 @@ int fhe_layout_choose(struct pn_ctx *ctx, struct pn_arena *a, const struct fhe_l
   out->n = m->n_out;
   out->slot = best;
   out->extent = best_ext;
-  detect_grid(a, out, C, H, W);
+  fhe_layout_detect_grid(a, out, C, H, W);
   *ndiag = best_d;
   if (kind) snprintf(kind, kind_size, "%s", cand_names[best_c]);
   return PN_OK;
@@ -456,11 +452,17 @@ static void count_use(void *u, int step, int giant) {
   ((int64_t *)u)[step]++;
 }
 
-int fhe_restrict_keys(struct pn_ctx *ctx, struct pn_fhe_plan *p, int max_keys) {
-  if (p->n_rot <= max_keys) return PN_OK;
-  const int64_t n = (int64_t)p->slots;
+int fhe_pow_key_count(const struct pn_fhe_plan *p) {
   int npow = 0;
-  while (((int64_t)1 << npow) < n) npow++;
+  while (((size_t)1 << npow) < p->slots) npow++;
+  return npow;
+}
+
+int fhe_restrict_keys(struct pn_ctx *ctx, struct pn_fhe_plan *p, int max_keys, bool soft) {
+  const int64_t n = (int64_t)p->slots;
+  const int npow = fhe_pow_key_count(p);
+  if (soft && max_keys < npow) max_keys = npow;
+  if (p->n_rot <= max_keys) return PN_OK;
   if (max_keys < npow)
     return pn_err(ctx, PN_ERR_UNSUPPORTED, "fhe: %d rotation keys do not fit the key budget of %d keys (%.0f MiB each); "
                   "even the %d power-of-two keys do not", p->n_rot, max_keys, fhe_key_bytes(p) / (1 << 20), npow);
@@ -646,8 +648,7 @@ static int32_t *arena_dup(struct pn_fhe_plan *p, const int32_t *x, int64_t n) {
 
 int fhe_linear_schedule(struct pn_ctx *ctx, struct pn_fhe_plan *p, struct fhe_linear *L) {
   const uint64_t pow = pow_keys(p);
-  int npow = 0;
-  while (((size_t)1 << npow) < p->slots) npow++;
+  const int npow = fhe_pow_key_count(p);
   const int any = pow == ((uint64_t)1 << npow) - 1; /* every power of two has its key: any split runs */
   struct fhe_rot_sched best, s;
   int nb0, ng0;

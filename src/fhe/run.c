@@ -567,8 +567,7 @@ int pn_fhe_simulate(struct pn_ctx *ctx, const struct pn_fhe_plan *p, const float
     return pn_err(ctx, PN_ERR_NOMEM, "fhe: out of memory");
   }
   const struct fhe_layout *li = &p->layouts[p->in_layout], *lo = &p->layouts[p->out_layout];
-  for (int64_t i = 0; i < li->n; i++)
-    for (int t = 0; t < (li->rep > 1 ? li->rep : 1); t++) in[li->slot[i] + t * li->rep_stride] = (double)x[i] * p->in_factor;
+  fhe_scatter_input(in, li->slot, li->n, li->rep, li->rep_stride, p->in_factor, x);
   m.v[p->in_reg] = in;
   rc = run(&m, NULL);
   if (!rc) {
