@@ -663,6 +663,30 @@ static int build_copy(struct gen *g, struct pn_graph *d, const struct choice *c,
   return rc;
 }
 
+/* Whether a new Conv or Gemm gets its optional bias: as the real node it descends from (rn, same
+** operator), else as the real part's nodes of its token (Conv3, Gemm), else of its operator, in
+** proportion; with a bias when the part has none. A DenseNet's 3x3 Convs before each Concat and
+** its transitions' 1x1 have none (no BatchNormalization after them to fold): sentinels whose Convs
+** all had one carried 1.28 weight tensors per node against the real parts' 1.17 (issue 17). */
+static bool with_bias(const struct gen *g, const struct choice *c, const struct pn_node *rn) {
+  if (rn) return rn->n_in > 2 && rn->in[2][0];
+  int n_tok = 0, b_tok = 0, n_op = 0, b_op = 0;
+  for (int v = 0; v < g->shaped->n_nodes; v++) {
+    const struct pn_node *x = g->shaped->nodes[v];
+    if (strcmp(x->op_type, c->op)) continue;
+    bool b = x->n_in > 2 && x->in[2][0];
+    n_op++;
+    b_op += b;
+    if (!strcmp(g->ntok[v], c->tok)) {
+      n_tok++;
+      b_tok += b;
+    }
+  }
+  int n = n_tok ? n_tok : n_op, b = n_tok ? b_tok : b_op;
+  if (b == n) return true; /* no draw: parts whose Convs all have a bias use the stream as before */
+  return b > 0 && pn_prg_double(g->prg) * n < b;
+}
+
 /* Emit the chosen single-input operator x (shape s) -> y (shape t). rn: the real node this one
 ** descends from when it has the same operator (its constants are reused), else NULL. */
 static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c, const char *x,
@@ -711,8 +735,8 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
     int64_t wd[4] = {cout, cin / grp, c->k, c->k};
     double fin = (double)(cin / grp * c->k * c->k);
     in[1] = weight(g, d, "Conv", 1, 4, wd, fin, 0, sqrt(2.0 / fin), false, false);
-    in[2] = weight(g, d, "Conv", 2, 1, &cout, 0, 0, 0.05, false, false);
-    nin = 3;
+    nin = 2;
+    if (with_bias(g, c, rn)) in[nin++] = weight(g, d, "Conv", 2, 1, &cout, 0, 0, 0.05, false, false);
     break;
   }
   case K_MATMUL: {
@@ -724,8 +748,8 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
   case K_GEMM: {
     int64_t wd[2] = {t->d[1], last}, bd[1] = {t->d[1]};
     in[1] = weight(g, d, "Gemm", 1, 2, wd, (double)last, 0, 1 / sqrt((double)last), false, false);
-    in[2] = weight(g, d, "Gemm", 2, 1, bd, 0, 0, 0.05, false, false);
-    nin = 3;
+    nin = 2;
+    if (with_bias(g, c, rn)) in[nin++] = weight(g, d, "Gemm", 2, 1, bd, 0, 0, 0.05, false, false);
     break;
   }
   case K_RESHAPE: {
