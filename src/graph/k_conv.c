@@ -925,15 +925,18 @@ static int conv_packed(struct pn_conv_cache **cache, const float *x, const float
     }
   }
   if (threads > 1) {
-    /* blocks of whole NR-column panels, up to 4 per thread; narrow outputs split the filters */
+    /* blocks of whole NR-column panels, up to 4 per thread; narrow outputs split the filters:
+    ** below 2 blocks a thread (one image's 7x7 map is 32 + 17 columns, which one thread each
+    ** left uneven, 1.6 : 1), into as many blocks as make 2 chunks a thread */
     int64_t want = 4 * (int64_t)threads / (g->n < 4 * threads ? g->n : 4 * threads);
     int64_t panels = (pout + PN_GEMM_NR - 1) / PN_GEMM_NR;
     if (want > panels) want = panels;
     if (want < 1) want = 1;
     j.per = (panels + want - 1) / want * PN_GEMM_NR;
     j.nb = (pout + j.per - 1) / j.per;
-    if (g->n * j.nb < threads && g->m >= 2 * PN_GEMM_MR) {
-      int64_t mw = 2 * (int64_t)threads, mpan = (g->m + PN_GEMM_MR - 1) / PN_GEMM_MR;
+    if (g->n * j.nb < 2 * threads && g->m >= 2 * PN_GEMM_MR) {
+      int64_t mw = (2 * (int64_t)threads + g->n * j.nb - 1) / (g->n * j.nb);
+      int64_t mpan = (g->m + PN_GEMM_MR - 1) / PN_GEMM_MR;
       if (mw > mpan) mw = mpan;
       j.mper = (mpan + mw - 1) / mw * PN_GEMM_MR;
       j.nmb = (g->m + j.mper - 1) / j.mper;
@@ -1208,11 +1211,15 @@ static int conv_run(const struct pn_op_args *a, const struct pn_tensor *const *i
     return pn_op_err(a, PN_ERR_UNSUPPORTED, "GEMM dimensions exceed the BLAS int range");
   /* Threads (as many as OpenMP's current setting, which the executor and --threads control)
   ** only from 1M multiply-adds (some 30 us of one core) up: below that a hand-off costs more than
-  ** it saves. Every sgemm is single-threaded, so OpenBLAS's own threads never compete with ours
-  ** (nor spin after a call while the next node runs). */
+  ** it saves. Depthwise Convs do fewer multiply-adds a microsecond (about 20 us for 1M over
+  ** small maps), so they take threads from 200k up: mobilenetv2/224's 960x7x7, 384x14x14 and
+  ** stride-2 192x28x28 and 576x14x14 layers (15-23 us each on one thread) ran on one. Every
+  ** sgemm is single-threaded, so OpenBLAS's own threads never compete with ours (nor spin after
+  ** a call while the next node runs). */
   int threads = omp_get_max_threads();
   double flops = (double)mg * (double)ck * (double)pout * (double)(g.n * g.group);
-  if (threads < 1 || flops < 1e6) threads = 1;
+  bool dw = cg == 1 && g.group > 1 && w->nsp == 2 && w->k[1] <= 64;
+  if (threads < 1 || flops < (dw ? 2e5 : 1e6)) threads = 1;
   if (ck == 0) {
     for (int64_t r = 0; r < ny; r++) {
       float bv = bp ? bp[r % g.m] : 0.0f, *yr = yp + r * pout;
@@ -1220,7 +1227,7 @@ static int conv_run(const struct pn_op_args *a, const struct pn_tensor *const *i
     }
     return PN_OK;
   }
-  if (cg == 1 && g.group > 1 && w->nsp == 2 && w->k[1] <= 64) {
+  if (dw) {
     conv_depthwise2d(xp, wp, bp, act, cache != NULL, yp, g.n, g.c, g.m, w, threads);
     return PN_OK;
   }

@@ -130,7 +130,8 @@ int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, i
                 int64_t n1, pn_gemm_packb_fn packb, const void *ctx, float *c, int64_t ldc,
                 const float *bias, struct pn_act act);
 /* All rows and columns [0, n) of C by pn_gemm_run, in column blocks of whole panels (up to 4 per
-** thread) run by pn_par_for on `threads`. 0, or -1 when out of memory. */
+** thread; below 2 a thread, times blocks of rows) run by pn_par_for on `threads`. 0, or -1 when
+** out of memory. */
 int pn_gemm_run_cols(const float *ap, int64_t m, int64_t k, int64_t n, pn_gemm_packb_fn packb,
                      const void *ctx, float *c, int64_t ldc, const float *bias, struct pn_act act,
                      int threads);

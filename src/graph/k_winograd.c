@@ -118,23 +118,36 @@ struct wino_job {
   int64_t c, m, ih, iw, oh, ow, pt, pl, th, tw, rows, per, mper, nmb, buf_sz;
   int tile, np;                   /* F(tile x tile, 3x3): 2 or 4; np = (tile + 2)^2 products */
   _Atomic int failed;             /* a block could not get its buffer */
+  float *vs;                      /* the one block's input, transformed once for every filter
+                                  ** block (wino_input_chunk), or NULL: each chunk its own */
+  int64_t cper;                   /* input channels per chunk of wino_input_chunk */
 };
 
+/* A 64-aligned buffer of at least n floats in *buf (capacity *cap), kept across calls: grows,
+** never shrinks. NULL when out of memory. */
+static float *grown(float **buf, int64_t *cap, int64_t n) {
+  if (n > *cap) {
+    free(*buf);
+    *cap = 0;
+    size_t bytes = ((size_t)n * sizeof **buf + 63) / 64 * 64;   /* 64-aligned: GEMM panels */
+    if (!(*buf = aligned_alloc(64, bytes))) return NULL;
+    *cap = n;
+  }
+  return *buf;
+}
+
 /* Per-thread scratch kept across calls (the executor's threads are persistent), so that a run
-** does not page-fault fresh buffers in for every convolution. Grows, never shrinks. */
+** does not page-fault fresh buffers in for every convolution. */
 static _Thread_local float *tl_buf;
 static _Thread_local int64_t tl_cap;
 
-static float *thread_scratch(int64_t n) {
-  if (n > tl_cap) {
-    free(tl_buf);
-    tl_cap = 0;
-    size_t bytes = ((size_t)n * sizeof *tl_buf + 63) / 64 * 64;   /* 64-aligned: GEMM panels */
-    if (!(tl_buf = aligned_alloc(64, bytes))) return NULL;
-    tl_cap = n;
-  }
-  return tl_buf;
-}
+static float *thread_scratch(int64_t n) { return grown(&tl_buf, &tl_cap, n); }
+
+/* The caller's buffer for an input transformed once and read by every thread (wino_input_chunk). */
+static _Thread_local float *tl_vs;
+static _Thread_local int64_t tl_vs_cap;
+
+static float *shared_scratch(int64_t n) { return grown(&tl_vs, &tl_vs_cap, n); }
 
 /* One row of tiles (image n, tile row ty) of input channel ci (plane xp, ih x iw, of c): writes
 ** the 16 transformed values of tile tx, the block's tile t0 + tx, straight into the GEMM's packed
@@ -549,31 +562,23 @@ static void output_small(const float *mo, int64_t ldm, int64_t tw, float bias, s
 
 /* Chunk ch: tile rows [b * per, ...) of the whole batch (b = ch / nmb), output channels
 ** [q * mper, ...) (q = ch % nmb). With several channel blocks each unfolds the same tiles. */
-static void wino_chunk(void *arg, int64_t ch) {
-  struct wino_job *j = arg;
-  int64_t b = ch / j->nmb, q = ch % j->nmb;
-  int64_t r0 = b * j->per, r1 = r0 + j->per < j->rows ? r0 + j->per : j->rows;
-  int64_t m0 = q * j->mper, m1 = m0 + j->mper < j->m ? m0 + j->mper : j->m;
-  if (r0 >= r1 || m0 >= m1) return;
-  int64_t c = j->c, m = j->m, mb = m1 - m0, tw = j->tw, nb = (r1 - r0) * tw, np = j->np;
-  int64_t nbp = (nb + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR, tile = j->tile;
-  float *v = thread_scratch(j->buf_sz);
-  if (!v) {
-    j->failed = 1;
-    return;
-  }
-  float *mo = v + np * c * nbp, *scratch = mo + np * mb * nb;
+/* The input of tile rows [r0, r1), channels [c0, c1), transformed into v (the GEMM's packed
+** panels of np matrices c x nbp; columns past nb of the last panel zeroed). */
+static void wino_input(const struct wino_job *j, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+                       float *v, float *scratch) {
+  int64_t c = j->c, tw = j->tw, nb = (r1 - r0) * tw, np = j->np, tile = j->tile;
+  int64_t nbp = (nb + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR;
 #ifdef WINO_X86
   bool v512 = pn_cpu_level() >= PN_CPU_AVX512;
 #endif
   if (nbp > nb)   /* the last panel's columns past nb: zero, so the GEMM reads defined values */
     for (int64_t xi = 0; xi < np; xi++)
-      for (int64_t ci = 0; ci < c; ci++)
+      for (int64_t ci = c0; ci < c1; ci++)
         memset(v + xi * c * nbp + (nbp - PN_GEMM_NR) * c + ci * PN_GEMM_NR + nb % PN_GEMM_NR, 0,
                (size_t)(nbp - nb) * sizeof *v);
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / j->th, ty = r % j->th;
-    for (int64_t ci = 0; ci < c; ci++) {
+    for (int64_t ci = c0; ci < c1; ci++) {
       const float *xp = j->x + (n * c + ci) * j->ih * j->iw;
       int64_t iy0 = tile * ty - j->pt, t0 = (r - r0) * tw;
 #ifdef WINO_X86
@@ -592,6 +597,40 @@ static void wino_chunk(void *arg, int64_t ch) {
         input_row(xp, j->ih, j->iw, iy0, j->pl, tw, scratch, v, c * nbp, t0, ci, c);
     }
   }
+}
+
+/* The first step of a shared transform: channels [ch * cper, ...) of the one block into j->vs. */
+static void wino_input_chunk(void *arg, int64_t ch) {
+  struct wino_job *j = arg;
+  int64_t c0 = ch * j->cper, c1 = c0 + j->cper < j->c ? c0 + j->cper : j->c;
+  float *scratch = thread_scratch(8 * j->tw + 4 * (2 * j->tw + 2));
+  if (!scratch) {
+    j->failed = 1;
+    return;
+  }
+  if (c0 < c1) wino_input(j, 0, j->rows, c0, c1, j->vs, scratch);
+}
+
+static void wino_chunk(void *arg, int64_t ch) {
+  struct wino_job *j = arg;
+  int64_t b = ch / j->nmb, q = ch % j->nmb;
+  int64_t r0 = b * j->per, r1 = r0 + j->per < j->rows ? r0 + j->per : j->rows;
+  int64_t m0 = q * j->mper, m1 = m0 + j->mper < j->m ? m0 + j->mper : j->m;
+  if (r0 >= r1 || m0 >= m1) return;
+  int64_t c = j->c, m = j->m, mb = m1 - m0, tw = j->tw, nb = (r1 - r0) * tw, np = j->np;
+  int64_t nbp = (nb + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR, tile = j->tile;
+  /* with j->vs the input is transformed already: only the products and the scratch here */
+  float *v = thread_scratch(j->vs ? np * mb * nb + 8 * tw + 4 * (2 * tw + 2) : j->buf_sz);
+  if (!v) {
+    j->failed = 1;
+    return;
+  }
+  float *mo = j->vs ? v : v + np * c * nbp, *scratch = mo + np * mb * nb;
+#ifdef WINO_X86
+  bool v512 = pn_cpu_level() >= PN_CPU_AVX512;
+#endif
+  if (j->vs) v = j->vs;
+  else wino_input(j, r0, r1, 0, c, v, scratch);
   size_t usz = pn_gemm_packed_size(m, c);
   for (int64_t xi = 0; xi < np; xi++) {
     if (pn_gemm_run(j->u + xi * usz, m, c, m0, m1, 0, nb, NULL, v + xi * c * nbp,
@@ -633,7 +672,7 @@ int pn_winograd_conv(const float *x, const float *u, int tile, const float *bias
   struct wino_job j = {x, u, bias, act, y, c, m, w->in[0], w->in[1], w->out[0], w->out[1],
                        w->pb[0], w->pb[1], (w->out[0] + tile - 1) / tile,
                        (w->out[1] + tile - 1) / tile, 0, 0, m, 1, 0, tile, (tile + 2) * (tile + 2),
-                       0};
+                       0, NULL, 0};
   j.rows = n * j.th;
   /* Blocks of whole tile rows: up to 4 per thread of at least ~128 tiles, and at most 2^18
   ** floats (1 MiB) of buffers each, so that the transformed input and the products stay in L2
@@ -656,6 +695,20 @@ int pn_winograd_conv(const float *x, const float *u, int tile, const float *bias
     j.nmb = (m + j.mper - 1) / j.mper;
   }
   j.buf_sz = per_row * j.per + j.np * c * PN_GEMM_NR + 8 * j.tw + 4 * (2 * j.tw + 2);
+  /* One block of tiles split by filters (a small image: resnet18's 8x8 maps at 1x3x32x32 are 16
+  ** tiles): each filter block transformed the whole input again, 11 of the 25 us of the 64 ->
+  ** 64 convolution, so two threads took 18 us each. The input is transformed once instead, its
+  ** channels shared among the threads, and then the filter blocks read it: the same values in
+  ** the same places, so the same bits. */
+  if (nblk == 1 && j.nmb > 1) {
+    int64_t nbp = (j.rows * j.tw + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR;
+    if ((j.vs = shared_scratch(j.np * c * nbp))) {   /* out of memory: per block, as before */
+      int64_t want = 2 * (int64_t)threads < c ? 2 * (int64_t)threads : c;
+      j.cper = (c + want - 1) / want;
+      pn_par_for(threads, (c + j.cper - 1) / j.cper, wino_input_chunk, &j);
+      if (j.failed) return -1;
+    }
+  }
   pn_par_for(threads, nblk * j.nmb, wino_chunk, &j);
   return j.failed ? -1 : 0;
 }

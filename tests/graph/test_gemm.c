@@ -20,6 +20,16 @@
 
 static float frand(void) { return (float)urand(-1, 1); }
 
+/* The activation on a double reference value. */
+static double act_ref(struct pn_act act, double s) {
+  if (act.kind == PN_ACT_RELU && s < 0) s = 0;
+  if (act.kind == PN_ACT_CLIP) {
+    s = s < act.lo ? act.lo : s;
+    s = s > act.hi ? act.hi : s;
+  }
+  return s;
+}
+
 static void gemm_case(int level) {
   int64_t m = irand(1, 40), n = irand(1, 600), k = irand(1, 600);
   if (irand(0, 3) == 0) k = irand(1, 8);
@@ -61,11 +71,7 @@ static void gemm_case(int level) {
         s += t;
         mag += fabs(t);
       }
-      if (act.kind == PN_ACT_RELU && s < 0) s = 0;
-      if (act.kind == PN_ACT_CLIP) {
-        s = s < act.lo ? act.lo : s;
-        s = s > act.hi ? act.hi : s;
-      }
+      s = act_ref(act, s);
       if (!(fabs(got - s) <= 1e-5 * (1 + mag))) {
         printf("level %d, m %lld n %lld k %lld rows [%lld,%lld) cols [%lld,%lld): C[%lld][%lld] = "
                "%.9g, want %.9g\n",
@@ -211,6 +217,50 @@ static void conv_call(struct call *cl, const struct pn_window *w, int64_t group)
   pn_node_set_int(cl->g, cl->n, "group", group);
 }
 
+/* Y (n x m x out) against a double direct convolution of X by W (+ bias) with act: within
+** 1e-5 of (1 + the sum of |terms|) everywhere; else prints the geometry and the first output that
+** is not, and returns false. */
+static bool conv_matches_direct(const struct pn_window *w_, int64_t n, int64_t c, int64_t m,
+                                int64_t group, const struct pn_tensor *X, const struct pn_tensor *W,
+                                const struct pn_tensor *B, struct pn_act act,
+                                const struct pn_tensor *Y) {
+  const struct pn_window w = *w_;
+  int64_t cg = c / group, mg = m / group;
+  const float *x = X->data, *wt = W->data, *bp = B ? B->data : NULL, *y = Y->data;
+  for (int64_t b = 0; b < n; b++)
+    for (int64_t o = 0; o < m; o++)
+      for (int64_t oy = 0; oy < w.out[0]; oy++)
+        for (int64_t ox = 0; ox < w.out[1]; ox++) {
+          double s = bp ? bp[o] : 0, mag = bp ? fabs(bp[o]) : 0;
+          int64_t g = o / mg;
+          for (int64_t ci = 0; ci < cg; ci++)
+            for (int64_t ky = 0; ky < w.k[0]; ky++)
+              for (int64_t kx = 0; kx < w.k[1]; kx++) {
+                int64_t iy = oy * w.s[0] - w.pb[0] + ky * w.d[0];
+                int64_t ix = ox * w.s[1] - w.pb[1] + kx * w.d[1];
+                if (iy < 0 || iy >= w.in[0] || ix < 0 || ix >= w.in[1]) continue;
+                double t = (double)x[((b * c + g * cg + ci) * w.in[0] + iy) * w.in[1] + ix] *
+                           wt[((o * cg + ci) * w.k[0] + ky) * w.k[1] + kx];
+                s += t;
+                mag += fabs(t);
+              }
+          s = act_ref(act, s);
+          float got = y[((b * m + o) * w.out[0] + oy) * w.out[1] + ox];
+          if (!(fabs(got - s) <= 1e-5 * (1 + mag))) {
+            printf("conv n %lld c %lld m %lld group %lld in %lldx%lld k %lldx%lld s %lldx%lld d "
+                   "%lldx%lld pads %lld %lld %lld %lld: y[%lld][%lld][%lld][%lld] = %.9g, want "
+                   "%.9g\n",
+                   (long long)n, (long long)c, (long long)m, (long long)group, (long long)w.in[0],
+                   (long long)w.in[1], (long long)w.k[0], (long long)w.k[1], (long long)w.s[0],
+                   (long long)w.s[1], (long long)w.d[0], (long long)w.d[1], (long long)w.pb[0],
+                   (long long)w.pb[1], (long long)w.pe[0], (long long)w.pe[1], (long long)b,
+                   (long long)o, (long long)oy, (long long)ox, got, s);
+            return false;
+          }
+        }
+  return true;
+}
+
 /* pn_conv_run_act with a cache against a double direct convolution: group 1 (the packed GEMM,
 ** implicit im2col or 1x1 direct) and depthwise with a channel multiplier (3x3 planes). */
 static void conv_case(bool depthwise, bool skinny, int threads) {
@@ -258,8 +308,7 @@ static void conv_case(bool depthwise, bool skinny, int threads) {
   }
   struct call cl;
   conv_call(&cl, &w, group);
-  int64_t pads[4] = {w.pb[0], w.pb[1], w.pe[0], w.pe[1]};
-  int64_t cg = c / group, mg = m / group;
+  int64_t cg = c / group;
   int64_t xd[4] = {n, c, w.in[0], w.in[1]}, wd[4] = {m, cg, w.k[0], w.k[1]};
   int64_t yd[4] = {n, m, w.out[0], w.out[1]};
   struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
@@ -275,43 +324,10 @@ static void conv_case(bool depthwise, bool skinny, int threads) {
   for (int run = 0; run < 2; run++) {   /* the second run reuses the cache */
     memset(Y->data, 0xff, pn_tensor_nbytes(Y));
     assert_int_equal(pn_conv_run_fused(&a, ins, bias ? 3 : 2, Y, act, &cache), PN_OK);
-    const float *x = X->data, *wt = W->data, *bp = B->data, *y = Y->data;
-    for (int64_t b = 0; b < n; b++)
-      for (int64_t o = 0; o < m; o++)
-        for (int64_t oy = 0; oy < w.out[0]; oy++)
-          for (int64_t ox = 0; ox < w.out[1]; ox++) {
-            double s = bias ? bp[o] : 0, mag = bias ? fabs(bp[o]) : 0;
-            int64_t g = o / mg;
-            for (int64_t ci = 0; ci < cg; ci++)
-              for (int64_t ky = 0; ky < w.k[0]; ky++)
-                for (int64_t kx = 0; kx < w.k[1]; kx++) {
-                  int64_t iy = oy * w.s[0] - w.pb[0] + ky * w.d[0];
-                  int64_t ix = ox * w.s[1] - w.pb[1] + kx * w.d[1];
-                  if (iy < 0 || iy >= w.in[0] || ix < 0 || ix >= w.in[1]) continue;
-                  double t = (double)x[((b * c + g * cg + ci) * w.in[0] + iy) * w.in[1] + ix] *
-                             wt[((o * cg + ci) * w.k[0] + ky) * w.k[1] + kx];
-                  s += t;
-                  mag += fabs(t);
-                }
-            if (act.kind == PN_ACT_RELU && s < 0) s = 0;
-            if (act.kind == PN_ACT_CLIP) {
-              s = s < act.lo ? act.lo : s;
-              s = s > act.hi ? act.hi : s;
-            }
-            float got = y[((b * m + o) * w.out[0] + oy) * w.out[1] + ox];
-            if (!(fabs(got - s) <= 1e-5 * (1 + mag))) {
-              printf("%s conv n %lld c %lld m %lld in %lldx%lld k %lldx%lld s %lldx%lld d %lldx%lld"
-                     " pads %lld %lld %lld %lld, run %d: y[%lld][%lld][%lld][%lld] = %.9g, want "
-                     "%.9g\n",
-                     depthwise ? "depthwise" : "group-1", (long long)n, (long long)c,
-                     (long long)m, (long long)w.in[0], (long long)w.in[1], (long long)w.k[0],
-                     (long long)w.k[1], (long long)w.s[0], (long long)w.s[1], (long long)w.d[0],
-                     (long long)w.d[1], (long long)pads[0], (long long)pads[1],
-                     (long long)pads[2], (long long)pads[3], run, (long long)b, (long long)o,
-                     (long long)oy, (long long)ox, got, s);
-              fail();
-            }
-          }
+    if (!conv_matches_direct(&w, n, c, m, group, X, W, bias ? B : NULL, act, Y)) {
+      printf("%s conv, run %d\n", depthwise ? "depthwise" : "group-1", run);
+      fail();
+    }
     /* group 1 over more than 16 output positions, not by Winograd: the packed GEMM took it */
     if (!depthwise && w.out[0] * w.out[1] > 16 && !pn_conv_cache_winograd(cache))
       assert_true(pn_conv_cache_packed(cache));
@@ -338,6 +354,87 @@ static void test_conv_skinny_random(void **state) {
     for (int rep = 0; rep < 40; rep++) conv_case(false, true, (int)irand(1, 2));
   }
   pn_cpu_set_level(-1);
+  omp_set_num_threads(1);
+}
+
+/* The splits among threads of the cached Conv paths give the bits of one thread: 1, 2 and 3
+** threads on geometries each cut differently (a 7x7 map's 32 + 17 columns times blocks of
+** filters, one panel of 25 columns, 1x1 and strided 3x3; the filters of a batch's one-panel
+** skinny GEMM over 1x1 and 2x2 maps; depthwise layers over the 200k multiply-add threshold,
+** channels in lanes and planes; Winograd's one block of tiles transformed once, in channel
+** chunks, for every filter block), every output written (Y starts as NaN, so a skipped chunk
+** fails), and one thread against the double direct sum. */
+static void test_conv_threads_bits(void **state) {
+  (void)state;
+  static const struct {
+    int64_t n, c, m, group, in, k, s, pad;
+  } cases[] = {
+      {1, 192, 160, 1, 7, 1, 1, 0},    /* 7x7: 32 + 17 columns x filter blocks */
+      {1, 40, 72, 1, 14, 3, 2, 1},     /* 7x7 from 14x14, stride 2: implicit im2col */
+      {1, 400, 112, 1, 5, 1, 1, 0},    /* 25 columns: one panel, filter blocks only */
+      {40, 64, 96, 1, 1, 3, 1, 1},     /* skinny batch: 40 columns, the centre tap */
+      {8, 256, 136, 1, 2, 3, 1, 1},    /* skinny batch: 32 columns over 2x2 maps */
+      {1, 480, 480, 480, 7, 3, 1, 1},  /* depthwise 7x7: channels in lanes, 30 blocks */
+      {1, 576, 576, 576, 14, 3, 2, 1}, /* depthwise stride 2 to 7x7 */
+      {1, 24, 24, 24, 96, 3, 1, 1},    /* depthwise planes (wider than the lanes' bound) */
+      {1, 64, 64, 1, 8, 3, 1, 1},      /* Winograd, one block of 16 tiles: input shared */
+      {1, 40, 80, 1, 7, 3, 1, 1},      /* the same, 7x7 (tiles past the edge) */
+      {2, 24, 96, 1, 6, 3, 1, 1},      /* the same over 2 images of 3x3 tiles */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t n = cases[i].n, c = cases[i].c, m = cases[i].m, group = cases[i].group;
+    struct pn_window w;
+    memset(&w, 0, sizeof w);
+    w.nsp = 2;
+    for (int d = 0; d < 2; d++) {
+      w.in[d] = cases[i].in;
+      w.k[d] = cases[i].k;
+      w.s[d] = cases[i].s;
+      w.d[d] = 1;
+      w.pb[d] = w.pe[d] = cases[i].pad;
+      w.out[d] = (w.in[d] + 2 * cases[i].pad - w.k[d]) / w.s[d] + 1;
+    }
+    struct call cl;
+    conv_call(&cl, &w, group);
+    int64_t xd[4] = {n, c, w.in[0], w.in[1]}, wd[4] = {m, c / group, w.k[0], w.k[1]};
+    int64_t yd[4] = {n, m, w.out[0], w.out[1]};
+    struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
+    struct pn_tensor *B = trand(PN_DT_FLOAT, 1, &m), *Y1 = pn_tensor_new(PN_DT_FLOAT, 4, yd);
+    struct pn_tensor *Y = pn_tensor_new(PN_DT_FLOAT, 4, yd);
+    assert_true(Y && Y1);
+    struct pn_act act = {(enum pn_act_kind)(i % 3), -0.5f, 0.75f, NULL, NULL};
+    struct pn_tensor *X2 = trand(PN_DT_FLOAT, 4, xd);
+    const struct pn_tensor *ins[3] = {X, W, B}, *ins2[3] = {X2, W, B};
+    struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
+    for (int threads = 1; threads <= 3; threads++) {
+      struct pn_conv_cache *cache = NULL;
+      for (int run = 0; run < 2; run++) {   /* the second run reuses the cache */
+        struct pn_tensor *out = threads == 1 && run == 0 ? Y1 : Y;
+        /* another input first, on one thread, so that buffers kept across calls hold other
+        ** values in full (a skipped chunk of the skinny batch's GEMM would otherwise copy what
+        ** the last call left there) */
+        omp_set_num_threads(1);
+        assert_int_equal(pn_conv_run_fused(&a, ins2, 3, Y, act, &cache), PN_OK);
+        omp_set_num_threads(threads);
+        memset(out->data, 0xff, pn_tensor_nbytes(out));
+        assert_int_equal(pn_conv_run_fused(&a, ins, 3, out, act, &cache), PN_OK);
+        if (out == Y1) {
+          if (!conv_matches_direct(&w, n, c, m, group, X, W, B, act, Y1)) fail();
+        } else if (memcmp(Y->data, Y1->data, pn_tensor_nbytes(Y))) {
+          printf("case %zu (n %lld c %lld m %lld group %lld %lldx%lld k %lld s %lld), %d threads, "
+                 "run %d: not the bits of one thread\n",
+                 i, (long long)n, (long long)c, (long long)m, (long long)group,
+                 (long long)w.in[0], (long long)w.in[1], (long long)w.k[0], (long long)w.s[0],
+                 threads, run);
+          fail();
+        }
+      }
+      pn_conv_cache_free(cache);
+    }
+    pn_tensor_free(X), pn_tensor_free(X2), pn_tensor_free(W), pn_tensor_free(B);
+    pn_tensor_free(Y), pn_tensor_free(Y1);
+    call_free(&cl);
+  }
   omp_set_num_threads(1);
 }
 
@@ -473,6 +570,7 @@ int main(void) {
       cmocka_unit_test(test_gemm_conv2d_pack),
       cmocka_unit_test(test_conv_cached_random),
       cmocka_unit_test(test_conv_skinny_random),
+      cmocka_unit_test(test_conv_threads_bits),
       cmocka_unit_test(test_dw3x3_same_bits),
       cmocka_unit_test(test_matmul_cached_random),
   };
