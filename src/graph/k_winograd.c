@@ -560,8 +560,6 @@ static void output_small(const float *mo, int64_t ldm, int64_t tw, float bias, s
   }
 }
 
-/* Chunk ch: tile rows [b * per, ...) of the whole batch (b = ch / nmb), output channels
-** [q * mper, ...) (q = ch % nmb). With several channel blocks each unfolds the same tiles. */
 /* The input of tile rows [r0, r1), channels [c0, c1), transformed into v (the GEMM's packed
 ** panels of np matrices c x nbp; columns past nb of the last panel zeroed). */
 static void wino_input(const struct wino_job *j, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
@@ -611,6 +609,9 @@ static void wino_input_chunk(void *arg, int64_t ch) {
   if (c0 < c1) wino_input(j, 0, j->rows, c0, c1, j->vs, scratch);
 }
 
+/* Chunk ch: tile rows [b * per, ...) of the whole batch (b = ch / nmb), output channels
+** [q * mper, ...) (q = ch % nmb). With several channel blocks each unfolds the same tiles, unless
+** the input was transformed once already (j->vs). */
 static void wino_chunk(void *arg, int64_t ch) {
   struct wino_job *j = arg;
   int64_t b = ch / j->nmb, q = ch % j->nmb;
