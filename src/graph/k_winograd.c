@@ -11,9 +11,11 @@
 **
 ** Work is cut into blocks of whole tile rows (one image, one row of tiles), and on small images
 ** of output channels too, each block unfolded, multiplied and folded back by one thread in its
-** private buffers (pn_par_for, single-threaded GEMMs), as conv_chunk does for im2col. The transforms run on whole rows so that the compiler
-** vectorises them: the input's four rows under a tile row are copied into zero-padded rows,
-** combined row-wise (B^T on the left), then column pairs (B on the right); the output likewise.
+** private buffers (pn_par_for, single-threaded GEMMs), as conv_chunk does for im2col; a single
+** block split by output channels has its input unfolded once, by all threads, first. The
+** transforms run on whole rows so that the compiler vectorises them: the input's four rows under
+** a tile row are copied into zero-padded rows, combined row-wise (B^T on the left), then column
+** pairs (B on the right); the output likewise.
 **
 ** Rounding: the transforms add and subtract values and halve them (exact in binary), so each
 ** output differs from the direct sum by a few units in the last place of the largest partial
