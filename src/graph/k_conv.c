@@ -934,13 +934,8 @@ static int conv_packed(struct pn_conv_cache **cache, const float *x, const float
     if (want < 1) want = 1;
     j.per = (panels + want - 1) / want * PN_GEMM_NR;
     j.nb = (pout + j.per - 1) / j.per;
-    if (g->n * j.nb < 2 * threads && g->m >= 2 * PN_GEMM_MR) {
-      int64_t mw = (2 * (int64_t)threads + g->n * j.nb - 1) / (g->n * j.nb);
-      int64_t mpan = (g->m + PN_GEMM_MR - 1) / PN_GEMM_MR;
-      if (mw > mpan) mw = mpan;
-      j.mper = (mpan + mw - 1) / mw * PN_GEMM_MR;
-      j.nmb = (g->m + j.mper - 1) / j.mper;
-    }
+    if (g->n * j.nb < 2 * threads && g->m >= 2 * PN_GEMM_MR)
+      pn_gemm_row_blocks(g->m, g->n * j.nb, threads, &j.mper, &j.nmb);
   }
   pn_par_for(threads, g->n * j.nb * j.nmb, gp_chunk, &j);
   return j.failed ? -1 : 0;

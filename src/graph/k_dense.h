@@ -129,6 +129,15 @@ void pn_gemm_pack(const float *a, int64_t lda, int64_t m, int64_t k, float *dst)
 int pn_gemm_run(const float *ap, int64_t m, int64_t k, int64_t m0, int64_t m1, int64_t n0,
                 int64_t n1, pn_gemm_packb_fn packb, const void *ctx, float *c, int64_t ldc,
                 const float *bias, struct pn_act act);
+/* Row blocks for a GEMM whose nb column blocks are fewer than 2 a thread: as many blocks of whole
+** PN_GEMM_MR-row panels of m rows as make 2 chunks a thread (at most one a panel); *mper rows each,
+** *nmb blocks. */
+static inline void pn_gemm_row_blocks(int64_t m, int64_t nb, int threads, int64_t *mper, int64_t *nmb) {
+  int64_t mpan = (m + PN_GEMM_MR - 1) / PN_GEMM_MR, mw = (2 * (int64_t)threads + nb - 1) / nb;
+  if (mw > mpan) mw = mpan;
+  *mper = (mpan + mw - 1) / mw * PN_GEMM_MR;
+  *nmb = (m + *mper - 1) / *mper;
+}
 /* All rows and columns [0, n) of C by pn_gemm_run, in column blocks of whole panels (up to 4 per
 ** thread; below 2 a thread, times blocks of rows) run by pn_par_for on `threads`. 0, or -1 when
 ** out of memory. */

@@ -514,12 +514,8 @@ int pn_gemm_run_cols(const float *ap, int64_t m, int64_t k, int64_t n, pn_gemm_p
   ** 3x3 stride 2 onto 1x1 maps: 230 + 127 us a chunk, the second reading what the first brought
   ** into L3). */
   int64_t nb = (n + j.per - 1) / j.per, mpan = (m + MR - 1) / MR;
-  if (threads > 1 && nb < 2 * threads && mpan >= 2) {
-    int64_t mw = (2 * (int64_t)threads + nb - 1) / nb;
-    if (mw > mpan) mw = mpan;
-    j.mper = (mpan + mw - 1) / mw * MR;
-    j.nmb = (m + j.mper - 1) / j.mper;
-  }
+  if (threads > 1 && nb < 2 * threads && mpan >= 2)
+    pn_gemm_row_blocks(m, nb, threads, &j.mper, &j.nmb);
   pn_par_for(threads, nb * j.nmb, cols_chunk, &j);
   return j.failed ? -1 : 0;
 }
