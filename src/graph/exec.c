@@ -278,6 +278,18 @@ static bool act_fusable(const struct pn_exec *ex, const struct xnode *a) {
 ** the nodes are skipped. Dropout is left alone (in training mode it draws a random mask), and so
 ** is a node whose kernel fails here: it then runs, and fails, in pn_exec_run with its message.
 ** Returns PN_OK or PN_ERR_NOMEM. */
+/* The shapes of n tensors for pn_op_infer, each with its value (ndim -1 for a missing one). */
+static void shapes_of(const struct pn_tensor *const *t, int n, struct pn_shape *s) {
+  for (int j = 0; j < n; j++) {
+    memset(&s[j], 0, sizeof s[j]);
+    s[j].ndim = -1;
+    if (t[j]) {
+      pn_shape_set(&s[j], t[j]->dtype, t[j]->ndim, t[j]->dims);
+      s[j].value = t[j];
+    }
+  }
+}
+
 static int fold_constants(struct pn_exec *ex) {
   const struct pn_graph *g = ex->g;
   int max_io = 1;
@@ -297,15 +309,8 @@ static int fold_constants(struct pn_exec *ex) {
     if (!all) continue;
     struct pn_ctx quiet = {0};
     struct pn_op_args a = {&quiet, n, x->opset};
-    for (int j = 0; j < n->n_in; j++) {
-      tin[j] = x->in[j] >= 0 ? ex->init[x->in[j]] : NULL;
-      memset(&sin[j], 0, sizeof sin[j]);
-      sin[j].ndim = -1;
-      if (tin[j]) {
-        pn_shape_set(&sin[j], tin[j]->dtype, tin[j]->ndim, tin[j]->dims);
-        sin[j].value = tin[j];
-      }
-    }
+    for (int j = 0; j < n->n_in; j++) tin[j] = x->in[j] >= 0 ? ex->init[x->in[j]] : NULL;
+    shapes_of(tin, n->n_in, sin);
     for (int j = 0; j < n->n_out; j++) {
       memset(&sout[j], 0, sizeof sout[j]);
       sout[j].ndim = -1;
@@ -583,15 +588,8 @@ static int run_add(struct pn_ctx *ctx, struct pn_exec *ex, const struct xnode *x
   ain[pos] = *y;
   ain[1 - pos] = res;
   struct pn_shape as[2], ao;
-  memset(as, 0, sizeof as);
+  shapes_of(ain, 2, as);
   memset(&ao, 0, sizeof ao);
-  for (int k = 0; k < 2; k++) {
-    as[k].ndim = -1;
-    if (ain[k]) {
-      pn_shape_set(&as[k], ain[k]->dtype, ain[k]->ndim, ain[k]->dims);
-      as[k].value = ain[k];
-    }
-  }
   ao.ndim = -1;
   int rc = pn_op_infer(ad->op, &aa, as, 2, &ao, 1);
   if (rc) return rc;
@@ -652,15 +650,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     struct pn_op_args a = {ctx, n, x->opset};
     double t0 = pn_now();
     for (int j = 0; j < x->n_in_run; j++) tin[j] = x->in[j] >= 0 ? val[x->in[j]] : NULL;
-    for (int j = 0; j < n->n_in; j++) {
-      memset(&sin[j], 0, sizeof sin[j]);
-      if (tin[j]) {
-        pn_shape_set(&sin[j], tin[j]->dtype, tin[j]->ndim, tin[j]->dims);
-        sin[j].value = tin[j];
-      } else {
-        sin[j].ndim = -1;
-      }
-    }
+    shapes_of(tin, n->n_in, sin);
     for (int j = 0; j < n->n_out; j++) {
       memset(&sout[j], 0, sizeof sout[j]);
       sout[j].ndim = -1;
@@ -739,14 +729,8 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
       for (int j = 1; j < y->n_in_run && j < 3; j++) yin[j] = y->in[j] >= 0 ? val[y->in[j]] : NULL;
       struct pn_shape ysin[3], ysout;
       memset(ysin, 0, sizeof ysin);
+      shapes_of(yin, y->n_in_run < 3 ? y->n_in_run : 3, ysin);
       memset(&ysout, 0, sizeof ysout);
-      for (int j = 0; j < y->n_in_run && j < 3; j++) {
-        ysin[j].ndim = -1;
-        if (yin[j]) {
-          pn_shape_set(&ysin[j], yin[j]->dtype, yin[j]->ndim, yin[j]->dims);
-          ysin[j].value = yin[j];
-        }
-      }
       ysout.ndim = -1;
       rc = pn_op_infer(y->op, &ya, ysin, y->n_in_run, &ysout, 1);
       if (rc == PN_OK && (ysout.dtype != tout[0]->dtype || ysout.ndim != tout[0]->ndim ||
