@@ -125,6 +125,10 @@ struct wino_job {
   int64_t cper;                   /* input channels per chunk of wino_input_chunk */
 };
 
+/* Floats of a chunk's row scratch for tile rows tw tiles wide: the output rows' 4 tw + 4 tw and
+** the input rows' 4 zero-padded rows of 2 tw + 2 (input_row, output_row). */
+static int64_t row_scratch(int64_t tw) { return 8 * tw + 4 * (2 * tw + 2); }
+
 /* A 64-aligned buffer of at least n floats in *buf (capacity *cap), kept across calls: grows,
 ** never shrinks. NULL when out of memory. */
 static float *grown(float **buf, int64_t *cap, int64_t n) {
@@ -603,7 +607,7 @@ static void wino_input(const struct wino_job *j, int64_t r0, int64_t r1, int64_t
 static void wino_input_chunk(void *arg, int64_t ch) {
   struct wino_job *j = arg;
   int64_t c0 = ch * j->cper, c1 = c0 + j->cper < j->c ? c0 + j->cper : j->c;
-  float *scratch = thread_scratch(8 * j->tw + 4 * (2 * j->tw + 2));
+  float *scratch = thread_scratch(row_scratch(j->tw));
   if (!scratch) {
     j->failed = 1;
     return;
@@ -623,7 +627,7 @@ static void wino_chunk(void *arg, int64_t ch) {
   int64_t c = j->c, m = j->m, mb = m1 - m0, tw = j->tw, nb = (r1 - r0) * tw, np = j->np;
   int64_t nbp = (nb + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR, tile = j->tile;
   /* with j->vs the input is transformed already: only the products and the scratch here */
-  float *v = thread_scratch(j->vs ? np * mb * nb + 8 * tw + 4 * (2 * tw + 2) : j->buf_sz);
+  float *v = thread_scratch(j->vs ? np * mb * nb + row_scratch(tw) : j->buf_sz);
   if (!v) {
     j->failed = 1;
     return;
@@ -697,7 +701,7 @@ int pn_winograd_conv(const float *x, const float *u, int tile, const float *bias
     j.mper = ((m + want - 1) / want + PN_GEMM_MR - 1) / PN_GEMM_MR * PN_GEMM_MR;
     j.nmb = (m + j.mper - 1) / j.mper;
   }
-  j.buf_sz = per_row * j.per + j.np * c * PN_GEMM_NR + 8 * j.tw + 4 * (2 * j.tw + 2);
+  j.buf_sz = per_row * j.per + j.np * c * PN_GEMM_NR + row_scratch(j.tw);
   /* One block of tiles split by filters (a small image: resnet18's 8x8 maps at 1x3x32x32 are 16
   ** tiles): each filter block transformed the whole input again, 11 of the 25 us of the 64 ->
   ** 64 convolution, so two threads took 18 us each. The input is transformed once instead, its
