@@ -3,7 +3,8 @@
 #
 # Per model: split (K sentinels per part) and join seconds, bundle bytes, and the bound the disk sets
 # on them: bytes split and join write / this disk's sequential write speed with fdatasync (measured
-# once per run by dd ... conv=fdatasync); the ONNX Runtime round trip (bundle optimized file by file
+# by dd ... conv=fdatasync at the start and again just before each model's split, after a sync;
+# each timed step starts with nothing of the steps before it left to write back); the ONNX Runtime round trip (bundle optimized file by file
 # at level $LEVEL, then joined; join verifies the result against the model on random inputs), and the
 # latency of the model optimized whole vs. optimized through Proteus in ONNX Runtime (timed with
 # optimizations disabled so the optimizer's output is what runs; one thread, median of REPEAT).
@@ -15,7 +16,8 @@
 # skipped with the reason. Bundles are removed after each model; the ORT round trip consumes the
 # bundle file by file.
 # Targets (issues 6, 17): Proteus within 5% of the whole-model optimum; split+join under 10 s where
-# the disk bound allows, else within 1.5x of that bound.
+# the disk bound allows (bound < 10 s), and within 1.5x of that bound (issue 17 asks it of bert):
+# the target column gives both.
 #
 #   bench/proteus.sh [BUILD_DIR] env: PRIVNN (default BUILD_DIR/privnn), K (20), LEVEL (extended),
 #          MODELS (the paper's twelve: densenet121 googlenet inception_v3 mobilenet_v3 resnet50
@@ -143,23 +145,31 @@ if [[ ${QUICK:-0} == 1 ]]; then
 fi
 
 csv=$out/proteus.csv
-cols="model,k,parts,files,parameter_bytes,estimate_bytes,bundle_bytes,joined_bytes,split_s,ort_s,join_s,bound_s,split_join_vs_bound,target,join_max_abs_err,join_max_abs_output,ort_whole_ms,ort_proteus_ms,latency_vs_whole,pn_basic_whole_ms,pn_basic_proteus_ms,pn_opt_whole_ms,pn_opt_proteus_ms,load_1min,note"
+cols="model,k,parts,files,parameter_bytes,estimate_bytes,bundle_bytes,joined_bytes,split_s,ort_s,join_s,write_mb_s,bound_s,split_join_vs_bound,target,join_max_abs_err,join_max_abs_output,ort_whole_ms,ort_proteus_ms,latency_vs_whole,pn_basic_whole_ms,pn_basic_proteus_ms,pn_opt_whole_ms,pn_opt_proteus_ms,load_1min,note"
 echo "$cols" > "$csv"
 # The disk's sequential write speed with fdatasync, once per run, where the bundles are written
-probe=$out/.write-probe
-speed=$(LC_ALL=C dd if=/dev/zero of="$probe" bs=1M count="$PROBE_MB" conv=fdatasync 2>&1 |
-  awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s," || $i == "s") t = $(i - 1); printf "%.0f", $1 / t }')
-rm -f "$probe"
-[[ -n $speed && $speed -gt 0 ]] || { echo "proteus.sh: could not measure the write speed (dd)" >&2; exit 1; }
+# and again before each model's split: this kind of disk (a VM's) has no single speed (0.3-3.2 GB/s
+# between consecutive probes here), so each model's bound uses the speed measured just before it
+probe_speed() {
+  local probe=$out/.write-probe s
+  sync
+  s=$(LC_ALL=C dd if=/dev/zero of="$probe" bs=1M count="$PROBE_MB" conv=fdatasync 2>&1 |
+    awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s," || $i == "s") t = $(i - 1); printf "%.0f", $1 / t }')
+  rm -f "$probe"
+  sync
+  [[ -n $s && $s -gt 0 ]] || { echo "proteus.sh: could not measure the write speed (dd)" >&2; return 1; }
+  echo "$s"
+}
+speed=$(probe_speed) || exit 1
 echo "disk: $(awk -v s="$speed" 'BEGIN { printf "%.0f MB/s", s / 1e6 }') sequential write with fdatasync ($PROBE_MB MiB probe)"
-printf "%-15s %3s %5s %5s %8s %7s %7s %7s %7s %-9s | %-30s\n" model k parts files bundleGB split_s join_s bound_s ratio target \
+printf "%-15s %3s %5s %5s %8s %7s %7s %6s %7s %7s %-22s | %-30s\n" model k parts files bundleGB split_s join_s disk_MB/s bound_s ratio target \
   "ORT $LEVEL whole/proteus ms"
 free_b() { df -B1 --output=avail "$out" | tail -1 | tr -d ' '; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 # row: one CSV line from the variables of the model just run
 row() {
   local v out_line=""
-  for v in m k parts files pbytes est bbytes jbytes split_s ort_s join_s bound_s ratio target err ref \
+  for v in m k parts files pbytes est bbytes jbytes split_s ort_s join_s mbs bound_s ratio target err ref \
            ow op lat bw bp pw pp load note; do
     out_line+="${!v},"
   done
@@ -183,7 +193,7 @@ pn_round_trips() (
 # was skipped); returns 1 when it stopped early
 run_model() {
   local w=$out/$1
-  m=$1; k=$K; parts=; files=; pbytes=; est=; bbytes=; jbytes=; split_s=; ort_s=; join_s=; bound_s=; ratio=
+  m=$1; k=$K; parts=; files=; pbytes=; est=; bbytes=; jbytes=; split_s=; ort_s=; join_s=; mbs=; bound_s=; ratio=
   target=; err=; ref=; ow=; op=; lat=; bw=; bp=; pw=; pp=; note=
   load=$(cut -d' ' -f1 /proc/loadavg)
   rm -rf "$w"
@@ -221,6 +231,9 @@ run_model() {
     return 1
   fi
   local t0 t1 t2 t3
+  # the disk's speed now, and nothing of earlier steps left to write back while split is timed
+  speed=$(probe_speed) || { note="write-speed probe failed${note:+; $note}"; return 1; }
+  mbs=$(awk -v s="$speed" 'BEGIN { printf "%.0f", s / 1e6 }')
   t0=$(now)
   if ! "$bin" obf split "$w/model.onnx" --bundle "$w/bundle" --secret "$w/secret.json" -k "$k" "${seed_opt[@]}" \
     --ngram "$root/data/obf/ngram-corpus.json" --json "$w/split.json" >/dev/null; then note="split failed${note:+; $note}"; return 1; fi
@@ -238,6 +251,10 @@ run_model() {
     note="ORT on the bundle failed: $(tail -1 "$w/ort.err" | tr ',' ';')"; return 1; fi
   t2=$(now)
   ort_s=$(secs "$t1" "$t2")
+  # ORT's output (the size of the bundle) is written back before join is timed: join pays for its
+  # own writes only (with it in flight, bert's join took 5.0 s instead of 1.7-2.7)
+  sync
+  t2=$(now)
   if ! "$bin" obf join --secret "$w/secret.json" --bundle "$w/bundle_ort" -o "$w/proteus_ort.onnx" \
     --json "$w/join.json" >/dev/null 2>"$w/join.err"; then
     note="join failed: $(tail -1 "$w/join.err" | tr ',' ';')"; return 1; fi
@@ -248,8 +265,8 @@ run_model() {
   jbytes=$(stat -c %s "$w/proteus_ort.onnx")
   read -r bound_s ratio target < <(awk -v b="$bbytes" -v j="$jbytes" -v s="$speed" -v sp="$split_s" -v jo="$join_s" 'BEGIN {
     bound = (b + j) / s; t = sp + jo
-    if (bound * 1.5 <= 10) tgt = (t < 10 ? "<10s:met" : "<10s:missed")
-    else tgt = (t <= 1.5 * bound ? "1.5x:met" : "1.5x:missed")
+    # both targets, each said: under 10 s where the bound allows it (bound < 10 s), within 1.5x of the bound
+    tgt = (bound < 10 ? (t < 10 ? "<10s:met" : "<10s:missed") : "<10s:n/a") "/" (t <= 1.5 * bound ? "1.5x:met" : "1.5x:missed")
     printf "%.2f %.2f %s\n", bound, t / bound, tgt }')
   local ms
   ms=$(ort_time2 "$w/whole_ort.onnx" "$w/proteus_ort.onnx")
@@ -268,13 +285,13 @@ for name in $MODELS; do
     rm -rf "$out/$name/bundle" "$out/$name/bundle_ort" "$out/$name/bundle_basic" "$out/$name/bundle_pn" "$out/$name"/*.onnx
   fi
   row
-  printf "%-15s %3s %5s %5s %8s %7s %7s %7s %7s %-9s | %s / %s (%s) %s\n" "$m" "$k" "$parts" "$files" \
-    "$(awk -v b="${bbytes:-0}" 'BEGIN { printf "%.2f", b / 1e9 }')" "$split_s" "$join_s" "$bound_s" "$ratio" "$target" \
+  printf "%-15s %3s %5s %5s %8s %7s %7s %6s %7s %7s %-22s | %s / %s (%s) %s\n" "$m" "$k" "$parts" "$files" \
+    "$(awk -v b="${bbytes:-0}" 'BEGIN { printf "%.2f", b / 1e9 }')" "$split_s" "$join_s" "$mbs" "$bound_s" "$ratio" "$target" \
     "$ow" "$op" "$lat" "$note"
 done
 bench_meta "$bin" "$csv"
 {
-  echo "write_bytes_per_s,$speed"
+  echo "write_bytes_per_s_last,$speed"
   echo "write_probe,dd if=/dev/zero bs=1M count=$PROBE_MB conv=fdatasync"
   echo "k,$K"
   echo "level,$LEVEL"

@@ -74,10 +74,10 @@ same "proteus quick pivot" "$W/proteus/proteus-quick_pivot.csv" "model,split (s)
 mobilenetv2 (30 files; 0.07 GB),0.90,0.17"
 png "proteus quick" "$W/proteus/proteus-quick.png"
 cat >"$W/proteus/proteus.csv" <<'CSV'
-model,k,parts,files,parameter_bytes,estimate_bytes,bundle_bytes,joined_bytes,split_s,ort_s,join_s,bound_s,split_join_vs_bound,target,join_max_abs_err,join_max_abs_output,ort_whole_ms,ort_proteus_ms,latency_vs_whole,pn_basic_whole_ms,pn_basic_proteus_ms,pn_opt_whole_ms,pn_opt_proteus_ms,load_1min,note
-resnet50,20,8,168,102228128,2146790688,2190000000,102000000,3.25,30.1,0.74,5.24,0.76,<10s:met,1e-05,12.5,80.1,81.0,+1.1%,120.5,121.2,110.3,112.0,1.00,
-distilbert,20,13,273,265452616,5574504936,5570000000,,9.00,40.2,,,,,,,,,,,,,,2.00,join failed: reason
-xlm,0,,,2668355584,,,,,,,,,,,,,,,,,,,3.00,skipped: K = 1 needs 9.0 GB of disk; 5.0 GB free
+model,k,parts,files,parameter_bytes,estimate_bytes,bundle_bytes,joined_bytes,split_s,ort_s,join_s,write_mb_s,bound_s,split_join_vs_bound,target,join_max_abs_err,join_max_abs_output,ort_whole_ms,ort_proteus_ms,latency_vs_whole,pn_basic_whole_ms,pn_basic_proteus_ms,pn_opt_whole_ms,pn_opt_proteus_ms,load_1min,note
+resnet50,20,8,168,102228128,2146790688,2190000000,102000000,3.25,30.1,0.74,437,5.24,0.76,<10s:met/1.5x:met,1e-05,12.5,80.1,81.0,+1.1%,120.5,121.2,110.3,112.0,1.00,
+distilbert,20,13,273,265452616,5574504936,5570000000,,9.00,40.2,,,,,,,,,,,,,,,2.00,join failed: reason
+xlm,0,,,2668355584,,,,,,,,,,,,,,,,,,,,3.00,skipped: K = 1 needs 9.0 GB of disk; 5.0 GB free
 CSV
 OUT=$W/proteus QUICK=0 PLOT_ONLY=1 bash "$SRC/bench/proteus.sh" "$W/no-build" >"$W/out" 2>&1
 want_rc "bench/proteus.sh PLOT_ONLY=1" $? 0 "$W/out"
