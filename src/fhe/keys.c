@@ -698,6 +698,7 @@ int pn_fhe_evk_read(struct pn_ctx *ctx, const struct pn_fhe_plan *p, pn_ckks_get
 static int file_put(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n) {
   struct pn_atomic_file *af = arg;
   if (fwrite(bytes, 1, n, af->f) != n) return pn_err(ctx, PN_ERR_IO, "%s: write: %s", af->path, strerror(errno));
+  pn_atomic_behind(af); /* evaluation keys run to GBs */
   return PN_OK;
 }
 

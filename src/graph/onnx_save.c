@@ -373,7 +373,7 @@ int pn_onnx_save(struct pn_ctx *ctx, const struct pn_graph *g, uint8_t **buf, si
 ** from the graph's memory by fwrite without a copy. */
 struct file_sink {
   ProtobufCBuffer base;
-  FILE *f;
+  struct pn_atomic_file *af;
   int err;
   const struct saver *s;
   uint8_t *chunk;              /* GEN_CHUNK bytes, for generated tensors */
@@ -392,12 +392,24 @@ static const struct pn_onnx_gen *gen_of(const struct saver *s, const uint8_t *da
   return &s->gen[(d - lo) / sizeof *s->gen];
 }
 
-/* Write len bytes of g's tensor to f, generated chunk by chunk; 0 or an errno value. */
-static int write_gen(const struct pn_onnx_gen *g, size_t len, uint8_t *chunk, FILE *f) {
+/* Write len bytes of g's tensor to af, generated chunk by chunk; 0 or an errno value. */
+static int write_gen(const struct pn_onnx_gen *g, size_t len, uint8_t *chunk, struct pn_atomic_file *af) {
   for (size_t off = 0; off < len; off += GEN_CHUNK) {
     size_t m = len - off < GEN_CHUNK ? len - off : GEN_CHUNK;
     if (g->fill(g->user, chunk, off, m)) return ENOMEM;
-    if (fwrite(chunk, 1, m, f) != m) return errno ? errno : EIO;
+    if (fwrite(chunk, 1, m, af->f) != m) return errno ? errno : EIO;
+    pn_atomic_behind(af);
+  }
+  return 0;
+}
+
+/* Large fields (weights) are written from the graph a window at a time, so pn_atomic_behind keeps
+** up with them (a 94 MB embedding is three windows). */
+static int write_real(const uint8_t *data, size_t len, struct pn_atomic_file *af) {
+  for (size_t off = 0; off < len; off += PN_ATOMIC_BEHIND_WINDOW) {
+    size_t m = len - off < PN_ATOMIC_BEHIND_WINDOW ? len - off : (size_t)PN_ATOMIC_BEHIND_WINDOW;
+    if (fwrite(data + off, 1, m, af->f) != m) return errno ? errno : EIO;
+    pn_atomic_behind(af);
   }
   return 0;
 }
@@ -406,8 +418,7 @@ static void sink_append(ProtobufCBuffer *b, size_t len, const uint8_t *data) {
   struct file_sink *s = (struct file_sink *)b;
   if (s->err || !len) return;
   const struct pn_onnx_gen *g = gen_of(s->s, data);
-  if (g) s->err = write_gen(g, len, s->chunk, s->f);
-  else if (fwrite(data, 1, len, s->f) != len) s->err = errno ? errno : EIO;
+  s->err = g ? write_gen(g, len, s->chunk, s->af) : write_real(data, len, s->af);
 }
 
 #define SAVE_STREAM_BUF ((size_t)1 << 16)
@@ -429,7 +440,7 @@ static int write_ext(struct pn_ctx *ctx, const struct saver *s, const char *dpat
     int e = s->ext[i].offset > at && fwrite(zeros, 1, s->ext[i].offset - at, af.f) != s->ext[i].offset - at
                 ? (errno ? errno : EIO)
                 : 0;
-    if (!e) e = g ? write_gen(g, nb, chunk, af.f) : fwrite(t->data, 1, nb, af.f) != nb ? (errno ? errno : EIO) : 0;
+    if (!e) e = g ? write_gen(g, nb, chunk, &af) : write_real(t->data, nb, &af);
     if (e) rc = pn_err(ctx, PN_ERR_IO, "%s: write failed: %s", dpath, strerror(e));
     at = s->ext[i].offset + nb;
   }
@@ -492,7 +503,7 @@ static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *p
   if (s.n_ext && (rc = write_ext(ctx, &s, dpath, durable, chunk))) goto out;
   if ((rc = pn_atomic_open(ctx, &af, path, 0644))) goto out;
   setvbuf(af.f, NULL, _IOFBF, SAVE_STREAM_BUF);
-  sink.f = af.f;
+  sink.af = &af;
   sink.s = &s;
   sink.chunk = chunk;
   size_t got = protobuf_c_message_pack_to_buffer(&m.base, &sink.base);

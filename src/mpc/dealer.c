@@ -396,6 +396,7 @@ static int correction(struct pn_mpc_dealer *d, int kind, uint64_t idx, const uin
     EVP_DigestUpdate(d->hash[1], corr, nw * 8);
     if (fwrite(rh, 1, 32, d->rec[1].f) != 32 || fwrite(corr, 8, nw, d->rec[1].f) != nw)
       return pn_err(d->ctx, PN_ERR_IO, "dealer: write failed");
+    pn_atomic_behind(&d->rec[1]);
   }
   return PN_OK;
 }

@@ -239,6 +239,27 @@ void pn_atomic_abort(struct pn_atomic_file *af) {
   memset(af, 0, sizeof *af);
 }
 
+void pn_atomic_behind(struct pn_atomic_file *af) {
+#if defined(SYNC_FILE_RANGE_WRITE) && defined(POSIX_FADV_DONTNEED)
+  if (!af || !af->f || !af->tmp) return;
+  off_t pos = ftello(af->f);
+  if (pos < 0 || (uint64_t)pos - af->behind_started < PN_ATOMIC_BEHIND_WINDOW) return;
+  if (fflush(af->f) != 0) return;
+  int fd = fileno(af->f);
+  uint64_t now = (uint64_t)pos;
+  sync_file_range(fd, (off_t)af->behind_started, (off_t)(now - af->behind_started), SYNC_FILE_RANGE_WRITE);
+  if (af->behind_started > af->behind_done) {
+    off_t from = (off_t)af->behind_done, len = (off_t)(af->behind_started - af->behind_done);
+    sync_file_range(fd, from, len, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    posix_fadvise(fd, from, len, POSIX_FADV_DONTNEED);
+    af->behind_done = af->behind_started;
+  }
+  af->behind_started = now;
+#else
+  (void)af;
+#endif
+}
+
 static int commit(struct pn_ctx *ctx, struct pn_atomic_file *af, bool durable) {
   if (!af->tmp) { /* a device or FIFO written directly: nothing to rename */
     int ok = fflush(af->f) == 0 && !ferror(af->f);

@@ -38,10 +38,21 @@ struct pn_atomic_file {
   FILE *f;
   char *path, *tmp;
   unsigned mode;
+  uint64_t behind_done, behind_started; /* pn_atomic_behind's windows */
 };
 int pn_atomic_open(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *path, unsigned mode);
 int pn_atomic_commit(struct pn_ctx *ctx, struct pn_atomic_file *af);
 void pn_atomic_abort(struct pn_atomic_file *af);
+/* Write-behind for a large streamed file, called now and then while writing (cheap between
+** windows): once PN_ATOMIC_BEHIND_WINDOW bytes more were written, their writeback is started, the
+** window before them is waited for and its pages dropped from the page cache. A file of hundreds
+** of MB then passes through a few windows of recently used pages instead of taking as many fresh
+** ones: on a VM whose free memory the host has taken back, the first touch of a fresh page cost
+** ~2 ms a MB (3 GB with dd: 6.1 s of sys, 0.46 s when the pages had just been freed). The data is
+** the same; only the final fsync (or the caller's) still makes it durable. Nothing for a device or
+** FIFO; a failure here is ignored (the write itself reports errors). */
+#define PN_ATOMIC_BEHIND_WINDOW ((uint64_t)32 << 20)
+void pn_atomic_behind(struct pn_atomic_file *af);
 
 /* Deferred durability, for many files that become durable together (a bundle folder):
 ** pn_atomic_commit_nosync renames the temporary into place without waiting for the disk (it only
