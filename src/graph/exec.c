@@ -31,12 +31,11 @@
 ** pn_matmul_cache). With no_fuse (the reference the differential tests compare against) every
 ** Conv and MatMul runs the plain kernels, without that state.
 **
-** Threads: only Conv, Gemm, MatMul and MaxPool run multi-threaded (Conv and the float 2-D
-** MaxPool through k_par.c's pool, which never waits for a helper that has not started); the
-** other (memory-bound) kernels run on one
-** thread unless their output has over 1M elements, so a run hands work to other threads a few
-** dozen times, not once per elementwise op: on a loaded machine every OpenMP region waits for
-** its slowest thread to be scheduled. */
+** Threads: Conv, Gemm, MatMul, MaxPool, Softmax, LayerNormalization and the binary and unary
+** elementwise ops (on_team) run multi-threaded, most through k_par.c's pool, which never waits
+** for a helper that has not started; the other (memory-bound) kernels run on one thread unless
+** their output has over 1M elements: on a loaded machine every OpenMP region waits for its
+** slowest thread to be scheduled. */
 #include "graph/exec.h"
 
 #include <cblas.h>
@@ -605,6 +604,24 @@ static int run_add(struct pn_ctx *ctx, struct pn_exec *ex, const struct xnode *x
   return PN_OK;
 }
 
+/* Ops that run on the team: compute-bound kernels, the row kernels that pn_par_for cuts (Softmax,
+** LayerNormalization: 11 and 5 ms of BERT/128's 128 ms on 2 threads ran on one thread) and the
+** binary and unary elementwise kernels it cuts (k_elementwise.c; Add, Mul, Div and Erf, 9.5 ms of
+** BERT/128's 117 on one thread, ran on one at any thread count). The rest run on one thread
+** (OpenMP regions, which wait for every thread) unless they are large. */
+static bool on_team(int op) {
+  switch (op) {
+  case PN_OP_CONV: case PN_OP_GEMM: case PN_OP_MATMUL: case PN_OP_MAX_POOL: case PN_OP_SOFTMAX:
+  case PN_OP_LAYER_NORM: case PN_OP_ADD: case PN_OP_SUB: case PN_OP_MUL: case PN_OP_DIV:
+  case PN_OP_ABS: case PN_OP_NEG: case PN_OP_RELU: case PN_OP_LEAKY_RELU: case PN_OP_SQRT:
+  case PN_OP_ERF: case PN_OP_EXP: case PN_OP_LOG: case PN_OP_RECIPROCAL: case PN_OP_SIGMOID:
+  case PN_OP_TANH:
+    return true;
+  default:
+    return false;
+  }
+}
+
 int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *const *in,
                 struct pn_tensor **out) {
   const struct pn_graph *g = ex->g;
@@ -680,13 +697,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
       }
       numel += pn_tensor_numel(tout[j]);
     }
-    /* the team for compute-bound kernels and for the row kernels that pn_par_for cuts (Softmax,
-    ** LayerNormalization: 11 and 5 ms of BERT/128's 128 ms on 2 threads ran on one thread); one
-    ** thread for the rest (OpenMP regions, which wait for every thread) unless they are large */
-    int want = x->op == PN_OP_CONV || x->op == PN_OP_GEMM || x->op == PN_OP_MATMUL ||
-                       x->op == PN_OP_MAX_POOL || x->op == PN_OP_SOFTMAX ||
-                       x->op == PN_OP_LAYER_NORM ||
-                       numel > (1 << 20) ? team : 1;
+    int want = on_team(x->op) || numel > (1 << 20) ? team : 1;
     if (want != cur_threads) omp_set_num_threads(cur_threads = want);
     /* A fused Relu or float Clip after a Conv runs in the Conv's epilogue; every other fused
     ** activation runs below. Both are decided here, in one place, from x->act alone: whatever

@@ -984,6 +984,73 @@ static void test_norm_rows_threads(void **state) {
   }
 }
 
+/* The binary and unary elementwise kernels cut into ranges of blocks for k_par.c's pool
+** (k_elementwise.c's run_blocks, from PN_PAR_MIN elements): 1, 2 and 3 threads give the same bits,
+** on same-shape, per-row, last-dim and scalar operands (either side) and on sizes that leave a
+** short last block and uneven ranges. Outputs start as NaN bytes, so a skipped range fails, and
+** Add / Sub / Mul / Div are checked against the float expression element by element. */
+static void test_elementwise_threads(void **state) {
+  (void)state;
+  static const enum pn_op bin[] = {PN_OP_ADD, PN_OP_SUB, PN_OP_MUL, PN_OP_DIV};
+  static const char *const bin_name[] = {"Add", "Sub", "Mul", "Div"};
+  static const enum pn_op un[] = {PN_OP_ERF, PN_OP_RELU, PN_OP_EXP, PN_OP_SIGMOID, PN_OP_TANH,
+                                  PN_OP_LEAKY_RELU, PN_OP_NEG, PN_OP_ABS};
+  static const char *const un_name[] = {"Erf", "Relu", "Exp", "Sigmoid", "Tanh", "LeakyRelu",
+                                        "Neg", "Abs"};
+  for (int t = 0; t < 24; t++) {
+    int64_t d[3] = {rnd(1, 3), rnd(20, 90), rnd(600, 3000)};
+    struct pn_tensor *x = rand_tensor(3, d), *b = NULL, *y[3];
+    bool binary = t % 2 == 0;
+    int op = binary ? (t / 2) % 4 : (t / 2) % 8, form = (t / 8) % 4;
+    struct op_case c;
+    case_init(&c, binary ? bin_name[op] : un_name[op], binary ? 2 : 1, 1, 13);
+    if (!binary && un[op] == PN_OP_LEAKY_RELU) set_float(&c, "alpha", 0.3f);
+    const struct pn_tensor *in[2] = {x, NULL};
+    bool b_first = binary && t % 3 == 0;
+    if (binary) {   /* B: same shape, per row [d1, 1], last dim [d2], or a scalar */
+      int64_t bd[3] = {d[0], d[1], d[2]}, row[2] = {d[1], 1}, one = 1;
+      b = form == 0 ? rand_tensor(3, bd) : form == 1 ? rand_tensor(2, row)
+          : form == 2 ? rand_tensor(1, &d[2]) : rand_tensor(1, &one);
+      in[b_first ? 0 : 1] = b;
+      in[b_first ? 1 : 0] = x;
+    }
+    enum pn_op id = binary ? bin[op] : un[op];
+    for (int k = 0; k < 3; k++) {
+      omp_set_num_threads(k + 1);
+      struct pn_op_args a = {&c.ctx, c.node, c.opset};
+      struct pn_shape si[2], so;
+      for (int i = 0; i < (binary ? 2 : 1); i++) si[i] = shape_of(in[i]);
+      assert_int_equal(pn_op_defs[id].infer(&a, si, binary ? 2 : 1, &so, 1), PN_OK);
+      y[k] = pn_tensor_new(so.dtype, so.ndim, so.dims);
+      assert_non_null(y[k]);
+      memset(y[k]->data, 0xff, (size_t)pn_tensor_numel(y[k]) * sizeof(float));
+      assert_int_equal(pn_op_defs[id].run(&a, in, binary ? 2 : 1, &y[k], 1), PN_OK);
+    }
+    omp_set_num_threads(1);
+    int64_t n = pn_tensor_numel(y[0]);
+    assert_int_equal(n, pn_tensor_numel(x));
+    for (int k = 1; k < 3; k++)
+      if (memcmp(y[0]->data, y[k]->data, (size_t)n * sizeof(float)))
+        fail_msg("%s: %d threads differ from 1 (seed %llu, case %d, x %lldx%lldx%lld, form %d)",
+                 binary ? bin_name[op] : un_name[op], k + 1, (unsigned long long)seed, t,
+                 (long long)d[0], (long long)d[1], (long long)d[2], binary ? form : -1);
+    const float *y0 = y[0]->data, *xp = x->data, *bp = b ? b->data : NULL;
+    for (int64_t i = 0; i < n; i++) {
+      assert_false(isnan(y0[i]));
+      if (!binary) continue;
+      int64_t j = form == 0 ? i : form == 1 ? i / d[2] % d[1] : form == 2 ? i % d[2] : 0;
+      float u = b_first ? bp[j] : xp[i], v = b_first ? xp[i] : bp[j];
+      float want = op == 0 ? u + v : op == 1 ? u - v : op == 2 ? u * v : u / v;
+      if (memcmp(&want, &y0[i], sizeof want))
+        fail_msg("%s: element %lld = %.9g, want %.9g (seed %llu, case %d)", bin_name[op],
+                 (long long)i, y0[i], want, (unsigned long long)seed, t);
+    }
+    for (int k = 0; k < 3; k++) pn_tensor_free(y[k]);
+    pn_tensor_free(x), pn_tensor_free(b);
+    case_free(&c);
+  }
+}
+
 /* ---- infer: errors name the attribute; unknown dims propagate ---- */
 
 static int infer(struct op_case *c, enum pn_op op, const struct pn_shape *in, int n_in,
@@ -1186,6 +1253,7 @@ int main(void) {
     cmocka_unit_test(test_pool_random),   cmocka_unit_test(test_maxpool_fast_path),   cmocka_unit_test(test_global_pools),
     cmocka_unit_test(test_batch_norm),    cmocka_unit_test(test_layer_norm),
     cmocka_unit_test(test_softmax),       cmocka_unit_test(test_norm_rows_threads),
+    cmocka_unit_test(test_elementwise_threads),
     cmocka_unit_test(test_infer_errors),
     cmocka_unit_test(test_infer_unknown),
   };
