@@ -1,7 +1,8 @@
 /* k_matmul.c - ONNX Gemm (alpha, beta, transA/B, broadcast C) and MatMul (numpy semantics).
 **
 ** Both end in cblas_sgemm (sgemv for a single row). Gemm writes beta*C broadcast into Y, then
-** accumulates alpha*A'B'. MatMul promotes 1-D operands, broadcasts the batch dims and calls sgemm
+** accumulates alpha*A'B' in blocks fixed by its sizes (sgemm_fixed: the same bits at any thread
+** count). MatMul promotes 1-D operands, broadcasts the batch dims and calls sgemm
 ** per batch (batches in parallel), or once with the batches stacked when B has a single batch and
 ** A's batches are all of the output's. BLAS always runs single-threaded: one product is split
 ** into blocks of rows or columns run by pn_par_for (k_par.c), so OpenBLAS's threads never compete
@@ -57,21 +58,41 @@ static void sg_chunk(void *arg, int64_t ch) {
   else sg_block(j, lo, hi, 0, j->n);
 }
 
-/* The product on up to `threads` threads: blocks of columns (or rows, when there are more rows),
-** at least 16 wide, up to 4 per thread, for products of at least 1M multiply-adds. All dims must
-** fit an int (checked by the callers). */
-static void sgemm_par(int threads, struct sg_job *j) {
-  bool split_n = j->n >= j->m;
-  int64_t total = split_n ? j->n : j->m, nchunk = 1;
-  if (threads > 1 && (double)j->m * (double)j->n * (double)j->k >= 1e6) {
-    nchunk = total / 16 < 4 * (int64_t)threads ? total / 16 : 4 * (int64_t)threads;
-    if (nchunk < 1) nchunk = 1;
-  }
-  j->split_n = split_n;
+/* The product in nchunk blocks of whole 16s of columns (or rows, when there are more rows; chunks
+** of at most (total + 15) / 16) run by pn_par_for on `threads`, OpenBLAS single-threaded. */
+static void sg_run(int threads, struct sg_job *j, int64_t nchunk) {
+  j->split_n = j->n >= j->m;
+  int64_t total = j->split_n ? j->n : j->m;
+  if (nchunk < 1) nchunk = 1;
   j->per = ((total + nchunk - 1) / nchunk + 15) / 16 * 16;
   pn_blas_serial_begin();
   pn_par_for(threads, (total + j->per - 1) / j->per, sg_chunk, j);
   pn_blas_serial_end();
+}
+
+/* The product on up to `threads` threads: blocks of columns (or rows, when there are more rows),
+** at least 16 wide, up to 4 per thread, for products of at least 1M multiply-adds. All dims must
+** fit an int (checked by the callers). */
+static void sgemm_par(int threads, struct sg_job *j) {
+  int64_t total = j->n >= j->m ? j->n : j->m, nchunk = 1;
+  if (threads > 1 && (double)j->m * (double)j->n * (double)j->k >= 1e6)
+    nchunk = total / 16 < 4 * (int64_t)threads ? total / 16 : 4 * (int64_t)threads;
+  sg_run(threads, j, nchunk);
+}
+
+/* Gemm's product in blocks that depend on its sizes only, never on the threads: up to 8 of at least
+** 64 columns (or rows, when there are more rows; 128 when both are over 1, so that repacking the
+** other operand per block stays small), from 2^18 multiply-adds. One thread runs the same blocks in
+** turn, so each output comes from the same BLAS call at any thread count: sgemm_par's blocks
+** followed the threads, and OpenBLAS's result for a column depends on the block it is in
+** (resnet18 at 64x3x32x32: the fc Gemm's output, and only it, differed between 1 and 2 threads).
+** A single row (a classifier on one image: 512 or 1280 -> 1000, 2-5 MB of weights read once) is
+** now split as well; sgemm_par left products under 1M multiply-adds on one thread. */
+static void sgemm_fixed(int threads, struct sg_job *j) {
+  int64_t total = j->n >= j->m ? j->n : j->m, min_w = j->m > 1 && j->n > 1 ? 128 : 64, nchunk = 1;
+  if ((double)j->m * (double)j->n * (double)j->k >= (double)(1 << 18))
+    nchunk = total / min_w < 8 ? total / min_w : 8;
+  sg_run(threads, j, nchunk);
 }
 
 /* ---- Gemm ---- */
@@ -177,7 +198,7 @@ int pn_run_gemm(const struct pn_op_args *a, const struct pn_tensor *const *in, i
   if (g.k == 0) return PN_OK;
   struct sg_job job = {g.trans_a != 0, g.trans_b != 0, false, m, n, g.k, at->dims[1], bt->dims[1],
                        n, 0, g.alpha, ct ? 1.0f : 0.0f, at->data, bt->data, yp};
-  sgemm_par(omp_get_max_threads(), &job);
+  sgemm_fixed(omp_get_max_threads(), &job);
   return PN_OK;
 }
 

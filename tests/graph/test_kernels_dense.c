@@ -380,6 +380,60 @@ static void test_gemm_random(void **state) {
   for (int i = 0; i < 100; i++) gemm_case();
 }
 
+/* Gemm's blocks are fixed by its sizes (k_matmul.c's sgemm_fixed): 1, 2 and 3 threads give the
+** same bits, on one row (a classifier: sgemv over 64-column blocks) and on several (sgemm over
+** blocks of columns or rows), with transA/B, alpha, beta and broadcast C; one thread is checked
+** against a double product (a skipped block leaves beta * C and fails it). */
+static void test_gemm_threads(void **state) {
+  (void)state;
+  for (int t = 0; t < 16; t++) {
+    bool row = t % 2 == 0;
+    int64_t m = row ? 1 : rnd(2, 90), k = rnd(100, 700), n = rnd(row ? 300 : 100, row ? 1500 : 700);
+    if (t % 4 == 3) {   /* more rows than columns: blocks of rows */
+      int64_t sw = m;
+      m = n, n = sw;
+    }
+    int64_t ta = rnd(0, 1), tb = rnd(0, 1), ad[2] = {ta ? k : m, ta ? m : k};
+    int64_t bd[2] = {tb ? n : k, tb ? k : n}, cd[2] = {m, n};
+    float alpha = rnd(0, 1) ? 1.0f : rndf() * 2, beta = rnd(0, 1) ? 1.0f : rndf() * 2;
+    bool cfull = rnd(0, 1);   /* C [M, N] or [N] */
+    struct pn_tensor *a = rand_tensor(2, ad), *b = rand_tensor(2, bd);
+    struct pn_tensor *cc = cfull ? rand_tensor(2, cd) : rand_tensor(1, &n), *y[3];
+    struct op_case c;
+    case_init(&c, "Gemm", 3, 1, 13);
+    set_int(&c, "transA", ta);
+    set_int(&c, "transB", tb);
+    set_float(&c, "alpha", alpha);
+    set_float(&c, "beta", beta);
+    const struct pn_tensor *in[3] = {a, b, cc};
+    for (int th = 0; th < 3; th++) {
+      omp_set_num_threads(th + 1);
+      assert_int_equal(run_op(&c, PN_OP_GEMM, in, 3, &y[th], 1, NULL), PN_OK);
+    }
+    omp_set_num_threads(1);
+    for (int th = 1; th < 3; th++)
+      if (memcmp(y[0]->data, y[th]->data, (size_t)(m * n) * sizeof(float)))
+        fail_msg("Gemm %lldx%lldx%lld (transA %lld transB %lld): %d threads differ from 1 (seed "
+                 "%llu, case %d)", (long long)m, (long long)k, (long long)n, (long long)ta,
+                 (long long)tb, th + 1, (unsigned long long)seed, t);
+    double *want = malloc((size_t)(m * n) * sizeof *want);
+    assert_non_null(want);
+    const float *ap = a->data, *bp = b->data, *cp = cc->data;
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double sum = 0;
+        for (int64_t l = 0; l < k; l++)
+          sum += (double)ap[ta ? l * m + i : i * k + l] * bp[tb ? j * k + l : l * n + j];
+        want[i * n + j] = alpha * sum + beta * (double)cp[cfull ? i * n + j : j];
+      }
+    assert_close(y[0], want, m * n, 1e-4, "Gemm");
+    free(want);
+    for (int th = 0; th < 3; th++) pn_tensor_free(y[th]);
+    pn_tensor_free(a), pn_tensor_free(b), pn_tensor_free(cc);
+    case_free(&c);
+  }
+}
+
 static void matmul_case(void) {
   /* batch dims of A and B drawn so that they broadcast: each is 1 or the common size */
   int nb = (int)rnd(0, 3), na = (int)rnd(0, nb), nbb = (int)rnd(0, nb);
@@ -1247,7 +1301,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_conv_known),    cmocka_unit_test(test_conv_random),
     cmocka_unit_test(test_conv_large),
-    cmocka_unit_test(test_gemm_random),   cmocka_unit_test(test_matmul_known),
+    cmocka_unit_test(test_gemm_random),   cmocka_unit_test(test_gemm_threads),   cmocka_unit_test(test_matmul_known),
     cmocka_unit_test(test_matmul_random), cmocka_unit_test(test_matmul_large),
     cmocka_unit_test(test_pool_known),
     cmocka_unit_test(test_pool_random),   cmocka_unit_test(test_maxpool_fast_path),   cmocka_unit_test(test_global_pools),
