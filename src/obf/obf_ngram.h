@@ -79,7 +79,8 @@ void pn_obf_wspec_stats(const struct pn_obf_wspec *s, int i, int64_t n, double *
 /* pn_obf_sentinels for split, which writes sentinels' weights as decoys only: the generated
 ** sentinels' float weights of more than one element get no values (data NULL) and are described in
 ** specs[i] instead (draw nothing from prg: the sentinels differ from pn_obf_sentinels' for the same
-** stream); copies (and specs[i] of them) are as in pn_obf_sentinels. specs[0..k) are the caller's
+** stream); copies (and specs[i] of them) are as in pn_obf_sentinels, except that a copy shares part's
+** weights (read only: part's data must outlive the copies' use). specs[0..k) are the caller's
 ** (pn_obf_wspec_free), also on error. */
 int pn_obf_sentinels_deferred(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
                               int k, struct pn_prg *prg, struct pn_graph **out /* OUT [k] */,
