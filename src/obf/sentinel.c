@@ -14,7 +14,9 @@
 **    the shape; pools; MatMul/Gemm; Flatten; Reshape; Transpose; unary ops; BatchNormalization) with probability
 **    following the corpus bigram P(op | predecessor op).
 ** 4. Weights: drawn from the mean/std of the real part's weights of the same operator and input
-**    slot (defaults otherwise), so weight statistics do not give sentinels away.
+**    slot (defaults otherwise), the spread scaled by fan-in and a mean that is sampling noise by
+**    sd / sqrt(n), so weight statistics do not give sentinels away; grouped Convs take the real
+**    part's group count.
 ** Candidates must pass pn_graph_validate; the k closest to the real part's n-gram score and weight
 ** volume are kept, at least one of them (PN_OBF_SENTINEL_DIFFER) with other operators than it. */
 #include <assert.h>
@@ -40,6 +42,8 @@
 ** after a 3x3 one), which an adversary's statistics over real parts would otherwise expose. */
 #define KEEP_REAL 30.0
 #define PN_OBF_MAX_ALT 7       /* extra outputs of a copied multi-output node (Split) */
+/* A real weight's mean within this many sd / sqrt(n) of 0 is taken for sampling noise (weight) */
+#define MEAN_NOISE_Z 4.0
 
 bool pn_obf_node_reshapes(const struct pn_graph *g, const struct pn_node *n) {
   if (n->n_in < 1 || n->n_out < 1) return false;
@@ -229,6 +233,21 @@ static void zeros_free(struct zeros *z) {
   memset(z, 0, sizeof *z);
 }
 
+/* Shift and scale x[0..m) to exactly mean and sd (sample statistics). A sibling's weights are drawn
+** and its mutants, the sentinels, borrow their statistics: with the sampling noise left in, a
+** sentinel's mean carried the noise of the real tensor it borrowed from plus the sibling's, 1.5 times
+** as far from 0 in units of sd / sqrt(n) as the real part's (root mean square 1.48 against 0.97 over
+** resnext50's Conv kernels, attack seed 2; issue 17). */
+static void exact_stats(float *x, int64_t m, double mean, double sd) {
+  if (m < 2) return;
+  double s1 = 0, s2 = 0;
+  for (int64_t j = 0; j < m; j++) s1 += x[j];
+  double mu = s1 / (double)m;
+  for (int64_t j = 0; j < m; j++) s2 += (x[j] - mu) * (x[j] - mu);
+  double sdev = sqrt(s2 / (double)(m - 1)), a = sdev > 0 ? sd / sdev : 0;
+  for (int64_t j = 0; j < m; j++) x[j] = (float)(mean + (x[j] - mu) * a);
+}
+
 /* Values for f's weights in d, drawn from prg; with defer, only weights of at most one element (they
 ** are written as they are, not as decoys) and the others' entries moved to *defer, their data NULL. */
 static int fill_apply(const struct fill *f, struct pn_graph *d, struct pn_prg *prg, struct fill *defer) {
@@ -244,6 +263,7 @@ static int fill_apply(const struct fill *f, struct pn_graph *d, struct pn_prg *p
     if (!x) return PN_ERR_NOMEM;
     t->data = x;
     pn_prg_normal_f32(prg, x, (size_t)m, f->mean[i], f->sd[i]);
+    if (f->mode[i] == 1) exact_stats(x, m, f->mean[i], f->sd[i]);
     if (f->mode[i] == 2)
       for (int64_t j = 0; j < m; j++) x[j] = fabsf(x[j]);
     if (f->mode[i] == 3)
@@ -295,6 +315,7 @@ struct gen {
   int *oprod;                  /* [output] the real node producing it */
   bool *nmm;                   /* [real node] a MatMul of two values (no initializer) */
   int *dist;                   /* [n_pool * n_pool] fewest operators from pool[i] to pool[j] */
+  int64_t group;               /* the real part's most frequent Conv group other than depthwise, or 0 */
   bool keep_shapes;            /* nodes descending from real ones prefer their output shapes */
   bool explore;                /* operators drawn uniformly among the valid ones, not by n-gram weight
                                ** and the real part's (to find a sentinel with other operators) */
@@ -415,7 +436,17 @@ static bool tmpl_fits(const struct gen *g, const struct tmpl *m, const struct sh
     if (conv) *group = s->d[1];
     return true;
   }
-  return g0 == 1;
+  /* a grouped Conv (ResNeXt's 32 groups) keeps its group count */
+  return g0 == 1 || (s->d[1] % g0 == 0 && t->d[1] % g0 == 0);
+}
+
+/* The group of a new grouped Conv from cin to cout channels, 0 for none: the real part's group count
+** when it has grouped Convs other than depthwise ones (ResNeXt's 32: a depthwise Conv in their place
+** has a fan-in of 9 against 36-288, and weights sqrt(4-32) times as wide), else depthwise when the
+** channels stay. */
+static int64_t new_group(const struct gen *g, int64_t cin, int64_t cout) {
+  if (g->group > 1) return cin % g->group == 0 && cout % g->group == 0 && g->group < cin ? g->group : 0;
+  return cin == cout && cin > 1 ? cin : 0;
 }
 
 static int options_std(const struct gen *g, const char *prev, const struct shape *s,
@@ -462,9 +493,10 @@ static int options_std(const struct gen *g, const char *prev, const struct shape
       n = add_choice(c, n, m, prev, PN_OP_LAYER_NORM, K_LAYERNORM, 0, 0, 0);
     }
     if (s->nd == 4) {
+      int64_t gq = new_group(g, s->d[1], t->d[1]);
       for (int i = 0; i < 4; i++) {
         n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, 1);
-        if (s->d[1] > 1) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, (int)s->d[1]);
+        if (gq > 1) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, (int)gq);
       }
       n = add_choice(c, n, m, prev, PN_OP_MAX_POOL, K_POOL, 3, 1, 0);
       n = add_choice(c, n, m, prev, PN_OP_AVERAGE_POOL, K_POOL, 3, 1, 0);
@@ -478,12 +510,16 @@ static int options_std(const struct gen *g, const char *prev, const struct shape
   if (s->nd == 4 && t->nd == 4 && s->d[0] == t->d[0]) {
     bool same_hw = s->d[2] == t->d[2] && s->d[3] == t->d[3];
     bool half_hw = t->d[2] == (s->d[2] + 1) / 2 && t->d[3] == (s->d[3] + 1) / 2 && s->d[2] > 1;
+    /* grouped Convs changing the channel count only where the real part has such (ResNeXt) */
+    int64_t gq = new_group(g, s->d[1], t->d[1]);
     if (same_hw)
-      for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, 1);
+      for (int i = 0; i < 4; i++) {
+        n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, 1);
+        if (gq > 1) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, (int)gq);
+      }
     if (half_hw) {
       for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 2, 1);
-      if (s->d[1] == t->d[1] && s->d[1] > 1)
-        n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, 3, 2, (int)s->d[1]);
+      if (gq > 1) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, 3, 2, (int)gq);
       if (s->d[1] == t->d[1]) {
         n = add_choice(c, n, m, prev, PN_OP_MAX_POOL, K_POOL, 3, 2, 0);
         n = add_choice(c, n, m, prev, PN_OP_AVERAGE_POOL, K_POOL, 3, 2, 0);
@@ -544,12 +580,18 @@ static const struct wstat *find_ws(const struct gen *g, const char *op, int slot
 static const char *weight(struct gen *g, struct pn_graph *d, const char *op, int slot, int nd,
                           const int64_t *dims, double fin, double mean, double sd, bool nonneg,
                           bool divisor) {
-  const struct wstat *w = find_ws(g, op, slot, pn_shape_numel(nd, dims));
+  int64_t n = pn_shape_numel(nd, dims);
+  const struct wstat *w = find_ws(g, op, slot, n);
   if (w) {
     mean = w->mean;
     sd = w->sd;
     nonneg = w->nonneg;
     if (w->fan_in > 0 && fin > 0) sd *= sqrt(w->fan_in / fin);
+    /* a mean within sampling noise of 0 (a He-normal kernel's, a folded bias's) is noise: it keeps
+    ** its size in units of sd / sqrt(n), the new tensor's, so a small tensor's mean is not a large
+    ** one's and the reverse; a mean well off 0 (a scale near 1, a variance) is kept as it is */
+    double z = w->sd > 0 ? w->mean * sqrt((double)w->numel) / w->sd : 0;
+    if (!nonneg && fabs(z) <= MEAN_NOISE_Z && n > 0) mean = z * sd / sqrt((double)n);
   }
   /* a BatchNormalization variance is positive whatever statistics it borrows */
   int mode = !strcmp(op, "BatchNormalization") && slot == 4 ? 4 : divisor ? 3 : nonneg ? 2 : 1;
@@ -1334,6 +1376,20 @@ static int collect_stats(struct gen *g, const struct pn_graph *p) {
   g->oprod = malloc(((size_t)p->n_outputs + 1) * sizeof *g->oprod);
   g->nmm = calloc((size_t)p->n_nodes + 1, sizeof *g->nmm);
   if (!g->nmm) return PN_ERR_NOMEM;
+  int64_t grp[16];
+  int ngrp[16] = {0}, n_grp = 0;
+  for (int v = 0; v < p->n_nodes; v++) { /* the most frequent group of the non-depthwise grouped Convs */
+    const struct pn_node *nd = p->nodes[v];
+    const struct pn_attr *ga = strcmp(nd->op_type, "Conv") ? NULL : pn_node_attr(nd, "group");
+    const struct pn_value *x = ga && ga->type == PN_ATTR_INT && ga->i > 1 ? pn_graph_find_value(p, nd->in[0]) : NULL;
+    if (!x || x->ndim < 2 || x->dims[1] == ga->i) continue;
+    int j = 0;
+    while (j < n_grp && grp[j] != ga->i) j++;
+    if (j == n_grp && n_grp < 16) grp[n_grp++] = ga->i;
+    if (j < n_grp) ngrp[j]++;
+  }
+  for (int j = 0, best = -1; j < n_grp; j++)
+    if (best < 0 || ngrp[j] > ngrp[best]) g->group = grp[best = j];
   for (int v = 0; v < p->n_nodes; v++) {
     const struct pn_node *nd = p->nodes[v];
     g->nmm[v] = !strcmp(nd->op_type, "MatMul") && nd->n_in == 2 && !pn_graph_find_init(p, nd->in[0]) &&
