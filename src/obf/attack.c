@@ -474,10 +474,22 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
   int rc = PN_OK;
   bool *train = NULL, *lab = NULL;
   double *sc1 = NULL, *sc2 = NULL;
+  /* each model's bundle from a stream of its own (derived from prg and its name): a model's sentinels
+  ** then depend on the seed and its own generation only, not on what the models simulated before it
+  ** drew (with one stream through all, a change to one model's generation redrew every later model's
+  ** bundle, and bert's figure moved by more than most changes did: issue 17) */
+  uint8_t base[PN_SEED_BYTES];
+  pn_prg_bytes(prg, base, sizeof base);
   for (int m = 0; m < n_models && !rc; m++) {
     res[m].model = models[m];
     res[m].k = o.k;
-    rc = simulate(ctx, models[m], m, &o, prg, &ss, &res[m].parts);
+    uint8_t seed[PN_SEED_BYTES];
+    struct pn_prg mp;
+    pn_seed_derive(base, models[m], 0, seed);
+    if (!(rc = pn_prg_init(ctx, &mp, seed))) {
+      rc = simulate(ctx, models[m], m, &o, &mp, &ss, &res[m].parts);
+      pn_prg_free(&mp);
+    }
     if (o.progress) o.progress(o.progress_user, m + 1, n_models);
   }
   if (rc) goto out;
