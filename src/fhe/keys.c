@@ -698,14 +698,14 @@ int pn_fhe_evk_read(struct pn_ctx *ctx, const struct pn_fhe_plan *p, pn_ckks_get
 static int file_put(struct pn_ctx *ctx, void *arg, const void *bytes, size_t n) {
   struct pn_atomic_file *af = arg;
   if (fwrite(bytes, 1, n, af->f) != n) return pn_err(ctx, PN_ERR_IO, "%s: write: %s", af->path, strerror(errno));
-  pn_atomic_behind(af); /* evaluation keys run to GBs */
+  pn_atomic_behind(af);
   return PN_OK;
 }
 
 int pn_fhe_evk_save_file(struct pn_ctx *ctx, const struct pn_fhe_spec *s, const struct pn_fhe_evk *k, const char *path,
                          size_t *len) {
   struct pn_atomic_file af;
-  int rc = pn_atomic_open(ctx, &af, path, 0644);
+  int rc = pn_atomic_open_direct(ctx, &af, path, 0644); /* evaluation keys run to GBs */
   if (rc) return rc;
   if ((rc = pn_fhe_evk_write(ctx, s, k, file_put, &af))) {
     pn_atomic_abort(&af);

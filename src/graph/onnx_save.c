@@ -422,12 +422,14 @@ static void sink_append(ProtobufCBuffer *b, size_t len, const uint8_t *data) {
 }
 
 #define SAVE_STREAM_BUF ((size_t)1 << 16)
+/* Models from this size on are written with O_DIRECT (pn_atomic_open_direct). */
+#define SAVE_DIRECT_MIN ((size_t)1 << 20)
 
 /* The external data file: every listed tensor at its offset, zeros between (alignment). */
 static int write_ext(struct pn_ctx *ctx, const struct saver *s, const char *dpath, bool durable,
                      uint8_t *chunk) {
   struct pn_atomic_file af = {0};
-  int rc = pn_atomic_open(ctx, &af, dpath, 0644);
+  int rc = pn_atomic_open_direct(ctx, &af, dpath, 0644);
   if (rc) return rc;
   static const uint8_t zeros[EXT_ALIGN];
   uint64_t at = 0;
@@ -501,7 +503,8 @@ static int save_file(struct pn_ctx *ctx, const struct pn_graph *g, const char *p
   }
   /* the data file first: the model that names it is only put in place once it is complete */
   if (s.n_ext && (rc = write_ext(ctx, &s, dpath, durable, chunk))) goto out;
-  if ((rc = pn_atomic_open(ctx, &af, path, 0644))) goto out;
+  /* a model of weights (a bundle file, a saved network) is written past the page cache */
+  if ((rc = (size >= SAVE_DIRECT_MIN ? pn_atomic_open_direct : pn_atomic_open)(ctx, &af, path, 0644))) goto out;
   setvbuf(af.f, NULL, _IOFBF, SAVE_STREAM_BUF);
   sink.af = &af;
   sink.s = &s;

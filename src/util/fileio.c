@@ -227,6 +227,109 @@ int pn_atomic_open(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *pa
   return PN_OK;
 }
 
+/* ---- O_DIRECT writes (pn_atomic_open_direct) ---- */
+
+#define DIRECT_ALIGN ((size_t)4096)
+#define DIRECT_BUF ((size_t)4 << 20)
+
+/* The stream's sink: bytes gather in buf and leave in whole aligned blocks while fd has O_DIRECT. */
+struct pn_direct_sink {
+  int fd;
+  uint8_t *buf; /* DIRECT_BUF bytes, DIRECT_ALIGN-aligned */
+  size_t used;
+  bool direct;  /* O_DIRECT still set on fd */
+};
+
+static bool direct_off(struct pn_direct_sink *d) {
+  int fl = fcntl(d->fd, F_GETFL);
+  if (fl < 0 || fcntl(d->fd, F_SETFL, fl & ~O_DIRECT) < 0) return false;
+  d->direct = false;
+  return true;
+}
+
+/* All of p[0..n) to fd at its offset; where a direct write is refused (EINVAL: the file system, or a
+** short write left the offset unaligned), the rest goes through the cache. 0, or -1 with errno. */
+static int direct_write_all(struct pn_direct_sink *d, const uint8_t *p, size_t n) {
+  while (n) {
+    ssize_t w = write(d->fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EINVAL && d->direct && direct_off(d)) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+    if (n && d->direct && (size_t)w % DIRECT_ALIGN && !direct_off(d)) return -1;
+  }
+  return 0;
+}
+
+static ssize_t direct_cookie_write(void *c, const char *buf, size_t size) {
+  struct pn_direct_sink *d = c;
+  if (!d->direct) return direct_write_all(d, (const uint8_t *)buf, size) ? -1 : (ssize_t)size;
+  for (size_t off = 0; off < size;) {
+    size_t m = size - off < DIRECT_BUF - d->used ? size - off : DIRECT_BUF - d->used;
+    memcpy(d->buf + d->used, buf + off, m);
+    d->used += m;
+    off += m;
+    if (d->used == DIRECT_BUF) {
+      if (direct_write_all(d, d->buf, DIRECT_BUF)) return -1;
+      d->used = 0;
+    }
+  }
+  return (ssize_t)size;
+}
+
+/* What buf still holds: its whole blocks directly, the rest through the cache. 0 or -1 (errno). */
+static int direct_finish(struct pn_direct_sink *d) {
+  size_t whole = d->direct ? d->used / DIRECT_ALIGN * DIRECT_ALIGN : 0;
+  if (whole && direct_write_all(d, d->buf, whole)) return -1;
+  if (d->used > whole) {
+    if (d->direct && !direct_off(d)) return -1;
+    if (direct_write_all(d, d->buf + whole, d->used - whole)) return -1;
+  }
+  d->used = 0;
+  return 0;
+}
+
+static int direct_cookie_close(void *c) {
+  struct pn_direct_sink *d = c;
+  int rc = close(d->fd);
+  free(d->buf);
+  free(d);
+  return rc;
+}
+
+int pn_atomic_open_direct(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *path, unsigned mode) {
+  int rc = pn_atomic_open(ctx, af, path, mode);
+  if (rc || !af->tmp) return rc; /* a device or FIFO: written directly, as opened */
+  /* the temporary's stream becomes the sink's: same descriptor, now with O_DIRECT */
+  struct pn_direct_sink *d = calloc(1, sizeof *d);
+  void *buf = NULL;
+  if (!d || posix_memalign(&buf, DIRECT_ALIGN, DIRECT_BUF)) {
+    free(d);
+    return PN_OK; /* short of memory for the buffer: through the cache */
+  }
+  d->buf = buf;
+  d->fd = dup(fileno(af->f));
+  int fl = d->fd < 0 ? -1 : fcntl(d->fd, F_GETFL);
+  FILE *f = NULL;
+  if (fl >= 0 && fcntl(d->fd, F_SETFL, fl | O_DIRECT) == 0) {
+    d->direct = true;
+    f = fopencookie(d, "wb", (cookie_io_functions_t){.write = direct_cookie_write, .close = direct_cookie_close});
+  }
+  if (!f) { /* no O_DIRECT here: through the cache */
+    if (d->fd >= 0) close(d->fd);
+    free(d->buf);
+    free(d);
+    return PN_OK;
+  }
+  fclose(af->f); /* the duplicate descriptor keeps the file open */
+  af->f = f;
+  af->direct = d;
+  return PN_OK;
+}
+
 void pn_atomic_abort(struct pn_atomic_file *af) {
   if (!af || !af->path) return;
   if (af->f) fclose(af->f);
@@ -241,7 +344,7 @@ void pn_atomic_abort(struct pn_atomic_file *af) {
 
 void pn_atomic_behind(struct pn_atomic_file *af) {
 #if defined(SYNC_FILE_RANGE_WRITE) && defined(POSIX_FADV_DONTNEED)
-  if (!af || !af->f || !af->tmp) return;
+  if (!af || !af->f || !af->tmp || af->direct) return; /* O_DIRECT: no cache to keep small */
   off_t pos = ftello(af->f);
   if (pos < 0 || (uint64_t)pos - af->behind_started < PN_ATOMIC_BEHIND_WINDOW) return;
   if (fflush(af->f) != 0) return;
@@ -272,15 +375,18 @@ static int commit(struct pn_ctx *ctx, struct pn_atomic_file *af, bool durable) {
     return rc;
   }
   int ok = fflush(af->f) == 0 && !ferror(af->f);
-  if (ok && durable) ok = fsync(fileno(af->f)) == 0;
+  if (ok && af->direct) ok = direct_finish(af->direct) == 0;
+  int fd = af->direct ? af->direct->fd : fileno(af->f);
+  if (ok && durable) ok = fsync(fd) == 0;
 #ifdef SYNC_FILE_RANGE_WRITE
   /* start writeback now, so the disk works while the caller computes the next file; the caller's
   ** later fsync finds most of the data already written */
-  if (ok && !durable) sync_file_range(fileno(af->f), 0, 0, SYNC_FILE_RANGE_WRITE);
+  if (ok && !durable) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 #endif
   int e = errno;
-  ok = (fclose(af->f) == 0) && ok;
+  ok = (fclose(af->f) == 0) && ok; /* a direct sink closes its descriptor and frees itself */
   af->f = NULL;
+  af->direct = NULL;
   if (!ok) {
     int rc = pn_err(ctx, PN_ERR_IO, "%s: write failed: %s", af->path, strerror(e));
     pn_atomic_abort(af);

@@ -39,8 +39,17 @@ struct pn_atomic_file {
   char *path, *tmp;
   unsigned mode;
   uint64_t behind_done, behind_started; /* pn_atomic_behind's windows */
+  struct pn_direct_sink *direct;        /* pn_atomic_open_direct's writer, or NULL */
 };
 int pn_atomic_open(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *path, unsigned mode);
+/* pn_atomic_open for a large file written once and not read back soon (a model, a bundle file, keys):
+** the bytes written to f reach the disk with O_DIRECT, from one reused 4 MiB aligned buffer, instead
+** of through the page cache (the last partial block goes through the cache at commit). On this VM a
+** 2 GB write took 0.80-0.95 s with O_DIRECT (0.11 s of sys) and 0.93-14.9 s buffered (up to 13.5 s of
+** sys: the first touch of page-cache pages the host had taken back). Where the file system refuses
+** O_DIRECT (at open or at a write) the file is written through the cache as by pn_atomic_open; the
+** bytes are the same either way. af->f is not a file descriptor's stream (fileno is -1). */
+int pn_atomic_open_direct(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *path, unsigned mode);
 int pn_atomic_commit(struct pn_ctx *ctx, struct pn_atomic_file *af);
 void pn_atomic_abort(struct pn_atomic_file *af);
 /* Write-behind for a large streamed file, called now and then while writing (cheap between
