@@ -3,8 +3,8 @@
 ** Both end in cblas_sgemm (sgemv for a single row). Gemm writes beta*C broadcast into Y, then
 ** accumulates alpha*A'B' in blocks fixed by its sizes (sgemm_fixed: the same bits at any thread
 ** count). MatMul promotes 1-D operands, broadcasts the batch dims and calls sgemm
-** per batch (batches in parallel), or once with the batches stacked when B has a single batch and
-** A's batches are all of the output's. BLAS always runs single-threaded: one product is split
+** per batch (batches in parallel), or once (sgemm_fixed) with the batches stacked when B has a
+** single batch and A's batches are all of the output's. BLAS always runs single-threaded: one product is split
 ** into blocks of rows or columns run by pn_par_for (k_par.c), so OpenBLAS's threads never compete
 ** with ours, and a run on a loaded machine never waits for a helper that has not started.
 ** A MatMul by a constant 2-D B in the fused executor (pn_matmul_run_cached: BERT's linear layers)
@@ -70,24 +70,15 @@ static void sg_run(int threads, struct sg_job *j, int64_t nchunk) {
   pn_blas_serial_end();
 }
 
-/* The product on up to `threads` threads: blocks of columns (or rows, when there are more rows),
-** at least 16 wide, up to 4 per thread, for products of at least 1M multiply-adds. All dims must
-** fit an int (checked by the callers). */
-static void sgemm_par(int threads, struct sg_job *j) {
-  int64_t total = j->n >= j->m ? j->n : j->m, nchunk = 1;
-  if (threads > 1 && (double)j->m * (double)j->n * (double)j->k >= 1e6)
-    nchunk = total / 16 < 4 * (int64_t)threads ? total / 16 : 4 * (int64_t)threads;
-  sg_run(threads, j, nchunk);
-}
-
-/* Gemm's product in blocks that depend on its sizes only, never on the threads: up to 8 of at least
-** 64 columns (or rows, when there are more rows; 128 when both are over 1, so that repacking the
-** other operand per block stays small), from 2^18 multiply-adds. One thread runs the same blocks in
-** turn, so each output comes from the same BLAS call at any thread count: sgemm_par's blocks
-** followed the threads, and OpenBLAS's result for a column depends on the block it is in
-** (resnet18 at 64x3x32x32: the fc Gemm's output, and only it, differed between 1 and 2 threads).
+/* A product (Gemm's, or a MatMul's single one) in blocks that depend on its sizes only, never on the
+** threads: up to 8 of at least 64 columns (or rows, when there are more rows; 128 when both are over
+** 1, so that repacking the other operand per block stays small), from 2^18 multiply-adds. One
+** thread runs the same blocks in turn, so each output comes from the same BLAS call at any thread
+** count. The blocks used to follow the threads (up to 4 a thread from 1M multiply-adds), and
+** OpenBLAS's result for a column depends on the block it is in: resnet18 at 64x3x32x32's fc Gemm
+** differed between 1 and 2 threads, as did a MatMul of a non-constant 2-D B (test_matmul_threads).
 ** A single row (a classifier on one image: 512 or 1280 -> 1000, 2-5 MB of weights read once) is
-** now split as well; sgemm_par left products under 1M multiply-adds on one thread. */
+** split as well. All dims must fit an int (checked by the callers). */
 static void sgemm_fixed(int threads, struct sg_job *j) {
   int64_t total = j->n >= j->m ? j->n : j->m, min_w = j->m > 1 && j->n > 1 ? 128 : 64, nchunk = 1;
   if ((double)j->m * (double)j->n * (double)j->k >= (double)(1 << 18))
@@ -397,9 +388,9 @@ int pn_matmul_run_cached(const struct pn_op_args *a, const struct pn_tensor *con
     if (prc == 0) return PN_OK;
   }
   int threads = omp_get_max_threads();
-  if (nbatch == 1) {   /* one product, split among the threads */
+  if (nbatch == 1) {   /* one product, in blocks fixed by its sizes (the same bits at any thread count) */
     struct sg_job job = {false, false, false, m, n, k, k, n, n, 0, 1.0f, 0.0f, ap, bp, yp};
-    sgemm_par(threads, &job);
+    sgemm_fixed(threads, &job);
     return PN_OK;
   }
   /* Many products (attention heads): batches in parallel, each on single-threaded BLAS. */

@@ -434,6 +434,49 @@ static void test_gemm_threads(void **state) {
   }
 }
 
+/* MatMul as one product (2-D operands, or A's batches stacked over a single B) off the packed path
+** (run_op: no weight cache), as a non-constant B reaches it: 1, 2 and 3 threads give the same bits,
+** and the product is right (double reference). */
+static void test_matmul_threads(void **state) {
+  (void)state;
+  for (int t = 0; t < 12; t++) {
+    int64_t batch = t % 3 == 2 ? 2 : 1, m = t % 2 ? rnd(1, 4) : rnd(20, 300), k = rnd(60, 400), n = rnd(100, 900);
+    if (t % 4 == 1) {   /* more rows than columns */
+      int64_t sw = m;
+      m = n, n = sw;
+    }
+    int64_t ad[3] = {batch, m, k}, bd[2] = {k, n};
+    struct pn_tensor *a = batch > 1 ? rand_tensor(3, ad) : rand_tensor(2, ad + 1), *b = rand_tensor(2, bd), *y[3];
+    struct op_case c;
+    case_init(&c, "MatMul", 2, 1, 13);
+    const struct pn_tensor *in[2] = {a, b};
+    for (int th = 0; th < 3; th++) {
+      omp_set_num_threads(th + 1);
+      assert_int_equal(run_op(&c, PN_OP_MATMUL, in, 2, &y[th], 1, NULL), PN_OK);
+    }
+    omp_set_num_threads(1);
+    const int64_t rows = batch * m;
+    for (int th = 1; th < 3; th++)
+      if (memcmp(y[0]->data, y[th]->data, (size_t)(rows * n) * sizeof(float)))
+        fail_msg("MatMul %lldx%lldx%lldx%lld: %d threads differ from 1 (seed %llu, case %d)", (long long)batch,
+                 (long long)m, (long long)k, (long long)n, th + 1, (unsigned long long)seed, t);
+    double *want = malloc((size_t)(rows * n) * sizeof *want);
+    assert_non_null(want);
+    const float *ap = a->data, *bp = b->data;
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double sum = 0;
+        for (int64_t l = 0; l < k; l++) sum += (double)ap[i * k + l] * bp[l * n + j];
+        want[i * n + j] = sum;
+      }
+    assert_close(y[0], want, rows * n, 1e-4, "MatMul");
+    free(want);
+    for (int th = 0; th < 3; th++) pn_tensor_free(y[th]);
+    pn_tensor_free(a), pn_tensor_free(b);
+    case_free(&c);
+  }
+}
+
 static void matmul_case(void) {
   /* batch dims of A and B drawn so that they broadcast: each is 1 or the common size */
   int nb = (int)rnd(0, 3), na = (int)rnd(0, nb), nbb = (int)rnd(0, nb);
@@ -1303,6 +1346,7 @@ int main(void) {
     cmocka_unit_test(test_conv_large),
     cmocka_unit_test(test_gemm_random),   cmocka_unit_test(test_gemm_threads),   cmocka_unit_test(test_matmul_known),
     cmocka_unit_test(test_matmul_random), cmocka_unit_test(test_matmul_large),
+    cmocka_unit_test(test_matmul_threads),
     cmocka_unit_test(test_pool_known),
     cmocka_unit_test(test_pool_random),   cmocka_unit_test(test_maxpool_fast_path),   cmocka_unit_test(test_global_pools),
     cmocka_unit_test(test_batch_norm),    cmocka_unit_test(test_layer_norm),
