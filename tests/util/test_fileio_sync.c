@@ -135,6 +135,21 @@ static void test_nosync_writes(void **state) {
   free(blob);
 }
 
+/* blob[0..total) to af in pieces of first, first * mult + add, ... bytes (back to first past cap),
+** with pn_atomic_behind after each. */
+static void write_uneven(struct pn_atomic_file *af, const uint8_t *blob, size_t total, size_t first, size_t mult,
+                         size_t add, size_t cap) {
+  size_t at = 0, piece = first;
+  while (at < total) {
+    size_t m = total - at < piece ? total - at : piece;
+    assert_int_equal(fwrite(blob + at, 1, m, af->f), m);
+    at += m;
+    pn_atomic_behind(af);
+    piece = piece * mult + add;
+    if (piece > cap) piece = first;
+  }
+}
+
 /* pn_atomic_behind: a file of 2.6 windows streamed in uneven pieces, with write-behind after each
 ** piece, durable and not: the bytes read back are the bytes written, the windows did advance (the
 ** write-behind ran: it is compiled in on Linux), and a device is left alone. */
@@ -150,15 +165,8 @@ static void test_write_behind(void **state) {
     snprintf(path, sizeof path, "%s/out%d.bin", dir, durable);
     struct pn_atomic_file af;
     assert_int_equal(pn_atomic_open(&ctx, &af, path, 0644), PN_OK);
-    size_t at = 0, piece = 1;
-    while (at < total) { /* pieces of 1 byte up to a few MB, so windows end mid-piece */
-      size_t m = total - at < piece ? total - at : piece;
-      assert_int_equal(fwrite(blob + at, 1, m, af.f), m);
-      at += m;
-      pn_atomic_behind(&af);
-      piece = piece * 7 + 3;
-      if (piece > ((size_t)5 << 20)) piece = 1;
-    }
+    /* pieces of 1 byte up to a few MB, so windows end mid-piece */
+    write_uneven(&af, blob, total, 1, 7, 3, (size_t)5 << 20);
 #ifdef __linux__
     /* two full windows are behind the writer (the third is in flight) */
     assert_true(af.behind_done >= PN_ATOMIC_BEHIND_WINDOW);
@@ -205,15 +213,7 @@ static void test_direct_writes(void **state) {
       struct pn_atomic_file af;
       assert_int_equal(pn_atomic_open_direct(&ctx, &af, path, 0640), PN_OK);
       assert_true((af.direct != NULL) == can_direct);
-      size_t at = 0, piece = 3;
-      while (at < total) {
-        size_t m = total - at < piece ? total - at : piece;
-        assert_int_equal(fwrite(blob + at, 1, m, af.f), m);
-        at += m;
-        pn_atomic_behind(&af); /* nothing to do for a direct file */
-        piece = piece * 5 + 1;
-        if (piece > ((size_t)6 << 20)) piece = 3;
-      }
+      write_uneven(&af, blob, total, 3, 5, 1, (size_t)6 << 20); /* pn_atomic_behind: nothing to do here */
       assert_int_equal(durable ? pn_atomic_commit(&ctx, &af) : pn_atomic_commit_nosync(&ctx, &af), PN_OK);
       assert_null(af.direct);
       struct stat st;
