@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,10 +197,14 @@ static int ext_read(struct pn_ctx *ctx, int fd, uint64_t off, void *dst, size_t 
   return PN_OK;
 }
 
+/* From this size a tensor in an arena takes over the message's bytes instead of copying them. */
+#define ADOPT_MIN_BYTES ((size_t)64 << 10)
+
 /* Convert tp into a tensor in arena, or on the heap when arena is NULL. where names the field
 ** ("graph.initializer[2]") for messages; the tensor's own name is appended. dir: the model's folder, for
-** external data (NULL: refused). */
-static int decode_tensor(struct pn_ctx *ctx, const Onnx__TensorProto *tp, struct pn_arena *arena,
+** external data (NULL: refused). A large tensor decoded into arena takes over tp's raw_data (left
+** NULL). */
+static int decode_tensor(struct pn_ctx *ctx, Onnx__TensorProto *tp, struct pn_arena *arena,
                          const char *where, const char *dir, struct pn_tensor **out) {
   *out = NULL;
   char at[384];
@@ -268,6 +273,17 @@ static int decode_tensor(struct pn_ctx *ctx, const Onnx__TensorProto *tp, struct
   }
 
   struct pn_tensor *t;
+  if (arena && !external && tp->has_raw_data && nbytes >= ADOPT_MIN_BYTES &&
+      (uintptr_t)tp->raw_data.data % 16 == 0) {
+    /* the message's copy of a large tensor's bytes becomes the tensor's: one copy of the weights
+    ** in fresh memory, not two (protobuf-c allocates bytes fields with malloc) */
+    if (!(t = pn_tensor_adopt_arena(arena, tp->name, dt, ndim, tp->dims, tp->raw_data.data)))
+      return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory", at);
+    tp->raw_data.data = NULL;
+    tp->raw_data.len = 0;
+    *out = t;
+    return PN_OK;
+  }
   if (arena) {
     t = pn_tensor_new_arena(arena, tp->name, dt, ndim, tp->dims);
   } else {
@@ -688,11 +704,13 @@ int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_gra
 
 int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **out) {
   *out = NULL;
-  uint8_t *buf;
-  size_t n;
-  int rc = pn_read_file(ctx, path, ONNX_MAX_BYTES, &buf, &n); /* its messages name the path */
+  /* mapped: the weights are copied once into fresh memory (protobuf-c's copies, which the graph
+  ** takes over), not three times (a read buffer, protobuf-c's copies, the graph's) */
+  struct pn_mapped_file m;
+  int rc = pn_map_file(ctx, path, ONNX_MAX_BYTES, &m); /* its messages name the path */
   if (rc) return rc;
-  rc = pn_onnx_load_take(ctx, buf, n, path, out); /* frees buf */
+  rc = pn_onnx_load_in(ctx, m.data, m.n, path, out);
+  pn_unmap_file(&m);
   if (rc) pn_err_prefix(ctx, "%s", path);
   return rc;
 }

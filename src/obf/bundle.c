@@ -70,17 +70,13 @@ static int sha256_hex(struct pn_ctx *ctx, const uint8_t *buf, size_t n, char out
 ** hashed first and then handed to the loader, which frees them once parsed: the weights are held
 ** about once while the model loads. */
 static int load_model(struct pn_ctx *ctx, const char *path, struct pn_graph **g, char sha[65]) {
-  uint8_t *buf = NULL;
-  size_t n = 0;
-  int rc = pn_read_file(ctx, path, MODEL_MAX_BYTES, &buf, &n);
+  /* mapped, not read into fresh memory (pn_onnx_load_file); the bytes hashed are the bytes parsed */
+  struct pn_mapped_file m;
+  int rc = pn_map_file(ctx, path, MODEL_MAX_BYTES, &m);
   if (rc) return rc;
-  /* hashed before parsing (not side by side): the loader takes buf and frees it once parsed */
-  if ((rc = sha256_hex(ctx, buf, n, sha))) {
-    free(buf);
+  if ((rc = sha256_hex(ctx, m.data, m.n, sha)) || (rc = pn_onnx_load_in(ctx, m.data, m.n, path, g)))
     pn_err_prefix(ctx, "%s", path);
-  } else if ((rc = pn_onnx_load_take(ctx, buf, n, path, g))) {
-    pn_err_prefix(ctx, "%s", path);
-  }
+  pn_unmap_file(&m);
   return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,19 +64,30 @@ int pn_check_regular_file(struct pn_ctx *ctx, const char *path) {
   return rc;
 }
 
-int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t **buf, size_t *n) {
-  *buf = NULL;
-  *n = 0;
+/* open_regular, and the file's size checked against max_bytes (0 = 4 GiB) before anything is read */
+static int open_sized(struct pn_ctx *ctx, const char *path, size_t max_bytes, int *fd, size_t *size) {
+  *size = 0;
   if (!max_bytes) max_bytes = (size_t)4 << 30;
   struct stat st;
-  int fd, rc = open_regular(ctx, path, &fd, &st);
+  int rc = open_regular(ctx, path, fd, &st);
   if (rc) return rc;
   if ((uint64_t)st.st_size > max_bytes) {
-    close(fd);
+    close(*fd);
+    *fd = -1;
     return pn_err(ctx, PN_ERR_CORRUPT, "%s: %lld bytes, more than the %zu allowed", path,
                   (long long)st.st_size, max_bytes);
   }
-  size_t size = (size_t)st.st_size;
+  *size = (size_t)st.st_size;
+  return PN_OK;
+}
+
+int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t **buf, size_t *n) {
+  *buf = NULL;
+  *n = 0;
+  int fd;
+  size_t size;
+  int rc = open_sized(ctx, path, max_bytes, &fd, &size);
+  if (rc) return rc;
   uint8_t *b = malloc(size + 1);
   if (!b) {
     close(fd);
@@ -98,6 +110,36 @@ int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t
   *buf = b;
   *n = size;
   return PN_OK;
+}
+
+int pn_map_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, struct pn_mapped_file *m) {
+  memset(m, 0, sizeof *m);
+  int fd;
+  size_t size;
+  int rc = open_sized(ctx, path, max_bytes, &fd, &size);
+  if (rc) return rc;
+  if (size >= PN_MAP_MIN_BYTES) {
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p != MAP_FAILED) {
+      close(fd);
+      m->data = p;
+      m->n = size;
+      m->mapped = true;
+      return PN_OK;
+    }
+  }
+  close(fd);
+  uint8_t *b;
+  if ((rc = pn_read_file(ctx, path, max_bytes, &b, &m->n))) return rc;
+  m->data = b;
+  return PN_OK;
+}
+
+void pn_unmap_file(struct pn_mapped_file *m) {
+  if (!m->data) return;
+  if (m->mapped) munmap((void *)m->data, m->n);
+  else free((void *)m->data);
+  memset(m, 0, sizeof *m);
 }
 
 int pn_read_secret_file(struct pn_ctx *ctx, const char *path, size_t max_bytes,

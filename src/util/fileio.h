@@ -3,6 +3,7 @@
 #ifndef PN_FILEIO_H
 #define PN_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,20 @@ struct pn_ctx;
 ** (0 = 4 GiB) are refused with PN_ERR_CORRUPT before anything is read. */
 int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t **buf /* OUT */,
                  size_t *n /* OUT */);
+
+/* A whole file to read from, without copying it into fresh memory: from PN_MAP_MIN_BYTES it is
+** mapped read-only (its pages are the page cache's, often already there: a file just written or
+** read), else, or where mapping fails, read into a malloc'd buffer. The same checks and messages as
+** pn_read_file. Released with pn_unmap_file. A mapped file must not be truncated by another process
+** while it is read (the reader would get SIGBUS), as with any mapped reader. */
+#define PN_MAP_MIN_BYTES ((size_t)1 << 20)
+struct pn_mapped_file {
+  const uint8_t *data;
+  size_t n;
+  bool mapped;
+};
+int pn_map_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, struct pn_mapped_file *m /* OUT */);
+void pn_unmap_file(struct pn_mapped_file *m);
 
 /* The same for a file holding a secret (a pre-shared key): refused with PN_ERR_INSECURE, naming
 ** the mode and the chmod that fixes it, when group or others may read it (as ssh does). */

@@ -455,6 +455,55 @@ static int load_edited(const char *path, const char *name, const char *key, cons
   return rc;
 }
 
+/* Large tensors (from 64 KiB) and a large file (from 1 MiB): the file is mapped and the graph takes
+** over protobuf-c's copies of the bytes instead of copying them (onnx_load.c); the graph is the one
+** saved, from the file and from a buffer, and frees cleanly (ASan: no leak, no double free). */
+static void test_files_large(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  char dir[] = "/tmp/pn_test_onnx_big_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[300];
+  snprintf(path, sizeof path, "%s/m.onnx", dir);
+  struct pn_graph *g = build_graph(), *h;
+  struct pn_tensor *w = pn_graph_new_init(g, "wbig", PN_DT_FLOAT, 2, (const int64_t[]){600, 501});
+  struct pn_tensor *e = pn_graph_new_init(g, "ebig", PN_DT_INT64, 1, (const int64_t[]){8193});
+  struct pn_tensor *b = pn_graph_new_init(g, "bbig", PN_DT_UINT8, 1, (const int64_t[]){65537});
+  assert_non_null(w);
+  assert_non_null(e);
+  assert_non_null(b);
+  for (int i = 0; i < 600 * 501; i++) ((float *)w->data)[i] = (float)(i % 9973) * 0.125f - 11.0f;
+  for (int i = 0; i < 8193; i++) ((int64_t *)e->data)[i] = (int64_t)i * -987654321LL;
+  for (int i = 0; i < 65537; i++) ((uint8_t *)b->data)[i] = (uint8_t)(i * 7 + 3);
+  const char *kout[] = {"kbig"};
+  struct pn_node *cst = pn_graph_add_node(g, "Constant", "const_big", 0, NULL, 1, kout);
+  struct pn_tensor *kt = pn_tensor_new(PN_DT_FLOAT, 1, (const int64_t[]){20000});
+  for (int i = 0; i < 20000; i++) ((float *)kt->data)[i] = (float)i / 3.0f;
+  kt->name = strdup("kvalbig");
+  assert_int_equal(pn_node_set_tensor(g, cst, "value", kt), PN_OK);
+  pn_tensor_free(kt);
+  assert_int_equal(pn_onnx_save_file(&ctx, g, path), PN_OK);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_true((size_t)st.st_size >= PN_MAP_MIN_BYTES);
+  char why[256];
+  assert_int_equal(pn_onnx_load_file(&ctx, path, &h), PN_OK);
+  if (!graph_eq(g, h, why, sizeof why)) fail_msg("from the file: %s", why);
+  assert_true(((float *)pn_graph_find_init(h, "wbig")->data)[600 * 501 - 1] ==
+              (float)((600 * 501 - 1) % 9973) * 0.125f - 11.0f);
+  pn_graph_free(h);
+  uint8_t *buf;
+  size_t n;
+  assert_int_equal(pn_read_file(&ctx, path, 0, &buf, &n), PN_OK);
+  assert_int_equal(pn_onnx_load(&ctx, buf, n, &h), PN_OK);
+  free(buf);
+  if (!graph_eq(g, h, why, sizeof why)) fail_msg("from a buffer: %s", why);
+  pn_graph_free(h);
+  unlink(path);
+  rmdir(dir);
+  pn_graph_free(g);
+}
+
 static void test_external_data(void **state) {
   struct pn_ctx ctx = {0};
   char dir[] = "/tmp/pn_test_onnx_ext_XXXXXX";
@@ -1048,7 +1097,7 @@ static void test_deep_nesting(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_roundtrip_built),   cmocka_unit_test(test_files),
+      cmocka_unit_test(test_roundtrip_built),   cmocka_unit_test(test_files), cmocka_unit_test(test_files_large),
       cmocka_unit_test(test_external_data),
       cmocka_unit_test(test_known_model),       cmocka_unit_test(test_testdata_models),
       cmocka_unit_test(test_tensor_bytes_kat),  cmocka_unit_test(test_tensor_typed_fields),

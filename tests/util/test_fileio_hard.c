@@ -102,6 +102,56 @@ static void test_secret_permissions(void **state) {
   unlink(path);
 }
 
+/* pn_map_file: a file from PN_MAP_MIN_BYTES is mapped, a smaller one read; either way the bytes are
+** the file's, and a FIFO, directory, device, missing file or size above the cap gets pn_read_file's
+** code and message (the FIFO never blocks). */
+static void test_map_file(void **state) {
+  (void)state;
+  char dir[] = "/tmp/pn_map_XXXXXX", path[300];
+  assert_non_null(mkdtemp(dir));
+  snprintf(path, sizeof path, "%s/m.onnx", dir);
+  struct pn_ctx ctx = {0};
+  const size_t sizes[] = {0, 1, 4095, PN_MAP_MIN_BYTES - 1, PN_MAP_MIN_BYTES, PN_MAP_MIN_BYTES + 12345};
+  for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+    size_t n = sizes[s];
+    uint8_t *want = malloc(n + 1);
+    assert_non_null(want);
+    for (size_t i = 0; i < n; i++) want[i] = (uint8_t)(i * 2654435761u >> 13);
+    assert_int_equal(pn_write_file_atomic(&ctx, path, want, n, 0644), PN_OK);
+    struct pn_mapped_file m;
+    assert_int_equal(pn_map_file(&ctx, path, 0, &m), PN_OK);
+    assert_int_equal(m.n, n);
+    assert_int_equal(m.mapped, n >= PN_MAP_MIN_BYTES);
+    assert_true(n == 0 || memcmp(m.data, want, n) == 0);
+    pn_unmap_file(&m);
+    assert_null(m.data);
+    pn_unmap_file(&m); /* twice: nothing */
+    if (n > 1) { /* a cap of 0 means the default (4 GiB) */
+      assert_int_equal(pn_map_file(&ctx, path, n - 1, &m), PN_ERR_CORRUPT);
+      assert_non_null(strstr(pn_errmsg(&ctx), "allowed"));
+      assert_null(m.data);
+    }
+    free(want);
+  }
+  unlink(path);
+  struct pn_mapped_file m;
+  assert_int_equal(pn_map_file(&ctx, path, 0, &m), PN_ERR_IO);
+  assert_non_null(strstr(pn_errmsg(&ctx), path));
+  assert_int_equal(mkfifo(path, 0600), 0);
+  signal(SIGALRM, on_alarm);
+  alarm(60);
+  assert_int_equal(pn_map_file(&ctx, path, 0, &m), PN_ERR_IO);
+  assert_non_null(strstr(pn_errmsg(&ctx), "FIFO"));
+  alarm(0);
+  unlink(path);
+  assert_int_equal(pn_map_file(&ctx, dir, 0, &m), PN_ERR_IO);
+  assert_non_null(strstr(pn_errmsg(&ctx), "directory"));
+  assert_int_equal(pn_map_file(&ctx, "/dev/zero", 0, &m), PN_ERR_IO);
+  assert_non_null(strstr(pn_errmsg(&ctx), "device"));
+  assert_null(m.data);
+  rmdir(dir);
+}
+
 /* A child starts two atomic writes, then is killed by sig: both temporaries are gone, the final
 ** names never appear, and the child still dies of the signal (not a clean exit). */
 static void killed_mid_write(int sig) {
@@ -148,6 +198,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fifo_and_dir_refused),
       cmocka_unit_test(test_size_cap),
+      cmocka_unit_test(test_map_file),
       cmocka_unit_test(test_secret_permissions),
       cmocka_unit_test(test_signal_removes_temporaries),
   };
