@@ -18,7 +18,9 @@
 ** SKINNY_MAX_POUT outputs by k_gemm.c's GEMM, filters packed once into the cache, the input
 ** packed straight into its blocks (no im2col buffer; 1x1 stride-1 ones multiply the input
 ** itself); 3x3 depthwise ones by dw3x3_cblock512 (AVX-512, maps up to 28x28: 16 channels in the
-** lanes), dw3x3_plane512 (AVX-512) or dw3x3_plane. Without a cache (the
+** lanes), dw3x3_plane512 (AVX-512) or dw3x3_plane; 2-D ones with at most 16 output positions of
+** one image (or of a few) by conv_tiny (AVX-512: the filters in the lanes, the padding skipped,
+** before the skinny path). Without a cache (the
 ** executor's no_fuse reference) the plain paths above run, so the differential tester compares
 ** the two. */
 #include <cblas.h>
@@ -821,6 +823,109 @@ static void skinny_chunk(void *arg, int64_t ch) {
   conv_epilogue(j->y, j->pout, j->bias, j->act, m0, m1, 0, j->pout);
 }
 
+/* Outputs of at most TK_MAX_POUT positions of one image (resnet18's 4x4, 2x2 and 1x1 maps at
+** 32x32 input) with AVX-512 and constant filters: the filters in the lanes. Each kernel tap
+** reaches a rectangle of the output positions (those whose input under that tap lies inside the
+** image: the padding is never multiplied, where the skinny path's unfolded input held zeros for
+** it, 5/9 of a padded 3x3 Conv's products on a 2x2 map and 11/36 on 4x4). Per tap the input
+** values of those positions, 16 channels at a time, are gathered once per call into xg
+** ([tap][channel block][position][16 channels]; from the input transposed 16 x 16 in registers),
+** and the filters, packed once into the node's cache, are read in one sequential stream: for each
+** block of 16 filters and channel c, one vector of the tap's 16 weights, multiplied by each
+** position's value (a broadcast) into that position's accumulator: the outputs sit in registers
+** (16 filters x up to 16 positions), no horizontal sums, and each weight is loaded once per call.
+** Chunks are blocks of TK_SG x 16 filters (the threads split the output channels, never the
+** positions); a chunk's accumulators live in TK_MAX_POUT x TK_SG x 16 floats on its stack, and
+** are transposed back into the output rows with the bias, a residual and the activation. */
+#define TK_MAX_POUT 16
+#define TK_SG 4
+
+struct tk_tap {
+  int32_t q;                          /* output positions the tap reaches (1..16) */
+  int32_t mb;                         /* filter blocks its kernel takes at once: 1, 2 or 4 */
+  int32_t pos[TK_MAX_POUT];           /* those positions */
+  int32_t in[TK_MAX_POUT];            /* their input's offset in a channel plane */
+  int64_t k;                          /* the tap's im2col row within a channel (ky * kw + kx) */
+  int64_t xg;                         /* its gathered inputs' offset in xg */
+};
+
+struct tk_plan {
+  const void *src;                    /* the weights it was made from */
+  struct pn_window win;
+  int64_t c, m, ncb, nmb, nsg, ntap, xg_floats;
+  struct tk_tap *tap;
+  float *w;                           /* packed filters (64-byte aligned) */
+};
+
+static void tk_plan_free(struct tk_plan *p) {
+  if (!p) return;
+  free(p->tap);
+  free(p->w);
+  free(p);
+}
+
+/* Filter blocks a tap reaching q positions takes at once: at least 8 accumulators (the FMA
+** latency times the two pipes), at most 16, leaving registers for the weights. */
+static inline int tk_mb_for(int q) { return q >= 8 ? 1 : q >= 4 ? 2 : 4; }
+
+/* The next piece of r remaining filter blocks for a tap taking up to mb at once. */
+static inline int tk_piece(int mb, int64_t r) { return r >= 4 && mb >= 4 ? 4 : r >= 2 && mb >= 2 ? 2 : 1; }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TK_X86 1
+typedef void (*tk_fn)(const float *w, const float *xg, int64_t ncb, float *acc, const int32_t *pos);
+
+/* MB filter blocks x Q positions of one tap over ncb blocks of 16 channels: acc[pos[q]] (rows of
+** TK_SG x 16 floats, this piece's blocks at + b * 16) += the tap's weights (w: per channel, MB
+** vectors of 16 filters) times the gathered inputs (xg: per channel block, Q x 16 channels). */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tk_kern(const float *w, const float *xg, int64_t ncb, float *acc0, const int32_t *pos, const int MB,
+        const int Q) {
+  __m512 acc[4][TK_MAX_POUT];
+#pragma GCC unroll 16
+  for (int q = 0; q < Q; q++)
+#pragma GCC unroll 4
+    for (int b = 0; b < MB; b++) acc[b][q] = _mm512_loadu_ps(acc0 + pos[q] * TK_SG * 16 + b * 16);
+  for (int64_t cb = 0; cb < ncb; cb++, xg += Q * 16) {
+#pragma GCC unroll 2
+    for (int j = 0; j < 16; j++, w += MB * 16) {
+      __m512 wv[4];
+#pragma GCC unroll 4
+      for (int b = 0; b < MB; b++) wv[b] = _mm512_load_ps(w + b * 16);
+#pragma GCC unroll 16
+      for (int q = 0; q < Q; q++) {
+        __m512 xv = _mm512_set1_ps(xg[q * 16 + j]);
+#pragma GCC unroll 4
+        for (int b = 0; b < MB; b++) acc[b][q] = _mm512_fmadd_ps(wv[b], xv, acc[b][q]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int q = 0; q < Q; q++)
+#pragma GCC unroll 4
+    for (int b = 0; b < MB; b++) _mm512_storeu_ps(acc0 + pos[q] * TK_SG * 16 + b * 16, acc[b][q]);
+}
+
+#define TK_FN(MB, Q)                                                                          \
+  __attribute__((target("avx512f"))) static void tk_##MB##_##Q(                               \
+      const float *w, const float *xg, int64_t ncb, float *acc, const int32_t *pos) {         \
+    tk_kern(w, xg, ncb, acc, pos, MB, Q);                                                     \
+  }
+TK_FN(1, 1) TK_FN(1, 2) TK_FN(1, 3) TK_FN(1, 4) TK_FN(1, 5) TK_FN(1, 6) TK_FN(1, 7) TK_FN(1, 8)
+TK_FN(1, 9) TK_FN(1, 10) TK_FN(1, 11) TK_FN(1, 12) TK_FN(1, 13) TK_FN(1, 14) TK_FN(1, 15)
+TK_FN(1, 16)
+TK_FN(2, 1) TK_FN(2, 2) TK_FN(2, 3) TK_FN(2, 4) TK_FN(2, 5) TK_FN(2, 6) TK_FN(2, 7)
+TK_FN(4, 1) TK_FN(4, 2) TK_FN(4, 3)
+#undef TK_FN
+/* tk_fns[mb / 2][q - 1]: mb 1 takes any q, 2 up to 7, 4 up to 3 (tk_mb_for) */
+static const tk_fn tk_fns[3][TK_MAX_POUT] = {
+    {tk_1_1, tk_1_2, tk_1_3, tk_1_4, tk_1_5, tk_1_6, tk_1_7, tk_1_8, tk_1_9, tk_1_10, tk_1_11,
+     tk_1_12, tk_1_13, tk_1_14, tk_1_15, tk_1_16},
+    {tk_2_1, tk_2_2, tk_2_3, tk_2_4, tk_2_5, tk_2_6, tk_2_7},
+    {tk_4_1, tk_4_2, tk_4_3},
+};
+#endif
+
 /* Filters restricted to the kernel taps that see the input at least once (on a 1x1 image a
 ** padded 3x3 convolution reads only its centre tap): rows[j] is the im2col row of column j of w. */
 struct pn_conv_cache {
@@ -837,6 +942,7 @@ struct pn_conv_cache {
   int64_t gp_m, gp_k;
   float *gp;                   /* the filters (gp_m x gp_k) packed for pn_gemm_run */
   float *sp;                   /* the skinny path's filters (mg x nv) packed for pn_gemm_run */
+  struct tk_plan *tk;          /* the tiny-output path's plan and packed filters (conv_tiny) */
 };
 
 void pn_conv_cache_free(struct pn_conv_cache *c) {
@@ -846,6 +952,7 @@ void pn_conv_cache_free(struct pn_conv_cache *c) {
   free(c->wino);
   free(c->gp);
   free(c->sp);
+  tk_plan_free(c->tk);
   free(c);
 }
 
@@ -981,6 +1088,209 @@ static bool same_window(const struct pn_window *a, const struct pn_window *b) {
       return false;
   return true;
 }
+
+/* ---- the tiny-output path (see TK_MAX_POUT) ---- */
+
+/* Largest input plane conv_tiny transposes whole (a larger one with few outputs is a strided or
+** wide-kernel Conv the skinny path reads more sparsely). */
+#define TK_MAX_PIN 4096
+
+/* The plan of a geometry: the taps that reach some output position, their positions and input
+** offsets, and w (m x c x kh x kw) packed per block of TK_SG x 16 filters, tap after tap, in the
+** pieces of filter blocks its kernel takes (tk_piece), per channel one 16-lane vector a block
+** (filters past m and channels past c zero). NULL when out of memory. */
+static struct tk_plan *tk_plan_new(const float *w, int64_t c, int64_t m,
+                                   const struct pn_window *win) {
+  int64_t kh = win->k[0], kw = win->k[1], oh = win->out[0], ow = win->out[1];
+  struct tk_plan *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->src = w;
+  p->win = *win;
+  p->c = c;
+  p->m = m;
+  p->ncb = (c + 15) / 16;
+  p->nmb = (m + 15) / 16;
+  p->nsg = (p->nmb + TK_SG - 1) / TK_SG;
+  if (!(p->tap = malloc((size_t)(kh * kw > 0 ? kh * kw : 1) * sizeof *p->tap))) {
+    tk_plan_free(p);
+    return NULL;
+  }
+  for (int64_t ky = 0; ky < kh; ky++)
+    for (int64_t kx = 0; kx < kw; kx++) {
+      struct tk_tap *t = &p->tap[p->ntap];
+      int q = 0;
+      for (int64_t oy = 0; oy < oh; oy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+          int64_t iy = oy * win->s[0] - win->pb[0] + ky * win->d[0];
+          int64_t ix = ox * win->s[1] - win->pb[1] + kx * win->d[1];
+          if (iy < 0 || iy >= win->in[0] || ix < 0 || ix >= win->in[1]) continue;
+          t->pos[q] = (int32_t)(oy * ow + ox);
+          t->in[q++] = (int32_t)(iy * win->in[1] + ix);
+        }
+      if (!q) continue;
+      t->q = q;
+      t->mb = tk_mb_for(q);
+      t->k = ky * kw + kx;
+      t->xg = p->xg_floats;
+      p->xg_floats += p->ncb * 16 * q;
+      p->ntap++;
+    }
+  size_t nw = (size_t)(p->ntap * p->ncb * 16 * p->nmb * 16);
+  if (!(p->w = aligned_alloc(64, (nw > 16 ? nw : 16) * sizeof *p->w))) {
+    tk_plan_free(p);
+    return NULL;
+  }
+  float *d = p->w;
+  for (int64_t sg = 0; sg < p->nsg; sg++)
+    for (int64_t ti = 0; ti < p->ntap; ti++) {
+      const struct tk_tap *t = &p->tap[ti];
+      int64_t b0 = sg * TK_SG, r = p->nmb - b0 < TK_SG ? p->nmb - b0 : TK_SG;
+      while (r > 0) {
+        int pc = tk_piece(t->mb, r);
+        for (int64_t ch = 0; ch < p->ncb * 16; ch++)
+          for (int b = 0; b < pc; b++)
+            for (int l = 0; l < 16; l++) {
+              int64_t f = (b0 + b) * 16 + l;
+              *d++ = f < m && ch < c ? w[(f * c + ch) * kh * kw + t->k] : 0.0f;
+            }
+        b0 += pc;
+        r -= pc;
+      }
+    }
+  return p;
+}
+
+#ifdef TK_X86
+struct tk_job {
+  const struct tk_plan *p;
+  const float *xg, *bias;
+  struct pn_act act;
+  float *y;
+  int64_t pout;
+};
+
+/* Chunk ch: image ch / nsg, filter blocks of group ch % nsg: every tap's pieces into the
+** accumulators, then per block of 16 filters the accumulators transposed (positions x filters ->
+** filters x positions) and stored with act((sum + bias) + residual). */
+__attribute__((target("avx512f"))) static void tk_chunk(void *arg, int64_t ch) {
+  const struct tk_job *j = arg;
+  const struct tk_plan *p = j->p;
+  int64_t n = ch / p->nsg, sg = ch % p->nsg, pout = j->pout;
+  int64_t nmb = p->nmb - sg * TK_SG < TK_SG ? p->nmb - sg * TK_SG : TK_SG;
+  _Alignas(64) float acc[TK_MAX_POUT * TK_SG * 16];
+  memset(acc, 0, (size_t)pout * TK_SG * 16 * sizeof *acc);
+  const float *wp = p->w + sg * TK_SG * 16 * p->ncb * 16 * p->ntap;
+  const float *xg = j->xg + n * p->xg_floats;
+  for (int64_t ti = 0; ti < p->ntap; ti++) {
+    const struct tk_tap *t = &p->tap[ti];
+    int64_t b0 = 0, r = nmb;
+    while (r > 0) {
+      int pc = tk_piece(t->mb, r);
+      tk_fns[pc / 2][t->q - 1](wp, xg + t->xg, p->ncb, acc + b0 * 16, t->pos);
+      wp += p->ncb * 16 * pc * 16;
+      b0 += pc;
+      r -= pc;
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps(), vlo = _mm512_set1_ps(j->act.lo),
+               vhi = _mm512_set1_ps(j->act.hi);
+  const __mmask16 pm = (__mmask16)((1u << pout) - 1);
+  for (int64_t b = 0; b < nmb; b++) {
+    __m512 r[16];
+    for (int64_t q = 0; q < 16; q++)
+      r[q] = q < pout ? _mm512_load_ps(acc + q * TK_SG * 16 + b * 16) : zero;
+    dw_tr16(r);   /* r[l] lane q: filter l of the block at position q */
+    int64_t f0 = (sg * TK_SG + b) * 16, nl = p->m - f0 < 16 ? p->m - f0 : 16;
+    for (int64_t l = 0; l < nl; l++) {
+      float *yr = j->y + (n * p->m + f0 + l) * pout;
+      __m512 v = r[l];
+      if (j->bias) v = _mm512_add_ps(v, _mm512_set1_ps(j->bias[f0 + l]));
+      if (j->act.res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(pm, pn_act_res(&j->act, yr)));
+      _mm512_mask_storeu_ps(yr, pm, dw_act(v, j->act, vlo, vhi));
+    }
+  }
+}
+
+/* The inputs of n images gathered per tap into xg (tk_plan), through xt (p->ncb * pin * 16 floats):
+** each image's input, 16 channels x 16 positions transposed at a time, xt[cb][pos][16]. */
+__attribute__((target("avx512f"))) static void tk_gather(const struct tk_plan *p, const float *x,
+                                                         int64_t nimg, int64_t pin, float *xg,
+                                                         float *xt) {
+  for (int64_t n = 0; n < nimg; n++) {
+    const float *xn = x + n * p->c * pin;
+    for (int64_t cb = 0; cb < p->ncb; cb++) {
+      int64_t nl = p->c - cb * 16 < 16 ? p->c - cb * 16 : 16;
+      for (int64_t p0 = 0; p0 < pin; p0 += 16) {
+        int64_t np = pin - p0 < 16 ? pin - p0 : 16;
+        __mmask16 pm = (__mmask16)((1u << np) - 1);
+        __m512 r[16];
+        for (int64_t l = 0; l < 16; l++)
+          r[l] = l < nl ? _mm512_maskz_loadu_ps(pm, xn + (cb * 16 + l) * pin + p0)
+                        : _mm512_setzero_ps();
+        dw_tr16(r);
+        for (int64_t i = 0; i < np; i++) _mm512_store_ps(xt + (cb * pin + p0 + i) * 16, r[i]);
+      }
+    }
+    float *xgn = xg + n * p->xg_floats;
+    for (int64_t ti = 0; ti < p->ntap; ti++) {
+      const struct tk_tap *t = &p->tap[ti];
+      float *d = xgn + t->xg;
+      for (int64_t cb = 0; cb < p->ncb; cb++)
+        for (int q = 0; q < t->q; q++, d += 16)
+          _mm512_store_ps(d, _mm512_load_ps(xt + (cb * pin + t->in[q]) * 16));
+    }
+  }
+}
+
+static _Thread_local float *tk_buf;   /* conv_tiny's transposed input and gathered taps */
+static _Thread_local int64_t tk_cap;
+#endif
+
+/* Does conv_tiny take the convolution (its caller has a cache)? */
+static bool tiny_fits(const struct conv_geo *g, int64_t pin, int64_t pout) {
+#ifdef TK_X86
+  return g->group == 1 && g->w.nsp == 2 && pout <= TK_MAX_POUT && g->n * pout < PN_GEMM_NR &&
+         pin <= TK_MAX_PIN && pn_cpu_level() >= PN_CPU_AVX512;
+#else
+  (void)g, (void)pin, (void)pout;
+  return false;
+#endif
+}
+
+/* The convolution by the tiny-output path (tiny_fits), act (its residual included) in the
+** stores: 0, or -1 when out of memory (nothing written). */
+static int conv_tiny(struct pn_conv_cache **cache, const float *x, const float *w,
+                     const float *bias, struct pn_act act, float *y, const struct conv_geo *g,
+                     int64_t pin, int64_t pout, int threads) {
+#ifdef TK_X86
+  struct pn_conv_cache *c = *cache;
+  if (!c && !(*cache = c = calloc(1, sizeof *c))) return -1;
+  struct tk_plan *p = c->tk;
+  if (p && (p->src != w || p->c != g->c || p->m != g->m || !same_window(&p->win, &g->w))) {
+    tk_plan_free(p);
+    c->tk = p = NULL;
+  }
+  if (!p && !(c->tk = p = tk_plan_new(w, g->c, g->m, &g->w))) return -1;
+  int64_t xt_floats = p->ncb * pin * 16, need = g->n * p->xg_floats + xt_floats + 16;
+  if (need > tk_cap) {   /* kept per thread across calls */
+    free(tk_buf);
+    tk_cap = 0;
+    if (!(tk_buf = aligned_alloc(64, (size_t)(need + 15) / 16 * 16 * sizeof *tk_buf))) return -1;
+    tk_cap = need;
+  }
+  float *xg = tk_buf;
+  tk_gather(p, x, g->n, pin, xg, tk_buf + g->n * p->xg_floats);
+  struct tk_job j = {p, xg, bias, act, y, pout};
+  pn_par_for(threads, g->n * p->nsg, tk_chunk, &j);
+  return 0;
+#else
+  (void)cache, (void)x, (void)w, (void)bias, (void)act, (void)y, (void)g, (void)pin, (void)pout,
+      (void)threads;
+  return -1;
+#endif
+}
+
+bool pn_conv_cache_tiny(const struct pn_conv_cache *c) { return c && c->tk; }
 
 static _Thread_local float *sk_buf;   /* conv_skinny's colT, or B and C */
 static _Thread_local int64_t sk_cap;
@@ -1255,6 +1565,12 @@ static int conv_run(const struct pn_op_args *a, const struct pn_tensor *const *i
       *res_done = true;
       return PN_OK;
     }
+  }
+  if (cache && tiny_fits(&g, pin, pout)) {
+    if (conv_tiny(cache, xp, wp, bp, full, yp, &g, pin, pout, threads))
+      return pn_op_err(a, PN_ERR_NOMEM, "out of memory for the tiny-output path");
+    *res_done = true;
+    return PN_OK;
   }
   if (pout <= SKINNY_MAX_POUT) {
     if (conv_skinny(xp, wp, bp, act, yp, &g, cg, mg, ck, pin, pout, direct, threads, cache))

@@ -83,6 +83,9 @@ bool pn_conv_cache_winograd(const struct pn_conv_cache *c);
 int pn_conv_cache_winograd_tile(const struct pn_conv_cache *c);
 /* Does it hold filters packed for pn_gemm_run (the last run took the packed-GEMM path)? */
 bool pn_conv_cache_packed(const struct pn_conv_cache *c);
+/* Does it hold the tiny-output path's plan (the last run of a 2-D Conv of at most 16 output
+** positions of one image, with AVX-512, took that path: k_conv.c's conv_tiny)? */
+bool pn_conv_cache_tiny(const struct pn_conv_cache *c);
 
 /* Winograd F(2x2, 3x3) for 2-D 3x3 convolutions of stride 1 and dilation 1, group 1
 ** (k_winograd.c). pn_conv_run_act uses it when given a cache (constant weights, fused executor)

@@ -152,6 +152,19 @@ static void random_window(struct pn_window *w, int64_t ih, int64_t iw) {
   }
 }
 
+/* w becomes a 3x3 window with pads 1 (resnet's), dilation 1, strides 1-2, over an input of 1 to
+** max_in per side. */
+static void padded3x3_window(struct pn_window *w, int64_t max_in) {
+  for (int i = 0; i < 2; i++) {
+    w->k[i] = 3;
+    w->d[i] = 1;
+    w->s[i] = irand(1, 2);
+    w->pb[i] = w->pe[i] = 1;
+    w->in[i] = irand(1, max_in);
+    w->out[i] = (w->in[i] + 2 - 3) / w->s[i] + 1;
+  }
+}
+
 /* the implicit-im2col packer gives exactly what im2col + the row packer give */
 static void test_gemm_conv2d_pack(void **state) {
   (void)state;
@@ -217,7 +230,8 @@ static void conv_call(struct call *cl, const struct pn_window *w, int64_t group)
   pn_node_set_int(cl->g, cl->n, "group", group);
 }
 
-/* Y (n x m x out) against a double direct convolution of X by W (+ bias) with act: within
+/* Y (n x m x out) against a double direct convolution of X by W (+ bias, + act.res when set)
+** with act: within
 ** 1e-5 of (1 + the sum of |terms|) everywhere; else prints the geometry and the first output that
 ** is not, and returns false. */
 static bool conv_matches_direct(const struct pn_window *w_, int64_t n, int64_t c, int64_t m,
@@ -244,8 +258,13 @@ static bool conv_matches_direct(const struct pn_window *w_, int64_t n, int64_t c
                 s += t;
                 mag += fabs(t);
               }
+          int64_t yi = ((b * m + o) * w.out[0] + oy) * w.out[1] + ox;
+          if (act.res) {   /* a residual: act((conv + bias) + res) */
+            s += act.res[yi];
+            mag += fabs(act.res[yi]);
+          }
           s = act_ref(act, s);
-          float got = y[((b * m + o) * w.out[0] + oy) * w.out[1] + ox];
+          float got = y[yi];
           if (!(fabs(got - s) <= 1e-5 * (1 + mag))) {
             printf("conv n %lld c %lld m %lld group %lld in %lldx%lld k %lldx%lld s %lldx%lld d "
                    "%lldx%lld pads %lld %lld %lld %lld: y[%lld][%lld][%lld][%lld] = %.9g, want "
@@ -278,16 +297,7 @@ static void conv_case(bool depthwise, bool skinny, int threads) {
     m = irand(1, 40);
     do {
       random_window(&w, irand(1, 8), irand(1, 8));
-      if (irand(0, 1)) {
-        for (int i = 0; i < 2; i++) {
-          w.k[i] = 3;
-          w.d[i] = 1;
-          w.s[i] = irand(1, 2);
-          w.pb[i] = w.pe[i] = 1;
-          w.in[i] = irand(1, 4);
-          w.out[i] = (w.in[i] + 2 - 3) / w.s[i] + 1;
-        }
-      }
+      if (irand(0, 1)) padded3x3_window(&w, 4);
     } while (w.out[0] * w.out[1] > 16);
   }
   if (depthwise && irand(0, 3)) {   /* mostly the 3x3 shapes the fast planes take */
@@ -343,8 +353,9 @@ static void test_conv_cached_random(void **state) {
   omp_set_num_threads(1);
 }
 
-/* Small outputs (the skinny path: register-tiled AVX-512 dot products, or one packed GEMM over
-** the batch) with each kernel this CPU runs. */
+/* Small outputs (one image or a few: the tiny-output path with AVX-512, the skinny path's
+** dot products below it; batches: one packed GEMM over the images) with each kernel this CPU
+** runs. */
 static void test_conv_skinny_random(void **state) {
   (void)state;
   pn_cpu_set_level(-1);
@@ -357,10 +368,60 @@ static void test_conv_skinny_random(void **state) {
   omp_set_num_threads(1);
 }
 
+/* The tiny-output path (k_conv.c's conv_tiny, AVX-512: at most 16 output positions of one image
+** or of a few) against the double direct sum: random 2-D geometries (padded 3x3 kernels on 1x1 to
+** 8x8 maps at strides 1 and 2, resnet's; any kernel, stride, dilation and pads), channel and
+** filter counts across the 16-lane blocks and the 64-filter chunks (odd ones included), bias or
+** none, no activation, Relu or Clip, a residual or none, 1-3 threads; the cache holds its plan,
+** and a second run reuses it. */
+static void test_conv_tiny_random(void **state) {
+  (void)state;
+  pn_cpu_set_level(-1);
+  if (pn_cpu_level() < PN_CPU_AVX512) skip();
+  for (int rep = 0; rep < 300; rep++) {
+    int64_t n = irand(0, 3) ? 1 : irand(2, 3), c = irand(0, 3) ? irand(1, 70) : irand(100, 300);
+    int64_t m = irand(0, 3) ? irand(1, 150) : irand(150, 300);
+    struct pn_window w;
+    do {
+      random_window(&w, irand(1, 10), irand(1, 10));
+      if (irand(0, 1)) padded3x3_window(&w, 8);
+    } while (w.out[0] * w.out[1] > 16 || n * w.out[0] * w.out[1] >= 32);
+    struct call cl;
+    conv_call(&cl, &w, 1);
+    int64_t xd[4] = {n, c, w.in[0], w.in[1]}, wd[4] = {m, c, w.k[0], w.k[1]};
+    int64_t yd[4] = {n, m, w.out[0], w.out[1]};
+    struct pn_tensor *X = trand(PN_DT_FLOAT, 4, xd), *W = trand(PN_DT_FLOAT, 4, wd);
+    struct pn_tensor *B = trand(PN_DT_FLOAT, 1, &m), *R = trand(PN_DT_FLOAT, 4, yd);
+    struct pn_tensor *Y = pn_tensor_new(PN_DT_FLOAT, 4, yd);
+    assert_non_null(Y);
+    bool bias = irand(0, 1);
+    struct pn_act act = {(enum pn_act_kind)irand(0, 2), (float)urand(-1, 0.5), (float)urand(-0.5, 1),
+                         irand(0, 1) ? R->data : NULL, Y->data};
+    const struct pn_tensor *ins[3] = {X, W, B};
+    struct pn_op_args a = {&cl.ctx, cl.n, cl.opset};
+    struct pn_conv_cache *cache = NULL;
+    omp_set_num_threads((int)irand(1, 3));
+    for (int run = 0; run < 2; run++) {   /* the second run reuses the cache */
+      memset(Y->data, 0xff, pn_tensor_nbytes(Y));
+      assert_int_equal(pn_conv_run_fused(&a, ins, bias ? 3 : 2, Y, act, &cache), PN_OK);
+      assert_true(pn_conv_cache_tiny(cache));
+      if (!conv_matches_direct(&w, n, c, m, 1, X, W, bias ? B : NULL, act, Y)) {
+        printf("tiny conv, run %d, residual %d\n", run, act.res != NULL);
+        fail();
+      }
+    }
+    pn_conv_cache_free(cache);
+    pn_tensor_free(X), pn_tensor_free(W), pn_tensor_free(B), pn_tensor_free(R), pn_tensor_free(Y);
+    call_free(&cl);
+  }
+  omp_set_num_threads(1);
+}
+
 /* The splits among threads of the cached Conv paths give the bits of one thread: 1, 2 and 3
 ** threads on geometries each cut differently (a 7x7 map's 32 + 17 columns times blocks of
 ** filters, one panel of 25 columns, 1x1 and strided 3x3; the filters of a batch's one-panel
-** skinny GEMM over 1x1 and 2x2 maps; depthwise layers over the 200k multiply-add threshold,
+** skinny GEMM over 1x1 and 2x2 maps; the tiny-output path's chunks of 64 filters on 4x4, 2x2
+** and 1x1 maps, with filter and channel tails; depthwise layers over the 200k multiply-add threshold,
 ** channels in lanes and planes; Winograd's one block of tiles transformed once, in channel
 ** chunks, for every filter block), every output written (Y starts as NaN, so a skipped chunk
 ** fails), and one thread against the double direct sum. */
@@ -380,6 +441,11 @@ static void test_conv_threads_bits(void **state) {
       {1, 64, 64, 1, 8, 3, 1, 1},      /* Winograd, one block of 16 tiles: input shared */
       {1, 40, 80, 1, 7, 3, 1, 1},      /* the same, 7x7 (tiles past the edge) */
       {2, 24, 96, 1, 6, 3, 1, 1},      /* the same over 2 images of 3x3 tiles */
+      {1, 128, 128, 1, 4, 3, 1, 1},    /* tiny outputs: 4x4, 2 chunks of 64 filters */
+      {1, 256, 200, 1, 2, 3, 1, 1},    /* 2x2, 4 chunks, the last of one 16-filter block */
+      {1, 100, 72, 1, 8, 3, 2, 1},     /* 8x8 stride 2 to 4x4, channel and filter tails */
+      {1, 512, 520, 1, 1, 3, 1, 1},    /* 1x1: the centre tap, 9 chunks */
+      {2, 160, 144, 1, 4, 3, 2, 1},    /* 2 images of 2x2 from 4x4, stride 2 */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t n = cases[i].n, c = cases[i].c, m = cases[i].m, group = cases[i].group;
@@ -570,6 +636,7 @@ int main(void) {
       cmocka_unit_test(test_gemm_conv2d_pack),
       cmocka_unit_test(test_conv_cached_random),
       cmocka_unit_test(test_conv_skinny_random),
+      cmocka_unit_test(test_conv_tiny_random),
       cmocka_unit_test(test_conv_threads_bits),
       cmocka_unit_test(test_dw3x3_same_bits),
       cmocka_unit_test(test_matmul_cached_random),
