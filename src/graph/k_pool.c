@@ -243,8 +243,10 @@ DEF_MAX_POOL(double, max_pool_f64, -DBL_MAX)
 ** bookkeeping. Outputs whose window lies wholly inside the image (every row but the edges of a
 ** padded pool) are computed a whole output row at a time, tap by tap, in loops over the outputs
 ** that vectorise (maxps computes exactly that expression, NaNs included); windows that touch the
-** padding take the clipped scalar loop. Planes are shared among threads (pn_par_for: resnet's
-** 3x3 stride-2 pool of 64x112x112 took ~1 ms serially, 5-8% of the model). */
+** padding take the clipped scalar loop (with AVX-512, mp_planes512 takes every window, the
+** clipped ones included, and rows of 4 planes side by side). Planes are shared among threads
+** (pn_par_for: resnet's 3x3 stride-2 pool of 64x112x112 took ~1 ms serially, 5-8% of the
+** model). */
 struct mp_job {
   const float *x;
   float *y;
@@ -310,6 +312,130 @@ __attribute__((target("avx512f"))) static void mp_row512(const float *r, float *
     _mm512_mask_storeu_ps(y + o0, (__mmask16)((1u << cnt) - 1), acc);
   }
 }
+
+/* 2-D max pool rows with AVX-512, any padding: per block of 16 outputs of a row and kernel
+** column kx, the lanes whose window column kx lies inside the image (mp_cols, worked out once per
+** chunk from the pool's table). Each lane takes its first tap inside the image, then any greater
+** one (an ordered compare: a NaN tap is skipped, a NaN first tap stays), the taps in the scalar
+** loop's order, so the same bits, NaNs included; -FLT_MAX where a window is empty. The loads are
+** masked to the lanes inside the image, so the padding is never read. The same row of NP planes
+** runs side by side: which lanes have taken a value depends only on the masks, and each tap's
+** compare-and-take waits for the previous one, so one plane alone is bound by that latency (a
+** row of 8 outputs of resnet18's pool at 32x32: 9 dependent steps). */
+#define MP_MAX_OW 1024
+#define MP_MAX_KW 16
+#define MP_NP 4
+struct mp_cols {
+  __mmask16 lane[MP_MAX_OW / 16][MP_MAX_KW];   /* lanes whose column kx lies in the image */
+  __mmask16 el[MP_MAX_OW / 16][MP_MAX_KW][2];  /* sx 2: their elements in the two loads */
+  bool full[MP_MAX_OW / 16];                   /* every lane of the block sees every kx */
+};
+
+/* Spread the 8 bits of v to the even bits of 16. */
+static inline unsigned mp_even_bits(unsigned v) {
+  v &= 0xffu;
+  v = (v | v << 4) & 0x0f0fu;
+  v = (v | v << 2) & 0x3333u;
+  return (v | v << 1) & 0x5555u;
+}
+
+static void mp_cols_init(struct mp_cols *mc, const struct pn_window *w, const struct pool_tab *t) {
+  int64_t ow = w->out[1], kw = w->k[1];
+  for (int64_t b = 0; b < (ow + 15) / 16; b++) {
+    int64_t cnt = ow - b * 16 < 16 ? ow - b * 16 : 16;
+    mc->full[b] = true;
+    for (int64_t kx = 0; kx < kw; kx++) {
+      unsigned m = 0;
+      for (int64_t l = 0; l < cnt; l++)
+        if (t->lo[1][b * 16 + l] <= kx && kx < t->hi[1][b * 16 + l]) m |= 1u << l;
+      mc->lane[b][kx] = (__mmask16)m;
+      mc->el[b][kx][0] = (__mmask16)mp_even_bits(m);
+      mc->el[b][kx][1] = (__mmask16)mp_even_bits(m >> 8);
+      if (m != (1u << cnt) - 1) mc->full[b] = false;
+    }
+  }
+}
+
+/* The 16 lanes of a tap (sx 1 or 2) under the lane mask vm (elements e0, e1 for sx 2). */
+__attribute__((target("avx512f"), always_inline)) static inline __m512
+mp_load(uintptr_t q, int64_t sx, __mmask16 vm, __mmask16 e0, __mmask16 e1) {
+  if (sx == 1) return _mm512_maskz_loadu_ps(vm, (const float *)q);
+  return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(e0, (const float *)q), pn_x512_even(),
+                                _mm512_maskz_loadu_ps(e1, (const float *)(q + 64)));
+}
+
+/* Output row oy of NP planes: x the first plane (the others follow every ps floats), y its output
+** row (the others every ys floats). */
+__attribute__((target("avx512f"), always_inline)) static inline void
+mp_rows512(const float *x, int64_t ps, float *y, int64_t ys, int64_t oy, const struct pn_window *w,
+           const struct pool_tab *t, const struct mp_cols *mc, const int NP) {
+  int64_t ow = w->out[1], iw = w->in[1], kw = w->k[1], sx = w->s[1], dy = w->d[0], dx = w->d[1];
+  int64_t ly = t->lo[0][oy], hy = t->hi[0][oy], ry = t->st[0][oy] * iw;
+  const __m512 lowest = _mm512_set1_ps(-FLT_MAX);
+  for (int64_t b = 0; b < (ow + 15) / 16; b++) {
+    int64_t o0 = b * 16, cnt = ow - o0 < 16 ? ow - o0 : 16;
+    /* lane 0's window origin in the first plane, as an integer (it may lie outside the plane) */
+    uintptr_t org = (uintptr_t)x + (uintptr_t)((ry + t->st[1][o0]) * (int64_t)sizeof(float));
+    __m512 acc[MP_NP];
+    uintptr_t pstep = (uintptr_t)(ps * (int64_t)sizeof(float));
+    if (ly == 0 && hy == w->k[0] && mc->full[b]) {
+      /* every window of the block inside the image: the first tap, then any greater one */
+      __mmask16 vm = mc->lane[b][0], e0 = mc->el[b][0][0], e1 = mc->el[b][0][1];
+      for (int p = 0; p < NP; p++) acc[p] = mp_load(org + p * pstep, sx, vm, e0, e1);
+      for (int64_t ky = 0; ky < hy; ky++)
+        for (int64_t kx = 0; kx < kw; kx++) {
+          if (ky == 0 && kx == 0) continue;
+          uintptr_t q = org + (uintptr_t)((ky * dy * iw + kx * dx) * (int64_t)sizeof(float));
+          for (int p = 0; p < NP; p++, q += pstep) {
+            __m512 v = mp_load(q, sx, vm, e0, e1);
+            acc[p] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, acc[p], _CMP_GT_OQ), acc[p], v);
+          }
+        }
+      for (int p = 0; p < NP; p++) _mm512_mask_storeu_ps(y + p * ys + o0, vm, acc[p]);
+      continue;
+    }
+    for (int p = 0; p < NP; p++) acc[p] = _mm512_setzero_ps();
+    __mmask16 seen = 0;
+    for (int64_t ky = ly; ky < hy; ky++)
+      for (int64_t kx = 0; kx < kw; kx++) {
+        __mmask16 vm = mc->lane[b][kx], e0 = mc->el[b][kx][0], e1 = mc->el[b][kx][1];
+        if (!vm) continue;
+        uintptr_t q = org + (uintptr_t)((ky * dy * iw + kx * dx) * (int64_t)sizeof(float));
+        for (int p = 0; p < NP; p++, q += pstep) {
+          __m512 v = mp_load(q, sx, vm, e0, e1);
+          __mmask16 take = (__mmask16)((vm & ~seen) |
+                                       _mm512_mask_cmp_ps_mask((__mmask16)(vm & seen), v, acc[p],
+                                                               _CMP_GT_OQ));
+          acc[p] = _mm512_mask_mov_ps(acc[p], take, v);
+        }
+        seen |= vm;
+      }
+    for (int p = 0; p < NP; p++)
+      _mm512_mask_storeu_ps(y + p * ys + o0, (__mmask16)((1u << cnt) - 1),
+                            _mm512_mask_mov_ps(lowest, seen, acc[p]));
+  }
+}
+
+/* Planes [p0, p1) of the pool, MP_NP at a time. */
+__attribute__((target("avx512f"))) static void mp_planes512(const float *x, float *y, int64_t p0,
+                                                            int64_t p1, const struct pn_window *w,
+                                                            const struct pool_tab *t) {
+  struct mp_cols mc;
+  mp_cols_init(&mc, w, t);
+  int64_t ps = w->in[0] * w->in[1], ys = w->out[0] * w->out[1], ow = w->out[1];
+  for (int64_t pl = p0; pl < p1; pl += MP_NP) {
+    const float *xp = x + pl * ps;
+    float *yp = y + pl * ys;
+    for (int64_t oy = 0; oy < w->out[0]; oy++) {
+      switch (p1 - pl < MP_NP ? p1 - pl : MP_NP) {
+      case 1: mp_rows512(xp, ps, yp + oy * ow, ys, oy, w, t, &mc, 1); break;
+      case 2: mp_rows512(xp, ps, yp + oy * ow, ys, oy, w, t, &mc, 2); break;
+      case 3: mp_rows512(xp, ps, yp + oy * ow, ys, oy, w, t, &mc, 3); break;
+      default: mp_rows512(xp, ps, yp + oy * ow, ys, oy, w, t, &mc, 4); break;
+      }
+    }
+  }
+}
 #endif
 
 static void mp_chunk(void *arg, int64_t ch) {
@@ -327,6 +453,12 @@ static void mp_chunk(void *arg, int64_t ch) {
   cb = ca;
   while (cb < ow && t->lo[1][cb] == 0 && t->hi[1][cb] == kw) cb++;
   int64_t p1 = (ch + 1) * j->per < j->planes ? (ch + 1) * j->per : j->planes;
+#ifdef MP_X86
+  if (v512 && ow <= MP_MAX_OW && kw <= MP_MAX_KW) {
+    mp_planes512(j->x, j->y, ch * j->per, p1, w, t);
+    return;
+  }
+#endif
   for (int64_t pl = ch * j->per; pl < p1; pl++) {
     const float *xp = j->x + pl * ih * iw;
     float *yp = j->y + pl * oh * ow;
