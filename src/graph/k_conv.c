@@ -835,15 +835,20 @@ static void skinny_chunk(void *arg, int64_t ch) {
 ** position's value (a broadcast) into that position's accumulator: the outputs sit in registers
 ** (16 filters x up to 16 positions), no horizontal sums, and each weight is loaded once per call.
 ** Chunks are blocks of TK_SG x 16 filters (the threads split the output channels, never the
-** positions); a chunk's accumulators live in TK_MAX_POUT x TK_SG x 16 floats on its stack, and
-** are transposed back into the output rows with the bias, a residual and the activation. */
+** positions); a chunk's accumulators live in TK_MAX_POS x TK_SG x 16 floats on its stack, and
+** are transposed back into the output rows with the bias, a residual and the activation. Outputs
+** of 17 to TK_MAX_POS positions (one image; tiny_fits says which) run in groups of 16 positions,
+** each tap's weights shared by its groups (one filter block at a time). */
 #define TK_MAX_POUT 16
+#define TK_MAX_POS 64
 #define TK_SG 4
 
 struct tk_tap {
-  int32_t q;                          /* output positions the tap reaches (1..16) */
+  int32_t grp;                        /* its group of 16 output positions */
+  int32_t first;                      /* the first entry of its kernel tap (whose weights follow) */
+  int32_t q;                          /* output positions of the group the tap reaches (1..16) */
   int32_t mb;                         /* filter blocks its kernel takes at once: 1, 2 or 4 */
-  int32_t pos[TK_MAX_POUT];           /* those positions */
+  int32_t pos[TK_MAX_POUT];           /* those positions (within the group) */
   int32_t in[TK_MAX_POUT];            /* their input's offset in a channel plane */
   int64_t k;                          /* the tap's im2col row within a channel (ky * kw + kx) */
   int64_t xg;                         /* its gathered inputs' offset in xg */
@@ -852,7 +857,7 @@ struct tk_tap {
 struct tk_plan {
   const void *src;                    /* the weights it was made from */
   struct pn_window win;
-  int64_t c, m, ncb, nmb, nsg, ntap, xg_floats;
+  int64_t c, m, ncb, nmb, nsg, ntap, nk, xg_floats;
   struct tk_tap *tap;
   float *w;                           /* packed filters (64-byte aligned) */
 };
@@ -1111,31 +1116,38 @@ static struct tk_plan *tk_plan_new(const float *w, int64_t c, int64_t m,
   p->ncb = (c + 15) / 16;
   p->nmb = (m + 15) / 16;
   p->nsg = (p->nmb + TK_SG - 1) / TK_SG;
-  if (!(p->tap = malloc((size_t)(kh * kw > 0 ? kh * kw : 1) * sizeof *p->tap))) {
+  int64_t ngrp = (oh * ow + TK_MAX_POUT - 1) / TK_MAX_POUT;
+  if (!(p->tap = malloc((size_t)(kh * kw * ngrp > 0 ? kh * kw * ngrp : 1) * sizeof *p->tap))) {
     tk_plan_free(p);
     return NULL;
   }
   for (int64_t ky = 0; ky < kh; ky++)
     for (int64_t kx = 0; kx < kw; kx++) {
-      struct tk_tap *t = &p->tap[p->ntap];
-      int q = 0;
-      for (int64_t oy = 0; oy < oh; oy++)
-        for (int64_t ox = 0; ox < ow; ox++) {
-          int64_t iy = oy * win->s[0] - win->pb[0] + ky * win->d[0];
-          int64_t ix = ox * win->s[1] - win->pb[1] + kx * win->d[1];
+      int64_t e0 = p->ntap;
+      for (int64_t gi = 0; gi < ngrp; gi++) {
+        struct tk_tap *t = &p->tap[p->ntap];
+        int q = 0;
+        for (int64_t o = gi * TK_MAX_POUT; o < oh * ow && o < (gi + 1) * TK_MAX_POUT; o++) {
+          int64_t iy = o / ow * win->s[0] - win->pb[0] + ky * win->d[0];
+          int64_t ix = o % ow * win->s[1] - win->pb[1] + kx * win->d[1];
           if (iy < 0 || iy >= win->in[0] || ix < 0 || ix >= win->in[1]) continue;
-          t->pos[q] = (int32_t)(oy * ow + ox);
+          t->pos[q] = (int32_t)(o - gi * TK_MAX_POUT);
           t->in[q++] = (int32_t)(iy * win->in[1] + ix);
         }
-      if (!q) continue;
-      t->q = q;
-      t->mb = tk_mb_for(q);
-      t->k = ky * kw + kx;
-      t->xg = p->xg_floats;
-      p->xg_floats += p->ncb * 16 * q;
-      p->ntap++;
+        if (!q) continue;
+        t->grp = (int32_t)gi;
+        t->first = p->ntap == e0;
+        t->q = q;
+        /* with several groups the tap's weights are shared by their entries: one block at once */
+        t->mb = ngrp > 1 ? 1 : tk_mb_for(q);
+        t->k = ky * kw + kx;
+        t->xg = p->xg_floats;
+        p->xg_floats += p->ncb * 16 * q;
+        p->ntap++;
+      }
+      if (p->ntap > e0) p->nk++;
     }
-  size_t nw = (size_t)(p->ntap * p->ncb * 16 * p->nmb * 16);
+  size_t nw = (size_t)(p->nk * p->ncb * 16 * p->nmb * 16);
   if (!(p->w = aligned_alloc(64, (nw > 16 ? nw : 16) * sizeof *p->w))) {
     tk_plan_free(p);
     return NULL;
@@ -1144,6 +1156,7 @@ static struct tk_plan *tk_plan_new(const float *w, int64_t c, int64_t m,
   for (int64_t sg = 0; sg < p->nsg; sg++)
     for (int64_t ti = 0; ti < p->ntap; ti++) {
       const struct tk_tap *t = &p->tap[ti];
+      if (!t->first) continue;
       int64_t b0 = sg * TK_SG, r = p->nmb - b0 < TK_SG ? p->nmb - b0 : TK_SG;
       while (r > 0) {
         int pc = tk_piece(t->mb, r);
@@ -1166,7 +1179,7 @@ struct tk_job {
   const float *xg, *bias;
   struct pn_act act;
   float *y;
-  int64_t pout;
+  int64_t pout, nsub;                 /* nsub: parts of a chunk of filter blocks (several groups) */
 };
 
 /* Chunk ch: image ch / nsg, filter blocks of group ch % nsg: every tap's pieces into the
@@ -1175,18 +1188,26 @@ struct tk_job {
 __attribute__((target("avx512f"))) static void tk_chunk(void *arg, int64_t ch) {
   const struct tk_job *j = arg;
   const struct tk_plan *p = j->p;
-  int64_t n = ch / p->nsg, sg = ch % p->nsg, pout = j->pout;
+  int64_t sub = ch % j->nsub, n = ch / j->nsub / p->nsg, sg = ch / j->nsub % p->nsg, pout = j->pout;
   int64_t nmb = p->nmb - sg * TK_SG < TK_SG ? p->nmb - sg * TK_SG : TK_SG;
-  _Alignas(64) float acc[TK_MAX_POUT * TK_SG * 16];
+  /* this part's filter blocks [bs, be) of the chunk's (one block at a time when nsub > 1) */
+  int64_t per = (nmb + j->nsub - 1) / j->nsub, bs = sub * per, be = bs + per < nmb ? bs + per : nmb;
+  if (bs >= be) return;
+  _Alignas(64) float acc[TK_MAX_POS * TK_SG * 16];
   memset(acc, 0, (size_t)pout * TK_SG * 16 * sizeof *acc);
-  const float *wp = p->w + sg * TK_SG * 16 * p->ncb * 16 * p->ntap;
+  const float *wp = p->w + sg * TK_SG * 16 * p->ncb * 16 * p->nk;
   const float *xg = j->xg + n * p->xg_floats;
-  for (int64_t ti = 0; ti < p->ntap; ti++) {
-    const struct tk_tap *t = &p->tap[ti];
+  for (int64_t t0 = 0, t1; t0 < p->ntap; t0 = t1) {
+    /* the entries [t0, t1) of one kernel tap (one a group of positions) share its weights */
+    for (t1 = t0 + 1; t1 < p->ntap && !p->tap[t1].first; t1++) {}
     int64_t b0 = 0, r = nmb;
     while (r > 0) {
-      int pc = tk_piece(t->mb, r);
-      tk_fns[pc / 2][t->q - 1](wp, xg + t->xg, p->ncb, acc + b0 * 16, t->pos);
+      int pc = tk_piece(p->tap[t0].mb, r);
+      for (int64_t ti = t0; ti < t1 && b0 >= bs && b0 < be; ti++) {
+        const struct tk_tap *t = &p->tap[ti];
+        tk_fns[pc / 2][t->q - 1](wp, xg + t->xg, p->ncb,
+                                 acc + (t->grp * TK_MAX_POUT * TK_SG + b0) * 16, t->pos);
+      }
       wp += p->ncb * 16 * pc * 16;
       b0 += pc;
       r -= pc;
@@ -1194,15 +1215,17 @@ __attribute__((target("avx512f"))) static void tk_chunk(void *arg, int64_t ch) {
   }
   const __m512 zero = _mm512_setzero_ps(), vlo = _mm512_set1_ps(j->act.lo),
                vhi = _mm512_set1_ps(j->act.hi);
-  const __mmask16 pm = (__mmask16)((1u << pout) - 1);
-  for (int64_t b = 0; b < nmb; b++) {
+  for (int64_t o0 = 0; o0 < pout; o0 += TK_MAX_POUT)
+  for (int64_t b = bs; b < be; b++) {
+    int64_t np = pout - o0 < 16 ? pout - o0 : 16;
+    const __mmask16 pm = (__mmask16)((1u << np) - 1);
     __m512 r[16];
     for (int64_t q = 0; q < 16; q++)
-      r[q] = q < pout ? _mm512_load_ps(acc + q * TK_SG * 16 + b * 16) : zero;
-    dw_tr16(r);   /* r[l] lane q: filter l of the block at position q */
+      r[q] = q < np ? _mm512_load_ps(acc + ((o0 + q) * TK_SG + b) * 16) : zero;
+    dw_tr16(r);   /* r[l] lane q: filter l of the block at position o0 + q */
     int64_t f0 = (sg * TK_SG + b) * 16, nl = p->m - f0 < 16 ? p->m - f0 : 16;
     for (int64_t l = 0; l < nl; l++) {
-      float *yr = j->y + (n * p->m + f0 + l) * pout;
+      float *yr = j->y + (n * p->m + f0 + l) * pout + o0;
       __m512 v = r[l];
       if (j->bias) v = _mm512_add_ps(v, _mm512_set1_ps(j->bias[f0 + l]));
       if (j->act.res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(pm, pn_act_res(&j->act, yr)));
@@ -1246,13 +1269,24 @@ static _Thread_local float *tk_buf;   /* conv_tiny's transposed input and gather
 static _Thread_local int64_t tk_cap;
 #endif
 
-/* Does conv_tiny take the convolution (its caller has a cache)? */
-static bool tiny_fits(const struct conv_geo *g, int64_t pin, int64_t pout) {
+int64_t pn_tiny_max_pos = TK_MAX_POS;
+
+/* Does conv_tiny take the convolution (its caller has a cache)? Up to 16 output positions, any
+** (one image or a few). Above that, in groups of 16 positions of one image, only where it was
+** measured faster: 3x3 Convs of at most 64 channels and filters on 8x8 maps, resnet18's layer1 at
+** 32x32 (one thread, per node, ~31 -> ~22 us against Winograd's F(2x2); two threads 17-18 -> 14-15
+** us); not with 128 (82 -> 104 us), nor 1x1 ones (mobilenetv2's on 7x7 maps, 102-255 -> 112-270
+** us against the packed GEMM; resnet18's 64 -> 128 stride 2 at 8x8, 8.3 -> 11.4 us). */
+static bool tiny_fits(const struct conv_geo *g, int64_t pin, int64_t pout, int64_t kp) {
 #ifdef TK_X86
-  return g->group == 1 && g->w.nsp == 2 && pout <= TK_MAX_POUT && g->n * pout < PN_GEMM_NR &&
-         pin <= TK_MAX_PIN && pn_cpu_level() >= PN_CPU_AVX512;
+  bool size_ok = pout <= TK_MAX_POUT
+                     ? g->n * pout < PN_GEMM_NR
+                     : g->n == 1 && pout <= pn_tiny_max_pos && pout <= TK_MAX_POS && kp > 1 &&
+                           g->c <= 64 && g->m <= 64;
+  return g->group == 1 && g->w.nsp == 2 && size_ok && pin <= TK_MAX_PIN &&
+         pn_cpu_level() >= PN_CPU_AVX512;
 #else
-  (void)g, (void)pin, (void)pout;
+  (void)g, (void)pin, (void)pout, (void)kp;
   return false;
 #endif
 }
@@ -1280,8 +1314,15 @@ static int conv_tiny(struct pn_conv_cache **cache, const float *x, const float *
   }
   float *xg = tk_buf;
   tk_gather(p, x, g->n, pin, xg, tk_buf + g->n * p->xg_floats);
-  struct tk_job j = {p, xg, bias, act, y, pout};
-  pn_par_for(threads, g->n * p->nsg, tk_chunk, &j);
+  struct tk_job j = {p, xg, bias, act, y, pout, 1};
+  /* several groups of positions (one filter block at a time): with fewer chunks of TK_SG blocks
+  ** than 2 a thread, each is cut into parts of whole blocks (layer1 of resnet18 at 32x32: 64
+  ** filters, one chunk). Every output is the same sum whichever part computes it. */
+  if (pout > TK_MAX_POUT && g->n * p->nsg < 2 * threads) {
+    j.nsub = (2 * threads + g->n * p->nsg - 1) / (g->n * p->nsg);
+    if (j.nsub > TK_SG) j.nsub = TK_SG;
+  }
+  pn_par_for(threads, g->n * p->nsg * j.nsub, tk_chunk, &j);
   return 0;
 #else
   (void)cache, (void)x, (void)w, (void)bias, (void)act, (void)y, (void)g, (void)pin, (void)pout,
@@ -1536,6 +1577,15 @@ static int conv_run(const struct pn_op_args *a, const struct pn_tensor *const *i
     conv_depthwise2d(xp, wp, bp, act, cache != NULL, yp, g.n, g.c, g.m, w, threads);
     return PN_OK;
   }
+  /* the tiny-output path: above 16 positions before Winograd, up to 16 where Winograd does not
+  ** take them (it does only when tests lower its tile threshold) */
+  bool tiny = cache && tiny_fits(&g, pin, pout, kp);
+  if (tiny && pout > TK_MAX_POUT) {
+    if (conv_tiny(cache, xp, wp, bp, full, yp, &g, pin, pout, threads))
+      return pn_op_err(a, PN_ERR_NOMEM, "out of memory for the tiny-output path");
+    *res_done = true;
+    return PN_OK;
+  }
   if (cache && pn_winograd_fits(w, g.group, g.n, g.c, g.m)) {
     struct pn_conv_cache *c = *cache;
     int tile = pn_winograd_tile(w, g.c, g.m);
@@ -1566,7 +1616,7 @@ static int conv_run(const struct pn_op_args *a, const struct pn_tensor *const *i
       return PN_OK;
     }
   }
-  if (cache && tiny_fits(&g, pin, pout)) {
+  if (tiny) {
     if (conv_tiny(cache, xp, wp, bp, full, yp, &g, pin, pout, threads))
       return pn_op_err(a, PN_ERR_NOMEM, "out of memory for the tiny-output path");
     *res_done = true;

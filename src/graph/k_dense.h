@@ -84,8 +84,11 @@ int pn_conv_cache_winograd_tile(const struct pn_conv_cache *c);
 /* Does it hold filters packed for pn_gemm_run (the last run took the packed-GEMM path)? */
 bool pn_conv_cache_packed(const struct pn_conv_cache *c);
 /* Does it hold the tiny-output path's plan (the last run of a 2-D Conv of at most 16 output
-** positions of one image, with AVX-512, took that path: k_conv.c's conv_tiny)? */
+** positions of one image or a few, or of up to pn_tiny_max_pos (64) of one image with few
+** channels, with AVX-512, took that path: k_conv.c's conv_tiny)? Tests lower the bound to 16 where
+** they want Winograd on small maps. */
 bool pn_conv_cache_tiny(const struct pn_conv_cache *c);
+extern int64_t pn_tiny_max_pos;
 
 /* Winograd F(2x2, 3x3) for 2-D 3x3 convolutions of stride 1 and dilation 1, group 1
 ** (k_winograd.c). pn_conv_run_act uses it when given a cache (constant weights, fused executor)

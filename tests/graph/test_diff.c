@@ -10,7 +10,8 @@
 **   saved       the optimized copy written as ONNX and read back, fused, 1 thread
 ** The fused executors run every 3x3 stride-1 Conv by Winograd's algorithm (k_winograd.c), however
 ** few its output tiles (pn_winograd_min_tiles = 1 here), so the random graphs reach it too (by
-** F(4x4, 3x3) in odd-numbered graphs on CPUs with AVX-512, by F(2x2, 3x3) in the others), and
+** F(4x4, 3x3) in odd-numbered graphs on CPUs with AVX-512, by F(2x2, 3x3) in the others; in one
+** graph in four those of 17-64 output positions and few channels take k_conv.c's tiny path), and
 ** every MatMul by a constant 2-D weight by k_gemm.c's packed GEMM (the reference: OpenBLAS).
 ** Every executor runs twice on different inputs (the second run reuses its state: Conv caches,
 ** evaluated constants), and a graph with a symbolic batch runs a third time at another batch.
@@ -384,8 +385,10 @@ int main(int argc, char **argv) {
   struct stats st = {0};
   double t0 = pn_now();
   for (uint64_t k = seed; k < seed + count; k++) {
-    /* odd graphs: F(4x4, 3x3) wherever it runs (AVX-512), even ones F(2x2) */
+    /* odd graphs: F(4x4, 3x3) wherever it runs (AVX-512), even ones F(2x2); one in four (k = 2
+    ** mod 4) gives the 3x3 Convs of 17-64 positions and few channels to the tiny-output path */
     pn_winograd_f4_min_out = pn_winograd_f4_min_out_any = k % 2 ? 1 : INT64_MAX;
+    pn_tiny_max_pos = k % 4 == 2 ? 64 : 16;
     test_graph(k, dump_dir, &st);
     fflush(stdout);
   }

@@ -338,8 +338,10 @@ static void conv_case(bool depthwise, bool skinny, int threads) {
       printf("%s conv, run %d\n", depthwise ? "depthwise" : "group-1", run);
       fail();
     }
-    /* group 1 over more than 16 output positions, not by Winograd: the packed GEMM took it */
-    if (!depthwise && w.out[0] * w.out[1] > 16 && !pn_conv_cache_winograd(cache))
+    /* group 1 over more than 16 output positions, not by Winograd nor the tiny-output path (up
+    ** to 64 positions of few channels): the packed GEMM took it */
+    if (!depthwise && w.out[0] * w.out[1] > 16 && !pn_conv_cache_winograd(cache) &&
+        !pn_conv_cache_tiny(cache))
       assert_true(pn_conv_cache_packed(cache));
   }
   pn_conv_cache_free(cache);
@@ -369,23 +371,30 @@ static void test_conv_skinny_random(void **state) {
 }
 
 /* The tiny-output path (k_conv.c's conv_tiny, AVX-512: at most 16 output positions of one image
-** or of a few) against the double direct sum: random 2-D geometries (padded 3x3 kernels on 1x1 to
-** 8x8 maps at strides 1 and 2, resnet's; any kernel, stride, dilation and pads), channel and
-** filter counts across the 16-lane blocks and the 64-filter chunks (odd ones included), bias or
-** none, no activation, Relu or Clip, a residual or none, 1-3 threads; the cache holds its plan,
-** and a second run reuses it. */
+** or of a few; 17-64 positions of one image in groups of 16, with at most 64 channels and
+** filters and a kernel larger than 1x1) against the double direct sum: random 2-D geometries
+** (padded 3x3 kernels on 1x1 to 8x8 maps at strides 1 and 2, resnet's; any kernel, stride,
+** dilation and pads), channel and filter counts across the 16-lane blocks and the 64-filter
+** chunks (odd ones included), bias or none, no activation, Relu or Clip, a residual or none, 1-3
+** threads; the cache holds its plan, and a second run reuses it. */
 static void test_conv_tiny_random(void **state) {
   (void)state;
   pn_cpu_set_level(-1);
   if (pn_cpu_level() < PN_CPU_AVX512) skip();
   for (int rep = 0; rep < 300; rep++) {
-    int64_t n = irand(0, 3) ? 1 : irand(2, 3), c = irand(0, 3) ? irand(1, 70) : irand(100, 300);
-    int64_t m = irand(0, 3) ? irand(1, 150) : irand(150, 300);
+    bool groups = irand(0, 2) == 0;   /* 17-64 positions */
+    int64_t n = irand(0, 3) || groups ? 1 : irand(2, 3);
+    int64_t c = groups ? irand(1, 64) : irand(0, 3) ? irand(1, 70) : irand(100, 300);
+    int64_t m = groups ? irand(1, 64) : irand(0, 3) ? irand(1, 150) : irand(150, 300);
     struct pn_window w;
-    do {
-      random_window(&w, irand(1, 10), irand(1, 10));
-      if (irand(0, 1)) padded3x3_window(&w, 8);
-    } while (w.out[0] * w.out[1] > 16 || n * w.out[0] * w.out[1] >= 32);
+    for (;;) {
+      random_window(&w, irand(1, groups ? 14 : 10), irand(1, groups ? 14 : 10));
+      if (irand(0, 1)) padded3x3_window(&w, groups ? 9 : 8);
+      int64_t pout = w.out[0] * w.out[1];
+      if (groups ? pout > 16 && pout <= 64 && w.k[0] * w.k[1] > 1
+                 : pout <= 16 && n * pout < 32)
+        break;
+    }
     struct call cl;
     conv_call(&cl, &w, 1);
     int64_t xd[4] = {n, c, w.in[0], w.in[1]}, wd[4] = {m, c, w.k[0], w.k[1]};
@@ -438,7 +447,7 @@ static void test_conv_threads_bits(void **state) {
       {1, 480, 480, 480, 7, 3, 1, 1},  /* depthwise 7x7: channels in lanes, 30 blocks */
       {1, 576, 576, 576, 14, 3, 2, 1}, /* depthwise stride 2 to 7x7 */
       {1, 24, 24, 24, 96, 3, 1, 1},    /* depthwise planes (wider than the lanes' bound) */
-      {1, 64, 64, 1, 8, 3, 1, 1},      /* Winograd, one block of 16 tiles: input shared */
+      {1, 64, 72, 1, 8, 3, 1, 1},      /* Winograd, one block of 16 tiles: input shared */
       {1, 40, 80, 1, 7, 3, 1, 1},      /* the same, 7x7 (tiles past the edge) */
       {2, 24, 96, 1, 6, 3, 1, 1},      /* the same over 2 images of 3x3 tiles */
       {1, 128, 128, 1, 4, 3, 1, 1},    /* tiny outputs: 4x4, 2 chunks of 64 filters */
@@ -446,6 +455,8 @@ static void test_conv_threads_bits(void **state) {
       {1, 100, 72, 1, 8, 3, 2, 1},     /* 8x8 stride 2 to 4x4, channel and filter tails */
       {1, 512, 520, 1, 1, 3, 1, 1},    /* 1x1: the centre tap, 9 chunks */
       {2, 160, 144, 1, 4, 3, 2, 1},    /* 2 images of 2x2 from 4x4, stride 2 */
+      {1, 64, 64, 1, 8, 3, 1, 1},      /* tiny, 8x8 in 4 groups: the one chunk in parts */
+      {1, 48, 56, 1, 7, 3, 1, 1},      /* 7x7: groups of 16, 16, 16 and 1 positions */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t n = cases[i].n, c = cases[i].c, m = cases[i].m, group = cases[i].group;
