@@ -16,6 +16,7 @@
 #include "obf/obf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,7 +26,6 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <dirent.h>
-#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -152,22 +152,6 @@ struct file_job {
   struct pn_ctx ctx;            /* the job's own message: threads never share a context */
 };
 
-/* Wait until a written file's pages are on the disk and drop them from the page cache, so that the
-** next file's writes reuse recently freed pages: on this VM, writing bert's 7.5 GB bundle through an
-** ever-growing page cache spent 10-13 s of sys in write()'s copy into fresh pages, 5.6-7.5 s with
-** this. Durability is still the final fsync's (split syncs every file and the folder at the end). */
-static void drop_cache(const char *path) {
-#if defined(SYNC_FILE_RANGE_WRITE) && defined(POSIX_FADV_DONTNEED)
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-  posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  close(fd);
-#else
-  (void)path;
-#endif
-}
-
 static void make_file(const char *bundle_dir, int64_t opset, struct file_job *jb) {
   struct pn_prg fprg;
   if ((jb->rc = pn_prg_init(&jb->ctx, &fprg, jb->seed))) return;
@@ -184,7 +168,12 @@ static void make_file(const char *bundle_dir, int64_t opset, struct file_job *jb
   char *path = join_path(bundle_dir, jb->fname);
   jb->rc = path ? pn_onnx_save_file_gen_nosync(&jb->ctx, jb->an, path, dec.gen, dec.n) : nomem(&jb->ctx);
   pn_obf_decoys_free(&dec);
-  if (!jb->rc) drop_cache(path);
+  /* the written file's pages, once on the disk, leave the page cache, so that the next file's writes
+  ** reuse recently freed pages (with O_DIRECT only its last partial block went through the cache; where
+  ** a file system refuses O_DIRECT all of it: bert's 7.5 GB bundle through an ever-growing page cache
+  ** spent 10-13 s of sys in write()'s copy into fresh pages, 5.6-7.5 s with this). Durability is still
+  ** the final fsync's (split syncs every file and the folder at the end). */
+  if (!jb->rc) pn_drop_written_path(path);
   struct stat st;
   if (!jb->rc && stat(path, &st) == 0) jb->bytes = (uint64_t)st.st_size;
   free(path);

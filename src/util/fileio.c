@@ -384,6 +384,22 @@ void pn_atomic_abort(struct pn_atomic_file *af) {
   memset(af, 0, sizeof *af);
 }
 
+void pn_drop_written(int fd, uint64_t off, uint64_t len) {
+#if defined(SYNC_FILE_RANGE_WRITE) && defined(POSIX_FADV_DONTNEED)
+  sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+#else
+  (void)fd, (void)off, (void)len;
+#endif
+}
+
+void pn_drop_written_path(const char *path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  pn_drop_written(fd, 0, 0);
+  close(fd);
+}
+
 void pn_atomic_behind(struct pn_atomic_file *af) {
 #if defined(SYNC_FILE_RANGE_WRITE) && defined(POSIX_FADV_DONTNEED)
   if (!af || !af->f || !af->tmp || af->direct) return; /* O_DIRECT: no cache to keep small */
@@ -394,9 +410,7 @@ void pn_atomic_behind(struct pn_atomic_file *af) {
   uint64_t now = (uint64_t)pos;
   sync_file_range(fd, (off_t)af->behind_started, (off_t)(now - af->behind_started), SYNC_FILE_RANGE_WRITE);
   if (af->behind_started > af->behind_done) {
-    off_t from = (off_t)af->behind_done, len = (off_t)(af->behind_started - af->behind_done);
-    sync_file_range(fd, from, len, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-    posix_fadvise(fd, from, len, POSIX_FADV_DONTNEED);
+    pn_drop_written(fd, af->behind_done, af->behind_started - af->behind_done);
     af->behind_done = af->behind_started;
   }
   af->behind_started = now;

@@ -77,6 +77,12 @@ void pn_atomic_abort(struct pn_atomic_file *af);
 ** FIFO; a failure here is ignored (the write itself reports errors). */
 #define PN_ATOMIC_BEHIND_WINDOW ((uint64_t)32 << 20)
 void pn_atomic_behind(struct pn_atomic_file *af);
+/* Wait for the writeback of fd's bytes [off, off + len) (len 0: to the end), started here if it was
+** not, then drop their pages from the page cache: the write-behind's step, and split's for each
+** file written through the cache. No durability promise (the disk's cache, the metadata); errors
+** are ignored. _path: the same for a whole file by name. */
+void pn_drop_written(int fd, uint64_t off, uint64_t len);
+void pn_drop_written_path(const char *path);
 
 /* Deferred durability, for many files that become durable together (a bundle folder):
 ** pn_atomic_commit_nosync renames the temporary into place without waiting for the disk (it only
