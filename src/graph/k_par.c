@@ -7,8 +7,11 @@
 ** claimed from one atomic counter: the caller starts at once, a helper takes whatever is left
 ** when it wakes, and the caller waits only for chunks already claimed. A helper that wakes after
 ** the last claim finds nothing and goes back to sleep; the worst case is the serial time plus one
-** chunk. One job runs at a time; a call made while another is in flight (another thread, or from
-** inside a chunk) runs serially. */
+** chunk. The caller claims from the front and helpers from the back, so that with the same timing
+** each thread runs the same part of a node's work in every run (the same filter blocks, hence the
+** same weights in its own caches) while the split still follows who is running. One job runs at a
+** time; a call made while another is in flight (another thread, or from inside a chunk) runs
+** serially. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -27,21 +30,26 @@ static int par_tickets;                 /* helpers still allowed to join the cur
 static pn_par_fn par_fn;                /* the current job (under par_mu) */
 static void *par_arg;
 static int64_t par_n;
-static _Atomic uint64_t par_next;       /* generation << 32 | next chunk */
+static _Atomic uint64_t par_next;       /* generation << 32 | lo << 16 | hi: chunks [lo, hi) unclaimed */
 static _Atomic int64_t par_finished;    /* chunks of the current job completed */
 
-/* The next chunk of job generation g (of n chunks), or -1 when none is left or the job is over. */
-static int64_t claim(uint32_t g, int64_t n) {
+#define PAR_MAX_CHUNKS 0xffff   /* lo and hi are 16 bits; pn_par_for folds larger jobs */
+
+/* A chunk of job generation g from the front (the caller) or the back (helpers), or -1 when none
+** is left or the job is over. */
+static int64_t claim(uint32_t g, bool back) {
   uint64_t v = atomic_load(&par_next);
   for (;;) {
-    if ((uint32_t)(v >> 32) != g || (int64_t)(v & 0xffffffffu) >= n) return -1;
-    if (atomic_compare_exchange_weak(&par_next, &v, v + 1)) return (int64_t)(v & 0xffffffffu);
+    uint64_t lo = v >> 16 & 0xffff, hi = v & 0xffff;
+    if ((uint32_t)(v >> 32) != g || lo >= hi) return -1;
+    if (atomic_compare_exchange_weak(&par_next, &v, back ? v - 1 : v + 0x10000))
+      return (int64_t)(back ? hi - 1 : lo);
   }
 }
 
-static void run_chunks(uint32_t g, pn_par_fn fn, void *arg, int64_t n) {
+static void run_chunks(uint32_t g, pn_par_fn fn, void *arg, int64_t n, bool back) {
   int64_t c;
-  while ((c = claim(g, n)) >= 0) {
+  while ((c = claim(g, back)) >= 0) {
     fn(arg, c);
     if (atomic_fetch_add(&par_finished, 1) + 1 == n) {
       pthread_mutex_lock(&par_mu);
@@ -88,16 +96,32 @@ static void *helper_main(void *unused) {
     void *arg = par_arg;
     int64_t n = par_n;
     pthread_mutex_unlock(&par_mu);
-    run_chunks(seen, fn, arg, n);
+    run_chunks(seen, fn, arg, n, true);
     par_spin_next(seen);
     pthread_mutex_lock(&par_mu);
   }
   return NULL;
 }
 
+/* More chunks than a job holds: runs of consecutive chunks, each run one chunk of the job. */
+struct par_fold {
+  pn_par_fn fn;
+  void *arg;
+  int64_t n, per;
+};
+static void fold_chunk(void *arg, int64_t c) {
+  const struct par_fold *f = arg;
+  for (int64_t i = c * f->per; i < f->n && i < (c + 1) * f->per; i++) f->fn(f->arg, i);
+}
+
 void pn_par_for(int threads, int64_t nchunk, pn_par_fn fn, void *arg) {
   if (nchunk <= 0) return;
-  bool par = threads > 1 && nchunk > 1 && nchunk <= 0xffffffffLL;
+  if (threads > 1 && nchunk > PAR_MAX_CHUNKS) {
+    struct par_fold f = {fn, arg, nchunk, (nchunk + PAR_MAX_CHUNKS - 1) / PAR_MAX_CHUNKS};
+    pn_par_for(threads, (nchunk + f.per - 1) / f.per, fold_chunk, &f);
+    return;
+  }
+  bool par = threads > 1 && nchunk > 1;
   uint32_t g = 0;
   if (par) {
     pthread_mutex_lock(&par_mu);
@@ -125,7 +149,7 @@ void pn_par_for(int threads, int64_t nchunk, pn_par_fn fn, void *arg) {
         par_n = nchunk;
         par_tickets = want < par_helpers ? want : par_helpers;
         atomic_store(&par_finished, 0);
-        atomic_store(&par_next, (uint64_t)g << 32);
+        atomic_store(&par_next, (uint64_t)g << 32 | (uint64_t)nchunk);
         pthread_cond_broadcast(&par_work);
       }
     }
@@ -135,7 +159,7 @@ void pn_par_for(int threads, int64_t nchunk, pn_par_fn fn, void *arg) {
     for (int64_t c = 0; c < nchunk; c++) fn(arg, c);
     return;
   }
-  run_chunks(g, fn, arg, nchunk);
+  run_chunks(g, fn, arg, nchunk, false);
   /* wait only for chunks that helpers have claimed and not finished */
   for (int spin = 0; spin < 2000 && atomic_load(&par_finished) < nchunk; spin++)
 #if defined(__x86_64__) || defined(__i386__)

@@ -601,6 +601,19 @@ static void test_par_for(void **state) {
       pn_par_for(threads, n, n % 2 ? mark_nested : mark, &p);
       for (int i = 0; i < MAXC; i++) assert_int_equal(atomic_load(&hits[i]), i < n ? 1 : 0);
     }
+  /* more chunks than one job holds (65535): folded into runs of consecutive chunks */
+  enum { BIG = 200003 };
+  _Atomic int *big = malloc(BIG * sizeof *big);
+  assert_non_null(big);
+  static const int ns[] = {65535, 65536, 131071, BIG};
+  for (int threads = 1; threads <= 3; threads++)
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+      for (int i = 0; i < BIG; i++) atomic_store(&big[i], 0);
+      struct par_check p = {big, threads};
+      pn_par_for(threads, ns[k], mark, &p);
+      for (int i = 0; i < BIG; i++) assert_int_equal(atomic_load(&big[i]), i < ns[k] ? 1 : 0);
+    }
+  free(big);
 }
 
 int main(void) {
