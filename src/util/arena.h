@@ -16,9 +16,6 @@ void *pn_arena_alloc(struct pn_arena *a, size_t n);
 char *pn_arena_strdup(struct pn_arena *a, const char *s);
 char *pn_arena_strndup(struct pn_arena *a, const char *s, size_t n);
 void *pn_arena_memdup(struct pn_arena *a, const void *p, size_t n);
-/* Hand a malloc'd block of n bytes over to the arena: freed (with free) by pn_arena_free. 0, or -1
-** when out of memory (p is then still the caller's). */
-int pn_arena_adopt(struct pn_arena *a, void *p, size_t n);
 /* printf into the arena. */
 char *pn_arena_printf(struct pn_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Bytes handed out so far (for reports). */

@@ -455,9 +455,8 @@ static int load_edited(const char *path, const char *name, const char *key, cons
   return rc;
 }
 
-/* Large tensors (from 64 KiB) and a large file (from 1 MiB): the file is mapped and the graph takes
-** over protobuf-c's copies of the bytes instead of copying them (onnx_load.c); the graph is the one
-** saved, from the file and from a buffer, and frees cleanly (ASan: no leak, no double free). */
+/* Large tensors and a large file (from 1 MiB, which is mapped, not read into a buffer: onnx_load.c):
+** the graph is the one saved, from the file and from a buffer, and frees cleanly (ASan). */
 static void test_files_large(void **state) {
   (void)state;
   struct pn_ctx ctx = {0};
