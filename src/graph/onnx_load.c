@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -689,17 +688,16 @@ int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_gra
 
 int pn_onnx_load_file(struct pn_ctx *ctx, const char *path, struct pn_graph **out) {
   *out = NULL;
-  /* mapped: no read buffer in fresh memory (the weights are still copied twice: protobuf-c's copies,
-  ** then the graph's, and protobuf-c's are freed as the graph takes each tensor). Keeping protobuf-c's
-  ** copies as the graph's tensors instead (80dca97) made BERT/128 run 8-12% slower: freed, those
-  ** multi-MB blocks raise glibc's dynamic mmap threshold, and the executor's per-run outputs then come
-  ** from the heap instead of fresh mappings (Mul / Erf / Div on the GELU's 1.5 MB outputs 6.7 / 4.9 /
-  ** 3.4 ms against 1.6 / 2.1 / 1.4); the executor should not depend on that (its pool, exec.c). */
-  struct pn_mapped_file m;
-  int rc = pn_map_file(ctx, path, ONNX_MAX_BYTES, &m); /* its messages name the path */
+  /* read, not mapped: the executor's per-run buffers come from the heap only while glibc's dynamic
+  ** mmap threshold is high, and freeing the read buffer of a model under 32 MB is what raises it.
+  ** Mapped (80dca97), mobilenetv2/224's 4.8 MB activations were mapped and unmapped every run and its
+  ** one-thread ratio to ONNX Runtime went 1.14-1.18 -> 1.19-1.82; the executor should not depend on
+  ** that (its pool, exec.c). split and join map the model they load (bundle.c). */
+  uint8_t *buf;
+  size_t n;
+  int rc = pn_read_file(ctx, path, ONNX_MAX_BYTES, &buf, &n); /* its messages name the path */
   if (rc) return rc;
-  rc = pn_onnx_load_in(ctx, m.data, m.n, path, out);
-  pn_unmap_file(&m);
+  rc = pn_onnx_load_take(ctx, buf, n, path, out); /* frees buf */
   if (rc) pn_err_prefix(ctx, "%s", path);
   return rc;
 }
