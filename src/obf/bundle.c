@@ -67,11 +67,9 @@ static int sha256_hex(struct pn_ctx *ctx, const uint8_t *buf, size_t n, char out
 }
 
 /* Load a model file and its SHA-256 (of the model file's bytes; external data files, which its weights
-** may live in, are read by the loader from the file's folder and not hashed). The file's bytes are
-** hashed first and then handed to the loader, which frees them once parsed: the weights are held
-** about once while the model loads. */
+** may live in, are read by the loader from the file's folder and not hashed). The file is mapped
+** (pn_map_file), hashed, then parsed from the same bytes. */
 static int load_model(struct pn_ctx *ctx, const char *path, struct pn_graph **g, char sha[65]) {
-  /* mapped, not read into fresh memory (pn_onnx_load_file); the bytes hashed are the bytes parsed */
   struct pn_mapped_file m;
   int rc = pn_map_file(ctx, path, MODEL_MAX_BYTES, &m);
   if (rc) return rc;

@@ -81,13 +81,8 @@ static int open_sized(struct pn_ctx *ctx, const char *path, size_t max_bytes, in
   return PN_OK;
 }
 
-int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t **buf, size_t *n) {
-  *buf = NULL;
-  *n = 0;
-  int fd;
-  size_t size;
-  int rc = open_sized(ctx, path, max_bytes, &fd, &size);
-  if (rc) return rc;
+/* size bytes of the open file fd (then closed) into a malloc'd, NUL-terminated buffer */
+static int read_open(struct pn_ctx *ctx, const char *path, int fd, size_t size, uint8_t **buf) {
   uint8_t *b = malloc(size + 1);
   if (!b) {
     close(fd);
@@ -108,6 +103,16 @@ int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t
   close(fd);
   b[size] = 0;
   *buf = b;
+  return PN_OK;
+}
+
+int pn_read_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, uint8_t **buf, size_t *n) {
+  *buf = NULL;
+  *n = 0;
+  int fd;
+  size_t size;
+  int rc = open_sized(ctx, path, max_bytes, &fd, &size);
+  if (rc || (rc = read_open(ctx, path, fd, size, buf))) return rc;
   *n = size;
   return PN_OK;
 }
@@ -128,10 +133,11 @@ int pn_map_file(struct pn_ctx *ctx, const char *path, size_t max_bytes, struct p
       return PN_OK;
     }
   }
-  close(fd);
+  /* small, or not mappable: read from the descriptor already open and checked */
   uint8_t *b;
-  if ((rc = pn_read_file(ctx, path, max_bytes, &b, &m->n))) return rc;
+  if ((rc = read_open(ctx, path, fd, size, &b))) return rc;
   m->data = b;
+  m->n = size;
   return PN_OK;
 }
 
