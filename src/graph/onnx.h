@@ -21,6 +21,13 @@ PN_API int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n,
 ** names that file, whose folder holds its external data (NULL: refused as by pn_onnx_load). */
 PN_API int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path,
                            struct pn_graph **out /* OUT */);
+/* pn_onnx_load_in for a tool that loads a model, uses it and exits (Proteus's split and join): each
+** weight from 64 KiB keeps protobuf-c's parsed copy of its bytes instead of being copied again, so the
+** weights are written once into fresh memory, not twice. Those blocks stay allocated while the graph
+** lives; freeing large blocks is what raises glibc's dynamic mmap threshold, so a process that runs
+** an executor many times should load with pn_onnx_load_file (docs/engine.md, session 17). */
+PN_API int pn_onnx_load_adopt(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path,
+                              struct pn_graph **out /* OUT */);
 /* pn_onnx_load_in that takes buf (malloc'd, e.g. by pn_read_file) and frees it as soon as protobuf has
 ** parsed it, also on failure; each weight's parsed bytes go once copied into the graph. The model's
 ** weights are then held about once while it loads (pn_onnx_load_in: twice, the buffer and the graph). */

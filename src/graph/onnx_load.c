@@ -196,11 +196,15 @@ static int ext_read(struct pn_ctx *ctx, int fd, uint64_t off, void *dst, size_t 
   return PN_OK;
 }
 
+/* From this size a tensor decoded with adopt takes over the message's bytes instead of copying them. */
+#define ADOPT_MIN_BYTES ((size_t)64 << 10)
+
 /* Convert tp into a tensor in arena, or on the heap when arena is NULL. where names the field
 ** ("graph.initializer[2]") for messages; the tensor's own name is appended. dir: the model's folder, for
-** external data (NULL: refused). */
-static int decode_tensor(struct pn_ctx *ctx, const Onnx__TensorProto *tp, struct pn_arena *arena,
-                         const char *where, const char *dir, struct pn_tensor **out) {
+** external data (NULL: refused). adopt: a large tensor decoded into arena takes over tp's raw_data
+** (left NULL) instead of copying it (pn_onnx_load_adopt). */
+static int decode_tensor(struct pn_ctx *ctx, Onnx__TensorProto *tp, struct pn_arena *arena,
+                         const char *where, const char *dir, bool adopt, struct pn_tensor **out) {
   *out = NULL;
   char at[384];
   if (tp->name && *tp->name) snprintf(at, sizeof at, "%s '%s'", where, tp->name);
@@ -268,6 +272,17 @@ static int decode_tensor(struct pn_ctx *ctx, const Onnx__TensorProto *tp, struct
   }
 
   struct pn_tensor *t;
+  if (adopt && arena && !external && tp->has_raw_data && nbytes >= ADOPT_MIN_BYTES &&
+      (uintptr_t)tp->raw_data.data % 16 == 0) {
+    /* protobuf-c's copy of the bytes (malloc'd) becomes the tensor's: the weights in fresh memory
+    ** once, not twice */
+    if (!(t = pn_tensor_adopt_arena(arena, tp->name, dt, ndim, tp->dims, tp->raw_data.data)))
+      return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory", at);
+    tp->raw_data.data = NULL;
+    tp->raw_data.len = 0;
+    *out = t;
+    return PN_OK;
+  }
   if (arena) {
     t = pn_tensor_new_arena(arena, tp->name, dt, ndim, tp->dims);
   } else {
@@ -341,6 +356,7 @@ struct loader {
   struct pn_ctx *ctx;
   struct pn_graph *g;
   const char *dir; /* the model file's folder (external data), NULL for a buffer */
+  bool adopt;      /* initializers take over protobuf-c's copies of their bytes */
 };
 
 static int nomem(struct loader *l) { return pn_err(l->ctx, PN_ERR_NOMEM, "out of memory"); }
@@ -462,7 +478,7 @@ static int load_attr(struct loader *l, const Onnx__AttributeProto *ap, const cha
   case PN_ATTR_TENSOR:
     if (!ap->t)
       return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: tensor attribute without a tensor", where);
-    return decode_tensor(l->ctx, ap->t, ar, where, l->dir, &a->t);
+    return decode_tensor(l->ctx, ap->t, ar, where, l->dir, false, &a->t);
   case PN_ATTR_FLOATS:
     a->n = (int64_t)ap->n_floats;
     if (!(a->floats = pn_arena_memdup(ar, ap->floats, ap->n_floats * sizeof(float))))
@@ -615,7 +631,7 @@ static int load_model(struct loader *l, Onnx__ModelProto *m) {
     snprintf(where, sizeof where, "graph.initializer[%zu]", i);
     if (!tp->name || !*tp->name) return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: name is empty", where);
     struct pn_tensor *t;
-    int rc = decode_tensor(l->ctx, tp, g->arena, where, l->dir, &t);
+    int rc = decode_tensor(l->ctx, tp, g->arena, where, l->dir, l->adopt, &t);
     if (rc) return rc;
     /* the message's copy of the bytes goes as soon as the graph has its own: a model's weights are
     ** held about once while it loads, not twice (protobuf-c allocates with malloc) */
@@ -634,7 +650,7 @@ static int load_model(struct loader *l, Onnx__ModelProto *m) {
 
 /* own: buf when the caller gives it up (freed once unpacked, also on failure), else NULL */
 static int load_buf(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path, uint8_t *own,
-                    struct pn_graph **out) {
+                    bool adopt, struct pn_graph **out) {
   *out = NULL;
   if (!buf && n) {
     free(own);
@@ -659,7 +675,7 @@ static int load_buf(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char
     free(dir);
     return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: protobuf decoding failed");
   }
-  struct loader l = {ctx, pn_graph_new(), !path ? NULL : slash ? dir : "."};
+  struct loader l = {ctx, pn_graph_new(), !path ? NULL : slash ? dir : ".", adopt};
   int rc = l.g ? load_model(&l, m) : nomem(&l);
   onnx__model_proto__free_unpacked(m, NULL);
   free(dir);
@@ -672,11 +688,16 @@ static int load_buf(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char
 }
 
 int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path, struct pn_graph **out) {
-  return load_buf(ctx, buf, n, path, NULL, out);
+  return load_buf(ctx, buf, n, path, NULL, false, out);
+}
+
+int pn_onnx_load_adopt(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path,
+                       struct pn_graph **out) {
+  return load_buf(ctx, buf, n, path, NULL, true, out);
 }
 
 int pn_onnx_load_take(struct pn_ctx *ctx, uint8_t *buf, size_t n, const char *path, struct pn_graph **out) {
-  return load_buf(ctx, buf, n, path, buf, out);
+  return load_buf(ctx, buf, n, path, buf, false, out);
 }
 
 int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_graph **out) {
@@ -710,7 +731,7 @@ int pn_tensor_load_pb(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct p
                   ONNX_MAX_DEPTH);
   Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, n, buf);
   if (!tp) return pn_err(ctx, PN_ERR_CORRUPT, "not a TensorProto: protobuf decoding failed");
-  int rc = decode_tensor(ctx, tp, NULL, "tensor", NULL, out);
+  int rc = decode_tensor(ctx, tp, NULL, "tensor", NULL, false, out);
   onnx__tensor_proto__free_unpacked(tp, NULL);
   return rc;
 }

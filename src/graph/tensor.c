@@ -199,19 +199,32 @@ void pn_tensor_free(struct pn_tensor *t) {
   free(t);
 }
 
-struct pn_tensor *pn_tensor_new_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
-                                      int ndim, const int64_t *dims) {
+/* data: NULL for zeroed bytes from the arena, else a malloc'd block of the tensor's size that the
+** arena adopts on success */
+static struct pn_tensor *new_arena(struct pn_arena *a, const char *name, enum pn_dtype dt, int ndim,
+                                   const int64_t *dims, void *data) {
   size_t bytes;
   if (!shape_ok(ndim, dims, pn_dtype_size(dt), &bytes)) return NULL;
   struct pn_tensor *t = pn_arena_alloc(a, sizeof *t);
   if (!t) return NULL;
-  t->data = pn_arena_alloc(a, bytes ? bytes : 1);
+  if (data && pn_arena_adopt(a, data, bytes)) return NULL;
+  t->data = data ? data : pn_arena_alloc(a, bytes ? bytes : 1);
   if (!t->data) return NULL;
   t->name = pn_arena_strdup(a, name);
   t->dtype = dt;
   t->ndim = ndim;
   if (ndim) memcpy(t->dims, dims, (size_t)ndim * sizeof *dims);
   return t;
+}
+
+struct pn_tensor *pn_tensor_new_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
+                                      int ndim, const int64_t *dims) {
+  return new_arena(a, name, dt, ndim, dims, NULL);
+}
+
+struct pn_tensor *pn_tensor_adopt_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
+                                        int ndim, const int64_t *dims, void *data) {
+  return data ? new_arena(a, name, dt, ndim, dims, data) : NULL;
 }
 
 double pn_tensor_get_f64(const struct pn_tensor *t, int64_t i) {

@@ -17,8 +17,14 @@ struct block {
   _Alignas(16) unsigned char data[];
 };
 
+struct adopted {
+  struct adopted *next;
+  void *p;
+};
+
 struct pn_arena {
   struct block *head;
+  struct adopted *adopted; /* malloc'd blocks freed with the arena (pn_arena_adopt) */
   size_t total;
 };
 
@@ -30,7 +36,22 @@ void pn_arena_free(struct pn_arena *a) {
     n = b->next;
     free(b);
   }
+  for (struct adopted *d = a->adopted, *n; d; d = n) {
+    n = d->next;
+    free(d->p);
+    free(d);
+  }
   free(a);
+}
+
+int pn_arena_adopt(struct pn_arena *a, void *p, size_t n) {
+  struct adopted *d = a ? malloc(sizeof *d) : NULL;
+  if (!d) return -1;
+  d->p = p;
+  d->next = a->adopted;
+  a->adopted = d;
+  a->total += n;
+  return 0;
 }
 
 void *pn_arena_alloc(struct pn_arena *a, size_t n) {

@@ -12,6 +12,9 @@ struct pn_arena *pn_arena_new(void);
 void pn_arena_free(struct pn_arena *a);
 /* n bytes, 16-byte aligned, zeroed; NULL when out of memory. Large requests get their own block. */
 void *pn_arena_alloc(struct pn_arena *a, size_t n);
+/* Hand a malloc'd block of n bytes over to the arena: freed (with free) by pn_arena_free. 0, or -1
+** when out of memory (p is then still the caller's). */
+int pn_arena_adopt(struct pn_arena *a, void *p, size_t n);
 /* Copies of a string / of n bytes (with a terminating 0), owned by the arena. NULL in → NULL out. */
 char *pn_arena_strdup(struct pn_arena *a, const char *s);
 char *pn_arena_strndup(struct pn_arena *a, const char *s, size_t n);
