@@ -70,8 +70,8 @@ PN_API struct pn_tensor *pn_tensor_new_arena(struct pn_arena *a, const char *nam
                                       int ndim, const int64_t *dims);
 /* The same around data, a malloc'd block of the tensor's bytes (16-byte aligned) that the arena
 ** adopts (frees with the rest); NULL when out of memory, data then still the caller's. */
-struct pn_tensor *pn_tensor_adopt_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
-                                        int ndim, const int64_t *dims, void *data);
+PN_API struct pn_tensor *pn_tensor_adopt_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
+                                               int ndim, const int64_t *dims, void *data);
 
 /* A float32 copy of a float16 / bfloat16 tensor (NULL when out of memory), and the rounding of a
 ** float32 tensor into an allocated half tensor of the same shape. */
