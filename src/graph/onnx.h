@@ -28,6 +28,13 @@ PN_API int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, con
 ** an executor many times should load with pn_onnx_load_file (docs/engine.md, session 17). */
 PN_API int pn_onnx_load_adopt(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path,
                               struct pn_graph **out /* OUT */);
+/* pn_onnx_load_adopt for a caller that needs a model's structure and most weights' shapes only (join,
+** whose real parts carry decoy weights): each float initializer of min_bytes or more (0: 64 KiB)
+** stored as raw_data is not parsed or copied at all; its tensor's data points into buf (possibly
+** unaligned: read it with memcpy) and is valid only while buf is. Everything is checked as by
+** pn_onnx_load_in (a weight's size against its dims too), with the same messages. */
+PN_API int pn_onnx_load_ref(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path,
+                            size_t min_bytes, struct pn_graph **out /* OUT */);
 /* pn_onnx_load_in that takes buf (malloc'd, e.g. by pn_read_file) and frees it as soon as protobuf has
 ** parsed it, also on failure; each weight's parsed bytes go once copied into the graph. The model's
 ** weights are then held about once while it loads (pn_onnx_load_in: twice, the buffer and the graph). */

@@ -52,43 +52,209 @@ static bool read_varint(const uint8_t *p, size_t n, size_t *pos, uint64_t *v) {
   return false;
 }
 
+/* The next field of buf[0..n) at *pos: its number, wire type and payload [*pl, *pl + *plen) (for
+** length-delimited fields; else the payload's bytes as they are). false on anything malformed or a
+** group (ONNX has none), and the caller then parses the buffer as it is. */
+static bool next_field(const uint8_t *buf, size_t n, size_t *pos, uint64_t *num, unsigned *wt,
+                       size_t *pl, size_t *plen) {
+  uint64_t key, v;
+  if (!read_varint(buf, n, pos, &key)) return false;
+  *num = key >> 3;
+  *wt = (unsigned)(key & 7);
+  *pl = *pos;
+  switch (*wt) {
+  case 0:
+    if (!read_varint(buf, n, pos, &v)) return false;
+    break;
+  case 1:
+    if (n - *pos < 8) return false;
+    *pos += 8;
+    break;
+  case 5:
+    if (n - *pos < 4) return false;
+    *pos += 4;
+    break;
+  case 2:
+    if (!read_varint(buf, n, pos, &v) || v > n - *pos) return false;
+    *pl = *pos;
+    *pos += (size_t)v;
+    break;
+  default:
+    return false;
+  }
+  *plen = *pos - *pl;
+  return true;
+}
+
 /* Walk buf[0..n) as message d, descending only into fields the schema says are messages. A
 ** malformed encoding ends the walk (protobuf-c reports it); false only when nesting exceeds
 ** ONNX_MAX_DEPTH. Each byte is visited once, so this is linear in n. */
 static bool depth_ok(const uint8_t *buf, size_t n, const ProtobufCMessageDescriptor *d, int depth) {
   if (depth > ONNX_MAX_DEPTH) return false;
-  size_t pos = 0;
+  size_t pos = 0, pl, plen;
+  uint64_t num;
+  unsigned wt;
   while (pos < n) {
-    uint64_t key, len;
-    if (!read_varint(buf, n, &pos, &key)) return true;
-    switch (key & 7) {
-    case 0:
-      if (!read_varint(buf, n, &pos, &len)) return true;
-      break;
-    case 1:
-      if (n - pos < 8) return true;
-      pos += 8;
-      break;
-    case 5:
-      if (n - pos < 4) return true;
-      pos += 4;
-      break;
-    case 2: {
-      if (!read_varint(buf, n, &pos, &len) || len > n - pos) return true;
-      uint64_t num = key >> 3;
-      const ProtobufCFieldDescriptor *f =
-          num <= UINT_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)num) : NULL;
-      if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-          !depth_ok(buf + pos, (size_t)len, f->descriptor, depth + 1))
-        return false;
-      pos += (size_t)len;
-      break;
+    if (!next_field(buf, n, &pos, &num, &wt, &pl, &plen)) return true;
+    if (wt != 2) continue;
+    const ProtobufCFieldDescriptor *f =
+        num <= UINT_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)num) : NULL;
+    if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && !depth_ok(buf + pl, plen, f->descriptor, depth + 1))
+      return false;
+  }
+  return true;
+}
+
+/* ---- weights left in the caller's buffer (pn_onnx_load_ref) ---- */
+
+/* A float initializer's raw_data left out of the message protobuf-c parses: its bytes in the
+** caller's buffer, and the initializer's index in graph.initializer. */
+struct raw_ref {
+  size_t init;
+  const uint8_t *p;
+  size_t len;
+};
+
+struct strip {
+  uint8_t *out;            /* NULL while sizing */
+  size_t o;                /* bytes emitted (or counted) */
+  size_t min;              /* raw_data from this size is left out */
+  struct raw_ref *refs;    /* recorded on the emitting pass */
+  size_t n_refs, cap_refs, n_init;
+};
+
+static void emit(struct strip *s, const uint8_t *p, size_t n) {
+  if (s->out && n) memcpy(s->out + s->o, p, n);
+  s->o += n;
+}
+
+static void emit_varint(struct strip *s, uint64_t v) {
+  uint8_t b[10];
+  size_t n = 0;
+  do {
+    b[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v);
+  emit(s, b, n);
+}
+
+/* A TensorProto: every field as it is, except one float raw_data of s->min bytes or more, which
+** becomes empty (recorded as a raw_ref when emitting). false: malformed (see next_field). */
+static bool strip_tensor(struct strip *s, const uint8_t *b, size_t n, bool record) {
+  size_t pos = 0, pl, plen, raw_at = 0, raw_len = 0, raw_field = 0;
+  uint64_t num, dtype = 0;
+  unsigned wt;
+  int n_raw = 0;
+  while (pos < n) {
+    size_t at = pos;
+    if (!next_field(b, n, &pos, &num, &wt, &pl, &plen)) return false;
+    if (num == 2 && wt == 0) {
+      size_t q = pl;
+      if (!read_varint(b, n, &q, &dtype)) return false;
     }
-    default:
-      return true;
+    if (num == 9 && wt == 2) {
+      n_raw++;
+      raw_field = at;
+      raw_at = pl;
+      raw_len = plen;
+    }
+  }
+  bool take = n_raw == 1 && dtype == PN_DT_FLOAT && raw_len >= s->min;
+  if (!take) {
+    emit(s, b, n);
+    return true;
+  }
+  if (record && s->out) {
+    if (s->n_refs == s->cap_refs) {
+      size_t cap = s->cap_refs ? 2 * s->cap_refs : 64;
+      struct raw_ref *r = realloc(s->refs, cap * sizeof *r);
+      if (!r) return false;
+      s->refs = r;
+      s->cap_refs = cap;
+    }
+    s->refs[s->n_refs++] = (struct raw_ref){s->n_init, b + raw_at, raw_len};
+  }
+  emit(s, b, raw_field);                    /* the fields before raw_data */
+  emit_varint(s, 9 << 3 | 2);               /* an empty raw_data: the message still has one */
+  emit_varint(s, 0);
+  emit(s, b + raw_at + raw_len, n - (raw_at + raw_len)); /* and after it */
+  return true;
+}
+
+/* A length-delimited field holding a message: its tag, its new length and its new bytes. */
+static bool strip_sub(struct strip *s, uint64_t num, const uint8_t *b, size_t n,
+                      bool (*fn)(struct strip *, const uint8_t *, size_t, bool)) {
+  struct strip sz = *s;
+  sz.out = NULL;
+  sz.o = 0;
+  if (!fn(&sz, b, n, false)) return false;
+  emit_varint(s, num << 3 | 2);
+  emit_varint(s, sz.o);
+  return fn(s, b, n, true);
+}
+
+/* A GraphProto: initializers (field 5) through strip_tensor, every other field as it is. */
+static bool strip_graph(struct strip *s, const uint8_t *b, size_t n, bool record) {
+  size_t pos = 0, pl, plen;
+  uint64_t num;
+  unsigned wt;
+  while (pos < n) {
+    size_t at = pos;
+    if (!next_field(b, n, &pos, &num, &wt, &pl, &plen)) return false;
+    if (num == 5 && wt == 2) {
+      if (!strip_sub(s, num, b + pl, plen, strip_tensor)) return false;
+      if (record) s->n_init++;
+    } else {
+      emit(s, b + at, pos - at);
     }
   }
   return true;
+}
+
+/* A ModelProto with one graph (field 7; a second one would be merged by protobuf, and the
+** initializers' indices with it: not stripped). */
+static bool strip_model(struct strip *s, const uint8_t *b, size_t n) {
+  size_t pos = 0, pl, plen;
+  uint64_t num;
+  unsigned wt;
+  int graphs = 0;
+  while (pos < n) {
+    size_t at = pos;
+    if (!next_field(b, n, &pos, &num, &wt, &pl, &plen)) return false;
+    if (num == 7 && wt == 2) {
+      if (++graphs > 1 || !strip_sub(s, num, b + pl, plen, strip_graph)) return false;
+    } else {
+      emit(s, b + at, pos - at);
+    }
+  }
+  return true;
+}
+
+/* buf without the raw_data of its float initializers from min bytes (*out, malloc'd, and the
+** table of what was left out, in initializer order), or *out NULL when nothing was left out or
+** buf is not well formed enough to rewrite (then parsed as it is; protobuf-c says what is wrong).
+** PN_ERR_NOMEM when out of memory. */
+static int strip_raw(const uint8_t *buf, size_t n, size_t min, uint8_t **out, size_t *out_n,
+                     struct raw_ref **refs, size_t *n_refs) {
+  *out = NULL;
+  *refs = NULL;
+  *n_refs = 0;
+  struct strip s = {.min = min};
+  if (!strip_model(&s, buf, n) || s.o == n) return PN_OK;
+  if (!(s.out = malloc(s.o ? s.o : 1))) return PN_ERR_NOMEM;
+  size_t want = s.o;
+  s.o = 0;
+  s.n_init = 0;
+  if (!strip_model(&s, buf, n) || s.o != want) { /* only when out of memory for the table */
+    free(s.out);
+    free(s.refs);
+    return PN_ERR_NOMEM;
+  }
+  *out = s.out;
+  *out_n = s.o;
+  *refs = s.refs;
+  *n_refs = s.n_refs;
+  return PN_OK;
 }
 
 /* ---- tensors ---- */
@@ -202,9 +368,11 @@ static int ext_read(struct pn_ctx *ctx, int fd, uint64_t off, void *dst, size_t 
 /* Convert tp into a tensor in arena, or on the heap when arena is NULL. where names the field
 ** ("graph.initializer[2]") for messages; the tensor's own name is appended. dir: the model's folder, for
 ** external data (NULL: refused). adopt: a large tensor decoded into arena takes over tp's raw_data
-** (left NULL) instead of copying it (pn_onnx_load_adopt). */
+** (left NULL) instead of copying it (pn_onnx_load_adopt). ref: tp's raw_data, left out of the
+** parsed message, is these bytes of the caller's buffer, which the tensor points into (arena only). */
 static int decode_tensor(struct pn_ctx *ctx, Onnx__TensorProto *tp, struct pn_arena *arena,
-                         const char *where, const char *dir, bool adopt, struct pn_tensor **out) {
+                         const char *where, const char *dir, bool adopt, const struct raw_ref *ref,
+                         struct pn_tensor **out) {
   *out = NULL;
   char at[384];
   if (tp->name && *tp->name) snprintf(at, sizeof at, "%s '%s'", where, tp->name);
@@ -262,16 +430,23 @@ static int decode_tensor(struct pn_ctx *ctx, Onnx__TensorProto *tp, struct pn_ar
     int rc = ext_open(ctx, tp, dir, at, nbytes, &efd, &eoff);
     if (rc) return rc;
   } else if (tp->has_raw_data) {
-    if (tp->raw_data.len != nbytes)
+    size_t raw_len = ref ? ref->len : tp->raw_data.len;
+    if (raw_len != nbytes)
       return pn_err(ctx, PN_ERR_CORRUPT,
                     "%s: dims need %lld elements (%zu bytes), raw_data has %zu bytes", at,
-                    (long long)numel, nbytes, tp->raw_data.len);
+                    (long long)numel, nbytes, raw_len);
   } else if (counts[want] != (size_t)numel * (size_t)per_elem) {
     return pn_err(ctx, PN_ERR_CORRUPT, "%s: dims need %lld elements, %s has %zu values", at,
                   (long long)numel, field_names[want], counts[want] / (size_t)per_elem);
   }
 
   struct pn_tensor *t;
+  if (ref && arena && !external && tp->has_raw_data) {
+    if (!(t = pn_tensor_ref_arena(arena, tp->name, dt, ndim, tp->dims, ref->p)))
+      return pn_err(ctx, PN_ERR_NOMEM, "%s: out of memory", at);
+    *out = t;
+    return PN_OK;
+  }
   if (adopt && arena && !external && tp->has_raw_data && nbytes >= ADOPT_MIN_BYTES &&
       (uintptr_t)tp->raw_data.data % 16 == 0) {
     /* protobuf-c's copy of the bytes (malloc'd) becomes the tensor's: the weights in fresh memory
@@ -357,6 +532,8 @@ struct loader {
   struct pn_graph *g;
   const char *dir; /* the model file's folder (external data), NULL for a buffer */
   bool adopt;      /* initializers take over protobuf-c's copies of their bytes */
+  const struct raw_ref *refs; /* raw_data left out of the parsed message (pn_onnx_load_ref) */
+  size_t n_refs, i_ref;
 };
 
 static int nomem(struct loader *l) { return pn_err(l->ctx, PN_ERR_NOMEM, "out of memory"); }
@@ -478,7 +655,7 @@ static int load_attr(struct loader *l, const Onnx__AttributeProto *ap, const cha
   case PN_ATTR_TENSOR:
     if (!ap->t)
       return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: tensor attribute without a tensor", where);
-    return decode_tensor(l->ctx, ap->t, ar, where, l->dir, false, &a->t);
+    return decode_tensor(l->ctx, ap->t, ar, where, l->dir, false, NULL, &a->t);
   case PN_ATTR_FLOATS:
     a->n = (int64_t)ap->n_floats;
     if (!(a->floats = pn_arena_memdup(ar, ap->floats, ap->n_floats * sizeof(float))))
@@ -631,7 +808,10 @@ static int load_model(struct loader *l, Onnx__ModelProto *m) {
     snprintf(where, sizeof where, "graph.initializer[%zu]", i);
     if (!tp->name || !*tp->name) return pn_err(l->ctx, PN_ERR_CORRUPT, "%s: name is empty", where);
     struct pn_tensor *t;
-    int rc = decode_tensor(l->ctx, tp, g->arena, where, l->dir, l->adopt, &t);
+    const struct raw_ref *ref = NULL;
+    while (l->i_ref < l->n_refs && l->refs[l->i_ref].init < i) l->i_ref++;
+    if (l->i_ref < l->n_refs && l->refs[l->i_ref].init == i) ref = &l->refs[l->i_ref];
+    int rc = decode_tensor(l->ctx, tp, g->arena, where, l->dir, l->adopt, ref, &t);
     if (rc) return rc;
     /* the message's copy of the bytes goes as soon as the graph has its own: a model's weights are
     ** held about once while it loads, not twice (protobuf-c allocates with malloc) */
@@ -648,9 +828,15 @@ static int load_model(struct loader *l, Onnx__ModelProto *m) {
   return PN_OK;
 }
 
+enum load_mode {
+  LOAD_COPY,   /* every weight copied into the graph */
+  LOAD_ADOPT,  /* large weights keep protobuf-c's copies (pn_onnx_load_adopt) */
+  LOAD_REF,    /* large float weights point into buf, the rest as LOAD_ADOPT (pn_onnx_load_ref) */
+};
+
 /* own: buf when the caller gives it up (freed once unpacked, also on failure), else NULL */
 static int load_buf(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path, uint8_t *own,
-                    bool adopt, struct pn_graph **out) {
+                    enum load_mode mode, size_t ref_min, struct pn_graph **out) {
   *out = NULL;
   if (!buf && n) {
     free(own);
@@ -669,16 +855,29 @@ static int load_buf(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char
     return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: messages nested deeper than %d",
                   ONNX_MAX_DEPTH);
   }
-  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, buf);
+  /* LOAD_REF: protobuf-c parses the message without the large float raw_data, which stays in buf */
+  uint8_t *sbuf = NULL;
+  size_t sn = 0, n_refs = 0;
+  struct raw_ref *refs = NULL;
+  if (mode == LOAD_REF && strip_raw(buf, n, ref_min, &sbuf, &sn, &refs, &n_refs)) {
+    free(dir);
+    free(own);
+    return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  }
+  Onnx__ModelProto *m = sbuf ? onnx__model_proto__unpack(NULL, sn, sbuf) : onnx__model_proto__unpack(NULL, n, buf);
+  free(sbuf);
   free(own);
   if (!m) {
     free(dir);
+    free(refs);
     return pn_err(ctx, PN_ERR_CORRUPT, "not an ONNX model: protobuf decoding failed");
   }
-  struct loader l = {ctx, pn_graph_new(), !path ? NULL : slash ? dir : ".", adopt};
+  struct loader l = {ctx, pn_graph_new(), !path ? NULL : slash ? dir : ".", mode != LOAD_COPY,
+                     refs, n_refs, 0};
   int rc = l.g ? load_model(&l, m) : nomem(&l);
   onnx__model_proto__free_unpacked(m, NULL);
   free(dir);
+  free(refs);
   if (rc) {
     pn_graph_free(l.g);
     return rc;
@@ -688,16 +887,21 @@ static int load_buf(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char
 }
 
 int pn_onnx_load_in(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path, struct pn_graph **out) {
-  return load_buf(ctx, buf, n, path, NULL, false, out);
+  return load_buf(ctx, buf, n, path, NULL, LOAD_COPY, 0, out);
 }
 
 int pn_onnx_load_adopt(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path,
                        struct pn_graph **out) {
-  return load_buf(ctx, buf, n, path, NULL, true, out);
+  return load_buf(ctx, buf, n, path, NULL, LOAD_ADOPT, 0, out);
+}
+
+int pn_onnx_load_ref(struct pn_ctx *ctx, const uint8_t *buf, size_t n, const char *path,
+                     size_t min_bytes, struct pn_graph **out) {
+  return load_buf(ctx, buf, n, path, NULL, LOAD_REF, min_bytes ? min_bytes : ADOPT_MIN_BYTES, out);
 }
 
 int pn_onnx_load_take(struct pn_ctx *ctx, uint8_t *buf, size_t n, const char *path, struct pn_graph **out) {
-  return load_buf(ctx, buf, n, path, buf, false, out);
+  return load_buf(ctx, buf, n, path, buf, LOAD_COPY, 0, out);
 }
 
 int pn_onnx_load(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct pn_graph **out) {
@@ -731,7 +935,7 @@ int pn_tensor_load_pb(struct pn_ctx *ctx, const uint8_t *buf, size_t n, struct p
                   ONNX_MAX_DEPTH);
   Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, n, buf);
   if (!tp) return pn_err(ctx, PN_ERR_CORRUPT, "not a TensorProto: protobuf decoding failed");
-  int rc = decode_tensor(ctx, tp, NULL, "tensor", NULL, false, out);
+  int rc = decode_tensor(ctx, tp, NULL, "tensor", NULL, false, NULL, out);
   onnx__tensor_proto__free_unpacked(tp, NULL);
   return rc;
 }

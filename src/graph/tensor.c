@@ -199,15 +199,15 @@ void pn_tensor_free(struct pn_tensor *t) {
   free(t);
 }
 
-/* data: NULL for zeroed bytes from the arena, else a malloc'd block of the tensor's size that the
-** arena adopts on success */
+/* data: NULL for zeroed bytes from the arena, else bytes of the tensor's size that the arena adopts
+** (a malloc'd block) or that the tensor only points to (borrowed) */
 static struct pn_tensor *new_arena(struct pn_arena *a, const char *name, enum pn_dtype dt, int ndim,
-                                   const int64_t *dims, void *data) {
+                                   const int64_t *dims, void *data, bool borrowed) {
   size_t bytes;
   if (!shape_ok(ndim, dims, pn_dtype_size(dt), &bytes)) return NULL;
   struct pn_tensor *t = pn_arena_alloc(a, sizeof *t);
   if (!t) return NULL;
-  if (data && pn_arena_adopt(a, data, bytes)) return NULL;
+  if (data && !borrowed && pn_arena_adopt(a, data, bytes)) return NULL;
   t->data = data ? data : pn_arena_alloc(a, bytes ? bytes : 1);
   if (!t->data) return NULL;
   t->name = pn_arena_strdup(a, name);
@@ -219,12 +219,17 @@ static struct pn_tensor *new_arena(struct pn_arena *a, const char *name, enum pn
 
 struct pn_tensor *pn_tensor_new_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
                                       int ndim, const int64_t *dims) {
-  return new_arena(a, name, dt, ndim, dims, NULL);
+  return new_arena(a, name, dt, ndim, dims, NULL, false);
 }
 
 struct pn_tensor *pn_tensor_adopt_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
                                         int ndim, const int64_t *dims, void *data) {
-  return data ? new_arena(a, name, dt, ndim, dims, data) : NULL;
+  return data ? new_arena(a, name, dt, ndim, dims, data, false) : NULL;
+}
+
+struct pn_tensor *pn_tensor_ref_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
+                                      int ndim, const int64_t *dims, const void *data) {
+  return data ? new_arena(a, name, dt, ndim, dims, (void *)data, true) : NULL;
 }
 
 double pn_tensor_get_f64(const struct pn_tensor *t, int64_t i) {

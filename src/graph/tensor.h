@@ -72,6 +72,10 @@ PN_API struct pn_tensor *pn_tensor_new_arena(struct pn_arena *a, const char *nam
 ** adopts (frees with the rest); NULL when out of memory, data then still the caller's. */
 PN_API struct pn_tensor *pn_tensor_adopt_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
                                                int ndim, const int64_t *dims, void *data);
+/* The same around bytes the tensor only points to (not freed with it; valid while their owner keeps
+** them, and possibly unaligned: pn_onnx_load_ref). NULL when out of memory. */
+PN_API struct pn_tensor *pn_tensor_ref_arena(struct pn_arena *a, const char *name, enum pn_dtype dt,
+                                             int ndim, const int64_t *dims, const void *data);
 
 /* A float32 copy of a float16 / bfloat16 tensor (NULL when out of memory), and the rounding of a
 ** float32 tensor into an allocated half tensor of the same shape. */

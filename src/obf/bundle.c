@@ -11,7 +11,8 @@
 ** Files are written without fsync (temp + rename, writeback started), the bundle is synced once
 ** at the end, and the secret is written only after that: a secret never names files not on disk.
 ** join: check the model against the recorded SHA-256, prepare it again (deterministic, so the
-** folded real weights reappear under the recorded names), load only the real files, reassemble,
+** folded real weights reappear under the recorded names), load only the real files (their structure:
+** their weights are decoys, left unparsed in the mapped file), reassemble,
 ** verify against the model on random inputs and save. */
 #include "obf/obf.h"
 
@@ -66,24 +67,24 @@ static int sha256_hex(struct pn_ctx *ctx, const uint8_t *buf, size_t n, char out
   return PN_OK;
 }
 
-/* Load a model file (the model, or one of join's real parts) and, when sha is not NULL, its SHA-256
-** (of the model file's bytes; external data files, which its weights may live in, are read by the
-** loader from the file's folder and not hashed). The file is mapped (pn_map_file), then hashed and parsed
-** from the same bytes at once, each large weight keeping protobuf-c's copy (pn_onnx_load_adopt): a model's
-** weights are written once into fresh memory, not three times (a read buffer, protobuf-c's copies, the
-** graph's). In a VM whose host reclaims freed memory, that first touch is most of join's time. */
-static int load_model(struct pn_ctx *ctx, const char *path, struct pn_graph **g, char *sha) {
+/* Load a model file and its SHA-256 (of the model file's bytes; external data files, which its weights
+** may live in, are read by the loader from the file's folder and not hashed). The file is mapped
+** (pn_map_file), then hashed and parsed from the same bytes at once, each large weight keeping
+** protobuf-c's copy (pn_onnx_load_adopt): the weights are written once into fresh memory, not three
+** times (a read buffer, protobuf-c's copies, the graph's). In a VM whose host reclaims freed memory,
+** that first touch was most of join's time. */
+static int load_model(struct pn_ctx *ctx, const char *path, struct pn_graph **g, char sha[65]) {
   struct pn_mapped_file m;
   int rc = pn_map_file(ctx, path, MODEL_MAX_BYTES, &m);
   if (rc) return rc;
   /* hashed on one thread while parsed on another (both only read the mapping): bert's 340 MB take
   ** about 0.15 s to hash */
   struct pn_ctx hctx = {0};
-  int hrc = PN_OK, nt = sha && omp_get_max_threads() > 1 ? 2 : 1;
+  int hrc = PN_OK, nt = omp_get_max_threads() > 1 ? 2 : 1;
 #pragma omp parallel sections num_threads(nt)
   {
 #pragma omp section
-    if (sha) hrc = sha256_hex(&hctx, m.data, m.n, sha);
+    hrc = sha256_hex(&hctx, m.data, m.n, sha);
 #pragma omp section
     rc = pn_onnx_load_adopt(ctx, m.data, m.n, path, g);
   }
@@ -94,6 +95,19 @@ static int load_model(struct pn_ctx *ctx, const char *path, struct pn_graph **g,
   }
   if (rc) pn_err_prefix(ctx, "%s", path);
   pn_unmap_file(&m);
+  return rc;
+}
+
+/* One of join's real parts, for its structure: the file is mapped into *m and its large float
+** weights, decoys that join never reads, are left there unparsed (pn_onnx_load_ref); the graph is
+** valid while *m is mapped. On failure *m is unmapped. */
+static int load_part(struct pn_ctx *ctx, const char *path, struct pn_mapped_file *m, struct pn_graph **g) {
+  int rc = pn_map_file(ctx, path, MODEL_MAX_BYTES, m);
+  if (rc) return rc;
+  if ((rc = pn_onnx_load_ref(ctx, m->data, m->n, path, 0, g))) {
+    pn_err_prefix(ctx, "%s", path);
+    pn_unmap_file(m);
+  }
   return rc;
 }
 
@@ -626,6 +640,8 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
   char **paths = NULL;         /* of the real files, in part order */
   struct pn_ctx *lctx = NULL;
   int *lrc = NULL;
+  struct pn_mapped_file *lmap = NULL; /* the files of the parts being merged (load_part) */
+  int batch = 0;                      /* parts loaded at once */
   int rc = pn_obf_secret_load(ctx, secret_path, &sec);
   if (rc) return rc;
   int n_real = sec.n_parts;
@@ -671,13 +687,15 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
   }
   if ((rc = pn_obf_join_begin(ctx, prep, &joined))) goto out;
   /* the real parts load independently, in parallel, each with its own context, a batch of one per
-  ** thread at a time; each is merged in order and freed */
-  int loaded = 0, batch = omp_get_max_threads();
+  ** thread at a time; each is merged in order and freed, and its file unmapped */
+  int loaded = 0;
+  batch = omp_get_max_threads();
   if (batch < 1) batch = 1;
   join_step(&o, 0, n_real, NULL);
   lctx = calloc((size_t)batch, sizeof *lctx);
   lrc = calloc((size_t)batch, sizeof *lrc);
-  if (!lctx || !lrc) {
+  lmap = calloc((size_t)batch, sizeof *lmap);
+  if (!lctx || !lrc || !lmap) {
     rc = nomem(ctx);
     goto out;
   }
@@ -686,7 +704,7 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
 #pragma omp parallel for schedule(dynamic, 1)
     for (int q = 0; q < nb; q++) {
       struct pn_graph *pg = NULL;
-      lrc[q] = load_model(&lctx[q], paths[b0 + q], &pg, NULL);
+      lrc[q] = load_part(&lctx[q], paths[b0 + q], &lmap[q], &pg);
       jp[b0 + q].g = pg;
 #pragma omp critical
       join_step(&o, ++loaded, n_real, NULL);
@@ -697,6 +715,7 @@ int pn_obf_join(struct pn_ctx *ctx, const char *secret_path, const char *bundle_
     for (int q = 0; q < nb; q++) {
       pn_graph_free((struct pn_graph *)jp[b0 + q].g);
       jp[b0 + q].g = NULL;
+      pn_unmap_file(&lmap[q]);
     }
   }
   if (rc) goto out;
@@ -746,6 +765,9 @@ out:
     pn_graph_free((struct pn_graph *)jp[i].g);
     jp[i].g = NULL;
   }
+  if (lmap)
+    for (int q = 0; q < batch; q++) pn_unmap_file(&lmap[q]);
+  free(lmap);
   if (paths)
     for (int i = 0; i < n_real; i++) free(paths[i]);
   free(paths);

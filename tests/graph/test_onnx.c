@@ -508,6 +508,36 @@ static void test_files_large(void **state) {
   if (!graph_eq(g, h, why, sizeof why)) fail_msg("adopted: %s", why);
   ((float *)pn_graph_find_init(h, "wbig")->data)[0] = 1.0f; /* its own, writable copy */
   pn_graph_free(h);
+  /* by reference (join's parts): the float weight from 64 KiB points into the buffer, the int64 and
+  ** uint8 ones and the Constant's value are the graph's own; the same graph either way */
+  assert_int_equal(pn_read_file(&ctx, path, 0, &buf, &n), PN_OK);
+  assert_int_equal(pn_onnx_load_ref(&ctx, buf, n, path, 0, &h), PN_OK);
+  if (!graph_eq(g, h, why, sizeof why)) fail_msg("by reference: %s", why);
+  const uint8_t *pw = pn_graph_find_init(h, "wbig")->data, *pe = pn_graph_find_init(h, "ebig")->data;
+  assert_true(pw > buf && pw + 600 * 501 * 4 <= buf + n);
+  assert_false(pe >= buf && pe < buf + n);
+  pn_graph_free(h);
+  /* from 4 bytes: the small float initializers too; a weight whose bytes do not match its dims is
+  ** refused with the message pn_onnx_load_in gives */
+  assert_int_equal(pn_onnx_load_ref(&ctx, buf, n, path, 4, &h), PN_OK);
+  if (!graph_eq(g, h, why, sizeof why)) fail_msg("by reference from 4 bytes: %s", why);
+  pn_graph_free(h);
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, n, buf);
+  free(buf);
+  assert_non_null(m);
+  for (size_t i = 0; i < m->graph->n_initializer; i++)
+    if (!strcmp(m->graph->initializer[i]->name, "wbig"))
+      m->graph->initializer[i]->dims[1] = 500; /* 600x500 in dims, 600x501 floats in raw_data */
+  n = protobuf_c_message_get_packed_size(&m->base);
+  buf = malloc(n);
+  assert_int_equal(protobuf_c_message_pack(&m->base, buf), n);
+  onnx__model_proto__free_unpacked(m, NULL);
+  struct pn_ctx c2 = {0};
+  assert_int_equal(pn_onnx_load_in(&ctx, buf, n, NULL, &h), PN_ERR_CORRUPT);
+  assert_int_equal(pn_onnx_load_ref(&c2, buf, n, NULL, 0, &h), PN_ERR_CORRUPT);
+  assert_string_equal(pn_errmsg(&ctx), pn_errmsg(&c2));
+  assert_non_null(strstr(pn_errmsg(&c2), "raw_data has 1202400 bytes"));
+  free(buf);
   unlink(path);
   rmdir(dir);
   pn_graph_free(g);
