@@ -324,8 +324,8 @@ DEF_UN(erf_f64, double, erf(x))
 ** pn_cpu_level, at most 4 ulp from the exact value (erff: 1), the tail and other CPUs scalar. */
 #if defined(PN_HAVE_MVEC) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
-__m512 _ZGVeN16v_erff(__m512);
-__m256 _ZGVdN8v_erff(__m256);
+__attribute__((target("avx512f"))) __m512 _ZGVeN16v_erff(__m512);
+__attribute__((target("avx2"))) __m256 _ZGVdN8v_erff(__m256);
 __attribute__((target("avx512f"))) static int64_t erf16(const float *x, float *y, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _ZGVeN16v_erff(_mm512_loadu_ps(x + i)));
