@@ -273,6 +273,41 @@ static void make_files(const char *bundle_dir, int64_t opset, struct part_slot *
   }
 }
 
+/* fsync every file of the bundle, SYNC_THREADS at once (threads that wait on the disk, whatever
+** --threads says): each fsync waits for a journal commit (the files' times were just set), and
+** concurrent ones share one; one after the other, bert's 525 files took 0.66-1.96 s with the disk
+** mostly idle. The first failing file (in the bundle's order) is reported. */
+#define SYNC_THREADS 16
+static int sync_files(struct pn_ctx *ctx, const char *bundle_dir, const cJSON *files) {
+  int n = cJSON_GetArraySize(files), rc = PN_OK, bad = n, i = 0;
+  struct pn_ctx *fctx = calloc((size_t)SYNC_THREADS, sizeof *fctx);
+  const char **name = calloc((size_t)n + 1, sizeof *name);
+  if (!fctx || !name) {
+    free(fctx);
+    free(name);
+    return nomem(ctx);
+  }
+  const cJSON *f;
+  cJSON_ArrayForEach(f, files) name[i++] = cJSON_GetObjectItemCaseSensitive(f, "file")->valuestring;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(SYNC_THREADS)
+  for (int j = 0; j < n; j++) {
+    struct pn_ctx *c = &fctx[omp_get_thread_num()];
+    char *path = join_path(bundle_dir, name[j]);
+    int frc = path ? pn_fsync_path(c, path) : pn_err(c, PN_ERR_NOMEM, "out of memory");
+    free(path);
+    if (frc) {
+#pragma omp critical
+      if (j < bad) { /* the first file that failed, whatever the order they ran in */
+        bad = j;
+        rc = pn_err(ctx, frc, "%s", c->msg);
+      }
+    }
+  }
+  free(name);
+  free(fctx);
+  return rc;
+}
+
 /* Bytes free to an unprivileged writer on the file system holding dir; UINT64_MAX if unknown. */
 static uint64_t free_bytes(const char *dir) {
   struct statvfs v;
@@ -469,12 +504,7 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
       if (path) utimensat(AT_FDCWD, path, ts, 0);
       free(path);
     }
-    cJSON_ArrayForEach(f, files) {
-      char *path = join_path(bundle_dir, cJSON_GetObjectItemCaseSensitive(f, "file")->valuestring);
-      rc = path ? pn_fsync_path(ctx, path) : nomem(ctx);
-      free(path);
-      if (rc) break;
-    }
+    rc = sync_files(ctx, bundle_dir, files);
     if (!rc) rc = pn_fsync_path(ctx, bundle_dir);
   }
   if (!rc) rc = pn_json_write(ctx, secret_path, root, 0600);
