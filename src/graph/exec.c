@@ -2,8 +2,9 @@
 **
 ** pn_exec_new resolves every value name to a slot once and records, per slot, the last node that
 ** reads it; pn_exec_run then walks the nodes, asks each op's infer function for output shapes (with
-** every input's value known), allocates outputs, runs the kernel and frees intermediates as soon as
-** their last reader has run.
+** every input's value known), takes outputs from the executor's buffers (the memory plan below:
+** graph outputs are allocated for the caller), runs the kernel, and a buffer serves later values
+** once its value's last reader has run.
 **
 ** Unless pn_exec_opts.no_fuse or an observer is set, nodes computed from constants alone (Constant
 ** nodes, and e.g. a Transpose of an initializer) are evaluated once by pn_exec_new, so that fusion
@@ -39,9 +40,6 @@
 #include "graph/exec.h"
 
 #include <cblas.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -54,8 +52,6 @@
 #include "util/strmap.h"
 
 enum slot_kind { SLOT_INPUT, SLOT_INIT, SLOT_NODE };
-
-#define EXEC_POOL 16
 
 struct xnode {
   const struct pn_node *node;
@@ -93,59 +89,207 @@ struct pn_exec {
   void *observer_user;
   pn_exec_hook hook;
   void *hook_user;
-  struct pn_tensor *pool[EXEC_POOL];   /* freed intermediates kept for Conv outputs */
-  size_t pool_bytes[EXEC_POOL];        /* their data's capacity */
-  int n_pool;
+  /* The run's intermediates (see "Memory plan" below). Values: one per slot, then one per node
+  ** (the Conv output a broadcasting residual Add replaces). */
+  bool planned;                    /* no observer or hook: intermediates from the plan's buffers */
+  int n_vals;
+  int *v_from, *v_to;              /* per value: the node making it and the last node during which it
+                                   ** is live (inclusive); -1 when it is never a run intermediate */
+  size_t *v_need;                  /* the most bytes it has needed in any run */
+  int *v_buf;                      /* its buffer in the plan, -1 none */
+  struct pn_tensor *v_t;           /* its tensor (heap = false, data in its buffer) */
+  void **buf;                      /* the plan's buffers, 64-byte aligned */
+  size_t *buf_cap;
+  int n_buf;
+  bool replan;                     /* a value did not fit its buffer in this run */
+  struct pn_exec_mem mem;
 };
 
-/* Intermediates the run frees go to a small pool instead, and a float Conv or Add output (every
-** path of both writes each element) takes the smallest pooled buffer that fits, uninitialised: a fresh
-** calloc'd buffer per Conv cost resnet18 and mobilenetv2 at 224 a memset or page faults per
-** output (7% and 8% of mobilenetv2's single-thread time). Only without an observer or hook. */
-static void release(struct pn_exec *ex, struct pn_tensor *t) {
-  if (!t) return;
-  if (ex->observer || ex->hook || !t->heap || t->name) {
-    pn_tensor_free(t);
-    return;
+/* ---- memory plan: the run's intermediates from buffers the executor owns ----
+**
+** Every node output that is not a graph output (and, with a broadcasting residual Add, the Conv
+** output it replaces) is a value live from the node that makes it to the last node reading it
+** (both inclusive: a node's outputs are made before its inputs die). After a run in which some
+** value did not fit its buffer (the first run, or a larger input), plan_build packs the values
+** into buffers by size, largest first, each into the smallest buffer holding no value whose
+** lifetime overlaps its own, or a new buffer; the buffers are allocated once and kept until the
+** next plan or pn_exec_free. A value that does not fit (a run at a larger shape) gets a calloc'd
+** tensor for that run, and the plan is rebuilt from the larger sizes at its end. So no run after
+** the first depends on malloc's state (glibc's dynamic mmap threshold decided whether each output
+** above it was mapped, faulted in and unmapped every run: BERT/128's GELU outputs 3-5 ms a run),
+** and memory is bounded by the largest run's live intermediates at once, not the model's
+** activations. Graph outputs are the caller's: calloc'd each run, as before. Without a plan
+** (an observer or a hook may keep or replace tensors) every output is calloc'd.
+**
+** A kernel receives its planned output as it was left by an earlier value: ops that write every
+** element of output 0 (writes_all) get it as it is, every other output is zero-filled first
+** (calloc's semantics). */
+
+/* Does the kernel of op write every element of its output 0, whatever its shape and dtype (or fail)?
+** Checked in each kernel: elementwise binary ops walk the whole output with a pn_iter, broadcasting
+** or not (Pow's mixed types too); unary ops, Clip and Cast run over every element; Conv on every path
+** (an empty kernel stores the bias); MatMul and Gemm zero-fill or store beta * C before a product
+** with K = 0; Softmax and LayerNormalization compute each row whole, BatchNormalization each plane;
+** the pools store one value per window (an empty window stores 0 or -inf); the copies (Reshape,
+** Flatten, Squeeze, Unsqueeze, Identity; Transpose, Slice, Expand through pn_copy_strided; Concat's
+** and Gather's row copies; Pad's rows and fills) cover the output. test_diff runs every executor on
+** another input first so that each compared run gets the buffers a different run left behind. */
+static bool writes_all(int op) {
+  switch (op) {
+  case PN_OP_CONV: case PN_OP_GEMM: case PN_OP_MATMUL:
+  case PN_OP_ADD: case PN_OP_SUB: case PN_OP_MUL: case PN_OP_DIV: case PN_OP_POW:
+  case PN_OP_ABS: case PN_OP_NEG: case PN_OP_RELU: case PN_OP_LEAKY_RELU: case PN_OP_SQRT:
+  case PN_OP_ERF: case PN_OP_EXP: case PN_OP_LOG: case PN_OP_RECIPROCAL: case PN_OP_SIGMOID:
+  case PN_OP_TANH: case PN_OP_CLIP: case PN_OP_CAST:
+  case PN_OP_SOFTMAX: case PN_OP_LAYER_NORM: case PN_OP_BATCH_NORM:
+  case PN_OP_MAX_POOL: case PN_OP_AVERAGE_POOL: case PN_OP_GLOBAL_AVERAGE_POOL:
+  case PN_OP_GLOBAL_MAX_POOL:
+  case PN_OP_RESHAPE: case PN_OP_FLATTEN: case PN_OP_SQUEEZE: case PN_OP_UNSQUEEZE:
+  case PN_OP_IDENTITY: case PN_OP_TRANSPOSE: case PN_OP_SLICE: case PN_OP_EXPAND:
+  case PN_OP_CONCAT: case PN_OP_GATHER: case PN_OP_PAD:
+    return true;
+  default:
+    return false;
   }
-  /* the buffer's capacity, which a smaller tensor that reused it does not show */
-#ifdef __GLIBC__
-  size_t bytes = malloc_usable_size(t->data);
-#else
-  size_t bytes = pn_tensor_nbytes(t);
-#endif
-  if (ex->n_pool == EXEC_POOL) {   /* full: drop the smallest if t is larger */
-    int k = 0;
-    for (int i = 1; i < ex->n_pool; i++)
-      if (ex->pool_bytes[i] < ex->pool_bytes[k]) k = i;
-    if (ex->pool_bytes[k] >= bytes) {
-      pn_tensor_free(t);
-      return;
-    }
-    pn_tensor_free(ex->pool[k]);
-    ex->pool[k] = ex->pool[--ex->n_pool];
-    ex->pool_bytes[k] = ex->pool_bytes[ex->n_pool];
-  }
-  ex->pool[ex->n_pool] = t;
-  ex->pool_bytes[ex->n_pool++] = bytes;
 }
 
-static struct pn_tensor *take(struct pn_exec *ex, const struct pn_shape *s) {
+/* Bytes of a tensor of shape s, rounded up to 64 (at least 64); 0 when it has no valid size. */
+static size_t value_bytes(const struct pn_shape *s) {
   int64_t numel = pn_shape_numel(s->ndim, s->dims);
-  if (numel < 0 || numel > ((int64_t)1 << 40)) return pn_tensor_new(s->dtype, s->ndim, s->dims);
+  if (numel < 0 || numel > ((int64_t)1 << 40)) return 0;
   size_t bytes = (size_t)numel * pn_dtype_size(s->dtype);
-  int k = -1;
-  for (int i = 0; i < ex->n_pool; i++)
-    if (ex->pool_bytes[i] >= bytes && (k < 0 || ex->pool_bytes[i] < ex->pool_bytes[k])) k = i;
-  if (k < 0) return pn_tensor_new(s->dtype, s->ndim, s->dims);
-  struct pn_tensor *t = ex->pool[k];
-  ex->pool[k] = ex->pool[--ex->n_pool];
-  ex->pool_bytes[k] = ex->pool_bytes[ex->n_pool];
+  return bytes ? (bytes + 63) / 64 * 64 : 64;
+}
+
+/* The tensor of value v (a slot, or -1 for one outside the plan) of shape s for op's kernel: its
+** planned buffer, zero-filled unless op writes all of it (j == 0), or a calloc'd tensor. */
+static struct pn_tensor *value_tensor(struct pn_exec *ex, int v, const struct pn_shape *s, int op, int j) {
+  if (v < 0 || !ex->planned || ex->v_from[v] < 0) return pn_tensor_new(s->dtype, s->ndim, s->dims);
+  size_t bytes = value_bytes(s);
+  if (!bytes) return pn_tensor_new(s->dtype, s->ndim, s->dims);   /* fails as before */
+  if (bytes > ex->v_need[v]) ex->v_need[v] = bytes;
+  int b = ex->v_buf[v];
+  if (b < 0 || ex->buf_cap[b] < bytes) {
+    ex->replan = true;
+    ex->mem.misses++;
+    return pn_tensor_new(s->dtype, s->ndim, s->dims);
+  }
+  struct pn_tensor *t = &ex->v_t[v];
+  memset(t, 0, sizeof *t);
   t->dtype = s->dtype;
   t->ndim = s->ndim;
   memcpy(t->dims, s->dims, (size_t)s->ndim * sizeof *s->dims);
+  t->data = ex->buf[b];
+  if (!(j == 0 && writes_all(op))) memset(t->data, 0, pn_tensor_nbytes(t));
+  ex->mem.hits++;
   return t;
 }
+
+/* A run's tensor is no longer needed: planned tensors (not heap) stay with their buffer. */
+static void release(struct pn_tensor *t) { pn_tensor_free(t); }
+
+static void plan_free(struct pn_exec *ex) {
+  for (int b = 0; b < ex->n_buf; b++) free(ex->buf[b]);
+  free(ex->buf);
+  free(ex->buf_cap);
+  ex->buf = NULL;
+  ex->buf_cap = NULL;
+  ex->n_buf = 0;
+  if (ex->v_buf)
+    for (int v = 0; v < ex->n_vals; v++) ex->v_buf[v] = -1;
+  ex->mem.buffers = 0;
+  ex->mem.bytes = 0;
+}
+
+struct by_need {
+  size_t need;
+  int v;
+};
+static int by_need_desc(const void *pa, const void *pb) {
+  const struct by_need *a = pa, *b = pb;
+  if (a->need != b->need) return a->need < b->need ? 1 : -1;
+  return (a->v > b->v) - (a->v < b->v);
+}
+
+/* Pack the values into buffers from v_need (see above). Out of memory: no plan (every value then
+** misses and the next run tries again). */
+static void plan_build(struct pn_exec *ex) {
+  plan_free(ex);
+  ex->replan = false;
+  int n = 0;
+  for (int v = 0; v < ex->n_vals; v++) n += ex->v_from[v] >= 0 && ex->v_need[v] > 0;
+  struct by_need *order = malloc(((size_t)n + 1) * sizeof *order);
+  int *next = malloc(((size_t)ex->n_vals + 1) * sizeof *next);   /* members of a buffer, chained */
+  int *head = malloc(((size_t)n + 1) * sizeof *head);
+  ex->buf = calloc((size_t)n + 1, sizeof *ex->buf);
+  ex->buf_cap = calloc((size_t)n + 1, sizeof *ex->buf_cap);
+  bool ok = order && next && head && ex->buf && ex->buf_cap;
+  if (ok) {
+    n = 0;
+    for (int v = 0; v < ex->n_vals; v++)
+      if (ex->v_from[v] >= 0 && ex->v_need[v] > 0) order[n++] = (struct by_need){ex->v_need[v], v};
+    qsort(order, (size_t)n, sizeof *order, by_need_desc);
+    int nb = 0;
+    for (int k = 0; k < n; k++) {
+      int v = order[k].v, best = -1;
+      for (int b = 0; b < nb; b++) {   /* every buffer so far holds at least this value's bytes */
+        bool free_then = true;
+        for (int u = head[b]; u >= 0 && free_then; u = next[u])
+          free_then = ex->v_to[u] < ex->v_from[v] || ex->v_to[v] < ex->v_from[u];
+        if (free_then && (best < 0 || ex->buf_cap[b] < ex->buf_cap[best])) best = b;
+      }
+      if (best < 0) {
+        best = nb++;
+        head[best] = -1;
+        ex->buf_cap[best] = order[k].need;
+      }
+      next[v] = head[best];
+      head[best] = v;
+      ex->v_buf[v] = best;
+    }
+    for (int b = 0; b < nb && ok; b++) {
+      /* 0xff bytes (NaN, -1) in a fresh buffer: a kernel that misses elements shows, and the
+      ** pages are faulted in here rather than in a run */
+      if ((ex->buf[b] = aligned_alloc(64, ex->buf_cap[b]))) memset(ex->buf[b], 0xff, ex->buf_cap[b]);
+      else ok = false;
+      ex->n_buf = b + 1;
+      ex->mem.bytes += ex->buf_cap[b];
+    }
+    ex->mem.buffers = ex->n_buf;
+  }
+  free(order);
+  free(next);
+  free(head);
+  if (!ok) plan_free(ex);
+  else ex->mem.plans++;
+}
+
+/* Each value's lifetime (see above), from the fusion plan and last_use. */
+static int plan_values(struct pn_exec *ex) {
+  int nv = ex->n_slots + ex->g->n_nodes;
+  ex->n_vals = nv;
+  ex->v_from = malloc(((size_t)nv + 1) * sizeof *ex->v_from);
+  ex->v_to = malloc(((size_t)nv + 1) * sizeof *ex->v_to);
+  ex->v_need = calloc((size_t)nv + 1, sizeof *ex->v_need);
+  ex->v_buf = malloc(((size_t)nv + 1) * sizeof *ex->v_buf);
+  ex->v_t = calloc((size_t)nv + 1, sizeof *ex->v_t);
+  if (!ex->v_from || !ex->v_to || !ex->v_need || !ex->v_buf || !ex->v_t) return PN_ERR_NOMEM;
+  for (int v = 0; v < nv; v++) ex->v_from[v] = ex->v_to[v] = ex->v_buf[v] = -1;
+  for (int i = 0; i < ex->g->n_nodes; i++) {
+    const struct xnode *x = &ex->nodes[i];
+    if (x->skip) continue;
+    for (int j = 0; j < x->node->n_out; j++) {
+      int s = x->out[j];
+      if (s < 0 || ex->keep[s]) continue;
+      ex->v_from[s] = i;
+      ex->v_to[s] = ex->last_use[s] > i ? ex->last_use[s] : i;
+    }
+    if (x->add >= 0) ex->v_from[ex->n_slots + i] = ex->v_to[ex->n_slots + i] = i;
+  }
+  return PN_OK;
+}
+
+void pn_exec_mem_stats(const struct pn_exec *ex, struct pn_exec_mem *out) { *out = ex->mem; }
 
 void pn_exec_free(struct pn_exec *ex) {
   if (!ex) return;
@@ -157,7 +301,12 @@ void pn_exec_free(struct pn_exec *ex) {
       pn_matmul_cache_free(ex->nodes[i].mc);
     }
   free(ex->nodes);
-  for (int i = 0; i < ex->n_pool; i++) pn_tensor_free(ex->pool[i]);
+  plan_free(ex);
+  free(ex->v_from);
+  free(ex->v_to);
+  free(ex->v_need);
+  free(ex->v_buf);
+  free(ex->v_t);
   for (int i = 0; i < ex->n_priv; i++) pn_tensor_free(ex->priv[i]);
   free(ex->priv);
   free(ex->kind);
@@ -418,6 +567,7 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
     ex->hook = opts->hook;
     ex->hook_user = opts->hook_user;
   }
+  ex->planned = !(opts && (opts->observer || opts->hook));
   bool fuse = !(opts && (opts->no_fuse || opts->observer || opts->hook));
   int cap = g->n_inputs + g->n_inits + 2 * g->n_nodes;   /* + folded Conv weights and biases */
   int n_node_out = 0;
@@ -506,6 +656,7 @@ int pn_exec_new(struct pn_ctx *ctx, struct pn_graph *g, const struct pn_exec_opt
         if (y->in[j] >= 0) ex->last_use[y->in[j]] = i;
     }
   }
+  if (plan_values(ex)) goto nomem;
   *out = ex;
   return PN_OK;
 nomem:
@@ -593,15 +744,23 @@ static int run_add(struct pn_ctx *ctx, struct pn_exec *ex, const struct xnode *x
   int rc = pn_op_infer(ad->op, &aa, as, 2, &ao, 1);
   if (rc) return rc;
   struct pn_tensor *t = NULL;
-  if (ao.ndim >= 0 && pn_dtype_size(ao.dtype)) t = pn_tensor_new(ao.dtype, ao.ndim, ao.dims);
+  if (ao.ndim >= 0 && pn_dtype_size(ao.dtype)) t = value_tensor(ex, x->out[0], &ao, ad->op, 0);
   if (!t) return pn_op_err(&aa, PN_ERR_NOMEM, "cannot allocate output '%s'", ad->node->out[0]);
   if ((rc = pn_op_run(ad->op, &aa, ain, 2, &t, 1))) {
     pn_tensor_free(t);
     return rc;
   }
-  release(ex, *y);
+  release(*y);
   *y = t;
   return PN_OK;
+}
+
+/* Does a Conv's fused residual Add go into its stores (the shortcut has the Conv output's float
+** shape s), rather than run after it (run_add)? */
+static bool res_fits(const struct xnode *x, const struct pn_tensor *const *val, const struct pn_shape *s) {
+  const struct pn_tensor *res = x->add >= 0 ? val[x->res] : NULL;
+  return res && x->op == PN_OP_CONV && s->dtype == PN_DT_FLOAT && res->dtype == PN_DT_FLOAT &&
+         res->ndim == s->ndim && !memcmp(res->dims, s->dims, (size_t)res->ndim * sizeof *res->dims);
 }
 
 /* Ops that run on the team: compute-bound kernels, the row kernels that pn_par_for cuts (Softmax,
@@ -688,10 +847,11 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
         rc = pn_op_err(&a, PN_ERR_UNSUPPORTED, "output '%s': unsupported dtype %s", n->out[j], pn_dtype_name(s->dtype));
         break;
       }
-      bool writes_all = (x->op == PN_OP_CONV || x->op == PN_OP_ADD || x->op == PN_OP_MATMUL ||
-                         x->op == PN_OP_MAX_POOL) &&
-                        j == 0 && s->dtype == PN_DT_FLOAT;
-      if (!(tout[j] = writes_all ? take(ex, s) : pn_tensor_new(s->dtype, s->ndim, s->dims))) {
+      /* a Conv whose broadcasting residual Add runs after it writes the node's temporary value;
+      ** the Add then writes the slot's (run_add) */
+      int v = x->out[j];
+      if (j == 0 && x->add >= 0 && !res_fits(x, val, s)) v = ex->n_slots + i;
+      if (!(tout[j] = value_tensor(ex, v, s, x->op, j))) {
         rc = pn_op_err(&a, PN_ERR_NOMEM, "cannot allocate output '%s'", n->out[j]);
         break;
       }
@@ -706,8 +866,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     /* A fused residual Add: in the Conv's stores when the shortcut has the output's shape, else
     ** (broadcasts) run below, and then the activation after it. */
     const struct pn_tensor *res = x->add >= 0 ? val[x->res] : NULL;
-    bool res_in = res && conv_f32 && res->dtype == PN_DT_FLOAT && res->ndim == tout[0]->ndim &&
-                  !memcmp(res->dims, tout[0]->dims, (size_t)res->ndim * sizeof *res->dims);
+    bool res_in = conv_f32 && res_fits(x, val, &sout[0]);
     bool ep_ok = conv_f32 && (x->add < 0 || res_in);
     struct pn_act act = {PN_ACT_NONE, 0, 0, res_in ? res->data : NULL, NULL};
     if (ep_ok && x->act >= 0 && ex->nodes[x->act].op == PN_OP_RELU) act.kind = PN_ACT_RELU;
@@ -770,7 +929,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
     for (int j = 0; j < n->n_out; j++) {
       int s = x->out[j];
       if (s >= 0 && ex->last_use[s] < 0 && !ex->keep[s]) {
-        release(ex, (struct pn_tensor *)val[s]);
+        release((struct pn_tensor *)val[s]);
         val[s] = NULL;
         owned[s] = false;
       }
@@ -782,7 +941,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
               : y && j < x->n_in_run + y->n_in_run - 1 ? y->in[j - x->n_in_run + 1]
                                                        : x->res;
       if (s >= 0 && ex->last_use[s] == i && owned[s] && !ex->keep[s]) {
-        release(ex, (struct pn_tensor *)val[s]);
+        release((struct pn_tensor *)val[s]);
         val[s] = NULL;
         owned[s] = false;
       }
@@ -817,7 +976,9 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
   }
 done:
   for (int s = 0; s < ex->n_slots; s++)
-    if (owned[s]) pn_tensor_free((struct pn_tensor *)val[s]);
+    if (owned[s]) release((struct pn_tensor *)val[s]);
+  /* every planned tensor is free again: the plan may change */
+  if (ex->replan) plan_build(ex);
   free(val);
   free(owned);
   free(tin);

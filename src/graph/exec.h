@@ -101,4 +101,18 @@ PN_API const double *pn_exec_op_seconds(const struct pn_exec *ex);
 ** in the node it was fused into; -1 when i is not a node index. */
 PN_API double pn_exec_node_seconds(const struct pn_exec *ex, int i);
 
+/* The buffers of a run's intermediates (node outputs that are not graph outputs). After a run, the
+** executor keeps them in a plan sized from that run's shapes and reuses them in later runs; an
+** intermediate that does not fit (the first run, a larger input) is allocated for that run only
+** and the plan is rebuilt after it. With an observer or a hook there is no plan (every output is
+** allocated). Counts since pn_exec_new. */
+struct pn_exec_mem {
+  long long hits;              /* intermediates given a planned buffer */
+  long long misses;            /* intermediates allocated outside the plan */
+  int plans;                   /* times the plan was built */
+  int buffers;                 /* buffers of the current plan */
+  size_t bytes;                /* and their bytes */
+};
+PN_API void pn_exec_mem_stats(const struct pn_exec *ex, struct pn_exec_mem *out /* OUT */);
+
 #endif

@@ -14,7 +14,16 @@
 ** graph in four those of 17-64 output positions and few channels take k_conv.c's tiny path), and
 ** every MatMul by a constant 2-D weight by k_gemm.c's packed GEMM (the reference: OpenBLAS).
 ** Every executor runs twice on different inputs (the second run reuses its state: Conv caches,
-** evaluated constants), and a graph with a symbolic batch runs a third time at another batch.
+** evaluated constants), and a graph with a symbolic batch runs a third time at another batch
+** (smaller or larger than the drawn one). Before those runs each executor runs once on yet another
+** input, so every compared run gets the intermediates' buffers (exec.c's memory plan) as a
+** different run left them, or outgrows them.
+**
+** The reference of each run is a fresh no_fuse executor's first run (every intermediate calloc'd,
+** no plan yet). The no_fuse executor that ran before ("reference, reused") must give the same
+** bits, and so must the fused executor against a fresh fused executor on the same input: a kernel
+** that leaves part of a planned buffer unwritten, or an intermediate given a buffer still in use,
+** shows there.
 **
 ** Tolerance: |got - ref| <= 1e-4 * max(1, max |ref|) per output (integer outputs exactly). The
 ** generator keeps every value of order 1 and draws only continuous, well-conditioned ops, so
@@ -130,6 +139,32 @@ static int run(struct pn_ctx *ctx, const struct rg_graph *rg, struct prepared *p
   if (!rc) o->n = pn_exec_n_outputs(p->ex);
   for (int i = 0; i < n_in; i++) pn_tensor_free(in[i]);
   return rc;
+}
+
+/* Are got and ref the same tensors, bit for bit? false with the reason in msg otherwise. */
+static bool same_bits(const struct outputs *ref, const struct outputs *got, const struct prepared *p,
+                      const char *what, char *msg, size_t msg_n) {
+  if (ref->n != got->n) {
+    snprintf(msg, msg_n, "  %s: %d outputs, the fresh executor's %d\n", what, got->n, ref->n);
+    return false;
+  }
+  for (int i = 0; i < ref->n; i++) {
+    const struct pn_tensor *a = got->t[i], *b = ref->t[i];
+    if (pn_tensor_same_shape(a, b) && !memcmp(a->data, b->data, pn_tensor_nbytes(b))) continue;
+    int64_t n = pn_tensor_same_shape(a, b) ? (int64_t)(pn_tensor_nbytes(b) / pn_dtype_size(b->dtype)) : 0, k = 0,
+            es = (int64_t)pn_dtype_size(b->dtype), diff = 0;
+    for (int64_t j = 0; j < n; j++)
+      if (memcmp((const char *)a->data + j * es, (const char *)b->data + j * es, (size_t)es) && !diff++) k = j;
+    if (n && b->dtype == PN_DT_FLOAT)
+      snprintf(msg, msg_n, "  %s: output '%s': %" PRId64 " of %" PRId64 " values differ in their bits from a fresh "
+               "executor's, first at %" PRId64 " (%.9g vs %.9g)\n", what, pn_exec_output(p->ex, i)->name, diff, n, k,
+               ((const float *)a->data)[k], ((const float *)b->data)[k]);
+    else
+      snprintf(msg, msg_n, "  %s: output '%s' differs from a fresh executor's (%" PRId64 " of %" PRId64 " values)\n",
+               what, pn_exec_output(p->ex, i)->name, diff, n);
+    return false;
+  }
+  return true;
 }
 
 /* Compare got with ref; false with the reason in msg on a disagreement. */
@@ -291,34 +326,53 @@ static void test_graph(uint64_t k, const char *dump_dir, struct stats *st) {
   int n_runs = rg.symbolic ? 3 : 2;
   struct outputs ref[3];
   memset(ref, 0, sizeof ref);
-  for (int v = 0; v < V_COUNT && !bad; v++) {
-    if (prepare(&ctx, &rg, (enum variant)v, &p[v])) {
+  /* the references: a fresh no_fuse executor per run */
+  for (int r = 0; r < n_runs && !bad; r++) {
+    struct prepared fresh;
+    char what[96];
+    snprintf(what, sizeof what, "reference, run %d (batch %" PRId64 ")", r + 1, batches[r]);
+    if (prepare(&ctx, &rg, V_REF, &fresh) || run(&ctx, &rg, &fresh, batches[r], k * 7 + (uint64_t)r, &ref[r])) {
       if (!header) printf("graph %" PRIu64 ": %s\n", k, rg.desc);
       header = true;
-      printf("  %s: cannot prepare: %s\n", variant_names[v], pn_errmsg(&ctx));
+      printf("  %s: %s\n", what, pn_errmsg(&ctx));
+      st->errors++;
+      bad = true;
+    }
+    prepared_free(&fresh);
+  }
+  for (int v = 0; v < V_COUNT && !bad; v++) {
+    struct outputs o = {0};
+    if (prepare(&ctx, &rg, (enum variant)v, &p[v]) || run(&ctx, &rg, &p[v], rg.batch, k * 7 + 5, &o)) {
+      if (!header) printf("graph %" PRIu64 ": %s\n", k, rg.desc);
+      header = true;
+      printf("  %s: cannot prepare or run on another input first: %s\n", variant_names[v], pn_errmsg(&ctx));
       st->errors++;
       bad = true;
       break;
     }
+    outputs_free(&o);
     for (int r = 0; r < n_runs && !bad; r++) {
-      struct outputs o = {0};
       char what[96];
-      snprintf(what, sizeof what, "%s, run %d (batch %" PRId64 ")", variant_names[v], r + 1, batches[r]);
-      if (run(&ctx, &rg, &p[v], batches[r], k * 7 + (uint64_t)r, &o)) {
+      snprintf(what, sizeof what, "%s%s, run %d (batch %" PRId64 ")", variant_names[v], v == V_REF ? ", reused" : "",
+               r + 1, batches[r]);
+      struct outputs fo = {0};
+      struct prepared fresh = {0};
+      int rc = run(&ctx, &rg, &p[v], batches[r], k * 7 + (uint64_t)r, &o);
+      /* the fused executor against a fresh one on the same input */
+      if (!rc && v == V_FUSED)
+        rc = prepare(&ctx, &rg, V_FUSED, &fresh) || run(&ctx, &rg, &fresh, batches[r], k * 7 + (uint64_t)r, &fo);
+      if (rc) {
         if (!header) printf("graph %" PRIu64 ": %s\n", k, rg.desc);
         header = true;
         printf("  %s: %s\n", what, pn_errmsg(&ctx));
         st->errors++;
         bad = true;
-        break;
       }
-      if (v == V_REF) {
-        ref[r] = o;
-        continue;
-      }
-      st->compared++;
+      st->compared += !bad;
       char msg[512];
-      if (!agree(&ref[r], &o, &p[V_REF], what, msg, sizeof msg)) {
+      if (!bad && ((v == V_REF && !same_bits(&ref[r], &o, &p[V_REF], what, msg, sizeof msg)) ||
+                   (v == V_FUSED && !same_bits(&fo, &o, &p[V_FUSED], what, msg, sizeof msg)) ||
+                   !agree(&ref[r], &o, &p[V_REF], what, msg, sizeof msg))) {
         if (!header) printf("graph %" PRIu64 ": %s\n", k, rg.desc);
         header = true;
         fputs(msg, stdout);
@@ -326,6 +380,8 @@ static void test_graph(uint64_t k, const char *dump_dir, struct stats *st) {
         bad = true;
       }
       outputs_free(&o);
+      outputs_free(&fo);
+      prepared_free(&fresh);
     }
   }
   if (bad) save_failure(k, &rg);

@@ -4,7 +4,9 @@
 **
 ** The reference is the same graph run with pn_exec_opts.no_fuse, i.e. every node by its own
 ** kernel (each kernel has its own naive-reference tests in test_kernels_*). Outputs must agree
-** within 1e-4 relative to the output's magnitude; op timings show which nodes were fused. */
+** within 1e-4 relative to the output's magnitude; op timings show which nodes were fused, and the
+** executor's memory statistics that the zoo models' second runs take every intermediate from its
+** memory plan. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +46,7 @@ struct run_result {
   struct pn_tensor *out[8];
   int n_out;
   double op_s[PN_OP_COUNT];
+  struct pn_exec_mem mem;      /* after both runs */
 };
 
 static void run_graph(struct pn_graph *g, bool no_fuse, int threads, uint64_t seed,
@@ -69,6 +72,7 @@ static void run_graph(struct pn_graph *g, bool no_fuse, int threads, uint64_t se
       for (int i = 0; i < r->n_out; i++) pn_tensor_free(r->out[i]);
   }
   memcpy(r->op_s, pn_exec_op_seconds(ex), sizeof r->op_s);
+  pn_exec_mem_stats(ex, &r->mem);
   for (int i = 0; i < n_in; i++) pn_tensor_free(in[i]);
   pn_exec_free(ex);
 }
@@ -95,6 +99,18 @@ static void assert_close(const struct run_result *a, const struct run_result *b,
   }
 }
 
+/* The executor's memory plan (exec.c) after run_graph's two runs at one shape: every intermediate
+** of the first run allocated (no plan yet), one plan built after it, every one of the second run
+** in the plan's buffers. */
+static void assert_planned_once(const struct run_result *r) {
+  if (r->mem.plans != 1 || r->mem.hits != r->mem.misses || r->mem.hits <= 0)
+    fprintf(stderr, "memory plan: %d plans, %lld hits, %lld misses\n", r->mem.plans, r->mem.hits, r->mem.misses);
+  assert_int_equal(r->mem.plans, 1);
+  assert_true(r->mem.hits > 0);
+  assert_true(r->mem.hits == r->mem.misses);
+  assert_true(r->mem.buffers > 0 && r->mem.bytes > 0);
+}
+
 static struct pn_graph *zoo(const char *name, const struct pn_zoo_opts *o) {
   struct pn_ctx ctx = {0};
   struct pn_graph *g = NULL;
@@ -116,6 +132,9 @@ static void test_zoo_cnns(void **state) {
     run_graph(g, false, 2, 3, &f2);
     assert_close(&f1, &ref, 1e-4);
     assert_close(&f2, &ref, 1e-4);
+    assert_planned_once(&ref);
+    assert_planned_once(&f1);
+    assert_planned_once(&f2);
     /* unfused runs execute BatchNormalization and the activations; fused ones never do */
     int act = m == 0 ? PN_OP_RELU : PN_OP_CLIP;
     assert_true(ref.op_s[PN_OP_BATCH_NORM] > 0);
@@ -138,6 +157,8 @@ static void test_zoo_bert(void **state) {
   run_graph(g, true, 1, 11, &ref);
   run_graph(g, false, 2, 11, &f);
   assert_close(&f, &ref, 1e-4);
+  assert_planned_once(&ref);
+  assert_planned_once(&f);
   free_result(&ref);
   free_result(&f);
   pn_graph_free(g);
@@ -319,16 +340,18 @@ static void test_conv_relu_constant_weights(void **state) {
 ** F(4x4), the packed GEMM from the input and by implicit im2col, and the paths that add the
 ** shortcut in a pass of their own: small images, depthwise), and (conv + bias) + s, then the
 ** activation, is the same float operations in the same order, so the outputs must be the same
-** bits. A shortcut that broadcasts ([1,M,1,1]) runs the Add kernel after the Conv. */
+** bits. A shortcut that broadcasts ([1,M,1,1], or [2,M,H,W] onto the Conv's one image) runs the
+** Add kernel after the Conv (the Conv then writes a buffer of its own in the executor's memory
+** plan: the second run would otherwise read and write one buffer). */
 static void test_conv_add_bits(void **state) {
   (void)state;
   static const struct {
     int64_t c, m, hw, k, stride, group;
-    int64_t sd;   /* 1: the shortcut has the output's shape; 0: [1,M,1,1] */
+    int64_t sd;   /* 1: the shortcut has the output's shape; 0: [1,M,1,1]; 2: [2,M,H,W] */
   } cases[] = {
       {8, 8, 16, 3, 1, 1, 1},  {8, 8, 40, 3, 1, 1, 1},  {16, 24, 14, 1, 1, 1, 1},
       {8, 16, 15, 3, 2, 1, 1}, {8, 8, 4, 1, 1, 1, 1},   {8, 8, 12, 3, 1, 8, 1},
-      {8, 8, 16, 3, 1, 1, 0},  {6, 10, 9, 1, 1, 1, 1},
+      {8, 8, 16, 3, 1, 1, 0},  {6, 10, 9, 1, 1, 1, 1},  {8, 8, 12, 3, 1, 1, 2},
   };
   for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++)
     for (int form = 0; form < 4; form++) {   /* Add(conv, s) or Add(s, conv); Relu or Clip */
@@ -338,7 +361,7 @@ static void test_conv_add_bits(void **state) {
       int64_t st = cases[ci].stride, grp = cases[ci].group, pad = (k - 1) / 2;
       int64_t oh = (hw + 2 * pad - k) / st + 1;
       int64_t xd[] = {1, c, hw, hw}, wd[] = {m, c / grp, k, k}, bd[] = {m};
-      int64_t sd[] = {1, m, cases[ci].sd ? oh : 1, cases[ci].sd ? oh : 1};
+      int64_t sn = cases[ci].sd == 2 ? 2 : 1, sd[] = {sn, m, cases[ci].sd ? oh : 1, cases[ci].sd ? oh : 1};
       assert_non_null(pn_graph_add_input(g, "x", PN_DT_FLOAT, 4, xd));
       assert_non_null(pn_graph_add_input(g, "s", PN_DT_FLOAT, 4, sd));
       init(g, "w", 4, wd, 601 + ci, 0);
@@ -348,7 +371,8 @@ static void test_conv_add_bits(void **state) {
       *(float *)mn->data = -0.25f;
       *(float *)mx->data = 0.5f;
       int64_t pads[] = {pad, pad, pad, pad}, strides[] = {st, st};
-      const char *conv_out[2] = {"conv", "pre"}, *sum[2] = {"sum", "sum2"}, *y[2] = {"y", "y2"};
+      const char *conv_out[2] = {"conv", "pre"}, *sum[2] = {"sum", "sum2"}, *y[2] = {"y", "y2"},
+                 *yo[2] = {"yo", "y2o"};
       for (int v = 0; v < 2; v++) {
         struct pn_node *cv = node(g, "Conv", "x", "w", "b", conv_out[v]);
         assert_int_equal(pn_node_set_ints(g, cv, "pads", 4, pads), PN_OK);
@@ -358,8 +382,9 @@ static void test_conv_add_bits(void **state) {
         else node(g, "Add", conv_out[v], "s", NULL, sum[v]);
         if (form & 2) node(g, "Clip", sum[v], "mn", "mx", y[v]);
         else node(g, "Relu", sum[v], NULL, NULL, y[v]);
+        node(g, "Identity", y[v], NULL, NULL, yo[v]);   /* y: a planned intermediate */
       }
-      const char *outs[] = {"y", "y2", "pre"};
+      const char *outs[] = {"yo", "y2o", "pre"};
       for (int i = 0; i < 3; i++)
         assert_non_null(pn_graph_add_output(g, outs[i], PN_DT_FLOAT, -1, NULL));
       for (int threads = 1; threads <= 2; threads++) {
@@ -367,7 +392,7 @@ static void test_conv_add_bits(void **state) {
         run_graph(g, false, threads, 700 + ci, &f);
         assert_int_equal(f.n_out, 3);
         assert_int_equal(pn_tensor_numel(f.out[0]), pn_tensor_numel(f.out[1]));
-        assert_int_equal(pn_tensor_numel(f.out[0]), m * oh * oh);
+        assert_int_equal(pn_tensor_numel(f.out[0]), sn * m * oh * oh);
         bool same = !memcmp(f.out[0]->data, f.out[1]->data, pn_tensor_nbytes(f.out[0]));
         if (!same)
           fprintf(stderr, "case %zu form %d threads %d: fused Conv -> Add differs\n", ci, form,

@@ -318,6 +318,8 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
     return pn_cli_failf(cmd, "out of memory");
   }
   for (int i = 0; i < n_nodes; i++) node0[i] = pn_exec_node_seconds(st->ex, i);
+  struct pn_exec_mem mem0, mem;
+  pn_exec_mem_stats(st->ex, &mem0);
   struct pn_progress bar;
   bool bar_on = false;
   double before[PN_OP_COUNT];
@@ -412,6 +414,18 @@ static int run(struct pn_ctx *ctx, const struct run_opts *o, struct run_state *s
       cJSON_AddNumberToObject(jp, pn_op_name((enum pn_op)k), prof[k] * 1e3 / (double)R);
     }
     report_nodes(st, node0, R, tot, rep);
+    /* the executor's buffers for intermediates, and how many of the timed runs' did not fit them */
+    pn_exec_mem_stats(st->ex, &mem);
+    long long miss = mem.misses - mem0.misses, total = miss + mem.hits - mem0.hits;
+    printf("intermediates: %.2f MB in %d buffers (planned %d time%s); %lld of the timed runs' %lld allocated "
+           "outside them\n",
+           (double)mem.bytes / 1e6, mem.buffers, mem.plans, mem.plans == 1 ? "" : "s", miss, total);
+    cJSON *jm = cJSON_AddObjectToObject(rep, "intermediates");
+    cJSON_AddNumberToObject(jm, "bytes", (double)mem.bytes);
+    cJSON_AddNumberToObject(jm, "buffers", mem.buffers);
+    cJSON_AddNumberToObject(jm, "plans", mem.plans);
+    cJSON_AddNumberToObject(jm, "timed_outputs", (double)total);
+    cJSON_AddNumberToObject(jm, "timed_misses", (double)miss);
   }
   free(prof);
   free(node0);
