@@ -279,57 +279,13 @@ int pn_atomic_open(struct pn_ctx *ctx, struct pn_atomic_file *af, const char *pa
 
 #define DIRECT_ALIGN ((size_t)4096)
 #define DIRECT_BUF ((size_t)4 << 20)
-/* Full buffers leave through Linux AIO, up to DIRECT_RING in flight, so that the caller fills the next
-** one while the disk writes (a synchronous write left the disk idle whenever split's two threads were
-** both making decoys: 73% busy). io_submit blocks for a write that extends the file on ext4, so the
-** file is allocated ahead (fallocate, DIRECT_AHEAD at a time; cut back to its size at the end). */
-#define DIRECT_RING 4
-#define DIRECT_AHEAD ((uint64_t)32 << 20)
 
-#if defined(__linux__) && __has_include(<linux/aio_abi.h>)
-#include <linux/aio_abi.h>
-#include <sys/syscall.h>
-#define HAVE_AIO 1
-/* AIO contexts outlive the files that used them (io_setup per file made split slower, stop 35) */
-static pthread_mutex_t aio_lock = PTHREAD_MUTEX_INITIALIZER;
-static aio_context_t aio_free[16];
-static int n_aio_free;
-
-static aio_context_t aio_take(void) {
-  aio_context_t c = 0;
-  pthread_mutex_lock(&aio_lock);
-  if (n_aio_free) c = aio_free[--n_aio_free];
-  pthread_mutex_unlock(&aio_lock);
-  if (!c && syscall(SYS_io_setup, DIRECT_RING, &c) != 0) c = 0;
-  return c;
-}
-
-static void aio_give(aio_context_t c) { /* with nothing in flight */
-  if (!c) return;
-  pthread_mutex_lock(&aio_lock);
-  bool kept = n_aio_free < (int)(sizeof aio_free / sizeof *aio_free);
-  if (kept) aio_free[n_aio_free++] = c;
-  pthread_mutex_unlock(&aio_lock);
-  if (!kept) syscall(SYS_io_destroy, c);
-}
-#endif
-
-/* The stream's sink: bytes gather in a buffer and leave in whole aligned blocks while fd has
-** O_DIRECT, through AIO where it is available (else, and after any failure of it, synchronously). */
+/* The stream's sink: bytes gather in buf and leave in whole aligned blocks while fd has O_DIRECT. */
 struct pn_direct_sink {
   int fd;
-  uint8_t *ring[DIRECT_RING]; /* DIRECT_BUF bytes each, DIRECT_ALIGN-aligned; [0] only without AIO */
-  int cur;                    /* the buffer being filled */
-  size_t used;                /* bytes in it */
-  bool direct;                /* O_DIRECT still set on fd */
-  int aio_err;                /* errno of a failed asynchronous write, reported at the next write */
-#ifdef HAVE_AIO
-  aio_context_t actx;         /* 0: synchronous writes, at fd's offset */
-  struct iocb cb[DIRECT_RING];
-  bool busy[DIRECT_RING];
-  uint64_t off;               /* where the next buffer goes (AIO: fd's offset is not used) */
-  uint64_t allocated;         /* fallocate'd up to here */
-#endif
+  uint8_t *buf; /* DIRECT_BUF bytes, DIRECT_ALIGN-aligned */
+  size_t used;
+  bool direct;  /* O_DIRECT still set on fd */
 };
 
 static bool direct_off(struct pn_direct_sink *d) {
@@ -356,148 +312,39 @@ static int direct_write_all(struct pn_direct_sink *d, const uint8_t *p, size_t n
   return 0;
 }
 
-#ifdef HAVE_AIO
-/* Wait until buffer i is written (or every buffer, i < 0); a failed or short write is kept in
-** aio_err. 0, or -1 when waiting itself failed. */
-static int aio_wait(struct pn_direct_sink *d, int i) {
-  for (;;) {
-    bool any = false;
-    for (int k = 0; k < DIRECT_RING; k++) any |= d->busy[k];
-    if (!any || (i >= 0 && !d->busy[i])) return 0;
-    struct io_event ev[DIRECT_RING];
-    long n = syscall(SYS_io_getevents, d->actx, 1, DIRECT_RING, ev, NULL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    for (long e = 0; e < n; e++) {
-      struct iocb *cb = (struct iocb *)(uintptr_t)ev[e].obj;
-      d->busy[cb - d->cb] = false;
-      if (ev[e].res != (__s64)cb->aio_nbytes && !d->aio_err)
-        d->aio_err = ev[e].res < 0 ? (int)-ev[e].res : EIO; /* a short write: the disk is full */
-    }
-  }
-}
-
-/* Back to synchronous writes at fd's offset: every buffer written, the context returned. */
-static int aio_stop(struct pn_direct_sink *d) {
-  if (!d->actx) return 0;
-  int rc = aio_wait(d, -1);
-  if (rc == 0) aio_give(d->actx); /* else leaked: writes may still be in flight */
-  d->actx = 0;
-  if (rc == 0 && lseek(d->fd, (off_t)d->off, SEEK_SET) < 0) rc = -1;
-  return rc;
-}
-
-/* Buffer cur (full) handed to the disk, and cur moved to a free one. 0, or -1 with errno. */
-static int aio_put(struct pn_direct_sink *d) {
-  if (d->off + DIRECT_BUF > d->allocated) {
-    uint64_t to = d->off + DIRECT_BUF + DIRECT_AHEAD;
-    if (fallocate(d->fd, 0, (off_t)d->allocated, (off_t)(to - d->allocated)) != 0) {
-      /* not supported, or no space that far ahead: this buffer and the rest synchronously */
-      if (aio_stop(d)) return -1;
-      return direct_write_all(d, d->ring[d->cur], DIRECT_BUF);
-    }
-    d->allocated = to;
-  }
-  struct iocb *cb = &d->cb[d->cur];
-  memset(cb, 0, sizeof *cb);
-  cb->aio_fildes = (__u32)d->fd;
-  cb->aio_lio_opcode = IOCB_CMD_PWRITE;
-  cb->aio_buf = (__u64)(uintptr_t)d->ring[d->cur];
-  cb->aio_nbytes = DIRECT_BUF;
-  cb->aio_offset = (__s64)d->off;
-  struct iocb *one[1] = {cb};
-  long n;
-  while ((n = syscall(SYS_io_submit, d->actx, 1, one)) < 0 && errno == EINTR) {}
-  if (n != 1) { /* refused (EINVAL: no O_DIRECT AIO here): synchronously from now on */
-    if (aio_stop(d)) return -1;
-    return direct_write_all(d, d->ring[d->cur], DIRECT_BUF);
-  }
-  d->busy[d->cur] = true;
-  d->off += DIRECT_BUF;
-  d->cur = (d->cur + 1) % DIRECT_RING;
-  if (aio_wait(d, d->cur)) return -1;
-  if (d->aio_err) {
-    errno = d->aio_err;
-    return -1;
-  }
-  return 0;
-}
-#endif
-
-/* Buffer cur, full, to the file. 0, or -1 with errno. */
-static int direct_put(struct pn_direct_sink *d) {
-  if (d->aio_err) {
-    errno = d->aio_err;
-    return -1;
-  }
-#ifdef HAVE_AIO
-  if (d->actx) return aio_put(d);
-#endif
-  return direct_write_all(d, d->ring[d->cur], DIRECT_BUF);
-}
-
 static ssize_t direct_cookie_write(void *c, const char *buf, size_t size) {
   struct pn_direct_sink *d = c;
   if (!d->direct) return direct_write_all(d, (const uint8_t *)buf, size) ? -1 : (ssize_t)size;
   for (size_t off = 0; off < size;) {
     size_t m = size - off < DIRECT_BUF - d->used ? size - off : DIRECT_BUF - d->used;
-    memcpy(d->ring[d->cur] + d->used, buf + off, m);
+    memcpy(d->buf + d->used, buf + off, m);
     d->used += m;
     off += m;
     if (d->used == DIRECT_BUF) {
-      if (direct_put(d)) return -1;
+      if (direct_write_all(d, d->buf, DIRECT_BUF)) return -1;
       d->used = 0;
-      if (!d->direct) /* the file system refused O_DIRECT on the way: the rest as it comes */
-        return direct_write_all(d, (const uint8_t *)buf + off, size - off) ? -1 : (ssize_t)size;
     }
   }
   return (ssize_t)size;
 }
 
-/* What the sink still holds: every buffer in flight written, its whole blocks directly, the rest
-** through the cache, and the file cut to its size (it was allocated ahead). 0 or -1 (errno). */
+/* What buf still holds: its whole blocks directly, the rest through the cache. 0 or -1 (errno). */
 static int direct_finish(struct pn_direct_sink *d) {
-#ifdef HAVE_AIO
-  bool cut = d->allocated != 0; /* also when AIO stopped on the way */
-  if (aio_stop(d)) return -1;
-#endif
-  if (d->aio_err) {
-    errno = d->aio_err;
-    return -1;
-  }
-  uint8_t *buf = d->ring[d->cur];
   size_t whole = d->direct ? d->used / DIRECT_ALIGN * DIRECT_ALIGN : 0;
-  if (whole && direct_write_all(d, buf, whole)) return -1;
+  if (whole && direct_write_all(d, d->buf, whole)) return -1;
   if (d->used > whole) {
     if (d->direct && !direct_off(d)) return -1;
-    if (direct_write_all(d, buf + whole, d->used - whole)) return -1;
+    if (direct_write_all(d, d->buf + whole, d->used - whole)) return -1;
   }
   d->used = 0;
-#ifdef HAVE_AIO
-  if (cut) {
-    off_t end = lseek(d->fd, 0, SEEK_CUR);
-    if (end < 0 || ftruncate(d->fd, end) != 0) return -1;
-  }
-#endif
   return 0;
 }
 
 static int direct_cookie_close(void *c) {
   struct pn_direct_sink *d = c;
-  bool idle = true;
-#ifdef HAVE_AIO
-  /* an aborted file: nothing may still be writing from the buffers freed below (if waiting fails,
-  ** they are left allocated) */
-  if (d->actx) {
-    idle = aio_wait(d, -1) == 0;
-    if (idle) aio_give(d->actx);
-  }
-#endif
   int rc = close(d->fd);
-  for (int i = 0; idle && i < DIRECT_RING; i++) free(d->ring[i]);
-  if (idle) free(d);
+  free(d->buf);
+  free(d);
   return rc;
 }
 
@@ -511,7 +358,7 @@ int pn_atomic_open_direct(struct pn_ctx *ctx, struct pn_atomic_file *af, const c
     free(d);
     return PN_OK; /* short of memory for the buffer: through the cache */
   }
-  d->ring[0] = buf;
+  d->buf = buf;
   d->fd = dup(fileno(af->f));
   int fl = d->fd < 0 ? -1 : fcntl(d->fd, F_GETFL);
   FILE *f = NULL;
@@ -521,21 +368,10 @@ int pn_atomic_open_direct(struct pn_ctx *ctx, struct pn_atomic_file *af, const c
   }
   if (!f) { /* no O_DIRECT here: through the cache */
     if (d->fd >= 0) close(d->fd);
-    free(d->ring[0]);
+    free(d->buf);
     free(d);
     return PN_OK;
   }
-#ifdef HAVE_AIO
-  /* the other buffers and a context for AIO, or synchronous writes from the one buffer */
-  bool ring = true;
-  for (int i = 1; i < DIRECT_RING && ring; i++) ring = posix_memalign((void **)&d->ring[i], DIRECT_ALIGN, DIRECT_BUF) == 0;
-  if (ring) d->actx = aio_take();
-  if (!d->actx)
-    for (int i = 1; i < DIRECT_RING; i++) {
-      free(d->ring[i]);
-      d->ring[i] = NULL;
-    }
-#endif
   fclose(af->f); /* the duplicate descriptor keeps the file open */
   af->f = f;
   af->direct = d;
