@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,7 +221,6 @@ struct part_slot {
   int *perm;                   /* [k + 1] */
   struct file_job *jobs;       /* [k + 1] */
   struct pn_obf_sentinel_report rep;
-  int rc;                      /* of prepare_part */
 };
 
 /* Everything of part pi that draws from the main stream, in the stream's order: its sentinels, the
@@ -252,25 +252,72 @@ static int prepare_part(struct pn_ctx *ctx, const struct pn_graph *g, const stru
   return PN_OK;
 }
 
-/* The files of part `cur` (each job independent, so the result does not depend on the number of
-** threads), and meanwhile, when next is not NULL, part next_pi prepared into it: generating
-** sentinels is serial (one random stream), writing files is not, so the two overlap. */
-static void make_files(const char *bundle_dir, int64_t opset, struct part_slot *cur, int n,
-                       struct pn_ctx *ctx, const struct pn_graph *g, const struct pn_obf_partition *p,
-                       int next_pi, const struct pn_obf_ngram *gen, int k, struct pn_prg *prg,
-                       struct part_slot *next) {
+/* The files of part `cur`, in parallel (each job independent, so the result does not depend on the
+** number of threads). */
+static void make_files(const char *bundle_dir, int64_t opset, struct part_slot *cur, int n) {
 #pragma omp parallel
 #pragma omp single
-  {
-    if (next) {
-#pragma omp task
-      next->rc = prepare_part(ctx, g, p, next_pi, gen, k, prg, next);
-    }
-    for (int q = 0; q < n; q++) {
+  for (int q = 0; q < n; q++) {
 #pragma omp task firstprivate(q)
-      make_file(bundle_dir, opset, &cur->jobs[q]);
-    }
+    make_file(bundle_dir, opset, &cur->jobs[q]);
   }
+}
+
+/* Sentinels are made from one random stream, part after part; files are written in parallel. A
+** producer thread prepares the parts, in order, into a ring of RUN_AHEAD slots while the files of
+** earlier parts are written, so that a small part (its sentinels slower to make than its files to
+** write) overlaps a large one: one part ahead, bert's split waited ~0.5 s for small parts' sentinels. */
+#define RUN_AHEAD 4
+struct producer {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct part_slot *slot;      /* [RUN_AHEAD]: part i goes into slot[i % RUN_AHEAD] */
+  int made;                    /* parts prepared */
+  int freed;                   /* parts whose slot may be reused */
+  int rc;                      /* of the part that failed (made stops before it), PN_OK */
+  bool stop;                   /* the consumer gave up */
+  struct pn_ctx ctx;           /* the producer's messages */
+  const struct pn_graph *g;
+  const struct pn_obf_partition *p;
+  const struct pn_obf_ngram *gen;
+  int k;
+  struct pn_prg *prg;          /* the main stream: only the producer draws from it meanwhile */
+};
+
+static void *producer_main(void *arg) {
+  struct producer *pr = arg;
+  for (int i = 0; i < pr->p->n_parts; i++) {
+    pthread_mutex_lock(&pr->mu);
+    while (!pr->stop && i - pr->freed >= RUN_AHEAD) pthread_cond_wait(&pr->cv, &pr->mu);
+    bool stop = pr->stop;
+    pthread_mutex_unlock(&pr->mu);
+    if (stop) break;
+    int rc = prepare_part(&pr->ctx, pr->g, pr->p, i, pr->gen, pr->k, pr->prg, &pr->slot[i % RUN_AHEAD]);
+    pthread_mutex_lock(&pr->mu);
+    if (rc) pr->rc = rc;
+    else pr->made = i + 1;
+    pthread_cond_broadcast(&pr->cv);
+    pthread_mutex_unlock(&pr->mu);
+    if (rc) break;
+  }
+  return NULL;
+}
+
+/* Wait until part i is prepared: PN_OK, or the code of its failure (message in pr->ctx). */
+static int producer_wait(struct producer *pr, int i) {
+  pthread_mutex_lock(&pr->mu);
+  while (pr->made <= i && !pr->rc) pthread_cond_wait(&pr->cv, &pr->mu);
+  int rc = pr->made > i ? PN_OK : pr->rc;
+  pthread_mutex_unlock(&pr->mu);
+  return rc;
+}
+
+static void producer_set(struct producer *pr, int freed, bool stop) {
+  pthread_mutex_lock(&pr->mu);
+  if (freed > pr->freed) pr->freed = freed;
+  pr->stop |= stop;
+  pthread_cond_broadcast(&pr->cv);
+  pthread_mutex_unlock(&pr->mu);
 }
 
 /* fsync every file of the bundle, SYNC_THREADS at once (threads that wait on the disk, whatever
@@ -425,25 +472,42 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
   cJSON_AddNumberToObject(root, "opset", (double)o.opset);
   cJSON_AddNumberToObject(root, "parts", p.n_parts);
   cJSON *files = cJSON_AddArrayToObject(root, "files");
-  struct part_slot slot[2] = {{0}};
-  for (int s = 0; s < 2 && !rc; s++) {
+  struct part_slot slot[RUN_AHEAD] = {{0}};
+  for (int s = 0; s < RUN_AHEAD && !rc; s++) {
     slot[s].items = calloc((size_t)o.k + 1, sizeof *slot[s].items);
     slot[s].specs = calloc((size_t)o.k + 1, sizeof *slot[s].specs);
     slot[s].perm = malloc(((size_t)o.k + 1) * sizeof *slot[s].perm);
     slot[s].jobs = calloc((size_t)o.k + 1, sizeof *slot[s].jobs);
     if (!slot[s].items || !slot[s].specs || !slot[s].perm || !slot[s].jobs) rc = nomem(ctx);
   }
-  if (!rc && p.n_parts) rc = prepare_part(ctx, g, &p, 0, gen, o.k, prg, &slot[0]);
+  struct producer pr = {.slot = slot, .g = g, .p = &p, .gen = gen, .k = o.k, .prg = prg};
+  pthread_t producer;
+  bool running = false;
+  if (!rc) {
+    pthread_mutex_init(&pr.mu, NULL);
+    pthread_cond_init(&pr.cv, NULL);
+    running = pthread_create(&producer, NULL, producer_main, &pr) == 0;
+    if (!running) {
+      pthread_cond_destroy(&pr.cv);
+      pthread_mutex_destroy(&pr.mu);
+      rc = pn_err(ctx, PN_ERR_NOMEM, "split: cannot start a thread");
+    }
+  }
   for (int k = 0; k < p.n_parts && !rc; k++) {
-    struct part_slot *cur = &slot[k & 1], *next = k + 1 < p.n_parts ? &slot[(k + 1) & 1] : NULL;
+    /* a failure preparing this part is reported once the earlier parts' files are accounted for */
+    int prc = producer_wait(&pr, k);
+    if (prc) {
+      rc = pn_err(ctx, prc, "%s", pr.ctx.msg);
+      break;
+    }
+    struct part_slot *cur = &slot[k % RUN_AHEAD];
     struct pn_obf_sentinel_report rep = cur->rep;
     if (stats && rep.copies) {
       if (!stats->copies) stats->copies_why = rep.why;
       stats->copies += rep.copies;
       stats->parts_with_copies++;
     }
-    if (next) next->rc = PN_OK;
-    make_files(bundle_dir, o.opset, cur, o.k + 1, ctx, g, &p, k + 1, gen, o.k, prg, next);
+    make_files(bundle_dir, o.opset, cur, o.k + 1);
     for (int q = 0; q <= o.k; q++) {
       struct file_job *jb = &cur->jobs[q];
       if (!rc && jb->rc) {
@@ -473,19 +537,25 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
       cur->items[i] = NULL;
       pn_obf_wspec_free(&cur->specs[i]);
     }
-    /* a failure preparing the next part is reported once this part's files are accounted for (a
-    ** file error of this part, found first, is reported instead) */
-    if (!rc && next) rc = next->rc;
+    producer_set(&pr, k + 1, false); /* this slot may take part k + RUN_AHEAD */
     if (!rc) split_step(&o, k + 1, p.n_parts, NULL);
   }
-  for (int s = 0; s < 2; s++) {
+  if (running) {
+    producer_set(&pr, 0, true);
+    pthread_join(producer, NULL);
+    pthread_cond_destroy(&pr.cv);
+    pthread_mutex_destroy(&pr.mu);
+  }
+  for (int s = 0; s < RUN_AHEAD; s++) {
     if (slot[s].items)
       for (int i = 0; i <= o.k; i++) pn_graph_free(slot[s].items[i]);
     if (slot[s].specs)
       for (int i = 0; i <= o.k; i++) pn_obf_wspec_free(&slot[s].specs[i]);
     free(slot[s].specs);
-    if (slot[s].jobs)
+    if (slot[s].jobs) {
       for (int q = 0; q <= o.k; q++) pn_graph_free(slot[s].jobs[q].an);
+      pn_wipe(slot[s].jobs, ((size_t)o.k + 1) * sizeof *slot[s].jobs); /* the files' seeds */
+    }
     free(slot[s].items);
     free(slot[s].perm);
     free(slot[s].jobs);
