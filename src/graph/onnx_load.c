@@ -193,17 +193,19 @@ static bool strip_sub(struct strip *s, uint64_t num, const uint8_t *b, size_t n,
   return fn(s, b, n, true);
 }
 
-/* A GraphProto: initializers (field 5) through strip_tensor, every other field as it is. */
-static bool strip_graph(struct strip *s, const uint8_t *b, size_t n, bool record) {
+/* A message: its length-delimited fields numbered sub through fn (strip_sub), counted in *count,
+** every other field as it is. */
+static bool strip_fields(struct strip *s, const uint8_t *b, size_t n, uint64_t sub,
+                         bool (*fn)(struct strip *, const uint8_t *, size_t, bool), size_t *count) {
   size_t pos = 0, pl, plen;
   uint64_t num;
   unsigned wt;
   while (pos < n) {
     size_t at = pos;
     if (!next_field(b, n, &pos, &num, &wt, &pl, &plen)) return false;
-    if (num == 5 && wt == 2) {
-      if (!strip_sub(s, num, b + pl, plen, strip_tensor)) return false;
-      if (record) s->n_init++;
+    if (num == sub && wt == 2) {
+      if (!strip_sub(s, num, b + pl, plen, fn)) return false;
+      ++*count;
     } else {
       emit(s, b + at, pos - at);
     }
@@ -211,23 +213,17 @@ static bool strip_graph(struct strip *s, const uint8_t *b, size_t n, bool record
   return true;
 }
 
+/* A GraphProto: initializers (field 5) through strip_tensor, numbered in s->n_init when recording. */
+static bool strip_graph(struct strip *s, const uint8_t *b, size_t n, bool record) {
+  size_t sizing = 0;
+  return strip_fields(s, b, n, 5, strip_tensor, record ? &s->n_init : &sizing);
+}
+
 /* A ModelProto with one graph (field 7; a second one would be merged by protobuf, and the
 ** initializers' indices with it: not stripped). */
 static bool strip_model(struct strip *s, const uint8_t *b, size_t n) {
-  size_t pos = 0, pl, plen;
-  uint64_t num;
-  unsigned wt;
-  int graphs = 0;
-  while (pos < n) {
-    size_t at = pos;
-    if (!next_field(b, n, &pos, &num, &wt, &pl, &plen)) return false;
-    if (num == 7 && wt == 2) {
-      if (++graphs > 1 || !strip_sub(s, num, b + pl, plen, strip_graph)) return false;
-    } else {
-      emit(s, b + at, pos - at);
-    }
-  }
-  return true;
+  size_t graphs = 0;
+  return strip_fields(s, b, n, 7, strip_graph, &graphs) && graphs <= 1;
 }
 
 /* buf without the raw_data of its float initializers from min bytes (*out, malloc'd, and the
