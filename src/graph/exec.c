@@ -185,8 +185,6 @@ static struct pn_tensor *value_tensor(struct pn_exec *ex, int v, const struct pn
   return t;
 }
 
-/* A run's tensor is no longer needed: planned tensors (not heap) stay with their buffer. */
-static void release(struct pn_tensor *t) { pn_tensor_free(t); }
 
 static void plan_free(struct pn_exec *ex) {
   for (int b = 0; b < ex->n_buf; b++) free(ex->buf[b]);
@@ -750,7 +748,7 @@ static int run_add(struct pn_ctx *ctx, struct pn_exec *ex, const struct xnode *x
     pn_tensor_free(t);
     return rc;
   }
-  release(*y);
+  pn_tensor_free(*y);
   *y = t;
   return PN_OK;
 }
@@ -925,11 +923,12 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
       }
     if (ex->observer)
       ex->observer(ex->observer_user, n, tin, n->n_in, (const struct pn_tensor *const *)tout, n->n_out);
-    /* outputs nobody reads (and that are not graph outputs) die at once; inputs after their last use */
+    /* outputs nobody reads (and that are not graph outputs) die at once; inputs after their last use
+    ** (pn_tensor_free ignores planned tensors, heap = false: they stay with their buffer) */
     for (int j = 0; j < n->n_out; j++) {
       int s = x->out[j];
       if (s >= 0 && ex->last_use[s] < 0 && !ex->keep[s]) {
-        release((struct pn_tensor *)val[s]);
+        pn_tensor_free((struct pn_tensor *)val[s]);
         val[s] = NULL;
         owned[s] = false;
       }
@@ -941,7 +940,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
               : y && j < x->n_in_run + y->n_in_run - 1 ? y->in[j - x->n_in_run + 1]
                                                        : x->res;
       if (s >= 0 && ex->last_use[s] == i && owned[s] && !ex->keep[s]) {
-        release((struct pn_tensor *)val[s]);
+        pn_tensor_free((struct pn_tensor *)val[s]);
         val[s] = NULL;
         owned[s] = false;
       }
@@ -976,7 +975,7 @@ int pn_exec_run(struct pn_ctx *ctx, struct pn_exec *ex, const struct pn_tensor *
   }
 done:
   for (int s = 0; s < ex->n_slots; s++)
-    if (owned[s]) release((struct pn_tensor *)val[s]);
+    if (owned[s]) pn_tensor_free((struct pn_tensor *)val[s]);
   /* every planned tensor is free again: the plan may change */
   if (ex->replan) plan_build(ex);
   free(val);
