@@ -113,6 +113,19 @@ float *pn_winograd_filters(const float *w, int64_t m, int64_t c, int tile) {
   return packed;
 }
 
+/* The np transformed inputs (c x nbp each) and the np products (mb x nb each) lie one after the
+** other WINO_SKEW floats further apart than their sizes. Their sizes are often multiples of 4
+** KiB (64 channels x 128 tiles: 32 KiB), and the transforms write (read) the same element of all
+** np matrices in turn: 16 or 36 lines of one L1 set, more than its 12 ways, so every access
+** missed. One 64-byte line more apart, each matrix's line falls in the next set. One thread,
+** load ~1, median of 200 (2026-12-06): the convs of resnet18 at 64x3x32x32, 64 -> 64 on 8x8
+** maps 1.64 -> 1.34 ms and 128 -> 128 on 4x4 maps 2.64 -> 1.49 (ONNX Runtime 1.22 and 1.20);
+** the whole model 24.1-24.4 -> 19.1-19.2 ms, resnet18/224 12.1-12.5 -> 10.8-11.4; the same
+** bits. Keeps 64-byte alignment, which the GEMM's loads of its packed B need. */
+#define WINO_SKEW 16
+static int64_t v_ld(int64_t c, int64_t nbp) { return c * nbp + WINO_SKEW; }
+static int64_t m_ld(int64_t mb, int64_t nb) { return mb * nb + WINO_SKEW; }
+
 struct wino_job {
   const float *x, *u, *bias;
   struct pn_act act;
@@ -578,7 +591,7 @@ static void wino_input(const struct wino_job *j, int64_t r0, int64_t r1, int64_t
   if (nbp > nb)   /* the last panel's columns past nb: zero, so the GEMM reads defined values */
     for (int64_t xi = 0; xi < np; xi++)
       for (int64_t ci = c0; ci < c1; ci++)
-        memset(v + xi * c * nbp + (nbp - PN_GEMM_NR) * c + ci * PN_GEMM_NR + nb % PN_GEMM_NR, 0,
+        memset(v + xi * v_ld(c, nbp) + (nbp - PN_GEMM_NR) * c + ci * PN_GEMM_NR + nb % PN_GEMM_NR, 0,
                (size_t)(nbp - nb) * sizeof *v);
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / j->th, ty = r % j->th;
@@ -587,18 +600,18 @@ static void wino_input(const struct wino_job *j, int64_t r0, int64_t r1, int64_t
       int64_t iy0 = tile * ty - j->pt, t0 = (r - r0) * tw;
 #ifdef WINO_X86
       if (tile == 4) {   /* taken only with AVX-512 (pn_winograd_tile) */
-        input_row4_512(xp, j->ih, j->iw, iy0, j->pl, tw, v, c * nbp, t0, ci, c);
+        input_row4_512(xp, j->ih, j->iw, iy0, j->pl, tw, v, v_ld(c, nbp), t0, ci, c);
         continue;
       }
 #endif
       if (tw <= 2)
-        input_small(xp, j->ih, j->iw, iy0, j->pl, tw, v, c * nbp, t0, ci, c);
+        input_small(xp, j->ih, j->iw, iy0, j->pl, tw, v, v_ld(c, nbp), t0, ci, c);
 #ifdef WINO_X86
       else if (v512)
-        input_row512(xp, j->ih, j->iw, iy0, j->pl, tw, v, c * nbp, t0, ci, c);
+        input_row512(xp, j->ih, j->iw, iy0, j->pl, tw, v, v_ld(c, nbp), t0, ci, c);
 #endif
       else
-        input_row(xp, j->ih, j->iw, iy0, j->pl, tw, scratch, v, c * nbp, t0, ci, c);
+        input_row(xp, j->ih, j->iw, iy0, j->pl, tw, scratch, v, v_ld(c, nbp), t0, ci, c);
     }
   }
 }
@@ -627,12 +640,13 @@ static void wino_chunk(void *arg, int64_t ch) {
   int64_t c = j->c, m = j->m, mb = m1 - m0, tw = j->tw, nb = (r1 - r0) * tw, np = j->np;
   int64_t nbp = (nb + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR, tile = j->tile;
   /* with j->vs the input is transformed already: only the products and the scratch here */
-  float *v = thread_scratch(j->vs ? np * mb * nb + row_scratch(tw) : j->buf_sz);
+  float *v = thread_scratch(j->vs ? np * m_ld(mb, nb) + row_scratch(tw) : j->buf_sz);
   if (!v) {
     j->failed = 1;
     return;
   }
-  float *mo = j->vs ? v : v + np * c * nbp, *scratch = mo + np * mb * nb;
+  int64_t ldv = v_ld(c, nbp), ldm = m_ld(mb, nb);
+  float *mo = j->vs ? v : v + np * ldv, *scratch = mo + np * ldm;
 #ifdef WINO_X86
   bool v512 = pn_cpu_level() >= PN_CPU_AVX512;
 #endif
@@ -640,8 +654,8 @@ static void wino_chunk(void *arg, int64_t ch) {
   else wino_input(j, r0, r1, 0, c, v, scratch);
   size_t usz = pn_gemm_packed_size(m, c);
   for (int64_t xi = 0; xi < np; xi++) {
-    if (pn_gemm_run(j->u + xi * usz, m, c, m0, m1, 0, nb, NULL, v + xi * c * nbp,
-                    mo + xi * mb * nb, nb, NULL, (struct pn_act){PN_ACT_NONE, 0, 0, NULL, NULL})) {
+    if (pn_gemm_run(j->u + xi * usz, m, c, m0, m1, 0, nb, NULL, v + xi * ldv, mo + xi * ldm, nb,
+                    NULL, (struct pn_act){PN_ACT_NONE, 0, 0, NULL, NULL})) {
       j->failed = 1;
       return;
     }
@@ -653,18 +667,18 @@ static void wino_chunk(void *arg, int64_t ch) {
       float bias = j->bias ? j->bias[mi] : 0.0f, *yp = j->y + (n * m + mi) * j->oh * j->ow;
 #ifdef WINO_X86
       if (tile == 4) {
-        output_row4_512(mr, mb * nb, tw, bias, j->act, yp, 4 * ty, j->oh, j->ow);
+        output_row4_512(mr, ldm, tw, bias, j->act, yp, 4 * ty, j->oh, j->ow);
         continue;
       }
 #endif
       if (tw <= 2)
-        output_small(mr, mb * nb, tw, bias, j->act, yp, 2 * ty, j->oh, j->ow);
+        output_small(mr, ldm, tw, bias, j->act, yp, 2 * ty, j->oh, j->ow);
 #ifdef WINO_X86
       else if (v512)
-        output_row512(mr, mb * nb, tw, bias, j->act, yp, 2 * ty, j->oh, j->ow);
+        output_row512(mr, ldm, tw, bias, j->act, yp, 2 * ty, j->oh, j->ow);
 #endif
       else
-        output_row(mr, mb * nb, tw, bias, j->act, yp, 2 * ty, j->oh, j->ow, scratch);
+        output_row(mr, ldm, tw, bias, j->act, yp, 2 * ty, j->oh, j->ow, scratch);
     }
   }
 }
@@ -701,7 +715,7 @@ int pn_winograd_conv(const float *x, const float *u, int tile, const float *bias
     j.mper = ((m + want - 1) / want + PN_GEMM_MR - 1) / PN_GEMM_MR * PN_GEMM_MR;
     j.nmb = (m + j.mper - 1) / j.mper;
   }
-  j.buf_sz = per_row * j.per + j.np * c * PN_GEMM_NR + row_scratch(j.tw);
+  j.buf_sz = per_row * j.per + j.np * (c * PN_GEMM_NR + 2 * WINO_SKEW) + row_scratch(j.tw);
   /* One block of tiles split by filters (a small image: resnet18's 8x8 maps at 1x3x32x32 are 16
   ** tiles): each filter block transformed the whole input again, 11 of the 25 us of the 64 ->
   ** 64 convolution, so two threads took 18 us each. The input is transformed once instead, its
@@ -709,7 +723,7 @@ int pn_winograd_conv(const float *x, const float *u, int tile, const float *bias
   ** the same places, so the same bits. */
   if (nblk == 1 && j.nmb > 1) {
     int64_t nbp = (j.rows * j.tw + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR;
-    if ((j.vs = shared_scratch(j.np * c * nbp))) {   /* out of memory: per block, as before */
+    if ((j.vs = shared_scratch(j.np * v_ld(c, nbp)))) {   /* out of memory: per block, as before */
       int64_t want = 2 * (int64_t)threads < c ? 2 * (int64_t)threads : c;
       j.cper = (c + want - 1) / want;
       pn_par_for(threads, (c + j.cper - 1) / j.cper, wino_input_chunk, &j);
