@@ -350,14 +350,63 @@ struct sm_job {
   int64_t rows, len, inner, per;
 };
 
+/* A contiguous row (the last axis: BERT's attention, 12 x 128 rows of 128 a layer) with AVX-512
+** and glibc's vector expf from libmvec where the build found it (PN_HAVE_MVEC): at most 4 ulp
+** from the exact value where expf is 1. The same steps as the scalar loop: the maximum (a NaN
+** input does not become it), exp(x - max) stored and summed in double, then one multiply by the
+** reciprocal; the last partial vector by masks (its missing lanes -inf, adding exp(-inf) = 0), so
+** that every element of a row is computed the same way whatever its length. The scalar loop took
+** 8.0 of BERT/128's 120 ms on one thread, ONNX Runtime's Softmax 0.6. */
+#if defined(PN_HAVE_MVEC) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+
+#include "util/cpu.h"
+#define SM_VECTOR 1
+__attribute__((target("avx512f"))) __m512 _ZGVeN16v_expf(__m512);
+__attribute__((target("avx512f"))) static void sm_row512(const float *x, float *y, int64_t len) {
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  int64_t full = len / 16 * 16;
+  __mmask16 tail = (__mmask16)((1u << (len - full)) - 1);
+  __m512 vmx = ninf;
+  for (int64_t j = 0; j < full; j += 16) vmx = _mm512_max_ps(_mm512_loadu_ps(x + j), vmx);
+  if (tail) vmx = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, tail, x + full), vmx);
+  __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmx));
+  __m512d s0 = _mm512_setzero_pd(), s1 = s0;
+  for (int64_t j = 0; j <= full; j += 16) {
+    __mmask16 k = j < full ? 0xffff : tail;
+    if (!k) break;
+    __m512 e = _ZGVeN16v_expf(_mm512_sub_ps(_mm512_mask_loadu_ps(ninf, k, x + j), m));
+    _mm512_mask_storeu_ps(y + j, k, e);
+    s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1));
+    s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(hi));
+  }
+  __m512 inv = _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(_mm512_add_pd(s0, s1))));
+  for (int64_t j = 0; j <= full; j += 16) {
+    __mmask16 k = j < full ? 0xffff : tail;
+    if (!k) break;
+    _mm512_mask_storeu_ps(y + j, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, y + j), inv));
+  }
+}
+#endif
+
 static void sm_rows(void *arg, int64_t ch) {
   const struct sm_job *jb = arg;
   int64_t len = jb->len, inner = jb->inner;
   int64_t end = (ch + 1) * jb->per < jb->rows ? (ch + 1) * jb->per : jb->rows;
+#ifdef SM_VECTOR
+  bool v512 = inner == 1 && len > 0 && pn_cpu_level() >= PN_CPU_AVX512;
+#endif
   for (int64_t r = ch * jb->per; r < end; r++) {
     int64_t o = r / inner, i = r % inner;
     const float *xr = jb->x + o * len * inner + i;
     float *yr = jb->y + o * len * inner + i;
+#ifdef SM_VECTOR
+    if (v512) {
+      sm_row512(xr, yr, len);
+      continue;
+    }
+#endif
     float mx = -INFINITY;
     for (int64_t j = 0; j < len; j++) mx = xr[j * inner] > mx ? xr[j * inner] : mx;
     double sum = 0;
