@@ -162,11 +162,21 @@ void pn_cli_set_threads(int t) {
 **   322 images/s spinning, 1,792 passive, 1,882 on one thread (docs/training.md).
 ** - OPENBLAS_CORETYPE=SkylakeX on CPUs with AVX-512 (F/DQ/BW/VL) that OpenBLAS 0.3.21 does not
 **   recognise (it picks its AVX2 Haswell kernels on AMD Zen 4): about 1.5x faster sgemm.
+** - OPENBLAS_THREAD_TIMEOUT=20: OpenBLAS's idle threads spin (sched_yield) for 2^28 TSC ticks
+**   after they start and after each job before they sleep: 0.1 s from process start on this
+**   machine (TSC 2.6 GHz), so every short `privnn run --threads 2` shared its second core with a
+**   spinning thread, although the executor's BLAS calls are all single-threaded (perf: 5% of a
+**   one-thread mobilenetv2 run's samples in that thread's sched_yield). 2^20 ticks (~0.4 ms, as
+**   long as k_par.c's helpers wait) still covers the gaps between the BLAS calls of a training
+**   step. mobilenetv2/224, 2 threads, 3 warmups + 20 runs, 4 interleaved pairs: mean 2.49-3.90
+**   -> 2.39-2.69 ms (medians 2.43-2.54 -> 2.35-2.73).
 ** The environment otherwise stays as it was; a failed exec just keeps the current process. */
 void pn_cli_tune_process(void) {
   if (getenv("PN_NO_REEXEC")) return;
   bool need = false;
   if (!getenv("OMP_WAIT_POLICY")) need |= setenv("OMP_WAIT_POLICY", "passive", 1) == 0;
+  if (!getenv("OPENBLAS_THREAD_TIMEOUT") && !getenv("GOTO_THREAD_TIMEOUT"))
+    need |= setenv("OPENBLAS_THREAD_TIMEOUT", "20", 1) == 0;
   const char *core = openblas_get_corename();
   if (!getenv("OPENBLAS_CORETYPE") && core && (!strcmp(core, "Haswell") || !strcmp(core, "Zen")) &&
       __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
