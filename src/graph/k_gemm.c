@@ -201,6 +201,12 @@ store512(__m512 (*acc)[2], float *c, int64_t ldc, int rows, int cols, int flags,
   }
 }
 
+/* The two lines of a step of a packed B panel (NR floats). */
+__attribute__((target("avx512f"))) static inline void prefetch_b(const float *p) {
+  _mm_prefetch((const char *)p, _MM_HINT_T0);
+  _mm_prefetch((const char *)(p + 16), _MM_HINT_T0);
+}
+
 /* Tiles of 17 to 16 + GEMM_XT columns (a 7x7 map's 49 = 32 + 17): columns 0-15 as in the full
 ** kernel, each further column j in one 8-lane accumulator over the MR rows (A's packed column k
 ** times B's value broadcast), instead of a second 16-lane vector per row that is mostly padding:
@@ -208,12 +214,6 @@ store512(__m512 (*acc)[2], float *c, int64_t ldc, int rows, int cols, int flags,
 ** output is the same chain of FMAs over k from 0 as in the full tile, and the same store: the
 ** same bits. */
 #define GEMM_XT 4
-
-/* The two lines of a step of a packed B panel (NR floats). */
-__attribute__((target("avx512f"))) static inline void prefetch_b(const float *p) {
-  _mm_prefetch((const char *)p, _MM_HINT_T0);
-  _mm_prefetch((const char *)(p + 16), _MM_HINT_T0);
-}
 __attribute__((target("avx512f,fma"), always_inline)) static inline void
 kern512_xt(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows, int cols,
            int flags, const float *bias, const struct pn_act *act, const float *pf,

@@ -591,8 +591,8 @@ static void wino_input(const struct wino_job *j, int64_t r0, int64_t r1, int64_t
   if (nbp > nb)   /* the last panel's columns past nb: zero, so the GEMM reads defined values */
     for (int64_t xi = 0; xi < np; xi++)
       for (int64_t ci = c0; ci < c1; ci++)
-        memset(v + xi * v_ld(c, nbp) + (nbp - PN_GEMM_NR) * c + ci * PN_GEMM_NR + nb % PN_GEMM_NR, 0,
-               (size_t)(nbp - nb) * sizeof *v);
+        memset(v + xi * v_ld(c, nbp) + (nbp - PN_GEMM_NR) * c + ci * PN_GEMM_NR + nb % PN_GEMM_NR,
+               0, (size_t)(nbp - nb) * sizeof *v);
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / j->th, ty = r % j->th;
     for (int64_t ci = c0; ci < c1; ci++) {
