@@ -185,7 +185,6 @@ static struct pn_tensor *value_tensor(struct pn_exec *ex, int v, const struct pn
   return t;
 }
 
-
 static void plan_free(struct pn_exec *ex) {
   for (int b = 0; b < ex->n_buf; b++) free(ex->buf[b]);
   free(ex->buf);

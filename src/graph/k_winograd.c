@@ -584,15 +584,15 @@ static void output_small(const float *mo, int64_t ldm, int64_t tw, float bias, s
 static void wino_input(const struct wino_job *j, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
                        float *v, float *scratch) {
   int64_t c = j->c, tw = j->tw, nb = (r1 - r0) * tw, np = j->np, tile = j->tile;
-  int64_t nbp = (nb + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR;
+  int64_t nbp = (nb + PN_GEMM_NR - 1) / PN_GEMM_NR * PN_GEMM_NR, ldv = v_ld(c, nbp);
 #ifdef WINO_X86
   bool v512 = pn_cpu_level() >= PN_CPU_AVX512;
 #endif
   if (nbp > nb)   /* the last panel's columns past nb: zero, so the GEMM reads defined values */
     for (int64_t xi = 0; xi < np; xi++)
       for (int64_t ci = c0; ci < c1; ci++)
-        memset(v + xi * v_ld(c, nbp) + (nbp - PN_GEMM_NR) * c + ci * PN_GEMM_NR + nb % PN_GEMM_NR,
-               0, (size_t)(nbp - nb) * sizeof *v);
+        memset(v + xi * ldv + (nbp - PN_GEMM_NR) * c + ci * PN_GEMM_NR + nb % PN_GEMM_NR, 0,
+               (size_t)(nbp - nb) * sizeof *v);
   for (int64_t r = r0; r < r1; r++) {
     int64_t n = r / j->th, ty = r % j->th;
     for (int64_t ci = c0; ci < c1; ci++) {
@@ -600,18 +600,18 @@ static void wino_input(const struct wino_job *j, int64_t r0, int64_t r1, int64_t
       int64_t iy0 = tile * ty - j->pt, t0 = (r - r0) * tw;
 #ifdef WINO_X86
       if (tile == 4) {   /* taken only with AVX-512 (pn_winograd_tile) */
-        input_row4_512(xp, j->ih, j->iw, iy0, j->pl, tw, v, v_ld(c, nbp), t0, ci, c);
+        input_row4_512(xp, j->ih, j->iw, iy0, j->pl, tw, v, ldv, t0, ci, c);
         continue;
       }
 #endif
       if (tw <= 2)
-        input_small(xp, j->ih, j->iw, iy0, j->pl, tw, v, v_ld(c, nbp), t0, ci, c);
+        input_small(xp, j->ih, j->iw, iy0, j->pl, tw, v, ldv, t0, ci, c);
 #ifdef WINO_X86
       else if (v512)
-        input_row512(xp, j->ih, j->iw, iy0, j->pl, tw, v, v_ld(c, nbp), t0, ci, c);
+        input_row512(xp, j->ih, j->iw, iy0, j->pl, tw, v, ldv, t0, ci, c);
 #endif
       else
-        input_row(xp, j->ih, j->iw, iy0, j->pl, tw, scratch, v, v_ld(c, nbp), t0, ci, c);
+        input_row(xp, j->ih, j->iw, iy0, j->pl, tw, scratch, v, ldv, t0, ci, c);
     }
   }
 }
