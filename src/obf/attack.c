@@ -7,9 +7,10 @@
 ** nodes, Conv strides/groups/kernels and weight statistics (mean, spread, scale relative to
 ** He-normal, sign). Two adversaries are trained leave-one-model-family-out: an n-gram likelihood
 ** ranker over the real parts of the other families, and a class-balanced L2 logistic regression
-** over the features. Per model: AUC, specificity at 99% recall of real parts (share of sentinels
+** over the features; two more use the bundle alone, comparing the files of a group (medoid and
+** nearest neighbour). Per model: AUC, specificity at 99% recall of real parts (share of sentinels
 ** ranked below the threshold that keeps 99% of real parts) and log10 of the candidate count
-** (1 + (1 - s) k)^N with the stronger adversary's s. */
+** (1 + (1 - s) k)^N with the strongest adversary's s. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,19 +327,19 @@ static void oriented(double *score, const bool *real, int n, double *auc, double
 
 /* ---- logistic regression ---- */
 
-/* Mean and standard deviation (+1e-9) of the first nf features over the samples in use: those
-** with use[i] set, or, when use is NULL, those of `model`. Returns how many samples that is. */
-static double moments(const struct samples *ss, const bool *use, int model, int nf, double *mu, double *sd) {
+/* Mean and standard deviation (+1e-9) of the first nf features over the samples with use[i] set.
+** Returns how many samples that is. */
+static double moments(const struct samples *ss, const bool *use, int nf, double *mu, double *sd) {
   double cnt = 0;
   for (int j = 0; j < nf; j++) mu[j] = sd[j] = 0;
   for (int i = 0; i < ss->n; i++)
-    if (use ? use[i] : ss->s[i].model == model) {
+    if (use[i]) {
       cnt++;
       for (int j = 0; j < nf; j++) mu[j] += ss->s[i].f[j];
     }
   for (int j = 0; j < nf; j++) mu[j] /= cnt > 0 ? cnt : 1;
   for (int i = 0; i < ss->n; i++)
-    if (use ? use[i] : ss->s[i].model == model)
+    if (use[i])
       for (int j = 0; j < nf; j++) sd[j] += (ss->s[i].f[j] - mu[j]) * (ss->s[i].f[j] - mu[j]);
   for (int j = 0; j < nf; j++) sd[j] = sqrt(sd[j] / (cnt > 1 ? cnt - 1 : 1)) + 1e-9;
   return cnt;
@@ -346,7 +347,7 @@ static double moments(const struct samples *ss, const bool *use, int model, int 
 
 static void logreg(const struct samples *ss, const bool *train, double *w, double *mu, double *sdv) {
   int nf = ss->nf;
-  double cnt = moments(ss, train, -1, nf, mu, sdv), pos = 0;
+  double cnt = moments(ss, train, nf, mu, sdv), pos = 0;
   for (int i = 0; i < ss->n; i++) pos += train[i] && ss->s[i].real;
   double wp = pos > 0 ? 0.5 / pos : 0, wn = cnt - pos > 0 ? 0.5 / (cnt - pos) : 0;
   for (int j = 0; j <= nf; j++) w[j] = 0;
@@ -372,32 +373,47 @@ static double logreg_score(const double *w, const double *mu, const double *sdv,
   return z;
 }
 
-/* ---- the medoid adversary ---- */
+/* ---- the medoid and neighbour adversaries ---- */
 
-/* Sentinels are mutations of their real part, so within a group of files with the same boundary
-** the real part may sit in the middle. Score of a sample: minus its mean distance to the other
-** members of its group, over the model's features standardized on the model's own files (no
-** training: the adversary has only the bundle). Scores go to score[0..) in sample order. */
-static void medoid_scores(const struct samples *ss, int model, int nf, double *score) {
-  double mu[NF_MAX], sd[NF_MAX];
-  moments(ss, NULL, model, nf, mu, sd);
+void pn_obf_group_scores(const double *f, int nf, const int *group, int n, double *medoid, double *neighbour) {
+  double mu[NF_MAX] = {0}, sd[NF_MAX] = {0};
+  if (nf > NF_MAX) nf = NF_MAX;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < nf; j++) mu[j] += f[(size_t)i * nf + j];
+  for (int j = 0; j < nf; j++) mu[j] /= n > 0 ? n : 1;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < nf; j++) sd[j] += (f[(size_t)i * nf + j] - mu[j]) * (f[(size_t)i * nf + j] - mu[j]);
+  for (int j = 0; j < nf; j++) sd[j] = sqrt(sd[j] / (n > 1 ? n - 1 : 1)) + 1e-9;
+  for (int i = 0; i < n; i++) {
+    double tot = 0, near = INFINITY;
+    int m = 0;
+    for (int o = 0; o < n; o++) {
+      if (o == i || group[o] != group[i]) continue;
+      double d = 0;
+      for (int j = 0; j < nf; j++) {
+        double z = (f[(size_t)i * nf + j] - f[(size_t)o * nf + j]) / sd[j];
+        d += z * z;
+      }
+      d = sqrt(d);
+      tot += d;
+      if (d < near) near = d;
+      m++;
+    }
+    medoid[i] = m ? -tot / m : 0;
+    neighbour[i] = m ? near : 0;
+  }
+}
+
+/* The two scores over one model's files, in sample order (f and grp: scratch for them). */
+static void group_scores(const struct samples *ss, int model, int nf, double *f, int *grp, double *medoid,
+                         double *neighbour) {
   int q = 0;
   for (int i = 0; i < ss->n; i++) {
     if (ss->s[i].model != model) continue;
-    double tot = 0;
-    int m = 0;
-    for (int o = 0; o < ss->n; o++) {
-      if (o == i || ss->s[o].group != ss->s[i].group) continue;
-      double d = 0;
-      for (int j = 0; j < nf; j++) {
-        double z = (ss->s[i].f[j] - ss->s[o].f[j]) / sd[j];
-        d += z * z;
-      }
-      tot += sqrt(d);
-      m++;
-    }
-    score[q++] = m ? -tot / m : 0;
+    memcpy(f + (size_t)q * nf, ss->s[i].f, (size_t)nf * sizeof *f);
+    grp[q++] = ss->s[i].group;
   }
+  pn_obf_group_scores(f, nf, grp, q, medoid, neighbour);
 }
 
 /* ---- the evaluation ---- */
@@ -473,7 +489,8 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
   struct samples ss = {0};
   int rc = PN_OK;
   bool *train = NULL, *lab = NULL;
-  double *sc1 = NULL, *sc2 = NULL;
+  double *sc1 = NULL, *sc2 = NULL, *fv = NULL; /* fv, gv: one model's features and groups */
+  int *gv = NULL;
   /* each model's bundle from a stream of its own (derived from prg and its name): a model's sentinels
   ** then depend on the seed and its own generation only, not on what the models simulated before it
   ** drew (with one stream through all, a change to one model's generation redrew every later model's
@@ -497,7 +514,9 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
   lab = calloc((size_t)ss.n + 1, sizeof *lab);
   sc1 = calloc((size_t)ss.n + 1, sizeof *sc1);
   sc2 = calloc(2 * (size_t)ss.n + 1, sizeof *sc2); /* scores, then one feature at a time */
-  if (!train || !lab || !sc1 || !sc2) {
+  fv = calloc((size_t)ss.n * NF_MAX + 1, sizeof *fv);
+  gv = calloc((size_t)ss.n + 1, sizeof *gv);
+  if (!train || !lab || !sc1 || !sc2 || !fv || !gv) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     goto out;
   }
@@ -554,8 +573,9 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     ss.nf = nf;
     oriented(sc1, lab, nt, &r->ngram_auc, &r->ngram_specificity);
     oriented(sc2, lab, nt, &r->clf_auc, &r->clf_specificity);
-    medoid_scores(&ss, m, nf, sc1);
+    group_scores(&ss, m, nf, fv, gv, sc1, sc2);
     oriented(sc1, lab, nt, &r->medoid_auc, &r->medoid_specificity);
+    oriented(sc2, lab, nt, &r->neighbour_auc, &r->neighbour_specificity);
     r->trained_on = n_train;
     /* the strongest adversary (highest specificity) decides the candidate count */
     r->specificity = r->ngram_specificity;
@@ -567,6 +587,10 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     if (r->medoid_specificity > r->specificity) {
       r->specificity = r->medoid_specificity;
       r->auc = r->medoid_auc;
+    }
+    if (r->neighbour_specificity > r->specificity) {
+      r->specificity = r->neighbour_specificity;
+      r->auc = r->neighbour_auc;
     }
     /* a copy of the real part hides nothing of its structure: only generated sentinels count */
     {
@@ -598,6 +622,8 @@ out:
   free(lab);
   free(sc1);
   free(sc2);
+  free(fv);
+  free(gv);
   samples_free(&ss);
   return rc;
 }

@@ -141,6 +141,7 @@ struct pn_obf_attack_result {
   double ngram_auc, ngram_specificity; /* n-gram likelihood ranker */
   double clf_auc, clf_specificity;     /* logistic regression on opcode/shape/attr/weight features */
   double medoid_auc, medoid_specificity; /* the file closest to the others of its boundary group */
+  double neighbour_auc, neighbour_specificity; /* a file's distance to its nearest in that group */
   double specificity, auc;     /* of the stronger adversary (higher specificity) */
   double log10_candidates;     /* sum over parts of log10(1 + (1 - specificity) generated) */
   int copies;                  /* sentinels that copy their real part (not counted above) */
@@ -171,6 +172,10 @@ char *pn_obf_op_multiset(const struct pn_graph *g);
 int pn_obf_vote_leaks(struct pn_ctx *ctx, const struct pn_graph *const *files, const int *group,
                       const bool *real, int n, int *leaks /* OUT */);
 
+/* The bundle-only adversaries' scores over one model's n files (f: n rows of nf features; group[i]:
+** the file's part): features standardized over the n files, medoid[i] minus the file's mean distance
+** to the other files of its group, neighbour[i] its distance to the nearest of them (0 when alone). */
+void pn_obf_group_scores(const double *f, int nf, const int *group, int n, double *medoid, double *neighbour);
 /* Area under the ROC curve of scores (real = positive), ties counted half. */
 double pn_obf_auc(const double *score, const bool *real, int n);
 /* Share of sentinels scored below the threshold that keeps a `recall` share of real parts. */

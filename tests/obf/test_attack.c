@@ -31,6 +31,26 @@ static void test_metrics(void **state) {
   assert_true(pn_obf_specificity(p, q, 4, 0.99) == 1.0);
 }
 
+/* The bundle-only adversaries on a hand-computed case: one feature, files {0, 1, 3} in part 0 and
+** {10, 10} in part 1, standardized by the sample sd over all five (mean 4.8, variance 94.8 / 4). */
+static void test_group_scores(void **state) {
+  double f[5] = {0, 1, 3, 10, 10}, med[5], nb[5];
+  int grp[5] = {0, 0, 0, 1, 1};
+  pn_obf_group_scores(f, 1, grp, 5, med, nb);
+  double sd = sqrt(94.8 / 4) + 1e-9;
+  double want_med[5] = {-2 / sd, -1.5 / sd, -2.5 / sd, 0, 0}, want_nb[5] = {1 / sd, 1 / sd, 2 / sd, 0, 0};
+  for (int i = 0; i < 5; i++) {
+    assert_true(fabs(med[i] - want_med[i]) < 1e-12);
+    assert_true(fabs(nb[i] - want_nb[i]) < 1e-12);
+  }
+  /* the file of the centre is the medoid's pick; the isolated file is the neighbour's */
+  assert_true(med[1] > med[0] && med[0] > med[2] && nb[2] > nb[0]);
+  /* a file alone in its part scores 0 */
+  int lone[3] = {0, 0, 1};
+  pn_obf_group_scores(f, 1, lone, 3, med, nb);
+  assert_true(med[2] == 0 && nb[2] == 0);
+}
+
 /* a graph of the given ops (domain "" unless "dom:" prefixes the op), nodes chained in order */
 static struct pn_graph *ops_graph(const char *const *ops, int n) {
   struct pn_graph *g = pn_graph_new();
@@ -112,10 +132,11 @@ static void test_attack_smoke(void **state) {
     /* oriented rankers are at least as good as chance */
     assert_true(res[i].auc >= 0.5 && res[i].auc <= 1.0);
     assert_true(res[i].specificity >= 0 && res[i].specificity <= 1);
-    /* the strongest of the three adversaries decides */
+    /* the strongest of the four adversaries decides */
     assert_true(res[i].medoid_auc >= 0.5 && res[i].medoid_auc <= 1.0);
-    assert_true(res[i].specificity ==
-                fmax(fmax(res[i].ngram_specificity, res[i].clf_specificity), res[i].medoid_specificity));
+    assert_true(res[i].neighbour_auc >= 0.5 && res[i].neighbour_auc <= 1.0);
+    assert_true(res[i].specificity == fmax(fmax(res[i].ngram_specificity, res[i].clf_specificity),
+                                           fmax(res[i].medoid_specificity, res[i].neighbour_specificity)));
     assert_true(res[i].vote_leaks >= 0 && res[i].vote_leaks <= res[i].parts);
     double want = res[i].parts * log10(1 + (1 - res[i].specificity) * 2);
     assert_true(fabs(res[i].log10_candidates - want) < 1e-9);
@@ -318,6 +339,7 @@ static void test_lower(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics),
+    cmocka_unit_test(test_group_scores),
       cmocka_unit_test(test_vote),
       cmocka_unit_test(test_lower),
       cmocka_unit_test(test_lower_hardsigmoid),

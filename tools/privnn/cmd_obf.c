@@ -288,10 +288,11 @@ static int cmd_attack(int argc, char **argv) {
     {0}};
   const struct pn_cli_spec spec = {
     cmd, NULL,
-    "Simulate split on zoo models (reduced input size) and train two adversaries leaving one\n"
-    "model family out (an n-gram ranker; logistic regression on opcode, shape, attribute and\n"
-    "weight features); per model: specificity at 99% recall, AUC and log10 candidates\n"
-    "(1 + (1 - s) k)^N.",
+    "Simulate split on zoo models (reduced input size) and set four adversaries on each bundle:\n"
+    "two trained leaving one model family out (an n-gram ranker; logistic regression on opcode,\n"
+    "shape, attribute and weight features) and two comparing the files of a part's group (medoid,\n"
+    "nearest neighbour); per model: specificity at 99% recall, AUC and log10 candidates\n"
+    "(1 + (1 - s) k)^N with the strongest adversary's s.",
     "privnn obf attack --models resnet18,vgg11 -k 20 --seed 1", opts, NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
@@ -330,14 +331,16 @@ static int cmd_attack(int argc, char **argv) {
   pn_prg_free(&prg);
   pn_obf_ngram_free(m);
   if (rc) return pn_cli_fail(cmd, &ctx);
-  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %11s %6s %9s %10s\n", "model", "parts", "k", "n-gram spec  AUC",
-         "classif spec  AUC", "medoid spec  AUC", "specificity", "AUC", "log10(C)", "vote leak");
+  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %-17s | %11s %6s %9s %10s\n", "model", "parts", "k",
+         "n-gram spec  AUC", "classif spec  AUC", "medoid spec  AUC", "neighbr spec  AUC", "specificity", "AUC",
+         "log10(C)", "vote leak");
   cJSON *r = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(r, "models");
   for (int i = 0; i < n; i++) {
-    printf("%-12s %5d %4d | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %11.3f %6.3f %9.1f %4d/%-5d\n",
+    printf("%-12s %5d %4d | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %11.3f %6.3f %9.1f %4d/%-5d\n",
            res[i].model, res[i].parts, res[i].k, res[i].ngram_specificity, res[i].ngram_auc,
            res[i].clf_specificity, res[i].clf_auc, res[i].medoid_specificity, res[i].medoid_auc,
-           res[i].specificity, res[i].auc, res[i].log10_candidates, res[i].vote_leaks, res[i].parts);
+           res[i].neighbour_specificity, res[i].neighbour_auc, res[i].specificity, res[i].auc,
+           res[i].log10_candidates, res[i].vote_leaks, res[i].parts);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "model", res[i].model);
     cJSON_AddNumberToObject(e, "parts", res[i].parts);
@@ -359,6 +362,9 @@ static int cmd_attack(int argc, char **argv) {
     cJSON *md = cJSON_AddObjectToObject(e, "medoid");
     cJSON_AddNumberToObject(md, "specificity", res[i].medoid_specificity);
     cJSON_AddNumberToObject(md, "auc", res[i].medoid_auc);
+    cJSON *nb = cJSON_AddObjectToObject(e, "neighbour");
+    cJSON_AddNumberToObject(nb, "specificity", res[i].neighbour_specificity);
+    cJSON_AddNumberToObject(nb, "auc", res[i].neighbour_auc);
     cJSON *fa = cJSON_AddObjectToObject(e, "feature_auc");
     for (int j = 0; j < res[i].n_features; j++) cJSON_AddNumberToObject(fa, res[i].feature[j], res[i].feature_auc[j]);
     cJSON_AddItemToArray(arr, e);
@@ -373,7 +379,7 @@ int pn_cmd_obf(int argc, char **argv) {
   static const struct pn_cli_sub subs[] = {
     {"split", cmd_split, "cut a model into an anonymized bundle of parts for an untrusted optimizer"},
     {"join", cmd_join, "reassemble the optimized bundle with the secret; verify against the model"},
-    {"attack", cmd_attack, "how well two adversaries tell real parts from sentinels (zoo models)"},
+    {"attack", cmd_attack, "how well four adversaries tell real parts from sentinels (zoo models)"},
     {"ngram", cmd_ngram, "rebuild the operator n-gram corpus from the zoo"},
   };
   return pn_cli_dispatch("obf", subs, (int)(sizeof subs / sizeof *subs), argc, argv);
