@@ -12,6 +12,8 @@
 ** ranked below the threshold that keeps 99% of real parts) and log10 of the candidate count
 ** (1 + (1 - s) k)^N with the strongest adversary's s. */
 #include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,16 +38,19 @@ struct sample {
 struct samples {
   struct sample *s;
   int n, cap, nf, n_groups;
-  int *generated;              /* [group] sentinels generated (the others copy the real part) */
-  int *gmodel;                 /* [group] its model */
+  struct group {
+    int model;
+    int generated;             /* sentinels generated (the others copy the real part) */
+    int twins;                 /* generated with the real part's structure (pn_obf_structure_sig) */
+    int distinct;              /* structures among the generated other than the real part's */
+  } *gr;                       /* [group] */
   int gcap;
 };
 
 static void samples_free(struct samples *ss) {
   for (int i = 0; i < ss->n; i++) pn_graph_free(ss->s[i].skel);
   free(ss->s);
-  free(ss->generated);
-  free(ss->gmodel);
+  free(ss->gr);
   memset(ss, 0, sizeof *ss);
 }
 
@@ -223,6 +228,170 @@ out:
   for (int i = 0; i < n; i++) free(ops[i]);
   free(ops);
   return out;
+}
+
+/* ---- structural twins ---- */
+
+struct sbuf {
+  char *s;
+  size_t n, cap;
+  bool oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) {
+  if (b->oom) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+    va_end(ap);
+    if (w < 0) {
+      b->oom = true;
+      return;
+    }
+    if (b->s && b->n + (size_t)w < b->cap) {
+      b->n += (size_t)w;
+      return;
+    }
+    size_t nc = (b->cap ? 2 * b->cap : 256) + (size_t)w;
+    char *t = realloc(b->s, nc);
+    if (!t) {
+      b->oom = true;
+      return;
+    }
+    b->s = t;
+    b->cap = nc;
+  }
+}
+
+/* One node by itself: its token, output count, integer and float attributes, and per input a weight's
+** dtype and shape, a runtime input's shape, or "p" (fed by a node; refined by the rounds below). */
+static char *node_sig(const struct pn_graph *g, const struct pn_node *nd) {
+  struct sbuf b = {0};
+  char tok[64];
+  pn_obf_node_token(nd, tok, sizeof tok);
+  sb_printf(&b, "%s/%d{", tok, nd->n_out);
+  for (int a = 0; a < nd->n_attr; a++) {
+    const struct pn_attr *at = &nd->attr[a];
+    if (at->type == PN_ATTR_INT) sb_printf(&b, "%s=%lld,", at->name, (long long)at->i);
+    else if (at->type == PN_ATTR_FLOAT) sb_printf(&b, "%s=%.9g,", at->name, (double)at->f);
+    else if (at->type == PN_ATTR_INTS) {
+      sb_printf(&b, "%s=", at->name);
+      for (int64_t k = 0; k < at->n; k++) sb_printf(&b, "%lld.", (long long)at->ints[k]);
+      sb_printf(&b, ",");
+    }
+  }
+  sb_printf(&b, "}(");
+  for (int j = 0; j < nd->n_in; j++) {
+    const char *in = nd->in[j];
+    const struct pn_tensor *t = in && in[0] ? pn_graph_find_init(g, in) : NULL;
+    const struct pn_value *v = in && in[0] && !t && pn_graph_find_producer(g, in) < 0 ? pn_graph_find_value(g, in) : NULL;
+    if (!in || !in[0]) {
+      sb_printf(&b, "-;");
+    } else if (t || v) {
+      sb_printf(&b, "%c%d:", t ? 'w' : 'x', t ? (int)t->dtype : (int)v->dtype);
+      for (int k = 0; k < (t ? t->ndim : v->ndim); k++) sb_printf(&b, "%lld.", (long long)(t ? t->dims[k] : v->dims[k]));
+      sb_printf(&b, ";");
+    } else {
+      sb_printf(&b, "p;");
+    }
+  }
+  sb_printf(&b, ")");
+  for (int k = 0; k < nd->n_out; k++)
+    for (int o = 0; o < g->n_outputs; o++)
+      if (!strcmp(nd->out[k], g->outputs[o].name)) sb_printf(&b, "o%d", k);
+  if (b.oom) {
+    free(b.s);
+    return NULL;
+  }
+  return b.s;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *c = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 1099511628211ull;
+  return h;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Weisfeiler-Lehman colour refinement over the node DAG: each round a node's colour takes in its
+** producers' colours (in input order) and its consumers' (sorted). */
+char *pn_obf_structure_sig(const struct pn_graph *g) {
+  int n = g->n_nodes, ne = 0;
+  for (int i = 0; i < n; i++) ne += g->nodes[i]->n_in;
+  uint64_t *h = calloc((size_t)n + 1, sizeof *h), *h2 = calloc((size_t)n + 1, sizeof *h2),
+           *tmp = calloc((size_t)ne + 1, sizeof *tmp);
+  int *prod = malloc(((size_t)ne + 1) * sizeof *prod), *off = calloc((size_t)n + 1, sizeof *off);
+  char *out = NULL;
+  if (!h || !h2 || !tmp || !prod || !off) goto done;
+  for (int i = 0, e = 0; i < n; i++) {
+    off[i] = e;
+    char *ns = node_sig(g, g->nodes[i]);
+    if (!ns) goto done;
+    h[i] = fnv(14695981039346656037ull, ns, strlen(ns));
+    free(ns);
+    for (int j = 0; j < g->nodes[i]->n_in; j++, e++) {
+      const char *in = g->nodes[i]->in[j];
+      prod[e] = in && in[0] ? pn_graph_find_producer(g, in) : -1;
+    }
+  }
+  int rounds = n < 8 ? n : 8;
+  for (int r = 0; r < rounds; r++) {
+    for (int i = 0; i < n; i++) {
+      uint64_t x = fnv(14695981039346656037ull, &h[i], sizeof h[i]);
+      for (int j = 0; j < g->nodes[i]->n_in; j++) {
+        int p = prod[off[i] + j];
+        uint64_t c = p >= 0 ? h[p] : 0;
+        x = fnv(x, &c, sizeof c);
+      }
+      int nc = 0;
+      for (int o = 0; o < n; o++)
+        for (int j = 0; j < g->nodes[o]->n_in; j++)
+          if (prod[off[o] + j] == i) tmp[nc++] = h[o];
+      qsort(tmp, (size_t)nc, sizeof *tmp, cmp_u64);
+      x = fnv(x, "|", 1);
+      for (int k = 0; k < nc; k++) x = fnv(x, &tmp[k], sizeof tmp[k]);
+      h2[i] = x;
+    }
+    memcpy(h, h2, (size_t)n * sizeof *h);
+  }
+  qsort(h, (size_t)n, sizeof *h, cmp_u64);
+  if (!(out = malloc(24 + 17 * (size_t)n))) goto done;
+  int at = snprintf(out, 24, "%d>", n);
+  for (int i = 0; i < n; i++) at += snprintf(out + at, 18, "%016llx", (unsigned long long)h[i]);
+done:
+  free(h);
+  free(h2);
+  free(tmp);
+  free(prod);
+  free(off);
+  return out;
+}
+
+int pn_obf_distinct_structures(struct pn_ctx *ctx, const struct pn_graph *real, const struct pn_graph *const *sent,
+                               int n, int *twins, int *distinct) {
+  char **sig = calloc((size_t)n + 2, sizeof *sig);
+  int rc = PN_OK;
+  *twins = *distinct = 0;
+  if (!sig) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  for (int i = 0; i <= n && !rc; i++)
+    if (!(sig[i] = pn_obf_structure_sig(i ? sent[i - 1] : real))) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  for (int i = 1; i <= n && !rc; i++) {
+    if (!strcmp(sig[i], sig[0])) {
+      (*twins)++;
+      continue;
+    }
+    int j = 1;
+    while (j < i && strcmp(sig[j], sig[i])) j++;
+    *distinct += j == i; /* the first of its structure */
+  }
+  for (int i = 0; i <= n; i++) free(sig[i]);
+  free(sig);
+  return rc;
 }
 
 int pn_obf_vote_leaks(struct pn_ctx *ctx, const struct pn_graph *const *files, const int *group,
@@ -443,18 +612,20 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
     }
     if (ss->n_groups == ss->gcap) {
       int nc = ss->gcap ? 2 * ss->gcap : 64;
-      int *a = realloc(ss->generated, (size_t)nc * sizeof *a);
-      if (a) ss->generated = a;
-      int *b = a ? realloc(ss->gmodel, (size_t)nc * sizeof *b) : NULL;
-      if (b) ss->gmodel = b;
-      if (!a || !b) {
+      struct group *a = realloc(ss->gr, (size_t)nc * sizeof *a);
+      if (a) ss->gr = a;
+      if (!a) {
         rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
         break;
       }
       ss->gcap = nc;
     }
-    ss->generated[ss->n_groups] = rep.generated;
-    ss->gmodel[ss->n_groups] = model;
+    struct group *gq = &ss->gr[ss->n_groups];
+    gq->model = model;
+    gq->generated = rep.generated;
+    if ((rc = pn_obf_distinct_structures(ctx, items[0], (const struct pn_graph *const *)items + 1, rep.generated,
+                                         &gq->twins, &gq->distinct)))
+      break;
     for (int i = 0; i <= o->k && !rc; i++) {
       struct pn_graph *an = NULL;
       struct pn_obf_names io, w;
@@ -592,7 +763,6 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
       r->specificity = r->neighbour_specificity;
       r->auc = r->neighbour_auc;
     }
-    /* a copy of the real part hides nothing of its structure: only generated sentinels count */
     {
       /* the structure-leak vote over this model's parts */
       const struct pn_graph **files = calloc((size_t)ss.n + 1, sizeof *files);
@@ -609,12 +779,16 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
       free(grp);
       if (rc) break;
     }
+    /* candidates are structures: a copy of the real part, or a generated sentinel with its structure
+    ** (a twin), hides nothing of it, and sentinels sharing a structure make one candidate */
     r->log10_candidates = 0;
-    r->copies = 0;
+    r->copies = r->twins = r->distinct = 0;
     for (int q = 0; q < ss.n_groups; q++)
-      if (ss.gmodel[q] == m) {
-        r->log10_candidates += log10(1 + (1 - r->specificity) * ss.generated[q]);
-        r->copies += o.k - ss.generated[q];
+      if (ss.gr[q].model == m) {
+        r->log10_candidates += log10(1 + (1 - r->specificity) * ss.gr[q].distinct);
+        r->copies += o.k - ss.gr[q].generated;
+        r->twins += ss.gr[q].twins;
+        r->distinct += ss.gr[q].distinct;
       }
   }
 out:

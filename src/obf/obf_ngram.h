@@ -143,8 +143,11 @@ struct pn_obf_attack_result {
   double medoid_auc, medoid_specificity; /* the file closest to the others of its boundary group */
   double neighbour_auc, neighbour_specificity; /* a file's distance to its nearest in that group */
   double specificity, auc;     /* of the stronger adversary (higher specificity) */
-  double log10_candidates;     /* sum over parts of log10(1 + (1 - specificity) generated) */
+  double log10_candidates;     /* sum over parts of log10(1 + (1 - specificity) distinct) */
   int copies;                  /* sentinels that copy their real part (not counted above) */
+  int twins;                   /* generated sentinels with their real part's structure (not counted) */
+  int distinct;                /* distinct structures among the other generated sentinels, summed
+                               ** over parts: what log10_candidates counts */
   /* structure leak: parts whose files' most frequent operator multiset (a unique plurality of
   ** the k + 1 files) is the real part's, so a vote reveals the part's operators without telling
   ** which file is real (pn_obf_vote_leaks) */
@@ -176,6 +179,14 @@ int pn_obf_vote_leaks(struct pn_ctx *ctx, const struct pn_graph *const *files, c
 ** the file's part): features standardized over the n files, medoid[i] minus the file's mean distance
 ** to the other files of its group, neighbour[i] its distance to the nearest of them (0 when alone). */
 void pn_obf_group_scores(const double *f, int nf, const int *group, int n, double *medoid, double *neighbour);
+/* A file's structure as a canonical string, independent of node order and names: per node its
+** token, integer and float attributes and what feeds each input (the producer's token, a weight's
+** dtype and shape, or a runtime input), sorted. Equal strings: the same operators, attributes,
+** weight shapes and local wiring. malloc'd; NULL when out of memory. */
+char *pn_obf_structure_sig(const struct pn_graph *g);
+/* Of n sentinels of one part: *twins with the real part's structure, *distinct other structures. */
+int pn_obf_distinct_structures(struct pn_ctx *ctx, const struct pn_graph *real, const struct pn_graph *const *sent,
+                               int n, int *twins /* OUT */, int *distinct /* OUT */);
 /* Area under the ROC curve of scores (real = positive), ties counted half. */
 double pn_obf_auc(const double *score, const bool *real, int n);
 /* Share of sentinels scored below the threshold that keeps a `recall` share of real parts. */

@@ -69,6 +69,59 @@ static struct pn_graph *ops_graph(const char *const *ops, int n) {
   return g;
 }
 
+/* x -> MatMul(W) -> a; Relu(a) -> b; Sigmoid(a or, with chain, b) -> c; Add(b, c) -> y. Tensor names
+** carry the prefix; reorder adds the nodes in reverse; wide makes W 4x8; fill sets W's values. */
+static struct pn_graph *diamond(const char *pre, bool reorder, bool chain, bool wide, float fill) {
+  struct pn_graph *g = pn_graph_new();
+  assert_non_null(g);
+  char nx[16], nw[16], na[16], nb[16], nc[16], ny[16];
+  snprintf(nx, sizeof nx, "%sx", pre), snprintf(nw, sizeof nw, "%sw", pre), snprintf(na, sizeof na, "%sa", pre);
+  snprintf(nb, sizeof nb, "%sb", pre), snprintf(nc, sizeof nc, "%sc", pre), snprintf(ny, sizeof ny, "%sy", pre);
+  int64_t xd[2] = {1, 4}, wd[2] = {4, wide ? 8 : 4}, yd[2] = {1, wide ? 8 : 4};
+  assert_non_null(pn_graph_add_input(g, nx, PN_DT_FLOAT, 2, xd));
+  assert_non_null(pn_graph_add_output(g, ny, PN_DT_FLOAT, 2, yd));
+  struct pn_tensor *w = pn_graph_new_init(g, nw, PN_DT_FLOAT, 2, wd);
+  assert_non_null(w);
+  for (int64_t i = 0; i < wd[0] * wd[1]; i++) ((float *)w->data)[i] = fill + (float)i;
+  const char *mm_in[2] = {nx, nw}, *add_in[2] = {nb, nc}, *sig_in = chain ? nb : na, *relu_in = na;
+  const char *a = na, *b = nb, *c = nc, *y = ny;
+  for (int k = 0; k < 4; k++) {
+    int q = reorder ? 3 - k : k;
+    struct pn_node *nd = q == 0   ? pn_graph_add_node(g, "MatMul", "", 2, mm_in, 1, &a)
+                         : q == 1 ? pn_graph_add_node(g, "Relu", "", 1, &relu_in, 1, &b)
+                         : q == 2 ? pn_graph_add_node(g, "Sigmoid", "", 1, &sig_in, 1, &c)
+                                  : pn_graph_add_node(g, "Add", "", 2, add_in, 1, &y);
+    assert_non_null(nd);
+  }
+  return g;
+}
+
+/* A structure is what an adversary could rebuild: operators, attributes, weight shapes and wiring,
+** not node order, names or weight values. */
+static void test_structure_sig(void **state) {
+  struct pn_graph *g[6] = {diamond("", false, false, false, 0), diamond("q_", true, false, false, 0),
+                           diamond("", false, false, false, 5), diamond("", false, true, false, 0),
+                           diamond("", false, false, true, 0), diamond("r", true, true, false, 9)};
+  char *sig[6];
+  for (int i = 0; i < 6; i++) assert_non_null(sig[i] = pn_obf_structure_sig(g[i]));
+  assert_string_equal(sig[0], sig[1]);      /* other node order and names */
+  assert_string_equal(sig[0], sig[2]);      /* other weight values */
+  assert_string_not_equal(sig[0], sig[3]);  /* Sigmoid after Relu: same operators, other wiring */
+  assert_string_not_equal(sig[0], sig[4]);  /* a wider weight */
+  assert_string_equal(sig[3], sig[5]);
+  /* real g[0]; sentinels: two twins (g[1], g[2]), g[3] and its twin g[5], g[4]: two structures */
+  struct pn_ctx ctx = {0};
+  const struct pn_graph *sent[5] = {g[1], g[2], g[3], g[5], g[4]};
+  int twins = -1, distinct = -1;
+  assert_int_equal(pn_obf_distinct_structures(&ctx, g[0], sent, 5, &twins, &distinct), PN_OK);
+  assert_int_equal(twins, 2);
+  assert_int_equal(distinct, 2);
+  for (int i = 0; i < 6; i++) {
+    free(sig[i]);
+    pn_graph_free(g[i]);
+  }
+}
+
 static void test_vote(void **state) {
   /* the multiset forgets the order, keeps counts and domains */
   const char *a1[] = {"Conv", "Relu", "Conv", "Add"}, *a2[] = {"Add", "Conv", "Conv", "Relu"},
@@ -138,8 +191,14 @@ static void test_attack_smoke(void **state) {
     assert_true(res[i].specificity == fmax(fmax(res[i].ngram_specificity, res[i].clf_specificity),
                                            fmax(res[i].medoid_specificity, res[i].neighbour_specificity)));
     assert_true(res[i].vote_leaks >= 0 && res[i].vote_leaks <= res[i].parts);
-    double want = res[i].parts * log10(1 + (1 - res[i].specificity) * 2);
-    assert_true(fabs(res[i].log10_candidates - want) < 1e-9);
+    /* candidates count distinct structures: at most the k sentinels of every part, fewer with twins of
+    ** the real part or sentinels alike; every generated sentinel is a twin or has a structure */
+    double most = res[i].parts * log10(1 + (1 - res[i].specificity) * 2);
+    assert_true(res[i].log10_candidates >= 0 && res[i].log10_candidates <= most + 1e-9);
+    assert_true(res[i].twins >= 0 && res[i].distinct >= 0);
+    assert_true(res[i].twins + res[i].distinct + res[i].copies <= res[i].parts * 2);
+    if (res[i].distinct == res[i].parts * 2 - res[i].copies - res[i].twins && !res[i].copies && !res[i].twins)
+      assert_true(fabs(res[i].log10_candidates - most) < 1e-9);
   }
   pn_obf_ngram_free(m);
   pn_prg_free(&prg);
@@ -340,6 +399,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics),
     cmocka_unit_test(test_group_scores),
+    cmocka_unit_test(test_structure_sig),
       cmocka_unit_test(test_vote),
       cmocka_unit_test(test_lower),
       cmocka_unit_test(test_lower_hardsigmoid),

@@ -331,16 +331,17 @@ static int cmd_attack(int argc, char **argv) {
   pn_prg_free(&prg);
   pn_obf_ngram_free(m);
   if (rc) return pn_cli_fail(cmd, &ctx);
-  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %-17s | %11s %6s %9s %10s\n", "model", "parts", "k",
+  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %-17s | %11s %6s %9s %10s %9s\n", "model", "parts", "k",
          "n-gram spec  AUC", "classif spec  AUC", "medoid spec  AUC", "neighbr spec  AUC", "specificity", "AUC",
-         "log10(C)", "vote leak");
+         "log10(C)", "vote leak", "twins");
   cJSON *r = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(r, "models");
   for (int i = 0; i < n; i++) {
-    printf("%-12s %5d %4d | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %11.3f %6.3f %9.1f %4d/%-5d\n",
+    printf("%-12s %5d %4d | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %11.3f %6.3f %9.1f %4d/%-5d "
+           "%4d/%-4d\n",
            res[i].model, res[i].parts, res[i].k, res[i].ngram_specificity, res[i].ngram_auc,
            res[i].clf_specificity, res[i].clf_auc, res[i].medoid_specificity, res[i].medoid_auc,
            res[i].neighbour_specificity, res[i].neighbour_auc, res[i].specificity, res[i].auc,
-           res[i].log10_candidates, res[i].vote_leaks, res[i].parts);
+           res[i].log10_candidates, res[i].vote_leaks, res[i].parts, res[i].twins, res[i].parts * res[i].k);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "model", res[i].model);
     cJSON_AddNumberToObject(e, "parts", res[i].parts);
@@ -349,6 +350,9 @@ static int cmd_attack(int argc, char **argv) {
     cJSON_AddNumberToObject(e, "auc", res[i].auc);
     cJSON_AddNumberToObject(e, "log10_candidates", res[i].log10_candidates);
     cJSON_AddNumberToObject(e, "sentinel_copies", res[i].copies);
+    /* generated sentinels with their real part's structure; the other structures, which C counts */
+    cJSON_AddNumberToObject(e, "sentinel_twins", res[i].twins);
+    cJSON_AddNumberToObject(e, "distinct_structures", res[i].distinct);
     /* parts whose files' most frequent operator multiset is the real part's */
     cJSON_AddNumberToObject(e, "vote_leaks", res[i].vote_leaks);
     cJSON_AddNumberToObject(e, "vote_leak_fraction", res[i].parts ? (double)res[i].vote_leaks / res[i].parts : 0);
