@@ -510,6 +510,22 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
       stats->copies += rep.copies;
       stats->parts_with_copies++;
     }
+    if (stats) { /* candidate structures: what the sentinels hide the real part among */
+      const struct pn_graph *real = NULL, **sent = calloc((size_t)o.k + 1, sizeof *sent);
+      int ns = 0, twins = 0, distinct = 0;
+      if (!sent) {
+        rc = nomem(ctx);
+        break;
+      }
+      for (int q = 0; q <= o.k; q++)
+        if (cur->jobs[q].real) real = cur->jobs[q].item;
+        else sent[ns++] = cur->jobs[q].item;
+      rc = real ? pn_obf_distinct_structures(ctx, real, sent, ns, &twins, &distinct) : PN_OK;
+      free(sent);
+      if (rc) break;
+      stats->twins += twins - rep.copies; /* copies have its structure by construction */
+      stats->distinct += distinct;
+    }
     make_files(bundle_dir, o.opset, cur, o.k + 1);
     for (int q = 0; q <= o.k; q++) {
       struct file_job *jb = &cur->jobs[q];

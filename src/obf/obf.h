@@ -191,6 +191,10 @@ struct pn_obf_split_stats {
   ** pn_obf_sentinels), over how many parts, and the first such part's reason */
   int copies, parts_with_copies;
   const char *copies_why;
+  /* generated sentinels with their real part's structure (twins), and the distinct structures other
+  ** than the real part's among each part's sentinels, summed over parts (pn_obf_distinct_structures):
+  ** the candidates a part's real structure hides among */
+  int twins, distinct;
   uint64_t bundle_bytes;       /* the size of the files written */
   uint64_t estimate_bytes;     /* what before_write was told */
 };

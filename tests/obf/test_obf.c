@@ -612,6 +612,11 @@ static void test_bundle(void **state) {
   nf = list_onnx(b3, files, 256);
   assert_int_equal(nf, st.n_parts * 3);
   assert_int_equal(st.n_files, nf);
+  /* every sentinel is a copy, a twin of its real part, or of a structure counted once in its part */
+  printf("split resnet18 k=2: %d distinct sentinel structures, %d twins, %d copies of %d sentinels\n", st.distinct,
+         st.twins, st.copies, 2 * st.n_parts);
+  assert_true(st.twins >= 0 && st.distinct >= 1);
+  assert_true(st.copies + st.twins + st.distinct <= 2 * st.n_parts);
   for (int i = 0; i < nf; i++) {
     snprintf(p, sizeof p, "%s/%.63s", b3, files[i]);
     struct pn_graph *fg = NULL;

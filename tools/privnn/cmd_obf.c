@@ -129,6 +129,8 @@ static int cmd_split(int argc, char **argv) {
   pn_fmt_bytes(size, sizeof size, st.bundle_bytes);
   printf("%s: %d nodes (prepared) -> %d parts (size spread %.2f), %d files (%s) in %s, secret %s, %.2f s\n",
          model, st.n_nodes, st.n_parts, st.spread, st.n_files, size, bundle, secret, st.seconds);
+  printf("%s: %d sentinels, %d distinct structures other than their real parts' (%d generated with their real "
+         "part's structure, %d copies)\n", model, st.n_parts * o.k, st.distinct, st.twins, st.copies);
   if (st.copies)
     fprintf(stderr,
             "privnn %s: warning: %d of %d sentinels (in %d of %d parts) copy their real part's structure: "
@@ -144,6 +146,8 @@ static int cmd_split(int argc, char **argv) {
     cJSON_AddNumberToObject(r, "k", o.k);
     cJSON_AddNumberToObject(r, "spread", st.spread);
     cJSON_AddNumberToObject(r, "sentinel_copies", st.copies);
+    cJSON_AddNumberToObject(r, "sentinel_twins", st.twins);
+    cJSON_AddNumberToObject(r, "distinct_structures", st.distinct);
     cJSON_AddNumberToObject(r, "seconds", st.seconds);
     rc = pn_cli_report(&ctx, cmd, json, r);
     cJSON_Delete(r);
