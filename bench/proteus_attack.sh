@@ -8,7 +8,8 @@
 # their full layer count, so node and part counts are those of the full-size models) and trains its
 # adversaries leave-one-model-family-out over the listed models. Per model it reports the strongest
 # adversary's specificity at 99% recall of real parts and AUC, each adversary's, and log10 of the
-# candidate count sum over parts of log10(1 + (1 - s) * generated sentinels).
+# candidate count: sum over parts of log10(1 + (1 - s) * D), D the part's distinct sentinel structures
+# other than its own (sentinels with the real part's structure, twins, count none).
 #
 #   bench/proteus_attack.sh     env: PRIVNN (default build/privnn), K (20), SEEDS ("1 2 3 4 5 6"),
 #                               MODELS (comma list; default the paper's twelve plus resnet18, vgg11,
@@ -27,7 +28,7 @@ models_opt=()
 csv=$out/proteus-attack.csv
 tmp=$(mktemp "$out/.attack.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
-echo "model,seed,k,parts,sentinel_copies,specificity,auc,log10_candidates,ngram_spec,ngram_auc,clf_spec,clf_auc,medoid_spec,medoid_auc,neighbour_spec,neighbour_auc,seconds" > "$tmp"
+echo "model,seed,k,parts,sentinel_copies,sentinel_twins,distinct_structures,specificity,auc,log10_candidates,ngram_spec,ngram_auc,clf_spec,clf_auc,medoid_spec,medoid_auc,neighbour_spec,neighbour_auc,seconds" > "$tmp"
 for s in $SEEDS; do
   t0=$(date +%s.%N)
   "$bin" obf attack -k "$K" --seed "$s" "${models_opt[@]}" --ngram "$root/data/obf/ngram-corpus.json" \
@@ -40,7 +41,8 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 for m in r["models"]:
     print(",".join(str(x) for x in [
-        m["model"], sys.argv[2], m["k"], m["parts"], m["sentinel_copies"],
+        m["model"], sys.argv[2], m["k"], m["parts"], m["sentinel_copies"], m["sentinel_twins"],
+        m["distinct_structures"],
         "%.4f" % m["specificity"], "%.4f" % m["auc"], "%.2f" % m["log10_candidates"],
         "%.4f" % m["ngram"]["specificity"], "%.4f" % m["ngram"]["auc"],
         "%.4f" % m["classifier"]["specificity"], "%.4f" % m["classifier"]["auc"],

@@ -9,8 +9,9 @@
 ** ranker over the real parts of the other families, and a class-balanced L2 logistic regression
 ** over the features; two more use the bundle alone, comparing the files of a group (medoid and
 ** nearest neighbour). Per model: AUC, specificity at 99% recall of real parts (share of sentinels
-** ranked below the threshold that keeps 99% of real parts) and log10 of the candidate count
-** (1 + (1 - s) k)^N with the strongest adversary's s. */
+** ranked below the threshold that keeps 99% of real parts; sentinels with their real part's
+** structure, twins, take no part) and log10 of the candidate count: over parts, 1 + (1 - s) times
+** the distinct sentinel structures other than the real part's, with the strongest adversary's s. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@ struct sample {
   int model;                   /* index into the model list */
   int group;                   /* the real part and its sentinels share a group */
   bool real;
+  bool twin;                   /* a generated sentinel or copy with its real part's structure */
   struct pn_graph *skel;       /* nodes only */
   double f[NF_MAX];
 };
@@ -177,7 +179,7 @@ static int features(struct pn_ctx *ctx, struct pn_graph *g, double *f) {
   return nf;
 }
 
-static int add_sample(struct pn_ctx *ctx, struct samples *ss, int model, int group, bool real,
+static int add_sample(struct pn_ctx *ctx, struct samples *ss, int model, int group, bool real, bool twin,
                       struct pn_graph *anon) {
   if (ss->n == ss->cap) {
     int nc = ss->cap ? 2 * ss->cap : 256;
@@ -191,6 +193,7 @@ static int add_sample(struct pn_ctx *ctx, struct samples *ss, int model, int gro
   s->model = model;
   s->group = group;
   s->real = real;
+  s->twin = twin;
   if (!(s->skel = skeleton(anon))) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   ss->nf = features(ctx, anon, s->f); /* f[nf] is left for the per-fold n-gram score */
   ss->n++;
@@ -238,7 +241,7 @@ struct sbuf {
   bool oom;
 };
 
-static void sb_printf(struct sbuf *b, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...) {
   if (b->oom) return;
   for (;;) {
     va_list ap;
@@ -494,6 +497,16 @@ static void oriented(double *score, const bool *real, int n, double *auc, double
   *spec = s > t ? s : t;
 }
 
+/* The model's files without the twins of real parts (twin[i]), in place; returns how many are
+** left. A twin is its real part as far as structure goes: neither a decoy to find nor a miss when an
+** adversary ranks it with the real ones, so it enters no AUC or specificity. */
+static int drop_twins(double *score, const bool *twin, int n) {
+  int q = 0;
+  for (int i = 0; i < n; i++)
+    if (!twin[i]) score[q++] = score[i];
+  return q;
+}
+
 /* ---- logistic regression ---- */
 
 /* Mean and standard deviation (+1e-9) of the first nf features over the samples with use[i] set.
@@ -626,13 +639,23 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
     if ((rc = pn_obf_distinct_structures(ctx, items[0], (const struct pn_graph *const *)items + 1, rep.generated,
                                          &gq->twins, &gq->distinct)))
       break;
+    char *sig0 = pn_obf_structure_sig(items[0]);
+    if (!sig0) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     for (int i = 0; i <= o->k && !rc; i++) {
       struct pn_graph *an = NULL;
       struct pn_obf_names io, w;
+      char *sig = i ? pn_obf_structure_sig(items[i]) : NULL;
+      if (i && !sig) {
+        rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+        break;
+      }
+      bool twin = sig && !strcmp(sig, sig0);
+      free(sig);
       if (!(rc = pn_obf_anonymize_spec(ctx, items[i], i ? &specs[i - 1] : NULL, opset, prg, &an, &io, &w)))
-        rc = add_sample(ctx, ss, model, ss->n_groups, i == 0, an);
+        rc = add_sample(ctx, ss, model, ss->n_groups, i == 0, twin, an);
       pn_graph_free(an);
     }
+    free(sig0);
     ss->n_groups++;
     for (int i = 0; i <= o->k; i++) {
       pn_graph_free(items[i]);
@@ -662,6 +685,7 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
   bool *train = NULL, *lab = NULL;
   double *sc1 = NULL, *sc2 = NULL, *fv = NULL; /* fv, gv: one model's features and groups */
   int *gv = NULL;
+  bool *twk = NULL; /* twin flags of one model's files */
   /* each model's bundle from a stream of its own (derived from prg and its name): a model's sentinels
   ** then depend on the seed and its own generation only, not on what the models simulated before it
   ** drew (with one stream through all, a change to one model's generation redrew every later model's
@@ -687,7 +711,8 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
   sc2 = calloc(2 * (size_t)ss.n + 1, sizeof *sc2); /* scores, then one feature at a time */
   fv = calloc((size_t)ss.n * NF_MAX + 1, sizeof *fv);
   gv = calloc((size_t)ss.n + 1, sizeof *gv);
-  if (!train || !lab || !sc1 || !sc2 || !fv || !gv) {
+  twk = calloc((size_t)ss.n + 1, sizeof *twk);
+  if (!train || !lab || !sc1 || !sc2 || !fv || !gv || !twk) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     goto out;
   }
@@ -700,7 +725,7 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     }
     int n_train = 0;
     for (int i = 0; i < ss.n; i++) {
-      train[i] = strcmp(pn_obf_zoo_family(models[ss.s[i].model]), fam) != 0;
+      train[i] = strcmp(pn_obf_zoo_family(models[ss.s[i].model]), fam) != 0 && !ss.s[i].twin;
       n_train += train[i];
       if (train[i] && ss.s[i].real && (rc = pn_obf_ngram_add(ctx, adv, ss.s[i].skel))) break;
     }
@@ -722,10 +747,11 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     double w[NF_MAX + 1], mu[NF_MAX], sdv[NF_MAX];
     ss.nf = nf + 1;
     if (n_train) logreg(&ss, train, w, mu, sdv);
-    int nt = 0;
+    int nt = 0, nk = 0;
     for (int i = 0; i < ss.n; i++) {
       if (ss.s[i].model != m) continue;
-      lab[nt] = ss.s[i].real;
+      twk[nt] = ss.s[i].twin;
+      if (!ss.s[i].twin) lab[nk++] = ss.s[i].real;
       sc1[nt] = orient * ss.s[i].f[nf];
       sc2[nt] = n_train ? logreg_score(w, mu, sdv, ss.nf, ss.s[i].f) : 0;
       nt++;
@@ -739,14 +765,15 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
         if (ss.s[i].model == m) sc2[nt + q++] = ss.s[i].f[j];
       double spec;
       r->feature[j] = feat_names[j];
-      oriented(sc2 + nt, lab, q, &r->feature_auc[j], &spec);
+      oriented(sc2 + nt, lab, drop_twins(sc2 + nt, twk, q), &r->feature_auc[j], &spec);
     }
     ss.nf = nf;
-    oriented(sc1, lab, nt, &r->ngram_auc, &r->ngram_specificity);
-    oriented(sc2, lab, nt, &r->clf_auc, &r->clf_specificity);
+    oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->ngram_auc, &r->ngram_specificity);
+    oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->clf_auc, &r->clf_specificity);
+    /* the bundle-only adversaries see every file, twins too */
     group_scores(&ss, m, nf, fv, gv, sc1, sc2);
-    oriented(sc1, lab, nt, &r->medoid_auc, &r->medoid_specificity);
-    oriented(sc2, lab, nt, &r->neighbour_auc, &r->neighbour_specificity);
+    oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->medoid_auc, &r->medoid_specificity);
+    oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->neighbour_auc, &r->neighbour_specificity);
     r->trained_on = n_train;
     /* the strongest adversary (highest specificity) decides the candidate count */
     r->specificity = r->ngram_specificity;
@@ -798,6 +825,7 @@ out:
   free(sc2);
   free(fv);
   free(gv);
+  free(twk);
   samples_free(&ss);
   return rc;
 }

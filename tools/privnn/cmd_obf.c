@@ -295,8 +295,9 @@ static int cmd_attack(int argc, char **argv) {
     "Simulate split on zoo models (reduced input size) and set four adversaries on each bundle:\n"
     "two trained leaving one model family out (an n-gram ranker; logistic regression on opcode,\n"
     "shape, attribute and weight features) and two comparing the files of a part's group (medoid,\n"
-    "nearest neighbour); per model: specificity at 99% recall, AUC and log10 candidates\n"
-    "(1 + (1 - s) k)^N with the strongest adversary's s.",
+    "nearest neighbour); per model: specificity at 99% recall, AUC and log10 candidates:\n"
+    "over parts, 1 + (1 - s) x the distinct sentinel structures other than the real part's\n"
+    "(twins of it count none), with the strongest adversary's s.",
     "privnn obf attack --models resnet18,vgg11 -k 20 --seed 1", opts, NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
