@@ -376,7 +376,7 @@ done:
 }
 
 int pn_obf_distinct_structures(struct pn_ctx *ctx, const struct pn_graph *real, const struct pn_graph *const *sent,
-                               int n, int *twins, int *distinct) {
+                               int n, int *twins, int *distinct, bool *is_twin) {
   char **sig = calloc((size_t)n + 2, sizeof *sig);
   int rc = PN_OK;
   *twins = *distinct = 0;
@@ -384,6 +384,7 @@ int pn_obf_distinct_structures(struct pn_ctx *ctx, const struct pn_graph *real, 
   for (int i = 0; i <= n && !rc; i++)
     if (!(sig[i] = pn_obf_structure_sig(i ? sent[i - 1] : real))) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   for (int i = 1; i <= n && !rc; i++) {
+    if (is_twin) is_twin[i - 1] = !strcmp(sig[i], sig[0]);
     if (!strcmp(sig[i], sig[0])) {
       (*twins)++;
       continue;
@@ -604,10 +605,12 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
                     struct pn_prg *prg, struct samples *ss, int *n_parts) {
   struct pn_graph *g = NULL, **items = calloc((size_t)o->k + 1, sizeof *items);
   struct pn_obf_wspec *specs = calloc((size_t)o->k, sizeof *specs); /* the sentinels' deferred weights */
+  bool *twin = calloc((size_t)o->k + 1, sizeof *twin); /* [i]: items[i] has the real part's structure */
   struct pn_obf_partition p = {0};
-  if (!items || !specs) {
+  if (!items || !specs || !twin) {
     free(items);
     free(specs);
+    free(twin);
     return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   }
   struct pn_obf_ngram *gen = NULL;
@@ -636,26 +639,18 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
     struct group *gq = &ss->gr[ss->n_groups];
     gq->model = model;
     gq->generated = rep.generated;
-    if ((rc = pn_obf_distinct_structures(ctx, items[0], (const struct pn_graph *const *)items + 1, rep.generated,
-                                         &gq->twins, &gq->distinct)))
+    if ((rc = pn_obf_distinct_structures(ctx, items[0], (const struct pn_graph *const *)items + 1, o->k, &gq->twins,
+                                         &gq->distinct, twin + 1)))
       break;
-    char *sig0 = pn_obf_structure_sig(items[0]);
-    if (!sig0) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    /* copies have the real part's structure by construction: counted apart */
+    for (int i = 1 + rep.generated; i <= o->k; i++) gq->twins -= twin[i];
     for (int i = 0; i <= o->k && !rc; i++) {
       struct pn_graph *an = NULL;
       struct pn_obf_names io, w;
-      char *sig = i ? pn_obf_structure_sig(items[i]) : NULL;
-      if (i && !sig) {
-        rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
-        break;
-      }
-      bool twin = sig && !strcmp(sig, sig0);
-      free(sig);
       if (!(rc = pn_obf_anonymize_spec(ctx, items[i], i ? &specs[i - 1] : NULL, opset, prg, &an, &io, &w)))
-        rc = add_sample(ctx, ss, model, ss->n_groups, i == 0, twin, an);
+        rc = add_sample(ctx, ss, model, ss->n_groups, i == 0, twin[i], an);
       pn_graph_free(an);
     }
-    free(sig0);
     ss->n_groups++;
     for (int i = 0; i <= o->k; i++) {
       pn_graph_free(items[i]);
@@ -668,6 +663,7 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
   for (int i = 0; i < o->k; i++) pn_obf_wspec_free(&specs[i]);
   free(items);
   free(specs);
+  free(twin);
   pn_obf_ngram_free(gen);
   pn_obf_partition_free(&p);
   pn_graph_free(g);

@@ -520,7 +520,7 @@ int pn_obf_split(struct pn_ctx *ctx, const char *model_path, const char *bundle_
       for (int q = 0; q <= o.k; q++)
         if (cur->jobs[q].real) real = cur->jobs[q].item;
         else sent[ns++] = cur->jobs[q].item;
-      rc = real ? pn_obf_distinct_structures(ctx, real, sent, ns, &twins, &distinct) : PN_OK;
+      rc = real ? pn_obf_distinct_structures(ctx, real, sent, ns, &twins, &distinct, NULL) : PN_OK;
       free(sent);
       if (rc) break;
       stats->twins += twins - rep.copies; /* copies have its structure by construction */

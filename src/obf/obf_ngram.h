@@ -184,9 +184,10 @@ void pn_obf_group_scores(const double *f, int nf, const int *group, int n, doubl
 ** dtype and shape, or a runtime input), sorted. Equal strings: the same operators, attributes,
 ** weight shapes and local wiring. malloc'd; NULL when out of memory. */
 char *pn_obf_structure_sig(const struct pn_graph *g);
-/* Of n sentinels of one part: *twins with the real part's structure, *distinct other structures. */
+/* Of n sentinels of one part: *twins with the real part's structure, *distinct other structures;
+** is_twin[i] (when not NULL) whether sent[i] is a twin. */
 int pn_obf_distinct_structures(struct pn_ctx *ctx, const struct pn_graph *real, const struct pn_graph *const *sent,
-                               int n, int *twins /* OUT */, int *distinct /* OUT */);
+                               int n, int *twins /* OUT */, int *distinct /* OUT */, bool *is_twin /* OUT [n] */);
 /* Area under the ROC curve of scores (real = positive), ties counted half. */
 double pn_obf_auc(const double *score, const bool *real, int n);
 /* Share of sentinels scored below the threshold that keeps a `recall` share of real parts. */

@@ -113,9 +113,11 @@ static void test_structure_sig(void **state) {
   struct pn_ctx ctx = {0};
   const struct pn_graph *sent[5] = {g[1], g[2], g[3], g[5], g[4]};
   int twins = -1, distinct = -1;
-  assert_int_equal(pn_obf_distinct_structures(&ctx, g[0], sent, 5, &twins, &distinct), PN_OK);
+  bool is_twin[5];
+  assert_int_equal(pn_obf_distinct_structures(&ctx, g[0], sent, 5, &twins, &distinct, is_twin), PN_OK);
   assert_int_equal(twins, 2);
   assert_int_equal(distinct, 2);
+  assert_true(is_twin[0] && is_twin[1] && !is_twin[2] && !is_twin[3] && !is_twin[4]);
   for (int i = 0; i < 6; i++) {
     free(sig[i]);
     pn_graph_free(g[i]);
