@@ -235,84 +235,61 @@ out:
 
 /* ---- structural twins ---- */
 
-struct sbuf {
-  char *s;
-  size_t n, cap;
-  bool oom;
-};
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...) {
-  if (b->oom) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
-    va_end(ap);
-    if (w < 0) {
-      b->oom = true;
-      return;
-    }
-    if (b->s && b->n + (size_t)w < b->cap) {
-      b->n += (size_t)w;
-      return;
-    }
-    size_t nc = (b->cap ? 2 * b->cap : 256) + (size_t)w;
-    char *t = realloc(b->s, nc);
-    if (!t) {
-      b->oom = true;
-      return;
-    }
-    b->s = t;
-    b->cap = nc;
-  }
-}
-
-/* One node by itself: its token, output count, integer and float attributes, and per input a weight's
-** dtype and shape, a runtime input's shape, or "p" (fed by a node; refined by the rounds below). */
-static char *node_sig(const struct pn_graph *g, const struct pn_node *nd) {
-  struct sbuf b = {0};
-  char tok[64];
-  pn_obf_node_token(nd, tok, sizeof tok);
-  sb_printf(&b, "%s/%d{", tok, nd->n_out);
-  for (int a = 0; a < nd->n_attr; a++) {
-    const struct pn_attr *at = &nd->attr[a];
-    if (at->type == PN_ATTR_INT) sb_printf(&b, "%s=%lld,", at->name, (long long)at->i);
-    else if (at->type == PN_ATTR_FLOAT) sb_printf(&b, "%s=%.9g,", at->name, (double)at->f);
-    else if (at->type == PN_ATTR_INTS) {
-      sb_printf(&b, "%s=", at->name);
-      for (int64_t k = 0; k < at->n; k++) sb_printf(&b, "%lld.", (long long)at->ints[k]);
-      sb_printf(&b, ",");
-    }
-  }
-  sb_printf(&b, "}(");
-  for (int j = 0; j < nd->n_in; j++) {
-    const char *in = nd->in[j];
-    const struct pn_tensor *t = in && in[0] ? pn_graph_find_init(g, in) : NULL;
-    const struct pn_value *v = in && in[0] && !t && pn_graph_find_producer(g, in) < 0 ? pn_graph_find_value(g, in) : NULL;
-    if (!in || !in[0]) {
-      sb_printf(&b, "-;");
-    } else if (t || v) {
-      sb_printf(&b, "%c%d:", t ? 'w' : 'x', t ? (int)t->dtype : (int)v->dtype);
-      for (int k = 0; k < (t ? t->ndim : v->ndim); k++) sb_printf(&b, "%lld.", (long long)(t ? t->dims[k] : v->dims[k]));
-      sb_printf(&b, ";");
-    } else {
-      sb_printf(&b, "p;");
-    }
-  }
-  sb_printf(&b, ")");
-  for (int k = 0; k < nd->n_out; k++)
-    for (int o = 0; o < g->n_outputs; o++)
-      if (!strcmp(nd->out[k], g->outputs[o].name)) sb_printf(&b, "o%d", k);
-  if (b.oom) {
-    free(b.s);
-    return NULL;
-  }
-  return b.s;
-}
+#define FNV_OFFSET 14695981039346656037ull
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
   const unsigned char *c = p;
   for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 1099511628211ull;
+  return h;
+}
+
+/* h extended with the text printf would write (pieces are a token, a number or a short name) */
+__attribute__((format(printf, 2, 3))) static uint64_t fnv_printf(uint64_t h, const char *fmt, ...) {
+  char buf[160];
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return fnv(h, buf, w < 0 ? 0 : (size_t)w < sizeof buf ? (size_t)w : sizeof buf - 1);
+}
+
+/* One node by itself, hashed: its token, output count, integer and float attributes, and per input
+** a weight's dtype and shape, a runtime input's shape, or "p" (fed by node prod[j]; refined by the
+** rounds below). */
+static uint64_t node_hash(const struct pn_graph *g, const struct pn_node *nd, const int *prod) {
+  char tok[64];
+  pn_obf_node_token(nd, tok, sizeof tok);
+  uint64_t h = fnv_printf(FNV_OFFSET, "%s/%d{", tok, nd->n_out);
+  for (int a = 0; a < nd->n_attr; a++) {
+    const struct pn_attr *at = &nd->attr[a];
+    if (at->type != PN_ATTR_INT && at->type != PN_ATTR_FLOAT && at->type != PN_ATTR_INTS) continue;
+    h = fnv(fnv(h, at->name, strlen(at->name)), "=", 1);
+    if (at->type == PN_ATTR_INT) h = fnv_printf(h, "%lld", (long long)at->i);
+    else if (at->type == PN_ATTR_FLOAT) h = fnv_printf(h, "%.9g", (double)at->f);
+    else
+      for (int64_t k = 0; k < at->n; k++) h = fnv_printf(h, "%lld.", (long long)at->ints[k]);
+    h = fnv(h, ",", 1);
+  }
+  h = fnv(h, "}(", 2);
+  for (int j = 0; j < nd->n_in; j++) {
+    const char *in = nd->in[j];
+    const struct pn_tensor *t = in && in[0] ? pn_graph_find_init(g, in) : NULL;
+    const struct pn_value *v = in && in[0] && !t && prod[j] < 0 ? pn_graph_find_value(g, in) : NULL;
+    if (!in || !in[0]) {
+      h = fnv(h, "-;", 2);
+    } else if (t || v) {
+      int rank = t ? t->ndim : v->ndim;
+      h = fnv_printf(h, "%c%d:", t ? 'w' : 'x', t ? (int)t->dtype : (int)v->dtype);
+      for (int k = 0; k < rank; k++) h = fnv_printf(h, "%lld.", (long long)(t ? t->dims[k] : v->dims[k]));
+      h = fnv(h, ";", 1);
+    } else {
+      h = fnv(h, "p;", 2);
+    }
+  }
+  h = fnv(h, ")", 1);
+  for (int k = 0; k < nd->n_out; k++)
+    for (int o = 0; o < g->n_outputs; o++)
+      if (!strcmp(nd->out[k], g->outputs[o].name)) h = fnv_printf(h, "o%d", k);
   return h;
 }
 
@@ -333,19 +310,16 @@ char *pn_obf_structure_sig(const struct pn_graph *g) {
   if (!h || !h2 || !tmp || !prod || !off) goto done;
   for (int i = 0, e = 0; i < n; i++) {
     off[i] = e;
-    char *ns = node_sig(g, g->nodes[i]);
-    if (!ns) goto done;
-    h[i] = fnv(14695981039346656037ull, ns, strlen(ns));
-    free(ns);
     for (int j = 0; j < g->nodes[i]->n_in; j++, e++) {
       const char *in = g->nodes[i]->in[j];
       prod[e] = in && in[0] ? pn_graph_find_producer(g, in) : -1;
     }
+    h[i] = node_hash(g, g->nodes[i], prod + off[i]);
   }
   int rounds = n < 8 ? n : 8;
   for (int r = 0; r < rounds; r++) {
     for (int i = 0; i < n; i++) {
-      uint64_t x = fnv(14695981039346656037ull, &h[i], sizeof h[i]);
+      uint64_t x = fnv(FNV_OFFSET, &h[i], sizeof h[i]);
       for (int j = 0; j < g->nodes[i]->n_in; j++) {
         int p = prod[off[i] + j];
         uint64_t c = p >= 0 ? h[p] : 0;
