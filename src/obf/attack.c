@@ -10,7 +10,7 @@
 ** over the features; two more use the bundle alone, comparing the files of a group (medoid and
 ** nearest neighbour). Per model: AUC, specificity at 99% recall of real parts (share of sentinels
 ** ranked below the threshold that keeps 99% of real parts; sentinels with their real part's
-** structure, twins, take no part) and log10 of the candidate count: over parts, 1 + (1 - s) times
+** structure, twins, take no part, nor real parts with no other sentinels) and log10 of the candidate count: over parts, 1 + (1 - s) times
 ** the distinct sentinel structures other than the real part's, with the strongest adversary's s. */
 #include <math.h>
 #include <stdarg.h>
@@ -33,6 +33,7 @@ struct sample {
   int group;                   /* the real part and its sentinels share a group */
   bool real;
   bool twin;                   /* a generated sentinel or copy with its real part's structure */
+  bool bare;                   /* a real part whose sentinels are all twins: nothing to rank it against */
   struct pn_graph *skel;       /* nodes only */
   double f[NF_MAX];
 };
@@ -474,7 +475,10 @@ static void oriented(double *score, const bool *real, int n, double *auc, double
 
 /* The model's files without the twins of real parts (twin[i]), in place; returns how many are
 ** left. A twin is its real part as far as structure goes: neither a decoy to find nor a miss when an
-** adversary ranks it with the real ones, so it enters no AUC or specificity. */
+** adversary ranks it with the real ones, so it enters no AUC or specificity. Nor does a real part
+** whose sentinels are all twins or copies (a part reading token ids): with its decoys gone it would
+** be ranked only against other parts' sentinels, found for what it is (an embedding lookup) rather
+** than picked out of its group; that its structure is exposed is in the candidate count (a factor 1). */
 static int drop_twins(double *score, const bool *twin, int n) {
   int q = 0;
   for (int i = 0; i < n; i++)
@@ -625,6 +629,7 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
         rc = add_sample(ctx, ss, model, ss->n_groups, i == 0, twin[i], an);
       pn_graph_free(an);
     }
+    if (!rc) ss->s[ss->n - o->k - 1].bare = gq->distinct == 0;
     ss->n_groups++;
     for (int i = 0; i <= o->k; i++) {
       pn_graph_free(items[i]);
@@ -720,8 +725,8 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     int nt = 0, nk = 0;
     for (int i = 0; i < ss.n; i++) {
       if (ss.s[i].model != m) continue;
-      twk[nt] = ss.s[i].twin;
-      if (!ss.s[i].twin) lab[nk++] = ss.s[i].real;
+      twk[nt] = ss.s[i].twin || ss.s[i].bare;
+      if (!twk[nt]) lab[nk++] = ss.s[i].real;
       sc1[nt] = orient * ss.s[i].f[nf];
       sc2[nt] = n_train ? logreg_score(w, mu, sdv, ss.nf, ss.s[i].f) : 0;
       nt++;
@@ -745,6 +750,8 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->medoid_auc, &r->medoid_specificity);
     oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->neighbour_auc, &r->neighbour_specificity);
     r->trained_on = n_train;
+    r->ranked = 0;
+    for (int i = 0; i < ss.n; i++) r->ranked += ss.s[i].model == m && ss.s[i].real && !ss.s[i].bare;
     /* the strongest adversary (highest specificity) decides the candidate count */
     r->specificity = r->ngram_specificity;
     r->auc = r->ngram_auc;

@@ -138,6 +138,7 @@ struct pn_obf_attack_opts {
 struct pn_obf_attack_result {
   const char *model;
   int parts, k, trained_on;    /* trained_on: samples of the other families */
+  int ranked;                  /* real parts in the AUCs: those with a sentinel other than a twin or copy */
   double ngram_auc, ngram_specificity; /* n-gram likelihood ranker */
   double clf_auc, clf_specificity;     /* logistic regression on opcode/shape/attr/weight features */
   double medoid_auc, medoid_specificity; /* the file closest to the others of its boundary group */

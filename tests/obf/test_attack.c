@@ -167,17 +167,23 @@ static void test_vote(void **state) {
   pn_graph_free(A1), pn_graph_free(A2), pn_graph_free(B), pn_graph_free(C);
 }
 
-static void test_attack_smoke(void **state) {
+/* pn_obf_attack on two zoo models at K = 2 with the zoo's corpus, from a PRG seeded with seed. */
+static void attack_two(const char *a, const char *b, uint64_t seed, struct pn_obf_attack_result res[2]) {
   struct pn_ctx ctx = {0};
   struct pn_prg prg;
-  assert_int_equal(pn_prg_init_u64(&ctx, &prg, 11), PN_OK);
+  assert_int_equal(pn_prg_init_u64(&ctx, &prg, seed), PN_OK);
   struct pn_obf_ngram *m = NULL;
   assert_int_equal(pn_obf_ngram_from_zoo(&ctx, NULL, &m), PN_OK);
-  const char *models[2] = {"resnet18", "bert"};
-  struct pn_obf_attack_result res[2];
+  const char *models[2] = {a, b};
   struct pn_obf_attack_opts o = {.k = 2, .ngram = m};
-  int rc = pn_obf_attack(&ctx, models, 2, &o, &prg, res);
-  if (rc) fail_msg("attack: %s", pn_errmsg(&ctx));
+  if (pn_obf_attack(&ctx, models, 2, &o, &prg, res)) fail_msg("attack: %s", pn_errmsg(&ctx));
+  pn_obf_ngram_free(m);
+  pn_prg_free(&prg);
+}
+
+static void test_attack_smoke(void **state) {
+  struct pn_obf_attack_result res[2];
+  attack_two("resnet18", "bert", 11, res);
   for (int i = 0; i < 2; i++) {
     printf("%s: parts %d spec %.3f auc %.3f log10 %.2f\n", res[i].model, res[i].parts,
            res[i].specificity, res[i].auc, res[i].log10_candidates);
@@ -193,6 +199,7 @@ static void test_attack_smoke(void **state) {
     assert_true(res[i].specificity == fmax(fmax(res[i].ngram_specificity, res[i].clf_specificity),
                                            fmax(res[i].medoid_specificity, res[i].neighbour_specificity)));
     assert_true(res[i].vote_leaks >= 0 && res[i].vote_leaks <= res[i].parts);
+    assert_true(res[i].ranked >= 0 && res[i].ranked <= res[i].parts);
     /* candidates count distinct structures: at most the k sentinels of every part, fewer with twins of
     ** the real part or sentinels alike; every generated sentinel is a twin or has a structure */
     double most = res[i].parts * log10(1 + (1 - res[i].specificity) * 2);
@@ -202,8 +209,18 @@ static void test_attack_smoke(void **state) {
     if (res[i].distinct == res[i].parts * 2 - res[i].copies - res[i].twins && !res[i].copies && !res[i].twins)
       assert_true(fabs(res[i].log10_candidates - most) < 1e-9);
   }
-  pn_obf_ngram_free(m);
-  pn_prg_free(&prg);
+}
+
+/* A real part whose sentinels are all copies (DistilBERT's token-id part: integer boundary, copies
+** only) has nothing of its group to be ranked against and enters no AUC; without the rule it was
+** ranked against the other parts' sentinels, where an embedding lookup is found for what it is. */
+static void test_attack_bare(void **state) {
+  struct pn_obf_attack_result res[2];
+  attack_two("resnet18", "distilbert", 3, res);
+  const struct pn_obf_attack_result *d = &res[1];
+  printf("distilbert: parts %d ranked %d copies %d twins %d\n", d->parts, d->ranked, d->copies, d->twins);
+  assert_true(d->copies >= d->k);
+  assert_true(d->ranked < d->parts && d->ranked > 0);
 }
 
 /* A model's simulated bundle depends on the seed and its own generation only, not on the models
@@ -400,12 +417,13 @@ static void test_lower(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics),
-    cmocka_unit_test(test_group_scores),
-    cmocka_unit_test(test_structure_sig),
+      cmocka_unit_test(test_group_scores),
+      cmocka_unit_test(test_structure_sig),
       cmocka_unit_test(test_vote),
       cmocka_unit_test(test_lower),
       cmocka_unit_test(test_lower_hardsigmoid),
       cmocka_unit_test(test_attack_smoke),
+      cmocka_unit_test(test_attack_bare),
       cmocka_unit_test(test_attack_model_streams),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

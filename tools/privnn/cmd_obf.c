@@ -350,6 +350,8 @@ static int cmd_attack(int argc, char **argv) {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "model", res[i].model);
     cJSON_AddNumberToObject(e, "parts", res[i].parts);
+    /* real parts the AUCs rank: not those whose sentinels are all twins or copies */
+    cJSON_AddNumberToObject(e, "ranked_parts", res[i].ranked);
     cJSON_AddNumberToObject(e, "k", res[i].k);
     cJSON_AddNumberToObject(e, "specificity", res[i].specificity);
     cJSON_AddNumberToObject(e, "auc", res[i].auc);
