@@ -28,7 +28,7 @@ models_opt=()
 csv=$out/proteus-attack.csv
 tmp=$(mktemp "$out/.attack.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
-echo "model,seed,k,parts,sentinel_copies,sentinel_twins,distinct_structures,specificity,auc,log10_candidates,ngram_spec,ngram_auc,clf_spec,clf_auc,medoid_spec,medoid_auc,neighbour_spec,neighbour_auc,seconds" > "$tmp"
+echo "model,seed,k,parts,sentinel_copies,sentinel_twins,distinct_structures,specificity,auc,log10_candidates,log10_candidates_files,ngram_spec,ngram_auc,clf_spec,clf_auc,medoid_spec,medoid_auc,neighbour_spec,neighbour_auc,seconds" > "$tmp"
 for s in $SEEDS; do
   t0=$(date +%s.%N)
   "$bin" obf attack -k "$K" --seed "$s" "${models_opt[@]}" --ngram "$root/data/obf/ngram-corpus.json" \
@@ -44,6 +44,7 @@ for m in r["models"]:
         m["model"], sys.argv[2], m["k"], m["parts"], m["sentinel_copies"], m["sentinel_twins"],
         m["distinct_structures"],
         "%.4f" % m["specificity"], "%.4f" % m["auc"], "%.2f" % m["log10_candidates"],
+        "%.2f" % m["log10_candidates_files"],
         "%.4f" % m["ngram"]["specificity"], "%.4f" % m["ngram"]["auc"],
         "%.4f" % m["classifier"]["specificity"], "%.4f" % m["classifier"]["auc"],
         "%.4f" % m["medoid"]["specificity"], "%.4f" % m["medoid"]["auc"],

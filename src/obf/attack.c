@@ -10,8 +10,10 @@
 ** over the features; two more use the bundle alone, comparing the files of a group (medoid and
 ** nearest neighbour). Per model: AUC, specificity at 99% recall of real parts (share of sentinels
 ** ranked below the threshold that keeps 99% of real parts; sentinels with their real part's
-** structure, twins, take no part, nor real parts with no other sentinels) and log10 of the candidate count: over parts, 1 + (1 - s) times
-** the distinct sentinel structures other than the real part's, with the strongest adversary's s. */
+** structure, twins, take no part, nor real parts with no other sentinels) and log10 of the
+** candidate count: over parts, 1 + (1 - s) times the distinct sentinel structures other than the
+** real part's, with the strongest adversary's s (and, as the Proteus paper counts, times the
+** generated sentinels). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -785,11 +787,12 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     }
     /* candidates are structures: a copy of the real part, or a generated sentinel with its structure
     ** (a twin), hides nothing of it, and sentinels sharing a structure make one candidate */
-    r->log10_candidates = 0;
+    r->log10_candidates = r->log10_files = 0;
     r->copies = r->twins = r->distinct = 0;
     for (int q = 0; q < ss.n_groups; q++)
       if (ss.gr[q].model == m) {
         r->log10_candidates += log10(1 + (1 - r->specificity) * ss.gr[q].distinct);
+        r->log10_files += log10(1 + (1 - r->specificity) * ss.gr[q].generated);
         r->copies += o.k - ss.gr[q].generated;
         r->twins += ss.gr[q].twins;
         r->distinct += ss.gr[q].distinct;

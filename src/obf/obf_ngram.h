@@ -145,6 +145,8 @@ struct pn_obf_attack_result {
   double neighbour_auc, neighbour_specificity; /* a file's distance to its nearest in that group */
   double specificity, auc;     /* of the stronger adversary (higher specificity) */
   double log10_candidates;     /* sum over parts of log10(1 + (1 - specificity) distinct) */
+  double log10_files;          /* the count as the Proteus paper makes it, every generated sentinel a
+                               ** candidate: sum over parts of log10(1 + (1 - specificity) generated) */
   int copies;                  /* sentinels that copy their real part (not counted above) */
   int twins;                   /* generated sentinels with their real part's structure (not counted) */
   int distinct;                /* distinct structures among the other generated sentinels, summed

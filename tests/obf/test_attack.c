@@ -204,6 +204,9 @@ static void test_attack_smoke(void **state) {
     ** the real part or sentinels alike; every generated sentinel is a twin or has a structure */
     double most = res[i].parts * log10(1 + (1 - res[i].specificity) * 2);
     assert_true(res[i].log10_candidates >= 0 && res[i].log10_candidates <= most + 1e-9);
+    /* counting files (the paper's way), every generated sentinel counts: at least the structures */
+    assert_true(res[i].log10_files >= res[i].log10_candidates - 1e-9 && res[i].log10_files <= most + 1e-9);
+    if (!res[i].copies) assert_true(fabs(res[i].log10_files - most) < 1e-9);
     assert_true(res[i].twins >= 0 && res[i].distinct >= 0);
     assert_true(res[i].twins + res[i].distinct + res[i].copies <= res[i].parts * 2);
     if (res[i].distinct == res[i].parts * 2 - res[i].copies - res[i].twins && !res[i].copies && !res[i].twins)
