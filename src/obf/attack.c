@@ -35,7 +35,7 @@ struct sample {
   int group;                   /* the real part and its sentinels share a group */
   bool real;
   bool twin;                   /* a generated sentinel or copy with its real part's structure */
-  bool bare;                   /* a real part whose sentinels are all twins: nothing to rank it against */
+  bool bare;                   /* a real part whose sentinels are all twins or copies: none to rank it against */
   struct pn_graph *skel;       /* nodes only */
   double f[NF_MAX];
 };
