@@ -14,9 +14,14 @@
 #   bench/proteus_attack.sh     env: PRIVNN (default build/privnn), K (20), SEEDS ("1 2 3 4 5 6"),
 #                               MODELS (comma list; default the paper's twelve plus resnet18, vgg11,
 #                               mobilenetv2 and bert: every zoo model), OUT (bench/out/proteus)
-# Output: $OUT/attack-<seed>.json (privnn's report) and $OUT/proteus-attack.csv.
+# Output: $OUT/attack-<seed>.json (privnn's report), $OUT/proteus-attack.csv (and its .meta.csv) and,
+# with gnuplot, proteus-attack-count.png (per model, mean log10 C over the seeds by structure and as
+# the Proteus paper counts files) and proteus-attack-auc.png (the strongest adversary's AUC per model,
+# mean and worst seed, against the 0.65 target).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/bench/common.sh"
+QUICK=0
 bin=${PRIVNN:-$root/build/privnn}
 K=${K:-20}
 SEEDS=${SEEDS:-"1 2 3 4 5 6"}
@@ -53,4 +58,29 @@ EOF
 done
 mv "$tmp" "$csv"
 trap - EXIT
+bench_meta "$bin" "$csv"
+# per model over the seeds: the candidate counts, and the AUC (mean, worst)
+/usr/bin/env python3 - "$csv" "$out/proteus-attack_count.csv" "$out/proteus-attack_auc.csv" <<'EOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+models = list(dict.fromkeys(r["model"] for r in rows))
+with open(sys.argv[2], "w") as c, open(sys.argv[3], "w") as a:
+    c.write("model,log10 C by structure (mean),log10 C counting files (mean)\n")
+    a.write("model,AUC (mean),AUC (worst seed)\n")
+    for m in models:
+        rs = [r for r in rows if r["model"] == m]
+        mean = lambda k: sum(float(r[k]) for r in rs) / len(rs)
+        c.write("%s (%s parts),%.2f,%.2f\n" % (m, rs[0]["parts"], mean("log10_candidates"), mean("log10_candidates_files")))
+        a.write("%s,%.4f,%.4f\n" % (m, mean("auc"), max(float(r["auc"]) for r in rs)))
+EOF
+nseeds=$(echo $SEEDS | wc -w)
+# the issue's bert target, 10^32 at K = 20 (27 parts at most: log10 C <= 27 log10 21 < 36)
+target=("set yrange [0:*]")
+[[ $K == 20 ]] && target=("set yrange [0:38]" "set arrow from graph 0, first 32 to graph 1, first 32 nohead dt 2")
+bench_bars "$out/proteus-attack_count.csv" "$out/proteus-attack-count.png" \
+  "privnn obf attack, K = $K, $nseeds seed(s): log10 candidates per model (dashed: bert's target at K = 20, 32)" \
+  "log10 C" "set xtics rotate by -30" "${target[@]}"
+bench_bars "$out/proteus-attack_auc.csv" "$out/proteus-attack-auc.png" \
+  "privnn obf attack, K = $K, $nseeds seed(s): the strongest adversary's AUC (target <= 0.65 with >= 8 parts)" "AUC" \
+  "set yrange [0.4:1]" "set xtics rotate by -30" "set arrow from graph 0, first 0.65 to graph 1, first 0.65 nohead dt 2"
 echo "results: $csv"
