@@ -19,8 +19,10 @@ static int init_prg(struct pn_ctx *ctx, struct pn_prg *prg, bool have_seed, uint
   return have_seed ? pn_prg_init_u64(ctx, prg, seed) : pn_prg_init_os(ctx, prg);
 }
 
-/* The operator corpus: path if given, else the installed or source-tree one (see
-** pn_obf_corpus_path), else built from the zoo (said on stderr). */
+/* The operator corpus: path if given, else the working directory's, the installed or the source
+** tree's (pn_obf_corpus_path), else built from the zoo (said on stderr). */
+#define CORPUS_DEFAULT                                                                          \
+  "data/obf/ngram-corpus.json here, else the installed one (share/privnn/), else built from the zoo"
 static int load_corpus(struct pn_ctx *ctx, const char *cmd, const char *path, struct pn_obf_ngram **m) {
   char def[4096];
   if (path) return pn_obf_ngram_load(ctx, path, m);
@@ -78,7 +80,7 @@ static int cmd_split(int argc, char **argv) {
     {"--tries", NULL, PN_CLI_INT, &tries, "T", "contractions tried, the best spread kept", 1, 10000},
     {"-k", NULL, PN_CLI_INT, &k, "K", "sentinels per real part (0 = none)", 0, 1000},
     {"--ngram", NULL, PN_CLI_STR, &ngram, "FILE", "operator n-gram corpus", 0, 0, NULL,
-     "data/obf/ngram-corpus.json, else built from the zoo"},
+     CORPUS_DEFAULT},
     {"--opset", NULL, PN_CLI_INT, &opset, "V", "ai.onnx opset of every part", 7, 30, NULL, "the model's"},
     {"--seed", NULL, PN_CLI_UINT, &seed, "S", "deterministic randomness", 0, 0, NULL, "from the OS", &have_seed},
     {"--threads", NULL, PN_CLI_INT, &threads, "T", "OpenMP and OpenBLAS threads", 1, 1024, NULL, "the libraries' own"},
@@ -284,7 +286,7 @@ static int cmd_attack(int argc, char **argv) {
     {"-k", NULL, PN_CLI_INT, &k, "K", "sentinels per real part", 1, 1000},
     {"--part-size", "-P", PN_CLI_INT, &part, "P", "nodes per part", 2, 100000},
     {"--ngram", NULL, PN_CLI_STR, &ngram, "FILE", "operator n-gram corpus", 0, 0, NULL,
-     "data/obf/ngram-corpus.json, else built from the zoo"},
+     CORPUS_DEFAULT},
     {"--seed", NULL, PN_CLI_UINT, &seed, "S", "deterministic randomness", 0, 0, NULL, "from the OS", &have_seed},
     {"--features", NULL, PN_CLI_FLAG, &show_features, NULL, "also print the features that tell sentinels apart best"},
     {"--threads", NULL, PN_CLI_INT, &threads, "T", "OpenMP and OpenBLAS threads", 1, 1024, NULL, "the libraries' own"},
