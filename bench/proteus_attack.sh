@@ -9,7 +9,8 @@
 # adversaries leave-one-model-family-out over the listed models. Per model it reports the strongest
 # adversary's specificity at 99% recall of real parts and AUC, each adversary's, and log10 of the
 # candidate count: sum over parts of log10(1 + (1 - s) * D), D the part's distinct sentinel structures
-# other than its own (sentinels with the real part's structure, twins, count none).
+# other than its own (sentinels with the real part's structure, twins, count none), and the same with D
+# the generated sentinels, as the Proteus paper counts files (log10_candidates_files).
 #
 #   bench/proteus_attack.sh     env: PRIVNN (default build/privnn), K (20), SEEDS ("1 2 3 4 5 6"),
 #                               MODELS (comma list; default the paper's twelve plus resnet18, vgg11,
