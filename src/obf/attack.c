@@ -25,6 +25,7 @@
 #include "obf/obf.h"
 #include "obf/obf_ngram.h"
 #include "util/arena.h"
+#include "util/bytes.h"
 #include "util/prg.h"
 #include "util/status.h"
 
@@ -238,14 +239,6 @@ out:
 
 /* ---- structural twins ---- */
 
-#define FNV_OFFSET 14695981039346656037ull
-
-static uint64_t fnv(uint64_t h, const void *p, size_t n) {
-  const unsigned char *c = p;
-  for (size_t i = 0; i < n; i++) h = (h ^ c[i]) * 1099511628211ull;
-  return h;
-}
-
 /* h extended with the text printf would write (pieces are a token, a number or a short name) */
 __attribute__((format(printf, 2, 3))) static uint64_t fnv_printf(uint64_t h, const char *fmt, ...) {
   char buf[160];
@@ -253,7 +246,7 @@ __attribute__((format(printf, 2, 3))) static uint64_t fnv_printf(uint64_t h, con
   va_start(ap, fmt);
   int w = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  return fnv(h, buf, w < 0 ? 0 : (size_t)w < sizeof buf ? (size_t)w : sizeof buf - 1);
+  return pn_fnv1a(h, buf, w < 0 ? 0 : (size_t)w < sizeof buf ? (size_t)w : sizeof buf - 1);
 }
 
 /* One node by itself, hashed: its token, output count, integer and float attributes, and per input
@@ -262,34 +255,34 @@ __attribute__((format(printf, 2, 3))) static uint64_t fnv_printf(uint64_t h, con
 static uint64_t node_hash(const struct pn_graph *g, const struct pn_node *nd, const int *prod) {
   char tok[64];
   pn_obf_node_token(nd, tok, sizeof tok);
-  uint64_t h = fnv_printf(FNV_OFFSET, "%s/%d{", tok, nd->n_out);
+  uint64_t h = fnv_printf(PN_FNV1A_OFFSET, "%s/%d{", tok, nd->n_out);
   for (int a = 0; a < nd->n_attr; a++) {
     const struct pn_attr *at = &nd->attr[a];
     if (at->type != PN_ATTR_INT && at->type != PN_ATTR_FLOAT && at->type != PN_ATTR_INTS) continue;
-    h = fnv(fnv(h, at->name, strlen(at->name)), "=", 1);
+    h = pn_fnv1a(pn_fnv1a(h, at->name, strlen(at->name)), "=", 1);
     if (at->type == PN_ATTR_INT) h = fnv_printf(h, "%lld", (long long)at->i);
     else if (at->type == PN_ATTR_FLOAT) h = fnv_printf(h, "%.9g", (double)at->f);
     else
       for (int64_t k = 0; k < at->n; k++) h = fnv_printf(h, "%lld.", (long long)at->ints[k]);
-    h = fnv(h, ",", 1);
+    h = pn_fnv1a(h, ",", 1);
   }
-  h = fnv(h, "}(", 2);
+  h = pn_fnv1a(h, "}(", 2);
   for (int j = 0; j < nd->n_in; j++) {
     const char *in = nd->in[j];
     const struct pn_tensor *t = in && in[0] ? pn_graph_find_init(g, in) : NULL;
     const struct pn_value *v = in && in[0] && !t && prod[j] < 0 ? pn_graph_find_value(g, in) : NULL;
     if (!in || !in[0]) {
-      h = fnv(h, "-;", 2);
+      h = pn_fnv1a(h, "-;", 2);
     } else if (t || v) {
       int rank = t ? t->ndim : v->ndim;
       h = fnv_printf(h, "%c%d:", t ? 'w' : 'x', t ? (int)t->dtype : (int)v->dtype);
       for (int k = 0; k < rank; k++) h = fnv_printf(h, "%lld.", (long long)(t ? t->dims[k] : v->dims[k]));
-      h = fnv(h, ";", 1);
+      h = pn_fnv1a(h, ";", 1);
     } else {
-      h = fnv(h, "p;", 2);
+      h = pn_fnv1a(h, "p;", 2);
     }
   }
-  h = fnv(h, ")", 1);
+  h = pn_fnv1a(h, ")", 1);
   for (int k = 0; k < nd->n_out; k++)
     for (int o = 0; o < g->n_outputs; o++)
       if (!strcmp(nd->out[k], g->outputs[o].name)) h = fnv_printf(h, "o%d", k);
@@ -322,19 +315,19 @@ char *pn_obf_structure_sig(const struct pn_graph *g) {
   int rounds = n < 8 ? n : 8;
   for (int r = 0; r < rounds; r++) {
     for (int i = 0; i < n; i++) {
-      uint64_t x = fnv(FNV_OFFSET, &h[i], sizeof h[i]);
+      uint64_t x = pn_fnv1a(PN_FNV1A_OFFSET, &h[i], sizeof h[i]);
       for (int j = 0; j < g->nodes[i]->n_in; j++) {
         int p = prod[off[i] + j];
         uint64_t c = p >= 0 ? h[p] : 0;
-        x = fnv(x, &c, sizeof c);
+        x = pn_fnv1a(x, &c, sizeof c);
       }
       int nc = 0;
       for (int o = 0; o < n; o++)
         for (int j = 0; j < g->nodes[o]->n_in; j++)
           if (prod[off[o] + j] == i) tmp[nc++] = h[o];
       qsort(tmp, (size_t)nc, sizeof *tmp, cmp_u64);
-      x = fnv(x, "|", 1);
-      for (int k = 0; k < nc; k++) x = fnv(x, &tmp[k], sizeof tmp[k]);
+      x = pn_fnv1a(x, "|", 1);
+      for (int k = 0; k < nc; k++) x = pn_fnv1a(x, &tmp[k], sizeof tmp[k]);
       h2[i] = x;
     }
     memcpy(h, h2, (size_t)n * sizeof *h);

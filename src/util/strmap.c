@@ -5,11 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
-}
+#include "util/bytes.h"
+
+static uint64_t hash(const char *s) { return pn_fnv1a(PN_FNV1A_OFFSET, s, strlen(s)); }
 
 void pn_strmap_free(struct pn_strmap *m) {
   free(m->keys);
