@@ -301,17 +301,25 @@ char *pn_obf_structure_sig(const struct pn_graph *g) {
   for (int i = 0; i < n; i++) ne += g->nodes[i]->n_in;
   uint64_t *h = calloc((size_t)n + 1, sizeof *h), *h2 = calloc((size_t)n + 1, sizeof *h2),
            *tmp = calloc((size_t)ne + 1, sizeof *tmp);
-  int *prod = malloc(((size_t)ne + 1) * sizeof *prod), *off = calloc((size_t)n + 1, sizeof *off);
+  /* prod[off[i] + j]: the node feeding node i's input j (-1: none); cons[coff[p] .. coff[p + 1]): the
+  ** nodes p feeds, once per input it feeds */
+  int *prod = malloc(((size_t)ne + 1) * sizeof *prod), *off = calloc((size_t)n + 1, sizeof *off),
+      *cons = malloc(((size_t)ne + 1) * sizeof *cons), *coff = calloc((size_t)n + 2, sizeof *coff);
   char *out = NULL;
-  if (!h || !h2 || !tmp || !prod || !off) goto done;
+  if (!h || !h2 || !tmp || !prod || !off || !cons || !coff) goto done;
   for (int i = 0, e = 0; i < n; i++) {
     off[i] = e;
     for (int j = 0; j < g->nodes[i]->n_in; j++, e++) {
       const char *in = g->nodes[i]->in[j];
       prod[e] = in && in[0] ? pn_graph_find_producer(g, in) : -1;
+      if (prod[e] >= 0) coff[prod[e] + 2]++;
     }
     h[i] = node_hash(g, g->nodes[i], prod + off[i]);
   }
+  for (int p = 0; p < n; p++) coff[p + 2] += coff[p + 1];
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < g->nodes[i]->n_in; j++)
+      if (prod[off[i] + j] >= 0) cons[coff[prod[off[i] + j] + 1]++] = i;
   int rounds = n < 8 ? n : 8;
   for (int r = 0; r < rounds; r++) {
     for (int i = 0; i < n; i++) {
@@ -322,9 +330,7 @@ char *pn_obf_structure_sig(const struct pn_graph *g) {
         x = pn_fnv1a(x, &c, sizeof c);
       }
       int nc = 0;
-      for (int o = 0; o < n; o++)
-        for (int j = 0; j < g->nodes[o]->n_in; j++)
-          if (prod[off[o] + j] == i) tmp[nc++] = h[o];
+      for (int k = coff[i]; k < coff[i + 1]; k++) tmp[nc++] = h[cons[k]];
       qsort(tmp, (size_t)nc, sizeof *tmp, cmp_u64);
       x = pn_fnv1a(x, "|", 1);
       for (int k = 0; k < nc; k++) x = pn_fnv1a(x, &tmp[k], sizeof tmp[k]);
@@ -342,6 +348,8 @@ done:
   free(tmp);
   free(prod);
   free(off);
+  free(cons);
+  free(coff);
   return out;
 }
 
@@ -354,8 +362,9 @@ int pn_obf_distinct_structures(struct pn_ctx *ctx, const struct pn_graph *real, 
   for (int i = 0; i <= n && !rc; i++)
     if (!(sig[i] = pn_obf_structure_sig(i ? sent[i - 1] : real))) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   for (int i = 1; i <= n && !rc; i++) {
-    if (is_twin) is_twin[i - 1] = !strcmp(sig[i], sig[0]);
-    if (!strcmp(sig[i], sig[0])) {
+    bool twin = !strcmp(sig[i], sig[0]);
+    if (is_twin) is_twin[i - 1] = twin;
+    if (twin) {
       (*twins)++;
       continue;
     }

@@ -182,10 +182,12 @@ int pn_obf_vote_leaks(struct pn_ctx *ctx, const struct pn_graph *const *files, c
 ** the file's part): features standardized over the n files, medoid[i] minus the file's mean distance
 ** to the other files of its group, neighbour[i] its distance to the nearest of them (0 when alone). */
 void pn_obf_group_scores(const double *f, int nf, const int *group, int n, double *medoid, double *neighbour);
-/* A file's structure as a canonical string, independent of node order and names: per node its
-** token, integer and float attributes and what feeds each input (the producer's token, a weight's
-** dtype and shape, or a runtime input), sorted. Equal strings: the same operators, attributes,
-** weight shapes and local wiring. malloc'd; NULL when out of memory. */
+/* A file's structure as a canonical string, independent of node order, names and weight values: per
+** node a hash of its token, output count, integer and float attributes, graph-output marks and what
+** feeds each input (a weight's dtype and shape, a runtime input's, or a node), refined by up to 8
+** rounds of Weisfeiler-Lehman colouring over producers (in input order) and consumers; the node
+** count and the sorted colours. Equal strings: the same operators, attributes, weight shapes and
+** wiring (a 64-bit hash collision could only merge two structures). malloc'd; NULL when out of memory. */
 char *pn_obf_structure_sig(const struct pn_graph *g);
 /* Of n sentinels of one part: *twins with the real part's structure, *distinct other structures;
 ** is_twin[i] (when not NULL) whether sent[i] is a twin. */
