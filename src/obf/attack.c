@@ -36,7 +36,6 @@ struct sample {
   int group;                   /* the real part and its sentinels share a group */
   bool real;
   bool twin;                   /* a generated sentinel or copy with its real part's structure */
-  bool bare;                   /* a real part whose sentinels are all twins or copies: none to rank it against */
   struct pn_graph *skel;       /* nodes only */
   double f[NF_MAX];
 };
@@ -52,6 +51,9 @@ struct samples {
   } *gr;                       /* [group] */
   int gcap;
 };
+
+/* Whether sample i is a real part whose sentinels are all twins or copies (none to rank it against). */
+static bool bare(const struct samples *ss, int i) { return ss->s[i].real && ss->gr[ss->s[i].group].distinct == 0; }
 
 static void samples_free(struct samples *ss) {
   for (int i = 0; i < ss->n; i++) pn_graph_free(ss->s[i].skel);
@@ -633,7 +635,6 @@ static int simulate(struct pn_ctx *ctx, const char *name, int model, const struc
         rc = add_sample(ctx, ss, model, ss->n_groups, i == 0, twin[i], an);
       pn_graph_free(an);
     }
-    if (!rc) ss->s[ss->n - o->k - 1].bare = gq->distinct == 0;
     ss->n_groups++;
     for (int i = 0; i <= o->k; i++) {
       pn_graph_free(items[i]);
@@ -729,7 +730,7 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     int nt = 0, nk = 0;
     for (int i = 0; i < ss.n; i++) {
       if (ss.s[i].model != m) continue;
-      twk[nt] = ss.s[i].twin || ss.s[i].bare;
+      twk[nt] = ss.s[i].twin || bare(&ss, i);
       if (!twk[nt]) lab[nk++] = ss.s[i].real;
       sc1[nt] = orient * ss.s[i].f[nf];
       sc2[nt] = n_train ? logreg_score(w, mu, sdv, ss.nf, ss.s[i].f) : 0;
@@ -755,7 +756,7 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->neighbour_auc, &r->neighbour_specificity);
     r->trained_on = n_train;
     r->ranked = 0;
-    for (int i = 0; i < ss.n; i++) r->ranked += ss.s[i].model == m && ss.s[i].real && !ss.s[i].bare;
+    for (int i = 0; i < ss.n; i++) r->ranked += ss.s[i].model == m && ss.s[i].real && !bare(&ss, i);
     /* the strongest adversary (highest specificity) decides the candidate count */
     r->specificity = r->ngram_specificity;
     r->auc = r->ngram_auc;
