@@ -10,7 +10,11 @@
 # adversary's specificity at 99% recall of real parts and AUC, each adversary's, and log10 of the
 # candidate count: sum over parts of log10(1 + (1 - s) * D), D the part's distinct sentinel structures
 # other than its own (sentinels with the real part's structure, twins, count none), and the same with D
-# the generated sentinels, as the Proteus paper counts files (log10_candidates_files).
+# the generated sentinels, as the Proteus paper counts files (log10_candidates_files). Each row also
+# carries the null (`obf attack`'s "null": the same figures had each part's real file been any of its
+# group's ranked files, drawn 400 times): the chance AUC's 95th percentile, the measured AUC's p-value,
+# and the chance of exceeding AUC 0.65 and of reaching 10^32 files; the script sums those over the
+# seeds into the cells and bert seeds expected to miss or meet the targets by chance alone.
 #
 #   bench/proteus_attack.sh     env: PRIVNN (default build/privnn), K (20), SEEDS ("1 2 3 4 5 6"),
 #                               MODELS (comma list; default the paper's twelve plus resnet18, vgg11,
@@ -34,7 +38,7 @@ models_opt=()
 csv=$out/proteus-attack.csv
 tmp=$(mktemp "$out/.attack.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
-echo "model,seed,k,parts,sentinel_copies,sentinel_twins,distinct_structures,specificity,auc,log10_candidates,log10_candidates_files,ngram_spec,ngram_auc,clf_spec,clf_auc,medoid_spec,medoid_auc,neighbour_spec,neighbour_auc,seconds" > "$tmp"
+echo "model,seed,k,parts,sentinel_copies,sentinel_twins,distinct_structures,specificity,auc,log10_candidates,log10_candidates_files,ngram_spec,ngram_auc,clf_spec,clf_auc,medoid_spec,medoid_auc,neighbour_spec,neighbour_auc,null_auc_q95,null_auc_p,null_auc_above_0_65,null_files_at_32,seconds" > "$tmp"
 for s in $SEEDS; do
   t0=$(date +%s.%N)
   "$bin" obf attack -k "$K" --seed "$s" "${models_opt[@]}" --ngram "$root/data/obf/ngram-corpus.json" \
@@ -54,7 +58,9 @@ for m in r["models"]:
         "%.4f" % m["ngram"]["specificity"], "%.4f" % m["ngram"]["auc"],
         "%.4f" % m["classifier"]["specificity"], "%.4f" % m["classifier"]["auc"],
         "%.4f" % m["medoid"]["specificity"], "%.4f" % m["medoid"]["auc"],
-        "%.4f" % m["neighbour"]["specificity"], "%.4f" % m["neighbour"]["auc"], sys.argv[3]]))
+        "%.4f" % m["neighbour"]["specificity"], "%.4f" % m["neighbour"]["auc"],
+        "%.4f" % m["null"]["auc_q95"], "%.4f" % m["null"]["auc_p_value"], "%.4f" % m["null"]["auc_above_0_65"],
+        "%.4f" % m["null"]["log10_candidates_files_at_least_32"], sys.argv[3]]))
 EOF
 done
 mv "$tmp" "$csv"
@@ -67,12 +73,21 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 models = list(dict.fromkeys(r["model"] for r in rows))
 with open(sys.argv[2], "w") as c, open(sys.argv[3], "w") as a:
     c.write("model,log10 C by structure (mean),log10 C counting files (mean)\n")
-    a.write("model,AUC (mean),AUC (worst seed)\n")
+    a.write("model,AUC (mean),AUC (worst seed),chance AUC 95% (mean)\n")
     for m in models:
         rs = [r for r in rows if r["model"] == m]
         mean = lambda k: sum(float(r[k]) for r in rs) / len(rs)
         c.write("%s (%s parts),%.2f,%.2f\n" % (m, rs[0]["parts"], mean("log10_candidates"), mean("log10_candidates_files")))
-        a.write("%s,%.4f,%.4f\n" % (m, mean("auc"), max(float(r["auc"]) for r in rs)))
+        a.write("%s,%.4f,%.4f,%.4f\n" % (m, mean("auc"), max(float(r["auc"]) for r in rs), mean("null_auc_q95")))
+# the targets against the null (what sentinels that cannot be told apart would score, per seed)
+big = [r for r in rows if int(r["parts"]) >= 8]
+print("cells of >= 8 parts with AUC > 0.65: %d of %d; expected by chance (the null): %.1f" %
+      (sum(float(r["auc"]) > 0.65 for r in big), len(big), sum(float(r["null_auc_above_0_65"]) for r in big)))
+bert = [r for r in rows if r["model"] == "bert"]
+if bert:
+    print("bert seeds with log10 C (files) >= 32: %d of %d; expected by chance: %.1f" %
+          (sum(float(r["log10_candidates_files"]) >= 32 for r in bert), len(bert),
+           sum(float(r["null_files_at_32"]) for r in bert)))
 EOF
 nseeds=$(echo $SEEDS | wc -w)
 # the issue's bert target, 10^32 at K = 20 (27 parts at most: log10 C <= 27 log10 21 < 36)

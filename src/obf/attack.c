@@ -492,6 +492,90 @@ static int drop_twins(double *score, const bool *twin, int n) {
   return q;
 }
 
+/* ---- the null: files that cannot be told apart ---- */
+
+/* The q-quantile of n sorted values (nearest rank). */
+static double quantile(const double *v, int n, double q) {
+  int i = (int)ceil(q * n) - 1;
+  return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+int pn_obf_null(struct pn_ctx *ctx, const double *const *score, int n_adv, const int *group, int n_groups,
+                const bool *ranked, int n, const int *generated, double auc, int draws, struct pn_prg *prg,
+                struct pn_obf_null *out) {
+  memset(out, 0, sizeof *out);
+  if (draws <= 0 || n <= 0 || n_groups <= 0) return PN_OK;
+  int rc = PN_OK, *first = calloc((size_t)n_groups + 1, sizeof *first), *cnt = calloc((size_t)n_groups + 1, sizeof *cnt);
+  int *idx = malloc((size_t)n * sizeof *idx), *ord = malloc((size_t)n * sizeof *ord);
+  double *sc = malloc((size_t)n * sizeof *sc), *a = malloc((size_t)draws * sizeof *a);
+  double *sp = malloc((size_t)draws * sizeof *sp), *fl = malloc((size_t)draws * sizeof *fl);
+  bool *lab = malloc((size_t)n * sizeof *lab);
+  if (!first || !cnt || !idx || !ord || !sc || !a || !sp || !fl || !lab) {
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    goto out;
+  }
+  /* the ranked files, grouped: ord[first[g] .. first[g] + cnt[g]) are group g's */
+  int m = 0;
+  for (int i = 0; i < n; i++)
+    if (ranked[i] && group[i] >= 0 && group[i] < n_groups) cnt[group[i]]++;
+  for (int g = 0, at = 0; g < n_groups; g++) {
+    first[g] = at;
+    at += cnt[g];
+  }
+  for (int g = 0; g < n_groups; g++) cnt[g] = 0;
+  for (int i = 0; i < n; i++)
+    if (ranked[i] && group[i] >= 0 && group[i] < n_groups) {
+      ord[first[group[i]] + cnt[group[i]]++] = m;
+      idx[m++] = i;
+    }
+  for (int d = 0; d < draws; d++) {
+    for (int j = 0; j < m; j++) lab[j] = false;
+    for (int g = 0; g < n_groups; g++)
+      if (cnt[g]) lab[ord[first[g] + (int)pn_prg_uniform(prg, (uint64_t)cnt[g])]] = true;
+    /* the strongest adversary, as pn_obf_attack picks it: the highest specificity, the first on a tie */
+    double best_auc = 0.5, best_spec = -1;
+    for (int k = 0; k < n_adv; k++) {
+      for (int j = 0; j < m; j++) sc[j] = score[k][idx[j]];
+      double x = pn_obf_auc(sc, lab, m), s1 = pn_obf_specificity(sc, lab, m, 0.99);
+      for (int j = 0; j < m; j++) sc[j] = -sc[j];
+      double s2 = pn_obf_specificity(sc, lab, m, 0.99), spec = s1 > s2 ? s1 : s2;
+      if (spec > best_spec) {
+        best_spec = spec;
+        best_auc = x > 1 - x ? x : 1 - x;
+      }
+    }
+    a[d] = best_auc;
+    sp[d] = best_spec;
+    fl[d] = 0;
+    for (int g = 0; g < n_groups; g++) fl[d] += log10(1 + (1 - best_spec) * generated[g]);
+    out->auc_p += best_auc >= auc - 1e-12;
+    out->auc_over_target += best_auc > PN_OBF_TARGET_AUC;
+    out->files_at_target += fl[d] >= PN_OBF_TARGET_LOG10_FILES;
+  }
+  qsort(a, (size_t)draws, sizeof *a, cmp_d);
+  qsort(sp, (size_t)draws, sizeof *sp, cmp_d);
+  qsort(fl, (size_t)draws, sizeof *fl, cmp_d);
+  out->draws = draws;
+  out->auc_median = quantile(a, draws, 0.5);
+  out->auc_q95 = quantile(a, draws, 0.95);
+  out->specificity_median = quantile(sp, draws, 0.5);
+  out->log10_files_median = quantile(fl, draws, 0.5);
+  out->auc_p /= draws;
+  out->auc_over_target /= draws;
+  out->files_at_target /= draws;
+out:
+  free(first);
+  free(cnt);
+  free(idx);
+  free(ord);
+  free(sc);
+  free(a);
+  free(sp);
+  free(fl);
+  free(lab);
+  return rc;
+}
+
 /* ---- logistic regression ---- */
 
 /* Mean and standard deviation (+1e-9) of the first nf features over the samples with use[i] set.
@@ -666,6 +750,9 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
   double *sc1 = NULL, *sc2 = NULL, *fv = NULL; /* fv, gv: one model's features and groups */
   int *gv = NULL;
   bool *twk = NULL; /* twin flags of one model's files */
+  double *nsc = NULL; /* the four adversaries' scores of one model's files, for the null */
+  int *ngrp = NULL, *ngen = NULL;
+  bool *nrk = NULL;
   /* each model's bundle from a stream of its own (derived from prg and its name): a model's sentinels
   ** then depend on the seed and its own generation only, not on what the models simulated before it
   ** drew (with one stream through all, a change to one model's generation redrew every later model's
@@ -692,7 +779,11 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
   fv = calloc((size_t)ss.n * NF_MAX + 1, sizeof *fv);
   gv = calloc((size_t)ss.n + 1, sizeof *gv);
   twk = calloc((size_t)ss.n + 1, sizeof *twk);
-  if (!train || !lab || !sc1 || !sc2 || !fv || !gv || !twk) {
+  nsc = calloc(4 * (size_t)ss.n + 1, sizeof *nsc);
+  ngrp = calloc((size_t)ss.n + 1, sizeof *ngrp);
+  ngen = calloc((size_t)ss.n_groups + 1, sizeof *ngen);
+  nrk = calloc((size_t)ss.n + 1, sizeof *nrk);
+  if (!train || !lab || !sc1 || !sc2 || !fv || !gv || !twk || !nsc || !ngrp || !ngen || !nrk) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     goto out;
   }
@@ -748,10 +839,15 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
       oriented(sc2 + nt, lab, drop_twins(sc2 + nt, twk, q), &r->feature_auc[j], &spec);
     }
     ss.nf = nf;
+    /* the scores as measured, kept for the null (oriented and drop_twins rewrite them) */
+    memcpy(nsc, sc1, (size_t)nt * sizeof *nsc);
+    memcpy(nsc + ss.n, sc2, (size_t)nt * sizeof *nsc);
     oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->ngram_auc, &r->ngram_specificity);
     oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->clf_auc, &r->clf_specificity);
     /* the bundle-only adversaries see every file, twins too */
     group_scores(&ss, m, nf, fv, gv, sc1, sc2);
+    memcpy(nsc + 2 * (size_t)ss.n, sc1, (size_t)nt * sizeof *nsc);
+    memcpy(nsc + 3 * (size_t)ss.n, sc2, (size_t)nt * sizeof *nsc);
     oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->medoid_auc, &r->medoid_specificity);
     oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->neighbour_auc, &r->neighbour_specificity);
     r->trained_on = n_train;
@@ -771,6 +867,30 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     if (r->neighbour_specificity > r->specificity) {
       r->specificity = r->neighbour_specificity;
       r->auc = r->neighbour_auc;
+    }
+    {
+      /* the null: the same figures had the real part been any ranked file of its group */
+      int g0 = -1, ng = 0, q = 0;
+      for (int g = 0; g < ss.n_groups; g++)
+        if (ss.gr[g].model == m) {
+          if (g0 < 0) g0 = g;
+          ngen[ng++] = ss.gr[g].generated;
+        }
+      for (int i = 0; i < ss.n; i++)
+        if (ss.s[i].model == m) {
+          ngrp[q] = ss.s[i].group - g0;
+          nrk[q] = !twk[q];
+          q++;
+        }
+      const double *scores[4] = {nsc, nsc + ss.n, nsc + 2 * (size_t)ss.n, nsc + 3 * (size_t)ss.n};
+      uint8_t seed[PN_SEED_BYTES];
+      struct pn_prg np;
+      pn_seed_derive(base, models[m], 1, seed);
+      if (!(rc = pn_prg_init(ctx, &np, seed))) {
+        rc = pn_obf_null(ctx, scores, 4, ngrp, ng, nrk, nt, ngen, r->auc, PN_OBF_NULL_DRAWS, &np, &r->null);
+        pn_prg_free(&np);
+      }
+      if (rc) break;
     }
     {
       /* the structure-leak vote over this model's parts */
@@ -809,6 +929,10 @@ out:
   free(fv);
   free(gv);
   free(twk);
+  free(nsc);
+  free(ngrp);
+  free(ngen);
+  free(nrk);
   samples_free(&ss);
   return rc;
 }

@@ -135,6 +135,37 @@ struct pn_obf_attack_opts {
   void *progress_user;
 };
 
+/* The figures' targets in the Proteus evaluation here (issue 17): the strongest adversary's AUC at
+** most 0.65 for a model of at least 8 parts, and bert's candidate count (as the paper counts files)
+** at least 10^32 at K = 20. */
+#define PN_OBF_TARGET_AUC 0.65
+#define PN_OBF_TARGET_LOG10_FILES 32.0
+/* Draws of the null (pn_obf_null) per model in pn_obf_attack. */
+#define PN_OBF_NULL_DRAWS 400
+
+/* The attack's figures under the null hypothesis that a part's files cannot be told apart: each
+** draw labels one ranked file of every group real, uniformly (the real part included), keeps every
+** score as measured, and takes the strongest adversary's AUC and specificity as the attack does. It
+** is what a perfect generator would score, and the permutation test of the measured figure. */
+struct pn_obf_null {
+  int draws;
+  double auc_median, auc_q95;  /* the strongest adversary's AUC over the draws */
+  double auc_p;                /* share of draws with an AUC at least the measured one: the p-value */
+  double auc_over_target;      /* share of draws above PN_OBF_TARGET_AUC */
+  double specificity_median;
+  double log10_files_median;   /* the candidate count as the paper counts files, over the draws */
+  double files_at_target;      /* share of draws reaching PN_OBF_TARGET_LOG10_FILES */
+};
+
+/* The null of one model's n files: score[a][i] adversary a's score of file i (n_adv of them, each
+** taken in its better orientation as the attack does), group[i] in [0, n_groups), ranked[i] whether
+** file i takes part in the ranking (not a twin, not a real part with no other sentinels); generated[g]
+** the sentinels generated for group g (for the count); auc the measured strongest adversary's AUC.
+** Draws from prg. */
+int pn_obf_null(struct pn_ctx *ctx, const double *const *score, int n_adv, const int *group, int n_groups,
+                const bool *ranked, int n, const int *generated, double auc, int draws, struct pn_prg *prg,
+                struct pn_obf_null *out /* OUT */);
+
 struct pn_obf_attack_result {
   const char *model;
   int parts, k, trained_on;    /* trained_on: samples of the other families */
@@ -155,6 +186,7 @@ struct pn_obf_attack_result {
   ** the k + 1 files) is the real part's, so a vote reveals the part's operators without telling
   ** which file is real (pn_obf_vote_leaks) */
   int vote_leaks;
+  struct pn_obf_null null;     /* the same figures for files that cannot be told apart (pn_obf_null) */
   /* what gives sentinels away: the AUC of each feature alone (better orientation) on this model */
   int n_features;
   const char *feature[PN_OBF_ATTACK_MAX_FEATURES];

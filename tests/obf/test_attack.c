@@ -51,6 +51,51 @@ static void test_group_scores(void **state) {
   assert_true(med[2] == 0 && nb[2] == 0);
 }
 
+/* The null on a case small enough to enumerate: two groups of two ranked files, scores {0, 1} and
+** {2, 3}. The four labellings (one real per group) give oriented AUCs 0.75 ({0, 2}: 2 > 1 only, so
+** 1/4, oriented 3/4), 0.5, 0.5 and 0.75, each with probability 1/4. */
+static void null_run(const double *sc, const int *grp, int n_groups, const bool *ranked, int n, double auc,
+                     uint64_t seed, struct pn_obf_null *out) {
+  struct pn_ctx ctx = {0};
+  struct pn_prg prg;
+  int gen[16];
+  for (int g = 0; g < n_groups; g++) gen[g] = 20;
+  const double *adv[1] = {sc};
+  assert_int_equal(pn_prg_init_u64(&ctx, &prg, seed), PN_OK);
+  assert_int_equal(pn_obf_null(&ctx, adv, 1, grp, n_groups, ranked, n, gen, auc, 4001, &prg, out), PN_OK);
+  pn_prg_free(&prg);
+}
+
+static void test_null(void **state) {
+  double sc[5] = {0, 1, 2, 3, 100};
+  int grp[5] = {0, 0, 1, 1, 1};
+  bool ranked[5] = {true, true, true, true, false};
+  struct pn_obf_null a, b;
+  null_run(sc, grp, 2, ranked, 4, 0.75, 3, &a);
+  assert_int_equal(a.draws, 4001);
+  assert_true(fabs(a.auc_p - 0.5) < 0.05);           /* AUC >= 0.75 in half the labellings */
+  assert_true(fabs(a.auc_over_target - 0.5) < 0.05); /* 0.75 > 0.65 in the same half */
+  assert_true(a.auc_q95 == 0.75);
+  assert_true(a.auc_median == 0.5 || a.auc_median == 0.75);
+  /* the count is the specificity's: the middle draw of both (an odd number of draws) */
+  assert_true(fabs(a.log10_files_median - 2 * log10(1 + (1 - a.specificity_median) * 20)) < 1e-12);
+  /* an unranked file (a twin) takes no part, however it scores: the same draws, the same figures */
+  null_run(sc, grp, 2, ranked, 5, 0.75, 3, &b);
+  assert_memory_equal(&a, &b, sizeof a);
+  /* ten groups of five whose real file always scores highest: the measured AUC 1 is not chance */
+  double s2[50];
+  int g2[50];
+  bool r2[50];
+  for (int i = 0; i < 50; i++) {
+    g2[i] = i / 5;
+    r2[i] = true;
+    s2[i] = i % 5 == 0 ? 10 + i : (double)((i * 37) % 11);
+  }
+  null_run(s2, g2, 10, r2, 50, 1.0, 4, &a);
+  assert_true(a.auc_p < 0.01);
+  assert_true(a.auc_median < 0.75 && a.auc_median >= 0.5);
+}
+
 /* a graph of the given ops (domain "" unless "dom:" prefixes the op), nodes chained in order */
 static struct pn_graph *ops_graph(const char *const *ops, int n) {
   struct pn_graph *g = pn_graph_new();
@@ -211,6 +256,14 @@ static void test_attack_smoke(void **state) {
     assert_true(res[i].twins + res[i].distinct + res[i].copies <= res[i].parts * 2);
     if (res[i].distinct == res[i].parts * 2 - res[i].copies - res[i].twins && !res[i].copies && !res[i].twins)
       assert_true(fabs(res[i].log10_candidates - most) < 1e-9);
+    /* the null: oriented AUCs over its draws, the count no more than every sentinel counted */
+    const struct pn_obf_null *nl = &res[i].null;
+    printf("  null: AUC median %.3f q95 %.3f p %.3f\n", nl->auc_median, nl->auc_q95, nl->auc_p);
+    assert_int_equal(nl->draws, PN_OBF_NULL_DRAWS);
+    assert_true(nl->auc_median >= 0.5 && nl->auc_median <= nl->auc_q95 && nl->auc_q95 <= 1.0);
+    assert_true(nl->auc_p >= 0 && nl->auc_p <= 1 && nl->auc_over_target >= 0 && nl->auc_over_target <= 1);
+    assert_true(nl->specificity_median >= 0 && nl->specificity_median <= 1);
+    assert_true(nl->log10_files_median >= 0 && nl->log10_files_median <= res[i].parts * log10(3.0) + 1e-9);
   }
 }
 
@@ -421,6 +474,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics),
       cmocka_unit_test(test_group_scores),
+      cmocka_unit_test(test_null),
       cmocka_unit_test(test_structure_sig),
       cmocka_unit_test(test_vote),
       cmocka_unit_test(test_lower),

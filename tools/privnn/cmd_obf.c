@@ -300,7 +300,9 @@ static int cmd_attack(int argc, char **argv) {
     "nearest neighbour); per model: specificity at 99% recall, AUC and log10 candidates:\n"
     "over parts, 1 + (1 - s) x the distinct sentinel structures other than the real part's\n"
     "(twins of it count none), with the strongest adversary's s; (files): 1 + (1 - s) x the\n"
-    "generated sentinels, as the Proteus paper counts.",
+    "generated sentinels, as the Proteus paper counts. Chance: the strongest adversary's AUC\n"
+    "had each part's real file been any ranked file of its group (400 draws; 95th percentile),\n"
+    "and p, the share of those draws at or above the measured AUC (small: not chance).",
     "privnn obf attack --models resnet18,vgg11 -k 20 --seed 1", opts, NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
@@ -339,18 +341,18 @@ static int cmd_attack(int argc, char **argv) {
   pn_prg_free(&prg);
   pn_obf_ngram_free(m);
   if (rc) return pn_cli_fail(cmd, &ctx);
-  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %-17s | %11s %6s %9s %7s %10s %9s\n", "model", "parts", "k",
+  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %-17s | %11s %6s %9s %7s %10s %9s | %-18s\n", "model", "parts", "k",
          "n-gram spec  AUC", "classif spec  AUC", "medoid spec  AUC", "neighbr spec  AUC", "specificity", "AUC",
-         "log10(C)", "(files)", "vote leak", "twins");
+         "log10(C)", "(files)", "vote leak", "twins", "chance AUC95%   p");
   cJSON *r = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(r, "models");
   for (int i = 0; i < n; i++) {
     printf("%-12s %5d %4d | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %11.3f %6.3f %9.1f %7.1f "
-           "%4d/%-5d %4d/%-4d\n",
+           "%4d/%-5d %4d/%-4d | %12.3f %5.3f\n",
            res[i].model, res[i].parts, res[i].k, res[i].ngram_specificity, res[i].ngram_auc,
            res[i].clf_specificity, res[i].clf_auc, res[i].medoid_specificity, res[i].medoid_auc,
            res[i].neighbour_specificity, res[i].neighbour_auc, res[i].specificity, res[i].auc,
            res[i].log10_candidates, res[i].log10_files, res[i].vote_leaks, res[i].parts, res[i].twins,
-           res[i].parts * res[i].k);
+           res[i].parts * res[i].k, res[i].null.auc_q95, res[i].null.auc_p);
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "model", res[i].model);
     cJSON_AddNumberToObject(e, "parts", res[i].parts);
@@ -382,6 +384,16 @@ static int cmd_attack(int argc, char **argv) {
     cJSON *nb = cJSON_AddObjectToObject(e, "neighbour");
     cJSON_AddNumberToObject(nb, "specificity", res[i].neighbour_specificity);
     cJSON_AddNumberToObject(nb, "auc", res[i].neighbour_auc);
+    /* the null: the same figures had each group's real part been any of its ranked files */
+    cJSON *nl = cJSON_AddObjectToObject(e, "null");
+    cJSON_AddNumberToObject(nl, "draws", res[i].null.draws);
+    cJSON_AddNumberToObject(nl, "auc_median", res[i].null.auc_median);
+    cJSON_AddNumberToObject(nl, "auc_q95", res[i].null.auc_q95);
+    cJSON_AddNumberToObject(nl, "auc_p_value", res[i].null.auc_p);
+    cJSON_AddNumberToObject(nl, "auc_above_0_65", res[i].null.auc_over_target);
+    cJSON_AddNumberToObject(nl, "specificity_median", res[i].null.specificity_median);
+    cJSON_AddNumberToObject(nl, "log10_candidates_files_median", res[i].null.log10_files_median);
+    cJSON_AddNumberToObject(nl, "log10_candidates_files_at_least_32", res[i].null.files_at_target);
     cJSON *fa = cJSON_AddObjectToObject(e, "feature_auc");
     for (int j = 0; j < res[i].n_features; j++) cJSON_AddNumberToObject(fa, res[i].feature[j], res[i].feature_auc[j]);
     cJSON_AddItemToArray(arr, e);
