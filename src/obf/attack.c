@@ -535,13 +535,12 @@ int pn_obf_null(struct pn_ctx *ctx, const double *const *score, int n_adv, const
     /* the strongest adversary, as pn_obf_attack picks it: the highest specificity, the first on a tie */
     double best_auc = 0.5, best_spec = -1;
     for (int k = 0; k < n_adv; k++) {
+      double x, spec;
       for (int j = 0; j < m; j++) sc[j] = score[k][idx[j]];
-      double x = pn_obf_auc(sc, lab, m), s1 = pn_obf_specificity(sc, lab, m, 0.99);
-      for (int j = 0; j < m; j++) sc[j] = -sc[j];
-      double s2 = pn_obf_specificity(sc, lab, m, 0.99), spec = s1 > s2 ? s1 : s2;
+      oriented(sc, lab, m, &x, &spec); /* as the attack orients each adversary */
       if (spec > best_spec) {
         best_spec = spec;
-        best_auc = x > 1 - x ? x : 1 - x;
+        best_auc = x;
       }
     }
     a[d] = best_auc;
