@@ -13,7 +13,8 @@
 ** structure, twins, take no part, nor real parts with no other sentinels) and log10 of the
 ** candidate count: over parts, 1 + (1 - s) times the distinct sentinel structures other than the
 ** real part's, with the strongest adversary's s (and, as the Proteus paper counts, times the
-** generated sentinels). */
+** generated sentinels). Each adversary's AUC as scored, before orientation, says which way the real
+** parts stand out to it (pn_obf_adversary_reading). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -469,14 +470,28 @@ double pn_obf_specificity(const double *score, const bool *real, int n, double r
   return neg ? (double)below / neg : 0;
 }
 
-/* AUC and specificity of a ranker in its better orientation on the test model: a conservative
-** adversary who knows whether sentinels look too odd or too typical (Proteus is public). */
-static void oriented(double *score, const bool *real, int n, double *auc, double *spec) {
+void pn_obf_oriented(double *score, const bool *real, int n, double *auc, double *spec, double *as_scored) {
   double a = pn_obf_auc(score, real, n), s = pn_obf_specificity(score, real, n, 0.99);
   for (int i = 0; i < n; i++) score[i] = -score[i];
   double b = pn_obf_auc(score, real, n), t = pn_obf_specificity(score, real, n, 0.99);
   *auc = a > b ? a : b;
   *spec = s > t ? s : t;
+  if (as_scored) *as_scored = a;
+}
+
+static const char *const adv_names[PN_OBF_ADV_COUNT] = {"n-gram", "classifier", "medoid", "neighbour"};
+/* [adversary][real parts scored higher]: see pn_obf_adversary_reading */
+static const char *const adv_reading[PN_OBF_ADV_COUNT][2] = {
+  {"less typical", "more typical"}, {"sentinel-like", "real-like"}, {"outlying", "central"}, {"paired", "isolated"}};
+
+const char *pn_obf_adversary_name(int adv) {
+  return adv >= 0 && adv < PN_OBF_ADV_COUNT ? adv_names[adv] : "?";
+}
+
+const char *pn_obf_adversary_reading(int adv, double auc_as_scored) {
+  if (adv < 0 || adv >= PN_OBF_ADV_COUNT) return "?";
+  if (auc_as_scored == 0.5) return "even";
+  return adv_reading[adv][auc_as_scored > 0.5];
 }
 
 /* The model's files without the twins of real parts (twin[i]), in place; returns how many are
@@ -537,7 +552,7 @@ int pn_obf_null(struct pn_ctx *ctx, const double *const *score, int n_adv, const
     for (int k = 0; k < n_adv; k++) {
       double x, spec;
       for (int j = 0; j < m; j++) sc[j] = score[k][idx[j]];
-      oriented(sc, lab, m, &x, &spec); /* as the attack orients each adversary */
+      pn_obf_oriented(sc, lab, m, &x, &spec, NULL); /* as the attack orients each adversary */
       if (spec > best_spec) {
         best_spec = spec;
         best_auc = x;
@@ -812,7 +827,7 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
         sc1[ntr] = ss.s[i].f[nf];
         lab[ntr++] = ss.s[i].real;
       }
-    double orient = 1; /* see oriented() */
+    double orient = 1; /* see pn_obf_oriented() */
     (void)ntr;
     double w[NF_MAX + 1], mu[NF_MAX], sdv[NF_MAX];
     ss.nf = nf + 1;
@@ -835,37 +850,45 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
         if (ss.s[i].model == m) sc2[nt + q++] = ss.s[i].f[j];
       double spec;
       r->feature[j] = feat_names[j];
-      oriented(sc2 + nt, lab, drop_twins(sc2 + nt, twk, q), &r->feature_auc[j], &spec);
+      pn_obf_oriented(sc2 + nt, lab, drop_twins(sc2 + nt, twk, q), &r->feature_auc[j], &spec, NULL);
     }
     ss.nf = nf;
-    /* the scores as measured, kept for the null (oriented and drop_twins rewrite them) */
+    /* the scores as measured, kept for the null (pn_obf_oriented and drop_twins rewrite them) */
     memcpy(nsc, sc1, (size_t)nt * sizeof *nsc);
     memcpy(nsc + ss.n, sc2, (size_t)nt * sizeof *nsc);
-    oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->ngram_auc, &r->ngram_specificity);
-    oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->clf_auc, &r->clf_specificity);
+    pn_obf_oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->ngram_auc, &r->ngram_specificity,
+                    &r->auc_as_scored[PN_OBF_ADV_NGRAM]);
+    pn_obf_oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->clf_auc, &r->clf_specificity,
+                    &r->auc_as_scored[PN_OBF_ADV_CLASSIFIER]);
     /* the bundle-only adversaries see every file, twins too */
     group_scores(&ss, m, nf, fv, gv, sc1, sc2);
     memcpy(nsc + 2 * (size_t)ss.n, sc1, (size_t)nt * sizeof *nsc);
     memcpy(nsc + 3 * (size_t)ss.n, sc2, (size_t)nt * sizeof *nsc);
-    oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->medoid_auc, &r->medoid_specificity);
-    oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->neighbour_auc, &r->neighbour_specificity);
+    pn_obf_oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->medoid_auc, &r->medoid_specificity,
+                    &r->auc_as_scored[PN_OBF_ADV_MEDOID]);
+    pn_obf_oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->neighbour_auc, &r->neighbour_specificity,
+                    &r->auc_as_scored[PN_OBF_ADV_NEIGHBOUR]);
     r->trained_on = n_train;
     r->ranked = 0;
     for (int i = 0; i < ss.n; i++) r->ranked += ss.s[i].model == m && ss.s[i].real && !bare(&ss, i);
     /* the strongest adversary (highest specificity) decides the candidate count */
     r->specificity = r->ngram_specificity;
     r->auc = r->ngram_auc;
+    r->strongest = PN_OBF_ADV_NGRAM;
     if (r->clf_specificity > r->specificity) {
       r->specificity = r->clf_specificity;
       r->auc = r->clf_auc;
+      r->strongest = PN_OBF_ADV_CLASSIFIER;
     }
     if (r->medoid_specificity > r->specificity) {
       r->specificity = r->medoid_specificity;
       r->auc = r->medoid_auc;
+      r->strongest = PN_OBF_ADV_MEDOID;
     }
     if (r->neighbour_specificity > r->specificity) {
       r->specificity = r->neighbour_specificity;
       r->auc = r->neighbour_auc;
+      r->strongest = PN_OBF_ADV_NEIGHBOUR;
     }
     {
       /* the null: the same figures had the real part been any ranked file of its group */

@@ -166,6 +166,28 @@ int pn_obf_null(struct pn_ctx *ctx, const double *const *score, int n_adv, const
                 const bool *ranked, int n, const int *generated, double auc, int draws, struct pn_prg *prg,
                 struct pn_obf_null *out /* OUT */);
 
+/* The attack's four adversaries, in the order their figures are reported. */
+enum pn_obf_adversary {
+  PN_OBF_ADV_NGRAM,            /* n-gram likelihood of the operator skeleton (higher = more typical) */
+  PN_OBF_ADV_CLASSIFIER,       /* logistic regression's real-part logit */
+  PN_OBF_ADV_MEDOID,           /* minus the mean distance to the other files of the group (higher = central) */
+  PN_OBF_ADV_NEIGHBOUR,        /* the distance to the nearest other file of the group (higher = isolated) */
+  PN_OBF_ADV_COUNT
+};
+/* "n-gram", "classifier", "medoid", "neighbour" */
+const char *pn_obf_adversary_name(int adv);
+/* How the real parts stand out to adversary adv, read from the AUC of its score as scored (before the
+** attack orients it): above 0.5 the real parts score higher than the sentinels, below lower.
+** n-gram: "more typical" / "less typical"; classifier: "real-like" / "sentinel-like" (trained on the
+** other families, it reads this one backwards); medoid: "central" / "outlying"; neighbour: "isolated"
+** (farther from their nearest file than sentinels are) / "paired" (nearer); at 0.5 "even". */
+const char *pn_obf_adversary_reading(int adv, double auc_as_scored);
+/* AUC and specificity (at 99% recall) of score in its better orientation, the better of each taken
+** separately as the attack takes them: an adversary who knows whether sentinels look too odd or too
+** typical (Proteus is public). *as_scored (may be NULL): the AUC before orientation. Negates score
+** in place. */
+void pn_obf_oriented(double *score, const bool *real, int n, double *auc, double *spec, double *as_scored);
+
 struct pn_obf_attack_result {
   const char *model;
   int parts, k, trained_on;    /* trained_on: samples of the other families */
@@ -175,6 +197,9 @@ struct pn_obf_attack_result {
   double medoid_auc, medoid_specificity; /* the file closest to the others of its boundary group */
   double neighbour_auc, neighbour_specificity; /* a file's distance to its nearest in that group */
   double specificity, auc;     /* of the stronger adversary (higher specificity) */
+  int strongest;               /* that adversary (enum pn_obf_adversary; the first on a tie) */
+  double auc_as_scored[PN_OBF_ADV_COUNT]; /* each adversary's AUC before orientation: which way the
+                               ** real parts stand out (pn_obf_adversary_reading) */
   double log10_candidates;     /* sum over parts of log10(1 + (1 - specificity) distinct) */
   double log10_files;          /* the count as the Proteus paper makes it, every generated sentinel a
                                ** candidate: sum over parts of log10(1 + (1 - specificity) generated) */

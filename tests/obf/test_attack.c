@@ -31,6 +31,30 @@ static void test_metrics(void **state) {
   assert_true(pn_obf_specificity(p, q, 4, 0.99) == 1.0);
 }
 
+/* An adversary's better orientation, and which way the real parts stood out: reals {3, 5} against
+** {1, 4, 5} score higher (AUC 3.5 / 6 as scored); negated they score lower, the oriented figures the
+** same, and the reading flips. */
+static void test_oriented(void **state) {
+  bool r[5] = {true, true, false, false, false};
+  double s[5] = {3, 5, 1, 4, 5}, auc, spec, raw;
+  pn_obf_oriented(s, r, 5, &auc, &spec, &raw);
+  assert_true(fabs(raw - 3.5 / 6) < 1e-12 && fabs(auc - 3.5 / 6) < 1e-12);
+  assert_true(fabs(spec - 1.0 / 3) < 1e-12); /* as scored: threshold 3, {1} below */
+  double n[5] = {-3, -5, -1, -4, -5}, auc2, spec2, raw2;
+  pn_obf_oriented(n, r, 5, &auc2, &spec2, &raw2);
+  assert_true(fabs(raw2 - 2.5 / 6) < 1e-12 && fabs(auc2 - auc) < 1e-12);
+  /* negated, 99% recall keeps both reals at -5: {-5} is not below, none is: the better one is 1/3 */
+  assert_true(fabs(spec2 - 1.0 / 3) < 1e-12);
+  assert_string_equal(pn_obf_adversary_reading(PN_OBF_ADV_NEIGHBOUR, raw), "isolated");
+  assert_string_equal(pn_obf_adversary_reading(PN_OBF_ADV_NEIGHBOUR, raw2), "paired");
+  assert_string_equal(pn_obf_adversary_reading(PN_OBF_ADV_MEDOID, raw2), "outlying");
+  assert_string_equal(pn_obf_adversary_reading(PN_OBF_ADV_NGRAM, raw), "more typical");
+  assert_string_equal(pn_obf_adversary_reading(PN_OBF_ADV_CLASSIFIER, raw2), "sentinel-like");
+  assert_string_equal(pn_obf_adversary_reading(PN_OBF_ADV_CLASSIFIER, 0.5), "even");
+  assert_string_equal(pn_obf_adversary_name(PN_OBF_ADV_MEDOID), "medoid");
+  assert_string_equal(pn_obf_adversary_name(PN_OBF_ADV_COUNT), "?");
+}
+
 /* The bundle-only adversaries on a hand-computed case: one feature, files {0, 1, 3} in part 0 and
 ** {10, 10} in part 1, standardized by the sample sd over all five (mean 4.8, variance 94.8 / 4). */
 static void test_group_scores(void **state) {
@@ -243,6 +267,20 @@ static void test_attack_smoke(void **state) {
     assert_true(res[i].neighbour_auc >= 0.5 && res[i].neighbour_auc <= 1.0);
     assert_true(res[i].specificity == fmax(fmax(res[i].ngram_specificity, res[i].clf_specificity),
                                            fmax(res[i].medoid_specificity, res[i].neighbour_specificity)));
+    /* each adversary's AUC is its score's as scored or negated, the better; the strongest is named */
+    const double oriented_auc[PN_OBF_ADV_COUNT] = {res[i].ngram_auc, res[i].clf_auc, res[i].medoid_auc, res[i].neighbour_auc};
+    const double spec[PN_OBF_ADV_COUNT] = {res[i].ngram_specificity, res[i].clf_specificity, res[i].medoid_specificity,
+                                           res[i].neighbour_specificity};
+    for (int a = 0; a < PN_OBF_ADV_COUNT; a++) {
+      double x = res[i].auc_as_scored[a];
+      assert_true(fabs(oriented_auc[a] - fmax(x, 1 - x)) < 1e-12);
+    }
+    int st = res[i].strongest;
+    assert_true(st >= 0 && st < PN_OBF_ADV_COUNT);
+    assert_true(res[i].specificity == spec[st] && res[i].auc == oriented_auc[st]);
+    for (int a = 0; a < st; a++) assert_true(spec[a] < spec[st]); /* the first on a tie */
+    printf("  strongest: %s, real parts %s\n", pn_obf_adversary_name(st),
+           pn_obf_adversary_reading(st, res[i].auc_as_scored[st]));
     assert_true(res[i].vote_leaks >= 0 && res[i].vote_leaks <= res[i].parts);
     assert_true(res[i].ranked >= 0 && res[i].ranked <= res[i].parts);
     /* candidates count distinct structures: at most the k sentinels of every part, fewer with twins of
@@ -473,6 +511,7 @@ static void test_lower(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_metrics),
+      cmocka_unit_test(test_oriented),
       cmocka_unit_test(test_group_scores),
       cmocka_unit_test(test_null),
       cmocka_unit_test(test_structure_sig),

@@ -302,7 +302,10 @@ static int cmd_attack(int argc, char **argv) {
     "(twins of it count none), with the strongest adversary's s; (files): 1 + (1 - s) x the\n"
     "generated sentinels, as the Proteus paper counts. Chance: the strongest adversary's AUC\n"
     "had each part's real file been any ranked file of its group (400 draws; 95th percentile),\n"
-    "and p, the share of those draws at or above the measured AUC (small: not chance).",
+    "and p, the share of those draws at or above the measured AUC (small: not chance). Last: the\n"
+    "strongest adversary and which way the real parts stand out to it (n-gram: more/less typical;\n"
+    "classifier: real-/sentinel-like; medoid: central/outlying; neighbour: isolated, or paired:\n"
+    "nearer their nearest file than sentinels are).",
     "privnn obf attack --models resnet18,vgg11 -k 20 --seed 1", opts, NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
@@ -341,18 +344,19 @@ static int cmd_attack(int argc, char **argv) {
   pn_prg_free(&prg);
   pn_obf_ngram_free(m);
   if (rc) return pn_cli_fail(cmd, &ctx);
-  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %-17s | %11s %6s %9s %7s %10s %9s | %-18s\n", "model", "parts", "k",
+  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %-17s | %11s %6s %9s %7s %10s %9s | %-18s | %s\n", "model", "parts", "k",
          "n-gram spec  AUC", "classif spec  AUC", "medoid spec  AUC", "neighbr spec  AUC", "specificity", "AUC",
-         "log10(C)", "(files)", "vote leak", "twins", "chance AUC95%   p");
+         "log10(C)", "(files)", "vote leak", "twins", "chance AUC95%   p", "strongest: real parts");
   cJSON *r = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(r, "models");
   for (int i = 0; i < n; i++) {
     printf("%-12s %5d %4d | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %11.3f %6.3f %9.1f %7.1f "
-           "%4d/%-5d %4d/%-4d | %12.3f %5.3f\n",
+           "%4d/%-5d %4d/%-4d | %12.3f %5.3f | %s: %s\n",
            res[i].model, res[i].parts, res[i].k, res[i].ngram_specificity, res[i].ngram_auc,
            res[i].clf_specificity, res[i].clf_auc, res[i].medoid_specificity, res[i].medoid_auc,
            res[i].neighbour_specificity, res[i].neighbour_auc, res[i].specificity, res[i].auc,
            res[i].log10_candidates, res[i].log10_files, res[i].vote_leaks, res[i].parts, res[i].twins,
-           res[i].parts * res[i].k, res[i].null.auc_q95, res[i].null.auc_p);
+           res[i].parts * res[i].k, res[i].null.auc_q95, res[i].null.auc_p, pn_obf_adversary_name(res[i].strongest),
+           pn_obf_adversary_reading(res[i].strongest, res[i].auc_as_scored[res[i].strongest]));
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "model", res[i].model);
     cJSON_AddNumberToObject(e, "parts", res[i].parts);
@@ -361,6 +365,10 @@ static int cmd_attack(int argc, char **argv) {
     cJSON_AddNumberToObject(e, "k", res[i].k);
     cJSON_AddNumberToObject(e, "specificity", res[i].specificity);
     cJSON_AddNumberToObject(e, "auc", res[i].auc);
+    /* the adversary these are of, and how the real parts stand out to it */
+    cJSON_AddStringToObject(e, "strongest", pn_obf_adversary_name(res[i].strongest));
+    cJSON_AddStringToObject(e, "real_parts",
+                            pn_obf_adversary_reading(res[i].strongest, res[i].auc_as_scored[res[i].strongest]));
     cJSON_AddNumberToObject(e, "log10_candidates", res[i].log10_candidates);
     /* the paper's count: every generated sentinel a candidate, twins and look-alikes included */
     cJSON_AddNumberToObject(e, "log10_candidates_files", res[i].log10_files);
@@ -374,16 +382,24 @@ static int cmd_attack(int argc, char **argv) {
     cJSON *ng = cJSON_AddObjectToObject(e, "ngram");
     cJSON_AddNumberToObject(ng, "specificity", res[i].ngram_specificity);
     cJSON_AddNumberToObject(ng, "auc", res[i].ngram_auc);
+    cJSON_AddNumberToObject(ng, "auc_as_scored", res[i].auc_as_scored[PN_OBF_ADV_NGRAM]);
+    cJSON_AddStringToObject(ng, "real_parts", pn_obf_adversary_reading(PN_OBF_ADV_NGRAM, res[i].auc_as_scored[PN_OBF_ADV_NGRAM]));
     cJSON *cl = cJSON_AddObjectToObject(e, "classifier");
     cJSON_AddNumberToObject(cl, "specificity", res[i].clf_specificity);
     cJSON_AddNumberToObject(cl, "auc", res[i].clf_auc);
+    cJSON_AddNumberToObject(cl, "auc_as_scored", res[i].auc_as_scored[PN_OBF_ADV_CLASSIFIER]);
+    cJSON_AddStringToObject(cl, "real_parts", pn_obf_adversary_reading(PN_OBF_ADV_CLASSIFIER, res[i].auc_as_scored[PN_OBF_ADV_CLASSIFIER]));
     cJSON_AddNumberToObject(cl, "trained_on", res[i].trained_on);
     cJSON *md = cJSON_AddObjectToObject(e, "medoid");
     cJSON_AddNumberToObject(md, "specificity", res[i].medoid_specificity);
     cJSON_AddNumberToObject(md, "auc", res[i].medoid_auc);
+    cJSON_AddNumberToObject(md, "auc_as_scored", res[i].auc_as_scored[PN_OBF_ADV_MEDOID]);
+    cJSON_AddStringToObject(md, "real_parts", pn_obf_adversary_reading(PN_OBF_ADV_MEDOID, res[i].auc_as_scored[PN_OBF_ADV_MEDOID]));
     cJSON *nb = cJSON_AddObjectToObject(e, "neighbour");
     cJSON_AddNumberToObject(nb, "specificity", res[i].neighbour_specificity);
     cJSON_AddNumberToObject(nb, "auc", res[i].neighbour_auc);
+    cJSON_AddNumberToObject(nb, "auc_as_scored", res[i].auc_as_scored[PN_OBF_ADV_NEIGHBOUR]);
+    cJSON_AddStringToObject(nb, "real_parts", pn_obf_adversary_reading(PN_OBF_ADV_NEIGHBOUR, res[i].auc_as_scored[PN_OBF_ADV_NEIGHBOUR]));
     /* the null: the same figures had each group's real part been any of its ranked files */
     cJSON *nl = cJSON_AddObjectToObject(e, "null");
     cJSON_AddNumberToObject(nl, "draws", res[i].null.draws);
