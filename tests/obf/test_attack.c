@@ -43,7 +43,8 @@ static void test_oriented(void **state) {
   double n[5] = {-3, -5, -1, -4, -5}, auc2, spec2, raw2;
   pn_obf_oriented(n, r, 5, &auc2, &spec2, &raw2);
   assert_true(fabs(raw2 - 2.5 / 6) < 1e-12 && fabs(auc2 - auc) < 1e-12);
-  /* negated, 99% recall keeps both reals at -5: {-5} is not below, none is: the better one is 1/3 */
+  /* as scored now, the threshold keeping both reals is -5 and no sentinel lies below it (0); the other
+  ** orientation is the first case's 1/3, the better */
   assert_true(fabs(spec2 - 1.0 / 3) < 1e-12);
   assert_string_equal(pn_obf_adversary_reading(PN_OBF_ADV_NEIGHBOUR, raw), "isolated");
   assert_string_equal(pn_obf_adversary_reading(PN_OBF_ADV_NEIGHBOUR, raw2), "paired");
