@@ -856,40 +856,27 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
     /* the scores as measured, kept for the null (pn_obf_oriented and drop_twins rewrite them) */
     memcpy(nsc, sc1, (size_t)nt * sizeof *nsc);
     memcpy(nsc + ss.n, sc2, (size_t)nt * sizeof *nsc);
-    pn_obf_oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->ngram_auc, &r->ngram_specificity,
-                    &r->auc_as_scored[PN_OBF_ADV_NGRAM]);
-    pn_obf_oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->clf_auc, &r->clf_specificity,
-                    &r->auc_as_scored[PN_OBF_ADV_CLASSIFIER]);
+    pn_obf_oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->adv_auc[PN_OBF_ADV_NGRAM],
+                    &r->adv_specificity[PN_OBF_ADV_NGRAM], &r->auc_as_scored[PN_OBF_ADV_NGRAM]);
+    pn_obf_oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->adv_auc[PN_OBF_ADV_CLASSIFIER],
+                    &r->adv_specificity[PN_OBF_ADV_CLASSIFIER], &r->auc_as_scored[PN_OBF_ADV_CLASSIFIER]);
     /* the bundle-only adversaries see every file, twins too */
     group_scores(&ss, m, nf, fv, gv, sc1, sc2);
     memcpy(nsc + 2 * (size_t)ss.n, sc1, (size_t)nt * sizeof *nsc);
     memcpy(nsc + 3 * (size_t)ss.n, sc2, (size_t)nt * sizeof *nsc);
-    pn_obf_oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->medoid_auc, &r->medoid_specificity,
-                    &r->auc_as_scored[PN_OBF_ADV_MEDOID]);
-    pn_obf_oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->neighbour_auc, &r->neighbour_specificity,
-                    &r->auc_as_scored[PN_OBF_ADV_NEIGHBOUR]);
+    pn_obf_oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->adv_auc[PN_OBF_ADV_MEDOID],
+                    &r->adv_specificity[PN_OBF_ADV_MEDOID], &r->auc_as_scored[PN_OBF_ADV_MEDOID]);
+    pn_obf_oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->adv_auc[PN_OBF_ADV_NEIGHBOUR],
+                    &r->adv_specificity[PN_OBF_ADV_NEIGHBOUR], &r->auc_as_scored[PN_OBF_ADV_NEIGHBOUR]);
     r->trained_on = n_train;
     r->ranked = 0;
     for (int i = 0; i < ss.n; i++) r->ranked += ss.s[i].model == m && ss.s[i].real && !bare(&ss, i);
-    /* the strongest adversary (highest specificity) decides the candidate count */
-    r->specificity = r->ngram_specificity;
-    r->auc = r->ngram_auc;
+    /* the strongest adversary (highest specificity, the first on a tie) decides the candidate count */
     r->strongest = PN_OBF_ADV_NGRAM;
-    if (r->clf_specificity > r->specificity) {
-      r->specificity = r->clf_specificity;
-      r->auc = r->clf_auc;
-      r->strongest = PN_OBF_ADV_CLASSIFIER;
-    }
-    if (r->medoid_specificity > r->specificity) {
-      r->specificity = r->medoid_specificity;
-      r->auc = r->medoid_auc;
-      r->strongest = PN_OBF_ADV_MEDOID;
-    }
-    if (r->neighbour_specificity > r->specificity) {
-      r->specificity = r->neighbour_specificity;
-      r->auc = r->neighbour_auc;
-      r->strongest = PN_OBF_ADV_NEIGHBOUR;
-    }
+    for (int a = 1; a < PN_OBF_ADV_COUNT; a++)
+      if (r->adv_specificity[a] > r->adv_specificity[r->strongest]) r->strongest = a;
+    r->specificity = r->adv_specificity[r->strongest];
+    r->auc = r->adv_auc[r->strongest];
     {
       /* the null: the same figures had the real part been any ranked file of its group */
       int g0 = -1, ng = 0, q = 0;

@@ -192,11 +192,9 @@ struct pn_obf_attack_result {
   const char *model;
   int parts, k, trained_on;    /* trained_on: samples of the other families */
   int ranked;                  /* real parts in the AUCs: those with a sentinel other than a twin or copy */
-  double ngram_auc, ngram_specificity; /* n-gram likelihood ranker */
-  double clf_auc, clf_specificity;     /* logistic regression on opcode/shape/attr/weight features */
-  double medoid_auc, medoid_specificity; /* the file closest to the others of its boundary group */
-  double neighbour_auc, neighbour_specificity; /* a file's distance to its nearest in that group */
-  double specificity, auc;     /* of the stronger adversary (higher specificity) */
+  /* each adversary's (enum pn_obf_adversary) AUC and specificity, its score in the better orientation */
+  double adv_auc[PN_OBF_ADV_COUNT], adv_specificity[PN_OBF_ADV_COUNT];
+  double specificity, auc;     /* of the strongest adversary (highest specificity) */
   int strongest;               /* that adversary (enum pn_obf_adversary; the first on a tie) */
   double auc_as_scored[PN_OBF_ADV_COUNT]; /* each adversary's AUC before orientation: which way the
                                ** real parts stand out (pn_obf_adversary_reading) */

@@ -349,11 +349,9 @@ static int cmd_attack(int argc, char **argv) {
          "log10(C)", "(files)", "vote leak", "twins", "chance AUC95%   p", "strongest: real parts");
   cJSON *r = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(r, "models");
   for (int i = 0; i < n; i++) {
-    printf("%-12s %5d %4d | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %9.3f %6.3f | %11.3f %6.3f %9.1f %7.1f "
-           "%4d/%-5d %4d/%-4d | %12.3f %5.3f | %s: %s\n",
-           res[i].model, res[i].parts, res[i].k, res[i].ngram_specificity, res[i].ngram_auc,
-           res[i].clf_specificity, res[i].clf_auc, res[i].medoid_specificity, res[i].medoid_auc,
-           res[i].neighbour_specificity, res[i].neighbour_auc, res[i].specificity, res[i].auc,
+    printf("%-12s %5d %4d |", res[i].model, res[i].parts, res[i].k);
+    for (int a = 0; a < PN_OBF_ADV_COUNT; a++) printf(" %9.3f %6.3f |", res[i].adv_specificity[a], res[i].adv_auc[a]);
+    printf(" %11.3f %6.3f %9.1f %7.1f %4d/%-5d %4d/%-4d | %12.3f %5.3f | %s: %s\n", res[i].specificity, res[i].auc,
            res[i].log10_candidates, res[i].log10_files, res[i].vote_leaks, res[i].parts, res[i].twins,
            res[i].parts * res[i].k, res[i].null.auc_q95, res[i].null.auc_p, pn_obf_adversary_name(res[i].strongest),
            pn_obf_adversary_reading(res[i].strongest, res[i].auc_as_scored[res[i].strongest]));
@@ -379,27 +377,15 @@ static int cmd_attack(int argc, char **argv) {
     /* parts whose files' most frequent operator multiset is the real part's */
     cJSON_AddNumberToObject(e, "vote_leaks", res[i].vote_leaks);
     cJSON_AddNumberToObject(e, "vote_leak_fraction", res[i].parts ? (double)res[i].vote_leaks / res[i].parts : 0);
-    cJSON *ng = cJSON_AddObjectToObject(e, "ngram");
-    cJSON_AddNumberToObject(ng, "specificity", res[i].ngram_specificity);
-    cJSON_AddNumberToObject(ng, "auc", res[i].ngram_auc);
-    cJSON_AddNumberToObject(ng, "auc_as_scored", res[i].auc_as_scored[PN_OBF_ADV_NGRAM]);
-    cJSON_AddStringToObject(ng, "real_parts", pn_obf_adversary_reading(PN_OBF_ADV_NGRAM, res[i].auc_as_scored[PN_OBF_ADV_NGRAM]));
-    cJSON *cl = cJSON_AddObjectToObject(e, "classifier");
-    cJSON_AddNumberToObject(cl, "specificity", res[i].clf_specificity);
-    cJSON_AddNumberToObject(cl, "auc", res[i].clf_auc);
-    cJSON_AddNumberToObject(cl, "auc_as_scored", res[i].auc_as_scored[PN_OBF_ADV_CLASSIFIER]);
-    cJSON_AddStringToObject(cl, "real_parts", pn_obf_adversary_reading(PN_OBF_ADV_CLASSIFIER, res[i].auc_as_scored[PN_OBF_ADV_CLASSIFIER]));
-    cJSON_AddNumberToObject(cl, "trained_on", res[i].trained_on);
-    cJSON *md = cJSON_AddObjectToObject(e, "medoid");
-    cJSON_AddNumberToObject(md, "specificity", res[i].medoid_specificity);
-    cJSON_AddNumberToObject(md, "auc", res[i].medoid_auc);
-    cJSON_AddNumberToObject(md, "auc_as_scored", res[i].auc_as_scored[PN_OBF_ADV_MEDOID]);
-    cJSON_AddStringToObject(md, "real_parts", pn_obf_adversary_reading(PN_OBF_ADV_MEDOID, res[i].auc_as_scored[PN_OBF_ADV_MEDOID]));
-    cJSON *nb = cJSON_AddObjectToObject(e, "neighbour");
-    cJSON_AddNumberToObject(nb, "specificity", res[i].neighbour_specificity);
-    cJSON_AddNumberToObject(nb, "auc", res[i].neighbour_auc);
-    cJSON_AddNumberToObject(nb, "auc_as_scored", res[i].auc_as_scored[PN_OBF_ADV_NEIGHBOUR]);
-    cJSON_AddStringToObject(nb, "real_parts", pn_obf_adversary_reading(PN_OBF_ADV_NEIGHBOUR, res[i].auc_as_scored[PN_OBF_ADV_NEIGHBOUR]));
+    for (int a = 0; a < PN_OBF_ADV_COUNT; a++) {
+      static const char *const key[PN_OBF_ADV_COUNT] = {"ngram", "classifier", "medoid", "neighbour"};
+      cJSON *ad = cJSON_AddObjectToObject(e, key[a]);
+      cJSON_AddNumberToObject(ad, "specificity", res[i].adv_specificity[a]);
+      cJSON_AddNumberToObject(ad, "auc", res[i].adv_auc[a]);
+      cJSON_AddNumberToObject(ad, "auc_as_scored", res[i].auc_as_scored[a]);
+      cJSON_AddStringToObject(ad, "real_parts", pn_obf_adversary_reading(a, res[i].auc_as_scored[a]));
+      if (a == PN_OBF_ADV_CLASSIFIER) cJSON_AddNumberToObject(ad, "trained_on", res[i].trained_on);
+    }
     /* the null: the same figures had each group's real part been any of its ranked files */
     cJSON *nl = cJSON_AddObjectToObject(e, "null");
     cJSON_AddNumberToObject(nl, "draws", res[i].null.draws);
