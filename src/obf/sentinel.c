@@ -1038,7 +1038,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
   for (int v = 0; v < n; v++)
     mm[v] = (np[v] == 2 && t->orig[v] >= 0 && (g->nmm[t->orig[v]] || t->bcast[v])) || (np[v] >= 2 && t->cat[v] >= 0);
   for (int v = 0; v < n; v++)
-    if (np[v] >= 2 && !mm[v])
+    if ((np[v] >= 2 && !mm[v]) || (t->sq[v] && np[v] == 1))
       for (int k = 0; k < np[v]; k++) uf[uf_find(uf, src[v][k])] = uf_find(uf, v);
   for (int i = 0; i < nin; i++) {
     int r = uf_find(uf, n + i);
@@ -1158,7 +1158,18 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
         ok = false;
         break;
       }
-      struct shape o, bt = gs[rb];
+      const char *mi[2] = {xin[0], xin[1]};
+      struct shape o;
+      if (!mm_shape(&gs[ra], &gs[rb], &o) && mm_shape(&gs[rb], &gs[ra], &o)) {
+        /* the topology lists a node's predecessors before the boundary inputs it reads: a real
+        ** probabilities x values whose probabilities are the part's input comes back reversed */
+        int x = ra;
+        ra = rb;
+        rb = x;
+        mi[0] = xin[1];
+        mi[1] = xin[0];
+      }
+      struct shape bt = gs[rb];
       bool tr = false;
       if (!mm_shape(&gs[ra], &gs[rb], &o)) {
         if (bt.nd >= 2) {
@@ -1177,7 +1188,6 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       }
       gs[r] = o;
       gfix[r] = true;
-      const char *mi[2] = {xin[0], xin[1]};
       if (tr) {
         int64_t perm[PN_MAX_DIMS];
         for (int q = 0; q < bt.nd; q++) perm[q] = q;
@@ -1196,19 +1206,24 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       snprintf(toks[v], sizeof toks[v], "MatMul");
       continue;
     }
-    if (np[v] >= 2) {
-      /* elementwise over one shape group; the group is fixed by now or gets its first input's */
+    bool sq = t->sq[v] && np[v] == 1;
+    if (np[v] >= 2 || sq) {
+      /* elementwise over one shape group; the group is fixed by now or gets its first input's. A
+      ** real x * x (GPT-2's GELU cubes its input) stays an Add or Mul of one value with itself: as
+      ** a one-input node it took a weight, and every sentinel had one more than its real part */
       if (!gfix[r]) {
         ok = false;
         break;
       }
       static const enum pn_op bin[3] = {PN_OP_ADD, PN_OP_MUL, PN_OP_SUB};
       struct choice c3[3];
-      for (int i = 0; i < 3; i++) add_choice(c3, i, g->m, prev, bin[i], K_UNARY, 0, 0, 0);
-      favour_real(g, c3, 3, true);
-      for (int i = 0; i < 3 && t->orig[v] >= 0; i++)
+      int nb = sq ? 2 : 3; /* x - x is no operator anyone writes */
+      for (int i = 0; i < nb; i++) add_choice(c3, i, g->m, prev, bin[i], K_UNARY, 0, 0, 0);
+      favour_real(g, c3, nb, true);
+      for (int i = 0; i < nb && t->orig[v] >= 0; i++)
         if (!strcmp(g->ntok[t->orig[v]], c3[i].op)) c3[i].w *= KEEP_REAL;
-      int i = pick(g, c3, 3);
+      int i = pick(g, c3, nb);
+      if (sq) xin[1] = xin[0];
       const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
       struct pn_node *nd = nm ? pn_graph_add_node(d, c3[i].op, nm, 2, xin, 1, &names[v]) : NULL;
       if (!nd) ok = false;

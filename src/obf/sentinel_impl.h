@@ -23,6 +23,7 @@ struct topo {
   int (*cbin)[MAXP];           /* [cap][MAXP] a real Concat's boundary inputs (ncb[v] of them) */
   int *ncb;
   unsigned char *bcast;        /* [cap] 1 if a real two-input elementwise op that broadcasts */
+  unsigned char *sq;           /* [cap] 1 if a real Add or Mul of one value with itself (x * x) */
 };
 
 /* Inputs a node may have: a Concat up to MAXP, others two (elementwise) */

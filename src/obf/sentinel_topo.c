@@ -19,6 +19,7 @@ void pn_stopo_free(struct topo *t) {
   free(t->cbin);
   free(t->ncb);
   free(t->bcast);
+  free(t->sq);
   memset(t, 0, sizeof *t);
 }
 
@@ -34,7 +35,8 @@ int pn_stopo_init(struct topo *t, int cap) {
   t->cbin = calloc((size_t)cap, sizeof *t->cbin);
   t->ncb = calloc((size_t)cap, sizeof *t->ncb);
   t->bcast = calloc((size_t)cap, sizeof *t->bcast);
-  return t->np && t->pred && t->bin && t->orig && t->reshape && t->cat && t->cbin && t->ncb && t->bcast
+  t->sq = calloc((size_t)cap, sizeof *t->sq);
+  return t->np && t->pred && t->bin && t->orig && t->reshape && t->cat && t->cbin && t->ncb && t->bcast && t->sq
              ? PN_OK
              : PN_ERR_NOMEM;
 }
@@ -50,6 +52,7 @@ void pn_stopo_copy(struct topo *d, const struct topo *s) {
   memcpy(d->cbin, s->cbin, (size_t)s->n * sizeof *s->cbin);
   memcpy(d->ncb, s->ncb, (size_t)s->n * sizeof *s->ncb);
   memcpy(d->bcast, s->bcast, (size_t)s->n * sizeof *s->bcast);
+  memcpy(d->sq, s->sq, (size_t)s->n * sizeof *s->sq);
 }
 
 /* Split v: a new node right after v reads v; v's readers read the new node instead. */
@@ -63,6 +66,7 @@ void pn_stopo_split(struct topo *t, int v) {
     t->cat[i] = t->cat[i - 1];
     t->ncb[i] = t->ncb[i - 1];
     t->bcast[i] = t->bcast[i - 1];
+    t->sq[i] = t->sq[i - 1];
     memcpy(t->cbin[i], t->cbin[i - 1], sizeof t->cbin[i]);
     memcpy(t->pred[i], t->pred[i - 1], sizeof t->pred[i]);
   }
@@ -80,6 +84,7 @@ void pn_stopo_split(struct topo *t, int v) {
   t->cat[v + 1] = -1;
   t->ncb[v + 1] = 0;
   t->bcast[v + 1] = 0;
+  t->sq[v + 1] = 0;
 }
 
 /* Contract v (exactly one predecessor u) into u; readers of v read u (duplicates dropped, so no
@@ -115,6 +120,7 @@ bool pn_stopo_contract(struct topo *t, int v) {
     t->cat[i] = t->cat[i + 1];
     t->ncb[i] = t->ncb[i + 1];
     t->bcast[i] = t->bcast[i + 1];
+    t->sq[i] = t->sq[i + 1];
     memcpy(t->cbin[i], t->cbin[i + 1], sizeof t->cbin[i]);
     memcpy(t->pred[i], t->pred[i + 1], sizeof t->pred[i]);
   }
@@ -183,6 +189,9 @@ int pn_stopo_from_part(const struct pn_graph *p, struct topo *t) {
       t->bcast[v] = a && b && !pn_graph_find_init(p, n->in[0]) && !pn_graph_find_init(p, n->in[1]) &&
                     (a->ndim != b->ndim || memcmp(a->dims, b->dims, (size_t)(a->ndim > 0 ? a->ndim : 0) * sizeof(int64_t)));
     }
+    /* x * x: one value read twice, which the predecessors above keep once */
+    t->sq[v] = n->n_in == 2 && n->in[0][0] && !strcmp(n->in[0], n->in[1]) && !pn_graph_find_init(p, n->in[0]) &&
+               (!strcmp(n->op_type, "Add") || !strcmp(n->op_type, "Mul"));
     for (int k = 0; k < n->n_out; k++)
       if (n->out[k][0] && pn_strmap_put(&prod, n->out[k], v)) {
         pn_strmap_free(&prod);
