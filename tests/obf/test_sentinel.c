@@ -410,12 +410,13 @@ static void two_reads_visit(const struct pn_graph *pg, struct pn_graph *const *s
 ** its input: x * x, then * x): the generator's topology keeps a node's distinct predecessors, so it
 ** came out reading one value and a new weight, and every sentinel of the part had one weight tensor
 ** more and one edge less than its real part (gpt2 with heads of 8, K = 20, seed 1: the real part
-** the highest average degree of its 21 files in 13 of 27 parts). A MatMul of two values whose first operand is the
-** part's input (attention probabilities x values where a part begins): the topology lists the
-** node's predecessor before the input it reads, the reversed product never fits, and only
-** candidates that had turned it into a MatMul by a weight survived. Summed over the parts of two
-** partitions that have such a node, K = 6: the sentinels' count at least half the real parts'
-** (PN_TEST_SEED 777: 0 of 144 before, and 6 of 30 without the operand swap; 142 of 144 and 24 of 30). */
+** the highest average degree of its 21 files in 13 of 27 parts). A MatMul of two values whose
+** first operand is the part's input (attention probabilities x values where a part begins): the
+** topology lists the node's predecessor before the input it reads, the reversed product does not
+** fit unless heads are as wide as the sequence is long, and only candidates that had turned it into
+** a MatMul by a weight survived. Summed over the parts of two partitions that have such a node,
+** K = 6: the sentinels' count at least half the real parts' (PN_TEST_SEED 777: 0 of 144 before, and
+** 6 of 30 without the operand swap; now 142 of 144 and 24 of 30). */
 static void test_sentinels_two_reads(void **state) {
   (void)state;
   struct pn_ctx ctx = {0};
