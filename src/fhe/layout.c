@@ -526,26 +526,45 @@ struct tree {
   int *nchild;
 };
 
-static int32_t find_node(const struct tree *t, int32_t step) {
-  for (int32_t i = 0; i < t->n; i++)
-    if (t->step[i] == step) return i;
-  return -1;
-}
+/* What tree_build looks up for every node and target: the node of each step (-1: none yet) and whether a
+** step has a key of its own, both by step in [0, slots). */
+struct tree_index {
+  int32_t *node;
+  uint8_t *key;
+};
 
-static int32_t add_node(struct tree *t, int32_t step, int32_t parent) {
+static int32_t add_node(struct tree *t, struct tree_index *ix, int32_t step, int32_t parent) {
   int32_t i = t->n++;
   t->step[i] = step;
   t->parent[i] = parent;
   t->nchild[i] = 0;
+  if (ix->node[step] < 0) ix->node[step] = i;
   if (parent >= 0 && t->nchild[parent]++ % FHE_HOIST_MAX == 0) t->modups++;
   return i;
 }
 
+/* Bits set in x, without a library call (__builtin_popcountll is one on a plain x86-64 target). */
+static inline int popcount64(uint64_t x) {
+  x = x - (x >> 1 & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + (x >> 2 & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return (int)((x * 0x0101010101010101ull) >> 56);
+}
+
+/* hop_cost of d in [0, n) with the keys looked up in ix */
+static inline int hop_cost_ix(const struct tree_index *ix, uint64_t pow, int64_t d) {
+  if (!d) return 0;
+  if (ix->key[d]) return 1;
+  return ((uint64_t)d & ~pow) ? -1 : popcount64((uint64_t)d);
+}
+
 /* The tree reaching targets tg[0..nt) (rotations in [0, slots), any order; 0 is the root) by single-key hops:
 ** each target, in the order given, from the node fewest key switches away (ties: a node that already has
-** children, whose decomposition it shares when fanning out), a chain of power-of-two keys through new nodes
-** when there is no single key. node[i] = the node of tg[i]. 1 when built, 0 when a target has no key path, -1
-** out of memory. */
+** children, whose decomposition it shares when fanning out; then the earliest), a chain of power-of-two keys
+** through new nodes when there is no single key. node[i] = the node of tg[i]. 1 when built, 0 when a target has
+** no key path, -1 out of memory. A target one key away from some node is found by looking up target - key for
+** each key when there are fewer keys than nodes; otherwise, and when no node is one key away, every node is
+** tried (the same choice either way). */
 static int tree_build(const struct pn_fhe_plan *p, uint64_t pow, const int64_t *tg, int nt, struct tree *t,
                       int32_t *node) {
   const int64_t n = (int64_t)p->slots;
@@ -556,39 +575,59 @@ static int tree_build(const struct pn_fhe_plan *p, uint64_t pow, const int64_t *
     if (c < 0) return 0;
     cap += c;
   }
+  struct tree_index ix = {malloc((size_t)n * sizeof *ix.node), calloc((size_t)n, 1)};
   t->step = malloc((size_t)cap * sizeof *t->step);
   t->parent = malloc((size_t)cap * sizeof *t->parent);
   t->nchild = malloc((size_t)cap * sizeof *t->nchild);
-  if (!t->step || !t->parent || !t->nchild) return -1;
-  add_node(t, 0, -1);
+  if (!t->step || !t->parent || !t->nchild || !ix.node || !ix.key) {
+    free(ix.node), free(ix.key);
+    return -1;
+  }
+  for (int64_t s = 0; s < n; s++) ix.node[s] = -1;
+  for (int r = 0; r < p->n_rot; r++)
+    if (p->rot[r] > 0 && p->rot[r] < n) ix.key[p->rot[r]] = 1;
+  add_node(t, &ix, 0, -1);
   for (int i = 0; i < nt; i++) {
-    int32_t have = find_node(t, (int32_t)tg[i]);
+    int32_t have = ix.node[tg[i]];
     if (have >= 0) {
       node[i] = have;
       continue;
     }
+    /* the node with the least (key switches, no children yet, index) */
     int32_t bu = -1;
     int bc = INT32_MAX;
-    for (int32_t u = 0; u < t->n; u++) {
-      int c = hop_cost(p, pow, tg[i] - t->step[u]);
-      if (c < 0) continue;
-      if (c < bc || (c == bc && t->nchild[u] && !t->nchild[bu])) bc = c, bu = u;
-      if (bc == 1 && t->nchild[bu]) break;
+    if (p->n_rot < t->n)
+      for (int r = 0; r < p->n_rot; r++) {
+        int64_t s = ((tg[i] - p->rot[r]) % n + n) % n;
+        int32_t u = ix.node[s];
+        if (u < 0) continue;
+        if (bu < 0 || (!t->nchild[u] != !t->nchild[bu] ? t->nchild[u] != 0 : u < bu)) bu = u;
+      }
+    if (bu >= 0) {
+      bc = 1;
+    } else {
+      for (int32_t u = 0; u < t->n; u++) {
+        int c = hop_cost_ix(&ix, pow, ((tg[i] - t->step[u]) % n + n) % n);
+        if (c < 0) continue;
+        if (c < bc || (c == bc && t->nchild[u] && !t->nchild[bu])) bc = c, bu = u;
+        if (bc == 1 && t->nchild[bu]) break;
+      }
     }
     int64_t d = ((tg[i] - t->step[bu]) % n + n) % n;
     int32_t cur = bu;
     if (bc == 1) {
-      cur = add_node(t, (int32_t)tg[i], bu);
+      cur = add_node(t, &ix, (int32_t)tg[i], bu);
     } else {
       /* the chain, low bits first (as a rotation on its own runs it); nodes on the way are kept */
       for (int k = 0; ((int64_t)1 << k) < n; k++)
         if (d >> k & 1) {
-          int32_t st = (int32_t)((t->step[cur] + ((int64_t)1 << k)) % n), e = find_node(t, st);
-          cur = e >= 0 ? e : add_node(t, st, cur);
+          int32_t st = (int32_t)((t->step[cur] + ((int64_t)1 << k)) % n), e = ix.node[st];
+          cur = e >= 0 ? e : add_node(t, &ix, st, cur);
         }
     }
     node[i] = cur;
   }
+  free(ix.node), free(ix.key);
   return 1;
 }
 
