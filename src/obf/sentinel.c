@@ -310,6 +310,7 @@ struct gen {
   int n_btok;
   const struct pn_value **in, **out;
   const struct pn_graph *shaped; /* the real part, shapes inferred */
+  const struct pn_graph *style;  /* the real part itself (shaped may be a sibling): its nodes' attribute conventions */
   char (*ntok)[40];            /* [real node] its token */
   struct shape *nshape;        /* [real node] its first output's shape (nd 0: unknown) */
   int *oprod;                  /* [output] the real node producing it */
@@ -729,6 +730,79 @@ static bool with_bias(const struct gen *g, const struct choice *c, const struct 
   return b > 0 && pn_prg_double(g->prg) * n < b;
 }
 
+/* Whether Transpose perm a takes shape s to shape t. */
+static bool perm_maps(const struct pn_attr *a, const struct shape *s, const struct shape *t) {
+  if (!a || a->type != PN_ATTR_INTS || a->n != t->nd || s->nd != t->nd) return false;
+  bool used[PN_MAX_DIMS] = {0};
+  for (int i = 0; i < t->nd; i++) {
+    int64_t j = a->ints[i];
+    if (j < 0 || j >= s->nd || used[j] || s->d[j] != t->d[i]) return false;
+    used[j] = true;
+  }
+  return true;
+}
+
+/* Whether the real part writes a Reshape's kept leading dims as 0 (ONNX: copy the input's), as
+** BERT's heads (0, 0, heads, head_dim) and a channel shuffle (0, 2, C/2, H, W) do: sentinels spelling
+** every dim out were told apart by it (bert: every real Reshape with a 0, 23% of the sentinels'). */
+static bool zero_style(const struct gen *g) {
+  for (int v = 0; g->style && v < g->style->n_nodes; v++) {
+    const struct pn_node *nd = g->style->nodes[v];
+    if (strcmp(nd->op_type, "Reshape") || nd->n_in < 2) continue;
+    const struct pn_tensor *sh = pn_graph_find_init(g->style, nd->in[1]);
+    if (sh && sh->dtype == PN_DT_INT64 && pn_tensor_numel(sh) > 0 && ((const int64_t *)sh->data)[0] == 0) return true;
+  }
+  return false;
+}
+
+/* Attributes a generated node takes from the real part's nodes of its operator, so that it reads as
+** written by the same exporter: a model exported with explicit defaults (PyTorch writes a Conv's
+** dilations and group, a Gemm's alpha and beta, a BatchNormalization's momentum) had them on every real
+** node and on only the sentinels' copied nodes, and a file whose every Conv carried `dilations` was the
+** real part (issue 17: densenet121 100% of real Convs, 23% of the sentinels'). Copied when n lacks them:
+** a numeric constant of the operator (epsilon, momentum, AveragePool's count_include_pad, Gemm's alpha
+** and beta: any value keeps the node valid), an attribute at its ONNX default, dilations of ones (at
+** n's kernel rank) and group (n's own). Nothing that would change n's output shape is taken. */
+static int take_style(const struct gen *g, struct pn_graph *d, struct pn_node *n, const struct pn_node *rn) {
+  const struct pn_node *src = rn && !strcmp(rn->op_type, n->op_type) ? rn : NULL;
+  for (int v = 0; g->style && v < g->style->n_nodes && !src; v++)
+    if (!strcmp(g->style->nodes[v]->op_type, n->op_type)) src = g->style->nodes[v];
+  if (!src) return PN_OK;
+  static const char *const any_value[] = {"epsilon", "momentum", "count_include_pad", "alpha", "beta"};
+  static const struct {
+    const char *name;
+    int64_t i;
+  } at_default[] = {{"ceil_mode", 0}, {"transA", 0}, {"transB", 0}, {"storage_order", 0}, {"training_mode", 0},
+                    {"keepdims", 1}, {"noop_with_empty_axes", 0}, {"select_last_index", 0}};
+  int rc = PN_OK;
+  for (int i = 0; i < src->n_attr && !rc; i++) {
+    const struct pn_attr *a = &src->attr[i];
+    if (pn_node_attr(n, a->name)) continue;
+    bool take = false;
+    for (size_t q = 0; q < sizeof any_value / sizeof *any_value; q++)
+      take |= !strcmp(a->name, any_value[q]) && (a->type == PN_ATTR_FLOAT || a->type == PN_ATTR_INT);
+    for (size_t q = 0; q < sizeof at_default / sizeof *at_default; q++)
+      take |= !strcmp(a->name, at_default[q].name) && a->type == PN_ATTR_INT && a->i == at_default[q].i;
+    if (take && a->type == PN_ATTR_FLOAT) {
+      rc = pn_node_set_float(d, n, a->name, a->f);
+    } else if (take) {
+      rc = pn_node_set_int(d, n, a->name, a->i);
+    } else if (!strcmp(a->name, "auto_pad") && a->type == PN_ATTR_STRING && !strcmp(a->s, "NOTSET")) {
+      rc = pn_node_set_string(d, n, a->name, a->s);
+    } else if (!strcmp(a->name, "group") && a->type == PN_ATTR_INT) {
+      rc = pn_node_set_int(d, n, a->name, 1); /* n has no group of its own: one */
+    } else if (!strcmp(a->name, "dilations") && a->type == PN_ATTR_INTS) {
+      const struct pn_attr *ks = pn_node_attr(n, "kernel_shape");
+      bool ones = ks && ks->type == PN_ATTR_INTS && ks->n <= PN_MAX_DIMS;
+      for (int64_t k = 0; k < a->n && ones; k++) ones = a->ints[k] == 1;
+      int64_t one[PN_MAX_DIMS];
+      for (int k = 0; ones && k < ks->n; k++) one[k] = 1;
+      if (ones) rc = pn_node_set_ints(d, n, a->name, ks->n, one);
+    }
+  }
+  return rc;
+}
+
 /* Emit the chosen single-input operator x (shape s) -> y (shape t). rn: the real node this one
 ** descends from when it has the same operator (its constants are reused), else NULL. */
 static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c, const char *x,
@@ -797,8 +871,14 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
   case K_RESHAPE: {
     /* a symbolic dimension's stand-in becomes -1 (inferred) when it is the only one */
     int64_t sh[PN_MAX_DIMS];
-    int nm = 0;
-    for (int i = 0; i < t->nd; i++) nm += is_mark(g, sh[i] = t->d[i]);
+    int nm = 0, z = 0;
+    /* the leading dims it keeps written as 0 (copied) when the real part's Reshapes are written so */
+    if (zero_style(g))
+      while (z < t->nd && z < s->nd && t->d[z] == s->d[z]) z++;
+    for (int i = 0; i < t->nd; i++) {
+      sh[i] = i < z ? 0 : t->d[i];
+      nm += is_mark(g, sh[i]);
+    }
     for (int i = 0; i < t->nd && nm == 1; i++)
       if (is_mark(g, sh[i])) sh[i] = -1;
     in[1] = ints_init(d, t->nd, sh);
@@ -845,16 +925,25 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
       if (!strcmp(g->shaped->nodes[v]->op_type, c->op)) ep = pn_node_attr(g->shaped->nodes[v], "epsilon");
     rc = pn_node_set_float(d, n, "epsilon", ep && ep->type == PN_ATTR_FLOAT ? ep->f : 1e-5f);
   } else if (c->kind == K_TRANSPOSE) {
+    /* where equal dims leave the permutation open (BERT's keys transposed to [heads, head_dim, seq]
+    ** when head_dim = seq), the real node's, else a real Transpose's that fits: the first fitting
+    ** one was (0, 2, 1, 3) in every sentinel where the real part had (0, 2, 3, 1) */
     int64_t perm[PN_MAX_DIMS];
+    const struct pn_attr *rp = NULL;
+    if (rn && !strcmp(rn->op_type, "Transpose") && perm_maps(pn_node_attr(rn, "perm"), s, t)) rp = pn_node_attr(rn, "perm");
+    for (int v = 0; g->style && v < g->style->n_nodes && !rp; v++)
+      if (!strcmp(g->style->nodes[v]->op_type, "Transpose") && perm_maps(pn_node_attr(g->style->nodes[v], "perm"), s, t))
+        rp = pn_node_attr(g->style->nodes[v], "perm");
     bool used[PN_MAX_DIMS] = {0};
     for (int i = 0; i < t->nd; i++) {
       int j = 0;
       while (j < s->nd && (used[j] || s->d[j] != t->d[i])) j++;
       used[j] = true;
-      perm[i] = j;
+      perm[i] = rp ? rp->ints[i] : j;
     }
     rc = pn_node_set_ints(d, n, "perm", t->nd, perm);
   }
+  if (!rc) rc = take_style(g, d, n, rn);
   return rc;
 }
 
@@ -919,6 +1008,22 @@ static bool broadcast(const struct shape *a, const struct shape *b, struct shape
 static int uf_find(int *p, int x) {
   while (p[x] != x) x = p[x] = p[p[x]];
   return x;
+}
+
+/* Whether real node v (of g->shaped; -1: none) reads the part's input first and a node's output second.
+** The topology lists a node's predecessors before the boundary inputs it reads, so a real Mul(input,
+** Add) came back as Mul(Add, input) in every sentinel: the operands are put back in the real order. */
+static bool input_first(const struct gen *g, int v) {
+  if (v < 0) return false;
+  const struct pn_node *nd = g->shaped->nodes[v];
+  return nd->n_in == 2 && nd->in[0][0] && nd->in[1][0] && !pn_graph_find_init(g->shaped, nd->in[0]) &&
+         pn_graph_find_producer(g->shaped, nd->in[0]) < 0 && pn_graph_find_producer(g->shaped, nd->in[1]) >= 0;
+}
+
+static void swap_names(const char **x) {
+  const char *y = x[0];
+  x[0] = x[1];
+  x[1] = y;
 }
 
 /* One candidate on topology t, or NULL (*d stays NULL) when the solver finds no realization. */
@@ -1147,6 +1252,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       gs[r] = o;
       gfix[r] = true;
       const char *op = g->shaped->nodes[t->orig[v]]->op_type, *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
+      if (np[v] == 2 && src[v][0] < n && src[v][1] >= n && input_first(g, t->orig[v])) swap_names(xin);
       if (!nm || !pn_graph_add_node(d, op, nm, 2, xin, 1, &names[v])) ok = false;
       snprintf(toks[v], sizeof toks[v], "%s", op);
       continue;
@@ -1160,9 +1266,11 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       }
       const char *mi[2] = {xin[0], xin[1]};
       struct shape o;
-      if (!mm_shape(&gs[ra], &gs[rb], &o) && mm_shape(&gs[rb], &gs[ra], &o)) {
+      bool first = np[v] == 2 && src[v][0] < n && src[v][1] >= n && input_first(g, t->orig[v]);
+      if ((first || !mm_shape(&gs[ra], &gs[rb], &o)) && mm_shape(&gs[rb], &gs[ra], &o)) {
         /* the topology lists a node's predecessors before the boundary inputs it reads: a real
-        ** probabilities x values whose probabilities are the part's input comes back reversed */
+        ** probabilities x values whose probabilities are the part's input comes back reversed (put
+        ** back when only that order fits, or when the real node reads its input first and it fits) */
         int x = ra;
         ra = rb;
         rb = x;
@@ -1224,6 +1332,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
         if (!strcmp(g->ntok[t->orig[v]], c3[i].op)) c3[i].w *= KEEP_REAL;
       int i = pick(g, c3, nb);
       if (sq) xin[1] = xin[0];
+      else if (np[v] == 2 && src[v][0] < n && src[v][1] >= n && input_first(g, t->orig[v])) swap_names(xin);
       const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
       struct pn_node *nd = nm ? pn_graph_add_node(d, c3[i].op, nm, 2, xin, 1, &names[v]) : NULL;
       if (!nd) ok = false;
@@ -1306,6 +1415,19 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
     }
     int i = pick(g, ch, nc);
     if (rn && strcmp(ch[i].op, rn->op_type)) rn = NULL;
+    if (rn && ch[i].kind == K_COPY && g->tm[ch[i].tm].node != t->orig[v]) {
+      /* a copy of a real node of the same operator: the one this node descends from when it fits
+      ** (options keep one template per token: BERT's GELU "+ 1" came back as a copy of the bias Add
+      ** before it, a vector where the real part has a scalar, and its keys' Transpose (0, 2, 3, 1)
+      ** as the queries' (0, 2, 1, 3)) */
+      for (int q = 0; q < g->n_tm; q++) {
+        int64_t grp;
+        if (g->tm[q].node != t->orig[v] || !tmpl_fits(g, &g->tm[q], &s, &tt, &grp)) continue;
+        ch[i].tm = q;
+        ch[i].group = (int)grp;
+        break;
+      }
+    }
     g->n_alt = 0;
     if (build_node(g, d, &ch[i], x0, &s, &tt, names[v], rn)) {
       free(names);
@@ -1668,7 +1790,7 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
   /* sentinels that must differ from the real part's operators (when candidates allow) */
   int need = avoid ? (int)ceil(PN_OBF_SENTINEL_DIFFER * k) : 0;
   if (avoid && need < 1) need = 1;
-  struct gen g = {.ctx = ctx, .part = part, .m = m, .prg = prg, .n_marks = sy->n_marks};
+  struct gen g = {.ctx = ctx, .part = part, .m = m, .prg = prg, .n_marks = sy->n_marks, .style = avoid ? avoid : part};
   memcpy(g.marks, sy->marks, sizeof g.marks);
   struct pn_graph *shaped = pn_graph_clone_shared(part); /* read only: weights shared with part */
   struct scored *cands = calloc(2 * (size_t)k, sizeof *cands);
