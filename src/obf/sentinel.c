@@ -755,6 +755,36 @@ static bool zero_style(const struct gen *g) {
   return false;
 }
 
+/* Whether attribute a of an op node has its ONNX default value (the ones the generator writes). */
+static bool at_onnx_default(const char *op, const struct pn_attr *a, int64_t opset) {
+  const char *nm = a->name;
+  if (a->type == PN_ATTR_INTS) {
+    int64_t want = !strcmp(nm, "pads") ? 0 : !strcmp(nm, "strides") || !strcmp(nm, "dilations") ? 1 : -1;
+    if (want < 0) return false;
+    for (int64_t k = 0; k < a->n; k++)
+      if (a->ints[k] != want) return false;
+    return true;
+  }
+  if (a->type == PN_ATTR_INT) {
+    if (!strcmp(nm, "axis")) {
+      if (!strcmp(op, "Flatten")) return a->i == 1;
+      if (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) return a->i == (opset >= 13 ? -1 : 1);
+      if (!strcmp(op, "LayerNormalization")) return a->i == -1;
+      return false;
+    }
+    if (!strcmp(nm, "group") || !strcmp(nm, "keepdims")) return a->i == 1;
+    return (!strcmp(nm, "transA") || !strcmp(nm, "transB") || !strcmp(nm, "ceil_mode") ||
+            !strcmp(nm, "count_include_pad") || !strcmp(nm, "storage_order")) && a->i == 0;
+  }
+  if (a->type == PN_ATTR_FLOAT) {
+    if (!strcmp(op, "Gemm") && (!strcmp(nm, "alpha") || !strcmp(nm, "beta"))) return a->f == 1.0f;
+    if (!strcmp(nm, "epsilon")) return a->f == 1e-5f;
+    if (!strcmp(nm, "momentum")) return a->f == 0.9f;
+    return false;
+  }
+  return a->type == PN_ATTR_STRING && !strcmp(nm, "auto_pad") && !strcmp(a->s, "NOTSET");
+}
+
 /* Attributes a generated node takes from the real part's nodes of its operator, so that it reads as
 ** written by the same exporter: a model exported with explicit defaults (PyTorch writes a Conv's
 ** dilations and group, a Gemm's alpha and beta, a BatchNormalization's momentum) had them on every real
@@ -775,6 +805,19 @@ static int take_style(const struct gen *g, struct pn_graph *d, struct pn_node *n
   } at_default[] = {{"ceil_mode", 0}, {"transA", 0}, {"transB", 0}, {"storage_order", 0}, {"training_mode", 0},
                     {"keepdims", 1}, {"noop_with_empty_axes", 0}, {"select_last_index", 0}};
   int rc = PN_OK;
+  /* and the other way: an attribute at its default that no real node of the operator writes is left
+  ** out (privnn's own models write no MaxPool pads of zero and no Flatten axis of 1) */
+  for (int i = 0; i < n->n_attr;) {
+    bool written = false;
+    for (int v = 0; g->style && v < g->style->n_nodes && !written; v++)
+      written = !strcmp(g->style->nodes[v]->op_type, n->op_type) && pn_node_attr(g->style->nodes[v], n->attr[i].name);
+    if (!written && at_onnx_default(n->op_type, &n->attr[i], pn_graph_opset(g->style, ""))) {
+      memmove(&n->attr[i], &n->attr[i + 1], (size_t)(n->n_attr - i - 1) * sizeof *n->attr);
+      n->n_attr--;
+    } else {
+      i++;
+    }
+  }
   for (int i = 0; i < src->n_attr && !rc; i++) {
     const struct pn_attr *a = &src->attr[i];
     if (pn_node_attr(n, a->name)) continue;
