@@ -843,6 +843,16 @@ static int take_style(const struct gen *g, struct pn_graph *d, struct pn_node *n
       if (ones) rc = pn_node_set_ints(d, n, a->name, ks->n, one);
     }
   }
+  /* in the real node's order: an exporter writes them in one (a real Gemm's alpha, beta, transB came
+  ** back as transB, alpha, beta) */
+  for (int i = 0, at = 0; i < src->n_attr && !rc; i++)
+    for (int j = at; j < n->n_attr; j++)
+      if (!strcmp(n->attr[j].name, src->attr[i].name)) {
+        struct pn_attr x = n->attr[j];
+        memmove(&n->attr[at + 1], &n->attr[at], (size_t)(j - at) * sizeof *n->attr);
+        n->attr[at++] = x;
+        break;
+      }
   return rc;
 }
 

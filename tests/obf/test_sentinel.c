@@ -450,8 +450,21 @@ static void test_sentinels_two_reads(void **state) {
 ** missing ones taken but defaults still written, vgg-s 22 of 228 nodes and resnet-s 12 of 199 carrying
 ** one (MaxPool pads of zero, Flatten's axis); now none. */
 struct dialect_count {
-  long nodes, missing, extra, reshapes, spelled;
+  long nodes, missing, extra, order, reshapes, spelled;
 };
+
+/* Whether the attributes node a shares with node b come in b's order. */
+static bool same_order(const struct pn_node *a, const struct pn_node *b) {
+  int at = -1;
+  for (int i = 0; i < a->n_attr; i++) {
+    int j = 0;
+    while (j < b->n_attr && strcmp(b->attr[j].name, a->attr[i].name)) j++;
+    if (j == b->n_attr) continue;
+    if (j < at) return false;
+    at = j;
+  }
+  return true;
+}
 
 static const struct pn_tensor *reshape_const(const struct pn_graph *g, const struct pn_node *nd) {
   const struct pn_tensor *t = nd->n_in > 1 ? pn_graph_find_init(g, nd->in[1]) : NULL;
@@ -503,9 +516,18 @@ static void dialect_visit(const struct pn_graph *pg, struct pn_graph *const *s, 
           printf("# %s with %s\n", nd->op_type, nd->attr[q].name);
         }
       }
+      /* in the order every real node of the operator writes them, when they agree on one */
+      bool agree = nreal > 0, ordered = true;
+      for (int a = 0, first = -1; a < pg->n_nodes; a++) {
+        if (strcmp(pg->nodes[a]->op_type, nd->op_type)) continue;
+        if (first < 0) first = a;
+        else agree &= same_order(pg->nodes[a], pg->nodes[first]) && same_order(pg->nodes[first], pg->nodes[a]);
+        ordered &= same_order(nd, pg->nodes[a]);
+      }
       c->nodes += nreal > 0;
       c->missing += miss;
       c->extra += more;
+      c->order += agree && !ordered;
       const struct pn_tensor *t = strcmp(nd->op_type, "Reshape") ? NULL : reshape_const(s[i], nd);
       const struct pn_value *x = t ? pn_graph_find_value(s[i], nd->in[0]) : NULL, *y = t ? pn_graph_find_value(s[i], nd->out[0]) : NULL;
       if (t && x && y && nres && zero && x->ndim > 0 && y->ndim > 0 && x->dims[0] == y->dims[0]) {
@@ -531,17 +553,19 @@ static void test_sentinels_dialect(void **state) {
       fail_msg("%s: %s", models[m], pn_errmsg(&ctx));
     struct dialect_count c = {0};
     for_parts(models[m], g, 6, NULL, dialect_visit, &c);
-    printf("%s: of %ld sentinel nodes, %ld lack an attribute their operator's real nodes all carry and %ld carry one "
-           "none of them does; %ld of %ld Reshapes keeping their first dim spell it where the real ones write 0\n",
-           models[m], c.nodes, c.missing, c.extra, c.spelled, c.reshapes);
-    all.nodes += c.nodes, all.missing += c.missing, all.extra += c.extra, all.reshapes += c.reshapes,
-        all.spelled += c.spelled;
+    printf("%s: of %ld sentinel nodes, %ld lack an attribute their operator's real nodes all carry, %ld carry one "
+           "none of them does, %ld write them in another order; %ld of %ld Reshapes keeping their first dim spell it "
+           "where the real ones write 0\n",
+           models[m], c.nodes, c.missing, c.extra, c.order, c.spelled, c.reshapes);
+    all.nodes += c.nodes, all.missing += c.missing, all.extra += c.extra, all.order += c.order,
+        all.reshapes += c.reshapes, all.spelled += c.spelled;
     pn_graph_free(g);
   }
   assert_true(all.nodes > 1000);
   assert_true(all.reshapes > 20); /* bert's heads and shufflenet's channel shuffles */
   assert_int_equal(all.missing, 0);
   assert_int_equal(all.extra, 0);
+  assert_int_equal(all.order, 0);
   assert_int_equal(all.spelled, 0);
 }
 
