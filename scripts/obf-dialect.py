@@ -4,7 +4,7 @@
     /usr/bin/python3 scripts/obf-dialect.py BUNDLE_DIR SECRET.json
 
 An exporter writes every node of an operator one way (PyTorch: a Conv with `dilations` and `group`, a
-Gemm with `alpha` and `beta`, a Reshape's kept leading dims as 0). This adversary knows nothing of the
+Gemm with `alpha` and `beta`, in one order, a Reshape's kept leading dims as 0). This adversary knows nothing of the
 model: a file whose nodes of one operator are written two ways, or whose Reshape constants start with
 0 in some and not in others, cannot come from one exporter and is dropped; the way of writing each
 operator that the remaining files use in the most groups is taken as the model's, and a group's
@@ -27,12 +27,12 @@ except ImportError:
 
 
 def dialect(path):
-    """Per operator, the attribute-name sets its nodes use; 'Reshape:0' the leading-0 spellings."""
+    """Per operator, the attribute names (in their order) its nodes use; 'Reshape:0' the leading-0 spellings."""
     g = onnx.load(path, load_external_data=False).graph
     inits = {t.name: t for t in g.initializer}
     per = collections.defaultdict(set)
     for n in g.node:
-        per[n.op_type].add(frozenset(a.name for a in n.attribute))
+        per[n.op_type].add(tuple(a.name for a in n.attribute))  # names in their order
         if n.op_type == "Reshape" and len(n.input) > 1 and n.input[1] in inits:
             a = numpy_helper.to_array(inits[n.input[1]]).ravel()
             per["Reshape:0"].add(bool(len(a) and a[0] == 0))
@@ -61,7 +61,7 @@ def main():
     for part, _, way in info:
         for op, s in (way or {}).items():
             groups[op][s].add(part)
-    model_way = {op: max(c, key=lambda s: (len(c[s]), sorted(map(str, s)) if isinstance(s, frozenset) else s))
+    model_way = {op: max(c, key=lambda s: (len(c[s]), str(s)))
                  for op, c in groups.items()}
     parts = collections.defaultdict(list)
     for part, real, way in info:
