@@ -4,10 +4,10 @@
     /usr/bin/python3 scripts/obf-dialect.py BUNDLE_DIR SECRET.json
 
 An exporter writes every node of an operator one way (PyTorch: a Conv with `dilations` and `group`, a
-Gemm with `alpha` and `beta`, in one order, a Reshape's kept leading dims as 0). This adversary knows nothing of the
-model: a file whose nodes of one operator are written two ways, or whose Reshape constants start with
-0 in some and not in others, cannot come from one exporter and is dropped; the way of writing each
-operator that the remaining files use in the most groups is taken as the model's, and a group's
+Gemm with `alpha` and `beta`, in one order, a Reshape's kept leading dims as 0). This adversary knows
+nothing of the model: a file whose nodes of one operator are written two ways, or whose Reshape constants
+start with 0 in some and not in others, cannot come from one exporter and is dropped; the way of writing
+each operator that the remaining files use in the most groups is taken as the model's, and a group's
 candidates are its files written that way. The secret is read only to score the guess. Prints, per
 part, the candidates left and whether the real part is among them, then the totals; exits 1 when some
 part's real part is left alone (the bundle gives it away), 0 otherwise. Needs python3-onnx (Debian's,
