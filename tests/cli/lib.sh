@@ -19,6 +19,14 @@ cli_setup() {
   cd "$W" || exit 1
 }
 
+# need_python_onnx WHAT: end the script as skipped (exit 77, with a message naming WHAT) where $PY (Debian's
+# python3) cannot import onnx
+need_python_onnx() {
+  "$PY" -c 'import onnx' 2>/dev/null && return 0
+  echo "SKIP: $PY cannot import onnx (apt-get install python3-onnx); $1 did not run"
+  exit 77
+}
+
 fails=0
 pass=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }

@@ -6,10 +6,7 @@
 set -u
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 cli_setup "$@"
-if ! "$PY" -c 'import onnx' 2>/dev/null; then
-  echo "SKIP: $PY cannot import onnx (apt-get install python3-onnx); the zoo's ONNX checker test did not run"
-  exit 77
-fi
+need_python_onnx "the zoo's ONNX checker test"
 fails=0
 n=0
 models=$("$PRIVNN" zoo --help | sed -n 's/^models: //p')
