@@ -311,6 +311,7 @@ struct gen {
   const struct pn_value **in, **out;
   const struct pn_graph *shaped; /* the real part, shapes inferred */
   const struct pn_graph *style;  /* the real part itself (shaped may be a sibling): its nodes' attribute conventions */
+  bool zero_dims;               /* style writes a Reshape's kept leading dims as 0 (zero_style) */
   char (*ntok)[40];            /* [real node] its token */
   struct shape *nshape;        /* [real node] its first output's shape (nd 0: unknown) */
   int *oprod;                  /* [output] the real node producing it */
@@ -755,7 +756,8 @@ static bool zero_style(const struct gen *g) {
   return false;
 }
 
-/* Whether attribute a of an op node has its ONNX default value (the ones the generator writes). */
+/* Whether attribute a of an op node has its ONNX default value (for the attributes the generator writes or
+** takes from the real part: take_style). */
 static bool at_onnx_default(const char *op, const struct pn_attr *a, int64_t opset) {
   const char *nm = a->name;
   if (a->type == PN_ATTR_INTS) {
@@ -774,7 +776,9 @@ static bool at_onnx_default(const char *op, const struct pn_attr *a, int64_t ops
     }
     if (!strcmp(nm, "group") || !strcmp(nm, "keepdims")) return a->i == 1;
     return (!strcmp(nm, "transA") || !strcmp(nm, "transB") || !strcmp(nm, "ceil_mode") ||
-            !strcmp(nm, "count_include_pad") || !strcmp(nm, "storage_order")) && a->i == 0;
+            !strcmp(nm, "count_include_pad") || !strcmp(nm, "storage_order") || !strcmp(nm, "training_mode") ||
+            !strcmp(nm, "noop_with_empty_axes") || !strcmp(nm, "select_last_index")) &&
+           a->i == 0;
   }
   if (a->type == PN_ATTR_FLOAT) {
     if (!strcmp(op, "Gemm") && (!strcmp(nm, "alpha") || !strcmp(nm, "beta"))) return a->f == 1.0f;
@@ -799,11 +803,7 @@ static int take_style(const struct gen *g, struct pn_graph *d, struct pn_node *n
     if (!strcmp(g->style->nodes[v]->op_type, n->op_type)) src = g->style->nodes[v];
   if (!src) return PN_OK;
   static const char *const any_value[] = {"epsilon", "momentum", "count_include_pad", "alpha", "beta"};
-  static const struct {
-    const char *name;
-    int64_t i;
-  } at_default[] = {{"ceil_mode", 0}, {"transA", 0}, {"transB", 0}, {"storage_order", 0}, {"training_mode", 0},
-                    {"keepdims", 1}, {"noop_with_empty_axes", 0}, {"select_last_index", 0}};
+  const int64_t opset = pn_graph_opset(g->style, "");
   int rc = PN_OK;
   /* and the other way: an attribute at its default that no real node of the operator writes is left
   ** out (privnn's own models write no MaxPool pads of zero and no Flatten axis of 1) */
@@ -811,7 +811,7 @@ static int take_style(const struct gen *g, struct pn_graph *d, struct pn_node *n
     bool written = false;
     for (int v = 0; g->style && v < g->style->n_nodes && !written; v++)
       written = !strcmp(g->style->nodes[v]->op_type, n->op_type) && pn_node_attr(g->style->nodes[v], n->attr[i].name);
-    if (!written && at_onnx_default(n->op_type, &n->attr[i], pn_graph_opset(g->style, ""))) {
+    if (!written && at_onnx_default(n->op_type, &n->attr[i], opset)) {
       memmove(&n->attr[i], &n->attr[i + 1], (size_t)(n->n_attr - i - 1) * sizeof *n->attr);
       n->n_attr--;
     } else {
@@ -821,19 +821,17 @@ static int take_style(const struct gen *g, struct pn_graph *d, struct pn_node *n
   for (int i = 0; i < src->n_attr && !rc; i++) {
     const struct pn_attr *a = &src->attr[i];
     if (pn_node_attr(n, a->name)) continue;
-    bool take = false;
+    bool take = a->type != PN_ATTR_INTS && at_onnx_default(n->op_type, a, opset);
     for (size_t q = 0; q < sizeof any_value / sizeof *any_value; q++)
       take |= !strcmp(a->name, any_value[q]) && (a->type == PN_ATTR_FLOAT || a->type == PN_ATTR_INT);
-    for (size_t q = 0; q < sizeof at_default / sizeof *at_default; q++)
-      take |= !strcmp(a->name, at_default[q].name) && a->type == PN_ATTR_INT && a->i == at_default[q].i;
-    if (take && a->type == PN_ATTR_FLOAT) {
-      rc = pn_node_set_float(d, n, a->name, a->f);
-    } else if (take) {
-      rc = pn_node_set_int(d, n, a->name, a->i);
-    } else if (!strcmp(a->name, "auto_pad") && a->type == PN_ATTR_STRING && !strcmp(a->s, "NOTSET")) {
-      rc = pn_node_set_string(d, n, a->name, a->s);
-    } else if (!strcmp(a->name, "group") && a->type == PN_ATTR_INT) {
+    if (!strcmp(a->name, "group") && a->type == PN_ATTR_INT) {
       rc = pn_node_set_int(d, n, a->name, 1); /* n has no group of its own: one */
+    } else if (take && a->type == PN_ATTR_FLOAT) {
+      rc = pn_node_set_float(d, n, a->name, a->f);
+    } else if (take && a->type == PN_ATTR_INT) {
+      rc = pn_node_set_int(d, n, a->name, a->i);
+    } else if (take) {
+      rc = pn_node_set_string(d, n, a->name, a->s);
     } else if (!strcmp(a->name, "dilations") && a->type == PN_ATTR_INTS) {
       const struct pn_attr *ks = pn_node_attr(n, "kernel_shape");
       bool ones = ks && ks->type == PN_ATTR_INTS && ks->n <= PN_MAX_DIMS;
@@ -926,7 +924,7 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
     int64_t sh[PN_MAX_DIMS];
     int nm = 0, z = 0;
     /* the leading dims it keeps written as 0 (copied) when the real part's Reshapes are written so */
-    if (zero_style(g))
+    if (g->zero_dims)
       while (z < t->nd && z < s->nd && t->d[z] == s->d[z]) z++;
     for (int i = 0; i < t->nd; i++) {
       sh[i] = i < z ? 0 : t->d[i];
@@ -989,10 +987,14 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
         rp = pn_node_attr(g->style->nodes[v], "perm");
     bool used[PN_MAX_DIMS] = {0};
     for (int i = 0; i < t->nd; i++) {
+      if (rp) {
+        perm[i] = rp->ints[i];
+        continue;
+      }
       int j = 0;
       while (j < s->nd && (used[j] || s->d[j] != t->d[i])) j++;
       used[j] = true;
-      perm[i] = rp ? rp->ints[i] : j;
+      perm[i] = j;
     }
     rc = pn_node_set_ints(d, n, "perm", t->nd, perm);
   }
@@ -1265,6 +1267,8 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       prev = pctx;
     }
     int r = uf_find(uf, v);
+    /* a node reading one node and the part's input, whose real node reads the input first */
+    bool first = np[v] == 2 && src[v][0] < n && src[v][1] >= n && input_first(g, t->orig[v]);
     if (mm[v] && t->cat[v] >= 0) {
       /* a real Concat stays one: inputs equal but on the axis, which adds up */
       int ax = t->cat[v];
@@ -1305,7 +1309,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       gs[r] = o;
       gfix[r] = true;
       const char *op = g->shaped->nodes[t->orig[v]]->op_type, *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
-      if (np[v] == 2 && src[v][0] < n && src[v][1] >= n && input_first(g, t->orig[v])) swap_names(xin);
+      if (first) swap_names(xin);
       if (!nm || !pn_graph_add_node(d, op, nm, 2, xin, 1, &names[v])) ok = false;
       snprintf(toks[v], sizeof toks[v], "%s", op);
       continue;
@@ -1319,7 +1323,6 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
       }
       const char *mi[2] = {xin[0], xin[1]};
       struct shape o;
-      bool first = np[v] == 2 && src[v][0] < n && src[v][1] >= n && input_first(g, t->orig[v]);
       if ((first || !mm_shape(&gs[ra], &gs[rb], &o)) && mm_shape(&gs[rb], &gs[ra], &o)) {
         /* the topology lists a node's predecessors before the boundary inputs it reads: a real
         ** probabilities x values whose probabilities are the part's input comes back reversed (put
@@ -1385,7 +1388,7 @@ static int candidate(struct gen *g, const struct topo *t, struct pn_graph **out)
         if (!strcmp(g->ntok[t->orig[v]], c3[i].op)) c3[i].w *= KEEP_REAL;
       int i = pick(g, c3, nb);
       if (sq) xin[1] = xin[0];
-      else if (np[v] == 2 && src[v][0] < n && src[v][1] >= n && input_first(g, t->orig[v])) swap_names(xin);
+      else if (first) swap_names(xin);
       const char *nm = pn_arena_printf(d->arena, "n%d", d->n_nodes);
       struct pn_node *nd = nm ? pn_graph_add_node(d, c3[i].op, nm, 2, xin, 1, &names[v]) : NULL;
       if (!nd) ok = false;
@@ -1845,6 +1848,7 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
   if (avoid && need < 1) need = 1;
   struct gen g = {.ctx = ctx, .part = part, .m = m, .prg = prg, .n_marks = sy->n_marks, .style = avoid ? avoid : part};
   memcpy(g.marks, sy->marks, sizeof g.marks);
+  g.zero_dims = zero_style(&g);
   struct pn_graph *shaped = pn_graph_clone_shared(part); /* read only: weights shared with part */
   struct scored *cands = calloc(2 * (size_t)k, sizeof *cands);
   struct topo real = {0}, cur = {0}, best = {0};
