@@ -8,7 +8,8 @@
 ** He-normal, sign). Two adversaries are trained leave-one-model-family-out: an n-gram likelihood
 ** ranker over the real parts of the other families, and a class-balanced L2 logistic regression
 ** over the features; two more use the bundle alone, comparing the files of a group (medoid and
-** nearest neighbour). Per model: AUC, specificity at 99% recall of real parts (share of sentinels
+** nearest neighbour), and a fifth reads how the files are written (dialect: the attribute names
+** each operator's nodes carry and their order, Reshape constants starting with 0). Per model: AUC, specificity at 99% recall of real parts (share of sentinels
 ** ranked below the threshold that keeps 99% of real parts; sentinels with their real part's
 ** structure, twins, take no part, nor real parts with no other sentinels) and log10 of the
 ** candidate count: over parts, 1 + (1 - s) times the distinct sentinel structures other than the
@@ -32,6 +33,127 @@
 
 #define NF_MAX PN_OBF_ATTACK_MAX_FEATURES
 
+/* ---- the dialect adversary ---- */
+
+/* One way a file writes an operator: op a hash of its domain and type, how a hash of the attribute
+** names its nodes carry, in their order; for "Reshape:0", whether a constant shape starts with 0. */
+struct way {
+  uint64_t op, how;
+};
+
+static int cmp_way(const void *a, const void *b) {
+  const struct way *x = a, *y = b;
+  if (x->op != y->op) return x->op < y->op ? -1 : 1;
+  return (x->how > y->how) - (x->how < y->how);
+}
+
+static int cmp_op(const void *a, const void *b) {
+  const struct way *x = a, *y = b;
+  return (x->op > y->op) - (x->op < y->op);
+}
+
+static uint64_t str_hash(uint64_t h, const char *s) { return pn_fnv1a(h, s, strlen(s) + 1); }
+
+/* The distinct ways g writes its operators, sorted (*out malloc'd, NULL when there are none). A
+** file writing one operator two ways lists both. */
+static int file_ways(struct pn_ctx *ctx, const struct pn_graph *g, struct way **out, int *n) {
+  *out = NULL;
+  *n = 0;
+  struct way *w = malloc(2 * (size_t)g->n_nodes * sizeof *w + 1);
+  if (!w) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  int m = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const struct pn_node *nd = g->nodes[i];
+    uint64_t op = str_hash(str_hash(PN_FNV1A_OFFSET, nd->domain ? nd->domain : ""), nd->op_type), how = PN_FNV1A_OFFSET;
+    for (int a = 0; a < nd->n_attr; a++) how = str_hash(how, nd->attr[a].name);
+    w[m++] = (struct way){op, how};
+    const struct pn_tensor *t = !strcmp(nd->op_type, "Reshape") && nd->n_in > 1 ? pn_graph_find_init(g, nd->in[1]) : NULL;
+    if (t && t->dtype == PN_DT_INT64 && t->data && pn_tensor_numel(t) > 0)
+      w[m++] = (struct way){str_hash(PN_FNV1A_OFFSET, "Reshape:0"), ((const int64_t *)t->data)[0] == 0};
+  }
+  qsort(w, (size_t)m, sizeof *w, cmp_way);
+  int q = 0;
+  for (int i = 0; i < m; i++)
+    if (!q || cmp_way(&w[i], &w[q - 1])) w[q++] = w[i];
+  if (!q) {
+    free(w);
+    w = NULL;
+  }
+  *out = w;
+  *n = q;
+  return PN_OK;
+}
+
+struct way_use {
+  struct way w;
+  int group;
+};
+
+static int cmp_use(const void *a, const void *b) {
+  const struct way_use *x = a, *y = b;
+  int c = cmp_way(&x->w, &y->w);
+  return c ? c : (x->group > y->group) - (x->group < y->group);
+}
+
+/* The dialect scores of n files (ways[i][0..nw[i]), group[i]): the model's way of writing an operator
+** is the one the most groups use (the smallest hash on a tie), and a file scores minus the ways it
+** writes otherwise. */
+static int way_scores(struct pn_ctx *ctx, struct way *const *ways, const int *nw, const int *group, int n,
+                      double *score) {
+  size_t tot = 0;
+  for (int i = 0; i < n; i++) tot += (size_t)nw[i];
+  struct way_use *u = malloc(tot * sizeof *u + 1);
+  struct way *model = malloc(tot * sizeof *model + 1); /* per operator, its model way */
+  if (!u || !model) {
+    free(u);
+    free(model);
+    return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  }
+  size_t m = 0, nm = 0;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < nw[i]; j++) u[m++] = (struct way_use){ways[i][j], group[i]};
+  qsort(u, m, sizeof *u, cmp_use);
+  /* u sorted by operator, way, group: count the groups of each way, keep each operator's most used */
+  int best = -1;
+  for (size_t i = 0; i < m;) {
+    size_t j = i;
+    int groups = 0;
+    for (; j < m && !cmp_way(&u[j].w, &u[i].w); j++) groups += j == i || u[j].group != u[j - 1].group;
+    if (!nm || model[nm - 1].op != u[i].w.op) {
+      model[nm++] = u[i].w;
+      best = groups;
+    } else if (groups > best) {
+      model[nm - 1] = u[i].w;
+      best = groups;
+    }
+    i = j;
+  }
+  for (int i = 0; i < n; i++) {
+    int off = 0;
+    for (int j = 0; j < nw[i]; j++) {
+      const struct way *mw = bsearch(&ways[i][j], model, nm, sizeof *model, cmp_op);
+      off += !mw || mw->how != ways[i][j].how;
+    }
+    score[i] = -off;
+  }
+  free(u);
+  free(model);
+  return PN_OK;
+}
+
+int pn_obf_dialect_scores(struct pn_ctx *ctx, const struct pn_graph *const *files, const int *group, int n,
+                          double *score) {
+  struct way **w = calloc((size_t)n + 1, sizeof *w);
+  int *nw = calloc((size_t)n + 1, sizeof *nw), rc = PN_OK;
+  if (!w || !nw) rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < n && !rc; i++) rc = file_ways(ctx, files[i], &w[i], &nw[i]);
+  if (!rc) rc = way_scores(ctx, w, nw, group, n, score);
+  for (int i = 0; w && i < n; i++) free(w[i]);
+  free(w);
+  free(nw);
+  return rc;
+}
+
 struct sample {
   int model;                   /* index into the model list */
   int group;                   /* the real part and its sentinels share a group */
@@ -39,6 +161,8 @@ struct sample {
   bool twin;                   /* a generated sentinel or copy with its real part's structure */
   struct pn_graph *skel;       /* nodes only */
   double f[NF_MAX];
+  struct way *ways;            /* how the file writes each operator (file_ways) */
+  int n_ways;
 };
 
 struct samples {
@@ -57,7 +181,10 @@ struct samples {
 static bool bare(const struct samples *ss, int i) { return ss->s[i].real && ss->gr[ss->s[i].group].distinct == 0; }
 
 static void samples_free(struct samples *ss) {
-  for (int i = 0; i < ss->n; i++) pn_graph_free(ss->s[i].skel);
+  for (int i = 0; i < ss->n; i++) {
+    pn_graph_free(ss->s[i].skel);
+    free(ss->s[i].ways);
+  }
   free(ss->s);
   free(ss->gr);
   memset(ss, 0, sizeof *ss);
@@ -201,7 +328,12 @@ static int add_sample(struct pn_ctx *ctx, struct samples *ss, int model, int gro
   s->group = group;
   s->real = real;
   s->twin = twin;
-  if (!(s->skel = skeleton(anon))) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  int rc = file_ways(ctx, anon, &s->ways, &s->n_ways);
+  if (rc) return rc;
+  if (!(s->skel = skeleton(anon))) {
+    free(s->ways);
+    return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  }
   ss->nf = features(ctx, anon, s->f); /* f[nf] is left for the per-fold n-gram score */
   ss->n++;
   return PN_OK;
@@ -479,10 +611,11 @@ void pn_obf_oriented(double *score, const bool *real, int n, double *auc, double
   if (as_scored) *as_scored = a;
 }
 
-static const char *const adv_names[PN_OBF_ADV_COUNT] = {"n-gram", "classifier", "medoid", "neighbour"};
+static const char *const adv_names[PN_OBF_ADV_COUNT] = {"n-gram", "classifier", "medoid", "neighbour", "dialect"};
 /* [adversary][real parts scored higher]: see pn_obf_adversary_reading */
 static const char *const adv_reading[PN_OBF_ADV_COUNT][2] = {
-  {"less typical", "more typical"}, {"sentinel-like", "real-like"}, {"outlying", "central"}, {"paired", "isolated"}};
+  {"less typical", "more typical"}, {"sentinel-like", "real-like"}, {"outlying", "central"}, {"paired", "isolated"},
+  {"written apart", "written alike"}};
 
 const char *pn_obf_adversary_name(int adv) {
   return adv >= 0 && adv < PN_OBF_ADV_COUNT ? adv_names[adv] : "?";
@@ -762,9 +895,10 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
   int rc = PN_OK;
   bool *train = NULL, *lab = NULL;
   double *sc1 = NULL, *sc2 = NULL, *fv = NULL; /* fv, gv: one model's features and groups */
-  int *gv = NULL;
+  int *gv = NULL, *nwv = NULL; /* nwv, wv: one model's files' ways */
+  struct way **wv = NULL;
   bool *twk = NULL; /* twin flags of one model's files */
-  double *nsc = NULL; /* the four adversaries' scores of one model's files, for the null */
+  double *nsc = NULL; /* the adversaries' scores of one model's files, for the null */
   int *ngrp = NULL, *ngen = NULL;
   bool *nrk = NULL;
   /* each model's bundle from a stream of its own (derived from prg and its name): a model's sentinels
@@ -793,11 +927,13 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
   fv = calloc((size_t)ss.n * NF_MAX + 1, sizeof *fv);
   gv = calloc((size_t)ss.n + 1, sizeof *gv);
   twk = calloc((size_t)ss.n + 1, sizeof *twk);
-  nsc = calloc(4 * (size_t)ss.n + 1, sizeof *nsc);
+  nsc = calloc(PN_OBF_ADV_COUNT * (size_t)ss.n + 1, sizeof *nsc);
   ngrp = calloc((size_t)ss.n + 1, sizeof *ngrp);
   ngen = calloc((size_t)ss.n_groups + 1, sizeof *ngen);
   nrk = calloc((size_t)ss.n + 1, sizeof *nrk);
-  if (!train || !lab || !sc1 || !sc2 || !fv || !gv || !twk || !nsc || !ngrp || !ngen || !nrk) {
+  wv = calloc((size_t)ss.n + 1, sizeof *wv);
+  nwv = calloc((size_t)ss.n + 1, sizeof *nwv);
+  if (!wv || !nwv || !train || !lab || !sc1 || !sc2 || !fv || !gv || !twk || !nsc || !ngrp || !ngen || !nrk) {
     rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
     goto out;
   }
@@ -868,6 +1004,18 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
                     &r->adv_specificity[PN_OBF_ADV_MEDOID], &r->auc_as_scored[PN_OBF_ADV_MEDOID]);
     pn_obf_oriented(sc2, lab, drop_twins(sc2, twk, nt), &r->adv_auc[PN_OBF_ADV_NEIGHBOUR],
                     &r->adv_specificity[PN_OBF_ADV_NEIGHBOUR], &r->auc_as_scored[PN_OBF_ADV_NEIGHBOUR]);
+    /* the dialect adversary reads every file of the model too */
+    int nd = 0;
+    for (int i = 0; i < ss.n; i++)
+      if (ss.s[i].model == m) {
+        wv[nd] = ss.s[i].ways;
+        nwv[nd] = ss.s[i].n_ways;
+        gv[nd++] = ss.s[i].group;
+      }
+    if ((rc = way_scores(ctx, wv, nwv, gv, nd, sc1))) break;
+    memcpy(nsc + PN_OBF_ADV_DIALECT * (size_t)ss.n, sc1, (size_t)nt * sizeof *nsc);
+    pn_obf_oriented(sc1, lab, drop_twins(sc1, twk, nt), &r->adv_auc[PN_OBF_ADV_DIALECT],
+                    &r->adv_specificity[PN_OBF_ADV_DIALECT], &r->auc_as_scored[PN_OBF_ADV_DIALECT]);
     r->trained_on = n_train;
     r->ranked = 0;
     for (int i = 0; i < ss.n; i++) r->ranked += ss.s[i].model == m && ss.s[i].real && !bare(&ss, i);
@@ -891,12 +1039,13 @@ int pn_obf_attack(struct pn_ctx *ctx, const char *const *models, int n_models,
           nrk[q] = !twk[q];
           q++;
         }
-      const double *scores[4] = {nsc, nsc + ss.n, nsc + 2 * (size_t)ss.n, nsc + 3 * (size_t)ss.n};
+      const double *scores[PN_OBF_ADV_COUNT];
+      for (int a = 0; a < PN_OBF_ADV_COUNT; a++) scores[a] = nsc + a * (size_t)ss.n;
       uint8_t seed[PN_SEED_BYTES];
       struct pn_prg np;
       pn_seed_derive(base, models[m], 1, seed);
       if (!(rc = pn_prg_init(ctx, &np, seed))) {
-        rc = pn_obf_null(ctx, scores, 4, ngrp, ng, nrk, nt, ngen, r->auc, PN_OBF_NULL_DRAWS, &np, &r->null);
+        rc = pn_obf_null(ctx, scores, PN_OBF_ADV_COUNT, ngrp, ng, nrk, nt, ngen, r->auc, PN_OBF_NULL_DRAWS, &np, &r->null);
         pn_prg_free(&np);
       }
       if (rc) break;
@@ -942,6 +1091,8 @@ out:
   free(ngrp);
   free(ngen);
   free(nrk);
+  free(wv);
+  free(nwv);
   samples_free(&ss);
   return rc;
 }

@@ -166,21 +166,24 @@ int pn_obf_null(struct pn_ctx *ctx, const double *const *score, int n_adv, const
                 const bool *ranked, int n, const int *generated, double auc, int draws, struct pn_prg *prg,
                 struct pn_obf_null *out /* OUT */);
 
-/* The attack's four adversaries, in the order their figures are reported. */
+/* The attack's five adversaries, in the order their figures are reported. */
 enum pn_obf_adversary {
   PN_OBF_ADV_NGRAM,            /* n-gram likelihood of the operator skeleton (higher = more typical) */
   PN_OBF_ADV_CLASSIFIER,       /* logistic regression's real-part logit */
   PN_OBF_ADV_MEDOID,           /* minus the mean distance to the other files of the group (higher = central) */
   PN_OBF_ADV_NEIGHBOUR,        /* the distance to the nearest other file of the group (higher = isolated) */
+  PN_OBF_ADV_DIALECT,          /* minus the operators a file writes otherwise than the model's files do
+                               ** (higher = written alike; pn_obf_dialect_scores) */
   PN_OBF_ADV_COUNT
 };
-/* "n-gram", "classifier", "medoid", "neighbour" */
+/* "n-gram", "classifier", "medoid", "neighbour", "dialect" */
 const char *pn_obf_adversary_name(int adv);
 /* How the real parts stand out to adversary adv, read from the AUC of its score as scored (before the
 ** attack orients it): above 0.5 the real parts score higher than the sentinels, below lower.
 ** n-gram: "more typical" / "less typical"; classifier: "real-like" / "sentinel-like" (trained on the
 ** other families, it reads this one backwards); medoid: "central" / "outlying"; neighbour: "isolated"
-** (farther from their nearest file than sentinels are) / "paired" (nearer); at 0.5 "even". */
+** (farther from their nearest file than sentinels are) / "paired" (nearer); dialect: "written alike"
+** (sentinels write operators otherwise than the model's files) / "written apart"; at 0.5 "even". */
 const char *pn_obf_adversary_reading(int adv, double auc_as_scored);
 /* AUC and specificity (at 99% recall) of score in its better orientation, the better of each taken
 ** separately as the attack takes them: an adversary who knows whether sentinels look too odd or too
@@ -237,6 +240,13 @@ int pn_obf_vote_leaks(struct pn_ctx *ctx, const struct pn_graph *const *files, c
 ** the file's part): features standardized over the n files, medoid[i] minus the file's mean distance
 ** to the other files of its group, neighbour[i] its distance to the nearest of them (0 when alone). */
 void pn_obf_group_scores(const double *f, int nf, const int *group, int n, double *medoid, double *neighbour);
+/* The dialect adversary's scores over one model's n files (group[i]: the file's part): an exporter
+** writes every node of an operator one way (the attribute names it carries, in their order; for a
+** Reshape with a constant shape, whether the shape starts with 0). The model's way of writing an
+** operator is the one the most parts' files use; score[i] is minus the ways file i writes otherwise
+** (a file writing one operator two ways has at least one of them). Knows nothing of the model. */
+int pn_obf_dialect_scores(struct pn_ctx *ctx, const struct pn_graph *const *files, const int *group, int n,
+                          double *score /* OUT [n] */);
 /* A file's structure as a canonical string, independent of node order, names and weight values: per
 ** node a hash of its token, output count, integer and float attributes, graph-output marks and what
 ** feeds each input (a weight's dtype and shape, a runtime input's, or a node), refined by up to 8

@@ -76,6 +76,85 @@ static void test_group_scores(void **state) {
   assert_true(med[2] == 0 && nb[2] == 0);
 }
 
+/* A file of the dialect test: Convs written with the attribute names of convs[c] in that order (a
+** space-separated list), then a Reshape whose constant shape starts with first. */
+static struct pn_graph *dialect_file(const char *const *convs, int n_convs, int64_t first) {
+  struct pn_graph *g = pn_graph_new();
+  assert_non_null(g);
+  int64_t d[4] = {1, 4, 8, 8};
+  assert_non_null(pn_graph_add_input(g, "x0", PN_DT_FLOAT, 4, d));
+  char x[16], y[16];
+  for (int c = 0; c < n_convs; c++) {
+    snprintf(x, sizeof x, "x%d", c);
+    snprintf(y, sizeof y, "x%d", c + 1);
+    const char *in[1] = {x}, *out[1] = {y};
+    struct pn_node *n = pn_graph_add_node(g, "Conv", "", 1, in, 1, out);
+    assert_non_null(n);
+    char names[64];
+    snprintf(names, sizeof names, "%s", convs[c]);
+    for (char *a = strtok(names, " "); a; a = strtok(NULL, " ")) assert_int_equal(pn_node_set_int(g, n, a, 1), PN_OK);
+  }
+  int64_t two = 2;
+  struct pn_tensor *t = pn_graph_new_init(g, "shape", PN_DT_INT64, 1, &two);
+  assert_non_null(t);
+  ((int64_t *)t->data)[0] = first;
+  ((int64_t *)t->data)[1] = -1;
+  snprintf(x, sizeof x, "x%d", n_convs);
+  const char *in[2] = {x, "shape"}, *out[1] = {"y"};
+  assert_non_null(pn_graph_add_node(g, "Reshape", "", 2, in, 1, out));
+  return g;
+}
+
+/* The dialect adversary on a hand-made bundle of three parts: the model's Conv carries dilations,
+** group (in that order) in every part; a Conv without dilations appears in two parts (one of them in
+** a file that writes Conv both ways), one with the order swapped in one; the Reshape shapes start
+** with 0 except in two files. Each file scores minus the ways it writes otherwise. */
+static void test_dialect_scores(void **state) {
+  const char *a = "dilations group", *b = "group", *c = "group dilations";
+  const char *A[1] = {a}, *B[1] = {b}, *C[1] = {c}, *M[2] = {a, b};
+  struct {
+    const char *const *convs;
+    int n, group;
+    int64_t first;
+    double want;
+  } f[10] = {
+      {A, 1, 0, 0, 0},  {A, 1, 0, 0, 0}, {B, 1, 0, 0, -1},  /* part 0: one without dilations */
+      {A, 1, 1, 0, 0},  {C, 1, 1, 0, -1}, {A, 1, 1, 0, 0},  /* part 1: one in another order */
+      {C, 1, 1, 8, -2},                                   /* both written otherwise */
+      {A, 1, 2, 0, 0},  {M, 2, 2, 0, -1}, {A, 1, 2, 8, -1}, /* part 2: Conv two ways; a Reshape of 8 */
+  };
+  struct pn_graph *g[10];
+  int grp[10];
+  double sc[10];
+  for (int i = 0; i < 10; i++) {
+    g[i] = dialect_file(f[i].convs, f[i].n, f[i].first);
+    grp[i] = f[i].group;
+  }
+  struct pn_ctx ctx = {0};
+  assert_int_equal(pn_obf_dialect_scores(&ctx, (const struct pn_graph *const *)g, grp, 10, sc), PN_OK);
+  for (int i = 0; i < 10; i++) {
+    printf("file %d: %g (want %g)\n", i, sc[i], f[i].want);
+    assert_true(sc[i] == f[i].want);
+  }
+  /* the way is the most parts', not the most files': four files of one part writing Conv without
+  ** dilations do not make it the model's way while the two others write it with */
+  struct pn_graph *h[6] = {g[2], g[2], g[2], g[2], g[0], g[3]};
+  int hg[6] = {0, 0, 0, 0, 1, 2};
+  assert_int_equal(pn_obf_dialect_scores(&ctx, (const struct pn_graph *const *)h, hg, 6, sc), PN_OK);
+  for (int i = 0; i < 6; i++) assert_true(sc[i] == (i < 4 ? -1 : 0));
+  /* the real parts written the model's way and their sentinels otherwise: the adversary finds them */
+  bool real[6] = {false, true, false, true, false, true};
+  double ks[6], auc, spec, raw;
+  struct pn_graph *k[6] = {g[2], g[0], g[4], g[0], g[2], g[0]};
+  int kg[6] = {0, 0, 1, 1, 2, 2};
+  assert_int_equal(pn_obf_dialect_scores(&ctx, (const struct pn_graph *const *)k, kg, 6, ks), PN_OK);
+  pn_obf_oriented(ks, real, 6, &auc, &spec, &raw);
+  assert_true(auc == 1.0 && raw == 1.0);
+  assert_string_equal(pn_obf_adversary_reading(PN_OBF_ADV_DIALECT, raw), "written alike");
+  assert_string_equal(pn_obf_adversary_name(PN_OBF_ADV_DIALECT), "dialect");
+  for (int i = 0; i < 10; i++) pn_graph_free(g[i]);
+}
+
 /* The null on a case small enough to enumerate: two groups of two ranked files, scores {0, 1} and
 ** {2, 3}. The four labellings (one real per group) give oriented AUCs 0.75 ({0, 2}: 2 > 1 only, so
 ** 1/4, oriented 3/4), 0.5, 0.5 and 0.75, each with probability 1/4. */
@@ -263,7 +342,7 @@ static void test_attack_smoke(void **state) {
     /* oriented rankers are at least as good as chance */
     assert_true(res[i].auc >= 0.5 && res[i].auc <= 1.0);
     assert_true(res[i].specificity >= 0 && res[i].specificity <= 1);
-    /* the strongest of the four adversaries decides */
+    /* the strongest of the five adversaries decides */
     const double *oriented_auc = res[i].adv_auc, *spec = res[i].adv_specificity;
     for (int a = 0; a < PN_OBF_ADV_COUNT; a++) {
       assert_true(oriented_auc[a] >= 0.5 && oriented_auc[a] <= 1.0);
@@ -511,6 +590,7 @@ int main(void) {
       cmocka_unit_test(test_metrics),
       cmocka_unit_test(test_oriented),
       cmocka_unit_test(test_group_scores),
+      cmocka_unit_test(test_dialect_scores),
       cmocka_unit_test(test_null),
       cmocka_unit_test(test_structure_sig),
       cmocka_unit_test(test_vote),

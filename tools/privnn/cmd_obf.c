@@ -294,10 +294,12 @@ static int cmd_attack(int argc, char **argv) {
     {0}};
   const struct pn_cli_spec spec = {
     cmd, NULL,
-    "Simulate split on zoo models (reduced input size) and set four adversaries on each bundle:\n"
+    "Simulate split on zoo models (reduced input size) and set five adversaries on each bundle:\n"
     "two trained leaving one model family out (an n-gram ranker; logistic regression on opcode,\n"
-    "shape, attribute and weight features) and two comparing the files of a part's group (medoid,\n"
-    "nearest neighbour); per model: specificity at 99% recall, AUC and log10 candidates:\n"
+    "shape, attribute and weight features), two comparing the files of a part's group (medoid,\n"
+    "nearest neighbour) and one reading how each file writes its operators (dialect: attribute\n"
+    "names and order, Reshape shapes starting with 0, against the way most parts write them).\n"
+    "Per model: specificity at 99% recall, AUC and log10 candidates:\n"
     "over parts, 1 + (1 - s) x the distinct sentinel structures other than the real part's\n"
     "(twins of it count none), with the strongest adversary's s; (files): 1 + (1 - s) x the\n"
     "generated sentinels, as the Proteus paper counts. Chance: the strongest adversary's AUC\n"
@@ -305,7 +307,7 @@ static int cmd_attack(int argc, char **argv) {
     "and p, the share of those draws at or above the measured AUC (small: not chance). Last: the\n"
     "strongest adversary and which way the real parts stand out to it (n-gram: more/less typical;\n"
     "classifier: real-/sentinel-like; medoid: central/outlying; neighbour: isolated, or paired:\n"
-    "nearer their nearest file than sentinels are).",
+    "nearer their nearest file than sentinels are; dialect: written alike/apart).",
     "privnn obf attack --models resnet18,vgg11 -k 20 --seed 1", opts, NULL, NULL, 0, 0};
   int prc = pn_cli_parse(&spec, argc, argv);
   if (prc) return prc < 0 ? PN_EXIT_OK : prc;
@@ -344,8 +346,9 @@ static int cmd_attack(int argc, char **argv) {
   pn_prg_free(&prg);
   pn_obf_ngram_free(m);
   if (rc) return pn_cli_fail(cmd, &ctx);
-  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %-17s | %11s %6s %9s %7s %10s %9s | %-18s | %s\n", "model", "parts", "k",
-         "n-gram spec  AUC", "classif spec  AUC", "medoid spec  AUC", "neighbr spec  AUC", "specificity", "AUC",
+  printf("%-12s %5s %4s | %-17s | %-17s | %-17s | %-17s | %-17s | %11s %6s %9s %7s %10s %9s | %-18s | %s\n", "model", "parts", "k",
+         "n-gram spec  AUC", "classif spec  AUC", "medoid spec  AUC", "neighbr spec  AUC", "dialect spec  AUC",
+         "specificity", "AUC",
          "log10(C)", "(files)", "vote leak", "twins", "chance AUC95%   p", "strongest: real parts");
   cJSON *r = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(r, "models");
   for (int i = 0; i < n; i++) {
@@ -378,7 +381,7 @@ static int cmd_attack(int argc, char **argv) {
     cJSON_AddNumberToObject(e, "vote_leaks", res[i].vote_leaks);
     cJSON_AddNumberToObject(e, "vote_leak_fraction", res[i].parts ? (double)res[i].vote_leaks / res[i].parts : 0);
     for (int a = 0; a < PN_OBF_ADV_COUNT; a++) {
-      static const char *const key[PN_OBF_ADV_COUNT] = {"ngram", "classifier", "medoid", "neighbour"};
+      static const char *const key[PN_OBF_ADV_COUNT] = {"ngram", "classifier", "medoid", "neighbour", "dialect"};
       cJSON *ad = cJSON_AddObjectToObject(e, key[a]);
       cJSON_AddNumberToObject(ad, "specificity", res[i].adv_specificity[a]);
       cJSON_AddNumberToObject(ad, "auc", res[i].adv_auc[a]);
@@ -410,7 +413,7 @@ int pn_cmd_obf(int argc, char **argv) {
   static const struct pn_cli_sub subs[] = {
     {"split", cmd_split, "cut a model into an anonymized bundle of parts for an untrusted optimizer"},
     {"join", cmd_join, "reassemble the optimized bundle with the secret; verify against the model"},
-    {"attack", cmd_attack, "how well four adversaries tell real parts from sentinels (zoo models)"},
+    {"attack", cmd_attack, "how well five adversaries tell real parts from sentinels (zoo models)"},
     {"ngram", cmd_ngram, "rebuild the operator n-gram corpus from the zoo"},
   };
   return pn_cli_dispatch("obf", subs, (int)(sizeof subs / sizeof *subs), argc, argv);
