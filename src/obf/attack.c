@@ -9,8 +9,9 @@
 ** ranker over the real parts of the other families, and a class-balanced L2 logistic regression
 ** over the features; two more use the bundle alone, comparing the files of a group (medoid and
 ** nearest neighbour), and a fifth reads how the files are written (dialect: the attribute names
-** each operator's nodes carry and their order, Reshape constants starting with 0). Per model: AUC, specificity at 99% recall of real parts (share of sentinels
-** ranked below the threshold that keeps 99% of real parts; sentinels with their real part's
+** each operator's nodes carry and their order, Reshape constants starting with 0). Per model: AUC,
+** specificity at 99% recall of real parts (share of sentinels ranked below the threshold that keeps
+** 99% of real parts; sentinels with their real part's
 ** structure, twins, take no part, nor real parts with no other sentinels) and log10 of the
 ** candidate count: over parts, 1 + (1 - s) times the distinct sentinel structures other than the
 ** real part's, with the strongest adversary's s (and, as the Proteus paper counts, times the

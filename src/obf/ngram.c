@@ -15,6 +15,7 @@
 #include "graph/zoo.h"
 #include "obf/obf.h"
 #include "obf/obf_ngram.h"
+#include "util/arena.h"
 #include "util/report.h"
 #include "util/status.h"
 #include "util/strmap.h"
@@ -32,6 +33,7 @@ struct table {
 struct pn_obf_ngram {
   struct table t[3];           /* unigram, bigram, trigram */
   int n_models;
+  struct pn_graph *style;      /* pn_obf_ngram_for_model's: the model's dialect (model_style), else NULL */
 };
 
 static void table_free(struct table *t) {
@@ -94,6 +96,7 @@ struct pn_obf_ngram *pn_obf_ngram_new(void) { return calloc(1, sizeof(struct pn_
 void pn_obf_ngram_free(struct pn_obf_ngram *m) {
   if (!m) return;
   for (int i = 0; i < 3; i++) table_free(&m->t[i]);
+  pn_graph_free(m->style);
   free(m);
 }
 
@@ -371,12 +374,76 @@ int pn_obf_ngram_from_zoo(struct pn_ctx *ctx, const char *exclude_family, struct
   return rc;
 }
 
+/* Whether a Reshape node of g reads a constant shape starting with 0 (-1: no constant shape). */
+static int reshape_zero(const struct pn_graph *g, const struct pn_node *n) {
+  const struct pn_tensor *t = n->n_in > 1 ? pn_graph_find_init(g, n->in[1]) : NULL;
+  if (!t || t->dtype != PN_DT_INT64 || !t->data || pn_tensor_numel(t) < 1) return -1;
+  return ((const int64_t *)t->data)[0] == 0;
+}
+
+/* Whether nodes a (of graph ga) and b (of gb) are written the same way: operator, attribute names in
+** their order, and for a Reshape whether its constant shape starts with 0. */
+static bool same_way(const struct pn_graph *ga, const struct pn_node *a, const struct pn_graph *gb,
+                     const struct pn_node *b) {
+  if (strcmp(a->op_type, b->op_type) || strcmp(a->domain ? a->domain : "", b->domain ? b->domain : "") ||
+      a->n_attr != b->n_attr)
+    return false;
+  for (int i = 0; i < a->n_attr; i++)
+    if (strcmp(a->attr[i].name, b->attr[i].name)) return false;
+  return strcmp(a->op_type, "Reshape") || reshape_zero(ga, a) == reshape_zero(gb, b);
+}
+
+/* The model's dialect, for the sentinels of a part that lacks an operator they generate (a MaxPool in
+** a googlenet part without one rounds up like every real one): each way the model writes an operator,
+** by its first node written that way (its attributes, and for a Reshape its constant shape; no
+** weights), under the model's opset. */
+static int model_style(struct pn_ctx *ctx, const struct pn_graph *model, struct pn_graph **out) {
+  struct pn_graph *d = pn_graph_new();
+  int rc = d ? pn_graph_set_opset(d, "", pn_graph_opset(model, "")) : PN_ERR_NOMEM;
+  for (int i = 0; i < model->n_nodes && !rc; i++) {
+    const struct pn_node *s = model->nodes[i];
+    bool seen = false;
+    for (int j = 0; j < d->n_nodes && !seen; j++) seen = same_way(model, s, d, d->nodes[j]);
+    if (seen) continue;
+    struct pn_node *n = pn_graph_add_node(d, s->op_type, "", s->n_in, s->in, s->n_out, s->out);
+    if (!n) {
+      rc = PN_ERR_NOMEM;
+      break;
+    }
+    if (s->domain && s->domain[0] && !(n->domain = pn_arena_strdup(d->arena, s->domain))) rc = PN_ERR_NOMEM;
+    for (int a = 0; a < s->n_attr && !rc; a++) {
+      const struct pn_attr *x = &s->attr[a];
+      switch (x->type) {
+      case PN_ATTR_INT: rc = pn_node_set_int(d, n, x->name, x->i); break;
+      case PN_ATTR_FLOAT: rc = pn_node_set_float(d, n, x->name, x->f); break;
+      case PN_ATTR_STRING: rc = pn_node_set_string(d, n, x->name, x->s); break;
+      case PN_ATTR_INTS: rc = pn_node_set_ints(d, n, x->name, x->n, x->ints); break;
+      case PN_ATTR_FLOATS: rc = pn_node_set_floats(d, n, x->name, x->n, x->floats); break;
+      case PN_ATTR_TENSOR: rc = pn_node_set_tensor(d, n, x->name, x->t); break;
+      default: break; /* not a convention the generator takes */
+      }
+    }
+    bool shape = !strcmp(s->op_type, "Reshape") && reshape_zero(model, s) >= 0;
+    const struct pn_tensor *t = shape ? pn_graph_find_init(model, s->in[1]) : NULL;
+    if (!rc && t && !pn_graph_find_init(d, s->in[1]) && !pn_graph_add_init(d, t, s->in[1])) rc = PN_ERR_NOMEM;
+  }
+  if (rc) {
+    pn_graph_free(d);
+    return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+  }
+  *out = d;
+  return PN_OK;
+}
+
+const struct pn_graph *pn_obf_ngram_style(const struct pn_obf_ngram *m) { return m ? m->style : NULL; }
+
 int pn_obf_ngram_for_model(struct pn_ctx *ctx, const struct pn_obf_ngram *corpus,
                            const struct pn_graph *model, struct pn_obf_ngram **out) {
   *out = pn_obf_ngram_new();
   if (!*out) return pn_err(ctx, PN_ERR_NOMEM, "out of memory");
   int rc = pn_obf_ngram_add(ctx, *out, model);
   if (!rc && corpus) rc = pn_obf_ngram_merge(ctx, *out, corpus, PN_OBF_CORPUS_WEIGHT);
+  if (!rc) rc = model_style(ctx, model, &(*out)->style);
   if (rc) {
     pn_obf_ngram_free(*out);
     *out = NULL;

@@ -27,6 +27,11 @@ void pn_obf_node_token(const struct pn_node *n, char *buf, size_t len);
 #define PN_OBF_CORPUS_WEIGHT 0.1
 int pn_obf_ngram_for_model(struct pn_ctx *ctx, const struct pn_obf_ngram *corpus,
                            const struct pn_graph *model, struct pn_obf_ngram **out /* OUT */);
+/* The model's dialect a pn_obf_ngram_for_model corpus carries (NULL for any other): one node for each
+** way the model writes an operator (attribute names in their order; a Reshape's constant shape
+** starting with 0 or not), its first such node's attributes and constant shape. The sentinels of a
+** part write an operator the part lacks the model's way. */
+const struct pn_graph *pn_obf_ngram_style(const struct pn_obf_ngram *m);
 /* Mean smoothed log-probability per n-gram of g (higher = more like the corpus). */
 int pn_obf_ngram_score(struct pn_ctx *ctx, const struct pn_obf_ngram *m, const struct pn_graph *g,
                        double *score /* OUT */);

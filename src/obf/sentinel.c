@@ -311,6 +311,7 @@ struct gen {
   const struct pn_value **in, **out;
   const struct pn_graph *shaped; /* the real part, shapes inferred */
   const struct pn_graph *style;  /* the real part itself (shaped may be a sibling): its nodes' attribute conventions */
+  const struct pn_graph *mstyle; /* the model's, for operators the part lacks (pn_obf_ngram_style; may be NULL) */
   bool zero_dims;               /* style writes a Reshape's kept leading dims as 0 (zero_style) */
   char (*ntok)[40];            /* [real node] its token */
   struct shape *nshape;        /* [real node] its first output's shape (nd 0: unknown) */
@@ -745,13 +746,46 @@ static bool perm_maps(const struct pn_attr *a, const struct shape *s, const stru
 
 /* Whether the real part writes a Reshape's kept leading dims as 0 (ONNX: copy the input's), as
 ** BERT's heads (0, 0, heads, head_dim) and a channel shuffle (0, 2, C/2, H, W) do: sentinels spelling
-** every dim out were told apart by it (bert: every real Reshape with a 0, 23% of the sentinels'). */
-static bool zero_style(const struct gen *g) {
-  for (int v = 0; g->style && v < g->style->n_nodes; v++) {
-    const struct pn_node *nd = g->style->nodes[v];
+** every dim out were told apart by it (bert: every real Reshape with a 0, 23% of the sentinels'). A part
+** without a Reshape of a constant shape writes the model's way. */
+/* 1: a Reshape of style has a constant shape starting with 0; 0: only others; -1: none has a constant shape. */
+static int zero_in(const struct pn_graph *style) {
+  int any = -1;
+  for (int v = 0; style && v < style->n_nodes; v++) {
+    const struct pn_node *nd = style->nodes[v];
     if (strcmp(nd->op_type, "Reshape") || nd->n_in < 2) continue;
-    const struct pn_tensor *sh = pn_graph_find_init(g->style, nd->in[1]);
-    if (sh && sh->dtype == PN_DT_INT64 && pn_tensor_numel(sh) > 0 && ((const int64_t *)sh->data)[0] == 0) return true;
+    const struct pn_tensor *sh = pn_graph_find_init(style, nd->in[1]);
+    if (!sh || sh->dtype != PN_DT_INT64 || pn_tensor_numel(sh) < 1) continue;
+    if (((const int64_t *)sh->data)[0] == 0) return 1;
+    any = 0;
+  }
+  return any;
+}
+
+static bool zero_style(const struct gen *g) {
+  int z = zero_in(g->style);
+  return z < 0 ? zero_in(g->mstyle) > 0 : z > 0;
+}
+
+static bool has_op(const struct pn_graph *style, const char *op) {
+  for (int v = 0; style && v < style->n_nodes; v++)
+    if (!strcmp(style->nodes[v]->op_type, op)) return true;
+  return false;
+}
+
+/* The nodes that say how an operator is written: the real part's when it has the operator, else the
+** model's (pn_obf_ngram_style: a MaxPool in the sentinels of a googlenet part without one rounds up
+** like every real one); NULL when neither has it. */
+static const struct pn_graph *style_for(const struct gen *g, const char *op) {
+  return has_op(g->style, op) ? g->style : has_op(g->mstyle, op) ? g->mstyle : NULL;
+}
+
+/* Whether the model writes pools of operator op with ceil_mode 1. */
+static bool rounds_up(const struct gen *g, const char *op) {
+  const struct pn_graph *st = style_for(g, op);
+  for (int v = 0; st && v < st->n_nodes; v++) {
+    const struct pn_attr *a = strcmp(st->nodes[v]->op_type, op) ? NULL : pn_node_attr(st->nodes[v], "ceil_mode");
+    if (a && a->type == PN_ATTR_INT && a->i == 1) return true;
   }
   return false;
 }
@@ -799,8 +833,9 @@ static bool at_onnx_default(const char *op, const struct pn_attr *a, int64_t ops
 ** n's kernel rank) and group (n's own). Nothing that would change n's output shape is taken. */
 static int take_style(const struct gen *g, struct pn_graph *d, struct pn_node *n, const struct pn_node *rn) {
   const struct pn_node *src = rn && !strcmp(rn->op_type, n->op_type) ? rn : NULL;
-  for (int v = 0; g->style && v < g->style->n_nodes && !src; v++)
-    if (!strcmp(g->style->nodes[v]->op_type, n->op_type)) src = g->style->nodes[v];
+  const struct pn_graph *st = style_for(g, n->op_type);
+  for (int v = 0; st && v < st->n_nodes && !src; v++)
+    if (!strcmp(st->nodes[v]->op_type, n->op_type)) src = st->nodes[v];
   if (!src) return PN_OK;
   static const char *const any_value[] = {"epsilon", "momentum", "count_include_pad", "alpha", "beta"};
   const int64_t opset = pn_graph_opset(g->style, "");
@@ -809,8 +844,8 @@ static int take_style(const struct gen *g, struct pn_graph *d, struct pn_node *n
   ** out (privnn's own models write no MaxPool pads of zero and no Flatten axis of 1) */
   for (int i = 0; i < n->n_attr;) {
     bool written = false;
-    for (int v = 0; g->style && v < g->style->n_nodes && !written; v++)
-      written = !strcmp(g->style->nodes[v]->op_type, n->op_type) && pn_node_attr(g->style->nodes[v], n->attr[i].name);
+    for (int v = 0; st && v < st->n_nodes && !written; v++)
+      written = !strcmp(st->nodes[v]->op_type, n->op_type) && pn_node_attr(st->nodes[v], n->attr[i].name);
     if (!written && at_onnx_default(n->op_type, &n->attr[i], opset)) {
       memmove(&n->attr[i], &n->attr[i + 1], (size_t)(n->n_attr - i - 1) * sizeof *n->attr);
       n->n_attr--;
@@ -957,9 +992,20 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
   if (c->kind == K_CONV || c->kind == K_POOL) {
     int64_t k2[2] = {c->k, c->k}, s2[2] = {c->stride, c->stride};
     int64_t p = (c->k - 1) / 2, p4[4] = {p, p, p, p};
+    /* where the model's pools round up (torchvision's googlenet: 3x3, stride 2, no padding, ceil_mode),
+    ** so do the sentinels', with the padding that reaches t rounding up (none on even sizes): without
+    ** it 183 of googlenet's 228 sentinel MaxPools (seed 1) lacked the ceil_mode every real one has */
+    bool up = false;
+    for (int64_t q = p; c->kind == K_POOL && rounds_up(g, c->op) && q >= 0 && !up; q = q ? 0 : -1) {
+      up = true;
+      for (int i = 2; i < 4 && up; i++) /* ceil((in + 2q - k) / stride) + 1 */
+        up = s->d[i] + 2 * q >= c->k && (s->d[i] + 2 * q - c->k + c->stride - 1) / c->stride + 1 == t->d[i];
+      if (up) p4[0] = p4[1] = p4[2] = p4[3] = q;
+    }
     rc = pn_node_set_ints(d, n, "kernel_shape", 2, k2);
     if (!rc) rc = pn_node_set_ints(d, n, "strides", 2, s2);
     if (!rc) rc = pn_node_set_ints(d, n, "pads", 4, p4);
+    if (!rc && up) rc = pn_node_set_int(d, n, "ceil_mode", 1);
     if (!rc && c->kind == K_CONV && c->group > 1) rc = pn_node_set_int(d, n, "group", c->group);
   } else if (c->kind == K_SOFTMAX || c->kind == K_LAYERNORM) {
     rc = pn_node_set_int(d, n, "axis", -1);
@@ -1848,6 +1894,7 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
   if (avoid && need < 1) need = 1;
   struct gen g = {.ctx = ctx, .part = part, .m = m, .prg = prg, .n_marks = sy->n_marks, .style = avoid ? avoid : part};
   memcpy(g.marks, sy->marks, sizeof g.marks);
+  g.mstyle = pn_obf_ngram_style(m);
   g.zero_dims = zero_style(&g);
   struct pn_graph *shaped = pn_graph_clone_shared(part); /* read only: weights shared with part */
   struct scored *cands = calloc(2 * (size_t)k, sizeof *cands);

@@ -265,8 +265,9 @@ static long count_op(const struct pn_graph *x, const char *op, long *split_read2
 typedef bool (*part_want)(const struct pn_graph *part, void *arg);
 typedef void (*part_visit)(const struct pn_graph *part, struct pn_graph *const *s, int k,
                            const struct pn_obf_sentinel_report *rep, struct pn_prg *prg, void *arg);
-static void for_parts(const char *model, const struct pn_graph *g, int k, part_want want, part_visit visit,
-                      void *arg) {
+/* for_parts with the sentinels generated from corpus m (split's: pn_obf_ngram_for_model). */
+static void for_parts_m(const char *model, const struct pn_graph *g, const struct pn_obf_ngram *m, int k,
+                        part_want want, part_visit visit, void *arg) {
   struct pn_ctx ctx = {0};
   struct pn_graph *s[32] = {0};
   assert_true(k <= 32);
@@ -283,7 +284,7 @@ static void for_parts(const char *model, const struct pn_graph *g, int k, part_w
         continue;
       }
       struct pn_obf_sentinel_report rep = {0};
-      if (pn_obf_sentinels(&ctx, pg, g_ngram, k, &prg, s, &rep)) fail_msg("%s: %s", model, pn_errmsg(&ctx));
+      if (pn_obf_sentinels(&ctx, pg, m, k, &prg, s, &rep)) fail_msg("%s: %s", model, pn_errmsg(&ctx));
       visit(pg, s, k, &rep, &prg, arg);
       for (int i = 0; i < k; i++) {
         pn_graph_free(s[i]);
@@ -294,6 +295,11 @@ static void for_parts(const char *model, const struct pn_graph *g, int k, part_w
     pn_obf_partition_free(&p);
     pn_prg_free(&prg);
   }
+}
+
+static void for_parts(const char *model, const struct pn_graph *g, int k, part_want want, part_visit visit,
+                      void *arg) {
+  for_parts_m(model, g, g_ngram, k, want, visit, arg);
 }
 
 struct mix {
@@ -451,6 +457,7 @@ static void test_sentinels_two_reads(void **state) {
 ** one (MaxPool pads of zero, Flatten's axis); now none. */
 struct dialect_count {
   long nodes, missing, extra, order, reshapes, spelled;
+  const struct pn_graph *model; /* for operators (and Reshapes) the part lacks */
 };
 
 /* Whether the attributes node a shares with node b come in b's order. */
@@ -471,37 +478,54 @@ static const struct pn_tensor *reshape_const(const struct pn_graph *g, const str
   return t && t->dtype == PN_DT_INT64 && pn_tensor_numel(t) > 0 ? t : NULL;
 }
 
+static bool has_op(const struct pn_graph *g, const char *op) {
+  for (int v = 0; g && v < g->n_nodes; v++)
+    if (!strcmp(g->nodes[v]->op_type, op)) return true;
+  return false;
+}
+
+/* Whether every Reshape of g with a constant shape starts it with 0; *n: how many there are. */
+static bool reshapes_zero(const struct pn_graph *g, int *n) {
+  bool zero = true;
+  *n = 0;
+  for (int v = 0; g && v < g->n_nodes; v++) {
+    const struct pn_tensor *t = strcmp(g->nodes[v]->op_type, "Reshape") ? NULL : reshape_const(g, g->nodes[v]);
+    if (!t) continue;
+    (*n)++;
+    zero &= ((const int64_t *)t->data)[0] == 0;
+  }
+  return zero;
+}
+
+/* Each generated node against the real nodes of its operator: the part's, or the model's where the
+** part has none (what an exporter writes for the operator anywhere in the model). */
 static void dialect_visit(const struct pn_graph *pg, struct pn_graph *const *s, int k,
                           const struct pn_obf_sentinel_report *rep, struct pn_prg *prg, void *arg) {
   struct dialect_count *c = arg;
   struct pn_ctx ctx = {0};
   (void)k;
   (void)prg;
-  bool zero = true; /* every real Reshape writes its first dim as 0 */
-  int nres = 0;
-  for (int v = 0; v < pg->n_nodes; v++) {
-    const struct pn_tensor *t = strcmp(pg->nodes[v]->op_type, "Reshape") ? NULL : reshape_const(pg, pg->nodes[v]);
-    if (!t) continue;
-    nres++;
-    zero &= ((const int64_t *)t->data)[0] == 0;
-  }
+  int nres;
+  bool zero = reshapes_zero(pg, &nres); /* every real Reshape writes its first dim as 0 */
+  if (!nres) zero = reshapes_zero(c->model, &nres);
   for (int i = 0; i < rep->generated; i++) {
     assert_int_equal(pn_graph_infer_shapes(&ctx, s[i]), PN_OK);
     for (int v = 0; v < s[i]->n_nodes; v++) {
       const struct pn_node *nd = s[i]->nodes[v];
+      const struct pn_graph *ref = has_op(pg, nd->op_type) ? pg : has_op(c->model, nd->op_type) ? c->model : NULL;
       int nreal = 0;
       bool miss = false;
-      for (int a = 0; a < pg->n_nodes; a++) {
-        const struct pn_node *r = pg->nodes[a];
+      for (int a = 0; ref && a < ref->n_nodes; a++) {
+        const struct pn_node *r = ref->nodes[a];
         if (strcmp(r->op_type, nd->op_type)) continue;
         nreal++;
         for (int q = 0; q < r->n_attr && !miss; q++) {
           bool all = true; /* carried by every real node of the operator */
-          for (int b = 0; b < pg->n_nodes && all; b++)
-            if (!strcmp(pg->nodes[b]->op_type, nd->op_type)) all = pn_node_attr(pg->nodes[b], r->attr[q].name) != NULL;
+          for (int b = 0; b < ref->n_nodes && all; b++)
+            if (!strcmp(ref->nodes[b]->op_type, nd->op_type)) all = pn_node_attr(ref->nodes[b], r->attr[q].name) != NULL;
           if (all && !pn_node_attr(nd, r->attr[q].name)) {
             miss = true;
-            printf("# %s without %s\n", nd->op_type, r->attr[q].name);
+            printf("# %s without %s%s\n", nd->op_type, r->attr[q].name, ref == pg ? "" : " (the model's)");
           }
         }
       }
@@ -509,20 +533,20 @@ static void dialect_visit(const struct pn_graph *pg, struct pn_graph *const *s, 
       bool more = false;
       for (int q = 0; q < nd->n_attr && nreal && !more; q++) {
         bool any = false;
-        for (int b = 0; b < pg->n_nodes && !any; b++)
-          any = !strcmp(pg->nodes[b]->op_type, nd->op_type) && pn_node_attr(pg->nodes[b], nd->attr[q].name);
+        for (int b = 0; b < ref->n_nodes && !any; b++)
+          any = !strcmp(ref->nodes[b]->op_type, nd->op_type) && pn_node_attr(ref->nodes[b], nd->attr[q].name);
         if (!any) {
           more = true;
-          printf("# %s with %s\n", nd->op_type, nd->attr[q].name);
+          printf("# %s with %s%s\n", nd->op_type, nd->attr[q].name, ref == pg ? "" : " (the model's)");
         }
       }
       /* in the order every real node of the operator writes them, when they agree on one */
       bool agree = nreal > 0, ordered = true;
-      for (int a = 0, first = -1; a < pg->n_nodes; a++) {
-        if (strcmp(pg->nodes[a]->op_type, nd->op_type)) continue;
+      for (int a = 0, first = -1; ref && a < ref->n_nodes; a++) {
+        if (strcmp(ref->nodes[a]->op_type, nd->op_type)) continue;
         if (first < 0) first = a;
-        else agree &= same_order(pg->nodes[a], pg->nodes[first]) && same_order(pg->nodes[first], pg->nodes[a]);
-        ordered &= same_order(nd, pg->nodes[a]);
+        else agree &= same_order(ref->nodes[a], ref->nodes[first]) && same_order(ref->nodes[first], ref->nodes[a]);
+        ordered &= same_order(nd, ref->nodes[a]);
       }
       c->nodes += nreal > 0;
       c->missing += miss;
@@ -540,10 +564,11 @@ static void dialect_visit(const struct pn_graph *pg, struct pn_graph *const *s, 
 
 static void test_sentinels_dialect(void **state) {
   (void)state;
-  /* the zoo writes optional attributes out; privnn's own models (models/) leave defaults unwritten */
-  static const char *const models[] = {"densenet121", "shufflenet_v2", "bert", "models/vgg-s", "models/resnet-s"};
+  /* the zoo writes optional attributes out (googlenet's pools round up: ceil_mode); privnn's own models
+  ** (models/) leave defaults unwritten */
+  static const char *const models[] = {"densenet121", "shufflenet_v2", "googlenet", "bert", "models/vgg-s", "models/resnet-s"};
   struct dialect_count all = {0};
-  for (int m = 0; m < 5; m++) {
+  for (int m = 0; m < 6; m++) {
     struct pn_ctx ctx = {0};
     struct pn_graph *g = NULL;
     char path[512];
@@ -551,8 +576,12 @@ static void test_sentinels_dialect(void **state) {
     if (strncmp(models[m], "models/", 7) ? pn_obf_zoo_model(&ctx, models[m], true, &g)
                                          : pn_onnx_load_file(&ctx, path, &g) || pn_obf_prepare(&ctx, g))
       fail_msg("%s: %s", models[m], pn_errmsg(&ctx));
-    struct dialect_count c = {0};
-    for_parts(models[m], g, 6, NULL, dialect_visit, &c);
+    /* with split's corpus, which carries the model's dialect for operators a part lacks */
+    struct pn_obf_ngram *gen = NULL;
+    if (pn_obf_ngram_for_model(&ctx, g_ngram, g, &gen)) fail_msg("%s: %s", models[m], pn_errmsg(&ctx));
+    struct dialect_count c = {.model = g};
+    for_parts_m(models[m], g, gen, 6, NULL, dialect_visit, &c);
+    pn_obf_ngram_free(gen);
     printf("%s: of %ld sentinel nodes, %ld lack an attribute their operator's real nodes all carry, %ld carry one "
            "none of them does, %ld write them in another order; %ld of %ld Reshapes keeping their first dim spell it "
            "where the real ones write 0\n",
