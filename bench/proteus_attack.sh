@@ -38,7 +38,7 @@ models_opt=()
 csv=$out/proteus-attack.csv
 tmp=$(mktemp "$out/.attack.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
-echo "model,seed,k,parts,sentinel_copies,sentinel_twins,distinct_structures,specificity,auc,log10_candidates,log10_candidates_files,ngram_spec,ngram_auc,clf_spec,clf_auc,medoid_spec,medoid_auc,neighbour_spec,neighbour_auc,null_auc_q95,null_auc_p,null_auc_above_0_65,null_files_at_32,strongest,real_parts,ngram_as_scored,clf_as_scored,medoid_as_scored,neighbour_as_scored,seconds" > "$tmp"
+echo "model,seed,k,parts,sentinel_copies,sentinel_twins,distinct_structures,specificity,auc,log10_candidates,log10_candidates_files,ngram_spec,ngram_auc,clf_spec,clf_auc,medoid_spec,medoid_auc,neighbour_spec,neighbour_auc,null_auc_q95,null_auc_p,null_auc_above_0_65,null_files_at_32,strongest,real_parts,ngram_as_scored,clf_as_scored,medoid_as_scored,neighbour_as_scored,dialect_spec,dialect_auc,dialect_as_scored,seconds" > "$tmp"
 for s in $SEEDS; do
   t0=$(date +%s.%N)
   "$bin" obf attack -k "$K" --seed "$s" "${models_opt[@]}" --ngram "$root/data/obf/ngram-corpus.json" \
@@ -62,7 +62,9 @@ for m in r["models"]:
         "%.4f" % m["null"]["auc_q95"], "%.4f" % m["null"]["auc_p_value"], "%.4f" % m["null"]["auc_above_0_65"],
         "%.4f" % m["null"]["log10_candidates_files_at_least_32"], m["strongest"], m["real_parts"],
         "%.4f" % m["ngram"]["auc_as_scored"], "%.4f" % m["classifier"]["auc_as_scored"],
-        "%.4f" % m["medoid"]["auc_as_scored"], "%.4f" % m["neighbour"]["auc_as_scored"], sys.argv[3]]))
+        "%.4f" % m["medoid"]["auc_as_scored"], "%.4f" % m["neighbour"]["auc_as_scored"],
+        "%.4f" % m["dialect"]["specificity"], "%.4f" % m["dialect"]["auc"], "%.4f" % m["dialect"]["auc_as_scored"],
+        sys.argv[3]]))
 EOF
 done
 mv "$tmp" "$csv"
