@@ -68,9 +68,8 @@ static int file_ways(struct pn_ctx *ctx, const struct pn_graph *g, struct way **
     uint64_t op = str_hash(str_hash(PN_FNV1A_OFFSET, nd->domain ? nd->domain : ""), nd->op_type), how = PN_FNV1A_OFFSET;
     for (int a = 0; a < nd->n_attr; a++) how = str_hash(how, nd->attr[a].name);
     w[m++] = (struct way){op, how};
-    const struct pn_tensor *t = !strcmp(nd->op_type, "Reshape") && nd->n_in > 1 ? pn_graph_find_init(g, nd->in[1]) : NULL;
-    if (t && t->dtype == PN_DT_INT64 && t->data && pn_tensor_numel(t) > 0)
-      w[m++] = (struct way){str_hash(PN_FNV1A_OFFSET, "Reshape:0"), ((const int64_t *)t->data)[0] == 0};
+    int z = strcmp(nd->op_type, "Reshape") ? -1 : pn_obf_reshape_zero(g, nd);
+    if (z >= 0) w[m++] = (struct way){str_hash(PN_FNV1A_OFFSET, "Reshape:0"), (uint64_t)z};
   }
   qsort(w, (size_t)m, sizeof *w, cmp_way);
   int q = 0;

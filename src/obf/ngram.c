@@ -15,7 +15,6 @@
 #include "graph/zoo.h"
 #include "obf/obf.h"
 #include "obf/obf_ngram.h"
-#include "util/arena.h"
 #include "util/report.h"
 #include "util/status.h"
 #include "util/strmap.h"
@@ -374,8 +373,7 @@ int pn_obf_ngram_from_zoo(struct pn_ctx *ctx, const char *exclude_family, struct
   return rc;
 }
 
-/* Whether a Reshape node of g reads a constant shape starting with 0 (-1: no constant shape). */
-static int reshape_zero(const struct pn_graph *g, const struct pn_node *n) {
+int pn_obf_reshape_zero(const struct pn_graph *g, const struct pn_node *n) {
   const struct pn_tensor *t = n->n_in > 1 ? pn_graph_find_init(g, n->in[1]) : NULL;
   if (!t || t->dtype != PN_DT_INT64 || !t->data || pn_tensor_numel(t) < 1) return -1;
   return ((const int64_t *)t->data)[0] == 0;
@@ -390,7 +388,7 @@ static bool same_way(const struct pn_graph *ga, const struct pn_node *a, const s
     return false;
   for (int i = 0; i < a->n_attr; i++)
     if (strcmp(a->attr[i].name, b->attr[i].name)) return false;
-  return strcmp(a->op_type, "Reshape") || reshape_zero(ga, a) == reshape_zero(gb, b);
+  return strcmp(a->op_type, "Reshape") || pn_obf_reshape_zero(ga, a) == pn_obf_reshape_zero(gb, b);
 }
 
 /* The model's dialect, for the sentinels of a part that lacks an operator they generate (a MaxPool in
@@ -405,25 +403,11 @@ static int model_style(struct pn_ctx *ctx, const struct pn_graph *model, struct 
     bool seen = false;
     for (int j = 0; j < d->n_nodes && !seen; j++) seen = same_way(model, s, d, d->nodes[j]);
     if (seen) continue;
-    struct pn_node *n = pn_graph_add_node(d, s->op_type, "", s->n_in, s->in, s->n_out, s->out);
-    if (!n) {
+    if (!pn_obf_copy_node(d, s, "", NULL, NULL, false)) {
       rc = PN_ERR_NOMEM;
       break;
     }
-    if (s->domain && s->domain[0] && !(n->domain = pn_arena_strdup(d->arena, s->domain))) rc = PN_ERR_NOMEM;
-    for (int a = 0; a < s->n_attr && !rc; a++) {
-      const struct pn_attr *x = &s->attr[a];
-      switch (x->type) {
-      case PN_ATTR_INT: rc = pn_node_set_int(d, n, x->name, x->i); break;
-      case PN_ATTR_FLOAT: rc = pn_node_set_float(d, n, x->name, x->f); break;
-      case PN_ATTR_STRING: rc = pn_node_set_string(d, n, x->name, x->s); break;
-      case PN_ATTR_INTS: rc = pn_node_set_ints(d, n, x->name, x->n, x->ints); break;
-      case PN_ATTR_FLOATS: rc = pn_node_set_floats(d, n, x->name, x->n, x->floats); break;
-      case PN_ATTR_TENSOR: rc = pn_node_set_tensor(d, n, x->name, x->t); break;
-      default: break; /* not a convention the generator takes */
-      }
-    }
-    bool shape = !strcmp(s->op_type, "Reshape") && reshape_zero(model, s) >= 0;
+    bool shape = !strcmp(s->op_type, "Reshape") && pn_obf_reshape_zero(model, s) >= 0;
     const struct pn_tensor *t = shape ? pn_graph_find_init(model, s->in[1]) : NULL;
     if (!rc && t && !pn_graph_find_init(d, s->in[1]) && !pn_graph_add_init(d, t, s->in[1])) rc = PN_ERR_NOMEM;
   }

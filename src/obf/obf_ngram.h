@@ -19,6 +19,14 @@ struct pn_obf_ngram;
 ** e.g. after shape inference); false when either is unknown. */
 bool pn_obf_node_reshapes(const struct pn_graph *g, const struct pn_node *n);
 
+/* Copy node s into d, attributes and domain included, with value names passed through rename (NULL =
+** keep) and node name nm; its doc too when keep_doc. NULL when out of memory. */
+struct pn_node *pn_obf_copy_node(struct pn_graph *d, const struct pn_node *s, const char *nm,
+                                 const char *(*rename)(void *, const char *), void *user, bool keep_doc);
+/* Whether Reshape node n of g reads a constant int64 shape starting with 0: 1, or not: 0; -1 when its
+** shape is not such a constant. */
+int pn_obf_reshape_zero(const struct pn_graph *g, const struct pn_node *n);
+
 /* The n-gram token of a node: op type, kernel size for Conv/pools, "g" when grouped. */
 void pn_obf_node_token(const struct pn_node *n, char *buf, size_t len);
 

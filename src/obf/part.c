@@ -28,10 +28,8 @@ static bool is_output(const struct pn_graph *g, const char *name) {
   return false;
 }
 
-/* Copy node s into d with value names passed through rename (NULL = keep), node name nm. */
-static struct pn_node *copy_node(struct pn_graph *d, const struct pn_node *s, const char *nm,
-                                 const char *(*rename)(void *, const char *), void *user,
-                                 bool keep_doc) {
+struct pn_node *pn_obf_copy_node(struct pn_graph *d, const struct pn_node *s, const char *nm,
+                                 const char *(*rename)(void *, const char *), void *user, bool keep_doc) {
   const char **in = pn_arena_alloc(d->arena, ((size_t)s->n_in + 1) * sizeof *in);
   const char **out = pn_arena_alloc(d->arena, ((size_t)s->n_out + 1) * sizeof *out);
   if (!in || !out) return NULL;
@@ -125,7 +123,7 @@ static int extract(struct pn_ctx *ctx, const struct pn_graph *g, const struct pn
       }
       if (!add_typed(d, true, v, vi)) goto oom;
     }
-    if (!copy_node(d, s, s->name, NULL, NULL, true)) goto oom;
+    if (!pn_obf_copy_node(d, s, s->name, NULL, NULL, true)) goto oom;
     for (int k = 0; k < s->n_out; k++)
       if (s->out[k][0] && pn_strmap_put(&produced, s->out[k], 1)) goto oom;
   }
@@ -331,7 +329,7 @@ int pn_obf_anonymize_deferred(struct pn_ctx *ctx, const struct pn_graph *part, c
   if ((rc = pn_obf_topo_order(ctx, part, prg, order))) goto fail;
   for (int i = 0; i < n; i++) {
     const char *nm = fresh(&an, 'n');
-    if (!nm || !copy_node(d, part->nodes[order[i]], nm, anon_name, &an, false) || an.oom) goto oom;
+    if (!nm || !pn_obf_copy_node(d, part->nodes[order[i]], nm, anon_name, &an, false) || an.oom) goto oom;
   }
   /* runtime inputs, outputs and initializers, each in a random order */
   int n_rt = 0;
@@ -519,7 +517,7 @@ static int join_one(struct pn_ctx *ctx, struct pn_graph *d, const struct pn_grap
     /* an optimizer may leave nodes unnamed (ORT did in MobileNetV3's parts): number them */
     const char *nm = s->name && *s->name ? pn_arena_printf(d->arena, "obf%d/%s", part, s->name)
                                          : pn_arena_printf(d->arena, "obf%d/#%d", part, i);
-    if (!nm || !copy_node(d, s, nm, join_name, &r, false)) goto oom;
+    if (!nm || !pn_obf_copy_node(d, s, nm, join_name, &r, false)) goto oom;
   }
   for (int i = 0; i < g->n_inits; i++) {
     const struct pn_tensor *t = g->inits[i];

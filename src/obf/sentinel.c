@@ -752,12 +752,9 @@ static bool perm_maps(const struct pn_attr *a, const struct shape *s, const stru
 static int zero_in(const struct pn_graph *style) {
   int any = -1;
   for (int v = 0; style && v < style->n_nodes; v++) {
-    const struct pn_node *nd = style->nodes[v];
-    if (strcmp(nd->op_type, "Reshape") || nd->n_in < 2) continue;
-    const struct pn_tensor *sh = pn_graph_find_init(style, nd->in[1]);
-    if (!sh || sh->dtype != PN_DT_INT64 || pn_tensor_numel(sh) < 1) continue;
-    if (((const int64_t *)sh->data)[0] == 0) return 1;
-    any = 0;
+    int z = strcmp(style->nodes[v]->op_type, "Reshape") ? -1 : pn_obf_reshape_zero(style, style->nodes[v]);
+    if (z > 0) return 1;
+    if (z == 0) any = 0;
   }
   return any;
 }
@@ -995,8 +992,8 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
     /* where the model's pools round up (torchvision's googlenet: 3x3, stride 2, no padding, ceil_mode),
     ** so do the sentinels', with the padding that reaches t rounding up (none on even sizes): without
     ** it 183 of googlenet's 228 sentinel MaxPools (seed 1) lacked the ceil_mode every real one has */
-    bool up = false;
-    for (int64_t q = p; c->kind == K_POOL && rounds_up(g, c->op) && q >= 0 && !up; q = q ? 0 : -1) {
+    bool up = false, round = c->kind == K_POOL && rounds_up(g, c->op);
+    for (int64_t q = p; round && q >= 0 && !up; q = q ? 0 : -1) {
       up = true;
       for (int i = 2; i < 4 && up; i++) /* ceil((in + 2q - k) / stride) + 1 */
         up = s->d[i] + 2 * q >= c->k && (s->d[i] + 2 * q - c->k + c->stride - 1) / c->stride + 1 == t->d[i];
