@@ -17,8 +17,12 @@
 **    slot (defaults otherwise), the spread scaled by fan-in and a mean that is sampling noise by
 **    sd / sqrt(n), so weight statistics do not give sentinels away; grouped Convs take the real
 **    part's group count.
+** 5. Widths: the channels that only channel-wise operators carry between a weight operator and the
+**    next are rescaled (sentinel_width.c, WIDTH_SD below), so that a candidate keeping the real
+**    part's operators and wiring is another width of it rather than its twin.
 ** Candidates must pass pn_graph_validate; the k closest to the real part's n-gram score and weight
-** volume are kept, at least one of them (PN_OBF_SENTINEL_DIFFER) with other operators than it. */
+** volume are kept, at least one of them (PN_OBF_SENTINEL_DIFFER) with other operators than it; where
+** twins of the real part remain, every other structure gets as many files (equalize). */
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
@@ -226,6 +230,8 @@ static const void *zeros_get(struct zeros *z, size_t n) {
   z->size = size;
   return p;
 }
+
+static const void *zeros_cb(void *z, size_t n) { return zeros_get(z, n); }
 
 static void zeros_free(struct zeros *z) {
   for (int i = 0; i < z->n; i++) free(z->blk[i]);
@@ -479,6 +485,29 @@ static int options_any(const struct gen *g, const char *prev, const struct shape
   return n;
 }
 
+/* The padding (the centred one, else none) with which a k x k pool of the given stride that rounds up
+** (ceil_mode 1) takes s to t: ceil((in + 2q - k) / stride) + 1 each spatial dim; -1 if neither does
+** (a 2 x 2 map to 1 x 1 with a 3 x 3 window). */
+static int64_t ceil_pad(const struct shape *s, const struct shape *t, int64_t k, int64_t stride) {
+  for (int64_t q = (k - 1) / 2; q >= 0; q = q ? 0 : -1) {
+    bool up = true;
+    for (int i = 2; i < 4 && up; i++)
+      up = s->d[i] + 2 * q >= k && (s->d[i] + 2 * q - k + stride - 1) / stride + 1 == t->d[i];
+    if (up) return q;
+  }
+  return -1;
+}
+
+static bool rounds_up(const struct gen *g, const char *op);
+
+/* A k x k pool of operator op (stride) offered from s to t: anywhere, but only where it can round up
+** in a model whose pools do (written without ceil_mode it is a pool no real one is like). */
+static int add_pool(const struct gen *g, struct choice *c, int n, const char *prev, enum pn_op op, int k, int stride,
+                    const struct shape *s, const struct shape *t) {
+  if (rounds_up(g, pn_op_name(op)) && ceil_pad(s, t, k, stride) < 0) return n;
+  return add_choice(c, n, g->m, prev, op, K_POOL, k, stride, 0);
+}
+
 static int options_std(const struct gen *g, const char *prev, const struct shape *s,
                        const struct shape *t, struct choice *c) {
   int n = 0;
@@ -501,8 +530,8 @@ static int options_std(const struct gen *g, const char *prev, const struct shape
         n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, 1);
         if (gq > 1) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 1, (int)gq);
       }
-      n = add_choice(c, n, m, prev, PN_OP_MAX_POOL, K_POOL, 3, 1, 0);
-      n = add_choice(c, n, m, prev, PN_OP_AVERAGE_POOL, K_POOL, 3, 1, 0);
+      n = add_pool(g, c, n, prev, PN_OP_MAX_POOL, 3, 1, s, t);
+      n = add_pool(g, c, n, prev, PN_OP_AVERAGE_POOL, 3, 1, s, t);
       /* a normalization prepare could not fold (DenseNet's after each Concat) */
       n = add_choice(c, n, m, prev, PN_OP_BATCH_NORM, K_BATCHNORM, 0, 0, 0);
     }
@@ -524,11 +553,11 @@ static int options_std(const struct gen *g, const char *prev, const struct shape
       for (int i = 0; i < 4; i++) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, ks[i], 2, 1);
       if (gq > 1) n = add_choice(c, n, m, prev, PN_OP_CONV, K_CONV, 3, 2, (int)gq);
       if (s->d[1] == t->d[1]) {
-        n = add_choice(c, n, m, prev, PN_OP_MAX_POOL, K_POOL, 3, 2, 0);
-        n = add_choice(c, n, m, prev, PN_OP_AVERAGE_POOL, K_POOL, 3, 2, 0);
+        n = add_pool(g, c, n, prev, PN_OP_MAX_POOL, 3, 2, s, t);
+        n = add_pool(g, c, n, prev, PN_OP_AVERAGE_POOL, 3, 2, s, t);
         if (s->d[2] % 2 == 0 && s->d[3] % 2 == 0) { /* 2x2 windows, no padding (VGG) */
-          n = add_choice(c, n, m, prev, PN_OP_MAX_POOL, K_POOL, 2, 2, 0);
-          n = add_choice(c, n, m, prev, PN_OP_AVERAGE_POOL, K_POOL, 2, 2, 0);
+          n = add_pool(g, c, n, prev, PN_OP_MAX_POOL, 2, 2, s, t);
+          n = add_pool(g, c, n, prev, PN_OP_AVERAGE_POOL, 2, 2, s, t);
         }
       }
     }
@@ -992,13 +1021,9 @@ static int build_node(struct gen *g, struct pn_graph *d, const struct choice *c,
     /* where the model's pools round up (torchvision's googlenet: 3x3, stride 2, no padding, ceil_mode),
     ** so do the sentinels', with the padding that reaches t rounding up (none on even sizes): without
     ** it 183 of googlenet's 228 sentinel MaxPools (seed 1) lacked the ceil_mode every real one has */
-    bool up = false, round = c->kind == K_POOL && rounds_up(g, c->op);
-    for (int64_t q = p; round && q >= 0 && !up; q = q ? 0 : -1) {
-      up = true;
-      for (int i = 2; i < 4 && up; i++) /* ceil((in + 2q - k) / stride) + 1 */
-        up = s->d[i] + 2 * q >= c->k && (s->d[i] + 2 * q - c->k + c->stride - 1) / c->stride + 1 == t->d[i];
-      if (up) p4[0] = p4[1] = p4[2] = p4[3] = q;
-    }
+    int64_t q = c->kind == K_POOL && rounds_up(g, c->op) ? ceil_pad(s, t, c->k, c->stride) : -1;
+    bool up = q >= 0;
+    if (up) p4[0] = p4[1] = p4[2] = p4[3] = q;
     rc = pn_node_set_ints(d, n, "kernel_shape", 2, k2);
     if (!rc) rc = pn_node_set_ints(d, n, "strides", 2, s2);
     if (!rc) rc = pn_node_set_ints(d, n, "pads", 4, p4);
@@ -1870,16 +1895,190 @@ static int concretize(const struct pn_graph *part, struct symbolic *sy, struct p
   return PN_OK;
 }
 
+/* A copy of sentinel g with data of its own where g has any (deferred weights stay NULL); drawn weights
+** (shuffle: with fill_apply's values, not deferred specs) are its values in another order, so that no
+** two files carry the same weights and each keeps its tensor's statistics. */
+static struct pn_graph *clone_own(const struct pn_graph *g, bool shuffle, struct pn_prg *prg) {
+  struct pn_graph *c = pn_graph_clone_shared(g);
+  for (int i = 0; c && i < c->n_inits; i++) {
+    struct pn_tensor *t = c->inits[i];
+    if (!t->data) continue;
+    size_t nb = pn_tensor_nbytes(t);
+    void *x = pn_arena_alloc(c->arena, nb ? nb : 1);
+    if (!x) {
+      pn_graph_free(c);
+      return NULL;
+    }
+    memcpy(x, t->data, nb);
+    t->data = x;
+    int64_t n = pn_tensor_numel(t);
+    if (!shuffle || t->dtype != PN_DT_FLOAT || n < 2) continue;
+    float *f = x;
+    for (int64_t j = n - 1; j > 0; j--) {
+      int64_t q = (int64_t)pn_prg_uniform(prg, (uint64_t)j + 1);
+      float v = f[j];
+      f[j] = f[q];
+      f[q] = v;
+    }
+  }
+  return c;
+}
+
+static int spec_copy(struct fill *d, const struct fill *s) {
+  memset(d, 0, sizeof *d);
+  for (int i = 0; i < s->n; i++)
+    if (fill_add(d, s->init[i], s->mean[i], s->sd[i], s->mode[i])) return PN_ERR_NOMEM;
+  return PN_OK;
+}
+
+/* Whether a has other operators than b (as multisets). */
+static bool differs(const struct pn_graph *a, const struct pn_graph *b) {
+  if (a->n_nodes != b->n_nodes) return true;
+  const char **x = malloc(((size_t)a->n_nodes + 1) * sizeof *x), **y = malloc(((size_t)b->n_nodes + 1) * sizeof *y);
+  bool d = true;
+  if (x && y) {
+    sorted_ops(a, x);
+    sorted_ops(b, y);
+    d = false;
+    for (int i = 0; i < a->n_nodes && !d; i++) d = strcmp(x[i], y[i]) != 0;
+  }
+  free(x);
+  free(y);
+  return d;
+}
+
+/* Structures as often as the real part's. A sentinel with the real part's structure (a twin: where no
+** width could change, see sentinel_width.c) hides its weights but pairs the real part with a file of
+** near-identical features, and the attack does not rank twins: with twins in a group and the other
+** structures once each, the file nearest another was the real one (the neighbour adversary's
+** "paired"). So when out[0..n) has a twin, the k files become m - 1 twins and S other structures of at
+** least m files each, m (S + 1) <= k + 1 with m = 2 where there are structures enough (bert, K = 20: one
+** twin and nine structures of two or three files, where there were ten twins and ten structures once
+** each): the first S structures in out's order, one of them with other operators than the real part
+** when any has (test_sentinels_differ); copies come with their specs (split) or their values shuffled. */
+static int equalize(struct pn_ctx *ctx, const struct pn_graph *part, struct pn_graph **out, int n, int k,
+                    struct fill *specs, struct pn_prg *prg) {
+  char *sig0 = pn_obf_structure_sig(part);
+  char **sig = calloc((size_t)n + 1, sizeof *sig);
+  int *cls = calloc((size_t)n + 1, sizeof *cls), *first = calloc((size_t)n + 1, sizeof *first);
+  struct pn_graph **nout = calloc((size_t)k + 1, sizeof *nout);
+  struct fill *nspec = specs ? calloc((size_t)k + 1, sizeof *nspec) : NULL;
+  bool *taken = calloc((size_t)n + 1, sizeof *taken);
+  int rc = PN_OK;
+  if (!sig0 || !sig || !cls || !first || !nout || (specs && !nspec) || !taken) {
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  int t = 0, ncls = 0;
+  for (int i = 0; i < n; i++) {
+    if (!(sig[i] = pn_obf_structure_sig(out[i]))) {
+      rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+      goto done;
+    }
+    if (!strcmp(sig[i], sig0)) {
+      cls[i] = -1;
+      t++;
+      continue;
+    }
+    int c = 0;
+    while (c < ncls && strcmp(sig[first[c]], sig[i])) c++;
+    if (c == ncls) first[ncls++] = i;
+    cls[i] = c;
+  }
+  if (t == 0 || ncls == 0 || n < k) goto done;
+  int S = (k + 1) / 2 - 1 < ncls ? (k + 1) / 2 - 1 : ncls;
+  if (S < 1) goto done;
+  int m = (k + 1) / (S + 1), twin0 = -1, have = 0;
+  int *use = calloc((size_t)S, sizeof *use);
+  if (!use) {
+    rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+    goto done;
+  }
+  for (int c = 0; c < S; c++) use[c] = c;
+  bool any = false;
+  for (int c = 0; c < S && !any; c++) any = differs(out[first[c]], part);
+  for (int c = S; c < ncls && !any; c++)
+    if (differs(out[first[c]], part)) {
+      use[S - 1] = c;
+      any = true;
+    }
+  for (int i = 0; i < n && twin0 < 0; i++)
+    if (cls[i] < 0) twin0 = i;
+  while (have < k) {
+    /* the twins, then the S structures in turn */
+    bool twin = have < m - 1;
+    int c = twin ? -1 : use[(have - (m - 1)) % S], j = -1;
+    for (int i = 0; i < n && j < 0; i++)
+      if (cls[i] == c && !taken[i]) j = i;
+    if (j >= 0) {
+      nout[have] = out[j];
+      if (specs) nspec[have] = specs[j];
+      taken[j] = true;
+    } else {
+      int src = twin ? twin0 : first[c];
+      if (!(nout[have] = clone_own(out[src], !specs, prg)) || (specs && spec_copy(&nspec[have], &specs[src]))) {
+        if (specs && nout[have]) fill_free(&nspec[have]);
+        pn_graph_free(nout[have]);
+        nout[have] = NULL;
+        free(use);
+        rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+        goto undo;
+      }
+    }
+    have++;
+  }
+  free(use);
+  for (int i = 0; i < n; i++)
+    if (!taken[i]) {
+      pn_graph_free(out[i]);
+      if (specs) fill_free(&specs[i]);
+    }
+  for (int i = 0; i < k; i++) {
+    out[i] = nout[i];
+    if (specs) specs[i] = nspec[i];
+  }
+  goto done;
+undo:
+  /* the clones made so far go; out and specs stay as they were */
+  for (int i = 0; i < have; i++) {
+    bool orig = false;
+    for (int q = 0; q < n && !orig; q++) orig = nout[i] == out[q];
+    if (!orig) {
+      pn_graph_free(nout[i]);
+      if (specs) fill_free(&nspec[i]);
+    }
+  }
+done:
+  if (sig)
+    for (int i = 0; i < n; i++) free(sig[i]);
+  free(sig);
+  free(sig0);
+  free(cls);
+  free(first);
+  free(nout);
+  free(nspec);
+  free(taken);
+  return rc;
+}
+
+/* Sentinels' inner widths (sentinel_width.c) are the real part's times exp(e0 + e), e0 drawn once per
+** part and e per candidate, both normal with sd WIDTH_SD: the real part's widths are then one more draw
+** around the same centre (exp(e0) times them) rather than the centre of its sentinels' (which every
+** distance-based adversary would find). At 0.35 a width moves by a factor of 0.6-1.6 at one sd. */
+#define WIDTH_SD 0.35
+
 /* Up to k sentinels generated from part (concrete shapes; sy: its symbolic dims) into out[0..*made),
 ** the k closest to the real part's n-gram score of per * k valid candidates; fewer when too few
 ** candidates pass (g->why counts why). Candidates with exactly the operators of
 ** avoid (the real part; NULL: none) are kept only when too few others pass: a sentinel repeating
 ** the real part's operators hides its weights but not its structure, and several such in a group
-** would make the real part's opcode histogram the one its group has most often. */
+** would make the real part's opcode histogram the one its group has most often. Unless wlog is NAN
+** (a sibling), each candidate's inner widths are rescaled by exp(wlog + WIDTH_SD N(0, 1)) after it is
+** scored (its realism and weight volume are its structure's, whatever its widths). */
 static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const struct symbolic *sy,
                           const struct pn_obf_ngram *m, int k, int per, int max_muts, struct pn_prg *prg,
                           const struct pn_graph *avoid, struct pn_graph **out, int *made, int why[R_COUNT],
-                          struct fill *defer /* [k] or NULL: see fill_apply */) {
+                          struct fill *defer /* [k] or NULL: see fill_apply */, double wlog) {
   for (int i = 0; i < k; i++) out[i] = NULL;
   *made = 0;
   if (k <= 0) return PN_OK;
@@ -1989,6 +2188,19 @@ static int sentinels_from(struct pn_ctx *ctx, const struct pn_graph *part, const
     ** size of its real part is both a give-away and four times the bytes to write) */
     sc = -fabs(sc - target) - fabs(log((weight_volume(c) + 1) / (vol0 + 1)));
     sc -= EXTREME_COST * extreme_mismatch(xreal, nxreal, xcand, extreme_sizes(c, &g.fill, xcand, EXTREME_MAX));
+    if (!isnan(wlog)) {
+      int wr = pn_swidth_apply(c, &g.fill, exp(wlog + WIDTH_SD * pn_prg_normal(prg)), zeros_cb, &g.zeros);
+      if (wr == -1) {
+        pn_graph_free(c);
+        rc = pn_err(ctx, PN_ERR_NOMEM, "out of memory");
+        goto out;
+      }
+      if (wr == -2) {
+        pn_graph_free(c);
+        g.why[R_INVALID]++;
+        continue;
+      }
+    }
     valid++;
     /* the best k of each kind: differing from the real part's operators (pool 0), repeating them (1) */
     int kind = avoid && c->n_nodes <= 2 * cap && same_ops(c, avoid_ops, avoid->n_nodes, scratch);
@@ -2085,9 +2297,12 @@ out:
 ** typical: bert, K = 20, seed 1, 3 per sentinel: no candidate above it in 46 of the 50 pools, at most
 ** 2 of 30 in the others), so "closest" means "most typical", and a larger pool brings the sentinels
 ** nearer the real part's realism, whose gap was the adversaries' strongest input (3 and 3 before;
-** six-seed attack figures in docs/proteus.md, issue 17). */
+** six-seed attack figures in docs/proteus.md, issue 17). 12 per sentinel since stop 46: with twins
+** gone or paired (equalize) the classifier reading that gap is the strongest adversary; 6 -> 12, the
+** table's command, seeds 1-6: cells with p < 0.05 20 -> 16 of 72, bert's mean AUC 0.641 -> 0.583 (cells
+** with AUC <= 0.65 58 -> 57), and the gap test_sentinels_realism bounds 0.176 -> 0.118 at its seed. */
 #define SIBLING_CANDIDATES 12
-#define SENTINEL_CANDIDATES 6
+#define SENTINEL_CANDIDATES 12
 static int sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const struct pn_obf_ngram *m,
                      int k, struct pn_prg *prg, struct pn_graph **out, struct pn_obf_sentinel_report *rep,
                      struct fill *specs) {
@@ -2114,17 +2329,18 @@ static int sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
     return pn_err(ctx, rc, "out of memory");
   }
   int nsib = k >= SIBLINGS_MIN_K ? SIBLINGS : 1;
+  double wlog = WIDTH_SD * pn_prg_normal(prg); /* the part's e0 */
   for (int si = 0; si < nsib && cpart && !rc; si++) {
     int ki = k * (si + 1) / nsib - k * si / nsib; /* sibling si's share of the k */
     /* the sibling's weights are drawn: its mutants borrow their statistics */
-    if (!(rc = sentinels_from(ctx, cpart, &sy, m, 1, SIBLING_CANDIDATES, muts, prg, NULL, &sib, &made, why, NULL)) && sib) {
+    if (!(rc = sentinels_from(ctx, cpart, &sy, m, 1, SIBLING_CANDIDATES, muts, prg, NULL, &sib, &made, why, NULL, NAN)) && sib) {
       rc = concretize(sib, &sy2, &csib);
       if (rc == PN_ERR_UNSUPPORTED) rc = PN_OK;
       else if (rc) rc = pn_err(ctx, rc, "out of memory");
       if (!rc && csib) {
         sy2.decl = part;
         rc = sentinels_from(ctx, csib, &sy2, m, ki, SENTINEL_CANDIDATES, muts, prg, cpart, out + r.generated, &made, why,
-                            specs ? specs + r.generated : NULL);
+                            specs ? specs + r.generated : NULL, wlog);
         r.generated += made;
       }
     }
@@ -2134,9 +2350,10 @@ static int sentinels(struct pn_ctx *ctx, const struct pn_graph *part, const stru
   }
   if (!rc && cpart && r.generated < k) {
     rc = sentinels_from(ctx, cpart, &sy, m, k - r.generated, SENTINEL_CANDIDATES, muts, prg, cpart, out + r.generated, &made, why,
-                        specs ? specs + r.generated : NULL);
+                        specs ? specs + r.generated : NULL, wlog);
     r.generated += made;
   }
+  if (!rc && cpart && r.generated == k) rc = equalize(ctx, part, out, k, k, specs, prg);
   /* a copy's weights are only read (for its decoys' statistics): split's (specs) share the real
   ** part's, which outlive them; a deep copy each cost xlm's token-embedding part 20 copies of its
   ** ~250 MB (split at K = 20: 8.3 GB peak, 3.1 GB with shared weights) */

@@ -41,4 +41,14 @@ void pn_stopo_features(const struct topo *t, double f[3]);
 /* The real part's DAG as a topo (nodes in the part's order, at most lim() predecessors kept). */
 int pn_stopo_from_part(const struct pn_graph *p, struct topo *t);
 
+struct pn_obf_wspec;
+/* Rescale d's inner widths (sentinel_width.c): every width set (the channels of values only
+** channel-wise operators pass on, from the weight operators that produce them to those that contract
+** them) takes the width round(c * factor) on a grid, other than c; its weights and per-channel
+** constants are resized (their data pointed at zeros(zctx, bytes)) and their specs in fill follow
+** (a contracted weight's spread its new fan-in). d's shapes must infer. Returns the number of sets
+** resized, -1 when out of memory, -2 when d no longer validates. */
+int pn_swidth_apply(struct pn_graph *d, struct pn_obf_wspec *fill, double factor,
+                    const void *(*zeros)(void *zctx, size_t n), void *zctx);
+
 #endif

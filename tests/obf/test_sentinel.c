@@ -666,10 +666,13 @@ static void test_sentinels_mask(void **state) {
 ** the real part under the operator n-gram statistics (mutation makes a part less typical), so the
 ** sentinels kept are the most typical of a pool, and the pool's size sets how far below the real part
 ** they sit (an adversary's n-gram ranker and classifier read that gap). Over BERT's 25 parts at
-** K = 20 the sentinels' mean score is within GAP_MAX of the real part's on average (3 candidates per
-** sibling and per sentinel, the generator before: 0.155-0.218 over PN_TEST_SEED 1-5 and 777; 12 and
-** 6: 0.015-0.034), every fifth sentinel checked valid and runnable. */
-#define GAP_MAX 0.08
+** K = 20 the mean score of the sentinels other than twins (a twin scores as its real part, and the
+** attack does not rank it) is within GAP_MAX of the real part's on average, every fifth sentinel
+** checked valid and runnable. Until stop 46 the mean took the twins in, and the bound was 0.08
+** (measured 0.015-0.034 with 12 candidates per sibling and 6 per sentinel): over the sentinels the
+** adversaries rank, that generator sat 0.068-0.172 below (PN_TEST_SEED 1-5 and 777, 0.172 at 777);
+** with 12 per sentinel 0.027-0.118. */
+#define GAP_MAX 0.13
 static void test_sentinels_realism(void **state) {
   struct pn_ctx ctx = {0};
   struct pn_prg prg;
@@ -689,24 +692,35 @@ static void test_sentinels_realism(void **state) {
     assert_int_equal(pn_obf_extract(&ctx, g, &p, part, &pg), PN_OK);
     if (pn_obf_sentinels(&ctx, pg, m, K, &prg, s, &rep)) fail_msg("bert part %d: %s", part, pn_errmsg(&ctx));
     double real, sum = 0;
+    int nt = 0;
+    char *rsig = pn_obf_structure_sig(pg);
+    assert_non_null(rsig);
     assert_int_equal(pn_obf_ngram_score(&ctx, m, pg, &real), PN_OK);
     for (int i = 0; i < K; i++) {
       double sc;
       assert_int_equal(pn_obf_ngram_score(&ctx, m, s[i], &sc), PN_OK);
-      sum += sc;
+      char *sig = pn_obf_structure_sig(s[i]);
+      assert_non_null(sig);
+      if (strcmp(sig, rsig)) { /* a twin scores as the real part and is not ranked: not counted */
+        sum += sc;
+        nt++;
+      }
+      free(sig);
       if (i % 5 == 0) check_sentinel(pg, s[i], &prg);
       pn_graph_free(s[i]);
     }
-    if (rep.generated == K) { /* part 0 reads token ids: copies */
-      double d = real - sum / K;
+    if (rep.generated == K && nt) { /* part 0 reads token ids: copies */
+      double d = real - sum / nt;
       gap += d;
       if (d > worst) worst = d;
       parts++;
     }
+    free(rsig);
     pn_graph_free(pg);
   }
   gap /= parts > 0 ? parts : 1;
-  printf("bert, K = %d, seed %llu: %d parts, sentinels' n-gram score below the real part's by %.3f on average, "
+  printf("bert, K = %d, seed %llu: %d parts, sentinels' (other than twins) n-gram score below the real part's by "
+         "%.3f on average, "
          "%.3f at most\n", K, (unsigned long long)g_seed, parts, gap, worst);
   assert_true(parts >= 20);
   assert_true(gap < GAP_MAX);
@@ -856,6 +870,54 @@ static void test_sentinels_grouped(void **state) {
   pn_graph_free(g);
 }
 
+/* Structures as often as the real part's (sentinel.c, equalize): in a part whose sentinels include
+** twins of the real part (its structure, other weights), no other structure has fewer files than the
+** real part's (1 + twins), so the file nearest another of its group is no longer the real one
+** (bert, K = 20 at the attack's sizes: 10 twins a part and singletons before). */
+struct mult {
+  int parts, with_twins, short_parts;
+};
+
+static void mult_visit(const struct pn_graph *pg, struct pn_graph *const *s, int k,
+                       const struct pn_obf_sentinel_report *rep, struct pn_prg *prg, void *arg) {
+  struct mult *x = arg;
+  (void)k;
+  (void)prg;
+  char *r = pn_obf_structure_sig(pg), *sig[32] = {0};
+  assert_non_null(r);
+  int n = rep->generated, twins = 0;
+  for (int i = 0; i < n; i++) {
+    assert_non_null(sig[i] = pn_obf_structure_sig(s[i]));
+    twins += !strcmp(sig[i], r);
+  }
+  bool short_ = false;
+  for (int i = 0; i < n && twins; i++) {
+    if (!strcmp(sig[i], r)) continue;
+    int c = 0;
+    for (int j = 0; j < n; j++) c += !strcmp(sig[j], sig[i]);
+    short_ |= c < 1 + twins;
+  }
+  x->parts++;
+  x->with_twins += twins > 0;
+  x->short_parts += short_;
+  for (int i = 0; i < n; i++) free(sig[i]);
+  free(r);
+}
+
+static void test_sentinels_multiplicity(void **state) {
+  (void)state;
+  struct pn_ctx ctx = {0};
+  struct pn_graph *g = NULL;
+  if (pn_obf_zoo_model(&ctx, "bert", true, &g)) fail_msg("bert: %s", pn_errmsg(&ctx));
+  struct mult x = {0};
+  for_parts("bert", g, 12, NULL, mult_visit, &x);
+  printf("bert, K = 12, seed %llu: %d parts, %d with twins of the real part, %d of them with a structure less "
+         "frequent than the real part's\n", (unsigned long long)g_seed, x.parts, x.with_twins, x.short_parts);
+  assert_true(x.with_twins > 0);
+  assert_int_equal(x.short_parts, 0);
+  pn_graph_free(g);
+}
+
 /* n-gram counts of a 4-node graph by hand: Conv3 -> Relu -> Add <- Conv1 (x feeds both convs). */
 static void test_ngram_counts(void **state) {
   struct pn_ctx ctx = {0};
@@ -924,6 +986,7 @@ int main(void) {
       cmocka_unit_test(test_sentinels_realism),
       cmocka_unit_test(test_sentinels_bias),
       cmocka_unit_test(test_sentinels_grouped),
+      cmocka_unit_test(test_sentinels_multiplicity),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   pn_obf_ngram_free(g_ngram);
