@@ -1933,14 +1933,11 @@ static int spec_copy(struct fill *d, const struct fill *s) {
 
 /* Whether a has other operators than b (as multisets). */
 static bool differs(const struct pn_graph *a, const struct pn_graph *b) {
-  if (a->n_nodes != b->n_nodes) return true;
   const char **x = malloc(((size_t)a->n_nodes + 1) * sizeof *x), **y = malloc(((size_t)b->n_nodes + 1) * sizeof *y);
   bool d = true;
   if (x && y) {
-    sorted_ops(a, x);
     sorted_ops(b, y);
-    d = false;
-    for (int i = 0; i < a->n_nodes && !d; i++) d = strcmp(x[i], y[i]) != 0;
+    d = !same_ops(a, y, b->n_nodes, x);
   }
   free(x);
   free(y);

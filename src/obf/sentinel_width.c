@@ -53,51 +53,55 @@ struct resize {
   bool contract;
 };
 
+/* The sets of one graph, found one after another: every value, resized tensor and regrouped Conv of
+** set s is tagged s; those of the set being grown (number n) come after the marks v0, r0, g0 and go
+** if it does not close. */
 struct plan {
   const struct pn_graph *g;
-  enum role *role;             /* [node] */
-  signed char *vaxis;          /* [value slot] channel axis of a value in the set */
+  enum role *role;             /* [node] in the set being grown */
+  signed char *vaxis;          /* [value slot] channel axis of a value in its set */
   const char **vname;          /* [value slot] */
-  int nv, capv;
-  int *work, nwork;            /* value slots still to look at */
+  int *vset, nv, capv, v0;
+  int *work, nwork;            /* value slots of the set being grown still to look at */
   struct resize *rs;
-  int nrs, caprs;
-  int64_t c;                   /* the set's width */
-  int64_t mult;                /* the new width must be a multiple of this (grouped Convs) */
+  int *rset, nrs, caprs, r0;
   int *regroup;                /* nodes whose group attribute follows the width (grouped Convs) */
-  int nregroup;
+  int *gset, nregroup, g0;
+  int n;                       /* sets closed */
+  int64_t *w;                  /* [set] its new width */
+  bool *on;                    /* [set] still to be applied */
+  int64_t c;                   /* the width of the set being grown */
+  int64_t mult;                /* its new width must be a multiple of this (grouped Convs) */
 };
 
+/* The slot of value name in the set being grown, or -1. */
 static int value_slot(struct plan *p, const char *name) {
-  for (int i = 0; i < p->nv; i++)
+  for (int i = p->v0; i < p->nv; i++)
     if (!strcmp(p->vname[i], name)) return i;
   return -1;
-}
-
-/* The shape of a value (vinfo, inputs or outputs), or NULL. */
-static const struct pn_value *shape_of(const struct pn_graph *g, const char *name) {
-  return pn_graph_find_value(g, name);
 }
 
 /* Add value name (channel axis ax) to the set; false when it cannot be in it. */
 static bool add_value(struct plan *p, const char *name, int ax) {
   int i = value_slot(p, name);
   if (i >= 0) return p->vaxis[i] == ax;
-  const struct pn_value *v = shape_of(p->g, name);
+  const struct pn_value *v = pn_graph_find_value(p->g, name);
   if (!v || ax < 0 || ax >= v->ndim || v->dims[ax] != p->c) return false;
   for (int o = 0; o < p->g->n_outputs; o++)
     if (!strcmp(p->g->outputs[o].name, name)) return false; /* the part's boundary */
   if (p->nv == p->capv) return false;
   p->vname[p->nv] = name;
   p->vaxis[p->nv] = (signed char)ax;
+  p->vset[p->nv] = p->n;
   p->work[p->nwork++] = p->nv++;
   return true;
 }
 
 static bool add_resize(struct plan *p, int init, int axis, bool contract) {
-  for (int i = 0; i < p->nrs; i++)
+  for (int i = p->r0; i < p->nrs; i++)
     if (p->rs[i].init == init) return p->rs[i].axis == axis && p->rs[i].contract == contract;
   if (p->nrs == p->caprs) return false;
+  p->rset[p->nrs] = p->n;
   p->rs[p->nrs++] = (struct resize){init, axis, contract};
   return true;
 }
@@ -117,6 +121,17 @@ static int init_readers(const struct pn_graph *g, int i) {
   return r;
 }
 
+/* Initializer init (-1: none), read by its node alone, resized on axis. */
+static bool own(struct plan *p, int init, int axis, bool contract) {
+  return init >= 0 && init_readers(p->g, init) == 1 && add_resize(p, init, axis, contract);
+}
+
+/* Node n's optional bias (input 2), a vector of the output channels, resized with them. */
+static bool bias(struct plan *p, const struct pn_node *n) {
+  int b = n->n_in > 2 ? init_index(p->g, n->in[2]) : -1;
+  return b < 0 || (p->g->inits[b]->ndim == 1 && own(p, b, 0, false));
+}
+
 /* A constant operand of an elementwise node whose value has channel axis ax (rank nd): broadcast
 ** along the channels (nothing to do), or per channel (resized). */
 static bool const_operand(struct plan *p, int init, int ax, int nd) {
@@ -127,7 +142,7 @@ static bool const_operand(struct plan *p, int init, int ax, int nd) {
   if (t->dtype != PN_DT_FLOAT) return false;
   for (int k = 0; k < t->ndim; k++)
     if (k != tax && t->dims[k] != 1) return false;
-  return t->dims[tax] == p->c && init_readers(p->g, init) == 1 && add_resize(p, init, tax, false);
+  return t->dims[tax] == p->c && own(p, init, tax, false);
 }
 
 /* A grouped Conv with as many output channels as input ones is channel-wise: its groups keep their
@@ -138,16 +153,14 @@ static bool take_grouped(struct plan *p, int v) {
   const struct pn_node *n = p->g->nodes[v];
   int w = n->n_in > 1 ? init_index(p->g, n->in[1]) : -1;
   int64_t grp = attr_int(n, "group", 1);
-  if (w < 0 || grp < 2 || init_readers(p->g, w) != 1 || p->g->inits[w]->dims[0] != p->c || p->c % grp) return false;
+  if (w < 0 || grp < 2 || p->g->inits[w]->dims[0] != p->c || p->c % grp) return false;
   int64_t per = p->c / grp;
   if (p->g->inits[w]->dims[1] != per || (p->mult > 1 && p->mult != per)) return false; /* one group size a set */
   p->mult = per;
   p->role[v] = R_PASS;
+  p->gset[p->nregroup] = p->n;
   p->regroup[p->nregroup++] = v;
-  if (!add_resize(p, w, 0, false)) return false;
-  int b = n->n_in > 2 ? init_index(p->g, n->in[2]) : -1;
-  if (b >= 0 && (init_readers(p->g, b) != 1 || !add_resize(p, b, 0, false))) return false;
-  return add_value(p, n->in[0], 1) && add_value(p, n->out[0], 1);
+  return own(p, w, 0, false) && bias(p, n) && add_value(p, n->in[0], 1) && add_value(p, n->out[0], 1);
 }
 
 /* Node v produces a set value on its output: as a weight operator (its output channels), or as a
@@ -159,24 +172,15 @@ static bool take_producer(struct plan *p, int v, int ax) {
   const char *op = n->op_type;
   int w = n->n_in > 1 ? init_index(p->g, n->in[1]) : -1;
   if (!strcmp(op, "Conv") && ax == 1 && w >= 0 && attr_int(n, "group", 1) == 1) {
-    if (init_readers(p->g, w) != 1 || !add_resize(p, w, 0, false)) return false;
-    int b = n->n_in > 2 ? init_index(p->g, n->in[2]) : -1;
-    if (b >= 0 && (init_readers(p->g, b) != 1 || !add_resize(p, b, 0, false))) return false;
+    if (!own(p, w, 0, false) || !bias(p, n)) return false;
     p->role[v] = R_PRODUCE;
     return true;
   }
-  const struct pn_value *out = shape_of(p->g, n->out[0]);
+  const struct pn_value *out = pn_graph_find_value(p->g, n->out[0]);
   bool last = out && ax == out->ndim - 1;
-  if (!strcmp(op, "MatMul") && last && w >= 0 && p->g->inits[w]->ndim == 2) {
-    if (init_readers(p->g, w) != 1 || !add_resize(p, w, 1, false)) return false;
-    p->role[v] = R_PRODUCE;
-    return true;
-  }
-  if (!strcmp(op, "Gemm") && last && w >= 0 && p->g->inits[w]->ndim == 2) {
-    if (init_readers(p->g, w) != 1 || !add_resize(p, w, attr_int(n, "transB", 0) ? 0 : 1, false)) return false;
-    int b = n->n_in > 2 ? init_index(p->g, n->in[2]) : -1;
-    if (b >= 0 && (p->g->inits[b]->ndim != 1 || init_readers(p->g, b) != 1 || !add_resize(p, b, 0, false)))
-      return false;
+  bool mm = !strcmp(op, "MatMul"), gemm = !strcmp(op, "Gemm");
+  if ((mm || gemm) && last && w >= 0 && p->g->inits[w]->ndim == 2) {
+    if (!own(p, w, gemm && attr_int(n, "transB", 0) ? 0 : 1, false) || (gemm && !bias(p, n))) return false;
     p->role[v] = R_PRODUCE;
     return true;
   }
@@ -199,19 +203,16 @@ static bool take_consumer(struct plan *p, int v, int j, int s) {
   const struct pn_node *n = p->g->nodes[v];
   const char *op = n->op_type;
   int ax = p->vaxis[s];
-  const struct pn_value *vin = shape_of(p->g, p->vname[s]);
+  const struct pn_value *vin = pn_graph_find_value(p->g, p->vname[s]);
   int nd = vin ? vin->ndim : -1;
   if (p->role[v] == R_PRODUCE) return false; /* a weight operator reading what it produces */
   if (!strcmp(op, "Conv") && j == 0 && ax == 1) {
     int w = n->n_in > 1 ? init_index(p->g, n->in[1]) : -1;
-    int64_t grp = attr_int(n, "group", 1);
     if (w < 0 || init_readers(p->g, w) != 1) return false;
-    if (grp == 1) {
-      if (p->role[v] == R_CONTRACT) return true;
-      p->role[v] = R_CONTRACT;
-      return add_resize(p, w, 1, true);
-    }
-    return take_grouped(p, v);
+    if (attr_int(n, "group", 1) > 1) return take_grouped(p, v);
+    if (p->role[v] == R_CONTRACT) return true;
+    p->role[v] = R_CONTRACT;
+    return add_resize(p, w, 1, true);
   }
   if ((!strcmp(op, "MatMul") || (!strcmp(op, "Gemm") && !attr_int(n, "transA", 0))) && j == 0 && ax == nd - 1) {
     int w = init_index(p->g, n->in[1]);
@@ -243,7 +244,7 @@ static bool take_consumer(struct plan *p, int v, int j, int s) {
       if (c >= 0) {
         if (!const_operand(p, c, ax, nd)) return false;
       } else {
-        const struct pn_value *o = shape_of(p->g, n->in[k]);
+        const struct pn_value *o = pn_graph_find_value(p->g, n->in[k]);
         if (!o || o->ndim > nd) return false;
         int oax = ax - (nd - o->ndim);
         if (oax < 0 || o->dims[oax] == 1) continue; /* broadcast along the channels */
@@ -256,7 +257,7 @@ static bool take_consumer(struct plan *p, int v, int j, int s) {
   if (!strcmp(op, "BatchNormalization") && j == 0 && ax == 1) {
     for (int k = 1; k < n->n_in && k < 5; k++) {
       int c = init_index(p->g, n->in[k]);
-      if (c < 0 || p->g->inits[c]->ndim != 1 || init_readers(p->g, c) != 1 || !add_resize(p, c, 0, false)) return false;
+      if (c < 0 || p->g->inits[c]->ndim != 1 || !own(p, c, 0, false)) return false;
     }
     p->role[v] = R_PASS;
     return n->n_out == 1 && add_value(p, n->out[0], ax);
@@ -267,7 +268,7 @@ static bool take_consumer(struct plan *p, int v, int j, int s) {
     for (int k = 1; k < n->n_in && k < 3; k++) {
       if (!n->in[k][0]) continue;
       int c = init_index(p->g, n->in[k]);
-      if (c < 0 || p->g->inits[c]->ndim != 1 || init_readers(p->g, c) != 1 || !add_resize(p, c, 0, false)) return false;
+      if (c < 0 || p->g->inits[c]->ndim != 1 || !own(p, c, 0, false)) return false;
     }
     p->role[v] = R_PASS;
     return n->n_out == 1 && add_value(p, n->out[0], ax);
@@ -279,7 +280,7 @@ static bool take_consumer(struct plan *p, int v, int j, int s) {
 ** accounted for). */
 static bool grow(struct plan *p, int v0) {
   const struct pn_node *n0 = p->g->nodes[v0];
-  const struct pn_value *o = shape_of(p->g, n0->out[0]);
+  const struct pn_value *o = pn_graph_find_value(p->g, n0->out[0]);
   if (!o || o->ndim < 2) return false;
   int ax = !strcmp(n0->op_type, "Conv") ? 1 : o->ndim - 1;
   p->c = o->dims[ax];
@@ -309,38 +310,24 @@ static int64_t new_width(int64_t c, int64_t mult, double factor) {
   return w;
 }
 
-/* The sets found in one graph: each value, resized tensor, Reshape entry and regrouped Conv tagged
-** with its set. */
-struct sets {
-  int n;
-  int64_t *w;                  /* [set] its new width */
-  bool *on;                    /* [set] still to be applied */
-  const char **vname;
-  signed char *vaxis;
-  int *vset, nv;
-  struct resize *rs;
-  int *rset, nrs;
-  int *rg, *gset, nrg;
-};
-
-/* The set value name belongs to (its slot in *slot), or -1. */
-static int set_of(const struct sets *ss, const char *name, int *slot) {
-  for (int i = 0; i < ss->nv; i++)
-    if (!strcmp(ss->vname[i], name)) {
+/* The set value name belongs to (its slot in *slot), or -1; among the closed sets. */
+static int set_of(const struct plan *p, const char *name, int *slot) {
+  for (int i = 0; i < p->v0; i++)
+    if (!strcmp(p->vname[i], name)) {
       if (slot) *slot = i;
-      return ss->vset[i];
+      return p->vset[i];
     }
   return -1;
 }
 
 /* The dims of value name with the sets still on at their new widths. */
-static bool cur_dims(const struct pn_graph *g, const struct sets *ss, const char *name, int64_t *dims, int *nd) {
-  const struct pn_value *v = shape_of(g, name);
+static bool cur_dims(const struct plan *p, const char *name, int64_t *dims, int *nd) {
+  const struct pn_value *v = pn_graph_find_value(p->g, name);
   if (!v) return false;
   *nd = v->ndim;
   memcpy(dims, v->dims, (size_t)(v->ndim > 0 ? v->ndim : 0) * sizeof *dims);
-  int i, s = set_of(ss, name, &i);
-  if (s >= 0 && ss->on[s]) dims[ss->vaxis[i]] = ss->w[s];
+  int i, s = set_of(p, name, &i);
+  if (s >= 0 && p->on[s]) dims[p->vaxis[i]] = p->w[s];
   return true;
 }
 
@@ -348,32 +335,24 @@ static bool cur_dims(const struct pn_graph *g, const struct sets *ss, const char
 ** (was[v]): a Conv from 64 to 64 channels rescaled to 64 -> 80 would add a shape change the real part
 ** does not have, which an adversary counts. Sets of one width take one new width, so the two sets
 ** around a 3x3 Conv from 64 to 64 channels move together. */
-static void keep_changes(const struct pn_graph *g, struct sets *ss, const bool *was) {
+static void keep_changes(struct plan *p, const bool *was) {
   for (bool changed = true; changed;) {
     changed = false;
-    for (int v = 0; v < g->n_nodes; v++) {
-      const struct pn_node *n = g->nodes[v];
+    for (int v = 0; v < p->g->n_nodes; v++) {
+      const struct pn_node *n = p->g->nodes[v];
       if (n->n_in < 1 || n->n_out < 1) continue;
       int64_t a[PN_MAX_DIMS], b[PN_MAX_DIMS];
       int na, nb;
-      if (!cur_dims(g, ss, n->in[0], a, &na) || !cur_dims(g, ss, n->out[0], b, &nb)) continue;
+      if (!cur_dims(p, n->in[0], a, &na) || !cur_dims(p, n->out[0], b, &nb)) continue;
       bool now = na != nb || memcmp(a, b, (size_t)(na > 0 ? na : 0) * sizeof *a);
       if (now == was[v]) continue;
-      int si = set_of(ss, n->in[0], NULL), so = set_of(ss, n->out[0], NULL);
-      if (si >= 0) ss->on[si] = false;
-      if (so >= 0) ss->on[so] = false;
+      int si = set_of(p, n->in[0], NULL), so = set_of(p, n->out[0], NULL);
+      if (si >= 0) p->on[si] = false;
+      if (so >= 0) p->on[so] = false;
       changed = true;
     }
   }
 }
-
-#define GROW(arr, cnt, cap, extra)                                                                          \
-  do {                                                                                                   \
-    if ((cnt) + (extra) > (cap)) {                                                                       \
-      rc = -1;                                                                                           \
-      goto out;                                                                                          \
-    }                                                                                                    \
-  } while (0)
 
 int pn_swidth_apply(struct pn_graph *d, struct pn_obf_wspec *fill, double factor,
                     const void *(*zeros)(void *ctx, size_t n), void *zctx) {
@@ -382,27 +361,24 @@ int pn_swidth_apply(struct pn_graph *d, struct pn_obf_wspec *fill, double factor
   d->n_vinfo = 0;
   if (pn_graph_infer_shapes(&quiet, d)) return 0;
   int capv = 4 * n + 8;
-  struct plan p = {.g = d, .capv = capv, .caprs = capv};
-  struct sets ss = {0};
-  int *used = malloc(((size_t)n + 1) * sizeof *used);
+  /* a closed set's tensors are its nodes' alone, so closed sets and the one being grown hold at most
+  ** twice the part's initializers */
+  struct plan p = {.g = d, .capv = capv, .caprs = 2 * d->n_inits + 8};
+  int *used = malloc(((size_t)n + 1) * sizeof *used); /* [node] the set it is in, or -1 */
   bool *was = calloc((size_t)n + 1, sizeof *was);
   p.role = calloc((size_t)n + 1, sizeof *p.role);
   p.vaxis = malloc((size_t)capv);
   p.vname = malloc((size_t)capv * sizeof *p.vname);
+  p.vset = malloc((size_t)capv * sizeof *p.vset);
   p.work = malloc((size_t)capv * sizeof *p.work);
   p.rs = malloc((size_t)p.caprs * sizeof *p.rs);
+  p.rset = malloc((size_t)p.caprs * sizeof *p.rset);
   p.regroup = malloc(((size_t)n + 1) * sizeof *p.regroup);
-  ss.w = malloc(((size_t)n + 1) * sizeof *ss.w);
-  ss.on = malloc(((size_t)n + 1) * sizeof *ss.on);
-  ss.vname = malloc((size_t)capv * sizeof *ss.vname);
-  ss.vaxis = malloc((size_t)capv);
-  ss.vset = malloc((size_t)capv * sizeof *ss.vset);
-  ss.rs = malloc((size_t)capv * sizeof *ss.rs);
-  ss.rset = malloc((size_t)capv * sizeof *ss.rset);
-  ss.rg = malloc(((size_t)n + 1) * sizeof *ss.rg);
-  ss.gset = malloc(((size_t)n + 1) * sizeof *ss.gset);
-  if (!used || !was || !p.role || !p.vaxis || !p.vname || !p.work || !p.rs || !p.regroup || !ss.w || !ss.on ||
-      !ss.vname || !ss.vaxis || !ss.vset || !ss.rs || !ss.rset || !ss.rg || !ss.gset) {
+  p.gset = malloc(((size_t)n + 1) * sizeof *p.gset);
+  p.w = malloc(((size_t)n + 1) * sizeof *p.w);
+  p.on = malloc(((size_t)n + 1) * sizeof *p.on);
+  if (!used || !was || !p.role || !p.vaxis || !p.vname || !p.vset || !p.work || !p.rs || !p.rset || !p.regroup ||
+      !p.gset || !p.w || !p.on) {
     rc = -1;
     goto out;
   }
@@ -414,43 +390,33 @@ int pn_swidth_apply(struct pn_graph *d, struct pn_obf_wspec *fill, double factor
   for (int v0 = 0; v0 < n; v0++) {
     if (used[v0] >= 0) continue;
     memset(p.role, 0, (size_t)n * sizeof *p.role);
-    p.nv = p.nwork = p.nrs = p.nregroup = 0;
+    p.nwork = 0;
     p.mult = 1;
-    if (!grow(&p, v0)) continue;
-    bool clash = false;
-    for (int v = 0; v < n; v++) clash |= p.role[v] != R_NONE && used[v] >= 0;
-    for (int i = 0; i < p.nv && !clash; i++) clash |= set_of(&ss, p.vname[i], NULL) >= 0;
-    if (clash) continue;
-    int s = ss.n++;
-    ss.w[s] = new_width(p.c, p.mult, factor);
-    ss.on[s] = true;
-    GROW(ss.vname, ss.nv, capv, p.nv);
-    for (int i = 0; i < p.nv; i++, ss.nv++) {
-      ss.vname[ss.nv] = p.vname[i];
-      ss.vaxis[ss.nv] = p.vaxis[i];
-      ss.vset[ss.nv] = s;
+    bool ok = grow(&p, v0);
+    for (int v = 0; v < n && ok; v++) ok = p.role[v] == R_NONE || used[v] < 0;
+    for (int i = p.v0; i < p.nv && ok; i++) ok = set_of(&p, p.vname[i], NULL) < 0;
+    if (!ok) { /* the set does not close, or meets a closed one: its entries go */
+      p.nv = p.v0;
+      p.nrs = p.r0;
+      p.nregroup = p.g0;
+      continue;
     }
-    GROW(ss.rs, ss.nrs, capv, p.nrs);
-    for (int i = 0; i < p.nrs; i++, ss.nrs++) {
-      ss.rs[ss.nrs] = p.rs[i];
-      ss.rset[ss.nrs] = s;
-    }
-    GROW(ss.rg, ss.nrg, n + 1, p.nregroup);
-    for (int i = 0; i < p.nregroup; i++, ss.nrg++) {
-      ss.rg[ss.nrg] = p.regroup[i];
-      ss.gset[ss.nrg] = s;
-    }
+    p.w[p.n] = new_width(p.c, p.mult, factor);
+    p.on[p.n] = true;
     for (int v = 0; v < n; v++)
-      if (p.role[v] != R_NONE) used[v] = s;
+      if (p.role[v] != R_NONE) used[v] = p.n;
+    p.n++;
+    p.v0 = p.nv;
+    p.r0 = p.nrs;
+    p.g0 = p.nregroup;
   }
-  keep_changes(d, &ss, was);
-  /* the old width of each set: its first value's dim */
-  for (int i = 0; i < ss.nrs; i++) {
-    int s = ss.rset[i];
-    if (!ss.on[s]) continue;
-    struct pn_tensor *t = d->inits[ss.rs[i].init];
-    int64_t old = pn_tensor_numel(t), c = t->dims[ss.rs[i].axis], w = ss.w[s];
-    t->dims[ss.rs[i].axis] = w;
+  keep_changes(&p, was);
+  for (int i = 0; i < p.nrs; i++) {
+    int s = p.rset[i];
+    if (!p.on[s]) continue;
+    struct pn_tensor *t = d->inits[p.rs[i].init];
+    int64_t old = pn_tensor_numel(t), c = t->dims[p.rs[i].axis], w = p.w[s];
+    t->dims[p.rs[i].axis] = w;
     int64_t nn = pn_tensor_numel(t);
     const void *z = zeros(zctx, pn_tensor_nbytes(t));
     if (!z) {
@@ -459,9 +425,9 @@ int pn_swidth_apply(struct pn_graph *d, struct pn_obf_wspec *fill, double factor
     }
     t->data = (void *)z;
     for (int q = 0; q < fill->n; q++) {
-      if (fill->init[q] != ss.rs[i].init) continue;
+      if (fill->init[q] != p.rs[i].init) continue;
       double sd = fill->sd[q], mean = fill->mean[q];
-      if (ss.rs[i].contract) sd *= sqrt((double)c / (double)w);
+      if (p.rs[i].contract) sd *= sqrt((double)c / (double)w);
       /* a mean at the level of sampling noise keeps its size in units of sd / sqrt(n) */
       if (fill->mode[q] == 1 && fill->sd[q] > 0 && fabs(mean) * sqrt((double)old) / fill->sd[q] <= 4.0)
         mean *= (sd / fill->sd[q]) * sqrt((double)old / (double)nn);
@@ -469,15 +435,15 @@ int pn_swidth_apply(struct pn_graph *d, struct pn_obf_wspec *fill, double factor
       fill->mean[q] = (float)mean;
     }
   }
-  for (int i = 0; i < ss.nrg; i++) {
-    if (!ss.on[ss.gset[i]]) continue;
-    struct pn_node *nd = d->nodes[ss.rg[i]];
+  for (int i = 0; i < p.nregroup; i++) {
+    if (!p.on[p.gset[i]]) continue;
+    struct pn_node *nd = d->nodes[p.regroup[i]];
     const struct pn_tensor *wt = pn_graph_find_init(d, nd->in[1]); /* resized: [w, per, ...] */
     for (int a = 0; a < nd->n_attr && wt; a++)
       if (!strcmp(nd->attr[a].name, "group")) nd->attr[a].i = wt->dims[0] / wt->dims[1];
   }
   int resized = 0;
-  for (int s = 0; s < ss.n; s++) resized += ss.on[s];
+  for (int s = 0; s < p.n; s++) resized += p.on[s];
   d->n_vinfo = 0;
   rc = resized && pn_graph_validate(&quiet, d) ? -2 : resized;
 out:
@@ -486,17 +452,13 @@ out:
   free(p.role);
   free(p.vaxis);
   free(p.vname);
+  free(p.vset);
   free(p.work);
   free(p.rs);
+  free(p.rset);
   free(p.regroup);
-  free(ss.w);
-  free(ss.on);
-  free(ss.vname);
-  free(ss.vaxis);
-  free(ss.vset);
-  free(ss.rs);
-  free(ss.rset);
-  free(ss.rg);
-  free(ss.gset);
+  free(p.gset);
+  free(p.w);
+  free(p.on);
   return rc;
 }

@@ -247,25 +247,19 @@ static void test_width_transformer(void **state) {
   assert_non_null(pn_graph_add_input(g, "x", PN_DT_FLOAT, 3, xd));
   const char *qkv[3] = {"q", "k", "v"}, *hv[3];
   for (int i = 0; i < 3; i++) {
-    char w[16], b[16], m[16], a[16], s[16], rs[16], t[16], tn[16];
-    snprintf(w, sizeof w, "%s.w", qkv[i]);
-    snprintf(b, sizeof b, "%s.b", qkv[i]);
-    snprintf(m, sizeof m, "%s.mm", qkv[i]);
-    snprintf(a, sizeof a, "%s.add", qkv[i]);
-    snprintf(s, sizeof s, "%s.shape", qkv[i]);
-    snprintf(rs, sizeof rs, "%s.rs", qkv[i]);
-    snprintf(t, sizeof t, "%s.t", qkv[i]);
-    snprintf(tn, sizeof tn, "%s.tn", qkv[i]);
-    const char *mi[2] = {"x", wt(g, &f, pn_arena_printf(g->arena, "%s", w), 2, hh)};
-    node(g, "MatMul", pn_arena_printf(g->arena, "%s", m), 2, mi, pn_arena_printf(g->arena, "%s", m));
-    const char *ai[2] = {pn_arena_printf(g->arena, "%s", m), wt(g, &f, pn_arena_printf(g->arena, "%s", b), 1, h1)};
-    node(g, "Add", pn_arena_printf(g->arena, "%s", a), 2, ai, pn_arena_printf(g->arena, "%s", a));
-    const char *ri[2] = {pn_arena_printf(g->arena, "%s", a), ints(g, pn_arena_printf(g->arena, "%s", s), 4, split)};
-    node(g, "Reshape", pn_arena_printf(g->arena, "%s", rs), 2, ri, pn_arena_printf(g->arena, "%s", rs));
-    const char *ti[1] = {pn_arena_printf(g->arena, "%s", rs)};
-    struct pn_node *tp = node(g, "Transpose", pn_arena_printf(g->arena, "%s", tn), 1, ti, pn_arena_printf(g->arena, "%s", t));
+    /* names "q.w", "q.mm", ... in the graph's arena */
+#define NAME(suffix) pn_arena_printf(g->arena, "%s." suffix, qkv[i])
+    const char *mi[2] = {"x", wt(g, &f, NAME("w"), 2, hh)};
+    node(g, "MatMul", NAME("mm"), 2, mi, NAME("mm"));
+    const char *ai[2] = {NAME("mm"), wt(g, &f, NAME("b"), 1, h1)};
+    node(g, "Add", NAME("add"), 2, ai, NAME("add"));
+    const char *ri[2] = {NAME("add"), ints(g, NAME("shape"), 4, split)};
+    node(g, "Reshape", NAME("rs"), 2, ri, NAME("rs"));
+    const char *ti[1] = {NAME("rs")};
+    struct pn_node *tp = node(g, "Transpose", NAME("tn"), 1, ti, NAME("t"));
     assert_int_equal(pn_node_set_ints(g, tp, "perm", 4, i == 1 ? pk : pq), PN_OK);
-    hv[i] = pn_arena_printf(g->arena, "%s", t);
+    hv[i] = NAME("t");
+#undef NAME
   }
   const char *sc[2] = {hv[0], hv[1]};
   node(g, "MatMul", "scores", 2, sc, "scores");
